@@ -1,0 +1,208 @@
+//! A fixed-capacity byte ring with offset access.
+//!
+//! The send buffer keeps unacknowledged bytes at the front (read at an offset
+//! for retransmission, discarded on ACK); the receive buffer can have bytes
+//! written ahead of its end (`write_unallocated`) before they are committed.
+
+/// A byte ring buffer of fixed capacity.
+#[derive(Debug)]
+pub struct RingBuffer {
+    storage: Box<[u8]>,
+    read_at: usize,
+    len: usize,
+}
+
+impl RingBuffer {
+    /// A ring holding at most `capacity` bytes. The storage is allocated
+    /// zeroed up front (lazily backed by the OS for large sizes).
+    pub fn new(capacity: usize) -> RingBuffer {
+        RingBuffer {
+            storage: vec![0u8; capacity].into_boxed_slice(),
+            read_at: 0,
+            len: 0,
+        }
+    }
+
+    /// Maximum number of bytes held.
+    pub fn capacity(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Bytes currently held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no bytes are held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when no more bytes fit.
+    pub fn is_full(&self) -> bool {
+        self.len == self.capacity()
+    }
+
+    /// Free space in bytes.
+    pub fn free(&self) -> usize {
+        self.capacity() - self.len
+    }
+
+    /// Index into storage of logical offset `off` (< capacity).
+    fn index(&self, off: usize) -> usize {
+        let cap = self.capacity();
+        let i = self.read_at + off;
+        if i >= cap {
+            i - cap
+        } else {
+            i
+        }
+    }
+
+    /// Copies `data` into storage starting at logical offset `off` from the
+    /// read position, clipped to capacity; returns bytes written.
+    fn copy_in(&mut self, off: usize, data: &[u8]) -> usize {
+        let cap = self.capacity();
+        if off >= cap {
+            return 0;
+        }
+        let n = data.len().min(cap - off);
+        let start = self.index(off);
+        let first = n.min(cap - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Appends as much of `data` as fits; returns the count appended.
+    pub fn enqueue_slice(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        let len = self.len;
+        self.copy_in(len, &data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Copies up to `dst.len()` bytes starting `offset` bytes past the read
+    /// position into `dst` without consuming them; returns the count copied.
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> usize {
+        if offset >= self.len {
+            return 0;
+        }
+        let cap = self.capacity();
+        let n = dst.len().min(self.len - offset);
+        let start = self.index(offset);
+        let first = n.min(cap - start);
+        dst[..first].copy_from_slice(&self.storage[start..start + first]);
+        dst[first..n].copy_from_slice(&self.storage[..n - first]);
+        n
+    }
+
+    /// Removes up to `n` bytes from the front; returns the count removed.
+    pub fn discard(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.read_at = if self.len == 0 { 0 } else { self.index(n) };
+        n
+    }
+
+    /// Moves up to `dst.len()` bytes from the front into `dst`.
+    pub fn dequeue_slice(&mut self, dst: &mut [u8]) -> usize {
+        let n = self.read_at(0, dst);
+        self.discard(n)
+    }
+
+    /// Writes `data` at `offset` bytes past the current end without
+    /// committing it (out-of-order reception); clipped to free space.
+    pub fn write_unallocated(&mut self, offset: usize, data: &[u8]) -> usize {
+        if offset >= self.free() {
+            return 0;
+        }
+        let n = data.len().min(self.free() - offset);
+        let at = self.len + offset;
+        self.copy_in(at, &data[..n])
+    }
+
+    /// Commits `n` bytes previously written with
+    /// [`write_unallocated`](Self::write_unallocated) at offset 0.
+    pub fn enqueue_unallocated(&mut self, n: usize) -> usize {
+        let n = n.min(self.free());
+        self.len += n;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_around_and_preserves_order() {
+        let mut r = RingBuffer::new(8);
+        assert_eq!(r.enqueue_slice(b"abcdef"), 6);
+        let mut out = [0u8; 4];
+        assert_eq!(r.dequeue_slice(&mut out), 4);
+        assert_eq!(&out, b"abcd");
+        assert_eq!(r.enqueue_slice(b"ghijklmn"), 6, "only free space is taken");
+        assert!(r.is_full());
+        let mut all = [0u8; 8];
+        assert_eq!(r.read_at(0, &mut all), 8);
+        assert_eq!(&all, b"efghijkl");
+        let mut mid = [0u8; 3];
+        assert_eq!(r.read_at(3, &mut mid), 3);
+        assert_eq!(&mid, b"hij");
+        assert_eq!(r.discard(5), 5);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.read_at(3, &mut mid), 0);
+        assert_eq!(r.discard(100), 3);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn unallocated_writes_commit_in_order() {
+        let mut r = RingBuffer::new(6);
+        r.enqueue_slice(b"ab");
+        r.discard(2);
+        assert_eq!(r.write_unallocated(2, b"EF"), 2);
+        assert_eq!(r.write_unallocated(0, b"CD"), 2);
+        assert_eq!(r.enqueue_unallocated(4), 4);
+        let mut out = [0u8; 6];
+        assert_eq!(r.dequeue_slice(&mut out), 4);
+        assert_eq!(&out[..4], b"CDEF");
+        assert_eq!(r.write_unallocated(6, b"x"), 0, "beyond free space");
+    }
+
+    #[test]
+    fn zero_capacity_is_harmless() {
+        let mut r = RingBuffer::new(0);
+        assert_eq!(r.enqueue_slice(b"x"), 0);
+        assert_eq!(r.dequeue_slice(&mut [0u8; 1]), 0);
+        assert_eq!(r.write_unallocated(0, b"x"), 0);
+        assert_eq!(r.discard(1), 0);
+    }
+
+    #[test]
+    fn matches_a_vecdeque_model() {
+        use std::collections::VecDeque;
+        let mut r = RingBuffer::new(37);
+        let mut model: VecDeque<u8> = VecDeque::new();
+        let mut x: u32 = 12345;
+        for step in 0..5000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let n = (x % 23) as usize;
+            if x & 1 == 0 {
+                let data: Vec<u8> = (0..n).map(|i| (step as usize + i) as u8).collect();
+                let k = r.enqueue_slice(&data);
+                model.extend(&data[..k]);
+            } else {
+                let mut out = vec![0u8; n];
+                let k = r.dequeue_slice(&mut out);
+                let expect: Vec<u8> = model.drain(..k).collect();
+                assert_eq!(&out[..k], &expect[..]);
+            }
+            assert_eq!(r.len(), model.len());
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! A Linux TUN interface (IFF_TUN, no packet info) opened with the
+//! `tun-tap` crate, non-blocking, plus the interface set-up the binary does
+//! when it creates the device: disable IPv6 (so router solicitations do not
+//! arrive), set the MTU, assign the kernel-side IPv4 address and bring the
+//! link up — by ioctl, so no `ip` binary is needed.
+//!
+//! Addressing convention: the kernel side of tun0 is 10.0.0.1/24 and
+//! tunstack's own address is 10.0.0.2.
+
+use super::Device;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use tun_tap::{Iface, Mode};
+
+/// How to open and configure a TUN interface.
+#[derive(Clone, Debug)]
+pub struct TunConfig {
+    /// Interface name (at most 15 bytes).
+    pub name: String,
+    /// Address assigned to the kernel side of the interface.
+    pub kernel_addr: Ipv4Addr,
+    /// Prefix length of the kernel-side address.
+    pub prefix: u8,
+    /// Interface MTU.
+    pub mtu: usize,
+    /// Assign the address, set the MTU, bring the link up and disable IPv6.
+    /// Off when attaching to an interface someone else configured.
+    pub configure: bool,
+}
+
+impl Default for TunConfig {
+    fn default() -> TunConfig {
+        TunConfig {
+            name: "tun0".into(),
+            kernel_addr: Ipv4Addr::new(10, 0, 0, 1),
+            prefix: 24,
+            mtu: 1500,
+            configure: true,
+        }
+    }
+}
+
+/// An open TUN interface.
+pub struct TunDevice {
+    iface: Iface,
+    mtu: usize,
+}
+
+impl std::fmt::Debug for TunDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunDevice")
+            .field("name", &self.iface.name())
+            .field("mtu", &self.mtu)
+            .finish()
+    }
+}
+
+impl TunDevice {
+    /// Opens (creating if needed) the interface and, if `cfg.configure`,
+    /// configures it.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad name, MTU or prefix; `PermissionDenied`
+    /// without CAP_NET_ADMIN; other OS errors from `/dev/net/tun` or the
+    /// configuration ioctls.
+    pub fn open(cfg: &TunConfig) -> io::Result<TunDevice> {
+        if cfg.name.is_empty()
+            || cfg.name.len() >= libc::IFNAMSIZ
+            || cfg.name.contains(['/', ' ', '\0'])
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad interface name {:?}", cfg.name),
+            ));
+        }
+        if !(576..=65535).contains(&cfg.mtu) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("MTU {} outside 576..=65535", cfg.mtu),
+            ));
+        }
+        if !(1..=30).contains(&cfg.prefix) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("prefix /{} outside 1..=30", cfg.prefix),
+            ));
+        }
+        let iface = Iface::without_packet_info(&cfg.name, Mode::Tun)?;
+        iface.set_non_blocking()?;
+        let dev = TunDevice {
+            iface,
+            mtu: cfg.mtu,
+        };
+        if cfg.configure {
+            dev.configure(cfg)?;
+        }
+        Ok(dev)
+    }
+
+    /// The interface name the kernel gave us.
+    pub fn name(&self) -> &str {
+        self.iface.name()
+    }
+
+    fn configure(&self, cfg: &TunConfig) -> io::Result<()> {
+        disable_ipv6(self.name());
+        let sock = Ctl::new()?;
+        let mask = u32::MAX << (32 - u32::from(cfg.prefix));
+        sock.set_addr(self.name(), libc::SIOCSIFADDR, cfg.kernel_addr)?;
+        sock.set_addr(self.name(), libc::SIOCSIFNETMASK, Ipv4Addr::from(mask))?;
+        sock.set_mtu(self.name(), cfg.mtu)?;
+        sock.set_up(self.name())
+    }
+}
+
+/// Writes `1` to `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`. A kernel
+/// without IPv6 has no such file, which is fine.
+fn disable_ipv6(name: &str) {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    if let Err(e) = std::fs::write(&path, b"1") {
+        log::debug!("could not disable IPv6 on {name}: {e}");
+    }
+}
+
+/// An AF_INET datagram socket used only for interface ioctls.
+struct Ctl(OwnedFd);
+
+impl Ctl {
+    fn new() -> io::Result<Ctl> {
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just returned by socket(2) and is owned here.
+        Ok(Ctl(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn request(name: &str) -> libc::ifreq {
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        req
+    }
+
+    fn ioctl(&self, op: libc::c_ulong, req: &mut libc::ifreq, what: &str) -> io::Result<()> {
+        // SAFETY: req is a valid ifreq for these SIOC* requests.
+        let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), op as _, req as *mut libc::ifreq) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+        }
+        Ok(())
+    }
+
+    fn set_addr(&self, name: &str, op: libc::c_ulong, addr: Ipv4Addr) -> io::Result<()> {
+        let mut req = Ctl::request(name);
+        // SAFETY: writing a sockaddr_in into the sockaddr-sized union field.
+        unsafe {
+            let sin = &mut req.ifr_ifru.ifru_addr as *mut libc::sockaddr as *mut libc::sockaddr_in;
+            (*sin).sin_family = libc::AF_INET as libc::sa_family_t;
+            (*sin).sin_addr.s_addr = u32::from(addr).to_be();
+        }
+        self.ioctl(op, &mut req, "set address")
+    }
+
+    fn set_mtu(&self, name: &str, mtu: usize) -> io::Result<()> {
+        let mut req = Ctl::request(name);
+        req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+        self.ioctl(libc::SIOCSIFMTU, &mut req, "set MTU")
+    }
+
+    fn set_up(&self, name: &str) -> io::Result<()> {
+        let mut req = Ctl::request(name);
+        self.ioctl(libc::SIOCGIFFLAGS, &mut req, "get flags")?;
+        // SAFETY: SIOCGIFFLAGS filled ifru_flags.
+        let flags = unsafe { req.ifr_ifru.ifru_flags };
+        req.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        self.ioctl(libc::SIOCSIFFLAGS, &mut req, "bring link up")
+    }
+}
+
+impl Device for TunDevice {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.iface.recv(buf)
+    }
+
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.iface.send(packet).map(|_| ())
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn as_raw_fd(&self) -> Option<RawFd> {
+        Some(self.iface.as_raw_fd())
+    }
+}

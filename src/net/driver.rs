@@ -1,0 +1,78 @@
+//! The driver thread: the only code that touches the device. It sleeps in
+//! `ppoll(2)` on the device fd and the wake eventfd until the interface's
+//! next timer, then lets the interface read a batch, run timers and write,
+//! and wakes blocked users if anything happened.
+
+use super::Shared;
+use crate::device::Device;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
+    let dev_fd = device.as_raw_fd();
+    let wake_fd = shared.waker.fd();
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        let (activity, deadline) = {
+            let mut iface = shared.lock();
+            let now = shared.now();
+            let activity = iface.poll(now, &mut device);
+            (
+                activity,
+                iface
+                    .poll_at()
+                    .map(|t| t.saturating_duration_since(shared.now())),
+            )
+        };
+        if activity {
+            shared.cond.notify_all();
+        }
+        // A device without an fd (pure in-memory) is polled on a short tick.
+        let timeout = match (dev_fd, deadline) {
+            (None, d) => Some(
+                d.unwrap_or(Duration::from_millis(1))
+                    .min(Duration::from_millis(1)),
+            ),
+            (Some(_), d) => d,
+        };
+        wait(dev_fd, wake_fd, timeout);
+        shared.waker.drain();
+    }
+}
+
+/// Sleeps until `dev` is readable, `wake` is signalled, or `timeout`.
+fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) {
+    let mut fds = [
+        libc::pollfd {
+            fd: wake,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: dev.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: fds is a valid array of 2 pollfds (a negative fd is ignored by
+    // the kernel); ts_ptr is null or points to a live timespec.
+    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            log::error!("ppoll failed: {e}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}

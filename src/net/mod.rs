@@ -1,0 +1,216 @@
+//! The `std::net`-shaped API: [`Stack`], [`TcpStream`], [`TcpListener`].
+//!
+//! The only module with threads, locks, the real clock and OS randomness.
+//! A [`Stack`] owns one driver thread that owns the device; sockets share
+//! the [`Interface`](crate::stack::Interface) behind a mutex and block on a
+//! condition variable the driver signals after every poll that did
+//! something. Blocking is the default: `write` waits while the send buffer
+//! is full, `read` while the receive buffer is empty; in non-blocking mode
+//! both return `io::ErrorKind::WouldBlock` instead (the EAGAIN of C
+//! sockets). A `write`, `close` or `connect` pokes an eventfd so segments
+//! leave at once rather than at the next timer.
+
+mod driver;
+mod error;
+mod listener;
+mod stream;
+
+pub use crate::stack::{Config, Stats};
+pub use listener::TcpListener;
+pub use stream::TcpStream;
+
+use crate::device::{Device, TunConfig, TunDevice};
+use crate::stack::Interface;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// An eventfd the driver sleeps on beside the device.
+struct Waker(OwnedFd);
+
+impl Waker {
+    fn new() -> io::Result<Waker> {
+        // SAFETY: plain eventfd(2) call.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64; EAGAIN (counter full)
+        // means a wake-up is already pending, which is all we need.
+        unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64; EAGAIN when not signalled.
+        unsafe { libc::read(self.fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+}
+
+/// State shared by the driver thread and every socket of a stack.
+pub(crate) struct Shared {
+    iface: Mutex<Interface>,
+    cond: Condvar,
+    waker: Waker,
+    stop: AtomicBool,
+    epoch: std::time::Instant,
+}
+
+impl Shared {
+    fn now(&self) -> crate::time::Instant {
+        crate::time::Instant::from_micros(
+            u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Interface> {
+        // A panic while holding the lock cannot leave the interface
+        // half-updated in a way later calls can't handle; keep going.
+        self.iface.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` under the lock until it returns `Some`, sleeping on the
+    /// condition variable in between, until `deadline`.
+    ///
+    /// `Err(())` means the deadline passed.
+    fn wait_for<T>(
+        &self,
+        deadline: Option<std::time::Instant>,
+        mut f: impl FnMut(&mut Interface) -> Option<T>,
+    ) -> Result<T, ()> {
+        let mut guard = self.lock();
+        loop {
+            if let Some(v) = f(&mut guard) {
+                return Ok(v);
+            }
+            if self.stop.load(Ordering::Acquire) {
+                return Err(());
+            }
+            guard = match deadline {
+                None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Err(());
+                    }
+                    self.cond
+                        .wait_timeout(guard, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// A running TCP/IP stack: an interface plus its driver thread.
+///
+/// Dropping the stack stops the driver; sockets still open then fail with
+/// `NotConnected`. Call [`shutdown`](Stack::shutdown) first to let open
+/// connections finish closing.
+pub struct Stack {
+    shared: Arc<Shared>,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl Stack {
+    /// Starts a stack on `device`. The ISN and port-randomization secret is
+    /// drawn from the OS, replacing `config.secret`.
+    ///
+    /// # Errors
+    /// Creating the wake-up eventfd or the driver thread failed.
+    pub fn new<D: Device + Send + 'static>(device: D, mut config: Config) -> io::Result<Stack> {
+        config.mtu = config.mtu.min(device.mtu());
+        config.secret = [rand::random(), rand::random()];
+        let shared = Arc::new(Shared {
+            iface: Mutex::new(Interface::new(config)),
+            cond: Condvar::new(),
+            waker: Waker::new()?,
+            stop: AtomicBool::new(false),
+            epoch: std::time::Instant::now(),
+        });
+        let s = Arc::clone(&shared);
+        let device: Box<dyn Device + Send> = Box::new(device);
+        let driver = std::thread::Builder::new()
+            .name("tunstack-driver".into())
+            .spawn(move || driver::run(s, device))?;
+        Ok(Stack {
+            shared,
+            driver: Some(driver),
+        })
+    }
+
+    /// Opens (and configures) a TUN interface and starts a stack on it.
+    ///
+    /// # Errors
+    /// See [`TunDevice::open`] and [`Stack::new`].
+    pub fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack> {
+        let dev = TunDevice::open(tun)?;
+        config.mtu = tun.mtu;
+        Stack::new(dev, config)
+    }
+
+    /// Our IPv4 address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.shared.lock().addr()
+    }
+
+    /// A snapshot of the stack's counters.
+    pub fn stats(&self) -> Stats {
+        *self.shared.lock().stats()
+    }
+
+    /// Waits up to `timeout` for every connection to finish closing (TIME-WAIT
+    /// counts as finished), then stops the driver. Returns true if all
+    /// connections closed in time.
+    pub fn shutdown(mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let done = self
+            .shared
+            .wait_for(Some(deadline), |i| {
+                (i.active_connection_count() == 0).then_some(())
+            })
+            .is_ok();
+        self.stop();
+        done
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.waker.wake();
+        self.shared.cond.notify_all();
+        if let Some(d) = self.driver.take() {
+            let _ = d.join();
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack").field("addr", &self.addr()).finish()
+    }
+}

@@ -1,0 +1,340 @@
+//! [`TcpStream`]: a connected TCP socket with `std::net::TcpStream`'s
+//! shape and blocking / non-blocking semantics.
+
+use super::{error, Shared, Stack};
+use crate::stack::SocketHandle;
+use crate::tcp::{RecvError, SendError, State};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A TCP connection over a [`Stack`].
+///
+/// `Read` and `Write` are implemented for both `TcpStream` and
+/// `&TcpStream`, so one thread can read while another writes.
+pub struct TcpStream {
+    shared: Arc<Shared>,
+    handle: SocketHandle,
+    nonblocking: AtomicBool,
+    read_timeout: Mutex<Option<Duration>>,
+    write_timeout: Mutex<Option<Duration>>,
+}
+
+fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(error::ipv6_unsupported()),
+    }
+}
+
+fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
+    timeout.map(|t| std::time::Instant::now() + t)
+}
+
+fn check_timeout(t: Option<Duration>) -> io::Result<()> {
+    if t == Some(Duration::ZERO) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(())
+}
+
+impl TcpStream {
+    pub(super) fn from_handle(shared: Arc<Shared>, handle: SocketHandle) -> TcpStream {
+        TcpStream {
+            shared,
+            handle,
+            nonblocking: AtomicBool::new(false),
+            read_timeout: Mutex::new(None),
+            write_timeout: Mutex::new(None),
+        }
+    }
+
+    /// Opens a connection to `addr`, blocking until the handshake completes
+    /// or fails (after the SYN retries, about two minutes by default).
+    ///
+    /// # Errors
+    /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
+    /// `InvalidInput` for an IPv6 address, `AddrNotAvailable` when no
+    /// ephemeral port is free.
+    pub fn connect(stack: &Stack, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
+        TcpStream::connect_inner(stack, addr.into(), None)
+    }
+
+    /// Like [`connect`](Self::connect) but gives up after `timeout`.
+    ///
+    /// # Errors
+    /// As `connect`; `TimedOut` when `timeout` passes first, and
+    /// `InvalidInput` for a zero timeout.
+    pub fn connect_timeout(
+        stack: &Stack,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        check_timeout(Some(timeout))?;
+        TcpStream::connect_inner(stack, *addr, Some(timeout))
+    }
+
+    fn connect_inner(
+        stack: &Stack,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
+        let remote = v4(addr)?;
+        let shared = Arc::clone(stack.shared());
+        let handle = {
+            let mut iface = shared.lock();
+            let now = shared.now();
+            iface.tcp_connect(now, remote).map_err(error::stack)?
+        };
+        shared.waker.wake();
+        let stream = TcpStream::from_handle(shared, handle);
+        let outcome = stream.shared.wait_for(deadline(timeout), |iface| {
+            let tcb = iface.tcp(handle)?;
+            match tcb.state() {
+                State::SynSent | State::SynReceived => None,
+                _ => Some(tcb.error()),
+            }
+        });
+        match outcome {
+            Ok(None) => Ok(stream),
+            Ok(Some(e)) => Err(error::connection(e)),
+            Err(()) => {
+                stream.abort();
+                Err(error::timed_out())
+            }
+        }
+    }
+
+    fn with_tcb<T>(&self, f: impl FnOnce(&mut crate::tcp::Tcb) -> T) -> io::Result<T> {
+        let mut iface = self.shared.lock();
+        iface
+            .tcp_mut(self.handle)
+            .map(f)
+            .ok_or_else(error::not_connected)
+    }
+
+    fn do_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
+        let timeout = *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = self.handle;
+        let mut wake = false;
+        let r = self.shared.wait_for(
+            if nonblocking { None } else { deadline(timeout) },
+            |iface| {
+                let Some(tcb) = iface.tcp_mut(handle) else {
+                    return Some(Err(error::not_connected()));
+                };
+                match tcb.recv(buf) {
+                    Ok(n) => {
+                        wake = tcb.wants_transmit();
+                        Some(Ok(n))
+                    }
+                    Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
+                    Err(RecvError::WouldBlock) => None,
+                    Err(e) => Some(Err(error::recv(e))),
+                }
+            },
+        );
+        if wake {
+            // Reading opened the window: let the driver send the update.
+            self.shared.waker.wake();
+        }
+        // A read timeout reports WouldBlock, as Linux's SO_RCVTIMEO does.
+        r.unwrap_or_else(|()| Err(error::would_block()))
+    }
+
+    fn do_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
+        let timeout = *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = self.handle;
+        let r = self.shared.wait_for(
+            if nonblocking { None } else { deadline(timeout) },
+            |iface| {
+                let Some(tcb) = iface.tcp_mut(handle) else {
+                    return Some(Err(error::not_connected()));
+                };
+                match tcb.send(buf) {
+                    Ok(n) => Some(Ok(n)),
+                    Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
+                    Err(SendError::WouldBlock) => None,
+                    Err(e) => Some(Err(error::send(e))),
+                }
+            },
+        );
+        if matches!(r, Ok(Ok(n)) if n > 0) {
+            self.shared.waker.wake();
+        }
+        r.unwrap_or_else(|()| Err(error::would_block()))
+    }
+
+    /// Moves the socket into or out of non-blocking mode.
+    ///
+    /// # Errors
+    /// Never fails; the `Result` mirrors `std::net`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sets the read timeout; `None` blocks forever. A timed-out read
+    /// returns `WouldBlock`, as on Linux.
+    ///
+    /// # Errors
+    /// `InvalidInput` for `Some(Duration::ZERO)`.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        Ok(())
+    }
+
+    /// Sets the write timeout; `None` blocks forever.
+    ///
+    /// # Errors
+    /// `InvalidInput` for `Some(Duration::ZERO)`.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        Ok(())
+    }
+
+    /// The read timeout.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The write timeout.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Shuts down the reading side, the writing side (sends FIN after the
+    /// queued data), or both.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.with_tcb(|tcb| {
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                tcb.shutdown_read();
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                tcb.close();
+            }
+        })?;
+        self.shared.waker.wake();
+        self.shared.cond.notify_all();
+        Ok(())
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.with_tcb(|t| SocketAddr::V4(t.remote()))
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.with_tcb(|t| SocketAddr::V4(t.local()))
+    }
+
+    /// The connection's error, if it failed (reset, timed out, refused).
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.with_tcb(|t| t.error().map(error::connection))
+    }
+
+    /// The connection's state, in RFC 9293 names.
+    pub fn state(&self) -> State {
+        self.with_tcb(|t| t.state()).unwrap_or(State::Closed)
+    }
+
+    /// Per-connection counters.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn tcp_stats(&self) -> io::Result<crate::tcp::ConnStats> {
+        self.with_tcb(|t| t.stats())
+    }
+
+    /// Resets the connection at once (RST), discarding queued data.
+    pub fn abort(&self) {
+        let _ = self.with_tcb(|t| t.abort());
+        self.shared.waker.wake();
+    }
+
+    fn flush_inner(&self) -> io::Result<()> {
+        // Data is handed to TCP as soon as it is written; like std's
+        // TcpStream there is nothing to flush.
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.do_read(buf)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.do_read(buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.do_write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_inner()
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.do_write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_inner()
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        // Graceful close: FIN after the queued data; the stack frees the
+        // connection when it reaches CLOSED.
+        self.shared.lock().tcp_release(self.handle);
+        self.shared.waker.wake();
+    }
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        if let Ok(a) = self.local_addr() {
+            d.field("local", &a);
+        }
+        if let Ok(a) = self.peer_addr() {
+            d.field("peer", &a);
+        }
+        d.field("state", &self.state()).finish()
+    }
+}

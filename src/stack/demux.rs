@@ -1,0 +1,349 @@
+//! The connection table: 4-tuple lookup, listeners with SYN and accept
+//! queues (RFC 9293 §3.10.7.2 LISTEN), RST for segments to no connection
+//! (§3.10.7.1 CLOSED), randomized ephemeral ports (RFC 6056 §3.3.1) and
+//! the socket-management calls the `net` layer makes.
+
+use super::{Error, Interface, Reply};
+use crate::tcp::{State, Tcb};
+use crate::time::Instant;
+use crate::wire::{Flags, SeqNumber, TcpHeader, TcpSegment};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Names one TCP connection of an [`Interface`]. Stale handles (to a
+/// connection since removed) are detected by a generation number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketHandle {
+    index: u32,
+    generation: u32,
+}
+
+#[derive(Debug)]
+pub(super) struct Entry {
+    generation: u32,
+    pub(super) tcb: Tcb,
+    /// The listener port this connection was accepted on, until accepted.
+    listener: Option<u16>,
+    /// Reached ESTABLISHED and sits in the listener's accept queue.
+    queued: bool,
+    /// No user handle refers to it any more; free once closed.
+    orphaned: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Listener {
+    accept_queue: VecDeque<SocketHandle>,
+    half_open: usize,
+}
+
+impl Interface {
+    fn entry(&self, h: SocketHandle) -> Option<&Entry> {
+        self.entries
+            .get(h.index as usize)
+            .and_then(|e| e.as_ref())
+            .filter(|e| e.generation == h.generation)
+    }
+
+    fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(h.index as usize)
+            .and_then(|e| e.as_mut())
+            .filter(|e| e.generation == h.generation)
+    }
+
+    /// The connection behind `h`.
+    pub fn tcp(&self, h: SocketHandle) -> Option<&Tcb> {
+        self.entry(h).map(|e| &e.tcb)
+    }
+
+    /// The connection behind `h`, for application calls.
+    pub fn tcp_mut(&mut self, h: SocketHandle) -> Option<&mut Tcb> {
+        self.entry_mut(h).map(|e| &mut e.tcb)
+    }
+
+    fn insert(&mut self, tcb: Tcb, listener: Option<u16>) -> SocketHandle {
+        self.generation = self.generation.wrapping_add(1);
+        let key = (tcb.remote(), tcb.local().port());
+        let entry = Entry {
+            generation: self.generation,
+            tcb,
+            listener,
+            queued: false,
+            orphaned: listener.is_some(),
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = Some(entry);
+                i
+            }
+            None => {
+                self.entries.push(Some(entry));
+                self.entries.len() - 1
+            }
+        };
+        self.conns.insert(key, index);
+        self.stats.tcp_connections_opened += 1;
+        SocketHandle {
+            index: index as u32,
+            generation: self.generation,
+        }
+    }
+
+    fn port_in_use(&self, port: u16, remote: Option<SocketAddrV4>) -> bool {
+        self.listeners.contains_key(&port)
+            || remote.is_some_and(|r| self.conns.contains_key(&(r, port)))
+    }
+
+    /// RFC 6056 §3.3.1 (Algorithm 1): start at a random port of the range
+    /// and probe upward, so ports are unpredictable to an off-path attacker.
+    fn ephemeral_port(&mut self, remote: Option<SocketAddrV4>) -> Result<u16, Error> {
+        let (lo, hi) = (
+            *self.cfg.ephemeral_ports.start(),
+            *self.cfg.ephemeral_ports.end(),
+        );
+        if lo > hi || lo == 0 {
+            return Err(Error::NoPortsAvailable);
+        }
+        let count = u32::from(hi - lo) + 1;
+        let offset = (self.rng.next_u64() % u64::from(count)) as u32;
+        for i in 0..count {
+            let port = lo + ((offset + i) % count) as u16;
+            if !self.port_in_use(port, remote)
+                && (remote.is_some() || !self.conns.keys().any(|k| k.1 == port))
+            {
+                return Ok(port);
+            }
+        }
+        Err(Error::NoPortsAvailable)
+    }
+
+    /// OPEN, active: starts a connection to `remote` from a random
+    /// ephemeral port. The SYN leaves on the next [`poll`](Self::poll).
+    ///
+    /// # Errors
+    /// [`Error::TableFull`] or [`Error::NoPortsAvailable`].
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+    ) -> Result<SocketHandle, Error> {
+        if self.conns.len() >= self.cfg.max_connections {
+            self.stats.tcp_table_full += 1;
+            return Err(Error::TableFull);
+        }
+        let port = self.ephemeral_port(Some(remote))?;
+        let local = SocketAddrV4::new(self.cfg.addr, port);
+        let iss = self.isn.isn(now, local, remote);
+        let tcb = Tcb::connect(&self.cfg.tcp, local, remote, iss);
+        let h = self.insert(tcb, None);
+        if let Some(e) = self.entry_mut(h) {
+            e.orphaned = false;
+        }
+        Ok(h)
+    }
+
+    /// OPEN, passive: listens on `port` (0 picks an ephemeral port) and
+    /// returns the port.
+    ///
+    /// # Errors
+    /// [`Error::AddrInUse`] if something already listens there.
+    pub fn tcp_listen(&mut self, port: u16) -> Result<u16, Error> {
+        let port = if port == 0 {
+            self.ephemeral_port(None)?
+        } else {
+            port
+        };
+        if self.listeners.contains_key(&port) {
+            return Err(Error::AddrInUse);
+        }
+        self.listeners.insert(
+            port,
+            Listener {
+                accept_queue: VecDeque::new(),
+                half_open: 0,
+            },
+        );
+        Ok(port)
+    }
+
+    /// Stops listening on `port`; connections not yet accepted are reset.
+    pub fn tcp_unlisten(&mut self, port: u16) {
+        if self.listeners.remove(&port).is_none() {
+            return;
+        }
+        for e in self.entries.iter_mut().flatten() {
+            if e.listener == Some(port) {
+                e.tcb.abort();
+                e.orphaned = true;
+            }
+        }
+    }
+
+    /// Takes the oldest established connection from the accept queue.
+    ///
+    /// # Errors
+    /// [`Error::NotListening`] if `port` has no listener.
+    pub fn tcp_accept(&mut self, port: u16) -> Result<Option<SocketHandle>, Error> {
+        let l = self.listeners.get_mut(&port).ok_or(Error::NotListening)?;
+        let Some(h) = l.accept_queue.pop_front() else {
+            return Ok(None);
+        };
+        if let Some(e) = self.entry_mut(h) {
+            e.listener = None;
+            e.queued = false;
+            e.orphaned = false;
+        }
+        Ok(Some(h))
+    }
+
+    /// True if `port` has a connection waiting to be accepted.
+    pub fn tcp_can_accept(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| !l.accept_queue.is_empty())
+    }
+
+    /// The user dropped its handle: close gracefully (CLOSE) and free the
+    /// connection once it reaches CLOSED.
+    pub fn tcp_release(&mut self, h: SocketHandle) {
+        if let Some(e) = self.entry_mut(h) {
+            e.tcb.close();
+            e.orphaned = true;
+        }
+    }
+
+    /// Moves newly established passive connections to their accept queue
+    /// and frees closed orphans. Returns true if anything changed.
+    pub(super) fn reap(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..self.entries.len() {
+            let Some(e) = self.entries[i].as_mut() else {
+                continue;
+            };
+            let h = SocketHandle {
+                index: i as u32,
+                generation: e.generation,
+            };
+            if let (Some(port), false) = (e.listener, e.queued) {
+                match e.tcb.state() {
+                    State::SynReceived => {}
+                    State::Closed => {
+                        if let Some(l) = self.listeners.get_mut(&port) {
+                            l.half_open = l.half_open.saturating_sub(1);
+                        }
+                    }
+                    _ => {
+                        e.queued = true;
+                        changed = true;
+                        if let Some(l) = self.listeners.get_mut(&port) {
+                            l.half_open = l.half_open.saturating_sub(1);
+                            l.accept_queue.push_back(h);
+                        }
+                    }
+                }
+            }
+            let Some(e) = self.entries[i].as_ref() else {
+                continue;
+            };
+            if e.orphaned && e.tcb.is_closed() {
+                let key = (e.tcb.remote(), e.tcb.local().port());
+                self.stats.tcp_retransmits += e.tcb.stats().retransmits;
+                if let Some(port) = e.listener {
+                    if let Some(l) = self.listeners.get_mut(&port) {
+                        l.accept_queue.retain(|q| *q != h);
+                    }
+                }
+                self.conns.remove(&key);
+                self.entries[i] = None;
+                self.free.push(i);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// TCP demux for one validated segment addressed to us.
+    pub(super) fn tcp_ingress(&mut self, now: Instant, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        let remote = SocketAddrV4::new(src, h.src_port);
+        if let Some(&i) = self.conns.get(&(remote, h.dst_port)) {
+            if let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) {
+                self.stats.tcp_segments_in += 1;
+                e.tcb.on_segment(now, seg);
+                return;
+            }
+        }
+        if self.listeners.contains_key(&h.dst_port) {
+            self.stats.tcp_segments_in += 1;
+            self.listen_segment(now, src, seg);
+            return;
+        }
+        self.stats.tcp_no_socket += 1;
+        self.reset_for(src, seg);
+    }
+
+    /// RFC 9293 §3.10.7.2: a segment for a LISTEN port.
+    fn listen_segment(&mut self, now: Instant, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        if h.flags.rst() {
+            return;
+        }
+        if h.flags.ack() {
+            self.reset_for(src, seg);
+            return;
+        }
+        if !h.flags.syn() {
+            return;
+        }
+        let (syn_backlog, accept_backlog) = (self.cfg.syn_backlog, self.cfg.accept_backlog);
+        let full = self
+            .listeners
+            .get(&h.dst_port)
+            .is_none_or(|l| l.half_open >= syn_backlog || l.accept_queue.len() >= accept_backlog);
+        if full {
+            self.stats.tcp_listen_overflow += 1;
+            return;
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            self.stats.tcp_table_full += 1;
+            return;
+        }
+        let local = SocketAddrV4::new(self.cfg.addr, h.dst_port);
+        let remote = SocketAddrV4::new(src, h.src_port);
+        let iss = self.isn.isn(now, local, remote);
+        let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg);
+        self.insert(tcb, Some(h.dst_port));
+        if let Some(l) = self.listeners.get_mut(&h.dst_port) {
+            l.half_open += 1;
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST,
+    /// never a RST with a RST.
+    pub(super) fn reset_for(&mut self, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        if h.flags.rst() {
+            return;
+        }
+        let header = if h.flags.ack() {
+            TcpHeader {
+                src_port: h.dst_port,
+                dst_port: h.src_port,
+                seq: h.ack,
+                flags: Flags::RST,
+                ..TcpHeader::default()
+            }
+        } else {
+            TcpHeader {
+                src_port: h.dst_port,
+                dst_port: h.src_port,
+                seq: SeqNumber(0),
+                ack: h.seq + seg.seq_len(),
+                flags: Flags::RST | Flags::ACK,
+                ..TcpHeader::default()
+            }
+        };
+        self.stats.tcp_rst_sent += 1;
+        self.queue_reply(Reply::Tcp { dst: src, header });
+    }
+}

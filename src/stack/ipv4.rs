@@ -1,0 +1,125 @@
+//! IPv4 ingress (RFC 791; RFC 1122 §3.2.1 validation) and the replies the
+//! stack makes itself: ICMP echo reply (RFC 792, RFC 1122 §3.2.2.6), ICMP
+//! port unreachable for UDP to a closed port (RFC 1122 §4.1.3.1), and RSTs.
+
+use super::{Interface, Reply};
+use crate::time::Instant;
+use crate::wire::icmp::{self, IcmpMessage};
+use crate::wire::{
+    Ipv4Packet, Ipv4Repr, TcpSegment, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
+use std::net::Ipv4Addr;
+
+/// Most bytes of an offending datagram quoted in an ICMP error (RFC 1812
+/// §4.3.2.3 allows up to 576 total; RFC 792 requires header + 8 bytes).
+const ICMP_QUOTE: usize = 548;
+
+pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8]) {
+    let ip = match Ipv4Packet::parse(packet) {
+        Ok(p) => p,
+        Err(e) => {
+            log::trace!("drop: {e}");
+            iface.stats.ip_error(e);
+            return;
+        }
+    };
+    let src = ip.repr.src;
+    if ip.repr.dst != iface.cfg.addr {
+        iface.stats.ip_not_for_us += 1;
+        return;
+    }
+    match ip.repr.protocol {
+        PROTO_TCP => match TcpSegment::parse(src, ip.repr.dst, ip.payload) {
+            Ok(seg) => {
+                log::trace!(
+                    "{src} > {}: {}",
+                    ip.repr.dst,
+                    crate::wire::tcp::Summary(&seg.header, seg.payload.len())
+                );
+                iface.tcp_ingress(now, src, &seg);
+            }
+            Err(e) => {
+                log::trace!("drop TCP from {src}: {e}");
+                iface.stats.tcp_error(e);
+            }
+        },
+        PROTO_ICMP => icmp_ingress(iface, src, ip.payload),
+        PROTO_UDP => {
+            if ip.payload.len() < 8 {
+                iface.stats.udp_malformed += 1;
+                return;
+            }
+            // No UDP sockets are bound yet: every datagram is for a closed port.
+            iface.stats.udp_no_socket += 1;
+            let quote = packet.get(..packet.len().min(ICMP_QUOTE)).unwrap_or(&[]);
+            let msg = IcmpMessage {
+                kind: icmp::DEST_UNREACHABLE,
+                code: icmp::CODE_PORT_UNREACHABLE,
+                rest: [0; 4],
+                data: quote,
+            };
+            queue_icmp(iface, src, &msg);
+        }
+        _ => iface.stats.ip_unsupported_protocol += 1,
+    }
+}
+
+fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {
+    let msg = match IcmpMessage::parse(payload) {
+        Ok(m) => m,
+        Err(_) => {
+            iface.stats.icmp_dropped += 1;
+            return;
+        }
+    };
+    if msg.kind != icmp::ECHO_REQUEST
+        || msg.code != 0
+        || msg.len() > iface.cfg.mtu - IPV4_HEADER_LEN
+    {
+        iface.stats.icmp_dropped += 1;
+        return;
+    }
+    iface.stats.icmp_echo_replies += 1;
+    let reply = IcmpMessage {
+        kind: icmp::ECHO_REPLY,
+        ..msg
+    };
+    queue_icmp(iface, src, &reply);
+}
+
+fn queue_icmp(iface: &mut Interface, dst: Ipv4Addr, msg: &IcmpMessage<'_>) {
+    let mut message = vec![0u8; msg.len()];
+    if msg.emit(&mut message).is_ok() {
+        iface.queue_reply(Reply::Icmp { dst, message });
+    }
+}
+
+/// Builds the packet for a demux reply in `buf`; returns the packet slice.
+pub(super) fn build_reply<'b>(
+    r: &Reply,
+    src: Ipv4Addr,
+    ttl: u8,
+    ident: u16,
+    buf: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    let (dst, protocol, len) = match r {
+        Reply::Tcp { dst, header } => (*dst, PROTO_TCP, header.header_len()),
+        Reply::Icmp { dst, message } => (*dst, PROTO_ICMP, message.len()),
+    };
+    let total = IPV4_HEADER_LEN + len;
+    let pkt = buf.get_mut(..total)?;
+    match r {
+        Reply::Tcp { header, .. } => header.emit(&mut pkt[IPV4_HEADER_LEN..], src, dst).ok()?,
+        Reply::Icmp { message, .. } => pkt[IPV4_HEADER_LEN..].copy_from_slice(message),
+    }
+    Ipv4Repr {
+        src,
+        dst,
+        protocol,
+        ttl,
+        payload_len: len,
+    }
+    .emit(pkt, ident)
+    .ok()?;
+    Some(pkt)
+}

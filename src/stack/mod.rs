@@ -1,0 +1,331 @@
+//! The interface glue: one [`Interface`] owns every TCP connection and
+//! listener of an IPv4 address and moves packets between a
+//! [`Device`](crate::device::Device) and the sans-IO [`Tcb`]s.
+//!
+//! Owns IPv4 ingress validation and demultiplexing (RFC 791, RFC 1122
+//! §3.2.1), the LISTEN and CLOSED states of RFC 9293 §3.10.7.1–2 (RST for a
+//! segment to no connection, SYN and accept queues), ephemeral port
+//! selection (RFC 6056 §3.3.1), ICMP echo replies and port unreachables
+//! (RFC 792, RFC 1122 §3.2.2), and the per-stack [`Stats`].
+//!
+//! Deterministic: time arrives as an argument, randomness from a seed the
+//! caller injects. No threads, locks or clocks here.
+
+mod demux;
+mod ipv4;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use demux::SocketHandle;
+pub use stats::Stats;
+
+use crate::device::Device;
+use crate::tcp::{self, IsnGenerator};
+use crate::time::Instant;
+use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP};
+use demux::{Entry, Listener};
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::RangeInclusive;
+
+/// Packets read from the device per [`Interface::poll`] before output runs,
+/// so ACKs keep flowing under a flood.
+const RX_BATCH: usize = 64;
+/// Bound on queued RST / ICMP replies.
+const MAX_REPLIES: usize = 256;
+
+/// Configuration of an [`Interface`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our IPv4 address (tunstack's side of the link).
+    pub addr: Ipv4Addr,
+    /// Link MTU; the advertised MSS is MTU − 40.
+    pub mtu: usize,
+    /// TTL of packets we send.
+    pub ttl: u8,
+    /// Per-connection TCP settings.
+    pub tcp: tcp::Config,
+    /// Most TCP connections held at once (all states).
+    pub max_connections: usize,
+    /// Half-open connections per listener (SYN queue).
+    pub syn_backlog: usize,
+    /// Established, not yet accepted connections per listener.
+    pub accept_backlog: usize,
+    /// Ephemeral port range (Linux's default `ip_local_port_range`).
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// Secret for ISNs and port randomization (drawn from the OS by `net`).
+    pub secret: [u64; 2],
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            addr: Ipv4Addr::new(10, 0, 0, 2),
+            mtu: 1500,
+            ttl: 64,
+            tcp: tcp::Config::default(),
+            max_connections: 16384,
+            syn_backlog: 256,
+            accept_backlog: 128,
+            ephemeral_ports: 32768..=60999,
+            secret: [0x5eed_0001, 0x5eed_0002],
+        }
+    }
+}
+
+/// Errors of the socket-management calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The port is taken.
+    AddrInUse,
+    /// No free ephemeral port for that destination.
+    NoPortsAvailable,
+    /// The connection table is full.
+    TableFull,
+    /// The handle does not name a live socket.
+    InvalidHandle,
+    /// No listener on that port.
+    NotListening,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Error::AddrInUse => "address in use",
+            Error::NoPortsAvailable => "no ephemeral port available",
+            Error::TableFull => "connection table full",
+            Error::InvalidHandle => "invalid socket handle",
+            Error::NotListening => "not listening",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A packet the demux answers with on its own (RST, ICMP).
+#[derive(Debug)]
+enum Reply {
+    Tcp { dst: Ipv4Addr, header: TcpHeader },
+    Icmp { dst: Ipv4Addr, message: Vec<u8> },
+}
+
+/// A SplitMix64 generator: deterministic from the injected seed.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// All TCP state of one IPv4 address, driven by [`poll`](Interface::poll).
+pub struct Interface {
+    cfg: Config,
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    generation: u32,
+    conns: HashMap<(SocketAddrV4, u16), usize>,
+    listeners: HashMap<u16, Listener>,
+    isn: IsnGenerator,
+    rng: Rng,
+    stats: Stats,
+    replies: VecDeque<Reply>,
+    ip_ident: u16,
+    rx_buf: Vec<u8>,
+    tx_buf: Vec<u8>,
+}
+
+impl Interface {
+    /// A new interface with no sockets.
+    pub fn new(mut cfg: Config) -> Interface {
+        cfg.mtu = cfg.mtu.clamp(576, 65535);
+        let mss = (cfg.mtu - IPV4_HEADER_LEN - crate::wire::TCP_HEADER_LEN).min(65535) as u16;
+        cfg.tcp.mss = cfg.tcp.mss.min(mss).max(64);
+        let secret = cfg.secret;
+        Interface {
+            isn: IsnGenerator::new(secret),
+            rng: Rng(secret[0] ^ secret[1].rotate_left(17)),
+            tx_buf: vec![0u8; cfg.mtu],
+            rx_buf: vec![0u8; 65536],
+            cfg,
+            entries: Vec::new(),
+            free: Vec::new(),
+            generation: 0,
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            stats: Stats::default(),
+            replies: VecDeque::new(),
+            ip_ident: 0,
+        }
+    }
+
+    /// Our address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.cfg.addr
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of TCP connections held (all states, listeners excluded).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of connections not yet closed or in TIME-WAIT.
+    pub fn active_connection_count(&self) -> usize {
+        self.entries
+            .iter()
+            .flatten()
+            .filter(|e| !matches!(e.tcb.state(), tcp::State::Closed | tcp::State::TimeWait))
+            .count()
+    }
+
+    /// Reads what the device has (up to a batch), runs due timers, and
+    /// writes every segment that is ready. Returns true if anything
+    /// happened that a waiting user might care about.
+    pub fn poll(&mut self, now: Instant, device: &mut dyn Device) -> bool {
+        let mut activity = false;
+        let mut rx = std::mem::take(&mut self.rx_buf);
+        for _ in 0..RX_BATCH {
+            match device.recv(&mut rx) {
+                Ok(0) => self.stats.rx_empty += 1,
+                Ok(n) => {
+                    activity = true;
+                    self.stats.rx_packets += 1;
+                    self.stats.rx_bytes += n as u64;
+                    self.ingress(now, rx.get(..n).unwrap_or(&[]));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("device read failed: {e}");
+                    self.stats.rx_errors += 1;
+                    break;
+                }
+            }
+        }
+        self.rx_buf = rx;
+        for e in self.entries.iter_mut().flatten() {
+            if e.tcb.poll_at().is_some_and(|t| t <= now) {
+                e.tcb.on_timeout(now);
+                activity = true;
+            }
+        }
+        activity |= self.egress(now, device);
+        activity |= self.reap();
+        activity
+    }
+
+    /// The earliest instant at which [`poll`](Self::poll) has timer work.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.tcb.poll_at())
+            .min()
+    }
+
+    /// Handles one packet from the device.
+    pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
+        ipv4::ingress(self, now, packet);
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+
+    /// Writes all ready segments and replies. Returns true if any was sent.
+    fn egress(&mut self, now: Instant, device: &mut dyn Device) -> bool {
+        let mut sent = false;
+        let src = self.cfg.addr;
+        let ttl = self.cfg.ttl;
+        let mut buf = std::mem::take(&mut self.tx_buf);
+        for i in 0..self.entries.len() {
+            let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
+                continue;
+            };
+            while let Some(t) = e.tcb.poll_transmit(now) {
+                let hlen = t.header.header_len();
+                let tcp_len = hlen + t.payload_len;
+                let total = IPV4_HEADER_LEN + tcp_len;
+                let Some(pkt) = buf.get_mut(..total) else {
+                    log::error!("segment of {total} bytes exceeds the MTU buffer");
+                    break;
+                };
+                let copied = e.tcb.copy_payload(&t, &mut pkt[IPV4_HEADER_LEN + hlen..]);
+                let dst = *e.tcb.remote().ip();
+                if copied != t.payload_len
+                    || t.header
+                        .emit(&mut pkt[IPV4_HEADER_LEN..], src, dst)
+                        .is_err()
+                {
+                    log::error!("could not build segment {:?}", t.header);
+                    break;
+                }
+                // Field access (not next_ident()) keeps the borrow of `e` disjoint.
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                let ident = self.ip_ident;
+                let repr = Ipv4Repr {
+                    src,
+                    dst,
+                    protocol: PROTO_TCP,
+                    ttl,
+                    payload_len: tcp_len,
+                };
+                if repr.emit(pkt, ident).is_err() {
+                    break;
+                }
+                self.stats.tcp_segments_out += 1;
+                send(&mut self.stats, device, pkt);
+                sent = true;
+            }
+        }
+        while let Some(r) = self.replies.pop_front() {
+            let ident = self.next_ident();
+            if let Some(pkt) = ipv4::build_reply(&r, src, ttl, ident, &mut buf) {
+                send(&mut self.stats, device, pkt);
+                sent = true;
+            }
+        }
+        self.tx_buf = buf;
+        sent
+    }
+
+    fn queue_reply(&mut self, r: Reply) {
+        if self.replies.len() >= MAX_REPLIES {
+            self.stats.replies_dropped += 1;
+            return;
+        }
+        self.replies.push_back(r);
+    }
+}
+
+fn send(stats: &mut Stats, device: &mut dyn Device, pkt: &[u8]) {
+    match device.send(pkt) {
+        Ok(()) => {
+            stats.tx_packets += 1;
+            stats.tx_bytes += pkt.len() as u64;
+        }
+        Err(e) => {
+            log::debug!("device write failed: {e}");
+            stats.tx_errors += 1;
+        }
+    }
+}

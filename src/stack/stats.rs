@@ -1,0 +1,121 @@
+//! Per-stack counters: every packet dropped is counted under its reason.
+
+use crate::wire;
+
+/// Counters of one [`Interface`](super::Interface).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets read from the device.
+    pub rx_packets: u64,
+    /// Bytes read from the device.
+    pub rx_bytes: u64,
+    /// Packets written to the device.
+    pub tx_packets: u64,
+    /// Bytes written to the device.
+    pub tx_bytes: u64,
+    /// Device reads that failed (other than "nothing to read").
+    pub rx_errors: u64,
+    /// Device writes that failed (the packet is lost; TCP retransmits).
+    pub tx_errors: u64,
+    /// Zero-length reads.
+    pub rx_empty: u64,
+
+    /// IPv4: shorter than the header or its total length.
+    pub ip_truncated: u64,
+    /// IPv4: version field is not 4.
+    pub ip_bad_version: u64,
+    /// IPv4: IHL below 5 or total length below the header.
+    pub ip_bad_header_len: u64,
+    /// IPv4: header checksum mismatch.
+    pub ip_bad_checksum: u64,
+    /// IPv4: fragments (not reassembled).
+    pub ip_fragments: u64,
+    /// IPv4: destination is not our address.
+    pub ip_not_for_us: u64,
+    /// IPv4: protocol other than TCP, UDP, ICMP.
+    pub ip_unsupported_protocol: u64,
+
+    /// TCP: segment shorter than its header.
+    pub tcp_truncated: u64,
+    /// TCP: data offset below 5 or beyond the segment.
+    pub tcp_bad_header_len: u64,
+    /// TCP: checksum mismatch.
+    pub tcp_bad_checksum: u64,
+    /// TCP: impossible flag combination.
+    pub tcp_bad_flags: u64,
+    /// TCP: malformed option.
+    pub tcp_bad_option: u64,
+    /// TCP: segments delivered to a connection or listener.
+    pub tcp_segments_in: u64,
+    /// TCP: segments sent.
+    pub tcp_segments_out: u64,
+    /// TCP: segments for no connection or listener (answered with RST).
+    pub tcp_no_socket: u64,
+    /// TCP: RSTs sent by the demux (no connection, bad ACK to a listener).
+    pub tcp_rst_sent: u64,
+    /// TCP: SYNs dropped because the SYN or accept queue was full.
+    pub tcp_listen_overflow: u64,
+    /// TCP: connections refused because the connection table was full.
+    pub tcp_table_full: u64,
+    /// TCP: connections opened (active + passive).
+    pub tcp_connections_opened: u64,
+    /// TCP: retransmitted segments, summed over closed connections.
+    pub tcp_retransmits: u64,
+
+    /// ICMP: echo requests answered.
+    pub icmp_echo_replies: u64,
+    /// ICMP: messages dropped (malformed or unhandled types).
+    pub icmp_dropped: u64,
+    /// UDP: datagrams to a closed port (answered with port unreachable).
+    pub udp_no_socket: u64,
+    /// UDP: malformed datagrams.
+    pub udp_malformed: u64,
+
+    /// Replies (RST, ICMP) dropped because the reply queue was full.
+    pub replies_dropped: u64,
+}
+
+impl Stats {
+    pub(super) fn ip_error(&mut self, e: wire::Error) {
+        let c = match e {
+            wire::Error::Truncated => &mut self.ip_truncated,
+            wire::Error::BadVersion => &mut self.ip_bad_version,
+            wire::Error::BadChecksum => &mut self.ip_bad_checksum,
+            wire::Error::Fragment => &mut self.ip_fragments,
+            wire::Error::Unsupported => &mut self.ip_unsupported_protocol,
+            wire::Error::BadHeaderLen | wire::Error::BadFlags | wire::Error::BadOption => {
+                &mut self.ip_bad_header_len
+            }
+        };
+        *c += 1;
+    }
+
+    pub(super) fn tcp_error(&mut self, e: wire::Error) {
+        let c = match e {
+            wire::Error::Truncated => &mut self.tcp_truncated,
+            wire::Error::BadChecksum => &mut self.tcp_bad_checksum,
+            wire::Error::BadFlags => &mut self.tcp_bad_flags,
+            wire::Error::BadOption => &mut self.tcp_bad_option,
+            _ => &mut self.tcp_bad_header_len,
+        };
+        *c += 1;
+    }
+
+    /// Total packets dropped on ingress for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.ip_truncated
+            + self.ip_bad_version
+            + self.ip_bad_header_len
+            + self.ip_bad_checksum
+            + self.ip_fragments
+            + self.ip_not_for_us
+            + self.ip_unsupported_protocol
+            + self.tcp_truncated
+            + self.tcp_bad_header_len
+            + self.tcp_bad_checksum
+            + self.tcp_bad_flags
+            + self.tcp_bad_option
+            + self.icmp_dropped
+            + self.udp_malformed
+    }
+}

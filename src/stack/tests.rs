@@ -1,0 +1,497 @@
+//! Interface tests: demux, LISTEN/CLOSED replies, ICMP, drop counters, and
+//! a deterministic simulation of two interfaces talking over a virtual
+//! link (test layer 3 of docs/testing.md).
+
+use super::*;
+use crate::tcp::State;
+use crate::wire::icmp::{self, IcmpMessage};
+use crate::wire::{Flags, Ipv4Packet, SeqNumber, TcpSegment};
+
+/// An in-memory device: packets to read, packets written.
+#[derive(Default)]
+pub(crate) struct VecDevice {
+    pub rx: VecDeque<Vec<u8>>,
+    pub tx: Vec<Vec<u8>>,
+}
+
+impl Device for VecDevice {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let p = self.rx.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
+        let n = p.len().min(buf.len());
+        buf[..n].copy_from_slice(&p[..n]);
+        Ok(n)
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.tx.push(packet.to_vec());
+        Ok(())
+    }
+    fn mtu(&self) -> usize {
+        1500
+    }
+}
+
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn packet(src: Ipv4Addr, dst: Ipv4Addr, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
+    let hl = h.header_len();
+    let mut buf = vec![0u8; IPV4_HEADER_LEN + hl + payload.len()];
+    buf[IPV4_HEADER_LEN + hl..].copy_from_slice(payload);
+    h.emit(&mut buf[IPV4_HEADER_LEN..], src, dst).unwrap();
+    Ipv4Repr {
+        src,
+        dst,
+        protocol: PROTO_TCP,
+        ttl: 64,
+        payload_len: hl + payload.len(),
+    }
+    .emit(&mut buf, 1)
+    .unwrap();
+    buf
+}
+
+fn tcp_header(sport: u16, dport: u16, seq: u32, ack: u32, flags: Flags) -> TcpHeader {
+    TcpHeader {
+        src_port: sport,
+        dst_port: dport,
+        seq: SeqNumber(seq),
+        ack: SeqNumber(ack),
+        flags,
+        window: 65535,
+        ..TcpHeader::default()
+    }
+}
+
+fn parse_tcp(p: &[u8]) -> (TcpHeader, Vec<u8>) {
+    let ip = Ipv4Packet::parse(p).unwrap();
+    assert_eq!(ip.repr.protocol, PROTO_TCP);
+    let s = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
+    (s.header, s.payload.to_vec())
+}
+
+fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut dev = VecDevice {
+        rx: input.into(),
+        tx: Vec::new(),
+    };
+    iface.poll(now, &mut dev);
+    dev.tx
+}
+
+#[test]
+fn closed_port_syn_gets_rst_ack() {
+    // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    let mut iface = Interface::new(Config::default());
+    let syn = packet(PEER, US, &tcp_header(5555, 81, 1000, 0, Flags::SYN), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
+    assert_eq!(out.len(), 1);
+    let (h, _) = parse_tcp(&out[0]);
+    assert_eq!(h.flags, Flags::RST | Flags::ACK);
+    assert_eq!((h.seq, h.ack), (SeqNumber(0), SeqNumber(1001)));
+    assert_eq!((h.src_port, h.dst_port), (81, 5555));
+    assert_eq!(iface.stats().tcp_no_socket, 1);
+}
+
+#[test]
+fn closed_port_ack_gets_rst_with_seq_of_ack_and_rst_gets_nothing() {
+    let mut iface = Interface::new(Config::default());
+    let ack = packet(PEER, US, &tcp_header(5555, 81, 1000, 777, Flags::ACK), b"x");
+    let rst = packet(PEER, US, &tcp_header(5555, 81, 1000, 777, Flags::RST), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst]);
+    assert_eq!(out.len(), 1, "never RST a RST");
+    let (h, _) = parse_tcp(&out[0]);
+    assert_eq!((h.flags, h.seq), (Flags::RST, SeqNumber(777)));
+}
+
+#[test]
+fn malformed_packets_are_counted_by_reason() {
+    let mut iface = Interface::new(Config::default());
+    let good = packet(PEER, US, &tcp_header(5555, 81, 1, 0, Flags::SYN), b"");
+    let mut bad_ip_sum = good.clone();
+    bad_ip_sum[8] = 3;
+    let mut bad_tcp_sum = good.clone();
+    bad_tcp_sum[30] ^= 0x55;
+    let mut frag = good.clone();
+    frag[6] = 0x20; // MF
+    frag[10..12].copy_from_slice(&[0, 0]);
+    let c = crate::wire::checksum::data(&frag[..20]);
+    frag[10..12].copy_from_slice(&c.to_be_bytes());
+    let other = packet(
+        PEER,
+        Ipv4Addr::new(10, 0, 0, 9),
+        &tcp_header(1, 2, 3, 0, Flags::SYN),
+        b"",
+    );
+    let inputs = vec![
+        vec![],
+        vec![0x60; 40],
+        good[..10].to_vec(),
+        bad_ip_sum,
+        bad_tcp_sum,
+        frag,
+        other,
+    ];
+    let out = poll_with(&mut iface, Instant::ZERO, inputs);
+    assert!(out.is_empty());
+    let s = iface.stats();
+    assert_eq!(s.rx_empty, 1);
+    assert_eq!(s.ip_bad_version, 1);
+    assert_eq!(s.ip_truncated, 1);
+    assert_eq!(s.ip_bad_checksum, 1);
+    assert_eq!(s.tcp_bad_checksum, 1);
+    assert_eq!(s.ip_fragments, 1);
+    assert_eq!(s.ip_not_for_us, 1);
+}
+
+#[test]
+fn icmp_echo_request_gets_reply() {
+    let mut iface = Interface::new(Config::default());
+    let req = IcmpMessage {
+        kind: icmp::ECHO_REQUEST,
+        code: 0,
+        rest: [0, 7, 0, 1],
+        data: b"abcdefgh",
+    };
+    let mut msg = vec![0u8; req.len()];
+    req.emit(&mut msg).unwrap();
+    let mut pkt = vec![0u8; 20 + msg.len()];
+    pkt[20..].copy_from_slice(&msg);
+    Ipv4Repr {
+        src: PEER,
+        dst: US,
+        protocol: crate::wire::PROTO_ICMP,
+        ttl: 64,
+        payload_len: msg.len(),
+    }
+    .emit(&mut pkt, 9)
+    .unwrap();
+    let out = poll_with(&mut iface, Instant::ZERO, vec![pkt]);
+    assert_eq!(out.len(), 1);
+    let ip = Ipv4Packet::parse(&out[0]).unwrap();
+    assert_eq!((ip.repr.src, ip.repr.dst), (US, PEER));
+    let reply = IcmpMessage::parse(ip.payload).unwrap();
+    assert_eq!(
+        (reply.kind, reply.rest, reply.data),
+        (icmp::ECHO_REPLY, [0, 7, 0, 1], &b"abcdefgh"[..])
+    );
+}
+
+#[test]
+fn udp_to_closed_port_gets_port_unreachable() {
+    let mut iface = Interface::new(Config::default());
+    let mut pkt = vec![0u8; 20 + 12];
+    Ipv4Repr {
+        src: PEER,
+        dst: US,
+        protocol: crate::wire::PROTO_UDP,
+        ttl: 64,
+        payload_len: 12,
+    }
+    .emit(&mut pkt, 9)
+    .unwrap();
+    let out = poll_with(&mut iface, Instant::ZERO, vec![pkt]);
+    let ip = Ipv4Packet::parse(&out[0]).unwrap();
+    let m = IcmpMessage::parse(ip.payload).unwrap();
+    assert_eq!(
+        (m.kind, m.code),
+        (icmp::DEST_UNREACHABLE, icmp::CODE_PORT_UNREACHABLE)
+    );
+    assert_eq!(iface.stats().udp_no_socket, 1);
+}
+
+#[test]
+fn listener_completes_handshake_and_queues_for_accept() {
+    let mut iface = Interface::new(Config::default());
+    assert_eq!(iface.tcp_listen(80), Ok(80));
+    assert_eq!(iface.tcp_listen(80), Err(Error::AddrInUse));
+    let syn = packet(PEER, US, &tcp_header(40000, 80, 5000, 0, Flags::SYN), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
+    let (sa, _) = parse_tcp(&out[0]);
+    assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(sa.ack, SeqNumber(5001));
+    assert_eq!(iface.tcp_accept(80), Ok(None));
+    let ack = packet(
+        PEER,
+        US,
+        &tcp_header(40000, 80, 5001, sa.seq.0.wrapping_add(1), Flags::ACK),
+        b"hi",
+    );
+    poll_with(&mut iface, Instant::from_millis(1), vec![ack]);
+    let h = iface.tcp_accept(80).unwrap().expect("queued connection");
+    let tcb = iface.tcp_mut(h).unwrap();
+    assert_eq!(tcb.state(), State::Established);
+    let mut buf = [0u8; 8];
+    assert_eq!(tcb.recv(&mut buf), Ok(2));
+    assert_eq!(iface.tcp_accept(81), Err(Error::NotListening));
+}
+
+#[test]
+fn listener_backlog_overflow_is_counted() {
+    let mut iface = Interface::new(Config {
+        syn_backlog: 2,
+        ..Config::default()
+    });
+    iface.tcp_listen(80).unwrap();
+    let syns: Vec<_> = (0..5)
+        .map(|i| packet(PEER, US, &tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
+        .collect();
+    let out = poll_with(&mut iface, Instant::ZERO, syns);
+    assert_eq!(out.len(), 2);
+    assert_eq!(iface.stats().tcp_listen_overflow, 3);
+}
+
+#[test]
+fn ephemeral_ports_are_randomized_and_in_range() {
+    let mut iface = Interface::new(Config::default());
+    let remote = SocketAddrV4::new(PEER, 80);
+    let ports: Vec<u16> = (0..20)
+        .map(|_| {
+            let h = iface.tcp_connect(Instant::ZERO, remote).unwrap();
+            iface.tcp(h).unwrap().local().port()
+        })
+        .collect();
+    assert!(ports.iter().all(|p| (32768..=60999).contains(p)));
+    let mut sorted = ports.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        ports.len(),
+        "no port reused for the same destination"
+    );
+    assert_ne!(
+        ports.windows(2).filter(|w| w[1] == w[0] + 1).count(),
+        ports.len() - 1,
+        "not sequential"
+    );
+}
+
+#[test]
+fn table_limit_is_enforced() {
+    let mut iface = Interface::new(Config {
+        max_connections: 3,
+        ..Config::default()
+    });
+    let remote = SocketAddrV4::new(PEER, 80);
+    for _ in 0..3 {
+        iface.tcp_connect(Instant::ZERO, remote).unwrap();
+    }
+    assert_eq!(
+        iface.tcp_connect(Instant::ZERO, remote),
+        Err(Error::TableFull)
+    );
+}
+
+/// Two interfaces on a virtual link; `drop` decides per packet (by index)
+/// whether the link loses it. Time jumps to the next deadline when idle.
+struct Sim {
+    a: Interface,
+    b: Interface,
+    now: Instant,
+    to_a: VecDeque<Vec<u8>>,
+    to_b: VecDeque<Vec<u8>>,
+    sent: u64,
+    lost: u64,
+    drop: Box<dyn FnMut(u64) -> bool>,
+}
+
+impl Sim {
+    fn new(drop: Box<dyn FnMut(u64) -> bool>) -> Sim {
+        let tcp = tcp::Config {
+            send_buffer: 128 * 1024,
+            recv_buffer: 128 * 1024,
+            time_wait: crate::time::Duration::from_secs(1),
+            ..tcp::Config::default()
+        };
+        let a = Interface::new(Config {
+            addr: US,
+            tcp: tcp.clone(),
+            secret: [1, 2],
+            ..Config::default()
+        });
+        let b = Interface::new(Config {
+            addr: PEER,
+            tcp,
+            secret: [3, 4],
+            ..Config::default()
+        });
+        Sim {
+            a,
+            b,
+            now: Instant::ZERO,
+            to_a: VecDeque::new(),
+            to_b: VecDeque::new(),
+            sent: 0,
+            lost: 0,
+            drop,
+        }
+    }
+
+    /// One round: both sides poll; returns whether anything moved.
+    fn step(&mut self) -> bool {
+        let mut dev = VecDevice {
+            rx: std::mem::take(&mut self.to_a),
+            tx: Vec::new(),
+        };
+        let mut busy = self.a.poll(self.now, &mut dev);
+        let from_a = dev.tx;
+        let mut dev = VecDevice {
+            rx: std::mem::take(&mut self.to_b),
+            tx: Vec::new(),
+        };
+        busy |= self.b.poll(self.now, &mut dev);
+        let from_b = dev.tx;
+        for (p, q) in from_a
+            .into_iter()
+            .map(|p| (p, true))
+            .chain(from_b.into_iter().map(|p| (p, false)))
+        {
+            self.sent += 1;
+            if (self.drop)(self.sent) {
+                self.lost += 1;
+                continue;
+            }
+            if q {
+                self.to_b.push_back(p)
+            } else {
+                self.to_a.push_back(p)
+            }
+        }
+        busy || !self.to_a.is_empty() || !self.to_b.is_empty()
+    }
+
+    /// Advances the clock: 100 µs per busy round, else to the next timer.
+    fn advance(&mut self, busy: bool) -> bool {
+        if busy {
+            self.now += crate::time::Duration::from_micros(100);
+            return true;
+        }
+        match [self.a.poll_at(), self.b.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
+        {
+            Some(t) => {
+                self.now = self.now.max(t);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(31)
+                .wrapping_add(seed)
+                .wrapping_add((i >> 10) as u8)
+        })
+        .collect()
+}
+
+/// Transfers `n` bytes each way between the two interfaces and closes.
+fn transfer(sim: &mut Sim, n: usize) {
+    sim.b.tcp_listen(80).unwrap();
+    let ca = sim
+        .a
+        .tcp_connect(sim.now, SocketAddrV4::new(PEER, 80))
+        .unwrap();
+    let up = pattern(n, 1);
+    let down = pattern(n, 2);
+    let (mut up_sent, mut down_sent) = (0, 0);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let mut cb = None;
+    let mut buf = vec![0u8; 65536];
+    let (mut a_closed, mut b_closed) = (false, false);
+    for _round in 0..2_000_000 {
+        if cb.is_none() {
+            cb = sim.b.tcp_accept(80).unwrap();
+        }
+        if let Some(t) = sim.a.tcp_mut(ca) {
+            if up_sent < n {
+                up_sent += t.send(&up[up_sent..]).unwrap_or(0);
+            } else if !a_closed {
+                t.close();
+                a_closed = true;
+            }
+            while let Ok(k) = t.recv(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                got_down.extend_from_slice(&buf[..k]);
+            }
+        }
+        if let Some(t) = cb.and_then(|h| sim.b.tcp_mut(h)) {
+            if down_sent < n {
+                down_sent += t.send(&down[down_sent..]).unwrap_or(0);
+            } else if !b_closed {
+                t.close();
+                b_closed = true;
+            }
+            while let Ok(k) = t.recv(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                got_up.extend_from_slice(&buf[..k]);
+            }
+        }
+        let busy = sim.step();
+        if !sim.advance(busy) {
+            break;
+        }
+    }
+    assert_eq!(
+        got_up.len(),
+        n,
+        "bytes up (lost {} of {} packets)",
+        sim.lost,
+        sim.sent
+    );
+    assert!(got_up == up, "upstream bytes differ");
+    assert_eq!(got_down.len(), n, "bytes down");
+    assert!(got_down == down, "downstream bytes differ");
+    let sa = sim.a.tcp(ca).map(|t| t.state());
+    let sb = cb.and_then(|h| sim.b.tcp(h)).map(|t| t.state());
+    assert_eq!(
+        sa,
+        Some(State::Closed),
+        "client ends CLOSED (after TIME-WAIT)"
+    );
+    assert_eq!(sb, Some(State::Closed), "server ends CLOSED");
+}
+
+#[test]
+fn simulation_one_mebibyte_each_way_no_loss() {
+    let mut sim = Sim::new(Box::new(|_| false));
+    transfer(&mut sim, 1 << 20);
+    assert_eq!(
+        sim.a.stats().tcp_retransmits + sim.b.stats().tcp_retransmits,
+        0
+    );
+}
+
+#[test]
+fn simulation_one_mebibyte_each_way_with_two_percent_loss() {
+    // A fixed, seeded loss pattern: the same packets are lost every run.
+    let mut x: u64 = 0x9e37_79b9;
+    let mut sim = Sim::new(Box::new(move |_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % 50 == 0
+    }));
+    transfer(&mut sim, 1 << 20);
+    assert!(sim.lost > 0);
+}
+
+#[test]
+fn simulation_is_deterministic() {
+    let run = || {
+        let mut sim = Sim::new(Box::new(|i| i % 37 == 0));
+        transfer(&mut sim, 200_000);
+        (sim.sent, sim.lost, sim.now)
+    };
+    assert_eq!(run(), run());
+}

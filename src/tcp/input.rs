@@ -1,0 +1,328 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3–§3.10.7.4), in the RFC's order:
+//! sequence check, RST, (security), SYN, ACK, (URG), text, FIN — with the
+//! RFC 5961 hardening of RST and SYN handling (challenge ACKs).
+//!
+//! LISTEN and CLOSED (§3.10.7.1–2) are handled by the stack's demux, which
+//! owns the listener table.
+
+use super::timers::Timer;
+use super::{ConnectionError, State, Tcb};
+use crate::time::Instant;
+use crate::wire::TcpSegment;
+
+impl Tcb {
+    /// Processes one arriving segment for this connection.
+    pub fn on_segment(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        self.stats.segments_in += 1;
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.on_segment_syn_sent(now, seg),
+            _ => self.on_segment_synchronized(now, seg),
+        }
+    }
+
+    /// §3.10.7.3: SYN-SENT.
+    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        // First: the ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT.
+        if h.flags.ack() && (h.ack.diff(self.iss) <= 0 || h.ack.diff(self.snd_nxt) > 0) {
+            if !h.flags.rst() {
+                self.rst_reply = Some(h.ack);
+            }
+            return;
+        }
+        // Second: RST. Only acceptable with an acceptable ACK.
+        if h.flags.rst() {
+            if h.flags.ack() {
+                self.set_closed(Some(ConnectionError::Refused));
+            }
+            return;
+        }
+        // Fourth: SYN.
+        if !h.flags.syn() {
+            return;
+        }
+        self.irs = h.seq;
+        self.rcv_nxt = h.seq + 1u32;
+        self.negotiate(seg);
+        self.snd_wnd = u32::from(h.window);
+        self.snd_wl1 = h.seq;
+        self.snd_wl2 = h.ack;
+        self.ack_now = true;
+        if h.flags.ack() {
+            self.snd_una = h.ack;
+            self.syn_acked = true;
+            self.take_rtt_sample(now);
+            self.retries = 0;
+            self.retransmitting = false;
+            self.timers.stop(Timer::Retransmit);
+            self.set_state(State::Established);
+        } else {
+            // Simultaneous open: answer with SYN-ACK from SYN-RECEIVED.
+            self.snd_nxt = self.iss;
+            self.set_state(State::SynReceived);
+        }
+    }
+
+    /// The RFC 9293 §3.10.7.4 acceptability test.
+    fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
+        let seq = seg.header.seq;
+        let len = seg.seq_len();
+        let wnd = self.rcv_wnd();
+        match (len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => self.rcv_nxt.window_contains(wnd, seq),
+            (_, 0) => false,
+            (_, _) => {
+                self.rcv_nxt.window_contains(wnd, seq)
+                    || self.rcv_nxt.window_contains(wnd, seq + (len - 1))
+            }
+        }
+    }
+
+    /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
+    fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        // First: sequence number.
+        let mut text_ok = true;
+        if !self.acceptable(seg) {
+            if h.flags.rst() {
+                return;
+            }
+            self.stats.unacceptable += 1;
+            self.ack_now = true;
+            if self.state == State::TimeWait && h.flags.fin() {
+                // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
+                self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+            }
+            // With a zero window, still process the ACK of a segment sent at
+            // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
+            // zero-window probe.
+            if !(self.rcv_wnd() == 0 && h.seq == self.rcv_nxt && h.flags.ack()) {
+                return;
+            }
+            text_ok = false;
+        }
+        // Second: RST (RFC 5961 §3.2).
+        if h.flags.rst() {
+            if h.seq == self.rcv_nxt {
+                let err = match self.state {
+                    State::Closing | State::LastAck | State::TimeWait => None,
+                    _ => Some(ConnectionError::Reset),
+                };
+                self.set_closed(err);
+            } else {
+                self.challenge_ack();
+            }
+            return;
+        }
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2).
+        if h.flags.syn() {
+            if self.state == State::SynReceived && h.seq == self.irs {
+                // Our SYN-ACK was lost: the retransmitted SYN gets it again.
+                self.ack_now = true;
+            } else {
+                self.challenge_ack();
+            }
+            return;
+        }
+        // Fifth: ACK.
+        if !h.flags.ack() {
+            return;
+        }
+        if self.state == State::SynReceived {
+            // ACK must acknowledge our SYN: SND.UNA < SEG.ACK =< SND.NXT.
+            if h.ack.diff(self.snd_una) <= 0 || h.ack.diff(self.snd_nxt) > 0 {
+                self.rst_reply = Some(h.ack);
+                return;
+            }
+            self.snd_una = self.iss + 1u32;
+            self.syn_acked = true;
+            self.take_rtt_sample(now);
+            self.retries = 0;
+            self.retransmitting = false;
+            self.timers.stop(Timer::Retransmit);
+            self.snd_wnd = u32::from(h.window) << self.snd_wscale;
+            self.snd_wl1 = h.seq;
+            self.snd_wl2 = h.ack;
+            let next = if self.fin_queued() {
+                State::FinWait1
+            } else {
+                State::Established
+            };
+            self.set_state(next);
+        }
+        if !self.process_ack(now, seg) {
+            return;
+        }
+        match self.state {
+            State::FinWait1 if self.fin_acked() => self.set_state(State::FinWait2),
+            State::Closing if self.fin_acked() => self.enter_time_wait(now),
+            State::LastAck if self.fin_acked() => {
+                self.set_closed(None);
+                return;
+            }
+            _ => {}
+        }
+        // Seventh: segment text.
+        if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
+            self.process_text(seg);
+        }
+        // Eighth: FIN, only once everything before it has arrived.
+        if h.flags.fin() {
+            if text_ok && h.seq + seg.payload.len() == self.rcv_nxt - u32::from(self.rcv_fin) {
+                self.process_fin(now);
+            } else {
+                // Out of order: tell the peer what we have (RFC 5681 §4.2).
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
+    /// synchronized connection, is answered with an ACK instead of acting.
+    fn challenge_ack(&mut self) {
+        self.stats.challenge_acks += 1;
+        self.ack_now = true;
+    }
+
+    fn take_rtt_sample(&mut self, now: Instant) {
+        if let Some((seq, sent)) = self.rtt_probe {
+            if self.snd_una.diff(seq) > 0 {
+                self.rtt.sample(now - sent);
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// ACK processing of §3.10.7.4 "fifth" plus RFC 5681/6582 loss
+    /// detection. Returns false when the segment must be dropped.
+    fn process_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        let ack = h.ack;
+        if ack.diff(self.snd_max) > 0 {
+            // Acknowledges something not yet sent: ACK and drop.
+            self.ack_now = true;
+            return false;
+        }
+        let window = u32::from(h.window) << self.snd_wscale;
+        let flight = self.flight_size();
+        if ack.diff(self.snd_una) > 0 {
+            let acked = (ack - self.snd_una) as usize;
+            let fin_acked = self.fin_seq.is_some_and(|f| ack == f + 1u32);
+            let data_acked = acked - usize::from(fin_acked);
+            self.tx.discard(data_acked);
+            self.snd_una = ack;
+            if self.snd_nxt.diff(ack) < 0 {
+                self.snd_nxt = ack;
+            }
+            self.dup_acks = 0;
+            self.retries = 0;
+            self.take_rtt_sample(now);
+            match self.recovery {
+                Some(recover) if ack.diff(recover) >= 0 => {
+                    self.recovery = None;
+                    self.cc.on_recovery_end(self.flight_size());
+                }
+                Some(_) => {
+                    self.cc.on_partial_ack(acked);
+                    self.fast_retransmit = true;
+                }
+                None => self.cc.on_ack(acked),
+            }
+            if self.snd_una == self.snd_max {
+                self.retransmitting = false;
+                self.timers.stop(Timer::Retransmit);
+            } else {
+                // RFC 6298 §5.3: restart the timer on new data acknowledged.
+                self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            }
+        } else if ack == self.snd_una
+            && flight > 0
+            && seg.payload.is_empty()
+            && !h.flags.fin()
+            && window == self.snd_wnd
+        {
+            // A duplicate ACK (RFC 5681 §2).
+            self.dup_acks += 1;
+            self.stats.dup_acks += 1;
+            if self.recovery.is_some() {
+                self.cc.on_dup_ack_in_recovery();
+            } else if self.dup_acks == 3 {
+                // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
+                self.recovery = Some(self.snd_max);
+                self.cc.on_fast_retransmit(flight);
+                self.fast_retransmit = true;
+                self.stats.fast_retransmits += 1;
+            }
+        }
+        if window == 0 && flight > 0 && ack == self.snd_una {
+            // The peer is alive and answering probes of its closed window.
+            self.retries = 0;
+        }
+        // Window update (§3.10.7.4): only from a segment not older than the
+        // last one that updated it.
+        if self.snd_wl1.diff(h.seq) < 0 || (self.snd_wl1 == h.seq && self.snd_wl2.diff(ack) <= 0) {
+            self.snd_wnd = window;
+            self.snd_wl1 = h.seq;
+            self.snd_wl2 = ack;
+            if window > 0 {
+                self.timers.stop(Timer::Persist);
+            }
+        }
+        true
+    }
+
+    /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.
+    fn process_text(&mut self, seg: &TcpSegment<'_>) {
+        let mut payload = seg.payload;
+        let mut seq = seg.header.seq;
+        if seq.diff(self.rcv_nxt) < 0 {
+            // Trim what we already have (a partial retransmission).
+            let skip = (self.rcv_nxt - seq) as usize;
+            payload = payload.get(skip..).unwrap_or(&[]);
+            seq = self.rcv_nxt;
+        }
+        self.ack_now = true;
+        if payload.is_empty() {
+            return;
+        }
+        if seq != self.rcv_nxt {
+            // No reassembly yet: drop, and the immediate duplicate ACK tells
+            // the sender what is missing (RFC 5681 §4.2).
+            self.stats.out_of_order_dropped += 1;
+            return;
+        }
+        let n = if self.rd_shutdown {
+            payload.len().min(self.rx.capacity())
+        } else {
+            self.rx.enqueue_slice(payload)
+        };
+        self.rcv_nxt += n as u32;
+        self.stats.bytes_in += n as u64;
+    }
+
+    /// §3.10.7.4 "eighth": the peer's FIN, in order.
+    fn process_fin(&mut self, now: Instant) {
+        if !self.rcv_fin {
+            self.rcv_fin = true;
+            self.rcv_nxt += 1u32;
+        }
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait),
+            State::FinWait1 if self.fin_acked() => self.enter_time_wait(now),
+            State::FinWait1 => self.set_state(State::Closing),
+            State::FinWait2 | State::TimeWait => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        if self.state != State::TimeWait {
+            self.set_state(State::TimeWait);
+        }
+        self.timers.clear();
+        self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+    }
+}

@@ -1,0 +1,136 @@
+//! The sans-IO TCP connection core (RFC 9293).
+//!
+//! Owns one connection's transmission control block ([`Tcb`]): the state
+//! machine of RFC 9293 §3.3.2, sequence-space bookkeeping (§3.4), the
+//! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
+//! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
+//! (RFC 5681 with RFC 6582 NewReno recovery), window scaling (RFC 7323 §2),
+//! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
+//! (RFC 6528).
+//!
+//! It performs no I/O and reads no clock: inputs are segments plus an
+//! explicit [`Instant`](crate::time::Instant), outputs are segments to send
+//! and a deadline. The method taxonomy follows quinn-proto:
+//! - getters: [`Tcb::state`], [`Tcb::stats`], [`Tcb::recv_queue`], …
+//! - inputs: [`Tcb::on_segment`], [`Tcb::on_timeout`] (early calls are no-ops)
+//! - application calls: [`Tcb::send`], [`Tcb::recv`], [`Tcb::close`], [`Tcb::abort`]
+//! - outputs: [`Tcb::poll_transmit`] (call until `None`), [`Tcb::poll_at`].
+//!
+//! Must not use threads, locks, `std::io`, the real clock or OS randomness.
+
+mod congestion;
+mod input;
+pub mod isn;
+mod output;
+mod rtt;
+mod state;
+mod tcb;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+pub use congestion::CongestionControl;
+pub use isn::IsnGenerator;
+pub use output::Transmit;
+pub use rtt::RttEstimator;
+pub use state::State;
+pub use tcb::{ConnStats, Tcb};
+
+use crate::time::Duration;
+use core::fmt;
+
+/// Tunables of a connection. Defaults follow Linux where the RFCs leave a
+/// choice.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// MSS we advertise (MTU − 40 for IPv4 without options).
+    pub mss: u16,
+    /// Send buffer capacity in bytes.
+    pub send_buffer: usize,
+    /// Receive buffer capacity in bytes; the advertised window derives from
+    /// its free space.
+    pub recv_buffer: usize,
+    /// RTO before any RTT sample (RFC 6298 §2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO (Linux: 200 ms).
+    pub min_rto: Duration,
+    /// Upper bound on the RTO (Linux: 120 s).
+    pub max_rto: Duration,
+    /// SYN / SYN-ACK retransmissions before giving up (Linux `tcp_syn_retries`: 6).
+    pub syn_retries: u32,
+    /// Data retransmissions before giving up (Linux `tcp_retries2`: 15).
+    pub data_retries: u32,
+    /// TIME-WAIT duration, 2·MSL (Linux: 60 s).
+    pub time_wait: Duration,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Initial congestion window in segments (RFC 6928: 10).
+    pub initial_window: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mss: 1460,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(120),
+            syn_retries: 6,
+            data_retries: 15,
+            time_wait: Duration::from_secs(60),
+            window_scaling: true,
+            initial_window: 10,
+        }
+    }
+}
+
+/// Why a connection ended abnormally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionError {
+    /// RST in answer to our SYN (RFC 9293 §3.10.7.3).
+    Refused,
+    /// RST received on a synchronized connection.
+    Reset,
+    /// Retransmissions exhausted (RFC 9293 §3.8.3 R2, RFC 1122 §4.2.3.5).
+    TimedOut,
+    /// The local user aborted the connection.
+    Aborted,
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectionError::Refused => "connection refused",
+            ConnectionError::Reset => "connection reset by peer",
+            ConnectionError::TimedOut => "connection timed out",
+            ConnectionError::Aborted => "connection aborted",
+        })
+    }
+}
+
+/// Result of [`Tcb::send`] that moved no bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The send buffer is full; retry after ACKs free space.
+    WouldBlock,
+    /// The sending side was closed by `close`/`shutdown` (EPIPE).
+    Closed,
+    /// The connection is not open (never connected or already closed).
+    NotConnected,
+    /// The connection failed.
+    Failed(ConnectionError),
+}
+
+/// Result of [`Tcb::recv`] that moved no bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvError {
+    /// The receive buffer is empty and the peer may still send.
+    WouldBlock,
+    /// The connection is not open (still connecting).
+    NotConnected,
+    /// The connection failed.
+    Failed(ConnectionError),
+}

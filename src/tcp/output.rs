@@ -1,0 +1,222 @@
+//! Segment output (RFC 9293 §3.8, §3.10.2 SEND and §3.10.7 replies): what to
+//! send next, in priority order — RSTs, SYN / SYN-ACK, a fast retransmit,
+//! new or go-back-N data and FIN within min(cwnd, snd_wnd), a zero-window
+//! probe, and finally a bare ACK or window update.
+
+use super::timers::Timer;
+use super::{State, Tcb};
+use crate::time::Instant;
+use crate::wire::{Flags, SeqNumber, TcpHeader, TcpOptions};
+
+/// One segment to send. The payload stays in the send buffer until the
+/// caller copies it with [`Tcb::copy_payload`], straight into the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The header to emit.
+    pub header: TcpHeader,
+    /// Offset of the payload in the send buffer.
+    pub payload_offset: usize,
+    /// Payload length.
+    pub payload_len: usize,
+}
+
+impl Tcb {
+    fn header(&self, seq: SeqNumber, flags: Flags) -> TcpHeader {
+        TcpHeader {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        }
+    }
+
+    /// Fills in the window field from free receive space, scaled
+    /// (RFC 7323 §2.3; never scaled in a SYN).
+    fn with_window(&mut self, mut h: TcpHeader) -> TcpHeader {
+        let wnd = self.rcv_wnd();
+        let field = if h.flags.syn() {
+            wnd.min(65535)
+        } else {
+            (wnd >> self.rcv_wscale).min(65535)
+        };
+        h.window = field as u16;
+        self.rcv_wnd_adv = if h.flags.syn() {
+            field
+        } else {
+            field << self.rcv_wscale
+        };
+        h
+    }
+
+    fn emit(
+        &mut self,
+        h: TcpHeader,
+        payload_offset: usize,
+        payload_len: usize,
+    ) -> Option<Transmit> {
+        let h = if h.flags.rst() && !h.flags.ack() {
+            h
+        } else {
+            self.with_window(h)
+        };
+        if h.flags.ack() {
+            self.ack_now = false;
+        }
+        self.stats.segments_out += 1;
+        self.stats.bytes_out += payload_len as u64;
+        Some(Transmit {
+            header: h,
+            payload_offset,
+            payload_len,
+        })
+    }
+
+    /// Copies the payload of `t` (from the send buffer) into `dst`, which
+    /// must hold `t.payload_len` bytes; returns the count copied.
+    pub fn copy_payload(&self, t: &Transmit, dst: &mut [u8]) -> usize {
+        let n = t.payload_len.min(dst.len());
+        self.tx.read_at(t.payload_offset, &mut dst[..n])
+    }
+
+    /// The next segment to send, if any. Call until `None` after every
+    /// input or user call.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        if let Some(seq) = self.rst_reply.take() {
+            let h = self.header(seq, Flags::RST);
+            return self.emit(h, 0, 0);
+        }
+        if self.send_rst {
+            self.send_rst = false;
+            let h = self.header(self.snd_nxt, Flags::RST | Flags::ACK);
+            return self.emit(h, 0, 0);
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent | State::SynReceived => self.transmit_syn(now),
+            _ => self.transmit_data(now),
+        }
+    }
+
+    /// SYN or SYN-ACK with our options (RFC 9293 §3.10.7.2–3).
+    fn transmit_syn(&mut self, now: Instant) -> Option<Transmit> {
+        let syn_ack = self.state == State::SynReceived;
+        if self.snd_nxt != self.iss && !(syn_ack && self.ack_now) {
+            return None;
+        }
+        let flags = if syn_ack {
+            Flags::SYN | Flags::ACK
+        } else {
+            Flags::SYN
+        };
+        let mut h = self.header(self.iss, flags);
+        h.options.mss = Some(self.cfg.mss);
+        let offer_ws = self.cfg.window_scaling && (!syn_ack || self.wscale_ok);
+        if offer_ws {
+            h.options.window_scale = Some(self.rcv_wscale);
+        }
+        if self.snd_nxt == self.iss && !self.retransmitting && self.rtt_probe.is_none() {
+            self.rtt_probe = Some((self.iss, now));
+        }
+        if self.retransmitting {
+            self.stats.retransmits += 1;
+        }
+        self.snd_nxt = self.iss + 1u32;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.arm_retransmit(now);
+        self.emit(h, 0, 0)
+    }
+
+    fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
+        if self.fast_retransmit {
+            self.fast_retransmit = false;
+            if let Some(t) = self.retransmit_first(now) {
+                return Some(t);
+            }
+        }
+        let start = self.data_start();
+        let offset = if self.snd_nxt.diff(start) > 0 {
+            (self.snd_nxt - start) as usize
+        } else {
+            0
+        };
+        let unsent = self.tx.len().saturating_sub(offset);
+        let window = (self.snd_wnd as usize).min(self.cc.cwnd());
+        let in_flight = (self.snd_nxt - self.snd_una) as usize;
+        let usable = window.saturating_sub(in_flight);
+        let mut len = unsent.min(usable).min(self.snd_mss);
+        if len == 0 && self.force_probe && unsent > 0 {
+            // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
+            len = 1;
+        }
+        self.force_probe = false;
+        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
+        // segment while data is in flight and more is queued than fits.
+        if len > 0 && len < self.snd_mss && len < unsent && in_flight > 0 {
+            len = 0;
+        }
+        let fin_here = self.fin_seq == Some(self.snd_nxt + len) && self.state != State::TimeWait;
+        if len > 0 || fin_here {
+            let seq = self.snd_nxt;
+            let mut flags = Flags::ACK;
+            if len > 0 && len == unsent {
+                flags |= Flags::PSH;
+            }
+            if fin_here {
+                flags |= Flags::FIN;
+            }
+            let is_retx = seq.diff(self.snd_max) < 0;
+            if is_retx {
+                self.stats.retransmits += 1;
+            } else if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((seq, now));
+            }
+            self.snd_nxt = seq + len + usize::from(fin_here);
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            self.arm_retransmit(now);
+            self.timers.stop(Timer::Persist);
+            let h = self.header(seq, flags);
+            return self.emit(h, offset, len);
+        }
+        if unsent > 0
+            && self.snd_wnd == 0
+            && self.snd_una == self.snd_max
+            && !self.timers.is_armed(Timer::Persist)
+        {
+            self.timers.set(Timer::Persist, now + self.rtt.rto());
+        }
+        if self.ack_now {
+            let h = self.header(self.snd_nxt, Flags::ACK);
+            return self.emit(h, 0, 0);
+        }
+        None
+    }
+
+    /// Resends the first unacknowledged segment (fast retransmit, RFC 5681
+    /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5).
+    fn retransmit_first(&mut self, now: Instant) -> Option<Transmit> {
+        let outstanding = (self.snd_max - self.snd_una) as usize;
+        let data = outstanding.min(self.tx.len()).min(self.snd_mss);
+        let seq = self.snd_una;
+        let fin_here =
+            data < self.snd_mss && self.fin_seq == Some(seq + data) && outstanding > data;
+        if data == 0 && !fin_here {
+            return None;
+        }
+        if self.rtt_probe.is_some_and(|(s, _)| s.diff(seq + data) < 0) {
+            // Karn: the timed segment is being resent.
+            self.rtt_probe = None;
+        }
+        self.stats.retransmits += 1;
+        let mut flags = Flags::ACK;
+        if fin_here {
+            flags |= Flags::FIN;
+        }
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        let h = self.header(seq, flags);
+        self.emit(h, 0, data)
+    }
+}

@@ -1,0 +1,546 @@
+//! The transmission control block (RFC 9293 §3.3.1) and the user calls of
+//! §3.10.1–§3.10.6: OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS.
+//!
+//! Field names are the RFC's (`snd_una`, `snd_nxt`, `snd_wnd`, `rcv_nxt`,
+//! `iss`, `irs`, …) so the code reads side by side with the RFC.
+
+use super::timers::{Timer, TimerTable};
+use super::{
+    Config, CongestionControl, ConnectionError, RecvError, RttEstimator, SendError, State,
+};
+use crate::buffer::RingBuffer;
+use crate::time::Instant;
+use crate::wire::{SeqNumber, TcpSegment};
+use std::net::SocketAddrV4;
+
+/// Per-connection counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Segments accepted by `on_segment`.
+    pub segments_in: u64,
+    /// Segments produced by `poll_transmit`.
+    pub segments_out: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_out: u64,
+    /// Payload bytes delivered in order to the receive buffer.
+    pub bytes_in: u64,
+    /// Segments (or parts) resent.
+    pub retransmits: u64,
+    /// Retransmission timer expirations.
+    pub retransmit_timeouts: u64,
+    /// Fast retransmits on three duplicate ACKs.
+    pub fast_retransmits: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Segments that failed the acceptability test (RFC 9293 §3.10.7.4).
+    pub unacceptable: u64,
+    /// In-window segments beyond `rcv_nxt` dropped (no reassembly yet).
+    pub out_of_order_dropped: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+}
+
+/// One TCP connection's state.
+#[derive(Debug)]
+pub struct Tcb {
+    pub(super) cfg: Config,
+    pub(super) state: State,
+    pub(super) local: SocketAddrV4,
+    pub(super) remote: SocketAddrV4,
+
+    // Send sequence space (RFC 9293 §3.3.1, figure 3).
+    pub(super) iss: SeqNumber,
+    pub(super) snd_una: SeqNumber,
+    pub(super) snd_nxt: SeqNumber,
+    /// Highest sequence number sent so far (snd_nxt moves back on RTO).
+    pub(super) snd_max: SeqNumber,
+    pub(super) snd_wnd: u32,
+    pub(super) snd_wl1: SeqNumber,
+    pub(super) snd_wl2: SeqNumber,
+    /// Shift applied to the peer's window field (RFC 7323 §2.2).
+    pub(super) snd_wscale: u8,
+    /// Effective send MSS: min(peer's MSS, our MSS).
+    pub(super) snd_mss: usize,
+    /// Unacknowledged and unsent data; `tx[0]` has sequence number `snd_una`
+    /// once the SYN is acknowledged (`iss + 1` before).
+    pub(super) tx: RingBuffer,
+    /// Sequence number of our FIN, fixed when the user closes the sending
+    /// side (no data can be queued after it).
+    pub(super) fin_seq: Option<SeqNumber>,
+    /// Our SYN has been acknowledged.
+    pub(super) syn_acked: bool,
+
+    // Receive sequence space (RFC 9293 §3.3.1, figure 4).
+    pub(super) irs: SeqNumber,
+    pub(super) rcv_nxt: SeqNumber,
+    /// Shift applied to the window we advertise.
+    pub(super) rcv_wscale: u8,
+    pub(super) rx: RingBuffer,
+    /// The peer's FIN has been received (in order).
+    pub(super) rcv_fin: bool,
+    /// Window (bytes) in the last segment we sent.
+    pub(super) rcv_wnd_adv: u32,
+    /// The local user has shut down the reading side.
+    pub(super) rd_shutdown: bool,
+
+    // Control.
+    pub(super) ack_now: bool,
+    /// RST to send for the current connection (ABORT).
+    pub(super) send_rst: bool,
+    /// RST answering an unacceptable ACK during the handshake
+    /// (RFC 9293 §3.10.7.3): `<SEQ=SEG.ACK><CTL=RST>`.
+    pub(super) rst_reply: Option<SeqNumber>,
+    /// The peer's SYN carried a window-scale option.
+    pub(super) wscale_ok: bool,
+    pub(super) force_probe: bool,
+    pub(super) retransmitting: bool,
+    pub(super) retries: u32,
+    pub(super) dup_acks: u32,
+    /// NewReno recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
+    pub(super) recovery: Option<SeqNumber>,
+    /// Segment to resend at once (fast retransmit / partial ACK).
+    pub(super) fast_retransmit: bool,
+    /// Sequence number being timed and when it was sent (one sample per RTT).
+    pub(super) rtt_probe: Option<(SeqNumber, Instant)>,
+    pub(super) rtt: RttEstimator,
+    pub(super) cc: CongestionControl,
+    pub(super) timers: TimerTable,
+    pub(super) error: Option<ConnectionError>,
+    pub(super) stats: ConnStats,
+}
+
+/// Largest window-scale shift that keeps `buffer >> shift` within 16 bits.
+fn scale_for(buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while (buffer >> shift) > 65535 && shift < crate::wire::tcp::MAX_WINDOW_SHIFT {
+        shift += 1;
+    }
+    shift
+}
+
+impl Tcb {
+    fn new(
+        cfg: &Config,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) -> Tcb {
+        let mss = usize::from(cfg.mss.max(64));
+        Tcb {
+            cfg: cfg.clone(),
+            state,
+            local,
+            remote,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            snd_wscale: 0,
+            // RFC 9293 §3.7.1: without an MSS option assume 536.
+            snd_mss: 536,
+            tx: RingBuffer::new(cfg.send_buffer),
+            fin_seq: None,
+            syn_acked: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_wscale: if cfg.window_scaling {
+                scale_for(cfg.recv_buffer)
+            } else {
+                0
+            },
+            rx: RingBuffer::new(cfg.recv_buffer),
+            rcv_fin: false,
+            rcv_wnd_adv: 0,
+            rd_shutdown: false,
+            ack_now: false,
+            send_rst: false,
+            rst_reply: None,
+            wscale_ok: false,
+            force_probe: false,
+            retransmitting: false,
+            retries: 0,
+            dup_acks: 0,
+            recovery: None,
+            fast_retransmit: false,
+            rtt_probe: None,
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+            cc: CongestionControl::new(mss.min(536), cfg.initial_window),
+            timers: TimerTable::default(),
+            error: None,
+            stats: ConnStats::default(),
+        }
+    }
+
+    /// OPEN, active (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN
+    /// goes out on the next [`poll_transmit`](Self::poll_transmit).
+    pub fn connect(cfg: &Config, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNumber) -> Tcb {
+        Tcb::new(cfg, local, remote, iss, State::SynSent)
+    }
+
+    /// OPEN, passive, completed by an arriving SYN (RFC 9293 §3.10.7.2):
+    /// a connection in SYN-RECEIVED that answers with SYN-ACK. The caller
+    /// has checked that `syn` carries SYN and no ACK/RST.
+    pub fn accept(
+        cfg: &Config,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        syn: &TcpSegment<'_>,
+    ) -> Tcb {
+        let mut tcb = Tcb::new(cfg, local, remote, iss, State::SynReceived);
+        tcb.irs = syn.header.seq;
+        tcb.rcv_nxt = syn.header.seq + 1u32;
+        tcb.negotiate(syn);
+        // The window in a SYN is never scaled (RFC 7323 §2.2).
+        tcb.snd_wnd = u32::from(syn.header.window);
+        tcb.snd_wl1 = syn.header.seq;
+        tcb.snd_wl2 = iss;
+        tcb.ack_now = true;
+        tcb.stats.segments_in += 1;
+        tcb
+    }
+
+    /// Applies the peer's SYN options: MSS (RFC 9293 §3.7.1, RFC 6691) and
+    /// window scale, which is used only if both sides offered it
+    /// (RFC 7323 §2.2).
+    pub(super) fn negotiate(&mut self, syn: &TcpSegment<'_>) {
+        let opts = &syn.header.options;
+        let peer_mss = opts.mss.map_or(536, usize::from);
+        // A peer MSS of 0 or absurdly small would stall us; floor it at 64.
+        self.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
+        self.cc.set_mss(self.snd_mss, self.cfg.initial_window);
+        match (self.cfg.window_scaling, opts.window_scale) {
+            (true, Some(shift)) => {
+                self.snd_wscale = shift;
+                self.wscale_ok = true;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+    }
+
+    // ---- getters (STATUS, RFC 9293 §3.10.6) ----
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Local address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+
+    /// Remote address and port.
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// The terminal error, if the connection failed.
+    pub fn error(&self) -> Option<ConnectionError> {
+        self.error
+    }
+
+    /// Bytes waiting in the receive buffer.
+    pub fn recv_queue(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Bytes in the send buffer (unsent plus unacknowledged).
+    pub fn send_queue(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self) -> usize {
+        self.tx.free()
+    }
+
+    /// Effective send MSS.
+    pub fn mss(&self) -> usize {
+        self.snd_mss
+    }
+
+    /// Congestion window in bytes.
+    pub fn cwnd(&self) -> usize {
+        self.cc.cwnd()
+    }
+
+    /// The peer's advertised window in bytes (scaled).
+    pub fn send_window(&self) -> u32 {
+        self.snd_wnd
+    }
+
+    /// The RTT estimator (SRTT, RTTVAR, RTO).
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// The initial send sequence number.
+    pub fn iss(&self) -> SeqNumber {
+        self.iss
+    }
+
+    /// True when `recv` would return data or end-of-stream or an error.
+    pub fn can_recv(&self) -> bool {
+        !self.rx.is_empty() || self.rcv_fin || self.error.is_some() || self.rd_shutdown
+    }
+
+    /// True when `send` would accept at least one byte or fail at once.
+    pub fn can_send(&self) -> bool {
+        match self.state {
+            State::SynSent | State::SynReceived => false,
+            s if s.can_send() && !self.fin_queued() => !self.tx.is_full(),
+            _ => true,
+        }
+    }
+
+    /// True when an ACK or window update is waiting to be sent.
+    pub fn wants_transmit(&self) -> bool {
+        self.ack_now
+    }
+
+    /// True while the handshake is in progress.
+    pub fn is_connecting(&self) -> bool {
+        matches!(self.state, State::SynSent | State::SynReceived)
+    }
+
+    /// True when the TCB can be forgotten.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed && !self.send_rst && self.rst_reply.is_none()
+    }
+
+    // ---- application calls ----
+
+    /// SEND (RFC 9293 §3.10.2): copies as much of `data` as fits into the
+    /// send buffer and returns the count, like `send(2)`.
+    ///
+    /// # Errors
+    /// [`SendError::WouldBlock`] when the buffer is full,
+    /// [`SendError::Closed`] after `close`, [`SendError::Failed`] after a
+    /// reset or timeout, [`SendError::NotConnected`] when closed.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if let Some(e) = self.error {
+            return Err(SendError::Failed(e));
+        }
+        if self.fin_queued() || !self.state.can_send() {
+            return Err(match self.state {
+                State::Closed => SendError::NotConnected,
+                _ => SendError::Closed,
+            });
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.tx.enqueue_slice(data) {
+            0 => Err(SendError::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// RECEIVE (RFC 9293 §3.10.3): moves buffered bytes into `buf`.
+    /// `Ok(0)` means end of stream (the peer's FIN arrived and every byte
+    /// before it was read).
+    ///
+    /// # Errors
+    /// [`RecvError::WouldBlock`] when nothing is buffered yet,
+    /// [`RecvError::NotConnected`] while connecting, [`RecvError::Failed`]
+    /// after a reset or timeout.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.rx.dequeue_slice(buf);
+        if n > 0 {
+            self.maybe_window_update();
+            return Ok(n);
+        }
+        if let Some(e) = self.error {
+            return Err(RecvError::Failed(e));
+        }
+        if self.rcv_fin || self.rd_shutdown {
+            return Ok(0);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived => Err(RecvError::NotConnected),
+            // A graceful close of a connection that never got the peer's
+            // FIN (e.g. closed by TIME-WAIT expiry) reads as end of stream.
+            State::Closed => Ok(0),
+            _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Copies buffered bytes into `buf` without consuming them.
+    pub fn peek(&self, buf: &mut [u8]) -> usize {
+        self.rx.read_at(0, buf)
+    }
+
+    /// Schedules a window update once reading has opened the window by at
+    /// least min(MSS, buffer/2) — receiver SWS avoidance, RFC 9293
+    /// §3.8.6.2.2 — or reopened a window we had closed.
+    fn maybe_window_update(&mut self) {
+        if !self.state.can_receive() {
+            return;
+        }
+        let free = self.rx.free() as u32;
+        let threshold = (self.snd_mss as u32)
+            .min(self.rx.capacity() as u32 / 2)
+            .max(1);
+        if free.saturating_sub(self.rcv_wnd_adv) >= threshold
+            || (self.rcv_wnd_adv < threshold && free >= threshold)
+        {
+            self.ack_now = true;
+        }
+    }
+
+    /// CLOSE (RFC 9293 §3.10.4): no more sends; a FIN follows the queued
+    /// data. Reading continues until the peer's FIN.
+    pub fn close(&mut self) {
+        match self.state {
+            State::SynSent => self.set_closed(None),
+            // RFC 9293 §3.10.4: in SYN-RECEIVED the FIN waits until the
+            // handshake completes; the input path then enters FIN-WAIT-1.
+            State::SynReceived => self.queue_fin(),
+            State::Established => {
+                self.queue_fin();
+                self.set_state(State::FinWait1);
+            }
+            State::CloseWait => {
+                self.queue_fin();
+                self.set_state(State::LastAck);
+            }
+            _ => {}
+        }
+    }
+
+    /// Shuts down the reading side: buffered and future data are discarded
+    /// and `recv` returns end of stream.
+    pub fn shutdown_read(&mut self) {
+        self.rd_shutdown = true;
+        let n = self.rx.len();
+        self.rx.discard(n);
+    }
+
+    /// ABORT (RFC 9293 §3.10.5): queued data is dropped and, in a
+    /// synchronized state, a RST is sent.
+    pub fn abort(&mut self) {
+        let send_rst = matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        );
+        self.set_closed(Some(ConnectionError::Aborted));
+        self.send_rst = send_rst;
+    }
+
+    /// Enters CLOSED, recording `error` (None for an orderly close).
+    pub(super) fn set_closed(&mut self, error: Option<ConnectionError>) {
+        if self.state != State::Closed {
+            log::debug!(
+                "{} -> {}: {} -> CLOSED ({:?})",
+                self.local,
+                self.remote,
+                self.state,
+                error
+            );
+        }
+        self.state = State::Closed;
+        if self.error.is_none() {
+            self.error = error;
+        }
+        self.timers.clear();
+        let n = self.tx.len();
+        self.tx.discard(n);
+        if error.is_some() && error != Some(ConnectionError::Aborted) {
+            // Unread data stays readable after a graceful close, but a reset
+            // connection reports the error (Linux: ECONNRESET on read).
+            let n = self.rx.len();
+            self.rx.discard(n);
+        }
+    }
+
+    pub(super) fn set_state(&mut self, s: State) {
+        log::debug!("{} -> {}: {} -> {}", self.local, self.remote, self.state, s);
+        self.state = s;
+    }
+
+    // ---- sequence-space helpers ----
+
+    /// Sequence number just past the queued data.
+    pub(super) fn tx_end(&self) -> SeqNumber {
+        self.data_start() + self.tx.len()
+    }
+
+    /// Sequence number of `tx[0]`.
+    pub(super) fn data_start(&self) -> SeqNumber {
+        if self.syn_acked {
+            self.snd_una
+        } else {
+            self.iss + 1u32
+        }
+    }
+
+    /// True once the user closed the sending side.
+    pub(super) fn fin_queued(&self) -> bool {
+        self.fin_seq.is_some()
+    }
+
+    /// Queues our FIN after the buffered data.
+    fn queue_fin(&mut self) {
+        if self.fin_seq.is_none() {
+            self.fin_seq = Some(self.tx_end());
+        }
+    }
+
+    /// True once our FIN has been acknowledged.
+    pub(super) fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| self.snd_una == f + 1u32)
+    }
+
+    /// Bytes sent and not yet acknowledged.
+    pub(super) fn flight_size(&self) -> usize {
+        (self.snd_max - self.snd_una) as usize
+    }
+
+    /// Queued data not yet sent.
+    pub(super) fn unsent_len(&self) -> usize {
+        let end = self.tx_end();
+        if self.snd_nxt.diff(end) >= 0 {
+            0
+        } else {
+            (end - self.snd_nxt.max(self.data_start())) as usize
+        }
+    }
+
+    /// Window to advertise now, in bytes (before scaling).
+    pub(super) fn rcv_wnd(&self) -> u32 {
+        if self.rd_shutdown {
+            // Data after SHUT_RD is discarded; keep the window open so the
+            // peer is not stalled.
+            return self.rx.capacity() as u32;
+        }
+        self.rx.free() as u32
+    }
+
+    pub(super) fn arm_retransmit(&mut self, now: Instant) {
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+}

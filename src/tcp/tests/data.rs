@@ -1,0 +1,254 @@
+//! ESTABLISHED data transfer: SEND (§3.10.2), RECEIVE (§3.10.3), segment
+//! text (§3.10.7.4 seventh), windows (§3.8.6), congestion (RFC 5681).
+
+use super::*;
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn established_send_segments_at_mss_with_psh_on_last() {
+    let mut tcb = established();
+    let data = pattern(4000);
+    assert_eq!(tcb.send(&data), Ok(4000));
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 3);
+    assert_eq!(
+        out.iter().map(|s| s.payload.len()).collect::<Vec<_>>(),
+        vec![1460, 1460, 1080]
+    );
+    assert_eq!(out[0].h.seq, l(0));
+    assert_eq!(out[1].h.seq, l(1460));
+    assert!(!out[0].h.flags.psh() && out[2].h.flags.psh());
+    let sent: Vec<u8> = out.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(sent, data);
+    assert!(out.iter().all(|s| s.h.flags.ack() && s.h.ack == r(0)));
+}
+
+#[test]
+fn established_send_respects_peer_window() {
+    // RFC 9293 §3.8.6: never send beyond SND.UNA + SND.WND.
+    let mut tcb = established();
+    let mut w = seg(r(0), l(0), Flags::ACK, b"");
+    w.h.window = 1000;
+    send(&mut tcb, t(11), &w);
+    tcb.send(&pattern(5000)).unwrap();
+    let out = recv(&mut tcb, t(12));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload.len(), 1000);
+    // An ACK opening the window releases more.
+    let mut a = seg(r(0), l(1000), Flags::ACK, b"");
+    a.h.window = 3000;
+    send(&mut tcb, t(20), &a);
+    let out = recv(&mut tcb, t(20));
+    // Two full segments; the 80-byte runt waits (sender SWS avoidance,
+    // RFC 9293 §3.8.6.2.1) while data is in flight.
+    assert_eq!(
+        out.iter().map(|s| s.payload.len()).collect::<Vec<_>>(),
+        vec![1460, 1460]
+    );
+    assert_eq!(out[0].h.seq, l(1000));
+}
+
+#[test]
+fn established_send_respects_initial_cwnd() {
+    // RFC 6928: IW = 10 segments.
+    let mut tcb = established();
+    tcb.send(&pattern(60_000)).unwrap();
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.iter().map(|s| s.payload.len()).sum::<usize>(), 14600);
+}
+
+#[test]
+fn established_send_full_buffer_would_block_until_acked() {
+    let mut tcb = established();
+    assert_eq!(tcb.send(&pattern(100_000)), Ok(64 * 1024));
+    assert_eq!(tcb.send(b"x"), Err(SendError::WouldBlock));
+    assert!(!tcb.can_send());
+    let out = recv(&mut tcb, t(20));
+    let sent: usize = out.iter().map(|s| s.payload.len()).sum();
+    send(&mut tcb, t(30), &seg(r(0), l(sent as u32), Flags::ACK, b""));
+    assert!(tcb.can_send());
+    assert_eq!(tcb.send(&pattern(100_000)), Ok(sent));
+}
+
+#[test]
+fn established_recv_delivers_in_order_and_acks_with_smaller_window() {
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(0), l(0), Flags::ACK, b"abc"));
+    send(
+        &mut tcb,
+        t(11),
+        &seg(r(3), l(0), Flags::ACK | Flags::PSH, b"def"),
+    );
+    // Both segments are acknowledged by one ACK (ACKs coalesce per poll).
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!(ack.h.ack, r(6));
+    assert_eq!(u32::from(ack.h.window), 64 * 1024 - 6);
+    let mut buf = [0u8; 4];
+    assert_eq!(tcb.recv(&mut buf), Ok(4));
+    assert_eq!(&buf, b"abcd");
+    assert_eq!(tcb.recv(&mut buf), Ok(2));
+    assert_eq!(tcb.recv(&mut buf), Err(RecvError::WouldBlock));
+}
+
+#[test]
+fn established_recv_overlapping_retransmission_is_trimmed() {
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(0), l(0), Flags::ACK, b"abcd"));
+    send(&mut tcb, t(12), &seg(r(2), l(0), Flags::ACK, b"cdef"));
+    let mut buf = [0u8; 16];
+    assert_eq!(tcb.recv(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"abcdef");
+}
+
+#[test]
+fn established_out_of_order_is_dropped_with_duplicate_ack() {
+    // No reassembly yet: the stream must stay uncorrupted and the sender
+    // must learn what is missing (RFC 5681 §4.2 immediate ACK).
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(3), l(0), Flags::ACK, b"def"));
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!(ack.h.ack, r(0));
+    assert_eq!(tcb.stats().out_of_order_dropped, 1);
+    send(&mut tcb, t(12), &seg(r(0), l(0), Flags::ACK, b"abc"));
+    send(&mut tcb, t(12), &seg(r(3), l(0), Flags::ACK, b"def"));
+    let mut buf = [0u8; 16];
+    assert_eq!(tcb.recv(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"abcdef");
+}
+
+#[test]
+fn established_data_beyond_receive_buffer_is_cut_at_the_window() {
+    let mut tcb = established();
+    let big = pattern(70_000);
+    for (i, chunk) in big.chunks(1000).enumerate() {
+        send(
+            &mut tcb,
+            t(11),
+            &seg(r(i as u32 * 1000), l(0), Flags::ACK, chunk),
+        );
+    }
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!(ack.h.ack, r(64 * 1024));
+    assert_eq!(ack.h.window, 0);
+    let mut buf = vec![0u8; 100_000];
+    assert_eq!(tcb.recv(&mut buf), Ok(64 * 1024));
+    assert_eq!(&buf[..64 * 1024], &big[..64 * 1024]);
+}
+
+#[test]
+fn established_reading_sends_window_update() {
+    // RFC 9293 §3.8.6.2.2: announce the window once it opens by min(MSS, buf/2).
+    let mut tcb = established();
+    let big = pattern(64 * 1024);
+    for (i, chunk) in big.chunks(1024).enumerate() {
+        send(
+            &mut tcb,
+            t(11),
+            &seg(r(i as u32 * 1024), l(0), Flags::ACK, chunk),
+        );
+    }
+    assert_eq!(recv_one(&mut tcb, t(11)).h.window, 0);
+    let mut buf = [0u8; 100];
+    tcb.recv(&mut buf).unwrap();
+    assert!(
+        !tcb.wants_transmit(),
+        "100 bytes is below the SWS threshold"
+    );
+    recv_nothing(&mut tcb, t(12));
+    let mut buf = [0u8; 2000];
+    tcb.recv(&mut buf).unwrap();
+    assert!(tcb.wants_transmit());
+    let upd = recv_one(&mut tcb, t(12));
+    assert_eq!(upd.h.window, 2100);
+}
+
+#[test]
+fn established_unacceptable_segment_is_acked_and_dropped() {
+    // RFC 9293 §3.10.7.4 first: not acceptable → send ACK, drop.
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(100_000), l(0), Flags::ACK, b"zzz"));
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!(ack.h.ack, r(0));
+    assert_eq!(tcb.recv_queue(), 0);
+    assert_eq!(tcb.stats().unacceptable, 1);
+}
+
+#[test]
+fn established_ack_of_unsent_data_is_acked_and_dropped() {
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(0), l(500), Flags::ACK, b"data"));
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!((ack.h.seq, ack.h.ack), (l(0), r(0)));
+    assert_eq!(tcb.recv_queue(), 0, "the segment is dropped");
+}
+
+#[test]
+fn established_segment_without_ack_is_dropped() {
+    let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(0), l(0), Flags::PSH, b"data"));
+    assert_eq!(tcb.recv_queue(), 0);
+}
+
+#[test]
+fn established_acks_free_the_send_buffer_and_sample_rtt() {
+    let mut tcb = established();
+    tcb.send(&pattern(1000)).unwrap();
+    recv(&mut tcb, t(100));
+    send(&mut tcb, t(150), &seg(r(0), l(1000), Flags::ACK, b""));
+    assert_eq!(tcb.send_queue(), 0);
+    assert_eq!(tcb.rtt().latest(), Some(Duration::from_millis(50)));
+    assert_eq!(tcb.poll_at(), None);
+}
+
+#[test]
+fn established_three_dup_acks_trigger_fast_retransmit() {
+    // RFC 5681 §3.2, RFC 6582 §3.2.
+    let mut tcb = established();
+    tcb.send(&pattern(10 * 1460)).unwrap();
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 10);
+    for _ in 0..3 {
+        send(&mut tcb, t(30), &seg(r(0), l(1460), Flags::ACK, b""));
+    }
+    // The first ACK advanced snd_una; the next two are duplicates.
+    recv_nothing(&mut tcb, t(30));
+    send(&mut tcb, t(31), &seg(r(0), l(1460), Flags::ACK, b""));
+    let rtx = recv(&mut tcb, t(31));
+    assert_eq!(rtx.len(), 1);
+    assert_eq!(rtx[0].h.seq, l(1460));
+    assert_eq!(rtx[0].payload, out[1].payload);
+    assert_eq!(tcb.stats().fast_retransmits, 1);
+    // A partial ACK retransmits the next hole at once (RFC 6582 step 5).
+    send(&mut tcb, t(40), &seg(r(0), l(2920), Flags::ACK, b""));
+    let rtx = recv(&mut tcb, t(40));
+    assert_eq!(rtx[0].h.seq, l(2920));
+}
+
+#[test]
+fn established_zero_window_is_probed_with_backoff() {
+    // RFC 9293 §3.8.6.1: persist timer and one-byte probes.
+    let mut tcb = established();
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send(&mut tcb, t(11), &z);
+    tcb.send(b"queued").unwrap();
+    recv_nothing(&mut tcb, t(12));
+    let at = tcb.poll_at().expect("persist timer armed");
+    tcb.on_timeout(at);
+    let probe = recv_one(&mut tcb, at);
+    assert_eq!((probe.h.seq, probe.payload.as_slice()), (l(0), &b"q"[..]));
+    // The peer still advertises zero: the probe is retransmitted later, not given up.
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send(&mut tcb, at, &z);
+    assert_eq!(tcb.state(), State::Established);
+    // Window opens: the rest flows.
+    let mut open = seg(r(0), l(1), Flags::ACK, b"");
+    open.h.window = 1000;
+    send(&mut tcb, at + Duration::from_millis(1), &open);
+    let rest = recv_one(&mut tcb, at + Duration::from_millis(1));
+    assert_eq!(rest.payload, b"ueued");
+}

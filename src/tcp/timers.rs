@@ -1,0 +1,141 @@
+//! Connection timers as data (RFC 9293 §3.10.8 TIMEOUTS) and the timeout
+//! event: retransmission with RFC 6298 §5 backoff, zero-window probing
+//! (RFC 9293 §3.8.6.1), and TIME-WAIT expiry.
+
+use super::{ConnectionError, State, Tcb};
+use crate::time::Instant;
+
+/// The timers a connection can have armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Retransmission of the oldest unacknowledged segment (or SYN).
+    Retransmit = 0,
+    /// Persist: probe a zero window.
+    Persist = 1,
+    /// 2·MSL in TIME-WAIT.
+    TimeWait = 2,
+}
+
+const TIMERS: usize = 3;
+
+/// Deadlines indexed by [`Timer`]; the earliest one is the connection's.
+#[derive(Clone, Debug, Default)]
+pub struct TimerTable {
+    deadlines: [Option<Instant>; TIMERS],
+}
+
+impl TimerTable {
+    /// Arms `t` for `at`, replacing any earlier setting.
+    pub fn set(&mut self, t: Timer, at: Instant) {
+        self.deadlines[t as usize] = Some(at);
+    }
+
+    /// Disarms `t`.
+    pub fn stop(&mut self, t: Timer) {
+        self.deadlines[t as usize] = None;
+    }
+
+    /// The deadline of `t`, if armed.
+    pub fn get(&self, t: Timer) -> Option<Instant> {
+        self.deadlines[t as usize]
+    }
+
+    /// True if `t` is armed.
+    pub fn is_armed(&self, t: Timer) -> bool {
+        self.get(t).is_some()
+    }
+
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Disarms every timer.
+    pub fn clear(&mut self) {
+        self.deadlines = [None; TIMERS];
+    }
+
+    fn expired(&self, t: Timer, now: Instant) -> bool {
+        self.get(t).is_some_and(|d| d <= now)
+    }
+}
+
+impl Tcb {
+    /// The earliest instant at which [`on_timeout`](Self::on_timeout) has
+    /// work to do.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// TIMEOUTS (RFC 9293 §3.10.8). Calls before a deadline are no-ops.
+    pub fn on_timeout(&mut self, now: Instant) {
+        if self.timers.expired(Timer::TimeWait, now) {
+            self.timers.clear();
+            self.set_closed(None);
+            return;
+        }
+        if self.timers.expired(Timer::Persist, now) {
+            self.timers.stop(Timer::Persist);
+            self.on_persist(now);
+        }
+        if self.timers.expired(Timer::Retransmit, now) {
+            self.timers.stop(Timer::Retransmit);
+            self.on_retransmit_timeout(now);
+        }
+    }
+
+    fn on_retransmit_timeout(&mut self, now: Instant) {
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        let limit = if handshake {
+            self.cfg.syn_retries
+        } else {
+            self.cfg.data_retries
+        };
+        if self.retries >= limit {
+            log::debug!(
+                "{}: retransmissions exhausted in {}",
+                self.remote,
+                self.state
+            );
+            self.timers.clear();
+            self.set_closed(Some(ConnectionError::TimedOut));
+            return;
+        }
+        self.retries += 1;
+        self.stats.retransmit_timeouts += 1;
+        // RFC 6298 §5.5–5.6: back off, retransmit the earliest segment.
+        self.rtt.back_off();
+        // Karn: no sample from a retransmitted segment.
+        self.rtt_probe = None;
+        if handshake {
+            self.snd_nxt = self.iss;
+        } else {
+            let flight = self.flight_size();
+            if flight > 0 {
+                self.cc.on_rto(flight);
+            }
+            self.recovery = None;
+            self.dup_acks = 0;
+            // Go back N: everything from snd_una is resent as the window allows.
+            self.snd_nxt = self.snd_una;
+        }
+        self.retransmitting = true;
+        log::debug!(
+            "{}: RTO fired in {}, next RTO {:?}",
+            self.remote,
+            self.state,
+            self.rtt.rto()
+        );
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    fn on_persist(&mut self, now: Instant) {
+        // RFC 9293 §3.8.6.1: probe a zero window with one byte, backing off.
+        if self.snd_wnd == 0 && self.unsent_len() > 0 && self.flight_size() == 0 {
+            self.force_probe = true;
+            self.stats.window_probes += 1;
+            self.rtt.back_off();
+        }
+        let _ = now;
+    }
+}

@@ -1,0 +1,75 @@
+//! Packet parsing and emission: the only code that touches raw header bytes.
+//!
+//! Owns IPv4 (RFC 791), ICMP echo/unreachable (RFC 792), TCP headers and
+//! options (RFC 9293 §3.1, RFC 7323, RFC 2018) and the Internet checksum
+//! (RFC 1071). Parsing is total: every accessor works on lengths checked up
+//! front, so hostile input yields an [`Error`], never a panic. Structural
+//! header validation of ingress IPv4 and TCP uses `etherparse`'s zero-copy
+//! slices; emission is hand-written into caller buffers so the hot path does
+//! not allocate.
+//!
+//! Must not use any other crate module.
+
+pub mod checksum;
+pub mod icmp;
+pub mod ipv4;
+pub mod tcp;
+
+pub use ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+pub use tcp::{Flags, SeqNumber, TcpHeader, TcpOptions, TcpSegment, TCP_HEADER_LEN};
+
+use core::fmt;
+
+/// Why a packet was rejected. One variant per class so the stack can count
+/// drops by reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// Shorter than its headers or than the length its header claims.
+    Truncated,
+    /// IP version is not 4.
+    BadVersion,
+    /// IHL or TCP data offset smaller than the minimum header or past the end.
+    BadHeaderLen,
+    /// A header or segment checksum does not verify.
+    BadChecksum,
+    /// An IPv4 fragment (MF set or non-zero offset); reassembly is not supported.
+    Fragment,
+    /// An impossible flag combination (e.g. SYN+RST).
+    BadFlags,
+    /// A malformed TCP option (bad length, truncated).
+    BadOption,
+    /// A protocol or message type this stack does not handle.
+    Unsupported,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Error::Truncated => "truncated packet",
+            Error::BadVersion => "not IPv4",
+            Error::BadHeaderLen => "bad header length",
+            Error::BadChecksum => "bad checksum",
+            Error::Fragment => "IPv4 fragment",
+            Error::BadFlags => "impossible flag combination",
+            Error::BadOption => "malformed option",
+            Error::Unsupported => "unsupported protocol",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Reads a big-endian u16 at `at`; callers check the length first.
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at + 2)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+/// Reads a big-endian u32 at `at`.
+#[inline]
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
