@@ -1,0 +1,185 @@
+//! Linux's own TCP as the peer, through tun0 in a private namespace:
+//! handshake both ways, 1 MiB echo both ways, refused connections, read
+//! timeouts, and non-blocking WouldBlock on empty / full buffers.
+
+mod common;
+
+use common::*;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tunstack::{TcpListener, TcpStream};
+
+#[test]
+fn connect_to_closed_port_is_refused() {
+    let Some(stack) = netns() else { return };
+    let err = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 9)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+    assert!(stack.stats().rx_packets >= 1);
+}
+
+#[test]
+fn connect_timeout_to_silent_port_times_out() {
+    let Some(stack) = netns() else { return };
+    // Drop our SYNs in the kernel so nothing answers (no RST either).
+    run("nft", &["add", "table", "ip", "t"]);
+    run(
+        "nft",
+        &["add chain ip t in { type filter hook input priority 0; }"],
+    );
+    run("nft", &["add rule ip t in tcp dport 9 drop"]);
+    let start = Instant::now();
+    let err = TcpStream::connect_timeout(
+        &stack,
+        &SocketAddr::from(SocketAddrV4::new(KERNEL, 9)),
+        Duration::from_millis(1500),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(1500));
+}
+
+#[test]
+fn kernel_client_echoes_one_mebibyte_through_our_listener() {
+    let Some(stack) = netns() else { return };
+    let listener = TcpListener::bind(&stack, 7).expect("bind");
+    let server = std::thread::spawn(move || {
+        let (s, peer) = listener.accept().expect("accept");
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(KERNEL));
+        let s = Arc::new(s);
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut total = 0;
+        loop {
+            let n = (&*s).read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            (&*s).write_all(&buf[..n]).expect("write");
+            total += n;
+        }
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        total
+    });
+    let data = random_bytes(1 << 20, 7);
+    let kernel = std::net::TcpStream::connect(SocketAddrV4::new(US, 7)).expect("kernel connect");
+    let got = echo_round_trip(kernel, data.clone());
+    assert_eq!(server.join().unwrap(), data.len());
+    assert_eq!(got.len(), data.len());
+    assert_eq!(sha256(&got), sha256(&data));
+}
+
+#[test]
+fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
+    let Some(stack) = netns() else { return };
+    let listener =
+        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7007)).expect("kernel bind");
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("kernel accept");
+        let mut r = s.try_clone().unwrap();
+        std::io::copy(&mut r, &mut s).expect("kernel echo");
+        s.shutdown(Shutdown::Write).unwrap();
+    });
+    let s = Arc::new(TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7007)).expect("connect"));
+    let data = random_bytes(1 << 20, 11);
+    let w = {
+        let s = Arc::clone(&s);
+        let data = data.clone();
+        std::thread::spawn(move || {
+            (&*s).write_all(&data).expect("write");
+            s.shutdown(Shutdown::Write).expect("shutdown");
+        })
+    };
+    let mut got = Vec::new();
+    (&*s).read_to_end(&mut got).expect("read");
+    w.join().unwrap();
+    server.join().unwrap();
+    assert_eq!(sha256(&got), sha256(&data));
+    let st = s.tcp_stats().unwrap();
+    assert!(st.bytes_in >= data.len() as u64);
+    drop(s);
+    assert!(
+        stack.shutdown(Duration::from_secs(5)),
+        "connection closed cleanly"
+    );
+}
+
+#[test]
+fn blocking_read_with_timeout_returns_would_block_at_deadline() {
+    let Some(stack) = netns() else { return };
+    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7100)).unwrap();
+    let t = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        drop(s);
+    });
+    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7100)).unwrap();
+    assert_eq!(
+        s.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let start = Instant::now();
+    let err = s.read(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    // After the kernel closes, the read sees end of stream.
+    s.set_read_timeout(None).unwrap();
+    assert_eq!(s.read(&mut [0u8; 16]).unwrap(), 0);
+    t.join().unwrap();
+}
+
+#[test]
+fn nonblocking_read_and_write_return_would_block() {
+    let Some(stack) = netns() else { return };
+    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7200)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let kernel = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        // Do not read until told: our writes must fill both buffers.
+        rx.recv().unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all
+    });
+    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7200)).unwrap();
+    s.set_nonblocking(true).unwrap();
+    assert_eq!(
+        s.read(&mut [0u8; 8]).unwrap_err().kind(),
+        ErrorKind::WouldBlock,
+        "empty receive buffer"
+    );
+    let chunk = random_bytes(64 * 1024, 3);
+    let mut sent = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut blocked = 0;
+    // Keep writing until the send buffer stays full: the kernel's receive
+    // window closes first, then ours fills.
+    while blocked < 20 {
+        match s.write(&chunk) {
+            Ok(n) => {
+                assert!(n > 0);
+                sent.extend_from_slice(&chunk[..n]);
+                blocked = 0;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                blocked += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(Instant::now() < deadline, "send buffer never filled");
+    }
+    assert!(
+        sent.len() >= 256 * 1024,
+        "at least our send buffer was accepted ({})",
+        sent.len()
+    );
+    tx.send(()).unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let all = kernel.join().unwrap();
+    assert_eq!(all.len(), sent.len());
+    assert_eq!(sha256(&all), sha256(&sent));
+}
