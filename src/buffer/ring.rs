@@ -101,8 +101,12 @@ impl RingBuffer {
     /// Removes up to `n` bytes from the front; returns the count removed.
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
+        // Never reset read_at when emptied: bytes parked past the end with
+        // write_unallocated must stay where they were written.
+        if n > 0 {
+            self.read_at = self.index(n);
+        }
         self.len -= n;
-        self.read_at = if self.len == 0 { 0 } else { self.index(n) };
         n
     }
 
@@ -170,6 +174,20 @@ mod tests {
         assert_eq!(r.dequeue_slice(&mut out), 4);
         assert_eq!(&out[..4], b"CDEF");
         assert_eq!(r.write_unallocated(6, b"x"), 0, "beyond free space");
+    }
+
+    #[test]
+    fn parked_bytes_survive_draining_the_buffer() {
+        let mut r = RingBuffer::new(8);
+        r.enqueue_slice(b"abc");
+        assert_eq!(r.write_unallocated(2, b"XY"), 2);
+        assert_eq!(r.dequeue_slice(&mut [0u8; 3]), 3);
+        assert!(r.is_empty());
+        r.enqueue_slice(b"de");
+        assert_eq!(r.enqueue_unallocated(2), 2);
+        let mut out = [0u8; 4];
+        assert_eq!(r.dequeue_slice(&mut out), 4);
+        assert_eq!(&out, b"deXY");
     }
 
     #[test]

@@ -169,13 +169,19 @@ impl Tcb {
             self.process_text(seg);
         }
         // Eighth: FIN, only once everything before it has arrived.
-        if h.flags.fin() {
-            if text_ok && h.seq + seg.payload.len() == self.rcv_nxt - u32::from(self.rcv_fin) {
+        if h.flags.fin() && text_ok {
+            let fin_seq = h.seq + seg.payload.len();
+            if fin_seq == self.rcv_nxt - u32::from(self.rcv_fin) {
                 self.process_fin(now);
-            } else {
-                // Out of order: tell the peer what we have (RFC 5681 §4.2).
+            } else if self.state.can_receive() && fin_seq.diff(self.rcv_nxt) > 0 {
+                // Out of order: remember it for when the gap fills.
+                self.fin_pending = Some(fin_seq);
                 self.ack_now = true;
             }
+        }
+        if self.fin_pending == Some(self.rcv_nxt) && !self.rcv_fin {
+            self.fin_pending = None;
+            self.process_fin(now);
         }
     }
 
@@ -283,23 +289,39 @@ impl Tcb {
             payload = payload.get(skip..).unwrap_or(&[]);
             seq = self.rcv_nxt;
         }
+        // Out-of-order data and hole fills are ACKed at once (RFC 5681
+        // §4.2); in-order data too, coalesced per poll of the interface.
         self.ack_now = true;
         if payload.is_empty() {
             return;
         }
-        if seq != self.rcv_nxt {
-            // No reassembly yet: drop, and the immediate duplicate ACK tells
-            // the sender what is missing (RFC 5681 §4.2).
-            self.stats.out_of_order_dropped += 1;
+        if self.rd_shutdown {
+            // SHUT_RD: acknowledge and discard (only in-order data moves on).
+            if seq == self.rcv_nxt {
+                self.rcv_nxt += payload.len() as u32;
+            }
             return;
         }
-        let n = if self.rd_shutdown {
-            payload.len().min(self.rx.capacity())
-        } else {
-            self.rx.enqueue_slice(payload)
-        };
-        self.rcv_nxt += n as u32;
-        self.stats.bytes_in += n as u64;
+        let offset = (seq - self.rcv_nxt) as usize;
+        if offset > 0 {
+            // Reassembly: park the bytes past the end of the receive buffer.
+            let written = self.rx.write_unallocated(offset, payload);
+            if written == 0 {
+                return;
+            }
+            match self.ooo.add(offset, written) {
+                Ok(()) => self.stats.out_of_order_queued += 1,
+                Err(_) => self.stats.out_of_order_dropped += 1,
+            }
+            return;
+        }
+        let n = self.rx.enqueue_slice(payload);
+        // Anything parked right after this segment is now in order too.
+        let _ = self.ooo.add(0, n);
+        let contiguous = self.ooo.take_front();
+        let extra = self.rx.enqueue_unallocated(contiguous.saturating_sub(n));
+        self.rcv_nxt += (n + extra) as u32;
+        self.stats.bytes_in += (n + extra) as u64;
     }
 
     /// §3.10.7.4 "eighth": the peer's FIN, in order.

@@ -67,6 +67,9 @@ pub struct Config {
     pub window_scaling: bool,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
+    /// Most separate out-of-order ranges held for reassembly; segments that
+    /// would open another hole are dropped (and counted).
+    pub max_ooo_ranges: usize,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             time_wait: Duration::from_secs(60),
             window_scaling: true,
             initial_window: 10,
+            max_ooo_ranges: 32,
         }
     }
 }

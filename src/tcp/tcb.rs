@@ -8,7 +8,7 @@ use super::timers::{Timer, TimerTable};
 use super::{
     Config, CongestionControl, ConnectionError, RecvError, RttEstimator, SendError, State,
 };
-use crate::buffer::RingBuffer;
+use crate::buffer::{Assembler, RingBuffer};
 use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
 use std::net::SocketAddrV4;
@@ -34,7 +34,9 @@ pub struct ConnStats {
     pub dup_acks: u64,
     /// Segments that failed the acceptability test (RFC 9293 §3.10.7.4).
     pub unacceptable: u64,
-    /// In-window segments beyond `rcv_nxt` dropped (no reassembly yet).
+    /// In-window segments beyond `rcv_nxt` held for reassembly.
+    pub out_of_order_queued: u64,
+    /// Out-of-order segments dropped because the hole limit was reached.
     pub out_of_order_dropped: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
@@ -78,6 +80,10 @@ pub struct Tcb {
     /// Shift applied to the window we advertise.
     pub(super) rcv_wscale: u8,
     pub(super) rx: RingBuffer,
+    /// Out-of-order ranges already written past the end of `rx`.
+    pub(super) ooo: Assembler,
+    /// Sequence number of a FIN that arrived before the data preceding it.
+    pub(super) fin_pending: Option<SeqNumber>,
     /// The peer's FIN has been received (in order).
     pub(super) rcv_fin: bool,
     /// Window (bytes) in the last segment we sent.
@@ -155,6 +161,8 @@ impl Tcb {
                 0
             },
             rx: RingBuffer::new(cfg.recv_buffer),
+            ooo: Assembler::new(cfg.max_ooo_ranges),
+            fin_pending: None,
             rcv_fin: false,
             rcv_wnd_adv: 0,
             rd_shutdown: false,

@@ -104,19 +104,70 @@ fn established_recv_overlapping_retransmission_is_trimmed() {
 }
 
 #[test]
-fn established_out_of_order_is_dropped_with_duplicate_ack() {
-    // No reassembly yet: the stream must stay uncorrupted and the sender
-    // must learn what is missing (RFC 5681 §4.2 immediate ACK).
+fn established_out_of_order_is_reassembled_after_duplicate_ack() {
+    // RFC 9293 §3.10.7.4 seventh (segments beyond RCV.NXT may be held) and
+    // RFC 5681 §4.2 (immediate duplicate ACK for out-of-order data).
     let mut tcb = established();
+    send(&mut tcb, t(11), &seg(r(6), l(0), Flags::ACK, b"ghi"));
     send(&mut tcb, t(11), &seg(r(3), l(0), Flags::ACK, b"def"));
-    let ack = recv_one(&mut tcb, t(11));
-    assert_eq!(ack.h.ack, r(0));
-    assert_eq!(tcb.stats().out_of_order_dropped, 1);
+    assert_eq!(recv_one(&mut tcb, t(11)).h.ack, r(0));
+    assert_eq!(tcb.stats().out_of_order_queued, 2);
+    assert_eq!(
+        tcb.recv(&mut [0u8; 4]),
+        Err(RecvError::WouldBlock),
+        "nothing in order yet"
+    );
     send(&mut tcb, t(12), &seg(r(0), l(0), Flags::ACK, b"abc"));
-    send(&mut tcb, t(12), &seg(r(3), l(0), Flags::ACK, b"def"));
+    assert_eq!(recv_one(&mut tcb, t(12)).h.ack, r(9));
+    let mut buf = [0u8; 16];
+    assert_eq!(tcb.recv(&mut buf), Ok(9));
+    assert_eq!(&buf[..9], b"abcdefghi");
+}
+
+#[test]
+fn established_out_of_order_hole_limit_drops_and_counts() {
+    let mut tcb = Tcb::connect(
+        &Config {
+            max_ooo_ranges: 2,
+            ..cfg()
+        },
+        LOCAL,
+        REMOTE,
+        LOCAL_ISS,
+    );
+    recv(&mut tcb, t(0));
+    send(&mut tcb, t(1), &syn_ack(None));
+    for k in 1..=3 {
+        send(&mut tcb, t(2), &seg(r(k * 10), l(0), Flags::ACK, b"x"));
+    }
+    assert_eq!(tcb.stats().out_of_order_queued, 2);
+    assert_eq!(tcb.stats().out_of_order_dropped, 1);
+    // The stream stays correct: fill in order and only queued bytes appear.
+    let data: Vec<u8> = (0..40u8).collect();
+    send(&mut tcb, t(3), &seg(r(0), l(0), Flags::ACK, &data[..10]));
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        tcb.recv(&mut buf),
+        Ok(11),
+        "0..10 plus the parked byte at 10"
+    );
+}
+
+#[test]
+fn established_out_of_order_fin_is_processed_when_the_gap_fills() {
+    let mut tcb = established();
+    send(
+        &mut tcb,
+        t(11),
+        &seg(r(3), l(0), Flags::ACK | Flags::FIN, b"def"),
+    );
+    assert_eq!(tcb.state(), State::Established);
+    send(&mut tcb, t(12), &seg(r(0), l(0), Flags::ACK, b"abc"));
+    assert_eq!(tcb.state(), State::CloseWait);
+    assert_eq!(recv(&mut tcb, t(12)).last().unwrap().h.ack, r(7));
     let mut buf = [0u8; 16];
     assert_eq!(tcb.recv(&mut buf), Ok(6));
-    assert_eq!(&buf[..6], b"abcdef");
+    assert_eq!(tcb.recv(&mut buf), Ok(0));
 }
 
 #[test]

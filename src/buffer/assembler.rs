@@ -1,0 +1,183 @@
+//! Out-of-order reception bookkeeping: which byte ranges past the in-order
+//! point have arrived, with a hard limit on the number of separate ranges
+//! (holes) so a hostile peer can not make us track unbounded state.
+//!
+//! Offsets are relative to the in-order point (RCV.NXT); when in-order data
+//! arrives the caller asks how many contiguous bytes became available and
+//! everything shifts down.
+
+/// A range set of received-but-not-contiguous bytes.
+#[derive(Debug, Clone)]
+pub struct Assembler {
+    /// Sorted, disjoint, non-adjacent `[start, end)` ranges; `start > 0`
+    /// unless contiguous data is waiting to be taken.
+    ranges: Vec<(usize, usize)>,
+    max_ranges: usize,
+    /// Index into `ranges` of the most recently extended range (for SACK
+    /// ordering, RFC 2018 §4: the first block reports the latest segment).
+    latest: Option<(usize, usize)>,
+}
+
+/// The range would need more than the allowed number of ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyHoles;
+
+impl Assembler {
+    /// An empty assembler tracking at most `max_ranges` ranges.
+    pub fn new(max_ranges: usize) -> Assembler {
+        Assembler {
+            ranges: Vec::new(),
+            max_ranges: max_ranges.max(1),
+            latest: None,
+        }
+    }
+
+    /// True if nothing out of order is held.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Number of ranges held.
+    pub fn range_count(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Records `[offset, offset + len)` as received.
+    ///
+    /// # Errors
+    /// [`TooManyHoles`] if recording it would exceed the range limit; the
+    /// set is unchanged then.
+    pub fn add(&mut self, offset: usize, len: usize) -> Result<(), TooManyHoles> {
+        if len == 0 {
+            return Ok(());
+        }
+        let (mut start, mut end) = (offset, offset.saturating_add(len));
+        // Ranges that overlap or touch [start, end) merge with it.
+        let first = self.ranges.partition_point(|&(_, e)| e < start);
+        let mut last = first;
+        while last < self.ranges.len() && self.ranges[last].0 <= end {
+            start = start.min(self.ranges[last].0);
+            end = end.max(self.ranges[last].1);
+            last += 1;
+        }
+        if first == last && self.ranges.len() >= self.max_ranges {
+            return Err(TooManyHoles);
+        }
+        self.ranges.splice(first..last, [(start, end)]);
+        self.latest = Some((start, end));
+        Ok(())
+    }
+
+    /// Removes and returns the length of the contiguous run at offset 0,
+    /// shifting the remaining ranges down by it.
+    pub fn take_front(&mut self) -> usize {
+        match self.ranges.first() {
+            Some(&(0, end)) => {
+                self.ranges.remove(0);
+                for r in &mut self.ranges {
+                    r.0 -= end;
+                    r.1 -= end;
+                }
+                self.latest = self
+                    .latest
+                    .and_then(|(s, e)| (s >= end).then(|| (s - end, e - end)));
+                end
+            }
+            _ => 0,
+        }
+    }
+
+    /// The held ranges, most recently extended first, then in order
+    /// (RFC 2018 §4 block ordering).
+    pub fn ranges_latest_first(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let latest = self.latest.filter(|l| self.ranges.contains(l));
+        latest.into_iter().chain(
+            self.ranges
+                .iter()
+                .copied()
+                .filter(move |r| Some(*r) != latest),
+        )
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.latest = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_overlapping_and_adjacent_ranges() {
+        let mut a = Assembler::new(4);
+        a.add(10, 5).unwrap();
+        a.add(20, 5).unwrap();
+        a.add(15, 5).unwrap();
+        assert_eq!(a.ranges_latest_first().collect::<Vec<_>>(), vec![(10, 25)]);
+        a.add(5, 30).unwrap();
+        assert_eq!(a.range_count(), 1);
+        assert_eq!(a.take_front(), 0, "a hole at 0..5 remains");
+        a.add(0, 5).unwrap();
+        assert_eq!(a.take_front(), 35);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn take_front_shifts_the_rest() {
+        let mut a = Assembler::new(4);
+        a.add(100, 10).unwrap();
+        a.add(0, 50).unwrap();
+        assert_eq!(a.take_front(), 50);
+        assert_eq!(a.ranges_latest_first().collect::<Vec<_>>(), vec![(50, 60)]);
+    }
+
+    #[test]
+    fn hole_limit_is_enforced_without_changing_state() {
+        let mut a = Assembler::new(2);
+        a.add(10, 1).unwrap();
+        a.add(20, 1).unwrap();
+        assert_eq!(a.add(30, 1), Err(TooManyHoles));
+        assert_eq!(a.range_count(), 2);
+        // Extending an existing range is always allowed.
+        a.add(21, 5).unwrap();
+        assert_eq!(a.ranges_latest_first().next(), Some((20, 26)));
+    }
+
+    #[test]
+    fn latest_range_is_reported_first() {
+        let mut a = Assembler::new(8);
+        a.add(10, 1).unwrap();
+        a.add(30, 1).unwrap();
+        a.add(20, 1).unwrap();
+        assert_eq!(
+            a.ranges_latest_first().collect::<Vec<_>>(),
+            vec![(20, 21), (10, 11), (30, 31)]
+        );
+    }
+
+    #[test]
+    fn matches_a_bitmap_model() {
+        let mut a = Assembler::new(1000);
+        let mut model = vec![false; 400];
+        let mut x: u32 = 99;
+        for _ in 0..300 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let off = (x >> 8) as usize % 350;
+            let len = (x >> 20) as usize % 40;
+            a.add(off, len).unwrap();
+            for b in &mut model[off..off + len] {
+                *b = true;
+            }
+        }
+        let mut from_ranges = vec![false; 400];
+        for (s, e) in a.ranges_latest_first() {
+            for b in &mut from_ranges[s..e] {
+                *b = true;
+            }
+        }
+        assert_eq!(from_ranges, model);
+    }
+}
