@@ -311,7 +311,7 @@ impl Interface {
         let local = SocketAddrV4::new(self.cfg.addr, h.dst_port);
         let remote = SocketAddrV4::new(src, h.src_port);
         let iss = self.isn.isn(now, local, remote);
-        let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg);
+        let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
         self.insert(tcb, Some(h.dst_port));
         if let Some(l) = self.listeners.get_mut(&h.dst_port) {
             l.half_open += 1;

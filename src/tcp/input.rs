@@ -44,15 +44,16 @@ impl Tcb {
         }
         self.irs = h.seq;
         self.rcv_nxt = h.seq + 1u32;
-        self.negotiate(seg);
+        self.negotiate(seg, now);
         self.snd_wnd = u32::from(h.window);
+        self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = h.seq;
         self.snd_wl2 = h.ack;
         self.ack_now = true;
         if h.flags.ack() {
             self.snd_una = h.ack;
             self.syn_acked = true;
-            self.take_rtt_sample(now);
+            self.sample_rtt(seg, now);
             self.retries = 0;
             self.retransmitting = false;
             self.timers.stop(Timer::Retransmit);
@@ -83,6 +84,12 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
+        // PAWS precedes the sequence check (RFC 7323 §5.3 R1).
+        if self.paws_rejects(seg, now) {
+            self.stats.paws_rejected += 1;
+            self.ack_now = true;
+            return;
+        }
         // First: sequence number.
         let mut text_ok = true;
         if !self.acceptable(seg) {
@@ -103,6 +110,7 @@ impl Tcb {
             }
             text_ok = false;
         }
+        self.update_ts_recent(seg, now);
         // Second: RST (RFC 5961 §3.2).
         if h.flags.rst() {
             if h.seq == self.rcv_nxt {
@@ -112,7 +120,7 @@ impl Tcb {
                 };
                 self.set_closed(err);
             } else {
-                self.challenge_ack();
+                self.challenge_ack(now);
             }
             return;
         }
@@ -122,7 +130,7 @@ impl Tcb {
                 // Our SYN-ACK was lost: the retransmitted SYN gets it again.
                 self.ack_now = true;
             } else {
-                self.challenge_ack();
+                self.challenge_ack(now);
             }
             return;
         }
@@ -138,11 +146,12 @@ impl Tcb {
             }
             self.snd_una = self.iss + 1u32;
             self.syn_acked = true;
-            self.take_rtt_sample(now);
+            self.sample_rtt(seg, now);
             self.retries = 0;
             self.retransmitting = false;
             self.timers.stop(Timer::Retransmit);
             self.snd_wnd = u32::from(h.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = h.seq;
             self.snd_wl2 = h.ack;
             let next = if self.fin_queued() {
@@ -187,9 +196,31 @@ impl Tcb {
 
     /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
     /// synchronized connection, is answered with an ACK instead of acting.
-    fn challenge_ack(&mut self) {
+    /// Challenge ACKs are rate-limited per connection (RFC 5961 §7) so
+    /// they can not be used to amplify a blind attack.
+    fn challenge_ack(&mut self, now: Instant) {
+        let (start, sent) = &mut self.challenge_window;
+        if now.saturating_duration_since(*start) >= crate::time::Duration::from_secs(1) {
+            *start = now;
+            *sent = 0;
+        }
+        if *sent >= self.cfg.challenge_ack_limit {
+            self.stats.challenge_acks_suppressed += 1;
+            return;
+        }
+        *sent += 1;
         self.stats.challenge_acks += 1;
         self.ack_now = true;
+    }
+
+    /// One RTT sample for an ACK of new data: from the timestamp echo if
+    /// there is one (RFC 7323 §4), else from the timed segment (Karn).
+    fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
+        if self.ts_rtt_sample(seg, now) {
+            self.rtt_probe = None;
+        } else {
+            self.take_rtt_sample(now);
+        }
     }
 
     fn take_rtt_sample(&mut self, now: Instant) {
@@ -211,6 +242,12 @@ impl Tcb {
             self.ack_now = true;
             return false;
         }
+        if ack.diff(self.snd_una - self.max_snd_wnd) < 0 {
+            // RFC 5961 §5.2: far older than any window we could have had
+            // outstanding — a blind injection. Challenge and drop.
+            self.challenge_ack(now);
+            return false;
+        }
         let window = u32::from(h.window) << self.snd_wscale;
         let flight = self.flight_size();
         if ack.diff(self.snd_una) > 0 {
@@ -224,7 +261,7 @@ impl Tcb {
             }
             self.dup_acks = 0;
             self.retries = 0;
-            self.take_rtt_sample(now);
+            self.sample_rtt(seg, now);
             match self.recovery {
                 Some(recover) if ack.diff(recover) >= 0 => {
                     self.recovery = None;
@@ -270,6 +307,7 @@ impl Tcb {
         // last one that updated it.
         if self.snd_wl1.diff(h.seq) < 0 || (self.snd_wl1 == h.seq && self.snd_wl2.diff(ack) <= 0) {
             self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
             self.snd_wl1 = h.seq;
             self.snd_wl2 = ack;
             if window > 0 {

@@ -21,6 +21,7 @@
 mod congestion;
 mod input;
 pub mod isn;
+mod options;
 mod output;
 mod rtt;
 mod state;
@@ -65,6 +66,12 @@ pub struct Config {
     pub time_wait: Duration,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
+    /// Offer timestamps: RTTM and PAWS (RFC 7323 §3–§5).
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Most challenge ACKs sent per second per connection (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
     /// Most separate out-of-order ranges held for reassembly; segments that
@@ -85,6 +92,9 @@ impl Default for Config {
             data_retries: 15,
             time_wait: Duration::from_secs(60),
             window_scaling: true,
+            timestamps: true,
+            sack: true,
+            challenge_ack_limit: 10,
             initial_window: 10,
             max_ooo_ranges: 32,
         }

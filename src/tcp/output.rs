@@ -54,10 +54,14 @@ impl Tcb {
 
     fn emit(
         &mut self,
-        h: TcpHeader,
+        now: Instant,
+        mut h: TcpHeader,
         payload_offset: usize,
         payload_len: usize,
     ) -> Option<Transmit> {
+        if !h.flags.syn() && !h.flags.rst() {
+            h.options = self.segment_options(now, h.flags.ack());
+        }
         let h = if h.flags.rst() && !h.flags.ack() {
             h
         } else {
@@ -87,12 +91,12 @@ impl Tcb {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         if let Some(seq) = self.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
-            return self.emit(h, 0, 0);
+            return self.emit(now, h, 0, 0);
         }
         if self.send_rst {
             self.send_rst = false;
             let h = self.header(self.snd_nxt, Flags::RST | Flags::ACK);
-            return self.emit(h, 0, 0);
+            return self.emit(now, h, 0, 0);
         }
         match self.state {
             State::Closed | State::Listen => None,
@@ -113,11 +117,7 @@ impl Tcb {
             Flags::SYN
         };
         let mut h = self.header(self.iss, flags);
-        h.options.mss = Some(self.cfg.mss);
-        let offer_ws = self.cfg.window_scaling && (!syn_ack || self.wscale_ok);
-        if offer_ws {
-            h.options.window_scale = Some(self.rcv_wscale);
-        }
+        h.options = self.syn_options(now, syn_ack);
         if self.snd_nxt == self.iss && !self.retransmitting && self.rtt_probe.is_none() {
             self.rtt_probe = Some((self.iss, now));
         }
@@ -127,7 +127,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1u32;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         self.arm_retransmit(now);
-        self.emit(h, 0, 0)
+        self.emit(now, h, 0, 0)
     }
 
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
@@ -147,7 +147,8 @@ impl Tcb {
         let window = (self.snd_wnd as usize).min(self.cc.cwnd());
         let in_flight = (self.snd_nxt - self.snd_una) as usize;
         let usable = window.saturating_sub(in_flight);
-        let mut len = unsent.min(usable).min(self.snd_mss);
+        let mss = self.data_mss();
+        let mut len = unsent.min(usable).min(mss);
         if len == 0 && self.force_probe && unsent > 0 {
             // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
             len = 1;
@@ -155,7 +156,7 @@ impl Tcb {
         self.force_probe = false;
         // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
         // segment while data is in flight and more is queued than fits.
-        if len > 0 && len < self.snd_mss && len < unsent && in_flight > 0 {
+        if len > 0 && len < mss && len < unsent && in_flight > 0 {
             len = 0;
         }
         let fin_here = self.fin_seq == Some(self.snd_nxt + len) && self.state != State::TimeWait;
@@ -179,7 +180,7 @@ impl Tcb {
             self.arm_retransmit(now);
             self.timers.stop(Timer::Persist);
             let h = self.header(seq, flags);
-            return self.emit(h, offset, len);
+            return self.emit(now, h, offset, len);
         }
         if unsent > 0
             && self.snd_wnd == 0
@@ -190,7 +191,7 @@ impl Tcb {
         }
         if self.ack_now {
             let h = self.header(self.snd_nxt, Flags::ACK);
-            return self.emit(h, 0, 0);
+            return self.emit(now, h, 0, 0);
         }
         None
     }
@@ -199,10 +200,10 @@ impl Tcb {
     /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5).
     fn retransmit_first(&mut self, now: Instant) -> Option<Transmit> {
         let outstanding = (self.snd_max - self.snd_una) as usize;
-        let data = outstanding.min(self.tx.len()).min(self.snd_mss);
+        let mss = self.data_mss();
+        let data = outstanding.min(self.tx.len()).min(mss);
         let seq = self.snd_una;
-        let fin_here =
-            data < self.snd_mss && self.fin_seq == Some(seq + data) && outstanding > data;
+        let fin_here = data < mss && self.fin_seq == Some(seq + data) && outstanding > data;
         if data == 0 && !fin_here {
             return None;
         }
@@ -217,6 +218,6 @@ impl Tcb {
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         let h = self.header(seq, flags);
-        self.emit(h, 0, data)
+        self.emit(now, h, 0, data)
     }
 }

@@ -40,6 +40,10 @@ pub struct ConnStats {
     pub out_of_order_dropped: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// Challenge ACKs not sent because of the rate limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5).
+    pub paws_rejected: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
 }
@@ -100,6 +104,24 @@ pub struct Tcb {
     pub(super) rst_reply: Option<SeqNumber>,
     /// The peer's SYN carried a window-scale option.
     pub(super) wscale_ok: bool,
+    /// Both SYNs carried SACK-permitted (RFC 2018 §2).
+    pub(super) sack_ok: bool,
+    /// Both SYNs carried timestamps (RFC 7323 §3.2).
+    pub(super) ts_ok: bool,
+    /// Added to our millisecond clock in TSval, so TSvals do not reveal
+    /// uptime (RFC 7323 §5.4).
+    pub(super) ts_offset: u32,
+    /// TS.Recent: the peer's TSval to echo (RFC 7323 §4.3).
+    pub(super) ts_recent: u32,
+    /// When TS.Recent was last updated (PAWS 24-day rule, RFC 7323 §5.5).
+    pub(super) ts_recent_at: Instant,
+    /// RCV.NXT in the last ACK we sent (Last.ACK.sent, RFC 7323 §4.3).
+    pub(super) last_ack_sent: SeqNumber,
+    /// Largest window the peer ever advertised (MAX.SND.WND, RFC 5961 §5).
+    pub(super) max_snd_wnd: u32,
+    /// Start of the current challenge-ACK rate-limit window and the count
+    /// sent in it (RFC 5961 §7).
+    pub(super) challenge_window: (Instant, u32),
     pub(super) force_probe: bool,
     pub(super) retransmitting: bool,
     pub(super) retries: u32,
@@ -170,6 +192,14 @@ impl Tcb {
             send_rst: false,
             rst_reply: None,
             wscale_ok: false,
+            sack_ok: false,
+            ts_ok: false,
+            ts_offset: iss.0.rotate_left(13) ^ 0x5bd1_e995,
+            ts_recent: 0,
+            ts_recent_at: Instant::ZERO,
+            last_ack_sent: SeqNumber(0),
+            max_snd_wnd: 0,
+            challenge_window: (Instant::ZERO, 0),
             force_probe: false,
             retransmitting: false,
             retries: 0,
@@ -200,11 +230,13 @@ impl Tcb {
         remote: SocketAddrV4,
         iss: SeqNumber,
         syn: &TcpSegment<'_>,
+        now: Instant,
     ) -> Tcb {
         let mut tcb = Tcb::new(cfg, local, remote, iss, State::SynReceived);
         tcb.irs = syn.header.seq;
         tcb.rcv_nxt = syn.header.seq + 1u32;
-        tcb.negotiate(syn);
+        tcb.negotiate(syn, now);
+        tcb.max_snd_wnd = tcb.snd_wnd.max(u32::from(syn.header.window));
         // The window in a SYN is never scaled (RFC 7323 §2.2).
         tcb.snd_wnd = u32::from(syn.header.window);
         tcb.snd_wl1 = syn.header.seq;
@@ -212,27 +244,6 @@ impl Tcb {
         tcb.ack_now = true;
         tcb.stats.segments_in += 1;
         tcb
-    }
-
-    /// Applies the peer's SYN options: MSS (RFC 9293 §3.7.1, RFC 6691) and
-    /// window scale, which is used only if both sides offered it
-    /// (RFC 7323 §2.2).
-    pub(super) fn negotiate(&mut self, syn: &TcpSegment<'_>) {
-        let opts = &syn.header.options;
-        let peer_mss = opts.mss.map_or(536, usize::from);
-        // A peer MSS of 0 or absurdly small would stall us; floor it at 64.
-        self.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
-        self.cc.set_mss(self.snd_mss, self.cfg.initial_window);
-        match (self.cfg.window_scaling, opts.window_scale) {
-            (true, Some(shift)) => {
-                self.snd_wscale = shift;
-                self.wscale_ok = true;
-            }
-            _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
-            }
-        }
     }
 
     // ---- getters (STATUS, RFC 9293 §3.10.6) ----

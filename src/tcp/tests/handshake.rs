@@ -182,7 +182,7 @@ fn syn_sent_retransmitted_syn_gives_no_rtt_sample() {
 #[test]
 fn listen_syn_gets_syn_ack_with_negotiated_options() {
     let syn = remote_syn();
-    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view());
+    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
     assert_eq!(tcb.state(), State::SynReceived);
     let sa = recv_one(&mut tcb, t(0));
     assert_eq!(sa.h.flags, Flags::SYN | Flags::ACK);
@@ -197,7 +197,7 @@ fn listen_syn_gets_syn_ack_with_negotiated_options() {
 fn listen_syn_without_wscale_gets_none_back() {
     let mut syn = remote_syn();
     syn.h.options.window_scale = None;
-    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view());
+    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
     let sa = recv_one(&mut tcb, t(0));
     assert_eq!(sa.h.options.window_scale, None);
 }

@@ -5,6 +5,7 @@
 mod close;
 mod data;
 mod handshake;
+mod options;
 mod rst;
 mod timers;
 
@@ -145,7 +146,7 @@ pub fn remote_syn() -> Seg {
 /// A passive connection after SYN / SYN-ACK, in SYN-RECEIVED.
 pub fn syn_received() -> Tcb {
     let syn = remote_syn();
-    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view());
+    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
     let sa = recv_one(&mut tcb, t(0));
     assert_eq!(sa.h.flags, Flags::SYN | Flags::ACK);
     tcb

@@ -1,0 +1,147 @@
+//! Option negotiation and per-segment options: MSS (RFC 9293 §3.7.1,
+//! RFC 6691), window scale and timestamps (RFC 7323 §2–§5: RTTM and PAWS),
+//! SACK-permitted and SACK blocks as a receiver (RFC 2018 §2–§4).
+//!
+//! An extension is used only when both SYNs carried it.
+
+use super::Tcb;
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::MAX_SACK_BLOCKS;
+use crate::wire::{TcpOptions, TcpSegment};
+
+/// RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+impl Tcb {
+    /// Applies the peer's SYN options: MSS, window scale, SACK-permitted
+    /// and timestamps.
+    pub(super) fn negotiate(&mut self, syn: &TcpSegment<'_>, now: Instant) {
+        let opts = &syn.header.options;
+        let peer_mss = opts.mss.map_or(536, usize::from);
+        // A peer MSS of 0 or absurdly small would stall us; floor it at 64.
+        self.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
+        match (self.cfg.window_scaling, opts.window_scale) {
+            (true, Some(shift)) => {
+                self.snd_wscale = shift;
+                self.wscale_ok = true;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = self.cfg.sack && opts.sack_permitted;
+        if let (true, Some((val, _))) = (self.cfg.timestamps, opts.timestamp) {
+            self.ts_ok = true;
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+            // RFC 7323 §3.2: the option costs 12 bytes in every segment.
+            self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+        }
+        self.cc.set_mss(self.snd_mss, self.cfg.initial_window);
+    }
+
+    /// Our TSval: a millisecond clock plus a per-connection offset.
+    pub(super) fn ts_val(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Options of our SYN (or SYN-ACK, answering only what the peer offered).
+    pub(super) fn syn_options(&self, now: Instant, syn_ack: bool) -> TcpOptions {
+        let mut o = TcpOptions {
+            mss: Some(self.cfg.mss),
+            ..TcpOptions::default()
+        };
+        if self.cfg.window_scaling && (!syn_ack || self.wscale_ok) {
+            o.window_scale = Some(self.rcv_wscale);
+        }
+        if self.cfg.sack && (!syn_ack || self.sack_ok) {
+            o.sack_permitted = true;
+        }
+        if self.cfg.timestamps && (!syn_ack || self.ts_ok) {
+            o.timestamp = Some((self.ts_val(now), if syn_ack { self.ts_recent } else { 0 }));
+        }
+        o
+    }
+
+    /// Options of a non-SYN segment: timestamps and, on an ACK while data
+    /// is parked out of order, SACK blocks (most recent first, RFC 2018 §4).
+    pub(super) fn segment_options(&mut self, now: Instant, ack: bool) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if self.ts_ok {
+            o.timestamp = Some((self.ts_val(now), self.ts_recent));
+        }
+        if ack && self.sack_ok && !self.ooo.is_empty() {
+            let base = self.rcv_nxt;
+            for (slot, (start, end)) in o
+                .sack_blocks
+                .iter_mut()
+                .zip(self.ooo.ranges_latest_first())
+                .take(MAX_SACK_BLOCKS)
+            {
+                *slot = Some((base + start, base + end));
+            }
+        }
+        if ack {
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        o
+    }
+
+    /// Payload that fits one segment now: the send MSS (which already
+    /// accounts for timestamps) less the SACK blocks the next ACK carries.
+    pub(super) fn data_mss(&self) -> usize {
+        if !self.sack_ok || self.ooo.is_empty() {
+            return self.snd_mss;
+        }
+        let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+        let blocks = self.ooo.range_count().min(room);
+        self.snd_mss.saturating_sub(4 + 8 * blocks).max(1)
+    }
+
+    /// PAWS (RFC 7323 §5.3 R1): true if the segment carries a timestamp
+    /// older than TS.Recent and must be dropped as an old duplicate.
+    pub(super) fn paws_rejects(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
+        if !self.ts_ok || seg.header.flags.rst() {
+            return false;
+        }
+        let Some((val, _)) = seg.header.options.timestamp else {
+            return false;
+        };
+        let older = (val.wrapping_sub(self.ts_recent) as i32) < 0;
+        older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE
+    }
+
+    /// RFC 7323 §4.3 (2): adopt the segment's TSval as TS.Recent when it
+    /// covers Last.ACK.sent.
+    pub(super) fn update_ts_recent(&mut self, seg: &TcpSegment<'_>, now: Instant) {
+        let Some((val, _)) = seg.header.options.timestamp else {
+            return;
+        };
+        if !self.ts_ok || (val.wrapping_sub(self.ts_recent) as i32) < 0 {
+            return;
+        }
+        if seg.header.seq.diff(self.last_ack_sent) <= 0 {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+        }
+    }
+
+    /// RTTM (RFC 7323 §4): an ACK of new data echoing our TSval gives an
+    /// RTT sample, even for retransmitted segments.
+    pub(super) fn ts_rtt_sample(&mut self, seg: &TcpSegment<'_>, now: Instant) -> bool {
+        let Some((_, ecr)) = seg.header.options.timestamp else {
+            return false;
+        };
+        if !self.ts_ok || ecr == 0 {
+            return false;
+        }
+        let elapsed = self.ts_val(now).wrapping_sub(ecr);
+        // An echo from the future or from long ago is bogus.
+        if elapsed > 600_000 {
+            return false;
+        }
+        self.rtt.sample(Duration::from_millis(u64::from(elapsed)));
+        true
+    }
+}

@@ -1,0 +1,172 @@
+//! Options: timestamps (RFC 7323 §3–§5), SACK as receiver (RFC 2018).
+
+use super::*;
+
+/// ESTABLISHED with timestamps and SACK negotiated; the peer's TSval is 1000.
+fn established_ts_sack() -> Tcb {
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(Some(7));
+    sa.h.options.sack_permitted = true;
+    sa.h.options.timestamp = Some((1000, 0));
+    send(&mut tcb, t(10), &sa);
+    recv_one(&mut tcb, t(10));
+    tcb
+}
+
+fn with_ts(mut s: Seg, val: u32, ecr: u32) -> Seg {
+    s.h.options.timestamp = Some((val, ecr));
+    s
+}
+
+#[test]
+fn syn_offers_sack_and_timestamps() {
+    let mut tcb = Tcb::connect(&cfg(), LOCAL, REMOTE, LOCAL_ISS);
+    let syn = recv_one(&mut tcb, t(5));
+    assert!(syn.h.options.sack_permitted);
+    let (val, ecr) = syn.h.options.timestamp.expect("TS option");
+    assert_eq!(ecr, 0);
+    assert_ne!(
+        val, 5,
+        "TSval carries a per-connection offset (RFC 7323 §5.4)"
+    );
+}
+
+#[test]
+fn timestamps_are_echoed_and_mss_shrinks_by_twelve() {
+    let mut tcb = established_ts_sack();
+    assert_eq!(tcb.mss(), 1448);
+    tcb.send(b"x").unwrap();
+    let s = recv_one(&mut tcb, t(20));
+    let (_, ecr) = s.h.options.timestamp.expect("TS on every segment");
+    assert_eq!(ecr, 1000);
+}
+
+#[test]
+fn timestamp_echo_gives_rtt_sample_even_after_retransmission() {
+    // RFC 7323 §4.1: RTTM does not need Karn's rule.
+    let mut tcb = established_ts_sack();
+    tcb.send(b"hello").unwrap();
+    recv_one(&mut tcb, t(100));
+    let at = tcb.poll_at().unwrap();
+    tcb.on_timeout(at);
+    let rtx = recv_one(&mut tcb, at);
+    let (val, _) = rtx.h.options.timestamp.unwrap();
+    send(
+        &mut tcb,
+        at + Duration::from_millis(30),
+        &with_ts(seg(r(0), l(5), Flags::ACK, b""), 1001, val),
+    );
+    assert_eq!(tcb.rtt().latest(), Some(Duration::from_millis(30)));
+}
+
+#[test]
+fn paws_drops_old_timestamp_and_acks() {
+    // RFC 7323 §5.3 R1.
+    let mut tcb = established_ts_sack();
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(0), l(0), Flags::ACK, b"new"), 1005, 0),
+    );
+    recv_one(&mut tcb, t(11));
+    send(
+        &mut tcb,
+        t(12),
+        &with_ts(seg(r(3), l(0), Flags::ACK, b"old"), 900, 0),
+    );
+    assert_eq!(tcb.recv_queue(), 3, "the old-timestamp segment is dropped");
+    assert_eq!(tcb.stats().paws_rejected, 1);
+    let ack = recv_one(&mut tcb, t(12));
+    assert_eq!(ack.h.options.timestamp.unwrap().1, 1005);
+}
+
+#[test]
+fn paws_does_not_apply_to_rst() {
+    let mut tcb = established_ts_sack();
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(0), l(0), Flags::RST, b""), 1, 0),
+    );
+    assert_eq!(tcb.state(), State::Closed);
+}
+
+#[test]
+fn out_of_order_data_is_reported_in_sack_blocks_latest_first() {
+    // RFC 2018 §4: the first block holds the most recently received segment.
+    let mut tcb = established_ts_sack();
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(100), l(0), Flags::ACK, &[1; 10]), 1001, 0),
+    );
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(300), l(0), Flags::ACK, &[2; 10]), 1001, 0),
+    );
+    let ack = recv_one(&mut tcb, t(11));
+    assert_eq!(ack.h.ack, r(0));
+    let blocks: Vec<_> = ack
+        .h
+        .options
+        .sack_blocks
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(blocks, vec![(r(300), r(310)), (r(100), r(110))]);
+}
+
+#[test]
+fn data_segments_shrink_to_fit_sack_blocks_within_the_mtu() {
+    let mut tcb = established_ts_sack();
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(100), l(0), Flags::ACK, &[1; 10]), 1001, 0),
+    );
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(300), l(0), Flags::ACK, &[2; 10]), 1001, 0),
+    );
+    send(
+        &mut tcb,
+        t(11),
+        &with_ts(seg(r(500), l(0), Flags::ACK, &[3; 10]), 1001, 0),
+    );
+    tcb.send(&[9u8; 5000]).unwrap();
+    for s in recv(&mut tcb, t(12)) {
+        assert!(
+            s.h.header_len() + s.payload.len() <= 1460 + 20,
+            "{} + {}",
+            s.h.header_len(),
+            s.payload.len()
+        );
+    }
+}
+
+#[test]
+fn no_options_without_negotiation() {
+    let mut tcb = established();
+    tcb.send(b"x").unwrap();
+    let s = recv_one(&mut tcb, t(20));
+    assert_eq!(s.h.options, TcpOptions::default());
+}
+
+#[test]
+fn blind_old_ack_gets_rate_limited_challenge_acks() {
+    // RFC 5961 §5.2 (ACK far below SND.UNA - MAX.SND.WND) and §7 (rate limit).
+    let mut tcb = established();
+    for _ in 0..20 {
+        send(
+            &mut tcb,
+            t(11),
+            &seg(r(0), l(0) - 200_000u32, Flags::ACK, b"x"),
+        );
+    }
+    assert_eq!(tcb.recv_queue(), 0, "segments with such ACKs are dropped");
+    assert_eq!(tcb.stats().challenge_acks, 10);
+    assert_eq!(tcb.stats().challenge_acks_suppressed, 10);
+}
