@@ -58,6 +58,7 @@ impl Tcb {
             self.retransmitting = false;
             self.timers.stop(Timer::Retransmit);
             self.set_state(State::Established);
+            self.restart_keepalive(now);
         } else {
             // Simultaneous open: answer with SYN-ACK from SYN-RECEIVED.
             self.snd_nxt = self.iss;
@@ -111,6 +112,7 @@ impl Tcb {
             text_ok = false;
         }
         self.update_ts_recent(seg, now);
+        self.restart_keepalive(now);
         // Second: RST (RFC 5961 §3.2).
         if h.flags.rst() {
             if h.seq == self.rcv_nxt {
@@ -175,7 +177,7 @@ impl Tcb {
         }
         // Seventh: segment text.
         if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
-            self.process_text(seg);
+            self.process_text(seg, now);
         }
         // Eighth: FIN, only once everything before it has arrived.
         if h.flags.fin() && text_ok {
@@ -276,9 +278,13 @@ impl Tcb {
             if self.snd_una == self.snd_max {
                 self.retransmitting = false;
                 self.timers.stop(Timer::Retransmit);
+                self.timers.stop(Timer::UserTimeout);
             } else {
                 // RFC 6298 §5.3: restart the timer on new data acknowledged.
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+                if let Some(uto) = self.cfg.user_timeout {
+                    self.timers.set(Timer::UserTimeout, now + uto);
+                }
             }
         } else if ack == self.snd_una
             && flight > 0
@@ -318,7 +324,7 @@ impl Tcb {
     }
 
     /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.
-    fn process_text(&mut self, seg: &TcpSegment<'_>) {
+    fn process_text(&mut self, seg: &TcpSegment<'_>, now: Instant) {
         let mut payload = seg.payload;
         let mut seq = seg.header.seq;
         if seq.diff(self.rcv_nxt) < 0 {
@@ -327,10 +333,9 @@ impl Tcb {
             payload = payload.get(skip..).unwrap_or(&[]);
             seq = self.rcv_nxt;
         }
-        // Out-of-order data and hole fills are ACKed at once (RFC 5681
-        // §4.2); in-order data too, coalesced per poll of the interface.
-        self.ack_now = true;
         if payload.is_empty() {
+            // A pure duplicate: ACK at once so the sender resynchronizes.
+            self.ack_now = true;
             return;
         }
         if self.rd_shutdown {
@@ -338,11 +343,15 @@ impl Tcb {
             if seq == self.rcv_nxt {
                 self.rcv_nxt += payload.len() as u32;
             }
+            self.ack_now = true;
             return;
         }
         let offset = (seq - self.rcv_nxt) as usize;
         if offset > 0 {
             // Reassembly: park the bytes past the end of the receive buffer.
+            // Out-of-order data is ACKed at once (RFC 5681 §4.2) so the
+            // sender sees the duplicate ACK and our SACK blocks.
+            self.ack_now = true;
             let written = self.rx.write_unallocated(offset, payload);
             if written == 0 {
                 return;
@@ -353,6 +362,7 @@ impl Tcb {
             }
             return;
         }
+        let filled_hole = !self.ooo.is_empty();
         let n = self.rx.enqueue_slice(payload);
         // Anything parked right after this segment is now in order too.
         let _ = self.ooo.add(0, n);
@@ -360,6 +370,25 @@ impl Tcb {
         let extra = self.rx.enqueue_unallocated(contiguous.saturating_sub(n));
         self.rcv_nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
+        self.rcv_mss = self
+            .rcv_mss
+            .max(payload.len())
+            .min(usize::from(self.cfg.mss));
+        self.unacked_rx += n + extra;
+        // Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2): ACK at least every
+        // second full-sized segment; at once when a hole was filled or the
+        // buffer could not take everything.
+        if filled_hole
+            || n < payload.len()
+            || self.cfg.delayed_ack.is_zero()
+            || self.unacked_rx >= 2 * self.rcv_mss
+        {
+            self.ack_now = true;
+        } else if !self.timers.is_armed(Timer::DelayedAck) {
+            self.stats.delayed_acks += 1;
+            self.timers
+                .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+        }
     }
 
     /// §3.10.7.4 "eighth": the peer's FIN, in order.

@@ -72,6 +72,21 @@ pub struct Config {
     pub sack: bool,
     /// Most challenge ACKs sent per second per connection (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Delayed-ACK timeout (RFC 1122 §4.2.3.2; Linux: 40 ms). An ACK still
+    /// goes out for every second full-sized segment. Zero disables delay.
+    pub delayed_ack: Duration,
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4, Minshall's variant as in
+    /// Linux); `set_nodelay` turns it off per connection.
+    pub nagle: bool,
+    /// Keepalive idle time (RFC 1122 §4.2.3.6); `None` (the default) is off.
+    pub keepalive: Option<Duration>,
+    /// Interval between unanswered keepalive probes (Linux: 75 s).
+    pub keepalive_interval: Duration,
+    /// Unanswered probes before the connection times out (Linux: 9).
+    pub keepalive_probes: u32,
+    /// User timeout (RFC 9293 §3.10.8, RFC 5482): fail the connection when
+    /// sent data stays unacknowledged this long. `None` uses the retry limit.
+    pub user_timeout: Option<Duration>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
     /// Most separate out-of-order ranges held for reassembly; segments that
@@ -95,6 +110,12 @@ impl Default for Config {
             timestamps: true,
             sack: true,
             challenge_ack_limit: 10,
+            delayed_ack: Duration::from_millis(40),
+            nagle: true,
+            keepalive: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
+            user_timeout: None,
             initial_window: 10,
             max_ooo_ranges: 32,
         }

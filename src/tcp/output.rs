@@ -69,6 +69,8 @@ impl Tcb {
         };
         if h.flags.ack() {
             self.ack_now = false;
+            self.unacked_rx = 0;
+            self.timers.stop(Timer::DelayedAck);
         }
         self.stats.segments_out += 1;
         self.stats.bytes_out += payload_len as u64;
@@ -154,12 +156,19 @@ impl Tcb {
             len = 1;
         }
         self.force_probe = false;
-        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
-        // segment while data is in flight and more is queued than fits.
-        if len > 0 && len < mss && len < unsent && in_flight > 0 {
-            len = 0;
-        }
         let fin_here = self.fin_seq == Some(self.snd_nxt + len) && self.state != State::TimeWait;
+        if len > 0 && len < mss && in_flight > 0 && !fin_here {
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
+            // while data is in flight and more is queued than fits. Nagle
+            // (RFC 1122 §4.2.3.4, Minshall's variant): hold a small tail
+            // while an earlier small segment is unacknowledged.
+            let runt = len < unsent;
+            let nagle = self.nagle && self.snd_sml.diff(self.snd_una) > 0;
+            if runt || nagle {
+                len = 0;
+            }
+        }
+        let fin_here = fin_here && self.fin_seq == Some(self.snd_nxt + len);
         if len > 0 || fin_here {
             let seq = self.snd_nxt;
             let mut flags = Flags::ACK;
@@ -177,7 +186,16 @@ impl Tcb {
             }
             self.snd_nxt = seq + len + usize::from(fin_here);
             self.snd_max = self.snd_max.max(self.snd_nxt);
+            if len < mss {
+                self.snd_sml = seq + len;
+            }
             self.arm_retransmit(now);
+            if let (Some(uto), false) = (
+                self.cfg.user_timeout,
+                self.timers.is_armed(Timer::UserTimeout),
+            ) {
+                self.timers.set(Timer::UserTimeout, now + uto);
+            }
             self.timers.stop(Timer::Persist);
             let h = self.header(seq, flags);
             return self.emit(now, h, offset, len);
@@ -191,6 +209,13 @@ impl Tcb {
         }
         if self.ack_now {
             let h = self.header(self.snd_nxt, Flags::ACK);
+            return self.emit(now, h, 0, 0);
+        }
+        if self.keepalive_probe {
+            // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no
+            // data, which any live peer must answer with an ACK.
+            self.keepalive_probe = false;
+            let h = self.header(self.snd_una - 1u32, Flags::ACK);
             return self.emit(now, h, 0, 0);
         }
         None

@@ -46,6 +46,10 @@ pub struct ConnStats {
     pub paws_rejected: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
+    /// Keepalive probes sent.
+    pub keepalive_probes: u64,
+    /// ACKs held back by the delayed-ACK rule.
+    pub delayed_acks: u64,
 }
 
 /// One TCP connection's state.
@@ -123,6 +127,18 @@ pub struct Tcb {
     /// sent in it (RFC 5961 §7).
     pub(super) challenge_window: (Instant, u32),
     pub(super) force_probe: bool,
+    /// In-order bytes received since the last ACK we sent (delayed ACK).
+    pub(super) unacked_rx: usize,
+    /// Largest segment payload seen from the peer (estimated RCV.MSS).
+    pub(super) rcv_mss: usize,
+    /// Nagle's algorithm on (cleared by `set_nodelay(true)`).
+    pub(super) nagle: bool,
+    /// End of the last sub-MSS segment sent (Minshall's SND.SML).
+    pub(super) snd_sml: SeqNumber,
+    /// Keepalive probes sent without an answer.
+    pub(super) keepalive_sent: u32,
+    /// A keepalive probe is due.
+    pub(super) keepalive_probe: bool,
     pub(super) retransmitting: bool,
     pub(super) retries: u32,
     pub(super) dup_acks: u32,
@@ -201,6 +217,12 @@ impl Tcb {
             max_snd_wnd: 0,
             challenge_window: (Instant::ZERO, 0),
             force_probe: false,
+            unacked_rx: 0,
+            rcv_mss: 536,
+            nagle: cfg.nagle,
+            snd_sml: iss,
+            keepalive_sent: 0,
+            keepalive_probe: false,
             retransmitting: false,
             retries: 0,
             dup_acks: 0,
@@ -442,6 +464,27 @@ impl Tcb {
                 self.set_state(State::LastAck);
             }
             _ => {}
+        }
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on (`false`), like
+    /// `TCP_NODELAY`. Turning it off lets a held small segment go at once.
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.nagle = !nodelay;
+    }
+
+    /// True when Nagle's algorithm is off.
+    pub fn nodelay(&self) -> bool {
+        !self.nagle
+    }
+
+    /// Sets the keepalive idle time (`None` turns keepalive off).
+    pub fn set_keepalive(&mut self, idle: Option<crate::time::Duration>, now: Instant) {
+        self.cfg.keepalive = idle;
+        if idle.is_none() {
+            self.timers.stop(Timer::KeepAlive);
+        } else {
+            self.restart_keepalive(now);
         }
     }
 

@@ -14,9 +14,15 @@ pub enum Timer {
     Persist = 1,
     /// 2·MSL in TIME-WAIT.
     TimeWait = 2,
+    /// Send a delayed ACK.
+    DelayedAck = 3,
+    /// Probe an idle connection.
+    KeepAlive = 4,
+    /// Give up on unacknowledged data.
+    UserTimeout = 5,
 }
 
-const TIMERS: usize = 3;
+const TIMERS: usize = 6;
 
 /// Deadlines indexed by [`Timer`]; the earliest one is the connection's.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +80,22 @@ impl Tcb {
             self.set_closed(None);
             return;
         }
+        if self.timers.expired(Timer::UserTimeout, now) {
+            log::debug!("{}: user timeout with data unacknowledged", self.remote);
+            self.set_closed(Some(ConnectionError::TimedOut));
+            return;
+        }
+        if self.timers.expired(Timer::KeepAlive, now) {
+            self.timers.stop(Timer::KeepAlive);
+            self.on_keepalive(now);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if self.timers.expired(Timer::DelayedAck, now) {
+            self.timers.stop(Timer::DelayedAck);
+            self.ack_now = true;
+        }
         if self.timers.expired(Timer::Persist, now) {
             self.timers.stop(Timer::Persist);
             self.on_persist(now);
@@ -127,6 +149,34 @@ impl Tcb {
             self.rtt.rto()
         );
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// RFC 1122 §4.2.3.6: after the idle time, probe; after the allowed
+    /// number of unanswered probes, the connection is dead.
+    fn on_keepalive(&mut self, now: Instant) {
+        let Some(_) = self.cfg.keepalive else { return };
+        if !self.state.is_synchronized() || self.state == State::TimeWait {
+            return;
+        }
+        if self.keepalive_sent >= self.cfg.keepalive_probes {
+            self.set_closed(Some(ConnectionError::TimedOut));
+            return;
+        }
+        self.keepalive_sent += 1;
+        self.keepalive_probe = true;
+        self.stats.keepalive_probes += 1;
+        self.timers
+            .set(Timer::KeepAlive, now + self.cfg.keepalive_interval);
+    }
+
+    /// Any segment from the peer shows it is alive: restart the idle clock.
+    pub(super) fn restart_keepalive(&mut self, now: Instant) {
+        self.keepalive_sent = 0;
+        if let Some(idle) = self.cfg.keepalive {
+            if self.state.is_synchronized() && self.state != State::TimeWait {
+                self.timers.set(Timer::KeepAlive, now + idle);
+            }
+        }
     }
 
     fn on_persist(&mut self, now: Instant) {

@@ -85,3 +85,122 @@ fn early_on_timeout_is_a_no_op() {
     recv_nothing(&mut tcb, t(11));
     assert_eq!(tcb.stats().retransmit_timeouts, 0);
 }
+
+fn established_with(c: &Config) -> Tcb {
+    let mut tcb = syn_sent_with(c);
+    send(&mut tcb, t(10), &syn_ack(None));
+    recv_one(&mut tcb, t(10));
+    tcb
+}
+
+#[test]
+fn established_delayed_ack_waits_40ms_for_one_segment() {
+    // RFC 1122 §4.2.3.2: an ACK may be delayed, by less than 0.5 s.
+    let mut tcb = established_with(&Config::default());
+    send(
+        &mut tcb,
+        t(100),
+        &seg(r(0), l(0), Flags::ACK | Flags::PSH, b"request"),
+    );
+    recv_nothing(&mut tcb, t(100));
+    assert_eq!(tcb.poll_at(), Some(t(140)));
+    tcb.on_timeout(t(140));
+    assert_eq!(recv_one(&mut tcb, t(140)).h.ack, r(7));
+    assert_eq!(tcb.stats().delayed_acks, 1);
+}
+
+#[test]
+fn established_every_second_full_segment_is_acked_at_once() {
+    // RFC 5681 §4.2: ACK at least every second full-sized segment.
+    let mut tcb = established_with(&Config::default());
+    let full = vec![1u8; 1460];
+    send(&mut tcb, t(100), &seg(r(0), l(0), Flags::ACK, &full));
+    recv_nothing(&mut tcb, t(100));
+    send(&mut tcb, t(101), &seg(r(1460), l(0), Flags::ACK, &full));
+    assert_eq!(recv_one(&mut tcb, t(101)).h.ack, r(2920));
+    assert_eq!(tcb.poll_at(), None, "the delayed-ACK timer was cancelled");
+}
+
+#[test]
+fn established_delayed_ack_rides_on_response_data() {
+    let mut tcb = established_with(&Config::default());
+    send(
+        &mut tcb,
+        t(100),
+        &seg(r(0), l(0), Flags::ACK | Flags::PSH, b"ping"),
+    );
+    tcb.send(b"pong").unwrap();
+    let s = recv_one(&mut tcb, t(101));
+    assert_eq!((s.h.ack, s.payload.as_slice()), (r(4), &b"pong"[..]));
+    assert!(!tcb.timers.is_armed(super::super::timers::Timer::DelayedAck));
+}
+
+#[test]
+fn established_nagle_holds_small_tail_while_small_segment_unacked() {
+    // RFC 1122 §4.2.3.4 (Minshall's variant, as Linux).
+    let mut tcb = established();
+    tcb.send(b"a").unwrap();
+    assert_eq!(recv_one(&mut tcb, t(20)).payload, b"a");
+    tcb.send(b"b").unwrap();
+    recv_nothing(&mut tcb, t(21));
+    send(&mut tcb, t(30), &seg(r(0), l(1), Flags::ACK, b""));
+    assert_eq!(recv_one(&mut tcb, t(30)).payload, b"b");
+}
+
+#[test]
+fn established_nodelay_sends_small_segments_at_once() {
+    let mut tcb = established();
+    tcb.set_nodelay(true);
+    assert!(tcb.nodelay());
+    tcb.send(b"a").unwrap();
+    recv_one(&mut tcb, t(20));
+    tcb.send(b"b").unwrap();
+    assert_eq!(recv_one(&mut tcb, t(21)).payload, b"b");
+}
+
+#[test]
+fn established_keepalive_probes_then_times_out() {
+    // RFC 1122 §4.2.3.6: probes after the idle time; a dead peer times out.
+    let c = Config {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 2,
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    assert_eq!(tcb.poll_at(), Some(t(10_010)));
+    tcb.on_timeout(t(10_010));
+    let probe = recv_one(&mut tcb, t(10_010));
+    assert_eq!((probe.h.seq, probe.payload.len()), (l(0) - 1u32, 0));
+    // The peer answers: idle clock restarts, probe count resets.
+    send(&mut tcb, t(10_020), &seg(r(0), l(0), Flags::ACK, b""));
+    assert_eq!(tcb.poll_at(), Some(t(20_020)));
+    for at in [20_020, 21_020] {
+        tcb.on_timeout(t(at));
+        recv_one(&mut tcb, t(at));
+    }
+    tcb.on_timeout(t(22_020));
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+    assert_eq!(tcb.stats().keepalive_probes, 3);
+}
+
+#[test]
+fn established_user_timeout_fails_unacknowledged_data() {
+    // RFC 9293 §3.10.8 USER TIMEOUT.
+    let c = Config {
+        user_timeout: Some(Duration::from_secs(2)),
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    tcb.send(b"never acked").unwrap();
+    recv(&mut tcb, t(100));
+    let mut now = t(100);
+    while tcb.state() != State::Closed {
+        now = tcb.poll_at().expect("a timer is always armed");
+        tcb.on_timeout(now);
+        recv(&mut tcb, now);
+    }
+    assert_eq!(now, t(2100));
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
