@@ -1,34 +1,80 @@
-//! Congestion control: RFC 5681 slow start and congestion avoidance with
-//! appropriate byte counting (RFC 3465, L = 2·SMSS), RFC 6928 initial
-//! window, and the window arithmetic of RFC 6582 NewReno fast recovery.
-//! Loss detection (dup-ACK counting, recovery point) lives in the input
+//! Congestion control: the window a sender may have in flight.
+//!
+//! Both algorithms share RFC 5681 slow start (with appropriate byte
+//! counting, RFC 3465 L = 2·SMSS), the RFC 6928 initial window, and the
+//! RFC 6582 NewReno fast-recovery window arithmetic. They differ in how
+//! much the window shrinks on loss and how it grows in congestion
+//! avoidance:
+//! - [`Algorithm::NewReno`]: halve; grow one SMSS per window (RFC 5681 §3.1).
+//! - [`Algorithm::Cubic`] (default, as Linux): shrink to β = 0.7; grow along
+//!   W(t) = C·(t − K)³ + W_max, never slower than Reno (RFC 9438 §4).
+//!
+//! Loss *detection* (duplicate ACKs, recovery point) lives in the input
 //! path; this type only owns `cwnd` and `ssthresh`.
+
+use crate::time::{Duration, Instant};
+
+/// Which congestion-avoidance algorithm a connection uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RFC 9438 CUBIC.
+    #[default]
+    Cubic,
+    /// RFC 5681 / RFC 6582 NewReno.
+    NewReno,
+}
+
+/// RFC 9438 §5: C = 0.4 segments/s³.
+const CUBIC_C: f64 = 0.4;
+/// RFC 9438 §4.6: multiplicative decrease factor.
+const CUBIC_BETA: f64 = 0.7;
+
+/// CUBIC's per-epoch state (RFC 9438 §4.1), windows in segments.
+#[derive(Clone, Debug, Default)]
+struct Cubic {
+    w_max: f64,
+    /// W_max before the last reduction, for fast convergence (§4.7).
+    w_last_max: f64,
+    k: f64,
+    epoch_start: Option<Instant>,
+    /// Reno-friendly estimate W_est (§4.3).
+    w_est: f64,
+}
 
 /// Sender congestion state, in bytes.
 #[derive(Clone, Debug)]
 pub struct CongestionControl {
+    algorithm: Algorithm,
     cwnd: usize,
     ssthresh: usize,
     mss: usize,
     acked_in_ca: usize,
+    cubic: Cubic,
 }
 
 impl CongestionControl {
     /// Initial window per RFC 6928: min(iw·MSS, max(2·MSS, 14600)) for iw = 10.
-    pub fn new(mss: usize, initial_segments: u32) -> CongestionControl {
+    pub fn new(algorithm: Algorithm, mss: usize, initial_segments: u32) -> CongestionControl {
         let mss = mss.max(1);
         let iw = (initial_segments as usize).max(1).saturating_mul(mss);
         CongestionControl {
+            algorithm,
             cwnd: iw.min((2 * mss).max(14600)).max(mss),
             ssthresh: usize::MAX,
             mss,
             acked_in_ca: 0,
+            cubic: Cubic::default(),
         }
     }
 
     /// Updates the segment size after MSS negotiation.
     pub fn set_mss(&mut self, mss: usize, initial_segments: u32) {
-        *self = CongestionControl::new(mss, initial_segments);
+        *self = CongestionControl::new(self.algorithm, mss, initial_segments);
+    }
+
+    /// The algorithm in use.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
     }
 
     /// Congestion window.
@@ -42,30 +88,98 @@ impl CongestionControl {
     }
 
     /// New data acknowledged outside recovery (RFC 5681 §3.1).
-    pub fn on_ack(&mut self, acked: usize) {
+    pub fn on_ack(&mut self, acked: usize, now: Instant, srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
             // Slow start with ABC, L = 2·SMSS (RFC 3465 §2.2).
             self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
-        } else {
-            // Congestion avoidance: one SMSS per cwnd of acknowledged bytes.
-            self.acked_in_ca += acked;
-            if self.acked_in_ca >= self.cwnd {
-                self.acked_in_ca -= self.cwnd;
-                self.cwnd = self.cwnd.saturating_add(self.mss);
+            return;
+        }
+        match self.algorithm {
+            Algorithm::NewReno => self.reno_avoidance(acked),
+            Algorithm::Cubic => {
+                self.cubic_avoidance(acked, now, srtt.unwrap_or(Duration::from_millis(100)))
             }
         }
     }
 
-    /// Retransmission timeout (RFC 5681 §3.1 eq. 4, loss window = 1 SMSS).
+    /// One SMSS per cwnd of acknowledged bytes (RFC 5681 §3.1).
+    fn reno_avoidance(&mut self, acked: usize) {
+        self.acked_in_ca += acked;
+        if self.acked_in_ca >= self.cwnd {
+            self.acked_in_ca -= self.cwnd;
+            self.cwnd = self.cwnd.saturating_add(self.mss);
+        }
+    }
+
+    /// RFC 9438 §4.2–§4.4.
+    fn cubic_avoidance(&mut self, acked: usize, now: Instant, rtt: Duration) {
+        let mss = self.mss as f64;
+        let cwnd = self.cwnd as f64 / mss;
+        let c = &mut self.cubic;
+        let start = match c.epoch_start {
+            Some(s) => s,
+            None => {
+                // A new epoch (e.g. after slow start without a loss).
+                c.epoch_start = Some(now);
+                if c.w_max < cwnd {
+                    c.w_max = cwnd;
+                    c.k = 0.0;
+                } else {
+                    c.k = ((c.w_max - cwnd) / CUBIC_C).cbrt();
+                }
+                c.w_est = cwnd;
+                now
+            }
+        };
+        let t = now.saturating_duration_since(start).as_secs_f64();
+        let w_cubic = |t: f64| CUBIC_C * (t - c.k).powi(3) + c.w_max;
+        // §4.3: Reno-friendly estimate, α = 3(1−β)/(1+β).
+        let alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
+        c.w_est += alpha * (acked as f64 / mss) / cwnd;
+        let target = if w_cubic(t) < c.w_est {
+            c.w_est
+        } else {
+            // §4.4: aim one RTT ahead, growing at most 1.5× per RTT.
+            w_cubic(t + rtt.as_secs_f64()).clamp(cwnd, 1.5 * cwnd)
+        };
+        let increment = (target - cwnd) / cwnd * (acked as f64 / mss);
+        let grown = (cwnd + increment.max(0.0)) * mss;
+        self.cwnd = (grown as usize).max(self.cwnd);
+    }
+
+    /// The multiplicative decrease on a congestion event, returning the new
+    /// ssthresh (RFC 5681 eq. 4; RFC 9438 §4.6–§4.7).
+    fn reduce(&mut self, flight: usize) -> usize {
+        match self.algorithm {
+            Algorithm::NewReno => (flight / 2).max(2 * self.mss),
+            Algorithm::Cubic => {
+                let mss = self.mss as f64;
+                let cwnd = self.cwnd as f64 / mss;
+                let c = &mut self.cubic;
+                // Fast convergence: release bandwidth to newer flows.
+                c.w_max = if cwnd < c.w_last_max {
+                    cwnd * (1.0 + CUBIC_BETA) / 2.0
+                } else {
+                    cwnd
+                };
+                c.w_last_max = cwnd;
+                c.k = (c.w_max * (1.0 - CUBIC_BETA) / CUBIC_C).cbrt();
+                c.epoch_start = None;
+                ((self.cwnd as f64 * CUBIC_BETA) as usize).max(2 * self.mss)
+            }
+        }
+    }
+
+    /// Retransmission timeout: loss window of 1 SMSS (RFC 5681 §3.1).
     pub fn on_rto(&mut self, flight: usize) {
-        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.ssthresh = self.reduce(flight);
         self.cwnd = self.mss;
         self.acked_in_ca = 0;
     }
 
     /// Entering fast recovery on the third duplicate ACK (RFC 6582 §3.2 step 2).
     pub fn on_fast_retransmit(&mut self, flight: usize) {
-        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.ssthresh = self.reduce(flight);
         self.cwnd = self.ssthresh + 3 * self.mss;
         self.acked_in_ca = 0;
     }
@@ -98,33 +212,42 @@ impl CongestionControl {
 mod tests {
     use super::*;
 
-    #[test]
-    fn initial_window_is_ten_segments() {
-        assert_eq!(CongestionControl::new(1460, 10).cwnd(), 14600);
+    fn reno(mss: usize) -> CongestionControl {
+        CongestionControl::new(Algorithm::NewReno, mss, 10)
     }
 
     #[test]
-    fn slow_start_then_avoidance() {
-        let mut c = CongestionControl::new(1000, 10);
-        c.on_ack(1000);
+    fn initial_window_is_ten_segments() {
+        assert_eq!(reno(1460).cwnd(), 14600);
+        assert_eq!(
+            CongestionControl::new(Algorithm::Cubic, 1460, 10).cwnd(),
+            14600
+        );
+    }
+
+    #[test]
+    fn slow_start_then_reno_avoidance() {
+        let now = Instant::ZERO;
+        let mut c = reno(1000);
+        c.on_ack(1000, now, None);
         assert_eq!(c.cwnd(), 11_000);
-        c.on_ack(5000);
+        c.on_ack(5000, now, None);
         assert_eq!(c.cwnd(), 13_000, "ABC caps growth at 2·SMSS per ACK");
         c.on_rto(20_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
         while c.cwnd() < 10_000 {
-            c.on_ack(1000);
+            c.on_ack(1000, now, None);
         }
         let before = c.cwnd();
-        c.on_ack(before - 1);
+        c.on_ack(before - 1, now, None);
         assert_eq!(c.cwnd(), before, "less than a window acknowledged");
-        c.on_ack(1);
+        c.on_ack(1, now, None);
         assert_eq!(c.cwnd(), before + 1000);
     }
 
     #[test]
     fn fast_recovery_window_arithmetic() {
-        let mut c = CongestionControl::new(1000, 10);
+        let mut c = reno(1000);
         c.on_fast_retransmit(10_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (8000, 5000));
         c.on_dup_ack_in_recovery();
@@ -133,5 +256,51 @@ mod tests {
         assert_eq!(c.cwnd(), 7000);
         c.on_recovery_end(2000);
         assert_eq!(c.cwnd(), 3000);
+    }
+
+    /// Drives CUBIC in congestion avoidance with one ACK of one segment per
+    /// cwnd/RTT and returns cwnd (segments) after `secs`.
+    fn cubic_after_loss(w: usize, secs: f64) -> (f64, CongestionControl) {
+        let mss = 1000;
+        let mut c = CongestionControl::new(Algorithm::Cubic, mss, 10);
+        c.cwnd = w * mss;
+        c.on_fast_retransmit(w * mss);
+        c.on_recovery_end(w * mss);
+        let rtt = Duration::from_millis(100);
+        let mut now = Instant::from_secs(1);
+        let end = now + Duration::from_secs_f64(secs);
+        while now < end {
+            let segs = c.cwnd() / mss;
+            for _ in 0..segs {
+                c.on_ack(mss, now, Some(rtt));
+            }
+            now += rtt;
+        }
+        (c.cwnd() as f64 / mss as f64, c)
+    }
+
+    #[test]
+    fn cubic_reduces_by_beta_and_regains_w_max_near_k() {
+        // RFC 9438: after loss at W_max = 100, cwnd = 70 and the curve
+        // returns to W_max at K = cbrt(100·0.3/0.4) ≈ 4.2 s.
+        let (_, c) = cubic_after_loss(100, 0.0);
+        assert_eq!(c.ssthresh(), 70_000);
+        assert_eq!(c.cwnd(), 70_000);
+        let (w, _) = cubic_after_loss(100, 2.0);
+        assert!(w > 85.0 && w < 100.0, "concave region, {w}");
+        let (w, _) = cubic_after_loss(100, 4.2);
+        assert!((97.0..=103.0).contains(&w), "plateau near W_max, {w}");
+        let (w, _) = cubic_after_loss(100, 7.0);
+        assert!(w > 105.0, "convex region probes beyond W_max, {w}");
+    }
+
+    #[test]
+    fn cubic_fast_convergence_lowers_w_max_on_repeated_loss() {
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 100_000;
+        c.on_fast_retransmit(100_000);
+        c.cwnd = 80_000;
+        c.on_fast_retransmit(80_000);
+        assert!((c.cubic.w_max - 68.0).abs() < 1e-9, "80·(1+β)/2 = 68");
     }
 }

@@ -273,7 +273,7 @@ impl Tcb {
                     self.cc.on_partial_ack(acked);
                     self.fast_retransmit = true;
                 }
-                None => self.cc.on_ack(acked),
+                None => self.cc.on_ack(acked, now, self.rtt.srtt()),
             }
             if self.snd_una == self.snd_max {
                 self.retransmitting = false;

@@ -4,7 +4,9 @@
 //! machine of RFC 9293 §3.3.2, sequence-space bookkeeping (§3.4), the
 //! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
 //! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
-//! (RFC 5681 with RFC 6582 NewReno recovery), window scaling (RFC 7323 §2),
+//! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC), window scaling
+//! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
+//! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
 //! (RFC 6528).
 //!
@@ -31,7 +33,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use congestion::CongestionControl;
+pub use congestion::{Algorithm, CongestionControl};
 pub use isn::IsnGenerator;
 pub use output::Transmit;
 pub use rtt::RttEstimator;
@@ -89,6 +91,8 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
+    /// Congestion-avoidance algorithm (CUBIC by default, as Linux).
+    pub congestion: Algorithm,
     /// Most separate out-of-order ranges held for reassembly; segments that
     /// would open another hole are dropped (and counted).
     pub max_ooo_ranges: usize,
@@ -117,6 +121,7 @@ impl Default for Config {
             keepalive_probes: 9,
             user_timeout: None,
             initial_window: 10,
+            congestion: Algorithm::Cubic,
             max_ooo_ranges: 32,
         }
     }

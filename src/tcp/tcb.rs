@@ -230,7 +230,7 @@ impl Tcb {
             fast_retransmit: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            cc: CongestionControl::new(mss.min(536), cfg.initial_window),
+            cc: CongestionControl::new(cfg.congestion, mss.min(536), cfg.initial_window),
             timers: TimerTable::default(),
             error: None,
             stats: ConnStats::default(),
