@@ -184,6 +184,14 @@ impl CongestionControl {
         self.acked_in_ca = 0;
     }
 
+    /// Entering SACK-based recovery (RFC 6675 §5 step 4.2): cwnd = ssthresh;
+    /// the pipe estimate, not window inflation, paces sending.
+    pub fn on_sack_recovery(&mut self, flight: usize) {
+        self.ssthresh = self.reduce(flight);
+        self.cwnd = self.ssthresh;
+        self.acked_in_ca = 0;
+    }
+
     /// A further duplicate ACK during recovery inflates the window (step 3).
     pub fn on_dup_ack_in_recovery(&mut self) {
         self.cwnd = self.cwnd.saturating_add(self.mss);

@@ -252,12 +252,14 @@ impl Tcb {
         }
         let window = u32::from(h.window) << self.snd_wscale;
         let flight = self.flight_size();
+        let sacked_new = self.absorb_sack(seg);
         if ack.diff(self.snd_una) > 0 {
             let acked = (ack - self.snd_una) as usize;
             let fin_acked = self.fin_seq.is_some_and(|f| ack == f + 1u32);
             let data_acked = acked - usize::from(fin_acked);
             self.tx.discard(data_acked);
             self.snd_una = ack;
+            self.scoreboard.advance(ack);
             if self.snd_nxt.diff(ack) < 0 {
                 self.snd_nxt = ack;
             }
@@ -269,6 +271,8 @@ impl Tcb {
                     self.recovery = None;
                     self.cc.on_recovery_end(self.flight_size());
                 }
+                // With SACK the scoreboard drives retransmission (RFC 6675).
+                Some(_) if self.sack_ok => {}
                 Some(_) => {
                     self.cc.on_partial_ack(acked);
                     self.fast_retransmit = true;
@@ -290,14 +294,26 @@ impl Tcb {
             && flight > 0
             && seg.payload.is_empty()
             && !h.flags.fin()
-            && window == self.snd_wnd
+            && (window == self.snd_wnd || sacked_new)
         {
-            // A duplicate ACK (RFC 5681 §2).
+            // A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
+            // information too).
             self.dup_acks += 1;
             self.stats.dup_acks += 1;
             if self.recovery.is_some() {
-                self.cc.on_dup_ack_in_recovery();
-            } else if self.dup_acks == 3 {
+                if !self.sack_ok {
+                    self.cc.on_dup_ack_in_recovery();
+                }
+            } else if self.sack_ok && (self.dup_acks >= 3 || self.is_lost(self.snd_una)) {
+                // RFC 6675 §5 steps 4.1–4.3: enter SACK-based recovery.
+                self.recovery = Some(self.snd_max);
+                self.high_rxt = self.snd_una;
+                self.cc.on_sack_recovery(flight);
+                // Step 4.3: the first segment goes at once.
+                self.fast_retransmit = true;
+                self.stats.fast_retransmits += 1;
+                self.stats.sack_recoveries += 1;
+            } else if !self.sack_ok && self.dup_acks == 3 {
                 // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
                 self.recovery = Some(self.snd_max);
                 self.cc.on_fast_retransmit(flight);

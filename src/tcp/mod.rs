@@ -26,6 +26,7 @@ pub mod isn;
 mod options;
 mod output;
 mod rtt;
+mod sack;
 mod state;
 mod tcb;
 mod timers;

@@ -139,6 +139,12 @@ impl Tcb {
                 return Some(t);
             }
         }
+        let sack_recovery = self.sack_ok && self.recovery.is_some();
+        if sack_recovery {
+            if let Some(t) = self.sack_retransmit(now) {
+                return Some(t);
+            }
+        }
         let start = self.data_start();
         let offset = if self.snd_nxt.diff(start) > 0 {
             (self.snd_nxt - start) as usize
@@ -146,9 +152,16 @@ impl Tcb {
             0
         };
         let unsent = self.tx.len().saturating_sub(offset);
-        let window = (self.snd_wnd as usize).min(self.cc.cwnd());
         let in_flight = (self.snd_nxt - self.snd_una) as usize;
-        let usable = window.saturating_sub(in_flight);
+        let usable = if sack_recovery {
+            // RFC 6675 §5: send while cwnd − pipe ≥ 1 SMSS (rule 2: new data).
+            let by_cwnd = self.cc.cwnd().saturating_sub(self.pipe());
+            by_cwnd.min((self.snd_wnd as usize).saturating_sub(in_flight))
+        } else {
+            (self.snd_wnd as usize)
+                .min(self.cc.cwnd())
+                .saturating_sub(in_flight)
+        };
         let mss = self.data_mss();
         let mut len = unsent.min(usable).min(mss);
         if len == 0 && self.force_probe && unsent > 0 {
@@ -221,6 +234,31 @@ impl Tcb {
         None
     }
 
+    /// RFC 6675 §5 step (C): while cwnd − pipe ≥ 1 SMSS, retransmit the
+    /// next lost hole (NextSeg rule 1).
+    fn sack_retransmit(&mut self, now: Instant) -> Option<Transmit> {
+        let mss = self.data_mss();
+        if self.cc.cwnd() < self.pipe() + mss {
+            return None;
+        }
+        let (seq, len) = self.next_lost_segment(mss)?;
+        let offset = (seq - self.data_start()) as usize;
+        let len = len.min(self.tx.len().saturating_sub(offset));
+        if len == 0 {
+            return None;
+        }
+        self.high_rxt = seq + len;
+        if self
+            .rtt_probe
+            .is_some_and(|(s, _)| s.diff(seq + len) < 0 && s.diff(seq) >= 0)
+        {
+            self.rtt_probe = None;
+        }
+        self.stats.retransmits += 1;
+        let h = self.header(seq, Flags::ACK);
+        self.emit(now, h, offset, len)
+    }
+
     /// Resends the first unacknowledged segment (fast retransmit, RFC 5681
     /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5).
     fn retransmit_first(&mut self, now: Instant) -> Option<Transmit> {
@@ -237,6 +275,9 @@ impl Tcb {
             self.rtt_probe = None;
         }
         self.stats.retransmits += 1;
+        if self.sack_ok && self.recovery.is_some() {
+            self.high_rxt = self.high_rxt.max(seq + data);
+        }
         let mut flags = Flags::ACK;
         if fin_here {
             flags |= Flags::FIN;

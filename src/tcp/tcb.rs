@@ -48,6 +48,10 @@ pub struct ConnStats {
     pub window_probes: u64,
     /// Keepalive probes sent.
     pub keepalive_probes: u64,
+    /// SACK blocks received.
+    pub sack_blocks_in: u64,
+    /// Loss recoveries driven by SACK (RFC 6675).
+    pub sack_recoveries: u64,
     /// ACKs held back by the delayed-ACK rule.
     pub delayed_acks: u64,
 }
@@ -142,6 +146,10 @@ pub struct Tcb {
     pub(super) retransmitting: bool,
     pub(super) retries: u32,
     pub(super) dup_acks: u32,
+    /// What the peer has SACKed above SND.UNA (RFC 6675 scoreboard).
+    pub(super) scoreboard: super::sack::Scoreboard,
+    /// Highest byte retransmitted in this recovery (RFC 6675 HighRxt).
+    pub(super) high_rxt: SeqNumber,
     /// NewReno recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
     pub(super) recovery: Option<SeqNumber>,
     /// Segment to resend at once (fast retransmit / partial ACK).
@@ -226,6 +234,8 @@ impl Tcb {
             retransmitting: false,
             retries: 0,
             dup_acks: 0,
+            scoreboard: super::sack::Scoreboard::new(32),
+            high_rxt: iss,
             recovery: None,
             fast_retransmit: false,
             rtt_probe: None,

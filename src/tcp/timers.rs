@@ -138,6 +138,9 @@ impl Tcb {
             }
             self.recovery = None;
             self.dup_acks = 0;
+            // RFC 6675 §5.1 / RFC 2018 §8: after a timeout, SACKed data may
+            // have been reneged; start over from SND.UNA.
+            self.scoreboard.clear();
             // Go back N: everything from snd_una is resent as the window allows.
             self.snd_nxt = self.snd_una;
         }

@@ -7,6 +7,7 @@ mod data;
 mod handshake;
 mod options;
 mod rst;
+mod sack;
 mod timers;
 
 use super::*;
