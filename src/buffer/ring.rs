@@ -5,11 +5,20 @@
 //! written ahead of its end (`write_unallocated`) before they are committed.
 
 /// A byte ring buffer of fixed capacity.
-#[derive(Debug)]
 pub struct RingBuffer {
     storage: Box<[u8]>,
     read_at: usize,
     len: usize,
+}
+
+impl std::fmt::Debug for RingBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The contents are payload bytes: never dump them into logs.
+        f.debug_struct("RingBuffer")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .finish()
+    }
 }
 
 impl RingBuffer {

@@ -6,12 +6,14 @@
 //! simulation). Knows nothing about TCP; middleware that inspects packets
 //! (pcap, trace, fault injection) wraps another device.
 
+pub mod fault;
 pub mod pipe;
 pub mod tun;
 
 use std::io;
 use std::os::fd::RawFd;
 
+pub use fault::{FaultInjector, FaultStats, Faults};
 pub use pipe::PipeDevice;
 pub use tun::{TunConfig, TunDevice};
 

@@ -16,6 +16,8 @@ mod ipv4;
 mod stats;
 
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
 
 pub use demux::SocketHandle;

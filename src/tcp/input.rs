@@ -304,15 +304,8 @@ impl Tcb {
                 if !self.sack_ok {
                     self.cc.on_dup_ack_in_recovery();
                 }
-            } else if self.sack_ok && (self.dup_acks >= 3 || self.is_lost(self.snd_una)) {
-                // RFC 6675 §5 steps 4.1–4.3: enter SACK-based recovery.
-                self.recovery = Some(self.snd_max);
-                self.high_rxt = self.snd_una;
-                self.cc.on_sack_recovery(flight);
-                // Step 4.3: the first segment goes at once.
-                self.fast_retransmit = true;
-                self.stats.fast_retransmits += 1;
-                self.stats.sack_recoveries += 1;
+            } else if self.sack_ok && self.dup_acks >= 3 {
+                self.enter_sack_recovery(flight);
             } else if !self.sack_ok && self.dup_acks == 3 {
                 // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
                 self.recovery = Some(self.snd_max);
@@ -320,6 +313,15 @@ impl Tcb {
                 self.fast_retransmit = true;
                 self.stats.fast_retransmits += 1;
             }
+        }
+        // RFC 6675 §5 step 4: SACK information alone (even on ACKs that
+        // carry data, common in two-way transfers) can show a loss.
+        if sacked_new
+            && self.recovery.is_none()
+            && self.flight_size() > 0
+            && self.is_lost(self.snd_una)
+        {
+            self.enter_sack_recovery(self.flight_size());
         }
         if window == 0 && flight > 0 && ack == self.snd_una {
             // The peer is alive and answering probes of its closed window.
@@ -337,6 +339,17 @@ impl Tcb {
             }
         }
         true
+    }
+
+    /// RFC 6675 §5 steps 4.1–4.3: enter SACK-based loss recovery.
+    fn enter_sack_recovery(&mut self, flight: usize) {
+        self.recovery = Some(self.snd_max);
+        self.high_rxt = self.snd_una;
+        self.cc.on_sack_recovery(flight);
+        // Step 4.3: the first segment goes at once.
+        self.fast_retransmit = true;
+        self.stats.fast_retransmits += 1;
+        self.stats.sack_recoveries += 1;
     }
 
     /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.

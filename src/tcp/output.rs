@@ -97,7 +97,7 @@ impl Tcb {
         }
         if self.send_rst {
             self.send_rst = false;
-            let h = self.header(self.snd_nxt, Flags::RST | Flags::ACK);
+            let h = self.header(self.snd_max, Flags::RST | Flags::ACK);
             return self.emit(now, h, 0, 0);
         }
         match self.state {
@@ -221,7 +221,10 @@ impl Tcb {
             self.timers.set(Timer::Persist, now + self.rtt.rto());
         }
         if self.ack_now {
-            let h = self.header(self.snd_nxt, Flags::ACK);
+            // After a go-back-N retransmission snd_nxt lags the highest
+            // byte sent; a bare ACK carries snd_max so the peer, whose
+            // RCV.NXT may be past snd_nxt, finds it acceptable (as BSD does).
+            let h = self.header(self.snd_max, Flags::ACK);
             return self.emit(now, h, 0, 0);
         }
         if self.keepalive_probe {
