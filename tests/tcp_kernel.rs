@@ -183,3 +183,43 @@ fn nonblocking_read_and_write_return_would_block() {
     assert_eq!(all.len(), sent.len());
     assert_eq!(sha256(&all), sha256(&sent));
 }
+
+#[test]
+fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
+    let Some(stack) = netns() else { return };
+    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7300)).unwrap();
+    let kernel = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"hello").unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+        // The peer resets: the kernel sees ECONNRESET (or EOF first on some kernels).
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).map_err(|e| e.kind())
+    });
+    let s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7300)).unwrap();
+    assert!(!s.nodelay().unwrap());
+    s.set_nodelay(true).unwrap();
+    assert!(s.nodelay().unwrap());
+    assert_eq!(s.ttl().unwrap(), 64);
+    s.set_ttl(32).unwrap();
+    assert_eq!(s.ttl().unwrap(), 32);
+    assert_eq!(s.set_ttl(0).unwrap_err().kind(), ErrorKind::InvalidInput);
+    let mut buf = [0u8; 5];
+    assert_eq!(s.peek(&mut buf).unwrap(), 5);
+    assert_eq!(&buf, b"hello");
+    let mut clone = s.try_clone().unwrap();
+    let mut got = [0u8; 5];
+    (&s).read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello", "peeked bytes are still there");
+    clone.write_all(b"ping").unwrap();
+    assert_eq!(clone.local_addr().unwrap(), s.local_addr().unwrap());
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    // The clone keeps the connection alive until it is dropped too.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(clone.state(), tunstack::tcp::State::Established);
+    drop(clone);
+    assert_eq!(kernel.join().unwrap(), Err(ErrorKind::ConnectionReset));
+}

@@ -13,13 +13,22 @@ use std::time::Duration;
 /// A TCP connection over a [`Stack`].
 ///
 /// `Read` and `Write` are implemented for both `TcpStream` and
-/// `&TcpStream`, so one thread can read while another writes.
+/// `&TcpStream`, so one thread can read while another writes; or
+/// [`try_clone`](TcpStream::try_clone) it. The connection closes gracefully
+/// when the last clone is dropped.
 pub struct TcpStream {
+    inner: Arc<Inner>,
+}
+
+/// The socket proper, shared by clones (options are per socket, as in
+/// `std::net`).
+struct Inner {
     shared: Arc<Shared>,
     handle: SocketHandle,
     nonblocking: AtomicBool,
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
+    linger: Mutex<Option<Duration>>,
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
@@ -46,12 +55,123 @@ fn check_timeout(t: Option<Duration>) -> io::Result<()> {
 impl TcpStream {
     pub(super) fn from_handle(shared: Arc<Shared>, handle: SocketHandle) -> TcpStream {
         TcpStream {
-            shared,
-            handle,
-            nonblocking: AtomicBool::new(false),
-            read_timeout: Mutex::new(None),
-            write_timeout: Mutex::new(None),
+            inner: Arc::new(Inner {
+                shared,
+                handle,
+                nonblocking: AtomicBool::new(false),
+                read_timeout: Mutex::new(None),
+                write_timeout: Mutex::new(None),
+                linger: Mutex::new(None),
+            }),
         }
+    }
+
+    /// Another handle to the same connection (shared options and state).
+    ///
+    /// # Errors
+    /// Never fails; the `Result` mirrors `std::net`.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            inner: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Reads without consuming: the next `read` returns the same bytes.
+    /// Blocks (or returns `WouldBlock`) like `read`.
+    ///
+    /// # Errors
+    /// As `read`.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        let timeout = *self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let handle = self.inner.handle;
+        let r = self.inner.shared.wait_for(
+            if nonblocking { None } else { deadline(timeout) },
+            |iface| {
+                let Some(tcb) = iface.tcp_mut(handle) else {
+                    return Some(Err(error::not_connected()));
+                };
+                if tcb.recv_queue() > 0 || buf.is_empty() {
+                    return Some(Ok(tcb.peek(buf)));
+                }
+                if let Some(e) = tcb.error() {
+                    return Some(Err(error::connection(e)));
+                }
+                if tcb.can_recv() {
+                    // End of stream.
+                    return Some(Ok(0));
+                }
+                if tcb.is_connecting() {
+                    return Some(Err(error::not_connected()));
+                }
+                if nonblocking {
+                    return Some(Err(error::would_block()));
+                }
+                None
+            },
+        );
+        r.unwrap_or_else(|()| Err(error::would_block()))
+    }
+
+    /// Disables (`true`) or enables Nagle's algorithm (`TCP_NODELAY`).
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.with_tcb(|t| t.set_nodelay(nodelay))?;
+        self.inner.shared.waker.wake();
+        Ok(())
+    }
+
+    /// True when Nagle's algorithm is off.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.with_tcb(|t| t.nodelay())
+    }
+
+    /// Sets the IP TTL of this connection's packets.
+    ///
+    /// # Errors
+    /// `InvalidInput` for 0; `NotConnected` if the connection is gone.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1..=255"))?;
+        self.with_tcb(|t| t.set_ttl(ttl))
+    }
+
+    /// The IP TTL of this connection's packets.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let default = u32::from(self.inner.shared.lock().config().ttl);
+        self.with_tcb(|t| t.ttl().map_or(default, u32::from))
+    }
+
+    /// `SO_LINGER`: `Some(Duration::ZERO)` makes dropping the stream reset
+    /// the connection (RST) instead of closing it gracefully.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        *self.inner.linger.lock().unwrap_or_else(|p| p.into_inner()) = linger;
+        Ok(())
+    }
+
+    /// The linger setting.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        Ok(*self.inner.linger.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Opens a connection to `addr`, blocking until the handshake completes
@@ -93,7 +213,7 @@ impl TcpStream {
         };
         shared.waker.wake();
         let stream = TcpStream::from_handle(shared, handle);
-        let outcome = stream.shared.wait_for(deadline(timeout), |iface| {
+        let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
             let tcb = iface.tcp(handle)?;
             match tcb.state() {
                 State::SynSent | State::SynReceived => None,
@@ -111,19 +231,23 @@ impl TcpStream {
     }
 
     fn with_tcb<T>(&self, f: impl FnOnce(&mut crate::tcp::Tcb) -> T) -> io::Result<T> {
-        let mut iface = self.shared.lock();
+        let mut iface = self.inner.shared.lock();
         iface
-            .tcp_mut(self.handle)
+            .tcp_mut(self.inner.handle)
             .map(f)
             .ok_or_else(error::not_connected)
     }
 
     fn do_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
-        let timeout = *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner());
-        let handle = self.handle;
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        let timeout = *self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let handle = self.inner.handle;
         let mut wake = false;
-        let r = self.shared.wait_for(
+        let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
@@ -142,17 +266,21 @@ impl TcpStream {
         );
         if wake {
             // Reading opened the window: let the driver send the update.
-            self.shared.waker.wake();
+            self.inner.shared.waker.wake();
         }
         // A read timeout reports WouldBlock, as Linux's SO_RCVTIMEO does.
         r.unwrap_or_else(|()| Err(error::would_block()))
     }
 
     fn do_write(&self, buf: &[u8]) -> io::Result<usize> {
-        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
-        let timeout = *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner());
-        let handle = self.handle;
-        let r = self.shared.wait_for(
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        let timeout = *self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let handle = self.inner.handle;
+        let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
@@ -167,7 +295,7 @@ impl TcpStream {
             },
         );
         if matches!(r, Ok(Ok(n)) if n > 0) {
-            self.shared.waker.wake();
+            self.inner.shared.waker.wake();
         }
         r.unwrap_or_else(|()| Err(error::would_block()))
     }
@@ -177,7 +305,7 @@ impl TcpStream {
     /// # Errors
     /// Never fails; the `Result` mirrors `std::net`.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        self.inner.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
 
@@ -188,7 +316,11 @@ impl TcpStream {
     /// `InvalidInput` for `Some(Duration::ZERO)`.
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         check_timeout(t)?;
-        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        *self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = t;
         Ok(())
     }
 
@@ -198,7 +330,11 @@ impl TcpStream {
     /// `InvalidInput` for `Some(Duration::ZERO)`.
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         check_timeout(t)?;
-        *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        *self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = t;
         Ok(())
     }
 
@@ -207,7 +343,11 @@ impl TcpStream {
     /// # Errors
     /// Never fails.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(*self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The write timeout.
@@ -215,7 +355,11 @@ impl TcpStream {
     /// # Errors
     /// Never fails.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(*self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Shuts down the reading side, the writing side (sends FIN after the
@@ -232,8 +376,8 @@ impl TcpStream {
                 tcb.close();
             }
         })?;
-        self.shared.waker.wake();
-        self.shared.cond.notify_all();
+        self.inner.shared.waker.wake();
+        self.inner.shared.cond.notify_all();
         Ok(())
     }
 
@@ -277,7 +421,7 @@ impl TcpStream {
     /// Resets the connection at once (RST), discarding queued data.
     pub fn abort(&self) {
         let _ = self.with_tcb(|t| t.abort());
-        self.shared.waker.wake();
+        self.inner.shared.waker.wake();
     }
 
     fn flush_inner(&self) -> io::Result<()> {
@@ -317,11 +461,19 @@ impl Write for &TcpStream {
     }
 }
 
-impl Drop for TcpStream {
+impl Drop for Inner {
     fn drop(&mut self) {
+        let abort = *self.linger.lock().unwrap_or_else(|p| p.into_inner()) == Some(Duration::ZERO);
+        let mut iface = self.shared.lock();
+        if abort {
+            if let Some(t) = iface.tcp_mut(self.handle) {
+                t.abort();
+            }
+        }
         // Graceful close: FIN after the queued data; the stack frees the
         // connection when it reaches CLOSED.
-        self.shared.lock().tcp_release(self.handle);
+        iface.tcp_release(self.handle);
+        drop(iface);
         self.shared.waker.wake();
     }
 }

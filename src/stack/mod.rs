@@ -273,6 +273,7 @@ impl Interface {
                 };
                 let copied = e.tcb.copy_payload(&t, &mut pkt[IPV4_HEADER_LEN + hlen..]);
                 let dst = *e.tcb.remote().ip();
+                let ttl = e.tcb.ttl().unwrap_or(ttl);
                 if copied != t.payload_len
                     || t.header
                         .emit(&mut pkt[IPV4_HEADER_LEN..], src, dst)

@@ -161,6 +161,8 @@ pub struct Tcb {
     pub(super) timers: TimerTable,
     pub(super) error: Option<ConnectionError>,
     pub(super) stats: ConnStats,
+    /// IP TTL for this connection's packets (`None`: the stack default).
+    pub(super) ttl: Option<u8>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits.
@@ -244,6 +246,7 @@ impl Tcb {
             timers: TimerTable::default(),
             error: None,
             stats: ConnStats::default(),
+            ttl: None,
         }
     }
 
@@ -486,6 +489,16 @@ impl Tcb {
     /// True when Nagle's algorithm is off.
     pub fn nodelay(&self) -> bool {
         !self.nagle
+    }
+
+    /// Sets the IP TTL of this connection's packets (`IP_TTL`).
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.ttl = Some(ttl);
+    }
+
+    /// The IP TTL override, if set.
+    pub fn ttl(&self) -> Option<u8> {
+        self.ttl
     }
 
     /// Sets the keepalive idle time (`None` turns keepalive off).
