@@ -22,11 +22,14 @@
 //! tunstack's own address is 10.0.0.2.
 
 pub mod buffer;
+pub mod cli;
 pub mod device;
+pub mod http;
 pub mod net;
 pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;
 
+pub use http::Client;
 pub use net::{Stack, TcpListener, TcpStream};

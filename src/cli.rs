@@ -1,0 +1,367 @@
+//! The command-line interface (`tunstack get URL`), with curl's habits:
+//! the body goes to stdout (or `-o FILE`), a one-line status to stderr.
+//!
+//! Exit codes: 0 on a 2xx response; 1 on a network or HTTP error
+//! (including a non-2xx status); 2 on a usage error.
+
+use crate::device::TunConfig;
+use crate::http::{self, Client, Connect};
+use crate::net::{Config, Stack, TcpStream};
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: network or HTTP failure.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code: bad command line.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tunstack",
+    version,
+    about = "A userspace TCP/IP stack over a Linux TUN device"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fetch a URL over tunstack's own TCP (like `curl`).
+    Get(GetArgs),
+}
+
+/// Where tunstack lives: the TUN interface and its addresses.
+#[derive(Args, Debug, Clone)]
+struct NetArgs {
+    /// TUN interface to create or attach to.
+    #[arg(long, default_value = "tun0")]
+    iface: String,
+    /// tunstack's own IPv4 address.
+    #[arg(long, default_value = "10.0.0.2")]
+    addr: Ipv4Addr,
+    /// The kernel side of the TUN interface (assigned to it on creation).
+    #[arg(long, default_value = "10.0.0.1")]
+    gateway: Ipv4Addr,
+    /// Prefix length of the TUN subnet.
+    #[arg(long, default_value_t = 24)]
+    prefix: u8,
+    /// Interface MTU.
+    #[arg(long, default_value_t = 1500)]
+    mtu: usize,
+}
+
+#[derive(Args, Debug)]
+struct GetArgs {
+    /// The URL to fetch (http://HOST[:PORT]/PATH; HOST an IPv4 address).
+    url: String,
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Show the request and response heads and connection details on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Give up connecting after SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    connect_timeout: f64,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+struct Failure {
+    code: i32,
+    message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+}
+
+fn failure(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_FAILURE,
+        message: message.into(),
+    }
+}
+
+/// Runs the CLI with `args` (including the program name) and returns the
+/// process exit code. Never panics on user input.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let result = match cli.command {
+        Command::Get(a) => get(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("tunstack: {}", f.message);
+            f.code
+        }
+    }
+}
+
+fn validate_net(n: &NetArgs) -> Result<(), Failure> {
+    if !(1..=30).contains(&n.prefix) {
+        return Err(usage(format!("--prefix {} is outside 1..=30", n.prefix)));
+    }
+    if !(576..=65535).contains(&n.mtu) {
+        return Err(usage(format!("--mtu {} is outside 576..=65535", n.mtu)));
+    }
+    let mask = u32::MAX << (32 - u32::from(n.prefix));
+    if u32::from(n.addr) & mask != u32::from(n.gateway) & mask {
+        return Err(usage(format!(
+            "--addr {} is not in {}/{}",
+            n.addr, n.gateway, n.prefix
+        )));
+    }
+    if n.addr == n.gateway {
+        return Err(usage("--addr and --gateway must differ"));
+    }
+    Ok(())
+}
+
+fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
+    let tun = TunConfig {
+        name: n.iface.clone(),
+        kernel_addr: n.gateway,
+        prefix: n.prefix,
+        mtu: n.mtu,
+        configure: true,
+    };
+    let config = Config {
+        addr: n.addr,
+        mtu: n.mtu,
+        ..Config::default()
+    };
+    Stack::open_tun(&tun, config).map_err(|e| {
+        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+            " (run as root: sudo)"
+        } else {
+            ""
+        };
+        failure(format!("cannot open {}: {e}{hint}", n.iface))
+    })
+}
+
+/// Opens TCP connections through the stack; hosts must be IPv4 literals.
+struct StackConnector<'a> {
+    stack: &'a Stack,
+    timeout: Duration,
+    verbose: bool,
+}
+
+impl Connect for StackConnector<'_> {
+    type Stream = Traced<TcpStream>;
+
+    fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream> {
+        let ip: Ipv4Addr = host.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{host:?} is not an IPv4 address (no DNS yet)"),
+            )
+        })?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
+        if self.verbose {
+            eprintln!("*   Trying {addr} through tunstack...");
+        }
+        let s = TcpStream::connect_timeout(self.stack, &addr, self.timeout)?;
+        if self.verbose {
+            if let Ok(local) = s.local_addr() {
+                eprintln!("* Connected to {addr} from {local} ({})", s.state());
+            }
+        }
+        Ok(Traced {
+            inner: s,
+            verbose: self.verbose,
+            head_done: false,
+        })
+    }
+}
+
+/// A stream that echoes the request head to stderr (`-v`) as it is sent.
+struct Traced<S> {
+    inner: S,
+    verbose: bool,
+    head_done: bool,
+}
+
+impl<S: Read> Read for Traced<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Traced<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.verbose && !self.head_done {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            for line in text.split("\r\n") {
+                if line.is_empty() {
+                    self.head_done = true;
+                    break;
+                }
+                eprintln!("> {line}");
+            }
+            if self.head_done {
+                eprintln!(">");
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn get(a: &GetArgs) -> Result<i32, Failure> {
+    validate_net(&a.net)?;
+    let url = http::Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
+    if url.host.parse::<Ipv4Addr>().is_err() {
+        return Err(usage(format!(
+            "host {:?} must be an IPv4 address (name resolution is not supported yet)",
+            url.host
+        )));
+    }
+    if !(a.connect_timeout.is_finite() && a.connect_timeout > 0.0 && a.connect_timeout < 1e6) {
+        return Err(usage(
+            "--connect-timeout must be a positive number of seconds",
+        ));
+    }
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| failure(format!("cannot create {}: {e}", p.display())))?,
+        )),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    let stack = open_stack(&a.net)?;
+    let start = Instant::now();
+    let connector = StackConnector {
+        stack: &stack,
+        timeout: Duration::from_secs_f64(a.connect_timeout),
+        verbose: a.verbose,
+    };
+    let client = Client::new(connector);
+    let result = fetch(&client, &a.url, a.verbose, &mut out);
+    let flushed = out.flush();
+    drop(client);
+    let elapsed = start.elapsed();
+    // Let our FIN / the peer's FIN be acknowledged before the device goes away.
+    stack.shutdown(Duration::from_secs(2));
+    let (status, bytes) = result?;
+    flushed.map_err(|e| failure(format!("writing output: {e}")))?;
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    eprintln!(
+        "{} {} · {bytes} bytes in {:.3} s ({:.1} Mbit/s) · {}",
+        status.0,
+        status.1,
+        secs,
+        bytes as f64 * 8.0 / secs / 1e6,
+        a.url
+    );
+    Ok(if (200..300).contains(&status.0) {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
+}
+
+fn fetch<C: Connect>(
+    client: &Client<C>,
+    url: &str,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> Result<((u16, String), u64), Failure> {
+    let mut resp = client
+        .get(url)
+        .map_err(|e| failure(format!("{url}: {e}")))?;
+    if verbose {
+        eprintln!(
+            "< HTTP/1.{} {} {}",
+            resp.head.version_minor, resp.head.status, resp.head.reason
+        );
+        for (name, value) in &resp.head.headers {
+            eprintln!("< {name}: {}", String::from_utf8_lossy(value));
+        }
+        eprintln!("<");
+    }
+    let status = (resp.head.status, resp.head.reason.clone());
+    let bytes =
+        io::copy(&mut resp, out).map_err(|e| failure(format!("{url}: reading body: {e}")))?;
+    Ok((status, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_without_touching_the_network() {
+        assert_eq!(run(["tunstack"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get", "ftp://x/"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get", "http://example.com/"]), EXIT_USAGE);
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--prefix", "33"]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--addr",
+                "192.168.1.2"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--addr", "10.0.0.1"]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--connect-timeout",
+                "-1"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--mtu", "100"]),
+            EXIT_USAGE
+        );
+        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
+    }
+
+    #[test]
+    fn help_and_version_exit_0() {
+        assert_eq!(run(["tunstack", "--help"]), EXIT_OK);
+        assert_eq!(run(["tunstack", "--version"]), EXIT_OK);
+    }
+}

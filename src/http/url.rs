@@ -1,0 +1,236 @@
+//! `http://` URLs (RFC 3986 §3 subset) and reference resolution (§5.2).
+
+use super::Error;
+
+/// A parsed `http://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    /// Always `http`.
+    pub scheme: String,
+    /// Host name or IPv4 literal, lowercased.
+    pub host: String,
+    /// Port (80 by default).
+    pub port: u16,
+    /// Path and query, at least `/`.
+    pub path: String,
+}
+
+impl Url {
+    /// Parses an absolute `http://host[:port][/path][?query][#fragment]`.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedScheme`] for other schemes, [`Error::InvalidUrl`]
+    /// for anything malformed (empty host, bad port, userinfo, spaces).
+    pub fn parse(s: &str) -> Result<Url, Error> {
+        let bad = || Error::InvalidUrl(s.to_string());
+        let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(Error::UnsupportedScheme(scheme.to_string()));
+        }
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let rest = rest.split('#').next().unwrap_or("");
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(bad());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => {
+                let port: u16 = p.parse().map_err(|_| bad())?;
+                if port == 0 {
+                    return Err(bad());
+                }
+                (h, port)
+            }
+            None => (authority, 80),
+        };
+        let valid_host = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !valid_host {
+            return Err(bad());
+        }
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
+        Ok(Url {
+            scheme: "http".into(),
+            host: host.to_ascii_lowercase(),
+            port,
+            path,
+        })
+    }
+
+    /// The `Host` header value: `host`, or `host:port` when not 80.
+    pub fn host_header(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Resolves `reference` against this URL (RFC 3986 §5.2): absolute
+    /// URLs, `//host/x`, `/abs`, `rel/x`, `../x`, `?q`.
+    ///
+    /// # Errors
+    /// As [`Url::parse`] for the result.
+    pub fn join(&self, reference: &str) -> Result<Url, Error> {
+        let reference = reference.trim();
+        if reference.contains("://") {
+            return Url::parse(reference);
+        }
+        if let Some(rest) = reference.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        let reference = reference.split('#').next().unwrap_or("");
+        let (base_path, base_query) = split_query(&self.path);
+        let path = if reference.is_empty() {
+            self.path.clone()
+        } else if let Some(q) = reference.strip_prefix('?') {
+            format!("{base_path}?{q}")
+        } else if reference.starts_with('/') {
+            let (p, q) = split_query(reference);
+            join_query(&remove_dot_segments(p), q)
+        } else {
+            // §5.2.3 merge: base path up to its last '/', then the reference.
+            let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+            let (p, q) = split_query(reference);
+            join_query(&remove_dot_segments(&format!("{dir}{p}")), q)
+        };
+        let _ = base_query;
+        Url::parse(&format!("http://{}{}", self.host_header(), path))
+    }
+}
+
+fn split_query(p: &str) -> (&str, Option<&str>) {
+    match p.split_once('?') {
+        Some((a, b)) => (a, Some(b)),
+        None => (p, None),
+    }
+}
+
+fn join_query(p: &str, q: Option<&str>) -> String {
+    match q {
+        Some(q) => format!("{p}?{q}"),
+        None => p.to_string(),
+    }
+}
+
+/// RFC 3986 §5.2.4.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => trailing_slash = i == last,
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                trailing_slash = i == last;
+            }
+            s => {
+                out.push(s);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut joined = out.join("/");
+    if !joined.starts_with('/') {
+        joined.insert(0, '/');
+    }
+    if trailing_slash && !joined.ends_with('/') {
+        joined.push('/');
+    }
+    joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_path() {
+        let u = Url::parse("http://10.0.0.1:8080/a/b?x=1#frag").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("10.0.0.1", 8080, "/a/b?x=1")
+        );
+        assert_eq!(u.host_header(), "10.0.0.1:8080");
+        let u = Url::parse("HTTP://Example.COM").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("example.com", 80, "/")
+        );
+        assert_eq!(u.host_header(), "example.com");
+        assert_eq!(Url::parse("http://h?q").unwrap().path, "/?q");
+    }
+
+    #[test]
+    fn rejects_bad_urls_each_with_a_reason() {
+        assert!(matches!(
+            Url::parse("https://x/"),
+            Err(Error::UnsupportedScheme(_))
+        ));
+        assert!(matches!(
+            Url::parse("ftp://x/"),
+            Err(Error::UnsupportedScheme(_))
+        ));
+        for bad in [
+            "x",
+            "http://",
+            "http://:80/",
+            "http://h:0/",
+            "http://h:99999/",
+            "http://u@h/",
+            "http://h/a b",
+            "http://h:x/",
+            "http://h_/",
+        ] {
+            assert!(
+                matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn joins_references_like_rfc3986_examples() {
+        // RFC 3986 §5.4.1 normal examples, base http://a/b/c/d;p?q.
+        let base = Url::parse("http://a/b/c/d;p?q").unwrap();
+        for (r, want) in [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("g#s", "http://a/b/c/g"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("http://other:81/x", "http://other:81/x"),
+        ] {
+            let got = base.join(r).unwrap();
+            let want = Url::parse(want).unwrap();
+            assert_eq!(got, want, "{r}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The `tunstack get` binary end to end: it creates tun0 itself in a
+//! private namespace and fetches from `python3 -m http.server` there.
+
+mod common;
+
+use common::*;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::Command;
+
+fn tunstack(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(args)
+        .output()
+        .expect("run tunstack")
+}
+
+#[test]
+fn get_prints_the_page_and_exit_codes_follow_the_status() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("cli");
+    let page = "<!doctype html><title>tunstack</title><p>hello through tun0</p>\n";
+    std::fs::write(dir.path().join("index.html"), page).unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    // 10.0.0.1 exists only once tunstack creates tun0, so bind to all.
+    let _server = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+
+    let out = tunstack(&["get", "http://10.0.0.1:8000/index.html"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), page);
+    assert!(stderr.contains("200 OK"), "status line on stderr: {stderr}");
+
+    // tun0 went away with the first process; the second run creates it again.
+    let file = dir.path().join("saved.html");
+    let out = tunstack(&[
+        "get",
+        "-o",
+        file.to_str().unwrap(),
+        "http://10.0.0.1:8000/index.html",
+        "-v",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), page);
+    let verbose = String::from_utf8_lossy(&out.stderr);
+    assert!(verbose.contains("> GET /index.html HTTP/1.1"), "{verbose}");
+    assert!(verbose.contains("> Host: 10.0.0.1:8000"), "{verbose}");
+    assert!(verbose.contains("< HTTP/1.0 200 OK"), "{verbose}");
+
+    let out = tunstack(&["get", "http://10.0.0.1:8000/nope"]);
+    assert_eq!(out.status.code(), Some(1), "404 is a failure");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+
+    let out = tunstack(&["get", "http://10.0.0.1:9/"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let out = tunstack(&["get", "not a url"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,105 @@
+//! Downloads through tun0 with tunstack's TCP and HTTP client from real
+//! servers in a private namespace: `python3 -m http.server` and nginx.
+//! The bytes must match exactly (SHA-256).
+
+mod common;
+
+use common::*;
+use std::io::{self, Read};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use tunstack::http::{Client, Connect};
+use tunstack::{Stack, TcpStream};
+
+struct Via<'a>(&'a Stack);
+
+impl Connect for Via<'_> {
+    type Stream = TcpStream;
+    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        let ip = host
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "IPv4 only"))?;
+        TcpStream::connect_timeout(
+            self.0,
+            &SocketAddr::V4(SocketAddrV4::new(ip, port)),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+const TEN_MIB: usize = 10 << 20;
+
+fn fetch(stack: &Stack, url: &str) -> (u16, Vec<u8>) {
+    let client = Client::new(Via(stack));
+    let start = Instant::now();
+    let mut resp = client.get(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut body = Vec::new();
+    resp.read_to_end(&mut body).expect("body");
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "GET {url}: {} bytes in {secs:.3} s ({:.1} Mbit/s)",
+        body.len(),
+        body.len() as f64 * 8.0 / secs / 1e6
+    );
+    (resp.status(), body)
+}
+
+#[test]
+fn download_ten_mebibytes_from_python_http_server() {
+    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("pyhttp");
+    let data = random_bytes(TEN_MIB, 42);
+    std::fs::write(dir.path().join("blob.bin"), &data).unwrap();
+    let dirs = dir.path().to_str().unwrap().to_string();
+    let _server = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "10.0.0.1",
+            "--directory",
+            &dirs,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(KERNEL, 8000));
+    let (status, body) = fetch(&stack, "http://10.0.0.1:8000/blob.bin");
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), data.len());
+    assert_eq!(sha256(&body), sha256(&data));
+    let (status, _) = fetch(&stack, "http://10.0.0.1:8000/missing");
+    assert_eq!(status, 404);
+    assert!(stack.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn download_ten_mebibytes_from_nginx() {
+    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("nginx");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let data = random_bytes(TEN_MIB, 43);
+    std::fs::write(www.join("blob.bin"), &data).unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
+         server {{ listen 10.0.0.1:8080; root {d}/www; }} }}\n"
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let _nginx = Daemon::spawn(
+        dir.path(),
+        "nginx",
+        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+    );
+    wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
+    let (status, body) = fetch(&stack, "http://10.0.0.1:8080/blob.bin");
+    assert_eq!(status, 200);
+    assert_eq!(sha256(&body), sha256(&data));
+    assert!(stack.shutdown(Duration::from_secs(5)));
+}
