@@ -65,7 +65,13 @@ step "cargo clippy -D warnings" cargo clippy --all-targets -- -D warnings
 step "layering self-test" scripts/check-layering.sh --self-test
 step "layering" scripts/check-layering.sh
 step "cargo build" cargo build --all-targets
-step "cargo test" cargo test "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+step "cargo test" bash -c 'set -o pipefail; cargo test "$@" 2>&1 | tee "$0"' "$log" "$@"
 
+# One closing line with the totals over every test binary.
+passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i} END {print s + 0}' "$log")
 echo
 echo "all checks passed in $(( $(date +%s) - start_all )) s"
+echo "tests: ${passed} passed, ${failed} failed"

@@ -15,6 +15,13 @@ pub use core::time::Duration;
 ///
 /// Arithmetic saturates instead of panicking, so a bogus duration computed
 /// from wire input can never crash the stack.
+///
+/// ```
+/// use tunstack::time::{Duration, Instant};
+/// let t = Instant::from_millis(1500);
+/// assert_eq!((t + Duration::from_millis(500)).total_millis(), 2000);
+/// assert_eq!(Instant::ZERO - t, Duration::ZERO); // saturates
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant {
     micros: u64,
