@@ -269,13 +269,25 @@ impl Interface {
         if let Some(&i) = self.conns.get(&(remote, h.dst_port)) {
             if let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) {
                 self.stats.tcp_segments_in += 1;
-                e.tcb.on_segment(now, seg);
+                let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
+                if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {
+                    e.tcb.on_segment(now, seg);
+                    return;
+                }
+                // RFC 6191: end TIME-WAIT early for a new incarnation whose
+                // ISN is above anything the old one sent.
+                let iss = e.tcb.successor_iss();
+                self.stats.tcp_time_wait_reused += 1;
+                self.conns.remove(&(remote, h.dst_port));
+                self.entries[i] = None;
+                self.free.push(i);
+                self.listen_segment(now, src, seg, Some(iss));
                 return;
             }
         }
         if self.listeners.contains_key(&h.dst_port) {
             self.stats.tcp_segments_in += 1;
-            self.listen_segment(now, src, seg);
+            self.listen_segment(now, src, seg, None);
             return;
         }
         self.stats.tcp_no_socket += 1;
@@ -283,7 +295,13 @@ impl Interface {
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a LISTEN port.
-    fn listen_segment(&mut self, now: Instant, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+    fn listen_segment(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        seg: &TcpSegment<'_>,
+        iss: Option<SeqNumber>,
+    ) {
         let h = &seg.header;
         if h.flags.rst() {
             return;
@@ -310,7 +328,7 @@ impl Interface {
         }
         let local = SocketAddrV4::new(self.cfg.addr, h.dst_port);
         let remote = SocketAddrV4::new(src, h.src_port);
-        let iss = self.isn.isn(now, local, remote);
+        let iss = iss.unwrap_or_else(|| self.isn.isn(now, local, remote));
         let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
         self.insert(tcb, Some(h.dst_port));
         if let Some(l) = self.listeners.get_mut(&h.dst_port) {

@@ -57,6 +57,8 @@ pub struct Stats {
     pub tcp_listen_overflow: u64,
     /// TCP: connections refused because the connection table was full.
     pub tcp_table_full: u64,
+    /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
+    pub tcp_time_wait_reused: u64,
     /// TCP: connections opened (active + passive).
     pub tcp_connections_opened: u64,
     /// TCP: retransmitted segments, summed over closed connections.

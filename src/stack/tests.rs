@@ -281,3 +281,106 @@ fn table_limit_is_enforced() {
         Err(Error::TableFull)
     );
 }
+
+/// Drives a passive connection on port 80 through an active close by us
+/// into TIME-WAIT; returns (our ISS, the peer's next sequence number).
+fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
+    iface.tcp_listen(80).unwrap();
+    let out = poll_with(
+        iface,
+        Instant::ZERO,
+        vec![packet(
+            PEER,
+            US,
+            &tcp_header(40000, 80, 1000, 0, Flags::SYN),
+            b"",
+        )],
+    );
+    let (sa, _) = parse_tcp(&out[0]);
+    let our = sa.seq.0.wrapping_add(1);
+    poll_with(
+        iface,
+        Instant::from_millis(1),
+        vec![packet(
+            PEER,
+            US,
+            &tcp_header(40000, 80, 1001, our, Flags::ACK),
+            b"",
+        )],
+    );
+    let h = iface.tcp_accept(80).unwrap().unwrap();
+    iface.tcp_release(h);
+    let out = poll_with(iface, Instant::from_millis(2), vec![]);
+    let (fin, _) = parse_tcp(&out[0]);
+    assert!(fin.flags.fin());
+    let fin_ack = packet(
+        PEER,
+        US,
+        &tcp_header(40000, 80, 1001, our + 1, Flags::ACK | Flags::FIN),
+        b"",
+    );
+    let out = poll_with(iface, Instant::from_millis(3), vec![fin_ack]);
+    assert_eq!(parse_tcp(&out[0]).0.ack, SeqNumber(1002));
+    assert_eq!(iface.tcp(h).unwrap().state(), State::TimeWait);
+    (sa.seq.0, 1002)
+}
+
+#[test]
+fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation() {
+    // RFC 9293 §3.10.7.4 / RFC 6191: a SYN beyond RCV.NXT may reuse the
+    // 4-tuple; the new ISN is above anything the old connection sent.
+    let mut iface = Interface::new(Config::default());
+    let (old_iss, next) = server_in_time_wait(&mut iface);
+    let syn = packet(
+        PEER,
+        US,
+        &tcp_header(40000, 80, next + 100_000, 0, Flags::SYN),
+        b"",
+    );
+    let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
+    let (sa, _) = parse_tcp(&out[0]);
+    assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(
+        sa.seq,
+        SeqNumber(old_iss) + 2u32 + 65537u32,
+        "ISN = old SND.NXT + 65537"
+    );
+    assert_eq!(iface.stats().tcp_time_wait_reused, 1);
+}
+
+#[test]
+fn time_wait_old_syn_gets_an_ack_not_a_new_connection() {
+    let mut iface = Interface::new(Config::default());
+    let (_, next) = server_in_time_wait(&mut iface);
+    let syn = packet(
+        PEER,
+        US,
+        &tcp_header(40000, 80, next - 500, 0, Flags::SYN),
+        b"",
+    );
+    let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
+    let (h, _) = parse_tcp(&out[0]);
+    assert_eq!(
+        h.flags,
+        Flags::ACK,
+        "challenge/duplicate ACK from TIME-WAIT"
+    );
+    assert_eq!(iface.stats().tcp_time_wait_reused, 0);
+    assert_eq!(iface.tcp_accept(80), Ok(None));
+}
+
+#[test]
+fn listen_ack_without_syn_gets_rst_and_rst_is_ignored() {
+    // RFC 9293 §3.10.7.2: in LISTEN an ACK gets <SEQ=SEG.ACK><CTL=RST>, a
+    // RST is ignored, and a segment with neither SYN nor ACK is dropped.
+    let mut iface = Interface::new(Config::default());
+    iface.tcp_listen(80).unwrap();
+    let ack = packet(PEER, US, &tcp_header(40000, 80, 5, 999, Flags::ACK), b"");
+    let rst = packet(PEER, US, &tcp_header(40000, 80, 5, 0, Flags::RST), b"");
+    let bare = packet(PEER, US, &tcp_header(40000, 80, 5, 0, Flags::PSH), b"x");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst, bare]);
+    assert_eq!(out.len(), 1);
+    let (h, _) = parse_tcp(&out[0]);
+    assert_eq!((h.flags, h.seq), (Flags::RST, SeqNumber(999)));
+    assert_eq!(iface.connection_count(), 0);
+}

@@ -362,6 +362,27 @@ impl Tcb {
         }
     }
 
+    /// RFC 9293 §3.10.7.4 / RFC 6191: a SYN arriving in TIME-WAIT may open
+    /// a new incarnation of the connection if it is unambiguously new: its
+    /// timestamp is newer than TS.Recent or, without timestamps, its
+    /// sequence number is beyond RCV.NXT.
+    pub fn time_wait_accepts_syn(&self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if self.state != State::TimeWait || !h.flags.syn() || h.flags.ack() || h.flags.rst() {
+            return false;
+        }
+        match (self.ts_ok, h.options.timestamp) {
+            (true, Some((val, _))) => (val.wrapping_sub(self.ts_recent) as i32) > 0,
+            _ => h.seq.diff(self.rcv_nxt) > 0,
+        }
+    }
+
+    /// An ISN for a new incarnation replacing this TIME-WAIT connection:
+    /// above anything this one sent (as Linux: SND.NXT + 65535 + 2).
+    pub fn successor_iss(&self) -> SeqNumber {
+        self.snd_max + 65537u32
+    }
+
     /// True when an ACK or window update is waiting to be sent.
     pub fn wants_transmit(&self) -> bool {
         self.ack_now

@@ -8,11 +8,11 @@ fn established_close_sends_fin_after_data_then_fin_wait_2_time_wait_closed() {
     tcb.send(b"bye").unwrap();
     tcb.close();
     assert_eq!(tcb.state(), State::FinWait1);
-    let out = recv_one(&mut tcb, t(20));
+    let out = recv!(tcb, t(20));
     assert_eq!(out.h.flags, Flags::ACK | Flags::PSH | Flags::FIN);
     assert_eq!(out.payload, b"bye");
     assert_eq!(tcb.send(b"more"), Err(SendError::Closed));
-    send(&mut tcb, t(30), &seg(r(0), l(4), Flags::ACK, b""));
+    send!(tcb, t(30), seg(r(0), l(4), Flags::ACK, b""));
     assert_eq!(tcb.state(), State::FinWait2);
     send(
         &mut tcb,
@@ -20,7 +20,7 @@ fn established_close_sends_fin_after_data_then_fin_wait_2_time_wait_closed() {
         &seg(r(0), l(4), Flags::ACK | Flags::FIN, b""),
     );
     assert_eq!(tcb.state(), State::TimeWait);
-    let ack = recv_one(&mut tcb, t(40));
+    let ack = recv!(tcb, t(40));
     assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(1)));
     let mut buf = [0u8; 4];
     assert_eq!(tcb.recv(&mut buf), Ok(0), "end of stream");
@@ -43,13 +43,13 @@ fn time_wait_retransmitted_fin_is_acked_and_restarts_timer() {
         &seg(r(0), l(1), Flags::ACK | Flags::FIN, b""),
     );
     assert_eq!(tcb.state(), State::TimeWait);
-    recv_one(&mut tcb, t(30));
+    recv!(tcb, t(30));
     send(
         &mut tcb,
         t(5000),
         &seg(r(0), l(1), Flags::ACK | Flags::FIN, b""),
     );
-    let ack = recv_one(&mut tcb, t(5000));
+    let ack = recv!(tcb, t(5000));
     assert_eq!(ack.h.ack, r(1));
     assert_eq!(tcb.poll_at(), Some(t(5000) + Duration::from_secs(60)));
 }
@@ -63,7 +63,7 @@ fn established_peer_fin_gives_close_wait_then_last_ack_closed() {
         &seg(r(0), l(0), Flags::ACK | Flags::FIN, b"last"),
     );
     assert_eq!(tcb.state(), State::CloseWait);
-    let ack = recv_one(&mut tcb, t(11));
+    let ack = recv!(tcb, t(11));
     assert_eq!(ack.h.ack, r(5), "4 bytes + FIN");
     let mut buf = [0u8; 8];
     assert_eq!(tcb.recv(&mut buf), Ok(4));
@@ -72,9 +72,9 @@ fn established_peer_fin_gives_close_wait_then_last_ack_closed() {
     tcb.send(b"reply").unwrap();
     tcb.close();
     assert_eq!(tcb.state(), State::LastAck);
-    let fin = recv_one(&mut tcb, t(12));
+    let fin = recv!(tcb, t(12));
     assert_eq!(fin.h.flags, Flags::ACK | Flags::PSH | Flags::FIN);
-    send(&mut tcb, t(20), &seg(r(5), l(6), Flags::ACK, b""));
+    send!(tcb, t(20), seg(r(5), l(6), Flags::ACK, b""));
     assert_eq!(tcb.state(), State::Closed);
     assert_eq!(tcb.error(), None);
 }
@@ -91,8 +91,8 @@ fn fin_wait_1_peer_fin_before_ack_is_simultaneous_close() {
         &seg(r(0), l(0), Flags::ACK | Flags::FIN, b""),
     );
     assert_eq!(tcb.state(), State::Closing);
-    recv_one(&mut tcb, t(21));
-    send(&mut tcb, t(22), &seg(r(1), l(1), Flags::ACK, b""));
+    recv!(tcb, t(21));
+    send!(tcb, t(22), seg(r(1), l(1), Flags::ACK, b""));
     assert_eq!(tcb.state(), State::TimeWait);
 }
 
@@ -113,11 +113,11 @@ fn fin_wait_1_fin_with_ack_of_our_fin_goes_to_time_wait() {
 fn fin_wait_1_lost_fin_is_retransmitted() {
     let mut tcb = established();
     tcb.close();
-    let fin = recv_one(&mut tcb, t(20));
+    let fin = recv!(tcb, t(20));
     assert!(fin.h.flags.fin());
     let at = tcb.poll_at().unwrap();
     tcb.on_timeout(at);
-    let again = recv_one(&mut tcb, at);
+    let again = recv!(tcb, at);
     assert_eq!(
         (again.h.flags, again.h.seq),
         (Flags::ACK | Flags::FIN, l(0))
@@ -133,7 +133,7 @@ fn out_of_order_fin_is_not_processed() {
         &seg(r(5), l(0), Flags::ACK | Flags::FIN, b""),
     );
     assert_eq!(tcb.state(), State::Established);
-    assert_eq!(recv_one(&mut tcb, t(11)).h.ack, r(0));
+    assert_eq!(recv!(tcb, t(11)).h.ack, r(0));
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn syn_sent_close_just_closes() {
     let mut tcb = syn_sent();
     tcb.close();
     assert_eq!(tcb.state(), State::Closed);
-    recv_nothing(&mut tcb, t(1));
+    recv_nothing!(tcb, t(1));
 }
 
 #[test]
@@ -149,9 +149,9 @@ fn syn_received_close_sends_fin_after_handshake() {
     let mut tcb = syn_received();
     tcb.close();
     assert_eq!(tcb.state(), State::SynReceived);
-    send(&mut tcb, t(5), &seg(r(0), l(0), Flags::ACK, b""));
+    send!(tcb, t(5), seg(r(0), l(0), Flags::ACK, b""));
     assert_eq!(tcb.state(), State::FinWait1);
-    let fin = recv_one(&mut tcb, t(5));
+    let fin = recv!(tcb, t(5));
     assert!(fin.h.flags.fin());
 }
 
@@ -160,7 +160,7 @@ fn abort_sends_rst_and_fails_calls() {
     let mut tcb = established();
     tcb.send(b"dropped").unwrap();
     tcb.abort();
-    let rst = recv_one(&mut tcb, t(20));
+    let rst = recv!(tcb, t(20));
     assert!(rst.h.flags.rst());
     assert_eq!(rst.h.seq, l(0));
     assert_eq!(tcb.state(), State::Closed);
@@ -169,4 +169,56 @@ fn abort_sends_rst_and_fails_calls() {
         Err(SendError::Failed(ConnectionError::Aborted))
     );
     assert!(tcb.is_closed());
+}
+
+#[test]
+fn last_ack_lost_fin_is_retransmitted() {
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    tcb.close();
+    let fin = recv!(tcb, t(12));
+    assert!(fin.h.flags.fin());
+    let at = tcb.poll_at().unwrap();
+    tcb.on_timeout(at);
+    let again = recv!(tcb, at);
+    assert_eq!(
+        (again.h.flags, again.h.seq),
+        (Flags::ACK | Flags::FIN, l(0))
+    );
+}
+
+#[test]
+fn close_twice_is_a_no_op() {
+    let mut tcb = established();
+    tcb.close();
+    tcb.close();
+    assert_eq!(tcb.state(), State::FinWait1);
+    assert_eq!(recv(&mut tcb, t(20)).len(), 1, "one FIN");
+}
+
+#[test]
+fn time_wait_plain_ack_changes_nothing() {
+    let mut tcb = established();
+    tcb.close();
+    recv(&mut tcb, t(20));
+    send!(tcb, t(21), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
+    recv(&mut tcb, t(21));
+    let deadline = tcb.poll_at();
+    send!(tcb, t(22), seg(r(1), l(1), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::TimeWait);
+    assert_eq!(tcb.poll_at(), deadline);
+}
+
+#[test]
+fn shutdown_read_discards_and_reads_eof_but_keeps_acking() {
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, b"unread"));
+    tcb.shutdown_read();
+    assert_eq!(tcb.recv(&mut [0u8; 8]), Ok(0));
+    send!(tcb, t(12), seg(r(6), l(0), Flags::ACK, b"more"));
+    assert_eq!(
+        recv(&mut tcb, t(12)).last().unwrap().h.ack,
+        r(10),
+        "the peer is not stalled"
+    );
 }

@@ -7,7 +7,7 @@ fn closed_connect_sends_syn_with_mss_and_window_scale() {
     // RFC 9293 §3.7.1: the SYN carries our MSS; RFC 7323 §2.2: and wscale.
     let mut tcb = Tcb::connect(&cfg(), LOCAL, REMOTE, LOCAL_ISS);
     assert_eq!(tcb.state(), State::SynSent);
-    let syn = recv_one(&mut tcb, t(0));
+    let syn = recv!(tcb, t(0));
     assert_eq!(syn.h.flags, Flags::SYN);
     assert_eq!(syn.h.seq, LOCAL_ISS);
     assert_eq!(syn.h.options.mss, Some(1460));
@@ -18,16 +18,16 @@ fn closed_connect_sends_syn_with_mss_and_window_scale() {
     );
     assert_eq!(syn.h.window, 65535);
     assert!(syn.payload.is_empty());
-    recv_nothing(&mut tcb, t(1));
+    recv_nothing!(tcb, t(1));
     assert!(tcb.poll_at().is_some(), "SYN retransmission timer armed");
 }
 
 #[test]
 fn syn_sent_syn_ack_establishes_and_acks() {
     let mut tcb = syn_sent();
-    send(&mut tcb, t(30), &syn_ack(Some(7)));
+    send!(tcb, t(30), syn_ack(Some(7)));
     assert_eq!(tcb.state(), State::Established);
-    let ack = recv_one(&mut tcb, t(30));
+    let ack = recv!(tcb, t(30));
     assert_eq!(ack.h.flags, Flags::ACK);
     assert_eq!(ack.h.seq, l(0));
     assert_eq!(ack.h.ack, r(0));
@@ -40,13 +40,13 @@ fn syn_sent_syn_ack_establishes_and_acks() {
 #[test]
 fn syn_sent_peer_window_scale_applies_after_handshake() {
     let mut tcb = syn_sent();
-    send(&mut tcb, t(1), &syn_ack(Some(4)));
+    send!(tcb, t(1), syn_ack(Some(4)));
     recv(&mut tcb, t(1));
     // The SYN-ACK's window is not scaled (RFC 7323 §2.2).
     assert_eq!(tcb.send_window(), 65535);
     let mut upd = seg(r(0), l(0), Flags::ACK, b"");
     upd.h.window = 100;
-    send(&mut tcb, t(2), &upd);
+    send!(tcb, t(2), upd);
     assert_eq!(tcb.send_window(), 1600);
 }
 
@@ -62,10 +62,10 @@ fn syn_sent_no_window_scale_from_peer_disables_ours() {
         REMOTE,
         LOCAL_ISS,
     );
-    let syn = recv_one(&mut tcb, t(0));
+    let syn = recv!(tcb, t(0));
     assert_eq!(syn.h.options.window_scale, Some(5));
-    send(&mut tcb, t(1), &syn_ack(None));
-    let ack = recv_one(&mut tcb, t(1));
+    send!(tcb, t(1), syn_ack(None));
+    let ack = recv!(tcb, t(1));
     assert_eq!(ack.h.window, 65535, "unscaled window capped at 65535");
 }
 
@@ -74,7 +74,7 @@ fn syn_sent_mss_zero_is_floored() {
     let mut tcb = syn_sent();
     let mut sa = syn_ack(None);
     sa.h.options.mss = Some(0);
-    send(&mut tcb, t(1), &sa);
+    send!(tcb, t(1), sa);
     assert_eq!(tcb.mss(), 64);
 }
 
@@ -84,7 +84,7 @@ fn syn_sent_no_mss_option_assumes_536() {
     let mut tcb = syn_sent();
     let mut sa = syn_ack(None);
     sa.h.options.mss = None;
-    send(&mut tcb, t(1), &sa);
+    send!(tcb, t(1), sa);
     assert_eq!(tcb.mss(), 536);
 }
 
@@ -94,8 +94,8 @@ fn syn_sent_bad_ack_is_answered_with_rst() {
     let mut tcb = syn_sent();
     let mut bad = syn_ack(None);
     bad.h.ack = LOCAL_ISS + 100u32;
-    send(&mut tcb, t(1), &bad);
-    let rst = recv_one(&mut tcb, t(1));
+    send!(tcb, t(1), bad);
+    let rst = recv!(tcb, t(1));
     assert_eq!(rst.h.flags, Flags::RST);
     assert_eq!(rst.h.seq, LOCAL_ISS + 100u32);
     assert_eq!(tcb.state(), State::SynSent);
@@ -126,7 +126,7 @@ fn syn_sent_rst_without_ack_is_ignored() {
         &seg(SeqNumber(0), SeqNumber(0), Flags::RST, b""),
     );
     assert_eq!(tcb.state(), State::SynSent);
-    recv_nothing(&mut tcb, t(1));
+    recv_nothing!(tcb, t(1));
 }
 
 #[test]
@@ -135,12 +135,12 @@ fn syn_sent_syn_without_ack_is_simultaneous_open() {
     let mut tcb = syn_sent();
     let mut s = remote_syn();
     s.h.dst_port = LOCAL.port();
-    send(&mut tcb, t(1), &s);
+    send!(tcb, t(1), s);
     assert_eq!(tcb.state(), State::SynReceived);
-    let sa = recv_one(&mut tcb, t(1));
+    let sa = recv!(tcb, t(1));
     assert_eq!(sa.h.flags, Flags::SYN | Flags::ACK);
     assert_eq!((sa.h.seq, sa.h.ack), (LOCAL_ISS, r(0)));
-    send(&mut tcb, t(2), &seg(r(0), l(0), Flags::ACK, b""));
+    send!(tcb, t(2), seg(r(0), l(0), Flags::ACK, b""));
     assert_eq!(tcb.state(), State::Established);
 }
 
@@ -154,18 +154,18 @@ fn syn_sent_timeout_retransmits_syn_with_backoff_then_times_out() {
     let mut tcb = syn_sent_with(&c);
     assert_eq!(tcb.poll_at(), Some(t(1000)));
     tcb.on_timeout(t(999));
-    recv_nothing(&mut tcb, t(999));
+    recv_nothing!(tcb, t(999));
     tcb.on_timeout(t(1000));
-    let syn = recv_one(&mut tcb, t(1000));
+    let syn = recv!(tcb, t(1000));
     assert_eq!((syn.h.flags, syn.h.seq), (Flags::SYN, LOCAL_ISS));
     assert_eq!(tcb.poll_at(), Some(t(3000)));
     tcb.on_timeout(t(3000));
-    recv_one(&mut tcb, t(3000));
+    recv!(tcb, t(3000));
     assert_eq!(tcb.poll_at(), Some(t(7000)));
     tcb.on_timeout(t(7000));
     assert_eq!(tcb.state(), State::Closed);
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
-    recv_nothing(&mut tcb, t(7000));
+    recv_nothing!(tcb, t(7000));
 }
 
 #[test]
@@ -173,8 +173,8 @@ fn syn_sent_retransmitted_syn_gives_no_rtt_sample() {
     // Karn's algorithm (RFC 6298 §3).
     let mut tcb = syn_sent();
     tcb.on_timeout(t(1000));
-    recv_one(&mut tcb, t(1000));
-    send(&mut tcb, t(1010), &syn_ack(None));
+    recv!(tcb, t(1000));
+    send!(tcb, t(1010), syn_ack(None));
     assert_eq!(tcb.state(), State::Established);
     assert_eq!(tcb.rtt().srtt(), None);
 }
@@ -184,7 +184,7 @@ fn listen_syn_gets_syn_ack_with_negotiated_options() {
     let syn = remote_syn();
     let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
     assert_eq!(tcb.state(), State::SynReceived);
-    let sa = recv_one(&mut tcb, t(0));
+    let sa = recv!(tcb, t(0));
     assert_eq!(sa.h.flags, Flags::SYN | Flags::ACK);
     assert_eq!(sa.h.seq, LOCAL_ISS);
     assert_eq!(sa.h.ack, r(0));
@@ -198,7 +198,7 @@ fn listen_syn_without_wscale_gets_none_back() {
     let mut syn = remote_syn();
     syn.h.options.window_scale = None;
     let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
-    let sa = recv_one(&mut tcb, t(0));
+    let sa = recv!(tcb, t(0));
     assert_eq!(sa.h.options.window_scale, None);
 }
 
@@ -214,7 +214,7 @@ fn syn_received_ack_establishes_and_delivers_data() {
     let mut buf = [0u8; 16];
     assert_eq!(tcb.recv(&mut buf), Ok(5));
     assert_eq!(&buf[..5], b"hello");
-    let ack = recv_one(&mut tcb, t(5));
+    let ack = recv!(tcb, t(5));
     assert_eq!(ack.h.ack, r(5));
 }
 
@@ -222,8 +222,8 @@ fn syn_received_ack_establishes_and_delivers_data() {
 fn syn_received_bad_ack_gets_rst() {
     // RFC 9293 §3.10.7.4 fifth: unacceptable ACK in SYN-RECEIVED → RST.
     let mut tcb = syn_received();
-    send(&mut tcb, t(5), &seg(r(0), l(10), Flags::ACK, b""));
-    let rst = recv_one(&mut tcb, t(5));
+    send!(tcb, t(5), seg(r(0), l(10), Flags::ACK, b""));
+    let rst = recv!(tcb, t(5));
     assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(10)));
     assert_eq!(tcb.state(), State::SynReceived);
 }
@@ -231,8 +231,8 @@ fn syn_received_bad_ack_gets_rst() {
 #[test]
 fn syn_received_retransmitted_syn_resends_syn_ack() {
     let mut tcb = syn_received();
-    send(&mut tcb, t(5), &remote_syn());
-    let sa = recv_one(&mut tcb, t(5));
+    send!(tcb, t(5), remote_syn());
+    let sa = recv!(tcb, t(5));
     assert_eq!(sa.h.flags, Flags::SYN | Flags::ACK);
 }
 
@@ -240,13 +240,49 @@ fn syn_received_retransmitted_syn_resends_syn_ack() {
 fn syn_received_timeout_resends_syn_ack() {
     let mut tcb = syn_received();
     tcb.on_timeout(t(1000));
-    let sa = recv_one(&mut tcb, t(1000));
+    let sa = recv!(tcb, t(1000));
     assert_eq!((sa.h.flags, sa.h.seq), (Flags::SYN | Flags::ACK, LOCAL_ISS));
 }
 
 #[test]
 fn syn_received_rst_closes() {
     let mut tcb = syn_received();
-    send(&mut tcb, t(5), &seg(r(0), SeqNumber(0), Flags::RST, b""));
+    send!(tcb, t(5), seg(r(0), SeqNumber(0), Flags::RST, b""));
     assert_eq!(tcb.state(), State::Closed);
+}
+
+#[test]
+fn syn_sent_ack_without_syn_is_ignored() {
+    // RFC 9293 §3.10.7.3 fifth: neither SYN nor RST → drop.
+    let mut tcb = syn_sent();
+    send!(tcb, t(1), seg(REMOTE_ISS, l(0), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::SynSent);
+    recv_nothing!(tcb, t(1));
+}
+
+#[test]
+fn syn_received_fin_with_ack_goes_to_close_wait() {
+    // RFC 9293 §3.10.7.4 eighth: FIN in SYN-RECEIVED → CLOSE-WAIT.
+    let mut tcb = syn_received();
+    send!(tcb, t(5), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(tcb.state(), State::CloseWait);
+    assert_eq!(recv!(tcb, t(5)).h.ack, r(1));
+}
+
+#[test]
+fn syn_sent_send_queues_data_until_established() {
+    // RFC 9293 §3.10.2 SEND in SYN-SENT: queue for after ESTABLISHED.
+    let mut tcb = syn_sent();
+    assert_eq!(tcb.send(b"early"), Ok(5));
+    recv_nothing!(tcb, t(1));
+    send!(tcb, t(2), syn_ack(None));
+    let out = recv!(tcb, t(2));
+    assert_eq!((out.h.seq, out.payload.as_slice()), (l(0), &b"early"[..]));
+}
+
+#[test]
+fn syn_sent_recv_is_not_connected() {
+    let mut tcb = syn_sent();
+    assert_eq!(tcb.recv(&mut [0u8; 4]), Err(RecvError::NotConnected));
+    assert!(tcb.is_connecting());
 }

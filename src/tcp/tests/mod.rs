@@ -2,6 +2,34 @@
 //! One file per state or mechanism; names are `<state>_<event>_<outcome>`
 //! and cite the RFC section they check.
 
+/// `send!(tcb, now, segment)`: the remote sends `segment` at `now`.
+macro_rules! send {
+    ($tcb:expr, $now:expr, $seg:expr) => {
+        $crate::tcp::tests::send(&mut $tcb, $now, &$seg)
+    };
+}
+
+/// `recv!(tcb, now)`: exactly one segment comes out at `now` (returned);
+/// `recv!(tcb, now, [a, b])`: exactly these segments' headers and payloads.
+macro_rules! recv {
+    ($tcb:expr, $now:expr) => {
+        $crate::tcp::tests::recv_one(&mut $tcb, $now)
+    };
+    ($tcb:expr, $now:expr, [$($seg:expr),* $(,)?]) => {{
+        let got = $crate::tcp::tests::recv(&mut $tcb, $now);
+        let want: Vec<$crate::tcp::tests::Seg> = vec![$($seg),*];
+        let strip = |v: &[$crate::tcp::tests::Seg]| v.iter().map(|s| (s.h, s.payload.clone())).collect::<Vec<_>>();
+        assert_eq!(strip(&got), strip(&want));
+    }};
+}
+
+/// `recv_nothing!(tcb, now)`: nothing to send at `now`.
+macro_rules! recv_nothing {
+    ($tcb:expr, $now:expr) => {
+        $crate::tcp::tests::recv_nothing(&mut $tcb, $now)
+    };
+}
+
 mod close;
 mod data;
 mod handshake;

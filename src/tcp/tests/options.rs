@@ -8,8 +8,8 @@ fn established_ts_sack() -> Tcb {
     let mut sa = syn_ack(Some(7));
     sa.h.options.sack_permitted = true;
     sa.h.options.timestamp = Some((1000, 0));
-    send(&mut tcb, t(10), &sa);
-    recv_one(&mut tcb, t(10));
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
     tcb
 }
 
@@ -21,7 +21,7 @@ fn with_ts(mut s: Seg, val: u32, ecr: u32) -> Seg {
 #[test]
 fn syn_offers_sack_and_timestamps() {
     let mut tcb = Tcb::connect(&cfg(), LOCAL, REMOTE, LOCAL_ISS);
-    let syn = recv_one(&mut tcb, t(5));
+    let syn = recv!(tcb, t(5));
     assert!(syn.h.options.sack_permitted);
     let (val, ecr) = syn.h.options.timestamp.expect("TS option");
     assert_eq!(ecr, 0);
@@ -36,7 +36,7 @@ fn timestamps_are_echoed_and_mss_shrinks_by_twelve() {
     let mut tcb = established_ts_sack();
     assert_eq!(tcb.mss(), 1448);
     tcb.send(b"x").unwrap();
-    let s = recv_one(&mut tcb, t(20));
+    let s = recv!(tcb, t(20));
     let (_, ecr) = s.h.options.timestamp.expect("TS on every segment");
     assert_eq!(ecr, 1000);
 }
@@ -46,10 +46,10 @@ fn timestamp_echo_gives_rtt_sample_even_after_retransmission() {
     // RFC 7323 §4.1: RTTM does not need Karn's rule.
     let mut tcb = established_ts_sack();
     tcb.send(b"hello").unwrap();
-    recv_one(&mut tcb, t(100));
+    recv!(tcb, t(100));
     let at = tcb.poll_at().unwrap();
     tcb.on_timeout(at);
-    let rtx = recv_one(&mut tcb, at);
+    let rtx = recv!(tcb, at);
     let (val, _) = rtx.h.options.timestamp.unwrap();
     send(
         &mut tcb,
@@ -68,7 +68,7 @@ fn paws_drops_old_timestamp_and_acks() {
         t(11),
         &with_ts(seg(r(0), l(0), Flags::ACK, b"new"), 1005, 0),
     );
-    recv_one(&mut tcb, t(11));
+    recv!(tcb, t(11));
     send(
         &mut tcb,
         t(12),
@@ -76,7 +76,7 @@ fn paws_drops_old_timestamp_and_acks() {
     );
     assert_eq!(tcb.recv_queue(), 3, "the old-timestamp segment is dropped");
     assert_eq!(tcb.stats().paws_rejected, 1);
-    let ack = recv_one(&mut tcb, t(12));
+    let ack = recv!(tcb, t(12));
     assert_eq!(ack.h.options.timestamp.unwrap().1, 1005);
 }
 
@@ -105,7 +105,7 @@ fn out_of_order_data_is_reported_in_sack_blocks_latest_first() {
         t(11),
         &with_ts(seg(r(300), l(0), Flags::ACK, &[2; 10]), 1001, 0),
     );
-    let ack = recv_one(&mut tcb, t(11));
+    let ack = recv!(tcb, t(11));
     assert_eq!(ack.h.ack, r(0));
     let blocks: Vec<_> = ack
         .h
@@ -151,7 +151,7 @@ fn data_segments_shrink_to_fit_sack_blocks_within_the_mtu() {
 fn no_options_without_negotiation() {
     let mut tcb = established();
     tcb.send(b"x").unwrap();
-    let s = recv_one(&mut tcb, t(20));
+    let s = recv!(tcb, t(20));
     assert_eq!(s.h.options, TcpOptions::default());
 }
 
@@ -169,4 +169,47 @@ fn blind_old_ack_gets_rate_limited_challenge_acks() {
     assert_eq!(tcb.recv_queue(), 0, "segments with such ACKs are dropped");
     assert_eq!(tcb.stats().challenge_acks, 10);
     assert_eq!(tcb.stats().challenge_acks_suppressed, 10);
+}
+
+#[test]
+fn extensions_can_be_turned_off() {
+    let c = Config {
+        sack: false,
+        timestamps: false,
+        window_scaling: false,
+        ..cfg()
+    };
+    let mut tcb = Tcb::connect(&c, LOCAL, REMOTE, LOCAL_ISS);
+    let syn = recv!(tcb, t(0));
+    assert_eq!(
+        syn.h.options,
+        TcpOptions {
+            mss: Some(1460),
+            ..TcpOptions::default()
+        }
+    );
+}
+
+#[test]
+fn out_of_window_segment_does_not_update_ts_recent() {
+    // RFC 7323 §4.3: TS.Recent is only taken from acceptable segments.
+    let mut tcb = established_ts_sack();
+    send!(
+        tcb,
+        t(11),
+        with_ts(seg(r(500_000), l(0), Flags::ACK, b"x"), 5000, 0)
+    );
+    let ack = recv!(tcb, t(11));
+    assert_eq!(ack.h.options.timestamp.unwrap().1, 1000);
+}
+
+#[test]
+fn syn_ack_echoes_the_peers_timestamp() {
+    let mut syn = remote_syn();
+    syn.h.options.timestamp = Some((777, 0));
+    syn.h.options.sack_permitted = true;
+    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
+    let sa = recv!(tcb, t(0));
+    assert_eq!(sa.h.options.timestamp.unwrap().1, 777);
+    assert!(sa.h.options.sack_permitted);
 }

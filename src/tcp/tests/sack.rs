@@ -7,8 +7,8 @@ fn in_flight_ten() -> (Tcb, Vec<Seg>) {
     let mut tcb = syn_sent();
     let mut sa = syn_ack(None);
     sa.h.options.sack_permitted = true;
-    send(&mut tcb, t(10), &sa);
-    recv_one(&mut tcb, t(10));
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
     tcb.send(&[5u8; 10 * 1460]).unwrap();
     let out = recv(&mut tcb, t(20));
     assert_eq!(out.len(), 10);
@@ -28,7 +28,7 @@ fn established_sack_dup_acks_retransmit_only_the_hole() {
     // RFC 6675 §5: segment 1 lost; the receiver SACKs 2, 3, 4.
     let (mut tcb, out) = in_flight_ten();
     for k in 2..=4u32 {
-        send(&mut tcb, t(30), &sack_ack(l(0), &[(1460, 1460 * k)]));
+        send!(tcb, t(30), sack_ack(l(0), &[(1460, 1460 * k)]));
     }
     let rtx = recv(&mut tcb, t(30));
     assert_eq!(rtx.len(), 1, "{rtx:#?}");
@@ -43,7 +43,7 @@ fn established_sack_second_hole_is_retransmitted_after_partial_ack() {
     // Segments 1 and 6 lost; SACKs cover 2–5 and 7–10.
     let (mut tcb, _) = in_flight_ten();
     for k in 2..=5u32 {
-        send(&mut tcb, t(30), &sack_ack(l(0), &[(1460, 1460 * k)]));
+        send!(tcb, t(30), sack_ack(l(0), &[(1460, 1460 * k)]));
     }
     let first = recv(&mut tcb, t(30));
     assert_eq!(first[0].h.seq, l(0));
@@ -68,7 +68,7 @@ fn established_sack_second_hole_is_retransmitted_after_partial_ack() {
         t(40),
         &sack_ack(l(5 * 1460), &[(7 * 1460, 10 * 1460)]),
     );
-    send(&mut tcb, t(41), &seg(r(0), l(10 * 1460), Flags::ACK, b""));
+    send!(tcb, t(41), seg(r(0), l(10 * 1460), Flags::ACK, b""));
     assert_eq!(tcb.send_queue(), 0);
     assert_eq!(tcb.poll_at(), None);
 }
@@ -81,7 +81,7 @@ fn established_sack_blocks_outside_the_window_are_ignored() {
         let mut s = seg(r(0), l(0), Flags::ACK, b"");
         s.h.options.sack_blocks[0] = Some((l(100_000), l(200_000)));
         s.h.options.sack_blocks[1] = Some((l(0) - 5000u32, l(0)));
-        send(&mut tcb, t(30), &s);
+        send!(tcb, t(30), s);
     }
     // Plain duplicate ACKs still trigger recovery; nothing is marked SACKed.
     let rtx = recv(&mut tcb, t(30));

@@ -6,14 +6,14 @@ use super::*;
 fn established_lost_segment_is_retransmitted_on_rto() {
     let mut tcb = established();
     tcb.send(b"hello").unwrap();
-    let first = recv_one(&mut tcb, t(100));
+    let first = recv!(tcb, t(100));
     // RFC 6298 §5.1: timer armed with the RTO (SRTT 10 ms → RTO at min 200 ms).
     let at = tcb.poll_at().expect("timer");
     assert_eq!(at, t(300));
     tcb.on_timeout(t(299));
-    recv_nothing(&mut tcb, t(299));
+    recv_nothing!(tcb, t(299));
     tcb.on_timeout(at);
-    let again = recv_one(&mut tcb, at);
+    let again = recv!(tcb, at);
     assert_eq!(
         (again.h.seq, again.payload.clone()),
         (first.h.seq, first.payload)
@@ -61,7 +61,7 @@ fn established_retries_exhausted_times_out() {
         ..cfg()
     };
     let mut tcb = syn_sent_with(&c);
-    send(&mut tcb, t(10), &syn_ack(None));
+    send!(tcb, t(10), syn_ack(None));
     recv(&mut tcb, t(10));
     tcb.send(b"x").unwrap();
     recv(&mut tcb, t(10));
@@ -82,14 +82,14 @@ fn early_on_timeout_is_a_no_op() {
     tcb.send(b"x").unwrap();
     recv(&mut tcb, t(10));
     tcb.on_timeout(t(11));
-    recv_nothing(&mut tcb, t(11));
+    recv_nothing!(tcb, t(11));
     assert_eq!(tcb.stats().retransmit_timeouts, 0);
 }
 
 fn established_with(c: &Config) -> Tcb {
     let mut tcb = syn_sent_with(c);
-    send(&mut tcb, t(10), &syn_ack(None));
-    recv_one(&mut tcb, t(10));
+    send!(tcb, t(10), syn_ack(None));
+    recv!(tcb, t(10));
     tcb
 }
 
@@ -102,10 +102,10 @@ fn established_delayed_ack_waits_40ms_for_one_segment() {
         t(100),
         &seg(r(0), l(0), Flags::ACK | Flags::PSH, b"request"),
     );
-    recv_nothing(&mut tcb, t(100));
+    recv_nothing!(tcb, t(100));
     assert_eq!(tcb.poll_at(), Some(t(140)));
     tcb.on_timeout(t(140));
-    assert_eq!(recv_one(&mut tcb, t(140)).h.ack, r(7));
+    assert_eq!(recv!(tcb, t(140)).h.ack, r(7));
     assert_eq!(tcb.stats().delayed_acks, 1);
 }
 
@@ -114,10 +114,10 @@ fn established_every_second_full_segment_is_acked_at_once() {
     // RFC 5681 §4.2: ACK at least every second full-sized segment.
     let mut tcb = established_with(&Config::default());
     let full = vec![1u8; 1460];
-    send(&mut tcb, t(100), &seg(r(0), l(0), Flags::ACK, &full));
-    recv_nothing(&mut tcb, t(100));
-    send(&mut tcb, t(101), &seg(r(1460), l(0), Flags::ACK, &full));
-    assert_eq!(recv_one(&mut tcb, t(101)).h.ack, r(2920));
+    send!(tcb, t(100), seg(r(0), l(0), Flags::ACK, &full));
+    recv_nothing!(tcb, t(100));
+    send!(tcb, t(101), seg(r(1460), l(0), Flags::ACK, &full));
+    assert_eq!(recv!(tcb, t(101)).h.ack, r(2920));
     assert_eq!(tcb.poll_at(), None, "the delayed-ACK timer was cancelled");
 }
 
@@ -130,7 +130,7 @@ fn established_delayed_ack_rides_on_response_data() {
         &seg(r(0), l(0), Flags::ACK | Flags::PSH, b"ping"),
     );
     tcb.send(b"pong").unwrap();
-    let s = recv_one(&mut tcb, t(101));
+    let s = recv!(tcb, t(101));
     assert_eq!((s.h.ack, s.payload.as_slice()), (r(4), &b"pong"[..]));
     assert!(!tcb.timers.is_armed(super::super::timers::Timer::DelayedAck));
 }
@@ -140,11 +140,11 @@ fn established_nagle_holds_small_tail_while_small_segment_unacked() {
     // RFC 1122 §4.2.3.4 (Minshall's variant, as Linux).
     let mut tcb = established();
     tcb.send(b"a").unwrap();
-    assert_eq!(recv_one(&mut tcb, t(20)).payload, b"a");
+    assert_eq!(recv!(tcb, t(20)).payload, b"a");
     tcb.send(b"b").unwrap();
-    recv_nothing(&mut tcb, t(21));
-    send(&mut tcb, t(30), &seg(r(0), l(1), Flags::ACK, b""));
-    assert_eq!(recv_one(&mut tcb, t(30)).payload, b"b");
+    recv_nothing!(tcb, t(21));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
+    assert_eq!(recv!(tcb, t(30)).payload, b"b");
 }
 
 #[test]
@@ -153,9 +153,9 @@ fn established_nodelay_sends_small_segments_at_once() {
     tcb.set_nodelay(true);
     assert!(tcb.nodelay());
     tcb.send(b"a").unwrap();
-    recv_one(&mut tcb, t(20));
+    recv!(tcb, t(20));
     tcb.send(b"b").unwrap();
-    assert_eq!(recv_one(&mut tcb, t(21)).payload, b"b");
+    assert_eq!(recv!(tcb, t(21)).payload, b"b");
 }
 
 #[test]
@@ -170,14 +170,14 @@ fn established_keepalive_probes_then_times_out() {
     let mut tcb = established_with(&c);
     assert_eq!(tcb.poll_at(), Some(t(10_010)));
     tcb.on_timeout(t(10_010));
-    let probe = recv_one(&mut tcb, t(10_010));
+    let probe = recv!(tcb, t(10_010));
     assert_eq!((probe.h.seq, probe.payload.len()), (l(0) - 1u32, 0));
     // The peer answers: idle clock restarts, probe count resets.
-    send(&mut tcb, t(10_020), &seg(r(0), l(0), Flags::ACK, b""));
+    send!(tcb, t(10_020), seg(r(0), l(0), Flags::ACK, b""));
     assert_eq!(tcb.poll_at(), Some(t(20_020)));
     for at in [20_020, 21_020] {
         tcb.on_timeout(t(at));
-        recv_one(&mut tcb, t(at));
+        recv!(tcb, t(at));
     }
     tcb.on_timeout(t(22_020));
     assert_eq!(tcb.state(), State::Closed);
@@ -203,4 +203,47 @@ fn established_user_timeout_fails_unacknowledged_data() {
     }
     assert_eq!(now, t(2100));
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn rto_backoff_is_capped_at_max_rto() {
+    // RFC 6298 §5.5 with a 120 s maximum (Linux TCP_RTO_MAX).
+    let c = Config {
+        data_retries: 30,
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    tcb.send(b"x").unwrap();
+    recv(&mut tcb, t(20));
+    let mut last = t(20);
+    let mut gap = Duration::ZERO;
+    for _ in 0..12 {
+        let at = tcb.poll_at().unwrap();
+        gap = at - last;
+        last = at;
+        tcb.on_timeout(at);
+        recv(&mut tcb, at);
+    }
+    assert_eq!(gap, Duration::from_secs(120));
+}
+
+#[test]
+fn keepalive_is_off_by_default() {
+    let tcb = established();
+    assert_eq!(tcb.poll_at(), None, "an idle connection arms no timer");
+}
+
+#[test]
+fn persist_probes_back_off() {
+    let mut tcb = established();
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send!(tcb, t(11), z);
+    tcb.send(b"queued").unwrap();
+    recv_nothing!(tcb, t(12));
+    let first = tcb.poll_at().unwrap();
+    tcb.on_timeout(first);
+    recv!(tcb, first);
+    let second = tcb.poll_at().unwrap();
+    assert!(second - first > first - t(12), "the probe interval grows");
 }
