@@ -37,7 +37,7 @@ impl Tcb {
     /// Fills in the window field from free receive space, scaled
     /// (RFC 7323 §2.3; never scaled in a SYN).
     fn with_window(&mut self, mut h: TcpHeader) -> TcpHeader {
-        let wnd = self.rcv_wnd();
+        let wnd = self.window_to_advertise();
         let field = if h.flags.syn() {
             wnd.min(65535)
         } else {
@@ -49,7 +49,24 @@ impl Tcb {
         } else {
             field << self.rcv_wscale
         };
+        self.rcv_adv = self.rcv_nxt + self.rcv_wnd_adv;
         h
+    }
+
+    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, Clark's algorithm): the
+    /// right edge of the window moves only by at least
+    /// min(buffer/2, MSS); smaller gains are held back (a full buffer stays
+    /// a zero window until it can open usefully).
+    fn window_to_advertise(&self) -> u32 {
+        let free = self.rcv_wnd();
+        let edge = self.rcv_nxt + free;
+        let gain = edge.diff(self.rcv_adv);
+        if gain > 0 && (gain as u32) < self.sws_threshold() && self.rcv_adv.diff(self.rcv_nxt) >= 0
+        {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            free
+        }
     }
 
     fn emit(

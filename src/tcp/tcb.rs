@@ -100,6 +100,8 @@ pub struct Tcb {
     pub(super) rcv_fin: bool,
     /// Window (bytes) in the last segment we sent.
     pub(super) rcv_wnd_adv: u32,
+    /// Right edge of the window we last advertised (RCV.NXT + window).
+    pub(super) rcv_adv: SeqNumber,
     /// The local user has shut down the reading side.
     pub(super) rd_shutdown: bool,
 
@@ -213,6 +215,7 @@ impl Tcb {
             fin_pending: None,
             rcv_fin: false,
             rcv_wnd_adv: 0,
+            rcv_adv: SeqNumber(0),
             rd_shutdown: false,
             ack_now: false,
             send_rst: false,
@@ -470,15 +473,17 @@ impl Tcb {
         if !self.state.can_receive() {
             return;
         }
-        let free = self.rx.free() as u32;
-        let threshold = (self.snd_mss as u32)
-            .min(self.rx.capacity() as u32 / 2)
-            .max(1);
-        if free.saturating_sub(self.rcv_wnd_adv) >= threshold
-            || (self.rcv_wnd_adv < threshold && free >= threshold)
-        {
+        let edge = self.rcv_nxt + self.rcv_wnd();
+        if edge.diff(self.rcv_adv) >= self.sws_threshold() as i32 {
             self.ack_now = true;
         }
+    }
+
+    /// The smallest window increase worth announcing: min(buffer/2, MSS).
+    pub(super) fn sws_threshold(&self) -> u32 {
+        u32::from(self.cfg.mss)
+            .min(self.rx.capacity() as u32 / 2)
+            .max(1)
     }
 
     /// CLOSE (RFC 9293 §3.10.4): no more sends; a FIN follows the queued

@@ -85,7 +85,9 @@ fn established_recv_delivers_in_order_and_acks_with_smaller_window() {
     // Both segments are acknowledged by one ACK (ACKs coalesce per poll).
     let ack = recv!(tcb, t(11));
     assert_eq!(ack.h.ack, r(6));
-    assert_eq!(u32::from(ack.h.window), 64 * 1024 - 6);
+    // The handshake advertised 65535 (the 16-bit maximum); the right edge
+    // stays put (receiver SWS avoidance), so the window shrinks by 6.
+    assert_eq!(u32::from(ack.h.window), 65535 - 6);
     let mut buf = [0u8; 4];
     assert_eq!(tcb.recv(&mut buf), Ok(4));
     assert_eq!(&buf, b"abcd");
@@ -410,4 +412,25 @@ fn close_wait_data_from_peer_is_not_accepted() {
     send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
     send!(tcb, t(12), seg(r(1), l(0), Flags::ACK, b"after fin"));
     assert_eq!(tcb.recv_queue(), 0);
+}
+
+#[test]
+fn established_small_reads_do_not_advance_the_window_edge() {
+    // RFC 9293 §3.8.6.2.2 (Clark): after a full buffer, a few bytes read
+    // keep advertising zero until min(MSS, buffer/2) is free.
+    let mut tcb = established();
+    for (i, chunk) in vec![3u8; 64 * 1024].chunks(1024).enumerate() {
+        send!(tcb, t(11), seg(r(i as u32 * 1024), l(0), Flags::ACK, chunk));
+    }
+    assert_eq!(recv!(tcb, t(11)).h.window, 0);
+    tcb.recv(&mut [0u8; 100]).unwrap();
+    tcb.send(b"x").unwrap();
+    let s = recv!(tcb, t(12));
+    assert_eq!(
+        (s.payload.as_slice(), s.h.window),
+        (&b"x"[..], 0),
+        "100 bytes free is not announced"
+    );
+    tcb.recv(&mut [0u8; 1400]).unwrap();
+    assert_eq!(recv!(tcb, t(13)).h.window, 1500, "a full MSS free is");
 }
