@@ -32,4 +32,4 @@ pub mod time;
 pub mod wire;
 
 pub use http::Client;
-pub use net::{Stack, TcpListener, TcpStream};
+pub use net::{Stack, TcpListener, TcpStream, UdpSocket};

@@ -57,6 +57,14 @@ impl TcpListener {
         }
     }
 
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(super) fn port(&self) -> u16 {
+        self.port
+    }
+
     /// An iterator of accepted connections.
     pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
         std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
@@ -87,5 +95,13 @@ impl Drop for TcpListener {
     fn drop(&mut self) {
         self.shared.lock().tcp_unlisten(self.port);
         self.shared.waker.wake();
+    }
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("port", &self.port)
+            .finish()
     }
 }

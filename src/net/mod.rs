@@ -13,11 +13,15 @@
 mod driver;
 mod error;
 mod listener;
+pub mod poll;
 mod stream;
+mod udp;
 
 pub use crate::stack::{Config, Stats};
 pub use listener::TcpListener;
+pub use poll::{Events, Interest, Poll, Token};
 pub use stream::TcpStream;
+pub use udp::UdpSocket;
 
 use crate::device::{Device, TunConfig, TunDevice};
 use crate::stack::Interface;

@@ -66,6 +66,10 @@ impl TcpStream {
         }
     }
 
+    pub(super) fn parts(&self) -> (Arc<Shared>, SocketHandle) {
+        (Arc::clone(&self.inner.shared), self.inner.handle)
+    }
+
     /// Another handle to the same connection (shared options and state).
     ///
     /// # Errors
@@ -197,6 +201,30 @@ impl TcpStream {
     ) -> io::Result<TcpStream> {
         check_timeout(Some(timeout))?;
         TcpStream::connect_inner(stack, *addr, Some(timeout))
+    }
+
+    /// Starts connecting and returns at once with the stream in
+    /// non-blocking mode, as mio does: the connection is usable when a
+    /// [`Poll`](super::Poll) reports it writable (or its state leaves
+    /// SYN-SENT); then check [`take_error`](Self::take_error).
+    ///
+    /// # Errors
+    /// `InvalidInput` for IPv6; `AddrNotAvailable` when no port is free.
+    pub fn connect_nonblocking(
+        stack: &Stack,
+        addr: impl Into<SocketAddr>,
+    ) -> io::Result<TcpStream> {
+        let remote = v4(addr.into())?;
+        let shared = Arc::clone(stack.shared());
+        let handle = {
+            let mut iface = shared.lock();
+            let now = shared.now();
+            iface.tcp_connect(now, remote).map_err(error::stack)?
+        };
+        shared.waker.wake();
+        let s = TcpStream::from_handle(shared, handle);
+        s.inner.nonblocking.store(true, Ordering::Relaxed);
+        Ok(s)
     }
 
     fn connect_inner(

@@ -26,6 +26,10 @@ pub(super) struct Entry {
     listener: Option<u16>,
     /// Reached ESTABLISHED and sits in the listener's accept queue.
     queued: bool,
+    /// Bumped on every input (segment, timeout): readiness may have
+    /// changed. `net::Poll` reports a source only when this moved (edge
+    /// semantics, as mio).
+    pub(super) events: u64,
     /// No user handle refers to it any more; free once closed.
     orphaned: bool,
 }
@@ -33,6 +37,7 @@ pub(super) struct Entry {
 #[derive(Debug)]
 pub(super) struct Listener {
     accept_queue: VecDeque<SocketHandle>,
+    events: u64,
     half_open: usize,
 }
 
@@ -69,6 +74,7 @@ impl Interface {
             tcb,
             listener,
             queued: false,
+            events: 0,
             orphaned: listener.is_some(),
         };
         let index = match self.free.pop() {
@@ -161,6 +167,7 @@ impl Interface {
             Listener {
                 accept_queue: VecDeque::new(),
                 half_open: 0,
+                events: 0,
             },
         );
         Ok(port)
@@ -194,6 +201,16 @@ impl Interface {
             e.orphaned = false;
         }
         Ok(Some(h))
+    }
+
+    /// Readiness-change counter of a connection (see `net::Poll`).
+    pub fn tcp_events(&self, h: SocketHandle) -> Option<u64> {
+        self.entry(h).map(|e| e.events)
+    }
+
+    /// Readiness-change counter of a listener.
+    pub fn listener_events(&self, port: u16) -> Option<u64> {
+        self.listeners.get(&port).map(|l| l.events)
     }
 
     /// True if `port` has a connection waiting to be accepted.
@@ -238,6 +255,7 @@ impl Interface {
                         if let Some(l) = self.listeners.get_mut(&port) {
                             l.half_open = l.half_open.saturating_sub(1);
                             l.accept_queue.push_back(h);
+                            l.events += 1;
                         }
                     }
                 }
@@ -272,6 +290,7 @@ impl Interface {
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
                 if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {
                     e.tcb.on_segment(now, seg);
+                    e.events += 1;
                     return;
                 }
                 // RFC 6191: end TIME-WAIT early for a new incarnation whose

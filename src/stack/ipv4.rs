@@ -5,6 +5,7 @@
 use super::{Interface, Reply};
 use crate::time::Instant;
 use crate::wire::icmp::{self, IcmpMessage};
+use crate::wire::UdpDatagram;
 use crate::wire::{
     Ipv4Packet, Ipv4Repr, TcpSegment, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
@@ -44,22 +45,22 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8]) {
             }
         },
         PROTO_ICMP => icmp_ingress(iface, src, ip.payload),
-        PROTO_UDP => {
-            if ip.payload.len() < 8 {
-                iface.stats.udp_malformed += 1;
-                return;
+        PROTO_UDP => match UdpDatagram::parse(src, ip.repr.dst, ip.payload) {
+            Ok(d) => {
+                if !iface.udp_ingress(src, &d) {
+                    iface.stats.udp_no_socket += 1;
+                    let quote = packet.get(..packet.len().min(ICMP_QUOTE)).unwrap_or(&[]);
+                    let msg = IcmpMessage {
+                        kind: icmp::DEST_UNREACHABLE,
+                        code: icmp::CODE_PORT_UNREACHABLE,
+                        rest: [0; 4],
+                        data: quote,
+                    };
+                    queue_icmp(iface, src, &msg);
+                }
             }
-            // No UDP sockets are bound yet: every datagram is for a closed port.
-            iface.stats.udp_no_socket += 1;
-            let quote = packet.get(..packet.len().min(ICMP_QUOTE)).unwrap_or(&[]);
-            let msg = IcmpMessage {
-                kind: icmp::DEST_UNREACHABLE,
-                code: icmp::CODE_PORT_UNREACHABLE,
-                rest: [0; 4],
-                data: quote,
-            };
-            queue_icmp(iface, src, &msg);
-        }
+            Err(_) => iface.stats.udp_malformed += 1,
+        },
         _ => iface.stats.ip_unsupported_protocol += 1,
     }
 }

@@ -14,6 +14,7 @@
 mod demux;
 mod ipv4;
 mod stats;
+mod udp;
 
 #[cfg(test)]
 mod sim_tests;
@@ -22,11 +23,12 @@ mod tests;
 
 pub use demux::SocketHandle;
 pub use stats::Stats;
+pub use udp::UdpSendError;
 
 use crate::device::Device;
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
-use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP};
+use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -60,6 +62,8 @@ pub struct Config {
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Secret for ISNs and port randomization (drawn from the OS by `net`).
     pub secret: [u64; 2],
+    /// Datagrams queued per UDP socket and direction.
+    pub udp_queue: usize,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             accept_backlog: 128,
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],
+            udp_queue: 256,
         }
     }
 }
@@ -136,6 +141,7 @@ pub struct Interface {
     generation: u32,
     conns: HashMap<(SocketAddrV4, u16), usize>,
     listeners: HashMap<u16, Listener>,
+    udp: HashMap<u16, udp::UdpSocket>,
     isn: IsnGenerator,
     rng: Rng,
     stats: Stats,
@@ -163,6 +169,7 @@ impl Interface {
             generation: 0,
             conns: HashMap::new(),
             listeners: HashMap::new(),
+            udp: HashMap::new(),
             stats: Stats::default(),
             replies: VecDeque::new(),
             ip_ident: 0,
@@ -226,6 +233,7 @@ impl Interface {
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
+                e.events += 1;
                 activity = true;
             }
         }
@@ -298,6 +306,39 @@ impl Interface {
                 self.stats.tcp_segments_out += 1;
                 send(&mut self.stats, device, pkt);
                 sent = true;
+            }
+        }
+        for (port, s) in self.udp.iter_mut() {
+            if !s.tx.is_empty() {
+                // Room in the send queue again.
+                s.events += 1;
+            }
+            while let Some((dst, data)) = s.tx.pop_front() {
+                let d = crate::wire::UdpDatagram {
+                    src_port: *port,
+                    dst_port: dst.port(),
+                    payload: &data,
+                };
+                let len = UDP_HEADER_LEN + data.len();
+                let Some(pkt) = buf.get_mut(..IPV4_HEADER_LEN + len) else {
+                    continue;
+                };
+                if d.emit(&mut pkt[IPV4_HEADER_LEN..], src, *dst.ip()).is_err() {
+                    continue;
+                }
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                let repr = Ipv4Repr {
+                    src,
+                    dst: *dst.ip(),
+                    protocol: crate::wire::PROTO_UDP,
+                    ttl,
+                    payload_len: len,
+                };
+                if repr.emit(pkt, self.ip_ident).is_ok() {
+                    self.stats.udp_sent += 1;
+                    send(&mut self.stats, device, pkt);
+                    sent = true;
+                }
             }
         }
         while let Some(r) = self.replies.pop_front() {

@@ -70,6 +70,12 @@ pub struct Stats {
     pub icmp_dropped: u64,
     /// UDP: datagrams to a closed port (answered with port unreachable).
     pub udp_no_socket: u64,
+    /// UDP: datagrams delivered to a socket's queue.
+    pub udp_delivered: u64,
+    /// UDP: datagrams dropped because the socket's queue was full.
+    pub udp_queue_full: u64,
+    /// UDP: datagrams sent.
+    pub udp_sent: u64,
     /// UDP: malformed datagrams.
     pub udp_malformed: u64,
 

@@ -176,27 +176,86 @@ fn icmp_echo_request_gets_reply() {
     );
 }
 
-#[test]
-fn udp_to_closed_port_gets_port_unreachable() {
-    let mut iface = Interface::new(Config::default());
-    let mut pkt = vec![0u8; 20 + 12];
+fn udp_packet(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let d = crate::wire::UdpDatagram {
+        src_port: sport,
+        dst_port: dport,
+        payload,
+    };
+    let mut pkt = vec![0u8; 20 + 8 + payload.len()];
+    d.emit(&mut pkt[20..], PEER, US).unwrap();
     Ipv4Repr {
         src: PEER,
         dst: US,
         protocol: crate::wire::PROTO_UDP,
         ttl: 64,
-        payload_len: 12,
+        payload_len: 8 + payload.len(),
     }
     .emit(&mut pkt, 9)
     .unwrap();
-    let out = poll_with(&mut iface, Instant::ZERO, vec![pkt]);
+    pkt
+}
+
+#[test]
+fn udp_to_closed_port_gets_port_unreachable() {
+    // RFC 1122 §4.1.3.1.
+    let mut iface = Interface::new(Config::default());
+    let out = poll_with(
+        &mut iface,
+        Instant::ZERO,
+        vec![udp_packet(5000, 9999, b"hi")],
+    );
     let ip = Ipv4Packet::parse(&out[0]).unwrap();
     let m = IcmpMessage::parse(ip.payload).unwrap();
     assert_eq!(
         (m.kind, m.code),
         (icmp::DEST_UNREACHABLE, icmp::CODE_PORT_UNREACHABLE)
     );
+    assert_eq!(
+        &m.data[..20],
+        &udp_packet(5000, 9999, b"hi")[..20],
+        "quotes the offending header"
+    );
     assert_eq!(iface.stats().udp_no_socket, 1);
+}
+
+#[test]
+fn udp_bound_port_receives_and_replies() {
+    let mut iface = Interface::new(Config {
+        udp_queue: 2,
+        ..Config::default()
+    });
+    assert_eq!(iface.udp_bind(53), Ok(53));
+    assert_eq!(iface.udp_bind(53), Err(Error::AddrInUse));
+    let inputs = vec![
+        udp_packet(4000, 53, b"one"),
+        udp_packet(4000, 53, b"two"),
+        udp_packet(4000, 53, b"three"),
+    ];
+    assert!(poll_with(&mut iface, Instant::ZERO, inputs).is_empty());
+    assert_eq!(iface.stats().udp_queue_full, 1, "queue bounded at 2");
+    let mut buf = [0u8; 2];
+    assert_eq!(
+        iface.udp_recv(53, &mut buf),
+        Some((2, SocketAddrV4::new(PEER, 4000)))
+    );
+    assert_eq!(&buf, b"on", "truncated like recv_from");
+    iface
+        .udp_send(53, SocketAddrV4::new(PEER, 4000), b"reply")
+        .unwrap();
+    assert_eq!(
+        iface.udp_send(53, SocketAddrV4::new(PEER, 4000), &vec![0; 2000]),
+        Err(UdpSendError::TooLarge)
+    );
+    let out = poll_with(&mut iface, Instant::ZERO, vec![]);
+    let ip = Ipv4Packet::parse(&out[0]).unwrap();
+    let d = crate::wire::UdpDatagram::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
+    assert_eq!(
+        (d.src_port, d.dst_port, d.payload),
+        (53, 4000, &b"reply"[..])
+    );
+    let eph = iface.udp_bind(0).unwrap();
+    assert!((32768..=60999).contains(&eph));
 }
 
 #[test]

@@ -1,0 +1,370 @@
+//! Readiness polling with mio's shape: [`Poll`], [`Events`], [`Token`],
+//! [`Interest`], so one thread can serve thousands of non-blocking sockets.
+//!
+//! Semantics follow mio: readiness is edge-like and only a hint. A source
+//! is reported when it is ready and something happened to it since it was
+//! last reported (a segment, a timer, a new connection, a datagram);
+//! after an event, repeat the operation until it returns `WouldBlock`
+//! ("draining readiness"), or the next event may never come.
+
+// `Source` is sealed: its method names crate-private types on purpose, so
+// no other crate can implement it.
+#![allow(private_interfaces)]
+
+use super::{Shared, Stack, TcpListener, TcpStream, UdpSocket};
+use crate::stack::{Interface, SocketHandle};
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Associates an event with its registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub usize);
+
+/// Which readiness a registration asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interest(u8);
+
+impl Interest {
+    /// Readable: data, end of stream, an error, or a connection to accept.
+    pub const READABLE: Interest = Interest(1);
+    /// Writable: room in the send buffer, or connecting finished.
+    pub const WRITABLE: Interest = Interest(2);
+
+    /// Both interests.
+    #[must_use]
+    pub const fn add(self, other: Interest) -> Interest {
+        Interest(self.0 | other.0)
+    }
+
+    /// True if readable interest is set.
+    pub const fn is_readable(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// True if writable interest is set.
+    pub const fn is_writable(self) -> bool {
+        self.0 & 2 != 0
+    }
+}
+
+impl std::ops::BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, rhs: Interest) -> Interest {
+        self.add(rhs)
+    }
+}
+
+/// One readiness event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    token: Token,
+    readable: bool,
+    writable: bool,
+    error: bool,
+    read_closed: bool,
+}
+
+impl Event {
+    /// The registration's token.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+    /// Reading would not block.
+    pub fn is_readable(&self) -> bool {
+        self.readable
+    }
+    /// Writing would not block.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+    /// The connection failed (reset, refused, timed out).
+    pub fn is_error(&self) -> bool {
+        self.error
+    }
+    /// The peer closed its sending side.
+    pub fn is_read_closed(&self) -> bool {
+        self.read_closed
+    }
+}
+
+/// A reusable list of events filled by [`Poll::poll`].
+#[derive(Debug)]
+pub struct Events {
+    list: Vec<Event>,
+    capacity: usize,
+}
+
+impl Events {
+    /// Room for at most `capacity` events per poll.
+    pub fn with_capacity(capacity: usize) -> Events {
+        Events {
+            list: Vec::with_capacity(capacity),
+            capacity: capacity.max(1),
+        }
+    }
+    /// The events of the last poll.
+    pub fn iter(&self) -> std::slice::Iter<'_, Event> {
+        self.list.iter()
+    }
+    /// True if the last poll returned no events.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+/// What a registration watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Tcp(SocketHandle),
+    Listener(u16),
+    Udp(u16),
+}
+
+mod sealed {
+    use super::{Shared, Target};
+    use std::sync::Arc;
+
+    /// Implemented only by this crate's sockets.
+    pub trait Sealed {
+        fn target(&self) -> (Arc<Shared>, Target);
+    }
+}
+
+/// A socket that can be registered with a [`Poll`]: [`TcpStream`],
+/// [`TcpListener`] and [`UdpSocket`].
+pub trait Source: sealed::Sealed {}
+
+impl sealed::Sealed for TcpStream {
+    fn target(&self) -> (Arc<Shared>, Target) {
+        let (shared, h) = self.parts();
+        (shared, Target::Tcp(h))
+    }
+}
+
+impl sealed::Sealed for TcpListener {
+    fn target(&self) -> (Arc<Shared>, Target) {
+        (Arc::clone(self.shared()), Target::Listener(self.port()))
+    }
+}
+
+impl sealed::Sealed for UdpSocket {
+    fn target(&self) -> (Arc<Shared>, Target) {
+        (Arc::clone(self.shared()), Target::Udp(self.port()))
+    }
+}
+
+impl Source for TcpStream {}
+impl Source for TcpListener {}
+impl Source for UdpSocket {}
+
+#[derive(Debug)]
+struct Registration {
+    target: Target,
+    interest: Interest,
+    /// Event counter when last reported; `None` = never (report at once).
+    seen: Option<u64>,
+}
+
+/// Waits for readiness of registered sockets of one [`Stack`].
+pub struct Poll {
+    shared: Arc<Shared>,
+    regs: Mutex<HashMap<Token, Registration>>,
+}
+
+impl Poll {
+    /// A poller for sockets of `stack`.
+    pub fn new(stack: &Stack) -> Poll {
+        Poll {
+            shared: Arc::clone(stack.shared()),
+            regs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn regs(&self) -> std::sync::MutexGuard<'_, HashMap<Token, Registration>> {
+        self.regs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers `source` under `token`.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if `token` is taken; `InvalidInput` if the socket
+    /// belongs to another stack.
+    pub fn register(
+        &self,
+        source: &impl Source,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let (shared, target) = source.target();
+        if !Arc::ptr_eq(&shared, &self.shared) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "socket of another stack",
+            ));
+        }
+        let mut regs = self.regs();
+        if regs.contains_key(&token) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "token already registered",
+            ));
+        }
+        regs.insert(
+            token,
+            Registration {
+                target,
+                interest,
+                seen: None,
+            },
+        );
+        drop(regs);
+        // Let a waiting poll re-check.
+        self.shared.cond.notify_all();
+        Ok(())
+    }
+
+    /// Changes the interest (and re-arms the first report).
+    ///
+    /// # Errors
+    /// `NotFound` if `token` is not registered.
+    pub fn reregister(
+        &self,
+        source: &impl Source,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let (_, target) = source.target();
+        let mut regs = self.regs();
+        let r = regs
+            .get_mut(&token)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "token not registered"))?;
+        *r = Registration {
+            target,
+            interest,
+            seen: None,
+        };
+        drop(regs);
+        self.shared.cond.notify_all();
+        Ok(())
+    }
+
+    /// Removes the registration of `token`.
+    ///
+    /// # Errors
+    /// `NotFound` if `token` is not registered.
+    pub fn deregister(&self, token: Token) -> io::Result<()> {
+        self.regs()
+            .remove(&token)
+            .map(|_| ())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "token not registered"))
+    }
+
+    /// Number of registrations.
+    pub fn registered(&self) -> usize {
+        self.regs().len()
+    }
+
+    /// Fills `events` with ready sources, waiting up to `timeout` (`None`:
+    /// until something is ready; `Some(ZERO)`: just check).
+    ///
+    /// # Errors
+    /// Never fails while the stack runs; an empty `events` means timeout.
+    pub fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        events.list.clear();
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let cap = events.capacity;
+        let mut regs = self.regs();
+        let found = self.shared.wait_for(deadline, |iface| {
+            collect(iface, &mut regs, &mut events.list, cap);
+            (!events.list.is_empty()).then_some(())
+        });
+        let _ = found;
+        Ok(())
+    }
+}
+
+/// Readiness of one target: (counter, readable, writable, error, read_closed).
+fn readiness(iface: &Interface, t: Target) -> Option<(u64, bool, bool, bool, bool)> {
+    match t {
+        Target::Tcp(h) => {
+            let tcb = iface.tcp(h)?;
+            let count = iface.tcp_events(h)?;
+            let error = tcb.error().is_some();
+            let read_closed = tcb.can_recv() && tcb.recv_queue() == 0 && !error;
+            Some((
+                count,
+                tcb.can_recv(),
+                !tcb.is_connecting() && tcb.can_send(),
+                error,
+                read_closed,
+            ))
+        }
+        Target::Listener(port) => Some((
+            iface.listener_events(port)?,
+            iface.tcp_can_accept(port),
+            false,
+            false,
+            false,
+        )),
+        Target::Udp(port) => Some((
+            iface.udp_events(port)?,
+            iface.udp_can_recv(port),
+            iface.udp_can_send(port),
+            false,
+            false,
+        )),
+    }
+}
+
+fn collect(
+    iface: &Interface,
+    regs: &mut HashMap<Token, Registration>,
+    out: &mut Vec<Event>,
+    cap: usize,
+) {
+    for (token, r) in regs.iter_mut() {
+        if out.len() >= cap {
+            break;
+        }
+        let Some((count, readable, writable, error, read_closed)) = readiness(iface, r.target)
+        else {
+            // The socket is gone: report it once as an error.
+            if r.seen != Some(u64::MAX) {
+                r.seen = Some(u64::MAX);
+                out.push(Event {
+                    token: *token,
+                    readable: true,
+                    writable: true,
+                    error: true,
+                    read_closed: true,
+                });
+            }
+            continue;
+        };
+        if r.seen == Some(count) {
+            continue;
+        }
+        let readable = readable && r.interest.is_readable();
+        let writable = writable && r.interest.is_writable();
+        if readable || writable || error {
+            r.seen = Some(count);
+            out.push(Event {
+                token: *token,
+                readable,
+                writable,
+                error,
+                read_closed,
+            });
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! UDP sockets (RFC 768; RFC 1122 §4.1): a table of bound ports, each with
+//! bounded receive and send queues. Datagrams to an unbound port get an
+//! ICMP port unreachable (RFC 1122 §4.1.3.1). No fragmentation: a datagram
+//! must fit the MTU.
+
+use super::{Error, Interface};
+use crate::wire::{UdpDatagram, IPV4_HEADER_LEN, UDP_HEADER_LEN};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A bound UDP port's queues.
+#[derive(Debug, Default)]
+pub(super) struct UdpSocket {
+    rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    pub(super) tx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// Readiness-change counter (see `net::Poll`).
+    pub(super) events: u64,
+}
+
+/// Why a UDP send was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpSendError {
+    /// The send queue is full; retry once the driver drained it.
+    QueueFull,
+    /// Larger than the MTU allows (no fragmentation).
+    TooLarge,
+    /// The port is not bound.
+    NotBound,
+}
+
+impl Interface {
+    /// Binds UDP `port` (0 picks a free ephemeral port) and returns it.
+    ///
+    /// # Errors
+    /// [`Error::AddrInUse`] or [`Error::NoPortsAvailable`].
+    pub fn udp_bind(&mut self, port: u16) -> Result<u16, Error> {
+        let port = if port == 0 {
+            let (lo, hi) = (
+                *self.cfg.ephemeral_ports.start(),
+                *self.cfg.ephemeral_ports.end(),
+            );
+            let count = u32::from(hi.saturating_sub(lo)) + 1;
+            let start = (self.rng.next_u64() % u64::from(count)) as u32;
+            (0..count)
+                .map(|i| lo + ((start + i) % count) as u16)
+                .find(|p| !self.udp.contains_key(p))
+                .ok_or(Error::NoPortsAvailable)?
+        } else {
+            port
+        };
+        if self.udp.contains_key(&port) {
+            return Err(Error::AddrInUse);
+        }
+        self.udp.insert(port, UdpSocket::default());
+        Ok(port)
+    }
+
+    /// Releases a UDP port; queued datagrams are dropped.
+    pub fn udp_unbind(&mut self, port: u16) {
+        self.udp.remove(&port);
+    }
+
+    /// Largest UDP payload that fits one packet.
+    pub fn udp_max_payload(&self) -> usize {
+        self.cfg.mtu - IPV4_HEADER_LEN - UDP_HEADER_LEN
+    }
+
+    /// Queues `data` from `port` to `dst`; it leaves on the next poll.
+    ///
+    /// # Errors
+    /// [`UdpSendError`].
+    pub fn udp_send(
+        &mut self,
+        port: u16,
+        dst: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(), UdpSendError> {
+        if data.len() > self.udp_max_payload() {
+            return Err(UdpSendError::TooLarge);
+        }
+        let limit = self.cfg.udp_queue;
+        let s = self.udp.get_mut(&port).ok_or(UdpSendError::NotBound)?;
+        if s.tx.len() >= limit {
+            return Err(UdpSendError::QueueFull);
+        }
+        s.tx.push_back((dst, data.to_vec()));
+        Ok(())
+    }
+
+    /// True if `port` can queue another datagram.
+    pub fn udp_can_send(&self, port: u16) -> bool {
+        self.udp
+            .get(&port)
+            .is_some_and(|s| s.tx.len() < self.cfg.udp_queue)
+    }
+
+    /// Takes the oldest received datagram: copies as much as fits into
+    /// `buf` (the rest is discarded, as `recv_from` does) and returns the
+    /// length copied and the sender.
+    pub fn udp_recv(&mut self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+        let (from, data) = self.udp.get_mut(&port)?.rx.pop_front()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Some((n, from))
+    }
+
+    /// Readiness-change counter of a UDP socket.
+    pub fn udp_events(&self, port: u16) -> Option<u64> {
+        self.udp.get(&port).map(|s| s.events)
+    }
+
+    /// True if `port` has a datagram waiting.
+    pub fn udp_can_recv(&self, port: u16) -> bool {
+        self.udp.get(&port).is_some_and(|s| !s.rx.is_empty())
+    }
+
+    /// Delivers an arriving datagram; false if no socket is bound.
+    pub(super) fn udp_ingress(&mut self, src: Ipv4Addr, d: &UdpDatagram<'_>) -> bool {
+        let limit = self.cfg.udp_queue;
+        let Some(s) = self.udp.get_mut(&d.dst_port) else {
+            return false;
+        };
+        if s.rx.len() >= limit {
+            self.stats.udp_queue_full += 1;
+            return true;
+        }
+        s.rx.push_back((SocketAddrV4::new(src, d.src_port), d.payload.to_vec()));
+        s.events += 1;
+        self.stats.udp_delivered += 1;
+        true
+    }
+}

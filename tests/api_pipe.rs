@@ -1,0 +1,369 @@
+//! The socket API over an in-memory link (no root): two stacks joined by a
+//! `PipeDevice` pair, each with its own driver thread and real clock.
+//! Covers std::net parity, every ErrorKind, blocking and non-blocking
+//! modes, timeouts (deadline reached, never exact times), UDP and Poll.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tunstack::device::PipeDevice;
+use tunstack::net::{Config, Events, Interest, Poll, Token};
+use tunstack::{Stack, TcpListener, TcpStream, UdpSocket};
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn pair() -> (Stack, Stack) {
+    let (da, db) = PipeDevice::pair(1500).unwrap();
+    let a = Stack::new(
+        da,
+        Config {
+            addr: A,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let b = Stack::new(
+        db,
+        Config {
+            addr: B,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    (a, b)
+}
+
+fn connected(a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(b, port).unwrap();
+    let c = TcpStream::connect(a, SocketAddrV4::new(B, port)).unwrap();
+    let (s, peer) = l.accept().unwrap();
+    assert_eq!(peer, c.local_addr().unwrap());
+    (c, s)
+}
+
+#[test]
+fn connect_accept_addresses_and_echo_both_ways_on_two_threads() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 80);
+    assert_eq!(
+        c.peer_addr().unwrap(),
+        SocketAddr::V4(SocketAddrV4::new(B, 80))
+    );
+    assert_eq!(
+        s.local_addr().unwrap(),
+        SocketAddr::V4(SocketAddrV4::new(B, 80))
+    );
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7) as u8).collect();
+    let s = Arc::new(s);
+    let echo = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = (&*s).read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                (&*s).write_all(&buf[..n]).unwrap();
+            }
+            s.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let c = Arc::new(c);
+    let writer = {
+        let c = Arc::clone(&c);
+        let data = data.clone();
+        std::thread::spawn(move || {
+            (&*c).write_all(&data).unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let mut got = Vec::new();
+    (&*c).read_to_end(&mut got).unwrap();
+    writer.join().unwrap();
+    echo.join().unwrap();
+    assert!(
+        got == data,
+        "echoed bytes differ ({} of {})",
+        got.len(),
+        data.len()
+    );
+}
+
+#[test]
+fn refused_addr_in_use_not_connected_and_invalid_input() {
+    let (a, b) = pair();
+    let e = TcpStream::connect(&a, SocketAddrV4::new(B, 9)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    let _l = TcpListener::bind(&b, 80).unwrap();
+    assert_eq!(
+        TcpListener::bind(&b, 80).unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    let v6: SocketAddr = "[::1]:80".parse().unwrap();
+    assert_eq!(
+        TcpStream::connect(&a, v6).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let l0 = TcpListener::bind(&b, 0).unwrap();
+    assert_ne!(
+        l0.local_addr().unwrap().port(),
+        0,
+        "port 0 picks an ephemeral port"
+    );
+    let (c, _s) = connected(&a, &b, 81);
+    assert_eq!(
+        c.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        c.set_write_timeout(Some(Duration::ZERO))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    // After a reset the stream reports ConnectionReset, and BrokenPipe after
+    // our own shutdown.
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!((&c).write(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+}
+
+#[test]
+fn reset_by_peer_and_take_error() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 82);
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    let e = (&c).read(&mut [0u8; 8]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    assert_eq!(
+        c.take_error().unwrap().map(|e| e.kind()),
+        Some(ErrorKind::ConnectionReset)
+    );
+}
+
+#[test]
+fn read_timeout_returns_would_block_and_eof_after_fin() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 83);
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(200)));
+    let t0 = Instant::now();
+    assert_eq!(
+        (&c).read(&mut [0u8; 8]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+    (&s).write_all(b"bye").unwrap();
+    drop(s);
+    let mut all = Vec::new();
+    (&c).read_to_end(&mut all).unwrap();
+    assert_eq!(all, b"bye");
+    assert_eq!((&c).read(&mut [0u8; 8]).unwrap(), 0, "EOF stays EOF");
+}
+
+#[test]
+fn nonblocking_modes_and_a_full_send_buffer() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 84);
+    c.set_nonblocking(true).unwrap();
+    assert_eq!(
+        (&c).read(&mut [0u8; 8]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    // The peer does not read: our writes fill both buffers, then WouldBlock.
+    let chunk = vec![5u8; 64 * 1024];
+    let mut written = 0usize;
+    let t0 = Instant::now();
+    loop {
+        match (&c).write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "never filled");
+    }
+    assert!(written >= 256 * 1024, "{written}");
+    // A blocking write with a timeout waits, then reports WouldBlock.
+    c.set_nonblocking(false).unwrap();
+    c.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // Let in-flight data settle so both windows are really full.
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let r = (&c).write(&chunk);
+    if let Err(e) = &r {
+        assert_eq!(e.kind(), ErrorKind::WouldBlock);
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+    }
+    written += r.unwrap_or(0);
+    // Draining on the other side lets everything through.
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = (&s).read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    assert_eq!(got, written);
+    let l = TcpListener::bind(&b, 85).unwrap();
+    l.set_nonblocking(true).unwrap();
+    assert_eq!(l.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+}
+
+#[test]
+fn nonblocking_connect_completes_when_writable() {
+    let (a, b) = pair();
+    let _l = TcpListener::bind(&b, 86).unwrap();
+    let c = TcpStream::connect_nonblocking(&a, SocketAddrV4::new(B, 86)).unwrap();
+    let poll = Poll::new(&a);
+    poll.register(&c, Token(1), Interest::WRITABLE).unwrap();
+    let mut events = Events::with_capacity(8);
+    poll.poll(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    let ev = events.iter().next().expect("writable event");
+    assert!(ev.is_writable() && ev.token() == Token(1));
+    assert!(c.take_error().unwrap().is_none());
+    // And a refused one reports an error event.
+    let r = TcpStream::connect_nonblocking(&a, SocketAddrV4::new(B, 9)).unwrap();
+    poll.register(&r, Token(2), Interest::WRITABLE).unwrap();
+    let t0 = Instant::now();
+    let mut saw = false;
+    while !saw && t0.elapsed() < Duration::from_secs(5) {
+        poll.poll(&mut events, Some(Duration::from_millis(500)))
+            .unwrap();
+        saw = events.iter().any(|e| e.token() == Token(2) && e.is_error());
+    }
+    assert!(saw);
+    assert_eq!(
+        r.take_error().unwrap().map(|e| e.kind()),
+        Some(ErrorKind::ConnectionRefused)
+    );
+}
+
+#[test]
+fn poll_serves_many_nonblocking_clients_from_one_thread() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, 7).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let poll = Poll::new(&b);
+    poll.register(&listener, Token(0), Interest::READABLE)
+        .unwrap();
+    const CLIENTS: usize = 200;
+    let server = std::thread::spawn(move || {
+        let mut conns: Vec<Option<TcpStream>> = Vec::new();
+        let mut events = Events::with_capacity(256);
+        let mut done = 0;
+        let t0 = Instant::now();
+        let mut buf = [0u8; 4096];
+        while done < CLIENTS {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "server stuck at {done}"
+            );
+            poll.poll(&mut events, Some(Duration::from_millis(200)))
+                .unwrap();
+            for ev in &events {
+                if ev.token() == Token(0) {
+                    loop {
+                        match listener.accept() {
+                            Ok((s, _)) => {
+                                s.set_nonblocking(true).unwrap();
+                                poll.register(&s, Token(conns.len() + 1), Interest::READABLE)
+                                    .unwrap();
+                                conns.push(Some(s));
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    continue;
+                }
+                let i = ev.token().0 - 1;
+                let Some(s) = conns[i].as_ref() else { continue };
+                // Drain until WouldBlock (mio's contract).
+                loop {
+                    match (&*s).read(&mut buf) {
+                        Ok(0) => {
+                            poll.deregister(ev.token()).unwrap();
+                            conns[i] = None;
+                            done += 1;
+                            break;
+                        }
+                        Ok(n) => {
+                            s.set_nonblocking(false).unwrap();
+                            (&*s).write_all(&buf[..n]).unwrap();
+                            s.set_nonblocking(true).unwrap();
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        }
+    });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let mut c = TcpStream::connect(&a, SocketAddrV4::new(B, 7)).unwrap();
+            let msg = format!("hello from client {i}");
+            c.write_all(msg.as_bytes()).unwrap();
+            (c, msg)
+        })
+        .collect();
+    for (mut c, msg) in clients {
+        let mut back = vec![0u8; msg.len()];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.as_bytes());
+        c.shutdown(Shutdown::Write).unwrap();
+    }
+    server.join().unwrap();
+}
+
+#[test]
+fn udp_send_recv_timeouts_and_poll() {
+    let (a, b) = pair();
+    let ua = UdpSocket::bind(&a, 0).unwrap();
+    let ub = UdpSocket::bind(&b, 53).unwrap();
+    assert_eq!(
+        UdpSocket::bind(&b, 53).unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    ub.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(
+        ub.recv_from(&mut [0u8; 8]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    let poll = Poll::new(&b);
+    poll.register(&ub, Token(5), Interest::READABLE).unwrap();
+    ua.send_to(b"ping", SocketAddrV4::new(B, 53)).unwrap();
+    let mut events = Events::with_capacity(4);
+    poll.poll(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.token() == Token(5) && e.is_readable()));
+    let mut buf = [0u8; 16];
+    let (n, from) = ub.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"ping"[..], ua.local_addr().unwrap()));
+    ub.send_to(b"pong", from).unwrap();
+    let (n, _) = ua.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    ub.set_nonblocking(true).unwrap();
+    assert_eq!(
+        ub.recv_from(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert_eq!(
+        ua.send_to(&[0u8; 2000], SocketAddrV4::new(B, 53))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+}
