@@ -36,6 +36,23 @@ struct Cli {
 enum Command {
     /// Fetch a URL over tunstack's own TCP (like `curl`).
     Get(GetArgs),
+    /// Serve files over HTTP (or echo bytes) on tunstack's address.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Port to listen on (default 80, or 7 with --echo).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Directory to serve.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// Echo every byte back instead of serving files.
+    #[arg(long, conflicts_with = "dir")]
+    echo: bool,
+    #[command(flatten)]
+    net: NetArgs,
 }
 
 /// Where tunstack lives: the TUN interface and its addresses.
@@ -112,6 +129,7 @@ where
     };
     let result = match cli.command {
         Command::Get(a) => get(&a),
+        Command::Serve(a) => serve(&a),
     };
     match result {
         Ok(code) => code,
@@ -287,6 +305,52 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
     } else {
         EXIT_FAILURE
     })
+}
+
+fn serve(a: &ServeArgs) -> Result<i32, Failure> {
+    validate_net(&a.net)?;
+    let mode = if a.echo {
+        crate::serve::Mode::Echo
+    } else {
+        let dir = a
+            .dir
+            .canonicalize()
+            .map_err(|e| usage(format!("--dir {}: {e}", a.dir.display())))?;
+        if !dir.is_dir() {
+            return Err(usage(format!("--dir {} is not a directory", dir.display())));
+        }
+        crate::serve::Mode::Files(dir)
+    };
+    let port = a.port.unwrap_or(if a.echo { 7 } else { 80 });
+    if port == 0 {
+        return Err(usage("--port must be 1..=65535"));
+    }
+    let stack = open_stack(&a.net)?;
+    crate::serve::install_signal_handlers();
+    let what = match &mode {
+        crate::serve::Mode::Echo => "echo".to_string(),
+        crate::serve::Mode::Files(d) => format!("files from {}", d.display()),
+    };
+    eprintln!(
+        "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
+        a.net.addr, a.net.iface, a.net.gateway
+    );
+    let stats =
+        crate::serve::run(&stack, port, &mode, None).map_err(|e| failure(format!("serve: {e}")))?;
+    let closed = stack.shutdown(Duration::from_secs(5));
+    eprintln!(
+        "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",
+        stats.connections,
+        stats.peak_connections,
+        stats.requests,
+        stats.bytes_out,
+        if closed {
+            ""
+        } else {
+            "; some connections were still closing"
+        }
+    );
+    Ok(EXIT_OK)
 }
 
 fn fetch<C: Connect>(

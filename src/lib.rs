@@ -26,6 +26,7 @@ pub mod cli;
 pub mod device;
 pub mod http;
 pub mod net;
+pub mod serve;
 pub mod stack;
 pub mod tcp;
 pub mod time;

@@ -1,0 +1,258 @@
+//! `tunstack serve` against the kernel's clients in a private namespace:
+//! curl downloads 100 MiB and 1,000 small files over keep-alive, bad paths
+//! get 400/404/405, 1,000 concurrent kernel clients use the Poll-based echo
+//! server at once, and the binary stops gracefully on SIGINT.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tunstack::serve::{self, Mode, ServeStats};
+use tunstack::Stack;
+
+/// Runs `serve::run` on a thread until the returned flag is set.
+fn serving(
+    stack: Stack,
+    port: u16,
+    mode: Mode,
+) -> (
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<(ServeStats, Stack)>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let t = std::thread::spawn(move || {
+        let stats = serve::run(&stack, port, &mode, Some(&flag)).expect("serve");
+        (stats, stack)
+    });
+    wait_for_listener(SocketAddrV4::new(US, port));
+    (stop, t)
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(args).output().expect("curl")
+}
+
+fn site(dir: &std::path::Path) -> PathBuf {
+    let www = dir.join("www");
+    std::fs::create_dir_all(www.join("small")).unwrap();
+    std::fs::write(www.join("index.html"), "<h1>tunstack serve</h1>\n").unwrap();
+    for i in 0..1000 {
+        std::fs::write(
+            www.join("small").join(format!("{i}.txt")),
+            format!("file number {i}\n"),
+        )
+        .unwrap();
+    }
+    www
+}
+
+#[test]
+fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
+    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("serve");
+    let www = site(dir.path());
+    let big = random_bytes(100 << 20, 77);
+    std::fs::write(www.join("big.bin"), &big).unwrap();
+    let (stop, server) = serving(stack, 80, Mode::Files(www.clone()));
+
+    let out_file = dir.path().join("big.out");
+    let t0 = Instant::now();
+    let out = curl(&[
+        "-sS",
+        "--fail",
+        "-o",
+        out_file.to_str().unwrap(),
+        "http://10.0.0.2/big.bin",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    let got = std::fs::read(&out_file).unwrap();
+    assert_eq!(sha256(&got), sha256(&big));
+    eprintln!(
+        "curl: 100 MiB from tunstack serve in {secs:.2} s ({:.0} Mbit/s)",
+        800.0 * 1.048576 / secs
+    );
+
+    // 1,000 small files in one curl invocation: it reuses the connection.
+    let urls: Vec<String> = (0..1000)
+        .map(|i| format!("http://10.0.0.2/small/{i}.txt"))
+        .collect();
+    let mut args = vec![
+        "-sS",
+        "--fail",
+        "-w",
+        "%{http_code} %{num_connects}\\n",
+        "-o",
+        "/dev/null",
+    ];
+    for u in &urls {
+        args.push(u);
+        args.push("-o");
+        args.push("/dev/null");
+    }
+    args.pop();
+    args.pop();
+    let out = curl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 1000);
+    assert!(lines.iter().all(|l| l.starts_with("200 ")), "all 200 OK");
+    let connects: u32 = lines
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .nth(1)
+                .unwrap_or("0")
+                .parse::<u32>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(
+        connects <= 2,
+        "keep-alive reused the connection ({connects} connects for 1000 files)"
+    );
+    let one = curl(&["-sS", "http://10.0.0.2/small/123.txt"]);
+    assert_eq!(String::from_utf8_lossy(&one.stdout), "file number 123\n");
+
+    stop.store(true, Ordering::SeqCst);
+    let (stats, stack) = server.join().unwrap();
+    assert!(stats.requests >= 1002, "{stats:?}");
+    assert!(stack.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn bad_requests_get_400_404_405_and_head_has_no_body() {
+    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("serve-bad");
+    let www = site(dir.path());
+    std::fs::write(dir.path().join("secret.txt"), "outside the root").unwrap();
+    let (stop, server) = serving(stack, 8080, Mode::Files(www));
+    let code = |args: &[&str]| {
+        let mut a = vec!["-s", "-o", "/dev/null", "-w", "%{http_code}"];
+        a.extend_from_slice(args);
+        String::from_utf8_lossy(&curl(&a).stdout).to_string()
+    };
+    assert_eq!(code(&["http://10.0.0.2:8080/"]), "200");
+    assert_eq!(code(&["http://10.0.0.2:8080/nope.html"]), "404");
+    assert_eq!(
+        code(&["--path-as-is", "http://10.0.0.2:8080/../secret.txt"]),
+        "400"
+    );
+    assert_eq!(code(&["http://10.0.0.2:8080/%2e%2e/secret.txt"]), "400");
+    assert_eq!(
+        code(&["-X", "DELETE", "http://10.0.0.2:8080/index.html"]),
+        "405"
+    );
+    let head = curl(&["-s", "-I", "http://10.0.0.2:8080/index.html"]);
+    let text = String::from_utf8_lossy(&head.stdout);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("Content-Length: 24"), "{text}");
+    assert!(text.contains("Content-Type: text/html"), "{text}");
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+}
+
+#[test]
+fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
+    let Some(stack) = netns() else { return };
+    // 1,000 kernel sockets in this process.
+    let lim = libc::rlimit {
+        rlim_cur: 8192,
+        rlim_max: 8192,
+    };
+    // SAFETY: setrlimit with a valid struct; raising within root's limits.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    let (stop, server) = serving(stack, 7, Mode::Echo);
+    const N: usize = 1000;
+    let t0 = Instant::now();
+    let mut clients = Vec::with_capacity(N);
+    for i in 0..N {
+        let mut s = std::net::TcpStream::connect(SocketAddrV4::new(US, 7)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let msg = format!("client {i} says hello {}", "x".repeat(i % 200));
+        s.write_all(msg.as_bytes()).unwrap();
+        clients.push((s, msg));
+    }
+    // All 1,000 are open at once before any is read back.
+    for (s, msg) in &mut clients {
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.as_bytes());
+    }
+    for (s, _) in &clients {
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    for (mut s, _) in clients {
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "the server closes after our FIN");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(120));
+    stop.store(true, Ordering::SeqCst);
+    let (stats, _) = server.join().unwrap();
+    assert!(stats.peak_connections >= N, "{stats:?}");
+    eprintln!(
+        "echo: {} connections, peak {} at once, in {:.2} s",
+        stats.connections,
+        stats.peak_connections,
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn serve_binary_stops_gracefully_on_sigint() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("serve-bin");
+    let www = site(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(["serve", "--port", "8081", "--dir", www.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = curl(&["-s", "--max-time", "1", "http://10.0.0.2:8081/small/7.txt"]);
+        if out.status.success() {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "file number 7\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server never came up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("stopped after"), "{err}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(["serve", "--dir", "/does/not/exist"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
