@@ -367,3 +367,31 @@ fn udp_send_recv_timeouts_and_poll() {
         ErrorKind::InvalidInput
     );
 }
+
+#[test]
+fn buffer_sizes_bound_what_a_write_accepts() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 87);
+    assert_eq!(c.send_buffer_size().unwrap(), 256 * 1024);
+    assert_eq!(
+        c.set_send_buffer_size(0).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    c.set_send_buffer_size(4096).unwrap();
+    s.set_recv_buffer_size(4096).unwrap();
+    assert_eq!(s.recv_buffer_size().unwrap(), 4096);
+    c.set_nonblocking(true).unwrap();
+    let mut accepted = 0;
+    let t0 = Instant::now();
+    // The peer does not read: at most its 4 KiB window plus our 4 KiB buffer.
+    while t0.elapsed() < Duration::from_millis(500) {
+        match (&c).write(&[1u8; 1000]) {
+            Ok(n) => accepted += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!((4096..=8192 + 1000).contains(&accepted), "{accepted}");
+}

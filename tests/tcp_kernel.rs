@@ -223,3 +223,48 @@ fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
     drop(clone);
     assert_eq!(kernel.join().unwrap(), Err(ErrorKind::ConnectionReset));
 }
+
+#[test]
+fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block() {
+    // The seed's lesson: with the send buffer full, a blocking write waits
+    // and a non-blocking one returns EAGAIN (WouldBlock); draining releases both.
+    let Some(stack) = netns() else { return };
+    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7500)).unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let kernel = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        wait.recv().unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    let s = Arc::new(TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7500)).unwrap());
+    s.set_send_buffer_size(64 * 1024).unwrap();
+    let total = 8 << 20;
+    let writer = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            (&*s).write_all(&vec![9u8; total]).unwrap();
+            Instant::now()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !writer.is_finished(),
+        "the blocking write waits: nobody reads 8 MiB"
+    );
+    // A second, non-blocking handle on the same socket gets WouldBlock now.
+    let nb = s.try_clone().unwrap();
+    nb.set_nonblocking(true).unwrap();
+    assert_eq!((&nb).write(b"x").unwrap_err().kind(), ErrorKind::WouldBlock);
+    nb.set_nonblocking(false).unwrap();
+    let released = Instant::now();
+    go.send(()).unwrap();
+    let done = writer.join().unwrap();
+    assert!(
+        done >= released,
+        "the write finished only after the reader drained"
+    );
+    s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(kernel.join().unwrap(), total);
+}

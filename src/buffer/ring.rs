@@ -119,6 +119,20 @@ impl RingBuffer {
         n
     }
 
+    /// A ring of `capacity` (at least `len()`) holding the same bytes.
+    /// Bytes parked past the end are not carried over.
+    pub fn resized(&self, capacity: usize) -> RingBuffer {
+        let mut out = RingBuffer::new(capacity.max(self.len));
+        let mut chunk = [0u8; 4096];
+        let mut off = 0;
+        while off < self.len {
+            let n = self.read_at(off, &mut chunk);
+            out.enqueue_slice(&chunk[..n]);
+            off += n;
+        }
+        out
+    }
+
     /// Moves up to `dst.len()` bytes from the front into `dst`.
     pub fn dequeue_slice(&mut self, dst: &mut [u8]) -> usize {
         let n = self.read_at(0, dst);
@@ -197,6 +211,20 @@ mod tests {
         let mut out = [0u8; 4];
         assert_eq!(r.dequeue_slice(&mut out), 4);
         assert_eq!(&out, b"deXY");
+    }
+
+    #[test]
+    fn resized_keeps_the_bytes_across_the_wrap() {
+        let mut r = RingBuffer::new(8);
+        r.enqueue_slice(b"abcdef");
+        r.discard(4);
+        r.enqueue_slice(b"ghij");
+        let big = r.resized(32);
+        let mut out = [0u8; 6];
+        assert_eq!(big.read_at(0, &mut out), 6);
+        assert_eq!(&out, b"efghij");
+        assert_eq!(big.capacity(), 32);
+        assert_eq!(r.resized(2).capacity(), 6, "never below what it holds");
     }
 
     #[test]

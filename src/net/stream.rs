@@ -139,6 +139,59 @@ impl TcpStream {
         self.with_tcb(|t| t.nodelay())
     }
 
+    /// Sets the send buffer size in bytes (`SO_SNDBUF`); queued data is kept.
+    ///
+    /// # Errors
+    /// `InvalidInput` for 0; `NotConnected` if the connection is gone.
+    pub fn set_send_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        if bytes == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer size must be positive",
+            ));
+        }
+        self.with_tcb(|t| t.set_send_buffer(bytes))?;
+        self.inner.shared.cond.notify_all();
+        Ok(())
+    }
+
+    /// The send buffer size.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        self.with_tcb(|t| t.send_buffer())
+    }
+
+    /// Sets the receive buffer size in bytes (`SO_RCVBUF`); unread data is
+    /// kept. The advertised window is bounded by the scale negotiated at
+    /// connect time.
+    ///
+    /// # Errors
+    /// `InvalidInput` for 0; `WouldBlock` while out-of-order data is
+    /// parked (retry later); `NotConnected` if the connection is gone.
+    pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        if bytes == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer size must be positive",
+            ));
+        }
+        if !self.with_tcb(|t| t.set_recv_buffer(bytes))? {
+            return Err(error::would_block());
+        }
+        self.inner.shared.waker.wake();
+        Ok(())
+    }
+
+    /// The receive buffer size.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        self.with_tcb(|t| t.recv_buffer())
+    }
+
     /// Sets the IP TTL of this connection's packets.
     ///
     /// # Errors

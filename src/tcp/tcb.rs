@@ -517,6 +517,34 @@ impl Tcb {
         !self.nagle
     }
 
+    /// Resizes the send buffer (`SO_SNDBUF`); never below what it holds.
+    pub fn set_send_buffer(&mut self, bytes: usize) {
+        self.tx = self.tx.resized(bytes.max(1));
+    }
+
+    /// Send buffer capacity.
+    pub fn send_buffer(&self) -> usize {
+        self.tx.capacity()
+    }
+
+    /// Resizes the receive buffer (`SO_RCVBUF`); never below what it holds.
+    /// The window scale was fixed by the handshake, so the advertised
+    /// window stays at most 65535 << scale. Refused (returns false) while
+    /// out-of-order data is parked.
+    pub fn set_recv_buffer(&mut self, bytes: usize) -> bool {
+        if !self.ooo.is_empty() {
+            return false;
+        }
+        self.rx = self.rx.resized(bytes.max(1));
+        self.maybe_window_update();
+        true
+    }
+
+    /// Receive buffer capacity.
+    pub fn recv_buffer(&self) -> usize {
+        self.rx.capacity()
+    }
+
     /// Sets the IP TTL of this connection's packets (`IP_TTL`).
     pub fn set_ttl(&mut self, ttl: u8) {
         self.ttl = Some(ttl);
