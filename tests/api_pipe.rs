@@ -395,3 +395,26 @@ fn buffer_sizes_bound_what_a_write_accepts() {
     }
     assert!((4096..=8192 + 1000).contains(&accepted), "{accepted}");
 }
+
+#[test]
+fn timed_out_and_not_connected() {
+    let (a, _b) = pair();
+    // Nobody owns 10.0.0.9 on this link: SYNs go unanswered.
+    let nobody = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 80));
+    let t0 = Instant::now();
+    let e = TcpStream::connect_timeout(&a, &nobody, Duration::from_millis(300)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        TcpStream::connect_timeout(&a, &nobody, Duration::ZERO)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    let pending = TcpStream::connect_nonblocking(&a, nobody).unwrap();
+    assert_eq!(
+        (&pending).read(&mut [0u8; 4]).unwrap_err().kind(),
+        ErrorKind::NotConnected
+    );
+    assert_eq!(pending.state(), tunstack::tcp::State::SynSent);
+}
