@@ -4,7 +4,7 @@
 //! Exit codes: 0 on a 2xx response; 1 on a network or HTTP error
 //! (including a non-2xx status); 2 on a usage error.
 
-use crate::device::TunConfig;
+use crate::device::{PcapDevice, TraceDevice, TunConfig, TunDevice};
 use crate::http::{self, Client, Connect};
 use crate::net::{Config, Stack, TcpStream};
 use clap::{Args, Parser, Subcommand};
@@ -73,6 +73,10 @@ struct NetArgs {
     /// Interface MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
+    /// Record every packet tunstack sends and receives to FILE (pcap,
+    /// raw IPv4) for Wireshark.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +89,10 @@ struct GetArgs {
     /// Show the request and response heads and connection details on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Print stack and connection counters (RTT, cwnd, retransmissions,
+    /// drops by reason) to stderr at the end.
+    #[arg(long)]
+    stats: bool,
     /// Give up connecting after SECONDS.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     connect_timeout: f64,
@@ -173,14 +181,26 @@ fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         mtu: n.mtu,
         ..Config::default()
     };
-    Stack::open_tun(&tun, config).map_err(|e| {
+    let dev = TunDevice::open(&tun).map_err(|e| {
         let hint = if e.kind() == io::ErrorKind::PermissionDenied {
             " (run as root: sudo)"
         } else {
             ""
         };
         failure(format!("cannot open {}: {e}{hint}", n.iface))
-    })
+    })?;
+    // The tracer sits next to the device so a pcap and the trace log show
+    // the same packets.
+    let dev = TraceDevice::new(dev);
+    let stack = match &n.pcap {
+        Some(path) => {
+            let dev = PcapDevice::create(dev, path)
+                .map_err(|e| failure(format!("cannot write {}: {e}", path.display())))?;
+            Stack::new(dev, config)
+        }
+        None => Stack::new(dev, config),
+    };
+    stack.map_err(|e| failure(format!("cannot start the stack: {e}")))
 }
 
 /// Opens TCP connections through the stack; hosts must be IPv4 literals.
@@ -287,9 +307,13 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
     let flushed = out.flush();
     drop(client);
     let elapsed = start.elapsed();
+    let stack_stats = stack.stats();
     // Let our FIN / the peer's FIN be acknowledged before the device goes away.
     stack.shutdown(Duration::from_secs(2));
-    let (status, bytes) = result?;
+    let (status, bytes, info) = result?;
+    if a.stats {
+        print_stats(&stack_stats, info.as_ref());
+    }
     flushed.map_err(|e| failure(format!("writing output: {e}")))?;
     let secs = elapsed.as_secs_f64().max(1e-6);
     eprintln!(
@@ -353,12 +377,42 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
     Ok(EXIT_OK)
 }
 
-fn fetch<C: Connect>(
-    client: &Client<C>,
+/// What a fetch produced: status (code, reason), body bytes, and the
+/// connection's final snapshot.
+type Fetched = ((u16, String), u64, Option<crate::net::TcpInfo>);
+
+/// `--stats`: the connection's timers and counters, then every non-zero
+/// stack counter (drops by reason included). Documented in docs/wireshark.md.
+fn print_stats(stack: &crate::net::Stats, conn: Option<&crate::net::TcpInfo>) {
+    if let Some(i) = conn {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "connection: state {}, mss {}, cwnd {} bytes, peer window {} bytes",
+            i.state, i.mss, i.cwnd, i.send_window
+        );
+        eprintln!(
+            "  rtt: srtt {}, rttvar {:.3} ms, rto {:.1} ms",
+            i.srtt
+                .map_or("-".to_string(), |s| format!("{:.3} ms", ms(s))),
+            ms(i.rttvar),
+            ms(i.rto)
+        );
+        for (name, v) in i.stats.counters() {
+            eprintln!("  {name:<28} {v}");
+        }
+    }
+    eprintln!("stack:");
+    for (name, v) in stack.counters().into_iter().filter(|(_, v)| *v != 0) {
+        eprintln!("  {name:<28} {v}");
+    }
+}
+
+fn fetch(
+    client: &Client<StackConnector<'_>>,
     url: &str,
     verbose: bool,
     out: &mut dyn Write,
-) -> Result<((u16, String), u64), Failure> {
+) -> Result<Fetched, Failure> {
     let mut resp = client
         .get(url)
         .map_err(|e| failure(format!("{url}: {e}")))?;
@@ -375,7 +429,8 @@ fn fetch<C: Connect>(
     let status = (resp.head.status, resp.head.reason.clone());
     let bytes =
         io::copy(&mut resp, out).map_err(|e| failure(format!("{url}: reading body: {e}")))?;
-    Ok((status, bytes))
+    let info = resp.into_body().into_inner().inner.info().ok();
+    Ok((status, bytes, info))
 }
 
 #[cfg(test)]

@@ -81,3 +81,111 @@ fn get_prints_the_page_and_exit_codes_follow_the_status() {
     let out = tunstack(&["get", "not a url"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The first three TCP frames' flags and raw sequence numbers.
+fn handshake(pcap: &std::path::Path) -> Vec<(String, String)> {
+    let out = run(
+        "tshark",
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.flags.str",
+            "-e",
+            "tcp.seq_raw",
+            "-c",
+            "3",
+        ],
+    );
+    out.lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            (
+                f.next().unwrap_or("").trim().to_string(),
+                f.next().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn get_writes_a_clean_pcap_with_the_handshake_and_prints_stats() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("cli-pcap");
+    std::fs::write(dir.path().join("index.html"), "<p>captured</p>\n").unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let _server = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let mut isns = Vec::new();
+    for run_no in 0..2 {
+        let pcap = dir.path().join(format!("run{run_no}.pcap"));
+        let out = tunstack(&[
+            "get",
+            "--stats",
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "http://10.0.0.1:8000/index.html",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("segments_in") && stderr.contains("rx_packets"),
+            "--stats prints counters: {stderr}"
+        );
+        // tshark validates checksums and reports nothing worse than notes.
+        let expert = run(
+            "tshark",
+            &[
+                "-r",
+                pcap.to_str().unwrap(),
+                "-o",
+                "ip.check_checksum:TRUE",
+                "-o",
+                "tcp.check_checksum:TRUE",
+                "-q",
+                "-z",
+                "expert",
+            ],
+        );
+        assert!(
+            !expert.contains("Errors (") && !expert.contains("Warns ("),
+            "{expert}"
+        );
+        let hs = handshake(&pcap);
+        let flags: Vec<&str> = hs.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(flags.len(), 3, "{hs:?}");
+        assert!(
+            flags[0].ends_with("S·") || flags[0].contains('S'),
+            "SYN first: {hs:?}"
+        );
+        assert!(
+            flags[1].contains('S') && flags[1].contains('A'),
+            "SYN-ACK second: {hs:?}"
+        );
+        assert!(
+            !flags[2].contains('S') && flags[2].contains('A'),
+            "ACK third: {hs:?}"
+        );
+        isns.push(hs[0].1.clone());
+    }
+    assert_ne!(isns[0], isns[1], "ISNs differ run to run (RFC 6528)");
+}

@@ -7,14 +7,18 @@
 //! (pcap, trace, fault injection) wraps another device.
 
 pub mod fault;
+pub mod pcap;
 pub mod pipe;
+pub mod trace;
 pub mod tun;
 
 use std::io;
 use std::os::fd::RawFd;
 
 pub use fault::{FaultInjector, FaultStats, Faults};
+pub use pcap::{PcapDevice, PcapStats};
 pub use pipe::PipeDevice;
+pub use trace::TraceDevice;
 pub use tun::{TunConfig, TunDevice};
 
 /// A source and sink of raw IPv4 packets.

@@ -20,7 +20,7 @@ mod udp;
 pub use crate::stack::{Config, Stats};
 pub use listener::TcpListener;
 pub use poll::{Events, Interest, Poll, Token};
-pub use stream::TcpStream;
+pub use stream::{TcpInfo, TcpStream};
 pub use udp::UdpSocket;
 
 use crate::device::{Device, TunConfig, TunDevice};

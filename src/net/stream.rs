@@ -10,6 +10,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A snapshot of one connection (see [`TcpStream::info`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TcpInfo {
+    /// RFC 9293 state.
+    pub state: State,
+    /// Counters.
+    pub stats: crate::tcp::ConnStats,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variation.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: usize,
+    /// Send MSS.
+    pub mss: usize,
+    /// The peer's window in bytes.
+    pub send_window: u32,
+    /// Bytes in the send buffer.
+    pub send_queue: usize,
+    /// Bytes in the receive buffer.
+    pub recv_queue: usize,
+}
+
 /// A TCP connection over a [`Stack`].
 ///
 /// `Read` and `Write` are implemented for both `TcpStream` and
@@ -489,6 +514,26 @@ impl TcpStream {
     /// The connection's state, in RFC 9293 names.
     pub fn state(&self) -> State {
         self.with_tcb(|t| t.state()).unwrap_or(State::Closed)
+    }
+
+    /// A snapshot of the connection's state, timers and counters (like
+    /// Linux's `TCP_INFO`).
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn info(&self) -> io::Result<TcpInfo> {
+        self.with_tcb(|t| TcpInfo {
+            state: t.state(),
+            stats: t.stats(),
+            srtt: t.rtt().srtt(),
+            rttvar: t.rtt().rttvar(),
+            rto: t.rtt().rto(),
+            cwnd: t.cwnd(),
+            mss: t.mss(),
+            send_window: t.send_window(),
+            send_queue: t.send_queue(),
+            recv_queue: t.recv_queue(),
+        })
     }
 
     /// Per-connection counters.

@@ -84,6 +84,50 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Every counter with its name, in declaration order.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("rx_packets", self.rx_packets),
+            ("rx_bytes", self.rx_bytes),
+            ("tx_packets", self.tx_packets),
+            ("tx_bytes", self.tx_bytes),
+            ("rx_errors", self.rx_errors),
+            ("tx_errors", self.tx_errors),
+            ("rx_empty", self.rx_empty),
+            ("ip_truncated", self.ip_truncated),
+            ("ip_bad_version", self.ip_bad_version),
+            ("ip_bad_header_len", self.ip_bad_header_len),
+            ("ip_bad_checksum", self.ip_bad_checksum),
+            ("ip_fragments", self.ip_fragments),
+            ("ip_not_for_us", self.ip_not_for_us),
+            ("ip_unsupported_protocol", self.ip_unsupported_protocol),
+            ("tcp_truncated", self.tcp_truncated),
+            ("tcp_bad_header_len", self.tcp_bad_header_len),
+            ("tcp_bad_checksum", self.tcp_bad_checksum),
+            ("tcp_bad_flags", self.tcp_bad_flags),
+            ("tcp_bad_option", self.tcp_bad_option),
+            ("tcp_segments_in", self.tcp_segments_in),
+            ("tcp_segments_out", self.tcp_segments_out),
+            ("tcp_no_socket", self.tcp_no_socket),
+            ("tcp_rst_sent", self.tcp_rst_sent),
+            ("tcp_listen_overflow", self.tcp_listen_overflow),
+            ("tcp_table_full", self.tcp_table_full),
+            ("tcp_time_wait_reused", self.tcp_time_wait_reused),
+            ("tcp_connections_opened", self.tcp_connections_opened),
+            ("tcp_retransmits", self.tcp_retransmits),
+            ("icmp_echo_replies", self.icmp_echo_replies),
+            ("icmp_dropped", self.icmp_dropped),
+            ("udp_no_socket", self.udp_no_socket),
+            ("udp_delivered", self.udp_delivered),
+            ("udp_queue_full", self.udp_queue_full),
+            ("udp_sent", self.udp_sent),
+            ("udp_malformed", self.udp_malformed),
+            ("replies_dropped", self.replies_dropped),
+        ]
+    }
+}
+
+impl Stats {
     pub(super) fn ip_error(&mut self, e: wire::Error) {
         let c = match e {
             wire::Error::Truncated => &mut self.ip_truncated,

@@ -56,6 +56,33 @@ pub struct ConnStats {
     pub delayed_acks: u64,
 }
 
+impl ConnStats {
+    /// Every counter with its name, in declaration order.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("segments_in", self.segments_in),
+            ("segments_out", self.segments_out),
+            ("bytes_out", self.bytes_out),
+            ("bytes_in", self.bytes_in),
+            ("retransmits", self.retransmits),
+            ("retransmit_timeouts", self.retransmit_timeouts),
+            ("fast_retransmits", self.fast_retransmits),
+            ("dup_acks", self.dup_acks),
+            ("unacceptable", self.unacceptable),
+            ("out_of_order_queued", self.out_of_order_queued),
+            ("out_of_order_dropped", self.out_of_order_dropped),
+            ("challenge_acks", self.challenge_acks),
+            ("challenge_acks_suppressed", self.challenge_acks_suppressed),
+            ("paws_rejected", self.paws_rejected),
+            ("window_probes", self.window_probes),
+            ("keepalive_probes", self.keepalive_probes),
+            ("sack_blocks_in", self.sack_blocks_in),
+            ("sack_recoveries", self.sack_recoveries),
+            ("delayed_acks", self.delayed_acks),
+        ]
+    }
+}
+
 /// One TCP connection's state.
 #[derive(Debug)]
 pub struct Tcb {

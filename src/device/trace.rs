@@ -1,0 +1,114 @@
+//! `TraceDevice<D>`: wraps a device and logs one tcpdump-style line per
+//! packet at `trace` level, e.g.
+//! `> 10.0.0.2:40312 > 10.0.0.1:80 [S] seq 3188812312 win 65535 <mss 1460,sackOK,TS val 1 ecr 0,wscale 7> length 0`
+//! (`>` sent, `<` received). Enable with `RUST_LOG=tunstack=trace`.
+
+use super::Device;
+use crate::wire::tcp::Summary;
+use crate::wire::{Ipv4Packet, TcpSegment, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use std::io;
+use std::os::fd::RawFd;
+
+/// A device that logs every packet.
+pub struct TraceDevice<D> {
+    inner: D,
+}
+
+impl<D> TraceDevice<D> {
+    /// Wraps `inner`.
+    pub fn new(inner: D) -> TraceDevice<D> {
+        TraceDevice { inner }
+    }
+}
+
+/// The one-line description of a packet.
+pub fn describe(packet: &[u8]) -> String {
+    let ip = match Ipv4Packet::parse(packet) {
+        Ok(ip) => ip,
+        Err(e) => return format!("{} bytes, not a valid IPv4 packet: {e}", packet.len()),
+    };
+    let (src, dst) = (ip.repr.src, ip.repr.dst);
+    match ip.repr.protocol {
+        PROTO_TCP => match TcpSegment::parse(src, dst, ip.payload) {
+            Ok(s) => format!(
+                "{src}:{} > {dst}:{} {}",
+                s.header.src_port,
+                s.header.dst_port,
+                Summary(&s.header, s.payload.len())
+            ),
+            Err(e) => format!("{src} > {dst} TCP, invalid: {e}"),
+        },
+        PROTO_UDP => format!("{src} > {dst} UDP, length {}", ip.payload.len()),
+        PROTO_ICMP => format!(
+            "{src} > {dst} ICMP type {}",
+            ip.payload.first().copied().unwrap_or(0)
+        ),
+        p => format!("{src} > {dst} protocol {p}, length {}", ip.payload.len()),
+    }
+}
+
+impl<D: Device> Device for TraceDevice<D> {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.recv(buf)?;
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("< {}", describe(buf.get(..n).unwrap_or(&[])));
+        }
+        Ok(n)
+    }
+
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("> {}", describe(packet));
+        }
+        self.inner.send(packet)
+    }
+
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+
+    fn as_raw_fd(&self) -> Option<RawFd> {
+        self.inner.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Flags, Ipv4Repr, SeqNumber, TcpHeader, TcpOptions};
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn describes_a_syn_like_tcpdump() {
+        let h = TcpHeader {
+            src_port: 40312,
+            dst_port: 80,
+            seq: SeqNumber(3188812312),
+            flags: Flags::SYN,
+            window: 65535,
+            options: TcpOptions {
+                mss: Some(1460),
+                window_scale: Some(7),
+                ..TcpOptions::default()
+            },
+            ..TcpHeader::default()
+        };
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        let mut pkt = vec![0u8; 20 + h.header_len()];
+        h.emit(&mut pkt[20..], src, dst).unwrap();
+        Ipv4Repr {
+            src,
+            dst,
+            protocol: PROTO_TCP,
+            ttl: 64,
+            payload_len: h.header_len(),
+        }
+        .emit(&mut pkt, 1)
+        .unwrap();
+        assert_eq!(
+            describe(&pkt),
+            "10.0.0.2:40312 > 10.0.0.1:80 [S] seq 3188812312 win 65535 <mss 1460,wscale 7> length 0"
+        );
+        assert!(describe(&[1, 2, 3]).contains("not a valid IPv4 packet"));
+    }
+}
