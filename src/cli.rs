@@ -38,6 +38,20 @@ enum Command {
     Get(GetArgs),
     /// Serve files over HTTP (or echo bytes) on tunstack's address.
     Serve(ServeArgs),
+    /// Draw the ladder diagram of the first TCP connection in a pcap.
+    Ladder(LadderArgs),
+}
+
+#[derive(Args, Debug)]
+struct LadderArgs {
+    /// A capture written with --pcap (or by tshark on tun0).
+    file: PathBuf,
+    /// Also write the diagram as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Draw at most this many segments.
+    #[arg(long, default_value_t = 200)]
+    max: usize,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +152,7 @@ where
     let result = match cli.command {
         Command::Get(a) => get(&a),
         Command::Serve(a) => serve(&a),
+        Command::Ladder(a) => ladder(&a),
     };
     match result {
         Ok(code) => code,
@@ -329,6 +344,19 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
     } else {
         EXIT_FAILURE
     })
+}
+
+fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
+    let file =
+        std::fs::File::open(&a.file).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    let l = crate::ladder::from_pcap(io::BufReader::new(file))
+        .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    print!("{}", l.text(a.max));
+    if let Some(svg) = &a.svg {
+        std::fs::write(svg, l.svg(a.max))
+            .map_err(|e| failure(format!("cannot write {}: {e}", svg.display())))?;
+    }
+    Ok(EXIT_OK)
 }
 
 fn serve(a: &ServeArgs) -> Result<i32, Failure> {

@@ -25,6 +25,7 @@ pub mod buffer;
 pub mod cli;
 pub mod device;
 pub mod http;
+pub mod ladder;
 pub mod net;
 pub mod serve;
 pub mod stack;

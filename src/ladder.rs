@@ -1,0 +1,229 @@
+//! Ladder (sequence) diagrams of TCP conversations from a pcap: the client
+//! on the left, the server on the right, one arrow per segment with its
+//! flags, sequence and acknowledgment numbers (relative to each side's ISN,
+//! absolute in parentheses on the SYNs), payload length and time. The
+//! handshake reads like the textbook: `seq=X`, `seq=Y ack=X+1`, `ack=Y+1`.
+//!
+//! Part of the CLI layer (`tunstack ladder FILE.pcap [--svg OUT]`).
+
+use crate::wire::tcp::TcpHeader;
+use crate::wire::{Ipv4Packet, TcpSegment, PROTO_TCP};
+use pcap_file::pcap::PcapReader;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// One TCP segment of the conversation.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Time since the first packet.
+    pub at: Duration,
+    /// True if sent by the client (the side that sent the first SYN).
+    pub from_client: bool,
+    /// The TCP header.
+    pub header: TcpHeader,
+    /// Payload length.
+    pub len: usize,
+}
+
+/// A conversation between two endpoints.
+#[derive(Clone, Debug)]
+pub struct Ladder {
+    /// The side that opened the connection.
+    pub client: SocketAddrV4,
+    /// The other side.
+    pub server: SocketAddrV4,
+    /// Segments in capture order.
+    pub steps: Vec<Step>,
+}
+
+/// Reads the first TCP conversation in a pcap (LINKTYPE_RAW, as
+/// `--pcap` writes). Other packets and other connections are skipped.
+///
+/// # Errors
+/// A message if the file is not a readable pcap or holds no TCP.
+pub fn from_pcap<R: Read>(r: R) -> Result<Ladder, String> {
+    let mut reader = PcapReader::new(r).map_err(|e| format!("not a pcap file: {e}"))?;
+    let mut first: Option<Duration> = None;
+    let mut ladder: Option<Ladder> = None;
+    while let Some(pkt) = reader.next_packet() {
+        let pkt = pkt.map_err(|e| format!("bad pcap record: {e}"))?;
+        let Ok(ip) = Ipv4Packet::parse(&pkt.data) else {
+            continue;
+        };
+        if ip.repr.protocol != PROTO_TCP {
+            continue;
+        }
+        let Ok(seg) = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload) else {
+            continue;
+        };
+        let src = SocketAddrV4::new(ip.repr.src, seg.header.src_port);
+        let dst = SocketAddrV4::new(ip.repr.dst, seg.header.dst_port);
+        let l = ladder.get_or_insert_with(|| {
+            // The client is whoever sent a bare SYN; else the first sender.
+            let client_first = !(seg.header.flags.syn() && seg.header.flags.ack());
+            let (client, server) = if client_first { (src, dst) } else { (dst, src) };
+            Ladder {
+                client,
+                server,
+                steps: Vec::new(),
+            }
+        });
+        let from_client = src == l.client && dst == l.server;
+        let from_server = src == l.server && dst == l.client;
+        if !(from_client || from_server) {
+            continue;
+        }
+        let t0 = *first.get_or_insert(pkt.timestamp);
+        l.steps.push(Step {
+            at: pkt.timestamp.saturating_sub(t0),
+            from_client,
+            header: seg.header,
+            len: seg.payload.len(),
+        });
+    }
+    ladder.ok_or_else(|| "no TCP segments in the capture".to_string())
+}
+
+impl Ladder {
+    /// The ISNs of both sides (from their SYNs), if captured.
+    fn isns(&self) -> (Option<u32>, Option<u32>) {
+        let isn = |client: bool| {
+            self.steps
+                .iter()
+                .find(|s| s.from_client == client && s.header.flags.syn())
+                .map(|s| s.header.seq.0)
+        };
+        (isn(true), isn(false))
+    }
+
+    /// The label of one step: flags, then `seq=X+n ack=Y+m` relative to
+    /// the ISNs named X (client) and Y (server), then the length.
+    pub fn label(&self, s: &Step) -> String {
+        let (x, y) = self.isns();
+        let (own, own_name, peer, peer_name) = if s.from_client {
+            (x, "X", y, "Y")
+        } else {
+            (y, "Y", x, "X")
+        };
+        let rel = |v: u32, base: Option<u32>, name: &str| match base {
+            Some(b) => match v.wrapping_sub(b) {
+                0 => name.to_string(),
+                d => format!("{name}+{d}"),
+            },
+            None => v.to_string(),
+        };
+        let h = &s.header;
+        let mut out = format!("[{}]", h.flags);
+        let show_seq = h.flags.syn() || h.flags.fin() || h.flags.rst() || s.len > 0;
+        if show_seq {
+            let _ = write!(out, " seq={}", rel(h.seq.0, own, own_name));
+            if h.flags.syn() {
+                let _ = write!(out, " ({})", h.seq.0);
+            }
+        }
+        if h.flags.ack() {
+            let _ = write!(out, " ack={}", rel(h.ack.0, peer, peer_name));
+        }
+        if s.len > 0 {
+            let _ = write!(out, " len={}", s.len);
+        }
+        let _ = write!(out, " win={}", h.window);
+        out
+    }
+
+    /// The text diagram, at most `max` steps.
+    pub fn text(&self, max: usize) -> String {
+        const WIDTH: usize = 64;
+        let mut out = String::new();
+        let left = self.client.to_string();
+        let right = self.server.to_string();
+        let _ = writeln!(
+            out,
+            "{:<w$}{right}",
+            format!("{left} (client)"),
+            w = WIDTH + 2 - right.len().min(WIDTH)
+        );
+        let _ = writeln!(out, "{:>width$}", "(server)", width = WIDTH + 2);
+        for s in self.steps.iter().take(max) {
+            let label = self.label(s);
+            let body = WIDTH.saturating_sub(4);
+            let text = format!(" {label} ");
+            let fill = body.saturating_sub(text.chars().count());
+            let (l, r) = (fill / 2, fill - fill / 2);
+            let arrow = if s.from_client {
+                format!("|{}{}{}>|", "-".repeat(l + 1), text, "-".repeat(r + 1))
+            } else {
+                format!("|<{}{}{}|", "-".repeat(l + 1), text, "-".repeat(r + 1))
+            };
+            let _ = writeln!(out, "{arrow} {:>9.3} ms", s.at.as_secs_f64() * 1e3);
+        }
+        if self.steps.len() > max {
+            let _ = writeln!(out, "... {} more segments", self.steps.len() - max);
+        }
+        out
+    }
+
+    /// The diagram as an SVG document, at most `max` steps.
+    pub fn svg(&self, max: usize) -> String {
+        let steps: Vec<&Step> = self.steps.iter().take(max).collect();
+        let (w, row, top) = (760.0_f64, 28.0_f64, 60.0_f64);
+        let (xl, xr) = (120.0_f64, w - 120.0);
+        let h = top + row * (steps.len() as f64 + 1.0);
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"monospace\" font-size=\"12\">"
+        );
+        let _ = writeln!(out, "<defs><marker id=\"a\" markerWidth=\"10\" markerHeight=\"7\" refX=\"10\" refY=\"3.5\" orient=\"auto\"><polygon points=\"0 0, 10 3.5, 0 7\"/></marker></defs>");
+        let _ = writeln!(
+            out,
+            "<text x=\"{xl}\" y=\"20\" text-anchor=\"middle\">{} (client)</text>",
+            esc(&self.client.to_string())
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{xr}\" y=\"20\" text-anchor=\"middle\">{} (server)</text>",
+            esc(&self.server.to_string())
+        );
+        let _ = writeln!(
+            out,
+            "<line x1=\"{xl}\" y1=\"30\" x2=\"{xl}\" y2=\"{h}\" stroke=\"black\"/>"
+        );
+        let _ = writeln!(
+            out,
+            "<line x1=\"{xr}\" y1=\"30\" x2=\"{xr}\" y2=\"{h}\" stroke=\"black\"/>"
+        );
+        for (i, s) in steps.iter().enumerate() {
+            let y = top + row * i as f64;
+            let (x1, x2) = if s.from_client { (xl, xr) } else { (xr, xl) };
+            let _ = writeln!(
+                out,
+                "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{}\" stroke=\"steelblue\" marker-end=\"url(#a)\"/>",
+                y + row * 0.6
+            );
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                (xl + xr) / 2.0,
+                y - 3.0,
+                esc(&self.label(s))
+            );
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-size=\"10\">{:.3} ms</text>",
+                xr + 8.0,
+                y + 4.0,
+                s.at.as_secs_f64() * 1e3
+            );
+        }
+        out.push_str("</svg>\n");
+        out
+    }
+}
