@@ -11,6 +11,7 @@ pub(crate) fn connection(e: ConnectionError) -> io::Error {
         ConnectionError::Reset => io::ErrorKind::ConnectionReset,
         ConnectionError::TimedOut => io::ErrorKind::TimedOut,
         ConnectionError::Aborted => io::ErrorKind::ConnectionAborted,
+        ConnectionError::Unreachable => io::ErrorKind::HostUnreachable,
     };
     io::Error::new(kind, e.to_string())
 }

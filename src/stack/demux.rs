@@ -213,6 +213,28 @@ impl Interface {
         self.listeners.get(&port).map(|l| l.events)
     }
 
+    /// Applies an ICMP error to the connection `remote` ↔ `local_port` if
+    /// `seq` is in flight there; returns whether it was applied.
+    pub(super) fn tcp_icmp_error(
+        &mut self,
+        remote: SocketAddrV4,
+        local_port: u16,
+        seq: SeqNumber,
+        error: crate::tcp::IcmpError,
+    ) -> bool {
+        let Some(&i) = self.conns.get(&(remote, local_port)) else {
+            return false;
+        };
+        let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
+            return false;
+        };
+        let applied = e.tcb.on_icmp_error(seq, error);
+        if applied {
+            e.events += 1;
+        }
+        applied
+    }
+
     /// True if `port` has a connection waiting to be accepted.
     pub fn tcp_can_accept(&self, port: u16) -> bool {
         self.listeners

@@ -3,6 +3,7 @@
 //! port unreachable for UDP to a closed port (RFC 1122 §4.1.3.1), and RSTs.
 
 use super::{Interface, Reply};
+use crate::tcp::IcmpError;
 use crate::time::Instant;
 use crate::wire::icmp::{self, IcmpMessage};
 use crate::wire::UdpDatagram;
@@ -73,6 +74,13 @@ fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {
             return;
         }
     };
+    if matches!(
+        msg.kind,
+        icmp::DEST_UNREACHABLE | icmp::TIME_EXCEEDED | icmp::PARAMETER_PROBLEM
+    ) {
+        icmp_error(iface, &msg);
+        return;
+    }
     if msg.kind != icmp::ECHO_REQUEST
         || msg.code != 0
         || msg.len() > iface.cfg.mtu - IPV4_HEADER_LEN
@@ -86,6 +94,46 @@ fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {
         ..msg
     };
     queue_icmp(iface, src, &reply);
+}
+
+/// An ICMP error quoting one of our TCP segments (RFC 792: the IP header
+/// plus at least 8 bytes): hand it to the connection it names. RFC 5927
+/// §4.1: the quoted sequence number must be in flight, or the message is
+/// a forgery and is ignored.
+fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
+    let quoted = msg.data;
+    let ihl = usize::from(quoted.first().copied().unwrap_or(0) & 0x0f) * 4;
+    let (Some(ip), Some(tcp)) = (quoted.get(..20), quoted.get(ihl..ihl + 8)) else {
+        iface.stats.icmp_dropped += 1;
+        return;
+    };
+    if ihl < 20
+        || ip[9] != PROTO_TCP
+        || Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]) != iface.cfg.addr
+    {
+        iface.stats.icmp_dropped += 1;
+        return;
+    }
+    let remote = std::net::SocketAddrV4::new(
+        Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        u16::from_be_bytes([tcp[2], tcp[3]]),
+    );
+    let local_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+    let seq = crate::wire::SeqNumber(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+    let error = match (msg.kind, msg.code) {
+        // RFC 1122 §4.2.3.9: protocol and port unreachable are hard errors.
+        (icmp::DEST_UNREACHABLE, 2 | 3) => IcmpError::PortUnreachable,
+        (icmp::DEST_UNREACHABLE, 4) => {
+            IcmpError::FragmentationNeeded(u16::from_be_bytes([msg.rest[2], msg.rest[3]]))
+        }
+        (icmp::DEST_UNREACHABLE, _) => IcmpError::Unreachable,
+        _ => IcmpError::Other,
+    };
+    if iface.tcp_icmp_error(remote, local_port, seq, error) {
+        iface.stats.icmp_errors_applied += 1;
+    } else {
+        iface.stats.icmp_errors_ignored += 1;
+    }
 }
 
 fn queue_icmp(iface: &mut Interface, dst: Ipv4Addr, msg: &IcmpMessage<'_>) {

@@ -64,6 +64,11 @@ pub struct Stats {
     /// TCP: retransmitted segments, summed over closed connections.
     pub tcp_retransmits: u64,
 
+    /// ICMP: errors applied to a connection (RFC 5927).
+    pub icmp_errors_applied: u64,
+    /// ICMP: errors ignored (no such connection, or the quoted sequence
+    /// number is not in flight).
+    pub icmp_errors_ignored: u64,
     /// ICMP: echo requests answered.
     pub icmp_echo_replies: u64,
     /// ICMP: messages dropped (malformed or unhandled types).

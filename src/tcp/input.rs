@@ -265,6 +265,7 @@ impl Tcb {
             }
             self.dup_acks = 0;
             self.retries = 0;
+            self.soft_error = false;
             self.sample_rtt(seg, now);
             match self.recovery {
                 Some(recover) if ack.diff(recover) >= 0 => {

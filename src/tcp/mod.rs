@@ -21,6 +21,7 @@
 //! Must not use threads, locks, `std::io`, the real clock or OS randomness.
 
 mod congestion;
+mod icmp;
 mod input;
 pub mod isn;
 mod options;
@@ -139,6 +140,9 @@ pub enum ConnectionError {
     TimedOut,
     /// The local user aborted the connection.
     Aborted,
+    /// An ICMP unreachable ended the handshake, or the connection timed out
+    /// after ICMP reported the destination unreachable (RFC 5927 §4.1).
+    Unreachable,
 }
 
 impl fmt::Display for ConnectionError {
@@ -148,8 +152,22 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Reset => "connection reset by peer",
             ConnectionError::TimedOut => "connection timed out",
             ConnectionError::Aborted => "connection aborted",
+            ConnectionError::Unreachable => "destination unreachable",
         })
     }
+}
+
+/// An ICMP error about one of this connection's segments (RFC 5927).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcmpError {
+    /// Protocol or port unreachable: hard (RFC 1122 §4.2.3.9).
+    PortUnreachable,
+    /// Fragmentation needed; the next-hop MTU (RFC 1191), 0 if unknown.
+    FragmentationNeeded(u16),
+    /// Net or host unreachable and similar: soft.
+    Unreachable,
+    /// Time exceeded, parameter problem: soft.
+    Other,
 }
 
 /// Result of [`Tcb::send`] that moved no bytes.

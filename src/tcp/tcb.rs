@@ -192,6 +192,9 @@ pub struct Tcb {
     pub(super) stats: ConnStats,
     /// IP TTL for this connection's packets (`None`: the stack default).
     pub(super) ttl: Option<u8>,
+    /// A soft ICMP error seen since the last progress (RFC 5927): reported
+    /// instead of a plain timeout if retransmissions run out.
+    pub(super) soft_error: bool,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits.
@@ -277,6 +280,7 @@ impl Tcb {
             error: None,
             stats: ConnStats::default(),
             ttl: None,
+            soft_error: false,
         }
     }
 

@@ -120,7 +120,12 @@ impl Tcb {
                 self.state
             );
             self.timers.clear();
-            self.set_closed(Some(ConnectionError::TimedOut));
+            let e = if self.soft_error {
+                ConnectionError::Unreachable
+            } else {
+                ConnectionError::TimedOut
+            };
+            self.set_closed(Some(e));
             return;
         }
         self.retries += 1;

@@ -9,6 +9,10 @@ pub const ECHO_REPLY: u8 = 0;
 pub const DEST_UNREACHABLE: u8 = 3;
 /// ICMP type: echo request.
 pub const ECHO_REQUEST: u8 = 8;
+/// ICMP type: time exceeded.
+pub const TIME_EXCEEDED: u8 = 11;
+/// ICMP type: parameter problem.
+pub const PARAMETER_PROBLEM: u8 = 12;
 /// Destination-unreachable code: port unreachable.
 pub const CODE_PORT_UNREACHABLE: u8 = 3;
 
