@@ -173,7 +173,7 @@ check_tree() {
             in_scope "$rel" "${SCOPES[$i]}" && scoped+=("$rel")
         done
         [ "${#scoped[@]}" -gt 0 ] || continue
-        hits="$(cd "$norm" && grep -HnoE -- "${PATTERNS[$i]}" "${scoped[@]}" || true)"
+        hits="$(cd "$norm" || exit 2; grep -HnoE -- "${PATTERNS[$i]}" "${scoped[@]}" || true)"
         [ -n "$hits" ] || continue
         while IFS= read -r line; do
             f="${line%%:*}"
@@ -205,7 +205,8 @@ self_test() {
     trap "rm -rf '$t'" EXIT
 
     expect() { # FILE LINE MATCH CONTENT(printf %b)
-        local file="$1" want="src/$1:$2: $(layer_of "$1") must not use '$3'" got rc
+        local file="$1" want got rc
+        want="src/$1:$2: $(layer_of "$1") must not use '$3'"
         count=$((count + 1))
         rm -rf "$t/src"
         mkdir -p "$t/src/$(dirname "$file")"

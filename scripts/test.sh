@@ -74,7 +74,9 @@ install_packages() {
     [ "$rc" -eq 0 ] || return "$rc"
     if command -v systemctl > /dev/null 2>&1; then
         for p in nginx dnsmasq; do
-            [[ " ${missing[*]} " == *" $p "* ]] && systemctl disable "$p" > /dev/null 2>&1 || true
+            if [[ " ${missing[*]} " == *" $p "* ]]; then
+                systemctl disable "$p" > /dev/null 2>&1 || true
+            fi
         done
     fi
 }
@@ -105,7 +107,8 @@ setup_cargo() {
         echo "Install Rust: https://rustup.rs" >&2
         return 2
     fi
-    export PATH="$(dirname "$cargo"):$PATH"
+    PATH="$(dirname "$cargo"):$PATH"
+    export PATH
     # A rustup proxy from the invoking user's home needs that user's toolchains.
     home="$(dirname "$(dirname "$(dirname "$cargo")")")"
     if [ -z "${RUSTUP_HOME:-}" ] && [ ! -d "$HOME/.rustup" ] && [ -d "$home/.rustup" ]; then
@@ -145,7 +148,7 @@ clean_stale_netns() {
                 continue
             fi
         elif [ -n "$pids" ]; then
-            echo "netns: keeping $ns (processes $(echo $pids) still run in it)"
+            echo "netns: keeping $ns (processes ${pids//$'\n'/ } still run in it)"
             continue
         fi
         for p in $pids; do kill "$p" 2> /dev/null || true; done
@@ -170,28 +173,26 @@ finish() {
 }
 trap finish EXIT
 
-test_totals() {
-    awk '/^test result:/ {
-            for (i = 1; i < NF; i++) {
-                if ($(i + 1) ~ /^passed/) p += $i
-                if ($(i + 1) ~ /^failed/) f += $i
-                if ($(i + 1) ~ /^ignored/) g += $i
-            }
+count_tests() { # passed|failed|ignored: summed over every "test result:" line
+    awk -v what="$1" '/^test result:/ {
+            for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" what) n += $i
         }
-        END { printf "%d passed, %d failed, %d ignored", p, f, g }' "$LOG"
+        END { print n + 0 }' "$LOG"
 }
 
 summary() { # STATUS
     echo
     echo "==> summary"
     printf '    %s\n' "${RESULTS[@]}"
-    if grep -q '^test result:' "$LOG"; then
-        echo "    tests: $(test_totals)"
-    fi
     if [ "$1" -eq 0 ]; then
         echo "all checks passed in $((SECONDS - START)) s"
     else
         echo "FAILED (exit $1) after $((SECONDS - START)) s"
+    fi
+    # One closing line with the totals over every test binary and doctests.
+    if grep -q '^test result:' "$LOG"; then
+        echo "ignored: $(count_tests ignored) tests"
+        echo "tests: $(count_tests passed) passed, $(count_tests failed) failed"
     fi
 }
 
