@@ -222,3 +222,53 @@ fn shutdown_read_discards_and_reads_eof_but_keeps_acking() {
         "the peer is not stalled"
     );
 }
+
+#[test]
+fn fin_wait_2_fin_with_data_delivers_then_time_wait() {
+    let mut tcb = established();
+    tcb.close();
+    recv(&mut tcb, t(20));
+    send!(tcb, t(21), seg(r(0), l(1), Flags::ACK, b""));
+    send!(
+        tcb,
+        t(22),
+        seg(r(0), l(1), Flags::ACK | Flags::FIN, b"tail")
+    );
+    assert_eq!(tcb.state(), State::TimeWait);
+    let mut buf = [0u8; 8];
+    assert_eq!(tcb.recv(&mut buf), Ok(4));
+    assert_eq!(tcb.recv(&mut buf), Ok(0));
+}
+
+#[test]
+fn close_wait_retransmitted_fin_is_acked_again() {
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    recv(&mut tcb, t(11));
+    send!(tcb, t(12), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(recv!(tcb, t(12)).h.ack, r(1));
+    assert_eq!(tcb.state(), State::CloseWait);
+}
+
+#[test]
+fn close_with_a_full_send_buffer_sends_everything_before_the_fin() {
+    let mut tcb = established();
+    let n = tcb.send(&vec![8u8; 100_000]).unwrap();
+    tcb.close();
+    let mut total = 0;
+    let mut now = t(20);
+    let mut fin_seen = false;
+    for _ in 0..200 {
+        for s in recv(&mut tcb, now) {
+            assert!(!fin_seen, "nothing after the FIN");
+            total += s.payload.len();
+            fin_seen |= s.h.flags.fin();
+            let end = s.h.seq + s.payload.len() + usize::from(s.h.flags.fin());
+            send!(tcb, now, seg(r(0), end, Flags::ACK, b""));
+        }
+        now += Duration::from_millis(1);
+    }
+    assert!(fin_seen);
+    assert_eq!(total, n);
+    assert_eq!(tcb.state(), State::FinWait2);
+}

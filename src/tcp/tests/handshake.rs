@@ -286,3 +286,49 @@ fn syn_sent_recv_is_not_connected() {
     assert_eq!(tcb.recv(&mut [0u8; 4]), Err(RecvError::NotConnected));
     assert!(tcb.is_connecting());
 }
+
+#[test]
+fn syn_sent_ack_of_iss_itself_is_unacceptable() {
+    // RFC 9293 §3.10.7.3: SEG.ACK =< ISS is unacceptable → RST.
+    let mut tcb = syn_sent();
+    let mut bad = syn_ack(None);
+    bad.h.ack = LOCAL_ISS;
+    send!(tcb, t(1), bad);
+    let rst = recv!(tcb, t(1));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, LOCAL_ISS));
+}
+
+#[test]
+fn syn_sent_peer_mss_above_ours_is_clamped() {
+    // RFC 6691: send no more than min(peer MSS, our MTU-derived MSS).
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.mss = Some(9000);
+    send!(tcb, t(1), sa);
+    assert_eq!(tcb.mss(), 1460);
+}
+
+#[test]
+fn listen_syn_payload_is_not_delivered_and_not_acknowledged() {
+    // Data on a SYN is not kept (no TFO); the ACK covers only the SYN, so
+    // the peer resends it: nothing is lost or duplicated.
+    let mut syn = remote_syn();
+    syn.payload = b"early".to_vec();
+    let mut tcb = Tcb::accept(&cfg(), LOCAL, REMOTE, LOCAL_ISS, &syn.view(), t(0));
+    let sa = recv!(tcb, t(0));
+    assert_eq!(sa.h.ack, r(0));
+    send!(tcb, t(1), seg(r(0), l(0), Flags::ACK, b"early"));
+    let mut buf = [0u8; 8];
+    assert_eq!(tcb.recv(&mut buf), Ok(5));
+}
+
+#[test]
+fn isn_is_used_for_the_syn_and_acknowledged_plus_one() {
+    // RFC 9293 §3.4: the SYN occupies one sequence number.
+    let mut tcb = syn_sent();
+    send!(tcb, t(1), syn_ack(None));
+    tcb.send(b"x").unwrap();
+    let out = recv(&mut tcb, t(2));
+    assert_eq!(out.last().unwrap().h.seq, LOCAL_ISS + 1u32);
+    assert_eq!(tcb.iss(), LOCAL_ISS);
+}

@@ -31,12 +31,14 @@ macro_rules! recv_nothing {
 }
 
 mod close;
+mod congestion;
 mod data;
 mod handshake;
 mod options;
 mod rst;
 mod sack;
 mod timers;
+mod window;
 
 use super::*;
 use crate::time::{Duration, Instant};

@@ -213,3 +213,37 @@ fn syn_ack_echoes_the_peers_timestamp() {
     assert_eq!(sa.h.options.timestamp.unwrap().1, 777);
     assert!(sa.h.options.sack_permitted);
 }
+
+#[test]
+fn paws_accepts_an_equal_timestamp() {
+    // RFC 7323 §5.3: only strictly older TSvals are rejected.
+    let mut tcb = established_ts_sack();
+    send!(
+        tcb,
+        t(11),
+        with_ts(seg(r(0), l(0), Flags::ACK, b"a"), 1000, 0)
+    );
+    assert_eq!(tcb.recv_queue(), 1);
+    assert_eq!(tcb.stats().paws_rejected, 0);
+}
+
+#[test]
+fn sack_blocks_need_sack_permitted() {
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(100), l(0), Flags::ACK, b"ooo"));
+    let ack = recv!(tcb, t(11));
+    assert!(ack.h.options.sack_blocks.iter().all(Option::is_none));
+}
+
+#[test]
+fn timestamps_wrap_around_2_to_the_32() {
+    // RFC 7323 §5.2: TSval comparison is modular.
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.timestamp = Some((u32::MAX - 5, 0));
+    send!(tcb, t(1), sa);
+    recv(&mut tcb, t(1));
+    send!(tcb, t(2), with_ts(seg(r(0), l(0), Flags::ACK, b"w"), 3, 0));
+    assert_eq!(tcb.recv_queue(), 1, "3 is newer than 2^32 - 6");
+    assert_eq!(tcb.stats().paws_rejected, 0);
+}

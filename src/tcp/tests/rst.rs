@@ -113,3 +113,35 @@ fn abort_in_syn_sent_sends_nothing() {
     recv_nothing!(tcb, t(1));
     assert_eq!(tcb.state(), State::Closed);
 }
+
+#[test]
+fn time_wait_rst_at_rcv_nxt_closes_quietly() {
+    let mut tcb = established();
+    tcb.close();
+    recv(&mut tcb, t(20));
+    send!(tcb, t(21), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(tcb.state(), State::TimeWait);
+    send!(tcb, t(22), seg(r(1), l(1), Flags::RST, b""));
+    assert_eq!((tcb.state(), tcb.error()), (State::Closed, None));
+}
+
+#[test]
+fn syn_received_in_window_rst_not_at_rcv_nxt_is_challenged() {
+    // RFC 5961 §3.2 applies in SYN-RECEIVED too.
+    let mut tcb = syn_received();
+    send!(tcb, t(1), seg(r(10), SeqNumber(0), Flags::RST, b""));
+    assert_eq!(tcb.state(), State::SynReceived);
+    assert_eq!(tcb.stats().challenge_acks, 1);
+}
+
+#[test]
+fn established_rst_carrying_data_discards_the_data() {
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::RST | Flags::ACK, b"junk")
+    );
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.recv_queue(), 0);
+}

@@ -247,3 +247,73 @@ fn persist_probes_back_off() {
     let second = tcb.poll_at().unwrap();
     assert!(second - first > first - t(12), "the probe interval grows");
 }
+
+#[test]
+fn time_wait_duration_is_configurable() {
+    let c = Config {
+        time_wait: Duration::from_secs(5),
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    tcb.close();
+    recv(&mut tcb, t(20));
+    send!(tcb, t(21), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(tcb.poll_at(), Some(t(5021)));
+}
+
+#[test]
+fn syn_retries_default_give_up_after_about_two_minutes() {
+    // Linux: 6 retries, 1+2+4+8+16+32+64 = 127 s.
+    let mut tcb = syn_sent_with(&Config::default());
+    let mut last = t(0);
+    while tcb.state() == State::SynSent {
+        last = tcb.poll_at().expect("retransmission timer");
+        tcb.on_timeout(last);
+        recv(&mut tcb, last);
+    }
+    assert_eq!(last, t(127_000));
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn retransmit_timer_restarts_on_each_new_ack() {
+    // RFC 6298 §5.3.
+    let mut tcb = established();
+    tcb.send(&[1u8; 4000]).unwrap();
+    recv(&mut tcb, t(20));
+    assert_eq!(tcb.poll_at(), Some(t(220)));
+    send!(tcb, t(100), seg(r(0), l(1460), Flags::ACK, b""));
+    assert_eq!(tcb.poll_at(), Some(t(100) + tcb.rtt().rto()));
+}
+
+#[test]
+fn user_timeout_is_not_armed_while_idle() {
+    let c = Config {
+        user_timeout: Some(Duration::from_secs(1)),
+        ..cfg()
+    };
+    let tcb = established_with(&c);
+    assert_eq!(tcb.poll_at(), None);
+}
+
+#[test]
+fn keepalive_answer_resets_the_probe_count() {
+    let c = Config {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 2,
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    for round in 0..3u64 {
+        let at = tcb.poll_at().unwrap();
+        tcb.on_timeout(at);
+        recv!(tcb, at);
+        send!(
+            tcb,
+            at + Duration::from_millis(1),
+            seg(r(0), l(0), Flags::ACK, b"")
+        );
+        assert_eq!(tcb.state(), State::Established, "round {round}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Flow control (RFC 9293 §3.8.6): windows in both directions, scaling,
+//! zero windows and their probes, and trimming at the window edge.
+
+use super::*;
+
+#[test]
+fn established_large_buffer_is_advertised_scaled() {
+    // RFC 7323 §2.3: 1 MiB needs shift 5 to fit the 16-bit field.
+    let c = Config {
+        recv_buffer: 1 << 20,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    send!(tcb, t(1), syn_ack(Some(7)));
+    let ack = recv!(tcb, t(1));
+    assert_eq!(u32::from(ack.h.window) << 5, 1 << 20);
+}
+
+#[test]
+fn established_peer_zero_window_stops_sending_until_update() {
+    let mut tcb = established();
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send!(tcb, t(11), z);
+    tcb.send(&[1u8; 3000]).unwrap();
+    recv_nothing!(tcb, t(12));
+    let mut open = seg(r(0), l(0), Flags::ACK, b"");
+    open.h.window = 3000;
+    send!(tcb, t(13), open);
+    let out = recv(&mut tcb, t(13));
+    assert_eq!(out.iter().map(|s| s.payload.len()).sum::<usize>(), 3000);
+    assert!(
+        !tcb.timers.is_armed(super::super::timers::Timer::Persist),
+        "window open: no persist timer"
+    );
+}
+
+#[test]
+fn established_shrunk_peer_window_is_respected() {
+    // RFC 9293 §3.8.6: the sender must cope with a window that shrinks.
+    let mut tcb = established();
+    tcb.send(&[2u8; 10_000]).unwrap();
+    let first = recv(&mut tcb, t(20));
+    let sent: usize = first.iter().map(|s| s.payload.len()).sum();
+    let mut shrink = seg(r(0), l(1460), Flags::ACK, b"");
+    shrink.h.window = 1460;
+    send!(tcb, t(21), shrink);
+    // snd_una + wnd = l(2920) is already below snd_nxt: nothing new goes out.
+    assert!(sent > 2920);
+    recv_nothing!(tcb, t(22));
+}
+
+#[test]
+fn established_data_exactly_filling_the_window_is_accepted() {
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![3u8; 64 * 1024])
+    );
+    assert_eq!(tcb.recv_queue(), 64 * 1024);
+    assert_eq!(recv!(tcb, t(11)).h.window, 0);
+}
+
+#[test]
+fn established_segment_straddling_the_right_edge_is_trimmed() {
+    // RFC 9293 §3.10.7.4: only the part inside the window is kept.
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![4u8; 64 * 1024 - 10])
+    );
+    send!(
+        tcb,
+        t(12),
+        seg(r(64 * 1024 - 10), l(0), Flags::ACK, &[5u8; 100])
+    );
+    assert_eq!(tcb.recv_queue(), 64 * 1024);
+    assert_eq!(recv(&mut tcb, t(12)).last().unwrap().h.ack, r(64 * 1024));
+}
+
+#[test]
+fn syn_received_window_from_the_syn_is_not_scaled() {
+    // RFC 7323 §2.2: the window field of a SYN is never scaled.
+    let tcb = syn_received();
+    assert_eq!(tcb.send_window(), 65535);
+}
+
+#[test]
+fn established_window_update_after_zero_window_reopens_the_peer() {
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![6u8; 64 * 1024])
+    );
+    assert_eq!(recv!(tcb, t(11)).h.window, 0);
+    let mut buf = vec![0u8; 32 * 1024];
+    tcb.recv(&mut buf).unwrap();
+    let upd = recv!(tcb, t(12));
+    assert_eq!(
+        (upd.h.flags, u32::from(upd.h.window)),
+        (Flags::ACK, 32 * 1024)
+    );
+}
+
+#[test]
+fn established_probe_is_answered_with_the_current_window() {
+    // A zero-window probe (one byte at RCV.NXT) gets an ACK stating the window.
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![6u8; 64 * 1024])
+    );
+    recv!(tcb, t(11));
+    send!(tcb, t(500), seg(r(64 * 1024), l(0), Flags::ACK, b"p"));
+    let ack = recv!(tcb, t(500));
+    assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024), 0));
+}
