@@ -189,3 +189,66 @@ fn get_writes_a_clean_pcap_with_the_handshake_and_prints_stats() {
     }
     assert_ne!(isns[0], isns[1], "ISNs differ run to run (RFC 6528)");
 }
+
+#[test]
+fn pcapng_capture_explains_each_packet_we_send() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("cli-pcapng");
+    std::fs::write(dir.path().join("index.html"), "<p>why</p>\n").unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let _server = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let pcap = dir.path().join("why.pcapng");
+    let out = tunstack(&[
+        "get",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "http://10.0.0.1:8000/index.html",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = run(
+        "tshark",
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "ip.src == 10.0.0.2",
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ],
+    );
+    let comments: Vec<&str> = rows.lines().collect();
+    assert!(comments.len() >= 4, "{comments:?}");
+    assert!(
+        comments.iter().all(|c| !c.is_empty()),
+        "every packet we send has a reason: {comments:?}"
+    );
+    assert_eq!(comments[0], "SYN: active open, our ISN and options");
+    assert!(comments.contains(&"new data"), "{comments:?}");
+    assert!(
+        comments.iter().any(|c| c.starts_with("FIN") || c == &"ACK"),
+        "{comments:?}"
+    );
+}

@@ -44,6 +44,22 @@ pub trait Device {
     fn as_raw_fd(&self) -> Option<RawFd> {
         None
     }
+
+    /// True if the device records why packets are sent (a pcapng
+    /// capture); only then does the stack format reasons.
+    fn wants_reasons(&self) -> bool {
+        false
+    }
+
+    /// Writes one packet with a human-readable reason (e.g. "retransmission
+    /// #2, RTO 400 ms"). Devices that don't record reasons just send.
+    ///
+    /// # Errors
+    /// As [`send`](Device::send).
+    fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
+        let _ = reason;
+        self.send(packet)
+    }
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
@@ -58,5 +74,11 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn as_raw_fd(&self) -> Option<RawFd> {
         (**self).as_raw_fd()
+    }
+    fn wants_reasons(&self) -> bool {
+        (**self).wants_reasons()
+    }
+    fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
+        (**self).send_with_reason(packet, reason)
     }
 }

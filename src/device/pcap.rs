@@ -1,6 +1,9 @@
 //! `PcapDevice<D>`: wraps any device and records every packet it reads
-//! and writes to a pcap file (LINKTYPE_RAW: packets start at the IPv4
-//! header), for Wireshark and tshark. Format by the `pcap-file` crate.
+//! and writes to a capture file (LINKTYPE_RAW: packets start at the IPv4
+//! header), for Wireshark and tshark. A path ending in `.pcapng` writes
+//! pcapng, where each packet the stack sends carries a comment saying why
+//! ("retransmission #2, RTO 400 ms", "window update", "challenge ACK (RFC
+//! 5961)"); anything else writes classic pcap. Format by `pcap-file`.
 //!
 //! Timestamps come from the real clock and are kept monotonic (a clock
 //! step backwards never reorders the capture). A write error is counted
@@ -8,7 +11,11 @@
 
 use super::Device;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::fd::RawFd;
@@ -43,10 +50,15 @@ pub struct PcapStats {
     pub errors: u64,
 }
 
-/// A device that records its traffic to a pcap file.
+enum Writer {
+    Pcap(PcapWriter<Sink>),
+    PcapNg(PcapNgWriter<Sink>),
+}
+
+/// A device that records its traffic to a pcap or pcapng file.
 pub struct PcapDevice<D> {
     inner: D,
-    writer: Option<PcapWriter<Sink>>,
+    writer: Option<Writer>,
     sink: Sink,
     last: Duration,
     stats: PcapStats,
@@ -59,13 +71,27 @@ impl<D: Device> PcapDevice<D> {
     /// The file could not be created or its header written.
     pub fn create(inner: D, path: &Path) -> io::Result<PcapDevice<D>> {
         let sink = Sink(Arc::new(Mutex::new(BufWriter::new(File::create(path)?))));
-        let header = PcapHeader {
-            datalink: DataLink::RAW,
-            snaplen: 65535,
-            ..PcapHeader::default()
+        let ng = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+        let err = |e: pcap_file::PcapError| io::Error::other(e.to_string());
+        let writer = if ng {
+            let mut w = PcapNgWriter::new(sink.clone()).map_err(err)?;
+            let idb = InterfaceDescriptionBlock {
+                linktype: DataLink::RAW,
+                snaplen: 65535,
+                options: vec![],
+            };
+            w.write_pcapng_block(idb).map_err(err)?;
+            Writer::PcapNg(w)
+        } else {
+            let header = PcapHeader {
+                datalink: DataLink::RAW,
+                snaplen: 65535,
+                ..PcapHeader::default()
+            };
+            Writer::Pcap(PcapWriter::with_header(sink.clone(), header).map_err(err)?)
         };
-        let writer = PcapWriter::with_header(sink.clone(), header)
-            .map_err(|e| io::Error::other(e.to_string()))?;
         let mut dev = PcapDevice {
             inner,
             writer: Some(writer),
@@ -83,7 +109,7 @@ impl<D: Device> PcapDevice<D> {
         self.stats
     }
 
-    fn record(&mut self, packet: &[u8]) {
+    fn record(&mut self, packet: &[u8], reason: Option<&str>) {
         let Some(w) = self.writer.as_mut() else {
             return;
         };
@@ -94,7 +120,26 @@ impl<D: Device> PcapDevice<D> {
         let ts = now.max(self.last);
         self.last = ts;
         let len = u32::try_from(packet.len()).unwrap_or(u32::MAX);
-        match w.write_packet(&PcapPacket::new(ts, len, packet)) {
+        let r = match w {
+            Writer::Pcap(w) => w
+                .write_packet(&PcapPacket::new(ts, len, packet))
+                .map(|_| ()),
+            Writer::PcapNg(w) => {
+                let options = reason
+                    .map(|r| EnhancedPacketOption::Comment(Cow::Owned(r.to_string())))
+                    .into_iter()
+                    .collect();
+                let epb = EnhancedPacketBlock {
+                    interface_id: 0,
+                    timestamp: ts,
+                    original_len: len,
+                    data: Cow::Borrowed(packet),
+                    options,
+                };
+                w.write_pcapng_block(epb).map(|_| ())
+            }
+        };
+        match r {
             Ok(_) => {
                 self.stats.packets += 1;
                 if self.stats.packets % FLUSH_EVERY == 0 {
@@ -128,15 +173,24 @@ impl<D: Device> Device for PcapDevice<D> {
         let n = self.inner.recv(buf)?;
         if let Some(p) = buf.get(..n) {
             if n > 0 {
-                self.record(p);
+                self.record(p, None);
             }
         }
         Ok(n)
     }
 
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
-        self.record(packet);
+        self.record(packet, None);
         self.inner.send(packet)
+    }
+
+    fn wants_reasons(&self) -> bool {
+        matches!(self.writer, Some(Writer::PcapNg(_))) || self.inner.wants_reasons()
+    }
+
+    fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
+        self.record(packet, Some(reason));
+        self.inner.send_with_reason(packet, reason)
     }
 
     fn mtu(&self) -> usize {
@@ -188,6 +242,33 @@ mod tests {
         assert_eq!(&p2.data[..], &[0x45, 1, 2, 3, 4]);
         assert!(p2.timestamp >= t1, "monotonic");
         assert!(r.next_packet().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn pcapng_carries_the_reason_as_a_comment() {
+        let dir = std::env::temp_dir().join(format!("tunstack-pcapng-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.pcapng");
+        let (a, _b) = PipeDevice::pair(1500).unwrap();
+        let mut dev = PcapDevice::create(a, &path).unwrap();
+        assert!(dev.wants_reasons());
+        dev.send_with_reason(&[0x45, 0, 0, 20], "retransmission #2, RTO 400 ms")
+            .unwrap();
+        drop(dev);
+        let mut r = pcap_file::pcapng::PcapNgReader::new(File::open(&path).unwrap()).unwrap();
+        let mut comments = Vec::new();
+        while let Some(block) = r.next_block() {
+            if let pcap_file::pcapng::Block::EnhancedPacket(epb) = block.unwrap() {
+                assert_eq!(&epb.data[..], &[0x45, 0, 0, 20]);
+                for o in epb.options {
+                    if let EnhancedPacketOption::Comment(c) = o {
+                        comments.push(c.to_string());
+                    }
+                }
+            }
+        }
+        assert_eq!(comments, vec!["retransmission #2, RTO 400 ms".to_string()]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

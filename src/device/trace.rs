@@ -70,6 +70,17 @@ impl<D: Device> Device for TraceDevice<D> {
     fn as_raw_fd(&self) -> Option<RawFd> {
         self.inner.as_raw_fd()
     }
+
+    fn wants_reasons(&self) -> bool {
+        log::log_enabled!(log::Level::Trace) || self.inner.wants_reasons()
+    }
+
+    fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("> {} ({reason})", describe(packet));
+        }
+        self.inner.send_with_reason(packet, reason)
+    }
 }
 
 #[cfg(test)]

@@ -304,7 +304,13 @@ impl Interface {
                     break;
                 }
                 self.stats.tcp_segments_out += 1;
-                send(&mut self.stats, device, pkt);
+                if device.wants_reasons() {
+                    let reason = t.reason.to_string();
+                    let r = device.send_with_reason(pkt, &reason);
+                    count_send(&mut self.stats, r, pkt.len());
+                } else {
+                    send(&mut self.stats, device, pkt);
+                }
                 sent = true;
             }
         }
@@ -362,10 +368,15 @@ impl Interface {
 }
 
 fn send(stats: &mut Stats, device: &mut dyn Device, pkt: &[u8]) {
-    match device.send(pkt) {
+    let r = device.send(pkt);
+    count_send(stats, r, pkt.len());
+}
+
+fn count_send(stats: &mut Stats, r: io::Result<()>, len: usize) {
+    match r {
         Ok(()) => {
             stats.tx_packets += 1;
-            stats.tx_bytes += pkt.len() as u64;
+            stats.tx_bytes += len as u64;
         }
         Err(e) => {
             log::debug!("device write failed: {e}");

@@ -6,7 +6,7 @@
 //! owns the listener table.
 
 use super::timers::Timer;
-use super::{ConnectionError, State, Tcb};
+use super::{AckReason, ConnectionError, State, Tcb};
 use crate::time::Instant;
 use crate::wire::TcpSegment;
 
@@ -98,7 +98,7 @@ impl Tcb {
                 return;
             }
             self.stats.unacceptable += 1;
-            self.ack_now = true;
+            self.ack_for(AckReason::Unacceptable);
             if self.state == State::TimeWait && h.flags.fin() {
                 // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
                 self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
@@ -212,7 +212,7 @@ impl Tcb {
         }
         *sent += 1;
         self.stats.challenge_acks += 1;
-        self.ack_now = true;
+        self.ack_for(AckReason::Challenge);
     }
 
     /// One RTT sample for an ACK of new data: from the timestamp echo if
@@ -381,7 +381,7 @@ impl Tcb {
             // Reassembly: park the bytes past the end of the receive buffer.
             // Out-of-order data is ACKed at once (RFC 5681 §4.2) so the
             // sender sees the duplicate ACK and our SACK blocks.
-            self.ack_now = true;
+            self.ack_for(AckReason::OutOfOrder);
             let written = self.rx.write_unallocated(offset, payload);
             if written == 0 {
                 return;

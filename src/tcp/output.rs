@@ -4,7 +4,7 @@
 //! probe, and finally a bare ACK or window update.
 
 use super::timers::Timer;
-use super::{State, Tcb};
+use super::{AckReason, Reason, State, Tcb};
 use crate::time::Instant;
 use crate::wire::{Flags, SeqNumber, TcpHeader, TcpOptions};
 
@@ -18,6 +18,8 @@ pub struct Transmit {
     pub payload_offset: usize,
     /// Payload length.
     pub payload_len: usize,
+    /// Why it is sent.
+    pub reason: Reason,
 }
 
 impl Tcb {
@@ -75,6 +77,7 @@ impl Tcb {
         mut h: TcpHeader,
         payload_offset: usize,
         payload_len: usize,
+        reason: Reason,
     ) -> Option<Transmit> {
         if !h.flags.syn() && !h.flags.rst() {
             h.options = self.segment_options(now, h.flags.ack());
@@ -86,6 +89,7 @@ impl Tcb {
         };
         if h.flags.ack() {
             self.ack_now = false;
+            self.ack_reason = AckReason::Data;
             self.unacked_rx = 0;
             self.timers.stop(Timer::DelayedAck);
         }
@@ -95,6 +99,7 @@ impl Tcb {
             header: h,
             payload_offset,
             payload_len,
+            reason,
         })
     }
 
@@ -110,12 +115,12 @@ impl Tcb {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         if let Some(seq) = self.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
-            return self.emit(now, h, 0, 0);
+            return self.emit(now, h, 0, 0, Reason::ResetReply);
         }
         if self.send_rst {
             self.send_rst = false;
             let h = self.header(self.snd_max, Flags::RST | Flags::ACK);
-            return self.emit(now, h, 0, 0);
+            return self.emit(now, h, 0, 0, Reason::Abort);
         }
         match self.state {
             State::Closed | State::Listen => None,
@@ -146,7 +151,17 @@ impl Tcb {
         self.snd_nxt = self.iss + 1u32;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         self.arm_retransmit(now);
-        self.emit(now, h, 0, 0)
+        let retry = if self.retransmitting { self.retries } else { 0 };
+        self.emit(
+            now,
+            h,
+            0,
+            0,
+            Reason::Syn {
+                ack: syn_ack,
+                retry,
+            },
+        )
     }
 
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
@@ -181,7 +196,8 @@ impl Tcb {
         };
         let mss = self.data_mss();
         let mut len = unsent.min(usable).min(mss);
-        if len == 0 && self.force_probe && unsent > 0 {
+        let probing = len == 0 && self.force_probe && unsent > 0;
+        if probing {
             // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
             len = 1;
         }
@@ -228,7 +244,19 @@ impl Tcb {
             }
             self.timers.stop(Timer::Persist);
             let h = self.header(seq, flags);
-            return self.emit(now, h, offset, len);
+            let reason = if is_retx {
+                Reason::Retransmit {
+                    count: self.retries,
+                    rto_ms: self.rtt.rto().as_millis() as u64,
+                }
+            } else if probing {
+                Reason::ZeroWindowProbe
+            } else if len == 0 {
+                Reason::Fin
+            } else {
+                Reason::Data
+            };
+            return self.emit(now, h, offset, len, reason);
         }
         if unsent > 0
             && self.snd_wnd == 0
@@ -242,14 +270,14 @@ impl Tcb {
             // byte sent; a bare ACK carries snd_max so the peer, whose
             // RCV.NXT may be past snd_nxt, finds it acceptable (as BSD does).
             let h = self.header(self.snd_max, Flags::ACK);
-            return self.emit(now, h, 0, 0);
+            return self.emit(now, h, 0, 0, Reason::Ack(self.ack_reason));
         }
         if self.keepalive_probe {
             // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no
             // data, which any live peer must answer with an ACK.
             self.keepalive_probe = false;
             let h = self.header(self.snd_una - 1u32, Flags::ACK);
-            return self.emit(now, h, 0, 0);
+            return self.emit(now, h, 0, 0, Reason::KeepAlive);
         }
         None
     }
@@ -276,7 +304,7 @@ impl Tcb {
         }
         self.stats.retransmits += 1;
         let h = self.header(seq, Flags::ACK);
-        self.emit(now, h, offset, len)
+        self.emit(now, h, offset, len, Reason::SackRetransmit)
     }
 
     /// Resends the first unacknowledged segment (fast retransmit, RFC 5681
@@ -304,6 +332,6 @@ impl Tcb {
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         let h = self.header(seq, flags);
-        self.emit(now, h, 0, data)
+        self.emit(now, h, 0, data, Reason::FastRetransmit)
     }
 }

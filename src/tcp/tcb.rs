@@ -134,6 +134,8 @@ pub struct Tcb {
 
     // Control.
     pub(super) ack_now: bool,
+    /// Why the pending bare ACK is sent (the most specific reason wins).
+    pub(super) ack_reason: super::AckReason,
     /// RST to send for the current connection (ABORT).
     pub(super) send_rst: bool,
     /// RST answering an unacceptable ACK during the handshake
@@ -248,6 +250,7 @@ impl Tcb {
             rcv_adv: SeqNumber(0),
             rd_shutdown: false,
             ack_now: false,
+            ack_reason: super::AckReason::Data,
             send_rst: false,
             rst_reply: None,
             wscale_ok: false,
@@ -417,6 +420,13 @@ impl Tcb {
         self.snd_max + 65537u32
     }
 
+    /// Schedules a bare ACK for `reason` (kept if more specific than the
+    /// one already pending).
+    pub(super) fn ack_for(&mut self, reason: super::AckReason) {
+        self.ack_now = true;
+        self.ack_reason = self.ack_reason.max(reason);
+    }
+
     /// True when an ACK or window update is waiting to be sent.
     pub fn wants_transmit(&self) -> bool {
         self.ack_now
@@ -506,7 +516,7 @@ impl Tcb {
         }
         let edge = self.rcv_nxt + self.rcv_wnd();
         if edge.diff(self.rcv_adv) >= self.sws_threshold() as i32 {
-            self.ack_now = true;
+            self.ack_for(super::AckReason::WindowUpdate);
         }
     }
 

@@ -94,7 +94,7 @@ impl Tcb {
         }
         if self.timers.expired(Timer::DelayedAck, now) {
             self.timers.stop(Timer::DelayedAck);
-            self.ack_now = true;
+            self.ack_for(super::AckReason::Delayed);
         }
         if self.timers.expired(Timer::Persist, now) {
             self.timers.stop(Timer::Persist);

@@ -35,6 +35,7 @@ mod congestion;
 mod data;
 mod handshake;
 mod options;
+mod reasons;
 mod rst;
 mod sack;
 mod timers;
