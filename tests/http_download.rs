@@ -46,8 +46,10 @@ fn fetch(stack: &Stack, url: &str) -> (u16, Vec<u8>) {
 
 #[test]
 fn download_ten_mebibytes_from_python_http_server() {
-    let Some(stack) = netns() else { return };
     let dir = TempDir::new("pyhttp");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     let data = random_bytes(TEN_MIB, 42);
     std::fs::write(dir.path().join("blob.bin"), &data).unwrap();
     let dirs = dir.path().to_str().unwrap().to_string();
@@ -72,12 +74,15 @@ fn download_ten_mebibytes_from_python_http_server() {
     let (status, _) = fetch(&stack, "http://10.0.0.1:8000/missing");
     assert_eq!(status, 404);
     assert!(stack.shutdown(Duration::from_secs(5)));
+    check_capture(&pcap);
 }
 
 #[test]
 fn download_ten_mebibytes_from_nginx() {
-    let Some(stack) = netns() else { return };
     let dir = TempDir::new("nginx");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     let data = random_bytes(TEN_MIB, 43);
@@ -102,4 +107,5 @@ fn download_ten_mebibytes_from_nginx() {
     assert_eq!(status, 200);
     assert_eq!(sha256(&body), sha256(&data));
     assert!(stack.shutdown(Duration::from_secs(5)));
+    check_capture(&pcap);
 }

@@ -42,7 +42,10 @@ fn connect_timeout_to_silent_port_times_out() {
 
 #[test]
 fn kernel_client_echoes_one_mebibyte_through_our_listener() {
-    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("echo-listener");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     let listener = TcpListener::bind(&stack, 7).expect("bind");
     let server = std::thread::spawn(move || {
         let (s, peer) = listener.accept().expect("accept");
@@ -67,11 +70,16 @@ fn kernel_client_echoes_one_mebibyte_through_our_listener() {
     assert_eq!(server.join().unwrap(), data.len());
     assert_eq!(got.len(), data.len());
     assert_eq!(sha256(&got), sha256(&data));
+    assert!(stack.shutdown(Duration::from_secs(5)));
+    check_capture(&pcap);
 }
 
 #[test]
 fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
-    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("echo-client");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     let listener =
         std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7007)).expect("kernel bind");
     let server = std::thread::spawn(move || {
@@ -102,6 +110,7 @@ fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
         stack.shutdown(Duration::from_secs(5)),
         "connection closed cleanly"
     );
+    check_capture(&pcap);
 }
 
 #[test]
