@@ -223,6 +223,7 @@ struct StackConnector<'a> {
     stack: &'a Stack,
     timeout: Duration,
     verbose: bool,
+    stats: bool,
 }
 
 impl Connect for StackConnector<'_> {
@@ -245,24 +246,57 @@ impl Connect for StackConnector<'_> {
                 eprintln!("* Connected to {addr} from {local} ({})", s.state());
             }
         }
+        let samples = self.stats.then(|| Samples {
+            start: Instant::now(),
+            last: None,
+            rows: Vec::new(),
+        });
         Ok(Traced {
             inner: s,
             verbose: self.verbose,
             head_done: false,
+            samples,
         })
     }
 }
 
-/// A stream that echoes the request head to stderr (`-v`) as it is sent.
+/// A stream that echoes the request head to stderr (`-v`) as it is sent,
+/// and samples the connection's buffers and windows while it is read
+/// (`--stats`).
 struct Traced<S> {
     inner: S,
     verbose: bool,
     head_done: bool,
+    samples: Option<Samples>,
 }
 
-impl<S: Read> Read for Traced<S> {
+/// Buffer fill and windows over time, bounded (oldest halves are thinned).
+struct Samples {
+    start: Instant,
+    last: Option<Instant>,
+    rows: Vec<(Duration, crate::net::TcpInfo)>,
+}
+
+const MAX_SAMPLES: usize = 512;
+
+impl Read for Traced<TcpStream> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        if let Some(s) = self.samples.as_mut() {
+            let now = Instant::now();
+            if s.last.is_none_or(|l| now - l >= Duration::from_millis(10)) {
+                s.last = Some(now);
+                if let Ok(info) = self.inner.info() {
+                    if s.rows.len() >= MAX_SAMPLES {
+                        // Keep every other sample: bounded memory, whole span.
+                        let kept: Vec<_> = s.rows.iter().step_by(2).cloned().collect();
+                        s.rows = kept;
+                    }
+                    s.rows.push((now - s.start, info));
+                }
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -316,6 +350,7 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
         stack: &stack,
         timeout: Duration::from_secs_f64(a.connect_timeout),
         verbose: a.verbose,
+        stats: a.stats,
     };
     let client = Client::new(connector);
     let result = fetch(&client, &a.url, a.verbose, &mut out);
@@ -325,9 +360,10 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
     let stack_stats = stack.stats();
     // Let our FIN / the peer's FIN be acknowledged before the device goes away.
     stack.shutdown(Duration::from_secs(2));
-    let (status, bytes, info) = result?;
+    let (status, bytes, info, series) = result?;
     if a.stats {
         print_stats(&stack_stats, info.as_ref());
+        print_series(&series);
     }
     flushed.map_err(|e| failure(format!("writing output: {e}")))?;
     let secs = elapsed.as_secs_f64().max(1e-6);
@@ -407,10 +443,39 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
 
 /// What a fetch produced: status (code, reason), body bytes, and the
 /// connection's final snapshot.
-type Fetched = ((u16, String), u64, Option<crate::net::TcpInfo>);
+type Fetched = (
+    (u16, String),
+    u64,
+    Option<crate::net::TcpInfo>,
+    Vec<(Duration, crate::net::TcpInfo)>,
+);
 
 /// `--stats`: the connection's timers and counters, then every non-zero
 /// stack counter (drops by reason included). Documented in docs/wireshark.md.
+/// `--stats`: receive-buffer fill, advertised window, congestion window
+/// and SRTT over the transfer, at most 20 evenly spaced rows.
+fn print_series(rows: &[(Duration, crate::net::TcpInfo)]) {
+    if rows.is_empty() {
+        return;
+    }
+    eprintln!(
+        "over time:    t (ms)   recv buffer   our window   peer window       cwnd   srtt (ms)"
+    );
+    let step = rows.len().div_ceil(20).max(1);
+    for (t, i) in rows.iter().step_by(step) {
+        eprintln!(
+            "           {:>9.1}   {:>11}   {:>10}   {:>11}   {:>8}   {:>9}",
+            t.as_secs_f64() * 1e3,
+            i.recv_queue,
+            i.recv_window,
+            i.send_window,
+            i.cwnd,
+            i.srtt
+                .map_or("-".to_string(), |s| format!("{:.3}", s.as_secs_f64() * 1e3))
+        );
+    }
+}
+
 fn print_stats(stack: &crate::net::Stats, conn: Option<&crate::net::TcpInfo>) {
     if let Some(i) = conn {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -457,8 +522,10 @@ fn fetch(
     let status = (resp.head.status, resp.head.reason.clone());
     let bytes =
         io::copy(&mut resp, out).map_err(|e| failure(format!("{url}: reading body: {e}")))?;
-    let info = resp.into_body().into_inner().inner.info().ok();
-    Ok((status, bytes, info))
+    let traced = resp.into_body().into_inner();
+    let info = traced.inner.info().ok();
+    let series = traced.samples.map(|s| s.rows).unwrap_or_default();
+    Ok((status, bytes, info, series))
 }
 
 #[cfg(test)]

@@ -151,6 +151,10 @@ fn get_writes_a_clean_pcap_with_the_handshake_and_prints_stats() {
             stderr.contains("segments_in") && stderr.contains("rx_packets"),
             "--stats prints counters: {stderr}"
         );
+        assert!(
+            stderr.contains("over time:") && stderr.contains("our window"),
+            "--stats shows buffers and windows over time: {stderr}"
+        );
         // tshark validates checksums and reports nothing worse than notes.
         let expert = run(
             "tshark",

@@ -33,6 +33,8 @@ pub struct TcpInfo {
     pub send_queue: usize,
     /// Bytes in the receive buffer.
     pub recv_queue: usize,
+    /// The window we last advertised.
+    pub recv_window: u32,
 }
 
 /// A TCP connection over a [`Stack`].
@@ -533,6 +535,7 @@ impl TcpStream {
             send_window: t.send_window(),
             send_queue: t.send_queue(),
             recv_queue: t.recv_queue(),
+            recv_window: t.recv_window(),
         })
     }
 

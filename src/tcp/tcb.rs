@@ -375,6 +375,11 @@ impl Tcb {
         self.snd_wnd
     }
 
+    /// The window (bytes) we last advertised to the peer.
+    pub fn recv_window(&self) -> u32 {
+        self.rcv_wnd_adv
+    }
+
     /// The RTT estimator (SRTT, RTTVAR, RTO).
     pub fn rtt(&self) -> &RttEstimator {
         &self.rtt
