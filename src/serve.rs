@@ -86,7 +86,20 @@ pub fn run(
     mode: &Mode,
     stop: Option<&AtomicBool>,
 ) -> io::Result<ServeStats> {
-    let listener = TcpListener::bind(stack, port)?;
+    run_listener(stack, TcpListener::bind(stack, port)?, mode, stop)
+}
+
+/// Like [`run`] on a listener the caller bound already, so clients may
+/// start the moment `bind` returns.
+///
+/// # Errors
+/// Registering the listener failed.
+pub fn run_listener(
+    stack: &Stack,
+    listener: TcpListener,
+    mode: &Mode,
+    stop: Option<&AtomicBool>,
+) -> io::Result<ServeStats> {
     listener.set_nonblocking(true)?;
     let poll = Poll::new(stack);
     poll.register(&listener, LISTENER, Interest::READABLE)?;

@@ -27,11 +27,12 @@ fn serving(
 ) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
+    // Bound before any client starts, so no early connection is refused.
+    let listener = tunstack::TcpListener::bind(&stack, port).expect("bind");
     let t = std::thread::spawn(move || {
-        let stats = serve::run(&stack, port, &mode, Some(&flag)).expect("serve");
+        let stats = serve::run_listener(&stack, listener, &mode, Some(&flag)).expect("serve");
         (stats, stack)
     });
-    wait_for_listener(SocketAddrV4::new(US, port));
     (stop, t)
 }
 
@@ -138,8 +139,10 @@ fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
 
 #[test]
 fn bad_requests_get_400_404_405_and_head_has_no_body() {
-    let Some(stack) = netns() else { return };
     let dir = TempDir::new("serve-bad");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     let www = site(dir.path());
     std::fs::write(dir.path().join("secret.txt"), "outside the root").unwrap();
     let (stop, server) = serving(stack, 8080, Mode::Files(www));
@@ -165,12 +168,17 @@ fn bad_requests_get_400_404_405_and_head_has_no_body() {
     assert!(text.contains("Content-Length: 24"), "{text}");
     assert!(text.contains("Content-Type: text/html"), "{text}");
     stop.store(true, Ordering::SeqCst);
-    server.join().unwrap();
+    let (_, stack) = server.join().unwrap();
+    assert!(stack.shutdown(Duration::from_secs(5)));
+    check_capture(&pcap);
 }
 
 #[test]
 fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
-    let Some(stack) = netns() else { return };
+    let dir = TempDir::new("serve-echo");
+    let Some((stack, pcap)) = netns_captured(&dir) else {
+        return;
+    };
     // 1,000 kernel sockets in this process.
     let lim = libc::rlimit {
         rlim_cur: 8192,
@@ -205,8 +213,10 @@ fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
     }
     assert!(t0.elapsed() < Duration::from_secs(120));
     stop.store(true, Ordering::SeqCst);
-    let (stats, _) = server.join().unwrap();
+    let (stats, stack) = server.join().unwrap();
     assert!(stats.peak_connections >= N, "{stats:?}");
+    assert!(stack.shutdown(Duration::from_secs(10)));
+    check_capture(&pcap);
     eprintln!(
         "echo: {} connections, peak {} at once, in {:.2} s",
         stats.connections,

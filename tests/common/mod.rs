@@ -297,8 +297,11 @@ pub fn check_capture(pcap: &Path) {
         let f: Vec<&str> = l.split('\t').collect();
         if f.len() == 3 {
             let v = seen.entry(f[0].to_string()).or_default();
-            if v.len() < 3 {
-                v.push((f[1].to_string(), f[2].to_string()));
+            let row = (f[1].to_string(), f[2].to_string());
+            // A retransmitted SYN (e.g. after a full listen queue) repeats
+            // the opening step; it does not change the order.
+            if v.len() < 3 && v.last() != Some(&row) {
+                v.push(row);
             }
         }
     }
