@@ -256,3 +256,12 @@ fn pcapng_capture_explains_each_packet_we_send() {
         "{comments:?}"
     );
 }
+
+#[test]
+fn capture_check_reads_only_network_and_transport_items() {
+    // The parser behind check_capture, on tshark's expert report format.
+    let report = "\nErrors (1)\n=============\n   Frequency      Group           Protocol  Summary\n           1   Protocol             Thrift  Missing mandatory field id in struct.\n\nWarns (1)\n=============\n   Frequency      Group           Protocol  Summary\n           1   Sequence                TCP  TCP Zero Window segment\n\nNotes (2)\n=============\n";
+    assert!(transport_items(report, "Errors").is_empty());
+    assert_eq!(transport_items(report, "Warns").len(), 1);
+    assert!(transport_items(report, "Notes").is_empty());
+}
