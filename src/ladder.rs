@@ -38,18 +38,25 @@ pub struct Ladder {
     pub steps: Vec<Step>,
 }
 
-/// Reads the first TCP conversation in a pcap (LINKTYPE_RAW, as
-/// `--pcap` writes). Other packets and other connections are skipped.
+/// Reads the first TCP conversation in a pcap or pcapng capture
+/// (LINKTYPE_RAW, as `--pcap` writes). Other packets and other connections
+/// are skipped.
 ///
 /// # Errors
-/// A message if the file is not a readable pcap or holds no TCP.
-pub fn from_pcap<R: Read>(r: R) -> Result<Ladder, String> {
-    let mut reader = PcapReader::new(r).map_err(|e| format!("not a pcap file: {e}"))?;
+/// A message if the file is not a readable capture or holds no TCP.
+pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let packets = if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        pcapng_packets(&bytes)?
+    } else {
+        pcap_packets(&bytes)?
+    };
     let mut first: Option<Duration> = None;
     let mut ladder: Option<Ladder> = None;
-    while let Some(pkt) = reader.next_packet() {
-        let pkt = pkt.map_err(|e| format!("bad pcap record: {e}"))?;
-        let Ok(ip) = Ipv4Packet::parse(&pkt.data) else {
+    for (ts, data) in packets {
+        let Ok(ip) = Ipv4Packet::parse(&data) else {
             continue;
         };
         if ip.repr.protocol != PROTO_TCP {
@@ -75,15 +82,42 @@ pub fn from_pcap<R: Read>(r: R) -> Result<Ladder, String> {
         if !(from_client || from_server) {
             continue;
         }
-        let t0 = *first.get_or_insert(pkt.timestamp);
+        let t0 = *first.get_or_insert(ts);
         l.steps.push(Step {
-            at: pkt.timestamp.saturating_sub(t0),
+            at: ts.saturating_sub(t0),
             from_client,
             header: seg.header,
             len: seg.payload.len(),
         });
     }
     ladder.ok_or_else(|| "no TCP segments in the capture".to_string())
+}
+
+type Packets = Vec<(Duration, Vec<u8>)>;
+
+fn pcap_packets(bytes: &[u8]) -> Result<Packets, String> {
+    let mut reader =
+        PcapReader::new(bytes).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
+    let mut out = Vec::new();
+    while let Some(pkt) = reader.next_packet() {
+        let pkt = pkt.map_err(|e| format!("bad pcap record: {e}"))?;
+        out.push((pkt.timestamp, pkt.data.into_owned()));
+    }
+    Ok(out)
+}
+
+fn pcapng_packets(bytes: &[u8]) -> Result<Packets, String> {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut reader = PcapNgReader::new(bytes).map_err(|e| format!("not a pcapng file: {e}"))?;
+    let mut out = Vec::new();
+    while let Some(block) = reader.next_block() {
+        match block.map_err(|e| format!("bad pcapng block: {e}"))? {
+            Block::EnhancedPacket(p) => out.push((p.timestamp, p.data.into_owned())),
+            Block::SimplePacket(p) => out.push((Duration::ZERO, p.data.into_owned())),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 impl Ladder {

@@ -139,3 +139,35 @@ fn ladder_of_a_request_and_response_matches_the_golden_file() {
     let svg = ladder.svg(100);
     assert!(svg.starts_with("<svg") && svg.contains("seq=X") && svg.trim_end().ends_with("</svg>"));
 }
+
+#[test]
+fn pcapng_captures_draw_the_same_ladder() {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    let pcap = golden_pcap();
+    let mut reader = pcap_file::pcap::PcapReader::new(&pcap[..]).unwrap();
+    let mut ng = PcapNgWriter::new(Vec::new()).unwrap();
+    ng.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype: DataLink::RAW,
+        snaplen: 65535,
+        options: vec![],
+    })
+    .unwrap();
+    while let Some(p) = reader.next_packet() {
+        let p = p.unwrap();
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: p.timestamp,
+            original_len: p.orig_len,
+            data: p.data.clone(),
+            options: vec![],
+        };
+        ng.write_pcapng_block(epb).unwrap();
+    }
+    let ng = ng.into_inner();
+    let a = tunstack::ladder::from_pcap(&pcap[..]).unwrap().text(100);
+    let b = tunstack::ladder::from_pcap(&ng[..]).unwrap().text(100);
+    assert_eq!(a, b);
+    assert!(tunstack::ladder::from_pcap(&b"not a capture"[..]).is_err());
+}
