@@ -24,6 +24,7 @@
 pub mod buffer;
 pub mod cli;
 pub mod device;
+pub mod dns;
 pub mod http;
 pub mod ladder;
 pub mod net;

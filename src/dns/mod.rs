@@ -1,0 +1,17 @@
+//! DNS for the resolver step of a page load (RFC 1034/1035): the message
+//! codec (queries out, responses in, with name compression) and
+//! `/etc/hosts` parsing. No I/O here: the transport (our UDP) and the
+//! clock belong to the caller, so everything is testable and fuzzable.
+//!
+//! Hostile input is bounded: names are at most 255 bytes in labels of at
+//! most 63, compression pointers must point backwards (no loops), record
+//! counts are capped, and every malformation has its own [`Error`].
+
+pub mod hosts;
+pub mod message;
+
+pub use hosts::Hosts;
+pub use message::{
+    decode, encode_query, Error, Message, Question, Record, RecordData, CLASS_IN, TYPE_A,
+    TYPE_CNAME,
+};
