@@ -103,6 +103,17 @@ struct GetArgs {
     /// Show the request and response heads and connection details on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// DNS server to ask for host names (default: the first IPv4
+    /// nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "IP")]
+    dns: Option<Ipv4Addr>,
+    /// Use ADDRESS for HOST without asking DNS (curl's HOST:PORT:ADDRESS,
+    /// or HOST:ADDRESS); repeatable.
+    #[arg(long, value_name = "HOST:ADDRESS")]
+    resolve: Vec<String>,
+    /// Hosts file consulted before DNS.
+    #[arg(long, value_name = "FILE", default_value = "/etc/hosts")]
+    hosts_file: PathBuf,
     /// Print stack and connection counters (RTT, cwnd, retransmissions,
     /// drops by reason) to stderr at the end.
     #[arg(long)]
@@ -224,18 +235,73 @@ struct StackConnector<'a> {
     timeout: Duration,
     verbose: bool,
     stats: bool,
+    resolver: std::cell::RefCell<crate::dns::Resolver>,
+}
+
+/// DNS over tunstack's own UDP: one datagram out, one answer back.
+struct UdpTransport<'a> {
+    stack: &'a Stack,
+    timeout: Duration,
+}
+
+impl crate::dns::Transport for UdpTransport<'_> {
+    fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let sock = crate::net::UdpSocket::bind(self.stack, 0)?;
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.send_to(query, server)?;
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = [0u8; 1500];
+        while Instant::now() < deadline {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) if from == SocketAddr::V4(server) => {
+                    return Ok(Some(buf[..n].to_vec()))
+                }
+                Ok(_) => continue, // not from the server we asked
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl StackConnector<'_> {
+    fn resolve(&self, host: &str) -> io::Result<Ipv4Addr> {
+        let mut transport = UdpTransport {
+            stack: self.stack,
+            timeout: Duration::from_secs(2),
+        };
+        let mut next_id = || rand::random::<u16>();
+        let now = crate::time::Instant::from_micros(
+            u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        let r = self
+            .resolver
+            .borrow_mut()
+            .resolve(host, now, &mut transport, &mut next_id);
+        match r {
+            Ok((ip, source)) => {
+                if self.verbose && source != crate::dns::Source::Literal {
+                    eprintln!("* Resolved {host} to {ip} (from the {source})");
+                }
+                Ok(ip)
+            }
+            Err(e) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
+        }
+    }
+}
+
+/// A fixed origin for the resolver's cache clock.
+fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 impl Connect for StackConnector<'_> {
     type Stream = Traced<TcpStream>;
 
     fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream> {
-        let ip: Ipv4Addr = host.parse().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{host:?} is not an IPv4 address (no DNS yet)"),
-            )
-        })?;
+        let ip = self.resolve(host)?;
         let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
         if self.verbose {
             eprintln!("*   Trying {addr} through tunstack...");
@@ -325,13 +391,8 @@ impl<S: Write> Write for Traced<S> {
 
 fn get(a: &GetArgs) -> Result<i32, Failure> {
     validate_net(&a.net)?;
-    let url = http::Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
-    if url.host.parse::<Ipv4Addr>().is_err() {
-        return Err(usage(format!(
-            "host {:?} must be an IPv4 address (name resolution is not supported yet)",
-            url.host
-        )));
-    }
+    http::Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
+    let resolver = build_resolver(a)?;
     if !(a.connect_timeout.is_finite() && a.connect_timeout > 0.0 && a.connect_timeout < 1e6) {
         return Err(usage(
             "--connect-timeout must be a positive number of seconds",
@@ -351,6 +412,7 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
         timeout: Duration::from_secs_f64(a.connect_timeout),
         verbose: a.verbose,
         stats: a.stats,
+        resolver: std::cell::RefCell::new(resolver),
     };
     let client = Client::new(connector);
     let result = fetch(&client, &a.url, a.verbose, &mut out);
@@ -380,6 +442,43 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
     } else {
         EXIT_FAILURE
     })
+}
+
+/// The resolver for `get`: --resolve overrides, the hosts file, then DNS.
+fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
+    let hosts = std::fs::read_to_string(&a.hosts_file)
+        .map(|t| crate::dns::Hosts::parse(&t))
+        .unwrap_or_default();
+    let server = a.dns.or_else(|| {
+        std::fs::read_to_string("/etc/resolv.conf")
+            .ok()
+            .and_then(|t| crate::dns::nameserver_from_resolv_conf(&t))
+    });
+    let mut r = crate::dns::Resolver::new(
+        hosts,
+        server
+            .map(|s| SocketAddrV4::new(s, 53))
+            .into_iter()
+            .collect(),
+    );
+    for spec in &a.resolve {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, addr) = match parts.as_slice() {
+            [h, a] | [h, _, a] => (*h, *a),
+            _ => {
+                return Err(usage(format!(
+                    "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS"
+                )))
+            }
+        };
+        let ip: Ipv4Addr = addr.parse().map_err(|_| {
+            usage(format!(
+                "--resolve {spec:?}: {addr:?} is not an IPv4 address"
+            ))
+        })?;
+        r.add_override(host, ip);
+    }
+    Ok(r)
 }
 
 fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
@@ -537,7 +636,27 @@ mod tests {
         assert_eq!(run(["tunstack"]), EXIT_USAGE);
         assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
         assert_eq!(run(["tunstack", "get", "ftp://x/"]), EXIT_USAGE);
-        assert_eq!(run(["tunstack", "get", "http://example.com/"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get", "http://bad_host!/"]), EXIT_USAGE);
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--resolve",
+                "nocolon"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--resolve",
+                "h:notanip"
+            ]),
+            EXIT_USAGE
+        );
         assert_eq!(
             run(["tunstack", "get", "http://10.0.0.1/", "--prefix", "33"]),
             EXIT_USAGE

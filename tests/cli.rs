@@ -265,3 +265,87 @@ fn capture_check_reads_only_network_and_transport_items() {
     assert_eq!(transport_items(report, "Warns").len(), 1);
     assert!(transport_items(report, "Notes").is_empty());
 }
+
+#[test]
+fn get_resolves_a_name_through_dnsmasq_over_our_udp() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("cli-dns");
+    std::fs::write(dir.path().join("hosts"), "10.0.0.1 web.test\n").unwrap();
+    std::fs::write(dir.path().join("index.html"), "fetched by name\n").unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let hosts = format!("--addn-hosts={d}/hosts");
+    let pid = format!("--pid-file={d}/dnsmasq.pid");
+    // dnsmasq binds the wildcard address, so it answers on tun0 once it exists.
+    let _dns = Daemon::spawn(
+        dir.path(),
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &hosts,
+            &pid,
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    let _web = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = tunstack(&[
+        "get",
+        "-v",
+        "--dns",
+        "10.0.0.1",
+        "--hosts-file",
+        "/dev/null",
+        "http://web.test:8000/index.html",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fetched by name\n");
+    assert!(
+        stderr.contains("Resolved web.test to 10.0.0.1 (from the DNS server 10.0.0.1:53)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("> Host: web.test:8000"), "{stderr}");
+    // --resolve skips DNS; an unknown name fails with exit 1.
+    let out = tunstack(&[
+        "get",
+        "-v",
+        "--resolve",
+        "other.test:10.0.0.1",
+        "--hosts-file",
+        "/dev/null",
+        "--dns",
+        "10.0.0.1",
+        "http://other.test:8000/index.html",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(from the --resolve)"));
+    let out = tunstack(&[
+        "get",
+        "--dns",
+        "10.0.0.1",
+        "--hosts-file",
+        "/dev/null",
+        "http://nope.test:8000/",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not resolve host: nope.test"));
+}

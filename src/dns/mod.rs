@@ -9,9 +9,11 @@
 
 pub mod hosts;
 pub mod message;
+pub mod resolver;
 
 pub use hosts::Hosts;
 pub use message::{
     decode, encode_query, Error, Message, Question, Record, RecordData, CLASS_IN, TYPE_A,
     TYPE_CNAME,
 };
+pub use resolver::{nameserver_from_resolv_conf, ResolveError, Resolver, Source, Transport};
