@@ -414,7 +414,8 @@ fn get(a: &GetArgs) -> Result<i32, Failure> {
         stats: a.stats,
         resolver: std::cell::RefCell::new(resolver),
     };
-    let client = Client::new(connector);
+    // One fetch: say Connection: close, as the classic request does.
+    let client = Client::new(connector).keep_alive(false);
     let result = fetch(&client, &a.url, a.verbose, &mut out);
     let flushed = out.flush();
     drop(client);

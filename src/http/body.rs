@@ -138,7 +138,13 @@ impl<S: Read> Body<S> {
     /// True once the whole body was read and the connection sits at a
     /// message boundary (so it could carry another request).
     pub fn is_reusable(&self) -> bool {
-        self.done && self.mode != BodyMode::CloseDelimited && self.buf.is_empty()
+        self.done && self.mode != BodyMode::CloseDelimited
+    }
+
+    /// The connection and any bytes already read past this body (the start
+    /// of the next response on a kept-alive connection).
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        (self.stream, self.buf)
     }
 
     /// The connection, for reuse.

@@ -4,6 +4,8 @@
 use super::body::{Body, BodyMode};
 use super::response::{read_head, Head, Limits};
 use super::{Error, Request, Url};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 /// Opens transport connections; the CLI implements it over tunstack's
@@ -18,11 +20,33 @@ pub trait Connect {
     fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream>;
 }
 
-/// An HTTP/1.1 client.
+/// Idle connections kept per host:port (RFC 9112 §9.4 suggests a small
+/// limit); the pool never grows past this.
+const MAX_IDLE_PER_HOST: usize = 4;
+
+/// Idle kept-alive connections by host:port, each with the bytes already
+/// read from it.
+type Pool<S> = HashMap<(String, u16), Vec<(S, Vec<u8>)>>;
+
+/// An HTTP/1.1 client with a keep-alive connection pool.
 pub struct Client<C: Connect> {
     connector: C,
     user_agent: String,
     limits: Limits,
+    keep_alive: bool,
+    pool: RefCell<Pool<C::Stream>>,
+    stats: Cell<PoolStats>,
+}
+
+/// Connection-reuse counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// New connections opened.
+    pub connects: u64,
+    /// Requests sent on a pooled connection.
+    pub reused: u64,
+    /// Requests retried on a fresh connection after a pooled one failed.
+    pub retries: u64,
 }
 
 /// A response whose body is read through `Read`.
@@ -30,6 +54,12 @@ pub struct Response<S> {
     /// Status line and headers.
     pub head: Head,
     body: Body<S>,
+    /// Where the connection goes back to when the body is done.
+    key: (String, u16),
+    /// The server allows another request on this connection.
+    keep_alive: bool,
+    /// The request went out on a pooled connection.
+    pub reused: bool,
 }
 
 impl<S: Read> Response<S> {
@@ -62,12 +92,27 @@ impl<S: Read> Read for Response<S> {
 
 impl<C: Connect> Client<C> {
     /// A client with default limits and `User-Agent: tunstack/<version>`.
+    /// Connections are kept alive and reused (see [`Client::recycle`]).
     pub fn new(connector: C) -> Client<C> {
         Client {
             connector,
             user_agent: concat!("tunstack/", env!("CARGO_PKG_VERSION")).into(),
             limits: Limits::default(),
+            keep_alive: true,
+            pool: RefCell::new(HashMap::new()),
+            stats: Cell::new(PoolStats::default()),
         }
+    }
+
+    /// Turns connection reuse off: every request says `Connection: close`.
+    pub fn keep_alive(mut self, on: bool) -> Client<C> {
+        self.keep_alive = on;
+        self
+    }
+
+    /// Connection-reuse counters.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.stats.get()
     }
 
     /// Sets the User-Agent.
@@ -95,20 +140,146 @@ impl<C: Connect> Client<C> {
         self.send(Request::get(Url::parse(url)?))
     }
 
-    /// Sends `req` on a new connection (`Connection: close`) and reads the
-    /// response head.
+    /// Sends `req` — on a pooled connection to the same host:port if one
+    /// is idle, else a new one — and reads the response head. A pooled
+    /// connection the server closed meanwhile is retried once on a fresh
+    /// connection for idempotent methods (RFC 9110 §9.2.2).
     ///
     /// # Errors
     /// The connector's error as [`Error::Io`], or any head/framing error.
     pub fn send(&self, req: Request) -> Result<Response<C::Stream>, Error> {
-        let mut stream = self.connector.connect(&req.url.host, req.url.port)?;
-        req.write_to(&mut stream, &self.user_agent, false)?;
-        let mut buf = Vec::new();
+        let key = (req.url.host.clone(), req.url.port);
+        let pooled = self.pool.borrow_mut().get_mut(&key).and_then(Vec::pop);
+        if let Some((stream, leftover)) = pooled {
+            match self.exchange(&req, stream, leftover, key.clone(), true) {
+                Ok(r) => return Ok(r),
+                Err(e) if idempotent(&req.method) && stale(&e) => {
+                    let mut st = self.stats.get();
+                    st.retries += 1;
+                    self.stats.set(st);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let stream = self.connector.connect(&req.url.host, req.url.port)?;
+        let mut st = self.stats.get();
+        st.connects += 1;
+        self.stats.set(st);
+        self.exchange(&req, stream, Vec::new(), key, false)
+    }
+
+    fn exchange(
+        &self,
+        req: &Request,
+        mut stream: C::Stream,
+        leftover: Vec<u8>,
+        key: (String, u16),
+        reused: bool,
+    ) -> Result<Response<C::Stream>, Error> {
+        if reused {
+            let mut st = self.stats.get();
+            st.reused += 1;
+            self.stats.set(st);
+        }
+        req.write_to(&mut stream, &self.user_agent, self.keep_alive)?;
+        let mut buf = leftover;
         let head = read_head(&mut stream, &mut buf, &self.limits)?;
         let mode = BodyMode::for_response(&req.method, &head)?;
+        let keep_alive = self.keep_alive && allows_reuse(&head);
         Ok(Response {
             head,
             body: Body::new(stream, buf, mode),
+            key,
+            keep_alive,
+            reused,
         })
     }
+
+    /// Hands a finished response's connection back to the pool, if its body
+    /// was read to the end and the server allows reuse; otherwise the
+    /// connection is dropped (closed). Returns whether it was kept.
+    pub fn recycle(&self, resp: Response<C::Stream>) -> bool {
+        if !(resp.keep_alive && resp.body.is_reusable()) {
+            return false;
+        }
+        let mut pool = self.pool.borrow_mut();
+        let idle = pool.entry(resp.key).or_default();
+        if idle.len() >= MAX_IDLE_PER_HOST {
+            return false;
+        }
+        idle.push(resp.body.into_parts());
+        true
+    }
+
+    /// Like [`send`](Self::send), following redirects (301, 302, 303, 307,
+    /// 308) up to `max` times. 303 — and 301/302 after a POST, as browsers
+    /// do — continue as GET without a body; 307/308 keep method and body
+    /// (RFC 9110 §15.4).
+    ///
+    /// # Errors
+    /// As `send`, plus [`Error::TooManyRedirects`].
+    pub fn send_following(
+        &self,
+        mut req: Request,
+        max: usize,
+    ) -> Result<Response<C::Stream>, Error> {
+        for _ in 0..=max {
+            let resp = self.send(req.clone())?;
+            let status = resp.head.status;
+            let location = resp.head.header_str("location").map(str::to_string);
+            let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location)
+            else {
+                return Ok(resp);
+            };
+            let next = req.url.join(&location)?;
+            // Drain a small body so the connection can be reused.
+            let mut resp = resp;
+            let _ = io::copy(&mut (&mut resp).take(64 * 1024), &mut io::sink());
+            self.recycle(resp);
+            let to_get = status == 303 || (matches!(status, 301 | 302) && req.method == "POST");
+            if to_get && req.method != "HEAD" {
+                req.method = "GET".into();
+                req.body = None;
+            }
+            req.url = next;
+        }
+        Err(Error::TooManyRedirects)
+    }
+}
+
+/// RFC 9110 §9.2.2.
+fn idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
+    )
+}
+
+/// The failure of a pooled connection the server had closed: nothing (or
+/// a reset) came back before any response byte.
+fn stale(e: &Error) -> bool {
+    match e {
+        Error::ConnectionClosedBeforeResponse => true,
+        Error::Io(e) => matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::NotConnected
+        ),
+        _ => false,
+    }
+}
+
+/// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`; HTTP/1.0
+/// only with `Connection: keep-alive`.
+fn allows_reuse(head: &Head) -> bool {
+    let conn = head
+        .header_str("connection")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if conn.split(',').any(|t| t.trim() == "close") {
+        return false;
+    }
+    head.version_minor >= 1 || conn.split(',').any(|t| t.trim() == "keep-alive")
 }

@@ -25,7 +25,7 @@ mod url;
 mod tests;
 
 pub use body::{Body, BodyMode};
-pub use client::{Client, Connect, Response};
+pub use client::{Client, Connect, PoolStats, Response};
 pub use error::Error;
 pub use request::Request;
 pub use response::{read_head, Head, Limits};

@@ -270,7 +270,7 @@ fn client_get_sends_the_request_and_reads_the_body() {
         sent: std::rc::Rc::clone(&sent),
         seen: std::rc::Rc::clone(&seen),
     };
-    let client = Client::new(mock);
+    let client = Client::new(mock).keep_alive(false);
     let mut resp = client.get("http://10.0.0.1:8080/x").unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.header("content-type"), Some("text/html"));
@@ -305,5 +305,144 @@ fn body_errors_convert_back_to_their_variant() {
             expected: 9,
             received: 2
         }
+    ));
+}
+
+/// A connector whose every connection serves `per_conn` (a byte stream
+/// possibly holding several responses) and counts connects.
+struct Scripted {
+    per_conn: Vec<Vec<u8>>,
+    connects: std::cell::Cell<usize>,
+    sent: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+}
+
+impl Connect for Scripted {
+    type Stream = MockStream;
+    fn connect(&self, _host: &str, _port: u16) -> io::Result<MockStream> {
+        let i = self.connects.get();
+        self.connects.set(i + 1);
+        let data = self.per_conn.get(i).cloned().unwrap_or_default();
+        Ok(MockStream {
+            input: Pieces { parts: vec![data] },
+            sent: self.sent.clone(),
+        })
+    }
+}
+
+fn scripted(per_conn: Vec<&[u8]>) -> Client<Scripted> {
+    Client::new(Scripted {
+        per_conn: per_conn.into_iter().map(<[u8]>::to_vec).collect(),
+        connects: std::cell::Cell::new(0),
+        sent: Default::default(),
+    })
+}
+
+fn body(resp: &mut Response<MockStream>) -> String {
+    let mut s = String::new();
+    resp.read_to_string(&mut s).unwrap();
+    s
+}
+
+#[test]
+fn keep_alive_reuses_one_connection_for_several_requests() {
+    let two = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\n\r\n";
+    let client = scripted(vec![two]);
+    let mut r1 = client.get("http://h/1").unwrap();
+    assert!(!r1.reused);
+    assert_eq!(body(&mut r1), "a");
+    assert!(client.recycle(r1), "finished body: back to the pool");
+    let mut r2 = client.get("http://h/2").unwrap();
+    assert!(r2.reused);
+    assert_eq!(body(&mut r2), "b");
+    assert_eq!(
+        client.pool_stats(),
+        PoolStats {
+            connects: 1,
+            reused: 1,
+            retries: 0
+        }
+    );
+    let sent = String::from_utf8(client.connector().sent.borrow().clone()).unwrap();
+    assert!(!sent.contains("Connection: close"), "{sent}");
+}
+
+#[test]
+fn connection_close_and_http_1_0_are_not_reused() {
+    let client = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    ]);
+    let r = client.get("http://h/").unwrap();
+    assert!(!client.recycle(r));
+    let r = client.get("http://h/").unwrap();
+    assert!(!client.recycle(r));
+    assert_eq!(client.pool_stats().connects, 2);
+}
+
+#[test]
+fn a_pooled_connection_closed_by_the_server_is_retried_once_for_get() {
+    // The first connection serves one response then EOF; the retry opens a second.
+    let client = scripted(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",
+    ]);
+    let mut r = client.get("http://h/").unwrap();
+    body(&mut r);
+    assert!(client.recycle(r));
+    let mut r = client.get("http://h/").unwrap();
+    assert_eq!(body(&mut r), "b");
+    assert_eq!(
+        client.pool_stats(),
+        PoolStats {
+            connects: 2,
+            reused: 1,
+            retries: 1
+        }
+    );
+    // POST is not idempotent: no silent retry.
+    let client = scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]);
+    let r = client.get("http://h/").unwrap();
+    assert!(client.recycle(r));
+    let mut post = Request::get(Url::parse("http://h/").unwrap());
+    post.method = "POST".into();
+    post.body = Some(b"x".to_vec());
+    assert!(matches!(
+        client.send(post),
+        Err(Error::ConnectionClosedBeforeResponse)
+    ));
+}
+
+#[test]
+fn redirects_follow_the_method_rules_and_the_limit() {
+    let client = scripted(vec![
+        b"HTTP/1.1 303 See Other\r\nLocation: /result\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ]);
+    let mut post = Request::get(Url::parse("http://h/form").unwrap());
+    post.method = "POST".into();
+    post.body = Some(b"data".to_vec());
+    let mut r = client.send_following(post, 5).unwrap();
+    assert_eq!(body(&mut r), "ok");
+    let sent = String::from_utf8(client.connector().sent.borrow().clone()).unwrap();
+    assert!(
+        sent.contains("POST /form HTTP/1.1") && sent.contains("GET /result HTTP/1.1"),
+        "303 turns POST into GET: {sent}"
+    );
+    // 307 keeps the method and body.
+    let client = scripted(vec![
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://h/new\r\nContent-Length: 0\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    ]);
+    let mut put = Request::get(Url::parse("http://h/old").unwrap());
+    put.method = "PUT".into();
+    put.body = Some(b"x".to_vec());
+    assert_eq!(client.send_following(put, 5).unwrap().status(), 201);
+    let sent = String::from_utf8(client.connector().sent.borrow().clone()).unwrap();
+    assert_eq!(sent.matches("PUT ").count(), 2, "{sent}");
+    // A loop hits the limit.
+    let lp: &[u8] = b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n";
+    let many: Vec<u8> = lp.iter().copied().cycle().take(lp.len() * 10).collect();
+    let client = scripted(vec![&many]);
+    assert!(matches!(
+        client.send_following(Request::get(Url::parse("http://h/").unwrap()), 3),
+        Err(Error::TooManyRedirects)
     ));
 }
