@@ -25,6 +25,17 @@ pub enum BodyMode {
     CloseDelimited,
 }
 
+impl std::fmt::Display for BodyMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyMode::NoBody => f.write_str("no body"),
+            BodyMode::Length(n) => write!(f, "Content-Length: {n}"),
+            BodyMode::Chunked => f.write_str("chunked transfer coding"),
+            BodyMode::CloseDelimited => f.write_str("until the server closes"),
+        }
+    }
+}
+
 impl BodyMode {
     /// RFC 9112 §6.3 for a response to `method`.
     ///
@@ -130,6 +141,11 @@ impl<S: Read> Body<S> {
         self.mode
     }
 
+    /// Body bytes received so far (chunk data only, without chunk framing).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Trailer fields of a chunked body (after it has been read to the end).
     pub fn trailers(&self) -> &[(String, Vec<u8>)] {
         &self.trailers
@@ -145,6 +161,11 @@ impl<S: Read> Body<S> {
     /// of the next response on a kept-alive connection).
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.buf)
+    }
+
+    /// The connection, borrowed.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
     }
 
     /// The connection, for reuse.

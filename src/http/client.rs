@@ -78,6 +78,22 @@ impl<S: Read> Response<S> {
         self.body.mode()
     }
 
+    /// The connection the response arrives on.
+    pub fn connection(&self) -> &S {
+        self.body.get_ref()
+    }
+
+    /// Body bytes received so far (without chunk framing).
+    pub fn body_received(&self) -> u64 {
+        self.body.received()
+    }
+
+    /// The server allows another request on this connection (and we
+    /// asked for one): RFC 9112 §9.3.
+    pub fn allows_reuse(&self) -> bool {
+        self.keep_alive
+    }
+
     /// The body reader.
     pub fn into_body(self) -> Body<S> {
         self.body
@@ -218,10 +234,21 @@ impl<C: Connect> Client<C> {
     ///
     /// # Errors
     /// As `send`, plus [`Error::TooManyRedirects`].
-    pub fn send_following(
+    pub fn send_following(&self, req: Request, max: usize) -> Result<Response<C::Stream>, Error> {
+        self.send_following_with(req, max, |_, _| {})
+    }
+
+    /// Like [`send_following`](Self::send_following), calling
+    /// `on_redirect(head, next)` for each redirect response before it is
+    /// followed (for `-v` narration).
+    ///
+    /// # Errors
+    /// As `send_following`.
+    pub fn send_following_with(
         &self,
         mut req: Request,
         max: usize,
+        mut on_redirect: impl FnMut(&Head, &Url),
     ) -> Result<Response<C::Stream>, Error> {
         for _ in 0..=max {
             let resp = self.send(req.clone())?;
@@ -232,6 +259,7 @@ impl<C: Connect> Client<C> {
                 return Ok(resp);
             };
             let next = req.url.join(&location)?;
+            on_redirect(&resp.head, &next);
             // Drain a small body so the connection can be reused.
             let mut resp = resp;
             let _ = io::copy(&mut (&mut resp).take(64 * 1024), &mut io::sink());

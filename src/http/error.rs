@@ -45,6 +45,8 @@ pub enum Error {
     },
     /// Too many redirects.
     TooManyRedirects,
+    /// A content coding we cannot decode.
+    UnsupportedContentEncoding(String),
 }
 
 impl fmt::Display for Error {
@@ -76,6 +78,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::TooManyRedirects => f.write_str("too many redirects"),
+            Error::UnsupportedContentEncoding(c) => {
+                write!(f, "unsupported content-encoding {c:?}")
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod body;
 mod client;
+mod decode;
 mod error;
 mod request;
 mod response;
@@ -26,7 +27,8 @@ mod tests;
 
 pub use body::{Body, BodyMode};
 pub use client::{Client, Connect, PoolStats, Response};
+pub use decode::{decoded, ACCEPT_ENCODING};
 pub use error::Error;
-pub use request::Request;
+pub use request::{Request, RequestBody};
 pub use response::{read_head, Head, Limits};
 pub use url::Url;

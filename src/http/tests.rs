@@ -405,7 +405,7 @@ fn a_pooled_connection_closed_by_the_server_is_retried_once_for_get() {
     assert!(client.recycle(r));
     let mut post = Request::get(Url::parse("http://h/").unwrap());
     post.method = "POST".into();
-    post.body = Some(b"x".to_vec());
+    post.body = Some(b"x".to_vec().into());
     assert!(matches!(
         client.send(post),
         Err(Error::ConnectionClosedBeforeResponse)
@@ -419,7 +419,7 @@ fn redirects_follow_the_method_rules_and_the_limit() {
     ]);
     let mut post = Request::get(Url::parse("http://h/form").unwrap());
     post.method = "POST".into();
-    post.body = Some(b"data".to_vec());
+    post.body = Some(b"data".to_vec().into());
     let mut r = client.send_following(post, 5).unwrap();
     assert_eq!(body(&mut r), "ok");
     let sent = String::from_utf8(client.connector().sent.borrow().clone()).unwrap();
@@ -433,7 +433,7 @@ fn redirects_follow_the_method_rules_and_the_limit() {
     ]);
     let mut put = Request::get(Url::parse("http://h/old").unwrap());
     put.method = "PUT".into();
-    put.body = Some(b"x".to_vec());
+    put.body = Some(b"x".to_vec().into());
     assert_eq!(client.send_following(put, 5).unwrap().status(), 201);
     let sent = String::from_utf8(client.connector().sent.borrow().clone()).unwrap();
     assert_eq!(sent.matches("PUT ").count(), 2, "{sent}");

@@ -35,6 +35,10 @@ pub struct TcpInfo {
     pub recv_queue: usize,
     /// The window we last advertised.
     pub recv_window: u32,
+    /// Our initial sequence number (RFC 9293 §3.4.1, chosen per RFC 6528).
+    pub iss: u32,
+    /// The peer's initial sequence number (0 until its SYN arrives).
+    pub irs: u32,
 }
 
 /// A TCP connection over a [`Stack`].
@@ -536,6 +540,8 @@ impl TcpStream {
             send_queue: t.send_queue(),
             recv_queue: t.recv_queue(),
             recv_window: t.recv_window(),
+            iss: t.iss().0,
+            irs: t.irs().0,
         })
     }
 

@@ -390,6 +390,11 @@ impl Tcb {
         self.iss
     }
 
+    /// The peer's initial sequence number, once its SYN arrived (0 before).
+    pub fn irs(&self) -> SeqNumber {
+        self.irs
+    }
+
     /// True when `recv` would return data or end-of-stream or an error.
     pub fn can_recv(&self) -> bool {
         !self.rx.is_empty() || self.rcv_fin || self.error.is_some() || self.rd_shutdown

@@ -1,0 +1,309 @@
+//! Steps 1 and 2 of a page load for `tunstack get`: resolve the name
+//! (--resolve, cache, hosts file, then DNS over tunstack's own UDP) and
+//! open the TCP connection, with the connect, read and overall timeouts.
+//!
+//! The HTTP layer never reads the clock (docs/architecture.md), so every
+//! timeout lives here: [`Deadlines`] bounds each connect, and
+//! [`Traced`] re-arms the socket's read/write timeout before each call so
+//! that neither an idle peer (`--read-timeout`) nor a trickling one
+//! (`--max-time`) can hold the CLI past its limits.
+
+use crate::dns::{self, Resolver, Source};
+use crate::http::Connect;
+use crate::net::{Stack, TcpInfo, TcpStream, UdpSocket};
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+/// How long `get` may wait, as given on the command line.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadlines {
+    /// `--connect-timeout`: per TCP handshake.
+    pub connect: Duration,
+    /// `--read-timeout`: longest wait for the next byte.
+    pub read: Option<Duration>,
+    /// `--max-time`: the whole operation ends by then.
+    pub overall: Option<Instant>,
+}
+
+impl Deadlines {
+    /// `limit` capped by the time left before the overall deadline; a
+    /// `TimedOut` error once it has passed.
+    fn cap(&self, limit: Option<Duration>) -> io::Result<Option<Duration>> {
+        let Some(end) = self.overall else {
+            return Ok(limit);
+        };
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "operation timed out (--max-time)",
+            ));
+        }
+        Ok(Some(limit.map_or(left, |l| l.min(left))))
+    }
+}
+
+/// Resolves names and opens TCP connections through the stack, narrating
+/// both under `-v`.
+pub(super) struct StackConnector<'a> {
+    pub stack: &'a Stack,
+    pub deadlines: Deadlines,
+    pub verbose: bool,
+    /// Sample buffer fill and windows while reading (`--stats`).
+    pub sample: bool,
+    pub resolver: RefCell<Resolver>,
+}
+
+/// DNS over tunstack's own UDP: one datagram out, one answer back.
+struct UdpTransport<'a> {
+    stack: &'a Stack,
+    timeout: Duration,
+}
+
+impl dns::Transport for UdpTransport<'_> {
+    fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let sock = UdpSocket::bind(self.stack, 0)?;
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.send_to(query, server)?;
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = [0u8; 1500];
+        while Instant::now() < deadline {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) if from == SocketAddr::V4(server) => {
+                    return Ok(buf.get(..n).map(<[u8]>::to_vec))
+                }
+                Ok(_) => continue, // not from the server we asked
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A fixed origin for the resolver's cache clock.
+fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// Per-query DNS timeout (the resolver retries and tries every server).
+const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl StackConnector<'_> {
+    /// Step 1: name → address, saying which source answered under `-v`.
+    fn resolve(&self, host: &str) -> io::Result<Ipv4Addr> {
+        let timeout = self
+            .deadlines
+            .cap(Some(DNS_TIMEOUT))?
+            .unwrap_or(DNS_TIMEOUT);
+        let mut transport = UdpTransport {
+            stack: self.stack,
+            timeout,
+        };
+        let mut next_id = rand::random::<u16>;
+        let now = crate::time::Instant::from_micros(
+            u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        let r = self
+            .resolver
+            .borrow_mut()
+            .resolve(host, now, &mut transport, &mut next_id);
+        match r {
+            Ok((ip, source)) => {
+                if self.verbose {
+                    if source == Source::Literal {
+                        eprintln!("* {host} is an IPv4 address: no name to resolve");
+                    } else {
+                        eprintln!("* Resolved {host} to {ip} (from the {source})");
+                    }
+                }
+                Ok(ip)
+            }
+            Err(e) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
+        }
+    }
+}
+
+impl Connect for StackConnector<'_> {
+    type Stream = Traced;
+
+    /// Step 2: the three-way handshake, narrated with both ISNs.
+    fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
+        let ip = self.resolve(host)?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
+        if self.verbose {
+            eprintln!("*   Trying {addr} through tunstack...");
+        }
+        let timeout = self
+            .deadlines
+            .cap(Some(self.deadlines.connect))?
+            .unwrap_or(self.deadlines.connect);
+        let started = Instant::now();
+        let s = TcpStream::connect_timeout(self.stack, &addr, timeout).map_err(|e| {
+            if e.kind() == io::ErrorKind::TimedOut {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connection to {addr} timed out after {:.1} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        if self.verbose {
+            let local = s
+                .local_addr()
+                .map_or_else(|_| "?".to_string(), |a| a.to_string());
+            eprintln!(
+                "* Connected to {addr} from {local} in {:.3} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            if let Ok(i) = s.info() {
+                // RFC 9293 §3.5: the ISN exchange, in the classic notation.
+                eprintln!("*   SYN      seq=X            (our ISN X = {})", i.iss);
+                eprintln!(
+                    "*   SYN-ACK  seq=Y ack=X+1    (the peer's ISN Y = {})",
+                    i.irs
+                );
+                eprintln!("*   ACK      ack=Y+1          ({})", i.state);
+                eprintln!(
+                    "*   mss {} bytes, peer window {} bytes, srtt {}",
+                    i.mss,
+                    i.send_window,
+                    i.srtt
+                        .map_or("-".into(), |d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+                );
+            }
+        }
+        let samples = self.sample.then(|| Samples {
+            start: Instant::now(),
+            last: None,
+            rows: Vec::new(),
+        });
+        Ok(Traced {
+            inner: s,
+            deadlines: self.deadlines,
+            verbose: self.verbose,
+            head_done: false,
+            reading: true,
+            requests: 0,
+            samples,
+        })
+    }
+}
+
+/// A connection as `get` uses it: echoes each request head to stderr
+/// (`-v`) as it is sent, applies the read/overall timeouts to every call,
+/// and samples buffers and windows while reading (`--stats`).
+pub(super) struct Traced {
+    pub inner: TcpStream,
+    deadlines: Deadlines,
+    verbose: bool,
+    head_done: bool,
+    /// The last call was a read: the next write starts a new request.
+    reading: bool,
+    /// Requests sent on this connection so far.
+    pub requests: u32,
+    pub samples: Option<Samples>,
+}
+
+/// Buffer fill and windows over time, bounded (oldest halves are thinned).
+pub(super) struct Samples {
+    start: Instant,
+    last: Option<Instant>,
+    pub rows: Vec<(Duration, TcpInfo)>,
+}
+
+const MAX_SAMPLES: usize = 512;
+
+impl Traced {
+    fn sample(&mut self) {
+        let Some(s) = self.samples.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        if s.last.is_some_and(|l| now - l < Duration::from_millis(10)) {
+            return;
+        }
+        s.last = Some(now);
+        if let Ok(info) = self.inner.info() {
+            if s.rows.len() >= MAX_SAMPLES {
+                // Keep every other sample: bounded memory, whole span.
+                let kept: Vec<_> = s.rows.iter().step_by(2).cloned().collect();
+                s.rows = kept;
+            }
+            s.rows.push((now - s.start, info));
+        }
+    }
+
+    /// A timeout from the socket, reworded with the limit that caused it.
+    fn timed_out(&self, e: io::Error) -> io::Error {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            return e;
+        }
+        let which = match (self.deadlines.overall, self.deadlines.read) {
+            (Some(end), _) if Instant::now() >= end => "operation timed out (--max-time)".into(),
+            (_, Some(r)) => format!(
+                "no data from the server for {:.1} s (--read-timeout)",
+                r.as_secs_f64()
+            ),
+            _ => "operation timed out".into(),
+        };
+        io::Error::new(io::ErrorKind::TimedOut, which)
+    }
+}
+
+impl Read for Traced {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let limit = self.deadlines.cap(self.deadlines.read)?;
+        self.inner.set_read_timeout(limit)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(self.timed_out(e)),
+        };
+        self.reading = true;
+        self.sample();
+        Ok(n)
+    }
+}
+
+impl Write for Traced {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.reading {
+            // HTTP/1.1 without pipelining: a write after reading begins the
+            // next request on this connection.
+            self.reading = false;
+            self.head_done = false;
+            self.requests += 1;
+        }
+        let limit = self.deadlines.cap(self.deadlines.read)?;
+        self.inner.set_write_timeout(limit)?;
+        let n = match self.inner.write(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(self.timed_out(e)),
+        };
+        if self.verbose && !self.head_done {
+            let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+            for line in text.split("\r\n") {
+                if line.is_empty() {
+                    self.head_done = true;
+                    break;
+                }
+                eprintln!("> {line}");
+            }
+            if self.head_done {
+                eprintln!(">");
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,730 @@
+//! `tunstack get URL`: steps 3–5 of a page load — send the request line,
+//! headers and blank line (plus a body), read the status line, headers and
+//! body, then keep the connection alive or close it — with curl's flags.
+
+use super::connector::{Deadlines, StackConnector, Traced};
+use super::{failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
+use super::{EXIT_FAILURE, EXIT_OK};
+use crate::http::{self, BodyMode, Client, Request, RequestBody, Response, Url};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::cell::RefCell;
+use std::io::{self, IsTerminal, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub(crate) struct GetArgs {
+    /// The URL to fetch: http://HOST[:PORT]/PATH (HOST a name or an IPv4
+    /// address).
+    url: String,
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the body to a file named like the URL's last path segment.
+    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
+    remote_name: bool,
+    /// Send HEAD and print the response head (to stdout or -o FILE).
+    #[arg(short = 'I', long = "head")]
+    head: bool,
+    /// Request method (default GET; POST with -d; HEAD with -I).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// Send DATA as the body (POST, form-encoded). Repeated -d are joined
+    /// with '&'; -d @FILE sends FILE's content without CR/LF (as curl does).
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Vec<String>,
+    /// Send DATA as the body byte for byte; --data-binary @FILE streams FILE
+    /// from disk as it is sent.
+    #[arg(long = "data-binary", value_name = "DATA", conflicts_with = "data")]
+    data_binary: Option<String>,
+    /// Extra header 'Name: value' (replaces a default of the same name);
+    /// repeatable.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Follow redirects (301, 302, 303, 307, 308).
+    #[arg(short = 'L', long = "location")]
+    location: bool,
+    /// Most redirects followed with -L.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_redirs: usize,
+    /// Ask for a gzip/deflate-compressed body and decode it.
+    #[arg(long)]
+    compressed: bool,
+    /// Narrate every step on stderr: name lookup, handshake with both ISNs,
+    /// request and response heads, body framing, connection reuse.
+    #[arg(short, long)]
+    verbose: bool,
+    /// No progress bar and no status line (errors are still printed).
+    #[arg(short, long)]
+    silent: bool,
+    /// Fetch the page, then the CSS, JS and images it links from the same
+    /// origin, over kept-alive connections; save all under -P DIR.
+    #[arg(short = 'p', long = "page-requisites")]
+    page_requisites: bool,
+    /// Directory for --page-requisites and -O (default: the current one).
+    #[arg(short = 'P', long = "directory-prefix", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// DNS server to ask for host names (default: the first IPv4
+    /// nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "IP")]
+    dns: Option<Ipv4Addr>,
+    /// Use ADDRESS for HOST without asking DNS (curl's HOST:PORT:ADDRESS,
+    /// or HOST:ADDRESS); repeatable.
+    #[arg(long, value_name = "HOST:ADDRESS")]
+    resolve: Vec<String>,
+    /// Hosts file consulted before DNS.
+    #[arg(long, value_name = "FILE", default_value = "/etc/hosts")]
+    hosts_file: PathBuf,
+    /// Print stack and connection counters (RTT, cwnd, retransmissions,
+    /// drops by reason) to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Give up connecting after SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    connect_timeout: f64,
+    /// Give up when the server sends nothing for SECONDS.
+    #[arg(long, value_name = "SECONDS")]
+    read_timeout: Option<f64>,
+    /// Give up when the whole operation takes longer than SECONDS.
+    #[arg(short = 'm', long, value_name = "SECONDS")]
+    max_time: Option<f64>,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Downloads bigger than this get a progress bar (on a terminal).
+const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
+
+fn seconds(flag: &str, v: f64) -> Result<Duration, Failure> {
+    if v.is_finite() && v > 0.0 && v < 1e6 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(usage(format!(
+            "{flag} must be a positive number of seconds"
+        )))
+    }
+}
+
+/// RFC 9110 §5.6.2 token (method and header names).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `-H 'Name: value'`.
+fn parse_header(h: &str) -> Result<(String, String), Failure> {
+    let (name, value) = h
+        .split_once(':')
+        .ok_or_else(|| usage(format!("-H {h:?}: expected 'Name: value'")))?;
+    let value = value.trim();
+    if !is_token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(usage(format!("-H {h:?}: invalid header")));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// The request body from -d / --data-binary.
+fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
+    if let Some(d) = &a.data_binary {
+        return Ok(Some(match d.strip_prefix('@') {
+            Some(path) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| usage(format!("--data-binary @{path}: {e}")))?;
+                if !meta.is_file() {
+                    return Err(usage(format!("--data-binary @{path}: not a regular file")));
+                }
+                RequestBody::File(path.into())
+            }
+            None => RequestBody::Bytes(d.as_bytes().to_vec()),
+        }));
+    }
+    if a.data.is_empty() {
+        return Ok(None);
+    }
+    let mut parts = Vec::new();
+    for d in &a.data {
+        match d.strip_prefix('@') {
+            Some(path) => {
+                let mut bytes =
+                    std::fs::read(path).map_err(|e| usage(format!("-d @{path}: {e}")))?;
+                bytes.retain(|&b| b != b'\r' && b != b'\n');
+                parts.push(bytes);
+            }
+            None => parts.push(d.as_bytes().to_vec()),
+        }
+    }
+    Ok(Some(RequestBody::Bytes(parts.join(&b'&'))))
+}
+
+/// The request the flags describe.
+fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
+    let body = body(a)?;
+    let method = match (&a.method, a.head, &body) {
+        (Some(m), _, _) => m.clone(),
+        (None, true, _) => "HEAD".into(),
+        (None, false, Some(_)) => "POST".into(),
+        (None, false, None) => "GET".into(),
+    };
+    if !is_token(&method) {
+        return Err(usage(format!("-X {method:?}: not a valid method")));
+    }
+    if a.head && body.is_some() {
+        return Err(usage("-I cannot send a body (-d / --data-binary)"));
+    }
+    let mut req = Request::new(method, url);
+    for h in &a.headers {
+        req.headers.push(parse_header(h)?);
+    }
+    let has = |req: &Request, n: &str| req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
+    if body.is_some() && !has(&req, "Content-Type") {
+        // curl's default for -d.
+        req.headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+    }
+    if a.compressed && !has(&req, "Accept-Encoding") {
+        req.headers
+            .push(("Accept-Encoding".into(), http::ACCEPT_ENCODING.into()));
+    }
+    req.body = body;
+    Ok(req)
+}
+
+/// `-O`: the URL's last path segment, which must be a plain file name.
+fn remote_name(url: &Url) -> Result<String, Failure> {
+    let path = url.path.split(['?', '#']).next().unwrap_or("");
+    let name = path.rsplit('/').next().unwrap_or("");
+    if name.is_empty() || name == "." || name == ".." || name.contains('\\') {
+        return Err(usage(format!(
+            "-O: no file name in {:?} (use -o FILE)",
+            url.path
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// The resolver for `get`: --resolve overrides, the hosts file, then DNS.
+fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
+    let hosts = std::fs::read_to_string(&a.hosts_file)
+        .map(|t| crate::dns::Hosts::parse(&t))
+        .unwrap_or_default();
+    let server = a.dns.or_else(|| {
+        std::fs::read_to_string("/etc/resolv.conf")
+            .ok()
+            .and_then(|t| crate::dns::nameserver_from_resolv_conf(&t))
+    });
+    let mut r = crate::dns::Resolver::new(
+        hosts,
+        server
+            .map(|s| SocketAddrV4::new(s, 53))
+            .into_iter()
+            .collect(),
+    );
+    for spec in &a.resolve {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, addr) = match parts.as_slice() {
+            [h, a] | [h, _, a] => (*h, *a),
+            _ => {
+                return Err(usage(format!(
+                    "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS"
+                )))
+            }
+        };
+        let ip: Ipv4Addr = addr.parse().map_err(|_| {
+            usage(format!(
+                "--resolve {spec:?}: {addr:?} is not an IPv4 address"
+            ))
+        })?;
+        r.add_override(host, ip);
+    }
+    Ok(r)
+}
+
+pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
+    validate_net(&a.net)?;
+    let url = Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
+    let resolver = build_resolver(a)?;
+    let deadlines = Deadlines {
+        connect: seconds("--connect-timeout", a.connect_timeout)?,
+        read: a
+            .read_timeout
+            .map(|s| seconds("--read-timeout", s))
+            .transpose()?,
+        overall: None,
+    };
+    let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
+    let req = build_request(a, url.clone())?;
+    if a.page_requisites && (a.output.is_some() || a.remote_name || a.head || req.body.is_some()) {
+        return Err(usage(
+            "--page-requisites saves under -P DIR; it takes no -o, -O, -I or body",
+        ));
+    }
+    let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let output = match (&a.output, a.remote_name) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(dir.join(remote_name(&url)?)),
+        (None, false) => None,
+    };
+    let mut out: Box<dyn Write> = match &output {
+        Some(p) => Box::new(io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| failure(format!("cannot create {}: {e}", p.display())))?,
+        )),
+        None if a.page_requisites => Box::new(io::sink()),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+
+    let stack = open_stack(&a.net)?;
+    let start = Instant::now();
+    let connector = StackConnector {
+        stack: &stack,
+        deadlines: Deadlines {
+            overall: max_time.map(|m| start + m),
+            ..deadlines
+        },
+        verbose: a.verbose,
+        sample: a.stats,
+        resolver: RefCell::new(resolver),
+    };
+    // A single fetch says Connection: close, as the classic request does;
+    // following redirects or fetching a page's objects keeps it alive.
+    let client = Client::new(connector).keep_alive(a.location || a.page_requisites);
+    let result = if a.page_requisites {
+        page::fetch_page(
+            &client,
+            req,
+            &dir,
+            a.verbose,
+            a.location.then_some(a.max_redirs),
+        )
+        .map(|s| s.report(start.elapsed()))
+    } else {
+        let opts = Options {
+            verbose: a.verbose,
+            progress: !a.silent && io::stderr().is_terminal(),
+            head_to_output: a.head,
+            decode: a.compressed,
+            follow: a.location.then_some(a.max_redirs),
+        };
+        fetch(&client, req, &opts, &mut out)
+    };
+    let flushed = out.flush();
+    drop(client);
+    let elapsed = start.elapsed();
+    let stack_stats = stack.stats();
+    // Let our FIN / the peer's FIN be acknowledged before the device goes away.
+    stack.shutdown(Duration::from_secs(2));
+    let fetched = result?;
+    if a.stats {
+        report::print_stats(&stack_stats, fetched.info.as_ref());
+        report::print_series(&fetched.series);
+    }
+    flushed.map_err(|e| failure(format!("writing output: {e}")))?;
+    if !a.silent {
+        let secs = elapsed.as_secs_f64().max(1e-6);
+        eprintln!(
+            "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
+            fetched.status,
+            fetched.reason,
+            fetched.bytes,
+            secs,
+            fetched.bytes as f64 * 8.0 / secs / 1e6,
+            a.url
+        );
+    }
+    if let Some(problem) = &fetched.problem {
+        return Err(failure(problem.clone()));
+    }
+    Ok(if (200..300).contains(&fetched.status) {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    })
+}
+
+/// How `fetch` presents one response.
+pub(super) struct Options {
+    pub verbose: bool,
+    pub progress: bool,
+    /// `-I`: the head is the output.
+    pub head_to_output: bool,
+    /// `--compressed`: decode gzip/deflate bodies.
+    pub decode: bool,
+    /// `-L`: follow up to this many redirects.
+    pub follow: Option<usize>,
+}
+
+/// What a fetch produced.
+pub(super) struct Fetched {
+    pub status: u16,
+    pub reason: String,
+    /// Body bytes written out (after decoding).
+    pub bytes: u64,
+    /// The connection's final snapshot (`--stats`).
+    pub info: Option<crate::net::TcpInfo>,
+    pub series: Vec<(Duration, crate::net::TcpInfo)>,
+    /// A failure found after the status (e.g. a missing page object).
+    pub problem: Option<String>,
+}
+
+pub(super) type StackClient<'a> = Client<StackConnector<'a>>;
+
+/// Sends `req` and reads the head; `-v` shows each redirect followed.
+pub(super) fn send(
+    client: &StackClient<'_>,
+    req: Request,
+    verbose: bool,
+    follow: Option<usize>,
+) -> Result<Response<Traced>, Failure> {
+    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
+    let resp = match follow {
+        Some(max) => client.send_following_with(req, max, |head, next| {
+            if verbose {
+                print_head(head);
+                eprintln!(
+                    "* Following the {} redirect to http://{}{}",
+                    head.status,
+                    next.host_header(),
+                    next.path
+                );
+            }
+        }),
+        None => client.send(req),
+    };
+    let resp = resp.map_err(|e| failure(format!("{url}: {e}")))?;
+    if verbose {
+        print_head(&resp.head);
+    }
+    Ok(resp)
+}
+
+fn print_head(head: &http::Head) {
+    eprintln!(
+        "< HTTP/1.{} {} {}",
+        head.version_minor, head.status, head.reason
+    );
+    for (name, value) in &head.headers {
+        eprintln!("< {name}: {}", String::from_utf8_lossy(value));
+    }
+    eprintln!("<");
+}
+
+/// Steps 3–5 for one URL: request, response head, body into `out`, then
+/// the connection goes back to the pool or is closed.
+pub(super) fn fetch(
+    client: &StackClient<'_>,
+    req: Request,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<Fetched, Failure> {
+    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
+    let mut resp = send(client, req, opts.verbose, opts.follow)?;
+    if opts.head_to_output {
+        write_head(&resp.head, out).map_err(|e| failure(format!("writing output: {e}")))?;
+    }
+    let bytes = copy_body(&mut resp, opts, out).map_err(|e| failure(format!("{url}: {e}")))?;
+    let (status, reason) = (resp.head.status, resp.head.reason.clone());
+    let (info, series) = finish(client, resp, bytes, opts.verbose);
+    Ok(Fetched {
+        status,
+        reason,
+        bytes,
+        info,
+        series,
+        problem: None,
+    })
+}
+
+/// `-I`: the status line and headers as received.
+fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.{} {} {}\r\n",
+        head.version_minor, head.status, head.reason
+    )?;
+    for (name, value) in &head.headers {
+        write!(out, "{name}: ")?;
+        out.write_all(value)?;
+        out.write_all(b"\r\n")?;
+    }
+    out.write_all(b"\r\n")
+}
+
+/// Copies the (decoded) body to `out` with a progress bar when asked;
+/// returns the bytes written.
+pub(super) fn copy_body(
+    resp: &mut Response<Traced>,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<u64, String> {
+    let head = resp.head.clone();
+    let total = match resp.body_mode() {
+        BodyMode::Length(n) => Some(n),
+        _ => None,
+    };
+    let mut reader: Box<dyn Read + '_> = if opts.decode {
+        http::decoded(&head, &mut *resp).map_err(|e| e.to_string())?
+    } else {
+        Box::new(&mut *resp)
+    };
+    let mut progress = Progress::new(out, opts.progress, total);
+    let n = io::copy(&mut reader, &mut progress).map_err(|e| format!("reading body: {e}"))?;
+    progress.finish();
+    Ok(n)
+}
+
+/// Step 5, narrated: body framing, then reuse or close.
+pub(super) fn finish(
+    client: &StackClient<'_>,
+    resp: Response<Traced>,
+    written: u64,
+    verbose: bool,
+) -> (
+    Option<crate::net::TcpInfo>,
+    Vec<(Duration, crate::net::TcpInfo)>,
+) {
+    let info = resp.connection().inner.info().ok();
+    let requests = resp.connection().requests;
+    if verbose {
+        let wire = resp.body_received();
+        let decoded = if wire == written {
+            String::new()
+        } else {
+            format!(", {written} bytes decoded")
+        };
+        eprintln!(
+            "* Body: {wire} bytes framed by {}{decoded}",
+            resp.body_mode()
+        );
+    }
+    let why_close = close_reason(&resp);
+    let series = resp.connection().samples.as_ref().map(|s| s.rows.clone());
+    let kept = client.recycle(resp);
+    if verbose {
+        let nth = if requests > 1 {
+            format!(" (it carried {requests} requests)")
+        } else {
+            String::new()
+        };
+        if kept {
+            eprintln!("* Connection kept alive for the next request{nth}");
+        } else {
+            eprintln!("* Closing the connection{nth}: {why_close}");
+        }
+    }
+    (info, series.unwrap_or_default())
+}
+
+/// Why a connection cannot carry another request (RFC 9112 §9.3, §9.6).
+fn close_reason(resp: &Response<Traced>) -> &'static str {
+    let conn = resp
+        .header("connection")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if conn.split(',').any(|t| t.trim() == "close") {
+        "the server said Connection: close"
+    } else if resp.body_mode() == BodyMode::CloseDelimited {
+        "the body ended with the connection"
+    } else if resp.head.version_minor == 0 && !conn.contains("keep-alive") {
+        "HTTP/1.0 without keep-alive"
+    } else if !resp.allows_reuse() {
+        "we sent Connection: close"
+    } else {
+        "the pool is full"
+    }
+}
+
+/// A writer that draws a progress bar on stderr for big downloads.
+struct Progress<'a> {
+    inner: &'a mut dyn Write,
+    enabled: bool,
+    total: Option<u64>,
+    written: u64,
+    bar: Option<ProgressBar>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a mut dyn Write, enabled: bool, total: Option<u64>) -> Progress<'a> {
+        let mut p = Progress {
+            inner,
+            enabled,
+            total,
+            written: 0,
+            bar: None,
+        };
+        if total.is_some_and(|t| t > PROGRESS_THRESHOLD) {
+            p.start();
+        }
+        p
+    }
+
+    fn start(&mut self) {
+        if !self.enabled || self.bar.is_some() {
+            return;
+        }
+        let bar = match self.total {
+            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_position(self.written);
+        self.bar = Some(bar);
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Write for Progress<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        if self.written > PROGRESS_THRESHOLD {
+            self.start();
+        }
+        if let Some(b) = &self.bar {
+            b.set_position(self.written);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where -P puts a file: `dir` joined with a relative path that cannot
+/// climb out of it.
+pub(super) fn confined(dir: &Path, relative: &str) -> Option<PathBuf> {
+    let mut p = dir.to_path_buf();
+    let mut any = false;
+    for seg in relative.split('/') {
+        match seg {
+            "" | "." => continue,
+            ".." => return None,
+            s if s.contains('\\') || s.contains('\0') => return None,
+            s => {
+                p.push(s);
+                any = true;
+            }
+        }
+    }
+    any.then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: GetArgs,
+    }
+
+    fn args(extra: &[&str]) -> GetArgs {
+        let mut v = vec!["t", "http://h/x/file.bin?q=1"];
+        v.extend_from_slice(extra);
+        T::try_parse_from(v).unwrap().a
+    }
+
+    fn req(extra: &[&str]) -> Request {
+        let a = args(extra);
+        build_request(&a, Url::parse(&a.url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn method_follows_curl_rules() {
+        assert_eq!(req(&[]).method, "GET");
+        assert_eq!(req(&["-I"]).method, "HEAD");
+        assert_eq!(req(&["-d", "a=1"]).method, "POST");
+        assert_eq!(req(&["-X", "PUT", "-d", "a=1"]).method, "PUT");
+        assert_eq!(req(&["-X", "DELETE"]).method, "DELETE");
+        let a = args(&["-X", "GE T"]);
+        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+    }
+
+    #[test]
+    fn data_flags_build_the_body_and_content_type() {
+        let r = req(&["-d", "a=1", "-d", "b=2"]);
+        assert_eq!(r.body, Some(RequestBody::Bytes(b"a=1&b=2".to_vec())));
+        assert!(r.headers.contains(&(
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into()
+        )));
+        let r = req(&["--data-binary", "x\ny", "-H", "Content-Type: text/plain"]);
+        assert_eq!(r.body, Some(RequestBody::Bytes(b"x\ny".to_vec())));
+        assert_eq!(
+            r.headers,
+            vec![("Content-Type".to_string(), "text/plain".to_string())]
+        );
+        let f = std::env::temp_dir().join(format!("tunstack-upload-{}", std::process::id()));
+        std::fs::write(&f, b"x").unwrap();
+        let at = format!("@{}", f.display());
+        let r = req(&["--data-binary", &at]);
+        assert_eq!(
+            r.body,
+            Some(RequestBody::File(f.clone())),
+            "streamed, not read"
+        );
+        let r = req(&["-d", &at]);
+        assert_eq!(r.body, Some(RequestBody::Bytes(b"x".to_vec())));
+        let _ = std::fs::remove_file(&f);
+        let a = args(&["--data-binary", "@/dev/null"]);
+        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        let a = args(&["--data-binary", "@/nonexistent/x"]);
+        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        let a = args(&["-I", "-d", "x"]);
+        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+    }
+
+    #[test]
+    fn headers_are_validated() {
+        assert_eq!(
+            parse_header("X-A:  b c ").unwrap(),
+            ("X-A".into(), "b c".into())
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("Bad Name: v").is_err());
+        assert!(parse_header(": v").is_err());
+        let r = req(&["--compressed"]);
+        assert!(r
+            .headers
+            .contains(&("Accept-Encoding".into(), "gzip, deflate".into())));
+    }
+
+    #[test]
+    fn remote_name_is_the_last_segment_or_an_error() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(remote_name(&u("http://h/a/b.txt?x=1")).unwrap(), "b.txt");
+        assert!(remote_name(&u("http://h/")).is_err());
+        assert!(remote_name(&u("http://h/a/")).is_err());
+    }
+
+    #[test]
+    fn confined_paths_stay_inside_the_directory() {
+        let d = Path::new("/tmp/d");
+        assert_eq!(
+            confined(d, "/a/b.css"),
+            Some(PathBuf::from("/tmp/d/a/b.css"))
+        );
+        assert_eq!(confined(d, "a//./b"), Some(PathBuf::from("/tmp/d/a/b")));
+        assert_eq!(confined(d, "/a/../../etc/passwd"), None);
+        assert_eq!(confined(d, "/"), None);
+    }
+}

@@ -1,0 +1,340 @@
+//! The command-line interface, with curl's habits: `tunstack get URL`
+//! (body to stdout or a file, one status line on stderr, `-v` narrating
+//! every step of the page load), `tunstack serve` and `tunstack ladder`.
+//!
+//! Exit codes (also in README.md): 0 on success (a 2xx response); 1 on a
+//! network or HTTP failure (refused, unknown host, timeout, non-2xx
+//! status, malformed response); 2 on a usage error.
+//!
+//! The submodules split `get` by step: [`connector`] resolves names and
+//! opens TCP connections with the timeouts, [`get`] builds the request and
+//! writes the response, [`page`] fetches a page's requisites, [`report`]
+//! prints `--stats`.
+
+mod connector;
+mod get;
+mod page;
+mod report;
+
+use crate::device::{PcapDevice, TraceDevice, TunConfig, TunDevice};
+use crate::net::{Config, Stack};
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: network or HTTP failure.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code: bad command line.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tunstack",
+    version,
+    about = "A userspace TCP/IP stack over a Linux TUN device"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fetch a URL over tunstack's own TCP (like `curl`).
+    Get(Box<get::GetArgs>),
+    /// Serve files over HTTP (or echo bytes) on tunstack's address.
+    Serve(ServeArgs),
+    /// Draw the ladder diagram of the first TCP connection in a pcap.
+    Ladder(LadderArgs),
+}
+
+#[derive(Args, Debug)]
+struct LadderArgs {
+    /// A capture written with --pcap (or by tshark on tun0).
+    file: PathBuf,
+    /// Also write the diagram as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Draw at most this many segments.
+    #[arg(long, default_value_t = 200)]
+    max: usize,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Port to listen on (default 80, or 7 with --echo).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Directory to serve.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// Echo every byte back instead of serving files.
+    #[arg(long, conflicts_with = "dir")]
+    echo: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Where tunstack lives: the TUN interface and its addresses.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct NetArgs {
+    /// TUN interface to create or attach to.
+    #[arg(long, default_value = "tun0")]
+    iface: String,
+    /// tunstack's own IPv4 address.
+    #[arg(long, default_value = "10.0.0.2")]
+    addr: Ipv4Addr,
+    /// The kernel side of the TUN interface (assigned to it on creation).
+    #[arg(long, default_value = "10.0.0.1")]
+    gateway: Ipv4Addr,
+    /// Prefix length of the TUN subnet.
+    #[arg(long, default_value_t = 24)]
+    prefix: u8,
+    /// Interface MTU.
+    #[arg(long, default_value_t = 1500)]
+    mtu: usize,
+    /// Record every packet tunstack sends and receives to FILE (pcap,
+    /// raw IPv4) for Wireshark.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: i32,
+    message: String,
+}
+
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+}
+
+pub(crate) fn failure(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_FAILURE,
+        message: message.into(),
+    }
+}
+
+/// Runs the CLI with `args` (including the program name) and returns the
+/// process exit code. Never panics on user input.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let result = match cli.command {
+        Command::Get(a) => get::get(&a),
+        Command::Serve(a) => serve(&a),
+        Command::Ladder(a) => ladder(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("tunstack: {}", f.message);
+            f.code
+        }
+    }
+}
+
+pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
+    if !(1..=30).contains(&n.prefix) {
+        return Err(usage(format!("--prefix {} is outside 1..=30", n.prefix)));
+    }
+    if !(576..=65535).contains(&n.mtu) {
+        return Err(usage(format!("--mtu {} is outside 576..=65535", n.mtu)));
+    }
+    let mask = u32::MAX << (32 - u32::from(n.prefix));
+    if u32::from(n.addr) & mask != u32::from(n.gateway) & mask {
+        return Err(usage(format!(
+            "--addr {} is not in {}/{}",
+            n.addr, n.gateway, n.prefix
+        )));
+    }
+    if n.addr == n.gateway {
+        return Err(usage("--addr and --gateway must differ"));
+    }
+    Ok(())
+}
+
+pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
+    let tun = TunConfig {
+        name: n.iface.clone(),
+        kernel_addr: n.gateway,
+        prefix: n.prefix,
+        mtu: n.mtu,
+        configure: true,
+    };
+    let config = Config {
+        addr: n.addr,
+        mtu: n.mtu,
+        ..Config::default()
+    };
+    let dev = TunDevice::open(&tun).map_err(|e| {
+        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+            " (run as root: sudo)"
+        } else {
+            ""
+        };
+        failure(format!("cannot open {}: {e}{hint}", n.iface))
+    })?;
+    // The tracer sits next to the device so a pcap and the trace log show
+    // the same packets.
+    let dev = TraceDevice::new(dev);
+    let stack = match &n.pcap {
+        Some(path) => {
+            let dev = PcapDevice::create(dev, path)
+                .map_err(|e| failure(format!("cannot write {}: {e}", path.display())))?;
+            Stack::new(dev, config)
+        }
+        None => Stack::new(dev, config),
+    };
+    stack.map_err(|e| failure(format!("cannot start the stack: {e}")))
+}
+
+fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
+    let file =
+        std::fs::File::open(&a.file).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    let l = crate::ladder::from_pcap(io::BufReader::new(file))
+        .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    print!("{}", l.text(a.max));
+    if let Some(svg) = &a.svg {
+        std::fs::write(svg, l.svg(a.max))
+            .map_err(|e| failure(format!("cannot write {}: {e}", svg.display())))?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn serve(a: &ServeArgs) -> Result<i32, Failure> {
+    validate_net(&a.net)?;
+    let mode = if a.echo {
+        crate::serve::Mode::Echo
+    } else {
+        let dir = a
+            .dir
+            .canonicalize()
+            .map_err(|e| usage(format!("--dir {}: {e}", a.dir.display())))?;
+        if !dir.is_dir() {
+            return Err(usage(format!("--dir {} is not a directory", dir.display())));
+        }
+        crate::serve::Mode::Files(dir)
+    };
+    let port = a.port.unwrap_or(if a.echo { 7 } else { 80 });
+    if port == 0 {
+        return Err(usage("--port must be 1..=65535"));
+    }
+    let stack = open_stack(&a.net)?;
+    crate::serve::install_signal_handlers();
+    let what = match &mode {
+        crate::serve::Mode::Echo => "echo".to_string(),
+        crate::serve::Mode::Files(d) => format!("files from {}", d.display()),
+    };
+    eprintln!(
+        "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
+        a.net.addr, a.net.iface, a.net.gateway
+    );
+    let stats =
+        crate::serve::run(&stack, port, &mode, None).map_err(|e| failure(format!("serve: {e}")))?;
+    let closed = stack.shutdown(Duration::from_secs(5));
+    eprintln!(
+        "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",
+        stats.connections,
+        stats.peak_connections,
+        stats.requests,
+        stats.bytes_out,
+        if closed {
+            ""
+        } else {
+            "; some connections were still closing"
+        }
+    );
+    Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_without_touching_the_network() {
+        assert_eq!(run(["tunstack"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get", "ftp://x/"]), EXIT_USAGE);
+        assert_eq!(run(["tunstack", "get", "http://bad_host!/"]), EXIT_USAGE);
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--resolve",
+                "nocolon"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--resolve",
+                "h:notanip"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--prefix", "33"]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--addr",
+                "192.168.1.2"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--addr", "10.0.0.1"]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--connect-timeout",
+                "-1"
+            ]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--mtu", "100"]),
+            EXIT_USAGE
+        );
+        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
+    }
+
+    #[test]
+    fn help_and_version_exit_0() {
+        assert_eq!(run(["tunstack", "--help"]), EXIT_OK);
+        assert_eq!(run(["tunstack", "--version"]), EXIT_OK);
+    }
+}
