@@ -1,0 +1,437 @@
+//! TCP benchmarks for `scripts/bench.sh`: tunstack on `tun0` against the
+//! kernel's TCP in the same network namespace, and the same kernel-side
+//! code over a veth pair for comparison. Needs root and a namespace of its
+//! own (the script makes them).
+//!
+//! ```text
+//! bench_tcp tun send  [--mtu N] [--mib N]   tunstack writes N MiB, a kernel socket reads them
+//! bench_tcp tun recv  [--mtu N] [--mib N]   a kernel socket writes N MiB, tunstack reads them
+//! bench_tcp tun rr    [--count N]           1-byte request/response, TCP_NODELAY, tunstack echoes
+//! bench_tcp tun crr   [--count N]           connect + 1-byte request/response + close, tunstack serves
+//! bench_tcp tun idle  [--conns N]           N idle connections accepted by tunstack: RSS each
+//!
+//! bench_tcp kernel-server sink|echo|crr --bind IP:PORT   (serves until killed)
+//! bench_tcp kernel-client send|rr|crr --to IP:PORT [--mib N] [--count N]
+//! ```
+//!
+//! In `tun` mode tunstack opens `tun0` (kernel side 10.0.0.1/24, tunstack
+//! 10.0.0.2) and the kernel peer is a thread of this process. The side that
+//! measures is always the client: a bulk client writes N MiB, shuts down
+//! its sending side and waits for the server's EOF, so the time covers
+//! every byte delivered. `--buf BYTES` sets tunstack's socket buffers
+//! (default 1 MiB); the advertised MSS follows the MTU.
+//!
+//! The last line is `result: VALUE UNIT (...)`, which the script parses.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use tunstack::device::TunConfig;
+use tunstack::net::Config;
+
+const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PORT: u16 = 5001;
+
+struct Args {
+    mode: String,
+    test: String,
+    mtu: usize,
+    mib: u64,
+    count: u64,
+    conns: usize,
+    buf: usize,
+    addr: Option<SocketAddr>,
+}
+
+const USAGE: &str = "usage: bench_tcp tun send|recv|rr|crr|idle [--mtu N] [--mib N] [--count N] [--conns N] [--buf BYTES]
+       bench_tcp kernel-server sink|echo|crr --bind IP:PORT
+       bench_tcp kernel-client send|rr|crr --to IP:PORT [--mib N] [--count N]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (Some(mode), Some(test)) = (it.next(), it.next()) else {
+        return Err(USAGE.into());
+    };
+    let mut a = Args {
+        mode,
+        test,
+        mtu: 1500,
+        mib: 256,
+        count: 10_000,
+        conns: 1000,
+        buf: 1 << 20,
+        addr: None,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        let bad = || format!("bad value for {flag}: {v}");
+        match flag.as_str() {
+            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
+            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
+            "--count" => a.count = v.parse().map_err(|_| bad())?,
+            "--conns" => a.conns = v.parse().map_err(|_| bad())?,
+            "--buf" => a.buf = v.parse().map_err(|_| bad())?,
+            "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench_tcp: {e}");
+            std::process::exit(2);
+        }
+    };
+    let r = match a.mode.as_str() {
+        "tun" => tun(&a),
+        "kernel-server" => kernel_server(&a),
+        "kernel-client" => kernel_client(&a),
+        m => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown mode {m}\n{USAGE}"),
+        )),
+    };
+    if let Err(e) = r {
+        eprintln!("bench_tcp {} {}: {e}", a.mode, a.test);
+        std::process::exit(1);
+    }
+}
+
+// ---- the two ends of each test, over any stream -------------------------------
+
+/// Bulk client: writes `bytes`; the caller then shuts down writing and
+/// waits for the peer's EOF, so its clock covers every byte delivered.
+fn bulk_send(mut s: impl Write, bytes: u64) -> io::Result<()> {
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    s.flush()
+}
+
+/// Bulk server: reads to EOF; returns the byte count.
+fn sink(mut s: impl Read) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
+}
+
+/// Echo server: returns every byte until EOF.
+fn echo(mut s: impl Read + Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(()),
+            n => s.write_all(&buf[..n])?,
+        }
+    }
+}
+
+/// Request/response client: `count` one-byte round trips after 100 for
+/// warm-up. Returns the seconds the counted ones took.
+fn rr_client(mut s: impl Read + Write, count: u64) -> io::Result<f64> {
+    let mut b = [0u8; 1];
+    let mut t0 = Instant::now();
+    for i in 0..count + 100 {
+        if i == 100 {
+            t0 = Instant::now();
+        }
+        s.write_all(b"x")?;
+        s.read_exact(&mut b)?;
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// One connection of the connect/request/response/close test, server
+/// side: answers one byte, then waits for the client's close.
+fn crr_serve(mut s: impl Read + Write) -> io::Result<()> {
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b)?;
+    s.write_all(&b)?;
+    while s.read(&mut b)? > 0 {}
+    Ok(())
+}
+
+/// Connect/request/response/close client over the kernel's TCP.
+fn crr_client(to: SocketAddr, count: u64) -> io::Result<f64> {
+    let t0 = Instant::now();
+    let mut b = [0u8; 1];
+    for _ in 0..count {
+        let mut s = TcpStream::connect(to)?;
+        s.set_nodelay(true)?;
+        s.write_all(b"x")?;
+        s.read_exact(&mut b)?;
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Kernel bulk client: connect (retrying while the server starts), send.
+fn kernel_bulk_client(to: SocketAddr, bytes: u64) -> io::Result<f64> {
+    let s = connect_retry(to)?;
+    let t0 = Instant::now();
+    bulk_send(&s, bytes)?;
+    s.shutdown(Shutdown::Write)?;
+    let mut b = [0u8; 1];
+    while (&s).read(&mut b)? > 0 {}
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+fn connect_retry(to: SocketAddr) -> io::Result<TcpStream> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect(to) {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn print_bulk(what: &str, bytes: u64, secs: f64) {
+    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
+    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
+}
+
+fn print_rate(what: &str, count: u64, secs: f64, unit: &str) {
+    println!("{what}: {count} in {secs:.3} s");
+    println!(
+        "result: {:.0} {unit} ({:.1} µs each)",
+        count as f64 / secs,
+        secs * 1e6 / count as f64
+    );
+}
+
+// ---- kernel against kernel (veth) ----------------------------------------------
+
+fn need_addr(a: &Args) -> io::Result<SocketAddr> {
+    a.addr.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--bind / --to IP:PORT is required",
+        )
+    })
+}
+
+fn kernel_server(a: &Args) -> io::Result<()> {
+    let l = TcpListener::bind(need_addr(a)?)?;
+    loop {
+        let (s, _) = l.accept()?;
+        s.set_nodelay(true)?;
+        // One connection at a time: the clients are sequential.
+        let r = match a.test.as_str() {
+            "sink" => sink(&s).map(|_| ()),
+            "echo" => echo(&s),
+            "crr" => crr_serve(&s),
+            t => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("unknown test {t}"),
+                ))
+            }
+        };
+        if let Err(e) = r {
+            eprintln!("bench_tcp kernel-server: {e}");
+        }
+    }
+}
+
+fn kernel_client(a: &Args) -> io::Result<()> {
+    let to = need_addr(a)?;
+    match a.test.as_str() {
+        "send" => {
+            let bytes = a.mib << 20;
+            print_bulk("kernel → kernel", bytes, kernel_bulk_client(to, bytes)?);
+        }
+        "rr" => {
+            let s = connect_retry(to)?;
+            s.set_nodelay(true)?;
+            print_rate("round trips", a.count, rr_client(&s, a.count)?, "trans/s");
+        }
+        "crr" => {
+            // One transaction once the server listens, then the counted ones.
+            let mut s = connect_retry(to)?;
+            s.write_all(b"x")?;
+            s.read_exact(&mut [0u8; 1])?;
+            drop(s);
+            print_rate("connections", a.count, crr_client(to, a.count)?, "conn/s");
+        }
+        t => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown test {t}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+// ---- tunstack on tun0 against the kernel -----------------------------------------
+
+fn tun(a: &Args) -> io::Result<()> {
+    let mut cfg = Config {
+        addr: US,
+        ..Config::default()
+    };
+    // The MSS follows the MTU (the default tcp::Config caps it at 1460).
+    cfg.tcp.mss = u16::try_from(a.mtu.saturating_sub(40)).unwrap_or(u16::MAX);
+    cfg.tcp.send_buffer = a.buf;
+    cfg.tcp.recv_buffer = a.buf;
+    if a.test == "idle" {
+        cfg.syn_backlog = a.conns.max(256);
+        cfg.accept_backlog = a.conns.max(128);
+    }
+    let tun = TunConfig {
+        mtu: a.mtu,
+        ..TunConfig::default()
+    };
+    let rss0 = rss_kib();
+    let stack = tunstack::Stack::open_tun(&tun, cfg)?;
+    let kernel = SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT));
+    let ours = SocketAddr::V4(SocketAddrV4::new(US, PORT));
+    match a.test.as_str() {
+        "send" => {
+            let bytes = a.mib << 20;
+            let l = TcpListener::bind(kernel)?;
+            let server = std::thread::spawn(move || -> io::Result<u64> {
+                let (s, _) = l.accept()?;
+                let n = sink(&s)?;
+                s.shutdown(Shutdown::Write)?;
+                Ok(n)
+            });
+            let s = tunstack::TcpStream::connect(&stack, kernel)?;
+            let t0 = Instant::now();
+            bulk_send(&s, bytes)?;
+            s.shutdown(Shutdown::Write)?;
+            let mut b = [0u8; 1];
+            while (&s).read(&mut b)? > 0 {}
+            let secs = t0.elapsed().as_secs_f64();
+            let got = server.join().expect("kernel sink")?;
+            if got != bytes {
+                return Err(io::Error::other(format!(
+                    "the kernel got {got} of {bytes} bytes"
+                )));
+            }
+            print_bulk("tunstack → kernel", bytes, secs);
+            print_conn_stats(&s);
+        }
+        "recv" => {
+            let bytes = a.mib << 20;
+            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let client = std::thread::spawn(move || kernel_bulk_client(ours, bytes));
+            let (s, _) = l.accept()?;
+            let got = sink(&s)?;
+            s.shutdown(Shutdown::Write)?;
+            let secs = client.join().expect("kernel client")?;
+            if got != bytes {
+                return Err(io::Error::other(format!(
+                    "tunstack got {got} of {bytes} bytes"
+                )));
+            }
+            print_bulk("kernel → tunstack", bytes, secs);
+            print_conn_stats(&s);
+        }
+        "rr" => {
+            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let count = a.count;
+            let client = std::thread::spawn(move || -> io::Result<f64> {
+                let s = connect_retry(ours)?;
+                s.set_nodelay(true)?;
+                rr_client(&s, count)
+            });
+            let (s, _) = l.accept()?;
+            s.set_nodelay(true)?;
+            // Until the client closes.
+            echo(&s)?;
+            let secs = client.join().expect("kernel client")?;
+            print_rate("round trips", count, secs, "trans/s");
+        }
+        "crr" => {
+            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let count = a.count;
+            let client = std::thread::spawn(move || crr_client(ours, count));
+            for _ in 0..count {
+                let (s, _) = l.accept()?;
+                s.set_nodelay(true)?;
+                crr_serve(&s)?;
+            }
+            let secs = client.join().expect("kernel client")?;
+            print_rate("connections", count, secs, "conn/s");
+        }
+        "idle" => {
+            let n = a.conns;
+            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let rss1 = rss_kib();
+            let client = std::thread::spawn(move || -> io::Result<Vec<TcpStream>> {
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let mut s = TcpStream::connect(ours)?;
+                    s.write_all(b"?")?;
+                    v.push(s);
+                }
+                for s in &mut v {
+                    let mut b = [0u8; 1];
+                    s.read_exact(&mut b)?;
+                }
+                Ok(v)
+            });
+            let mut held = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (s, _) = l.accept()?;
+                let mut b = [0u8; 1];
+                (&s).read_exact(&mut b)?;
+                (&s).write_all(b"!")?;
+                held.push(s);
+            }
+            let kernel_side = client.join().expect("kernel client")?;
+            // Let the last ACKs settle.
+            std::thread::sleep(Duration::from_millis(200));
+            let rss2 = rss_kib();
+            let per = (rss2.saturating_sub(rss1)) as f64 / n as f64;
+            println!(
+                "idle: {n} connections, RSS {rss0} KiB before the stack, {rss1} KiB with it, {rss2} KiB with the connections; {} KiB socket buffers each way",
+                a.buf >> 10
+            );
+            println!("result: {per:.2} KiB/conn");
+            drop(kernel_side);
+            drop(held);
+        }
+        t => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown test {t}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn print_conn_stats(s: &tunstack::TcpStream) {
+    if let Ok(st) = s.tcp_stats() {
+        println!("connection: {st:?}");
+    }
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
