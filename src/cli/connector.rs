@@ -172,11 +172,8 @@ impl Connect for StackConnector<'_> {
                 );
                 eprintln!("*   ACK      ack=Y+1          ({})", i.state);
                 eprintln!(
-                    "*   mss {} bytes, peer window {} bytes, srtt {}",
-                    i.mss,
-                    i.send_window,
-                    i.srtt
-                        .map_or("-".into(), |d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+                    "*   mss {} bytes, peer window {} bytes",
+                    i.mss, i.send_window
                 );
             }
         }

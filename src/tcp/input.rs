@@ -400,6 +400,7 @@ impl Tcb {
         let extra = self.rx.enqueue_unallocated(contiguous.saturating_sub(n));
         self.rcv_nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
+        let small = payload.len() < self.rcv_mss;
         self.rcv_mss = self
             .rcv_mss
             .max(payload.len())
@@ -414,10 +415,13 @@ impl Tcb {
             || self.unacked_rx >= 2 * self.rcv_mss
         {
             self.ack_now = true;
-        } else if !self.timers.is_armed(Timer::DelayedAck) {
-            self.stats.delayed_acks += 1;
-            self.timers
-                .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+        } else {
+            self.ack_on_drain = small;
+            if !self.timers.is_armed(Timer::DelayedAck) {
+                self.stats.delayed_acks += 1;
+                self.timers
+                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            }
         }
     }
 

@@ -164,6 +164,11 @@ pub struct Tcb {
     pub(super) force_probe: bool,
     /// In-order bytes received since the last ACK we sent (delayed ACK).
     pub(super) unacked_rx: usize,
+    /// The last in-order segment was shorter than the peer's MSS and its
+    /// ACK is being delayed: ACK as soon as the application drains the
+    /// receive buffer (as Linux does for "pushed" data), so a peer whose
+    /// Nagle holds the rest of its reply is not stalled by our delayed ACK.
+    pub(super) ack_on_drain: bool,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) rcv_mss: usize,
     /// Nagle's algorithm on (cleared by `set_nodelay(true)`).
@@ -264,6 +269,7 @@ impl Tcb {
             challenge_window: (Instant::ZERO, 0),
             force_probe: false,
             unacked_rx: 0,
+            ack_on_drain: false,
             rcv_mss: 536,
             nagle: cfg.nagle,
             snd_sml: iss,
@@ -495,6 +501,12 @@ impl Tcb {
         let n = self.rx.dequeue_slice(buf);
         if n > 0 {
             self.maybe_window_update();
+            if self.ack_on_drain && self.rx.is_empty() {
+                self.ack_on_drain = false;
+                if self.timers.is_armed(super::timers::Timer::DelayedAck) {
+                    self.ack_now = true;
+                }
+            }
             return Ok(n);
         }
         if let Some(e) = self.error {
@@ -524,7 +536,11 @@ impl Tcb {
         if !self.state.can_receive() {
             return;
         }
-        let edge = self.rcv_nxt + self.rcv_wnd();
+        // Only what the window field can carry counts: without window
+        // scaling a buffer over 64 KiB must not turn every read into a
+        // "window update" that announces the same 65535.
+        let most = 65535u32 << self.rcv_wscale;
+        let edge = self.rcv_nxt + self.rcv_wnd().min(most);
         if edge.diff(self.rcv_adv) >= self.sws_threshold() as i32 {
             self.ack_for(super::AckReason::WindowUpdate);
         }

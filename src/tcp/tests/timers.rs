@@ -110,6 +110,49 @@ fn established_delayed_ack_waits_40ms_for_one_segment() {
 }
 
 #[test]
+fn established_small_segment_is_acked_when_the_application_drains_it() {
+    // A server that wrote its reply head and body separately holds the body
+    // (Nagle, RFC 1122 §4.2.3.4) until the head is ACKed; delaying that ACK
+    // for 40 ms would stall every kept-alive request. Like Linux, a short
+    // segment is ACKed once the application has read everything.
+    let mut tcb = established_with(&Config::default());
+    send(
+        &mut tcb,
+        t(100),
+        &seg(
+            r(0),
+            l(0),
+            Flags::ACK | Flags::PSH,
+            b"HTTP/1.1 200 OK\r\n\r\n",
+        ),
+    );
+    recv_nothing!(tcb, t(100));
+    let mut buf = [0u8; 8];
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 8);
+    recv_nothing!(tcb, t(101));
+    let mut rest = [0u8; 64];
+    assert_eq!(tcb.recv(&mut rest).unwrap(), 11);
+    let ack = recv!(tcb, t(102));
+    assert_eq!(ack.h.ack, r(19));
+    assert_eq!(tcb.poll_at(), None, "the delayed-ACK timer was cancelled");
+}
+
+#[test]
+fn established_read_without_window_scaling_sends_no_useless_window_update() {
+    // RFC 9293 §3.8.6.2.2: a window update must move the right edge. With
+    // no window scaling the field tops out at 65535; a 256 KiB buffer read
+    // from cannot announce more, so reading sends nothing.
+    let mut tcb = established_with(&Config::default());
+    let full = vec![1u8; 1460];
+    send!(tcb, t(100), seg(r(0), l(0), Flags::ACK, &full));
+    send!(tcb, t(101), seg(r(1460), l(0), Flags::ACK, &full));
+    assert_eq!(recv!(tcb, t(101)).h.window, 65535);
+    let mut buf = vec![0u8; 4096];
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2920);
+    recv_nothing!(tcb, t(102));
+}
+
+#[test]
 fn established_every_second_full_segment_is_acked_at_once() {
     // RFC 5681 §4.2: ACK at least every second full-sized segment.
     let mut tcb = established_with(&Config::default());
