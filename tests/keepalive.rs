@@ -1,0 +1,93 @@
+//! The HTTP client's connection pool against nginx through tun0: many
+//! requests over one kept-alive connection versus a new connection per
+//! request. Asserts the reuse counts; prints both request rates (measured
+//! in the same run, never asserted: the machines are shared).
+
+mod common;
+
+use common::*;
+use std::io::{self, Read};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use tunstack::http::{Client, Connect};
+use tunstack::{Stack, TcpStream};
+
+struct Via<'a>(&'a Stack);
+
+impl Connect for Via<'_> {
+    type Stream = TcpStream;
+    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        let ip = host
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "IPv4 only"))?;
+        TcpStream::connect_timeout(
+            self.0,
+            &SocketAddr::V4(SocketAddrV4::new(ip, port)),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+const REQUESTS: usize = 300;
+
+/// Runs `REQUESTS` GETs; returns requests per second.
+fn rate(client: &Client<Via<'_>>, url: &str, expect: &[u8]) -> f64 {
+    let start = Instant::now();
+    for _ in 0..REQUESTS {
+        let mut resp = client.get(url).expect("GET");
+        assert_eq!(resp.status(), 200);
+        let mut body = Vec::new();
+        resp.read_to_end(&mut body).expect("body");
+        assert_eq!(body, expect);
+        client.recycle(resp);
+    }
+    REQUESTS as f64 / start.elapsed().as_secs_f64()
+}
+
+#[test]
+fn kept_alive_connection_carries_every_request_and_is_faster() {
+    let dir = TempDir::new("keepalive");
+    let Some(stack) = netns() else {
+        return;
+    };
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let page = b"<p>small page</p>\n".to_vec();
+    std::fs::write(www.join("index.html"), &page).unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; keepalive_requests 100000;\n\
+         server {{ listen 10.0.0.1:8080; root {d}/www; }} }}\n"
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let _nginx = Daemon::spawn(
+        dir.path(),
+        "nginx",
+        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+    );
+    wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
+    let url = "http://10.0.0.1:8080/index.html";
+
+    let pooled = Client::new(Via(&stack));
+    let kept = rate(&pooled, url, &page);
+    let st = pooled.pool_stats();
+    assert_eq!(st.connects, 1, "{st:?}");
+    assert_eq!(st.reused, REQUESTS as u64 - 1, "{st:?}");
+
+    let fresh = Client::new(Via(&stack)).keep_alive(false);
+    let new_each = rate(&fresh, url, &page);
+    let st = fresh.pool_stats();
+    assert_eq!(st.connects, REQUESTS as u64, "{st:?}");
+    assert_eq!(st.reused, 0, "{st:?}");
+
+    eprintln!(
+        "requests/s over one kept-alive connection: {kept:.0}; with a new connection per request: {new_each:.0} ({:.1}x)",
+        kept / new_each
+    );
+    drop((pooled, fresh));
+    assert!(stack.shutdown(Duration::from_secs(5)));
+}
