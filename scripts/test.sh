@@ -241,4 +241,6 @@ step "scripts/check-layering.sh --self-test" scripts/check-layering.sh --self-te
 step "scripts/check-layering.sh" scripts/check-layering.sh
 step "cargo build --all-targets" cargo build --all-targets
 step "cargo test${*:+ $*}" run_tests "$@"
+# Keeps the benchmarks from rotting: tiny sizes, one run, never judged on speed.
+step "scripts/bench.sh --smoke" scripts/bench.sh --smoke
 summary 0
