@@ -141,6 +141,20 @@ impl Tcb {
         if elapsed > 600_000 {
             return false;
         }
+        // Karn's rule for timestamps: after a retransmission timeout, an
+        // echo of a TSval sent before it may answer the retransmission (a
+        // receiver echoes TS.Recent, which a duplicate segment does not
+        // update, RFC 7323 §4.3) and would time the backed-off timeout
+        // too. Such samples inflate the RTO, and with loss in both
+        // directions each inflated timeout inflates the next sample.
+        let echoed_ms = now.total_millis().saturating_sub(u64::from(elapsed));
+        if self
+            .rtt
+            .timed_out_at()
+            .is_some_and(|t| t.total_millis() > echoed_ms)
+        {
+            return false;
+        }
         self.rtt.sample(Duration::from_millis(u64::from(elapsed)));
         true
     }

@@ -2,7 +2,7 @@
 //! Karn's algorithm (the caller never samples a retransmitted segment), and
 //! exponential backoff bounded by `max_rto`.
 
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// Clock granularity G of RFC 6298 §2 (our clock ticks in µs; use 1 ms).
 const GRANULARITY: Duration = Duration::from_millis(1);
@@ -17,6 +17,9 @@ pub struct RttEstimator {
     max_rto: Duration,
     backoff: u32,
     latest: Option<Duration>,
+    /// When the retransmission timer last fired (Karn's rule for
+    /// timestamps).
+    timed_out_at: Option<Instant>,
 }
 
 impl RttEstimator {
@@ -30,6 +33,7 @@ impl RttEstimator {
             max_rto: max_rto.max(min_rto),
             backoff: 0,
             latest: None,
+            timed_out_at: None,
         }
     }
 
@@ -65,6 +69,16 @@ impl RttEstimator {
         if self.rto() < self.max_rto {
             self.backoff = self.backoff.saturating_add(1);
         }
+    }
+
+    /// Records that the retransmission timer fired at `now`.
+    pub fn on_retransmit_timeout(&mut self, now: Instant) {
+        self.timed_out_at = Some(now);
+    }
+
+    /// When the retransmission timer last fired.
+    pub fn timed_out_at(&self) -> Option<Instant> {
+        self.timed_out_at
     }
 
     /// Smoothed RTT, if any sample was taken.

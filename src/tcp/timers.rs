@@ -132,6 +132,7 @@ impl Tcb {
         self.stats.retransmit_timeouts += 1;
         // RFC 6298 §5.5–5.6: back off, retransmit the earliest segment.
         self.rtt.back_off();
+        self.rtt.on_retransmit_timeout(now);
         // Karn: no sample from a retransmitted segment.
         self.rtt_probe = None;
         if handshake {

@@ -60,6 +60,33 @@ fn timestamp_echo_gives_rtt_sample_even_after_retransmission() {
 }
 
 #[test]
+fn timestamp_echo_older_than_a_retransmission_timeout_gives_no_rtt_sample() {
+    // Karn's rule (RFC 6298 §3) applied to timestamps: a receiver echoes
+    // TS.Recent, which a duplicate segment does not update (RFC 7323 §4.3),
+    // so after a timeout an echo of the original's TSval may answer the
+    // retransmission and would time the timeout too.
+    let mut tcb = established_ts_sack();
+    tcb.send(b"hello").unwrap();
+    let original = recv!(tcb, t(100));
+    let (val, _) = original.h.options.timestamp.unwrap();
+    let at = tcb.poll_at().unwrap();
+    tcb.on_timeout(at);
+    recv!(tcb, at);
+    let before = (tcb.rtt().latest(), tcb.rtt().rto());
+    send(
+        &mut tcb,
+        at + Duration::from_millis(30),
+        &with_ts(seg(r(0), l(5), Flags::ACK, b""), 1001, val),
+    );
+    assert_eq!(tcb.send_queue(), 0, "the data is acknowledged");
+    assert_eq!(
+        (tcb.rtt().latest(), tcb.rtt().rto()),
+        before,
+        "no sample: the timeout stays backed off"
+    );
+}
+
+#[test]
 fn paws_drops_old_timestamp_and_acks() {
     // RFC 7323 §5.3 R1.
     let mut tcb = established_ts_sack();
