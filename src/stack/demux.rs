@@ -308,6 +308,15 @@ impl Interface {
         let remote = SocketAddrV4::new(src, h.src_port);
         if let Some(&i) = self.conns.get(&(remote, h.dst_port)) {
             if let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) {
+                if e.tcb.is_closed() {
+                    // The connection is over; only the user's handle keeps
+                    // the entry. CLOSED answers with RST (§3.10.7.1), so a
+                    // peer whose last ACK or FIN was lost stops
+                    // retransmitting instead of trying until it times out.
+                    self.stats.tcp_no_socket += 1;
+                    self.reset_for(src, seg);
+                    return;
+                }
                 self.stats.tcp_segments_in += 1;
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
                 if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {

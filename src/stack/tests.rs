@@ -429,6 +429,51 @@ fn time_wait_old_syn_gets_an_ack_not_a_new_connection() {
 }
 
 #[test]
+fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst() {
+    // RFC 9293 §3.10.7.1: a CLOSED connection answers with RST, even while
+    // the user's handle keeps its entry; otherwise a peer whose last ACK was
+    // lost would retransmit into silence until it gives up.
+    let mut iface = Interface::new(Config::default());
+    let h = iface
+        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 80))
+        .unwrap();
+    let (syn, _) = parse_tcp(&poll_with(&mut iface, Instant::ZERO, vec![]).remove(0));
+    let refuse = packet(
+        PEER,
+        US,
+        &tcp_header(
+            80,
+            syn.src_port,
+            0,
+            syn.seq.0.wrapping_add(1),
+            Flags::RST | Flags::ACK,
+        ),
+        b"",
+    );
+    assert!(poll_with(&mut iface, Instant::from_millis(1), vec![refuse]).is_empty());
+    assert_eq!(iface.tcp(h).unwrap().state(), State::Closed);
+    let late = packet(
+        PEER,
+        US,
+        &tcp_header(80, syn.src_port, 5000, 777, Flags::ACK | Flags::FIN),
+        b"late",
+    );
+    let rst = packet(
+        PEER,
+        US,
+        &tcp_header(80, syn.src_port, 5000, 0, Flags::RST),
+        b"",
+    );
+    let out = poll_with(&mut iface, Instant::from_millis(2), vec![late, rst]);
+    assert_eq!(out.len(), 1, "one RST, and none for the RST");
+    let (r, _) = parse_tcp(&out[0]);
+    assert_eq!((r.flags, r.seq), (Flags::RST, SeqNumber(777)));
+    assert_eq!((r.src_port, r.dst_port), (syn.src_port, 80));
+    assert_eq!(iface.stats().tcp_no_socket, 2);
+    assert!(iface.tcp(h).is_some(), "the handle stays valid");
+}
+
+#[test]
 fn listen_ack_without_syn_gets_rst_and_rst_is_ignored() {
     // RFC 9293 §3.10.7.2: in LISTEN an ACK gets <SEQ=SEG.ACK><CTL=RST>, a
     // RST is ignored, and a segment with neither SYN nor ACK is dropped.
