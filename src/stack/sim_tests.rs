@@ -1,10 +1,21 @@
 //! Deterministic simulation (test layer 3): two [`Interface`]s on a virtual
 //! link through seeded [`FaultInjector`]s, time jumping to the next event.
-//! Bulk transfers (4 MiB each way) must arrive byte-identical under loss,
-//! reordering, duplication and corruption, and both ends must close.
 //!
-//! `TUNSTACK_SIM_SEEDS=N` runs N seeds per matrix cell (default 3); a
-//! failure prints the exact cell and seed to replay.
+//! The fault matrix is {0, 1, 5, 20}% loss × reordering on/off ×
+//! duplication on/off × 1% corruption on/off × 20 seeds, 1 MiB each way per
+//! run: the bytes must arrive identical, both ends must reach CLOSED
+//! without error, no stretch of virtual time longer than [`stall_bound`]
+//! may pass without progress, and every corrupted packet must be dropped
+//! by a checksum.
+//! One `#[test]` per loss rate and corruption setting, so they run in
+//! parallel.
+//!
+//! - `TUNSTACK_SIM_SEEDS=N`: N seeds per cell.
+//! - `TUNSTACK_SIM_ONLY=loss=5,reorder=1,dup=0,corrupt=1,seed=17`: only
+//!   the cells (and seed) that match; any key may be left out. A failing
+//!   run prints exactly this line to replay it.
+//! - `TUNSTACK_SOAK=1`: 100 seeds and 16 MiB each way (for local runs).
+//! - `TUNSTACK_SIM_VERBOSE=1`: per-connection counters.
 
 use super::tests::VecDevice;
 use super::*;
@@ -24,6 +35,8 @@ struct Sim {
     a: Side,
     b: Side,
     now: Instant,
+    /// The loss rate both injectors apply.
+    loss: f64,
 }
 
 impl Sim {
@@ -47,6 +60,7 @@ impl Sim {
             a: side(A, [seed, 1], seed.wrapping_mul(3)),
             b: side(B, [seed, 2], seed.wrapping_mul(7) + 1),
             now: Instant::ZERO,
+            loss: faults.drop,
         }
     }
 
@@ -101,10 +115,35 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 struct Outcome {
     /// Virtual time until both directions were fully received.
     elapsed: Duration,
+    /// Longest stretch of virtual time in which neither application
+    /// received a byte and neither connection changed state.
+    longest_stall: Duration,
 }
 
-/// Sends `n` bytes each way, closes both ends, and checks everything.
+/// Longest stretch of virtual time without progress a transfer may have
+/// at a loss rate of `loss` (0.0..=1.0) per direction. A round trip fails
+/// with probability 1 − (1 − loss)², 36% at 20% loss, and each failure
+/// doubles the retransmission timeout (RFC 6298 §5.5) up to `max_rto`
+/// (120 s); at 20% a silence of a few `max_rto` is legitimate. A deadlock,
+/// or a peer retransmitting into a connection that no longer answers,
+/// stays silent for much longer.
+fn stall_bound(loss: f64) -> Duration {
+    if loss >= 0.2 {
+        Duration::from_secs(600)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+/// Rounds (polls of both sides) a transfer may take before it counts as a
+/// livelock.
+const MAX_ROUNDS: u64 = 5_000_000;
+
+/// Sends `n` bytes each way, closes both ends, and checks everything: the
+/// bytes, CLOSED without error on both ends, and that no stretch of
+/// virtual time longer than [`stall_bound`] passes without progress.
 fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
+    let stall_limit = stall_bound(sim.loss);
     sim.b.iface.tcp_listen(80).unwrap();
     let ca = sim
         .a
@@ -118,7 +157,11 @@ fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
     let mut buf = vec![0u8; 65536];
     let mut done_at = None;
     let mut rounds = 0u64;
-    for _ in 0..5_000_000 {
+    // Progress: bytes received by either application, or a state change.
+    let mut last_progress = (sim.now, 0usize, None, None);
+    let mut longest_stall = Duration::ZERO;
+    let mut finished = false;
+    while rounds < MAX_ROUNDS {
         rounds += 1;
         if cb.is_none() {
             cb = sim.b.iface.tcp_accept(80).unwrap();
@@ -148,6 +191,18 @@ fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
         if done_at.is_none() && got_up.len() == n && got_down.len() == n {
             done_at = Some(sim.now);
         }
+        let progress = (
+            got_up.len() + got_down.len(),
+            sim.a.iface.tcp(ca).map(|t| t.state()),
+            cb.and_then(|h| sim.b.iface.tcp(h)).map(|t| t.state()),
+        );
+        if progress != (last_progress.1, last_progress.2, last_progress.3) {
+            last_progress = (sim.now, progress.0, progress.1, progress.2);
+        }
+        longest_stall = longest_stall.max(sim.now - last_progress.0);
+        if longest_stall > stall_limit {
+            break;
+        }
         sim.step();
         // The applications may still have bytes to hand over (the buffer
         // had no room this round): that is work even with no timer armed.
@@ -159,19 +214,30 @@ fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
         let app_pending = wants_to_write(&sim.a.iface, Some(ca), up_sent)
             || wants_to_write(&sim.b.iface, cb, down_sent);
         if !sim.advance() && !app_pending {
+            finished = true;
             break;
         }
     }
     let stats = (sim.a.dev.stats(), sim.b.dev.stats());
-    if got_up.len() != n || got_down.len() != n {
-        eprintln!("{label}: rounds {rounds} up_sent {up_sent} down_sent {down_sent} got_up {} got_down {}", got_up.len(), got_down.len());
+    if !finished || got_up.len() != n || got_down.len() != n {
         eprintln!(
-            "{label}: stalled at {} a={:?}",
+            "{label}: rounds {rounds} up_sent {up_sent} down_sent {down_sent} got_up {} got_down {}",
+            got_up.len(),
+            got_down.len()
+        );
+        eprintln!(
+            "{label}: stopped at {} a={:?}",
             sim.now,
             sim.a.iface.tcp(ca)
         );
         eprintln!("b={:?}", cb.and_then(|h| sim.b.iface.tcp(h)));
     }
+    assert!(
+        longest_stall <= stall_limit,
+        "{label}: no progress for {longest_stall:?} of virtual time (bound {stall_limit:?}) at {}",
+        sim.now
+    );
+    assert!(finished, "{label}: still busy after {rounds} rounds");
     assert_eq!(got_up.len(), n, "{label}: bytes up; faults {stats:?}");
     assert!(got_up == up, "{label}: upstream bytes differ");
     assert_eq!(got_down.len(), n, "{label}: bytes down; faults {stats:?}");
@@ -180,6 +246,9 @@ fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
     let sb = cb.and_then(|h| sim.b.iface.tcp(h)).map(|t| t.state());
     assert_eq!(sa, Some(State::Closed), "{label}: client closes");
     assert_eq!(sb, Some(State::Closed), "{label}: server closes");
+    let ea = sim.a.iface.tcp(ca).and_then(|t| t.error());
+    let eb = cb.and_then(|h| sim.b.iface.tcp(h)).and_then(|t| t.error());
+    assert_eq!((ea, eb), (None, None), "{label}: both close cleanly");
     if std::env::var_os("TUNSTACK_SIM_VERBOSE").is_some() {
         eprintln!("{label}: a {:?}", sim.a.iface.tcp(ca).map(|t| t.stats()));
         eprintln!(
@@ -189,72 +258,270 @@ fn transfer(sim: &mut Sim, n: usize, label: &str) -> Outcome {
     }
     Outcome {
         elapsed: done_at.map_or(Duration::MAX, |t| t - Instant::ZERO),
+        longest_stall,
     }
 }
 
+/// One cell of the fault matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cell {
+    /// Loss in percent.
+    loss: u32,
+    reorder: bool,
+    dup: bool,
+    /// 1% corruption.
+    corrupt: bool,
+}
+
+impl Cell {
+    fn faults(self) -> Faults {
+        let on = |b: bool, p: f64| if b { p } else { 0.0 };
+        Faults {
+            drop: f64::from(self.loss) / 100.0,
+            reorder: on(self.reorder, 0.05),
+            duplicate: on(self.dup, 0.05),
+            corrupt: on(self.corrupt, 0.01),
+            ..Faults::default()
+        }
+    }
+
+    /// `loss=5,reorder=1,dup=0,corrupt=1,seed=17`: the syntax of
+    /// `TUNSTACK_SIM_ONLY`.
+    fn spec(self, seed: u64) -> String {
+        format!(
+            "loss={},reorder={},dup={},corrupt={},seed={seed}",
+            self.loss,
+            u8::from(self.reorder),
+            u8::from(self.dup),
+            u8::from(self.corrupt)
+        )
+    }
+}
+
+/// A filter from `TUNSTACK_SIM_ONLY`: each key that is given must match.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Only {
+    loss: Option<u32>,
+    reorder: Option<bool>,
+    dup: Option<bool>,
+    corrupt: Option<bool>,
+    seed: Option<u64>,
+}
+
+impl Only {
+    fn parse(spec: &str) -> Result<Only, String> {
+        let mut only = Only::default();
+        for kv in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("`{kv}`: expected key=value"))?;
+            let num = |v: &str| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("`{kv}`: not a number"))
+            };
+            let flag = |v: &str| match v.trim() {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(format!("`{kv}`: expected 0 or 1")),
+            };
+            match k.trim() {
+                "loss" => {
+                    only.loss =
+                        Some(u32::try_from(num(v)?).map_err(|_| format!("`{kv}`: too large"))?)
+                }
+                "reorder" => only.reorder = Some(flag(v)?),
+                "dup" => only.dup = Some(flag(v)?),
+                "corrupt" => only.corrupt = Some(flag(v)?),
+                "seed" => only.seed = Some(num(v)?),
+                other => return Err(format!("unknown key `{other}`")),
+            }
+        }
+        Ok(only)
+    }
+
+    fn from_env() -> Only {
+        match std::env::var("TUNSTACK_SIM_ONLY") {
+            Ok(s) => Only::parse(&s).unwrap_or_else(|e| {
+                panic!("TUNSTACK_SIM_ONLY={s}: {e} (e.g. loss=5,reorder=1,dup=0,corrupt=1,seed=17)")
+            }),
+            Err(_) => Only::default(),
+        }
+    }
+
+    fn matches(&self, c: Cell) -> bool {
+        self.loss.is_none_or(|l| l == c.loss)
+            && self.reorder.is_none_or(|r| r == c.reorder)
+            && self.dup.is_none_or(|d| d == c.dup)
+            && self.corrupt.is_none_or(|x| x == c.corrupt)
+    }
+}
+
+/// `TUNSTACK_SOAK=1`: 100 seeds and 16 MiB each way instead of 20 and 1 MiB.
+fn soak() -> bool {
+    std::env::var_os("TUNSTACK_SOAK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Seeds per cell: `TUNSTACK_SIM_SEEDS`, else 100 in a soak, else 20.
 fn seeds() -> u64 {
     std::env::var("TUNSTACK_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(if soak() { 100 } else { 20 })
 }
 
-/// One row of the fault matrix: `loss` × {reorder} × {duplicate} × seeds,
-/// 4 MiB each way.
-fn fault_matrix(loss: f64) {
-    let n = 4 << 20;
-    for reorder in [0.0, 0.05] {
-        for duplicate in [0.0, 0.05] {
-            for seed in 1..=seeds() {
-                let faults = Faults {
-                    drop: loss,
-                    reorder,
-                    duplicate,
-                    ..Faults::default()
-                };
-                let label = format!(
-                    "loss {loss} reorder {reorder} dup {duplicate} seed {seed} \
-                     (replay: TUNSTACK_SIM_SEEDS={seed} cargo test --lib simulation_fault_matrix)"
+/// Runs every matching cell with `loss` and `corrupt` over {reorder} ×
+/// {duplicate} × seeds. Every cell runs even after a failure; the test then
+/// fails listing the command that replays each failing one.
+fn fault_matrix(loss: u32, corrupt: bool) {
+    let only = Only::from_env();
+    let (n, soak_env) = if soak() {
+        (16 << 20, "TUNSTACK_SOAK=1 ")
+    } else {
+        (1 << 20, "")
+    };
+    let seeds: Vec<u64> = match only.seed {
+        Some(s) => vec![s],
+        None => (1..=seeds()).collect(),
+    };
+    let mut failed = Vec::new();
+    let mut runs = 0;
+    let mut longest_stall = Duration::ZERO;
+    for reorder in [false, true] {
+        for dup in [false, true] {
+            let cell = Cell {
+                loss,
+                reorder,
+                dup,
+                corrupt,
+            };
+            if !only.matches(cell) {
+                continue;
+            }
+            for &seed in &seeds {
+                let replay = format!(
+                    "{soak_env}TUNSTACK_SIM_ONLY={} cargo test --lib simulation_fault_matrix",
+                    cell.spec(seed)
                 );
-                transfer(&mut Sim::new(faults, seed), n, &label);
+                let label = format!("{} (replay: {replay})", cell.spec(seed));
+                runs += 1;
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut sim = Sim::new(cell.faults(), seed);
+                    let o = transfer(&mut sim, n, &label);
+                    check_corruption(&sim, cell, &label);
+                    o
+                }));
+                match r {
+                    Ok(o) => longest_stall = longest_stall.max(o.longest_stall),
+                    Err(_) => {
+                        eprintln!("FAILED {label}");
+                        failed.push(replay);
+                    }
+                }
             }
         }
     }
+    eprintln!(
+        "fault matrix loss {loss}% corrupt {}: {runs} runs of {} KiB each way, {} failed, \
+         longest stall {longest_stall:?} (virtual)",
+        u8::from(corrupt),
+        n >> 10,
+        failed.len(),
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {runs} fault-matrix runs failed; replay each with:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
-#[test]
-fn simulation_fault_matrix_no_loss() {
-    fault_matrix(0.0);
-}
-
-#[test]
-fn simulation_fault_matrix_one_percent_loss() {
-    fault_matrix(0.01);
-}
-
-#[test]
-fn simulation_fault_matrix_five_percent_loss() {
-    fault_matrix(0.05);
-}
-
-#[test]
-fn simulation_fault_matrix_twenty_percent_loss() {
-    fault_matrix(0.2);
-}
-
-#[test]
-fn simulation_corruption_is_caught_by_checksums() {
-    for seed in 1..=seeds() {
-        let faults = Faults {
-            corrupt: 0.01,
-            drop: 0.01,
-            ..Faults::default()
-        };
-        let mut sim = Sim::new(faults, seed);
-        transfer(&mut sim, 1 << 20, &format!("corrupt 1% seed {seed}"));
-        let dropped = sim.a.iface.stats().dropped() + sim.b.iface.stats().dropped();
-        assert!(dropped > 0, "corrupted packets were counted as drops");
+/// Every corrupted packet is caught by a checksum and counted as a drop;
+/// without corruption nothing is dropped at all.
+fn check_corruption(sim: &Sim, cell: Cell, label: &str) {
+    let dropped = sim.a.iface.stats().dropped() + sim.b.iface.stats().dropped();
+    let (fa, fb) = (sim.a.dev.stats(), sim.b.dev.stats());
+    let corrupted = fa.corrupted + fb.corrupted;
+    if !cell.corrupt {
+        assert_eq!(dropped, 0, "{label}: drops without corruption");
+        return;
     }
+    if !cell.reorder && !cell.dup {
+        // Every corrupted packet was delivered exactly once.
+        assert_eq!(dropped, corrupted, "{label}: each corrupted packet dropped");
+    } else {
+        // A duplicate is dropped twice; a packet held for reordering at the
+        // very end may never leave.
+        assert!(
+            dropped + 2 >= corrupted && dropped <= 2 * corrupted,
+            "{label}: {dropped} drops for {corrupted} corrupted packets"
+        );
+    }
+    assert!(corrupted > 0, "{label}: 1% corruption corrupted something");
+}
+
+#[test]
+fn simulation_fault_matrix_loss_0() {
+    fault_matrix(0, false);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_0_corrupt() {
+    fault_matrix(0, true);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_1() {
+    fault_matrix(1, false);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_1_corrupt() {
+    fault_matrix(1, true);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_5() {
+    fault_matrix(5, false);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_5_corrupt() {
+    fault_matrix(5, true);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_20() {
+    fault_matrix(20, false);
+}
+
+#[test]
+fn simulation_fault_matrix_loss_20_corrupt() {
+    fault_matrix(20, true);
+}
+
+#[test]
+fn sim_only_filter_parses_and_matches() {
+    let only = Only::parse("loss=5,reorder=1,dup=0,corrupt=1,seed=17").unwrap();
+    let cell = Cell {
+        loss: 5,
+        reorder: true,
+        dup: false,
+        corrupt: true,
+    };
+    assert_eq!(only.seed, Some(17));
+    assert!(only.matches(cell));
+    assert!(!only.matches(Cell { dup: true, ..cell }));
+    assert!(!only.matches(Cell { loss: 20, ..cell }));
+    assert_eq!(
+        Only::parse(&cell.spec(17)).unwrap(),
+        only,
+        "the printed spec replays"
+    );
+    assert!(Only::parse("").unwrap().matches(cell), "no filter: all");
+    assert!(Only::parse("loss=x").is_err());
+    assert!(Only::parse("reorder=2").is_err());
+    assert!(Only::parse("drop=5").is_err());
 }
 
 #[test]
