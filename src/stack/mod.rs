@@ -17,6 +17,8 @@ mod stats;
 mod udp;
 
 #[cfg(test)]
+mod malformed_tests;
+#[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
 mod tests;

@@ -35,9 +35,10 @@ pub struct Stats {
     /// IPv4: protocol other than TCP, UDP, ICMP.
     pub ip_unsupported_protocol: u64,
 
-    /// TCP: segment shorter than its header.
+    /// TCP: segment shorter than 20 bytes or than the header its data
+    /// offset claims.
     pub tcp_truncated: u64,
-    /// TCP: data offset below 5 or beyond the segment.
+    /// TCP: data offset below 5.
     pub tcp_bad_header_len: u64,
     /// TCP: checksum mismatch.
     pub tcp_bad_checksum: u64,

@@ -30,10 +30,10 @@ impl Device for VecDevice {
     }
 }
 
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(super) const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub(super) const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
-fn packet(src: Ipv4Addr, dst: Ipv4Addr, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
+pub(super) fn packet(src: Ipv4Addr, dst: Ipv4Addr, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
     let hl = h.header_len();
     let mut buf = vec![0u8; IPV4_HEADER_LEN + hl + payload.len()];
     buf[IPV4_HEADER_LEN + hl..].copy_from_slice(payload);
@@ -50,7 +50,7 @@ fn packet(src: Ipv4Addr, dst: Ipv4Addr, h: &TcpHeader, payload: &[u8]) -> Vec<u8
     buf
 }
 
-fn tcp_header(sport: u16, dport: u16, seq: u32, ack: u32, flags: Flags) -> TcpHeader {
+pub(super) fn tcp_header(sport: u16, dport: u16, seq: u32, ack: u32, flags: Flags) -> TcpHeader {
     TcpHeader {
         src_port: sport,
         dst_port: dport,
@@ -62,14 +62,14 @@ fn tcp_header(sport: u16, dport: u16, seq: u32, ack: u32, flags: Flags) -> TcpHe
     }
 }
 
-fn parse_tcp(p: &[u8]) -> (TcpHeader, Vec<u8>) {
+pub(super) fn parse_tcp(p: &[u8]) -> (TcpHeader, Vec<u8>) {
     let ip = Ipv4Packet::parse(p).unwrap();
     assert_eq!(ip.repr.protocol, PROTO_TCP);
     let s = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
     (s.header, s.payload.to_vec())
 }
 
-fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+pub(super) fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let mut dev = VecDevice {
         rx: input.into(),
         tx: Vec::new(),
@@ -176,7 +176,7 @@ fn icmp_echo_request_gets_reply() {
     );
 }
 
-fn udp_packet(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+pub(super) fn udp_packet(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let d = crate::wire::UdpDatagram {
         src_port: sport,
         dst_port: dport,

@@ -26,11 +26,14 @@ use core::fmt;
 /// drops by reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Error {
-    /// Shorter than its headers or than the length its header claims.
+    /// Shorter than its headers (as long as IHL or the TCP data offset
+    /// claims) or than the length its header claims.
     Truncated,
     /// IP version is not 4.
     BadVersion,
-    /// IHL or TCP data offset smaller than the minimum header or past the end.
+    /// IHL or TCP data offset smaller than the minimum header, an IPv4
+    /// total length shorter than the header, or a UDP length below 8 or
+    /// past the end.
     BadHeaderLen,
     /// A header or segment checksum does not verify.
     BadChecksum,
