@@ -97,6 +97,23 @@ fn with_ip_options(p: &[u8], options: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn counters_names_every_field_of_stats_in_order() {
+    // `Stats::counters` feeds `--stats` and the checks in this file: it
+    // must not miss a counter. Debug lists the fields as declared.
+    let debug = format!("{:?}", Stats::default());
+    let fields: Vec<&str> = debug
+        .trim_start_matches("Stats {")
+        .trim_end_matches('}')
+        .split(',')
+        .filter_map(|f| f.split(':').next())
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let names: Vec<&str> = Stats::default().counters().iter().map(|c| c.0).collect();
+    assert_eq!(names, fields);
+}
+
+#[test]
 fn the_valid_syn_gets_a_syn_ack() {
     // The baseline every other test here corrupts.
     let (out, s) = feed(vec![syn()]);

@@ -121,6 +121,8 @@ impl Stats {
             ("tcp_time_wait_reused", self.tcp_time_wait_reused),
             ("tcp_connections_opened", self.tcp_connections_opened),
             ("tcp_retransmits", self.tcp_retransmits),
+            ("icmp_errors_applied", self.icmp_errors_applied),
+            ("icmp_errors_ignored", self.icmp_errors_ignored),
             ("icmp_echo_replies", self.icmp_echo_replies),
             ("icmp_dropped", self.icmp_dropped),
             ("udp_no_socket", self.udp_no_socket),
