@@ -6,7 +6,11 @@
 
 /// A byte ring buffer of fixed capacity.
 pub struct RingBuffer {
-    storage: Box<[u8]>,
+    /// Empty until the first byte is written, then `capacity` bytes: a
+    /// half-open or idle connection holds no buffer memory (a SYN flood
+    /// cannot make us allocate a buffer per spoofed SYN).
+    storage: Vec<u8>,
+    capacity: usize,
     read_at: usize,
     len: usize,
 }
@@ -22,11 +26,12 @@ impl std::fmt::Debug for RingBuffer {
 }
 
 impl RingBuffer {
-    /// A ring holding at most `capacity` bytes. The storage is allocated
-    /// zeroed up front (lazily backed by the OS for large sizes).
+    /// A ring holding at most `capacity` bytes. The storage is allocated,
+    /// once, when the first byte is written.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            storage: vec![0u8; capacity].into_boxed_slice(),
+            storage: Vec::new(),
+            capacity,
             read_at: 0,
             len: 0,
         }
@@ -34,7 +39,18 @@ impl RingBuffer {
 
     /// Maximum number of bytes held.
     pub fn capacity(&self) -> usize {
-        self.storage.len()
+        self.capacity
+    }
+
+    /// True once the storage has been allocated.
+    pub fn is_allocated(&self) -> bool {
+        !self.storage.is_empty()
+    }
+
+    fn allocate(&mut self) {
+        if self.storage.is_empty() {
+            self.storage = vec![0u8; self.capacity];
+        }
     }
 
     /// Bytes currently held.
@@ -76,6 +92,10 @@ impl RingBuffer {
             return 0;
         }
         let n = data.len().min(cap - off);
+        if n == 0 {
+            return 0;
+        }
+        self.allocate();
         let start = self.index(off);
         let first = n.min(cap - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
@@ -154,6 +174,10 @@ impl RingBuffer {
     /// [`write_unallocated`](Self::write_unallocated) at offset 0.
     pub fn enqueue_unallocated(&mut self, n: usize) -> usize {
         let n = n.min(self.free());
+        if n > 0 {
+            // Normally written already; keep `len > 0` ⇒ allocated anyway.
+            self.allocate();
+        }
         self.len += n;
         n
     }
@@ -183,6 +207,25 @@ mod tests {
         assert_eq!(r.read_at(3, &mut mid), 0);
         assert_eq!(r.discard(100), 3);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn storage_is_allocated_on_the_first_write_only() {
+        let mut r = RingBuffer::new(1 << 20);
+        assert!(!r.is_allocated());
+        assert_eq!((r.capacity(), r.free(), r.len()), (1 << 20, 1 << 20, 0));
+        let mut out = [0u8; 4];
+        assert_eq!(r.read_at(0, &mut out), 0);
+        assert_eq!(r.dequeue_slice(&mut out), 0);
+        assert_eq!(r.enqueue_slice(b""), 0);
+        assert!(!r.is_allocated(), "nothing written, nothing allocated");
+        assert_eq!(r.enqueue_unallocated(2), 2);
+        assert!(r.is_allocated());
+        assert_eq!(r.dequeue_slice(&mut out), 2);
+        assert_eq!(&out[..2], &[0, 0]);
+        let mut r = RingBuffer::new(8);
+        assert_eq!(r.write_unallocated(3, b"xy"), 2);
+        assert!(r.is_allocated());
     }
 
     #[test]

@@ -178,6 +178,11 @@ impl Stack {
         *self.shared.lock().stats()
     }
 
+    /// TCP connections in the table, half-open and TIME-WAIT included.
+    pub fn connection_count(&self) -> usize {
+        self.shared.lock().connection_count()
+    }
+
     /// Waits up to `timeout` for every connection to finish closing (TIME-WAIT
     /// counts as finished), then stops the driver. Returns true if all
     /// connections closed in time.

@@ -39,6 +39,10 @@ pub(super) struct Listener {
     accept_queue: VecDeque<SocketHandle>,
     events: u64,
     half_open: usize,
+    /// Half-open connections, oldest first (handles of ones that since
+    /// completed or died are skipped when met); bounded by pruning at
+    /// twice the SYN backlog.
+    syn_queue: VecDeque<SocketHandle>,
 }
 
 impl Interface {
@@ -167,6 +171,7 @@ impl Interface {
             Listener {
                 accept_queue: VecDeque::new(),
                 half_open: 0,
+                syn_queue: VecDeque::new(),
                 events: 0,
             },
         );
@@ -364,11 +369,16 @@ impl Interface {
             return;
         }
         let (syn_backlog, accept_backlog) = (self.cfg.syn_backlog, self.cfg.accept_backlog);
-        let full = self
-            .listeners
-            .get(&h.dst_port)
-            .is_none_or(|l| l.half_open >= syn_backlog || l.accept_queue.len() >= accept_backlog);
-        if full {
+        let Some(l) = self.listeners.get(&h.dst_port) else {
+            return;
+        };
+        if l.accept_queue.len() >= accept_backlog {
+            // The application is not accepting: new connections would only
+            // pile up behind the ones already waiting.
+            self.stats.tcp_listen_overflow += 1;
+            return;
+        }
+        if l.half_open >= syn_backlog && !self.evict_oldest_half_open(h.dst_port) {
             self.stats.tcp_listen_overflow += 1;
             return;
         }
@@ -380,9 +390,65 @@ impl Interface {
         let remote = SocketAddrV4::new(src, h.src_port);
         let iss = iss.unwrap_or_else(|| self.isn.isn(now, local, remote));
         let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
-        self.insert(tcb, Some(h.dst_port));
+        let handle = self.insert(tcb, Some(h.dst_port));
         if let Some(l) = self.listeners.get_mut(&h.dst_port) {
             l.half_open += 1;
+            l.syn_queue.push_back(handle);
+            if l.syn_queue.len() > 2 * syn_backlog.max(1) {
+                let entries = &self.entries;
+                l.syn_queue.retain(|q| {
+                    entries
+                        .get(q.index as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|e| {
+                            e.generation == q.generation
+                                && !e.queued
+                                && e.tcb.state() == State::SynReceived
+                        })
+                });
+            }
+        }
+    }
+
+    /// SYN flood defence: with the SYN queue full, the oldest half-open
+    /// connection of `port` makes room for the new SYN (FreeBSD's syncache
+    /// does the same). A flood of spoofed SYNs then only ages out other
+    /// spoofed SYNs, while a real client's handshake completes within one
+    /// round trip of its SYN. The evicted connection disappears silently:
+    /// its peer, if real, retransmits its SYN. Returns false if nothing
+    /// could be evicted.
+    fn evict_oldest_half_open(&mut self, port: u16) -> bool {
+        loop {
+            let Some(h) = self
+                .listeners
+                .get_mut(&port)
+                .and_then(|l| l.syn_queue.pop_front())
+            else {
+                return false;
+            };
+            let i = h.index as usize;
+            let live = self
+                .entries
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| {
+                    e.generation == h.generation
+                        && e.listener == Some(port)
+                        && !e.queued
+                        && e.tcb.state() == State::SynReceived
+                });
+            if !live {
+                continue;
+            }
+            if let Some(e) = self.entries.get_mut(i).and_then(Option::take) {
+                self.conns.remove(&(e.tcb.remote(), e.tcb.local().port()));
+                self.free.push(i);
+            }
+            if let Some(l) = self.listeners.get_mut(&port) {
+                l.half_open = l.half_open.saturating_sub(1);
+            }
+            self.stats.tcp_syn_evicted += 1;
+            return true;
         }
     }
 

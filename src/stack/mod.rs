@@ -56,7 +56,11 @@ pub struct Config {
     pub tcp: tcp::Config,
     /// Most TCP connections held at once (all states).
     pub max_connections: usize,
-    /// Half-open connections per listener (SYN queue).
+    /// Half-open connections per listener (SYN queue). When full, the
+    /// oldest half-open connection makes room for a new SYN; a half-open
+    /// connection holds no buffers (about 1 KiB), so the default is as deep
+    /// as Linux's `tcp_max_syn_backlog`: deeper than the TUN queue, so a
+    /// real client's ACK is processed before a flood can evict its entry.
     pub syn_backlog: usize,
     /// Established, not yet accepted connections per listener.
     pub accept_backlog: usize,
@@ -76,7 +80,7 @@ impl Default for Config {
             ttl: 64,
             tcp: tcp::Config::default(),
             max_connections: 16384,
-            syn_backlog: 256,
+            syn_backlog: 4096,
             accept_backlog: 128,
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],

@@ -56,6 +56,9 @@ pub struct Stats {
     pub tcp_rst_sent: u64,
     /// TCP: SYNs dropped because the SYN or accept queue was full.
     pub tcp_listen_overflow: u64,
+    /// Half-open connections evicted to make room for a new SYN (SYN
+    /// queue full: a flood, or a slow network).
+    pub tcp_syn_evicted: u64,
     /// TCP: connections refused because the connection table was full.
     pub tcp_table_full: u64,
     /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
@@ -117,6 +120,7 @@ impl Stats {
             ("tcp_no_socket", self.tcp_no_socket),
             ("tcp_rst_sent", self.tcp_rst_sent),
             ("tcp_listen_overflow", self.tcp_listen_overflow),
+            ("tcp_syn_evicted", self.tcp_syn_evicted),
             ("tcp_table_full", self.tcp_table_full),
             ("tcp_time_wait_reused", self.tcp_time_wait_reused),
             ("tcp_connections_opened", self.tcp_connections_opened),

@@ -285,7 +285,7 @@ fn listener_completes_handshake_and_queues_for_accept() {
 }
 
 #[test]
-fn listener_backlog_overflow_is_counted() {
+fn listener_full_syn_queue_evicts_the_oldest_half_open_connection() {
     let mut iface = Interface::new(Config {
         syn_backlog: 2,
         ..Config::default()
@@ -295,8 +295,62 @@ fn listener_backlog_overflow_is_counted() {
         .map(|i| packet(PEER, US, &tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
         .collect();
     let out = poll_with(&mut iface, Instant::ZERO, syns);
-    assert_eq!(out.len(), 2);
-    assert_eq!(iface.stats().tcp_listen_overflow, 3);
+    assert_eq!(iface.stats().tcp_syn_evicted, 3);
+    assert_eq!(iface.stats().tcp_listen_overflow, 0);
+    assert_eq!(iface.connection_count(), 2, "the queue stays at its cap");
+    // The two newest SYNs hold the queue and were answered.
+    let segs: Vec<_> = out
+        .iter()
+        .map(|p| {
+            let ip = Ipv4Packet::parse(p).unwrap();
+            TcpSegment::parse(US, PEER, ip.payload).unwrap().header
+        })
+        .collect();
+    let mut ports: Vec<u16> = segs.iter().map(|h| h.dst_port).collect();
+    ports.sort_unstable();
+    assert_eq!(ports, [40003, 40004]);
+    let seg = segs.iter().find(|h| h.dst_port == 40004).unwrap();
+    let ack = packet(
+        PEER,
+        US,
+        &tcp_header(40004, 80, 2, (seg.seq + 1u32).0, Flags::ACK),
+        b"",
+    );
+    poll_with(&mut iface, Instant::ZERO, vec![ack]);
+    assert!(
+        matches!(iface.tcp_accept(80), Ok(Some(_))),
+        "the newest SYN's handshake completed"
+    );
+    // The oldest one was forgotten: its ACK now meets only the listener.
+    let stale = packet(PEER, US, &tcp_header(40000, 80, 2, 12345, Flags::ACK), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![stale]);
+    let rst = Ipv4Packet::parse(&out[0]).unwrap();
+    let rst = TcpSegment::parse(US, PEER, rst.payload).unwrap();
+    assert!(rst.header.flags.rst());
+}
+
+#[test]
+fn listener_full_accept_queue_drops_new_syns() {
+    let mut iface = Interface::new(Config {
+        accept_backlog: 1,
+        ..Config::default()
+    });
+    iface.tcp_listen(80).unwrap();
+    let syn = packet(PEER, US, &tcp_header(40000, 80, 1, 0, Flags::SYN), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
+    let synack = Ipv4Packet::parse(&out[0]).unwrap();
+    let seg = TcpSegment::parse(US, PEER, synack.payload).unwrap();
+    let ack = packet(
+        PEER,
+        US,
+        &tcp_header(40000, 80, 2, (seg.header.seq + 1u32).0, Flags::ACK),
+        b"",
+    );
+    poll_with(&mut iface, Instant::ZERO, vec![ack]);
+    let syn = packet(PEER, US, &tcp_header(40001, 80, 1, 0, Flags::SYN), b"");
+    let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
+    assert!(out.is_empty(), "nobody accepts: no new handshake");
+    assert_eq!(iface.stats().tcp_listen_overflow, 1);
 }
 
 #[test]
