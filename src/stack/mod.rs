@@ -78,7 +78,12 @@ impl Default for Config {
             addr: Ipv4Addr::new(10, 0, 0, 2),
             mtu: 1500,
             ttl: 64,
-            tcp: tcp::Config::default(),
+            // The MSS follows the MTU (MTU − 40, RFC 9293 §3.7.1): no
+            // cap of our own beyond it.
+            tcp: tcp::Config {
+                mss: u16::MAX,
+                ..tcp::Config::default()
+            },
             max_connections: 16384,
             syn_backlog: 4096,
             accept_backlog: 128,
@@ -162,6 +167,7 @@ impl Interface {
     pub fn new(mut cfg: Config) -> Interface {
         cfg.mtu = cfg.mtu.clamp(576, 65535);
         let mss = (cfg.mtu - IPV4_HEADER_LEN - crate::wire::TCP_HEADER_LEN).min(65535) as u16;
+        // `tcp.mss` is an upper bound; the MTU sets the real value.
         cfg.tcp.mss = cfg.tcp.mss.min(mss).max(64);
         let secret = cfg.secret;
         Interface {

@@ -330,6 +330,24 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection() {
 }
 
 #[test]
+fn mss_follows_the_mtu_unless_capped() {
+    // RFC 9293 §3.7.1: MSS = MTU − 20 (IPv4) − 20 (TCP).
+    for (mtu, mss) in [(1500, 1460), (9000, 8960), (65535, 65495), (576, 536)] {
+        let iface = Interface::new(Config {
+            mtu,
+            ..Config::default()
+        });
+        assert_eq!(iface.config().tcp.mss, mss, "MTU {mtu}");
+    }
+    let mut capped = Config {
+        mtu: 9000,
+        ..Config::default()
+    };
+    capped.tcp.mss = 1200;
+    assert_eq!(Interface::new(capped).config().tcp.mss, 1200);
+}
+
+#[test]
 fn listener_full_accept_queue_drops_new_syns() {
     let mut iface = Interface::new(Config {
         accept_backlog: 1,
