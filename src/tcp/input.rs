@@ -331,12 +331,19 @@ impl Tcb {
         // Window update (§3.10.7.4): only from a segment not older than the
         // last one that updated it.
         if self.snd_wl1.diff(h.seq) < 0 || (self.snd_wl1 == h.seq && self.snd_wl2.diff(ack) <= 0) {
+            let reopened = self.snd_wnd == 0 && window > 0;
             self.snd_wnd = window;
             self.max_snd_wnd = self.max_snd_wnd.max(window);
             self.snd_wl1 = h.seq;
             self.snd_wl2 = ack;
             if window > 0 {
                 self.timers.stop(Timer::Persist);
+            }
+            if reopened && ack == self.snd_una && self.snd_nxt.diff(self.snd_una) == 1 {
+                // The one byte out is a zero-window probe the receiver
+                // dropped: send it again now, with whatever follows it,
+                // rather than after a retransmission timeout.
+                self.snd_nxt = self.snd_una;
             }
         }
         true

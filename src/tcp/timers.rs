@@ -149,6 +149,13 @@ impl Tcb {
             self.scoreboard.clear();
             // Go back N: everything from snd_una is resent as the window allows.
             self.snd_nxt = self.snd_una;
+            if self.snd_wnd == 0 && self.unsent_len() > 0 {
+                // The byte in flight was a zero-window probe: resending it
+                // is the next probe (RFC 9293 §3.8.6.1 — keep probing while
+                // the window stays shut), which the window would not allow.
+                self.force_probe = true;
+                self.stats.window_probes += 1;
+            }
         }
         self.retransmitting = true;
         log::debug!(

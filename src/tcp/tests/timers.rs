@@ -292,6 +292,71 @@ fn persist_probes_back_off() {
 }
 
 #[test]
+fn persist_zero_window_forever_ends_with_the_user_timeout() {
+    // RFC 9293 §3.8.6.1: probing goes on while the peer answers, so a peer
+    // that keeps its window shut forever is bounded only by the user
+    // timeout (RFC 5482; Linux applies TCP_USER_TIMEOUT to probing too).
+    let c = Config {
+        user_timeout: Some(Duration::from_secs(5)),
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send!(tcb, t(11), z.clone());
+    tcb.send(b"queued behind a closed window").unwrap();
+    recv_nothing!(tcb, t(12));
+    let mut now = t(12);
+    let mut probes = 0;
+    while tcb.state() != State::Closed {
+        now = tcb.poll_at().expect("the persist or user timer is armed");
+        assert!(now <= t(12 + 5_000 + 1_000), "bounded: {now:?}");
+        tcb.on_timeout(now);
+        if !recv(&mut tcb, now).is_empty() {
+            probes += 1;
+            // The peer answers every probe, window still zero.
+            send!(tcb, now, z.clone());
+        }
+    }
+    assert!(probes >= 2, "{probes} probes");
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn persist_probing_goes_on_while_the_peer_answers_then_data_flows() {
+    // RFC 9293 §3.8.6.1: a closed window is probed for as long as the
+    // receiver keeps answering; when it opens, the queued data goes out.
+    let mut tcb = established_with(&cfg());
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send!(tcb, t(11), z.clone());
+    tcb.send(b"patience").unwrap();
+    recv_nothing!(tcb, t(12));
+    let mut now = t(12);
+    let mut probes = 0;
+    while probes < 25 {
+        now = tcb.poll_at().expect("probing never stops");
+        tcb.on_timeout(now);
+        let out = recv(&mut tcb, now);
+        if !out.is_empty() {
+            assert_eq!(out[0].payload.len(), 1, "a probe carries one byte");
+            probes += 1;
+            send!(tcb, now, z.clone());
+        }
+    }
+    assert_eq!(
+        tcb.state(),
+        State::Established,
+        "alive after {probes} probes"
+    );
+    let mut open = seg(r(0), l(0), Flags::ACK, b"");
+    open.h.window = 65535;
+    send!(tcb, now, open);
+    let data = recv!(tcb, now);
+    assert_eq!(data.payload, b"patience");
+}
+
+#[test]
 fn time_wait_duration_is_configurable() {
     let c = Config {
         time_wait: Duration::from_secs(5),

@@ -1,0 +1,103 @@
+//! Servers that never finish, against `tunstack get` in a private
+//! namespace: one trickling its response a byte per second (slowloris),
+//! one sending an endless header, one that never reads what we send (a
+//! window shut forever). Each ends in bounded time with a clear error and
+//! exit code 1, and tunstack's memory stays bounded.
+
+mod common;
+
+use common::*;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn tunstack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(args)
+        .output()
+        .expect("run tunstack")
+}
+
+/// Hostile HTTP servers on the kernel side: port 8001 trickles a valid
+/// response one byte per second; 8002 sends a status line and then header
+/// lines forever; 8003 accepts and never reads.
+const SERVERS: &str = r#"
+import socket, threading, time
+def serve(port, handler):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handler, args=(c,), daemon=True).start()
+def slowloris(c):
+    try:
+        for b in b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello":
+            c.send(bytes([b]))
+            time.sleep(1)
+    except OSError:
+        pass
+def endless(c):
+    try:
+        c.send(b"HTTP/1.1 200 OK\r\n")
+        while True:
+            c.send(b"X-Padding: " + b"a" * 1000 + b"\r\n")
+    except OSError:
+        pass
+def deaf(c):
+    time.sleep(3600)
+for port, h in ((8001, slowloris), (8002, endless), (8003, deaf)):
+    threading.Thread(target=serve, args=(port, h), daemon=True).start()
+time.sleep(3600)
+"#;
+
+#[test]
+fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let dir = TempDir::new("bounds");
+    std::fs::write(dir.path().join("servers.py"), SERVERS).unwrap();
+    let script = dir.path().join("servers.py");
+    let _servers = Daemon::spawn(dir.path(), "python3", &[script.to_str().unwrap()]);
+    for port in [8001, 8002, 8003] {
+        wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    }
+
+    // Slowloris: every byte comes within any read timeout, so only the
+    // overall limit ends it.
+    let t = Instant::now();
+    let out = tunstack(&["get", "--max-time", "3", "http://10.0.0.1:8001/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("timed out (--max-time)"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+
+    // An endless header: the head is capped (64 KiB), no limit needed.
+    let out = tunstack(&["get", "http://10.0.0.1:8002/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("response head too large"), "{err}");
+
+    // A server that never reads: a 64 MiB upload fills its window, which
+    // stays shut; the overall limit ends it (tunstack keeps probing the
+    // closed window meanwhile, RFC 9293 §3.8.6.1).
+    let file = dir.path().join("upload.bin");
+    std::fs::write(&file, random_bytes(64 << 20, 3)).unwrap();
+    let at = format!("@{}", file.display());
+    let t = Instant::now();
+    let out = tunstack(&[
+        "get",
+        "--max-time",
+        "3",
+        "--data-binary",
+        &at,
+        "http://10.0.0.1:8003/",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("timed out (--max-time)"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+}
