@@ -243,4 +243,6 @@ step "cargo build --all-targets" cargo build --all-targets
 step "cargo test${*:+ $*}" run_tests "$@"
 # Keeps the benchmarks from rotting: tiny sizes, one run, never judged on speed.
 step "scripts/bench.sh --smoke" scripts/bench.sh --smoke
+# Every cargo-fuzz target for 20 s (docs/security.md); fails on any crash.
+step "scripts/fuzz.sh 20" scripts/fuzz.sh 20
 summary 0
