@@ -42,6 +42,11 @@ use std::ops::RangeInclusive;
 const RX_BATCH: usize = 64;
 /// Bound on queued RST / ICMP replies.
 const MAX_REPLIES: usize = 256;
+/// Most stack-generated replies (RSTs for no connection, ICMP errors and
+/// echo replies) per second: one forged packet never buys more than one
+/// reply, and a flood of them cannot make us a traffic source beyond this
+/// (Linux's `icmp_msgs_per_sec` is 1000 too).
+const REPLIES_PER_SECOND: u32 = 1000;
 
 /// Configuration of an [`Interface`].
 #[derive(Clone, Debug)]
@@ -157,6 +162,12 @@ pub struct Interface {
     rng: Rng,
     stats: Stats,
     replies: VecDeque<Reply>,
+    /// Replies still allowed in the current one-second window, and when
+    /// that window began.
+    reply_budget: (u32, Instant),
+    /// The time of the current poll or ingress (replies are rate-limited
+    /// against it).
+    now: Instant,
     ip_ident: u16,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
@@ -184,6 +195,8 @@ impl Interface {
             udp: HashMap::new(),
             stats: Stats::default(),
             replies: VecDeque::new(),
+            reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
+            now: Instant::ZERO,
             ip_ident: 0,
         }
     }
@@ -221,6 +234,7 @@ impl Interface {
     /// writes every segment that is ready. Returns true if anything
     /// happened that a waiting user might care about.
     pub fn poll(&mut self, now: Instant, device: &mut dyn Device) -> bool {
+        self.now = now;
         let mut activity = false;
         let mut rx = std::mem::take(&mut self.rx_buf);
         for _ in 0..RX_BATCH {
@@ -265,6 +279,7 @@ impl Interface {
 
     /// Handles one packet from the device.
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
+        self.now = now;
         ipv4::ingress(self, now, packet);
     }
 
@@ -375,6 +390,16 @@ impl Interface {
             self.stats.replies_dropped += 1;
             return;
         }
+        let (left, since) = &mut self.reply_budget;
+        if self.now.saturating_duration_since(*since) >= crate::time::Duration::from_secs(1) {
+            *left = REPLIES_PER_SECOND;
+            *since = self.now;
+        }
+        if *left == 0 {
+            self.stats.replies_rate_limited += 1;
+            return;
+        }
+        *left -= 1;
         self.replies.push_back(r);
     }
 }

@@ -90,6 +90,8 @@ pub struct Stats {
 
     /// Replies (RST, ICMP) dropped because the reply queue was full.
     pub replies_dropped: u64,
+    /// Replies (RSTs, ICMP) not sent: over the per-second reply limit.
+    pub replies_rate_limited: u64,
 }
 
 impl Stats {
@@ -135,6 +137,7 @@ impl Stats {
             ("udp_sent", self.udp_sent),
             ("udp_malformed", self.udp_malformed),
             ("replies_dropped", self.replies_dropped),
+            ("replies_rate_limited", self.replies_rate_limited),
         ]
     }
 }

@@ -330,6 +330,27 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection() {
 }
 
 #[test]
+fn replies_to_strays_are_limited_per_second() {
+    // One RST per stray segment (RFC 9293 §3.10.7.1), but never more than
+    // the per-second budget: a flood cannot turn us into a traffic source.
+    let mut iface = Interface::new(Config::default());
+    let stray = |i: u16| packet(PEER, US, &tcp_header(1000 + i, 9, 1, 0, Flags::SYN), b"");
+    let mut rsts = 0;
+    for round in 0..75u16 {
+        let input = (0..16).map(|i| stray(round * 16 + i)).collect();
+        rsts += poll_with(&mut iface, Instant::ZERO, input).len();
+    }
+    assert_eq!(rsts, REPLIES_PER_SECOND as usize);
+    assert_eq!(iface.stats().replies_rate_limited, 200);
+    let later = Instant::ZERO + crate::time::Duration::from_millis(1000);
+    assert_eq!(
+        poll_with(&mut iface, later, vec![stray(9999)]).len(),
+        1,
+        "a new second, a new budget"
+    );
+}
+
+#[test]
 fn mss_follows_the_mtu_unless_capped() {
     // RFC 9293 §3.7.1: MSS = MTU − 20 (IPv4) − 20 (TCP).
     for (mtu, mss) in [(1500, 1460), (9000, 8960), (65535, 65495), (576, 536)] {
