@@ -306,10 +306,9 @@ fn persist_zero_window_forever_ends_with_the_user_timeout() {
     send!(tcb, t(11), z.clone());
     tcb.send(b"queued behind a closed window").unwrap();
     recv_nothing!(tcb, t(12));
-    let mut now = t(12);
     let mut probes = 0;
     while tcb.state() != State::Closed {
-        now = tcb.poll_at().expect("the persist or user timer is armed");
+        let now = tcb.poll_at().expect("the persist or user timer is armed");
         assert!(now <= t(12 + 5_000 + 1_000), "bounded: {now:?}");
         tcb.on_timeout(now);
         if !recv(&mut tcb, now).is_empty() {
