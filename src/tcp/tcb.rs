@@ -541,7 +541,14 @@ impl Tcb {
         // "window update" that announces the same 65535.
         let most = 65535u32 << self.rcv_wscale;
         let edge = self.rcv_nxt + self.rcv_wnd().min(most);
-        if edge.diff(self.rcv_adv) >= self.sws_threshold() as i32 {
+        // An explicit update only matters to a peer that is running out of
+        // window: while it still has half a buffer to send into, the ACKs
+        // of that data carry the new edge (Linux waits until the window
+        // would double). Saves an ACK — a TUN write and a driver wake-up —
+        // per application read during bulk transfers.
+        let peer_room = self.rcv_adv.diff(self.rcv_nxt).max(0) as usize;
+        let half = (self.rx.capacity() / 2).min(most as usize);
+        if peer_room < half && edge.diff(self.rcv_adv) >= self.sws_threshold() as i32 {
             self.ack_for(super::AckReason::WindowUpdate);
         }
     }
