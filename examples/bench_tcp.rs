@@ -19,7 +19,9 @@
 //! measures is always the client: a bulk client writes N MiB, shuts down
 //! its sending side and waits for the server's EOF, so the time covers
 //! every byte delivered. `--buf BYTES` sets tunstack's socket buffers
-//! (default 1 MiB); the advertised MSS follows the MTU.
+//! (default 1 MiB); the advertised MSS follows the MTU. `--offload 1`
+//! opens tun0 with virtio-net headers (checksum offload and TSO both
+//! ways, `VnetTunDevice`).
 //!
 //! The last line is `result: VALUE UNIT (...)`, which the script parses.
 
@@ -41,10 +43,11 @@ struct Args {
     count: u64,
     conns: usize,
     buf: usize,
+    offload: bool,
     addr: Option<SocketAddr>,
 }
 
-const USAGE: &str = "usage: bench_tcp tun send|recv|rr|crr|idle [--mtu N] [--mib N] [--count N] [--conns N] [--buf BYTES]
+const USAGE: &str = "usage: bench_tcp tun send|recv|rr|crr|idle [--mtu N] [--mib N] [--count N] [--conns N] [--buf BYTES] [--offload 0|1]
        bench_tcp kernel-server sink|echo|crr --bind IP:PORT
        bench_tcp kernel-client send|rr|crr --to IP:PORT [--mib N] [--count N]";
 
@@ -61,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         count: 10_000,
         conns: 1000,
         buf: 1 << 20,
+        offload: false,
         addr: None,
     };
     while let Some(flag) = it.next() {
@@ -72,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             "--count" => a.count = v.parse().map_err(|_| bad())?,
             "--conns" => a.conns = v.parse().map_err(|_| bad())?,
             "--buf" => a.buf = v.parse().map_err(|_| bad())?,
+            "--offload" => a.offload = v == "1",
             "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -298,6 +303,7 @@ fn tun(a: &Args) -> io::Result<()> {
     }
     let tun = TunConfig {
         mtu: a.mtu,
+        offload: a.offload,
         ..TunConfig::default()
     };
     let rss0 = rss_kib();

@@ -1,7 +1,9 @@
 //! Byte-packet devices: where IPv4 packets enter and leave the stack.
 //!
 //! Owns the [`Device`] trait and its implementations: [`tun::TunDevice`]
-//! (a Linux TUN interface, IFF_TUN without packet info) and
+//! (a Linux TUN interface, IFF_TUN without packet info),
+//! [`vnet::VnetTunDevice`] (the same with virtio-net headers: checksum
+//! offload and TSO, so one system call moves a 64 KiB batch) and
 //! [`pipe::PipeDevice`] (a connected in-memory pair for tests and
 //! simulation). Knows nothing about TCP; middleware that inspects packets
 //! (pcap, trace, fault injection) wraps another device.
@@ -11,6 +13,7 @@ pub mod pcap;
 pub mod pipe;
 pub mod trace;
 pub mod tun;
+pub mod vnet;
 
 use std::io;
 use std::os::fd::RawFd;
@@ -20,6 +23,42 @@ pub use pcap::{PcapDevice, PcapStats};
 pub use pipe::PipeDevice;
 pub use trace::TraceDevice;
 pub use tun::{TunConfig, TunDevice};
+pub use vnet::{VnetStats, VnetTunDevice};
+
+/// Opens the TUN interface `cfg` describes: a [`VnetTunDevice`] if
+/// `cfg.offload`, else a [`TunDevice`].
+///
+/// # Errors
+/// As [`TunDevice::open`] and [`VnetTunDevice::open`].
+pub fn open_tun(cfg: &TunConfig) -> io::Result<Box<dyn Device + Send>> {
+    Ok(if cfg.offload {
+        Box::new(VnetTunDevice::open(cfg)?)
+    } else {
+        Box::new(TunDevice::open(cfg)?)
+    })
+}
+
+/// What a device can do beyond carrying MTU-sized packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// [`Device::send_tso`] takes a TCP segment of up to 64 KiB whose
+    /// checksum field holds only the pseudo-header sum, and the other end
+    /// treats it as MSS-sized segments (TCP segmentation offload).
+    pub tso: bool,
+    /// [`Device::recv_meta`] tells when a packet's checksum was built or
+    /// verified by the other end, so the stack need not verify it.
+    pub rx_checksum: bool,
+}
+
+/// A packet read by [`Device::recv_meta`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxMeta {
+    /// Length of the packet in the buffer.
+    pub len: usize,
+    /// The transport checksum is known good (or left partial by the local
+    /// kernel, which vouches for the data): skip verifying it.
+    pub checksum_ok: bool,
+}
 
 /// A source and sink of raw IPv4 packets.
 pub trait Device {
@@ -60,6 +99,40 @@ pub trait Device {
         let _ = reason;
         self.send(packet)
     }
+
+    /// The offloads this device offers. Wrappers (pcap, trace, faults)
+    /// offer none, so the stack sends them only MTU-sized packets with
+    /// full checksums.
+    fn offload(&self) -> Offload {
+        Offload::default()
+    }
+
+    /// Reads one packet, saying whether its checksum needs checking.
+    ///
+    /// # Errors
+    /// As [`recv`](Device::recv).
+    fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
+        let len = self.recv(buf)?;
+        Ok(RxMeta {
+            len,
+            checksum_ok: false,
+        })
+    }
+
+    /// Writes an IPv4 TCP segment larger than the MTU for the other end to
+    /// treat as segments of `mss` payload bytes each (TSO); the TCP
+    /// checksum field holds the pseudo-header sum only. Only called when
+    /// [`offload`](Device::offload) says `tso`.
+    ///
+    /// # Errors
+    /// `Unsupported` by default; otherwise as [`send`](Device::send).
+    fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
+        let _ = (packet, mss);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "device has no TCP segmentation offload",
+        ))
+    }
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
@@ -80,5 +153,14 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
         (**self).send_with_reason(packet, reason)
+    }
+    fn offload(&self) -> Offload {
+        (**self).offload()
+    }
+    fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
+        (**self).recv_meta(buf)
+    }
+    fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
+        (**self).send_tso(packet, mss)
     }
 }

@@ -3,7 +3,7 @@
 //! `> 10.0.0.2:40312 > 10.0.0.1:80 [S] seq 3188812312 win 65535 <mss 1460,sackOK,TS val 1 ecr 0,wscale 7> length 0`
 //! (`>` sent, `<` received). Enable with `RUST_LOG=tunstack=trace`.
 
-use super::Device;
+use super::{Device, Offload, RxMeta};
 use crate::wire::tcp::Summary;
 use crate::wire::{Ipv4Packet, TcpSegment, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::io;
@@ -23,13 +23,18 @@ impl<D> TraceDevice<D> {
 
 /// The one-line description of a packet.
 pub fn describe(packet: &[u8]) -> String {
+    describe_with(packet, true)
+}
+
+/// As [`describe`]; `verify` false skips the TCP checksum (offloaded).
+fn describe_with(packet: &[u8], verify: bool) -> String {
     let ip = match Ipv4Packet::parse(packet) {
         Ok(ip) => ip,
         Err(e) => return format!("{} bytes, not a valid IPv4 packet: {e}", packet.len()),
     };
     let (src, dst) = (ip.repr.src, ip.repr.dst);
     match ip.repr.protocol {
-        PROTO_TCP => match TcpSegment::parse(src, dst, ip.payload) {
+        PROTO_TCP => match TcpSegment::parse_with(src, dst, ip.payload, verify) {
             Ok(s) => format!(
                 "{src}:{} > {dst}:{} {}",
                 s.header.src_port,
@@ -80,6 +85,26 @@ impl<D: Device> Device for TraceDevice<D> {
             log::trace!("> {} ({reason})", describe(packet));
         }
         self.inner.send_with_reason(packet, reason)
+    }
+
+    fn offload(&self) -> Offload {
+        self.inner.offload()
+    }
+
+    fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
+        let m = self.inner.recv_meta(buf)?;
+        if log::log_enabled!(log::Level::Trace) {
+            let p = buf.get(..m.len).unwrap_or(&[]);
+            log::trace!("< {}", describe_with(p, !m.checksum_ok));
+        }
+        Ok(m)
+    }
+
+    fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("> {} (TSO, MSS {mss})", describe_with(packet, false));
+        }
+        self.inner.send_tso(packet, mss)
     }
 }
 

@@ -27,6 +27,9 @@ pub struct TunConfig {
     /// Assign the address, set the MTU, bring the link up and disable IPv6.
     /// Off when attaching to an interface someone else configured.
     pub configure: bool,
+    /// Open with virtio-net headers, checksum offload and TSO
+    /// ([`VnetTunDevice`](super::VnetTunDevice)) instead of a plain TUN.
+    pub offload: bool,
 }
 
 impl Default for TunConfig {
@@ -37,6 +40,7 @@ impl Default for TunConfig {
             prefix: 24,
             mtu: 1500,
             configure: true,
+            offload: false,
         }
     }
 }
@@ -65,27 +69,7 @@ impl TunDevice {
     /// without CAP_NET_ADMIN; other OS errors from `/dev/net/tun` or the
     /// configuration ioctls.
     pub fn open(cfg: &TunConfig) -> io::Result<TunDevice> {
-        if cfg.name.is_empty()
-            || cfg.name.len() >= libc::IFNAMSIZ
-            || cfg.name.contains(['/', ' ', '\0'])
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bad interface name {:?}", cfg.name),
-            ));
-        }
-        if !(576..=65535).contains(&cfg.mtu) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("MTU {} outside 576..=65535", cfg.mtu),
-            ));
-        }
-        if !(1..=30).contains(&cfg.prefix) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("prefix /{} outside 1..=30", cfg.prefix),
-            ));
-        }
+        validate(cfg)?;
         let iface = Iface::without_packet_info(&cfg.name, Mode::Tun)?;
         iface.set_non_blocking()?;
         let dev = TunDevice {
@@ -93,7 +77,7 @@ impl TunDevice {
             mtu: cfg.mtu,
         };
         if cfg.configure {
-            dev.configure(cfg)?;
+            configure(dev.name(), cfg)?;
         }
         Ok(dev)
     }
@@ -102,16 +86,44 @@ impl TunDevice {
     pub fn name(&self) -> &str {
         self.iface.name()
     }
+}
 
-    fn configure(&self, cfg: &TunConfig) -> io::Result<()> {
-        disable_ipv6(self.name());
-        let sock = Ctl::new()?;
-        let mask = u32::MAX << (32 - u32::from(cfg.prefix));
-        sock.set_addr(self.name(), libc::SIOCSIFADDR, cfg.kernel_addr)?;
-        sock.set_addr(self.name(), libc::SIOCSIFNETMASK, Ipv4Addr::from(mask))?;
-        sock.set_mtu(self.name(), cfg.mtu)?;
-        sock.set_up(self.name())
+/// Checks the name, MTU and prefix of `cfg`.
+pub(super) fn validate(cfg: &TunConfig) -> io::Result<()> {
+    if cfg.name.is_empty()
+        || cfg.name.len() >= libc::IFNAMSIZ
+        || cfg.name.contains(['/', ' ', '\0'])
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {:?}", cfg.name),
+        ));
     }
+    if !(576..=65535).contains(&cfg.mtu) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("MTU {} outside 576..=65535", cfg.mtu),
+        ));
+    }
+    if !(1..=30).contains(&cfg.prefix) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("prefix /{} outside 1..=30", cfg.prefix),
+        ));
+    }
+    Ok(())
+}
+
+/// Assigns the address, sets the MTU, brings the link up and disables
+/// IPv6 on the interface `name`.
+pub(super) fn configure(name: &str, cfg: &TunConfig) -> io::Result<()> {
+    disable_ipv6(name);
+    let sock = Ctl::new()?;
+    let mask = u32::MAX << (32 - u32::from(cfg.prefix));
+    sock.set_addr(name, libc::SIOCSIFADDR, cfg.kernel_addr)?;
+    sock.set_addr(name, libc::SIOCSIFNETMASK, Ipv4Addr::from(mask))?;
+    sock.set_mtu(name, cfg.mtu)?;
+    sock.set_up(name)
 }
 
 /// Writes `1` to `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`. A kernel

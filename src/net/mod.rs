@@ -23,7 +23,7 @@ pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
 pub use udp::UdpSocket;
 
-use crate::device::{Device, TunConfig, TunDevice};
+use crate::device::{Device, TunConfig};
 use crate::stack::Interface;
 use std::io;
 use std::net::Ipv4Addr;
@@ -161,9 +161,11 @@ impl Stack {
     /// Opens (and configures) a TUN interface and starts a stack on it.
     ///
     /// # Errors
-    /// See [`TunDevice::open`] and [`Stack::new`].
+    /// See [`TunDevice::open`](crate::device::TunDevice::open),
+    /// [`VnetTunDevice::open`](crate::device::VnetTunDevice::open) and
+    /// [`Stack::new`].
     pub fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack> {
-        let dev = TunDevice::open(tun)?;
+        let dev = crate::device::open_tun(tun)?;
         config.mtu = tun.mtu;
         Stack::new(dev, config)
     }

@@ -16,7 +16,9 @@ use std::net::Ipv4Addr;
 /// §4.3.2.3 allows up to 576 total; RFC 792 requires header + 8 bytes).
 const ICMP_QUOTE: usize = 548;
 
-pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8]) {
+/// Handles one packet; `verify` is false when the device vouched for the
+/// transport checksum (offload).
+pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify: bool) {
     let ip = match Ipv4Packet::parse(packet) {
         Ok(p) => p,
         Err(e) => {
@@ -31,7 +33,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8]) {
         return;
     }
     match ip.repr.protocol {
-        PROTO_TCP => match TcpSegment::parse(src, ip.repr.dst, ip.payload) {
+        PROTO_TCP => match TcpSegment::parse_with(src, ip.repr.dst, ip.payload, verify) {
             Ok(seg) => {
                 log::trace!(
                     "{src} > {}: {}",
@@ -46,7 +48,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8]) {
             }
         },
         PROTO_ICMP => icmp_ingress(iface, src, ip.payload),
-        PROTO_UDP => match UdpDatagram::parse(src, ip.repr.dst, ip.payload) {
+        PROTO_UDP => match UdpDatagram::parse_with(src, ip.repr.dst, ip.payload, verify) {
             Ok(d) => {
                 if !iface.udp_ingress(src, &d) {
                     iface.stats.udp_no_socket += 1;

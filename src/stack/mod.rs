@@ -27,7 +27,7 @@ pub use demux::SocketHandle;
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
-use crate::device::Device;
+use crate::device::{Device, RxMeta};
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
@@ -184,7 +184,9 @@ impl Interface {
         Interface {
             isn: IsnGenerator::new(secret),
             rng: Rng(secret[0] ^ secret[1].rotate_left(17)),
-            tx_buf: vec![0u8; cfg.mtu],
+            // Room for a TSO segment (IPv4's 64 KiB limit) if the device
+            // takes them.
+            tx_buf: vec![0u8; 65535],
             rx_buf: vec![0u8; 65536],
             cfg,
             entries: Vec::new(),
@@ -238,13 +240,13 @@ impl Interface {
         let mut activity = false;
         let mut rx = std::mem::take(&mut self.rx_buf);
         for _ in 0..RX_BATCH {
-            match device.recv(&mut rx) {
-                Ok(0) => self.stats.rx_empty += 1,
-                Ok(n) => {
+            match device.recv_meta(&mut rx) {
+                Ok(RxMeta { len: 0, .. }) => self.stats.rx_empty += 1,
+                Ok(RxMeta { len, checksum_ok }) => {
                     activity = true;
                     self.stats.rx_packets += 1;
-                    self.stats.rx_bytes += n as u64;
-                    self.ingress(now, rx.get(..n).unwrap_or(&[]));
+                    self.stats.rx_bytes += len as u64;
+                    ipv4::ingress(self, now, rx.get(..len).unwrap_or(&[]), !checksum_ok);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -280,7 +282,7 @@ impl Interface {
     /// Handles one packet from the device.
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
-        ipv4::ingress(self, now, packet);
+        ipv4::ingress(self, now, packet, true);
     }
 
     fn next_ident(&mut self) -> u16 {
@@ -294,10 +296,19 @@ impl Interface {
         let src = self.cfg.addr;
         let ttl = self.cfg.ttl;
         let mut buf = std::mem::take(&mut self.tx_buf);
+        // With TSO a segment may carry up to IPv4's 64 KiB less the
+        // largest headers; the device cuts it at the MSS.
+        let tso = device.offload().tso;
+        let tso_max = if tso {
+            buf.len().min(65535) - IPV4_HEADER_LEN - crate::wire::TCP_MAX_HEADER_LEN
+        } else {
+            0
+        };
         for i in 0..self.entries.len() {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
             };
+            e.tcb.set_tso_max(tso_max);
             while let Some(t) = e.tcb.poll_transmit(now) {
                 let hlen = t.header.header_len();
                 let tcp_len = hlen + t.payload_len;
@@ -309,11 +320,18 @@ impl Interface {
                 let copied = e.tcb.copy_payload(&t, &mut pkt[IPV4_HEADER_LEN + hlen..]);
                 let dst = *e.tcb.remote().ip();
                 let ttl = e.tcb.ttl().unwrap_or(ttl);
-                if copied != t.payload_len
-                    || t.header
-                        .emit(&mut pkt[IPV4_HEADER_LEN..], src, dst)
-                        .is_err()
-                {
+                let gso = if tso && t.gso_size > 0 {
+                    u16::try_from(t.gso_size).ok()
+                } else {
+                    None
+                };
+                let tcp = &mut pkt[IPV4_HEADER_LEN..];
+                let emitted = if gso.is_some() {
+                    t.header.emit_partial(tcp, src, dst)
+                } else {
+                    t.header.emit(tcp, src, dst)
+                };
+                if copied != t.payload_len || emitted.is_err() {
                     log::error!("could not build segment {:?}", t.header);
                     break;
                 }
@@ -331,7 +349,11 @@ impl Interface {
                     break;
                 }
                 self.stats.tcp_segments_out += 1;
-                if device.wants_reasons() {
+                if let Some(mss) = gso {
+                    self.stats.tcp_tso_out += 1;
+                    let r = device.send_tso(pkt, mss);
+                    count_send(&mut self.stats, r, pkt.len());
+                } else if device.wants_reasons() {
                     let reason = t.reason.to_string();
                     let r = device.send_with_reason(pkt, &reason);
                     count_send(&mut self.stats, r, pkt.len());

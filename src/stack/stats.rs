@@ -50,6 +50,9 @@ pub struct Stats {
     pub tcp_segments_in: u64,
     /// TCP: segments sent.
     pub tcp_segments_out: u64,
+    /// TCP: of those, segments larger than the MTU handed to a TSO device
+    /// (each counts once, however many MSS-sized segments it becomes).
+    pub tcp_tso_out: u64,
     /// TCP: segments for no connection or listener (answered with RST).
     pub tcp_no_socket: u64,
     /// TCP: RSTs sent by the demux (no connection, bad ACK to a listener).
@@ -119,6 +122,7 @@ impl Stats {
             ("tcp_bad_option", self.tcp_bad_option),
             ("tcp_segments_in", self.tcp_segments_in),
             ("tcp_segments_out", self.tcp_segments_out),
+            ("tcp_tso_out", self.tcp_tso_out),
             ("tcp_no_socket", self.tcp_no_socket),
             ("tcp_rst_sent", self.tcp_rst_sent),
             ("tcp_listen_overflow", self.tcp_listen_overflow),

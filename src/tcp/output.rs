@@ -18,6 +18,11 @@ pub struct Transmit {
     pub payload_offset: usize,
     /// Payload length.
     pub payload_len: usize,
+    /// Nonzero when the payload is longer than one segment may carry: a
+    /// segment for a TSO device to cut into segments of this many payload
+    /// bytes (the last may be shorter). Only with
+    /// [`Tcb::set_tso_max`].
+    pub gso_size: usize,
     /// Why it is sent.
     pub reason: Reason,
 }
@@ -93,12 +98,15 @@ impl Tcb {
             self.unacked_rx = 0;
             self.timers.stop(Timer::DelayedAck);
         }
-        self.stats.segments_out += 1;
+        // Counted as the segments they become on the wire.
+        let seg = self.data_mss().max(1);
+        self.stats.segments_out += payload_len.div_ceil(seg).max(1) as u64;
         self.stats.bytes_out += payload_len as u64;
         Some(Transmit {
             header: h,
             payload_offset,
             payload_len,
+            gso_size: if payload_len > seg { seg } else { 0 },
             reason,
         })
     }
@@ -195,7 +203,19 @@ impl Tcb {
                 .saturating_sub(in_flight)
         };
         let mss = self.data_mss();
-        let mut len = unsent.min(usable).min(mss);
+        // With TSO, up to `tso_max` in one go, cut to whole segments unless
+        // it is the last of the data: the device sends the same MSS-sized
+        // segments that segment-at-a-time output would (a partial tail is
+        // left to the SWS and Nagle rules below).
+        let limit = if self.tso_max > mss {
+            self.tso_max / mss * mss
+        } else {
+            mss
+        };
+        let mut len = unsent.min(usable).min(limit);
+        if len > mss && len < unsent {
+            len = len / mss * mss;
+        }
         let probing = len == 0 && self.force_probe && unsent > 0;
         if probing {
             // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).

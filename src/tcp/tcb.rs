@@ -171,6 +171,9 @@ pub struct Tcb {
     pub(super) ack_on_drain: bool,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) rcv_mss: usize,
+    /// Largest payload of one transmitted segment when the device does TCP
+    /// segmentation offload (0: none, segments are at most the MSS).
+    pub(super) tso_max: usize,
     /// Nagle's algorithm on (cleared by `set_nodelay(true)`).
     pub(super) nagle: bool,
     /// End of the last sub-MSS segment sent (Minshall's SND.SML).
@@ -271,6 +274,7 @@ impl Tcb {
             unacked_rx: 0,
             ack_on_drain: false,
             rcv_mss: 536,
+            tso_max: 0,
             nagle: cfg.nagle,
             snd_sml: iss,
             keepalive_sent: 0,
@@ -622,6 +626,16 @@ impl Tcb {
     /// Sets the IP TTL of this connection's packets (`IP_TTL`).
     pub fn set_ttl(&mut self, ttl: u8) {
         self.ttl = Some(ttl);
+    }
+
+    /// Lets [`poll_transmit`](Self::poll_transmit) build new-data segments
+    /// of up to `bytes` of payload (a whole number of MSS-sized segments,
+    /// marked by [`Transmit::gso_size`](super::Transmit::gso_size)) for a
+    /// device that cuts them at the MSS (TSO); 0 turns that off. Segments
+    /// on the wire are the same either way: only the number of device
+    /// writes changes.
+    pub fn set_tso_max(&mut self, bytes: usize) {
+        self.tso_max = bytes;
     }
 
     /// The IP TTL override, if set.

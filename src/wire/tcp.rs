@@ -375,6 +375,30 @@ impl TcpHeader {
     /// # Errors
     /// [`Error::Truncated`] if `seg` is shorter than the header.
     pub fn emit(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+        self.emit_header(seg)?;
+        let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
+        let c = checksum::fold(checksum::sum(acc, seg));
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        Ok(())
+    }
+
+    /// Like [`emit`](Self::emit), but the checksum field gets only the
+    /// pseudo-header sum, uncomplemented, for a device that adds the rest
+    /// (checksum offload, as Linux's `CHECKSUM_PARTIAL`): the payload is
+    /// not read.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`] if `seg` is shorter than the header.
+    pub fn emit_partial(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+        self.emit_header(seg)?;
+        let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
+        let c = !checksum::fold(acc);
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        Ok(())
+    }
+
+    /// Writes the header with a zero checksum.
+    fn emit_header(&self, seg: &mut [u8]) -> Result<(), Error> {
         let hlen = self.header_len();
         if seg.len() < hlen {
             return Err(Error::Truncated);
@@ -393,9 +417,6 @@ impl TcpHeader {
         let written = self.options.emit(&mut h[TCP_HEADER_LEN..]);
         // Pad with EOL (zero) to the 32-bit boundary.
         h[TCP_HEADER_LEN + written..].fill(0);
-        let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
-        let c = checksum::fold(checksum::sum(acc, seg));
-        seg[16..18].copy_from_slice(&c.to_be_bytes());
         Ok(())
     }
 }
@@ -417,13 +438,30 @@ impl<'a> TcpSegment<'a> {
     /// [`Error::Truncated`], [`Error::BadHeaderLen`], [`Error::BadChecksum`],
     /// [`Error::BadFlags`] (SYN with RST or FIN) or [`Error::BadOption`].
     pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, buf: &'a [u8]) -> Result<TcpSegment<'a>, Error> {
+        TcpSegment::parse_with(src, dst, buf, true)
+    }
+
+    /// Parses like [`parse`](Self::parse) but verifies the checksum only
+    /// if `verify`: false when the device vouches for it (checksum
+    /// offload).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_with(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &'a [u8],
+        verify: bool,
+    ) -> Result<TcpSegment<'a>, Error> {
         let hdr = TcpHeaderSlice::from_slice(buf).map_err(|e| match e {
             HeaderSliceError::Len(_) => Error::Truncated,
             HeaderSliceError::Content(_) => Error::BadHeaderLen,
         })?;
-        let acc = checksum::pseudo_header(src, dst, PROTO_TCP, buf.len());
-        if checksum::fold(checksum::sum(acc, buf)) != 0 {
-            return Err(Error::BadChecksum);
+        if verify {
+            let acc = checksum::pseudo_header(src, dst, PROTO_TCP, buf.len());
+            if checksum::fold(checksum::sum(acc, buf)) != 0 {
+                return Err(Error::BadChecksum);
+            }
         }
         let raw = hdr.slice();
         let flags = Flags(raw.get(13).copied().unwrap_or(0));

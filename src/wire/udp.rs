@@ -25,13 +25,28 @@ impl<'a> UdpDatagram<'a> {
     /// [`Error::Truncated`], [`Error::BadHeaderLen`] (length field below 8
     /// or beyond the packet) or [`Error::BadChecksum`].
     pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, buf: &'a [u8]) -> Result<UdpDatagram<'a>, Error> {
+        UdpDatagram::parse_with(src, dst, buf, true)
+    }
+
+    /// Parses like [`parse`](Self::parse) but verifies the checksum only
+    /// if `verify`: false when the device vouches for it (checksum
+    /// offload).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_with(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &'a [u8],
+        verify: bool,
+    ) -> Result<UdpDatagram<'a>, Error> {
         let h = buf.get(..UDP_HEADER_LEN).ok_or(Error::Truncated)?;
         let len = usize::from(be16(h, 4).ok_or(Error::Truncated)?);
         if len < UDP_HEADER_LEN || len > buf.len() {
             return Err(Error::BadHeaderLen);
         }
         let dgram = &buf[..len];
-        if be16(h, 6) != Some(0) {
+        if verify && be16(h, 6) != Some(0) {
             let acc = checksum::pseudo_header(src, dst, PROTO_UDP, len);
             if checksum::fold(checksum::sum(acc, dgram)) != 0 {
                 return Err(Error::BadChecksum);
