@@ -10,6 +10,7 @@
 #
 #   raw TUN write / read / UDP echo   examples/bench_rawtun.rs: read(2)/write(2) on tun0, no TCP
 #   tunstack send / recv / rr / crr   examples/bench_tcp.rs tun: tunstack on tun0, the kernel's TCP as peer
+#                                     (send / recv also with --offload 1: virtio-net headers, TSO)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
 #
@@ -231,6 +232,12 @@ for m in $MTUS; do
     row "ts_recv_$m" "kernel → tunstack, 1 connection" "$m" \
         "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB" \
         -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB"
+    row "ts_send_off_$m" "tunstack → kernel, offload (TSO, virtio-net header)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $m --mib $MIB --offload 1" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$m" --mib "$MIB" --offload 1
+    row "ts_recv_off_$m" "kernel → tunstack, offload (kernel TSO, virtio-net header)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"

@@ -102,12 +102,13 @@ pub(crate) struct NetArgs {
     /// raw IPv4) for Wireshark.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
-    /// Open the TUN interface with virtio-net headers: checksum offload
-    /// and TSO, so one read or write moves up to 64 KiB of TCP data
-    /// (segments on the wire stay MSS-sized). With --pcap, outgoing
-    /// segments are cut to the MSS by tunstack, so the capture shows them.
+    /// Open the TUN interface without virtio-net offloads. By default
+    /// tunstack asks for checksum offload and TSO, so one read or write
+    /// moves up to 64 KiB of TCP data (the segments the kernel sees stay
+    /// MSS-sized), and falls back to a plain TUN if the kernel refuses.
+    /// --pcap implies this, so the capture shows every segment as sent.
     #[arg(long)]
-    offload: bool,
+    no_offload: bool,
 }
 
 /// A failure with the exit code it maps to.
@@ -186,14 +187,24 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         prefix: n.prefix,
         mtu: n.mtu,
         configure: true,
-        offload: n.offload,
+        offload: !n.no_offload && n.pcap.is_none(),
     };
     let config = Config {
         addr: n.addr,
         mtu: n.mtu,
         ..Config::default()
     };
-    let dev = crate::device::open_tun(&tun).map_err(|e| {
+    let opened = crate::device::open_tun(&tun).or_else(|e| {
+        if !tun.offload || e.kind() == io::ErrorKind::PermissionDenied {
+            return Err(e);
+        }
+        log::info!("no TUN offloads on {} ({e}); using a plain TUN", tun.name);
+        crate::device::open_tun(&TunConfig {
+            offload: false,
+            ..tun.clone()
+        })
+    });
+    let dev = opened.map_err(|e| {
         let hint = if e.kind() == io::ErrorKind::PermissionDenied {
             " (run as root: sudo)"
         } else {
