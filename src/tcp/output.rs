@@ -206,8 +206,10 @@ impl Tcb {
         // With TSO, up to `tso_max` in one go, cut to whole segments unless
         // it is the last of the data: the device sends the same MSS-sized
         // segments that segment-at-a-time output would (a partial tail is
-        // left to the SWS and Nagle rules below).
-        let limit = if self.tso_max > mss {
+        // left to the SWS and Nagle rules below). Only new data is batched:
+        // go-back-N after a timeout resends one segment at a time.
+        let resending = self.snd_nxt.diff(self.snd_max) < 0;
+        let limit = if self.tso_max > mss && !resending {
             self.tso_max / mss * mss
         } else {
             mss
@@ -234,6 +236,17 @@ impl Tcb {
                 len = 0;
             }
         }
+        // A batch ending in a partial segment: on its own that tail would
+        // follow the batch's whole segments in flight, so Nagle holds it as
+        // above (SWS does not: it is the last of the data).
+        if len > mss
+            && len % mss != 0
+            && !fin_here
+            && self.nagle
+            && self.snd_sml.diff(self.snd_una) > 0
+        {
+            len = len / mss * mss;
+        }
         let fin_here = fin_here && self.fin_seq == Some(self.snd_nxt + len);
         if len > 0 || fin_here {
             let seq = self.snd_nxt;
@@ -252,7 +265,8 @@ impl Tcb {
             }
             self.snd_nxt = seq + len + usize::from(fin_here);
             self.snd_max = self.snd_max.max(self.snd_nxt);
-            if len < mss {
+            if len < mss || len % mss != 0 {
+                // The end of a small segment, or of a batch's partial tail.
                 self.snd_sml = seq + len;
             }
             self.arm_retransmit(now);
