@@ -19,6 +19,8 @@ mod udp;
 #[cfg(test)]
 mod malformed_tests;
 #[cfg(test)]
+mod offload_tests;
+#[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
 mod tests;

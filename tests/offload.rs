@@ -1,0 +1,317 @@
+//! The offload device (`TunConfig { offload: true, .. }`: virtio-net
+//! headers, checksum offload and TSO both ways) against Linux's own TCP
+//! and UDP in a private namespace: 64 MiB each way with TSO really used
+//! in both directions, UDP with checksums the kernel may leave partial,
+//! and `tunstack get` (offload by default) downloading 20 MiB.
+
+mod common;
+
+use common::*;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tunstack::device::TunConfig;
+use tunstack::net::Config;
+use tunstack::{Stack, TcpStream, UdpSocket};
+
+const MTU: u64 = 1500;
+
+/// A namespace with a stack on tun0 opened with offloads.
+fn offload_netns() -> Option<Stack> {
+    if !root_or_skip() {
+        return None;
+    }
+    enter_netns();
+    let tun = TunConfig {
+        offload: true,
+        ..TunConfig::default()
+    };
+    Some(Stack::open_tun(&tun, Config::default()).expect("open tun0 with offloads"))
+}
+
+fn hex(d: impl AsRef<[u8]>) -> String {
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Longest a connect, read or write may block before the test fails
+/// (instead of hanging when something regresses).
+const STALL: Duration = Duration::from_secs(15);
+
+/// A tunstack connection to the kernel at `port`, with [`STALL`]
+/// timeouts.
+fn connect(stack: &Stack, port: u16) -> TcpStream {
+    let addr = SocketAddr::V4(SocketAddrV4::new(KERNEL, port));
+    let s = TcpStream::connect_timeout(stack, &addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(STALL)).unwrap();
+    s.set_write_timeout(Some(STALL)).unwrap();
+    s
+}
+
+/// Accepts one connection on `l`, with [`STALL`] timeouts.
+fn kernel_accept(l: &std::net::TcpListener) -> std::net::TcpStream {
+    let (s, _) = l.accept().expect("kernel accept");
+    s.set_read_timeout(Some(STALL)).unwrap();
+    s.set_write_timeout(Some(STALL)).unwrap();
+    s
+}
+
+/// Reads `r` to its end, returning the byte count and SHA-256.
+fn drain_hashed(mut r: impl Read) -> (usize, String) {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0;
+    loop {
+        let k = r.read(&mut buf).expect("read");
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k;
+    }
+    (n, hex(h.finalize()))
+}
+
+#[test]
+fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
+    let Some(stack) = offload_netns() else {
+        return;
+    };
+    const LEN: usize = 64 << 20;
+    let data = Arc::new(random_bytes(LEN, 64));
+    let digest = sha256(&data);
+
+    // tunstack → kernel.
+    let listener =
+        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 9000)).expect("kernel bind");
+    let sink = std::thread::spawn(move || {
+        let s = kernel_accept(&listener);
+        let got = drain_hashed(&s);
+        s.shutdown(Shutdown::Write).expect("kernel shutdown");
+        got
+    });
+    let before = stack.stats();
+    let start = Instant::now();
+    let mut s = connect(&stack, 9000);
+    s.write_all(&data).expect("write");
+    s.shutdown(Shutdown::Write).expect("shutdown");
+    assert_eq!(s.read(&mut [0u8; 1]).expect("read EOF"), 0);
+    let (n, got) = sink.join().expect("kernel sink");
+    let send_secs = start.elapsed().as_secs_f64();
+    assert_eq!(n, LEN);
+    assert_eq!(got, digest, "kernel received different bytes");
+    let tx = stack.stats();
+    drop(s);
+    let tso_out = tx.tcp_tso_out - before.tcp_tso_out;
+    let tx_packets = tx.tx_packets - before.tx_packets;
+    let tx_bytes = tx.tx_bytes - before.tx_bytes;
+    eprintln!(
+        "send: {:.1} MiB/s, {tso_out} TSO of {tx_packets} packets, {} bytes each on average",
+        64.0 / send_secs,
+        tx_bytes / tx_packets
+    );
+    assert!(tso_out > 0, "no TSO segment was sent");
+    assert!(
+        tx_bytes / tx_packets > MTU,
+        "packets written were no larger than the MTU on average"
+    );
+    assert_eq!(tx.tx_errors, 0);
+
+    // kernel → tunstack.
+    let listener =
+        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 9001)).expect("kernel bind");
+    let source = {
+        let data = Arc::clone(&data);
+        std::thread::spawn(move || {
+            let mut s = kernel_accept(&listener);
+            s.write_all(&data).expect("kernel write");
+            s.shutdown(Shutdown::Write).expect("kernel shutdown");
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).expect("kernel read");
+            rest.len()
+        })
+    };
+    let before = stack.stats();
+    let start = Instant::now();
+    let s = connect(&stack, 9001);
+    let (n, got) = drain_hashed(&s);
+    let recv_secs = start.elapsed().as_secs_f64();
+    s.shutdown(Shutdown::Write).expect("shutdown");
+    assert_eq!(source.join().expect("kernel source"), 0);
+    assert_eq!(n, LEN);
+    assert_eq!(got, digest, "tunstack received different bytes");
+    let rx = stack.stats();
+    let rx_packets = rx.rx_packets - before.rx_packets;
+    let rx_bytes = rx.rx_bytes - before.rx_bytes;
+    eprintln!(
+        "recv: {:.1} MiB/s, {rx_packets} packets, {} bytes each on average",
+        64.0 / recv_secs,
+        rx_bytes / rx_packets
+    );
+    assert!(
+        rx_bytes / rx_packets > MTU,
+        "the kernel sent no batches larger than the MTU ({rx_bytes} bytes in {rx_packets} packets)"
+    );
+    assert_eq!(rx.tcp_bad_checksum, 0);
+    assert_eq!(rx.rx_errors, 0);
+    drop(s);
+    assert!(stack.shutdown(Duration::from_secs(5)), "clean close");
+}
+
+#[test]
+fn udp_works_both_ways_over_the_offload_device() {
+    let Some(stack) = offload_netns() else {
+        return;
+    };
+    let ours = UdpSocket::bind(&stack, 5000).expect("bind");
+    ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let kernel = std::net::UdpSocket::bind(SocketAddrV4::new(KERNEL, 6000)).expect("kernel bind");
+    kernel
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let to_us = SocketAddrV4::new(US, 5000);
+    let mut buf = vec![0u8; 2048];
+    let mut kbuf = vec![0u8; 2048];
+    // 1472 bytes is the largest payload of one 1500-byte packet.
+    for (i, len) in [0usize, 1, 7, 512, 1000, 1471, 1472]
+        .into_iter()
+        .enumerate()
+    {
+        let msg = random_bytes(len, 100 + i as u64);
+        // Kernel → tunstack: the kernel may leave the checksum partial.
+        assert_eq!(kernel.send_to(&msg, to_us).expect("kernel send"), len);
+        let (n, from) = ours.recv_from(&mut buf).expect("datagram from the kernel");
+        assert_eq!(
+            from,
+            std::net::SocketAddr::V4(SocketAddrV4::new(KERNEL, 6000))
+        );
+        assert_eq!(&buf[..n], &msg[..], "payload of {len}");
+        // tunstack → kernel: our full checksum must satisfy the kernel.
+        let reply: Vec<u8> = msg.iter().rev().map(|b| b ^ 0xa5).collect();
+        assert_eq!(ours.send_to(&reply, from).expect("send"), len);
+        let (n, from) = kernel
+            .recv_from(&mut kbuf)
+            .expect("datagram from tunstack (dropped by the kernel on a bad checksum?)");
+        assert_eq!(from, std::net::SocketAddr::V4(to_us));
+        assert_eq!(&kbuf[..n], &reply[..], "reply of {len}");
+    }
+    let s = stack.stats();
+    assert_eq!(s.udp_delivered, 7);
+    assert_eq!(s.udp_sent, 7);
+    assert_eq!(s.udp_malformed, 0);
+    // The kernel's UDP counters: nothing dropped for a bad checksum.
+    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("/proc/net/snmp");
+    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+    let names: Vec<&str> = udp[0].split_whitespace().collect();
+    let values: Vec<&str> = udp[1].split_whitespace().collect();
+    let get = |k: &str| -> u64 {
+        let i = names.iter().position(|n| *n == k).expect("counter");
+        values[i].parse().expect("number")
+    };
+    assert_eq!(get("InCsumErrors"), 0);
+    assert_eq!(get("InErrors"), 0);
+    assert!(get("InDatagrams") >= 7);
+}
+
+/// A one-file HTTP/1.1 server on the wildcard address (10.0.0.1 exists
+/// only while tunstack holds tun0): answers `count` requests with `body`.
+fn serve_file(port: u16, body: Arc<Vec<u8>>, count: usize) -> std::thread::JoinHandle<()> {
+    let listener =
+        std::net::TcpListener::bind(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port))
+            .expect("server bind");
+    std::thread::spawn(move || {
+        for _ in 0..count {
+            let mut s = kernel_accept(&listener);
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut b).expect("request");
+                assert!(n > 0, "request cut short");
+                req.extend_from_slice(&b[..n]);
+            }
+            assert!(req.starts_with(b"GET /file "), "{req:?}");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).expect("head");
+            s.write_all(&body).expect("body");
+            let _ = s.shutdown(Shutdown::Write);
+        }
+    })
+}
+
+/// The `--stats` counters of the stack ("stack:" section) as name → value.
+fn stack_counters(stderr: &str) -> std::collections::HashMap<String, u64> {
+    stderr
+        .lines()
+        .skip_while(|l| l.trim() != "stack:")
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_string(), f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn tunstack_get_downloads_20_mebibytes_with_offload() {
+    if !root_or_skip() {
+        return;
+    }
+    enter_netns();
+    let help = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(["get", "--help"])
+        .output()
+        .expect("tunstack get --help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    // Offload is the default; older builds had to ask for it.
+    let opt_in: &[&str] = if help.contains("--no-offload") {
+        &[]
+    } else {
+        assert!(help.contains("--offload"), "no offload flag in:\n{help}");
+        &["--offload"]
+    };
+    let data = Arc::new(random_bytes(20 << 20, 20));
+    let digest = sha256(&data);
+    let dir = TempDir::new("get-offload");
+    let runs = if help.contains("--no-offload") { 2 } else { 1 };
+    let server = serve_file(8081, Arc::clone(&data), runs);
+    let mut averages = Vec::new();
+    for run in 0..runs {
+        let file = dir.path().join(format!("out{run}"));
+        let mut args = vec!["get", "--stats", "-o", file.to_str().unwrap()];
+        args.extend_from_slice(if run == 0 { opt_in } else { &["--no-offload"] });
+        args.push("http://10.0.0.1:8081/file");
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+            .args(&args)
+            .output()
+            .expect("run tunstack");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        let got = std::fs::read(&file).expect("downloaded file");
+        assert_eq!(got.len(), data.len(), "{args:?}");
+        assert_eq!(sha256(&got), digest, "{args:?}: different bytes");
+        let c = stack_counters(&err);
+        let (packets, bytes) = (c["rx_packets"], c["rx_bytes"]);
+        eprintln!(
+            "{args:?}: {:.2} s, {packets} packets in, {} bytes each on average",
+            start.elapsed().as_secs_f64(),
+            bytes / packets
+        );
+        assert_eq!(c.get("tcp_bad_checksum"), None, "{err}");
+        averages.push(bytes / packets);
+    }
+    server.join().expect("server");
+    assert!(
+        averages[0] > MTU,
+        "with offload the kernel's batches arrive whole (average {} bytes)",
+        averages[0]
+    );
+    if let Some(&plain) = averages.get(1) {
+        assert!(plain <= MTU, "--no-offload: average {plain} bytes");
+    }
+}
