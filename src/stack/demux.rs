@@ -144,7 +144,8 @@ impl Interface {
         let port = self.ephemeral_port(Some(remote))?;
         let local = SocketAddrV4::new(self.cfg.addr, port);
         let iss = self.isn.isn(now, local, remote);
-        let tcb = Tcb::connect(&self.cfg.tcp, local, remote, iss);
+        let mut tcb = Tcb::connect(&self.cfg.tcp, local, remote, iss);
+        tcb.set_ts_offset(self.isn.ts_offset(*local.ip(), *remote.ip()));
         let h = self.insert(tcb, None);
         if let Some(e) = self.entry_mut(h) {
             e.orphaned = false;
@@ -389,7 +390,8 @@ impl Interface {
         let local = SocketAddrV4::new(self.cfg.addr, h.dst_port);
         let remote = SocketAddrV4::new(src, h.src_port);
         let iss = iss.unwrap_or_else(|| self.isn.isn(now, local, remote));
-        let tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
+        let mut tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
+        tcb.set_ts_offset(self.isn.ts_offset(*local.ip(), *remote.ip()));
         let handle = self.insert(tcb, Some(h.dst_port));
         if let Some(l) = self.listeners.get_mut(&h.dst_port) {
             l.half_open += 1;

@@ -418,6 +418,47 @@ fn ephemeral_ports_are_randomized_and_in_range() {
     );
 }
 
+/// The TSval of the SYN the interface sent last.
+fn last_syn_tsval(dev: &VecDevice) -> u32 {
+    let p = dev.tx.last().expect("a packet");
+    let ip = Ipv4Packet::parse(p).unwrap();
+    let seg = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
+    assert!(seg.header.flags.syn());
+    seg.header.options.timestamp.expect("timestamps offered").0
+}
+
+#[test]
+fn timestamps_keep_increasing_across_connections_to_one_peer() {
+    // RFC 6191 §2: a peer still holding an earlier connection on the same
+    // ports in TIME-WAIT takes a new SYN only if its TSval is newer, so
+    // the timestamp clock must not jump per connection, only per peer.
+    let mut iface = Interface::new(Config::default());
+    let mut dev = VecDevice::default();
+    let remote = SocketAddrV4::new(PEER, 80);
+    let mut last = None;
+    for i in 0..20u64 {
+        let now = Instant::from_millis(1000 * i + 1);
+        iface.tcp_connect(now, remote).unwrap();
+        iface.poll(now, &mut dev);
+        let ts = last_syn_tsval(&dev);
+        if let Some(prev) = last {
+            assert_eq!(
+                ts.wrapping_sub(prev),
+                1000,
+                "one tick per ms, connection {i}"
+            );
+        }
+        last = Some(ts);
+    }
+    // Another peer sees an unrelated clock.
+    let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 80);
+    let now = Instant::from_millis(20_001);
+    iface.tcp_connect(now, other).unwrap();
+    iface.poll(now, &mut dev);
+    let ts = last_syn_tsval(&dev);
+    assert!(ts.wrapping_sub(last.unwrap()).abs_diff(1000) > 1_000_000);
+}
+
 #[test]
 fn table_limit_is_enforced() {
     let mut iface = Interface::new(Config {

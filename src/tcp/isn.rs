@@ -5,7 +5,7 @@
 
 use crate::time::Instant;
 use crate::wire::SeqNumber;
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Keyed ISN generator.
 #[derive(Clone, Debug)]
@@ -30,6 +30,23 @@ impl IsnGenerator {
         // M: a timer ticking every 4 µs (RFC 6528 §3).
         let m = (now.total_micros() / 4) as u32;
         SeqNumber(m.wrapping_add(f as u32))
+    }
+
+    /// The offset added to our timestamp clock (RFC 7323 §5.4) on every
+    /// connection between the hosts `local` and `remote`: keyed, so others
+    /// cannot learn our clock or uptime, but the same for successive
+    /// connections to one peer (as Linux's `secure_tcp_ts_off`), so their
+    /// TSvals keep increasing. A peer holding the previous connection on
+    /// the same ports in TIME-WAIT accepts a new SYN only if its TSval is
+    /// newer (RFC 6191 §2); a per-connection random offset failed that
+    /// half of the time, and the SYN was retried a second later.
+    pub fn ts_offset(&self, local: Ipv4Addr, remote: Ipv4Addr) -> u32 {
+        let mut msg = [0u8; 9];
+        msg[0..4].copy_from_slice(&local.octets());
+        msg[4..8].copy_from_slice(&remote.octets());
+        // Separates this use of the key from the ISN's.
+        msg[8] = b'T';
+        siphash24(self.key, &msg) as u32
     }
 }
 
@@ -106,6 +123,22 @@ mod tests {
         assert_eq!(
             g.isn(t + crate::time::Duration::from_micros(400), a, b) - g.isn(t, a, b),
             100
+        );
+    }
+
+    #[test]
+    fn ts_offset_depends_on_the_hosts_and_the_key_not_the_ports() {
+        let (us, peer, other) = (
+            Ipv4Addr::new(10, 0, 0, 2),
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 3),
+        );
+        let g = IsnGenerator::new([1, 2]);
+        assert_eq!(g.ts_offset(us, peer), g.ts_offset(us, peer));
+        assert_ne!(g.ts_offset(us, peer), g.ts_offset(us, other));
+        assert_ne!(
+            g.ts_offset(us, peer),
+            IsnGenerator::new([1, 3]).ts_offset(us, peer)
         );
     }
 }

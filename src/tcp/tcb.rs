@@ -638,6 +638,14 @@ impl Tcb {
         self.tso_max = bytes;
     }
 
+    /// Sets the offset of our timestamp clock (see
+    /// [`IsnGenerator::ts_offset`](super::IsnGenerator::ts_offset)); call
+    /// before the first segment leaves. By default it is derived from the
+    /// ISS.
+    pub fn set_ts_offset(&mut self, offset: u32) {
+        self.ts_offset = offset;
+    }
+
     /// The IP TTL override, if set.
     pub fn ttl(&self) -> Option<u8> {
         self.ttl
