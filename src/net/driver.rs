@@ -13,6 +13,10 @@ use std::time::Duration;
 pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
     let dev_fd = device.as_raw_fd();
     let wake_fd = shared.waker.fd();
+    // What the last ppoll reported: read the device only when it is
+    // readable, drain the eventfd only when it was signalled (each saves a
+    // system call per wake-up). Read at first, to start from a clean slate.
+    let mut dev_ready = true;
     loop {
         if shared.stop.load(Ordering::Acquire) {
             break;
@@ -20,7 +24,12 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
         let (activity, deadline) = {
             let mut iface = shared.lock();
             let now = shared.now();
-            let activity = iface.poll(now, &mut device);
+            // Without an fd the device can only be polled by reading it.
+            let activity = if dev_ready || dev_fd.is_none() {
+                iface.poll(now, &mut device)
+            } else {
+                iface.poll_output(now, &mut device)
+            };
             (
                 activity,
                 iface
@@ -29,7 +38,7 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
             )
         };
         if activity {
-            shared.cond.notify_all();
+            shared.notify_waiters();
         }
         // A device without an fd (pure in-memory) is polled on a short tick.
         let timeout = match (dev_fd, deadline) {
@@ -39,13 +48,20 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
             ),
             (Some(_), d) => d,
         };
-        wait(dev_fd, wake_fd, timeout);
-        shared.waker.drain();
+        let woken;
+        (dev_ready, woken) = wait(dev_fd, wake_fd, timeout);
+        // Drained before the next poll, never after it: a poke that
+        // arrives during that poll stays pending for the next ppoll.
+        if woken {
+            shared.waker.drain();
+        }
     }
 }
 
-/// Sleeps until `dev` is readable, `wake` is signalled, or `timeout`.
-fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) {
+/// Sleeps until `dev` is readable, `wake` is signalled, or `timeout`;
+/// returns (device readable, wake fd signalled). An error counts as both,
+/// so the caller reads and drains rather than miss anything.
+fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) -> (bool, bool) {
     let mut fds = [
         libc::pollfd {
             fd: wake,
@@ -74,5 +90,8 @@ fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) {
             log::error!("ppoll failed: {e}");
             std::thread::sleep(Duration::from_millis(1));
         }
+        return (true, true);
     }
+    let ready = |p: &libc::pollfd| p.revents != 0;
+    (ready(&fds[1]), ready(&fds[0]))
 }

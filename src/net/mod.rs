@@ -28,7 +28,7 @@ use crate::stack::Interface;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -69,6 +69,9 @@ impl Waker {
 pub(crate) struct Shared {
     iface: Mutex<Interface>,
     cond: Condvar,
+    /// Threads sleeping on `cond`, counted under the lock (see
+    /// [`Shared::notify_waiters`]).
+    waiters: AtomicUsize,
     waker: Waker,
     stop: AtomicBool,
     epoch: std::time::Instant,
@@ -104,19 +107,40 @@ impl Shared {
             if self.stop.load(Ordering::Acquire) {
                 return Err(());
             }
-            guard = match deadline {
-                None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
+            let timeout = match deadline {
+                None => None,
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
                         return Err(());
                     }
+                    Some(d - now)
+                }
+            };
+            // Counted while the lock is held: whoever changes the interface
+            // under the lock afterwards sees the count (notify_waiters).
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            guard = match timeout {
+                None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                Some(t) => {
                     self.cond
-                        .wait_timeout(guard, d - now)
+                        .wait_timeout(guard, t)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
             };
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
+    /// after a change made under the lock (a waiter counts itself before
+    /// it releases the lock to sleep, so it cannot be missed). Saves the
+    /// futex system call `notify_all` makes even with nobody waiting: the
+    /// driver calls this after every busy poll.
+    fn notify_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.cond.notify_all();
         }
     }
 }
@@ -143,6 +167,7 @@ impl Stack {
         let shared = Arc::new(Shared {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
+            waiters: AtomicUsize::new(0),
             waker: Waker::new()?,
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),

@@ -260,6 +260,17 @@ impl Interface {
             }
         }
         self.rx_buf = rx;
+        activity |= self.poll_output(now, device);
+        activity
+    }
+
+    /// [`poll`](Self::poll) without reading the device: runs due timers and
+    /// writes every segment that is ready. For a driver whose `poll(2)`
+    /// said the device has nothing to read, which saves a `read(2)` that
+    /// would only return `EAGAIN`.
+    pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
+        self.now = now;
+        let mut activity = false;
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
