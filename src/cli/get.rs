@@ -279,6 +279,20 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     };
 
     let stack = open_stack(&a.net)?;
+    if a.verbose {
+        let o = stack.offload();
+        if o.tso {
+            eprintln!(
+                "* {}: virtio-net offloads on (TSO, checksum): up to 64 KiB per read or write",
+                a.net.iface
+            );
+        } else {
+            eprintln!(
+                "* {}: plain TUN, one MTU-sized packet per read or write",
+                a.net.iface
+            );
+        }
+    }
     let start = Instant::now();
     let connector = StackConnector {
         stack: &stack,

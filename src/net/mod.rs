@@ -23,7 +23,7 @@ pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
 pub use udp::UdpSocket;
 
-use crate::device::{Device, TunConfig};
+use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
 use std::io;
 use std::net::Ipv4Addr;
@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     waker: Waker,
     stop: AtomicBool,
     epoch: std::time::Instant,
+    /// What the device offloads (fixed when the stack starts).
+    offload: Offload,
 }
 
 impl Shared {
@@ -171,6 +173,7 @@ impl Stack {
             waker: Waker::new()?,
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
+            offload: device.offload(),
         });
         let s = Arc::clone(&shared);
         let device: Box<dyn Device + Send> = Box::new(device);
@@ -198,6 +201,13 @@ impl Stack {
     /// Our IPv4 address.
     pub fn addr(&self) -> Ipv4Addr {
         self.shared.lock().addr()
+    }
+
+    /// What the device offloads: TSO and checksums with a
+    /// [`VnetTunDevice`](crate::device::VnetTunDevice), nothing with a
+    /// plain TUN or a capturing wrapper.
+    pub fn offload(&self) -> Offload {
+        self.shared.offload
     }
 
     /// A snapshot of the stack's counters.
