@@ -1,8 +1,9 @@
 //! Linux's TCP and tunstack over an impaired path, in private namespaces:
 //! tunstack → kernel through our `FaultInjector` (loss, duplication,
 //! reordering); kernel → tunstack through nftables rules (loss,
-//! duplication). 10 MiB each way, at the same time, must arrive
-//! SHA-256-identical.
+//! duplication) and [`RxReorder`] (reordering, which nftables cannot do
+//! and netem is not available for). 10 MiB each way, at the same time,
+//! must arrive SHA-256-identical.
 //!
 //! A drop on the sending host's own output path is reported back to its
 //! TCP, which resends at once: no loss is ever seen. So the kernel peer
@@ -18,13 +19,87 @@
 mod common;
 
 use common::*;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tunstack::device::{FaultInjector, Faults, TunConfig, TunDevice};
+use tunstack::device::{Device, FaultInjector, Faults, TunConfig, TunDevice};
 use tunstack::net::Config;
 use tunstack::{Stack, TcpStream};
+
+/// Reorders what the kernel sends: with probability 1/`one_in` a packet
+/// read from the device is held back and delivered after the next one (or
+/// when the device has nothing more). Seeded, so a run is reproducible as
+/// far as the kernel's timing allows.
+struct RxReorder<D> {
+    inner: D,
+    one_in: u64,
+    rng: u64,
+    held: Option<Vec<u8>>,
+    ready: Option<Vec<u8>>,
+    reordered: Arc<AtomicU64>,
+}
+
+impl<D: Device> RxReorder<D> {
+    fn next_random(&mut self) -> u64 {
+        // SplitMix64.
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn deliver(buf: &mut [u8], p: &[u8]) -> usize {
+        let n = p.len().min(buf.len());
+        buf[..n].copy_from_slice(&p[..n]);
+        n
+    }
+}
+
+impl<D: Device> Device for RxReorder<D> {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(p) = self.ready.take() {
+            return Ok(Self::deliver(buf, &p));
+        }
+        loop {
+            match self.inner.recv(buf) {
+                Ok(n) => {
+                    if let Some(h) = self.held.take() {
+                        // This packet overtakes the one held back.
+                        self.ready = Some(h);
+                        self.reordered.fetch_add(1, Ordering::Relaxed);
+                        return Ok(n);
+                    }
+                    if self.next_random() % self.one_in == 0 {
+                        self.held = Some(buf[..n].to_vec());
+                        continue;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return match self.held.take() {
+                        Some(h) => Ok(Self::deliver(buf, &h)),
+                        None => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.inner.send(packet)
+    }
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+    fn as_raw_fd(&self) -> Option<RawFd> {
+        self.inner.as_raw_fd()
+    }
+}
 
 /// Loads an nftables ruleset from text.
 fn nft(rules: &str) {
@@ -117,7 +192,16 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
         reorder: 0.02,
         ..Faults::default()
     };
-    let stack = Stack::new(FaultInjector::new(tun, faults, 9), Config::default()).unwrap();
+    let reordered = Arc::new(AtomicU64::new(0));
+    let dev = RxReorder {
+        inner: FaultInjector::new(tun, faults, 9),
+        one_in: 50,
+        rng: 7,
+        held: None,
+        ready: None,
+        reordered: Arc::clone(&reordered),
+    };
+    let stack = Stack::new(dev, Config::default()).unwrap();
     let dir = TempDir::new("faults");
     let down = random_bytes(10 << 20, 101);
     let up = random_bytes(10 << 20, 202);
@@ -211,9 +295,12 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
         dropped > 0 && duplicated > 0,
         "nft: {dropped} dropped, {duplicated} duplicated"
     );
+    let reordered = reordered.load(Ordering::Relaxed);
+    assert!(reordered > 0, "no kernel packet was reordered");
     eprintln!(
-        "impaired 10 MiB each way: nft dropped {dropped} and duplicated {duplicated} kernel packets; \
-         tunstack retransmitted {}, queued {} out of order, {} SACK recoveries",
+        "impaired 10 MiB each way: nft dropped {dropped} and duplicated {duplicated} kernel packets, \
+         {reordered} were reordered on arrival; tunstack retransmitted {}, queued {} out of order, \
+         {} SACK recoveries",
         st.retransmits, st.out_of_order_queued, st.sack_recoveries
     );
     drop(ours);
