@@ -71,7 +71,8 @@ impl VnetHdr {
 /// Counters of the offload device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VnetStats {
-    /// Packets read that the kernel had batched (GSO), and the bytes in them.
+    /// Packets read that the kernel had batched (GSO: one TCP segment of
+    /// several MSS).
     pub rx_gso_packets: u64,
     /// Packets written as one TSO batch.
     pub tx_gso_packets: u64,
