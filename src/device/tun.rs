@@ -135,6 +135,16 @@ fn disable_ipv6(name: &str) {
     }
 }
 
+/// A zeroed `ifreq` naming the interface `name` (already validated to fit).
+pub(super) fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    req
+}
+
 /// An AF_INET datagram socket used only for interface ioctls.
 struct Ctl(OwnedFd);
 
@@ -149,15 +159,6 @@ impl Ctl {
         Ok(Ctl(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    fn request(name: &str) -> libc::ifreq {
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
-            *dst = src as libc::c_char;
-        }
-        req
-    }
-
     fn ioctl(&self, op: libc::c_ulong, req: &mut libc::ifreq, what: &str) -> io::Result<()> {
         // SAFETY: req is a valid ifreq for these SIOC* requests.
         let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), op as _, req as *mut libc::ifreq) };
@@ -169,7 +170,7 @@ impl Ctl {
     }
 
     fn set_addr(&self, name: &str, op: libc::c_ulong, addr: Ipv4Addr) -> io::Result<()> {
-        let mut req = Ctl::request(name);
+        let mut req = ifreq(name);
         // SAFETY: writing a sockaddr_in into the sockaddr-sized union field.
         unsafe {
             let sin = &mut req.ifr_ifru.ifru_addr as *mut libc::sockaddr as *mut libc::sockaddr_in;
@@ -180,13 +181,13 @@ impl Ctl {
     }
 
     fn set_mtu(&self, name: &str, mtu: usize) -> io::Result<()> {
-        let mut req = Ctl::request(name);
+        let mut req = ifreq(name);
         req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
         self.ioctl(libc::SIOCSIFMTU, &mut req, "set MTU")
     }
 
     fn set_up(&self, name: &str) -> io::Result<()> {
-        let mut req = Ctl::request(name);
+        let mut req = ifreq(name);
         self.ioctl(libc::SIOCGIFFLAGS, &mut req, "get flags")?;
         // SAFETY: SIOCGIFFLAGS filled ifru_flags.
         let flags = unsafe { req.ifr_ifru.ifru_flags };

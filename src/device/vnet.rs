@@ -15,7 +15,7 @@
 //! (`include/uapi/linux/virtio_net.h`), in native byte order as the
 //! kernel uses for a legacy header.
 
-use super::tun::{configure, validate};
+use super::tun::{configure, ifreq, validate};
 use super::{Device, Offload, RxMeta, TunConfig};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -117,11 +117,7 @@ impl VnetTunDevice {
         }
         // SAFETY: fd was just returned by open(2) and is owned here.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in req.ifr_name.iter_mut().zip(cfg.name.bytes()) {
-            *dst = src as libc::c_char;
-        }
+        let mut req = ifreq(&cfg.name);
         req.ifr_ifru.ifru_flags =
             (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
         // SAFETY: TUNSETIFF takes a pointer to a valid ifreq.
