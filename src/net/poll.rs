@@ -13,7 +13,7 @@
 
 use super::{Shared, Stack, TcpListener, TcpStream, UdpSocket};
 use crate::stack::{Interface, SocketHandle};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -178,7 +178,8 @@ struct Registration {
 /// Waits for readiness of registered sockets of one [`Stack`].
 pub struct Poll {
     shared: Arc<Shared>,
-    regs: Mutex<HashMap<Token, Registration>>,
+    /// Ordered by token, so events come out in the same order every run.
+    regs: Mutex<BTreeMap<Token, Registration>>,
 }
 
 impl Poll {
@@ -186,11 +187,11 @@ impl Poll {
     pub fn new(stack: &Stack) -> Poll {
         Poll {
             shared: Arc::clone(stack.shared()),
-            regs: Mutex::new(HashMap::new()),
+            regs: Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn regs(&self) -> std::sync::MutexGuard<'_, HashMap<Token, Registration>> {
+    fn regs(&self) -> std::sync::MutexGuard<'_, BTreeMap<Token, Registration>> {
         self.regs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -228,8 +229,7 @@ impl Poll {
             },
         );
         drop(regs);
-        // Let a waiting poll re-check.
-        self.shared.cond.notify_all();
+        self.wake_poll();
         Ok(())
     }
 
@@ -254,7 +254,7 @@ impl Poll {
             seen: None,
         };
         drop(regs);
-        self.shared.cond.notify_all();
+        self.wake_poll();
         Ok(())
     }
 
@@ -267,6 +267,15 @@ impl Poll {
             .remove(&token)
             .map(|_| ())
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "token not registered"))
+    }
+
+    /// Lets a `poll` sleeping in another thread look at the registrations
+    /// again. Taking the interface lock first closes the window between
+    /// that poll's last check (made under the lock) and its sleep, in
+    /// which a bare notify would be lost.
+    fn wake_poll(&self) {
+        drop(self.shared.lock());
+        self.shared.cond.notify_all();
     }
 
     /// Number of registrations.
@@ -283,9 +292,11 @@ impl Poll {
         events.list.clear();
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let cap = events.capacity;
-        let mut regs = self.regs();
+        // The registrations are locked per check (under the interface
+        // lock), not across the wait: a register from another thread must
+        // not wait for this poll to time out.
         let found = self.shared.wait_for(deadline, |iface| {
-            collect(iface, &mut regs, &mut events.list, cap);
+            collect(iface, &mut self.regs(), &mut events.list, cap);
             (!events.list.is_empty()).then_some(())
         });
         let _ = found;
@@ -328,7 +339,7 @@ fn readiness(iface: &Interface, t: Target) -> Option<(u64, bool, bool, bool, boo
 
 fn collect(
     iface: &Interface,
-    regs: &mut HashMap<Token, Registration>,
+    regs: &mut BTreeMap<Token, Registration>,
     out: &mut Vec<Event>,
     cap: usize,
 ) {
@@ -368,3 +379,7 @@ fn collect(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "poll_tests.rs"]
+mod tests;
