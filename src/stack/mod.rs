@@ -9,7 +9,8 @@
 //! (RFC 792, RFC 1122 §3.2.2), and the per-stack [`Stats`].
 //!
 //! Deterministic: time arrives as an argument, randomness from a seed the
-//! caller injects. No threads, locks or clocks here.
+//! caller injects, and every table iterates in key order (no OS-seeded
+//! hashing). No threads, locks or clocks here.
 
 mod demux;
 mod ipv4;
@@ -34,7 +35,7 @@ use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
@@ -157,9 +158,12 @@ pub struct Interface {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     generation: u32,
-    conns: HashMap<(SocketAddrV4, u16), usize>,
-    listeners: HashMap<u16, Listener>,
-    udp: HashMap<u16, udp::UdpSocket>,
+    // Ordered maps, not `HashMap`: its OS-seeded hashing would make the
+    // order in which sockets are served (UDP datagrams leave in the order
+    // `udp` iterates) differ between runs with the same inputs.
+    conns: BTreeMap<(SocketAddrV4, u16), usize>,
+    listeners: BTreeMap<u16, Listener>,
+    udp: BTreeMap<u16, udp::UdpSocket>,
     isn: IsnGenerator,
     rng: Rng,
     stats: Stats,
@@ -194,9 +198,9 @@ impl Interface {
             entries: Vec::new(),
             free: Vec::new(),
             generation: 0,
-            conns: HashMap::new(),
-            listeners: HashMap::new(),
-            udp: HashMap::new(),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            udp: BTreeMap::new(),
             stats: Stats::default(),
             replies: VecDeque::new(),
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
