@@ -191,6 +191,7 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
     };
     let config = Config {
         addr: n.addr,
+        prefix_len: n.prefix,
         mtu: n.mtu,
         ..Config::default()
     };

@@ -195,6 +195,7 @@ impl Stack {
     pub fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack> {
         let dev = crate::device::open_tun(tun)?;
         config.mtu = tun.mtu;
+        config.prefix_len = tun.prefix;
         Stack::new(dev, config)
     }
 

@@ -1,6 +1,8 @@
-//! IPv4 ingress (RFC 791; RFC 1122 §3.2.1 validation) and the replies the
-//! stack makes itself: ICMP echo reply (RFC 792, RFC 1122 §3.2.2.6), ICMP
-//! port unreachable for UDP to a closed port (RFC 1122 §4.1.3.1), and RSTs.
+//! IPv4 ingress (RFC 791; RFC 1122 §3.2.1 validation, §3.2.1.3 source
+//! addresses) and the replies the stack makes itself: ICMP echo reply
+//! (RFC 792, RFC 1122 §3.2.2.6), ICMP port unreachable for UDP to a closed
+//! port (RFC 1122 §4.1.3.1), and RSTs. Nothing from or to a broadcast or
+//! multicast address is ever answered.
 
 use super::{Interface, Reply};
 use crate::tcp::IcmpError;
@@ -28,8 +30,15 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
         }
     };
     let src = ip.repr.src;
+    // Broadcast and multicast destinations are not ours either: nothing
+    // addressed to them is ever answered (RFC 1122 §3.2.2, §4.2.3.10).
     if ip.repr.dst != iface.cfg.addr {
         iface.stats.ip_not_for_us += 1;
+        return;
+    }
+    if martian_source(&iface.cfg, src) {
+        log::trace!("drop: martian source {src}");
+        iface.stats.ip_martian_source += 1;
         return;
     }
     match ip.repr.protocol {
@@ -66,6 +75,20 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
         },
         _ => iface.stats.ip_unsupported_protocol += 1,
     }
+}
+
+/// RFC 1122 §3.2.1.3: a host must silently discard a datagram whose
+/// source is not a unicast address of another host: 0.0.0.0 (only a host
+/// learning its address may send from it, and we answer no such
+/// protocol), the limited or our subnet's directed broadcast, a multicast
+/// group, or our own address (a forgery, or a loop). §4.2.3.10 says the
+/// same for TCP. A reply to any of these would go to many hosts or to us.
+fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
+    src.is_unspecified()
+        || src.is_broadcast()
+        || src.is_multicast()
+        || src == cfg.addr
+        || cfg.directed_broadcast() == Some(src)
 }
 
 fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {

@@ -21,7 +21,7 @@ fn feed(input: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Stats) {
 
 /// Asserts that `n` packets were read and that of every other counter only
 /// `name` moved, by `n`: nothing delivered, nothing sent, no other reason.
-fn only(stats: &Stats, name: &str, n: u64) {
+pub(super) fn only(stats: &Stats, name: &str, n: u64) {
     let read = if name == "rx_empty" { 0 } else { n };
     let mut moved = Vec::new();
     for (counter, value) in stats.counters() {

@@ -18,6 +18,8 @@ mod stats;
 mod udp;
 
 #[cfg(test)]
+mod address_tests;
+#[cfg(test)]
 mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
@@ -56,6 +58,11 @@ const REPLIES_PER_SECOND: u32 = 1000;
 pub struct Config {
     /// Our IPv4 address (tunstack's side of the link).
     pub addr: Ipv4Addr,
+    /// Prefix length of our subnet, so its directed broadcast address is
+    /// known and never accepted as a source; 32 (the default) when the
+    /// subnet is unknown. [`Stack::open_tun`](crate::net::Stack::open_tun)
+    /// sets it from the TUN configuration.
+    pub prefix_len: u8,
     /// Link MTU; the advertised MSS is MTU − 40.
     pub mtu: usize,
     /// TTL of packets we send.
@@ -84,6 +91,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             addr: Ipv4Addr::new(10, 0, 0, 2),
+            prefix_len: 32,
             mtu: 1500,
             ttl: 64,
             // The MSS follows the MTU (MTU − 40, RFC 9293 §3.7.1): no
@@ -99,6 +107,20 @@ impl Default for Config {
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
         }
+    }
+}
+
+impl Config {
+    /// The directed broadcast address of our subnet (RFC 919, RFC 1122
+    /// §3.2.1.3 (c)): the host part all ones. None when the subnet is
+    /// unknown or has no broadcast address (/31 and /32, RFC 3021).
+    pub fn directed_broadcast(&self) -> Option<Ipv4Addr> {
+        let host_bits = 32u32.checked_sub(u32::from(self.prefix_len))?;
+        if host_bits < 2 {
+            return None;
+        }
+        let host_mask = u32::MAX >> (32 - host_bits);
+        Some(Ipv4Addr::from(u32::from(self.addr) | host_mask))
     }
 }
 

@@ -30,8 +30,15 @@ pub struct Stats {
     pub ip_bad_checksum: u64,
     /// IPv4: fragments (not reassembled).
     pub ip_fragments: u64,
-    /// IPv4: destination is not our address.
+    /// IPv4: destination is not our address (another host, broadcast,
+    /// multicast): dropped without a reply.
     pub ip_not_for_us: u64,
+    /// IPv4: a source address no host may send from (RFC 1122 §3.2.1.3,
+    /// §4.2.3.10): broadcast, our subnet's directed broadcast, multicast,
+    /// 0.0.0.0, or our own address. Dropped without a reply, so a forged
+    /// packet cannot turn a RST or ICMP error into a broadcast (Linux's
+    /// "martian source").
+    pub ip_martian_source: u64,
     /// IPv4: protocol other than TCP, UDP, ICMP.
     pub ip_unsupported_protocol: u64,
 
@@ -114,6 +121,7 @@ impl Stats {
             ("ip_bad_checksum", self.ip_bad_checksum),
             ("ip_fragments", self.ip_fragments),
             ("ip_not_for_us", self.ip_not_for_us),
+            ("ip_martian_source", self.ip_martian_source),
             ("ip_unsupported_protocol", self.ip_unsupported_protocol),
             ("tcp_truncated", self.tcp_truncated),
             ("tcp_bad_header_len", self.tcp_bad_header_len),
@@ -180,6 +188,7 @@ impl Stats {
             + self.ip_bad_checksum
             + self.ip_fragments
             + self.ip_not_for_us
+            + self.ip_martian_source
             + self.ip_unsupported_protocol
             + self.tcp_truncated
             + self.tcp_bad_header_len
