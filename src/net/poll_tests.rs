@@ -20,7 +20,8 @@ fn register_during_a_long_poll_returns_at_once_and_wakes_the_poll() {
         let poller = s.spawn(|| {
             let mut events = Events::with_capacity(8);
             started.wait();
-            poll.poll(&mut events, Some(Duration::from_secs(1))).unwrap();
+            poll.poll(&mut events, Some(Duration::from_secs(1)))
+                .unwrap();
             events.iter().map(|e| e.token()).collect::<Vec<_>>()
         });
         started.wait();
@@ -54,7 +55,8 @@ fn deregister_during_a_long_poll_returns_at_once() {
         let poller = s.spawn(|| {
             let mut events = Events::with_capacity(8);
             started.wait();
-            poll.poll(&mut events, Some(Duration::from_secs(1))).unwrap();
+            poll.poll(&mut events, Some(Duration::from_secs(1)))
+                .unwrap();
         });
         started.wait();
         std::thread::sleep(Duration::from_millis(100));

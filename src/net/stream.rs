@@ -46,7 +46,10 @@ pub struct TcpInfo {
 /// `Read` and `Write` are implemented for both `TcpStream` and
 /// `&TcpStream`, so one thread can read while another writes; or
 /// [`try_clone`](TcpStream::try_clone) it. The connection closes gracefully
-/// when the last clone is dropped.
+/// when the last clone is dropped (or [`close`](TcpStream::close)d), as
+/// `close(2)` of the last descriptor does: at once, with the FIN sent in
+/// the background, unless [`set_linger`](TcpStream::set_linger) says
+/// otherwise.
 pub struct TcpStream {
     inner: Arc<Inner>,
 }
@@ -60,6 +63,9 @@ struct Inner {
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
     linger: Mutex<Option<Duration>>,
+    /// The connection was handed back to the stack (by `close`; `Drop`
+    /// then has nothing left to do).
+    closed: bool,
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
@@ -93,6 +99,7 @@ impl TcpStream {
                 read_timeout: Mutex::new(None),
                 write_timeout: Mutex::new(None),
                 linger: Mutex::new(None),
+                closed: false,
             }),
         }
     }
@@ -244,8 +251,20 @@ impl TcpStream {
         self.with_tcb(|t| t.ttl().map_or(default, u32::from))
     }
 
-    /// `SO_LINGER`: `Some(Duration::ZERO)` makes dropping the stream reset
-    /// the connection (RST) instead of closing it gracefully.
+    /// `SO_LINGER`: what closing the last handle (dropping it, or
+    /// [`close`](Self::close)) does.
+    ///
+    /// - `None` (the default): return at once; the queued data and the
+    ///   FIN are sent in the background.
+    /// - `Some(Duration::ZERO)`: abortive close: the queued data is
+    ///   dropped and the connection reset (RST), with no TIME-WAIT.
+    /// - `Some(t)`: send the FIN after the queued data and block until the
+    ///   peer has acknowledged all of it and the FIN, or `t` has passed.
+    ///   In blocking and non-blocking mode alike, as on Linux. If `t`
+    ///   passes first, the connection is reset (RST) and `close` reports
+    ///   `WouldBlock` (the BSD `EWOULDBLOCK`); Linux would instead let the
+    ///   unacknowledged data keep trying in the background, which makes
+    ///   the linger time no bound at all.
     ///
     /// # Errors
     /// Never fails.
@@ -553,6 +572,22 @@ impl TcpStream {
         self.with_tcb(|t| t.stats())
     }
 
+    /// Closes this handle. When it is the last one (no clones left), the
+    /// connection closes as on drop, following [`set_linger`](Self::set_linger);
+    /// unlike drop, this reports how a lingering close ended. With other
+    /// clones alive the connection stays open, as `close(2)` of one of
+    /// several descriptors leaves the socket open.
+    ///
+    /// # Errors
+    /// `WouldBlock` when the linger time passed before the peer
+    /// acknowledged everything: the connection was reset.
+    pub fn close(self) -> io::Result<()> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => inner.close(),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Resets the connection at once (RST), discarding queued data.
     pub fn abort(&self) {
         let _ = self.with_tcb(|t| t.abort());
@@ -596,20 +631,64 @@ impl Write for &TcpStream {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let abort = *self.linger.lock().unwrap_or_else(|p| p.into_inner()) == Some(Duration::ZERO);
+impl Inner {
+    /// CLOSE from the last handle: hands the connection to the stack, which
+    /// frees it once it reaches CLOSED, lingering as `SO_LINGER` says.
+    fn close(&mut self) -> io::Result<()> {
+        self.closed = true;
+        let linger = *self.linger.lock().unwrap_or_else(|p| p.into_inner());
         let mut iface = self.shared.lock();
-        if abort {
+        if linger == Some(Duration::ZERO) {
             if let Some(t) = iface.tcp_mut(self.handle) {
                 t.abort();
             }
         }
-        // Graceful close: FIN after the queued data; the stack frees the
-        // connection when it reaches CLOSED.
+        // Graceful close: FIN after the queued data.
         iface.tcp_release(self.handle);
         drop(iface);
         self.shared.waker.wake();
+        match linger {
+            Some(t) if !t.is_zero() => self.linger(t),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits up to `t` for the peer to acknowledge our data and FIN
+    /// (Linux's `sk_stream_wait_close`: until the connection leaves
+    /// FIN-WAIT-1, CLOSING and LAST-ACK); resets it if `t` passes first.
+    fn linger(&self, t: Duration) -> io::Result<()> {
+        let handle = self.handle;
+        let acked = self
+            .shared
+            .wait_for(deadline(Some(t)), |iface| match iface.tcp(handle) {
+                // Freed: it reached CLOSED.
+                None => Some(()),
+                Some(tcb) => (!matches!(
+                    tcb.state(),
+                    State::SynReceived | State::FinWait1 | State::Closing | State::LastAck
+                ))
+                .then_some(()),
+            });
+        if acked.is_ok() || self.shared.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if let Some(tcb) = self.shared.lock().tcp_mut(handle) {
+            tcb.abort();
+        }
+        self.shared.waker.wake();
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "linger time passed before the peer acknowledged the data; connection reset",
+        ))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.closed {
+            // Drop cannot report a linger timeout; `close` can.
+            let _ = self.close();
+        }
     }
 }
 

@@ -178,10 +178,7 @@ fn directed_broadcast_needs_a_subnet_with_one() {
         cfg(30).directed_broadcast(),
         Some(Ipv4Addr::new(192, 168, 7, 131))
     );
-    assert_eq!(
-        cfg(0).directed_broadcast(),
-        Some(Ipv4Addr::BROADCAST)
-    );
+    assert_eq!(cfg(0).directed_broadcast(), Some(Ipv4Addr::BROADCAST));
     assert_eq!(cfg(31).directed_broadcast(), None);
     assert_eq!(cfg(32).directed_broadcast(), None);
     assert_eq!(cfg(33).directed_broadcast(), None);

@@ -78,7 +78,7 @@ impl Sim {
         };
         let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
         for (t, p) in self.capture.iter().flatten() {
-            let ts = std::time::Duration::from_micros(t.total_micros());
+            let ts = Duration::from_micros(t.total_micros());
             w.write_packet(&PcapPacket::new(ts, p.len() as u32, p))
                 .unwrap();
         }
@@ -608,8 +608,15 @@ fn deterministic_run(seed: u64) -> Vec<u8> {
 fn simulation_is_deterministic() {
     let first = deterministic_run(9);
     let again = deterministic_run(9);
-    assert!(first.len() > 100_000, "a real capture: {} bytes", first.len());
-    assert!(first == again, "two runs with seed 9 captured different bytes");
+    assert!(
+        first.len() > 100_000,
+        "a real capture: {} bytes",
+        first.len()
+    );
+    assert!(
+        first == again,
+        "two runs with seed 9 captured different bytes"
+    );
     assert!(
         deterministic_run(10) != first,
         "seeds 9 and 10 captured the same bytes"

@@ -127,13 +127,27 @@ impl Tcb {
         }
         if self.send_rst {
             self.send_rst = false;
-            let h = self.header(self.snd_max, Flags::RST | Flags::ACK);
+            let h = self.header(self.rst_seq(), Flags::RST | Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Abort);
         }
         match self.state {
             State::Closed | State::Listen => None,
             State::SynSent | State::SynReceived => self.transmit_syn(now),
             _ => self.transmit_data(now),
+        }
+    }
+
+    /// The sequence number of an ABORT's RST: SND.MAX, unless that lies
+    /// past the peer's window (a zero-window probe byte went out), where
+    /// the peer would drop the RST as out of window (RFC 9293 §3.10.7.4);
+    /// then the window's right edge, as Linux's `tcp_acceptable_seq`.
+    /// Before our SYN is acknowledged there is no window to go by.
+    fn rst_seq(&self) -> SeqNumber {
+        let edge = self.snd_una + self.snd_wnd;
+        if self.snd_una != self.iss && self.snd_max.diff(edge) > 0 {
+            edge
+        } else {
+            self.snd_max
         }
     }
 

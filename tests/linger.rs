@@ -1,0 +1,177 @@
+//! `SO_LINGER` over an in-memory link (no root): two stacks joined by a
+//! `PipeDevice` pair, each with its own driver thread and real clock.
+//!
+//! A non-zero linger makes closing the last handle wait until the peer
+//! has acknowledged the data and the FIN, or reset the connection when the
+//! time passes first. Zero linger (abortive close) is covered in
+//! `api_pipe.rs`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use tunstack::device::PipeDevice;
+use tunstack::net::Config;
+use tunstack::tcp::State;
+use tunstack::{Stack, TcpListener, TcpStream};
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn pair() -> (Stack, Stack) {
+    let (da, db) = PipeDevice::pair(1500).unwrap();
+    let cfg = |addr| Config {
+        addr,
+        ..Config::default()
+    };
+    (
+        Stack::new(da, cfg(A)).unwrap(),
+        Stack::new(db, cfg(B)).unwrap(),
+    )
+}
+
+/// A connection from `a` to `b`: (client on a, server on b).
+fn connected(a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(b, 80).unwrap();
+    let c = TcpStream::connect(a, SocketAddrV4::new(B, 80)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// Writes to `c` without blocking until both its send buffer and the
+/// peer's receive buffer are full (the peer is not reading); returns the
+/// bytes written.
+fn fill(c: &TcpStream) -> usize {
+    c.set_nonblocking(true).unwrap();
+    let chunk = [0x5au8; 16 * 1024];
+    let mut total = 0;
+    let mut idle_since = Instant::now();
+    // WouldBlock only means the send buffer is full right now; the driver
+    // keeps moving data into the peer's window, so stop once writes have
+    // stayed blocked for a while.
+    while idle_since.elapsed() < Duration::from_millis(300) {
+        match (&*c).write(&chunk) {
+            Ok(n) => {
+                total += n;
+                idle_since = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+    }
+    c.set_nonblocking(false).unwrap();
+    total
+}
+
+/// The peer reads only after the close has begun, so the data and the FIN
+/// are still unacknowledged when it does: close waits for them. When close
+/// returns, the peer must already hold the FIN (its ACK is what ended the
+/// wait), so it is in CLOSE-WAIT; then the peer's own close completes the
+/// FIN handshake.
+#[test]
+fn linger_waits_until_data_and_fin_are_acknowledged() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b);
+    let written = fill(&c);
+    assert!(written > 0);
+    c.set_linger(Some(Duration::from_secs(30))).unwrap();
+    let (closed, peer_state, read) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            // Start reading once the close below has surely begun.
+            std::thread::sleep(Duration::from_millis(200));
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut read = 0;
+            loop {
+                let n = (&s).read(&mut buf).unwrap();
+                if n == 0 {
+                    break read;
+                }
+                assert!(buf[..n].iter().all(|&x| x == 0x5a));
+                read += n;
+            }
+        });
+        let closed = c.close();
+        // Sampled the moment close returns: the peer has the FIN.
+        let peer_state = s.state();
+        (closed, peer_state, reader.join().unwrap())
+    });
+    closed.expect("close with linger returns Ok once everything is acknowledged");
+    assert_eq!(
+        peer_state,
+        State::CloseWait,
+        "the peer had received everything and the FIN when close returned"
+    );
+    assert_eq!(read, written, "every byte arrived, then end of stream");
+    drop(s);
+    // The peer's FIN completes the handshake: our side reaches TIME-WAIT
+    // and the peer's CLOSED, without a reset.
+    assert!(
+        b.shutdown(Duration::from_secs(10)),
+        "the peer's connection closed"
+    );
+    assert!(
+        a.shutdown(Duration::from_secs(10)),
+        "ours reached TIME-WAIT"
+    );
+}
+
+/// A peer that never reads keeps its window at zero, so the data is never
+/// acknowledged: close gives up after the linger time, resets the
+/// connection and says so with `WouldBlock`; the peer sees the reset.
+#[test]
+fn linger_time_passes_with_a_stalled_peer_and_the_connection_is_reset() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b);
+    assert!(fill(&c) > 0);
+    let linger = Duration::from_millis(500);
+    c.set_linger(Some(linger)).unwrap();
+    let t0 = Instant::now();
+    let closed = c.close();
+    let took = t0.elapsed();
+    let err = closed.expect_err("the linger time passed with data unacknowledged");
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert!(
+        took >= linger,
+        "close returned after {took:?}, before the linger time"
+    );
+    assert!(
+        took < linger + Duration::from_secs(5),
+        "close returned {took:?} after the linger time"
+    );
+    // The RST reaches the peer even though its window is zero: reads end
+    // in ConnectionReset.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let err = loop {
+        match (&s).read(&mut buf) {
+            Ok(0) => panic!("end of stream instead of a reset"),
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    drop(s);
+    assert!(
+        a.shutdown(Duration::from_secs(5)),
+        "nothing left to close after the reset"
+    );
+    drop(b);
+}
+
+/// Closing one of several clones leaves the connection open, as `close(2)`
+/// of one of several descriptors does; the linger applies to the last.
+#[test]
+fn close_of_one_clone_leaves_the_connection_open() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b);
+    c.set_linger(Some(Duration::from_secs(30))).unwrap();
+    let other = c.try_clone().unwrap();
+    c.close().unwrap();
+    (&other).write_all(b"still open").unwrap();
+    let mut buf = [0u8; 10];
+    (&s).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"still open");
+    other.close().unwrap();
+    assert_eq!((&s).read(&mut buf).unwrap(), 0, "FIN after the last close");
+}
