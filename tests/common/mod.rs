@@ -111,10 +111,22 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// SIGTERM first, so a daemon with worker processes (nginx) takes its
+    /// workers down with it: a SIGKILLed nginx master leaves its workers
+    /// running, holding every descriptor they inherited. SIGKILL after 3 s.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!("{} ignored SIGTERM for 3 s; killing it", self.name);
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = &self.name;
     }
 }
 
