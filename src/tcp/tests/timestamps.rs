@@ -10,7 +10,13 @@ use super::*;
 
 /// ISNs at the bottom and top of both halves of sequence space; the last
 /// ones wrap (past 2^31 and past 2^32) within the first few hundred bytes.
-const ISNS: [u32; 5] = [0x0000_1000, 0x8000_1000, 0x7fff_ff80, 0xffff_ff80, 0xffff_ffff];
+const ISNS: [u32; 5] = [
+    0x0000_1000,
+    0x8000_1000,
+    0x7fff_ff80,
+    0xffff_ff80,
+    0xffff_ffff,
+];
 
 /// The peer's TSval in its SYN.
 const TS_SYN: u32 = 100;
@@ -208,8 +214,16 @@ fn active_segment_before_our_first_ack_does_not_move_ts_recent() {
         sa.h.options.mss = Some(1460);
         sa.h.options.sack_permitted = true;
         send(&mut tcb, t(1), &sa);
-        send(&mut tcb, t(1), &i.seg(i.r(100), &[2; 100], TS_SYN + 50, our_ts));
-        send(&mut tcb, t(1), &i.seg(i.r(0), &[1; 100], TS_SYN + 40, our_ts));
+        send(
+            &mut tcb,
+            t(1),
+            &i.seg(i.r(100), &[2; 100], TS_SYN + 50, our_ts),
+        );
+        send(
+            &mut tcb,
+            t(1),
+            &i.seg(i.r(0), &[1; 100], TS_SYN + 40, our_ts),
+        );
         assert_eq!(tcb.stats().paws_rejected, 0, "{i:x?}");
         assert_eq!(tcb.recv_queue(), 200, "{i:x?}");
         let ack = recv_one(&mut tcb, t(1));
