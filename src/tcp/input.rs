@@ -47,6 +47,9 @@ impl Tcb {
         // What our ACK (or SYN-ACK) acknowledges, before it is polled out:
         // a segment handled in between is judged against it (RFC 7323 §4.3).
         self.last_ack_sent = self.rcv_nxt;
+        // Our SYN's window counts from here: its right edge was computed
+        // while RCV.NXT was still unknown (0).
+        self.rcv_adv = self.rcv_nxt + self.rcv_wnd_adv;
         self.negotiate(seg, now);
         self.snd_wnd = u32::from(h.window);
         self.max_snd_wnd = self.snd_wnd;
