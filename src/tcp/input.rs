@@ -44,6 +44,12 @@ impl Tcb {
         }
         self.irs = h.seq;
         self.rcv_nxt = h.seq + 1u32;
+        // What our ACK (or SYN-ACK) acknowledges, before it is polled out:
+        // a segment handled in between is judged against it (RFC 7323 §4.3).
+        self.last_ack_sent = self.rcv_nxt;
+        // Our SYN's window counts from here: its right edge was computed
+        // while RCV.NXT was still unknown (0).
+        self.rcv_adv = self.rcv_nxt + self.rcv_wnd_adv;
         self.negotiate(seg, now);
         self.snd_wnd = u32::from(h.window);
         self.max_snd_wnd = self.snd_wnd;
@@ -162,6 +168,9 @@ impl Tcb {
                 State::Established
             };
             self.set_state(next);
+            // As on an active open: the idle clock starts with the
+            // handshake, not with the peer's first segment after it.
+            self.restart_keepalive(now);
         }
         if !self.process_ack(now, seg) {
             return;

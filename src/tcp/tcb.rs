@@ -154,7 +154,9 @@ pub struct Tcb {
     pub(super) ts_recent: u32,
     /// When TS.Recent was last updated (PAWS 24-day rule, RFC 7323 §5.5).
     pub(super) ts_recent_at: Instant,
-    /// RCV.NXT in the last ACK we sent (Last.ACK.sent, RFC 7323 §4.3).
+    /// RCV.NXT in the last ACK we sent (Last.ACK.sent, RFC 7323 §4.3):
+    /// set to IRS + 1 when the peer's SYN arrives (what our SYN-ACK or
+    /// handshake ACK acknowledges), then by every non-SYN ACK we send.
     pub(super) last_ack_sent: SeqNumber,
     /// Largest window the peer ever advertised (MAX.SND.WND, RFC 5961 §5).
     pub(super) max_snd_wnd: u32,
@@ -317,6 +319,9 @@ impl Tcb {
         let mut tcb = Tcb::new(cfg, local, remote, iss, State::SynReceived);
         tcb.irs = syn.header.seq;
         tcb.rcv_nxt = syn.header.seq + 1u32;
+        // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the
+        // TS.Recent rule (RFC 7323 §4.3) until our next ACK.
+        tcb.last_ack_sent = tcb.rcv_nxt;
         tcb.negotiate(syn, now);
         tcb.max_snd_wnd = tcb.snd_wnd.max(u32::from(syn.header.window));
         // The window in a SYN is never scaled (RFC 7323 §2.2).

@@ -332,3 +332,21 @@ fn isn_is_used_for_the_syn_and_acknowledged_plus_one() {
     assert_eq!(out.last().unwrap().h.seq, LOCAL_ISS + 1u32);
     assert_eq!(tcb.iss(), LOCAL_ISS);
 }
+
+#[test]
+fn syn_sent_first_ack_advertises_the_whole_window_for_any_peer_isn() {
+    // The window in our SYN was advertised before the peer's ISN was
+    // known (RCV.NXT was 0): its right edge counts from IRS + 1 once the
+    // SYN-ACK arrives, as on a passive open. Taken from 0 instead, receiver
+    // SWS avoidance could hold back part of the window for peer ISNs just
+    // above 0.
+    for peer in [0x0000_0100u32, 0x0000_1000, 0x8000_0100, 0xffff_ff00] {
+        let mut tcb = syn_sent();
+        let mut sa = seg(SeqNumber(peer), l(0), Flags::SYN | Flags::ACK, b"");
+        sa.h.options.mss = Some(1460);
+        send(&mut tcb, t(10), &sa);
+        let ack = recv_one(&mut tcb, t(10));
+        assert_eq!(ack.h.ack, SeqNumber(peer) + 1u32);
+        assert_eq!(ack.h.window, 65535, "peer ISN {peer:#x}");
+    }
+}

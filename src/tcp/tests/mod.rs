@@ -39,6 +39,7 @@ mod reasons;
 mod rst;
 mod sack;
 mod timers;
+mod timestamps;
 mod tso;
 mod window;
 

@@ -229,6 +229,25 @@ fn established_keepalive_probes_then_times_out() {
 }
 
 #[test]
+fn syn_received_ack_arms_keepalive_as_an_active_open_does() {
+    // A passive connection whose peer goes silent right after the
+    // handshake is probed after the idle time, like an active one.
+    let c = Config {
+        keepalive: Some(Duration::from_secs(10)),
+        ..cfg()
+    };
+    let mut tcb = Tcb::accept(&c, LOCAL, REMOTE, LOCAL_ISS, &remote_syn().view(), t(0));
+    recv!(tcb, t(0));
+    send!(tcb, t(5), seg(r(0), l(0), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::Established);
+    assert_eq!(tcb.poll_at(), Some(t(10_005)));
+    tcb.on_timeout(t(10_005));
+    let probe = recv!(tcb, t(10_005));
+    assert_eq!((probe.h.seq, probe.payload.len()), (l(0) - 1u32, 0));
+    assert_eq!(tcb.stats().keepalive_probes, 1);
+}
+
+#[test]
 fn established_user_timeout_fails_unacknowledged_data() {
     // RFC 9293 §3.10.8 USER TIMEOUT.
     let c = Config {
