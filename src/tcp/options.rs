@@ -108,7 +108,11 @@ impl Tcb {
         let Some((val, _)) = seg.header.options.timestamp else {
             return false;
         };
-        let older = (val.wrapping_sub(self.ts_recent) as i32) < 0;
+        // TS.Recent of 0 means the peer's SYN carried TSval 0 (no clock yet,
+        // as some middleboxes and stacks send): any TSval is acceptable then,
+        // as in Linux's tcp_paws_check; otherwise a peer whose clock starts
+        // above 2^31 would be locked out by the modular compare.
+        let older = self.ts_recent != 0 && (val.wrapping_sub(self.ts_recent) as i32) < 0;
         older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE
     }
 
@@ -118,7 +122,7 @@ impl Tcb {
         let Some((val, _)) = seg.header.options.timestamp else {
             return;
         };
-        if !self.ts_ok || (val.wrapping_sub(self.ts_recent) as i32) < 0 {
+        if !self.ts_ok || (self.ts_recent != 0 && (val.wrapping_sub(self.ts_recent) as i32) < 0) {
             return;
         }
         if seg.header.seq.diff(self.last_ack_sent) <= 0 {

@@ -274,3 +274,24 @@ fn timestamps_wrap_around_2_to_the_32() {
     assert_eq!(tcb.recv_queue(), 1, "3 is newer than 2^32 - 6");
     assert_eq!(tcb.stats().paws_rejected, 0);
 }
+
+#[test]
+fn paws_accepts_any_tsval_after_a_syn_with_tsval_zero() {
+    // A peer whose SYN-ACK carried TSval 0 leaves TS.Recent at 0; Linux's
+    // tcp_paws_check then accepts any TSval, even one "older" than 0 in
+    // modular terms (above 2^31), and adopts it as TS.Recent.
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.timestamp = Some((0, 0));
+    send!(tcb, t(1), sa);
+    recv(&mut tcb, t(1));
+    send!(
+        tcb,
+        t(2),
+        with_ts(seg(r(0), l(0), Flags::ACK, b"z"), 0x9000_0000, 0)
+    );
+    assert_eq!(tcb.recv_queue(), 1, "TSval 0x9000_0000 after TS.Recent 0");
+    assert_eq!(tcb.stats().paws_rejected, 0);
+    let ack = recv!(tcb, t(2));
+    assert_eq!(ack.h.options.timestamp.unwrap().1, 0x9000_0000);
+}
