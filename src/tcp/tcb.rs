@@ -54,6 +54,19 @@ pub struct ConnStats {
     pub sack_recoveries: u64,
     /// ACKs held back by the delayed-ACK rule.
     pub delayed_acks: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
+    /// Segments RACK marked lost by time (RFC 8985 §6.2).
+    pub rack_lost: u64,
+    /// Of those, retransmissions found lost again (RFC 8985 §6.2 step 5).
+    pub lost_retransmits: u64,
+    /// RACK reordering-timer expirations (RFC 8985 §6.3).
+    pub reorder_timeouts: u64,
+    /// Reordering seen: a never-retransmitted segment delivered below the
+    /// highest one SACKed (RFC 8985 §6.2 step 3).
+    pub reordering_seen: u64,
+    /// Congestion-window reductions for fast recovery (one per episode).
+    pub cwnd_reductions: u64,
 }
 
 impl ConnStats {
@@ -79,6 +92,12 @@ impl ConnStats {
             ("sack_blocks_in", self.sack_blocks_in),
             ("sack_recoveries", self.sack_recoveries),
             ("delayed_acks", self.delayed_acks),
+            ("tail_loss_probes", self.tail_loss_probes),
+            ("rack_lost", self.rack_lost),
+            ("lost_retransmits", self.lost_retransmits),
+            ("reorder_timeouts", self.reorder_timeouts),
+            ("reordering_seen", self.reordering_seen),
+            ("cwnd_reductions", self.cwnd_reductions),
         ]
     }
 }
