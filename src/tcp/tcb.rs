@@ -206,10 +206,17 @@ pub struct Tcb {
     pub(super) dup_acks: u32,
     /// What the peer has SACKed above SND.UNA (RFC 6675 scoreboard).
     pub(super) scoreboard: super::sack::Scoreboard,
-    /// Highest byte retransmitted in this recovery (RFC 6675 HighRxt).
-    pub(super) high_rxt: SeqNumber,
-    /// NewReno recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
+    /// Transmit times of outstanding segments and RACK state (RFC 8985).
+    pub(super) rack: super::rack::Rack,
+    /// Tail loss probe state (RFC 8985 §7).
+    pub(super) tlp: super::tlp::Tlp,
+    /// PRR state while a loss-based algorithm is in fast recovery (RFC 6937).
+    pub(super) prr: Option<super::prr::Prr>,
+    /// Recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
     pub(super) recovery: Option<SeqNumber>,
+    /// SND.MAX when the last RTO fired: no fast recovery until SND.UNA
+    /// passes it (RFC 6582 §3.2 step 2).
+    pub(super) rto_recover: Option<SeqNumber>,
     /// Segment to resend at once (fast retransmit / partial ACK).
     pub(super) fast_retransmit: bool,
     /// Sequence number being timed and when it was sent (one sample per RTT).
@@ -302,8 +309,11 @@ impl Tcb {
             retries: 0,
             dup_acks: 0,
             scoreboard: super::sack::Scoreboard::new(32),
-            high_rxt: iss,
+            rack: super::rack::Rack::new(iss),
+            tlp: super::tlp::Tlp::default(),
+            prr: None,
             recovery: None,
+            rto_recover: None,
             fast_retransmit: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
