@@ -434,4 +434,103 @@ mod tests {
         c.on_fast_retransmit(80_000);
         assert!((c.cubic.w_max - 68.0).abs() < 1e-9, "80·(1+β)/2 = 68");
     }
+
+    /// One HyStart++ round of ACKs, one per MSS, each with an RTT sample
+    /// of `rtt_ms` and SND.NXT = SND.UNA + cwnd, up to the ACK before the
+    /// one that covers the round's windowEnd (one window of ACKs where
+    /// HyStart++ is off); returns the round's growth.
+    fn hystart_round(c: &mut CongestionControl, una: &mut u32, rtt_ms: u64) -> usize {
+        let (before, start) = (c.cwnd(), *una);
+        for _ in 0..1_000_000 {
+            *una += 1000;
+            let snd_nxt = SeqNumber(*una) + c.cwnd();
+            c.on_ack_sample(
+                SeqNumber(*una),
+                snd_nxt,
+                Some(Duration::from_millis(rtt_ms)),
+            );
+            c.on_ack(1000, Instant::ZERO, None);
+            let next = SeqNumber(*una + 1000);
+            let done = match c.hystart.window_end {
+                Some(end) => next.diff(end) >= 0,
+                None => (*una - start) as usize >= before,
+            };
+            if done {
+                break;
+            }
+        }
+        c.cwnd() - before
+    }
+
+    #[test]
+    fn hystart_leaves_slow_start_on_rtt_increase_after_css_rounds() {
+        // RFC 9406 §4.2: a round whose min RTT is at least
+        // lastRoundMinRTT + clamp(lastRoundMinRTT/8, 4 ms, 16 ms) enters
+        // CSS (growth / 4); after CSS_ROUNDS = 5 rounds, ssthresh = cwnd.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let mut una = 0;
+        assert_eq!(
+            hystart_round(&mut c, &mut una, 50),
+            10_000,
+            "slow start doubles"
+        );
+        assert_eq!(hystart_round(&mut c, &mut una, 50), 20_000);
+        assert!(!c.in_css());
+        // +6 ms < 50/8 = 6.25 ms: still slow start.
+        assert_eq!(hystart_round(&mut c, &mut una, 56), 40_000);
+        assert!(!c.in_css());
+        // +7 ms over the last round's 56 ms (threshold 7 ms): CSS after
+        // N_RTT_SAMPLE = 8 samples; from then on the round grows by 1/4.
+        let grown = hystart_round(&mut c, &mut una, 63);
+        assert!(c.in_css());
+        assert_eq!(grown, 7 * 1000 + 73 * 250, "the 8th sample switches");
+        assert_eq!(c.ssthresh(), usize::MAX);
+        for _ in 0..4 {
+            hystart_round(&mut c, &mut una, 63);
+            assert!(c.in_css() && c.ssthresh() == usize::MAX);
+        }
+        // The fifth CSS round ends: congestion avoidance.
+        una += 1000;
+        c.on_ack_sample(SeqNumber(una), SeqNumber(una) + c.cwnd(), None);
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), c.cwnd());
+    }
+
+    #[test]
+    fn hystart_css_returns_to_slow_start_when_the_rtt_falls_back() {
+        // RFC 9406 §4.2: in CSS, a round min RTT below cssBaselineMinRtt
+        // means the increase was spurious: resume slow start.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let mut una = 0;
+        hystart_round(&mut c, &mut una, 100);
+        hystart_round(&mut c, &mut una, 100);
+        hystart_round(&mut c, &mut una, 120);
+        assert!(c.in_css(), "+20 ms > clamp(100/8, 4, 16) = 12.5 ms");
+        hystart_round(&mut c, &mut una, 110);
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), usize::MAX);
+        let before = c.cwnd();
+        hystart_round(&mut c, &mut una, 110);
+        assert_eq!(c.cwnd(), 2 * before, "slow start again");
+    }
+
+    #[test]
+    fn hystart_is_cubic_only_and_initial_slow_start_only() {
+        let mut c = CongestionControl::new(Algorithm::NewReno, 1000, 10);
+        let mut una = 0;
+        for rtt in [50, 50, 80, 80, 80, 80, 80, 80, 80] {
+            hystart_round(&mut c, &mut una, rtt);
+        }
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), usize::MAX, "NewReno: plain slow start");
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.on_rto(20_000);
+        for rtt in [50, 50, 80, 80] {
+            hystart_round(&mut c, &mut una, rtt);
+        }
+        assert!(
+            !c.in_css(),
+            "after an RTO ssthresh already bounds slow start"
+        );
+    }
 }

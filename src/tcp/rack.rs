@@ -60,6 +60,8 @@ pub(super) struct Delivered {
     /// RTT of the most recently sent segment this ACK delivered, if that
     /// segment was not retransmitted (usable by HyStart++).
     pub rtt: Option<Duration>,
+    /// Never-retransmitted segments delivered below RACK.fack: reordering.
+    pub reordered: u64,
 }
 
 /// Losses found by one run of the detection (§6.2 step 5).
@@ -117,19 +119,6 @@ impl Rack {
             reo_wnd_persist: 0,
             dsack_round: None,
         }
-    }
-
-    /// Smallest RTT measured on an original transmission.
-    #[cfg(test)]
-    pub(super) fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
-    }
-
-    /// True once a never-retransmitted segment was delivered below the
-    /// highest delivered one.
-    #[cfg(test)]
-    pub(super) fn reordering_seen(&self) -> bool {
-        self.reordering_seen
     }
 
     /// Records a transmission of `[start, end)` at `now`: new data is cut
@@ -219,7 +208,9 @@ impl Rack {
                 break;
             }
             if !s.sacked {
-                out.bytes += self.deliver(&s, now, &echo_before, &mut newest);
+                let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
+                out.bytes += n;
+                out.reordered += u64::from(reordered);
             }
             i += 1;
         }
@@ -237,7 +228,9 @@ impl Rack {
                     break;
                 };
                 if !s.sacked && board.covers(s.start, s.end) {
-                    out.bytes += self.deliver(&s, now, &echo_before, &mut newest);
+                    let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
+                    out.bytes += n;
+                    out.reordered += u64::from(reordered);
                     if let Some(r) = self.segs.get_mut(j) {
                         r.sacked = true;
                         r.lost = false;
@@ -261,7 +254,7 @@ impl Rack {
         now: Instant,
         echo_before: &impl Fn(Instant) -> bool,
         newest: &mut Option<(Instant, SeqNumber, bool)>,
-    ) -> usize {
+    ) -> (usize, bool) {
         let rtt = now.saturating_duration_since(s.xmit);
         // Step 2: an ACK that may be for the original transmission of a
         // retransmitted segment says nothing about the retransmission.
@@ -284,10 +277,9 @@ impl Rack {
         }
         // Step 3: a never-retransmitted segment below the highest
         // delivered one arrived out of order.
-        if !s.retx && s.end.diff(self.fack) < 0 {
-            self.reordering_seen = true;
-        }
-        s.len()
+        let reordered = !s.retx && s.end.diff(self.fack) < 0;
+        self.reordering_seen |= reordered;
+        (s.len(), reordered)
     }
 
     /// RFC 8985 §6.2 step 4: RACK.reo_wnd.

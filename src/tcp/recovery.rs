@@ -59,8 +59,11 @@ impl Tcb {
             _ => None,
         };
         let echo_before = |xmit: Instant| echo_ms.is_some_and(|e| e < xmit.total_millis());
-        self.rack
-            .on_ack(ack, &self.scoreboard, sacked_new, now, echo_before)
+        let d = self
+            .rack
+            .on_ack(ack, &self.scoreboard, sacked_new, now, echo_before);
+        self.stats.reordering_seen += d.reordered;
+        d
     }
 
     /// False after an RTO until SND.UNA passes what was outstanding when it

@@ -62,8 +62,8 @@ pub struct ConnStats {
     pub lost_retransmits: u64,
     /// RACK reordering-timer expirations (RFC 8985 §6.3).
     pub reorder_timeouts: u64,
-    /// Reordering seen: a never-retransmitted segment delivered below the
-    /// highest one SACKed (RFC 8985 §6.2 step 3).
+    /// Segments delivered out of order: never retransmitted, yet below the
+    /// highest one delivered (RFC 8985 §6.2 step 3).
     pub reordering_seen: u64,
     /// Congestion-window reductions for fast recovery (one per episode).
     pub cwnd_reductions: u64,
