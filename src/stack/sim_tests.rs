@@ -646,7 +646,7 @@ fn simulation_wan_50ms_random_loss_recovers_without_timeouts() {
                 frs += f;
                 tlps += t;
             }
-            let goodput = SEEDS as f64 * (4 << 20) as f64 as f64 / secs / 1e6;
+            let goodput = SEEDS as f64 * (4 << 20) as f64 / secs / 1e6;
             table.push_str(&format!(
                 "| {algorithm:?} | {:.1}% | {goodput:.2} | {rtos} | {frs} | {tlps} |\n",
                 loss * 100.0
