@@ -223,19 +223,24 @@ impl Rack {
             }
         }
         if sacked_new {
-            for j in 0..self.segs.len() {
-                let Some(s) = self.segs.get(j).copied() else {
-                    break;
-                };
-                if !s.sacked && board.covers(s.start, s.end) {
-                    let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
-                    out.bytes += n;
-                    out.reordered += u64::from(reordered);
-                    if let Some(r) = self.segs.get_mut(j) {
-                        r.sacked = true;
-                        r.lost = false;
+            // Only the records inside SACKed ranges: O(ranges · log n + k).
+            for (l, r) in board.ranges() {
+                let mut j = self.segs.partition_point(|s| s.end.diff(l) <= 0);
+                while let Some(s) = self.segs.get(j).copied() {
+                    if s.start.diff(r) >= 0 {
+                        break;
                     }
-                    self.fack = self.fack.max(s.end);
+                    if !s.sacked && s.start.diff(l) >= 0 && s.end.diff(r) <= 0 {
+                        let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
+                        out.bytes += n;
+                        out.reordered += u64::from(reordered);
+                        if let Some(rec) = self.segs.get_mut(j) {
+                            rec.sacked = true;
+                            rec.lost = false;
+                        }
+                        self.fack = self.fack.max(s.end);
+                    }
+                    j += 1;
                 }
             }
         }
@@ -444,5 +449,50 @@ mod tests {
         assert!(sent_after(ms(2), s(0), ms(1), s(100)));
         assert!(sent_after(ms(1), s(100), ms(1), s(0)));
         assert!(!sent_after(ms(1), s(0), ms(1), s(100)));
+    }
+
+    #[test]
+    fn dsack_widens_the_reordering_window_once_per_round_and_it_decays() {
+        // RFC 8985 §6.2 step 4: reo_wnd = min_RTT/4 · reo_wnd_mult, at
+        // most SRTT; a DSACK adds one step per round trip; 16 recoveries
+        // without one bring the multiplier back to 1.
+        let mut r = Rack::new(s(0));
+        r.min_rtt = Some(Duration::from_millis(40));
+        r.reordering_seen = true;
+        let srtt = Some(Duration::from_millis(45));
+        assert_eq!(r.reo_wnd(true, 0, 1000, srtt), Duration::from_millis(10));
+        r.on_dsack(s(0), s(5000));
+        assert_eq!(r.reo_wnd(true, 0, 1000, srtt), Duration::from_millis(20));
+        r.on_dsack(s(1000), s(6000));
+        assert_eq!(r.reo_wnd_mult, 2, "same round: no second step");
+        r.on_dsack(s(5000), s(9000));
+        r.on_dsack(s(9000), s(12_000));
+        r.on_dsack(s(12_000), s(15_000));
+        assert_eq!(
+            r.reo_wnd(true, 0, 1000, srtt),
+            Duration::from_millis(45),
+            "capped at SRTT"
+        );
+        for _ in 0..15 {
+            r.on_recovery_end();
+        }
+        assert_eq!(r.reo_wnd_mult, 5);
+        r.on_recovery_end();
+        assert_eq!(r.reo_wnd_mult, 1);
+    }
+
+    #[test]
+    fn reo_wnd_is_zero_without_reordering_past_dup_thresh_or_in_recovery() {
+        // RFC 8985 §6.2 step 4 (Linux tcp_rack_reo_wnd).
+        let mut r = Rack::new(s(0));
+        r.min_rtt = Some(Duration::from_millis(40));
+        assert_eq!(
+            r.reo_wnd(false, 2000, 1000, None),
+            Duration::from_millis(10)
+        );
+        assert_eq!(r.reo_wnd(false, 2001, 1000, None), Duration::ZERO);
+        assert_eq!(r.reo_wnd(true, 0, 1000, None), Duration::ZERO);
+        r.reordering_seen = true;
+        assert_eq!(r.reo_wnd(true, 5000, 1000, None), Duration::from_millis(10));
     }
 }

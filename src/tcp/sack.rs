@@ -75,10 +75,16 @@ impl Scoreboard {
     }
 
     /// True when one SACKed range holds all of `[start, end)`.
+    #[cfg(test)]
     pub(super) fn covers(&self, start: SeqNumber, end: SeqNumber) -> bool {
         self.ranges
             .iter()
             .any(|&(l, r)| l.diff(start) <= 0 && end.diff(r) <= 0)
+    }
+
+    /// The SACKed ranges `[left, right)`, lowest first.
+    pub(super) fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
+        self.ranges.iter().copied()
     }
 
     /// True when nothing is SACKed.

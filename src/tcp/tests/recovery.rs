@@ -327,3 +327,61 @@ fn established_newreno_without_sack_reduces_once_per_episode() {
     assert_eq!(tcb.cc.ssthresh(), ssthresh);
     assert_eq!(tcb.stats().cwnd_reductions, 1);
 }
+
+/// Ten segments at t=20, the first nine ACKed at t=30, the last probed at
+/// the PTO; returns the PTO.
+fn probe_the_tail(tcb: &mut Tcb) -> Instant {
+    send!(*tcb, t(30), sack_ack(9 * MSS, &[]));
+    recv_nothing!(*tcb, t(30));
+    let pto = tcb.timers.get(Timer::LossProbe).unwrap();
+    tcb.on_timeout(pto);
+    assert_eq!(recv!(*tcb, pto).h.seq, l(9 * MSS), "the last segment again");
+    pto
+}
+
+#[test]
+fn established_probe_that_repaired_a_loss_reduces_once() {
+    // RFC 8985 §7.4: the probe retransmitted the last segment, and the
+    // ACKs move past it with no DSACK saying the original arrived too:
+    // the probe repaired a loss, so the window is reduced (once).
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let pto = probe_the_tail(&mut tcb);
+    let at = pto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(10 * MSS, &[]));
+    assert_eq!(
+        tcb.stats().cwnd_reductions,
+        0,
+        "not yet known: ACK = probe end"
+    );
+    tcb.send(&[1u8; MSS as usize]).unwrap();
+    recv(&mut tcb, at);
+    let before = tcb.cwnd();
+    send!(tcb, at + Duration::from_millis(10), sack_ack(11 * MSS, &[]));
+    let s = tcb.stats();
+    assert_eq!(
+        (s.cwnd_reductions, s.sack_recoveries, s.retransmit_timeouts),
+        (1, 0, 0)
+    );
+    assert!(
+        tcb.cc.ssthresh() < before,
+        "reduced: {} from {before}",
+        tcb.cc.ssthresh()
+    );
+    assert_eq!(tcb.cwnd(), tcb.cc.ssthresh());
+}
+
+#[test]
+fn established_probe_answered_by_a_dsack_is_not_a_loss() {
+    // RFC 8985 §7.4 with RFC 2883: a DSACK for the probe says the
+    // original arrived as well; nothing was lost, nothing is reduced.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let pto = probe_the_tail(&mut tcb);
+    let at = pto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(10 * MSS, &[]));
+    send!(tcb, at, sack_ack(10 * MSS, &[segment(10)]));
+    tcb.send(&[1u8; MSS as usize]).unwrap();
+    recv(&mut tcb, at);
+    send!(tcb, at + Duration::from_millis(10), sack_ack(11 * MSS, &[]));
+    assert_eq!(tcb.stats().cwnd_reductions, 0);
+    assert_eq!(tcb.cc.ssthresh(), usize::MAX);
+}
