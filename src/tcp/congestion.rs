@@ -9,10 +9,26 @@
 //! - [`Algorithm::Cubic`] (default, as Linux): shrink to β = 0.7; grow along
 //!   W(t) = C·(t − K)³ + W_max, never slower than Reno (RFC 9438 §4).
 //!
-//! Loss *detection* (duplicate ACKs, recovery point) lives in the input
-//! path; this type only owns `cwnd` and `ssthresh`.
+//! CUBIC's initial slow start uses HyStart++ (RFC 9406): when the
+//! minimum RTT of a round rises by a clamped eighth over the last round's,
+//! slow start gives way to Conservative Slow Start (CSS, a quarter of the
+//! growth) and after five CSS rounds to congestion avoidance — leaving
+//! before the queue overflows instead of after.
+//!
+//! Loss *detection* (RACK, duplicate ACKs, recovery point) lives in the
+//! input path; this type only owns `cwnd` and `ssthresh` and reacts to
+//! events: [`on_ack`](CongestionControl::on_ack) (bytes acknowledged
+//! outside recovery), [`on_ack_sample`](CongestionControl::on_ack_sample)
+//! (round and RTT bookkeeping), [`on_congestion_event`](CongestionControl::on_congestion_event)
+//! (recovery entered: one reduction per episode),
+//! [`on_lost`](CongestionControl::on_lost) (bytes deemed lost),
+//! [`on_recovery_end`](CongestionControl::on_recovery_end) and
+//! [`on_rto`](CongestionControl::on_rto). During recovery the sending
+//! rate of the loss-based algorithms is governed by PRR (`prr.rs`) when
+//! [`uses_prr`](CongestionControl::uses_prr) says so.
 
 use crate::time::{Duration, Instant};
+use crate::wire::SeqNumber;
 
 /// Which congestion-avoidance algorithm a connection uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,6 +57,27 @@ struct Cubic {
     w_est: f64,
 }
 
+/// RFC 9406 §4.3 constants.
+const HYSTART_MIN_RTT_THRESH: Duration = Duration::from_millis(4);
+const HYSTART_MAX_RTT_THRESH: Duration = Duration::from_millis(16);
+const HYSTART_MIN_RTT_DIVISOR: u32 = 8;
+const HYSTART_N_RTT_SAMPLE: u32 = 8;
+const HYSTART_CSS_GROWTH_DIVISOR: usize = 4;
+const HYSTART_CSS_ROUNDS: u32 = 5;
+
+/// HyStart++ state (RFC 9406 §4.2 names).
+#[derive(Clone, Debug, Default)]
+struct HyStart {
+    /// Sequence number ending the current round (windowEnd).
+    window_end: Option<SeqNumber>,
+    last_round_min_rtt: Option<Duration>,
+    current_round_min_rtt: Option<Duration>,
+    rtt_sample_count: u32,
+    /// `Some` while in Conservative Slow Start (cssBaselineMinRtt).
+    css_baseline_min_rtt: Option<Duration>,
+    css_rounds: u32,
+}
+
 /// Sender congestion state, in bytes.
 #[derive(Clone, Debug)]
 pub struct CongestionControl {
@@ -50,6 +87,8 @@ pub struct CongestionControl {
     mss: usize,
     acked_in_ca: usize,
     cubic: Cubic,
+    hystart: HyStart,
+    bytes_lost: u64,
 }
 
 impl CongestionControl {
@@ -64,6 +103,8 @@ impl CongestionControl {
             mss,
             acked_in_ca: 0,
             cubic: Cubic::default(),
+            hystart: HyStart::default(),
+            bytes_lost: 0,
         }
     }
 
@@ -87,11 +128,88 @@ impl CongestionControl {
         self.ssthresh
     }
 
+    /// True when fast recovery's sending is governed by PRR (RFC 6937):
+    /// the loss-based algorithms.
+    pub fn uses_prr(&self) -> bool {
+        matches!(self.algorithm, Algorithm::Cubic | Algorithm::NewReno)
+    }
+
+    /// True while in HyStart++ Conservative Slow Start (RFC 9406 §4.2).
+    pub fn in_css(&self) -> bool {
+        self.hystart.css_baseline_min_rtt.is_some()
+    }
+
+    /// Bytes reported lost so far ([`on_lost`](Self::on_lost)).
+    pub fn bytes_lost(&self) -> u64 {
+        self.bytes_lost
+    }
+
+    /// Bytes were deemed lost (by RACK or the scoreboard). The loss-based
+    /// algorithms reduce once per recovery episode
+    /// ([`on_congestion_event`](Self::on_congestion_event)), not per loss;
+    /// this only counts.
+    pub fn on_lost(&mut self, bytes: usize) {
+        self.bytes_lost += bytes as u64;
+    }
+
+    /// Per-ACK bookkeeping for an ACK of new data outside recovery: `ack`
+    /// is the new SND.UNA, `snd_nxt` the next sequence to send, `rtt` a
+    /// sample from this ACK if it gave one. Drives HyStart++'s rounds in
+    /// CUBIC's initial slow start (RFC 9406 §4.2).
+    pub fn on_ack_sample(&mut self, ack: SeqNumber, snd_nxt: SeqNumber, rtt: Option<Duration>) {
+        if self.algorithm != Algorithm::Cubic || self.ssthresh != usize::MAX {
+            return;
+        }
+        let h = &mut self.hystart;
+        if h.window_end.is_none_or(|end| ack.diff(end) >= 0) {
+            // A new round begins.
+            h.window_end = Some(snd_nxt);
+            h.last_round_min_rtt = h.current_round_min_rtt.take();
+            h.rtt_sample_count = 0;
+            if h.css_baseline_min_rtt.is_some() {
+                h.css_rounds += 1;
+                if h.css_rounds >= HYSTART_CSS_ROUNDS {
+                    // CSS_ROUNDS in CSS: enter congestion avoidance.
+                    h.css_baseline_min_rtt = None;
+                    self.ssthresh = self.cwnd;
+                    return;
+                }
+            }
+        }
+        let Some(rtt) = rtt else { return };
+        h.current_round_min_rtt = Some(h.current_round_min_rtt.map_or(rtt, |m| m.min(rtt)));
+        h.rtt_sample_count += 1;
+        if h.rtt_sample_count < HYSTART_N_RTT_SAMPLE {
+            return;
+        }
+        let (Some(current), Some(last)) = (h.current_round_min_rtt, h.last_round_min_rtt) else {
+            return;
+        };
+        match h.css_baseline_min_rtt {
+            None => {
+                let thresh = (last / HYSTART_MIN_RTT_DIVISOR)
+                    .clamp(HYSTART_MIN_RTT_THRESH, HYSTART_MAX_RTT_THRESH);
+                if current >= last + thresh {
+                    h.css_baseline_min_rtt = Some(current);
+                    h.css_rounds = 0;
+                }
+            }
+            // The RTT fell back: the increase was spurious, resume slow start.
+            Some(base) if current < base => h.css_baseline_min_rtt = None,
+            Some(_) => {}
+        }
+    }
+
     /// New data acknowledged outside recovery (RFC 5681 §3.1).
     pub fn on_ack(&mut self, acked: usize, now: Instant, srtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
-            // Slow start with ABC, L = 2·SMSS (RFC 3465 §2.2).
-            self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
+            // Slow start with ABC, L = 2·SMSS (RFC 3465 §2.2); a quarter
+            // of that in HyStart++ CSS (RFC 9406 §4.2).
+            let mut grow = acked.min(2 * self.mss);
+            if self.in_css() {
+                grow /= HYSTART_CSS_GROWTH_DIVISOR;
+            }
+            self.cwnd = self.cwnd.saturating_add(grow);
             return;
         }
         match self.algorithm {
@@ -150,6 +268,8 @@ impl CongestionControl {
     /// The multiplicative decrease on a congestion event, returning the new
     /// ssthresh (RFC 5681 eq. 4; RFC 9438 §4.6–§4.7).
     fn reduce(&mut self, flight: usize) -> usize {
+        // Any congestion event ends slow start, HyStart++ included.
+        self.hystart.css_baseline_min_rtt = None;
         match self.algorithm {
             Algorithm::NewReno => (flight / 2).max(2 * self.mss),
             Algorithm::Cubic => {
@@ -184,9 +304,12 @@ impl CongestionControl {
         self.acked_in_ca = 0;
     }
 
-    /// Entering SACK-based recovery (RFC 6675 §5 step 4.2): cwnd = ssthresh;
-    /// the pipe estimate, not window inflation, paces sending.
-    pub fn on_sack_recovery(&mut self, flight: usize) {
+    /// A congestion event that starts a SACK-based recovery episode
+    /// (RFC 6675 §5 step 4.2) or ends a tail-loss-probe episode with loss
+    /// (RFC 8985 §7.4): cwnd = ssthresh. During recovery PRR and the pipe
+    /// estimate, not window inflation, pace sending. The caller calls this
+    /// once per episode.
+    pub fn on_congestion_event(&mut self, flight: usize) {
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.ssthresh;
         self.acked_in_ca = 0;
@@ -310,5 +433,104 @@ mod tests {
         c.cwnd = 80_000;
         c.on_fast_retransmit(80_000);
         assert!((c.cubic.w_max - 68.0).abs() < 1e-9, "80·(1+β)/2 = 68");
+    }
+
+    /// One HyStart++ round of ACKs, one per MSS, each with an RTT sample
+    /// of `rtt_ms` and SND.NXT = SND.UNA + cwnd, up to the ACK before the
+    /// one that covers the round's windowEnd (one window of ACKs where
+    /// HyStart++ is off); returns the round's growth.
+    fn hystart_round(c: &mut CongestionControl, una: &mut u32, rtt_ms: u64) -> usize {
+        let (before, start) = (c.cwnd(), *una);
+        for _ in 0..1_000_000 {
+            *una += 1000;
+            let snd_nxt = SeqNumber(*una) + c.cwnd();
+            c.on_ack_sample(
+                SeqNumber(*una),
+                snd_nxt,
+                Some(Duration::from_millis(rtt_ms)),
+            );
+            c.on_ack(1000, Instant::ZERO, None);
+            let next = SeqNumber(*una + 1000);
+            let done = match c.hystart.window_end {
+                Some(end) => next.diff(end) >= 0,
+                None => (*una - start) as usize >= before,
+            };
+            if done {
+                break;
+            }
+        }
+        c.cwnd() - before
+    }
+
+    #[test]
+    fn hystart_leaves_slow_start_on_rtt_increase_after_css_rounds() {
+        // RFC 9406 §4.2: a round whose min RTT is at least
+        // lastRoundMinRTT + clamp(lastRoundMinRTT/8, 4 ms, 16 ms) enters
+        // CSS (growth / 4); after CSS_ROUNDS = 5 rounds, ssthresh = cwnd.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let mut una = 0;
+        assert_eq!(
+            hystart_round(&mut c, &mut una, 50),
+            10_000,
+            "slow start doubles"
+        );
+        assert_eq!(hystart_round(&mut c, &mut una, 50), 20_000);
+        assert!(!c.in_css());
+        // +6 ms < 50/8 = 6.25 ms: still slow start.
+        assert_eq!(hystart_round(&mut c, &mut una, 56), 40_000);
+        assert!(!c.in_css());
+        // +7 ms over the last round's 56 ms (threshold 7 ms): CSS after
+        // N_RTT_SAMPLE = 8 samples; from then on the round grows by 1/4.
+        let grown = hystart_round(&mut c, &mut una, 63);
+        assert!(c.in_css());
+        assert_eq!(grown, 7 * 1000 + 73 * 250, "the 8th sample switches");
+        assert_eq!(c.ssthresh(), usize::MAX);
+        for _ in 0..4 {
+            hystart_round(&mut c, &mut una, 63);
+            assert!(c.in_css() && c.ssthresh() == usize::MAX);
+        }
+        // The fifth CSS round ends: congestion avoidance.
+        una += 1000;
+        c.on_ack_sample(SeqNumber(una), SeqNumber(una) + c.cwnd(), None);
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), c.cwnd());
+    }
+
+    #[test]
+    fn hystart_css_returns_to_slow_start_when_the_rtt_falls_back() {
+        // RFC 9406 §4.2: in CSS, a round min RTT below cssBaselineMinRtt
+        // means the increase was spurious: resume slow start.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let mut una = 0;
+        hystart_round(&mut c, &mut una, 100);
+        hystart_round(&mut c, &mut una, 100);
+        hystart_round(&mut c, &mut una, 120);
+        assert!(c.in_css(), "+20 ms > clamp(100/8, 4, 16) = 12.5 ms");
+        hystart_round(&mut c, &mut una, 110);
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), usize::MAX);
+        let before = c.cwnd();
+        hystart_round(&mut c, &mut una, 110);
+        assert_eq!(c.cwnd(), 2 * before, "slow start again");
+    }
+
+    #[test]
+    fn hystart_is_cubic_only_and_initial_slow_start_only() {
+        let mut c = CongestionControl::new(Algorithm::NewReno, 1000, 10);
+        let mut una = 0;
+        for rtt in [50, 50, 80, 80, 80, 80, 80, 80, 80] {
+            hystart_round(&mut c, &mut una, rtt);
+        }
+        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), usize::MAX, "NewReno: plain slow start");
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.on_rto(20_000);
+        for rtt in [50, 50, 80, 80] {
+            hystart_round(&mut c, &mut una, rtt);
+        }
+        assert!(
+            !c.in_css(),
+            "after an RTO ssthresh already bounds slow start"
+        );
     }
 }

@@ -261,8 +261,13 @@ impl Tcb {
         }
         let window = u32::from(h.window) << self.snd_wscale;
         let flight = self.flight_size();
+        let dsack = self.sack_ok && self.is_dsack(seg);
+        if dsack {
+            self.rack.on_dsack(self.snd_una, self.snd_max);
+        }
         let sacked_new = self.absorb_sack(seg);
-        if ack.diff(self.snd_una) > 0 {
+        let advanced = ack.diff(self.snd_una) > 0;
+        if advanced {
             let acked = (ack - self.snd_una) as usize;
             let fin_acked = self.fin_seq.is_some_and(|f| ack == f + 1u32);
             let data_acked = acked - usize::from(fin_acked);
@@ -276,18 +281,23 @@ impl Tcb {
             self.retries = 0;
             self.soft_error = false;
             self.sample_rtt(seg, now);
+        }
+        // RFC 8985 §6.2 steps 1–3: what this ACK delivered, and when.
+        let delivered = self.rack_on_ack(now, seg, ack, sacked_new);
+        if advanced {
+            let acked = delivered.bytes.max(1);
             match self.recovery {
-                Some(recover) if ack.diff(recover) >= 0 => {
-                    self.recovery = None;
-                    self.cc.on_recovery_end(self.flight_size());
-                }
-                // With SACK the scoreboard drives retransmission (RFC 6675).
+                Some(recover) if ack.diff(recover) >= 0 => self.exit_recovery(),
+                // With SACK, RACK and the scoreboard drive retransmission.
                 Some(_) if self.sack_ok => {}
                 Some(_) => {
                     self.cc.on_partial_ack(acked);
                     self.fast_retransmit = true;
                 }
-                None => self.cc.on_ack(acked, now, self.rtt.srtt()),
+                None => {
+                    self.cc.on_ack_sample(ack, self.snd_nxt, delivered.rtt);
+                    self.cc.on_ack(acked, now, self.rtt.srtt());
+                }
             }
             if self.snd_una == self.snd_max {
                 self.retransmitting = false;
@@ -314,24 +324,28 @@ impl Tcb {
                 if !self.sack_ok {
                     self.cc.on_dup_ack_in_recovery();
                 }
-            } else if self.sack_ok && self.dup_acks >= 3 {
-                self.enter_sack_recovery(flight);
-            } else if !self.sack_ok && self.dup_acks == 3 {
+            } else if self.sack_ok && self.dup_acks >= 3 && self.scoreboard.is_empty() {
+                // SACK negotiated, but the peer sends no blocks: DupThresh.
+                self.dup_ack_threshold_reached();
+            } else if !self.sack_ok && self.dup_acks == 3 && self.may_enter_recovery() {
                 // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
                 self.recovery = Some(self.snd_max);
                 self.cc.on_fast_retransmit(flight);
                 self.fast_retransmit = true;
                 self.stats.fast_retransmits += 1;
+                self.stats.cwnd_reductions += 1;
             }
         }
-        // RFC 6675 §5 step 4: SACK information alone (even on ACKs that
-        // carry data, common in two-way transfers) can show a loss.
-        if sacked_new
-            && self.recovery.is_none()
-            && self.flight_size() > 0
-            && self.is_lost(self.snd_una)
-        {
-            self.enter_sack_recovery(self.flight_size());
+        // RACK (RFC 8985 §6.2 step 5): losses by time, recovery entry, the
+        // reordering timer; then PRR's share of this ACK (RFC 6937).
+        self.rack_detect(now);
+        self.prr_on_ack(&delivered);
+        self.tlp_on_ack(ack, advanced, sacked_new, dsack);
+        if self.snd_una == self.snd_max {
+            self.timers.stop(Timer::Reorder);
+            self.timers.stop(Timer::LossProbe);
+        } else if advanced {
+            self.schedule_loss_probe(now);
         }
         if window == 0 && flight > 0 && ack == self.snd_una {
             // The peer is alive and answering probes of its closed window.
@@ -356,17 +370,6 @@ impl Tcb {
             }
         }
         true
-    }
-
-    /// RFC 6675 §5 steps 4.1–4.3: enter SACK-based loss recovery.
-    fn enter_sack_recovery(&mut self, flight: usize) {
-        self.recovery = Some(self.snd_max);
-        self.high_rxt = self.snd_una;
-        self.cc.on_sack_recovery(flight);
-        // Step 4.3: the first segment goes at once.
-        self.fast_retransmit = true;
-        self.stats.fast_retransmits += 1;
-        self.stats.sack_recoveries += 1;
     }
 
     /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.

@@ -4,7 +4,9 @@
 //! machine of RFC 9293 §3.3.2, sequence-space bookkeeping (§3.4), the
 //! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
 //! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
-//! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC), window scaling
+//! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC with RFC 9406
+//! HyStart++), loss recovery (RFC 6675 SACK recovery with RFC 8985
+//! RACK-TLP loss detection and RFC 6937 PRR), window scaling
 //! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
 //! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
@@ -26,12 +28,16 @@ mod input;
 pub mod isn;
 mod options;
 mod output;
+mod prr;
+mod rack;
 mod reason;
+mod recovery;
 mod rtt;
 mod sack;
 mod state;
 mod tcb;
 mod timers;
+mod tlp;
 
 #[cfg(test)]
 mod tests;

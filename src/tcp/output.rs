@@ -1,7 +1,9 @@
 //! Segment output (RFC 9293 §3.8, §3.10.2 SEND and §3.10.7 replies): what to
-//! send next, in priority order — RSTs, SYN / SYN-ACK, a fast retransmit,
-//! new or go-back-N data and FIN within min(cwnd, snd_wnd), a zero-window
-//! probe, and finally a bare ACK or window update.
+//! send next, in priority order — RSTs, SYN / SYN-ACK, a tail loss probe
+//! (RFC 8985 §7), a fast retransmit, segments RACK found lost (RFC 6675
+//! NextSeg within PRR's allowance), new or go-back-N data and FIN within
+//! min(cwnd, snd_wnd), a zero-window probe, and finally a bare ACK or
+//! window update.
 
 use super::timers::Timer;
 use super::{AckReason, Reason, State, Tcb};
@@ -28,7 +30,7 @@ pub struct Transmit {
 }
 
 impl Tcb {
-    fn header(&self, seq: SeqNumber, flags: Flags) -> TcpHeader {
+    pub(super) fn header(&self, seq: SeqNumber, flags: Flags) -> TcpHeader {
         TcpHeader {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -76,7 +78,7 @@ impl Tcb {
         }
     }
 
-    fn emit(
+    pub(super) fn emit(
         &mut self,
         now: Instant,
         mut h: TcpHeader,
@@ -187,6 +189,11 @@ impl Tcb {
     }
 
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
+        if self.tlp.is_pending() {
+            if let Some(t) = self.transmit_loss_probe(now) {
+                return Some(t);
+            }
+        }
         if self.fast_retransmit {
             self.fast_retransmit = false;
             if let Some(t) = self.retransmit_first(now) {
@@ -208,9 +215,10 @@ impl Tcb {
         let unsent = self.tx.len().saturating_sub(offset);
         let in_flight = (self.snd_nxt - self.snd_una) as usize;
         let usable = if sack_recovery {
-            // RFC 6675 §5: send while cwnd − pipe ≥ 1 SMSS (rule 2: new data).
-            let by_cwnd = self.cc.cwnd().saturating_sub(self.pipe());
-            by_cwnd.min((self.snd_wnd as usize).saturating_sub(in_flight))
+            // RFC 6675 §5 NextSeg rule 2 (new data) within PRR's allowance
+            // (RFC 6937) or cwnd − pipe.
+            self.recovery_allowance()
+                .min((self.snd_wnd as usize).saturating_sub(in_flight))
         } else {
             (self.snd_wnd as usize)
                 .min(self.cc.cwnd())
@@ -279,6 +287,7 @@ impl Tcb {
             }
             self.snd_nxt = seq + len + usize::from(fin_here);
             self.snd_max = self.snd_max.max(self.snd_nxt);
+            self.on_data_sent(now, seq, len + usize::from(fin_here), !is_retx);
             if len < mss || len % mss != 0 {
                 // The end of a small segment, or of a batch's partial tail.
                 self.snd_sml = seq + len;
@@ -330,20 +339,28 @@ impl Tcb {
         None
     }
 
-    /// RFC 6675 §5 step (C): while cwnd − pipe ≥ 1 SMSS, retransmit the
-    /// next lost hole (NextSeg rule 1).
+    /// RFC 6675 §5 step (C) with RACK's marks: resend the first segment
+    /// deemed lost (NextSeg rule 1), within PRR's allowance (RFC 6937) or
+    /// cwnd − pipe.
     fn sack_retransmit(&mut self, now: Instant) -> Option<Transmit> {
+        let (seq, end) = self.rack.next_lost()?;
         let mss = self.data_mss();
-        if self.cc.cwnd() < self.pipe() + mss {
+        let start = self.data_start();
+        if seq.diff(start) < 0 {
             return None;
         }
-        let (seq, len) = self.next_lost_segment(mss)?;
-        let offset = (seq - self.data_start()) as usize;
-        let len = len.min(self.tx.len().saturating_sub(offset));
-        if len == 0 {
+        let offset = (seq - start) as usize;
+        let fin_in = self
+            .fin_seq
+            .is_some_and(|f| f.diff(seq) >= 0 && f.diff(end) < 0);
+        let len = ((end - seq) as usize - usize::from(fin_in))
+            .min(mss)
+            .min(self.tx.len().saturating_sub(offset));
+        let fin = fin_in && self.fin_seq == Some(seq + len);
+        let seq_len = len + usize::from(fin);
+        if seq_len == 0 || self.recovery_allowance() < seq_len {
             return None;
         }
-        self.high_rxt = seq + len;
         if self
             .rtt_probe
             .is_some_and(|(s, _)| s.diff(seq + len) < 0 && s.diff(seq) >= 0)
@@ -351,7 +368,12 @@ impl Tcb {
             self.rtt_probe = None;
         }
         self.stats.retransmits += 1;
-        let h = self.header(seq, Flags::ACK);
+        self.on_data_sent(now, seq, seq_len, false);
+        let mut flags = Flags::ACK;
+        if fin {
+            flags |= Flags::FIN;
+        }
+        let h = self.header(seq, flags);
         self.emit(now, h, offset, len, Reason::SackRetransmit)
     }
 
@@ -371,9 +393,7 @@ impl Tcb {
             self.rtt_probe = None;
         }
         self.stats.retransmits += 1;
-        if self.sack_ok && self.recovery.is_some() {
-            self.high_rxt = self.high_rxt.max(seq + data);
-        }
+        self.on_data_sent(now, seq, data + usize::from(fin_here), false);
         let mut flags = Flags::ACK;
         if fin_here {
             flags |= Flags::FIN;

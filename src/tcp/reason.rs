@@ -46,8 +46,11 @@ pub enum Reason {
     },
     /// Fast retransmit / NewReno partial ACK (RFC 5681 §3.2, RFC 6582).
     FastRetransmit,
-    /// A hole resent during SACK recovery (RFC 6675).
+    /// A lost segment resent during SACK recovery (RFC 6675, losses marked
+    /// by RACK, RFC 8985 §6).
     SackRetransmit,
+    /// A tail loss probe (RFC 8985 §7): new data, or the last segment again.
+    LossProbe,
     /// One byte into a zero window (RFC 9293 §3.8.6.1).
     ZeroWindowProbe,
     /// A keepalive probe (RFC 1122 §4.2.3.6).
@@ -84,7 +87,10 @@ impl fmt::Display for Reason {
                 write!(f, "retransmission #{count}, RTO {rto_ms} ms")
             }
             Reason::FastRetransmit => f.write_str("fast retransmit (3 duplicate ACKs)"),
-            Reason::SackRetransmit => f.write_str("retransmission of a hole reported by SACK"),
+            Reason::SackRetransmit => {
+                f.write_str("retransmission of a segment SACK and RACK found lost")
+            }
+            Reason::LossProbe => f.write_str("tail loss probe (RFC 8985)"),
             Reason::ZeroWindowProbe => f.write_str("zero-window probe"),
             Reason::KeepAlive => f.write_str("keepalive probe"),
             Reason::Ack(AckReason::Data) => f.write_str("ACK"),

@@ -1,6 +1,7 @@
 //! SACK-based loss recovery as a sender (RFC 6675 with RFC 2018 blocks):
-//! a scoreboard of what the peer holds above SND.UNA, the IsLost rule, the
-//! pipe estimate, and NextSeg's first rule (retransmit lost holes first).
+//! a scoreboard of what the peer holds above SND.UNA, and the pipe
+//! estimate. Which holes are lost is RACK's call (`rack.rs`, RFC 8985),
+//! as in Linux; DupThresh survives in RACK's reordering window.
 //!
 //! The scoreboard keeps at most a fixed number of ranges; blocks beyond
 //! that, or outside (SND.UNA, SND.MAX], are ignored — a hostile receiver
@@ -60,7 +61,8 @@ impl Scoreboard {
         self.sacked_bytes() > before
     }
 
-    fn sacked_bytes(&self) -> usize {
+    /// Bytes SACKed above SND.UNA.
+    pub(super) fn sacked_bytes(&self) -> usize {
         self.ranges.iter().map(|&(l, r)| (r - l) as usize).sum()
     }
 
@@ -72,41 +74,22 @@ impl Scoreboard {
         }
     }
 
-    pub(super) fn is_sacked(&self, seq: SeqNumber) -> bool {
+    /// True when one SACKed range holds all of `[start, end)`.
+    #[cfg(test)]
+    pub(super) fn covers(&self, start: SeqNumber, end: SeqNumber) -> bool {
         self.ranges
             .iter()
-            .any(|&(l, r)| l.diff(seq) <= 0 && seq.diff(r) < 0)
+            .any(|&(l, r)| l.diff(start) <= 0 && end.diff(r) <= 0)
     }
 
-    /// SACKed bytes and separate ranges strictly above `seq`.
-    fn sacked_above(&self, seq: SeqNumber) -> (usize, usize) {
-        let mut bytes = 0;
-        let mut ranges = 0;
-        for &(l, r) in &self.ranges {
-            if r.diff(seq) > 0 {
-                bytes += (r - l.max(seq + 1u32)) as usize;
-                ranges += 1;
-            }
-        }
-        (bytes, ranges)
+    /// The SACKed ranges `[left, right)`, lowest first.
+    pub(super) fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
+        self.ranges.iter().copied()
     }
 
-    /// The first hole at or after `from`: its start and, if a SACKed range
-    /// follows it, its end. `None` as end means the hole is above every
-    /// SACKed range.
-    fn hole_at(&self, from: SeqNumber) -> (SeqNumber, Option<SeqNumber>) {
-        let mut start = from;
-        for &(l, r) in &self.ranges {
-            if r.diff(start) <= 0 {
-                continue;
-            }
-            if l.diff(start) <= 0 {
-                start = r;
-                continue;
-            }
-            return (start, Some(l));
-        }
-        (start, None)
+    /// True when nothing is SACKed.
+    pub(super) fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
     }
 }
 
@@ -126,45 +109,11 @@ impl Tcb {
         new
     }
 
-    /// RFC 6675 §4 IsLost(seq): DupThresh discontiguous SACKed ranges, or
-    /// more than (DupThresh − 1)·SMSS SACKed bytes, above `seq`.
-    pub(super) fn is_lost(&self, seq: SeqNumber) -> bool {
-        let (bytes, ranges) = self.scoreboard.sacked_above(seq);
-        ranges >= DUP_THRESH || bytes > (DUP_THRESH - 1) * self.snd_mss
-    }
-
-    /// RFC 6675 §4 SetPipe: bytes believed to be in the network.
+    /// RFC 6675 §4 SetPipe: bytes believed to be in the network, with
+    /// losses marked by RACK (RFC 8985) rather than the DupThresh rule, as
+    /// Linux counts `tcp_packets_in_flight`.
     pub(super) fn pipe(&self) -> usize {
-        let mss = self.snd_mss.max(1);
-        let mut pipe = 0;
-        let mut seq = self.snd_una;
-        while seq.diff(self.snd_max) < 0 {
-            let len = ((self.snd_max - seq) as usize).min(mss);
-            if !self.scoreboard.is_sacked(seq) {
-                if !self.is_lost(seq) {
-                    pipe += len;
-                }
-                if seq.diff(self.high_rxt) < 0 {
-                    pipe += len;
-                }
-            }
-            seq = seq + len;
-        }
-        pipe
-    }
-
-    /// RFC 6675 §4 NextSeg rule 1: the first lost, unSACKed byte range not
-    /// yet retransmitted in this recovery, at most `max_len` long.
-    pub(super) fn next_lost_segment(&self, max_len: usize) -> Option<(SeqNumber, usize)> {
-        let mut from = self.snd_una.max(self.high_rxt);
-        loop {
-            let (start, end) = self.scoreboard.hole_at(from);
-            let end = end?;
-            if self.is_lost(start) {
-                return Some((start, ((end - start) as usize).min(max_len)));
-            }
-            from = end;
-        }
+        self.rack.pipe()
     }
 }
 
@@ -194,9 +143,8 @@ mod tests {
         );
         b.advance(s(1500));
         assert_eq!(b.ranges, vec![(s(1500), s(4000))]);
-        assert!(b.is_sacked(s(3999)) && !b.is_sacked(s(4000)));
-        assert_eq!(b.hole_at(s(0)), (s(0), Some(s(1500))));
-        assert_eq!(b.hole_at(s(2000)), (s(4000), None));
+        assert!(b.covers(s(3999), s(4000)) && !b.covers(s(4000), s(4001)));
+        assert!(b.covers(s(1500), s(4000)) && !b.covers(s(1000), s(2000)));
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub struct ConnStats {
     pub sack_recoveries: u64,
     /// ACKs held back by the delayed-ACK rule.
     pub delayed_acks: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
+    /// Segments RACK marked lost by time (RFC 8985 §6.2).
+    pub rack_lost: u64,
+    /// Of those, retransmissions found lost again (RFC 8985 §6.2 step 5).
+    pub lost_retransmits: u64,
+    /// RACK reordering-timer expirations (RFC 8985 §6.3).
+    pub reorder_timeouts: u64,
+    /// Segments delivered out of order: never retransmitted, yet below the
+    /// highest one delivered (RFC 8985 §6.2 step 3).
+    pub reordering_seen: u64,
+    /// Congestion-window reductions for fast recovery (one per episode).
+    pub cwnd_reductions: u64,
 }
 
 impl ConnStats {
@@ -79,6 +92,12 @@ impl ConnStats {
             ("sack_blocks_in", self.sack_blocks_in),
             ("sack_recoveries", self.sack_recoveries),
             ("delayed_acks", self.delayed_acks),
+            ("tail_loss_probes", self.tail_loss_probes),
+            ("rack_lost", self.rack_lost),
+            ("lost_retransmits", self.lost_retransmits),
+            ("reorder_timeouts", self.reorder_timeouts),
+            ("reordering_seen", self.reordering_seen),
+            ("cwnd_reductions", self.cwnd_reductions),
         ]
     }
 }
@@ -189,10 +208,17 @@ pub struct Tcb {
     pub(super) dup_acks: u32,
     /// What the peer has SACKed above SND.UNA (RFC 6675 scoreboard).
     pub(super) scoreboard: super::sack::Scoreboard,
-    /// Highest byte retransmitted in this recovery (RFC 6675 HighRxt).
-    pub(super) high_rxt: SeqNumber,
-    /// NewReno recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
+    /// Transmit times of outstanding segments and RACK state (RFC 8985).
+    pub(super) rack: super::rack::Rack,
+    /// Tail loss probe state (RFC 8985 §7).
+    pub(super) tlp: super::tlp::Tlp,
+    /// PRR state while a loss-based algorithm is in fast recovery (RFC 6937).
+    pub(super) prr: Option<super::prr::Prr>,
+    /// Recovery point (RFC 6582 "recover"), `Some` while in fast recovery.
     pub(super) recovery: Option<SeqNumber>,
+    /// SND.MAX when the last RTO fired: no fast recovery until SND.UNA
+    /// passes it (RFC 6582 §3.2 step 2).
+    pub(super) rto_recover: Option<SeqNumber>,
     /// Segment to resend at once (fast retransmit / partial ACK).
     pub(super) fast_retransmit: bool,
     /// Sequence number being timed and when it was sent (one sample per RTT).
@@ -285,8 +311,11 @@ impl Tcb {
             retries: 0,
             dup_acks: 0,
             scoreboard: super::sack::Scoreboard::new(32),
-            high_rxt: iss,
+            rack: super::rack::Rack::new(iss),
+            tlp: super::tlp::Tlp::default(),
+            prr: None,
             recovery: None,
+            rto_recover: None,
             fast_retransmit: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),

@@ -1,6 +1,7 @@
 //! Connection timers as data (RFC 9293 §3.10.8 TIMEOUTS) and the timeout
 //! event: retransmission with RFC 6298 §5 backoff, zero-window probing
-//! (RFC 9293 §3.8.6.1), and TIME-WAIT expiry.
+//! (RFC 9293 §3.8.6.1), TIME-WAIT expiry, and the loss-detection timers of
+//! RFC 8985 (RACK reordering timer, tail loss probe).
 
 use super::{ConnectionError, State, Tcb};
 use crate::time::Instant;
@@ -20,9 +21,14 @@ pub enum Timer {
     KeepAlive = 4,
     /// Give up on unacknowledged data.
     UserTimeout = 5,
+    /// RACK reordering timer: look for losses again once the reordering
+    /// window has passed (RFC 8985 §6.3).
+    Reorder = 6,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    LossProbe = 7,
 }
 
-const TIMERS: usize = 6;
+const TIMERS: usize = 8;
 
 /// Deadlines indexed by [`Timer`]; the earliest one is the connection's.
 #[derive(Clone, Debug, Default)]
@@ -100,6 +106,15 @@ impl Tcb {
             self.timers.stop(Timer::Persist);
             self.on_persist(now);
         }
+        if self.timers.expired(Timer::Reorder, now) {
+            self.timers.stop(Timer::Reorder);
+            self.on_reorder_timeout(now);
+        }
+        // The probe goes first: it restarts the RTO (RFC 8985 §7.3).
+        if self.timers.expired(Timer::LossProbe, now) {
+            self.timers.stop(Timer::LossProbe);
+            self.on_loss_probe_timeout(now);
+        }
         if self.timers.expired(Timer::Retransmit, now) {
             self.timers.stop(Timer::Retransmit);
             self.on_retransmit_timeout(now);
@@ -142,7 +157,7 @@ impl Tcb {
             if flight > 0 {
                 self.cc.on_rto(flight);
             }
-            self.recovery = None;
+            self.recovery_on_rto();
             self.dup_acks = 0;
             // RFC 6675 §5.1 / RFC 2018 §8: after a timeout, SACKed data may
             // have been reneged; start over from SND.UNA.

@@ -36,6 +36,7 @@ mod data;
 mod handshake;
 mod options;
 mod reasons;
+mod recovery;
 mod rst;
 mod sack;
 mod timers;

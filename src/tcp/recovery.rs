@@ -1,0 +1,212 @@
+//! Loss recovery episodes: when one starts and ends, and what each ACK
+//! does inside it.
+//!
+//! - Entry: RACK (RFC 8985 §6) marks a segment lost on an ACK or when the
+//!   reordering timer fires (§6.3); or DupThresh duplicate ACKs arrive
+//!   without SACK information (RFC 6675 §5 step 4). The recovery point is
+//!   SND.MAX (RFC 6675 §5 step 4.1, RFC 6582 "recover").
+//! - Exactly one window reduction per episode (RFC 6675 §5, RFC 6582
+//!   §3.2): losses found later inside the episode — including lost
+//!   retransmissions — do not reduce again. An RTO is a separate event
+//!   with its own reduction (RFC 5681 §3.1); after it, fast recovery is
+//!   not entered again until SND.UNA passes what had been sent when it
+//!   fired (RFC 6582 §3.2 step 2, Linux's CA_Loss state).
+//! - Sending inside the episode follows PRR (RFC 6937, `prr.rs`) for the
+//!   loss-based algorithms, else cwnd − pipe.
+//! - Exit: an ACK at or beyond the recovery point.
+
+use super::prr::Prr;
+use super::rack::Delivered;
+use super::timers::Timer;
+use super::Tcb;
+use crate::time::Instant;
+use crate::wire::{SeqNumber, TcpSegment};
+
+impl Tcb {
+    /// RFC 2883 §4: the first SACK block reports a duplicate (DSACK) when it
+    /// lies below the cumulative ACK or inside the second block.
+    pub(super) fn is_dsack(&self, seg: &TcpSegment<'_>) -> bool {
+        let blocks = &seg.header.options.sack_blocks;
+        let Some((l, r)) = blocks.first().copied().flatten() else {
+            return false;
+        };
+        if r.diff(seg.header.ack) <= 0 && r.diff(l) > 0 {
+            return true;
+        }
+        blocks
+            .get(1)
+            .copied()
+            .flatten()
+            .is_some_and(|(l2, r2)| l2.diff(l) <= 0 && r.diff(r2) <= 0)
+    }
+
+    /// RACK's part of ACK processing (RFC 8985 §6.2 steps 1–3): what this
+    /// ACK delivered. `ack` is the new SND.UNA.
+    pub(super) fn rack_on_ack(
+        &mut self,
+        now: Instant,
+        seg: &TcpSegment<'_>,
+        ack: SeqNumber,
+        sacked_new: bool,
+    ) -> Delivered {
+        // RFC 8985 §6.2 step 2: with timestamps, an echo older than a
+        // retransmission acknowledges the original.
+        let echo_ms = match (self.ts_ok, seg.header.options.timestamp) {
+            (true, Some((_, ecr))) if ecr != 0 => {
+                let elapsed = self.ts_val(now).wrapping_sub(ecr);
+                (elapsed <= 600_000).then(|| now.total_millis().saturating_sub(u64::from(elapsed)))
+            }
+            _ => None,
+        };
+        let echo_before = |xmit: Instant| echo_ms.is_some_and(|e| e < xmit.total_millis());
+        let d = self
+            .rack
+            .on_ack(ack, &self.scoreboard, sacked_new, now, echo_before);
+        self.stats.reordering_seen += d.reordered;
+        d
+    }
+
+    /// False after an RTO until SND.UNA passes what was outstanding when it
+    /// fired (RFC 6582 §3.2 step 2; Linux's CA_Loss): those losses are
+    /// already answered by the timeout's reduction.
+    pub(super) fn may_enter_recovery(&mut self) -> bool {
+        match self.rto_recover {
+            Some(r) if self.snd_una.diff(r) < 0 => false,
+            _ => {
+                self.rto_recover = None;
+                true
+            }
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5 and §6.3 after an ACK or a reordering
+    /// timeout: mark what is lost, (re)arm the reordering timer, and start
+    /// a recovery episode if a loss is new.
+    pub(super) fn rack_detect(&mut self, now: Instant) {
+        if !self.sack_ok {
+            return;
+        }
+        let mss = self.snd_mss.max(1);
+        let reo_wnd = self.rack.reo_wnd(
+            self.recovery.is_some(),
+            self.scoreboard.sacked_bytes(),
+            mss,
+            self.rtt.srtt(),
+        );
+        let losses = self.rack.detect_loss(now, reo_wnd);
+        if losses.segments > 0 {
+            self.stats.rack_lost += losses.segments;
+            self.stats.lost_retransmits += losses.retransmissions;
+            self.cc.on_lost(losses.bytes);
+        }
+        match losses.timeout {
+            Some(wait) => self.timers.set(Timer::Reorder, now + wait),
+            None => self.timers.stop(Timer::Reorder),
+        }
+        if self.recovery.is_none() && self.rack.next_lost().is_some() && self.may_enter_recovery() {
+            self.enter_recovery();
+        }
+    }
+
+    /// RFC 6675 §5 step 4 with SACK negotiated but no SACK information
+    /// (a receiver that sends none): DupThresh duplicate ACKs mark the
+    /// first segment lost.
+    pub(super) fn dup_ack_threshold_reached(&mut self) {
+        if self.recovery.is_some() || !self.may_enter_recovery() {
+            return;
+        }
+        let lost = self.rack.mark_front_lost();
+        if lost > 0 {
+            self.cc.on_lost(lost);
+            self.enter_recovery();
+        }
+    }
+
+    /// RFC 6675 §5 steps 4.1–4.3: a SACK recovery episode begins, with its
+    /// one reduction.
+    pub(super) fn enter_recovery(&mut self) {
+        let flight = self.flight_size();
+        self.recovery = Some(self.snd_max);
+        self.cc.on_congestion_event(flight);
+        self.prr = self
+            .cc
+            .uses_prr()
+            .then(|| Prr::start(self.cc.ssthresh(), flight, self.snd_mss.max(1)));
+        // A probe outstanding is subsumed by the recovery (Linux resets
+        // tlp_high_seq when a reduction starts).
+        self.tlp.clear();
+        self.timers.stop(Timer::LossProbe);
+        self.stats.fast_retransmits += 1;
+        self.stats.sack_recoveries += 1;
+        self.stats.cwnd_reductions += 1;
+    }
+
+    /// RFC 6937 §3 "on every ACK during recovery".
+    pub(super) fn prr_on_ack(&mut self, delivered: &Delivered) {
+        if self.recovery.is_none() {
+            return;
+        }
+        let pipe = self.pipe();
+        let mss = self.snd_mss.max(1);
+        if let Some(p) = self.prr.as_mut() {
+            p.on_ack(delivered.bytes, pipe, mss);
+        }
+    }
+
+    /// Recovery ends: the cumulative ACK reached the recovery point.
+    pub(super) fn exit_recovery(&mut self) {
+        self.recovery = None;
+        self.prr = None;
+        self.cc.on_recovery_end(self.flight_size());
+        self.rack.on_recovery_end();
+    }
+
+    /// Bytes fast recovery may send now: PRR's allowance for the
+    /// loss-based algorithms, else cwnd − pipe (RFC 6675 §5).
+    pub(super) fn recovery_allowance(&self) -> usize {
+        match &self.prr {
+            Some(p) => p.allowance(),
+            None => self.cc.cwnd().saturating_sub(self.pipe()),
+        }
+    }
+
+    /// Every data segment sent (new, retransmitted or probe): recorded for
+    /// RACK, counted for PRR, and — for new data outside recovery — the
+    /// tail loss probe timer is (re)armed (RFC 8985 §7.2).
+    /// Call after SND.NXT / SND.MAX have moved past the segment.
+    pub(super) fn on_data_sent(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        seq_len: usize,
+        new_data: bool,
+    ) {
+        self.rack
+            .on_sent(seq, seq + seq_len, self.data_mss().max(1), now);
+        if let Some(p) = self.prr.as_mut() {
+            p.on_sent(seq_len);
+        }
+        if new_data {
+            self.schedule_loss_probe(now);
+        }
+    }
+
+    /// The RTO fired: everything outstanding is lost, the episode (if any)
+    /// is over, and fast recovery waits until the timeout's losses are
+    /// repaired.
+    pub(super) fn recovery_on_rto(&mut self) {
+        self.recovery = None;
+        self.prr = None;
+        self.rto_recover = Some(self.snd_max);
+        self.rack.mark_all_lost();
+        self.tlp.clear();
+        self.timers.stop(Timer::Reorder);
+        self.timers.stop(Timer::LossProbe);
+    }
+
+    /// RFC 8985 §6.3: the reordering timer fired.
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant) {
+        self.stats.reorder_timeouts += 1;
+        self.rack_detect(now);
+    }
+}

@@ -1,0 +1,387 @@
+//! Loss detection and recovery through the connection: RACK-TLP
+//! (RFC 8985), PRR (RFC 6937), and one window reduction per recovery
+//! episode (RFC 6675 §5, RFC 6582 §3.2).
+
+use super::*;
+use crate::tcp::timers::Timer;
+
+const MSS: u32 = 1460;
+
+/// ESTABLISHED with SACK (no timestamps) at t=10 ms, SRTT 10 ms, with
+/// `segments` full segments queued; the initial window (10) sent at t=20.
+fn sack_conn(congestion: Algorithm, segments: u32) -> (Tcb, Vec<Seg>) {
+    let c = Config {
+        congestion,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    let mut sa = syn_ack(None);
+    sa.h.options.sack_permitted = true;
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    let data: Vec<u8> = (0..segments * MSS).map(|i| (i % 251) as u8).collect();
+    assert_eq!(tcb.send(&data), Ok(data.len()));
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 10);
+    (tcb, out)
+}
+
+/// An ACK of `ack` (bytes after ISS+1) with SACK blocks in bytes.
+fn sack_ack(ack: u32, blocks: &[(u32, u32)]) -> Seg {
+    let mut s = seg(r(0), l(ack), Flags::ACK, b"");
+    for (slot, &(a, b)) in s.h.options.sack_blocks.iter_mut().zip(blocks) {
+        *slot = Some((l(a), l(b)));
+    }
+    s
+}
+
+/// Segment `k` (1-based) as a byte range.
+fn segment(k: u32) -> (u32, u32) {
+    ((k - 1) * MSS, k * MSS)
+}
+
+fn seqs(out: &[Seg]) -> Vec<SeqNumber> {
+    out.iter().map(|s| s.h.seq).collect()
+}
+
+#[test]
+fn established_tail_loss_is_recovered_by_a_probe_without_rto() {
+    // RFC 8985 §7: segments 9 and 10 of 10 are lost; nothing more comes
+    // back. After PTO = 2·SRTT (+2 ms) the last segment is probed, its SACK
+    // lets RACK mark segment 9 lost (§6.2), and fast recovery repairs it.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    send!(tcb, t(30), sack_ack(8 * MSS, &[]));
+    recv_nothing!(tcb, t(30));
+    let pto = tcb.poll_at().unwrap();
+    assert_eq!(tcb.timers.get(Timer::LossProbe), Some(pto));
+    assert_eq!(pto, t(30) + Duration::from_millis(22), "2·SRTT + 2 ms");
+    assert!(pto < tcb.timers.get(Timer::Retransmit).unwrap());
+    tcb.on_timeout(pto);
+    let probe = recv!(tcb, pto);
+    assert_eq!(probe.h.seq, l(9 * MSS), "the last segment again");
+    assert_eq!(probe.payload, out[9].payload);
+    assert_eq!(tcb.stats().tail_loss_probes, 1);
+    let at = pto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(8 * MSS, &[segment(10)]));
+    let rtx = recv(&mut tcb, at);
+    assert_eq!(seqs(&rtx), vec![l(8 * MSS)], "RACK: sent before the probe");
+    assert_eq!(rtx[0].payload, out[8].payload);
+    send!(tcb, at + Duration::from_millis(10), sack_ack(10 * MSS, &[]));
+    let s = tcb.stats();
+    assert_eq!(s.retransmit_timeouts, 0);
+    assert_eq!((s.rack_lost, s.cwnd_reductions), (1, 1));
+    assert_eq!(tcb.send_queue(), 0);
+    assert_eq!(tcb.poll_at(), None, "no timer left");
+}
+
+#[test]
+fn established_probe_sends_new_data_when_the_window_allows() {
+    // RFC 8985 §7.3: with unsent data and room in the peer's window, the
+    // probe is one new segment, beyond cwnd.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 30);
+    let pto = tcb.timers.get(Timer::LossProbe).unwrap();
+    assert_eq!(
+        pto,
+        t(20) + Duration::from_millis(22),
+        "2·SRTT (handshake) + 2 ms"
+    );
+    tcb.on_timeout(pto);
+    let probe = recv!(tcb, pto);
+    assert_eq!(probe.h.seq, l(10 * MSS), "new data");
+    assert_eq!(probe.payload.len(), MSS as usize);
+    recv_nothing!(tcb, pto);
+}
+
+#[test]
+fn established_lost_retransmission_is_detected_by_rack() {
+    // RFC 8985 §6.2 step 5 (and its §2.2 motivation): segment 1 is lost,
+    // and so is its retransmission. A segment sent after that
+    // retransmission is SACKed one RACK.rtt later, so the retransmission
+    // is lost too: resent again, without waiting for the RTO.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 30);
+    for k in 2..=4 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    assert_eq!(seqs(&recv(&mut tcb, t(30))), vec![l(0)], "fast retransmit");
+    // SACKs for 5..=10 arrive; PRR lets new data out.
+    let mut first_new = None;
+    for k in 5..=10u32 {
+        let now = t(26 + u64::from(k));
+        send!(tcb, now, sack_ack(0, &[(MSS, k * MSS)]));
+        for s in recv(&mut tcb, now) {
+            assert!(
+                s.h.seq.diff(l(10 * MSS)) >= 0,
+                "only new data: {:?}",
+                s.h.seq
+            );
+            first_new.get_or_insert((s.h.seq, now));
+        }
+    }
+    let (new_seq, sent_at) = first_new.expect("PRR sent new data");
+    assert_eq!((new_seq, sent_at), (l(10 * MSS), t(31)));
+    let at = sent_at + Duration::from_millis(10);
+    let mut s = sack_ack(0, &[(10 * MSS, 11 * MSS), (MSS, 10 * MSS)]);
+    s.h.seq = r(0);
+    send!(tcb, at, s);
+    let rtx = recv(&mut tcb, at);
+    assert_eq!(
+        seqs(&rtx).first(),
+        Some(&l(0)),
+        "resent again: {:?}",
+        seqs(&rtx)
+    );
+    assert_eq!(rtx[0].payload, out[0].payload);
+    let st = tcb.stats();
+    assert_eq!(st.lost_retransmits, 1);
+    assert_eq!(st.retransmit_timeouts, 0);
+    assert_eq!(
+        st.cwnd_reductions, 1,
+        "still the same episode: no second reduction"
+    );
+}
+
+#[test]
+fn established_reordering_within_the_window_is_not_marked_lost() {
+    // RFC 8985 §6.2 steps 3–4: once reordering has been seen, the
+    // reordering window (min_RTT/4) tolerates even more than DupThresh
+    // segments arriving ahead of a late one — where RFC 6675's DupThresh
+    // rule alone would have retransmitted.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 40);
+    // Round 1: segment 1 arrives after segment 2.
+    send!(tcb, t(30), sack_ack(0, &[segment(2)]));
+    recv_nothing!(tcb, t(30));
+    assert!(
+        tcb.timers.is_armed(Timer::Reorder),
+        "RFC 8985 §6.3 timer armed"
+    );
+    send!(tcb, t(31), sack_ack(10 * MSS, &[]));
+    assert_eq!(tcb.stats().reordering_seen, 1);
+    assert!(!tcb.timers.is_armed(Timer::Reorder));
+    let round2 = recv(&mut tcb, t(31));
+    assert!(round2.len() >= 4);
+    // Round 2: the first segment of the round arrives after four others.
+    let base = 10 * MSS;
+    for k in 2..=5 {
+        send!(tcb, t(41), sack_ack(base, &[(base + MSS, base + k * MSS)]));
+    }
+    let out = recv(&mut tcb, t(41));
+    assert!(
+        out.iter()
+            .all(|s| s.h.seq.diff(l(base + 20 * MSS)) >= 0 || s.h.seq != l(base)),
+        "nothing resent: {:?}",
+        seqs(&out)
+    );
+    let deadline = tcb
+        .timers
+        .get(Timer::Reorder)
+        .expect("waiting out the window");
+    assert!(deadline > t(41));
+    send!(tcb, t(42), sack_ack(base + 5 * MSS, &[]));
+    let s = tcb.stats();
+    assert_eq!(
+        (s.fast_retransmits, s.sack_recoveries, s.rack_lost),
+        (0, 0, 0)
+    );
+    assert_eq!(s.retransmits, 0);
+    assert!(!tcb.timers.is_armed(Timer::Reorder));
+}
+
+#[test]
+fn established_reorder_timer_marks_a_loss_the_acks_alone_do_not() {
+    // RFC 8985 §6.3: one segment SACKed above a hole is not enough for
+    // DupThresh; the reordering timer fires after RACK.rtt + min_RTT/4
+    // and the hole is resent.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    send!(tcb, t(30), sack_ack(8 * MSS, &[segment(10)]));
+    recv_nothing!(tcb, t(30));
+    let at = tcb.timers.get(Timer::Reorder).unwrap();
+    assert_eq!(
+        at,
+        t(20) + Duration::from_micros(10_000 + 2_500),
+        "xmit + RACK.rtt + min_RTT/4"
+    );
+    assert_eq!(tcb.poll_at(), Some(at));
+    tcb.on_timeout(at);
+    let rtx = recv(&mut tcb, at);
+    assert_eq!(seqs(&rtx), vec![l(8 * MSS)]);
+    assert_eq!(rtx[0].payload, out[8].payload);
+    let s = tcb.stats();
+    assert_eq!(
+        (s.reorder_timeouts, s.rack_lost, s.sack_recoveries),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn established_prr_paces_recovery_by_deliveries() {
+    // RFC 6937 §3: NewReno halves (ssthresh 5 segments of 10 in flight).
+    // While pipe > ssthresh, PRR sends ceil(delivered·ssthresh/RecoverFS)
+    // − prr_out; once pipe ≤ ssthresh, PRR-SSRB sends at most what was
+    // delivered (+1 MSS) up to ssthresh. Segments sent per SACK, from the
+    // one that starts recovery (segment 4's) to segment 10's:
+    let (mut tcb, _) = sack_conn(Algorithm::NewReno, 30);
+    send!(tcb, t(30), sack_ack(0, &[segment(2)]));
+    send!(tcb, t(30), sack_ack(0, &[(MSS, 3 * MSS)]));
+    recv_nothing!(tcb, t(30));
+    let mut per_ack = Vec::new();
+    for k in 4..=10u32 {
+        let now = t(27 + u64::from(k));
+        send!(tcb, now, sack_ack(0, &[(MSS, k * MSS)]));
+        per_ack.push(recv(&mut tcb, now).len());
+    }
+    assert_eq!(tcb.cc.ssthresh(), 5 * MSS as usize);
+    assert_eq!(per_ack, vec![1, 0, 0, 1, 1, 1, 1]);
+    // The full ACK ends recovery with cwnd = ssthresh (RFC 6937 §3).
+    let end = 10 * MSS;
+    send!(tcb, t(50), sack_ack(end + 4 * MSS, &[]));
+    assert!(tcb.recovery.is_none());
+    assert!(tcb.cwnd() <= 5 * MSS as usize);
+}
+
+#[test]
+fn established_second_loss_in_the_same_window_does_not_reduce_again() {
+    // RFC 6675 §5 / RFC 6582 §3.2: one reduction per recovery episode.
+    // Segments 1 and 6 are lost; the second is found during recovery.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 30);
+    for k in 2..=4 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    recv(&mut tcb, t(30));
+    let (cwnd_reduced, ssthresh) = (tcb.cwnd(), tcb.cc.ssthresh());
+    assert_eq!(ssthresh, 10_220, "CUBIC: 0.7 · 14600");
+    for k in 7..=10 {
+        send!(
+            tcb,
+            t(31),
+            sack_ack(0, &[(6 * MSS, k * MSS), (MSS, 5 * MSS)])
+        );
+    }
+    let out = recv(&mut tcb, t(31));
+    assert!(
+        seqs(&out).contains(&l(5 * MSS)),
+        "segment 6 resent: {:?}",
+        seqs(&out)
+    );
+    assert_eq!(tcb.cc.ssthresh(), ssthresh, "no second reduction");
+    assert!(tcb.cwnd() <= cwnd_reduced.max(ssthresh));
+    let s = tcb.stats();
+    assert_eq!(
+        (s.cwnd_reductions, s.sack_recoveries, s.rack_lost),
+        (1, 1, 2)
+    );
+}
+
+#[test]
+fn established_rto_during_recovery_is_a_separate_reduction_and_no_new_episode() {
+    // RFC 5681 §3.1 / RFC 6582 §3.2 step 2: an RTO in recovery reduces
+    // again (loss window of one segment); SACKs for data sent before it
+    // do not start another fast recovery until SND.UNA passes the point
+    // the RTO had reached.
+    let (mut tcb, _) = sack_conn(Algorithm::NewReno, 30);
+    for k in 2..=4 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    recv(&mut tcb, t(30));
+    assert_eq!(tcb.stats().cwnd_reductions, 1);
+    let rto = tcb.timers.get(Timer::Retransmit).unwrap();
+    tcb.on_timeout(rto);
+    assert_eq!(tcb.stats().retransmit_timeouts, 1);
+    assert_eq!(tcb.cwnd(), MSS as usize, "loss window");
+    assert!(tcb.recovery.is_none());
+    let resent = recv(&mut tcb, rto);
+    assert_eq!(seqs(&resent), vec![l(0)]);
+    // The receiver still holds 2..=10 and SACKs them again; an ACK for
+    // segment 1 and more SACKs do not open a fast recovery.
+    let at = rto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(MSS, &[(2 * MSS, 10 * MSS)]));
+    send!(tcb, at, sack_ack(MSS, &[(2 * MSS, 10 * MSS)]));
+    send!(tcb, at, sack_ack(MSS, &[(2 * MSS, 10 * MSS)]));
+    recv(&mut tcb, at);
+    let s = tcb.stats();
+    assert_eq!((s.sack_recoveries, s.cwnd_reductions), (1, 1));
+    assert!(tcb.recovery.is_none());
+}
+
+#[test]
+fn established_newreno_without_sack_reduces_once_per_episode() {
+    // RFC 6582 §3.2: further duplicate ACKs and partial ACKs inside the
+    // episode do not reduce again; a new loss after the full ACK does.
+    let mut tcb = syn_sent_with(&Config {
+        congestion: Algorithm::NewReno,
+        ..cfg()
+    });
+    send!(tcb, t(10), syn_ack(None));
+    recv(&mut tcb, t(10));
+    tcb.send(&vec![1u8; 20 * MSS as usize]).unwrap();
+    recv(&mut tcb, t(20));
+    for _ in 0..6 {
+        send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b""));
+    }
+    recv(&mut tcb, t(30));
+    let ssthresh = tcb.cc.ssthresh();
+    send!(tcb, t(40), seg(r(0), l(3 * MSS), Flags::ACK, b""));
+    for _ in 0..4 {
+        send!(tcb, t(41), seg(r(0), l(3 * MSS), Flags::ACK, b""));
+    }
+    recv(&mut tcb, t(41));
+    assert_eq!(tcb.cc.ssthresh(), ssthresh);
+    assert_eq!(tcb.stats().cwnd_reductions, 1);
+}
+
+/// Ten segments at t=20, the first nine ACKed at t=30, the last probed at
+/// the PTO; returns the PTO.
+fn probe_the_tail(tcb: &mut Tcb) -> Instant {
+    send!(*tcb, t(30), sack_ack(9 * MSS, &[]));
+    recv_nothing!(*tcb, t(30));
+    let pto = tcb.timers.get(Timer::LossProbe).unwrap();
+    tcb.on_timeout(pto);
+    assert_eq!(recv!(*tcb, pto).h.seq, l(9 * MSS), "the last segment again");
+    pto
+}
+
+#[test]
+fn established_probe_that_repaired_a_loss_reduces_once() {
+    // RFC 8985 §7.4: the probe retransmitted the last segment, and the
+    // ACKs move past it with no DSACK saying the original arrived too:
+    // the probe repaired a loss, so the window is reduced (once).
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let pto = probe_the_tail(&mut tcb);
+    let at = pto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(10 * MSS, &[]));
+    assert_eq!(
+        tcb.stats().cwnd_reductions,
+        0,
+        "not yet known: ACK = probe end"
+    );
+    tcb.send(&[1u8; MSS as usize]).unwrap();
+    recv(&mut tcb, at);
+    let before = tcb.cwnd();
+    send!(tcb, at + Duration::from_millis(10), sack_ack(11 * MSS, &[]));
+    let s = tcb.stats();
+    assert_eq!(
+        (s.cwnd_reductions, s.sack_recoveries, s.retransmit_timeouts),
+        (1, 0, 0)
+    );
+    assert!(
+        tcb.cc.ssthresh() < before,
+        "reduced: {} from {before}",
+        tcb.cc.ssthresh()
+    );
+    assert_eq!(tcb.cwnd(), tcb.cc.ssthresh());
+}
+
+#[test]
+fn established_probe_answered_by_a_dsack_is_not_a_loss() {
+    // RFC 8985 §7.4 with RFC 2883: a DSACK for the probe says the
+    // original arrived as well; nothing was lost, nothing is reduced.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let pto = probe_the_tail(&mut tcb);
+    let at = pto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(10 * MSS, &[]));
+    send!(tcb, at, sack_ack(10 * MSS, &[segment(10)]));
+    tcb.send(&[1u8; MSS as usize]).unwrap();
+    recv(&mut tcb, at);
+    send!(tcb, at + Duration::from_millis(10), sack_ack(11 * MSS, &[]));
+    assert_eq!(tcb.stats().cwnd_reductions, 0);
+    assert_eq!(tcb.cc.ssthresh(), usize::MAX);
+}
