@@ -317,7 +317,7 @@ impl Write for Traced {
             }
             if self.head_done {
                 // The whole head in one write, as a block.
-                eprint!("{}>\n", std::mem::take(&mut self.head));
+                eprintln!("{}>", std::mem::take(&mut self.head));
             }
         }
         Ok(n)

@@ -480,7 +480,7 @@ fn print_head(head: &http::Head) {
     for (name, value) in &head.headers {
         let _ = writeln!(text, "< {name}: {}", String::from_utf8_lossy(value));
     }
-    eprint!("{text}<\n");
+    eprintln!("{text}<");
 }
 
 /// Steps 3–5 for one URL: request, response head, body into `out`, then
