@@ -606,6 +606,116 @@ pub(super) fn fetch_page(
 mod tests {
     use super::*;
 
+    fn url(path: &str) -> Url {
+        Url::parse(&format!("http://h{path}")).unwrap()
+    }
+
+    fn found(refs: &[&str]) -> Loaded {
+        Loaded {
+            saved: Some(1),
+            refs: refs.iter().map(|r| Url::parse(r).unwrap()).collect(),
+            ..Loaded::default()
+        }
+    }
+
+    #[test]
+    fn the_queue_keeps_discovery_order_same_origin_and_each_url_once() {
+        let board = Board::new(&url("/"));
+        let origin = ("h".to_string(), 80);
+        board.lock().record(
+            found(&[
+                "http://h/a.css",
+                "http://h/b.js",
+                "http://other/x.png",
+                "http://h:8080/y.png",
+                "http://h/a.css",
+                "http://h/",
+            ]),
+            &origin,
+        );
+        let job = board.take().unwrap();
+        assert_eq!(job.url.path, "/a.css");
+        job.done(found(&["http://h/c.png", "http://h/b.js"]), &origin);
+        let order: Vec<String> = std::iter::from_fn(|| {
+            board.take().map(|j| {
+                let p = j.url.path.clone();
+                j.done(found(&[]), &origin);
+                p
+            })
+        })
+        .collect();
+        assert_eq!(order, ["/b.js", "/c.png"]);
+        let w = board.lock();
+        assert_eq!((w.objects, w.busy, w.fatal.is_none()), (4, 0, true));
+    }
+
+    #[test]
+    fn workers_share_the_queue_and_all_stop_when_nothing_is_left() {
+        // Each /N references /2N and /2N+1 up to 200: a tree found while
+        // it is being fetched. Every path is fetched once; all threads end.
+        let board = Board::new(&url("/0"));
+        let origin = ("h".to_string(), 80);
+        board.lock().record(found(&["http://h/1"]), &origin);
+        let taken = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    while let Some(job) = board.take() {
+                        let n: usize = job.url.path[1..].parse().unwrap();
+                        taken.lock().unwrap().push(n);
+                        let refs: Vec<String> = [2 * n, 2 * n + 1]
+                            .iter()
+                            .filter(|c| **c <= 200)
+                            .map(|c| format!("http://h/{c}"))
+                            .collect();
+                        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                        job.done(found(&refs), &origin);
+                    }
+                });
+            }
+        });
+        let mut taken = taken.into_inner().unwrap();
+        taken.sort_unstable();
+        assert_eq!(taken, (1..=200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_job_dropped_unfinished_ends_the_load_instead_of_hanging_it() {
+        let board = Board::new(&url("/"));
+        let origin = ("h".to_string(), 80);
+        board
+            .lock()
+            .record(found(&["http://h/a", "http://h/b"]), &origin);
+        drop(board.take());
+        assert!(board.take().is_none());
+        let w = board.lock();
+        assert_eq!(w.busy, 0);
+        assert!(w.fatal.as_ref().unwrap().message.contains("/a"));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_max_objects() {
+        let board = Board::new(&url("/"));
+        let refs: Vec<String> = (0..MAX_OBJECTS + 50)
+            .map(|i| format!("http://h/{i}"))
+            .collect();
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        board.lock().record(found(&refs), &("h".to_string(), 80));
+        assert_eq!(board.lock().queue.len(), MAX_OBJECTS - 1, "the page counts");
+    }
+
+    #[test]
+    fn a_file_is_written_by_one_object_at_a_time() {
+        let board = Board::new(&url("/"));
+        let a = board.claim(Path::new("/d/a"));
+        let b = board.claim(Path::new("/d/b"));
+        assert_eq!(board.lock().writing.len(), 2);
+        drop(a);
+        let again = board.claim(Path::new("/d/a"));
+        drop((b, again));
+        assert!(board.lock().writing.is_empty());
+    }
+
     #[test]
     fn save_paths_mirror_the_url_inside_the_directory() {
         let d = Path::new("/out");
