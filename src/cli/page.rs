@@ -496,18 +496,22 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
         );
     }
     if let Some(k) = keep {
-        let text = String::from_utf8_lossy(&k);
-        let (base, refs) = if is_css {
-            (None, css_links(&text))
-        } else {
-            html_links(&text)
-        };
-        let base = base
-            .and_then(|b| final_url.join(&b).ok())
-            .unwrap_or(final_url);
-        out.refs = refs.iter().filter_map(|r| base.join(r).ok()).collect();
+        out.refs = references(&k, is_css, final_url);
     }
     out
+}
+
+/// The references in an HTML or CSS body, resolved against its URL (or
+/// the HTML's `<base href>`).
+fn references(body: &[u8], is_css: bool, url: Url) -> Vec<Url> {
+    let text = String::from_utf8_lossy(body);
+    let (base, refs) = if is_css {
+        (None, css_links(&text))
+    } else {
+        html_links(&text)
+    };
+    let base = base.and_then(|b| url.join(&b).ok()).unwrap_or(url);
+    refs.iter().filter_map(|r| base.join(r).ok()).collect()
 }
 
 /// One worker: fetches from the queue over `client` until it is empty.
