@@ -164,11 +164,14 @@ fn nginx_keep_alive_chunked_gzip_redirects_head_and_page_requisites() {
     assert!(err.contains("(it carried 2 requests)"), "{err}");
     assert_eq!(err.matches("Connected to").count(), 1, "{err}");
 
-    // The page and its 13 same-origin requisites over ≤ 2 connections.
+    // The page and its 13 same-origin requisites, one after another, over
+    // ≤ 2 connections (tests/page_parallel.rs loads pages in parallel).
     let saved = dir.path().join("saved");
     let out = tunstack(&[
         "get",
         "--page-requisites",
+        "--parallel",
+        "1",
         "-P",
         saved.to_str().unwrap(),
         "http://10.0.0.1:8080/page/index.html",

@@ -11,9 +11,11 @@
 use crate::dns::{self, Resolver, Source};
 use crate::http::Connect;
 use crate::net::{Stack, TcpInfo, TcpStream, UdpSocket};
-use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long `get` may wait, as given on the command line.
@@ -46,14 +48,18 @@ impl Deadlines {
 }
 
 /// Resolves names and opens TCP connections through the stack, narrating
-/// both under `-v`.
+/// both under `-v`. It is shared by the threads of a parallel page load
+/// (`Connect` is implemented for `&StackConnector`), so its state sits
+/// behind a lock and an atomic.
 pub(super) struct StackConnector<'a> {
     pub stack: &'a Stack,
     pub deadlines: Deadlines,
     pub verbose: bool,
     /// Sample buffer fill and windows while reading (`--stats`).
     pub sample: bool,
-    pub resolver: RefCell<Resolver>,
+    pub resolver: Mutex<Resolver>,
+    /// Numbers the connections opened (1, 2, …) for the page waterfall.
+    pub opened: AtomicU64,
 }
 
 /// DNS over tunstack's own UDP: one datagram out, one answer back.
@@ -109,7 +115,8 @@ impl StackConnector<'_> {
         );
         let r = self
             .resolver
-            .borrow_mut()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .resolve(host, now, &mut transport, &mut next_id);
         match r {
             Ok((ip, source)) => {
@@ -127,7 +134,7 @@ impl StackConnector<'_> {
     }
 }
 
-impl Connect for StackConnector<'_> {
+impl Connect for &StackConnector<'_> {
     type Stream = Traced;
 
     /// Step 2: the three-way handshake, narrated with both ISNs.
@@ -155,27 +162,29 @@ impl Connect for StackConnector<'_> {
                 e
             }
         })?;
+        let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         if self.verbose {
+            // One write per block: the lines of connections opened in
+            // parallel do not interleave.
             let local = s
                 .local_addr()
                 .map_or_else(|_| "?".to_string(), |a| a.to_string());
-            eprintln!(
-                "* Connected to {addr} from {local} in {:.3} ms",
+            let mut text = format!(
+                "* Connected to {addr} from {local} in {:.3} ms (connection #{id})\n",
                 started.elapsed().as_secs_f64() * 1e3
             );
             if let Ok(i) = s.info() {
                 // RFC 9293 §3.5: the ISN exchange, in the classic notation.
-                eprintln!("*   SYN      seq=X            (our ISN X = {})", i.iss);
-                eprintln!(
-                    "*   SYN-ACK  seq=Y ack=X+1    (the peer's ISN Y = {})",
-                    i.irs
-                );
-                eprintln!("*   ACK      ack=Y+1          ({})", i.state);
-                eprintln!(
-                    "*   mss {} bytes, peer window {} bytes",
-                    i.mss, i.send_window
+                let _ = write!(
+                    text,
+                    "*   SYN      seq=X            (our ISN X = {})\n\
+                     *   SYN-ACK  seq=Y ack=X+1    (the peer's ISN Y = {})\n\
+                     *   ACK      ack=Y+1          ({})\n\
+                     *   mss {} bytes, peer window {} bytes\n",
+                    i.iss, i.irs, i.state, i.mss, i.send_window
                 );
             }
+            eprint!("{text}");
         }
         let samples = self.sample.then(|| Samples {
             start: Instant::now(),
@@ -184,6 +193,9 @@ impl Connect for StackConnector<'_> {
         });
         Ok(Traced {
             inner: s,
+            id,
+            first_byte: None,
+            head: String::new(),
             deadlines: self.deadlines,
             verbose: self.verbose,
             head_done: false,
@@ -199,6 +211,12 @@ impl Connect for StackConnector<'_> {
 /// and samples buffers and windows while reading (`--stats`).
 pub(super) struct Traced {
     pub inner: TcpStream,
+    /// Which connection this is: 1 for the first one opened, and so on.
+    pub id: u64,
+    /// When the first byte of the current request's response arrived.
+    pub first_byte: Option<Instant>,
+    /// The request head echoed so far (`-v`), printed in one piece.
+    head: String,
     deadlines: Deadlines,
     verbose: bool,
     head_done: bool,
@@ -264,6 +282,9 @@ impl Read for Traced {
             Err(e) => return Err(self.timed_out(e)),
         };
         self.reading = true;
+        if n > 0 && self.first_byte.is_none() {
+            self.first_byte = Some(Instant::now());
+        }
         self.sample();
         Ok(n)
     }
@@ -276,6 +297,7 @@ impl Write for Traced {
             // next request on this connection.
             self.reading = false;
             self.head_done = false;
+            self.first_byte = None;
             self.requests += 1;
         }
         let limit = self.deadlines.cap(self.deadlines.read)?;
@@ -291,10 +313,11 @@ impl Write for Traced {
                     self.head_done = true;
                     break;
                 }
-                eprintln!("> {line}");
+                let _ = writeln!(self.head, "> {line}");
             }
             if self.head_done {
-                eprintln!(">");
+                // The whole head in one write, as a block.
+                eprintln!("{}>", std::mem::take(&mut self.head));
             }
         }
         Ok(n)

@@ -8,10 +8,11 @@ use super::{EXIT_FAILURE, EXIT_OK};
 use crate::http::{self, BodyMode, Client, Request, RequestBody, Response, Url};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::cell::RefCell;
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
@@ -63,6 +64,34 @@ pub(crate) struct GetArgs {
     /// origin, over kept-alive connections; save all under -P DIR.
     #[arg(short = 'p', long = "page-requisites")]
     page_requisites: bool,
+    /// With --page-requisites: fetch over up to N connections at once, as
+    /// browsers do (default 6, what they open per host); 1 fetches one
+    /// object after another. Bare `--parallel` (curl's switch) means the
+    /// default; before the URL write it as `--parallel=N` or `-Z`.
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        value_parser = clap::value_parser!(u16).range(1..=MAX_PARALLEL),
+    )]
+    parallel: Option<Option<u16>>,
+    /// curl's name for the limit: the same as --parallel N (the two must
+    /// agree when both are given a number).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=MAX_PARALLEL),
+    )]
+    parallel_max: Option<u16>,
+    /// curl's -Z (parallel transfers, as bare --parallel): already the
+    /// default for --page-requisites; accepted so curl command lines work.
+    #[arg(short = 'Z')]
+    parallel_switch: bool,
+    /// With --page-requisites: draw the page load's waterfall (each
+    /// object's connection, start, first byte and end) as SVG to FILE.
+    /// -v and --stats print it as text.
+    #[arg(long, value_name = "FILE", requires = "page_requisites")]
+    waterfall: Option<PathBuf>,
     /// Directory for --page-requisites and -O (default: the current one).
     #[arg(short = 'P', long = "directory-prefix", value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -93,6 +122,12 @@ pub(crate) struct GetArgs {
     #[command(flatten)]
     net: NetArgs,
 }
+
+/// Connections a page load opens at once by default: what browsers open
+/// per host.
+const DEFAULT_PARALLEL: u16 = 6;
+/// Most connections a page load may open at once (one thread each).
+const MAX_PARALLEL: i64 = 64;
 
 /// Downloads bigger than this get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
@@ -207,6 +242,21 @@ fn remote_name(url: &Url) -> Result<String, Failure> {
     Ok(name.to_string())
 }
 
+/// How many connections a page load may use: `--parallel [N]`,
+/// `--parallel-max N`, or the default.
+fn parallel(a: &GetArgs) -> Result<usize, Failure> {
+    let n = match (a.parallel.flatten(), a.parallel_max) {
+        (Some(p), Some(m)) if p != m => {
+            return Err(usage(format!(
+                "--parallel {p} and --parallel-max {m} disagree"
+            )))
+        }
+        (Some(n), _) | (None, Some(n)) => n,
+        (None, None) => DEFAULT_PARALLEL,
+    };
+    Ok(usize::from(n))
+}
+
 /// The resolver for `get`: --resolve overrides, the hosts file, then DNS.
 fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
     let hosts = std::fs::read_to_string(&a.hosts_file)
@@ -257,6 +307,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         overall: None,
     };
     let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
+    let parallel = parallel(a)?;
     let req = build_request(a, url.clone())?;
     if a.page_requisites && (a.output.is_some() || a.remote_name || a.head || req.body.is_some()) {
         return Err(usage(
@@ -302,20 +353,21 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         },
         verbose: a.verbose,
         sample: a.stats,
-        resolver: RefCell::new(resolver),
+        resolver: Mutex::new(resolver),
+        opened: AtomicU64::new(0),
     };
     // A single fetch says Connection: close, as the classic request does;
     // following redirects or fetching a page's objects keeps it alive.
-    let client = Client::new(connector).keep_alive(a.location || a.page_requisites);
+    let client = Client::new(&connector).keep_alive(a.location || a.page_requisites);
     let result = if a.page_requisites {
-        page::fetch_page(
-            &client,
-            req,
-            &dir,
-            a.verbose,
-            a.location.then_some(a.max_redirs),
-        )
-        .map(|s| s.report(start.elapsed()))
+        let opts = page::PageOptions {
+            verbose: a.verbose,
+            follow: a.location.then_some(a.max_redirs),
+            parallel,
+            waterfall_text: a.verbose || a.stats,
+            waterfall_svg: a.waterfall.as_deref(),
+        };
+        page::fetch_page(&client, req, &dir, &opts).and_then(|s| s.report(start.elapsed()))
     } else {
         let opts = Options {
             verbose: a.verbose,
@@ -385,7 +437,9 @@ pub(super) struct Fetched {
     pub problem: Option<String>,
 }
 
-pub(super) type StackClient<'a> = Client<StackConnector<'a>>;
+/// The client `get` uses; every thread of a parallel page load has its
+/// own (its own kept-alive connection) over the one shared connector.
+pub(super) type StackClient<'a> = Client<&'a StackConnector<'a>>;
 
 /// Sends `req` and reads the head; `-v` shows each redirect followed.
 pub(super) fn send(
@@ -417,14 +471,16 @@ pub(super) fn send(
 }
 
 fn print_head(head: &http::Head) {
-    eprintln!(
-        "< HTTP/1.{} {} {}",
+    use std::fmt::Write as _;
+    // One write: heads received in parallel do not interleave.
+    let mut text = format!(
+        "< HTTP/1.{} {} {}\n",
         head.version_minor, head.status, head.reason
     );
     for (name, value) in &head.headers {
-        eprintln!("< {name}: {}", String::from_utf8_lossy(value));
+        let _ = writeln!(text, "< {name}: {}", String::from_utf8_lossy(value));
     }
-    eprintln!("<");
+    eprintln!("{text}<");
 }
 
 /// Steps 3–5 for one URL: request, response head, body into `out`, then
@@ -503,6 +559,7 @@ pub(super) fn finish(
 ) {
     let info = resp.connection().inner.info().ok();
     let requests = resp.connection().requests;
+    let id = resp.connection().id;
     if verbose {
         let wire = resp.body_received();
         let decoded = if wire == written {
@@ -525,9 +582,9 @@ pub(super) fn finish(
             String::new()
         };
         if kept {
-            eprintln!("* Connection kept alive for the next request{nth}");
+            eprintln!("* Connection #{id} kept alive for the next request{nth}");
         } else {
-            eprintln!("* Closing the connection{nth}: {why_close}");
+            eprintln!("* Closing connection #{id}{nth}: {why_close}");
         }
     }
     (info, series.unwrap_or_default())
@@ -728,6 +785,31 @@ mod tests {
         assert_eq!(remote_name(&u("http://h/a/b.txt?x=1")).unwrap(), "b.txt");
         assert!(remote_name(&u("http://h/")).is_err());
         assert!(remote_name(&u("http://h/a/")).is_err());
+    }
+
+    #[test]
+    fn parallel_takes_curls_spellings_and_defaults_to_six() {
+        assert_eq!(parallel(&args(&[])).unwrap(), 6);
+        assert_eq!(parallel(&args(&["--parallel", "3"])).unwrap(), 3);
+        assert_eq!(parallel(&args(&["--parallel=1"])).unwrap(), 1);
+        assert_eq!(parallel(&args(&["--parallel"])).unwrap(), 6);
+        assert_eq!(parallel(&args(&["-Z"])).unwrap(), 6);
+        assert_eq!(parallel(&args(&["-Z", "--parallel-max", "4"])).unwrap(), 4);
+        assert_eq!(
+            parallel(&args(&["--parallel", "--parallel-max", "2"])).unwrap(),
+            2
+        );
+        assert!(parallel(&args(&["--parallel", "2", "--parallel-max", "3"])).is_err());
+        let bad = |extra: &[&str]| {
+            let mut v = vec!["t", "http://h/"];
+            v.extend_from_slice(extra);
+            T::try_parse_from(v).is_err()
+        };
+        assert!(bad(&["--parallel", "0"]));
+        assert!(bad(&["--parallel", "65"]));
+        assert!(bad(&["--parallel-max", "x"]));
+        assert!(bad(&["--waterfall", "w.svg"]), "--waterfall needs -p");
+        assert!(!bad(&["-p", "--waterfall", "w.svg"]));
     }
 
     #[test]

@@ -8,13 +8,16 @@
 //!
 //! The submodules split `get` by step: [`connector`] resolves names and
 //! opens TCP connections with the timeouts, [`get`] builds the request and
-//! writes the response, [`page`] fetches a page's requisites, [`report`]
+//! writes the response, [`page`] fetches a page's requisites (found by
+//! [`links`]) in parallel and records its [`waterfall`], [`report`]
 //! prints `--stats`.
 
 mod connector;
 mod get;
+mod links;
 mod page;
 mod report;
+mod waterfall;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};
