@@ -32,7 +32,7 @@ fi
 # command is on PATH.
 PACKAGES=(tshark:tshark tcpdump:tcpdump nginx:nginx netcat-openbsd:nc socat:socat
     iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables
-    nftables:nft iputils-ping:ping)
+    nftables:nft iputils-ping:ping wget:wget)
 
 installed() { # PACKAGE COMMAND
     if command -v dpkg-query > /dev/null 2>&1 &&
