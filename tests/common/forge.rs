@@ -254,7 +254,7 @@ impl Sniffer {
         };
         // Outgoing packets are the kernel's (and our forgeries) going into
         // tun0; tunstack's arrive as incoming.
-        if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
             return None;
         }
         buf.truncate(n as usize);
