@@ -16,8 +16,11 @@
 # saved in fuzz/artifacts/TARGET/. Replay one with
 #   cargo fuzz run -s none TARGET fuzz/artifacts/TARGET/crash-...
 # and once fixed, keep it as a regression test: copy it to
-# fuzz/regressions/TARGET/ (tests/fuzz_regressions.rs replays those under
-# cargo test).
+# fuzz/regressions/TARGET/. That directory also holds a small minimized
+# corpus per target (<= 20 files, <= 100 KB; `cargo fuzz cmin -s none -a
+# TARGET`, then a handful of its files, see docs/testing.md);
+# tests/fuzz_regressions.rs replays all of it under cargo test and fails on
+# a target with no inputs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,11 +11,16 @@ mod common;
 mod forge;
 
 use common::*;
-use forge::{Forge, Forger};
+use etherparse::TcpOptionElement;
+use forge::{Forge, Forger, Sniffed, Sniffer};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use tunstack::{TcpListener, TcpStream};
+
+/// How long to watch the wire for a reply (or for its absence) once a
+/// forged segment has been processed: replies leave at once.
+const QUIET: Duration = Duration::from_millis(300);
 
 /// Waits until `cond` holds (the forged packets cross tun0 and the driver
 /// thread asynchronously).
@@ -29,9 +34,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
-    let Some(stack) = netns() else {
-        return;
-    };
+    let stack = netns();
     let listener = std::net::TcpListener::bind("10.0.0.1:9000").unwrap();
     let ours = TcpStream::connect(&stack, SocketAddr::from(([10, 0, 0, 1], 9000))).unwrap();
     let (mut kernel, _) = listener.accept().unwrap();
@@ -50,65 +53,126 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
     let rcv_nxt = info.irs.wrapping_add(1 + 1000);
     let snd_nxt = info.iss.wrapping_add(1 + 500);
     let stats = || ours.tcp_stats().unwrap();
-    let before = stats();
     let forger = Forger::new();
+    let sniffer = Sniffer::new();
+    let from_us = SocketAddrV4::new(US, port);
+    let ours_to_peer = |p: &Sniffed| p.src == from_us && p.dst == peer;
+    // Sends `seg` and waits until the connection has processed it (its
+    // segments_in counter moved), so "nothing happened" is not a race.
+    let inject = |what: &str, seg: &Forge| {
+        let before = stats();
+        forger.send(&seg.bytes());
+        eventually(&format!("{what} reaches the connection"), || {
+            stats().segments_in > before.segments_in
+        });
+        before
+    };
+    // The single reply to an injected segment: a bare ACK at SND.NXT
+    // acknowledging RCV.NXT (a challenge ACK has exactly this shape, RFC
+    // 5961 §3.2; so has the ACK of an unacceptable segment, RFC 9293
+    // §3.10.7.4). Nothing else may follow it.
+    let one_ack = |what: &str| {
+        let got = sniffer.all_matching(QUIET, ours_to_peer);
+        assert!(
+            got.len() == 1 && got[0].is_bare_ack(rcv_nxt) && got[0].seq == snd_nxt,
+            "{what}: want one ACK <SEQ={snd_nxt}><ACK={rcv_nxt}>, got {got:?}"
+        );
+    };
+    let nothing = |what: &str| {
+        let got = sniffer.all_matching(QUIET, ours_to_peer);
+        assert!(got.is_empty(), "{what}: want no reply, got {got:?}");
+    };
+    let established = |what: &str| {
+        assert_eq!(
+            ours.state(),
+            tunstack::tcp::State::Established,
+            "{what}: {:?}",
+            stats()
+        );
+    };
 
     // RFC 5961 §3.2: an in-window RST that is not exactly RCV.NXT gets a
     // challenge ACK; the connection stays.
     let mut rst = Forge::new(peer, port, rcv_nxt.wrapping_add(3000));
     rst.rst = true;
-    forger.send(&rst.bytes());
-    eventually("challenge ACK for an in-window RST", || {
-        stats().challenge_acks > before.challenge_acks
-    });
+    let before = inject("in-window RST", &rst);
+    one_ack("in-window RST");
+    assert_eq!(stats().challenge_acks, before.challenge_acks + 1);
+    established("after an in-window RST");
 
-    // §3.2 too: a RST outside the window is dropped without a word.
-    let acks = stats().challenge_acks;
+    // §3.2 too: a RST outside the window is dropped without a word: no
+    // challenge ACK, no ACK, and the connection stays.
     let mut far = Forge::new(peer, port, rcv_nxt.wrapping_sub(100_000));
     far.rst = true;
-    forger.send(&far.bytes());
+    let before = inject("out-of-window RST", &far);
+    nothing("out-of-window RST");
+    let after = stats();
+    assert_eq!(
+        (after.challenge_acks, after.unacceptable),
+        (before.challenge_acks, before.unacceptable),
+        "an out-of-window RST is dropped silently"
+    );
+    established("after an out-of-window RST");
 
-    // §4.2: a SYN on a synchronized connection gets a challenge ACK (one
-    // outside the window already fails the sequence check, RFC 9293
-    // §3.10.7.4, and is answered with a plain ACK).
+    // §4.2: a SYN on a synchronized connection gets a challenge ACK, and it
+    // alone accounts for the one counted here.
     let mut syn = Forge::new(peer, port, rcv_nxt.wrapping_add(700));
     syn.syn = true;
-    forger.send(&syn.bytes());
-    eventually("challenge ACK for a SYN", || stats().challenge_acks > acks);
-    let unacceptable = stats().unacceptable;
+    let before = inject("in-window SYN", &syn);
+    one_ack("in-window SYN");
+    let after = stats();
+    assert_eq!(
+        (after.challenge_acks, after.unacceptable),
+        (before.challenge_acks + 1, before.unacceptable),
+        "an in-window SYN draws a challenge ACK"
+    );
+    established("after an in-window SYN");
+
+    // A SYN outside the window already fails the sequence check (RFC 9293
+    // §3.10.7.4) and is answered with a plain ACK, not a challenge ACK.
     let mut blind_syn = Forge::new(peer, port, rcv_nxt.wrapping_add(1 << 31));
     blind_syn.syn = true;
-    forger.send(&blind_syn.bytes());
-    eventually("an out-of-window SYN is unacceptable", || {
-        stats().unacceptable > unacceptable
-    });
+    let before = inject("out-of-window SYN", &blind_syn);
+    one_ack("out-of-window SYN");
+    let after = stats();
+    assert_eq!(
+        (after.challenge_acks, after.unacceptable),
+        (before.challenge_acks, before.unacceptable + 1),
+        "an out-of-window SYN is unacceptable"
+    );
+    established("after an out-of-window SYN");
 
-    // RFC 9293 §3.10.7.4: data far outside the window is unacceptable.
-    let unacceptable = stats().unacceptable;
+    // RFC 9293 §3.10.7.4: data far outside the window is unacceptable and
+    // answered with an ACK.
     let mut evil = Forge::new(peer, port, rcv_nxt.wrapping_add(1 << 30));
     evil.ack = Some(snd_nxt);
     evil.payload = b"EVIL".to_vec();
-    forger.send(&evil.bytes());
-    eventually("out-of-window data counted", || {
-        stats().unacceptable > unacceptable
-    });
+    let before = inject("out-of-window data", &evil);
+    one_ack("out-of-window data");
+    assert_eq!(stats().unacceptable, before.unacceptable + 1);
 
     // Old data (already received) with different bytes must not rewrite
-    // the stream.
+    // the stream (the SHA-256 at the end checks): a duplicate, ACKed.
     let mut old = Forge::new(peer, port, rcv_nxt.wrapping_sub(500));
     old.ack = Some(snd_nxt);
     old.payload = vec![0xEE; 100];
-    forger.send(&old.bytes());
+    let before = inject("old data", &old);
+    one_ack("old data");
+    assert_eq!(stats().unacceptable, before.unacceptable + 1);
 
     // RFC 9293 §3.10.7.4 / RFC 5961 §5.2: a segment acknowledging data
-    // never sent is dropped (and answered) — its bytes must not enter the
-    // stream, which the SHA-256 at the end checks.
+    // never sent is dropped and answered with an ACK; its bytes must not
+    // enter the stream.
     let mut ahead = Forge::new(peer, port, rcv_nxt);
     ahead.ack = Some(snd_nxt.wrapping_add(100_000));
     ahead.payload = b"AHEAD".to_vec();
-    forger.send(&ahead.bytes());
+    let before = inject("ACK of unsent data", &ahead);
+    one_ack("ACK of unsent data");
+    assert_eq!(stats().bytes_in, before.bytes_in, "no byte of it delivered");
 
-    // SACK blocks far outside the window (RFC 2018 §3 says ignore them).
+    // SACK blocks far outside the window (RFC 2018 §3 says ignore them): a
+    // pure ACK with nothing outstanding draws no reply, and starts no
+    // recovery or retransmission.
     let mut sack = Forge::new(peer, port, rcv_nxt);
     sack.ack = Some(snd_nxt);
     let left = snd_nxt.wrapping_add(1 << 29);
@@ -116,7 +180,26 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
     sack.options = vec![1, 1, 5, 10];
     sack.options.extend_from_slice(&left.to_be_bytes());
     sack.options.extend_from_slice(&right.to_be_bytes());
-    forger.send(&sack.bytes());
+    let before = inject("out-of-window SACK", &sack);
+    nothing("out-of-window SACK");
+    let after = stats();
+    assert_eq!(
+        (
+            after.retransmits,
+            after.fast_retransmits,
+            after.sack_recoveries,
+            after.unacceptable
+        ),
+        (
+            before.retransmits,
+            before.fast_retransmits,
+            before.sack_recoveries,
+            before.unacceptable
+        ),
+        "out-of-window SACK blocks change nothing: {after:?}"
+    );
+    established("after out-of-window SACK blocks");
+    drop(sniffer);
 
     // §7: a burst of in-window RSTs cannot make us send more challenge
     // ACKs than the per-second limit (no amplification).
@@ -178,49 +261,108 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
 
 #[test]
 fn malformed_and_extreme_syn_options_never_break_the_listener() {
-    let Some(stack) = netns() else {
-        return;
-    };
+    let stack = netns();
     let listener = TcpListener::bind(&stack, 8000).unwrap();
     let forger = Forger::new();
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("option length 1", vec![2, 1, 5, 0]),
-        ("zero-length option (would loop)", vec![8, 0, 0, 0]),
-        ("length past the header", vec![2, 40, 5, 180]),
-        ("MSS 0", vec![2, 4, 0, 0]),
-        ("window scale 15 (> 14)", vec![3, 3, 15, 0]),
-        ("window scale 255", vec![3, 3, 255, 0]),
+    let sniffer = Sniffer::new();
+    let syn_ack_to = |src: SocketAddrV4, isn: u32| {
+        move |p: &Sniffed| p.dst == src && p.syn && p.ack == Some(isn.wrapping_add(1)) && !p.rst
+    };
+    let has_ts = |p: &Sniffed| p.timestamps().is_some();
+    let has_wscale = |p: &Sniffed| p.has_option(|o| matches!(o, TcpOptionElement::WindowScale(_)));
+    let has_sack_ok = |p: &Sniffed| {
+        p.has_option(|o| matches!(o, TcpOptionElement::SelectiveAcknowledgementPermitted))
+    };
+    // Each case: its options, and what must happen. `Drop` is a malformed
+    // option list (RFC 9293 §3.1: a length that cannot be right), dropped
+    // and counted as tcp_bad_option without a reply; `Accept(check)` gets
+    // a SYN-ACK on which `check` holds (unknown options skipped, values
+    // out of range clamped, RFC 7323 §2.3 for window scale).
+    type Check = Box<dyn Fn(&Sniffed) -> bool>;
+    enum Want {
+        Drop,
+        Accept(Check),
+    }
+    let plain: fn(&Sniffed) -> bool = |_| true;
+    let cases: Vec<(&str, Vec<u8>, Want)> = vec![
+        ("option length 1", vec![2, 1, 5, 0], Want::Drop),
+        (
+            "zero-length option (would loop)",
+            vec![8, 0, 0, 0],
+            Want::Drop,
+        ),
+        ("length past the header", vec![2, 40, 5, 180], Want::Drop),
+        ("MSS 0", vec![2, 4, 0, 0], Want::Accept(Box::new(plain))),
+        (
+            "window scale 15 (> 14)",
+            vec![3, 3, 15, 0],
+            Want::Accept(Box::new(has_wscale)),
+        ),
+        (
+            "window scale 255",
+            vec![3, 3, 255, 0],
+            Want::Accept(Box::new(has_wscale)),
+        ),
         (
             "timestamps about to wrap",
             vec![1, 1, 8, 10, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+            Want::Accept(Box::new(|p: &Sniffed| {
+                p.timestamps().map(|(_, ecr)| ecr) == Some(0xffff_ffff)
+            })),
         ),
         (
             "SACK block in a SYN",
             vec![1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+            Want::Accept(Box::new(move |p: &Sniffed| !has_sack_ok(p))),
         ),
-        ("unknown kinds", vec![99, 4, 1, 2, 200, 2, 0, 0]),
-        ("all NOPs", vec![1; 40]),
-        ("EOL then garbage", vec![0, 2, 1, 0xff]),
+        (
+            "unknown kinds",
+            vec![99, 4, 1, 2, 200, 2, 0, 0],
+            Want::Accept(Box::new(plain)),
+        ),
+        (
+            "all NOPs",
+            vec![1; 40],
+            Want::Accept(Box::new(move |p: &Sniffed| {
+                !has_ts(p) && !has_wscale(p) && !has_sack_ok(p)
+            })),
+        ),
+        (
+            "EOL then garbage",
+            vec![0, 2, 1, 0xff],
+            Want::Accept(Box::new(plain)),
+        ),
     ];
-    let before = stack.stats();
-    for (i, (what, options)) in cases.iter().enumerate() {
+    for (i, (what, options, want)) in cases.iter().enumerate() {
         let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 100 + i as u8), 40000 + i as u16);
-        let mut syn = Forge::new(src, 8000, 1000 * i as u32);
+        let isn = 1000 * i as u32;
+        let mut syn = Forge::new(src, 8000, isn);
         syn.syn = true;
         syn.options = options.clone();
+        let before = stack.stats();
         forger.send(&syn.bytes());
-        let _ = what;
+        match want {
+            Want::Drop => {
+                eventually(&format!("{what}: counted as a bad option"), || {
+                    stack.stats().tcp_bad_option == before.tcp_bad_option + 1
+                });
+                let replies = sniffer.all_matching(QUIET, |p| p.dst == src);
+                assert!(replies.is_empty(), "{what}: no reply, got {replies:?}");
+            }
+            Want::Accept(check) => {
+                let reply = sniffer
+                    .next_matching(Duration::from_secs(5), syn_ack_to(src, isn))
+                    .unwrap_or_else(|| panic!("{what}: no SYN-ACK"));
+                assert!(check(&reply), "{what}: wrong SYN-ACK {reply:?}");
+                assert_eq!(
+                    stack.stats().tcp_bad_option,
+                    before.tcp_bad_option,
+                    "{what}: not a bad option"
+                );
+            }
+        }
     }
-    eventually("every forged SYN was looked at", || {
-        let s = stack.stats();
-        s.rx_packets - before.rx_packets >= cases.len() as u64
-    });
-    let after = stack.stats();
-    assert!(
-        after.tcp_bad_option > before.tcp_bad_option,
-        "malformed options counted: {:?}",
-        after.counters()
-    );
+    drop(sniffer);
 
     // The listener still serves a real client.
     let client = std::thread::spawn(|| {

@@ -187,19 +187,47 @@ fn nonblocking_modes_and_a_full_send_buffer() {
         assert!(t0.elapsed() < Duration::from_secs(20), "never filled");
     }
     assert!(written >= 256 * 1024, "{written}");
-    // A blocking write with a timeout waits, then reports WouldBlock.
+    // In-flight data is still being acknowledged, which frees our send
+    // buffer again. Keep writing until nothing more can move: the peer
+    // (which never reads) has every byte of its receive buffer taken, so
+    // its window is zero for good, and our send buffer is full. Only then
+    // is a blocking write certain to block.
+    let peer_buffer = s.recv_buffer_size().unwrap();
+    let t0 = Instant::now();
+    loop {
+        match (&c).write(&chunk) {
+            Ok(n) => {
+                written += n;
+                continue;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        let (ours, peer) = (c.info().unwrap(), s.info().unwrap());
+        if peer.recv_queue == peer_buffer && ours.send_window == 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the peer's window never closed: ours {ours:?}, peer {peer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A blocking write with a timeout waits for the timeout, then reports
+    // WouldBlock, as Linux's SO_SNDTIMEO does when nothing was written.
     c.set_nonblocking(false).unwrap();
     c.set_write_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    // Let in-flight data settle so both windows are really full.
-    std::thread::sleep(Duration::from_millis(200));
     let t0 = Instant::now();
-    let r = (&c).write(&chunk);
-    if let Err(e) = &r {
-        assert_eq!(e.kind(), ErrorKind::WouldBlock);
-        assert!(t0.elapsed() >= Duration::from_millis(200));
-    }
-    written += r.unwrap_or(0);
+    let e = (&c)
+        .write(&chunk)
+        .expect_err("a write into full buffers must time out");
+    let waited = t0.elapsed();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_secs(5),
+        "the write timed out after {waited:?}, not 200 ms"
+    );
     // Draining on the other side lets everything through.
     c.shutdown(Shutdown::Write).unwrap();
     let mut got = 0usize;

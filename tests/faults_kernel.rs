@@ -181,9 +181,6 @@ open(sys.argv[2], "w").write(h.hexdigest())
 
 #[test]
 fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let tun = TunDevice::open(&TunConfig::default()).expect("tun0");
     let faults = Faults {

@@ -93,9 +93,6 @@ fn write_site(www: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn nginx_keep_alive_chunked_gzip_redirects_head_and_page_requisites() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("get-nginx");
     let www = dir.path().join("www");
@@ -202,9 +199,6 @@ fn nginx_keep_alive_chunked_gzip_redirects_head_and_page_requisites() {
 
 #[test]
 fn fifty_mebibytes_to_a_file_and_a_progress_bar_only_on_a_terminal() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("get-50");
     let www = dir.path().join("www");
@@ -314,9 +308,6 @@ fn tunstack_peak_rss(dir: &Path, args: &[&str]) -> (Output, u64) {
 
 #[test]
 fn methods_and_bodies_reach_the_server_and_uploads_are_streamed() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("get-upload");
     let script = dir.path().join("sink.py");
@@ -371,9 +362,6 @@ fn methods_and_bodies_reach_the_server_and_uploads_are_streamed() {
 
 #[test]
 fn timeouts_and_failures_exit_1_with_a_clear_message() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     // A kernel listener that never accepts: the handshake completes, no
     // response ever comes.

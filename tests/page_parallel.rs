@@ -239,9 +239,6 @@ fn page_seconds(err: &str) -> f64 {
 
 #[test]
 fn sequential_and_parallel_loads_save_the_same_bytes_and_the_waterfall_shows_the_overlap() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("page-parallel");
     let site = write_site(&dir.path().join("www"));
@@ -335,9 +332,6 @@ fn sequential_and_parallel_loads_save_the_same_bytes_and_the_waterfall_shows_the
 
 #[test]
 fn parallel_load_against_per_request_latency_beats_sequential_and_wget() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("page-latency");
     let site = write_site(&dir.path().join("www"));

@@ -56,7 +56,7 @@ fn site(dir: &std::path::Path) -> PathBuf {
 
 #[test]
 fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let dir = TempDir::new("serve");
     let www = site(dir.path());
     let big = random_bytes(100 << 20, 77);
@@ -140,9 +140,7 @@ fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
 #[test]
 fn bad_requests_get_400_404_405_and_head_has_no_body() {
     let dir = TempDir::new("serve-bad");
-    let Some((stack, pcap)) = netns_captured(&dir) else {
-        return;
-    };
+    let (stack, pcap) = netns_captured(&dir);
     let www = site(dir.path());
     std::fs::write(dir.path().join("secret.txt"), "outside the root").unwrap();
     let (stop, server) = serving(stack, 8080, Mode::Files(www));
@@ -176,9 +174,7 @@ fn bad_requests_get_400_404_405_and_head_has_no_body() {
 #[test]
 fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
     let dir = TempDir::new("serve-echo");
-    let Some((stack, pcap)) = netns_captured(&dir) else {
-        return;
-    };
+    let (stack, pcap) = netns_captured(&dir);
     // 1,000 kernel sockets in this process.
     let lim = libc::rlimit {
         rlim_cur: 8192,
@@ -227,9 +223,6 @@ fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
 
 #[test]
 fn serve_binary_stops_gracefully_on_sigint() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("serve-bin");
     let www = site(dir.path());

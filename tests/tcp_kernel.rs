@@ -13,7 +13,7 @@ use tunstack::{TcpListener, TcpStream};
 
 #[test]
 fn connect_to_closed_port_is_refused() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let err = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 9)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
     assert!(stack.stats().rx_packets >= 1);
@@ -21,7 +21,7 @@ fn connect_to_closed_port_is_refused() {
 
 #[test]
 fn connect_timeout_to_silent_port_times_out() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     // Drop our SYNs in the kernel so nothing answers (no RST either).
     run("nft", &["add", "table", "ip", "t"]);
     run(
@@ -43,9 +43,7 @@ fn connect_timeout_to_silent_port_times_out() {
 #[test]
 fn kernel_client_echoes_one_mebibyte_through_our_listener() {
     let dir = TempDir::new("echo-listener");
-    let Some((stack, pcap)) = netns_captured(&dir) else {
-        return;
-    };
+    let (stack, pcap) = netns_captured(&dir);
     let listener = TcpListener::bind(&stack, 7).expect("bind");
     let server = std::thread::spawn(move || {
         let (s, peer) = listener.accept().expect("accept");
@@ -77,9 +75,7 @@ fn kernel_client_echoes_one_mebibyte_through_our_listener() {
 #[test]
 fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
     let dir = TempDir::new("echo-client");
-    let Some((stack, pcap)) = netns_captured(&dir) else {
-        return;
-    };
+    let (stack, pcap) = netns_captured(&dir);
     let listener =
         std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7007)).expect("kernel bind");
     let server = std::thread::spawn(move || {
@@ -115,7 +111,7 @@ fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
 
 #[test]
 fn blocking_read_with_timeout_returns_would_block_at_deadline() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7100)).unwrap();
     let t = std::thread::spawn(move || {
         let (s, _) = listener.accept().unwrap();
@@ -141,7 +137,7 @@ fn blocking_read_with_timeout_returns_would_block_at_deadline() {
 
 #[test]
 fn nonblocking_read_and_write_return_would_block() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7200)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let kernel = std::thread::spawn(move || {
@@ -195,7 +191,7 @@ fn nonblocking_read_and_write_return_would_block() {
 
 #[test]
 fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7300)).unwrap();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -237,7 +233,7 @@ fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
 fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block() {
     // The seed's lesson: with the send buffer full, a blocking write waits
     // and a non-blocking one returns EAGAIN (WouldBlock); draining releases both.
-    let Some(stack) = netns() else { return };
+    let stack = netns();
     let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7500)).unwrap();
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let kernel = std::thread::spawn(move || {

@@ -1,12 +1,18 @@
 //! Forged IPv4/TCP packets for the adversarial tests: built with
 //! etherparse (so attacks share no packet code with tunstack) and sent
 //! from a raw socket on the kernel side of tun0, with any source address.
+//! A [`Sniffer`] on tun0 sees what tunstack sends back, parsed by
+//! etherparse too, so a test checks the reply on the wire rather than
+//! trusting tunstack's own counters.
 
 #![allow(dead_code)]
 
 use super::common::US;
-use etherparse::{IpNumber, Ipv4Header, TcpHeader};
+use etherparse::{
+    IpNumber, Ipv4Header, Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement,
+};
 use std::net::SocketAddrV4;
+use std::time::{Duration, Instant};
 
 /// A raw IPv4 socket: packets go out with whatever source we write.
 pub struct Forger(i32);
@@ -109,4 +115,176 @@ impl Forge {
         v.extend_from_slice(&self.payload);
         v
     }
+}
+
+/// A TCP segment tunstack sent, as the kernel received it from tun0.
+#[derive(Clone, Debug)]
+pub struct Sniffed {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub syn: bool,
+    pub rst: bool,
+    pub fin: bool,
+    pub payload_len: usize,
+    pub options: Vec<TcpOptionElement>,
+}
+
+impl Sniffed {
+    /// A bare ACK (no SYN, RST, FIN or data) acknowledging `ack`.
+    pub fn is_bare_ack(&self, ack: u32) -> bool {
+        self.ack == Some(ack) && !self.syn && !self.rst && !self.fin && self.payload_len == 0
+    }
+
+    /// The timestamps option, if any: (TSval, TSecr).
+    pub fn timestamps(&self) -> Option<(u32, u32)> {
+        self.options.iter().find_map(|o| match o {
+            TcpOptionElement::Timestamp(v, e) => Some((*v, *e)),
+            _ => None,
+        })
+    }
+
+    /// True if an option matching `f` is present.
+    pub fn has_option(&self, f: impl Fn(&TcpOptionElement) -> bool) -> bool {
+        self.options.iter().any(f)
+    }
+}
+
+/// A packet socket on tun0 that receives every TCP segment tunstack
+/// writes to the device (packets the kernel sends into tun0 are skipped).
+pub struct Sniffer(i32);
+
+impl Sniffer {
+    /// Starts capturing on tun0 (which must exist).
+    pub fn new() -> Sniffer {
+        let proto = (libc::ETH_P_IP as u16).to_be();
+        // SAFETY: plain socket(2).
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(proto)) };
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(c"tun0".as_ptr()) };
+        assert!(ifindex > 0, "tun0: {}", std::io::Error::last_os_error());
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: a valid address of the stated length.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "bind to tun0: {}", std::io::Error::last_os_error());
+        Sniffer(fd)
+    }
+
+    /// The next segment from tunstack that satisfies `want`, waiting at most
+    /// `timeout`; segments that do not are skipped.
+    pub fn next_matching(
+        &self,
+        timeout: Duration,
+        want: impl Fn(&Sniffed) -> bool,
+    ) -> Option<Sniffed> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(seg) = self.recv(left) {
+                if want(&seg) {
+                    return Some(seg);
+                }
+            }
+        }
+    }
+
+    /// Every segment from tunstack that satisfies `want` during `period`.
+    pub fn all_matching(&self, period: Duration, want: impl Fn(&Sniffed) -> bool) -> Vec<Sniffed> {
+        let deadline = Instant::now() + period;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return out;
+            }
+            if let Some(seg) = self.recv(left) {
+                if want(&seg) {
+                    out.push(seg);
+                }
+            }
+        }
+    }
+
+    /// One packet tunstack wrote, within `timeout`; `None` on timeout or
+    /// for anything but a TCP segment from tunstack.
+    fn recv(&self, timeout: Duration) -> Option<Sniffed> {
+        let mut pfd = libc::pollfd {
+            fd: self.0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; 70_000];
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: valid buffers of the stated lengths.
+        let n = unsafe {
+            libc::recvfrom(
+                self.0,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut from as *mut libc::sockaddr_ll).cast(),
+                &mut from_len,
+            )
+        };
+        // Outgoing packets are the kernel's (and our forgeries) going into
+        // tun0; tunstack's arrive as incoming.
+        if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
+            return None;
+        }
+        buf.truncate(n as usize);
+        parse(&buf)
+    }
+}
+
+impl Drop for Sniffer {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn parse(packet: &[u8]) -> Option<Sniffed> {
+    let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
+    if ip.protocol() != IpNumber::TCP || ip.source_addr() != US {
+        return None;
+    }
+    let rest = packet.get(ip.slice().len()..usize::from(ip.total_len()))?;
+    let tcp = TcpHeaderSlice::from_slice(rest).ok()?;
+    Some(Sniffed {
+        src: SocketAddrV4::new(ip.source_addr(), tcp.source_port()),
+        dst: SocketAddrV4::new(ip.destination_addr(), tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.ack().then(|| tcp.acknowledgment_number()),
+        syn: tcp.syn(),
+        rst: tcp.rst(),
+        fin: tcp.fin(),
+        payload_len: rest.len() - tcp.slice().len(),
+        options: tcp.options_iterator().filter_map(Result::ok).collect(),
+    })
 }

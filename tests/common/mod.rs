@@ -7,9 +7,8 @@
 //! afterwards inherit the namespace, so tests run in parallel without
 //! seeing each other and no packet ever leaves the namespace.
 //!
-//! The tests need root. They fail when run without it, unless
-//! `TUNSTACK_SKIP_NETNS=1` is set (for unprivileged development boxes
-//! only; CI runs as root and never sets it).
+//! The tests need root, and fail without it (there is no way to skip
+//! them: a skipped test must never count as a passed one).
 
 #![allow(dead_code)]
 
@@ -28,22 +27,15 @@ pub const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// tunstack's address.
 pub const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-/// True if the test may run; false (with a message) only when the
-/// developer explicitly opted out of root tests.
-pub fn root_or_skip() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var_os("TUNSTACK_SKIP_NETNS").is_some_and(|v| v == "1") {
-        eprintln!("TUNSTACK_SKIP_NETNS=1: skipping a root-only network namespace test");
-        return false;
-    }
-    panic!("integration tests need root (sudo scripts/test.sh); set TUNSTACK_SKIP_NETNS=1 to skip them on a dev box");
-}
-
-/// Moves this thread into a new network namespace with `lo` up.
+/// Moves this thread into a new network namespace with `lo` up. Fails
+/// the test, saying why, when not run as root.
 pub fn enter_netns() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "integration tests need root to create network namespaces and TUN devices: sudo scripts/test.sh"
+    );
     // SAFETY: unshare affects only the calling thread's namespace set.
     let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
     assert_eq!(
@@ -55,19 +47,15 @@ pub fn enter_netns() {
     run("ip", &["link", "set", "lo", "up"]);
 }
 
-/// A namespace with a running stack on tun0. Returns `None` when skipping.
-pub fn netns() -> Option<Stack> {
+/// A namespace with a running stack on tun0.
+pub fn netns() -> Stack {
     netns_with(Config::default())
 }
 
 /// Like [`netns`] with a custom stack configuration.
-pub fn netns_with(config: Config) -> Option<Stack> {
-    if !root_or_skip() {
-        return None;
-    }
+pub fn netns_with(config: Config) -> Stack {
     enter_netns();
-    let stack = Stack::open_tun(&TunConfig::default(), config).expect("open tun0");
-    Some(stack)
+    Stack::open_tun(&TunConfig::default(), config).expect("open tun0")
 }
 
 /// Runs a command to completion, panicking with its output on failure.
@@ -239,10 +227,7 @@ impl TryCloneLike for std::net::TcpStream {
 /// `dir/capture.pcap` (checked with [`check_capture`] at the end).
 /// Receive buffers of 16 MiB keep transfers up to that size from ever
 /// filling the window, so a clean capture has no flow-control warnings.
-pub fn netns_captured(dir: &TempDir) -> Option<(Stack, PathBuf)> {
-    if !root_or_skip() {
-        return None;
-    }
+pub fn netns_captured(dir: &TempDir) -> (Stack, PathBuf) {
     enter_netns();
     let path = dir.path().join("capture.pcap");
     let tun = tunstack::device::TunDevice::open(&TunConfig::default()).expect("open tun0");
@@ -250,7 +235,7 @@ pub fn netns_captured(dir: &TempDir) -> Option<(Stack, PathBuf)> {
     let mut config = Config::default();
     config.tcp.recv_buffer = 16 << 20;
     let stack = Stack::new(dev, config).expect("stack");
-    Some((stack, path))
+    (stack, path)
 }
 
 /// Expert-info rows of `section` ("Errors", "Warns") about the network
