@@ -212,7 +212,8 @@ impl Model {
         let mut leaves_bottleneck = now;
         if s.rate_bps > 0 {
             let backlog_ns = self.link_free_at.saturating_sub(now);
-            let backlog_bytes = (u128::from(backlog_ns) * u128::from(s.rate_bps) / 8_000_000_000) as u64;
+            let backlog_bytes =
+                (u128::from(backlog_ns) * u128::from(s.rate_bps) / 8_000_000_000) as u64;
             if backlog_bytes + len as u64 > s.queue_bytes.max(len as u64) {
                 self.counters.queue_drops += 1;
                 return Departures::default();

@@ -83,7 +83,9 @@ fn millis(flag: &str, v: &str) -> Result<Duration, String> {
 fn burst(flag: &str, v: &str) -> Result<GilbertElliott, String> {
     let parts: Vec<&str> = v.split(',').collect();
     let [gb, bg, lb] = parts[..] else {
-        return Err(format!("{flag}: want P_GOOD_TO_BAD,P_BAD_TO_GOOD,LOSS_IN_BAD, got {v:?}"));
+        return Err(format!(
+            "{flag}: want P_GOOD_TO_BAD,P_BAD_TO_GOOD,LOSS_IN_BAD, got {v:?}"
+        ));
     };
     Ok(GilbertElliott {
         p_good_to_bad: probability(flag, gb)?,
@@ -131,9 +133,7 @@ fn parse_args() -> Result<Args, String> {
             "--max-packet" => a.cfg.max_packet = (number(f, &v)? as usize).clamp(576, 65_536),
             "--delay-ms" => (s0.delay, s1.delay) = (millis(f, x)?, millis(f, y)?),
             "--jitter-ms" => (s0.jitter, s1.jitter) = (millis(f, x)?, millis(f, y)?),
-            "--reorder-gap-ms" => {
-                (s0.reorder_gap, s1.reorder_gap) = (millis(f, x)?, millis(f, y)?)
-            }
+            "--reorder-gap-ms" => (s0.reorder_gap, s1.reorder_gap) = (millis(f, x)?, millis(f, y)?),
             "--rate-mbit" => {
                 s0.rate_bps = (number(f, x)? * 1e6) as u64;
                 s1.rate_bps = (number(f, y)? * 1e6) as u64;
