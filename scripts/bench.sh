@@ -317,7 +317,8 @@ wan_cell_down() {
     scripts/wan.sh down > "$logdir/wan-down.log" 2>&1 || true
 }
 
-mbit() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b * 8 / s / 1e6; else print "—" }'; }
+# Mbit/s of BYTES in SECONDS; "—" when nothing arrived (a failed run).
+mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "—" }'; }
 
 # Goodput (Mbit/s) of kernel curl in NS fetching URL for W_SECS.
 wan_curl() { # NS URL
@@ -494,6 +495,13 @@ wan_bench() {
     done
     WAN_TABLE="$head"$'\n'"$sep"$'\n'"${rows%$'\n'}"
     W_ELAPSED=$((SECONDS - t0))
+    # A failed transfer shows as "—"; at smoke size that fails the bench,
+    # which is what keeps it from rotting.
+    if [ "$smoke" -eq 1 ] && [[ "$rows$OVERHEAD_TABLE$TTFB_TABLE" == *"—"* ]]; then
+        echo "scripts/bench.sh --wan --smoke: a transfer failed (— above); logs in $logdir" >&2
+        for f in "$logdir"/ts-*.log; do [ -f "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" >&2; done
+        exit 1
+    fi
     [ -z "$skipped" ] || W_SKIPPED="Rates of$skipped Mbit/s were skipped: the unshaped emulator carried only ${W_OVERHEAD_LINE} Mbit/s on this machine."
     echo "(${W_ELAPSED} s)${W_SKIPPED:+ $W_SKIPPED}"
 }
