@@ -164,7 +164,12 @@ impl Wan {
             b,
             Model::new(up, seed),
             Model::new(down, seed ^ 0x5bd1_e995),
-            LoopConfig::default(),
+            LoopConfig {
+                // As scripts/wan.sh runs it: a busy machine must not
+                // preempt the line for milliseconds.
+                rt_priority: 10,
+                ..LoopConfig::default()
+            },
         ));
         let (c, s) = (wan.cli.clone(), wan.srv.clone());
         run(

@@ -392,6 +392,10 @@ pub struct LoopConfig {
     pub line_limit_bytes: u64,
     /// Largest packet read (the devices' MTU or more).
     pub max_packet: usize,
+    /// SCHED_FIFO priority of the two line threads (0: the normal
+    /// scheduler). On a busy machine a preempted line thread delays every
+    /// packet it holds; a real-time one is preempted only by the kernel.
+    pub rt_priority: i32,
 }
 
 impl Default for LoopConfig {
@@ -400,6 +404,7 @@ impl Default for LoopConfig {
             spin: Duration::from_micros(50),
             line_limit_bytes: 64 << 20,
             max_packet: 65_536,
+            rt_priority: 0,
         }
     }
 }
@@ -539,6 +544,19 @@ fn run_direction(
 ) {
     // SAFETY: PR_SET_TIMERSLACK with a plain integer affects this thread.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    if cfg.rt_priority > 0 {
+        let param = libc::sched_param {
+            sched_priority: cfg.rt_priority,
+        };
+        // SAFETY: pid 0 is this thread; param is a valid sched_param.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+            eprintln!(
+                "wan: SCHED_FIFO {}: {}",
+                cfg.rt_priority,
+                io::Error::last_os_error()
+            );
+        }
+    }
     let mut heap: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
     let mut held_bytes: u64 = 0;
     let mut seq: u64 = 0;

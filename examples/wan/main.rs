@@ -29,7 +29,7 @@ const USAGE: &str = "usage: wan [--a NAME] [--b NAME] [--a-netns NS] [--b-netns 
            [--delay-ms X[/Y]] [--jitter-ms X[/Y]] [--jitter-reorders]
            [--rate-mbit X[/Y]] [--queue-ms X[/Y] | --queue-bytes X[/Y]]
            [--loss P[/P]] [--burst PGB,PBG,LOSSBAD[/...]] [--reorder P[/P]] [--reorder-gap-ms X[/Y]]
-           [--duplicate P[/P]] [--spin-us N] [--line-limit-mib N] [--max-packet N] [--stats-file PATH]
+           [--duplicate P[/P]] [--spin-us N] [--rt-priority N] [--line-limit-mib N] [--max-packet N] [--stats-file PATH]
   (defaults: wanA, wanB, no shaping, seed 1, queue 60 ms when a rate is set, spin 50 us)";
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -130,6 +130,7 @@ fn parse_args() -> Result<Args, String> {
             "--stats-file" => a.stats_file = Some(v),
             "--spin-us" => a.cfg.spin = Duration::from_micros(number(f, &v)? as u64),
             "--line-limit-mib" => a.cfg.line_limit_bytes = (number(f, &v)? * 1048576.0) as u64,
+            "--rt-priority" => a.cfg.rt_priority = (number(f, &v)? as i32).clamp(0, 99),
             "--max-packet" => a.cfg.max_packet = (number(f, &v)? as usize).clamp(576, 65_536),
             "--delay-ms" => (s0.delay, s1.delay) = (millis(f, x)?, millis(f, y)?),
             "--jitter-ms" => (s0.jitter, s1.jitter) = (millis(f, x)?, millis(f, y)?),
