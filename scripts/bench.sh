@@ -3,6 +3,7 @@
 #
 #   sudo scripts/bench.sh            # full run: 5 runs per row, writes docs/benchmarks.md
 #   sudo scripts/bench.sh --smoke    # tiny sizes, 1 run, debug build, prints only (CI)
+#   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s
 #
 # Builds the bench examples (release), then measures, in network namespaces
 # it creates for each run (tunstack-bench-PID-*) and removes again, also on
@@ -30,14 +31,33 @@
 #   BENCH_CONNS  idle connections [2000] {50}
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
+#
+# WAN (--wan): tunstack and the kernel's TCP over the same emulated path
+# (scripts/wan.sh: the userspace delay line of examples/wan between a
+# client and a server namespace), in the same run, one cell at a time.
+# Per cell and direction: goodput of `tunstack get` (download from nginx)
+# and of kernel curl fetching from `tunstack serve` (upload), without and
+# with each --cc; of Linux with its default (curl against nginx) and with
+# each algorithm (iperf3 -C); and the ratios. Also the emulator's own
+# overhead (Linux to Linux through it at 0 ms against a direct veth) and
+# a time-to-first-byte row at 50 ms RTT. The table goes between the
+# <!-- wan:begin --> and <!-- wan:end --> lines of docs/benchmarks.md
+# (appended if missing; the rest of the file is kept).
+#   BENCH_WAN_SECS   seconds per transfer [10] {2}
+#   BENCH_WAN_RTTS   round-trip times in ms ["10 50 100"] {50}
+#   BENCH_WAN_LOSSES loss per direction: 0, N% (random) or burst ["0 0.1% 0.5% 1% burst"] {0.5%}
+#   BENCH_WAN_RATES  bottleneck rates in Mbit/s ["100 1000"] {100}
+#   BENCH_WAN_BURST  Gilbert-Elliott P(good→bad),P(bad→good),loss in bad ["0.005,0.25,0.5"], about 1% in bursts of 4
+#   BENCH_WAN_QUEUE_MS  bottleneck queue in ms of the rate [the cell's RTT, one BDP]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-smoke=0
+smoke=0 wan=0
 for arg in "$@"; do
     case "$arg" in
         --smoke) smoke=1 ;;
+        --wan) wan=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -91,6 +111,9 @@ find_cargo() { # [HOME of the user who will run it]
 }
 
 build=(build --quiet --example bench_tcp --example bench_rawtun)
+if [ "$wan" -eq 1 ]; then
+    build=(build --quiet --bin tunstack --example wan)
+fi
 if [ "$PROFILE" = release ]; then
     build+=(--release)
 elif [ "$PROFILE" != debug ]; then
@@ -114,7 +137,11 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-for b in bench_tcp bench_rawtun; do
+wanted=(bench_tcp bench_rawtun)
+if [ "$wan" -eq 1 ]; then
+    wanted=(wan)
+fi
+for b in "${wanted[@]}"; do
     [ -x "$bin/$b" ] || {
         echo "scripts/bench.sh: $bin/$b was not built" >&2
         exit 1
@@ -131,6 +158,9 @@ bg_pids=()
 cleanup() {
     local ns p
     for p in "${bg_pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    if [ "$wan" -eq 1 ]; then
+        WAN_NS="$prefix-wan" WAN_BIN="$bin/wan" scripts/wan.sh down > /dev/null 2>&1 || true
+    fi
     for ns in $(ip netns list 2> /dev/null | awk -v p="$prefix-" 'index($1, p) == 1 {print $1}'); do
         for p in $(ip netns pids "$ns" 2> /dev/null || true); do kill "$p" 2> /dev/null || true; done
         ip netns del "$ns" 2> /dev/null || true
@@ -200,6 +230,349 @@ veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     wait "$server" 2> /dev/null || true
     del_ns "$a" "$b"
 }
+
+# --- WAN (--wan) --------------------------------------------------------------------
+# One cell = one emulator configuration; scripts/wan.sh makes the namespaces
+# $prefix-wan-cli (tunstack on tun0, curl and iperf3 clients, an nginx for
+# the Linux upload) and $prefix-wan-srv (nginx, iperf3 server, the curl that
+# fetches from tunstack serve) and the line between them.
+if [ "$wan" -eq 1 ]; then
+    for c in nginx curl iperf3 ping python3; do
+        command -v "$c" > /dev/null 2>&1 || {
+            echo "scripts/bench.sh --wan: '$c' not found (Debian: apt-get install nginx curl iperf3 iputils-ping python3)" >&2
+            exit 2
+        }
+    done
+    if [ "$smoke" -eq 1 ]; then
+        W_SECS="${BENCH_WAN_SECS:-2}" W_RTTS="${BENCH_WAN_RTTS:-50}"
+        W_LOSSES="${BENCH_WAN_LOSSES:-0.5%}" W_RATES="${BENCH_WAN_RATES:-100}"
+    else
+        W_SECS="${BENCH_WAN_SECS:-10}" W_RTTS="${BENCH_WAN_RTTS:-10 50 100}"
+        W_LOSSES="${BENCH_WAN_LOSSES:-0 0.1% 0.5% 1% burst}" W_RATES="${BENCH_WAN_RATES:-100 1000}"
+    fi
+    W_BURST="${BENCH_WAN_BURST:-0.005,0.25,0.5}"
+    export WAN_NS="$prefix-wan" WAN_BIN="$bin/wan"
+    CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
+    TS="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
+    www="$logdir/www"
+    mkdir -p "$www"
+    # Big enough that no transfer ends before its time limit (sparse: no disk).
+    truncate -s 8G "$www/big"
+    head -c 1024 /dev/urandom > "$www/small"
+    # --cc exists once tunstack has more than one congestion control.
+    TS_CCS=()
+    if "$TS" get --help 2>&1 | grep -q -- '--cc'; then
+        TS_CCS=(bbr cubic newreno)
+    fi
+    LINUX_CCS=(bbr cubic reno)
+fi
+
+# nginx serving $www on ADDR:8080 inside NS, logs under $logdir/nginx-NS.
+wan_nginx() { # NS ADDR
+    local d="$logdir/nginx-$1"
+    mkdir -p "$d"
+    cat > "$d/nginx.conf" << EOF
+daemon off; pid $d/nginx.pid; error_log $d/error.log; worker_processes 1; user root;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
+  client_body_temp_path $d/b; proxy_temp_path $d/p; fastcgi_temp_path $d/f;
+  uwsgi_temp_path $d/u; scgi_temp_path $d/s;
+  server { listen $2:8080; root $www; } }
+EOF
+    ip netns exec "$1" nginx -c "$d/nginx.conf" -p "$d" > "$d/out.log" 2>&1 &
+    bg_pids+=("$!")
+}
+
+# Waits until URL answers from NS (a server just started).
+wan_wait_url() { # NS URL
+    local i
+    for i in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
+        sleep 0.1
+    done
+    echo "scripts/bench.sh: $2 never answered from $1" >&2
+    return 1
+}
+
+# Brings a cell up: the line shaped by EMULATOR OPTIONS, then the servers.
+wan_cell_up() { # EMULATOR OPTIONS...
+    scripts/wan.sh up "$@" 2> "$logdir/wan-up.log" || {
+        sed 's/^/    /' "$logdir/wan-up.log" >&2
+        exit 1
+    }
+    local ns
+    for ns in "$CLI" "$SRV"; do
+        # Each transfer starts from scratch, not from cached ssthresh/RTT.
+        ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1
+    done
+    wan_nginx "$SRV" 10.9.0.2
+    wan_nginx "$CLI" 10.9.0.1
+    ip netns exec "$SRV" iperf3 -s -B 10.9.0.2 > "$logdir/iperf3-s.log" 2>&1 &
+    bg_pids+=("$!")
+    wan_wait_url "$CLI" http://10.9.0.2:8080/small
+    wan_wait_url "$SRV" http://10.9.0.1:8080/small
+}
+
+wan_cell_down() {
+    scripts/wan.sh down > "$logdir/wan-down.log" 2>&1 || true
+}
+
+# Mbit/s of BYTES in SECONDS; "—" when nothing arrived (a failed run).
+mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "—" }'; }
+
+# Goodput (Mbit/s) of kernel curl in NS fetching URL for W_SECS.
+wan_curl() { # NS URL
+    local out
+    out="$(ip netns exec "$1" curl -s -o /dev/null -m "$W_SECS" -w '%{size_download} %{time_total}' "$2" || true)"
+    # shellcheck disable=SC2086 # two fields
+    mbit $out
+}
+
+# Download: `tunstack get` in the client namespace for W_SECS (-m), body
+# counted by wc; the time limit includes the handshake, as curl's does.
+wan_ts_down() { # CC|default
+    local cc=() bytes
+    [ "$1" = default ] || cc=(--cc "$1")
+    bytes="$(ip netns exec "$CLI" timeout $((W_SECS + 30)) "$TS" get -s -m "$W_SECS" "${cc[@]}" \
+        http://10.9.0.2:8080/big 2> "$logdir/ts-get.log" | wc -c)"
+    mbit "$bytes" "$W_SECS"
+}
+
+# Upload: `tunstack serve` in the client namespace, kernel curl fetching
+# from the server namespace.
+wan_ts_up() { # CC|default
+    local cc=() pid r
+    [ "$1" = default ] || cc=(--cc "$1")
+    ip netns exec "$CLI" "$TS" serve --dir "$www" --port 8081 "${cc[@]}" > "$logdir/ts-serve.log" 2>&1 &
+    pid=$!
+    bg_pids+=("$pid")
+    if wan_wait_url "$SRV" http://10.0.0.2:8081/small; then
+        r="$(wan_curl "$SRV" http://10.0.0.2:8081/big)"
+    else
+        sed 's/^/    /' "$logdir/ts-serve.log" >&2
+        r="—"
+    fi
+    kill "$pid" 2> /dev/null || true
+    wait "$pid" 2> /dev/null || true
+    echo "$r"
+}
+
+# Linux with one algorithm: iperf3 -C, the client namespace sending (up)
+# or receiving (down, -R).
+wan_iperf() { # up|down CC
+    local rev=()
+    [ "$1" = down ] && rev=(-R)
+    ip netns exec "$CLI" iperf3 -c 10.9.0.2 -t "$W_SECS" -C "$2" "${rev[@]}" -J 2> /dev/null |
+        python3 -c 'import json, sys
+try:
+    print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception:
+    print("—")'
+}
+
+ratio_of() { awk -v n="$1" -v d="$2" 'BEGIN { if (n != "—" && d != "—" && d > 0) printf "%.2f×", n / d; else print "—" }'; }
+
+# Emulator overhead: Linux to Linux through the unshaped line against a
+# direct veth pair (iperf3 with the host's default algorithm, ping).
+wan_overhead() {
+    local a b rtt_veth thr_veth rtt_line thr_line
+    new_ns a
+    new_ns b
+    ip -n "$a" link add veth0 type veth peer name veth1 netns "$b"
+    ip -n "$a" addr add 10.9.0.1/30 dev veth0
+    ip -n "$b" addr add 10.9.0.2/30 dev veth1
+    ip -n "$a" link set veth0 up
+    ip -n "$b" link set veth1 up
+    ip netns exec "$b" iperf3 -s -1 -B 10.9.0.2 > /dev/null 2>&1 &
+    bg_pids+=("$!")
+    sleep 0.5
+    thr_veth="$(CLI="$a" wan_iperf up "$(sysctl -n net.ipv4.tcp_congestion_control)")"
+    rtt_veth="$(ip netns exec "$a" ping -c 200 -i 0.005 -q 10.9.0.2 | awk -F/ '/^rtt/ {print $5}')"
+    del_ns "$a" "$b"
+    wan_cell_up
+    thr_line="$(wan_iperf up "$(sysctl -n net.ipv4.tcp_congestion_control)")"
+    rtt_line="$(ip netns exec "$CLI" ping -c 200 -i 0.005 -q 10.9.0.2 | awk -F/ '/^rtt/ {print $5}')"
+    wan_cell_down
+    W_OVERHEAD_LINE="$thr_line"
+    OVERHEAD_TABLE="| path | Linux → Linux, iperf3 (Mbit/s) | ping RTT (ms, mean of 200) |
+|---|---:|---:|
+| direct veth | $thr_veth | $rtt_veth |
+| through the emulator, no shaping | $thr_line | $rtt_line |
+| emulator / veth | $(ratio_of "$thr_line" "$thr_veth") | +$(awk -v a="$rtt_line" -v b="$rtt_veth" 'BEGIN { printf "%.3f", a - b }') ms |"
+    echo "$OVERHEAD_TABLE"
+}
+
+# Time to first byte of a 1 KiB response at 50 ms RTT: `tunstack get`'s own
+# timing (from before the connection to the last byte) against curl's.
+wan_ttfb() {
+    local ts curl_ttfb curl_total
+    wan_cell_up --delay-ms 25
+    ts="$(ip netns exec "$CLI" "$TS" get -o /dev/null http://10.9.0.2:8080/small 2>&1 |
+        awk '/bytes in/ { for (i = 1; i < NF; i++) if ($(i + 1) == "s") { printf "%.1f", $i * 1000; exit } }')"
+    read -r curl_ttfb curl_total < <(ip netns exec "$CLI" curl -s -o /dev/null \
+        -w '%{time_starttransfer} %{time_total}\n' http://10.9.0.2:8080/small |
+        awk '{ printf "%.1f %.1f\n", $1 * 1000, $2 * 1000 }')
+    wan_cell_down
+    TTFB_TABLE="| 1 KiB GET at 50 ms RTT (target: handshake + 1 RTT = 100 ms) | ms |
+|---|---:|
+| \`tunstack get\`, connect to last byte | ${ts:-—} |
+| curl, time to first byte | $curl_ttfb |
+| curl, total | $curl_total |"
+    echo "$TTFB_TABLE"
+}
+
+wan_bench() {
+    local rtt loss rate dir cc shape=() key label r t0 rows="" n_ts=${#TS_CCS[@]} skipped=""
+    echo "==> WAN: $W_SECS s per transfer; RTT $W_RTTS ms; loss $W_LOSSES; rate $W_RATES Mbit/s; tunstack --cc: ${TS_CCS[*]:-(not in this build: default only)}"
+    t0=$SECONDS
+    echo "==> emulator overhead"
+    wan_overhead
+    echo "==> time to first byte"
+    wan_ttfb
+    local head="| RTT | loss | rate | direction | tunstack default"
+    for cc in "${TS_CCS[@]}"; do head+=" | tunstack $cc"; done
+    head+=" | Linux default (curl)"
+    for cc in "${LINUX_CCS[@]}"; do head+=" | Linux $cc (iperf3)"; done
+    head+=" | tunstack default / Linux default"
+    [ "$n_ts" -gt 0 ] && head+=" | tunstack / Linux per algorithm (bbr, cubic, newreno/reno)"
+    head+=" |"
+    local sep="|---|---|---|---|---:"
+    for cc in "${TS_CCS[@]}"; do sep+="|---:"; done
+    sep+="|---:"
+    for cc in "${LINUX_CCS[@]}"; do sep+="|---:"; done
+    sep+="|---:"
+    [ "$n_ts" -gt 0 ] && sep+="|---"
+    sep+="|"
+    echo "$head"
+    echo "$sep"
+    for rate in $W_RATES; do
+        if [ "$rate" -ge 1000 ] && awk -v t="${W_OVERHEAD_LINE:-0}" -v r="$rate" 'BEGIN { exit !(t == "—" || t < r * 1.2) }'; then
+            skipped+=" $rate"
+            continue
+        fi
+        for rtt in $W_RTTS; do
+            for loss in $W_LOSSES; do
+                shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate"
+                    --queue-ms "${BENCH_WAN_QUEUE_MS:-$rtt}" --seed 1)
+                label="$loss"
+                case "$loss" in
+                    burst)
+                        shape+=(--burst "$W_BURST")
+                        label="bursty (GE $W_BURST)"
+                        ;;
+                    0) label="0" ;;
+                    *) shape+=(--loss "$loss") ;;
+                esac
+                wan_cell_up "${shape[@]}"
+                for dir in down up; do
+                    local ts_def linux_def row ts=() lx=() per=""
+                    if [ "$dir" = down ]; then
+                        ts_def="$(wan_ts_down default)"
+                        for cc in "${TS_CCS[@]}"; do ts+=("$(wan_ts_down "$cc")"); done
+                        linux_def="$(wan_curl "$CLI" http://10.9.0.2:8080/big)"
+                    else
+                        ts_def="$(wan_ts_up default)"
+                        for cc in "${TS_CCS[@]}"; do ts+=("$(wan_ts_up "$cc")"); done
+                        linux_def="$(wan_curl "$SRV" http://10.9.0.1:8080/big)"
+                    fi
+                    for cc in "${LINUX_CCS[@]}"; do lx+=("$(wan_iperf "$dir" "$cc")"); done
+                    row="| $rtt ms | $label | $rate Mbit/s | $dir | $ts_def"
+                    for r in "${ts[@]}"; do row+=" | $r"; done
+                    row+=" | $linux_def"
+                    for r in "${lx[@]}"; do row+=" | $r"; done
+                    row+=" | $(ratio_of "$ts_def" "$linux_def")"
+                    if [ "$n_ts" -gt 0 ]; then
+                        for i in $(seq 0 $((n_ts - 1))); do per+="${per:+, }$(ratio_of "${ts[$i]}" "${lx[$i]}")"; done
+                        row+=" | $per"
+                    fi
+                    row+=" |"
+                    echo "$row"
+                    rows+="$row"$'\n'
+                done
+                wan_cell_down
+            done
+        done
+    done
+    WAN_TABLE="$head"$'\n'"$sep"$'\n'"${rows%$'\n'}"
+    W_ELAPSED=$((SECONDS - t0))
+    # A failed transfer shows as "—"; at smoke size that fails the bench,
+    # which is what keeps it from rotting.
+    if [ "$smoke" -eq 1 ] && [[ "$rows$OVERHEAD_TABLE$TTFB_TABLE" == *"—"* ]]; then
+        echo "scripts/bench.sh --wan --smoke: a transfer failed (— above); logs in $logdir" >&2
+        for f in "$logdir"/ts-*.log; do [ -f "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" >&2; done
+        exit 1
+    fi
+    [ -z "$skipped" ] || W_SKIPPED="Rates of$skipped Mbit/s were skipped: the unshaped emulator carried only ${W_OVERHEAD_LINE} Mbit/s on this machine."
+    echo "(${W_ELAPSED} s)${W_SKIPPED:+ $W_SKIPPED}"
+}
+
+wan_doc() {
+    local sender
+    sender="$(ip netns exec "$SRV" sysctl -n net.ipv4.tcp_congestion_control 2> /dev/null ||
+        sysctl -n net.ipv4.tcp_congestion_control)"
+    cat << EOF
+<!-- wan:begin -->
+## WAN: tunstack and Linux over the same emulated path
+
+Measured by \`sudo scripts/bench.sh --wan\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2> /dev/null || echo unknown), \`$PROFILE\` build; ${W_ELAPSED} s.
+The path is \`scripts/wan.sh\`: a client namespace (tunstack on tun0, the
+kernel forwarding between tun0 and the line; the kernel's own curl and
+iperf3 clients) and a server namespace (nginx, iperf3 server, the curl that
+fetches from \`tunstack serve\`), joined by the userspace delay line of
+\`examples/wan\` (two TUN devices; seeded loss, a bottleneck at the given
+rate with a queue of one RTT of that rate, half the RTT of delay each way).
+Loss applies to both directions. One transfer of $W_SECS s per number, in the
+same run for every column of a row; Mbit/s is HTTP body or iperf3 payload
+goodput including the handshake. \`download\`: the sender is Linux (nginx
+with the host default, **$sender**; iperf3 -R with the named algorithm)
+and the receiver is tunstack (\`tunstack get\`) or Linux (curl). \`upload\`:
+the receiver is Linux (curl in the server namespace) and the sender is
+tunstack (\`tunstack serve\`) or Linux (nginx in the client namespace; iperf3
+-C). Linux's default is $(sysctl -n net.ipv4.tcp_congestion_control). One run per number: read the ratios, not the
+last digit.
+
+### Emulator overhead
+
+$OVERHEAD_TABLE
+
+### Time to first byte
+
+$TTFB_TABLE
+
+### Goodput (Mbit/s)
+
+$WAN_TABLE
+${W_SKIPPED:+
+$W_SKIPPED}
+
+\`\`\`sh
+sudo scripts/bench.sh --wan    # BENCH_WAN_SECS=$W_SECS BENCH_WAN_RTTS="$W_RTTS" BENCH_WAN_LOSSES="$W_LOSSES" BENCH_WAN_RATES="$W_RATES" BENCH_WAN_BURST=$W_BURST
+sudo scripts/wan.sh up --delay-ms 25 --rate-mbit 100 --queue-ms 50 --loss 0.5% --seed 1   # one cell by hand
+\`\`\`
+<!-- wan:end -->
+EOF
+}
+
+if [ "$wan" -eq 1 ]; then
+    wan_bench
+    [ -n "$DOC" ] || exit 0
+    section="$(wan_doc)"
+    if [ -f "$DOC" ] && grep -q '^<!-- wan:begin -->$' "$DOC"; then
+        printf '%s\n' "$section" > "$logdir/section"
+        awk -v file="$logdir/section" '
+            $0 == "<!-- wan:begin -->" { while ((getline l < file) > 0) print l; skip = 1; next }
+            $0 == "<!-- wan:end -->" { skip = 0; next }
+            !skip { print }' "$DOC" > "$DOC.tmp"
+    else
+        { cat "$DOC" 2> /dev/null || true; echo; printf '%s\n' "$section"; } > "$DOC.tmp"
+    fi
+    mv "$DOC.tmp" "$DOC"
+    if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        chown "$SUDO_USER:" "$DOC" 2> /dev/null || true
+    fi
+    echo "wrote the WAN section of $DOC"
+    exit 0
+fi
 
 # --- rows ---------------------------------------------------------------------------
 # Each row: a key, a label, the MTU, and the command of one run. Values are

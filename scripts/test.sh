@@ -32,7 +32,7 @@ fi
 # command is on PATH.
 PACKAGES=(tshark:tshark tcpdump:tcpdump nginx:nginx netcat-openbsd:nc socat:socat
     iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables
-    nftables:nft iputils-ping:ping wget:wget)
+    nftables:nft iputils-ping:ping wget:wget iperf3:iperf3)
 
 installed() { # PACKAGE COMMAND
     if command -v dpkg-query > /dev/null 2>&1 &&
@@ -243,6 +243,8 @@ step "cargo build --all-targets" cargo build --all-targets
 step "cargo test${*:+ $*}" run_tests "$@"
 # Keeps the benchmarks from rotting: tiny sizes, one run, never judged on speed.
 step "scripts/bench.sh --smoke" scripts/bench.sh --smoke
+# The WAN bench at smoke size: one cell through the emulator, 2 s per transfer.
+step "scripts/bench.sh --wan --smoke" scripts/bench.sh --wan --smoke
 # Every cargo-fuzz target for 20 s (docs/security.md); fails on any crash.
 step "scripts/fuzz.sh 20" scripts/fuzz.sh 20
 summary 0
