@@ -166,6 +166,9 @@ impl Tcb {
         if !self.process_ack(now, seg) {
             return;
         }
+        if self.fin_acked() {
+            self.release_finished_buffers();
+        }
         match self.state {
             State::FinWait1 if self.fin_acked() => self.set_state(State::FinWait2),
             State::Closing if self.fin_acked() => self.enter_time_wait(now),
@@ -280,6 +283,7 @@ impl Tcb {
                 }
                 None => self.cc.on_ack(acked, now, self.rtt.srtt()),
             }
+            self.sndbuf_expand();
             if self.snd_una == self.snd_max {
                 self.retransmitting = false;
                 self.timers.stop(Timer::Retransmit);
@@ -371,7 +375,13 @@ impl Tcb {
             seq = self.rcv_nxt;
         }
         if payload.is_empty() {
-            // A pure duplicate: ACK at once so the sender resynchronizes.
+            // A pure duplicate: ACK at once so the sender resynchronizes,
+            // and report it in a D-SACK block (RFC 2883 §4) so a sender
+            // can tell a spurious retransmission from a loss.
+            if self.sack_ok {
+                let start = seg.header.seq;
+                self.dsack = Some((start, start + seg.payload.len()));
+            }
             self.ack_now = true;
             return;
         }
@@ -413,6 +423,8 @@ impl Tcb {
             .max(payload.len())
             .min(usize::from(self.cfg.mss));
         self.unacked_rx += n + extra;
+        self.rcv_rtt_measure(seg, now);
+        self.rcv_space_adjust(now);
         // Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2): ACK at least every
         // second full-sized segment; at once when a hole was filled or the
         // buffer could not take everything.
