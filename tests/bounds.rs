@@ -80,7 +80,10 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     // Slowloris: every byte comes within any read timeout, so only the
     // overall limit ends it.
     let t = Instant::now();
-    let out = tunstack(dir.path(), &["get", "--max-time", "3", "http://10.0.0.1:8001/"]);
+    let out = tunstack(
+        dir.path(),
+        &["get", "--max-time", "3", "http://10.0.0.1:8001/"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");
@@ -99,14 +102,17 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     std::fs::write(&file, random_bytes(64 << 20, 3)).unwrap();
     let at = format!("@{}", file.display());
     let t = Instant::now();
-    let out = tunstack(dir.path(), &[
-        "get",
-        "--max-time",
-        "3",
-        "--data-binary",
-        &at,
-        "http://10.0.0.1:8003/",
-    ]);
+    let out = tunstack(
+        dir.path(),
+        &[
+            "get",
+            "--max-time",
+            "3",
+            "--data-binary",
+            &at,
+            "http://10.0.0.1:8003/",
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");

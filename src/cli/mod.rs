@@ -110,7 +110,7 @@ pub(crate) struct NetArgs {
     #[arg(long)]
     no_offload: bool,
     /// Fixed receive buffer per connection (bytes; K, M suffixes), like
-    /// SO_RCVBUF. By default the buffer starts at 128 KiB and grows with
+    /// SO_RCVBUF. By default the buffer starts at 256 KiB and grows with
     /// the path up to 6 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf: Option<usize>,
@@ -283,7 +283,16 @@ mod size_tests {
         assert_eq!(parse_size("256K"), Ok(256 << 10));
         assert_eq!(parse_size("4m"), Ok(4 << 20));
         assert_eq!(parse_size("1G"), Ok(1 << 30));
-        for bad in ["", "0", "2G", "12Q", "K", "-1", "1.5M", "99999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "2G",
+            "12Q",
+            "K",
+            "-1",
+            "1.5M",
+            "99999999999999999999",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }

@@ -182,9 +182,9 @@ fn simulation_long_fat_path_window_grows_past_the_bdp_and_fills_the_bottleneck()
     const RATE: u64 = 1_000_000_000;
     let one_way = Duration::from_millis(25);
     let bdp = (RATE / 8) as usize / 20; // 50 ms: 6.25 MB
-    // Linux's default maxima (6 MiB receive, 4 MiB send) are below what
-    // this path needs, as on Linux: raised like tcp_rmem / tcp_wmem, to a
-    // receive maximum that the bottleneck queue can absorb without loss.
+                                        // Linux's default maxima (6 MiB receive, 4 MiB send) are below what
+                                        // this path needs, as on Linux: raised like tcp_rmem / tcp_wmem, to a
+                                        // receive maximum that the bottleneck queue can absorb without loss.
     let tcp = tcp::Config {
         recv_buffer_max: 10 << 20,
         send_buffer_max: 32 << 20,

@@ -25,6 +25,9 @@ use crate::wire::{SeqNumber, TcpSegment};
 
 /// Segments of headroom added to twice the measured rate (Linux: 16).
 const HEADROOM_SEGMENTS: usize = 16;
+/// Shortest interval the receive buffer is sized for: how long a reading
+/// thread may reasonably wait for a CPU.
+const SCHEDULING_JITTER: Duration = Duration::from_millis(10);
 /// Initial DRS space: the initial window a sender may use (10 segments).
 const INITIAL_SPACE_SEGMENTS: usize = 10;
 
@@ -128,9 +131,15 @@ impl Tcb {
     }
 
     /// Dynamic Right-Sizing: once per receiver RTT, if the application
-    /// read more than in the previous RTT, make the receive buffer at
-    /// least twice what it read (plus headroom, plus the growth seen),
-    /// up to `recv_buffer_max`.
+    /// read more than in the previous interval, make the receive buffer at
+    /// least twice that (plus headroom, plus the growth seen), up to
+    /// `recv_buffer_max`.
+    ///
+    /// What was read is scaled to at least [`SCHEDULING_JITTER`]: on a path
+    /// of a fraction of a millisecond, two RTTs of data are less than
+    /// arrives while the reading thread waits for a CPU, and the window
+    /// would close although the application keeps up on average. The
+    /// capacity is only a promise; memory follows the bytes actually held.
     pub(super) fn rcv_space_adjust(&mut self, now: Instant) {
         if self.tune.space == 0 {
             self.autotune_start(now);
@@ -140,28 +149,33 @@ impl Tcb {
             return;
         };
         let (mark_copied, mark_time) = self.tune.mark;
-        if now.saturating_duration_since(mark_time) < rtt {
+        let elapsed = now.saturating_duration_since(mark_time);
+        if elapsed < rtt || elapsed.is_zero() {
             return;
         }
-        let copied = usize::try_from(self.tune.copied - mark_copied).unwrap_or(usize::MAX);
+        let copied = u128::from(self.tune.copied - mark_copied);
+        let horizon = rtt.max(SCHEDULING_JITTER);
+        let per_horizon = copied * horizon.as_micros() / elapsed.as_micros().max(1);
+        let copied = usize::try_from(per_horizon).unwrap_or(usize::MAX);
         if copied > self.tune.space {
             if self.tune.rx {
                 let mss = self.rcv_mss.max(1);
                 let mut want = copied.saturating_mul(2) + HEADROOM_SEGMENTS * mss;
-                // A sender still speeding up reads more next RTT: add the
-                // growth, twice (Linux does the same).
+                // A sender still speeding up sends more next time: add the
+                // growth seen, twice (as Linux does; the growth counted is
+                // at most twofold, so one interval multiplies by at most 5).
                 let space = self.tune.space.max(1);
-                let grow = want.saturating_mul(copied - self.tune.space) / space;
+                let grow = want.saturating_mul((copied - self.tune.space).min(2 * space)) / space;
                 want = want.saturating_add(grow.saturating_mul(2));
                 let want = want.min(self.cfg.recv_buffer_max);
                 if want > self.rx.capacity() {
                     log::trace!(
-                        "{}: receive buffer {} -> {} (read {} in {:?})",
+                        "{}: receive buffer {} -> {} (read {} per {:?})",
                         self.remote,
                         self.rx.capacity(),
                         want,
                         copied,
-                        rtt
+                        horizon
                     );
                     self.rx.set_capacity(want);
                 }

@@ -59,10 +59,15 @@ pub struct Config {
     pub send_buffer: usize,
     /// Largest send buffer autotuning may reach (Linux `tcp_wmem[2]`: 4 MiB).
     pub send_buffer_max: usize,
-    /// Initial receive buffer capacity in bytes (Linux `tcp_rmem[1]`:
-    /// 128 KiB); the advertised window derives from its free space. With
-    /// `buffer_autotuning` it grows with what the application reads per
-    /// RTT, up to `recv_buffer_max`.
+    /// Initial receive buffer capacity in bytes; the advertised window
+    /// derives from its free space. With `buffer_autotuning` it grows with
+    /// what the application reads per RTT, up to `recv_buffer_max`. The
+    /// default, 256 KiB, is twice Linux's `tcp_rmem[1]`: Linux counts
+    /// per-packet overhead against its buffer, ours holds payload only,
+    /// and the first growth waits for a receiver RTT sample, which the
+    /// server's think time inflates, while a fast sender's first bursts
+    /// arrive before the application reads. A capacity costs no memory
+    /// until bytes are held.
     pub recv_buffer: usize,
     /// Largest receive buffer autotuning may reach (Linux `tcp_rmem[2]`:
     /// 6 MiB). The window scale offered in the SYN is chosen for it.
@@ -124,7 +129,7 @@ impl Default for Config {
             mss: 1460,
             send_buffer: 256 * 1024,
             send_buffer_max: 4 << 20,
-            recv_buffer: 128 * 1024,
+            recv_buffer: 256 * 1024,
             recv_buffer_max: 6 << 20,
             buffer_autotuning: true,
             initial_rto: Duration::from_secs(1),
