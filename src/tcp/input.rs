@@ -99,6 +99,7 @@ impl Tcb {
             }
             self.stats.unacceptable += 1;
             self.ack_for(AckReason::Unacceptable);
+            self.note_duplicate(seg);
             if self.state == State::TimeWait && h.flags.fin() {
                 // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
                 self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
@@ -364,6 +365,15 @@ impl Tcb {
         self.stats.sack_recoveries += 1;
     }
 
+    /// A segment whose data all arrived before: reported in the next
+    /// ACK's first SACK block (D-SACK, RFC 2883 §4).
+    fn note_duplicate(&mut self, seg: &TcpSegment<'_>) {
+        let (start, len) = (seg.header.seq, seg.payload.len());
+        if self.sack_ok && len > 0 && (start + len).diff(self.rcv_nxt) <= 0 {
+            self.dsack = Some((start, start + len));
+        }
+    }
+
     /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.
     fn process_text(&mut self, seg: &TcpSegment<'_>, now: Instant) {
         let mut payload = seg.payload;
@@ -378,10 +388,7 @@ impl Tcb {
             // A pure duplicate: ACK at once so the sender resynchronizes,
             // and report it in a D-SACK block (RFC 2883 §4) so a sender
             // can tell a spurious retransmission from a loss.
-            if self.sack_ok {
-                let start = seg.header.seq;
-                self.dsack = Some((start, start + seg.payload.len()));
-            }
+            self.note_duplicate(seg);
             self.ack_now = true;
             return;
         }

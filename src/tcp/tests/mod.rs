@@ -30,6 +30,7 @@ macro_rules! recv_nothing {
     };
 }
 
+mod autotune;
 mod close;
 mod congestion;
 mod data;
