@@ -2,20 +2,31 @@
 //! namespace: one trickling its response a byte per second (slowloris),
 //! one sending an endless header, one that never reads what we send (a
 //! window shut forever). Each ends in bounded time with a clear error and
-//! exit code 1, and tunstack's memory stays bounded.
+//! exit code 1, and tunstack's peak RSS stays under [`PEAK_RSS_KIB`]:
+//! the response head is capped, and the send buffer grows with the
+//! congestion window only up to its maximum (4 MiB), whatever the upload.
 
 mod common;
 
 use common::*;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn tunstack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
+/// Most resident memory a `tunstack get` may reach against any of these
+/// servers (KiB).
+const PEAK_RSS_KIB: u64 = 16 * 1024;
+
+/// Runs `tunstack args…` and checks its peak RSS against the bound.
+fn tunstack(dir: &Path, args: &[&str]) -> Output {
+    let (out, peak) = tunstack_peak_rss(env!("CARGO_BIN_EXE_tunstack"), dir, args);
+    eprintln!("tunstack {args:?}: peak RSS {peak} KiB");
+    assert!(
+        peak > 0 && peak <= PEAK_RSS_KIB,
+        "tunstack {args:?}: peak RSS {peak} KiB (bound {PEAK_RSS_KIB} KiB)"
+    );
+    out
 }
 
 /// Hostile HTTP servers on the kernel side: port 8001 trickles a valid
@@ -66,14 +77,17 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     // Slowloris: every byte comes within any read timeout, so only the
     // overall limit ends it.
     let t = Instant::now();
-    let out = tunstack(&["get", "--max-time", "3", "http://10.0.0.1:8001/"]);
+    let out = tunstack(
+        dir.path(),
+        &["get", "--max-time", "3", "http://10.0.0.1:8001/"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 
     // An endless header: the head is capped (64 KiB), no limit needed.
-    let out = tunstack(&["get", "http://10.0.0.1:8002/"]);
+    let out = tunstack(dir.path(), &["get", "http://10.0.0.1:8002/"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("response head too large"), "{err}");
@@ -85,14 +99,17 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     std::fs::write(&file, random_bytes(64 << 20, 3)).unwrap();
     let at = format!("@{}", file.display());
     let t = Instant::now();
-    let out = tunstack(&[
-        "get",
-        "--max-time",
-        "3",
-        "--data-binary",
-        &at,
-        "http://10.0.0.1:8003/",
-    ]);
+    let out = tunstack(
+        dir.path(),
+        &[
+            "get",
+            "--max-time",
+            "3",
+            "--data-binary",
+            &at,
+            "http://10.0.0.1:8003/",
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");

@@ -13,10 +13,16 @@ pub struct Assembler {
     /// unless contiguous data is waiting to be taken.
     ranges: Vec<(usize, usize)>,
     max_ranges: usize,
-    /// Index into `ranges` of the most recently extended range (for SACK
-    /// ordering, RFC 2018 §4: the first block reports the latest segment).
-    latest: Option<(usize, usize)>,
+    /// The most recently extended ranges, latest first (for SACK ordering,
+    /// RFC 2018 §4: the first block reports the latest segment, the
+    /// following ones the most recently reported others). Each entry is a
+    /// current range: one merged into a larger range is removed then.
+    recent: Vec<(usize, usize)>,
 }
+
+/// How many recently extended ranges are remembered for SACK ordering (a
+/// SACK option carries at most four blocks).
+const RECENT: usize = 4;
 
 /// The range would need more than the allowed number of ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +34,7 @@ impl Assembler {
         Assembler {
             ranges: Vec::new(),
             max_ranges: max_ranges.max(1),
-            latest: None,
+            recent: Vec::new(),
         }
     }
 
@@ -64,7 +70,9 @@ impl Assembler {
             return Err(TooManyHoles);
         }
         self.ranges.splice(first..last, [(start, end)]);
-        self.latest = Some((start, end));
+        self.recent.retain(|&(s, e)| e < start || s > end);
+        self.recent.insert(0, (start, end));
+        self.recent.truncate(RECENT);
         Ok(())
     }
 
@@ -78,31 +86,38 @@ impl Assembler {
                     r.0 -= end;
                     r.1 -= end;
                 }
-                self.latest = self
-                    .latest
-                    .and_then(|(s, e)| (s >= end).then(|| (s - end, e - end)));
+                self.recent.retain(|&(s, _)| s >= end);
+                for r in &mut self.recent {
+                    r.0 -= end;
+                    r.1 -= end;
+                }
                 end
             }
             _ => 0,
         }
     }
 
-    /// The held ranges, most recently extended first, then in order
-    /// (RFC 2018 §4 block ordering).
+    /// The held ranges, the most recently extended first, then the other
+    /// recently extended ones, then the rest in order (RFC 2018 §4 block
+    /// ordering).
     pub fn ranges_latest_first(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let latest = self.latest.filter(|l| self.ranges.contains(l));
-        latest.into_iter().chain(
+        let recent = self
+            .recent
+            .iter()
+            .copied()
+            .filter(|r| self.ranges.binary_search(r).is_ok());
+        recent.chain(
             self.ranges
                 .iter()
                 .copied()
-                .filter(move |r| Some(*r) != latest),
+                .filter(move |r| !self.recent.contains(r)),
         )
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.ranges.clear();
-        self.latest = None;
+        self.recent.clear();
     }
 }
 
@@ -154,7 +169,31 @@ mod tests {
         a.add(20, 1).unwrap();
         assert_eq!(
             a.ranges_latest_first().collect::<Vec<_>>(),
-            vec![(20, 21), (10, 11), (30, 31)]
+            vec![(20, 21), (30, 31), (10, 11)],
+            "latest first, then the most recently reported others"
+        );
+        // Extending the oldest range makes it the first block; a merge
+        // removes the merged range from the recency list.
+        a.add(11, 2).unwrap();
+        a.add(21, 9).unwrap();
+        assert_eq!(
+            a.ranges_latest_first().collect::<Vec<_>>(),
+            vec![(20, 31), (10, 13)]
+        );
+        a.add(0, 10).unwrap();
+        assert_eq!(a.take_front(), 13);
+        assert_eq!(a.ranges_latest_first().collect::<Vec<_>>(), vec![(7, 18)]);
+    }
+
+    #[test]
+    fn blocks_beyond_the_recent_ones_follow_in_order() {
+        let mut a = Assembler::new(16);
+        for off in [60, 50, 40, 30, 20, 10] {
+            a.add(off, 1).unwrap();
+        }
+        assert_eq!(
+            a.ranges_latest_first().collect::<Vec<_>>(),
+            vec![(10, 11), (20, 21), (30, 31), (40, 41), (50, 51), (60, 61)]
         );
     }
 

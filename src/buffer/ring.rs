@@ -1,14 +1,27 @@
-//! A fixed-capacity byte ring with offset access.
+//! A byte ring with a logical capacity and storage that grows in steps.
 //!
 //! The send buffer keeps unacknowledged bytes at the front (read at an offset
 //! for retransmission, discarded on ACK); the receive buffer can have bytes
 //! written ahead of its end (`write_unallocated`) before they are committed.
+//!
+//! Memory is touched only when used, whatever the allocator does: the
+//! storage starts empty and doubles (from [`MIN_STEP`] bytes) only when a
+//! write reaches past it, up to the capacity. A heap allocator that hands
+//! out recycled memory (glibc does once its mmap threshold has risen after
+//! large frees) must zero all of it, so a ring allocated at full capacity
+//! up front would cost its whole capacity in resident memory; grown in
+//! steps it costs at most twice what was ever held.
 
-/// A byte ring buffer of fixed capacity.
+/// Smallest storage allocated: a connection that exchanges a few bytes each
+/// way holds one page of buffer for both rings together.
+pub const MIN_STEP: usize = 2048;
+
+/// A byte ring buffer: at most `capacity` bytes, stored in a power-of-two
+/// sized allocation that grows on demand.
 pub struct RingBuffer {
-    /// Empty until the first byte is written, then `capacity` bytes: a
-    /// half-open or idle connection holds no buffer memory (a SYN flood
-    /// cannot make us allocate a buffer per spoofed SYN).
+    /// Empty until the first byte is written, then grown in steps. Logical
+    /// offset `off` (from the read position) lives at
+    /// `(read_at + off) % storage.len()`.
     storage: Vec<u8>,
     capacity: usize,
     read_at: usize,
@@ -26,8 +39,8 @@ impl std::fmt::Debug for RingBuffer {
 }
 
 impl RingBuffer {
-    /// A ring holding at most `capacity` bytes. The storage is allocated,
-    /// once, when the first byte is written.
+    /// A ring holding at most `capacity` bytes. No storage is allocated
+    /// until the first byte is written.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
             storage: Vec::new(),
@@ -42,15 +55,56 @@ impl RingBuffer {
         self.capacity
     }
 
-    /// True once the storage has been allocated.
+    /// Bytes of storage allocated now (at most `capacity`, or `MIN_STEP`
+    /// when the capacity is smaller than that and was reached).
+    pub fn allocated(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// True once some storage has been allocated.
     pub fn is_allocated(&self) -> bool {
         !self.storage.is_empty()
     }
 
-    fn allocate(&mut self) {
-        if self.storage.is_empty() {
-            self.storage = vec![0u8; self.capacity];
+    /// Changes the capacity, never below what is held (`len()`). Storage
+    /// is not touched: it grows when writes need it. Bytes parked past
+    /// the end beyond the new capacity can no longer be committed.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(self.len);
+    }
+
+    /// Frees the storage if nothing is held; bytes parked past the end
+    /// are dropped with it (the caller knows whether any are).
+    pub fn release_if_empty(&mut self) {
+        if self.len == 0 && !self.storage.is_empty() {
+            self.storage = Vec::new();
+            self.read_at = 0;
         }
+    }
+
+    /// Makes the storage hold logical offsets `0..end` (`end` ≤ capacity),
+    /// doubling it as needed and keeping every byte at its logical offset
+    /// (parked bytes included).
+    fn reserve(&mut self, end: usize) {
+        let have = self.storage.len();
+        if end <= have {
+            return;
+        }
+        let mut size = have.max(MIN_STEP);
+        while size < end {
+            size = size.saturating_mul(2);
+        }
+        let size = size.min(self.capacity.max(end));
+        let mut grown = vec![0u8; size];
+        if have > 0 {
+            // Lay the old ring out from the read position: logical offset
+            // i moves to index i.
+            let (tail, head) = self.storage.split_at(self.read_at);
+            grown[..head.len()].copy_from_slice(head);
+            grown[head.len()..have].copy_from_slice(tail);
+        }
+        self.storage = grown;
+        self.read_at = 0;
     }
 
     /// Bytes currently held.
@@ -65,20 +119,20 @@ impl RingBuffer {
 
     /// True when no more bytes fit.
     pub fn is_full(&self) -> bool {
-        self.len == self.capacity()
+        self.len >= self.capacity
     }
 
     /// Free space in bytes.
     pub fn free(&self) -> usize {
-        self.capacity() - self.len
+        self.capacity.saturating_sub(self.len)
     }
 
-    /// Index into storage of logical offset `off` (< capacity).
+    /// Index into storage of logical offset `off` (< storage length).
     fn index(&self, off: usize) -> usize {
-        let cap = self.capacity();
+        let size = self.storage.len();
         let i = self.read_at + off;
-        if i >= cap {
-            i - cap
+        if i >= size {
+            i - size
         } else {
             i
         }
@@ -87,7 +141,7 @@ impl RingBuffer {
     /// Copies `data` into storage starting at logical offset `off` from the
     /// read position, clipped to capacity; returns bytes written.
     fn copy_in(&mut self, off: usize, data: &[u8]) -> usize {
-        let cap = self.capacity();
+        let cap = self.capacity;
         if off >= cap {
             return 0;
         }
@@ -95,9 +149,10 @@ impl RingBuffer {
         if n == 0 {
             return 0;
         }
-        self.allocate();
+        self.reserve(off + n);
+        let size = self.storage.len();
         let start = self.index(off);
-        let first = n.min(cap - start);
+        let first = n.min(size - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         n
@@ -118,10 +173,10 @@ impl RingBuffer {
         if offset >= self.len {
             return 0;
         }
-        let cap = self.capacity();
+        let size = self.storage.len();
         let n = dst.len().min(self.len - offset);
         let start = self.index(offset);
-        let first = n.min(cap - start);
+        let first = n.min(size - start);
         dst[..first].copy_from_slice(&self.storage[start..start + first]);
         dst[first..n].copy_from_slice(&self.storage[..n - first]);
         n
@@ -132,25 +187,11 @@ impl RingBuffer {
         let n = n.min(self.len);
         // Never reset read_at when emptied: bytes parked past the end with
         // write_unallocated must stay where they were written.
-        if n > 0 {
+        if n > 0 && !self.storage.is_empty() {
             self.read_at = self.index(n);
         }
         self.len -= n;
         n
-    }
-
-    /// A ring of `capacity` (at least `len()`) holding the same bytes.
-    /// Bytes parked past the end are not carried over.
-    pub fn resized(&self, capacity: usize) -> RingBuffer {
-        let mut out = RingBuffer::new(capacity.max(self.len));
-        let mut chunk = [0u8; 4096];
-        let mut off = 0;
-        while off < self.len {
-            let n = self.read_at(off, &mut chunk);
-            out.enqueue_slice(&chunk[..n]);
-            off += n;
-        }
-        out
     }
 
     /// Moves up to `dst.len()` bytes from the front into `dst`.
@@ -174,10 +215,8 @@ impl RingBuffer {
     /// [`write_unallocated`](Self::write_unallocated) at offset 0.
     pub fn enqueue_unallocated(&mut self, n: usize) -> usize {
         let n = n.min(self.free());
-        if n > 0 {
-            // Normally written already; keep `len > 0` ⇒ allocated anyway.
-            self.allocate();
-        }
+        // Normally written already; keep `len` within the storage anyway.
+        self.reserve(self.len + n);
         self.len += n;
         n
     }
@@ -257,17 +296,54 @@ mod tests {
     }
 
     #[test]
-    fn resized_keeps_the_bytes_across_the_wrap() {
+    fn storage_grows_in_steps_and_keeps_bytes_across_the_wrap() {
+        let mut r = RingBuffer::new(1 << 20);
+        r.enqueue_slice(&[1u8; 1500]);
+        assert_eq!(r.allocated(), MIN_STEP, "the first write takes one step");
+        r.discard(1400);
+        // Wraps inside the first step, then parks bytes past the end.
+        r.enqueue_slice(&[2u8; 1000]);
+        assert_eq!(r.allocated(), MIN_STEP);
+        assert_eq!(r.write_unallocated(500, &[3u8; 3000]), 3000);
+        assert_eq!(r.allocated(), 2 * MIN_STEP * 2, "doubled until it fits");
+        assert_eq!(r.enqueue_unallocated(3500), 3500);
+        let mut out = vec![0u8; r.len()];
+        assert_eq!(r.dequeue_slice(&mut out), 4600);
+        assert!(out[..100].iter().all(|&b| b == 1));
+        assert!(out[100..1100].iter().all(|&b| b == 2));
+        assert!(out[1600..].iter().all(|&b| b == 3));
+    }
+
+    #[test]
+    fn capacity_changes_never_drop_held_bytes() {
         let mut r = RingBuffer::new(8);
         r.enqueue_slice(b"abcdef");
-        r.discard(4);
-        r.enqueue_slice(b"ghij");
-        let big = r.resized(32);
-        let mut out = [0u8; 6];
-        assert_eq!(big.read_at(0, &mut out), 6);
-        assert_eq!(&out, b"efghij");
-        assert_eq!(big.capacity(), 32);
-        assert_eq!(r.resized(2).capacity(), 6, "never below what it holds");
+        r.set_capacity(2);
+        assert_eq!(r.capacity(), 6, "never below what it holds");
+        assert!(r.is_full());
+        r.set_capacity(32);
+        assert_eq!(r.enqueue_slice(b"ghij"), 4);
+        let mut out = [0u8; 10];
+        assert_eq!(r.read_at(0, &mut out), 10);
+        assert_eq!(&out, b"abcdefghij");
+        assert_eq!(r.allocated(), 32.min(MIN_STEP));
+    }
+
+    #[test]
+    fn an_empty_ring_can_give_its_storage_back() {
+        let mut r = RingBuffer::new(1 << 20);
+        r.enqueue_slice(&[7u8; 100_000]);
+        assert_eq!(r.allocated(), 131_072);
+        r.release_if_empty();
+        assert_eq!(r.allocated(), 131_072, "kept while it holds bytes");
+        r.discard(100_000);
+        r.release_if_empty();
+        assert!(!r.is_allocated());
+        assert_eq!(r.enqueue_slice(b"xy"), 2);
+        assert_eq!(r.allocated(), MIN_STEP);
+        let mut out = [0u8; 2];
+        assert_eq!(r.dequeue_slice(&mut out), 2);
+        assert_eq!(&out, b"xy");
     }
 
     #[test]
@@ -301,6 +377,10 @@ mod tests {
                 assert_eq!(&out[..k], &expect[..]);
             }
             assert_eq!(r.len(), model.len());
+            if step % 997 == 0 {
+                // Grow the capacity now and then: storage relayout keeps order.
+                r.set_capacity(r.capacity() + 4099);
+            }
         }
     }
 }

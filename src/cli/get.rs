@@ -120,7 +120,7 @@ pub(crate) struct GetArgs {
     #[arg(short = 'm', long, value_name = "SECONDS")]
     max_time: Option<f64>,
     #[command(flatten)]
-    net: NetArgs,
+    pub(super) net: NetArgs,
 }
 
 /// Connections a page load opens at once by default: what browsers open
@@ -542,7 +542,23 @@ pub(super) fn copy_body(
         Box::new(&mut *resp)
     };
     let mut progress = Progress::new(out, opts.progress, total);
-    let n = io::copy(&mut reader, &mut progress).map_err(|e| format!("reading body: {e}"))?;
+    // Reads of up to 256 KiB (io::copy would take 8 KiB at a time): the
+    // application drains the receive buffer in few calls, so the window
+    // stays open while the sender speeds up.
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("reading body: {e}")),
+        };
+        progress
+            .write_all(&buf[..k])
+            .map_err(|e| format!("reading body: {e}"))?;
+        n += k as u64;
+    }
     progress.finish();
     Ok(n)
 }

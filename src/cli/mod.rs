@@ -112,6 +112,44 @@ pub(crate) struct NetArgs {
     /// --pcap implies this, so the capture shows every segment as sent.
     #[arg(long)]
     no_offload: bool,
+    /// Fixed receive buffer per connection (bytes; K, M suffixes), like
+    /// SO_RCVBUF. By default the buffer starts at 256 KiB and grows with
+    /// the path up to 6 MiB.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    rcvbuf: Option<usize>,
+    /// Fixed send buffer per connection (bytes; K, M suffixes), like
+    /// SO_SNDBUF. By default it starts at 256 KiB and grows with the
+    /// congestion window up to 4 MiB.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    sndbuf: Option<usize>,
+}
+
+/// Largest buffer `--rcvbuf`/`--sndbuf` accept (the window field with the
+/// largest scale carries at most 1 GiB).
+const MAX_BUFFER: usize = 1 << 30;
+
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("`{s}`: unknown unit (use K, M or G)")),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}`: not a byte count"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .filter(|&b| (1..=MAX_BUFFER).contains(&b))
+        .ok_or_else(|| format!("`{s}`: outside 1 byte ..= 1G"))?;
+    Ok(bytes)
 }
 
 /// A failure with the exit code it maps to.
@@ -192,12 +230,21 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         configure: true,
         offload: !n.no_offload && n.pcap.is_none(),
     };
-    let config = Config {
+    let mut config = Config {
         addr: n.addr,
         prefix_len: n.prefix,
         mtu: n.mtu,
         ..Config::default()
     };
+    // A fixed size is its own maximum: autotuning cannot move it.
+    if let Some(b) = n.rcvbuf {
+        config.tcp.recv_buffer = b;
+        config.tcp.recv_buffer_max = b;
+    }
+    if let Some(b) = n.sndbuf {
+        config.tcp.send_buffer = b;
+        config.tcp.send_buffer_max = b;
+    }
     let opened = crate::device::open_tun(&tun).or_else(|e| {
         if !tun.offload || e.kind() == io::ErrorKind::PermissionDenied {
             return Err(e);
@@ -228,6 +275,31 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         None => Stack::new(dev, config),
     };
     stack.map_err(|e| failure(format!("cannot start the stack: {e}")))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn buffer_sizes_parse_with_units_and_bounds() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("256K"), Ok(256 << 10));
+        assert_eq!(parse_size("4m"), Ok(4 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        for bad in [
+            "",
+            "0",
+            "2G",
+            "12Q",
+            "K",
+            "-1",
+            "1.5M",
+            "99999999999999999999",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 fn ladder(a: &LadderArgs) -> Result<i32, Failure> {

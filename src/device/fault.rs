@@ -1,6 +1,7 @@
 //! `FaultInjector<D>`: wraps a device and, from a seed, drops, corrupts,
 //! duplicates, reorders, delays and rate-limits the packets sent through
-//! it. Deterministic: the same seed and the same sequence of sends at the
+//! it, or sends them through a bottleneck link (a bit rate with a bounded
+//! FIFO queue that drops at its tail). Deterministic: the same seed and the same sequence of sends at the
 //! same instants give the same faults, so a failing simulation replays.
 //!
 //! Time is explicit (this is used by deterministic simulations): delayed
@@ -28,6 +29,13 @@ pub struct Faults {
     /// Most packets per second (0 = unlimited); excess is dropped, like a
     /// full queue.
     pub rate_pps: u32,
+    /// Bottleneck bit rate (0 = none): each packet waits for the link to
+    /// finish the ones before it, then takes `len × 8 / rate` to send, then
+    /// `delay`. Order is kept.
+    pub rate_bps: u64,
+    /// Bytes the bottleneck holds, the packet being sent included; a
+    /// packet that does not fit is dropped (tail drop).
+    pub queue_bytes: usize,
 }
 
 /// Counters of what the injector did.
@@ -37,7 +45,7 @@ pub struct FaultStats {
     pub offered: u64,
     /// Packets dropped at random.
     pub dropped: u64,
-    /// Packets dropped by the rate limit.
+    /// Packets dropped by the rate limit or a full bottleneck queue.
     pub rate_limited: u64,
     /// Packets corrupted.
     pub corrupted: u64,
@@ -56,6 +64,9 @@ pub struct FaultInjector<D> {
     held: Option<Vec<u8>>,
     delayed: VecDeque<(Instant, Vec<u8>)>,
     bucket: (Instant, u32),
+    /// When the bottleneck link finishes the packets given to it, in
+    /// nanoseconds since `Instant::ZERO`.
+    link_free_ns: u64,
     stats: FaultStats,
 }
 
@@ -74,6 +85,7 @@ impl<D: Device> FaultInjector<D> {
             held: None,
             delayed: VecDeque::new(),
             bucket: (Instant::ZERO, 0),
+            link_free_ns: 0,
             stats: FaultStats::default(),
         }
     }
@@ -134,16 +146,38 @@ impl<D: Device> FaultInjector<D> {
     }
 
     fn emit(&mut self, packet: Vec<u8>) -> io::Result<()> {
-        if self.faults.delay.is_zero() {
+        let mut due = self.now;
+        if self.faults.rate_bps > 0 {
+            let Some(sent) = self.through_bottleneck(packet.len()) else {
+                self.stats.rate_limited += 1;
+                return Ok(());
+            };
+            due = sent;
+        } else if self.faults.delay.is_zero() {
             return self.inner.send(&packet);
         }
         if self.delayed.len() >= MAX_DELAYED {
             self.stats.rate_limited += 1;
             return Ok(());
         }
-        self.delayed
-            .push_back((self.now + self.faults.delay, packet));
+        self.delayed.push_back((due + self.faults.delay, packet));
         Ok(())
+    }
+
+    /// Queues `len` bytes at the bottleneck: when the last bit leaves, or
+    /// `None` if the queue is full.
+    fn through_bottleneck(&mut self, len: usize) -> Option<Instant> {
+        let now_ns = self.now.total_micros().saturating_mul(1000);
+        let start = self.link_free_ns.max(now_ns);
+        let rate = u128::from(self.faults.rate_bps);
+        // Bytes still to be sent ahead of this packet.
+        let waiting = u128::from(start - now_ns) * rate / 8 / 1_000_000_000;
+        if waiting + len as u128 > self.faults.queue_bytes.max(len) as u128 {
+            return None;
+        }
+        let wire_ns = (len as u128 * 8 * 1_000_000_000).div_ceil(rate);
+        self.link_free_ns = start.saturating_add(u64::try_from(wire_ns).unwrap_or(u64::MAX));
+        Some(Instant::from_micros(self.link_free_ns.div_ceil(1000)))
     }
 }
 
@@ -286,5 +320,36 @@ mod tests {
         );
         assert_eq!(out.len(), 100);
         assert_eq!(s.rate_limited, 900);
+    }
+
+    #[test]
+    fn bottleneck_serializes_queues_and_drops_at_the_tail() {
+        // 8 Mbit/s: a 1000-byte packet takes 1 ms on the link.
+        let mut f = FaultInjector::new(
+            Sink::default(),
+            Faults {
+                rate_bps: 8_000_000,
+                queue_bytes: 3000,
+                delay: Duration::from_millis(10),
+                ..Faults::default()
+            },
+            1,
+        );
+        for _ in 0..4 {
+            f.send(&[0u8; 1000]).unwrap();
+        }
+        // One on the link and two waiting fill it: the fourth is dropped.
+        assert_eq!(f.stats().rate_limited, 1);
+        let due: Vec<_> = f.delayed.iter().map(|(t, _)| t.total_millis()).collect();
+        assert_eq!(due, vec![11, 12, 13]);
+        // Half a millisecond later the first is half sent: room for none.
+        f.set_now(Instant::from_micros(500));
+        f.send(&[0u8; 1000]).unwrap();
+        assert_eq!(f.stats().rate_limited, 2);
+        // Once the link is idle, a packet leaves at once.
+        f.release(Instant::from_millis(20));
+        assert_eq!(f.inner_mut().0.len(), 3);
+        f.send(&[0u8; 1000]).unwrap();
+        assert_eq!(f.next_release(), Some(Instant::from_millis(31)));
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
             break;
         }
         let (activity, deadline) = {
-            let mut iface = shared.lock();
+            let mut iface = shared.lock_driver();
             let now = shared.now();
             // Without an fd the device can only be polled by reading it.
             let activity = if dev_ready || dev_fd.is_none() {
@@ -40,6 +40,7 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
         if activity {
             shared.notify_waiters();
         }
+        shared.let_woken_run();
         // A device without an fd (pure in-memory) is polled on a short tick.
         let timeout = match (dev_fd, deadline) {
             (None, d) => Some(

@@ -72,6 +72,11 @@ pub(crate) struct Shared {
     /// Threads sleeping on `cond`, counted under the lock (see
     /// [`Shared::notify_waiters`]).
     waiters: AtomicUsize,
+    /// Waiters woken by the last notification that have not yet taken the
+    /// lock back (see [`Shared::let_woken_run`]).
+    woken: AtomicUsize,
+    /// Application threads blocked on the interface lock.
+    contending: AtomicUsize,
     waker: Waker,
     stop: AtomicBool,
     epoch: std::time::Instant,
@@ -87,9 +92,24 @@ impl Shared {
     }
 
     fn lock(&self) -> MutexGuard<'_, Interface> {
+        if let Ok(g) = self.iface.try_lock() {
+            return g;
+        }
+        // Counted so the driver lets this thread in before relocking.
+        self.contending.fetch_add(1, Ordering::SeqCst);
+        let g = self.lock_driver();
+        self.contending.fetch_sub(1, Ordering::SeqCst);
+        g
+    }
+
+    /// The lock, for the driver: see [`Shared::let_woken_run`].
+    fn lock_driver(&self) -> MutexGuard<'_, Interface> {
         // A panic while holding the lock cannot leave the interface
         // half-updated in a way later calls can't handle; keep going.
-        self.iface.lock().unwrap_or_else(|p| p.into_inner())
+        match self.iface.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     /// Runs `f` under the lock until it returns `Some`, sleeping on the
@@ -132,6 +152,9 @@ impl Shared {
                 }
             };
             self.waiters.fetch_sub(1, Ordering::SeqCst);
+            let _ = self
+                .woken
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         }
     }
 
@@ -141,11 +164,31 @@ impl Shared {
     /// futex system call `notify_all` makes even with nobody waiting: the
     /// driver calls this after every busy poll.
     fn notify_waiters(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 {
+        let n = self.waiters.load(Ordering::SeqCst);
+        if n > 0 {
+            self.woken.store(n, Ordering::SeqCst);
             self.cond.notify_all();
         }
     }
+
+    /// Called by the driver between two polls: gives the threads it woke,
+    /// and those blocked on the lock, the lock before it takes it again (briefly, at most
+    /// [`HANDOFF`]). The mutex is not fair, and a driver that relocks at
+    /// once while packets keep coming starves a woken reader until the
+    /// receive window closes: the application could keep up, but never
+    /// got to read.
+    fn let_woken_run(&self) {
+        let start = std::time::Instant::now();
+        while (self.woken.load(Ordering::SeqCst) > 0 || self.contending.load(Ordering::SeqCst) > 0)
+            && start.elapsed() < HANDOFF
+        {
+            std::thread::yield_now();
+        }
+    }
 }
+
+/// Longest the driver waits for woken threads to take the lock.
+const HANDOFF: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A running TCP/IP stack: an interface plus its driver thread.
 ///
@@ -170,6 +213,8 @@ impl Stack {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
             waiters: AtomicUsize::new(0),
+            woken: AtomicUsize::new(0),
+            contending: AtomicUsize::new(0),
             waker: Waker::new()?,
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),

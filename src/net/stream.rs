@@ -177,7 +177,8 @@ impl TcpStream {
         self.with_tcb(|t| t.nodelay())
     }
 
-    /// Sets the send buffer size in bytes (`SO_SNDBUF`); queued data is kept.
+    /// Sets the send buffer size in bytes (`SO_SNDBUF`); queued data is
+    /// kept. The buffer then no longer grows with the congestion window.
     ///
     /// # Errors
     /// `InvalidInput` for 0; `NotConnected` if the connection is gone.
@@ -202,12 +203,14 @@ impl TcpStream {
     }
 
     /// Sets the receive buffer size in bytes (`SO_RCVBUF`); unread data is
-    /// kept. The advertised window is bounded by the scale negotiated at
-    /// connect time.
+    /// kept, and the buffer no longer grows with the path (autotuning is
+    /// off for this socket, as on Linux). The advertised window is bounded
+    /// by the scale negotiated at connect time (chosen for
+    /// `tcp::Config::recv_buffer_max`).
     ///
     /// # Errors
-    /// `InvalidInput` for 0; `WouldBlock` while out-of-order data is
-    /// parked (retry later); `NotConnected` if the connection is gone.
+    /// `InvalidInput` for 0; `WouldBlock` when shrinking while out-of-order
+    /// data is parked (retry later); `NotConnected` if the connection is gone.
     pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
         if bytes == 0 {
             return Err(io::Error::new(

@@ -24,6 +24,8 @@ mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
 #[cfg(test)]
+mod sim_path_tests;
+#[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
 mod tests;

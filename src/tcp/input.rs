@@ -105,6 +105,7 @@ impl Tcb {
             }
             self.stats.unacceptable += 1;
             self.ack_for(AckReason::Unacceptable);
+            self.note_duplicate(seg);
             if self.state == State::TimeWait && h.flags.fin() {
                 // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
                 self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
@@ -174,6 +175,9 @@ impl Tcb {
         }
         if !self.process_ack(now, seg) {
             return;
+        }
+        if self.fin_acked() {
+            self.release_finished_buffers();
         }
         match self.state {
             State::FinWait1 if self.fin_acked() => self.set_state(State::FinWait2),
@@ -299,6 +303,7 @@ impl Tcb {
                     self.cc.on_ack(acked, now, self.rtt.srtt());
                 }
             }
+            self.sndbuf_expand();
             if self.snd_una == self.snd_max {
                 self.retransmitting = false;
                 self.timers.stop(Timer::Retransmit);
@@ -372,6 +377,15 @@ impl Tcb {
         true
     }
 
+    /// A segment whose data all arrived before: reported in the next
+    /// ACK's first SACK block (D-SACK, RFC 2883 §4).
+    fn note_duplicate(&mut self, seg: &TcpSegment<'_>) {
+        let (start, len) = (seg.header.seq, seg.payload.len());
+        if self.sack_ok && len > 0 && (start + len).diff(self.rcv_nxt) <= 0 {
+            self.dsack = Some((start, start + len));
+        }
+    }
+
     /// §3.10.7.4 "seventh": deliver in-order text to the receive buffer.
     fn process_text(&mut self, seg: &TcpSegment<'_>, now: Instant) {
         let mut payload = seg.payload;
@@ -383,7 +397,10 @@ impl Tcb {
             seq = self.rcv_nxt;
         }
         if payload.is_empty() {
-            // A pure duplicate: ACK at once so the sender resynchronizes.
+            // A pure duplicate: ACK at once so the sender resynchronizes,
+            // and report it in a D-SACK block (RFC 2883 §4) so a sender
+            // can tell a spurious retransmission from a loss.
+            self.note_duplicate(seg);
             self.ack_now = true;
             return;
         }
@@ -425,6 +442,8 @@ impl Tcb {
             .max(payload.len())
             .min(usize::from(self.cfg.mss));
         self.unacked_rx += n + extra;
+        self.rcv_rtt_measure(seg, now);
+        self.rcv_space_adjust(now);
         // Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2): ACK at least every
         // second full-sized segment; at once when a hole was filled or the
         // buffer could not take everything.

@@ -1,6 +1,7 @@
 //! Option negotiation and per-segment options: MSS (RFC 9293 §3.7.1,
 //! RFC 6691), window scale and timestamps (RFC 7323 §2–§5: RTTM and PAWS),
-//! SACK-permitted and SACK blocks as a receiver (RFC 2018 §2–§4).
+//! SACK-permitted and SACK blocks as a receiver (RFC 2018 §2–§4, with
+//! D-SACK blocks for duplicates, RFC 2883 §4).
 //!
 //! An extension is used only when both SYNs carried it.
 
@@ -71,15 +72,19 @@ impl Tcb {
         if self.ts_ok {
             o.timestamp = Some((self.ts_val(now), self.ts_recent));
         }
-        if ack && self.sack_ok && !self.ooo.is_empty() {
+        let dsack = if ack { self.dsack.take() } else { None };
+        if ack && self.sack_ok && (!self.ooo.is_empty() || dsack.is_some()) {
             let base = self.rcv_nxt;
-            for (slot, (start, end)) in o
-                .sack_blocks
-                .iter_mut()
-                .zip(self.ooo.ranges_latest_first())
-                .take(MAX_SACK_BLOCKS)
-            {
-                *slot = Some((base + start, base + end));
+            let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+            // A D-SACK block goes first (RFC 2883 §4), then the block of
+            // the latest segment and the most recent others (RFC 2018 §4).
+            let blocks = dsack.into_iter().chain(
+                self.ooo
+                    .ranges_latest_first()
+                    .map(|(start, end)| (base + start, base + end)),
+            );
+            for (slot, block) in o.sack_blocks.iter_mut().zip(blocks).take(room) {
+                *slot = Some(block);
             }
         }
         if ack {
@@ -91,11 +96,12 @@ impl Tcb {
     /// Payload that fits one segment now: the send MSS (which already
     /// accounts for timestamps) less the SACK blocks the next ACK carries.
     pub(super) fn data_mss(&self) -> usize {
-        if !self.sack_ok || self.ooo.is_empty() {
+        let dsack = usize::from(self.dsack.is_some());
+        if !self.sack_ok || (self.ooo.is_empty() && dsack == 0) {
             return self.snd_mss;
         }
         let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-        let blocks = self.ooo.range_count().min(room);
+        let blocks = (self.ooo.range_count() + dsack).min(room);
         self.snd_mss.saturating_sub(4 + 8 * blocks).max(1)
     }
 

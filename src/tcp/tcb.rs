@@ -190,6 +190,11 @@ pub struct Tcb {
     /// receive buffer (as Linux does for "pushed" data), so a peer whose
     /// Nagle holds the rest of its reply is not stalled by our delayed ACK.
     pub(super) ack_on_drain: bool,
+    /// A duplicate segment to report in the next ACK's first SACK block
+    /// (D-SACK, RFC 2883 §4).
+    pub(super) dsack: Option<(SeqNumber, SeqNumber)>,
+    /// Buffer autotuning (receive DRS and send-buffer growth).
+    pub(super) tune: super::autotune::Autotune,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) rcv_mss: usize,
     /// Largest payload of one transmitted segment when the device does TCP
@@ -235,7 +240,8 @@ pub struct Tcb {
     pub(super) soft_error: bool,
 }
 
-/// Largest window-scale shift that keeps `buffer >> shift` within 16 bits.
+/// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
+/// (RFC 7323 §2.3: at most 14).
 fn scale_for(buffer: usize) -> u8 {
     let mut shift = 0u8;
     while (buffer >> shift) > 65535 && shift < crate::wire::tcp::MAX_WINDOW_SHIFT {
@@ -273,8 +279,14 @@ impl Tcb {
             syn_acked: false,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
+            // Chosen for the largest buffer this connection may grow to:
+            // the scale is fixed by the SYN (RFC 7323 §2.2).
             rcv_wscale: if cfg.window_scaling {
-                scale_for(cfg.recv_buffer)
+                scale_for(if cfg.buffer_autotuning {
+                    cfg.recv_buffer.max(cfg.recv_buffer_max)
+                } else {
+                    cfg.recv_buffer
+                })
             } else {
                 0
             },
@@ -301,6 +313,8 @@ impl Tcb {
             force_probe: false,
             unacked_rx: 0,
             ack_on_drain: false,
+            dsack: None,
+            tune: super::autotune::Autotune::new(cfg.buffer_autotuning, cfg.buffer_autotuning),
             rcv_mss: 536,
             tso_max: 0,
             nagle: cfg.nagle,
@@ -538,6 +552,8 @@ impl Tcb {
         }
         let n = self.rx.dequeue_slice(buf);
         if n > 0 {
+            self.tune.on_read(n);
+            self.release_finished_buffers();
             self.maybe_window_update();
             if self.ack_on_drain && self.rx.is_empty() {
                 self.ack_on_drain = false;
@@ -629,9 +645,11 @@ impl Tcb {
         !self.nagle
     }
 
-    /// Resizes the send buffer (`SO_SNDBUF`); never below what it holds.
+    /// Sets the send buffer size (`SO_SNDBUF`), never below what it holds,
+    /// and stops it growing with the congestion window.
     pub fn set_send_buffer(&mut self, bytes: usize) {
-        self.tx = self.tx.resized(bytes.max(1));
+        self.tune.tx = false;
+        self.tx.set_capacity(bytes.max(1));
     }
 
     /// Send buffer capacity.
@@ -639,15 +657,18 @@ impl Tcb {
         self.tx.capacity()
     }
 
-    /// Resizes the receive buffer (`SO_RCVBUF`); never below what it holds.
-    /// The window scale was fixed by the handshake, so the advertised
-    /// window stays at most 65535 << scale. Refused (returns false) while
-    /// out-of-order data is parked.
+    /// Sets the receive buffer size (`SO_RCVBUF`), never below what it
+    /// holds, and stops autotuning it (as Linux does once `SO_RCVBUF` is
+    /// set). The window scale was fixed by the handshake, so the advertised
+    /// window stays at most 65535 << scale. Shrinking is refused (returns
+    /// false) while out-of-order data is parked past the end.
     pub fn set_recv_buffer(&mut self, bytes: usize) -> bool {
-        if !self.ooo.is_empty() {
+        let bytes = bytes.max(1);
+        if !self.ooo.is_empty() && bytes < self.rx.capacity() {
             return false;
         }
-        self.rx = self.rx.resized(bytes.max(1));
+        self.tune.rx = false;
+        self.rx.set_capacity(bytes);
         self.maybe_window_update();
         true
     }
@@ -742,6 +763,8 @@ impl Tcb {
             let n = self.rx.len();
             self.rx.discard(n);
         }
+        self.ooo.clear();
+        self.release_finished_buffers();
     }
 
     pub(super) fn set_state(&mut self, s: State) {

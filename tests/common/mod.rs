@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tunstack::device::TunConfig;
 use tunstack::net::Config;
@@ -339,4 +339,42 @@ pub fn check_capture(pcap: &Path) {
             "stream {stream} in {p} does not open SYN, SYN-ACK, ACK"
         );
     }
+}
+
+/// Runs the tunstack binary `bin` (`env!("CARGO_BIN_EXE_tunstack")`) with
+/// `args`, sampling its peak RSS (VmHWM, KiB) until it exits.
+pub fn tunstack_peak_rss(bin: &str, dir: &Path, args: &[&str]) -> (Output, u64) {
+    let out_path = dir.join("peak.out");
+    let err_path = dir.join("peak.err");
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("spawn tunstack");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        // VmHWM is the process's own high-water mark, so sampling only has
+        // to catch it before exit.
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    };
+    (out, peak)
 }

@@ -30,6 +30,7 @@ macro_rules! recv_nothing {
     };
 }
 
+mod autotune;
 mod close;
 mod congestion;
 mod data;
@@ -59,12 +60,14 @@ pub fn t(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
-/// 64 KiB buffers; ACKs not delayed so each test sees the ACK its segment
-/// causes (delayed ACKs have their own tests in `timers.rs`).
+/// Fixed 64 KiB buffers (autotuning has its own tests in `autotune.rs`);
+/// ACKs not delayed so each test sees the ACK its segment causes (delayed
+/// ACKs have their own tests in `timers.rs`).
 pub fn cfg() -> Config {
     Config {
         send_buffer: 64 * 1024,
         recv_buffer: 64 * 1024,
+        buffer_autotuning: false,
         delayed_ack: Duration::ZERO,
         ..Config::default()
     }

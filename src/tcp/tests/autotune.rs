@@ -1,0 +1,210 @@
+//! Buffers that grow with the path (`autotune.rs`): the window scale
+//! offered for the maximum buffer, receive-buffer DRS, send-buffer growth
+//! with cwnd, `SO_RCVBUF` turning autotuning off; and the receiver's ACKs
+//! under loss: out-of-order data never shrinks the window and is ACKed at
+//! once, SACK blocks in recency order (RFC 2018 §4), D-SACK (RFC 2883).
+
+use super::*;
+
+/// Autotuned buffers from 64 KiB, ACKs not delayed.
+fn auto_cfg() -> Config {
+    Config {
+        send_buffer: 64 * 1024,
+        recv_buffer: 64 * 1024,
+        delayed_ack: Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+/// ESTABLISHED at t=10 ms with window scale 7 and SACK both ways.
+fn auto_established(c: &Config) -> Tcb {
+    let mut tcb = syn_sent_with(c);
+    let mut sa = syn_ack(Some(7));
+    sa.h.options.sack_permitted = true;
+    send!(tcb, t(10), sa);
+    assert_eq!(recv!(tcb, t(10)).h.flags, Flags::ACK);
+    tcb
+}
+
+/// The peer sends `n` full segments from `*seq` at `now`; the
+/// application reads everything after each.
+fn deliver(tcb: &mut Tcb, now: Instant, seq: &mut u32, n: usize) {
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..n {
+        send(tcb, now, &seg(r(*seq), l(0), Flags::ACK, &[7u8; 1460]));
+        *seq += 1460;
+        while tcb.recv(&mut buf).is_ok_and(|k| k > 0) {}
+    }
+}
+
+#[test]
+fn syn_offers_the_window_scale_of_the_maximum_buffer() {
+    let syn_scale = |c: &Config| {
+        let mut tcb = Tcb::connect(c, LOCAL, REMOTE, LOCAL_ISS);
+        recv_one(&mut tcb, t(0)).h.options.window_scale
+    };
+    // 6 MiB needs shift 7 (Linux offers 7 for its 6 MiB tcp_rmem[2]).
+    assert_eq!(syn_scale(&auto_cfg()), Some(7));
+    let fixed = Config {
+        buffer_autotuning: false,
+        recv_buffer: 60_000,
+        ..auto_cfg()
+    };
+    assert_eq!(syn_scale(&fixed), Some(0), "60 KB fits without a shift");
+}
+
+#[test]
+fn receive_buffer_grows_while_the_application_keeps_up() {
+    let mut tcb = auto_established(&auto_cfg());
+    let mut seq = 0;
+    let mut now = 10;
+    let mut windows = Vec::new();
+    // Each 10 ms round trip the peer fills the window we advertised.
+    for _ in 0..10 {
+        now += 10;
+        let segments = tcb.recv_window() as usize / 1460;
+        deliver(&mut tcb, t(now), &mut seq, segments);
+        let acks = recv(&mut tcb, t(now));
+        assert!(
+            acks.iter().all(|a| a.h.window > 0),
+            "never a zero window while the application keeps up"
+        );
+        windows.push(tcb.recv_window());
+    }
+    assert!(tcb.recv_autotuning());
+    assert!(tcb.recv_rtt().is_some(), "a receiver RTT was measured");
+    assert!(
+        windows.windows(2).all(|w| w[1] >= w[0]),
+        "the window never shrinks: {windows:?}"
+    );
+    assert!(
+        tcb.recv_buffer() >= 4 << 20 && tcb.recv_buffer() <= 6 << 20,
+        "grown to near the maximum: {} ({windows:?})",
+        tcb.recv_buffer()
+    );
+    assert!(tcb.recv_window() > 4 << 20, "{windows:?}");
+    // What the buffers hold stays small: the application read everything.
+    assert!(tcb.buffer_memory() <= 64 * 1024, "{}", tcb.buffer_memory());
+}
+
+#[test]
+fn a_slow_reader_does_not_grow_the_buffer() {
+    let mut tcb = auto_established(&auto_cfg());
+    let mut seq = 0;
+    for round in 0..6u64 {
+        let now = t(20 + 10 * round);
+        // Only 4 segments per round trip, all read: far below a window.
+        deliver(&mut tcb, now, &mut seq, 4);
+        recv(&mut tcb, now);
+    }
+    assert_eq!(tcb.recv_buffer(), 64 * 1024);
+}
+
+#[test]
+fn set_recv_buffer_turns_receive_autotuning_off() {
+    let mut tcb = auto_established(&auto_cfg());
+    assert!(tcb.set_recv_buffer(100_000));
+    assert!(!tcb.recv_autotuning() && tcb.send_autotuning());
+    let mut seq = 0;
+    for round in 0..8u64 {
+        let now = t(20 + 10 * round);
+        let segments = tcb.recv_window() as usize / 1460;
+        deliver(&mut tcb, now, &mut seq, segments);
+        recv(&mut tcb, now);
+    }
+    assert_eq!(tcb.recv_buffer(), 100_000, "SO_RCVBUF is kept");
+    tcb.set_send_buffer(70_000);
+    assert!(!tcb.send_autotuning());
+}
+
+#[test]
+fn send_buffer_grows_with_the_congestion_window() {
+    let mut tcb = auto_established(&auto_cfg());
+    let data = vec![9u8; 1 << 20];
+    let mut acked = 0u32;
+    for round in 0..8u64 {
+        let now = t(20 + 10 * round);
+        let _ = tcb.send(&data);
+        let out = recv(&mut tcb, now);
+        // The peer ACKs every segment (window 65535 << 7).
+        for s in &out {
+            acked += s.payload.len() as u32;
+            send!(
+                tcb,
+                now + Duration::from_millis(5),
+                seg(r(0), l(acked), Flags::ACK, b"")
+            );
+        }
+    }
+    assert!(
+        tcb.send_buffer() >= 2 * tcb.cwnd().min(2 << 20),
+        "send buffer {} for cwnd {}",
+        tcb.send_buffer(),
+        tcb.cwnd()
+    );
+    assert!(tcb.send_buffer() > 64 * 1024 && tcb.send_buffer() <= 4 << 20);
+}
+
+#[test]
+fn out_of_order_data_keeps_the_window_and_is_acked_at_once() {
+    let c = Config {
+        delayed_ack: Duration::from_millis(40),
+        ..auto_cfg()
+    };
+    let mut tcb = auto_established(&c);
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, &[1u8; 1460]));
+    recv_nothing!(tcb, t(20));
+    let before = tcb.rcv_wnd();
+    // A hole at 1460..2920: the next two segments are out of order.
+    send!(tcb, t(21), seg(r(2920), l(0), Flags::ACK, &[3u8; 1460]));
+    let a1 = recv!(tcb, t(21));
+    send!(tcb, t(22), seg(r(4380), l(0), Flags::ACK, &[4u8; 1460]));
+    let a2 = recv!(tcb, t(22));
+    for a in [&a1, &a2] {
+        assert_eq!(a.h.ack, r(1460), "duplicate ACKs at once");
+        assert_eq!(
+            u32::from(a.h.window) << 7,
+            before / 128 * 128,
+            "out-of-order bytes do not shrink the window"
+        );
+    }
+    assert_eq!(a2.h.options.sack_blocks[0], Some((r(2920), r(5840))));
+    // The retransmission fills the hole: ACKed at once, no delay.
+    send!(tcb, t(30), seg(r(1460), l(0), Flags::ACK, &[2u8; 1460]));
+    let filled = recv!(tcb, t(30));
+    assert_eq!(filled.h.ack, r(5840));
+    assert_eq!(filled.h.options.sack_blocks[0], None);
+}
+
+#[test]
+fn sack_blocks_latest_first_then_most_recent_and_dsack_for_duplicates() {
+    let mut tcb = auto_established(&auto_cfg());
+    // Holes before each of three out-of-order segments, sent out of order.
+    for (n, at) in [(1u8, 10_000u32), (2, 30_000), (3, 20_000)] {
+        send!(tcb, t(20), seg(r(at), l(0), Flags::ACK, &[n; 100]));
+        recv!(tcb, t(20));
+    }
+    send!(tcb, t(21), seg(r(10_100), l(0), Flags::ACK, &[1u8; 100]));
+    let ack = recv!(tcb, t(21));
+    assert_eq!(
+        ack.h.options.sack_blocks[..3],
+        [
+            Some((r(10_000), r(10_200))),
+            Some((r(20_000), r(20_100))),
+            Some((r(30_000), r(30_100)))
+        ],
+        "RFC 2018 §4: the latest block, then the most recently reported"
+    );
+    // A duplicate below RCV.NXT is reported first as a D-SACK block.
+    send!(tcb, t(22), seg(r(0), l(0), Flags::ACK, &[0u8; 10_000]));
+    recv!(tcb, t(22));
+    send!(tcb, t(23), seg(r(0), l(0), Flags::ACK, &[0u8; 1000]));
+    let dup = recv!(tcb, t(23));
+    assert_eq!(dup.h.options.sack_blocks[0], Some((r(0), r(1000))));
+    assert_eq!(dup.h.ack, r(10_200));
+    assert_eq!(dup.h.options.sack_blocks[1], Some((r(20_000), r(20_100))));
+    // Reported once.
+    send!(tcb, t(24), seg(r(40_000), l(0), Flags::ACK, &[5u8; 100]));
+    let next = recv!(tcb, t(24));
+    assert_eq!(next.h.options.sack_blocks[0], Some((r(40_000), r(40_100))));
+}
