@@ -99,9 +99,6 @@ fn write_files(www: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn get_pcap_from_python_http_server_has_no_expert_warnings() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("expert-py");
     let www = dir.path().join("www");
@@ -123,9 +120,6 @@ fn get_pcap_from_python_http_server_has_no_expert_warnings() {
 
 #[test]
 fn get_pcap_from_nginx_has_no_expert_warnings() {
-    if !root_or_skip() {
-        return;
-    }
     enter_netns();
     let dir = TempDir::new("expert-nginx");
     let www = dir.path().join("www");

@@ -27,15 +27,21 @@ pub const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// tunstack's address.
 pub const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-/// Moves this thread into a new network namespace with `lo` up. Fails
-/// the test, saying why, when not run as root.
-pub fn enter_netns() {
+/// Fails the test, saying why, when not run as root: the namespace tests
+/// are never skipped.
+pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     assert_eq!(
         euid, 0,
         "integration tests need root to create network namespaces and TUN devices: sudo scripts/test.sh"
     );
+}
+
+/// Moves this thread into a new network namespace with `lo` up. Fails
+/// the test, saying why, when not run as root.
+pub fn enter_netns() {
+    require_root();
     // SAFETY: unshare affects only the calling thread's namespace set.
     let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
     assert_eq!(
