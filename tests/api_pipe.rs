@@ -189,9 +189,10 @@ fn nonblocking_modes_and_a_full_send_buffer() {
     assert!(written >= 256 * 1024, "{written}");
     // In-flight data is still being acknowledged, which frees our send
     // buffer again. Keep writing until nothing more can move: the peer
-    // (which never reads) has every byte of its receive buffer taken, so
-    // its window is zero for good, and our send buffer is full. Only then
-    // is a blocking write certain to block.
+    // (which never reads) has advertised a zero window with less than one
+    // MSS of its receive buffer left (receiver SWS avoidance keeps it shut
+    // until a full segment fits), and our send buffer is full. Only then is a blocking
+    // write certain to block.
     let peer_buffer = s.recv_buffer_size().unwrap();
     let t0 = Instant::now();
     loop {
@@ -204,7 +205,11 @@ fn nonblocking_modes_and_a_full_send_buffer() {
             Err(e) => panic!("{e}"),
         }
         let (ours, peer) = (c.info().unwrap(), s.info().unwrap());
-        if peer.recv_queue == peer_buffer && ours.send_window == 0 {
+        if peer.recv_window == 0
+            && peer.recv_queue + ours.mss > peer_buffer
+            && ours.send_window == 0
+            && ours.send_queue > 0
+        {
             break;
         }
         assert!(

@@ -50,6 +50,14 @@ impl Tcb {
         let field = if h.flags.syn() {
             wnd.min(65535)
         } else {
+            // The scaled field rounds down, which would pull a held right
+            // edge (SWS avoidance below) back by up to 2^wscale − 1 bytes:
+            // a shrinking window. Round the held window up instead, as
+            // Linux's tcp_select_window aligns it, when the buffer has the
+            // room.
+            let unit = 1u32 << self.rcv_wscale;
+            let up = wnd.div_ceil(unit).saturating_mul(unit);
+            let wnd = if up <= self.rcv_wnd() { up } else { wnd };
             (wnd >> self.rcv_wscale).min(65535)
         };
         h.window = field as u16;
