@@ -22,17 +22,16 @@
 //! tunstack's own address is 10.0.0.2.
 
 pub mod buffer;
-pub mod cli;
+pub mod connector;
 pub mod device;
 pub mod dns;
 pub mod http;
-pub mod ladder;
 pub mod net;
-pub mod serve;
 pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;
 
+pub use connector::StackConnector;
 pub use http::Client;
 pub use net::{Stack, TcpListener, TcpStream, UdpSocket};
