@@ -6,7 +6,8 @@
 # 1. installs the Debian packages the integration tests drive (tshark,
 #    nginx, socat, ...) if any is missing;
 # 2. runs cargo fmt --check, cargo clippy -D warnings, the layering check
-#    (and its self-test), cargo build, and cargo test.
+#    (and its self-test), cargo build, the library-only build (no `cli`
+#    feature, no CLI crates), and cargo test.
 #
 # The integration tests need root: each one creates its own network
 # namespace with a tun0 inside, and no packet leaves it. Nothing here
@@ -231,6 +232,20 @@ run_tests() {
     return "$rc"
 }
 
+# The library without the `cli` feature: it builds, and none of the
+# binary's crates reaches a library user.
+library_only() {
+    cargo build --no-default-features --lib
+    local cli
+    cli="$(cargo tree -e normal --no-default-features --prefix none |
+        grep -E '^(clap|indicatif|scraper|env_logger) ' || true)"
+    if [ -n "$cli" ]; then
+        echo "the library (--no-default-features) depends on CLI crates:"
+        echo "$cli"
+        return 1
+    fi
+}
+
 step "packages" install_packages
 step "toolchain" setup_cargo
 step "kernel" check_kernel
@@ -240,6 +255,7 @@ step "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -
 step "scripts/check-layering.sh --self-test" scripts/check-layering.sh --self-test
 step "scripts/check-layering.sh" scripts/check-layering.sh
 step "cargo build --all-targets" cargo build --all-targets
+step "cargo build --no-default-features --lib" library_only
 step "cargo test${*:+ $*}" run_tests "$@"
 # Keeps the benchmarks from rotting: tiny sizes, one run, never judged on speed.
 step "scripts/bench.sh --smoke" scripts/bench.sh --smoke

@@ -3,6 +3,11 @@
 //! over a virtual link; packets are written to a pcap with virtual-time
 //! stamps, so the diagram is the same byte for byte on every run.
 
+// The ladder is part of the binary, not the library: compiled here from
+// its source, against the library's `wire` as in the binary.
+#[path = "../src/cli/ladder.rs"]
+mod ladder;
+
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 use std::collections::VecDeque;
@@ -11,6 +16,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use tunstack::device::Device;
 use tunstack::stack::{Config, Interface};
 use tunstack::time::{Duration, Instant};
+use tunstack::wire;
 
 #[derive(Default)]
 struct Link {
@@ -115,7 +121,7 @@ fn golden_pcap() -> Vec<u8> {
 #[test]
 fn ladder_of_a_request_and_response_matches_the_golden_file() {
     let pcap = golden_pcap();
-    let ladder = tunstack::ladder::from_pcap(&pcap[..]).unwrap();
+    let ladder = ladder::from_pcap(&pcap[..]).unwrap();
     let text = ladder.text(100);
     let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/ladder.txt");
     if std::env::var_os("TUNSTACK_BLESS").is_some() {
@@ -166,8 +172,8 @@ fn pcapng_captures_draw_the_same_ladder() {
         ng.write_pcapng_block(epb).unwrap();
     }
     let ng = ng.into_inner();
-    let a = tunstack::ladder::from_pcap(&pcap[..]).unwrap().text(100);
-    let b = tunstack::ladder::from_pcap(&ng[..]).unwrap().text(100);
+    let a = ladder::from_pcap(&pcap[..]).unwrap().text(100);
+    let b = ladder::from_pcap(&ng[..]).unwrap().text(100);
     assert_eq!(a, b);
-    assert!(tunstack::ladder::from_pcap(&b"not a capture"[..]).is_err());
+    assert!(ladder::from_pcap(&b"not a capture"[..]).is_err());
 }

@@ -5,7 +5,18 @@
 
 mod common;
 
+// The server is part of the binary, not the library: compiled here from
+// its source (with the path checks it shares with `get`), against the
+// library's `net` as in the binary, so a test can stop it with a flag and
+// read its counters.
+#[path = "../src/cli/paths.rs"]
+mod paths;
+#[allow(dead_code)] // the signal handling only the binary installs
+#[path = "../src/cli/serve.rs"]
+mod serve;
+
 use common::*;
+use serve::{Mode, ServeStats};
 use std::io::{Read, Write};
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
@@ -13,8 +24,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tunstack::serve::{self, Mode, ServeStats};
-use tunstack::Stack;
+use tunstack::{net, Stack};
 
 /// Runs `serve::run` on a thread until the returned flag is set.
 fn serving(

@@ -1,6 +1,10 @@
 //! Steps 1 and 2 of a page load for `tunstack get`: resolve the name
 //! (--resolve, cache, hosts file, then DNS over tunstack's own UDP) and
 //! open the TCP connection, with the connect, read and overall timeouts.
+//! Resolution and the handshake are the library's
+//! [`StackConnector`](crate::connector::StackConnector); this module adds
+//! what only the CLI needs: `-v` narration, connection numbers, timeouts
+//! from the command line and `--stats` sampling.
 //!
 //! The HTTP layer never reads the clock (docs/architecture.md), so every
 //! timeout lives here: [`Deadlines`] bounds each connect, and
@@ -8,14 +12,14 @@
 //! that neither an idle peer (`--read-timeout`) nor a trickling one
 //! (`--max-time`) can hold the CLI past its limits.
 
-use crate::dns::{self, Resolver, Source};
+use crate::connector::DNS_TIMEOUT;
+use crate::dns::Source;
 use crate::http::Connect;
-use crate::net::{Stack, TcpInfo, TcpStream, UdpSocket};
+use crate::net::{TcpInfo, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long `get` may wait, as given on the command line.
@@ -47,56 +51,20 @@ impl Deadlines {
     }
 }
 
-/// Resolves names and opens TCP connections through the stack, narrating
-/// both under `-v`. It is shared by the threads of a parallel page load
-/// (`Connect` is implemented for `&StackConnector`), so its state sits
-/// behind a lock and an atomic.
+/// Resolves names and opens TCP connections through the library's
+/// [`crate::connector::StackConnector`], narrating both under `-v` and
+/// numbering the connections for the page waterfall. It is shared by the
+/// threads of a parallel page load (`Connect` is implemented for
+/// `&StackConnector`), so its counter is an atomic.
 pub(super) struct StackConnector<'a> {
-    pub stack: &'a Stack,
+    pub base: crate::connector::StackConnector<'a>,
     pub deadlines: Deadlines,
     pub verbose: bool,
     /// Sample buffer fill and windows while reading (`--stats`).
     pub sample: bool,
-    pub resolver: Mutex<Resolver>,
     /// Numbers the connections opened (1, 2, …) for the page waterfall.
     pub opened: AtomicU64,
 }
-
-/// DNS over tunstack's own UDP: one datagram out, one answer back.
-struct UdpTransport<'a> {
-    stack: &'a Stack,
-    timeout: Duration,
-}
-
-impl dns::Transport for UdpTransport<'_> {
-    fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let sock = UdpSocket::bind(self.stack, 0)?;
-        sock.set_read_timeout(Some(self.timeout))?;
-        sock.send_to(query, server)?;
-        let deadline = Instant::now() + self.timeout;
-        let mut buf = [0u8; 1500];
-        while Instant::now() < deadline {
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) if from == SocketAddr::V4(server) => {
-                    return Ok(buf.get(..n).map(<[u8]>::to_vec))
-                }
-                Ok(_) => continue, // not from the server we asked
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// A fixed origin for the resolver's cache clock.
-fn process_start() -> Instant {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *START.get_or_init(Instant::now)
-}
-
-/// Per-query DNS timeout (the resolver retries and tries every server).
-const DNS_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl StackConnector<'_> {
     /// Step 1: name → address, saying which source answered under `-v`.
@@ -105,32 +73,15 @@ impl StackConnector<'_> {
             .deadlines
             .cap(Some(DNS_TIMEOUT))?
             .unwrap_or(DNS_TIMEOUT);
-        let mut transport = UdpTransport {
-            stack: self.stack,
-            timeout,
-        };
-        let mut next_id = rand::random::<u16>;
-        let now = crate::time::Instant::from_micros(
-            u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
-        );
-        let r = self
-            .resolver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .resolve(host, now, &mut transport, &mut next_id);
-        match r {
-            Ok((ip, source)) => {
-                if self.verbose {
-                    if source == Source::Literal {
-                        eprintln!("* {host} is an IPv4 address: no name to resolve");
-                    } else {
-                        eprintln!("* Resolved {host} to {ip} (from the {source})");
-                    }
-                }
-                Ok(ip)
+        let (ip, source) = self.base.resolve(host, Some(timeout))?;
+        if self.verbose {
+            if source == Source::Literal {
+                eprintln!("* {host} is an IPv4 address: no name to resolve");
+            } else {
+                eprintln!("* Resolved {host} to {ip} (from the {source})");
             }
-            Err(e) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
         }
+        Ok(ip)
     }
 }
 
@@ -140,7 +91,7 @@ impl Connect for &StackConnector<'_> {
     /// Step 2: the three-way handshake, narrated with both ISNs.
     fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
         let ip = self.resolve(host)?;
-        let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
+        let addr = SocketAddrV4::new(ip, port);
         if self.verbose {
             eprintln!("*   Trying {addr} through tunstack...");
         }
@@ -149,19 +100,7 @@ impl Connect for &StackConnector<'_> {
             .cap(Some(self.deadlines.connect))?
             .unwrap_or(self.deadlines.connect);
         let started = Instant::now();
-        let s = TcpStream::connect_timeout(self.stack, &addr, timeout).map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "connection to {addr} timed out after {:.1} s",
-                        timeout.as_secs_f64()
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
+        let s = self.base.open(addr, Some(timeout))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         if self.verbose {
             // One write per block: the lines of connections opened in

@@ -2,17 +2,16 @@
 //! headers and blank line (plus a body), read the status line, headers and
 //! body, then keep the connection alive or close it — with curl's flags.
 
-use super::connector::{Deadlines, StackConnector, Traced};
+use super::connector::{Deadlines, StackConnector};
+use super::fetch::{fetch, Options};
 use super::{failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
 use super::{EXIT_FAILURE, EXIT_OK};
-use crate::http::{self, BodyMode, Client, Request, RequestBody, Response, Url};
+use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
@@ -128,9 +127,6 @@ pub(crate) struct GetArgs {
 const DEFAULT_PARALLEL: u16 = 6;
 /// Most connections a page load may open at once (one thread each).
 const MAX_PARALLEL: i64 = 64;
-
-/// Downloads bigger than this get a progress bar (on a terminal).
-const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 
 fn seconds(flag: &str, v: f64) -> Result<Duration, Failure> {
     if v.is_finite() && v > 0.0 && v < 1e6 {
@@ -346,14 +342,13 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     }
     let start = Instant::now();
     let connector = StackConnector {
-        stack: &stack,
+        base: crate::connector::StackConnector::with_resolver(&stack, resolver),
         deadlines: Deadlines {
             overall: max_time.map(|m| start + m),
             ..deadlines
         },
         verbose: a.verbose,
         sample: a.stats,
-        resolver: Mutex::new(resolver),
         opened: AtomicU64::new(0),
     };
     // A single fetch says Connection: close, as the classic request does;
@@ -410,307 +405,6 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     } else {
         EXIT_FAILURE
     })
-}
-
-/// How `fetch` presents one response.
-pub(super) struct Options {
-    pub verbose: bool,
-    pub progress: bool,
-    /// `-I`: the head is the output.
-    pub head_to_output: bool,
-    /// `--compressed`: decode gzip/deflate bodies.
-    pub decode: bool,
-    /// `-L`: follow up to this many redirects.
-    pub follow: Option<usize>,
-}
-
-/// What a fetch produced.
-pub(super) struct Fetched {
-    pub status: u16,
-    pub reason: String,
-    /// Body bytes written out (after decoding).
-    pub bytes: u64,
-    /// The connection's final snapshot (`--stats`).
-    pub info: Option<crate::net::TcpInfo>,
-    pub series: Vec<(Duration, crate::net::TcpInfo)>,
-    /// A failure found after the status (e.g. a missing page object).
-    pub problem: Option<String>,
-}
-
-/// The client `get` uses; every thread of a parallel page load has its
-/// own (its own kept-alive connection) over the one shared connector.
-pub(super) type StackClient<'a> = Client<&'a StackConnector<'a>>;
-
-/// Sends `req` and reads the head; `-v` shows each redirect followed.
-pub(super) fn send(
-    client: &StackClient<'_>,
-    req: Request,
-    verbose: bool,
-    follow: Option<usize>,
-) -> Result<Response<Traced>, Failure> {
-    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
-    let resp = match follow {
-        Some(max) => client.send_following_with(req, max, |head, next| {
-            if verbose {
-                print_head(head);
-                eprintln!(
-                    "* Following the {} redirect to http://{}{}",
-                    head.status,
-                    next.host_header(),
-                    next.path
-                );
-            }
-        }),
-        None => client.send(req),
-    };
-    let resp = resp.map_err(|e| failure(format!("{url}: {e}")))?;
-    if verbose {
-        print_head(&resp.head);
-    }
-    Ok(resp)
-}
-
-fn print_head(head: &http::Head) {
-    use std::fmt::Write as _;
-    // One write: heads received in parallel do not interleave.
-    let mut text = format!(
-        "< HTTP/1.{} {} {}\n",
-        head.version_minor, head.status, head.reason
-    );
-    for (name, value) in &head.headers {
-        let _ = writeln!(text, "< {name}: {}", String::from_utf8_lossy(value));
-    }
-    eprintln!("{text}<");
-}
-
-/// Steps 3–5 for one URL: request, response head, body into `out`, then
-/// the connection goes back to the pool or is closed.
-pub(super) fn fetch(
-    client: &StackClient<'_>,
-    req: Request,
-    opts: &Options,
-    out: &mut dyn Write,
-) -> Result<Fetched, Failure> {
-    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
-    let mut resp = send(client, req, opts.verbose, opts.follow)?;
-    if opts.head_to_output {
-        write_head(&resp.head, out).map_err(|e| failure(format!("writing output: {e}")))?;
-    }
-    let bytes = copy_body(&mut resp, opts, out).map_err(|e| failure(format!("{url}: {e}")))?;
-    let (status, reason) = (resp.head.status, resp.head.reason.clone());
-    let (info, series) = finish(client, resp, bytes, opts.verbose);
-    Ok(Fetched {
-        status,
-        reason,
-        bytes,
-        info,
-        series,
-        problem: None,
-    })
-}
-
-/// `-I`: the status line and headers as received.
-fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
-    write!(
-        out,
-        "HTTP/1.{} {} {}\r\n",
-        head.version_minor, head.status, head.reason
-    )?;
-    for (name, value) in &head.headers {
-        write!(out, "{name}: ")?;
-        out.write_all(value)?;
-        out.write_all(b"\r\n")?;
-    }
-    out.write_all(b"\r\n")
-}
-
-/// Copies the (decoded) body to `out` with a progress bar when asked;
-/// returns the bytes written.
-pub(super) fn copy_body(
-    resp: &mut Response<Traced>,
-    opts: &Options,
-    out: &mut dyn Write,
-) -> Result<u64, String> {
-    let head = resp.head.clone();
-    let total = match resp.body_mode() {
-        BodyMode::Length(n) => Some(n),
-        _ => None,
-    };
-    let mut reader: Box<dyn Read + '_> = if opts.decode {
-        http::decoded(&head, &mut *resp).map_err(|e| e.to_string())?
-    } else {
-        Box::new(&mut *resp)
-    };
-    let mut progress = Progress::new(out, opts.progress, total);
-    // Reads of up to 256 KiB (io::copy would take 8 KiB at a time): the
-    // application drains the receive buffer in few calls, so the window
-    // stays open while the sender speeds up.
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("reading body: {e}")),
-        };
-        progress
-            .write_all(&buf[..k])
-            .map_err(|e| format!("reading body: {e}"))?;
-        n += k as u64;
-    }
-    progress.finish();
-    Ok(n)
-}
-
-/// Step 5, narrated: body framing, then reuse or close.
-pub(super) fn finish(
-    client: &StackClient<'_>,
-    resp: Response<Traced>,
-    written: u64,
-    verbose: bool,
-) -> (
-    Option<crate::net::TcpInfo>,
-    Vec<(Duration, crate::net::TcpInfo)>,
-) {
-    let info = resp.connection().inner.info().ok();
-    let requests = resp.connection().requests;
-    let id = resp.connection().id;
-    if verbose {
-        let wire = resp.body_received();
-        let decoded = if wire == written {
-            String::new()
-        } else {
-            format!(", {written} bytes decoded")
-        };
-        eprintln!(
-            "* Body: {wire} bytes framed by {}{decoded}",
-            resp.body_mode()
-        );
-    }
-    let why_close = close_reason(&resp);
-    let series = resp.connection().samples.as_ref().map(|s| s.rows.clone());
-    let kept = client.recycle(resp);
-    if verbose {
-        let nth = if requests > 1 {
-            format!(" (it carried {requests} requests)")
-        } else {
-            String::new()
-        };
-        if kept {
-            eprintln!("* Connection #{id} kept alive for the next request{nth}");
-        } else {
-            eprintln!("* Closing connection #{id}{nth}: {why_close}");
-        }
-    }
-    (info, series.unwrap_or_default())
-}
-
-/// Why a connection cannot carry another request (RFC 9112 §9.3, §9.6).
-fn close_reason(resp: &Response<Traced>) -> &'static str {
-    let conn = resp
-        .header("connection")
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    if conn.split(',').any(|t| t.trim() == "close") {
-        "the server said Connection: close"
-    } else if resp.body_mode() == BodyMode::CloseDelimited {
-        "the body ended with the connection"
-    } else if resp.head.version_minor == 0 && !conn.contains("keep-alive") {
-        "HTTP/1.0 without keep-alive"
-    } else if !resp.allows_reuse() {
-        "we sent Connection: close"
-    } else {
-        "the pool is full"
-    }
-}
-
-/// A writer that draws a progress bar on stderr for big downloads.
-struct Progress<'a> {
-    inner: &'a mut dyn Write,
-    enabled: bool,
-    total: Option<u64>,
-    written: u64,
-    bar: Option<ProgressBar>,
-}
-
-impl<'a> Progress<'a> {
-    fn new(inner: &'a mut dyn Write, enabled: bool, total: Option<u64>) -> Progress<'a> {
-        let mut p = Progress {
-            inner,
-            enabled,
-            total,
-            written: 0,
-            bar: None,
-        };
-        if total.is_some_and(|t| t > PROGRESS_THRESHOLD) {
-            p.start();
-        }
-        p
-    }
-
-    fn start(&mut self) {
-        if !self.enabled || self.bar.is_some() {
-            return;
-        }
-        let bar = match self.total {
-            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr())
-                .with_style(
-                    ProgressStyle::with_template(
-                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                ),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
-        };
-        bar.set_position(self.written);
-        self.bar = Some(bar);
-    }
-
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Write for Progress<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        if self.written > PROGRESS_THRESHOLD {
-            self.start();
-        }
-        if let Some(b) = &self.bar {
-            b.set_position(self.written);
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Where -P puts a file: `dir` joined with a relative path that cannot
-/// climb out of it.
-pub(super) fn confined(dir: &Path, relative: &str) -> Option<PathBuf> {
-    let mut p = dir.to_path_buf();
-    let mut any = false;
-    for seg in relative.split('/') {
-        match seg {
-            "" | "." => continue,
-            ".." => return None,
-            s if s.contains('\\') || s.contains('\0') => return None,
-            s => {
-                p.push(s);
-                any = true;
-            }
-        }
-    }
-    any.then_some(p)
 }
 
 #[cfg(test)]
@@ -826,17 +520,5 @@ mod tests {
         assert!(bad(&["--parallel-max", "x"]));
         assert!(bad(&["--waterfall", "w.svg"]), "--waterfall needs -p");
         assert!(!bad(&["-p", "--waterfall", "w.svg"]));
-    }
-
-    #[test]
-    fn confined_paths_stay_inside_the_directory() {
-        let d = Path::new("/tmp/d");
-        assert_eq!(
-            confined(d, "/a/b.css"),
-            Some(PathBuf::from("/tmp/d/a/b.css"))
-        );
-        assert_eq!(confined(d, "a//./b"), Some(PathBuf::from("/tmp/d/a/b")));
-        assert_eq!(confined(d, "/a/../../etc/passwd"), None);
-        assert_eq!(confined(d, "/"), None);
     }
 }

@@ -13,10 +13,14 @@
 //! prints `--stats`.
 
 mod connector;
+mod fetch;
 mod get;
+mod ladder;
 mod links;
 mod page;
+mod paths;
 mod report;
+mod serve;
 mod waterfall;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
@@ -305,7 +309,7 @@ mod size_tests {
 fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
     let file =
         std::fs::File::open(&a.file).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
-    let l = crate::ladder::from_pcap(io::BufReader::new(file))
+    let l = ladder::from_pcap(io::BufReader::new(file))
         .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
     print!("{}", l.text(a.max));
     if let Some(svg) = &a.svg {
@@ -318,7 +322,7 @@ fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
 fn serve(a: &ServeArgs) -> Result<i32, Failure> {
     validate_net(&a.net)?;
     let mode = if a.echo {
-        crate::serve::Mode::Echo
+        serve::Mode::Echo
     } else {
         let dir = a
             .dir
@@ -327,24 +331,24 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         if !dir.is_dir() {
             return Err(usage(format!("--dir {} is not a directory", dir.display())));
         }
-        crate::serve::Mode::Files(dir)
+        serve::Mode::Files(dir)
     };
     let port = a.port.unwrap_or(if a.echo { 7 } else { 80 });
     if port == 0 {
         return Err(usage("--port must be 1..=65535"));
     }
     let stack = open_stack(&a.net)?;
-    crate::serve::install_signal_handlers();
+    serve::install_signal_handlers();
     let what = match &mode {
-        crate::serve::Mode::Echo => "echo".to_string(),
-        crate::serve::Mode::Files(d) => format!("files from {}", d.display()),
+        serve::Mode::Echo => "echo".to_string(),
+        serve::Mode::Files(d) => format!("files from {}", d.display()),
     };
     eprintln!(
         "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
         a.net.addr, a.net.iface, a.net.gateway
     );
     let stats =
-        crate::serve::run(&stack, port, &mode, None).map_err(|e| failure(format!("serve: {e}")))?;
+        serve::run(&stack, port, &mode, None).map_err(|e| failure(format!("serve: {e}")))?;
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",

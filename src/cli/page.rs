@@ -16,8 +16,9 @@
 //! Each object's connection, start, first byte and end are recorded for the
 //! waterfall ([`super::waterfall`]).
 
-use super::get::{confined, copy_body, finish, send, Fetched, Options, StackClient};
+use super::fetch::{copy_body, finish, send, Fetched, Options, StackClient};
 use super::links::{css_links, html_links};
+use super::paths::{confined, percent_decode};
 use super::waterfall::{self, Row};
 use super::{failure, Failure};
 use crate::http::{Client, PoolStats, Request, Response, Url};
@@ -112,29 +113,8 @@ fn save_path(dir: &Path, url: &Url) -> Option<PathBuf> {
     } else {
         path.to_string()
     };
-    confined(dir, &percent_decoded(&path))
-}
-
-/// `%20` → space, so saved names match the server's files.
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
-        match (b.get(i), hex(i + 1), hex(i + 2)) {
-            (Some(b'%'), Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (Some(c), _, _) => {
-                out.push(*c);
-                i += 1;
-            }
-            (None, _, _) => break,
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `/.` names the directory itself, which is no file to save.
+    confined(dir, &percent_decode(&path)?).filter(|p| p != dir)
 }
 
 /// Writes to a file and keeps the first `MAX_PARSE_BYTES` for parsing.

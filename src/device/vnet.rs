@@ -272,8 +272,7 @@ impl Device for VnetTunDevice {
     }
 
     fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
-        let ihl = usize::from(packet.first().copied().unwrap_or(0) & 0x0f) * 4;
-        let doff = usize::from(packet.get(ihl + 12).copied().unwrap_or(0) >> 4) * 4;
+        let (ihl, doff) = crate::wire::header_lens(packet).unwrap_or((0, 0));
         if ihl < 20 || doff < 20 || packet.len() <= ihl + doff || mss == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -102,6 +102,11 @@ impl Resolver {
         }
     }
 
+    /// Replaces the hosts table.
+    pub fn set_hosts(&mut self, hosts: Hosts) {
+        self.hosts = hosts;
+    }
+
     /// Pins `name` to `addr` (curl's `--resolve`).
     pub fn add_override(&mut self, name: &str, addr: Ipv4Addr) {
         self.overrides

@@ -9,7 +9,7 @@ use super::malformed_tests::only;
 use super::tests::{packet, tcp_header, udp_packet, PEER, US};
 use super::*;
 use crate::wire::icmp::{self, IcmpMessage};
-use crate::wire::{checksum, Flags, PROTO_ICMP, PROTO_UDP};
+use crate::wire::{checksum, Flags, Ipv4Repr, PROTO_ICMP, PROTO_UDP};
 
 /// The subnet's directed broadcast with `prefix_len` 24.
 const SUBNET_BROADCAST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 255);

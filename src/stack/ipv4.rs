@@ -126,31 +126,21 @@ fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {
 /// §4.1: the quoted sequence number must be in flight, or the message is
 /// a forgery and is ignored.
 fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
-    let quoted = msg.data;
-    let ihl = usize::from(quoted.first().copied().unwrap_or(0) & 0x0f) * 4;
-    let (Some(ip), Some(tcp)) = (quoted.get(..20), quoted.get(ihl..ihl + 8)) else {
+    let Ok(quoted) = msg.quoted() else {
         iface.stats.icmp_dropped += 1;
         return;
     };
-    if ihl < 20
-        || ip[9] != PROTO_TCP
-        || Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]) != iface.cfg.addr
-    {
+    if quoted.protocol != PROTO_TCP || quoted.src != iface.cfg.addr {
         iface.stats.icmp_dropped += 1;
         return;
     }
-    let remote = std::net::SocketAddrV4::new(
-        Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-        u16::from_be_bytes([tcp[2], tcp[3]]),
-    );
-    let local_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-    let seq = crate::wire::SeqNumber(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+    let remote = std::net::SocketAddrV4::new(quoted.dst, quoted.dst_port);
+    let local_port = quoted.src_port;
+    let seq = quoted.seq;
     let error = match (msg.kind, msg.code) {
         // RFC 1122 §4.2.3.9: protocol and port unreachable are hard errors.
         (icmp::DEST_UNREACHABLE, 2 | 3) => IcmpError::PortUnreachable,
-        (icmp::DEST_UNREACHABLE, 4) => {
-            IcmpError::FragmentationNeeded(u16::from_be_bytes([msg.rest[2], msg.rest[3]]))
-        }
+        (icmp::DEST_UNREACHABLE, 4) => IcmpError::FragmentationNeeded(msg.next_hop_mtu()),
         (icmp::DEST_UNREACHABLE, _) => IcmpError::Unreachable,
         _ => IcmpError::Other,
     };
@@ -168,12 +158,47 @@ fn queue_icmp(iface: &mut Interface, dst: Ipv4Addr, msg: &IcmpMessage<'_>) {
     }
 }
 
+/// IPv4 Identification values: one counter per interface, bumped once
+/// for every packet built ([`build`]), so no two packets in flight share
+/// one (RFC 6864 §4.1; with DF set it is never used for reassembly).
+#[derive(Debug, Default)]
+pub(super) struct Idents(u16);
+
+impl Idents {
+    fn next(&mut self) -> u16 {
+        self.0 = self.0.wrapping_add(1);
+        self.0
+    }
+}
+
+/// The one IPv4 packet builder: `pkt[IPV4_HEADER_LEN..]` already holds the
+/// `protocol` payload; writes the header in front of it with the next
+/// identification.
+pub(super) fn build(
+    pkt: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    ttl: u8,
+    idents: &mut Idents,
+) -> Result<(), crate::wire::Error> {
+    let ident = idents.next();
+    Ipv4Repr {
+        src,
+        dst,
+        protocol,
+        ttl,
+        payload_len: pkt.len().saturating_sub(IPV4_HEADER_LEN),
+    }
+    .emit(pkt, ident)
+}
+
 /// Builds the packet for a demux reply in `buf`; returns the packet slice.
 pub(super) fn build_reply<'b>(
     r: &Reply,
     src: Ipv4Addr,
     ttl: u8,
-    ident: u16,
+    idents: &mut Idents,
     buf: &'b mut [u8],
 ) -> Option<&'b [u8]> {
     let (dst, protocol, len) = match r {
@@ -186,14 +211,6 @@ pub(super) fn build_reply<'b>(
         Reply::Tcp { header, .. } => header.emit(&mut pkt[IPV4_HEADER_LEN..], src, dst).ok()?,
         Reply::Icmp { message, .. } => pkt[IPV4_HEADER_LEN..].copy_from_slice(message),
     }
-    Ipv4Repr {
-        src,
-        dst,
-        protocol,
-        ttl,
-        payload_len: len,
-    }
-    .emit(pkt, ident)
-    .ok()?;
+    build(pkt, src, dst, protocol, ttl, idents).ok()?;
     Some(pkt)
 }

@@ -8,7 +8,7 @@
 
 use super::tests::{packet, parse_tcp, poll_with, tcp_header, udp_packet, PEER, US};
 use super::*;
-use crate::wire::{checksum, Flags, PROTO_ICMP, PROTO_UDP};
+use crate::wire::{checksum, Flags, Ipv4Repr, PROTO_ICMP, PROTO_UDP};
 
 /// A listener on port 80 that has been fed `input` in one poll; what it
 /// sent back, and its counters.

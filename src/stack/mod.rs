@@ -37,7 +37,7 @@ pub use udp::UdpSendError;
 use crate::device::{Device, RxMeta};
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
-use crate::wire::{Ipv4Repr, TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
+use crate::wire::{TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -198,7 +198,7 @@ pub struct Interface {
     /// The time of the current poll or ingress (replies are rate-limited
     /// against it).
     now: Instant,
-    ip_ident: u16,
+    idents: ipv4::Idents,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
 }
@@ -229,7 +229,7 @@ impl Interface {
             replies: VecDeque::new(),
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
             now: Instant::ZERO,
-            ip_ident: 0,
+            idents: ipv4::Idents::default(),
         }
     }
 
@@ -326,11 +326,6 @@ impl Interface {
         ipv4::ingress(self, now, packet, true);
     }
 
-    fn next_ident(&mut self) -> u16 {
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        self.ip_ident
-    }
-
     /// Writes all ready segments and replies. Returns true if any was sent.
     fn egress(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         let mut sent = false;
@@ -376,17 +371,7 @@ impl Interface {
                     log::error!("could not build segment {:?}", t.header);
                     break;
                 }
-                // Field access (not next_ident()) keeps the borrow of `e` disjoint.
-                self.ip_ident = self.ip_ident.wrapping_add(1);
-                let ident = self.ip_ident;
-                let repr = Ipv4Repr {
-                    src,
-                    dst,
-                    protocol: PROTO_TCP,
-                    ttl,
-                    payload_len: tcp_len,
-                };
-                if repr.emit(pkt, ident).is_err() {
+                if ipv4::build(pkt, src, dst, PROTO_TCP, ttl, &mut self.idents).is_err() {
                     break;
                 }
                 self.stats.tcp_segments_out += 1;
@@ -422,15 +407,8 @@ impl Interface {
                 if d.emit(&mut pkt[IPV4_HEADER_LEN..], src, *dst.ip()).is_err() {
                     continue;
                 }
-                self.ip_ident = self.ip_ident.wrapping_add(1);
-                let repr = Ipv4Repr {
-                    src,
-                    dst: *dst.ip(),
-                    protocol: crate::wire::PROTO_UDP,
-                    ttl,
-                    payload_len: len,
-                };
-                if repr.emit(pkt, self.ip_ident).is_ok() {
+                let udp = crate::wire::PROTO_UDP;
+                if ipv4::build(pkt, src, *dst.ip(), udp, ttl, &mut self.idents).is_ok() {
                     self.stats.udp_sent += 1;
                     send(&mut self.stats, device, pkt);
                     sent = true;
@@ -438,8 +416,7 @@ impl Interface {
             }
         }
         while let Some(r) = self.replies.pop_front() {
-            let ident = self.next_ident();
-            if let Some(pkt) = ipv4::build_reply(&r, src, ttl, ident, &mut buf) {
+            if let Some(pkt) = ipv4::build_reply(&r, src, ttl, &mut self.idents, &mut buf) {
                 send(&mut self.stats, device, pkt);
                 sent = true;
             }

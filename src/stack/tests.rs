@@ -5,7 +5,7 @@
 use super::*;
 use crate::tcp::State;
 use crate::wire::icmp::{self, IcmpMessage};
-use crate::wire::{Flags, Ipv4Packet, SeqNumber, TcpSegment};
+use crate::wire::{Flags, Ipv4Packet, Ipv4Repr, SeqNumber, TcpSegment};
 
 /// An in-memory device: packets to read, packets written.
 #[derive(Default)]

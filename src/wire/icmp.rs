@@ -1,7 +1,9 @@
 //! ICMP messages the stack answers or sends (RFC 792): echo request/reply
-//! and destination unreachable.
+//! and destination unreachable, and the start of the datagram an ICMP
+//! error quotes ([`Quoted`]).
 
-use super::{checksum, Error};
+use super::{be16, be32, checksum, Error, SeqNumber, IPV4_HEADER_LEN};
+use std::net::Ipv4Addr;
 
 /// ICMP type: echo reply.
 pub const ECHO_REPLY: u8 = 0;
@@ -74,9 +76,123 @@ impl<'a> IcmpMessage<'a> {
     }
 }
 
+/// Bytes of the offending datagram's payload an ICMP error must quote
+/// (RFC 792): enough for the ports and, for TCP, the sequence number.
+pub const QUOTED_PAYLOAD_LEN: usize = 8;
+
+/// The datagram an ICMP error quotes (RFC 792: its IPv4 header plus the
+/// first [`QUOTED_PAYLOAD_LEN`] bytes of its payload), as far as the stack
+/// needs it to find the connection (RFC 5927 §4.1, RFC 1122 §4.2.3.9).
+/// The quote is not trusted: the caller checks it names one of ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    /// Source address of the quoted datagram (ours, if we sent it).
+    pub src: Ipv4Addr,
+    /// Its destination address.
+    pub dst: Ipv4Addr,
+    /// Its IP protocol.
+    pub protocol: u8,
+    /// Source port (TCP or UDP: the first two bytes of the payload).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Bytes 4..8 of the payload: the sequence number if it is TCP.
+    pub seq: SeqNumber,
+}
+
+impl Quoted {
+    /// Reads the quote at the start of an ICMP error's data.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`] if the IP header (as long as its IHL says) or
+    /// the 8 payload bytes are missing; [`Error::BadHeaderLen`] for an IHL
+    /// below 5.
+    pub fn parse(data: &[u8]) -> Result<Quoted, Error> {
+        let ihl = usize::from(data.first().ok_or(Error::Truncated)? & 0x0f) * 4;
+        let ip = data.get(..IPV4_HEADER_LEN).ok_or(Error::Truncated)?;
+        let l4 = data
+            .get(ihl..ihl + QUOTED_PAYLOAD_LEN)
+            .ok_or(Error::Truncated)?;
+        if ihl < IPV4_HEADER_LEN {
+            return Err(Error::BadHeaderLen);
+        }
+        let addr = |at: usize| be32(ip, at).map(Ipv4Addr::from).ok_or(Error::Truncated);
+        Ok(Quoted {
+            protocol: *ip.get(9).ok_or(Error::Truncated)?,
+            src: addr(12)?,
+            dst: addr(16)?,
+            src_port: be16(l4, 0).ok_or(Error::Truncated)?,
+            dst_port: be16(l4, 2).ok_or(Error::Truncated)?,
+            seq: SeqNumber(be32(l4, 4).ok_or(Error::Truncated)?),
+        })
+    }
+}
+
+impl IcmpMessage<'_> {
+    /// The datagram this error message quotes; see [`Quoted::parse`].
+    ///
+    /// # Errors
+    /// As [`Quoted::parse`].
+    pub fn quoted(&self) -> Result<Quoted, Error> {
+        Quoted::parse(self.data)
+    }
+
+    /// The next-hop MTU of a "fragmentation needed" message (RFC 1191
+    /// §4: the low 16 bits of the second header word).
+    pub fn next_hop_mtu(&self) -> u16 {
+        u16::from_be_bytes([self.rest[2], self.rest[3]])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{Ipv4Repr, PROTO_TCP};
+
+    #[test]
+    fn a_quoted_tcp_header_reads_addresses_ports_and_sequence() {
+        let mut q = vec![0u8; IPV4_HEADER_LEN + 8];
+        Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            dst: Ipv4Addr::new(10, 0, 0, 1),
+            protocol: PROTO_TCP,
+            ttl: 64,
+            payload_len: 8,
+        }
+        .emit(&mut q, 7)
+        .unwrap();
+        q[20..28].copy_from_slice(&[0x30, 0x39, 0, 80, 0xde, 0xad, 0xbe, 0xef]);
+        let m = IcmpMessage {
+            kind: DEST_UNREACHABLE,
+            code: 4,
+            rest: [0, 0, 0x05, 0xdc],
+            data: &q,
+        };
+        assert_eq!(
+            m.quoted(),
+            Ok(Quoted {
+                src: Ipv4Addr::new(10, 0, 0, 2),
+                dst: Ipv4Addr::new(10, 0, 0, 1),
+                protocol: PROTO_TCP,
+                src_port: 12345,
+                dst_port: 80,
+                seq: SeqNumber(0xdead_beef),
+            })
+        );
+        assert_eq!(m.next_hop_mtu(), 1500);
+        // Short quotes and impossible header lengths are refused.
+        assert_eq!(Quoted::parse(&q[..27]), Err(Error::Truncated));
+        assert_eq!(Quoted::parse(&[]), Err(Error::Truncated));
+        q[0] = 0x44;
+        assert_eq!(Quoted::parse(&q), Err(Error::BadHeaderLen));
+        // Options in the quoted header move the payload.
+        let mut long = q[..20].to_vec();
+        long[0] = 0x46;
+        long.extend_from_slice(&[1, 1, 1, 1]);
+        long.extend_from_slice(&q[20..]);
+        assert_eq!(Quoted::parse(&long).unwrap().dst_port, 80);
+        assert_eq!(Quoted::parse(&long[..31]), Err(Error::Truncated));
+    }
 
     #[test]
     fn echo_round_trip_and_bad_checksum() {

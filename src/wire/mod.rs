@@ -16,9 +16,11 @@ pub mod ipv4;
 pub mod tcp;
 pub mod udp;
 
+pub use icmp::{IcmpMessage, Quoted};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 pub use tcp::{
-    Flags, SeqNumber, TcpHeader, TcpOptions, TcpSegment, TCP_HEADER_LEN, TCP_MAX_HEADER_LEN,
+    header_lens, Flags, SeqNumber, TcpHeader, TcpOptions, TcpSegment, TCP_HEADER_LEN,
+    TCP_MAX_HEADER_LEN,
 };
 pub use udp::{UdpDatagram, UDP_HEADER_LEN};
 

@@ -6,11 +6,12 @@
 //!
 //! Part of the CLI layer: it uses the `net` API like any application.
 
+use super::paths::{confined, percent_decode};
 use crate::net::{Events, Interest, Poll, Stack, TcpListener, TcpStream, Token};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -348,46 +349,17 @@ fn respond_error(c: &mut Conn, code: u16, reason: &str) {
 }
 
 /// Maps a request target to a file under `root`, refusing anything that
-/// could leave it (`..`, absolute components, NUL, bad percent-encoding).
+/// could leave it (`..`, NUL, bad percent-encoding).
 pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     let path = target.split(['?', '#']).next().unwrap_or("/");
     if !path.starts_with('/') {
         return None;
     }
-    let decoded = percent_decode(path)?;
-    let mut out = root.to_path_buf();
-    for comp in Path::new(&decoded).components() {
-        match comp {
-            Component::RootDir => {}
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
+    let mut out = confined(root, &percent_decode(path)?)?;
     if out.is_dir() {
         out.push("index.html");
     }
     Some(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    if out.contains(&0) {
-        return None;
-    }
-    String::from_utf8(out).ok()
 }
 
 fn content_type(p: &Path) -> &'static str {
