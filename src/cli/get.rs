@@ -91,7 +91,7 @@ pub(crate) struct GetArgs {
     #[arg(short = 'm', long, value_name = "SECONDS")]
     max_time: Option<f64>,
     #[command(flatten)]
-    net: NetArgs,
+    pub(super) net: NetArgs,
 }
 
 /// Downloads bigger than this get a progress bar (on a terminal).

@@ -324,6 +324,7 @@ impl Tcb {
         {
             self.enter_sack_recovery(self.flight_size());
         }
+        self.rate_on_ack(now, seg, flight);
         if window == 0 && flight > 0 && ack == self.snd_una {
             // The peer is alive and answering probes of its closed window.
             self.retries = 0;

@@ -4,7 +4,8 @@
 //! machine of RFC 9293 §3.3.2, sequence-space bookkeeping (§3.4), the
 //! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
 //! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
-//! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC), window scaling
+//! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC, BBR per
+//! draft-ietf-ccwg-bbr with delivery-rate sampling and pacing), window scaling
 //! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
 //! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
@@ -20,12 +21,14 @@
 //!
 //! Must not use threads, locks, `std::io`, the real clock or OS randomness.
 
+pub mod bbr;
 mod congestion;
 mod icmp;
 mod input;
 pub mod isn;
 mod options;
 mod output;
+pub mod rate;
 mod reason;
 mod rtt;
 mod sack;
@@ -36,7 +39,8 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use congestion::{Algorithm, CongestionControl};
+pub use bbr::BbrMode;
+pub use congestion::{Algorithm, CcState, CongestionControl, UnknownAlgorithm};
 pub use isn::IsnGenerator;
 pub use output::Transmit;
 pub use reason::{AckReason, Reason};
@@ -95,7 +99,8 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
-    /// Congestion-avoidance algorithm (CUBIC by default, as Linux).
+    /// Congestion-control algorithm (CUBIC by default); per connection
+    /// with [`Tcb::set_congestion_control`].
     pub congestion: Algorithm,
     /// Most separate out-of-order ranges held for reassembly; segments that
     /// would open another hole are dropped (and counted).

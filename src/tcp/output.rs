@@ -2,10 +2,17 @@
 //! send next, in priority order — RSTs, SYN / SYN-ACK, a fast retransmit,
 //! new or go-back-N data and FIN within min(cwnd, snd_wnd), a zero-window
 //! probe, and finally a bare ACK or window update.
+//!
+//! Pacing: when the congestion controller sets a pacing rate (BBR), data
+//! segments leave only while the [`Pacer`]'s credit — the rate times the
+//! time elapsed, capped at one send quantum (about 1 ms of data, at least
+//! two segments) — is positive; [`Tcb::poll_at`] then reports when a full
+//! quantum is available again. Segments thus leave in bursts of a few,
+//! which bounds the driver's wake-ups, at the paced average rate.
 
 use super::timers::Timer;
 use super::{AckReason, Reason, State, Tcb};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{Flags, SeqNumber, TcpHeader, TcpOptions};
 
 /// One segment to send. The payload stays in the send buffer until the
@@ -27,7 +34,59 @@ pub struct Transmit {
     pub reason: Reason,
 }
 
+/// The pacing budget: a token bucket in bytes.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Pacer {
+    credit: f64,
+    last: Option<Instant>,
+    /// When held-back data may leave (set while pacing holds it).
+    pub(super) wake: Option<Instant>,
+}
+
+impl Pacer {
+    /// Refills at `rate` bytes/s up to `quantum`; true if a segment may
+    /// leave now, else sets [`wake`](Self::wake) to when a quantum is due.
+    fn allows(&mut self, now: Instant, rate: f64, quantum: f64) -> bool {
+        self.credit = match self.last {
+            None => quantum,
+            Some(l) => {
+                let elapsed = now.saturating_duration_since(l).as_secs_f64();
+                (self.credit + rate * elapsed).min(quantum)
+            }
+        };
+        self.last = Some(now);
+        if self.credit > 0.0 {
+            return true;
+        }
+        let wait = ((quantum - self.credit) / rate * 1e6).ceil().max(1.0);
+        self.wake = Some(now + Duration::from_micros(wait as u64));
+        false
+    }
+
+    /// Debits a segment that left.
+    pub(super) fn spend(&mut self, bytes: usize) {
+        self.credit -= bytes as f64;
+    }
+}
+
 impl Tcb {
+    /// True when pacing holds data back at `now` (the release time is then
+    /// in `pacer.wake`).
+    fn paced_out(&mut self, now: Instant) -> bool {
+        let Some(rate) = self.cc.pacing_rate() else {
+            return false;
+        };
+        let quantum = self.pacing_quantum() as f64;
+        !self.pacer.allows(now, rate, quantum)
+    }
+
+    /// Bytes that may leave in one paced burst (BBR's send quantum).
+    fn pacing_quantum(&self) -> usize {
+        self.cc
+            .bbr()
+            .map_or(usize::MAX, |b| b.send_quantum() as usize)
+    }
+
     fn header(&self, seq: SeqNumber, flags: Flags) -> TcpHeader {
         TcpHeader {
             src_port: self.local.port(),
@@ -121,6 +180,8 @@ impl Tcb {
     /// The next segment to send, if any. Call until `None` after every
     /// input or user call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        // Recomputed by this call if pacing still holds data back.
+        self.pacer.wake = None;
         if let Some(seq) = self.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);
@@ -173,14 +234,14 @@ impl Tcb {
     }
 
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
-        if self.fast_retransmit {
+        if self.fast_retransmit && !self.paced_out(now) {
             self.fast_retransmit = false;
             if let Some(t) = self.retransmit_first(now) {
                 return Some(t);
             }
         }
         let sack_recovery = self.sack_ok && self.recovery.is_some();
-        if sack_recovery {
+        if sack_recovery && !self.paced_out(now) {
             if let Some(t) = self.sack_retransmit(now) {
                 return Some(t);
             }
@@ -203,6 +264,9 @@ impl Tcb {
                 .saturating_sub(in_flight)
         };
         let mss = self.data_mss();
+        if unsent > 0 && self.cc.cwnd() < in_flight + mss.min(unsent) {
+            self.cwnd_limited = true;
+        }
         // With TSO, up to `tso_max` in one go, cut to whole segments unless
         // it is the last of the data: the device sends the same MSS-sized
         // segments that segment-at-a-time output would (a partial tail is
@@ -210,7 +274,8 @@ impl Tcb {
         // go-back-N after a timeout resends one segment at a time.
         let resending = self.snd_nxt.diff(self.snd_max) < 0;
         let limit = if self.tso_max > mss && !resending {
-            self.tso_max / mss * mss
+            // Paced, a batch is at most one send quantum.
+            self.tso_max.min(self.pacing_quantum().max(mss)) / mss * mss
         } else {
             mss
         };
@@ -248,7 +313,11 @@ impl Tcb {
             len = len / mss * mss;
         }
         let fin_here = fin_here && self.fin_seq == Some(self.snd_nxt + len);
-        if len > 0 || fin_here {
+        let paced = len > 0 && !probing && self.paced_out(now);
+        if len == 0 && !fin_here {
+            self.note_app_limited(unsent, mss);
+        }
+        if !paced && (len > 0 || fin_here) {
             let seq = self.snd_nxt;
             let mut flags = Flags::ACK;
             if len > 0 && len == unsent {
@@ -265,6 +334,7 @@ impl Tcb {
             }
             self.snd_nxt = seq + len + usize::from(fin_here);
             self.snd_max = self.snd_max.max(self.snd_nxt);
+            self.on_data_sent(now, seq, len);
             if len < mss || len % mss != 0 {
                 // The end of a small segment, or of a batch's partial tail.
                 self.snd_sml = seq + len;
@@ -330,6 +400,7 @@ impl Tcb {
             return None;
         }
         self.high_rxt = seq + len;
+        self.on_data_sent(now, seq, len);
         if self
             .rtt_probe
             .is_some_and(|(s, _)| s.diff(seq + len) < 0 && s.diff(seq) >= 0)
@@ -365,6 +436,7 @@ impl Tcb {
             flags |= Flags::FIN;
         }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.on_data_sent(now, seq, data);
         let h = self.header(seq, flags);
         self.emit(now, h, 0, data, Reason::FastRetransmit)
     }
