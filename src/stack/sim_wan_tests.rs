@@ -35,6 +35,8 @@ struct Side {
 
 /// What one transfer measured.
 struct Run {
+    /// Every byte arrived as sent.
+    intact: bool,
     /// Virtual time from the SYN to the last byte read by the receiver.
     elapsed: Duration,
     /// The sender's congestion-control state, sampled every 250 ms.
@@ -148,10 +150,9 @@ fn bulk(algorithm: Algorithm, loss: f64, n: usize, seed: u64) -> Run {
         if !a.dev.inner_mut().rx.is_empty() || !b.dev.inner_mut().rx.is_empty() {
             continue;
         }
-        let writable = a
-            .iface
-            .tcp(ca)
-            .is_some_and(|t| sent < n && t.send_capacity() > 0 && t.state().can_send());
+        let writable = a.iface.tcp(ca).is_some_and(|t| {
+            sent < n && t.send_capacity() > 0 && !t.is_connecting() && t.state().can_send()
+        });
         if writable {
             continue;
         }
@@ -166,9 +167,18 @@ fn bulk(algorithm: Algorithm, loss: f64, n: usize, seed: u64) -> Run {
         .min();
         now = now.max(next.expect("nothing left to happen before the transfer completed"));
     }
-    assert!(got == data, "{algorithm} at {loss}: bytes differ");
     let (fa, fb) = (a.dev.stats(), b.dev.stats());
+    let first_diff = got.iter().zip(&data).position(|(x, y)| x != y);
+    if let Some(at) = first_diff {
+        eprintln!(
+            "{algorithm} at {loss}: bytes differ from offset {at}; sender {:?}; receiver {:?}; \
+             links {fa:?} {fb:?}",
+            a.iface.tcp(ca).map(|t| t.stats()),
+            cb.and_then(|h| b.iface.tcp(h)).map(|t| t.stats())
+        );
+    }
     Run {
+        intact: first_diff.is_none(),
         elapsed: now - Instant::ZERO,
         trace,
         retransmits: a.iface.tcp(ca).map_or(0, |t| t.stats().retransmits),
@@ -190,17 +200,21 @@ fn compare(loss: f64, n: usize) -> [(Algorithm, Run); 3] {
     for (alg, r) in [&bbr, &cubic, &reno] {
         out.push_str(&format!(
             "  {:<8} {:>6.1} Mbit/s ({:.2}x bottleneck) in {:>7.3} s, {} retransmits, \
-             {} random / {} queue drops\n",
+             {} random / {} queue drops{}\n",
             alg.name(),
             r.mbit(n),
             r.mbit(n) * 1e6 / RATE_BPS as f64,
             r.elapsed.as_secs_f64(),
             r.retransmits,
             r.random_drops,
-            r.queue_drops
+            r.queue_drops,
+            if r.intact { "" } else { ", BYTES DIFFER" }
         ));
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
+    for (alg, r) in [&bbr, &cubic, &reno] {
+        assert!(r.intact, "{alg} at {loss}: bytes differ");
+    }
     [bbr, cubic, reno]
 }
 

@@ -16,8 +16,9 @@
 //! Losses bound the model only when they exceed 2% of what was in flight
 //! (`inflight_hi`, §5.5.10) or, outside bandwidth probing, scale the
 //! short-term bounds `bw_lo`/`inflight_lo` by β = 0.7 once per round
-//! (§5.5.10.3). Random loss well below 2% therefore leaves the model at
-//! full bandwidth.
+//! whose loss rate exceeds the same 2% (§5.5.10.3; the draft reacts to
+//! any loss there — see `update_congestion_signals`). Random loss well
+//! below 2% therefore leaves the model at full bandwidth.
 //!
 //! Units: bytes, bytes per second (f64), [`Duration`]. Randomness (the
 //! probe wait) comes from a seed, so runs replay.
@@ -167,6 +168,9 @@ pub struct Bbr {
     loss_round_delivered: u64,
     loss_in_round: bool,
     loss_events_in_round: u32,
+    /// Bytes marked lost and delivered in the current loss round.
+    round_lost: u64,
+    round_acked: u64,
     // PROBE_BW cycle (§5.3.3).
     cycle_stamp: Instant,
     ack_phase: AckPhase,
@@ -232,6 +236,8 @@ impl Bbr {
             loss_round_delivered: 0,
             loss_in_round: false,
             loss_events_in_round: 0,
+            round_lost: 0,
+            round_acked: 0,
             cycle_stamp: now,
             ack_phase: AckPhase::Init,
             bw_probe_wait: Duration::from_secs(2),
@@ -406,16 +412,27 @@ impl Bbr {
             self.bw_hi[1] = self.bw_hi[1].max(rs.delivery_rate);
             self.max_bw = self.bw_hi[0].max(self.bw_hi[1]);
         }
-        // §5.5.10.3 BBRUpdateCongestionSignals.
+        // §5.5.10.3 BBRUpdateCongestionSignals, with LossThresh applied to
+        // the round as a whole: the draft reacts to any loss in a round,
+        // which under random loss (a lossy link, not a queue) ratchets
+        // bw_lo down round after round, since pacing 1% under the estimate
+        // makes bw_latest ≈ 0.99·bw_lo. A round counts as congested when
+        // more than 2% of what it accounted for was lost — the threshold
+        // the draft already uses for inflight_hi.
         if rs.newly_lost > 0 {
-            self.loss_in_round = true;
             self.loss_events_in_round += 1;
         }
+        self.round_lost += rs.newly_lost;
+        self.round_acked += rs.newly_acked;
         if !self.loss_round_start {
             return;
         }
+        let accounted = (self.round_lost + self.round_acked) as f64;
+        self.loss_in_round = self.round_lost as f64 > LOSS_THRESH * accounted;
         self.adapt_lower_bounds_from_congestion();
         self.loss_in_round = false;
+        self.round_lost = 0;
+        self.round_acked = 0;
     }
 
     /// §5.5.5: a new PROBE_BW cycle ages the max filter by one slot.
@@ -634,7 +651,8 @@ impl Bbr {
         if !self.mode.is_probe_bw() {
             return;
         }
-        match self.mode {
+        let mode = self.mode;
+        match mode {
             BbrMode::ProbeBwDown => {
                 if self.is_time_to_probe_bw(now) {
                     return;
@@ -646,17 +664,13 @@ impl Bbr {
             BbrMode::ProbeBwCruise => {
                 self.is_time_to_probe_bw(now);
             }
-            BbrMode::ProbeBwRefill => {
-                // After one round of refilling, start probing.
-                if self.round_start {
-                    self.bw_probe_samples = true;
-                    self.start_probe_bw_up(now);
-                }
+            // After one round of refilling, start probing.
+            BbrMode::ProbeBwRefill if self.round_start => {
+                self.bw_probe_samples = true;
+                self.start_probe_bw_up(now);
             }
-            BbrMode::ProbeBwUp => {
-                if self.is_time_to_go_down(rs) {
-                    self.start_probe_bw_down(now);
-                }
+            BbrMode::ProbeBwUp if self.is_time_to_go_down(rs) => {
+                self.start_probe_bw_down(now);
             }
             _ => {}
         }

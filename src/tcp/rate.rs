@@ -202,7 +202,7 @@ impl RateSampler {
                     }
                     _ => self.records.push_back(snap),
                 }
-                at = at + piece;
+                at += piece;
             }
             return;
         }
@@ -305,7 +305,7 @@ impl RateSampler {
             let part = if acked_all {
                 front.len
             } else {
-                (snd_una - front.start) as u32
+                snd_una - front.start
             };
             let rec = *front;
             if acked_all {
