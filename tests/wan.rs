@@ -279,9 +279,6 @@ impl Drop for Proc {
 
 #[test]
 fn emulator_counters_equal_the_model_for_the_seed_and_the_receiver_agrees() {
-    if !root_or_skip() {
-        return;
-    }
     let shape = Shape {
         loss: 0.02,
         duplicate: 0.01,
@@ -349,9 +346,6 @@ fn emulator_counters_equal_the_model_for_the_seed_and_the_receiver_agrees() {
 
 #[test]
 fn ping_through_the_emulator_sees_the_configured_delay() {
-    if !root_or_skip() {
-        return;
-    }
     let one_way = Shape {
         delay: Duration::from_millis(10),
         ..Shape::default()
@@ -519,27 +513,18 @@ fn upload(mib: usize) -> (String, String, f64) {
 
 #[test]
 fn wan_cell_download_arrives_intact() {
-    if !root_or_skip() {
-        return;
-    }
     let (want, got, _) = download(2);
     assert_eq!(got, want, "the body differs");
 }
 
 #[test]
 fn wan_cell_upload_arrives_intact() {
-    if !root_or_skip() {
-        return;
-    }
     let (want, got, _) = upload(2);
     assert_eq!(got, want, "the body differs");
 }
 
 #[test]
 fn wan_cell_download_beats_the_loss_based_bound_5x() {
-    if !root_or_skip() {
-        return;
-    }
     let (want, got, mbit) = download(8);
     assert_eq!(got, want, "the body differs");
     let bound = mathis_mbit();
@@ -551,9 +536,6 @@ fn wan_cell_download_beats_the_loss_based_bound_5x() {
 
 #[test]
 fn wan_cell_upload_beats_the_loss_based_bound_5x() {
-    if !root_or_skip() {
-        return;
-    }
     let (want, got, mbit) = upload(8);
     assert_eq!(got, want, "the body differs");
     let bound = mathis_mbit();

@@ -60,7 +60,10 @@ impl Assembler {
             end = end.max(self.ranges[last].1);
             last += 1;
         }
-        if first == last && self.ranges.len() >= self.max_ranges {
+        // A range at offset 0 is in-order data the caller takes at once
+        // with take_front: refusing it would leave every held range
+        // unshifted while RCV.NXT moves on, misplacing their bytes.
+        if first == last && self.ranges.len() >= self.max_ranges && start != 0 {
             return Err(TooManyHoles);
         }
         self.ranges.splice(first..last, [(start, end)]);
@@ -123,6 +126,22 @@ mod tests {
         a.add(0, 5).unwrap();
         assert_eq!(a.take_front(), 35);
         assert!(a.is_empty());
+    }
+
+    #[test]
+    fn in_order_data_is_taken_even_with_the_range_limit_reached() {
+        // Two holes held at the limit; in-order bytes that touch neither
+        // must still shift them, or their bytes land at the wrong offsets.
+        let mut a = Assembler::new(2);
+        a.add(100, 10).unwrap();
+        a.add(200, 10).unwrap();
+        a.add(0, 50).unwrap();
+        assert_eq!(a.take_front(), 50);
+        assert_eq!(
+            a.ranges_latest_first().collect::<Vec<_>>(),
+            vec![(50, 60), (150, 160)]
+        );
+        assert_eq!(a.add(70, 5), Err(TooManyHoles), "the limit still holds");
     }
 
     #[test]

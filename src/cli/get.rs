@@ -120,7 +120,7 @@ pub(crate) struct GetArgs {
     #[arg(short = 'm', long, value_name = "SECONDS")]
     max_time: Option<f64>,
     #[command(flatten)]
-    net: NetArgs,
+    pub(super) net: NetArgs,
 }
 
 /// Connections a page load opens at once by default: what browsers open

@@ -1,6 +1,7 @@
 //! `FaultInjector<D>`: wraps a device and, from a seed, drops, corrupts,
 //! duplicates, reorders, delays and rate-limits the packets sent through
-//! it. Deterministic: the same seed and the same sequence of sends at the
+//! it, and can model a bottleneck link: a serialization rate in bits per
+//! second behind a bounded FIFO queue (tail drop, like `tbf`). Deterministic: the same seed and the same sequence of sends at the
 //! same instants give the same faults, so a failing simulation replays.
 //!
 //! Time is explicit (this is used by deterministic simulations): delayed
@@ -28,6 +29,12 @@ pub struct Faults {
     /// Most packets per second (0 = unlimited); excess is dropped, like a
     /// full queue.
     pub rate_pps: u32,
+    /// Bottleneck rate in bits per second (0 = none): packets leave one
+    /// after another at this rate, then take `delay`.
+    pub rate_bps: u64,
+    /// Bytes the bottleneck queue holds (tail drop beyond); 0 means one
+    /// [`MAX_DELAYED`]-packet bound only.
+    pub queue_bytes: usize,
 }
 
 /// Counters of what the injector did.
@@ -45,6 +52,8 @@ pub struct FaultStats {
     pub duplicated: u64,
     /// Packets sent out of order.
     pub reordered: u64,
+    /// Packets tail-dropped by the full bottleneck queue.
+    pub queue_dropped: u64,
 }
 
 /// A device wrapper injecting seeded faults on the send path.
@@ -56,6 +65,9 @@ pub struct FaultInjector<D> {
     held: Option<Vec<u8>>,
     delayed: VecDeque<(Instant, Vec<u8>)>,
     bucket: (Instant, u32),
+    /// Nanoseconds (since the epoch) at which the bottleneck finishes
+    /// sending what is queued.
+    link_free_ns: u128,
     stats: FaultStats,
 }
 
@@ -74,6 +86,7 @@ impl<D: Device> FaultInjector<D> {
             held: None,
             delayed: VecDeque::new(),
             bucket: (Instant::ZERO, 0),
+            link_free_ns: 0,
             stats: FaultStats::default(),
         }
     }
@@ -133,16 +146,47 @@ impl<D: Device> FaultInjector<D> {
         *count > self.faults.rate_pps
     }
 
+    /// When a packet of `len` bytes offered now leaves the bottleneck, or
+    /// `None` if the queue is full (tail drop).
+    fn bottleneck(&mut self, len: usize) -> Option<Instant> {
+        let rate = u128::from(self.faults.rate_bps);
+        let now_ns = u128::from(self.now.total_micros()) * 1000;
+        let start = self.link_free_ns.max(now_ns);
+        let queued = (start - now_ns) * rate / 8 / 1_000_000_000;
+        let limit = if self.faults.queue_bytes == 0 {
+            usize::MAX
+        } else {
+            self.faults.queue_bytes
+        };
+        if queued.saturating_add(len as u128) > limit as u128 {
+            return None;
+        }
+        self.link_free_ns = start + (len as u128 * 8 * 1_000_000_000).div_ceil(rate);
+        let us = self.link_free_ns.div_ceil(1000);
+        Some(Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX)))
+    }
+
     fn emit(&mut self, packet: Vec<u8>) -> io::Result<()> {
-        if self.faults.delay.is_zero() {
+        let depart = if self.faults.rate_bps > 0 {
+            match self.bottleneck(packet.len()) {
+                Some(t) => t,
+                None => {
+                    self.stats.queue_dropped += 1;
+                    return Ok(());
+                }
+            }
+        } else {
+            self.now
+        };
+        if self.faults.delay.is_zero() && self.faults.rate_bps == 0 {
             return self.inner.send(&packet);
         }
         if self.delayed.len() >= MAX_DELAYED {
             self.stats.rate_limited += 1;
             return Ok(());
         }
-        self.delayed
-            .push_back((self.now + self.faults.delay, packet));
+        // Departures are monotonic, so the queue stays sorted by due time.
+        self.delayed.push_back((depart + self.faults.delay, packet));
         Ok(())
     }
 }
@@ -273,6 +317,37 @@ mod tests {
         assert!(f.inner_mut().0.is_empty());
         f.release(Instant::from_millis(15));
         assert_eq!(f.inner_mut().0.len(), 1);
+    }
+
+    #[test]
+    fn bottleneck_serializes_and_tail_drops() {
+        // 1000-byte packets at 8 Mbit/s: 1 ms each; the queue holds 3000
+        // bytes, so of 10 packets offered at once 3 are accepted (the
+        // first starts at once, two wait).
+        let mut f = FaultInjector::new(
+            Sink::default(),
+            Faults {
+                rate_bps: 8_000_000,
+                queue_bytes: 3000,
+                delay: Duration::from_millis(10),
+                ..Faults::default()
+            },
+            1,
+        );
+        for _ in 0..10 {
+            f.send(&[0u8; 1000]).unwrap();
+        }
+        assert_eq!(f.stats().queue_dropped, 7);
+        assert_eq!(f.next_release(), Some(Instant::from_millis(11)));
+        f.release(Instant::from_millis(12));
+        assert_eq!(f.inner_mut().0.len(), 2, "one per millisecond");
+        f.release(Instant::from_millis(13));
+        assert_eq!(f.inner_mut().0.len(), 3);
+        // Once drained the queue accepts again.
+        f.set_now(Instant::from_millis(3));
+        f.send(&[0u8; 1000]).unwrap();
+        assert_eq!(f.stats().queue_dropped, 7);
+        assert_eq!(f.next_release(), Some(Instant::from_millis(14)));
     }
 
     #[test]

@@ -26,6 +26,8 @@ mod offload_tests;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
+mod sim_wan_tests;
+#[cfg(test)]
 mod tests;
 
 pub use demux::SocketHandle;

@@ -30,6 +30,7 @@ macro_rules! recv_nothing {
     };
 }
 
+mod bbr;
 mod close;
 mod congestion;
 mod data;
