@@ -9,7 +9,7 @@ mod cli;
 // The library's layers under the crate-root names the CLI modules use
 // (`crate::net::Stack`, `crate::http::Client`, …), so the CLI reads like
 // the layer above them that it is.
-use tunstack::{connector, device, dns, http, net, wire};
+use tunstack::{connector, device, dns, http, net, tcp, wire};
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))

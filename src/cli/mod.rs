@@ -126,6 +126,17 @@ pub(crate) struct NetArgs {
     /// congestion window up to 4 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     sndbuf: Option<usize>,
+    /// Congestion control for tunstack's connections: bbr, cubic or
+    /// newreno (like Linux's `tcp_congestion_control`; default: the
+    /// stack's default, cubic).
+    #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
+    cc: Option<crate::tcp::Algorithm>,
+}
+
+/// `--cc NAME`: the error names the accepted values.
+fn parse_cc(s: &str) -> Result<crate::tcp::Algorithm, String> {
+    s.parse()
+        .map_err(|e: crate::tcp::UnknownAlgorithm| e.to_string())
 }
 
 /// Largest buffer `--rcvbuf`/`--sndbuf` accept (the window field with the
@@ -234,11 +245,16 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         configure: true,
         offload: !n.no_offload && n.pcap.is_none(),
     };
+    let defaults = Config::default();
     let mut config = Config {
         addr: n.addr,
         prefix_len: n.prefix,
         mtu: n.mtu,
-        ..Config::default()
+        tcp: crate::tcp::Config {
+            congestion: n.cc.unwrap_or(defaults.tcp.congestion),
+            ..defaults.tcp.clone()
+        },
+        ..defaults
     };
     // A fixed size is its own maximum: autotuning cannot move it.
     if let Some(b) = n.rcvbuf {
@@ -428,6 +444,37 @@ mod tests {
             EXIT_USAGE
         );
         assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
+    }
+
+    #[test]
+    fn cc_flag_names_the_algorithm_or_fails_as_usage() {
+        assert_eq!(
+            run(["tunstack", "get", "http://10.0.0.1/", "--cc", "vegas"]),
+            EXIT_USAGE
+        );
+        assert_eq!(run(["tunstack", "serve", "--cc", ""]), EXIT_USAGE);
+        for (name, alg) in [
+            ("bbr", crate::tcp::Algorithm::Bbr),
+            ("cubic", crate::tcp::Algorithm::Cubic),
+            ("newreno", crate::tcp::Algorithm::NewReno),
+        ] {
+            let cli = Cli::try_parse_from(["tunstack", "serve", "--cc", name]).unwrap();
+            let Command::Serve(a) = cli.command else {
+                panic!("serve")
+            };
+            assert_eq!(a.net.cc, Some(alg));
+            let cli =
+                Cli::try_parse_from(["tunstack", "get", "http://10.0.0.1/", "--cc", name]).unwrap();
+            let Command::Get(a) = cli.command else {
+                panic!("get")
+            };
+            assert_eq!(a.net.cc, Some(alg));
+        }
+        let e = Cli::try_parse_from(["tunstack", "serve", "--cc", "vegas"]).unwrap_err();
+        assert!(
+            e.to_string().contains("expected bbr, cubic or newreno"),
+            "{e}"
+        );
     }
 
     #[test]

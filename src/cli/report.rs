@@ -5,26 +5,29 @@
 use crate::net::{Stats, TcpInfo};
 use std::time::Duration;
 
-/// `--stats`: receive-buffer fill, advertised window, congestion window
-/// and SRTT over the transfer, at most 20 evenly spaced rows.
+/// `--stats`: receive-buffer fill, advertised window, congestion window,
+/// SRTT and the congestion controller's state (BBR: mode, pacing rate,
+/// bandwidth and min-RTT estimates; CUBIC/NewReno: ssthresh) over the
+/// transfer, at most 20 evenly spaced rows.
 pub(super) fn print_series(rows: &[(Duration, TcpInfo)]) {
     if rows.is_empty() {
         return;
     }
     eprintln!(
-        "over time:    t (ms)   recv buffer   our window   peer window       cwnd   srtt (ms)"
+        "over time:    t (ms)   recv buffer   our window   peer window       cwnd   srtt (ms)   congestion control"
     );
     let step = rows.len().div_ceil(20).max(1);
     for (t, i) in rows.iter().step_by(step) {
         eprintln!(
-            "           {:>9.1}   {:>11}   {:>10}   {:>11}   {:>8}   {:>9}",
+            "           {:>9.1}   {:>11}   {:>10}   {:>11}   {:>8}   {:>9}   {}",
             t.as_secs_f64() * 1e3,
             i.recv_queue,
             i.recv_window,
             i.send_window,
             i.cwnd,
             i.srtt
-                .map_or("-".to_string(), |s| format!("{:.3}", s.as_secs_f64() * 1e3))
+                .map_or("-".to_string(), |s| format!("{:.3}", s.as_secs_f64() * 1e3)),
+            i.cc
         );
     }
 }
@@ -45,6 +48,7 @@ pub(super) fn print_stats(stack: &Stats, conn: Option<&TcpInfo>) {
             ms(i.rttvar),
             ms(i.rto)
         );
+        eprintln!("  congestion control: {}", i.cc);
         for (name, v) in i.stats.counters() {
             eprintln!("  {name:<28} {v}");
         }

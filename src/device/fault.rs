@@ -45,7 +45,7 @@ pub struct FaultStats {
     pub offered: u64,
     /// Packets dropped at random.
     pub dropped: u64,
-    /// Packets dropped by the rate limit or a full bottleneck queue.
+    /// Packets dropped by the packet-rate limit or the delay line's bound.
     pub rate_limited: u64,
     /// Packets corrupted.
     pub corrupted: u64,
@@ -53,6 +53,8 @@ pub struct FaultStats {
     pub duplicated: u64,
     /// Packets sent out of order.
     pub reordered: u64,
+    /// Packets tail-dropped by the full bottleneck queue.
+    pub queue_dropped: u64,
 }
 
 /// A device wrapper injecting seeded faults on the send path.
@@ -149,7 +151,7 @@ impl<D: Device> FaultInjector<D> {
         let mut due = self.now;
         if self.faults.rate_bps > 0 {
             let Some(sent) = self.through_bottleneck(packet.len()) else {
-                self.stats.rate_limited += 1;
+                self.stats.queue_dropped += 1;
                 return Ok(());
             };
             due = sent;
@@ -339,13 +341,13 @@ mod tests {
             f.send(&[0u8; 1000]).unwrap();
         }
         // One on the link and two waiting fill it: the fourth is dropped.
-        assert_eq!(f.stats().rate_limited, 1);
+        assert_eq!(f.stats().queue_dropped, 1);
         let due: Vec<_> = f.delayed.iter().map(|(t, _)| t.total_millis()).collect();
         assert_eq!(due, vec![11, 12, 13]);
         // Half a millisecond later the first is half sent: room for none.
         f.set_now(Instant::from_micros(500));
         f.send(&[0u8; 1000]).unwrap();
-        assert_eq!(f.stats().rate_limited, 2);
+        assert_eq!(f.stats().queue_dropped, 2);
         // Once the link is idle, a packet leaves at once.
         f.release(Instant::from_millis(20));
         assert_eq!(f.inner_mut().0.len(), 3);

@@ -39,6 +39,9 @@ pub struct TcpInfo {
     pub iss: u32,
     /// The peer's initial sequence number (0 until its SYN arrives).
     pub irs: u32,
+    /// Congestion control: algorithm, cwnd, ssthresh; BBR's mode, pacing
+    /// rate, bandwidth and min-RTT estimates.
+    pub cc: crate::tcp::CcState,
 }
 
 /// A TCP connection over a [`Stack`].
@@ -564,7 +567,30 @@ impl TcpStream {
             recv_window: t.recv_window(),
             iss: t.iss().0,
             irs: t.irs().0,
+            cc: t.cc_state(),
         })
+    }
+
+    /// Chooses the congestion-control algorithm for this connection, like
+    /// Linux's `TCP_CONGESTION` socket option: before the handshake
+    /// completes (after [`connect_nonblocking`](Self::connect_nonblocking))
+    /// or mid-connection, where the current window carries over. The
+    /// stack-wide default is [`tcp::Config::congestion`](crate::tcp::Config::congestion).
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn set_congestion_control(&self, algorithm: crate::tcp::Algorithm) -> io::Result<()> {
+        self.with_tcb(|t| t.set_congestion_control(algorithm))?;
+        self.inner.shared.waker.wake();
+        Ok(())
+    }
+
+    /// The congestion-control algorithm in use.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn congestion_control(&self) -> io::Result<crate::tcp::Algorithm> {
+        self.with_tcb(|t| t.congestion_control())
     }
 
     /// Per-connection counters.

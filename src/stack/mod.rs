@@ -28,6 +28,8 @@ mod sim_path_tests;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
+mod sim_wan_tests;
+#[cfg(test)]
 mod tests;
 
 pub use demux::SocketHandle;

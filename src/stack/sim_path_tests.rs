@@ -173,7 +173,7 @@ fn download(path: &mut Path, n: u64, from: Duration) -> Download {
         send_buffer: server.send_buffer(),
         steady_goodput: rate(n - got0, t0),
         goodput: rate(n, Instant::ZERO),
-        bottleneck_drops: path.server.dev.stats().rate_limited,
+        bottleneck_drops: path.server.dev.stats().queue_dropped,
     }
 }
 

@@ -9,6 +9,11 @@
 //! - [`Algorithm::Cubic`] (default, as Linux): shrink to β = 0.7; grow along
 //!   W(t) = C·(t − K)³ + W_max, never slower than Reno (RFC 9438 §4).
 //!
+//! - [`Algorithm::Bbr`]: model-based (draft-ietf-ccwg-bbr), in
+//!   [`super::bbr`]; it ignores the loss-based hooks below and is driven by
+//!   delivery-rate samples ([`CongestionControl::on_rate_sample`]), whose
+//!   losses are RACK's marks. It also sets a pacing rate.
+//!
 //! CUBIC's initial slow start uses HyStart++ (RFC 9406): when the
 //! minimum RTT of a round rises by a clamped eighth over the last round's,
 //! slow start gives way to Conservative Slow Start (CSS, a quarter of the
@@ -25,10 +30,15 @@
 //! [`on_recovery_end`](CongestionControl::on_recovery_end) and
 //! [`on_rto`](CongestionControl::on_rto). During recovery the sending
 //! rate of the loss-based algorithms is governed by PRR (`prr.rs`) when
-//! [`uses_prr`](CongestionControl::uses_prr) says so.
+//! [`uses_prr`](CongestionControl::uses_prr) says so; BBR's recovery
+//! sends by cwnd − pipe.
 
+use super::bbr::{AckContext, Bbr, BbrMode};
+use super::rate::RateSample;
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNumber;
+use core::fmt;
+use core::str::FromStr;
 
 /// Which congestion-avoidance algorithm a connection uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,6 +48,105 @@ pub enum Algorithm {
     Cubic,
     /// RFC 5681 / RFC 6582 NewReno.
     NewReno,
+    /// BBR (draft-ietf-ccwg-bbr) with pacing.
+    Bbr,
+}
+
+impl Algorithm {
+    /// The name Linux uses (`tcp_congestion_control`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Cubic => "cubic",
+            Algorithm::NewReno => "newreno",
+            Algorithm::Bbr => "bbr",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown algorithm name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownAlgorithm(pub String);
+
+impl fmt::Display for UnknownAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown congestion control `{}` (expected bbr, cubic or newreno)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownAlgorithm {}
+
+impl FromStr for Algorithm {
+    type Err = UnknownAlgorithm;
+
+    /// `bbr`, `cubic`, `newreno` (or `reno`), any case.
+    fn from_str(s: &str) -> Result<Algorithm, UnknownAlgorithm> {
+        match s.to_ascii_lowercase().as_str() {
+            "bbr" => Ok(Algorithm::Bbr),
+            "cubic" => Ok(Algorithm::Cubic),
+            "newreno" | "reno" => Ok(Algorithm::NewReno),
+            _ => Err(UnknownAlgorithm(s.to_string())),
+        }
+    }
+}
+
+/// A snapshot of the congestion controller (for `--stats` and traces).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CcState {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Congestion window in bytes.
+    pub cwnd: usize,
+    /// Slow-start threshold (CUBIC, NewReno); `None` while unset or for BBR.
+    pub ssthresh: Option<usize>,
+    /// Pacing rate in bytes per second (BBR).
+    pub pacing_rate: Option<u64>,
+    /// BBR's state.
+    pub mode: Option<BbrMode>,
+    /// BBR's bandwidth estimate in bytes per second.
+    pub bandwidth: Option<u64>,
+    /// BBR's minimum RTT estimate.
+    pub min_rtt: Option<Duration>,
+    /// BBR's long-term inflight bound in bytes, once set.
+    pub inflight_hi: Option<u64>,
+}
+
+impl fmt::Display for CcState {
+    /// `bbr PROBE_BW:CRUISE cwnd 912000 pacing 98.1 Mbit/s bw 99.1 Mbit/s
+    /// min_rtt 50.0 ms` or `cubic cwnd 146000 ssthresh 102200`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.algorithm)?;
+        if let Some(m) = self.mode {
+            write!(f, " {m}")?;
+        }
+        write!(f, " cwnd {}", self.cwnd)?;
+        if let Some(s) = self.ssthresh {
+            write!(f, " ssthresh {s}")?;
+        }
+        let mbit = |b: u64| b as f64 * 8.0 / 1e6;
+        if let Some(p) = self.pacing_rate {
+            write!(f, " pacing {:.1} Mbit/s", mbit(p))?;
+        }
+        if let Some(b) = self.bandwidth {
+            write!(f, " bw {:.1} Mbit/s", mbit(b))?;
+        }
+        if let Some(r) = self.min_rtt {
+            write!(f, " min_rtt {:.1} ms", r.as_secs_f64() * 1e3)?;
+        }
+        if let Some(h) = self.inflight_hi {
+            write!(f, " inflight_hi {h}")?;
+        }
+        Ok(())
+    }
 }
 
 /// RFC 9438 §5: C = 0.4 segments/s³.
@@ -89,6 +198,10 @@ pub struct CongestionControl {
     cubic: Cubic,
     hystart: HyStart,
     bytes_lost: u64,
+    /// BBR's model, when the algorithm is BBR.
+    bbr: Option<Box<Bbr>>,
+    /// Seed for BBR's randomized probing.
+    seed: u64,
 }
 
 impl CongestionControl {
@@ -105,12 +218,96 @@ impl CongestionControl {
             cubic: Cubic::default(),
             hystart: HyStart::default(),
             bytes_lost: 0,
+            bbr: None,
+            seed: 0,
+        }
+        .with_bbr_if_chosen()
+    }
+
+    fn with_bbr_if_chosen(mut self) -> CongestionControl {
+        if self.algorithm == Algorithm::Bbr {
+            self.bbr = Some(Box::new(Bbr::new(
+                self.mss,
+                self.cwnd,
+                self.seed,
+                Instant::ZERO,
+            )));
+        }
+        self
+    }
+
+    /// Seeds BBR's randomized probe timing (deterministic per connection).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+        if self.bbr.is_some() {
+            self.bbr = None;
+            *self = self.clone().with_bbr_if_chosen();
         }
     }
 
     /// Updates the segment size after MSS negotiation.
     pub fn set_mss(&mut self, mss: usize, initial_segments: u32) {
+        let seed = self.seed;
         *self = CongestionControl::new(self.algorithm, mss, initial_segments);
+        self.set_seed(seed);
+    }
+
+    /// Switches algorithm mid-connection, keeping the window (as Linux's
+    /// `TCP_CONGESTION` does).
+    pub fn switch_to(&mut self, algorithm: Algorithm) {
+        if algorithm == self.algorithm {
+            return;
+        }
+        let cwnd = self.cwnd();
+        self.algorithm = algorithm;
+        self.cwnd = cwnd;
+        self.acked_in_ca = 0;
+        self.cubic = Cubic::default();
+        self.hystart = HyStart::default();
+        self.bbr = None;
+        *self = self.clone().with_bbr_if_chosen();
+        if let Some(b) = &mut self.bbr {
+            b.set_cwnd_from(cwnd);
+        }
+    }
+
+    /// BBR's model, when the algorithm is BBR.
+    pub(super) fn bbr(&self) -> Option<&Bbr> {
+        self.bbr.as_deref()
+    }
+
+    pub(super) fn bbr_mut(&mut self) -> Option<&mut Bbr> {
+        self.bbr.as_deref_mut()
+    }
+
+    /// Pacing rate in bytes per second, if the algorithm paces.
+    pub fn pacing_rate(&self) -> Option<f64> {
+        self.bbr
+            .as_ref()
+            .map(|b| b.pacing_rate())
+            .filter(|r| *r > 0.0)
+    }
+
+    /// A delivery-rate sample (BBR's per-ACK input; others ignore it).
+    pub(super) fn on_rate_sample(&mut self, now: Instant, rs: &RateSample, ctx: AckContext) {
+        if let Some(b) = &mut self.bbr {
+            b.on_ack(now, rs, ctx);
+        }
+    }
+
+    /// The snapshot for stats and traces.
+    pub fn state(&self) -> CcState {
+        let bbr = self.bbr.as_deref();
+        CcState {
+            algorithm: self.algorithm,
+            cwnd: self.cwnd(),
+            ssthresh: (bbr.is_none() && self.ssthresh != usize::MAX).then_some(self.ssthresh),
+            pacing_rate: self.pacing_rate().map(|r| r as u64),
+            mode: bbr.map(Bbr::mode),
+            bandwidth: bbr.map(|b| b.bandwidth() as u64),
+            min_rtt: bbr.and_then(Bbr::min_rtt),
+            inflight_hi: bbr.and_then(Bbr::inflight_hi),
+        }
     }
 
     /// The algorithm in use.
@@ -120,7 +317,10 @@ impl CongestionControl {
 
     /// Congestion window.
     pub fn cwnd(&self) -> usize {
-        self.cwnd
+        match &self.bbr {
+            Some(b) => b.cwnd(),
+            None => self.cwnd,
+        }
     }
 
     /// Slow-start threshold.
@@ -202,6 +402,9 @@ impl CongestionControl {
 
     /// New data acknowledged outside recovery (RFC 5681 §3.1).
     pub fn on_ack(&mut self, acked: usize, now: Instant, srtt: Option<Duration>) {
+        if self.bbr.is_some() {
+            return;
+        }
         if self.cwnd < self.ssthresh {
             // Slow start with ABC, L = 2·SMSS (RFC 3465 §2.2); a quarter
             // of that in HyStart++ CSS (RFC 9406 §4.2).
@@ -217,6 +420,7 @@ impl CongestionControl {
             Algorithm::Cubic => {
                 self.cubic_avoidance(acked, now, srtt.unwrap_or(Duration::from_millis(100)))
             }
+            Algorithm::Bbr => {}
         }
     }
 
@@ -271,7 +475,7 @@ impl CongestionControl {
         // Any congestion event ends slow start, HyStart++ included.
         self.hystart.css_baseline_min_rtt = None;
         match self.algorithm {
-            Algorithm::NewReno => (flight / 2).max(2 * self.mss),
+            Algorithm::NewReno | Algorithm::Bbr => (flight / 2).max(2 * self.mss),
             Algorithm::Cubic => {
                 let mss = self.mss as f64;
                 let cwnd = self.cwnd as f64 / mss;
@@ -292,6 +496,10 @@ impl CongestionControl {
 
     /// Retransmission timeout: loss window of 1 SMSS (RFC 5681 §3.1).
     pub fn on_rto(&mut self, flight: usize) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.mss;
         self.acked_in_ca = 0;
@@ -299,6 +507,10 @@ impl CongestionControl {
 
     /// Entering fast recovery on the third duplicate ACK (RFC 6582 §3.2 step 2).
     pub fn on_fast_retransmit(&mut self, flight: usize) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.ssthresh + 3 * self.mss;
         self.acked_in_ca = 0;
@@ -310,6 +522,10 @@ impl CongestionControl {
     /// estimate, not window inflation, pace sending. The caller calls this
     /// once per episode.
     pub fn on_congestion_event(&mut self, flight: usize) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.ssthresh;
         self.acked_in_ca = 0;
@@ -317,12 +533,20 @@ impl CongestionControl {
 
     /// A further duplicate ACK during recovery inflates the window (step 3).
     pub fn on_dup_ack_in_recovery(&mut self) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.cwnd = self.cwnd.saturating_add(self.mss);
     }
 
     /// A partial ACK during recovery (RFC 6582 §3.2 step 5): deflate by the
     /// amount acknowledged, add back one SMSS.
     pub fn on_partial_ack(&mut self, acked: usize) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.cwnd = self
             .cwnd
             .saturating_sub(acked)
@@ -332,6 +556,10 @@ impl CongestionControl {
 
     /// A full ACK ends recovery (RFC 6582 §3.2 step 5, option 1).
     pub fn on_recovery_end(&mut self, flight: usize) {
+        if self.bbr.is_some() {
+            // BBR reacts to losses through its rate samples instead.
+            return;
+        }
         self.cwnd = self
             .ssthresh
             .min(flight.saturating_add(self.mss))

@@ -352,6 +352,7 @@ impl Tcb {
         } else if advanced {
             self.schedule_loss_probe(now);
         }
+        self.rate_on_ack(now, seg, flight);
         if window == 0 && flight > 0 && ack == self.snd_una {
             // The peer is alive and answering probes of its closed window.
             self.retries = 0;

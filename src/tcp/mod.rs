@@ -5,8 +5,9 @@
 //! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
 //! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
 //! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC with RFC 9406
-//! HyStart++), loss recovery (RFC 6675 SACK recovery with RFC 8985
-//! RACK-TLP loss detection and RFC 6937 PRR), window scaling
+//! HyStart++, BBR per draft-ietf-ccwg-bbr with delivery-rate sampling and
+//! pacing), loss recovery (RFC 6675 SACK recovery with RFC 8985 RACK-TLP
+//! loss detection and RFC 6937 PRR), window scaling
 //! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
 //! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
@@ -23,6 +24,7 @@
 //! Must not use threads, locks, `std::io`, the real clock or OS randomness.
 
 mod autotune;
+pub mod bbr;
 mod congestion;
 mod icmp;
 mod input;
@@ -31,6 +33,7 @@ mod options;
 mod output;
 mod prr;
 mod rack;
+pub mod rate;
 mod reason;
 mod recovery;
 mod rtt;
@@ -43,7 +46,8 @@ mod tlp;
 #[cfg(test)]
 mod tests;
 
-pub use congestion::{Algorithm, CongestionControl};
+pub use bbr::BbrMode;
+pub use congestion::{Algorithm, CcState, CongestionControl, UnknownAlgorithm};
 pub use isn::IsnGenerator;
 pub use output::Transmit;
 pub use reason::{AckReason, Reason};
@@ -120,7 +124,8 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
-    /// Congestion-avoidance algorithm (CUBIC by default, as Linux).
+    /// Congestion-control algorithm (CUBIC by default); per connection
+    /// with [`Tcb::set_congestion_control`].
     pub congestion: Algorithm,
     /// Most separate out-of-order ranges held for reassembly; segments that
     /// would open another hole are dropped (and counted). 128 covers a

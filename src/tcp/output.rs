@@ -1,13 +1,24 @@
 //! Segment output (RFC 9293 §3.8, §3.10.2 SEND and §3.10.7 replies): what to
 //! send next, in priority order — RSTs, SYN / SYN-ACK, a tail loss probe
 //! (RFC 8985 §7), a fast retransmit, segments RACK found lost (RFC 6675
-//! NextSeg within PRR's allowance), new or go-back-N data and FIN within
-//! min(cwnd, snd_wnd), a zero-window probe, and finally a bare ACK or
-//! window update.
+//! NextSeg within PRR's allowance, or cwnd − pipe for BBR), new or
+//! go-back-N data and FIN within min(cwnd, snd_wnd), a zero-window probe,
+//! and finally a bare ACK or window update.
+//!
+//! Pacing: when the congestion controller sets a pacing rate (BBR), data
+//! segments leave only while the [`Pacer`]'s credit — the rate times the
+//! time elapsed, capped at one send quantum (about 1 ms of data, at least
+//! two segments) — is positive; [`Tcb::poll_at`] then reports when a full
+//! quantum is available again. Segments thus leave in bursts of a few,
+//! which bounds the driver's wake-ups, at the paced average rate. Every
+//! data segment waits for the pacer: new data, fast and SACK retransmits
+//! and tail loss probes (as in Linux, where a probe goes through the paced
+//! `tcp_write_xmit`); bare ACKs, window updates and zero-window probes do
+//! not.
 
 use super::timers::Timer;
 use super::{AckReason, Reason, State, Tcb};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{Flags, SeqNumber, TcpHeader, TcpOptions};
 
 /// One segment to send. The payload stays in the send buffer until the
@@ -29,7 +40,59 @@ pub struct Transmit {
     pub reason: Reason,
 }
 
+/// The pacing budget: a token bucket in bytes.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Pacer {
+    credit: f64,
+    last: Option<Instant>,
+    /// When held-back data may leave (set while pacing holds it).
+    pub(super) wake: Option<Instant>,
+}
+
+impl Pacer {
+    /// Refills at `rate` bytes/s up to `quantum`; true if a segment may
+    /// leave now, else sets [`wake`](Self::wake) to when a quantum is due.
+    fn allows(&mut self, now: Instant, rate: f64, quantum: f64) -> bool {
+        self.credit = match self.last {
+            None => quantum,
+            Some(l) => {
+                let elapsed = now.saturating_duration_since(l).as_secs_f64();
+                (self.credit + rate * elapsed).min(quantum)
+            }
+        };
+        self.last = Some(now);
+        if self.credit > 0.0 {
+            return true;
+        }
+        let wait = ((quantum - self.credit) / rate * 1e6).ceil().max(1.0);
+        self.wake = Some(now + Duration::from_micros(wait as u64));
+        false
+    }
+
+    /// Debits a segment that left.
+    pub(super) fn spend(&mut self, bytes: usize) {
+        self.credit -= bytes as f64;
+    }
+}
+
 impl Tcb {
+    /// True when pacing holds data back at `now` (the release time is then
+    /// in `pacer.wake`).
+    fn paced_out(&mut self, now: Instant) -> bool {
+        let Some(rate) = self.cc.pacing_rate() else {
+            return false;
+        };
+        let quantum = self.pacing_quantum() as f64;
+        !self.pacer.allows(now, rate, quantum)
+    }
+
+    /// Bytes that may leave in one paced burst (BBR's send quantum).
+    fn pacing_quantum(&self) -> usize {
+        self.cc
+            .bbr()
+            .map_or(usize::MAX, |b| b.send_quantum() as usize)
+    }
+
     pub(super) fn header(&self, seq: SeqNumber, flags: Flags) -> TcpHeader {
         TcpHeader {
             src_port: self.local.port(),
@@ -131,6 +194,8 @@ impl Tcb {
     /// The next segment to send, if any. Call until `None` after every
     /// input or user call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        // Recomputed by this call if pacing still holds data back.
+        self.pacer.wake = None;
         if let Some(seq) = self.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);
@@ -197,19 +262,19 @@ impl Tcb {
     }
 
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
-        if self.tlp.is_pending() {
+        if self.tlp.is_pending() && !self.paced_out(now) {
             if let Some(t) = self.transmit_loss_probe(now) {
                 return Some(t);
             }
         }
-        if self.fast_retransmit {
+        if self.fast_retransmit && !self.paced_out(now) {
             self.fast_retransmit = false;
             if let Some(t) = self.retransmit_first(now) {
                 return Some(t);
             }
         }
         let sack_recovery = self.sack_ok && self.recovery.is_some();
-        if sack_recovery {
+        if sack_recovery && !self.paced_out(now) {
             if let Some(t) = self.sack_retransmit(now) {
                 return Some(t);
             }
@@ -233,6 +298,9 @@ impl Tcb {
                 .saturating_sub(in_flight)
         };
         let mss = self.data_mss();
+        if unsent > 0 && self.cc.cwnd() < in_flight + mss.min(unsent) {
+            self.cwnd_limited = true;
+        }
         // With TSO, up to `tso_max` in one go, cut to whole segments unless
         // it is the last of the data: the device sends the same MSS-sized
         // segments that segment-at-a-time output would (a partial tail is
@@ -240,7 +308,8 @@ impl Tcb {
         // go-back-N after a timeout resends one segment at a time.
         let resending = self.snd_nxt.diff(self.snd_max) < 0;
         let limit = if self.tso_max > mss && !resending {
-            self.tso_max / mss * mss
+            // Paced, a batch is at most one send quantum.
+            self.tso_max.min(self.pacing_quantum().max(mss)) / mss * mss
         } else {
             mss
         };
@@ -278,7 +347,11 @@ impl Tcb {
             len = len / mss * mss;
         }
         let fin_here = fin_here && self.fin_seq == Some(self.snd_nxt + len);
-        if len > 0 || fin_here {
+        let paced = len > 0 && !probing && self.paced_out(now);
+        if len == 0 && !fin_here {
+            self.note_app_limited(unsent, mss);
+        }
+        if !paced && (len > 0 || fin_here) {
             let seq = self.snd_nxt;
             let mut flags = Flags::ACK;
             if len > 0 && len == unsent {

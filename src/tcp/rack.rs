@@ -380,6 +380,15 @@ impl Rack {
         }
     }
 
+    /// The ranges currently marked lost and not SACKed, in sequence order
+    /// (for the delivery-rate sampler's loss accounting).
+    pub(super) fn lost_ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
+        self.segs
+            .iter()
+            .filter(|s| s.lost && !s.sacked)
+            .map(|s| (s.start, s.end))
+    }
+
     /// The first lost, unSACKed segment (RFC 6675 NextSeg rule 1 with
     /// RACK's marks).
     pub(super) fn next_lost(&self) -> Option<(SeqNumber, SeqNumber)> {

@@ -98,6 +98,7 @@ impl Tcb {
             self.stats.rack_lost += losses.segments;
             self.stats.lost_retransmits += losses.retransmissions;
             self.cc.on_lost(losses.bytes);
+            self.rate_on_lost();
         }
         match losses.timeout {
             Some(wait) => self.timers.set(Timer::Reorder, now + wait),
@@ -118,6 +119,7 @@ impl Tcb {
         let lost = self.rack.mark_front_lost();
         if lost > 0 {
             self.cc.on_lost(lost);
+            self.rate_on_lost();
             self.enter_recovery();
         }
     }
@@ -171,7 +173,8 @@ impl Tcb {
     }
 
     /// Every data segment sent (new, retransmitted or probe): recorded for
-    /// RACK, counted for PRR, and — for new data outside recovery — the
+    /// RACK, counted for PRR, debited from the pacer and recorded for rate
+    /// sampling (`rate.rs`), and — for new data outside recovery — the
     /// tail loss probe timer is (re)armed (RFC 8985 §7.2).
     /// Call after SND.NXT / SND.MAX have moved past the segment.
     pub(super) fn on_data_sent(
@@ -186,6 +189,7 @@ impl Tcb {
         if let Some(p) = self.prr.as_mut() {
             p.on_sent(seq_len);
         }
+        self.rate_on_data_sent(now, seq, seq_len);
         if new_data {
             self.schedule_loss_probe(now);
         }

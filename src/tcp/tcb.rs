@@ -230,6 +230,12 @@ pub struct Tcb {
     pub(super) rtt_probe: Option<(SeqNumber, Instant)>,
     pub(super) rtt: RttEstimator,
     pub(super) cc: CongestionControl,
+    /// Delivery-rate sampler (fed only while BBR is the algorithm).
+    pub(super) rate: super::rate::RateSampler,
+    /// Pacing budget (used while the algorithm sets a pacing rate).
+    pub(super) pacer: super::output::Pacer,
+    /// Sending was limited by cwnd since the last ACK.
+    pub(super) cwnd_limited: bool,
     pub(super) timers: TimerTable,
     pub(super) error: Option<ConnectionError>,
     pub(super) stats: ConnStats,
@@ -333,7 +339,15 @@ impl Tcb {
             fast_retransmit: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-            cc: CongestionControl::new(cfg.congestion, mss.min(536), cfg.initial_window),
+            cc: {
+                let mut cc =
+                    CongestionControl::new(cfg.congestion, mss.min(536), cfg.initial_window);
+                cc.set_seed(u64::from(iss.0));
+                cc
+            },
+            rate: super::rate::RateSampler::default(),
+            pacer: super::output::Pacer::default(),
+            cwnd_limited: false,
             timers: TimerTable::default(),
             error: None,
             stats: ConnStats::default(),
@@ -426,6 +440,29 @@ impl Tcb {
     /// Congestion window in bytes.
     pub fn cwnd(&self) -> usize {
         self.cc.cwnd()
+    }
+
+    /// The congestion controller's state: algorithm, cwnd, ssthresh, and
+    /// for BBR its mode, pacing rate and model.
+    pub fn cc_state(&self) -> super::CcState {
+        self.cc.state()
+    }
+
+    /// The congestion-control algorithm in use.
+    pub fn congestion_control(&self) -> super::Algorithm {
+        self.cc.algorithm()
+    }
+
+    /// Switches the congestion-control algorithm (`TCP_CONGESTION`), before
+    /// or during the connection; the window carries over.
+    pub fn set_congestion_control(&mut self, algorithm: super::Algorithm) {
+        if algorithm == self.cc.algorithm() {
+            return;
+        }
+        self.cc.switch_to(algorithm);
+        // The sampler starts from what is sent from now on.
+        self.rate.clear();
+        self.pacer = super::output::Pacer::default();
     }
 
     /// The peer's advertised window in bytes (scaled).

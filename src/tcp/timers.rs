@@ -75,8 +75,13 @@ impl TimerTable {
 impl Tcb {
     /// The earliest instant at which [`on_timeout`](Self::on_timeout) has
     /// work to do.
+    /// Includes the release time of data held back by pacing.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.timers.next()
+        let paced = self.pacer.wake.filter(|_| self.state.is_synchronized());
+        match (self.timers.next(), paced) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// TIMEOUTS (RFC 9293 §3.10.8). Calls before a deadline are no-ops.
@@ -156,6 +161,7 @@ impl Tcb {
             let flight = self.flight_size();
             if flight > 0 {
                 self.cc.on_rto(flight);
+                self.rate_on_rto();
             }
             self.recovery_on_rto();
             self.dup_acks = 0;

@@ -31,6 +31,7 @@ macro_rules! recv_nothing {
 }
 
 mod autotune;
+mod bbr;
 mod close;
 mod congestion;
 mod data;

@@ -1,0 +1,764 @@
+//! BBR congestion control, following draft-ietf-ccwg-bbr ("BBRv3").
+//!
+//! A model of the path — the bottleneck bandwidth (a windowed max of
+//! delivery-rate samples, §5.5.5) and the minimum RTT (a 10 s windowed min,
+//! §5.3.2) — sets the pacing rate and the congestion window. The state
+//! machine (§4.3) probes the model:
+//! - STARTUP: pacing gain 2.77 doubles delivery each round until the
+//!   bandwidth stops growing by 25% for three rounds, or losses exceed
+//!   the 2% threshold (§5.3.1);
+//! - DRAIN: pacing gain 0.35 empties the queue STARTUP built (§5.3.2);
+//! - PROBE_BW: DOWN (0.9), CRUISE (1.0), REFILL (1.0), UP (1.25) — one
+//!   bandwidth probe every 2–3 s, or sooner to coexist with Reno (§5.3.3);
+//! - PROBE_RTT: every 5 s without a new RTT low, cwnd drops to half the
+//!   BDP (at least 4 segments) for 200 ms and a round (§5.3.4).
+//!
+//! Losses bound the model only when they exceed 2% of what was in flight
+//! (`inflight_hi`, §5.5.10) or, outside bandwidth probing, scale the
+//! short-term bounds `bw_lo`/`inflight_lo` by β = 0.7 once per round
+//! whose loss rate exceeds the same 2% (§5.5.10.3; the draft reacts to
+//! any loss there — see `update_congestion_signals`). Random loss well
+//! below 2% therefore leaves the model at full bandwidth.
+//!
+//! Units: bytes, bytes per second (f64), [`Duration`]. Randomness (the
+//! probe wait) comes from a seed, so runs replay.
+
+use super::rate::RateSample;
+
+mod probe_bw;
+use crate::time::{Duration, Instant};
+use core::fmt;
+
+/// §5.3.1: 4·ln 2, the smallest gain that doubles delivery per round.
+const STARTUP_PACING_GAIN: f64 = 2.77;
+const STARTUP_CWND_GAIN: f64 = 2.0;
+/// §5.3.2.
+const DRAIN_PACING_GAIN: f64 = 0.35;
+const DEFAULT_CWND_GAIN: f64 = 2.0;
+const PROBE_UP_PACING_GAIN: f64 = 1.25;
+const PROBE_UP_CWND_GAIN: f64 = 2.25;
+const PROBE_DOWN_PACING_GAIN: f64 = 0.9;
+/// §5.6.2: pace 1% under the estimate so queues drain.
+const PACING_MARGIN: f64 = 0.01;
+/// §5.5.10.2: highest tolerated loss rate per round.
+const LOSS_THRESH: f64 = 0.02;
+/// §5.5.10.3: multiplicative decrease of the short-term bounds.
+const BETA: f64 = 0.7;
+/// §5.5.10.2: headroom left under inflight_hi in CRUISE.
+const HEADROOM: f64 = 0.15;
+const MIN_PIPE_SEGMENTS: u64 = 4;
+const MIN_RTT_FILTER: Duration = Duration::from_secs(10);
+const PROBE_RTT_INTERVAL: Duration = Duration::from_secs(5);
+const PROBE_RTT_DURATION: Duration = Duration::from_millis(200);
+const PROBE_RTT_CWND_GAIN: f64 = 0.5;
+const FULL_BW_THRESH: f64 = 1.25;
+const FULL_BW_COUNT: u32 = 3;
+/// §5.3.1.3: loss events in a round that end STARTUP (with 2% loss).
+const STARTUP_FULL_LOSS_COUNT: u32 = 6;
+/// §5.5.9: the extra-ACKed filter spans 10 rounds (two halves of 5).
+const EXTRA_ACKED_HALF_ROUNDS: u64 = 5;
+const INF: u64 = u64::MAX;
+
+/// BBR's state (§4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BbrMode {
+    /// Exponential search for the bottleneck bandwidth.
+    Startup,
+    /// Drains the queue built in STARTUP.
+    Drain,
+    /// PROBE_BW, pacing below the estimate to drain any queue.
+    ProbeBwDown,
+    /// PROBE_BW, pacing at the estimate.
+    ProbeBwCruise,
+    /// PROBE_BW, refilling the pipe before probing up.
+    ProbeBwRefill,
+    /// PROBE_BW, probing for more bandwidth.
+    ProbeBwUp,
+    /// Lowers inflight to measure the minimum RTT.
+    ProbeRtt,
+}
+
+impl fmt::Display for BbrMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BbrMode::Startup => "STARTUP",
+            BbrMode::Drain => "DRAIN",
+            BbrMode::ProbeBwDown => "PROBE_BW:DOWN",
+            BbrMode::ProbeBwCruise => "PROBE_BW:CRUISE",
+            BbrMode::ProbeBwRefill => "PROBE_BW:REFILL",
+            BbrMode::ProbeBwUp => "PROBE_BW:UP",
+            BbrMode::ProbeRtt => "PROBE_RTT",
+        })
+    }
+}
+
+impl BbrMode {
+    fn is_probe_bw(self) -> bool {
+        matches!(
+            self,
+            BbrMode::ProbeBwDown
+                | BbrMode::ProbeBwCruise
+                | BbrMode::ProbeBwRefill
+                | BbrMode::ProbeBwUp
+        )
+    }
+}
+
+/// §5.5.10.1: where a bandwidth probe is in its ACK feedback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AckPhase {
+    Init,
+    ProbeStarting,
+    ProbeFeedback,
+    ProbeStopping,
+    Refilling,
+}
+
+/// What the connection tells BBR with each ACK.
+#[derive(Clone, Copy, Debug)]
+pub struct AckContext {
+    /// Bytes in flight after the ACK.
+    pub in_flight: u64,
+    /// The sender was limited by cwnd since the last ACK.
+    pub cwnd_limited: bool,
+}
+
+/// BBR's model and control state for one connection.
+#[derive(Clone, Debug)]
+pub struct Bbr {
+    mss: u64,
+    mode: BbrMode,
+    cwnd: u64,
+    prior_cwnd: u64,
+    initial_cwnd: u64,
+    pacing_rate: f64,
+    pacing_gain: f64,
+    cwnd_gain: f64,
+    // Rounds (§5.5.1).
+    round_count: u64,
+    round_start: bool,
+    next_round_delivered: u64,
+    /// The connection's delivered bytes as of the last sample (C.delivered).
+    delivered: u64,
+    // Bandwidth (§5.5.5): max over the last two PROBE_BW cycles.
+    bw_hi: [f64; 2],
+    max_bw: f64,
+    bw_lo: f64,
+    bw: f64,
+    bw_latest: f64,
+    inflight_latest: u64,
+    // Minimum RTT (§5.5.6–§5.3.4).
+    min_rtt: Option<Duration>,
+    min_rtt_stamp: Instant,
+    probe_rtt_min_delay: Option<Duration>,
+    probe_rtt_min_stamp: Instant,
+    probe_rtt_done_stamp: Option<Instant>,
+    probe_rtt_round_done: bool,
+    /// No new RTT low for [`PROBE_RTT_INTERVAL`] (as of this ACK, before
+    /// its sample refreshes the stamp).
+    probe_rtt_expired: bool,
+    // Inflight bounds (§5.5.10).
+    inflight_hi: u64,
+    inflight_lo: u64,
+    // STARTUP exit (§5.3.1.2).
+    full_bw: f64,
+    full_bw_count: u32,
+    full_bw_now: bool,
+    full_bw_reached: bool,
+    // Loss rounds (§5.5.10.3).
+    loss_round_start: bool,
+    loss_round_delivered: u64,
+    loss_in_round: bool,
+    loss_events_in_round: u32,
+    /// Bytes marked lost and delivered in the current loss round.
+    round_lost: u64,
+    round_acked: u64,
+    // PROBE_BW cycle (§5.3.3).
+    cycle_stamp: Instant,
+    ack_phase: AckPhase,
+    bw_probe_wait: Duration,
+    rounds_since_bw_probe: u64,
+    bw_probe_samples: bool,
+    probe_up_cnt: u64,
+    bw_probe_up_acks: u64,
+    bw_probe_up_rounds: u32,
+    // ACK aggregation (§5.5.9).
+    extra_acked: [u64; 2],
+    extra_acked_round: u64,
+    extra_acked_interval_start: Option<Instant>,
+    extra_acked_delivered: u64,
+    // Loss recovery (§5.6.4).
+    in_recovery: bool,
+    packet_conservation: bool,
+    conservation_until: u64,
+    restore_at: Option<u64>,
+    cwnd_limited: bool,
+    rng: u64,
+}
+
+impl Bbr {
+    /// BBRInit (§5.2): STARTUP with the initial window, `seed` for the
+    /// probe-wait jitter.
+    pub fn new(mss: usize, initial_cwnd: usize, seed: u64, now: Instant) -> Bbr {
+        let mss = (mss as u64).max(1);
+        let cwnd = (initial_cwnd as u64).max(MIN_PIPE_SEGMENTS * mss);
+        Bbr {
+            mss,
+            mode: BbrMode::Startup,
+            cwnd,
+            prior_cwnd: cwnd,
+            initial_cwnd: cwnd,
+            pacing_rate: 0.0,
+            pacing_gain: STARTUP_PACING_GAIN,
+            cwnd_gain: STARTUP_CWND_GAIN,
+            round_count: 0,
+            round_start: false,
+            next_round_delivered: 0,
+            delivered: 0,
+            bw_hi: [0.0; 2],
+            max_bw: 0.0,
+            bw_lo: f64::INFINITY,
+            bw: 0.0,
+            bw_latest: 0.0,
+            inflight_latest: 0,
+            min_rtt: None,
+            min_rtt_stamp: now,
+            probe_rtt_min_delay: None,
+            probe_rtt_min_stamp: now,
+            probe_rtt_done_stamp: None,
+            probe_rtt_round_done: false,
+            probe_rtt_expired: false,
+            inflight_hi: INF,
+            inflight_lo: INF,
+            full_bw: 0.0,
+            full_bw_count: 0,
+            full_bw_now: false,
+            full_bw_reached: false,
+            loss_round_start: false,
+            loss_round_delivered: 0,
+            loss_in_round: false,
+            loss_events_in_round: 0,
+            round_lost: 0,
+            round_acked: 0,
+            cycle_stamp: now,
+            ack_phase: AckPhase::Init,
+            bw_probe_wait: Duration::from_secs(2),
+            rounds_since_bw_probe: 0,
+            bw_probe_samples: false,
+            probe_up_cnt: INF,
+            bw_probe_up_acks: 0,
+            bw_probe_up_rounds: 0,
+            extra_acked: [0; 2],
+            extra_acked_round: 0,
+            extra_acked_interval_start: None,
+            extra_acked_delivered: 0,
+            in_recovery: false,
+            packet_conservation: false,
+            conservation_until: 0,
+            restore_at: None,
+            cwnd_limited: false,
+            rng: seed ^ 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    /// The state.
+    pub fn mode(&self) -> BbrMode {
+        self.mode
+    }
+
+    /// Congestion window in bytes.
+    pub fn cwnd(&self) -> usize {
+        self.cwnd as usize
+    }
+
+    /// Pacing rate in bytes per second (0 until initialized).
+    pub fn pacing_rate(&self) -> f64 {
+        self.pacing_rate
+    }
+
+    /// The bandwidth the model uses (min of max_bw and bw_lo), bytes/s.
+    pub fn bandwidth(&self) -> f64 {
+        self.bw
+    }
+
+    /// The windowed-max bandwidth estimate, bytes/s.
+    pub fn max_bw(&self) -> f64 {
+        self.max_bw
+    }
+
+    /// The minimum RTT estimate.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
+    }
+
+    /// The long-term inflight bound (None: unset).
+    pub fn inflight_hi(&self) -> Option<u64> {
+        (self.inflight_hi != INF).then_some(self.inflight_hi)
+    }
+
+    /// The short-term inflight bound (None: unset).
+    pub fn inflight_lo(&self) -> Option<u64> {
+        (self.inflight_lo != INF).then_some(self.inflight_lo)
+    }
+
+    /// Rounds counted so far.
+    pub fn round_count(&self) -> u64 {
+        self.round_count
+    }
+
+    /// In fast recovery (packet conservation for its first round).
+    pub fn in_recovery(&self) -> bool {
+        self.in_recovery
+    }
+
+    /// STARTUP has found the bottleneck bandwidth.
+    pub fn full_bw_reached(&self) -> bool {
+        self.full_bw_reached
+    }
+
+    /// BDP at `gain` for bandwidth `bw` (§5.6.3 BBRBDPMultiple); the
+    /// initial window before any RTT sample.
+    fn bdp_multiple(&self, bw: f64, gain: f64) -> u64 {
+        match self.min_rtt {
+            Some(rtt) if bw > 0.0 => (gain * bw * rtt.as_secs_f64()) as u64,
+            _ => self.initial_cwnd,
+        }
+    }
+
+    /// §5.6.3 BBRInflight: a BDP multiple plus room for ACK aggregation
+    /// and send quanta, and two extra segments when probing up.
+    fn inflight(&self, bw: f64, gain: f64) -> u64 {
+        let mut inflight = self.bdp_multiple(bw, gain) + 3 * self.send_quantum();
+        if self.mode == BbrMode::ProbeBwUp {
+            inflight += 2 * self.mss;
+        }
+        inflight
+    }
+
+    /// §5.6.1: pacing_rate · 1 ms, within [2, 64 KiB / MSS] segments.
+    pub fn send_quantum(&self) -> u64 {
+        let q = (self.pacing_rate * 0.001) as u64;
+        q.clamp(2 * self.mss, (64 * 1024).max(2 * self.mss))
+    }
+
+    fn min_pipe_cwnd(&self) -> u64 {
+        MIN_PIPE_SEGMENTS * self.mss
+    }
+
+    fn probe_rtt_cwnd(&self) -> u64 {
+        self.bdp_multiple(self.bw, PROBE_RTT_CWND_GAIN)
+            .max(self.min_pipe_cwnd())
+    }
+
+    /// §5.6.2 BBRInitPacingRate, from the handshake's SRTT (or 1 ms).
+    pub fn init_pacing_rate(&mut self, srtt: Option<Duration>) {
+        if self.pacing_rate > 0.0 {
+            return;
+        }
+        let rtt = srtt
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_millis(1));
+        let nominal = self.cwnd as f64 / rtt.as_secs_f64();
+        self.pacing_rate = STARTUP_PACING_GAIN * nominal;
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    // ---- per-ACK processing (§5.1 BBRUpdateOnACK) ----
+
+    /// Feeds one rate sample; updates the model, the state and cwnd.
+    pub fn on_ack(&mut self, now: Instant, rs: &RateSample, ctx: AckContext) {
+        self.cwnd_limited = ctx.cwnd_limited;
+        self.delivered = rs.total_delivered;
+        if let Some(l) = rs.lost_segment {
+            self.handle_lost_segment(now, l);
+        }
+        self.update_model_and_state(now, rs, ctx);
+        self.update_control(rs, ctx);
+    }
+
+    fn update_model_and_state(&mut self, now: Instant, rs: &RateSample, ctx: AckContext) {
+        self.update_latest_delivery_signals(rs);
+        self.update_congestion_signals(rs);
+        self.update_ack_aggregation(now, rs);
+        self.check_full_bw_reached(rs);
+        self.check_startup_done(rs, ctx);
+        self.check_drain(now, ctx);
+        self.update_probe_bw_cycle_phase(now, rs, ctx);
+        self.update_min_rtt(now, rs);
+        self.check_probe_rtt(now, ctx);
+        self.advance_latest_delivery_signals(rs);
+        self.bound_bw_for_model();
+    }
+
+    fn update_control(&mut self, rs: &RateSample, ctx: AckContext) {
+        self.set_pacing_rate();
+        self.set_cwnd(rs, ctx);
+    }
+
+    /// §5.5.1 BBRUpdateRound and §5.5.5 BBRUpdateMaxBw.
+    fn update_congestion_signals(&mut self, rs: &RateSample) {
+        self.round_start = false;
+        if rs.newly_acked > 0 && rs.prior_delivered >= self.next_round_delivered {
+            self.next_round_delivered = rs.total_delivered;
+            self.round_count += 1;
+            self.rounds_since_bw_probe += 1;
+            self.round_start = true;
+        }
+        if rs.delivery_rate > 0.0 && (rs.delivery_rate >= self.max_bw || !rs.is_app_limited) {
+            self.bw_hi[1] = self.bw_hi[1].max(rs.delivery_rate);
+            self.max_bw = self.bw_hi[0].max(self.bw_hi[1]);
+        }
+        // §5.5.10.3 BBRUpdateCongestionSignals, with LossThresh applied to
+        // the round as a whole: the draft reacts to any loss in a round,
+        // which under random loss (a lossy link, not a queue) ratchets
+        // bw_lo down round after round, since pacing 1% under the estimate
+        // makes bw_latest ≈ 0.99·bw_lo. A round counts as congested when
+        // more than 2% of what it accounted for was lost — the threshold
+        // the draft already uses for inflight_hi.
+        if rs.newly_lost > 0 {
+            self.loss_events_in_round += 1;
+        }
+        self.round_lost += rs.newly_lost;
+        self.round_acked += rs.newly_acked;
+        if !self.loss_round_start {
+            return;
+        }
+        let accounted = (self.round_lost + self.round_acked) as f64;
+        self.loss_in_round = self.round_lost as f64 > LOSS_THRESH * accounted;
+        self.adapt_lower_bounds_from_congestion();
+        self.loss_in_round = false;
+        self.round_lost = 0;
+        self.round_acked = 0;
+    }
+
+    /// §5.5.5: a new PROBE_BW cycle ages the max filter by one slot.
+    fn advance_max_bw_filter(&mut self) {
+        self.bw_hi[0] = self.bw_hi[1];
+        self.bw_hi[1] = 0.0;
+        self.max_bw = self.bw_hi[0];
+    }
+
+    fn update_latest_delivery_signals(&mut self, rs: &RateSample) {
+        self.loss_round_start = false;
+        self.bw_latest = self.bw_latest.max(rs.delivery_rate);
+        self.inflight_latest = self.inflight_latest.max(rs.delivered);
+        if rs.newly_acked > 0 && rs.prior_delivered >= self.loss_round_delivered {
+            self.loss_round_delivered = rs.total_delivered;
+            self.loss_round_start = true;
+        }
+    }
+
+    fn advance_latest_delivery_signals(&mut self, rs: &RateSample) {
+        if self.loss_round_start {
+            self.bw_latest = rs.delivery_rate;
+            self.inflight_latest = rs.delivered;
+            self.loss_events_in_round = 0;
+        }
+    }
+
+    fn is_probing_bw(&self) -> bool {
+        matches!(
+            self.mode,
+            BbrMode::Startup | BbrMode::ProbeBwRefill | BbrMode::ProbeBwUp
+        )
+    }
+
+    /// §5.5.10.3: once per round with loss, outside bandwidth probing,
+    /// scale the short-term bounds by β (never below the latest delivery).
+    fn adapt_lower_bounds_from_congestion(&mut self) {
+        if self.is_probing_bw() || !self.loss_in_round {
+            return;
+        }
+        if self.bw_lo.is_infinite() {
+            self.bw_lo = self.max_bw;
+        }
+        if self.inflight_lo == INF {
+            self.inflight_lo = self.cwnd;
+        }
+        self.bw_lo = self.bw_latest.max(BETA * self.bw_lo);
+        self.inflight_lo = self
+            .inflight_latest
+            .max((BETA * self.inflight_lo as f64) as u64);
+    }
+
+    fn reset_lower_bounds(&mut self) {
+        self.bw_lo = f64::INFINITY;
+        self.inflight_lo = INF;
+    }
+
+    fn reset_congestion_signals(&mut self) {
+        self.loss_in_round = false;
+        self.bw_latest = 0.0;
+        self.inflight_latest = 0;
+    }
+
+    fn bound_bw_for_model(&mut self) {
+        self.bw = self.max_bw.min(self.bw_lo);
+    }
+
+    /// §5.5.9 BBRUpdateACKAggregation.
+    fn update_ack_aggregation(&mut self, now: Instant, rs: &RateSample) {
+        if self.round_start {
+            self.extra_acked_round += 1;
+            if self.extra_acked_round >= EXTRA_ACKED_HALF_ROUNDS {
+                self.extra_acked_round = 0;
+                self.extra_acked[0] = self.extra_acked[1];
+                self.extra_acked[1] = 0;
+            }
+        }
+        let start = *self.extra_acked_interval_start.get_or_insert(now);
+        let interval = now.saturating_duration_since(start).as_secs_f64();
+        let mut expected = (self.bw * interval) as u64;
+        if self.extra_acked_delivered <= expected {
+            self.extra_acked_delivered = 0;
+            self.extra_acked_interval_start = Some(now);
+            expected = 0;
+        }
+        self.extra_acked_delivered += rs.newly_acked;
+        let extra = self
+            .extra_acked_delivered
+            .saturating_sub(expected)
+            .min(self.cwnd);
+        self.extra_acked[1] = self.extra_acked[1].max(extra);
+    }
+
+    fn extra_acked(&self) -> u64 {
+        self.extra_acked[0].max(self.extra_acked[1])
+    }
+
+    // ---- STARTUP and DRAIN (§5.3.1–§5.3.2) ----
+
+    fn reset_full_bw(&mut self) {
+        self.full_bw = 0.0;
+        self.full_bw_count = 0;
+        self.full_bw_now = false;
+    }
+
+    /// §5.3.1.2: three non-app-limited rounds without 25% growth.
+    fn check_full_bw_reached(&mut self, rs: &RateSample) {
+        if self.full_bw_now || !self.round_start || rs.is_app_limited {
+            return;
+        }
+        if rs.delivery_rate >= self.full_bw * FULL_BW_THRESH {
+            self.reset_full_bw();
+            self.full_bw = rs.delivery_rate;
+            return;
+        }
+        self.full_bw_count += 1;
+        self.full_bw_now = self.full_bw_count >= FULL_BW_COUNT;
+        if self.full_bw_now {
+            self.full_bw_reached = true;
+        }
+    }
+
+    fn check_startup_done(&mut self, rs: &RateSample, ctx: AckContext) {
+        if self.mode != BbrMode::Startup {
+            return;
+        }
+        self.check_startup_high_loss(rs, ctx);
+        if self.full_bw_reached {
+            self.enter_drain();
+        }
+    }
+
+    /// §5.3.1.3: a round in recovery with at least 6 loss events and a
+    /// loss rate over 2% also ends STARTUP.
+    fn check_startup_high_loss(&mut self, rs: &RateSample, ctx: AckContext) {
+        if self.full_bw_reached || !self.loss_round_start || !self.in_recovery {
+            return;
+        }
+        if self.loss_events_in_round >= STARTUP_FULL_LOSS_COUNT && self.is_inflight_too_high(rs) {
+            self.full_bw_reached = true;
+            self.inflight_hi = self
+                .bdp_multiple(self.max_bw, 1.0)
+                .max(self.inflight_latest)
+                .max(ctx.in_flight.min(self.cwnd));
+        }
+    }
+
+    fn enter_drain(&mut self) {
+        self.mode = BbrMode::Drain;
+        self.pacing_gain = DRAIN_PACING_GAIN;
+        self.cwnd_gain = STARTUP_CWND_GAIN;
+    }
+
+    fn check_drain(&mut self, now: Instant, ctx: AckContext) {
+        if self.mode == BbrMode::Drain && ctx.in_flight <= self.inflight(self.max_bw, 1.0) {
+            self.start_probe_bw_down(now);
+        }
+    }
+
+    // ---- minimum RTT and PROBE_RTT (§5.3.4) ----
+
+    fn update_min_rtt(&mut self, now: Instant, rs: &RateSample) {
+        self.probe_rtt_expired =
+            now.saturating_duration_since(self.probe_rtt_min_stamp) > PROBE_RTT_INTERVAL;
+        if let Some(rtt) = rs.rtt {
+            if self.probe_rtt_min_delay.is_none_or(|d| rtt < d) || self.probe_rtt_expired {
+                self.probe_rtt_min_delay = Some(rtt);
+                self.probe_rtt_min_stamp = now;
+            }
+        }
+        let min_expired = now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_FILTER;
+        if let Some(d) = self.probe_rtt_min_delay {
+            if self.min_rtt.is_none_or(|m| d < m) || min_expired {
+                self.min_rtt = Some(d);
+                self.min_rtt_stamp = self.probe_rtt_min_stamp;
+            }
+        }
+    }
+
+    /// True when the caller should mark the connection app-limited
+    /// (PROBE_RTT holds inflight low on purpose).
+    pub fn wants_app_limited(&self) -> bool {
+        self.mode == BbrMode::ProbeRtt
+    }
+
+    fn check_probe_rtt(&mut self, now: Instant, ctx: AckContext) {
+        if self.mode != BbrMode::ProbeRtt && self.probe_rtt_expired && self.min_rtt.is_some() {
+            self.mode = BbrMode::ProbeRtt;
+            self.pacing_gain = 1.0;
+            self.cwnd_gain = PROBE_RTT_CWND_GAIN;
+            self.save_cwnd();
+            self.probe_rtt_done_stamp = None;
+            self.ack_phase = AckPhase::ProbeStopping;
+            self.start_round();
+        }
+        if self.mode == BbrMode::ProbeRtt {
+            self.handle_probe_rtt(now, ctx);
+        }
+    }
+
+    fn handle_probe_rtt(&mut self, now: Instant, ctx: AckContext) {
+        match self.probe_rtt_done_stamp {
+            None if ctx.in_flight <= self.probe_rtt_cwnd() => {
+                self.probe_rtt_done_stamp = Some(now + PROBE_RTT_DURATION);
+                self.probe_rtt_round_done = false;
+                self.start_round();
+            }
+            None => {}
+            Some(done) => {
+                if self.round_start {
+                    self.probe_rtt_round_done = true;
+                }
+                if self.probe_rtt_round_done && now > done {
+                    self.probe_rtt_min_stamp = now;
+                    self.restore_cwnd();
+                    self.exit_probe_rtt(now);
+                }
+            }
+        }
+    }
+
+    fn exit_probe_rtt(&mut self, now: Instant) {
+        self.reset_lower_bounds();
+        if self.full_bw_reached {
+            self.start_probe_bw_down(now);
+            self.start_probe_bw_cruise();
+        } else {
+            self.mode = BbrMode::Startup;
+            self.pacing_gain = STARTUP_PACING_GAIN;
+            self.cwnd_gain = STARTUP_CWND_GAIN;
+        }
+    }
+
+    // ---- control parameters (§5.6) ----
+
+    fn set_pacing_rate(&mut self) {
+        if self.bw <= 0.0 {
+            return;
+        }
+        let rate = self.pacing_gain * self.bw * (1.0 - PACING_MARGIN);
+        if self.full_bw_reached || rate > self.pacing_rate {
+            self.pacing_rate = rate;
+        }
+    }
+
+    fn save_cwnd(&mut self) {
+        self.prior_cwnd = if !self.in_recovery && self.mode != BbrMode::ProbeRtt {
+            self.cwnd
+        } else {
+            self.cwnd.max(self.prior_cwnd)
+        };
+    }
+
+    fn restore_cwnd(&mut self) {
+        self.cwnd = self.cwnd.max(self.prior_cwnd);
+    }
+
+    /// §5.6.4.4 BBRSetCwnd.
+    fn set_cwnd(&mut self, rs: &RateSample, ctx: AckContext) {
+        let max_inflight = self.inflight(self.bw, self.cwnd_gain) + self.extra_acked();
+        // §5.6.4.4 BBRModulateCwndForRecovery.
+        if rs.newly_lost > 0 {
+            self.cwnd = self.cwnd.saturating_sub(rs.newly_lost).max(self.mss);
+        }
+        if self.packet_conservation && rs.total_delivered >= self.conservation_until {
+            self.packet_conservation = false;
+        }
+        if self.restore_at.is_some_and(|d| rs.total_delivered >= d) {
+            self.restore_at = None;
+            self.restore_cwnd();
+        }
+        if self.packet_conservation {
+            self.cwnd = self.cwnd.max(ctx.in_flight + rs.newly_acked);
+        } else if self.full_bw_reached {
+            self.cwnd = (self.cwnd + rs.newly_acked).min(max_inflight);
+        } else if self.cwnd < max_inflight || rs.total_delivered < self.initial_cwnd {
+            self.cwnd += rs.newly_acked;
+        }
+        self.cwnd = self.cwnd.max(self.min_pipe_cwnd());
+        if self.mode == BbrMode::ProbeRtt {
+            self.cwnd = self.cwnd.min(self.probe_rtt_cwnd());
+        }
+        // §5.6.4.7 BBRBoundCwndForModel.
+        let mut cap = INF;
+        if self.mode.is_probe_bw() && self.mode != BbrMode::ProbeBwCruise {
+            cap = self.inflight_hi;
+        } else if matches!(self.mode, BbrMode::ProbeRtt | BbrMode::ProbeBwCruise) {
+            cap = self.inflight_with_headroom();
+        }
+        cap = cap.min(self.inflight_lo).max(self.min_pipe_cwnd());
+        self.cwnd = self.cwnd.min(cap);
+    }
+
+    // ---- loss recovery (§5.6.4.4) ----
+
+    /// Fast recovery begins: packet conservation for one round.
+    pub fn on_enter_recovery(&mut self, in_flight: u64, delivered: u64) {
+        self.save_cwnd();
+        self.in_recovery = true;
+        self.cwnd = (in_flight + self.mss).max(self.min_pipe_cwnd());
+        self.packet_conservation = true;
+        self.conservation_until = delivered + in_flight;
+    }
+
+    /// Fast recovery ends: back to the window before it.
+    pub fn on_exit_recovery(&mut self) {
+        self.in_recovery = false;
+        self.packet_conservation = false;
+        self.restore_cwnd();
+    }
+
+    /// A retransmission timeout: one segment, restored once the flight at
+    /// the timeout has been delivered.
+    pub fn on_rto(&mut self, flight: u64, delivered: u64) {
+        self.save_cwnd();
+        self.in_recovery = false;
+        self.packet_conservation = false;
+        self.cwnd = self.mss;
+        self.restore_at = Some(delivered + flight);
+    }
+
+    /// Adopts `cwnd` (switching to BBR mid-connection).
+    pub fn set_cwnd_from(&mut self, cwnd: usize) {
+        self.cwnd = (cwnd as u64).max(self.min_pipe_cwnd());
+        self.prior_cwnd = self.cwnd;
+    }
+}

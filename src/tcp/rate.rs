@@ -1,0 +1,656 @@
+//! Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation)
+//! for model-based congestion control (BBR).
+//!
+//! Each segment sent leaves a record with a snapshot of the connection's
+//! delivery state (§3.2 "Transmitting a packet": `delivered`,
+//! `delivered_time`, `first_send_time`, `is_app_limited`) plus what BBR's
+//! loss model needs (`tx_in_flight`, `lost` at send). When an ACK or a SACK
+//! block shows a record delivered, the newest such record yields a rate
+//! sample (§3.3 "Upon receiving ACK"): bytes delivered between its send
+//! and now, over max(send interval, ACK interval).
+//!
+//! Records are kept per MSS-sized piece, in sequence order, so partial
+//! SACKs of a TSO batch count exactly. Their number is bounded: beyond
+//! [`MAX_RECORDS`] new data extends the last record (coarser samples, same
+//! byte accounting). Losses are RACK's marks (RFC 8985, `rack.rs`), fed
+//! in with [`RateSampler::mark_lost`] when RACK (or the DupThresh rule)
+//! marks segments, or a retransmission timeout; the next ACK's sample
+//! reports them.
+
+use super::bbr::AckContext;
+use super::Tcb;
+use crate::time::{Duration, Instant};
+use crate::wire::{SeqNumber, TcpSegment};
+use std::collections::VecDeque;
+
+/// Most per-segment records kept (about 24 MB of flight at a 1460 MSS).
+pub(super) const MAX_RECORDS: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Sent (or resent) and not known delivered or lost: in flight.
+    Outstanding,
+    /// SACKed; delivered.
+    Sacked,
+    /// Marked lost and not yet resent.
+    Lost,
+}
+
+/// What the sender knew when it sent one segment (draft §3.2).
+#[derive(Clone, Copy, Debug)]
+struct Record {
+    start: SeqNumber,
+    len: u32,
+    sent_at: Instant,
+    delivered: u64,
+    delivered_time: Instant,
+    first_send_time: Instant,
+    app_limited: bool,
+    /// Bytes in flight just after this segment was sent.
+    tx_in_flight: u64,
+    /// Bytes marked lost before it was sent.
+    lost: u64,
+    retransmitted: bool,
+    fate: Fate,
+}
+
+impl Record {
+    fn end(&self) -> SeqNumber {
+        self.start + self.len
+    }
+}
+
+/// A lost segment's view of the loss rate since it was sent (BBR's
+/// `IsInflightTooHigh`, draft-ietf-ccwg-bbr §5.5.10.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LostSegment {
+    /// Bytes in flight just after it was sent.
+    pub tx_in_flight: u64,
+    /// Bytes marked lost since it was sent, itself included.
+    pub lost_since: u64,
+    /// Its length.
+    pub len: u64,
+    /// It was sent while the connection was application-limited.
+    pub app_limited: bool,
+}
+
+/// One rate sample (draft §3.3), built from the most recently sent of the
+/// segments an ACK delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RateSample {
+    /// Delivery rate in bytes per second; 0 when the sample is invalid
+    /// (interval shorter than the minimum RTT, or nothing delivered).
+    pub delivery_rate: f64,
+    /// Bytes delivered over the sample's interval.
+    pub delivered: u64,
+    /// The connection's `delivered` when the sampled segment was sent.
+    pub prior_delivered: u64,
+    /// The sample's interval: max(send elapsed, ACK elapsed).
+    pub interval: Duration,
+    /// RTT of the sampled segment, unless it was retransmitted (Karn).
+    pub rtt: Option<Duration>,
+    /// The sampled segment was sent while application-limited.
+    pub is_app_limited: bool,
+    /// Bytes newly delivered (cumulatively ACKed or SACKed) by this ACK.
+    pub newly_acked: u64,
+    /// Bytes newly marked lost by this ACK.
+    pub newly_lost: u64,
+    /// Bytes in flight when the sampled segment was sent.
+    pub tx_in_flight: u64,
+    /// Bytes marked lost between the sampled segment's send and now.
+    pub lost: u64,
+    /// The newly lost segment that saw the highest loss rate, if any.
+    pub lost_segment: Option<LostSegment>,
+    /// The connection's delivered total after this ACK.
+    pub total_delivered: u64,
+}
+
+/// The connection-level delivery state (draft §3.1) and the records.
+#[derive(Clone, Debug)]
+pub struct RateSampler {
+    records: VecDeque<Record>,
+    /// C.delivered: bytes delivered so far.
+    delivered: u64,
+    /// C.delivered_time.
+    delivered_time: Instant,
+    /// C.first_send_time.
+    first_send_time: Instant,
+    /// C.app_limited: `delivered` at which the app-limited phase ends (0: not app-limited).
+    app_limited: u64,
+    /// C.lost: bytes marked lost so far.
+    lost: u64,
+    /// Bytes outstanding: sent, not delivered, not marked lost.
+    in_flight: u64,
+    /// Bytes marked lost and not yet resent.
+    lost_pending: u64,
+    /// Bytes marked lost since the last sample (reported by the next one).
+    unreported_lost: u64,
+    /// Of those, the segment that saw the highest loss rate, and the rate.
+    unreported_worst: Option<(f64, LostSegment)>,
+}
+
+impl Default for RateSampler {
+    fn default() -> RateSampler {
+        RateSampler {
+            records: VecDeque::new(),
+            delivered: 0,
+            delivered_time: Instant::ZERO,
+            first_send_time: Instant::ZERO,
+            app_limited: 0,
+            lost: 0,
+            in_flight: 0,
+            lost_pending: 0,
+            unreported_lost: 0,
+            unreported_worst: None,
+        }
+    }
+}
+
+impl RateSampler {
+    /// Bytes delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Bytes sent and neither delivered nor marked lost.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Bytes marked lost so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// True while samples are marked application-limited.
+    pub fn is_app_limited(&self) -> bool {
+        self.app_limited != 0
+    }
+
+    /// Number of records held.
+    pub fn records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Forgets everything in flight (the connection starts over, e.g. a
+    /// new MSS before any data).
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.in_flight = 0;
+        self.lost_pending = 0;
+        self.unreported_lost = 0;
+        self.unreported_worst = None;
+    }
+
+    /// A segment `[seq, seq + len)` leaves at `now` (draft §3.2): new
+    /// data gets records of at most `mss` bytes; a resend refreshes the
+    /// records it covers.
+    pub fn on_send(&mut self, now: Instant, seq: SeqNumber, len: usize, mss: usize) {
+        if len == 0 {
+            return;
+        }
+        if self.in_flight == 0 {
+            // Restarting from idle: the send and ACK intervals start now.
+            self.first_send_time = now;
+            self.delivered_time = now;
+        }
+        let end = seq + len;
+        let tail = self.records.back().map(Record::end);
+        if tail.is_none_or(|t| seq.diff(t) >= 0) {
+            let mut at = seq;
+            while end.diff(at) > 0 {
+                let piece = ((end - at) as usize).min(mss.max(1)) as u32;
+                self.in_flight += u64::from(piece);
+                let snap = self.snapshot(now, at, piece);
+                let full = self.records.len() >= MAX_RECORDS;
+                match self.records.back_mut() {
+                    // Over the bound: grow the last record instead.
+                    Some(last) if full && last.end() == at => {
+                        last.len += piece;
+                        last.sent_at = now;
+                        last.tx_in_flight = self.in_flight;
+                    }
+                    _ => self.records.push_back(snap),
+                }
+                at += piece;
+            }
+            return;
+        }
+        // A retransmission: refresh every record it covers.
+        let first = self.records.partition_point(|r| r.end().diff(seq) <= 0);
+        let snap = self.snapshot(now, seq, 0);
+        let mut i = first;
+        while let Some(r) = self.records.get_mut(i) {
+            if r.start.diff(end) >= 0 {
+                break;
+            }
+            i += 1;
+            if r.fate == Fate::Sacked {
+                continue;
+            }
+            if r.fate == Fate::Lost {
+                self.lost_pending = self.lost_pending.saturating_sub(u64::from(r.len));
+                self.in_flight += u64::from(r.len);
+            }
+            r.fate = Fate::Outstanding;
+            r.retransmitted = true;
+            r.sent_at = now;
+            r.delivered = snap.delivered;
+            r.delivered_time = snap.delivered_time;
+            r.first_send_time = snap.first_send_time;
+            r.app_limited = snap.app_limited;
+            r.tx_in_flight = self.in_flight;
+            r.lost = self.lost;
+        }
+    }
+
+    fn snapshot(&self, now: Instant, start: SeqNumber, len: u32) -> Record {
+        Record {
+            start,
+            len,
+            sent_at: now,
+            delivered: self.delivered,
+            delivered_time: self.delivered_time,
+            first_send_time: self.first_send_time,
+            app_limited: self.app_limited != 0,
+            tx_in_flight: self.in_flight,
+            lost: self.lost,
+            retransmitted: false,
+            fate: Fate::Outstanding,
+        }
+    }
+
+    /// The sender has less than a segment to send and room in `cwnd`:
+    /// samples taken until what is in flight now is delivered are
+    /// application-limited (draft §3.4).
+    pub fn check_app_limited(&mut self, cwnd: usize, unsent: usize, mss: usize) {
+        if unsent < mss && (self.in_flight as usize) < cwnd && self.lost_pending == 0 {
+            self.app_limited = (self.delivered + self.in_flight).max(1);
+        }
+    }
+
+    /// Marks the connection application-limited unconditionally (BBR's
+    /// PROBE_RTT: its low inflight must not read as a lower bandwidth).
+    pub fn mark_app_limited(&mut self) {
+        self.app_limited = (self.delivered + self.in_flight).max(1);
+    }
+
+    /// A retransmission timeout: everything outstanding is presumed lost
+    /// (as Linux marks the whole flight lost). Returns the bytes marked.
+    pub fn on_rto(&mut self) -> u64 {
+        let mut marked = 0;
+        for r in self.records.iter_mut() {
+            if r.fate == Fate::Outstanding {
+                r.fate = Fate::Lost;
+                marked += u64::from(r.len);
+            }
+        }
+        self.lost += marked;
+        self.lost_pending += marked;
+        self.in_flight = 0;
+        marked
+    }
+
+    /// Processes an ACK at `now`: the cumulative ACK `snd_una` and the
+    /// SACK blocks it carries. `min_rtt` invalidates samples over shorter
+    /// intervals (draft §3.3). Returns a sample if anything was delivered
+    /// or marked lost (here or by [`mark_lost`](Self::mark_lost) since the
+    /// last sample).
+    pub fn on_ack(
+        &mut self,
+        now: Instant,
+        snd_una: SeqNumber,
+        sacks: &[(SeqNumber, SeqNumber)],
+        min_rtt: Option<Duration>,
+    ) -> Option<RateSample> {
+        let mut rs = RateSample::default();
+        let mut newest: Option<Record> = None;
+        // Cumulatively acknowledged records.
+        while let Some(front) = self.records.front_mut() {
+            if front.start.diff(snd_una) >= 0 {
+                break;
+            }
+            let acked_all = front.end().diff(snd_una) <= 0;
+            let part = if acked_all {
+                front.len
+            } else {
+                snd_una - front.start
+            };
+            let rec = *front;
+            if acked_all {
+                self.records.pop_front();
+            } else {
+                front.start = snd_una;
+                front.len -= part;
+            }
+            if rec.fate != Fate::Sacked {
+                self.deliver(now, &rec, u64::from(part), &mut rs, &mut newest);
+            }
+        }
+        for &(l, r) in sacks {
+            let first = self.records.partition_point(|x| x.end().diff(l) <= 0);
+            let mut i = first;
+            while let Some(rec) = self.records.get_mut(i) {
+                if rec.start.diff(r) >= 0 {
+                    break;
+                }
+                i += 1;
+                let inside = rec.start.diff(l) >= 0 && rec.end().diff(r) <= 0;
+                if !inside || rec.fate == Fate::Sacked {
+                    continue;
+                }
+                let before = *rec;
+                rec.fate = Fate::Sacked;
+                self.deliver(now, &before, u64::from(before.len), &mut rs, &mut newest);
+            }
+        }
+        rs.newly_lost = std::mem::take(&mut self.unreported_lost);
+        rs.lost_segment = self.unreported_worst.take().map(|(_, l)| l);
+        if self.app_limited != 0 && self.delivered > self.app_limited {
+            self.app_limited = 0;
+        }
+        if rs.newly_acked == 0 && rs.newly_lost == 0 {
+            return None;
+        }
+        rs.total_delivered = self.delivered;
+        if let Some(p) = newest {
+            let send_elapsed = p.sent_at.saturating_duration_since(p.first_send_time);
+            let ack_elapsed = self
+                .delivered_time
+                .saturating_duration_since(p.delivered_time);
+            rs.prior_delivered = p.delivered;
+            rs.delivered = self.delivered - p.delivered;
+            rs.interval = send_elapsed.max(ack_elapsed);
+            rs.is_app_limited = p.app_limited;
+            rs.tx_in_flight = p.tx_in_flight;
+            rs.lost = self.lost.saturating_sub(p.lost);
+            if !p.retransmitted {
+                rs.rtt = Some(now.saturating_duration_since(p.sent_at));
+            }
+            let too_short = min_rtt.is_some_and(|m| rs.interval < m);
+            if !rs.interval.is_zero() && !too_short {
+                rs.delivery_rate = rs.delivered as f64 / rs.interval.as_secs_f64();
+            }
+        }
+        Some(rs)
+    }
+
+    /// One record (or its first `bytes`) delivered (draft §3.3 UpdateRateSample).
+    fn deliver(
+        &mut self,
+        now: Instant,
+        rec: &Record,
+        bytes: u64,
+        rs: &mut RateSample,
+        newest: &mut Option<Record>,
+    ) {
+        match rec.fate {
+            Fate::Outstanding => self.in_flight = self.in_flight.saturating_sub(bytes),
+            Fate::Lost => self.lost_pending = self.lost_pending.saturating_sub(bytes),
+            Fate::Sacked => return,
+        }
+        self.delivered += bytes;
+        self.delivered_time = now;
+        rs.newly_acked += bytes;
+        // The most recently sent segment wins (ties: the later in sequence).
+        let newer = newest.is_none_or(|n| {
+            rec.sent_at > n.sent_at || (rec.sent_at == n.sent_at && rec.start.diff(n.start) > 0)
+        });
+        if newer {
+            *newest = Some(*rec);
+            // C.first_send_time moves to this segment's send time so the
+            // next sample's send interval starts here.
+            self.first_send_time = rec.sent_at;
+        }
+    }
+
+    /// Marks lost the outstanding records whose start lies in one of
+    /// `ranges` (RACK's lost segments, in sequence order; records already
+    /// lost are left alone, so the same ranges may be given again). A
+    /// resent record that is marked again is a lost retransmission.
+    pub fn mark_lost(&mut self, ranges: impl Iterator<Item = (SeqNumber, SeqNumber)>) {
+        let mut i = 0;
+        for (l, r) in ranges {
+            i += self
+                .records
+                .range(i..)
+                .position(|x| x.start.diff(l) >= 0)
+                .unwrap_or(self.records.len() - i);
+            while let Some(rec) = self.records.get_mut(i) {
+                if rec.start.diff(r) >= 0 {
+                    break;
+                }
+                i += 1;
+                if rec.fate != Fate::Outstanding {
+                    continue;
+                }
+                rec.fate = Fate::Lost;
+                let len = u64::from(rec.len);
+                self.in_flight = self.in_flight.saturating_sub(len);
+                self.lost += len;
+                self.lost_pending += len;
+                self.unreported_lost += len;
+                let lost_since = self.lost.saturating_sub(rec.lost);
+                let ratio = lost_since as f64 / rec.tx_in_flight.max(1) as f64;
+                if self.unreported_worst.is_none_or(|(w, _)| ratio > w) {
+                    self.unreported_worst = Some((
+                        ratio,
+                        LostSegment {
+                            tx_in_flight: rec.tx_in_flight,
+                            lost_since,
+                            len,
+                            app_limited: rec.app_limited,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Tcb {
+    /// Data `[seq, seq + len)` left at `now` (called from
+    /// `on_data_sent`): debit the pacer and, under BBR, record the segment
+    /// for rate sampling.
+    pub(super) fn rate_on_data_sent(&mut self, now: Instant, seq: SeqNumber, len: usize) {
+        if len == 0 {
+            return;
+        }
+        self.pacer.spend(len);
+        let srtt = self.rtt.srtt();
+        if let Some(b) = self.cc.bbr_mut() {
+            b.init_pacing_rate(srtt);
+            // Records cut like RACK's, so its loss marks line up.
+            let mss = self.data_mss().max(1);
+            self.rate.on_send(now, seq, len, mss);
+        }
+    }
+
+    /// Nothing (or less than a segment) to send with room in cwnd: the
+    /// samples of what is in flight are application-limited.
+    pub(super) fn note_app_limited(&mut self, unsent: usize, mss: usize) {
+        if self.cc.bbr().is_some() {
+            self.rate.check_app_limited(self.cc.cwnd(), unsent, mss);
+        }
+    }
+
+    /// After an ACK has been processed: take a rate sample and give it to
+    /// BBR, with recovery transitions (`flight` is the flight before it).
+    pub(super) fn rate_on_ack(&mut self, now: Instant, seg: &TcpSegment<'_>, flight: usize) {
+        let Some(bbr) = self.cc.bbr() else {
+            return;
+        };
+        let min_rtt = bbr.min_rtt();
+        let was_in_recovery = bbr.in_recovery();
+        let mut blocks = [(SeqNumber(0), SeqNumber(0)); 4];
+        let mut n = 0;
+        if self.sack_ok {
+            for (b, slot) in seg
+                .header
+                .options
+                .sack_blocks
+                .iter()
+                .flatten()
+                .zip(&mut blocks)
+            {
+                *slot = *b;
+                n += 1;
+            }
+        }
+        let mut rate = std::mem::take(&mut self.rate);
+        let sample = rate.on_ack(now, self.snd_una, &blocks[..n], min_rtt);
+        self.rate = rate;
+        let in_recovery = self.recovery.is_some();
+        let (in_flight, delivered) = (self.rate.in_flight(), self.rate.delivered());
+        let mss = self.snd_mss;
+        let cwnd_limited = self.cwnd_limited || flight + mss >= self.cc.cwnd();
+        self.cwnd_limited = false;
+        let Some(b) = self.cc.bbr_mut() else {
+            return;
+        };
+        if in_recovery && !was_in_recovery {
+            b.on_enter_recovery(in_flight, delivered);
+        }
+        if !in_recovery && was_in_recovery {
+            b.on_exit_recovery();
+        }
+        let mode = b.mode();
+        if let Some(rs) = sample {
+            let ctx = AckContext {
+                in_flight,
+                cwnd_limited,
+            };
+            self.cc.on_rate_sample(now, &rs, ctx);
+        }
+        if self.cc.bbr().is_some_and(|b| b.mode() != mode) {
+            // The trace of BBR's state machine (RUST_LOG=tunstack=debug).
+            log::debug!(
+                "{} -> {}: {} at {now}",
+                self.local,
+                self.remote,
+                self.cc.state()
+            );
+        }
+        if self.cc.bbr().is_some_and(|b| b.wants_app_limited()) {
+            self.rate.mark_app_limited();
+        }
+    }
+
+    /// RACK (or the DupThresh rule) marked segments lost: under BBR the
+    /// rate sampler marks them too, and the next ACK's sample reports them.
+    pub(super) fn rate_on_lost(&mut self) {
+        if self.cc.bbr().is_none() {
+            return;
+        }
+        self.rate.mark_lost(self.rack.lost_ranges());
+    }
+
+    /// A retransmission timeout under BBR: the flight is presumed lost.
+    pub(super) fn rate_on_rto(&mut self) {
+        if self.cc.bbr().is_none() {
+            return;
+        }
+        let flight = self.rate.in_flight();
+        self.rate.on_rto();
+        let delivered = self.rate.delivered();
+        if let Some(b) = self.cc.bbr_mut() {
+            b.on_rto(flight, delivered);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: usize = 1000;
+
+    fn s(n: u32) -> SeqNumber {
+        SeqNumber(u32::MAX - 5000) + n
+    }
+
+    #[test]
+    fn steady_flow_samples_the_sending_rate() {
+        // One segment per ms, each ACKed 50 ms after it was sent: 1 MB/s.
+        let mut r = RateSampler::default();
+        let mut last = None;
+        for i in 0..200u32 {
+            let now = Instant::from_millis(u64::from(i));
+            r.on_send(now, s(i * 1000), MSS, MSS);
+            if i >= 50 {
+                let acked = s((i - 49) * 1000);
+                last = r.on_ack(now, acked, &[], None);
+            }
+        }
+        let rs = last.unwrap();
+        assert!(
+            (rs.delivery_rate - 1e6).abs() < 0.05e6,
+            "{}",
+            rs.delivery_rate
+        );
+        assert_eq!(rs.rtt, Some(Duration::from_millis(50)));
+        assert_eq!(r.in_flight(), 50 * 1000);
+        assert!(!rs.is_app_limited);
+    }
+
+    #[test]
+    fn sack_delivers_and_rack_marks_the_hole() {
+        let mut r = RateSampler::default();
+        for i in 0..10u32 {
+            r.on_send(Instant::ZERO, s(i * 1000), MSS, MSS);
+        }
+        // RACK marks the hole lost (twice: marking is idempotent).
+        r.mark_lost([(s(0), s(1000))].into_iter());
+        r.mark_lost([(s(0), s(1000))].into_iter());
+        let rs = r
+            .on_ack(Instant::from_millis(10), s(0), &[(s(1000), s(5000))], None)
+            .unwrap();
+        assert_eq!((rs.newly_acked, rs.newly_lost), (4000, 1000));
+        assert_eq!(r.in_flight(), 5000);
+        let lseg = rs.lost_segment.unwrap();
+        assert_eq!((lseg.tx_in_flight, lseg.lost_since), (1000, 1000));
+        // The resend is in flight again; its ACK delivers it once.
+        r.on_send(Instant::from_millis(11), s(0), MSS, MSS);
+        assert_eq!(r.in_flight(), 6000);
+        let rs = r
+            .on_ack(Instant::from_millis(20), s(5000), &[], None)
+            .unwrap();
+        assert_eq!(rs.newly_acked, 1000, "SACKed bytes are not counted twice");
+        assert_eq!(rs.rtt, None, "Karn: no RTT from a retransmission");
+        assert_eq!(r.delivered(), 5000);
+    }
+
+    #[test]
+    fn app_limited_marks_samples_until_the_flight_is_delivered() {
+        let mut r = RateSampler::default();
+        r.on_send(Instant::ZERO, s(0), 2 * MSS, MSS);
+        r.check_app_limited(10 * MSS, 0, MSS);
+        assert!(r.is_app_limited());
+        r.on_send(Instant::from_millis(1), s(2000), MSS, MSS);
+        let rs = r
+            .on_ack(Instant::from_millis(10), s(2000), &[], None)
+            .unwrap();
+        assert!(!rs.is_app_limited, "sent before the app-limited mark");
+        let rs = r
+            .on_ack(Instant::from_millis(11), s(3000), &[], None)
+            .unwrap();
+        assert!(rs.is_app_limited);
+        assert!(!r.is_app_limited(), "the bubble has drained");
+    }
+
+    #[test]
+    fn records_are_bounded() {
+        let mut r = RateSampler::default();
+        for i in 0..(MAX_RECORDS as u32 + 100) {
+            r.on_send(Instant::ZERO, SeqNumber(i * 100), 100, MSS);
+        }
+        assert_eq!(r.records(), MAX_RECORDS);
+        let n = (MAX_RECORDS as u64 + 100) * 100;
+        assert_eq!(r.in_flight(), n);
+        let rs = r
+            .on_ack(Instant::from_millis(5), SeqNumber(n as u32), &[], None)
+            .unwrap();
+        assert_eq!(rs.newly_acked, n);
+        assert_eq!(r.in_flight(), 0);
+    }
+}

@@ -1,0 +1,416 @@
+//! BBR through the connection (draft-ietf-ccwg-bbr): a sender [`Tcb`]
+//! over a modelled path — a bottleneck that serializes segments at a fixed
+//! rate, a one-way delay each way, a receiver that ACKs every segment —
+//! all in virtual time.
+
+use super::*;
+use crate::tcp::{BbrMode, CcState};
+use std::collections::VecDeque;
+
+const MSS: usize = 1460;
+
+/// The path: bottleneck `rate` (bytes/s) and one-way `delay`.
+struct Path {
+    tcb: Tcb,
+    now: Instant,
+    rate: f64,
+    delay: Duration,
+    /// When the bottleneck is free again.
+    link_free: Instant,
+    /// Segment ends reaching the receiver, by arrival time.
+    to_receiver: VecDeque<(Instant, SeqNumber)>,
+    /// ACKs reaching the sender.
+    to_sender: VecDeque<(Instant, SeqNumber)>,
+    /// Highest in-order end the receiver has.
+    rcv_end: SeqNumber,
+    /// (time, bytes) of every data segment the sender emitted.
+    sent: Vec<(Instant, usize)>,
+    /// Acknowledged bytes so far and when.
+    acked: Vec<(Instant, usize)>,
+    /// The application writes up to this many bytes in total.
+    app_total: usize,
+    app_written: usize,
+}
+
+impl Path {
+    /// An established BBR connection at t = 10 ms over `rate`/`delay`.
+    fn new(rate: f64, delay: Duration) -> Path {
+        let c = Config {
+            send_buffer: 2 << 20,
+            recv_buffer: 1 << 20,
+            congestion: Algorithm::Bbr,
+            ..cfg()
+        };
+        let mut tcb = syn_sent_with(&c);
+        // The SYN-ACK arrives one RTT after the SYN.
+        let rtt = 2 * delay.as_millis() as u64;
+        send!(tcb, t(rtt), syn_ack(Some(9)));
+        recv(&mut tcb, t(rtt));
+        assert_eq!(tcb.congestion_control(), Algorithm::Bbr);
+        Path {
+            tcb,
+            now: t(rtt),
+            rate,
+            delay,
+            link_free: t(rtt),
+            to_receiver: VecDeque::new(),
+            to_sender: VecDeque::new(),
+            rcv_end: l(0),
+            sent: Vec::new(),
+            acked: Vec::new(),
+            app_total: usize::MAX,
+            app_written: 0,
+        }
+    }
+
+    fn state(&self) -> CcState {
+        self.tcb.cc_state()
+    }
+
+    /// Keeps the send buffer full up to `app_total` bytes.
+    fn write(&mut self) {
+        let chunk = [7u8; 65536];
+        while self.app_written < self.app_total {
+            let n = chunk.len().min(self.app_total - self.app_written);
+            match self.tcb.send(&chunk[..n]) {
+                Ok(k) => self.app_written += k,
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Sends what the TCB releases at `now` into the bottleneck.
+    fn transmit(&mut self) {
+        while let Some(tx) = self.tcb.poll_transmit(self.now) {
+            if tx.payload_len == 0 {
+                continue;
+            }
+            self.sent.push((self.now, tx.payload_len));
+            let serialize = Duration::from_secs_f64(tx.payload_len as f64 / self.rate);
+            self.link_free = self.link_free.max(self.now) + serialize;
+            let end = tx.header.seq + tx.payload_len;
+            self.to_receiver
+                .push_back((self.link_free + self.delay, end));
+        }
+    }
+
+    /// Runs until `until` (virtual), calling `each` after every step.
+    fn run_until(&mut self, until: Instant, mut each: impl FnMut(&mut Path)) {
+        while self.now < until {
+            self.write();
+            self.transmit();
+            each(self);
+            // Deliver everything due now.
+            while self
+                .to_receiver
+                .front()
+                .is_some_and(|(at, _)| *at <= self.now)
+            {
+                let (at, end) = self.to_receiver.pop_front().unwrap();
+                if end.diff(self.rcv_end) > 0 {
+                    self.rcv_end = end;
+                }
+                self.to_sender.push_back((at + self.delay, self.rcv_end));
+            }
+            while self
+                .to_sender
+                .front()
+                .is_some_and(|(at, _)| *at <= self.now)
+            {
+                let (_, ack) = self.to_sender.pop_front().unwrap();
+                let mut s = seg(r(0), ack, Flags::ACK, b"");
+                s.h.window = 65535;
+                send!(self.tcb, self.now, s);
+                self.acked.push((self.now, (ack - l(0)) as usize));
+            }
+            if self.tcb.poll_at().is_some_and(|at| at <= self.now) {
+                self.tcb.on_timeout(self.now);
+            }
+            self.write();
+            self.transmit();
+            let next = [
+                self.to_receiver.front().map(|x| x.0),
+                self.to_sender.front().map(|x| x.0),
+                self.tcb.poll_at(),
+                Some(until),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+            self.now = next.max(self.now + Duration::from_micros(1)).min(until);
+        }
+    }
+
+    /// Bytes acknowledged by `at`.
+    fn acked_by(&self, at: Instant) -> usize {
+        let i = self.acked.partition_point(|(t, _)| *t <= at);
+        i.checked_sub(1).map_or(0, |i| self.acked[i].1)
+    }
+}
+
+/// 10 MB/s (80 Mbit/s), 40 ms RTT: a BDP of 400 kB, 274 segments.
+fn path() -> Path {
+    Path::new(10e6, Duration::from_millis(20))
+}
+
+#[test]
+fn bbr_startup_doubles_delivery_per_round() {
+    // draft-ietf-ccwg-bbr §5.3.1: STARTUP's 2.77 pacing gain and cwnd gain
+    // of 2 double the data delivered each round trip until the pipe fills.
+    let mut p = path();
+    let start = p.now;
+    p.run_until(start + Duration::from_millis(400), |_| {});
+    let rtt = Duration::from_millis(40);
+    // Delivered per round trip, rounds 1..=5 (IW 10 → ~160 segments,
+    // still well under the 274-segment BDP).
+    let per_round: Vec<usize> = (1..=5u32)
+        .map(|k| p.acked_by(start + rtt * (k + 1)) - p.acked_by(start + rtt * k))
+        .collect();
+    for w in per_round.windows(2) {
+        let ratio = w[1] as f64 / w[0] as f64;
+        assert!(
+            (1.6..=2.5).contains(&ratio),
+            "delivery per round {per_round:?}: ratio {ratio}"
+        );
+    }
+    assert!(per_round[0] >= 10 * MSS, "{per_round:?}");
+}
+
+#[test]
+fn bbr_exits_startup_when_bandwidth_plateaus_then_drains() {
+    // §5.3.1.2: three rounds without 25% growth end STARTUP; DRAIN then
+    // lowers inflight to one BDP and PROBE_BW begins (§5.3.2).
+    let mut p = path();
+    let start = p.now;
+    let mut modes: Vec<(Instant, BbrMode)> = Vec::new();
+    p.run_until(start + Duration::from_secs(2), |p| {
+        let m = p.state().mode.unwrap();
+        if modes.last().is_none_or(|(_, last)| *last != m) {
+            modes.push((p.now, m));
+        }
+    });
+    let order: Vec<BbrMode> = modes.iter().map(|(_, m)| *m).collect();
+    assert_eq!(order[0], BbrMode::Startup);
+    assert_eq!(order[1], BbrMode::Drain, "{modes:?}");
+    assert!(
+        order[2..]
+            .iter()
+            .all(|m| m.to_string().starts_with("PROBE_BW")),
+        "{modes:?}"
+    );
+    // The pipe fills after ~6 rounds; three more rounds confirm the plateau.
+    let drain_at = modes[1].0 - start;
+    assert!(
+        drain_at >= Duration::from_millis(240) && drain_at <= Duration::from_millis(560),
+        "STARTUP lasted {drain_at:?}"
+    );
+    let s = p.state();
+    let bw = s.bandwidth.unwrap() as f64;
+    assert!((bw - 10e6).abs() < 0.5e6, "bandwidth estimate {bw}");
+    let rtt = s.min_rtt.unwrap();
+    assert!(
+        rtt >= Duration::from_millis(40) && rtt < Duration::from_millis(42),
+        "{rtt:?}"
+    );
+    // DRAIN emptied the queue STARTUP built: the bottleneck backlog is
+    // below a quarter of a BDP at the end.
+    let backlog = p.link_free.saturating_duration_since(p.now);
+    assert!(backlog < Duration::from_millis(10), "queue of {backlog:?}");
+}
+
+#[test]
+fn bbr_pacing_spacing_matches_pacing_rate() {
+    let mut p = path();
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(1), |_| {});
+    let s = p.state();
+    assert!(s.mode.unwrap().to_string().starts_with("PROBE_BW"), "{s}");
+    // Over the next 200 ms the sender's output rate follows pacing_rate,
+    // and no single instant releases more than a send quantum.
+    let from = p.sent.len();
+    let t0 = p.now;
+    let mut rates = Vec::new();
+    p.run_until(t0 + Duration::from_millis(200), |p| {
+        if let Some(r) = p.state().pacing_rate {
+            rates.push(r as f64);
+        }
+    });
+    let window = &p.sent[from..];
+    let bytes: usize = window.iter().map(|(_, n)| n).sum();
+    let span = (p.now - t0).as_secs_f64();
+    let mean_rate = rates.iter().sum::<f64>() / rates.len() as f64;
+    let out = bytes as f64 / span;
+    assert!(
+        (out / mean_rate - 1.0).abs() < 0.15,
+        "sent at {out:.0} B/s, pacing rate {mean_rate:.0} B/s"
+    );
+    let mut burst = std::collections::BTreeMap::<Instant, usize>::new();
+    for (at, n) in window {
+        *burst.entry(*at).or_default() += n;
+    }
+    let largest = burst.values().copied().max().unwrap();
+    // pacing_rate · 1 ms: ≈ 10 kB, 12.5 kB probing up; plus the segment
+    // that overdraws the credit.
+    assert!(largest <= 12_500 + 2 * MSS, "burst of {largest} bytes");
+    assert!(
+        burst.len() > 100,
+        "{} release instants in 200 ms",
+        burst.len()
+    );
+}
+
+#[test]
+fn bbr_poll_at_reports_the_next_pacing_release() {
+    let mut p = path();
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(1), |_| {});
+    // Drain whatever is due, then the TCB holds data back for pacing and
+    // says when it may go (cwnd has room: it is pacing, not the window).
+    p.transmit();
+    let at = p.tcb.poll_at().expect("a release time");
+    assert!(at > p.now, "release {at} at {}", p.now);
+    let rate = p.state().pacing_rate.unwrap() as f64;
+    let wait = (at - p.now).as_secs_f64();
+    // At most one quantum (~1 ms of data) away.
+    assert!(
+        wait <= 20_000.0 / rate + 1e-6,
+        "wait {wait} s at {rate} B/s"
+    );
+    assert!(p.tcb.poll_transmit(p.now).is_none(), "held until then");
+    let sent = p.sent.len();
+    p.now = at;
+    p.transmit();
+    assert!(p.sent.len() > sent, "released at {at}");
+}
+
+#[test]
+fn bbr_probe_rtt_after_5s_without_new_min_rtt() {
+    // §5.3.4: the path's RTT never drops below its first low, so after
+    // 5 s BBR enters PROBE_RTT, holds cwnd at max(BDP/2, 4 segments) for
+    // 200 ms and a round, then resumes PROBE_BW with its old window.
+    let mut p = path();
+    let start = p.now;
+    let mut entered = None;
+    let mut left = None;
+    let mut cwnd_in_probe = usize::MAX;
+    let mut cwnd_before = 0;
+    p.run_until(start + Duration::from_secs(8), |p| {
+        let s = p.state();
+        match (s.mode, entered) {
+            (Some(BbrMode::ProbeRtt), None) => entered = Some(p.now),
+            (Some(BbrMode::ProbeRtt), Some(_)) => cwnd_in_probe = cwnd_in_probe.min(s.cwnd),
+            (Some(m), Some(_)) if left.is_none() => {
+                assert!(m.to_string().starts_with("PROBE_BW"), "{m}");
+                left = Some((p.now, s.cwnd));
+            }
+            (_, None) => cwnd_before = s.cwnd,
+            _ => {}
+        }
+    });
+    let entered = entered.expect("PROBE_RTT entered");
+    let since = entered - start;
+    assert!(
+        since > Duration::from_secs(5) && since < Duration::from_millis(5600),
+        "PROBE_RTT after {since:?}"
+    );
+    let bdp = 400_000;
+    assert!(
+        cwnd_in_probe <= bdp / 2 + MSS && cwnd_in_probe >= 4 * MSS,
+        "cwnd in PROBE_RTT {cwnd_in_probe}"
+    );
+    let (left_at, cwnd_after) = left.expect("PROBE_RTT ended");
+    let stay = left_at - entered;
+    assert!(
+        stay >= Duration::from_millis(200) && stay < Duration::from_millis(400),
+        "stayed {stay:?}"
+    );
+    assert!(
+        cwnd_after >= cwnd_before * 9 / 10,
+        "{cwnd_after} vs {cwnd_before}"
+    );
+}
+
+#[test]
+fn bbr_probe_rtt_cwnd_floor_is_four_segments() {
+    // With a BDP under 8 segments, half a BDP is below the floor: cwnd in
+    // PROBE_RTT is exactly 4 segments (BBRMinPipeCwnd).
+    let mut p = Path::new(100e3, Duration::from_millis(20));
+    let start = p.now;
+    let mut cwnd_in_probe = None;
+    p.run_until(start + Duration::from_secs(7), |p| {
+        let s = p.state();
+        if s.mode == Some(BbrMode::ProbeRtt) {
+            cwnd_in_probe = Some(s.cwnd);
+        }
+    });
+    assert_eq!(cwnd_in_probe, Some(4 * MSS));
+}
+
+#[test]
+fn bbr_app_limited_samples_do_not_lower_bandwidth() {
+    // §5.5.5 / delivery-rate draft §3.4: after the model has the path's
+    // 10 MB/s, the application sends only 1 MB/s for 4 s. Those samples
+    // are app-limited and must not lower max_bw.
+    let mut p = path();
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(1), |_| {});
+    let bw_before = p.state().bandwidth.unwrap() as f64;
+    assert!(bw_before > 9e6, "{bw_before}");
+    // Let the send buffer drain, then trickle 10 kB every 10 ms.
+    p.app_total = p.app_written;
+    let t1 = p.now;
+    p.run_until(t1 + Duration::from_millis(500), |_| {});
+    let mut min_bw = f64::MAX;
+    let mut next = p.now;
+    let t2 = p.now;
+    p.run_until(t2 + Duration::from_secs(4), |p| {
+        if p.now >= next {
+            p.app_total += 10_000;
+            next = p.now + Duration::from_millis(10);
+        }
+        min_bw = min_bw.min(p.state().bandwidth.unwrap() as f64);
+    });
+    assert!(
+        p.acked_by(p.now) + 30_000 >= p.app_total,
+        "the application, not the path, limited the sender"
+    );
+    assert!(
+        min_bw >= 0.9 * bw_before,
+        "bandwidth fell from {bw_before} to {min_bw}"
+    );
+}
+
+#[test]
+fn cubic_does_not_pace() {
+    // Only an algorithm that sets a pacing rate holds data back.
+    let mut tcb = established();
+    tcb.send(&vec![1u8; 14_600]).unwrap();
+    assert_eq!(recv(&mut tcb, t(20)).len(), 10);
+    let s = tcb.cc_state();
+    assert_eq!(
+        (s.algorithm, s.pacing_rate, s.mode),
+        (Algorithm::Cubic, None, None)
+    );
+}
+
+#[test]
+fn set_congestion_control_switches_and_keeps_the_window() {
+    let mut tcb = established();
+    let cwnd = tcb.cwnd();
+    tcb.set_congestion_control(Algorithm::Bbr);
+    assert_eq!(tcb.congestion_control(), Algorithm::Bbr);
+    let s = tcb.cc_state();
+    assert_eq!((s.cwnd, s.mode), (cwnd, Some(BbrMode::Startup)));
+    tcb.set_congestion_control(Algorithm::NewReno);
+    assert_eq!(tcb.cc_state().mode, None);
+    assert_eq!(tcb.cwnd(), cwnd);
+    // Before the handshake it survives MSS negotiation.
+    let mut tcb = syn_sent();
+    tcb.set_congestion_control(Algorithm::Bbr);
+    send!(tcb, t(10), syn_ack(None));
+    assert_eq!(tcb.congestion_control(), Algorithm::Bbr);
+    assert_eq!("BBR".parse::<Algorithm>(), Ok(Algorithm::Bbr));
+    assert_eq!("reno".parse::<Algorithm>(), Ok(Algorithm::NewReno));
+    assert!("vegas".parse::<Algorithm>().is_err());
+}
