@@ -152,9 +152,10 @@ mod tests {
         a.add(200, 10).unwrap();
         a.add(0, 50).unwrap();
         assert_eq!(a.take_front(), 50);
+        // Shifted by 50, the most recently added first (RFC 2018 §4).
         assert_eq!(
             a.ranges_latest_first().collect::<Vec<_>>(),
-            vec![(50, 60), (150, 160)]
+            vec![(150, 160), (50, 60)]
         );
         assert_eq!(a.add(70, 5), Err(TooManyHoles), "the limit still holds");
     }
