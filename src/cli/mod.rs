@@ -128,7 +128,7 @@ pub(crate) struct NetArgs {
     sndbuf: Option<usize>,
     /// Congestion control for tunstack's connections: bbr, cubic or
     /// newreno (like Linux's `tcp_congestion_control`; default: the
-    /// stack's default, cubic).
+    /// stack's default, bbr).
     #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
     cc: Option<crate::tcp::Algorithm>,
 }

@@ -89,8 +89,15 @@ fn tsval(h: &TcpHeader) -> u32 {
 /// An active connection to PEER:80 in ESTABLISHED over `dev`, timestamps
 /// on (so every segment carries 12 bytes of options). Returns the
 /// interface, the handle, our local port and our next sequence number.
+/// CUBIC, unpaced: the tests count the initial window as one batch.
 fn established(dev: &mut OffloadDevice) -> (Interface, SocketHandle, u16, u32) {
-    let mut iface = Interface::new(Config::default());
+    let mut iface = Interface::new(Config {
+        tcp: tcp::Config {
+            congestion: tcp::Algorithm::Cubic,
+            ..tcp::Config::default()
+        },
+        ..Config::default()
+    });
     let h = iface
         .tcp_connect(ms(0), SocketAddrV4::new(PEER, PORT))
         .unwrap();

@@ -1,15 +1,14 @@
 //! Congestion control: the window a sender may have in flight.
 //!
-//! Both algorithms share RFC 5681 slow start (with appropriate byte
+//! The two loss-based algorithms share RFC 5681 slow start (with appropriate byte
 //! counting, RFC 3465 L = 2·SMSS), the RFC 6928 initial window, and the
 //! RFC 6582 NewReno fast-recovery window arithmetic. They differ in how
 //! much the window shrinks on loss and how it grows in congestion
 //! avoidance:
 //! - [`Algorithm::NewReno`]: halve; grow one SMSS per window (RFC 5681 §3.1).
-//! - [`Algorithm::Cubic`] (default, as Linux): shrink to β = 0.7; grow along
+//! - [`Algorithm::Cubic`]: shrink to β = 0.7; grow along
 //!   W(t) = C·(t − K)³ + W_max, never slower than Reno (RFC 9438 §4).
-//!
-//! - [`Algorithm::Bbr`]: model-based (draft-ietf-ccwg-bbr), in
+//! - [`Algorithm::Bbr`] (default, as Linux here): model-based (draft-ietf-ccwg-bbr), in
 //!   [`super::bbr`]; it ignores the loss-based hooks below and is driven by
 //!   delivery-rate samples ([`CongestionControl::on_rate_sample`]), whose
 //!   losses are RACK's marks. It also sets a pacing rate.

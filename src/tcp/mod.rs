@@ -124,7 +124,7 @@ pub struct Config {
     pub user_timeout: Option<Duration>,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window: u32,
-    /// Congestion-control algorithm (CUBIC by default); per connection
+    /// Congestion-control algorithm (BBR by default); per connection
     /// with [`Tcb::set_congestion_control`].
     pub congestion: Algorithm,
     /// Most separate out-of-order ranges held for reassembly; segments that
@@ -160,7 +160,7 @@ impl Default for Config {
             keepalive_probes: 9,
             user_timeout: None,
             initial_window: 10,
-            congestion: Algorithm::Cubic,
+            congestion: Algorithm::Bbr,
             max_ooo_ranges: 128,
         }
     }

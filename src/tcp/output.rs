@@ -292,6 +292,14 @@ impl Tcb {
             // (RFC 6937) or cwnd − pipe.
             self.recovery_allowance()
                 .min((self.snd_wnd as usize).saturating_sub(in_flight))
+        } else if self.sack_ok && self.cc.bbr().is_some() {
+            // BBR's window bounds what is in the network (Linux's
+            // tcp_packets_in_flight), not SND.NXT − SND.UNA: SACKed bytes
+            // above a hole RACK has not yet marked do not hold it back.
+            self.cc
+                .cwnd()
+                .saturating_sub(self.pipe())
+                .min((self.snd_wnd as usize).saturating_sub(in_flight))
         } else {
             (self.snd_wnd as usize)
                 .min(self.cc.cwnd())

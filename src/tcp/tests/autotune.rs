@@ -6,9 +6,11 @@
 
 use super::*;
 
-/// Autotuned buffers from 64 KiB, ACKs not delayed.
+/// Autotuned buffers from 64 KiB, ACKs not delayed; CUBIC, unpaced, whose
+/// window the tests grow in bursts.
 fn auto_cfg() -> Config {
     Config {
+        congestion: Algorithm::Cubic,
         send_buffer: 64 * 1024,
         recv_buffer: 64 * 1024,
         delayed_ack: Duration::ZERO,

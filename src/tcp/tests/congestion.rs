@@ -111,8 +111,8 @@ fn established_new_ack_resets_the_duplicate_count() {
 }
 
 #[test]
-fn cubic_is_the_default_and_newreno_is_selectable() {
-    assert_eq!(Config::default().congestion, Algorithm::Cubic);
+fn bbr_is_the_default_and_newreno_is_selectable() {
+    assert_eq!(Config::default().congestion, Algorithm::Bbr);
     let tcb = Tcb::connect(
         &Config {
             congestion: Algorithm::NewReno,

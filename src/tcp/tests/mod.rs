@@ -63,9 +63,12 @@ pub fn t(ms: u64) -> Instant {
 
 /// Fixed 64 KiB buffers (autotuning has its own tests in `autotune.rs`);
 /// ACKs not delayed so each test sees the ACK its segment causes (delayed
-/// ACKs have their own tests in `timers.rs`).
+/// ACKs have their own tests in `timers.rs`); CUBIC, whose window
+/// arithmetic (no pacing, ssthresh, slow start) the core tests assert —
+/// BBR has its own tests in `bbr.rs`.
 pub fn cfg() -> Config {
     Config {
+        congestion: Algorithm::Cubic,
         send_buffer: 64 * 1024,
         recv_buffer: 64 * 1024,
         buffer_autotuning: false,

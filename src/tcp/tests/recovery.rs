@@ -385,3 +385,52 @@ fn established_probe_answered_by_a_dsack_is_not_a_loss() {
     assert_eq!(tcb.stats().cwnd_reductions, 0);
     assert_eq!(tcb.cc.ssthresh(), usize::MAX);
 }
+
+#[test]
+fn bbr_window_counts_bytes_in_the_network_not_sacked_ones() {
+    // A SACK above a hole RACK has not yet marked lost (still inside the
+    // reordering window): the SACKed segment has left the network, so
+    // BBR may send cwnd − pipe, as Linux checks cwnd against
+    // tcp_packets_in_flight — not cwnd − (SND.NXT − SND.UNA), which would
+    // stall the sender for the reordering window on every random loss.
+    let c = Config {
+        congestion: Algorithm::Bbr,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    let mut sa = syn_ack(None);
+    sa.h.options.sack_permitted = true;
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    let data = vec![7u8; 40 * MSS as usize];
+    assert_eq!(tcb.send(&data), Ok(data.len()));
+    // BBR paces the initial window out; run the pacer until it is sent.
+    let sent_until = |tcb: &mut Tcb, mut now: Instant, until: Instant| {
+        let mut sent = Vec::new();
+        while now < until {
+            sent.extend(recv(tcb, now));
+            match tcb.poll_at() {
+                Some(at) if at > now => now = at,
+                _ => break,
+            }
+        }
+        sent
+    };
+    let first = sent_until(&mut tcb, t(20), t(25));
+    assert_eq!(first.len(), 10, "the initial window");
+    send!(tcb, t(25), sack_ack(0, &[segment(2)]));
+    assert_eq!(tcb.stats().rack_lost, 0, "inside the reordering window");
+    let reorder = tcb.timers.get(Timer::Reorder).expect("reordering timer");
+    let sent = sent_until(&mut tcb, t(25), reorder);
+    assert!(
+        sent.iter().all(|s| s.h.seq.diff(l(10 * MSS)) >= 0),
+        "new data only"
+    );
+    let cwnd = tcb.cc_state().cwnd as u32;
+    let pipe = 9 * MSS;
+    assert_eq!(sent.len() as u32, (cwnd - pipe) / MSS, "cwnd {cwnd}");
+    assert!(
+        sent.len() as u32 > (cwnd - 10 * MSS) / MSS,
+        "more than cwnd − (SND.NXT − SND.UNA) allows"
+    );
+}
