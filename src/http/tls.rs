@@ -15,7 +15,7 @@
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
+pub use rustls::pki_types::pem::PemObject;
 pub use rustls::pki_types::CertificateDer;
 use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{
@@ -68,18 +68,25 @@ impl TlsError {
         }
     }
 
-    /// Classifies a rustls error.
+    /// Classifies a rustls error, in words a user can act on.
     fn from_rustls(e: &rustls::Error) -> TlsError {
-        let kind = match e {
-            rustls::Error::InvalidCertificate(_)
-            | rustls::Error::NoCertificatesPresented
-            | rustls::Error::InvalidCertRevocationList(_) => TlsErrorKind::Certificate,
-            _ => TlsErrorKind::Handshake,
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        let (kind, message) = match e {
+            E::InvalidCertificate(C::UnknownIssuer) => (
+                TlsErrorKind::Certificate,
+                "unknown issuer: the server's certificate is not signed by a trusted CA                  (see --cacert, -k)"
+                    .to_string(),
+            ),
+            E::InvalidCertificate(_)
+            | E::NoCertificatesPresented
+            | E::InvalidCertRevocationList(_) => (TlsErrorKind::Certificate, e.to_string()),
+            E::AlertReceived(A::ProtocolVersion) => (
+                TlsErrorKind::Handshake,
+                format!("the server supports none of the offered TLS versions ({e})"),
+            ),
+            _ => (TlsErrorKind::Handshake, e.to_string()),
         };
-        TlsError {
-            kind,
-            message: e.to_string(),
-        }
+        TlsError { kind, message }
     }
 
     /// The TLS error an io::Error carries, if any.
@@ -296,7 +303,10 @@ impl ServerCertVerifier for Verifier {
         };
         self.record.put(
             server_name.to_str().into_owned(),
-            result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| TlsError::from_rustls(e).message),
         );
         match result {
             Ok(()) => Ok(ServerCertVerified::assertion()),
