@@ -522,3 +522,58 @@ fn library_client_speaks_https_with_a_custom_root_and_pools_by_scheme() {
     drop(client);
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
+
+#[test]
+fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
+    let lab = lab("https-keylog");
+    let pcap = lab.dir.path().join("tls.pcap");
+    let keylog = lab.dir.path().join("keys.log");
+    let out = tunstack_env(
+        &[
+            "get",
+            "--resolve",
+            RESOLVE,
+            "--cacert",
+            lab.cacert(),
+            "--pcap",
+            pcap.to_str().unwrap(),
+            &url(GOOD, "/hello.txt"),
+        ],
+        &[("SSLKEYLOGFILE", &keylog)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    let keys = std::fs::read_to_string(&keylog).expect("key log written");
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0 ")),
+        "{keys}"
+    );
+    let p = pcap.to_str().unwrap();
+    let keylog_opt = format!("tls.keylog_file:{}", keylog.display());
+    let decode = format!("tcp.port=={GOOD},tls");
+    let tshark = |filter: &str, field: &str, keys: bool| {
+        let mut args = vec![
+            "-r", p, "-d", &decode, "-Y", filter, "-T", "fields", "-e", field,
+        ];
+        if keys {
+            args.extend_from_slice(&["-o", &keylog_opt]);
+        }
+        run("tshark", &args)
+    };
+    // Without the keys the request is only ciphertext...
+    assert_eq!(tshark("http.request", "http.request.uri", false).trim(), "");
+    // ...with them, tshark finds our GET and the server's answer inside our
+    // own TCP segments.
+    let uri = tshark("http.request", "http.request.uri", true);
+    assert_eq!(uri.trim(), "/hello.txt", "decrypted requests: {uri:?}");
+    let status = tshark("http.response", "http.response.code", true);
+    assert_eq!(status.trim(), "200");
+    let sni = tshark(
+        "tls.handshake.type == 1",
+        "tls.handshake.extensions_server_name",
+        false,
+    );
+    assert_eq!(sni.trim(), SITE);
+    check_capture(&pcap);
+}
