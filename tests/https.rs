@@ -576,4 +576,39 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
     );
     assert_eq!(sni.trim(), SITE);
     check_capture(&pcap);
+
+    // The ladder names the TLS records each segment starts, and shows
+    // windows scaled as Wireshark does.
+    let out = tunstack(&["ladder", p]);
+    let ladder = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<&str> = ladder.lines().collect();
+    let client_hello = lines
+        .iter()
+        .position(|l| l.ends_with("TLS: Client Hello") && l.contains("-->|"))
+        .unwrap_or_else(|| panic!("no Client Hello:\n{ladder}"));
+    let server_hello = lines
+        .iter()
+        .position(|l| l.contains("|<-") && l.contains("TLS: Server Hello"))
+        .unwrap_or_else(|| panic!("no Server Hello:\n{ladder}"));
+    assert!(client_hello < server_hello, "{ladder}");
+    assert!(
+        lines
+            .iter()
+            .skip(server_hello + 1)
+            .any(|l| l.contains("-->|") && l.contains("Application Data")),
+        "{ladder}"
+    );
+    // tunstack's own window scale is 7: a scaled window is a multiple
+    // of 128 above the 16-bit field's range.
+    let wins: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.contains("-->|") && !l.contains("[S]"))
+        .filter_map(|l| l.split(" win=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(!wins.is_empty(), "{ladder}");
+    assert!(
+        wins.iter().all(|w| w % 128 == 0 && *w > 65535),
+        "{wins:?}\n{ladder}"
+    );
 }
