@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// The URL to fetch: http://HOST[:PORT]/PATH (HOST a name or an IPv4
-    /// address).
+    /// The URL to fetch: http[s]://HOST[:PORT]/PATH (HOST a name or an
+    /// IPv4 address).
     url: String,
     /// Write the body to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
