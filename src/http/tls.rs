@@ -549,3 +549,78 @@ impl<S: Read + Write> Write for MaybeTls<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that sends `bytes`, then closes (or resets); whatever the
+    /// client writes is accepted and dropped.
+    struct Peer {
+        bytes: io::Cursor<Vec<u8>>,
+        reset: bool,
+    }
+
+    impl Read for Peer {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.bytes.read(buf)?;
+            if n == 0 && self.reset {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Peer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_peer_that_closes_or_resets_mid_record_is_a_handshake_failure() {
+        let config = TlsConfig::builder().build().expect("config");
+        // A ServerHello record header announcing 100 bytes, cut short at
+        // every length; then garbage and an alert-shaped record.
+        let full = [22u8, 3, 3, 0, 100, 2, 0, 0, 96, 3, 3, 7, 7, 7];
+        let mut cases: Vec<Vec<u8>> = (0..=full.len()).map(|n| full[..n].to_vec()).collect();
+        cases.push(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec());
+        cases.push(vec![21, 3, 3, 0, 2, 2, 40]);
+        for bytes in cases {
+            for reset in [false, true] {
+                let peer = Peer {
+                    bytes: io::Cursor::new(bytes.clone()),
+                    reset,
+                };
+                let e = handshake(&config, "site.test", peer)
+                    .err()
+                    .unwrap_or_else(|| panic!("{bytes:?}: handshake succeeded"));
+                let t = TlsError::from_io(&e)
+                    .unwrap_or_else(|| panic!("{bytes:?} reset={reset}: not a TLS error: {e}"));
+                assert_eq!(t.kind, TlsErrorKind::Handshake, "{bytes:?}: {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cacert_without_certificates_is_a_config_error() {
+        let dir = std::env::temp_dir().join(format!("tunstack-cacert-{}", std::process::id()));
+        std::fs::write(&dir, "no certificate here\n").expect("write");
+        let e = TlsConfig::builder().ca_file(&dir).expect_err("rejected");
+        let _ = std::fs::remove_file(&dir);
+        assert_eq!(e.kind, TlsErrorKind::Config);
+        assert!(e.message.contains("no PEM certificate"), "{e}");
+        let e = TlsConfig::builder()
+            .ca_file(Path::new("/nonexistent/ca.pem"))
+            .expect_err("rejected");
+        assert!(e.message.contains("cannot read"), "{e}");
+        let e = TlsConfig::builder()
+            .root_certificates(vec![CertificateDer::from(vec![0x30, 0x00])])
+            .build()
+            .expect_err("rejected");
+        assert_eq!(e.kind, TlsErrorKind::Config, "{e}");
+    }
+}
