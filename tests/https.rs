@@ -430,7 +430,8 @@ fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(60), "{err}");
     assert!(err.to_lowercase().contains("unknown issuer"), "{err}");
-    // A --cacert that is not a certificate file is a clear error.
+    // A --cacert that is not a certificate file is a clear error, curl's
+    // 77, before any network use.
     let junk = lab.dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate\n").unwrap();
     let out = tunstack(&[
@@ -442,7 +443,7 @@ fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
         &url(GOOD, "/hello.txt"),
     ]);
     let err = text(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert_eq!(out.status.code(), Some(77), "{err}");
     assert!(err.contains("no PEM certificate"), "{err}");
 }
 

@@ -1,7 +1,7 @@
 //! `get`'s TLS options (`--cacert`, `-k`, `--tlsv1.2`, `--tlsv1.3`), the
 //! `-v` narration of a handshake (version, cipher suite, ALPN, and the
 //! server certificate's subject, issuer, validity and matching SAN, as
-//! curl prints them), and curl's exit codes for TLS failures (35, 60).
+//! curl prints them), and curl's exit codes for TLS failures (35, 60, 77).
 //!
 //! The certificate fields come from a small DER reader (X.690 §8.1 TLV,
 //! RFC 5280 §4.1 layout) that only walks what it prints; the certificate
@@ -19,6 +19,8 @@ use std::path::PathBuf;
 pub const EXIT_TLS_HANDSHAKE: i32 = 35;
 /// curl's exit code for a server certificate that is not trusted.
 pub const EXIT_TLS_CERTIFICATE: i32 = 60;
+/// curl's exit code for a CA file it cannot use (`--cacert`).
+pub const EXIT_TLS_CACERT: i32 = 77;
 
 /// TLS options of `get` (curl's names).
 #[derive(Args, Debug, Default, Clone)]
@@ -51,10 +53,8 @@ impl TlsArgs {
                 MinVersion::Tls12
             });
         if let Some(path) = &self.cacert {
-            // curl exits 77 for an unreadable CA file; the closest code we
-            // have for a problem with the local TLS setup is 60's family.
             b = b.ca_file(path).map_err(|e| Failure {
-                code: EXIT_TLS_CERTIFICATE,
+                code: EXIT_TLS_CACERT,
                 message: e.to_string(),
             })?;
         }
@@ -62,13 +62,14 @@ impl TlsArgs {
     }
 }
 
-/// The failure for an HTTP error: curl's 60 and 35 for TLS, the general
-/// failure otherwise.
+/// The failure for an HTTP error: curl's 60, 35 and 77 for TLS, the
+/// general failure otherwise.
 pub(super) fn http_failure(context: &str, e: &http::Error) -> Failure {
     match e {
         http::Error::Tls(t) => Failure {
             code: match t.kind {
-                TlsErrorKind::Certificate | TlsErrorKind::Config => EXIT_TLS_CERTIFICATE,
+                TlsErrorKind::Certificate => EXIT_TLS_CERTIFICATE,
+                TlsErrorKind::Config => EXIT_TLS_CACERT,
                 TlsErrorKind::Handshake => EXIT_TLS_HANDSHAKE,
             },
             message: format!("{context}: {e}"),

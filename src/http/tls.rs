@@ -391,8 +391,10 @@ pub fn handshake<S: Read + Write>(
     host: &str,
     mut sock: S,
 ) -> io::Result<TlsStream<S>> {
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| TlsError::config(format!("{host:?} is not a valid server name: {e}")))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| TlsError {
+        kind: TlsErrorKind::Handshake,
+        message: format!("{host:?} is not a valid server name: {e}"),
+    })?;
     let mut conn = ClientConnection::new(config.config.clone(), name)
         .map_err(|e| io::Error::from(TlsError::from_rustls(&e)))?;
     while conn.is_handshaking() {
