@@ -613,3 +613,61 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
         "{wins:?}\n{ladder}"
     );
 }
+
+#[test]
+fn dnsmasq_names_the_site_and_https_checks_that_name() {
+    let lab = lab("https-dns");
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    std::fs::write(
+        lab.dir.path().join("hosts"),
+        "10.0.0.1 site.test\n10.0.0.1 alias.test\n",
+    )
+    .unwrap();
+    let hosts = format!("--addn-hosts={d}/hosts");
+    let pid_file = lab.dir.path().join("dnsmasq.pid");
+    let pid = format!("--pid-file={}", pid_file.display());
+    // dnsmasq binds the wildcard address: it answers on tun0 once a
+    // tunstack process has created it. It writes its pid file once its
+    // sockets are bound.
+    let _dns = Daemon::spawn(
+        lab.dir.path(),
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &hosts,
+            &pid,
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dns = ["--dns", "10.0.0.1", "--hosts-file", "/dev/null"];
+    let mut args = vec!["get", "-v", "--cacert", lab.cacert()];
+    args.extend_from_slice(&dns);
+    let good = url(GOOD, "/hello.txt");
+    args.push(&good);
+    let out = tunstack(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    assert!(
+        err.contains("Resolved site.test to 10.0.0.1 (from the DNS server 10.0.0.1:53)"),
+        "{err}"
+    );
+    // Another name for the same address: DNS answers, the certificate
+    // does not name it.
+    let alias = format!("https://alias.test:{GOOD}/hello.txt");
+    let mut args = vec!["get", "--cacert", lab.cacert()];
+    args.extend_from_slice(&dns);
+    args.push(&alias);
+    let out = tunstack(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(60), "{err}");
+    assert!(err.contains("not valid for name"), "{err}");
+}
