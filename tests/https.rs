@@ -340,7 +340,7 @@ fn https_download_is_sha_identical_and_redirects_and_page_requisites_work() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(text(&out.stdout), "hello over tls\n");
     for want in [
-        "* SSL connection using TLSv1.3 / TLS13_",
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384",
         "* ALPN: server accepted http/1.1",
         "*  subject: CN=site.test",
         "*  issuer: O=tunstack tests; CN=ca",

@@ -409,11 +409,17 @@ pub fn handshake<S: Read + Write>(
         Some(v) => format!("{v:?}"),
         None => "unknown".to_string(),
     };
+    // rustls says TLS13_AES_…; the IANA registry (and curl) TLS_AES_….
     let cipher_suite = conn
         .negotiated_cipher_suite()
         .and_then(|s| s.suite().as_str())
-        .unwrap_or("unknown")
-        .to_string();
+        .map_or_else(
+            || "unknown".to_string(),
+            |n| match n.strip_prefix("TLS13_") {
+                Some(rest) => format!("TLS_{rest}"),
+                None => n.to_string(),
+            },
+        );
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
