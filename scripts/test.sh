@@ -32,7 +32,7 @@ fi
 # package:command pairs; a package counts as present if dpkg says so or its
 # command is on PATH.
 PACKAGES=(tshark:tshark tcpdump:tcpdump nginx:nginx netcat-openbsd:nc socat:socat
-    iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables
+    iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables openssl:openssl
     nftables:nft iputils-ping:ping wget:wget iperf3:iperf3)
 
 installed() { # PACKAGE COMMAND
@@ -242,6 +242,16 @@ library_only() {
     if [ -n "$cli" ]; then
         echo "the library (--no-default-features) depends on CLI crates:"
         echo "$cli"
+        return 1
+    fi
+    # TLS is rustls with the ring provider: no C toolchain beyond cc, no
+    # cmake (aws-lc-rs would need it).
+    local cmake
+    cmake="$(cargo tree -e normal,build --prefix none |
+        grep -E '^(cmake|aws-lc-rs|aws-lc-sys|openssl-sys) ' || true)"
+    if [ -n "$cmake" ]; then
+        echo "the build pulls a crate that needs cmake or system OpenSSL:"
+        echo "$cmake"
         return 1
     fi
 }

@@ -12,7 +12,11 @@
 //! Steps 1 and 2 of a page load: the name is resolved by
 //! [`dns::Resolver`] (literal address, pinned names, cache, hosts file,
 //! then DNS queries over the stack's own [`UdpSocket`], RFC 1035 §4.2.1),
-//! then [`TcpStream::connect_timeout`] does the handshake.
+//! then [`TcpStream::connect_timeout`] does the handshake. For
+//! `https://` the TLS handshake follows over that stream
+//! ([`http::tls`](crate::http::tls)): the system's CA store by default,
+//! or the roots given to [`StackConnector::with_root_certificates`] /
+//! [`StackConnector::tls_config`].
 //!
 //! This is its own layer, above `net`, `http` and `dns`: http and dns work
 //! over any transport and must not know the stack, and net deals in
@@ -20,6 +24,7 @@
 //! clock, for the DNS timeouts and the cache's TTLs.
 
 use crate::dns::{self, Hosts, Resolver, Source};
+use crate::http::tls::{self, MaybeTls, TlsConfig, TlsConfigBuilder, TlsError};
 use crate::http::Connect;
 use crate::net::{Stack, TcpStream, UdpSocket};
 use std::io;
@@ -42,6 +47,10 @@ pub struct StackConnector<'a> {
     resolver: Mutex<Resolver>,
     connect_timeout: Duration,
     dns_timeout: Duration,
+    /// What to build on the first `https://` connection, and what was
+    /// built: loading the system's CA store takes a while and plain http
+    /// never needs it.
+    tls: Mutex<(TlsConfigBuilder, Option<TlsConfig>)>,
 }
 
 impl<'a> StackConnector<'a> {
@@ -69,7 +78,64 @@ impl<'a> StackConnector<'a> {
             resolver: Mutex::new(resolver),
             connect_timeout: CONNECT_TIMEOUT,
             dns_timeout: DNS_TIMEOUT,
+            tls: Mutex::new((TlsConfigBuilder::default(), None)),
         }
+    }
+
+    /// Uses `config` for `https://` connections (roots, `insecure`,
+    /// minimum version).
+    #[must_use]
+    pub fn tls_config(self, config: TlsConfig) -> StackConnector<'a> {
+        StackConnector {
+            tls: Mutex::new((TlsConfigBuilder::default(), Some(config))),
+            ..self
+        }
+    }
+
+    /// Builds the `https://` configuration from `builder` on first use.
+    #[must_use]
+    pub fn tls_builder(self, builder: TlsConfigBuilder) -> StackConnector<'a> {
+        StackConnector {
+            tls: Mutex::new((builder, None)),
+            ..self
+        }
+    }
+
+    /// Trusts exactly `roots` (DER certificates) for `https://` instead of
+    /// the system's CA store.
+    ///
+    /// # Errors
+    /// When none of `roots` is a usable certificate.
+    pub fn with_root_certificates(
+        self,
+        roots: Vec<tls::CertificateDer<'static>>,
+    ) -> Result<StackConnector<'a>, TlsError> {
+        let config = TlsConfig::builder().root_certificates(roots).build()?;
+        Ok(self.tls_config(config))
+    }
+
+    /// The TLS configuration, built with the defaults on first use.
+    ///
+    /// # Errors
+    /// When the default configuration cannot be built.
+    pub fn tls(&self) -> Result<TlsConfig, TlsError> {
+        let mut slot = self.tls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = slot.1.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = slot.0.clone().build()?;
+        slot.1 = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Step 3 for `https://`: the TLS handshake for `host` over `tcp`,
+    /// bounded by the stream's read/write timeouts.
+    ///
+    /// # Errors
+    /// A [`TlsError`] (see [`TlsError::from_io`]) or the transport's.
+    pub fn secure(&self, host: &str, tcp: TcpStream) -> io::Result<tls::TlsStream<TcpStream>> {
+        let config = self.tls()?;
+        tls::handshake(&config, host, tcp)
     }
 
     /// Replaces the hosts table (e.g. parsed from another hosts file).
@@ -157,19 +223,40 @@ impl<'a> StackConnector<'a> {
 }
 
 impl Connect for &StackConnector<'_> {
-    type Stream = TcpStream;
+    type Stream = MaybeTls<TcpStream>;
 
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+    fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream> {
+        self.connect_scheme("http", host, port)
+    }
+
+    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
         let (ip, _) = self.resolve(host, None)?;
-        self.open(SocketAddrV4::new(ip, port), None)
+        let tcp = self.open(SocketAddrV4::new(ip, port), None)?;
+        match scheme {
+            "https" => {
+                // The handshake gets the connect timeout, then the stream
+                // is back to blocking without limit, as it was.
+                tcp.set_read_timeout(Some(self.connect_timeout))?;
+                tcp.set_write_timeout(Some(self.connect_timeout))?;
+                let mut t = self.secure(host, tcp)?;
+                t.get_mut().set_read_timeout(None)?;
+                t.get_mut().set_write_timeout(None)?;
+                Ok(MaybeTls::Tls(Box::new(t)))
+            }
+            _ => Ok(MaybeTls::Plain(tcp)),
+        }
     }
 }
 
 impl Connect for StackConnector<'_> {
-    type Stream = TcpStream;
+    type Stream = MaybeTls<TcpStream>;
 
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+    fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream> {
         (&self).connect(host, port)
+    }
+
+    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
+        (&self).connect_scheme(scheme, host, port)
     }
 }
 

@@ -2,8 +2,8 @@
 //! `std::net`-shaped socket API and an HTTP/1.1 client on top.
 //!
 //! ```text
-//!    connector (StackConnector)             http::Connect over the stack: names through dns, TCP through net
-//!    http    dns                            HTTP/1.1 over any Read+Write; DNS resolver over any transport
+//!    connector (StackConnector)             http::Connect over the stack: names through dns, TCP through net, TLS through http::tls
+//!    http    dns                            HTTP/1.1 (and TLS, rustls) over any Read+Write; DNS resolver over any transport
 //!            net (std::net-shaped API)      the ONLY place with threads, locks, OS randomness; reads the clock
 //!            stack (interface glue)         demux, IPv4/ICMP/UDP, per-stack counters; deterministic
 //!            tcp (sans-IO connection core)  RFC 9293 state machine; deterministic; no I/O

@@ -14,7 +14,7 @@
 
 use crate::connector::DNS_TIMEOUT;
 use crate::dns::Source;
-use crate::http::Connect;
+use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -85,11 +85,43 @@ impl StackConnector<'_> {
     }
 }
 
+impl StackConnector<'_> {
+    /// Step 3 for https: the TLS handshake within the connect deadline,
+    /// narrated under `-v` as curl does.
+    fn secure(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> io::Result<crate::http::tls::TlsStream<TcpStream>> {
+        let limit = self
+            .deadlines
+            .cap(Some(self.deadlines.connect))?
+            .unwrap_or(self.deadlines.connect);
+        tcp.set_read_timeout(Some(limit))?;
+        tcp.set_write_timeout(Some(limit))?;
+        if self.verbose {
+            eprintln!("* TLS handshake with {host} (SNI {host}, ALPN offers http/1.1)");
+        }
+        let result = self.base.secure(host, tcp);
+        match &result {
+            Ok(t) if self.verbose => eprint!("{}", super::tls::narrate(host, t.info())),
+            Err(e) if self.verbose => eprintln!("* TLS handshake failed: {e}"),
+            _ => {}
+        }
+        result
+    }
+}
+
 impl Connect for &StackConnector<'_> {
     type Stream = Traced;
 
-    /// Step 2: the three-way handshake, narrated with both ISNs.
     fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
+        self.connect_scheme("http", host, port)
+    }
+
+    /// Step 2: the three-way handshake, narrated with both ISNs; for
+    /// https, step 3: the TLS handshake.
+    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
         let ip = self.resolve(host)?;
         let addr = SocketAddrV4::new(ip, port);
         if self.verbose {
@@ -125,13 +157,19 @@ impl Connect for &StackConnector<'_> {
             }
             eprint!("{text}");
         }
+        let inner = if scheme == "https" {
+            let t = self.secure(host, s)?;
+            MaybeTls::Tls(Box::new(t))
+        } else {
+            MaybeTls::Plain(s)
+        };
         let samples = self.sample.then(|| Samples {
             start: Instant::now(),
             last: None,
             rows: Vec::new(),
         });
         Ok(Traced {
-            inner: s,
+            inner,
             id,
             first_byte: None,
             head: String::new(),
@@ -149,7 +187,7 @@ impl Connect for &StackConnector<'_> {
 /// (`-v`) as it is sent, applies the read/overall timeouts to every call,
 /// and samples buffers and windows while reading (`--stats`).
 pub(super) struct Traced {
-    pub inner: TcpStream,
+    pub inner: MaybeTls<TcpStream>,
     /// Which connection this is: 1 for the first one opened, and so on.
     pub id: u64,
     /// When the first byte of the current request's response arrived.
@@ -176,6 +214,11 @@ pub(super) struct Samples {
 const MAX_SAMPLES: usize = 512;
 
 impl Traced {
+    /// The TCP connection under the (optional) TLS.
+    pub fn tcp(&self) -> &TcpStream {
+        self.inner.get_ref()
+    }
+
     fn sample(&mut self) {
         let Some(s) = self.samples.as_mut() else {
             return;
@@ -185,7 +228,7 @@ impl Traced {
             return;
         }
         s.last = Some(now);
-        if let Ok(info) = self.inner.info() {
+        if let Ok(info) = self.inner.get_ref().info() {
             if s.rows.len() >= MAX_SAMPLES {
                 // Keep every other sample: bounded memory, whole span.
                 let kept: Vec<_> = s.rows.iter().step_by(2).cloned().collect();
@@ -215,7 +258,7 @@ impl Traced {
 impl Read for Traced {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let limit = self.deadlines.cap(self.deadlines.read)?;
-        self.inner.set_read_timeout(limit)?;
+        self.inner.get_ref().set_read_timeout(limit)?;
         let n = match self.inner.read(buf) {
             Ok(n) => n,
             Err(e) => return Err(self.timed_out(e)),
@@ -240,7 +283,7 @@ impl Write for Traced {
             self.requests += 1;
         }
         let limit = self.deadlines.cap(self.deadlines.read)?;
-        self.inner.set_write_timeout(limit)?;
+        self.inner.get_ref().set_write_timeout(limit)?;
         let n = match self.inner.write(buf) {
             Ok(n) => n,
             Err(e) => return Err(self.timed_out(e)),

@@ -49,22 +49,17 @@ pub(super) fn send(
     verbose: bool,
     follow: Option<usize>,
 ) -> Result<Response<Traced>, Failure> {
-    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
+    let url = req.url.to_string();
     let resp = match follow {
         Some(max) => client.send_following_with(req, max, |head, next| {
             if verbose {
                 print_head(head);
-                eprintln!(
-                    "* Following the {} redirect to http://{}{}",
-                    head.status,
-                    next.host_header(),
-                    next.path
-                );
+                eprintln!("* Following the {} redirect to {next}", head.status);
             }
         }),
         None => client.send(req),
     };
-    let resp = resp.map_err(|e| failure(format!("{url}: {e}")))?;
+    let resp = resp.map_err(|e| super::tls::http_failure(&url, &e))?;
     if verbose {
         print_head(&resp.head);
     }
@@ -92,7 +87,7 @@ pub(super) fn fetch(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<Fetched, Failure> {
-    let url = format!("http://{}{}", req.url.host_header(), req.url.path);
+    let url = req.url.to_string();
     let mut resp = send(client, req, opts.verbose, opts.follow)?;
     if opts.head_to_output {
         write_head(&resp.head, out).map_err(|e| failure(format!("writing output: {e}")))?;
@@ -174,7 +169,7 @@ pub(super) fn finish(
     Option<crate::net::TcpInfo>,
     Vec<(Duration, crate::net::TcpInfo)>,
 ) {
-    let info = resp.connection().inner.info().ok();
+    let info = resp.connection().tcp().info().ok();
     let requests = resp.connection().requests;
     let id = resp.connection().id;
     if verbose {

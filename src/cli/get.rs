@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// The URL to fetch: http://HOST[:PORT]/PATH (HOST a name or an IPv4
-    /// address).
+    /// The URL to fetch: http[s]://HOST[:PORT]/PATH (HOST a name or an
+    /// IPv4 address).
     url: String,
     /// Write the body to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -118,6 +118,8 @@ pub(crate) struct GetArgs {
     /// Give up when the whole operation takes longer than SECONDS.
     #[arg(short = 'm', long, value_name = "SECONDS")]
     max_time: Option<f64>,
+    #[command(flatten)]
+    pub(super) tls: super::tls::TlsArgs,
     #[command(flatten)]
     pub(super) net: NetArgs,
 }
@@ -294,6 +296,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     validate_net(&a.net)?;
     let url = Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
     let resolver = build_resolver(a)?;
+    let tls = a.tls.builder()?;
     let deadlines = Deadlines {
         connect: seconds("--connect-timeout", a.connect_timeout)?,
         read: a
@@ -342,7 +345,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     }
     let start = Instant::now();
     let connector = StackConnector {
-        base: crate::connector::StackConnector::with_resolver(&stack, resolver),
+        base: crate::connector::StackConnector::with_resolver(&stack, resolver).tls_builder(tls),
         deadlines: Deadlines {
             overall: max_time.map(|m| start + m),
             ..deadlines

@@ -3,6 +3,11 @@
 //! flags, sequence and acknowledgment numbers (relative to each side's ISN,
 //! absolute in parentheses on the SYNs), payload length and time. The
 //! handshake reads like the textbook: `seq=X`, `seq=Y ack=X+1`, `ack=Y+1`.
+//! Windows are shown scaled (RFC 7323 §2.2: once both SYNs carried the
+//! option, never on a SYN), as Wireshark shows them. Like Wireshark's flow
+//! graph, each segment also says what it carries where that is readable:
+//! the TLS records that start in it (Client Hello, Server Hello, Change
+//! Cipher Spec, Application Data, …) or an HTTP request or status line.
 //!
 //! Part of the CLI layer (`tunstack ladder FILE.pcap [--svg OUT]`).
 
@@ -25,6 +30,9 @@ pub struct Step {
     pub header: TcpHeader,
     /// Payload length.
     pub len: usize,
+    /// What the payload carries, where readable: TLS record types or an
+    /// HTTP request/status line.
+    pub info: Option<String>,
 }
 
 /// A conversation between two endpoints.
@@ -55,6 +63,9 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
     };
     let mut first: Option<Duration> = None;
     let mut ladder: Option<Ladder> = None;
+    // Per direction (client, server): a Change Cipher Spec was seen, so
+    // later handshake records are encrypted.
+    let mut encrypted = [false, false];
     for (ts, data) in packets {
         let Ok(ip) = Ipv4Packet::parse(&data) else {
             continue;
@@ -83,14 +94,78 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
             continue;
         }
         let t0 = *first.get_or_insert(ts);
+        let after_ccs = &mut encrypted[usize::from(from_client)];
+        let info = tls_records(seg.payload, after_ccs).or_else(|| http_line(seg.payload));
         l.steps.push(Step {
             at: ts.saturating_sub(t0),
             from_client,
             header: seg.header,
             len: seg.payload.len(),
+            info,
         });
     }
     ladder.ok_or_else(|| "no TCP segments in the capture".to_string())
+}
+
+/// The TLS records (RFC 8446 §5.1, RFC 5246 §6.2) that start in
+/// `payload`, named as Wireshark names them: `TLS: Client Hello, …`.
+/// Records continuing from an earlier segment are not recognised (the
+/// header check fails on ciphertext but for a ~1e-6 chance).
+fn tls_records(payload: &[u8], after_ccs: &mut bool) -> Option<String> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut rest = payload;
+    while let [ct, 3, minor, hi, lo, body @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        // A record is at most 2^14 + 2048 bytes (RFC 5246 §6.2.3).
+        if !(20..=23).contains(ct) || *minor > 4 || len == 0 || len > (1 << 14) + 2048 {
+            break;
+        }
+        let name = match (ct, body.first(), *after_ccs) {
+            (20, _, _) => {
+                *after_ccs = true;
+                "Change Cipher Spec"
+            }
+            (21, _, _) => "Alert",
+            (22, _, true) => "Encrypted Handshake Message",
+            (22, Some(1), _) => "Client Hello",
+            (22, Some(2), _) => "Server Hello",
+            (22, Some(4), _) => "New Session Ticket",
+            (22, Some(11), _) => "Certificate",
+            (22, Some(12), _) => "Server Key Exchange",
+            (22, Some(14), _) => "Server Hello Done",
+            (22, Some(16), _) => "Client Key Exchange",
+            (22, Some(20), _) => "Finished",
+            (22, _, _) => "Handshake",
+            _ => "Application Data",
+        };
+        if names.last() != Some(&name) {
+            names.push(name);
+        }
+        rest = body.get(len..).unwrap_or_default();
+    }
+    (!names.is_empty()).then(|| format!("TLS: {}", names.join(", ")))
+}
+
+/// An HTTP/1.x request line (`GET /x HTTP/1.1`) or status line
+/// (`HTTP/1.1 200 OK`) at the start of `payload`.
+fn http_line(payload: &[u8]) -> Option<String> {
+    let head = payload.get(..payload.len().min(256))?;
+    let end = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(head.get(..end)?).ok()?;
+    let method_ok = line
+        .split(' ')
+        .next()
+        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()));
+    let request = method_ok && (line.ends_with(" HTTP/1.1") || line.ends_with(" HTTP/1.0"));
+    if !(request || line.starts_with("HTTP/1.")) {
+        return None;
+    }
+    const MAX: usize = 60;
+    Some(if line.chars().count() > MAX {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line.to_string()
+    })
 }
 
 type Packets = Vec<(Duration, Vec<u8>)>;
@@ -132,6 +207,21 @@ impl Ladder {
         (isn(true), isn(false))
     }
 
+    /// The window shifts of (client, server): in effect only when both
+    /// SYNs carried the option (RFC 7323 §2.2).
+    fn shifts(&self) -> (u8, u8) {
+        let ws = |client: bool| {
+            self.steps
+                .iter()
+                .find(|s| s.from_client == client && s.header.flags.syn())
+                .and_then(|s| s.header.options.window_scale)
+        };
+        match (ws(true), ws(false)) {
+            (Some(c), Some(s)) => (c, s),
+            _ => (0, 0),
+        }
+    }
+
     /// The label of one step: flags, then `seq=X+n ack=Y+m` relative to
     /// the ISNs named X (client) and Y (server), then the length.
     pub fn label(&self, s: &Step) -> String {
@@ -163,7 +253,14 @@ impl Ladder {
         if s.len > 0 {
             let _ = write!(out, " len={}", s.len);
         }
-        let _ = write!(out, " win={}", h.window);
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        let (cs, ss) = self.shifts();
+        let shift = match (h.flags.syn(), s.from_client) {
+            (true, _) => 0,
+            (false, true) => cs,
+            (false, false) => ss,
+        };
+        let _ = write!(out, " win={}", u32::from(h.window) << shift);
         out
     }
 
@@ -191,7 +288,13 @@ impl Ladder {
             } else {
                 format!("|<{}{}{}|", "-".repeat(l + 1), text, "-".repeat(r + 1))
             };
-            let _ = writeln!(out, "{arrow} {:>9.3} ms", s.at.as_secs_f64() * 1e3);
+            let _ = write!(out, "{arrow} {:>9.3} ms", s.at.as_secs_f64() * 1e3);
+            match &s.info {
+                Some(info) => {
+                    let _ = writeln!(out, "  {info}");
+                }
+                None => out.push('\n'),
+            }
         }
         if self.steps.len() > max {
             let _ = writeln!(out, "... {} more segments", self.steps.len() - max);
@@ -247,7 +350,10 @@ impl Ladder {
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
                 (xl + xr) / 2.0,
                 y - 3.0,
-                esc(&self.label(s))
+                esc(&match &s.info {
+                    Some(info) => format!("{}  {info}", self.label(s)),
+                    None => self.label(s),
+                })
             );
             let _ = writeln!(
                 out,
@@ -259,5 +365,49 @@ impl Ladder {
         }
         out.push_str("</svg>\n");
         out
+    }
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::{http_line, tls_records};
+
+    #[test]
+    fn tls_records_are_named_and_encrypted_handshakes_follow_ccs() {
+        let mut ccs = false;
+        let hello = [22, 3, 1, 0, 4, 1, 0, 0, 0];
+        assert_eq!(
+            tls_records(&hello, &mut ccs).as_deref(),
+            Some("TLS: Client Hello")
+        );
+        let flight = [
+            22, 3, 3, 0, 1, 2, // Server Hello
+            20, 3, 3, 0, 1, 1, // Change Cipher Spec
+            22, 3, 3, 0, 1, 1, // encrypted: not a Client Hello
+            23, 3, 3, 0, 2, 9, 9, // Application Data
+        ];
+        assert_eq!(
+            tls_records(&flight, &mut ccs).as_deref(),
+            Some("TLS: Server Hello, Change Cipher Spec, Encrypted Handshake Message, Application Data")
+        );
+        assert!(ccs);
+        assert_eq!(tls_records(b"GET / HTTP/1.1\r\n", &mut ccs), None);
+        assert_eq!(tls_records(&[23, 3, 9, 0, 1, 0], &mut ccs), None);
+        assert_eq!(tls_records(&[23, 3], &mut ccs), None);
+    }
+
+    #[test]
+    fn http_lines_are_requests_or_status_lines_only() {
+        assert_eq!(
+            http_line(b"GET /a?b HTTP/1.1\r\nHost: h\r\n").as_deref(),
+            Some("GET /a?b HTTP/1.1")
+        );
+        assert_eq!(
+            http_line(b"HTTP/1.1 404 Not Found\r\n").as_deref(),
+            Some("HTTP/1.1 404 Not Found")
+        );
+        assert_eq!(http_line(b"body text\r\n"), None);
+        assert_eq!(http_line(b"GET / HTTP/1.1"), None);
+        assert_eq!(http_line(&[0xff, 0xfe, b'\r', b'\n']), None);
     }
 }

@@ -21,6 +21,7 @@ mod page;
 mod paths;
 mod report;
 mod serve;
+mod tls;
 mod waterfall;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};

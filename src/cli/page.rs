@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// An origin (RFC 6454 §4): scheme, host and port.
+type Origin = (String, String, u16);
+
 /// Most objects fetched for one page (the page included).
 const MAX_OBJECTS: usize = 1000;
 /// Most bytes of HTML or CSS kept in memory for link extraction.
@@ -165,7 +168,7 @@ struct Work {
 impl Work {
     /// Adds one object's outcome, and queues its same-origin references
     /// (RFC 6454 §4: scheme, host, port) not seen before.
-    fn record(&mut self, l: Loaded, origin: &(String, u16)) {
+    fn record(&mut self, l: Loaded, origin: &Origin) {
         if let Some(f) = l.fatal {
             self.fatal.get_or_insert(f);
         }
@@ -176,7 +179,9 @@ impl Work {
         }
         self.rows.extend(l.row);
         for u in l.refs {
-            if (u.host.as_str(), u.port) != (origin.0.as_str(), origin.1) {
+            if (u.scheme.as_str(), u.host.as_str(), u.port)
+                != (origin.0.as_str(), origin.1.as_str(), origin.2)
+            {
                 continue;
             }
             if self.seen.len() < MAX_OBJECTS && self.seen.insert(u.path.clone()) {
@@ -262,7 +267,7 @@ struct Job<'b> {
 }
 
 impl Job<'_> {
-    fn done(mut self, l: Loaded, origin: &(String, u16)) {
+    fn done(mut self, l: Loaded, origin: &Origin) {
         self.done = true;
         let mut w = self.board.lock();
         w.busy = w.busy.saturating_sub(1);
@@ -305,7 +310,7 @@ struct Ctx<'c> {
     dir: &'c Path,
     verbose: bool,
     follow: Option<usize>,
-    origin: (String, u16),
+    origin: Origin,
     /// The page's first request: the waterfall's zero.
     t0: Instant,
     board: &'c Board,
@@ -392,7 +397,7 @@ fn save(
 /// saves it under the directory and finds its references.
 fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) -> Loaded {
     let url = req.url.clone();
-    let shown = format!("http://{}{}", url.host_header(), url.path);
+    let shown = url.to_string();
     let start = ctx.since(Instant::now());
     let mut out = Loaded::default();
     let follow = if is_page {
@@ -526,7 +531,7 @@ pub(super) fn fetch_page(
         dir,
         verbose: opts.verbose,
         follow: opts.follow,
-        origin: (req.url.host.clone(), req.url.port),
+        origin: (req.url.scheme.clone(), req.url.host.clone(), req.url.port),
         t0: Instant::now(),
         board: &board,
     };
@@ -605,13 +610,14 @@ mod tests {
     #[test]
     fn the_queue_keeps_discovery_order_same_origin_and_each_url_once() {
         let board = Board::new(&url("/"));
-        let origin = ("h".to_string(), 80);
+        let origin = ("http".to_string(), "h".to_string(), 80);
         board.lock().record(
             found(&[
                 "http://h/a.css",
                 "http://h/b.js",
                 "http://other/x.png",
                 "http://h:8080/y.png",
+                "https://h:80/z.png",
                 "http://h/a.css",
                 "http://h/",
             ]),
@@ -638,7 +644,7 @@ mod tests {
         // Each /N references /2N and /2N+1 up to 200: a tree found while
         // it is being fetched. Every path is fetched once; all threads end.
         let board = Board::new(&url("/0"));
-        let origin = ("h".to_string(), 80);
+        let origin = ("http".to_string(), "h".to_string(), 80);
         board.lock().record(found(&["http://h/1"]), &origin);
         let taken = Mutex::new(Vec::new());
         std::thread::scope(|s| {
@@ -666,7 +672,7 @@ mod tests {
     #[test]
     fn a_job_dropped_unfinished_ends_the_load_instead_of_hanging_it() {
         let board = Board::new(&url("/"));
-        let origin = ("h".to_string(), 80);
+        let origin = ("http".to_string(), "h".to_string(), 80);
         board
             .lock()
             .record(found(&["http://h/a", "http://h/b"]), &origin);
@@ -684,7 +690,9 @@ mod tests {
             .map(|i| format!("http://h/{i}"))
             .collect();
         let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
-        board.lock().record(found(&refs), &("h".to_string(), 80));
+        board
+            .lock()
+            .record(found(&refs), &("http".to_string(), "h".to_string(), 80));
         assert_eq!(board.lock().queue.len(), MAX_OBJECTS - 1, "the page counts");
     }
 

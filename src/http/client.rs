@@ -18,15 +18,37 @@ pub trait Connect {
     /// # Errors
     /// The transport's error (refused, timed out, unknown host, …).
     fn connect(&self, host: &str, port: u16) -> io::Result<Self::Stream>;
+
+    /// Connects to `host:port` for a URL of `scheme` (`http` or `https`).
+    /// A connector that speaks TLS overrides this; the default speaks
+    /// cleartext only.
+    ///
+    /// # Errors
+    /// As [`Connect::connect`]; `Unsupported` for a scheme it cannot
+    /// speak.
+    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
+        if scheme == "http" {
+            self.connect(host, port)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("this connector does not speak {scheme}"),
+            ))
+        }
+    }
 }
 
-/// Idle connections kept per host:port (RFC 9112 §9.4 suggests a small
+/// Idle connections kept per origin (RFC 9112 §9.4 suggests a small
 /// limit); the pool never grows past this.
 const MAX_IDLE_PER_HOST: usize = 4;
 
-/// Idle kept-alive connections by host:port, each with the bytes already
+/// Where a connection goes: scheme, host and port (an `http` and an
+/// `https` connection to the same host:port are never interchangeable).
+type Origin = (String, String, u16);
+
+/// Idle kept-alive connections by origin, each with the bytes already
 /// read from it.
-type Pool<S> = HashMap<(String, u16), Vec<(S, Vec<u8>)>>;
+type Pool<S> = HashMap<Origin, Vec<(S, Vec<u8>)>>;
 
 /// An HTTP/1.1 client with a keep-alive connection pool.
 pub struct Client<C: Connect> {
@@ -55,7 +77,7 @@ pub struct Response<S> {
     pub head: Head,
     body: Body<S>,
     /// Where the connection goes back to when the body is done.
-    key: (String, u16),
+    key: Origin,
     /// The server allows another request on this connection.
     keep_alive: bool,
     /// The request went out on a pooled connection.
@@ -156,7 +178,7 @@ impl<C: Connect> Client<C> {
         self.send(Request::get(Url::parse(url)?))
     }
 
-    /// Sends `req` — on a pooled connection to the same host:port if one
+    /// Sends `req` — on a pooled connection to the same origin if one
     /// is idle, else a new one — and reads the response head. A pooled
     /// connection the server closed meanwhile is retried once on a fresh
     /// connection for idempotent methods (RFC 9110 §9.2.2).
@@ -164,7 +186,7 @@ impl<C: Connect> Client<C> {
     /// # Errors
     /// The connector's error as [`Error::Io`], or any head/framing error.
     pub fn send(&self, req: Request) -> Result<Response<C::Stream>, Error> {
-        let key = (req.url.host.clone(), req.url.port);
+        let key = (req.url.scheme.clone(), req.url.host.clone(), req.url.port);
         let pooled = self.pool.borrow_mut().get_mut(&key).and_then(Vec::pop);
         if let Some((stream, leftover)) = pooled {
             match self.exchange(&req, stream, leftover, key.clone(), true) {
@@ -177,7 +199,9 @@ impl<C: Connect> Client<C> {
                 Err(e) => return Err(e),
             }
         }
-        let stream = self.connector.connect(&req.url.host, req.url.port)?;
+        let stream = self
+            .connector
+            .connect_scheme(&req.url.scheme, &req.url.host, req.url.port)?;
         let mut st = self.stats.get();
         st.connects += 1;
         self.stats.set(st);
@@ -189,7 +213,7 @@ impl<C: Connect> Client<C> {
         req: &Request,
         mut stream: C::Stream,
         leftover: Vec<u8>,
-        key: (String, u16),
+        key: Origin,
         reused: bool,
     ) -> Result<Response<C::Stream>, Error> {
         if reused {

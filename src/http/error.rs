@@ -10,8 +10,10 @@ pub enum Error {
     Io(io::Error),
     /// The URL could not be parsed.
     InvalidUrl(String),
-    /// Only `http://` is supported.
+    /// Only `http://` and `https://` are supported.
     UnsupportedScheme(String),
+    /// TLS failed: an untrusted certificate or a failed handshake.
+    Tls(super::TlsError),
     /// A header name or value contains forbidden characters.
     InvalidHeader(String),
     /// The response head exceeded the size limit.
@@ -54,7 +56,10 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "{e}"),
             Error::InvalidUrl(u) => write!(f, "invalid url: {u}"),
-            Error::UnsupportedScheme(s) => write!(f, "unsupported scheme {s:?} (only http)"),
+            Error::UnsupportedScheme(s) => {
+                write!(f, "unsupported scheme {s:?} (only http and https)")
+            }
+            Error::Tls(e) => write!(f, "{e}"),
             Error::InvalidHeader(h) => write!(f, "invalid header {h:?}"),
             Error::HeadTooLarge => f.write_str("response head too large"),
             Error::TooManyHeaders => f.write_str("too many response headers"),
@@ -107,6 +112,9 @@ impl From<io::Error> for Error {
                 return *inner;
             }
             return Error::UnexpectedEof;
+        }
+        if let Some(t) = super::TlsError::from_io(&e) {
+            return Error::Tls(t);
         }
         Error::Io(e)
     }

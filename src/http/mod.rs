@@ -1,5 +1,5 @@
 //! HTTP/1.1 client over any `Read + Write` (RFC 9112 message syntax and
-//! framing, RFC 9110 semantics). Never touches sockets itself: a
+//! framing, RFC 9110 semantics), with TLS for `https://` ([`tls`]). Never touches sockets itself: a
 //! [`Connect`] implementation supplies connections.
 //!
 //! One request, in the order the classic page load describes:
@@ -20,6 +20,7 @@ mod decode;
 mod error;
 mod request;
 mod response;
+pub mod tls;
 mod url;
 
 #[cfg(test)]
@@ -31,4 +32,5 @@ pub use decode::{decoded, ACCEPT_ENCODING};
 pub use error::Error;
 pub use request::{Request, RequestBody};
 pub use response::{read_head, Head, Limits};
+pub use tls::{MaybeTls, MinVersion, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
 pub use url::Url;

@@ -1,22 +1,22 @@
-//! `http://` URLs (RFC 3986 §3 subset) and reference resolution (§5.2).
+//! `http://` and `https://` URLs (RFC 3986 §3 subset) and reference resolution (§5.2).
 
 use super::Error;
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url {
-    /// Always `http`.
+    /// `http` or `https`, lowercased.
     pub scheme: String,
     /// Host name or IPv4 literal, lowercased.
     pub host: String,
-    /// Port (80 by default).
+    /// Port (80 for http, 443 for https by default).
     pub port: u16,
     /// Path and query, at least `/`.
     pub path: String,
 }
 
 impl Url {
-    /// Parses an absolute `http://host[:port][/path][?query][#fragment]`.
+    /// Parses an absolute `http[s]://host[:port][/path][?query][#fragment]`.
     ///
     /// # Errors
     /// [`Error::UnsupportedScheme`] for other schemes, [`Error::InvalidUrl`]
@@ -24,9 +24,10 @@ impl Url {
     pub fn parse(s: &str) -> Result<Url, Error> {
         let bad = || Error::InvalidUrl(s.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(Error::UnsupportedScheme(scheme.to_string()));
-        }
+        let scheme = scheme.to_ascii_lowercase();
+        let Some(default_port) = default_port(&scheme) else {
+            return Err(Error::UnsupportedScheme(scheme));
+        };
         if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
@@ -46,7 +47,7 @@ impl Url {
                 }
                 (h, port)
             }
-            None => (authority, 80),
+            None => (authority, default_port),
         };
         let valid_host = !host.is_empty()
             && host.len() <= 253
@@ -62,16 +63,17 @@ impl Url {
             path.to_string()
         };
         Ok(Url {
-            scheme: "http".into(),
+            scheme,
             host: host.to_ascii_lowercase(),
             port,
             path,
         })
     }
 
-    /// The `Host` header value: `host`, or `host:port` when not 80.
+    /// The `Host` header value: `host`, or `host:port` when not the
+    /// scheme's default port.
     pub fn host_header(&self) -> String {
-        if self.port == 80 {
+        if Some(self.port) == default_port(&self.scheme) {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -89,7 +91,7 @@ impl Url {
             return Url::parse(reference);
         }
         if let Some(rest) = reference.strip_prefix("//") {
-            return Url::parse(&format!("http://{rest}"));
+            return Url::parse(&format!("{}://{rest}", self.scheme));
         }
         let reference = reference.split('#').next().unwrap_or("");
         let (base_path, base_query) = split_query(&self.path);
@@ -107,7 +109,7 @@ impl Url {
             join_query(&remove_dot_segments(&format!("{dir}{p}")), q)
         };
         let _ = base_query;
-        Url::parse(&format!("http://{}{}", self.host_header(), path))
+        Url::parse(&format!("{}://{}{}", self.scheme, self.host_header(), path))
     }
 }
 
@@ -156,6 +158,21 @@ fn remove_dot_segments(path: &str) -> String {
     joined
 }
 
+/// The default port of a supported scheme.
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.host_header(), self.path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,11 +195,21 @@ mod tests {
     }
 
     #[test]
+    fn https_has_its_own_default_port_and_keeps_its_scheme_on_join() {
+        let u = Url::parse("HTTPS://Site.test/a/b").unwrap();
+        assert_eq!((u.scheme.as_str(), u.port), ("https", 443));
+        assert_eq!(u.host_header(), "site.test");
+        assert_eq!(u.to_string(), "https://site.test/a/b");
+        let j = u.join("c?x").unwrap();
+        assert_eq!(j.to_string(), "https://site.test/a/c?x");
+        assert_eq!(u.join("//other/").unwrap().scheme, "https");
+        let p = Url::parse("https://h:80/").unwrap();
+        assert_eq!(p.host_header(), "h:80");
+        assert_eq!(u.join("http://h/").unwrap().port, 80);
+    }
+
+    #[test]
     fn rejects_bad_urls_each_with_a_reason() {
-        assert!(matches!(
-            Url::parse("https://x/"),
-            Err(Error::UnsupportedScheme(_))
-        ));
         assert!(matches!(
             Url::parse("ftp://x/"),
             Err(Error::UnsupportedScheme(_))

@@ -1,0 +1,673 @@
+//! https through tunstack's own TCP against nginx with TLS in a private
+//! namespace. Every certificate is made at test time with the `openssl`
+//! CLI: a CA, a server certificate for `site.test`, and the bad variants
+//! (wrong host name, expired, signed by an unknown CA); servers that speak
+//! only TLS 1.2 or only TLS 1.3. Nothing is downloaded. The name
+//! `site.test` reaches the kernel side through `--resolve`.
+//!
+//! The exit codes are curl's: 60 for a certificate that is not trusted,
+//! 35 for a failed handshake.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use tunstack::dns::{Hosts, Resolver};
+use tunstack::http;
+use tunstack::http::tls::{CertificateDer, PemObject};
+use tunstack::StackConnector;
+
+const SITE: &str = "site.test";
+const RESOLVE: &str = "site.test:10.0.0.1";
+
+/// Ports of the nginx servers.
+const GOOD: u16 = 8443;
+const WRONG_HOST: u16 = 8444;
+const EXPIRED: u16 = 8445;
+const UNKNOWN_CA: u16 = 8446;
+const TLS12_ONLY: u16 = 8447;
+const TLS13_ONLY: u16 = 8448;
+const PLAIN: u16 = 8080;
+
+fn tunstack(args: &[&str]) -> Output {
+    tunstack_env(args, &[])
+}
+
+fn tunstack_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tunstack"));
+    c.args(args).env_remove("SSLKEYLOGFILE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run tunstack")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn url(port: u16, path: &str) -> String {
+    format!("https://{SITE}:{port}{path}")
+}
+
+/// The CA and server certificates, as files under the test's directory.
+struct Pki {
+    ca: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// A CA named `name`: `NAME.pem`, `NAME.key`.
+fn make_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "30",
+            "-subj",
+            &format!("/O=tunstack tests/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// `OUT.pem` for `host`, signed by `ca`, with the server key `server.key`;
+/// `expired` gives it a validity that ended in 2020.
+fn make_leaf(dir: &Path, out: &str, host: &str, ca: &str, expired: bool) {
+    std::fs::write(
+        dir.join(format!("{out}.ext")),
+        format!(
+            "subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .unwrap();
+    let csr = format!("{out}.csr");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "server.key",
+            "-subj",
+            &format!("/CN={host}"),
+            "-out",
+            &csr,
+        ],
+    );
+    let ext = format!("{out}.ext");
+    let pem = format!("{out}.pem");
+    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+    if expired {
+        // `openssl x509` cannot date a certificate in the past; `openssl
+        // ca` can, with a throwaway database.
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("serial"), "1000\n").unwrap();
+        std::fs::write(
+            dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n\
+             serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n\
+             [p]\ncommonName = supplied\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-cert",
+                &ca_pem,
+                "-keyfile",
+                &ca_key,
+                "-in",
+                &csr,
+                "-out",
+                &pem,
+                "-startdate",
+                "20200101000000Z",
+                "-enddate",
+                "20200201000000Z",
+                "-extfile",
+                &ext,
+                "-notext",
+            ],
+        );
+    } else {
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+fn make_pki(dir: &Path) -> Pki {
+    make_ca(dir, "ca");
+    make_ca(dir, "other-ca");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-out",
+            "server.key",
+        ],
+    );
+    make_leaf(dir, "good", SITE, "ca", false);
+    make_leaf(dir, "wrong-host", "wrong.test", "ca", false);
+    make_leaf(dir, "expired", SITE, "ca", true);
+    make_leaf(dir, "unknown-ca", SITE, "other-ca", false);
+    Pki {
+        ca: dir.join("ca.pem"),
+    }
+}
+
+/// nginx with one TLS server per variant, and a plain one that redirects
+/// to https. It listens on the wildcard address: 10.0.0.1 exists only
+/// while a stack holds tun0.
+fn nginx(dir: &Path) -> Daemon {
+    let d = dir.display();
+    let tls = |port: u16, cert: &str, protocols: &str| {
+        format!(
+            "server {{ listen {port} ssl; root {d}/www; ssl_certificate {d}/{cert}.pem;\n\
+             ssl_certificate_key {d}/server.key; ssl_protocols {protocols}; }}\n"
+        )
+    };
+    let servers = [
+        tls(GOOD, "good", "TLSv1.2 TLSv1.3"),
+        tls(WRONG_HOST, "wrong-host", "TLSv1.2 TLSv1.3"),
+        tls(EXPIRED, "expired", "TLSv1.2 TLSv1.3"),
+        tls(UNKNOWN_CA, "unknown-ca", "TLSv1.2 TLSv1.3"),
+        tls(TLS12_ONLY, "good", "TLSv1.2"),
+        tls(TLS13_ONLY, "good", "TLSv1.3"),
+    ]
+    .concat();
+    let conf = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
+         types {{ text/html html; text/css css; image/png png; }}\n\
+         keepalive_requests 1000; keepalive_timeout 60s;\n\
+         {servers}\
+         server {{ listen {PLAIN}; root {d}/www;\n\
+           location = /go {{ return 301 https://{SITE}:{GOOD}/page/index.html; }} }}\n\
+         }}\n"
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let daemon = Daemon::spawn(
+        dir,
+        "nginx",
+        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+    );
+    for port in [
+        GOOD, WRONG_HOST, EXPIRED, UNKNOWN_CA, TLS12_ONLY, TLS13_ONLY, PLAIN,
+    ] {
+        wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    }
+    daemon
+}
+
+/// A namespace, the certificates, a site and nginx.
+struct Lab {
+    dir: TempDir,
+    pki: Pki,
+    _nginx: Daemon,
+}
+
+fn lab(tag: &str) -> Lab {
+    enter_netns();
+    let dir = TempDir::new(tag);
+    let pki = make_pki(dir.path());
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("page")).unwrap();
+    std::fs::write(www.join("hello.txt"), "hello over tls\n").unwrap();
+    let nginx = nginx(dir.path());
+    Lab {
+        dir,
+        pki,
+        _nginx: nginx,
+    }
+}
+
+impl Lab {
+    fn cacert(&self) -> &str {
+        self.pki.ca.to_str().unwrap()
+    }
+
+    /// `tunstack get --resolve … --cacert CA ARGS…`.
+    fn get(&self, args: &[&str]) -> Output {
+        let mut all = vec!["get", "--resolve", RESOLVE, "--cacert", self.cacert()];
+        all.extend_from_slice(args);
+        tunstack(&all)
+    }
+}
+
+#[test]
+fn https_download_is_sha_identical_and_redirects_and_page_requisites_work() {
+    let lab = lab("https-dl");
+    let www = lab.dir.path().join("www");
+    const SIZE: usize = 64 << 20;
+    let data = random_bytes(SIZE, 17);
+    std::fs::write(www.join("blob.bin"), &data).unwrap();
+    std::fs::write(
+        www.join("page/index.html"),
+        "<html><head><link rel=stylesheet href=style.css></head>\
+         <body><img src=/page/a.png><img src=b.png></body></html>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        www.join("page/style.css"),
+        "body { background: url(c.png) }\n",
+    )
+    .unwrap();
+    for (name, seed) in [("a.png", 1), ("b.png", 2), ("c.png", 3)] {
+        std::fs::write(www.join("page").join(name), random_bytes(5000, seed)).unwrap();
+    }
+
+    let out_file = lab.dir.path().join("blob.out");
+    let t = Instant::now();
+    let out = lab.get(&[
+        "-s",
+        "-o",
+        out_file.to_str().unwrap(),
+        &url(GOOD, "/blob.bin"),
+    ]);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read(&out_file).unwrap();
+    assert_eq!(got.len(), SIZE);
+    assert_eq!(sha256(&got), sha256(&data));
+    eprintln!(
+        "64 MiB over https in {secs:.2} s ({:.0} Mbit/s)",
+        SIZE as f64 * 8.0 / secs / 1e6
+    );
+
+    // -v narrates the handshake with the certificate's real values.
+    let out = lab.get(&["-v", &url(GOOD, "/hello.txt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    for want in [
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384",
+        "* ALPN: server accepted http/1.1",
+        "*  subject: CN=site.test",
+        "*  issuer: O=tunstack tests; CN=ca",
+        "*  subjectAltName: host \"site.test\" matched cert's \"site.test\"",
+        "*  SSL certificate verify ok.",
+        "> GET /hello.txt HTTP/1.1",
+        "< HTTP/1.1 200 OK",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    let year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 31_556_952;
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("*  expire date: ") && l.contains(" GMT")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("*  start date: ")
+            && (l.contains(&year.to_string()) || l.contains(&(year - 1).to_string()))),
+        "start date not around {year}: {err}"
+    );
+
+    // http -> https redirect with -L; the page and its requisites over
+    // https on kept-alive connections.
+    let out = lab.get(&["-L", "-v", &format!("http://{SITE}:{PLAIN}/go")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Following the 301 redirect to https://site.test:8443/page/index.html"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("<img src=b.png>"));
+
+    let saved = lab.dir.path().join("saved");
+    let out = lab.get(&[
+        "-p",
+        "-s",
+        "-P",
+        saved.to_str().unwrap(),
+        &url(GOOD, "/page/index.html"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for name in ["index.html", "style.css", "a.png", "b.png", "c.png"] {
+        let want = std::fs::read(www.join("page").join(name)).unwrap();
+        let got = std::fs::read(saved.join("page").join(name))
+            .unwrap_or_else(|e| panic!("{name} not saved: {e}"));
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
+    let lab = lab("https-bad");
+    for (port, reason) in [
+        (WRONG_HOST, "not valid for name"),
+        (EXPIRED, "expired"),
+        (UNKNOWN_CA, "unknown issuer"),
+    ] {
+        let out = lab.get(&[&url(port, "/hello.txt")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(60), "{port}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("tunstack: https://site.test:"), "{err}");
+        assert!(err.contains("TLS certificate problem"), "{err}");
+        assert!(
+            err.to_lowercase().contains(reason),
+            "{port}: want {reason:?}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+
+        // -k: the handshake completes, -v says what verification found.
+        let out = lab.get(&["-k", "-v", &url(port, "/hello.txt")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{port} -k: {err}");
+        assert_eq!(text(&out.stdout), "hello over tls\n");
+        assert!(err.contains("SSL certificate verify result: "), "{err}");
+        assert!(err.to_lowercase().contains(reason), "{err}");
+        assert!(err.contains("continuing anyway"), "{err}");
+    }
+    // Without --cacert the system's store is used: our CA is not in it.
+    let out = tunstack(&["get", "--resolve", RESOLVE, &url(GOOD, "/hello.txt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(60), "{err}");
+    assert!(err.to_lowercase().contains("unknown issuer"), "{err}");
+    // A --cacert that is not a certificate file is a clear error, curl's
+    // 77, before any network use.
+    let junk = lab.dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let out = tunstack(&[
+        "get",
+        "--resolve",
+        RESOLVE,
+        "--cacert",
+        junk.to_str().unwrap(),
+        &url(GOOD, "/hello.txt"),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(err.contains("no PEM certificate"), "{err}");
+}
+
+#[test]
+fn minimum_versions_follow_tlsv1_2_and_tlsv1_3() {
+    let lab = lab("https-ver");
+    // A 1.3-only server with --tlsv1.2 (1.2 or newer): 1.3.
+    let out = lab.get(&["-v", "--tlsv1.2", &url(TLS13_ONLY, "/hello.txt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("SSL connection using TLSv1.3"), "{err}");
+    // A 1.2-only server by default: 1.2 with an ECDHE suite.
+    let out = lab.get(&["-v", &url(TLS12_ONLY, "/hello.txt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("SSL connection using TLSv1.2 / TLS_ECDHE_"),
+        "{err}"
+    );
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    // A 1.2-only server with --tlsv1.3: the handshake fails, exit 35.
+    let out = lab.get(&["--tlsv1.3", &url(TLS12_ONLY, "/hello.txt")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(35), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(err.to_lowercase().contains("protocolversion"), "{err}");
+}
+
+#[test]
+fn library_client_speaks_https_with_a_custom_root_and_pools_by_scheme() {
+    let lab = lab("https-lib");
+    let stack = tunstack::Stack::open_tun(
+        &tunstack::device::TunConfig::default(),
+        tunstack::net::Config::default(),
+    )
+    .expect("open tun0");
+    let root = CertificateDer::from_pem_file(&lab.pki.ca).expect("CA PEM");
+    let mut resolver = Resolver::new(Hosts::default(), Vec::new());
+    resolver.add_override(SITE, KERNEL);
+    let connector = StackConnector::with_resolver(&stack, resolver)
+        .with_root_certificates(vec![root])
+        .expect("root accepted");
+    let client = http::Client::new(connector);
+    for _ in 0..2 {
+        let mut resp = client
+            .get(&url(GOOD, "/hello.txt"))
+            .unwrap_or_else(|e| panic!("GET: {e}"));
+        assert_eq!(resp.status(), 200);
+        let info = resp.connection().tls_info().expect("a TLS connection");
+        assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
+        assert_eq!(info.verify, Ok(()));
+        let mut body = String::new();
+        resp.read_to_string(&mut body).unwrap();
+        assert_eq!(body, "hello over tls\n");
+        assert!(client.recycle(resp));
+    }
+    // Same host, plain http on another port, and https with a bad
+    // certificate: new connections, never the pooled TLS one.
+    let mut resp = client
+        .get(&format!("http://{SITE}:{PLAIN}/hello.txt"))
+        .unwrap();
+    assert!(resp.connection().tls_info().is_none());
+    let mut body = String::new();
+    resp.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "hello over tls\n");
+    drop(resp);
+    let st = client.pool_stats();
+    assert_eq!((st.connects, st.reused), (2, 1), "{st:?}");
+    match client.get(&url(WRONG_HOST, "/hello.txt")) {
+        Err(http::Error::Tls(e)) => {
+            assert_eq!(e.kind, http::TlsErrorKind::Certificate, "{e}");
+        }
+        Err(e) => panic!("expected a TLS certificate error, got {e}"),
+        Ok(r) => panic!("wrong host accepted: {}", r.status()),
+    }
+    drop(client);
+    assert!(stack.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
+    let lab = lab("https-keylog");
+    let pcap = lab.dir.path().join("tls.pcap");
+    let keylog = lab.dir.path().join("keys.log");
+    let out = tunstack_env(
+        &[
+            "get",
+            "--resolve",
+            RESOLVE,
+            "--cacert",
+            lab.cacert(),
+            "--pcap",
+            pcap.to_str().unwrap(),
+            &url(GOOD, "/hello.txt"),
+        ],
+        &[("SSLKEYLOGFILE", &keylog)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    let keys = std::fs::read_to_string(&keylog).expect("key log written");
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0 ")),
+        "{keys}"
+    );
+    let p = pcap.to_str().unwrap();
+    let keylog_opt = format!("tls.keylog_file:{}", keylog.display());
+    let decode = format!("tcp.port=={GOOD},tls");
+    let tshark = |filter: &str, field: &str, keys: bool| {
+        let mut args = vec![
+            "-r", p, "-d", &decode, "-Y", filter, "-T", "fields", "-e", field,
+        ];
+        if keys {
+            args.extend_from_slice(&["-o", &keylog_opt]);
+        }
+        run("tshark", &args)
+    };
+    // Without the keys the request is only ciphertext...
+    assert_eq!(tshark("http.request", "http.request.uri", false).trim(), "");
+    // ...with them, tshark finds our GET and the server's answer inside our
+    // own TCP segments.
+    let uri = tshark("http.request", "http.request.uri", true);
+    assert_eq!(uri.trim(), "/hello.txt", "decrypted requests: {uri:?}");
+    let status = tshark("http.response", "http.response.code", true);
+    assert_eq!(status.trim(), "200");
+    let sni = tshark(
+        "tls.handshake.type == 1",
+        "tls.handshake.extensions_server_name",
+        false,
+    );
+    assert_eq!(sni.trim(), SITE);
+    check_capture(&pcap);
+
+    // The ladder names the TLS records each segment starts, and shows
+    // windows scaled as Wireshark does.
+    let out = tunstack(&["ladder", p]);
+    let ladder = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<&str> = ladder.lines().collect();
+    let client_hello = lines
+        .iter()
+        .position(|l| l.ends_with("TLS: Client Hello") && l.contains("-->|"))
+        .unwrap_or_else(|| panic!("no Client Hello:\n{ladder}"));
+    let server_hello = lines
+        .iter()
+        .position(|l| l.contains("|<-") && l.contains("TLS: Server Hello"))
+        .unwrap_or_else(|| panic!("no Server Hello:\n{ladder}"));
+    assert!(client_hello < server_hello, "{ladder}");
+    assert!(
+        lines
+            .iter()
+            .skip(server_hello + 1)
+            .any(|l| l.contains("-->|") && l.contains("Application Data")),
+        "{ladder}"
+    );
+    // tunstack's own window scale is 7: a scaled window is a multiple
+    // of 128 above the 16-bit field's range.
+    let wins: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.contains("-->|") && !l.contains("[S]"))
+        .filter_map(|l| l.split(" win=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(!wins.is_empty(), "{ladder}");
+    assert!(
+        wins.iter().all(|w| w % 128 == 0 && *w > 65535),
+        "{wins:?}\n{ladder}"
+    );
+}
+
+#[test]
+fn dnsmasq_names_the_site_and_https_checks_that_name() {
+    let lab = lab("https-dns");
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    std::fs::write(
+        lab.dir.path().join("hosts"),
+        "10.0.0.1 site.test\n10.0.0.1 alias.test\n",
+    )
+    .unwrap();
+    let hosts = format!("--addn-hosts={d}/hosts");
+    let pid_file = lab.dir.path().join("dnsmasq.pid");
+    let pid = format!("--pid-file={}", pid_file.display());
+    // dnsmasq binds the wildcard address: it answers on tun0 once a
+    // tunstack process has created it. It writes its pid file once its
+    // sockets are bound.
+    let _dns = Daemon::spawn(
+        lab.dir.path(),
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &hosts,
+            &pid,
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dns = ["--dns", "10.0.0.1", "--hosts-file", "/dev/null"];
+    let mut args = vec!["get", "-v", "--cacert", lab.cacert()];
+    args.extend_from_slice(&dns);
+    let good = url(GOOD, "/hello.txt");
+    args.push(&good);
+    let out = tunstack(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(text(&out.stdout), "hello over tls\n");
+    assert!(
+        err.contains("Resolved site.test to 10.0.0.1 (from the DNS server 10.0.0.1:53)"),
+        "{err}"
+    );
+    // Another name for the same address: DNS answers, the certificate
+    // does not name it.
+    let alias = format!("https://alias.test:{GOOD}/hello.txt");
+    let mut args = vec!["get", "--cacert", lab.cacert()];
+    args.extend_from_slice(&dns);
+    args.push(&alias);
+    let out = tunstack(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(60), "{err}");
+    assert!(err.contains("not valid for name"), "{err}");
+}
