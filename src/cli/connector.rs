@@ -12,6 +12,7 @@
 //! that neither an idle peer (`--read-timeout`) nor a trickling one
 //! (`--max-time`) can hold the CLI past its limits.
 
+use super::exit::{staged, Stage};
 use crate::connector::DNS_TIMEOUT;
 use crate::dns::Source;
 use crate::http::Connect;
@@ -90,17 +91,21 @@ impl Connect for &StackConnector<'_> {
 
     /// Step 2: the three-way handshake, narrated with both ISNs.
     fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
-        let ip = self.resolve(host)?;
+        let ip = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
         let addr = SocketAddrV4::new(ip, port);
         if self.verbose {
             eprintln!("*   Trying {addr} through tunstack...");
         }
         let timeout = self
             .deadlines
-            .cap(Some(self.deadlines.connect))?
+            .cap(Some(self.deadlines.connect))
+            .map_err(|e| staged(Stage::Connect, e))?
             .unwrap_or(self.deadlines.connect);
         let started = Instant::now();
-        let s = self.base.open(addr, Some(timeout))?;
+        let s = self
+            .base
+            .open(addr, Some(timeout))
+            .map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         if self.verbose {
             // One write per block: the lines of connections opened in
@@ -218,7 +223,7 @@ impl Read for Traced {
         self.inner.set_read_timeout(limit)?;
         let n = match self.inner.read(buf) {
             Ok(n) => n,
-            Err(e) => return Err(self.timed_out(e)),
+            Err(e) => return Err(staged(Stage::Receive, self.timed_out(e))),
         };
         self.reading = true;
         if n > 0 && self.first_byte.is_none() {
@@ -243,7 +248,7 @@ impl Write for Traced {
         self.inner.set_write_timeout(limit)?;
         let n = match self.inner.write(buf) {
             Ok(n) => n,
-            Err(e) => return Err(self.timed_out(e)),
+            Err(e) => return Err(staged(Stage::Send, self.timed_out(e))),
         };
         if self.verbose && !self.head_done {
             let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());

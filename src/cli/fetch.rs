@@ -4,6 +4,7 @@
 //! progress bar, then recycle or close the connection and say why.
 
 use super::connector::{StackConnector, Traced};
+use super::exit::{self, Stage};
 use super::{failure, Failure};
 use crate::http::{self, BodyMode, Client, Request, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,6 +24,19 @@ pub(super) struct Options {
     pub decode: bool,
     /// `-L`: follow up to this many redirects.
     pub follow: Option<usize>,
+    /// `-f` / `--fail-with-body`.
+    pub fail: Fail,
+}
+
+/// What a status >= 400 does (curl's `-f` and `--fail-with-body`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fail {
+    /// Write the body, exit 0.
+    Never,
+    /// Write no body, exit 22.
+    NoBody,
+    /// Write the body, exit 22.
+    WithBody,
 }
 
 /// What a fetch produced.
@@ -64,7 +78,7 @@ pub(super) fn send(
         }),
         None => client.send(req),
     };
-    let resp = resp.map_err(|e| failure(format!("{url}: {e}")))?;
+    let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
     if verbose {
         print_head(&resp.head);
     }
@@ -94,12 +108,31 @@ pub(super) fn fetch(
 ) -> Result<Fetched, Failure> {
     let url = format!("http://{}{}", req.url.host_header(), req.url.path);
     let mut resp = send(client, req, opts.verbose, opts.follow)?;
-    if opts.head_to_output {
-        write_head(&resp.head, out).map_err(|e| failure(format!("writing output: {e}")))?;
+    let status = resp.head.status;
+    let failed = (status >= 400 && opts.fail != Fail::Never).then(|| {
+        failure(
+            exit::HTTP_ERROR,
+            format!("{url}: the requested URL returned error: {status}"),
+        )
+    });
+    if opts.fail == Fail::NoBody {
+        if let Some(f) = failed {
+            return Err(f);
+        }
     }
-    let bytes = copy_body(&mut resp, opts, out).map_err(|e| failure(format!("{url}: {e}")))?;
+    if opts.head_to_output {
+        write_head(&resp.head, out)
+            .map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
+    }
+    let bytes = copy_body(&mut resp, opts, out).map_err(|f| Failure {
+        message: format!("{url}: {}", f.message),
+        ..f
+    })?;
     let (status, reason) = (resp.head.status, resp.head.reason.clone());
     let (info, series) = finish(client, resp, bytes, opts.verbose);
+    if let Some(f) = failed {
+        return Err(f);
+    }
     Ok(Fetched {
         status,
         reason,
@@ -126,19 +159,20 @@ fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Copies the (decoded) body to `out` with a progress bar when asked;
-/// returns the bytes written.
+/// returns the bytes written. A failure to read is curl's 18/56/28/61, a
+/// failure to write is 23.
 pub(super) fn copy_body(
     resp: &mut Response<Traced>,
     opts: &Options,
     out: &mut dyn Write,
-) -> Result<u64, String> {
+) -> Result<u64, Failure> {
     let head = resp.head.clone();
     let total = match resp.body_mode() {
         BodyMode::Length(n) => Some(n),
         _ => None,
     };
     let mut reader: Box<dyn Read + '_> = if opts.decode {
-        http::decoded(&head, &mut *resp).map_err(|e| e.to_string())?
+        http::decoded(&head, &mut *resp).map_err(|e| failure(exit::for_http(&e), e.to_string()))?
     } else {
         Box::new(&mut *resp)
     };
@@ -153,11 +187,16 @@ pub(super) fn copy_body(
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("reading body: {e}")),
+            Err(e) => {
+                return Err(failure(
+                    exit::for_io(&e, Stage::Receive),
+                    format!("reading body: {e}"),
+                ))
+            }
         };
         progress
             .write_all(buf.get(..k).unwrap_or(&buf))
-            .map_err(|e| format!("reading body: {e}"))?;
+            .map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
         n += k as u64;
     }
     progress.finish();

@@ -3,9 +3,9 @@
 //! body, then keep the connection alive or close it — with curl's flags.
 
 use super::connector::{Deadlines, StackConnector};
-use super::fetch::{fetch, Options};
-use super::{failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::fetch::{fetch, Fail, Options};
+use super::EXIT_OK;
+use super::{exit, failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
 use std::io::{self, IsTerminal, Write};
@@ -43,6 +43,12 @@ pub(crate) struct GetArgs {
     /// repeatable.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// Fail on an HTTP status >= 400: write no body and exit 22.
+    #[arg(short = 'f', long = "fail")]
+    fail: bool,
+    /// Like -f, but write the body first.
+    #[arg(long = "fail-with-body", conflicts_with = "fail")]
+    fail_with_body: bool,
     /// Follow redirects (301, 302, 303, 307, 308).
     #[arg(short = 'L', long = "location")]
     location: bool,
@@ -162,10 +168,14 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     if let Some(d) = &a.data_binary {
         return Ok(Some(match d.strip_prefix('@') {
             Some(path) => {
-                let meta = std::fs::metadata(path)
-                    .map_err(|e| usage(format!("--data-binary @{path}: {e}")))?;
+                let meta = std::fs::metadata(path).map_err(|e| {
+                    failure(exit::READ_ERROR, format!("--data-binary @{path}: {e}"))
+                })?;
                 if !meta.is_file() {
-                    return Err(usage(format!("--data-binary @{path}: not a regular file")));
+                    return Err(failure(
+                        exit::READ_ERROR,
+                        format!("--data-binary @{path}: not a regular file"),
+                    ));
                 }
                 RequestBody::File(path.into())
             }
@@ -179,8 +189,8 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     for d in &a.data {
         match d.strip_prefix('@') {
             Some(path) => {
-                let mut bytes =
-                    std::fs::read(path).map_err(|e| usage(format!("-d @{path}: {e}")))?;
+                let mut bytes = std::fs::read(path)
+                    .map_err(|e| failure(exit::READ_ERROR, format!("-d @{path}: {e}")))?;
                 bytes.retain(|&b| b != b'\r' && b != b'\n');
                 parts.push(bytes);
             }
@@ -230,10 +240,10 @@ fn remote_name(url: &Url) -> Result<String, Failure> {
     let path = url.path.split(['?', '#']).next().unwrap_or("");
     let name = path.rsplit('/').next().unwrap_or("");
     if name.is_empty() || name == "." || name == ".." || name.contains('\\') {
-        return Err(usage(format!(
-            "-O: no file name in {:?} (use -o FILE)",
-            url.path
-        )));
+        return Err(failure(
+            exit::WRITE_ERROR,
+            format!("-O: no file name in {:?} (use -o FILE)", url.path),
+        ));
     }
     Ok(name.to_string())
 }
@@ -290,9 +300,19 @@ fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
     Ok(r)
 }
 
+/// The URL as curl reads it: without a scheme it means http://.
+fn parse_url(s: &str) -> Result<Url, Failure> {
+    let full = if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
+    };
+    Url::parse(&full).map_err(|e| failure(exit::for_http(&e), format!("bad URL {s:?}: {e}")))
+}
+
 pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     validate_net(&a.net)?;
-    let url = Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
+    let url = parse_url(&a.url)?;
     let resolver = build_resolver(a)?;
     let deadlines = Deadlines {
         connect: seconds("--connect-timeout", a.connect_timeout)?,
@@ -317,10 +337,14 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         (None, false) => None,
     };
     let mut out: Box<dyn Write> = match &output {
-        Some(p) => Box::new(io::BufWriter::new(
-            std::fs::File::create(p)
-                .map_err(|e| failure(format!("cannot create {}: {e}", p.display())))?,
-        )),
+        Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| {
+                failure(
+                    exit::WRITE_ERROR,
+                    format!("cannot create {}: {e}", p.display()),
+                )
+            },
+        )?)),
         None if a.page_requisites => Box::new(io::sink()),
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
     };
@@ -370,6 +394,13 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
             head_to_output: a.head,
             decode: a.compressed,
             follow: a.location.then_some(a.max_redirs),
+            fail: if a.fail_with_body {
+                Fail::WithBody
+            } else if a.fail {
+                Fail::NoBody
+            } else {
+                Fail::Never
+            },
         };
         fetch(&client, req, &opts, &mut out)
     };
@@ -384,7 +415,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         report::print_stats(&stack_stats, fetched.info.as_ref());
         report::print_series(&fetched.series);
     }
-    flushed.map_err(|e| failure(format!("writing output: {e}")))?;
+    flushed.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
     if !a.silent {
         let secs = elapsed.as_secs_f64().max(1e-6);
         eprintln!(
@@ -398,13 +429,9 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         );
     }
     if let Some(problem) = &fetched.problem {
-        return Err(failure(problem.clone()));
+        return Err(failure(exit::HTTP_ERROR, problem.clone()));
     }
-    Ok(if (200..300).contains(&fetched.status) {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    })
+    Ok(EXIT_OK)
 }
 
 #[cfg(test)]
