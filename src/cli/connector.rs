@@ -13,6 +13,7 @@
 //! (`--max-time`) can hold the CLI past its limits.
 
 use super::exit::{staged, Stage};
+use super::writeout::Shared;
 use crate::connector::DNS_TIMEOUT;
 use crate::dns::Source;
 use crate::http::Connect;
@@ -65,6 +66,8 @@ pub(super) struct StackConnector<'a> {
     pub sample: bool,
     /// Numbers the connections opened (1, 2, …) for the page waterfall.
     pub opened: AtomicU64,
+    /// Times and addresses for `-w`.
+    pub observed: Shared,
 }
 
 impl StackConnector<'_> {
@@ -92,6 +95,8 @@ impl Connect for &StackConnector<'_> {
     /// Step 2: the three-way handshake, narrated with both ISNs.
     fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
         let ip = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
+        self.observed
+            .update(|o| o.namelookup = Some(Instant::now()));
         let addr = SocketAddrV4::new(ip, port);
         if self.verbose {
             eprintln!("*   Trying {addr} through tunstack...");
@@ -107,6 +112,13 @@ impl Connect for &StackConnector<'_> {
             .open(addr, Some(timeout))
             .map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        let local_port = s.local_addr().ok().map(|a| a.port());
+        self.observed.update(|o| {
+            o.connect = Some(Instant::now());
+            o.remote = Some(addr);
+            o.local_port = local_port;
+            o.connects += 1;
+        });
         if self.verbose {
             // One write per block: the lines of connections opened in
             // parallel do not interleave.
@@ -146,6 +158,7 @@ impl Connect for &StackConnector<'_> {
             reading: true,
             requests: 0,
             samples,
+            observed: self.observed.clone(),
         })
     }
 }
@@ -169,6 +182,7 @@ pub(super) struct Traced {
     /// Requests sent on this connection so far.
     pub requests: u32,
     pub samples: Option<Samples>,
+    observed: Shared,
 }
 
 /// Buffer fill and windows over time, bounded (oldest halves are thinned).
@@ -227,7 +241,9 @@ impl Read for Traced {
         };
         self.reading = true;
         if n > 0 && self.first_byte.is_none() {
-            self.first_byte = Some(Instant::now());
+            let now = Instant::now();
+            self.first_byte = Some(now);
+            self.observed.update(|o| o.first_byte = Some(now));
         }
         self.sample();
         Ok(n)

@@ -36,6 +36,8 @@ pub const WRITE_ERROR: i32 = 23;
 pub const READ_ERROR: i32 = 26;
 /// A timeout (`--connect-timeout`, `--max-time`, `--read-timeout`).
 pub const TIMEOUT: i32 = 28;
+/// `-C`: the server ignored the range, so the file cannot be resumed.
+pub const RANGE_ERROR: i32 = 33;
 /// The TLS handshake failed.
 pub const TLS_HANDSHAKE: i32 = 35;
 /// More redirects than `--max-redirs`.
@@ -132,7 +134,7 @@ pub(crate) fn for_http(e: &http::Error) -> i32 {
 }
 
 /// Every code `get` can exit with (the TLS ones are for https URLs).
-pub const CODES: [i32; 19] = [
+pub const CODES: [i32; 20] = [
     OK,
     UNSUPPORTED_PROTOCOL,
     USAGE,
@@ -145,6 +147,7 @@ pub const CODES: [i32; 19] = [
     WRITE_ERROR,
     READ_ERROR,
     TIMEOUT,
+    RANGE_ERROR,
     TLS_HANDSHAKE,
     TOO_MANY_REDIRECTS,
     EMPTY_REPLY,
@@ -169,6 +172,7 @@ EXIT CODES (curl's):
   23  write error (output, -o, -D)
   26  read error (an upload file)
   28  timeout (--connect-timeout, --max-time, --read-timeout)
+  33  -C: the server ignored the range, the file cannot be resumed
   35  TLS handshake failed
   47  too many redirects (--max-redirs)
   52  empty reply: the connection closed before any response byte

@@ -5,6 +5,7 @@
 
 use super::connector::{StackConnector, Traced};
 use super::exit::{self, Stage};
+use super::writeout::Shared;
 use super::{failure, Failure};
 use crate::http::{self, BodyMode, Client, Request, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -26,6 +27,13 @@ pub(super) struct Options {
     pub follow: Option<usize>,
     /// `-f` / `--fail-with-body`.
     pub fail: Fail,
+    /// `-i`: the response heads go to the output before the body.
+    pub include: bool,
+    /// Records status, final URL, heads and size for `-w` and `-D`.
+    pub observed: Option<Shared>,
+    /// `-C`: a Range was asked for to resume a partial file; only a 206
+    /// may be appended to it.
+    pub resume: bool,
 }
 
 /// What a status >= 400 does (curl's `-f` and `--fail-with-body`).
@@ -57,15 +65,28 @@ pub(super) struct Fetched {
 pub(super) type StackClient<'a> = Client<&'a StackConnector<'a>>;
 
 /// Sends `req` and reads the head; `-v` shows each redirect followed.
+/// With `observed`, records each head and the final URL.
 pub(super) fn send(
     client: &StackClient<'_>,
     req: Request,
     verbose: bool,
     follow: Option<usize>,
+    observed: Option<&Shared>,
 ) -> Result<Response<Traced>, Failure> {
     let url = format!("http://{}{}", req.url.host_header(), req.url.path);
+    let record = |f: &dyn Fn(&mut super::writeout::Observed)| {
+        if let Some(o) = observed {
+            o.update(|o| f(o));
+        }
+    };
+    record(&|o| o.url = url.clone());
     let resp = match follow {
         Some(max) => client.send_following_with(req, max, |head, next| {
+            let next_url = format!("http://{}{}", next.host_header(), next.path);
+            record(&|o| {
+                o.heads.push(head.clone());
+                o.url = next_url.clone();
+            });
             if verbose {
                 print_head(head);
                 eprintln!(
@@ -79,6 +100,10 @@ pub(super) fn send(
         None => client.send(req),
     };
     let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
+    record(&|o| {
+        o.status = resp.head.status;
+        o.heads.push(resp.head.clone());
+    });
     if verbose {
         print_head(&resp.head);
     }
@@ -107,7 +132,13 @@ pub(super) fn fetch(
     out: &mut dyn Write,
 ) -> Result<Fetched, Failure> {
     let url = format!("http://{}{}", req.url.host_header(), req.url.path);
-    let mut resp = send(client, req, opts.verbose, opts.follow)?;
+    let mut resp = send(
+        client,
+        req,
+        opts.verbose,
+        opts.follow,
+        opts.observed.as_ref(),
+    )?;
     let status = resp.head.status;
     let failed = (status >= 400 && opts.fail != Fail::Never).then(|| {
         failure(
@@ -120,15 +151,41 @@ pub(super) fn fetch(
             return Err(f);
         }
     }
-    if opts.head_to_output {
-        write_head(&resp.head, out)
-            .map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
+    if opts.resume && status < 300 && status != 206 {
+        return Err(failure(
+            exit::RANGE_ERROR,
+            format!("{url}: the server does not support byte ranges; cannot resume"),
+        ));
     }
+    // A resumed file that is already whole: the server says 416 and
+    // the file stays as it is (curl exits 0 too).
+    let mut sink = io::sink();
+    let out: &mut dyn Write = if opts.resume && status == 416 {
+        &mut sink
+    } else {
+        out
+    };
+    // The response has started: an -o file is created now.
+    // (`write_all` would not call `write` for an empty slice.)
+    let written = out.write(b"").and_then(|_empty| {
+        if !(opts.head_to_output || opts.include) {
+            return Ok(());
+        }
+        let heads = opts.observed.as_ref().map(|o| o.get().heads);
+        match heads {
+            Some(heads) => heads.iter().try_for_each(|h| write_head(h, out)),
+            None => write_head(&resp.head, out),
+        }
+    });
+    written.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
     let bytes = copy_body(&mut resp, opts, out).map_err(|f| Failure {
         message: format!("{url}: {}", f.message),
         ..f
     })?;
     let (status, reason) = (resp.head.status, resp.head.reason.clone());
+    if let Some(o) = &opts.observed {
+        o.update(|o| o.size_download = bytes);
+    }
     let (info, series) = finish(client, resp, bytes, opts.verbose);
     if let Some(f) = failed {
         return Err(f);
@@ -143,8 +200,8 @@ pub(super) fn fetch(
     })
 }
 
-/// `-I`: the status line and headers as received.
-fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
+/// `-I`, `-i`, `-D`: the status line and headers as received.
+pub(super) fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
     write!(
         out,
         "HTTP/1.{} {} {}\r\n",

@@ -3,7 +3,9 @@
 //! body, then keep the connection alive or close it — with curl's flags.
 
 use super::connector::{Deadlines, StackConnector};
-use super::fetch::{fetch, Fail, Options};
+use super::fetch::{fetch, write_head, Fail, Options};
+use super::output::LazyFile;
+use super::writeout::{self, Shared};
 use super::EXIT_OK;
 use super::{exit, failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
@@ -62,9 +64,50 @@ pub(crate) struct GetArgs {
     /// request and response heads, body framing, connection reuse.
     #[arg(short, long)]
     verbose: bool,
-    /// No progress bar and no status line (errors are still printed).
+    /// No progress bar, no status line and no error message (unless -S).
     #[arg(short, long)]
     silent: bool,
+    /// With -s: still print the error message when the transfer fails.
+    #[arg(short = 'S', long = "show-error")]
+    show_error: bool,
+    /// After the transfer, print FORMAT to stdout with curl's variables:
+    /// %{http_code} %{time_namelookup} %{time_connect} %{time_appconnect}
+    /// %{time_starttransfer} %{time_total} %{size_download}
+    /// %{speed_download} %{remote_ip} %{remote_port} %{local_port}
+    /// %{num_connects} %{url_effective} %{exitcode} %{errormsg}, and \n.
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    write_out: Option<String>,
+    /// Write the response heads to the output before the body.
+    #[arg(short = 'i', long = "include")]
+    include: bool,
+    /// Write the response heads to FILE ("-" for stdout).
+    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    dump_header: Option<PathBuf>,
+    /// User-Agent header.
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    user_agent: Option<String>,
+    /// Referer header.
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    referer: Option<String>,
+    /// USER:PASSWORD for HTTP Basic authentication.
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    user: Option<String>,
+    /// Ask for a byte range only (Range: bytes=RANGE), e.g. 0-99 or 100-.
+    #[arg(short = 'r', long = "range", value_name = "RANGE")]
+    range: Option<String>,
+    /// `-C -`: resume a partial -o file (asks for the bytes after it, and
+    /// appends them); an OFFSET asks for the bytes from there.
+    #[arg(short = 'C', long = "continue-at", value_name = "OFFSET|-")]
+    continue_at: Option<String>,
+    /// Create the directories of the -o path.
+    #[arg(long)]
+    create_dirs: bool,
+    /// Use IPv4 only (tunstack speaks IPv4 only, so this is the default).
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Use IPv6 only: refused with a clear error until tunstack has IPv6.
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
     /// Fetch the page, then the CSS, JS and images it links from the same
     /// origin, over kept-alive connections; save all under -P DIR.
     #[arg(short = 'p', long = "page-requisites")]
@@ -216,10 +259,48 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
         return Err(usage("-I cannot send a body (-d / --data-binary)"));
     }
     let mut req = Request::new(method, url);
+    let has = |req: &Request, n: &str| req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
     for h in &a.headers {
         req.headers.push(parse_header(h)?);
     }
-    let has = |req: &Request, n: &str| req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
+    // The shorthand flags, unless -H already set the header (curl lets
+    // -H win).
+    let mut shorthand = Vec::new();
+    if let Some(ua) = &a.user_agent {
+        shorthand.push(("User-Agent", ua.clone()));
+    }
+    if let Some(r) = &a.referer {
+        shorthand.push(("Referer", r.clone()));
+    }
+    if let Some(u) = &a.user {
+        let creds = if u.contains(':') {
+            u.clone()
+        } else {
+            format!("{u}:")
+        };
+        shorthand.push((
+            "Authorization",
+            format!("Basic {}", base64(creds.as_bytes())),
+        ));
+    }
+    if let Some(r) = &a.range {
+        if r.is_empty()
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+        {
+            return Err(usage(format!("-r {r:?}: expected a byte range like 0-99")));
+        }
+        shorthand.push(("Range", format!("bytes={r}")));
+    }
+    for (n, v) in shorthand {
+        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(usage(format!("{n}: invalid value")));
+        }
+        if !has(&req, n) {
+            req.headers.push((n.to_string(), v));
+        }
+    }
     if body.is_some() && !has(&req, "Content-Type") {
         // curl's default for -d.
         req.headers.push((
@@ -233,6 +314,22 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
     }
     req.body = body;
     Ok(req)
+}
+
+/// RFC 4648 §4 base64 with padding (for `-u`'s Basic credentials).
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |v: u32, shift: u32| char::from(ALPHABET[((v >> shift) & 63) as usize]);
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let v = (b(0) << 16) | (b(1) << 8) | b(2);
+        out.push(sextet(v, 18));
+        out.push(sextet(v, 12));
+        out.push(if chunk.len() > 1 { sextet(v, 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(v, 0) } else { '=' });
+    }
+    out
 }
 
 /// `-O`: the URL's last path segment, which must be a plain file name.
@@ -310,9 +407,110 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
     Url::parse(&full).map_err(|e| failure(exit::for_http(&e), format!("bad URL {s:?}: {e}")))
 }
 
+/// `get`: the transfer, then `-D`, `-w` and the error message (hidden by
+/// `-s` unless `-S`), as curl orders them.
 pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
+    let observed = Shared::default();
+    let start = Instant::now();
+    let result = transfer(a, &observed, start);
+    let end = Instant::now();
+    let (code, message) = match &result {
+        Ok(()) => (EXIT_OK, String::new()),
+        Err(f) => (f.code, f.message.clone()),
+    };
+    let seen = observed.get();
+    let mut late = None;
+    if let Some(path) = &a.dump_header {
+        if let Err(e) = dump_headers(path, &seen.heads) {
+            late.get_or_insert(failure(
+                exit::WRITE_ERROR,
+                format!("-D {}: {e}", path.display()),
+            ));
+        }
+    }
+    if let Some(format) = &a.write_out {
+        let text = writeout::render(
+            format,
+            &seen,
+            &writeout::Outcome {
+                start,
+                end,
+                exitcode: code,
+                errormsg: &message,
+            },
+        );
+        let mut stdout = io::stdout().lock();
+        if let Err(e) = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            late.get_or_insert(failure(exit::WRITE_ERROR, format!("-w: {e}")));
+        }
+    }
+    let failed = result.err().or(late);
+    match failed {
+        Some(f) if a.silent && !a.show_error => Ok(f.code),
+        Some(f) => Err(f),
+        None => Ok(EXIT_OK),
+    }
+}
+
+/// `-D FILE`: every response head, redirects first; "-" is stdout.
+fn dump_headers(path: &std::path::Path, heads: &[http::Head]) -> io::Result<()> {
+    let mut text = Vec::new();
+    for h in heads {
+        write_head(h, &mut text)?;
+    }
+    if path.as_os_str() == "-" {
+        let mut out = io::stdout().lock();
+        out.write_all(&text)?;
+        return out.flush();
+    }
+    std::fs::write(path, text)
+}
+
+/// The output the flags name: an -o/-O file created when the response
+/// starts, nothing for a page load (it saves under -P), or stdout.
+fn output(a: &GetArgs, url: &Url, dir: &std::path::Path) -> Result<(Box<dyn Write>, u64), Failure> {
+    let path = match (&a.output, a.remote_name) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(dir.join(remote_name(url)?)),
+        (None, false) => None,
+    };
+    let resume = a.continue_at.as_deref();
+    let offset = match (resume, &path) {
+        (None, _) => 0,
+        (Some("-"), Some(p)) => std::fs::metadata(p).map_or(0, |m| m.len()),
+        (Some("-"), None) => return Err(usage("-C - needs -o FILE or -O")),
+        (Some(n), _) => n
+            .parse()
+            .map_err(|_| usage(format!("-C {n:?}: expected a byte offset or -")))?,
+    };
+    let out: Box<dyn Write> = match path {
+        Some(p) => Box::new(LazyFile::new(p, a.create_dirs, resume.is_some())),
+        None if a.page_requisites => Box::new(io::sink()),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    Ok((out, offset))
+}
+
+fn transfer(a: &GetArgs, observed: &Shared, start: Instant) -> Result<(), Failure> {
     validate_net(&a.net)?;
     let url = parse_url(&a.url)?;
+    if a.ipv6 {
+        let code = if url.host.parse::<Ipv4Addr>().is_ok() {
+            exit::CONNECT
+        } else {
+            exit::RESOLVE
+        };
+        return Err(failure(
+            code,
+            format!(
+                "-6: tunstack speaks IPv4 only, so {} cannot be reached over IPv6",
+                url.host
+            ),
+        ));
+    }
     let resolver = build_resolver(a)?;
     let deadlines = Deadlines {
         connect: seconds("--connect-timeout", a.connect_timeout)?,
@@ -324,30 +522,29 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     };
     let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
     let parallel = parallel(a)?;
-    let req = build_request(a, url.clone())?;
-    if a.page_requisites && (a.output.is_some() || a.remote_name || a.head || req.body.is_some()) {
+    let mut req = build_request(a, url.clone())?;
+    if a.page_requisites
+        && (a.output.is_some()
+            || a.remote_name
+            || a.head
+            || req.body.is_some()
+            || a.continue_at.is_some())
+    {
         return Err(usage(
-            "--page-requisites saves under -P DIR; it takes no -o, -O, -I or body",
+            "--page-requisites saves under -P DIR; it takes no -o, -O, -C, -I or body",
         ));
     }
     let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let output = match (&a.output, a.remote_name) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some(dir.join(remote_name(&url)?)),
-        (None, false) => None,
-    };
-    let mut out: Box<dyn Write> = match &output {
-        Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
-            |e| {
-                failure(
-                    exit::WRITE_ERROR,
-                    format!("cannot create {}: {e}", p.display()),
-                )
-            },
-        )?)),
-        None if a.page_requisites => Box::new(io::sink()),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
+    let (mut out, offset) = output(a, &url, &dir)?;
+    if offset > 0
+        && !req
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Range"))
+    {
+        req.headers
+            .push(("Range".into(), format!("bytes={offset}-")));
+    }
 
     let stack = open_stack(&a.net)?;
     if a.verbose {
@@ -364,7 +561,6 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
             );
         }
     }
-    let start = Instant::now();
     let connector = StackConnector {
         base: crate::connector::StackConnector::with_resolver(&stack, resolver),
         deadlines: Deadlines {
@@ -374,6 +570,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         verbose: a.verbose,
         sample: a.stats,
         opened: AtomicU64::new(0),
+        observed: observed.clone(),
     };
     // A single fetch says Connection: close, as the classic request does;
     // following redirects or fetching a page's objects keeps it alive.
@@ -401,6 +598,9 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
             } else {
                 Fail::Never
             },
+            include: a.include,
+            observed: Some(observed.clone()),
+            resume: offset > 0,
         };
         fetch(&client, req, &opts, &mut out)
     };
@@ -418,6 +618,7 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
     flushed.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
     if !a.silent {
         let secs = elapsed.as_secs_f64().max(1e-6);
+        let shown = observed.get().url;
         eprintln!(
             "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
             fetched.status,
@@ -425,13 +626,13 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
             fetched.bytes,
             secs,
             fetched.bytes as f64 * 8.0 / secs / 1e6,
-            a.url
+            if shown.is_empty() { &a.url } else { &shown }
         );
     }
     if let Some(problem) = &fetched.problem {
         return Err(failure(exit::HTTP_ERROR, problem.clone()));
     }
-    Ok(EXIT_OK)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,11 +19,13 @@ mod fetch;
 mod get;
 mod ladder;
 mod links;
+mod output;
 mod page;
 mod paths;
 mod report;
 mod serve;
 mod waterfall;
+mod writeout;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};

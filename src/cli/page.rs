@@ -392,6 +392,9 @@ fn save(
         decode: false,
         follow: None,
         fail: Fail::Never,
+        include: false,
+        observed: None,
+        resume: false,
     };
     let n = copy_body(resp, &opts, &mut tee)
         .and_then(|n| {
@@ -418,7 +421,7 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
     } else {
         Some(OBJECT_REDIRECTS)
     };
-    let mut resp = match send(client, req, ctx.verbose, follow) {
+    let mut resp = match send(client, req, ctx.verbose, follow, None) {
         Ok(r) => r,
         Err(f) => {
             out.fail(is_page, f);
