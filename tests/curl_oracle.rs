@@ -144,6 +144,14 @@ fn cases() -> Vec<Case> {
                 "http://site:8080/echo",
             ],
         ),
+        case(
+            "-H 'Name:' removes a default",
+            &["-H", "User-Agent:", "http://site:8080/echo"],
+        ),
+        case(
+            "-H 'Name;' sends it empty",
+            &["-H", "X-A;", "http://site:8080/echo"],
+        ),
         case("-d", &["-d", "a=1", "-d", "b=2", "http://site:8080/echo"]),
         case("-X DELETE", &["-X", "DELETE", "http://site:8080/echo"]),
         Case {

@@ -194,8 +194,15 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// `-H 'Name: value'`.
-fn parse_header(h: &str) -> Result<(String, String), Failure> {
+/// `-H 'Name: value'`; as with curl, `-H 'Name:'` (no value) removes the
+/// header, and `-H 'Name;'` sends it with an empty value.
+fn parse_header(h: &str) -> Result<Header, Failure> {
+    if let Some(name) = h.strip_suffix(';').filter(|n| !n.contains(':')) {
+        if !is_token(name) {
+            return Err(usage(format!("-H {h:?}: invalid header")));
+        }
+        return Ok(Header::Send(name.to_string(), String::new()));
+    }
     let (name, value) = h
         .split_once(':')
         .ok_or_else(|| usage(format!("-H {h:?}: expected 'Name: value'")))?;
@@ -203,7 +210,17 @@ fn parse_header(h: &str) -> Result<(String, String), Failure> {
     if !is_token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(usage(format!("-H {h:?}: invalid header")));
     }
-    Ok((name.to_string(), value.to_string()))
+    if value.is_empty() {
+        return Ok(Header::Remove(name.to_string()));
+    }
+    Ok(Header::Send(name.to_string(), value.to_string()))
+}
+
+/// What one `-H` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    Send(String, String),
+    Remove(String),
 }
 
 /// The request body from -d / --data-binary.
@@ -261,7 +278,13 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
     let mut req = Request::new(method, url);
     let has = |req: &Request, n: &str| req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
     for h in &a.headers {
-        req.headers.push(parse_header(h)?);
+        match parse_header(h)? {
+            Header::Send(n, v) => req.headers.push((n, v)),
+            Header::Remove(n) => {
+                req.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&n));
+                req.omit.push(n);
+            }
+        }
     }
     // The shorthand flags, unless -H already set the header (curl lets
     // -H win).
@@ -706,8 +729,22 @@ mod tests {
     fn headers_are_validated() {
         assert_eq!(
             parse_header("X-A:  b c ").unwrap(),
-            ("X-A".into(), "b c".into())
+            Header::Send("X-A".into(), "b c".into())
         );
+        assert_eq!(
+            parse_header("X-A;").unwrap(),
+            Header::Send("X-A".into(), String::new())
+        );
+        assert_eq!(
+            parse_header("User-Agent:").unwrap(),
+            Header::Remove("User-Agent".into())
+        );
+        let r = req(&["-H", "Accept:", "-H", "X-E;", "-A", "ua"]);
+        assert_eq!(r.omit, vec!["Accept".to_string()]);
+        let head = String::from_utf8(r.head_bytes("d", true, None).unwrap()).unwrap();
+        assert!(!head.contains("Accept"), "{head}");
+        assert!(head.contains("\r\nX-E: \r\n"), "{head}");
+        assert!(head.contains("\r\nUser-Agent: ua\r\n"), "{head}");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("Bad Name: v").is_err());
         assert!(parse_header(": v").is_err());
