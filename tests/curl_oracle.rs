@@ -70,6 +70,30 @@ fn partial_server() -> TcpListener {
     l
 }
 
+/// A server that answers 503 and 200 in turn (each tool's first try
+/// gets the 503, as the cases run one tool after the other).
+fn flaky_server() -> TcpListener {
+    let l = TcpListener::bind("0.0.0.0:8002").unwrap();
+    let l2 = l.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for (i, mut s) in l2.incoming().flatten().enumerate() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let (status, body) = if i % 2 == 0 {
+                ("503 Service Unavailable", "busy\n")
+            } else {
+                ("200 OK", "ok\n")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    l
+}
+
 struct Case {
     name: &'static str,
     args: &'static [&'static str],
@@ -194,6 +218,21 @@ fn cases() -> Vec<Case> {
             &["--compressed", "http://site:8080/gz/words.txt"],
         ),
         case("-6", &["-6", "http://site:8080/page.txt"]),
+        case(
+            "--retry after a 503",
+            &["--retry", "2", "--retry-delay", "0", "http://site:8002/"],
+        ),
+        case(
+            "-f --retry after a 503",
+            &[
+                "-f",
+                "--retry",
+                "1",
+                "--retry-delay",
+                "0",
+                "http://site:8002/",
+            ],
+        ),
     ]
 }
 
@@ -248,7 +287,7 @@ fn run(tool: &str, dir: &Path, c: &Case) -> Ran {
     }
     let mut cmd = if tool == "curl" {
         let mut cmd = Command::new("curl");
-        for port in [8080, 8001, 8090, 9, 80] {
+        for port in [8080, 8001, 8002, 8090, 9, 80] {
             cmd.arg("--resolve").arg(format!("site:{port}:127.0.0.1"));
         }
         cmd
@@ -290,6 +329,7 @@ fn tunstack_get_answers_as_curl_does() {
     std::fs::write(www.join("gz/words.txt"), "words words words\n".repeat(500)).unwrap();
     let _nginx = nginx(dir.path());
     let _partial = partial_server();
+    let _flaky = flaky_server();
     // Accepts nothing: the request is never answered.
     let _silent = TcpListener::bind("0.0.0.0:8090").unwrap();
 

@@ -99,6 +99,16 @@ pub(crate) struct GetArgs {
     /// appends them); an OFFSET asks for the bytes from there.
     #[arg(short = 'C', long = "continue-at", value_name = "OFFSET|-")]
     continue_at: Option<String>,
+    /// Try a transient failure (timeout, failed lookup, HTTP 408, 429,
+    /// 500, 502, 503, 504) up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retry: u32,
+    /// Wait SECONDS between tries (default: 1 s, doubling each time).
+    #[arg(long, value_name = "SECONDS")]
+    retry_delay: Option<f64>,
+    /// Stop retrying once SECONDS have passed since the first try.
+    #[arg(long, value_name = "SECONDS")]
+    retry_max_time: Option<f64>,
     /// Create the directories of the -o path.
     #[arg(long)]
     create_dirs: bool,
@@ -433,9 +443,28 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
 /// `get`: the transfer, then `-D`, `-w` and the error message (hidden by
 /// `-s` unless `-S`), as curl orders them.
 pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
-    let observed = Shared::default();
-    let start = Instant::now();
-    let result = transfer(a, &observed, start);
+    let retry = RetryPolicy::from_args(a)?;
+    let first = Instant::now();
+    let mut attempt = 0u32;
+    let (observed, start, result) = loop {
+        let observed = Shared::default();
+        let start = Instant::now();
+        let result = transfer(a, &observed, start);
+        let code = result.as_ref().map_or_else(|f| f.code, |()| EXIT_OK);
+        let Some(delay) = retry.next(attempt, code, observed.get().status, first) else {
+            break (observed, start, result);
+        };
+        attempt += 1;
+        if !a.silent {
+            eprintln!(
+                "tunstack: transient problem ({}); will retry in {:.1} s, {} retries left",
+                transient_reason(code, observed.get().status),
+                delay.as_secs_f64(),
+                retry.times - attempt + 1
+            );
+        }
+        std::thread::sleep(delay);
+    };
     let end = Instant::now();
     let (code, message) = match &result {
         Ok(()) => (EXIT_OK, String::new()),
@@ -475,6 +504,76 @@ pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
         Some(f) if a.silent && !a.show_error => Ok(f.code),
         Some(f) => Err(f),
         None => Ok(EXIT_OK),
+    }
+}
+
+/// `--retry N`, `--retry-delay`, `--retry-max-time`: which failures are
+/// tried again and when, as curl decides.
+struct RetryPolicy {
+    times: u32,
+    /// A fixed delay; without one the wait starts at 1 s and doubles.
+    delay: Option<Duration>,
+    max_time: Option<Duration>,
+}
+
+/// curl's longest wait between two tries (10 minutes).
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+impl RetryPolicy {
+    fn from_args(a: &GetArgs) -> Result<RetryPolicy, Failure> {
+        let delay = a
+            .retry_delay
+            .map(|s| {
+                if s.is_finite() && (0.0..1e6).contains(&s) {
+                    Ok(Duration::from_secs_f64(s))
+                } else {
+                    Err(usage("--retry-delay must be a number of seconds >= 0"))
+                }
+            })
+            .transpose()?;
+        Ok(RetryPolicy {
+            times: a.retry,
+            delay,
+            max_time: a
+                .retry_max_time
+                .map(|s| seconds("--retry-max-time", s))
+                .transpose()?,
+        })
+    }
+
+    /// The wait before try `attempt + 2`, or None to stop: only transient
+    /// failures (curl's list: a timeout, a failed name lookup, and the
+    /// statuses 408, 429, 500, 502, 503, 504) are tried again, at most
+    /// `times` times and not past `--retry-max-time` since the first try.
+    fn next(&self, attempt: u32, code: i32, status: u16, first: Instant) -> Option<Duration> {
+        if attempt >= self.times || !is_transient(code, status) {
+            return None;
+        }
+        let delay = self
+            .delay
+            .unwrap_or_else(|| Duration::from_secs(1u64 << attempt.min(10)).min(MAX_RETRY_DELAY));
+        if let Some(max) = self.max_time {
+            if first.elapsed() + delay > max {
+                return None;
+            }
+        }
+        Some(delay)
+    }
+}
+
+/// What curl retries: timeouts, lookups, and the statuses that say "try
+/// later".
+fn is_transient(code: i32, status: u16) -> bool {
+    matches!(code, exit::TIMEOUT | exit::RESOLVE)
+        || ((code == EXIT_OK || code == exit::HTTP_ERROR)
+            && matches!(status, 408 | 429 | 500 | 502 | 503 | 504))
+}
+
+fn transient_reason(code: i32, status: u16) -> String {
+    match code {
+        exit::TIMEOUT => "timeout".into(),
+        exit::RESOLVE => "could not resolve host".into(),
+        _ => format!("HTTP {status}"),
     }
 }
 
@@ -752,6 +851,53 @@ mod tests {
         assert!(r
             .headers
             .contains(&("Accept-Encoding".into(), "gzip, deflate".into())));
+    }
+
+    #[test]
+    fn retry_only_transient_failures_within_the_limits() {
+        let p = RetryPolicy::from_args(&args(&["--retry", "3"])).unwrap();
+        let now = Instant::now();
+        assert_eq!(
+            p.next(0, exit::TIMEOUT, 0, now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(p.next(2, EXIT_OK, 503, now), Some(Duration::from_secs(4)));
+        assert_eq!(
+            p.next(1, exit::HTTP_ERROR, 429, now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            p.next(3, exit::TIMEOUT, 0, now),
+            None,
+            "three retries at most"
+        );
+        assert_eq!(
+            p.next(0, exit::CONNECT, 0, now),
+            None,
+            "refused is not transient"
+        );
+        assert_eq!(p.next(0, EXIT_OK, 404, now), None);
+        assert_eq!(p.next(0, exit::HTTP_ERROR, 404, now), None);
+        let p = RetryPolicy::from_args(&args(&[
+            "--retry",
+            "5",
+            "--retry-delay",
+            "0.5",
+            "--retry-max-time",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!(
+            p.next(4, exit::TIMEOUT, 0, now),
+            Some(Duration::from_millis(500))
+        );
+        let long_ago = now - Duration::from_secs(3);
+        assert_eq!(
+            p.next(0, exit::TIMEOUT, 0, long_ago),
+            None,
+            "past --retry-max-time"
+        );
+        assert!(RetryPolicy::from_args(&args(&["--retry-delay=-1"])).is_err());
     }
 
     #[test]
