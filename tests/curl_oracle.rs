@@ -219,6 +219,58 @@ fn cases() -> Vec<Case> {
         ),
         case("-6", &["-6", "http://site:8080/page.txt"]),
         case(
+            "two URLs to stdout",
+            &["http://site:8080/page.txt", "http://site:8080/echo"],
+        ),
+        case(
+            "two URLs, -w shows the reuse",
+            &[
+                "-w",
+                W,
+                "http://site:8080/page.txt",
+                "-L",
+                "http://site:8080/old",
+            ],
+        ),
+        Case {
+            files: &["a.txt", "b.txt"],
+            ..case(
+                "two URLs, two -o",
+                &[
+                    "-o",
+                    "a.txt",
+                    "http://site:8080/page.txt",
+                    "-o",
+                    "b.txt",
+                    "http://site:8080/echo",
+                ],
+            )
+        },
+        Case {
+            files: &["page.txt", "words.txt"],
+            ..case(
+                "two URLs, two -O",
+                &[
+                    "-O",
+                    "http://site:8080/page.txt",
+                    "-O",
+                    "http://site:8080/gz/words.txt",
+                ],
+            )
+        },
+        case(
+            "a refused URL, then a good one",
+            &["-w", W, "http://site:9/", "http://site:8080/page.txt"],
+        ),
+        case(
+            "a good URL, then a 404 with -f",
+            &[
+                "-f",
+                "http://site:8080/page.txt",
+                "http://site:8080/missing",
+            ],
+        ),
+        case(
             "--retry after a 503",
             &["--retry", "2", "--retry-delay", "0", "http://site:8002/"],
         ),

@@ -22,24 +22,41 @@ use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// `--max-time`'s deadline, shared by the connector and every connection
+/// it opened, and moved for each transfer (kept-alive connections carry
+/// several transfers, each with its own limit).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Overall(Arc<Mutex<Option<Instant>>>);
+
+impl Overall {
+    pub fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn set(&self, end: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = end;
+    }
+}
+
 /// How long `get` may wait, as given on the command line.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Deadlines {
     /// `--connect-timeout`: per TCP handshake.
     pub connect: Duration,
     /// `--read-timeout`: longest wait for the next byte.
     pub read: Option<Duration>,
     /// `--max-time`: the whole operation ends by then.
-    pub overall: Option<Instant>,
+    pub overall: Overall,
 }
 
 impl Deadlines {
     /// `limit` capped by the time left before the overall deadline; a
     /// `TimedOut` error once it has passed.
     fn cap(&self, limit: Option<Duration>) -> io::Result<Option<Duration>> {
-        let Some(end) = self.overall else {
+        let Some(end) = self.overall.get() else {
             return Ok(limit);
         };
         let left = end.saturating_duration_since(Instant::now());
@@ -152,7 +169,7 @@ impl Connect for &StackConnector<'_> {
             id,
             first_byte: None,
             head: String::new(),
-            deadlines: self.deadlines,
+            deadlines: self.deadlines.clone(),
             verbose: self.verbose,
             head_done: false,
             reading: true,
@@ -219,7 +236,7 @@ impl Traced {
         if e.kind() != io::ErrorKind::WouldBlock {
             return e;
         }
-        let which = match (self.deadlines.overall, self.deadlines.read) {
+        let which = match (self.deadlines.overall.get(), self.deadlines.read) {
             (Some(end), _) if Instant::now() >= end => "operation timed out (--max-time)".into(),
             (_, Some(r)) => format!(
                 "no data from the server for {:.1} s (--read-timeout)",

@@ -100,9 +100,19 @@ pub(super) fn send(
         None => client.send(req),
     };
     let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
+    // The connection's addresses, also when it was reused (no connect
+    // recorded them for this transfer).
+    let stream = &resp.connection().inner;
+    let remote = match stream.peer_addr() {
+        Ok(std::net::SocketAddr::V4(a)) => Some(a),
+        _ => None,
+    };
+    let local_port = stream.local_addr().ok().map(|a| a.port());
     record(&|o| {
         o.status = resp.head.status;
         o.heads.push(resp.head.clone());
+        o.remote = remote.or(o.remote);
+        o.local_port = local_port.or(o.local_port);
     });
     if verbose {
         print_head(&resp.head);

@@ -7,7 +7,7 @@ use super::fetch::{fetch, write_head, Fail, Options};
 use super::output::LazyFile;
 use super::writeout::{self, Shared};
 use super::EXIT_OK;
-use super::{exit, failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
+use super::{exit, failure, open_stack, page, report, usage, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
 use std::io::{self, IsTerminal, Write};
@@ -16,17 +16,25 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+mod session;
+
+pub(super) use session::get;
+
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// The URL to fetch: http://HOST[:PORT]/PATH (HOST a name or an IPv4
-    /// address).
-    url: String,
-    /// Write the body to FILE instead of stdout.
+    /// The URLs to fetch: [http://]HOST[:PORT]/PATH (HOST a name or an
+    /// IPv4 address), one after another over shared kept-alive
+    /// connections.
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// Write the body to FILE instead of stdout; repeat for each URL (the
+    /// n-th -o is the n-th URL's).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Write the body to a file named like the URL's last path segment.
-    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
-    remote_name: bool,
+    output: Vec<PathBuf>,
+    /// Write the body to a file named like the URL's last path segment;
+    /// repeat for each URL (the URLs after those with an -o).
+    #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Count)]
+    remote_name: u8,
     /// Send HEAD and print the response head (to stdout or -o FILE).
     #[arg(short = 'I', long = "head")]
     head: bool,
@@ -440,323 +448,6 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
     Url::parse(&full).map_err(|e| failure(exit::for_http(&e), format!("bad URL {s:?}: {e}")))
 }
 
-/// `get`: the transfer, then `-D`, `-w` and the error message (hidden by
-/// `-s` unless `-S`), as curl orders them.
-pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
-    let retry = RetryPolicy::from_args(a)?;
-    let first = Instant::now();
-    let mut attempt = 0u32;
-    let (observed, start, result) = loop {
-        let observed = Shared::default();
-        let start = Instant::now();
-        let result = transfer(a, &observed, start);
-        let code = result.as_ref().map_or_else(|f| f.code, |()| EXIT_OK);
-        let Some(delay) = retry.next(attempt, code, observed.get().status, first) else {
-            break (observed, start, result);
-        };
-        attempt += 1;
-        if !a.silent {
-            eprintln!(
-                "tunstack: transient problem ({}); will retry in {:.1} s, {} retries left",
-                transient_reason(code, observed.get().status),
-                delay.as_secs_f64(),
-                retry.times - attempt + 1
-            );
-        }
-        std::thread::sleep(delay);
-    };
-    let end = Instant::now();
-    let (code, message) = match &result {
-        Ok(()) => (EXIT_OK, String::new()),
-        Err(f) => (f.code, f.message.clone()),
-    };
-    let seen = observed.get();
-    let mut late = None;
-    if let Some(path) = &a.dump_header {
-        if let Err(e) = dump_headers(path, &seen.heads) {
-            late.get_or_insert(failure(
-                exit::WRITE_ERROR,
-                format!("-D {}: {e}", path.display()),
-            ));
-        }
-    }
-    if let Some(format) = &a.write_out {
-        let text = writeout::render(
-            format,
-            &seen,
-            &writeout::Outcome {
-                start,
-                end,
-                exitcode: code,
-                errormsg: &message,
-            },
-        );
-        let mut stdout = io::stdout().lock();
-        if let Err(e) = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
-            late.get_or_insert(failure(exit::WRITE_ERROR, format!("-w: {e}")));
-        }
-    }
-    let failed = result.err().or(late);
-    match failed {
-        Some(f) if a.silent && !a.show_error => Ok(f.code),
-        Some(f) => Err(f),
-        None => Ok(EXIT_OK),
-    }
-}
-
-/// `--retry N`, `--retry-delay`, `--retry-max-time`: which failures are
-/// tried again and when, as curl decides.
-struct RetryPolicy {
-    times: u32,
-    /// A fixed delay; without one the wait starts at 1 s and doubles.
-    delay: Option<Duration>,
-    max_time: Option<Duration>,
-}
-
-/// curl's longest wait between two tries (10 minutes).
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
-
-impl RetryPolicy {
-    fn from_args(a: &GetArgs) -> Result<RetryPolicy, Failure> {
-        let delay = a
-            .retry_delay
-            .map(|s| {
-                if s.is_finite() && (0.0..1e6).contains(&s) {
-                    Ok(Duration::from_secs_f64(s))
-                } else {
-                    Err(usage("--retry-delay must be a number of seconds >= 0"))
-                }
-            })
-            .transpose()?;
-        Ok(RetryPolicy {
-            times: a.retry,
-            delay,
-            max_time: a
-                .retry_max_time
-                .map(|s| seconds("--retry-max-time", s))
-                .transpose()?,
-        })
-    }
-
-    /// The wait before try `attempt + 2`, or None to stop: only transient
-    /// failures (curl's list: a timeout, a failed name lookup, and the
-    /// statuses 408, 429, 500, 502, 503, 504) are tried again, at most
-    /// `times` times and not past `--retry-max-time` since the first try.
-    fn next(&self, attempt: u32, code: i32, status: u16, first: Instant) -> Option<Duration> {
-        if attempt >= self.times || !is_transient(code, status) {
-            return None;
-        }
-        let delay = self
-            .delay
-            .unwrap_or_else(|| Duration::from_secs(1u64 << attempt.min(10)).min(MAX_RETRY_DELAY));
-        if let Some(max) = self.max_time {
-            if first.elapsed() + delay > max {
-                return None;
-            }
-        }
-        Some(delay)
-    }
-}
-
-/// What curl retries: timeouts, lookups, and the statuses that say "try
-/// later".
-fn is_transient(code: i32, status: u16) -> bool {
-    matches!(code, exit::TIMEOUT | exit::RESOLVE)
-        || ((code == EXIT_OK || code == exit::HTTP_ERROR)
-            && matches!(status, 408 | 429 | 500 | 502 | 503 | 504))
-}
-
-fn transient_reason(code: i32, status: u16) -> String {
-    match code {
-        exit::TIMEOUT => "timeout".into(),
-        exit::RESOLVE => "could not resolve host".into(),
-        _ => format!("HTTP {status}"),
-    }
-}
-
-/// `-D FILE`: every response head, redirects first; "-" is stdout.
-fn dump_headers(path: &std::path::Path, heads: &[http::Head]) -> io::Result<()> {
-    let mut text = Vec::new();
-    for h in heads {
-        write_head(h, &mut text)?;
-    }
-    if path.as_os_str() == "-" {
-        let mut out = io::stdout().lock();
-        out.write_all(&text)?;
-        return out.flush();
-    }
-    std::fs::write(path, text)
-}
-
-/// The output the flags name: an -o/-O file created when the response
-/// starts, nothing for a page load (it saves under -P), or stdout.
-fn output(a: &GetArgs, url: &Url, dir: &std::path::Path) -> Result<(Box<dyn Write>, u64), Failure> {
-    let path = match (&a.output, a.remote_name) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some(dir.join(remote_name(url)?)),
-        (None, false) => None,
-    };
-    let resume = a.continue_at.as_deref();
-    let offset = match (resume, &path) {
-        (None, _) => 0,
-        (Some("-"), Some(p)) => std::fs::metadata(p).map_or(0, |m| m.len()),
-        (Some("-"), None) => return Err(usage("-C - needs -o FILE or -O")),
-        (Some(n), _) => n
-            .parse()
-            .map_err(|_| usage(format!("-C {n:?}: expected a byte offset or -")))?,
-    };
-    let out: Box<dyn Write> = match path {
-        Some(p) => Box::new(LazyFile::new(p, a.create_dirs, resume.is_some())),
-        None if a.page_requisites => Box::new(io::sink()),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
-    Ok((out, offset))
-}
-
-fn transfer(a: &GetArgs, observed: &Shared, start: Instant) -> Result<(), Failure> {
-    validate_net(&a.net)?;
-    let url = parse_url(&a.url)?;
-    if a.ipv6 {
-        let code = if url.host.parse::<Ipv4Addr>().is_ok() {
-            exit::CONNECT
-        } else {
-            exit::RESOLVE
-        };
-        return Err(failure(
-            code,
-            format!(
-                "-6: tunstack speaks IPv4 only, so {} cannot be reached over IPv6",
-                url.host
-            ),
-        ));
-    }
-    let resolver = build_resolver(a)?;
-    let deadlines = Deadlines {
-        connect: seconds("--connect-timeout", a.connect_timeout)?,
-        read: a
-            .read_timeout
-            .map(|s| seconds("--read-timeout", s))
-            .transpose()?,
-        overall: None,
-    };
-    let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
-    let parallel = parallel(a)?;
-    let mut req = build_request(a, url.clone())?;
-    if a.page_requisites
-        && (a.output.is_some()
-            || a.remote_name
-            || a.head
-            || req.body.is_some()
-            || a.continue_at.is_some())
-    {
-        return Err(usage(
-            "--page-requisites saves under -P DIR; it takes no -o, -O, -C, -I or body",
-        ));
-    }
-    let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let (mut out, offset) = output(a, &url, &dir)?;
-    if offset > 0
-        && !req
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("Range"))
-    {
-        req.headers
-            .push(("Range".into(), format!("bytes={offset}-")));
-    }
-
-    let stack = open_stack(&a.net)?;
-    if a.verbose {
-        let o = stack.offload();
-        if o.tso {
-            eprintln!(
-                "* {}: virtio-net offloads on (TSO, checksum): up to 64 KiB per read or write",
-                a.net.iface
-            );
-        } else {
-            eprintln!(
-                "* {}: plain TUN, one MTU-sized packet per read or write",
-                a.net.iface
-            );
-        }
-    }
-    let connector = StackConnector {
-        base: crate::connector::StackConnector::with_resolver(&stack, resolver),
-        deadlines: Deadlines {
-            overall: max_time.map(|m| start + m),
-            ..deadlines
-        },
-        verbose: a.verbose,
-        sample: a.stats,
-        opened: AtomicU64::new(0),
-        observed: observed.clone(),
-    };
-    // A single fetch says Connection: close, as the classic request does;
-    // following redirects or fetching a page's objects keeps it alive.
-    let client = Client::new(&connector).keep_alive(a.location || a.page_requisites);
-    let result = if a.page_requisites {
-        let opts = page::PageOptions {
-            verbose: a.verbose,
-            follow: a.location.then_some(a.max_redirs),
-            parallel,
-            waterfall_text: a.verbose || a.stats,
-            waterfall_svg: a.waterfall.as_deref(),
-        };
-        page::fetch_page(&client, req, &dir, &opts).and_then(|s| s.report(start.elapsed()))
-    } else {
-        let opts = Options {
-            verbose: a.verbose,
-            progress: !a.silent && io::stderr().is_terminal(),
-            head_to_output: a.head,
-            decode: a.compressed,
-            follow: a.location.then_some(a.max_redirs),
-            fail: if a.fail_with_body {
-                Fail::WithBody
-            } else if a.fail {
-                Fail::NoBody
-            } else {
-                Fail::Never
-            },
-            include: a.include,
-            observed: Some(observed.clone()),
-            resume: offset > 0,
-        };
-        fetch(&client, req, &opts, &mut out)
-    };
-    let flushed = out.flush();
-    drop(client);
-    let elapsed = start.elapsed();
-    let stack_stats = stack.stats();
-    // Let our FIN / the peer's FIN be acknowledged before the device goes away.
-    stack.shutdown(Duration::from_secs(2));
-    let fetched = result?;
-    if a.stats {
-        report::print_stats(&stack_stats, fetched.info.as_ref());
-        report::print_series(&fetched.series);
-    }
-    flushed.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
-    if !a.silent {
-        let secs = elapsed.as_secs_f64().max(1e-6);
-        let shown = observed.get().url;
-        eprintln!(
-            "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
-            fetched.status,
-            fetched.reason,
-            fetched.bytes,
-            secs,
-            fetched.bytes as f64 * 8.0 / secs / 1e6,
-            if shown.is_empty() { &a.url } else { &shown }
-        );
-    }
-    if let Some(problem) = &fetched.problem {
-        return Err(failure(exit::HTTP_ERROR, problem.clone()));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,7 +467,7 @@ mod tests {
 
     fn req(extra: &[&str]) -> Request {
         let a = args(extra);
-        build_request(&a, Url::parse(&a.url).unwrap()).unwrap()
+        build_request(&a, Url::parse(&a.urls[0]).unwrap()).unwrap()
     }
 
     #[test]
@@ -787,7 +478,7 @@ mod tests {
         assert_eq!(req(&["-X", "PUT", "-d", "a=1"]).method, "PUT");
         assert_eq!(req(&["-X", "DELETE"]).method, "DELETE");
         let a = args(&["-X", "GE T"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }
 
     #[test]
@@ -817,11 +508,11 @@ mod tests {
         assert_eq!(r.body, Some(RequestBody::Bytes(b"x".to_vec())));
         let _ = std::fs::remove_file(&f);
         let a = args(&["--data-binary", "@/dev/null"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
         let a = args(&["--data-binary", "@/nonexistent/x"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
         let a = args(&["-I", "-d", "x"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }
 
     #[test]
@@ -851,53 +542,6 @@ mod tests {
         assert!(r
             .headers
             .contains(&("Accept-Encoding".into(), "gzip, deflate".into())));
-    }
-
-    #[test]
-    fn retry_only_transient_failures_within_the_limits() {
-        let p = RetryPolicy::from_args(&args(&["--retry", "3"])).unwrap();
-        let now = Instant::now();
-        assert_eq!(
-            p.next(0, exit::TIMEOUT, 0, now),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(p.next(2, EXIT_OK, 503, now), Some(Duration::from_secs(4)));
-        assert_eq!(
-            p.next(1, exit::HTTP_ERROR, 429, now),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            p.next(3, exit::TIMEOUT, 0, now),
-            None,
-            "three retries at most"
-        );
-        assert_eq!(
-            p.next(0, exit::CONNECT, 0, now),
-            None,
-            "refused is not transient"
-        );
-        assert_eq!(p.next(0, EXIT_OK, 404, now), None);
-        assert_eq!(p.next(0, exit::HTTP_ERROR, 404, now), None);
-        let p = RetryPolicy::from_args(&args(&[
-            "--retry",
-            "5",
-            "--retry-delay",
-            "0.5",
-            "--retry-max-time",
-            "2",
-        ]))
-        .unwrap();
-        assert_eq!(
-            p.next(4, exit::TIMEOUT, 0, now),
-            Some(Duration::from_millis(500))
-        );
-        let long_ago = now - Duration::from_secs(3);
-        assert_eq!(
-            p.next(0, exit::TIMEOUT, 0, long_ago),
-            None,
-            "past --retry-max-time"
-        );
-        assert!(RetryPolicy::from_args(&args(&["--retry-delay=-1"])).is_err());
     }
 
     #[test]

@@ -35,6 +35,11 @@ impl Shared {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
+    /// Forgets everything: the next transfer starts.
+    pub fn reset(&self) {
+        self.update(|o| *o = Observed::default());
+    }
+
     pub fn get(&self) -> Observed {
         self.0
             .lock()
