@@ -255,10 +255,14 @@ pub(super) fn copy_body(
             Ok(k) => k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(failure(
-                    exit::for_io(&e, Stage::Receive),
-                    format!("reading body: {e}"),
-                ))
+                // The connection ended inside the body (chunked or
+                // counted): curl's "partial file".
+                let code = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    exit::PARTIAL_FILE
+                } else {
+                    exit::for_io(&e, Stage::Receive)
+                };
+                return Err(failure(code, format!("reading body: {e}")));
             }
         };
         progress
