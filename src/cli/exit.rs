@@ -96,10 +96,16 @@ pub(crate) fn for_io(e: &io::Error, default: Stage) -> i32 {
             return for_http(h);
         }
     }
-    let stage = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<Staged>())
-        .map_or(default, |s| s.stage);
+    let staged = e.get_ref().and_then(|i| i.downcast_ref::<Staged>());
+    // An HTTP-layer error (a TLS failure, say) inside a tagged one keeps
+    // its own code: the stage is only the fallback.
+    if let Some(h) = staged
+        .and_then(|s| s.error.get_ref())
+        .and_then(|i| i.downcast_ref::<http::Error>())
+    {
+        return for_http(h);
+    }
+    let stage = staged.map_or(default, |s| s.stage);
     if matches!(
         e.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
@@ -212,6 +218,12 @@ mod tests {
         );
         assert_eq!(for_io(&framed, Stage::Receive), PARTIAL_FILE);
         assert_eq!(for_http(&http::Error::Io(framed)), PARTIAL_FILE);
+        let inside = io::Error::other(http::Error::TooManyRedirects);
+        let tagged = io::Error::other(Staged {
+            stage: Stage::Connect,
+            error: inside,
+        });
+        assert_eq!(for_io(&tagged, Stage::Receive), TOO_MANY_REDIRECTS);
     }
 
     #[test]
