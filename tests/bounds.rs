@@ -82,14 +82,14 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
         &["get", "--max-time", "3", "http://10.0.0.1:8001/"],
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(28), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 
     // An endless header: the head is capped (64 KiB), no limit needed.
     let out = tunstack(dir.path(), &["get", "http://10.0.0.1:8002/"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(8), "{err}");
     assert!(err.contains("response head too large"), "{err}");
 
     // A server that never reads: a 64 MiB upload fills its window, which
@@ -111,7 +111,7 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
         ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(28), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 }

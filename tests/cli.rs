@@ -66,17 +66,28 @@ fn get_prints_the_page_and_exit_codes_follow_the_status() {
     assert!(verbose.contains("< HTTP/1.0 200 OK"), "{verbose}");
 
     let out = tunstack(&["get", "http://10.0.0.1:8000/nope"]);
-    assert_eq!(out.status.code(), Some(1), "404 is a failure");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "404 is not a failure without -f"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
 
+    let out = tunstack(&["get", "http://10.0.0.1:8000/nope", "-f"]);
+    assert_eq!(out.status.code(), Some(22), "404 with -f");
+
     let out = tunstack(&["get", "http://10.0.0.1:9/"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(7), "could not connect");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     let out = tunstack(&["get", "not a url"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "malformed URL");
+    let out = tunstack(&["get", "ftp://10.0.0.1/"]);
+    assert_eq!(out.status.code(), Some(1), "unsupported protocol");
+    let out = tunstack(&["get", "--bogus-flag", "http://10.0.0.1/"]);
+    assert_eq!(out.status.code(), Some(2), "usage");
 }
 
 /// The first three TCP frames' flags and raw sequence numbers.
@@ -334,6 +345,6 @@ fn get_resolves_a_name_through_dnsmasq_over_our_udp() {
         "/dev/null",
         "http://nope.test:8000/",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not resolve host: nope.test"));
 }

@@ -144,10 +144,10 @@ fn nginx_keep_alive_chunked_gzip_redirects_head_and_page_requisites() {
     assert!(head.contains("Content-Type: text/html\r\n"), "{head}");
     assert!(head.ends_with("\r\n\r\n"), "{head}");
 
-    // A redirect is a failure without -L, followed (on the same kept-alive
-    // connection) with it.
+    // A redirect is not followed without -L (exit 0, as curl), followed (on
+    // the same kept-alive connection) with it.
     let out = tunstack(&["get", "http://10.0.0.1:8080/old"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("301"));
     let out = tunstack(&["get", "-L", "-v", "http://10.0.0.1:8080/old"]);
     let err = text(&out.stderr);
@@ -327,7 +327,7 @@ fn methods_and_bodies_reach_the_server_and_uploads_are_streamed() {
 }
 
 #[test]
-fn timeouts_and_failures_exit_1_with_a_clear_message() {
+fn timeouts_and_failures_exit_with_curls_codes_and_a_clear_message() {
     enter_netns();
     // A kernel listener that never accepts: the handshake completes, no
     // response ever comes.
@@ -336,13 +336,13 @@ fn timeouts_and_failures_exit_1_with_a_clear_message() {
     let t = Instant::now();
     let out = tunstack(&["get", "--max-time", "1.5", "http://10.0.0.1:8090/"]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(28), "{err}");
     assert!(err.contains("timed out (--max-time)"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(15));
 
     let out = tunstack(&["get", "--read-timeout", "1", "http://10.0.0.1:8090/"]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(28), "{err}");
     assert!(
         err.contains("no data from the server for 1.0 s (--read-timeout)"),
         "{err}"
@@ -351,7 +351,7 @@ fn timeouts_and_failures_exit_1_with_a_clear_message() {
     // Nobody owns 10.0.0.3 and the namespace does not forward: no answer.
     let out = tunstack(&["get", "--connect-timeout", "1", "http://10.0.0.3/"]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(28), "{err}");
     assert!(
         err.contains("connection to 10.0.0.3:80 timed out after 1.0 s"),
         "{err}"
@@ -363,13 +363,29 @@ fn timeouts_and_failures_exit_1_with_a_clear_message() {
     for bad in [
         vec!["get", "-H", "no colon", "http://10.0.0.1/"],
         vec!["get", "-X", "GE T", "http://10.0.0.1/"],
-        vec!["get", "-O", "http://10.0.0.1/"],
         vec!["get", "--max-time", "0", "http://10.0.0.1/"],
-        vec!["get", "--data-binary", "@/nonexistent", "http://10.0.0.1/"],
         vec!["get", "-p", "-o", "x", "http://10.0.0.1/"],
     ] {
         let out = tunstack(&bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).starts_with("tunstack: "), "{bad:?}");
+    }
+    // curl's codes for an upload it cannot read (26) and -O without a
+    // file name (23), also before any network use.
+    for (bad, code) in [
+        (
+            vec!["get", "--data-binary", "@/nonexistent", "http://10.0.0.1/"],
+            26,
+        ),
+        (vec!["get", "-O", "http://10.0.0.1/"], 23),
+    ] {
+        let out = tunstack(&bad);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{bad:?}: {}",
+            text(&out.stderr)
+        );
         assert!(text(&out.stderr).starts_with("tunstack: "), "{bad:?}");
     }
 }

@@ -12,6 +12,8 @@
 //! that neither an idle peer (`--read-timeout`) nor a trickling one
 //! (`--max-time`) can hold the CLI past its limits.
 
+use super::exit::{staged, Stage};
+use super::writeout::Shared;
 use crate::connector::DNS_TIMEOUT;
 use crate::dns::Source;
 use crate::http::{Connect, MaybeTls};
@@ -20,24 +22,41 @@ use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// `--max-time`'s deadline, shared by the connector and every connection
+/// it opened, and moved for each transfer (kept-alive connections carry
+/// several transfers, each with its own limit).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Overall(Arc<Mutex<Option<Instant>>>);
+
+impl Overall {
+    pub fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn set(&self, end: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = end;
+    }
+}
+
 /// How long `get` may wait, as given on the command line.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Deadlines {
     /// `--connect-timeout`: per TCP handshake.
     pub connect: Duration,
     /// `--read-timeout`: longest wait for the next byte.
     pub read: Option<Duration>,
     /// `--max-time`: the whole operation ends by then.
-    pub overall: Option<Instant>,
+    pub overall: Overall,
 }
 
 impl Deadlines {
     /// `limit` capped by the time left before the overall deadline; a
     /// `TimedOut` error once it has passed.
     fn cap(&self, limit: Option<Duration>) -> io::Result<Option<Duration>> {
-        let Some(end) = self.overall else {
+        let Some(end) = self.overall.get() else {
             return Ok(limit);
         };
         let left = end.saturating_duration_since(Instant::now());
@@ -64,6 +83,8 @@ pub(super) struct StackConnector<'a> {
     pub sample: bool,
     /// Numbers the connections opened (1, 2, …) for the page waterfall.
     pub opened: AtomicU64,
+    /// Times and addresses for `-w`.
+    pub observed: Shared,
 }
 
 impl StackConnector<'_> {
@@ -122,18 +143,31 @@ impl Connect for &StackConnector<'_> {
     /// Step 2: the three-way handshake, narrated with both ISNs; for
     /// https, step 3: the TLS handshake.
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
-        let ip = self.resolve(host)?;
+        let ip = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
+        self.observed
+            .update(|o| o.namelookup = Some(Instant::now()));
         let addr = SocketAddrV4::new(ip, port);
         if self.verbose {
             eprintln!("*   Trying {addr} through tunstack...");
         }
         let timeout = self
             .deadlines
-            .cap(Some(self.deadlines.connect))?
+            .cap(Some(self.deadlines.connect))
+            .map_err(|e| staged(Stage::Connect, e))?
             .unwrap_or(self.deadlines.connect);
         let started = Instant::now();
-        let s = self.base.open(addr, Some(timeout))?;
+        let s = self
+            .base
+            .open(addr, Some(timeout))
+            .map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        let local_port = s.local_addr().ok().map(|a| a.port());
+        self.observed.update(|o| {
+            o.connect = Some(Instant::now());
+            o.remote = Some(addr);
+            o.local_port = local_port;
+            o.connects += 1;
+        });
         if self.verbose {
             // One write per block: the lines of connections opened in
             // parallel do not interleave.
@@ -159,6 +193,8 @@ impl Connect for &StackConnector<'_> {
         }
         let inner = if scheme == "https" {
             let t = self.secure(host, s)?;
+            self.observed
+                .update(|o| o.appconnect = Some(Instant::now()));
             MaybeTls::Tls(Box::new(t))
         } else {
             MaybeTls::Plain(s)
@@ -173,12 +209,13 @@ impl Connect for &StackConnector<'_> {
             id,
             first_byte: None,
             head: String::new(),
-            deadlines: self.deadlines,
+            deadlines: self.deadlines.clone(),
             verbose: self.verbose,
             head_done: false,
             reading: true,
             requests: 0,
             samples,
+            observed: self.observed.clone(),
         })
     }
 }
@@ -202,6 +239,7 @@ pub(super) struct Traced {
     /// Requests sent on this connection so far.
     pub requests: u32,
     pub samples: Option<Samples>,
+    observed: Shared,
 }
 
 /// Buffer fill and windows over time, bounded (oldest halves are thinned).
@@ -243,7 +281,7 @@ impl Traced {
         if e.kind() != io::ErrorKind::WouldBlock {
             return e;
         }
-        let which = match (self.deadlines.overall, self.deadlines.read) {
+        let which = match (self.deadlines.overall.get(), self.deadlines.read) {
             (Some(end), _) if Instant::now() >= end => "operation timed out (--max-time)".into(),
             (_, Some(r)) => format!(
                 "no data from the server for {:.1} s (--read-timeout)",
@@ -261,11 +299,13 @@ impl Read for Traced {
         self.inner.get_ref().set_read_timeout(limit)?;
         let n = match self.inner.read(buf) {
             Ok(n) => n,
-            Err(e) => return Err(self.timed_out(e)),
+            Err(e) => return Err(staged(Stage::Receive, self.timed_out(e))),
         };
         self.reading = true;
         if n > 0 && self.first_byte.is_none() {
-            self.first_byte = Some(Instant::now());
+            let now = Instant::now();
+            self.first_byte = Some(now);
+            self.observed.update(|o| o.first_byte = Some(now));
         }
         self.sample();
         Ok(n)
@@ -286,7 +326,7 @@ impl Write for Traced {
         self.inner.get_ref().set_write_timeout(limit)?;
         let n = match self.inner.write(buf) {
             Ok(n) => n,
-            Err(e) => return Err(self.timed_out(e)),
+            Err(e) => return Err(staged(Stage::Send, self.timed_out(e))),
         };
         if self.verbose && !self.head_done {
             let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());

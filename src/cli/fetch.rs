@@ -4,6 +4,8 @@
 //! progress bar, then recycle or close the connection and say why.
 
 use super::connector::{StackConnector, Traced};
+use super::exit::{self, Stage};
+use super::writeout::Shared;
 use super::{failure, Failure};
 use crate::http::{self, BodyMode, Client, Request, Response};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,6 +25,26 @@ pub(super) struct Options {
     pub decode: bool,
     /// `-L`: follow up to this many redirects.
     pub follow: Option<usize>,
+    /// `-f` / `--fail-with-body`.
+    pub fail: Fail,
+    /// `-i`: the response heads go to the output before the body.
+    pub include: bool,
+    /// Records status, final URL, heads and size for `-w` and `-D`.
+    pub observed: Option<Shared>,
+    /// `-C`: a Range was asked for to resume a partial file; only a 206
+    /// may be appended to it.
+    pub resume: bool,
+}
+
+/// What a status >= 400 does (curl's `-f` and `--fail-with-body`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fail {
+    /// Write the body, exit 0.
+    Never,
+    /// Write no body, exit 22.
+    NoBody,
+    /// Write the body, exit 22.
+    WithBody,
 }
 
 /// What a fetch produced.
@@ -43,15 +65,28 @@ pub(super) struct Fetched {
 pub(super) type StackClient<'a> = Client<&'a StackConnector<'a>>;
 
 /// Sends `req` and reads the head; `-v` shows each redirect followed.
+/// With `observed`, records each head and the final URL.
 pub(super) fn send(
     client: &StackClient<'_>,
     req: Request,
     verbose: bool,
     follow: Option<usize>,
+    observed: Option<&Shared>,
 ) -> Result<Response<Traced>, Failure> {
     let url = req.url.to_string();
+    let record = |f: &dyn Fn(&mut super::writeout::Observed)| {
+        if let Some(o) = observed {
+            o.update(|o| f(o));
+        }
+    };
+    record(&|o| o.url = url.clone());
     let resp = match follow {
         Some(max) => client.send_following_with(req, max, |head, next| {
+            let next_url = format!("http://{}{}", next.host_header(), next.path);
+            record(&|o| {
+                o.heads.push(head.clone());
+                o.url = next_url.clone();
+            });
             if verbose {
                 print_head(head);
                 eprintln!("* Following the {} redirect to {next}", head.status);
@@ -59,7 +94,21 @@ pub(super) fn send(
         }),
         None => client.send(req),
     };
-    let resp = resp.map_err(|e| super::tls::http_failure(&url, &e))?;
+    let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
+    // The connection's addresses, also when it was reused (no connect
+    // recorded them for this transfer).
+    let stream = resp.connection().tcp();
+    let remote = match stream.peer_addr() {
+        Ok(std::net::SocketAddr::V4(a)) => Some(a),
+        _ => None,
+    };
+    let local_port = stream.local_addr().ok().map(|a| a.port());
+    record(&|o| {
+        o.status = resp.head.status;
+        o.heads.push(resp.head.clone());
+        o.remote = remote.or(o.remote);
+        o.local_port = local_port.or(o.local_port);
+    });
     if verbose {
         print_head(&resp.head);
     }
@@ -88,13 +137,64 @@ pub(super) fn fetch(
     out: &mut dyn Write,
 ) -> Result<Fetched, Failure> {
     let url = req.url.to_string();
-    let mut resp = send(client, req, opts.verbose, opts.follow)?;
-    if opts.head_to_output {
-        write_head(&resp.head, out).map_err(|e| failure(format!("writing output: {e}")))?;
+    let mut resp = send(
+        client,
+        req,
+        opts.verbose,
+        opts.follow,
+        opts.observed.as_ref(),
+    )?;
+    let status = resp.head.status;
+    let failed = (status >= 400 && opts.fail != Fail::Never).then(|| {
+        failure(
+            exit::HTTP_ERROR,
+            format!("{url}: the requested URL returned error: {status}"),
+        )
+    });
+    if opts.fail == Fail::NoBody {
+        if let Some(f) = failed {
+            return Err(f);
+        }
     }
-    let bytes = copy_body(&mut resp, opts, out).map_err(|e| failure(format!("{url}: {e}")))?;
+    if opts.resume && status < 300 && status != 206 {
+        return Err(failure(
+            exit::RANGE_ERROR,
+            format!("{url}: the server does not support byte ranges; cannot resume"),
+        ));
+    }
+    // A resumed file that is already whole: the server says 416 and
+    // the file stays as it is (curl exits 0 too).
+    let mut sink = io::sink();
+    let out: &mut dyn Write = if opts.resume && status == 416 {
+        &mut sink
+    } else {
+        out
+    };
+    // The response has started: an -o file is created now.
+    // (`write_all` would not call `write` for an empty slice.)
+    let written = out.write(b"").and_then(|_empty| {
+        if !(opts.head_to_output || opts.include) {
+            return Ok(());
+        }
+        let heads = opts.observed.as_ref().map(|o| o.get().heads);
+        match heads {
+            Some(heads) => heads.iter().try_for_each(|h| write_head(h, out)),
+            None => write_head(&resp.head, out),
+        }
+    });
+    written.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
+    let bytes = copy_body(&mut resp, opts, out).map_err(|f| Failure {
+        message: format!("{url}: {}", f.message),
+        ..f
+    })?;
     let (status, reason) = (resp.head.status, resp.head.reason.clone());
+    if let Some(o) = &opts.observed {
+        o.update(|o| o.size_download = bytes);
+    }
     let (info, series) = finish(client, resp, bytes, opts.verbose);
+    if let Some(f) = failed {
+        return Err(f);
+    }
     Ok(Fetched {
         status,
         reason,
@@ -105,8 +205,8 @@ pub(super) fn fetch(
     })
 }
 
-/// `-I`: the status line and headers as received.
-fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
+/// `-I`, `-i`, `-D`: the status line and headers as received.
+pub(super) fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
     write!(
         out,
         "HTTP/1.{} {} {}\r\n",
@@ -121,19 +221,20 @@ fn write_head(head: &http::Head, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Copies the (decoded) body to `out` with a progress bar when asked;
-/// returns the bytes written.
+/// returns the bytes written. A failure to read is curl's 18/56/28/61, a
+/// failure to write is 23.
 pub(super) fn copy_body(
     resp: &mut Response<Traced>,
     opts: &Options,
     out: &mut dyn Write,
-) -> Result<u64, String> {
+) -> Result<u64, Failure> {
     let head = resp.head.clone();
     let total = match resp.body_mode() {
         BodyMode::Length(n) => Some(n),
         _ => None,
     };
     let mut reader: Box<dyn Read + '_> = if opts.decode {
-        http::decoded(&head, &mut *resp).map_err(|e| e.to_string())?
+        http::decoded(&head, &mut *resp).map_err(|e| failure(exit::for_http(&e), e.to_string()))?
     } else {
         Box::new(&mut *resp)
     };
@@ -148,11 +249,20 @@ pub(super) fn copy_body(
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("reading body: {e}")),
+            Err(e) => {
+                // The connection ended inside the body (chunked or
+                // counted): curl's "partial file".
+                let code = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    exit::PARTIAL_FILE
+                } else {
+                    exit::for_io(&e, Stage::Receive)
+                };
+                return Err(failure(code, format!("reading body: {e}")));
+            }
         };
         progress
             .write_all(buf.get(..k).unwrap_or(&buf))
-            .map_err(|e| format!("reading body: {e}"))?;
+            .map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
         n += k as u64;
     }
     progress.finish();

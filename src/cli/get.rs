@@ -3,9 +3,11 @@
 //! body, then keep the connection alive or close it — with curl's flags.
 
 use super::connector::{Deadlines, StackConnector};
-use super::fetch::{fetch, Options};
-use super::{failure, open_stack, page, report, usage, validate_net, Failure, NetArgs};
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::fetch::{fetch, write_head, Fail, Options};
+use super::output::LazyFile;
+use super::writeout::{self, Shared};
+use super::EXIT_OK;
+use super::{exit, failure, open_stack, page, report, usage, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
 use std::io::{self, IsTerminal, Write};
@@ -14,17 +16,25 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+mod session;
+
+pub(super) use session::get;
+
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// The URL to fetch: http[s]://HOST[:PORT]/PATH (HOST a name or an
-    /// IPv4 address).
-    url: String,
-    /// Write the body to FILE instead of stdout.
+    /// The URLs to fetch: [http[s]://]HOST[:PORT]/PATH (HOST a name or an
+    /// IPv4 address), one after another over shared kept-alive
+    /// connections.
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// Write the body to FILE instead of stdout; repeat for each URL (the
+    /// n-th -o is the n-th URL's).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Write the body to a file named like the URL's last path segment.
-    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
-    remote_name: bool,
+    output: Vec<PathBuf>,
+    /// Write the body to a file named like the URL's last path segment;
+    /// repeat for each URL (the URLs after those with an -o).
+    #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Count)]
+    remote_name: u8,
     /// Send HEAD and print the response head (to stdout or -o FILE).
     #[arg(short = 'I', long = "head")]
     head: bool,
@@ -43,6 +53,12 @@ pub(crate) struct GetArgs {
     /// repeatable.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// Fail on an HTTP status >= 400: write no body and exit 22.
+    #[arg(short = 'f', long = "fail")]
+    fail: bool,
+    /// Like -f, but write the body first.
+    #[arg(long = "fail-with-body", conflicts_with = "fail")]
+    fail_with_body: bool,
     /// Follow redirects (301, 302, 303, 307, 308).
     #[arg(short = 'L', long = "location")]
     location: bool,
@@ -56,9 +72,60 @@ pub(crate) struct GetArgs {
     /// request and response heads, body framing, connection reuse.
     #[arg(short, long)]
     verbose: bool,
-    /// No progress bar and no status line (errors are still printed).
+    /// No progress bar, no status line and no error message (unless -S).
     #[arg(short, long)]
     silent: bool,
+    /// With -s: still print the error message when the transfer fails.
+    #[arg(short = 'S', long = "show-error")]
+    show_error: bool,
+    /// After the transfer, print FORMAT to stdout with curl's variables:
+    /// %{http_code} %{time_namelookup} %{time_connect} %{time_appconnect}
+    /// %{time_starttransfer} %{time_total} %{size_download}
+    /// %{speed_download} %{remote_ip} %{remote_port} %{local_port}
+    /// %{num_connects} %{url_effective} %{exitcode} %{errormsg}, and \n.
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    write_out: Option<String>,
+    /// Write the response heads to the output before the body.
+    #[arg(short = 'i', long = "include")]
+    include: bool,
+    /// Write the response heads to FILE ("-" for stdout).
+    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    dump_header: Option<PathBuf>,
+    /// User-Agent header.
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    user_agent: Option<String>,
+    /// Referer header.
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    referer: Option<String>,
+    /// USER:PASSWORD for HTTP Basic authentication.
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    user: Option<String>,
+    /// Ask for a byte range only (Range: bytes=RANGE), e.g. 0-99 or 100-.
+    #[arg(short = 'r', long = "range", value_name = "RANGE")]
+    range: Option<String>,
+    /// `-C -`: resume a partial -o file (asks for the bytes after it, and
+    /// appends them); an OFFSET asks for the bytes from there.
+    #[arg(short = 'C', long = "continue-at", value_name = "OFFSET|-")]
+    continue_at: Option<String>,
+    /// Try a transient failure (timeout, failed lookup, HTTP 408, 429,
+    /// 500, 502, 503, 504) up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retry: u32,
+    /// Wait SECONDS between tries (default: 1 s, doubling each time).
+    #[arg(long, value_name = "SECONDS")]
+    retry_delay: Option<f64>,
+    /// Stop retrying once SECONDS have passed since the first try.
+    #[arg(long, value_name = "SECONDS")]
+    retry_max_time: Option<f64>,
+    /// Create the directories of the -o path.
+    #[arg(long)]
+    create_dirs: bool,
+    /// Use IPv4 only (tunstack speaks IPv4 only, so this is the default).
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Use IPv6 only: refused with a clear error until tunstack has IPv6.
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
     /// Fetch the page, then the CSS, JS and images it links from the same
     /// origin, over kept-alive connections; save all under -P DIR.
     #[arg(short = 'p', long = "page-requisites")]
@@ -147,8 +214,15 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// `-H 'Name: value'`.
-fn parse_header(h: &str) -> Result<(String, String), Failure> {
+/// `-H 'Name: value'`; as with curl, `-H 'Name:'` (no value) removes the
+/// header, and `-H 'Name;'` sends it with an empty value.
+fn parse_header(h: &str) -> Result<Header, Failure> {
+    if let Some(name) = h.strip_suffix(';').filter(|n| !n.contains(':')) {
+        if !is_token(name) {
+            return Err(usage(format!("-H {h:?}: invalid header")));
+        }
+        return Ok(Header::Send(name.to_string(), String::new()));
+    }
     let (name, value) = h
         .split_once(':')
         .ok_or_else(|| usage(format!("-H {h:?}: expected 'Name: value'")))?;
@@ -156,7 +230,17 @@ fn parse_header(h: &str) -> Result<(String, String), Failure> {
     if !is_token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(usage(format!("-H {h:?}: invalid header")));
     }
-    Ok((name.to_string(), value.to_string()))
+    if value.is_empty() {
+        return Ok(Header::Remove(name.to_string()));
+    }
+    Ok(Header::Send(name.to_string(), value.to_string()))
+}
+
+/// What one `-H` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    Send(String, String),
+    Remove(String),
 }
 
 /// The request body from -d / --data-binary.
@@ -164,10 +248,14 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     if let Some(d) = &a.data_binary {
         return Ok(Some(match d.strip_prefix('@') {
             Some(path) => {
-                let meta = std::fs::metadata(path)
-                    .map_err(|e| usage(format!("--data-binary @{path}: {e}")))?;
+                let meta = std::fs::metadata(path).map_err(|e| {
+                    failure(exit::READ_ERROR, format!("--data-binary @{path}: {e}"))
+                })?;
                 if !meta.is_file() {
-                    return Err(usage(format!("--data-binary @{path}: not a regular file")));
+                    return Err(failure(
+                        exit::READ_ERROR,
+                        format!("--data-binary @{path}: not a regular file"),
+                    ));
                 }
                 RequestBody::File(path.into())
             }
@@ -181,8 +269,8 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     for d in &a.data {
         match d.strip_prefix('@') {
             Some(path) => {
-                let mut bytes =
-                    std::fs::read(path).map_err(|e| usage(format!("-d @{path}: {e}")))?;
+                let mut bytes = std::fs::read(path)
+                    .map_err(|e| failure(exit::READ_ERROR, format!("-d @{path}: {e}")))?;
                 bytes.retain(|&b| b != b'\r' && b != b'\n');
                 parts.push(bytes);
             }
@@ -208,10 +296,54 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
         return Err(usage("-I cannot send a body (-d / --data-binary)"));
     }
     let mut req = Request::new(method, url);
-    for h in &a.headers {
-        req.headers.push(parse_header(h)?);
-    }
     let has = |req: &Request, n: &str| req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
+    for h in &a.headers {
+        match parse_header(h)? {
+            Header::Send(n, v) => req.headers.push((n, v)),
+            Header::Remove(n) => {
+                req.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&n));
+                req.omit.push(n);
+            }
+        }
+    }
+    // The shorthand flags, unless -H already set the header (curl lets
+    // -H win).
+    let mut shorthand = Vec::new();
+    if let Some(ua) = &a.user_agent {
+        shorthand.push(("User-Agent", ua.clone()));
+    }
+    if let Some(r) = &a.referer {
+        shorthand.push(("Referer", r.clone()));
+    }
+    if let Some(u) = &a.user {
+        let creds = if u.contains(':') {
+            u.clone()
+        } else {
+            format!("{u}:")
+        };
+        shorthand.push((
+            "Authorization",
+            format!("Basic {}", base64(creds.as_bytes())),
+        ));
+    }
+    if let Some(r) = &a.range {
+        if r.is_empty()
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+        {
+            return Err(usage(format!("-r {r:?}: expected a byte range like 0-99")));
+        }
+        shorthand.push(("Range", format!("bytes={r}")));
+    }
+    for (n, v) in shorthand {
+        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(usage(format!("{n}: invalid value")));
+        }
+        if !has(&req, n) {
+            req.headers.push((n.to_string(), v));
+        }
+    }
     if body.is_some() && !has(&req, "Content-Type") {
         // curl's default for -d.
         req.headers.push((
@@ -227,15 +359,31 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
     Ok(req)
 }
 
+/// RFC 4648 §4 base64 with padding (for `-u`'s Basic credentials).
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |v: u32, shift: u32| char::from(ALPHABET[((v >> shift) & 63) as usize]);
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let v = (b(0) << 16) | (b(1) << 8) | b(2);
+        out.push(sextet(v, 18));
+        out.push(sextet(v, 12));
+        out.push(if chunk.len() > 1 { sextet(v, 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(v, 0) } else { '=' });
+    }
+    out
+}
+
 /// `-O`: the URL's last path segment, which must be a plain file name.
 fn remote_name(url: &Url) -> Result<String, Failure> {
     let path = url.path.split(['?', '#']).next().unwrap_or("");
     let name = path.rsplit('/').next().unwrap_or("");
     if name.is_empty() || name == "." || name == ".." || name.contains('\\') {
-        return Err(usage(format!(
-            "-O: no file name in {:?} (use -o FILE)",
-            url.path
-        )));
+        return Err(failure(
+            exit::WRITE_ERROR,
+            format!("-O: no file name in {:?} (use -o FILE)", url.path),
+        ));
     }
     Ok(name.to_string())
 }
@@ -292,122 +440,14 @@ fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
     Ok(r)
 }
 
-pub(super) fn get(a: &GetArgs) -> Result<i32, Failure> {
-    validate_net(&a.net)?;
-    let url = Url::parse(&a.url).map_err(|e| usage(format!("bad URL {:?}: {e}", a.url)))?;
-    let resolver = build_resolver(a)?;
-    let tls = a.tls.builder()?;
-    let deadlines = Deadlines {
-        connect: seconds("--connect-timeout", a.connect_timeout)?,
-        read: a
-            .read_timeout
-            .map(|s| seconds("--read-timeout", s))
-            .transpose()?,
-        overall: None,
-    };
-    let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
-    let parallel = parallel(a)?;
-    let req = build_request(a, url.clone())?;
-    if a.page_requisites && (a.output.is_some() || a.remote_name || a.head || req.body.is_some()) {
-        return Err(usage(
-            "--page-requisites saves under -P DIR; it takes no -o, -O, -I or body",
-        ));
-    }
-    let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let output = match (&a.output, a.remote_name) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some(dir.join(remote_name(&url)?)),
-        (None, false) => None,
-    };
-    let mut out: Box<dyn Write> = match &output {
-        Some(p) => Box::new(io::BufWriter::new(
-            std::fs::File::create(p)
-                .map_err(|e| failure(format!("cannot create {}: {e}", p.display())))?,
-        )),
-        None if a.page_requisites => Box::new(io::sink()),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
-
-    let stack = open_stack(&a.net)?;
-    if a.verbose {
-        let o = stack.offload();
-        if o.tso {
-            eprintln!(
-                "* {}: virtio-net offloads on (TSO, checksum): up to 64 KiB per read or write",
-                a.net.iface
-            );
-        } else {
-            eprintln!(
-                "* {}: plain TUN, one MTU-sized packet per read or write",
-                a.net.iface
-            );
-        }
-    }
-    let start = Instant::now();
-    let connector = StackConnector {
-        base: crate::connector::StackConnector::with_resolver(&stack, resolver).tls_builder(tls),
-        deadlines: Deadlines {
-            overall: max_time.map(|m| start + m),
-            ..deadlines
-        },
-        verbose: a.verbose,
-        sample: a.stats,
-        opened: AtomicU64::new(0),
-    };
-    // A single fetch says Connection: close, as the classic request does;
-    // following redirects or fetching a page's objects keeps it alive.
-    let client = Client::new(&connector).keep_alive(a.location || a.page_requisites);
-    let result = if a.page_requisites {
-        let opts = page::PageOptions {
-            verbose: a.verbose,
-            follow: a.location.then_some(a.max_redirs),
-            parallel,
-            waterfall_text: a.verbose || a.stats,
-            waterfall_svg: a.waterfall.as_deref(),
-        };
-        page::fetch_page(&client, req, &dir, &opts).and_then(|s| s.report(start.elapsed()))
+/// The URL as curl reads it: without a scheme it means http://.
+fn parse_url(s: &str) -> Result<Url, Failure> {
+    let full = if s.contains("://") {
+        s.to_string()
     } else {
-        let opts = Options {
-            verbose: a.verbose,
-            progress: !a.silent && io::stderr().is_terminal(),
-            head_to_output: a.head,
-            decode: a.compressed,
-            follow: a.location.then_some(a.max_redirs),
-        };
-        fetch(&client, req, &opts, &mut out)
+        format!("http://{s}")
     };
-    let flushed = out.flush();
-    drop(client);
-    let elapsed = start.elapsed();
-    let stack_stats = stack.stats();
-    // Let our FIN / the peer's FIN be acknowledged before the device goes away.
-    stack.shutdown(Duration::from_secs(2));
-    let fetched = result?;
-    if a.stats {
-        report::print_stats(&stack_stats, fetched.info.as_ref());
-        report::print_series(&fetched.series);
-    }
-    flushed.map_err(|e| failure(format!("writing output: {e}")))?;
-    if !a.silent {
-        let secs = elapsed.as_secs_f64().max(1e-6);
-        eprintln!(
-            "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
-            fetched.status,
-            fetched.reason,
-            fetched.bytes,
-            secs,
-            fetched.bytes as f64 * 8.0 / secs / 1e6,
-            a.url
-        );
-    }
-    if let Some(problem) = &fetched.problem {
-        return Err(failure(problem.clone()));
-    }
-    Ok(if (200..300).contains(&fetched.status) {
-        EXIT_OK
-    } else {
-        EXIT_FAILURE
-    })
+    Url::parse(&full).map_err(|e| failure(exit::for_http(&e), format!("bad URL {s:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -429,7 +469,7 @@ mod tests {
 
     fn req(extra: &[&str]) -> Request {
         let a = args(extra);
-        build_request(&a, Url::parse(&a.url).unwrap()).unwrap()
+        build_request(&a, Url::parse(&a.urls[0]).unwrap()).unwrap()
     }
 
     #[test]
@@ -440,7 +480,7 @@ mod tests {
         assert_eq!(req(&["-X", "PUT", "-d", "a=1"]).method, "PUT");
         assert_eq!(req(&["-X", "DELETE"]).method, "DELETE");
         let a = args(&["-X", "GE T"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }
 
     #[test]
@@ -470,19 +510,33 @@ mod tests {
         assert_eq!(r.body, Some(RequestBody::Bytes(b"x".to_vec())));
         let _ = std::fs::remove_file(&f);
         let a = args(&["--data-binary", "@/dev/null"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
         let a = args(&["--data-binary", "@/nonexistent/x"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
         let a = args(&["-I", "-d", "x"]);
-        assert!(build_request(&a, Url::parse(&a.url).unwrap()).is_err());
+        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }
 
     #[test]
     fn headers_are_validated() {
         assert_eq!(
             parse_header("X-A:  b c ").unwrap(),
-            ("X-A".into(), "b c".into())
+            Header::Send("X-A".into(), "b c".into())
         );
+        assert_eq!(
+            parse_header("X-A;").unwrap(),
+            Header::Send("X-A".into(), String::new())
+        );
+        assert_eq!(
+            parse_header("User-Agent:").unwrap(),
+            Header::Remove("User-Agent".into())
+        );
+        let r = req(&["-H", "Accept:", "-H", "X-E;", "-A", "ua"]);
+        assert_eq!(r.omit, vec!["Accept".to_string()]);
+        let head = String::from_utf8(r.head_bytes("d", true, None).unwrap()).unwrap();
+        assert!(!head.contains("Accept"), "{head}");
+        assert!(head.contains("\r\nX-E: \r\n"), "{head}");
+        assert!(head.contains("\r\nUser-Agent: ua\r\n"), "{head}");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("Bad Name: v").is_err());
         assert!(parse_header(": v").is_err());

@@ -2,9 +2,10 @@
 //! (body to stdout or a file, one status line on stderr, `-v` narrating
 //! every step of the page load), `tunstack serve` and `tunstack ladder`.
 //!
-//! Exit codes (also in README.md): 0 on success (a 2xx response); 1 on a
-//! network or HTTP failure (refused, unknown host, timeout, non-2xx
-//! status, malformed response); 2 on a usage error.
+//! Exit codes are curl's ([`exit`], also in README.md and `get --help`):
+//! 0 on success (any status without `-f`), 2 on a usage error, and
+//! curl's number for each failure (6 unknown host, 7 refused, 22 a status
+//! >= 400 with `-f`, 28 timeout, ...).
 //!
 //! The submodules split `get` by step: [`connector`] resolves names and
 //! opens TCP connections with the timeouts, [`get`] builds the request and
@@ -13,16 +14,19 @@
 //! prints `--stats`.
 
 mod connector;
+pub(crate) mod exit;
 mod fetch;
 mod get;
 mod ladder;
 mod links;
+mod output;
 mod page;
 mod paths;
 mod report;
 mod serve;
 mod tls;
 mod waterfall;
+mod writeout;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};
@@ -34,11 +38,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: network or HTTP failure.
-pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_OK: i32 = exit::OK;
 /// Exit code: bad command line.
-pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_USAGE: i32 = exit::USAGE;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +56,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Fetch a URL over tunstack's own TCP (like `curl`).
+    #[command(after_help = exit::HELP)]
     Get(Box<get::GetArgs>),
     /// Serve files over HTTP (or echo bytes) on tunstack's address.
     Serve(ServeArgs),
@@ -182,9 +185,10 @@ pub(crate) fn usage(message: impl Into<String>) -> Failure {
     }
 }
 
-pub(crate) fn failure(message: impl Into<String>) -> Failure {
+/// A failure that exits with `code` (one of [`exit`]'s).
+pub(crate) fn failure(code: i32, message: impl Into<String>) -> Failure {
     Failure {
-        code: EXIT_FAILURE,
+        code,
         message: message.into(),
     }
 }
@@ -208,13 +212,16 @@ where
         Command::Serve(a) => serve(&a),
         Command::Ladder(a) => ladder(&a),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(f) => {
             eprintln!("tunstack: {}", f.message);
             f.code
         }
-    }
+    };
+    // Every code is one that --help documents.
+    debug_assert!(exit::CODES.contains(&code), "undocumented exit code {code}");
+    code
 }
 
 pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
@@ -282,20 +289,24 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         } else {
             ""
         };
-        failure(format!("cannot open {}: {e}{hint}", n.iface))
+        failure(EXIT_USAGE, format!("cannot open {}: {e}{hint}", n.iface))
     })?;
     // The tracer sits next to the device so a pcap and the trace log show
     // the same packets.
     let dev = TraceDevice::new(dev);
     let stack = match &n.pcap {
         Some(path) => {
-            let dev = PcapDevice::create(dev, path)
-                .map_err(|e| failure(format!("cannot write {}: {e}", path.display())))?;
+            let dev = PcapDevice::create(dev, path).map_err(|e| {
+                failure(
+                    exit::WRITE_ERROR,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
             Stack::new(dev, config)
         }
         None => Stack::new(dev, config),
     };
-    stack.map_err(|e| failure(format!("cannot start the stack: {e}")))
+    stack.map_err(|e| failure(EXIT_USAGE, format!("cannot start the stack: {e}")))
 }
 
 #[cfg(test)]
@@ -330,8 +341,12 @@ fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
         .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
     print!("{}", l.text(a.max));
     if let Some(svg) = &a.svg {
-        std::fs::write(svg, l.svg(a.max))
-            .map_err(|e| failure(format!("cannot write {}: {e}", svg.display())))?;
+        std::fs::write(svg, l.svg(a.max)).map_err(|e| {
+            failure(
+                exit::WRITE_ERROR,
+                format!("cannot write {}: {e}", svg.display()),
+            )
+        })?;
     }
     Ok(EXIT_OK)
 }
@@ -364,8 +379,8 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
         a.net.addr, a.net.iface, a.net.gateway
     );
-    let stats =
-        serve::run(&stack, port, &mode, None).map_err(|e| failure(format!("serve: {e}")))?;
+    let stats = serve::run(&stack, port, &mode, None)
+        .map_err(|e| failure(exit::CONNECT, format!("serve: {e}")))?;
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",
@@ -390,8 +405,14 @@ mod tests {
     fn usage_errors_exit_2_without_touching_the_network() {
         assert_eq!(run(["tunstack"]), EXIT_USAGE);
         assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
-        assert_eq!(run(["tunstack", "get", "ftp://x/"]), EXIT_USAGE);
-        assert_eq!(run(["tunstack", "get", "http://bad_host!/"]), EXIT_USAGE);
+        assert_eq!(
+            run(["tunstack", "get", "ftp://x/"]),
+            exit::UNSUPPORTED_PROTOCOL
+        );
+        assert_eq!(
+            run(["tunstack", "get", "http://bad_host!/"]),
+            exit::MALFORMED_URL
+        );
         assert_eq!(
             run([
                 "tunstack",

@@ -16,11 +16,11 @@
 //! Each object's connection, start, first byte and end are recorded for the
 //! waterfall ([`super::waterfall`]).
 
-use super::fetch::{copy_body, finish, send, Fetched, Options, StackClient};
+use super::fetch::{copy_body, finish, send, Fail, Fetched, Options, StackClient};
 use super::links::{css_links, html_links};
 use super::paths::{confined, percent_decode};
 use super::waterfall::{self, Row};
-use super::{failure, Failure};
+use super::{exit, failure, Failure};
 use crate::http::{Client, PoolStats, Request, Response, Url};
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, Write};
@@ -86,8 +86,12 @@ impl PageSummary {
             eprint!("{}", waterfall::text(&self.rows));
         }
         if let Some(path) = &self.svg {
-            std::fs::write(path, waterfall::svg(&self.rows))
-                .map_err(|e| failure(format!("cannot write {}: {e}", path.display())))?;
+            std::fs::write(path, waterfall::svg(&self.rows)).map_err(|e| {
+                failure(
+                    exit::WRITE_ERROR,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
         }
         let problem = (!self.failed.is_empty()).then(|| {
             format!(
@@ -285,7 +289,10 @@ impl Drop for Job<'_> {
         let mut w = self.board.lock();
         w.busy = w.busy.saturating_sub(1);
         w.fatal.get_or_insert_with(|| {
-            failure(format!("loading {} stopped unexpectedly", self.url.path))
+            failure(
+                exit::RECV_ERROR,
+                format!("loading {} stopped unexpectedly", self.url.path),
+            )
         });
         drop(w);
         self.board.changed.notify_all();
@@ -355,7 +362,7 @@ enum SaveError {
     /// saved either.
     Local(Failure),
     /// Reading the body or writing it failed.
-    Body(String),
+    Body(Failure),
 }
 
 /// Writes the body to `path`; returns its length and, if `parse`, its
@@ -367,11 +374,18 @@ fn save(
 ) -> Result<(u64, Option<Vec<u8>>), SaveError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
-            SaveError::Local(failure(format!("cannot create {}: {e}", parent.display())))
+            SaveError::Local(failure(
+                exit::WRITE_ERROR,
+                format!("cannot create {}: {e}", parent.display()),
+            ))
         })?;
     }
-    let file = std::fs::File::create(path)
-        .map_err(|e| SaveError::Local(failure(format!("cannot create {}: {e}", path.display()))))?;
+    let file = std::fs::File::create(path).map_err(|e| {
+        SaveError::Local(failure(
+            exit::WRITE_ERROR,
+            format!("cannot create {}: {e}", path.display()),
+        ))
+    })?;
     let mut tee = Tee {
         file: io::BufWriter::new(file),
         keep: parse.then(Vec::new),
@@ -382,12 +396,19 @@ fn save(
         head_to_output: false,
         decode: false,
         follow: None,
+        fail: Fail::Never,
+        include: false,
+        observed: None,
+        resume: false,
     };
     let n = copy_body(resp, &opts, &mut tee)
         .and_then(|n| {
-            tee.flush()
-                .map(|()| n)
-                .map_err(|e| format!("writing {}: {e}", path.display()))
+            tee.flush().map(|()| n).map_err(|e| {
+                failure(
+                    exit::WRITE_ERROR,
+                    format!("writing {}: {e}", path.display()),
+                )
+            })
         })
         .map_err(SaveError::Body)?;
     Ok((n, tee.keep))
@@ -405,7 +426,7 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
     } else {
         Some(OBJECT_REDIRECTS)
     };
-    let mut resp = match send(client, req, ctx.verbose, follow) {
+    let mut resp = match send(client, req, ctx.verbose, follow, None) {
         Ok(r) => r,
         Err(f) => {
             out.fail(is_page, f);
@@ -465,7 +486,7 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
             return out;
         }
         Err(SaveError::Body(e)) => {
-            out.fail(is_page, failure(format!("{shown}: {e}")));
+            out.fail(is_page, failure(e.code, format!("{shown}: {}", e.message)));
             return out;
         }
     };
@@ -524,8 +545,12 @@ pub(super) fn fetch_page(
     dir: &Path,
     opts: &PageOptions<'_>,
 ) -> Result<PageSummary, Failure> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| failure(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        failure(
+            exit::WRITE_ERROR,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
     let board = Board::new(&req.url);
     let ctx = Ctx {
         dir,

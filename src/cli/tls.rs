@@ -10,17 +10,10 @@
 
 use super::Failure;
 use crate::http::tls::TlsConfigBuilder;
-use crate::http::{self, MinVersion, TlsConfig, TlsErrorKind, TlsInfo};
+use crate::http::{MinVersion, TlsConfig, TlsInfo};
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-
-/// curl's exit code for a failed TLS handshake.
-pub const EXIT_TLS_HANDSHAKE: i32 = 35;
-/// curl's exit code for a server certificate that is not trusted.
-pub const EXIT_TLS_CERTIFICATE: i32 = 60;
-/// curl's exit code for a CA file it cannot use (`--cacert`).
-pub const EXIT_TLS_CACERT: i32 = 77;
 
 /// TLS options of `get` (curl's names).
 #[derive(Args, Debug, Default, Clone)]
@@ -54,27 +47,11 @@ impl TlsArgs {
             });
         if let Some(path) = &self.cacert {
             b = b.ca_file(path).map_err(|e| Failure {
-                code: EXIT_TLS_CACERT,
+                code: super::exit::CACERT_BADFILE,
                 message: e.to_string(),
             })?;
         }
         Ok(b)
-    }
-}
-
-/// The failure for an HTTP error: curl's 60, 35 and 77 for TLS, the
-/// general failure otherwise.
-pub(super) fn http_failure(context: &str, e: &http::Error) -> Failure {
-    match e {
-        http::Error::Tls(t) => Failure {
-            code: match t.kind {
-                TlsErrorKind::Certificate => EXIT_TLS_CERTIFICATE,
-                TlsErrorKind::Config => EXIT_TLS_CACERT,
-                TlsErrorKind::Handshake => EXIT_TLS_HANDSHAKE,
-            },
-            message: format!("{context}: {e}"),
-        },
-        _ => super::failure(format!("{context}: {e}")),
     }
 }
 

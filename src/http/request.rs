@@ -42,6 +42,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body sent with Content-Length.
     pub body: Option<RequestBody>,
+    /// Default headers (`Host`, `User-Agent`, `Accept`, `Connection`) not
+    /// to send at all, by name (curl's `-H 'Name:'`).
+    pub omit: Vec<String>,
 }
 
 /// RFC 9110 §5.6.2 token characters.
@@ -59,6 +62,7 @@ impl Request {
             url,
             headers: Vec::new(),
             body: None,
+            omit: Vec::new(),
         }
     }
 
@@ -69,6 +73,7 @@ impl Request {
             url,
             headers: Vec::new(),
             body: None,
+            omit: Vec::new(),
         }
     }
 
@@ -97,6 +102,7 @@ impl Request {
             self.headers
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                || self.omit.iter().any(|n| n.eq_ignore_ascii_case(name))
         };
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.path);
         let host = self.url.host_header();
