@@ -111,9 +111,11 @@ struct Run {
     intact: bool,
     /// Virtual time from the SYN to the last byte read by the receiver.
     elapsed: Duration,
-    /// Virtual time when the receiver had read the first quarter: what
-    /// follows is the steady state, past the start-up.
-    warm: Duration,
+    /// Virtual time when the receiver had read the first quarter, and
+    /// how much it had read then (a filled hole can release more than a
+    /// quarter at once): what follows is the steady state, past the
+    /// start-up.
+    warm: (Duration, usize),
     /// The sender's congestion-control state, sampled every 250 ms.
     trace: Vec<(Duration, CcState)>,
     /// Segments the sender retransmitted.
@@ -132,9 +134,13 @@ impl Run {
         n as f64 * 8.0 / self.elapsed.as_secs_f64() / 1e6
     }
 
-    /// Goodput in Mbit/s over the last three quarters of the transfer.
+    /// Goodput in Mbit/s from the end of the first quarter to the end.
+    /// Data the receiver holds out of order at that mark counts after it,
+    /// so this can read high by up to that queue (a loss-based sender that
+    /// overshot in slow start can show more than the payload rate).
     fn steady_mbit(&self, n: usize) -> f64 {
-        (n - n / 4) as f64 * 8.0 / (self.elapsed - self.warm).as_secs_f64() / 1e6
+        let (at, read) = self.warm;
+        n.saturating_sub(read) as f64 * 8.0 / (self.elapsed - at).as_secs_f64() / 1e6
     }
 }
 
@@ -216,7 +222,7 @@ fn bulk(algorithm: Algorithm, path: Path, n: usize, seed: u64) -> Run {
                 got.extend_from_slice(&buf[..k]);
             }
             if warm.is_none() && got.len() >= n / 4 {
-                warm = Some(now - Instant::ZERO);
+                warm = Some((now - Instant::ZERO, got.len()));
             }
         }
         for s in [&mut a, &mut b] {
@@ -260,7 +266,7 @@ fn bulk(algorithm: Algorithm, path: Path, n: usize, seed: u64) -> Run {
     Run {
         intact: first_diff.is_none(),
         elapsed: now - Instant::ZERO,
-        warm: warm.unwrap_or_default(),
+        warm: warm.unwrap_or((Duration::ZERO, 0)),
         trace,
         retransmits: a.iface.tcp(ca).map_or(0, |t| t.stats().retransmits),
         rtos: a.iface.tcp(ca).map_or(0, |t| t.stats().retransmit_timeouts),
