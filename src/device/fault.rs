@@ -1,6 +1,6 @@
 //! `FaultInjector<D>`: wraps a device and, from a seed, drops, corrupts,
 //! duplicates, reorders, delays and rate-limits the packets sent through
-//! it, or sends them through a bottleneck link (a bit rate with a bounded
+//! it, loses them in bursts (a Gilbert-Elliott chain), or sends them through a bottleneck link (a bit rate with a bounded
 //! FIFO queue that drops at its tail). Deterministic: the same seed and the same sequence of sends at the
 //! same instants give the same faults, so a failing simulation replays.
 //!
@@ -36,6 +36,23 @@ pub struct Faults {
     /// Bytes the bottleneck holds, the packet being sent included; a
     /// packet that does not fit is dropped (tail drop).
     pub queue_bytes: usize,
+    /// Bursty loss on top of `drop` (None = off).
+    pub burst: Option<GilbertElliott>,
+}
+
+/// Gilbert-Elliott bursty loss: a two-state Markov chain (good, bad)
+/// stepped once per packet; a packet is lost with `loss_bad` while the
+/// chain is bad and never while it is good. The mean loss is
+/// `loss_bad × p_good_bad / (p_good_bad + p_bad_good)`, in bursts of
+/// about `1 / p_bad_good` packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GilbertElliott {
+    /// Chance per packet the chain moves from good to bad.
+    pub p_good_bad: f64,
+    /// Chance per packet the chain moves from bad to good.
+    pub p_bad_good: f64,
+    /// Chance a packet is lost while the chain is bad.
+    pub loss_bad: f64,
 }
 
 /// Counters of what the injector did.
@@ -69,6 +86,8 @@ pub struct FaultInjector<D> {
     /// When the bottleneck link finishes the packets given to it, in
     /// nanoseconds since `Instant::ZERO`.
     link_free_ns: u64,
+    /// The Gilbert-Elliott chain is in its bad state.
+    burst_bad: bool,
     stats: FaultStats,
 }
 
@@ -88,6 +107,7 @@ impl<D: Device> FaultInjector<D> {
             delayed: VecDeque::new(),
             bucket: (Instant::ZERO, 0),
             link_free_ns: 0,
+            burst_bad: false,
             stats: FaultStats::default(),
         }
     }
@@ -132,6 +152,24 @@ impl<D: Device> FaultInjector<D> {
 
     fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && self.next_f64() < p
+    }
+
+    /// Steps the Gilbert-Elliott chain for one packet; true if it is
+    /// lost. Draws nothing when bursty loss is off, so seeds replay the
+    /// same faults as before it existed.
+    fn burst_loss(&mut self) -> bool {
+        let Some(ge) = self.faults.burst else {
+            return false;
+        };
+        let flip = if self.burst_bad {
+            ge.p_bad_good
+        } else {
+            ge.p_good_bad
+        };
+        if self.chance(flip) {
+            self.burst_bad = !self.burst_bad;
+        }
+        self.burst_bad && self.chance(ge.loss_bad)
     }
 
     fn over_rate(&mut self) -> bool {
@@ -195,6 +233,10 @@ impl<D: Device> Device for FaultInjector<D> {
             return Ok(());
         }
         if self.chance(self.faults.drop) {
+            self.stats.dropped += 1;
+            return Ok(());
+        }
+        if self.burst_loss() {
             self.stats.dropped += 1;
             return Ok(());
         }
@@ -290,6 +332,40 @@ mod tests {
         );
         let (c, _) = run(f, 8);
         assert_ne!(a, c, "another seed, other faults");
+    }
+
+    #[test]
+    fn gilbert_elliott_loses_in_bursts_at_its_mean_rate() {
+        let ge = GilbertElliott {
+            p_good_bad: 0.005,
+            p_bad_good: 0.25,
+            loss_bad: 0.5,
+        };
+        let faults = Faults {
+            burst: Some(ge),
+            ..Faults::default()
+        };
+        let lost = |seed| {
+            let mut f = FaultInjector::new(Sink::default(), faults.clone(), seed);
+            let mut lost = Vec::new();
+            for i in 0..200_000u32 {
+                let before = f.inner_mut().0.len();
+                f.send(&i.to_be_bytes()).unwrap();
+                lost.push(f.inner_mut().0.len() == before);
+            }
+            (lost, f.stats())
+        };
+        let (a, stats) = lost(3);
+        assert_eq!(lost(3).0, a, "same seed, same losses");
+        assert_ne!(lost(4).0, a, "another seed, other losses");
+        let n = a.iter().filter(|&&l| l).count();
+        assert_eq!(stats.dropped, n as u64);
+        // Mean: 0.5 × 0.005 / 0.255 ≈ 0.98%.
+        assert!((1400..=2600).contains(&n), "{n} lost of 200000");
+        // Bursty: a loss follows a loss far more often than the 1% that
+        // independent loss at that rate would give (here about 0.75 × 0.5).
+        let follows = a.windows(2).filter(|w| w[0] && w[1]).count();
+        assert!(follows * 5 > n, "{follows} of {n} losses follow a loss");
     }
 
     #[test]
