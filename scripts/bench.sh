@@ -3,7 +3,7 @@
 #
 #   sudo scripts/bench.sh            # full run: 5 runs per row, writes docs/benchmarks.md
 #   sudo scripts/bench.sh --smoke    # tiny sizes, 1 run, debug build, prints only (CI)
-#   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s
+#   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s, one page load each
 #
 # Builds the bench examples (release), then measures, in network namespaces
 # it creates for each run (tunstack-bench-PID-*) and removes again, also on
@@ -52,6 +52,7 @@
 #   BENCH_WAN_RATES  bottleneck rates in Mbit/s ["100 1000"] {100}
 #   BENCH_WAN_BURST  Gilbert-Elliott P(good→bad),P(bad→good),loss in bad ["0.005,0.25,0.5"], about 1% in bursts of 4
 #   BENCH_WAN_QUEUE_MS  bottleneck queue in ms of the rate [the cell's RTT, one BDP]
+#   BENCH_WAN_PAGE_RUNS  page loads per command [3] {1}
 #   BENCH_WAN_ONLY   "page": only the page-load row; it replaces just that
 #                    part (<!-- wan-page:begin/end -->) of the WAN section
 set -euo pipefail
@@ -256,7 +257,8 @@ if [ "$wan" -eq 1 ]; then
         W_LOSSES="${BENCH_WAN_LOSSES:-0 0.1% 0.5% 1% burst}" W_RATES="${BENCH_WAN_RATES:-100 1000}"
     fi
     W_BURST="${BENCH_WAN_BURST:-0.005,0.25,0.5}"
-    W_PAGE_RUNS=3
+    W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-3}"
+    [ "$smoke" -eq 0 ] || W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-1}"
     export WAN_NS="$prefix-wan" WAN_BIN="$bin/wan"
     CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
     TS="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
@@ -508,6 +510,12 @@ wan_page() {
         echo "    run $i: --parallel 1 ${seq[-1]} s ($n_seq files), --parallel 6 ${par[-1]} s ($n_par), wget -p ${wg[-1]} s ($n_wg)"
     done
     wan_cell_down
+    # A load that failed, or a tunstack load that missed objects, is what
+    # the smoke run fails on (never the times).
+    PAGE_FAILED=""
+    [[ "${seq[*]} ${par[*]} ${wg[*]}" != *"—"* ]] || PAGE_FAILED="a page load failed (— above)"
+    [ "$n_seq" = 31 ] && [ "$n_par" = 31 ] ||
+        PAGE_FAILED="tunstack get -p saved $n_seq / $n_par files (--parallel 1 / 6), not the page's 31"
     local m_seq m_par m_wg
     m_seq="$(printf '%s\n' "${seq[@]}" | median_of)"
     m_par="$(printf '%s\n' "${par[@]}" | median_of)"
@@ -530,18 +538,15 @@ wan_bench() {
         echo "==> page load (BENCH_WAN_ONLY=page: nothing else)"
         wan_page
         W_ELAPSED=$((SECONDS - t0))
-        [[ "$PAGE_TABLE" != *"—"* ]] || { echo "scripts/bench.sh --wan: a page load failed (— above)" >&2; exit 1; }
+        [ -z "$PAGE_FAILED" ] || { echo "scripts/bench.sh --wan: $PAGE_FAILED; logs in $logdir" >&2; exit 1; }
         return 0
     fi
     echo "==> emulator overhead"
     wan_overhead
     echo "==> time to first byte"
     wan_ttfb
-    PAGE_TABLE="(not measured in the smoke run)"
-    if [ "$smoke" -eq 0 ]; then
-        echo "==> page load"
-        wan_page
-    fi
+    echo "==> page load"
+    wan_page
     local head="| RTT | loss | rate | direction | tunstack default"
     for cc in "${TS_CCS[@]}"; do head+=" | tunstack $cc"; done
     head+=" | Linux default (curl)"
@@ -610,6 +615,10 @@ wan_bench() {
     W_ELAPSED=$((SECONDS - t0))
     # A failed transfer shows as "—"; at smoke size that fails the bench,
     # which is what keeps it from rotting.
+    if [ "$smoke" -eq 1 ] && [ -n "$PAGE_FAILED" ]; then
+        echo "scripts/bench.sh --wan --smoke: $PAGE_FAILED; logs in $logdir" >&2
+        exit 1
+    fi
     if [ "$smoke" -eq 1 ] && [[ "$rows$OVERHEAD_TABLE$TTFB_TABLE" == *"—"* ]]; then
         echo "scripts/bench.sh --wan --smoke: a transfer failed (— above); logs in $logdir" >&2
         for f in "$logdir"/ts-*.log; do [ -f "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" >&2; done
