@@ -3,7 +3,7 @@
 #
 #   sudo scripts/bench.sh            # full run: 5 runs per row, writes docs/benchmarks.md
 #   sudo scripts/bench.sh --smoke    # tiny sizes, 1 run, debug build, prints only (CI)
-#   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s
+#   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s, one page load each
 #
 # Builds the bench examples (release), then measures, in network namespaces
 # it creates for each run (tunstack-bench-PID-*) and removes again, also on
@@ -40,7 +40,10 @@
 # with each --cc; of Linux with its default (curl against nginx) and with
 # each algorithm (iperf3 -C); and the ratios. Also the emulator's own
 # overhead (Linux to Linux through it at 0 ms against a direct veth) and
-# a time-to-first-byte row at 50 ms RTT. The table goes between the
+# a time-to-first-byte row at 50 ms RTT, and a page-load row at 50 ms RTT
+# (the 30-object page of tests/page_parallel.rs on nginx: `tunstack get -p`
+# with --parallel 1 and 6 against kernel `wget -p`, median of 3 each, with
+# the ratios; targets <= 0.35x sequential and <= 1.0x wget). The table goes between the
 # <!-- wan:begin --> and <!-- wan:end --> lines of docs/benchmarks.md
 # (appended if missing; the rest of the file is kept).
 #   BENCH_WAN_SECS   seconds per transfer [10] {2}
@@ -49,6 +52,9 @@
 #   BENCH_WAN_RATES  bottleneck rates in Mbit/s ["100 1000"] {100}
 #   BENCH_WAN_BURST  Gilbert-Elliott P(good→bad),P(bad→good),loss in bad ["0.005,0.25,0.5"], about 1% in bursts of 4
 #   BENCH_WAN_QUEUE_MS  bottleneck queue in ms of the rate [the cell's RTT, one BDP]
+#   BENCH_WAN_PAGE_RUNS  page loads per command [3] {1}
+#   BENCH_WAN_ONLY   "page": only the page-load row; it replaces just that
+#                    part (<!-- wan-page:begin/end -->) of the WAN section
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -251,6 +257,8 @@ if [ "$wan" -eq 1 ]; then
         W_LOSSES="${BENCH_WAN_LOSSES:-0 0.1% 0.5% 1% burst}" W_RATES="${BENCH_WAN_RATES:-100 1000}"
     fi
     W_BURST="${BENCH_WAN_BURST:-0.005,0.25,0.5}"
+    W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-3}"
+    [ "$smoke" -eq 0 ] || W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-1}"
     export WAN_NS="$prefix-wan" WAN_BIN="$bin/wan"
     CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
     TS="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
@@ -265,6 +273,18 @@ if [ "$wan" -eq 1 ]; then
         TS_CCS=(bbr cubic newreno)
     fi
     LINUX_CCS=(bbr cubic reno)
+    W_ONLY="${BENCH_WAN_ONLY:-}"
+    case "$W_ONLY" in
+        "" | page) ;;
+        *)
+            echo "scripts/bench.sh: BENCH_WAN_ONLY must be empty or page, not '$W_ONLY'" >&2
+            exit 2
+            ;;
+    esac
+    command -v wget > /dev/null 2>&1 || {
+        echo "scripts/bench.sh --wan: 'wget' not found (Debian: apt-get install wget)" >&2
+        exit 2
+    }
 fi
 
 # nginx serving $www on ADDR:8080 inside NS, logs under $logdir/nginx-NS.
@@ -277,6 +297,7 @@ events { worker_connections 64; }
 http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
   client_body_temp_path $d/b; proxy_temp_path $d/p; fastcgi_temp_path $d/f;
   uwsgi_temp_path $d/u; scgi_temp_path $d/s;
+  types { text/html html; text/css css; application/javascript js; image/png png; font/woff2 woff2; }
   server { listen $2:8080; root $www; } }
 EOF
     ip netns exec "$1" nginx -c "$d/nginx.conf" -p "$d" > "$d/out.log" 2>&1 &
@@ -421,14 +442,111 @@ wan_ttfb() {
     echo "$TTFB_TABLE"
 }
 
+# The page of tests/page_parallel.rs under $www/page: index.html with 3
+# stylesheets (one @imports a fourth; together they reference 7 images and
+# a font with url()), 5 scripts and 13 images, 1 byte to 60 kB each.
+wan_site() {
+    local p="$www/page" i
+    mkdir -p "$p/css" "$p/js" "$p/img"
+    printf '%s\n' '@import "s3.css";' 'body { background: url(../img/bg0.png) }' \
+        "h1 { background: url('../img/bg1.png') }" > "$p/css/s0.css"
+    printf '%s\n' 'p { background: url("/page/img/bg2.png") }' 'ul { background: url(../img/bg3.png) }' > "$p/css/s1.css"
+    printf '%s\n' 'li { background: url(../img/bg4.png) }' 'em { background: url(../img/bg5.png) }' > "$p/css/s2.css"
+    printf '%s\n' '@font-face { font-family: f; src: url(../font.woff2) }' 'div { background: url(../img/bg6.png) }' > "$p/css/s3.css"
+    head -c 24000 /dev/urandom > "$p/font.woff2"
+    for i in $(seq 0 6); do head -c $((3000 + 7000 * i)) /dev/urandom > "$p/img/bg$i.png"; done
+    for i in $(seq 0 4); do
+        for _ in $(seq $((1 + 300 * i))); do echo "console.log($i);"; done > "$p/js/m$i.js"
+    done
+    for i in $(seq 0 12); do head -c $((1 + 4300 * i)) /dev/urandom > "$p/img/p$i.png"; done
+    {
+        echo '<!doctype html><html><head><title>thirty</title>'
+        for i in 0 1 2; do echo "<link rel=stylesheet href=css/s$i.css>"; done
+        for i in $(seq 0 4); do echo "<script src=js/m$i.js></script>"; done
+        echo '</head><body><h1>thirty objects</h1>'
+        for i in $(seq 0 12); do echo "<img src=img/p$i.png alt=$i>"; done
+        echo '</body></html>'
+    } > "$p/index.html"
+}
+
+# Seconds COMMAND took (wall clock, from the client namespace) and the
+# number of files it left in DIR (emptied first); "—" for the time if it failed.
+wan_page_run() { # DIR COMMAND...
+    local dir="$1" t0 t1 n
+    shift
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    t0="$(date +%s.%N)"
+    if ip netns exec "$CLI" timeout 120 "$@" > "$logdir/page-run.log" 2>&1; then
+        t1="$(date +%s.%N)"
+        n="$(find "$dir" -type f | wc -l)"
+        awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.3f %d\n", b - a, n }'
+    else
+        sed 's/^/    page: /' "$logdir/page-run.log" >&2
+        echo "— 0"
+    fi
+}
+
+# Median of the first fields (— if any is —).
+median_of() { sort -n | awk '{ v[NR] = $1; if ($1 == "—") bad = 1 } END { if (bad || NR == 0) print "—"; else print v[int((NR + 1) / 2)] }'; }
+
+# Page load at 50 ms RTT, 100 Mbit/s, no loss: the page above from nginx in
+# the server namespace, loaded by `tunstack get -p` one object after another
+# (--parallel 1) and over 6 connections, and by the kernel's `wget -p`, the
+# three interleaved W_PAGE_RUNS times in the same cell; medians and ratios.
+wan_page() {
+    local url=http://10.9.0.2:8080/page/index.html d="$logdir/page-dl" i
+    local seq=() par=() wg=() n_seq n_par n_wg t n
+    wan_site
+    wan_cell_up --delay-ms 25 --rate-mbit 100 --queue-ms 50 --seed 1
+    wan_wait_url "$CLI" "$url"
+    for i in $(seq "$W_PAGE_RUNS"); do
+        read -r t n_seq < <(wan_page_run "$d" "$TS" get -s -p -P "$d" --parallel 1 "$url")
+        seq+=("$t")
+        read -r t n_par < <(wan_page_run "$d" "$TS" get -s -p -P "$d" --parallel 6 "$url")
+        par+=("$t")
+        read -r t n_wg < <(wan_page_run "$d" wget -q -p -P "$d" "$url")
+        wg+=("$t")
+        echo "    run $i: --parallel 1 ${seq[-1]} s ($n_seq files), --parallel 6 ${par[-1]} s ($n_par), wget -p ${wg[-1]} s ($n_wg)"
+    done
+    wan_cell_down
+    # A load that failed, or a tunstack load that missed objects, is what
+    # the smoke run fails on (never the times).
+    PAGE_FAILED=""
+    [[ "${seq[*]} ${par[*]} ${wg[*]}" != *"—"* ]] || PAGE_FAILED="a page load failed (— above)"
+    [ "$n_seq" = 31 ] && [ "$n_par" = 31 ] ||
+        PAGE_FAILED="tunstack get -p saved $n_seq / $n_par files (--parallel 1 / 6), not the page's 31"
+    local m_seq m_par m_wg
+    m_seq="$(printf '%s\n' "${seq[@]}" | median_of)"
+    m_par="$(printf '%s\n' "${par[@]}" | median_of)"
+    m_wg="$(printf '%s\n' "${wg[@]}" | median_of)"
+    PAGE_TABLE="| page of 31 objects (HTML + 30) at 50 ms RTT, 100 Mbit/s, no loss | s (median of $W_PAGE_RUNS) | runs (s) | files saved |
+|---|---:|---|---:|
+| \`tunstack get -p --parallel 1\` (sequential) | $m_seq | ${seq[*]} | $n_seq |
+| \`tunstack get -p --parallel 6\` | $m_par | ${par[*]} | $n_par |
+| \`wget -p\` (kernel TCP) | $m_wg | ${wg[*]} | $n_wg |
+| parallel 6 / sequential (target ≤ 0.35×) | $(ratio_of "$m_par" "$m_seq") | | |
+| parallel 6 / wget (target ≤ 1.0×) | $(ratio_of "$m_par" "$m_wg") | | |"
+    echo "$PAGE_TABLE"
+}
+
 wan_bench() {
     local rtt loss rate dir cc shape=() key label r t0 rows="" n_ts=${#TS_CCS[@]} skipped=""
     echo "==> WAN: $W_SECS s per transfer; RTT $W_RTTS ms; loss $W_LOSSES; rate $W_RATES Mbit/s; tunstack --cc: ${TS_CCS[*]:-(not in this build: default only)}"
     t0=$SECONDS
+    if [ "$W_ONLY" = page ]; then
+        echo "==> page load (BENCH_WAN_ONLY=page: nothing else)"
+        wan_page
+        W_ELAPSED=$((SECONDS - t0))
+        [ -z "$PAGE_FAILED" ] || { echo "scripts/bench.sh --wan: $PAGE_FAILED; logs in $logdir" >&2; exit 1; }
+        return 0
+    fi
     echo "==> emulator overhead"
     wan_overhead
     echo "==> time to first byte"
     wan_ttfb
+    echo "==> page load"
+    wan_page
     local head="| RTT | loss | rate | direction | tunstack default"
     for cc in "${TS_CCS[@]}"; do head+=" | tunstack $cc"; done
     head+=" | Linux default (curl)"
@@ -497,6 +615,10 @@ wan_bench() {
     W_ELAPSED=$((SECONDS - t0))
     # A failed transfer shows as "—"; at smoke size that fails the bench,
     # which is what keeps it from rotting.
+    if [ "$smoke" -eq 1 ] && [ -n "$PAGE_FAILED" ]; then
+        echo "scripts/bench.sh --wan --smoke: $PAGE_FAILED; logs in $logdir" >&2
+        exit 1
+    fi
     if [ "$smoke" -eq 1 ] && [[ "$rows$OVERHEAD_TABLE$TTFB_TABLE" == *"—"* ]]; then
         echo "scripts/bench.sh --wan --smoke: a transfer failed (— above); logs in $logdir" >&2
         for f in "$logdir"/ts-*.log; do [ -f "$f" ] && sed "s|^|    $(basename "$f"): |" "$f" >&2; done
@@ -504,6 +626,46 @@ wan_bench() {
     fi
     [ -z "$skipped" ] || W_SKIPPED="Rates of$skipped Mbit/s were skipped: the unshaped emulator carried only ${W_OVERHEAD_LINE} Mbit/s on this machine."
     echo "(${W_ELAPSED} s)${W_SKIPPED:+ $W_SKIPPED}"
+}
+
+# The page-load part of the WAN section, between its own markers so that
+# BENCH_WAN_ONLY=page can replace just it.
+wan_page_doc() {
+    cat << EOF
+<!-- wan-page:begin -->
+### Page load
+
+Measured $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2> /dev/null || echo unknown), \`$PROFILE\` build.
+The page of \`tests/page_parallel.rs\` (HTML, 4 stylesheets one of them
+reached by \`@import\`, 5 scripts, 20 images and a font; 1 byte to 60 kB)
+on nginx in the server namespace, over the line at 50 ms RTT, 100 Mbit/s,
+no loss. Each load is timed from the client namespace, process start to
+exit, into an empty directory; the three commands take turns in one cell.
+wget saves 29 files: it does not follow the references of the
+\`@import\`ed stylesheet (its font and image), two fetches fewer than
+tunstack's 31.
+
+$PAGE_TABLE
+
+\`\`\`sh
+sudo BENCH_WAN_ONLY=page scripts/bench.sh --wan    # this part alone
+\`\`\`
+<!-- wan-page:end -->
+EOF
+}
+
+# Replaces the lines from <!-- NAME:begin --> to <!-- NAME:end --> of $DOC
+# with the file SECTION (appends SECTION if the markers are missing).
+splice_doc() { # NAME SECTION
+    if [ -f "$DOC" ] && grep -q "^<!-- $1:begin -->\$" "$DOC"; then
+        awk -v file="$2" -v b="<!-- $1:begin -->" -v e="<!-- $1:end -->" '
+            $0 == b { while ((getline l < file) > 0) print l; skip = 1; next }
+            $0 == e { skip = 0; next }
+            !skip { print }' "$DOC" > "$DOC.tmp"
+    else
+        { cat "$DOC" 2> /dev/null || true; echo; cat "$2"; } > "$DOC.tmp"
+    fi
+    mv "$DOC.tmp" "$DOC"
 }
 
 wan_doc() {
@@ -539,6 +701,8 @@ $OVERHEAD_TABLE
 
 $TTFB_TABLE
 
+$(wan_page_doc)
+
 ### Goodput (Mbit/s)
 
 $WAN_TABLE
@@ -556,17 +720,13 @@ EOF
 if [ "$wan" -eq 1 ]; then
     wan_bench
     [ -n "$DOC" ] || exit 0
-    section="$(wan_doc)"
-    if [ -f "$DOC" ] && grep -q '^<!-- wan:begin -->$' "$DOC"; then
-        printf '%s\n' "$section" > "$logdir/section"
-        awk -v file="$logdir/section" '
-            $0 == "<!-- wan:begin -->" { while ((getline l < file) > 0) print l; skip = 1; next }
-            $0 == "<!-- wan:end -->" { skip = 0; next }
-            !skip { print }' "$DOC" > "$DOC.tmp"
+    if [ "$W_ONLY" = page ]; then
+        wan_page_doc > "$logdir/section"
+        splice_doc wan-page "$logdir/section"
     else
-        { cat "$DOC" 2> /dev/null || true; echo; printf '%s\n' "$section"; } > "$DOC.tmp"
+        wan_doc > "$logdir/section"
+        splice_doc wan "$logdir/section"
     fi
-    mv "$DOC.tmp" "$DOC"
     if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
         chown "$SUDO_USER:" "$DOC" 2> /dev/null || true
     fi
