@@ -33,27 +33,21 @@ use std::process::Command;
 /// reply-less close (444), headers echoed back, gzip.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream; server_tokens off;\n\
-         types {{ text/plain txt; }}\n\
-         server {{ listen 8080; root {d}/www;\n\
-           location = /old {{ return 301 /page.txt; }}\n\
-           location = /loop {{ return 302 /loop; }}\n\
-           location = /empty {{ return 444; }}\n\
-           location = /echo {{ default_type text/plain;\n\
-             return 200 \"$request_method|$http_user_agent|$http_referer|$http_authorization|$http_range|$http_x_a|$content_type|$content_length\\n\"; }}\n\
-           location /gz/ {{ gzip on; gzip_types text/plain; gzip_min_length 1; }}\n\
-         }} }}\n"
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let daemon = Daemon::spawn(
+    let daemon = common::nginx(
         dir,
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        64,
+        &format!(
+            "default_type application/octet-stream; server_tokens off;\n\
+             types {{ text/plain txt; }}\n\
+             server {{ listen 8080; root {d}/www;\n\
+               location = /old {{ return 301 /page.txt; }}\n\
+               location = /loop {{ return 302 /loop; }}\n\
+               location = /empty {{ return 444; }}\n\
+               location = /echo {{ default_type text/plain;\n\
+                 return 200 \"$request_method|$http_user_agent|$http_referer|$http_authorization|$http_range|$http_x_a|$content_type|$content_length\\n\"; }}\n\
+               location /gz/ {{ gzip on; gzip_types text/plain; gzip_min_length 1; }}\n\
+             }}"
+        ),
     );
     wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     daemon

@@ -27,25 +27,19 @@ fn text(b: &[u8]) -> String {
 /// /ssi/, gzip under /gz/ and a redirect at /old.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
-         types {{ text/html html; text/css css; application/javascript js; image/png png; image/x-icon ico; text/plain txt; }}\n\
-         keepalive_requests 1000; keepalive_timeout 60s;\n\
-         server {{ listen 8080; root {d}/www;\n\
-           location /ssi/ {{ ssi on; }}\n\
-           location /gz/ {{ gzip on; gzip_types text/plain; gzip_min_length 1; }}\n\
-           location = /old {{ return 301 /page/index.html; }}\n\
-         }} }}\n"
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let daemon = Daemon::spawn(
+    let daemon = common::nginx(
         dir,
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             types {{ text/html html; text/css css; application/javascript js; image/png png; image/x-icon ico; text/plain txt; }}\n\
+             keepalive_requests 1000; keepalive_timeout 60s;\n\
+             server {{ listen 8080; root {d}/www;\n\
+               location /ssi/ {{ ssi on; }}\n\
+               location /gz/ {{ gzip on; gzip_types text/plain; gzip_min_length 1; }}\n\
+               location = /old {{ return 301 /page/index.html; }}\n\
+             }}"
+        ),
     );
     wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     daemon

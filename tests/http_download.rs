@@ -84,19 +84,13 @@ fn download_ten_mebibytes_from_nginx() {
     let data = random_bytes(TEN_MIB, 43);
     std::fs::write(www.join("blob.bin"), &data).unwrap();
     let d = dir.path().display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
-         server {{ listen 10.0.0.1:8080; root {d}/www; }} }}\n"
-    );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let _nginx = Daemon::spawn(
+    let _nginx = nginx(
         dir.path(),
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             server {{ listen 10.0.0.1:8080; root {d}/www; }}"
+        ),
     );
     wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
     let (status, body) = fetch(&stack, "http://10.0.0.1:8080/blob.bin");

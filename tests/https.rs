@@ -232,24 +232,17 @@ fn nginx(dir: &Path) -> Daemon {
         tls(TLS13_ONLY, "good", "TLSv1.3"),
     ]
     .concat();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
-         types {{ text/html html; text/css css; image/png png; }}\n\
-         keepalive_requests 1000; keepalive_timeout 60s;\n\
-         {servers}\
-         server {{ listen {PLAIN}; root {d}/www;\n\
-           location = /go {{ return 301 https://{SITE}:{GOOD}/page/index.html; }} }}\n\
-         }}\n"
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let daemon = Daemon::spawn(
+    let daemon = common::nginx(
         dir,
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             types {{ text/html html; text/css css; image/png png; }}\n\
+             keepalive_requests 1000; keepalive_timeout 60s;\n\
+             {servers}\
+             server {{ listen {PLAIN}; root {d}/www;\n\
+               location = /go {{ return 301 https://{SITE}:{GOOD}/page/index.html; }} }}"
+        ),
     );
     for port in [
         GOOD, WRONG_HOST, EXPIRED, UNKNOWN_CA, TLS12_ONLY, TLS13_ONLY, PLAIN,

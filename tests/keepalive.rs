@@ -58,19 +58,13 @@ fn kept_alive_connection_carries_every_request_and_is_faster() {
     let page = b"<p>small page</p>\n".to_vec();
     std::fs::write(www.join("index.html"), &page).unwrap();
     let d = dir.path().display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; keepalive_requests 100000;\n\
-         server {{ listen 10.0.0.1:8080; root {d}/www; }} }}\n"
-    );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let _nginx = Daemon::spawn(
+    let _nginx = nginx(
         dir.path(),
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        1024,
+        &format!(
+            "keepalive_requests 100000;\n\
+             server {{ listen 10.0.0.1:8080; root {d}/www; }}"
+        ),
     );
     wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
     let url = "http://10.0.0.1:8080/index.html";

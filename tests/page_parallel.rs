@@ -98,21 +98,15 @@ fn write_site(www: &Path) -> Vec<(String, Vec<u8>)> {
 /// process holds tun0), keep-alive on, serving `dir/www`.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s; default_type application/octet-stream;\n\
-         types {{ text/html html; text/css css; application/javascript js; image/png png; font/woff2 woff2; }}\n\
-         keepalive_requests 1000; keepalive_timeout 60s;\n\
-         server {{ listen 8080; root {d}/www; }} }}\n"
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let daemon = Daemon::spawn(
+    let daemon = common::nginx(
         dir,
-        "nginx",
-        &["-c", conf_path.to_str().unwrap(), "-p", &d.to_string()],
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             types {{ text/html html; text/css css; application/javascript js; image/png png; font/woff2 woff2; }}\n\
+             keepalive_requests 1000; keepalive_timeout 60s;\n\
+             server {{ listen 8080; root {d}/www; }}"
+        ),
     );
     wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
     daemon

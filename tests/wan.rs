@@ -407,16 +407,14 @@ fn mathis_mbit() -> f64 {
 
 fn nginx(wan: &Wan, dir: &Path) -> Proc {
     let d = dir.display();
-    let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; sendfile on; default_type application/octet-stream;\n\
-         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
-         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
-         server {{ listen 10.9.0.2:8080; root {d}/www; }} }}\n"
+    let path = nginx_conf(
+        dir,
+        64,
+        &format!(
+            "sendfile on; default_type application/octet-stream;\n\
+             server {{ listen 10.9.0.2:8080; root {d}/www; }}"
+        ),
     );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
     let mut c = wan.cmd(&wan.srv, "nginx");
     c.args(["-c", path.to_str().unwrap(), "-p", &d.to_string()]);
     let p = Proc::spawn(c, &dir.join("nginx.log"));

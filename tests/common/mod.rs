@@ -124,6 +124,41 @@ impl Drop for Daemon {
     }
 }
 
+/// Writes `dir/nginx.conf`: nginx in the foreground (`daemon off`, one
+/// worker, as root) with its pid file, error log and temp paths under
+/// `dir`, `worker_connections` per worker, and `http` appended inside the
+/// `http { … }` block after those paths (types, servers). Returns the
+/// file's path.
+pub fn nginx_conf(dir: &Path, worker_connections: u32, http: &str) -> PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1; user root;\n\
+         events {{ worker_connections {worker_connections}; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n\
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         {http} }}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    path
+}
+
+/// [`nginx_conf`], then nginx started on it in this thread's namespace;
+/// the caller waits for its listeners.
+pub fn nginx(dir: &Path, worker_connections: u32, http: &str) -> Daemon {
+    let conf = nginx_conf(dir, worker_connections, http);
+    Daemon::spawn(
+        dir,
+        "nginx",
+        &[
+            "-c",
+            conf.to_str().expect("UTF-8 path"),
+            "-p",
+            &dir.display().to_string(),
+        ],
+    )
+}
+
 /// Waits until the kernel side accepts TCP connections on `addr`.
 pub fn wait_for_listener(addr: SocketAddrV4) {
     let deadline = Instant::now() + Duration::from_secs(20);
