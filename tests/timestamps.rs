@@ -19,9 +19,7 @@ mod common;
 mod forge;
 
 use common::*;
-use etherparse::{Ipv4Slice, TcpOptionElement, TcpSlice};
-use forge::{Forge, Forger};
-use std::ffi::CString;
+use forge::{Forge, Forger, Sniffed, Sniffer};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -37,79 +35,6 @@ const L: u32 = 100;
 /// Connections per scenario.
 const RUNS: usize = 8;
 
-/// A packet socket on one interface: every IPv4 packet crossing it.
-struct Sniffer(i32);
-
-impl Sniffer {
-    fn on(ifname: &str) -> Sniffer {
-        let proto = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket(2).
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                i32::from(proto),
-            )
-        };
-        assert!(
-            fd >= 0,
-            "packet socket: {}",
-            std::io::Error::last_os_error()
-        );
-        let name = CString::new(ifname).unwrap();
-        // SAFETY: a valid NUL-terminated name.
-        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        assert_ne!(index, 0, "no interface {ifname}");
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = proto;
-        sll.sll_ifindex = index as i32;
-        // SAFETY: a valid address of the stated size.
-        let rc = unsafe {
-            libc::bind(
-                fd,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 20_000,
-        };
-        // SAFETY: a valid timeval of the stated size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
-        Sniffer(fd)
-    }
-
-    /// The next packet, or `None` after a short timeout.
-    fn recv(&self) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; 65536];
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe { libc::recv(self.0, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        let n = usize::try_from(n).ok()?;
-        buf.truncate(n);
-        Some(buf)
-    }
-}
-
-impl Drop for Sniffer {
-    fn drop(&mut self) {
-        // SAFETY: we own the descriptor.
-        unsafe { libc::close(self.0) };
-    }
-}
-
 /// One segment tunstack sent to the peer.
 #[derive(Debug)]
 struct Reply {
@@ -121,33 +46,17 @@ struct Reply {
     payload: Vec<u8>,
 }
 
-/// Parses `pkt` as a segment from tunstack's `PORT` to `peer`.
-fn parse(pkt: &[u8], peer: SocketAddrV4) -> Option<Reply> {
-    let ip = Ipv4Slice::from_slice(pkt).ok()?;
-    let h = ip.header();
-    if h.source_addr() != US || h.destination_addr() != *peer.ip() {
-        return None;
+impl From<Sniffed> for Reply {
+    fn from(s: Sniffed) -> Reply {
+        Reply {
+            seq: s.seq,
+            ack: s.ack.unwrap_or(0),
+            syn: s.syn,
+            rst: s.rst,
+            ts: s.timestamps(),
+            payload: s.payload,
+        }
     }
-    let tcp = TcpSlice::from_slice(ip.payload().payload).ok()?;
-    if tcp.source_port() != PORT || tcp.destination_port() != peer.port() {
-        return None;
-    }
-    let ts = tcp.options_iterator().find_map(|o| match o {
-        Ok(TcpOptionElement::Timestamp(val, ecr)) => Some((val, ecr)),
-        _ => None,
-    });
-    Some(Reply {
-        seq: tcp.sequence_number(),
-        ack: if tcp.ack() {
-            tcp.acknowledgment_number()
-        } else {
-            0
-        },
-        syn: tcp.syn(),
-        rst: tcp.rst(),
-        ts,
-        payload: tcp.payload().to_vec(),
-    })
 }
 
 fn ts_option(val: u32, ecr: u32) -> Vec<u8> {
@@ -236,9 +145,14 @@ impl<'a> Peer<'a> {
                 self.their_iss,
                 self.log
             );
-            let Some(r) = self.sniffer.recv().and_then(|p| parse(&p, self.addr)) else {
+            let to_peer = |s: &Sniffed| s.dst == self.addr && s.src.port() == PORT;
+            let Some(r) = self
+                .sniffer
+                .next_matching(Duration::from_millis(20), to_peer)
+            else {
                 continue;
             };
+            let r = Reply::from(r);
             assert!(!r.rst, "tunstack reset the connection: {r:?}");
             self.check(&r);
             if !r.syn && !r.payload.is_empty() {
@@ -338,7 +252,7 @@ fn accepted_connection_reordered_first_segment_passes_paws_and_is_echoed() {
     // 2nd segment (TSval T+1), then its 1st (T), then its 3rd (T+2).
     let stack = netns();
     let server = echo_server(TcpListener::bind(&stack, PORT).unwrap(), RUNS);
-    let sniffer = Sniffer::on("tun0");
+    let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {
         let ts_syn = 1000 * (run as u32 + 1);
@@ -383,7 +297,7 @@ fn accepted_connection_echoes_the_newer_tsval_of_the_first_data() {
     // the handshake's, is echoed.
     let stack = netns();
     let server = echo_server(TcpListener::bind(&stack, PORT).unwrap(), RUNS);
-    let sniffer = Sniffer::on("tun0");
+    let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {
         let ts_syn = 5000 * (run as u32 + 1);

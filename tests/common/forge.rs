@@ -127,14 +127,14 @@ pub struct Sniffed {
     pub syn: bool,
     pub rst: bool,
     pub fin: bool,
-    pub payload_len: usize,
+    pub payload: Vec<u8>,
     pub options: Vec<TcpOptionElement>,
 }
 
 impl Sniffed {
     /// A bare ACK (no SYN, RST, FIN or data) acknowledging `ack`.
     pub fn is_bare_ack(&self, ack: u32) -> bool {
-        self.ack == Some(ack) && !self.syn && !self.rst && !self.fin && self.payload_len == 0
+        self.ack == Some(ack) && !self.syn && !self.rst && !self.fin && self.payload.is_empty()
     }
 
     /// The timestamps option, if any: (TSval, TSecr).
@@ -284,7 +284,7 @@ fn parse(packet: &[u8]) -> Option<Sniffed> {
         syn: tcp.syn(),
         rst: tcp.rst(),
         fin: tcp.fin(),
-        payload_len: rest.len() - tcp.slice().len(),
+        payload: rest.get(tcp.slice().len()..)?.to_vec(),
         options: tcp.options_iterator().filter_map(Result::ok).collect(),
     })
 }
