@@ -25,6 +25,7 @@
 
 mod autotune;
 pub mod bbr;
+mod blocks;
 mod congestion;
 mod icmp;
 mod input;
