@@ -40,6 +40,7 @@ mod recovery;
 mod rtt;
 mod sack;
 mod state;
+mod stats;
 mod tcb;
 mod timers;
 mod tlp;
@@ -54,7 +55,8 @@ pub use output::Transmit;
 pub use reason::{AckReason, Reason};
 pub use rtt::RttEstimator;
 pub use state::State;
-pub use tcb::{ConnStats, Tcb};
+pub use stats::ConnStats;
+pub use tcb::Tcb;
 
 use crate::time::Duration;
 use core::fmt;
