@@ -39,6 +39,7 @@ mod reason;
 mod recovery;
 mod rtt;
 mod sack;
+mod sendable;
 mod state;
 mod stats;
 mod tcb;

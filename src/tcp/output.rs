@@ -17,6 +17,7 @@
 //! not.
 
 use super::blocks::Control;
+use super::sendable::DataSend;
 use super::timers::Timer;
 use super::{AckReason, Reason, State, Tcb};
 use crate::time::{Duration, Instant};
@@ -88,7 +89,7 @@ impl Tcb {
     }
 
     /// Bytes that may leave in one paced burst (BBR's send quantum).
-    fn pacing_quantum(&self) -> usize {
+    pub(super) fn pacing_quantum(&self) -> usize {
         self.loss
             .cc
             .bbr()
@@ -269,7 +270,41 @@ impl Tcb {
         )
     }
 
+    /// Data, FIN, a zero-window probe, or else a bare ACK or keepalive
+    /// probe, in a synchronized state: repairs first, then what
+    /// [`data_decision`](Self::data_decision) allows, if pacing lets it
+    /// leave now.
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
+        let sack_recovery = self.opts.sack_ok && self.loss.recover.is_some();
+        if let Some(t) = self.transmit_repair(now, sack_recovery) {
+            return Some(t);
+        }
+        let d = self.data_decision(sack_recovery);
+        if d.cwnd_limited {
+            self.loss.cwnd_limited = true;
+        }
+        self.pending.clear(Control::Probe);
+        let paced = d.len > 0 && !d.probing && self.paced_out(now);
+        if d.len == 0 && !d.fin {
+            self.note_app_limited(d.unsent, self.data_mss());
+        }
+        if !paced && (d.len > 0 || d.fin) {
+            return self.emit_data(now, &d);
+        }
+        if d.unsent > 0
+            && self.snd.wnd == 0
+            && self.snd.una == self.snd.max
+            && !self.timers.is_armed(Timer::Persist)
+        {
+            self.timers.set(Timer::Persist, now + self.loss.rtt.rto());
+        }
+        self.transmit_control(now)
+    }
+
+    /// Loss repair ahead of new data, each waiting for the pacer: a tail
+    /// loss probe, a fast retransmit, then (in SACK recovery) the first
+    /// segment RACK marked lost.
+    fn transmit_repair(&mut self, now: Instant, sack_recovery: bool) -> Option<Transmit> {
         if self.loss.tlp.is_pending() && !self.paced_out(now) {
             if let Some(t) = self.transmit_loss_probe(now) {
                 return Some(t);
@@ -281,145 +316,64 @@ impl Tcb {
                 return Some(t);
             }
         }
-        let sack_recovery = self.opts.sack_ok && self.loss.recover.is_some();
         if sack_recovery && !self.paced_out(now) {
-            if let Some(t) = self.sack_retransmit(now) {
-                return Some(t);
-            }
+            return self.sack_retransmit(now);
         }
-        let start = self.data_start();
-        let offset = if self.snd.nxt.diff(start) > 0 {
-            (self.snd.nxt - start) as usize
-        } else {
-            0
-        };
-        let unsent = self.snd.buf.len().saturating_sub(offset);
-        let in_flight = (self.snd.nxt - self.snd.una) as usize;
-        let usable = if sack_recovery {
-            // RFC 6675 §5 NextSeg rule 2 (new data) within PRR's allowance
-            // (RFC 6937) or cwnd − pipe.
-            self.recovery_allowance()
-                .min((self.snd.wnd as usize).saturating_sub(in_flight))
-        } else if self.opts.sack_ok && self.loss.cc.bbr().is_some() {
-            // BBR's window bounds what is in the network (Linux's
-            // tcp_packets_in_flight), not SND.NXT − SND.UNA: SACKed bytes
-            // above a hole RACK has not yet marked do not hold it back.
-            self.loss
-                .cc
-                .cwnd()
-                .saturating_sub(self.pipe())
-                .min((self.snd.wnd as usize).saturating_sub(in_flight))
-        } else {
-            (self.snd.wnd as usize)
-                .min(self.loss.cc.cwnd())
-                .saturating_sub(in_flight)
-        };
+        None
+    }
+
+    /// Sends what `d` decided: advances SND.NXT, records the segment for
+    /// RTT, RACK and rate sampling, and arms the timers.
+    fn emit_data(&mut self, now: Instant, d: &DataSend) -> Option<Transmit> {
+        let (len, fin) = (d.len, d.fin);
         let mss = self.data_mss();
-        if unsent > 0 && self.loss.cc.cwnd() < in_flight + mss.min(unsent) {
-            self.loss.cwnd_limited = true;
+        let seq = self.snd.nxt;
+        let mut flags = Flags::ACK;
+        if len > 0 && len == d.unsent {
+            flags |= Flags::PSH;
         }
-        // With TSO, up to `tso_max` in one go, cut to whole segments unless
-        // it is the last of the data: the device sends the same MSS-sized
-        // segments that segment-at-a-time output would (a partial tail is
-        // left to the SWS and Nagle rules below). Only new data is batched:
-        // go-back-N after a timeout resends one segment at a time.
-        let resending = self.snd.nxt.diff(self.snd.max) < 0;
-        let limit = if self.snd.tso_max > mss && !resending {
-            // Paced, a batch is at most one send quantum.
-            self.snd.tso_max.min(self.pacing_quantum().max(mss)) / mss * mss
+        if fin {
+            flags |= Flags::FIN;
+        }
+        let is_retx = seq.diff(self.snd.max) < 0;
+        if is_retx {
+            self.stats.retransmits += 1;
+        } else if self.loss.rtt_probe.is_none() {
+            self.loss.rtt_probe = Some((seq, now));
+        }
+        self.snd.nxt = seq + len + usize::from(fin);
+        self.snd.max = self.snd.max.max(self.snd.nxt);
+        self.on_data_sent(now, seq, len + usize::from(fin), !is_retx);
+        if len < mss || len % mss != 0 {
+            // The end of a small segment, or of a batch's partial tail.
+            self.snd.sml = seq + len;
+        }
+        self.arm_retransmit(now);
+        if let (Some(uto), false) = (
+            self.cfg.user_timeout,
+            self.timers.is_armed(Timer::UserTimeout),
+        ) {
+            self.timers.set(Timer::UserTimeout, now + uto);
+        }
+        self.timers.stop(Timer::Persist);
+        let h = self.header(seq, flags);
+        let reason = if is_retx {
+            Reason::Retransmit {
+                count: self.timers.retries,
+                rto_ms: self.loss.rtt.rto().as_millis() as u64,
+            }
+        } else if d.probing {
+            Reason::ZeroWindowProbe
+        } else if len == 0 {
+            Reason::Fin
         } else {
-            mss
+            Reason::Data
         };
-        let mut len = unsent.min(usable).min(limit);
-        if len > mss && len < unsent {
-            len = len / mss * mss;
-        }
-        let probing = len == 0 && self.pending.has(Control::Probe) && unsent > 0;
-        if probing {
-            // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
-            len = 1;
-        }
-        self.pending.clear(Control::Probe);
-        let fin_here = self.snd.fin == Some(self.snd.nxt + len) && self.state != State::TimeWait;
-        if len > 0 && len < mss && in_flight > 0 && !fin_here {
-            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
-            // while data is in flight and more is queued than fits. Nagle
-            // (RFC 1122 §4.2.3.4, Minshall's variant): hold a small tail
-            // while an earlier small segment is unacknowledged.
-            let runt = len < unsent;
-            let nagle = self.snd.nagle && self.snd.sml.diff(self.snd.una) > 0;
-            if runt || nagle {
-                len = 0;
-            }
-        }
-        // A batch ending in a partial segment: on its own that tail would
-        // follow the batch's whole segments in flight, so Nagle holds it as
-        // above (SWS does not: it is the last of the data).
-        if len > mss
-            && len % mss != 0
-            && !fin_here
-            && self.snd.nagle
-            && self.snd.sml.diff(self.snd.una) > 0
-        {
-            len = len / mss * mss;
-        }
-        let fin_here = fin_here && self.snd.fin == Some(self.snd.nxt + len);
-        let paced = len > 0 && !probing && self.paced_out(now);
-        if len == 0 && !fin_here {
-            self.note_app_limited(unsent, mss);
-        }
-        if !paced && (len > 0 || fin_here) {
-            let seq = self.snd.nxt;
-            let mut flags = Flags::ACK;
-            if len > 0 && len == unsent {
-                flags |= Flags::PSH;
-            }
-            if fin_here {
-                flags |= Flags::FIN;
-            }
-            let is_retx = seq.diff(self.snd.max) < 0;
-            if is_retx {
-                self.stats.retransmits += 1;
-            } else if self.loss.rtt_probe.is_none() {
-                self.loss.rtt_probe = Some((seq, now));
-            }
-            self.snd.nxt = seq + len + usize::from(fin_here);
-            self.snd.max = self.snd.max.max(self.snd.nxt);
-            self.on_data_sent(now, seq, len + usize::from(fin_here), !is_retx);
-            if len < mss || len % mss != 0 {
-                // The end of a small segment, or of a batch's partial tail.
-                self.snd.sml = seq + len;
-            }
-            self.arm_retransmit(now);
-            if let (Some(uto), false) = (
-                self.cfg.user_timeout,
-                self.timers.is_armed(Timer::UserTimeout),
-            ) {
-                self.timers.set(Timer::UserTimeout, now + uto);
-            }
-            self.timers.stop(Timer::Persist);
-            let h = self.header(seq, flags);
-            let reason = if is_retx {
-                Reason::Retransmit {
-                    count: self.timers.retries,
-                    rto_ms: self.loss.rtt.rto().as_millis() as u64,
-                }
-            } else if probing {
-                Reason::ZeroWindowProbe
-            } else if len == 0 {
-                Reason::Fin
-            } else {
-                Reason::Data
-            };
-            return self.emit(now, h, offset, len, reason);
-        }
-        if unsent > 0
-            && self.snd.wnd == 0
-            && self.snd.una == self.snd.max
-            && !self.timers.is_armed(Timer::Persist)
-        {
-            self.timers.set(Timer::Persist, now + self.loss.rtt.rto());
-        }
+        self.emit(now, h, d.offset, len, reason)
+    }
+
+    /// A pending bare ACK (or window update), else a keepalive probe.
+    fn transmit_control(&mut self, now: Instant) -> Option<Transmit> {
         if self.pending.has(Control::Ack) {
             // After a go-back-N retransmission snd_nxt lags the highest
             // byte sent; a bare ACK carries snd_max so the peer, whose
@@ -427,10 +381,9 @@ impl Tcb {
             let h = self.header(self.snd.max, Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Ack(self.pending.ack_reason));
         }
-        if self.pending.has(Control::Keepalive) {
+        if self.pending.take(Control::Keepalive) {
             // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no
             // data, which any live peer must answer with an ACK.
-            self.pending.clear(Control::Keepalive);
             let h = self.header(self.snd.una - 1u32, Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::KeepAlive);
         }
