@@ -6,10 +6,11 @@
 //! owns the listener table.
 
 use super::blocks::Control;
+use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
 use crate::time::Instant;
-use crate::wire::TcpSegment;
+use crate::wire::{SeqNumber, TcpSegment};
 
 impl Tcb {
     /// Processes one arriving segment for this connection.
@@ -92,89 +93,16 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
-        // PAWS precedes the sequence check (RFC 7323 §5.3 R1).
-        if self.paws_rejects(seg, now) {
-            self.stats.paws_rejected += 1;
-            self.pending.add(Control::Ack);
+        let Some(text_ok) = self.check_sequence(now, seg) else {
             return;
-        }
-        // First: sequence number.
-        let mut text_ok = true;
-        if !self.acceptable(seg) {
-            if h.flags.rst() {
-                return;
-            }
-            self.stats.unacceptable += 1;
-            self.ack_for(AckReason::Unacceptable);
-            self.note_duplicate(seg);
-            if self.state == State::TimeWait && h.flags.fin() {
-                // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
-                self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
-            }
-            // With a zero window, still process the ACK of a segment sent at
-            // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
-            // zero-window probe.
-            if !(self.rcv_wnd() == 0 && h.seq == self.rcv.nxt && h.flags.ack()) {
-                return;
-            }
-            text_ok = false;
-        }
+        };
         self.update_ts_recent(seg, now);
         self.restart_keepalive(now);
-        // Second: RST (RFC 5961 §3.2).
-        if h.flags.rst() {
-            if h.seq == self.rcv.nxt {
-                let err = match self.state {
-                    State::Closing | State::LastAck | State::TimeWait => None,
-                    _ => Some(ConnectionError::Reset),
-                };
-                self.set_closed(err);
-            } else {
-                self.challenge_ack(now);
-            }
-            return;
-        }
-        // Fourth: SYN in a synchronized state (RFC 5961 §4.2).
-        if h.flags.syn() {
-            if self.state == State::SynReceived && h.seq == self.rcv.irs {
-                // Our SYN-ACK was lost: the retransmitted SYN gets it again.
-                self.pending.add(Control::Ack);
-            } else {
-                self.challenge_ack(now);
-            }
+        if self.on_rst_or_syn(now, seg) {
             return;
         }
         // Fifth: ACK.
-        if !h.flags.ack() {
-            return;
-        }
-        if self.state == State::SynReceived {
-            // ACK must acknowledge our SYN: SND.UNA < SEG.ACK =< SND.NXT.
-            if h.ack.diff(self.snd.una) <= 0 || h.ack.diff(self.snd.nxt) > 0 {
-                self.pending.rst_reply = Some(h.ack);
-                return;
-            }
-            self.snd.una = self.snd.iss + 1u32;
-            self.snd.syn_acked = true;
-            self.sample_rtt(seg, now);
-            self.timers.retries = 0;
-            self.loss.retransmitting = false;
-            self.timers.stop(Timer::Retransmit);
-            self.snd.wnd = u32::from(h.window) << self.opts.snd_wscale;
-            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-            self.snd.wl1 = h.seq;
-            self.snd.wl2 = h.ack;
-            let next = if self.fin_queued() {
-                State::FinWait1
-            } else {
-                State::Established
-            };
-            self.set_state(next);
-            // As on an active open: the idle clock starts with the
-            // handshake, not with the peer's first segment after it.
-            self.restart_keepalive(now);
-        }
-        if !self.process_ack(now, seg) {
+        if !h.flags.ack() || !self.on_handshake_ack(now, seg) || !self.process_ack(now, seg) {
             return;
         }
         if self.fin_acked() {
@@ -208,6 +136,102 @@ impl Tcb {
             self.rcv.fin_pending = None;
             self.process_fin(now);
         }
+    }
+
+    /// §3.10.7.4 "first": PAWS (RFC 7323 §5.3 R1, before the sequence
+    /// check), then the sequence number. `None`: drop the segment (after
+    /// scheduling whatever ACK it calls for); `Some(text_ok)`: go on, and
+    /// whether its text and FIN may be taken.
+    fn check_sequence(&mut self, now: Instant, seg: &TcpSegment<'_>) -> Option<bool> {
+        let h = &seg.header;
+        if self.paws_rejects(seg, now) {
+            self.stats.paws_rejected += 1;
+            self.pending.add(Control::Ack);
+            return None;
+        }
+        if self.acceptable(seg) {
+            return Some(true);
+        }
+        if h.flags.rst() {
+            return None;
+        }
+        self.stats.unacceptable += 1;
+        self.ack_for(AckReason::Unacceptable);
+        self.note_duplicate(seg);
+        if self.state == State::TimeWait && h.flags.fin() {
+            // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
+            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        }
+        // With a zero window, still process the ACK of a segment sent at
+        // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
+        // zero-window probe.
+        if !(self.rcv_wnd() == 0 && h.seq == self.rcv.nxt && h.flags.ack()) {
+            return None;
+        }
+        Some(false)
+    }
+
+    /// §3.10.7.4 "second" (RST, RFC 5961 §3.2) and "fourth" (SYN in a
+    /// synchronized state, RFC 5961 §4.2). True when the segment was one
+    /// of them and processing ends here.
+    fn on_rst_or_syn(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if h.flags.rst() {
+            if h.seq == self.rcv.nxt {
+                let err = match self.state {
+                    State::Closing | State::LastAck | State::TimeWait => None,
+                    _ => Some(ConnectionError::Reset),
+                };
+                self.set_closed(err);
+            } else {
+                self.challenge_ack(now);
+            }
+            return true;
+        }
+        if h.flags.syn() {
+            if self.state == State::SynReceived && h.seq == self.rcv.irs {
+                // Our SYN-ACK was lost: the retransmitted SYN gets it again.
+                self.pending.add(Control::Ack);
+            } else {
+                self.challenge_ack(now);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// In SYN-RECEIVED, the ACK must acknowledge our SYN (SND.UNA < SEG.ACK
+    /// =< SND.NXT, else a RST answers it): the handshake completes. False
+    /// when the segment is dropped.
+    fn on_handshake_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if self.state != State::SynReceived {
+            return true;
+        }
+        if h.ack.diff(self.snd.una) <= 0 || h.ack.diff(self.snd.nxt) > 0 {
+            self.pending.rst_reply = Some(h.ack);
+            return false;
+        }
+        self.snd.una = self.snd.iss + 1u32;
+        self.snd.syn_acked = true;
+        self.sample_rtt(seg, now);
+        self.timers.retries = 0;
+        self.loss.retransmitting = false;
+        self.timers.stop(Timer::Retransmit);
+        self.snd.wnd = u32::from(h.window) << self.opts.snd_wscale;
+        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+        self.snd.wl1 = h.seq;
+        self.snd.wl2 = h.ack;
+        let next = if self.fin_queued() {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+        self.set_state(next);
+        // As on an active open: the idle clock starts with the handshake,
+        // not with the peer's first segment after it.
+        self.restart_keepalive(now);
+        true
     }
 
     /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
@@ -273,78 +297,19 @@ impl Tcb {
         let sacked_new = self.absorb_sack(seg);
         let advanced = ack.diff(self.snd.una) > 0;
         if advanced {
-            let acked = (ack - self.snd.una) as usize;
-            let fin_acked = self.snd.fin.is_some_and(|f| ack == f + 1u32);
-            let data_acked = acked - usize::from(fin_acked);
-            self.snd.buf.discard(data_acked);
-            self.snd.una = ack;
-            self.loss.scoreboard.advance(ack);
-            if self.snd.nxt.diff(ack) < 0 {
-                self.snd.nxt = ack;
-            }
-            self.loss.dup_acks = 0;
-            self.timers.retries = 0;
-            self.soft_error = false;
-            self.sample_rtt(seg, now);
+            self.advance_una(now, seg);
         }
         // RFC 8985 §6.2 steps 1–3: what this ACK delivered, and when.
         let delivered = self.rack_on_ack(now, seg, ack, sacked_new);
         if advanced {
-            let acked = delivered.bytes.max(1);
-            match self.loss.recover {
-                Some(recover) if ack.diff(recover) >= 0 => self.exit_recovery(),
-                // With SACK, RACK and the scoreboard drive retransmission.
-                Some(_) if self.opts.sack_ok => {}
-                Some(_) => {
-                    self.loss.cc.on_partial_ack(acked);
-                    self.pending.add(Control::FastRetransmit);
-                }
-                None => {
-                    self.loss.cc.on_ack_sample(ack, self.snd.nxt, delivered.rtt);
-                    self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
-                }
-            }
-            self.sndbuf_expand();
-            if self.snd.una == self.snd.max {
-                self.loss.retransmitting = false;
-                self.timers.stop(Timer::Retransmit);
-                self.timers.stop(Timer::UserTimeout);
-            } else {
-                // RFC 6298 §5.3: restart the timer on new data acknowledged.
-                self.timers
-                    .set(Timer::Retransmit, now + self.loss.rtt.rto());
-                if let Some(uto) = self.cfg.user_timeout {
-                    self.timers.set(Timer::UserTimeout, now + uto);
-                }
-            }
+            self.on_new_ack(now, ack, &delivered);
         } else if ack == self.snd.una
             && flight > 0
             && seg.payload.is_empty()
             && !h.flags.fin()
             && (window == self.snd.wnd || sacked_new)
         {
-            // A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
-            // information too).
-            self.loss.dup_acks += 1;
-            self.stats.dup_acks += 1;
-            if self.loss.recover.is_some() {
-                if !self.opts.sack_ok {
-                    self.loss.cc.on_dup_ack_in_recovery();
-                }
-            } else if self.opts.sack_ok
-                && self.loss.dup_acks >= 3
-                && self.loss.scoreboard.is_empty()
-            {
-                // SACK negotiated, but the peer sends no blocks: DupThresh.
-                self.dup_ack_threshold_reached();
-            } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
-                // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
-                self.loss.recover = Some(self.snd.max);
-                self.loss.cc.on_fast_retransmit(flight);
-                self.pending.add(Control::FastRetransmit);
-                self.stats.fast_retransmits += 1;
-                self.stats.cwnd_reductions += 1;
-            }
+            self.on_dup_ack(flight);
         }
         // RACK (RFC 8985 §6.2 step 5): losses by time, recovery entry, the
         // reordering timer; then PRR's share of this ACK (RFC 6937).
@@ -362,8 +327,89 @@ impl Tcb {
             // The peer is alive and answering probes of its closed window.
             self.timers.retries = 0;
         }
-        // Window update (§3.10.7.4): only from a segment not older than the
-        // last one that updated it.
+        self.update_send_window(seg, window);
+        true
+    }
+
+    /// An ACK of new data: SND.UNA moves to SEG.ACK, the acknowledged bytes
+    /// leave the send buffer, and the retry count and RTT sample follow.
+    fn advance_una(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let ack = seg.header.ack;
+        let acked = (ack - self.snd.una) as usize;
+        let fin_acked = self.snd.fin.is_some_and(|f| ack == f + 1u32);
+        let data_acked = acked - usize::from(fin_acked);
+        self.snd.buf.discard(data_acked);
+        self.snd.una = ack;
+        self.loss.scoreboard.advance(ack);
+        if self.snd.nxt.diff(ack) < 0 {
+            self.snd.nxt = ack;
+        }
+        self.loss.dup_acks = 0;
+        self.timers.retries = 0;
+        self.soft_error = false;
+        self.sample_rtt(seg, now);
+    }
+
+    /// After SND.UNA advanced: the congestion controller's share (or
+    /// recovery's, RFC 6582), send-buffer growth, and the retransmission
+    /// and user timers (RFC 6298 §5.2–5.3).
+    fn on_new_ack(&mut self, now: Instant, ack: SeqNumber, delivered: &Delivered) {
+        let acked = delivered.bytes.max(1);
+        match self.loss.recover {
+            Some(recover) if ack.diff(recover) >= 0 => self.exit_recovery(),
+            // With SACK, RACK and the scoreboard drive retransmission.
+            Some(_) if self.opts.sack_ok => {}
+            Some(_) => {
+                self.loss.cc.on_partial_ack(acked);
+                self.pending.add(Control::FastRetransmit);
+            }
+            None => {
+                self.loss.cc.on_ack_sample(ack, self.snd.nxt, delivered.rtt);
+                self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
+            }
+        }
+        self.sndbuf_expand();
+        if self.snd.una == self.snd.max {
+            self.loss.retransmitting = false;
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::UserTimeout);
+        } else {
+            // RFC 6298 §5.3: restart the timer on new data acknowledged.
+            self.timers
+                .set(Timer::Retransmit, now + self.loss.rtt.rto());
+            if let Some(uto) = self.cfg.user_timeout {
+                self.timers.set(Timer::UserTimeout, now + uto);
+            }
+        }
+    }
+
+    /// A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
+    /// information too): counted, and at DupThresh the start of fast
+    /// retransmit and recovery.
+    fn on_dup_ack(&mut self, flight: usize) {
+        self.loss.dup_acks += 1;
+        self.stats.dup_acks += 1;
+        if self.loss.recover.is_some() {
+            if !self.opts.sack_ok {
+                self.loss.cc.on_dup_ack_in_recovery();
+            }
+        } else if self.opts.sack_ok && self.loss.dup_acks >= 3 && self.loss.scoreboard.is_empty() {
+            // SACK negotiated, but the peer sends no blocks: DupThresh.
+            self.dup_ack_threshold_reached();
+        } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
+            // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
+            self.loss.recover = Some(self.snd.max);
+            self.loss.cc.on_fast_retransmit(flight);
+            self.pending.add(Control::FastRetransmit);
+            self.stats.fast_retransmits += 1;
+            self.stats.cwnd_reductions += 1;
+        }
+    }
+
+    /// Window update (§3.10.7.4): only from a segment not older than the
+    /// last one that updated it. `window` is the segment's, scaled.
+    fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32) {
+        let (h, ack) = (&seg.header, seg.header.ack);
         if self.snd.wl1.diff(h.seq) < 0 || (self.snd.wl1 == h.seq && self.snd.wl2.diff(ack) <= 0) {
             let reopened = self.snd.wnd == 0 && window > 0;
             self.snd.wnd = window;
@@ -380,7 +426,6 @@ impl Tcb {
                 self.snd.nxt = self.snd.una;
             }
         }
-        true
     }
 
     /// A segment whose data all arrived before: reported in the next
