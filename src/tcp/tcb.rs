@@ -11,7 +11,7 @@ use super::{
 use crate::buffer::{Assembler, RingBuffer};
 use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// Per-connection counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,8 +107,8 @@ impl ConnStats {
 pub struct Tcb {
     pub(super) cfg: Config,
     pub(super) state: State,
-    pub(super) local: SocketAddrV4,
-    pub(super) remote: SocketAddrV4,
+    pub(super) local: SocketAddr,
+    pub(super) remote: SocketAddr,
 
     // Send sequence space (RFC 9293 §3.3.1, figure 3).
     pub(super) iss: SeqNumber,
@@ -259,8 +259,8 @@ fn scale_for(buffer: usize) -> u8 {
 impl Tcb {
     fn new(
         cfg: &Config,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         iss: SeqNumber,
         state: State,
     ) -> Tcb {
@@ -358,8 +358,13 @@ impl Tcb {
 
     /// OPEN, active (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN
     /// goes out on the next [`poll_transmit`](Self::poll_transmit).
-    pub fn connect(cfg: &Config, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNumber) -> Tcb {
-        Tcb::new(cfg, local, remote, iss, State::SynSent)
+    pub fn connect(
+        cfg: &Config,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
+        iss: SeqNumber,
+    ) -> Tcb {
+        Tcb::new(cfg, local.into(), remote.into(), iss, State::SynSent)
     }
 
     /// OPEN, passive, completed by an arriving SYN (RFC 9293 §3.10.7.2):
@@ -367,13 +372,13 @@ impl Tcb {
     /// has checked that `syn` carries SYN and no ACK/RST.
     pub fn accept(
         cfg: &Config,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
         iss: SeqNumber,
         syn: &TcpSegment<'_>,
         now: Instant,
     ) -> Tcb {
-        let mut tcb = Tcb::new(cfg, local, remote, iss, State::SynReceived);
+        let mut tcb = Tcb::new(cfg, local.into(), remote.into(), iss, State::SynReceived);
         tcb.irs = syn.header.seq;
         tcb.rcv_nxt = syn.header.seq + 1u32;
         // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the
@@ -398,12 +403,12 @@ impl Tcb {
     }
 
     /// Local address and port.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.local
     }
 
     /// Remote address and port.
-    pub fn remote(&self) -> SocketAddrV4 {
+    pub fn remote(&self) -> SocketAddr {
         self.remote
     }
 
