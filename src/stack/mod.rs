@@ -13,6 +13,7 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod frag;
 mod ipv4;
 mod stats;
 mod udp;
@@ -33,6 +34,7 @@ mod sim_wan_tests;
 mod tests;
 
 pub use demux::SocketHandle;
+pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -89,6 +91,8 @@ pub struct Config {
     pub secret: [u64; 2],
     /// Datagrams queued per UDP socket and direction.
     pub udp_queue: usize,
+    /// Fragment reassembly limits (memory caps, timeouts).
+    pub frag: FragLimits,
 }
 
 impl Default for Config {
@@ -110,6 +114,7 @@ impl Default for Config {
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
+            frag: FragLimits::default(),
         }
     }
 }
@@ -201,6 +206,7 @@ pub struct Interface {
     /// against it).
     now: Instant,
     idents: ipv4::Idents,
+    frag: Reassembler,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
 }
@@ -213,6 +219,7 @@ impl Interface {
         // `tcp.mss` is an upper bound; the MTU sets the real value.
         cfg.tcp.mss = cfg.tcp.mss.min(mss).max(64);
         let secret = cfg.secret;
+        let frag = Reassembler::new(cfg.frag.clone());
         Interface {
             isn: IsnGenerator::new(secret),
             rng: Rng(secret[0] ^ secret[1].rotate_left(17)),
@@ -232,6 +239,7 @@ impl Interface {
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
             now: Instant::ZERO,
             idents: ipv4::Idents::default(),
+            frag,
         }
     }
 
@@ -301,6 +309,7 @@ impl Interface {
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
         let mut activity = false;
+        self.frag.expire(now, &mut self.stats);
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
@@ -319,7 +328,13 @@ impl Interface {
             .iter()
             .flatten()
             .filter_map(|e| e.tcb.poll_at())
+            .chain(self.frag.poll_at())
             .min()
+    }
+
+    /// The fragment reassembler (memory held, trains pending).
+    pub fn reassembler(&self) -> &Reassembler {
+        &self.frag
     }
 
     /// Handles one packet from the device.
