@@ -98,10 +98,7 @@ pub(super) fn send(
     // The connection's addresses, also when it was reused (no connect
     // recorded them for this transfer).
     let stream = resp.connection().tcp();
-    let remote = match stream.peer_addr() {
-        Ok(std::net::SocketAddr::V4(a)) => Some(a),
-        _ => None,
-    };
+    let remote = stream.peer_addr().ok();
     let local_port = stream.local_addr().ok().map(|a| a.port());
     record(&|o| {
         o.status = resp.head.status;

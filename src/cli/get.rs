@@ -11,7 +11,7 @@ use super::{exit, failure, open_stack, page, report, usage, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
 use std::io::{self, IsTerminal, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -120,10 +120,12 @@ pub(crate) struct GetArgs {
     /// Create the directories of the -o path.
     #[arg(long)]
     create_dirs: bool,
-    /// Use IPv4 only (tunstack speaks IPv4 only, so this is the default).
+    /// Resolve names to IPv4 addresses only and connect over IPv4 only
+    /// (as curl's -4). Without -4/-6 both families race (Happy Eyeballs).
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     ipv4: bool,
-    /// Use IPv6 only: refused with a clear error until tunstack has IPv6.
+    /// Resolve names to IPv6 addresses only and connect over IPv6 only
+    /// (as curl's -6).
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
     /// Fetch the page, then the CSS, JS and images it links from the same
@@ -161,12 +163,13 @@ pub(crate) struct GetArgs {
     /// Directory for --page-requisites and -O (default: the current one).
     #[arg(short = 'P', long = "directory-prefix", value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// DNS server to ask for host names (default: the first IPv4
-    /// nameserver of /etc/resolv.conf).
+    /// DNS server to ask for host names, IPv4 or IPv6 (default: the
+    /// nameservers of /etc/resolv.conf).
     #[arg(long, value_name = "IP")]
-    dns: Option<Ipv4Addr>,
+    dns: Option<IpAddr>,
     /// Use ADDRESS for HOST without asking DNS (curl's HOST:PORT:ADDRESS,
-    /// or HOST:ADDRESS); repeatable.
+    /// or HOST:ADDRESS; ADDRESS may be a comma-separated list, IPv6 in
+    /// brackets or bare); repeatable.
     #[arg(long, value_name = "HOST:ADDRESS")]
     resolve: Vec<String>,
     /// Hosts file consulted before DNS.
@@ -408,36 +411,56 @@ fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
     let hosts = std::fs::read_to_string(&a.hosts_file)
         .map(|t| crate::dns::Hosts::parse(&t))
         .unwrap_or_default();
-    let server = a.dns.or_else(|| {
-        std::fs::read_to_string("/etc/resolv.conf")
-            .ok()
-            .and_then(|t| crate::dns::nameserver_from_resolv_conf(&t))
-    });
+    let servers = match a.dns {
+        Some(s) => vec![s],
+        None => std::fs::read_to_string("/etc/resolv.conf")
+            .map(|t| crate::dns::nameservers_from_resolv_conf(&t))
+            .unwrap_or_default(),
+    };
     let mut r = crate::dns::Resolver::new(
         hosts,
-        server
-            .map(|s| SocketAddrV4::new(s, 53))
+        servers
             .into_iter()
+            .map(|s| SocketAddr::new(s, 53))
             .collect(),
     );
     for spec in &a.resolve {
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (host, addr) = match parts.as_slice() {
-            [h, a] | [h, _, a] => (*h, *a),
-            _ => {
-                return Err(usage(format!(
-                    "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS"
-                )))
-            }
-        };
-        let ip: Ipv4Addr = addr.parse().map_err(|_| {
+        let (host, addrs) = parse_resolve(spec).ok_or_else(|| {
             usage(format!(
-                "--resolve {spec:?}: {addr:?} is not an IPv4 address"
+                "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS[,ADDRESS...]"
             ))
         })?;
-        r.add_override(host, ip);
+        for ip in addrs {
+            r.add_override(host, ip);
+        }
     }
     Ok(r)
+}
+
+/// curl's `--resolve HOST:PORT:ADDRESS[,ADDRESS...]` (also without the
+/// port): addresses of either family, IPv6 ones bracketed or bare.
+fn parse_resolve(spec: &str) -> Option<(&str, Vec<IpAddr>)> {
+    let (host, rest) = spec.split_once(':')?;
+    let list = |s: &str| -> Option<Vec<IpAddr>> {
+        s.split(',')
+            .map(|a| {
+                let a = a.trim();
+                let bare = a.strip_prefix('[').and_then(|x| x.strip_suffix(']'));
+                bare.unwrap_or(a).parse().ok()
+            })
+            .collect()
+    };
+    if host.is_empty() {
+        return None;
+    }
+    // HOST:ADDRESS (an IPv6 address has colons of its own), else
+    // HOST:PORT:ADDRESS.
+    if let Some(addrs) = list(rest) {
+        return Some((host, addrs));
+    }
+    let (port, addrs) = rest.split_once(':')?;
+    port.parse::<u16>().ok()?;
+    Some((host, list(addrs)?))
 }
 
 /// The URL as curl reads it: without a scheme it means http://.

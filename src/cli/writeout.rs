@@ -4,7 +4,7 @@
 //! the status and the final URL); [`render`] fills in the format.
 
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ pub(crate) struct Observed {
     /// The TLS handshake finished (https only; curl reports 0 otherwise).
     pub appconnect: Option<Instant>,
     pub first_byte: Option<Instant>,
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
     pub local_port: Option<u16>,
     pub connects: u64,
     pub status: u16,

@@ -13,6 +13,7 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod frag;
 mod ipv4;
 mod ipv6;
 mod stats;
@@ -34,6 +35,7 @@ mod sim_wan_tests;
 mod tests;
 
 pub use demux::SocketHandle;
+pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -93,6 +95,8 @@ pub struct Config {
     pub secret: [u64; 2],
     /// Datagrams queued per UDP socket and direction.
     pub udp_queue: usize,
+    /// Fragment reassembly limits (memory caps, timeouts).
+    pub frag: FragLimits,
 }
 
 impl Default for Config {
@@ -115,6 +119,7 @@ impl Default for Config {
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
+            frag: FragLimits::default(),
         }
     }
 }
@@ -237,6 +242,7 @@ pub struct Interface {
     /// against it).
     now: Instant,
     idents: ipv4::Idents,
+    frag: Reassembler,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
 }
@@ -255,6 +261,7 @@ impl Interface {
         };
         cfg.tcp.mss = cfg.tcp.mss.min(mss).max(64);
         let secret = cfg.secret;
+        let frag = Reassembler::new(cfg.frag.clone());
         Interface {
             tcp6,
             isn: IsnGenerator::new(secret),
@@ -275,6 +282,7 @@ impl Interface {
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
             now: Instant::ZERO,
             idents: ipv4::Idents::default(),
+            frag,
         }
     }
 
@@ -367,6 +375,7 @@ impl Interface {
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
         let mut activity = false;
+        self.frag.expire(now, &mut self.stats);
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
@@ -385,7 +394,13 @@ impl Interface {
             .iter()
             .flatten()
             .filter_map(|e| e.tcb.poll_at())
+            .chain(self.frag.poll_at())
             .min()
+    }
+
+    /// The fragment reassembler (memory held, trains pending).
+    pub fn reassembler(&self) -> &Reassembler {
+        &self.frag
     }
 
     /// Handles one packet from the device.

@@ -31,26 +31,21 @@ fn jobs(a: &GetArgs) -> Result<Vec<Job>, Failure> {
             }
             None => None,
         };
-        if a.ipv6 {
-            let code = if url.host.parse::<Ipv4Addr>().is_ok() {
-                exit::CONNECT
-            } else {
-                exit::RESOLVE
-            };
-            return Err(failure(
-                code,
-                format!(
-                    "-6: tunstack speaks IPv4 only, so {} cannot be reached over IPv6",
-                    url.host
-                ),
-            ));
-        }
         jobs.push(Job {
             req: build_request(a, url)?,
             path,
         });
     }
     Ok(jobs)
+}
+
+/// The address families `-4` / `-6` allow (both race without either).
+fn family(a: &GetArgs) -> crate::connector::Family {
+    match (a.ipv4, a.ipv6) {
+        (true, _) => crate::connector::Family::V4,
+        (_, true) => crate::connector::Family::V6,
+        _ => crate::connector::Family::Any,
+    }
 }
 
 /// `get`: every URL in turn; `-s` without `-S` keeps even a usage
@@ -111,7 +106,9 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     }
     let observed = Shared::default();
     let connector = StackConnector {
-        base: crate::connector::StackConnector::with_resolver(&stack, resolver).tls_builder(tls),
+        base: crate::connector::StackConnector::with_resolver(&stack, resolver)
+            .tls_builder(tls)
+            .family(family(a)),
         deadlines: deadlines.clone(),
         verbose: a.verbose,
         sample: a.stats,
@@ -496,7 +493,11 @@ mod tests {
             vec![Some(PathBuf::from("a")), Some(PathBuf::from("./two")), None],
             "the -o goes to the first URL, the -O to the next"
         );
+        // -6 restricts the families; the URL itself is fine.
         let a = args(&["-6"]);
-        assert_eq!(jobs(&a).err().map(|f| f.code), Some(exit::RESOLVE));
+        assert_eq!(jobs(&a).map(|j| j.len()).ok(), Some(1));
+        assert_eq!(family(&a), crate::connector::Family::V6);
+        assert_eq!(family(&args(&["-4"])), crate::connector::Family::V4);
+        assert_eq!(family(&args(&[])), crate::connector::Family::Any);
     }
 }
