@@ -94,7 +94,12 @@ pub(super) fn send(
         }),
         None => client.send(req),
     };
-    let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
+    let resp = resp.map_err(|e| {
+        if exit::is_refused(&e) {
+            record(&|o| o.refused = true);
+        }
+        failure(exit::for_http(&e), format!("{url}: {e}"))
+    })?;
     // The connection's addresses, also when it was reused (no connect
     // recorded them for this transfer).
     let stream = resp.connection().tcp();
