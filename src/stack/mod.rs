@@ -13,6 +13,7 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod events;
 mod ipv4;
 mod stats;
 mod udp;
@@ -33,6 +34,7 @@ mod sim_wan_tests;
 mod tests;
 
 pub use demux::SocketHandle;
+pub use events::SocketEvents;
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -304,7 +306,6 @@ impl Interface {
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
-                e.events += 1;
                 activity = true;
             }
         }
