@@ -130,20 +130,20 @@ impl TcpStream {
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
-                let Some(tcb) = iface.tcp_mut(handle) else {
+                let (Some(ev), Some(tcb)) = (iface.tcp_events(handle), iface.tcp(handle)) else {
                     return Some(Err(error::not_connected()));
                 };
                 if tcb.recv_queue() > 0 || buf.is_empty() {
                     return Some(Ok(tcb.peek(buf)));
                 }
-                if let Some(e) = tcb.error() {
+                if let Some(e) = ev.error {
                     return Some(Err(error::connection(e)));
                 }
                 if tcb.can_recv() {
                     // End of stream.
                     return Some(Ok(0));
                 }
-                if tcb.is_connecting() {
+                if ev.connecting() {
                     return Some(Err(error::not_connected()));
                 }
                 if nonblocking {
@@ -186,7 +186,7 @@ impl TcpStream {
             ));
         }
         self.with_tcb(|t| t.set_send_buffer(bytes))?;
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -342,12 +342,10 @@ impl TcpStream {
         };
         shared.waker.wake();
         let stream = TcpStream::from_handle(shared, handle);
+        // Connected or closed (refused, timed out, unreachable).
         let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
-            let tcb = iface.tcp(handle)?;
-            match tcb.state() {
-                State::SynSent | State::SynReceived => None,
-                _ => Some(tcb.error()),
-            }
+            let ev = iface.tcp_events(handle)?;
+            (!ev.connecting()).then_some(ev.error)
         });
         match outcome {
             Ok(None) => Ok(stream),
@@ -506,7 +504,7 @@ impl TcpStream {
             }
         })?;
         self.inner.shared.waker.wake();
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -531,7 +529,9 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.with_tcb(|t| t.error().map(error::connection))
+        let ev = self.inner.shared.lock().tcp_events(self.inner.handle);
+        ev.map(|e| e.error.map(error::connection))
+            .ok_or_else(error::not_connected)
     }
 
     /// The connection's state, in RFC 9293 names.

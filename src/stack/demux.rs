@@ -26,10 +26,8 @@ pub(super) struct Entry {
     listener: Option<u16>,
     /// Reached ESTABLISHED and sits in the listener's accept queue.
     queued: bool,
-    /// Bumped on every input (segment, timeout): readiness may have
-    /// changed. `net::Poll` reports a source only when this moved (edge
-    /// semantics, as mio).
-    pub(super) events: u64,
+    /// The connection's events so far (see `events.rs`).
+    pub(super) events: super::events::SocketEvents,
     /// No user handle refers to it any more; free once closed.
     orphaned: bool,
     /// The IPv6 flow label of the connection's packets (RFC 6437).
@@ -58,7 +56,7 @@ impl Interface {
             .filter(|e| e.generation == h.generation)
     }
 
-    fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
+    pub(super) fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
         self.entries
             .get_mut(h.index as usize)
             .and_then(|e| e.as_mut())
@@ -89,7 +87,7 @@ impl Interface {
             tcb,
             listener,
             queued: false,
-            events: 0,
+            events: super::events::SocketEvents::default(),
             orphaned: listener.is_some(),
         };
         let index = match self.free.pop() {
@@ -247,11 +245,6 @@ impl Interface {
         Ok(Some(h))
     }
 
-    /// Readiness-change counter of a connection (see `net::Poll`).
-    pub fn tcp_events(&self, h: SocketHandle) -> Option<u64> {
-        self.entry(h).map(|e| e.events)
-    }
-
     /// Readiness-change counter of a listener.
     pub fn listener_events(&self, port: u16) -> Option<u64> {
         self.listeners.get(&port).map(|l| l.events)
@@ -272,11 +265,7 @@ impl Interface {
         let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
             return false;
         };
-        let applied = e.tcb.on_icmp_error(seq, error);
-        if applied {
-            e.events += 1;
-        }
-        applied
+        e.tcb.on_icmp_error(seq, error)
     }
 
     /// True if `port` has a connection waiting to be accepted.
@@ -366,7 +355,6 @@ impl Interface {
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
                 if !(reincarnate && listening) {
                     e.tcb.on_segment(now, seg);
-                    e.events += 1;
                     return;
                 }
                 // RFC 6191: end TIME-WAIT early for a new incarnation whose

@@ -13,6 +13,7 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod events;
 mod frag;
 mod ipv4;
 mod ipv6;
@@ -36,6 +37,7 @@ mod tests;
 
 pub use demux::SocketHandle;
 pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
+pub use events::SocketEvents;
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -379,7 +381,6 @@ impl Interface {
         for e in self.entries.iter_mut().flatten() {
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
                 e.tcb.on_timeout(now);
-                e.events += 1;
                 activity = true;
             }
         }

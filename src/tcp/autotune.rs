@@ -200,6 +200,7 @@ impl Tcb {
             .min(self.cfg.send_buffer_max);
         if want > self.snd.buf.capacity() {
             self.snd.buf.set_capacity(want);
+            self.events.push(super::Event::Writable);
         }
     }
 

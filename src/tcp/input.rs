@@ -6,6 +6,7 @@
 //! owns the listener table.
 
 use super::blocks::Control;
+use super::event::Event;
 use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
@@ -339,6 +340,9 @@ impl Tcb {
         let fin_acked = self.snd.fin.is_some_and(|f| ack == f + 1u32);
         let data_acked = acked - usize::from(fin_acked);
         self.snd.buf.discard(data_acked);
+        if data_acked > 0 {
+            self.events.push(Event::Writable);
+        }
         self.snd.una = ack;
         self.loss.scoreboard.advance(ack);
         if self.snd.nxt.diff(ack) < 0 {
@@ -490,6 +494,9 @@ impl Tcb {
             .enqueue_unallocated(contiguous.saturating_sub(n));
         self.rcv.nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
+        if n + extra > 0 {
+            self.events.push(Event::Readable);
+        }
         let small = payload.len() < self.rcv.mss;
         self.rcv.mss = self
             .rcv
@@ -523,6 +530,7 @@ impl Tcb {
         if !self.rcv.fin {
             self.rcv.fin = true;
             self.rcv.nxt += 1u32;
+            self.events.push(Event::PeerClosed);
         }
         self.pending.add(Control::Ack);
         match self.state {

@@ -27,6 +27,7 @@ mod autotune;
 pub mod bbr;
 mod blocks;
 mod congestion;
+mod event;
 mod icmp;
 mod input;
 pub mod isn;
@@ -51,6 +52,7 @@ mod tests;
 
 pub use bbr::BbrMode;
 pub use congestion::{Algorithm, CcState, CongestionControl, UnknownAlgorithm};
+pub use event::Event;
 pub use isn::IsnGenerator;
 pub use output::Transmit;
 pub use reason::{AckReason, Reason};

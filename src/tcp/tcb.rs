@@ -6,6 +6,7 @@
 //! `rcv.nxt` is RCV.NXT and the code reads side by side with the RFC.
 
 use super::blocks::{Control, Loss, Negotiated, Pending, Rcv, Snd};
+use super::event::{Event, EventQueue};
 use super::timers::{Timer, TimerTable};
 use super::ConnStats;
 use super::{Config, ConnectionError, RecvError, RttEstimator, SendError, State};
@@ -35,6 +36,8 @@ pub struct Tcb {
     pub(super) pending: Pending,
     /// Buffer autotuning (receive DRS and send-buffer growth).
     pub(super) tune: super::autotune::Autotune,
+    /// Events for the owner (see [`poll_event`](Self::poll_event)).
+    pub(super) events: EventQueue,
     pub(super) error: Option<ConnectionError>,
     /// A soft ICMP error seen since the last progress (RFC 5927): reported
     /// instead of a plain timeout if retransmissions run out.
@@ -85,6 +88,7 @@ impl Tcb {
             timers: TimerTable::default(),
             pending: Pending::default(),
             tune: super::autotune::Autotune::new(cfg.buffer_autotuning, cfg.buffer_autotuning),
+            events: EventQueue::default(),
             error: None,
             soft_error: false,
             stats: ConnStats::default(),
@@ -429,7 +433,11 @@ impl Tcb {
     /// and stops it growing with the congestion window.
     pub fn set_send_buffer(&mut self, bytes: usize) {
         self.tune.tx = false;
+        let before = self.snd.buf.free();
         self.snd.buf.set_capacity(bytes.max(1));
+        if self.snd.buf.free() > before {
+            self.events.push(Event::Writable);
+        }
     }
 
     /// Send buffer capacity.
@@ -502,6 +510,8 @@ impl Tcb {
         self.rcv.shutdown = true;
         let n = self.rcv.buf.len();
         self.rcv.buf.discard(n);
+        // Reading now returns end of stream at once.
+        self.events.push(Event::Readable);
     }
 
     /// ABORT (RFC 9293 §3.10.5): queued data is dropped and, in a
@@ -536,6 +546,7 @@ impl Tcb {
         if self.error.is_none() {
             self.error = error;
         }
+        self.events.push(Event::Closed(self.error));
         self.timers.clear();
         let n = self.snd.buf.len();
         self.snd.buf.discard(n);
@@ -551,6 +562,9 @@ impl Tcb {
 
     pub(super) fn set_state(&mut self, s: State) {
         log::debug!("{} -> {}: {} -> {}", self.local, self.remote, self.state, s);
+        if self.is_connecting() && s.is_synchronized() {
+            self.events.push(Event::Connected);
+        }
         self.state = s;
     }
 
