@@ -351,6 +351,11 @@ fn tun(a: &Args) -> io::Result<()> {
             }
             print_bulk("kernel → tunstack", bytes, secs);
             print_conn_stats(&s);
+            let st = stack.stats();
+            println!(
+                "stack: {} packets read, {} with the payload read into the receive buffer, {} copied back out",
+                st.rx_packets, st.rx_direct, st.rx_direct_missed
+            );
         }
         "rr" => {
             let l = tunstack::TcpListener::bind(&stack, PORT)?;

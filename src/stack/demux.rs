@@ -328,6 +328,9 @@ impl Interface {
                 if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {
                     e.tcb.on_segment(now, seg);
                     e.events += 1;
+                    if !seg.payload.is_empty() {
+                        self.rx_hint = Some(i);
+                    }
                     return;
                 }
                 // RFC 6191: end TIME-WAIT early for a new incarnation whose

@@ -83,7 +83,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
 /// protocol), the limited or our subnet's directed broadcast, a multicast
 /// group, or our own address (a forgery, or a loop). §4.2.3.10 says the
 /// same for TCP. A reply to any of these would go to many hosts or to us.
-fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
+pub(super) fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
     src.is_unspecified()
         || src.is_broadcast()
         || src.is_multicast()

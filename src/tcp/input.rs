@@ -430,7 +430,9 @@ impl Tcb {
             return;
         }
         let filled_hole = !self.ooo.is_empty();
-        let n = self.rx.enqueue_slice(payload);
+        // In place when the device read the payload into the buffer
+        // (`Tcb::rx_spare`), else copied.
+        let n = self.rx.enqueue_in_place(payload);
         // Anything parked right after this segment is now in order too.
         let _ = self.ooo.add(0, n);
         let contiguous = self.ooo.take_front();

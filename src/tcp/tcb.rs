@@ -710,6 +710,26 @@ impl Tcb {
         true
     }
 
+    /// Where the next in-order payload of up to `want` bytes would go in
+    /// the receive buffer, for a device to read it there directly (copy-once
+    /// receive): the free space right after the buffered bytes. `None`
+    /// while the connection takes no data, or has out-of-order data parked
+    /// there. A segment then given to [`on_segment`](Self::on_segment)
+    /// whose payload is this slice's front, at exactly [`rcv_nxt`](Self::rcv_nxt),
+    /// is committed without a copy.
+    pub fn rx_spare(&mut self, want: usize) -> Option<&mut [u8]> {
+        if !self.state.can_receive() || self.rcv_fin || self.rd_shutdown || !self.ooo.is_empty() {
+            return None;
+        }
+        let spare = self.rx.spare_front(want);
+        (!spare.is_empty()).then_some(spare)
+    }
+
+    /// RCV.NXT: the next sequence number expected from the peer.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
+
     /// Receive buffer capacity.
     pub fn recv_buffer(&self) -> usize {
         self.rx.capacity()
