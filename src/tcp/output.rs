@@ -166,6 +166,9 @@ impl Tcb {
             self.with_window(h)
         };
         if h.flags.ack() {
+            if payload_len > 0 {
+                self.pingpong = self.timers.is_armed(Timer::DelayedAck);
+            }
             self.ack_now = false;
             self.ack_reason = AckReason::Data;
             self.unacked_rx = 0;

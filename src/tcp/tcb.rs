@@ -190,6 +190,13 @@ pub struct Tcb {
     /// receive buffer (as Linux does for "pushed" data), so a peer whose
     /// Nagle holds the rest of its reply is not stalled by our delayed ACK.
     pub(super) ack_on_drain: bool,
+    /// Interactive ("pingpong", as Linux calls it): our last data left
+    /// while we were delaying an ACK, so the application answers what it
+    /// receives and its answer carries the ACK. Then a drained short
+    /// segment's ACK waits for that answer (or the delayed-ACK timer, which
+    /// ends the mode) instead of leaving alone, as in Linux's
+    /// `tcp_cleanup_rbuf`: one segment per request and per response.
+    pub(super) pingpong: bool,
     /// A duplicate segment to report in the next ACK's first SACK block
     /// (D-SACK, RFC 2883 §4).
     pub(super) dsack: Option<(SeqNumber, SeqNumber)>,
@@ -319,6 +326,7 @@ impl Tcb {
             force_probe: false,
             unacked_rx: 0,
             ack_on_drain: false,
+            pingpong: false,
             dsack: None,
             tune: super::autotune::Autotune::new(cfg.buffer_autotuning, cfg.buffer_autotuning),
             rcv_mss: 536,
@@ -594,7 +602,7 @@ impl Tcb {
             self.maybe_window_update();
             if self.ack_on_drain && self.rx.is_empty() {
                 self.ack_on_drain = false;
-                if self.timers.is_armed(super::timers::Timer::DelayedAck) {
+                if !self.pingpong && self.timers.is_armed(super::timers::Timer::DelayedAck) {
                     self.ack_now = true;
                 }
             }
