@@ -29,12 +29,16 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// Most payload one read places: a whole IPv4 packet less the headers.
 const MAX_PAYLOAD: usize = 65535 - IPV4_HEADER_LEN;
 
-/// The guess for the next packet: connection entry and header length
-/// (IPv4 + TCP) of its data segments.
+/// The guess for the next packet: connection entry, header length (IPv4 +
+/// TCP) and payload size of its data segments. Only that much buffer space
+/// is reserved for the read, so a connection that exchanges a few bytes
+/// keeps a small buffer; a larger payload spills into the packet buffer
+/// and is copied, and the guess grows to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Guess {
     entry: usize,
     head: usize,
+    payload: usize,
 }
 
 impl Interface {
@@ -56,7 +60,7 @@ impl Interface {
             .entries
             .get_mut(guess.entry)
             .and_then(|e| e.as_mut())
-            .and_then(|e| e.tcb.rx_spare(MAX_PAYLOAD));
+            .and_then(|e| e.tcb.rx_spare(guess.payload.clamp(1, MAX_PAYLOAD)));
         let Some(spare) = spare else {
             self.direct = None;
             let m = device.recv_meta(rx)?;
@@ -129,10 +133,17 @@ impl Interface {
             Some(entry),
             if last == Some(entry) { streak + 1 } else { 1 },
         );
+        // The largest payload seen lately on this connection.
+        let seen = self
+            .direct
+            .filter(|g| g.entry == entry)
+            .map_or(0, |g| g.payload);
         self.direct = match head {
-            Some(head) if head < packet.len() && self.rx_streak.1 >= 2 => {
-                Some(Guess { entry, head })
-            }
+            Some(head) if head < packet.len() && self.rx_streak.1 >= 2 => Some(Guess {
+                entry,
+                head,
+                payload: (packet.len() - head).max(seen),
+            }),
             _ => None,
         };
     }
