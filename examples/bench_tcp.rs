@@ -351,6 +351,11 @@ fn tun(a: &Args) -> io::Result<()> {
             }
             print_bulk("kernel → tunstack", bytes, secs);
             print_conn_stats(&s);
+            let st = stack.stats();
+            println!(
+                "stack: {} packets read, {} with the payload read into the receive buffer, {} copied back out",
+                st.rx_packets, st.rx_direct, st.rx_direct_missed
+            );
         }
         "rr" => {
             let l = tunstack::TcpListener::bind(&stack, PORT)?;
@@ -366,6 +371,12 @@ fn tun(a: &Args) -> io::Result<()> {
             echo(&s)?;
             let secs = client.join().expect("kernel client")?;
             print_rate("round trips", count, secs, "trans/s");
+            let st = stack.stats();
+            println!(
+                "stack: {:.2} packets read and {:.2} written per round trip",
+                st.rx_packets as f64 / (count + 100) as f64,
+                st.tx_packets as f64 / (count + 100) as f64
+            );
         }
         "crr" => {
             let l = tunstack::TcpListener::bind(&stack, PORT)?;

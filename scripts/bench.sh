@@ -13,13 +13,16 @@
 #   tunstack send / recv / rr / crr   examples/bench_tcp.rs tun: tunstack on tun0, the kernel's TCP as peer
 #                                     (send / recv also with --offload 1: virtio-net headers, TSO)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
+#   smoltcp send / recv               examples/bench_smoltcp.rs: smoltcp (crates.io) on tun0, the same peer
+#                                     code, with smoltcp's stock 64 KiB buffers and with 1 MiB buffers
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
 #   https download                    `tunstack get https://…` from nginx (TLS 1.3, a certificate
 #                                     made by openssl at bench time) in its namespace, against
 #                                     curl fetching the same file from nginx over a veth pair
 #
 # and prints a markdown table of medians with min–max and the ratios
-# tunstack / raw TUN and tunstack / kernel veth. The full run writes it,
+# tunstack / raw TUN, tunstack / kernel veth and tunstack / smoltcp (the
+# better of its two buffer sizes). The full run writes it,
 # with the machine's facts and the exact commands, to docs/benchmarks.md;
 # text below the marker line there is kept. Nothing here asserts on
 # timing, and nothing touches the host's addresses, routes or firewall:
@@ -34,6 +37,7 @@
 #   BENCH_CONNS  idle connections [2000] {50}
 #   BENCH_HTTPS_MIB  MiB per https download [512] {4}
 #   BENCH_ROWS   only the rows whose key matches this extended regex, e.g. 'https' [all]
+#   BENCH_SMOL_MTUS  MTUs of the smoltcp rows, a subset of BENCH_MTUS ["1500"] {1500}
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
 #
@@ -97,12 +101,14 @@ if [ "$smoke" -eq 1 ]; then
     SECS="${BENCH_SECS:-0.2}" RR="${BENCH_RR:-200}" CRR="${BENCH_CRR:-50}"
     CONNS="${BENCH_CONNS:-50}" PROFILE="${BENCH_PROFILE:-debug}" DOC="${BENCH_DOC-}"
     HTTPS_MIB="${BENCH_HTTPS_MIB:-4}"
+    SMOL_MTUS="${BENCH_SMOL_MTUS:-1500}"
 else
     RUNS="${BENCH_RUNS:-5}" MTUS="${BENCH_MTUS:-1500 9000 65535}" MIB="${BENCH_MIB:-1024}"
     SECS="${BENCH_SECS:-2}" RR="${BENCH_RR:-20000}" CRR="${BENCH_CRR:-3000}"
     CONNS="${BENCH_CONNS:-2000}" PROFILE="${BENCH_PROFILE:-release}"
     DOC="${BENCH_DOC-docs/benchmarks.md}"
     HTTPS_MIB="${BENCH_HTTPS_MIB:-512}"
+    SMOL_MTUS="${BENCH_SMOL_MTUS:-1500}"
 fi
 ROWS="${BENCH_ROWS:-}"
 # Generous per-command limit: a hang fails the bench, slowness never does.
@@ -124,7 +130,7 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --example bench_tcp --example bench_rawtun --bin tunstack)
+build=(build --quiet --example bench_tcp --example bench_rawtun --example bench_smoltcp --bin tunstack)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
@@ -151,7 +157,7 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-wanted=(bench_tcp bench_rawtun)
+wanted=(bench_tcp bench_rawtun bench_smoltcp)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
@@ -884,6 +890,23 @@ for m in $MTUS; do
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"
+    # smoltcp's stock buffers are the 64 KiB of its own examples (no window
+    # scaling); with them and an MSS close to 64 KiB its Nagle waits for the
+    # kernel's delayed ACK after every segment, so by default these rows
+    # run at MTU 1500 only.
+    case " $SMOL_MTUS " in *" $m "*) ;; *) continue ;; esac
+    for b in 65535 1048576; do
+        bl=stock
+        [ "$b" = 65535 ] || bl=1m
+        bt="smoltcp's stock 64 KiB buffers"
+        [ "$b" = 65535 ] || bt="1 MiB buffers"
+        row "smol_send_${bl}_$m" "smoltcp → kernel, 1 connection, $bt" "$m" \
+            "ip netns exec NS $E/bench_smoltcp send --mtu $m --mib $MIB --buf $b" \
+            -- tun_run "$bin/bench_smoltcp" send --mtu "$m" --mib "$MIB" --buf "$b"
+        row "smol_recv_${bl}_$m" "kernel → smoltcp, 1 connection, $bt" "$m" \
+            "ip netns exec NS $E/bench_smoltcp recv --mtu $m --mib $MIB --buf $b" \
+            -- tun_run "$bin/bench_smoltcp" recv --mtu "$m" --mib "$MIB" --buf "$b"
+    done
 done
 row raw_echo "raw TUN UDP echo, 1 byte" 1500 \
     "ip netns exec NS $E/bench_rawtun echo --count $RR" \
@@ -958,6 +981,19 @@ fmt() { # VALUE UNIT
         else printf "%.0f", v }'
 }
 
+# The better of smoltcp's two buffer sizes in DIRECTION at MTU: a key, or nothing.
+smol_best() { # send|recv MTU
+    local s m
+    s="$(median "smol_$1_stock_$2")"
+    m="$(median "smol_$1_1m_$2")"
+    [ -n "$s" ] && [ -n "$m" ] || return 0
+    if awk -v s="$s" -v m="$m" 'BEGIN { exit !(s > m) }'; then
+        echo "smol_$1_stock_$2"
+    else
+        echo "smol_$1_1m_$2"
+    fi
+}
+
 ratio() { # KEY_NUMERATOR KEY_DENOMINATOR -> "0.52×" or ""
     local n d
     n="$(median "$1")"
@@ -967,23 +1003,31 @@ ratio() { # KEY_NUMERATOR KEY_DENOMINATOR -> "0.52×" or ""
 }
 
 table() {
-    local key s med lo hi unit raw veth
-    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth |"
-    echo "|---|---:|---:|---:|---|---:|---:|"
+    local key s med lo hi unit raw veth smol best
+    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth | tunstack / smoltcp |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|"
     for key in "${KEYS[@]}"; do
         s="$(stat_of "$key")"
         read -r med lo hi <<< "$s"
         unit="${UNIT[$key]}"
-        raw="" veth=""
+        raw="" veth="" smol=""
         case "$key" in
-            ts_send_*) raw="$(ratio "$key" "raw_write_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")" ;;
-            ts_recv_*) raw="$(ratio "$key" "raw_read_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")" ;;
+            ts_send_*)
+                raw="$(ratio "$key" "raw_write_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")"
+                best="$(smol_best send "${MTU[$key]}")"
+                [ -z "$best" ] || smol="$(ratio "$key" "$best")"
+                ;;
+            ts_recv_*)
+                raw="$(ratio "$key" "raw_read_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")"
+                best="$(smol_best recv "${MTU[$key]}")"
+                [ -z "$best" ] || smol="$(ratio "$key" "$best")"
+                ;;
             ts_rr) raw="$(ratio ts_rr raw_echo)" veth="$(ratio ts_rr veth_rr)" ;;
             ts_crr) veth="$(ratio ts_crr veth_crr)" ;;
             ts_https) veth="$(ratio ts_https veth_https)" ;;
         esac
-        printf '| %s | %s | %s | %s – %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
-            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth"
+        printf '| %s | %s | %s | %s – %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
+            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth" "$smol"
     done
 }
 
@@ -1037,7 +1081,10 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "Ratios: tunstack sending over the raw TUN write ceiling, tunstack receiving"
     echo "over the raw TUN read ceiling, tunstack's request/response rate over the raw"
     echo "TUN UDP echo loop, and each tunstack row over the same test with the kernel's"
-    echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up)."
+    echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up), and"
+    echo "each tunstack bulk row over smoltcp doing the same transfer on the same"
+    echo "tun0 with the better of its two buffer sizes (smoltcp has no virtio-net"
+    echo "offload, so its rows are plain TUN)."
     echo
     echo "## Commands"
     echo
@@ -1048,7 +1095,7 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "10.0.0.1/24 in A, 10.0.0.2/24 in B). Built with \`cargo build ${build[*]:1}\`."
     echo
     echo '```sh'
-    echo "sudo scripts/bench.sh    # BENCH_RUNS=$RUNS BENCH_MTUS=\"$MTUS\" BENCH_MIB=$MIB BENCH_SECS=$SECS BENCH_RR=$RR BENCH_CRR=$CRR BENCH_CONNS=$CONNS"
+    echo "sudo scripts/bench.sh    # BENCH_RUNS=$RUNS BENCH_MTUS=\"$MTUS\" BENCH_SMOL_MTUS=\"$SMOL_MTUS\" BENCH_MIB=$MIB BENCH_SECS=$SECS BENCH_RR=$RR BENCH_CRR=$CRR BENCH_CONNS=$CONNS"
     for key in "${KEYS[@]}"; do
         echo "${SHOWN[$key]}"
     done

@@ -177,24 +177,13 @@ impl VnetTunDevice {
 
     /// Reads one packet and its virtio header.
     fn read_packet(&mut self, buf: &mut [u8]) -> io::Result<(usize, VnetHdr)> {
+        self.read_vectored(&mut [io::IoSliceMut::new(buf)])
+    }
+
+    /// Reads one packet, scattered over `bufs`, and its virtio header.
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<(usize, VnetHdr)> {
         let mut hdr = [0u8; HDR_LEN];
-        let iov = [
-            libc::iovec {
-                iov_base: hdr.as_mut_ptr().cast(),
-                iov_len: HDR_LEN,
-            },
-            libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            },
-        ];
-        // SAFETY: both iovecs point into live, writable buffers of the
-        // stated lengths.
-        let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
+        let n = super::readv(self.fd.as_raw_fd(), Some(&mut hdr), bufs)?;
         if n < HDR_LEN {
             self.stats.rx_runts += 1;
             return Ok((0, VnetHdr::default()));
@@ -263,6 +252,18 @@ impl Device for VnetTunDevice {
         Ok(RxMeta {
             len: n,
             // Built by the local kernel (partial) or verified by it.
+            checksum_ok: h.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0,
+        })
+    }
+
+    fn can_recv_vectored(&self) -> bool {
+        true
+    }
+
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        let (n, h) = self.read_vectored(bufs)?;
+        Ok(RxMeta {
+            len: n,
             checksum_ok: h.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0,
         })
     }

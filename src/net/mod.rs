@@ -28,7 +28,7 @@ use crate::stack::Interface;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -78,6 +78,13 @@ pub(crate) struct Shared {
     /// Application threads blocked on the interface lock.
     contending: AtomicUsize,
     waker: Waker,
+    /// The device. Locked only while `iface` is held (so never contended):
+    /// by the driver for each poll, and by a writer sending on an idle
+    /// connection itself ([`Shared::transmit`]).
+    device: Mutex<Box<dyn Device + Send>>,
+    /// The stack time (µs) the driver sleeps until, `u64::MAX` for no
+    /// timer; set under `iface`. Whoever arms an earlier timer wakes it.
+    driver_deadline: AtomicU64,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -158,6 +165,33 @@ impl Shared {
         }
     }
 
+    /// Sends what is ready (an idle connection's new data) from the
+    /// calling thread instead of waking the driver to do it: saves the
+    /// eventfd write, the driver's wake-up and its eventfd read per
+    /// request or response, as a kernel socket sends from `write(2)`.
+    /// Wakes the driver only when a timer armed here (the RTO) comes
+    /// before the one it sleeps until.
+    fn transmit(&self) {
+        let mut iface = self.lock();
+        let Ok(mut device) = self.device.try_lock() else {
+            // Only under a panic elsewhere: leave it to the driver.
+            drop(iface);
+            self.waker.wake();
+            return;
+        };
+        let now = self.now();
+        let activity = iface.poll_output(now, &mut **device);
+        drop(device);
+        let next = iface.poll_at().map_or(u64::MAX, |t| t.total_micros());
+        if activity {
+            self.notify_waiters();
+        }
+        drop(iface);
+        if next < self.driver_deadline.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
+
     /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
     /// after a change made under the lock (a waiter counts itself before
     /// it releases the lock to sleep, so it cannot be missed). Saves the
@@ -215,6 +249,7 @@ impl Stack {
     pub fn new<D: Device + Send + 'static>(device: D, mut config: Config) -> io::Result<Stack> {
         config.mtu = config.mtu.min(device.mtu());
         config.secret = [rand::random(), rand::random()];
+        let offload = device.offload();
         let shared = Arc::new(Shared {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
@@ -222,15 +257,16 @@ impl Stack {
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
             waker: Waker::new()?,
+            device: Mutex::new(Box::new(device)),
+            driver_deadline: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
-            offload: device.offload(),
+            offload,
         });
         let s = Arc::clone(&shared);
-        let device: Box<dyn Device + Send> = Box::new(device);
         let driver = std::thread::Builder::new()
             .name("tunstack-driver".into())
-            .spawn(move || driver::run(s, device))?;
+            .spawn(move || driver::run(s))?;
         Ok(Stack {
             shared,
             driver: Some(driver),

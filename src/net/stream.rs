@@ -407,12 +407,18 @@ impl TcpStream {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
+        let mut idle = false;
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
                     return Some(Err(error::not_connected()));
                 };
+                // Nothing unsent or unacknowledged: a request or a response,
+                // whose latency is the point. Bulk writes leave the
+                // sending to the driver thread, which overlaps it with the
+                // writer's next copy.
+                idle = tcb.send_queue() == 0;
                 match tcb.send(buf) {
                     Ok(n) => Some(Ok(n)),
                     Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
@@ -422,7 +428,11 @@ impl TcpStream {
             },
         );
         if matches!(r, Ok(Ok(n)) if n > 0) {
-            self.inner.shared.waker.wake();
+            if idle {
+                self.inner.shared.transmit();
+            } else {
+                self.inner.shared.waker.wake();
+            }
         }
         r.unwrap_or_else(|()| Err(error::would_block()))
     }

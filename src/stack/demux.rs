@@ -407,6 +407,9 @@ impl Interface {
                 if !(reincarnate && listening) {
                     e.tcb.on_segment(now, seg);
                     self.enqueue_if_established(i);
+                    if !seg.payload.is_empty() {
+                        self.rx_hint = Some(i);
+                    }
                     return;
                 }
                 // RFC 6191: end TIME-WAIT early for a new incarnation whose

@@ -136,7 +136,7 @@ fn deliver(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>, header: &[u
 /// protocol), the limited or our subnet's directed broadcast, a multicast
 /// group, or our own address (a forgery, or a loop). §4.2.3.10 says the
 /// same for TCP. A reply to any of these would go to many hosts or to us.
-fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
+pub(super) fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
     src.is_unspecified()
         || src.is_broadcast()
         || src.is_multicast()

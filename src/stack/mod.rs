@@ -13,6 +13,7 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod direct;
 mod events;
 mod frag;
 mod ipv4;
@@ -22,6 +23,8 @@ mod udp;
 
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod direct_tests;
 #[cfg(test)]
 mod listen_tests;
 #[cfg(test)]
@@ -43,7 +46,7 @@ pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
-use crate::device::{Device, RxMeta};
+use crate::device::Device;
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{TcpHeader, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
@@ -254,6 +257,13 @@ pub struct Interface {
     frag: Reassembler,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
+    /// Copy-once receive: the connection whose ring the next read places
+    /// its payload in ([`direct`]).
+    direct: Option<direct::Guess>,
+    /// The connection entry the last segment with data went to, set by
+    /// the demux, and the last such entry with how many in a row.
+    rx_hint: Option<usize>,
+    rx_streak: (Option<usize>, u32),
 }
 
 impl Interface {
@@ -292,6 +302,9 @@ impl Interface {
             now: Instant::ZERO,
             idents: ipv4::Idents::default(),
             frag,
+            direct: None,
+            rx_hint: None,
+            rx_streak: (None, 0),
         }
     }
 
@@ -355,14 +368,9 @@ impl Interface {
         let mut activity = false;
         let mut rx = std::mem::take(&mut self.rx_buf);
         for _ in 0..RX_BATCH {
-            match device.recv_meta(&mut rx) {
-                Ok(RxMeta { len: 0, .. }) => self.stats.rx_empty += 1,
-                Ok(RxMeta { len, checksum_ok }) => {
-                    activity = true;
-                    self.stats.rx_packets += 1;
-                    self.stats.rx_bytes += len as u64;
-                    ipv4::ingress(self, now, rx.get(..len).unwrap_or(&[]), !checksum_ok);
-                }
+            match self.recv_one(now, device, &mut rx) {
+                Ok(0) => self.stats.rx_empty += 1,
+                Ok(_) => activity = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -415,6 +423,7 @@ impl Interface {
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
         ipv4::ingress(self, now, packet, true);
+        self.rx_hint = None;
     }
 
     /// Writes all ready segments and replies. Returns true if any was sent.

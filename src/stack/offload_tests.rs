@@ -5,7 +5,7 @@
 
 use super::tests::{packet, tcp_header, udp_packet, PEER, US};
 use super::*;
-use crate::device::Offload;
+use crate::device::{Offload, RxMeta};
 use crate::tcp::State;
 use crate::wire::{checksum, Flags, Ipv4Packet, SeqNumber, TcpSegment};
 use std::net::SocketAddrV4;

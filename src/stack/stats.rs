@@ -19,6 +19,12 @@ pub struct Stats {
     pub tx_errors: u64,
     /// Zero-length reads.
     pub rx_empty: u64,
+    /// Segments whose payload the device read straight into the receive
+    /// buffer (copy-once receive).
+    pub rx_direct: u64,
+    /// Reads into a receive buffer whose packet turned out to be for
+    /// another path, and was copied back out.
+    pub rx_direct_missed: u64,
 
     /// IPv4: shorter than the header or its total length.
     pub ip_truncated: u64,
@@ -165,6 +171,8 @@ impl Stats {
             ("rx_errors", self.rx_errors),
             ("tx_errors", self.tx_errors),
             ("rx_empty", self.rx_empty),
+            ("rx_direct", self.rx_direct),
+            ("rx_direct_missed", self.rx_direct_missed),
             ("ip_truncated", self.ip_truncated),
             ("ip_bad_version", self.ip_bad_version),
             ("ip_bad_header_len", self.ip_bad_header_len),

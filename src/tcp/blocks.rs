@@ -100,6 +100,13 @@ pub(super) struct Rcv {
     /// receive buffer (as Linux does for "pushed" data), so a peer whose
     /// Nagle holds the rest of its reply is not stalled by our delayed ACK.
     pub(super) ack_on_drain: bool,
+    /// Interactive ("pingpong", as Linux calls it): our last data left
+    /// while we were delaying an ACK, so the application answers what it
+    /// receives and its answer carries the ACK. Then a drained short
+    /// segment's ACK waits for that answer (or the delayed-ACK timer, which
+    /// ends the mode) instead of leaving alone, as in Linux's
+    /// `tcp_cleanup_rbuf`: one segment per request and per response.
+    pub(super) pingpong: bool,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) mss: usize,
     /// Start of the current challenge-ACK rate-limit window and the count
@@ -121,6 +128,7 @@ impl Rcv {
             shutdown: false,
             unacked: 0,
             ack_on_drain: false,
+            pingpong: false,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,
             challenge_window: (Instant::ZERO, 0),

@@ -484,7 +484,9 @@ impl Tcb {
             return;
         }
         let filled_hole = !self.rcv.ooo.is_empty();
-        let n = self.rcv.buf.enqueue_slice(payload);
+        // In place when the device read the payload into the buffer
+        // (`Tcb::rx_spare`), else copied.
+        let n = self.rcv.buf.enqueue_in_place(payload);
         // Anything parked right after this segment is now in order too.
         let _ = self.rcv.ooo.add(0, n);
         let contiguous = self.rcv.ooo.take_front();

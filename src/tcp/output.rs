@@ -169,6 +169,9 @@ impl Tcb {
             self.with_window(h)
         };
         if h.flags.ack() {
+            if payload_len > 0 {
+                self.rcv.pingpong = self.timers.is_armed(Timer::DelayedAck);
+            }
             self.pending.clear(Control::Ack);
             self.pending.ack_reason = AckReason::Data;
             self.rcv.unacked = 0;

@@ -341,7 +341,7 @@ impl Tcb {
             self.maybe_window_update();
             if self.rcv.ack_on_drain && self.rcv.buf.is_empty() {
                 self.rcv.ack_on_drain = false;
-                if self.timers.is_armed(super::timers::Timer::DelayedAck) {
+                if !self.rcv.pingpong && self.timers.is_armed(super::timers::Timer::DelayedAck) {
                     self.pending.add(Control::Ack);
                 }
             }
@@ -459,6 +459,30 @@ impl Tcb {
         self.rcv.buf.set_capacity(bytes);
         self.maybe_window_update();
         true
+    }
+
+    /// Where the next in-order payload of up to `want` bytes would go in
+    /// the receive buffer, for a device to read it there directly (copy-once
+    /// receive): the free space right after the buffered bytes. `None`
+    /// while the connection takes no data, or has out-of-order data parked
+    /// there. A segment then given to [`on_segment`](Self::on_segment)
+    /// whose payload is this slice's front, at exactly [`rcv_nxt`](Self::rcv_nxt),
+    /// is committed without a copy.
+    pub fn rx_spare(&mut self, want: usize) -> Option<&mut [u8]> {
+        if !self.state.can_receive()
+            || self.rcv.fin
+            || self.rcv.shutdown
+            || !self.rcv.ooo.is_empty()
+        {
+            return None;
+        }
+        let spare = self.rcv.buf.spare_front(want);
+        (!spare.is_empty()).then_some(spare)
+    }
+
+    /// RCV.NXT: the next sequence number expected from the peer.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv.nxt
     }
 
     /// Receive buffer capacity.

@@ -115,6 +115,8 @@ impl Tcb {
         }
         if self.timers.expired(Timer::DelayedAck, now) {
             self.timers.stop(Timer::DelayedAck);
+            // The application did not answer in time: not interactive.
+            self.rcv.pingpong = false;
             self.ack_for(super::AckReason::Delayed);
         }
         if self.timers.expired(Timer::Persist, now) {
