@@ -21,6 +21,8 @@ mod udp;
 #[cfg(test)]
 mod address_tests;
 #[cfg(test)]
+mod ipv6_tests;
+#[cfg(test)]
 mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
@@ -165,19 +167,9 @@ impl std::error::Error for Error {}
 /// A packet the demux answers with on its own (RST, ICMP, ICMPv6).
 #[derive(Debug)]
 enum Reply {
-    Tcp {
-        dst: IpAddr,
-        header: TcpHeader,
-    },
-    Icmp {
-        dst: Ipv4Addr,
-        message: Vec<u8>,
-    },
-    #[allow(dead_code)] // queued by IPv6 ingress
-    Icmpv6 {
-        dst: Ipv6Addr,
-        message: Vec<u8>,
-    },
+    Tcp { dst: IpAddr, header: TcpHeader },
+    Icmp { dst: Ipv4Addr, message: Vec<u8> },
+    Icmpv6 { dst: Ipv6Addr, message: Vec<u8> },
 }
 
 impl Reply {
@@ -344,7 +336,7 @@ impl Interface {
                     activity = true;
                     self.stats.rx_packets += 1;
                     self.stats.rx_bytes += len as u64;
-                    ipv4::ingress(self, now, rx.get(..len).unwrap_or(&[]), !checksum_ok);
+                    ip_ingress(self, now, rx.get(..len).unwrap_or(&[]), !checksum_ok);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -391,7 +383,7 @@ impl Interface {
     /// Handles one packet from the device.
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
-        ipv4::ingress(self, now, packet, true);
+        ip_ingress(self, now, packet, true);
     }
 
     /// Writes all ready segments and replies. Returns true if any was sent.
@@ -544,6 +536,15 @@ impl Interface {
         }
         *left -= 1;
         self.replies.push_back(r);
+    }
+}
+
+/// One packet from the device: the version nibble tells the families
+/// apart (a TUN device without packet information carries both).
+fn ip_ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify: bool) {
+    match packet.first().map(|b| b >> 4) {
+        Some(6) => ipv6::ingress(iface, now, packet, verify),
+        _ => ipv4::ingress(iface, now, packet, verify),
     }
 }
 
