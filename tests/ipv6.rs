@@ -1,7 +1,7 @@
 //! IPv6 through tun0 against the kernel's own stack in a private
 //! namespace (kernel fd00::1, tunstack fd00::2): nginx on `[::]:80`
 //! serves 10 MiB to tunstack's TCP with the capture clean in tshark's
-//! expert analysis; the kernel's curl downloads 50 MiB from
+//! expert analysis and drawn by the ladder; the kernel's curl downloads 50 MiB from
 //! `tunstack serve` over IPv6; `ping -6` is answered; UDP echoes both
 //! ways; one listener takes both families, and a v6-only one refuses IPv4.
 
@@ -112,6 +112,19 @@ fn nginx_on_v6_any_serves_ten_mebibytes_and_the_capture_is_clean() {
     eprintln!("v6 capture: {warns} expert warnings, {errors} errors");
     assert_eq!((warns, errors), (0, 0), "tshark expert:\n{expert}");
     check_capture_from(&pcap, "ipv6.src==fd00::2");
+    // The ladder reads the IPv6 capture like an IPv4 one.
+    let ladder = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(["ladder", "--max", "5"])
+        .arg(&pcap)
+        .output()
+        .expect("tunstack ladder");
+    let text = String::from_utf8_lossy(&ladder.stdout);
+    assert!(ladder.status.success(), "{text}");
+    assert!(
+        text.starts_with("[fd00::2]:") && text.contains("[fd00::1]:80"),
+        "{text}"
+    );
+    assert!(text.contains("GET /blob.bin HTTP/1.1"), "{text}");
 }
 
 #[test]
