@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 4] = ["wire_parse", "interface", "http_response", "dns_message"];
+const TARGETS: [&str; 5] = [
+    "wire_parse",
+    "wire_ipv6",
+    "interface",
+    "http_response",
+    "dns_message",
+];
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
@@ -58,6 +64,11 @@ fn replay(target: &str, run: fn(&[u8]), count: usize) {
 #[test]
 fn fuzz_wire_parse_regressions() {
     replay("wire_parse", harness::wire::run, 500);
+}
+
+#[test]
+fn fuzz_wire_ipv6_regressions() {
+    replay("wire_ipv6", harness::wire6::run, 500);
 }
 
 #[test]

@@ -155,8 +155,23 @@ pub(super) fn configure(name: &str, cfg: &TunConfig) -> io::Result<()> {
     sock.set_up(name)?;
     if let Some(a) = addr6 {
         add_addr6(name, a, cfg.prefix6)?;
+        wait_usable(a);
     }
     Ok(())
+}
+
+/// Waits (up to 2 s) until the kernel lets a socket bind `addr`: with DAD
+/// skipped the address still becomes usable only when the kernel's
+/// address work runs, a moment after it was added, and a caller that binds
+/// or connects at once must not see `EADDRNOTAVAIL`.
+fn wait_usable(addr: Ipv6Addr) {
+    for _ in 0..200 {
+        if std::net::UdpSocket::bind((addr, 0)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    log::warn!("{addr} is still not usable 2 s after it was added");
 }
 
 /// IPv6 on, but nothing automatic: no router advertisements or
