@@ -254,7 +254,10 @@ impl Interface {
             // Room for a TSO segment (IPv4's 64 KiB limit) if the device
             // takes them.
             tx_buf: vec![0u8; 65535],
-            rx_buf: vec![0u8; 65536],
+            // Room for the largest packet of either family: IPv6's payload
+            // length excludes its 40-byte header, so a 64 KiB TSO batch
+            // from the kernel is longer than any IPv4 packet.
+            rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             cfg,
             entries: Vec::new(),
             free: Vec::new(),
