@@ -11,7 +11,8 @@
 #
 #   raw TUN write / read / UDP echo   examples/bench_rawtun.rs: read(2)/write(2) on tun0, no TCP
 #   tunstack send / recv / rr / crr   examples/bench_tcp.rs tun: tunstack on tun0, the kernel's TCP as peer
-#                                     (send / recv also with --offload 1: virtio-net headers, TSO)
+#                                     (send / recv also with --offload 1: virtio-net headers, TSO,
+#                                     and over IPv6 with --family 6: ratio IPv6 / IPv4 in the same run)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
 #   smoltcp send / recv               examples/bench_smoltcp.rs: smoltcp (crates.io) on tun0, the same peer
 #                                     code, with smoltcp's stock 64 KiB buffers and with 1 MiB buffers
@@ -36,10 +37,11 @@
 #   BENCH_CRR    connections for connect/request/close [3000] {50}
 #   BENCH_CONNS  idle connections [2000] {50}
 #   BENCH_HTTPS_MIB  MiB per https download [512] {4}
-#   BENCH_ROWS   only the rows whose key matches this extended regex, e.g. 'https' [all]
 #   BENCH_SMOL_MTUS  MTUs of the smoltcp rows, a subset of BENCH_MTUS ["1500"] {1500}
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
+#   BENCH_ROWS   regular expression of the row keys to run [all], e.g.
+#                '^ts6?_(send|recv)' for the IPv4 and IPv6 bulk rows
 #
 # WAN (--wan): tunstack and the kernel's TCP over the same emulated path
 # (scripts/wan.sh: the userspace delay line of examples/wan between a
@@ -887,6 +889,18 @@ for m in $MTUS; do
     row "ts_recv_off_$m" "kernel → tunstack, offload (kernel TSO, virtio-net header)" "$m" \
         "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1" \
         -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1
+    row "ts6_send_$m" "tunstack → kernel over IPv6, 1 connection" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $m --mib $MIB --family 6" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$m" --mib "$MIB" --family 6
+    row "ts6_recv_$m" "kernel → tunstack over IPv6, 1 connection" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --family 6" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --family 6
+    row "ts6_send_off_$m" "tunstack → kernel over IPv6, offload" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $m --mib $MIB --offload 1 --family 6" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$m" --mib "$MIB" --offload 1 --family 6
+    row "ts6_recv_off_$m" "kernel → tunstack over IPv6, offload" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1 --family 6" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1 --family 6
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"
@@ -1003,14 +1017,17 @@ ratio() { # KEY_NUMERATOR KEY_DENOMINATOR -> "0.52×" or ""
 }
 
 table() {
-    local key s med lo hi unit raw veth smol best
-    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth | tunstack / smoltcp |"
-    echo "|---|---:|---:|---:|---|---:|---:|---:|"
+    local key s med lo hi unit raw veth smol best v6
+    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth | tunstack / smoltcp | IPv6 / IPv4 |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
     for key in "${KEYS[@]}"; do
         s="$(stat_of "$key")"
         read -r med lo hi <<< "$s"
         unit="${UNIT[$key]}"
-        raw="" veth="" smol=""
+        raw="" veth="" smol="" v6=""
+        case "$key" in
+            ts6_*) v6="$(ratio "$key" "ts_${key#ts6_}")" ;;
+        esac
         case "$key" in
             ts_send_*)
                 raw="$(ratio "$key" "raw_write_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")"
@@ -1026,8 +1043,8 @@ table() {
             ts_crr) veth="$(ratio ts_crr veth_crr)" ;;
             ts_https) veth="$(ratio ts_https veth_https)" ;;
         esac
-        printf '| %s | %s | %s | %s – %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
-            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth" "$smol"
+        printf '| %s | %s | %s | %s – %s | %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
+            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth" "$smol" "$v6"
     done
 }
 
@@ -1084,13 +1101,14 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up), and"
     echo "each tunstack bulk row over smoltcp doing the same transfer on the same"
     echo "tun0 with the better of its two buffer sizes (smoltcp has no virtio-net"
-    echo "offload, so its rows are plain TUN)."
+    echo "offload, so its rows are plain TUN); each IPv6 row over the same test over"
+    echo "IPv4 in the same run (target ≥ 0.9×)."
     echo
     echo "## Commands"
     echo
     echo "One run of each row; \`NS\` is a fresh namespace (\`ip netns add NS; ip -n NS"
-    echo "link set lo up\`) in which the example creates \`tun0\` (kernel side 10.0.0.1/24,"
-    echo "tunstack 10.0.0.2); \`A\` and \`B\` are two fresh namespaces joined by a veth pair"
+    echo "link set lo up\`) in which the example creates \`tun0\` (kernel side 10.0.0.1/24"
+    echo "and fd00::1/64, tunstack 10.0.0.2 and fd00::2); \`A\` and \`B\` are two fresh namespaces joined by a veth pair"
     echo "(\`ip -n A link add veth0 mtu MTU type veth peer name veth1 netns B mtu MTU\`,"
     echo "10.0.0.1/24 in A, 10.0.0.2/24 in B). Built with \`cargo build ${build[*]:1}\`."
     echo

@@ -131,6 +131,10 @@ check_kernel() {
         echo "scripts/test.sh: /dev/net/tun is missing (no TUN support in this kernel or container)" >&2
         return 2
     fi
+    if [ ! -d /proc/sys/net/ipv6 ]; then
+        echo "scripts/test.sh: this kernel has no IPv6 (ipv6.disable=1?); the IPv6 tests need it" >&2
+        return 2
+    fi
     if ! unshare --net true 2> /dev/null; then
         echo "scripts/test.sh: cannot create a network namespace (a container without CAP_SYS_ADMIN?)" >&2
         return 2

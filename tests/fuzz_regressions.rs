@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "wire_parse",
+    "wire_ipv6",
     "interface",
     "http_response",
     "dns_message",
@@ -64,6 +65,11 @@ fn replay(target: &str, run: fn(&[u8]), count: usize) {
 #[test]
 fn fuzz_wire_parse_regressions() {
     replay("wire_parse", harness::wire::run, 500);
+}
+
+#[test]
+fn fuzz_wire_ipv6_regressions() {
+    replay("wire_ipv6", harness::wire6::run, 500);
 }
 
 #[test]

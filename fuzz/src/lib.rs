@@ -78,7 +78,7 @@ pub fn inputs_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Packet parsing: IPv4, TCP (with options), UDP, ICMP, the trace line.
 pub mod wire {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
     use tunstack::wire::icmp::IcmpMessage;
     use tunstack::wire::tcp::Summary;
     use tunstack::wire::{
@@ -159,14 +159,14 @@ pub mod wire {
             ipv4_round_trip(&p);
             let (src, dst) = (p.repr.src, p.repr.dst);
             match p.repr.protocol {
-                PROTO_TCP => tcp(src, dst, p.payload),
-                PROTO_UDP => udp(src, dst, p.payload),
+                PROTO_TCP => tcp(src.into(), dst.into(), p.payload),
+                PROTO_UDP => udp(src.into(), dst.into(), p.payload),
                 PROTO_ICMP => icmp(p.payload),
                 _ => {}
             }
         }
-        tcp(A, B, data);
-        udp(A, B, data);
+        tcp(A.into(), B.into(), data);
+        udp(A.into(), B.into(), data);
         icmp(data);
         checksum_agrees(data);
         seq_numbers(data);
@@ -185,7 +185,7 @@ pub mod wire {
         assert_eq!(again.total_len(), buf.len());
     }
 
-    fn tcp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) {
+    pub(crate) fn tcp(src: IpAddr, dst: IpAddr, data: &[u8]) {
         let Ok(seg) = TcpSegment::parse(src, dst, data) else {
             return;
         };
@@ -228,7 +228,7 @@ pub mod wire {
         assert_eq!(back.seq_len(), seg.seq_len());
     }
 
-    fn udp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) {
+    pub(crate) fn udp(src: IpAddr, dst: IpAddr, data: &[u8]) {
         let Ok(d) = UdpDatagram::parse(src, dst, data) else {
             return;
         };
@@ -278,6 +278,150 @@ pub mod wire {
             assert_eq!(c.partial_cmp(&a), Some(std::cmp::Ordering::Greater));
             assert!(a.window_contains(b, a) && !a.window_contains(b, c));
         }
+    }
+}
+
+/// IPv6: the header and extension-header walk, ICMPv6, TCP and UDP over
+/// IPv6 pseudo-headers, the quote of an ICMPv6 error, and the family
+/// dispatch of trace and capture readers.
+pub mod wire6 {
+    use std::net::{IpAddr, Ipv6Addr};
+    use tunstack::wire::icmpv6::{Icmpv6Message, Quoted6};
+    use tunstack::wire::ipv6::{self, FRAGMENT_HEADER_LEN, NEXT_ICMPV6};
+    use tunstack::wire::{checksum, AnyIp, Ipv6Packet, Ipv6Repr, IPV6_HEADER_LEN};
+    use tunstack::wire::{PROTO_TCP, PROTO_UDP};
+
+    const A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    const B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+    /// Parses `data` as an IPv6 packet (as it is, then with the version
+    /// and payload length made right and the upper layer's checksum
+    /// fixed, to get past them), and on its own as an ICMPv6 message and
+    /// the quote inside an ICMPv6 error.
+    pub fn run(data: &[u8]) {
+        parse_all(data);
+        if data.len() >= IPV6_HEADER_LEN {
+            let mut p = data.to_vec();
+            p[0] = 0x60 | (p[0] & 0x0f);
+            let len = u16::try_from(p.len() - IPV6_HEADER_LEN).unwrap_or(u16::MAX);
+            p[4..6].copy_from_slice(&len.to_be_bytes());
+            parse_all(&p);
+            fix_upper_checksum(&mut p);
+            parse_all(&p);
+        }
+        let mut m = data.to_vec();
+        if fix_checksum(&mut m, NEXT_ICMPV6, A, B) {
+            icmp(A, B, &m);
+        }
+        let _ = Quoted6::parse(data);
+        if let Some(&first) = data.get(6) {
+            if let Ok((_, at)) = ipv6::skip_ext_headers(data, first) {
+                assert!(at >= IPV6_HEADER_LEN);
+            }
+        }
+    }
+
+    fn parse_all(data: &[u8]) {
+        let _ = tunstack::device::trace::describe(data);
+        if let Ok(ip) = AnyIp::parse(data) {
+            assert!(ip.payload.len() <= data.len());
+        }
+        let Ok(p) = Ipv6Packet::parse(data) else {
+            return;
+        };
+        assert_eq!(p.packet.len(), IPV6_HEADER_LEN + p.repr.payload_len);
+        assert!(p.packet.len() <= data.len());
+        assert!(p.payload.len() <= p.packet.len() - IPV6_HEADER_LEN);
+        assert!(p.next_header_at < p.packet.len());
+        if let Some(f) = p.fragment {
+            assert!(f.at + FRAGMENT_HEADER_LEN <= p.packet.len());
+            assert_eq!(p.repr.next_header, ipv6::NEXT_FRAGMENT);
+        }
+        header_round_trip(&p);
+        let (src, dst) = (p.repr.src, p.repr.dst);
+        match p.repr.next_header {
+            PROTO_TCP => super::wire::tcp(src.into(), dst.into(), p.payload),
+            PROTO_UDP => udp(src, dst, p.payload),
+            NEXT_ICMPV6 => icmp(src, dst, p.payload),
+            _ => {}
+        }
+    }
+
+    /// The fixed header re-emitted from the parsed fields parses back to
+    /// them (the traffic class, which the stack never sets, aside).
+    fn header_round_trip(p: &Ipv6Packet<'_>) {
+        let mut buf = p.packet.to_vec();
+        let repr = Ipv6Repr {
+            next_header: p.packet[6],
+            ..p.repr
+        };
+        repr.emit(&mut buf).expect("room for the header");
+        let q = Ipv6Packet::parse(&buf).expect("an emitted header parses");
+        assert_eq!((q.repr.src, q.repr.dst), (p.repr.src, p.repr.dst));
+        assert_eq!(q.repr.flow_label, p.repr.flow_label);
+        assert_eq!(q.repr.hop_limit, p.repr.hop_limit);
+        assert_eq!(q.repr.next_header, p.repr.next_header);
+        assert_eq!(q.payload, p.payload);
+    }
+
+    /// UDP over IPv6: a datagram that parses has a non-zero checksum
+    /// (mandatory, RFC 8200 §8.1) and round-trips.
+    fn udp(src: Ipv6Addr, dst: Ipv6Addr, data: &[u8]) {
+        if tunstack::wire::UdpDatagram::parse(src, dst, data).is_ok() {
+            assert_ne!(data.get(6..8), Some(&[0u8, 0][..]));
+        }
+        super::wire::udp(IpAddr::V6(src), IpAddr::V6(dst), data);
+    }
+
+    fn icmp(src: Ipv6Addr, dst: Ipv6Addr, data: &[u8]) {
+        let Ok(m) = Icmpv6Message::parse(src, dst, data) else {
+            return;
+        };
+        let _ = (m.mtu(), m.pointer(), m.is_error(), m.quoted());
+        let mut buf = vec![0u8; m.len()];
+        m.emit(&mut buf, src, dst).expect("room for the message");
+        let back = Icmpv6Message::parse(src, dst, &buf).expect("an emitted message parses");
+        assert_eq!(back, m);
+        let e = tunstack::wire::icmpv6::error(m.kind, m.code, m.pointer(), data);
+        assert!(
+            IPV6_HEADER_LEN + e.len() <= 1280,
+            "errors fit the minimum MTU"
+        );
+    }
+
+    /// Fixes the checksum of the upper layer the walk ends on.
+    fn fix_upper_checksum(p: &mut [u8]) {
+        let Ok(ip) = Ipv6Packet::parse(p) else {
+            return;
+        };
+        let (src, dst, next) = (ip.repr.src, ip.repr.dst, ip.repr.next_header);
+        let start = ip.packet.len() - ip.payload.len();
+        let end = ip.packet.len();
+        fix_checksum(&mut p[start..end], next, src, dst);
+    }
+
+    /// Writes a valid checksum into a TCP, UDP or ICMPv6 message over
+    /// IPv6. False if it is too short to have one.
+    fn fix_checksum(seg: &mut [u8], next: u8, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        let at = match next {
+            PROTO_TCP if seg.len() >= 20 => 16,
+            PROTO_UDP if seg.len() >= 8 => 6,
+            NEXT_ICMPV6 if seg.len() >= 8 => 2,
+            _ => return false,
+        };
+        let len = if next == PROTO_UDP {
+            usize::from(u16::from_be_bytes([seg[4], seg[5]])).clamp(8, seg.len())
+        } else {
+            seg.len()
+        };
+        seg[at..at + 2].copy_from_slice(&[0, 0]);
+        let acc = checksum::pseudo_header(src, dst, next, len);
+        let mut c = checksum::fold(checksum::sum(acc, &seg[..len]));
+        if c == 0 && next == PROTO_UDP {
+            c = 0xffff;
+        }
+        seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
+        true
     }
 }
 

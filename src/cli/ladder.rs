@@ -12,11 +12,11 @@
 //! Part of the CLI layer (`tunstack ladder FILE.pcap [--svg OUT]`).
 
 use crate::wire::tcp::TcpHeader;
-use crate::wire::{Ipv4Packet, TcpSegment, PROTO_TCP};
+use crate::wire::{AnyIp, TcpSegment, PROTO_TCP};
 use pcap_file::pcap::PcapReader;
 use std::fmt::Write as _;
 use std::io::Read;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// One TCP segment of the conversation.
@@ -39,15 +39,15 @@ pub struct Step {
 #[derive(Clone, Debug)]
 pub struct Ladder {
     /// The side that opened the connection.
-    pub client: SocketAddrV4,
+    pub client: SocketAddr,
     /// The other side.
-    pub server: SocketAddrV4,
+    pub server: SocketAddr,
     /// Segments in capture order.
     pub steps: Vec<Step>,
 }
 
 /// Reads the first TCP conversation in a pcap or pcapng capture
-/// (LINKTYPE_RAW, as `--pcap` writes). Other packets and other connections
+/// (LINKTYPE_RAW, as `--pcap` writes; IPv4 or IPv6). Other packets and other connections
 /// are skipped.
 ///
 /// # Errors
@@ -67,17 +67,17 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
     // later handshake records are encrypted.
     let mut encrypted = [false, false];
     for (ts, data) in packets {
-        let Ok(ip) = Ipv4Packet::parse(&data) else {
+        let Ok(ip) = AnyIp::parse(&data) else {
             continue;
         };
-        if ip.repr.protocol != PROTO_TCP {
+        if ip.protocol != PROTO_TCP {
             continue;
         }
-        let Ok(seg) = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload) else {
+        let Ok(seg) = TcpSegment::parse(ip.src, ip.dst, ip.payload) else {
             continue;
         };
-        let src = SocketAddrV4::new(ip.repr.src, seg.header.src_port);
-        let dst = SocketAddrV4::new(ip.repr.dst, seg.header.dst_port);
+        let src = SocketAddr::new(ip.src, seg.header.src_port);
+        let dst = SocketAddr::new(ip.dst, seg.header.dst_port);
         let l = ladder.get_or_insert_with(|| {
             // The client is whoever sent a bare SYN; else the first sender.
             let client_first = !(seg.header.flags.syn() && seg.header.flags.ack());

@@ -33,7 +33,7 @@ use crate::net::{Config, Stack};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,11 +106,20 @@ pub(crate) struct NetArgs {
     /// Prefix length of the TUN subnet.
     #[arg(long, default_value_t = 24)]
     prefix: u8,
+    /// tunstack's own IPv6 address.
+    #[arg(long, default_value = "fd00::2")]
+    addr6: Ipv6Addr,
+    /// The kernel side's IPv6 address on the TUN interface.
+    #[arg(long, default_value = "fd00::1")]
+    gateway6: Ipv6Addr,
+    /// Prefix length of the TUN interface's IPv6 subnet.
+    #[arg(long, default_value_t = 64)]
+    prefix6: u8,
     /// Interface MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
     /// Record every packet tunstack sends and receives to FILE (pcap,
-    /// raw IPv4) for Wireshark.
+    /// raw IP: IPv4 and IPv6) for Wireshark.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// Open the TUN interface without virtio-net offloads. By default
@@ -251,6 +260,19 @@ pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
     if n.addr == n.gateway {
         return Err(usage("--addr and --gateway must differ"));
     }
+    if !(1..=126).contains(&n.prefix6) {
+        return Err(usage(format!("--prefix6 {} is outside 1..=126", n.prefix6)));
+    }
+    let mask6 = u128::MAX << (128 - u32::from(n.prefix6));
+    if u128::from(n.addr6) & mask6 != u128::from(n.gateway6) & mask6 {
+        return Err(usage(format!(
+            "--addr6 {} is not in {}/{}",
+            n.addr6, n.gateway6, n.prefix6
+        )));
+    }
+    if n.addr6 == n.gateway6 {
+        return Err(usage("--addr6 and --gateway6 must differ"));
+    }
     Ok(())
 }
 
@@ -259,6 +281,8 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         name: n.iface.clone(),
         kernel_addr: n.gateway,
         prefix: n.prefix,
+        kernel_addr6: Some(n.gateway6),
+        prefix6: n.prefix6,
         mtu: n.mtu,
         configure: true,
         offload: !n.no_offload && n.pcap.is_none(),
@@ -266,6 +290,7 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
     let defaults = Config::default();
     let mut config = Config {
         addr: n.addr,
+        addr6: n.addr6,
         prefix_len: n.prefix,
         mtu: n.mtu,
         tcp: crate::tcp::Config {
@@ -386,8 +411,8 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         serve::Mode::Files(d) => format!("files from {}", d.display()),
     };
     eprintln!(
-        "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
-        a.net.addr, a.net.iface, a.net.gateway
+        "tunstack: serving {what} on {}:{port} and [{}]:{port} via {} (the kernel side is {} and {}); Ctrl-C stops",
+        a.net.addr, a.net.addr6, a.net.iface, a.net.gateway, a.net.gateway6
     );
     let stats = serve::run(&stack, port, &mode, None)
         .map_err(|e| failure(exit::CONNECT, format!("serve: {e}")))?;

@@ -1,5 +1,5 @@
 //! A Linux TUN interface opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
-//! (checksum offload and TSO for IPv4): every packet read or written
+//! (checksum offload and TSO for IPv4 and IPv6): every packet read or written
 //! carries a 10-byte `struct virtio_net_hdr` in front, which lets one
 //! `write(2)` hand the kernel a TCP segment of up to 64 KiB that it treats
 //! as a batch of MSS-sized segments (GSO), and lets one `read(2)` return a
@@ -9,7 +9,7 @@
 //!
 //! The `tun-tap` crate cannot set these flags, so this device is opened
 //! by ioctl on `/dev/net/tun` directly. Interface set-up (address, MTU,
-//! link up, IPv6 off) is shared with [`TunDevice`](super::TunDevice).
+//! link up, quiet IPv6) is shared with [`TunDevice`](super::TunDevice).
 //!
 //! The header layout and flags are the kernel's
 //! (`include/uapi/linux/virtio_net.h`), in native byte order as the
@@ -27,9 +27,10 @@ const HDR_LEN: usize = 10;
 const F_NEEDS_CSUM: u8 = 1;
 /// `flags`: the kernel has verified the checksum.
 const F_DATA_VALID: u8 = 2;
-/// `gso_type`: none, or TCP over IPv4.
+/// `gso_type`: none, TCP over IPv4, TCP over IPv6.
 const GSO_NONE: u8 = 0;
 const GSO_TCPV4: u8 = 1;
+const GSO_TCPV6: u8 = 4;
 /// Offset of the TCP checksum in the TCP header.
 const TCP_CSUM_OFFSET: u16 = 16;
 
@@ -100,8 +101,8 @@ impl std::fmt::Debug for VnetTunDevice {
 
 impl VnetTunDevice {
     /// Opens (creating if needed) the interface with `IFF_VNET_HDR`,
-    /// turns on checksum offload and TSO for IPv4 (`TUN_F_CSUM |
-    /// TUN_F_TSO4`), and, if `cfg.configure`, configures it like
+    /// turns on checksum offload and TSO for IPv4 and IPv6 (`TUN_F_CSUM |
+    /// TUN_F_TSO4 | TUN_F_TSO6`), and, if `cfg.configure`, configures it like
     /// [`TunDevice::open`](super::TunDevice::open).
     ///
     /// # Errors
@@ -133,7 +134,7 @@ impl VnetTunDevice {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("TUNSETVNETHDRSZ: {e}")));
         }
-        let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4) as libc::c_ulong;
+        let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) as libc::c_ulong;
         // SAFETY: TUNSETOFFLOAD takes its argument by value.
         let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETOFFLOAD as _, offloads) };
         if rc < 0 {
@@ -280,9 +281,10 @@ impl Device for VnetTunDevice {
                 "not a TCP segment with payload",
             ));
         }
+        let v6 = packet.first().is_some_and(|b| b >> 4 == 6);
         let h = VnetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: GSO_TCPV4,
+            gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
             hdr_len: (ihl + doff) as u16,
             gso_size: mss,
             csum_start: ihl as u16,

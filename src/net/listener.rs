@@ -2,11 +2,13 @@
 
 use super::{error, Shared, Stack, TcpStream};
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// A TCP socket listening on a port of the stack's address.
+/// A TCP socket listening on a port of the stack's addresses: both
+/// families by default, as a Linux socket bound to `[::]` with
+/// `IPV6_V6ONLY` off ([`set_only_v6`](TcpListener::set_only_v6)).
 pub struct TcpListener {
     shared: Arc<Shared>,
     port: u16,
@@ -86,15 +88,42 @@ impl TcpListener {
         std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
     }
 
-    /// The listening address.
+    /// The listening address: the IPv6 one when the listener is v6-only,
+    /// else the IPv4 one (it takes both families).
     ///
     /// # Errors
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(SocketAddrV4::new(
-            self.shared.lock().addr(),
-            self.port,
-        )))
+        let iface = self.shared.lock();
+        Ok(if iface.tcp_only_v6(self.port) == Some(true) {
+            SocketAddr::V6(SocketAddrV6::new(iface.addr6(), self.port, 0, 0))
+        } else {
+            SocketAddr::V4(SocketAddrV4::new(iface.addr(), self.port))
+        })
+    }
+
+    /// Makes the listener take IPv6 peers only (`IPV6_V6ONLY`, as std's
+    /// `only_v6`), or both families (the default, like a Linux socket on
+    /// `[::]`). IPv4 SYNs to a v6-only listener are answered with RST.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the port no longer has a listener.
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.shared
+            .lock()
+            .tcp_set_only_v6(self.port, only_v6)
+            .map_err(error::stack)
+    }
+
+    /// Whether the listener takes IPv6 peers only.
+    ///
+    /// # Errors
+    /// As [`set_only_v6`](Self::set_only_v6).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.shared
+            .lock()
+            .tcp_only_v6(self.port)
+            .ok_or_else(|| error::stack(crate::stack::Error::NotListening))
     }
 
     /// Moves the listener into or out of non-blocking mode.

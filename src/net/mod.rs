@@ -26,7 +26,7 @@ pub use udp::UdpSocket;
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -289,6 +289,11 @@ impl Stack {
     /// Our IPv4 address.
     pub fn addr(&self) -> Ipv4Addr {
         self.shared.lock().addr()
+    }
+
+    /// Our IPv6 address.
+    pub fn addr6(&self) -> Ipv6Addr {
+        self.shared.lock().addr6()
     }
 
     /// What the device offloads: TSO and checksums with a

@@ -123,7 +123,7 @@ impl Interface {
         }
         self.stats.rx_packets += 1;
         self.stats.rx_bytes += packet.len() as u64;
-        ipv4::ingress(self, now, packet, !checksum_ok);
+        super::ip_ingress(self, now, packet, !checksum_ok);
         let Some(entry) = self.rx_hint.take() else {
             return;
         };

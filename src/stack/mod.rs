@@ -26,6 +26,8 @@ mod address_tests;
 #[cfg(test)]
 mod direct_tests;
 #[cfg(test)]
+mod ipv6_tests;
+#[cfg(test)]
 mod listen_tests;
 #[cfg(test)]
 mod malformed_tests;
@@ -182,19 +184,9 @@ impl std::error::Error for Error {}
 /// A packet the demux answers with on its own (RST, ICMP, ICMPv6).
 #[derive(Debug)]
 enum Reply {
-    Tcp {
-        dst: IpAddr,
-        header: TcpHeader,
-    },
-    Icmp {
-        dst: Ipv4Addr,
-        message: Vec<u8>,
-    },
-    #[allow(dead_code)] // queued by IPv6 ingress
-    Icmpv6 {
-        dst: Ipv6Addr,
-        message: Vec<u8>,
-    },
+    Tcp { dst: IpAddr, header: TcpHeader },
+    Icmp { dst: Ipv4Addr, message: Vec<u8> },
+    Icmpv6 { dst: Ipv6Addr, message: Vec<u8> },
 }
 
 impl Reply {
@@ -288,7 +280,10 @@ impl Interface {
             // Room for a TSO segment (IPv4's 64 KiB limit) if the device
             // takes them.
             tx_buf: vec![0u8; 65535],
-            rx_buf: vec![0u8; 65536],
+            // Room for the largest packet of either family: IPv6's payload
+            // length excludes its 40-byte header, so a 64 KiB TSO batch
+            // from the kernel is longer than any IPv4 packet.
+            rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             cfg,
             entries: Vec::new(),
             free: Vec::new(),
@@ -422,7 +417,7 @@ impl Interface {
     /// Handles one packet from the device.
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
-        ipv4::ingress(self, now, packet, true);
+        ip_ingress(self, now, packet, true);
         self.rx_hint = None;
     }
 
@@ -576,6 +571,15 @@ impl Interface {
         }
         *left -= 1;
         self.replies.push_back(r);
+    }
+}
+
+/// One packet from the device: the version nibble tells the families
+/// apart (a TUN device without packet information carries both).
+fn ip_ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify: bool) {
+    match packet.first().map(|b| b >> 4) {
+        Some(6) => ipv6::ingress(iface, now, packet, verify),
+        _ => ipv4::ingress(iface, now, packet, verify),
     }
 }
 

@@ -154,6 +154,49 @@ pub struct Stats {
     /// UDP: malformed datagrams.
     pub udp_malformed: u64,
 
+    /// IPv6: shorter than the header, its payload length or an extension
+    /// header.
+    pub ip6_truncated: u64,
+    /// IPv6: an impossible header (a jumbogram's zero payload length).
+    pub ip6_bad_header: u64,
+    /// IPv6: an extension header RFC 8200 answers with a Parameter
+    /// Problem (hop-by-hop not first, routing with segments left, an
+    /// unknown option whose type asks for an error).
+    pub ip6_bad_ext_header: u64,
+    /// IPv6: an unknown option whose type says "discard silently".
+    pub ip6_unknown_option: u64,
+    /// IPv6: a chain of more extension headers than any real packet has.
+    pub ip6_too_many_ext_headers: u64,
+    /// IPv6: destination is not our address (multicast included).
+    pub ip6_not_for_us: u64,
+    /// IPv6: a source no host may send from (unspecified, loopback,
+    /// multicast, IPv4-mapped, our own).
+    pub ip6_martian_source: u64,
+    /// IPv6: an upper-layer protocol other than TCP, UDP, ICMPv6
+    /// (answered with a Parameter Problem).
+    pub ip6_unsupported_protocol: u64,
+    /// IPv6: "no next header" packets (nothing to deliver).
+    pub ip6_no_next_header: u64,
+    /// IPv6: fragments, dropped (no reassembly).
+    pub ip6_fragment_unsupported: u64,
+    /// IPv6: neighbour discovery and MLD messages, dropped quietly (the
+    /// TUN link has no link layer to resolve).
+    pub ip6_nd_mld_dropped: u64,
+    /// ICMPv6: echo requests answered.
+    pub icmp6_echo_replies: u64,
+    /// ICMPv6: messages dropped (bad checksum, malformed, unhandled type).
+    pub icmp6_dropped: u64,
+    /// ICMPv6: errors applied to a connection (RFC 5927).
+    pub icmp6_errors_applied: u64,
+    /// ICMPv6: of those, Packet Too Big (path MTU lowered, RFC 8201).
+    pub icmp6_packet_too_big: u64,
+    /// ICMPv6: errors ignored (not about a TCP connection of ours, or
+    /// the quoted sequence number is not in flight).
+    pub icmp6_errors_ignored: u64,
+    /// UDP over IPv6: a zero checksum (mandatory over IPv6, RFC 8200
+    /// §8.1).
+    pub udp6_zero_checksum: u64,
+
     /// Replies (RST, ICMP) dropped because the reply queue was full.
     pub replies_dropped: u64,
     /// Replies (RSTs, ICMP) not sent: over the per-second reply limit.
@@ -224,6 +267,23 @@ impl Stats {
             ("udp_queue_full", self.udp_queue_full),
             ("udp_sent", self.udp_sent),
             ("udp_malformed", self.udp_malformed),
+            ("ip6_truncated", self.ip6_truncated),
+            ("ip6_bad_header", self.ip6_bad_header),
+            ("ip6_bad_ext_header", self.ip6_bad_ext_header),
+            ("ip6_unknown_option", self.ip6_unknown_option),
+            ("ip6_too_many_ext_headers", self.ip6_too_many_ext_headers),
+            ("ip6_not_for_us", self.ip6_not_for_us),
+            ("ip6_martian_source", self.ip6_martian_source),
+            ("ip6_unsupported_protocol", self.ip6_unsupported_protocol),
+            ("ip6_no_next_header", self.ip6_no_next_header),
+            ("ip6_fragment_unsupported", self.ip6_fragment_unsupported),
+            ("ip6_nd_mld_dropped", self.ip6_nd_mld_dropped),
+            ("icmp6_echo_replies", self.icmp6_echo_replies),
+            ("icmp6_dropped", self.icmp6_dropped),
+            ("icmp6_errors_applied", self.icmp6_errors_applied),
+            ("icmp6_packet_too_big", self.icmp6_packet_too_big),
+            ("icmp6_errors_ignored", self.icmp6_errors_ignored),
+            ("udp6_zero_checksum", self.udp6_zero_checksum),
             ("replies_dropped", self.replies_dropped),
             ("replies_rate_limited", self.replies_rate_limited),
         ]
@@ -281,5 +341,18 @@ impl Stats {
             + self.tcp_bad_option
             + self.icmp_dropped
             + self.udp_malformed
+            + self.ip6_truncated
+            + self.ip6_bad_header
+            + self.ip6_bad_ext_header
+            + self.ip6_unknown_option
+            + self.ip6_too_many_ext_headers
+            + self.ip6_not_for_us
+            + self.ip6_martian_source
+            + self.ip6_unsupported_protocol
+            + self.ip6_no_next_header
+            + self.ip6_fragment_unsupported
+            + self.ip6_nd_mld_dropped
+            + self.icmp6_dropped
+            + self.udp6_zero_checksum
     }
 }

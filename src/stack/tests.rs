@@ -125,7 +125,7 @@ fn malformed_packets_are_counted_by_reason() {
     );
     let inputs = vec![
         vec![],
-        vec![0x60; 40],
+        vec![0x70; 40],
         good[..10].to_vec(),
         bad_ip_sum,
         bad_tcp_sum,

@@ -179,4 +179,27 @@ mod tests {
             IsnGenerator::new([1, 3]).ts_offset(us, peer)
         );
     }
+
+    #[test]
+    fn ipv6_tuples_key_isn_timestamps_and_flow_label() {
+        use std::net::{Ipv6Addr, SocketAddrV6};
+        let ip = |n| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, n);
+        let a = SocketAddrV6::new(ip(2), 40000, 0, 0);
+        let b = SocketAddrV6::new(ip(1), 80, 0, 0);
+        let c = SocketAddrV6::new(ip(3), 80, 0, 0);
+        let g = IsnGenerator::new([1, 2]);
+        let t = Instant::from_secs(5);
+        // The whole 128-bit address counts, not only a prefix of it.
+        assert_ne!(g.isn(t, a, b), g.isn(t, a, c));
+        assert_ne!(g.ts_offset(ip(2), ip(1)), g.ts_offset(ip(2), ip(3)));
+        // An IPv4 tuple and its IPv4-mapped twin are different inputs.
+        let v4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+        let mapped = SocketAddrV6::new(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(), 80, 0, 0);
+        assert_ne!(g.isn(t, a, v4), g.isn(t, a, mapped));
+        let (fb, fc) = (g.flow_label(a, b), g.flow_label(a, c));
+        assert!(fb != 0 && fb <= 0xf_ffff && fc != 0 && fc <= 0xf_ffff);
+        assert_ne!(fb, fc);
+        assert_eq!(fb, g.flow_label(a, b), "stable for the flow");
+        assert_ne!(fb, IsnGenerator::new([1, 3]).flow_label(a, b), "keyed");
+    }
 }

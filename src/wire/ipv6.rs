@@ -264,6 +264,41 @@ fn options(ext: &[u8], at: usize) -> Result<(), Ipv6Error> {
     Ok(())
 }
 
+/// Skips the extension headers of a quoted packet (an ICMPv6 error's,
+/// not validated: only lengths are checked) starting with Next Header
+/// `next` after the fixed header; returns the upper-layer protocol and
+/// where its header starts.
+///
+/// # Errors
+/// [`Error::Truncated`] if a header runs past `data`;
+/// [`Error::Unsupported`] for a fragment that is not the first, for "no
+/// next header", or past [`MAX_EXT_HEADERS`].
+pub fn skip_ext_headers(data: &[u8], mut next: u8) -> Result<(u8, usize), Error> {
+    let mut at = IPV6_HEADER_LEN;
+    for _ in 0..MAX_EXT_HEADERS {
+        match next {
+            NEXT_HOP_BY_HOP | NEXT_DEST_OPTS | NEXT_ROUTING => {
+                let hdr = data.get(at..at + 2).ok_or(Error::Truncated)?;
+                next = hdr[0];
+                at += (usize::from(hdr[1]) + 1) * 8;
+            }
+            NEXT_FRAGMENT => {
+                let f = data
+                    .get(at..at + FRAGMENT_HEADER_LEN)
+                    .ok_or(Error::Truncated)?;
+                if be16(f, 2).ok_or(Error::Truncated)? >> 3 != 0 {
+                    return Err(Error::Unsupported);
+                }
+                next = f[0];
+                at += FRAGMENT_HEADER_LEN;
+            }
+            NEXT_NONE => return Err(Error::Unsupported),
+            _ => return Ok((next, at)),
+        }
+    }
+    Err(Error::Unsupported)
+}
+
 fn param(code: u8, pointer: usize, always: bool) -> Ipv6Error {
     Ipv6Error::Param {
         code,

@@ -20,13 +20,19 @@ pub const TCP_HEADER_LEN: usize = 20;
 /// Largest TCP header (data offset 15).
 pub const TCP_MAX_HEADER_LEN: usize = 60;
 
-/// The IPv4 and TCP header lengths of an IPv4/TCP packet, from its IHL and
-/// the TCP data offset (RFC 791 §3.1, RFC 9293 §3.1). `None` if the packet
-/// is too short to hold the bytes they are read from. Not validated
-/// further: this is for packets the stack built itself (e.g. the device's
-/// TSO header lengths).
+/// The IP and TCP header lengths of an IPv4/TCP or IPv6/TCP packet, from
+/// its IHL (IPv6: the fixed 40 bytes, as the stack sends no extension
+/// headers) and the TCP data offset (RFC 791 §3.1, RFC 9293 §3.1). `None`
+/// if the packet is too short to hold the bytes they are read from. Not
+/// validated further: this is for packets the stack built itself (e.g. the
+/// device's TSO header lengths).
 pub fn header_lens(packet: &[u8]) -> Option<(usize, usize)> {
-    let ihl = usize::from(packet.first()? & 0x0f) * 4;
+    let first = *packet.first()?;
+    let ihl = if first >> 4 == 6 {
+        super::IPV6_HEADER_LEN
+    } else {
+        usize::from(first & 0x0f) * 4
+    };
     let doff = usize::from(packet.get(ihl + 12)? >> 4) * 4;
     Some((ihl, doff))
 }
