@@ -189,6 +189,9 @@ pub struct Bbr {
     /// Bytes marked lost and delivered in the current loss round.
     round_lost: u64,
     round_acked: u64,
+    /// The last finished loss round: bytes lost, bytes delivered, loss
+    /// events (for the trace).
+    last_round: (u64, u64, u32),
     // PROBE_BW cycle (§5.3.3).
     cycle_stamp: Instant,
     ack_phase: AckPhase,
@@ -256,6 +259,7 @@ impl Bbr {
             loss_events_in_round: 0,
             round_lost: 0,
             round_acked: 0,
+            last_round: (0, 0, 0),
             cycle_stamp: now,
             ack_phase: AckPhase::Init,
             bw_probe_wait: Duration::from_secs(2),
@@ -330,6 +334,44 @@ impl Bbr {
     /// STARTUP has found the bottleneck bandwidth.
     pub fn full_bw_reached(&self) -> bool {
         self.full_bw_reached
+    }
+
+    /// The last ACK began a new round trip (§5.5.1).
+    pub fn round_start(&self) -> bool {
+        self.round_start
+    }
+
+    /// One line of the model for a per-round trace: the state, the
+    /// bandwidth estimates (max, short-term bound), pacing, cwnd, the
+    /// inflight bounds and the last loss round's losses.
+    pub fn trace_line(&self) -> String {
+        let mbit = |b: f64| b * 8.0 / 1e6;
+        let bound = |v: u64| {
+            if v == INF {
+                "-".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let (lost, acked, events) = self.last_round;
+        format!(
+            "round {} {} max_bw {:.1} bw_lo {} pacing {:.1} Mbit/s cwnd {} inflight_hi {} \
+             inflight_lo {} recovery {} last round lost {lost}/{} B in {events} events",
+            self.round_count,
+            self.mode,
+            mbit(self.max_bw),
+            if self.bw_lo.is_finite() {
+                format!("{:.1}", mbit(self.bw_lo))
+            } else {
+                "-".to_string()
+            },
+            mbit(self.pacing_rate),
+            self.cwnd,
+            bound(self.inflight_hi),
+            bound(self.inflight_lo),
+            self.in_recovery,
+            lost + acked,
+        )
     }
 
     /// BDP at `gain` for bandwidth `bw` (§5.6.3 BBRBDPMultiple); the
@@ -459,6 +501,7 @@ impl Bbr {
         self.loss_in_round = self.is_loss_rate_too_high(self.round_lost, accounted);
         self.adapt_lower_bounds_from_congestion();
         self.loss_in_round = false;
+        self.last_round = (self.round_lost, self.round_acked, self.loss_events_in_round);
         self.round_lost = 0;
         self.round_acked = 0;
     }
@@ -504,7 +547,6 @@ impl Bbr {
     pub(super) fn is_loss_rate_too_high(&self, lost: u64, of: u64) -> bool {
         self.loss_events_in_round >= FULL_LOSS_COUNT && lost as f64 > LOSS_THRESH * of as f64
     }
-
     fn is_probing_bw(&self) -> bool {
         matches!(
             self.mode,
@@ -514,8 +556,17 @@ impl Bbr {
 
     /// §5.5.10.3: once per round with loss, outside bandwidth probing,
     /// scale the short-term bounds by β (never below the latest delivery).
+    ///
+    /// Also not while the ACKs are still for a probe's packets (ack phase
+    /// ProbeStopping, §5.5.10.1: the round after UP, or after STARTUP):
+    /// their losses are the probe's overshoot, which inflight_hi answers.
+    /// Judged as congestion they cut bw_lo for the whole 2–3 s until the
+    /// next probe; traced at 100 ms (docs/wan-traces.md): 165 kB of
+    /// STARTUP's overshoot, reported in the first CRUISE round, held the
+    /// pacing rate at 85 Mbit/s for 2.4 s.
     fn adapt_lower_bounds_from_congestion(&mut self) {
-        if self.is_probing_bw() || !self.loss_in_round {
+        if self.is_probing_bw() || self.ack_phase == AckPhase::ProbeStopping || !self.loss_in_round
+        {
             return;
         }
         if self.bw_lo.is_infinite() {
@@ -626,6 +677,8 @@ impl Bbr {
     }
 
     fn enter_drain(&mut self) {
+        // STARTUP was a bandwidth probe: the next round's ACKs are its.
+        self.ack_phase = AckPhase::ProbeStopping;
         self.mode = BbrMode::Drain;
         self.pacing_gain = DRAIN_PACING_GAIN;
         self.cwnd_gain = STARTUP_CWND_GAIN;
@@ -640,6 +693,16 @@ impl Bbr {
     // ---- minimum RTT and PROBE_RTT (§5.3.4) ----
 
     fn update_min_rtt(&mut self, now: Instant, rs: &RateSample) {
+        if self.probe_rtt_min_delay.is_none() {
+            // BBRInit stamps both filters with the connection's start. The
+            // model is made before the connection knows the clock (at
+            // Instant::ZERO, the stack's start), so until the first RTT
+            // sample the windows start now: a connection accepted more
+            // than 5 s after the stack started would otherwise begin in
+            // PROBE_RTT at its first ACK.
+            self.probe_rtt_min_stamp = now;
+            self.min_rtt_stamp = now;
+        }
         self.probe_rtt_expired =
             now.saturating_duration_since(self.probe_rtt_min_stamp) > PROBE_RTT_INTERVAL;
         if let Some(rtt) = rs.rtt {

@@ -524,6 +524,17 @@ impl Tcb {
             };
             self.loss.cc.on_rate_sample(now, &rs, ctx);
         }
+        if log::log_enabled!(log::Level::Trace) {
+            if let Some(b) = self.loss.cc.bbr().filter(|b| b.round_start()) {
+                // One line per round trip (RUST_LOG=tunstack::tcp::rate=trace).
+                log::trace!(
+                    "{} -> {}: {} pipe {in_flight} at {now}",
+                    self.local,
+                    self.remote,
+                    b.trace_line()
+                );
+            }
+        }
         if self.loss.cc.bbr().is_some_and(|b| b.mode() != mode) {
             // The trace of BBR's state machine (RUST_LOG=tunstack=debug).
             log::debug!(

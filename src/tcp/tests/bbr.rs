@@ -434,8 +434,14 @@ const BDP: u64 = 125_000;
 
 impl Model {
     fn new() -> Model {
-        let now = Instant::from_millis(10);
-        let mut bbr = Bbr::new(MSS, 10 * MSS, 1, now);
+        Model::made_at(Instant::ZERO, Instant::from_millis(10))
+    }
+
+    /// The model made at `made` (as the stack makes it, at its clock's
+    /// zero), its connection's first ACK after `start`.
+    fn made_at(made: Instant, start: Instant) -> Model {
+        let now = start;
+        let mut bbr = Bbr::new(MSS, 10 * MSS, 1, made);
         bbr.init_pacing_rate(Some(Duration::from_millis(10)));
         Model {
             bbr,
@@ -532,4 +538,20 @@ fn bbr_a_round_with_many_loss_events_over_two_percent_cuts_bw_lo() {
         m.bbr.bandwidth()
     );
     assert!(m.bbr.inflight_lo().unwrap() < 2 * BDP);
+}
+
+#[test]
+fn bbr_connection_accepted_long_after_the_stack_started_does_not_begin_in_probe_rtt() {
+    // The model is made at the stack's clock zero; its connection starts
+    // 60 s later. The 5 s PROBE_RTT interval and the 10 s min-RTT window
+    // run from the connection's first RTT sample (BBRInit: "now"), not
+    // from the stack's start.
+    let mut m = Model::made_at(Instant::ZERO, Instant::from_secs(60));
+    let mut modes = Vec::new();
+    for _ in 0..6 {
+        m.rounds(1, 0);
+        modes.push(m.bbr.mode());
+    }
+    assert!(!modes.contains(&BbrMode::ProbeRtt), "{modes:?}");
+    assert_eq!(m.bbr.min_rtt(), Some(Duration::from_millis(10)));
 }
