@@ -28,7 +28,7 @@ pub struct SocketHandle {
 
 #[derive(Debug)]
 pub(super) struct Entry {
-    generation: u32,
+    pub(super) generation: u32,
     pub(super) tcb: Tcb,
     /// The listener port this connection was accepted on, until accepted.
     listener: Option<u16>,
@@ -39,7 +39,13 @@ pub(super) struct Entry {
     /// semantics, as mio).
     pub(super) events: u64,
     /// No user handle refers to it any more; free once closed.
-    orphaned: bool,
+    pub(super) orphaned: bool,
+    /// Touched since the last poll (listed in `Interface::dirty`).
+    pub(super) dirty: bool,
+    /// The deadline of its live item in the timer heap.
+    pub(super) scheduled: Option<Instant>,
+    /// Listed in `Interface::time_waits`.
+    pub(super) time_wait_listed: bool,
 }
 
 /// Largest accept backlog a listener gets (Linux's `somaxconn`).
@@ -72,9 +78,15 @@ impl Interface {
             .filter(|e| e.generation == h.generation)
     }
 
+    /// The entry behind `h`, touched (see `sched`): whoever changes a
+    /// connection may have given it something to send or a new deadline.
     fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
+        let i = h.index as usize;
+        if self.entry(h).is_some() {
+            self.touch(i);
+        }
         self.entries
-            .get_mut(h.index as usize)
+            .get_mut(i)
             .and_then(|e| e.as_mut())
             .filter(|e| e.generation == h.generation)
     }
@@ -99,6 +111,9 @@ impl Interface {
             queued: false,
             events: 0,
             orphaned: listener.is_some(),
+            dirty: false,
+            scheduled: None,
+            time_wait_listed: false,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -111,6 +126,7 @@ impl Interface {
             }
         };
         self.conns.insert(key, index);
+        self.touch(index);
         self.stats.tcp_connections_opened += 1;
         SocketHandle {
             index: index as u32,
@@ -156,7 +172,7 @@ impl Interface {
         now: Instant,
         remote: SocketAddrV4,
     ) -> Result<SocketHandle, Error> {
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return Err(Error::TableFull);
         }
@@ -221,10 +237,14 @@ impl Interface {
         if self.listeners.remove(&port).is_none() {
             return;
         }
-        for e in self.entries.iter_mut().flatten() {
+        for i in 0..self.entries.len() {
+            let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
             if e.listener == Some(port) {
                 e.tcb.abort();
                 e.orphaned = true;
+                self.touch(i);
             }
         }
     }
@@ -274,6 +294,7 @@ impl Interface {
         let applied = e.tcb.on_icmp_error(seq, error);
         if applied {
             e.events += 1;
+            self.touch(i);
         }
         applied
     }
@@ -295,11 +316,13 @@ impl Interface {
     }
 
     /// Moves newly established passive connections to their accept queue
-    /// and frees closed orphans. Returns true if anything changed.
+    /// and frees closed orphans, among the entries touched since the last
+    /// poll (no other can have changed). Returns true if anything changed.
     pub(super) fn reap(&mut self) -> bool {
         let mut changed = false;
-        for i in 0..self.entries.len() {
-            let Some(e) = self.entries[i].as_mut() else {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &i in &dirty {
+            let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
                 continue;
             };
             let h = SocketHandle {
@@ -342,6 +365,7 @@ impl Interface {
                 changed = true;
             }
         }
+        self.dirty = dirty;
         changed
     }
 
@@ -379,6 +403,7 @@ impl Interface {
                 if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {
                     e.tcb.on_segment(now, seg);
                     e.events += 1;
+                    self.touch(i);
                     self.enqueue_if_established(i);
                     return;
                 }
@@ -445,7 +470,7 @@ impl Interface {
                 return;
             }
         }
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return;
         }
@@ -528,7 +553,7 @@ impl Interface {
             self.stats.tcp_listen_ack_dropped += 1;
             return true;
         }
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return true;
         }

@@ -14,6 +14,7 @@
 
 mod demux;
 mod ipv4;
+mod sched;
 mod stats;
 mod udp;
 
@@ -43,7 +44,8 @@ use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
@@ -210,6 +212,12 @@ pub struct Interface {
     idents: ipv4::Idents,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
+    /// Entries touched since the last poll (see `sched`).
+    dirty: Vec<usize>,
+    /// Connection deadlines, earliest first (lazy; see `sched`).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Connections that entered TIME-WAIT, oldest first, with generation.
+    time_waits: VecDeque<(usize, u32)>,
 }
 
 impl Interface {
@@ -239,6 +247,9 @@ impl Interface {
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
             now: Instant::ZERO,
             idents: ipv4::Idents::default(),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            time_waits: VecDeque::new(),
         }
     }
 
@@ -307,26 +318,29 @@ impl Interface {
     /// would only return `EAGAIN`.
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
-        let mut activity = false;
-        for e in self.entries.iter_mut().flatten() {
-            if e.tcb.poll_at().is_some_and(|t| t <= now) {
-                e.tcb.on_timeout(now);
-                e.events += 1;
-                activity = true;
-            }
-        }
+        // Leaves the touched entries in table order, as a scan of the
+        // whole table would: output is deterministic whatever order they
+        // were touched in.
+        let mut activity = self.fire_timers(now);
         activity |= self.egress(now, device);
         activity |= self.reap();
+        self.reschedule();
         activity
     }
 
     /// The earliest instant at which [`poll`](Self::poll) has timer work.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.entries
+        // Entries touched since the last poll are not in the heap yet.
+        let touched = self
+            .dirty
             .iter()
-            .flatten()
+            .filter_map(|&i| self.entries.get(i).and_then(Option::as_ref))
             .filter_map(|e| e.tcb.poll_at())
-            .min()
+            .min();
+        match (self.next_deadline(), touched) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Handles one packet from the device.
@@ -349,7 +363,7 @@ impl Interface {
         } else {
             0
         };
-        for i in 0..self.entries.len() {
+        for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
             };
