@@ -56,14 +56,29 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS of the server")
 }
 
+/// Sets the soft descriptor limit to `n` (within the hard limit: a
+/// container may not let even root raise that).
 fn raise_fd_limit(n: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
+    // SAFETY: getrlimit fills a valid struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    assert!(
+        lim.rlim_max >= n,
+        "this test needs {n} descriptors; the hard limit is {}",
+        lim.rlim_max
+    );
+    lim.rlim_cur = n;
     // SAFETY: setrlimit with a valid struct; raising within root's limits.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    assert_eq!(rc, 0, "RLIMIT_NOFILE {n}");
+    assert_eq!(
+        rc,
+        0,
+        "RLIMIT_NOFILE {n}: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 fn www(dir: &Path) -> std::path::PathBuf {
@@ -78,7 +93,7 @@ fn ab_500_clients_20000_requests_no_failure_and_no_syn_retransmitted() {
     let dir = TempDir::new("load-ab");
     enter_netns();
     let root = www(dir.path());
-    raise_fd_limit(16384);
+    raise_fd_limit(4096);
     let server = Daemon::spawn(
         dir.path(),
         tunstack(),
@@ -137,7 +152,7 @@ fn ten_thousand_idle_echo_connections_cost_at_most_16_kib_each() {
     const N: usize = 10_000;
     let dir = TempDir::new("load-rss");
     enter_netns();
-    raise_fd_limit(2 * N as u64 + 1024);
+    raise_fd_limit(N as u64 + 1024);
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let mut child = Command::new(tunstack())
         .args(["serve", "--echo", "--port", "7"])
