@@ -4,6 +4,7 @@
 #   sudo scripts/bench.sh            # full run: 5 runs per row, writes docs/benchmarks.md
 #   sudo scripts/bench.sh --smoke    # tiny sizes, 1 run, debug build, prints only (CI)
 #   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s, one page load each
+#   sudo scripts/bench.sh --load     # only ab and wrk against tunstack serve and nginx (scripts/bench-load.sh)
 #
 # Builds the bench examples (release), then measures, in network namespaces
 # it creates for each run (tunstack-bench-PID-*) and removes again, also on
@@ -70,11 +71,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-smoke=0 wan=0
+smoke=0 wan=0 load=0
 for arg in "$@"; do
     case "$arg" in
         --smoke) smoke=1 ;;
         --wan) wan=1 ;;
+        --load) load=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -136,6 +138,9 @@ build=(build --quiet --example bench_tcp --example bench_rawtun --example bench_
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
+if [ "$load" -eq 1 ]; then
+    build=(build --quiet --bin tunstack)
+fi
 if [ "$PROFILE" = release ]; then
     build+=(--release)
 elif [ "$PROFILE" != debug ]; then
@@ -163,6 +168,7 @@ wanted=(bench_tcp bench_rawtun bench_smoltcp)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
+[ "$load" -eq 0 ] || wanted=()
 for b in "${wanted[@]}"; do
     [ -x "$bin/$b" ] || {
         echo "scripts/bench.sh: $bin/$b was not built" >&2
@@ -847,6 +853,12 @@ if [ "$wan" -eq 1 ]; then
     fi
     echo "wrote the WAN section of $DOC"
     exit 0
+fi
+
+# --- load (--load) ------------------------------------------------------------------
+if [ "$load" -eq 1 ]; then
+    # shellcheck source=scripts/bench-load.sh
+    . scripts/bench-load.sh
 fi
 
 # --- rows ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ fi
 # command is on PATH.
 PACKAGES=(tshark:tshark tcpdump:tcpdump nginx:nginx netcat-openbsd:nc socat:socat
     iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables openssl:openssl
-    nftables:nft iputils-ping:ping wget:wget iperf3:iperf3)
+    nftables:nft iputils-ping:ping wget:wget iperf3:iperf3 apache2-utils:ab wrk:wrk)
 
 installed() { # PACKAGE COMMAND
     if command -v dpkg-query > /dev/null 2>&1 &&

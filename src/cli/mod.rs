@@ -416,6 +416,23 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
     );
     let stats = serve::run(&stack, port, &mode, None)
         .map_err(|e| failure(exit::CONNECT, format!("serve: {e}")))?;
+    let s = stack.stats();
+    // What a load test needs to see at once: whether clients were turned
+    // away or had to retry.
+    eprintln!(
+        "tunstack: listen queues: {} SYNs dropped (accept queue full), {} handshake ACKs \
+         ignored (accept queue full), {} SYN cookies sent, {} accepted; {} TIME-WAIT \
+         recycled, {} refused (table full); {} segments in, {} out, {} retransmitted",
+        s.tcp_listen_overflow,
+        s.tcp_listen_ack_dropped,
+        s.tcp_syncookies_sent,
+        s.tcp_syncookies_recv,
+        s.tcp_time_wait_recycled,
+        s.tcp_table_full,
+        s.tcp_segments_in,
+        s.tcp_segments_out,
+        s.tcp_retransmits
+    );
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",

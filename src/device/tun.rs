@@ -152,6 +152,9 @@ pub(super) fn configure(name: &str, cfg: &TunConfig) -> io::Result<()> {
     sock.set_addr(name, libc::SIOCSIFADDR, cfg.kernel_addr)?;
     sock.set_addr(name, libc::SIOCSIFNETMASK, Ipv4Addr::from(mask))?;
     sock.set_mtu(name, cfg.mtu)?;
+    if let Err(e) = sock.set_txqueuelen(name, TX_QUEUE_LEN) {
+        log::debug!("could not set the queue length of {name}: {e}");
+    }
     sock.set_up(name)?;
     if let Some(a) = addr6 {
         add_addr6(name, a, cfg.prefix6)?;
@@ -159,6 +162,16 @@ pub(super) fn configure(name: &str, cfg: &TunConfig) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Packets the kernel queues toward us (the interface's `txqueuelen`;
+/// TUN's default is 500). This queue plays the part of a NIC's receive
+/// ring and the kernel's per-CPU backlog, and must hold a burst from every
+/// client at once: 500 clients opening connections together have up to
+/// three segments each in flight toward us (SYN, ACK, request), and
+/// packets beyond the queue are dropped, costing a SYN retransmission (a
+/// whole second). 4096, like `somaxconn`, holds a burst from a full
+/// accept backlog.
+const TX_QUEUE_LEN: i32 = 4096;
 
 /// Waits (up to 2 s) until the kernel lets a socket bind `addr`: with DAD
 /// skipped the address still becomes usable only when the kernel's
@@ -284,6 +297,13 @@ impl Ctl {
         let mut req = ifreq(name);
         req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
         self.ioctl(libc::SIOCSIFMTU, &mut req, "set MTU")
+    }
+
+    fn set_txqueuelen(&self, name: &str, len: i32) -> io::Result<()> {
+        let mut req = ifreq(name);
+        // ifr_qlen shares the int slot of the union with ifr_mtu.
+        req.ifr_ifru.ifru_mtu = len as libc::c_int;
+        self.ioctl(libc::SIOCSIFTXQLEN, &mut req, "set queue length")
     }
 
     fn set_up(&self, name: &str) -> io::Result<()> {

@@ -28,7 +28,7 @@ pub struct SocketHandle {
 
 #[derive(Debug)]
 pub(super) struct Entry {
-    generation: u32,
+    pub(super) generation: u32,
     pub(super) tcb: Tcb,
     /// The listener port this connection was accepted on, until accepted.
     listener: Option<u16>,
@@ -37,7 +37,13 @@ pub(super) struct Entry {
     /// The connection's events so far (see `events.rs`).
     pub(super) events: super::events::SocketEvents,
     /// No user handle refers to it any more; free once closed.
-    orphaned: bool,
+    pub(super) orphaned: bool,
+    /// Touched since the last poll (listed in `Interface::dirty`).
+    pub(super) dirty: bool,
+    /// The deadline of its live item in the timer heap.
+    pub(super) scheduled: Option<Instant>,
+    /// Listed in `Interface::time_waits`.
+    pub(super) time_wait_listed: bool,
     /// The IPv6 flow label of the connection's packets (RFC 6437).
     pub(super) flow_label: u32,
 }
@@ -75,9 +81,15 @@ impl Interface {
             .filter(|e| e.generation == h.generation)
     }
 
+    /// The entry behind `h`, touched (see `sched`): whoever changes a
+    /// connection may have given it something to send or a new deadline.
     pub(super) fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
+        let i = h.index as usize;
+        if self.entry(h).is_some() {
+            self.touch(i);
+        }
         self.entries
-            .get_mut(h.index as usize)
+            .get_mut(i)
             .and_then(|e| e.as_mut())
             .filter(|e| e.generation == h.generation)
     }
@@ -108,6 +120,9 @@ impl Interface {
             queued: false,
             events: super::events::SocketEvents::default(),
             orphaned: listener.is_some(),
+            dirty: false,
+            scheduled: None,
+            time_wait_listed: false,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -120,6 +135,7 @@ impl Interface {
             }
         };
         self.conns.insert(key, index);
+        self.touch(index);
         self.stats.tcp_connections_opened += 1;
         SocketHandle {
             index: index as u32,
@@ -166,7 +182,7 @@ impl Interface {
         remote: impl Into<SocketAddr>,
     ) -> Result<SocketHandle, Error> {
         let remote = remote.into();
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return Err(Error::TableFull);
         }
@@ -257,10 +273,14 @@ impl Interface {
         if self.listeners.remove(&port).is_none() {
             return;
         }
-        for e in self.entries.iter_mut().flatten() {
+        for i in 0..self.entries.len() {
+            let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
             if e.listener == Some(port) {
                 e.tcb.abort();
                 e.orphaned = true;
+                self.touch(i);
             }
         }
     }
@@ -302,7 +322,11 @@ impl Interface {
         let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
             return false;
         };
-        e.tcb.on_icmp_error(seq, error)
+        let applied = e.tcb.on_icmp_error(seq, error);
+        if applied {
+            self.touch(i);
+        }
+        applied
     }
 
     /// True if `port` has a connection waiting to be accepted.
@@ -322,11 +346,13 @@ impl Interface {
     }
 
     /// Moves newly established passive connections to their accept queue
-    /// and frees closed orphans. Returns true if anything changed.
+    /// and frees closed orphans, among the entries touched since the last
+    /// poll (no other can have changed). Returns true if anything changed.
     pub(super) fn reap(&mut self) -> bool {
         let mut changed = false;
-        for i in 0..self.entries.len() {
-            let Some(e) = self.entries[i].as_mut() else {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &i in &dirty {
+            let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
                 continue;
             };
             let h = SocketHandle {
@@ -369,6 +395,7 @@ impl Interface {
                 changed = true;
             }
         }
+        self.dirty = dirty;
         changed
     }
 
@@ -406,6 +433,7 @@ impl Interface {
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
                 if !(reincarnate && listening) {
                     e.tcb.on_segment(now, seg);
+                    self.touch(i);
                     self.enqueue_if_established(i);
                     if !seg.payload.is_empty() {
                         self.rx_hint = Some(i);
@@ -475,7 +503,7 @@ impl Interface {
                 return;
             }
         }
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return;
         }
@@ -560,7 +588,7 @@ impl Interface {
             self.stats.tcp_listen_ack_dropped += 1;
             return true;
         }
-        if self.conns.len() >= self.cfg.max_connections {
+        if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return true;
         }

@@ -160,3 +160,63 @@ fn stray_ack_without_recent_cookies_is_not_checked() {
     assert_eq!(iface.stats().tcp_syncookies_failed, 0);
     assert_eq!(iface.stats().tcp_syncookies_recv, 0);
 }
+
+#[test]
+fn full_table_recycles_the_oldest_time_wait_for_a_new_connection() {
+    // Linux keeps TIME-WAIT only up to tcp_max_tw_buckets; a table full of
+    // them must not refuse new clients.
+    let mut iface = Interface::new(Config {
+        max_connections: 1,
+        ..Config::default()
+    });
+    super::tests::server_in_time_wait(&mut iface);
+    assert_eq!(iface.connection_count(), 1);
+    let out = poll_with(
+        &mut iface,
+        Instant::from_millis(10),
+        vec![syn(40001, TcpOptions::default())],
+    );
+    let (sa, _) = parse_tcp(&out[0]);
+    assert_eq!((sa.dst_port, sa.flags), (40001, Flags::SYN | Flags::ACK));
+    assert_eq!(iface.stats().tcp_time_wait_recycled, 1);
+    assert_eq!(iface.stats().tcp_table_full, 0);
+    assert_eq!(iface.connection_count(), 1);
+    // With no TIME-WAIT left to recycle, the table is full.
+    let out = poll_with(
+        &mut iface,
+        Instant::from_millis(11),
+        vec![syn(40002, TcpOptions::default())],
+    );
+    assert!(out.is_empty());
+    assert_eq!(iface.stats().tcp_table_full, 1);
+}
+
+#[test]
+fn idle_connections_cost_a_poll_nothing() {
+    // A poll looks only at what changed: thousands of idle connections
+    // (no deadline) are neither scanned for output nor for timers.
+    let mut iface = Interface::new(Config::default());
+    iface.tcp_listen(80).unwrap();
+    for p in 0..2000u16 {
+        let out = poll_with(
+            &mut iface,
+            Instant::ZERO,
+            vec![syn(10000 + p, TcpOptions::default())],
+        );
+        let (sa, _) = parse_tcp(&out[0]);
+        poll_with(
+            &mut iface,
+            Instant::ZERO,
+            vec![ack(10000 + p, &sa, None, b"")],
+        );
+        iface.tcp_accept(80).unwrap().unwrap();
+    }
+    assert_eq!(iface.connection_count(), 2000);
+    poll_with(&mut iface, Instant::from_millis(1), vec![]);
+    assert!(iface.dirty.is_empty(), "nothing left to look at");
+    assert_eq!(
+        iface.poll_at(),
+        None,
+        "no deadline: idle connections keep no timer"
+    );
+}

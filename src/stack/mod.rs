@@ -18,6 +18,7 @@ mod events;
 mod frag;
 mod ipv4;
 mod ipv6;
+mod sched;
 mod stats;
 mod udp;
 
@@ -53,7 +54,8 @@ use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{TcpHeader, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -256,6 +258,12 @@ pub struct Interface {
     /// the demux, and the last such entry with how many in a row.
     rx_hint: Option<usize>,
     rx_streak: (Option<usize>, u32),
+    /// Entries touched since the last poll (see `sched`).
+    dirty: Vec<usize>,
+    /// Connection deadlines, earliest first (lazy; see `sched`).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Connections that entered TIME-WAIT, oldest first, with generation.
+    time_waits: VecDeque<(usize, u32)>,
 }
 
 impl Interface {
@@ -300,6 +308,9 @@ impl Interface {
             direct: None,
             rx_hint: None,
             rx_streak: (None, 0),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            time_waits: VecDeque::new(),
         }
     }
 
@@ -386,27 +397,31 @@ impl Interface {
     /// would only return `EAGAIN`.
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
-        let mut activity = false;
         self.frag.expire(now, &mut self.stats);
-        for e in self.entries.iter_mut().flatten() {
-            if e.tcb.poll_at().is_some_and(|t| t <= now) {
-                e.tcb.on_timeout(now);
-                activity = true;
-            }
-        }
+        // Leaves the touched entries in table order, as a scan of the
+        // whole table would: output is deterministic whatever order they
+        // were touched in.
+        let mut activity = self.fire_timers(now);
         activity |= self.egress(now, device);
         activity |= self.reap();
+        self.reschedule();
         activity
     }
 
     /// The earliest instant at which [`poll`](Self::poll) has timer work.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.entries
+        // Entries touched since the last poll are not in the heap yet.
+        let touched = self
+            .dirty
             .iter()
-            .flatten()
+            .filter_map(|&i| self.entries.get(i).and_then(Option::as_ref))
             .filter_map(|e| e.tcb.poll_at())
             .chain(self.frag.poll_at())
-            .min()
+            .min();
+        match (self.next_deadline(), touched) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The fragment reassembler (memory held, trains pending).
@@ -492,7 +507,7 @@ impl Interface {
             }
         };
         let (tso_max4, tso_max6) = (tso_max(IPV4_HEADER_LEN), tso_max(IPV6_HEADER_LEN));
-        for i in 0..self.entries.len() {
+        for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
             };

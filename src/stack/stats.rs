@@ -129,6 +129,9 @@ pub struct Stats {
     pub tcp_table_full: u64,
     /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
     pub tcp_time_wait_reused: u64,
+    /// TCP: TIME-WAIT connections freed early to make room in a full
+    /// table (Linux drops TIME-WAIT beyond `tcp_max_tw_buckets`).
+    pub tcp_time_wait_recycled: u64,
     /// TCP: connections opened (active + passive).
     pub tcp_connections_opened: u64,
     /// TCP: retransmitted segments, summed over closed connections.
@@ -256,6 +259,7 @@ impl Stats {
             ("tcp_syncookies_failed", self.tcp_syncookies_failed),
             ("tcp_table_full", self.tcp_table_full),
             ("tcp_time_wait_reused", self.tcp_time_wait_reused),
+            ("tcp_time_wait_recycled", self.tcp_time_wait_recycled),
             ("tcp_connections_opened", self.tcp_connections_opened),
             ("tcp_retransmits", self.tcp_retransmits),
             ("icmp_errors_applied", self.icmp_errors_applied),

@@ -479,7 +479,7 @@ fn table_limit_is_enforced() {
 
 /// Drives a passive connection on port 80 through an active close by us
 /// into TIME-WAIT; returns (our ISS, the peer's next sequence number).
-fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
+pub(super) fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
     iface.tcp_listen(80).unwrap();
     let out = poll_with(
         iface,
