@@ -143,7 +143,14 @@ fn each_attempt_times_out_on_its_own_clock() {
     assert_eq!(r.deadline(), Some(ms(t0, 1250)));
     assert_eq!(r.expire(ms(t0, 1250)), vec![1]);
     assert!(r.is_over());
-    assert_eq!(r.error().kind(), io::ErrorKind::TimedOut);
+    let e = r.error();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    assert!(
+        e.to_string().starts_with(
+            "connection to 10.0.0.1:80 timed out after 1.0 s (also tried [fd00::1]:80: "
+        ),
+        "{e}"
+    );
 }
 
 #[test]
