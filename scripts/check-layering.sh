@@ -48,7 +48,7 @@ LAYERS=(
     "net net/"
     "http http/"
     "dns dns/"
-    "connector connector.rs"
+    "connector connector.rs connector/"
     "cli cli/ main.rs"
     "root lib.rs"
 )
@@ -87,8 +87,10 @@ rule "net/" '\bcrate::(wire|http|dns|connector|cli)\b' \
 rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|cli)\b' \
     "http and dns work over any Read + Write / UDP-like socket"
 
-rule "connector.rs" '\bcrate::(tcp|stack|wire|device|cli)\b' \
+rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|cli)\b' \
     "the connector joins net, http and dns through their public APIs"
+rule "connector/" "$clock" \
+    "Happy Eyeballs (connector/happy.rs) is sans-IO: time is an input"
 
 rule "* !net/ !device/ !connector.rs !cli/ !main.rs" '\b(Instant|SystemTime)::now\b' \
     "only net, device, the connector and the binary (main.rs, cli/) read the clock"

@@ -15,10 +15,10 @@
 //! Every decision is recorded as a [`Note`], so `get -v` can say which
 //! family won and why.
 
+use crate::time::{Duration, Instant};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay.
 pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
