@@ -27,14 +27,18 @@ pub(crate) struct GetArgs {
     /// connections.
     #[arg(required = true, value_name = "URL")]
     urls: Vec<String>,
-    /// Write the body to FILE instead of stdout; repeat for each URL (the
-    /// n-th -o is the n-th URL's).
+    /// Write the body to FILE instead of stdout; repeat for each URL: as
+    /// with curl, the n-th -o or -O (in the order given) is the n-th URL's.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Vec<PathBuf>,
     /// Write the body to a file named like the URL's last path segment;
-    /// repeat for each URL (the URLs after those with an -o).
+    /// repeat for each URL (paired with the URLs by position, like -o).
     #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Count)]
     remote_name: u8,
+    /// Every -o and -O in command-line order ([`GetArgs::pair_outputs`]);
+    /// empty when the positions are not known.
+    #[arg(skip)]
+    outputs: Vec<OutputSpec>,
     /// Send HEAD and print the response head (to stdout or -o FILE).
     #[arg(short = 'I', long = "head")]
     head: bool,
@@ -111,6 +115,10 @@ pub(crate) struct GetArgs {
     /// 500, 502, 503, 504) up to N more times.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry: u32,
+    /// With --retry: a refused connection is transient too (curl's
+    /// --retry-connrefused).
+    #[arg(long)]
+    retry_connrefused: bool,
     /// Wait SECONDS between tries (default: 1 s, doubling each time).
     #[arg(long, value_name = "SECONDS")]
     retry_delay: Option<f64>,
@@ -194,6 +202,43 @@ pub(crate) struct GetArgs {
     pub(super) net: NetArgs,
 }
 
+/// One `-o FILE` or `-O`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutputSpec {
+    File(PathBuf),
+    RemoteName,
+}
+
+impl GetArgs {
+    /// Records the -o and -O options in the order they were given: curl
+    /// gives the n-th of them, whichever kind, to the n-th URL
+    /// (`-O URL1 -o f URL2` saves URL1 under its own name and URL2 as f).
+    pub(crate) fn pair_outputs(&mut self, m: &clap::ArgMatches) {
+        let files = m.indices_of("output").into_iter().flatten();
+        let mut specs: Vec<(usize, OutputSpec)> = files
+            .zip(self.output.iter())
+            .map(|(i, p)| (i, OutputSpec::File(p.clone())))
+            .collect();
+        let remotes = m.indices_of("remote_name").into_iter().flatten();
+        specs.extend(remotes.map(|i| (i, OutputSpec::RemoteName)));
+        specs.sort_by_key(|(i, _)| *i);
+        self.outputs = specs.into_iter().map(|(_, s)| s).collect();
+    }
+
+    /// The -o and -O options in the order curl pairs them with the URLs;
+    /// without known positions, every -o before every -O.
+    fn output_specs(&self) -> Vec<OutputSpec> {
+        let known = self.outputs.len() == self.output.len() + usize::from(self.remote_name);
+        if known && !self.outputs.is_empty() {
+            return self.outputs.clone();
+        }
+        let files = self.output.iter().cloned().map(OutputSpec::File);
+        files
+            .chain((0..self.remote_name).map(|_| OutputSpec::RemoteName))
+            .collect()
+    }
+}
+
 /// Connections a page load opens at once by default: what browsers open
 /// per host.
 const DEFAULT_PARALLEL: u16 = 6;
@@ -246,14 +291,23 @@ enum Header {
     Remove(String),
 }
 
+/// `-d @FILE` / `--data-binary @FILE` with a file that cannot be read:
+/// curl warns (unless `-s`) and sends the request with that part empty.
+fn unreadable(a: &GetArgs, path: &str) {
+    if !a.silent {
+        eprintln!("Warning: Couldn't read data from file \"{path}\", this makes an empty POST.");
+    }
+}
+
 /// The request body from -d / --data-binary.
 fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     if let Some(d) = &a.data_binary {
         return Ok(Some(match d.strip_prefix('@') {
             Some(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| {
-                    failure(exit::READ_ERROR, format!("--data-binary @{path}: {e}"))
-                })?;
+                let Ok(meta) = std::fs::metadata(path) else {
+                    unreadable(a, path);
+                    return Ok(Some(RequestBody::Bytes(Vec::new())));
+                };
                 if !meta.is_file() {
                     return Err(failure(
                         exit::READ_ERROR,
@@ -272,8 +326,10 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     for d in &a.data {
         match d.strip_prefix('@') {
             Some(path) => {
-                let mut bytes = std::fs::read(path)
-                    .map_err(|e| failure(exit::READ_ERROR, format!("-d @{path}: {e}")))?;
+                let mut bytes = std::fs::read(path).unwrap_or_else(|_| {
+                    unreadable(a, path);
+                    Vec::new()
+                });
                 bytes.retain(|&b| b != b'\r' && b != b'\n');
                 parts.push(bytes);
             }
@@ -534,8 +590,13 @@ mod tests {
         let _ = std::fs::remove_file(&f);
         let a = args(&["--data-binary", "@/dev/null"]);
         assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
-        let a = args(&["--data-binary", "@/nonexistent/x"]);
-        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
+        // A file that cannot be read is an empty body, as with curl.
+        for flag in ["-d", "--data-binary"] {
+            let a = args(&["-s", flag, "@/nonexistent/x"]);
+            let r = build_request(&a, Url::parse(&a.urls[0]).unwrap()).unwrap();
+            assert_eq!(r.body, Some(RequestBody::Bytes(Vec::new())), "{flag}");
+            assert_eq!(r.method, "POST");
+        }
         let a = args(&["-I", "-d", "x"]);
         assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }

@@ -20,6 +20,9 @@ pub(crate) struct Observed {
     pub remote: Option<SocketAddr>,
     pub local_port: Option<u16>,
     pub connects: u64,
+    /// The connect was refused (a RST answered the SYN), for
+    /// `--retry-connrefused`.
+    pub refused: bool,
     pub status: u16,
     pub url: String,
     pub size_download: u64,
@@ -144,6 +147,7 @@ mod tests {
             remote: Some("10.0.0.1:8080".parse().unwrap()),
             local_port: Some(40000),
             connects: 1,
+            refused: false,
             status: 200,
             url: "http://10.0.0.1:8080/x".into(),
             size_download: 1000,

@@ -17,7 +17,7 @@ pub mod poll;
 mod stream;
 mod udp;
 
-pub use crate::stack::{Config, Stats};
+pub use crate::stack::{Config, Stats, MAX_BACKLOG};
 pub use listener::TcpListener;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
@@ -163,6 +163,12 @@ impl Shared {
     /// it releases the lock to sleep, so it cannot be missed). Saves the
     /// futex system call `notify_all` makes even with nobody waiting: the
     /// driver calls this after every busy poll.
+    ///
+    /// The one place where a change to the sockets (a segment, a timer, a
+    /// user call another thread waits on) wakes those who wait: blocked
+    /// reads, writes, connects, lingering closes and `Poll::poll`, which
+    /// then look at the connections' events again. Only the registration
+    /// changes of a `Poll` and stopping the stack notify otherwise.
     fn notify_waiters(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {

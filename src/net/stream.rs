@@ -5,7 +5,7 @@ use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,13 +71,6 @@ struct Inner {
     closed: bool,
 }
 
-fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(error::ipv6_unsupported()),
-    }
-}
-
 fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
     timeout.map(|t| std::time::Instant::now() + t)
 }
@@ -137,20 +130,20 @@ impl TcpStream {
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
-                let Some(tcb) = iface.tcp_mut(handle) else {
+                let (Some(ev), Some(tcb)) = (iface.tcp_events(handle), iface.tcp(handle)) else {
                     return Some(Err(error::not_connected()));
                 };
                 if tcb.recv_queue() > 0 || buf.is_empty() {
                     return Some(Ok(tcb.peek(buf)));
                 }
-                if let Some(e) = tcb.error() {
+                if let Some(e) = ev.error {
                     return Some(Err(error::connection(e)));
                 }
                 if tcb.can_recv() {
                     // End of stream.
                     return Some(Ok(0));
                 }
-                if tcb.is_connecting() {
+                if ev.connecting() {
                     return Some(Err(error::not_connected()));
                 }
                 if nonblocking {
@@ -193,7 +186,7 @@ impl TcpStream {
             ));
         }
         self.with_tcb(|t| t.set_send_buffer(bytes))?;
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -292,8 +285,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
-    /// `InvalidInput` for an IPv6 address, `AddrNotAvailable` when no
-    /// ephemeral port is free.
+    /// `AddrNotAvailable` when no ephemeral port is free.
     pub fn connect(stack: &Stack, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
         TcpStream::connect_inner(stack, addr.into(), None)
     }
@@ -318,12 +310,12 @@ impl TcpStream {
     /// SYN-SENT); then check [`take_error`](Self::take_error).
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6; `AddrNotAvailable` when no port is free.
+    /// `AddrNotAvailable` when no port is free.
     pub fn connect_nonblocking(
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr.into())?;
+        let remote = addr.into();
         let shared = Arc::clone(stack.shared());
         let handle = {
             let mut iface = shared.lock();
@@ -341,7 +333,7 @@ impl TcpStream {
         addr: SocketAddr,
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr)?;
+        let remote = addr;
         let shared = Arc::clone(stack.shared());
         let handle = {
             let mut iface = shared.lock();
@@ -350,12 +342,10 @@ impl TcpStream {
         };
         shared.waker.wake();
         let stream = TcpStream::from_handle(shared, handle);
+        // Connected or closed (refused, timed out, unreachable).
         let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
-            let tcb = iface.tcp(handle)?;
-            match tcb.state() {
-                State::SynSent | State::SynReceived => None,
-                _ => Some(tcb.error()),
-            }
+            let ev = iface.tcp_events(handle)?;
+            (!ev.connecting()).then_some(ev.error)
         });
         match outcome {
             Ok(None) => Ok(stream),
@@ -514,7 +504,7 @@ impl TcpStream {
             }
         })?;
         self.inner.shared.waker.wake();
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -523,7 +513,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.remote()))
+        self.with_tcb(|t| t.remote())
     }
 
     /// The local address.
@@ -531,7 +521,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.local()))
+        self.with_tcb(|t| t.local())
     }
 
     /// The connection's error, if it failed (reset, timed out, refused).
@@ -539,7 +529,9 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.with_tcb(|t| t.error().map(error::connection))
+        let ev = self.inner.shared.lock().tcp_events(self.inner.handle);
+        ev.map(|e| e.error.map(error::connection))
+            .ok_or_else(error::not_connected)
     }
 
     /// The connection's state, in RFC 9293 names.

@@ -464,7 +464,10 @@ mod interface {
             assert!(out.is_empty());
             let mut buf = vec![0u8; 65536];
             let (n, from) = iface.udp_recv(9000, &mut buf).expect("delivered");
-            assert_eq!((&buf[..n], *from.ip()), (&data[..], PEER));
+            assert_eq!(
+                (&buf[..n], from.ip()),
+                (&data[..], std::net::IpAddr::V4(PEER))
+            );
         }
         let s = iface.stats();
         assert_eq!((s.frag_reassembled, s.udp_delivered), (2, 2));

@@ -13,7 +13,7 @@ use crate::wire::UdpDatagram;
 use crate::wire::{
     Ipv4Packet, Ipv4Repr, TcpSegment, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Most bytes of an offending datagram quoted in an ICMP error (RFC 1812
 /// §4.3.2.3 allows up to 576 total; RFC 792 requires header + 8 bytes).
@@ -100,7 +100,7 @@ fn deliver(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>, header: &[u
                     ip.repr.dst,
                     crate::wire::tcp::Summary(&seg.header, seg.payload.len())
                 );
-                iface.tcp_ingress(now, src, &seg);
+                iface.tcp_ingress(now, IpAddr::V4(src), &seg);
             }
             Err(e) => {
                 log::trace!("drop TCP from {src}: {e}");
@@ -110,7 +110,7 @@ fn deliver(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>, header: &[u
         PROTO_ICMP => icmp_ingress(iface, src, ip.payload),
         PROTO_UDP => match UdpDatagram::parse_with(src, ip.repr.dst, ip.payload, verify) {
             Ok(d) => {
-                if !iface.udp_ingress(src, &d) {
+                if !iface.udp_ingress(IpAddr::V4(src), &d) {
                     iface.stats.udp_no_socket += 1;
                     let room = ICMP_QUOTE.saturating_sub(header.len());
                     let mut quote = header.to_vec();
@@ -187,7 +187,7 @@ fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
         iface.stats.icmp_dropped += 1;
         return;
     }
-    let remote = std::net::SocketAddrV4::new(quoted.dst, quoted.dst_port);
+    let remote = SocketAddr::V4(SocketAddrV4::new(quoted.dst, quoted.dst_port));
     let local_port = quoted.src_port;
     let seq = quoted.seq;
     let error = match (msg.kind, msg.code) {
@@ -255,14 +255,19 @@ pub(super) fn build_reply<'b>(
     buf: &'b mut [u8],
 ) -> Option<&'b [u8]> {
     let (dst, protocol, len) = match r {
-        Reply::Tcp { dst, header } => (*dst, PROTO_TCP, header.header_len()),
+        Reply::Tcp {
+            dst: IpAddr::V4(dst),
+            header,
+        } => (*dst, PROTO_TCP, header.header_len()),
         Reply::Icmp { dst, message } => (*dst, PROTO_ICMP, message.len()),
+        _ => return None,
     };
     let total = IPV4_HEADER_LEN + len;
     let pkt = buf.get_mut(..total)?;
     match r {
         Reply::Tcp { header, .. } => header.emit(&mut pkt[IPV4_HEADER_LEN..], src, dst).ok()?,
         Reply::Icmp { message, .. } => pkt[IPV4_HEADER_LEN..].copy_from_slice(message),
+        Reply::Icmpv6 { .. } => return None,
     }
     build(pkt, src, dst, protocol, ttl, idents).ok()?;
     Some(pkt)
