@@ -101,10 +101,17 @@ fn get_prefers_ipv6_when_it_works_and_dash_4_forces_ipv4() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(body, "over either family\n");
     assert!(err.contains("*   Trying [fd00::1]:80..."), "{err}");
-    assert!(err.contains("* IPv6 won: [fd00::1]:80 connected first"), "{err}");
+    assert!(
+        err.contains("* IPv6 won: [fd00::1]:80 connected first"),
+        "{err}"
+    );
     assert!(err.contains("> Host: dual.test"), "{err}");
     let (code, body, err) = get(&["-4", "--dns", "10.0.0.1"]);
-    assert_eq!((code, body.as_str()), (Some(0), "over either family\n"), "{err}");
+    assert_eq!(
+        (code, body.as_str()),
+        (Some(0), "over either family\n"),
+        "{err}"
+    );
     assert!(!err.contains("fd00::1"), "{err}");
     assert!(err.contains("* IPv4 won: 10.0.0.1:80"), "{err}");
     // The DNS server over IPv6, and -6 on its own.
@@ -145,12 +152,16 @@ fn with_ipv6_dropped_get_falls_back_to_ipv4_after_the_attempt_delay() {
     run(
         "nft",
         &[
-            "add", "rule", "inet", "he", "input", "ip6", "daddr", "fd00::1", "tcp", "dport",
-            "80", "drop",
+            "add", "rule", "inet", "he", "input", "ip6", "daddr", "fd00::1", "tcp", "dport", "80",
+            "drop",
         ],
     );
     let (code, body, err) = get(&["--dns", "10.0.0.1"]);
-    assert_eq!((code, body.as_str()), (Some(0), "over either family\n"), "{err}");
+    assert_eq!(
+        (code, body.as_str()),
+        (Some(0), "over either family\n"),
+        "{err}"
+    );
     assert!(
         err.contains("* IPv6 connect to [fd00::1]:80 timed out after 2"),
         "the attempt delay passed: {err}"
@@ -170,7 +181,8 @@ fn with_ipv6_dropped_get_falls_back_to_ipv4_after_the_attempt_delay() {
 fn kernel_fragmented_udp_over_ipv6_arrives_intact() {
     let stack = netns();
     let sock = UdpSocket::bind(&stack, 9000).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let k = std::net::UdpSocket::bind(SocketAddrV6::new(KERNEL6, 0, 0, 0)).unwrap();
     for (len, seed) in [(4000usize, 1u64), (60000, 2)] {
         let data = random_bytes(len, seed);
