@@ -89,6 +89,8 @@ rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|cli)\b' \
 
 rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|cli)\b' \
     "the connector joins net, http and dns through their public APIs"
+rule "connector/" "$clock" \
+    "Happy Eyeballs (connector/happy.rs) is sans-IO: time is an input"
 
 rule "* !net/ !device/ !connector.rs !connector/ !cli/ !main.rs" '\b(Instant|SystemTime)::now\b' \
     "only net, device, the connector and the binary (main.rs, cli/) read the clock"

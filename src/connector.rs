@@ -311,16 +311,23 @@ impl StackConnector<'_> {
     ) -> io::Result<TcpStream> {
         let timeout = timeout.unwrap_or(self.connect_timeout);
         let poll = Poll::new(self.stack);
+        // The race runs on its own clock: microseconds since `began`.
+        let began = Instant::now();
+        let clock = || {
+            crate::time::Instant::from_micros(
+                u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX),
+            )
+        };
         let mut race = Race::new(
             happy::interleave(addrs),
             self.attempt_delay,
             timeout,
-            Instant::now(),
+            clock(),
         );
         let mut streams: Vec<Option<TcpStream>> = Vec::new();
         let mut events = Events::with_capacity(8);
         loop {
-            let now = Instant::now();
+            let now = clock();
             for i in race.expire(now) {
                 // Dropping the stream abandons the handshake.
                 streams.get_mut(i).and_then(Option::take);
@@ -341,9 +348,11 @@ impl StackConnector<'_> {
             if race.is_over() {
                 break;
             }
-            let wait = race.deadline().map(|d| d.saturating_duration_since(now));
+            let wait = race
+                .deadline()
+                .map(|d| d.saturating_duration_since(clock()));
             poll.poll(&mut events, wait)?;
-            let now = Instant::now();
+            let now = clock();
             for ev in events.iter() {
                 let i = ev.token().0;
                 let Some(s) = streams.get(i).and_then(Option::as_ref) else {

@@ -1126,7 +1126,8 @@ pub mod dns {
                 let _ = m.addresses(c);
             }
         }
-        assert!(m.questions.len() <= 64 && m.answers.len() <= 64);
+        let cap = tunstack::dns::message::MAX_RECORDS;
+        assert!(m.questions.len() <= cap && m.answers.len() <= cap);
     }
 }
 

@@ -15,10 +15,10 @@
 //! Every decision is recorded as a [`Note`], so `get -v` can say which
 //! family won and why.
 
+use crate::time::{Duration, Instant};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 /// RFC 8305 §5: the recommended Connection Attempt Delay.
 pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
@@ -229,9 +229,13 @@ impl Race {
             .collect();
         for &i in &due {
             let secs = self.timeout.as_secs_f64();
+            let addr = self.attempts.get(i).map(|a| a.addr);
             let e = io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("connection timed out after {secs:.1} s"),
+                match addr {
+                    Some(a) => format!("connection to {a} timed out after {secs:.1} s"),
+                    None => format!("connection timed out after {secs:.1} s"),
+                },
             );
             self.failed(i, e, now);
         }

@@ -69,6 +69,9 @@ pub enum ResolveError {
     NoServer(String),
     /// The name is not a valid host name.
     BadName(String),
+    /// Every server that answered refused or failed (the last rcode:
+    /// 2 SERVFAIL, 5 REFUSED, ...).
+    ServerError(String, u8),
 }
 
 impl fmt::Display for ResolveError {
@@ -80,6 +83,14 @@ impl fmt::Display for ResolveError {
                 write!(f, "could not resolve host: {n} (no DNS server configured)")
             }
             ResolveError::BadName(n) => write!(f, "invalid host name {n:?}"),
+            ResolveError::ServerError(n, rcode) => {
+                let what = match rcode {
+                    2 => "server failure (SERVFAIL)".to_string(),
+                    5 => "query refused (REFUSED)".to_string(),
+                    r => format!("error rcode {r}"),
+                };
+                write!(f, "could not resolve host: {n} (DNS answered {what})")
+            }
         }
     }
 }
@@ -128,8 +139,10 @@ enum Answer {
     Addresses(Vec<IpAddr>, u32, Source),
     /// NXDOMAIN, or no record of the type (NODATA).
     Missing,
-    /// Nothing usable (silence, a wrong id, SERVFAIL, a failed TCP retry).
+    /// Nothing usable (silence, a wrong id, a failed TCP retry).
     Nothing,
+    /// The server answered with an error rcode (SERVFAIL, REFUSED, ...).
+    Failed(u8),
 }
 
 impl Resolver {
@@ -239,6 +252,7 @@ impl Resolver {
             return Err(ResolveError::NoServer(key));
         }
         let mut missing = false;
+        let mut failed = None;
         for server in self.servers.clone() {
             for _ in 0..self.tries.max(1) {
                 match ask(&key, qtype, server, transport, next_id)? {
@@ -251,14 +265,15 @@ impl Resolver {
                         missing = true;
                         break;
                     }
+                    Answer::Failed(rcode) => failed = Some(rcode),
                     Answer::Nothing => {}
                 }
             }
         }
-        Err(if missing {
-            ResolveError::NotFound(key)
-        } else {
-            ResolveError::TimedOut(key)
+        Err(match (missing, failed) {
+            (true, _) => ResolveError::NotFound(key),
+            (false, Some(rcode)) => ResolveError::ServerError(key, rcode),
+            (false, None) => ResolveError::TimedOut(key),
         })
     }
 
@@ -331,7 +346,7 @@ fn judge(msg: &Message, key: &str, qtype: u16, source: Source) -> Answer {
         // NXDOMAIN, or NOERROR without a record of this type (NODATA).
         (0 | 3, _) => Answer::Missing,
         // SERVFAIL, REFUSED, ...: another try or server may do better.
-        _ => Answer::Nothing,
+        (rcode, _) => Answer::Failed(rcode),
     }
 }
 
@@ -672,6 +687,46 @@ mod tests {
             Err(ResolveError::TimedOut(_))
         ));
         assert_eq!((f.seen, f.tcp_seen, r.cached()), (2, 2, 0));
+    }
+
+    /// A server that answers every query with `rcode`.
+    struct Refusing(u8);
+
+    impl Transport for Refusing {
+        fn exchange(&mut self, _server: SocketAddr, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
+            let mut m = query[..query.len() - 11].to_vec();
+            m[2] |= 0x80;
+            m[3] |= self.0;
+            m[11] = 0;
+            Ok(Some(m))
+        }
+    }
+
+    #[test]
+    fn refused_and_servfail_are_reported_as_such_not_as_timeouts() {
+        let mut ids = 1u16..;
+        let mut next = || ids.next().unwrap_or(0);
+        let mut r = Resolver::new(Hosts::default(), server());
+        for rcode in [2u8, 5] {
+            let e = r
+                .lookup(
+                    "x.test",
+                    TYPE_A,
+                    Instant::ZERO,
+                    &mut Refusing(rcode),
+                    &mut next,
+                )
+                .unwrap_err();
+            assert!(
+                matches!(e, ResolveError::ServerError(_, c) if c == rcode),
+                "{e}"
+            );
+        }
+        let e = ResolveError::ServerError("x.test".into(), 5);
+        assert_eq!(
+            e.to_string(),
+            "could not resolve host: x.test (DNS answered query refused (REFUSED))"
+        );
     }
 
     #[test]
