@@ -14,6 +14,9 @@
 #                                     (send / recv also with --offload 1: virtio-net headers, TSO)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
+#   https download                    `tunstack get https://…` from nginx (TLS 1.3, a certificate
+#                                     made by openssl at bench time) in its namespace, against
+#                                     curl fetching the same file from nginx over a veth pair
 #
 # and prints a markdown table of medians with min–max and the ratios
 # tunstack / raw TUN and tunstack / kernel veth. The full run writes it,
@@ -29,6 +32,8 @@
 #   BENCH_RR     1-byte round trips [20000] {200}
 #   BENCH_CRR    connections for connect/request/close [3000] {50}
 #   BENCH_CONNS  idle connections [2000] {50}
+#   BENCH_HTTPS_MIB  MiB per https download [512] {4}
+#   BENCH_ROWS   only the rows whose key matches this extended regex, e.g. 'https' [all]
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
 #
@@ -91,12 +96,15 @@ if [ "$smoke" -eq 1 ]; then
     RUNS="${BENCH_RUNS:-1}" MTUS="${BENCH_MTUS:-1500}" MIB="${BENCH_MIB:-4}"
     SECS="${BENCH_SECS:-0.2}" RR="${BENCH_RR:-200}" CRR="${BENCH_CRR:-50}"
     CONNS="${BENCH_CONNS:-50}" PROFILE="${BENCH_PROFILE:-debug}" DOC="${BENCH_DOC-}"
+    HTTPS_MIB="${BENCH_HTTPS_MIB:-4}"
 else
     RUNS="${BENCH_RUNS:-5}" MTUS="${BENCH_MTUS:-1500 9000 65535}" MIB="${BENCH_MIB:-1024}"
     SECS="${BENCH_SECS:-2}" RR="${BENCH_RR:-20000}" CRR="${BENCH_CRR:-3000}"
     CONNS="${BENCH_CONNS:-2000}" PROFILE="${BENCH_PROFILE:-release}"
     DOC="${BENCH_DOC-docs/benchmarks.md}"
+    HTTPS_MIB="${BENCH_HTTPS_MIB:-512}"
 fi
+ROWS="${BENCH_ROWS:-}"
 # Generous per-command limit: a hang fails the bench, slowness never does.
 LIMIT=300
 
@@ -116,7 +124,7 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --example bench_tcp --example bench_rawtun)
+build=(build --quiet --example bench_tcp --example bench_rawtun --bin tunstack)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
@@ -234,6 +242,105 @@ veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     result_of ip netns exec "$a" "$bin/bench_tcp" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
     kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
+    del_ns "$a" "$b"
+}
+
+# --- https ---------------------------------------------------------------------------
+# nginx with TLS serving HTTPS_MIB MiB (a sparse file) as https://bench.test:8443/big,
+# with a CA and a server certificate made here; the same files for both rows.
+https_setup() {
+    local c
+    for c in nginx curl openssl; do
+        command -v "$c" > /dev/null 2>&1 || {
+            echo "scripts/bench.sh: '$c' not found for the https rows (Debian: apt-get install nginx curl openssl; or BENCH_ROWS to skip them)" >&2
+            exit 2
+        }
+    done
+    TLS_DIR="$logdir/tls"
+    mkdir -p "$TLS_DIR/www"
+    (
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.pem -days 2 -subj "/CN=tunstack bench CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj /CN=bench.test
+        printf 'subjectAltName=DNS:bench.test\nextendedKeyUsage=serverAuth\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem
+    ) > "$logdir/openssl.log" 2>&1 || {
+        sed 's/^/    /' "$logdir/openssl.log" >&2
+        exit 1
+    }
+    truncate -s "${HTTPS_MIB}M" "$TLS_DIR/www/big"
+    cat > "$TLS_DIR/nginx.conf" << EOF
+daemon off; pid $TLS_DIR/nginx.pid; error_log $TLS_DIR/error.log; worker_processes 1; user root;
+events { worker_connections 64; }
+http { access_log off; sendfile on; default_type application/octet-stream;
+  client_body_temp_path $TLS_DIR/b; proxy_temp_path $TLS_DIR/p; fastcgi_temp_path $TLS_DIR/f;
+  uwsgi_temp_path $TLS_DIR/u; scgi_temp_path $TLS_DIR/s;
+  server { listen 8443 ssl; root $TLS_DIR/www; ssl_protocols TLSv1.3;
+    ssl_certificate $TLS_DIR/server.pem; ssl_certificate_key $TLS_DIR/server.key; } }
+EOF
+}
+
+# nginx from https_setup in NS, once it answers on loopback; its pid in HTTPS_NGINX.
+https_nginx() { # NS
+    local i
+    ip netns exec "$1" nginx -c "$TLS_DIR/nginx.conf" -p "$TLS_DIR" > "$logdir/nginx.log" 2>&1 &
+    HTTPS_NGINX=$!
+    bg_pids+=("$HTTPS_NGINX")
+    for i in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -k -r 0-0 https://127.0.0.1:8443/big && return 0
+        sleep 0.1
+    done
+    echo "scripts/bench.sh: nginx with TLS did not start" >&2
+    sed 's/^/    /' "$logdir/nginx.log" "$TLS_DIR/error.log" >&2
+    exit 1
+}
+
+# Runs a download COMMAND that prints "%{size_download} %{time_total}" and
+# sets R_VALUE (Gbit/s of body) and R_UNIT; a short or failed one stops the bench.
+https_result() { # COMMAND...
+    local log="$logdir/run.log" rc=0 size secs
+    timeout --kill-after=10 "$LIMIT" "$@" > "$log" 2> "$logdir/run.err" || rc=$?
+    read -r size secs < <(tail -n 1 "$log")
+    if [ "$rc" -ne 0 ] || [ "${size:-0}" != "$((HTTPS_MIB << 20))" ]; then
+        echo "scripts/bench.sh: failed (exit $rc, ${size:-0} bytes): $*" >&2
+        sed 's/^/    /' "$logdir/run.err" >&2
+        exit 1
+    fi
+    R_VALUE="$(awk -v b="$size" -v s="$secs" 'BEGIN { printf "%.3f", b * 8 / s / 1e9 }')"
+    R_UNIT=Gbit/s
+}
+
+# `tunstack get` in a fresh namespace with nginx (tun0 comes up with tunstack).
+https_tun_run() {
+    local ns
+    new_ns ns
+    https_nginx "$ns"
+    https_result ip netns exec "$ns" "$TS_BIN" get -s -o /dev/null --cacert "$TLS_DIR/ca.pem" \
+        --resolve bench.test:10.0.0.1 -w '%{size_download} %{time_total}\n' https://bench.test:8443/big
+    kill "$HTTPS_NGINX" 2> /dev/null || true
+    wait "$HTTPS_NGINX" 2> /dev/null || true
+    del_ns "$ns"
+}
+
+# curl (the kernel's TCP) in A, nginx in B, over a veth pair (MTU 1500).
+https_veth_run() {
+    local a b
+    new_ns a
+    new_ns b
+    ip -n "$a" link add veth0 type veth peer name veth1 netns "$b"
+    ip -n "$a" addr add 10.0.0.1/24 dev veth0
+    ip -n "$b" addr add 10.0.0.2/24 dev veth1
+    ip -n "$a" link set veth0 up
+    ip -n "$b" link set veth1 up
+    https_nginx "$b"
+    https_result ip netns exec "$a" curl -s -o /dev/null --cacert "$TLS_DIR/ca.pem" \
+        --resolve bench.test:8443:10.0.0.2 -w '%{size_download} %{time_total}\n' https://bench.test:8443/big
+    kill "$HTTPS_NGINX" 2> /dev/null || true
+    wait "$HTTPS_NGINX" 2> /dev/null || true
     del_ns "$a" "$b"
 }
 
@@ -743,6 +850,9 @@ declare -A LABEL=() MTU=() CMD=() VALUES=() UNIT=() SHOWN=()
 
 row() { # KEY LABEL MTU SHOWN-COMMAND -- RUN-FUNCTION ARGS...
     local key="$1"
+    if [ -n "$ROWS" ] && ! [[ "$key" =~ $ROWS ]]; then
+        return 0
+    fi
     KEYS+=("$key")
     LABEL[$key]="$2"
     MTU[$key]="$3"
@@ -793,6 +903,25 @@ row veth_crr "kernel serves connect + 1-byte request/response + close, veth" 150
 row ts_idle "tunstack RSS per idle connection (1 MiB buffers, 1 byte each way)" 1500 \
     "ip netns exec NS $E/bench_tcp tun idle --conns $CONNS" \
     -- tun_run "$bin/bench_tcp" tun idle --conns "$CONNS"
+
+TS_BIN="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
+row ts_https "tunstack get, https download from nginx ($HTTPS_MIB MiB, TLS 1.3)" 1500 \
+    "ip netns exec NS target/$PROFILE/tunstack get -s -o /dev/null --cacert ca.pem --resolve bench.test:10.0.0.1 https://bench.test:8443/big" \
+    -- https_tun_run
+row veth_https "curl over veth, https download from nginx ($HTTPS_MIB MiB, TLS 1.3)" 1500 \
+    "ip netns exec B nginx -c nginx.conf & ip netns exec A curl -s -o /dev/null --cacert ca.pem --resolve bench.test:8443:10.0.0.2 https://bench.test:8443/big" \
+    -- https_veth_run
+if [[ " ${KEYS[*]} " == *" ts_https "* || " ${KEYS[*]} " == *" veth_https "* ]]; then
+    [ -x "$TS_BIN" ] || {
+        echo "scripts/bench.sh: $TS_BIN was not built" >&2
+        exit 1
+    }
+    https_setup
+fi
+if [ "${#KEYS[@]}" -eq 0 ]; then
+    echo "scripts/bench.sh: BENCH_ROWS='$ROWS' matches no row" >&2
+    exit 2
+fi
 
 # The kernel-side clients of the idle row hold one fd per connection.
 ulimit -n "$((CONNS + 1024))" 2> /dev/null || true
@@ -851,6 +980,7 @@ table() {
             ts_recv_*) raw="$(ratio "$key" "raw_read_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")" ;;
             ts_rr) raw="$(ratio ts_rr raw_echo)" veth="$(ratio ts_rr veth_rr)" ;;
             ts_crr) veth="$(ratio ts_crr veth_crr)" ;;
+            ts_https) veth="$(ratio ts_https veth_https)" ;;
         esac
         printf '| %s | %s | %s | %s – %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
             "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth"

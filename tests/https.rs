@@ -664,3 +664,124 @@ fn dnsmasq_names_the_site_and_https_checks_that_name() {
     assert_eq!(out.status.code(), Some(60), "{err}");
     assert!(err.contains("not valid for name"), "{err}");
 }
+
+/// A TLS server (rustls, the lab's `site.test` certificate) on `port`
+/// that answers each connection's request with `reply`, then closes its
+/// side with or without `close_notify`, and reports per connection
+/// whether the client's side ended with `close_notify` (before its FIN).
+fn truncating_server(
+    lab: &Lab,
+    port: u16,
+    reply: &'static [u8],
+    notify: bool,
+) -> std::sync::mpsc::Receiver<bool> {
+    use rustls::pki_types::PrivateKeyDer;
+    use std::io::Write;
+    let dir = lab.dir.path();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("good.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(20)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = tls.write_all(reply).and_then(|()| tls.flush());
+            if notify {
+                tls.conn.send_close_notify();
+                let _ = tls.conn.write_tls(&mut tls.sock);
+            }
+            let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+            // rustls reads Ok(0) after the peer's close_notify, and an
+            // UnexpectedEof error at a FIN without one.
+            let clean = loop {
+                match tls.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(_) => continue,
+                    Err(_) => break false,
+                }
+            };
+            if tx.send(clean).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn close_notify_is_sent_and_a_truncated_body_is_a_partial_file_as_with_curl() {
+    let lab = lab("https-trunc");
+    const HALF: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n\
+        xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    const UNTIL_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n\
+        yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+    const WHOLE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole";
+    // (port, reply, server sends close_notify, tunstack's exit, -v says)
+    let cases: [(u16, &'static [u8], bool, i32, &str); 5] = [
+        // A FIN without close_notify inside a counted body: truncated.
+        (9501, HALF, false, 18, "closed without close_notify"),
+        // The same cut after close_notify: the server really sent only
+        // half, still a partial file.
+        (9502, HALF, true, 18, "sent close_notify"),
+        // A close-delimited body ended by a bare FIN: curl takes it whole
+        // (only the framing decides), so does tunstack, and -v says so.
+        (9503, UNTIL_CLOSE, false, 0, "closed without close_notify"),
+        (9504, UNTIL_CLOSE, true, 0, "sent close_notify"),
+        // A counted body that is whole is done before any close is read.
+        (9505, WHOLE, false, 0, ""),
+    ];
+    for (port, reply, notify, code, says) in cases {
+        let closes = truncating_server(&lab, port, reply, notify);
+        let url = url(port, "/");
+        let curl = Command::new("curl")
+            .args(["-s", "--cacert", lab.cacert(), "--resolve"])
+            .arg(format!("{SITE}:{port}:127.0.0.1"))
+            .arg(&url)
+            .output()
+            .expect("run curl");
+        let _ = closes.recv_timeout(Duration::from_secs(20));
+        let out = lab.get(&["-v", &url]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{port}: {err}");
+        assert_eq!(
+            curl.status.code(),
+            out.status.code(),
+            "{port}: curl and tunstack disagree"
+        );
+        assert_eq!(curl.stdout, out.stdout, "{port}: bodies differ from curl's");
+        assert_eq!(
+            err.contains(&format!("* TLS: the server {says}")),
+            !says.is_empty(),
+            "{port}: {err}"
+        );
+        // tunstack ended its side with close_notify before its FIN.
+        assert_eq!(
+            closes.recv_timeout(Duration::from_secs(20)),
+            Ok(true),
+            "{port}: no close_notify from tunstack"
+        );
+    }
+}

@@ -985,3 +985,123 @@ pub mod dns {
         assert!(m.questions.len() <= 64 && m.answers.len() <= 64);
     }
 }
+
+/// Fragment reassembly ([`Reassembler`](tunstack::stack::Reassembler)):
+/// fuzzed fragments of a few datagrams from IPv4 and IPv6 sources, time
+/// steps and expiries, under default or tiny limits. Every fragment's bytes
+/// come from one function of (identification, offset), so a datagram that
+/// comes out must match that function byte for byte (an overlap can never
+/// mix two contents into one); memory never exceeds the total cap; once
+/// every timeout has passed nothing is held.
+pub mod frag {
+    use super::Input;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use tunstack::stack::{FragLimits, Fragment, Reassembler, Stats};
+    use tunstack::time::{Duration, Instant};
+
+    const US4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+    /// The byte at `offset` of datagram `ident`.
+    fn content(ident: u32, offset: usize) -> u8 {
+        (ident as u8).wrapping_mul(31) ^ (offset as u8) ^ ((offset >> 8) as u8)
+    }
+
+    /// `data`: one byte of settings, then operations.
+    pub fn run(data: &[u8]) {
+        let mut i = Input::new(data);
+        let settings = i.u8();
+        let limits = if settings & 1 == 0 {
+            FragLimits::default()
+        } else {
+            FragLimits {
+                per_peer: 4096,
+                total: 8192,
+                max_fragments: 8,
+                ..FragLimits::default()
+            }
+        };
+        let total_cap = limits.total;
+        let mut r = Reassembler::new(limits);
+        let mut stats = Stats::default();
+        let mut now = Instant::ZERO;
+        let mut ops = 0;
+        while !i.is_empty() && ops < 1024 {
+            ops += 1;
+            match i.u8() % 8 {
+                0..=4 => push(&mut i, &mut r, &mut stats, now),
+                5 => now += Duration::from_millis(u64::from(i.u16()) * 4),
+                6 => r.expire(now, &mut stats),
+                _ => {
+                    if let Some(t) = r.poll_at() {
+                        assert!(r.trains() > 0, "a deadline with nothing held");
+                        now = t.max(now);
+                        r.expire(now, &mut stats);
+                    }
+                }
+            }
+            assert!(r.memory() <= total_cap, "{} > {total_cap}", r.memory());
+            assert_eq!(r.trains() == 0, r.memory() == 0);
+        }
+        // IPv6 trains live 60 s: past that, everything is gone.
+        r.expire(now + Duration::from_secs(61), &mut stats);
+        assert_eq!((r.trains(), r.memory(), r.poll_at()), (0, 0, None));
+        let dropped = stats.frag_overlap
+            + stats.frag_after_overlap
+            + stats.frag_duplicate
+            + stats.frag_tiny
+            + stats.frag_malformed
+            + stats.frag_oversize
+            + stats.frag_peer_limit
+            + stats.frag_total_limit
+            + stats.frag_too_many;
+        assert!(dropped + stats.frag_reassembled + stats.frag_atomic <= stats.frag_received);
+    }
+
+    fn push(i: &mut Input<'_>, r: &mut Reassembler, stats: &mut Stats, now: Instant) {
+        let who = i.u8();
+        let ident = u32::from(who >> 4 & 3);
+        let (src, dst): (IpAddr, IpAddr) = match who & 3 {
+            0 => (Ipv4Addr::new(10, 0, 0, 1).into(), US4.into()),
+            1 => (Ipv4Addr::new(10, 0, 0, 7).into(), US4.into()),
+            2 => (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(),
+                US6.into(),
+            ),
+            _ => (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 7).into(),
+                US6.into(),
+            ),
+        };
+        let protocol = [17, 6, 1, 58, 0, 43][usize::from(i.u8() % 6)];
+        let shape = i.u8();
+        // Mostly small offsets and lengths so fragments meet; sometimes
+        // anything the header fields allow.
+        let (offset, len) = if shape & 0x80 == 0 {
+            (usize::from(shape & 0x1f) * 8, usize::from(i.u8()) % 80)
+        } else {
+            (
+                usize::from(i.u16() & 0x1fff) * 8,
+                usize::from(i.u16()) % 2000,
+            )
+        };
+        let more = shape & 0x40 != 0;
+        let payload: Vec<u8> = (offset..offset + len).map(|o| content(ident, o)).collect();
+        let f = Fragment {
+            src,
+            dst,
+            ident,
+            protocol,
+            offset,
+            more,
+            payload: &payload,
+        };
+        if let Some(d) = r.push(now, &f, stats) {
+            assert_eq!((d.src, d.dst), (src, dst));
+            for (o, b) in d.payload.iter().enumerate() {
+                assert_eq!(*b, content(ident, o), "byte {o} of datagram {ident}");
+            }
+            assert!(d.payload.len() <= 65535);
+        }
+    }
+}

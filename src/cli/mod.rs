@@ -30,7 +30,7 @@ mod writeout;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io;
 use std::net::Ipv4Addr;
@@ -200,8 +200,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let cli = match parsed {
+        Ok((mut cli, m)) => {
+            // -o and -O pair with the URLs by position, which only the
+            // matches (not the derived fields) remember.
+            if let (Command::Get(a), Some(("get", sub))) = (&mut cli.command, m.subcommand()) {
+                a.pair_outputs(sub);
+            }
+            cli
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };

@@ -366,10 +366,31 @@ pub struct TlsInfo {
     pub verify: Result<(), String>,
 }
 
+/// How the peer ended its side of a TLS connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerClose {
+    /// It sent `close_notify` (RFC 8446 §6.1): everything it sent arrived.
+    Notified,
+    /// The transport ended without `close_notify`: what arrived may have
+    /// been cut short by anyone on the path (a truncation attack), so only
+    /// the application's own framing (a Content-Length, the last chunk)
+    /// can say whether the data is whole.
+    Truncated,
+}
+
 /// A client TLS connection over `S`.
+///
+/// Reading returns end-of-file both after the peer's `close_notify` and
+/// after a transport EOF without one ([`TlsStream::peer_close`] tells them
+/// apart), as curl treats them: HTTP's framing then decides whether a body
+/// is whole, so a body with a known length that ends early is a partial
+/// file. Dropping the stream (or [`TlsStream::close`]) sends our own
+/// `close_notify` before the transport closes.
 pub struct TlsStream<S: Read + Write> {
     inner: rustls::StreamOwned<ClientConnection, S>,
     info: TlsInfo,
+    peer_close: Option<PeerClose>,
+    notify_sent: bool,
 }
 
 impl<S: Read + Write> fmt::Debug for TlsStream<S> {
@@ -437,6 +458,8 @@ pub fn handshake<S: Read + Write>(
             peer_certificates,
             verify,
         },
+        peer_close: None,
+        notify_sent: false,
     })
 }
 
@@ -480,11 +503,60 @@ impl<S: Read + Write> TlsStream<S> {
     pub fn get_mut(&mut self) -> &mut S {
         self.inner.get_mut()
     }
+
+    /// How the peer closed, once a read has returned end-of-file.
+    pub fn peer_close(&self) -> Option<PeerClose> {
+        self.peer_close
+    }
+
+    /// Sends `close_notify` (RFC 8446 §6.1: "each party MUST send a
+    /// close_notify alert before closing its write side") and flushes it
+    /// to the transport; later calls do nothing. Nothing may be written
+    /// after it.
+    ///
+    /// # Errors
+    /// The transport's write error.
+    pub fn close(&mut self) -> io::Result<()> {
+        if self.notify_sent {
+            return Ok(());
+        }
+        self.notify_sent = true;
+        self.inner.conn.send_close_notify();
+        // Bounded: the alert is one record, and a transport that accepts
+        // nothing ends the loop with an error or a zero-length write.
+        while self.inner.conn.wants_write() {
+            if self.inner.conn.write_tls(&mut self.inner.sock)? == 0 {
+                break;
+            }
+        }
+        self.inner.sock.flush()
+    }
+}
+
+impl<S: Read + Write> Drop for TlsStream<S> {
+    fn drop(&mut self) {
+        // Best effort: a transport that already failed cannot carry it.
+        let _ = self.close();
+    }
 }
 
 impl<S: Read + Write> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        match self.inner.read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                self.peer_close.get_or_insert(PeerClose::Notified);
+                Ok(0)
+            }
+            // rustls' "peer closed connection without sending TLS
+            // close_notify": its own errors carry a rustls::Error instead.
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof && TlsError::from_io(&e).is_none() =>
+            {
+                self.peer_close = Some(PeerClose::Truncated);
+                Ok(0)
+            }
+            r => r,
+        }
     }
 }
 
@@ -521,6 +593,15 @@ impl<S: Read + Write> MaybeTls<S> {
         match self {
             MaybeTls::Plain(s) => s,
             MaybeTls::Tls(t) => t.get_mut(),
+        }
+    }
+
+    /// How the TLS peer closed (see [`TlsStream::peer_close`]); `None`
+    /// for cleartext or while it has not.
+    pub fn peer_close(&self) -> Option<PeerClose> {
+        match self {
+            MaybeTls::Plain(_) => None,
+            MaybeTls::Tls(t) => t.peer_close(),
         }
     }
 

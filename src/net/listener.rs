@@ -47,10 +47,9 @@ impl TcpListener {
                 Err(e) => Some(Err(error::stack(e))),
             });
         match r {
-            Ok(Ok((h, Some(peer)))) => Ok((
-                TcpStream::from_handle(Arc::clone(&self.shared), h),
-                SocketAddr::V4(peer),
-            )),
+            Ok(Ok((h, Some(peer)))) => {
+                Ok((TcpStream::from_handle(Arc::clone(&self.shared), h), peer))
+            }
             Ok(Ok((_, None))) => Err(error::not_connected()),
             Ok(Err(e)) => Err(e),
             Err(()) => Err(io::Error::other("stack stopped")),

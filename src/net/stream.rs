@@ -5,7 +5,7 @@ use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,13 +69,6 @@ struct Inner {
     /// The connection was handed back to the stack (by `close`; `Drop`
     /// then has nothing left to do).
     closed: bool,
-}
-
-fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(error::ipv6_unsupported()),
-    }
 }
 
 fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
@@ -292,8 +285,7 @@ impl TcpStream {
     ///
     /// # Errors
     /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
-    /// `InvalidInput` for an IPv6 address, `AddrNotAvailable` when no
-    /// ephemeral port is free.
+    /// `AddrNotAvailable` when no ephemeral port is free.
     pub fn connect(stack: &Stack, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
         TcpStream::connect_inner(stack, addr.into(), None)
     }
@@ -318,12 +310,12 @@ impl TcpStream {
     /// SYN-SENT); then check [`take_error`](Self::take_error).
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6; `AddrNotAvailable` when no port is free.
+    /// `AddrNotAvailable` when no port is free.
     pub fn connect_nonblocking(
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr.into())?;
+        let remote = addr.into();
         let shared = Arc::clone(stack.shared());
         let handle = {
             let mut iface = shared.lock();
@@ -341,7 +333,7 @@ impl TcpStream {
         addr: SocketAddr,
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr)?;
+        let remote = addr;
         let shared = Arc::clone(stack.shared());
         let handle = {
             let mut iface = shared.lock();
@@ -521,7 +513,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.remote()))
+        self.with_tcb(|t| t.remote())
     }
 
     /// The local address.
@@ -529,7 +521,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.local()))
+        self.with_tcb(|t| t.local())
     }
 
     /// The connection's error, if it failed (reset, timed out, refused).

@@ -42,13 +42,11 @@ impl UdpSocket {
     /// Sends one datagram to `addr`; returns the payload length.
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6 or a datagram larger than the MTU allows
+    /// `InvalidInput` for a datagram larger than the MTU allows
     /// (no fragmentation); `WouldBlock` when the send queue is full in
     /// non-blocking mode or after the write timeout.
     pub fn send_to(&self, buf: &[u8], addr: impl Into<SocketAddr>) -> io::Result<usize> {
-        let SocketAddr::V4(dst) = addr.into() else {
-            return Err(error::ipv6_unsupported());
-        };
+        let dst = addr.into();
         let nonblocking = self.nonblocking.load(Ordering::Relaxed);
         let timeout = *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner());
         let port = self.port;
@@ -83,7 +81,7 @@ impl UdpSocket {
         let r = self.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| match iface.udp_recv(port, buf) {
-                Some((n, from)) => Some(Ok((n, SocketAddr::V4(from)))),
+                Some((n, from)) => Some(Ok((n, from))),
                 None if nonblocking => Some(Err(error::would_block())),
                 None => None,
             },

@@ -8,7 +8,7 @@ use crate::tcp::{State, Tcb};
 use crate::time::Instant;
 use crate::wire::{Flags, SeqNumber, TcpHeader, TcpSegment};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Names one TCP connection of an [`Interface`]. Stale handles (to a
 /// connection since removed) are detected by a generation number.
@@ -30,6 +30,8 @@ pub(super) struct Entry {
     pub(super) events: super::events::SocketEvents,
     /// No user handle refers to it any more; free once closed.
     orphaned: bool,
+    /// The IPv6 flow label of the connection's packets (RFC 6437).
+    pub(super) flow_label: u32,
 }
 
 #[derive(Debug)]
@@ -41,6 +43,9 @@ pub(super) struct Listener {
     /// completed or died are skipped when met); bounded by pruning at
     /// twice the SYN backlog.
     syn_queue: VecDeque<SocketHandle>,
+    /// Accept IPv6 peers only (`IPV6_V6ONLY`); by default a listener
+    /// takes both families, as Linux's `[::]` does.
+    only_v6: bool,
 }
 
 impl Interface {
@@ -71,7 +76,13 @@ impl Interface {
     fn insert(&mut self, tcb: Tcb, listener: Option<u16>) -> SocketHandle {
         self.generation = self.generation.wrapping_add(1);
         let key = (tcb.remote(), tcb.local().port());
+        let flow_label = if tcb.remote().is_ipv6() {
+            self.isn.flow_label(tcb.local(), tcb.remote())
+        } else {
+            0
+        };
         let entry = Entry {
+            flow_label,
             generation: self.generation,
             tcb,
             listener,
@@ -97,14 +108,14 @@ impl Interface {
         }
     }
 
-    fn port_in_use(&self, port: u16, remote: Option<SocketAddrV4>) -> bool {
+    fn port_in_use(&self, port: u16, remote: Option<SocketAddr>) -> bool {
         self.listeners.contains_key(&port)
             || remote.is_some_and(|r| self.conns.contains_key(&(r, port)))
     }
 
     /// RFC 6056 §3.3.1 (Algorithm 1): start at a random port of the range
     /// and probe upward, so ports are unpredictable to an off-path attacker.
-    fn ephemeral_port(&mut self, remote: Option<SocketAddrV4>) -> Result<u16, Error> {
+    fn ephemeral_port(&mut self, remote: Option<SocketAddr>) -> Result<u16, Error> {
         let (lo, hi) = (
             *self.cfg.ephemeral_ports.start(),
             *self.cfg.ephemeral_ports.end(),
@@ -133,17 +144,18 @@ impl Interface {
     pub fn tcp_connect(
         &mut self,
         now: Instant,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
     ) -> Result<SocketHandle, Error> {
+        let remote = remote.into();
         if self.conns.len() >= self.cfg.max_connections {
             self.stats.tcp_table_full += 1;
             return Err(Error::TableFull);
         }
         let port = self.ephemeral_port(Some(remote))?;
-        let local = SocketAddrV4::new(self.cfg.addr, port);
+        let local = SocketAddr::new(self.local_ip_for(remote.ip()), port);
         let iss = self.isn.isn(now, local, remote);
-        let mut tcb = Tcb::connect(&self.cfg.tcp, local, remote, iss);
-        tcb.set_ts_offset(self.isn.ts_offset(*local.ip(), *remote.ip()));
+        let mut tcb = Tcb::connect(self.tcp_config(remote.ip()), local, remote, iss);
+        tcb.set_ts_offset(self.isn.ts_offset(local.ip(), remote.ip()));
         let h = self.insert(tcb, None);
         if let Some(e) = self.entry_mut(h) {
             e.orphaned = false;
@@ -172,9 +184,35 @@ impl Interface {
                 half_open: 0,
                 syn_queue: VecDeque::new(),
                 events: 0,
+                only_v6: false,
             },
         );
         Ok(port)
+    }
+
+    /// Makes the listener on `port` accept IPv6 peers only (`only` true),
+    /// or both families (the default, as a Linux socket bound to `[::]`
+    /// with `IPV6_V6ONLY` off). IPv4 SYNs to a v6-only port are answered
+    /// as for a closed port.
+    ///
+    /// # Errors
+    /// [`Error::NotListening`] if `port` has no listener.
+    pub fn tcp_set_only_v6(&mut self, port: u16, only: bool) -> Result<(), Error> {
+        let l = self.listeners.get_mut(&port).ok_or(Error::NotListening)?;
+        l.only_v6 = only;
+        Ok(())
+    }
+
+    /// Whether the listener on `port` is v6-only; None without a listener.
+    pub fn tcp_only_v6(&self, port: u16) -> Option<bool> {
+        self.listeners.get(&port).map(|l| l.only_v6)
+    }
+
+    /// True if a listener on `port` takes a SYN from `src`.
+    fn listening_for(&self, port: u16, src: IpAddr) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|l| !(l.only_v6 && src.is_ipv4()))
     }
 
     /// Stops listening on `port`; connections not yet accepted are reset.
@@ -216,7 +254,7 @@ impl Interface {
     /// `seq` is in flight there; returns whether it was applied.
     pub(super) fn tcp_icmp_error(
         &mut self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         local_port: u16,
         seq: SeqNumber,
         error: crate::tcp::IcmpError,
@@ -298,9 +336,10 @@ impl Interface {
     }
 
     /// TCP demux for one validated segment addressed to us.
-    pub(super) fn tcp_ingress(&mut self, now: Instant, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+    pub(super) fn tcp_ingress(&mut self, now: Instant, src: IpAddr, seg: &TcpSegment<'_>) {
         let h = &seg.header;
-        let remote = SocketAddrV4::new(src, h.src_port);
+        let remote = SocketAddr::new(src, h.src_port);
+        let listening = self.listening_for(h.dst_port, src);
         if let Some(&i) = self.conns.get(&(remote, h.dst_port)) {
             if let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) {
                 if e.tcb.is_closed() {
@@ -314,7 +353,7 @@ impl Interface {
                 }
                 self.stats.tcp_segments_in += 1;
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
-                if !(reincarnate && self.listeners.contains_key(&h.dst_port)) {
+                if !(reincarnate && listening) {
                     e.tcb.on_segment(now, seg);
                     return;
                 }
@@ -329,7 +368,7 @@ impl Interface {
                 return;
             }
         }
-        if self.listeners.contains_key(&h.dst_port) {
+        if listening {
             self.stats.tcp_segments_in += 1;
             self.listen_segment(now, src, seg, None);
             return;
@@ -342,7 +381,7 @@ impl Interface {
     fn listen_segment(
         &mut self,
         now: Instant,
-        src: Ipv4Addr,
+        src: IpAddr,
         seg: &TcpSegment<'_>,
         iss: Option<SeqNumber>,
     ) {
@@ -375,11 +414,11 @@ impl Interface {
             self.stats.tcp_table_full += 1;
             return;
         }
-        let local = SocketAddrV4::new(self.cfg.addr, h.dst_port);
-        let remote = SocketAddrV4::new(src, h.src_port);
+        let local = SocketAddr::new(self.local_ip_for(src), h.dst_port);
+        let remote = SocketAddr::new(src, h.src_port);
         let iss = iss.unwrap_or_else(|| self.isn.isn(now, local, remote));
-        let mut tcb = Tcb::accept(&self.cfg.tcp, local, remote, iss, seg, now);
-        tcb.set_ts_offset(self.isn.ts_offset(*local.ip(), *remote.ip()));
+        let mut tcb = Tcb::accept(self.tcp_config(src), local, remote, iss, seg, now);
+        tcb.set_ts_offset(self.isn.ts_offset(local.ip(), remote.ip()));
         let handle = self.insert(tcb, Some(h.dst_port));
         if let Some(l) = self.listeners.get_mut(&h.dst_port) {
             l.half_open += 1;
@@ -444,7 +483,7 @@ impl Interface {
 
     /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST,
     /// never a RST with a RST.
-    pub(super) fn reset_for(&mut self, src: Ipv4Addr, seg: &TcpSegment<'_>) {
+    pub(super) fn reset_for(&mut self, src: IpAddr, seg: &TcpSegment<'_>) {
         let h = &seg.header;
         if h.flags.rst() {
             return;

@@ -182,8 +182,11 @@ fn bad_ip_checksum_is_counted_as_ip_bad_checksum() {
 }
 
 #[test]
-fn fragments_are_counted_as_ip_fragments() {
-    // The stack sets DF on everything it sends and never reassembles.
+fn hostile_fragments_are_each_counted_under_their_reason() {
+    // The SYN's 36 bytes as a fragment: with MF (and with DF+MF) they are
+    // not a multiple of 8, so malformed; as the last fragment at offset 8
+    // the TCP header could be rewritten (RFC 1858), so tiny; at offset
+    // 65528 they run past 64 KiB.
     let mut inputs = Vec::new();
     for flags_offset in [0x2000u16, 0x0001, 0x2001, 0x1fff, 0x6000] {
         let mut p = syn();
@@ -193,7 +196,13 @@ fn fragments_are_counted_as_ip_fragments() {
     }
     let (out, s) = feed(inputs);
     assert!(out.is_empty(), "not even a RST or an ICMP error");
-    only(&s, "ip_fragments", 5);
+    assert_eq!((s.ip_fragments, s.frag_received), (5, 5));
+    assert_eq!(
+        (s.frag_tiny, s.frag_oversize, s.frag_malformed),
+        (1, 1, 3),
+        "{s:?}"
+    );
+    assert_eq!((s.tcp_segments_in, s.frag_reassembled), (0, 0));
 }
 
 #[test]

@@ -22,6 +22,7 @@ use super::*;
 use crate::device::{FaultInjector, Faults};
 use crate::tcp::State;
 use crate::time::Duration;
+use std::net::SocketAddrV4;
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -22,6 +22,7 @@ use crate::device::fault::GilbertElliott;
 use crate::device::{FaultInjector, Faults};
 use crate::tcp::{Algorithm, BbrMode, CcState};
 use crate::time::Duration;
+use std::net::SocketAddrV4;
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -28,7 +28,8 @@ pub struct Stats {
     pub ip_bad_header_len: u64,
     /// IPv4: header checksum mismatch.
     pub ip_bad_checksum: u64,
-    /// IPv4: fragments (not reassembled).
+    /// IPv4: fragments received (handed to reassembly; what became of
+    /// each is in the `frag_*` counters).
     pub ip_fragments: u64,
     /// IPv4: destination is not our address (another host, broadcast,
     /// multicast): dropped without a reply.
@@ -41,6 +42,40 @@ pub struct Stats {
     pub ip_martian_source: u64,
     /// IPv4: protocol other than TCP, UDP, ICMP.
     pub ip_unsupported_protocol: u64,
+
+    /// Fragments (IPv4 and IPv6) taken into reassembly.
+    pub frag_received: u64,
+    /// Datagrams reassembled from fragments and delivered.
+    pub frag_reassembled: u64,
+    /// IPv6 atomic fragments (offset 0, M clear), delivered on their own
+    /// without touching any train (RFC 6946).
+    pub frag_atomic: u64,
+    /// Trains discarded because two of their fragments overlapped (RFC
+    /// 5722); the overlapping fragment is dropped with them.
+    pub frag_overlap: u64,
+    /// Fragments dropped because their train had been discarded for an
+    /// overlap and not yet timed out.
+    pub frag_after_overlap: u64,
+    /// Exact duplicates of a held fragment, ignored (RFC 5722 erratum).
+    pub frag_duplicate: u64,
+    /// First fragments too short to hold the transport header, and TCP
+    /// fragments at offset 8 (RFC 1858 §3, RFC 7112); the train is freed.
+    pub frag_tiny: u64,
+    /// Fragments that contradict the datagram: a non-final one not a
+    /// multiple of 8 bytes, data past the end, two different ends.
+    pub frag_malformed: u64,
+    /// Fragments that would make the datagram exceed 64 KiB.
+    pub frag_oversize: u64,
+    /// Fragments dropped because their source's reassembly memory cap
+    /// was reached.
+    pub frag_peer_limit: u64,
+    /// Fragments dropped because the total reassembly memory cap was
+    /// reached.
+    pub frag_total_limit: u64,
+    /// Trains freed for holding too many fragments.
+    pub frag_too_many: u64,
+    /// Trains that never completed, freed by the reassembly timeout.
+    pub frag_timeout: u64,
 
     /// TCP: segment shorter than 20 bytes or than the header its data
     /// offset claims.
@@ -123,6 +158,19 @@ impl Stats {
             ("ip_not_for_us", self.ip_not_for_us),
             ("ip_martian_source", self.ip_martian_source),
             ("ip_unsupported_protocol", self.ip_unsupported_protocol),
+            ("frag_received", self.frag_received),
+            ("frag_reassembled", self.frag_reassembled),
+            ("frag_atomic", self.frag_atomic),
+            ("frag_overlap", self.frag_overlap),
+            ("frag_after_overlap", self.frag_after_overlap),
+            ("frag_duplicate", self.frag_duplicate),
+            ("frag_tiny", self.frag_tiny),
+            ("frag_malformed", self.frag_malformed),
+            ("frag_oversize", self.frag_oversize),
+            ("frag_peer_limit", self.frag_peer_limit),
+            ("frag_total_limit", self.frag_total_limit),
+            ("frag_too_many", self.frag_too_many),
+            ("frag_timeout", self.frag_timeout),
             ("tcp_truncated", self.tcp_truncated),
             ("tcp_bad_header_len", self.tcp_bad_header_len),
             ("tcp_bad_checksum", self.tcp_bad_checksum),
@@ -186,7 +234,15 @@ impl Stats {
             + self.ip_bad_version
             + self.ip_bad_header_len
             + self.ip_bad_checksum
-            + self.ip_fragments
+            + self.frag_overlap
+            + self.frag_after_overlap
+            + self.frag_duplicate
+            + self.frag_tiny
+            + self.frag_malformed
+            + self.frag_oversize
+            + self.frag_peer_limit
+            + self.frag_total_limit
+            + self.frag_too_many
             + self.ip_not_for_us
             + self.ip_martian_source
             + self.ip_unsupported_protocol

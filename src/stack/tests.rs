@@ -6,6 +6,7 @@ use super::*;
 use crate::tcp::State;
 use crate::wire::icmp::{self, IcmpMessage};
 use crate::wire::{Flags, Ipv4Packet, Ipv4Repr, SeqNumber, TcpSegment};
+use std::net::SocketAddrV4;
 
 /// An in-memory device: packets to read, packets written.
 #[derive(Default)]
@@ -237,7 +238,7 @@ fn udp_bound_port_receives_and_replies() {
     let mut buf = [0u8; 2];
     assert_eq!(
         iface.udp_recv(53, &mut buf),
-        Some((2, SocketAddrV4::new(PEER, 4000)))
+        Some((2, SocketAddrV4::new(PEER, 4000).into()))
     );
     assert_eq!(&buf, b"on", "truncated like recv_from");
     iface

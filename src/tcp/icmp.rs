@@ -21,10 +21,14 @@ impl Tcb {
         }
         match error {
             IcmpError::FragmentationNeeded(mtu) => {
-                // RFC 1191 §4: never below 68; our MSS excludes options.
+                // RFC 1191 §4: never below 68; RFC 8201 §4: never below
+                // IPv6's 1280 (the stack raises a smaller Packet Too Big
+                // to it). Our MSS excludes options.
                 let mtu = usize::from(mtu);
-                if mtu >= 68 {
-                    let overhead = 40 + if self.opts.ts_ok { 12 } else { 0 };
+                let min = if self.remote.is_ipv6() { 1280 } else { 68 };
+                if mtu >= min {
+                    let ip = if self.remote.is_ipv6() { 40 } else { 20 };
+                    let overhead = ip + 20 + if self.opts.ts_ok { 12 } else { 0 };
                     let mss = mtu.saturating_sub(overhead).max(64);
                     if mss < self.opts.snd_mss {
                         self.opts.snd_mss = mss;

@@ -12,7 +12,7 @@ use super::ConnStats;
 use super::{Config, ConnectionError, RecvError, RttEstimator, SendError, State};
 use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// One TCP connection's state: the transmission control block of RFC
 /// 9293 §3.3.1, grouped by concern (see [`blocks`](super::blocks)).
@@ -20,8 +20,8 @@ use std::net::SocketAddrV4;
 pub struct Tcb {
     pub(super) cfg: Config,
     pub(super) state: State,
-    pub(super) local: SocketAddrV4,
-    pub(super) remote: SocketAddrV4,
+    pub(super) local: SocketAddr,
+    pub(super) remote: SocketAddr,
     /// Send sequence space and send buffer.
     pub(super) snd: Snd,
     /// Receive sequence space, receive buffer and ACK bookkeeping.
@@ -60,8 +60,8 @@ fn scale_for(buffer: usize) -> u8 {
 impl Tcb {
     fn new(
         cfg: &Config,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         iss: SeqNumber,
         state: State,
     ) -> Tcb {
@@ -98,8 +98,13 @@ impl Tcb {
 
     /// OPEN, active (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN
     /// goes out on the next [`poll_transmit`](Self::poll_transmit).
-    pub fn connect(cfg: &Config, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNumber) -> Tcb {
-        Tcb::new(cfg, local, remote, iss, State::SynSent)
+    pub fn connect(
+        cfg: &Config,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
+        iss: SeqNumber,
+    ) -> Tcb {
+        Tcb::new(cfg, local.into(), remote.into(), iss, State::SynSent)
     }
 
     /// OPEN, passive, completed by an arriving SYN (RFC 9293 §3.10.7.2):
@@ -107,13 +112,13 @@ impl Tcb {
     /// has checked that `syn` carries SYN and no ACK/RST.
     pub fn accept(
         cfg: &Config,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
         iss: SeqNumber,
         syn: &TcpSegment<'_>,
         now: Instant,
     ) -> Tcb {
-        let mut tcb = Tcb::new(cfg, local, remote, iss, State::SynReceived);
+        let mut tcb = Tcb::new(cfg, local.into(), remote.into(), iss, State::SynReceived);
         tcb.rcv.irs = syn.header.seq;
         tcb.rcv.nxt = syn.header.seq + 1u32;
         // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the
@@ -138,12 +143,12 @@ impl Tcb {
     }
 
     /// Local address and port.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> SocketAddr {
         self.local
     }
 
     /// Remote address and port.
-    pub fn remote(&self) -> SocketAddrV4 {
+    pub fn remote(&self) -> SocketAddr {
         self.remote
     }
 

@@ -1,6 +1,7 @@
 //! Packet parsing and emission: the only code that touches raw header bytes.
 //!
-//! Owns IPv4 (RFC 791), ICMP echo/unreachable (RFC 792), TCP headers and
+//! Owns IPv4 (RFC 791), IPv6 and its extension headers (RFC 8200), ICMP
+//! echo/unreachable (RFC 792), ICMPv6 (RFC 4443), TCP headers and
 //! options (RFC 9293 §3.1, RFC 7323, RFC 2018) and the Internet checksum
 //! (RFC 1071). Parsing is total: every accessor works on lengths checked up
 //! front, so hostile input yields an [`Error`], never a panic. Structural
@@ -13,11 +14,13 @@
 pub mod checksum;
 pub mod icmp;
 pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
 pub mod udp;
 
 pub use icmp::{IcmpMessage, Quoted};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+pub use ipv6::{FragmentHeader, Ipv6Error, Ipv6Packet, Ipv6Repr, IPV6_HEADER_LEN};
 pub use tcp::{
     header_lens, Flags, SeqNumber, TcpHeader, TcpOptions, TcpSegment, TCP_HEADER_LEN,
     TCP_MAX_HEADER_LEN,

@@ -13,7 +13,7 @@ use core::ops::{Add, AddAssign, Sub};
 use etherparse::err::tcp::HeaderSliceError;
 use etherparse::TcpHeaderSlice;
 use std::cmp::Ordering;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Length of a TCP header without options.
 pub const TCP_HEADER_LEN: usize = 20;
@@ -385,7 +385,12 @@ impl TcpHeader {
     ///
     /// # Errors
     /// [`Error::Truncated`] if `seg` is shorter than the header.
-    pub fn emit(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+    pub fn emit(
+        &self,
+        seg: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<(), Error> {
         self.emit_header(seg)?;
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
         let c = checksum::fold(checksum::sum(acc, seg));
@@ -400,7 +405,12 @@ impl TcpHeader {
     ///
     /// # Errors
     /// [`Error::Truncated`] if `seg` is shorter than the header.
-    pub fn emit_partial(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+    pub fn emit_partial(
+        &self,
+        seg: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<(), Error> {
         self.emit_header(seg)?;
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
         let c = !checksum::fold(acc);
@@ -448,7 +458,11 @@ impl<'a> TcpSegment<'a> {
     /// # Errors
     /// [`Error::Truncated`], [`Error::BadHeaderLen`], [`Error::BadChecksum`],
     /// [`Error::BadFlags`] (SYN with RST or FIN) or [`Error::BadOption`].
-    pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, buf: &'a [u8]) -> Result<TcpSegment<'a>, Error> {
+    pub fn parse(
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        buf: &'a [u8],
+    ) -> Result<TcpSegment<'a>, Error> {
         TcpSegment::parse_with(src, dst, buf, true)
     }
 
@@ -459,8 +473,8 @@ impl<'a> TcpSegment<'a> {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn parse_with(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         buf: &'a [u8],
         verify: bool,
     ) -> Result<TcpSegment<'a>, Error> {
