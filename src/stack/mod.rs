@@ -36,8 +36,8 @@ mod sim_wan_tests;
 mod tests;
 
 pub use demux::SocketHandle;
-pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use events::SocketEvents;
+pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
