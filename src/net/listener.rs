@@ -14,13 +14,30 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Listens on `port` (0 picks a free ephemeral port).
+    /// Listens on `port` (0 picks a free ephemeral port) with the stack's
+    /// default accept backlog (`Config::accept_backlog`, 128 as std's).
     ///
     /// # Errors
     /// `AddrInUse` if the port already has a listener.
     pub fn bind(stack: &Stack, port: u16) -> io::Result<TcpListener> {
+        let backlog = stack.shared().lock().config().accept_backlog;
+        TcpListener::bind_with_backlog(stack, port, backlog)
+    }
+
+    /// Listens on `port` with room for `backlog` established connections
+    /// waiting for [`accept`](Self::accept), as `listen(2)`'s backlog:
+    /// clamped to 1..=[`MAX_BACKLOG`](super::MAX_BACKLOG) (Linux's
+    /// `somaxconn`). When the queue is full, new SYNs are dropped and
+    /// handshake-completing ACKs ignored, as Linux does, so clients retry.
+    ///
+    /// # Errors
+    /// `AddrInUse` if the port already has a listener.
+    pub fn bind_with_backlog(stack: &Stack, port: u16, backlog: usize) -> io::Result<TcpListener> {
         let shared = Arc::clone(stack.shared());
-        let port = shared.lock().tcp_listen(port).map_err(error::stack)?;
+        let port = shared
+            .lock()
+            .tcp_listen_with_backlog(port, backlog)
+            .map_err(error::stack)?;
         Ok(TcpListener {
             shared,
             port,

@@ -17,7 +17,7 @@ pub mod poll;
 mod stream;
 mod udp;
 
-pub use crate::stack::{Config, Stats};
+pub use crate::stack::{Config, Stats, MAX_BACKLOG};
 pub use listener::TcpListener;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};

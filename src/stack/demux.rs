@@ -2,8 +2,16 @@
 //! queues (RFC 9293 §3.10.7.2 LISTEN), RST for segments to no connection
 //! (§3.10.7.1 CLOSED), randomized ephemeral ports (RFC 6056 §3.3.1) and
 //! the socket-management calls the `net` layer makes.
+//!
+//! Listen queues behave as Linux's: the accept queue holds at most the
+//! listener's backlog (capped at [`MAX_BACKLOG`], Linux's `somaxconn`); a
+//! SYN that finds it full is dropped, and a handshake-completing ACK that
+//! finds it full is ignored, so the SYN-ACK is retransmitted and the ACK
+//! that answers it tries again. A full SYN queue is answered with SYN
+//! cookies (RFC 4987 §3.6, [`crate::tcp::syncookie`]).
 
 use super::{Error, Interface, Reply};
+use crate::tcp::syncookie::SynCookies;
 use crate::tcp::{State, Tcb};
 use crate::time::Instant;
 use crate::wire::{Flags, SeqNumber, TcpHeader, TcpSegment};
@@ -34,9 +42,20 @@ pub(super) struct Entry {
     pub(super) flow_label: u32,
 }
 
+/// Largest accept backlog a listener gets (Linux's `somaxconn`).
+pub const MAX_BACKLOG: usize = 4096;
+
 #[derive(Debug)]
 pub(super) struct Listener {
     accept_queue: VecDeque<SocketHandle>,
+    /// Most connections waiting in `accept_queue`.
+    backlog: usize,
+    /// The SYN-cookie codec, keyed per listener.
+    cookies: SynCookies,
+    /// Cookie ACKs are looked for until then: cookies were sent recently
+    /// (Linux's `tcp_synq_no_recent_overflow`), so an unknown ACK is
+    /// checked only while one may be in flight.
+    cookies_until: Option<Instant>,
     events: u64,
     half_open: usize,
     /// Half-open connections, oldest first (handles of ones that since
@@ -163,12 +182,21 @@ impl Interface {
         Ok(h)
     }
 
-    /// OPEN, passive: listens on `port` (0 picks an ephemeral port) and
-    /// returns the port.
+    /// OPEN, passive: listens on `port` (0 picks an ephemeral port) with
+    /// the configured accept backlog and returns the port.
     ///
     /// # Errors
     /// [`Error::AddrInUse`] if something already listens there.
     pub fn tcp_listen(&mut self, port: u16) -> Result<u16, Error> {
+        self.tcp_listen_with_backlog(port, self.cfg.accept_backlog)
+    }
+
+    /// [`tcp_listen`](Self::tcp_listen) with an accept backlog of its own,
+    /// as `listen(2)`'s: at least 1, at most [`MAX_BACKLOG`].
+    ///
+    /// # Errors
+    /// [`Error::AddrInUse`] if something already listens there.
+    pub fn tcp_listen_with_backlog(&mut self, port: u16, backlog: usize) -> Result<u16, Error> {
         let port = if port == 0 {
             self.ephemeral_port(None)?
         } else {
@@ -177,10 +205,19 @@ impl Interface {
         if self.listeners.contains_key(&port) {
             return Err(Error::AddrInUse);
         }
+        // A key of its own per listener, derived from the stack's secret.
+        let key = |domain: u8| {
+            let p = port.to_be_bytes();
+            crate::tcp::isn::siphash24(self.cfg.secret, &[b'C', domain, p[0], p[1]])
+        };
+        let cookies = SynCookies::new([key(0), key(1)]);
         self.listeners.insert(
             port,
             Listener {
                 accept_queue: VecDeque::new(),
+                backlog: backlog.clamp(1, MAX_BACKLOG),
+                cookies,
+                cookies_until: None,
                 half_open: 0,
                 syn_queue: VecDeque::new(),
                 events: 0,
@@ -352,9 +389,24 @@ impl Interface {
                     return;
                 }
                 self.stats.tcp_segments_in += 1;
+                if let (Some(port), false) = (e.listener, e.queued) {
+                    if completes_handshake(&e.tcb, seg)
+                        && self
+                            .listeners
+                            .get(&port)
+                            .is_some_and(|l| l.accept_queue.len() >= l.backlog)
+                    {
+                        // Linux: the ACK is ignored and the SYN-ACK
+                        // retransmitted, so the client's next ACK (or
+                        // data) completes the handshake once there is room.
+                        self.stats.tcp_listen_ack_dropped += 1;
+                        return;
+                    }
+                }
                 let reincarnate = e.orphaned && e.tcb.time_wait_accepts_syn(seg);
                 if !(reincarnate && listening) {
                     e.tcb.on_segment(now, seg);
+                    self.enqueue_if_established(i);
                     return;
                 }
                 // RFC 6191: end TIME-WAIT early for a new incarnation whose
@@ -390,25 +442,35 @@ impl Interface {
             return;
         }
         if h.flags.ack() {
+            if !h.flags.syn() && self.cookie_ack(now, src, seg) {
+                return;
+            }
             self.reset_for(src, seg);
             return;
         }
         if !h.flags.syn() {
             return;
         }
-        let (syn_backlog, accept_backlog) = (self.cfg.syn_backlog, self.cfg.accept_backlog);
+        let syn_backlog = self.cfg.syn_backlog;
         let Some(l) = self.listeners.get(&h.dst_port) else {
             return;
         };
-        if l.accept_queue.len() >= accept_backlog {
+        if l.accept_queue.len() >= l.backlog {
             // The application is not accepting: new connections would only
-            // pile up behind the ones already waiting.
+            // pile up behind the ones already waiting (Linux drops the SYN
+            // too, cookies or not).
             self.stats.tcp_listen_overflow += 1;
             return;
         }
-        if l.half_open >= syn_backlog && !self.evict_oldest_half_open(h.dst_port) {
-            self.stats.tcp_listen_overflow += 1;
-            return;
+        if l.half_open >= syn_backlog {
+            if self.cfg.syn_cookies {
+                self.send_cookie(now, src, seg);
+                return;
+            }
+            if !self.evict_oldest_half_open(h.dst_port) {
+                self.stats.tcp_syn_queue_dropped += 1;
+                return;
+            }
         }
         if self.conns.len() >= self.cfg.max_connections {
             self.stats.tcp_table_full += 1;
@@ -436,6 +498,102 @@ impl Interface {
                         })
                 });
             }
+        }
+    }
+
+    /// Answers a SYN with a SYN cookie and keeps no state (RFC 4987 §3.6).
+    fn send_cookie(&mut self, now: Instant, src: IpAddr, seg: &TcpSegment<'_>) {
+        let local = SocketAddr::new(self.local_ip_for(src), seg.header.dst_port);
+        let remote = SocketAddr::new(src, seg.header.src_port);
+        let ts_offset = self.isn.ts_offset(local.ip(), remote.ip());
+        // Field by field, not `tcp_config()`: the listener is borrowed.
+        let cfg = match src {
+            IpAddr::V4(_) => &self.cfg.tcp,
+            IpAddr::V6(_) => &self.tcp6,
+        };
+        let Some(l) = self.listeners.get_mut(&local.port()) else {
+            return;
+        };
+        let Some(header) = l.cookies.syn_ack(cfg, local, remote, seg, ts_offset, now) else {
+            return;
+        };
+        l.cookies_until = Some(now + crate::tcp::syncookie::TICK * crate::tcp::syncookie::MAX_AGE);
+        // Not under the stray-reply rate limit (a SYN-ACK is what a
+        // listener owes every SYN), but bounded like every reply.
+        if self.replies.len() >= super::MAX_REPLIES {
+            self.stats.replies_dropped += 1;
+            return;
+        }
+        self.stats.tcp_syncookies_sent += 1;
+        self.replies.push_back(Reply::Tcp { dst: src, header });
+    }
+
+    /// An ACK to a listener from no known connection: if it carries a
+    /// valid cookie, the connection is rebuilt and queued for accept.
+    /// Returns false if the caller should answer with RST.
+    fn cookie_ack(&mut self, now: Instant, src: IpAddr, seg: &TcpSegment<'_>) -> bool {
+        let local = SocketAddr::new(self.local_ip_for(src), seg.header.dst_port);
+        let remote = SocketAddr::new(src, seg.header.src_port);
+        let ts_offset = self.isn.ts_offset(local.ip(), remote.ip());
+        let Some(l) = self.listeners.get(&local.port()) else {
+            return false;
+        };
+        if l.cookies_until.is_none_or(|t| now >= t) {
+            return false;
+        }
+        let tcb = match l
+            .cookies
+            .rebuild(self.tcp_config(src), local, remote, seg, ts_offset, now)
+        {
+            Ok(tcb) => tcb,
+            Err(e) => {
+                log::debug!("cookie ACK from {remote} refused: {e:?}");
+                self.stats.tcp_syncookies_failed += 1;
+                return false;
+            }
+        };
+        if l.accept_queue.len() >= l.backlog {
+            // As for any completing ACK: ignored; the client retransmits.
+            self.stats.tcp_listen_ack_dropped += 1;
+            return true;
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            self.stats.tcp_table_full += 1;
+            return true;
+        }
+        self.stats.tcp_syncookies_recv += 1;
+        let h = self.insert(tcb, Some(local.port()));
+        if let Some(l) = self.listeners.get_mut(&local.port()) {
+            // Balanced by the move to the accept queue.
+            l.half_open += 1;
+        }
+        self.enqueue_if_established(h.index as usize);
+        true
+    }
+
+    /// Moves entry `i` to its listener's accept queue if its handshake has
+    /// just completed, at once rather than at the end of the poll, so
+    /// every ACK of a batch sees the queue's true length and the listener
+    /// is woken once per batch.
+    fn enqueue_if_established(&mut self, i: usize) {
+        let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let (Some(port), false) = (e.listener, e.queued) else {
+            return;
+        };
+        if matches!(e.tcb.state(), State::SynReceived | State::Closed) {
+            return;
+        }
+        let h = SocketHandle {
+            index: i as u32,
+            generation: e.generation,
+        };
+        if let Some(l) = self.listeners.get_mut(&port) {
+            e.queued = true;
+            l.half_open = l.half_open.saturating_sub(1);
+            l.accept_queue.push_back(h);
+            l.events += 1;
         }
     }
 
@@ -509,4 +667,15 @@ impl Interface {
         self.stats.tcp_rst_sent += 1;
         self.queue_reply(Reply::Tcp { dst: src, header });
     }
+}
+
+/// True if `seg` is the ACK that moves `tcb` from SYN-RECEIVED to
+/// ESTABLISHED (RFC 9293 §3.10.7.4): it acknowledges our SYN.
+fn completes_handshake(tcb: &Tcb, seg: &TcpSegment<'_>) -> bool {
+    let h = &seg.header;
+    tcb.state() == State::SynReceived
+        && h.flags.ack()
+        && !h.flags.syn()
+        && !h.flags.rst()
+        && h.ack == tcb.iss() + 1u32
 }

@@ -23,6 +23,8 @@ mod udp;
 #[cfg(test)]
 mod address_tests;
 #[cfg(test)]
+mod listen_tests;
+#[cfg(test)]
 mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
@@ -35,7 +37,7 @@ mod sim_wan_tests;
 #[cfg(test)]
 mod tests;
 
-pub use demux::SocketHandle;
+pub use demux::{SocketHandle, MAX_BACKLOG};
 pub use events::SocketEvents;
 pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
@@ -83,14 +85,18 @@ pub struct Config {
     pub tcp: tcp::Config,
     /// Most TCP connections held at once (all states).
     pub max_connections: usize,
-    /// Half-open connections per listener (SYN queue). When full, the
-    /// oldest half-open connection makes room for a new SYN; a half-open
-    /// connection holds no buffers (about 1 KiB), so the default is as deep
-    /// as Linux's `tcp_max_syn_backlog`: deeper than the TUN queue, so a
-    /// real client's ACK is processed before a flood can evict its entry.
+    /// Half-open connections per listener (SYN queue). When full, a SYN is
+    /// answered with a SYN cookie (or, with `syn_cookies` off, the oldest
+    /// half-open connection makes room for it); a half-open connection
+    /// holds no buffers (about 1 KiB), so the default is as deep as
+    /// Linux's `tcp_max_syn_backlog`.
     pub syn_backlog: usize,
-    /// Established, not yet accepted connections per listener.
+    /// Established, not yet accepted connections per listener, for
+    /// listeners opened without a backlog of their own (std's 128).
     pub accept_backlog: usize,
+    /// Answer SYNs with SYN cookies when the SYN queue is full (Linux's
+    /// `tcp_syncookies = 1`).
+    pub syn_cookies: bool,
     /// Ephemeral port range (Linux's default `ip_local_port_range`).
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Secret for ISNs and port randomization (drawn from the OS by `net`).
@@ -118,6 +124,7 @@ impl Default for Config {
             max_connections: 16384,
             syn_backlog: 4096,
             accept_backlog: 128,
+            syn_cookies: true,
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,

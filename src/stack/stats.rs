@@ -99,11 +99,26 @@ pub struct Stats {
     pub tcp_no_socket: u64,
     /// TCP: RSTs sent by the demux (no connection, bad ACK to a listener).
     pub tcp_rst_sent: u64,
-    /// TCP: SYNs dropped because the SYN or accept queue was full.
+    /// TCP: SYNs dropped because the listener's accept queue was full
+    /// (Linux's `ListenOverflows` for a SYN).
     pub tcp_listen_overflow: u64,
+    /// TCP: handshake-completing ACKs ignored because the accept queue was
+    /// full; the SYN-ACK is retransmitted (Linux's `ListenOverflows` for
+    /// the final ACK).
+    pub tcp_listen_ack_dropped: u64,
+    /// TCP: SYNs dropped with the SYN queue full, SYN cookies off and no
+    /// half-open connection to evict.
+    pub tcp_syn_queue_dropped: u64,
     /// Half-open connections evicted to make room for a new SYN (SYN
-    /// queue full: a flood, or a slow network).
+    /// queue full and SYN cookies off).
     pub tcp_syn_evicted: u64,
+    /// TCP: SYN cookies sent (SYN queue full; Linux's `SyncookiesSent`).
+    pub tcp_syncookies_sent: u64,
+    /// TCP: connections rebuilt from a valid cookie (`SyncookiesRecv`).
+    pub tcp_syncookies_recv: u64,
+    /// TCP: ACKs to a listener that sent cookies whose cookie was invalid
+    /// or expired (`SyncookiesFailed`); answered with RST.
+    pub tcp_syncookies_failed: u64,
     /// TCP: connections refused because the connection table was full.
     pub tcp_table_full: u64,
     /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
@@ -182,7 +197,12 @@ impl Stats {
             ("tcp_no_socket", self.tcp_no_socket),
             ("tcp_rst_sent", self.tcp_rst_sent),
             ("tcp_listen_overflow", self.tcp_listen_overflow),
+            ("tcp_listen_ack_dropped", self.tcp_listen_ack_dropped),
+            ("tcp_syn_queue_dropped", self.tcp_syn_queue_dropped),
             ("tcp_syn_evicted", self.tcp_syn_evicted),
+            ("tcp_syncookies_sent", self.tcp_syncookies_sent),
+            ("tcp_syncookies_recv", self.tcp_syncookies_recv),
+            ("tcp_syncookies_failed", self.tcp_syncookies_failed),
             ("tcp_table_full", self.tcp_table_full),
             ("tcp_time_wait_reused", self.tcp_time_wait_reused),
             ("tcp_connections_opened", self.tcp_connections_opened),

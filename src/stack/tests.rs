@@ -286,9 +286,10 @@ fn listener_completes_handshake_and_queues_for_accept() {
 }
 
 #[test]
-fn listener_full_syn_queue_evicts_the_oldest_half_open_connection() {
+fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookies() {
     let mut iface = Interface::new(Config {
         syn_backlog: 2,
+        syn_cookies: false,
         ..Config::default()
     });
     iface.tcp_listen(80).unwrap();

@@ -75,7 +75,7 @@ impl IsnGenerator {
 }
 
 /// Writes `ip` at `msg[at..]` (4 or 16 bytes); returns the end.
-fn put_ip(msg: &mut [u8], at: usize, ip: IpAddr) -> usize {
+pub(super) fn put_ip(msg: &mut [u8], at: usize, ip: IpAddr) -> usize {
     match ip {
         IpAddr::V4(a) => {
             msg[at..at + 4].copy_from_slice(&a.octets());

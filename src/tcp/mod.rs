@@ -11,7 +11,7 @@
 //! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
 //! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
-//! (RFC 6528).
+//! (RFC 6528), and SYN cookies for a full SYN queue (RFC 4987 §3.6).
 //!
 //! It performs no I/O and reads no clock: inputs are segments plus an
 //! explicit [`Instant`](crate::time::Instant), outputs are segments to send
@@ -43,6 +43,7 @@ mod sack;
 mod sendable;
 mod state;
 mod stats;
+pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
