@@ -508,14 +508,15 @@ impl Tcb {
         self.rcv.unacked += n + extra;
         self.rcv_rtt_measure(seg, now);
         self.rcv_space_adjust(now);
-        // Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2): ACK at least every
-        // second full-sized segment; at once when a hole was filled or the
-        // buffer could not take everything.
-        if filled_hole
-            || n < payload.len()
-            || self.cfg.delayed_ack.is_zero()
-            || self.rcv.unacked >= 2 * self.rcv.mss
-        {
+        self.ack_in_order(now, filled_hole || n < payload.len(), small);
+    }
+
+    /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
+    /// ACK at least every second full-sized segment, and at once when
+    /// `urgent` (a hole was filled or the buffer could not take
+    /// everything); `small`: the segment was shorter than the peer's MSS.
+    fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
+        if urgent || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss {
             self.pending.add(Control::Ack);
         } else {
             self.rcv.ack_on_drain = small;
