@@ -605,6 +605,86 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
         wins.iter().all(|w| w % 128 == 0 && *w > 65535),
         "{wins:?}\n{ladder}"
     );
+
+    // With the key log the ladder reads inside the records, as tshark
+    // does: the handshake messages, our GET, the status line, and the
+    // close_notify tunstack sends before its FIN.
+    let keys = keylog.to_str().unwrap();
+    let decrypted = ladder_with_keys(p, keys);
+    for (dir, want) in [
+        ("|<-", "Encrypted Extensions"),
+        ("-->|", "Finished"),
+        ("-->|", "TLS: GET /hello.txt HTTP/1.1"),
+        ("|<-", "TLS: HTTP/1.1 200 OK"),
+        ("-->|", "Alert (close_notify)"),
+    ] {
+        assert!(
+            decrypted
+                .lines()
+                .any(|l| l.contains(dir) && l.contains(want)),
+            "no {want:?} {dir} in:\n{decrypted}"
+        );
+    }
+    // TLS 1.2 (a key block from the master secret) decrypts too.
+    let pcap12 = lab.dir.path().join("tls12.pcap");
+    let keylog12 = lab.dir.path().join("keys12.log");
+    let out = tunstack_env(
+        &[
+            "get",
+            "--resolve",
+            RESOLVE,
+            "--cacert",
+            lab.cacert(),
+            "--pcap",
+            pcap12.to_str().unwrap(),
+            &url(TLS12_ONLY, "/hello.txt"),
+        ],
+        &[("SSLKEYLOGFILE", &keylog12)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decrypted = ladder_with_keys(pcap12.to_str().unwrap(), keylog12.to_str().unwrap());
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("Change Cipher Spec, Finished")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("TLS: GET /hello.txt HTTP/1.1")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("|<-") && l.contains("HTTP/1.1 200 OK")),
+        "{decrypted}"
+    );
+    // A key log without this connection's secrets: said, and the ladder
+    // keeps the encrypted names.
+    let other = lab.dir.path().join("other.log");
+    std::fs::write(
+        &other,
+        format!("CLIENT_RANDOM {} {}\n", "00".repeat(32), "11".repeat(48)),
+    )
+    .unwrap();
+    let out = tunstack(&["ladder", p, "--keylog", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("has none that open"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("GET /hello.txt"));
+}
+
+/// `tunstack ladder PCAP --keylog KEYS`, checked to succeed quietly.
+fn ladder_with_keys(pcap: &str, keys: &str) -> String {
+    let out = tunstack(&["ladder", pcap, "--keylog", keys]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "decrypted without complaint");
+    text(&out.stdout)
 }
 
 #[test]
