@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 4] = ["wire_parse", "interface", "http_response", "dns_message"];
+const TARGETS: [&str; 5] = [
+    "wire_parse",
+    "interface",
+    "http_response",
+    "dns_message",
+    "tls_peer",
+];
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
@@ -73,6 +79,11 @@ fn fuzz_http_response_regressions() {
 #[test]
 fn fuzz_dns_message_regressions() {
     replay("dns_message", harness::dns::run, 500);
+}
+
+#[test]
+fn fuzz_tls_peer_regressions() {
+    replay("tls_peer", harness::tls::run, 200);
 }
 
 /// Every `[[bin]]` of `fuzz/Cargo.toml` is a target replayed here, and

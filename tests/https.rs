@@ -279,6 +279,26 @@ impl Lab {
         self.pki.ca.to_str().unwrap()
     }
 
+    /// curl's exit code for `curl -s --cacert CA ARGS… URL`, over the
+    /// kernel's loopback to the same nginx (curl is the oracle).
+    fn curl_code(&self, args: &[&str], port: u16, path: &str) -> Option<i32> {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                self.cacert(),
+                "--resolve",
+            ])
+            .arg(format!("{SITE}:{port}:127.0.0.1"))
+            .args(args)
+            .arg(url(port, path))
+            .status()
+            .expect("run curl")
+            .code()
+    }
+
     /// `tunstack get --resolve … --cacert CA ARGS…`.
     fn get(&self, args: &[&str]) -> Output {
         let mut all = vec!["get", "--resolve", RESOLVE, "--cacert", self.cacert()];
@@ -400,6 +420,16 @@ fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
         let out = lab.get(&[&url(port, "/hello.txt")]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(60), "{port}: {err}");
+        assert_eq!(
+            lab.curl_code(&[], port, "/hello.txt"),
+            Some(60),
+            "curl, {port}"
+        );
+        assert_eq!(
+            lab.curl_code(&["-k"], port, "/hello.txt"),
+            Some(0),
+            "curl -k"
+        );
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with("tunstack: https://site.test:"), "{err}");
         assert!(err.contains("TLS certificate problem"), "{err}");
@@ -461,6 +491,16 @@ fn minimum_versions_follow_tlsv1_2_and_tlsv1_3() {
     let out = lab.get(&["--tlsv1.3", &url(TLS12_ONLY, "/hello.txt")]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(35), "{err}");
+    // curl answers the same three cases so.
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.2"], TLS13_ONLY, "/hello.txt"),
+        Some(0)
+    );
+    assert_eq!(lab.curl_code(&[], TLS12_ONLY, "/hello.txt"), Some(0));
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.3"], TLS12_ONLY, "/hello.txt"),
+        Some(35)
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains("TLS handshake failed"), "{err}");
     assert!(err.to_lowercase().contains("protocolversion"), "{err}");

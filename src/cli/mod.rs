@@ -361,9 +361,12 @@ fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
             .map(PathBuf::from)
     });
     if let Some(path) = keylog {
-        let text = std::fs::read_to_string(&path)
+        // A key log has a few lines per connection; 16 MiB is plenty.
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 16 << 20), &mut bytes))
             .map_err(|e| failure(exit::READ_ERROR, format!("{}: {e}", path.display())))?;
-        let keys = keylog::KeyLog::parse(&text);
+        let keys = keylog::KeyLog::parse(&String::from_utf8_lossy(&bytes));
         let opened = keylog::decrypt(&mut l, &keys);
         if opened == 0 {
             eprintln!(
