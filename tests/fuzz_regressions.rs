@@ -14,13 +14,14 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 7] = [
     "wire_parse",
     "wire_ipv6",
     "interface",
     "http_response",
     "dns_message",
     "fragments",
+    "tls_peer",
 ];
 
 fn regressions() -> PathBuf {
@@ -90,6 +91,11 @@ fn fuzz_dns_message_regressions() {
 #[test]
 fn fuzz_fragments_regressions() {
     replay("fragments", harness::frag::run, 500);
+}
+
+#[test]
+fn fuzz_tls_peer_regressions() {
+    replay("tls_peer", harness::tls::run, 200);
 }
 
 /// Every `[[bin]]` of `fuzz/Cargo.toml` is a target replayed here, and

@@ -279,6 +279,26 @@ impl Lab {
         self.pki.ca.to_str().unwrap()
     }
 
+    /// curl's exit code for `curl -s --cacert CA ARGS… URL`, over the
+    /// kernel's loopback to the same nginx (curl is the oracle).
+    fn curl_code(&self, args: &[&str], port: u16, path: &str) -> Option<i32> {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                self.cacert(),
+                "--resolve",
+            ])
+            .arg(format!("{SITE}:{port}:127.0.0.1"))
+            .args(args)
+            .arg(url(port, path))
+            .status()
+            .expect("run curl")
+            .code()
+    }
+
     /// `tunstack get --resolve … --cacert CA ARGS…`.
     fn get(&self, args: &[&str]) -> Output {
         let mut all = vec!["get", "--resolve", RESOLVE, "--cacert", self.cacert()];
@@ -400,6 +420,16 @@ fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
         let out = lab.get(&[&url(port, "/hello.txt")]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(60), "{port}: {err}");
+        assert_eq!(
+            lab.curl_code(&[], port, "/hello.txt"),
+            Some(60),
+            "curl, {port}"
+        );
+        assert_eq!(
+            lab.curl_code(&["-k"], port, "/hello.txt"),
+            Some(0),
+            "curl -k"
+        );
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with("tunstack: https://site.test:"), "{err}");
         assert!(err.contains("TLS certificate problem"), "{err}");
@@ -461,6 +491,16 @@ fn minimum_versions_follow_tlsv1_2_and_tlsv1_3() {
     let out = lab.get(&["--tlsv1.3", &url(TLS12_ONLY, "/hello.txt")]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(35), "{err}");
+    // curl answers the same three cases so.
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.2"], TLS13_ONLY, "/hello.txt"),
+        Some(0)
+    );
+    assert_eq!(lab.curl_code(&[], TLS12_ONLY, "/hello.txt"), Some(0));
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.3"], TLS12_ONLY, "/hello.txt"),
+        Some(35)
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains("TLS handshake failed"), "{err}");
     assert!(err.to_lowercase().contains("protocolversion"), "{err}");
@@ -605,6 +645,88 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
         wins.iter().all(|w| w % 128 == 0 && *w > 65535),
         "{wins:?}\n{ladder}"
     );
+
+    // With the key log the ladder reads inside the records, as tshark
+    // does: the handshake messages, our GET, the status line, and the
+    // close_notify tunstack sends before its FIN. (The GET may share a
+    // segment with the client's Finished: its line is looked for, not
+    // the whole label.)
+    let keys = keylog.to_str().unwrap();
+    let decrypted = ladder_with_keys(p, keys);
+    for (dir, want) in [
+        ("|<-", "Encrypted Extensions"),
+        ("-->|", "Finished"),
+        ("-->|", "GET /hello.txt HTTP/1.1"),
+        ("|<-", "HTTP/1.1 200 OK"),
+        ("-->|", "Alert (close_notify)"),
+    ] {
+        assert!(
+            decrypted
+                .lines()
+                .any(|l| l.contains(dir) && l.contains(want)),
+            "no {want:?} {dir} in:\n{decrypted}"
+        );
+    }
+    // TLS 1.2 (a key block from the master secret) decrypts too.
+    let pcap12 = lab.dir.path().join("tls12.pcap");
+    let keylog12 = lab.dir.path().join("keys12.log");
+    let out = tunstack_env(
+        &[
+            "get",
+            "--resolve",
+            RESOLVE,
+            "--cacert",
+            lab.cacert(),
+            "--pcap",
+            pcap12.to_str().unwrap(),
+            &url(TLS12_ONLY, "/hello.txt"),
+        ],
+        &[("SSLKEYLOGFILE", &keylog12)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decrypted = ladder_with_keys(pcap12.to_str().unwrap(), keylog12.to_str().unwrap());
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("Change Cipher Spec, Finished")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("GET /hello.txt HTTP/1.1")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("|<-") && l.contains("HTTP/1.1 200 OK")),
+        "{decrypted}"
+    );
+    // A key log without this connection's secrets: said, and the ladder
+    // keeps the encrypted names.
+    let other = lab.dir.path().join("other.log");
+    std::fs::write(
+        &other,
+        format!("CLIENT_RANDOM {} {}\n", "00".repeat(32), "11".repeat(48)),
+    )
+    .unwrap();
+    let out = tunstack(&["ladder", p, "--keylog", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("has none that open"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("GET /hello.txt"));
+}
+
+/// `tunstack ladder PCAP --keylog KEYS`, checked to succeed quietly.
+fn ladder_with_keys(pcap: &str, keys: &str) -> String {
+    let out = tunstack(&["ladder", pcap, "--keylog", keys]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "decrypted without complaint");
+    text(&out.stdout)
 }
 
 #[test]

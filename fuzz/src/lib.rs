@@ -1250,3 +1250,311 @@ pub mod frag {
         }
     }
 }
+
+/// tunstack's TLS client (`http::tls`) and the HTTP body reader over it,
+/// against a rustls server whose byte stream ends, resets, turns into
+/// garbage or has a byte flipped at a fuzzed offset: mid-handshake,
+/// mid-record, between records, or after `close_notify`.
+///
+/// What must hold for any input: no panic; a failed handshake is a TLS
+/// error (curl's 35/60), never a bare I/O error; the body bytes that come
+/// out are a prefix of what the server sent (record protection lets no
+/// altered byte through); a counted body that reads to its end is exact;
+/// a close reported as `close_notify` came after every byte; and our own
+/// `close_notify` reaches the server.
+pub mod tls {
+    use super::Input;
+    use std::io::{self, Read, Write};
+    use std::sync::Arc;
+    use tunstack::http::tls::{handshake, CertificateDer, PemObject};
+    use tunstack::http::{read_head, Body, BodyMode, Limits, PeerClose, TlsConfig, TlsError};
+
+    // A CA and a server certificate for fuzz.test, valid until 2126,
+    // made once with the openssl CLI (test data, not secrets).
+    const CA: &str = include_str!("../fixtures/ca.pem");
+    const CERT: &str = include_str!("../fixtures/server.pem");
+    const KEY: &str = include_str!("../fixtures/server.key");
+
+    /// The client configuration and a server configuration for one
+    /// version, made afresh for every input: a shared one would resume
+    /// the previous input's session, and a run would depend on the ones
+    /// before it.
+    fn configs(tls12: bool) -> (TlsConfig, Arc<rustls::ServerConfig>) {
+        let ca = CertificateDer::from_pem_slice(CA.as_bytes()).expect("fixture CA");
+        let client = TlsConfig::builder()
+            .root_certificates(vec![ca])
+            .build()
+            .expect("client config");
+        let cert = CertificateDer::from_pem_slice(CERT.as_bytes()).expect("fixture cert");
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("fixture key");
+        let version = if tls12 {
+            &rustls::version::TLS12
+        } else {
+            &rustls::version::TLS13
+        };
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[version])
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+        (client, Arc::new(server))
+    }
+
+    /// How the server's byte stream ends at the cut.
+    #[derive(Clone, Copy, Debug)]
+    enum End<'a> {
+        Fin,
+        Reset,
+        /// These bytes instead of the rest, then a FIN.
+        Garbage(&'a [u8]),
+        /// The byte at the cut XORed with this (non-zero), then the rest.
+        Flip(u8),
+    }
+
+    /// The server side of the connection, as the client's transport.
+    struct Peer<'a> {
+        server: rustls::ServerConnection,
+        response: &'a [u8],
+        head_len: usize,
+        notify: bool,
+        responded: bool,
+        request: Vec<u8>,
+        /// The server's wire bytes so far, and how many the client has.
+        wire: Vec<u8>,
+        delivered: usize,
+        cut: usize,
+        end: End<'a>,
+        garbage_sent: usize,
+        sizes: &'a [u8],
+        next: usize,
+    }
+
+    impl Peer<'_> {
+        /// The server reads the request; once its head is complete it
+        /// answers with `response` (and `close_notify`, if asked).
+        fn serve(&mut self) {
+            if self.server.process_new_packets().is_err() {
+                return;
+            }
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = self.server.reader().read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                self.request.extend_from_slice(&buf[..n]);
+                if self.request.len() > 1 << 16 {
+                    break;
+                }
+            }
+            if !self.responded && self.request.windows(4).any(|w| w == b"\r\n\r\n") {
+                self.responded = true;
+                // The head and the body in records of their own, so that
+                // a cut can fall inside a body whose length is known.
+                let (head, body) = self
+                    .response
+                    .split_at(self.head_len.min(self.response.len()));
+                let _ = self.server.writer().write_all(head);
+                let _ = self.server.writer().write_all(body);
+                if self.notify {
+                    self.server.send_close_notify();
+                }
+            }
+            while self.server.wants_write() {
+                if self.server.write_tls(&mut self.wire).is_err() {
+                    break;
+                }
+            }
+        }
+
+        /// The server has read the client's close_notify.
+        fn saw_close_notify(&mut self) -> bool {
+            let _ = self.server.process_new_packets();
+            let mut buf = [0u8; 4096];
+            loop {
+                match self.server.reader().read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(_) => continue,
+                    Err(_) => return false,
+                }
+            }
+        }
+    }
+
+    impl Read for Peer<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.serve();
+            let size = match self.sizes {
+                [] => usize::MAX,
+                s => usize::from(s[self.next % s.len()]).max(1),
+            };
+            self.next += 1;
+            let limit = match self.end {
+                End::Flip(_) => self.wire.len(),
+                _ => self.cut.min(self.wire.len()),
+            };
+            if self.delivered >= limit {
+                return match self.end {
+                    End::Reset if self.delivered >= self.cut => {
+                        Err(io::ErrorKind::ConnectionReset.into())
+                    }
+                    End::Garbage(g) if self.delivered >= self.cut => {
+                        let rest = &g[self.garbage_sent.min(g.len())..];
+                        let n = rest.len().min(buf.len()).min(size);
+                        buf[..n].copy_from_slice(&rest[..n]);
+                        self.garbage_sent += n;
+                        Ok(n)
+                    }
+                    _ => Ok(0),
+                };
+            }
+            let n = (limit - self.delivered).min(buf.len()).min(size);
+            buf[..n].copy_from_slice(&self.wire[self.delivered..self.delivered + n]);
+            if let End::Flip(x) = self.end {
+                if (self.delivered..self.delivered + n).contains(&self.cut) {
+                    buf[self.cut - self.delivered] ^= x;
+                }
+            }
+            self.delivered += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Peer<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut rest = buf;
+            while !rest.is_empty() {
+                match self.server.read_tls(&mut rest) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if self.server.process_new_packets().is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            self.serve();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `data`: settings (TLS version, framing, close_notify, how the
+    /// stream ends), the cut offset, read sizes, garbage, then the body.
+    pub fn run(data: &[u8]) {
+        let mut i = Input::new(data);
+        let settings = i.u8();
+        let cut = usize::from(i.u16());
+        let sizes = {
+            let n = usize::from(i.u8() % 8);
+            i.bytes(n)
+        };
+        let garbage = {
+            let n = usize::from(i.u8() % 64);
+            i.bytes(n)
+        };
+        let flip = i.u8() | 1;
+        let body = i.bytes(8192);
+        let counted = settings & 2 == 0;
+        let mut response = if counted {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes()
+        } else {
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec()
+        };
+        let head_len = response.len();
+        response.extend_from_slice(body);
+        let end = match (settings >> 3) & 3 {
+            0 => End::Fin,
+            1 => End::Reset,
+            2 => End::Garbage(garbage),
+            _ => End::Flip(flip),
+        };
+        let (client, server_config) = configs(settings & 1 != 0);
+        let Ok(server) = rustls::ServerConnection::new(server_config) else {
+            return;
+        };
+        let peer = Peer {
+            server,
+            response: &response,
+            head_len,
+            notify: settings & 4 != 0,
+            responded: false,
+            request: Vec::new(),
+            wire: Vec::new(),
+            delivered: 0,
+            // Ends past the whole exchange are as likely as ones inside it.
+            cut: if settings & 0x80 != 0 {
+                usize::MAX
+            } else {
+                cut
+            },
+            end,
+            garbage_sent: 0,
+            sizes,
+            next: 0,
+        };
+        let mut tls = match handshake(&client, "fuzz.test", peer) {
+            Ok(t) => t,
+            Err(e) => {
+                assert!(
+                    TlsError::from_io(&e).is_some(),
+                    "a failed handshake is a TLS error (35/60), not {e:?}"
+                );
+                return;
+            }
+        };
+        if tls
+            .write_all(b"GET / HTTP/1.1\r\nHost: fuzz.test\r\n\r\n")
+            .and_then(|()| tls.flush())
+            .is_err()
+        {
+            return;
+        }
+        let mut leftover = Vec::new();
+        let Ok(head) = read_head(&mut tls, &mut leftover, &Limits::default()) else {
+            return;
+        };
+        // Record protection: what was read is what the server sent.
+        assert_eq!(head.status, 200);
+        let Ok(mode) = BodyMode::for_response("GET", &head) else {
+            return;
+        };
+        let mut reader = Body::new(tls, leftover, mode);
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 + usize::from(settings >> 5) * 700];
+        let result = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        let sent = &response[head_len..];
+        assert!(
+            sent.starts_with(&got),
+            "the body read is not a prefix of the body sent"
+        );
+        if counted && result.is_ok() {
+            assert_eq!(got.len(), sent.len(), "a counted body read to its end");
+        }
+        let mut tls = reader.into_inner();
+        if result.is_ok() && tls.peer_close() == Some(PeerClose::Notified) {
+            assert_eq!(got, sent, "close_notify came after every byte");
+        }
+        // After a TLS failure the client has sent a fatal alert instead.
+        let tls_failed = matches!(&result, Err(e) if TlsError::from_io(e).is_some());
+        if tls.close().is_ok() && !tls_failed {
+            assert!(
+                tls.get_mut().saw_close_notify(),
+                "our close_notify reached the server"
+            );
+        }
+    }
+}

@@ -33,6 +33,8 @@ pub struct Step {
     /// What the payload carries, where readable: TLS record types or an
     /// HTTP request/status line.
     pub info: Option<String>,
+    /// The payload (for decrypting TLS with a key log).
+    pub payload: Vec<u8>,
 }
 
 /// A conversation between two endpoints.
@@ -102,6 +104,7 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
             header: seg.header,
             len: seg.payload.len(),
             info,
+            payload: seg.payload.to_vec(),
         });
     }
     ladder.ok_or_else(|| "no TCP segments in the capture".to_string())
@@ -148,7 +151,7 @@ fn tls_records(payload: &[u8], after_ccs: &mut bool) -> Option<String> {
 
 /// An HTTP/1.x request line (`GET /x HTTP/1.1`) or status line
 /// (`HTTP/1.1 200 OK`) at the start of `payload`.
-fn http_line(payload: &[u8]) -> Option<String> {
+pub(super) fn http_line(payload: &[u8]) -> Option<String> {
     let head = payload.get(..payload.len().min(256))?;
     let end = head.windows(2).position(|w| w == b"\r\n")?;
     let line = std::str::from_utf8(head.get(..end)?).ok()?;

@@ -17,6 +17,7 @@ mod connector;
 pub(crate) mod exit;
 mod fetch;
 mod get;
+mod keylog;
 mod ladder;
 mod links;
 mod output;
@@ -74,6 +75,11 @@ struct LadderArgs {
     /// Draw at most this many segments.
     #[arg(long, default_value_t = 200)]
     max: usize,
+    /// Decrypt the TLS in the capture with this key log (NSS format, as
+    /// SSLKEYLOGFILE writes it; default: $SSLKEYLOGFILE when set) and name
+    /// what each record carries: handshake messages, HTTP lines, alerts.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -372,8 +378,29 @@ mod size_tests {
 fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
     let file =
         std::fs::File::open(&a.file).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
-    let l = ladder::from_pcap(io::BufReader::new(file))
+    let mut l = ladder::from_pcap(io::BufReader::new(file))
         .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    let keylog = a.keylog.clone().or_else(|| {
+        std::env::var_os("SSLKEYLOGFILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = keylog {
+        // A key log has a few lines per connection; 16 MiB is plenty.
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 16 << 20), &mut bytes))
+            .map_err(|e| failure(exit::READ_ERROR, format!("{}: {e}", path.display())))?;
+        let keys = keylog::KeyLog::parse(&String::from_utf8_lossy(&bytes));
+        let opened = keylog::decrypt(&mut l, &keys);
+        if opened == 0 {
+            eprintln!(
+                "tunstack: {} ({} secrets) has none that open this connection's TLS records",
+                path.display(),
+                keys.count()
+            );
+        }
+    }
     print!("{}", l.text(a.max));
     if let Some(svg) = &a.svg {
         std::fs::write(svg, l.svg(a.max)).map_err(|e| {

@@ -387,7 +387,7 @@ pub enum PeerClose {
 /// file. Dropping the stream (or [`TlsStream::close`]) sends our own
 /// `close_notify` before the transport closes.
 pub struct TlsStream<S: Read + Write> {
-    inner: rustls::StreamOwned<ClientConnection, S>,
+    inner: rustls::StreamOwned<ClientConnection, ReadBuf<S>>,
     info: TlsInfo,
     peer_close: Option<PeerClose>,
     notify_sent: bool,
@@ -410,7 +410,7 @@ impl<S: Read + Write> fmt::Debug for TlsStream<S> {
 pub fn handshake<S: Read + Write>(
     config: &TlsConfig,
     host: &str,
-    mut sock: S,
+    sock: S,
 ) -> io::Result<TlsStream<S>> {
     let name = ServerName::try_from(host.to_string()).map_err(|e| TlsError {
         kind: TlsErrorKind::Handshake,
@@ -418,6 +418,7 @@ pub fn handshake<S: Read + Write>(
     })?;
     let mut conn = ClientConnection::new(config.config.clone(), name)
         .map_err(|e| io::Error::from(TlsError::from_rustls(&e)))?;
+    let mut sock = ReadBuf::new(sock);
     while conn.is_handshaking() {
         match conn.complete_io(&mut sock) {
             Ok(_) => {}
@@ -496,12 +497,12 @@ impl<S: Read + Write> TlsStream<S> {
 
     /// The transport.
     pub fn get_ref(&self) -> &S {
-        self.inner.get_ref()
+        &self.inner.get_ref().inner
     }
 
     /// The transport, mutably (to set its timeouts).
     pub fn get_mut(&mut self) -> &mut S {
-        self.inner.get_mut()
+        &mut self.inner.get_mut().inner
     }
 
     /// How the peer closed, once a read has returned end-of-file.
@@ -561,6 +562,60 @@ impl<S: Read + Write> Read for TlsStream<S> {
 }
 
 impl<S: Read + Write> Write for TlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The transport with a read buffer of its own. rustls asks for at most
+/// 4 KiB per read; each read of a stack socket takes the stack's lock, so
+/// a 16 KiB record would cost four of them. Reading up to [`READ_BUF`] at
+/// once makes it one per several records (the extra copy is cheaper).
+struct ReadBuf<S> {
+    inner: S,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+}
+
+/// How much [`ReadBuf`] reads from the transport at once.
+const READ_BUF: usize = 64 * 1024;
+
+impl<S> ReadBuf<S> {
+    fn new(inner: S) -> ReadBuf<S> {
+        ReadBuf {
+            inner,
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for ReadBuf<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len {
+            if out.len() >= self.buf.len() {
+                return self.inner.read(out);
+            }
+            self.len = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let ready = self.buf.get(self.pos..self.len).unwrap_or_default();
+        let n = ready.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(ready.get(..n).unwrap_or_default());
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for ReadBuf<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(buf)
     }
