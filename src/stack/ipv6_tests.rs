@@ -372,7 +372,7 @@ fn fragments_are_reassembled_whatever_their_order() {
     // Three pieces, the first two a multiple of 8 octets, sent last first.
     let (a, rest) = udp.split_at(1232);
     let (b, c) = rest.split_at(1232);
-    let frags = vec![
+    let frags = [
         frag6(42, 2464, false, c),
         frag6(42, 1232, true, b),
         frag6(42, 0, true, a),
