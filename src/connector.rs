@@ -268,7 +268,7 @@ struct UdpTransport<'a> {
 
 impl dns::Transport for UdpTransport<'_> {
     fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let sock = UdpSocket::bind(self.stack, 0)?;
+        let sock = UdpSocket::bind(self.stack, ("0.0.0.0", 0))?;
         sock.set_read_timeout(Some(self.timeout))?;
         sock.send_to(query, server)?;
         let deadline = Instant::now() + self.timeout;

@@ -52,3 +52,9 @@ pub mod wire;
 pub use connector::StackConnector;
 pub use http::Client;
 pub use net::{Stack, TcpListener, TcpStream, UdpSocket};
+
+/// docs/porting.md's programs, compiled as doctests so the porting guide
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/porting.md")]
+pub struct PortingGuide;

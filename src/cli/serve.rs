@@ -87,7 +87,12 @@ pub fn run(
     mode: &Mode,
     stop: Option<&AtomicBool>,
 ) -> io::Result<ServeStats> {
-    run_listener(stack, TcpListener::bind(stack, port)?, mode, stop)
+    run_listener(
+        stack,
+        TcpListener::bind(stack, ("0.0.0.0", port))?,
+        mode,
+        stop,
+    )
 }
 
 /// Like [`run`] on a listener the caller bound already, so clients may

@@ -2,29 +2,60 @@
 
 use super::{error, Shared, Stack, TcpStream};
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A TCP socket listening on a port of the stack's address.
+///
+/// [`try_clone`](TcpListener::try_clone) gives another handle to the same
+/// listener; the port is released when the last handle is dropped.
 pub struct TcpListener {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     shared: Arc<Shared>,
     port: u16,
     nonblocking: AtomicBool,
+    /// `IP_TTL` for accepted connections (0 = the stack's), inherited at
+    /// accept as Linux's accepted sockets inherit the listener's.
+    ttl: AtomicU8,
 }
 
 impl TcpListener {
-    /// Listens on `port` (0 picks a free ephemeral port).
+    /// Listens on a port of the stack's address, given as
+    /// `std::net::TcpListener::bind` takes it: `"0.0.0.0:80"`,
+    /// `(Ipv4Addr::UNSPECIFIED, 80)`, a `SocketAddr`. The IP must be the
+    /// stack's own or unspecified; port 0 picks a free ephemeral port.
     ///
     /// # Errors
-    /// `AddrInUse` if the port already has a listener.
-    pub fn bind(stack: &Stack, port: u16) -> io::Result<TcpListener> {
+    /// `AddrInUse` if the port already has a listener; `AddrNotAvailable`
+    /// for another IP; `InvalidInput` for IPv6.
+    pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let shared = Arc::clone(stack.shared());
-        let port = shared.lock().tcp_listen(port).map_err(error::stack)?;
+        super::udp::each_addr(addr, |a| {
+            let mut iface = shared.lock();
+            let port = super::udp::local_port(iface.addr(), a)?;
+            iface.tcp_listen(port).map_err(error::stack)
+        })
+        .map(|port| TcpListener {
+            inner: Arc::new(Inner {
+                shared,
+                port,
+                nonblocking: AtomicBool::new(false),
+                ttl: AtomicU8::new(0),
+            }),
+        })
+    }
+
+    /// Another handle to the same listener.
+    ///
+    /// # Errors
+    /// Never fails; the `Result` mirrors `std::net`.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            shared,
-            port,
-            nonblocking: AtomicBool::new(false),
+            inner: Arc::clone(&self.inner),
         })
     }
 
@@ -33,36 +64,49 @@ impl TcpListener {
     /// # Errors
     /// `WouldBlock` in non-blocking mode when none is queued.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
-        let port = self.port;
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
         let r = self
+            .inner
             .shared
-            .wait_for(None, |iface| match iface.tcp_accept(port) {
-                Ok(Some(h)) => {
-                    let peer = iface.tcp(h).map(|t| t.remote());
-                    Some(Ok((h, peer)))
-                }
-                Ok(None) if nonblocking => Some(Err(error::would_block())),
-                Ok(None) => None,
-                Err(e) => Some(Err(error::stack(e))),
+            .wait_for(None, |iface| match self.try_accept(iface) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => None,
+                r => Some(r),
             });
         match r {
-            Ok(Ok((h, Some(peer)))) => Ok((
-                TcpStream::from_handle(Arc::clone(&self.shared), h),
-                SocketAddr::V4(peer),
+            Ok(Ok((h, peer))) => Ok((
+                TcpStream::from_handle(Arc::clone(&self.inner.shared), h),
+                peer,
             )),
-            Ok(Ok((_, None))) => Err(error::not_connected()),
             Ok(Err(e)) => Err(e),
             Err(()) => Err(io::Error::other("stack stopped")),
         }
     }
 
-    pub(super) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// One non-blocking accept under the lock: the connection's handle and
+    /// peer, or `WouldBlock`.
+    pub(crate) fn try_accept(
+        &self,
+        iface: &mut crate::stack::Interface,
+    ) -> io::Result<(crate::stack::SocketHandle, SocketAddr)> {
+        let h = match iface.tcp_accept(self.inner.port) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Err(error::would_block()),
+            Err(e) => return Err(error::stack(e)),
+        };
+        let ttl = self.inner.ttl.load(Ordering::Relaxed);
+        let tcb = iface.tcp_mut(h).ok_or_else(error::not_connected)?;
+        if ttl != 0 {
+            tcb.set_ttl(ttl);
+        }
+        Ok((h, SocketAddr::V4(tcb.remote())))
     }
 
-    pub(super) fn port(&self) -> u16 {
-        self.port
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.inner.port
     }
 
     /// An iterator of accepted connections.
@@ -76,9 +120,39 @@ impl TcpListener {
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(SocketAddr::V4(SocketAddrV4::new(
-            self.shared.lock().addr(),
-            self.port,
+            self.inner.shared.lock().addr(),
+            self.inner.port,
         )))
+    }
+
+    /// Sets the IP TTL that connections accepted from now on use.
+    ///
+    /// # Errors
+    /// `InvalidInput` outside 1..=255.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = super::valid_ttl(ttl)?;
+        self.inner.ttl.store(ttl, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The IP TTL of accepted connections.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn ttl(&self) -> io::Result<u32> {
+        Ok(match self.inner.ttl.load(Ordering::Relaxed) {
+            0 => u32::from(self.inner.shared.lock().config().ttl),
+            t => u32::from(t),
+        })
+    }
+
+    /// The pending error (`SO_ERROR`). A listener has none: a handshake
+    /// that fails never reaches the accept queue, as on Linux.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
     }
 
     /// Moves the listener into or out of non-blocking mode.
@@ -86,12 +160,12 @@ impl TcpListener {
     /// # Errors
     /// Never fails.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        self.inner.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
 }
 
-impl Drop for TcpListener {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.lock().tcp_unlisten(self.port);
         self.shared.waker.wake();
@@ -101,7 +175,7 @@ impl Drop for TcpListener {
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpListener")
-            .field("port", &self.port)
+            .field("port", &self.inner.port)
             .finish()
     }
 }

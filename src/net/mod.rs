@@ -187,6 +187,14 @@ impl Shared {
     }
 }
 
+/// A TTL as `std::net` takes it (`u32`), checked to fit the IP header.
+fn valid_ttl(ttl: u32) -> io::Result<u8> {
+    u8::try_from(ttl)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1..=255"))
+}
+
 /// Longest the driver waits for woken threads to take the lock.
 const HANDOFF: std::time::Duration = std::time::Duration::from_micros(500);
 

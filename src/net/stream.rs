@@ -5,7 +5,7 @@ use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -241,10 +241,7 @@ impl TcpStream {
     /// # Errors
     /// `InvalidInput` for 0; `NotConnected` if the connection is gone.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .ok()
-            .filter(|t| *t > 0)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1..=255"))?;
+        let ttl = super::valid_ttl(ttl)?;
         self.with_tcb(|t| t.set_ttl(ttl))
     }
 
@@ -290,12 +287,18 @@ impl TcpStream {
     /// Opens a connection to `addr`, blocking until the handshake completes
     /// or fails (after the SYN retries, about two minutes by default).
     ///
+    /// `addr` is anything `std::net::TcpStream::connect` takes; each address
+    /// it resolves to is tried in turn. A host name in a string is resolved
+    /// by `std`'s resolver (the system's, `getaddrinfo`); to resolve through
+    /// the stack itself use [`StackConnector`](crate::StackConnector) or the
+    /// async `connect` of the `tokio` feature.
+    ///
     /// # Errors
     /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
     /// `InvalidInput` for an IPv6 address, `AddrNotAvailable` when no
-    /// ephemeral port is free.
-    pub fn connect(stack: &Stack, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
-        TcpStream::connect_inner(stack, addr.into(), None)
+    /// ephemeral port is free; the last address's error.
+    pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        super::udp::each_addr(addr, |a| TcpStream::connect_inner(stack, a, None))
     }
 
     /// Like [`connect`](Self::connect) but gives up after `timeout`.

@@ -410,6 +410,7 @@ impl Interface {
                     continue;
                 }
                 let udp = crate::wire::PROTO_UDP;
+                let ttl = s.ttl.unwrap_or(ttl);
                 if ipv4::build(pkt, src, *dst.ip(), udp, ttl, &mut self.idents).is_ok() {
                     self.stats.udp_sent += 1;
                     send(&mut self.stats, device, pkt);

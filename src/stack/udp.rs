@@ -4,6 +4,7 @@
 //! must fit the MTU.
 
 use super::{Error, Interface};
+use crate::tcp::IcmpError;
 use crate::wire::{UdpDatagram, IPV4_HEADER_LEN, UDP_HEADER_LEN};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -15,6 +16,11 @@ pub(super) struct UdpSocket {
     pub(super) tx: VecDeque<(SocketAddrV4, Vec<u8>)>,
     /// Readiness-change counter (see `net::Poll`).
     pub(super) events: u64,
+    /// `IP_TTL` of this socket's datagrams; `None` = the stack's.
+    pub(super) ttl: Option<u8>,
+    /// The last ICMP error about a datagram we sent (`SO_ERROR`), with the
+    /// destination it names.
+    error: Option<(SocketAddrV4, IcmpError)>,
 }
 
 /// Why a UDP send was refused.
@@ -102,6 +108,59 @@ impl Interface {
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         Some((n, from))
+    }
+
+    /// Like [`udp_recv`](Self::udp_recv) but leaves the datagram queued
+    /// (`MSG_PEEK`).
+    pub fn udp_peek(&self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+        let (from, data) = self.udp.get(&port)?.rx.front()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Some((n, *from))
+    }
+
+    /// Drops the oldest received datagram (one a connected socket's peer
+    /// did not send); true if there was one.
+    pub fn udp_discard(&mut self, port: u16) -> bool {
+        self.udp
+            .get_mut(&port)
+            .and_then(|s| s.rx.pop_front())
+            .is_some()
+    }
+
+    /// Sets the TTL of `port`'s datagrams (`None`: the stack's).
+    pub fn udp_set_ttl(&mut self, port: u16, ttl: Option<u8>) {
+        if let Some(s) = self.udp.get_mut(&port) {
+            s.ttl = ttl;
+        }
+    }
+
+    /// The TTL of `port`'s datagrams.
+    pub fn udp_ttl(&self, port: u16) -> Option<u8> {
+        let s = self.udp.get(&port)?;
+        Some(s.ttl.unwrap_or(self.cfg.ttl))
+    }
+
+    /// Takes the pending ICMP error of `port` (`SO_ERROR` reads and clears).
+    pub fn udp_take_error(&mut self, port: u16) -> Option<(SocketAddrV4, IcmpError)> {
+        self.udp.get_mut(&port)?.error.take()
+    }
+
+    /// An ICMP error quoting a datagram `local_port` sent to `remote`:
+    /// kept for the socket (RFC 1122 §4.1.3.3: UDP must pass ICMP errors to
+    /// the application). False if no socket is bound there.
+    pub(super) fn udp_icmp_error(
+        &mut self,
+        local_port: u16,
+        remote: SocketAddrV4,
+        error: IcmpError,
+    ) -> bool {
+        let Some(s) = self.udp.get_mut(&local_port) else {
+            return false;
+        };
+        s.error = Some((remote, error));
+        s.events += 1;
+        true
     }
 
     /// Readiness-change counter of a UDP socket.
