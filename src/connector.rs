@@ -58,16 +58,7 @@ impl<'a> StackConnector<'a> {
     /// `/etc/hosts`, then DNS to the first `nameserver` of
     /// `/etc/resolv.conf` (both optional).
     pub fn new(stack: &'a Stack) -> StackConnector<'a> {
-        let hosts = std::fs::read_to_string("/etc/hosts")
-            .map(|t| Hosts::parse(&t))
-            .unwrap_or_default();
-        let servers = std::fs::read_to_string("/etc/resolv.conf")
-            .ok()
-            .and_then(|t| dns::nameserver_from_resolv_conf(&t))
-            .map(|s| SocketAddrV4::new(s, 53))
-            .into_iter()
-            .collect();
-        StackConnector::with_resolver(stack, Resolver::new(hosts, servers))
+        StackConnector::with_resolver(stack, system_resolver())
     }
 
     /// A connector resolving names with `resolver` (its own hosts table,
@@ -188,9 +179,7 @@ impl<'a> StackConnector<'a> {
             timeout: timeout.unwrap_or(self.dns_timeout),
         };
         let mut next_id = rand::random::<u16>;
-        let now = crate::time::Instant::from_micros(
-            u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
-        );
+        let now = resolver_now();
         self.resolver
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -258,6 +247,30 @@ impl Connect for StackConnector<'_> {
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
         (&self).connect_scheme(scheme, host, port)
     }
+}
+
+/// A resolver with the system's configuration: names from `/etc/hosts`,
+/// then DNS to the first `nameserver` of `/etc/resolv.conf` (both
+/// optional).
+pub fn system_resolver() -> Resolver {
+    let hosts = std::fs::read_to_string("/etc/hosts")
+        .map(|t| Hosts::parse(&t))
+        .unwrap_or_default();
+    let servers = std::fs::read_to_string("/etc/resolv.conf")
+        .ok()
+        .and_then(|t| dns::nameserver_from_resolv_conf(&t))
+        .map(|s| SocketAddrV4::new(s, 53))
+        .into_iter()
+        .collect();
+    Resolver::new(hosts, servers)
+}
+
+/// The clock the resolver's cache runs on (microseconds since the first
+/// use in this process).
+pub fn resolver_now() -> crate::time::Instant {
+    crate::time::Instant::from_micros(
+        u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
+    )
 }
 
 /// DNS over the stack's own UDP: one datagram out, one answer back.

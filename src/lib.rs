@@ -47,6 +47,8 @@ pub mod net;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod wire;
 
 pub use connector::StackConnector;

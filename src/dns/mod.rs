@@ -16,4 +16,6 @@ pub use message::{
     decode, encode_query, Error, Message, Question, Record, RecordData, CLASS_IN, TYPE_A,
     TYPE_CNAME,
 };
-pub use resolver::{nameserver_from_resolv_conf, ResolveError, Resolver, Source, Transport};
+pub use resolver::{
+    nameserver_from_resolv_conf, Answer, ResolveError, Resolver, Source, Transport,
+};

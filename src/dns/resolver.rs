@@ -79,6 +79,22 @@ pub trait Transport {
     fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>>;
 }
 
+/// What an answer datagram said (see [`Resolver::answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The name's address.
+    Address(Ipv4Addr),
+    /// The name does not exist (NXDOMAIN or no address records).
+    NotFound,
+    /// Not an answer to this query, or malformed: keep waiting.
+    Ignored,
+}
+
+/// Names compare without the root dot and case (RFC 4343).
+fn normalise(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// The resolver state: cache, hosts, overrides, servers.
 #[derive(Debug, Default)]
 pub struct Resolver {
@@ -125,53 +141,25 @@ impl Resolver {
         transport: &mut dyn Transport,
         next_id: &mut dyn FnMut() -> u16,
     ) -> Result<(Ipv4Addr, Source), ResolveError> {
-        if let Ok(a) = name.parse::<Ipv4Addr>() {
-            return Ok((a, Source::Literal));
+        if let Some(found) = self.resolve_local(name, now)? {
+            return Ok(found);
         }
-        let key = name.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(a) = self.overrides.get(&key) {
-            return Ok((*a, Source::Override));
-        }
-        match self.cache.get(&key) {
-            Some((a, expiry)) if *expiry > now => return Ok((*a, Source::Cache)),
-            Some(_) => {
-                self.cache.remove(&key);
-            }
-            None => {}
-        }
-        if let Some(a) = self.hosts.lookup(&key) {
-            return Ok((a, Source::Hosts));
-        }
-        if self.servers.is_empty() {
-            return Err(ResolveError::NoServer(key));
-        }
+        let key = normalise(name);
         let mut nxdomain = false;
         for server in self.servers.clone() {
             for _ in 0..self.tries.max(1) {
                 let id = next_id();
-                let query = encode_query(id, &key, TYPE_A)
-                    .map_err(|_| ResolveError::BadName(key.clone()))?;
+                let query = Resolver::query(&key, id)?;
                 let Ok(Some(answer)) = transport.exchange(server, &query) else {
                     continue;
                 };
-                let Ok(msg) = decode(&answer) else { continue };
-                // Only an answer to *this* question counts (RFC 5452 §4).
-                let ours = msg.is_response
-                    && msg.id == id
-                    && msg.questions.first().is_some_and(|q| q.name == key);
-                if !ours {
-                    continue;
-                }
-                match msg.addresses(&key) {
-                    Some((addrs, ttl)) => {
-                        let Some(&addr) = addrs.first() else { continue };
-                        self.remember(key, addr, now + Duration::from_secs(u64::from(ttl)));
-                        return Ok((addr, Source::Dns(server)));
-                    }
-                    None => {
+                match self.answer(&key, id, &answer, now) {
+                    Answer::Address(addr) => return Ok((addr, Source::Dns(server))),
+                    Answer::NotFound => {
                         nxdomain = true;
                         break;
                     }
+                    Answer::Ignored => {}
                 }
             }
         }
@@ -180,6 +168,81 @@ impl Resolver {
         } else {
             ResolveError::TimedOut(key)
         })
+    }
+
+    /// The part of [`resolve`](Self::resolve) that needs no network: a
+    /// literal address, a pinned name, the cache, the hosts table.
+    /// `Ok(None)`: ask the [`servers`](Self::servers) (for callers that
+    /// drive the exchange themselves, e.g. asynchronously, with
+    /// [`query`](Self::query) and [`answer`](Self::answer)).
+    ///
+    /// # Errors
+    /// [`ResolveError::NoServer`] when DNS is needed but none is set.
+    pub fn resolve_local(
+        &mut self,
+        name: &str,
+        now: Instant,
+    ) -> Result<Option<(Ipv4Addr, Source)>, ResolveError> {
+        if let Ok(a) = name.parse::<Ipv4Addr>() {
+            return Ok(Some((a, Source::Literal)));
+        }
+        let key = normalise(name);
+        if let Some(a) = self.overrides.get(&key) {
+            return Ok(Some((*a, Source::Override)));
+        }
+        match self.cache.get(&key) {
+            Some((a, expiry)) if *expiry > now => return Ok(Some((*a, Source::Cache))),
+            Some(_) => {
+                self.cache.remove(&key);
+            }
+            None => {}
+        }
+        if let Some(a) = self.hosts.lookup(&key) {
+            return Ok(Some((a, Source::Hosts)));
+        }
+        if self.servers.is_empty() {
+            return Err(ResolveError::NoServer(key));
+        }
+        Ok(None)
+    }
+
+    /// The DNS servers, in the order to ask them.
+    pub fn servers(&self) -> &[SocketAddrV4] {
+        &self.servers
+    }
+
+    /// The query datagram for `name` (an A question) with `id`.
+    ///
+    /// # Errors
+    /// [`ResolveError::BadName`].
+    pub fn query(name: &str, id: u16) -> Result<Vec<u8>, ResolveError> {
+        let key = normalise(name);
+        encode_query(id, &key, TYPE_A).map_err(|_| ResolveError::BadName(key))
+    }
+
+    /// Reads an answer datagram to the query `id` for `name`: an address
+    /// (cached for its TTL), the name does not exist, or a datagram to
+    /// ignore (malformed, or the answer to another question: RFC 5452 §4).
+    pub fn answer(&mut self, name: &str, id: u16, answer: &[u8], now: Instant) -> Answer {
+        let key = normalise(name);
+        let Ok(msg) = decode(answer) else {
+            return Answer::Ignored;
+        };
+        let ours =
+            msg.is_response && msg.id == id && msg.questions.first().is_some_and(|q| q.name == key);
+        if !ours {
+            return Answer::Ignored;
+        }
+        match msg.addresses(&key) {
+            Some((addrs, ttl)) => {
+                let Some(&addr) = addrs.first() else {
+                    return Answer::Ignored;
+                };
+                self.remember(key, addr, now + Duration::from_secs(u64::from(ttl)));
+                Answer::Address(addr)
+            }
+            None => Answer::NotFound,
+        }
     }
 
     fn remember(&mut self, key: String, addr: Ipv4Addr, expiry: Instant) {

@@ -17,6 +17,8 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
     // readable, drain the eventfd only when it was signalled (each saves a
     // system call per wake-up). Read at first, to start from a clean slate.
     let mut dev_ready = true;
+    // Wakers and eventfds to signal, gathered under the lock.
+    let mut ready = super::wake::Ready::default();
     loop {
         if shared.stop.load(Ordering::Acquire) {
             break;
@@ -30,6 +32,9 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
             } else {
                 iface.poll_output(now, &mut device)
             };
+            if activity {
+                shared.tasks.collect(&iface, &mut ready);
+            }
             (
                 activity,
                 iface
@@ -39,6 +44,7 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
         };
         if activity {
             shared.notify_waiters();
+            ready.signal();
         }
         shared.let_woken_run();
         // A device without an fd (pure in-memory) is polled on a short tick.

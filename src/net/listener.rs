@@ -169,6 +169,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.lock().tcp_unlisten(self.port);
         self.shared.waker.wake();
+        self.shared
+            .tasks
+            .drop_fd(super::Target::Listener(self.port));
     }
 }
 

@@ -15,13 +15,18 @@ mod error;
 mod listener;
 pub mod poll;
 mod stream;
+mod task;
 mod udp;
+mod wake;
 
 pub use crate::stack::{Config, Stats};
 pub use listener::TcpListener;
+pub(crate) use poll::Target;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
 pub use udp::UdpSocket;
+pub use wake::EventFd;
+pub(crate) use wake::Tasks;
 
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
@@ -78,6 +83,8 @@ pub(crate) struct Shared {
     /// Application threads blocked on the interface lock.
     contending: AtomicUsize,
     waker: Waker,
+    /// Tasks and eventfds waiting for readiness (see [`wake`]).
+    pub(crate) tasks: Tasks,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -224,6 +231,7 @@ impl Stack {
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
             waker: Waker::new()?,
+            tasks: Tasks::default(),
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             offload: device.offload(),
@@ -296,10 +304,26 @@ impl Stack {
         if let Some(d) = self.driver.take() {
             let _ = d.join();
         }
+        let mut ready = wake::Ready::default();
+        self.shared.tasks.all(&mut ready);
+        ready.signal();
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// An eventfd that becomes readable whenever the stack did something
+    /// (a segment, a datagram, a timer): a foreign event loop (epoll,
+    /// poll, another runtime) waits on it beside its own descriptors, then
+    /// calls [`EventFd::clear`] and tries its non-blocking operations (or a
+    /// [`Poll::poll`] with a zero timeout). An idle stack never signals
+    /// it. For one socket's readiness, see the sockets' `readiness_fd`.
+    ///
+    /// # Errors
+    /// Creating the eventfd failed.
+    pub fn readiness_fd(&self) -> io::Result<Arc<EventFd>> {
+        self.shared.tasks.stack_fd_get()
     }
 }
 

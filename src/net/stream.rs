@@ -111,6 +111,27 @@ impl TcpStream {
         (Arc::clone(&self.inner.shared), self.inner.handle)
     }
 
+    /// Another handle to this socket (what `try_clone` returns, without
+    /// the `Result`).
+    pub(crate) fn handle_clone(&self) -> TcpStream {
+        TcpStream {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
+    /// True if both handles are of one socket.
+    pub(crate) fn same_socket(&self, other: &TcpStream) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    pub(super) fn handle(&self) -> SocketHandle {
+        self.inner.handle
+    }
+
     /// Another handle to the same connection (shared options and state).
     ///
     /// # Errors
@@ -678,6 +699,7 @@ impl Inner {
         // Graceful close: FIN after the queued data.
         iface.tcp_release(self.handle);
         drop(iface);
+        self.shared.tasks.drop_fd(super::Target::Tcp(self.handle));
         self.shared.waker.wake();
         match linger {
             Some(t) if !t.is_zero() => self.linger(t),

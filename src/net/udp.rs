@@ -110,7 +110,14 @@ impl UdpSocket {
     /// `AddrInUse` if the port is taken; `AddrNotAvailable` for another IP;
     /// `InvalidInput` for IPv6.
     pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let shared = Arc::clone(stack.shared());
+        UdpSocket::bind_shared(Arc::clone(stack.shared()), addr)
+    }
+
+    /// [`bind`](Self::bind) on the stack behind `shared`.
+    pub(crate) fn bind_shared(
+        shared: Arc<Shared>,
+        addr: impl ToSocketAddrs,
+    ) -> io::Result<UdpSocket> {
         each_addr(addr, |a| {
             let mut iface = shared.lock();
             let port = local_port(iface.addr(), a)?;
@@ -167,38 +174,47 @@ impl UdpSocket {
     }
 
     fn send_v4(&self, buf: &[u8], dst: SocketAddrV4, nonblocking: bool) -> io::Result<usize> {
-        let broadcast_ok = self.inner.broadcast.load(Ordering::Relaxed);
-        let port = self.inner.port;
         let r = self.inner.shared.wait_for(
             if nonblocking {
                 None
             } else {
                 deadline(get(&self.inner.write_timeout))
             },
-            |iface| {
-                if !broadcast_ok && is_broadcast(iface, dst) {
-                    // Linux: EACCES without SO_BROADCAST.
-                    return Some(Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "broadcast address without set_broadcast(true)",
-                    )));
-                }
-                match iface.udp_send(port, dst, buf) {
-                    Ok(()) => Some(Ok(buf.len())),
-                    Err(UdpSendError::QueueFull) if nonblocking => Some(Err(error::would_block())),
-                    Err(UdpSendError::QueueFull) => None,
-                    Err(UdpSendError::TooLarge) => Some(Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "message too long (no fragmentation)",
-                    ))),
-                    Err(UdpSendError::NotBound) => Some(Err(error::not_connected())),
-                }
+            |iface| match self.try_send(iface, buf, dst) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => None,
+                r => Some(r),
             },
         );
         if matches!(r, Ok(Ok(_))) {
             self.inner.shared.waker.wake();
         }
         r.unwrap_or_else(|()| Err(error::would_block()))
+    }
+
+    /// One non-blocking send under the lock: `WouldBlock` when the send
+    /// queue is full.
+    pub(crate) fn try_send(
+        &self,
+        iface: &mut Interface,
+        buf: &[u8],
+        dst: SocketAddrV4,
+    ) -> io::Result<usize> {
+        if !self.inner.broadcast.load(Ordering::Relaxed) && is_broadcast(iface, dst) {
+            // Linux: EACCES without SO_BROADCAST.
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "broadcast address without set_broadcast(true)",
+            ));
+        }
+        match iface.udp_send(self.inner.port, dst, buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(UdpSendError::QueueFull) => Err(error::would_block()),
+            Err(UdpSendError::TooLarge) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "message too long (no fragmentation)",
+            )),
+            Err(UdpSendError::NotBound) => Err(error::not_connected()),
+        }
     }
 
     /// Receives one datagram; a datagram longer than `buf` is truncated.
@@ -458,6 +474,7 @@ fn check(t: Option<Duration>) -> io::Result<()> {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.lock().udp_unbind(self.port);
+        self.shared.tasks.drop_fd(super::Target::Udp(self.port));
     }
 }
 
