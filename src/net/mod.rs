@@ -13,6 +13,8 @@
 mod driver;
 mod error;
 mod listener;
+#[cfg(feature = "mio")]
+mod mio_source;
 pub mod poll;
 mod stream;
 mod task;
