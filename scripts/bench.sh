@@ -14,6 +14,10 @@
 #                                     (send / recv also with --offload 1: virtio-net headers, TSO)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
+#   async (tokio)                     examples/bench_tokio.rs: bulk send and request/response with
+#                                     tunstack's side on tunstack::tokio, against the same through the
+#                                     blocking API (the rows above) and tokio over the kernel's veth;
+#                                     CPU of parked async readers on an idle stack
 #
 # and prints a markdown table of medians with min–max and the ratios
 # tunstack / raw TUN and tunstack / kernel veth. The full run writes it,
@@ -116,7 +120,7 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --example bench_tcp --example bench_rawtun)
+build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_tokio)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
@@ -143,7 +147,7 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-wanted=(bench_tcp bench_rawtun)
+wanted=(bench_tcp bench_rawtun bench_tokio)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
@@ -218,8 +222,12 @@ tun_run() { # COMMAND...
 # One kernel-to-kernel measurement over a veth pair between two fresh
 # namespaces: server in the second (10.0.0.2), client in the first.
 veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
-    local mtu="$1" stest="$2" ctest="$3" a b server
-    shift 3
+    veth_run_with bench_tcp "$@"
+}
+
+veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
+    local ex="$1" mtu="$2" stest="$3" ctest="$4" a b server
+    shift 4
     new_ns a
     new_ns b
     ip -n "$a" link add veth0 mtu "$mtu" type veth peer name veth1 netns "$b" mtu "$mtu"
@@ -227,11 +235,11 @@ veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     ip -n "$b" addr add 10.0.0.2/24 dev veth1
     ip -n "$a" link set veth0 up
     ip -n "$b" link set veth1 up
-    ip netns exec "$b" "$bin/bench_tcp" kernel-server "$stest" --bind 10.0.0.2:5001 \
+    ip netns exec "$b" "$bin/$ex" kernel-server "$stest" --bind 10.0.0.2:5001 \
         > "$logdir/server.log" 2>&1 &
     server=$!
     bg_pids+=("$server")
-    result_of ip netns exec "$a" "$bin/bench_tcp" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
+    result_of ip netns exec "$a" "$bin/$ex" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
     kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
     del_ns "$a" "$b"
@@ -794,6 +802,23 @@ row ts_idle "tunstack RSS per idle connection (1 MiB buffers, 1 byte each way)" 
     "ip netns exec NS $E/bench_tcp tun idle --conns $CONNS" \
     -- tun_run "$bin/bench_tcp" tun idle --conns "$CONNS"
 
+# Async: tunstack's side on tunstack::tokio (current-thread runtime).
+row async_send "tunstack (tokio) → kernel, 1 connection" 1500 \
+    "ip netns exec NS $E/bench_tokio tun send --mib $MIB" \
+    -- tun_run "$bin/bench_tokio" tun send --mib "$MIB"
+row async_veth_send "tokio: kernel → kernel over veth, 1 connection" 1500 \
+    "ip netns exec B $E/bench_tokio kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tokio kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
+    -- veth_run_with bench_tokio 1500 sink send --mib "$MIB"
+row async_rr "tunstack (tokio) echo, 1-byte request/response, TCP_NODELAY" 1500 \
+    "ip netns exec NS $E/bench_tokio tun rr --count $RR" \
+    -- tun_run "$bin/bench_tokio" tun rr --count "$RR"
+row async_veth_rr "tokio echo over veth, 1-byte request/response, TCP_NODELAY" 1500 \
+    "ip netns exec B $E/bench_tokio kernel-server echo --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tokio kernel-client rr --to 10.0.0.2:5001 --count $RR" \
+    -- veth_run_with bench_tokio 1500 echo rr --count "$RR"
+row async_idle "tunstack (tokio): CPU while $CONNS async readers wait on an idle stack" 1500 \
+    "ip netns exec NS $E/bench_tokio tun idle --conns $CONNS" \
+    -- tun_run "$bin/bench_tokio" tun idle --conns "$CONNS"
+
 # The kernel-side clients of the idle row hold one fd per connection.
 ulimit -n "$((CONNS + 1024))" 2> /dev/null || true
 
@@ -825,7 +850,7 @@ median() { stat_of "$1" | awk '{print $1}'; }
 fmt() { # VALUE UNIT
     awk -v v="$1" -v u="$2" 'BEGIN {
         if (u == "Gbit/s") printf "%.2f", v
-        else if (u == "KiB/conn") printf "%.1f", v
+        else if (u == "KiB/conn" || u == "ms-CPU/s") printf "%.1f", v
         else printf "%.0f", v }'
 }
 
@@ -857,9 +882,32 @@ table() {
     done
 }
 
+# Async against blocking (same test, tunstack's side on the blocking API)
+# and against tokio over the kernel's veth. Targets: async >= 0.9x
+# blocking, and no CPU while idle.
+async_table() {
+    local key med unit blocking kernel
+    echo "| async measurement | median | unit | async / blocking | async / kernel tokio (veth) |"
+    echo "|---|---:|---|---:|---:|"
+    for key in async_send async_rr async_idle; do
+        [ -n "${VALUES[$key]:-}" ] || continue
+        med="$(median "$key")"
+        unit="${UNIT[$key]}"
+        blocking="" kernel=""
+        case "$key" in
+            async_send) blocking="$(ratio async_send ts_send_1500)" kernel="$(ratio async_send async_veth_send)" ;;
+            async_rr) blocking="$(ratio async_rr ts_rr)" kernel="$(ratio async_rr async_veth_rr)" ;;
+        esac
+        printf '| %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "$(fmt "$med" "$unit")" "$unit" "$blocking" "$kernel"
+    done
+}
+
 TABLE="$(table)"
+ASYNC_TABLE="$(async_table)"
 echo
 echo "$TABLE"
+echo
+echo "$ASYNC_TABLE"
 echo
 echo "($RUNS run(s) per row in $elapsed s; Gbit/s is TCP goodput, or whole IP packets for raw TUN)"
 
@@ -908,6 +956,16 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "over the raw TUN read ceiling, tunstack's request/response rate over the raw"
     echo "TUN UDP echo loop, and each tunstack row over the same test with the kernel's"
     echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up)."
+    echo
+    echo "## Async (tokio)"
+    echo
+    echo "$ASYNC_TABLE"
+    echo
+    echo "The same bulk and request/response tests with tunstack's side written for"
+    echo "tokio (\`tunstack::tokio\`, a current-thread runtime), over the same test"
+    echo "through the blocking API (the rows above at MTU 1500) and over tokio on both"
+    echo "ends of a veth pair. Targets: async >= 0.9x blocking; no CPU while idle"
+    echo "(ms of CPU per second, the whole process, with every reader parked)."
     echo
     echo "## Commands"
     echo
