@@ -418,6 +418,8 @@ impl Interface {
                 }
             }
         }
+        // Closed sockets whose last datagrams just left.
+        self.udp.retain(|_, s| !(s.closing && s.tx.is_empty()));
         while let Some(r) = self.replies.pop_front() {
             if let Some(pkt) = ipv4::build_reply(&r, src, ttl, &mut self.idents, &mut buf) {
                 send(&mut self.stats, device, pkt);

@@ -21,6 +21,9 @@ pub(super) struct UdpSocket {
     /// The last ICMP error about a datagram we sent (`SO_ERROR`), with the
     /// destination it names.
     error: Option<(SocketAddrV4, IcmpError)>,
+    /// Unbound with datagrams still queued: they leave on the next poll
+    /// (as Linux sends what a closed socket queued), then the entry goes.
+    pub(super) closing: bool,
 }
 
 /// Why a UDP send was refused.
@@ -54,16 +57,39 @@ impl Interface {
         } else {
             port
         };
-        if self.udp.contains_key(&port) {
-            return Err(Error::AddrInUse);
+        match self.udp.get_mut(&port) {
+            // A closed socket whose last datagrams have not left yet: the
+            // port is free; the new socket takes the entry over.
+            Some(s) if s.closing => {
+                s.closing = false;
+                s.ttl = None;
+                s.error = None;
+            }
+            Some(_) => return Err(Error::AddrInUse),
+            None => {
+                self.udp.insert(port, UdpSocket::default());
+            }
         }
-        self.udp.insert(port, UdpSocket::default());
         Ok(port)
     }
 
-    /// Releases a UDP port; queued datagrams are dropped.
+    /// Releases a UDP port. Received datagrams are dropped; queued ones
+    /// still leave on the next poll.
     pub fn udp_unbind(&mut self, port: u16) {
-        self.udp.remove(&port);
+        let Some(s) = self.udp.get_mut(&port) else {
+            return;
+        };
+        if s.tx.is_empty() {
+            self.udp.remove(&port);
+        } else {
+            s.rx.clear();
+            s.closing = true;
+        }
+    }
+
+    /// The bound (not closing) socket on `port`.
+    fn udp_open(&self, port: u16) -> Option<&UdpSocket> {
+        self.udp.get(&port).filter(|s| !s.closing)
     }
 
     /// Largest UDP payload that fits one packet.
@@ -95,8 +121,7 @@ impl Interface {
 
     /// True if `port` can queue another datagram.
     pub fn udp_can_send(&self, port: u16) -> bool {
-        self.udp
-            .get(&port)
+        self.udp_open(port)
             .is_some_and(|s| s.tx.len() < self.cfg.udp_queue)
     }
 
@@ -113,7 +138,7 @@ impl Interface {
     /// Like [`udp_recv`](Self::udp_recv) but leaves the datagram queued
     /// (`MSG_PEEK`).
     pub fn udp_peek(&self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
-        let (from, data) = self.udp.get(&port)?.rx.front()?;
+        let (from, data) = self.udp_open(port)?.rx.front()?;
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         Some((n, *from))
@@ -137,7 +162,7 @@ impl Interface {
 
     /// The TTL of `port`'s datagrams.
     pub fn udp_ttl(&self, port: u16) -> Option<u8> {
-        let s = self.udp.get(&port)?;
+        let s = self.udp_open(port)?;
         Some(s.ttl.unwrap_or(self.cfg.ttl))
     }
 
@@ -155,7 +180,7 @@ impl Interface {
         remote: SocketAddrV4,
         error: IcmpError,
     ) -> bool {
-        let Some(s) = self.udp.get_mut(&local_port) else {
+        let Some(s) = self.udp.get_mut(&local_port).filter(|s| !s.closing) else {
             return false;
         };
         s.error = Some((remote, error));
@@ -165,18 +190,18 @@ impl Interface {
 
     /// Readiness-change counter of a UDP socket.
     pub fn udp_events(&self, port: u16) -> Option<u64> {
-        self.udp.get(&port).map(|s| s.events)
+        self.udp_open(port).map(|s| s.events)
     }
 
     /// True if `port` has a datagram waiting.
     pub fn udp_can_recv(&self, port: u16) -> bool {
-        self.udp.get(&port).is_some_and(|s| !s.rx.is_empty())
+        self.udp_open(port).is_some_and(|s| !s.rx.is_empty())
     }
 
     /// Delivers an arriving datagram; false if no socket is bound.
     pub(super) fn udp_ingress(&mut self, src: Ipv4Addr, d: &UdpDatagram<'_>) -> bool {
         let limit = self.cfg.udp_queue;
-        let Some(s) = self.udp.get_mut(&d.dst_port) else {
+        let Some(s) = self.udp.get_mut(&d.dst_port).filter(|s| !s.closing) else {
             return false;
         };
         if s.rx.len() >= limit {
