@@ -21,18 +21,23 @@
 //! every byte delivered. `--buf BYTES` sets tunstack's socket buffers
 //! (default 1 MiB); the advertised MSS follows the MTU. `--offload 1`
 //! opens tun0 with virtio-net headers (checksum offload and TSO both
-//! ways, `VnetTunDevice`).
+//! ways, `VnetTunDevice`). `--family 6` runs the test over IPv6 (kernel
+//! fd00::1, tunstack fd00::2 on the same tun0).
 //!
 //! The last line is `result: VALUE UNIT (...)`, which the script parses.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{
+    Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+};
 use std::time::{Duration, Instant};
 use tunstack::device::TunConfig;
 use tunstack::net::Config;
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 const PORT: u16 = 5001;
 
 struct Args {
@@ -44,10 +49,12 @@ struct Args {
     conns: usize,
     buf: usize,
     offload: bool,
+    /// 4 or 6: the family tunstack and the kernel talk over on tun0.
+    family: u8,
     addr: Option<SocketAddr>,
 }
 
-const USAGE: &str = "usage: bench_tcp tun send|recv|rr|crr|idle [--mtu N] [--mib N] [--count N] [--conns N] [--buf BYTES] [--offload 0|1]
+const USAGE: &str = "usage: bench_tcp tun send|recv|rr|crr|idle [--mtu N] [--mib N] [--count N] [--conns N] [--buf BYTES] [--offload 0|1] [--family 4|6]
        bench_tcp kernel-server sink|echo|crr --bind IP:PORT
        bench_tcp kernel-client send|rr|crr --to IP:PORT [--mib N] [--count N]";
 
@@ -65,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         conns: 1000,
         buf: 1 << 20,
         offload: false,
+        family: 4,
         addr: None,
     };
     while let Some(flag) = it.next() {
@@ -77,6 +85,12 @@ fn parse_args() -> Result<Args, String> {
             "--conns" => a.conns = v.parse().map_err(|_| bad())?,
             "--buf" => a.buf = v.parse().map_err(|_| bad())?,
             "--offload" => a.offload = v == "1",
+            "--family" => {
+                a.family = v.parse().map_err(|_| bad())?;
+                if a.family != 4 && a.family != 6 {
+                    return Err(bad());
+                }
+            }
             "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -308,8 +322,17 @@ fn tun(a: &Args) -> io::Result<()> {
     };
     let rss0 = rss_kib();
     let stack = tunstack::Stack::open_tun(&tun, cfg)?;
-    let kernel = SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT));
-    let ours = SocketAddr::V4(SocketAddrV4::new(US, PORT));
+    let (kernel, ours) = if a.family == 6 {
+        (
+            SocketAddr::V6(SocketAddrV6::new(KERNEL6, PORT, 0, 0)),
+            SocketAddr::V6(SocketAddrV6::new(US6, PORT, 0, 0)),
+        )
+    } else {
+        (
+            SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT)),
+            SocketAddr::V4(SocketAddrV4::new(US, PORT)),
+        )
+    };
     match a.test.as_str() {
         "send" => {
             let bytes = a.mib << 20;
@@ -351,6 +374,11 @@ fn tun(a: &Args) -> io::Result<()> {
             }
             print_bulk("kernel → tunstack", bytes, secs);
             print_conn_stats(&s);
+            let st = stack.stats();
+            println!(
+                "stack: {} packets read, {} with the payload read into the receive buffer, {} copied back out",
+                st.rx_packets, st.rx_direct, st.rx_direct_missed
+            );
         }
         "rr" => {
             let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
@@ -366,6 +394,12 @@ fn tun(a: &Args) -> io::Result<()> {
             echo(&s)?;
             let secs = client.join().expect("kernel client")?;
             print_rate("round trips", count, secs, "trans/s");
+            let st = stack.stats();
+            println!(
+                "stack: {:.2} packets read and {:.2} written per round trip",
+                st.rx_packets as f64 / (count + 100) as f64,
+                st.tx_packets as f64 / (count + 100) as f64
+            );
         }
         "crr" => {
             let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;

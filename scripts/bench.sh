@@ -4,6 +4,7 @@
 #   sudo scripts/bench.sh            # full run: 5 runs per row, writes docs/benchmarks.md
 #   sudo scripts/bench.sh --smoke    # tiny sizes, 1 run, debug build, prints only (CI)
 #   sudo scripts/bench.sh --wan      # only the WAN table (see "WAN" below); with --smoke: one cell, 2 s, one page load each
+#   sudo scripts/bench.sh --load     # only ab and wrk against tunstack serve and nginx (scripts/bench-load.sh)
 #
 # Builds the bench examples (release), then measures, in network namespaces
 # it creates for each run (tunstack-bench-PID-*) and removes again, also on
@@ -11,16 +12,23 @@
 #
 #   raw TUN write / read / UDP echo   examples/bench_rawtun.rs: read(2)/write(2) on tun0, no TCP
 #   tunstack send / recv / rr / crr   examples/bench_tcp.rs tun: tunstack on tun0, the kernel's TCP as peer
-#                                     (send / recv also with --offload 1: virtio-net headers, TSO)
+#                                     (send / recv also with --offload 1: virtio-net headers, TSO,
+#                                     and over IPv6 with --family 6: ratio IPv6 / IPv4 in the same run)
 #   kernel over veth                  examples/bench_tcp.rs kernel-*: the same peer code, kernel on both ends
+#   smoltcp send / recv               examples/bench_smoltcp.rs: smoltcp (crates.io) on tun0, the same peer
+#                                     code, with smoltcp's stock 64 KiB buffers and with 1 MiB buffers
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
 #   async (tokio)                     examples/bench_tokio.rs: bulk send and request/response with
 #                                     tunstack's side on tunstack::tokio, against the same through the
 #                                     blocking API (the rows above) and tokio over the kernel's veth;
 #                                     CPU of parked async readers on an idle stack
+#   https download                    `tunstack get https://…` from nginx (TLS 1.3, a certificate
+#                                     made by openssl at bench time) in its namespace, against
+#                                     curl fetching the same file from nginx over a veth pair
 #
 # and prints a markdown table of medians with min–max and the ratios
-# tunstack / raw TUN and tunstack / kernel veth. The full run writes it,
+# tunstack / raw TUN, tunstack / kernel veth and tunstack / smoltcp (the
+# better of its two buffer sizes). The full run writes it,
 # with the machine's facts and the exact commands, to docs/benchmarks.md;
 # text below the marker line there is kept. Nothing here asserts on
 # timing, and nothing touches the host's addresses, routes or firewall:
@@ -33,8 +41,12 @@
 #   BENCH_RR     1-byte round trips [20000] {200}
 #   BENCH_CRR    connections for connect/request/close [3000] {50}
 #   BENCH_CONNS  idle connections [2000] {50}
+#   BENCH_HTTPS_MIB  MiB per https download [512] {4}
+#   BENCH_SMOL_MTUS  MTUs of the smoltcp rows, a subset of BENCH_MTUS ["1500"] {1500}
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
+#   BENCH_ROWS   regular expression of the row keys to run [all], e.g.
+#                '^ts6?_(send|recv)' for the IPv4 and IPv6 bulk rows
 #
 # WAN (--wan): tunstack and the kernel's TCP over the same emulated path
 # (scripts/wan.sh: the userspace delay line of examples/wan between a
@@ -63,11 +75,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-smoke=0 wan=0
+smoke=0 wan=0 load=0
 for arg in "$@"; do
     case "$arg" in
         --smoke) smoke=1 ;;
         --wan) wan=1 ;;
+        --load) load=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -95,12 +108,17 @@ if [ "$smoke" -eq 1 ]; then
     RUNS="${BENCH_RUNS:-1}" MTUS="${BENCH_MTUS:-1500}" MIB="${BENCH_MIB:-4}"
     SECS="${BENCH_SECS:-0.2}" RR="${BENCH_RR:-200}" CRR="${BENCH_CRR:-50}"
     CONNS="${BENCH_CONNS:-50}" PROFILE="${BENCH_PROFILE:-debug}" DOC="${BENCH_DOC-}"
+    HTTPS_MIB="${BENCH_HTTPS_MIB:-4}"
+    SMOL_MTUS="${BENCH_SMOL_MTUS:-1500}"
 else
     RUNS="${BENCH_RUNS:-5}" MTUS="${BENCH_MTUS:-1500 9000 65535}" MIB="${BENCH_MIB:-1024}"
     SECS="${BENCH_SECS:-2}" RR="${BENCH_RR:-20000}" CRR="${BENCH_CRR:-3000}"
     CONNS="${BENCH_CONNS:-2000}" PROFILE="${BENCH_PROFILE:-release}"
     DOC="${BENCH_DOC-docs/benchmarks.md}"
+    HTTPS_MIB="${BENCH_HTTPS_MIB:-512}"
+    SMOL_MTUS="${BENCH_SMOL_MTUS:-1500}"
 fi
+ROWS="${BENCH_ROWS:-}"
 # Generous per-command limit: a hang fails the bench, slowness never does.
 LIMIT=300
 
@@ -120,9 +138,12 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_tokio)
+build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_smoltcp --example bench_tokio --bin tunstack)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
+fi
+if [ "$load" -eq 1 ]; then
+    build=(build --quiet --bin tunstack)
 fi
 if [ "$PROFILE" = release ]; then
     build+=(--release)
@@ -147,10 +168,11 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-wanted=(bench_tcp bench_rawtun bench_tokio)
+wanted=(bench_tcp bench_rawtun bench_smoltcp bench_tokio)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
+[ "$load" -eq 0 ] || wanted=()
 for b in "${wanted[@]}"; do
     [ -x "$bin/$b" ] || {
         echo "scripts/bench.sh: $bin/$b was not built" >&2
@@ -242,6 +264,105 @@ veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     result_of ip netns exec "$a" "$bin/$ex" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
     kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
+    del_ns "$a" "$b"
+}
+
+# --- https ---------------------------------------------------------------------------
+# nginx with TLS serving HTTPS_MIB MiB (a sparse file) as https://bench.test:8443/big,
+# with a CA and a server certificate made here; the same files for both rows.
+https_setup() {
+    local c
+    for c in nginx curl openssl; do
+        command -v "$c" > /dev/null 2>&1 || {
+            echo "scripts/bench.sh: '$c' not found for the https rows (Debian: apt-get install nginx curl openssl; or BENCH_ROWS to skip them)" >&2
+            exit 2
+        }
+    done
+    TLS_DIR="$logdir/tls"
+    mkdir -p "$TLS_DIR/www"
+    (
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.pem -days 2 -subj "/CN=tunstack bench CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj /CN=bench.test
+        printf 'subjectAltName=DNS:bench.test\nextendedKeyUsage=serverAuth\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem
+    ) > "$logdir/openssl.log" 2>&1 || {
+        sed 's/^/    /' "$logdir/openssl.log" >&2
+        exit 1
+    }
+    truncate -s "${HTTPS_MIB}M" "$TLS_DIR/www/big"
+    cat > "$TLS_DIR/nginx.conf" << EOF
+daemon off; pid $TLS_DIR/nginx.pid; error_log $TLS_DIR/error.log; worker_processes 1; user root;
+events { worker_connections 64; }
+http { access_log off; sendfile on; default_type application/octet-stream;
+  client_body_temp_path $TLS_DIR/b; proxy_temp_path $TLS_DIR/p; fastcgi_temp_path $TLS_DIR/f;
+  uwsgi_temp_path $TLS_DIR/u; scgi_temp_path $TLS_DIR/s;
+  server { listen 8443 ssl; root $TLS_DIR/www; ssl_protocols TLSv1.3;
+    ssl_certificate $TLS_DIR/server.pem; ssl_certificate_key $TLS_DIR/server.key; } }
+EOF
+}
+
+# nginx from https_setup in NS, once it answers on loopback; its pid in HTTPS_NGINX.
+https_nginx() { # NS
+    local i
+    ip netns exec "$1" nginx -c "$TLS_DIR/nginx.conf" -p "$TLS_DIR" > "$logdir/nginx.log" 2>&1 &
+    HTTPS_NGINX=$!
+    bg_pids+=("$HTTPS_NGINX")
+    for i in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -k -r 0-0 https://127.0.0.1:8443/big && return 0
+        sleep 0.1
+    done
+    echo "scripts/bench.sh: nginx with TLS did not start" >&2
+    sed 's/^/    /' "$logdir/nginx.log" "$TLS_DIR/error.log" >&2
+    exit 1
+}
+
+# Runs a download COMMAND that prints "%{size_download} %{time_total}" and
+# sets R_VALUE (Gbit/s of body) and R_UNIT; a short or failed one stops the bench.
+https_result() { # COMMAND...
+    local log="$logdir/run.log" rc=0 size secs
+    timeout --kill-after=10 "$LIMIT" "$@" > "$log" 2> "$logdir/run.err" || rc=$?
+    read -r size secs < <(tail -n 1 "$log")
+    if [ "$rc" -ne 0 ] || [ "${size:-0}" != "$((HTTPS_MIB << 20))" ]; then
+        echo "scripts/bench.sh: failed (exit $rc, ${size:-0} bytes): $*" >&2
+        sed 's/^/    /' "$logdir/run.err" >&2
+        exit 1
+    fi
+    R_VALUE="$(awk -v b="$size" -v s="$secs" 'BEGIN { printf "%.3f", b * 8 / s / 1e9 }')"
+    R_UNIT=Gbit/s
+}
+
+# `tunstack get` in a fresh namespace with nginx (tun0 comes up with tunstack).
+https_tun_run() {
+    local ns
+    new_ns ns
+    https_nginx "$ns"
+    https_result ip netns exec "$ns" "$TS_BIN" get -s -o /dev/null --cacert "$TLS_DIR/ca.pem" \
+        --resolve bench.test:10.0.0.1 -w '%{size_download} %{time_total}\n' https://bench.test:8443/big
+    kill "$HTTPS_NGINX" 2> /dev/null || true
+    wait "$HTTPS_NGINX" 2> /dev/null || true
+    del_ns "$ns"
+}
+
+# curl (the kernel's TCP) in A, nginx in B, over a veth pair (MTU 1500).
+https_veth_run() {
+    local a b
+    new_ns a
+    new_ns b
+    ip -n "$a" link add veth0 type veth peer name veth1 netns "$b"
+    ip -n "$a" addr add 10.0.0.1/24 dev veth0
+    ip -n "$b" addr add 10.0.0.2/24 dev veth1
+    ip -n "$a" link set veth0 up
+    ip -n "$b" link set veth1 up
+    https_nginx "$b"
+    https_result ip netns exec "$a" curl -s -o /dev/null --cacert "$TLS_DIR/ca.pem" \
+        --resolve bench.test:8443:10.0.0.2 -w '%{size_download} %{time_total}\n' https://bench.test:8443/big
+    kill "$HTTPS_NGINX" 2> /dev/null || true
+    wait "$HTTPS_NGINX" 2> /dev/null || true
     del_ns "$a" "$b"
 }
 
@@ -742,6 +863,12 @@ if [ "$wan" -eq 1 ]; then
     exit 0
 fi
 
+# --- load (--load) ------------------------------------------------------------------
+if [ "$load" -eq 1 ]; then
+    # shellcheck source=scripts/bench-load.sh
+    . scripts/bench-load.sh
+fi
+
 # --- rows ---------------------------------------------------------------------------
 # Each row: a key, a label, the MTU, and the command of one run. Values are
 # collected per key over all runs; runs are the outer loop so that a busy
@@ -751,6 +878,9 @@ declare -A LABEL=() MTU=() CMD=() VALUES=() UNIT=() SHOWN=()
 
 row() { # KEY LABEL MTU SHOWN-COMMAND -- RUN-FUNCTION ARGS...
     local key="$1"
+    if [ -n "$ROWS" ] && ! [[ "$key" =~ $ROWS ]]; then
+        return 0
+    fi
     KEYS+=("$key")
     LABEL[$key]="$2"
     MTU[$key]="$3"
@@ -779,9 +909,38 @@ for m in $MTUS; do
     row "ts_recv_off_$m" "kernel → tunstack, offload (kernel TSO, virtio-net header)" "$m" \
         "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1" \
         -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1
+    row "ts6_send_$m" "tunstack → kernel over IPv6, 1 connection" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $m --mib $MIB --family 6" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$m" --mib "$MIB" --family 6
+    row "ts6_recv_$m" "kernel → tunstack over IPv6, 1 connection" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --family 6" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --family 6
+    row "ts6_send_off_$m" "tunstack → kernel over IPv6, offload" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $m --mib $MIB --offload 1 --family 6" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$m" --mib "$MIB" --offload 1 --family 6
+    row "ts6_recv_off_$m" "kernel → tunstack over IPv6, offload" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1 --family 6" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1 --family 6
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"
+    # smoltcp's stock buffers are the 64 KiB of its own examples (no window
+    # scaling); with them and an MSS close to 64 KiB its Nagle waits for the
+    # kernel's delayed ACK after every segment, so by default these rows
+    # run at MTU 1500 only.
+    case " $SMOL_MTUS " in *" $m "*) ;; *) continue ;; esac
+    for b in 65535 1048576; do
+        bl=stock
+        [ "$b" = 65535 ] || bl=1m
+        bt="smoltcp's stock 64 KiB buffers"
+        [ "$b" = 65535 ] || bt="1 MiB buffers"
+        row "smol_send_${bl}_$m" "smoltcp → kernel, 1 connection, $bt" "$m" \
+            "ip netns exec NS $E/bench_smoltcp send --mtu $m --mib $MIB --buf $b" \
+            -- tun_run "$bin/bench_smoltcp" send --mtu "$m" --mib "$MIB" --buf "$b"
+        row "smol_recv_${bl}_$m" "kernel → smoltcp, 1 connection, $bt" "$m" \
+            "ip netns exec NS $E/bench_smoltcp recv --mtu $m --mib $MIB --buf $b" \
+            -- tun_run "$bin/bench_smoltcp" recv --mtu "$m" --mib "$MIB" --buf "$b"
+    done
 done
 row raw_echo "raw TUN UDP echo, 1 byte" 1500 \
     "ip netns exec NS $E/bench_rawtun echo --count $RR" \
@@ -818,6 +977,24 @@ row async_veth_rr "tokio echo over veth, 1-byte request/response, TCP_NODELAY" 1
 row async_idle "tunstack (tokio): CPU while $CONNS async readers wait on an idle stack" 1500 \
     "ip netns exec NS $E/bench_tokio tun idle --conns $CONNS" \
     -- tun_run "$bin/bench_tokio" tun idle --conns "$CONNS"
+TS_BIN="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
+row ts_https "tunstack get, https download from nginx ($HTTPS_MIB MiB, TLS 1.3)" 1500 \
+    "ip netns exec NS target/$PROFILE/tunstack get -s -o /dev/null --cacert ca.pem --resolve bench.test:10.0.0.1 https://bench.test:8443/big" \
+    -- https_tun_run
+row veth_https "curl over veth, https download from nginx ($HTTPS_MIB MiB, TLS 1.3)" 1500 \
+    "ip netns exec B nginx -c nginx.conf & ip netns exec A curl -s -o /dev/null --cacert ca.pem --resolve bench.test:8443:10.0.0.2 https://bench.test:8443/big" \
+    -- https_veth_run
+if [[ " ${KEYS[*]} " == *" ts_https "* || " ${KEYS[*]} " == *" veth_https "* ]]; then
+    [ -x "$TS_BIN" ] || {
+        echo "scripts/bench.sh: $TS_BIN was not built" >&2
+        exit 1
+    }
+    https_setup
+fi
+if [ "${#KEYS[@]}" -eq 0 ]; then
+    echo "scripts/bench.sh: BENCH_ROWS='$ROWS' matches no row" >&2
+    exit 2
+fi
 
 # The kernel-side clients of the idle row hold one fd per connection.
 ulimit -n "$((CONNS + 1024))" 2> /dev/null || true
@@ -854,6 +1031,19 @@ fmt() { # VALUE UNIT
         else printf "%.0f", v }'
 }
 
+# The better of smoltcp's two buffer sizes in DIRECTION at MTU: a key, or nothing.
+smol_best() { # send|recv MTU
+    local s m
+    s="$(median "smol_$1_stock_$2")"
+    m="$(median "smol_$1_1m_$2")"
+    [ -n "$s" ] && [ -n "$m" ] || return 0
+    if awk -v s="$s" -v m="$m" 'BEGIN { exit !(s > m) }'; then
+        echo "smol_$1_stock_$2"
+    else
+        echo "smol_$1_1m_$2"
+    fi
+}
+
 ratio() { # KEY_NUMERATOR KEY_DENOMINATOR -> "0.52×" or ""
     local n d
     n="$(median "$1")"
@@ -863,22 +1053,34 @@ ratio() { # KEY_NUMERATOR KEY_DENOMINATOR -> "0.52×" or ""
 }
 
 table() {
-    local key s med lo hi unit raw veth
-    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth |"
-    echo "|---|---:|---:|---:|---|---:|---:|"
+    local key s med lo hi unit raw veth smol best v6
+    echo "| measurement | MTU | median | min – max | unit | tunstack / raw TUN | tunstack / kernel veth | tunstack / smoltcp | IPv6 / IPv4 |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
     for key in "${KEYS[@]}"; do
         s="$(stat_of "$key")"
         read -r med lo hi <<< "$s"
         unit="${UNIT[$key]}"
-        raw="" veth=""
+        raw="" veth="" smol="" v6=""
         case "$key" in
-            ts_send_*) raw="$(ratio "$key" "raw_write_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")" ;;
-            ts_recv_*) raw="$(ratio "$key" "raw_read_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")" ;;
+            ts6_*) v6="$(ratio "$key" "ts_${key#ts6_}")" ;;
+        esac
+        case "$key" in
+            ts_send_*)
+                raw="$(ratio "$key" "raw_write_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")"
+                best="$(smol_best send "${MTU[$key]}")"
+                [ -z "$best" ] || smol="$(ratio "$key" "$best")"
+                ;;
+            ts_recv_*)
+                raw="$(ratio "$key" "raw_read_${MTU[$key]}")" veth="$(ratio "$key" "veth_bulk_${MTU[$key]}")"
+                best="$(smol_best recv "${MTU[$key]}")"
+                [ -z "$best" ] || smol="$(ratio "$key" "$best")"
+                ;;
             ts_rr) raw="$(ratio ts_rr raw_echo)" veth="$(ratio ts_rr veth_rr)" ;;
             ts_crr) veth="$(ratio ts_crr veth_crr)" ;;
+            ts_https) veth="$(ratio ts_https veth_https)" ;;
         esac
-        printf '| %s | %s | %s | %s – %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
-            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth"
+        printf '| %s | %s | %s | %s – %s | %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "${MTU[$key]}" \
+            "$(fmt "$med" "$unit")" "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$raw" "$veth" "$smol" "$v6"
     done
 }
 
@@ -955,7 +1157,11 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "Ratios: tunstack sending over the raw TUN write ceiling, tunstack receiving"
     echo "over the raw TUN read ceiling, tunstack's request/response rate over the raw"
     echo "TUN UDP echo loop, and each tunstack row over the same test with the kernel's"
-    echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up)."
+    echo "TCP on both ends of a veth pair (offloads on, as Linux sets them up), and"
+    echo "each tunstack bulk row over smoltcp doing the same transfer on the same"
+    echo "tun0 with the better of its two buffer sizes (smoltcp has no virtio-net"
+    echo "offload, so its rows are plain TUN); each IPv6 row over the same test over"
+    echo "IPv4 in the same run (target ≥ 0.9×)."
     echo
     echo "## Async (tokio)"
     echo
@@ -970,13 +1176,13 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "## Commands"
     echo
     echo "One run of each row; \`NS\` is a fresh namespace (\`ip netns add NS; ip -n NS"
-    echo "link set lo up\`) in which the example creates \`tun0\` (kernel side 10.0.0.1/24,"
-    echo "tunstack 10.0.0.2); \`A\` and \`B\` are two fresh namespaces joined by a veth pair"
+    echo "link set lo up\`) in which the example creates \`tun0\` (kernel side 10.0.0.1/24"
+    echo "and fd00::1/64, tunstack 10.0.0.2 and fd00::2); \`A\` and \`B\` are two fresh namespaces joined by a veth pair"
     echo "(\`ip -n A link add veth0 mtu MTU type veth peer name veth1 netns B mtu MTU\`,"
     echo "10.0.0.1/24 in A, 10.0.0.2/24 in B). Built with \`cargo build ${build[*]:1}\`."
     echo
     echo '```sh'
-    echo "sudo scripts/bench.sh    # BENCH_RUNS=$RUNS BENCH_MTUS=\"$MTUS\" BENCH_MIB=$MIB BENCH_SECS=$SECS BENCH_RR=$RR BENCH_CRR=$CRR BENCH_CONNS=$CONNS"
+    echo "sudo scripts/bench.sh    # BENCH_RUNS=$RUNS BENCH_MTUS=\"$MTUS\" BENCH_SMOL_MTUS=\"$SMOL_MTUS\" BENCH_MIB=$MIB BENCH_SECS=$SECS BENCH_RR=$RR BENCH_CRR=$CRR BENCH_CONNS=$CONNS"
     for key in "${KEYS[@]}"; do
         echo "${SHOWN[$key]}"
     done

@@ -48,7 +48,7 @@ LAYERS=(
     "net net/"
     "http http/"
     "dns dns/"
-    "connector connector.rs"
+    "connector connector.rs connector/"
     "tokio tokio/"
     "cli cli/ main.rs"
     "root lib.rs"
@@ -88,13 +88,15 @@ rule "net/" '\bcrate::(wire|http|dns|connector|tokio|cli)\b' \
 rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|tokio|cli)\b' \
     "http and dns work over any Read + Write / UDP-like socket"
 
-rule "connector.rs" '\bcrate::(tcp|stack|wire|device|tokio|cli)\b' \
+rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|tokio|cli)\b' \
     "the connector joins net, http and dns through their public APIs"
+rule "connector/" "$clock" \
+    "Happy Eyeballs (connector/happy.rs) is sans-IO: time is an input"
 
 rule "tokio/" '\bcrate::(tcp|stack|wire|device|buffer|http|cli)\b' \
     "the async sockets wrap net's poll_* primitives; names go through dns and the connector"
 
-rule "* !net/ !device/ !connector.rs !cli/ !main.rs" '\b(Instant|SystemTime)::now\b' \
+rule "* !net/ !device/ !connector.rs !connector/ !cli/ !main.rs" '\b(Instant|SystemTime)::now\b' \
     "only net, device, the connector and the binary (main.rs, cli/) read the clock"
 
 rule "time.rs wire/ buffer/ tcp/ stack/" '\bHash(Map|Set)\b' \

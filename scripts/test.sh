@@ -33,7 +33,7 @@ fi
 # command is on PATH.
 PACKAGES=(tshark:tshark tcpdump:tcpdump nginx:nginx netcat-openbsd:nc socat:socat
     iproute2:ip curl:curl python3:python3 dnsmasq:dnsmasq iptables:iptables openssl:openssl
-    nftables:nft iputils-ping:ping wget:wget iperf3:iperf3)
+    nftables:nft iputils-ping:ping wget:wget iperf3:iperf3 apache2-utils:ab wrk:wrk)
 
 installed() { # PACKAGE COMMAND
     if command -v dpkg-query > /dev/null 2>&1 &&
@@ -129,6 +129,10 @@ check_kernel() {
     fi
     if [ ! -c /dev/net/tun ]; then
         echo "scripts/test.sh: /dev/net/tun is missing (no TUN support in this kernel or container)" >&2
+        return 2
+    fi
+    if [ ! -d /proc/sys/net/ipv6 ]; then
+        echo "scripts/test.sh: this kernel has no IPv6 (ipv6.disable=1?); the IPv6 tests need it" >&2
         return 2
     fi
     if ! unshare --net true 2> /dev/null; then

@@ -11,8 +11,12 @@
 //!
 //! Steps 1 and 2 of a page load: the name is resolved by
 //! [`dns::Resolver`] (literal address, pinned names, cache, hosts file,
-//! then DNS queries over the stack's own [`UdpSocket`], RFC 1035 §4.2.1),
-//! then [`TcpStream::connect_timeout`] does the handshake. For
+//! then DNS queries over the stack's own [`UdpSocket`], RFC 1035 §4.2.1,
+//! retried over its own [`TcpStream`] when the answer is truncated, RFC
+//! 7766), AAAA and A alike; then Happy Eyeballs v2 (RFC 8305, [`happy`])
+//! races the addresses, IPv6 first with IPv4 250 ms behind, and keeps the
+//! first connection made. [`Family`] restricts both steps to one family
+//! (curl's `-4`/`-6`). For
 //! `https://` the TLS handshake follows over that stream
 //! ([`http::tls`](crate::http::tls)): the system's CA store by default,
 //! or the roots given to [`StackConnector::with_root_certificates`] /
@@ -23,12 +27,16 @@
 //! sockets, not protocols above them (docs/architecture.md). It reads the
 //! clock, for the DNS timeouts and the cache's TTLs.
 
-use crate::dns::{self, Hosts, Resolver, Source};
+pub mod happy;
+
+pub use happy::{Family, Note, Race, ATTEMPT_DELAY};
+
+use crate::dns::{self, Hosts, Resolver, Source, TYPE_A, TYPE_AAAA};
 use crate::http::tls::{self, MaybeTls, TlsConfig, TlsConfigBuilder, TlsError};
 use crate::http::Connect;
-use crate::net::{Stack, TcpStream, UdpSocket};
+use crate::net::{Events, Interest, Poll, Stack, TcpStream, Token, UdpSocket};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,6 +55,8 @@ pub struct StackConnector<'a> {
     resolver: Mutex<Resolver>,
     connect_timeout: Duration,
     dns_timeout: Duration,
+    family: Family,
+    attempt_delay: Duration,
     /// What to build on the first `https://` connection, and what was
     /// built: loading the system's CA store takes a while and plain http
     /// never needs it.
@@ -55,8 +65,8 @@ pub struct StackConnector<'a> {
 
 impl<'a> StackConnector<'a> {
     /// A connector with the system's resolver configuration: names from
-    /// `/etc/hosts`, then DNS to the first `nameserver` of
-    /// `/etc/resolv.conf` (both optional).
+    /// `/etc/hosts`, then DNS to the `nameserver`s of `/etc/resolv.conf`
+    /// in order, IPv4 or IPv6 (both files optional).
     pub fn new(stack: &'a Stack) -> StackConnector<'a> {
         StackConnector::with_resolver(stack, system_resolver())
     }
@@ -69,6 +79,8 @@ impl<'a> StackConnector<'a> {
             resolver: Mutex::new(resolver),
             connect_timeout: CONNECT_TIMEOUT,
             dns_timeout: DNS_TIMEOUT,
+            family: Family::Any,
+            attempt_delay: ATTEMPT_DELAY,
             tls: Mutex::new((TlsConfigBuilder::default(), None)),
         }
     }
@@ -161,6 +173,23 @@ impl<'a> StackConnector<'a> {
         }
     }
 
+    /// Restricts names and connections to one address family (curl's
+    /// `-4` / `-6`); [`Family::Any`] (the default) races both.
+    #[must_use]
+    pub fn family(self, family: Family) -> StackConnector<'a> {
+        StackConnector { family, ..self }
+    }
+
+    /// Sets the Happy Eyeballs Connection Attempt Delay (default
+    /// [`ATTEMPT_DELAY`], 250 ms, RFC 8305 §5).
+    #[must_use]
+    pub fn attempt_delay(self, delay: Duration) -> StackConnector<'a> {
+        StackConnector {
+            attempt_delay: delay,
+            ..self
+        }
+    }
+
     /// The stack connections are opened on.
     pub fn stack(&self) -> &'a Stack {
         self.stack
@@ -174,17 +203,57 @@ impl<'a> StackConnector<'a> {
     /// `NotFound` with the resolver's reason (no such name, no server, no
     /// answer).
     pub fn resolve(&self, host: &str, timeout: Option<Duration>) -> io::Result<(Ipv4Addr, Source)> {
-        let mut transport = UdpTransport {
+        let mut transport = StackTransport {
             stack: self.stack,
             timeout: timeout.unwrap_or(self.dns_timeout),
         };
         let mut next_id = rand::random::<u16>;
-        let now = resolver_now();
         self.resolver
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .resolve(host, now, &mut transport, &mut next_id)
+            .resolve(host, resolver_now(), &mut transport, &mut next_id)
             .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))
+    }
+
+    /// Step 1 for both families: `host` (a name, or an address literal,
+    /// bracketed or not) to its addresses, AAAA first then A (RFC 8305 §3
+    /// asks for AAAA first), restricted to the connector's [`Family`],
+    /// each with where it came from. Each DNS query waits at most
+    /// `timeout` (`None`: the connector's DNS timeout).
+    ///
+    /// # Errors
+    /// `NotFound` with the resolver's reason when neither family has an
+    /// address (the A lookup's reason when both were asked).
+    pub fn resolve_all(
+        &self,
+        host: &str,
+        timeout: Option<Duration>,
+    ) -> io::Result<Vec<(IpAddr, Source)>> {
+        let mut transport = StackTransport {
+            stack: self.stack,
+            timeout: timeout.unwrap_or(self.dns_timeout),
+        };
+        let mut next_id = rand::random::<u16>;
+        let types: &[u16] = match self.family {
+            Family::Any => &[TYPE_AAAA, TYPE_A],
+            Family::V4 => &[TYPE_A],
+            Family::V6 => &[TYPE_AAAA],
+        };
+        let mut resolver = self.resolver.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        let mut last_error = None;
+        for &t in types {
+            match resolver.lookup(host, t, resolver_now(), &mut transport, &mut next_id) {
+                Ok((addrs, source)) => {
+                    out.extend(addrs.into_iter().map(|a| (a, source.clone())));
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        match (out.is_empty(), last_error) {
+            (true, Some(e)) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
+            _ => Ok(out),
+        }
     }
 
     /// Step 2: the handshake with `addr`, waiting at most `timeout`
@@ -192,9 +261,13 @@ impl<'a> StackConnector<'a> {
     ///
     /// # Errors
     /// The socket's error; a timeout says how long it waited.
-    pub fn open(&self, addr: SocketAddrV4, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    pub fn open(
+        &self,
+        addr: impl Into<SocketAddr>,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
         let timeout = timeout.unwrap_or(self.connect_timeout);
-        let addr = SocketAddr::V4(addr);
+        let addr = addr.into();
         TcpStream::connect_timeout(self.stack, &addr, timeout).map_err(|e| {
             if e.kind() == io::ErrorKind::TimedOut {
                 io::Error::new(
@@ -211,6 +284,101 @@ impl<'a> StackConnector<'a> {
     }
 }
 
+impl StackConnector<'_> {
+    /// Step 2 with Happy Eyeballs v2 (RFC 8305): connects to the first of
+    /// `addrs` that answers, trying them interleaved IPv6-first, each
+    /// [`attempt_delay`](Self::attempt_delay) after the previous one (at
+    /// once after a failure), every attempt bounded by `timeout` (`None`:
+    /// the connector's connect timeout). The losers are closed. Every
+    /// decision is passed to `narrate` as it happens.
+    ///
+    /// # Errors
+    /// When every address failed: the last error, naming the others.
+    pub fn connect_racing(
+        &self,
+        addrs: &[SocketAddr],
+        timeout: Option<Duration>,
+        narrate: &mut dyn FnMut(&Note),
+    ) -> io::Result<TcpStream> {
+        let timeout = timeout.unwrap_or(self.connect_timeout);
+        let poll = Poll::new(self.stack);
+        // The race runs on its own clock: microseconds since `began`.
+        let began = Instant::now();
+        let clock = || {
+            crate::time::Instant::from_micros(
+                u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX),
+            )
+        };
+        let mut race = Race::new(
+            happy::interleave(addrs),
+            self.attempt_delay,
+            timeout,
+            clock(),
+        );
+        let mut streams: Vec<Option<TcpStream>> = Vec::new();
+        let mut events = Events::with_capacity(8);
+        loop {
+            let now = clock();
+            for i in race.expire(now) {
+                // Dropping the stream abandons the handshake.
+                streams.get_mut(i).and_then(Option::take);
+            }
+            while let Some((i, addr)) = race.start(now) {
+                match TcpStream::connect_nonblocking(self.stack, addr) {
+                    Ok(s) => {
+                        poll.register(&s, Token(i), Interest::WRITABLE)?;
+                        streams.push(Some(s));
+                    }
+                    Err(e) => {
+                        streams.push(None);
+                        race.on_result(i, Err(e), now);
+                    }
+                }
+            }
+            race.take_notes().iter().for_each(&mut *narrate);
+            if race.is_over() {
+                break;
+            }
+            let wait = race
+                .deadline()
+                .map(|d| d.saturating_duration_since(clock()));
+            poll.poll(&mut events, wait)?;
+            let now = clock();
+            for ev in events.iter() {
+                let i = ev.token().0;
+                let Some(s) = streams.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                match s.take_error() {
+                    Ok(Some(e)) | Err(e) => {
+                        race.on_result(i, Err(e), now);
+                    }
+                    Ok(None) if ev.is_writable() => {
+                        race.on_result(i, Ok(()), now);
+                    }
+                    Ok(None) => {}
+                }
+            }
+            race.take_notes().iter().for_each(&mut *narrate);
+        }
+        let Some(winner) = race.winner() else {
+            return Err(race.error());
+        };
+        for (i, s) in streams.iter().enumerate() {
+            if s.is_some() {
+                let _ = poll.deregister(Token(i));
+            }
+        }
+        let s = streams
+            .get_mut(winner)
+            .and_then(Option::take)
+            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
+        s.set_nonblocking(false)?;
+        // The other attempts are dropped (closed) with `streams`.
+        Ok(s)
+    }
+}
+
 impl Connect for &StackConnector<'_> {
     type Stream = MaybeTls<TcpStream>;
 
@@ -219,8 +387,12 @@ impl Connect for &StackConnector<'_> {
     }
 
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
-        let (ip, _) = self.resolve(host, None)?;
-        let tcp = self.open(SocketAddrV4::new(ip, port), None)?;
+        let addrs: Vec<SocketAddr> = self
+            .resolve_all(host, None)?
+            .into_iter()
+            .map(|(ip, _)| SocketAddr::new(ip, port))
+            .collect();
+        let tcp = self.connect_racing(&addrs, None, &mut |_| {})?;
         match scheme {
             "https" => {
                 // The handshake gets the connect timeout, then the stream
@@ -250,17 +422,17 @@ impl Connect for StackConnector<'_> {
 }
 
 /// A resolver with the system's configuration: names from `/etc/hosts`,
-/// then DNS to the first `nameserver` of `/etc/resolv.conf` (both
-/// optional).
+/// then DNS to the `nameserver`s of `/etc/resolv.conf` in order, IPv4 or
+/// IPv6 (both files optional).
 pub fn system_resolver() -> Resolver {
     let hosts = std::fs::read_to_string("/etc/hosts")
         .map(|t| Hosts::parse(&t))
         .unwrap_or_default();
     let servers = std::fs::read_to_string("/etc/resolv.conf")
-        .ok()
-        .and_then(|t| dns::nameserver_from_resolv_conf(&t))
-        .map(|s| SocketAddrV4::new(s, 53))
+        .map(|t| dns::nameservers_from_resolv_conf(&t))
+        .unwrap_or_default()
         .into_iter()
+        .map(|s| SocketAddr::new(s, 53))
         .collect();
     Resolver::new(hosts, servers)
 }
@@ -273,30 +445,43 @@ pub fn resolver_now() -> crate::time::Instant {
     )
 }
 
-/// DNS over the stack's own UDP: one datagram out, one answer back.
-struct UdpTransport<'a> {
+/// DNS over the stack's own UDP (one datagram out, one answer back), and
+/// over its own TCP for answers that came back truncated (RFC 7766).
+struct StackTransport<'a> {
     stack: &'a Stack,
     timeout: Duration,
 }
 
-impl dns::Transport for UdpTransport<'_> {
-    fn exchange(&mut self, server: SocketAddrV4, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let sock = UdpSocket::bind(self.stack, ("0.0.0.0", 0))?;
+impl dns::Transport for StackTransport<'_> {
+    fn exchange(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        // `[::]`: the port takes answers of both families.
+        let sock = UdpSocket::bind(self.stack, (Ipv6Addr::UNSPECIFIED, 0))?;
         sock.set_read_timeout(Some(self.timeout))?;
         sock.send_to(query, server)?;
         let deadline = Instant::now() + self.timeout;
-        let mut buf = [0u8; 1500];
+        // EDNS(0) allows 1232 bytes; a server ignoring that may send more
+        // (fragmented): take up to the largest datagram.
+        let mut buf = vec![0u8; 65536];
         while Instant::now() < deadline {
             match sock.recv_from(&mut buf) {
-                Ok((n, from)) if from == SocketAddr::V4(server) => {
-                    return Ok(buf.get(..n).map(<[u8]>::to_vec))
-                }
+                Ok((n, from)) if from == server => return Ok(buf.get(..n).map(<[u8]>::to_vec)),
                 Ok(_) => continue, // not from the server we asked
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
         Ok(None)
+    }
+
+    fn exchange_tcp(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+        let mut tcp = TcpStream::connect_timeout(self.stack, &server, self.timeout)?;
+        tcp.set_read_timeout(Some(self.timeout))?;
+        tcp.set_write_timeout(Some(self.timeout))?;
+        let answer = dns::tcp_exchange(&mut tcp, query);
+        // RFC 7766 §6.2.1: one query per connection here, so the client
+        // closes it.
+        let _ = tcp.close();
+        answer
     }
 }
 

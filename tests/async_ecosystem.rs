@@ -110,13 +110,14 @@ fn hyper_client_fetches_10_mib_from_nginx_by_host_name() {
     // The library's resolver, asking dnsmasq over the stack.
     tunstack::tokio::set_resolver(Resolver::new(
         Hosts::default(),
-        vec![SocketAddrV4::new(KERNEL, 53)],
+        vec![SocketAddrV4::new(KERNEL, 53).into()],
     ));
     let (status, body) = multi_thread().block_on(async {
-        let ip = tunstack::tokio::lookup_host(&stack, "site.test")
+        // AAAA (none: dnsmasq answers NODATA) then A.
+        let ips = tunstack::tokio::lookup_host(&stack, "site.test")
             .await
             .expect("site.test resolves over the stack");
-        assert_eq!(ip, KERNEL);
+        assert_eq!(ips, vec![std::net::IpAddr::V4(KERNEL)]);
         hyper_get(&stack, "site.test:8080", "/big.bin").await
     });
     assert_eq!(status, 200);

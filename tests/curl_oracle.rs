@@ -3,8 +3,9 @@
 //! TCP, on tun0), against the same servers in one private namespace.
 //! Both name the site `site` (`--resolve`), so URLs, Host headers and
 //! `%{url_effective}` are identical. Compared: exit codes, stdout (bodies,
-//! `-i` heads, `-w` output), files written (`-o`, `-D`), and whether
-//! anything was said on stderr under `-s`/`-sS`.
+//! `-i` heads, `-w` output), files written (`-o`, `-D`), whether
+//! anything was said on stderr under `-s`/`-sS`, and how many retries
+//! each announced (`Will retry`).
 //!
 //! Left out of the comparison, and why: `Date` (the clock), `Connection`
 //! (a single `tunstack get` sends `Connection: close`, so nginx answers
@@ -101,6 +102,9 @@ struct Case {
     /// A difference kept on purpose: the exit codes (curl's, ours) and
     /// why; the test checks that both tools still answer so.
     known: Option<(i32, i32, &'static str)>,
+    /// How many retries curl announces (checked, so that a case about
+    /// retrying cannot pass by neither tool retrying).
+    retries: usize,
 }
 
 const fn case(name: &'static str, args: &'static [&'static str]) -> Case {
@@ -110,6 +114,7 @@ const fn case(name: &'static str, args: &'static [&'static str]) -> Case {
         files: &[],
         pre: None,
         known: None,
+        retries: 0,
     }
 }
 
@@ -279,6 +284,92 @@ fn cases() -> Vec<Case> {
                 ],
             )
         },
+        Case {
+            files: &["page.txt", "b.txt"],
+            ..case(
+                "-O then -o pair by position",
+                &[
+                    "-O",
+                    "http://site:8080/page.txt",
+                    "-o",
+                    "b.txt",
+                    "http://site:8080/echo",
+                ],
+            )
+        },
+        Case {
+            files: &["a.txt", "words.txt"],
+            ..case(
+                "URLs first, then -o and -O",
+                &[
+                    "http://site:8080/page.txt",
+                    "http://site:8080/gz/words.txt",
+                    "-o",
+                    "a.txt",
+                    "-O",
+                ],
+            )
+        },
+        Case {
+            files: &["a.txt", "c.txt"],
+            ..case(
+                "three URLs, two -o: the third to stdout",
+                &[
+                    "-o",
+                    "a.txt",
+                    "http://site:8080/page.txt",
+                    "http://site:8080/echo",
+                    "-o",
+                    "c.txt",
+                    "http://site:8080/gz/words.txt",
+                ],
+            )
+        },
+        case(
+            "--retry does not retry a refused connect",
+            &["--retry", "2", "--retry-delay", "0", "http://site:9/"],
+        ),
+        Case {
+            retries: 2,
+            ..case(
+                "--retry-connrefused does",
+                &[
+                    "--retry",
+                    "2",
+                    "--retry-delay",
+                    "0",
+                    "--retry-connrefused",
+                    "http://site:9/",
+                ],
+            )
+        },
+        // curl retries while less than --retry-max-time has passed, even
+        // if the wait then goes past it.
+        Case {
+            retries: 1,
+            ..case(
+                "--retry-max-time",
+                &[
+                    "--retry",
+                    "3",
+                    "--retry-delay",
+                    "1",
+                    "--retry-max-time",
+                    "1",
+                    "http://site:8002/",
+                ],
+            )
+        },
+        case("-4", &["-4", "http://site:8080/page.txt"]),
+        case(
+            "-o into a missing directory",
+            &["-o", "no/such/dir/x", "http://site:8080/page.txt"],
+        ),
+        case(
+            "-d @ a missing file",
+            &["-d", "@no-such-file", "http://site:8080/echo"],
+        ),
+        case("-sSf on a 404", &["-sSf", "http://site:8080/missing"]),
         case(
             "a refused URL, then a good one",
             &["-w", W, "http://site:9/", "http://site:8080/page.txt"],
@@ -291,21 +382,27 @@ fn cases() -> Vec<Case> {
                 "http://site:8080/missing",
             ],
         ),
-        case(
-            "--retry after a 503",
-            &["--retry", "2", "--retry-delay", "0", "http://site:8002/"],
-        ),
-        case(
-            "-f --retry after a 503",
-            &[
-                "-f",
-                "--retry",
-                "1",
-                "--retry-delay",
-                "0",
-                "http://site:8002/",
-            ],
-        ),
+        Case {
+            retries: 1,
+            ..case(
+                "--retry after a 503",
+                &["--retry", "2", "--retry-delay", "0", "http://site:8002/"],
+            )
+        },
+        Case {
+            retries: 1,
+            ..case(
+                "-f --retry after a 503",
+                &[
+                    "-f",
+                    "--retry",
+                    "1",
+                    "--retry-delay",
+                    "0",
+                    "http://site:8002/",
+                ],
+            )
+        },
     ]
 }
 
@@ -313,6 +410,8 @@ struct Ran {
     code: Option<i32>,
     stdout: String,
     stderr_empty: bool,
+    /// Lines announcing a retry ("Will retry in …" for both tools).
+    retries: usize,
     files: Vec<Option<String>>,
 }
 
@@ -376,6 +475,10 @@ fn run(tool: &str, dir: &Path, c: &Case) -> Ran {
         code: out.status.code(),
         stdout: normalize(&String::from_utf8_lossy(&out.stdout)),
         stderr_empty: out.stderr.is_empty(),
+        retries: String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains("will retry"))
+            .count(),
         files: c
             .files
             .iter()
@@ -439,6 +542,10 @@ fn tunstack_get_answers_as_curl_does() {
         }
         if curl.code != ours.code {
             diff.push(format!("exit {:?} vs {:?}", curl.code, ours.code));
+        }
+        assert_eq!(curl.retries, c.retries, "{}: curl's retries", c.name);
+        if curl.retries != ours.retries {
+            diff.push(format!("retries {} vs {}", curl.retries, ours.retries));
         }
         if curl.stdout != ours.stdout {
             diff.push(format!(

@@ -14,7 +14,15 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 4] = ["wire_parse", "interface", "http_response", "dns_message"];
+const TARGETS: [&str; 7] = [
+    "wire_parse",
+    "wire_ipv6",
+    "interface",
+    "http_response",
+    "dns_message",
+    "fragments",
+    "tls_peer",
+];
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
@@ -61,6 +69,11 @@ fn fuzz_wire_parse_regressions() {
 }
 
 #[test]
+fn fuzz_wire_ipv6_regressions() {
+    replay("wire_ipv6", harness::wire6::run, 500);
+}
+
+#[test]
 fn fuzz_interface_regressions() {
     replay("interface", harness::interface::run, 200);
 }
@@ -73,6 +86,16 @@ fn fuzz_http_response_regressions() {
 #[test]
 fn fuzz_dns_message_regressions() {
     replay("dns_message", harness::dns::run, 500);
+}
+
+#[test]
+fn fuzz_fragments_regressions() {
+    replay("fragments", harness::frag::run, 500);
+}
+
+#[test]
+fn fuzz_tls_peer_regressions() {
+    replay("tls_peer", harness::tls::run, 200);
 }
 
 /// Every `[[bin]]` of `fuzz/Cargo.toml` is a target replayed here, and

@@ -279,6 +279,26 @@ impl Lab {
         self.pki.ca.to_str().unwrap()
     }
 
+    /// curl's exit code for `curl -s --cacert CA ARGS… URL`, over the
+    /// kernel's loopback to the same nginx (curl is the oracle).
+    fn curl_code(&self, args: &[&str], port: u16, path: &str) -> Option<i32> {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                self.cacert(),
+                "--resolve",
+            ])
+            .arg(format!("{SITE}:{port}:127.0.0.1"))
+            .args(args)
+            .arg(url(port, path))
+            .status()
+            .expect("run curl")
+            .code()
+    }
+
     /// `tunstack get --resolve … --cacert CA ARGS…`.
     fn get(&self, args: &[&str]) -> Output {
         let mut all = vec!["get", "--resolve", RESOLVE, "--cacert", self.cacert()];
@@ -400,6 +420,16 @@ fn bad_certificates_exit_60_with_a_reason_and_insecure_gets_through() {
         let out = lab.get(&[&url(port, "/hello.txt")]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(60), "{port}: {err}");
+        assert_eq!(
+            lab.curl_code(&[], port, "/hello.txt"),
+            Some(60),
+            "curl, {port}"
+        );
+        assert_eq!(
+            lab.curl_code(&["-k"], port, "/hello.txt"),
+            Some(0),
+            "curl -k"
+        );
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with("tunstack: https://site.test:"), "{err}");
         assert!(err.contains("TLS certificate problem"), "{err}");
@@ -461,6 +491,16 @@ fn minimum_versions_follow_tlsv1_2_and_tlsv1_3() {
     let out = lab.get(&["--tlsv1.3", &url(TLS12_ONLY, "/hello.txt")]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(35), "{err}");
+    // curl answers the same three cases so.
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.2"], TLS13_ONLY, "/hello.txt"),
+        Some(0)
+    );
+    assert_eq!(lab.curl_code(&[], TLS12_ONLY, "/hello.txt"), Some(0));
+    assert_eq!(
+        lab.curl_code(&["--tlsv1.3"], TLS12_ONLY, "/hello.txt"),
+        Some(35)
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains("TLS handshake failed"), "{err}");
     assert!(err.to_lowercase().contains("protocolversion"), "{err}");
@@ -605,6 +645,88 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
         wins.iter().all(|w| w % 128 == 0 && *w > 65535),
         "{wins:?}\n{ladder}"
     );
+
+    // With the key log the ladder reads inside the records, as tshark
+    // does: the handshake messages, our GET, the status line, and the
+    // close_notify tunstack sends before its FIN. (The GET may share a
+    // segment with the client's Finished: its line is looked for, not
+    // the whole label.)
+    let keys = keylog.to_str().unwrap();
+    let decrypted = ladder_with_keys(p, keys);
+    for (dir, want) in [
+        ("|<-", "Encrypted Extensions"),
+        ("-->|", "Finished"),
+        ("-->|", "GET /hello.txt HTTP/1.1"),
+        ("|<-", "HTTP/1.1 200 OK"),
+        ("-->|", "Alert (close_notify)"),
+    ] {
+        assert!(
+            decrypted
+                .lines()
+                .any(|l| l.contains(dir) && l.contains(want)),
+            "no {want:?} {dir} in:\n{decrypted}"
+        );
+    }
+    // TLS 1.2 (a key block from the master secret) decrypts too.
+    let pcap12 = lab.dir.path().join("tls12.pcap");
+    let keylog12 = lab.dir.path().join("keys12.log");
+    let out = tunstack_env(
+        &[
+            "get",
+            "--resolve",
+            RESOLVE,
+            "--cacert",
+            lab.cacert(),
+            "--pcap",
+            pcap12.to_str().unwrap(),
+            &url(TLS12_ONLY, "/hello.txt"),
+        ],
+        &[("SSLKEYLOGFILE", &keylog12)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decrypted = ladder_with_keys(pcap12.to_str().unwrap(), keylog12.to_str().unwrap());
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("Change Cipher Spec, Finished")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("-->|") && l.contains("GET /hello.txt HTTP/1.1")),
+        "{decrypted}"
+    );
+    assert!(
+        decrypted
+            .lines()
+            .any(|l| l.contains("|<-") && l.contains("HTTP/1.1 200 OK")),
+        "{decrypted}"
+    );
+    // A key log without this connection's secrets: said, and the ladder
+    // keeps the encrypted names.
+    let other = lab.dir.path().join("other.log");
+    std::fs::write(
+        &other,
+        format!("CLIENT_RANDOM {} {}\n", "00".repeat(32), "11".repeat(48)),
+    )
+    .unwrap();
+    let out = tunstack(&["ladder", p, "--keylog", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("has none that open"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("GET /hello.txt"));
+}
+
+/// `tunstack ladder PCAP --keylog KEYS`, checked to succeed quietly.
+fn ladder_with_keys(pcap: &str, keys: &str) -> String {
+    let out = tunstack(&["ladder", pcap, "--keylog", keys]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "decrypted without complaint");
+    text(&out.stdout)
 }
 
 #[test]
@@ -663,4 +785,125 @@ fn dnsmasq_names_the_site_and_https_checks_that_name() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(60), "{err}");
     assert!(err.contains("not valid for name"), "{err}");
+}
+
+/// A TLS server (rustls, the lab's `site.test` certificate) on `port`
+/// that answers each connection's request with `reply`, then closes its
+/// side with or without `close_notify`, and reports per connection
+/// whether the client's side ended with `close_notify` (before its FIN).
+fn truncating_server(
+    lab: &Lab,
+    port: u16,
+    reply: &'static [u8],
+    notify: bool,
+) -> std::sync::mpsc::Receiver<bool> {
+    use rustls::pki_types::PrivateKeyDer;
+    use std::io::Write;
+    let dir = lab.dir.path();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("good.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(20)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = tls.write_all(reply).and_then(|()| tls.flush());
+            if notify {
+                tls.conn.send_close_notify();
+                let _ = tls.conn.write_tls(&mut tls.sock);
+            }
+            let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+            // rustls reads Ok(0) after the peer's close_notify, and an
+            // UnexpectedEof error at a FIN without one.
+            let clean = loop {
+                match tls.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(_) => continue,
+                    Err(_) => break false,
+                }
+            };
+            if tx.send(clean).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn close_notify_is_sent_and_a_truncated_body_is_a_partial_file_as_with_curl() {
+    let lab = lab("https-trunc");
+    const HALF: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n\
+        xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    const UNTIL_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n\
+        yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+    const WHOLE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole";
+    // (port, reply, server sends close_notify, tunstack's exit, -v says)
+    let cases: [(u16, &'static [u8], bool, i32, &str); 5] = [
+        // A FIN without close_notify inside a counted body: truncated.
+        (9501, HALF, false, 18, "closed without close_notify"),
+        // The same cut after close_notify: the server really sent only
+        // half, still a partial file.
+        (9502, HALF, true, 18, "sent close_notify"),
+        // A close-delimited body ended by a bare FIN: curl takes it whole
+        // (only the framing decides), so does tunstack, and -v says so.
+        (9503, UNTIL_CLOSE, false, 0, "closed without close_notify"),
+        (9504, UNTIL_CLOSE, true, 0, "sent close_notify"),
+        // A counted body that is whole is done before any close is read.
+        (9505, WHOLE, false, 0, ""),
+    ];
+    for (port, reply, notify, code, says) in cases {
+        let closes = truncating_server(&lab, port, reply, notify);
+        let url = url(port, "/");
+        let curl = Command::new("curl")
+            .args(["-s", "--cacert", lab.cacert(), "--resolve"])
+            .arg(format!("{SITE}:{port}:127.0.0.1"))
+            .arg(&url)
+            .output()
+            .expect("run curl");
+        let _ = closes.recv_timeout(Duration::from_secs(20));
+        let out = lab.get(&["-v", &url]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{port}: {err}");
+        assert_eq!(
+            curl.status.code(),
+            out.status.code(),
+            "{port}: curl and tunstack disagree"
+        );
+        assert_eq!(curl.stdout, out.stdout, "{port}: bodies differ from curl's");
+        assert_eq!(
+            err.contains(&format!("* TLS: the server {says}")),
+            !says.is_empty(),
+            "{port}: {err}"
+        );
+        // tunstack ended its side with close_notify before its FIN.
+        assert_eq!(
+            closes.recv_timeout(Duration::from_secs(20)),
+            Ok(true),
+            "{port}: no close_notify from tunstack"
+        );
+    }
 }

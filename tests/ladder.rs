@@ -142,6 +142,14 @@ fn ladder_of_a_request_and_response_matches_the_golden_file() {
         lines[3]
     );
     assert!(lines[4].contains("[.] ack=Y+1"), "{}", lines[4]);
+    // Each step keeps its payload (what `--keylog` decrypts).
+    let request = ladder
+        .steps
+        .iter()
+        .find(|s| s.from_client && s.len > 0)
+        .expect("the request");
+    assert!(request.payload.starts_with(b"GET / HTTP/1.1\r\n"));
+    assert_eq!(request.payload.len(), request.len);
     let svg = ladder.svg(100);
     assert!(svg.starts_with("<svg") && svg.contains("seq=X") && svg.trim_end().ends_with("</svg>"));
 }

@@ -78,7 +78,7 @@ pub fn inputs_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Packet parsing: IPv4, TCP (with options), UDP, ICMP, the trace line.
 pub mod wire {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
     use tunstack::wire::icmp::IcmpMessage;
     use tunstack::wire::tcp::Summary;
     use tunstack::wire::{
@@ -159,14 +159,14 @@ pub mod wire {
             ipv4_round_trip(&p);
             let (src, dst) = (p.repr.src, p.repr.dst);
             match p.repr.protocol {
-                PROTO_TCP => tcp(src, dst, p.payload),
-                PROTO_UDP => udp(src, dst, p.payload),
+                PROTO_TCP => tcp(src.into(), dst.into(), p.payload),
+                PROTO_UDP => udp(src.into(), dst.into(), p.payload),
                 PROTO_ICMP => icmp(p.payload),
                 _ => {}
             }
         }
-        tcp(A, B, data);
-        udp(A, B, data);
+        tcp(A.into(), B.into(), data);
+        udp(A.into(), B.into(), data);
         icmp(data);
         checksum_agrees(data);
         seq_numbers(data);
@@ -185,7 +185,7 @@ pub mod wire {
         assert_eq!(again.total_len(), buf.len());
     }
 
-    fn tcp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) {
+    pub(crate) fn tcp(src: IpAddr, dst: IpAddr, data: &[u8]) {
         let Ok(seg) = TcpSegment::parse(src, dst, data) else {
             return;
         };
@@ -228,7 +228,7 @@ pub mod wire {
         assert_eq!(back.seq_len(), seg.seq_len());
     }
 
-    fn udp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) {
+    pub(crate) fn udp(src: IpAddr, dst: IpAddr, data: &[u8]) {
         let Ok(d) = UdpDatagram::parse(src, dst, data) else {
             return;
         };
@@ -278,6 +278,150 @@ pub mod wire {
             assert_eq!(c.partial_cmp(&a), Some(std::cmp::Ordering::Greater));
             assert!(a.window_contains(b, a) && !a.window_contains(b, c));
         }
+    }
+}
+
+/// IPv6: the header and extension-header walk, ICMPv6, TCP and UDP over
+/// IPv6 pseudo-headers, the quote of an ICMPv6 error, and the family
+/// dispatch of trace and capture readers.
+pub mod wire6 {
+    use std::net::{IpAddr, Ipv6Addr};
+    use tunstack::wire::icmpv6::{Icmpv6Message, Quoted6};
+    use tunstack::wire::ipv6::{self, FRAGMENT_HEADER_LEN, NEXT_ICMPV6};
+    use tunstack::wire::{checksum, AnyIp, Ipv6Packet, Ipv6Repr, IPV6_HEADER_LEN};
+    use tunstack::wire::{PROTO_TCP, PROTO_UDP};
+
+    const A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+    const B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+    /// Parses `data` as an IPv6 packet (as it is, then with the version
+    /// and payload length made right and the upper layer's checksum
+    /// fixed, to get past them), and on its own as an ICMPv6 message and
+    /// the quote inside an ICMPv6 error.
+    pub fn run(data: &[u8]) {
+        parse_all(data);
+        if data.len() >= IPV6_HEADER_LEN {
+            let mut p = data.to_vec();
+            p[0] = 0x60 | (p[0] & 0x0f);
+            let len = u16::try_from(p.len() - IPV6_HEADER_LEN).unwrap_or(u16::MAX);
+            p[4..6].copy_from_slice(&len.to_be_bytes());
+            parse_all(&p);
+            fix_upper_checksum(&mut p);
+            parse_all(&p);
+        }
+        let mut m = data.to_vec();
+        if fix_checksum(&mut m, NEXT_ICMPV6, A, B) {
+            icmp(A, B, &m);
+        }
+        let _ = Quoted6::parse(data);
+        if let Some(&first) = data.get(6) {
+            if let Ok((_, at)) = ipv6::skip_ext_headers(data, first) {
+                assert!(at >= IPV6_HEADER_LEN);
+            }
+        }
+    }
+
+    fn parse_all(data: &[u8]) {
+        let _ = tunstack::device::trace::describe(data);
+        if let Ok(ip) = AnyIp::parse(data) {
+            assert!(ip.payload.len() <= data.len());
+        }
+        let Ok(p) = Ipv6Packet::parse(data) else {
+            return;
+        };
+        assert_eq!(p.packet.len(), IPV6_HEADER_LEN + p.repr.payload_len);
+        assert!(p.packet.len() <= data.len());
+        assert!(p.payload.len() <= p.packet.len() - IPV6_HEADER_LEN);
+        assert!(p.next_header_at < p.packet.len());
+        if let Some(f) = p.fragment {
+            assert!(f.at + FRAGMENT_HEADER_LEN <= p.packet.len());
+            assert_eq!(p.repr.next_header, ipv6::NEXT_FRAGMENT);
+        }
+        header_round_trip(&p);
+        let (src, dst) = (p.repr.src, p.repr.dst);
+        match p.repr.next_header {
+            PROTO_TCP => super::wire::tcp(src.into(), dst.into(), p.payload),
+            PROTO_UDP => udp(src, dst, p.payload),
+            NEXT_ICMPV6 => icmp(src, dst, p.payload),
+            _ => {}
+        }
+    }
+
+    /// The fixed header re-emitted from the parsed fields parses back to
+    /// them (the traffic class, which the stack never sets, aside).
+    fn header_round_trip(p: &Ipv6Packet<'_>) {
+        let mut buf = p.packet.to_vec();
+        let repr = Ipv6Repr {
+            next_header: p.packet[6],
+            ..p.repr
+        };
+        repr.emit(&mut buf).expect("room for the header");
+        let q = Ipv6Packet::parse(&buf).expect("an emitted header parses");
+        assert_eq!((q.repr.src, q.repr.dst), (p.repr.src, p.repr.dst));
+        assert_eq!(q.repr.flow_label, p.repr.flow_label);
+        assert_eq!(q.repr.hop_limit, p.repr.hop_limit);
+        assert_eq!(q.repr.next_header, p.repr.next_header);
+        assert_eq!(q.payload, p.payload);
+    }
+
+    /// UDP over IPv6: a datagram that parses has a non-zero checksum
+    /// (mandatory, RFC 8200 §8.1) and round-trips.
+    fn udp(src: Ipv6Addr, dst: Ipv6Addr, data: &[u8]) {
+        if tunstack::wire::UdpDatagram::parse(src, dst, data).is_ok() {
+            assert_ne!(data.get(6..8), Some(&[0u8, 0][..]));
+        }
+        super::wire::udp(IpAddr::V6(src), IpAddr::V6(dst), data);
+    }
+
+    fn icmp(src: Ipv6Addr, dst: Ipv6Addr, data: &[u8]) {
+        let Ok(m) = Icmpv6Message::parse(src, dst, data) else {
+            return;
+        };
+        let _ = (m.mtu(), m.pointer(), m.is_error(), m.quoted());
+        let mut buf = vec![0u8; m.len()];
+        m.emit(&mut buf, src, dst).expect("room for the message");
+        let back = Icmpv6Message::parse(src, dst, &buf).expect("an emitted message parses");
+        assert_eq!(back, m);
+        let e = tunstack::wire::icmpv6::error(m.kind, m.code, m.pointer(), data);
+        assert!(
+            IPV6_HEADER_LEN + e.len() <= 1280,
+            "errors fit the minimum MTU"
+        );
+    }
+
+    /// Fixes the checksum of the upper layer the walk ends on.
+    fn fix_upper_checksum(p: &mut [u8]) {
+        let Ok(ip) = Ipv6Packet::parse(p) else {
+            return;
+        };
+        let (src, dst, next) = (ip.repr.src, ip.repr.dst, ip.repr.next_header);
+        let start = ip.packet.len() - ip.payload.len();
+        let end = ip.packet.len();
+        fix_checksum(&mut p[start..end], next, src, dst);
+    }
+
+    /// Writes a valid checksum into a TCP, UDP or ICMPv6 message over
+    /// IPv6. False if it is too short to have one.
+    fn fix_checksum(seg: &mut [u8], next: u8, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        let at = match next {
+            PROTO_TCP if seg.len() >= 20 => 16,
+            PROTO_UDP if seg.len() >= 8 => 6,
+            NEXT_ICMPV6 if seg.len() >= 8 => 2,
+            _ => return false,
+        };
+        let len = if next == PROTO_UDP {
+            usize::from(u16::from_be_bytes([seg[4], seg[5]])).clamp(8, seg.len())
+        } else {
+            seg.len()
+        };
+        seg[at..at + 2].copy_from_slice(&[0, 0]);
+        let acc = checksum::pseudo_header(src, dst, next, len);
+        let mut c = checksum::fold(checksum::sum(acc, &seg[..len]));
+        if c == 0 && next == PROTO_UDP {
+            c = 0xffff;
+        }
+        seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
+        true
     }
 }
 
@@ -982,6 +1126,435 @@ pub mod dns {
                 let _ = m.addresses(c);
             }
         }
-        assert!(m.questions.len() <= 64 && m.answers.len() <= 64);
+        let cap = tunstack::dns::message::MAX_RECORDS;
+        assert!(m.questions.len() <= cap && m.answers.len() <= cap);
+    }
+}
+
+/// Fragment reassembly ([`Reassembler`](tunstack::stack::Reassembler)):
+/// fuzzed fragments of a few datagrams from IPv4 and IPv6 sources, time
+/// steps and expiries, under default or tiny limits. Every fragment's bytes
+/// come from one function of (identification, offset), so a datagram that
+/// comes out must match that function byte for byte (an overlap can never
+/// mix two contents into one); memory never exceeds the total cap; once
+/// every timeout has passed nothing is held.
+pub mod frag {
+    use super::Input;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use tunstack::stack::{FragLimits, Fragment, Reassembler, Stats};
+    use tunstack::time::{Duration, Instant};
+
+    const US4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+    /// The byte at `offset` of datagram `ident`.
+    fn content(ident: u32, offset: usize) -> u8 {
+        (ident as u8).wrapping_mul(31) ^ (offset as u8) ^ ((offset >> 8) as u8)
+    }
+
+    /// `data`: one byte of settings, then operations.
+    pub fn run(data: &[u8]) {
+        let mut i = Input::new(data);
+        let settings = i.u8();
+        let limits = if settings & 1 == 0 {
+            FragLimits::default()
+        } else {
+            FragLimits {
+                per_peer: 4096,
+                total: 8192,
+                max_fragments: 8,
+                ..FragLimits::default()
+            }
+        };
+        let total_cap = limits.total;
+        let mut r = Reassembler::new(limits);
+        let mut stats = Stats::default();
+        let mut now = Instant::ZERO;
+        let mut ops = 0;
+        while !i.is_empty() && ops < 1024 {
+            ops += 1;
+            match i.u8() % 8 {
+                0..=4 => push(&mut i, &mut r, &mut stats, now),
+                5 => now += Duration::from_millis(u64::from(i.u16()) * 4),
+                6 => r.expire(now, &mut stats),
+                _ => {
+                    if let Some(t) = r.poll_at() {
+                        assert!(r.trains() > 0, "a deadline with nothing held");
+                        now = t.max(now);
+                        r.expire(now, &mut stats);
+                    }
+                }
+            }
+            assert!(r.memory() <= total_cap, "{} > {total_cap}", r.memory());
+            assert_eq!(r.trains() == 0, r.memory() == 0);
+        }
+        // IPv6 trains live 60 s: past that, everything is gone.
+        r.expire(now + Duration::from_secs(61), &mut stats);
+        assert_eq!((r.trains(), r.memory(), r.poll_at()), (0, 0, None));
+        let dropped = stats.frag_overlap
+            + stats.frag_after_overlap
+            + stats.frag_duplicate
+            + stats.frag_tiny
+            + stats.frag_malformed
+            + stats.frag_oversize
+            + stats.frag_peer_limit
+            + stats.frag_total_limit
+            + stats.frag_too_many;
+        assert!(dropped + stats.frag_reassembled + stats.frag_atomic <= stats.frag_received);
+    }
+
+    fn push(i: &mut Input<'_>, r: &mut Reassembler, stats: &mut Stats, now: Instant) {
+        let who = i.u8();
+        let ident = u32::from(who >> 4 & 3);
+        let (src, dst): (IpAddr, IpAddr) = match who & 3 {
+            0 => (Ipv4Addr::new(10, 0, 0, 1).into(), US4.into()),
+            1 => (Ipv4Addr::new(10, 0, 0, 7).into(), US4.into()),
+            2 => (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(),
+                US6.into(),
+            ),
+            _ => (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 7).into(),
+                US6.into(),
+            ),
+        };
+        let protocol = [17, 6, 1, 58, 0, 43][usize::from(i.u8() % 6)];
+        let shape = i.u8();
+        // Mostly small offsets and lengths so fragments meet; sometimes
+        // anything the header fields allow.
+        let (offset, len) = if shape & 0x80 == 0 {
+            (usize::from(shape & 0x1f) * 8, usize::from(i.u8()) % 80)
+        } else {
+            (
+                usize::from(i.u16() & 0x1fff) * 8,
+                usize::from(i.u16()) % 2000,
+            )
+        };
+        let more = shape & 0x40 != 0;
+        let payload: Vec<u8> = (offset..offset + len).map(|o| content(ident, o)).collect();
+        let f = Fragment {
+            src,
+            dst,
+            ident,
+            protocol,
+            offset,
+            more,
+            payload: &payload,
+        };
+        if let Some(d) = r.push(now, &f, stats) {
+            assert_eq!((d.src, d.dst), (src, dst));
+            for (o, b) in d.payload.iter().enumerate() {
+                assert_eq!(*b, content(ident, o), "byte {o} of datagram {ident}");
+            }
+            assert!(d.payload.len() <= 65535);
+        }
+    }
+}
+
+/// tunstack's TLS client (`http::tls`) and the HTTP body reader over it,
+/// against a rustls server whose byte stream ends, resets, turns into
+/// garbage or has a byte flipped at a fuzzed offset: mid-handshake,
+/// mid-record, between records, or after `close_notify`.
+///
+/// What must hold for any input: no panic; a failed handshake is a TLS
+/// error (curl's 35/60), never a bare I/O error; the body bytes that come
+/// out are a prefix of what the server sent (record protection lets no
+/// altered byte through); a counted body that reads to its end is exact;
+/// a close reported as `close_notify` came after every byte; and our own
+/// `close_notify` reaches the server.
+pub mod tls {
+    use super::Input;
+    use std::io::{self, Read, Write};
+    use std::sync::Arc;
+    use tunstack::http::tls::{handshake, CertificateDer, PemObject};
+    use tunstack::http::{read_head, Body, BodyMode, Limits, PeerClose, TlsConfig, TlsError};
+
+    // A CA and a server certificate for fuzz.test, valid until 2126,
+    // made once with the openssl CLI (test data, not secrets).
+    const CA: &str = include_str!("../fixtures/ca.pem");
+    const CERT: &str = include_str!("../fixtures/server.pem");
+    const KEY: &str = include_str!("../fixtures/server.key");
+
+    /// The client configuration and a server configuration for one
+    /// version, made afresh for every input: a shared one would resume
+    /// the previous input's session, and a run would depend on the ones
+    /// before it.
+    fn configs(tls12: bool) -> (TlsConfig, Arc<rustls::ServerConfig>) {
+        let ca = CertificateDer::from_pem_slice(CA.as_bytes()).expect("fixture CA");
+        let client = TlsConfig::builder()
+            .root_certificates(vec![ca])
+            .build()
+            .expect("client config");
+        let cert = CertificateDer::from_pem_slice(CERT.as_bytes()).expect("fixture cert");
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(KEY.as_bytes()).expect("fixture key");
+        let version = if tls12 {
+            &rustls::version::TLS12
+        } else {
+            &rustls::version::TLS13
+        };
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[version])
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+        (client, Arc::new(server))
+    }
+
+    /// How the server's byte stream ends at the cut.
+    #[derive(Clone, Copy, Debug)]
+    enum End<'a> {
+        Fin,
+        Reset,
+        /// These bytes instead of the rest, then a FIN.
+        Garbage(&'a [u8]),
+        /// The byte at the cut XORed with this (non-zero), then the rest.
+        Flip(u8),
+    }
+
+    /// The server side of the connection, as the client's transport.
+    struct Peer<'a> {
+        server: rustls::ServerConnection,
+        response: &'a [u8],
+        head_len: usize,
+        notify: bool,
+        responded: bool,
+        request: Vec<u8>,
+        /// The server's wire bytes so far, and how many the client has.
+        wire: Vec<u8>,
+        delivered: usize,
+        cut: usize,
+        end: End<'a>,
+        garbage_sent: usize,
+        sizes: &'a [u8],
+        next: usize,
+    }
+
+    impl Peer<'_> {
+        /// The server reads the request; once its head is complete it
+        /// answers with `response` (and `close_notify`, if asked).
+        fn serve(&mut self) {
+            if self.server.process_new_packets().is_err() {
+                return;
+            }
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = self.server.reader().read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                self.request.extend_from_slice(&buf[..n]);
+                if self.request.len() > 1 << 16 {
+                    break;
+                }
+            }
+            if !self.responded && self.request.windows(4).any(|w| w == b"\r\n\r\n") {
+                self.responded = true;
+                // The head and the body in records of their own, so that
+                // a cut can fall inside a body whose length is known.
+                let (head, body) = self
+                    .response
+                    .split_at(self.head_len.min(self.response.len()));
+                let _ = self.server.writer().write_all(head);
+                let _ = self.server.writer().write_all(body);
+                if self.notify {
+                    self.server.send_close_notify();
+                }
+            }
+            while self.server.wants_write() {
+                if self.server.write_tls(&mut self.wire).is_err() {
+                    break;
+                }
+            }
+        }
+
+        /// The server has read the client's close_notify.
+        fn saw_close_notify(&mut self) -> bool {
+            let _ = self.server.process_new_packets();
+            let mut buf = [0u8; 4096];
+            loop {
+                match self.server.reader().read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(_) => continue,
+                    Err(_) => return false,
+                }
+            }
+        }
+    }
+
+    impl Read for Peer<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.serve();
+            let size = match self.sizes {
+                [] => usize::MAX,
+                s => usize::from(s[self.next % s.len()]).max(1),
+            };
+            self.next += 1;
+            let limit = match self.end {
+                End::Flip(_) => self.wire.len(),
+                _ => self.cut.min(self.wire.len()),
+            };
+            if self.delivered >= limit {
+                return match self.end {
+                    End::Reset if self.delivered >= self.cut => {
+                        Err(io::ErrorKind::ConnectionReset.into())
+                    }
+                    End::Garbage(g) if self.delivered >= self.cut => {
+                        let rest = &g[self.garbage_sent.min(g.len())..];
+                        let n = rest.len().min(buf.len()).min(size);
+                        buf[..n].copy_from_slice(&rest[..n]);
+                        self.garbage_sent += n;
+                        Ok(n)
+                    }
+                    _ => Ok(0),
+                };
+            }
+            let n = (limit - self.delivered).min(buf.len()).min(size);
+            buf[..n].copy_from_slice(&self.wire[self.delivered..self.delivered + n]);
+            if let End::Flip(x) = self.end {
+                if (self.delivered..self.delivered + n).contains(&self.cut) {
+                    buf[self.cut - self.delivered] ^= x;
+                }
+            }
+            self.delivered += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Peer<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut rest = buf;
+            while !rest.is_empty() {
+                match self.server.read_tls(&mut rest) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if self.server.process_new_packets().is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            self.serve();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `data`: settings (TLS version, framing, close_notify, how the
+    /// stream ends), the cut offset, read sizes, garbage, then the body.
+    pub fn run(data: &[u8]) {
+        let mut i = Input::new(data);
+        let settings = i.u8();
+        let cut = usize::from(i.u16());
+        let sizes = {
+            let n = usize::from(i.u8() % 8);
+            i.bytes(n)
+        };
+        let garbage = {
+            let n = usize::from(i.u8() % 64);
+            i.bytes(n)
+        };
+        let flip = i.u8() | 1;
+        let body = i.bytes(8192);
+        let counted = settings & 2 == 0;
+        let mut response = if counted {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes()
+        } else {
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec()
+        };
+        let head_len = response.len();
+        response.extend_from_slice(body);
+        let end = match (settings >> 3) & 3 {
+            0 => End::Fin,
+            1 => End::Reset,
+            2 => End::Garbage(garbage),
+            _ => End::Flip(flip),
+        };
+        let (client, server_config) = configs(settings & 1 != 0);
+        let Ok(server) = rustls::ServerConnection::new(server_config) else {
+            return;
+        };
+        let peer = Peer {
+            server,
+            response: &response,
+            head_len,
+            notify: settings & 4 != 0,
+            responded: false,
+            request: Vec::new(),
+            wire: Vec::new(),
+            delivered: 0,
+            // Ends past the whole exchange are as likely as ones inside it.
+            cut: if settings & 0x80 != 0 {
+                usize::MAX
+            } else {
+                cut
+            },
+            end,
+            garbage_sent: 0,
+            sizes,
+            next: 0,
+        };
+        let mut tls = match handshake(&client, "fuzz.test", peer) {
+            Ok(t) => t,
+            Err(e) => {
+                assert!(
+                    TlsError::from_io(&e).is_some(),
+                    "a failed handshake is a TLS error (35/60), not {e:?}"
+                );
+                return;
+            }
+        };
+        if tls
+            .write_all(b"GET / HTTP/1.1\r\nHost: fuzz.test\r\n\r\n")
+            .and_then(|()| tls.flush())
+            .is_err()
+        {
+            return;
+        }
+        let mut leftover = Vec::new();
+        let Ok(head) = read_head(&mut tls, &mut leftover, &Limits::default()) else {
+            return;
+        };
+        // Record protection: what was read is what the server sent.
+        assert_eq!(head.status, 200);
+        let Ok(mode) = BodyMode::for_response("GET", &head) else {
+            return;
+        };
+        let mut reader = Body::new(tls, leftover, mode);
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 + usize::from(settings >> 5) * 700];
+        let result = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        let sent = &response[head_len..];
+        assert!(
+            sent.starts_with(&got),
+            "the body read is not a prefix of the body sent"
+        );
+        if counted && result.is_ok() {
+            assert_eq!(got.len(), sent.len(), "a counted body read to its end");
+        }
+        let mut tls = reader.into_inner();
+        if result.is_ok() && tls.peer_close() == Some(PeerClose::Notified) {
+            assert_eq!(got, sent, "close_notify came after every byte");
+        }
+        // After a TLS failure the client has sent a fatal alert instead.
+        let tls_failed = matches!(&result, Err(e) if TlsError::from_io(e).is_some());
+        if tls.close().is_ok() && !tls_failed {
+            assert!(
+                tls.get_mut().saw_close_notify(),
+                "our close_notify reached the server"
+            );
+        }
     }
 }

@@ -211,6 +211,52 @@ impl RingBuffer {
         self.copy_in(at, &data[..n])
     }
 
+    /// The free space right after the held bytes, reserved and handed out
+    /// as one contiguous slice of at most `want` bytes (shorter where the
+    /// storage wraps): a device can read a segment's payload straight into
+    /// it, and [`enqueue_in_place`](Self::enqueue_in_place) then commits
+    /// it without a copy. Anything parked there with
+    /// [`write_unallocated`](Self::write_unallocated) is overwritten by
+    /// such a read, so the caller uses it only with nothing parked.
+    pub fn spare_front(&mut self, want: usize) -> &mut [u8] {
+        let want = want.min(self.free());
+        if want == 0 {
+            return &mut [];
+        }
+        self.reserve(self.len + want);
+        let size = self.storage.len();
+        let start = self.index(self.len);
+        // The free bytes run from `start` to the read position, wrapping
+        // at the end of the storage.
+        let end = if start >= self.read_at {
+            size
+        } else {
+            self.read_at
+        };
+        let n = want.min(end.saturating_sub(start));
+        self.storage.get_mut(start..start + n).unwrap_or(&mut [])
+    }
+
+    /// Appends `data` like [`enqueue_slice`](Self::enqueue_slice), except
+    /// that when `data` is the front of the slice
+    /// [`spare_front`](Self::spare_front) handed out (a device read the
+    /// bytes into place) nothing is copied: the bytes are only committed.
+    pub fn enqueue_in_place(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n > 0 && !self.storage.is_empty() && self.len < self.storage.len() {
+            let start = self.index(self.len);
+            let contiguous = self.storage.len() - start;
+            // Addresses only: no byte is read through either pointer.
+            if std::ptr::eq(data.as_ptr(), self.storage.as_ptr().wrapping_add(start))
+                && n <= contiguous
+            {
+                self.len += n;
+                return n;
+            }
+        }
+        self.enqueue_slice(data)
+    }
+
     /// Commits `n` bytes previously written with
     /// [`write_unallocated`](Self::write_unallocated) at offset 0.
     pub fn enqueue_unallocated(&mut self, n: usize) -> usize {
@@ -344,6 +390,48 @@ mod tests {
         let mut out = [0u8; 2];
         assert_eq!(r.dequeue_slice(&mut out), 2);
         assert_eq!(&out, b"xy");
+    }
+
+    #[test]
+    fn bytes_read_into_the_spare_front_commit_without_a_copy() {
+        let mut r = RingBuffer::new(16);
+        r.enqueue_slice(b"abcdefghij");
+        r.discard(8);
+        // Held: "ij" at storage 8..10; the free front runs to the wrap.
+        let spare = r.spare_front(100);
+        assert_eq!(spare.len(), 6, "up to the end of the storage");
+        spare[..4].copy_from_slice(b"KLMN");
+        let (ptr, len) = (spare.as_ptr(), 4);
+        // SAFETY: the four bytes just written, still in the ring's storage,
+        // which nothing else touches until the commit below.
+        let placed = unsafe { std::slice::from_raw_parts(ptr, len) };
+        assert_eq!(r.enqueue_in_place(placed), 4);
+        // Any other slice is copied as by enqueue_slice.
+        assert_eq!(r.enqueue_in_place(b"op"), 2);
+        let mut out = [0u8; 8];
+        assert_eq!(r.dequeue_slice(&mut out), 8);
+        assert_eq!(&out, b"ijKLMNop");
+        // Wrapped: the free front ends at the read position.
+        let mut r = RingBuffer::new(16);
+        r.enqueue_slice(&[1; 12]);
+        r.discard(10);
+        r.enqueue_slice(&[2; 6]);
+        let spare = r.spare_front(100);
+        assert_eq!(spare.len(), 8, "from index 2 to the read position, 10");
+        spare.fill(3);
+        let ptr = spare.as_ptr();
+        // SAFETY: as above.
+        let placed = unsafe { std::slice::from_raw_parts(ptr, 8) };
+        assert_eq!(r.enqueue_in_place(placed), 8);
+        assert!(r.is_full());
+        let mut out = [0u8; 16];
+        assert_eq!(r.dequeue_slice(&mut out), 16);
+        assert_eq!(&out[..2], &[1, 1]);
+        assert!(out[2..8].iter().all(|&b| b == 2) && out[8..].iter().all(|&b| b == 3));
+        assert!(RingBuffer::new(0).spare_front(10).is_empty());
+        let mut full = RingBuffer::new(4);
+        full.enqueue_slice(b"wxyz");
+        assert!(full.spare_front(10).is_empty());
     }
 
     #[test]

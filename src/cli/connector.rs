@@ -1,6 +1,8 @@
 //! Steps 1 and 2 of a page load for `tunstack get`: resolve the name
-//! (--resolve, cache, hosts file, then DNS over tunstack's own UDP) and
-//! open the TCP connection, with the connect, read and overall timeouts.
+//! (--resolve, cache, hosts file, then DNS over tunstack's own UDP, and
+//! TCP for truncated answers; AAAA and A) and open the TCP connection with
+//! Happy Eyeballs (IPv6 first, IPv4 250 ms behind; `-4`/`-6` restrict it),
+//! with the connect, read and overall timeouts.
 //! Resolution and the handshake are the library's
 //! [`StackConnector`](crate::connector::StackConnector); this module adds
 //! what only the CLI needs: `-v` narration, connection numbers, timeouts
@@ -20,7 +22,7 @@ use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -88,21 +90,26 @@ pub(super) struct StackConnector<'a> {
 }
 
 impl StackConnector<'_> {
-    /// Step 1: name → address, saying which source answered under `-v`.
-    fn resolve(&self, host: &str) -> io::Result<Ipv4Addr> {
+    /// Step 1: name → addresses (both families unless `-4`/`-6`),
+    /// saying which source answered under `-v`.
+    fn resolve(&self, host: &str) -> io::Result<Vec<IpAddr>> {
         let timeout = self
             .deadlines
             .cap(Some(DNS_TIMEOUT))?
             .unwrap_or(DNS_TIMEOUT);
-        let (ip, source) = self.base.resolve(host, Some(timeout))?;
+        let found = self.base.resolve_all(host, Some(timeout))?;
         if self.verbose {
-            if source == Source::Literal {
-                eprintln!("* {host} is an IPv4 address: no name to resolve");
-            } else {
-                eprintln!("* Resolved {host} to {ip} (from the {source})");
+            let mut text = String::new();
+            for (ip, source) in &found {
+                if *source == Source::Literal {
+                    let _ = writeln!(text, "* {host} is an IP address: no name to resolve");
+                } else {
+                    let _ = writeln!(text, "* Resolved {host} to {ip} (from the {source})");
+                }
             }
+            eprint!("{text}");
         }
-        Ok(ip)
+        Ok(found.into_iter().map(|(ip, _)| ip).collect())
     }
 }
 
@@ -143,23 +150,26 @@ impl Connect for &StackConnector<'_> {
     /// Step 2: the three-way handshake, narrated with both ISNs; for
     /// https, step 3: the TLS handshake.
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
-        let ip = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
+        let ips = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
         self.observed
             .update(|o| o.namelookup = Some(Instant::now()));
-        let addr = SocketAddrV4::new(ip, port);
-        if self.verbose {
-            eprintln!("*   Trying {addr} through tunstack...");
-        }
+        let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
         let timeout = self
             .deadlines
             .cap(Some(self.deadlines.connect))
             .map_err(|e| staged(Stage::Connect, e))?
             .unwrap_or(self.deadlines.connect);
         let started = Instant::now();
+        let verbose = self.verbose;
         let s = self
             .base
-            .open(addr, Some(timeout))
+            .connect_racing(&addrs, Some(timeout), &mut |note| {
+                if verbose {
+                    eprintln!("* {note}");
+                }
+            })
             .map_err(|e| staged(Stage::Connect, e))?;
+        let addr = s.peer_addr().map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         let local_port = s.local_addr().ok().map(|a| a.port());
         self.observed.update(|o| {

@@ -122,6 +122,32 @@ pub(crate) fn for_io(e: &io::Error, default: Stage) -> i32 {
     }
 }
 
+/// A connect that the server refused (RST to our SYN): curl's
+/// ECONNREFUSED, which `--retry-connrefused` retries.
+pub(crate) fn is_refused(e: &http::Error) -> bool {
+    let http::Error::Io(io) = e else {
+        return false;
+    };
+    let mut cur: &io::Error = io;
+    // Through the stage tags and HTTP errors wrapped on the way up.
+    for _ in 0..8 {
+        let Some(inner) = cur.get_ref() else {
+            break;
+        };
+        if let Some(s) = inner.downcast_ref::<Staged>() {
+            if s.stage != Stage::Connect {
+                return false;
+            }
+            cur = &s.error;
+        } else if let Some(http::Error::Io(i)) = inner.downcast_ref::<http::Error>() {
+            cur = i;
+        } else {
+            break;
+        }
+    }
+    cur.kind() == io::ErrorKind::ConnectionRefused
+}
+
 /// The exit code for an HTTP-layer error, as curl reports the same fault.
 pub(crate) fn for_http(e: &http::Error) -> i32 {
     use http::Error as E;
@@ -233,6 +259,22 @@ mod tests {
             error: inside,
         });
         assert_eq!(for_io(&tagged, Stage::Receive), TOO_MANY_REDIRECTS);
+    }
+
+    #[test]
+    fn only_a_refused_connect_counts_as_refused() {
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let e = http::Error::Io(staged(Stage::Connect, refused()));
+        assert!(is_refused(&e));
+        assert!(is_refused(&http::Error::Io(refused())));
+        let e = http::Error::Io(staged(Stage::Send, refused()));
+        assert!(
+            !is_refused(&e),
+            "a reset while sending is not a refused connect"
+        );
+        let t = http::Error::Io(staged(Stage::Connect, io::ErrorKind::TimedOut.into()));
+        assert!(!is_refused(&t));
+        assert!(!is_refused(&http::Error::TooManyRedirects));
     }
 
     #[test]

@@ -94,14 +94,16 @@ pub(super) fn send(
         }),
         None => client.send(req),
     };
-    let resp = resp.map_err(|e| failure(exit::for_http(&e), format!("{url}: {e}")))?;
+    let resp = resp.map_err(|e| {
+        if exit::is_refused(&e) {
+            record(&|o| o.refused = true);
+        }
+        failure(exit::for_http(&e), format!("{url}: {e}"))
+    })?;
     // The connection's addresses, also when it was reused (no connect
     // recorded them for this transfer).
     let stream = resp.connection().tcp();
-    let remote = match stream.peer_addr() {
-        Ok(std::net::SocketAddr::V4(a)) => Some(a),
-        _ => None,
-    };
+    let remote = stream.peer_addr().ok();
     let local_port = stream.local_addr().ok().map(|a| a.port());
     record(&|o| {
         o.status = resp.head.status;
@@ -257,6 +259,10 @@ pub(super) fn copy_body(
                 } else {
                     exit::for_io(&e, Stage::Receive)
                 };
+                drop(reader);
+                if opts.verbose {
+                    narrate_tls_close(resp.connection());
+                }
                 return Err(failure(code, format!("reading body: {e}")));
             }
         };
@@ -267,6 +273,17 @@ pub(super) fn copy_body(
     }
     progress.finish();
     Ok(n)
+}
+
+/// `-v`: how a TLS server ended its side, once it has.
+fn narrate_tls_close(conn: &Traced) {
+    match conn.inner.peer_close() {
+        Some(http::PeerClose::Notified) => eprintln!("* TLS: the server sent close_notify"),
+        Some(http::PeerClose::Truncated) => eprintln!(
+            "* TLS: the server closed without close_notify (only the body's framing says it is whole)"
+        ),
+        None => {}
+    }
 }
 
 /// Step 5, narrated: body framing, then reuse or close.
@@ -293,6 +310,7 @@ pub(super) fn finish(
             "* Body: {wire} bytes framed by {}{decoded}",
             resp.body_mode()
         );
+        narrate_tls_close(resp.connection());
     }
     let why_close = close_reason(&resp);
     let series = resp.connection().samples.as_ref().map(|s| s.rows.clone());

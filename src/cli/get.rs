@@ -11,7 +11,7 @@ use super::{exit, failure, open_stack, page, report, usage, Failure, NetArgs};
 use crate::http::{self, Client, Request, RequestBody, Url};
 use clap::Args;
 use std::io::{self, IsTerminal, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -27,14 +27,18 @@ pub(crate) struct GetArgs {
     /// connections.
     #[arg(required = true, value_name = "URL")]
     urls: Vec<String>,
-    /// Write the body to FILE instead of stdout; repeat for each URL (the
-    /// n-th -o is the n-th URL's).
+    /// Write the body to FILE instead of stdout; repeat for each URL: as
+    /// with curl, the n-th -o or -O (in the order given) is the n-th URL's.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Vec<PathBuf>,
     /// Write the body to a file named like the URL's last path segment;
-    /// repeat for each URL (the URLs after those with an -o).
+    /// repeat for each URL (paired with the URLs by position, like -o).
     #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Count)]
     remote_name: u8,
+    /// Every -o and -O in command-line order ([`GetArgs::pair_outputs`]);
+    /// empty when the positions are not known.
+    #[arg(skip)]
+    outputs: Vec<OutputSpec>,
     /// Send HEAD and print the response head (to stdout or -o FILE).
     #[arg(short = 'I', long = "head")]
     head: bool,
@@ -111,6 +115,10 @@ pub(crate) struct GetArgs {
     /// 500, 502, 503, 504) up to N more times.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry: u32,
+    /// With --retry: a refused connection is transient too (curl's
+    /// --retry-connrefused).
+    #[arg(long)]
+    retry_connrefused: bool,
     /// Wait SECONDS between tries (default: 1 s, doubling each time).
     #[arg(long, value_name = "SECONDS")]
     retry_delay: Option<f64>,
@@ -120,10 +128,12 @@ pub(crate) struct GetArgs {
     /// Create the directories of the -o path.
     #[arg(long)]
     create_dirs: bool,
-    /// Use IPv4 only (tunstack speaks IPv4 only, so this is the default).
+    /// Resolve names to IPv4 addresses only and connect over IPv4 only
+    /// (as curl's -4). Without -4/-6 both families race (Happy Eyeballs).
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     ipv4: bool,
-    /// Use IPv6 only: refused with a clear error until tunstack has IPv6.
+    /// Resolve names to IPv6 addresses only and connect over IPv6 only
+    /// (as curl's -6).
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
     /// Fetch the page, then the CSS, JS and images it links from the same
@@ -161,12 +171,13 @@ pub(crate) struct GetArgs {
     /// Directory for --page-requisites and -O (default: the current one).
     #[arg(short = 'P', long = "directory-prefix", value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// DNS server to ask for host names (default: the first IPv4
-    /// nameserver of /etc/resolv.conf).
+    /// DNS server to ask for host names, IPv4 or IPv6 (default: the
+    /// nameservers of /etc/resolv.conf).
     #[arg(long, value_name = "IP")]
-    dns: Option<Ipv4Addr>,
+    dns: Option<IpAddr>,
     /// Use ADDRESS for HOST without asking DNS (curl's HOST:PORT:ADDRESS,
-    /// or HOST:ADDRESS); repeatable.
+    /// or HOST:ADDRESS; ADDRESS may be a comma-separated list, IPv6 in
+    /// brackets or bare); repeatable.
     #[arg(long, value_name = "HOST:ADDRESS")]
     resolve: Vec<String>,
     /// Hosts file consulted before DNS.
@@ -189,6 +200,43 @@ pub(crate) struct GetArgs {
     pub(super) tls: super::tls::TlsArgs,
     #[command(flatten)]
     pub(super) net: NetArgs,
+}
+
+/// One `-o FILE` or `-O`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutputSpec {
+    File(PathBuf),
+    RemoteName,
+}
+
+impl GetArgs {
+    /// Records the -o and -O options in the order they were given: curl
+    /// gives the n-th of them, whichever kind, to the n-th URL
+    /// (`-O URL1 -o f URL2` saves URL1 under its own name and URL2 as f).
+    pub(crate) fn pair_outputs(&mut self, m: &clap::ArgMatches) {
+        let files = m.indices_of("output").into_iter().flatten();
+        let mut specs: Vec<(usize, OutputSpec)> = files
+            .zip(self.output.iter())
+            .map(|(i, p)| (i, OutputSpec::File(p.clone())))
+            .collect();
+        let remotes = m.indices_of("remote_name").into_iter().flatten();
+        specs.extend(remotes.map(|i| (i, OutputSpec::RemoteName)));
+        specs.sort_by_key(|(i, _)| *i);
+        self.outputs = specs.into_iter().map(|(_, s)| s).collect();
+    }
+
+    /// The -o and -O options in the order curl pairs them with the URLs;
+    /// without known positions, every -o before every -O.
+    fn output_specs(&self) -> Vec<OutputSpec> {
+        let known = self.outputs.len() == self.output.len() + usize::from(self.remote_name);
+        if known && !self.outputs.is_empty() {
+            return self.outputs.clone();
+        }
+        let files = self.output.iter().cloned().map(OutputSpec::File);
+        files
+            .chain((0..self.remote_name).map(|_| OutputSpec::RemoteName))
+            .collect()
+    }
 }
 
 /// Connections a page load opens at once by default: what browsers open
@@ -243,14 +291,23 @@ enum Header {
     Remove(String),
 }
 
+/// `-d @FILE` / `--data-binary @FILE` with a file that cannot be read:
+/// curl warns (unless `-s`) and sends the request with that part empty.
+fn unreadable(a: &GetArgs, path: &str) {
+    if !a.silent {
+        eprintln!("Warning: Couldn't read data from file \"{path}\", this makes an empty POST.");
+    }
+}
+
 /// The request body from -d / --data-binary.
 fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     if let Some(d) = &a.data_binary {
         return Ok(Some(match d.strip_prefix('@') {
             Some(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| {
-                    failure(exit::READ_ERROR, format!("--data-binary @{path}: {e}"))
-                })?;
+                let Ok(meta) = std::fs::metadata(path) else {
+                    unreadable(a, path);
+                    return Ok(Some(RequestBody::Bytes(Vec::new())));
+                };
                 if !meta.is_file() {
                     return Err(failure(
                         exit::READ_ERROR,
@@ -269,8 +326,10 @@ fn body(a: &GetArgs) -> Result<Option<RequestBody>, Failure> {
     for d in &a.data {
         match d.strip_prefix('@') {
             Some(path) => {
-                let mut bytes = std::fs::read(path)
-                    .map_err(|e| failure(exit::READ_ERROR, format!("-d @{path}: {e}")))?;
+                let mut bytes = std::fs::read(path).unwrap_or_else(|_| {
+                    unreadable(a, path);
+                    Vec::new()
+                });
                 bytes.retain(|&b| b != b'\r' && b != b'\n');
                 parts.push(bytes);
             }
@@ -408,36 +467,56 @@ fn build_resolver(a: &GetArgs) -> Result<crate::dns::Resolver, Failure> {
     let hosts = std::fs::read_to_string(&a.hosts_file)
         .map(|t| crate::dns::Hosts::parse(&t))
         .unwrap_or_default();
-    let server = a.dns.or_else(|| {
-        std::fs::read_to_string("/etc/resolv.conf")
-            .ok()
-            .and_then(|t| crate::dns::nameserver_from_resolv_conf(&t))
-    });
+    let servers = match a.dns {
+        Some(s) => vec![s],
+        None => std::fs::read_to_string("/etc/resolv.conf")
+            .map(|t| crate::dns::nameservers_from_resolv_conf(&t))
+            .unwrap_or_default(),
+    };
     let mut r = crate::dns::Resolver::new(
         hosts,
-        server
-            .map(|s| SocketAddrV4::new(s, 53))
+        servers
             .into_iter()
+            .map(|s| SocketAddr::new(s, 53))
             .collect(),
     );
     for spec in &a.resolve {
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (host, addr) = match parts.as_slice() {
-            [h, a] | [h, _, a] => (*h, *a),
-            _ => {
-                return Err(usage(format!(
-                    "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS"
-                )))
-            }
-        };
-        let ip: Ipv4Addr = addr.parse().map_err(|_| {
+        let (host, addrs) = parse_resolve(spec).ok_or_else(|| {
             usage(format!(
-                "--resolve {spec:?}: {addr:?} is not an IPv4 address"
+                "--resolve {spec:?}: expected HOST:ADDRESS or HOST:PORT:ADDRESS[,ADDRESS...]"
             ))
         })?;
-        r.add_override(host, ip);
+        for ip in addrs {
+            r.add_override(host, ip);
+        }
     }
     Ok(r)
+}
+
+/// curl's `--resolve HOST:PORT:ADDRESS[,ADDRESS...]` (also without the
+/// port): addresses of either family, IPv6 ones bracketed or bare.
+fn parse_resolve(spec: &str) -> Option<(&str, Vec<IpAddr>)> {
+    let (host, rest) = spec.split_once(':')?;
+    let list = |s: &str| -> Option<Vec<IpAddr>> {
+        s.split(',')
+            .map(|a| {
+                let a = a.trim();
+                let bare = a.strip_prefix('[').and_then(|x| x.strip_suffix(']'));
+                bare.unwrap_or(a).parse().ok()
+            })
+            .collect()
+    };
+    if host.is_empty() {
+        return None;
+    }
+    // HOST:ADDRESS (an IPv6 address has colons of its own), else
+    // HOST:PORT:ADDRESS.
+    if let Some(addrs) = list(rest) {
+        return Some((host, addrs));
+    }
+    let (port, addrs) = rest.split_once(':')?;
+    port.parse::<u16>().ok()?;
+    Some((host, list(addrs)?))
 }
 
 /// The URL as curl reads it: without a scheme it means http://.
@@ -511,8 +590,13 @@ mod tests {
         let _ = std::fs::remove_file(&f);
         let a = args(&["--data-binary", "@/dev/null"]);
         assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
-        let a = args(&["--data-binary", "@/nonexistent/x"]);
-        assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
+        // A file that cannot be read is an empty body, as with curl.
+        for flag in ["-d", "--data-binary"] {
+            let a = args(&["-s", flag, "@/nonexistent/x"]);
+            let r = build_request(&a, Url::parse(&a.urls[0]).unwrap()).unwrap();
+            assert_eq!(r.body, Some(RequestBody::Bytes(Vec::new())), "{flag}");
+            assert_eq!(r.method, "POST");
+        }
         let a = args(&["-I", "-d", "x"]);
         assert!(build_request(&a, Url::parse(&a.urls[0]).unwrap()).is_err());
     }

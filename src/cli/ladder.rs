@@ -12,11 +12,11 @@
 //! Part of the CLI layer (`tunstack ladder FILE.pcap [--svg OUT]`).
 
 use crate::wire::tcp::TcpHeader;
-use crate::wire::{Ipv4Packet, TcpSegment, PROTO_TCP};
+use crate::wire::{AnyIp, TcpSegment, PROTO_TCP};
 use pcap_file::pcap::PcapReader;
 use std::fmt::Write as _;
 use std::io::Read;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// One TCP segment of the conversation.
@@ -33,21 +33,23 @@ pub struct Step {
     /// What the payload carries, where readable: TLS record types or an
     /// HTTP request/status line.
     pub info: Option<String>,
+    /// The payload (for decrypting TLS with a key log).
+    pub payload: Vec<u8>,
 }
 
 /// A conversation between two endpoints.
 #[derive(Clone, Debug)]
 pub struct Ladder {
     /// The side that opened the connection.
-    pub client: SocketAddrV4,
+    pub client: SocketAddr,
     /// The other side.
-    pub server: SocketAddrV4,
+    pub server: SocketAddr,
     /// Segments in capture order.
     pub steps: Vec<Step>,
 }
 
 /// Reads the first TCP conversation in a pcap or pcapng capture
-/// (LINKTYPE_RAW, as `--pcap` writes). Other packets and other connections
+/// (LINKTYPE_RAW, as `--pcap` writes; IPv4 or IPv6). Other packets and other connections
 /// are skipped.
 ///
 /// # Errors
@@ -67,17 +69,17 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
     // later handshake records are encrypted.
     let mut encrypted = [false, false];
     for (ts, data) in packets {
-        let Ok(ip) = Ipv4Packet::parse(&data) else {
+        let Ok(ip) = AnyIp::parse(&data) else {
             continue;
         };
-        if ip.repr.protocol != PROTO_TCP {
+        if ip.protocol != PROTO_TCP {
             continue;
         }
-        let Ok(seg) = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload) else {
+        let Ok(seg) = TcpSegment::parse(ip.src, ip.dst, ip.payload) else {
             continue;
         };
-        let src = SocketAddrV4::new(ip.repr.src, seg.header.src_port);
-        let dst = SocketAddrV4::new(ip.repr.dst, seg.header.dst_port);
+        let src = SocketAddr::new(ip.src, seg.header.src_port);
+        let dst = SocketAddr::new(ip.dst, seg.header.dst_port);
         let l = ladder.get_or_insert_with(|| {
             // The client is whoever sent a bare SYN; else the first sender.
             let client_first = !(seg.header.flags.syn() && seg.header.flags.ack());
@@ -102,6 +104,7 @@ pub fn from_pcap<R: Read>(mut r: R) -> Result<Ladder, String> {
             header: seg.header,
             len: seg.payload.len(),
             info,
+            payload: seg.payload.to_vec(),
         });
     }
     ladder.ok_or_else(|| "no TCP segments in the capture".to_string())
@@ -148,7 +151,7 @@ fn tls_records(payload: &[u8], after_ccs: &mut bool) -> Option<String> {
 
 /// An HTTP/1.x request line (`GET /x HTTP/1.1`) or status line
 /// (`HTTP/1.1 200 OK`) at the start of `payload`.
-fn http_line(payload: &[u8]) -> Option<String> {
+pub(super) fn http_line(payload: &[u8]) -> Option<String> {
     let head = payload.get(..payload.len().min(256))?;
     let end = head.windows(2).position(|w| w == b"\r\n")?;
     let line = std::str::from_utf8(head.get(..end)?).ok()?;

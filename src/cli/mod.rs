@@ -17,6 +17,7 @@ mod connector;
 pub(crate) mod exit;
 mod fetch;
 mod get;
+mod keylog;
 mod ladder;
 mod links;
 mod output;
@@ -30,10 +31,10 @@ mod writeout;
 
 use crate::device::{PcapDevice, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -74,6 +75,11 @@ struct LadderArgs {
     /// Draw at most this many segments.
     #[arg(long, default_value_t = 200)]
     max: usize,
+    /// Decrypt the TLS in the capture with this key log (NSS format, as
+    /// SSLKEYLOGFILE writes it; default: $SSLKEYLOGFILE when set) and name
+    /// what each record carries: handshake messages, HTTP lines, alerts.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -106,11 +112,20 @@ pub(crate) struct NetArgs {
     /// Prefix length of the TUN subnet.
     #[arg(long, default_value_t = 24)]
     prefix: u8,
+    /// tunstack's own IPv6 address.
+    #[arg(long, default_value = "fd00::2")]
+    addr6: Ipv6Addr,
+    /// The kernel side's IPv6 address on the TUN interface.
+    #[arg(long, default_value = "fd00::1")]
+    gateway6: Ipv6Addr,
+    /// Prefix length of the TUN interface's IPv6 subnet.
+    #[arg(long, default_value_t = 64)]
+    prefix6: u8,
     /// Interface MTU.
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
     /// Record every packet tunstack sends and receives to FILE (pcap,
-    /// raw IPv4) for Wireshark.
+    /// raw IP: IPv4 and IPv6) for Wireshark.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// Open the TUN interface without virtio-net offloads. By default
@@ -200,8 +215,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let cli = match parsed {
+        Ok((mut cli, m)) => {
+            // -o and -O pair with the URLs by position, which only the
+            // matches (not the derived fields) remember.
+            if let (Command::Get(a), Some(("get", sub))) = (&mut cli.command, m.subcommand()) {
+                a.pair_outputs(sub);
+            }
+            cli
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -241,6 +266,19 @@ pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
     if n.addr == n.gateway {
         return Err(usage("--addr and --gateway must differ"));
     }
+    if !(1..=126).contains(&n.prefix6) {
+        return Err(usage(format!("--prefix6 {} is outside 1..=126", n.prefix6)));
+    }
+    let mask6 = u128::MAX << (128 - u32::from(n.prefix6));
+    if u128::from(n.addr6) & mask6 != u128::from(n.gateway6) & mask6 {
+        return Err(usage(format!(
+            "--addr6 {} is not in {}/{}",
+            n.addr6, n.gateway6, n.prefix6
+        )));
+    }
+    if n.addr6 == n.gateway6 {
+        return Err(usage("--addr6 and --gateway6 must differ"));
+    }
     Ok(())
 }
 
@@ -249,6 +287,8 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         name: n.iface.clone(),
         kernel_addr: n.gateway,
         prefix: n.prefix,
+        kernel_addr6: Some(n.gateway6),
+        prefix6: n.prefix6,
         mtu: n.mtu,
         configure: true,
         offload: !n.no_offload && n.pcap.is_none(),
@@ -256,6 +296,7 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
     let defaults = Config::default();
     let mut config = Config {
         addr: n.addr,
+        addr6: n.addr6,
         prefix_len: n.prefix,
         mtu: n.mtu,
         tcp: crate::tcp::Config {
@@ -337,8 +378,29 @@ mod size_tests {
 fn ladder(a: &LadderArgs) -> Result<i32, Failure> {
     let file =
         std::fs::File::open(&a.file).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
-    let l = ladder::from_pcap(io::BufReader::new(file))
+    let mut l = ladder::from_pcap(io::BufReader::new(file))
         .map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    let keylog = a.keylog.clone().or_else(|| {
+        std::env::var_os("SSLKEYLOGFILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = keylog {
+        // A key log has a few lines per connection; 16 MiB is plenty.
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 16 << 20), &mut bytes))
+            .map_err(|e| failure(exit::READ_ERROR, format!("{}: {e}", path.display())))?;
+        let keys = keylog::KeyLog::parse(&String::from_utf8_lossy(&bytes));
+        let opened = keylog::decrypt(&mut l, &keys);
+        if opened == 0 {
+            eprintln!(
+                "tunstack: {} ({} secrets) has none that open this connection's TLS records",
+                path.display(),
+                keys.count()
+            );
+        }
+    }
     print!("{}", l.text(a.max));
     if let Some(svg) = &a.svg {
         std::fs::write(svg, l.svg(a.max)).map_err(|e| {
@@ -376,11 +438,28 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         serve::Mode::Files(d) => format!("files from {}", d.display()),
     };
     eprintln!(
-        "tunstack: serving {what} on {}:{port} via {} (the kernel side is {}); Ctrl-C stops",
-        a.net.addr, a.net.iface, a.net.gateway
+        "tunstack: serving {what} on {}:{port} and [{}]:{port} via {} (the kernel side is {} and {}); Ctrl-C stops",
+        a.net.addr, a.net.addr6, a.net.iface, a.net.gateway, a.net.gateway6
     );
     let stats = serve::run(&stack, port, &mode, None)
         .map_err(|e| failure(exit::CONNECT, format!("serve: {e}")))?;
+    let s = stack.stats();
+    // What a load test needs to see at once: whether clients were turned
+    // away or had to retry.
+    eprintln!(
+        "tunstack: listen queues: {} SYNs dropped (accept queue full), {} handshake ACKs \
+         ignored (accept queue full), {} SYN cookies sent, {} accepted; {} TIME-WAIT \
+         recycled, {} refused (table full); {} segments in, {} out, {} retransmitted",
+        s.tcp_listen_overflow,
+        s.tcp_listen_ack_dropped,
+        s.tcp_syncookies_sent,
+        s.tcp_syncookies_recv,
+        s.tcp_time_wait_recycled,
+        s.tcp_table_full,
+        s.tcp_segments_in,
+        s.tcp_segments_out,
+        s.tcp_retransmits
+    );
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",

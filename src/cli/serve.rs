@@ -7,7 +7,7 @@
 //! Part of the CLI layer: it uses the `net` API like any application.
 
 use super::paths::{confined, percent_decode};
-use crate::net::{Events, Interest, Poll, Stack, TcpListener, TcpStream, Token};
+use crate::net::{Events, Interest, Poll, Stack, TcpListener, TcpStream, Token, MAX_BACKLOG};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -87,12 +87,12 @@ pub fn run(
     mode: &Mode,
     stop: Option<&AtomicBool>,
 ) -> io::Result<ServeStats> {
-    run_listener(
-        stack,
-        TcpListener::bind(stack, ("0.0.0.0", port))?,
-        mode,
-        stop,
-    )
+    // As nginx asks for a deep backlog (511), so a burst of clients
+    // waits in the queue instead of retrying SYNs after a second. `[::]`:
+    // both families, as a Linux socket with IPV6_V6ONLY off.
+    let any = (std::net::Ipv6Addr::UNSPECIFIED, port);
+    let listener = TcpListener::bind_with_backlog(stack, any, MAX_BACKLOG)?;
+    run_listener(stack, listener, mode, stop)
 }
 
 /// Like [`run`] on a listener the caller bound already, so clients may

@@ -4,7 +4,7 @@
 //! the status and the final URL); [`render`] fills in the format.
 
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -17,9 +17,12 @@ pub(crate) struct Observed {
     /// The TLS handshake finished (https only; curl reports 0 otherwise).
     pub appconnect: Option<Instant>,
     pub first_byte: Option<Instant>,
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
     pub local_port: Option<u16>,
     pub connects: u64,
+    /// The connect was refused (a RST answered the SYN), for
+    /// `--retry-connrefused`.
+    pub refused: bool,
     pub status: u16,
     pub url: String,
     pub size_download: u64,
@@ -144,6 +147,7 @@ mod tests {
             remote: Some("10.0.0.1:8080".parse().unwrap()),
             local_port: Some(40000),
             connects: 1,
+            refused: false,
             status: 200,
             url: "http://10.0.0.1:8080/x".into(),
             size_download: 1000,

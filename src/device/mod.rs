@@ -119,6 +119,28 @@ pub trait Device {
         })
     }
 
+    /// True if [`recv_vectored`](Device::recv_vectored) works.
+    fn can_recv_vectored(&self) -> bool {
+        false
+    }
+
+    /// Reads one packet scattered over `bufs` in order (`readv(2)`): its
+    /// first bytes fill `bufs[0]`, the next ones `bufs[1]`, and so on; the
+    /// returned length is the whole packet's. Lets the stack read a
+    /// segment's payload straight into a receive buffer (copy-once
+    /// receive). Bytes past the total length of `bufs` are lost.
+    ///
+    /// # Errors
+    /// `Unsupported` unless [`can_recv_vectored`](Device::can_recv_vectored);
+    /// otherwise as [`recv`](Device::recv).
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        let _ = bufs;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "device has no scatter read",
+        ))
+    }
+
     /// Writes an IPv4 TCP segment larger than the MTU for the other end to
     /// treat as segments of `mss` payload bytes each (TSO); the TCP
     /// checksum field holds the pseudo-header sum only. Only called when
@@ -163,4 +185,55 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
         (**self).send_tso(packet, mss)
     }
+    fn can_recv_vectored(&self) -> bool {
+        (**self).can_recv_vectored()
+    }
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        (**self).recv_vectored(bufs)
+    }
+}
+
+/// Most buffers [`Device::recv_vectored`] takes (the stack uses three).
+pub const MAX_RX_IOVECS: usize = 4;
+
+/// `readv(2)` on `fd` into `head` (if any) followed by `bufs`, at most
+/// [`MAX_RX_IOVECS`] of them; returns the byte count.
+pub(crate) fn readv(
+    fd: RawFd,
+    head: Option<&mut [u8]>,
+    bufs: &mut [io::IoSliceMut<'_>],
+) -> io::Result<usize> {
+    let empty = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    let mut iov = [empty; MAX_RX_IOVECS + 1];
+    let mut n = 0;
+    if let Some(h) = head {
+        iov[0] = libc::iovec {
+            iov_base: h.as_mut_ptr().cast(),
+            iov_len: h.len(),
+        };
+        n = 1;
+    }
+    for b in bufs.iter_mut() {
+        let Some(slot) = iov.get_mut(n) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many buffers for one read",
+            ));
+        };
+        *slot = libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        };
+        n += 1;
+    }
+    // SAFETY: the first n iovecs point into live, writable buffers of the
+    // stated lengths, borrowed mutably for the duration of the call.
+    let r = unsafe { libc::readv(fd, iov.as_ptr(), n as libc::c_int) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
 }

@@ -4,8 +4,9 @@
 //! (`>` sent, `<` received). Enable with `RUST_LOG=tunstack=trace`.
 
 use super::{Device, Offload, RxMeta};
+use crate::wire::ipv6::NEXT_ICMPV6;
 use crate::wire::tcp::Summary;
-use crate::wire::{Ipv4Packet, TcpSegment, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{AnyIp, TcpSegment, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -28,24 +29,30 @@ pub fn describe(packet: &[u8]) -> String {
 
 /// As [`describe`]; `verify` false skips the TCP checksum (offloaded).
 fn describe_with(packet: &[u8], verify: bool) -> String {
-    let ip = match Ipv4Packet::parse(packet) {
+    let ip = match AnyIp::parse(packet) {
         Ok(ip) => ip,
-        Err(e) => return format!("{} bytes, not a valid IPv4 packet: {e}", packet.len()),
+        Err(e) => return format!("{} bytes, not a valid IP packet: {e}", packet.len()),
     };
-    let (src, dst) = (ip.repr.src, ip.repr.dst);
-    match ip.repr.protocol {
+    let (src, dst) = (ip.src, ip.dst);
+    // tcpdump's notation: an IPv6 address with a port in brackets.
+    let at = |a: std::net::IpAddr, port: u16| std::net::SocketAddr::new(a, port);
+    match ip.protocol {
         PROTO_TCP => match TcpSegment::parse_with(src, dst, ip.payload, verify) {
             Ok(s) => format!(
-                "{src}:{} > {dst}:{} {}",
-                s.header.src_port,
-                s.header.dst_port,
+                "{} > {} {}",
+                at(src, s.header.src_port),
+                at(dst, s.header.dst_port),
                 Summary(&s.header, s.payload.len())
             ),
             Err(e) => format!("{src} > {dst} TCP, invalid: {e}"),
         },
         PROTO_UDP => format!("{src} > {dst} UDP, length {}", ip.payload.len()),
-        PROTO_ICMP => format!(
+        PROTO_ICMP if src.is_ipv4() => format!(
             "{src} > {dst} ICMP type {}",
+            ip.payload.first().copied().unwrap_or(0)
+        ),
+        NEXT_ICMPV6 if src.is_ipv6() => format!(
+            "{src} > {dst} ICMPv6 type {}",
             ip.payload.first().copied().unwrap_or(0)
         ),
         p => format!("{src} > {dst} protocol {p}, length {}", ip.payload.len()),
@@ -145,6 +152,50 @@ mod tests {
             describe(&pkt),
             "10.0.0.2:40312 > 10.0.0.1:80 [S] seq 3188812312 win 65535 <mss 1460,wscale 7> length 0"
         );
-        assert!(describe(&[1, 2, 3]).contains("not a valid IPv4 packet"));
+        assert!(describe(&[1, 2, 3]).contains("not a valid IP packet"));
+    }
+
+    #[test]
+    fn describes_ipv6_tcp_and_icmpv6() {
+        use crate::wire::icmpv6::Icmpv6Message;
+        use crate::wire::Ipv6Repr;
+        use std::net::Ipv6Addr;
+        let h = TcpHeader {
+            src_port: 40312,
+            dst_port: 80,
+            seq: SeqNumber(7),
+            flags: Flags::SYN,
+            window: 65535,
+            ..TcpHeader::default()
+        };
+        let (src, dst) = (
+            Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2),
+            Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1),
+        );
+        let ip = |next, len| Ipv6Repr {
+            src,
+            dst,
+            next_header: next,
+            hop_limit: 64,
+            flow_label: 1,
+            payload_len: len,
+        };
+        let mut pkt = vec![0u8; 40 + h.header_len()];
+        h.emit(&mut pkt[40..], src, dst).unwrap();
+        ip(PROTO_TCP, h.header_len()).emit(&mut pkt).unwrap();
+        assert_eq!(
+            describe(&pkt),
+            "[fd00::2]:40312 > [fd00::1]:80 [S] seq 7 win 65535 length 0"
+        );
+        let m = Icmpv6Message {
+            kind: 128,
+            code: 0,
+            rest: [0; 4],
+            data: &[],
+        };
+        let mut pkt = vec![0u8; 48];
+        m.emit(&mut pkt[40..], src, dst).unwrap();
+        ip(NEXT_ICMPV6, 8).emit(&mut pkt).unwrap();
+        assert_eq!(describe(&pkt), "fd00::2 > fd00::1 ICMPv6 type 128");
     }
 }

@@ -1,15 +1,25 @@
 //! A Linux TUN interface (IFF_TUN, no packet info) opened with the
 //! `tun-tap` crate, non-blocking, plus the interface set-up the binary does
-//! when it creates the device: disable IPv6 (so router solicitations do not
-//! arrive), set the MTU, assign the kernel-side IPv4 address and bring the
-//! link up — by ioctl, so no `ip` binary is needed.
+//! when it creates the device: set the MTU, assign the kernel-side IPv4 and
+//! IPv6 addresses and bring the link up — by ioctl and sysctl, so no `ip`
+//! binary is needed. Without packet info one device carries both families;
+//! the version nibble tells them apart.
 //!
 //! Addressing convention: the kernel side of tun0 is 10.0.0.1/24 and
-//! tunstack's own address is 10.0.0.2.
+//! fd00::1/64; tunstack's own addresses are 10.0.0.2 and fd00::2.
+//!
+//! IPv6 on the interface is kept quiet rather than disabled: no router
+//! advertisements accepted (`accept_ra=0`), no autoconfigured addresses
+//! (`autoconf=0`, `addr_gen_mode=1`: not even a link-local one), no
+//! duplicate address detection (`accept_dad=0`; a TUN link is
+//! `IFF_NOARP`, which skips it too), so fd00::1 is usable the moment it is
+//! added, as `ip addr add … nodad` would make it. The MLD reports and
+//! router solicitations the kernel may still send are dropped by the stack
+//! under a counter.
 
 use super::Device;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use tun_tap::{Iface, Mode};
 
@@ -22,9 +32,14 @@ pub struct TunConfig {
     pub kernel_addr: Ipv4Addr,
     /// Prefix length of the kernel-side address.
     pub prefix: u8,
+    /// IPv6 address assigned to the kernel side; None disables IPv6 on
+    /// the interface. Also disabled below IPv6's minimum MTU of 1280.
+    pub kernel_addr6: Option<Ipv6Addr>,
+    /// Prefix length of the kernel-side IPv6 address.
+    pub prefix6: u8,
     /// Interface MTU.
     pub mtu: usize,
-    /// Assign the address, set the MTU, bring the link up and disable IPv6.
+    /// Assign the addresses, set the MTU and bring the link up.
     /// Off when attaching to an interface someone else configured.
     pub configure: bool,
     /// Open with virtio-net headers, checksum offload and TSO
@@ -38,6 +53,8 @@ impl Default for TunConfig {
             name: "tun0".into(),
             kernel_addr: Ipv4Addr::new(10, 0, 0, 1),
             prefix: 24,
+            kernel_addr6: Some(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
+            prefix6: 64,
             mtu: 1500,
             configure: true,
             offload: false,
@@ -111,28 +128,116 @@ pub(super) fn validate(cfg: &TunConfig) -> io::Result<()> {
             format!("prefix /{} outside 1..=30", cfg.prefix),
         ));
     }
+    if !(1..=126).contains(&cfg.prefix6) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("IPv6 prefix /{} outside 1..=126", cfg.prefix6),
+        ));
+    }
     Ok(())
 }
 
-/// Assigns the address, sets the MTU, brings the link up and disables
-/// IPv6 on the interface `name`.
+/// Assigns the addresses, sets the MTU and brings the link up on the
+/// interface `name`; IPv6 is made quiet (see the module docs) or, without
+/// an IPv6 address, disabled.
 pub(super) fn configure(name: &str, cfg: &TunConfig) -> io::Result<()> {
-    disable_ipv6(name);
+    let addr6 = cfg.kernel_addr6.filter(|_| cfg.mtu >= 1280);
+    if addr6.is_some() {
+        quiet_ipv6(name);
+    } else {
+        set_ipv6_conf(name, "disable_ipv6", "1");
+    }
     let sock = Ctl::new()?;
     let mask = u32::MAX << (32 - u32::from(cfg.prefix));
     sock.set_addr(name, libc::SIOCSIFADDR, cfg.kernel_addr)?;
     sock.set_addr(name, libc::SIOCSIFNETMASK, Ipv4Addr::from(mask))?;
     sock.set_mtu(name, cfg.mtu)?;
-    sock.set_up(name)
+    if let Err(e) = sock.set_txqueuelen(name, TX_QUEUE_LEN) {
+        log::debug!("could not set the queue length of {name}: {e}");
+    }
+    sock.set_up(name)?;
+    if let Some(a) = addr6 {
+        add_addr6(name, a, cfg.prefix6)?;
+        wait_usable(a);
+    }
+    Ok(())
 }
 
-/// Writes `1` to `/proc/sys/net/ipv6/conf/NAME/disable_ipv6`. A kernel
-/// without IPv6 has no such file, which is fine.
-fn disable_ipv6(name: &str) {
-    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
-    if let Err(e) = std::fs::write(&path, b"1") {
-        log::debug!("could not disable IPv6 on {name}: {e}");
+/// Packets the kernel queues toward us (the interface's `txqueuelen`;
+/// TUN's default is 500). This queue plays the part of a NIC's receive
+/// ring and the kernel's per-CPU backlog, and must hold a burst from every
+/// client at once: 500 clients opening connections together have up to
+/// three segments each in flight toward us (SYN, ACK, request), and
+/// packets beyond the queue are dropped, costing a SYN retransmission (a
+/// whole second). 4096, like `somaxconn`, holds a burst from a full
+/// accept backlog.
+const TX_QUEUE_LEN: i32 = 4096;
+
+/// Waits (up to 2 s) until the kernel lets a socket bind `addr`: with DAD
+/// skipped the address still becomes usable only when the kernel's
+/// address work runs, a moment after it was added, and a caller that binds
+/// or connects at once must not see `EADDRNOTAVAIL`.
+fn wait_usable(addr: Ipv6Addr) {
+    for _ in 0..200 {
+        if std::net::UdpSocket::bind((addr, 0)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    log::warn!("{addr} is still not usable 2 s after it was added");
+}
+
+/// IPv6 on, but nothing automatic: no router advertisements or
+/// solicitations, no generated addresses (not even link-local), no DAD.
+/// Set before the link comes up, when the kernel would act on them.
+fn quiet_ipv6(name: &str) {
+    for (key, value) in [
+        ("accept_ra", "0"),
+        ("autoconf", "0"),
+        ("router_solicitations", "0"),
+        ("addr_gen_mode", "1"),
+        ("accept_dad", "0"),
+        ("disable_ipv6", "0"),
+    ] {
+        set_ipv6_conf(name, key, value);
+    }
+}
+
+/// Writes `/proc/sys/net/ipv6/conf/NAME/KEY`. A kernel without IPv6 has
+/// no such file, which is fine: the stack then sees no IPv6 from it.
+fn set_ipv6_conf(name: &str, key: &str, value: &str) {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/{key}");
+    if let Err(e) = std::fs::write(&path, value) {
+        log::debug!("could not set {path} to {value}: {e}");
+    }
+}
+
+/// Adds `addr/prefix` to the interface (`SIOCSIFADDR` on an `AF_INET6`
+/// socket, as `ip -6 addr add` does through netlink). An address already
+/// there (an interface someone configured before) is fine.
+fn add_addr6(name: &str, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    let sock = Ctl::new_v6()?;
+    let mut req = ifreq(name);
+    sock.ioctl(libc::SIOCGIFINDEX, &mut req, "get interface index")?;
+    // SAFETY: SIOCGIFINDEX filled ifru_ifindex.
+    let index = unsafe { req.ifr_ifru.ifru_ifindex };
+    let mut r6 = libc::in6_ifreq {
+        ifr6_addr: libc::in6_addr {
+            s6_addr: addr.octets(),
+        },
+        ifr6_prefixlen: u32::from(prefix),
+        ifr6_ifindex: index,
+    };
+    // SAFETY: r6 is a valid in6_ifreq for SIOCSIFADDR on an AF_INET6
+    // socket.
+    let rc = unsafe { libc::ioctl(sock.0.as_raw_fd(), libc::SIOCSIFADDR as _, &mut r6) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(io::Error::new(e.kind(), format!("set IPv6 address: {e}")));
+        }
+    }
+    Ok(())
 }
 
 /// A zeroed `ifreq` naming the interface `name` (already validated to fit).
@@ -150,8 +255,16 @@ struct Ctl(OwnedFd);
 
 impl Ctl {
     fn new() -> io::Result<Ctl> {
+        Ctl::of(libc::AF_INET)
+    }
+
+    fn new_v6() -> io::Result<Ctl> {
+        Ctl::of(libc::AF_INET6)
+    }
+
+    fn of(family: libc::c_int) -> io::Result<Ctl> {
         // SAFETY: plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -184,6 +297,13 @@ impl Ctl {
         let mut req = ifreq(name);
         req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
         self.ioctl(libc::SIOCSIFMTU, &mut req, "set MTU")
+    }
+
+    fn set_txqueuelen(&self, name: &str, len: i32) -> io::Result<()> {
+        let mut req = ifreq(name);
+        // ifr_qlen shares the int slot of the union with ifr_mtu.
+        req.ifr_ifru.ifru_mtu = len as libc::c_int;
+        self.ioctl(libc::SIOCSIFTXQLEN, &mut req, "set queue length")
     }
 
     fn set_up(&self, name: &str) -> io::Result<()> {

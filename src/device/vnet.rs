@@ -1,5 +1,5 @@
 //! A Linux TUN interface opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
-//! (checksum offload and TSO for IPv4): every packet read or written
+//! (checksum offload and TSO for IPv4 and IPv6): every packet read or written
 //! carries a 10-byte `struct virtio_net_hdr` in front, which lets one
 //! `write(2)` hand the kernel a TCP segment of up to 64 KiB that it treats
 //! as a batch of MSS-sized segments (GSO), and lets one `read(2)` return a
@@ -9,7 +9,7 @@
 //!
 //! The `tun-tap` crate cannot set these flags, so this device is opened
 //! by ioctl on `/dev/net/tun` directly. Interface set-up (address, MTU,
-//! link up, IPv6 off) is shared with [`TunDevice`](super::TunDevice).
+//! link up, quiet IPv6) is shared with [`TunDevice`](super::TunDevice).
 //!
 //! The header layout and flags are the kernel's
 //! (`include/uapi/linux/virtio_net.h`), in native byte order as the
@@ -27,9 +27,10 @@ const HDR_LEN: usize = 10;
 const F_NEEDS_CSUM: u8 = 1;
 /// `flags`: the kernel has verified the checksum.
 const F_DATA_VALID: u8 = 2;
-/// `gso_type`: none, or TCP over IPv4.
+/// `gso_type`: none, TCP over IPv4, TCP over IPv6.
 const GSO_NONE: u8 = 0;
 const GSO_TCPV4: u8 = 1;
+const GSO_TCPV6: u8 = 4;
 /// Offset of the TCP checksum in the TCP header.
 const TCP_CSUM_OFFSET: u16 = 16;
 
@@ -100,8 +101,8 @@ impl std::fmt::Debug for VnetTunDevice {
 
 impl VnetTunDevice {
     /// Opens (creating if needed) the interface with `IFF_VNET_HDR`,
-    /// turns on checksum offload and TSO for IPv4 (`TUN_F_CSUM |
-    /// TUN_F_TSO4`), and, if `cfg.configure`, configures it like
+    /// turns on checksum offload and TSO for IPv4 and IPv6 (`TUN_F_CSUM |
+    /// TUN_F_TSO4 | TUN_F_TSO6`), and, if `cfg.configure`, configures it like
     /// [`TunDevice::open`](super::TunDevice::open).
     ///
     /// # Errors
@@ -133,7 +134,7 @@ impl VnetTunDevice {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("TUNSETVNETHDRSZ: {e}")));
         }
-        let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4) as libc::c_ulong;
+        let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) as libc::c_ulong;
         // SAFETY: TUNSETOFFLOAD takes its argument by value.
         let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETOFFLOAD as _, offloads) };
         if rc < 0 {
@@ -177,24 +178,13 @@ impl VnetTunDevice {
 
     /// Reads one packet and its virtio header.
     fn read_packet(&mut self, buf: &mut [u8]) -> io::Result<(usize, VnetHdr)> {
+        self.read_vectored(&mut [io::IoSliceMut::new(buf)])
+    }
+
+    /// Reads one packet, scattered over `bufs`, and its virtio header.
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<(usize, VnetHdr)> {
         let mut hdr = [0u8; HDR_LEN];
-        let iov = [
-            libc::iovec {
-                iov_base: hdr.as_mut_ptr().cast(),
-                iov_len: HDR_LEN,
-            },
-            libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            },
-        ];
-        // SAFETY: both iovecs point into live, writable buffers of the
-        // stated lengths.
-        let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
+        let n = super::readv(self.fd.as_raw_fd(), Some(&mut hdr), bufs)?;
         if n < HDR_LEN {
             self.stats.rx_runts += 1;
             return Ok((0, VnetHdr::default()));
@@ -267,6 +257,18 @@ impl Device for VnetTunDevice {
         })
     }
 
+    fn can_recv_vectored(&self) -> bool {
+        true
+    }
+
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        let (n, h) = self.read_vectored(bufs)?;
+        Ok(RxMeta {
+            len: n,
+            checksum_ok: h.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0,
+        })
+    }
+
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         self.write_packet(&VnetHdr::default(), packet)
     }
@@ -279,9 +281,10 @@ impl Device for VnetTunDevice {
                 "not a TCP segment with payload",
             ));
         }
+        let v6 = packet.first().is_some_and(|b| b >> 4 == 6);
         let h = VnetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: GSO_TCPV4,
+            gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
             hdr_len: (ihl + doff) as u16,
             gso_size: mss,
             csum_start: ihl as u16,

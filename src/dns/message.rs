@@ -1,17 +1,30 @@
-//! DNS message encode/decode (RFC 1035 §4.1) with compression (§4.1.4).
+//! DNS message encode/decode (RFC 1035 §4.1) with compression (§4.1.4),
+//! AAAA records (RFC 3596), the EDNS(0) OPT pseudo-record in queries (RFC
+//! 6891 §6) and the two-byte length prefix of DNS over TCP (RFC 1035
+//! §4.2.2, RFC 7766 §8).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Record type A (IPv4 address).
 pub const TYPE_A: u16 = 1;
 /// Record type CNAME (canonical name).
 pub const TYPE_CNAME: u16 = 5;
+/// Record type AAAA (IPv6 address, RFC 3596 §2.1).
+pub const TYPE_AAAA: u16 = 28;
+/// The EDNS(0) OPT pseudo-record type (RFC 6891 §6.1.1).
+pub const TYPE_OPT: u16 = 41;
+/// The UDP payload size advertised in EDNS(0): 1232 bytes, which fits an
+/// IPv6 minimum-MTU packet unfragmented (the DNS Flag Day 2020 value).
+pub const EDNS_UDP_PAYLOAD: u16 = 1232;
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
 
-/// Most records of each section decoded (the rest are ignored).
-const MAX_RECORDS: usize = 64;
+/// Most records of each section decoded (the rest are ignored): a 64 KiB
+/// answer over TCP holds at most about 4000 compressed A records; 1024
+/// keeps a name with hundreds of addresses whole.
+pub const MAX_RECORDS: usize = 1024;
 /// Most compression jumps followed in one name.
 const MAX_JUMPS: usize = 32;
 
@@ -28,7 +41,8 @@ pub enum Error {
     BadPointer,
     /// Too many compression jumps in one name.
     PointerLoop,
-    /// Record data does not match its type (an A record not 4 bytes).
+    /// Record data does not match its type (an A record not 4 bytes, an
+    /// AAAA record not 16).
     BadRdata,
     /// An empty or invalid name to query.
     BadName,
@@ -66,6 +80,8 @@ pub struct Question {
 pub enum RecordData {
     /// An IPv4 address.
     A(Ipv4Addr),
+    /// An IPv6 address.
+    Aaaa(Ipv6Addr),
     /// An alias.
     Cname(String),
     /// Anything else (the type is kept).
@@ -106,21 +122,40 @@ impl Message {
     /// The IPv4 addresses for `name`, following CNAMEs inside the answer
     /// section (at most 8), with the smallest TTL along the chain.
     pub fn addresses(&self, name: &str) -> Option<(Vec<Ipv4Addr>, u32)> {
+        self.chase(name, |d| match d {
+            RecordData::A(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// The addresses of record type `qtype` (A or AAAA) for `name`,
+    /// following CNAMEs as [`addresses`](Self::addresses) does.
+    pub fn ips(&self, name: &str, qtype: u16) -> Option<(Vec<IpAddr>, u32)> {
+        self.chase(name, |d| match (d, qtype) {
+            (RecordData::A(a), TYPE_A) => Some(IpAddr::V4(*a)),
+            (RecordData::Aaaa(a), TYPE_AAAA) => Some(IpAddr::V6(*a)),
+            _ => None,
+        })
+    }
+
+    fn chase<T>(
+        &self,
+        name: &str,
+        pick: impl Fn(&RecordData) -> Option<T>,
+    ) -> Option<(Vec<T>, u32)> {
         let mut target = name.trim_end_matches('.').to_ascii_lowercase();
         let mut ttl = u32::MAX;
         for _ in 0..8 {
-            let addrs: Vec<(Ipv4Addr, u32)> = self
-                .answers
-                .iter()
-                .filter(|r| r.name == target)
-                .filter_map(|r| match r.data {
-                    RecordData::A(a) => Some((a, r.ttl)),
-                    _ => None,
-                })
-                .collect();
-            if !addrs.is_empty() {
-                let min = addrs.iter().map(|(_, t)| *t).min().unwrap_or(0).min(ttl);
-                return Some((addrs.into_iter().map(|(a, _)| a).collect(), min));
+            let mut found = Vec::new();
+            let mut min = ttl;
+            for r in self.answers.iter().filter(|r| r.name == target) {
+                if let Some(v) = pick(&r.data) {
+                    found.push(v);
+                    min = min.min(r.ttl);
+                }
+            }
+            if !found.is_empty() {
+                return Some((found, min));
             }
             let alias = self
                 .answers
@@ -141,6 +176,26 @@ impl Message {
 /// # Errors
 /// [`Error::BadName`], [`Error::BadLabel`] or [`Error::NameTooLong`].
 pub fn encode_query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, Error> {
+    encode(id, name, qtype, None)
+}
+
+/// [`encode_query`] with an EDNS(0) OPT record in the additional section
+/// (RFC 6891 §6.1.2: root owner, class = the UDP payload size we accept,
+/// TTL 0 = extended rcode 0, version 0, DO clear; no options), so a server
+/// may answer up to `udp_payload` bytes over UDP instead of 512.
+///
+/// # Errors
+/// As [`encode_query`].
+pub fn encode_query_edns(
+    id: u16,
+    name: &str,
+    qtype: u16,
+    udp_payload: u16,
+) -> Result<Vec<u8>, Error> {
+    encode(id, name, qtype, Some(udp_payload))
+}
+
+fn encode(id: u16, name: &str, qtype: u16, edns: Option<u16>) -> Result<Vec<u8>, Error> {
     let name = name.trim_end_matches('.');
     if name.is_empty()
         || !name
@@ -168,7 +223,41 @@ pub fn encode_query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, Error> {
     out.push(0);
     out.extend_from_slice(&qtype.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    if let Some(size) = edns {
+        out[11] = 1; // ARCOUNT
+        out.push(0); // root
+        out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        out.extend_from_slice(&size.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // TTL, RDLENGTH
+    }
     Ok(out)
+}
+
+/// Largest message over TCP: the length prefix is 16 bits.
+const MAX_TCP_MESSAGE: usize = 65535;
+
+/// One query and its answer over a TCP-like stream (RFC 1035 §4.2.2,
+/// RFC 7766 §8): each message is preceded by its length as two bytes,
+/// and the prefix goes out in the same write as the query so it leaves in
+/// one segment. Reads exactly the length the server announces.
+///
+/// # Errors
+/// The stream's errors; `InvalidInput` for a query over 65535 bytes;
+/// `UnexpectedEof` when the stream ends inside the answer.
+pub fn tcp_exchange<S: Read + Write + ?Sized>(stream: &mut S, query: &[u8]) -> io::Result<Vec<u8>> {
+    let len = u16::try_from(query.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "dns query over 65535 bytes"))?;
+    let mut framed = Vec::with_capacity(2 + query.len());
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.write_all(&framed)?;
+    stream.flush()?;
+    let mut prefix = [0u8; 2];
+    stream.read_exact(&mut prefix)?;
+    let n = usize::from(u16::from_be_bytes(prefix)).min(MAX_TCP_MESSAGE);
+    let mut answer = vec![0u8; n];
+    stream.read_exact(&mut answer)?;
+    Ok(answer)
 }
 
 struct Reader<'a> {
@@ -258,6 +347,11 @@ impl Reader<'_> {
                 let b = self.bytes(rdlen)?;
                 let a: [u8; 4] = b.try_into().map_err(|_| Error::BadRdata)?;
                 RecordData::A(Ipv4Addr::from(a))
+            }
+            TYPE_AAAA => {
+                let b = self.bytes(rdlen)?;
+                let a: [u8; 16] = b.try_into().map_err(|_| Error::BadRdata)?;
+                RecordData::Aaaa(Ipv6Addr::from(a))
             }
             TYPE_CNAME => {
                 let target = self.name()?;
@@ -423,6 +517,133 @@ mod tests {
         let mut reserved = q[..12].to_vec();
         reserved.extend_from_slice(&[0x80, 0, 0, 1, 0, 1]);
         assert_eq!(decode(&reserved), Err(Error::BadLabel));
+    }
+
+    #[test]
+    fn aaaa_records_decode_and_ips_picks_the_family_asked_for() {
+        let q = encode_query(3, "dual.test", TYPE_AAAA).unwrap();
+        let v6: Ipv6Addr = "fd00::1".parse().unwrap();
+        let m = response(
+            &q,
+            &[
+                (TYPE_AAAA, 90, v6.octets().to_vec()),
+                (TYPE_A, 30, vec![10, 0, 0, 1]),
+            ],
+        );
+        let msg = decode(&m).unwrap();
+        assert_eq!(msg.answers[0].data, RecordData::Aaaa(v6));
+        assert_eq!(
+            msg.ips("dual.test", TYPE_AAAA),
+            Some((vec![IpAddr::V6(v6)], 90))
+        );
+        assert_eq!(
+            msg.ips("dual.test", TYPE_A),
+            Some((vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))], 30))
+        );
+        assert_eq!(msg.addresses("dual.test").unwrap().0.len(), 1);
+        let bad = response(&q, &[(TYPE_AAAA, 90, vec![0; 4])]);
+        assert_eq!(decode(&bad), Err(Error::BadRdata));
+    }
+
+    #[test]
+    fn edns_query_carries_an_opt_record_for_1232_bytes() {
+        // RFC 6891 §6.1.2: root name, TYPE 41, CLASS = payload size,
+        // TTL 0 (version 0, DO clear), RDLEN 0; ARCOUNT 1.
+        let q = encode_query_edns(0x0102, "a.test", TYPE_AAAA, EDNS_UDP_PAYLOAD).unwrap();
+        let plain = encode_query(0x0102, "a.test", TYPE_AAAA).unwrap();
+        assert_eq!(q[..10], plain[..10]);
+        assert_eq!(q[10..12], [0, 1]);
+        assert_eq!(q[12..plain.len()], plain[12..]);
+        assert_eq!(q[plain.len()..], [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        let m = decode(&q).unwrap();
+        assert_eq!(m.questions[0].qtype, TYPE_AAAA);
+    }
+
+    #[test]
+    fn hundreds_of_records_are_kept_and_tc_is_reported() {
+        let q = encode_query(5, "big.test", TYPE_A).unwrap();
+        let answers: Vec<(u16, u32, Vec<u8>)> = (0..200u8)
+            .map(|i| (TYPE_A, 60, vec![10, 1, 0, i]))
+            .collect();
+        let mut m = response(&q, &[]);
+        m[6..8].copy_from_slice(&200u16.to_be_bytes());
+        for (t, ttl, data) in &answers {
+            m.extend_from_slice(&[0xc0, 12]);
+            m.extend_from_slice(&t.to_be_bytes());
+            m.extend_from_slice(&CLASS_IN.to_be_bytes());
+            m.extend_from_slice(&ttl.to_be_bytes());
+            m.extend_from_slice(&4u16.to_be_bytes());
+            m.extend_from_slice(data);
+        }
+        m[2] |= 0x02; // TC
+        let msg = decode(&m).unwrap();
+        assert!(msg.truncated);
+        assert_eq!(msg.addresses("big.test").unwrap().0.len(), 200);
+    }
+
+    /// A stream that hands out its bytes one at a time and records writes.
+    struct Trickle {
+        input: Vec<u8>,
+        at: usize,
+        written: Vec<u8>,
+        writes: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.input.get(self.at), buf.first_mut()) {
+                (Some(b), Some(slot)) => {
+                    *slot = *b;
+                    self.at += 1;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn tcp_exchange_frames_with_a_length_prefix_in_one_write() {
+        let q = encode_query(9, "t.test", TYPE_A).unwrap();
+        let answer = response(&q, &[(TYPE_A, 5, vec![1, 2, 3, 4])]);
+        let mut input = (answer.len() as u16).to_be_bytes().to_vec();
+        input.extend_from_slice(&answer);
+        input.extend_from_slice(b"next message");
+        let mut s = Trickle {
+            input,
+            at: 0,
+            written: Vec::new(),
+            writes: 0,
+        };
+        assert_eq!(tcp_exchange(&mut s, &q).unwrap(), answer);
+        assert_eq!(s.writes, 1, "prefix and query in one write");
+        assert_eq!(s.written[..2], (q.len() as u16).to_be_bytes());
+        assert_eq!(s.written[2..], q[..]);
+        // Cut anywhere inside the prefix or the answer: an early EOF.
+        for cut in 0..answer.len() + 2 {
+            let mut input = (answer.len() as u16).to_be_bytes().to_vec();
+            input.extend_from_slice(&answer);
+            input.truncate(cut);
+            let mut s = Trickle {
+                input,
+                at: 0,
+                written: Vec::new(),
+                writes: 0,
+            };
+            let e = tcp_exchange(&mut s, &q).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+        }
     }
 
     #[test]

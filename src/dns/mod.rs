@@ -1,7 +1,8 @@
 //! DNS for the resolver step of a page load (RFC 1034/1035): the message
-//! codec (queries out, responses in, with name compression) and
-//! `/etc/hosts` parsing. No I/O here: the transport (our UDP) and the
-//! clock belong to the caller, so everything is testable and fuzzable.
+//! codec (queries out with EDNS(0), responses in, with name compression;
+//! A and AAAA; the TCP length prefix) and `/etc/hosts` parsing. No I/O
+//! here: the transports (our UDP, and our TCP for truncated answers) and
+//! the clock belong to the caller, so everything is testable and fuzzable.
 //!
 //! Hostile input is bounded: names are at most 255 bytes in labels of at
 //! most 63, compression pointers must point backwards (no loops), record
@@ -13,9 +14,10 @@ pub mod resolver;
 
 pub use hosts::Hosts;
 pub use message::{
-    decode, encode_query, Error, Message, Question, Record, RecordData, CLASS_IN, TYPE_A,
-    TYPE_CNAME,
+    decode, encode_query, encode_query_edns, tcp_exchange, Error, Message, Question, Record,
+    RecordData, CLASS_IN, EDNS_UDP_PAYLOAD, TYPE_A, TYPE_AAAA, TYPE_CNAME,
 };
 pub use resolver::{
-    nameserver_from_resolv_conf, Answer, ResolveError, Resolver, Source, Transport,
+    nameserver_from_resolv_conf, nameservers_from_resolv_conf, Answer, ResolveError, Resolver,
+    Source, Transport,
 };

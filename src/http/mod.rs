@@ -32,5 +32,5 @@ pub use decode::{decoded, ACCEPT_ENCODING};
 pub use error::Error;
 pub use request::{Request, RequestBody};
 pub use response::{read_head, Head, Limits};
-pub use tls::{MaybeTls, MinVersion, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
+pub use tls::{MaybeTls, MinVersion, PeerClose, TlsConfig, TlsError, TlsErrorKind, TlsInfo};
 pub use url::Url;

@@ -366,10 +366,31 @@ pub struct TlsInfo {
     pub verify: Result<(), String>,
 }
 
+/// How the peer ended its side of a TLS connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerClose {
+    /// It sent `close_notify` (RFC 8446 §6.1): everything it sent arrived.
+    Notified,
+    /// The transport ended without `close_notify`: what arrived may have
+    /// been cut short by anyone on the path (a truncation attack), so only
+    /// the application's own framing (a Content-Length, the last chunk)
+    /// can say whether the data is whole.
+    Truncated,
+}
+
 /// A client TLS connection over `S`.
+///
+/// Reading returns end-of-file both after the peer's `close_notify` and
+/// after a transport EOF without one ([`TlsStream::peer_close`] tells them
+/// apart), as curl treats them: HTTP's framing then decides whether a body
+/// is whole, so a body with a known length that ends early is a partial
+/// file. Dropping the stream (or [`TlsStream::close`]) sends our own
+/// `close_notify` before the transport closes.
 pub struct TlsStream<S: Read + Write> {
-    inner: rustls::StreamOwned<ClientConnection, S>,
+    inner: rustls::StreamOwned<ClientConnection, ReadBuf<S>>,
     info: TlsInfo,
+    peer_close: Option<PeerClose>,
+    notify_sent: bool,
 }
 
 impl<S: Read + Write> fmt::Debug for TlsStream<S> {
@@ -389,7 +410,7 @@ impl<S: Read + Write> fmt::Debug for TlsStream<S> {
 pub fn handshake<S: Read + Write>(
     config: &TlsConfig,
     host: &str,
-    mut sock: S,
+    sock: S,
 ) -> io::Result<TlsStream<S>> {
     let name = ServerName::try_from(host.to_string()).map_err(|e| TlsError {
         kind: TlsErrorKind::Handshake,
@@ -397,6 +418,7 @@ pub fn handshake<S: Read + Write>(
     })?;
     let mut conn = ClientConnection::new(config.config.clone(), name)
         .map_err(|e| io::Error::from(TlsError::from_rustls(&e)))?;
+    let mut sock = ReadBuf::new(sock);
     while conn.is_handshaking() {
         match conn.complete_io(&mut sock) {
             Ok(_) => {}
@@ -437,6 +459,8 @@ pub fn handshake<S: Read + Write>(
             peer_certificates,
             verify,
         },
+        peer_close: None,
+        notify_sent: false,
     })
 }
 
@@ -473,22 +497,125 @@ impl<S: Read + Write> TlsStream<S> {
 
     /// The transport.
     pub fn get_ref(&self) -> &S {
-        self.inner.get_ref()
+        &self.inner.get_ref().inner
     }
 
     /// The transport, mutably (to set its timeouts).
     pub fn get_mut(&mut self) -> &mut S {
-        self.inner.get_mut()
+        &mut self.inner.get_mut().inner
+    }
+
+    /// How the peer closed, once a read has returned end-of-file.
+    pub fn peer_close(&self) -> Option<PeerClose> {
+        self.peer_close
+    }
+
+    /// Sends `close_notify` (RFC 8446 §6.1: "each party MUST send a
+    /// close_notify alert before closing its write side") and flushes it
+    /// to the transport; later calls do nothing. Nothing may be written
+    /// after it.
+    ///
+    /// # Errors
+    /// The transport's write error.
+    pub fn close(&mut self) -> io::Result<()> {
+        if self.notify_sent {
+            return Ok(());
+        }
+        self.notify_sent = true;
+        self.inner.conn.send_close_notify();
+        // Bounded: the alert is one record, and a transport that accepts
+        // nothing ends the loop with an error or a zero-length write.
+        while self.inner.conn.wants_write() {
+            if self.inner.conn.write_tls(&mut self.inner.sock)? == 0 {
+                break;
+            }
+        }
+        self.inner.sock.flush()
+    }
+}
+
+impl<S: Read + Write> Drop for TlsStream<S> {
+    fn drop(&mut self) {
+        // Best effort: a transport that already failed cannot carry it.
+        let _ = self.close();
     }
 }
 
 impl<S: Read + Write> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        match self.inner.read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                self.peer_close.get_or_insert(PeerClose::Notified);
+                Ok(0)
+            }
+            // rustls' "peer closed connection without sending TLS
+            // close_notify": its own errors carry a rustls::Error instead.
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof && TlsError::from_io(&e).is_none() =>
+            {
+                self.peer_close = Some(PeerClose::Truncated);
+                Ok(0)
+            }
+            r => r,
+        }
     }
 }
 
 impl<S: Read + Write> Write for TlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The transport with a read buffer of its own. rustls asks for at most
+/// 4 KiB per read; each read of a stack socket takes the stack's lock, so
+/// a 16 KiB record would cost four of them. Reading up to [`READ_BUF`] at
+/// once makes it one per several records (the extra copy is cheaper).
+struct ReadBuf<S> {
+    inner: S,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+}
+
+/// How much [`ReadBuf`] reads from the transport at once.
+const READ_BUF: usize = 64 * 1024;
+
+impl<S> ReadBuf<S> {
+    fn new(inner: S) -> ReadBuf<S> {
+        ReadBuf {
+            inner,
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for ReadBuf<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len {
+            if out.len() >= self.buf.len() {
+                return self.inner.read(out);
+            }
+            self.len = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let ready = self.buf.get(self.pos..self.len).unwrap_or_default();
+        let n = ready.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(ready.get(..n).unwrap_or_default());
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for ReadBuf<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(buf)
     }
@@ -521,6 +648,15 @@ impl<S: Read + Write> MaybeTls<S> {
         match self {
             MaybeTls::Plain(s) => s,
             MaybeTls::Tls(t) => t.get_mut(),
+        }
+    }
+
+    /// How the TLS peer closed (see [`TlsStream::peer_close`]); `None`
+    /// for cleartext or while it has not.
+    pub fn peer_close(&self) -> Option<PeerClose> {
+        match self {
+            MaybeTls::Plain(_) => None,
+            MaybeTls::Tls(t) => t.peer_close(),
         }
     }
 

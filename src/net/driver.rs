@@ -1,17 +1,22 @@
 //! The driver thread: the only code that touches the device. It sleeps in
 //! `ppoll(2)` on the device fd and the wake eventfd until the interface's
 //! next timer, then lets the interface read a batch, run timers and write,
-//! and wakes blocked users if anything happened.
+//! and wakes blocked users if anything happened. (A writer on an idle
+//! connection sends its segment itself, `Shared::transmit`; the device
+//! lives in `Shared` for that, locked under the interface lock.)
 
 use super::Shared;
-use crate::device::Device;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
-    let dev_fd = device.as_raw_fd();
+pub(super) fn run(shared: Arc<Shared>) {
+    let dev_fd = shared
+        .device
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_raw_fd();
     let wake_fd = shared.waker.fd();
     // What the last ppoll reported: read the device only when it is
     // readable, drain the eventfd only when it was signalled (each saves a
@@ -25,21 +30,28 @@ pub(super) fn run(shared: Arc<Shared>, mut device: Box<dyn Device + Send>) {
         }
         let (activity, deadline) = {
             let mut iface = shared.lock_driver();
+            let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
             let now = shared.now();
             // Without an fd the device can only be polled by reading it.
             let activity = if dev_ready || dev_fd.is_none() {
-                iface.poll(now, &mut device)
+                iface.poll(now, &mut **device)
             } else {
-                iface.poll_output(now, &mut device)
+                iface.poll_output(now, &mut **device)
             };
+            drop(device);
             if activity {
-                shared.tasks.collect(&iface, &mut ready);
+                shared.tasks.collect(&mut iface, &mut ready);
             }
+            let next = iface.poll_at();
+            // Published under the lock: a writer that arms an earlier timer
+            // after this sees it and wakes us.
+            shared.driver_deadline.store(
+                next.map_or(u64::MAX, |t| t.total_micros()),
+                Ordering::SeqCst,
+            );
             (
                 activity,
-                iface
-                    .poll_at()
-                    .map(|t| t.saturating_duration_since(shared.now())),
+                next.map(|t| t.saturating_duration_since(shared.now())),
             )
         };
         if activity {

@@ -56,10 +56,6 @@ pub(crate) fn would_block() -> io::Error {
     io::ErrorKind::WouldBlock.into()
 }
 
-pub(crate) fn ipv6_unsupported() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, "tunstack speaks IPv4 only")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

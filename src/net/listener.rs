@@ -2,11 +2,15 @@
 
 use super::{error, Shared, Stack, TcpStream};
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-/// A TCP socket listening on a port of the stack's address.
+/// A TCP socket listening on a port of the stack's addresses: both
+/// families when bound to a wildcard or the IPv4 address, as a Linux
+/// socket bound to `[::]` with `IPV6_V6ONLY` off
+/// ([`set_only_v6`](TcpListener::set_only_v6)); IPv6 only when bound to
+/// the stack's IPv6 address.
 ///
 /// [`try_clone`](TcpListener::try_clone) gives another handle to the same
 /// listener; the port is released when the last handle is dropped.
@@ -24,20 +28,47 @@ struct Inner {
 }
 
 impl TcpListener {
-    /// Listens on a port of the stack's address, given as
-    /// `std::net::TcpListener::bind` takes it: `"0.0.0.0:80"`,
-    /// `(Ipv4Addr::UNSPECIFIED, 80)`, a `SocketAddr`. The IP must be the
-    /// stack's own or unspecified; port 0 picks a free ephemeral port.
+    /// Listens on a port of the stack's addresses, given as
+    /// `std::net::TcpListener::bind` takes it: `"0.0.0.0:80"`, `"[::]:80"`,
+    /// `(Ipv4Addr::UNSPECIFIED, 80)`, a `SocketAddr`, with the stack's
+    /// default accept backlog (`Config::accept_backlog`, 128 as std's). The
+    /// IP must be the stack's IPv4 or IPv6 address or unspecified; port 0
+    /// picks a free ephemeral port.
     ///
     /// # Errors
     /// `AddrInUse` if the port already has a listener; `AddrNotAvailable`
-    /// for another IP; `InvalidInput` for IPv6.
+    /// for another IP.
     pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let backlog = stack.shared().lock().config().accept_backlog;
+        TcpListener::bind_with_backlog(stack, addr, backlog)
+    }
+
+    /// Like [`bind`](Self::bind), with room for `backlog` established
+    /// connections waiting for [`accept`](Self::accept), as `listen(2)`'s
+    /// backlog: clamped to 1..=[`MAX_BACKLOG`](super::MAX_BACKLOG) (Linux's
+    /// `somaxconn`). When the queue is full, new SYNs are dropped and
+    /// handshake-completing ACKs ignored, as Linux does, so clients retry.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    pub fn bind_with_backlog(
+        stack: &Stack,
+        addr: impl ToSocketAddrs,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
         let shared = Arc::clone(stack.shared());
         super::udp::each_addr(addr, |a| {
             let mut iface = shared.lock();
-            let port = super::udp::local_port(iface.addr(), a)?;
-            iface.tcp_listen(port).map_err(error::stack)
+            let port = super::udp::local_port(&iface, a)?;
+            let port = iface
+                .tcp_listen_with_backlog(port, backlog)
+                .map_err(error::stack)?;
+            // Bound to the stack's IPv6 address: IPv4 peers cannot reach
+            // it, as on Linux.
+            if matches!(a.ip(), IpAddr::V6(ip) if !ip.is_unspecified()) {
+                iface.tcp_set_only_v6(port, true).map_err(error::stack)?;
+            }
+            Ok(port)
         })
         .map(|port| TcpListener {
             inner: Arc::new(Inner {
@@ -98,7 +129,7 @@ impl TcpListener {
         if ttl != 0 {
             tcb.set_ttl(ttl);
         }
-        Ok((h, SocketAddr::V4(tcb.remote())))
+        Ok((h, tcb.remote()))
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -114,15 +145,45 @@ impl TcpListener {
         std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
     }
 
-    /// The listening address.
+    /// The listening address: the IPv6 one when the listener is v6-only,
+    /// else the IPv4 one (it takes both families).
     ///
     /// # Errors
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(SocketAddrV4::new(
-            self.inner.shared.lock().addr(),
-            self.inner.port,
-        )))
+        let iface = self.inner.shared.lock();
+        let port = self.inner.port;
+        Ok(if iface.tcp_only_v6(port) == Some(true) {
+            SocketAddr::V6(SocketAddrV6::new(iface.addr6(), port, 0, 0))
+        } else {
+            SocketAddr::V4(SocketAddrV4::new(iface.addr(), port))
+        })
+    }
+
+    /// Makes the listener take IPv6 peers only (`IPV6_V6ONLY`, as std's
+    /// `only_v6`), or both families (the default, like a Linux socket on
+    /// `[::]`). IPv4 SYNs to a v6-only listener are answered with RST.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the port no longer has a listener.
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.inner
+            .shared
+            .lock()
+            .tcp_set_only_v6(self.inner.port, only_v6)
+            .map_err(error::stack)
+    }
+
+    /// Whether the listener takes IPv6 peers only.
+    ///
+    /// # Errors
+    /// As [`set_only_v6`](Self::set_only_v6).
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.inner
+            .shared
+            .lock()
+            .tcp_only_v6(self.inner.port)
+            .ok_or_else(|| error::stack(crate::stack::Error::NotListening))
     }
 
     /// Sets the IP TTL that connections accepted from now on use.

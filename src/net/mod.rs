@@ -21,7 +21,7 @@ mod task;
 mod udp;
 mod wake;
 
-pub use crate::stack::{Config, Stats};
+pub use crate::stack::{Config, Stats, MAX_BACKLOG};
 pub use listener::TcpListener;
 pub(crate) use poll::Target;
 pub use poll::{Events, Interest, Poll, Token};
@@ -33,9 +33,9 @@ pub(crate) use wake::Tasks;
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -87,6 +87,13 @@ pub(crate) struct Shared {
     waker: Waker,
     /// Tasks and eventfds waiting for readiness (see [`wake`]).
     pub(crate) tasks: Tasks,
+    /// The device. Locked only while `iface` is held (so never contended):
+    /// by the driver for each poll, and by a writer sending on an idle
+    /// connection itself ([`Shared::transmit`]).
+    device: Mutex<Box<dyn Device + Send>>,
+    /// The stack time (µs) the driver sleeps until, `u64::MAX` for no
+    /// timer; set under `iface`. Whoever arms an earlier timer wakes it.
+    driver_deadline: AtomicU64,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -167,11 +174,47 @@ impl Shared {
         }
     }
 
+    /// Sends what is ready (an idle connection's new data) from the
+    /// calling thread instead of waking the driver to do it: saves the
+    /// eventfd write, the driver's wake-up and its eventfd read per
+    /// request or response, as a kernel socket sends from `write(2)`.
+    /// Wakes the driver only when a timer armed here (the RTO) comes
+    /// before the one it sleeps until.
+    fn transmit(&self) {
+        let mut iface = self.lock();
+        let Ok(mut device) = self.device.try_lock() else {
+            // Only under a panic elsewhere: leave it to the driver.
+            drop(iface);
+            self.waker.wake();
+            return;
+        };
+        let now = self.now();
+        let activity = iface.poll_output(now, &mut **device);
+        drop(device);
+        let next = iface.poll_at().map_or(u64::MAX, |t| t.total_micros());
+        let mut ready = wake::Ready::default();
+        if activity {
+            self.tasks.collect(&mut iface, &mut ready);
+            self.notify_waiters();
+        }
+        drop(iface);
+        ready.signal();
+        if next < self.driver_deadline.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
+
     /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
     /// after a change made under the lock (a waiter counts itself before
     /// it releases the lock to sleep, so it cannot be missed). Saves the
     /// futex system call `notify_all` makes even with nobody waiting: the
     /// driver calls this after every busy poll.
+    ///
+    /// The one place where a change to the sockets (a segment, a timer, a
+    /// user call another thread waits on) wakes those who wait: blocked
+    /// reads, writes, connects, lingering closes and `Poll::poll`, which
+    /// then look at the connections' events again. Only the registration
+    /// changes of a `Poll` and stopping the stack notify otherwise.
     fn notify_waiters(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {
@@ -226,6 +269,7 @@ impl Stack {
     pub fn new<D: Device + Send + 'static>(device: D, mut config: Config) -> io::Result<Stack> {
         config.mtu = config.mtu.min(device.mtu());
         config.secret = [rand::random(), rand::random()];
+        let offload = device.offload();
         let shared = Arc::new(Shared {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
@@ -234,15 +278,16 @@ impl Stack {
             contending: AtomicUsize::new(0),
             waker: Waker::new()?,
             tasks: Tasks::default(),
+            device: Mutex::new(Box::new(device)),
+            driver_deadline: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
-            offload: device.offload(),
+            offload,
         });
         let s = Arc::clone(&shared);
-        let device: Box<dyn Device + Send> = Box::new(device);
         let driver = std::thread::Builder::new()
             .name("tunstack-driver".into())
-            .spawn(move || driver::run(s, device))?;
+            .spawn(move || driver::run(s))?;
         Ok(Stack {
             shared,
             driver: Some(driver),
@@ -265,6 +310,11 @@ impl Stack {
     /// Our IPv4 address.
     pub fn addr(&self) -> Ipv4Addr {
         self.shared.lock().addr()
+    }
+
+    /// Our IPv6 address.
+    pub fn addr6(&self) -> Ipv6Addr {
+        self.shared.lock().addr6()
     }
 
     /// What the device offloads: TSO and checksums with a

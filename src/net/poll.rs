@@ -305,20 +305,21 @@ impl Poll {
 }
 
 /// Readiness of one target: (counter, readable, writable, error, read_closed).
-fn readiness(iface: &Interface, t: Target) -> Option<(u64, bool, bool, bool, bool)> {
+///
+/// For a connection, the counter and the error come from its events
+/// ([`Interface::tcp_events`]); readable and writable say whether `read`
+/// and `write` would return at once, writable only once the handshake is
+/// over (connected or closed).
+fn readiness(iface: &mut Interface, t: Target) -> Option<(u64, bool, bool, bool, bool)> {
     match t {
         Target::Tcp(h) => {
+            let ev = iface.tcp_events(h)?;
             let tcb = iface.tcp(h)?;
-            let count = iface.tcp_events(h)?;
-            let error = tcb.error().is_some();
-            let read_closed = tcb.can_recv() && tcb.recv_queue() == 0 && !error;
-            Some((
-                count,
-                tcb.can_recv(),
-                !tcb.is_connecting() && tcb.can_send(),
-                error,
-                read_closed,
-            ))
+            let error = ev.error.is_some();
+            let readable = tcb.can_recv();
+            let read_closed = readable && tcb.recv_queue() == 0 && !error;
+            let writable = !ev.connecting() && tcb.can_send();
+            Some((ev.count, readable, writable, error, read_closed))
         }
         Target::Listener(port) => Some((
             iface.listener_events(port)?,
@@ -338,7 +339,7 @@ fn readiness(iface: &Interface, t: Target) -> Option<(u64, bool, bool, bool, boo
 }
 
 fn collect(
-    iface: &Interface,
+    iface: &mut Interface,
     regs: &mut BTreeMap<Token, Registration>,
     out: &mut Vec<Event>,
     cap: usize,

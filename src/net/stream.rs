@@ -5,7 +5,7 @@ use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,13 +71,6 @@ struct Inner {
     closed: bool,
 }
 
-fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(error::ipv6_unsupported()),
-    }
-}
-
 fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
     timeout.map(|t| std::time::Instant::now() + t)
 }
@@ -113,6 +106,7 @@ impl TcpStream {
 
     /// Another handle to this socket (what `try_clone` returns, without
     /// the `Result`).
+    #[cfg(feature = "tokio")]
     pub(crate) fn handle_clone(&self) -> TcpStream {
         TcpStream {
             inner: Arc::clone(&self.inner),
@@ -120,6 +114,7 @@ impl TcpStream {
     }
 
     /// True if both handles are of one socket.
+    #[cfg(feature = "tokio")]
     pub(crate) fn same_socket(&self, other: &TcpStream) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
@@ -158,20 +153,20 @@ impl TcpStream {
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
-                let Some(tcb) = iface.tcp_mut(handle) else {
+                let (Some(ev), Some(tcb)) = (iface.tcp_events(handle), iface.tcp(handle)) else {
                     return Some(Err(error::not_connected()));
                 };
                 if tcb.recv_queue() > 0 || buf.is_empty() {
                     return Some(Ok(tcb.peek(buf)));
                 }
-                if let Some(e) = tcb.error() {
+                if let Some(e) = ev.error {
                     return Some(Err(error::connection(e)));
                 }
                 if tcb.can_recv() {
                     // End of stream.
                     return Some(Ok(0));
                 }
-                if tcb.is_connecting() {
+                if ev.connecting() {
                     return Some(Err(error::not_connected()));
                 }
                 if nonblocking {
@@ -214,7 +209,7 @@ impl TcpStream {
             ));
         }
         self.with_tcb(|t| t.set_send_buffer(bytes))?;
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -316,8 +311,8 @@ impl TcpStream {
     ///
     /// # Errors
     /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
-    /// `InvalidInput` for an IPv6 address, `AddrNotAvailable` when no
-    /// ephemeral port is free; the last address's error.
+    /// `AddrNotAvailable` when no ephemeral port is free; the last
+    /// address's error.
     pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         super::udp::each_addr(addr, |a| TcpStream::connect_inner(stack, a, None))
     }
@@ -342,13 +337,20 @@ impl TcpStream {
     /// SYN-SENT); then check [`take_error`](Self::take_error).
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6; `AddrNotAvailable` when no port is free.
+    /// `AddrNotAvailable` when no port is free.
     pub fn connect_nonblocking(
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr.into())?;
-        let shared = Arc::clone(stack.shared());
+        TcpStream::connect_nonblocking_shared(Arc::clone(stack.shared()), addr.into())
+    }
+
+    /// [`connect_nonblocking`](Self::connect_nonblocking) on the stack
+    /// behind `shared`.
+    pub(crate) fn connect_nonblocking_shared(
+        shared: Arc<Shared>,
+        remote: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let handle = {
             let mut iface = shared.lock();
             let now = shared.now();
@@ -365,7 +367,7 @@ impl TcpStream {
         addr: SocketAddr,
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
-        let remote = v4(addr)?;
+        let remote = addr;
         let shared = Arc::clone(stack.shared());
         let handle = {
             let mut iface = shared.lock();
@@ -374,12 +376,10 @@ impl TcpStream {
         };
         shared.waker.wake();
         let stream = TcpStream::from_handle(shared, handle);
+        // Connected or closed (refused, timed out, unreachable).
         let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
-            let tcb = iface.tcp(handle)?;
-            match tcb.state() {
-                State::SynSent | State::SynReceived => None,
-                _ => Some(tcb.error()),
-            }
+            let ev = iface.tcp_events(handle)?;
+            (!ev.connecting()).then_some(ev.error)
         });
         match outcome {
             Ok(None) => Ok(stream),
@@ -441,12 +441,18 @@ impl TcpStream {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
+        let mut idle = false;
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
                     return Some(Err(error::not_connected()));
                 };
+                // Nothing unsent or unacknowledged: a request or a response,
+                // whose latency is the point. Bulk writes leave the
+                // sending to the driver thread, which overlaps it with the
+                // writer's next copy.
+                idle = tcb.send_queue() == 0;
                 match tcb.send(buf) {
                     Ok(n) => Some(Ok(n)),
                     Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
@@ -456,7 +462,11 @@ impl TcpStream {
             },
         );
         if matches!(r, Ok(Ok(n)) if n > 0) {
-            self.inner.shared.waker.wake();
+            if idle {
+                self.inner.shared.transmit();
+            } else {
+                self.inner.shared.waker.wake();
+            }
         }
         r.unwrap_or_else(|()| Err(error::would_block()))
     }
@@ -538,7 +548,7 @@ impl TcpStream {
             }
         })?;
         self.inner.shared.waker.wake();
-        self.inner.shared.cond.notify_all();
+        self.inner.shared.notify_waiters();
         Ok(())
     }
 
@@ -547,7 +557,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.remote()))
+        self.with_tcb(|t| t.remote())
     }
 
     /// The local address.
@@ -555,7 +565,7 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.with_tcb(|t| SocketAddr::V4(t.local()))
+        self.with_tcb(|t| t.local())
     }
 
     /// The connection's error, if it failed (reset, timed out, refused).
@@ -563,7 +573,9 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.with_tcb(|t| t.error().map(error::connection))
+        let ev = self.inner.shared.lock().tcp_events(self.inner.handle);
+        ev.map(|e| e.error.map(error::connection))
+            .ok_or_else(error::not_connected)
     }
 
     /// The connection's state, in RFC 9293 names.

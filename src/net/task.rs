@@ -12,18 +12,18 @@ use super::error;
 use super::wake::{EventFd, Slot};
 use super::{Shared, Target, TcpListener, TcpStream, UdpSocket};
 use crate::stack::Interface;
-use crate::tcp::{RecvError, SendError, State};
+use crate::tcp::{RecvError, SendError};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Registers the task for `slot` of `target` and returns `Pending`, or an
 /// error if the stack has stopped (nothing would ever wake it).
 fn park<T>(
     shared: &Shared,
-    iface: &MutexGuard<'_, Interface>,
+    iface: &mut Interface,
     target: Target,
     slot: Slot,
     cx: &Context<'_>,
@@ -57,7 +57,7 @@ impl TcpStream {
                 }
                 Poll::Ready(Ok(n))
             }
-            Err(RecvError::WouldBlock) => park(shared, &iface, Target::Tcp(h), Slot::Read, cx),
+            Err(RecvError::WouldBlock) => park(shared, &mut iface, Target::Tcp(h), Slot::Read, cx),
             Err(e) => Poll::Ready(Err(error::recv(e))),
         }
     }
@@ -81,7 +81,7 @@ impl TcpStream {
         if tcb.can_recv() && !tcb.is_connecting() {
             return Poll::Ready(Ok(0));
         }
-        park(shared, &iface, Target::Tcp(h), Slot::Read, cx)
+        park(shared, &mut iface, Target::Tcp(h), Slot::Read, cx)
     }
 
     /// Queues what fits of `buf` in the send buffer, or registers the task
@@ -104,7 +104,7 @@ impl TcpStream {
                 }
                 Poll::Ready(Ok(n))
             }
-            Err(SendError::WouldBlock) => park(shared, &iface, Target::Tcp(h), Slot::Write, cx),
+            Err(SendError::WouldBlock) => park(shared, &mut iface, Target::Tcp(h), Slot::Write, cx),
             Err(e) => Poll::Ready(Err(error::send(e))),
         }
     }
@@ -116,19 +116,18 @@ impl TcpStream {
     /// `ConnectionRefused`, `TimedOut` (after the SYN retries), ...
     pub fn poll_connect(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (shared, h) = (self.shared(), self.handle());
-        let iface = shared.lock();
-        let Some(tcb) = iface.tcp(h) else {
+        let mut iface = shared.lock();
+        // From the connection's events, as the blocking connect decides.
+        let Some(ev) = iface.tcp_events(h) else {
             return Poll::Ready(Err(error::not_connected()));
         };
-        if let Some(e) = tcb.error() {
+        if let Some(e) = ev.error {
             return Poll::Ready(Err(error::connection(e)));
         }
-        match tcb.state() {
-            State::SynSent | State::SynReceived => {
-                park(shared, &iface, Target::Tcp(h), Slot::Write, cx)
-            }
-            _ => Poll::Ready(Ok(())),
+        if ev.connecting() {
+            return park(shared, &mut iface, Target::Tcp(h), Slot::Write, cx);
         }
+        Poll::Ready(Ok(()))
     }
 
     /// An eventfd that becomes readable whenever this connection's
@@ -168,7 +167,7 @@ impl TcpListener {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => park(
                 shared,
-                &iface,
+                &mut iface,
                 Target::Listener(self.port()),
                 Slot::Read,
                 cx,
@@ -229,7 +228,7 @@ impl UdpSocket {
         let mut iface = shared.lock();
         match self.try_recv(&mut iface, buf, peek) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                park(shared, &iface, Target::Udp(self.port()), Slot::Read, cx)
+                park(shared, &mut iface, Target::Udp(self.port()), Slot::Read, cx)
             }
             r => Poll::Ready(r),
         }
@@ -246,15 +245,16 @@ impl UdpSocket {
         buf: &[u8],
         dst: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        let SocketAddr::V4(dst) = dst else {
-            return Poll::Ready(Err(error::ipv6_unsupported()));
-        };
         let shared = self.shared();
         let mut iface = shared.lock();
         match self.try_send(&mut iface, buf, dst) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                park(shared, &iface, Target::Udp(self.port()), Slot::Write, cx)
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => park(
+                shared,
+                &mut iface,
+                Target::Udp(self.port()),
+                Slot::Write,
+                cx,
+            ),
             r => {
                 drop(iface);
                 if r.is_ok() {

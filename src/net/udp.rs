@@ -33,7 +33,7 @@ struct Inner {
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
     /// The peer of a connected socket.
-    peer: Mutex<Option<SocketAddrV4>>,
+    peer: Mutex<Option<SocketAddr>>,
 }
 
 fn deadline(t: Option<Duration>) -> Option<std::time::Instant> {
@@ -66,11 +66,12 @@ fn icmp(e: IcmpError) -> Option<io::Error> {
 
 /// Resolves a local address to bind and checks that it is ours (or the
 /// wildcard): the port to bind.
-pub(super) fn local_port(iface_addr: std::net::Ipv4Addr, addr: SocketAddr) -> io::Result<u16> {
-    let SocketAddr::V4(a) = addr else {
-        return Err(error::ipv6_unsupported());
+pub(super) fn local_port(iface: &Interface, a: SocketAddr) -> io::Result<u16> {
+    let ours = match a.ip() {
+        std::net::IpAddr::V4(ip) => ip == iface.addr(),
+        std::net::IpAddr::V6(ip) => ip == iface.addr6(),
     };
-    if !a.ip().is_unspecified() && *a.ip() != iface_addr {
+    if !a.ip().is_unspecified() && !ours {
         return Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
             "not an address of this stack",
@@ -101,14 +102,14 @@ pub(super) fn each_addr<T>(
 }
 
 impl UdpSocket {
-    /// Binds a port of the stack's address, given as `std::net::UdpSocket::bind`
-    /// takes it: `"0.0.0.0:53"`, `(Ipv4Addr::UNSPECIFIED, 0)`, a `SocketAddr`.
-    /// The IP must be the stack's own or unspecified; port 0 picks a free
-    /// ephemeral port.
+    /// Binds a port of the stack's addresses, given as `std::net::UdpSocket::bind`
+    /// takes it: `"0.0.0.0:53"`, `"[::]:53"`, `(Ipv4Addr::UNSPECIFIED, 0)`, a
+    /// `SocketAddr`. The IP must be one of the stack's own (IPv4 or IPv6) or
+    /// unspecified; the port takes datagrams of both families. Port 0 picks
+    /// a free ephemeral port.
     ///
     /// # Errors
-    /// `AddrInUse` if the port is taken; `AddrNotAvailable` for another IP;
-    /// `InvalidInput` for IPv6.
+    /// `AddrInUse` if the port is taken; `AddrNotAvailable` for another IP.
     pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         UdpSocket::bind_shared(Arc::clone(stack.shared()), addr)
     }
@@ -120,7 +121,7 @@ impl UdpSocket {
     ) -> io::Result<UdpSocket> {
         each_addr(addr, |a| {
             let mut iface = shared.lock();
-            let port = local_port(iface.addr(), a)?;
+            let port = local_port(&iface, a)?;
             iface.udp_bind(port).map_err(error::stack)
         })
         .map(|port| UdpSocket {
@@ -149,7 +150,7 @@ impl UdpSocket {
     /// Sends one datagram to `addr`; returns the payload length.
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6 or a datagram larger than the MTU allows
+    /// `InvalidInput` for a datagram larger than the MTU allows
     /// (no fragmentation); `PermissionDenied` for a broadcast address
     /// without [`set_broadcast`](Self::set_broadcast); `WouldBlock` when
     /// the send queue is full in non-blocking mode or after the write
@@ -158,10 +159,7 @@ impl UdpSocket {
         let dst = addr.to_socket_addrs()?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
         })?;
-        let SocketAddr::V4(dst) = dst else {
-            return Err(error::ipv6_unsupported());
-        };
-        self.send_v4(buf, dst, self.inner.nonblocking.load(Ordering::Relaxed))
+        self.send_addr(buf, dst, self.inner.nonblocking.load(Ordering::Relaxed))
     }
 
     /// Sends one datagram to the connected peer.
@@ -170,10 +168,10 @@ impl UdpSocket {
     /// `NotConnected` without [`connect`](Self::connect); as `send_to`.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let peer = get(&self.inner.peer).ok_or_else(error::not_connected)?;
-        self.send_v4(buf, peer, self.inner.nonblocking.load(Ordering::Relaxed))
+        self.send_addr(buf, peer, self.inner.nonblocking.load(Ordering::Relaxed))
     }
 
-    fn send_v4(&self, buf: &[u8], dst: SocketAddrV4, nonblocking: bool) -> io::Result<usize> {
+    fn send_addr(&self, buf: &[u8], dst: SocketAddr, nonblocking: bool) -> io::Result<usize> {
         let r = self.inner.shared.wait_for(
             if nonblocking {
                 None
@@ -197,7 +195,7 @@ impl UdpSocket {
         &self,
         iface: &mut Interface,
         buf: &[u8],
-        dst: SocketAddrV4,
+        dst: SocketAddr,
     ) -> io::Result<usize> {
         if !self.inner.broadcast.load(Ordering::Relaxed) && is_broadcast(iface, dst) {
             // Linux: EACCES without SO_BROADCAST.
@@ -299,14 +297,14 @@ impl UdpSocket {
                         iface.udp_discard(port);
                     }
                 }
-                _ => return Ok((n, SocketAddr::V4(from))),
+                _ => return Ok((n, from)),
             }
         }
     }
 
     /// The pending ICMP error if it concerns `peer`; errors about other
     /// destinations are dropped, as an unconnected Linux socket ignores them.
-    fn peer_error(&self, iface: &mut Interface, peer: SocketAddrV4) -> Option<io::Error> {
+    fn peer_error(&self, iface: &mut Interface, peer: SocketAddr) -> Option<io::Error> {
         let (to, e) = iface.udp_take_error(self.inner.port)?;
         (to == peer).then(|| icmp(e)).flatten()
     }
@@ -315,13 +313,9 @@ impl UdpSocket {
     /// from anyone else are discarded.
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6 or an address that does not resolve.
+    /// `InvalidInput` for an address that does not resolve.
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        each_addr(addr, |a| match a {
-            SocketAddr::V4(a) => Ok(a),
-            SocketAddr::V6(_) => Err(error::ipv6_unsupported()),
-        })
-        .map(|a| set(&self.inner.peer, Some(a)))
+        each_addr(addr, Ok).map(|a| set(&self.inner.peer, Some(a)))
     }
 
     /// The connected peer.
@@ -329,9 +323,7 @@ impl UdpSocket {
     /// # Errors
     /// `NotConnected` without [`connect`](Self::connect).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        get(&self.inner.peer)
-            .map(SocketAddr::V4)
-            .ok_or_else(error::not_connected)
+        get(&self.inner.peer).ok_or_else(error::not_connected)
     }
 
     /// The bound address.
@@ -457,8 +449,14 @@ impl UdpSocket {
     }
 }
 
-fn is_broadcast(iface: &Interface, dst: SocketAddrV4) -> bool {
-    dst.ip().is_broadcast() || iface.config().directed_broadcast() == Some(*dst.ip())
+/// IPv4 broadcast (limited or the subnet's directed one); IPv6 has none.
+fn is_broadcast(iface: &Interface, dst: SocketAddr) -> bool {
+    match dst {
+        SocketAddr::V4(d) => {
+            d.ip().is_broadcast() || iface.config().directed_broadcast() == Some(*d.ip())
+        }
+        SocketAddr::V6(_) => false,
+    }
 }
 
 fn check(t: Option<Duration>) -> io::Result<()> {

@@ -76,9 +76,9 @@ impl Ready {
 }
 
 /// The readiness-change counter of a target; `None` once it is gone.
-pub(crate) fn counter(iface: &Interface, t: Target) -> Option<u64> {
+pub(crate) fn counter(iface: &mut Interface, t: Target) -> Option<u64> {
     match t {
-        Target::Tcp(h) => iface.tcp_events(h),
+        Target::Tcp(h) => iface.tcp_event_count(h),
         Target::Listener(port) => iface.listener_events(port),
         Target::Udp(port) => iface.udp_events(port),
     }
@@ -93,7 +93,13 @@ impl Tasks {
     /// under the interface lock, right after the operation that would
     /// block; replaces the slot's earlier waker (only the last poll's
     /// waker is woken, as `Future::poll` requires).
-    pub(crate) fn register(&self, iface: &Interface, target: Target, slot: Slot, waker: &Waker) {
+    pub(crate) fn register(
+        &self,
+        iface: &mut Interface,
+        target: Target,
+        slot: Slot,
+        waker: &Waker,
+    ) {
         let seen = counter(iface, target);
         let mut map = self.map();
         match map.get_mut(&(target, slot)) {
@@ -173,7 +179,7 @@ impl Tasks {
     /// THE HOOK: called by the driver under the interface lock after a
     /// poll that did something. Moves the wakers of changed (or vanished)
     /// sockets into `ready` and collects the eventfds to signal.
-    pub(crate) fn collect(&self, iface: &Interface, ready: &mut Ready) {
+    pub(crate) fn collect(&self, iface: &mut Interface, ready: &mut Ready) {
         if self.count.load(Ordering::Acquire) == 0 {
             return;
         }

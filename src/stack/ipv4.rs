@@ -4,6 +4,7 @@
 //! port (RFC 1122 §4.1.3.1), and RSTs. Nothing from or to a broadcast or
 //! multicast address is ever answered.
 
+use super::frag::Fragment;
 use super::{Interface, Reply};
 use crate::tcp::IcmpError;
 use crate::time::Instant;
@@ -12,7 +13,7 @@ use crate::wire::UdpDatagram;
 use crate::wire::{
     Ipv4Packet, Ipv4Repr, TcpSegment, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Most bytes of an offending datagram quoted in an ICMP error (RFC 1812
 /// §4.3.2.3 allows up to 576 total; RFC 792 requires header + 8 bytes).
@@ -21,7 +22,7 @@ const ICMP_QUOTE: usize = 548;
 /// Handles one packet; `verify` is false when the device vouched for the
 /// transport checksum (offload).
 pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify: bool) {
-    let ip = match Ipv4Packet::parse(packet) {
+    let ip = match Ipv4Packet::parse_fragment(packet) {
         Ok(p) => p,
         Err(e) => {
             log::trace!("drop: {e}");
@@ -41,6 +42,56 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
         iface.stats.ip_martian_source += 1;
         return;
     }
+    if ip.is_fragment() {
+        iface.stats.ip_fragments += 1;
+        reassemble(iface, now, &ip);
+        return;
+    }
+    let header = packet.get(..packet.len() - ip.payload.len()).unwrap_or(&[]);
+    deliver(iface, now, &ip, header, verify);
+}
+
+/// Hands a fragment to the reassembler (RFC 791 §3.2) and delivers the
+/// datagram it completes. Checksums of a reassembled datagram are always
+/// verified: no device vouches for them.
+fn reassemble(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>) {
+    let r = &ip.repr;
+    let frag = Fragment::v4(
+        r.src,
+        r.dst,
+        ip.ident,
+        r.protocol,
+        ip.frag_offset,
+        ip.more_fragments,
+        ip.payload,
+    );
+    let Some(d) = iface.frag.push(now, &frag, &mut iface.stats) else {
+        return;
+    };
+    let whole = Ipv4Packet {
+        repr: Ipv4Repr {
+            payload_len: d.payload.len(),
+            ..*r
+        },
+        ident: ip.ident,
+        frag_offset: 0,
+        more_fragments: false,
+        payload: &d.payload,
+    };
+    // The header an ICMP error quotes: the datagram as it was before
+    // fragmentation (RFC 1812 §4.3.2.3 quotes the original datagram).
+    let mut header = [0u8; IPV4_HEADER_LEN];
+    if whole.repr.emit(&mut header, ip.ident).is_err() {
+        iface.stats.frag_oversize += 1;
+        return;
+    }
+    deliver(iface, now, &whole, &header, true);
+}
+
+/// Dispatches a whole datagram to TCP, ICMP or UDP; `header` is its IP
+/// header, quoted (with the start of the payload) in an ICMP error.
+fn deliver(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>, header: &[u8], verify: bool) {
+    let src = ip.repr.src;
     match ip.repr.protocol {
         PROTO_TCP => match TcpSegment::parse_with(src, ip.repr.dst, ip.payload, verify) {
             Ok(seg) => {
@@ -49,7 +100,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
                     ip.repr.dst,
                     crate::wire::tcp::Summary(&seg.header, seg.payload.len())
                 );
-                iface.tcp_ingress(now, src, &seg);
+                iface.tcp_ingress(now, IpAddr::V4(src), &seg);
             }
             Err(e) => {
                 log::trace!("drop TCP from {src}: {e}");
@@ -59,14 +110,16 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
         PROTO_ICMP => icmp_ingress(iface, src, ip.payload),
         PROTO_UDP => match UdpDatagram::parse_with(src, ip.repr.dst, ip.payload, verify) {
             Ok(d) => {
-                if !iface.udp_ingress(src, &d) {
+                if !iface.udp_ingress(IpAddr::V4(src), &d) {
                     iface.stats.udp_no_socket += 1;
-                    let quote = packet.get(..packet.len().min(ICMP_QUOTE)).unwrap_or(&[]);
+                    let room = ICMP_QUOTE.saturating_sub(header.len());
+                    let mut quote = header.to_vec();
+                    quote.extend_from_slice(ip.payload.get(..room).unwrap_or(ip.payload));
                     let msg = IcmpMessage {
                         kind: icmp::DEST_UNREACHABLE,
                         code: icmp::CODE_PORT_UNREACHABLE,
                         rest: [0; 4],
-                        data: quote,
+                        data: &quote,
                     };
                     queue_icmp(iface, src, &msg);
                 }
@@ -83,7 +136,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
 /// protocol), the limited or our subnet's directed broadcast, a multicast
 /// group, or our own address (a forgery, or a loop). §4.2.3.10 says the
 /// same for TCP. A reply to any of these would go to many hosts or to us.
-fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
+pub(super) fn martian_source(cfg: &super::Config, src: Ipv4Addr) -> bool {
     src.is_unspecified()
         || src.is_broadcast()
         || src.is_multicast()
@@ -138,7 +191,7 @@ fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
         iface.stats.icmp_dropped += 1;
         return;
     }
-    let remote = std::net::SocketAddrV4::new(quoted.dst, quoted.dst_port);
+    let remote = SocketAddr::V4(SocketAddrV4::new(quoted.dst, quoted.dst_port));
     let local_port = quoted.src_port;
     let seq = quoted.seq;
     let error = match (msg.kind, msg.code) {
@@ -211,14 +264,19 @@ pub(super) fn build_reply<'b>(
     buf: &'b mut [u8],
 ) -> Option<&'b [u8]> {
     let (dst, protocol, len) = match r {
-        Reply::Tcp { dst, header } => (*dst, PROTO_TCP, header.header_len()),
+        Reply::Tcp {
+            dst: IpAddr::V4(dst),
+            header,
+        } => (*dst, PROTO_TCP, header.header_len()),
         Reply::Icmp { dst, message } => (*dst, PROTO_ICMP, message.len()),
+        _ => return None,
     };
     let total = IPV4_HEADER_LEN + len;
     let pkt = buf.get_mut(..total)?;
     match r {
         Reply::Tcp { header, .. } => header.emit(&mut pkt[IPV4_HEADER_LEN..], src, dst).ok()?,
         Reply::Icmp { message, .. } => pkt[IPV4_HEADER_LEN..].copy_from_slice(message),
+        Reply::Icmpv6 { .. } => return None,
     }
     build(pkt, src, dst, protocol, ttl, idents).ok()?;
     Some(pkt)

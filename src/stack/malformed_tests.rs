@@ -182,8 +182,11 @@ fn bad_ip_checksum_is_counted_as_ip_bad_checksum() {
 }
 
 #[test]
-fn fragments_are_counted_as_ip_fragments() {
-    // The stack sets DF on everything it sends and never reassembles.
+fn hostile_fragments_are_each_counted_under_their_reason() {
+    // The SYN's 36 bytes as a fragment: with MF (and with DF+MF) they are
+    // not a multiple of 8, so malformed; as the last fragment at offset 8
+    // the TCP header could be rewritten (RFC 1858), so tiny; at offset
+    // 65528 they run past 64 KiB.
     let mut inputs = Vec::new();
     for flags_offset in [0x2000u16, 0x0001, 0x2001, 0x1fff, 0x6000] {
         let mut p = syn();
@@ -193,23 +196,42 @@ fn fragments_are_counted_as_ip_fragments() {
     }
     let (out, s) = feed(inputs);
     assert!(out.is_empty(), "not even a RST or an ICMP error");
-    only(&s, "ip_fragments", 5);
+    assert_eq!((s.ip_fragments, s.frag_received), (5, 5));
+    assert_eq!(
+        (s.frag_tiny, s.frag_oversize, s.frag_malformed),
+        (1, 1, 3),
+        "{s:?}"
+    );
+    assert_eq!((s.tcp_segments_in, s.frag_reassembled), (0, 0));
 }
 
 #[test]
-fn non_ipv4_is_counted_as_ip_bad_version() {
-    // An IPv6 header (version 6, next header TCP, hop limit 64), then a TCP
-    // header: TUN hands us whatever the kernel routes into it.
-    let mut v6 = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
-    v6.extend_from_slice(&[0xfe; 32]);
-    v6.extend_from_slice(&syn()[IPV4_HEADER_LEN..]);
+fn neither_ipv4_nor_ipv6_is_counted_as_ip_bad_version() {
+    // TUN hands us whatever the kernel routes into it; versions other than
+    // 4 and 6 are dropped under their own counter.
     let mut v5 = syn();
     v5[0] = 0x55;
     let mut v0 = syn();
     v0[0] = 0x05;
-    let (out, s) = feed(vec![v6, v5, v0, vec![0x60; 40]]);
+    let mut v7 = syn();
+    v7[0] = 0x75;
+    let (out, s) = feed(vec![v5, v0, v7, vec![0xf0; 40]]);
     assert!(out.is_empty());
     only(&s, "ip_bad_version", 4);
+}
+
+#[test]
+fn ipv6_to_another_host_and_short_ipv6_are_counted_apart() {
+    // An IPv6 header (version 6, next header TCP, hop limit 64) to
+    // fefe:…, not us, then a TCP header.
+    let mut v6 = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+    v6.extend_from_slice(&[0xfe; 32]);
+    v6.extend_from_slice(&syn()[IPV4_HEADER_LEN..]);
+    // Payload length 0x6060 with 0 bytes behind the header.
+    let (out, s) = feed(vec![v6, vec![0x60; 40]]);
+    assert!(out.is_empty());
+    assert_eq!((s.ip6_not_for_us, s.ip6_truncated), (1, 1));
+    assert_eq!(s.dropped(), 2);
 }
 
 #[test]

@@ -13,12 +13,23 @@
 //! hashing). No threads, locks or clocks here.
 
 mod demux;
+mod direct;
+mod events;
+mod frag;
 mod ipv4;
+mod ipv6;
+mod sched;
 mod stats;
 mod udp;
 
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod direct_tests;
+#[cfg(test)]
+mod ipv6_tests;
+#[cfg(test)]
+mod listen_tests;
 #[cfg(test)]
 mod malformed_tests;
 #[cfg(test)]
@@ -32,18 +43,21 @@ mod sim_wan_tests;
 #[cfg(test)]
 mod tests;
 
-pub use demux::SocketHandle;
+pub use demux::{SocketHandle, MAX_BACKLOG};
+pub use events::SocketEvents;
+pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
-use crate::device::{Device, RxMeta};
+use crate::device::Device;
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
-use crate::wire::{TcpHeader, IPV4_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
+use crate::wire::{TcpHeader, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PROTO_TCP, UDP_HEADER_LEN};
 use demux::{Entry, Listener};
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 
 /// Packets read from the device per [`Interface::poll`] before output runs,
@@ -62,6 +76,9 @@ const REPLIES_PER_SECOND: u32 = 1000;
 pub struct Config {
     /// Our IPv4 address (tunstack's side of the link).
     pub addr: Ipv4Addr,
+    /// Our IPv6 address (tunstack's side of the link; the kernel's side
+    /// is conventionally `fd00::1/64`).
+    pub addr6: Ipv6Addr,
     /// Prefix length of our subnet, so its directed broadcast address is
     /// known and never accepted as a source; 32 (the default) when the
     /// subnet is unknown. [`Stack::open_tun`](crate::net::Stack::open_tun)
@@ -75,26 +92,33 @@ pub struct Config {
     pub tcp: tcp::Config,
     /// Most TCP connections held at once (all states).
     pub max_connections: usize,
-    /// Half-open connections per listener (SYN queue). When full, the
-    /// oldest half-open connection makes room for a new SYN; a half-open
-    /// connection holds no buffers (about 1 KiB), so the default is as deep
-    /// as Linux's `tcp_max_syn_backlog`: deeper than the TUN queue, so a
-    /// real client's ACK is processed before a flood can evict its entry.
+    /// Half-open connections per listener (SYN queue). When full, a SYN is
+    /// answered with a SYN cookie (or, with `syn_cookies` off, the oldest
+    /// half-open connection makes room for it); a half-open connection
+    /// holds no buffers (about 1 KiB), so the default is as deep as
+    /// Linux's `tcp_max_syn_backlog`.
     pub syn_backlog: usize,
-    /// Established, not yet accepted connections per listener.
+    /// Established, not yet accepted connections per listener, for
+    /// listeners opened without a backlog of their own (std's 128).
     pub accept_backlog: usize,
+    /// Answer SYNs with SYN cookies when the SYN queue is full (Linux's
+    /// `tcp_syncookies = 1`).
+    pub syn_cookies: bool,
     /// Ephemeral port range (Linux's default `ip_local_port_range`).
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Secret for ISNs and port randomization (drawn from the OS by `net`).
     pub secret: [u64; 2],
     /// Datagrams queued per UDP socket and direction.
     pub udp_queue: usize,
+    /// Fragment reassembly limits (memory caps, timeouts).
+    pub frag: FragLimits,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             addr: Ipv4Addr::new(10, 0, 0, 2),
+            addr6: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2),
             prefix_len: 32,
             mtu: 1500,
             ttl: 64,
@@ -107,9 +131,11 @@ impl Default for Config {
             max_connections: 16384,
             syn_backlog: 4096,
             accept_backlog: 128,
+            syn_cookies: true,
             ephemeral_ports: 32768..=60999,
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
+            frag: FragLimits::default(),
         }
     }
 }
@@ -157,11 +183,30 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A packet the demux answers with on its own (RST, ICMP).
+/// A packet the demux answers with on its own (RST, ICMP, ICMPv6).
 #[derive(Debug)]
 enum Reply {
-    Tcp { dst: Ipv4Addr, header: TcpHeader },
+    Tcp { dst: IpAddr, header: TcpHeader },
     Icmp { dst: Ipv4Addr, message: Vec<u8> },
+    Icmpv6 { dst: Ipv6Addr, message: Vec<u8> },
+}
+
+impl Reply {
+    fn dst(&self) -> IpAddr {
+        match self {
+            Reply::Tcp { dst, .. } => *dst,
+            Reply::Icmp { dst, .. } => IpAddr::V4(*dst),
+            Reply::Icmpv6 { dst, .. } => IpAddr::V6(*dst),
+        }
+    }
+}
+
+/// Length of the IP header we put in front of a packet to `dst`.
+fn ip_header_len(dst: IpAddr) -> usize {
+    match dst {
+        IpAddr::V4(_) => IPV4_HEADER_LEN,
+        IpAddr::V6(_) => IPV6_HEADER_LEN,
+    }
 }
 
 /// A SplitMix64 generator: deterministic from the injected seed.
@@ -187,10 +232,12 @@ pub struct Interface {
     // Ordered maps, not `HashMap`: its OS-seeded hashing would make the
     // order in which sockets are served (UDP datagrams leave in the order
     // `udp` iterates) differ between runs with the same inputs.
-    conns: BTreeMap<(SocketAddrV4, u16), usize>,
+    conns: BTreeMap<(SocketAddr, u16), usize>,
     listeners: BTreeMap<u16, Listener>,
     udp: BTreeMap<u16, udp::UdpSocket>,
     isn: IsnGenerator,
+    /// `cfg.tcp` with the MSS of IPv6 (MTU − 60, RFC 8200 §8.3).
+    tcp6: tcp::Config,
     rng: Rng,
     stats: Stats,
     replies: VecDeque<Reply>,
@@ -201,25 +248,50 @@ pub struct Interface {
     /// against it).
     now: Instant,
     idents: ipv4::Idents,
+    frag: Reassembler,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
+    /// Copy-once receive: the connection whose ring the next read places
+    /// its payload in ([`direct`]).
+    direct: Option<direct::Guess>,
+    /// The connection entry the last segment with data went to, set by
+    /// the demux, and the last such entry with how many in a row.
+    rx_hint: Option<usize>,
+    rx_streak: (Option<usize>, u32),
+    /// Entries touched since the last poll (see `sched`).
+    dirty: Vec<usize>,
+    /// Connection deadlines, earliest first (lazy; see `sched`).
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Connections that entered TIME-WAIT, oldest first, with generation.
+    time_waits: VecDeque<(usize, u32)>,
 }
 
 impl Interface {
     /// A new interface with no sockets.
     pub fn new(mut cfg: Config) -> Interface {
         cfg.mtu = cfg.mtu.clamp(576, 65535);
-        let mss = (cfg.mtu - IPV4_HEADER_LEN - crate::wire::TCP_HEADER_LEN).min(65535) as u16;
+        let tcp_hdr = crate::wire::TCP_HEADER_LEN;
+        let mss = (cfg.mtu - IPV4_HEADER_LEN - tcp_hdr).min(65535) as u16;
+        let mss6 = (cfg.mtu - IPV6_HEADER_LEN - tcp_hdr).min(65535) as u16;
         // `tcp.mss` is an upper bound; the MTU sets the real value.
+        let tcp6 = tcp::Config {
+            mss: cfg.tcp.mss.min(mss6).max(64),
+            ..cfg.tcp.clone()
+        };
         cfg.tcp.mss = cfg.tcp.mss.min(mss).max(64);
         let secret = cfg.secret;
+        let frag = Reassembler::new(cfg.frag.clone());
         Interface {
+            tcp6,
             isn: IsnGenerator::new(secret),
             rng: Rng(secret[0] ^ secret[1].rotate_left(17)),
             // Room for a TSO segment (IPv4's 64 KiB limit) if the device
             // takes them.
             tx_buf: vec![0u8; 65535],
-            rx_buf: vec![0u8; 65536],
+            // Room for the largest packet of either family: IPv6's payload
+            // length excludes its 40-byte header, so a 64 KiB TSO batch
+            // from the kernel is longer than any IPv4 packet.
+            rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             cfg,
             entries: Vec::new(),
             free: Vec::new(),
@@ -232,12 +304,42 @@ impl Interface {
             reply_budget: (REPLIES_PER_SECOND, Instant::ZERO),
             now: Instant::ZERO,
             idents: ipv4::Idents::default(),
+            frag,
+            direct: None,
+            rx_hint: None,
+            rx_streak: (None, 0),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            time_waits: VecDeque::new(),
         }
     }
 
-    /// Our address.
+    /// Our IPv4 address.
     pub fn addr(&self) -> Ipv4Addr {
         self.cfg.addr
+    }
+
+    /// Our IPv6 address.
+    pub fn addr6(&self) -> Ipv6Addr {
+        self.cfg.addr6
+    }
+
+    /// Our address of the family of `peer` (the one a packet to it leaves
+    /// from).
+    pub fn local_ip_for(&self, peer: IpAddr) -> IpAddr {
+        match peer {
+            IpAddr::V4(_) => IpAddr::V4(self.cfg.addr),
+            IpAddr::V6(_) => IpAddr::V6(self.cfg.addr6),
+        }
+    }
+
+    /// The TCP settings of a connection with `peer` (the MSS follows
+    /// the family's header size).
+    fn tcp_config(&self, peer: IpAddr) -> &tcp::Config {
+        match peer {
+            IpAddr::V4(_) => &self.cfg.tcp,
+            IpAddr::V6(_) => &self.tcp6,
+        }
     }
 
     /// The configuration in force.
@@ -272,14 +374,9 @@ impl Interface {
         let mut activity = false;
         let mut rx = std::mem::take(&mut self.rx_buf);
         for _ in 0..RX_BATCH {
-            match device.recv_meta(&mut rx) {
-                Ok(RxMeta { len: 0, .. }) => self.stats.rx_empty += 1,
-                Ok(RxMeta { len, checksum_ok }) => {
-                    activity = true;
-                    self.stats.rx_packets += 1;
-                    self.stats.rx_bytes += len as u64;
-                    ipv4::ingress(self, now, rx.get(..len).unwrap_or(&[]), !checksum_ok);
-                }
+            match self.recv_one(now, device, &mut rx) {
+                Ok(0) => self.stats.rx_empty += 1,
+                Ok(_) => activity = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -300,70 +397,147 @@ impl Interface {
     /// would only return `EAGAIN`.
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
-        let mut activity = false;
-        for e in self.entries.iter_mut().flatten() {
-            if e.tcb.poll_at().is_some_and(|t| t <= now) {
-                e.tcb.on_timeout(now);
-                e.events += 1;
-                activity = true;
-            }
-        }
+        self.frag.expire(now, &mut self.stats);
+        // Leaves the touched entries in table order, as a scan of the
+        // whole table would: output is deterministic whatever order they
+        // were touched in.
+        let mut activity = self.fire_timers(now);
         activity |= self.egress(now, device);
         activity |= self.reap();
+        self.reschedule();
         activity
     }
 
     /// The earliest instant at which [`poll`](Self::poll) has timer work.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.entries
+        // Entries touched since the last poll are not in the heap yet.
+        let touched = self
+            .dirty
             .iter()
-            .flatten()
+            .filter_map(|&i| self.entries.get(i).and_then(Option::as_ref))
             .filter_map(|e| e.tcb.poll_at())
-            .min()
+            .chain(self.frag.poll_at())
+            .min();
+        match (self.next_deadline(), touched) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The fragment reassembler (memory held, trains pending).
+    pub fn reassembler(&self) -> &Reassembler {
+        &self.frag
     }
 
     /// Handles one packet from the device.
     pub fn ingress(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
-        ipv4::ingress(self, now, packet, true);
+        ip_ingress(self, now, packet, true);
+        self.rx_hint = None;
     }
 
     /// Writes all ready segments and replies. Returns true if any was sent.
     fn egress(&mut self, now: Instant, device: &mut dyn Device) -> bool {
+        let mut sent = self.egress_tcp(now, device);
+        let mut buf = std::mem::take(&mut self.tx_buf);
+        let ttl = self.cfg.ttl;
+        let (src4, src6) = (self.cfg.addr, self.cfg.addr6);
+        for (port, s) in self.udp.iter_mut() {
+            if !s.tx.is_empty() {
+                // Room in the send queue again.
+                s.events += 1;
+            }
+            while let Some((dst, data)) = s.tx.pop_front() {
+                let d = crate::wire::UdpDatagram {
+                    src_port: *port,
+                    dst_port: dst.port(),
+                    payload: &data,
+                };
+                let hlen = ip_header_len(dst.ip());
+                let len = UDP_HEADER_LEN + data.len();
+                let Some(pkt) = buf.get_mut(..hlen + len) else {
+                    continue;
+                };
+                let udp = crate::wire::PROTO_UDP;
+                let ttl = s.ttl.unwrap_or(ttl);
+                let built = match dst.ip() {
+                    IpAddr::V4(d4) => {
+                        d.emit(&mut pkt[hlen..], src4, d4).is_ok()
+                            && ipv4::build(pkt, src4, d4, udp, ttl, &mut self.idents).is_ok()
+                    }
+                    IpAddr::V6(d6) => {
+                        d.emit(&mut pkt[hlen..], src6, d6).is_ok()
+                            && ipv6::build(pkt, src6, d6, udp, ttl, 0).is_ok()
+                    }
+                };
+                if built {
+                    self.stats.udp_sent += 1;
+                    send(&mut self.stats, device, pkt);
+                    sent = true;
+                }
+            }
+        }
+        // Closed sockets whose last datagrams just left.
+        self.udp.retain(|_, s| !(s.closing && s.tx.is_empty()));
+        while let Some(r) = self.replies.pop_front() {
+            let pkt = match r.dst() {
+                IpAddr::V4(_) => ipv4::build_reply(&r, src4, ttl, &mut self.idents, &mut buf),
+                IpAddr::V6(_) => ipv6::build_reply(&r, src6, ttl, &mut buf),
+            };
+            if let Some(pkt) = pkt {
+                send(&mut self.stats, device, pkt);
+                sent = true;
+            }
+        }
+        self.tx_buf = buf;
+        sent
+    }
+
+    /// Writes every TCP segment the connections have ready.
+    fn egress_tcp(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         let mut sent = false;
-        let src = self.cfg.addr;
+        let (src4, src6) = (self.cfg.addr, self.cfg.addr6);
         let ttl = self.cfg.ttl;
         let mut buf = std::mem::take(&mut self.tx_buf);
-        // With TSO a segment may carry up to IPv4's 64 KiB less the
-        // largest headers; the device cuts it at the MSS.
+        // With TSO a segment may carry up to 64 KiB less the largest
+        // headers; the device cuts it at the MSS.
         let tso = device.offload().tso;
-        let tso_max = if tso {
-            buf.len().min(65535) - IPV4_HEADER_LEN - crate::wire::TCP_MAX_HEADER_LEN
-        } else {
-            0
+        let tso_max = |hlen: usize| {
+            if tso {
+                buf.len().min(65535) - hlen - crate::wire::TCP_MAX_HEADER_LEN
+            } else {
+                0
+            }
         };
-        for i in 0..self.entries.len() {
+        let (tso_max4, tso_max6) = (tso_max(IPV4_HEADER_LEN), tso_max(IPV6_HEADER_LEN));
+        for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
             };
-            e.tcb.set_tso_max(tso_max);
+            let dst = e.tcb.remote().ip();
+            let ip_len = ip_header_len(dst);
+            e.tcb
+                .set_tso_max(if dst.is_ipv6() { tso_max6 } else { tso_max4 });
             while let Some(t) = e.tcb.poll_transmit(now) {
                 let hlen = t.header.header_len();
                 let tcp_len = hlen + t.payload_len;
-                let total = IPV4_HEADER_LEN + tcp_len;
+                let total = ip_len + tcp_len;
                 let Some(pkt) = buf.get_mut(..total) else {
                     log::error!("segment of {total} bytes exceeds the MTU buffer");
                     break;
                 };
-                let copied = e.tcb.copy_payload(&t, &mut pkt[IPV4_HEADER_LEN + hlen..]);
-                let dst = *e.tcb.remote().ip();
+                let copied = e.tcb.copy_payload(&t, &mut pkt[ip_len + hlen..]);
                 let ttl = e.tcb.ttl().unwrap_or(ttl);
                 let gso = if tso && t.gso_size > 0 {
                     u16::try_from(t.gso_size).ok()
                 } else {
                     None
                 };
-                let tcp = &mut pkt[IPV4_HEADER_LEN..];
+                let src = match dst {
+                    IpAddr::V4(_) => IpAddr::V4(src4),
+                    IpAddr::V6(_) => IpAddr::V6(src6),
+                };
+                let tcp = &mut pkt[ip_len..];
                 let emitted = if gso.is_some() {
                     t.header.emit_partial(tcp, src, dst)
                 } else {
@@ -373,7 +547,11 @@ impl Interface {
                     log::error!("could not build segment {:?}", t.header);
                     break;
                 }
-                if ipv4::build(pkt, src, dst, PROTO_TCP, ttl, &mut self.idents).is_err() {
+                let built = match dst {
+                    IpAddr::V4(d) => ipv4::build(pkt, src4, d, PROTO_TCP, ttl, &mut self.idents),
+                    IpAddr::V6(d) => ipv6::build(pkt, src6, d, PROTO_TCP, ttl, e.flow_label),
+                };
+                if built.is_err() {
                     break;
                 }
                 self.stats.tcp_segments_out += 1;
@@ -388,41 +566,6 @@ impl Interface {
                 } else {
                     send(&mut self.stats, device, pkt);
                 }
-                sent = true;
-            }
-        }
-        for (port, s) in self.udp.iter_mut() {
-            if !s.tx.is_empty() {
-                // Room in the send queue again.
-                s.events += 1;
-            }
-            while let Some((dst, data)) = s.tx.pop_front() {
-                let d = crate::wire::UdpDatagram {
-                    src_port: *port,
-                    dst_port: dst.port(),
-                    payload: &data,
-                };
-                let len = UDP_HEADER_LEN + data.len();
-                let Some(pkt) = buf.get_mut(..IPV4_HEADER_LEN + len) else {
-                    continue;
-                };
-                if d.emit(&mut pkt[IPV4_HEADER_LEN..], src, *dst.ip()).is_err() {
-                    continue;
-                }
-                let udp = crate::wire::PROTO_UDP;
-                let ttl = s.ttl.unwrap_or(ttl);
-                if ipv4::build(pkt, src, *dst.ip(), udp, ttl, &mut self.idents).is_ok() {
-                    self.stats.udp_sent += 1;
-                    send(&mut self.stats, device, pkt);
-                    sent = true;
-                }
-            }
-        }
-        // Closed sockets whose last datagrams just left.
-        self.udp.retain(|_, s| !(s.closing && s.tx.is_empty()));
-        while let Some(r) = self.replies.pop_front() {
-            if let Some(pkt) = ipv4::build_reply(&r, src, ttl, &mut self.idents, &mut buf) {
-                send(&mut self.stats, device, pkt);
                 sent = true;
             }
         }
@@ -446,6 +589,15 @@ impl Interface {
         }
         *left -= 1;
         self.replies.push_back(r);
+    }
+}
+
+/// One packet from the device: the version nibble tells the families
+/// apart (a TUN device without packet information carries both).
+fn ip_ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify: bool) {
+    match packet.first().map(|b| b >> 4) {
+        Some(6) => ipv6::ingress(iface, now, packet, verify),
+        _ => ipv4::ingress(iface, now, packet, verify),
     }
 }
 

@@ -5,9 +5,10 @@
 
 use super::tests::{packet, tcp_header, udp_packet, PEER, US};
 use super::*;
-use crate::device::Offload;
+use crate::device::{Offload, RxMeta};
 use crate::tcp::State;
 use crate::wire::{checksum, Flags, Ipv4Packet, SeqNumber, TcpSegment};
+use std::net::SocketAddrV4;
 
 /// An in-memory device that says what offloads it has and records which
 /// call each packet came through.
@@ -332,7 +333,7 @@ fn bad_udp_checksum_is_dropped_unless_the_device_vouches_for_it() {
         let mut buf = [0u8; 16];
         let got = iface.udp_recv(5353, &mut buf);
         if checksum_ok {
-            assert_eq!(got, Some((8, SocketAddrV4::new(PEER, 4000))));
+            assert_eq!(got, Some((8, SocketAddrV4::new(PEER, 4000).into())));
             assert_eq!(&buf[..7], b"datagra");
             assert_eq!(iface.stats().udp_malformed, 0);
         } else {

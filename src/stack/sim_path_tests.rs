@@ -8,6 +8,7 @@ use super::tests::VecDevice;
 use super::*;
 use crate::device::{FaultInjector, Faults};
 use crate::time::Duration;
+use std::net::SocketAddrV4;
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -98,34 +98,44 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
     }
 }
 
-const CELLS: [Cell; 5] = [
-    cell(Loss::Random(0.0), 0.8),
-    cell(Loss::Random(0.001), 0.8),
-    cell(Loss::Random(0.005), 0.8),
-    cell(Loss::Random(0.01), 0.8),
-    cell(Loss::Bursty, 0.8),
+/// 10 ms: a flight of about 86 segments, where 2% is two of them. The
+/// loss response needs six loss events in a round before it believes the
+/// rate (`tcp::bbr`), so 1% random and bursty loss hold 0.94× or more.
+const CELLS_10MS: [Cell; 5] = [
+    cell(Loss::Random(0.0), 0.9),
+    cell(Loss::Random(0.001), 0.9),
+    cell(Loss::Random(0.005), 0.9),
+    cell(Loss::Random(0.01), 0.9),
+    cell(Loss::Bursty, 0.9),
 ];
 
 #[test]
 fn wan_sim_shapes_10ms_bbr() {
-    shapes(10, 16 << 20, &CELLS);
+    shapes(10, 16 << 20, &CELLS_10MS);
 }
+
+const CELLS_50MS: [Cell; 5] = [
+    cell(Loss::Random(0.0), 0.85),
+    cell(Loss::Random(0.001), 0.85),
+    cell(Loss::Random(0.005), 0.85),
+    cell(Loss::Random(0.01), 0.85),
+    cell(Loss::Bursty, 0.85),
+];
 
 #[test]
 fn wan_sim_shapes_50ms_bbr() {
-    shapes(50, 24 << 20, &CELLS);
+    shapes(50, 24 << 20, &CELLS_50MS);
 }
 
-/// At 100 ms, 1% random and bursty loss fall short of the 0.8× target
-/// (steady state 0.60× and 0.67× with this seed; Linux BBR holds 0.86× or
-/// more on the bench). Their floors sit just under what they reach, so
-/// they guard against getting worse; the target stays 0.8×.
+/// At 100 ms bursty loss is the one cell under 0.85× (0.76× with this
+/// seed): bursts lose retransmissions, and two retransmission timeouts
+/// (200 ms against a 100–200 ms RTT) send the whole flight again.
 const CELLS_100MS: [Cell; 5] = [
-    cell(Loss::Random(0.0), 0.8),
-    cell(Loss::Random(0.001), 0.8),
-    cell(Loss::Random(0.005), 0.8),
-    cell(Loss::Random(0.01), 0.55),
-    cell(Loss::Bursty, 0.6),
+    cell(Loss::Random(0.0), 0.85),
+    cell(Loss::Random(0.001), 0.85),
+    cell(Loss::Random(0.005), 0.85),
+    cell(Loss::Random(0.01), 0.85),
+    cell(Loss::Bursty, 0.7),
 ];
 
 #[test]

@@ -6,6 +6,7 @@ use super::*;
 use crate::tcp::State;
 use crate::wire::icmp::{self, IcmpMessage};
 use crate::wire::{Flags, Ipv4Packet, Ipv4Repr, SeqNumber, TcpSegment};
+use std::net::SocketAddrV4;
 
 /// An in-memory device: packets to read, packets written.
 #[derive(Default)]
@@ -124,7 +125,7 @@ fn malformed_packets_are_counted_by_reason() {
     );
     let inputs = vec![
         vec![],
-        vec![0x60; 40],
+        vec![0x70; 40],
         good[..10].to_vec(),
         bad_ip_sum,
         bad_tcp_sum,
@@ -237,7 +238,7 @@ fn udp_bound_port_receives_and_replies() {
     let mut buf = [0u8; 2];
     assert_eq!(
         iface.udp_recv(53, &mut buf),
-        Some((2, SocketAddrV4::new(PEER, 4000)))
+        Some((2, SocketAddrV4::new(PEER, 4000).into()))
     );
     assert_eq!(&buf, b"on", "truncated like recv_from");
     iface
@@ -314,9 +315,10 @@ fn listener_completes_handshake_and_queues_for_accept() {
 }
 
 #[test]
-fn listener_full_syn_queue_evicts_the_oldest_half_open_connection() {
+fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookies() {
     let mut iface = Interface::new(Config {
         syn_backlog: 2,
+        syn_cookies: false,
         ..Config::default()
     });
     iface.tcp_listen(80).unwrap();
@@ -506,7 +508,7 @@ fn table_limit_is_enforced() {
 
 /// Drives a passive connection on port 80 through an active close by us
 /// into TIME-WAIT; returns (our ISS, the peer's next sequence number).
-fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
+pub(super) fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
     iface.tcp_listen(80).unwrap();
     let out = poll_with(
         iface,

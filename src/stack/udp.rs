@@ -7,20 +7,20 @@ use super::{Error, Interface};
 use crate::tcp::IcmpError;
 use crate::wire::{UdpDatagram, IPV4_HEADER_LEN, UDP_HEADER_LEN};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// A bound UDP port's queues.
 #[derive(Debug, Default)]
 pub(super) struct UdpSocket {
-    rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
-    pub(super) tx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    rx: VecDeque<(SocketAddr, Vec<u8>)>,
+    pub(super) tx: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Readiness-change counter (see `net::Poll`).
     pub(super) events: u64,
     /// `IP_TTL` of this socket's datagrams; `None` = the stack's.
     pub(super) ttl: Option<u8>,
     /// The last ICMP error about a datagram we sent (`SO_ERROR`), with the
     /// destination it names.
-    error: Option<(SocketAddrV4, IcmpError)>,
+    error: Option<(SocketAddr, IcmpError)>,
     /// Unbound with datagrams still queued: they leave on the next poll
     /// (as Linux sends what a closed socket queued), then the entry goes.
     pub(super) closing: bool,
@@ -92,9 +92,14 @@ impl Interface {
         self.udp.get(&port).filter(|s| !s.closing)
     }
 
-    /// Largest UDP payload that fits one packet.
+    /// Largest UDP payload that fits one IPv4 packet.
     pub fn udp_max_payload(&self) -> usize {
         self.cfg.mtu - IPV4_HEADER_LEN - UDP_HEADER_LEN
+    }
+
+    /// Largest UDP payload that fits one packet to `dst`.
+    pub fn udp_max_payload_to(&self, dst: IpAddr) -> usize {
+        self.cfg.mtu - super::ip_header_len(dst) - UDP_HEADER_LEN
     }
 
     /// Queues `data` from `port` to `dst`; it leaves on the next poll.
@@ -104,10 +109,11 @@ impl Interface {
     pub fn udp_send(
         &mut self,
         port: u16,
-        dst: SocketAddrV4,
+        dst: impl Into<SocketAddr>,
         data: &[u8],
     ) -> Result<(), UdpSendError> {
-        if data.len() > self.udp_max_payload() {
+        let dst = dst.into();
+        if data.len() > self.udp_max_payload_to(dst.ip()) {
             return Err(UdpSendError::TooLarge);
         }
         let limit = self.cfg.udp_queue;
@@ -128,7 +134,7 @@ impl Interface {
     /// Takes the oldest received datagram: copies as much as fits into
     /// `buf` (the rest is discarded, as `recv_from` does) and returns the
     /// length copied and the sender.
-    pub fn udp_recv(&mut self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+    pub fn udp_recv(&mut self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
         let (from, data) = self.udp.get_mut(&port)?.rx.pop_front()?;
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
@@ -137,7 +143,7 @@ impl Interface {
 
     /// Like [`udp_recv`](Self::udp_recv) but leaves the datagram queued
     /// (`MSG_PEEK`).
-    pub fn udp_peek(&self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+    pub fn udp_peek(&self, port: u16, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
         let (from, data) = self.udp_open(port)?.rx.front()?;
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
@@ -167,7 +173,7 @@ impl Interface {
     }
 
     /// Takes the pending ICMP error of `port` (`SO_ERROR` reads and clears).
-    pub fn udp_take_error(&mut self, port: u16) -> Option<(SocketAddrV4, IcmpError)> {
+    pub fn udp_take_error(&mut self, port: u16) -> Option<(SocketAddr, IcmpError)> {
         self.udp.get_mut(&port)?.error.take()
     }
 
@@ -177,7 +183,7 @@ impl Interface {
     pub(super) fn udp_icmp_error(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         error: IcmpError,
     ) -> bool {
         let Some(s) = self.udp.get_mut(&local_port).filter(|s| !s.closing) else {
@@ -199,7 +205,7 @@ impl Interface {
     }
 
     /// Delivers an arriving datagram; false if no socket is bound.
-    pub(super) fn udp_ingress(&mut self, src: Ipv4Addr, d: &UdpDatagram<'_>) -> bool {
+    pub(super) fn udp_ingress(&mut self, src: IpAddr, d: &UdpDatagram<'_>) -> bool {
         let limit = self.cfg.udp_queue;
         let Some(s) = self.udp.get_mut(&d.dst_port).filter(|s| !s.closing) else {
             return false;
@@ -208,7 +214,7 @@ impl Interface {
             self.stats.udp_queue_full += 1;
             return true;
         }
-        s.rx.push_back((SocketAddrV4::new(src, d.src_port), d.payload.to_vec()));
+        s.rx.push_back((SocketAddr::new(src, d.src_port), d.payload.to_vec()));
         s.events += 1;
         self.stats.udp_delivered += 1;
         true

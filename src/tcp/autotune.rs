@@ -93,21 +93,21 @@ impl Autotune {
 impl Tcb {
     /// Starts the DRS measurement with the first data received.
     fn autotune_start(&mut self, now: Instant) {
-        self.tune.space = INITIAL_SPACE_SEGMENTS * self.rcv_mss.max(usize::from(self.cfg.mss));
-        self.tune.space = self.tune.space.min(self.rx.capacity()).max(1);
+        self.tune.space = INITIAL_SPACE_SEGMENTS * self.rcv.mss.max(usize::from(self.cfg.mss));
+        self.tune.space = self.tune.space.min(self.rcv.buf.capacity()).max(1);
         self.tune.mark = (self.tune.copied, now);
     }
 
     /// Receiver RTT measurement for an arriving in-order data segment
     /// (before RCV.NXT moves past it).
     pub(super) fn rcv_rtt_measure(&mut self, seg: &TcpSegment<'_>, now: Instant) {
-        if self.ts_ok {
+        if self.opts.ts_ok {
             let Some((_, ecr)) = seg.header.options.timestamp else {
                 return;
             };
             // Only full-sized segments (a small one may answer a delayed
             // ACK) and one sample per echoed value.
-            if ecr == 0 || ecr == self.tune.last_tsecr || seg.payload.len() < self.rcv_mss {
+            if ecr == 0 || ecr == self.tune.last_tsecr || seg.payload.len() < self.rcv.mss {
                 return;
             }
             self.tune.last_tsecr = ecr;
@@ -121,13 +121,13 @@ impl Tcb {
             return;
         }
         match self.tune.window_probe {
-            Some((end, start)) if self.rcv_nxt.diff(end) >= 0 => {
+            Some((end, start)) if self.rcv.nxt.diff(end) >= 0 => {
                 self.tune.sample(now.saturating_duration_since(start), true);
             }
             Some(_) => return,
             None => {}
         }
-        self.tune.window_probe = Some((self.rcv_nxt + self.rcv_wnd_adv.max(1), now));
+        self.tune.window_probe = Some((self.rcv.nxt + self.rcv.wnd.max(1), now));
     }
 
     /// Dynamic Right-Sizing: once per receiver RTT, if the application
@@ -159,7 +159,7 @@ impl Tcb {
         let copied = usize::try_from(per_horizon).unwrap_or(usize::MAX);
         if copied > self.tune.space {
             if self.tune.rx {
-                let mss = self.rcv_mss.max(1);
+                let mss = self.rcv.mss.max(1);
                 let mut want = copied.saturating_mul(2) + HEADROOM_SEGMENTS * mss;
                 // A sender still speeding up sends more next time: add the
                 // growth seen, twice (as Linux does; the growth counted is
@@ -168,16 +168,16 @@ impl Tcb {
                 let grow = want.saturating_mul((copied - self.tune.space).min(2 * space)) / space;
                 want = want.saturating_add(grow.saturating_mul(2));
                 let want = want.min(self.cfg.recv_buffer_max);
-                if want > self.rx.capacity() {
+                if want > self.rcv.buf.capacity() {
                     log::trace!(
                         "{}: receive buffer {} -> {} (read {} per {:?})",
                         self.remote,
-                        self.rx.capacity(),
+                        self.rcv.buf.capacity(),
                         want,
                         copied,
                         horizon
                     );
-                    self.rx.set_capacity(want);
+                    self.rcv.buf.set_capacity(want);
                 }
             }
             self.tune.space = copied;
@@ -193,12 +193,14 @@ impl Tcb {
             return;
         }
         let want = self
+            .loss
             .cc
             .cwnd()
             .saturating_mul(2)
             .min(self.cfg.send_buffer_max);
-        if want > self.tx.capacity() {
-            self.tx.set_capacity(want);
+        if want > self.snd.buf.capacity() {
+            self.snd.buf.set_capacity(want);
+            self.events.push(super::Event::Writable);
         }
     }
 
@@ -207,10 +209,10 @@ impl Tcb {
     /// the receive ring once the peer's FIN was read.
     pub(super) fn release_finished_buffers(&mut self) {
         if self.fin_acked() || self.state == super::State::Closed {
-            self.tx.release_if_empty();
+            self.snd.buf.release_if_empty();
         }
-        if (self.rcv_fin || self.state == super::State::Closed) && self.ooo.is_empty() {
-            self.rx.release_if_empty();
+        if (self.rcv.fin || self.state == super::State::Closed) && self.rcv.ooo.is_empty() {
+            self.rcv.buf.release_if_empty();
         }
     }
 
@@ -234,6 +236,6 @@ impl Tcb {
     /// receive): what its buffers cost in memory, as opposed to their
     /// capacities.
     pub fn buffer_memory(&self) -> usize {
-        self.tx.allocated() + self.rx.allocated()
+        self.snd.buf.allocated() + self.rcv.buf.allocated()
     }
 }

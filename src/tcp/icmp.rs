@@ -15,28 +15,32 @@ impl Tcb {
     /// Applies an ICMP error quoting our segment with sequence `seq`.
     /// Returns false if it was ignored (sequence not in flight).
     pub fn on_icmp_error(&mut self, seq: SeqNumber, error: IcmpError) -> bool {
-        let in_flight = seq.diff(self.snd_una) >= 0 && seq.diff(self.snd_max) < 0;
+        let in_flight = seq.diff(self.snd.una) >= 0 && seq.diff(self.snd.max) < 0;
         if !in_flight {
             return false;
         }
         match error {
             IcmpError::FragmentationNeeded(mtu) => {
-                // RFC 1191 §4: never below 68; our MSS excludes options.
+                // RFC 1191 §4: never below 68; RFC 8201 §4: never below
+                // IPv6's 1280 (the stack raises a smaller Packet Too Big
+                // to it). Our MSS excludes options.
                 let mtu = usize::from(mtu);
-                if mtu >= 68 {
-                    let overhead = 40 + if self.ts_ok { 12 } else { 0 };
+                let min = if self.remote.is_ipv6() { 1280 } else { 68 };
+                if mtu >= min {
+                    let ip = if self.remote.is_ipv6() { 40 } else { 20 };
+                    let overhead = ip + 20 + if self.opts.ts_ok { 12 } else { 0 };
                     let mss = mtu.saturating_sub(overhead).max(64);
-                    if mss < self.snd_mss {
-                        self.snd_mss = mss;
+                    if mss < self.opts.snd_mss {
+                        self.opts.snd_mss = mss;
                         // Resend what was too big.
-                        self.snd_nxt = self.snd_una;
+                        self.snd.nxt = self.snd.una;
                     }
                 }
             }
             IcmpError::PortUnreachable if self.state == State::SynSent => {
                 self.set_closed(Some(ConnectionError::Refused));
             }
-            IcmpError::Unreachable if self.state == State::SynSent && self.retries > 0 => {
+            IcmpError::Unreachable if self.state == State::SynSent && self.timers.retries > 0 => {
                 // RFC 5927 §4.1 allows aborting a connection attempt; give
                 // the SYN one retransmission first, as a route may settle.
                 self.set_closed(Some(ConnectionError::Unreachable));

@@ -5,7 +5,7 @@
 
 use crate::time::Instant;
 use crate::wire::SeqNumber;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Keyed ISN generator.
 #[derive(Clone, Debug)]
@@ -20,13 +20,19 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` at `now`.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNumber {
-        let mut msg = [0u8; 12];
-        msg[0..4].copy_from_slice(&local.ip().octets());
-        msg[4..6].copy_from_slice(&local.port().to_be_bytes());
-        msg[6..10].copy_from_slice(&remote.ip().octets());
-        msg[10..12].copy_from_slice(&remote.port().to_be_bytes());
-        let f = siphash24(self.key, &msg);
+    pub fn isn(
+        &self,
+        now: Instant,
+        local: impl Into<SocketAddr>,
+        remote: impl Into<SocketAddr>,
+    ) -> SeqNumber {
+        let (local, remote) = (local.into(), remote.into());
+        let mut msg = [0u8; 36];
+        let mut n = put_ip(&mut msg, 0, local.ip());
+        msg[n..n + 2].copy_from_slice(&local.port().to_be_bytes());
+        n = put_ip(&mut msg, n + 2, remote.ip());
+        msg[n..n + 2].copy_from_slice(&remote.port().to_be_bytes());
+        let f = siphash24(self.key, &msg[..n + 2]);
         // M: a timer ticking every 4 µs (RFC 6528 §3).
         let m = (now.total_micros() / 4) as u32;
         SeqNumber(m.wrapping_add(f as u32))
@@ -40,13 +46,45 @@ impl IsnGenerator {
     /// the same ports in TIME-WAIT accepts a new SYN only if its TSval is
     /// newer (RFC 6191 §2); a per-connection random offset failed that
     /// half of the time, and the SYN was retried a second later.
-    pub fn ts_offset(&self, local: Ipv4Addr, remote: Ipv4Addr) -> u32 {
-        let mut msg = [0u8; 9];
-        msg[0..4].copy_from_slice(&local.octets());
-        msg[4..8].copy_from_slice(&remote.octets());
+    pub fn ts_offset(&self, local: impl Into<IpAddr>, remote: impl Into<IpAddr>) -> u32 {
+        let mut msg = [0u8; 33];
+        let mut n = put_ip(&mut msg, 0, local.into());
+        n = put_ip(&mut msg, n, remote.into());
         // Separates this use of the key from the ISN's.
-        msg[8] = b'T';
-        siphash24(self.key, &msg) as u32
+        msg[n] = b'T';
+        siphash24(self.key, &msg[..n + 1]) as u32
+    }
+
+    /// The IPv6 flow label of a connection (RFC 6437 §3): a keyed hash of
+    /// the 4-tuple, 20 bits, never zero, so a flow's packets share one
+    /// label that an observer cannot predict for other flows.
+    pub fn flow_label(&self, local: impl Into<SocketAddr>, remote: impl Into<SocketAddr>) -> u32 {
+        let (local, remote) = (local.into(), remote.into());
+        let mut msg = [0u8; 37];
+        let mut n = put_ip(&mut msg, 0, local.ip());
+        msg[n..n + 2].copy_from_slice(&local.port().to_be_bytes());
+        n = put_ip(&mut msg, n + 2, remote.ip());
+        msg[n..n + 2].copy_from_slice(&remote.port().to_be_bytes());
+        // Separates this use of the key from the ISN's.
+        msg[n + 2] = b'F';
+        let h = siphash24(self.key, &msg[..n + 3]);
+        // Fold the hash so all of it bears on the 20 bits kept.
+        let label = ((h ^ (h >> 20) ^ (h >> 40)) & 0xf_ffff) as u32;
+        label.max(1)
+    }
+}
+
+/// Writes `ip` at `msg[at..]` (4 or 16 bytes); returns the end.
+pub(super) fn put_ip(msg: &mut [u8], at: usize, ip: IpAddr) -> usize {
+    match ip {
+        IpAddr::V4(a) => {
+            msg[at..at + 4].copy_from_slice(&a.octets());
+            at + 4
+        }
+        IpAddr::V6(a) => {
+            msg[at..at + 16].copy_from_slice(&a.octets());
+            at + 16
+        }
     }
 }
 
@@ -96,7 +134,7 @@ pub fn siphash24(key: [u64; 2], data: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddrV4};
 
     #[test]
     fn siphash_reference_vector() {
@@ -140,5 +178,28 @@ mod tests {
             g.ts_offset(us, peer),
             IsnGenerator::new([1, 3]).ts_offset(us, peer)
         );
+    }
+
+    #[test]
+    fn ipv6_tuples_key_isn_timestamps_and_flow_label() {
+        use std::net::{Ipv6Addr, SocketAddrV6};
+        let ip = |n| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, n);
+        let a = SocketAddrV6::new(ip(2), 40000, 0, 0);
+        let b = SocketAddrV6::new(ip(1), 80, 0, 0);
+        let c = SocketAddrV6::new(ip(3), 80, 0, 0);
+        let g = IsnGenerator::new([1, 2]);
+        let t = Instant::from_secs(5);
+        // The whole 128-bit address counts, not only a prefix of it.
+        assert_ne!(g.isn(t, a, b), g.isn(t, a, c));
+        assert_ne!(g.ts_offset(ip(2), ip(1)), g.ts_offset(ip(2), ip(3)));
+        // An IPv4 tuple and its IPv4-mapped twin are different inputs.
+        let v4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+        let mapped = SocketAddrV6::new(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(), 80, 0, 0);
+        assert_ne!(g.isn(t, a, v4), g.isn(t, a, mapped));
+        let (fb, fc) = (g.flow_label(a, b), g.flow_label(a, c));
+        assert!(fb != 0 && fb <= 0xf_ffff && fc != 0 && fc <= 0xf_ffff);
+        assert_ne!(fb, fc);
+        assert_eq!(fb, g.flow_label(a, b), "stable for the flow");
+        assert_ne!(fb, IsnGenerator::new([1, 3]).flow_label(a, b), "keyed");
     }
 }

@@ -11,7 +11,7 @@
 //! and timestamps (RFC 7323), SACK blocks (RFC 2018), delayed ACK and Nagle
 //! (RFC 1122 §4.2.3), keepalive (RFC 1122 §4.2.3.6),
 //! RST and challenge-ACK rules (RFC 5961 §3–§4) and ISN generation
-//! (RFC 6528).
+//! (RFC 6528), and SYN cookies for a full SYN queue (RFC 4987 §3.6).
 //!
 //! It performs no I/O and reads no clock: inputs are segments plus an
 //! explicit [`Instant`](crate::time::Instant), outputs are segments to send
@@ -25,7 +25,9 @@
 
 mod autotune;
 pub mod bbr;
+mod blocks;
 mod congestion;
+mod event;
 mod icmp;
 mod input;
 pub mod isn;
@@ -38,7 +40,10 @@ mod reason;
 mod recovery;
 mod rtt;
 mod sack;
+mod sendable;
 mod state;
+mod stats;
+pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
@@ -48,12 +53,14 @@ mod tests;
 
 pub use bbr::BbrMode;
 pub use congestion::{Algorithm, CcState, CongestionControl, UnknownAlgorithm};
+pub use event::Event;
 pub use isn::IsnGenerator;
 pub use output::Transmit;
 pub use reason::{AckReason, Reason};
 pub use rtt::RttEstimator;
 pub use state::State;
-pub use tcb::{ConnStats, Tcb};
+pub use stats::ConnStats;
+pub use tcb::Tcb;
 
 use crate::time::Duration;
 use core::fmt;

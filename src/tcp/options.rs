@@ -20,31 +20,33 @@ impl Tcb {
         let opts = &syn.header.options;
         let peer_mss = opts.mss.map_or(536, usize::from);
         // A peer MSS of 0 or absurdly small would stall us; floor it at 64.
-        self.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
+        self.opts.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
         match (self.cfg.window_scaling, opts.window_scale) {
             (true, Some(shift)) => {
-                self.snd_wscale = shift;
-                self.wscale_ok = true;
+                self.opts.snd_wscale = shift;
+                self.opts.wscale_ok = true;
             }
             _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.opts.snd_wscale = 0;
+                self.opts.rcv_wscale = 0;
             }
         }
-        self.sack_ok = self.cfg.sack && opts.sack_permitted;
+        self.opts.sack_ok = self.cfg.sack && opts.sack_permitted;
         if let (true, Some((val, _))) = (self.cfg.timestamps, opts.timestamp) {
-            self.ts_ok = true;
-            self.ts_recent = val;
-            self.ts_recent_at = now;
+            self.opts.ts_ok = true;
+            self.opts.ts_recent = val;
+            self.opts.ts_recent_at = now;
             // RFC 7323 §3.2: the option costs 12 bytes in every segment.
-            self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+            self.opts.snd_mss = self.opts.snd_mss.saturating_sub(12).max(64);
         }
-        self.cc.set_mss(self.snd_mss, self.cfg.initial_window);
+        self.loss
+            .cc
+            .set_mss(self.opts.snd_mss, self.cfg.initial_window);
     }
 
     /// Our TSval: a millisecond clock plus a per-connection offset.
     pub(super) fn ts_val(&self, now: Instant) -> u32 {
-        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+        (now.total_millis() as u32).wrapping_add(self.opts.ts_offset)
     }
 
     /// Options of our SYN (or SYN-ACK, answering only what the peer offered).
@@ -53,14 +55,17 @@ impl Tcb {
             mss: Some(self.cfg.mss),
             ..TcpOptions::default()
         };
-        if self.cfg.window_scaling && (!syn_ack || self.wscale_ok) {
-            o.window_scale = Some(self.rcv_wscale);
+        if self.cfg.window_scaling && (!syn_ack || self.opts.wscale_ok) {
+            o.window_scale = Some(self.opts.rcv_wscale);
         }
-        if self.cfg.sack && (!syn_ack || self.sack_ok) {
+        if self.cfg.sack && (!syn_ack || self.opts.sack_ok) {
             o.sack_permitted = true;
         }
-        if self.cfg.timestamps && (!syn_ack || self.ts_ok) {
-            o.timestamp = Some((self.ts_val(now), if syn_ack { self.ts_recent } else { 0 }));
+        if self.cfg.timestamps && (!syn_ack || self.opts.ts_ok) {
+            o.timestamp = Some((
+                self.ts_val(now),
+                if syn_ack { self.opts.ts_recent } else { 0 },
+            ));
         }
         o
     }
@@ -69,17 +74,18 @@ impl Tcb {
     /// is parked out of order, SACK blocks (most recent first, RFC 2018 §4).
     pub(super) fn segment_options(&mut self, now: Instant, ack: bool) -> TcpOptions {
         let mut o = TcpOptions::default();
-        if self.ts_ok {
-            o.timestamp = Some((self.ts_val(now), self.ts_recent));
+        if self.opts.ts_ok {
+            o.timestamp = Some((self.ts_val(now), self.opts.ts_recent));
         }
-        let dsack = if ack { self.dsack.take() } else { None };
-        if ack && self.sack_ok && (!self.ooo.is_empty() || dsack.is_some()) {
-            let base = self.rcv_nxt;
-            let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+        let dsack = if ack { self.pending.dsack.take() } else { None };
+        if ack && self.opts.sack_ok && (!self.rcv.ooo.is_empty() || dsack.is_some()) {
+            let base = self.rcv.nxt;
+            let room = if self.opts.ts_ok { 3 } else { MAX_SACK_BLOCKS };
             // A D-SACK block goes first (RFC 2883 §4), then the block of
             // the latest segment and the most recent others (RFC 2018 §4).
             let blocks = dsack.into_iter().chain(
-                self.ooo
+                self.rcv
+                    .ooo
                     .ranges_latest_first()
                     .map(|(start, end)| (base + start, base + end)),
             );
@@ -88,7 +94,7 @@ impl Tcb {
             }
         }
         if ack {
-            self.last_ack_sent = self.rcv_nxt;
+            self.opts.last_ack_sent = self.rcv.nxt;
         }
         o
     }
@@ -96,19 +102,19 @@ impl Tcb {
     /// Payload that fits one segment now: the send MSS (which already
     /// accounts for timestamps) less the SACK blocks the next ACK carries.
     pub(super) fn data_mss(&self) -> usize {
-        let dsack = usize::from(self.dsack.is_some());
-        if !self.sack_ok || (self.ooo.is_empty() && dsack == 0) {
-            return self.snd_mss;
+        let dsack = usize::from(self.pending.dsack.is_some());
+        if !self.opts.sack_ok || (self.rcv.ooo.is_empty() && dsack == 0) {
+            return self.opts.snd_mss;
         }
-        let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-        let blocks = (self.ooo.range_count() + dsack).min(room);
-        self.snd_mss.saturating_sub(4 + 8 * blocks).max(1)
+        let room = if self.opts.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+        let blocks = (self.rcv.ooo.range_count() + dsack).min(room);
+        self.opts.snd_mss.saturating_sub(4 + 8 * blocks).max(1)
     }
 
     /// PAWS (RFC 7323 §5.3 R1): true if the segment carries a timestamp
     /// older than TS.Recent and must be dropped as an old duplicate.
     pub(super) fn paws_rejects(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
-        if !self.ts_ok || seg.header.flags.rst() {
+        if !self.opts.ts_ok || seg.header.flags.rst() {
             return false;
         }
         let Some((val, _)) = seg.header.options.timestamp else {
@@ -118,8 +124,8 @@ impl Tcb {
         // as some middleboxes and stacks send): any TSval is acceptable then,
         // as in Linux's tcp_paws_check; otherwise a peer whose clock starts
         // above 2^31 would be locked out by the modular compare.
-        let older = self.ts_recent != 0 && (val.wrapping_sub(self.ts_recent) as i32) < 0;
-        older && now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE
+        let older = self.opts.ts_recent != 0 && (val.wrapping_sub(self.opts.ts_recent) as i32) < 0;
+        older && now.saturating_duration_since(self.opts.ts_recent_at) < PAWS_IDLE
     }
 
     /// RFC 7323 §4.3 (2): adopt the segment's TSval as TS.Recent when it
@@ -128,12 +134,14 @@ impl Tcb {
         let Some((val, _)) = seg.header.options.timestamp else {
             return;
         };
-        if !self.ts_ok || (self.ts_recent != 0 && (val.wrapping_sub(self.ts_recent) as i32) < 0) {
+        if !self.opts.ts_ok
+            || (self.opts.ts_recent != 0 && (val.wrapping_sub(self.opts.ts_recent) as i32) < 0)
+        {
             return;
         }
-        if seg.header.seq.diff(self.last_ack_sent) <= 0 {
-            self.ts_recent = val;
-            self.ts_recent_at = now;
+        if seg.header.seq.diff(self.opts.last_ack_sent) <= 0 {
+            self.opts.ts_recent = val;
+            self.opts.ts_recent_at = now;
         }
     }
 
@@ -143,7 +151,7 @@ impl Tcb {
         let Some((_, ecr)) = seg.header.options.timestamp else {
             return false;
         };
-        if !self.ts_ok || ecr == 0 {
+        if !self.opts.ts_ok || ecr == 0 {
             return false;
         }
         let elapsed = self.ts_val(now).wrapping_sub(ecr);
@@ -159,13 +167,16 @@ impl Tcb {
         // directions each inflated timeout inflates the next sample.
         let echoed_ms = now.total_millis().saturating_sub(u64::from(elapsed));
         if self
+            .loss
             .rtt
             .timed_out_at()
             .is_some_and(|t| t.total_millis() > echoed_ms)
         {
             return false;
         }
-        self.rtt.sample(Duration::from_millis(u64::from(elapsed)));
+        self.loss
+            .rtt
+            .sample(Duration::from_millis(u64::from(elapsed)));
         true
     }
 }

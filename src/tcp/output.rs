@@ -16,6 +16,8 @@
 //! `tcp_write_xmit`); bare ACKs, window updates and zero-window probes do
 //! not.
 
+use super::blocks::Control;
+use super::sendable::DataSend;
 use super::timers::Timer;
 use super::{AckReason, Reason, State, Tcb};
 use crate::time::{Duration, Instant};
@@ -79,16 +81,17 @@ impl Tcb {
     /// True when pacing holds data back at `now` (the release time is then
     /// in `pacer.wake`).
     fn paced_out(&mut self, now: Instant) -> bool {
-        let Some(rate) = self.cc.pacing_rate() else {
+        let Some(rate) = self.loss.cc.pacing_rate() else {
             return false;
         };
         let quantum = self.pacing_quantum() as f64;
-        !self.pacer.allows(now, rate, quantum)
+        !self.loss.pacer.allows(now, rate, quantum)
     }
 
     /// Bytes that may leave in one paced burst (BBR's send quantum).
-    fn pacing_quantum(&self) -> usize {
-        self.cc
+    pub(super) fn pacing_quantum(&self) -> usize {
+        self.loss
+            .cc
             .bbr()
             .map_or(usize::MAX, |b| b.send_quantum() as usize)
     }
@@ -98,7 +101,7 @@ impl Tcb {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq,
-            ack: self.rcv_nxt,
+            ack: self.rcv.nxt,
             flags,
             window: 0,
             urgent: 0,
@@ -118,18 +121,18 @@ impl Tcb {
             // a shrinking window. Round the held window up instead, as
             // Linux's tcp_select_window aligns it, when the buffer has the
             // room.
-            let unit = 1u32 << self.rcv_wscale;
+            let unit = 1u32 << self.opts.rcv_wscale;
             let up = wnd.div_ceil(unit).saturating_mul(unit);
             let wnd = if up <= self.rcv_wnd() { up } else { wnd };
-            (wnd >> self.rcv_wscale).min(65535)
+            (wnd >> self.opts.rcv_wscale).min(65535)
         };
         h.window = field as u16;
-        self.rcv_wnd_adv = if h.flags.syn() {
+        self.rcv.wnd = if h.flags.syn() {
             field
         } else {
-            field << self.rcv_wscale
+            field << self.opts.rcv_wscale
         };
-        self.rcv_adv = self.rcv_nxt + self.rcv_wnd_adv;
+        self.rcv.adv = self.rcv.nxt + self.rcv.wnd;
         h
     }
 
@@ -139,11 +142,11 @@ impl Tcb {
     /// a zero window until it can open usefully).
     fn window_to_advertise(&self) -> u32 {
         let free = self.rcv_wnd();
-        let edge = self.rcv_nxt + free;
-        let gain = edge.diff(self.rcv_adv);
-        if gain > 0 && (gain as u32) < self.sws_threshold() && self.rcv_adv.diff(self.rcv_nxt) >= 0
+        let edge = self.rcv.nxt + free;
+        let gain = edge.diff(self.rcv.adv);
+        if gain > 0 && (gain as u32) < self.sws_threshold() && self.rcv.adv.diff(self.rcv.nxt) >= 0
         {
-            self.rcv_adv - self.rcv_nxt
+            self.rcv.adv - self.rcv.nxt
         } else {
             free
         }
@@ -166,9 +169,12 @@ impl Tcb {
             self.with_window(h)
         };
         if h.flags.ack() {
-            self.ack_now = false;
-            self.ack_reason = AckReason::Data;
-            self.unacked_rx = 0;
+            if payload_len > 0 {
+                self.rcv.pingpong = self.timers.is_armed(Timer::DelayedAck);
+            }
+            self.pending.clear(Control::Ack);
+            self.pending.ack_reason = AckReason::Data;
+            self.rcv.unacked = 0;
             self.timers.stop(Timer::DelayedAck);
         }
         // Counted as the segments they become on the wire.
@@ -188,20 +194,19 @@ impl Tcb {
     /// must hold `t.payload_len` bytes; returns the count copied.
     pub fn copy_payload(&self, t: &Transmit, dst: &mut [u8]) -> usize {
         let n = t.payload_len.min(dst.len());
-        self.tx.read_at(t.payload_offset, &mut dst[..n])
+        self.snd.buf.read_at(t.payload_offset, &mut dst[..n])
     }
 
     /// The next segment to send, if any. Call until `None` after every
     /// input or user call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         // Recomputed by this call if pacing still holds data back.
-        self.pacer.wake = None;
-        if let Some(seq) = self.rst_reply.take() {
+        self.loss.pacer.wake = None;
+        if let Some(seq) = self.pending.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);
         }
-        if self.send_rst {
-            self.send_rst = false;
+        if self.pending.take(Control::Rst) {
             let h = self.header(self.rst_seq(), Flags::RST | Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Abort);
         }
@@ -218,18 +223,18 @@ impl Tcb {
     /// then the window's right edge, as Linux's `tcp_acceptable_seq`.
     /// Before our SYN is acknowledged there is no window to go by.
     fn rst_seq(&self) -> SeqNumber {
-        let edge = self.snd_una + self.snd_wnd;
-        if self.snd_una != self.iss && self.snd_max.diff(edge) > 0 {
+        let edge = self.snd.una + self.snd.wnd;
+        if self.snd.una != self.snd.iss && self.snd.max.diff(edge) > 0 {
             edge
         } else {
-            self.snd_max
+            self.snd.max
         }
     }
 
     /// SYN or SYN-ACK with our options (RFC 9293 §3.10.7.2–3).
     fn transmit_syn(&mut self, now: Instant) -> Option<Transmit> {
         let syn_ack = self.state == State::SynReceived;
-        if self.snd_nxt != self.iss && !(syn_ack && self.ack_now) {
+        if self.snd.nxt != self.snd.iss && !(syn_ack && self.pending.has(Control::Ack)) {
             return None;
         }
         let flags = if syn_ack {
@@ -237,18 +242,25 @@ impl Tcb {
         } else {
             Flags::SYN
         };
-        let mut h = self.header(self.iss, flags);
+        let mut h = self.header(self.snd.iss, flags);
         h.options = self.syn_options(now, syn_ack);
-        if self.snd_nxt == self.iss && !self.retransmitting && self.rtt_probe.is_none() {
-            self.rtt_probe = Some((self.iss, now));
+        if self.snd.nxt == self.snd.iss
+            && !self.loss.retransmitting
+            && self.loss.rtt_probe.is_none()
+        {
+            self.loss.rtt_probe = Some((self.snd.iss, now));
         }
-        if self.retransmitting {
+        if self.loss.retransmitting {
             self.stats.retransmits += 1;
         }
-        self.snd_nxt = self.iss + 1u32;
-        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.snd.nxt = self.snd.iss + 1u32;
+        self.snd.max = self.snd.max.max(self.snd.nxt);
         self.arm_retransmit(now);
-        let retry = if self.retransmitting { self.retries } else { 0 };
+        let retry = if self.loss.retransmitting {
+            self.timers.retries
+        } else {
+            0
+        };
         self.emit(
             now,
             h,
@@ -261,168 +273,121 @@ impl Tcb {
         )
     }
 
+    /// Data, FIN, a zero-window probe, or else a bare ACK or keepalive
+    /// probe, in a synchronized state: repairs first, then what
+    /// [`data_decision`](Self::data_decision) allows, if pacing lets it
+    /// leave now.
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
-        if self.tlp.is_pending() && !self.paced_out(now) {
+        let sack_recovery = self.opts.sack_ok && self.loss.recover.is_some();
+        if let Some(t) = self.transmit_repair(now, sack_recovery) {
+            return Some(t);
+        }
+        let d = self.data_decision(sack_recovery);
+        if d.cwnd_limited {
+            self.loss.cwnd_limited = true;
+        }
+        self.pending.clear(Control::Probe);
+        let paced = d.len > 0 && !d.probing && self.paced_out(now);
+        if d.len == 0 && !d.fin {
+            self.note_app_limited(d.unsent, self.data_mss());
+        }
+        if !paced && (d.len > 0 || d.fin) {
+            return self.emit_data(now, &d);
+        }
+        if d.unsent > 0
+            && self.snd.wnd == 0
+            && self.snd.una == self.snd.max
+            && !self.timers.is_armed(Timer::Persist)
+        {
+            self.timers.set(Timer::Persist, now + self.loss.rtt.rto());
+        }
+        self.transmit_control(now)
+    }
+
+    /// Loss repair ahead of new data, each waiting for the pacer: a tail
+    /// loss probe, a fast retransmit, then (in SACK recovery) the first
+    /// segment RACK marked lost.
+    fn transmit_repair(&mut self, now: Instant, sack_recovery: bool) -> Option<Transmit> {
+        if self.loss.tlp.is_pending() && !self.paced_out(now) {
             if let Some(t) = self.transmit_loss_probe(now) {
                 return Some(t);
             }
         }
-        if self.fast_retransmit && !self.paced_out(now) {
-            self.fast_retransmit = false;
+        if self.pending.has(Control::FastRetransmit) && !self.paced_out(now) {
+            self.pending.clear(Control::FastRetransmit);
             if let Some(t) = self.retransmit_first(now) {
                 return Some(t);
             }
         }
-        let sack_recovery = self.sack_ok && self.recovery.is_some();
         if sack_recovery && !self.paced_out(now) {
-            if let Some(t) = self.sack_retransmit(now) {
-                return Some(t);
-            }
+            return self.sack_retransmit(now);
         }
-        let start = self.data_start();
-        let offset = if self.snd_nxt.diff(start) > 0 {
-            (self.snd_nxt - start) as usize
-        } else {
-            0
-        };
-        let unsent = self.tx.len().saturating_sub(offset);
-        let in_flight = (self.snd_nxt - self.snd_una) as usize;
-        let usable = if sack_recovery {
-            // RFC 6675 §5 NextSeg rule 2 (new data) within PRR's allowance
-            // (RFC 6937) or cwnd − pipe.
-            self.recovery_allowance()
-                .min((self.snd_wnd as usize).saturating_sub(in_flight))
-        } else if self.sack_ok && self.cc.bbr().is_some() {
-            // BBR's window bounds what is in the network (Linux's
-            // tcp_packets_in_flight), not SND.NXT − SND.UNA: SACKed bytes
-            // above a hole RACK has not yet marked do not hold it back.
-            self.cc
-                .cwnd()
-                .saturating_sub(self.pipe())
-                .min((self.snd_wnd as usize).saturating_sub(in_flight))
-        } else {
-            (self.snd_wnd as usize)
-                .min(self.cc.cwnd())
-                .saturating_sub(in_flight)
-        };
+        None
+    }
+
+    /// Sends what `d` decided: advances SND.NXT, records the segment for
+    /// RTT, RACK and rate sampling, and arms the timers.
+    fn emit_data(&mut self, now: Instant, d: &DataSend) -> Option<Transmit> {
+        let (len, fin) = (d.len, d.fin);
         let mss = self.data_mss();
-        if unsent > 0 && self.cc.cwnd() < in_flight + mss.min(unsent) {
-            self.cwnd_limited = true;
+        let seq = self.snd.nxt;
+        let mut flags = Flags::ACK;
+        if len > 0 && len == d.unsent {
+            flags |= Flags::PSH;
         }
-        // With TSO, up to `tso_max` in one go, cut to whole segments unless
-        // it is the last of the data: the device sends the same MSS-sized
-        // segments that segment-at-a-time output would (a partial tail is
-        // left to the SWS and Nagle rules below). Only new data is batched:
-        // go-back-N after a timeout resends one segment at a time.
-        let resending = self.snd_nxt.diff(self.snd_max) < 0;
-        let limit = if self.tso_max > mss && !resending {
-            // Paced, a batch is at most one send quantum.
-            self.tso_max.min(self.pacing_quantum().max(mss)) / mss * mss
+        if fin {
+            flags |= Flags::FIN;
+        }
+        let is_retx = seq.diff(self.snd.max) < 0;
+        if is_retx {
+            self.stats.retransmits += 1;
+        } else if self.loss.rtt_probe.is_none() {
+            self.loss.rtt_probe = Some((seq, now));
+        }
+        self.snd.nxt = seq + len + usize::from(fin);
+        self.snd.max = self.snd.max.max(self.snd.nxt);
+        self.on_data_sent(now, seq, len + usize::from(fin), !is_retx);
+        if len < mss || len % mss != 0 {
+            // The end of a small segment, or of a batch's partial tail.
+            self.snd.sml = seq + len;
+        }
+        self.arm_retransmit(now);
+        if let (Some(uto), false) = (
+            self.cfg.user_timeout,
+            self.timers.is_armed(Timer::UserTimeout),
+        ) {
+            self.timers.set(Timer::UserTimeout, now + uto);
+        }
+        self.timers.stop(Timer::Persist);
+        let h = self.header(seq, flags);
+        let reason = if is_retx {
+            Reason::Retransmit {
+                count: self.timers.retries,
+                rto_ms: self.loss.rtt.rto().as_millis() as u64,
+            }
+        } else if d.probing {
+            Reason::ZeroWindowProbe
+        } else if len == 0 {
+            Reason::Fin
         } else {
-            mss
+            Reason::Data
         };
-        let mut len = unsent.min(usable).min(limit);
-        if len > mss && len < unsent {
-            len = len / mss * mss;
-        }
-        let probing = len == 0 && self.force_probe && unsent > 0;
-        if probing {
-            // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
-            len = 1;
-        }
-        self.force_probe = false;
-        let fin_here = self.fin_seq == Some(self.snd_nxt + len) && self.state != State::TimeWait;
-        if len > 0 && len < mss && in_flight > 0 && !fin_here {
-            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): hold back a runt
-            // while data is in flight and more is queued than fits. Nagle
-            // (RFC 1122 §4.2.3.4, Minshall's variant): hold a small tail
-            // while an earlier small segment is unacknowledged.
-            let runt = len < unsent;
-            let nagle = self.nagle && self.snd_sml.diff(self.snd_una) > 0;
-            if runt || nagle {
-                len = 0;
-            }
-        }
-        // A batch ending in a partial segment: on its own that tail would
-        // follow the batch's whole segments in flight, so Nagle holds it as
-        // above (SWS does not: it is the last of the data).
-        if len > mss
-            && len % mss != 0
-            && !fin_here
-            && self.nagle
-            && self.snd_sml.diff(self.snd_una) > 0
-        {
-            len = len / mss * mss;
-        }
-        let fin_here = fin_here && self.fin_seq == Some(self.snd_nxt + len);
-        let paced = len > 0 && !probing && self.paced_out(now);
-        if len == 0 && !fin_here {
-            self.note_app_limited(unsent, mss);
-        }
-        if !paced && (len > 0 || fin_here) {
-            let seq = self.snd_nxt;
-            let mut flags = Flags::ACK;
-            if len > 0 && len == unsent {
-                flags |= Flags::PSH;
-            }
-            if fin_here {
-                flags |= Flags::FIN;
-            }
-            let is_retx = seq.diff(self.snd_max) < 0;
-            if is_retx {
-                self.stats.retransmits += 1;
-            } else if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((seq, now));
-            }
-            self.snd_nxt = seq + len + usize::from(fin_here);
-            self.snd_max = self.snd_max.max(self.snd_nxt);
-            self.on_data_sent(now, seq, len + usize::from(fin_here), !is_retx);
-            if len < mss || len % mss != 0 {
-                // The end of a small segment, or of a batch's partial tail.
-                self.snd_sml = seq + len;
-            }
-            self.arm_retransmit(now);
-            if let (Some(uto), false) = (
-                self.cfg.user_timeout,
-                self.timers.is_armed(Timer::UserTimeout),
-            ) {
-                self.timers.set(Timer::UserTimeout, now + uto);
-            }
-            self.timers.stop(Timer::Persist);
-            let h = self.header(seq, flags);
-            let reason = if is_retx {
-                Reason::Retransmit {
-                    count: self.retries,
-                    rto_ms: self.rtt.rto().as_millis() as u64,
-                }
-            } else if probing {
-                Reason::ZeroWindowProbe
-            } else if len == 0 {
-                Reason::Fin
-            } else {
-                Reason::Data
-            };
-            return self.emit(now, h, offset, len, reason);
-        }
-        if unsent > 0
-            && self.snd_wnd == 0
-            && self.snd_una == self.snd_max
-            && !self.timers.is_armed(Timer::Persist)
-        {
-            self.timers.set(Timer::Persist, now + self.rtt.rto());
-        }
-        if self.ack_now {
+        self.emit(now, h, d.offset, len, reason)
+    }
+
+    /// A pending bare ACK (or window update), else a keepalive probe.
+    fn transmit_control(&mut self, now: Instant) -> Option<Transmit> {
+        if self.pending.has(Control::Ack) {
             // After a go-back-N retransmission snd_nxt lags the highest
             // byte sent; a bare ACK carries snd_max so the peer, whose
             // RCV.NXT may be past snd_nxt, finds it acceptable (as BSD does).
-            let h = self.header(self.snd_max, Flags::ACK);
-            return self.emit(now, h, 0, 0, Reason::Ack(self.ack_reason));
+            let h = self.header(self.snd.max, Flags::ACK);
+            return self.emit(now, h, 0, 0, Reason::Ack(self.pending.ack_reason));
         }
-        if self.keepalive_probe {
+        if self.pending.take(Control::Keepalive) {
             // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no
             // data, which any live peer must answer with an ACK.
-            self.keepalive_probe = false;
-            let h = self.header(self.snd_una - 1u32, Flags::ACK);
+            let h = self.header(self.snd.una - 1u32, Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::KeepAlive);
         }
         None
@@ -432,7 +397,7 @@ impl Tcb {
     /// deemed lost (NextSeg rule 1), within PRR's allowance (RFC 6937) or
     /// cwnd − pipe.
     fn sack_retransmit(&mut self, now: Instant) -> Option<Transmit> {
-        let (seq, end) = self.rack.next_lost()?;
+        let (seq, end) = self.loss.rack.next_lost()?;
         let mss = self.data_mss();
         let start = self.data_start();
         if seq.diff(start) < 0 {
@@ -440,21 +405,23 @@ impl Tcb {
         }
         let offset = (seq - start) as usize;
         let fin_in = self
-            .fin_seq
+            .snd
+            .fin
             .is_some_and(|f| f.diff(seq) >= 0 && f.diff(end) < 0);
         let len = ((end - seq) as usize - usize::from(fin_in))
             .min(mss)
-            .min(self.tx.len().saturating_sub(offset));
-        let fin = fin_in && self.fin_seq == Some(seq + len);
+            .min(self.snd.buf.len().saturating_sub(offset));
+        let fin = fin_in && self.snd.fin == Some(seq + len);
         let seq_len = len + usize::from(fin);
         if seq_len == 0 || self.recovery_allowance() < seq_len {
             return None;
         }
         if self
+            .loss
             .rtt_probe
             .is_some_and(|(s, _)| s.diff(seq + len) < 0 && s.diff(seq) >= 0)
         {
-            self.rtt_probe = None;
+            self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
         self.on_data_sent(now, seq, seq_len, false);
@@ -469,17 +436,21 @@ impl Tcb {
     /// Resends the first unacknowledged segment (fast retransmit, RFC 5681
     /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5).
     fn retransmit_first(&mut self, now: Instant) -> Option<Transmit> {
-        let outstanding = (self.snd_max - self.snd_una) as usize;
+        let outstanding = (self.snd.max - self.snd.una) as usize;
         let mss = self.data_mss();
-        let data = outstanding.min(self.tx.len()).min(mss);
-        let seq = self.snd_una;
-        let fin_here = data < mss && self.fin_seq == Some(seq + data) && outstanding > data;
+        let data = outstanding.min(self.snd.buf.len()).min(mss);
+        let seq = self.snd.una;
+        let fin_here = data < mss && self.snd.fin == Some(seq + data) && outstanding > data;
         if data == 0 && !fin_here {
             return None;
         }
-        if self.rtt_probe.is_some_and(|(s, _)| s.diff(seq + data) < 0) {
+        if self
+            .loss
+            .rtt_probe
+            .is_some_and(|(s, _)| s.diff(seq + data) < 0)
+        {
             // Karn: the timed segment is being resent.
-            self.rtt_probe = None;
+            self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
         self.on_data_sent(now, seq, data + usize::from(fin_here), false);
@@ -487,7 +458,8 @@ impl Tcb {
         if fin_here {
             flags |= Flags::FIN;
         }
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.timers
+            .set(Timer::Retransmit, now + self.loss.rtt.rto());
         let h = self.header(seq, flags);
         self.emit(now, h, 0, data, Reason::FastRetransmit)
     }

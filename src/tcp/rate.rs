@@ -456,35 +456,37 @@ impl Tcb {
         if len == 0 {
             return;
         }
-        self.pacer.spend(len);
-        let srtt = self.rtt.srtt();
-        if let Some(b) = self.cc.bbr_mut() {
+        self.loss.pacer.spend(len);
+        let srtt = self.loss.rtt.srtt();
+        if let Some(b) = self.loss.cc.bbr_mut() {
             b.init_pacing_rate(srtt);
             // Records cut like RACK's, so its loss marks line up.
             let mss = self.data_mss().max(1);
-            self.rate.on_send(now, seq, len, mss);
+            self.loss.rate.on_send(now, seq, len, mss);
         }
     }
 
     /// Nothing (or less than a segment) to send with room in cwnd: the
     /// samples of what is in flight are application-limited.
     pub(super) fn note_app_limited(&mut self, unsent: usize, mss: usize) {
-        if self.cc.bbr().is_some() {
-            self.rate.check_app_limited(self.cc.cwnd(), unsent, mss);
+        if self.loss.cc.bbr().is_some() {
+            self.loss
+                .rate
+                .check_app_limited(self.loss.cc.cwnd(), unsent, mss);
         }
     }
 
     /// After an ACK has been processed: take a rate sample and give it to
     /// BBR, with recovery transitions (`flight` is the flight before it).
     pub(super) fn rate_on_ack(&mut self, now: Instant, seg: &TcpSegment<'_>, flight: usize) {
-        let Some(bbr) = self.cc.bbr() else {
+        let Some(bbr) = self.loss.cc.bbr() else {
             return;
         };
         let min_rtt = bbr.min_rtt();
         let was_in_recovery = bbr.in_recovery();
         let mut blocks = [(SeqNumber(0), SeqNumber(0)); 4];
         let mut n = 0;
-        if self.sack_ok {
+        if self.opts.sack_ok {
             for (b, slot) in seg
                 .header
                 .options
@@ -497,15 +499,15 @@ impl Tcb {
                 n += 1;
             }
         }
-        let mut rate = std::mem::take(&mut self.rate);
-        let sample = rate.on_ack(now, self.snd_una, &blocks[..n], min_rtt);
-        self.rate = rate;
-        let in_recovery = self.recovery.is_some();
-        let (in_flight, delivered) = (self.rate.in_flight(), self.rate.delivered());
-        let mss = self.snd_mss;
-        let cwnd_limited = self.cwnd_limited || flight + mss >= self.cc.cwnd();
-        self.cwnd_limited = false;
-        let Some(b) = self.cc.bbr_mut() else {
+        let mut rate = std::mem::take(&mut self.loss.rate);
+        let sample = rate.on_ack(now, self.snd.una, &blocks[..n], min_rtt);
+        self.loss.rate = rate;
+        let in_recovery = self.loss.recover.is_some();
+        let (in_flight, delivered) = (self.loss.rate.in_flight(), self.loss.rate.delivered());
+        let mss = self.opts.snd_mss;
+        let cwnd_limited = self.loss.cwnd_limited || flight + mss >= self.loss.cc.cwnd();
+        self.loss.cwnd_limited = false;
+        let Some(b) = self.loss.cc.bbr_mut() else {
             return;
         };
         if in_recovery && !was_in_recovery {
@@ -520,40 +522,51 @@ impl Tcb {
                 in_flight,
                 cwnd_limited,
             };
-            self.cc.on_rate_sample(now, &rs, ctx);
+            self.loss.cc.on_rate_sample(now, &rs, ctx);
         }
-        if self.cc.bbr().is_some_and(|b| b.mode() != mode) {
+        if log::log_enabled!(log::Level::Trace) {
+            if let Some(b) = self.loss.cc.bbr().filter(|b| b.round_start()) {
+                // One line per round trip (RUST_LOG=tunstack::tcp::rate=trace).
+                log::trace!(
+                    "{} -> {}: {} pipe {in_flight} at {now}",
+                    self.local,
+                    self.remote,
+                    b.trace_line()
+                );
+            }
+        }
+        if self.loss.cc.bbr().is_some_and(|b| b.mode() != mode) {
             // The trace of BBR's state machine (RUST_LOG=tunstack=debug).
             log::debug!(
                 "{} -> {}: {} at {now}",
                 self.local,
                 self.remote,
-                self.cc.state()
+                self.loss.cc.state()
             );
         }
-        if self.cc.bbr().is_some_and(|b| b.wants_app_limited()) {
-            self.rate.mark_app_limited();
+        if self.loss.cc.bbr().is_some_and(|b| b.wants_app_limited()) {
+            self.loss.rate.mark_app_limited();
         }
     }
 
     /// RACK (or the DupThresh rule) marked segments lost: under BBR the
     /// rate sampler marks them too, and the next ACK's sample reports them.
     pub(super) fn rate_on_lost(&mut self) {
-        if self.cc.bbr().is_none() {
+        if self.loss.cc.bbr().is_none() {
             return;
         }
-        self.rate.mark_lost(self.rack.lost_ranges());
+        self.loss.rate.mark_lost(self.loss.rack.lost_ranges());
     }
 
     /// A retransmission timeout under BBR: the flight is presumed lost.
     pub(super) fn rate_on_rto(&mut self) {
-        if self.cc.bbr().is_none() {
+        if self.loss.cc.bbr().is_none() {
             return;
         }
-        let flight = self.rate.in_flight();
-        self.rate.on_rto();
-        let delivered = self.rate.delivered();
-        if let Some(b) = self.cc.bbr_mut() {
+        let flight = self.loss.rate.in_flight();
+        self.loss.rate.on_rto();
+        let delivered = self.loss.rate.delivered();
+        if let Some(b) = self.loss.cc.bbr_mut() {
             b.on_rto(flight, delivered);
         }
     }

@@ -51,7 +51,7 @@ impl Tcb {
     ) -> Delivered {
         // RFC 8985 §6.2 step 2: with timestamps, an echo older than a
         // retransmission acknowledges the original.
-        let echo_ms = match (self.ts_ok, seg.header.options.timestamp) {
+        let echo_ms = match (self.opts.ts_ok, seg.header.options.timestamp) {
             (true, Some((_, ecr))) if ecr != 0 => {
                 let elapsed = self.ts_val(now).wrapping_sub(ecr);
                 (elapsed <= 600_000).then(|| now.total_millis().saturating_sub(u64::from(elapsed)))
@@ -60,8 +60,9 @@ impl Tcb {
         };
         let echo_before = |xmit: Instant| echo_ms.is_some_and(|e| e < xmit.total_millis());
         let d = self
+            .loss
             .rack
-            .on_ack(ack, &self.scoreboard, sacked_new, now, echo_before);
+            .on_ack(ack, &self.loss.scoreboard, sacked_new, now, echo_before);
         self.stats.reordering_seen += d.reordered;
         d
     }
@@ -70,10 +71,10 @@ impl Tcb {
     /// fired (RFC 6582 §3.2 step 2; Linux's CA_Loss): those losses are
     /// already answered by the timeout's reduction.
     pub(super) fn may_enter_recovery(&mut self) -> bool {
-        match self.rto_recover {
-            Some(r) if self.snd_una.diff(r) < 0 => false,
+        match self.loss.rto_recover {
+            Some(r) if self.snd.una.diff(r) < 0 => false,
             _ => {
-                self.rto_recover = None;
+                self.loss.rto_recover = None;
                 true
             }
         }
@@ -83,28 +84,31 @@ impl Tcb {
     /// timeout: mark what is lost, (re)arm the reordering timer, and start
     /// a recovery episode if a loss is new.
     pub(super) fn rack_detect(&mut self, now: Instant) {
-        if !self.sack_ok {
+        if !self.opts.sack_ok {
             return;
         }
-        let mss = self.snd_mss.max(1);
-        let reo_wnd = self.rack.reo_wnd(
-            self.recovery.is_some(),
-            self.scoreboard.sacked_bytes(),
+        let mss = self.opts.snd_mss.max(1);
+        let reo_wnd = self.loss.rack.reo_wnd(
+            self.loss.recover.is_some(),
+            self.loss.scoreboard.sacked_bytes(),
             mss,
-            self.rtt.srtt(),
+            self.loss.rtt.srtt(),
         );
-        let losses = self.rack.detect_loss(now, reo_wnd);
+        let losses = self.loss.rack.detect_loss(now, reo_wnd);
         if losses.segments > 0 {
             self.stats.rack_lost += losses.segments;
             self.stats.lost_retransmits += losses.retransmissions;
-            self.cc.on_lost(losses.bytes);
+            self.loss.cc.on_lost(losses.bytes);
             self.rate_on_lost();
         }
         match losses.timeout {
             Some(wait) => self.timers.set(Timer::Reorder, now + wait),
             None => self.timers.stop(Timer::Reorder),
         }
-        if self.recovery.is_none() && self.rack.next_lost().is_some() && self.may_enter_recovery() {
+        if self.loss.recover.is_none()
+            && self.loss.rack.next_lost().is_some()
+            && self.may_enter_recovery()
+        {
             self.enter_recovery();
         }
     }
@@ -113,12 +117,12 @@ impl Tcb {
     /// (a receiver that sends none): DupThresh duplicate ACKs mark the
     /// first segment lost.
     pub(super) fn dup_ack_threshold_reached(&mut self) {
-        if self.recovery.is_some() || !self.may_enter_recovery() {
+        if self.loss.recover.is_some() || !self.may_enter_recovery() {
             return;
         }
-        let lost = self.rack.mark_front_lost();
+        let lost = self.loss.rack.mark_front_lost();
         if lost > 0 {
-            self.cc.on_lost(lost);
+            self.loss.cc.on_lost(lost);
             self.rate_on_lost();
             self.enter_recovery();
         }
@@ -128,15 +132,16 @@ impl Tcb {
     /// one reduction.
     pub(super) fn enter_recovery(&mut self) {
         let flight = self.flight_size();
-        self.recovery = Some(self.snd_max);
-        self.cc.on_congestion_event(flight);
-        self.prr = self
+        self.loss.recover = Some(self.snd.max);
+        self.loss.cc.on_congestion_event(flight);
+        self.loss.prr = self
+            .loss
             .cc
             .uses_prr()
-            .then(|| Prr::start(self.cc.ssthresh(), flight, self.snd_mss.max(1)));
+            .then(|| Prr::start(self.loss.cc.ssthresh(), flight, self.opts.snd_mss.max(1)));
         // A probe outstanding is subsumed by the recovery (Linux resets
         // tlp_high_seq when a reduction starts).
-        self.tlp.clear();
+        self.loss.tlp.clear();
         self.timers.stop(Timer::LossProbe);
         self.stats.fast_retransmits += 1;
         self.stats.sack_recoveries += 1;
@@ -145,30 +150,30 @@ impl Tcb {
 
     /// RFC 6937 §3 "on every ACK during recovery".
     pub(super) fn prr_on_ack(&mut self, delivered: &Delivered) {
-        if self.recovery.is_none() {
+        if self.loss.recover.is_none() {
             return;
         }
         let pipe = self.pipe();
-        let mss = self.snd_mss.max(1);
-        if let Some(p) = self.prr.as_mut() {
+        let mss = self.opts.snd_mss.max(1);
+        if let Some(p) = self.loss.prr.as_mut() {
             p.on_ack(delivered.bytes, pipe, mss);
         }
     }
 
     /// Recovery ends: the cumulative ACK reached the recovery point.
     pub(super) fn exit_recovery(&mut self) {
-        self.recovery = None;
-        self.prr = None;
-        self.cc.on_recovery_end(self.flight_size());
-        self.rack.on_recovery_end();
+        self.loss.recover = None;
+        self.loss.prr = None;
+        self.loss.cc.on_recovery_end(self.flight_size());
+        self.loss.rack.on_recovery_end();
     }
 
     /// Bytes fast recovery may send now: PRR's allowance for the
     /// loss-based algorithms, else cwnd − pipe (RFC 6675 §5).
     pub(super) fn recovery_allowance(&self) -> usize {
-        match &self.prr {
+        match &self.loss.prr {
             Some(p) => p.allowance(),
-            None => self.cc.cwnd().saturating_sub(self.pipe()),
+            None => self.loss.cc.cwnd().saturating_sub(self.pipe()),
         }
     }
 
@@ -184,9 +189,10 @@ impl Tcb {
         seq_len: usize,
         new_data: bool,
     ) {
-        self.rack
+        self.loss
+            .rack
             .on_sent(seq, seq + seq_len, self.data_mss().max(1), now);
-        if let Some(p) = self.prr.as_mut() {
+        if let Some(p) = self.loss.prr.as_mut() {
             p.on_sent(seq_len);
         }
         self.rate_on_data_sent(now, seq, seq_len);
@@ -199,11 +205,11 @@ impl Tcb {
     /// is over, and fast recovery waits until the timeout's losses are
     /// repaired.
     pub(super) fn recovery_on_rto(&mut self) {
-        self.recovery = None;
-        self.prr = None;
-        self.rto_recover = Some(self.snd_max);
-        self.rack.mark_all_lost();
-        self.tlp.clear();
+        self.loss.recover = None;
+        self.loss.prr = None;
+        self.loss.rto_recover = Some(self.snd.max);
+        self.loss.rack.mark_all_lost();
+        self.loss.tlp.clear();
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::LossProbe);
     }

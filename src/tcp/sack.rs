@@ -98,13 +98,13 @@ impl Tcb {
     /// Returns true if any block reported new data (RFC 6675 §2 "dup ACK"
     /// includes ACKs that carry new SACK information).
     pub(super) fn absorb_sack(&mut self, seg: &TcpSegment<'_>) -> bool {
-        if !self.sack_ok {
+        if !self.opts.sack_ok {
             return false;
         }
         let mut new = false;
         for (l, r) in seg.header.options.sack_blocks.iter().flatten() {
             self.stats.sack_blocks_in += 1;
-            new |= self.scoreboard.add(*l, *r, self.snd_una, self.snd_max);
+            new |= self.loss.scoreboard.add(*l, *r, self.snd.una, self.snd.max);
         }
         new
     }
@@ -113,7 +113,7 @@ impl Tcb {
     /// losses marked by RACK (RFC 8985) rather than the DupThresh rule, as
     /// Linux counts `tcp_packets_in_flight`.
     pub(super) fn pipe(&self) -> usize {
-        self.rack.pipe()
+        self.loss.rack.pipe()
     }
 }
 

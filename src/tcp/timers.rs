@@ -3,6 +3,7 @@
 //! (RFC 9293 §3.8.6.1), TIME-WAIT expiry, and the loss-detection timers of
 //! RFC 8985 (RACK reordering timer, tail loss probe).
 
+use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
 use crate::time::Instant;
 
@@ -34,6 +35,11 @@ const TIMERS: usize = 8;
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
     deadlines: [Option<Instant>; TIMERS],
+    /// Retransmission timeouts in a row without progress (RFC 9293
+    /// §3.8.3 R1/R2 count them).
+    pub(super) retries: u32,
+    /// Keepalive probes sent without an answer.
+    pub(super) keepalive_sent: u32,
 }
 
 impl TimerTable {
@@ -77,7 +83,11 @@ impl Tcb {
     /// work to do.
     /// Includes the release time of data held back by pacing.
     pub fn poll_at(&self) -> Option<Instant> {
-        let paced = self.pacer.wake.filter(|_| self.state.is_synchronized());
+        let paced = self
+            .loss
+            .pacer
+            .wake
+            .filter(|_| self.state.is_synchronized());
         match (self.timers.next(), paced) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -105,6 +115,8 @@ impl Tcb {
         }
         if self.timers.expired(Timer::DelayedAck, now) {
             self.timers.stop(Timer::DelayedAck);
+            // The application did not answer in time: not interactive.
+            self.rcv.pingpong = false;
             self.ack_for(super::AckReason::Delayed);
         }
         if self.timers.expired(Timer::Persist, now) {
@@ -133,7 +145,7 @@ impl Tcb {
         } else {
             self.cfg.data_retries
         };
-        if self.retries >= limit {
+        if self.timers.retries >= limit {
             log::debug!(
                 "{}: retransmissions exhausted in {}",
                 self.remote,
@@ -148,44 +160,45 @@ impl Tcb {
             self.set_closed(Some(e));
             return;
         }
-        self.retries += 1;
+        self.timers.retries += 1;
         self.stats.retransmit_timeouts += 1;
         // RFC 6298 §5.5–5.6: back off, retransmit the earliest segment.
-        self.rtt.back_off();
-        self.rtt.on_retransmit_timeout(now);
+        self.loss.rtt.back_off();
+        self.loss.rtt.on_retransmit_timeout(now);
         // Karn: no sample from a retransmitted segment.
-        self.rtt_probe = None;
+        self.loss.rtt_probe = None;
         if handshake {
-            self.snd_nxt = self.iss;
+            self.snd.nxt = self.snd.iss;
         } else {
             let flight = self.flight_size();
             if flight > 0 {
-                self.cc.on_rto(flight);
+                self.loss.cc.on_rto(flight);
                 self.rate_on_rto();
             }
             self.recovery_on_rto();
-            self.dup_acks = 0;
+            self.loss.dup_acks = 0;
             // RFC 6675 §5.1 / RFC 2018 §8: after a timeout, SACKed data may
             // have been reneged; start over from SND.UNA.
-            self.scoreboard.clear();
+            self.loss.scoreboard.clear();
             // Go back N: everything from snd_una is resent as the window allows.
-            self.snd_nxt = self.snd_una;
-            if self.snd_wnd == 0 && self.unsent_len() > 0 {
+            self.snd.nxt = self.snd.una;
+            if self.snd.wnd == 0 && self.unsent_len() > 0 {
                 // The byte in flight was a zero-window probe: resending it
                 // is the next probe (RFC 9293 §3.8.6.1 — keep probing while
                 // the window stays shut), which the window would not allow.
-                self.force_probe = true;
+                self.pending.add(Control::Probe);
                 self.stats.window_probes += 1;
             }
         }
-        self.retransmitting = true;
+        self.loss.retransmitting = true;
         log::debug!(
             "{}: RTO fired in {}, next RTO {:?}",
             self.remote,
             self.state,
-            self.rtt.rto()
+            self.loss.rtt.rto()
         );
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.timers
+            .set(Timer::Retransmit, now + self.loss.rtt.rto());
     }
 
     /// RFC 1122 §4.2.3.6: after the idle time, probe; after the allowed
@@ -195,12 +208,12 @@ impl Tcb {
         if !self.state.is_synchronized() || self.state == State::TimeWait {
             return;
         }
-        if self.keepalive_sent >= self.cfg.keepalive_probes {
+        if self.timers.keepalive_sent >= self.cfg.keepalive_probes {
             self.set_closed(Some(ConnectionError::TimedOut));
             return;
         }
-        self.keepalive_sent += 1;
-        self.keepalive_probe = true;
+        self.timers.keepalive_sent += 1;
+        self.pending.add(Control::Keepalive);
         self.stats.keepalive_probes += 1;
         self.timers
             .set(Timer::KeepAlive, now + self.cfg.keepalive_interval);
@@ -208,7 +221,7 @@ impl Tcb {
 
     /// Any segment from the peer shows it is alive: restart the idle clock.
     pub(super) fn restart_keepalive(&mut self, now: Instant) {
-        self.keepalive_sent = 0;
+        self.timers.keepalive_sent = 0;
         if let Some(idle) = self.cfg.keepalive {
             if self.state.is_synchronized() && self.state != State::TimeWait {
                 self.timers.set(Timer::KeepAlive, now + idle);
@@ -218,10 +231,10 @@ impl Tcb {
 
     fn on_persist(&mut self, now: Instant) {
         // RFC 9293 §3.8.6.1: probe a zero window with one byte, backing off.
-        if self.snd_wnd == 0 && self.unsent_len() > 0 && self.flight_size() == 0 {
-            self.force_probe = true;
+        if self.snd.wnd == 0 && self.unsent_len() > 0 && self.flight_size() == 0 {
+            self.pending.add(Control::Probe);
             self.stats.window_probes += 1;
-            self.rtt.back_off();
+            self.loss.rtt.back_off();
         }
         let _ = now;
     }

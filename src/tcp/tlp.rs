@@ -54,7 +54,7 @@ impl Tlp {
 impl Tcb {
     /// RFC 8985 §7.2: may a probe be scheduled or sent now?
     fn tlp_allowed(&self) -> bool {
-        self.sack_ok
+        self.opts.sack_ok
             && matches!(
                 self.state,
                 State::Established
@@ -63,21 +63,24 @@ impl Tcb {
                     | State::Closing
                     | State::LastAck
             )
-            && self.recovery.is_none()
-            && self.rto_recover.is_none_or(|r| self.snd_una.diff(r) >= 0)
+            && self.loss.recover.is_none()
+            && self
+                .loss
+                .rto_recover
+                .is_none_or(|r| self.snd.una.diff(r) >= 0)
             && self.flight_size() > 0
-            && self.snd_wnd > 0
+            && self.snd.wnd > 0
     }
 
     /// RFC 8985 §7.2: (re)arm the PTO after new data is sent or an ACK
     /// advances SND.UNA.
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
-        if !self.tlp_allowed() || self.tlp.end_seq.is_some() {
+        if !self.tlp_allowed() || self.loss.tlp.end_seq.is_some() {
             self.timers.stop(Timer::LossProbe);
             return;
         }
-        let pto = match self.rtt.srtt() {
-            Some(srtt) if self.flight_size() <= self.snd_mss => srtt * 2 + WC_DEL_ACK,
+        let pto = match self.loss.rtt.srtt() {
+            Some(srtt) if self.flight_size() <= self.opts.snd_mss => srtt * 2 + WC_DEL_ACK,
             Some(srtt) => srtt * 2 + PTO_SLACK,
             None => PTO_INITIAL,
         };
@@ -90,28 +93,29 @@ impl Tcb {
 
     /// RFC 8985 §7.3: the PTO fired.
     pub(super) fn on_loss_probe_timeout(&mut self, now: Instant) {
-        if !self.tlp_allowed() || self.tlp.end_seq.is_some() {
+        if !self.tlp_allowed() || self.loss.tlp.end_seq.is_some() {
             return;
         }
-        self.tlp.pending = true;
+        self.loss.tlp.pending = true;
         self.stats.tail_loss_probes += 1;
         // The RTO counts from the probe.
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.timers
+            .set(Timer::Retransmit, now + self.loss.rtt.rto());
     }
 
     /// RFC 8985 §7.3: the probe segment, if one is due.
     pub(super) fn transmit_loss_probe(&mut self, now: Instant) -> Option<Transmit> {
-        if !std::mem::take(&mut self.tlp.pending) || !self.tlp_allowed() {
+        if !std::mem::take(&mut self.loss.tlp.pending) || !self.tlp_allowed() {
             return None;
         }
         let mss = self.data_mss().max(1);
         let start = self.data_start();
-        let (seq, len, is_retrans) = if self.snd_nxt == self.snd_max && self.unsent_len() > 0 {
+        let (seq, len, is_retrans) = if self.snd.nxt == self.snd.max && self.unsent_len() > 0 {
             // New data, if the peer's window allows it.
             let in_flight = self.flight_size();
-            let room = (self.snd_wnd as usize).saturating_sub(in_flight);
+            let room = (self.snd.wnd as usize).saturating_sub(in_flight);
             let len = self.unsent_len().min(mss).min(room);
-            (self.snd_nxt, len, false)
+            (self.snd.nxt, len, false)
         } else {
             (SeqNumber(0), 0, true)
         };
@@ -119,16 +123,17 @@ impl Tcb {
             (seq, len, is_retrans)
         } else {
             // The last segment sent, again.
-            let (s, e) = self.rack.last()?;
-            let s = s.max(self.snd_una);
+            let (s, e) = self.loss.rack.last()?;
+            let s = s.max(self.snd.una);
             let fin = self
-                .fin_seq
+                .snd
+                .fin
                 .is_some_and(|f| f.diff(s) >= 0 && f.diff(e) < 0);
             ((s), (e - s) as usize - usize::from(fin), true)
         };
         let offset = (seq - start) as usize;
-        let len = len.min(self.tx.len().saturating_sub(offset));
-        let fin = self.fin_seq == Some(seq + len);
+        let len = len.min(self.snd.buf.len().saturating_sub(offset));
+        let fin = self.snd.fin == Some(seq + len);
         if len == 0 && !fin {
             return None;
         }
@@ -136,29 +141,30 @@ impl Tcb {
         if fin {
             flags |= Flags::FIN;
         }
-        if len > 0 && offset + len == self.tx.len() {
+        if len > 0 && offset + len == self.snd.buf.len() {
             flags |= Flags::PSH;
         }
         if is_retrans {
             self.stats.retransmits += 1;
             if self
+                .loss
                 .rtt_probe
                 .is_some_and(|(s, _)| s.diff(seq + len) < 0 && s.diff(seq) >= 0)
             {
                 // Karn: the timed segment is being resent.
-                self.rtt_probe = None;
+                self.loss.rtt_probe = None;
             }
-        } else if self.rtt_probe.is_none() {
-            self.rtt_probe = Some((seq, now));
+        } else if self.loss.rtt_probe.is_none() {
+            self.loss.rtt_probe = Some((seq, now));
         }
         let seq_len = len + usize::from(fin);
         let end = seq + seq_len;
         if !is_retrans {
-            self.snd_nxt = end;
-            self.snd_max = self.snd_max.max(end);
+            self.snd.nxt = end;
+            self.snd.max = self.snd.max.max(end);
         }
-        self.tlp.end_seq = Some(self.snd_nxt);
-        self.tlp.is_retrans = is_retrans;
+        self.loss.tlp.end_seq = Some(self.snd.nxt);
+        self.loss.tlp.is_retrans = is_retrans;
         self.on_data_sent(now, seq, seq_len, !is_retrans);
         let h = self.header(seq, flags);
         self.emit(now, h, offset, len, Reason::LossProbe)
@@ -175,24 +181,26 @@ impl Tcb {
         sack_info: bool,
         dsack: bool,
     ) {
-        let Some(end) = self.tlp.end_seq else { return };
+        let Some(end) = self.loss.tlp.end_seq else {
+            return;
+        };
         if ack.diff(end) < 0 {
             return;
         }
-        if !self.tlp.is_retrans || dsack {
+        if !self.loss.tlp.is_retrans || dsack {
             // New data probed, or both the original and the probe arrived.
-            self.tlp.clear();
+            self.loss.tlp.clear();
         } else if ack.diff(end) > 0 {
             // The probe repaired a loss: one congestion response.
-            self.tlp.clear();
-            if self.recovery.is_none() {
-                self.cc.on_congestion_event(self.flight_size());
+            self.loss.tlp.clear();
+            if self.loss.recover.is_none() {
+                self.loss.cc.on_congestion_event(self.flight_size());
                 self.stats.cwnd_reductions += 1;
             }
         } else if !advanced && !sack_info {
             // A pure duplicate ACK at the probe's end: original and probe
             // both arrived.
-            self.tlp.clear();
+            self.loss.tlp.clear();
         }
     }
 }

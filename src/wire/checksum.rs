@@ -1,7 +1,7 @@
 //! The Internet checksum (RFC 1071): one's-complement sum of 16-bit words,
 //! accumulated 32 bits at a time in a u64 and folded once at the end.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Adds `data` to a running one's-complement sum (not yet folded).
 #[inline]
@@ -37,13 +37,32 @@ pub fn data(data: &[u8]) -> u16 {
     fold(sum(0, data))
 }
 
-/// Sum of the IPv4 pseudo-header used by TCP and UDP (RFC 9293 §3.1).
-pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u64 {
-    let mut acc = sum(0, &src.octets());
-    acc = sum(acc, &dst.octets());
+/// Sum of the pseudo-header used by TCP, UDP and ICMPv6: IPv4's (RFC 9293
+/// §3.1) when both addresses are IPv4, else IPv6's (RFC 8200 §8.1, an
+/// IPv4 address taking its mapped form). The two sum alike: addresses,
+/// then the protocol (next header) and the upper-layer length, whose
+/// zero padding adds nothing to a one's-complement sum.
+#[inline]
+pub fn pseudo_header(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    protocol: u8,
+    len: usize,
+) -> u64 {
+    let mut acc = match (src.into(), dst.into()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => sum(sum(0, &s.octets()), &d.octets()),
+        (s, d) => sum(sum(0, &v6_octets(s)), &v6_octets(d)),
+    };
     acc += u64::from(protocol);
     acc += len as u64;
     acc
+}
+
+fn v6_octets(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
 }
 
 #[cfg(test)]

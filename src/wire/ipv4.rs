@@ -3,8 +3,10 @@
 //! Ingress validation order: structure (version, IHL) via etherparse, total
 //! length against the buffer, header checksum, then fragmentation. Options
 //! in the header are tolerated and skipped (RFC 1122 §3.2.1.8: a host must
-//! ignore options it does not implement). Fragments are rejected: the stack
-//! sets DF on everything it sends and advertises an MSS that fits the MTU.
+//! ignore options it does not implement). [`Ipv4Packet::parse`] rejects
+//! fragments; [`Ipv4Packet::parse_fragment`] accepts them and reports the
+//! offset and MF flag for reassembly (which lives in the stack). The stack
+//! itself sets DF on everything it sends.
 
 use super::{checksum, Error};
 use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
@@ -40,19 +42,43 @@ pub struct Ipv4Repr {
 pub struct Ipv4Packet<'a> {
     /// Header fields.
     pub repr: Ipv4Repr,
-    /// Identification field (for pcap/trace only).
+    /// Identification field (reassembly, pcap and trace).
     pub ident: u16,
+    /// Fragment offset in bytes (the header's 13-bit field × 8).
+    pub frag_offset: usize,
+    /// More Fragments flag.
+    pub more_fragments: bool,
     /// The payload, trimmed to the header's total length.
     pub payload: &'a [u8],
 }
 
 impl<'a> Ipv4Packet<'a> {
-    /// Parses and validates an IPv4 packet.
+    /// Parses and validates an IPv4 packet that is not a fragment.
     ///
     /// # Errors
     /// [`Error::Truncated`], [`Error::BadVersion`], [`Error::BadHeaderLen`],
     /// [`Error::BadChecksum`] or [`Error::Fragment`].
     pub fn parse(buf: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
+        let p = Ipv4Packet::parse_fragment(buf)?;
+        if p.is_fragment() {
+            return Err(Error::Fragment);
+        }
+        Ok(p)
+    }
+
+    /// True if this is a fragment (MF set or a non-zero offset).
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments || self.frag_offset != 0
+    }
+
+    /// Parses and validates an IPv4 packet that may be a fragment
+    /// ([`is_fragment`](Self::is_fragment)); its payload is then the
+    /// fragment's data, for reassembly.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`], [`Error::BadVersion`], [`Error::BadHeaderLen`]
+    /// or [`Error::BadChecksum`].
+    pub fn parse_fragment(buf: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
         let hdr = Ipv4HeaderSlice::from_slice(buf).map_err(|e| match e {
             HeaderSliceError::Len(_) => Error::Truncated,
             HeaderSliceError::Content(HeaderError::UnexpectedVersion { .. }) => Error::BadVersion,
@@ -68,9 +94,6 @@ impl<'a> Ipv4Packet<'a> {
         if checksum::data(hdr.slice()) != 0 {
             return Err(Error::BadChecksum);
         }
-        if hdr.more_fragments() || hdr.fragments_offset().value() != 0 {
-            return Err(Error::Fragment);
-        }
         let payload = packet.get(header_len..).ok_or(Error::Truncated)?;
         Ok(Ipv4Packet {
             repr: Ipv4Repr {
@@ -81,6 +104,8 @@ impl<'a> Ipv4Packet<'a> {
                 payload_len: payload.len(),
             },
             ident: hdr.identification(),
+            frag_offset: usize::from(hdr.fragments_offset().value()) * 8,
+            more_fragments: hdr.more_fragments(),
             payload,
         })
     }
@@ -207,6 +232,24 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn parse_fragment_reports_offset_and_more_fragments() {
+        // MF with offset 185 (1480 bytes), then the last one at 370.
+        for (flags_frag, offset, more) in [(0x20b9u16, 1480, true), (0x0172, 2960, false)] {
+            let mut buf = sample(b"abcdefgh");
+            buf[6..8].copy_from_slice(&flags_frag.to_be_bytes());
+            buf[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::data(&buf[..20]);
+            buf[10..12].copy_from_slice(&c.to_be_bytes());
+            let p = Ipv4Packet::parse_fragment(&buf).unwrap();
+            assert!(p.is_fragment());
+            assert_eq!((p.frag_offset, p.more_fragments), (offset, more));
+            assert_eq!((p.ident, p.payload), (0x1234, &b"abcdefgh"[..]));
+        }
+        let whole = sample(b"abcd");
+        assert!(!Ipv4Packet::parse_fragment(&whole).unwrap().is_fragment());
     }
 
     #[test]

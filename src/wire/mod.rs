@@ -1,6 +1,7 @@
 //! Packet parsing and emission: the only code that touches raw header bytes.
 //!
-//! Owns IPv4 (RFC 791), ICMP echo/unreachable (RFC 792), TCP headers and
+//! Owns IPv4 (RFC 791), IPv6 and its extension headers (RFC 8200), ICMP
+//! echo/unreachable (RFC 792), ICMPv6 (RFC 4443), TCP headers and
 //! options (RFC 9293 §3.1, RFC 7323, RFC 2018) and the Internet checksum
 //! (RFC 1071). Parsing is total: every accessor works on lengths checked up
 //! front, so hostile input yields an [`Error`], never a panic. Structural
@@ -12,12 +13,15 @@
 
 pub mod checksum;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
 pub mod udp;
 
 pub use icmp::{IcmpMessage, Quoted};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+pub use ipv6::{FragmentHeader, Ipv6Error, Ipv6Packet, Ipv6Repr, IPV6_HEADER_LEN};
 pub use tcp::{
     header_lens, Flags, SeqNumber, TcpHeader, TcpOptions, TcpSegment, TCP_HEADER_LEN,
     TCP_MAX_HEADER_LEN,
@@ -25,6 +29,7 @@ pub use tcp::{
 pub use udp::{UdpDatagram, UDP_HEADER_LEN};
 
 use core::fmt;
+use std::net::IpAddr;
 
 /// Why a packet was rejected. One variant per class so the stack can count
 /// drops by reason.
@@ -55,7 +60,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
             Error::Truncated => "truncated packet",
-            Error::BadVersion => "not IPv4",
+            Error::BadVersion => "not the IP version expected",
             Error::BadHeaderLen => "bad header length",
             Error::BadChecksum => "bad checksum",
             Error::Fragment => "IPv4 fragment",
@@ -81,4 +86,49 @@ pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at + 4)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// A packet of either family, as far as tools that read captures (trace,
+/// ladder) need it: addresses, the upper-layer protocol (after IPv6's
+/// extension headers) and its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct AnyIp<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Upper-layer protocol (IPv6: [`ipv6::NEXT_FRAGMENT`] for a fragment).
+    pub protocol: u8,
+    /// The upper-layer bytes.
+    pub payload: &'a [u8],
+}
+
+impl<'a> AnyIp<'a> {
+    /// Parses an IPv4 or IPv6 packet, told apart by the version nibble.
+    ///
+    /// # Errors
+    /// As [`Ipv4Packet::parse`]; for IPv6 the [`Error`] of
+    /// [`Ipv6Packet::parse`], or [`Error::BadHeaderLen`] for a refused
+    /// extension header.
+    pub fn parse(packet: &'a [u8]) -> Result<AnyIp<'a>, Error> {
+        if packet.first().map(|b| b >> 4) == Some(6) {
+            let ip = Ipv6Packet::parse(packet).map_err(|e| match e {
+                Ipv6Error::Wire(e) => e,
+                _ => Error::BadHeaderLen,
+            })?;
+            return Ok(AnyIp {
+                src: IpAddr::V6(ip.repr.src),
+                dst: IpAddr::V6(ip.repr.dst),
+                protocol: ip.repr.next_header,
+                payload: ip.payload,
+            });
+        }
+        let ip = Ipv4Packet::parse(packet)?;
+        Ok(AnyIp {
+            src: IpAddr::V4(ip.repr.src),
+            dst: IpAddr::V4(ip.repr.dst),
+            protocol: ip.repr.protocol,
+            payload: ip.payload,
+        })
+    }
 }

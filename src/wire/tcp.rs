@@ -13,20 +13,26 @@ use core::ops::{Add, AddAssign, Sub};
 use etherparse::err::tcp::HeaderSliceError;
 use etherparse::TcpHeaderSlice;
 use std::cmp::Ordering;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Length of a TCP header without options.
 pub const TCP_HEADER_LEN: usize = 20;
 /// Largest TCP header (data offset 15).
 pub const TCP_MAX_HEADER_LEN: usize = 60;
 
-/// The IPv4 and TCP header lengths of an IPv4/TCP packet, from its IHL and
-/// the TCP data offset (RFC 791 §3.1, RFC 9293 §3.1). `None` if the packet
-/// is too short to hold the bytes they are read from. Not validated
-/// further: this is for packets the stack built itself (e.g. the device's
-/// TSO header lengths).
+/// The IP and TCP header lengths of an IPv4/TCP or IPv6/TCP packet, from
+/// its IHL (IPv6: the fixed 40 bytes, as the stack sends no extension
+/// headers) and the TCP data offset (RFC 791 §3.1, RFC 9293 §3.1). `None`
+/// if the packet is too short to hold the bytes they are read from. Not
+/// validated further: this is for packets the stack built itself (e.g. the
+/// device's TSO header lengths).
 pub fn header_lens(packet: &[u8]) -> Option<(usize, usize)> {
-    let ihl = usize::from(packet.first()? & 0x0f) * 4;
+    let first = *packet.first()?;
+    let ihl = if first >> 4 == 6 {
+        super::IPV6_HEADER_LEN
+    } else {
+        usize::from(first & 0x0f) * 4
+    };
     let doff = usize::from(packet.get(ihl + 12)? >> 4) * 4;
     Some((ihl, doff))
 }
@@ -385,7 +391,12 @@ impl TcpHeader {
     ///
     /// # Errors
     /// [`Error::Truncated`] if `seg` is shorter than the header.
-    pub fn emit(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+    pub fn emit(
+        &self,
+        seg: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<(), Error> {
         self.emit_header(seg)?;
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
         let c = checksum::fold(checksum::sum(acc, seg));
@@ -400,7 +411,12 @@ impl TcpHeader {
     ///
     /// # Errors
     /// [`Error::Truncated`] if `seg` is shorter than the header.
-    pub fn emit_partial(&self, seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Error> {
+    pub fn emit_partial(
+        &self,
+        seg: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<(), Error> {
         self.emit_header(seg)?;
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len());
         let c = !checksum::fold(acc);
@@ -448,7 +464,11 @@ impl<'a> TcpSegment<'a> {
     /// # Errors
     /// [`Error::Truncated`], [`Error::BadHeaderLen`], [`Error::BadChecksum`],
     /// [`Error::BadFlags`] (SYN with RST or FIN) or [`Error::BadOption`].
-    pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, buf: &'a [u8]) -> Result<TcpSegment<'a>, Error> {
+    pub fn parse(
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        buf: &'a [u8],
+    ) -> Result<TcpSegment<'a>, Error> {
         TcpSegment::parse_with(src, dst, buf, true)
     }
 
@@ -459,8 +479,8 @@ impl<'a> TcpSegment<'a> {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn parse_with(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         buf: &'a [u8],
         verify: bool,
     ) -> Result<TcpSegment<'a>, Error> {

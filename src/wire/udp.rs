@@ -1,7 +1,7 @@
 //! UDP header parse and emit (RFC 768) with the pseudo-header checksum.
 
 use super::{be16, checksum, Error, PROTO_UDP};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Length of the UDP header.
 pub const UDP_HEADER_LEN: usize = 8;
@@ -18,13 +18,18 @@ pub struct UdpDatagram<'a> {
 }
 
 impl<'a> UdpDatagram<'a> {
-    /// Parses a datagram carried from `src` to `dst`. A zero checksum means
-    /// "not computed" (RFC 768) and is accepted.
+    /// Parses a datagram carried from `src` to `dst`. Over IPv4 a zero
+    /// checksum means "not computed" (RFC 768) and is accepted; over IPv6
+    /// it is an error (RFC 8200 §8.1).
     ///
     /// # Errors
     /// [`Error::Truncated`], [`Error::BadHeaderLen`] (length field below 8
     /// or beyond the packet) or [`Error::BadChecksum`].
-    pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, buf: &'a [u8]) -> Result<UdpDatagram<'a>, Error> {
+    pub fn parse(
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        buf: &'a [u8],
+    ) -> Result<UdpDatagram<'a>, Error> {
         UdpDatagram::parse_with(src, dst, buf, true)
     }
 
@@ -35,8 +40,8 @@ impl<'a> UdpDatagram<'a> {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn parse_with(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         buf: &'a [u8],
         verify: bool,
     ) -> Result<UdpDatagram<'a>, Error> {
@@ -46,6 +51,12 @@ impl<'a> UdpDatagram<'a> {
             return Err(Error::BadHeaderLen);
         }
         let dgram = &buf[..len];
+        let (src, dst) = (src.into(), dst.into());
+        if be16(h, 6) == Some(0) && (src.is_ipv6() || dst.is_ipv6()) {
+            // RFC 8200 §8.1: over IPv6 the checksum is mandatory; a zero
+            // one is discarded.
+            return Err(Error::BadChecksum);
+        }
         if verify && be16(h, 6) != Some(0) {
             let acc = checksum::pseudo_header(src, dst, PROTO_UDP, len);
             if checksum::fold(checksum::sum(acc, dgram)) != 0 {
@@ -63,7 +74,12 @@ impl<'a> UdpDatagram<'a> {
     ///
     /// # Errors
     /// [`Error::Truncated`] if `buf` is too short or the datagram too long.
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<usize, Error> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<usize, Error> {
         let len = UDP_HEADER_LEN + self.payload.len();
         let len16 = u16::try_from(len).map_err(|_| Error::Truncated)?;
         let out = buf.get_mut(..len).ok_or(Error::Truncated)?;
@@ -86,6 +102,7 @@ impl<'a> UdpDatagram<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
     const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -117,6 +117,36 @@ impl Forge {
     }
 }
 
+/// A forged IPv4 fragment to tunstack: `payload` at byte `offset` (a
+/// multiple of 8) of datagram `ident` from `src`, with MF as `more`.
+pub fn ipv4_fragment(
+    src: std::net::Ipv4Addr,
+    ident: u16,
+    protocol: IpNumber,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(offset % 8, 0, "fragment offsets are in 8-byte units");
+    let mut ip = Ipv4Header::new(
+        payload.len() as u16,
+        64,
+        protocol,
+        src.octets(),
+        US.octets(),
+    )
+    .unwrap();
+    ip.identification = ident;
+    ip.dont_fragment = false;
+    ip.more_fragments = more;
+    ip.fragment_offset = etherparse::IpFragOffset::try_new(offset / 8).unwrap();
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut v = Vec::new();
+    ip.write(&mut v).unwrap();
+    v.extend_from_slice(payload);
+    v
+}
+
 /// A TCP segment tunstack sent, as the kernel received it from tun0.
 #[derive(Clone, Debug)]
 pub struct Sniffed {

@@ -3,7 +3,7 @@
 //! Each test calls [`netns`] first: it moves the *current test thread*
 //! into a fresh network namespace (`unshare(CLONE_NEWNET)`), brings `lo`
 //! up, and creates `tun0` there through tunstack itself (kernel side
-//! 10.0.0.1/24, tunstack 10.0.0.2). Threads and processes the test spawns
+//! 10.0.0.1/24 and fd00::1/64, tunstack 10.0.0.2 and fd00::2). Threads and processes the test spawns
 //! afterwards inherit the namespace, so tests run in parallel without
 //! seeing each other and no packet ever leaves the namespace.
 //!
@@ -14,7 +14,7 @@
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +26,10 @@ use tunstack::Stack;
 pub const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// tunstack's address.
 pub const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// The kernel's IPv6 address on tun0.
+pub const KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+/// tunstack's IPv6 address.
+pub const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 /// Fails the test, saying why, when not run as root: the namespace tests
 /// are never skipped.
@@ -159,13 +163,13 @@ pub fn nginx(dir: &Path, worker_connections: u32, http: &str) -> Daemon {
     )
 }
 
-/// Waits until the kernel side accepts TCP connections on `addr`.
-pub fn wait_for_listener(addr: SocketAddrV4) {
+/// Waits until the kernel side accepts TCP connections on `addr` (either
+/// family).
+pub fn wait_for_listener(addr: impl Into<SocketAddr>) {
+    let addr = addr.into();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if std::net::TcpStream::connect_timeout(&SocketAddr::V4(addr), Duration::from_millis(200))
-            .is_ok()
-        {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return;
         }
         assert!(
@@ -295,7 +299,8 @@ pub fn transport_items(expert: &str, section: &str) -> Vec<String> {
         }
         if inside {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            if cols.len() >= 3 && ["TCP", "IPv4", "IP", "ICMP", "UDP"].contains(&cols[2]) {
+            let layers = ["TCP", "IPv4", "IP", "ICMP", "UDP", "IPv6", "ICMPv6"];
+            if cols.len() >= 3 && layers.contains(&cols[2]) {
                 rows.push(line.trim().to_string());
             }
         }
@@ -312,7 +317,14 @@ pub fn transport_items(expert: &str, section: &str) -> Vec<String> {
 /// send a TCP checksum of 0xffff where 0x0000 is equally valid (RFC 1624),
 /// which Wireshark reports as a warning.
 pub fn check_capture(pcap: &Path) {
+    check_capture_from(pcap, "ip.src==10.0.0.2");
+}
+
+/// [`check_capture`] with `ours` the display filter for tunstack's own
+/// packets (`ipv6.src==fd00::2` for an IPv6 capture).
+pub fn check_capture_from(pcap: &Path, ours_filter: &str) {
     let p = pcap.to_str().unwrap();
+    let ours_expert = format!("expert,{ours_filter}");
     let checks = [
         "-o",
         "ip.check_checksum:TRUE",
@@ -330,7 +342,7 @@ pub fn check_capture(pcap: &Path) {
     );
     let mut ours = vec!["-r", p];
     ours.extend_from_slice(&checks);
-    ours.extend_from_slice(&["-z", "expert,ip.src==10.0.0.2"]);
+    ours.extend_from_slice(&["-z", &ours_expert]);
     let expert = run("tshark", &ours);
     assert!(
         transport_items(&expert, "Errors").is_empty()

@@ -19,38 +19,30 @@ struct Job {
 /// a bad URL or flag fails before any traffic.
 fn jobs(a: &GetArgs) -> Result<Vec<Job>, Failure> {
     let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut remote_left = usize::from(a.remote_name);
+    let specs = a.output_specs();
     let mut jobs = Vec::new();
     for (i, u) in a.urls.iter().enumerate() {
         let url = parse_url(u)?;
-        let path = match a.output.get(i) {
-            Some(p) => Some(p.clone()),
-            None if remote_left > 0 => {
-                remote_left -= 1;
-                Some(dir.join(remote_name(&url)?))
-            }
+        let path = match specs.get(i) {
+            Some(OutputSpec::File(p)) => Some(p.clone()),
+            Some(OutputSpec::RemoteName) => Some(dir.join(remote_name(&url)?)),
             None => None,
         };
-        if a.ipv6 {
-            let code = if url.host.parse::<Ipv4Addr>().is_ok() {
-                exit::CONNECT
-            } else {
-                exit::RESOLVE
-            };
-            return Err(failure(
-                code,
-                format!(
-                    "-6: tunstack speaks IPv4 only, so {} cannot be reached over IPv6",
-                    url.host
-                ),
-            ));
-        }
         jobs.push(Job {
             req: build_request(a, url)?,
             path,
         });
     }
     Ok(jobs)
+}
+
+/// The address families `-4` / `-6` allow (both race without either).
+fn family(a: &GetArgs) -> crate::connector::Family {
+    match (a.ipv4, a.ipv6) {
+        (true, _) => crate::connector::Family::V4,
+        (_, true) => crate::connector::Family::V6,
+        _ => crate::connector::Family::Any,
+    }
 }
 
 /// `get`: every URL in turn; `-s` without `-S` keeps even a usage
@@ -111,7 +103,9 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     }
     let observed = Shared::default();
     let connector = StackConnector {
-        base: crate::connector::StackConnector::with_resolver(&stack, resolver).tls_builder(tls),
+        base: crate::connector::StackConnector::with_resolver(&stack, resolver)
+            .tls_builder(tls)
+            .family(family(a)),
         deadlines: deadlines.clone(),
         verbose: a.verbose,
         sample: a.stats,
@@ -175,15 +169,20 @@ impl Ctx<'_, '_> {
             self.overall.set(self.max_time.map(|m| start + m));
             let result = self.transfer(job, start);
             let code = result.as_ref().map_or_else(|f| f.code, |_| EXIT_OK);
-            let status = self.observed.get().status;
-            let Some(delay) = retry.next(attempt, code, status, first) else {
+            let seen = self.observed.get();
+            let code = if code == exit::CONNECT && seen.refused && retry.connrefused {
+                Transient::Refused
+            } else {
+                Transient::Code(code)
+            };
+            let Some(delay) = retry.next(attempt, code, seen.status, first) else {
                 break (start, result);
             };
             attempt += 1;
             if !a.silent {
                 eprintln!(
                     "tunstack: transient problem ({}); will retry in {:.1} s, {} retries left",
-                    transient_reason(code, status),
+                    transient_reason(code, seen.status),
                     delay.as_secs_f64(),
                     retry.times - attempt + 1
                 );
@@ -312,6 +311,8 @@ impl Ctx<'_, '_> {
 /// tried again and when, as curl decides.
 struct RetryPolicy {
     times: u32,
+    /// `--retry-connrefused`: a refused connect is transient too.
+    connrefused: bool,
     /// A fixed delay; without one the wait starts at 1 s and doubles.
     delay: Option<Duration>,
     max_time: Option<Duration>,
@@ -334,6 +335,7 @@ impl RetryPolicy {
             .transpose()?;
         Ok(RetryPolicy {
             times: a.retry,
+            connrefused: a.retry_connrefused,
             delay,
             max_time: a
                 .retry_max_time
@@ -345,36 +347,50 @@ impl RetryPolicy {
     /// The wait before try `attempt + 2`, or None to stop: only transient
     /// failures (curl's list: a timeout, a failed name lookup, and the
     /// statuses 408, 429, 500, 502, 503, 504) are tried again, at most
-    /// `times` times and not past `--retry-max-time` since the first try.
-    fn next(&self, attempt: u32, code: i32, status: u16, first: Instant) -> Option<Duration> {
+    /// `times` times, and only while less than `--retry-max-time` has
+    /// passed since the first try (curl checks the time spent, not the
+    /// time the wait would add).
+    fn next(&self, attempt: u32, code: Transient, status: u16, first: Instant) -> Option<Duration> {
         if attempt >= self.times || !is_transient(code, status) {
             return None;
         }
         let delay = self
             .delay
             .unwrap_or_else(|| Duration::from_secs(1u64 << attempt.min(10)).min(MAX_RETRY_DELAY));
-        if let Some(max) = self.max_time {
-            if first.elapsed() + delay > max {
-                return None;
-            }
+        if self.max_time.is_some_and(|max| first.elapsed() >= max) {
+            return None;
         }
         Some(delay)
     }
 }
 
-/// What curl retries: timeouts, lookups, and the statuses that say "try
-/// later".
-fn is_transient(code: i32, status: u16) -> bool {
-    matches!(code, exit::TIMEOUT | exit::RESOLVE)
-        || ((code == EXIT_OK || code == exit::HTTP_ERROR)
-            && matches!(status, 408 | 429 | 500 | 502 | 503 | 504))
+/// How one try ended, for the retry decision: its exit code, or a
+/// refused connect that `--retry-connrefused` asked to retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transient {
+    Code(i32),
+    Refused,
 }
 
-fn transient_reason(code: i32, status: u16) -> String {
+/// What curl retries: timeouts, lookups, the statuses that say "try
+/// later", and (asked for) a refused connect.
+fn is_transient(code: Transient, status: u16) -> bool {
     match code {
-        exit::TIMEOUT => "timeout".into(),
-        exit::RESOLVE => "could not resolve host".into(),
-        _ => format!("HTTP {status}"),
+        Transient::Refused => true,
+        Transient::Code(code) => {
+            matches!(code, exit::TIMEOUT | exit::RESOLVE)
+                || ((code == EXIT_OK || code == exit::HTTP_ERROR)
+                    && matches!(status, 408 | 429 | 500 | 502 | 503 | 504))
+        }
+    }
+}
+
+fn transient_reason(code: Transient, status: u16) -> String {
+    match code {
+        Transient::Refused => "connection refused".into(),
+        Transient::Code(exit::TIMEOUT) => "timeout".into(),
+        Transient::Code(exit::RESOLVE) => "could not resolve host".into(),
+        Transient::Code(_) => format!("HTTP {status}"),
     }
 }
 
@@ -435,26 +451,39 @@ mod tests {
         let p = RetryPolicy::from_args(&args(&["--retry", "3"])).unwrap();
         let now = Instant::now();
         assert_eq!(
-            p.next(0, exit::TIMEOUT, 0, now),
+            p.next(0, Transient::Code(exit::TIMEOUT), 0, now),
             Some(Duration::from_secs(1))
         );
-        assert_eq!(p.next(2, EXIT_OK, 503, now), Some(Duration::from_secs(4)));
         assert_eq!(
-            p.next(1, exit::HTTP_ERROR, 429, now),
+            p.next(2, Transient::Code(EXIT_OK), 503, now),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            p.next(1, Transient::Code(exit::HTTP_ERROR), 429, now),
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            p.next(3, exit::TIMEOUT, 0, now),
+            p.next(3, Transient::Code(exit::TIMEOUT), 0, now),
             None,
             "three retries at most"
         );
         assert_eq!(
-            p.next(0, exit::CONNECT, 0, now),
+            p.next(0, Transient::Code(exit::CONNECT), 0, now),
             None,
             "refused is not transient"
         );
-        assert_eq!(p.next(0, EXIT_OK, 404, now), None);
-        assert_eq!(p.next(0, exit::HTTP_ERROR, 404, now), None);
+        assert_eq!(
+            p.next(0, Transient::Refused, 0, now),
+            Some(Duration::from_secs(1)),
+            "refused, with --retry-connrefused"
+        );
+        assert!(
+            RetryPolicy::from_args(&args(&["--retry", "1", "--retry-connrefused"]))
+                .unwrap()
+                .connrefused
+        );
+        assert_eq!(p.next(0, Transient::Code(EXIT_OK), 404, now), None);
+        assert_eq!(p.next(0, Transient::Code(exit::HTTP_ERROR), 404, now), None);
         let p = RetryPolicy::from_args(&args(&[
             "--retry",
             "5",
@@ -465,38 +494,79 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            p.next(4, exit::TIMEOUT, 0, now),
+            p.next(4, Transient::Code(exit::TIMEOUT), 0, now),
             Some(Duration::from_millis(500))
         );
         let long_ago = now - Duration::from_secs(3);
         assert_eq!(
-            p.next(0, exit::TIMEOUT, 0, long_ago),
+            p.next(0, Transient::Code(exit::TIMEOUT), 0, long_ago),
             None,
             "past --retry-max-time"
         );
         assert!(RetryPolicy::from_args(&args(&["--retry-delay=-1"])).is_err());
     }
 
+    /// The paths `jobs` gives the URLs of `argv`, parsed as `run` does.
+    fn paths(argv: &[&str]) -> Vec<Option<PathBuf>> {
+        use clap::{CommandFactory, FromArgMatches};
+        let m = T::command()
+            .try_get_matches_from(std::iter::once("t").chain(argv.iter().copied()))
+            .unwrap();
+        let mut a = T::from_arg_matches(&m).unwrap().a;
+        a.pair_outputs(&m);
+        jobs(&a).unwrap().into_iter().map(|j| j.path).collect()
+    }
+
     #[test]
     fn each_url_takes_its_own_output_in_order() {
-        let a = T::try_parse_from([
-            "t",
-            "-o",
-            "a",
-            "http://h/x/one",
-            "-O",
-            "http://h/two",
-            "http://h/3",
-        ])
-        .unwrap()
-        .a;
-        let paths: Vec<_> = jobs(&a).unwrap().into_iter().map(|j| j.path).collect();
+        let p = |s: &str| Some(PathBuf::from(s));
         assert_eq!(
-            paths,
-            vec![Some(PathBuf::from("a")), Some(PathBuf::from("./two")), None],
+            paths(&[
+                "-o",
+                "a",
+                "http://h/x/one",
+                "-O",
+                "http://h/two",
+                "http://h/3"
+            ]),
+            vec![p("a"), p("./two"), None],
             "the -o goes to the first URL, the -O to the next"
         );
+        // curl pairs by position among the -o/-O, whichever kind comes
+        // first, and wherever the URLs stand.
+        assert_eq!(
+            paths(&["-O", "http://h/x/one", "-o", "b", "http://h/two"]),
+            vec![p("./one"), p("b")]
+        );
+        assert_eq!(
+            paths(&[
+                "http://h/one",
+                "http://h/two",
+                "http://h/3",
+                "-O",
+                "-o",
+                "c"
+            ]),
+            vec![p("./one"), p("c"), None]
+        );
+        assert_eq!(
+            paths(&[
+                "-o",
+                "a",
+                "-O",
+                "-o",
+                "c",
+                "http://h/1",
+                "http://h/2",
+                "http://h/3"
+            ]),
+            vec![p("a"), p("./2"), p("c")]
+        );
+        // -6 restricts the families; the URL itself is fine.
         let a = args(&["-6"]);
-        assert_eq!(jobs(&a).err().map(|f| f.code), Some(exit::RESOLVE));
+        assert_eq!(jobs(&a).map(|j| j.len()).ok(), Some(1));
+        assert_eq!(family(&a), crate::connector::Family::V6);
+        assert_eq!(family(&args(&["-4"])), crate::connector::Family::V4);
+        assert_eq!(family(&args(&[])), crate::connector::Family::Any);
     }
 }

@@ -187,8 +187,11 @@ impl Bbr {
         }
     }
 
+    /// §5.5.10.2 IsInflightTooHigh: more than 2% of the sample's
+    /// send-time flight lost since it was sent (with the loss-event
+    /// evidence of `is_loss_rate_too_high`).
     pub(super) fn is_inflight_too_high(&self, rs: &RateSample) -> bool {
-        rs.lost as f64 > rs.tx_in_flight as f64 * LOSS_THRESH
+        self.is_loss_rate_too_high(rs.lost, rs.tx_in_flight)
     }
 
     pub(super) fn check_inflight_too_high(&mut self, now: Instant, rs: &RateSample) -> bool {
@@ -205,10 +208,7 @@ impl Bbr {
     /// a loss rate over 2% since the segment was sent bounds inflight_hi
     /// at the inflight where the rate crossed the threshold.
     pub(super) fn handle_lost_segment(&mut self, now: Instant, l: LostSegment) {
-        if !self.bw_probe_samples {
-            return;
-        }
-        if (l.lost_since as f64) <= l.tx_in_flight as f64 * LOSS_THRESH {
+        if !self.bw_probe_samples || !self.is_loss_rate_too_high(l.lost_since, l.tx_in_flight) {
             return;
         }
         // BBRInflightAtLoss.

@@ -33,7 +33,7 @@ fn established_rto_sets_ssthresh_from_flight_and_cwnd_to_one_segment() {
     let at = tcb.poll_at().unwrap();
     tcb.on_timeout(at);
     assert_eq!(tcb.cwnd(), 1460);
-    assert_eq!(tcb.cc.ssthresh(), 10_220);
+    assert_eq!(tcb.loss.cc.ssthresh(), 10_220);
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn established_newreno_reduction_halves_flight() {
     for _ in 0..3 {
         send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b""));
     }
-    assert_eq!(tcb.cc.ssthresh(), 7300, "flight / 2 (RFC 5681 eq. 4)");
+    assert_eq!(tcb.loss.cc.ssthresh(), 7300, "flight / 2 (RFC 5681 eq. 4)");
     assert_eq!(
         tcb.cwnd(),
         7300 + 3 * 1460,
@@ -74,11 +74,11 @@ fn established_newreno_partial_ack_stays_in_recovery_and_full_ack_leaves() {
     }
     recv(&mut tcb, t(30));
     send!(tcb, t(40), seg(r(0), l(2920), Flags::ACK, b""));
-    assert!(tcb.recovery.is_some(), "partial ACK: still recovering");
+    assert!(tcb.loss.recover.is_some(), "partial ACK: still recovering");
     let rtx = recv(&mut tcb, t(40));
     assert_eq!(rtx[0].h.seq, l(2920), "the next hole is resent at once");
     send!(tcb, t(50), seg(r(0), l(14_600), Flags::ACK, b""));
-    assert!(tcb.recovery.is_none(), "full ACK ends recovery");
+    assert!(tcb.loss.recover.is_none(), "full ACK ends recovery");
 }
 
 #[test]
@@ -122,5 +122,5 @@ fn bbr_is_the_default_and_newreno_is_selectable() {
         REMOTE,
         LOCAL_ISS,
     );
-    assert_eq!(tcb.cc.algorithm(), Algorithm::NewReno);
+    assert_eq!(tcb.loss.cc.algorithm(), Algorithm::NewReno);
 }

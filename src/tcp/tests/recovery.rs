@@ -229,12 +229,12 @@ fn established_prr_paces_recovery_by_deliveries() {
         send!(tcb, now, sack_ack(0, &[(MSS, k * MSS)]));
         per_ack.push(recv(&mut tcb, now).len());
     }
-    assert_eq!(tcb.cc.ssthresh(), 5 * MSS as usize);
+    assert_eq!(tcb.loss.cc.ssthresh(), 5 * MSS as usize);
     assert_eq!(per_ack, vec![1, 0, 0, 1, 1, 1, 1]);
     // The full ACK ends recovery with cwnd = ssthresh (RFC 6937 §3).
     let end = 10 * MSS;
     send!(tcb, t(50), sack_ack(end + 4 * MSS, &[]));
-    assert!(tcb.recovery.is_none());
+    assert!(tcb.loss.recover.is_none());
     assert!(tcb.cwnd() <= 5 * MSS as usize);
 }
 
@@ -247,7 +247,7 @@ fn established_second_loss_in_the_same_window_does_not_reduce_again() {
         send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
     }
     recv(&mut tcb, t(30));
-    let (cwnd_reduced, ssthresh) = (tcb.cwnd(), tcb.cc.ssthresh());
+    let (cwnd_reduced, ssthresh) = (tcb.cwnd(), tcb.loss.cc.ssthresh());
     assert_eq!(ssthresh, 10_220, "CUBIC: 0.7 · 14600");
     for k in 7..=10 {
         send!(
@@ -262,7 +262,7 @@ fn established_second_loss_in_the_same_window_does_not_reduce_again() {
         "segment 6 resent: {:?}",
         seqs(&out)
     );
-    assert_eq!(tcb.cc.ssthresh(), ssthresh, "no second reduction");
+    assert_eq!(tcb.loss.cc.ssthresh(), ssthresh, "no second reduction");
     assert!(tcb.cwnd() <= cwnd_reduced.max(ssthresh));
     let s = tcb.stats();
     assert_eq!(
@@ -287,7 +287,7 @@ fn established_rto_during_recovery_is_a_separate_reduction_and_no_new_episode() 
     tcb.on_timeout(rto);
     assert_eq!(tcb.stats().retransmit_timeouts, 1);
     assert_eq!(tcb.cwnd(), MSS as usize, "loss window");
-    assert!(tcb.recovery.is_none());
+    assert!(tcb.loss.recover.is_none());
     let resent = recv(&mut tcb, rto);
     assert_eq!(seqs(&resent), vec![l(0)]);
     // The receiver still holds 2..=10 and SACKs them again; an ACK for
@@ -299,7 +299,7 @@ fn established_rto_during_recovery_is_a_separate_reduction_and_no_new_episode() 
     recv(&mut tcb, at);
     let s = tcb.stats();
     assert_eq!((s.sack_recoveries, s.cwnd_reductions), (1, 1));
-    assert!(tcb.recovery.is_none());
+    assert!(tcb.loss.recover.is_none());
 }
 
 #[test]
@@ -318,13 +318,13 @@ fn established_newreno_without_sack_reduces_once_per_episode() {
         send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b""));
     }
     recv(&mut tcb, t(30));
-    let ssthresh = tcb.cc.ssthresh();
+    let ssthresh = tcb.loss.cc.ssthresh();
     send!(tcb, t(40), seg(r(0), l(3 * MSS), Flags::ACK, b""));
     for _ in 0..4 {
         send!(tcb, t(41), seg(r(0), l(3 * MSS), Flags::ACK, b""));
     }
     recv(&mut tcb, t(41));
-    assert_eq!(tcb.cc.ssthresh(), ssthresh);
+    assert_eq!(tcb.loss.cc.ssthresh(), ssthresh);
     assert_eq!(tcb.stats().cwnd_reductions, 1);
 }
 
@@ -363,11 +363,11 @@ fn established_probe_that_repaired_a_loss_reduces_once() {
         (1, 0, 0)
     );
     assert!(
-        tcb.cc.ssthresh() < before,
+        tcb.loss.cc.ssthresh() < before,
         "reduced: {} from {before}",
-        tcb.cc.ssthresh()
+        tcb.loss.cc.ssthresh()
     );
-    assert_eq!(tcb.cwnd(), tcb.cc.ssthresh());
+    assert_eq!(tcb.cwnd(), tcb.loss.cc.ssthresh());
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn established_probe_answered_by_a_dsack_is_not_a_loss() {
     recv(&mut tcb, at);
     send!(tcb, at + Duration::from_millis(10), sack_ack(11 * MSS, &[]));
     assert_eq!(tcb.stats().cwnd_reductions, 0);
-    assert_eq!(tcb.cc.ssthresh(), usize::MAX);
+    assert_eq!(tcb.loss.cc.ssthresh(), usize::MAX);
 }
 
 #[test]

@@ -138,6 +138,44 @@ fn established_small_segment_is_acked_when_the_application_drains_it() {
 }
 
 #[test]
+fn interactive_requests_are_acked_by_the_response_not_on_drain() {
+    // Linux's pingpong mode (tcp_cleanup_rbuf): once our data has left
+    // while an ACK of theirs was being delayed, the application answers
+    // what it reads, so a drained short request's ACK waits for the
+    // answer: one segment per response instead of an ACK and a response.
+    let mut tcb = established_with(&Config::default());
+    let mut buf = [0u8; 16];
+    // First exchange: not yet interactive, so the drain ACKs at once.
+    send!(tcb, t(100), seg(r(0), l(0), Flags::ACK | Flags::PSH, b"q1"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    assert_eq!(recv!(tcb, t(100)).h.ack, r(2));
+    // A request answered before the delayed ACK is due.
+    send!(tcb, t(110), seg(r(2), l(0), Flags::ACK | Flags::PSH, b"q2"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    tcb.send(b"a2").unwrap();
+    let a2 = recv!(tcb, t(111));
+    assert_eq!((a2.h.ack, a2.payload.as_slice()), (r(4), &b"a2"[..]));
+    // Now interactive: draining the next request sends nothing alone ...
+    send!(tcb, t(120), seg(r(4), l(2), Flags::ACK | Flags::PSH, b"q3"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    recv_nothing!(tcb, t(121));
+    // ... the answer carries the ACK.
+    tcb.send(b"a3").unwrap();
+    let a3 = recv!(tcb, t(122));
+    assert_eq!((a3.h.ack, a3.payload.as_slice()), (r(6), &b"a3"[..]));
+    // An answer that does not come in time: the delayed ACK goes out and
+    // ends the mode, so the next drain ACKs at once again.
+    send!(tcb, t(130), seg(r(6), l(4), Flags::ACK | Flags::PSH, b"q4"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    recv_nothing!(tcb, t(131));
+    tcb.on_timeout(t(170));
+    assert_eq!(recv!(tcb, t(170)).h.ack, r(8));
+    send!(tcb, t(200), seg(r(8), l(4), Flags::ACK | Flags::PSH, b"q5"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    assert_eq!(recv!(tcb, t(200)).h.ack, r(10));
+}
+
+#[test]
 fn established_read_without_window_scaling_sends_no_useless_window_update() {
     // RFC 9293 §3.8.6.2.2: a window update must move the right edge. With
     // no window scaling the field tops out at 65535; a 256 KiB buffer read

@@ -552,35 +552,53 @@ fn differential(seed: u64, nodelay: bool, steps: usize, cov: &mut Coverage) {
             }
             _ => {}
         }
-        let a = transmit(&mut plain, now);
-        let b = transmit(&mut tso, now);
-        assert!(a
-            .iter()
-            .all(|o| o.tx.gso_size == 0 && o.tx.payload_len <= MSS));
-        assert_well_formed(&b, MSS);
-        for o in b.iter().filter(|o| o.tx.gso_size > 0) {
-            cov.batches += 1;
-            cov.partial_tails += usize::from(o.tx.payload_len % o.tx.gso_size != 0);
-            cov.fins += usize::from(o.tx.header.flags.fin());
-        }
-        let wa = on_the_wire(&a);
-        let wb = on_the_wire(&b);
-        assert_eq!(
-            wa.iter().map(|w| (w.0, w.1, w.2.len())).collect::<Vec<_>>(),
-            wb.iter().map(|w| (w.0, w.1, w.2.len())).collect::<Vec<_>>(),
-            "step {step} (seed {seed}, nodelay {nodelay}): wire segments differ"
-        );
-        assert!(wa == wb, "step {step}: payloads differ");
-        for (seq, flags, payload) in &wa {
-            let off = (*seq - l(0)) as usize;
-            assert_eq!(payload[..], data[off..off + payload.len()]);
-            let end = off + payload.len() + usize::from(flags.fin());
-            sent_end = sent_end.max(end.min(written));
-        }
-        assert_eq!(plain.state(), tso.state(), "step {step}");
-        assert_eq!(plain.stats(), tso.stats(), "step {step}: counters differ");
+        let label = format!("step {step} (seed {seed}, nodelay {nodelay})");
+        let end = same_output(&mut plain, &mut tso, now, &data[..written], &label, cov);
+        sent_end = sent_end.max(end);
     }
     cov.retransmits += tso.stats().retransmits;
+}
+
+/// Polls both connections at `now` and checks that they put the same
+/// segments (of `data`, the bytes written so far) on the wire, in the same
+/// state with the same counters; returns the highest byte offset sent.
+fn same_output(
+    plain: &mut Tcb,
+    tso: &mut Tcb,
+    now: Instant,
+    data: &[u8],
+    label: &str,
+    cov: &mut Coverage,
+) -> usize {
+    let a = transmit(plain, now);
+    let b = transmit(tso, now);
+    assert!(a
+        .iter()
+        .all(|o| o.tx.gso_size == 0 && o.tx.payload_len <= MSS));
+    assert_well_formed(&b, MSS);
+    for o in b.iter().filter(|o| o.tx.gso_size > 0) {
+        cov.batches += 1;
+        cov.partial_tails += usize::from(o.tx.payload_len % o.tx.gso_size != 0);
+        cov.fins += usize::from(o.tx.header.flags.fin());
+    }
+    let wa = on_the_wire(&a);
+    let wb = on_the_wire(&b);
+    assert_eq!(
+        wa.iter().map(|w| (w.0, w.1, w.2.len())).collect::<Vec<_>>(),
+        wb.iter().map(|w| (w.0, w.1, w.2.len())).collect::<Vec<_>>(),
+        "{label}: wire segments differ"
+    );
+    assert!(wa == wb, "{label}: payloads differ");
+    let mut sent_end = 0;
+    for (seq, flags, payload) in &wa {
+        let off = (*seq - l(0)) as usize;
+        assert_eq!(payload[..], data[off..off + payload.len()]);
+        let end = off + payload.len() + usize::from(flags.fin());
+        sent_end = sent_end.max(end.min(data.len()));
+    }
+    assert_eq!(plain.state(), tso.state(), "{label}");
+    assert_eq!(plain.stats(), tso.stats(), "{label}: counters differ");
+    sent_end
 }
 
 #[test]

@@ -1,0 +1,315 @@
+//! The bulk rows of `scripts/bench.sh` with smoltcp (crates.io) in place
+//! of tunstack: the same tun0, the same kernel peer code, the same byte
+//! counts and clocks as `bench_tcp tun send|recv`, so the two stacks can
+//! be compared in one run. Needs root and a namespace of its own.
+//!
+//! ```text
+//! bench_smoltcp send [--mtu N] [--mib N] [--buf BYTES]   smoltcp writes N MiB, a kernel socket reads them
+//! bench_smoltcp recv [--mtu N] [--mib N] [--buf BYTES]   a kernel socket writes N MiB, smoltcp reads them
+//! ```
+//!
+//! tun0 is opened and configured by tunstack's `TunDevice` (kernel side
+//! 10.0.0.1/24, MTU N, link up); smoltcp drives a duplicate of its file
+//! descriptor through its own `phy::TunTapInterface` (medium IP, one
+//! packet per `read(2)`/`write(2)`), with smoltcp's own event loop as in
+//! its `examples/benchmark.rs`: poll the interface, move bytes in or out
+//! of the socket, and sleep in `select(2)` until the device is readable
+//! or smoltcp's next deadline. `--buf` sets both socket buffers: 65535 is
+//! the size smoltcp's own examples use (no window scaling), 1048576 the
+//! size tunstack's bench rows use.
+//!
+//! As in `bench_tcp`, the measuring side is the client: `recv` times the
+//! kernel client from connect until it reads smoltcp's FIN after its own;
+//! `send` times smoltcp from the established connection until it has
+//! seen the kernel's FIN after all its bytes. The last line is
+//! `result: VALUE Gbit/s`, which the script parses.
+
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{wait as phy_wait, Medium, TunTapInterface};
+use smoltcp::socket::tcp;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tunstack::device::{Device, TunConfig, TunDevice};
+
+const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PORT: u16 = 5001;
+
+struct Args {
+    test: String,
+    mtu: usize,
+    mib: u64,
+    buf: usize,
+}
+
+const USAGE: &str = "usage: bench_smoltcp send|recv [--mtu N] [--mib N] [--buf BYTES]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let test = it.next().ok_or(USAGE)?;
+    let mut a = Args {
+        test,
+        mtu: 1500,
+        mib: 256,
+        buf: 1 << 20,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        let bad = || format!("bad value for {flag}: {v}");
+        match flag.as_str() {
+            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
+            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
+            "--buf" => a.buf = v.parse().map_err(|_| bad())?,
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench_smoltcp: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&a) {
+        eprintln!("bench_smoltcp {}: {e}", a.test);
+        std::process::exit(1);
+    }
+}
+
+/// smoltcp's interface, device and one TCP socket.
+struct Smol {
+    dev: TunTapInterface,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    handle: smoltcp::iface::SocketHandle,
+    fd: i32,
+}
+
+impl Smol {
+    fn new(fd: i32, mtu: usize, buf: usize) -> io::Result<Smol> {
+        let mut dev = TunTapInterface::from_fd(fd, Medium::Ip, mtu)?;
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = rand::random();
+        let mut iface = Interface::new(config, &mut dev, smoltcp::time::Instant::now());
+        iface.update_ip_addrs(|addrs| {
+            let o = US.octets();
+            let _ = addrs.push(IpCidr::new(IpAddress::v4(o[0], o[1], o[2], o[3]), 24));
+        });
+        let rx = tcp::SocketBuffer::new(vec![0; buf]);
+        let tx = tcp::SocketBuffer::new(vec![0; buf]);
+        let mut sockets = SocketSet::new(vec![]);
+        let handle = sockets.add(tcp::Socket::new(rx, tx));
+        Ok(Smol {
+            dev,
+            iface,
+            sockets,
+            handle,
+            fd,
+        })
+    }
+
+    fn poll(&mut self) {
+        let now = smoltcp::time::Instant::now();
+        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+    }
+
+    fn socket(&mut self) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket>(self.handle)
+    }
+
+    /// Sleeps until the device is readable or smoltcp's next deadline (at
+    /// most 100 ms, so a finished peer thread is noticed).
+    fn wait(&mut self) -> io::Result<()> {
+        let now = smoltcp::time::Instant::now();
+        let cap = smoltcp::time::Duration::from_millis(100);
+        match self.iface.poll_delay(now, &self.sockets) {
+            Some(d) if d == smoltcp::time::Duration::ZERO => Ok(()),
+            Some(d) => phy_wait(self.fd, Some(d.min(cap))),
+            None => phy_wait(self.fd, Some(cap)),
+        }
+    }
+}
+
+fn run(a: &Args) -> io::Result<()> {
+    let tun = TunDevice::open(&TunConfig {
+        mtu: a.mtu,
+        ..TunConfig::default()
+    })?;
+    let raw = tun
+        .as_raw_fd()
+        .ok_or_else(|| io::Error::other("tun0 has no file descriptor"))?;
+    // smoltcp closes the descriptor it is given; the TunDevice keeps its own.
+    // SAFETY: dup(2) of a descriptor that stays open while `tun` lives.
+    let fd = unsafe { libc::dup(raw) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut smol = Smol::new(fd, a.mtu, a.buf)?;
+    let bytes = a.mib << 20;
+    match a.test.as_str() {
+        "recv" => recv(&mut smol, bytes),
+        "send" => send(&mut smol, bytes),
+        t => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown test {t}\n{USAGE}"),
+        )),
+    }?;
+    drop(tun);
+    Ok(())
+}
+
+/// A kernel client writes `bytes` to smoltcp listening on 10.0.0.2:5001.
+fn recv(smol: &mut Smol, bytes: u64) -> io::Result<()> {
+    smol.socket()
+        .listen(PORT)
+        .map_err(|e| io::Error::other(format!("listen: {e}")))?;
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let ours = SocketAddr::V4(SocketAddrV4::new(US, PORT));
+    let client = std::thread::spawn(move || {
+        let r = kernel_bulk_client(ours, bytes);
+        flag.store(true, Ordering::SeqCst);
+        r
+    });
+    let mut got = 0u64;
+    let mut closed = false;
+    while !done.load(Ordering::SeqCst) {
+        smol.poll();
+        let s = smol.socket();
+        while s.can_recv() {
+            got += s.recv(|b| (b.len(), b.len())).unwrap_or(0) as u64;
+        }
+        if !closed && got > 0 && !s.may_recv() {
+            // The kernel's FIN after every byte: answer with ours.
+            s.close();
+            closed = true;
+        }
+        smol.poll();
+        smol.wait()?;
+    }
+    let secs = client
+        .join()
+        .map_err(|_| io::Error::other("client panicked"))??;
+    if got != bytes {
+        return Err(io::Error::other(format!(
+            "smoltcp got {got} of {bytes} bytes"
+        )));
+    }
+    print_bulk("kernel → smoltcp", bytes, secs);
+    Ok(())
+}
+
+/// smoltcp connects to a kernel sink on 10.0.0.1:5001 and writes `bytes`.
+fn send(smol: &mut Smol, bytes: u64) -> io::Result<()> {
+    let kernel = SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT));
+    let l = TcpListener::bind(kernel)?;
+    let server = std::thread::spawn(move || -> io::Result<u64> {
+        let (s, _) = l.accept()?;
+        let n = sink(&s)?;
+        s.shutdown(Shutdown::Write)?;
+        Ok(n)
+    });
+    let remote = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), PORT);
+    {
+        let Smol { iface, sockets, .. } = smol;
+        let s = sockets.get_mut::<tcp::Socket>(smol.handle);
+        s.connect(iface.context(), remote, 49152)
+            .map_err(|e| io::Error::other(format!("connect: {e}")))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while smol.socket().state() != tcp::State::Established {
+        if Instant::now() > deadline || !smol.socket().is_open() {
+            return Err(io::Error::other("smoltcp could not connect"));
+        }
+        smol.poll();
+        smol.wait()?;
+    }
+    let t0 = Instant::now();
+    let mut left = bytes;
+    let mut closed = false;
+    loop {
+        smol.poll();
+        let s = smol.socket();
+        while left > 0 && s.can_send() {
+            let n = s
+                .send(|b| {
+                    let n = b.len().min(left as usize);
+                    b[..n].fill(0x5a);
+                    (n, n)
+                })
+                .unwrap_or(0);
+            left -= n as u64;
+        }
+        if left == 0 && !closed {
+            s.close();
+            closed = true;
+        }
+        // Every byte acknowledged and the kernel's FIN seen.
+        if closed && matches!(s.state(), tcp::State::TimeWait | tcp::State::Closed) {
+            break;
+        }
+        smol.poll();
+        smol.wait()?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let got = server
+        .join()
+        .map_err(|_| io::Error::other("kernel sink panicked"))??;
+    if got != bytes {
+        return Err(io::Error::other(format!(
+            "the kernel got {got} of {bytes} bytes"
+        )));
+    }
+    print_bulk("smoltcp → kernel", bytes, secs);
+    Ok(())
+}
+
+/// Kernel bulk client, as `bench_tcp`'s: connect (retrying while the
+/// listener comes up), write, shut down writing, wait for EOF.
+fn kernel_bulk_client(to: SocketAddr, bytes: u64) -> io::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        match TcpStream::connect(to) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e),
+        }
+    };
+    let t0 = Instant::now();
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    s.shutdown(Shutdown::Write)?;
+    let mut b = [0u8; 1];
+    while s.read(&mut b)? > 0 {}
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Bulk server: reads to EOF; returns the byte count.
+fn sink(mut s: impl Read) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
+}
+
+fn print_bulk(what: &str, bytes: u64, secs: f64) {
+    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
+    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
+}

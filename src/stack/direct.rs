@@ -1,0 +1,213 @@
+//! Copy-once receive: the device reads a segment's payload straight into
+//! the receive buffer of the connection it is for, so the only copies of
+//! a received byte are the kernel's into that buffer and the
+//! application's out of it (as with a kernel socket), not a third through
+//! a packet buffer.
+//!
+//! Which connection a packet is for is known only after reading it, so
+//! the stack guesses: the connection that took the last data segments,
+//! with their header length. The read is scattered (`readv(2)`) over the
+//! predicted header length in the packet buffer, the free space after the
+//! connection's buffered bytes ([`Tcb::rx_spare`](crate::tcp::Tcb::rx_spare)),
+//! and the rest of the packet buffer. When the packet is the plainest
+//! case — an IPv4 header without options, a TCP header of the predicted
+//! length, for that connection, at exactly RCV.NXT — the segment goes to
+//! the TCP core with its payload where it already lies, and the ring
+//! commits it without a copy. Anything else (another connection, out of
+//! order, other header lengths, options, fragments, a bad checksum) is
+//! copied back into the packet buffer and takes the ordinary path, which
+//! validates and counts it as always: a wrong guess costs one copy, never
+//! a different outcome.
+
+use super::{ipv4, Interface};
+use crate::device::{Device, RxMeta};
+use crate::time::Instant;
+use crate::wire::{checksum, header_lens, TcpSegment, IPV4_HEADER_LEN, PROTO_TCP};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// Most payload one read places: a whole IPv4 packet less the headers.
+const MAX_PAYLOAD: usize = 65535 - IPV4_HEADER_LEN;
+
+/// The guess for the next packet: connection entry, header length (IPv4 +
+/// TCP) and payload size of its data segments. Only that much buffer space
+/// is reserved for the read, so a connection that exchanges a few bytes
+/// keeps a small buffer; a larger payload spills into the packet buffer
+/// and is copied, and the guess grows to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Guess {
+    entry: usize,
+    head: usize,
+    payload: usize,
+}
+
+impl Interface {
+    /// Reads one packet into `rx`, its payload into a receive ring when
+    /// the guess allows, and hands it to the stack. Returns its length
+    /// (0 for an empty read).
+    pub(super) fn recv_one(
+        &mut self,
+        now: Instant,
+        device: &mut dyn Device,
+        rx: &mut [u8],
+    ) -> io::Result<usize> {
+        let Some(guess) = self.direct.filter(|_| device.can_recv_vectored()) else {
+            let m = device.recv_meta(rx)?;
+            self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
+            return Ok(m.len);
+        };
+        let spare = self
+            .entries
+            .get_mut(guess.entry)
+            .and_then(|e| e.as_mut())
+            .and_then(|e| e.tcb.rx_spare(guess.payload.clamp(1, MAX_PAYLOAD)));
+        let Some(spare) = spare else {
+            self.direct = None;
+            let m = device.recv_meta(rx)?;
+            self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
+            return Ok(m.len);
+        };
+        let head = guess.head.min(rx.len());
+        let (front, back) = rx.split_at_mut(head);
+        let spare_len = spare.len().min(back.len());
+        let meta = {
+            let tail = back.get_mut(spare_len..).unwrap_or(&mut []);
+            let mut bufs = [
+                io::IoSliceMut::new(front),
+                io::IoSliceMut::new(&mut spare[..spare_len]),
+                io::IoSliceMut::new(tail),
+            ];
+            device.recv_vectored(&mut bufs)?
+        };
+        // Taken after the read, from the last use of the ring's slice.
+        let spare_ptr = spare.as_ptr();
+        let RxMeta { len, checksum_ok } = meta;
+        let placed = len.saturating_sub(head).min(spare_len);
+        // SAFETY: `spare_ptr..+placed` lies in the free space of the
+        // connection's receive ring that `rx_spare` reserved (its storage
+        // does not move: nothing grows or frees the ring before the
+        // segment is processed, all under `&mut self`), and the read above
+        // has written these bytes. The slice is only read, and only while
+        // nothing writes that part of the ring: `enqueue_in_place` commits
+        // it by address without touching the bytes.
+        let payload: &[u8] = unsafe { std::slice::from_raw_parts(spare_ptr, placed) };
+        if len > head && len - head == placed {
+            if let Some((src, seg)) = self.plain_segment(guess, &rx[..head], payload, checksum_ok) {
+                self.stats.rx_packets += 1;
+                self.stats.rx_bytes += len as u64;
+                self.stats.rx_direct += 1;
+                self.tcp_ingress(now, IpAddr::V4(src), &seg);
+                self.rx_hint = None;
+                return Ok(len);
+            }
+        }
+        // Not the guessed case: lay the packet out whole in `rx` and take
+        // the ordinary path.
+        if placed > 0 {
+            self.stats.rx_direct_missed += 1;
+            if let Some(dst) = rx.get_mut(head..head + placed) {
+                dst.copy_from_slice(payload);
+            }
+        }
+        let packet = rx.get(..len).unwrap_or(&[]);
+        self.ingress_read(now, packet, checksum_ok);
+        Ok(len)
+    }
+
+    /// Handles one packet read whole, and updates the guess: a data
+    /// segment for the same connection as the one before makes that
+    /// connection the next guess.
+    pub(super) fn ingress_read(&mut self, now: Instant, packet: &[u8], checksum_ok: bool) {
+        if packet.is_empty() {
+            return;
+        }
+        self.stats.rx_packets += 1;
+        self.stats.rx_bytes += packet.len() as u64;
+        super::ip_ingress(self, now, packet, !checksum_ok);
+        let Some(entry) = self.rx_hint.take() else {
+            return;
+        };
+        let head = header_lens(packet).map(|(ihl, doff)| ihl + doff);
+        let (last, streak) = self.rx_streak;
+        self.rx_streak = (
+            Some(entry),
+            if last == Some(entry) { streak + 1 } else { 1 },
+        );
+        // The largest payload seen lately on this connection.
+        let seen = self
+            .direct
+            .filter(|g| g.entry == entry)
+            .map_or(0, |g| g.payload);
+        self.direct = match head {
+            Some(head) if head < packet.len() && self.rx_streak.1 >= 2 => Some(Guess {
+                entry,
+                head,
+                payload: (packet.len() - head).max(seen),
+            }),
+            _ => None,
+        };
+    }
+
+    /// The segment `head` + `payload` if it is the guessed case: IPv4
+    /// without options or fragmentation to us from a unicast source, TCP
+    /// with a header of the guessed length and a good checksum, for the
+    /// guessed connection at exactly RCV.NXT. None sends the packet down
+    /// the ordinary path.
+    fn plain_segment<'p>(
+        &self,
+        guess: Guess,
+        head: &[u8],
+        payload: &'p [u8],
+        checksum_ok: bool,
+    ) -> Option<(Ipv4Addr, TcpSegment<'p>)> {
+        let ip = head.get(..IPV4_HEADER_LEN)?;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
+        if ip[0] != 0x45
+            || total != head.len() + payload.len()
+            || fragment != 0
+            || ip[9] != PROTO_TCP
+            || checksum::data(ip) != 0
+        {
+            return None;
+        }
+        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        if dst != self.cfg.addr || ipv4::martian_source(&self.cfg, src) {
+            return None;
+        }
+        let tcp = head.get(IPV4_HEADER_LEN..)?;
+        if !checksum_ok {
+            // The TCP header is a whole number of 32-bit words, so the
+            // sums of the two parts add up to the sum of the segment.
+            let acc = checksum::pseudo_header(src, dst, PROTO_TCP, tcp.len() + payload.len());
+            if checksum::fold(checksum::sum(checksum::sum(acc, tcp), payload)) != 0 {
+                return None;
+            }
+        }
+        let seg = TcpSegment::parse_with(src, dst, tcp, false).ok()?;
+        if !seg.payload.is_empty() {
+            // The TCP header is shorter than guessed: payload in `head`.
+            return None;
+        }
+        let h = &seg.header;
+        let key = (
+            SocketAddr::V4(SocketAddrV4::new(src, h.src_port)),
+            h.dst_port,
+        );
+        if self.conns.get(&key) != Some(&guess.entry) {
+            return None;
+        }
+        let tcb = &self.entries.get(guess.entry)?.as_ref()?.tcb;
+        if h.seq != tcb.rcv_nxt() || h.flags.syn() || h.flags.rst() {
+            return None;
+        }
+        Some((
+            src,
+            TcpSegment {
+                header: seg.header,
+                payload,
+            },
+        ))
+    }
+}

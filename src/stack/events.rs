@@ -1,0 +1,59 @@
+//! What a connection's core events ([`tcp::Event`](crate::tcp::Event))
+//! have said so far, kept per connection for the `net` layer: its
+//! readiness and errors come from here, not from the connection's state.
+//! The table drains a connection's events when `net` asks
+//! ([`Interface::tcp_events`]), so user calls made between two looks are
+//! covered as well as segments and timers.
+
+use super::{Interface, SocketHandle};
+use crate::tcp::{ConnectionError, Event, Tcb};
+
+/// The events of one connection, folded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketEvents {
+    /// Events taken from the connection so far: moves exactly when
+    /// something happened to it (`net::Poll` reports a source only then,
+    /// edge semantics as mio).
+    pub count: u64,
+    /// The handshake completed ([`Event::Connected`]).
+    pub connected: bool,
+    /// The peer's FIN arrived ([`Event::PeerClosed`]).
+    pub peer_closed: bool,
+    /// The connection reached CLOSED ([`Event::Closed`]).
+    pub closed: bool,
+    /// Why it failed, if it did: the first error reported.
+    pub error: Option<ConnectionError>,
+}
+
+impl SocketEvents {
+    /// Takes every waiting event from `tcb`.
+    pub(super) fn absorb(&mut self, tcb: &mut Tcb) {
+        while let Some(e) = tcb.poll_event() {
+            self.count += 1;
+            match e {
+                Event::Connected => self.connected = true,
+                Event::PeerClosed => self.peer_closed = true,
+                Event::Closed(error) => {
+                    self.closed = true;
+                    self.error = self.error.or(error);
+                }
+                Event::Readable | Event::Writable => {}
+            }
+        }
+    }
+
+    /// Neither connected nor closed yet: the handshake is under way.
+    pub fn connecting(&self) -> bool {
+        !self.connected && !self.closed
+    }
+}
+
+impl Interface {
+    /// The events of connection `h` so far, after taking the ones waiting
+    /// in it (see `net::Poll`).
+    pub fn tcp_events(&mut self, h: SocketHandle) -> Option<SocketEvents> {
+        let e = self.entry_mut(h)?;
+        e.events.absorb(&mut e.tcb);
+        Some(e.events)
+    }
+}

@@ -1,0 +1,225 @@
+//! DNS against dnsmasq in the test's namespace (issue 18): a name whose
+//! answer exceeds the 1232-byte EDNS(0) payload comes back truncated over
+//! UDP and is asked again over tunstack's own TCP (RFC 7766), arriving
+//! whole; a name with A and AAAA records yields both, IPv6 first, and
+//! `-4`/`-6` (the connector's `Family`) keep one family. `tunstack get`
+//! reaches the dual-stack name over IPv4 with Happy Eyeballs narrated.
+
+mod common;
+
+use common::*;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::process::Command;
+use std::time::Duration;
+use tunstack::connector::Family;
+use tunstack::dns::{Hosts, Resolver, Source};
+use tunstack::StackConnector;
+
+/// Records of `big.test`: 100 A records of 16 bytes each (with name
+/// compression) make an answer of about 1.6 KB.
+const BIG: u8 = 100;
+
+fn hosts_file() -> String {
+    let mut h = String::from("10.0.0.1 dual.test\nfd00::1 dual.test\nfd00::1 v6only.test\n");
+    for i in 1..=BIG {
+        h.push_str(&format!("10.1.0.{i} big.test\n"));
+    }
+    h
+}
+
+/// dnsmasq answering from `dir/hosts` on port 53 of every address.
+fn dnsmasq(dir: &TempDir) -> Daemon {
+    std::fs::write(dir.path().join("hosts"), hosts_file()).unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let hosts = format!("--addn-hosts={d}/hosts");
+    let pid = format!("--pid-file={d}/dnsmasq.pid");
+    let daemon = Daemon::spawn(
+        dir.path(),
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &hosts,
+            &pid,
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    // dnsmasq also serves DNS over TCP: wait for that listener.
+    wait_for_listener(SocketAddrV4::new(KERNEL, 53));
+    daemon
+}
+
+fn server() -> Vec<SocketAddr> {
+    vec![SocketAddr::V4(SocketAddrV4::new(KERNEL, 53))]
+}
+
+#[test]
+fn an_answer_over_1232_bytes_is_retried_over_our_tcp_and_arrives_whole() {
+    let stack = netns();
+    let dir = TempDir::new("dns-big");
+    let _dns = dnsmasq(&dir);
+    let c = StackConnector::with_resolver(&stack, Resolver::new(Hosts::default(), server()))
+        .family(Family::V4)
+        .dns_timeout(Duration::from_secs(5));
+    let opened = stack.stats().tcp_connections_opened;
+    let found = c.resolve_all("big.test", None).expect("big.test resolves");
+    let mut got: Vec<IpAddr> = found.iter().map(|(ip, _)| *ip).collect();
+    got.sort();
+    let want: Vec<IpAddr> = (1..=BIG)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(10, 1, 0, i)))
+        .collect();
+    assert_eq!(got, want, "every record arrives");
+    assert!(
+        found.iter().all(|(_, s)| *s == Source::DnsTcp(server()[0])),
+        "{:?}",
+        found.first()
+    );
+    assert_eq!(
+        stack.stats().tcp_connections_opened,
+        opened + 1,
+        "one TCP query"
+    );
+    // A small answer stays on UDP.
+    let found = c.resolve_all("dual.test", None).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].1, Source::Dns(server()[0]));
+    assert_eq!(stack.stats().tcp_connections_opened, opened + 1);
+}
+
+#[test]
+fn a_name_with_a_and_aaaa_gives_both_ipv6_first_and_families_filter() {
+    let stack = netns();
+    let dir = TempDir::new("dns-dual");
+    let _dns = dnsmasq(&dir);
+    let resolver = || Resolver::new(Hosts::default(), server());
+    let v6: IpAddr = "fd00::1".parse().unwrap();
+    let v4 = IpAddr::V4(KERNEL);
+    let both = StackConnector::with_resolver(&stack, resolver());
+    let found: Vec<IpAddr> = both
+        .resolve_all("dual.test", None)
+        .unwrap()
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .collect();
+    assert_eq!(found, vec![v6, v4], "AAAA first (RFC 8305 §3)");
+    let only4 = StackConnector::with_resolver(&stack, resolver()).family(Family::V4);
+    let found = only4.resolve_all("dual.test", None).unwrap();
+    assert_eq!(
+        found.iter().map(|(ip, _)| *ip).collect::<Vec<_>>(),
+        vec![v4]
+    );
+    let only6 = StackConnector::with_resolver(&stack, resolver()).family(Family::V6);
+    let found = only6.resolve_all("dual.test", None).unwrap();
+    assert_eq!(
+        found.iter().map(|(ip, _)| *ip).collect::<Vec<_>>(),
+        vec![v6]
+    );
+    // A name without an A record is not found over IPv4 only (dnsmasq,
+    // with no upstream, refuses the A query for a name it knows only
+    // with AAAA).
+    let err = only4.resolve_all("v6only.test", None).unwrap_err();
+    assert!(err.to_string().contains("could not resolve host"), "{err}");
+    let found = both.resolve_all("v6only.test", None).unwrap();
+    assert_eq!(
+        found.iter().map(|(ip, _)| *ip).collect::<Vec<_>>(),
+        vec![v6]
+    );
+}
+
+fn tunstack(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(args)
+        .output()
+        .expect("run tunstack")
+}
+
+#[test]
+fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
+    enter_netns();
+    let dir = TempDir::new("dns-get");
+    std::fs::write(dir.path().join("index.html"), "dual stack\n").unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let _dns = {
+        std::fs::write(dir.path().join("hosts"), hosts_file()).unwrap();
+        let hosts = format!("--addn-hosts={d}/hosts");
+        let pid = format!("--pid-file={d}/dnsmasq.pid");
+        Daemon::spawn(
+            dir.path(),
+            "dnsmasq",
+            &[
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                &hosts,
+                &pid,
+                "--user=root",
+                "--port=53",
+            ],
+        )
+    };
+    // An IPv4-only server: whatever becomes of the IPv6 attempt (refused,
+    // or no IPv6 at all), IPv4 must win.
+    let _web = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    std::thread::sleep(Duration::from_millis(300));
+    let get = |extra: &[&str]| {
+        let mut args = vec![
+            "get",
+            "-v",
+            "--dns",
+            "10.0.0.1",
+            "--hosts-file",
+            "/dev/null",
+        ];
+        args.extend_from_slice(extra);
+        args.push("http://dual.test:8000/index.html");
+        tunstack(&args)
+    };
+    let out = get(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "dual stack\n");
+    assert!(stderr.contains("Resolved dual.test to fd00::1"), "{stderr}");
+    assert!(
+        stderr.contains("Resolved dual.test to 10.0.0.1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("*   Trying [fd00::1]:8000..."), "{stderr}");
+    assert!(stderr.contains("*   Trying 10.0.0.1:8000..."), "{stderr}");
+    assert!(
+        stderr.contains("* IPv6 connect to [fd00::1]:8000 "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("* IPv4 won: 10.0.0.1:8000 connected first"),
+        "{stderr}"
+    );
+    // -4: IPv6 is neither resolved nor tried.
+    let out = get(&["-4"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("fd00::1"), "{stderr}");
+    assert!(stderr.contains("* IPv4 won: 10.0.0.1:8000"), "{stderr}");
+    // -6 to an IPv4-only server cannot connect: refused (curl's 7) where
+    // IPv6 reaches the kernel, timed out (28) where it does not; IPv4 is
+    // never tried.
+    let out = get(&["-6", "--connect-timeout", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(7 | 28)), "{stderr}");
+    assert!(stderr.contains("*   Trying [fd00::1]:8000..."), "{stderr}");
+    assert!(!stderr.contains("Trying 10.0.0.1"), "{stderr}");
+}
