@@ -782,6 +782,80 @@ mod tests {
         assert_eq!((f.seen, f.tcp_seen, r.cached()), (2, 2, 0));
     }
 
+    #[test]
+    fn the_sans_io_steps_answer_both_families_and_cache() {
+        // What an async caller drives: local first, then query/answer.
+        let mut r = Resolver::new(Hosts::parse("fd00::5 dual.local\n"), server());
+        let f = fake();
+        let t0 = Instant::ZERO;
+        assert_eq!(
+            r.resolve_local("dual.local", TYPE_AAAA, t0).unwrap(),
+            Some((vec![v6(5)], Source::Hosts))
+        );
+        assert!(matches!(
+            r.resolve_local("dual.local", TYPE_A, t0),
+            Err(ResolveError::NotFound(_))
+        ));
+        assert_eq!(r.resolve_local("dual.test", TYPE_AAAA, t0).unwrap(), None);
+        let q6 = Resolver::query("Dual.Test.", TYPE_AAAA, 41).unwrap();
+        let q4 = Resolver::query("dual.test", TYPE_A, 42).unwrap();
+        // An answer to the other question or id is not ours (RFC 5452 §4).
+        let a4 = f.answer(&q4, true);
+        assert_eq!(
+            r.answer("dual.test", TYPE_AAAA, 41, &a4, t0),
+            Answer::Ignored
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_A, 42, b"\x00junk", t0),
+            Answer::Ignored
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_AAAA, 41, &f.answer(&q6, true), t0),
+            Answer::Addresses(vec![v6(1)])
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_A, 42, &a4, t0),
+            Answer::Addresses(vec![v4(1)])
+        );
+        // Both cached for their TTL (30 s), per type.
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_AAAA, t0).unwrap(),
+            Some((vec![v6(1)], Source::Cache))
+        );
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_A, t0 + Duration::from_secs(29))
+                .unwrap(),
+            Some((vec![v4(1)], Source::Cache))
+        );
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_A, t0 + Duration::from_secs(31))
+                .unwrap(),
+            None
+        );
+        // NXDOMAIN, and NODATA for a family the name lacks.
+        let qn = Resolver::query("none.test", TYPE_A, 43).unwrap();
+        assert_eq!(
+            r.answer("none.test", TYPE_A, 43, &f.answer(&qn, true), t0),
+            Answer::NotFound
+        );
+        let qw = Resolver::query("web.test", TYPE_AAAA, 44).unwrap();
+        assert_eq!(
+            r.answer("web.test", TYPE_AAAA, 44, &f.answer(&qw, true), t0),
+            Answer::NotFound
+        );
+        // A truncated answer says so and is not cached (RFC 2181 §9).
+        let qb = Resolver::query("big.test", TYPE_A, 45).unwrap();
+        assert_eq!(
+            r.answer("big.test", TYPE_A, 45, &f.answer(&qb, false), t0),
+            Answer::Truncated
+        );
+        assert_eq!(r.resolve_local("big.test", TYPE_A, t0).unwrap(), None);
+        assert!(matches!(
+            Resolver::query("bad..name", TYPE_A, 1),
+            Err(ResolveError::BadName(_))
+        ));
+    }
+
     /// A server that answers every query with `rcode`.
     struct Refusing(u8);
 
