@@ -40,6 +40,7 @@ pub(crate) fn stack(e: stack::Error) -> io::Error {
         stack::Error::TableFull => io::ErrorKind::OutOfMemory,
         stack::Error::InvalidHandle => io::ErrorKind::NotConnected,
         stack::Error::NotListening => io::ErrorKind::InvalidInput,
+        stack::Error::Unreachable => io::ErrorKind::NetworkUnreachable,
     };
     io::Error::new(kind, e.to_string())
 }

@@ -182,6 +182,12 @@ impl Interface {
         remote: impl Into<SocketAddr>,
     ) -> Result<SocketHandle, Error> {
         let remote = remote.into();
+        // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 peer,
+        // as on a dual-stack Linux socket.
+        let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+        if !routable(remote.ip()) {
+            return Err(Error::Unreachable);
+        }
         if self.conns.len() >= self.cfg.max_connections && !self.recycle_time_wait() {
             self.stats.tcp_table_full += 1;
             return Err(Error::TableFull);
@@ -724,4 +730,12 @@ fn completes_handshake(tcb: &Tcb, seg: &TcpSegment<'_>) -> bool {
         && !h.flags.syn()
         && !h.flags.rst()
         && h.ack == tcb.iss() + 1u32
+}
+
+/// Whether a connection to `ip` can leave through this interface: not a
+/// loopback (that interface is not ours), unspecified, multicast or
+/// broadcast address.
+fn routable(ip: IpAddr) -> bool {
+    let v4_broadcast = matches!(ip, IpAddr::V4(a) if a.is_broadcast());
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || v4_broadcast)
 }

@@ -11,6 +11,7 @@
 //! a unicast address of another host, or about a packet not addressed to
 //! our unicast address (RFC 4443 §2.4 (e)).
 
+use super::frag::Fragment;
 use super::{Interface, Reply};
 use crate::tcp::IcmpError;
 use crate::time::Instant;
@@ -51,7 +52,7 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
         return;
     }
     if let Some(frag) = ip.fragment {
-        return fragment(iface, now, packet, frag);
+        return fragment(iface, now, &ip, frag);
     }
     let payload = ip.payload;
     match ip.repr.next_header {
@@ -81,15 +82,45 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
     }
 }
 
-/// RFC 8200 §4.5: a packet with a Fragment header. Reassembly does not
-/// exist yet: the fragment is counted and dropped. A reassembler plugs in
-/// here: it takes `packet` (fragment header at `frag.at`) and, once the
-/// train is complete, hands the whole packet — the unfragmentable part
-/// with the Fragment header removed and `frag.next_header` put in its
-/// place — back to [`ingress`].
-fn fragment(iface: &mut Interface, _now: Instant, _packet: &[u8], frag: FragmentHeader) {
-    log::trace!("drop: IPv6 fragment {frag:?} (no reassembly)");
-    iface.stats.ip6_fragment_unsupported += 1;
+/// RFC 8200 §4.5: a packet with a Fragment header goes to the
+/// reassembler; the datagram a train completes comes back through
+/// [`ingress`] as one packet: the fixed header (next header and payload
+/// length rewritten) and the reassembled fragmentable part. Extension
+/// headers of the unfragmentable part were processed with each fragment
+/// and are not repeated. Checksums of a reassembled datagram are always
+/// verified: no device vouches for them.
+fn fragment(iface: &mut Interface, now: Instant, ip: &Ipv6Packet<'_>, frag: FragmentHeader) {
+    let Some(data) = ip.packet.get(frag.at + 8..) else {
+        iface.stats.frag_malformed += 1;
+        return;
+    };
+    let (src, dst) = (ip.repr.src, ip.repr.dst);
+    let offset = usize::from(frag.offset) * 8;
+    let piece = Fragment::v6(
+        src,
+        dst,
+        frag.ident,
+        frag.next_header,
+        offset,
+        frag.more,
+        data,
+    );
+    let Some(d) = iface.frag.push(now, &piece, &mut iface.stats) else {
+        return;
+    };
+    let repr = Ipv6Repr {
+        next_header: d.protocol,
+        payload_len: d.payload.len(),
+        ..ip.repr
+    };
+    let mut whole = vec![0u8; IPV6_HEADER_LEN + d.payload.len()];
+    let (head, rest) = whole.split_at_mut(IPV6_HEADER_LEN);
+    if repr.emit(head).is_err() {
+        iface.stats.frag_oversize += 1;
+        return;
+    }
+    rest.copy_from_slice(&d.payload);
+    ingress(iface, now, &whole, true);
 }
 
 /// Counts a packet the header walk refused, answering with a Parameter

@@ -351,15 +351,54 @@ fn time_exceeded_v6_is_soft() {
     assert_eq!(iface.tcp(h).unwrap().state(), State::SynSent);
 }
 
+/// An IPv6 packet carrying a Fragment header (RFC 8200 §4.5) over
+/// `data`, the bytes at `offset` of the fragmentable part.
+fn frag6(ident: u32, offset: usize, more: bool, data: &[u8]) -> Vec<u8> {
+    let field = (offset as u16) | u16::from(more);
+    let mut body = vec![PROTO_UDP, 0];
+    body.extend_from_slice(&field.to_be_bytes());
+    body.extend_from_slice(&ident.to_be_bytes());
+    body.extend_from_slice(data);
+    ip6(PEER6, US6, NEXT_FRAGMENT, &body)
+}
+
 #[test]
-fn fragments_are_counted_and_dropped() {
+fn fragments_are_reassembled_whatever_their_order() {
     let mut iface = Interface::new(Config::default());
     iface.udp_bind(53).unwrap();
-    let mut body = vec![PROTO_UDP, 0, 0, 1, 0, 0, 0, 42];
-    body.extend_from_slice(&[0; 16]);
-    let frag = ip6(PEER6, US6, NEXT_FRAGMENT, &body);
-    assert!(poll_with(&mut iface, Instant::ZERO, vec![frag]).is_empty());
-    assert_eq!(iface.stats().ip6_fragment_unsupported, 1);
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let whole = udp6(4000, 53, &data);
+    let udp = &whole[IPV6_HEADER_LEN..];
+    // Three pieces, the first two a multiple of 8 octets, sent last first.
+    let (a, rest) = udp.split_at(1232);
+    let (b, c) = rest.split_at(1232);
+    let frags = [
+        frag6(42, 2464, false, c),
+        frag6(42, 1232, true, b),
+        frag6(42, 0, true, a),
+    ];
+    let (first, last) = frags.split_at(2);
+    assert!(poll_with(&mut iface, Instant::ZERO, first.to_vec()).is_empty());
+    assert!(!iface.udp_can_recv(53), "nothing before the train is whole");
+    assert!(poll_with(&mut iface, Instant::ZERO, last.to_vec()).is_empty());
+    let mut buf = vec![0u8; 4096];
+    let (n, from) = iface.udp_recv(53, &mut buf).expect("reassembled");
+    assert_eq!((&buf[..n], from.ip()), (&data[..], IpAddr::V6(PEER6)));
+    assert_eq!(iface.stats().frag_reassembled, 1);
+    assert_eq!(iface.stats().ip6_fragment_unsupported, 0);
+}
+
+#[test]
+fn an_unfinished_v6_train_is_held_then_freed_after_60_s() {
+    let mut iface = Interface::new(Config::default());
+    iface.udp_bind(53).unwrap();
+    let p = frag6(7, 0, true, &udp6(1, 53, &[0; 16])[IPV6_HEADER_LEN..]);
+    assert!(poll_with(&mut iface, Instant::ZERO, vec![p]).is_empty());
+    assert!(!iface.udp_can_recv(53));
+    let at = iface.poll_at().expect("the train's timeout is a deadline");
+    assert_eq!(at, Instant::ZERO + crate::time::Duration::from_secs(60));
+    assert!(poll_with(&mut iface, at, vec![]).is_empty());
+    assert_eq!(iface.stats().frag_timeout, 1);
     assert!(!iface.udp_can_recv(53));
 }
 

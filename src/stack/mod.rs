@@ -167,6 +167,11 @@ pub enum Error {
     InvalidHandle,
     /// No listener on that port.
     NotListening,
+    /// No route to that destination from this interface: a loopback,
+    /// unspecified, multicast or broadcast address (Linux answers
+    /// `connect` to the latter two with `ENETUNREACH`; the loopback
+    /// interface is not ours).
+    Unreachable,
 }
 
 impl std::fmt::Display for Error {
@@ -177,6 +182,7 @@ impl std::fmt::Display for Error {
             Error::TableFull => "connection table full",
             Error::InvalidHandle => "invalid socket handle",
             Error::NotListening => "not listening",
+            Error::Unreachable => "network is unreachable",
         })
     }
 }

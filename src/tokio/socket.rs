@@ -16,12 +16,13 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Listens on the stack's address or the wildcard (`"0.0.0.0:80"`);
-    /// port 0 picks a free ephemeral port.
+    /// Listens on the stack's IPv4 or IPv6 address or a wildcard
+    /// (`"0.0.0.0:80"`, `"[::]:80"`), as
+    /// [`net::TcpListener::bind`](crate::net::TcpListener::bind); port 0
+    /// picks a free ephemeral port.
     ///
     /// # Errors
-    /// `AddrInUse`, `AddrNotAvailable` for another IP, `InvalidInput` for
-    /// IPv6.
+    /// `AddrInUse`, `AddrNotAvailable` for another IP.
     pub async fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let addrs = resolve(stack.shared(), &addr).await?;
         let inner = net::TcpListener::bind(stack, &addrs[..])?;
@@ -93,11 +94,11 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds the stack's address or the wildcard (`"0.0.0.0:0"`).
+    /// Binds the stack's IPv4 or IPv6 address or a wildcard
+    /// (`"0.0.0.0:0"`, `"[::]:0"`); the port takes both families.
     ///
     /// # Errors
-    /// `AddrInUse`, `AddrNotAvailable` for another IP, `InvalidInput` for
-    /// IPv6.
+    /// `AddrInUse`, `AddrNotAvailable` for another IP.
     pub async fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addrs = resolve(stack.shared(), &addr).await?;
         let inner = net::UdpSocket::bind(stack, &addrs[..])?;
@@ -152,7 +153,7 @@ impl UdpSocket {
     /// Sets the peer: `send`/`recv` then talk to it only.
     ///
     /// # Errors
-    /// `InvalidInput` for IPv6.
+    /// `NotFound` for a name that does not resolve.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let addrs = resolve(self.inner.shared(), &addr).await?;
         self.inner.connect(&addrs[..])
