@@ -147,8 +147,17 @@ fn bind_takes_only_the_stacks_own_address_or_the_wildcard() {
     assert_eq!(own.local_addr().unwrap().to_string(), "10.0.0.2:7000");
     let e = tunstack::TcpListener::bind(&s, "10.0.0.9:7001").unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::AddrNotAvailable);
+    // IPv6: not ours is refused as on Linux; the stack's own IPv6 address
+    // (fd00::2 by default) takes IPv6 only, the IPv6 wildcard both.
     let e = tunstack::UdpSocket::bind(&s, "[::1]:53").unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(e.kind(), io::ErrorKind::AddrNotAvailable);
+    let v6 = tunstack::TcpListener::bind(&s, "[fd00::2]:7004").unwrap();
+    assert!(v6.only_v6().unwrap());
+    assert_eq!(v6.local_addr().unwrap().to_string(), "[fd00::2]:7004");
+    let any = tunstack::TcpListener::bind(&s, "[::]:7005").unwrap();
+    assert!(!any.only_v6().unwrap());
+    let u6 = tunstack::UdpSocket::bind(&s, "[::]:0").unwrap();
+    assert_ne!(u6.local_addr().unwrap().port(), 0);
     // Several candidates: the first that binds wins, as in std.
     let many = [
         "10.0.0.9:7002".parse::<SocketAddr>().unwrap(),

@@ -215,6 +215,16 @@ impl Shared {
     /// reads, writes, connects, lingering closes and `Poll::poll`, which
     /// then look at the connections' events again. Only the registration
     /// changes of a `Poll` and stopping the stack notify otherwise.
+    /// Wakes the tasks and eventfds of sockets a user call changed outside
+    /// a poll (as [`notify_waiters`](Self::notify_waiters) does for
+    /// blocked threads): compared under the interface lock, signalled
+    /// after it.
+    pub(crate) fn wake_tasks(&self) {
+        let mut ready = wake::Ready::default();
+        self.tasks.collect(&mut self.lock(), &mut ready);
+        ready.signal();
+    }
+
     fn notify_waiters(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {

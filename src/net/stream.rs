@@ -210,6 +210,7 @@ impl TcpStream {
         }
         self.with_tcb(|t| t.set_send_buffer(bytes))?;
         self.inner.shared.notify_waiters();
+        self.inner.shared.wake_tasks();
         Ok(())
     }
 
@@ -549,6 +550,7 @@ impl TcpStream {
         })?;
         self.inner.shared.waker.wake();
         self.inner.shared.notify_waiters();
+        self.inner.shared.wake_tasks();
         Ok(())
     }
 
