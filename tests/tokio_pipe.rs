@@ -189,3 +189,83 @@ fn stopping_the_stack_fails_pending_operations() {
         assert!(r.is_err(), "a read on a stopped stack must fail, got {r:?}");
     });
 }
+
+/// Two stacks with distinct IPv6 addresses (fd00::2 dials, fd00::1 serves).
+fn pair6() -> (Arc<Stack>, Arc<Stack>) {
+    let (da, db) = PipeDevice::pair(1500).unwrap();
+    let mk = |d, addr, addr6| {
+        Arc::new(
+            Stack::new(
+                d,
+                Config {
+                    addr,
+                    addr6,
+                    ..Config::default()
+                },
+            )
+            .unwrap(),
+        )
+    };
+    (
+        mk(da, Ipv4Addr::new(10, 0, 0, 2), "fd00::2".parse().unwrap()),
+        mk(db, Ipv4Addr::new(10, 0, 0, 1), "fd00::1".parse().unwrap()),
+    )
+}
+
+/// A name with both families resolves AAAA first (RFC 8305 §3), so the
+/// connection goes over IPv6 to a dual-stack `[::]` listener; UDP carries
+/// IPv6 datagrams both ways on a `[::]` socket.
+#[test]
+fn a_dual_stack_name_connects_over_ipv6_and_udp_speaks_ipv6() {
+    let (a, b) = pair6();
+    let mut r = tunstack::dns::Resolver::new(tunstack::dns::Hosts::default(), Vec::new());
+    r.add_override("dual.pipe", Ipv4Addr::new(10, 0, 0, 1));
+    r.add_override(
+        "dual.pipe",
+        "fd00::1".parse::<std::net::Ipv6Addr>().unwrap(),
+    );
+    tunstack::tokio::set_resolver(r);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            let ips = tunstack::tokio::lookup_host(&a, "dual.pipe").await.unwrap();
+            let want: Vec<std::net::IpAddr> = vec![
+                "fd00::1".parse().unwrap(),
+                Ipv4Addr::new(10, 0, 0, 1).into(),
+            ];
+            assert_eq!(ips, want);
+            let l = TcpListener::bind(&b, "[::]:9").await.unwrap();
+            let server = tokio::spawn(async move {
+                let (mut s, peer) = l.accept().await.unwrap();
+                let mut buf = [0u8; 5];
+                s.read_exact(&mut buf).await.unwrap();
+                s.write_all(&buf).await.unwrap();
+                s.shutdown().await.unwrap();
+                peer
+            });
+            let mut c = TcpStream::connect(&a, "dual.pipe:9").await.unwrap();
+            assert_eq!(c.peer_addr().unwrap().to_string(), "[fd00::1]:9");
+            c.write_all(b"hello").await.unwrap();
+            let mut back = Vec::new();
+            c.read_to_end(&mut back).await.unwrap();
+            assert_eq!(back, b"hello");
+            let peer = server.await.unwrap();
+            assert_eq!(peer.ip().to_string(), "fd00::2");
+
+            let ub = UdpSocket::bind(&b, "[::]:53").await.unwrap();
+            let ua = UdpSocket::bind(&a, "[::]:0").await.unwrap();
+            ua.send_to(b"ping", "[fd00::1]:53").await.unwrap();
+            let mut buf = [0u8; 16];
+            let (n, from) = ub.recv_from(&mut buf).await.unwrap();
+            assert_eq!(
+                (&buf[..n], from.ip().to_string()),
+                (&b"ping"[..], "fd00::2".into())
+            );
+            ub.send_to(b"pong", from).await.unwrap();
+            let (n, from) = ua.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"pong");
+            assert_eq!(from.to_string(), "[fd00::1]:53");
+        });
+}
