@@ -22,12 +22,13 @@ fn v6(ip: std::net::Ipv6Addr, port: u16) -> SocketAddr {
 /// the status line and the body.
 fn http_get(stack: &tunstack::Stack, to: SocketAddr, path: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(stack, &to, Duration::from_secs(10)).expect("connect");
-    write!(
-        s,
+    // One write, as an HTTP client sends its head: `write!` on the bare
+    // stream would send each formatted piece as its own segment.
+    let head = format!(
         "GET {path} HTTP/1.1\r\nHost: [{}]\r\nConnection: close\r\n\r\n",
         to.ip()
-    )
-    .unwrap();
+    );
+    s.write_all(head.as_bytes()).unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).expect("read");
     let split = all
