@@ -212,19 +212,26 @@ fn pair6() -> (Arc<Stack>, Arc<Stack>) {
     )
 }
 
+/// The names the dual-stack tests use, pinned (the resolver is the
+/// process's: every test sets the same one). `dual.pipe` is the server
+/// over both families; `v6dead.pipe` has an IPv6 address nobody holds.
+fn pinned() -> tunstack::dns::Resolver {
+    let mut r = tunstack::dns::Resolver::new(tunstack::dns::Hosts::default(), Vec::new());
+    let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+    r.add_override("dual.pipe", Ipv4Addr::new(10, 0, 0, 1));
+    r.add_override("dual.pipe", v6("fd00::1"));
+    r.add_override("v6dead.pipe", Ipv4Addr::new(10, 0, 0, 1));
+    r.add_override("v6dead.pipe", v6("fd00::9"));
+    r
+}
+
 /// A name with both families resolves AAAA first (RFC 8305 §3), so the
 /// connection goes over IPv6 to a dual-stack `[::]` listener; UDP carries
 /// IPv6 datagrams both ways on a `[::]` socket.
 #[test]
 fn a_dual_stack_name_connects_over_ipv6_and_udp_speaks_ipv6() {
     let (a, b) = pair6();
-    let mut r = tunstack::dns::Resolver::new(tunstack::dns::Hosts::default(), Vec::new());
-    r.add_override("dual.pipe", Ipv4Addr::new(10, 0, 0, 1));
-    r.add_override(
-        "dual.pipe",
-        "fd00::1".parse::<std::net::Ipv6Addr>().unwrap(),
-    );
-    tunstack::tokio::set_resolver(r);
+    tunstack::tokio::set_resolver(pinned());
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -267,5 +274,33 @@ fn a_dual_stack_name_connects_over_ipv6_and_udp_speaks_ipv6() {
             let (n, from) = ua.recv_from(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], b"pong");
             assert_eq!(from.to_string(), "[fd00::1]:53");
+        });
+}
+
+/// Happy Eyeballs (RFC 8305): the IPv6 address goes nowhere, so IPv4
+/// starts after the attempt delay (or at once if IPv6 is refused) and
+/// wins.
+#[test]
+fn connect_falls_back_to_ipv4_when_ipv6_goes_nowhere() {
+    let (a, b) = pair6();
+    tunstack::tokio::set_resolver(pinned());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            let l = TcpListener::bind(&b, "0.0.0.0:10").await.unwrap();
+            let server = tokio::spawn(async move {
+                let (mut s, peer) = l.accept().await.unwrap();
+                s.write_all(b"v4").await.unwrap();
+                s.shutdown().await.unwrap();
+                peer
+            });
+            let mut c = TcpStream::connect(&a, "v6dead.pipe:10").await.unwrap();
+            assert_eq!(c.peer_addr().unwrap().to_string(), "10.0.0.1:10");
+            let mut got = Vec::new();
+            c.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got, b"v4");
+            assert_eq!(server.await.unwrap().ip().to_string(), "10.0.0.2");
         });
 }

@@ -2,10 +2,12 @@
 //! its borrowed and owned halves.
 
 use super::addr::{resolve, ToSocketAddrs};
+use crate::connector::happy::interleave;
+use crate::connector::{resolver_now, Race, ATTEMPT_DELAY, CONNECT_TIMEOUT};
 use crate::net;
 use crate::Stack;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
@@ -22,29 +24,92 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Opens a connection, trying each address `addr` stands for in turn;
-    /// a host name resolves through the library's resolver over `stack`.
+    /// Opens a connection to what `addr` stands for; a host name resolves
+    /// through the library's resolver over `stack` (AAAA and A). Several
+    /// addresses race as Happy Eyeballs v2 (RFC 8305): IPv6 first, the
+    /// next address 250 ms later or as soon as one fails, the first
+    /// connection wins.
     ///
     /// Dropping the future while the handshake runs abandons (closes)
-    /// the half-open connection.
+    /// the half-open connections.
     ///
     /// # Errors
     /// `ConnectionRefused`, `TimedOut` (after the SYN retries), `NotFound`
     /// for a name that does not resolve; the last address's error.
     pub async fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in resolve(stack.shared(), &addr).await? {
-            match TcpStream::connect_addr(stack, a).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(
+        match resolve(stack.shared(), &addr).await?.as_slice() {
+            [] => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "could not resolve to any address",
-            )
-        }))
+            )),
+            [one] => TcpStream::connect_addr(stack, *one).await,
+            many => TcpStream::connect_racing(stack, many).await,
+        }
+    }
+
+    /// Happy Eyeballs v2 (RFC 8305) over several addresses, driven by the
+    /// connector's sans-IO [`Race`]: interleaved IPv6-first (§4), the next
+    /// attempt [`ATTEMPT_DELAY`] after the previous one or at once after
+    /// it failed (§5), each given up after [`CONNECT_TIMEOUT`]; the first
+    /// connection wins and the others are dropped (abandoned).
+    async fn connect_racing(stack: &Stack, addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+        let mut race = Race::new(
+            interleave(addrs),
+            ATTEMPT_DELAY,
+            CONNECT_TIMEOUT,
+            resolver_now(),
+        );
+        let mut attempts: Vec<Option<net::TcpStream>> = Vec::new();
+        let mut sleep: Option<Pin<Box<::tokio::time::Sleep>>> = None;
+        let won = poll_fn(|cx| loop {
+            let now = resolver_now();
+            for i in race.expire(now) {
+                attempts.get_mut(i).and_then(Option::take);
+            }
+            while let Some((i, addr)) = race.start(now) {
+                match net::TcpStream::connect_nonblocking(stack, addr) {
+                    Ok(s) => attempts.push(Some(s)),
+                    Err(e) => {
+                        attempts.push(None);
+                        race.on_result(i, Err(e), now);
+                    }
+                }
+            }
+            let mut finished = false;
+            for i in race.live() {
+                let Some(s) = attempts.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                if let Poll::Ready(r) = s.poll_connect(cx) {
+                    finished = true;
+                    if race.on_result(i, r, now) {
+                        return Poll::Ready(attempts.get_mut(i).and_then(Option::take));
+                    }
+                    attempts.get_mut(i).and_then(Option::take);
+                }
+            }
+            if race.is_over() {
+                return Poll::Ready(None);
+            }
+            if finished {
+                // A failure may start the next attempt at once.
+                continue;
+            }
+            let Some(at) = race.deadline() else {
+                return Poll::Pending;
+            };
+            let wait = at.saturating_duration_since(now);
+            let timer = sleep.insert(Box::pin(::tokio::time::sleep(wait)));
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        })
+        .await;
+        // The losers are dropped with `attempts`.
+        match won {
+            Some(s) => Ok(TcpStream { inner: s }),
+            None => Err(race.error()),
+        }
     }
 
     async fn connect_addr(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
