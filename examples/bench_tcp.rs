@@ -361,7 +361,7 @@ fn tun(a: &Args) -> io::Result<()> {
         }
         "recv" => {
             let bytes = a.mib << 20;
-            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
             let client = std::thread::spawn(move || kernel_bulk_client(ours, bytes));
             let (s, _) = l.accept()?;
             let got = sink(&s)?;
@@ -381,7 +381,7 @@ fn tun(a: &Args) -> io::Result<()> {
             );
         }
         "rr" => {
-            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
             let count = a.count;
             let client = std::thread::spawn(move || -> io::Result<f64> {
                 let s = connect_retry(ours)?;
@@ -402,7 +402,7 @@ fn tun(a: &Args) -> io::Result<()> {
             );
         }
         "crr" => {
-            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
             let count = a.count;
             let client = std::thread::spawn(move || crr_client(ours, count));
             for _ in 0..count {
@@ -415,7 +415,7 @@ fn tun(a: &Args) -> io::Result<()> {
         }
         "idle" => {
             let n = a.conns;
-            let l = tunstack::TcpListener::bind(&stack, PORT)?;
+            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
             let rss1 = rss_kib();
             let client = std::thread::spawn(move || -> io::Result<Vec<TcpStream>> {
                 let mut v = Vec::with_capacity(n);

@@ -15,7 +15,7 @@ use tunstack::{Stack, TcpListener, TcpStream};
 
 fn main() -> std::io::Result<()> {
     let stack = Stack::open_tun(&TunConfig::default(), Config::default())?;
-    let listener = TcpListener::bind(&stack, 7)?;
+    let listener = TcpListener::bind(&stack, ("0.0.0.0", 7))?;
     listener.set_nonblocking(true)?;
     let poll = Poll::new(&stack);
     poll.register(&listener, Token(0), Interest::READABLE)?;

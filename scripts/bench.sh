@@ -18,6 +18,10 @@
 #   smoltcp send / recv               examples/bench_smoltcp.rs: smoltcp (crates.io) on tun0, the same peer
 #                                     code, with smoltcp's stock 64 KiB buffers and with 1 MiB buffers
 #   RSS per idle connection           examples/bench_tcp.rs tun idle
+#   async (tokio)                     examples/bench_tokio.rs: bulk send and request/response with
+#                                     tunstack's side on tunstack::tokio, against the same through the
+#                                     blocking API (the rows above) and tokio over the kernel's veth;
+#                                     CPU of parked async readers on an idle stack
 #   https download                    `tunstack get https://…` from nginx (TLS 1.3, a certificate
 #                                     made by openssl at bench time) in its namespace, against
 #                                     curl fetching the same file from nginx over a veth pair
@@ -134,7 +138,7 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --example bench_tcp --example bench_rawtun --example bench_smoltcp --bin tunstack)
+build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_smoltcp --example bench_tokio --bin tunstack)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
@@ -164,7 +168,7 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-wanted=(bench_tcp bench_rawtun bench_smoltcp)
+wanted=(bench_tcp bench_rawtun bench_smoltcp bench_tokio)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
@@ -240,8 +244,12 @@ tun_run() { # COMMAND...
 # One kernel-to-kernel measurement over a veth pair between two fresh
 # namespaces: server in the second (10.0.0.2), client in the first.
 veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
-    local mtu="$1" stest="$2" ctest="$3" a b server
-    shift 3
+    veth_run_with bench_tcp "$@"
+}
+
+veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
+    local ex="$1" mtu="$2" stest="$3" ctest="$4" a b server
+    shift 4
     new_ns a
     new_ns b
     ip -n "$a" link add veth0 mtu "$mtu" type veth peer name veth1 netns "$b" mtu "$mtu"
@@ -249,11 +257,11 @@ veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     ip -n "$b" addr add 10.0.0.2/24 dev veth1
     ip -n "$a" link set veth0 up
     ip -n "$b" link set veth1 up
-    ip netns exec "$b" "$bin/bench_tcp" kernel-server "$stest" --bind 10.0.0.2:5001 \
+    ip netns exec "$b" "$bin/$ex" kernel-server "$stest" --bind 10.0.0.2:5001 \
         > "$logdir/server.log" 2>&1 &
     server=$!
     bg_pids+=("$server")
-    result_of ip netns exec "$a" "$bin/bench_tcp" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
+    result_of ip netns exec "$a" "$bin/$ex" kernel-client "$ctest" --to 10.0.0.2:5001 "$@"
     kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
     del_ns "$a" "$b"
@@ -953,6 +961,22 @@ row ts_idle "tunstack RSS per idle connection (1 MiB buffers, 1 byte each way)" 
     "ip netns exec NS $E/bench_tcp tun idle --conns $CONNS" \
     -- tun_run "$bin/bench_tcp" tun idle --conns "$CONNS"
 
+# Async: tunstack's side on tunstack::tokio (current-thread runtime).
+row async_send "tunstack (tokio) → kernel, 1 connection" 1500 \
+    "ip netns exec NS $E/bench_tokio tun send --mib $MIB" \
+    -- tun_run "$bin/bench_tokio" tun send --mib "$MIB"
+row async_veth_send "tokio: kernel → kernel over veth, 1 connection" 1500 \
+    "ip netns exec B $E/bench_tokio kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tokio kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
+    -- veth_run_with bench_tokio 1500 sink send --mib "$MIB"
+row async_rr "tunstack (tokio) echo, 1-byte request/response, TCP_NODELAY" 1500 \
+    "ip netns exec NS $E/bench_tokio tun rr --count $RR" \
+    -- tun_run "$bin/bench_tokio" tun rr --count "$RR"
+row async_veth_rr "tokio echo over veth, 1-byte request/response, TCP_NODELAY" 1500 \
+    "ip netns exec B $E/bench_tokio kernel-server echo --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tokio kernel-client rr --to 10.0.0.2:5001 --count $RR" \
+    -- veth_run_with bench_tokio 1500 echo rr --count "$RR"
+row async_idle "tunstack (tokio): CPU while $CONNS async readers wait on an idle stack" 1500 \
+    "ip netns exec NS $E/bench_tokio tun idle --conns $CONNS" \
+    -- tun_run "$bin/bench_tokio" tun idle --conns "$CONNS"
 TS_BIN="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
 row ts_https "tunstack get, https download from nginx ($HTTPS_MIB MiB, TLS 1.3)" 1500 \
     "ip netns exec NS target/$PROFILE/tunstack get -s -o /dev/null --cacert ca.pem --resolve bench.test:10.0.0.1 https://bench.test:8443/big" \
@@ -1003,7 +1027,7 @@ median() { stat_of "$1" | awk '{print $1}'; }
 fmt() { # VALUE UNIT
     awk -v v="$1" -v u="$2" 'BEGIN {
         if (u == "Gbit/s") printf "%.2f", v
-        else if (u == "KiB/conn") printf "%.1f", v
+        else if (u == "KiB/conn" || u == "ms-CPU/s") printf "%.1f", v
         else printf "%.0f", v }'
 }
 
@@ -1060,9 +1084,32 @@ table() {
     done
 }
 
+# Async against blocking (same test, tunstack's side on the blocking API)
+# and against tokio over the kernel's veth. Targets: async >= 0.9x
+# blocking, and no CPU while idle.
+async_table() {
+    local key med unit blocking kernel
+    echo "| async measurement | median | unit | async / blocking | async / kernel tokio (veth) |"
+    echo "|---|---:|---|---:|---:|"
+    for key in async_send async_rr async_idle; do
+        [ -n "${VALUES[$key]:-}" ] || continue
+        med="$(median "$key")"
+        unit="${UNIT[$key]}"
+        blocking="" kernel=""
+        case "$key" in
+            async_send) blocking="$(ratio async_send ts_send_1500)" kernel="$(ratio async_send async_veth_send)" ;;
+            async_rr) blocking="$(ratio async_rr ts_rr)" kernel="$(ratio async_rr async_veth_rr)" ;;
+        esac
+        printf '| %s | %s | %s | %s | %s |\n' "${LABEL[$key]}" "$(fmt "$med" "$unit")" "$unit" "$blocking" "$kernel"
+    done
+}
+
 TABLE="$(table)"
+ASYNC_TABLE="$(async_table)"
 echo
 echo "$TABLE"
+echo
+echo "$ASYNC_TABLE"
 echo
 echo "($RUNS run(s) per row in $elapsed s; Gbit/s is TCP goodput, or whole IP packets for raw TUN)"
 
@@ -1115,6 +1162,16 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "tun0 with the better of its two buffer sizes (smoltcp has no virtio-net"
     echo "offload, so its rows are plain TUN); each IPv6 row over the same test over"
     echo "IPv4 in the same run (target ≥ 0.9×)."
+    echo
+    echo "## Async (tokio)"
+    echo
+    echo "$ASYNC_TABLE"
+    echo
+    echo "The same bulk and request/response tests with tunstack's side written for"
+    echo "tokio (\`tunstack::tokio\`, a current-thread runtime), over the same test"
+    echo "through the blocking API (the rows above at MTU 1500) and over tokio on both"
+    echo "ends of a veth pair. Targets: async >= 0.9x blocking; no CPU while idle"
+    echo "(ms of CPU per second, the whole process, with every reader parked)."
     echo
     echo "## Commands"
     echo

@@ -49,11 +49,12 @@ LAYERS=(
     "http http/"
     "dns dns/"
     "connector connector.rs connector/"
+    "tokio tokio/"
     "cli cli/ main.rs"
     "root lib.rs"
 )
 
-rule "time.rs wire/ buffer/" '\bcrate::(tcp|stack|net|device|http|dns|connector|cli)\b' \
+rule "time.rs wire/ buffer/" '\bcrate::(tcp|stack|net|device|http|dns|connector|tokio|cli)\b' \
     "time, wire and buffer are the bottom layers"
 rule "time.rs buffer/" '\betherparse\b' \
     "etherparse belongs to wire only"
@@ -66,10 +67,10 @@ rule "tcp/" '\bstd::io\b|\blibc::' \
     "the sans-IO core does no I/O"
 rule "tcp/" '\brand::' \
     "randomness is injected into the core"
-rule "tcp/" '\bcrate::(device|stack|net|http|dns|connector|cli)\b' \
+rule "tcp/" '\bcrate::(device|stack|net|http|dns|connector|tokio|cli)\b' \
     "tcp may use only wire, buffer and time"
 
-rule "device/" '\bcrate::(tcp|stack|net|http|dns|connector|cli)\b' \
+rule "device/" '\bcrate::(tcp|stack|net|http|dns|connector|tokio|cli)\b' \
     "device may use only time and wire"
 
 rule "stack/" '\bstd::(thread|sync)\b|\b(Mutex|Condvar)\b' \
@@ -78,19 +79,22 @@ rule "stack/" "$clock" \
     "stack is deterministic: time is an input"
 rule "stack/" '\brand::' \
     "stack is deterministic: randomness is injected"
-rule "stack/" '\bcrate::(net|http|dns|connector|cli)\b' \
+rule "stack/" '\bcrate::(net|http|dns|connector|tokio|cli)\b' \
     "stack sits below net"
 
-rule "net/" '\bcrate::(wire|http|dns|connector|cli)\b' \
+rule "net/" '\bcrate::(wire|http|dns|connector|tokio|cli)\b' \
     "net deals in sockets, not packet bytes"
 
-rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|cli)\b' \
+rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|tokio|cli)\b' \
     "http and dns work over any Read + Write / UDP-like socket"
 
-rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|cli)\b' \
+rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|tokio|cli)\b' \
     "the connector joins net, http and dns through their public APIs"
 rule "connector/" "$clock" \
     "Happy Eyeballs (connector/happy.rs) is sans-IO: time is an input"
+
+rule "tokio/" '\bcrate::(tcp|stack|wire|device|buffer|http|cli)\b' \
+    "the async sockets wrap net's poll_* primitives; names go through dns and the connector"
 
 rule "* !net/ !device/ !connector.rs !connector/ !cli/ !main.rs" '\b(Instant|SystemTime)::now\b' \
     "only net, device, the connector and the binary (main.rs, cli/) read the clock"
@@ -350,6 +354,13 @@ self_test() {
     expect dns/resolver.rs 1 crate::connector 'use crate::connector;'
     expect tcp/tcb.rs 1 crate::connector 'use crate::connector;'
 
+    # tokio: above net, dns and the connector; nothing below may use it.
+    expect tokio/stream.rs 1 crate::tcp 'use crate::tcp::RecvError;'
+    expect tokio/socket.rs 1 crate::stack 'use crate::{net, stack::Interface};'
+    expect tokio/addr.rs 1 crate::http 'use crate::http;'
+    expect net/task.rs 1 crate::tokio 'use crate::tokio::TcpStream;'
+    expect connector.rs 1 crate::tokio 'use crate::tokio;'
+
     # randomly-seeded hash tables, in the deterministic layers.
     expect tcp/tcb.rs 1 HashMap 'use std::collections::HashMap;'
     expect tcp/sack.rs 1 HashSet 'use std::collections::{BTreeMap, HashSet};'
@@ -392,6 +403,8 @@ self_test() {
     printf '%s\n' '// Ordered maps, not `HashMap`: its seed is random.' 'use std::collections::BTreeMap;' \
         > "$t/src/stack/map.rs"
     printf '%s\n' 'let t = std::time::Instant::now();' > "$t/src/main.rs"
+    mkdir -p "$t/src/tokio"
+    printf '%s\n' 'use crate::{connector, dns, net, Stack};' 'use ::tokio::io::AsyncRead;' > "$t/src/tokio/ok.rs"
     local got
     if ! got="$(check_tree "$t/src")"; then
         echo "self-test: allowed code was reported:"

@@ -240,8 +240,9 @@ run_tests() {
 # binary's crates reaches a library user.
 library_only() {
     cargo build --no-default-features --lib
+    cargo build --no-default-features "${FEATURES[@]}" --lib
     local cli
-    cli="$(cargo tree -e normal --no-default-features --prefix none |
+    cli="$(cargo tree -e normal --no-default-features "${FEATURES[@]}" --prefix none |
         grep -E '^(clap|indicatif|scraper|env_logger) ' || true)"
     if [ -n "$cli" ]; then
         echo "the library (--no-default-features) depends on CLI crates:"
@@ -265,12 +266,15 @@ step "toolchain" setup_cargo
 step "kernel" check_kernel
 step "stale namespaces" clean_stale_netns
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
-step "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
+# The optional library features (tokio, mio) are built, linted and tested
+# too: their tests and examples declare them as required features.
+FEATURES=(--features tokio,mio)
+step "cargo clippy --all-targets ${FEATURES[*]} -- -D warnings" cargo clippy --all-targets "${FEATURES[@]}" -- -D warnings
 step "scripts/check-layering.sh --self-test" scripts/check-layering.sh --self-test
 step "scripts/check-layering.sh" scripts/check-layering.sh
-step "cargo build --all-targets" cargo build --all-targets
+step "cargo build --all-targets ${FEATURES[*]}" cargo build --all-targets "${FEATURES[@]}"
 step "cargo build --no-default-features --lib" library_only
-step "cargo test${*:+ $*}" run_tests "$@"
+step "cargo test ${FEATURES[*]}${*:+ $*}" run_tests "${FEATURES[@]}" "$@"
 # Keeps the benchmarks from rotting: tiny sizes, one run, never judged on speed.
 step "scripts/bench.sh --smoke" scripts/bench.sh --smoke
 # The WAN bench at smoke size: one cell through the emulator, 2 s per transfer.

@@ -36,7 +36,7 @@ use crate::http::tls::{self, MaybeTls, TlsConfig, TlsConfigBuilder, TlsError};
 use crate::http::Connect;
 use crate::net::{Events, Interest, Poll, Stack, TcpStream, Token, UdpSocket};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -68,16 +68,7 @@ impl<'a> StackConnector<'a> {
     /// `/etc/hosts`, then DNS to the `nameserver`s of `/etc/resolv.conf`
     /// in order, IPv4 or IPv6 (both files optional).
     pub fn new(stack: &'a Stack) -> StackConnector<'a> {
-        let hosts = std::fs::read_to_string("/etc/hosts")
-            .map(|t| Hosts::parse(&t))
-            .unwrap_or_default();
-        let servers = std::fs::read_to_string("/etc/resolv.conf")
-            .map(|t| dns::nameservers_from_resolv_conf(&t))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| SocketAddr::new(s, 53))
-            .collect();
-        StackConnector::with_resolver(stack, Resolver::new(hosts, servers))
+        StackConnector::with_resolver(stack, system_resolver())
     }
 
     /// A connector resolving names with `resolver` (its own hosts table,
@@ -430,6 +421,30 @@ impl Connect for StackConnector<'_> {
     }
 }
 
+/// A resolver with the system's configuration: names from `/etc/hosts`,
+/// then DNS to the `nameserver`s of `/etc/resolv.conf` in order, IPv4 or
+/// IPv6 (both files optional).
+pub fn system_resolver() -> Resolver {
+    let hosts = std::fs::read_to_string("/etc/hosts")
+        .map(|t| Hosts::parse(&t))
+        .unwrap_or_default();
+    let servers = std::fs::read_to_string("/etc/resolv.conf")
+        .map(|t| dns::nameservers_from_resolv_conf(&t))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| SocketAddr::new(s, 53))
+        .collect();
+    Resolver::new(hosts, servers)
+}
+
+/// The clock the resolver's cache runs on (microseconds since the first
+/// use in this process).
+pub fn resolver_now() -> crate::time::Instant {
+    crate::time::Instant::from_micros(
+        u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
+    )
+}
+
 /// DNS over the stack's own UDP (one datagram out, one answer back), and
 /// over its own TCP for answers that came back truncated (RFC 7766).
 struct StackTransport<'a> {
@@ -439,7 +454,8 @@ struct StackTransport<'a> {
 
 impl dns::Transport for StackTransport<'_> {
     fn exchange(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        let sock = UdpSocket::bind(self.stack, 0)?;
+        // `[::]`: the port takes answers of both families.
+        let sock = UdpSocket::bind(self.stack, (Ipv6Addr::UNSPECIFIED, 0))?;
         sock.set_read_timeout(Some(self.timeout))?;
         sock.send_to(query, server)?;
         let deadline = Instant::now() + self.timeout;
@@ -467,13 +483,6 @@ impl dns::Transport for StackTransport<'_> {
         let _ = tcp.close();
         answer
     }
-}
-
-/// The resolver's clock: microseconds since [`process_start`].
-fn resolver_now() -> crate::time::Instant {
-    crate::time::Instant::from_micros(
-        u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
-    )
 }
 
 /// A fixed origin for the resolver's cache clock.

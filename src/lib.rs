@@ -2,6 +2,7 @@
 //! `std::net`-shaped socket API and an HTTP/1.1 client on top.
 //!
 //! ```text
+//!    tokio (feature `tokio`)                tunstack::tokio::{TcpStream, TcpListener, UdpSocket}: AsyncRead/AsyncWrite, woken by the driver
 //!    connector (StackConnector)             http::Connect over the stack: names through dns, TCP through net, TLS through http::tls
 //!    http    dns                            HTTP/1.1 (and TLS, rustls) over any Read+Write; DNS resolver over any transport
 //!            net (std::net-shaped API)      the ONLY place with threads, locks, OS randomness; reads the clock
@@ -35,6 +36,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Async: with the `tokio` feature, [`tokio`](crate::tokio) has
+//! `TcpStream`, `TcpListener` and `UdpSocket` for the tokio runtime (hyper,
+//! axum, tokio-rustls run on them); the runtime-agnostic `poll_*` methods
+//! of the [`net`] sockets serve other executors, and readiness eventfds
+//! ([`Stack::readiness_fd`](net::Stack::readiness_fd), the sockets'
+//! `readiness_fd`, and `mio::event::Source` with the `mio` feature) serve
+//! foreign event loops. docs/porting.md shows a `std::net` program ported.
+//!
 //! Addressing convention: the kernel side of `tun0` is 10.0.0.1/24 and
 //! tunstack's own address is 10.0.0.2.
 
@@ -47,8 +56,16 @@ pub mod net;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod wire;
 
 pub use connector::StackConnector;
 pub use http::Client;
 pub use net::{Stack, TcpListener, TcpStream, UdpSocket};
+
+/// docs/porting.md's programs, compiled as doctests so the porting guide
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/porting.md")]
+pub struct PortingGuide;

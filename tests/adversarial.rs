@@ -262,7 +262,7 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
 #[test]
 fn malformed_and_extreme_syn_options_never_break_the_listener() {
     let stack = netns();
-    let listener = TcpListener::bind(&stack, 8000).unwrap();
+    let listener = TcpListener::bind(&stack, ("0.0.0.0", 8000)).unwrap();
     let forger = Forger::new();
     let sniffer = Sniffer::new();
     let syn_ack_to = |src: SocketAddrV4, isn: u32| {

@@ -290,7 +290,7 @@ fn stack_bulk_allocations_per_packet() -> (u64, u64) {
     };
     let a = Stack::new(da, cfg(A)).unwrap();
     let b = Stack::new(db, cfg(B)).unwrap();
-    let l = TcpListener::bind(&b, 5001).unwrap();
+    let l = TcpListener::bind(&b, ("0.0.0.0", 5001)).unwrap();
     let c = TcpStream::connect(&a, SocketAddrV4::new(B, 5001)).unwrap();
     let (s, _) = l.accept().unwrap();
     // The reader reports each MiB it has read, so the writer knows where

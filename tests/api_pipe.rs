@@ -36,7 +36,7 @@ fn pair() -> (Stack, Stack) {
 }
 
 fn connected(a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind(b, port).unwrap();
+    let l = TcpListener::bind(b, ("0.0.0.0", port)).unwrap();
     let c = TcpStream::connect(a, SocketAddrV4::new(B, port)).unwrap();
     let (s, peer) = l.accept().unwrap();
     assert_eq!(peer, c.local_addr().unwrap());
@@ -97,9 +97,9 @@ fn refused_addr_in_use_not_connected_and_invalid_input() {
     let (a, b) = pair();
     let e = TcpStream::connect(&a, SocketAddrV4::new(B, 9)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
-    let _l = TcpListener::bind(&b, 80).unwrap();
+    let _l = TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap();
     assert_eq!(
-        TcpListener::bind(&b, 80).unwrap_err().kind(),
+        TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap_err().kind(),
         ErrorKind::AddrInUse
     );
     // Addresses no segment of ours can reach fail at once, as Linux's
@@ -112,7 +112,7 @@ fn refused_addr_in_use_not_connected_and_invalid_input() {
             "{bad}"
         );
     }
-    let l0 = TcpListener::bind(&b, 0).unwrap();
+    let l0 = TcpListener::bind(&b, ("0.0.0.0", 0)).unwrap();
     assert_ne!(
         l0.local_addr().unwrap().port(),
         0,
@@ -250,7 +250,7 @@ fn nonblocking_modes_and_a_full_send_buffer() {
         got += n;
     }
     assert_eq!(got, written);
-    let l = TcpListener::bind(&b, 85).unwrap();
+    let l = TcpListener::bind(&b, ("0.0.0.0", 85)).unwrap();
     l.set_nonblocking(true).unwrap();
     assert_eq!(l.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
 }
@@ -258,7 +258,7 @@ fn nonblocking_modes_and_a_full_send_buffer() {
 #[test]
 fn nonblocking_connect_completes_when_writable() {
     let (a, b) = pair();
-    let _l = TcpListener::bind(&b, 86).unwrap();
+    let _l = TcpListener::bind(&b, ("0.0.0.0", 86)).unwrap();
     let c = TcpStream::connect_nonblocking(&a, SocketAddrV4::new(B, 86)).unwrap();
     let poll = Poll::new(&a);
     poll.register(&c, Token(1), Interest::WRITABLE).unwrap();
@@ -288,7 +288,7 @@ fn nonblocking_connect_completes_when_writable() {
 #[test]
 fn poll_serves_many_nonblocking_clients_from_one_thread() {
     let (a, b) = pair();
-    let listener = TcpListener::bind(&b, 7).unwrap();
+    let listener = TcpListener::bind(&b, ("0.0.0.0", 7)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let poll = Poll::new(&b);
     poll.register(&listener, Token(0), Interest::READABLE)
@@ -366,10 +366,10 @@ fn poll_serves_many_nonblocking_clients_from_one_thread() {
 #[test]
 fn udp_send_recv_timeouts_and_poll() {
     let (a, b) = pair();
-    let ua = UdpSocket::bind(&a, 0).unwrap();
-    let ub = UdpSocket::bind(&b, 53).unwrap();
+    let ua = UdpSocket::bind(&a, ("0.0.0.0", 0)).unwrap();
+    let ub = UdpSocket::bind(&b, ("0.0.0.0", 53)).unwrap();
     assert_eq!(
-        UdpSocket::bind(&b, 53).unwrap_err().kind(),
+        UdpSocket::bind(&b, ("0.0.0.0", 53)).unwrap_err().kind(),
         ErrorKind::AddrInUse
     );
     ub.set_read_timeout(Some(Duration::from_millis(100)))

@@ -180,7 +180,7 @@ fn with_ipv6_dropped_get_falls_back_to_ipv4_after_the_attempt_delay() {
 #[test]
 fn kernel_fragmented_udp_over_ipv6_arrives_intact() {
     let stack = netns();
-    let sock = UdpSocket::bind(&stack, 9000).unwrap();
+    let sock = UdpSocket::bind(&stack, "[::]:9000").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let k = std::net::UdpSocket::bind(SocketAddrV6::new(KERNEL6, 0, 0, 0)).unwrap();

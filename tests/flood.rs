@@ -35,7 +35,7 @@ fn syn_flood_keeps_the_table_bounded_and_a_real_client_still_connects() {
     let config = Config::default();
     let (syn_backlog, accept_backlog) = (config.syn_backlog, config.accept_backlog);
     let stack = netns_with(config);
-    let listener = TcpListener::bind(&stack, 8000).unwrap();
+    let listener = TcpListener::bind(&stack, ("0.0.0.0", 8000)).unwrap();
     let forger = Forger::new();
     let (peak_before, _) = rss();
     let before = stack.stats();

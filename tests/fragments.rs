@@ -52,7 +52,7 @@ fn kernel_sends(sock: &UdpSocket, data: &[u8]) -> Vec<u8> {
 #[test]
 fn kernel_fragmented_udp_datagrams_arrive_intact() {
     let stack = netns();
-    let sock = UdpSocket::bind(&stack, PORT).unwrap();
+    let sock = UdpSocket::bind(&stack, ("0.0.0.0", PORT)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     for (len, seed) in [(4000usize, 1u64), (60000, 2)] {
@@ -78,7 +78,7 @@ fn forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed()
         },
         ..Config::default()
     });
-    let sock = UdpSocket::bind(&stack, PORT).unwrap();
+    let sock = UdpSocket::bind(&stack, ("0.0.0.0", PORT)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let forger = Forger::new();

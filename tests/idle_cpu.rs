@@ -49,7 +49,7 @@ fn idle_stack_driver_sleeps_without_cpu() {
     )
     .unwrap();
     // An idle but open connection on each side, no keepalive.
-    let l = TcpListener::bind(&b, 80).unwrap();
+    let l = TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap();
     let _c = TcpStream::connect(&a, (Ipv4Addr::new(10, 0, 0, 1), 80)).unwrap();
     let _s = l.accept().unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -31,7 +31,7 @@ fn pair() -> (Stack, Stack) {
 
 /// A connection from `a` to `b`: (client on a, server on b).
 fn connected(a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind(b, 80).unwrap();
+    let l = TcpListener::bind(b, ("0.0.0.0", 80)).unwrap();
     let c = TcpStream::connect(a, SocketAddrV4::new(B, 80)).unwrap();
     let (s, _) = l.accept().unwrap();
     (c, s)

@@ -171,7 +171,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
 #[test]
 fn udp_works_both_ways_over_the_offload_device() {
     let stack = offload_netns();
-    let ours = UdpSocket::bind(&stack, 5000).expect("bind");
+    let ours = UdpSocket::bind(&stack, ("0.0.0.0", 5000)).expect("bind");
     ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let kernel = std::net::UdpSocket::bind(SocketAddrV4::new(KERNEL, 6000)).expect("kernel bind");
     kernel

@@ -47,7 +47,7 @@ fn thousands_of_concurrent_connections_stay_open() {
     };
     let a = Stack::new(da, cfg(Ipv4Addr::new(10, 0, 0, 2))).unwrap();
     let b = Stack::new(db, cfg(Ipv4Addr::new(10, 0, 0, 1))).unwrap();
-    let listener = TcpListener::bind(&b, 80).unwrap();
+    let listener = TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap();
     let rss0 = rss_kib();
     let t0 = Instant::now();
     let acceptor = std::thread::spawn(move || {

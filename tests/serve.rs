@@ -38,7 +38,7 @@ fn serving(
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     // Bound before any client starts, so no early connection is refused.
-    let listener = tunstack::TcpListener::bind(&stack, port).expect("bind");
+    let listener = tunstack::TcpListener::bind(&stack, ("0.0.0.0", port)).expect("bind");
     let t = std::thread::spawn(move || {
         let stats = serve::run_listener(&stack, listener, &mode, Some(&flag)).expect("serve");
         (stats, stack)

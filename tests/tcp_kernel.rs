@@ -44,7 +44,7 @@ fn connect_timeout_to_silent_port_times_out() {
 fn kernel_client_echoes_one_mebibyte_through_our_listener() {
     let dir = TempDir::new("echo-listener");
     let (stack, pcap) = netns_captured(&dir);
-    let listener = TcpListener::bind(&stack, 7).expect("bind");
+    let listener = TcpListener::bind(&stack, ("0.0.0.0", 7)).expect("bind");
     let server = std::thread::spawn(move || {
         let (s, peer) = listener.accept().expect("accept");
         assert_eq!(peer.ip(), std::net::IpAddr::V4(KERNEL));

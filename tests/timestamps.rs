@@ -251,7 +251,7 @@ fn accepted_connection_reordered_first_segment_passes_paws_and_is_echoed() {
     // Issue scenario (a): right after the handshake the peer sends its
     // 2nd segment (TSval T+1), then its 1st (T), then its 3rd (T+2).
     let stack = netns();
-    let server = echo_server(TcpListener::bind(&stack, PORT).unwrap(), RUNS);
+    let server = echo_server(TcpListener::bind(&stack, ("0.0.0.0", PORT)).unwrap(), RUNS);
     let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {
@@ -296,7 +296,7 @@ fn accepted_connection_echoes_the_newer_tsval_of_the_first_data() {
     // whose TSval is well ahead of the handshake ACK's; that TSval, not
     // the handshake's, is echoed.
     let stack = netns();
-    let server = echo_server(TcpListener::bind(&stack, PORT).unwrap(), RUNS);
+    let server = echo_server(TcpListener::bind(&stack, ("0.0.0.0", PORT)).unwrap(), RUNS);
     let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {

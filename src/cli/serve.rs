@@ -88,8 +88,10 @@ pub fn run(
     stop: Option<&AtomicBool>,
 ) -> io::Result<ServeStats> {
     // As nginx asks for a deep backlog (511), so a burst of clients
-    // waits in the queue instead of retrying SYNs after a second.
-    let listener = TcpListener::bind_with_backlog(stack, port, MAX_BACKLOG)?;
+    // waits in the queue instead of retrying SYNs after a second. `[::]`:
+    // both families, as a Linux socket with IPV6_V6ONLY off.
+    let any = (std::net::Ipv6Addr::UNSPECIFIED, port);
+    let listener = TcpListener::bind_with_backlog(stack, any, MAX_BACKLOG)?;
     run_listener(stack, listener, mode, stop)
 }
 

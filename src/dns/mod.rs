@@ -18,6 +18,6 @@ pub use message::{
     RecordData, CLASS_IN, EDNS_UDP_PAYLOAD, TYPE_A, TYPE_AAAA, TYPE_CNAME,
 };
 pub use resolver::{
-    nameserver_from_resolv_conf, nameservers_from_resolv_conf, ResolveError, Resolver, Source,
-    Transport,
+    nameserver_from_resolv_conf, nameservers_from_resolv_conf, Answer, ResolveError, Resolver,
+    Source, Transport,
 };

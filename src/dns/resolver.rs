@@ -123,6 +123,28 @@ pub trait Transport {
     }
 }
 
+/// What an answer datagram said (see [`Resolver::answer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The name's addresses of the type asked for.
+    Addresses(Vec<IpAddr>),
+    /// The name does not exist, or has no record of this type.
+    NotFound,
+    /// The server answered with an error rcode (SERVFAIL, REFUSED, ...):
+    /// another try or server may do better.
+    Failed(u8),
+    /// TC set: the records may be a partial set (RFC 2181 §9); ask again
+    /// over a stream (RFC 7766 §5).
+    Truncated,
+    /// Not an answer to this query, or malformed: keep waiting.
+    Ignored,
+}
+
+/// Names compare without the root dot and case (RFC 4343).
+fn normalise(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// The resolver state: cache, hosts, overrides, servers.
 #[derive(Debug, Default)]
 pub struct Resolver {
@@ -135,7 +157,7 @@ pub struct Resolver {
 }
 
 /// What one server said about one question.
-enum Answer {
+enum Outcome {
     Addresses(Vec<IpAddr>, u32, Source),
     /// NXDOMAIN, or no record of the type (NODATA).
     Missing,
@@ -213,6 +235,52 @@ impl Resolver {
         transport: &mut dyn Transport,
         next_id: &mut dyn FnMut() -> u16,
     ) -> Result<(Vec<IpAddr>, Source), ResolveError> {
+        if let Some(found) = self.resolve_local(name, qtype, now)? {
+            return Ok(found);
+        }
+        let key = normalise(name);
+        let mut missing = false;
+        let mut failed = None;
+        for server in self.servers.clone() {
+            for _ in 0..self.tries.max(1) {
+                match ask(&key, qtype, server, transport, next_id)? {
+                    Outcome::Addresses(addrs, ttl, source) => {
+                        let expiry = now + Duration::from_secs(u64::from(ttl));
+                        self.remember((key, qtype), addrs.clone(), expiry);
+                        return Ok((addrs, source));
+                    }
+                    Outcome::Missing => {
+                        missing = true;
+                        break;
+                    }
+                    Outcome::Failed(rcode) => failed = Some(rcode),
+                    Outcome::Nothing => {}
+                }
+            }
+        }
+        Err(match (missing, failed) {
+            (true, _) => ResolveError::NotFound(key),
+            (false, Some(rcode)) => ResolveError::ServerError(key, rcode),
+            (false, None) => ResolveError::TimedOut(key),
+        })
+    }
+
+    /// The part of [`lookup`](Self::lookup) that needs no network: a
+    /// literal of the family `qtype` asks for, a pinned name, the cache,
+    /// the hosts table. `Ok(None)`: ask the [`servers`](Self::servers) (for
+    /// callers that drive the exchange themselves, e.g. asynchronously,
+    /// with [`query`](Self::query) and [`answer`](Self::answer)).
+    ///
+    /// # Errors
+    /// [`ResolveError::NotFound`] when the name is known locally but has
+    /// no address of this family; [`ResolveError::NoServer`] when DNS is
+    /// needed but none is set.
+    pub fn resolve_local(
+        &mut self,
+        name: &str,
+        qtype: u16,
+        now: Instant,
+    ) -> Result<Option<(Vec<IpAddr>, Source)>, ResolveError> {
         let family = |addrs: &[IpAddr]| -> Vec<IpAddr> {
             addrs
                 .iter()
@@ -226,14 +294,14 @@ impl Resolver {
                     name.trim_end_matches('.').to_string(),
                 ))
             } else {
-                Ok((addrs, source))
+                Ok(Some((addrs, source)))
             }
         };
         let literal = name.strip_prefix('[').and_then(|n| n.strip_suffix(']'));
         if let Ok(a) = literal.unwrap_or(name).parse::<IpAddr>() {
             return found(family(&[a]), Source::Literal);
         }
-        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        let key = normalise(name);
         if let Some(a) = self.overrides.get(&key) {
             return found(family(a), Source::Override);
         }
@@ -251,30 +319,55 @@ impl Resolver {
         if self.servers.is_empty() {
             return Err(ResolveError::NoServer(key));
         }
-        let mut missing = false;
-        let mut failed = None;
-        for server in self.servers.clone() {
-            for _ in 0..self.tries.max(1) {
-                match ask(&key, qtype, server, transport, next_id)? {
-                    Answer::Addresses(addrs, ttl, source) => {
-                        let expiry = now + Duration::from_secs(u64::from(ttl));
-                        self.remember(cache_key, addrs.clone(), expiry);
-                        return Ok((addrs, source));
-                    }
-                    Answer::Missing => {
-                        missing = true;
-                        break;
-                    }
-                    Answer::Failed(rcode) => failed = Some(rcode),
-                    Answer::Nothing => {}
-                }
-            }
+        Ok(None)
+    }
+
+    /// The DNS servers, in the order to ask them.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
+    /// The query datagram for `name` (a `qtype` question, [`TYPE_A`] or
+    /// [`TYPE_AAAA`], with EDNS(0)) with `id`.
+    ///
+    /// # Errors
+    /// [`ResolveError::BadName`].
+    pub fn query(name: &str, qtype: u16, id: u16) -> Result<Vec<u8>, ResolveError> {
+        let key = normalise(name);
+        encode_query_edns(id, &key, qtype, EDNS_UDP_PAYLOAD).map_err(|_| ResolveError::BadName(key))
+    }
+
+    /// Reads an answer datagram to the `qtype` query `id` for `name`:
+    /// addresses (cached for their TTL), the name has none of this type,
+    /// a server error, a truncated answer (ask again over TCP, RFC 7766
+    /// §5), or a datagram to ignore (malformed, or the answer to another
+    /// question: RFC 5452 §4).
+    pub fn answer(
+        &mut self,
+        name: &str,
+        qtype: u16,
+        id: u16,
+        answer: &[u8],
+        now: Instant,
+    ) -> Answer {
+        let key = normalise(name);
+        let Some(msg) = ours(answer, id, &key) else {
+            return Answer::Ignored;
+        };
+        if msg.truncated {
+            return Answer::Truncated;
         }
-        Err(match (missing, failed) {
-            (true, _) => ResolveError::NotFound(key),
-            (false, Some(rcode)) => ResolveError::ServerError(key, rcode),
-            (false, None) => ResolveError::TimedOut(key),
-        })
+        // The source is not reported through this path.
+        match judge(&msg, &key, qtype, Source::Cache) {
+            Outcome::Addresses(addrs, ttl, _) => {
+                let expiry = now + Duration::from_secs(u64::from(ttl));
+                self.remember((key, qtype), addrs.clone(), expiry);
+                Answer::Addresses(addrs)
+            }
+            Outcome::Missing => Answer::NotFound,
+            Outcome::Failed(rcode) => Answer::Failed(rcode),
+            Outcome::Nothing => Answer::Ignored,
+        }
     }
 
     fn remember(&mut self, key: (String, u16), addrs: Vec<IpAddr>, expiry: Instant) {
@@ -305,15 +398,15 @@ fn ask(
     server: SocketAddr,
     transport: &mut dyn Transport,
     next_id: &mut dyn FnMut() -> u16,
-) -> Result<Answer, ResolveError> {
+) -> Result<Outcome, ResolveError> {
     let id = next_id();
     let query = encode_query_edns(id, key, qtype, EDNS_UDP_PAYLOAD)
         .map_err(|_| ResolveError::BadName(key.to_string()))?;
     let Ok(Some(answer)) = transport.exchange(server, &query) else {
-        return Ok(Answer::Nothing);
+        return Ok(Outcome::Nothing);
     };
     let Some(msg) = ours(&answer, id, key) else {
-        return Ok(Answer::Nothing);
+        return Ok(Outcome::Nothing);
     };
     if !msg.truncated {
         return Ok(judge(&msg, key, qtype, Source::Dns(server)));
@@ -324,11 +417,11 @@ fn ask(
     let query = encode_query_edns(id, key, qtype, EDNS_UDP_PAYLOAD)
         .map_err(|_| ResolveError::BadName(key.to_string()))?;
     let Ok(answer) = transport.exchange_tcp(server, &query) else {
-        return Ok(Answer::Nothing);
+        return Ok(Outcome::Nothing);
     };
     Ok(match ours(&answer, id, key) {
         Some(msg) => judge(&msg, key, qtype, Source::DnsTcp(server)),
-        None => Answer::Nothing,
+        None => Outcome::Nothing,
     })
 }
 
@@ -340,13 +433,13 @@ fn ours(answer: &[u8], id: u16, key: &str) -> Option<Message> {
     ok.then_some(msg)
 }
 
-fn judge(msg: &Message, key: &str, qtype: u16, source: Source) -> Answer {
+fn judge(msg: &Message, key: &str, qtype: u16, source: Source) -> Outcome {
     match (msg.rcode, msg.ips(key, qtype)) {
-        (0, Some((addrs, ttl))) => Answer::Addresses(addrs, ttl, source),
+        (0, Some((addrs, ttl))) => Outcome::Addresses(addrs, ttl, source),
         // NXDOMAIN, or NOERROR without a record of this type (NODATA).
-        (0 | 3, _) => Answer::Missing,
+        (0 | 3, _) => Outcome::Missing,
         // SERVFAIL, REFUSED, ...: another try or server may do better.
-        (rcode, _) => Answer::Failed(rcode),
+        (rcode, _) => Outcome::Failed(rcode),
     }
 }
 
@@ -687,6 +780,80 @@ mod tests {
             Err(ResolveError::TimedOut(_))
         ));
         assert_eq!((f.seen, f.tcp_seen, r.cached()), (2, 2, 0));
+    }
+
+    #[test]
+    fn the_sans_io_steps_answer_both_families_and_cache() {
+        // What an async caller drives: local first, then query/answer.
+        let mut r = Resolver::new(Hosts::parse("fd00::5 dual.local\n"), server());
+        let f = fake();
+        let t0 = Instant::ZERO;
+        assert_eq!(
+            r.resolve_local("dual.local", TYPE_AAAA, t0).unwrap(),
+            Some((vec![v6(5)], Source::Hosts))
+        );
+        assert!(matches!(
+            r.resolve_local("dual.local", TYPE_A, t0),
+            Err(ResolveError::NotFound(_))
+        ));
+        assert_eq!(r.resolve_local("dual.test", TYPE_AAAA, t0).unwrap(), None);
+        let q6 = Resolver::query("Dual.Test.", TYPE_AAAA, 41).unwrap();
+        let q4 = Resolver::query("dual.test", TYPE_A, 42).unwrap();
+        // An answer to the other question or id is not ours (RFC 5452 §4).
+        let a4 = f.answer(&q4, true);
+        assert_eq!(
+            r.answer("dual.test", TYPE_AAAA, 41, &a4, t0),
+            Answer::Ignored
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_A, 42, b"\x00junk", t0),
+            Answer::Ignored
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_AAAA, 41, &f.answer(&q6, true), t0),
+            Answer::Addresses(vec![v6(1)])
+        );
+        assert_eq!(
+            r.answer("dual.test", TYPE_A, 42, &a4, t0),
+            Answer::Addresses(vec![v4(1)])
+        );
+        // Both cached for their TTL (30 s), per type.
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_AAAA, t0).unwrap(),
+            Some((vec![v6(1)], Source::Cache))
+        );
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_A, t0 + Duration::from_secs(29))
+                .unwrap(),
+            Some((vec![v4(1)], Source::Cache))
+        );
+        assert_eq!(
+            r.resolve_local("dual.test", TYPE_A, t0 + Duration::from_secs(31))
+                .unwrap(),
+            None
+        );
+        // NXDOMAIN, and NODATA for a family the name lacks.
+        let qn = Resolver::query("none.test", TYPE_A, 43).unwrap();
+        assert_eq!(
+            r.answer("none.test", TYPE_A, 43, &f.answer(&qn, true), t0),
+            Answer::NotFound
+        );
+        let qw = Resolver::query("web.test", TYPE_AAAA, 44).unwrap();
+        assert_eq!(
+            r.answer("web.test", TYPE_AAAA, 44, &f.answer(&qw, true), t0),
+            Answer::NotFound
+        );
+        // A truncated answer says so and is not cached (RFC 2181 §9).
+        let qb = Resolver::query("big.test", TYPE_A, 45).unwrap();
+        assert_eq!(
+            r.answer("big.test", TYPE_A, 45, &f.answer(&qb, false), t0),
+            Answer::Truncated
+        );
+        assert_eq!(r.resolve_local("big.test", TYPE_A, t0).unwrap(), None);
+        assert!(matches!(
+            Resolver::query("bad..name", TYPE_A, 1),
+            Err(ResolveError::BadName(_))
+        ));
     }
 
     /// A server that answers every query with `rcode`.

@@ -22,6 +22,8 @@ pub(super) fn run(shared: Arc<Shared>) {
     // readable, drain the eventfd only when it was signalled (each saves a
     // system call per wake-up). Read at first, to start from a clean slate.
     let mut dev_ready = true;
+    // Wakers and eventfds to signal, gathered under the lock.
+    let mut ready = super::wake::Ready::default();
     loop {
         if shared.stop.load(Ordering::Acquire) {
             break;
@@ -37,6 +39,9 @@ pub(super) fn run(shared: Arc<Shared>) {
                 iface.poll_output(now, &mut **device)
             };
             drop(device);
+            if activity {
+                shared.tasks.collect(&mut iface, &mut ready);
+            }
             let next = iface.poll_at();
             // Published under the lock: a writer that arms an earlier timer
             // after this sees it and wakes us.
@@ -51,6 +56,7 @@ pub(super) fn run(shared: Arc<Shared>) {
         };
         if activity {
             shared.notify_waiters();
+            ready.signal();
         }
         shared.let_woken_run();
         // A device without an fd (pure in-memory) is polled on a short tick.

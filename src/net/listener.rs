@@ -2,48 +2,91 @@
 
 use super::{error, Shared, Stack, TcpStream};
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A TCP socket listening on a port of the stack's addresses: both
-/// families by default, as a Linux socket bound to `[::]` with
-/// `IPV6_V6ONLY` off ([`set_only_v6`](TcpListener::set_only_v6)).
+/// families when bound to a wildcard or the IPv4 address, as a Linux
+/// socket bound to `[::]` with `IPV6_V6ONLY` off
+/// ([`set_only_v6`](TcpListener::set_only_v6)); IPv6 only when bound to
+/// the stack's IPv6 address.
+///
+/// [`try_clone`](TcpListener::try_clone) gives another handle to the same
+/// listener; the port is released when the last handle is dropped.
 pub struct TcpListener {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     shared: Arc<Shared>,
     port: u16,
     nonblocking: AtomicBool,
+    /// `IP_TTL` for accepted connections (0 = the stack's), inherited at
+    /// accept as Linux's accepted sockets inherit the listener's.
+    ttl: AtomicU8,
 }
 
 impl TcpListener {
-    /// Listens on `port` (0 picks a free ephemeral port) with the stack's
-    /// default accept backlog (`Config::accept_backlog`, 128 as std's).
+    /// Listens on a port of the stack's addresses, given as
+    /// `std::net::TcpListener::bind` takes it: `"0.0.0.0:80"`, `"[::]:80"`,
+    /// `(Ipv4Addr::UNSPECIFIED, 80)`, a `SocketAddr`, with the stack's
+    /// default accept backlog (`Config::accept_backlog`, 128 as std's). The
+    /// IP must be the stack's IPv4 or IPv6 address or unspecified; port 0
+    /// picks a free ephemeral port.
     ///
     /// # Errors
-    /// `AddrInUse` if the port already has a listener.
-    pub fn bind(stack: &Stack, port: u16) -> io::Result<TcpListener> {
+    /// `AddrInUse` if the port already has a listener; `AddrNotAvailable`
+    /// for another IP.
+    pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let backlog = stack.shared().lock().config().accept_backlog;
-        TcpListener::bind_with_backlog(stack, port, backlog)
+        TcpListener::bind_with_backlog(stack, addr, backlog)
     }
 
-    /// Listens on `port` with room for `backlog` established connections
-    /// waiting for [`accept`](Self::accept), as `listen(2)`'s backlog:
-    /// clamped to 1..=[`MAX_BACKLOG`](super::MAX_BACKLOG) (Linux's
+    /// Like [`bind`](Self::bind), with room for `backlog` established
+    /// connections waiting for [`accept`](Self::accept), as `listen(2)`'s
+    /// backlog: clamped to 1..=[`MAX_BACKLOG`](super::MAX_BACKLOG) (Linux's
     /// `somaxconn`). When the queue is full, new SYNs are dropped and
     /// handshake-completing ACKs ignored, as Linux does, so clients retry.
     ///
     /// # Errors
-    /// `AddrInUse` if the port already has a listener.
-    pub fn bind_with_backlog(stack: &Stack, port: u16, backlog: usize) -> io::Result<TcpListener> {
+    /// As [`bind`](Self::bind).
+    pub fn bind_with_backlog(
+        stack: &Stack,
+        addr: impl ToSocketAddrs,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
         let shared = Arc::clone(stack.shared());
-        let port = shared
-            .lock()
-            .tcp_listen_with_backlog(port, backlog)
-            .map_err(error::stack)?;
+        super::udp::each_addr(addr, |a| {
+            let mut iface = shared.lock();
+            let port = super::udp::local_port(&iface, a)?;
+            let port = iface
+                .tcp_listen_with_backlog(port, backlog)
+                .map_err(error::stack)?;
+            // Bound to the stack's IPv6 address: IPv4 peers cannot reach
+            // it, as on Linux.
+            if matches!(a.ip(), IpAddr::V6(ip) if !ip.is_unspecified()) {
+                iface.tcp_set_only_v6(port, true).map_err(error::stack)?;
+            }
+            Ok(port)
+        })
+        .map(|port| TcpListener {
+            inner: Arc::new(Inner {
+                shared,
+                port,
+                nonblocking: AtomicBool::new(false),
+                ttl: AtomicU8::new(0),
+            }),
+        })
+    }
+
+    /// Another handle to the same listener.
+    ///
+    /// # Errors
+    /// Never fails; the `Result` mirrors `std::net`.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            shared,
-            port,
-            nonblocking: AtomicBool::new(false),
+            inner: Arc::clone(&self.inner),
         })
     }
 
@@ -52,35 +95,49 @@ impl TcpListener {
     /// # Errors
     /// `WouldBlock` in non-blocking mode when none is queued.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let nonblocking = self.nonblocking.load(Ordering::Relaxed);
-        let port = self.port;
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
         let r = self
+            .inner
             .shared
-            .wait_for(None, |iface| match iface.tcp_accept(port) {
-                Ok(Some(h)) => {
-                    let peer = iface.tcp(h).map(|t| t.remote());
-                    Some(Ok((h, peer)))
-                }
-                Ok(None) if nonblocking => Some(Err(error::would_block())),
-                Ok(None) => None,
-                Err(e) => Some(Err(error::stack(e))),
+            .wait_for(None, |iface| match self.try_accept(iface) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => None,
+                r => Some(r),
             });
         match r {
-            Ok(Ok((h, Some(peer)))) => {
-                Ok((TcpStream::from_handle(Arc::clone(&self.shared), h), peer))
-            }
-            Ok(Ok((_, None))) => Err(error::not_connected()),
+            Ok(Ok((h, peer))) => Ok((
+                TcpStream::from_handle(Arc::clone(&self.inner.shared), h),
+                peer,
+            )),
             Ok(Err(e)) => Err(e),
             Err(()) => Err(io::Error::other("stack stopped")),
         }
     }
 
-    pub(super) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// One non-blocking accept under the lock: the connection's handle and
+    /// peer, or `WouldBlock`.
+    pub(crate) fn try_accept(
+        &self,
+        iface: &mut crate::stack::Interface,
+    ) -> io::Result<(crate::stack::SocketHandle, SocketAddr)> {
+        let h = match iface.tcp_accept(self.inner.port) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Err(error::would_block()),
+            Err(e) => return Err(error::stack(e)),
+        };
+        let ttl = self.inner.ttl.load(Ordering::Relaxed);
+        let tcb = iface.tcp_mut(h).ok_or_else(error::not_connected)?;
+        if ttl != 0 {
+            tcb.set_ttl(ttl);
+        }
+        Ok((h, tcb.remote()))
     }
 
-    pub(super) fn port(&self) -> u16 {
-        self.port
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.inner.port
     }
 
     /// An iterator of accepted connections.
@@ -94,11 +151,12 @@ impl TcpListener {
     /// # Errors
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let iface = self.shared.lock();
-        Ok(if iface.tcp_only_v6(self.port) == Some(true) {
-            SocketAddr::V6(SocketAddrV6::new(iface.addr6(), self.port, 0, 0))
+        let iface = self.inner.shared.lock();
+        let port = self.inner.port;
+        Ok(if iface.tcp_only_v6(port) == Some(true) {
+            SocketAddr::V6(SocketAddrV6::new(iface.addr6(), port, 0, 0))
         } else {
-            SocketAddr::V4(SocketAddrV4::new(iface.addr(), self.port))
+            SocketAddr::V4(SocketAddrV4::new(iface.addr(), port))
         })
     }
 
@@ -109,9 +167,10 @@ impl TcpListener {
     /// # Errors
     /// `InvalidInput` if the port no longer has a listener.
     pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
-        self.shared
+        self.inner
+            .shared
             .lock()
-            .tcp_set_only_v6(self.port, only_v6)
+            .tcp_set_only_v6(self.inner.port, only_v6)
             .map_err(error::stack)
     }
 
@@ -120,10 +179,41 @@ impl TcpListener {
     /// # Errors
     /// As [`set_only_v6`](Self::set_only_v6).
     pub fn only_v6(&self) -> io::Result<bool> {
-        self.shared
+        self.inner
+            .shared
             .lock()
-            .tcp_only_v6(self.port)
+            .tcp_only_v6(self.inner.port)
             .ok_or_else(|| error::stack(crate::stack::Error::NotListening))
+    }
+
+    /// Sets the IP TTL that connections accepted from now on use.
+    ///
+    /// # Errors
+    /// `InvalidInput` outside 1..=255.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = super::valid_ttl(ttl)?;
+        self.inner.ttl.store(ttl, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The IP TTL of accepted connections.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn ttl(&self) -> io::Result<u32> {
+        Ok(match self.inner.ttl.load(Ordering::Relaxed) {
+            0 => u32::from(self.inner.shared.lock().config().ttl),
+            t => u32::from(t),
+        })
+    }
+
+    /// The pending error (`SO_ERROR`). A listener has none: a handshake
+    /// that fails never reaches the accept queue, as on Linux.
+    ///
+    /// # Errors
+    /// Never fails.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
     }
 
     /// Moves the listener into or out of non-blocking mode.
@@ -131,22 +221,25 @@ impl TcpListener {
     /// # Errors
     /// Never fails.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        self.inner.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
 }
 
-impl Drop for TcpListener {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.lock().tcp_unlisten(self.port);
         self.shared.waker.wake();
+        self.shared
+            .tasks
+            .drop_fd(super::Target::Listener(self.port));
     }
 }
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpListener")
-            .field("port", &self.port)
+            .field("port", &self.inner.port)
             .finish()
     }
 }

@@ -13,15 +13,22 @@
 mod driver;
 mod error;
 mod listener;
+#[cfg(feature = "mio")]
+mod mio_source;
 pub mod poll;
 mod stream;
+mod task;
 mod udp;
+mod wake;
 
 pub use crate::stack::{Config, Stats, MAX_BACKLOG};
 pub use listener::TcpListener;
+pub(crate) use poll::Target;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
 pub use udp::UdpSocket;
+pub use wake::EventFd;
+pub(crate) use wake::Tasks;
 
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
@@ -78,6 +85,8 @@ pub(crate) struct Shared {
     /// Application threads blocked on the interface lock.
     contending: AtomicUsize,
     waker: Waker,
+    /// Tasks and eventfds waiting for readiness (see [`wake`]).
+    pub(crate) tasks: Tasks,
     /// The device. Locked only while `iface` is held (so never contended):
     /// by the driver for each poll, and by a writer sending on an idle
     /// connection itself ([`Shared::transmit`]).
@@ -183,10 +192,13 @@ impl Shared {
         let activity = iface.poll_output(now, &mut **device);
         drop(device);
         let next = iface.poll_at().map_or(u64::MAX, |t| t.total_micros());
+        let mut ready = wake::Ready::default();
         if activity {
+            self.tasks.collect(&mut iface, &mut ready);
             self.notify_waiters();
         }
         drop(iface);
+        ready.signal();
         if next < self.driver_deadline.load(Ordering::SeqCst) {
             self.waker.wake();
         }
@@ -203,6 +215,16 @@ impl Shared {
     /// reads, writes, connects, lingering closes and `Poll::poll`, which
     /// then look at the connections' events again. Only the registration
     /// changes of a `Poll` and stopping the stack notify otherwise.
+    /// Wakes the tasks and eventfds of sockets a user call changed outside
+    /// a poll (as [`notify_waiters`](Self::notify_waiters) does for
+    /// blocked threads): compared under the interface lock, signalled
+    /// after it.
+    pub(crate) fn wake_tasks(&self) {
+        let mut ready = wake::Ready::default();
+        self.tasks.collect(&mut self.lock(), &mut ready);
+        ready.signal();
+    }
+
     fn notify_waiters(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {
@@ -225,6 +247,14 @@ impl Shared {
             std::thread::yield_now();
         }
     }
+}
+
+/// A TTL as `std::net` takes it (`u32`), checked to fit the IP header.
+fn valid_ttl(ttl: u32) -> io::Result<u8> {
+    u8::try_from(ttl)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1..=255"))
 }
 
 /// Longest the driver waits for woken threads to take the lock.
@@ -257,6 +287,7 @@ impl Stack {
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
             waker: Waker::new()?,
+            tasks: Tasks::default(),
             device: Mutex::new(Box::new(device)),
             driver_deadline: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -335,10 +366,26 @@ impl Stack {
         if let Some(d) = self.driver.take() {
             let _ = d.join();
         }
+        let mut ready = wake::Ready::default();
+        self.shared.tasks.all(&mut ready);
+        ready.signal();
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// An eventfd that becomes readable whenever the stack did something
+    /// (a segment, a datagram, a timer): a foreign event loop (epoll,
+    /// poll, another runtime) waits on it beside its own descriptors, then
+    /// calls [`EventFd::clear`] and tries its non-blocking operations (or a
+    /// [`Poll::poll`] with a zero timeout). An idle stack never signals
+    /// it. For one socket's readiness, see the sockets' `readiness_fd`.
+    ///
+    /// # Errors
+    /// Creating the eventfd failed.
+    pub fn readiness_fd(&self) -> io::Result<Arc<EventFd>> {
+        self.shared.tasks.stack_fd_get()
     }
 }
 

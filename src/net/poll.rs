@@ -123,8 +123,8 @@ impl<'a> IntoIterator for &'a Events {
 }
 
 /// What a registration watches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Target {
     Tcp(SocketHandle),
     Listener(u16),
     Udp(u16),

@@ -13,7 +13,7 @@ use std::time::Instant;
 fn register_during_a_long_poll_returns_at_once_and_wakes_the_poll() {
     let (dev, _peer) = PipeDevice::pair(1500).unwrap();
     let stack = Stack::new(dev, Config::default()).unwrap();
-    let udp = UdpSocket::bind(&stack, 5353).unwrap();
+    let udp = UdpSocket::bind(&stack, ("0.0.0.0", 5353)).unwrap();
     let poll = Poll::new(&stack);
     let started = std::sync::Barrier::new(2);
     let (register_took, polled) = std::thread::scope(|s| {
@@ -45,7 +45,7 @@ fn register_during_a_long_poll_returns_at_once_and_wakes_the_poll() {
 fn deregister_during_a_long_poll_returns_at_once() {
     let (dev, _peer) = PipeDevice::pair(1500).unwrap();
     let stack = Stack::new(dev, Config::default()).unwrap();
-    let udp = UdpSocket::bind(&stack, 5353).unwrap();
+    let udp = UdpSocket::bind(&stack, ("0.0.0.0", 5353)).unwrap();
     let poll = Poll::new(&stack);
     // Readable interest on an empty socket: nothing to report, so the poll
     // sleeps its full second.

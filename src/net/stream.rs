@@ -5,7 +5,7 @@ use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -104,6 +104,29 @@ impl TcpStream {
         (Arc::clone(&self.inner.shared), self.inner.handle)
     }
 
+    /// Another handle to this socket (what `try_clone` returns, without
+    /// the `Result`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn handle_clone(&self) -> TcpStream {
+        TcpStream {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
+    /// True if both handles are of one socket.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn same_socket(&self, other: &TcpStream) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    pub(super) fn handle(&self) -> SocketHandle {
+        self.inner.handle
+    }
+
     /// Another handle to the same connection (shared options and state).
     ///
     /// # Errors
@@ -187,6 +210,7 @@ impl TcpStream {
         }
         self.with_tcb(|t| t.set_send_buffer(bytes))?;
         self.inner.shared.notify_waiters();
+        self.inner.shared.wake_tasks();
         Ok(())
     }
 
@@ -234,10 +258,7 @@ impl TcpStream {
     /// # Errors
     /// `InvalidInput` for 0; `NotConnected` if the connection is gone.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .ok()
-            .filter(|t| *t > 0)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1..=255"))?;
+        let ttl = super::valid_ttl(ttl)?;
         self.with_tcb(|t| t.set_ttl(ttl))
     }
 
@@ -283,11 +304,18 @@ impl TcpStream {
     /// Opens a connection to `addr`, blocking until the handshake completes
     /// or fails (after the SYN retries, about two minutes by default).
     ///
+    /// `addr` is anything `std::net::TcpStream::connect` takes; each address
+    /// it resolves to is tried in turn. A host name in a string is resolved
+    /// by `std`'s resolver (the system's, `getaddrinfo`); to resolve through
+    /// the stack itself use [`StackConnector`](crate::StackConnector) or the
+    /// async `connect` of the `tokio` feature.
+    ///
     /// # Errors
     /// `ConnectionRefused` (RST answered our SYN), `TimedOut`,
-    /// `AddrNotAvailable` when no ephemeral port is free.
-    pub fn connect(stack: &Stack, addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
-        TcpStream::connect_inner(stack, addr.into(), None)
+    /// `AddrNotAvailable` when no ephemeral port is free; the last
+    /// address's error.
+    pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        super::udp::each_addr(addr, |a| TcpStream::connect_inner(stack, a, None))
     }
 
     /// Like [`connect`](Self::connect) but gives up after `timeout`.
@@ -315,8 +343,15 @@ impl TcpStream {
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        let remote = addr.into();
-        let shared = Arc::clone(stack.shared());
+        TcpStream::connect_nonblocking_shared(Arc::clone(stack.shared()), addr.into())
+    }
+
+    /// [`connect_nonblocking`](Self::connect_nonblocking) on the stack
+    /// behind `shared`.
+    pub(crate) fn connect_nonblocking_shared(
+        shared: Arc<Shared>,
+        remote: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let handle = {
             let mut iface = shared.lock();
             let now = shared.now();
@@ -515,6 +550,7 @@ impl TcpStream {
         })?;
         self.inner.shared.waker.wake();
         self.inner.shared.notify_waiters();
+        self.inner.shared.wake_tasks();
         Ok(())
     }
 
@@ -677,6 +713,7 @@ impl Inner {
         // Graceful close: FIN after the queued data.
         iface.tcp_release(self.handle);
         drop(iface);
+        self.shared.tasks.drop_fd(super::Target::Tcp(self.handle));
         self.shared.waker.wake();
         match linger {
             Some(t) if !t.is_zero() => self.linger(t),

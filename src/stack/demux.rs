@@ -313,6 +313,21 @@ impl Interface {
         self.listeners.get(&port).map(|l| l.events)
     }
 
+    /// How many events connection `h` has had ([`SocketEvents::count`]),
+    /// after taking the waiting ones, without touching the entry: taking
+    /// events gives a connection nothing to send and no new deadline, so
+    /// the notification point (`net`'s task wakers) may look at every
+    /// awaited connection without making the next poll visit them.
+    pub fn tcp_event_count(&mut self, h: SocketHandle) -> Option<u64> {
+        let e = self
+            .entries
+            .get_mut(h.index as usize)
+            .and_then(Option::as_mut)
+            .filter(|e| e.generation == h.generation)?;
+        e.events.absorb(&mut e.tcb);
+        Some(e.events.count)
+    }
+
     /// Applies an ICMP error to the connection `remote` ↔ `local_port` if
     /// `seq` is in flight there; returns whether it was applied.
     pub(super) fn tcp_icmp_error(

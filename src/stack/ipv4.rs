@@ -174,16 +174,20 @@ fn icmp_ingress(iface: &mut Interface, src: Ipv4Addr, payload: &[u8]) {
     queue_icmp(iface, src, &reply);
 }
 
-/// An ICMP error quoting one of our TCP segments (RFC 792: the IP header
-/// plus at least 8 bytes): hand it to the connection it names. RFC 5927
-/// §4.1: the quoted sequence number must be in flight, or the message is
-/// a forgery and is ignored.
+/// An ICMP error quoting one of our TCP segments or UDP datagrams (RFC
+/// 792: the IP header plus at least 8 bytes): hand it to the connection or
+/// UDP socket it names. RFC 5927 §4.1: for TCP the quoted sequence number
+/// must be in flight, or the message is a forgery and is ignored; UDP has
+/// no such check, so a UDP socket only keeps the error for the
+/// application to read (RFC 1122 §4.1.3.3), which acts on it only for its
+/// connected peer.
 fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
     let Ok(quoted) = msg.quoted() else {
         iface.stats.icmp_dropped += 1;
         return;
     };
-    if quoted.protocol != PROTO_TCP || quoted.src != iface.cfg.addr {
+    let udp = quoted.protocol == PROTO_UDP;
+    if (quoted.protocol != PROTO_TCP && !udp) || quoted.src != iface.cfg.addr {
         iface.stats.icmp_dropped += 1;
         return;
     }
@@ -197,7 +201,12 @@ fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
         (icmp::DEST_UNREACHABLE, _) => IcmpError::Unreachable,
         _ => IcmpError::Other,
     };
-    if iface.tcp_icmp_error(remote, local_port, seq, error) {
+    let applied = if udp {
+        iface.udp_icmp_error(local_port, remote, error)
+    } else {
+        iface.tcp_icmp_error(remote, local_port, seq, error)
+    };
+    if applied {
         iface.stats.icmp_errors_applied += 1;
     } else {
         iface.stats.icmp_errors_ignored += 1;

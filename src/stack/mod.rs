@@ -465,6 +465,7 @@ impl Interface {
                     continue;
                 };
                 let udp = crate::wire::PROTO_UDP;
+                let ttl = s.ttl.unwrap_or(ttl);
                 let built = match dst.ip() {
                     IpAddr::V4(d4) => {
                         d.emit(&mut pkt[hlen..], src4, d4).is_ok()
@@ -482,6 +483,8 @@ impl Interface {
                 }
             }
         }
+        // Closed sockets whose last datagrams just left.
+        self.udp.retain(|_, s| !(s.closing && s.tx.is_empty()));
         while let Some(r) = self.replies.pop_front() {
             let pkt = match r.dst() {
                 IpAddr::V4(_) => ipv4::build_reply(&r, src4, ttl, &mut self.idents, &mut buf),

@@ -260,6 +260,35 @@ fn udp_bound_port_receives_and_replies() {
 }
 
 #[test]
+fn udp_datagrams_queued_before_unbind_still_leave() {
+    // Linux sends what a socket queued before close(2).
+    let mut iface = Interface::new(Config::default());
+    iface.udp_bind(53).unwrap();
+    iface
+        .udp_send(53, SocketAddrV4::new(PEER, 4000), b"last words")
+        .unwrap();
+    iface.udp_unbind(53);
+    assert_eq!(iface.udp_events(53), None, "unbound for the application");
+    assert!(
+        poll_with(
+            &mut iface,
+            Instant::ZERO,
+            vec![udp_packet(4000, 53, b"late")]
+        )
+        .iter()
+        .any(|p| {
+            let ip = Ipv4Packet::parse(p).unwrap();
+            crate::wire::UdpDatagram::parse(ip.repr.src, ip.repr.dst, ip.payload)
+                .is_ok_and(|d| d.payload == b"last words")
+        }),
+        "the queued datagram left"
+    );
+    assert_eq!(iface.udp_bind(53), Ok(53), "the port is free again");
+    let mut buf = [0u8; 8];
+    assert_eq!(iface.udp_recv(53, &mut buf), None, "nothing inherited");
+}
+
+#[test]
 fn listener_completes_handshake_and_queues_for_accept() {
     let mut iface = Interface::new(Config::default());
     assert_eq!(iface.tcp_listen(80), Ok(80));

@@ -1,0 +1,335 @@
+//! Async benchmarks for `scripts/bench.sh` (feature `tokio`): the tests of
+//! `bench_tcp` with tunstack's side written for tokio
+//! (`tunstack::tokio`), and tokio on both ends of a veth pair. Needs root
+//! and a namespace of its own (the script makes them).
+//!
+//! ```text
+//! bench_tokio tun send [--mib N]      tunstack (tokio) writes N MiB, a kernel socket reads them
+//! bench_tokio tun rr   [--count N]    a kernel client's 1-byte request/response, tunstack (tokio) echoes
+//! bench_tokio tun idle [--conns N]    N async readers parked on idle connections: CPU in 2 s
+//!
+//! bench_tokio kernel-server sink|echo --bind IP:PORT   tokio over the kernel (serves until killed)
+//! bench_tokio kernel-client send|rr --to IP:PORT [--mib N] [--count N]
+//! ```
+//!
+//! tunstack runs on a current-thread runtime, with the same stack
+//! configuration as `bench_tcp` (1 MiB socket buffers, MTU 1500). The last
+//! line is `result: VALUE UNIT (...)`, which the script parses.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tunstack::device::TunConfig;
+use tunstack::net::Config;
+
+const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PORT: u16 = 5001;
+const CHUNK: usize = 64 * 1024;
+
+const USAGE: &str = "usage: bench_tokio tun send|rr|idle [--mib N] [--count N] [--conns N]
+       bench_tokio kernel-server sink|echo --bind IP:PORT
+       bench_tokio kernel-client send|rr --to IP:PORT [--mib N] [--count N]";
+
+struct Args {
+    mode: String,
+    test: String,
+    mib: u64,
+    count: u64,
+    conns: usize,
+    addr: Option<SocketAddr>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (Some(mode), Some(test)) = (it.next(), it.next()) else {
+        return Err(USAGE.into());
+    };
+    let mut a = Args {
+        mode,
+        test,
+        mib: 256,
+        count: 10_000,
+        conns: 100,
+        addr: None,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |_| format!("bad value for {flag}: {v}");
+        match flag.as_str() {
+            "--mib" => a.mib = v.parse().map_err(bad)?,
+            "--count" => a.count = v.parse().map_err(bad)?,
+            "--conns" => a.conns = v.parse().map_err(bad)?,
+            "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let r = parse_args().map_err(io::Error::other).and_then(|a| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        match a.mode.as_str() {
+            "tun" => rt.block_on(tun(&a)),
+            "kernel-server" => rt.block_on(kernel_server(&a)),
+            "kernel-client" => rt.block_on(kernel_client(&a)),
+            m => Err(io::Error::other(format!("unknown mode {m}\n{USAGE}"))),
+        }
+    });
+    if let Err(e) = r {
+        eprintln!("bench_tokio: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn print_bulk(what: &str, bytes: u64, secs: f64) {
+    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
+    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
+}
+
+fn print_rate(count: u64, secs: f64) {
+    println!("round trips: {count} in {secs:.3} s");
+    println!(
+        "result: {:.0} trans/s ({:.1} µs each)",
+        count as f64 / secs,
+        secs * 1e6 / count as f64
+    );
+}
+
+/// Writes `bytes`, sends the FIN, waits for the peer's EOF: every byte
+/// delivered. Returns the seconds taken.
+async fn bulk<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    bytes: u64,
+) -> io::Result<f64> {
+    let chunk = vec![0x5au8; CHUNK];
+    let t0 = Instant::now();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        s.write_all(&chunk[..n]).await?;
+        left -= n as u64;
+    }
+    s.shutdown().await?;
+    let mut b = [0u8; 1];
+    while s.read(&mut b).await? > 0 {}
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// 1-byte request/response `count` times after 100 warm-up rounds.
+async fn rr<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    count: u64,
+) -> io::Result<f64> {
+    let mut b = [0u8; 1];
+    let mut t0 = Instant::now();
+    for i in 0..count + 100 {
+        if i == 100 {
+            t0 = Instant::now();
+        }
+        s.write_all(b"x").await?;
+        s.read_exact(&mut b).await?;
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Echoes until EOF, answering each request at once.
+async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) -> io::Result<()> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        s.write_all(&buf[..n]).await?;
+    }
+}
+
+async fn sink<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf).await? {
+            0 => break,
+            n => total += n as u64,
+        }
+    }
+    s.shutdown().await?;
+    Ok(total)
+}
+
+fn need_addr(a: &Args) -> io::Result<SocketAddr> {
+    a.addr
+        .ok_or_else(|| io::Error::other("--bind / --to IP:PORT is required"))
+}
+
+async fn kernel_server(a: &Args) -> io::Result<()> {
+    let l = tokio::net::TcpListener::bind(need_addr(a)?).await?;
+    loop {
+        let (s, _) = l.accept().await?;
+        s.set_nodelay(true)?;
+        let r = match a.test.as_str() {
+            "sink" => sink(s).await.map(|_| ()),
+            "echo" => echo(s).await,
+            t => return Err(io::Error::other(format!("unknown test {t}"))),
+        };
+        if let Err(e) = r {
+            eprintln!("bench_tokio kernel-server: {e}");
+        }
+    }
+}
+
+async fn connect_retry(to: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpStream::connect(to).await {
+            Ok(s) => return Ok(s),
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn kernel_client(a: &Args) -> io::Result<()> {
+    let to = need_addr(a)?;
+    let s = connect_retry(to).await?;
+    s.set_nodelay(true)?;
+    match a.test.as_str() {
+        "send" => print_bulk(
+            "kernel → kernel (tokio)",
+            a.mib << 20,
+            bulk(s, a.mib << 20).await?,
+        ),
+        "rr" => print_rate(a.count, rr(s, a.count).await?),
+        t => return Err(io::Error::other(format!("unknown test {t}"))),
+    }
+    Ok(())
+}
+
+/// CPU seconds this process has used (every thread).
+fn cpu_secs() -> f64 {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the live rusage it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    // SAFETY: zero-initialised, then filled by getrusage.
+    let u = unsafe { u.assume_init() };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+async fn tun(a: &Args) -> io::Result<()> {
+    let mut cfg = Config {
+        addr: US,
+        ..Config::default()
+    };
+    cfg.tcp.send_buffer = 1 << 20;
+    cfg.tcp.recv_buffer = 1 << 20;
+    let stack = tunstack::Stack::open_tun(&TunConfig::default(), cfg)?;
+    let kernel = SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT));
+    let ours = SocketAddr::V4(SocketAddrV4::new(US, PORT));
+    match a.test.as_str() {
+        "send" => {
+            let bytes = a.mib << 20;
+            let l = std::net::TcpListener::bind(kernel)?;
+            let server = std::thread::spawn(move || -> io::Result<u64> {
+                let (mut s, _) = l.accept()?;
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut n = 0u64;
+                loop {
+                    match s.read(&mut buf)? {
+                        0 => break,
+                        k => n += k as u64,
+                    }
+                }
+                s.shutdown(Shutdown::Write)?;
+                Ok(n)
+            });
+            let s = tunstack::tokio::TcpStream::connect(&stack, kernel).await?;
+            let secs = bulk(s, bytes).await?;
+            let got = server.join().expect("kernel sink")?;
+            if got != bytes {
+                return Err(io::Error::other(format!(
+                    "the kernel got {got} of {bytes} bytes"
+                )));
+            }
+            print_bulk("tunstack (tokio) → kernel", bytes, secs);
+        }
+        "rr" => {
+            let l = tunstack::tokio::TcpListener::bind(&stack, ("0.0.0.0", PORT)).await?;
+            let count = a.count;
+            let client = std::thread::spawn(move || -> io::Result<f64> {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let mut s = loop {
+                    match std::net::TcpStream::connect(ours) {
+                        Ok(s) => break s,
+                        Err(e) if Instant::now() > deadline => return Err(e),
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                };
+                s.set_nodelay(true)?;
+                let mut b = [0u8; 1];
+                let mut t0 = Instant::now();
+                for i in 0..count + 100 {
+                    if i == 100 {
+                        t0 = Instant::now();
+                    }
+                    s.write_all(b"x")?;
+                    s.read_exact(&mut b)?;
+                }
+                Ok(t0.elapsed().as_secs_f64())
+            });
+            let (s, _) = l.accept().await?;
+            s.set_nodelay(true)?;
+            echo(s).await?;
+            let secs = client.join().expect("kernel client")?;
+            print_rate(count, secs);
+        }
+        "idle" => {
+            // N connections, each with a task parked in read: the process
+            // must sleep (no polling loop, no per-socket thread).
+            let n = a.conns;
+            let l = tunstack::tokio::TcpListener::bind(&stack, ("0.0.0.0", PORT)).await?;
+            let client = std::thread::spawn(move || -> io::Result<Vec<std::net::TcpStream>> {
+                (0..n).map(|_| std::net::TcpStream::connect(ours)).collect()
+            });
+            let mut readers = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (mut s, _) = l.accept().await?;
+                readers.push(tokio::spawn(async move {
+                    let mut b = [0u8; 1];
+                    s.read(&mut b).await
+                }));
+            }
+            let kernel_side = client.join().expect("kernel client")?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let before = cpu_secs();
+            let t0 = Instant::now();
+            // The runtime sleeps in its own reactor meanwhile: a spurious
+            // wake-up of any reader would show as CPU.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let spent = cpu_secs() - before;
+            println!(
+                "idle: {n} parked async readers, {spent:.3} s of CPU in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+            println!(
+                "result: {:.1} ms-CPU/s",
+                spent * 1000.0 / t0.elapsed().as_secs_f64()
+            );
+            drop(kernel_side);
+            for r in readers {
+                let _ = r.await;
+            }
+        }
+        t => return Err(io::Error::other(format!("unknown test {t}"))),
+    }
+    Ok(())
+}

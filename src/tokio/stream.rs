@@ -1,0 +1,383 @@
+//! [`TcpStream`]: a connection with tokio's `AsyncRead`/`AsyncWrite`, and
+//! its borrowed and owned halves.
+
+use super::addr::{resolve, ToSocketAddrs};
+use crate::connector::happy::interleave;
+use crate::connector::{resolver_now, Race, ATTEMPT_DELAY, CONNECT_TIMEOUT};
+use crate::net;
+use crate::Stack;
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// A TCP connection over a [`Stack`], for tokio.
+///
+/// Dropping it closes the connection gracefully (FIN after the queued
+/// data, in the background), as dropping `tokio::net::TcpStream` does;
+/// [`poll_shutdown`](AsyncWrite::poll_shutdown) sends the FIN at once.
+#[derive(Debug)]
+pub struct TcpStream {
+    inner: net::TcpStream,
+}
+
+impl TcpStream {
+    /// Opens a connection to what `addr` stands for; a host name resolves
+    /// through the library's resolver over `stack` (AAAA and A). Several
+    /// addresses race as Happy Eyeballs v2 (RFC 8305): IPv6 first, the
+    /// next address 250 ms later or as soon as one fails, the first
+    /// connection wins.
+    ///
+    /// Dropping the future while the handshake runs abandons (closes)
+    /// the half-open connections.
+    ///
+    /// # Errors
+    /// `ConnectionRefused`, `TimedOut` (after the SYN retries), `NotFound`
+    /// for a name that does not resolve; the last address's error.
+    pub async fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        match resolve(stack.shared(), &addr).await?.as_slice() {
+            [] => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "could not resolve to any address",
+            )),
+            [one] => TcpStream::connect_addr(stack, *one).await,
+            many => TcpStream::connect_racing(stack, many).await,
+        }
+    }
+
+    /// Happy Eyeballs v2 (RFC 8305) over several addresses, driven by the
+    /// connector's sans-IO [`Race`]: interleaved IPv6-first (§4), the next
+    /// attempt [`ATTEMPT_DELAY`] after the previous one or at once after
+    /// it failed (§5), each given up after [`CONNECT_TIMEOUT`]; the first
+    /// connection wins and the others are dropped (abandoned).
+    async fn connect_racing(stack: &Stack, addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+        let mut race = Race::new(
+            interleave(addrs),
+            ATTEMPT_DELAY,
+            CONNECT_TIMEOUT,
+            resolver_now(),
+        );
+        let mut attempts: Vec<Option<net::TcpStream>> = Vec::new();
+        let mut sleep: Option<Pin<Box<::tokio::time::Sleep>>> = None;
+        let won = poll_fn(|cx| loop {
+            let now = resolver_now();
+            for i in race.expire(now) {
+                attempts.get_mut(i).and_then(Option::take);
+            }
+            while let Some((i, addr)) = race.start(now) {
+                match net::TcpStream::connect_nonblocking(stack, addr) {
+                    Ok(s) => attempts.push(Some(s)),
+                    Err(e) => {
+                        attempts.push(None);
+                        race.on_result(i, Err(e), now);
+                    }
+                }
+            }
+            let mut finished = false;
+            for i in race.live() {
+                let Some(s) = attempts.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                if let Poll::Ready(r) = s.poll_connect(cx) {
+                    finished = true;
+                    if race.on_result(i, r, now) {
+                        return Poll::Ready(attempts.get_mut(i).and_then(Option::take));
+                    }
+                    attempts.get_mut(i).and_then(Option::take);
+                }
+            }
+            if race.is_over() {
+                return Poll::Ready(None);
+            }
+            if finished {
+                // A failure may start the next attempt at once.
+                continue;
+            }
+            let Some(at) = race.deadline() else {
+                return Poll::Pending;
+            };
+            let wait = at.saturating_duration_since(now);
+            let timer = sleep.insert(Box::pin(::tokio::time::sleep(wait)));
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        })
+        .await;
+        // The losers are dropped with `attempts`.
+        match won {
+            Some(s) => Ok(TcpStream { inner: s }),
+            None => Err(race.error()),
+        }
+    }
+
+    async fn connect_addr(stack: &Stack, addr: SocketAddr) -> io::Result<TcpStream> {
+        let s = net::TcpStream::connect_nonblocking(stack, addr)?;
+        poll_fn(|cx| s.poll_connect(cx)).await?;
+        Ok(TcpStream { inner: s })
+    }
+
+    /// Wraps a blocking-API stream (switched to non-blocking mode).
+    ///
+    /// # Errors
+    /// Never fails; the `Result` mirrors tokio.
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream { inner: stream })
+    }
+
+    /// The blocking-API stream (left in non-blocking mode, as tokio does).
+    pub fn into_std(self) -> net::TcpStream {
+        self.inner
+    }
+
+    /// The blocking-API stream, for options this type does not forward
+    /// (`info`, buffer sizes, congestion control, ...).
+    pub fn as_std(&self) -> &net::TcpStream {
+        &self.inner
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// `TCP_NODELAY`.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)
+    }
+
+    /// True when Nagle's algorithm is off.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.nodelay()
+    }
+
+    /// Sets the IP TTL.
+    ///
+    /// # Errors
+    /// `InvalidInput` outside 1..=255.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.set_ttl(ttl)
+    }
+
+    /// The IP TTL.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.ttl()
+    }
+
+    /// The connection's error, if it failed.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
+    }
+
+    /// Reads without consuming: the next read returns the same bytes.
+    ///
+    /// # Errors
+    /// As reading.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.inner.poll_peek(cx, buf)).await
+    }
+
+    /// Borrowed halves for reading and writing at once (in one task, e.g.
+    /// with `tokio::io::copy` both ways).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(&self.inner), WriteHalf(&self.inner))
+    }
+
+    /// Owned halves, for two tasks. Dropping the write half sends the FIN
+    /// (as tokio's does); the connection closes when both are dropped.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let inner = self.inner;
+        (
+            OwnedReadHalf {
+                inner: inner.handle_clone(),
+            },
+            OwnedWriteHalf {
+                inner,
+                shutdown_on_drop: true,
+            },
+        )
+    }
+}
+
+fn read_into(
+    s: &net::TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let n = ready!(s.poll_read(cx, buf.initialize_unfilled()))?;
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+fn shutdown(s: &net::TcpStream) -> Poll<io::Result<()>> {
+    match s.shutdown(Shutdown::Write) {
+        // Shutting down what is already gone: nothing left to do.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+        r => Poll::Ready(r),
+    }
+}
+
+macro_rules! async_io {
+    ($t:ty, $($field:tt)+) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                read_into(&self.$($field)+, cx, buf)
+            }
+        }
+        async_io!(@write $t, $($field)+);
+    };
+    (@write $t:ty, $($field:tt)+) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.$($field)+.poll_write(cx, buf)
+            }
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // Written bytes are in TCP's hands already, as with tokio's
+                // TcpStream: nothing to flush.
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                shutdown(&self.$($field)+)
+            }
+        }
+    };
+}
+
+async_io!(TcpStream, inner);
+
+/// The reading half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct ReadHalf<'a>(&'a net::TcpStream);
+
+/// The writing half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct WriteHalf<'a>(&'a net::TcpStream);
+
+impl AsyncRead for ReadHalf<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        read_into(self.0, cx, buf)
+    }
+}
+
+async_io!(@write WriteHalf<'_>, 0);
+
+/// The reading half of [`TcpStream::into_split`].
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    inner: net::TcpStream,
+}
+
+/// The writing half of [`TcpStream::into_split`]; dropping it sends the
+/// FIN.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    inner: net::TcpStream,
+    shutdown_on_drop: bool,
+}
+
+impl AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        read_into(&self.inner, cx, buf)
+    }
+}
+
+async_io!(@write OwnedWriteHalf, inner);
+
+/// The halves given to [`OwnedReadHalf::reunite`] came from different
+/// streams.
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl std::fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the halves are not from the same stream")
+    }
+}
+
+impl std::error::Error for ReuniteError {}
+
+impl OwnedReadHalf {
+    /// Joins the halves back into the stream.
+    ///
+    /// # Errors
+    /// [`ReuniteError`] (with both halves) if they are of two streams.
+    pub fn reunite(self, mut write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if !self.inner.same_socket(&write.inner) {
+            return Err(ReuniteError(self, write));
+        }
+        write.shutdown_on_drop = false;
+        Ok(TcpStream { inner: self.inner })
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+impl OwnedWriteHalf {
+    /// Drops the half without sending the FIN.
+    pub fn forget(mut self) {
+        self.shutdown_on_drop = false;
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// `NotConnected` if the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.inner.shutdown(Shutdown::Write);
+        }
+    }
+}

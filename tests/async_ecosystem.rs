@@ -1,0 +1,376 @@
+//! The async ecosystem over tunstack, in private namespaces (root): the
+//! real crates a user would point at the stack.
+//!
+//! - a hyper 1.x client (through hyper-util's `TokioIo`) fetches 10 MiB
+//!   from nginx, sha-identical, naming the server by a host name that the
+//!   library's resolver looks up over the stack (dnsmasq answers);
+//! - a bare hyper server on a tunstack listener serves the kernel's curl;
+//! - tokio-rustls over `tunstack::tokio::TcpStream` fetches from nginx
+//!   with TLS (certificates made at test time with openssl);
+//! - 1,000 concurrent connections on a current-thread runtime are echoed
+//!   intact by the kernel.
+
+mod common;
+
+use common::{netns, nginx, random_bytes, sha256, wait_for_listener, Daemon, TempDir, KERNEL, US};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tunstack::dns::{Hosts, Resolver};
+use tunstack::tokio::{TcpListener, TcpStream};
+use tunstack::Stack;
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    // Built after the namespace is entered: its threads inherit it.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// dnsmasq on the kernel side naming `site.test` 10.0.0.1.
+fn dnsmasq(dir: &Path) -> Daemon {
+    std::fs::write(dir.join("hosts"), "10.0.0.1 site.test\n").unwrap();
+    let pid_file = dir.join("dnsmasq.pid");
+    let d = Daemon::spawn(
+        dir,
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &format!("--addn-hosts={}/hosts", dir.display()),
+            &format!("--pid-file={}", pid_file.display()),
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    // It writes its pid file once its sockets are bound.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d
+}
+
+/// GET `path` over one tunstack connection with hyper's client.
+async fn hyper_get(stack: &Stack, addr: &str, path: &str) -> (u16, Bytes) {
+    let tcp = TcpStream::connect(stack, addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
+    let driver = tokio::spawn(conn);
+    let req = Request::get(path)
+        .header("host", "site.test")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.expect("request");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    drop(sender);
+    driver.await.unwrap().expect("connection");
+    (status, body)
+}
+
+#[test]
+fn hyper_client_fetches_10_mib_from_nginx_by_host_name() {
+    let stack = netns();
+    let dir = TempDir::new("async-hyper-client");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let data = random_bytes(10 << 20, 19);
+    std::fs::write(www.join("big.bin"), &data).unwrap();
+    let _nginx = nginx(
+        dir.path(),
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             server {{ listen 8080; root {}; }}",
+            www.display()
+        ),
+    );
+    wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
+    let _dns = dnsmasq(dir.path());
+    // The library's resolver, asking dnsmasq over the stack.
+    tunstack::tokio::set_resolver(Resolver::new(
+        Hosts::default(),
+        vec![SocketAddrV4::new(KERNEL, 53).into()],
+    ));
+    let (status, body) = multi_thread().block_on(async {
+        // AAAA (none: dnsmasq answers NODATA) then A.
+        let ips = tunstack::tokio::lookup_host(&stack, "site.test")
+            .await
+            .expect("site.test resolves over the stack");
+        assert_eq!(ips, vec![std::net::IpAddr::V4(KERNEL)]);
+        hyper_get(&stack, "site.test:8080", "/big.bin").await
+    });
+    assert_eq!(status, 200);
+    assert_eq!(body.len(), data.len());
+    assert_eq!(sha256(&body), sha256(&data));
+    eprintln!(
+        "hyper client: 10 MiB from nginx, sha256 {}",
+        &sha256(&body)[..16]
+    );
+}
+
+/// Serves `/big` (1 MiB of a pattern) and echoes a POST body; anything
+/// else gets a greeting.
+async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let body = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/big") => Bytes::from(random_bytes(1 << 20, 7)),
+        ("POST", _) => req.into_body().collect().await?.to_bytes(),
+        _ => Bytes::from_static(b"hello from hyper on tunstack\n"),
+    };
+    Ok(Response::new(Full::new(body)))
+}
+
+#[test]
+fn hyper_server_on_a_tunstack_listener_serves_the_kernels_curl() {
+    let stack = netns();
+    let dir = TempDir::new("async-hyper-server");
+    let rt = multi_thread();
+    let listener = rt
+        .block_on(TcpListener::bind(&stack, "0.0.0.0:8000"))
+        .expect("bind");
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(handler);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    let url = |p: &str| format!("http://{US}:8000{p}");
+    let big = dir.path().join("big");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o"])
+        .arg(&big)
+        .arg(url("/big"))
+        .args(["-o", "-", &url("/hello")])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"hello from hyper on tunstack\n");
+    let got = std::fs::read(&big).unwrap();
+    assert_eq!(sha256(&got), sha256(&random_bytes(1 << 20, 7)));
+    let posted = dir.path().join("posted");
+    std::fs::write(&posted, random_bytes(300_000, 3)).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "--data-binary"])
+        .arg(format!("@{}", posted.display()))
+        .arg(url("/echo"))
+        .output()
+        .expect("run curl");
+    assert!(out.status.success());
+    assert_eq!(sha256(&out.stdout), sha256(&random_bytes(300_000, 3)));
+    drop(rt);
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`ca.pem`) and a server certificate for `site.test` signed by it
+/// (`server.pem`, key `server.key`).
+fn make_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend_from_slice(&ec);
+    ca.extend_from_slice(&[
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/O=tunstack tests/CN=async ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &ca);
+    let mut csr = vec!["req", "-new"];
+    csr.extend_from_slice(&ec);
+    csr.extend_from_slice(&[
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=site.test",
+    ]);
+    openssl(dir, &csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:site.test\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+#[test]
+fn tokio_rustls_over_a_tunstack_stream_fetches_from_nginx() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let stack = netns();
+    let dir = TempDir::new("async-rustls");
+    make_pki(dir.path());
+    let d = dir.path().display();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let data = random_bytes(2 << 20, 5);
+    std::fs::write(www.join("secret.bin"), &data).unwrap();
+    let _nginx = nginx(
+        dir.path(),
+        64,
+        &format!(
+            "default_type application/octet-stream;\n\
+             server {{ listen 8443 ssl; root {d}/www; ssl_certificate {d}/server.pem;\n\
+             ssl_certificate_key {d}/server.key; ssl_protocols TLSv1.2 TLSv1.3; }}"
+        ),
+    );
+    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8443));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(dir.path().join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let (head, body, version) = current_thread().block_on(async {
+        let tcp = TcpStream::connect(&stack, (KERNEL, 8443)).await.unwrap();
+        let name = ServerName::try_from("site.test").unwrap();
+        let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let version = tls.get_ref().1.protocol_version();
+        tls.write_all(b"GET /secret.bin HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut all = Vec::new();
+        tls.read_to_end(&mut all).await.expect("read over TLS");
+        let split = all
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of head");
+        let head = String::from_utf8_lossy(&all[..split]).into_owned();
+        (head, all[split + 4..].to_vec(), version)
+    });
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_3));
+    assert_eq!(sha256(&body), sha256(&data));
+}
+
+#[test]
+fn a_thousand_concurrent_connections_on_a_current_thread_runtime_echo_intact() {
+    const CONNS: usize = 1000;
+    const BYTES: usize = 16 * 1024;
+    let stack = Arc::new(netns());
+    // The kernel's echo server, on its own runtime.
+    let kernel = multi_thread();
+    let listener = kernel
+        .block_on(tokio::net::TcpListener::bind((KERNEL, 9000)))
+        .unwrap();
+    kernel.spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let ok = current_thread().block_on(async {
+        // Every connection is open before any sends.
+        let barrier = Arc::new(tokio::sync::Barrier::new(CONNS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..CONNS {
+            let (stack, barrier) = (Arc::clone(&stack), Arc::clone(&barrier));
+            tasks.spawn(async move {
+                let c = TcpStream::connect(&stack, (KERNEL, 9000)).await?;
+                barrier.wait().await;
+                let data = random_bytes(BYTES, i as u64);
+                let (mut r, mut w) = c.into_split();
+                let sent = data.clone();
+                let writer = tokio::spawn(async move { w.write_all(&sent).await.map(|()| w) });
+                let mut back = vec![0u8; BYTES];
+                r.read_exact(&mut back).await?;
+                let _w = writer.await.expect("writer task")?;
+                std::io::Result::Ok(back == data)
+            });
+        }
+        let mut ok = 0;
+        while let Some(r) = tasks.join_next().await {
+            if r.expect("task").expect("connection") {
+                ok += 1;
+            }
+        }
+        ok
+    });
+    assert_eq!(ok, CONNS, "connections echoed intact");
+    drop(kernel);
+}
