@@ -22,8 +22,8 @@ fn v6(ip: std::net::Ipv6Addr, port: u16) -> SocketAddr {
 /// the status line and the body.
 fn http_get(stack: &tunstack::Stack, to: SocketAddr, path: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(stack, &to, Duration::from_secs(10)).expect("connect");
-    // One write, as an HTTP client sends its head: the segments of
-    // several small writes depend on Nagle and ACK timing.
+    // One write, as an HTTP client sends its head: `write!` on the bare
+    // stream would send each formatted piece as its own segment.
     let head = format!(
         "GET {path} HTTP/1.1\r\nHost: [{}]\r\nConnection: close\r\n\r\n",
         to.ip()
@@ -193,7 +193,7 @@ fn ping6_is_answered() {
 #[test]
 fn udp_echo_over_v6_both_ways() {
     let stack = netns();
-    let ours = UdpSocket::bind(&stack, 7).expect("bind 7");
+    let ours = UdpSocket::bind(&stack, "[::]:7").expect("bind 7");
     let echo = std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         for _ in 0..3 {
@@ -231,7 +231,7 @@ fn udp_echo_over_v6_both_ways() {
 #[test]
 fn one_listener_takes_both_families_and_a_v6_only_one_refuses_ipv4() {
     let stack = netns();
-    let listener = TcpListener::bind(&stack, 9).expect("bind");
+    let listener = TcpListener::bind(&stack, "[::]:9").expect("bind");
     assert!(!listener.only_v6().unwrap());
     let server = std::thread::spawn(move || {
         let mut peers = Vec::new();
