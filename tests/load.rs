@@ -58,7 +58,12 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Sets the soft descriptor limit to `n` (within the hard limit: a
 /// container may not let even root raise that).
+/// Raises (never lowers) this process's descriptor limit to `n`. The
+/// tests of this file run in parallel in one process, which has one limit:
+/// a lock keeps one test's read-modify-write from undoing another's.
 fn raise_fd_limit(n: u64) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -70,6 +75,9 @@ fn raise_fd_limit(n: u64) {
         "this test needs {n} descriptors; the hard limit is {}",
         lim.rlim_max
     );
+    if lim.rlim_cur >= n {
+        return;
+    }
     lim.rlim_cur = n;
     // SAFETY: setrlimit with a valid struct; raising within root's limits.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
