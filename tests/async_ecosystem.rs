@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{netns, nginx, random_bytes, sha256, wait_for_listener, Daemon, TempDir, KERNEL, US};
+use common::{dnsmasq, netns, nginx, random_bytes, sha256, wait_for_listener, TempDir, KERNEL, US};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -21,7 +21,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tunstack::dns::{Hosts, Resolver};
 use tunstack::tokio::{TcpListener, TcpStream};
@@ -41,32 +40,6 @@ fn current_thread() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// dnsmasq on the kernel side naming `site.test` 10.0.0.1.
-fn dnsmasq(dir: &Path) -> Daemon {
-    std::fs::write(dir.join("hosts"), "10.0.0.1 site.test\n").unwrap();
-    let pid_file = dir.join("dnsmasq.pid");
-    let d = Daemon::spawn(
-        dir,
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &format!("--addn-hosts={}/hosts", dir.display()),
-            &format!("--pid-file={}", pid_file.display()),
-            "--user=root",
-            "--port=53",
-        ],
-    );
-    // It writes its pid file once its sockets are bound.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "dnsmasq did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    d
 }
 
 /// GET `path` over one tunstack connection with hyper's client.
@@ -106,7 +79,7 @@ fn hyper_client_fetches_10_mib_from_nginx_by_host_name() {
         ),
     );
     wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
-    let _dns = dnsmasq(dir.path());
+    let _dns = dnsmasq(dir.path(), "10.0.0.1 site.test\n");
     // The library's resolver, asking dnsmasq over the stack.
     tunstack::tokio::set_resolver(Resolver::new(
         Hosts::default(),

@@ -272,25 +272,10 @@ fn capture_check_reads_only_network_and_transport_items() {
 fn get_resolves_a_name_through_dnsmasq_over_our_udp() {
     enter_netns();
     let dir = TempDir::new("cli-dns");
-    std::fs::write(dir.path().join("hosts"), "10.0.0.1 web.test\n").unwrap();
     std::fs::write(dir.path().join("index.html"), "fetched by name\n").unwrap();
     let d = dir.path().to_str().unwrap().to_string();
-    let hosts = format!("--addn-hosts={d}/hosts");
-    let pid = format!("--pid-file={d}/dnsmasq.pid");
     // dnsmasq binds the wildcard address, so it answers on tun0 once it exists.
-    let _dns = Daemon::spawn(
-        dir.path(),
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &hosts,
-            &pid,
-            "--user=root",
-            "--port=53",
-        ],
-    );
+    let _dns = dnsmasq(dir.path(), "10.0.0.1 web.test\n");
     let _web = Daemon::spawn(
         dir.path(),
         "python3",

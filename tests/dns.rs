@@ -27,25 +27,9 @@ fn hosts_file() -> String {
     h
 }
 
-/// dnsmasq answering from `dir/hosts` on port 53 of every address.
-fn dnsmasq(dir: &TempDir) -> Daemon {
-    std::fs::write(dir.path().join("hosts"), hosts_file()).unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
-    let hosts = format!("--addn-hosts={d}/hosts");
-    let pid = format!("--pid-file={d}/dnsmasq.pid");
-    let daemon = Daemon::spawn(
-        dir.path(),
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &hosts,
-            &pid,
-            "--user=root",
-            "--port=53",
-        ],
-    );
+/// The shared dnsmasq with this file's names, once it also serves TCP.
+fn dns_server(dir: &TempDir) -> Daemon {
+    let daemon = dnsmasq(dir.path(), &hosts_file());
     // dnsmasq also serves DNS over TCP: wait for that listener.
     wait_for_listener(SocketAddrV4::new(KERNEL, 53));
     daemon
@@ -59,7 +43,7 @@ fn server() -> Vec<SocketAddr> {
 fn an_answer_over_1232_bytes_is_retried_over_our_tcp_and_arrives_whole() {
     let stack = netns();
     let dir = TempDir::new("dns-big");
-    let _dns = dnsmasq(&dir);
+    let _dns = dns_server(&dir);
     let c = StackConnector::with_resolver(&stack, Resolver::new(Hosts::default(), server()))
         .family(Family::V4)
         .dns_timeout(Duration::from_secs(5));
@@ -92,7 +76,7 @@ fn an_answer_over_1232_bytes_is_retried_over_our_tcp_and_arrives_whole() {
 fn a_name_with_a_and_aaaa_gives_both_ipv6_first_and_families_filter() {
     let stack = netns();
     let dir = TempDir::new("dns-dual");
-    let _dns = dnsmasq(&dir);
+    let _dns = dns_server(&dir);
     let resolver = || Resolver::new(Hosts::default(), server());
     let v6: IpAddr = "fd00::1".parse().unwrap();
     let v4 = IpAddr::V4(KERNEL);
@@ -141,24 +125,7 @@ fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
     let dir = TempDir::new("dns-get");
     std::fs::write(dir.path().join("index.html"), "dual stack\n").unwrap();
     let d = dir.path().to_str().unwrap().to_string();
-    let _dns = {
-        std::fs::write(dir.path().join("hosts"), hosts_file()).unwrap();
-        let hosts = format!("--addn-hosts={d}/hosts");
-        let pid = format!("--pid-file={d}/dnsmasq.pid");
-        Daemon::spawn(
-            dir.path(),
-            "dnsmasq",
-            &[
-                "--keep-in-foreground",
-                "--no-resolv",
-                "--no-hosts",
-                &hosts,
-                &pid,
-                "--user=root",
-                "--port=53",
-            ],
-        )
-    };
+    let _dns = dnsmasq(dir.path(), &hosts_file());
     // An IPv4-only server: whatever becomes of the IPv6 attempt (refused,
     // or no IPv6 at all), IPv4 must win.
     let _web = Daemon::spawn(

@@ -34,26 +34,7 @@ fn servers(dir: &TempDir) -> (Daemon, Daemon) {
     let d = dir.path().display().to_string();
     std::fs::create_dir_all(dir.path().join("www")).unwrap();
     std::fs::write(dir.path().join("www/index.html"), "over either family\n").unwrap();
-    std::fs::write(
-        dir.path().join("hosts"),
-        "10.0.0.1 dual.test\nfd00::1 dual.test\n",
-    )
-    .unwrap();
-    let hosts = format!("--addn-hosts={d}/hosts");
-    let pid = format!("--pid-file={d}/dnsmasq.pid");
-    let dns = Daemon::spawn(
-        dir.path(),
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &hosts,
-            &pid,
-            "--user=root",
-            "--port=53",
-        ],
-    );
+    let dns = dnsmasq(dir.path(), "10.0.0.1 dual.test\nfd00::1 dual.test\n");
     let web = nginx(
         dir.path(),
         64,

@@ -732,36 +732,9 @@ fn ladder_with_keys(pcap: &str, keys: &str) -> String {
 #[test]
 fn dnsmasq_names_the_site_and_https_checks_that_name() {
     let lab = lab("https-dns");
-    let d = lab.dir.path().to_str().unwrap().to_string();
-    std::fs::write(
-        lab.dir.path().join("hosts"),
-        "10.0.0.1 site.test\n10.0.0.1 alias.test\n",
-    )
-    .unwrap();
-    let hosts = format!("--addn-hosts={d}/hosts");
-    let pid_file = lab.dir.path().join("dnsmasq.pid");
-    let pid = format!("--pid-file={}", pid_file.display());
     // dnsmasq binds the wildcard address: it answers on tun0 once a
-    // tunstack process has created it. It writes its pid file once its
-    // sockets are bound.
-    let _dns = Daemon::spawn(
-        lab.dir.path(),
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &hosts,
-            &pid,
-            "--user=root",
-            "--port=53",
-        ],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "dnsmasq did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // tunstack process has created it.
+    let _dns = dnsmasq(lab.dir.path(), "10.0.0.1 site.test\n10.0.0.1 alias.test\n");
     let dns = ["--dns", "10.0.0.1", "--hosts-file", "/dev/null"];
     let mut args = vec!["get", "-v", "--cacert", lab.cacert()];
     args.extend_from_slice(&dns);

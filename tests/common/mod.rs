@@ -147,6 +147,36 @@ pub fn nginx_conf(dir: &Path, worker_connections: u32, http: &str) -> PathBuf {
     path
 }
 
+/// dnsmasq on the kernel side of this thread's namespace, answering from
+/// `hosts` (an /etc/hosts-style text, written to `dir/hosts`) on port 53
+/// of every address, over UDP and TCP, and nothing else (no upstream, no
+/// /etc/hosts). Returns once its sockets are bound: it writes its pid file
+/// then. It binds the wildcard address, so it also answers on a tun0
+/// created later.
+pub fn dnsmasq(dir: &Path, hosts: &str) -> Daemon {
+    std::fs::write(dir.join("hosts"), hosts).expect("write dnsmasq hosts");
+    let pid_file = dir.join("dnsmasq.pid");
+    let daemon = Daemon::spawn(
+        dir,
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            &format!("--addn-hosts={}", dir.join("hosts").display()),
+            &format!("--pid-file={}", pid_file.display()),
+            "--user=root",
+            "--port=53",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon
+}
+
 /// [`nginx_conf`], then nginx started on it in this thread's namespace;
 /// the caller waits for its listeners.
 pub fn nginx(dir: &Path, worker_connections: u32, http: &str) -> Daemon {
