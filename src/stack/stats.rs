@@ -180,8 +180,6 @@ pub struct Stats {
     pub ip6_unsupported_protocol: u64,
     /// IPv6: "no next header" packets (nothing to deliver).
     pub ip6_no_next_header: u64,
-    /// IPv6: fragments, dropped (no reassembly).
-    pub ip6_fragment_unsupported: u64,
     /// IPv6: neighbour discovery and MLD messages, dropped quietly (the
     /// TUN link has no link layer to resolve).
     pub ip6_nd_mld_dropped: u64,
@@ -280,7 +278,6 @@ impl Stats {
             ("ip6_martian_source", self.ip6_martian_source),
             ("ip6_unsupported_protocol", self.ip6_unsupported_protocol),
             ("ip6_no_next_header", self.ip6_no_next_header),
-            ("ip6_fragment_unsupported", self.ip6_fragment_unsupported),
             ("ip6_nd_mld_dropped", self.ip6_nd_mld_dropped),
             ("icmp6_echo_replies", self.icmp6_echo_replies),
             ("icmp6_dropped", self.icmp6_dropped),
@@ -354,7 +351,6 @@ impl Stats {
             + self.ip6_martian_source
             + self.ip6_unsupported_protocol
             + self.ip6_no_next_header
-            + self.ip6_fragment_unsupported
             + self.ip6_nd_mld_dropped
             + self.icmp6_dropped
             + self.udp6_zero_checksum
