@@ -78,7 +78,7 @@ impl Ready {
 /// The readiness-change counter of a target; `None` once it is gone.
 pub(crate) fn counter(iface: &mut Interface, t: Target) -> Option<u64> {
     match t {
-        Target::Tcp(h) => iface.tcp_event_count(h),
+        Target::Tcp(h) => iface.tcp_events(h).map(|e| e.count),
         Target::Listener(port) => iface.listener_events(port),
         Target::Udp(port) => iface.udp_events(port),
     }

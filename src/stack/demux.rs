@@ -84,12 +84,18 @@ impl Interface {
     /// The entry behind `h`, touched (see `sched`): whoever changes a
     /// connection may have given it something to send or a new deadline.
     pub(super) fn entry_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
-        let i = h.index as usize;
         if self.entry(h).is_some() {
-            self.touch(i);
+            self.touch(h.index as usize);
         }
+        self.entry_untouched_mut(h)
+    }
+
+    /// The entry behind `h`, for a change that gives the connection
+    /// nothing to send and no new deadline (so the next poll need not
+    /// visit it).
+    pub(super) fn entry_untouched_mut(&mut self, h: SocketHandle) -> Option<&mut Entry> {
         self.entries
-            .get_mut(i)
+            .get_mut(h.index as usize)
             .and_then(|e| e.as_mut())
             .filter(|e| e.generation == h.generation)
     }
@@ -311,21 +317,6 @@ impl Interface {
     /// Readiness-change counter of a listener.
     pub fn listener_events(&self, port: u16) -> Option<u64> {
         self.listeners.get(&port).map(|l| l.events)
-    }
-
-    /// How many events connection `h` has had ([`SocketEvents::count`]),
-    /// after taking the waiting ones, without touching the entry: taking
-    /// events gives a connection nothing to send and no new deadline, so
-    /// the notification point (`net`'s task wakers) may look at every
-    /// awaited connection without making the next poll visit them.
-    pub fn tcp_event_count(&mut self, h: SocketHandle) -> Option<u64> {
-        let e = self
-            .entries
-            .get_mut(h.index as usize)
-            .and_then(Option::as_mut)
-            .filter(|e| e.generation == h.generation)?;
-        e.events.absorb(&mut e.tcb);
-        Some(e.events.count)
     }
 
     /// Applies an ICMP error to the connection `remote` ↔ `local_port` if

@@ -50,9 +50,12 @@ impl SocketEvents {
 
 impl Interface {
     /// The events of connection `h` so far, after taking the ones waiting
-    /// in it (see `net::Poll`).
+    /// in it (see `net::Poll`). The entry is not touched (see `sched`):
+    /// taking events gives a connection nothing to send and no new
+    /// deadline, so waiters and task wakers may look at every connection
+    /// they wait on without making the next poll visit it.
     pub fn tcp_events(&mut self, h: SocketHandle) -> Option<SocketEvents> {
-        let e = self.entry_mut(h)?;
+        let e = self.entry_untouched_mut(h)?;
         e.events.absorb(&mut e.tcb);
         Some(e.events)
     }
