@@ -16,6 +16,7 @@ mod listener;
 #[cfg(feature = "mio")]
 mod mio_source;
 pub mod poll;
+mod poller;
 mod stream;
 mod task;
 mod udp;
@@ -32,45 +33,13 @@ pub(crate) use wake::Tasks;
 
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
+use poller::{Pollers, Role, Waker, Woke};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// An eventfd the driver sleeps on beside the device.
-struct Waker(OwnedFd);
-
-impl Waker {
-    fn new() -> io::Result<Waker> {
-        // SAFETY: plain eventfd(2) call.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    fn fd(&self) -> RawFd {
-        self.0.as_raw_fd()
-    }
-
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64; EAGAIN (counter full)
-        // means a wake-up is already pending, which is all we need.
-        unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    fn drain(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; EAGAIN when not signalled.
-        unsafe { libc::read(self.fd(), (&mut v as *mut u64).cast(), 8) };
-    }
-}
 
 /// State shared by the driver thread and every socket of a stack.
 pub(crate) struct Shared {
@@ -88,12 +57,11 @@ pub(crate) struct Shared {
     /// Tasks and eventfds waiting for readiness (see [`wake`]).
     pub(crate) tasks: Tasks,
     /// The device. Locked only while `iface` is held (so never contended):
-    /// by the driver for each poll, and by a writer sending on an idle
-    /// connection itself ([`Shared::transmit`]).
+    /// by whoever polls (the driver or a leader), and by a writer sending
+    /// on an idle connection itself ([`Shared::transmit`]).
     device: Mutex<Box<dyn Device + Send>>,
-    /// The stack time (µs) the driver sleeps until, `u64::MAX` for no
-    /// timer; set under `iface`. Whoever arms an earlier timer wakes it.
-    driver_deadline: AtomicU64,
+    /// Who sleeps on the device and the timer (see [`poller`]).
+    poller: Pollers,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -128,8 +96,12 @@ impl Shared {
         }
     }
 
-    /// Runs `f` under the lock until it returns `Some`, sleeping on the
-    /// condition variable in between, until `deadline`.
+    /// Runs `f` under the lock until it returns `Some`, until `deadline`.
+    /// In between, the calling thread either leads (if nobody else
+    /// waits on the device: it sleeps in the leader's epoll set and polls
+    /// the interface itself when the device, a poke or the timer fires)
+    /// or follows (sleeps on the condition variable until whoever polls
+    /// says something changed). See [`poller`].
     ///
     /// `Err(())` means the deadline passed.
     fn wait_for<T>(
@@ -155,6 +127,20 @@ impl Shared {
                     Some(d - now)
                 }
             };
+            if self.poller.try_lead() {
+                // Taken under the lock: a change made under it from now
+                // on signals the leader's eventfd (notify_waiters), which
+                // stays readable until this thread drains it after waking.
+                drop(guard);
+                let woke = self.poller.wait(Role::Leader, timeout);
+                guard = self.lead_poll(self.lock(), woke);
+                // Given up at once: if `f` still says wait, the loop takes
+                // it again without releasing the lock; if not, the next
+                // event goes to the driver, which sleeps on the same
+                // descriptors (nothing to hand over).
+                self.poller.resign();
+                continue;
+            }
             // Counted while the lock is held: whoever changes the interface
             // under the lock afterwards sees the count (notify_waiters).
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -174,12 +160,69 @@ impl Shared {
         }
     }
 
+    /// The leader's poll after it woke for `woke` (under the lock, which
+    /// it releases and retakes only if it has tasks to wake): what the
+    /// driver does, except that the leader needs no wake-up itself.
+    fn lead_poll<'a>(
+        &'a self,
+        mut guard: MutexGuard<'a, Interface>,
+        woke: Woke,
+    ) -> MutexGuard<'a, Interface> {
+        if !(woke.dev || woke.poke || woke.timer) {
+            // Woken by another thread's change, or timed out: `f` looks.
+            return guard;
+        }
+        let mut ready = wake::Ready::default();
+        if self.poll_locked(&mut guard, woke, &mut ready) {
+            self.notify_followers();
+            if !ready.is_empty() {
+                // Wakers run foreign code: never under the interface lock.
+                drop(guard);
+                ready.signal();
+                guard = self.lock();
+            }
+        }
+        guard
+    }
+
+    /// One poll of the interface by whoever woke for `woke` (the driver
+    /// or a leader), under the lock: reads the device if it is readable,
+    /// runs due timers, writes what is ready, gathers the tasks and
+    /// eventfds to signal into `ready`, and re-arms the timer. True if
+    /// anything happened that waiters may care about.
+    fn poll_locked(&self, iface: &mut Interface, woke: Woke, ready: &mut wake::Ready) -> bool {
+        if woke.timer {
+            self.poller.timer_fired();
+        }
+        let mut device = self.device.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        // Without an fd the device can only be polled by reading it.
+        let activity = if woke.dev || !self.poller.has_device_fd {
+            iface.poll(now, &mut **device)
+        } else {
+            iface.poll_output(now, &mut **device)
+        };
+        drop(device);
+        if activity {
+            self.tasks.collect(iface, ready);
+        }
+        self.arm_timer(iface);
+        activity
+    }
+
+    /// Arms the stack's timer for the interface's next deadline, if that
+    /// is earlier than the one armed (under the lock).
+    fn arm_timer(&self, iface: &Interface) {
+        let next = iface.poll_at().map(|t| t.total_micros());
+        self.poller.arm(self.now().total_micros(), next);
+    }
+
     /// Sends what is ready (an idle connection's new data) from the
     /// calling thread instead of waking the driver to do it: saves the
     /// eventfd write, the driver's wake-up and its eventfd read per
     /// request or response, as a kernel socket sends from `write(2)`.
-    /// Wakes the driver only when a timer armed here (the RTO) comes
-    /// before the one it sleeps until.
+    /// A timer armed here (the RTO) goes to the stack's timerfd, which
+    /// wakes whoever polls when it is due.
     fn transmit(&self) {
         let mut iface = self.lock();
         let Ok(mut device) = self.device.try_lock() else {
@@ -191,7 +234,7 @@ impl Shared {
         let now = self.now();
         let activity = iface.poll_output(now, &mut **device);
         drop(device);
-        let next = iface.poll_at().map_or(u64::MAX, |t| t.total_micros());
+        self.arm_timer(&iface);
         let mut ready = wake::Ready::default();
         if activity {
             self.tasks.collect(&mut iface, &mut ready);
@@ -199,22 +242,8 @@ impl Shared {
         }
         drop(iface);
         ready.signal();
-        if next < self.driver_deadline.load(Ordering::SeqCst) {
-            self.waker.wake();
-        }
     }
 
-    /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
-    /// after a change made under the lock (a waiter counts itself before
-    /// it releases the lock to sleep, so it cannot be missed). Saves the
-    /// futex system call `notify_all` makes even with nobody waiting: the
-    /// driver calls this after every busy poll.
-    ///
-    /// The one place where a change to the sockets (a segment, a timer, a
-    /// user call another thread waits on) wakes those who wait: blocked
-    /// reads, writes, connects, lingering closes and `Poll::poll`, which
-    /// then look at the connections' events again. Only the registration
-    /// changes of a `Poll` and stopping the stack notify otherwise.
     /// Wakes the tasks and eventfds of sockets a user call changed outside
     /// a poll (as [`notify_waiters`](Self::notify_waiters) does for
     /// blocked threads): compared under the interface lock, signalled
@@ -225,12 +254,41 @@ impl Shared {
         ready.signal();
     }
 
+    /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
+    /// after a change made under the lock (a waiter counts itself, and a
+    /// leader raises its flag, before it releases the lock to sleep, so
+    /// neither can be missed). Saves the system call with nobody waiting:
+    /// the driver calls this after every busy poll.
+    ///
+    /// The one place where a change to the sockets (a segment, a timer, a
+    /// user call another thread waits on) wakes those who wait: blocked
+    /// reads, writes, connects, lingering closes and `Poll::poll`, which
+    /// then look at the connections' events again. Only the registration
+    /// changes of a `Poll` and stopping the stack notify otherwise.
     fn notify_waiters(&self) {
+        self.notify_followers();
+        self.poller.wake_leader();
+    }
+
+    /// [`notify_waiters`](Self::notify_waiters) without the leader: for
+    /// the leader itself.
+    fn notify_followers(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {
             self.woken.store(n, Ordering::SeqCst);
             self.cond.notify_all();
         }
+    }
+
+    /// Wakes every thread in [`wait_for`](Self::wait_for) to look again
+    /// although no socket changed (a `Poll`'s registrations did). Taking
+    /// the lock first closes the window between a waiter's last check
+    /// (made under the lock) and its sleep, in which the notify would be
+    /// lost.
+    pub(crate) fn wake_all(&self) {
+        drop(self.lock());
+        self.cond.notify_all();
+        self.poller.wake_leader();
     }
 
     /// Called by the driver between two polls: gives the threads it woke,
@@ -280,16 +338,18 @@ impl Stack {
         config.mtu = config.mtu.min(device.mtu());
         config.secret = [rand::random(), rand::random()];
         let offload = device.offload();
+        let waker = Waker::new()?;
+        let poller = Pollers::new(device.as_raw_fd(), waker.fd())?;
         let shared = Arc::new(Shared {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
             waiters: AtomicUsize::new(0),
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
-            waker: Waker::new()?,
+            waker,
             tasks: Tasks::default(),
             device: Mutex::new(Box::new(device)),
-            driver_deadline: AtomicU64::new(0),
+            poller,
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             offload,
@@ -361,7 +421,8 @@ impl Stack {
 
     fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        self.shared.waker.wake();
+        self.shared.poller.wake_driver();
+        self.shared.poller.wake_leader_always();
         self.shared.cond.notify_all();
         if let Some(d) = self.driver.take() {
             let _ = d.join();

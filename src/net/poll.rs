@@ -270,12 +270,9 @@ impl Poll {
     }
 
     /// Lets a `poll` sleeping in another thread look at the registrations
-    /// again. Taking the interface lock first closes the window between
-    /// that poll's last check (made under the lock) and its sleep, in
-    /// which a bare notify would be lost.
+    /// again.
     fn wake_poll(&self) {
-        drop(self.shared.lock());
-        self.shared.cond.notify_all();
+        self.shared.wake_all();
     }
 
     /// Number of registrations.
