@@ -160,6 +160,18 @@ impl Shared {
         }
     }
 
+    /// The error for a blocking call whose [`wait_for`](Self::wait_for)
+    /// gave up: the stack stopped (`NotConnected`, as for any socket of a
+    /// dropped stack) or the timeout passed (`WouldBlock`, as Linux's
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` report it).
+    fn gave_up(&self) -> io::Error {
+        if self.stop.load(Ordering::Acquire) {
+            error::not_connected()
+        } else {
+            error::would_block()
+        }
+    }
+
     /// The leader's poll after it woke for `woke` (under the lock, which
     /// it releases and retakes only if it has tasks to wake): what the
     /// driver does, except that the leader needs no wake-up itself.

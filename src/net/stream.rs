@@ -175,7 +175,7 @@ impl TcpStream {
                 None
             },
         );
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// Disables (`true`) or enables Nagle's algorithm (`TCP_NODELAY`).
@@ -431,7 +431,7 @@ impl TcpStream {
             self.inner.shared.waker.wake();
         }
         // A read timeout reports WouldBlock, as Linux's SO_RCVTIMEO does.
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     fn do_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -469,7 +469,7 @@ impl TcpStream {
                 self.inner.shared.waker.wake();
             }
         }
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// Moves the socket into or out of non-blocking mode.
