@@ -217,3 +217,61 @@ fn dropping_the_stack_frees_a_thread_blocked_in_read() {
     let e = r.expect_err("read on a stopped stack");
     assert_ne!(e.kind(), ErrorKind::WouldBlock, "{e}");
 }
+
+/// An IPv4 UDP datagram from 10.0.0.1:9 to `A`:`port` (UDP checksum 0:
+/// none, as IPv4 allows).
+fn udp_packet(port: u16, payload: &[u8]) -> Vec<u8> {
+    let total = 28 + payload.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&B.octets());
+    p[16..20].copy_from_slice(&A.octets());
+    let sum = (0..20)
+        .step_by(2)
+        .map(|i| u32::from(u16::from_be_bytes([p[i], p[i + 1]])))
+        .sum::<u32>();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let folded = (folded & 0xffff) + (folded >> 16);
+    p[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+    p[20..22].copy_from_slice(&9u16.to_be_bytes());
+    p[22..24].copy_from_slice(&port.to_be_bytes());
+    p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p[28..].copy_from_slice(payload);
+    p
+}
+
+#[test]
+fn a_burst_is_read_whole_after_the_reader_it_woke_returns() {
+    // 200 datagrams (a poll reads 64) arrive back to back while the only
+    // blocked thread, which waits on the device, takes one and returns
+    // for good. The rest must still be read although no thread calls
+    // into the stack again: by the driver, woken by the later arrivals or
+    // told by the returning reader that it left packets queued.
+    let (da, mut raw) = PipeDevice::pair(1500).unwrap();
+    let a = stack(da, A);
+    let sock = tunstack::UdpSocket::bind(&a, (A, 5353)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        sock.recv_from(&mut buf).map(|(n, _)| (n, sock))
+    });
+    // Let the reader block (it works whichever thread reads first).
+    std::thread::sleep(Duration::from_millis(50));
+    for i in 0..200u32 {
+        raw.send(&udp_packet(5353, &i.to_be_bytes())).unwrap();
+    }
+    let (n, _sock) = reader.join().unwrap().unwrap();
+    assert_eq!(n, 4);
+    let start = std::time::Instant::now();
+    while a.stats().rx_packets < 200 {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "only {} of 200 datagrams read",
+            a.stats().rx_packets
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -26,12 +26,21 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let activity = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready);
+        let (activity, left_queued) = {
+            let mut iface = shared.lock_driver();
+            let activity = shared.poll_locked(&mut iface, woke, &mut ready);
+            (activity, woke.dev && iface.rx_more())
+        };
         if activity {
             shared.notify_waiters();
             ready.signal();
         }
         shared.let_woken_run();
-        woke = shared.poller.wait(Role::Driver, tick);
+        // Packets still queued signal nobody: read on without sleeping.
+        let more = left_queued.then_some(Duration::ZERO);
+        woke = shared.poller.wait(Role::Driver, more.or(tick));
+        // Its own eventfd also means a leader returned with packets left
+        // queued (or the stack stops, which the loop checks first).
+        woke.dev |= left_queued || woke.own;
     }
 }

@@ -110,19 +110,23 @@ impl Shared {
         mut f: impl FnMut(&mut Interface) -> Option<T>,
     ) -> Result<T, ()> {
         let mut guard = self.lock();
-        loop {
+        // This thread led and left packets queued (a full batch): the
+        // device will not signal them again, so whoever polls next must
+        // be told; the leader itself, if it waits again.
+        let mut left_queued = false;
+        let r = loop {
             if let Some(v) = f(&mut guard) {
-                return Ok(v);
+                break Ok(v);
             }
             if self.stop.load(Ordering::Acquire) {
-                return Err(());
+                break Err(());
             }
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
-                        return Err(());
+                        break Err(());
                     }
                     Some(d - now)
                 }
@@ -132,8 +136,13 @@ impl Shared {
                 // on signals the leader's eventfd (notify_waiters), which
                 // stays readable until this thread drains it after waking.
                 drop(guard);
-                let woke = self.poller.wait(Role::Leader, timeout);
-                guard = self.lead_poll(self.lock(), woke);
+                let mut woke = if left_queued {
+                    self.poller.wait(Role::Leader, Some(Duration::ZERO))
+                } else {
+                    self.poller.wait(Role::Leader, timeout)
+                };
+                woke.dev |= left_queued;
+                (guard, left_queued) = self.lead_poll(self.lock(), woke);
                 // Given up at once: if `f` still says wait, the loop takes
                 // it again without releasing the lock; if not, the next
                 // event goes to the driver, which sleeps on the same
@@ -157,7 +166,11 @@ impl Shared {
             let _ = self
                 .woken
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        };
+        if left_queued {
+            self.poller.wake_driver();
         }
+        r
     }
 
     /// The error for a blocking call whose [`wait_for`](Self::wait_for)
@@ -175,17 +188,20 @@ impl Shared {
     /// The leader's poll after it woke for `woke` (under the lock, which
     /// it releases and retakes only if it has tasks to wake): what the
     /// driver does, except that the leader needs no wake-up itself.
+    /// Also returns whether the poll left packets queued.
     fn lead_poll<'a>(
         &'a self,
         mut guard: MutexGuard<'a, Interface>,
         woke: Woke,
-    ) -> MutexGuard<'a, Interface> {
+    ) -> (MutexGuard<'a, Interface>, bool) {
         if !(woke.dev || woke.poke || woke.timer) {
             // Woken by another thread's change, or timed out: `f` looks.
-            return guard;
+            return (guard, false);
         }
         let mut ready = wake::Ready::default();
-        if self.poll_locked(&mut guard, woke, &mut ready) {
+        let activity = self.poll_locked(&mut guard, woke, &mut ready);
+        let left_queued = woke.dev && guard.rx_more();
+        if activity {
             self.notify_followers();
             if !ready.is_empty() {
                 // Wakers run foreign code: never under the interface lock.
@@ -194,7 +210,7 @@ impl Shared {
                 guard = self.lock();
             }
         }
-        guard
+        (guard, left_queued)
     }
 
     /// One poll of the interface by whoever woke for `woke` (the driver
