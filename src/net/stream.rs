@@ -357,7 +357,8 @@ impl TcpStream {
             let now = shared.now();
             iface.tcp_connect(now, remote).map_err(error::stack)?
         };
-        shared.waker.wake();
+        // The SYN leaves from this thread, as from connect(2).
+        shared.transmit();
         let s = TcpStream::from_handle(shared, handle);
         s.inner.nonblocking.store(true, Ordering::Relaxed);
         Ok(s)
@@ -375,7 +376,8 @@ impl TcpStream {
             let now = shared.now();
             iface.tcp_connect(now, remote).map_err(error::stack)?
         };
-        shared.waker.wake();
+        // The SYN leaves from this thread, as from connect(2).
+        shared.transmit();
         let stream = TcpStream::from_handle(shared, handle);
         // Connected or closed (refused, timed out, unreachable).
         let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
@@ -427,8 +429,10 @@ impl TcpStream {
             },
         );
         if wake {
-            // Reading opened the window: let the driver send the update.
-            self.inner.shared.waker.wake();
+            // Reading left an ACK to send (a window update, a quick ACK):
+            // sent from this thread, as recv(2) does, rather than by
+            // waking the driver for it.
+            self.inner.shared.transmit();
         }
         // A read timeout reports WouldBlock, as Linux's SO_RCVTIMEO does.
         r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
@@ -714,7 +718,8 @@ impl Inner {
         iface.tcp_release(self.handle);
         drop(iface);
         self.shared.tasks.drop_fd(super::Target::Tcp(self.handle));
-        self.shared.waker.wake();
+        // The FIN (or RST) leaves from this thread, as from close(2).
+        self.shared.transmit();
         match linger {
             Some(t) if !t.is_zero() => self.linger(t),
             _ => Ok(()),
