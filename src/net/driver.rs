@@ -26,21 +26,21 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let (activity, left_queued) = {
-            let mut iface = shared.lock_driver();
-            let activity = shared.poll_locked(&mut iface, woke, &mut ready);
-            (activity, woke.dev && iface.rx_more())
-        };
-        if activity {
+        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready);
+        if polled.activity {
             shared.notify_waiters();
             ready.signal();
         }
         shared.let_woken_run();
-        // Packets still queued signal nobody: read on without sleeping.
-        let more = left_queued.then_some(Duration::ZERO);
-        woke = shared.poller.wait(Role::Driver, more.or(tick));
-        // Its own eventfd also means a leader returned with packets left
-        // queued (or the stack stops, which the loop checks first).
-        woke.dev |= left_queued || woke.own;
+        // Packets still queued signal nobody, and a timer already due
+        // needs no sleep: poll on at once.
+        let again = (polled.left_queued || polled.due).then_some(Duration::ZERO);
+        shared.driver_busy.store(false, Ordering::SeqCst);
+        woke = shared.poller.wait(Role::Driver, again.or(tick));
+        shared.driver_busy.store(true, Ordering::SeqCst);
+        // Its own eventfd also means a leader returned with work left
+        // (or the stack stops, which the loop checks first).
+        woke.dev |= polled.left_queued || woke.own;
+        woke.timer |= polled.due || woke.own;
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     device: Mutex<Box<dyn Device + Send>>,
     /// Who sleeps on the device and the timer (see [`poller`]).
     poller: Pollers,
+    /// The driver is between waking and its next sleep.
+    driver_busy: AtomicBool,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -107,13 +109,23 @@ impl Shared {
     fn wait_for<T>(
         &self,
         deadline: Option<std::time::Instant>,
+        f: impl FnMut(&mut Interface) -> Option<T>,
+    ) -> Result<T, ()> {
+        self.wait_as(Wait::MayLead, deadline, f)
+    }
+
+    /// [`wait_for`](Self::wait_for), saying whether the caller may lead.
+    fn wait_as<T>(
+        &self,
+        how: Wait,
+        deadline: Option<std::time::Instant>,
         mut f: impl FnMut(&mut Interface) -> Option<T>,
     ) -> Result<T, ()> {
         let mut guard = self.lock();
         // This thread led and left packets queued (a full batch): the
         // device will not signal them again, so whoever polls next must
         // be told; the leader itself, if it waits again.
-        let mut left_queued = false;
+        let mut last = Polled::default();
         let r = loop {
             if let Some(v) = f(&mut guard) {
                 break Ok(v);
@@ -131,18 +143,27 @@ impl Shared {
                     Some(d - now)
                 }
             };
-            if self.poller.try_lead() {
+            // While the driver is polling, a stream is in full flow: it
+            // will wake this thread when there is news, and leading would
+            // take work off the driver's core onto this one instead of
+            // overlapping it with the application's copying.
+            if how == Wait::MayLead
+                && !self.driver_busy.load(Ordering::SeqCst)
+                && self.poller.try_lead()
+            {
                 // Taken under the lock: a change made under it from now
                 // on signals the leader's eventfd (notify_waiters), which
                 // stays readable until this thread drains it after waking.
                 drop(guard);
-                let mut woke = if left_queued {
+                let again = last.left_queued || last.due;
+                let mut woke = if again {
                     self.poller.wait(Role::Leader, Some(Duration::ZERO))
                 } else {
                     self.poller.wait(Role::Leader, timeout)
                 };
-                woke.dev |= left_queued;
-                (guard, left_queued) = self.lead_poll(self.lock(), woke);
+                woke.dev |= last.left_queued;
+                woke.timer |= last.due;
+                (guard, last) = self.lead_poll(self.lock(), woke);
                 // Given up at once: if `f` still says wait, the loop takes
                 // it again without releasing the lock; if not, the next
                 // event goes to the driver, which sleeps on the same
@@ -167,7 +188,8 @@ impl Shared {
                 .woken
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         };
-        if left_queued {
+        if last.left_queued || last.due {
+            // Work this thread would have done next: the driver does it.
             self.poller.wake_driver();
         }
         r
@@ -188,20 +210,18 @@ impl Shared {
     /// The leader's poll after it woke for `woke` (under the lock, which
     /// it releases and retakes only if it has tasks to wake): what the
     /// driver does, except that the leader needs no wake-up itself.
-    /// Also returns whether the poll left packets queued.
     fn lead_poll<'a>(
         &'a self,
         mut guard: MutexGuard<'a, Interface>,
         woke: Woke,
-    ) -> (MutexGuard<'a, Interface>, bool) {
+    ) -> (MutexGuard<'a, Interface>, Polled) {
         if !(woke.dev || woke.poke || woke.timer) {
             // Woken by another thread's change, or timed out: `f` looks.
-            return (guard, false);
+            return (guard, Polled::default());
         }
         let mut ready = wake::Ready::default();
-        let activity = self.poll_locked(&mut guard, woke, &mut ready);
-        let left_queued = woke.dev && guard.rx_more();
-        if activity {
+        let polled = self.poll_locked(&mut guard, woke, &mut ready);
+        if polled.activity {
             self.notify_followers();
             if !ready.is_empty() {
                 // Wakers run foreign code: never under the interface lock.
@@ -210,15 +230,14 @@ impl Shared {
                 guard = self.lock();
             }
         }
-        (guard, left_queued)
+        (guard, polled)
     }
 
     /// One poll of the interface by whoever woke for `woke` (the driver
     /// or a leader), under the lock: reads the device if it is readable,
     /// runs due timers, writes what is ready, gathers the tasks and
-    /// eventfds to signal into `ready`, and re-arms the timer. True if
-    /// anything happened that waiters may care about.
-    fn poll_locked(&self, iface: &mut Interface, woke: Woke, ready: &mut wake::Ready) -> bool {
+    /// eventfds to signal into `ready`, and re-arms the timer.
+    fn poll_locked(&self, iface: &mut Interface, woke: Woke, ready: &mut wake::Ready) -> Polled {
         if woke.timer {
             self.poller.timer_fired();
         }
@@ -234,15 +253,19 @@ impl Shared {
         if activity {
             self.tasks.collect(iface, ready);
         }
-        self.arm_timer(iface);
-        activity
+        Polled {
+            activity,
+            left_queued: woke.dev && iface.rx_more(),
+            due: self.arm_timer(iface),
+        }
     }
 
     /// Arms the stack's timer for the interface's next deadline, if that
     /// is earlier than the one armed (under the lock).
-    fn arm_timer(&self, iface: &Interface) {
+    /// True if a timer is already due (see [`Pollers::arm`]).
+    fn arm_timer(&self, iface: &Interface) -> bool {
         let next = iface.poll_at().map(|t| t.total_micros());
-        self.poller.arm(self.now().total_micros(), next);
+        self.poller.arm(self.now().total_micros(), next)
     }
 
     /// Sends what is ready (an idle connection's new data) from the
@@ -262,7 +285,7 @@ impl Shared {
         let now = self.now();
         let activity = iface.poll_output(now, &mut **device);
         drop(device);
-        self.arm_timer(&iface);
+        let due = self.arm_timer(&iface);
         let mut ready = wake::Ready::default();
         if activity {
             self.tasks.collect(&mut iface, &mut ready);
@@ -270,6 +293,9 @@ impl Shared {
         }
         drop(iface);
         ready.signal();
+        if due {
+            self.waker.wake();
+        }
     }
 
     /// Wakes the tasks and eventfds of sockets a user call changed outside
@@ -335,6 +361,30 @@ impl Shared {
     }
 }
 
+/// What one [`Shared::poll_locked`] did and left.
+#[derive(Clone, Copy, Debug, Default)]
+struct Polled {
+    /// Something happened that waiters may care about.
+    activity: bool,
+    /// It read a whole batch: packets may be left queued, which the
+    /// device will not signal again.
+    left_queued: bool,
+    /// A timer is already due again.
+    due: bool,
+}
+
+/// Whether a thread in [`Shared::wait_as`] may take the leader role.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Wait {
+    /// Reads, accepts, connects, `Poll::poll`: lead if nobody else does,
+    /// so the thread is woken by the device itself.
+    MayLead,
+    /// A writer waiting for send-buffer space: the driver sends and
+    /// processes ACKs on its own core while the writer copies its next
+    /// chunk in, which leading would serialise on one thread.
+    Follow,
+}
+
 /// A TTL as `std::net` takes it (`u32`), checked to fit the IP header.
 fn valid_ttl(ttl: u32) -> io::Result<u8> {
     u8::try_from(ttl)
@@ -378,6 +428,7 @@ impl Stack {
             tasks: Tasks::default(),
             device: Mutex::new(Box::new(device)),
             poller,
+            driver_busy: AtomicBool::new(true),
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             offload,

@@ -246,10 +246,17 @@ impl Pollers {
     /// earlier than what it is armed for; `now` is the stack time. Call
     /// under the interface lock. A later deadline leaves the timer as it
     /// is: it fires early once, and whoever it wakes re-arms it.
-    pub(super) fn arm(&self, now: u64, next: Option<u64>) {
-        let Some(next) = next else { return };
+    ///
+    /// Returns true if `next` is already due: then nothing is armed, and
+    /// the caller polls again without sleeping (a timer of 1 µs would
+    /// cost a sleep and a wake-up for what a zero timeout does).
+    pub(super) fn arm(&self, now: u64, next: Option<u64>) -> bool {
+        let Some(next) = next else { return false };
+        if next <= now {
+            return true;
+        }
         if next >= self.armed.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         self.armed.store(next, Ordering::SeqCst);
         // Relative, rounded up to at least 1 µs (zero would disarm).
@@ -274,7 +281,9 @@ impl Pollers {
             // makes the driver poll and try again rather than lose it.
             log::error!("timerfd_settime failed: {}", io::Error::last_os_error());
             self.armed.store(u64::MAX, Ordering::SeqCst);
+            return true;
         }
+        false
     }
 
     /// Sleeps in `role`'s set until something fires or `timeout` passes

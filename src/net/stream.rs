@@ -1,7 +1,7 @@
 //! [`TcpStream`]: a connected TCP socket with `std::net::TcpStream`'s
 //! shape and blocking / non-blocking semantics.
 
-use super::{error, Shared, Stack};
+use super::{error, Shared, Stack, Wait};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
@@ -447,7 +447,8 @@ impl TcpStream {
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
         let mut idle = false;
-        let r = self.inner.shared.wait_for(
+        let r = self.inner.shared.wait_as(
+            Wait::Follow,
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
