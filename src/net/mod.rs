@@ -275,6 +275,10 @@ impl Shared {
     /// A timer armed here (the RTO) goes to the stack's timerfd, which
     /// wakes whoever polls when it is due.
     fn transmit(&self) {
+        if self.stop.load(Ordering::Acquire) {
+            // A stopped stack sends nothing more.
+            return;
+        }
         let mut iface = self.lock();
         let Ok(mut device) = self.device.try_lock() else {
             // Only under a panic elsewhere: leave it to the driver.
