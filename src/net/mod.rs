@@ -1,15 +1,21 @@
 //! The `std::net`-shaped API: [`Stack`], [`TcpStream`], [`TcpListener`].
 //!
 //! The only module with threads, locks, the real clock and OS randomness.
-//! A [`Stack`] owns one driver thread that owns the device; sockets share
-//! the [`Interface`](crate::stack::Interface) behind a mutex and block on a
-//! condition variable the driver signals after every poll that did
-//! something. Blocking is the default: `write` waits while the send buffer
-//! is full, `read` while the receive buffer is empty; in non-blocking mode
-//! both return `io::ErrorKind::WouldBlock` instead (the EAGAIN of C
-//! sockets). A `write`, `close` or `connect` pokes an eventfd so segments
-//! leave at once rather than at the next timer.
-
+//! Sockets share the [`Interface`](crate::stack::Interface) behind a
+//! mutex. A thread that blocks in a socket call while nobody else waits on
+//! the device becomes the leader: it waits on the device, the poke
+//! eventfd and the stack's timer itself, polls the interface when one
+//! fires, and returns as soon as its own call can complete, so a segment
+//! wakes the thread that wants it and nobody else. Other blocked threads
+//! wait on a condition variable that whoever polled signals. A [`Stack`]'s
+//! driver thread is the fallback poller: the kernel wakes it only when no
+//! leader sleeps (see `poller`). Blocking is the default: `write` waits
+//! while the send buffer is full, `read` while the receive buffer is empty;
+//! in non-blocking mode both return `io::ErrorKind::WouldBlock` instead
+//! (the EAGAIN of C sockets). A write to an idle connection, a connect's
+//! SYN, a close's FIN and a read's due ACK leave from the calling thread;
+//! other calls poke the eventfd so segments leave at once rather than at
+//! the next timer.
 mod driver;
 mod error;
 mod listener;
