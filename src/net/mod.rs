@@ -16,6 +16,7 @@
 //! SYN, a close's FIN and a read's due ACK leave from the calling thread;
 //! other calls poke the eventfd so segments leave at once rather than at
 //! the next timer.
+
 mod driver;
 mod error;
 mod listener;
