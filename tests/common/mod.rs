@@ -732,3 +732,26 @@ impl Drop for PeerNs {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
+
+/// tunstack's HTTP client connecting through a stack to literal addresses
+/// of either family (`10.0.0.1`, `fd00::1`; no DNS).
+pub struct Via<'a>(pub &'a Stack);
+
+impl tunstack::http::Connect for Via<'_> {
+    type Stream = tunstack::TcpStream;
+    fn connect(&self, host: &str, port: u16) -> io::Result<tunstack::TcpStream> {
+        // An IPv6 literal may come with its URL brackets.
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = literal.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not an IP address: {host}"),
+            )
+        })?;
+        tunstack::TcpStream::connect_timeout(
+            self.0,
+            &SocketAddr::new(ip, port),
+            Duration::from_secs(10),
+        )
+    }
+}
