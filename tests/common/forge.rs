@@ -194,6 +194,37 @@ pub fn ipv4_fragment(
     v
 }
 
+/// A forged IPv6 fragment to tunstack (RFC 8200 §4.5): a Fragment header
+/// (next header `protocol`, identification `ident`, M flag `more`) and
+/// `payload` at byte `offset` (a multiple of 8) of the fragmentable part.
+pub fn ipv6_fragment(
+    src: std::net::Ipv6Addr,
+    ident: u32,
+    protocol: IpNumber,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(offset % 8, 0, "fragment offsets are in 8-byte units");
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: (8 + payload.len()) as u16,
+        next_header: IpNumber::IPV6_FRAGMENTATION_HEADER,
+        hop_limit: 64,
+        source: src.octets(),
+        destination: US6.octets(),
+    };
+    let mut v = Vec::new();
+    ip.write(&mut v).unwrap();
+    // Next header, reserved, offset (13 bits) | res (2) | M, identification.
+    v.extend_from_slice(&[protocol.0, 0]);
+    v.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    v.extend_from_slice(&ident.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
 /// A TCP segment tunstack sent, as the kernel received it from tun0.
 #[derive(Clone, Debug)]
 pub struct Sniffed {
