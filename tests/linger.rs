@@ -8,34 +8,18 @@
 
 mod common;
 
-use common::Family;
+use common::{pipe_pair_with, Family};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
-use tunstack::device::PipeDevice;
-use tunstack::net::Config;
 use tunstack::tcp::State;
 use tunstack::{Stack, TcpListener, TcpStream};
 
 /// Two stacks, A (tunstack's usual addresses) and B (the kernel's).
 fn pair() -> (Stack, Stack) {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let cfg = |host: u8| {
-        let mut c = Config {
-            addr: Ipv4Addr::new(10, 0, 0, host),
-            addr6: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(host)),
-            ..Config::default()
-        };
-        // Fixed buffers (256 KiB to send, 256 KiB to receive), so `fill` ends once they are
-        // full: with autotuning, writes against the shut window kept
-        // succeeding a little at a time and filling took up to 20 s.
-        c.tcp.buffer_autotuning = false;
-        c
-    };
-    (
-        Stack::new(da, cfg(2)).unwrap(),
-        Stack::new(db, cfg(1)).unwrap(),
-    )
+    // Fixed buffers (256 KiB to send, 256 KiB to receive), so `fill` ends
+    // once they are full: with autotuning, writes against the shut window
+    // kept succeeding a little at a time and filling took up to 20 s.
+    pipe_pair_with(|c| c.tcp.buffer_autotuning = false)
 }
 
 /// A connection over `f` from `a` to `b`: (client on a, server on b).

@@ -755,3 +755,25 @@ impl tunstack::http::Connect for Via<'_> {
         )
     }
 }
+
+/// Two stacks joined by an in-memory [`PipeDevice`](tunstack::device::PipeDevice)
+/// pair (no root, no namespace): A holds tunstack's usual addresses
+/// (10.0.0.2, fd00::2: `Family::us`), B the kernel's (10.0.0.1, fd00::1:
+/// `Family::kernel`), so a test reaches B over either family. `tweak`
+/// adjusts both configurations.
+pub fn pipe_pair_with(tweak: impl Fn(&mut Config)) -> (Stack, Stack) {
+    let (da, db) = tunstack::device::PipeDevice::pair(1500).expect("pipe pair");
+    let cfg = |addr: Ipv4Addr, addr6: Ipv6Addr| {
+        let mut c = Config {
+            addr,
+            addr6,
+            ..Config::default()
+        };
+        tweak(&mut c);
+        c
+    };
+    (
+        Stack::new(da, cfg(US, US6)).expect("stack A"),
+        Stack::new(db, cfg(KERNEL, KERNEL6)).expect("stack B"),
+    )
+}
