@@ -35,7 +35,7 @@ impl Fam {
     }
 
     /// A TCP segment from the peer to us.
-    pub(super) fn from_peer(self, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
+    pub(super) fn segment(self, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
         match self {
             Fam::V4 => packet(PEER, US, h, payload),
             Fam::V6 => super::ipv6_tests::packet6(
@@ -146,7 +146,7 @@ pub(super) fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>
 fn closed_port_syn_gets_rst_ack(fam: Fam) {
     // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
     let mut iface = Interface::new(Config::default());
-    let syn = fam.from_peer(&tcp_header(5555, 81, 1000, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(5555, 81, 1000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     assert_eq!(out.len(), 1);
     let (h, _) = parse_tcp(&out[0]);
@@ -158,8 +158,8 @@ fn closed_port_syn_gets_rst_ack(fam: Fam) {
 
 fn closed_port_ack_gets_rst_with_seq_of_ack_and_rst_gets_nothing(fam: Fam) {
     let mut iface = Interface::new(Config::default());
-    let ack = fam.from_peer(&tcp_header(5555, 81, 1000, 777, Flags::ACK), b"x");
-    let rst = fam.from_peer(&tcp_header(5555, 81, 1000, 777, Flags::RST), b"");
+    let ack = fam.segment(&tcp_header(5555, 81, 1000, 777, Flags::ACK), b"x");
+    let rst = fam.segment(&tcp_header(5555, 81, 1000, 777, Flags::RST), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst]);
     assert_eq!(out.len(), 1, "never RST a RST");
     let (h, _) = parse_tcp(&out[0]);
@@ -354,13 +354,13 @@ fn listener_completes_handshake_and_queues_for_accept(fam: Fam) {
     let mut iface = Interface::new(Config::default());
     assert_eq!(iface.tcp_listen(80), Ok(80));
     assert_eq!(iface.tcp_listen(80), Err(Error::AddrInUse));
-    let syn = fam.from_peer(&tcp_header(40000, 80, 5000, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, 5000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     let (sa, _) = parse_tcp(&out[0]);
     assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
     assert_eq!(sa.ack, SeqNumber(5001));
     assert_eq!(iface.tcp_accept(80), Ok(None));
-    let ack = fam.from_peer(
+    let ack = fam.segment(
         &tcp_header(40000, 80, 5001, sa.seq.0.wrapping_add(1), Flags::ACK),
         b"hi",
     );
@@ -381,7 +381,7 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookie
     });
     iface.tcp_listen(80).unwrap();
     let syns: Vec<_> = (0..5)
-        .map(|i| fam.from_peer(&tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
+        .map(|i| fam.segment(&tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
         .collect();
     let out = poll_with(&mut iface, Instant::ZERO, syns);
     assert_eq!(iface.stats().tcp_syn_evicted, 3);
@@ -393,7 +393,7 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookie
     ports.sort_unstable();
     assert_eq!(ports, [40003, 40004]);
     let seg = segs.iter().find(|h| h.dst_port == 40004).unwrap();
-    let ack = fam.from_peer(
+    let ack = fam.segment(
         &tcp_header(40004, 80, 2, (seg.seq + 1u32).0, Flags::ACK),
         b"",
     );
@@ -403,7 +403,7 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookie
         "the newest SYN's handshake completed"
     );
     // The oldest one was forgotten: its ACK now meets only the listener.
-    let stale = fam.from_peer(&tcp_header(40000, 80, 2, 12345, Flags::ACK), b"");
+    let stale = fam.segment(&tcp_header(40000, 80, 2, 12345, Flags::ACK), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![stale]);
     assert!(parse_tcp(&out[0]).0.flags.rst());
 }
@@ -412,7 +412,7 @@ fn replies_to_strays_are_limited_per_second(fam: Fam) {
     // One RST per stray segment (RFC 9293 §3.10.7.1), but never more than
     // the per-second budget: a flood cannot turn us into a traffic source.
     let mut iface = Interface::new(Config::default());
-    let stray = |i: u16| fam.from_peer(&tcp_header(1000 + i, 9, 1, 0, Flags::SYN), b"");
+    let stray = |i: u16| fam.segment(&tcp_header(1000 + i, 9, 1, 0, Flags::SYN), b"");
     let mut rsts = 0;
     for round in 0..75u16 {
         let input = (0..16).map(|i| stray(round * 16 + i)).collect();
@@ -452,15 +452,15 @@ fn listener_full_accept_queue_drops_new_syns(fam: Fam) {
         ..Config::default()
     });
     iface.tcp_listen(80).unwrap();
-    let syn = fam.from_peer(&tcp_header(40000, 80, 1, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, 1, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     let (synack, _) = parse_tcp(&out[0]);
-    let ack = fam.from_peer(
+    let ack = fam.segment(
         &tcp_header(40000, 80, 2, (synack.seq + 1u32).0, Flags::ACK),
         b"",
     );
     poll_with(&mut iface, Instant::ZERO, vec![ack]);
-    let syn = fam.from_peer(&tcp_header(40001, 80, 1, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40001, 80, 1, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     assert!(out.is_empty(), "nobody accepts: no new handshake");
     assert_eq!(iface.stats().tcp_listen_overflow, 1);
@@ -551,21 +551,21 @@ pub(super) fn server_in_time_wait(iface: &mut Interface, fam: Fam) -> (u32, u32)
     let out = poll_with(
         iface,
         Instant::ZERO,
-        vec![fam.from_peer(&tcp_header(40000, 80, 1000, 0, Flags::SYN), b"")],
+        vec![fam.segment(&tcp_header(40000, 80, 1000, 0, Flags::SYN), b"")],
     );
     let (sa, _) = parse_tcp(&out[0]);
     let our = sa.seq.0.wrapping_add(1);
     poll_with(
         iface,
         Instant::from_millis(1),
-        vec![fam.from_peer(&tcp_header(40000, 80, 1001, our, Flags::ACK), b"")],
+        vec![fam.segment(&tcp_header(40000, 80, 1001, our, Flags::ACK), b"")],
     );
     let h = iface.tcp_accept(80).unwrap().unwrap();
     iface.tcp_release(h);
     let out = poll_with(iface, Instant::from_millis(2), vec![]);
     let (fin, _) = parse_tcp(&out[0]);
     assert!(fin.flags.fin());
-    let fin_ack = fam.from_peer(
+    let fin_ack = fam.segment(
         &tcp_header(40000, 80, 1001, our + 1, Flags::ACK | Flags::FIN),
         b"",
     );
@@ -580,7 +580,7 @@ fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation(fam: Fam) {
     // 4-tuple; the new ISN is above anything the old connection sent.
     let mut iface = Interface::new(Config::default());
     let (old_iss, next) = server_in_time_wait(&mut iface, fam);
-    let syn = fam.from_peer(&tcp_header(40000, 80, next + 100_000, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, next + 100_000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
     let (sa, _) = parse_tcp(&out[0]);
     assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
@@ -595,7 +595,7 @@ fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation(fam: Fam) {
 fn time_wait_old_syn_gets_an_ack_not_a_new_connection(fam: Fam) {
     let mut iface = Interface::new(Config::default());
     let (_, next) = server_in_time_wait(&mut iface, fam);
-    let syn = fam.from_peer(&tcp_header(40000, 80, next - 500, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, next - 500, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
     let (h, _) = parse_tcp(&out[0]);
     assert_eq!(
@@ -614,7 +614,7 @@ fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst(fam: Fam) {
     let mut iface = Interface::new(Config::default());
     let h = iface.tcp_connect(Instant::ZERO, fam.peer_at(80)).unwrap();
     let (syn, _) = parse_tcp(&poll_with(&mut iface, Instant::ZERO, vec![]).remove(0));
-    let refuse = fam.from_peer(
+    let refuse = fam.segment(
         &tcp_header(
             80,
             syn.src_port,
@@ -626,11 +626,11 @@ fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst(fam: Fam) {
     );
     assert!(poll_with(&mut iface, Instant::from_millis(1), vec![refuse]).is_empty());
     assert_eq!(iface.tcp(h).unwrap().state(), State::Closed);
-    let late = fam.from_peer(
+    let late = fam.segment(
         &tcp_header(80, syn.src_port, 5000, 777, Flags::ACK | Flags::FIN),
         b"late",
     );
-    let rst = fam.from_peer(&tcp_header(80, syn.src_port, 5000, 0, Flags::RST), b"");
+    let rst = fam.segment(&tcp_header(80, syn.src_port, 5000, 0, Flags::RST), b"");
     let out = poll_with(&mut iface, Instant::from_millis(2), vec![late, rst]);
     assert_eq!(out.len(), 1, "one RST, and none for the RST");
     let (r, _) = parse_tcp(&out[0]);
@@ -645,9 +645,9 @@ fn listen_ack_without_syn_gets_rst_and_rst_is_ignored(fam: Fam) {
     // RST is ignored, and a segment with neither SYN nor ACK is dropped.
     let mut iface = Interface::new(Config::default());
     iface.tcp_listen(80).unwrap();
-    let ack = fam.from_peer(&tcp_header(40000, 80, 5, 999, Flags::ACK), b"");
-    let rst = fam.from_peer(&tcp_header(40000, 80, 5, 0, Flags::RST), b"");
-    let bare = fam.from_peer(&tcp_header(40000, 80, 5, 0, Flags::PSH), b"x");
+    let ack = fam.segment(&tcp_header(40000, 80, 5, 999, Flags::ACK), b"");
+    let rst = fam.segment(&tcp_header(40000, 80, 5, 0, Flags::RST), b"");
+    let bare = fam.segment(&tcp_header(40000, 80, 5, 0, Flags::PSH), b"x");
     let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst, bare]);
     assert_eq!(out.len(), 1);
     let (h, _) = parse_tcp(&out[0]);
