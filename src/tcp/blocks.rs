@@ -201,8 +201,13 @@ pub(super) struct Loss {
     pub(super) rto_recover: Option<SeqNumber>,
     /// Duplicate ACKs in a row (RFC 5681 §3.2).
     pub(super) dup_acks: u32,
-    /// Resending after an RTO (go-back-N from SND.UNA).
+    /// Resending after an RTO.
     pub(super) retransmitting: bool,
+    /// After an RTO with SACK (and no reneging): only the segments marked
+    /// lost are resent, within cwnd − pipe, until SND.UNA passes
+    /// `rto_recover` (Linux's CA_Loss with `tcp_xmit_retransmit_queue`).
+    /// Without SACK, or when the peer reneged, the RTO goes back N.
+    pub(super) rto_holes: bool,
     /// Sequence number being timed and when it was sent (one sample per RTT).
     pub(super) rtt_probe: Option<(SeqNumber, Instant)>,
     /// SRTT, RTTVAR and RTO (RFC 6298).
@@ -231,6 +236,7 @@ impl Loss {
             rto_recover: None,
             dup_acks: 0,
             retransmitting: false,
+            rto_holes: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             cc,
@@ -256,6 +262,9 @@ pub(super) enum Control {
     /// Resend the first unacknowledged segment at once (fast retransmit
     /// or a partial ACK).
     FastRetransmit = 16,
+    /// Resend the first unacknowledged segment because the retransmission
+    /// timer fired (RFC 6298 §5.4), whatever cwnd says.
+    RtoRetransmit = 32,
 }
 
 /// The controls waiting to be sent, as one set, with the details some of

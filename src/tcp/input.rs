@@ -267,7 +267,7 @@ impl Tcb {
     fn take_rtt_sample(&mut self, now: Instant) {
         if let Some((seq, sent)) = self.loss.rtt_probe {
             if self.snd.una.diff(seq) > 0 {
-                self.loss.rtt.sample(now - sent);
+                self.loss.rtt.sample(now - sent, self.snd.una, self.snd.max);
                 self.loss.rtt_probe = None;
             }
         }

@@ -359,12 +359,15 @@ impl Rack {
         }
     }
 
-    /// RFC 8985 §6.2 with RFC 6675 §5.1: after a retransmission timeout
-    /// everything outstanding is lost and SACK state is forgotten.
-    pub(super) fn mark_all_lost(&mut self) {
+    /// After a retransmission timeout every segment not SACKed is lost
+    /// (Linux's `tcp_timeout_mark_lost`); with `keep_sacks` false SACK
+    /// state is forgotten too and everything is lost (RFC 6675 §5.1).
+    pub(super) fn mark_lost_on_rto(&mut self, keep_sacks: bool) {
         for s in self.segs.iter_mut() {
-            s.sacked = false;
-            s.lost = true;
+            if !keep_sacks {
+                s.sacked = false;
+            }
+            s.lost |= !s.sacked;
         }
     }
 

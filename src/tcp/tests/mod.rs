@@ -41,6 +41,7 @@ mod options;
 mod reasons;
 mod recovery;
 mod rst;
+mod rto;
 mod sack;
 mod timers;
 mod timestamps;
