@@ -208,6 +208,10 @@ pub(super) struct Loss {
     /// `rto_recover` (Linux's CA_Loss with `tcp_xmit_retransmit_queue`).
     /// Without SACK, or when the peer reneged, the RTO goes back N.
     pub(super) rto_holes: bool,
+    /// F-RTO (RFC 5682 §3.1, SACK-enhanced, as Linux's `tp->frto`): while
+    /// repairing an RTO's holes, an ACK of original data sent before the
+    /// timeout proves it spurious and undoes it.
+    pub(super) frto: bool,
     /// Sequence number being timed and when it was sent (one sample per RTT).
     pub(super) rtt_probe: Option<(SeqNumber, Instant)>,
     /// SRTT, RTTVAR and RTO (RFC 6298).
@@ -237,6 +241,7 @@ impl Loss {
             dup_acks: 0,
             retransmitting: false,
             rto_holes: false,
+            frto: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             cc,

@@ -302,6 +302,7 @@ impl Tcb {
         }
         // RFC 8985 §6.2 steps 1–3: what this ACK delivered, and when.
         let delivered = self.rack_on_ack(now, seg, ack, sacked_new);
+        self.frto_on_ack(&delivered, sacked_new);
         if advanced {
             self.on_new_ack(now, ack, &delivered);
         } else if ack == self.snd.una

@@ -15,7 +15,6 @@
 //!   loss-based algorithms, else cwnd − pipe.
 //! - Exit: an ACK at or beyond the recovery point.
 
-use super::blocks::Control;
 use super::prr::Prr;
 use super::rack::Delivered;
 use super::timers::Timer;
@@ -80,28 +79,6 @@ impl Tcb {
                 true
             }
         }
-    }
-
-    /// True while the holes an RTO left are being repaired (see
-    /// [`Loss::rto_holes`](super::blocks::Loss)).
-    pub(super) fn repairing_rto_holes(&self) -> bool {
-        self.loss.rto_holes
-            && self
-                .loss
-                .rto_recover
-                .is_some_and(|r| self.snd.una.diff(r) < 0)
-    }
-
-    /// SACK reneging (RFC 2018 §8): the cumulative ACK stopped at, or
-    /// inside, data the peer had SACKed — it dropped what it reported
-    /// holding (Linux's `tcp_timeout_mark_lost` tests the head the same
-    /// way).
-    pub(super) fn sack_reneged(&self) -> bool {
-        self.loss
-            .scoreboard
-            .ranges()
-            .next()
-            .is_some_and(|(l, _)| l.diff(self.snd.una) <= 0)
     }
 
     /// RFC 8985 §6.2 step 5 and §6.3 after an ACK or a reordering
@@ -237,42 +214,6 @@ impl Tcb {
         self.loss.tlp.clear();
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::LossProbe);
-    }
-
-    /// The retransmission timer fired on data (Linux's `tcp_enter_loss`):
-    /// the timeout's reduction (RFC 5681 §3.1), then with SACK — unless the
-    /// peer reneged — only the holes are lost and resent (the head at once,
-    /// the others within cwnd − pipe), else go-back-N from SND.UNA.
-    pub(super) fn enter_loss(&mut self) {
-        let flight = self.flight_size();
-        if flight > 0 {
-            self.loss.cc.on_rto(flight);
-            self.rate_on_rto();
-        }
-        self.loss.dup_acks = 0;
-        let reneged = self.opts.sack_ok && self.sack_reneged();
-        // A closed window: the byte in flight is a zero-window probe,
-        // resent below as the next probe.
-        if self.opts.sack_ok && !reneged && self.snd.wnd > 0 {
-            // Linux's tcp_enter_loss: SACKed segments stay SACKed,
-            // the rest is lost; the head goes now, the other holes as
-            // cwnd − pipe allows (`output.rs`).
-            self.recovery_on_rto(true);
-            self.loss.rto_holes = true;
-            self.snd.nxt = self.snd.max;
-            self.pending.add(Control::RtoRetransmit);
-        } else {
-            // RFC 6675 §5.1 / RFC 2018 §8: without SACK, or when the
-            // peer dropped data it had SACKed, start over from
-            // SND.UNA: go back N as the window allows.
-            if reneged {
-                self.stats.sack_reneging += 1;
-            }
-            self.recovery_on_rto(false);
-            self.loss.rto_holes = false;
-            self.loss.scoreboard.clear();
-            self.snd.nxt = self.snd.una;
-        }
     }
 
     /// RFC 8985 §6.3: the reordering timer fired.

@@ -112,3 +112,71 @@ fn established_rto_is_srtt_plus_the_minimum_on_a_steady_path() {
         Some(now + srtt + Duration::from_millis(200))
     );
 }
+
+#[test]
+fn established_spurious_rto_is_undone_by_an_ack_of_original_data() {
+    // F-RTO (RFC 5682 §3.1 step 3b, SACK-enhanced as in Linux): the path
+    // stalls, the RTO fires and resends the head, then the ACK for the
+    // original flight arrives: segment 2 was never resent, so the timeout
+    // was spurious. cwnd and ssthresh come back and the rest of the old
+    // flight is not resent.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 30);
+    let cwnd = tcb.cwnd();
+    let pto = tcb.timers.get(Timer::LossProbe).expect("PTO armed");
+    tcb.on_timeout(pto);
+    assert_eq!(recv(&mut tcb, pto).len(), 1, "the probe");
+    let rto = tcb.timers.get(Timer::Retransmit).expect("RTO armed");
+    tcb.on_timeout(rto);
+    assert_eq!(tcb.cwnd(), MSS as usize);
+    assert_eq!(seqs(&recv(&mut tcb, rto)), vec![l(0)]);
+    // The original segments 2 and 3 are SACKed.
+    let at = rto + Duration::from_millis(5);
+    send!(tcb, at, sack_ack(0, &[(MSS, 3 * MSS)]));
+    let s = tcb.stats();
+    assert_eq!((s.retransmit_timeouts, s.spurious_rtos), (1, 1));
+    assert_eq!(tcb.cwnd(), cwnd, "cwnd restored");
+    assert_eq!(tcb.loss.cc.ssthresh(), usize::MAX, "ssthresh restored");
+    assert!(tcb.loss.rack.next_lost().is_none(), "nothing believed lost");
+    // Then the whole original flight: new data follows (segment 11 went
+    // as the probe), in slow start from the restored window; nothing old
+    // is resent.
+    let at = at + Duration::from_millis(5);
+    send!(tcb, at, sack_ack(10 * MSS, &[]));
+    let next = recv(&mut tcb, at);
+    assert_eq!(next.first().map(|s| s.h.seq), Some(l(segment(12).0)));
+    assert!(next.len() >= 10, "{:?}", seqs(&next));
+    assert_eq!(tcb.stats().retransmits, 1, "only the head");
+}
+
+#[test]
+fn established_real_rto_is_not_undone_by_acks_of_retransmissions() {
+    // The whole flight and the tail loss probe are lost. After the RTO
+    // only retransmitted data is acknowledged: no F-RTO undo, and the
+    // holes keep going out in order as cwnd grows.
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 30);
+    let pto = tcb.timers.get(Timer::LossProbe).expect("PTO armed");
+    tcb.on_timeout(pto);
+    assert_eq!(recv(&mut tcb, pto).len(), 1, "the probe");
+    let rto = tcb.timers.get(Timer::Retransmit).expect("RTO armed");
+    tcb.on_timeout(rto);
+    assert_eq!(seqs(&recv(&mut tcb, rto)), vec![l(0)]);
+    let at = rto + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(MSS, &[]));
+    assert_eq!(
+        seqs(&recv(&mut tcb, at)),
+        vec![l(segment(2).0), l(segment(3).0)]
+    );
+    let at = at + Duration::from_millis(10);
+    send!(tcb, at, sack_ack(3 * MSS, &[]));
+    assert_eq!(
+        seqs(&recv(&mut tcb, at)),
+        (4..=7).map(|k| l(segment(k).0)).collect::<Vec<_>>()
+    );
+    let s = tcb.stats();
+    assert_eq!((s.retransmit_timeouts, s.spurious_rtos), (1, 0));
+    assert_eq!(
+        tcb.loss.cc.ssthresh(),
+        7 * MSS as usize,
+        "0.7 · flight (CUBIC)"
+    );
+}
