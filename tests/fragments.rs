@@ -1,4 +1,5 @@
-//! IPv4 fragment reassembly against the kernel (issue 18): the kernel
+//! IPv4 and IPv6 fragment reassembly against the kernel (issue 18; each
+//! test runs over both families, `NAME::v4` and `NAME::v6`): the kernel
 //! fragments large UDP datagrams on its own and they must reach a
 //! tunstack `UdpSocket` intact; forged overlapping, tiny and never-completed
 //! trains (built with etherparse, sent from a raw socket) must be dropped,
@@ -11,8 +12,8 @@ mod forge;
 
 use common::*;
 use etherparse::IpNumber;
-use forge::{ipv4_fragment, Forger};
-use std::net::SocketAddrV4;
+use forge::{ipv4_fragment, ipv6_fragment, Forger};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tunstack::net::{Config, Stats, UdpSocket};
 use tunstack::stack::FragLimits;
@@ -33,15 +34,12 @@ fn wait_for(stack: &Stack, done: impl Fn(&Stats) -> bool) -> Stats {
     }
 }
 
-/// Sends `data` from the kernel to our port: more than the MTU, so the
-/// kernel fragments it. Returns what our socket received, after checking
-/// it came from the kernel's socket.
-fn kernel_sends(sock: &UdpSocket, data: &[u8]) -> Vec<u8> {
-    let k = std::net::UdpSocket::bind(SocketAddrV4::new(KERNEL, 0)).unwrap();
-    assert_eq!(
-        k.send_to(data, SocketAddrV4::new(US, PORT)).unwrap(),
-        data.len()
-    );
+/// Sends `data` from the kernel to our port over `f`: more than the MTU,
+/// so the kernel fragments it. Returns what our socket received, after
+/// checking it came from the kernel's socket.
+fn kernel_sends(f: Family, sock: &UdpSocket, data: &[u8]) -> Vec<u8> {
+    let k = std::net::UdpSocket::bind(f.kernel_at(0)).unwrap();
+    assert_eq!(k.send_to(data, f.us_at(PORT)).unwrap(), data.len());
     let mut buf = vec![0u8; 65536];
     let (n, from) = sock.recv_from(&mut buf).expect("the datagram arrives");
     buf.truncate(n);
@@ -49,36 +47,69 @@ fn kernel_sends(sock: &UdpSocket, data: &[u8]) -> Vec<u8> {
     buf
 }
 
-#[test]
-fn kernel_fragmented_udp_datagrams_arrive_intact() {
+/// Fragments the kernel makes of a `len`-byte UDP payload on a 1500-byte
+/// link: 1480 bytes of each over IPv4, 1448 over IPv6 (40 bytes of
+/// header and 8 of Fragment header, rounded down to a multiple of 8).
+fn fragments(f: Family, len: usize) -> u64 {
+    let piece = match f {
+        Family::V4 => 1480,
+        Family::V6 => 1448,
+    };
+    (len + 8).div_ceil(piece) as u64
+}
+
+fn kernel_fragmented_udp_datagrams_arrive_intact(f: Family) {
     let stack = netns();
-    let sock = UdpSocket::bind(&stack, ("0.0.0.0", PORT)).unwrap();
+    let sock = UdpSocket::bind(&stack, f.any(PORT)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     for (len, seed) in [(4000usize, 1u64), (60000, 2)] {
         let data = random_bytes(len, seed);
-        let got = kernel_sends(&sock, &data);
+        let got = kernel_sends(f, &sock, &data);
         assert_eq!(got.len(), len);
         assert_eq!(sha256(&got), sha256(&data), "{len} bytes");
     }
     let s = stack.stats();
-    // 4000 bytes + 8 of UDP header in 1480-byte pieces is 3 fragments;
-    // 60008 is 41.
-    assert_eq!((s.ip_fragments, s.frag_reassembled), (44, 2), "{s:?}");
+    // 4000 bytes + 8 of UDP header is 3 fragments either way; 60008 is 41
+    // over IPv4 and 42 over IPv6.
+    let n = fragments(f, 4000) + fragments(f, 60000);
+    assert_eq!(n, if f == Family::V4 { 44 } else { 45 });
+    assert_eq!((s.frag_received, s.frag_reassembled), (n, 2), "{s:?}");
+    if f == Family::V4 {
+        assert_eq!(s.ip_fragments, n, "{s:?}");
+    }
     assert_eq!(s.udp_delivered, 2);
     assert_eq!(s.dropped(), 0, "{s:?}");
 }
 
-#[test]
-fn forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed() {
+/// A forged fragment from the kernel's address over `f`: `payload` at
+/// `offset` of datagram `ident`.
+fn forged(
+    f: Family,
+    ident: u16,
+    protocol: IpNumber,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    match f.kernel() {
+        IpAddr::V4(k) => ipv4_fragment(k, ident, protocol, offset, more, payload),
+        IpAddr::V6(k) => ipv6_fragment(k, u32::from(ident), protocol, offset, more, payload),
+    }
+}
+
+fn forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed(f: Family) {
+    // Both timeouts at 2 s (30 s and 60 s by default), so the test waits
+    // for one.
     let stack = netns_with(Config {
         frag: FragLimits {
             timeout_v4: tunstack::time::Duration::from_secs(2),
+            timeout_v6: tunstack::time::Duration::from_secs(2),
             ..FragLimits::default()
         },
         ..Config::default()
     });
-    let sock = UdpSocket::bind(&stack, ("0.0.0.0", PORT)).unwrap();
+    let sock = UdpSocket::bind(&stack, f.any(PORT)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let forger = Forger::new();
@@ -94,13 +125,15 @@ fn forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed()
     let udp = IpNumber::UDP;
     // Overlap: bytes 8..24 collide with the first fragment's 0..16; the
     // datagram is discarded and its last fragment dropped after it.
-    forger.send(&ipv4_fragment(KERNEL, 100, udp, 0, true, &first));
-    forger.send(&ipv4_fragment(KERNEL, 100, udp, 8, true, &[0xbb; 16]));
-    forger.send(&ipv4_fragment(KERNEL, 100, udp, 24, false, &[0xcc; 16]));
-    // Tiny: a first TCP fragment of 8 bytes cannot hold the TCP header.
-    forger.send(&ipv4_fragment(KERNEL, 200, IpNumber::TCP, 0, true, &[0; 8]));
+    forger.send(&forged(f, 100, udp, 0, true, &first));
+    forger.send(&forged(f, 100, udp, 8, true, &[0xbb; 16]));
+    forger.send(&forged(f, 100, udp, 24, false, &[0xcc; 16]));
+    // Tiny: a first TCP fragment of 8 bytes cannot hold the TCP header
+    // (over IPv6 the first fragment must hold the whole header chain,
+    // RFC 8200 §4.5, RFC 7112).
+    forger.send(&forged(f, 200, IpNumber::TCP, 0, true, &[0; 8]));
     // Never completed: the last fragment never comes.
-    forger.send(&ipv4_fragment(KERNEL, 300, udp, 0, true, &first));
+    forger.send(&forged(f, 300, udp, 0, true, &first));
     let s = wait_for(&stack, |s| s.frag_received >= 5);
     assert_eq!(s.frag_received, 5, "{s:?}");
     assert_eq!((s.frag_overlap, s.frag_after_overlap), (1, 1), "{s:?}");
@@ -113,8 +146,13 @@ fn forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed()
     // Nothing forged reached the socket: the first datagram it holds is
     // the kernel's own, sent after the forgeries.
     let data = random_bytes(5000, 3);
-    let got = kernel_sends(&sock, &data);
+    let got = kernel_sends(f, &sock, &data);
     assert_eq!(sha256(&got), sha256(&data));
     let s = stack.stats();
     assert_eq!((s.frag_reassembled, s.udp_delivered), (1, 1), "{s:?}");
 }
+
+per_family!(
+    kernel_fragmented_udp_datagrams_arrive_intact,
+    forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed,
+);

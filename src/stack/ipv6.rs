@@ -218,16 +218,19 @@ fn icmp_ingress(iface: &mut Interface, ip: &Ipv6Packet<'_>) {
     queue_icmp(iface, src, &reply);
 }
 
-/// An ICMPv6 error quoting one of our TCP segments: hand it to the
-/// connection it names, which applies it only if the quoted sequence
-/// number is in flight (RFC 5927 §4.1) — a forged Packet Too Big cannot
-/// shrink a connection's segments without guessing it.
+/// An ICMPv6 error quoting one of our TCP segments or UDP datagrams:
+/// hand it to the connection or UDP socket it names. A connection applies
+/// it only if the quoted sequence number is in flight (RFC 5927 §4.1) — a
+/// forged Packet Too Big cannot shrink a connection's segments without
+/// guessing it; a UDP socket only keeps the error for the application to
+/// read (RFC 4443 §3.1, RFC 1122 §4.1.3.3), as over IPv4.
 fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
     let Ok(quoted) = msg.quoted() else {
         iface.stats.icmp6_dropped += 1;
         return;
     };
-    if quoted.protocol != PROTO_TCP || quoted.src != iface.cfg.addr6 {
+    let udp = quoted.protocol == PROTO_UDP;
+    if (quoted.protocol != PROTO_TCP && !udp) || quoted.src != iface.cfg.addr6 {
         iface.stats.icmp6_errors_ignored += 1;
         return;
     }
@@ -248,9 +251,14 @@ fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
         (icmpv6::DEST_UNREACHABLE, _) => IcmpError::Unreachable,
         _ => IcmpError::Other,
     };
-    if iface.tcp_icmp_error(remote, quoted.src_port, quoted.seq, error) {
+    let applied = if udp {
+        iface.udp_icmp_error(quoted.src_port, remote, error)
+    } else {
+        iface.tcp_icmp_error(remote, quoted.src_port, quoted.seq, error)
+    };
+    if applied {
         iface.stats.icmp6_errors_applied += 1;
-        if msg.kind == icmpv6::PACKET_TOO_BIG {
+        if msg.kind == icmpv6::PACKET_TOO_BIG && !udp {
             iface.stats.icmp6_packet_too_big += 1;
         }
     } else {

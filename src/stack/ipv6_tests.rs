@@ -340,6 +340,40 @@ fn port_unreachable_v6_refuses_a_connection_attempt() {
 }
 
 #[test]
+fn port_unreachable_v6_quoting_our_datagram_is_kept_for_the_udp_socket() {
+    // RFC 4443 §3.1 / RFC 1122 §4.1.3.3: as over IPv4, the socket that
+    // sent the datagram hears of it (a connected one as ECONNREFUSED).
+    let mut iface = Interface::new(Config::default());
+    iface.udp_bind(5353).unwrap();
+    let to = SocketAddr::V6(SocketAddrV6::new(PEER6, 9, 0, 0));
+    iface.udp_send(5353, to, b"anyone?").unwrap();
+    let sent = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let err = icmp6_error(
+        icmpv6::DEST_UNREACHABLE,
+        icmpv6::CODE_PORT_UNREACHABLE,
+        0,
+        &sent,
+    );
+    poll_with(&mut iface, Instant::from_millis(1), vec![err]);
+    assert_eq!(
+        iface.udp_take_error(5353),
+        Some((to, crate::tcp::IcmpError::PortUnreachable))
+    );
+    assert_eq!(iface.stats().icmp6_errors_applied, 1);
+    // One quoting a port nobody has bound is ignored.
+    let mut stray = sent;
+    stray[IPV6_HEADER_LEN..IPV6_HEADER_LEN + 2].copy_from_slice(&5354u16.to_be_bytes());
+    let err = icmp6_error(
+        icmpv6::DEST_UNREACHABLE,
+        icmpv6::CODE_PORT_UNREACHABLE,
+        0,
+        &stray,
+    );
+    poll_with(&mut iface, Instant::from_millis(2), vec![err]);
+    assert_eq!(iface.stats().icmp6_errors_ignored, 1);
+}
+
+#[test]
 fn time_exceeded_v6_is_soft() {
     let mut iface = Interface::new(Config::default());
     let h = iface
