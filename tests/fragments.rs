@@ -138,7 +138,11 @@ impl IcmpListener {
         };
         // SAFETY: plain socket(2).
         let fd = unsafe { libc::socket(family, libc::SOCK_RAW, proto) };
-        assert!(fd >= 0, "raw ICMP socket: {}", std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "raw ICMP socket: {}",
+            std::io::Error::last_os_error()
+        );
         IcmpListener { fd, v6 }
     }
 
