@@ -1267,6 +1267,47 @@ pub mod frag {
     }
 }
 
+/// `http::Url`: parsing (IPv6 literals, ports, userinfo), the Basic
+/// credentials the userinfo carries, and reference resolution.
+///
+/// What must hold for any input: no panic; a parsed URL shows itself in
+/// a form that parses back to the same URL (what `%{url_effective}`
+/// prints is a URL), and without its userinfo when redacted; credentials
+/// never hold a NUL (such a URL is refused) and their Basic header is the
+/// base64 of `user:password`; resolving a reference without an authority
+/// keeps the base's userinfo.
+pub mod url {
+    use tunstack::http::{basic_auth, Url};
+
+    /// `data`: a URL, optionally followed by a NUL and a reference.
+    pub fn run(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let (url, reference) = text.split_once('\0').unwrap_or((&text, ""));
+        let Ok(u) = Url::parse(url) else {
+            return;
+        };
+        let shown = u.to_string();
+        let again = Url::parse(&shown).ok();
+        assert_eq!(again.as_ref(), Some(&u), "{shown}");
+        let redacted = Url::parse(&u.redacted()).expect("the redacted form parses");
+        assert_eq!(redacted.userinfo, None);
+        assert_eq!((&redacted.host, redacted.port), (&u.host, u.port));
+        if let Some((user, password)) = u.credentials() {
+            assert!(!user.contains(&0) && !password.contains(&0));
+            let header = basic_auth(&user, &password);
+            let pair = user.len() + 1 + password.len();
+            assert_eq!(header.len(), "Basic ".len() + pair.div_ceil(3) * 4);
+        }
+        if let Ok(j) = u.join(reference) {
+            let relative = !reference.contains("://") && !reference.trim().starts_with("//");
+            if relative {
+                assert_eq!(j.userinfo, u.userinfo, "{reference:?}");
+                assert!(j.same_origin(&u));
+            }
+        }
+    }
+}
+
 /// tunstack's TLS client (`http::tls`) and the HTTP body reader over it,
 /// against a rustls server whose byte stream ends, resets, turns into
 /// garbage or has a byte flipped at a fuzzed offset: mid-handshake,
