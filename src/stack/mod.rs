@@ -45,7 +45,7 @@ mod tests;
 
 pub use demux::{SocketHandle, MAX_BACKLOG};
 pub use events::SocketEvents;
-pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
+pub use frag::{Expired, FragLimits, Fragment, Reassembled, Reassembler, QUOTE_V4, QUOTE_V6};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -403,7 +403,7 @@ impl Interface {
     /// would only return `EAGAIN`.
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
-        self.frag.expire(now, &mut self.stats);
+        self.expire_fragments(now);
         // Leaves the touched entries in table order, as a scan of the
         // whole table would: output is deterministic whatever order they
         // were touched in.
@@ -427,6 +427,20 @@ impl Interface {
         match (self.next_deadline(), touched) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Frees timed-out fragment trains and sends each source whose first
+    /// fragment had arrived an ICMP Time Exceeded (code 1), as Linux does.
+    fn expire_fragments(&mut self, now: Instant) {
+        for e in self.frag.expire(now, &mut self.stats) {
+            let queued = match e.src {
+                IpAddr::V4(src) => ipv4::reassembly_time_exceeded(self, src, &e.quote),
+                IpAddr::V6(src) => ipv6::reassembly_time_exceeded(self, src, &e.quote),
+            };
+            if queued {
+                self.stats.frag_time_exceeded_sent += 1;
+            }
         }
     }
 
@@ -579,10 +593,12 @@ impl Interface {
         sent
     }
 
-    fn queue_reply(&mut self, r: Reply) {
+    /// Queues a reply unless the queue is full or the rate limit spent;
+    /// returns true if it was queued.
+    fn queue_reply(&mut self, r: Reply) -> bool {
         if self.replies.len() >= MAX_REPLIES {
             self.stats.replies_dropped += 1;
-            return;
+            return false;
         }
         let (left, since) = &mut self.reply_budget;
         if self.now.saturating_duration_since(*since) >= crate::time::Duration::from_secs(1) {
@@ -591,10 +607,11 @@ impl Interface {
         }
         if *left == 0 {
             self.stats.replies_rate_limited += 1;
-            return;
+            return false;
         }
         *left -= 1;
         self.replies.push_back(r);
+        true
     }
 }
 

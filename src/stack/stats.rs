@@ -82,6 +82,11 @@ pub struct Stats {
     pub frag_too_many: u64,
     /// Trains that never completed, freed by the reassembly timeout.
     pub frag_timeout: u64,
+    /// Of those, trains whose first fragment had arrived and whose source
+    /// was sent an ICMP / ICMPv6 Time Exceeded (code 1); the others were
+    /// refused by the reply rate limit (`replies_rate_limited`) or had no
+    /// first fragment.
+    pub frag_time_exceeded_sent: u64,
 
     /// TCP: segment shorter than 20 bytes or than the header its data
     /// offset claims.
@@ -238,6 +243,7 @@ impl Stats {
             ("frag_total_limit", self.frag_total_limit),
             ("frag_too_many", self.frag_too_many),
             ("frag_timeout", self.frag_timeout),
+            ("frag_time_exceeded_sent", self.frag_time_exceeded_sent),
             ("tcp_truncated", self.tcp_truncated),
             ("tcp_bad_header_len", self.tcp_bad_header_len),
             ("tcp_bad_checksum", self.tcp_bad_checksum),
