@@ -484,9 +484,14 @@ impl Tcb {
             return;
         }
         let filled_hole = !self.rcv.ooo.is_empty();
-        // In place when the device read the payload into the buffer
-        // (`Tcb::rx_spare`), else copied.
-        let n = self.rcv.buf.enqueue_in_place(payload);
+        // Delivered when the device read the payload into a waiting
+        // reader's buffer (`Tcb::posted_spare`); in place when it read it
+        // into the receive buffer (`Tcb::rx_spare`); else copied.
+        let n = if self.deliver_posted(payload) {
+            payload.len()
+        } else {
+            self.rcv.buf.enqueue_in_place(payload)
+        };
         // Anything parked right after this segment is now in order too.
         let _ = self.rcv.ooo.add(0, n);
         let contiguous = self.rcv.ooo.take_front();

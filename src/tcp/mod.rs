@@ -33,6 +33,7 @@ mod input;
 pub mod isn;
 mod options;
 mod output;
+mod posted;
 mod prr;
 mod rack;
 pub mod rate;
