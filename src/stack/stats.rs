@@ -22,6 +22,9 @@ pub struct Stats {
     /// Segments whose payload the device read straight into the receive
     /// buffer (copy-once receive).
     pub rx_direct: u64,
+    /// Of those, segments read into the buffer of a reader waiting for
+    /// them (its posted buffer) rather than into the receive ring.
+    pub rx_posted: u64,
     /// Reads into a receive buffer whose packet turned out to be for
     /// another path, and was copied back out.
     pub rx_direct_missed: u64,
@@ -221,6 +224,7 @@ impl Stats {
             ("tx_errors", self.tx_errors),
             ("rx_empty", self.rx_empty),
             ("rx_direct", self.rx_direct),
+            ("rx_posted", self.rx_posted),
             ("rx_direct_missed", self.rx_direct_missed),
             ("ip_truncated", self.ip_truncated),
             ("ip_bad_version", self.ip_bad_version),

@@ -107,6 +107,8 @@ pub(super) struct Rcv {
     /// ends the mode) instead of leaving alone, as in Linux's
     /// `tcp_cleanup_rbuf`: one segment per request and per response.
     pub(super) pingpong: bool,
+    /// A waiting reader's buffer for direct delivery (`posted.rs`).
+    pub(super) posted: Option<super::posted::Posted>,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) mss: usize,
     /// Start of the current challenge-ACK rate-limit window and the count
@@ -129,6 +131,7 @@ impl Rcv {
             unacked: 0,
             ack_on_drain: false,
             pingpong: false,
+            posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,
             challenge_window: (Instant::ZERO, 0),

@@ -36,6 +36,7 @@ pub mod isn;
 mod loss_state;
 mod options;
 mod output;
+mod posted;
 mod prr;
 mod rack;
 pub mod rate;

@@ -38,6 +38,7 @@ mod data;
 mod events;
 mod handshake;
 mod options;
+mod posted;
 mod reasons;
 mod recovery;
 mod rst;
