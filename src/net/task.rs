@@ -96,10 +96,16 @@ impl TcpStream {
         let Some(tcb) = iface.tcp_mut(h) else {
             return Poll::Ready(Err(error::not_connected()));
         };
+        // As the blocking write: a request or response on an idle
+        // connection leaves from this thread, at once; bulk data is left
+        // to the driver, which overlaps sending with the next copy.
+        let idle = tcb.send_queue() == 0;
         match tcb.send(buf) {
             Ok(n) => {
                 drop(iface);
-                if n > 0 {
+                if n > 0 && idle {
+                    shared.transmit();
+                } else if n > 0 {
                     shared.waker.wake();
                 }
                 Poll::Ready(Ok(n))
