@@ -21,6 +21,7 @@
 //! default with `#[tokio::main]`).
 
 mod addr;
+mod driver;
 mod socket;
 mod stream;
 
