@@ -5,6 +5,9 @@
 //!   from nginx, sha-identical, naming the server by a host name that the
 //!   library's resolver looks up over the stack (dnsmasq answers);
 //! - a bare hyper server on a tunstack listener serves the kernel's curl;
+//! - an axum app served by `axum::serve` over a tunstack listener answers
+//!   the kernel's curl (several requests on one connection, 8 MiB down and
+//!   3 MiB echoed, intact);
 //! - tokio-rustls over `tunstack::tokio::TcpStream` fetches from nginx
 //!   with TLS (certificates made at test time with openssl);
 //! - 1,000 concurrent connections on a current-thread runtime are echoed
@@ -154,13 +157,103 @@ fn hyper_server_on_a_tunstack_listener_serves_the_kernels_curl() {
     let posted = dir.path().join("posted");
     std::fs::write(&posted, random_bytes(300_000, 3)).unwrap();
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "--data-binary"])
+        .args(["-sSf", "--max-time", "60", "--data-binary"])
         .arg(format!("@{}", posted.display()))
         .arg(url("/echo"))
         .output()
         .expect("run curl");
     assert!(out.status.success());
     assert_eq!(sha256(&out.stdout), sha256(&random_bytes(300_000, 3)));
+    drop(rt);
+}
+
+/// The axum app of [`axum_on_a_tunstack_listener_serves_the_kernels_curl`]:
+/// a greeting naming the peer, `/bytes/N` of a seeded pattern, and an echo.
+fn axum_app() -> axum::Router {
+    use axum::extract::{ConnectInfo, Path};
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/",
+            get(
+                |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| async move {
+                    format!("hello from axum on tunstack, {}\n", peer.ip())
+                },
+            ),
+        )
+        .route(
+            "/bytes/{n}",
+            get(|Path(n): Path<usize>| async move { random_bytes(n.min(64 << 20), 11) }),
+        )
+        .route("/echo", post(|body: Bytes| async move { body }))
+        // axum refuses bodies over 2 MiB by default.
+        .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
+}
+
+#[test]
+fn axum_on_a_tunstack_listener_serves_the_kernels_curl() {
+    use axum::serve::ListenerExt;
+    let stack = netns();
+    let dir = TempDir::new("async-axum");
+    let rt = multi_thread();
+    let listener = rt
+        .block_on(TcpListener::bind(&stack, "0.0.0.0:8080"))
+        .expect("bind");
+    // axum::serve takes the tunstack listener as it takes tokio's.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = axum_app().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let url = |p: &str| format!("http://{US}:8080{p}");
+    // Several requests on one connection (curl reuses it): a greeting,
+    // 8 MiB, and the greeting again.
+    const BIG: usize = 8 << 20;
+    let big = dir.path().join("big");
+    let out = Command::new("curl")
+        .args(["-sSf", "--max-time", "60", "-o", "-", &url("/"), "-o"])
+        .arg(&big)
+        .arg(url(&format!("/bytes/{BIG}")))
+        .args(["-o", "-", &url("/")])
+        .args(["-w", "%{num_connects} %{http_code}\n"])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hello = format!("hello from axum on tunstack, {KERNEL}\n");
+    assert!(
+        out.stdout.len() < 1000,
+        "{} bytes on stdout",
+        out.stdout.len()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // -w reports after each URL: the first opened the one connection.
+    assert_eq!(
+        text,
+        format!("{hello}1 200\n0 200\n{hello}0 200\n"),
+        "greetings, one connection reused"
+    );
+    let got = std::fs::read(&big).unwrap();
+    assert_eq!(got.len(), BIG);
+    assert_eq!(sha256(&got), sha256(&random_bytes(BIG, 11)));
+    // A large upload, echoed intact.
+    let posted = dir.path().join("posted");
+    std::fs::write(&posted, random_bytes(3 << 20, 4)).unwrap();
+    let out = Command::new("curl")
+        .args(["-sSf", "--max-time", "60", "--data-binary"])
+        .arg(format!("@{}", posted.display()))
+        .arg(url("/echo"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha256(&out.stdout), sha256(&random_bytes(3 << 20, 4)));
     drop(rt);
 }
 

@@ -21,6 +21,8 @@
 //! default with `#[tokio::main]`).
 
 mod addr;
+#[cfg(feature = "axum")]
+mod axum;
 mod driver;
 mod socket;
 mod stream;
