@@ -1,8 +1,9 @@
-//! The driver thread: the only code that touches the device. It sleeps in
-//! `ppoll(2)` on the device fd and the wake eventfd until the interface's
-//! next timer, then lets the interface read a batch, run timers and write,
-//! and wakes blocked users if anything happened. (A writer on an idle
-//! connection sends its segment itself, `Shared::transmit`; the device
+//! The driver thread: the only code that touches the device, unless an
+//! async runtime drives it while the thread stands by (`task::standby`).
+//! It sleeps in `ppoll(2)` on the device fd and the wake eventfd until the
+//! interface's next timer, then lets the interface read a batch, run timers
+//! and write, and wakes blocked users if anything happened. (A writer on an
+//! idle connection sends its segment itself, `Shared::transmit`; the device
 //! lives in `Shared` for that, locked under the interface lock.)
 
 use super::Shared;
@@ -105,6 +106,7 @@ pub(super) struct Round {
     /// Time until the next timer.
     pub(super) deadline: Option<Duration>,
     /// The device was read for a whole batch: more may be waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(super) more: bool,
 }
 

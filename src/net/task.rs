@@ -308,6 +308,7 @@ const NONE: u64 = u64::MAX;
 
 /// The hand-over between the driver thread and an async runtime that
 /// drives the device (one per stack).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) struct Drive {
     /// A runtime's driver task holds the claim.
     driven: AtomicBool,
@@ -401,8 +402,10 @@ pub(super) fn standby(shared: &Shared, dev: Option<RawFd>, wake: RawFd) -> Optio
 
 /// The runtime side of [`Drive`]: a driver task holds it while it drives
 /// the device; dropping it hands the device back to the thread.
+#[cfg(feature = "tokio")]
 pub(crate) struct Claim(Arc<Shared>);
 
+#[cfg(feature = "tokio")]
 impl Claim {
     /// Whether a runtime could claim `shared`'s device (cheap: two
     /// loads, for every poll of a tokio socket).
@@ -477,6 +480,7 @@ impl Claim {
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Drop for Claim {
     fn drop(&mut self) {
         let d = &self.0.tasks.drive;
