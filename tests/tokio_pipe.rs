@@ -448,6 +448,15 @@ fn timers_fire_while_the_runtime_drives_syn_retries_then_timeout() {
         let e = TcpStream::connect(&a, "10.0.0.1:80").await.unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     });
-    // The SYN and each retry, all sent by timers.
+    // The retries, each sent by a timer; counted once the failed
+    // connection is reaped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while a.connection_count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connection never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(a.stats().tcp_retransmits, 3);
 }
