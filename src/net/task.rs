@@ -421,11 +421,14 @@ impl Claim {
         if !Claim::wanted(shared) {
             return None;
         }
+        // The device is locked only under the interface lock.
+        let iface = shared.lock();
         let fd = shared
             .device
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_raw_fd();
+        drop(iface);
         let Some(fd) = fd else {
             d.unavailable.store(true, Ordering::Relaxed);
             return None;
