@@ -119,7 +119,7 @@ impl TcpStream {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(super) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 

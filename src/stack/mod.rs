@@ -62,7 +62,7 @@ use std::ops::RangeInclusive;
 
 /// Packets read from the device per [`Interface::poll`] before output runs,
 /// so ACKs keep flowing under a flood.
-const RX_BATCH: usize = 64;
+pub(crate) const RX_BATCH: usize = 64;
 /// Bound on queued RST / ICMP replies.
 const MAX_REPLIES: usize = 256;
 /// Most stack-generated replies (RSTs for no connection, ICMP errors and
