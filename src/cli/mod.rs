@@ -491,6 +491,9 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         s.tcp_segments_out,
         s.tcp_retransmits
     );
+    for line in report::queue_lines(&stack.queue_stats()) {
+        eprintln!("tunstack: {line}");
+    }
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",

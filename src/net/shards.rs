@@ -175,8 +175,17 @@ pub(super) fn drop_target_fd(shards: &[&Arc<Shared>], target: Target) {
 
 /// The stack-wide readiness fd, signalled by every shard.
 pub(super) fn stack_fd(stack: &Stack) -> io::Result<Arc<EventFd>> {
-    let fd = stack.shared.tasks.stack_fd_get()?;
-    for (s, _) in &stack.others {
+    stack_fd_of(&all(&stack.shared))
+}
+
+/// The stack-wide readiness fd of `shards` (created by the first,
+/// attached to the others).
+pub(super) fn stack_fd_of(shards: &[Arc<Shared>]) -> io::Result<Arc<EventFd>> {
+    let Some((first, rest)) = shards.split_first() else {
+        return Err(io::Error::other("no shards"));
+    };
+    let fd = first.tasks.stack_fd_get()?;
+    for s in rest {
         s.tasks.attach_stack_fd(&fd);
     }
     Ok(fd)
@@ -235,7 +244,7 @@ pub(super) fn wait_any<T>(
 }
 
 /// Sleeps until `fd` is readable or `timeout` passes.
-fn sleep_on(fd: &EventFd, timeout: Option<Duration>) {
+pub(super) fn sleep_on(fd: &EventFd, timeout: Option<Duration>) {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
