@@ -139,12 +139,21 @@ fn tcp_both_ways(queues: usize) {
     for q in 0..queues {
         let out = after_out[q].tcp_segments_in - before[q].tcp_segments_in;
         let inn = after_in[q].tcp_segments_in - after_out[q].tcp_segments_in;
-        assert!(out > 0, "queue {q} carried none of our connections: {after_out:?}");
-        assert!(inn > 0, "queue {q} carried none of the kernel's connections");
+        assert!(
+            out > 0,
+            "queue {q} carried none of our connections: {after_out:?}"
+        );
+        assert!(
+            inn > 0,
+            "queue {q} carried none of the kernel's connections"
+        );
     }
     let total = stack.stats();
     let sum: u64 = after_in.iter().map(|s| s.tcp_segments_in).sum();
-    assert_eq!(total.tcp_segments_in, sum, "stats() is the sum of the queues");
+    assert_eq!(
+        total.tcp_segments_in, sum,
+        "stats() is the sum of the queues"
+    );
 }
 
 #[test]
@@ -191,7 +200,10 @@ fn udp_both_ways_over_two_queues() {
     echo.join().expect("echo thread");
     let per = stack.queue_stats();
     for (q, s) in per.iter().enumerate() {
-        assert!(s.udp_delivered > 0, "queue {q} delivered no datagram: {per:?}");
+        assert!(
+            s.udp_delivered > 0,
+            "queue {q} delivered no datagram: {per:?}"
+        );
     }
     assert_eq!(per.iter().map(|s| s.udp_no_socket).sum::<u64>(), 0);
 
@@ -249,4 +261,170 @@ fn nonblocking_accept_takes_from_every_queue() {
     assert_eq!(peers, want, "every connection accepted once");
     let per = stack.queue_stats();
     assert!(per.iter().all(|s| s.tcp_segments_in > 0), "{per:?}");
+}
+
+/// An IPv4 header (`ihl` words) for `proto`, total length of `payload`.
+fn ipv4(proto: u8, ihl: u8, flags_frag: u16, payload: &[u8]) -> Vec<u8> {
+    let hl = usize::from(ihl) * 4;
+    let mut p = vec![0u8; hl];
+    p[0] = 0x40 | ihl;
+    let total = (hl + payload.len()) as u16;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p[6..8].copy_from_slice(&flags_frag.to_be_bytes());
+    p[8] = 64;
+    p[9] = proto;
+    p[12..16].copy_from_slice(&KERNEL.octets());
+    p[16..20].copy_from_slice(&US.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+fn ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    p[6] = next;
+    p[7] = 64;
+    p[8..24].copy_from_slice(&common::KERNEL6.octets());
+    p[24..40].copy_from_slice(&common::US6.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Source and destination port, then 16 more bytes (a TCP or UDP head).
+fn ports(src: u16, dst: u16) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&src.to_be_bytes());
+    t[2..4].copy_from_slice(&dst.to_be_bytes());
+    t
+}
+
+/// The steering program, run by the kernel on crafted packets, returns
+/// exactly `wire::steer::flow_hash` of the ports that matter (the quoted
+/// packet's for ICMP errors), and 0 where there are none to read.
+#[test]
+fn steering_program_in_the_kernel_matches_flow_hash() {
+    use tunstack::device::tun_mq::run_steering;
+    use tunstack::wire::steer::flow_hash;
+    common::require_root();
+    let h = |a, b| u32::from(flow_hash(a, b));
+    // TCP and UDP, with and without IPv4 options.
+    assert_eq!(
+        run_steering(&ipv4(6, 5, 0x4000, &ports(40000, 80))).unwrap(),
+        h(40000, 80)
+    );
+    assert_eq!(
+        run_steering(&ipv4(17, 7, 0, &ports(5353, 6000))).unwrap(),
+        h(5353, 6000)
+    );
+    // Fragments: the first (MF) and a later one (offset) both go to 0.
+    assert_eq!(
+        run_steering(&ipv4(17, 5, 0x2000, &ports(5353, 6000))).unwrap(),
+        0
+    );
+    assert_eq!(
+        run_steering(&ipv4(17, 5, 0x0010, &ports(5353, 6000))).unwrap(),
+        0
+    );
+    // An ICMP error quoting a datagram we sent (our port first).
+    let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend(ipv4(17, 6, 0, &ports(41000, 53)));
+    assert_eq!(run_steering(&ipv4(1, 5, 0, &icmp)).unwrap(), h(53, 41000));
+    // A packet too short for its ports reads past the end: 0.
+    assert_eq!(run_steering(&ipv4(6, 5, 0, &[0x9c])).unwrap(), 0);
+    // IPv6: TCP, an ICMPv6 error quoting TCP, an extension header.
+    assert_eq!(
+        run_steering(&ipv6(6, &ports(443, 50001))).unwrap(),
+        h(443, 50001)
+    );
+    let mut icmp6 = vec![1u8, 4, 0, 0, 0, 0, 0, 0];
+    icmp6.extend(ipv6(6, &ports(50002, 443)));
+    assert_eq!(run_steering(&ipv6(58, &icmp6)).unwrap(), h(50002, 443));
+    assert_eq!(run_steering(&ipv6(0, &ports(443, 50001))).unwrap(), 0);
+    // Not IP at all.
+    assert!(run_steering(&[0x10, 0, 0, 0]).is_err());
+}
+
+/// The mio-shaped `Poll` on a two-queue stack: a listener (bound on both
+/// queues) reports kernel clients from either queue, and non-blocking
+/// connects on both queues report writable once established.
+#[test]
+fn poll_sees_listeners_and_connections_on_every_queue() {
+    use tunstack::net::{Events, Interest, Poll, Token};
+    let stack = stack(2);
+    let kernel = std::net::TcpListener::bind((KERNEL, 5002)).unwrap();
+    let listener = TcpListener::bind(&*stack, (US, 9000)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let poll = Poll::new(&stack);
+    poll.register(&listener, Token(0), Interest::READABLE)
+        .unwrap();
+    let ours: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect_nonblocking(&stack, SocketAddrV4::new(KERNEL, 5002)).unwrap())
+        .collect();
+    for (i, s) in ours.iter().enumerate() {
+        poll.register(s, Token(100 + i), Interest::WRITABLE)
+            .unwrap();
+    }
+    let theirs: Vec<_> = (0..8)
+        .map(|_| std::net::TcpStream::connect((US, 9000)).unwrap())
+        .collect();
+    let mut accepted = Vec::new();
+    let mut writable = std::collections::BTreeSet::new();
+    let mut events = Events::with_capacity(64);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (accepted.len() < theirs.len() || writable.len() < ours.len())
+        && std::time::Instant::now() < deadline
+    {
+        poll.poll(&mut events, Some(Duration::from_secs(1)))
+            .unwrap();
+        for ev in &events {
+            if ev.token() == Token(0) {
+                loop {
+                    match listener.accept() {
+                        Ok((s, _)) => accepted.push(s),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+            } else if ev.is_writable() {
+                assert!(!ev.is_error(), "connection {:?} failed", ev.token());
+                writable.insert(ev.token().0);
+            }
+        }
+    }
+    assert_eq!(accepted.len(), theirs.len(), "every kernel client accepted");
+    assert_eq!(writable.len(), ours.len(), "every connect reported");
+    for s in &ours {
+        s.peer_addr().expect("connected");
+    }
+    let per = stack.queue_stats();
+    assert!(per.iter().all(|s| s.tcp_segments_in > 0), "{per:?}");
+    drop(kernel);
+}
+
+/// A read timeout on a socket bound on two queues gives `WouldBlock`
+/// after the timeout, as on one queue; a datagram arriving on either
+/// queue ends the wait.
+#[test]
+fn udp_read_timeout_spans_every_queue() {
+    let stack = stack(2);
+    let sock = UdpSocket::bind(&*stack, (US, 5454)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        sock.recv_from(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut queues_hit = std::collections::BTreeSet::new();
+    for src in 40000u16..40016 {
+        let k = std::net::UdpSocket::bind((KERNEL, src)).unwrap();
+        k.send_to(b"x", (US, 5454)).unwrap();
+        let (n, from) = sock.recv_from(&mut buf).expect("datagram");
+        assert_eq!((n, from.port()), (1, src));
+        queues_hit.insert(tunstack::wire::steer::flow_queue(src, 5454, 2));
+    }
+    assert_eq!(queues_hit.len(), 2, "the datagrams came over both queues");
 }

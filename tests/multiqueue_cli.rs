@@ -30,7 +30,9 @@ fn segments_in_per_queue(stderr: &str) -> Vec<u64> {
         })
         .filter_map(|rest| {
             let words: Vec<&str> = rest.split_whitespace().collect();
-            let at = words.windows(3).position(|w| w[1] == "segments" && w[2] == "in,")?;
+            let at = words
+                .windows(3)
+                .position(|w| w[1] == "segments" && w[2] == "in,")?;
             words.get(at)?.parse().ok()
         })
         .collect()
@@ -80,7 +82,10 @@ fn serve_echo_on_two_queues_answers_many_kernel_clients() {
     assert_eq!(status.code(), Some(0), "{err}");
     let per = segments_in_per_queue(&err);
     assert_eq!(per.len(), 2, "one line per queue: {err}");
-    assert!(per.iter().all(|n| *n > 0), "every queue carried clients: {err}");
+    assert!(
+        per.iter().all(|n| *n > 0),
+        "every queue carried clients: {err}"
+    );
 }
 
 #[test]
@@ -93,7 +98,15 @@ fn get_on_two_queues_fetches_whole_and_lists_the_queues() {
     let _server = Daemon::spawn(
         dir.path(),
         "python3",
-        &["-m", "http.server", "8000", "--bind", "0.0.0.0", "--directory", &d],
+        &[
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            &d,
+        ],
     );
     wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
     let out_file = dir.path().join("out.bin");

@@ -392,6 +392,76 @@ fn load_steering() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `union bpf_attr` as `BPF_PROG_TEST_RUN` reads it.
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+}
+
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// Runs the steering program in the kernel (`BPF_PROG_TEST_RUN`) on one
+/// IP packet and returns what it returns, the flow hash the kernel takes
+/// modulo the number of queues: lets a test check that the program and
+/// [`crate::wire::steer::flow_hash`] agree. Needs the privileges of
+/// [`open_queues`].
+///
+/// # Errors
+/// `InvalidInput` for a packet that is neither IPv4 nor IPv6 or longer
+/// than 64 KiB; OS errors from `bpf(2)`.
+pub fn run_steering(packet: &[u8]) -> io::Result<u32> {
+    let ethertype: [u8; 2] = match packet.first().map(|b| b >> 4) {
+        Some(4) => [0x08, 0x00],
+        Some(6) => [0x86, 0xdd],
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not an IP packet",
+            ))
+        }
+    };
+    if packet.len() > 65535 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too long"));
+    }
+    // The test run takes an Ethernet frame and hands a socket filter the
+    // packet after its header, where a TUN device's packets start.
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&ethertype);
+    frame.extend_from_slice(packet);
+    let prog = load_steering()?;
+    let mut attr = TestRunAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        data_size_in: frame.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        repeat: 1,
+        ..TestRunAttr::default()
+    };
+    // SAFETY: bpf(BPF_PROG_TEST_RUN) reads `attr` and the frame it points
+    // to (no output buffer), writes `retval` and `duration` back into
+    // `attr`; all alive for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut TestRunAttr,
+            std::mem::size_of::<TestRunAttr>() as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("BPF_PROG_TEST_RUN: {e}")));
+    }
+    Ok(attr.retval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

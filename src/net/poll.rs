@@ -263,7 +263,11 @@ impl Poll {
     ) -> io::Result<()> {
         let (target, on) = self.watched(source)?;
         let mut regs = self.regs();
-        if regs.range((token, 0)..=(token, usize::MAX)).next().is_some() {
+        if regs
+            .range((token, 0)..=(token, usize::MAX))
+            .next()
+            .is_some()
+        {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "token already registered",
