@@ -47,9 +47,9 @@ fn kernel_echo_server(port: u16) {
 }
 
 /// Writes `data` on one thread while reading the echo on another.
-fn round_trip<S: Read + Write + Send + 'static>(mut w: S, mut r: S, data: Vec<u8>) -> Vec<u8>
+fn round_trip<S>(mut w: S, mut r: S, data: Vec<u8>) -> Vec<u8>
 where
-    S: HalfClose,
+    S: Read + Write + Send + 'static + HalfClose,
 {
     let writer = std::thread::spawn(move || {
         w.write_all(&data).expect("write");
@@ -87,7 +87,7 @@ fn tcp_both_ways(queues: usize) {
             let stack = Arc::clone(&stack);
             std::thread::spawn(move || {
                 let data = random_bytes(BYTES, 1 + i as u64);
-                let s = TcpStream::connect(&*stack, (KERNEL, 5001)).expect("connect");
+                let s = TcpStream::connect(&stack, (KERNEL, 5001)).expect("connect");
                 let got = round_trip(s.try_clone().unwrap(), s, data.clone());
                 assert_eq!(sha256(&got), sha256(&data), "client {i}: echo differs");
             })
@@ -99,7 +99,7 @@ fn tcp_both_ways(queues: usize) {
     let after_out = stack.queue_stats();
 
     // Kernel clients -> tunstack listener (bound on every queue).
-    let listener = TcpListener::bind(&*stack, (US, 7000)).expect("listen");
+    let listener = TcpListener::bind(&stack, (US, 7000)).expect("listen");
     let server = std::thread::spawn(move || {
         for _ in 0..CONNS {
             let (s, _) = listener.accept().expect("accept");
@@ -176,7 +176,7 @@ fn udp_both_ways_over_two_queues() {
     let stack = stack(2);
     // Kernel peers from many ports -> a tunstack socket bound on both
     // queues, which echoes each datagram back.
-    let sock = UdpSocket::bind(&*stack, (US, 5353)).expect("bind");
+    let sock = UdpSocket::bind(&stack, (US, 5353)).expect("bind");
     let echo = {
         let sock = sock.try_clone().unwrap();
         std::thread::spawn(move || {
@@ -217,7 +217,7 @@ fn udp_both_ways_over_two_queues() {
         }
     });
     for i in 0..32u32 {
-        let s = UdpSocket::bind(&*stack, (US, 0)).unwrap();
+        let s = UdpSocket::bind(&stack, (US, 0)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.connect((KERNEL, 6000)).unwrap();
         let msg = format!("ours {i}");
@@ -235,7 +235,7 @@ fn udp_both_ways_over_two_queues() {
 #[test]
 fn nonblocking_accept_takes_from_every_queue() {
     let stack = stack(2);
-    let listener = TcpListener::bind(&*stack, (US, 8080)).unwrap();
+    let listener = TcpListener::bind(&stack, (US, 8080)).unwrap();
     listener.set_nonblocking(true).unwrap();
     assert_eq!(
         listener.accept().unwrap_err().kind(),
@@ -353,7 +353,7 @@ fn poll_sees_listeners_and_connections_on_every_queue() {
     use tunstack::net::{Events, Interest, Poll, Token};
     let stack = stack(2);
     let kernel = std::net::TcpListener::bind((KERNEL, 5002)).unwrap();
-    let listener = TcpListener::bind(&*stack, (US, 9000)).unwrap();
+    let listener = TcpListener::bind(&stack, (US, 9000)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let poll = Poll::new(&stack);
     poll.register(&listener, Token(0), Interest::READABLE)
@@ -408,7 +408,7 @@ fn poll_sees_listeners_and_connections_on_every_queue() {
 #[test]
 fn udp_read_timeout_spans_every_queue() {
     let stack = stack(2);
-    let sock = UdpSocket::bind(&*stack, (US, 5454)).unwrap();
+    let sock = UdpSocket::bind(&stack, (US, 5454)).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let mut buf = [0u8; 64];
