@@ -428,3 +428,21 @@ fn udp_read_timeout_spans_every_queue() {
     }
     assert_eq!(queues_hit.len(), 2, "the datagrams came over both queues");
 }
+
+/// `Config::queues` outside 1..=MAX_QUEUES is refused with `InvalidInput`
+/// before any device is touched.
+#[test]
+fn queue_counts_out_of_range_are_invalid_input() {
+    common::enter_netns();
+    for queues in [0, tunstack::net::MAX_QUEUES + 1, usize::MAX] {
+        let e = Stack::open_tun(
+            &tunstack::device::TunConfig::default(),
+            Config {
+                queues,
+                ..Config::default()
+            },
+        )
+        .expect_err("refused");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{queues}: {e}");
+    }
+}
