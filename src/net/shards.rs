@@ -23,9 +23,13 @@
 //! sleep on one shard's condition variable; it sleeps in `ppoll(2)` on
 //! the socket's readiness eventfd, which is registered with every shard
 //! (`Tasks::attach_fd`), so whichever driver changes the socket wakes it.
-//! Async tasks register their waker with every shard; a `Poll` looks at
-//! every shard. With one queue none of this runs: the socket has one
-//! shard and the paths of a single stack are taken.
+//! (That is the fd `readiness_fd` returns: a foreign loop waiting on it
+//! while another thread blocks in `accept` on the same listener may find
+//! it cleared; readiness is a hint there anyway.) Async tasks register
+//! their waker with every shard; a `Poll` looks at every shard and sleeps
+//! on the stack's readiness fd, which every shard signals. With one queue
+//! none of this runs: the socket has one shard and the paths of a single
+//! stack are taken.
 
 use super::poll::Target;
 use super::wake::{EventFd, Slot};
@@ -75,7 +79,16 @@ pub(super) fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack>
             queue: q.index(),
             ..config.clone()
         };
-        started.push(Stack::start(Box::new(q), cfg, epoch)?);
+        match Stack::start(Box::new(q), cfg, epoch) {
+            Ok(s) => started.push(s),
+            Err(e) => {
+                // Stop the drivers already running before giving up.
+                for (s, d) in started {
+                    super::stop_shard(&s, Some(d));
+                }
+                return Err(e);
+            }
+        }
     }
     let group = |shards: &[(Arc<Shared>, _)]| Group {
         shards: shards.iter().map(|(s, _)| Arc::downgrade(s)).collect(),
