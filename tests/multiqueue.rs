@@ -446,3 +446,75 @@ fn queue_counts_out_of_range_are_invalid_input() {
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{queues}: {e}");
     }
 }
+
+/// IPv6 on two queues: our connections and the kernel's, every byte
+/// intact, both queues used.
+#[test]
+fn ipv6_connections_both_ways_over_two_queues() {
+    use common::{KERNEL6, US6};
+    use std::net::SocketAddrV6;
+    let stack = stack(2);
+    let kl = std::net::TcpListener::bind(SocketAddrV6::new(KERNEL6, 5004, 0, 0)).unwrap();
+    let kernel_side = std::thread::spawn(move || {
+        for _ in 0..8 {
+            let (mut s, _) = kl.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+        }
+    });
+    for i in 0..8u64 {
+        let data = random_bytes(16 * 1024, 300 + i);
+        let mut s = TcpStream::connect(&stack, SocketAddrV6::new(KERNEL6, 5004, 0, 0)).unwrap();
+        s.write_all(&data).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(sha256(&got), sha256(&data), "ours {i}");
+    }
+    kernel_side.join().unwrap();
+    let l = TcpListener::bind(&stack, SocketAddrV6::new(US6, 7200, 0, 0)).unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..8 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+        }
+    });
+    for i in 0..8u64 {
+        let data = random_bytes(16 * 1024, 400 + i);
+        let mut s = std::net::TcpStream::connect(SocketAddrV6::new(US6, 7200, 0, 0)).unwrap();
+        s.write_all(&data).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(sha256(&got), sha256(&data), "kernel's {i}");
+    }
+    server.join().unwrap();
+    let per = stack.queue_stats();
+    assert!(per.iter().all(|s| s.tcp_segments_in > 0), "{per:?}");
+}
+
+/// A datagram larger than the MTU arrives in fragments, which carry no
+/// ports past the first: the steering program puts every fragment on
+/// queue 0, which reassembles it, and the socket (bound on both queues)
+/// receives it whole.
+#[test]
+fn fragmented_datagrams_reassemble_on_queue_zero() {
+    let stack = stack(2);
+    let sock = UdpSocket::bind(&stack, (US, 5555)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 8192];
+    for src in 41000u16..41008 {
+        let k = std::net::UdpSocket::bind((KERNEL, src)).unwrap();
+        let data = random_bytes(4000, u64::from(src));
+        k.send_to(&data, (US, 5555)).unwrap();
+        let (n, from) = sock.recv_from(&mut buf).expect("reassembled datagram");
+        assert_eq!(from.port(), src);
+        assert_eq!(&buf[..n], &data[..]);
+    }
+    let per = stack.queue_stats();
+    assert_eq!(per[0].frag_reassembled, 8, "{per:?}");
+    assert_eq!(per[1].frag_received, 0, "no fragment on queue 1: {per:?}");
+}
