@@ -118,7 +118,8 @@ pub struct Config {
     /// Queues of a multiqueue TUN device (`IFF_MULTI_QUEUE`), one stack
     /// shard and driver thread each; 1 (the default) is a plain TUN with
     /// one driver. Read by [`Stack::open_tun`](crate::net::Stack::open_tun);
-    /// at most [`MAX_QUEUES`].
+    /// at most [`MAX_QUEUES`]. Every shard has the limits of this
+    /// configuration (connections, backlogs, reassembly memory) for itself.
     pub queues: usize,
     /// Which of the `queues` shards this interface is (set by `net`): its
     /// connections use local ports whose flows the kernel steers to this
