@@ -518,3 +518,14 @@ fn fragmented_datagrams_reassemble_on_queue_zero() {
     assert_eq!(per[0].frag_reassembled, 8, "{per:?}");
     assert_eq!(per[1].frag_received, 0, "no fragment on queue 1: {per:?}");
 }
+
+/// Echo requests land on whichever queue their bytes hash to; every
+/// shard answers them (they need no state).
+#[test]
+fn ping_is_answered_over_two_queues() {
+    let stack = stack(2);
+    common::run("ping", &["-c", "8", "-i", "0.01", "-W", "2", "10.0.0.2"]);
+    let per = stack.queue_stats();
+    let replies: u64 = per.iter().map(|s| s.icmp_echo_replies).sum();
+    assert!(replies >= 8, "{per:?}");
+}
