@@ -343,7 +343,7 @@ impl TcpStream {
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        TcpStream::connect_nonblocking_shared(Arc::clone(stack.shared()), addr.into())
+        TcpStream::connect_nonblocking_shared(super::shards::pick(stack.shared()), addr.into())
     }
 
     /// [`connect_nonblocking`](Self::connect_nonblocking) on the stack
@@ -369,7 +369,7 @@ impl TcpStream {
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
         let remote = addr;
-        let shared = Arc::clone(stack.shared());
+        let shared = super::shards::pick(stack.shared());
         let handle = {
             let mut iface = shared.lock();
             let now = shared.now();

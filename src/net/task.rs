@@ -174,6 +174,9 @@ impl TcpListener {
     /// `NotConnected` if the connection vanished between the handshake and
     /// the accept.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        if super::shards::is_sharded(self.shared()) {
+            return self.poll_accept_any(cx);
+        }
         let shared = self.shared();
         let mut iface = shared.lock();
         match self.try_accept(&mut iface) {
@@ -200,12 +203,12 @@ impl TcpListener {
     /// # Errors
     /// Creating the eventfd failed.
     pub fn readiness_fd(&self) -> io::Result<Arc<EventFd>> {
-        self.shared().tasks.fd(Target::Listener(self.port()))
+        super::shards::target_fd(&self.shards(), Target::Listener(self.port()))
     }
 
     /// Stops signalling [`readiness_fd`](Self::readiness_fd).
     pub fn drop_readiness_fd(&self) {
-        self.shared().tasks.drop_fd(Target::Listener(self.port()));
+        super::shards::drop_target_fd(&self.shards(), Target::Listener(self.port()));
     }
 }
 
@@ -242,6 +245,9 @@ impl UdpSocket {
         buf: &mut [u8],
         peek: bool,
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        if super::shards::is_sharded(self.shared()) {
+            return self.poll_recv_any(cx, buf, peek);
+        }
         let shared = self.shared();
         let mut iface = shared.lock();
         match self.try_recv(&mut iface, buf, peek) {
@@ -289,12 +295,12 @@ impl UdpSocket {
     /// # Errors
     /// Creating the eventfd failed.
     pub fn readiness_fd(&self) -> io::Result<Arc<EventFd>> {
-        self.shared().tasks.fd(Target::Udp(self.port()))
+        super::shards::target_fd(&self.shards(), Target::Udp(self.port()))
     }
 
     /// Stops signalling [`readiness_fd`](Self::readiness_fd).
     pub fn drop_readiness_fd(&self) {
-        self.shared().tasks.drop_fd(Target::Udp(self.port()));
+        super::shards::drop_target_fd(&self.shards(), Target::Udp(self.port()));
     }
 }
 

@@ -35,6 +35,8 @@ mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
 #[cfg(test)]
+mod queue_tests;
+#[cfg(test)]
 mod sim_path_tests;
 #[cfg(test)]
 mod sim_tests;
@@ -43,6 +45,7 @@ mod sim_wan_tests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::wire::steer::MAX_QUEUES;
 pub use demux::{SocketHandle, MAX_BACKLOG};
 pub use events::SocketEvents;
 pub use frag::{Expired, FragLimits, Fragment, Reassembled, Reassembler, QUOTE_V4, QUOTE_V6};
@@ -112,6 +115,16 @@ pub struct Config {
     pub udp_queue: usize,
     /// Fragment reassembly limits (memory caps, timeouts).
     pub frag: FragLimits,
+    /// Queues of a multiqueue TUN device (`IFF_MULTI_QUEUE`), one stack
+    /// shard and driver thread each; 1 (the default) is a plain TUN with
+    /// one driver. Read by [`Stack::open_tun`](crate::net::Stack::open_tun);
+    /// at most [`MAX_QUEUES`]. Every shard has the limits of this
+    /// configuration (connections, backlogs, reassembly memory) for itself.
+    pub queues: usize,
+    /// Which of the `queues` shards this interface is (set by `net`): its
+    /// connections use local ports whose flows the kernel steers to this
+    /// queue ([`crate::wire::steer`]).
+    pub queue: usize,
 }
 
 impl Default for Config {
@@ -136,6 +149,8 @@ impl Default for Config {
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
             frag: FragLimits::default(),
+            queues: 1,
+            queue: 0,
         }
     }
 }
