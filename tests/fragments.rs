@@ -4,7 +4,9 @@
 //! tunstack `UdpSocket` intact; forged overlapping, tiny and never-completed
 //! trains (built with etherparse, sent from a raw socket) must be dropped,
 //! counted under their own counters and freed by the reassembly timeout,
-//! without ever reaching the socket.
+//! without ever reaching the socket. A train that times out after its
+//! first fragment arrived earns the kernel an ICMP / ICMPv6 Time Exceeded
+//! (code 1) quoting that fragment, seen on a raw ICMP socket.
 
 mod common;
 #[path = "common/forge.rs"]
@@ -156,3 +158,193 @@ per_family!(
     kernel_fragmented_udp_datagrams_arrive_intact,
     forged_overlapping_tiny_and_unfinished_trains_are_dropped_counted_and_freed,
 );
+
+/// A raw ICMP (or ICMPv6) socket on the kernel side: sees every ICMP
+/// message the kernel receives, so a test checks what tunstack sent as
+/// the kernel got it.
+struct IcmpListener {
+    fd: i32,
+    v6: bool,
+}
+
+impl IcmpListener {
+    fn new(v6: bool) -> IcmpListener {
+        let (family, proto) = if v6 {
+            (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+        } else {
+            (libc::AF_INET, libc::IPPROTO_ICMP)
+        };
+        // SAFETY: plain socket(2).
+        let fd = unsafe { libc::socket(family, libc::SOCK_RAW, proto) };
+        assert!(
+            fd >= 0,
+            "raw ICMP socket: {}",
+            std::io::Error::last_os_error()
+        );
+        IcmpListener { fd, v6 }
+    }
+
+    /// The next ICMP message (type, code, body after the 8-byte header)
+    /// of `kind`, waiting at most `timeout`.
+    fn next(&self, kind: u8, timeout: Duration) -> Option<(u8, u8, Vec<u8>)> {
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) } <= 0 {
+                continue;
+            }
+            let mut buf = vec![0u8; 2048];
+            // SAFETY: a valid buffer of the stated length.
+            let n = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                continue;
+            }
+            buf.truncate(n as usize);
+            // An IPv4 raw socket hands over the IP header too.
+            let at = if self.v6 {
+                0
+            } else {
+                usize::from(buf[0] & 0x0f) * 4
+            };
+            let Some(msg) = buf.get(at..) else { continue };
+            if msg.len() >= 8 && msg[0] == kind {
+                return Some((msg[0], msg[1], msg[8..].to_vec()));
+            }
+        }
+    }
+}
+
+impl Drop for IcmpListener {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// A UDP header to our port with a length promising more than arrives.
+fn udp_head(len: u16) -> Vec<u8> {
+    let mut h = vec![0u8; 8];
+    h[0..2].copy_from_slice(&4000u16.to_be_bytes());
+    h[2..4].copy_from_slice(&PORT.to_be_bytes());
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h
+}
+
+fn short_timeouts() -> Config {
+    Config {
+        frag: FragLimits {
+            timeout_v4: tunstack::time::Duration::from_secs(2),
+            timeout_v6: tunstack::time::Duration::from_secs(2),
+            ..FragLimits::default()
+        },
+        ..Config::default()
+    }
+}
+
+#[test]
+fn an_expired_v4_train_earns_the_kernel_a_time_exceeded_quoting_its_first_fragment() {
+    // RFC 792 and Linux's ip_expire: only a train whose offset-0 fragment
+    // arrived is answered, with type 11 code 1 quoting that fragment.
+    let stack = netns_with(short_timeouts());
+    let _sock = UdpSocket::bind(&stack, ("0.0.0.0", PORT)).unwrap();
+    let icmp = IcmpListener::new(false);
+    let forger = Forger::new();
+    let mut first = udp_head(2000);
+    first.extend_from_slice(&[0x11; 1000]);
+    let first = ipv4_fragment(KERNEL, 0x4242, IpNumber::UDP, 0, true, &first);
+    forger.send(&first);
+    // A second train has only a later fragment: it expires silently.
+    forger.send(&ipv4_fragment(
+        KERNEL,
+        0x4343,
+        IpNumber::UDP,
+        1008,
+        false,
+        &[0x22; 16],
+    ));
+    let (kind, code, quote) = icmp
+        .next(11, Duration::from_secs(20))
+        .expect("the kernel receives a Time Exceeded");
+    assert_eq!(code, 1, "fragment reassembly time exceeded");
+    // The quote is the first fragment as sent, cut at 548 bytes (an
+    // error within 576, RFC 1812 §4.3.2.3).
+    assert_eq!((kind, quote.len()), (11, 548));
+    assert_eq!(quote[..], first[..548]);
+    let s = wait_for(&stack, |s| s.frag_timeout >= 2);
+    assert_eq!((s.frag_timeout, s.frag_time_exceeded_sent), (2, 1), "{s:?}");
+    assert_eq!(icmp.next(11, Duration::from_millis(500)), None, "only one");
+}
+
+/// A forged IPv6 fragment to tunstack from the kernel's address: the
+/// fixed header, a fragment header, then `data`.
+fn raw_ipv6_fragment(ident: u32, offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[44, 64]);
+    p.extend_from_slice(&KERNEL6.octets());
+    p.extend_from_slice(&US6.octets());
+    p.extend_from_slice(&[17, 0]);
+    p.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    p.extend_from_slice(&ident.to_be_bytes());
+    p.extend_from_slice(data);
+    p
+}
+
+/// Sends a whole IPv6 packet (header included) from a raw socket.
+fn send_raw6(packet: &[u8]) {
+    // SAFETY: plain socket(2); IPPROTO_RAW implies IPV6_HDRINCL.
+    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut to: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    to.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    to.sin6_addr.s6_addr = US6.octets();
+    // SAFETY: valid buffer and address for the duration of the call.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            packet.as_ptr().cast(),
+            packet.len(),
+            0,
+            (&to as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: we own the descriptor.
+    unsafe { libc::close(fd) };
+    assert_eq!(n, packet.len() as isize, "sendto: {err}");
+}
+
+#[test]
+fn an_expired_v6_train_earns_the_kernel_a_time_exceeded_quoting_its_first_fragment() {
+    // RFC 8200 §4.5 and Linux's ip6_expire_frag_queue: ICMPv6 type 3
+    // code 1, quoting the first fragment (fragment header included).
+    let stack = netns_with(short_timeouts());
+    let _sock = UdpSocket::bind(&stack, "[::]:9000").unwrap();
+    let icmp = IcmpListener::new(true);
+    let mut data = udp_head(3000);
+    data.extend_from_slice(&[0x33; 1400]);
+    let first = raw_ipv6_fragment(0x0bad_cafe, 0, true, &data);
+    send_raw6(&first);
+    send_raw6(&raw_ipv6_fragment(0x0bad_f00d, 1408, false, &[0x44; 16]));
+    let (_, code, quote) = icmp
+        .next(3, Duration::from_secs(20))
+        .expect("the kernel receives a Time Exceeded");
+    assert_eq!(code, 1, "fragment reassembly time exceeded");
+    // The error fits the minimum MTU: 1280 − 40 − 8 bytes of quote.
+    assert_eq!(quote.len(), 1232);
+    assert_eq!(quote[..], first[..1232]);
+    let s = wait_for(&stack, |s| s.frag_timeout >= 2);
+    assert_eq!((s.frag_timeout, s.frag_time_exceeded_sent), (2, 1), "{s:?}");
+    assert_eq!(icmp.next(3, Duration::from_millis(500)), None, "only one");
+}

@@ -90,7 +90,8 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
 /// and are not repeated. Checksums of a reassembled datagram are always
 /// verified: no device vouches for them.
 fn fragment(iface: &mut Interface, now: Instant, ip: &Ipv6Packet<'_>, frag: FragmentHeader) {
-    let Some(data) = ip.packet.get(frag.at + 8..) else {
+    let (Some(header), Some(data)) = (ip.packet.get(..frag.at + 8), ip.packet.get(frag.at + 8..))
+    else {
         iface.stats.frag_malformed += 1;
         return;
     };
@@ -104,7 +105,8 @@ fn fragment(iface: &mut Interface, now: Instant, ip: &Ipv6Packet<'_>, frag: Frag
         offset,
         frag.more,
         data,
-    );
+    )
+    .with_header(header);
     let Some(d) = iface.frag.push(now, &piece, &mut iface.stats) else {
         return;
     };
@@ -266,11 +268,25 @@ fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
     }
 }
 
-fn queue_icmp(iface: &mut Interface, dst: Ipv6Addr, msg: &Icmpv6Message<'_>) {
+/// RFC 8200 §4.5, RFC 4443 §3.3 (Time Exceeded, code 1): a train from
+/// `dst` timed out after its first fragment arrived; `quote` is that
+/// fragment as received (through its fragment header, and the start of
+/// its data). Rate-limited with every other reply. Returns true if it
+/// was queued.
+pub(super) fn reassembly_time_exceeded(iface: &mut Interface, dst: Ipv6Addr, quote: &[u8]) -> bool {
+    let msg = icmpv6::error(
+        icmpv6::TIME_EXCEEDED,
+        icmpv6::CODE_REASSEMBLY_TIME_EXCEEDED,
+        0,
+        quote,
+    );
+    queue_icmp(iface, dst, &msg)
+}
+
+fn queue_icmp(iface: &mut Interface, dst: Ipv6Addr, msg: &Icmpv6Message<'_>) -> bool {
     let mut message = vec![0u8; msg.len()];
-    if msg.emit(&mut message, iface.cfg.addr6, dst).is_ok() {
-        iface.queue_reply(Reply::Icmpv6 { dst, message });
-    }
+    msg.emit(&mut message, iface.cfg.addr6, dst).is_ok()
+        && iface.queue_reply(Reply::Icmpv6 { dst, message })
 }
 
 /// The one IPv6 packet builder: `pkt[IPV6_HEADER_LEN..]` already holds the

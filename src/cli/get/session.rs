@@ -135,11 +135,15 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     }
     drop(client);
     let stack_stats = stack.stats();
+    let queue_stats = stack.queue_stats();
     // Let our FIN / the peer's FIN be acknowledged before the device goes away.
     stack.shutdown(Duration::from_secs(2));
     if a.stats {
         if let Some(f) = &last {
             report::print_stats(&stack_stats, f.info.as_ref());
+            for line in report::queue_lines(&queue_stats) {
+                eprintln!("  {line}");
+            }
             report::print_series(&f.series);
         }
     }
