@@ -46,7 +46,7 @@
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
 #   BENCH_ROWS   regular expression of the row keys to run [all], e.g.
-#                '^ts6?_(send|recv)' for the IPv4 and IPv6 bulk rows
+#                '^(ts6?|ts4mss6)_(send|recv)' for the IPv4 and IPv6 bulk rows
 #
 # WAN (--wan): tunstack and the kernel's TCP over the same emulated path
 # (scripts/wan.sh: the userspace delay line of examples/wan between a
@@ -921,6 +921,16 @@ for m in $MTUS; do
     row "ts6_recv_off_$m" "kernel → tunstack over IPv6, offload" "$m" \
         "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1 --family 6" \
         -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1 --family 6
+    # IPv4 with the IPv6 rows' MSS (an MTU 20 bytes smaller: IPv6's header
+    # is 40 bytes, IPv4's 20), so the IPv6 / IPv4 gap splits into what the
+    # smaller segments cost and what the rest of IPv6 costs; its IPv6 /
+    # IPv4 column is the IPv6 row over this one.
+    row "ts4mss6_send_$m" "tunstack → kernel over IPv4 at IPv6's MSS (MTU − 20)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $((m - 20)) --mib $MIB" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$((m - 20))" --mib "$MIB"
+    row "ts4mss6_recv_$m" "kernel → tunstack over IPv4 at IPv6's MSS (MTU − 20)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $((m - 20)) --mib $MIB" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$((m - 20))" --mib "$MIB"
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"
@@ -1075,6 +1085,7 @@ table() {
         raw="" veth="" smol="" v6=""
         case "$key" in
             ts6_*) v6="$(ratio "$key" "ts_${key#ts6_}")" ;;
+            ts4mss6_*) v6="$(ratio "ts6_${key#ts4mss6_}" "$key")" ;;
         esac
         case "$key" in
             ts_send_*)

@@ -73,7 +73,15 @@ pub(super) fn send(
     follow: Option<usize>,
     observed: Option<&Shared>,
 ) -> Result<Response<Traced>, Failure> {
+    // `%{url_effective}` shows the userinfo as given (as curl does);
+    // messages never do.
     let url = req.url.to_string();
+    let shown = req.url.redacted();
+    if verbose {
+        if let Some(user) = basic_user(&req) {
+            eprintln!("* Server auth using Basic with user '{user}'");
+        }
+    }
     let record = |f: &dyn Fn(&mut super::writeout::Observed)| {
         if let Some(o) = observed {
             o.update(|o| f(o));
@@ -82,13 +90,14 @@ pub(super) fn send(
     record(&|o| o.url = url.clone());
     let resp = match follow {
         Some(max) => client.send_following_with(req, max, |head, next| {
-            let next_url = format!("http://{}{}", next.host_header(), next.path);
+            let next_url = next.to_string();
             record(&|o| {
                 o.heads.push(head.clone());
                 o.url = next_url.clone();
             });
             if verbose {
                 print_head(head);
+                let next = next.redacted();
                 eprintln!("* Following the {} redirect to {next}", head.status);
             }
         }),
@@ -98,7 +107,7 @@ pub(super) fn send(
         if exit::is_refused(&e) {
             record(&|o| o.refused = true);
         }
-        failure(exit::for_http(&e), format!("{url}: {e}"))
+        failure(exit::for_http(&e), format!("{shown}: {e}"))
     })?;
     // The connection's addresses, also when it was reused (no connect
     // recorded them for this transfer).
@@ -115,6 +124,23 @@ pub(super) fn send(
         print_head(&resp.head);
     }
     Ok(resp)
+}
+
+/// The user named by Basic credentials `req` sends, for `-v` (curl's
+/// "Server auth using Basic with user"): the URL's userinfo unless a
+/// header (`-u`, `-H`) replaces it, then the user `-u` gave.
+fn basic_user(req: &Request) -> Option<String> {
+    let header = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+    match header {
+        None => {
+            let (user, _) = req.url.credentials()?;
+            Some(String::from_utf8_lossy(&user).into_owned())
+        }
+        Some(_) => None,
+    }
 }
 
 fn print_head(head: &http::Head) {
@@ -138,7 +164,7 @@ pub(super) fn fetch(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<Fetched, Failure> {
-    let url = req.url.to_string();
+    let url = req.url.redacted();
     let mut resp = send(
         client,
         req,

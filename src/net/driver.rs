@@ -1,8 +1,9 @@
-//! The driver thread: the only code that touches the device. It sleeps in
-//! `ppoll(2)` on the device fd and the wake eventfd until the interface's
-//! next timer, then lets the interface read a batch, run timers and write,
-//! and wakes blocked users if anything happened. (A writer on an idle
-//! connection sends its segment itself, `Shared::transmit`; the device
+//! The driver thread: the only code that touches the device, unless an
+//! async runtime drives it while the thread stands by (`task::standby`).
+//! It sleeps in `ppoll(2)` on the device fd and the wake eventfd until the
+//! interface's next timer, then lets the interface read a batch, run timers
+//! and write, and wakes blocked users if anything happened. (A writer on an
+//! idle connection sends its segment itself, `Shared::transmit`; the device
 //! lives in `Shared` for that, locked under the interface lock.)
 
 use super::Shared;
@@ -28,32 +29,10 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let (activity, deadline) = {
-            let mut iface = shared.lock_driver();
-            let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
-            let now = shared.now();
-            // Without an fd the device can only be polled by reading it.
-            let activity = if dev_ready || dev_fd.is_none() {
-                iface.poll(now, &mut **device)
-            } else {
-                iface.poll_output(now, &mut **device)
-            };
-            drop(device);
-            if activity {
-                shared.tasks.collect(&mut iface, &mut ready);
-            }
-            let next = iface.poll_at();
-            // Published under the lock: a writer that arms an earlier timer
-            // after this sees it and wakes us.
-            shared.driver_deadline.store(
-                next.map_or(u64::MAX, |t| t.total_micros()),
-                Ordering::SeqCst,
-            );
-            (
-                activity,
-                next.map(|t| t.saturating_duration_since(shared.now())),
-            )
-        };
+        // Without an fd the device can only be polled by reading it.
+        let Round {
+            activity, deadline, ..
+        } = round(&shared, dev_ready || dev_fd.is_none(), &mut ready);
         if activity {
             shared.notify_waiters();
             ready.signal();
@@ -68,7 +47,12 @@ pub(super) fn run(shared: Arc<Shared>) {
             (Some(_), d) => d,
         };
         let woken;
-        (dev_ready, woken) = wait(dev_fd, wake_fd, timeout);
+        // While an async runtime drives the device, the thread stands by
+        // for timers, pokes and a stalled runtime (see `task::standby`).
+        (dev_ready, woken) = match super::task::standby(&shared, dev_fd, wake_fd) {
+            Some(r) => r,
+            None => wait(dev_fd, wake_fd, timeout),
+        };
         // Drained before the next poll, never after it: a poke that
         // arrives during that poll stays pending for the next ppoll.
         if woken {
@@ -80,7 +64,7 @@ pub(super) fn run(shared: Arc<Shared>) {
 /// Sleeps until `dev` is readable, `wake` is signalled, or `timeout`;
 /// returns (device readable, wake fd signalled). An error counts as both,
 /// so the caller reads and drains rather than miss anything.
-fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) -> (bool, bool) {
+pub(super) fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) -> (bool, bool) {
     let mut fds = [
         libc::pollfd {
             fd: wake,
@@ -113,4 +97,49 @@ fn wait(dev: Option<RawFd>, wake: RawFd, timeout: Option<Duration>) -> (bool, bo
     }
     let ready = |p: &libc::pollfd| p.revents != 0;
     (ready(&fds[1]), ready(&fds[0]))
+}
+
+/// What one [`round`] did.
+pub(super) struct Round {
+    /// Anything happened that a waiting user might care about.
+    pub(super) activity: bool,
+    /// Time until the next timer.
+    pub(super) deadline: Option<Duration>,
+    /// The device was read for a whole batch: more may be waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(super) more: bool,
+}
+
+/// One poll of the interface under the lock: reads the device if `read`
+/// (else only runs timers and writes), gathers the wakers and eventfds to
+/// signal into `ready`, and publishes the next deadline. The caller
+/// signals (`notify_waiters`, `ready.signal()`) after it.
+pub(super) fn round(shared: &Shared, read: bool, ready: &mut super::wake::Ready) -> Round {
+    let mut iface = shared.lock_driver();
+    let mut device = shared.device.lock().unwrap_or_else(|p| p.into_inner());
+    let now = shared.now();
+    let reads = |s: &crate::stack::Stats| s.rx_packets + s.rx_empty + s.rx_errors;
+    let before = reads(iface.stats());
+    let activity = if read {
+        iface.poll(now, &mut **device)
+    } else {
+        iface.poll_output(now, &mut **device)
+    };
+    drop(device);
+    let more = reads(iface.stats()).saturating_sub(before) >= crate::stack::RX_BATCH as u64;
+    if activity {
+        shared.tasks.collect(&mut iface, ready);
+    }
+    let next = iface.poll_at();
+    // Published under the lock: a writer that arms an earlier timer
+    // after this sees it and wakes the driver.
+    shared.driver_deadline.store(
+        next.map_or(u64::MAX, |t| t.total_micros()),
+        Ordering::SeqCst,
+    );
+    Round {
+        activity,
+        deadline: next.map(|t| t.saturating_duration_since(shared.now())),
+        more,
+    }
 }

@@ -29,6 +29,8 @@ pub use listener::TcpListener;
 pub(crate) use poll::Target;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
+#[cfg(feature = "tokio")]
+pub(crate) use task::Claim;
 pub use udp::UdpSocket;
 pub use wake::EventFd;
 pub(crate) use wake::Tasks;

@@ -119,7 +119,7 @@ impl TcpStream {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(super) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 
@@ -409,23 +409,55 @@ impl TcpStream {
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
         let mut wake = false;
+        // While it waits, the reader posts `buf` for the device to read
+        // data straight into (`stack::direct`); every access to it goes
+        // through this one pointer, under the lock, while not posted.
+        let (addr, len) = (buf.as_mut_ptr(), buf.len());
+        let mut posted = false;
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
                     return Some(Err(error::not_connected()));
                 };
+                if posted {
+                    posted = false;
+                    if let Some(n @ 1..) = tcb.take_posted(addr as usize) {
+                        wake = tcb.wants_transmit();
+                        return Some(Ok(n));
+                    }
+                }
+                // SAFETY: `addr..+len` is `buf`, not posted at this point.
+                let buf = unsafe { std::slice::from_raw_parts_mut(addr, len) };
                 match tcb.recv(buf) {
                     Ok(n) => {
                         wake = tcb.wants_transmit();
                         Some(Ok(n))
                     }
                     Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
-                    Err(RecvError::WouldBlock) => None,
+                    Err(RecvError::WouldBlock) => {
+                        // SAFETY: `buf` stays borrowed, and untouched, until
+                        // the posting is withdrawn under the lock: by the
+                        // next call of this closure or below.
+                        posted = unsafe { tcb.post_recv(addr as usize, len) };
+                        None
+                    }
                     Err(e) => Some(Err(error::recv(e))),
                 }
             },
         );
+        if posted {
+            // Timed out (or the stack stopped) while posted: withdraw, and
+            // return what arrived in the meantime.
+            let n = self
+                .with_tcb(|t| t.take_posted(addr as usize))
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            if n > 0 {
+                return Ok(n);
+            }
+        }
         if wake {
             // Reading opened the window: let the driver send the update.
             self.inner.shared.waker.wake();

@@ -7,6 +7,16 @@
 //! interface lock, so a change the driver makes in between is never
 //! missed. Nothing is consumed unless the operation completes: a future
 //! dropped while pending loses no bytes, datagrams or connections.
+//!
+//! An async runtime can also drive the device itself ([`Drive`]): its
+//! reactor waits for the device to be readable and a task runs the poll
+//! ([`runtime_round`]), so a segment is read, processed and handed to the
+//! waiting task on the runtime's own thread, with no wake-up crossing
+//! threads. The driver thread then stands by ([`standby`]): it services
+//! timers and pokes (output the runtime's tasks leave to it), and polls
+//! the device itself whenever the runtime leaves it unread for [`GRACE`]
+//! (a runtime thread blocked in a system call, a current-thread runtime
+//! outside `block_on`), until the runtime polls again.
 
 use super::error;
 use super::wake::{EventFd, Slot};
@@ -15,9 +25,11 @@ use crate::stack::Interface;
 use crate::tcp::{RecvError, SendError};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// Registers the task for `slot` of `target` and returns `Pending`, or an
 /// error if the stack has stopped (nothing would ever wake it).
@@ -96,10 +108,16 @@ impl TcpStream {
         let Some(tcb) = iface.tcp_mut(h) else {
             return Poll::Ready(Err(error::not_connected()));
         };
+        // As the blocking write: a request or response on an idle
+        // connection leaves from this thread, at once; bulk data is left
+        // to the driver, which overlaps sending with the next copy.
+        let idle = tcb.send_queue() == 0;
         match tcb.send(buf) {
             Ok(n) => {
                 drop(iface);
-                if n > 0 {
+                if n > 0 && idle {
+                    shared.transmit();
+                } else if n > 0 {
                     shared.waker.wake();
                 }
                 Poll::Ready(Ok(n))
@@ -283,5 +301,201 @@ impl UdpSocket {
     /// Stops signalling [`readiness_fd`](Self::readiness_fd).
     pub fn drop_readiness_fd(&self) {
         super::shards::drop_target_fd(&self.shards(), Target::Udp(self.port()));
+    }
+}
+
+/// How long the standing-by driver thread leaves a readable device to the
+/// runtime before it reads it itself. Also how often it checks, while the
+/// device stays readable (a bulk transfer), that the runtime still runs.
+const GRACE: Duration = Duration::from_millis(1);
+
+/// No value (for the `u64` fields of [`Drive`]).
+const NONE: u64 = u64::MAX;
+
+/// The hand-over between the driver thread and an async runtime that
+/// drives the device (one per stack).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) struct Drive {
+    /// A runtime's driver task holds the claim.
+    driven: AtomicBool,
+    /// The runtime could not drive this stack (no fd, no I/O driver).
+    unavailable: AtomicBool,
+    /// Polls of the runtime's driver task: proof of life.
+    beat: AtomicU64,
+    /// `beat` when the thread last found the runtime stalled; it drives
+    /// as usual until the beat moves on.
+    stalled_at: AtomicU64,
+    /// The stack time (µs) the standing-by thread sleeps until; a runtime
+    /// round that arms an earlier timer pokes it.
+    standby_until: AtomicU64,
+    /// The driver task, woken when the stack stops.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Default for Drive {
+    fn default() -> Drive {
+        Drive {
+            driven: AtomicBool::new(false),
+            unavailable: AtomicBool::new(false),
+            beat: AtomicU64::new(0),
+            stalled_at: AtomicU64::new(NONE),
+            standby_until: AtomicU64::new(NONE),
+            task: Mutex::new(None),
+        }
+    }
+}
+
+impl Drive {
+    pub(super) fn task_waker(&self) -> Option<Waker> {
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// THE HOOK for the driver thread, in place of its `ppoll`: while a
+/// runtime drives the device, waits for what the thread still owns and
+/// returns what to poll next as (read the device, drain the wake fd):
+/// a poke, a timer, or a device the runtime left unread for [`GRACE`].
+/// `None` when no runtime drives (or it is stalled): the thread waits and
+/// polls as usual.
+pub(super) fn standby(shared: &Shared, dev: Option<RawFd>, wake: RawFd) -> Option<(bool, bool)> {
+    let d = &shared.tasks.drive;
+    loop {
+        let beat = d.beat.load(Ordering::SeqCst);
+        if shared.stop.load(Ordering::Acquire)
+            || !d.driven.load(Ordering::SeqCst)
+            || d.stalled_at.load(Ordering::SeqCst) == beat
+        {
+            // Every runtime round pokes while the thread does not say
+            // what it sleeps until.
+            d.standby_until.store(NONE, Ordering::SeqCst);
+            return None;
+        }
+        // Say what we sleep until, then look again: a runtime round that
+        // published an earlier deadline meanwhile either saw this and
+        // pokes, or is seen here (both orders are SeqCst).
+        let until = loop {
+            let until = shared.driver_deadline.load(Ordering::SeqCst);
+            d.standby_until.store(until, Ordering::SeqCst);
+            if shared.driver_deadline.load(Ordering::SeqCst) == until {
+                break until;
+            }
+        };
+        let timeout = (until != NONE)
+            .then(|| Duration::from_micros(until.saturating_sub(shared.now().total_micros())));
+        if timeout == Some(Duration::ZERO) {
+            return Some((false, false));
+        }
+        let (readable, poked) = super::driver::wait(dev, wake, timeout);
+        if poked {
+            return Some((false, true));
+        }
+        if !readable || shared.now().total_micros() >= until {
+            return Some((false, false)); // the timer
+        }
+        // The runtime reads the device; pokes still come first.
+        let (_, poked) = super::driver::wait(None, wake, Some(GRACE));
+        if poked {
+            return Some((false, true));
+        }
+        if d.beat.load(Ordering::SeqCst) == beat {
+            // The runtime did not run: read the device ourselves until it
+            // polls again.
+            d.stalled_at.store(beat, Ordering::SeqCst);
+            return Some((true, false));
+        }
+    }
+}
+
+/// The runtime side of [`Drive`]: a driver task holds it while it drives
+/// the device; dropping it hands the device back to the thread.
+#[cfg(feature = "tokio")]
+pub(crate) struct Claim(Arc<Shared>);
+
+#[cfg(feature = "tokio")]
+impl Claim {
+    /// Whether a runtime could claim `shared`'s device (cheap: two
+    /// loads, for every poll of a tokio socket).
+    pub(crate) fn wanted(shared: &Shared) -> bool {
+        let d = &shared.tasks.drive;
+        !d.driven.load(Ordering::Relaxed) && !d.unavailable.load(Ordering::Relaxed)
+    }
+
+    /// Claims the device of `shared` for a runtime, with its fd; `None`
+    /// if a runtime drives it already or it cannot be driven so.
+    pub(crate) fn take(shared: &Arc<Shared>) -> Option<(Claim, RawFd)> {
+        let d = &shared.tasks.drive;
+        if !Claim::wanted(shared) {
+            return None;
+        }
+        // The device is locked only under the interface lock.
+        let iface = shared.lock();
+        let fd = shared
+            .device
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_raw_fd();
+        drop(iface);
+        let Some(fd) = fd else {
+            d.unavailable.store(true, Ordering::Relaxed);
+            return None;
+        };
+        d.driven
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .ok()?;
+        Some((Claim(Arc::clone(shared)), fd))
+    }
+
+    /// Gives up for good: this stack stays with its thread.
+    pub(crate) fn unavailable(self) {
+        self.0
+            .tasks
+            .drive
+            .unavailable
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// Called at every poll of the driver task, with its waker: counts a
+    /// beat (the task runs), and returns false once the stack stopped.
+    pub(crate) fn beat(&self, waker: &Waker) -> bool {
+        let d = &self.0.tasks.drive;
+        d.beat.fetch_add(1, Ordering::SeqCst);
+        let mut task = d.task.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *task {
+            Some(w) => w.clone_from(waker),
+            None => *task = Some(waker.clone()),
+        }
+        drop(task);
+        !self.0.stop.load(Ordering::Acquire)
+    }
+
+    /// Polls the interface from the runtime, reading the device: wakes
+    /// the tasks (on this thread) and threads whose sockets changed.
+    /// Returns true if a whole batch was read (more may be waiting).
+    pub(crate) fn round(&self) -> bool {
+        let shared = &*self.0;
+        let mut ready = super::wake::Ready::default();
+        let r = super::driver::round(shared, true, &mut ready);
+        if r.activity {
+            shared.notify_waiters();
+            ready.signal();
+        }
+        // A timer earlier than the standing-by thread sleeps until (the
+        // delayed ACK of what just arrived, say): wake it to arm it.
+        let next = shared.driver_deadline.load(Ordering::SeqCst);
+        if next != NONE && next < shared.tasks.drive.standby_until.load(Ordering::SeqCst) {
+            shared.waker.wake();
+        }
+        r.more
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let d = &self.0.tasks.drive;
+        d.driven.store(false, Ordering::SeqCst);
+        d.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The thread stands by: make it look again.
+        self.0.waker.wake();
     }
 }

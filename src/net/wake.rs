@@ -54,6 +54,8 @@ pub(crate) struct Tasks {
     /// The stack-wide readiness fd, signalled after every poll that did
     /// something (see [`Stack::readiness_fd`](super::Stack::readiness_fd)).
     stack: Mutex<Option<Arc<EventFd>>>,
+    /// Whether an async runtime drives the device (see `task::standby`).
+    pub(crate) drive: super::task::Drive,
 }
 
 /// What one notification must signal, gathered under the interface lock
@@ -245,6 +247,10 @@ impl Tasks {
             ready.fds.push(Arc::clone(f));
         }
         self.recount(0);
+        // A runtime's driver task hears it too, and ends.
+        if let Some(w) = self.drive.task_waker() {
+            ready.wakers.push(w);
+        }
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Stats {
     /// Segments whose payload the device read straight into the receive
     /// buffer (copy-once receive).
     pub rx_direct: u64,
+    /// Of those, segments read into the buffer of a reader waiting for
+    /// them (its posted buffer) rather than into the receive ring.
+    pub rx_posted: u64,
     /// Reads into a receive buffer whose packet turned out to be for
     /// another path, and was copied back out.
     pub rx_direct_missed: u64,
@@ -82,6 +85,11 @@ pub struct Stats {
     pub frag_too_many: u64,
     /// Trains that never completed, freed by the reassembly timeout.
     pub frag_timeout: u64,
+    /// Of those, trains whose first fragment had arrived and whose source
+    /// was sent an ICMP / ICMPv6 Time Exceeded (code 1); the others were
+    /// refused by the reply rate limit (`replies_rate_limited`) or had no
+    /// first fragment.
+    pub frag_time_exceeded_sent: u64,
 
     /// TCP: segment shorter than 20 bytes or than the header its data
     /// offset claims.
@@ -216,6 +224,7 @@ impl Stats {
             ("tx_errors", self.tx_errors),
             ("rx_empty", self.rx_empty),
             ("rx_direct", self.rx_direct),
+            ("rx_posted", self.rx_posted),
             ("rx_direct_missed", self.rx_direct_missed),
             ("ip_truncated", self.ip_truncated),
             ("ip_bad_version", self.ip_bad_version),
@@ -238,6 +247,7 @@ impl Stats {
             ("frag_total_limit", self.frag_total_limit),
             ("frag_too_many", self.frag_too_many),
             ("frag_timeout", self.frag_timeout),
+            ("frag_time_exceeded_sent", self.frag_time_exceeded_sent),
             ("tcp_truncated", self.tcp_truncated),
             ("tcp_bad_header_len", self.tcp_bad_header_len),
             ("tcp_bad_checksum", self.tcp_bad_checksum),
