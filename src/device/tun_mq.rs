@@ -6,7 +6,7 @@
 //! Steering. Without a program, tun.c picks a queue per packet
 //! (`tun_automq_select_queue`): the queue a flow was last written from
 //! (a table of symmetric flow hashes `tun_flow_update` fills on every
-//! write), else the flow hash modulo the number of queues; table entries
+//! write), else the flow hash scaled to the number of queues; table entries
 //! age out after 3 s. A flow we opened and then left idle would then
 //! arrive on a queue chosen by a hash we cannot compute (keyed by a
 //! kernel secret), whose shard has no such connection and would reset

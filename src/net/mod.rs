@@ -8,7 +8,9 @@
 //! is full, `read` while the receive buffer is empty; in non-blocking mode
 //! both return `io::ErrorKind::WouldBlock` instead (the EAGAIN of C
 //! sockets). A `write`, `close` or `connect` pokes an eventfd so segments
-//! leave at once rather than at the next timer.
+//! leave at once rather than at the next timer. Over a multiqueue TUN
+//! (`Config::queues > 1`) a stack is one such shard per queue (see
+//! `net/shards.rs`).
 
 mod driver;
 mod error;
