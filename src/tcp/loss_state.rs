@@ -92,10 +92,13 @@ impl Tcb {
     /// timeout's SND.MAX acknowledged → spurious, undo (step 3b); new
     /// data sent and SACK information for it → the loss was real (3a).
     pub(super) fn frto_on_ack(&mut self, delivered: &Delivered, sacked_new: bool) {
-        if !self.loss.frto || !self.repairing_rto_holes() {
-            return;
-        }
-        let Some(high) = self.loss.rto_recover else {
+        // Not `repairing_rto_holes`: SND.UNA has already moved, and the ACK
+        // that ends the repair may be the one that proves it needless.
+        let Some(high) = self
+            .loss
+            .rto_recover
+            .filter(|_| self.loss.frto && self.loss.rto_holes)
+        else {
             return;
         };
         if delivered.first_original.is_some_and(|e| e.diff(high) <= 0) {

@@ -180,3 +180,22 @@ fn established_real_rto_is_not_undone_by_acks_of_retransmissions() {
         "0.7 · flight (CUBIC)"
     );
 }
+
+#[test]
+fn established_spurious_rto_is_undone_by_the_ack_that_covers_the_flight() {
+    // The ACK for the whole original flight arrives after the timeout: it
+    // ends the repair and proves it needless in one go, as in Linux
+    // (FLAG_ORIG_SACK_ACKED on the ACK that leaves CA_Loss).
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 30);
+    let pto = tcb.timers.get(Timer::LossProbe).expect("PTO armed");
+    tcb.on_timeout(pto);
+    recv(&mut tcb, pto);
+    let rto = tcb.timers.get(Timer::Retransmit).expect("RTO armed");
+    tcb.on_timeout(rto);
+    assert_eq!(seqs(&recv(&mut tcb, rto)), vec![l(0)]);
+    let at = rto + Duration::from_millis(5);
+    send!(tcb, at, sack_ack(11 * MSS, &[]));
+    assert_eq!(tcb.stats().spurious_rtos, 1);
+    assert_eq!(tcb.loss.cc.ssthresh(), usize::MAX, "ssthresh restored");
+    assert!(tcb.cwnd() > 10 * MSS as usize, "{}", tcb.cwnd());
+}
