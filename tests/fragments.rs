@@ -286,7 +286,7 @@ fn an_expired_v4_train_earns_the_kernel_a_time_exceeded_quoting_its_first_fragme
 
 /// A forged IPv6 fragment to tunstack from the kernel's address: the
 /// fixed header, a fragment header, then `data`.
-fn ipv6_fragment(ident: u32, offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
+fn raw_ipv6_fragment(ident: u32, offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
     let mut p = vec![0x60, 0, 0, 0];
     p.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
     p.extend_from_slice(&[44, 64]);
@@ -334,9 +334,9 @@ fn an_expired_v6_train_earns_the_kernel_a_time_exceeded_quoting_its_first_fragme
     let icmp = IcmpListener::new(true);
     let mut data = udp_head(3000);
     data.extend_from_slice(&[0x33; 1400]);
-    let first = ipv6_fragment(0x0bad_cafe, 0, true, &data);
+    let first = raw_ipv6_fragment(0x0bad_cafe, 0, true, &data);
     send_raw6(&first);
-    send_raw6(&ipv6_fragment(0x0bad_f00d, 1408, false, &[0x44; 16]));
+    send_raw6(&raw_ipv6_fragment(0x0bad_f00d, 1408, false, &[0x44; 16]));
     let (_, code, quote) = icmp
         .next(3, Duration::from_secs(20))
         .expect("the kernel receives a Time Exceeded");
