@@ -48,7 +48,8 @@ pub(crate) fn ensure(shared: &Arc<crate::net::Shared>) {
     };
     for (claim, fd) in Claim::take_all(shared) {
         // Registering without an I/O driver panics inside tokio, as
-        // tokio's own sockets do; here the thread simply keeps the device.
+        // tokio's own sockets do; here the thread simply keeps the device
+        // (built with panic=abort, the process aborts, as with tokio's).
         let dev = std::panic::catch_unwind(|| {
             // SAFETY: the fd is the device's, open while the shard's shared
             // state lives; the `Driver` holding this holds that state (its
