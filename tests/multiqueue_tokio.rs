@@ -34,11 +34,15 @@ fn async_listener_and_connects_on_two_queues() {
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_time()
+        .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let tasks = metrics.num_alive_tasks();
         let l = TcpListener::bind(&stack, (US, 7100)).await.unwrap();
+        // The runtime drives both queues: a driver task each.
+        assert_eq!(metrics.num_alive_tasks(), tasks + 2);
         let server = tokio::spawn(async move {
             for _ in 0..8 {
                 let (mut s, _) = l.accept().await.unwrap();

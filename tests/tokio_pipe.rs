@@ -460,3 +460,22 @@ fn timers_fire_while_the_runtime_drives_syn_retries_then_timeout() {
     }
     assert_eq!(a.stats().tcp_retransmits, 3);
 }
+
+#[test]
+fn a_runtime_without_an_io_driver_leaves_the_device_to_the_thread() {
+    let (a, b) = pair();
+    // Only the timer: tunstack cannot register the device with this
+    // runtime (tokio panics inside, caught), and the threads drive.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let metrics = tokio::runtime::Handle::current().metrics();
+            let tasks = metrics.num_alive_tasks();
+            let l = TcpListener::bind(&b, "0.0.0.0:50").await.unwrap();
+            assert_eq!(metrics.num_alive_tasks(), tasks, "no driver task");
+            drop(l);
+            echo_4mib(Arc::clone(&a), Arc::clone(&b)).await;
+        });
+}

@@ -445,6 +445,15 @@ impl Claim {
         Some((Claim(Arc::clone(shared)), fd))
     }
 
+    /// [`take`](Self::take) for every shard of the stack of `shared`
+    /// (just `shared` with one queue).
+    pub(crate) fn take_all(shared: &Arc<Shared>) -> Vec<(Claim, RawFd)> {
+        super::shards::all(shared)
+            .iter()
+            .filter_map(Claim::take)
+            .collect()
+    }
+
     /// Gives up for good: this stack stays with its thread.
     pub(crate) fn unavailable(self) {
         self.0

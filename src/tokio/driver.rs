@@ -8,7 +8,8 @@
 //! `net::task`).
 //!
 //! The first socket a runtime creates or polls on a stack starts the task
-//! (`ensure`); one runtime drives a stack at a time. The task ends when
+//! (`ensure`), one per queue of a multiqueue stack; one runtime drives a
+//! stack at a time. The task ends when
 //! the stack stops or the runtime shuts down, and the thread takes over.
 
 use crate::net::Claim;
@@ -34,9 +35,10 @@ impl AsRawFd for DeviceFd {
     }
 }
 
-/// Starts the driver task for `shared` on the current runtime, unless a
-/// runtime drives it already, there is no runtime here, or the device
-/// cannot be driven so (no fd, a runtime without `enable_io`).
+/// Starts a driver task for each queue (shard) of the stack of `shared`
+/// on the current runtime, unless a runtime drives it already, there is
+/// no runtime here, or the device cannot be driven so (no fd, a runtime
+/// without `enable_io`).
 pub(crate) fn ensure(shared: &Arc<crate::net::Shared>) {
     if !Claim::wanted(shared) {
         return;
@@ -44,26 +46,26 @@ pub(crate) fn ensure(shared: &Arc<crate::net::Shared>) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let Some((claim, fd)) = Claim::take(shared) else {
-        return;
-    };
-    // Registering without an I/O driver panics inside tokio, as tokio's
-    // own sockets do; here the thread simply keeps the device.
-    let dev = std::panic::catch_unwind(|| {
-        // SAFETY: the fd is the device's, open while the stack's shared
-        // state lives; the `Driver` holding this holds that state (its
-        // `claim`, dropped after `dev`), and the device never changes.
-        unsafe { AsyncFd::register_with_interest(DeviceFd(fd), Interest::READABLE) }
-    });
-    match dev {
-        Ok(Ok(dev)) => {
-            rt.spawn(Driver {
-                dev,
-                claim,
-                more: false,
-            });
+    for (claim, fd) in Claim::take_all(shared) {
+        // Registering without an I/O driver panics inside tokio, as
+        // tokio's own sockets do; here the thread simply keeps the device
+        // (built with panic=abort, the process aborts, as with tokio's).
+        let dev = std::panic::catch_unwind(|| {
+            // SAFETY: the fd is the device's, open while the shard's shared
+            // state lives; the `Driver` holding this holds that state (its
+            // `claim`, dropped after `dev`), and the device never changes.
+            unsafe { AsyncFd::register_with_interest(DeviceFd(fd), Interest::READABLE) }
+        });
+        match dev {
+            Ok(Ok(dev)) => {
+                rt.spawn(Driver {
+                    dev,
+                    claim,
+                    more: false,
+                });
+            }
+            _ => claim.unavailable(),
         }
-        _ => claim.unavailable(),
     }
 }
 
