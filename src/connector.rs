@@ -222,8 +222,11 @@ impl<'a> StackConnector<'a> {
     /// Step 1 for both families: `host` (a name, or an address literal,
     /// bracketed or not) to its addresses, AAAA first then A (RFC 8305 §3
     /// asks for AAAA first), restricted to the connector's [`Family`],
-    /// each with where it came from. Each DNS query waits at most
-    /// `timeout` (`None`: the connector's DNS timeout).
+    /// each with where it came from. The two queries leave together and
+    /// share one socket; this returns once both have an outcome. Each DNS
+    /// query waits at most `timeout` (`None`: the connector's DNS
+    /// timeout). [`connect_host`](Self::connect_host) does not wait for
+    /// both: it starts connecting as RFC 8305 §3 allows.
     ///
     /// # Errors
     /// `NotFound` with the resolver's reason when neither family has an
@@ -233,31 +236,49 @@ impl<'a> StackConnector<'a> {
         host: &str,
         timeout: Option<Duration>,
     ) -> io::Result<Vec<(IpAddr, Source)>> {
-        let mut transport = StackTransport {
-            stack: self.stack,
-            timeout: timeout.unwrap_or(self.dns_timeout),
+        let dns_timeout = timeout.unwrap_or(self.dns_timeout);
+        let (aaaa, a) = self.families(host);
+        // Outcomes by family: [AAAA, A].
+        let mut found: [Option<Answered>; 2] = [None, None];
+        let mut record = |v6: bool, r: Answered| {
+            if let Some(slot) = found.get_mut(usize::from(!v6)) {
+                *slot = Some(r);
+            }
         };
+        let mut lookups = self.start_lookups(host, aaaa, a, dns_timeout, &mut record)?;
+        let poll = Poll::new(self.stack);
+        if let Some(s) = &lookups.sock {
+            poll.register(s, DNS, Interest::READABLE)?;
+        }
+        let mut events = Events::with_capacity(2);
         let mut next_id = rand::random::<u16>;
-        let types: &[u16] = match self.family {
-            Family::Any => &[TYPE_AAAA, TYPE_A],
-            Family::V4 => &[TYPE_A],
-            Family::V6 => &[TYPE_AAAA],
-        };
-        let mut resolver = self.resolver.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = Vec::new();
-        let mut last_error = None;
-        for &t in types {
-            match resolver.lookup(host, t, resolver_now(), &mut transport, &mut next_id) {
-                Ok((addrs, source)) => {
-                    out.extend(addrs.into_iter().map(|a| (a, source.clone())));
-                }
-                Err(e) => last_error = Some(e),
+        loop {
+            let wake = self.drive_lookups(&mut lookups, dns_timeout, &mut next_id, &mut record);
+            if lookups.list.iter().all(Lookup::is_done) {
+                break;
+            }
+            let wait = wake.map(|d| {
+                let us = d.saturating_duration_since(resolver_now()).as_micros();
+                Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+            });
+            poll.poll(&mut events, wait)?;
+            if events.iter().any(|e| e.token() == DNS) {
+                self.read_answers(&mut lookups, &mut next_id);
             }
         }
-        match (out.is_empty(), last_error) {
-            (true, Some(e)) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
-            _ => Ok(out),
+        let mut out = Vec::new();
+        let mut error = None;
+        for r in found.into_iter().flatten() {
+            match r {
+                Ok((addrs, source)) => out.extend(addrs.into_iter().map(|a| (a, source.clone()))),
+                Err(e) => error = Some(e),
+            }
         }
+        if out.is_empty() {
+            let e = error.unwrap_or_else(|| dns::ResolveError::NotFound(host.to_string()));
+            return Err(io::Error::new(io::ErrorKind::NotFound, e.to_string()));
+        }
+        Ok(out)
     }
 
     /// Step 2: the handshake with `addr`, waiting at most `timeout`
@@ -395,6 +416,9 @@ impl StackConnector<'_> {
 // and the attempts wait. Large answers are rare enough, and the bound
 // short enough, that this keeps the loop simple.
 
+/// A lookup's outcome: the addresses and where they came from.
+type Answered = Result<(Vec<IpAddr>, Source), dns::ResolveError>;
+
 /// The poll token of the DNS socket (attempts use their index).
 const DNS: Token = Token(usize::MAX);
 
@@ -425,23 +449,12 @@ impl StackConnector<'_> {
     ) -> io::Result<TcpStream> {
         let dns_timeout = dns_timeout.unwrap_or(self.dns_timeout);
         let connect_timeout = connect_timeout.unwrap_or(self.connect_timeout);
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host)
-            .parse::<IpAddr>()
-            .ok();
-        // A literal is asked only for its own family (no note about the
-        // other having no address).
-        let (aaaa, a) = match (literal, self.family) {
-            (Some(ip), f) => (ip.is_ipv6() && f.allows(&ip), ip.is_ipv4() && f.allows(&ip)),
-            (None, Family::Any) => (true, true),
-            (None, Family::V4) => (false, true),
-            (None, Family::V6) => (true, false),
-        };
+        let (aaaa, a) = self.families(host);
         let now = resolver_now();
         let mut res = Resolution::new(host, aaaa, a, now);
-        let mut lookups = self.start_lookups(host, aaaa, a, &mut res, dns_timeout)?;
+        let mut lookups = self.start_lookups(host, aaaa, a, dns_timeout, &mut |v6, r| {
+            res.on_answer(v6, r, resolver_now());
+        })?;
         let poll = Poll::new(self.stack);
         if let Some(s) = &lookups.sock {
             poll.register(s, DNS, Interest::READABLE)?;
@@ -452,7 +465,9 @@ impl StackConnector<'_> {
         let mut next_id = rand::random::<u16>;
         loop {
             let now = resolver_now();
-            let wake = self.drive_lookups(&mut lookups, &mut res, dns_timeout, &mut next_id);
+            let wake = self.drive_lookups(&mut lookups, dns_timeout, &mut next_id, &mut |v6, r| {
+                res.on_answer(v6, r, resolver_now());
+            });
             let fresh: Vec<SocketAddr> = res
                 .release(now)
                 .into_iter()
@@ -536,15 +551,33 @@ impl StackConnector<'_> {
         Ok(s)
     }
 
-    /// Local answers (literal, pinned, cache, hosts) go straight to `res`;
-    /// the rest become lookups, AAAA first, sharing one socket.
+    /// Which record types `host` is asked for (AAAA, A): the connector's
+    /// family, and a literal only for its own family.
+    fn families(&self, host: &str) -> (bool, bool) {
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .parse::<IpAddr>()
+            .ok();
+        match (literal, self.family) {
+            (Some(ip), f) => (ip.is_ipv6() && f.allows(&ip), ip.is_ipv4() && f.allows(&ip)),
+            (None, Family::Any) => (true, true),
+            (None, Family::V4) => (false, true),
+            (None, Family::V6) => (true, false),
+        }
+    }
+
+    /// Local answers (literal, pinned, cache, hosts) go straight to
+    /// `on_answer` (true: AAAA); the rest become lookups, AAAA first,
+    /// sharing one socket.
     fn start_lookups(
         &self,
         host: &str,
         aaaa: bool,
         a: bool,
-        res: &mut Resolution,
         dns_timeout: Duration,
+        on_answer: &mut dyn FnMut(bool, Answered),
     ) -> io::Result<Lookups> {
         let types = [(aaaa, TYPE_AAAA), (a, TYPE_A)];
         let mut list = Vec::new();
@@ -558,9 +591,9 @@ impl StackConnector<'_> {
             );
             for (_, qtype) in types.into_iter().filter(|(asked, _)| *asked) {
                 match r.resolve_local(host, qtype, resolver_now()) {
-                    Ok(Some(found)) => res.on_answer(qtype == TYPE_AAAA, Ok(found), resolver_now()),
+                    Ok(Some(found)) => on_answer(qtype == TYPE_AAAA, Ok(found)),
                     Ok(None) => list.push(Lookup::new(&r, host, qtype, dns_timeout)),
-                    Err(e) => res.on_answer(qtype == TYPE_AAAA, Err(e), resolver_now()),
+                    Err(e) => on_answer(qtype == TYPE_AAAA, Err(e)),
                 }
             }
         }
@@ -575,14 +608,15 @@ impl StackConnector<'_> {
         Ok(Lookups { list, sock })
     }
 
-    /// Sends what the lookups want sent, runs a TCP retry, and hands
-    /// finished lookups to `res`. Returns the earliest query timeout.
+    /// Sends what the lookups want sent, runs a TCP retry, and hands the
+    /// outcome of each finished lookup to `on_answer` (true: AAAA).
+    /// Returns the earliest query timeout.
     fn drive_lookups(
         &self,
         lookups: &mut Lookups,
-        res: &mut Resolution,
         dns_timeout: Duration,
         next_id: &mut dyn FnMut() -> u16,
+        on_answer: &mut dyn FnMut(bool, Answered),
     ) -> Option<crate::time::Instant> {
         let mut wake = None;
         for l in &mut lookups.list {
@@ -612,7 +646,7 @@ impl StackConnector<'_> {
                     }
                     Action::Done => {
                         if let Some(result) = l.take_result() {
-                            res.on_answer(l.qtype() == TYPE_AAAA, result, resolver_now());
+                            on_answer(l.qtype() == TYPE_AAAA, result);
                         }
                         break;
                     }

@@ -294,6 +294,9 @@ impl Ctx<'_, '_> {
         flushed.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
         if !a.silent {
             let secs = elapsed.as_secs_f64().max(1e-6);
+            // The final URL without its userinfo: no password on stderr.
+            let url = self.observed.get().url;
+            let shown = crate::http::Url::parse(&url).map_or(url, |u| u.redacted());
             eprintln!(
                 "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
                 fetched.status,
@@ -301,7 +304,7 @@ impl Ctx<'_, '_> {
                 fetched.bytes,
                 secs,
                 fetched.bytes as f64 * 8.0 / secs / 1e6,
-                self.observed.get().url
+                shown
             );
         }
         if let Some(problem) = &fetched.problem {
