@@ -410,19 +410,23 @@ impl TcpStream {
         let handle = self.inner.handle;
         let mut wake = false;
         // While it waits, the reader posts `buf` for the device to read
-        // data straight into (`stack::direct`); every access to it goes
-        // through this one pointer, under the lock, while not posted.
+        // data straight into (`stack::direct`): every access to it goes
+        // through this one pointer, under the lock, while not posted, and
+        // `posting` withdraws it before `buf` is given back, even on unwind.
         let (addr, len) = (buf.as_mut_ptr(), buf.len());
-        let mut posted = false;
+        let mut posting = Posting {
+            stream: self,
+            addr: addr as usize,
+            posted: false,
+        };
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
                     return Some(Err(error::not_connected()));
                 };
-                if posted {
-                    posted = false;
-                    if let Some(n @ 1..) = tcb.take_posted(addr as usize) {
+                if std::mem::take(&mut posting.posted) {
+                    if let Some(n @ 1..) = tcb.take_posted(posting.addr) {
                         wake = tcb.wants_transmit();
                         return Some(Ok(n));
                     }
@@ -437,27 +441,23 @@ impl TcpStream {
                     Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
                     Err(RecvError::WouldBlock) => {
                         // SAFETY: `buf` stays borrowed, and untouched, until
-                        // the posting is withdrawn under the lock: by the
-                        // next call of this closure or below.
-                        posted = unsafe { tcb.post_recv(addr as usize, len) };
+                        // `posting` withdraws it under the lock.
+                        posting.posted = unsafe { tcb.post_recv(posting.addr, len) };
                         None
                     }
                     Err(e) => Some(Err(error::recv(e))),
                 }
             },
         );
-        if posted {
-            // Timed out (or the stack stopped) while posted: withdraw, and
-            // return what arrived in the meantime.
-            let n = self
-                .with_tcb(|t| t.take_posted(addr as usize))
-                .ok()
-                .flatten()
-                .unwrap_or(0);
-            if n > 0 {
-                return Ok(n);
+        // Timed out (or the stack stopped) while posted: what arrived in
+        // the meantime is the result (and reading it may open the window).
+        let r = match posting.withdraw() {
+            0 => r,
+            n => {
+                wake = true;
+                Ok(Ok(n))
             }
-        }
+        };
         if wake {
             // Reading opened the window: let the driver send the update.
             self.inner.shared.waker.wake();
@@ -697,6 +697,37 @@ impl TcpStream {
         // Data is handed to TCP as soon as it is written; like std's
         // TcpStream there is nothing to flush.
         Ok(())
+    }
+}
+
+/// A reader's buffer posted to its connection for direct delivery
+/// ([`Tcb::post_recv`](crate::tcp::Tcb::post_recv)), withdrawn before the
+/// buffer is given back to the caller.
+struct Posting<'a> {
+    stream: &'a TcpStream,
+    addr: usize,
+    posted: bool,
+}
+
+impl Posting<'_> {
+    /// Withdraws the buffer if it is still posted; returns the bytes
+    /// delivered into it.
+    fn withdraw(&mut self) -> usize {
+        if !std::mem::take(&mut self.posted) {
+            return 0;
+        }
+        let addr = self.addr;
+        self.stream
+            .with_tcb(|t| t.take_posted(addr))
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.withdraw();
     }
 }
 
