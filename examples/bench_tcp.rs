@@ -376,8 +376,8 @@ fn tun(a: &Args) -> io::Result<()> {
             print_conn_stats(&s);
             let st = stack.stats();
             println!(
-                "stack: {} packets read, {} with the payload read into the receive buffer, {} copied back out",
-                st.rx_packets, st.rx_direct, st.rx_direct_missed
+                "stack: {} packets read, {} with the payload read into the receive buffer ({} of them into the waiting reader's own buffer), {} copied back out",
+                st.rx_packets, st.rx_direct, st.rx_posted, st.rx_direct_missed
             );
         }
         "rr" => {

@@ -12,7 +12,8 @@
 //! bench_tokio kernel-client send|rr --to IP:PORT [--mib N] [--count N]
 //! ```
 //!
-//! tunstack runs on a current-thread runtime, with the same stack
+//! tunstack runs on a current-thread runtime (`--workers N`: a multi-thread
+//! runtime with N workers), with the same stack
 //! configuration as `bench_tcp` (1 MiB socket buffers, MTU 1500). The last
 //! line is `result: VALUE UNIT (...)`, which the script parses.
 
@@ -28,7 +29,8 @@ const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const PORT: u16 = 5001;
 const CHUNK: usize = 64 * 1024;
 
-const USAGE: &str = "usage: bench_tokio tun send|rr|idle [--mib N] [--count N] [--conns N]
+const USAGE: &str =
+    "usage: bench_tokio tun send|rr|idle [--mib N] [--count N] [--conns N] [--workers N]
        bench_tokio kernel-server sink|echo --bind IP:PORT
        bench_tokio kernel-client send|rr --to IP:PORT [--mib N] [--count N]";
 
@@ -38,6 +40,8 @@ struct Args {
     mib: u64,
     count: u64,
     conns: usize,
+    /// 0: a current-thread runtime; else a multi-thread one with this many.
+    workers: usize,
     addr: Option<SocketAddr>,
 }
 
@@ -52,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
         mib: 256,
         count: 10_000,
         conns: 100,
+        workers: 0,
         addr: None,
     };
     while let Some(flag) = it.next() {
@@ -61,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--mib" => a.mib = v.parse().map_err(bad)?,
             "--count" => a.count = v.parse().map_err(bad)?,
             "--conns" => a.conns = v.parse().map_err(bad)?,
+            "--workers" => a.workers = v.parse().map_err(bad)?,
             "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -70,9 +76,15 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() {
     let r = parse_args().map_err(io::Error::other).and_then(|a| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = match a.workers {
+            0 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build()?,
+        };
         match a.mode.as_str() {
             "tun" => rt.block_on(tun(&a)),
             "kernel-server" => rt.block_on(kernel_server(&a)),

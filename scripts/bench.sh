@@ -46,7 +46,7 @@
 #   BENCH_PROFILE  release or debug [release] {debug}
 #   BENCH_DOC    file to write, or empty for none [docs/benchmarks.md] {empty}
 #   BENCH_ROWS   regular expression of the row keys to run [all], e.g.
-#                '^ts6?_(send|recv)' for the IPv4 and IPv6 bulk rows
+#                '^(ts6?|ts4mss6)_(send|recv)' for the IPv4 and IPv6 bulk rows
 #
 # WAN (--wan): tunstack and the kernel's TCP over the same emulated path
 # (scripts/wan.sh: the userspace delay line of examples/wan between a
@@ -138,7 +138,7 @@ find_cargo() { # [HOME of the user who will run it]
     return 1
 }
 
-build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_smoltcp --example bench_tokio --bin tunstack)
+build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_smoltcp --example bench_tokio --example bench_multiq --bin tunstack)
 if [ "$wan" -eq 1 ]; then
     build=(build --quiet --bin tunstack --example wan)
 fi
@@ -168,7 +168,7 @@ else
     PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
 fi
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
-wanted=(bench_tcp bench_rawtun bench_smoltcp bench_tokio)
+wanted=(bench_tcp bench_rawtun bench_smoltcp bench_tokio bench_multiq)
 if [ "$wan" -eq 1 ]; then
     wanted=(wan)
 fi
@@ -921,6 +921,16 @@ for m in $MTUS; do
     row "ts6_recv_off_$m" "kernel → tunstack over IPv6, offload" "$m" \
         "ip netns exec NS $E/bench_tcp tun recv --mtu $m --mib $MIB --offload 1 --family 6" \
         -- tun_run "$bin/bench_tcp" tun recv --mtu "$m" --mib "$MIB" --offload 1 --family 6
+    # IPv4 with the IPv6 rows' MSS (an MTU 20 bytes smaller: IPv6's header
+    # is 40 bytes, IPv4's 20), so the IPv6 / IPv4 gap splits into what the
+    # smaller segments cost and what the rest of IPv6 costs; its IPv6 /
+    # IPv4 column is the IPv6 row over this one.
+    row "ts4mss6_send_$m" "tunstack → kernel over IPv4 at IPv6's MSS (MTU − 20)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun send --mtu $((m - 20)) --mib $MIB" \
+        -- tun_run "$bin/bench_tcp" tun send --mtu "$((m - 20))" --mib "$MIB"
+    row "ts4mss6_recv_$m" "kernel → tunstack over IPv4 at IPv6's MSS (MTU − 20)" "$m" \
+        "ip netns exec NS $E/bench_tcp tun recv --mtu $((m - 20)) --mib $MIB" \
+        -- tun_run "$bin/bench_tcp" tun recv --mtu "$((m - 20))" --mib "$MIB"
     row "veth_bulk_$m" "kernel → kernel over veth, 1 connection" "$m" \
         "ip netns exec B $E/bench_tcp kernel-server sink --bind 10.0.0.2:5001 & ip netns exec A $E/bench_tcp kernel-client send --to 10.0.0.2:5001 --mib $MIB" \
         -- veth_run "$m" sink send --mib "$MIB"
@@ -960,6 +970,18 @@ row veth_crr "kernel serves connect + 1-byte request/response + close, veth" 150
 row ts_idle "tunstack RSS per idle connection (1 MiB buffers, 1 byte each way)" 1500 \
     "ip netns exec NS $E/bench_tcp tun idle --conns $CONNS" \
     -- tun_run "$bin/bench_tcp" tun idle --conns "$CONNS"
+
+# Multiqueue TUN: two bulk connections at once (tunstack opens both, one
+# per shard), on 1 queue and on 2 queues (IFF_MULTI_QUEUE, a driver
+# thread each). MiB per connection.
+for q in 1 2; do
+    row "mq_send_${q}q" "tunstack → kernel, 2 connections at once, $q queue(s)" 1500 \
+        "ip netns exec NS $E/bench_multiq send --queues $q --conns 2 --mib $MIB" \
+        -- tun_run "$bin/bench_multiq" send --queues "$q" --conns 2 --mib "$MIB"
+    row "mq_recv_${q}q" "kernel → tunstack, 2 connections at once, $q queue(s)" 1500 \
+        "ip netns exec NS $E/bench_multiq recv --queues $q --conns 2 --mib $MIB" \
+        -- tun_run "$bin/bench_multiq" recv --queues "$q" --conns 2 --mib "$MIB"
+done
 
 # Async: tunstack's side on tunstack::tokio (current-thread runtime).
 row async_send "tunstack (tokio) → kernel, 1 connection" 1500 \
@@ -1063,6 +1085,7 @@ table() {
         raw="" veth="" smol="" v6=""
         case "$key" in
             ts6_*) v6="$(ratio "$key" "ts_${key#ts6_}")" ;;
+            ts4mss6_*) v6="$(ratio "ts6_${key#ts4mss6_}" "$key")" ;;
         esac
         case "$key" in
             ts_send_*)
@@ -1104,12 +1127,32 @@ async_table() {
     done
 }
 
+# Two bulk connections at once on 2 TUN queues over the same on 1 queue
+# (target >= 1.6x).
+mq_table() {
+    local key s med lo hi unit r
+    echo "| multiqueue measurement | median | min – max | unit | 2 queues / 1 queue |"
+    echo "|---|---:|---:|---|---:|"
+    for key in mq_send_1q mq_send_2q mq_recv_1q mq_recv_2q; do
+        [ -n "${VALUES[$key]:-}" ] || continue
+        read -r med lo hi <<< "$(stat_of "$key")"
+        unit="${UNIT[$key]}"
+        r=""
+        case "$key" in *_2q) r="$(ratio "$key" "${key%_2q}_1q")" ;; esac
+        printf '| %s | %s | %s – %s | %s | %s |\n' "${LABEL[$key]}" "$(fmt "$med" "$unit")" \
+            "$(fmt "$lo" "$unit")" "$(fmt "$hi" "$unit")" "$unit" "$r"
+    done
+}
+
 TABLE="$(table)"
 ASYNC_TABLE="$(async_table)"
+MQ_TABLE="$(mq_table)"
 echo
 echo "$TABLE"
 echo
 echo "$ASYNC_TABLE"
+echo
+echo "$MQ_TABLE"
 echo
 echo "($RUNS run(s) per row in $elapsed s; Gbit/s is TCP goodput, or whole IP packets for raw TUN)"
 
@@ -1172,6 +1215,15 @@ rustc_v="$(PATH="$(dirname "$cargo"):$PATH" rustc --version 2> /dev/null || echo
     echo "through the blocking API (the rows above at MTU 1500) and over tokio on both"
     echo "ends of a veth pair. Targets: async >= 0.9x blocking; no CPU while idle"
     echo "(ms of CPU per second, the whole process, with every reader parked)."
+    echo
+    echo "## Multiqueue TUN"
+    echo
+    echo "$MQ_TABLE"
+    echo
+    echo "Two bulk connections at once, opened by tunstack, on a plain TUN at MTU"
+    echo "1500 with one queue and with two (\`Config::queues\`, \`--queues\`: a"
+    echo "driver thread per queue, the kernel steering each connection to its"
+    echo "queue by its ports). Target: 2 queues ≥ 1.6× 1 queue."
     echo
     echo "## Commands"
     echo

@@ -9,7 +9,7 @@
 # catches every panic and abort.
 #
 # Targets (fuzz/fuzz_targets/, harnesses in fuzz/src/lib.rs): wire_parse,
-# wire_ipv6, interface, http_response, dns_message, fragments, tls_peer (with fuzz/dicts/TARGET.dict when
+# wire_ipv6, interface, http_response, dns_message, fragments, tls_peer, url (with fuzz/dicts/TARGET.dict when
 # there is one). They run side by side (at most
 # TUNSTACK_FUZZ_JOBS at a time; default all of them). The corpus
 # grows in fuzz/corpus/TARGET between runs (not committed); a crash is
@@ -29,7 +29,7 @@ if ! [[ "$SECS" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: scripts/fuzz.sh [SECONDS]   (seconds per target, default 30)" >&2
     exit 2
 fi
-TARGETS=(wire_parse wire_ipv6 interface http_response dns_message fragments tls_peer)
+TARGETS=(wire_parse wire_ipv6 interface http_response dns_message fragments tls_peer url)
 JOBS="${TUNSTACK_FUZZ_JOBS:-${#TARGETS[@]}}"
 
 # Under sudo, hand what we create back to the invoking user.

@@ -266,9 +266,9 @@ step "toolchain" setup_cargo
 step "kernel" check_kernel
 step "stale namespaces" clean_stale_netns
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
-# The optional library features (tokio, mio) are built, linted and tested
+# The optional library features (tokio, mio, axum) are built, linted and tested
 # too: their tests and examples declare them as required features.
-FEATURES=(--features tokio,mio)
+FEATURES=(--features tokio,mio,axum)
 step "cargo clippy --all-targets ${FEATURES[*]} -- -D warnings" cargo clippy --all-targets "${FEATURES[@]}" -- -D warnings
 step "scripts/check-layering.sh --self-test" scripts/check-layering.sh --self-test
 step "scripts/check-layering.sh" scripts/check-layering.sh

@@ -13,9 +13,11 @@
 //! [`dns::Resolver`] (literal address, pinned names, cache, hosts file,
 //! then DNS queries over the stack's own [`UdpSocket`], RFC 1035 §4.2.1,
 //! retried over its own [`TcpStream`] when the answer is truncated, RFC
-//! 7766), AAAA and A alike; then Happy Eyeballs v2 (RFC 8305, [`happy`])
-//! races the addresses, IPv6 first with IPv4 250 ms behind, and keeps the
-//! first connection made. [`Family`] restricts both steps to one family
+//! 7766), AAAA and A alike, both queries sent at once (RFC 8305 §3,
+//! [`resolution`]); then Happy Eyeballs v2 (RFC 8305, [`happy`]) races
+//! the addresses, IPv6 first with IPv4 250 ms behind, starting as soon as
+//! the AAAA answer is in (or the A answer plus 50 ms without one), and
+//! keeps the first connection made. [`Family`] restricts both steps to one family
 //! (curl's `-4`/`-6`). For
 //! `https://` the TLS handshake follows over that stream
 //! ([`http::tls`](crate::http::tls)): the system's CA store by default,
@@ -28,10 +30,12 @@
 //! clock, for the DNS timeouts and the cache's TTLs.
 
 pub mod happy;
+pub mod resolution;
 
-pub use happy::{Family, Note, Race, ATTEMPT_DELAY};
+pub use happy::{Family, Note, Race, Release, ATTEMPT_DELAY};
+pub use resolution::{Resolution, RESOLUTION_DELAY};
 
-use crate::dns::{self, Hosts, Resolver, Source, TYPE_A, TYPE_AAAA};
+use crate::dns::{self, Action, Hosts, Lookup, Resolver, Source, Transport, TYPE_A, TYPE_AAAA};
 use crate::http::tls::{self, MaybeTls, TlsConfig, TlsConfigBuilder, TlsError};
 use crate::http::Connect;
 use crate::net::{Events, Interest, Poll, Stack, TcpStream, Token, UdpSocket};
@@ -218,8 +222,11 @@ impl<'a> StackConnector<'a> {
     /// Step 1 for both families: `host` (a name, or an address literal,
     /// bracketed or not) to its addresses, AAAA first then A (RFC 8305 §3
     /// asks for AAAA first), restricted to the connector's [`Family`],
-    /// each with where it came from. Each DNS query waits at most
-    /// `timeout` (`None`: the connector's DNS timeout).
+    /// each with where it came from. The two queries leave together and
+    /// share one socket; this returns once both have an outcome. Each DNS
+    /// query waits at most `timeout` (`None`: the connector's DNS
+    /// timeout). [`connect_host`](Self::connect_host) does not wait for
+    /// both: it starts connecting as RFC 8305 §3 allows.
     ///
     /// # Errors
     /// `NotFound` with the resolver's reason when neither family has an
@@ -229,31 +236,49 @@ impl<'a> StackConnector<'a> {
         host: &str,
         timeout: Option<Duration>,
     ) -> io::Result<Vec<(IpAddr, Source)>> {
-        let mut transport = StackTransport {
-            stack: self.stack,
-            timeout: timeout.unwrap_or(self.dns_timeout),
+        let dns_timeout = timeout.unwrap_or(self.dns_timeout);
+        let (aaaa, a) = self.families(host);
+        // Outcomes by family: [AAAA, A].
+        let mut found: [Option<Answered>; 2] = [None, None];
+        let mut record = |v6: bool, r: Answered| {
+            if let Some(slot) = found.get_mut(usize::from(!v6)) {
+                *slot = Some(r);
+            }
         };
+        let mut lookups = self.start_lookups(host, aaaa, a, dns_timeout, &mut record)?;
+        let poll = Poll::new(self.stack);
+        if let Some(s) = &lookups.sock {
+            poll.register(s, DNS, Interest::READABLE)?;
+        }
+        let mut events = Events::with_capacity(2);
         let mut next_id = rand::random::<u16>;
-        let types: &[u16] = match self.family {
-            Family::Any => &[TYPE_AAAA, TYPE_A],
-            Family::V4 => &[TYPE_A],
-            Family::V6 => &[TYPE_AAAA],
-        };
-        let mut resolver = self.resolver.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = Vec::new();
-        let mut last_error = None;
-        for &t in types {
-            match resolver.lookup(host, t, resolver_now(), &mut transport, &mut next_id) {
-                Ok((addrs, source)) => {
-                    out.extend(addrs.into_iter().map(|a| (a, source.clone())));
-                }
-                Err(e) => last_error = Some(e),
+        loop {
+            let wake = self.drive_lookups(&mut lookups, dns_timeout, &mut next_id, &mut record);
+            if lookups.list.iter().all(Lookup::is_done) {
+                break;
+            }
+            let wait = wake.map(|d| {
+                let us = d.saturating_duration_since(resolver_now()).as_micros();
+                Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+            });
+            poll.poll(&mut events, wait)?;
+            if events.iter().any(|e| e.token() == DNS) {
+                self.read_answers(&mut lookups, &mut next_id);
             }
         }
-        match (out.is_empty(), last_error) {
-            (true, Some(e)) => Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
-            _ => Ok(out),
+        let mut out = Vec::new();
+        let mut error = None;
+        for r in found.into_iter().flatten() {
+            match r {
+                Ok((addrs, source)) => out.extend(addrs.into_iter().map(|a| (a, source.clone()))),
+                Err(e) => error = Some(e),
+            }
         }
+        if out.is_empty() {
+            let e = error.unwrap_or_else(|| dns::ResolveError::NotFound(host.to_string()));
+            return Err(io::Error::new(io::ErrorKind::NotFound, e.to_string()));
+        }
+        Ok(out)
     }
 
     /// Step 2: the handshake with `addr`, waiting at most `timeout`
@@ -379,6 +404,284 @@ impl StackConnector<'_> {
     }
 }
 
+// Steps 1 and 2 run together (RFC 8305 §3): the AAAA and A queries
+// leave at once, AAAA first, from one UDP socket; connecting starts as
+// [`Resolution`] allows (the AAAA answer, or the A answer plus the
+// 50 ms resolution delay), and answers that come later add their
+// addresses to the Happy Eyeballs [`Race`] already running. One
+// [`Poll`] waits on the DNS socket and the connection attempts alike.
+//
+// A truncated answer's TCP retry (RFC 7766) runs to completion where it
+// happens (bounded by the DNS timeout): while it runs, the other lookup
+// and the attempts wait. Large answers are rare enough, and the bound
+// short enough, that this keeps the loop simple.
+
+/// A lookup's outcome: the addresses and where they came from.
+type Answered = Result<(Vec<IpAddr>, Source), dns::ResolveError>;
+
+/// The poll token of the DNS socket (attempts use their index).
+const DNS: Token = Token(usize::MAX);
+
+/// The lookups in flight and the socket they share.
+struct Lookups {
+    list: Vec<Lookup>,
+    sock: Option<UdpSocket>,
+}
+
+impl StackConnector<'_> {
+    /// Steps 1 and 2 for `host`: resolves it and connects to `port`,
+    /// racing the families as their answers come (see the module docs).
+    /// DNS queries wait at most `dns_timeout` each and connection
+    /// attempts `connect_timeout` each (`None`: the connector's). Every
+    /// decision is passed to `narrate` as it happens.
+    ///
+    /// # Errors
+    /// `NotFound` wrapping the [`dns::ResolveError`] when the host has no
+    /// address (so a caller can tell a resolution failure by downcasting);
+    /// otherwise the last connect error, naming the other addresses.
+    pub fn connect_host(
+        &self,
+        host: &str,
+        port: u16,
+        dns_timeout: Option<Duration>,
+        connect_timeout: Option<Duration>,
+        narrate: &mut dyn FnMut(&Note),
+    ) -> io::Result<TcpStream> {
+        let dns_timeout = dns_timeout.unwrap_or(self.dns_timeout);
+        let connect_timeout = connect_timeout.unwrap_or(self.connect_timeout);
+        let (aaaa, a) = self.families(host);
+        let now = resolver_now();
+        let mut res = Resolution::new(host, aaaa, a, now);
+        let mut lookups = self.start_lookups(host, aaaa, a, dns_timeout, &mut |v6, r| {
+            res.on_answer(v6, r, resolver_now());
+        })?;
+        let poll = Poll::new(self.stack);
+        if let Some(s) = &lookups.sock {
+            poll.register(s, DNS, Interest::READABLE)?;
+        }
+        let mut race = Race::new(Vec::new(), self.attempt_delay, connect_timeout, now);
+        let mut streams: Vec<Option<TcpStream>> = Vec::new();
+        let mut events = Events::with_capacity(8);
+        let mut next_id = rand::random::<u16>;
+        loop {
+            let now = resolver_now();
+            let wake = self.drive_lookups(&mut lookups, dns_timeout, &mut next_id, &mut |v6, r| {
+                res.on_answer(v6, r, resolver_now());
+            });
+            let fresh: Vec<SocketAddr> = res
+                .release(now)
+                .into_iter()
+                .filter(|ip| self.family.allows(ip))
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            race.add(&fresh);
+            race.expect_more(!res.is_done());
+            for i in race.expire(now) {
+                // Dropping the stream abandons the handshake.
+                streams.get_mut(i).and_then(Option::take);
+            }
+            while let Some((i, addr)) = race.start(now) {
+                match TcpStream::connect_nonblocking(self.stack, addr) {
+                    Ok(s) => {
+                        poll.register(&s, Token(i), Interest::WRITABLE)?;
+                        streams.push(Some(s));
+                    }
+                    Err(e) => {
+                        streams.push(None);
+                        race.on_result(i, Err(e), now);
+                    }
+                }
+            }
+            res.take_notes().iter().for_each(&mut *narrate);
+            race.take_notes().iter().for_each(&mut *narrate);
+            if !res.started() && res.is_done() {
+                let e = res
+                    .error()
+                    .unwrap_or_else(|| dns::ResolveError::NotFound(host.to_string()));
+                return Err(io::Error::new(io::ErrorKind::NotFound, e));
+            }
+            if race.is_over() {
+                break;
+            }
+            let deadline = [race.deadline(), res.deadline(), wake]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = deadline.map(|d| {
+                let us = d.saturating_duration_since(resolver_now()).as_micros();
+                Duration::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+            });
+            poll.poll(&mut events, wait)?;
+            let now = resolver_now();
+            for ev in events.iter() {
+                if ev.token() == DNS {
+                    self.read_answers(&mut lookups, &mut next_id);
+                    continue;
+                }
+                let i = ev.token().0;
+                let Some(s) = streams.get(i).and_then(Option::as_ref) else {
+                    continue;
+                };
+                match s.take_error() {
+                    Ok(Some(e)) | Err(e) => {
+                        race.on_result(i, Err(e), now);
+                    }
+                    Ok(None) if ev.is_writable() => {
+                        race.on_result(i, Ok(()), now);
+                    }
+                    Ok(None) => {}
+                }
+            }
+        }
+        let Some(winner) = race.winner() else {
+            return Err(race.error());
+        };
+        for (i, s) in streams.iter().enumerate() {
+            if s.is_some() {
+                let _ = poll.deregister(Token(i));
+            }
+        }
+        let s = streams
+            .get_mut(winner)
+            .and_then(Option::take)
+            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
+        s.set_nonblocking(false)?;
+        // The other attempts are dropped (closed) with `streams`; the
+        // lookups still out are abandoned with the socket.
+        Ok(s)
+    }
+
+    /// Which record types `host` is asked for (AAAA, A): the connector's
+    /// family, and a literal only for its own family.
+    fn families(&self, host: &str) -> (bool, bool) {
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .parse::<IpAddr>()
+            .ok();
+        match (literal, self.family) {
+            (Some(ip), f) => (ip.is_ipv6() && f.allows(&ip), ip.is_ipv4() && f.allows(&ip)),
+            (None, Family::Any) => (true, true),
+            (None, Family::V4) => (false, true),
+            (None, Family::V6) => (true, false),
+        }
+    }
+
+    /// Local answers (literal, pinned, cache, hosts) go straight to
+    /// `on_answer` (true: AAAA); the rest become lookups, AAAA first,
+    /// sharing one socket.
+    fn start_lookups(
+        &self,
+        host: &str,
+        aaaa: bool,
+        a: bool,
+        dns_timeout: Duration,
+        on_answer: &mut dyn FnMut(bool, Answered),
+    ) -> io::Result<Lookups> {
+        let types = [(aaaa, TYPE_AAAA), (a, TYPE_A)];
+        let mut list = Vec::new();
+        {
+            let mut r = self
+                .resolver
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let dns_timeout = crate::time::Duration::from_micros(
+                u64::try_from(dns_timeout.as_micros()).unwrap_or(u64::MAX),
+            );
+            for (_, qtype) in types.into_iter().filter(|(asked, _)| *asked) {
+                match r.resolve_local(host, qtype, resolver_now()) {
+                    Ok(Some(found)) => on_answer(qtype == TYPE_AAAA, Ok(found)),
+                    Ok(None) => list.push(Lookup::new(&r, host, qtype, dns_timeout)),
+                    Err(e) => on_answer(qtype == TYPE_AAAA, Err(e)),
+                }
+            }
+        }
+        let sock = if list.is_empty() {
+            None
+        } else {
+            // `[::]`: the port takes answers of both families.
+            let s = UdpSocket::bind(self.stack, (Ipv6Addr::UNSPECIFIED, 0))?;
+            s.set_nonblocking(true)?;
+            Some(s)
+        };
+        Ok(Lookups { list, sock })
+    }
+
+    /// Sends what the lookups want sent, runs a TCP retry, and hands the
+    /// outcome of each finished lookup to `on_answer` (true: AAAA).
+    /// Returns the earliest query timeout.
+    fn drive_lookups(
+        &self,
+        lookups: &mut Lookups,
+        dns_timeout: Duration,
+        next_id: &mut dyn FnMut() -> u16,
+        on_answer: &mut dyn FnMut(bool, Answered),
+    ) -> Option<crate::time::Instant> {
+        let mut wake = None;
+        for l in &mut lookups.list {
+            loop {
+                match l.poll(resolver_now(), next_id) {
+                    Action::Send { server, query } => {
+                        // A failed send is silence: the timeout moves on.
+                        if let Some(s) = &lookups.sock {
+                            let _ = s.send_to(&query, server);
+                        }
+                    }
+                    Action::Tcp { server, query } => {
+                        let mut t = StackTransport {
+                            stack: self.stack,
+                            timeout: dns_timeout,
+                        };
+                        let answer = t.exchange_tcp(server, &query);
+                        let mut r = self
+                            .resolver
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        l.on_tcp_answer(&mut r, answer, resolver_now());
+                    }
+                    Action::Wait { until } => {
+                        wake = Some(wake.map_or(until, |w: crate::time::Instant| w.min(until)));
+                        break;
+                    }
+                    Action::Done => {
+                        if let Some(result) = l.take_result() {
+                            on_answer(l.qtype() == TYPE_AAAA, result);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        wake
+    }
+
+    /// Every datagram waiting on the DNS socket, offered to each lookup
+    /// until one takes it (the others, strays, are dropped).
+    fn read_answers(&self, lookups: &mut Lookups, next_id: &mut dyn FnMut() -> u16) {
+        let Some(sock) = &lookups.sock else {
+            return;
+        };
+        // EDNS(0) allows 1232 bytes; a server ignoring that may send more
+        // (fragmented): take up to the largest datagram.
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let Some(datagram) = buf.get(..n) else {
+                continue;
+            };
+            let mut r = self
+                .resolver
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for l in &mut lookups.list {
+                if l.on_datagram(&mut r, from, datagram, resolver_now(), next_id) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 impl Connect for &StackConnector<'_> {
     type Stream = MaybeTls<TcpStream>;
 
@@ -387,12 +690,7 @@ impl Connect for &StackConnector<'_> {
     }
 
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
-        let addrs: Vec<SocketAddr> = self
-            .resolve_all(host, None)?
-            .into_iter()
-            .map(|(ip, _)| SocketAddr::new(ip, port))
-            .collect();
-        let tcp = self.connect_racing(&addrs, None, &mut |_| {})?;
+        let tcp = self.connect_host(host, port, None, None, &mut |_| {})?;
         match scheme {
             "https" => {
                 // The handshake gets the connect timeout, then the stream

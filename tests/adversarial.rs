@@ -4,7 +4,8 @@
 //! transfer with the kernel's TCP runs. Blind RST, SYN, data and ACK
 //! injection (RFC 5961), malformed and extreme TCP options, and an
 //! unassigned spoofed source: every attack is rejected, counted, and the
-//! legitimate bytes arrive intact.
+//! legitimate bytes arrive intact. Each test runs over IPv4 and IPv6
+//! (`NAME::v4`, `NAME::v6`).
 
 mod common;
 #[path = "common/forge.rs"]
@@ -14,7 +15,7 @@ use common::*;
 use etherparse::TcpOptionElement;
 use forge::{Forge, Forger, Sniffed, Sniffer};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tunstack::{TcpListener, TcpStream};
 
@@ -32,13 +33,12 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
+fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives(f: Family) {
     let stack = netns();
-    let listener = std::net::TcpListener::bind("10.0.0.1:9000").unwrap();
-    let ours = TcpStream::connect(&stack, SocketAddr::from(([10, 0, 0, 1], 9000))).unwrap();
+    let peer = f.kernel_at(9000);
+    let listener = std::net::TcpListener::bind(peer).unwrap();
+    let ours = TcpStream::connect(&stack, peer).unwrap();
     let (mut kernel, _) = listener.accept().unwrap();
-    let peer = SocketAddrV4::new(KERNEL, 9000);
     let port = ours.local_addr().unwrap().port();
 
     // A known position in both streams: 1000 bytes in, 500 bytes out.
@@ -55,7 +55,7 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
     let stats = || ours.tcp_stats().unwrap();
     let forger = Forger::new();
     let sniffer = Sniffer::new();
-    let from_us = SocketAddrV4::new(US, port);
+    let from_us = f.us_at(port);
     let ours_to_peer = |p: &Sniffed| p.src == from_us && p.dst == peer;
     // Sends `seg` and waits until the connection has processed it (its
     // segments_in counter moved), so "nothing happened" is not a race.
@@ -221,11 +221,7 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
 
     // An unassigned spoofed source gets a RST, nothing else happens.
     let rsts = stack.stats().tcp_rst_sent;
-    let mut stray = Forge::new(
-        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 77), 4444),
-        port,
-        1,
-    );
+    let mut stray = Forge::new(SocketAddr::new(f.host(77), 4444), port, 1);
     stray.ack = Some(1);
     stray.payload = b"hello?".to_vec();
     forger.send(&stray.bytes());
@@ -259,13 +255,12 @@ fn blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives() {
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
 
-#[test]
-fn malformed_and_extreme_syn_options_never_break_the_listener() {
+fn malformed_and_extreme_syn_options_never_break_the_listener(f: Family) {
     let stack = netns();
-    let listener = TcpListener::bind(&stack, ("0.0.0.0", 8000)).unwrap();
+    let listener = TcpListener::bind(&stack, f.any(8000)).unwrap();
     let forger = Forger::new();
     let sniffer = Sniffer::new();
-    let syn_ack_to = |src: SocketAddrV4, isn: u32| {
+    let syn_ack_to = |src: SocketAddr, isn: u32| {
         move |p: &Sniffed| p.dst == src && p.syn && p.ack == Some(isn.wrapping_add(1)) && !p.rst
     };
     let has_ts = |p: &Sniffed| p.timestamps().is_some();
@@ -334,7 +329,7 @@ fn malformed_and_extreme_syn_options_never_break_the_listener() {
         ),
     ];
     for (i, (what, options, want)) in cases.iter().enumerate() {
-        let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 100 + i as u8), 40000 + i as u16);
+        let src = SocketAddr::new(f.host(100 + i as u8), 40000 + i as u16);
         let isn = 1000 * i as u32;
         let mut syn = Forge::new(src, 8000, isn);
         syn.syn = true;
@@ -365,8 +360,8 @@ fn malformed_and_extreme_syn_options_never_break_the_listener() {
     drop(sniffer);
 
     // The listener still serves a real client.
-    let client = std::thread::spawn(|| {
-        let mut s = std::net::TcpStream::connect("10.0.0.2:8000").unwrap();
+    let client = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(f.us_at(8000)).unwrap();
         s.write_all(b"still here").unwrap();
         s.shutdown(std::net::Shutdown::Write).unwrap();
         let mut v = Vec::new();
@@ -375,14 +370,19 @@ fn malformed_and_extreme_syn_options_never_break_the_listener() {
     });
     let (conn, from) = loop {
         let (c, from) = listener.accept().unwrap();
-        if from.ip() == std::net::IpAddr::V4(KERNEL) {
+        if from.ip() == f.kernel() {
             break (c, from);
         }
     };
-    assert_eq!(from.ip(), std::net::IpAddr::V4(KERNEL));
+    assert_eq!(from.ip(), f.kernel());
     let mut buf = Vec::new();
     (&conn).read_to_end(&mut buf).unwrap();
     (&conn).write_all(&buf).unwrap();
     drop(conn);
     assert_eq!(client.join().unwrap(), b"still here");
 }
+
+per_family!(
+    blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives,
+    malformed_and_extreme_syn_options_never_break_the_listener,
+);

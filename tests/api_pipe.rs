@@ -2,59 +2,37 @@
 //! `PipeDevice` pair, each with its own driver thread and real clock.
 //! Covers std::net parity, every ErrorKind, blocking and non-blocking
 //! modes, timeouts (deadline reached, never exact times), UDP and Poll.
+//! Each test runs over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`): A is
+//! 10.0.0.2 / fd00::2, B 10.0.0.1 / fd00::1.
 
+mod common;
+
+use common::{pipe_pair_with, Family};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tunstack::device::PipeDevice;
-use tunstack::net::{Config, Events, Interest, Poll, Token};
+use tunstack::net::{Events, Interest, Poll, Token};
 use tunstack::{Stack, TcpListener, TcpStream, UdpSocket};
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-
 fn pair() -> (Stack, Stack) {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let a = Stack::new(
-        da,
-        Config {
-            addr: A,
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let b = Stack::new(
-        db,
-        Config {
-            addr: B,
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    (a, b)
+    pipe_pair_with(|_| {})
 }
 
-fn connected(a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind(b, ("0.0.0.0", port)).unwrap();
-    let c = TcpStream::connect(a, SocketAddrV4::new(B, port)).unwrap();
+/// A connection over `f` from `a` to `b`'s `port`: (client, server).
+fn connected(f: Family, a: &Stack, b: &Stack, port: u16) -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(b, f.any(port)).unwrap();
+    let c = TcpStream::connect(a, f.kernel_at(port)).unwrap();
     let (s, peer) = l.accept().unwrap();
     assert_eq!(peer, c.local_addr().unwrap());
     (c, s)
 }
 
-#[test]
-fn connect_accept_addresses_and_echo_both_ways_on_two_threads() {
+fn connect_accept_addresses_and_echo_both_ways_on_two_threads(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b, 80);
-    assert_eq!(
-        c.peer_addr().unwrap(),
-        SocketAddr::V4(SocketAddrV4::new(B, 80))
-    );
-    assert_eq!(
-        s.local_addr().unwrap(),
-        SocketAddr::V4(SocketAddrV4::new(B, 80))
-    );
+    let (c, s) = connected(f, &a, &b, 80);
+    assert_eq!(c.peer_addr().unwrap(), f.kernel_at(80));
+    assert_eq!(s.local_addr().unwrap(), f.kernel_at(80));
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7) as u8).collect();
     let s = Arc::new(s);
     let echo = {
@@ -92,14 +70,13 @@ fn connect_accept_addresses_and_echo_both_ways_on_two_threads() {
     );
 }
 
-#[test]
-fn refused_addr_in_use_not_connected_and_invalid_input() {
+fn refused_addr_in_use_not_connected_and_invalid_input(f: Family) {
     let (a, b) = pair();
-    let e = TcpStream::connect(&a, SocketAddrV4::new(B, 9)).unwrap_err();
+    let e = TcpStream::connect(&a, f.kernel_at(9)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
-    let _l = TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap();
+    let _l = TcpListener::bind(&b, f.any(80)).unwrap();
     assert_eq!(
-        TcpListener::bind(&b, ("0.0.0.0", 80)).unwrap_err().kind(),
+        TcpListener::bind(&b, f.any(80)).unwrap_err().kind(),
         ErrorKind::AddrInUse
     );
     // Addresses no segment of ours can reach fail at once, as Linux's
@@ -112,13 +89,13 @@ fn refused_addr_in_use_not_connected_and_invalid_input() {
             "{bad}"
         );
     }
-    let l0 = TcpListener::bind(&b, ("0.0.0.0", 0)).unwrap();
+    let l0 = TcpListener::bind(&b, f.any(0)).unwrap();
     assert_ne!(
         l0.local_addr().unwrap().port(),
         0,
         "port 0 picks an ephemeral port"
     );
-    let (c, _s) = connected(&a, &b, 81);
+    let (c, _s) = connected(f, &a, &b, 81);
     assert_eq!(
         c.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
         ErrorKind::InvalidInput
@@ -135,10 +112,9 @@ fn refused_addr_in_use_not_connected_and_invalid_input() {
     assert_eq!((&c).write(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
 }
 
-#[test]
-fn reset_by_peer_and_take_error() {
+fn reset_by_peer_and_take_error(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b, 82);
+    let (c, s) = connected(f, &a, &b, 82);
     s.set_linger(Some(Duration::ZERO)).unwrap();
     drop(s);
     let e = (&c).read(&mut [0u8; 8]).unwrap_err();
@@ -149,10 +125,9 @@ fn reset_by_peer_and_take_error() {
     );
 }
 
-#[test]
-fn read_timeout_returns_would_block_and_eof_after_fin() {
+fn read_timeout_returns_would_block_and_eof_after_fin(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b, 83);
+    let (c, s) = connected(f, &a, &b, 83);
     c.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(200)));
@@ -170,10 +145,9 @@ fn read_timeout_returns_would_block_and_eof_after_fin() {
     assert_eq!((&c).read(&mut [0u8; 8]).unwrap(), 0, "EOF stays EOF");
 }
 
-#[test]
-fn nonblocking_modes_and_a_full_send_buffer() {
+fn nonblocking_modes_and_a_full_send_buffer(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b, 84);
+    let (c, s) = connected(f, &a, &b, 84);
     c.set_nonblocking(true).unwrap();
     assert_eq!(
         (&c).read(&mut [0u8; 8]).unwrap_err().kind(),
@@ -250,16 +224,15 @@ fn nonblocking_modes_and_a_full_send_buffer() {
         got += n;
     }
     assert_eq!(got, written);
-    let l = TcpListener::bind(&b, ("0.0.0.0", 85)).unwrap();
+    let l = TcpListener::bind(&b, f.any(85)).unwrap();
     l.set_nonblocking(true).unwrap();
     assert_eq!(l.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
 }
 
-#[test]
-fn nonblocking_connect_completes_when_writable() {
+fn nonblocking_connect_completes_when_writable(f: Family) {
     let (a, b) = pair();
-    let _l = TcpListener::bind(&b, ("0.0.0.0", 86)).unwrap();
-    let c = TcpStream::connect_nonblocking(&a, SocketAddrV4::new(B, 86)).unwrap();
+    let _l = TcpListener::bind(&b, f.any(86)).unwrap();
+    let c = TcpStream::connect_nonblocking(&a, f.kernel_at(86)).unwrap();
     let poll = Poll::new(&a);
     poll.register(&c, Token(1), Interest::WRITABLE).unwrap();
     let mut events = Events::with_capacity(8);
@@ -269,7 +242,7 @@ fn nonblocking_connect_completes_when_writable() {
     assert!(ev.is_writable() && ev.token() == Token(1));
     assert!(c.take_error().unwrap().is_none());
     // And a refused one reports an error event.
-    let r = TcpStream::connect_nonblocking(&a, SocketAddrV4::new(B, 9)).unwrap();
+    let r = TcpStream::connect_nonblocking(&a, f.kernel_at(9)).unwrap();
     poll.register(&r, Token(2), Interest::WRITABLE).unwrap();
     let t0 = Instant::now();
     let mut saw = false;
@@ -285,10 +258,9 @@ fn nonblocking_connect_completes_when_writable() {
     );
 }
 
-#[test]
-fn poll_serves_many_nonblocking_clients_from_one_thread() {
+fn poll_serves_many_nonblocking_clients_from_one_thread(f: Family) {
     let (a, b) = pair();
-    let listener = TcpListener::bind(&b, ("0.0.0.0", 7)).unwrap();
+    let listener = TcpListener::bind(&b, f.any(7)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let poll = Poll::new(&b);
     poll.register(&listener, Token(0), Interest::READABLE)
@@ -348,7 +320,7 @@ fn poll_serves_many_nonblocking_clients_from_one_thread() {
     });
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
-            let mut c = TcpStream::connect(&a, SocketAddrV4::new(B, 7)).unwrap();
+            let mut c = TcpStream::connect(&a, f.kernel_at(7)).unwrap();
             let msg = format!("hello from client {i}");
             c.write_all(msg.as_bytes()).unwrap();
             (c, msg)
@@ -363,13 +335,12 @@ fn poll_serves_many_nonblocking_clients_from_one_thread() {
     server.join().unwrap();
 }
 
-#[test]
-fn udp_send_recv_timeouts_and_poll() {
+fn udp_send_recv_timeouts_and_poll(f: Family) {
     let (a, b) = pair();
-    let ua = UdpSocket::bind(&a, ("0.0.0.0", 0)).unwrap();
-    let ub = UdpSocket::bind(&b, ("0.0.0.0", 53)).unwrap();
+    let ua = UdpSocket::bind(&a, f.any(0)).unwrap();
+    let ub = UdpSocket::bind(&b, f.any(53)).unwrap();
     assert_eq!(
-        UdpSocket::bind(&b, ("0.0.0.0", 53)).unwrap_err().kind(),
+        UdpSocket::bind(&b, f.any(53)).unwrap_err().kind(),
         ErrorKind::AddrInUse
     );
     ub.set_read_timeout(Some(Duration::from_millis(100)))
@@ -380,7 +351,7 @@ fn udp_send_recv_timeouts_and_poll() {
     );
     let poll = Poll::new(&b);
     poll.register(&ub, Token(5), Interest::READABLE).unwrap();
-    ua.send_to(b"ping", SocketAddrV4::new(B, 53)).unwrap();
+    ua.send_to(b"ping", f.kernel_at(53)).unwrap();
     let mut events = Events::with_capacity(4);
     poll.poll(&mut events, Some(Duration::from_secs(5)))
         .unwrap();
@@ -389,27 +360,33 @@ fn udp_send_recv_timeouts_and_poll() {
         .any(|e| e.token() == Token(5) && e.is_readable()));
     let mut buf = [0u8; 16];
     let (n, from) = ub.recv_from(&mut buf).unwrap();
-    assert_eq!((&buf[..n], from), (&b"ping"[..], ua.local_addr().unwrap()));
+    // From A's address of the family sent over, at A's port. (A socket
+    // on either wildcard reports A's IPv4 address as its own, as a
+    // listener taking both families does.)
+    let port = ua.local_addr().unwrap().port();
+    assert_eq!(
+        (&buf[..n], from),
+        (&b"ping"[..], SocketAddr::new(f.us(), port))
+    );
     ub.send_to(b"pong", from).unwrap();
-    let (n, _) = ua.recv_from(&mut buf).unwrap();
-    assert_eq!(&buf[..n], b"pong");
+    let (n, back) = ua.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], back), (&b"pong"[..], f.kernel_at(53)));
     ub.set_nonblocking(true).unwrap();
     assert_eq!(
         ub.recv_from(&mut buf).unwrap_err().kind(),
         ErrorKind::WouldBlock
     );
     assert_eq!(
-        ua.send_to(&[0u8; 2000], SocketAddrV4::new(B, 53))
+        ua.send_to(&[0u8; 2000], f.kernel_at(53))
             .unwrap_err()
             .kind(),
         ErrorKind::InvalidInput
     );
 }
 
-#[test]
-fn buffer_sizes_bound_what_a_write_accepts() {
+fn buffer_sizes_bound_what_a_write_accepts(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b, 87);
+    let (c, s) = connected(f, &a, &b, 87);
     assert_eq!(c.send_buffer_size().unwrap(), 256 * 1024);
     assert_eq!(
         c.set_send_buffer_size(0).unwrap_err().kind(),
@@ -434,11 +411,10 @@ fn buffer_sizes_bound_what_a_write_accepts() {
     assert!((4096..=8192 + 1000).contains(&accepted), "{accepted}");
 }
 
-#[test]
-fn timed_out_and_not_connected() {
+fn timed_out_and_not_connected(f: Family) {
     let (a, _b) = pair();
-    // Nobody owns 10.0.0.9 on this link: SYNs go unanswered.
-    let nobody = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 80));
+    // Nobody owns 10.0.0.9 (fd00::9) on this link: SYNs go unanswered.
+    let nobody = SocketAddr::new(f.host(9), 80);
     let t0 = Instant::now();
     let e = TcpStream::connect_timeout(&a, &nobody, Duration::from_millis(300)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
@@ -456,3 +432,16 @@ fn timed_out_and_not_connected() {
     );
     assert_eq!(pending.state(), tunstack::tcp::State::SynSent);
 }
+
+per_family!(
+    connect_accept_addresses_and_echo_both_ways_on_two_threads,
+    refused_addr_in_use_not_connected_and_invalid_input,
+    reset_by_peer_and_take_error,
+    read_timeout_returns_would_block_and_eof_after_fin,
+    nonblocking_modes_and_a_full_send_buffer,
+    nonblocking_connect_completes_when_writable,
+    poll_serves_many_nonblocking_clients_from_one_thread,
+    udp_send_recv_timeouts_and_poll,
+    buffer_sizes_bound_what_a_write_accepts,
+    timed_out_and_not_connected,
+);

@@ -7,11 +7,11 @@
 //! start-up, which grow with the binary, not with what the server sends):
 //! the response head is capped, and the send buffer grows with the
 //! congestion window only up to its maximum (4 MiB), whatever the upload.
+//! Over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`).
 
 mod common;
 
 use common::*;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -32,15 +32,17 @@ fn tunstack(dir: &Path, baseline: u64, args: &[&str]) -> Output {
     out
 }
 
-/// Hostile HTTP servers on the kernel side: port 8001 trickles a valid
-/// response one byte per second; 8002 sends a status line and then header
-/// lines forever; 8003 accepts and never reads.
+/// Hostile HTTP servers on the kernel side, on both families (one
+/// dual-stack socket each): port 8001 trickles a valid response one byte
+/// per second; 8002 sends a status line and then header lines forever;
+/// 8003 accepts and never reads.
 const SERVERS: &str = r#"
 import socket, threading, time
 def serve(port, handler):
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
     s.listen(16)
     while True:
         c, _ = s.accept()
@@ -66,22 +68,22 @@ for port, h in ((8001, slowloris), (8002, endless), (8003, deaf)):
 time.sleep(3600)
 "#;
 
-#[test]
-fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
+fn hostile_servers_end_in_bounded_time_with_a_clear_error(f: Family) {
     enter_netns();
     let dir = TempDir::new("bounds");
     std::fs::write(dir.path().join("servers.py"), SERVERS).unwrap();
     let script = dir.path().join("servers.py");
     let _servers = Daemon::spawn(dir.path(), "python3", &[script.to_str().unwrap()]);
     for port in [8001, 8002, 8003] {
-        wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        wait_for_listener(f.loopback(port));
     }
 
     // The baseline: the same program, refused by a closed port.
+    let base = f.kernel_url(8009);
     let (out, baseline) = tunstack_peak_rss(
         env!("CARGO_BIN_EXE_tunstack"),
         dir.path(),
-        &["get", "http://10.0.0.1:8009/"],
+        &["get", &format!("{base}/")],
     );
     assert_eq!(out.status.code(), Some(7), "refused");
     assert!(baseline > 0);
@@ -92,7 +94,12 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     let out = tunstack(
         dir.path(),
         baseline,
-        &["get", "--max-time", "3", "http://10.0.0.1:8001/"],
+        &[
+            "get",
+            "--max-time",
+            "3",
+            &format!("{}/", f.kernel_url(8001)),
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(28), "{err}");
@@ -100,7 +107,11 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 
     // An endless header: the head is capped (64 KiB), no limit needed.
-    let out = tunstack(dir.path(), baseline, &["get", "http://10.0.0.1:8002/"]);
+    let out = tunstack(
+        dir.path(),
+        baseline,
+        &["get", &format!("{}/", f.kernel_url(8002))],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(8), "{err}");
     assert!(err.contains("response head too large"), "{err}");
@@ -121,7 +132,7 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
             "3",
             "--data-binary",
             &at,
-            "http://10.0.0.1:8003/",
+            &format!("{}/", f.kernel_url(8003)),
         ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -129,3 +140,5 @@ fn hostile_servers_end_in_bounded_time_with_a_clear_error() {
     assert!(err.contains("timed out (--max-time)"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
 }
+
+per_family!(hostile_servers_end_in_bounded_time_with_a_clear_error,);

@@ -30,7 +30,8 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::Path;
 use std::process::Command;
 
-/// nginx with the paths the cases use: a page, redirects (one a loop), a
+/// nginx with the paths the cases use: a page, redirects (one a loop, one
+/// to another port where the Authorization header is echoed), a
 /// reply-less close (444), headers echoed back, gzip.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
@@ -47,7 +48,11 @@ fn nginx(dir: &Path) -> Daemon {
                location = /echo {{ default_type text/plain;\n\
                  return 200 \"$request_method|$http_user_agent|$http_referer|$http_authorization|$http_range|$http_x_a|$content_type|$content_length\\n\"; }}\n\
                location /gz/ {{ gzip on; gzip_types text/plain; gzip_min_length 1; }}\n\
-             }}"
+               location = /to-echo {{ return 302 /echo; }}\n\
+               location = /to-other-port {{ return 302 http://site:8007/; }}\n\
+             }}\n\
+             server {{ listen 8007; location / {{ default_type text/plain;\n\
+               return 200 \"8007|$http_authorization\\n\"; }} }}"
         ),
     );
     wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
@@ -160,6 +165,50 @@ fn cases() -> Vec<Case> {
         case("-A", &["-A", "agent/1.0", "http://site:8080/echo"]),
         case("-e", &["-e", "http://ref.test/", "http://site:8080/echo"]),
         case("-u", &["-u", "user:pa:ss", "http://site:8080/echo"]),
+        // Userinfo: Basic credentials, percent-decoded, the URL shown as
+        // given by %{url_effective}.
+        case(
+            "userinfo",
+            &[
+                "-w",
+                "%{url_effective}\\n",
+                "http://user:pass@site:8080/echo",
+            ],
+        ),
+        case(
+            "userinfo percent-decoded",
+            &["http://us%40er:p%3Ass%2F@site:8080/echo"],
+        ),
+        case("userinfo, no password", &["http://user@site:8080/echo"]),
+        case("userinfo, two colons", &["http://a:b:c@site:8080/echo"]),
+        case("userinfo, empty", &["http://@site:8080/echo"]),
+        case(
+            "userinfo, bad escape kept",
+            &["http://us%zzer:p@site:8080/echo"],
+        ),
+        case("userinfo with a NUL", &["http://u:p%00@site:8080/echo"]),
+        case("userinfo, two @", &["http://a@b:c@site:8080/echo"]),
+        case(
+            "-u wins over userinfo",
+            &["-u", "x:y", "http://user:pass@site:8080/echo"],
+        ),
+        case(
+            "-L keeps userinfo on the same server",
+            &[
+                "-L",
+                "-w",
+                "%{url_effective}\\n",
+                "http://user:pass@site:8080/to-echo",
+            ],
+        ),
+        case(
+            "-L drops userinfo for another port",
+            &["-L", "http://user:pass@site:8080/to-other-port"],
+        ),
+        case(
+            "-L drops -u for another port",
+            &["-L", "-u", "x:y", "http://site:8080/to-other-port"],
+        ),
         case("-r", &["-r", "0-9", "http://site:8080/page.txt"]),
         case("-r on the echo", &["-r", "5-", "http://site:8080/echo"]),
         case(
@@ -459,7 +508,7 @@ fn run(tool: &str, dir: &Path, c: &Case) -> Ran {
     }
     let mut cmd = if tool == "curl" {
         let mut cmd = Command::new("curl");
-        for port in [8080, 8001, 8002, 8003, 8004, 8005, 8006, 8090, 9, 80] {
+        for port in [8080, 8001, 8002, 8003, 8004, 8005, 8006, 8007, 8090, 9, 80] {
             cmd.arg("--resolve").arg(format!("site:{port}:127.0.0.1"));
         }
         cmd

@@ -4,6 +4,11 @@
 //! whole; a name with A and AAAA records yields both, IPv6 first, and
 //! `-4`/`-6` (the connector's `Family`) keep one family. `tunstack get`
 //! reaches the dual-stack name over IPv4 with Happy Eyeballs narrated.
+//! With a proxy in front of dnsmasq holding back one answer: the AAAA
+//! and A queries leave together (AAAA first, RFC 8305 §3), a slow or
+//! missing AAAA answer lets IPv4 start 50 ms after the A answer, a late
+//! answer joins the running race, and the AAAA answer starts IPv6 without
+//! waiting for A.
 
 mod common;
 
@@ -189,4 +194,259 @@ fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
     assert!(matches!(out.status.code(), Some(7 | 28)), "{stderr}");
     assert!(stderr.contains("*   Trying [fd00::1]:8000..."), "{stderr}");
     assert!(!stderr.contains("Trying 10.0.0.1"), "{stderr}");
+}
+
+/// What the DNS proxy in front of dnsmasq does with answers of one type.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// Holds answers to queries of this type for this long.
+    Delay(u16, Duration),
+    /// Never answers queries of this type.
+    Drop(u16),
+}
+
+/// A DNS proxy on the kernel's port 53 in front of dnsmasq (on
+/// 127.0.0.1:5353), holding back or dropping the answers of one record
+/// type, so a test controls which answer tunstack sees first. Records the
+/// query types in the order they arrived.
+struct DnsProxy {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _dnsmasq: Daemon,
+}
+
+impl DnsProxy {
+    fn start(dir: &TempDir, hosts: &str, hold: Hold) -> DnsProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        std::fs::write(dir.path().join("hosts"), hosts).unwrap();
+        let pid = dir.path().join("dnsmasq.pid");
+        let dnsmasq = Daemon::spawn(
+            dir.path(),
+            "dnsmasq",
+            &[
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                &format!("--addn-hosts={}", dir.path().join("hosts").display()),
+                &format!("--pid-file={}", pid.display()),
+                "--user=root",
+                "--port=5353",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+            ],
+        );
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while !pid.exists() {
+            assert!(std::time::Instant::now() < until, "dnsmasq did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The wildcard: tun0 (with 10.0.0.1) appears only once `get` runs.
+        let sock = std::net::UdpSocket::bind("0.0.0.0:53").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, client)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let query = buf[..n].to_vec();
+                let qtype = query_type(&query);
+                seen2.lock().unwrap().push(qtype);
+                let reply = sock.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let wait = match hold {
+                        Hold::Drop(t) if t == qtype => return,
+                        Hold::Delay(t, d) if t == qtype => d,
+                        _ => Duration::ZERO,
+                    };
+                    let up = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    up.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    up.send_to(&query, "127.0.0.1:5353").unwrap();
+                    let mut b = [0u8; 4096];
+                    let Ok(m) = up.recv(&mut b) else { return };
+                    std::thread::sleep(wait);
+                    let _ = reply.send_to(&b[..m], client);
+                });
+            }
+        });
+        DnsProxy {
+            seen,
+            stop,
+            _dnsmasq: dnsmasq,
+        }
+    }
+
+    fn seen(&self) -> Vec<u16> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for DnsProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The QTYPE of a query's first question (after the 12-byte header and
+/// the name's labels).
+fn query_type(q: &[u8]) -> u16 {
+    let mut at = 12;
+    while q[at] != 0 {
+        at += usize::from(q[at]) + 1;
+    }
+    u16::from_be_bytes([q[at + 1], q[at + 2]])
+}
+
+const AAAA: u16 = 28;
+const A: u16 = 1;
+
+/// Python's HTTP server on port 8000 of one family only (the other is
+/// refused), serving `dir`. It binds the wildcard of its family: tun0
+/// appears only once `get` runs.
+fn web_on(dir: &TempDir, v6: bool) -> Daemon {
+    std::fs::write(dir.path().join("index.html"), "either family\n").unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let script = r#"
+import functools, http.server, socket, sys
+v6 = sys.argv[2] == "6"
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if v6 else socket.AF_INET
+    def server_bind(self):
+        if v6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+S(("::" if v6 else "0.0.0.0", 8000), h).serve_forever()
+"#;
+    let web = Daemon::spawn(
+        dir.path(),
+        "python3",
+        &["-c", script, &d, if v6 { "6" } else { "4" }],
+    );
+    let lo: IpAddr = if v6 { "::1" } else { "127.0.0.1" }.parse().unwrap();
+    wait_for_listener(SocketAddr::new(lo, 8000));
+    web
+}
+
+fn get_slow(extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "get",
+        "-v",
+        "--dns",
+        "10.0.0.1",
+        "--hosts-file",
+        "/dev/null",
+    ];
+    args.extend_from_slice(extra);
+    args.push("http://slow.test:8000/index.html");
+    let out = tunstack(&args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The number right after `marker` in `text` (e.g. "after 53 ms").
+fn number_after(text: &str, marker: &str) -> u64 {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {text}"));
+    text[at + marker.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {marker:?} in {text}"))
+}
+
+const SLOW_HOSTS: &str = "10.0.0.1 slow.test\nfd00::1 slow.test\n";
+
+#[test]
+fn a_slow_aaaa_answer_lets_ipv4_start_after_50_ms_and_joins_the_race_when_it_comes() {
+    // RFC 8305 §3: both queries leave together, AAAA first; the A answer
+    // waits 50 ms for AAAA, then IPv4 starts alone. Nothing listens on
+    // IPv4, so only the late AAAA answer, fed into the running race, can
+    // connect.
+    enter_netns();
+    let dir = TempDir::new("dns-slow-aaaa");
+    let proxy = DnsProxy::start(
+        &dir,
+        SLOW_HOSTS,
+        Hold::Delay(AAAA, Duration::from_millis(400)),
+    );
+    let _web = web_on(&dir, true);
+    let (code, body, err) = get_slow(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(body, "either family\n");
+    assert_eq!(proxy.seen()[..2], [AAAA, A], "AAAA asked first, then A");
+    let v4_start = number_after(&err, "* Connecting over IPv4 after ");
+    assert!(v4_start >= 50, "IPv4 waited the resolution delay: {err}");
+    assert!(
+        err.contains("no AAAA answer within the 50 ms resolution delay"),
+        "{err}"
+    );
+    assert!(err.contains("*   Trying 10.0.0.1:8000..."), "{err}");
+    let late = number_after(&err, "* A late answer after ");
+    assert!(late >= 400, "the AAAA answer was held 400 ms: {err}");
+    assert!(err.contains("adds fd00::1 to the attempts"), "{err}");
+    assert!(err.contains("* IPv6 won: [fd00::1]:8000"), "{err}");
+    // The IPv4 attempt started before the AAAA answer came.
+    assert!(
+        err.find("Trying 10.0.0.1").unwrap() < err.find("A late answer").unwrap(),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_aaaa_answer_never_holds_ipv4_up() {
+    // AAAA queries go unanswered: IPv4 starts 50 ms after the A answer
+    // and wins long before the AAAA lookup would give up (nothing about
+    // it is ever reported: the race ended first).
+    enter_netns();
+    let dir = TempDir::new("dns-no-aaaa");
+    let proxy = DnsProxy::start(&dir, SLOW_HOSTS, Hold::Drop(AAAA));
+    let _web = web_on(&dir, false);
+    let (code, body, err) = get_slow(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(body, "either family\n");
+    assert_eq!(proxy.seen()[..2], [AAAA, A], "AAAA asked first, then A");
+    assert!(
+        number_after(&err, "* Connecting over IPv4 after ") >= 50,
+        "{err}"
+    );
+    assert!(err.contains("* IPv4 won: 10.0.0.1:8000"), "{err}");
+    assert!(!err.contains("No AAAA address"), "{err}");
+    assert!(!err.contains("Trying [fd00::1]"), "{err}");
+}
+
+#[test]
+fn the_aaaa_answer_starts_ipv6_without_waiting_for_a() {
+    // The A answer is held 1 s (within the 2 s query timeout): connecting
+    // starts on the AAAA answer and IPv6 wins before A ever arrives.
+    enter_netns();
+    let dir = TempDir::new("dns-slow-a");
+    let proxy = DnsProxy::start(&dir, SLOW_HOSTS, Hold::Delay(A, Duration::from_secs(1)));
+    let _web = web_on(&dir, true);
+    let (code, body, err) = get_slow(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(body, "either family\n");
+    assert_eq!(
+        proxy.seen()[..2],
+        [AAAA, A],
+        "both asked at once, AAAA first"
+    );
+    assert!(err.contains("the AAAA answer is in"), "{err}");
+    assert!(err.contains("* IPv6 won: [fd00::1]:8000"), "{err}");
+    assert!(!err.contains("Resolved slow.test to 10.0.0.1"), "{err}");
+    // -4 asks only for A, and waits for it.
+    let (code, _, err) = get_slow(&["-4"]);
+    assert_eq!(code, Some(7), "nothing listens on IPv4: {err}");
+    assert!(err.contains("Resolved slow.test to 10.0.0.1"), "{err}");
+    assert!(!err.contains("fd00::1"), "{err}");
 }

@@ -7,19 +7,15 @@
 //!   IPv4 within 300 ms plus one connect time (RFC 8305's 250 ms attempt
 //!   delay); `-4` forces IPv4; the DNS server is reachable over IPv6
 //!   (`--dns fd00::1`).
-//! - The kernel sends 4000- and 60000-byte UDP datagrams over IPv6 to our
-//!   UdpSocket (it fragments them, RFC 8200 §4.5) and they arrive intact.
+//!
+//! The kernel's fragmented 4000- and 60000-byte UDP datagrams over IPv6
+//! are in fragments.rs, beside their IPv4 twins.
 
 mod common;
 
 use common::*;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
-use std::time::Duration;
-use tunstack::UdpSocket;
-
-const KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 fn tunstack(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tunstack"))
@@ -156,25 +152,4 @@ fn with_ipv6_dropped_get_falls_back_to_ipv4_after_the_attempt_delay() {
         won <= 300.0 + connect_ms,
         "IPv4 won after {won} ms; one connect takes {connect_ms} ms: {err}"
     );
-}
-
-#[test]
-fn kernel_fragmented_udp_over_ipv6_arrives_intact() {
-    let stack = netns();
-    let sock = UdpSocket::bind(&stack, "[::]:9000").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let k = std::net::UdpSocket::bind(SocketAddrV6::new(KERNEL6, 0, 0, 0)).unwrap();
-    for (len, seed) in [(4000usize, 1u64), (60000, 2)] {
-        let data = random_bytes(len, seed);
-        let to = SocketAddr::V6(SocketAddrV6::new(US6, 9000, 0, 0));
-        assert_eq!(k.send_to(&data, to).unwrap(), len);
-        let mut buf = vec![0u8; 65536];
-        let (n, from) = sock.recv_from(&mut buf).expect("the datagram arrives");
-        assert_eq!(from, k.local_addr().unwrap());
-        assert_eq!(sha256(&buf[..n]), sha256(&data), "{len} bytes");
-    }
-    let s = stack.stats();
-    assert_eq!(s.frag_reassembled, 2, "{s:?}");
-    assert_eq!(s.dropped(), 0, "{s:?}");
 }

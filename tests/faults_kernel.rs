@@ -13,8 +13,11 @@
 //!
 //! ```text
 //!  peer ns: 10.0.1.1 ──veth── 10.0.1.2 test ns 10.0.0.1 ──tun0── tunstack 10.0.0.2
+//!           fd00:1::1         fd00:1::2       fd00::1               fd00::2
 //!                                    (forward hook: drop 2%, dup 1%)
 //! ```
+//!
+//! The test runs over each family (`NAME::v4`, `NAME::v6`).
 
 mod common;
 
@@ -22,7 +25,6 @@ use common::*;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,65 +103,14 @@ impl<D: Device> Device for RxReorder<D> {
     }
 }
 
-/// Loads an nftables ruleset from text.
-fn nft(rules: &str) {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("nft");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "nft rejected:\n{rules}");
-}
-
-/// Packets counted by the named counter of table `ip impair`.
-fn nft_counter(name: &str) -> u64 {
-    let out = run("nft", &["list", "counter", "ip", "impair", name]);
-    out.split("packets ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no packet count in {out}"))
-}
-
-/// A named namespace for the kernel peer, deleted on drop.
-struct PeerNs(String);
-
-impl PeerNs {
-    fn exec(&self, args: &[&str]) -> String {
-        let mut v = vec!["netns", "exec", self.0.as_str()];
-        v.extend_from_slice(args);
-        run("ip", &v)
-    }
-}
-
-impl Drop for PeerNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "pids", &self.0])
-            .output()
-            .map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = Command::new("kill").arg(pid).status();
-                }
-            });
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// The kernel peer: accepts one connection on 10.0.1.1:9100, sends FILE
-/// and reads to EOF at the same time, then writes the SHA-256 of what it
-/// read to OUT.
+/// The kernel peer: accepts one connection on ADDR:9100, sends FILE and
+/// reads to EOF at the same time, then writes the SHA-256 of what it read
+/// to OUT.
 const PEER: &str = r#"
 import hashlib, socket, sys, threading
-srv = socket.socket()
+srv = socket.socket(socket.AF_INET6 if ":" in sys.argv[3] else socket.AF_INET)
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("10.0.1.1", 9100))
+srv.bind((sys.argv[3], 9100))
 srv.listen(1)
 open(sys.argv[2] + ".ready", "w").close()
 c, _ = srv.accept()
@@ -179,8 +130,7 @@ t.join()
 open(sys.argv[2], "w").write(h.hexdigest())
 "#;
 
-#[test]
-fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
+fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering(f: Family) {
     enter_netns();
     let tun = TunDevice::open(&TunConfig::default()).expect("tun0");
     let faults = Faults {
@@ -207,33 +157,21 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
     drop(down);
     std::fs::write(dir.path().join("peer.py"), PEER).unwrap();
 
-    let peer = PeerNs(format!("tunstack-faults-{}", std::process::id()));
-    run("ip", &["netns", "add", &peer.0]);
-    run(
-        "ip",
-        &[
-            "link", "add", "vt", "type", "veth", "peer", "name", "vp", "netns", &peer.0,
-        ],
-    );
-    run("ip", &["addr", "add", "10.0.1.2/24", "dev", "vt"]);
-    run("ip", &["link", "set", "vt", "up"]);
-    run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-    peer.exec(&["ip", "link", "set", "lo", "up"]);
-    peer.exec(&["ip", "addr", "add", "10.0.1.1/24", "dev", "vp"]);
-    peer.exec(&["ip", "link", "set", "vp", "up"]);
-    peer.exec(&["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.2"]);
+    let peer = PeerNs::create("faults", 1500);
+    let peer_addr = PeerNs::addr(f);
     // Segments from the peer to tunstack: 2% vanish, 1% arrive twice.
-    nft(
-        "table ip impair {\n\
-           counter dropped {}\n\
-           counter duplicated {}\n\
-           chain impaired {\n\
+    let (fam, us) = (f.nft(), f.us());
+    nft(&format!(
+        "table {fam} impair {{\n\
+           counter dropped {{}}\n\
+           counter duplicated {{}}\n\
+           chain impaired {{\n\
              type filter hook forward priority 0; policy accept;\n\
-             ip saddr 10.0.1.1 numgen random mod 1000 < 20 counter name \"dropped\" drop\n\
-             ip saddr 10.0.1.1 numgen random mod 1000 < 10 counter name \"duplicated\" dup to 10.0.0.2 device \"tun0\"\n\
-           }\n\
-         }\n",
-    );
+             {fam} saddr {peer_addr} numgen random mod 1000 < 20 counter name \"dropped\" drop\n\
+             {fam} saddr {peer_addr} numgen random mod 1000 < 10 counter name \"duplicated\" dup to {us} device \"tun0\"\n\
+           }}\n\
+         }}\n"
+    ));
     let d = dir.path().display().to_string();
     let result = dir.path().join("up.sha");
     let _peer_proc = Daemon::spawn(
@@ -247,6 +185,7 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
             &format!("{d}/peer.py"),
             &format!("{d}/down.bin"),
             result.to_str().unwrap(),
+            &peer_addr.to_string(),
         ],
     );
     let ready = dir.path().join("up.sha.ready");
@@ -258,7 +197,7 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
     }
     assert!(ready.exists(), "the peer did not start");
 
-    let ours = TcpStream::connect(&stack, SocketAddr::from(([10, 0, 1, 1], 9100))).unwrap();
+    let ours = TcpStream::connect(&stack, SocketAddr::new(peer_addr, 9100)).unwrap();
     let ours_writer = ours.try_clone().unwrap();
     let ow = std::thread::spawn(move || {
         (&ours_writer).write_all(&up).unwrap();
@@ -282,7 +221,10 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
 
     // The impairments really happened, in both directions.
     let st = ours.tcp_stats().unwrap();
-    let (dropped, duplicated) = (nft_counter("dropped"), nft_counter("duplicated"));
+    let (dropped, duplicated) = (
+        nft_counter(fam, "impair", "dropped"),
+        nft_counter(fam, "impair", "duplicated"),
+    );
     assert!(st.retransmits > 0, "our losses were repaired: {st:?}");
     assert!(
         st.out_of_order_queued > 0,
@@ -295,7 +237,7 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
     let reordered = reordered.load(Ordering::Relaxed);
     assert!(reordered > 0, "no kernel packet was reordered");
     eprintln!(
-        "impaired 10 MiB each way: nft dropped {dropped} and duplicated {duplicated} kernel packets, \
+        "{f:?}: impaired 10 MiB each way: nft dropped {dropped} and duplicated {duplicated} kernel packets, \
          {reordered} were reordered on arrival; tunstack retransmitted {}, queued {} out of order, \
          {} SACK recoveries",
         st.retransmits, st.out_of_order_queued, st.sack_recoveries
@@ -303,3 +245,5 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering() {
     drop(ours);
     assert!(stack.shutdown(Duration::from_secs(10)));
 }
+
+per_family!(ten_mebibytes_each_way_survive_loss_duplication_and_reordering);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// The targets this file replays; [`every_fuzz_target_is_replayed`]
 /// keeps it in step with `fuzz/Cargo.toml`.
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
     "wire_parse",
     "wire_ipv6",
     "interface",
@@ -22,6 +22,7 @@ const TARGETS: [&str; 7] = [
     "dns_message",
     "fragments",
     "tls_peer",
+    "url",
 ];
 
 fn regressions() -> PathBuf {
@@ -61,6 +62,11 @@ fn replay(target: &str, run: fn(&[u8]), count: usize) {
             .collect();
         run(&data);
     }
+}
+
+#[test]
+fn fuzz_url_regressions() {
+    replay("url", harness::url::run, 500);
 }
 
 #[test]

@@ -377,3 +377,57 @@ fn timeouts_and_failures_exit_with_curls_codes_and_a_clear_message() {
     );
     assert!(text(&out.stderr).starts_with("tunstack: "), "{bad:?}");
 }
+
+#[test]
+fn url_credentials_are_sent_and_never_shown_in_the_clear() {
+    // A server that answers with the Authorization header it got, on
+    // the wildcard address (10.0.0.1 exists only while tunstack runs).
+    enter_netns();
+    let l = std::net::TcpListener::bind("0.0.0.0:8089").unwrap();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for s in l.incoming().flatten() {
+            let mut r = BufReader::new(s);
+            let mut auth = String::from("none");
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.strip_prefix("Authorization: ") {
+                    auth = v.trim().to_string();
+                }
+                line.clear();
+            }
+            let body = format!("{auth}\n");
+            let mut s = r.into_inner();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let out = tunstack(&[
+        "get",
+        "-v",
+        "http://alice:s3cr%65t%21@10.0.0.1:8089/private",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // base64("alice:s3cret!"), percent-decoded as curl does.
+    assert_eq!(text(&out.stdout), "Basic YWxpY2U6czNjcmV0IQ==\n");
+    // What curl -v shows: the user, and the header as sent.
+    assert!(
+        err.contains("* Server auth using Basic with user 'alice'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("> Authorization: Basic YWxpY2U6czNjcmV0IQ=="),
+        "{err}"
+    );
+    // The password never appears, decoded or as typed, and the final
+    // status line names the URL without its userinfo.
+    assert!(
+        !err.contains("s3cret") && !err.contains("s3cr%65t"),
+        "{err}"
+    );
+    assert!(err.contains("· http://10.0.0.1:8089/private"), "{err}");
+}

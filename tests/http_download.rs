@@ -1,31 +1,15 @@
 //! Downloads through tun0 with tunstack's TCP and HTTP client from real
 //! servers in a private namespace: `python3 -m http.server` and nginx.
-//! The bytes must match exactly (SHA-256).
+//! The bytes must match exactly (SHA-256). Each test runs over IPv4 and
+//! IPv6 (`NAME::v4`, `NAME::v6`).
 
 mod common;
 
 use common::*;
-use std::io::{self, Read};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::io::Read;
 use std::time::{Duration, Instant};
-use tunstack::http::{Client, Connect};
-use tunstack::{Stack, TcpStream};
-
-struct Via<'a>(&'a Stack);
-
-impl Connect for Via<'_> {
-    type Stream = TcpStream;
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
-        let ip = host
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "IPv4 only"))?;
-        TcpStream::connect_timeout(
-            self.0,
-            &SocketAddr::V4(SocketAddrV4::new(ip, port)),
-            Duration::from_secs(10),
-        )
-    }
-}
+use tunstack::http::Client;
+use tunstack::Stack;
 
 const TEN_MIB: usize = 10 << 20;
 
@@ -44,8 +28,7 @@ fn fetch(stack: &Stack, url: &str) -> (u16, Vec<u8>) {
     (resp.status(), body)
 }
 
-#[test]
-fn download_ten_mebibytes_from_python_http_server() {
+fn download_ten_mebibytes_from_python_http_server(f: Family) {
     let dir = TempDir::new("pyhttp");
     let (stack, pcap) = netns_captured(&dir);
     let data = random_bytes(TEN_MIB, 42);
@@ -59,24 +42,24 @@ fn download_ten_mebibytes_from_python_http_server() {
             "http.server",
             "8000",
             "--bind",
-            "10.0.0.1",
+            &f.kernel().to_string(),
             "--directory",
             &dirs,
         ],
     );
-    wait_for_listener(SocketAddrV4::new(KERNEL, 8000));
-    let (status, body) = fetch(&stack, "http://10.0.0.1:8000/blob.bin");
+    wait_for_listener(f.kernel_at(8000));
+    let base = f.kernel_url(8000);
+    let (status, body) = fetch(&stack, &format!("{base}/blob.bin"));
     assert_eq!(status, 200);
     assert_eq!(body.len(), data.len());
     assert_eq!(sha256(&body), sha256(&data));
-    let (status, _) = fetch(&stack, "http://10.0.0.1:8000/missing");
+    let (status, _) = fetch(&stack, &format!("{base}/missing"));
     assert_eq!(status, 404);
     assert!(stack.shutdown(Duration::from_secs(5)));
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
 }
 
-#[test]
-fn download_ten_mebibytes_from_nginx() {
+fn download_ten_mebibytes_from_nginx(f: Family) {
     let dir = TempDir::new("nginx");
     let (stack, pcap) = netns_captured(&dir);
     let www = dir.path().join("www");
@@ -84,18 +67,24 @@ fn download_ten_mebibytes_from_nginx() {
     let data = random_bytes(TEN_MIB, 43);
     std::fs::write(www.join("blob.bin"), &data).unwrap();
     let d = dir.path().display();
+    let host = Family::url_host(f.kernel());
     let _nginx = nginx(
         dir.path(),
         64,
         &format!(
             "default_type application/octet-stream;\n\
-             server {{ listen 10.0.0.1:8080; root {d}/www; }}"
+             server {{ listen {host}:8080; root {d}/www; }}"
         ),
     );
-    wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
-    let (status, body) = fetch(&stack, "http://10.0.0.1:8080/blob.bin");
+    wait_for_listener(f.kernel_at(8080));
+    let (status, body) = fetch(&stack, &format!("{}/blob.bin", f.kernel_url(8080)));
     assert_eq!(status, 200);
     assert_eq!(sha256(&body), sha256(&data));
     assert!(stack.shutdown(Duration::from_secs(5)));
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
 }
+
+per_family!(
+    download_ten_mebibytes_from_python_http_server,
+    download_ten_mebibytes_from_nginx,
+);

@@ -3,32 +3,15 @@
 //! request. Asserts the reuse counts, and that reuse is faster: both
 //! request rates are measured in the same run, in alternating rounds, and
 //! the kept-alive one must be at least 1.5 times the other (it measures
-//! 2-3 times; the margin is for a busy machine).
+//! 2-3 times; the margin is for a busy machine). Over IPv4 and IPv6
+//! (`NAME::v4`, `NAME::v6`).
 
 mod common;
 
 use common::*;
-use std::io::{self, Read};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::io::Read;
 use std::time::{Duration, Instant};
-use tunstack::http::{Client, Connect};
-use tunstack::{Stack, TcpStream};
-
-struct Via<'a>(&'a Stack);
-
-impl Connect for Via<'_> {
-    type Stream = TcpStream;
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
-        let ip = host
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "IPv4 only"))?;
-        TcpStream::connect_timeout(
-            self.0,
-            &SocketAddr::V4(SocketAddrV4::new(ip, port)),
-            Duration::from_secs(10),
-        )
-    }
-}
+use tunstack::http::Client;
 
 const REQUESTS: usize = 300;
 /// The two clients take turns in rounds of `REQUESTS / ROUNDS`, so a burst
@@ -49,8 +32,7 @@ fn timed(client: &Client<Via<'_>>, url: &str, expect: &[u8], n: usize) -> Durati
     start.elapsed()
 }
 
-#[test]
-fn kept_alive_connection_carries_every_request_and_is_faster() {
+fn kept_alive_connection_carries_every_request_and_is_faster(f: Family) {
     let dir = TempDir::new("keepalive");
     let stack = netns();
     let www = dir.path().join("www");
@@ -63,11 +45,12 @@ fn kept_alive_connection_carries_every_request_and_is_faster() {
         1024,
         &format!(
             "keepalive_requests 100000;\n\
-             server {{ listen 10.0.0.1:8080; root {d}/www; }}"
+             server {{ listen {}:8080; root {d}/www; }}",
+            Family::url_host(f.kernel())
         ),
     );
-    wait_for_listener(SocketAddrV4::new(KERNEL, 8080));
-    let url = "http://10.0.0.1:8080/index.html";
+    wait_for_listener(f.kernel_at(8080));
+    let url = &format!("{}/index.html", f.kernel_url(8080));
 
     let pooled = Client::new(Via(&stack));
     let fresh = Client::new(Via(&stack)).keep_alive(false);
@@ -88,7 +71,7 @@ fn kept_alive_connection_carries_every_request_and_is_faster() {
 
     let ratio = kept / new_each;
     eprintln!(
-        "requests/s over one kept-alive connection: {kept:.0}; with a new connection per request: {new_each:.0} ({ratio:.1}x)"
+        "{f:?}: requests/s over one kept-alive connection: {kept:.0}; with a new connection per request: {new_each:.0} ({ratio:.1}x)"
     );
     assert!(
         ratio >= 1.5,
@@ -97,3 +80,5 @@ fn kept_alive_connection_carries_every_request_and_is_faster() {
     drop((pooled, fresh));
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
+
+per_family!(kept_alive_connection_carries_every_request_and_is_faster,);

@@ -6,34 +6,28 @@
 //! time passes first. Zero linger (abortive close) is covered in
 //! `api_pipe.rs`.
 
+mod common;
+
+use common::{pipe_pair_with, Family};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
-use tunstack::device::PipeDevice;
-use tunstack::net::Config;
 use tunstack::tcp::State;
 use tunstack::{Stack, TcpListener, TcpStream};
 
-const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-
+/// Two stacks, A (tunstack's usual addresses) and B (the kernel's).
 fn pair() -> (Stack, Stack) {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let cfg = |addr| Config {
-        addr,
-        ..Config::default()
-    };
-    (
-        Stack::new(da, cfg(A)).unwrap(),
-        Stack::new(db, cfg(B)).unwrap(),
-    )
+    // Fixed buffers (256 KiB to send, 256 KiB to receive), so `fill` ends
+    // once they are full: with autotuning, writes against the shut window
+    // kept succeeding a little at a time and filling took up to 20 s.
+    pipe_pair_with(|c| c.tcp.buffer_autotuning = false)
 }
 
-/// A connection from `a` to `b`: (client on a, server on b).
-fn connected(a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind(b, ("0.0.0.0", 80)).unwrap();
-    let c = TcpStream::connect(a, SocketAddrV4::new(B, 80)).unwrap();
-    let (s, _) = l.accept().unwrap();
+/// A connection over `f` from `a` to `b`: (client on a, server on b).
+fn connected(f: Family, a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(b, f.any(80)).unwrap();
+    let c = TcpStream::connect(a, f.kernel_at(80)).unwrap();
+    let (s, peer) = l.accept().unwrap();
+    assert_eq!(peer.ip(), f.us());
     (c, s)
 }
 
@@ -69,10 +63,9 @@ fn fill(c: &TcpStream) -> usize {
 /// returns, the peer must already hold the FIN (its ACK is what ended the
 /// wait), so it is in CLOSE-WAIT; then the peer's own close completes the
 /// FIN handshake.
-#[test]
-fn linger_waits_until_data_and_fin_are_acknowledged() {
+fn linger_waits_until_data_and_fin_are_acknowledged(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b);
+    let (c, s) = connected(f, &a, &b);
     let written = fill(&c);
     assert!(written > 0);
     c.set_linger(Some(Duration::from_secs(30))).unwrap();
@@ -119,10 +112,9 @@ fn linger_waits_until_data_and_fin_are_acknowledged() {
 /// A peer that never reads keeps its window at zero, so the data is never
 /// acknowledged: close gives up after the linger time, resets the
 /// connection and says so with `WouldBlock`; the peer sees the reset.
-#[test]
-fn linger_time_passes_with_a_stalled_peer_and_the_connection_is_reset() {
+fn linger_time_passes_with_a_stalled_peer_and_the_connection_is_reset(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b);
+    let (c, s) = connected(f, &a, &b);
     assert!(fill(&c) > 0);
     let linger = Duration::from_millis(500);
     c.set_linger(Some(linger)).unwrap();
@@ -161,10 +153,9 @@ fn linger_time_passes_with_a_stalled_peer_and_the_connection_is_reset() {
 
 /// Closing one of several clones leaves the connection open, as `close(2)`
 /// of one of several descriptors does; the linger applies to the last.
-#[test]
-fn close_of_one_clone_leaves_the_connection_open() {
+fn close_of_one_clone_leaves_the_connection_open(f: Family) {
     let (a, b) = pair();
-    let (c, s) = connected(&a, &b);
+    let (c, s) = connected(f, &a, &b);
     c.set_linger(Some(Duration::from_secs(30))).unwrap();
     let other = c.try_clone().unwrap();
     c.close().unwrap();
@@ -175,3 +166,9 @@ fn close_of_one_clone_leaves_the_connection_open() {
     other.close().unwrap();
     assert_eq!((&s).read(&mut buf).unwrap(), 0, "FIN after the last close");
 }
+
+per_family!(
+    linger_waits_until_data_and_fin_are_acknowledged,
+    linger_time_passes_with_a_stalled_peer_and_the_connection_is_reset,
+    close_of_one_clone_leaves_the_connection_open,
+);

@@ -3,7 +3,9 @@
 //! and UDP in a private namespace: 64 MiB each way with TSO really used
 //! in both directions, UDP with checksums the kernel may leave partial,
 //! and `tunstack get` downloading 20 MiB, once on the offload device
-//! (its default) and once on a plain TUN (`--no-offload`).
+//! (its default) and once on a plain TUN (`--no-offload`). Each test runs
+//! over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`; TCPv6 segmentation is
+//! virtio-net's `GSO_TCPV6`).
 
 mod common;
 
@@ -11,7 +13,7 @@ use common::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::Shutdown;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,11 +52,11 @@ fn hex(d: impl AsRef<[u8]>) -> String {
 /// (instead of hanging when something regresses).
 const STALL: Duration = Duration::from_secs(15);
 
-/// A tunstack connection to the kernel at `port`, with [`STALL`]
-/// timeouts.
-fn connect(stack: &Stack, port: u16) -> TcpStream {
-    let addr = SocketAddr::V4(SocketAddrV4::new(KERNEL, port));
-    let s = TcpStream::connect_timeout(stack, &addr, Duration::from_secs(5)).expect("connect");
+/// A tunstack connection to the kernel at `port` over `f`, with
+/// [`STALL`] timeouts.
+fn connect(stack: &Stack, f: Family, port: u16) -> TcpStream {
+    let s = TcpStream::connect_timeout(stack, &f.kernel_at(port), Duration::from_secs(5))
+        .expect("connect");
     s.set_read_timeout(Some(STALL)).unwrap();
     s.set_write_timeout(Some(STALL)).unwrap();
     s
@@ -84,16 +86,14 @@ fn drain_hashed(mut r: impl Read) -> (usize, String) {
     (n, hex(h.finalize()))
 }
 
-#[test]
-fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
+fn tso_moves_64_mebibytes_each_way_with_the_kernel(f: Family) {
     let stack = offload_netns();
     const LEN: usize = 64 << 20;
     let data = Arc::new(random_bytes(LEN, 64));
     let digest = sha256(&data);
 
     // tunstack → kernel.
-    let listener =
-        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 9000)).expect("kernel bind");
+    let listener = std::net::TcpListener::bind(f.kernel_at(9000)).expect("kernel bind");
     let sink = std::thread::spawn(move || {
         let s = kernel_accept(&listener);
         let got = drain_hashed(&s);
@@ -102,7 +102,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     });
     let before = stack.stats();
     let start = Instant::now();
-    let mut s = connect(&stack, 9000);
+    let mut s = connect(&stack, f, 9000);
     s.write_all(&data).expect("write");
     s.shutdown(Shutdown::Write).expect("shutdown");
     assert_eq!(s.read(&mut [0u8; 1]).expect("read EOF"), 0);
@@ -116,7 +116,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     let tx_packets = tx.tx_packets - before.tx_packets;
     let tx_bytes = tx.tx_bytes - before.tx_bytes;
     eprintln!(
-        "send: {:.1} MiB/s, {tso_out} TSO of {tx_packets} packets, {} bytes each on average",
+        "{f:?} send: {:.1} MiB/s, {tso_out} TSO of {tx_packets} packets, {} bytes each on average",
         64.0 / send_secs,
         tx_bytes / tx_packets
     );
@@ -128,8 +128,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     assert_eq!(tx.tx_errors, 0);
 
     // kernel → tunstack.
-    let listener =
-        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 9001)).expect("kernel bind");
+    let listener = std::net::TcpListener::bind(f.kernel_at(9001)).expect("kernel bind");
     let source = {
         let data = Arc::clone(&data);
         std::thread::spawn(move || {
@@ -143,7 +142,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     };
     let before = stack.stats();
     let start = Instant::now();
-    let s = connect(&stack, 9001);
+    let s = connect(&stack, f, 9001);
     let (n, got) = drain_hashed(&s);
     let recv_secs = start.elapsed().as_secs_f64();
     s.shutdown(Shutdown::Write).expect("shutdown");
@@ -154,7 +153,7 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     let rx_packets = rx.rx_packets - before.rx_packets;
     let rx_bytes = rx.rx_bytes - before.rx_bytes;
     eprintln!(
-        "recv: {:.1} MiB/s, {rx_packets} packets, {} bytes each on average",
+        "{f:?} recv: {:.1} MiB/s, {rx_packets} packets, {} bytes each on average",
         64.0 / recv_secs,
         rx_bytes / rx_packets
     );
@@ -168,20 +167,21 @@ fn tso_moves_64_mebibytes_each_way_with_the_kernel() {
     assert!(stack.shutdown(Duration::from_secs(5)), "clean close");
 }
 
-#[test]
-fn udp_works_both_ways_over_the_offload_device() {
+fn udp_works_both_ways_over_the_offload_device(f: Family) {
     let stack = offload_netns();
-    let ours = UdpSocket::bind(&stack, ("0.0.0.0", 5000)).expect("bind");
+    let ours = UdpSocket::bind(&stack, f.any(5000)).expect("bind");
     ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let kernel = std::net::UdpSocket::bind(SocketAddrV4::new(KERNEL, 6000)).expect("kernel bind");
+    let kernel = std::net::UdpSocket::bind(f.kernel_at(6000)).expect("kernel bind");
     kernel
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let to_us = SocketAddrV4::new(US, 5000);
+    let to_us = f.us_at(5000);
     let mut buf = vec![0u8; 2048];
     let mut kbuf = vec![0u8; 2048];
-    // 1472 bytes is the largest payload of one 1500-byte packet.
-    for (i, len) in [0usize, 1, 7, 512, 1000, 1471, 1472]
+    // The largest payload of one 1500-byte packet: 1472 bytes over IPv4,
+    // 1452 over IPv6.
+    let max = MTU as usize - f.ip_header_len() - 8;
+    for (i, len) in [0usize, 1, 7, 512, 1000, max - 1, max]
         .into_iter()
         .enumerate()
     {
@@ -189,10 +189,7 @@ fn udp_works_both_ways_over_the_offload_device() {
         // Kernel → tunstack: the kernel may leave the checksum partial.
         assert_eq!(kernel.send_to(&msg, to_us).expect("kernel send"), len);
         let (n, from) = ours.recv_from(&mut buf).expect("datagram from the kernel");
-        assert_eq!(
-            from,
-            std::net::SocketAddr::V4(SocketAddrV4::new(KERNEL, 6000))
-        );
+        assert_eq!(from, f.kernel_at(6000));
         assert_eq!(&buf[..n], &msg[..], "payload of {len}");
         // tunstack → kernel: our full checksum must satisfy the kernel.
         let reply: Vec<u8> = msg.iter().rev().map(|b| b ^ 0xa5).collect();
@@ -200,7 +197,7 @@ fn udp_works_both_ways_over_the_offload_device() {
         let (n, from) = kernel
             .recv_from(&mut kbuf)
             .expect("datagram from tunstack (dropped by the kernel on a bad checksum?)");
-        assert_eq!(from, std::net::SocketAddr::V4(to_us));
+        assert_eq!(from, to_us);
         assert_eq!(&kbuf[..n], &reply[..], "reply of {len}");
     }
     let s = stack.stats();
@@ -208,25 +205,50 @@ fn udp_works_both_ways_over_the_offload_device() {
     assert_eq!(s.udp_sent, 7);
     assert_eq!(s.udp_malformed, 0);
     // The kernel's UDP counters: nothing dropped for a bad checksum.
-    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("/proc/net/snmp");
-    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
-    let names: Vec<&str> = udp[0].split_whitespace().collect();
-    let values: Vec<&str> = udp[1].split_whitespace().collect();
-    let get = |k: &str| -> u64 {
-        let i = names.iter().position(|n| *n == k).expect("counter");
-        values[i].parse().expect("number")
-    };
+    let get = kernel_udp_counters(f);
     assert_eq!(get("InCsumErrors"), 0);
     assert_eq!(get("InErrors"), 0);
     assert!(get("InDatagrams") >= 7);
 }
 
-/// A one-file HTTP/1.1 server on the wildcard address (10.0.0.1 exists
-/// only while tunstack holds tun0): answers `count` requests with `body`.
-fn serve_file(port: u16, body: Arc<Vec<u8>>, count: usize) -> std::thread::JoinHandle<()> {
-    let listener =
-        std::net::TcpListener::bind(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port))
-            .expect("server bind");
+/// The kernel's UDP counter of `f` by its short name (`InErrors`): from
+/// snmp (`Udp:` rows) or snmp6 (`Udp6InErrors`) of this thread's
+/// namespace (`/proc/net` is the process's, the host's here).
+fn kernel_udp_counters(f: Family) -> impl Fn(&str) -> u64 {
+    let all: HashMap<String, u64> = match f {
+        Family::V4 => {
+            let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp").expect("snmp");
+            let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+            udp[0]
+                .split_whitespace()
+                .zip(udp[1].split_whitespace())
+                .skip(1)
+                .map(|(k, v)| (k.to_string(), v.parse().expect("number")))
+                .collect()
+        }
+        Family::V6 => std::fs::read_to_string("/proc/thread-self/net/snmp6")
+            .expect("snmp6")
+            .lines()
+            .filter_map(|l| {
+                let mut kv = l.split_whitespace();
+                let k = kv.next()?.strip_prefix("Udp6")?;
+                Some((k.to_string(), kv.next()?.parse().ok()?))
+            })
+            .collect(),
+    };
+    move |k: &str| *all.get(k).unwrap_or_else(|| panic!("no UDP counter {k}"))
+}
+
+/// A one-file HTTP/1.1 server on the wildcard address of `f` (10.0.0.1
+/// and fd00::1 exist only while tunstack holds tun0): answers `count`
+/// requests with `body`.
+fn serve_file(
+    f: Family,
+    port: u16,
+    body: Arc<Vec<u8>>,
+    count: usize,
+) -> std::thread::JoinHandle<()> {
+    let listener = std::net::TcpListener::bind(f.any(port)).expect("server bind");
     std::thread::spawn(move || {
         for _ in 0..count {
             let mut s = kernel_accept(&listener);
@@ -279,17 +301,18 @@ fn stack_counters(stderr: &str) -> HashMap<String, u64> {
 }
 
 /// Runs `tunstack get -v --stats EXTRA… URL` against a one-file server
-/// with 20 MiB of random bytes; checks the download byte for byte and
-/// returns the stack counters and stderr.
-fn get_20_mebibytes(extra: &[&str]) -> (HashMap<String, u64>, String) {
+/// over `f` with 20 MiB of random bytes; checks the download byte for byte
+/// and returns the stack counters and stderr.
+fn get_20_mebibytes(f: Family, extra: &[&str]) -> (HashMap<String, u64>, String) {
     let data = Arc::new(random_bytes(20 << 20, 20));
     let digest = sha256(&data);
     let dir = TempDir::new("get-offload");
-    let server = serve_file(8081, Arc::clone(&data), 1);
+    let server = serve_file(f, 8081, Arc::clone(&data), 1);
     let file = dir.path().join("out");
     let mut args = vec!["get", "-v", "--stats", "-o", file.to_str().unwrap()];
     args.extend_from_slice(extra);
-    args.push("http://10.0.0.1:8081/file");
+    let url = format!("{}/file", f.kernel_url(8081));
+    args.push(&url);
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_tunstack"))
         .args(&args)
@@ -314,10 +337,9 @@ fn get_20_mebibytes(extra: &[&str]) -> (HashMap<String, u64>, String) {
 /// Without flags `tunstack get` opens the offload device, and the kernel's
 /// TSO batches arrive whole (average read larger than the MTU) with their
 /// checksums left partial, which must not be counted as bad.
-#[test]
-fn tunstack_get_opens_the_offload_device_by_default() {
+fn tunstack_get_opens_the_offload_device_by_default(f: Family) {
     enter_netns();
-    let (c, err) = get_20_mebibytes(&[]);
+    let (c, err) = get_20_mebibytes(f, &[]);
     assert!(
         err.contains("tun0: virtio-net offloads on"),
         "the default is the offload device:\n{err}"
@@ -332,10 +354,9 @@ fn tunstack_get_opens_the_offload_device_by_default() {
 }
 
 /// `--no-offload` opens a plain TUN: one packet of at most the MTU per read.
-#[test]
-fn tunstack_get_no_offload_opens_a_plain_tun() {
+fn tunstack_get_no_offload_opens_a_plain_tun(f: Family) {
     enter_netns();
-    let (c, err) = get_20_mebibytes(&["--no-offload"]);
+    let (c, err) = get_20_mebibytes(f, &["--no-offload"]);
     assert!(
         err.contains("tun0: plain TUN"),
         "--no-offload opens a plain TUN:\n{err}"
@@ -345,3 +366,10 @@ fn tunstack_get_no_offload_opens_a_plain_tun() {
     assert_eq!(c["tcp_bad_checksum"], 0, "{err}");
     assert_eq!(c["rx_errors"], 0, "{err}");
 }
+
+per_family!(
+    tso_moves_64_mebibytes_each_way_with_the_kernel,
+    udp_works_both_ways_over_the_offload_device,
+    tunstack_get_opens_the_offload_device_by_default,
+    tunstack_get_no_offload_opens_a_plain_tun,
+);

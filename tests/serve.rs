@@ -1,7 +1,10 @@
 //! `tunstack serve` against the kernel's clients in a private namespace:
 //! curl downloads 100 MiB and 1,000 small files over keep-alive, bad paths
 //! get 400/404/405, 1,000 concurrent kernel clients use the Poll-based echo
-//! server at once, and the binary stops gracefully on SIGINT.
+//! server at once, and the binary stops gracefully on SIGINT. The bad
+//! requests and the 1,000 clients run over IPv4 and IPv6 (`NAME::v4`,
+//! `NAME::v6`); the kernel's curl downloading 50 MiB over IPv6 is in
+//! ipv6.rs.
 
 mod common;
 
@@ -18,7 +21,6 @@ mod serve;
 use common::*;
 use serve::{Mode, ServeStats};
 use std::io::{Read, Write};
-use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,10 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tunstack::{net, Stack};
 
-/// Runs `serve::run` on a thread until the returned flag is set.
+/// Runs `serve::run` on a thread until the returned flag is set, with
+/// its listener on `at`.
 fn serving(
     stack: Stack,
-    port: u16,
+    at: std::net::SocketAddr,
     mode: Mode,
 ) -> (
     Arc<AtomicBool>,
@@ -38,7 +41,7 @@ fn serving(
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     // Bound before any client starts, so no early connection is refused.
-    let listener = tunstack::TcpListener::bind(&stack, ("0.0.0.0", port)).expect("bind");
+    let listener = tunstack::TcpListener::bind(&stack, at).expect("bind");
     let t = std::thread::spawn(move || {
         let stats = serve::run_listener(&stack, listener, &mode, Some(&flag)).expect("serve");
         (stats, stack)
@@ -46,8 +49,13 @@ fn serving(
     (stop, t)
 }
 
+/// curl with `args`; `-g` lets IPv6 literals in brackets through.
 fn curl(args: &[&str]) -> std::process::Output {
-    Command::new("curl").args(args).output().expect("curl")
+    Command::new("curl")
+        .arg("-g")
+        .args(args)
+        .output()
+        .expect("curl")
 }
 
 fn site(dir: &std::path::Path) -> PathBuf {
@@ -71,7 +79,7 @@ fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
     let www = site(dir.path());
     let big = random_bytes(100 << 20, 77);
     std::fs::write(www.join("big.bin"), &big).unwrap();
-    let (stop, server) = serving(stack, 80, Mode::Files(www.clone()));
+    let (stop, server) = serving(stack, Family::V4.any(80), Mode::Files(www.clone()));
 
     let out_file = dir.path().join("big.out");
     let t0 = Instant::now();
@@ -147,30 +155,25 @@ fn curl_downloads_100_mib_and_1000_small_files_over_keep_alive() {
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
 
-#[test]
-fn bad_requests_get_400_404_405_and_head_has_no_body() {
+fn bad_requests_get_400_404_405_and_head_has_no_body(f: Family) {
     let dir = TempDir::new("serve-bad");
     let (stack, pcap) = netns_captured(&dir);
     let www = site(dir.path());
     std::fs::write(dir.path().join("secret.txt"), "outside the root").unwrap();
-    let (stop, server) = serving(stack, 8080, Mode::Files(www));
+    let (stop, server) = serving(stack, f.any(8080), Mode::Files(www));
+    let base = f.us_url(8080);
+    let url = |path: &str| format!("{base}{path}");
     let code = |args: &[&str]| {
         let mut a = vec!["-s", "-o", "/dev/null", "-w", "%{http_code}"];
         a.extend_from_slice(args);
         String::from_utf8_lossy(&curl(&a).stdout).to_string()
     };
-    assert_eq!(code(&["http://10.0.0.2:8080/"]), "200");
-    assert_eq!(code(&["http://10.0.0.2:8080/nope.html"]), "404");
-    assert_eq!(
-        code(&["--path-as-is", "http://10.0.0.2:8080/../secret.txt"]),
-        "400"
-    );
-    assert_eq!(code(&["http://10.0.0.2:8080/%2e%2e/secret.txt"]), "400");
-    assert_eq!(
-        code(&["-X", "DELETE", "http://10.0.0.2:8080/index.html"]),
-        "405"
-    );
-    let head = curl(&["-s", "-I", "http://10.0.0.2:8080/index.html"]);
+    assert_eq!(code(&[&url("/")]), "200");
+    assert_eq!(code(&[&url("/nope.html")]), "404");
+    assert_eq!(code(&["--path-as-is", &url("/../secret.txt")]), "400");
+    assert_eq!(code(&[&url("/%2e%2e/secret.txt")]), "400");
+    assert_eq!(code(&["-X", "DELETE", &url("/index.html")]), "405");
+    let head = curl(&["-s", "-I", &url("/index.html")]);
     let text = String::from_utf8_lossy(&head.stdout);
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("Content-Length: 24"), "{text}");
@@ -178,11 +181,10 @@ fn bad_requests_get_400_404_405_and_head_has_no_body() {
     stop.store(true, Ordering::SeqCst);
     let (_, stack) = server.join().unwrap();
     assert!(stack.shutdown(Duration::from_secs(5)));
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
 }
 
-#[test]
-fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
+fn echo_server_on_poll_serves_1000_concurrent_kernel_clients(f: Family) {
     let dir = TempDir::new("serve-echo");
     let (stack, pcap) = netns_captured(&dir);
     // 1,000 kernel sockets in this process.
@@ -192,12 +194,12 @@ fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
     };
     // SAFETY: setrlimit with a valid struct; raising within root's limits.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    let (stop, server) = serving(stack, 7, Mode::Echo);
+    let (stop, server) = serving(stack, f.any(7), Mode::Echo);
     const N: usize = 1000;
     let t0 = Instant::now();
     let mut clients = Vec::with_capacity(N);
     for i in 0..N {
-        let mut s = std::net::TcpStream::connect(SocketAddrV4::new(US, 7)).expect("connect");
+        let mut s = std::net::TcpStream::connect(f.us_at(7)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let msg = format!("client {i} says hello {}", "x".repeat(i % 200));
         s.write_all(msg.as_bytes()).unwrap();
@@ -222,14 +224,19 @@ fn echo_server_on_poll_serves_1000_concurrent_kernel_clients() {
     let (stats, stack) = server.join().unwrap();
     assert!(stats.peak_connections >= N, "{stats:?}");
     assert!(stack.shutdown(Duration::from_secs(10)));
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
     eprintln!(
-        "echo: {} connections, peak {} at once, in {:.2} s",
+        "{f:?} echo: {} connections, peak {} at once, in {:.2} s",
         stats.connections,
         stats.peak_connections,
         t0.elapsed().as_secs_f64()
     );
 }
+
+per_family!(
+    bad_requests_get_400_404_405_and_head_has_no_body,
+    echo_server_on_poll_serves_1000_concurrent_kernel_clients,
+);
 
 #[test]
 fn serve_binary_stops_gracefully_on_sigint() {

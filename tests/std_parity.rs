@@ -3,8 +3,12 @@
 //! `std::net`'s types over the kernel's loopback, once with tunstack's over
 //! two stacks joined by an in-memory pipe — and both builds run and must
 //! give the same results. The only difference a port needs is the stack
-//! argument of the constructors (docs/porting.md).
+//! argument of the constructors (docs/porting.md). The program and the
+//! refused UDP socket run over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`).
 
+mod common;
+
+use common::{pipe_pair_with, Family};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 use std::time::Duration;
@@ -15,9 +19,11 @@ use tunstack::Stack;
 /// The program. `$srv` and `$cli` are the constructor prefixes of the
 /// serving and the connecting side: nothing for `std::net`, `&stack,` for
 /// tunstack. The module `net` is the caller's (`std::net` or
-/// `tunstack::net`): macro paths resolve where the macro is used.
+/// `tunstack::net`): macro paths resolve where the macro is used. Sockets
+/// bind `$any` (the wildcard of the family under test, a `&str`) and the
+/// client reaches `$server_ip`.
 macro_rules! std_net_program {
-    ([$($srv:tt)*], [$($cli:tt)*], $server_ip:expr) => {{
+    ([$($srv:tt)*], [$($cli:tt)*], $any:expr, $server_ip:expr) => {{
         // Signatures pinned as std::net has them.
         let _: fn(&net::TcpListener) -> io::Result<net::TcpListener> = net::TcpListener::try_clone;
         let _: fn(&net::TcpListener) -> io::Result<Option<io::Error>> = net::TcpListener::take_error;
@@ -37,7 +43,8 @@ macro_rules! std_net_program {
         let _: fn(&net::UdpSocket) -> io::Result<Option<io::Error>> = net::UdpSocket::take_error;
 
         // TCP: an echo server on a cloned listener, a client by (host, port).
-        let listener = net::TcpListener::bind($($srv)* "0.0.0.0:0")?;
+        let any: &str = $any;
+        let listener = net::TcpListener::bind($($srv)* (any, 0))?;
         listener.set_ttl(77)?;
         assert_eq!(listener.ttl()?, 77);
         assert!(listener.take_error()?.is_none());
@@ -66,8 +73,8 @@ macro_rules! std_net_program {
         assert_eq!(accepted_ttl, 77);
 
         // UDP: a connected client, peeks, a clone, the options.
-        let a = net::UdpSocket::bind($($srv)* "0.0.0.0:0")?;
-        let b = net::UdpSocket::bind($($cli)* ("0.0.0.0", 0))?;
+        let a = net::UdpSocket::bind($($srv)* (any, 0))?;
+        let b = net::UdpSocket::bind($($cli)* (any, 0))?;
         let a_port = a.local_addr()?.port();
         assert!(b.peer_addr().is_err());
         b.connect(($server_ip, a_port))?;
@@ -102,30 +109,22 @@ macro_rules! std_net_program {
     }};
 }
 
-#[test]
-fn the_same_program_runs_on_std_net_and_on_tunstack() {
+fn the_same_program_runs_on_std_net_and_on_tunstack(f: Family) {
+    let (any, loopback) = match f {
+        Family::V4 => ("0.0.0.0", "127.0.0.1"),
+        Family::V6 => ("::", "::1"),
+    };
     let with_std = {
         use std::net;
-        (|| std_net_program!([], [], "127.0.0.1"))()
+        (|| std_net_program!([], [], any, loopback))()
     }
     .expect("std::net build");
 
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let stack_at = |d, addr| {
-        Stack::new(
-            d,
-            Config {
-                addr,
-                ..Config::default()
-            },
-        )
-        .unwrap()
-    };
-    let client = stack_at(da, Ipv4Addr::new(10, 0, 0, 2));
-    let server = stack_at(db, Ipv4Addr::new(10, 0, 0, 1));
+    let (client, server) = pipe_pair_with(|_| {});
+    let server_ip = f.kernel().to_string();
     let with_tunstack = {
         use tunstack::net;
-        (|| std_net_program!([&server,], [&client,], "10.0.0.1"))()
+        (|| std_net_program!([&server,], [&client,], any, server_ip.as_str()))()
     }
     .expect("tunstack build");
     assert_eq!(with_std, with_tunstack);
@@ -210,28 +209,12 @@ fn udp_broadcast_needs_set_broadcast_and_connected_socket_filters_peers() {
     assert_eq!(&buf[..n], b"for you");
 }
 
-#[test]
-fn udp_port_unreachable_is_refused_on_a_connected_socket() {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let a = Stack::new(
-        da,
-        Config {
-            addr: Ipv4Addr::new(10, 0, 0, 2),
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let _b = Stack::new(
-        db,
-        Config {
-            addr: Ipv4Addr::new(10, 0, 0, 1),
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    let u = tunstack::UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
-    // Nobody listens on 10.0.0.1:9: the peer answers ICMP port unreachable.
-    u.connect("10.0.0.1:9").unwrap();
+fn udp_port_unreachable_is_refused_on_a_connected_socket(f: Family) {
+    let (a, _b) = pipe_pair_with(|_| {});
+    let u = tunstack::UdpSocket::bind(&a, f.any(0)).unwrap();
+    // Nobody listens on B's port 9: B answers ICMP (or ICMPv6) port
+    // unreachable.
+    u.connect(f.kernel_at(9)).unwrap();
     u.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     u.send(b"anyone?").unwrap();
     let mut buf = [0u8; 8];
@@ -253,3 +236,8 @@ fn udp_port_unreachable_is_refused_on_a_connected_socket() {
     };
     assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
 }
+
+per_family!(
+    the_same_program_runs_on_std_net_and_on_tunstack,
+    udp_port_unreachable_is_refused_on_a_connected_socket,
+);

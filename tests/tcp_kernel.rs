@@ -1,53 +1,53 @@
 //! Linux's own TCP as the peer, through tun0 in a private namespace:
 //! handshake both ways, 1 MiB echo both ways, refused connections, read
-//! timeouts, and non-blocking WouldBlock on empty / full buffers.
+//! timeouts, and non-blocking WouldBlock on empty / full buffers. Every
+//! test runs over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`).
 
 mod common;
 
 use common::*;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tunstack::{TcpListener, TcpStream};
 
-#[test]
-fn connect_to_closed_port_is_refused() {
+fn connect_to_closed_port_is_refused(f: Family) {
     let stack = netns();
-    let err = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 9)).unwrap_err();
+    let err = TcpStream::connect(&stack, f.kernel_at(9)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
     assert!(stack.stats().rx_packets >= 1);
 }
 
-#[test]
-fn connect_timeout_to_silent_port_times_out() {
+fn connect_timeout_to_silent_port_times_out(f: Family) {
     let stack = netns();
     // Drop our SYNs in the kernel so nothing answers (no RST either).
-    run("nft", &["add", "table", "ip", "t"]);
+    run("nft", &["add", "table", f.nft(), "t"]);
     run(
         "nft",
-        &["add chain ip t in { type filter hook input priority 0; }"],
+        &[&format!(
+            "add chain {} t in {{ type filter hook input priority 0; }}",
+            f.nft()
+        )],
     );
-    run("nft", &["add rule ip t in tcp dport 9 drop"]);
+    run(
+        "nft",
+        &[&format!("add rule {} t in tcp dport 9 drop", f.nft())],
+    );
     let start = Instant::now();
-    let err = TcpStream::connect_timeout(
-        &stack,
-        &SocketAddr::from(SocketAddrV4::new(KERNEL, 9)),
-        Duration::from_millis(1500),
-    )
-    .unwrap_err();
+    let err = TcpStream::connect_timeout(&stack, &f.kernel_at(9), Duration::from_millis(1500))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
     assert!(start.elapsed() >= Duration::from_millis(1500));
 }
 
-#[test]
-fn kernel_client_echoes_one_mebibyte_through_our_listener() {
+fn kernel_client_echoes_one_mebibyte_through_our_listener(f: Family) {
     let dir = TempDir::new("echo-listener");
     let (stack, pcap) = netns_captured(&dir);
-    let listener = TcpListener::bind(&stack, ("0.0.0.0", 7)).expect("bind");
+    let listener = TcpListener::bind(&stack, f.any(7)).expect("bind");
     let server = std::thread::spawn(move || {
         let (s, peer) = listener.accept().expect("accept");
-        assert_eq!(peer.ip(), std::net::IpAddr::V4(KERNEL));
+        assert_eq!(peer.ip(), f.kernel());
         let s = Arc::new(s);
         let mut buf = vec![0u8; 32 * 1024];
         let mut total = 0;
@@ -63,28 +63,26 @@ fn kernel_client_echoes_one_mebibyte_through_our_listener() {
         total
     });
     let data = random_bytes(1 << 20, 7);
-    let kernel = std::net::TcpStream::connect(SocketAddrV4::new(US, 7)).expect("kernel connect");
+    let kernel = std::net::TcpStream::connect(f.us_at(7)).expect("kernel connect");
     let got = echo_round_trip(kernel, data.clone());
     assert_eq!(server.join().unwrap(), data.len());
     assert_eq!(got.len(), data.len());
     assert_eq!(sha256(&got), sha256(&data));
     assert!(stack.shutdown(Duration::from_secs(5)));
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
 }
 
-#[test]
-fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
+fn we_echo_one_mebibyte_through_a_kernel_echo_server(f: Family) {
     let dir = TempDir::new("echo-client");
     let (stack, pcap) = netns_captured(&dir);
-    let listener =
-        std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7007)).expect("kernel bind");
+    let listener = std::net::TcpListener::bind(f.kernel_at(7007)).expect("kernel bind");
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("kernel accept");
         let mut r = s.try_clone().unwrap();
         std::io::copy(&mut r, &mut s).expect("kernel echo");
         s.shutdown(Shutdown::Write).unwrap();
     });
-    let s = Arc::new(TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7007)).expect("connect"));
+    let s = Arc::new(TcpStream::connect(&stack, f.kernel_at(7007)).expect("connect"));
     let data = random_bytes(1 << 20, 11);
     let w = {
         let s = Arc::clone(&s);
@@ -106,19 +104,18 @@ fn we_echo_one_mebibyte_through_a_kernel_echo_server() {
         stack.shutdown(Duration::from_secs(5)),
         "connection closed cleanly"
     );
-    check_capture(&pcap);
+    check_capture_family(&pcap, f);
 }
 
-#[test]
-fn blocking_read_with_timeout_returns_would_block_at_deadline() {
+fn blocking_read_with_timeout_returns_would_block_at_deadline(f: Family) {
     let stack = netns();
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7100)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7100)).unwrap();
     let t = std::thread::spawn(move || {
         let (s, _) = listener.accept().unwrap();
         std::thread::sleep(Duration::from_secs(2));
         drop(s);
     });
-    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7100)).unwrap();
+    let mut s = TcpStream::connect(&stack, f.kernel_at(7100)).unwrap();
     assert_eq!(
         s.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
         ErrorKind::InvalidInput
@@ -135,10 +132,9 @@ fn blocking_read_with_timeout_returns_would_block_at_deadline() {
     t.join().unwrap();
 }
 
-#[test]
-fn nonblocking_read_and_write_return_would_block() {
+fn nonblocking_read_and_write_return_would_block(f: Family) {
     let stack = netns();
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7200)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7200)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -148,7 +144,7 @@ fn nonblocking_read_and_write_return_would_block() {
         s.read_to_end(&mut all).unwrap();
         all
     });
-    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7200)).unwrap();
+    let mut s = TcpStream::connect(&stack, f.kernel_at(7200)).unwrap();
     s.set_nonblocking(true).unwrap();
     assert_eq!(
         s.read(&mut [0u8; 8]).unwrap_err().kind(),
@@ -189,10 +185,9 @@ fn nonblocking_read_and_write_return_would_block() {
     assert_eq!(sha256(&all), sha256(&sent));
 }
 
-#[test]
-fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
+fn stream_options_clone_peek_nodelay_ttl_and_linger_reset(f: Family) {
     let stack = netns();
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7300)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7300)).unwrap();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.write_all(b"hello").unwrap();
@@ -203,7 +198,7 @@ fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
         let mut rest = Vec::new();
         s.read_to_end(&mut rest).map_err(|e| e.kind())
     });
-    let s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7300)).unwrap();
+    let s = TcpStream::connect(&stack, f.kernel_at(7300)).unwrap();
     assert!(!s.nodelay().unwrap());
     s.set_nodelay(true).unwrap();
     assert!(s.nodelay().unwrap());
@@ -229,12 +224,11 @@ fn stream_options_clone_peek_nodelay_ttl_and_linger_reset() {
     assert_eq!(kernel.join().unwrap(), Err(ErrorKind::ConnectionReset));
 }
 
-#[test]
-fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block() {
+fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block(f: Family) {
     // The seed's lesson: with the send buffer full, a blocking write waits
     // and a non-blocking one returns EAGAIN (WouldBlock); draining releases both.
     let stack = netns();
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7500)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7500)).unwrap();
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -243,7 +237,7 @@ fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block() {
         s.read_to_end(&mut all).unwrap();
         all.len()
     });
-    let s = Arc::new(TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7500)).unwrap());
+    let s = Arc::new(TcpStream::connect(&stack, f.kernel_at(7500)).unwrap());
     s.set_send_buffer_size(64 * 1024).unwrap();
     let total = 8 << 20;
     let writer = {
@@ -273,3 +267,14 @@ fn blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block() {
     s.shutdown(Shutdown::Write).unwrap();
     assert_eq!(kernel.join().unwrap(), total);
 }
+
+per_family!(
+    connect_to_closed_port_is_refused,
+    connect_timeout_to_silent_port_times_out,
+    kernel_client_echoes_one_mebibyte_through_our_listener,
+    we_echo_one_mebibyte_through_a_kernel_echo_server,
+    blocking_read_with_timeout_returns_would_block_at_deadline,
+    nonblocking_read_and_write_return_would_block,
+    stream_options_clone_peek_nodelay_ttl_and_linger_reset,
+    blocking_write_waits_for_a_reader_while_nonblocking_returns_would_block,
+);

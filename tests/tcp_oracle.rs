@@ -2,12 +2,14 @@
 //! offers MSS, window scale, timestamps and SACK-permitted, that the kernel
 //! answers and uses them, and that with loss injected on our transmit path
 //! (our own FaultInjector) the transfer completes with SACK-based recovery.
+//! Every test runs over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`); over IPv6
+//! the MSS is MTU − 60.
 
 mod common;
 
 use common::*;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddrV4};
+use std::net::Shutdown;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,20 +65,19 @@ fn fields(file: &Path, filter: &str, names: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[test]
-fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
+fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us(f: Family) {
     let stack = netns();
     let dir = TempDir::new("oracle-syn");
     let pcap = dir.path().join("syn.pcap");
     let tshark = capture(&pcap);
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7400)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7400)).unwrap();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = vec![0u8; 200_000];
         s.read_exact(&mut buf).unwrap();
         s.write_all(&buf).unwrap();
     });
-    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7400)).unwrap();
+    let mut s = TcpStream::connect(&stack, f.kernel_at(7400)).unwrap();
     let data = random_bytes(200_000, 5);
     s.write_all(&data).unwrap();
     let mut back = vec![0u8; data.len()];
@@ -88,8 +89,9 @@ fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
     assert!(stack.shutdown(Duration::from_secs(5)));
     stop(tshark);
 
+    let src = format!("{}.src", f.tshark_ip());
     let opts = [
-        "ip.src",
+        src.as_str(),
         "tcp.options.mss_val",
         "tcp.options.wscale.shift",
         "tcp.options.sack_perm",
@@ -99,13 +101,22 @@ fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
     let syn_ack = fields(&pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 1", &opts);
     assert_eq!(syn.len(), 1, "{syn:?}");
     assert_eq!(syn_ack.len(), 1, "{syn_ack:?}");
-    assert_eq!(syn[0][0], "10.0.0.2");
-    assert_eq!(syn[0][1], "1460", "our MSS from the 1500-byte MTU");
+    assert_eq!(syn[0][0], f.us().to_string());
+    assert_eq!(
+        syn[0][1],
+        f.mss(1500).to_string(),
+        "our MSS from the 1500-byte MTU"
+    );
     assert!(
         !syn[0][2].is_empty() && !syn[0][3].is_empty() && !syn[0][4].is_empty(),
         "we offer WS, SACK, TS: {syn:?}"
     );
-    assert_eq!(syn_ack[0][0], "10.0.0.1");
+    assert_eq!(syn_ack[0][0], f.kernel().to_string());
+    assert_eq!(
+        syn_ack[0][1],
+        f.mss(1500).to_string(),
+        "Linux's MSS from the same MTU"
+    );
     assert!(
         !syn_ack[0][2].is_empty() && !syn_ack[0][3].is_empty() && !syn_ack[0][4].is_empty(),
         "Linux accepts all: {syn_ack:?}"
@@ -113,7 +124,7 @@ fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
     // The kernel uses timestamps on every later segment.
     let later = fields(
         &pcap,
-        "ip.src == 10.0.0.1 && tcp.flags.syn == 0",
+        &format!("{src} == {} && tcp.flags.syn == 0", f.kernel()),
         &["tcp.options.timestamp.tsval"],
     );
     assert!(
@@ -123,7 +134,10 @@ fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
     // And so do ours.
     let ours = fields(
         &pcap,
-        "ip.src == 10.0.0.2 && tcp.flags.syn == 0 && tcp.flags.reset == 0",
+        &format!(
+            "{src} == {} && tcp.flags.syn == 0 && tcp.flags.reset == 0",
+            f.us()
+        ),
         &["tcp.options.timestamp.tsval"],
     );
     assert!(
@@ -132,8 +146,7 @@ fn linux_negotiates_mss_wscale_timestamps_and_sack_with_us() {
     );
 }
 
-#[test]
-fn loss_on_our_transmit_path_recovers_with_sack() {
+fn loss_on_our_transmit_path_recovers_with_sack(f: Family) {
     enter_netns();
     let tun = TunDevice::open(&TunConfig::default()).expect("tun0");
     let lossy = FaultInjector::new(
@@ -148,7 +161,7 @@ fn loss_on_our_transmit_path_recovers_with_sack() {
     let dir = TempDir::new("oracle-sack");
     let pcap = dir.path().join("sack.pcap");
     let tshark = capture(&pcap);
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7401)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7401)).unwrap();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut all = Vec::new();
@@ -156,7 +169,7 @@ fn loss_on_our_transmit_path_recovers_with_sack() {
         all
     });
     // The injector may drop our SYN too; SYN retransmission covers it.
-    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7401)).expect("connect");
+    let mut s = TcpStream::connect(&stack, f.kernel_at(7401)).expect("connect");
     let data = random_bytes(4 << 20, 9);
     s.write_all(&data).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
@@ -172,9 +185,10 @@ fn loss_on_our_transmit_path_recovers_with_sack() {
     drop(s);
     stack.shutdown(Duration::from_secs(5));
     stop(tshark);
+    let src = format!("{}.src", f.tshark_ip());
     let sacks = fields(
         &pcap,
-        "ip.src == 10.0.0.1 && tcp.options.sack_le",
+        &format!("{src} == {} && tcp.options.sack_le", f.kernel()),
         &["tcp.options.sack_le"],
     );
     assert!(
@@ -183,12 +197,15 @@ fn loss_on_our_transmit_path_recovers_with_sack() {
     );
     let rtx = fields(
         &pcap,
-        "ip.src == 10.0.0.2 && (tcp.analysis.retransmission || tcp.analysis.fast_retransmission)",
+        &format!(
+            "{src} == {} && (tcp.analysis.retransmission || tcp.analysis.fast_retransmission)",
+            f.us()
+        ),
         &["tcp.seq"],
     );
     assert!(!rtx.is_empty(), "our retransmissions are in the capture");
     eprintln!(
-        "4 MiB upload with 3% loss on our side: {} SACK recoveries, {} retransmits, {} kernel ACKs with SACK blocks",
+        "{f:?}: 4 MiB upload with 3% loss on our side: {} SACK recoveries, {} retransmits, {} kernel ACKs with SACK blocks",
         st.sack_recoveries,
         st.retransmits,
         sacks.len()
@@ -196,13 +213,17 @@ fn loss_on_our_transmit_path_recovers_with_sack() {
 }
 
 /// (src, dst, flags, raw seq, raw ack, length) of every TCP packet.
-fn tcp_rows(file: &Path) -> Vec<Vec<String>> {
+fn tcp_rows(file: &Path, f: Family) -> Vec<Vec<String>> {
+    let (src, dst) = (
+        format!("{}.src", f.tshark_ip()),
+        format!("{}.dst", f.tshark_ip()),
+    );
     fields(
         file,
         "tcp",
         &[
-            "ip.src",
-            "ip.dst",
+            &src,
+            &dst,
             "tcp.flags",
             "tcp.seq_raw",
             "tcp.ack_raw",
@@ -211,8 +232,7 @@ fn tcp_rows(file: &Path) -> Vec<Vec<String>> {
     )
 }
 
-#[test]
-fn our_capture_matches_the_kernels_capture_packet_for_packet() {
+fn our_capture_matches_the_kernels_capture_packet_for_packet(f: Family) {
     enter_netns();
     let dir = TempDir::new("oracle-match");
     let ours = dir.path().join("ours.pcap");
@@ -224,14 +244,14 @@ fn our_capture_matches_the_kernels_capture_packet_for_packet() {
     .unwrap();
     let stack = Stack::new(dev, Config::default()).unwrap();
     let tshark = capture(&theirs);
-    let listener = std::net::TcpListener::bind(SocketAddrV4::new(KERNEL, 7402)).unwrap();
+    let listener = std::net::TcpListener::bind(f.kernel_at(7402)).unwrap();
     let kernel = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = vec![0u8; 20_000];
         s.read_exact(&mut buf).unwrap();
         s.write_all(&buf[..5000]).unwrap();
     });
-    let mut s = TcpStream::connect(&stack, SocketAddrV4::new(KERNEL, 7402)).unwrap();
+    let mut s = TcpStream::connect(&stack, f.kernel_at(7402)).unwrap();
     s.write_all(&random_bytes(20_000, 1)).unwrap();
     let mut back = vec![0u8; 5000];
     s.read_exact(&mut back).unwrap();
@@ -242,13 +262,13 @@ fn our_capture_matches_the_kernels_capture_packet_for_packet() {
     std::thread::sleep(Duration::from_millis(500));
     stop(tshark);
     assert!(stack.shutdown(Duration::from_secs(5)));
-    let (a, b) = (tcp_rows(&ours), tcp_rows(&theirs));
+    let (a, b) = (tcp_rows(&ours, f), tcp_rows(&theirs, f));
     assert!(a.len() >= 10, "a real conversation: {a:?}");
     assert_eq!(a.len(), b.len(), "same number of packets");
     // Each direction in the same order with the same flags/seq/ack/len.
     // (Across directions the interleaving differs: each side records at
     // its own end of the device.)
-    for from in ["10.0.0.2", "10.0.0.1"] {
+    for from in [f.us().to_string(), f.kernel().to_string()] {
         let pick = |rows: &[Vec<String>]| {
             rows.iter()
                 .filter(|r| r[0] == from)
@@ -258,3 +278,9 @@ fn our_capture_matches_the_kernels_capture_packet_for_packet() {
         assert_eq!(pick(&a), pick(&b), "packets from {from}");
     }
 }
+
+per_family!(
+    linux_negotiates_mss_wscale_timestamps_and_sack_with_us,
+    loss_on_our_transmit_path_recovers_with_sack,
+    our_capture_matches_the_kernels_capture_packet_for_packet,
+);

@@ -1,5 +1,6 @@
 //! Timestamp bookkeeping on accepted connections, from the outside
-//! (RFC 7323 §4.3, §5.3): a peer at 10.0.0.77 forges every segment on a
+//! (RFC 7323 §4.3, §5.3): a peer at 10.0.0.77 (or fd00::4d: each test
+//! runs over both families, `NAME::v4` and `NAME::v6`) forges every segment on a
 //! raw socket (tests/common/forge.rs, built with etherparse) and reads
 //! tunstack's answers off tun0 with a packet socket, against an echo
 //! server on the library's `TcpListener`.
@@ -21,13 +22,14 @@ mod forge;
 use common::*;
 use forge::{Forge, Forger, Sniffed, Sniffer};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tunstack::TcpListener;
 
-/// The peer's address: on tun0's subnet but not the kernel's, so the
-/// kernel's own TCP never answers tunstack's segments to it.
-const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
+/// The peer's host number on tun0's subnet (10.0.0.77, fd00::4d): not the
+/// kernel's, so the kernel's own TCP never answers tunstack's segments to
+/// it.
+const PEER: u8 = 77;
 /// The echo server's port.
 const PORT: u16 = 7;
 /// Payload of each of the peer's data segments.
@@ -70,7 +72,7 @@ fn ts_option(val: u32, ecr: u32) -> Vec<u8> {
 struct Peer<'a> {
     forger: &'a Forger,
     sniffer: &'a Sniffer,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     /// Our ISN and tunstack's.
     iss: u32,
     their_iss: u32,
@@ -85,12 +87,13 @@ struct Peer<'a> {
 }
 
 impl<'a> Peer<'a> {
-    /// Handshake: our SYN (TSval `ts_syn`, MSS, SACK-permitted, window
-    /// scale), tunstack's SYN-ACK, our ACK (TSval `ts_ack`).
+    /// Handshake from `addr`: our SYN (TSval `ts_syn`, MSS,
+    /// SACK-permitted, window scale), tunstack's SYN-ACK, our ACK (TSval
+    /// `ts_ack`).
     fn connect(
         forger: &'a Forger,
         sniffer: &'a Sniffer,
-        port: u16,
+        addr: SocketAddr,
         iss: u32,
         ts_syn: u32,
         ts_ack: u32,
@@ -98,7 +101,7 @@ impl<'a> Peer<'a> {
         let mut p = Peer {
             forger,
             sniffer,
-            addr: SocketAddrV4::new(PEER, port),
+            addr,
             iss,
             their_iss: 0,
             their_ts: 0,
@@ -242,23 +245,34 @@ fn echo_server(listener: TcpListener, n: usize) -> std::thread::JoinHandle<()> {
     })
 }
 
+/// The forged peer's address with `port`.
+fn peer(f: Family, port: u16) -> SocketAddr {
+    SocketAddr::new(f.host(PEER), port)
+}
+
 fn pattern(tag: u8) -> Vec<u8> {
     vec![tag; L as usize]
 }
 
-#[test]
-fn accepted_connection_reordered_first_segment_passes_paws_and_is_echoed() {
+fn accepted_connection_reordered_first_segment_passes_paws_and_is_echoed(f: Family) {
     // Issue scenario (a): right after the handshake the peer sends its
     // 2nd segment (TSval T+1), then its 1st (T), then its 3rd (T+2).
     let stack = netns();
-    let server = echo_server(TcpListener::bind(&stack, ("0.0.0.0", PORT)).unwrap(), RUNS);
+    let server = echo_server(TcpListener::bind(&stack, f.any(PORT)).unwrap(), RUNS);
     let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {
         let ts_syn = 1000 * (run as u32 + 1);
         let ts_ack = ts_syn + 1;
         let t = ts_syn + 10;
-        let mut p = Peer::connect(&forger, &sniffer, 40_000 + run as u16, iss, ts_syn, ts_ack);
+        let mut p = Peer::connect(
+            &forger,
+            &sniffer,
+            peer(f, 40_000 + run as u16),
+            iss,
+            ts_syn,
+            ts_ack,
+        );
 
         // The 2nd segment is out of order: TS.Recent must stay ts_ack.
         p.segment(L, &pattern(2), t + 1);
@@ -290,20 +304,26 @@ fn accepted_connection_reordered_first_segment_passes_paws_and_is_echoed() {
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
 
-#[test]
-fn accepted_connection_echoes_the_newer_tsval_of_the_first_data() {
+fn accepted_connection_echoes_the_newer_tsval_of_the_first_data(f: Family) {
     // Issue scenario (b): right after the handshake the peer sends data
     // whose TSval is well ahead of the handshake ACK's; that TSval, not
     // the handshake's, is echoed.
     let stack = netns();
-    let server = echo_server(TcpListener::bind(&stack, ("0.0.0.0", PORT)).unwrap(), RUNS);
+    let server = echo_server(TcpListener::bind(&stack, f.any(PORT)).unwrap(), RUNS);
     let sniffer = Sniffer::new();
     let forger = Forger::new();
     for (run, iss) in peer_isns().into_iter().enumerate() {
         let ts_syn = 5000 * (run as u32 + 1);
         let ts_ack = ts_syn + 1;
         let ahead = ts_ack + 1_000_000;
-        let mut p = Peer::connect(&forger, &sniffer, 41_000 + run as u16, iss, ts_syn, ts_ack);
+        let mut p = Peer::connect(
+            &forger,
+            &sniffer,
+            peer(f, 41_000 + run as u16),
+            iss,
+            ts_syn,
+            ts_ack,
+        );
         p.expect.push((L, ahead));
         p.segment(0, &pattern(9), ahead);
         p.wait("ACK of the data", |_, r| r.ack == iss.wrapping_add(1 + L));
@@ -314,3 +334,8 @@ fn accepted_connection_echoes_the_newer_tsval_of_the_first_data() {
     server.join().unwrap();
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
+
+per_family!(
+    accepted_connection_reordered_first_segment_passes_paws_and_is_echoed,
+    accepted_connection_echoes_the_newer_tsval_of_the_first_data,
+);

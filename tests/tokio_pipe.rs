@@ -1,7 +1,10 @@
 //! `tunstack::tokio` over an in-memory link (no root): two stacks joined by
 //! a `PipeDevice` pair. Echo on both runtime flavours, split halves,
 //! graceful shutdown, UDP, and clean cancellation: a dropped read loses no
-//! bytes, a dropped connect leaves no connection behind.
+//! bytes, a dropped connect leaves no connection behind. The runtime
+//! drives the devices (one task per stack, gone with the stack), blocking
+//! users share them, timers fire, and the stacks' threads take over while
+//! the runtime's thread is blocked or after the runtime is dropped.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -302,5 +305,177 @@ fn connect_falls_back_to_ipv4_when_ipv6_goes_nowhere() {
             c.read_to_end(&mut got).await.unwrap();
             assert_eq!(got, b"v4");
             assert_eq!(server.await.unwrap().ip().to_string(), "10.0.0.2");
+        });
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A blocking-API echo of `n` bytes from `a` to a blocking server on
+/// `b`'s `port`, each side in a thread of its own; returns what came back.
+fn blocking_echo(a: &Arc<Stack>, b: &Arc<Stack>, port: u16, n: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let l = tunstack::net::TcpListener::bind(b, ("0.0.0.0", port)).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match s.read(&mut buf).unwrap() {
+                0 => break,
+                k => s.write_all(&buf[..k]).unwrap(),
+            }
+        }
+    });
+    let mut c = tunstack::net::TcpStream::connect(a, ("10.0.0.1", port)).unwrap();
+    let data = pattern(n, 5);
+    let mut w = c.try_clone().unwrap();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&sent).unwrap();
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    server.join().unwrap();
+    back
+}
+
+#[test]
+fn the_runtime_drives_the_stack_and_its_task_ends_with_the_stack() {
+    let (a, b) = pair();
+    current_thread().block_on(async move {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        // The first socket on each stack starts one driver task.
+        let l = TcpListener::bind(&b, "0.0.0.0:20").await.unwrap();
+        let c = TcpStream::connect(&a, "10.0.0.1:20").await.unwrap();
+        assert_eq!(
+            metrics.num_alive_tasks(),
+            before + 2,
+            "one driver per stack"
+        );
+        let (mut s, _) = l.accept().await.unwrap();
+        let (mut cr, mut cw) = c.into_split();
+        for i in 0..100u8 {
+            cw.write_all(&[i]).await.unwrap();
+            let mut b1 = [0u8; 1];
+            s.read_exact(&mut b1).await.unwrap();
+            s.write_all(&b1).await.unwrap();
+            cr.read_exact(&mut b1).await.unwrap();
+            assert_eq!(b1[0], i);
+        }
+        // A blocking user in another thread shares the driven stacks.
+        let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+        let back = tokio::task::spawn_blocking(move || blocking_echo(&a2, &b2, 21, 1 << 20))
+            .await
+            .unwrap();
+        assert!(back == pattern(1 << 20, 5), "blocking echo differs");
+        drop((s, cr, cw, l));
+        // Dropping the stacks inside the runtime stops them (no deadlock
+        // with the driver tasks) and ends the tasks.
+        assert!(Arc::try_unwrap(a).is_ok() && Arc::try_unwrap(b).is_ok());
+        for _ in 0..1000 {
+            if metrics.num_alive_tasks() == before {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(metrics.num_alive_tasks(), before, "driver tasks ended");
+    });
+}
+
+#[test]
+fn a_runtime_thread_blocked_in_a_system_call_does_not_stall_the_stack() {
+    let (a, b) = pair();
+    current_thread().block_on(async {
+        // Both stacks driven by this runtime...
+        let _la = TcpListener::bind(&a, "0.0.0.0:30").await.unwrap();
+        let _lb = TcpListener::bind(&b, "0.0.0.0:30").await.unwrap();
+        // ...whose only thread now blocks in a join, on work that needs
+        // both stacks: their threads take the devices over.
+        let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+        let back = std::thread::spawn(move || blocking_echo(&a2, &b2, 31, 256 * 1024))
+            .join()
+            .unwrap();
+        assert!(back == pattern(256 * 1024, 5), "blocking echo differs");
+        // And the runtime drives again once it runs.
+        echo_4mib(Arc::clone(&a), Arc::clone(&b)).await;
+    });
+}
+
+#[test]
+fn after_the_runtime_is_dropped_the_stack_runs_on_and_another_runtime_drives_it() {
+    let (a, b) = pair();
+    current_thread().block_on(echo_4mib(Arc::clone(&a), Arc::clone(&b)));
+    // The runtime is gone with its driver tasks: the threads drive.
+    let back = blocking_echo(&a, &b, 40, 256 * 1024);
+    assert!(back == pattern(256 * 1024, 5), "blocking echo differs");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let _l = TcpListener::bind(&b, "0.0.0.0:41").await.unwrap();
+        assert_eq!(
+            metrics.num_alive_tasks(),
+            before + 1,
+            "the new runtime drives"
+        );
+    });
+    rt.block_on(echo_4mib(a, b));
+}
+
+#[test]
+fn timers_fire_while_the_runtime_drives_syn_retries_then_timeout() {
+    // The peer end of the link is never read: every SYN is lost.
+    let (da, _silent) = PipeDevice::pair(1500).unwrap();
+    let mut config = Config {
+        addr: Ipv4Addr::new(10, 0, 0, 2),
+        ..Config::default()
+    };
+    config.tcp.initial_rto = Duration::from_millis(20);
+    config.tcp.syn_retries = 3;
+    let a = Stack::new(da, config).unwrap();
+    current_thread().block_on(async {
+        let e = TcpStream::connect(&a, "10.0.0.1:80").await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    });
+    // The retries, each sent by a timer; counted once the failed
+    // connection is reaped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while a.connection_count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connection never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(a.stats().tcp_retransmits, 3);
+}
+
+#[test]
+fn a_runtime_without_an_io_driver_leaves_the_device_to_the_thread() {
+    let (a, b) = pair();
+    // Only the timer: tunstack cannot register the device with this
+    // runtime (tokio panics inside, caught), and the threads drive.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let metrics = tokio::runtime::Handle::current().metrics();
+            let tasks = metrics.num_alive_tasks();
+            let l = TcpListener::bind(&b, "0.0.0.0:50").await.unwrap();
+            assert_eq!(metrics.num_alive_tasks(), tasks, "no driver task");
+            drop(l);
+            echo_4mib(Arc::clone(&a), Arc::clone(&b)).await;
         });
 }

@@ -1141,7 +1141,7 @@ pub mod dns {
 pub mod frag {
     use super::Input;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    use tunstack::stack::{FragLimits, Fragment, Reassembler, Stats};
+    use tunstack::stack::{Expired, FragLimits, Fragment, Reassembler, Stats, QUOTE_V4, QUOTE_V6};
     use tunstack::time::{Duration, Instant};
 
     const US4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -1171,17 +1171,18 @@ pub mod frag {
         let mut stats = Stats::default();
         let mut now = Instant::ZERO;
         let mut ops = 0;
+        let mut expired = 0u64;
         while !i.is_empty() && ops < 1024 {
             ops += 1;
             match i.u8() % 8 {
                 0..=4 => push(&mut i, &mut r, &mut stats, now),
                 5 => now += Duration::from_millis(u64::from(i.u16()) * 4),
-                6 => r.expire(now, &mut stats),
+                6 => expired += quotes(r.expire(now, &mut stats)),
                 _ => {
                     if let Some(t) = r.poll_at() {
                         assert!(r.trains() > 0, "a deadline with nothing held");
                         now = t.max(now);
-                        r.expire(now, &mut stats);
+                        expired += quotes(r.expire(now, &mut stats));
                     }
                 }
             }
@@ -1189,8 +1190,10 @@ pub mod frag {
             assert_eq!(r.trains() == 0, r.memory() == 0);
         }
         // IPv6 trains live 60 s: past that, everything is gone.
-        r.expire(now + Duration::from_secs(61), &mut stats);
+        expired += quotes(r.expire(now + Duration::from_secs(61), &mut stats));
         assert_eq!((r.trains(), r.memory(), r.poll_at()), (0, 0, None));
+        // A Time Exceeded only for a train that timed out.
+        assert!(expired <= stats.frag_timeout);
         let dropped = stats.frag_overlap
             + stats.frag_after_overlap
             + stats.frag_duplicate
@@ -1201,6 +1204,15 @@ pub mod frag {
             + stats.frag_total_limit
             + stats.frag_too_many;
         assert!(dropped + stats.frag_reassembled + stats.frag_atomic <= stats.frag_received);
+    }
+
+    /// Checks the Time Exceeded quotes an expiry hands back; counts them.
+    fn quotes(expired: Vec<Expired>) -> u64 {
+        for e in &expired {
+            let max = if e.src.is_ipv6() { QUOTE_V6 } else { QUOTE_V4 };
+            assert!(!e.quote.is_empty() && e.quote.len() <= max);
+        }
+        expired.len() as u64
     }
 
     fn push(i: &mut Input<'_>, r: &mut Reassembler, stats: &mut Stats, now: Instant) {
@@ -1232,6 +1244,9 @@ pub mod frag {
         };
         let more = shape & 0x40 != 0;
         let payload: Vec<u8> = (offset..offset + len).map(|o| content(ident, o)).collect();
+        // Headers as long as the family's (IPv6 with a fragment header),
+        // so first fragments carry a quote of the usual size.
+        let header = [0x5a; 48];
         let f = Fragment {
             src,
             dst,
@@ -1240,6 +1255,7 @@ pub mod frag {
             offset,
             more,
             payload: &payload,
+            header: &header[..if src.is_ipv6() { 48 } else { 20 }],
         };
         if let Some(d) = r.push(now, &f, stats) {
             assert_eq!((d.src, d.dst), (src, dst));
@@ -1247,6 +1263,47 @@ pub mod frag {
                 assert_eq!(*b, content(ident, o), "byte {o} of datagram {ident}");
             }
             assert!(d.payload.len() <= 65535);
+        }
+    }
+}
+
+/// `http::Url`: parsing (IPv6 literals, ports, userinfo), the Basic
+/// credentials the userinfo carries, and reference resolution.
+///
+/// What must hold for any input: no panic; a parsed URL shows itself in
+/// a form that parses back to the same URL (what `%{url_effective}`
+/// prints is a URL), and without its userinfo when redacted; credentials
+/// never hold a NUL (such a URL is refused) and their Basic header is the
+/// base64 of `user:password`; resolving a reference without an authority
+/// keeps the base's userinfo.
+pub mod url {
+    use tunstack::http::{basic_auth, Url};
+
+    /// `data`: a URL, optionally followed by a NUL and a reference.
+    pub fn run(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let (url, reference) = text.split_once('\0').unwrap_or((&text, ""));
+        let Ok(u) = Url::parse(url) else {
+            return;
+        };
+        let shown = u.to_string();
+        let again = Url::parse(&shown).ok();
+        assert_eq!(again.as_ref(), Some(&u), "{shown}");
+        let redacted = Url::parse(&u.redacted()).expect("the redacted form parses");
+        assert_eq!(redacted.userinfo, None);
+        assert_eq!((&redacted.host, redacted.port), (&u.host, u.port));
+        if let Some((user, password)) = u.credentials() {
+            assert!(!user.contains(&0) && !password.contains(&0));
+            let header = basic_auth(&user, &password);
+            let pair = user.len() + 1 + password.len();
+            assert_eq!(header.len(), "Basic ".len() + pair.div_ceil(3) * 4);
+        }
+        if let Ok(j) = u.join(reference) {
+            let relative = !reference.contains("://") && !reference.trim().starts_with("//");
+            if relative {
+                assert_eq!(j.userinfo, u.userinfo, "{reference:?}");
+                assert!(j.same_origin(&u));
+            }
         }
     }
 }

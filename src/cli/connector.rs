@@ -16,13 +16,13 @@
 
 use super::exit::{staged, Stage};
 use super::writeout::Shared;
+use crate::connector::Note;
 use crate::connector::DNS_TIMEOUT;
-use crate::dns::Source;
+use crate::dns::ResolveError;
 use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -90,30 +90,6 @@ pub(super) struct StackConnector<'a> {
 }
 
 impl StackConnector<'_> {
-    /// Step 1: name → addresses (both families unless `-4`/`-6`),
-    /// saying which source answered under `-v`.
-    fn resolve(&self, host: &str) -> io::Result<Vec<IpAddr>> {
-        let timeout = self
-            .deadlines
-            .cap(Some(DNS_TIMEOUT))?
-            .unwrap_or(DNS_TIMEOUT);
-        let found = self.base.resolve_all(host, Some(timeout))?;
-        if self.verbose {
-            let mut text = String::new();
-            for (ip, source) in &found {
-                if *source == Source::Literal {
-                    let _ = writeln!(text, "* {host} is an IP address: no name to resolve");
-                } else {
-                    let _ = writeln!(text, "* Resolved {host} to {ip} (from the {source})");
-                }
-            }
-            eprint!("{text}");
-        }
-        Ok(found.into_iter().map(|(ip, _)| ip).collect())
-    }
-}
-
-impl StackConnector<'_> {
     /// Step 3 for https: the TLS handshake within the connect deadline,
     /// narrated under `-v` as curl does.
     fn secure(
@@ -150,10 +126,11 @@ impl Connect for &StackConnector<'_> {
     /// Step 2: the three-way handshake, narrated with both ISNs; for
     /// https, step 3: the TLS handshake.
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
-        let ips = self.resolve(host).map_err(|e| staged(Stage::Resolve, e))?;
-        self.observed
-            .update(|o| o.namelookup = Some(Instant::now()));
-        let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+        let dns_timeout = self
+            .deadlines
+            .cap(Some(DNS_TIMEOUT))
+            .map_err(|e| staged(Stage::Resolve, e))?
+            .unwrap_or(DNS_TIMEOUT);
         let timeout = self
             .deadlines
             .cap(Some(self.deadlines.connect))
@@ -161,14 +138,33 @@ impl Connect for &StackConnector<'_> {
             .unwrap_or(self.deadlines.connect);
         let started = Instant::now();
         let verbose = self.verbose;
+        let observed = &self.observed;
+        let mut connecting = false;
+        // Steps 1 and 2 together (RFC 8305 §3): the name lookup ends, for
+        // `-w`, when connecting begins.
         let s = self
             .base
-            .connect_racing(&addrs, Some(timeout), &mut |note| {
+            .connect_host(host, port, Some(dns_timeout), Some(timeout), &mut |note| {
+                if matches!(note, Note::Release { .. }) && !connecting {
+                    connecting = true;
+                    observed.update(|o| o.namelookup = Some(Instant::now()));
+                }
                 if verbose {
                     eprintln!("* {note}");
                 }
             })
-            .map_err(|e| staged(Stage::Connect, e))?;
+            .map_err(|e| {
+                // A host with no address fails at step 1 (curl's 6).
+                let resolving = e.get_ref().is_some_and(|i| i.is::<ResolveError>());
+                staged(
+                    if resolving {
+                        Stage::Resolve
+                    } else {
+                        Stage::Connect
+                    },
+                    e,
+                )
+            })?;
         let addr = s.peer_addr().map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         let local_port = s.local_addr().ok().map(|a| a.port());

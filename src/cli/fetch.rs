@@ -73,7 +73,15 @@ pub(super) fn send(
     follow: Option<usize>,
     observed: Option<&Shared>,
 ) -> Result<Response<Traced>, Failure> {
+    // `%{url_effective}` shows the userinfo as given (as curl does);
+    // messages never do.
     let url = req.url.to_string();
+    let shown = req.url.redacted();
+    if verbose {
+        if let Some(user) = basic_user(&req) {
+            eprintln!("* Server auth using Basic with user '{user}'");
+        }
+    }
     let record = |f: &dyn Fn(&mut super::writeout::Observed)| {
         if let Some(o) = observed {
             o.update(|o| f(o));
@@ -82,13 +90,14 @@ pub(super) fn send(
     record(&|o| o.url = url.clone());
     let resp = match follow {
         Some(max) => client.send_following_with(req, max, |head, next| {
-            let next_url = format!("http://{}{}", next.host_header(), next.path);
+            let next_url = next.to_string();
             record(&|o| {
                 o.heads.push(head.clone());
                 o.url = next_url.clone();
             });
             if verbose {
                 print_head(head);
+                let next = next.redacted();
                 eprintln!("* Following the {} redirect to {next}", head.status);
             }
         }),
@@ -98,7 +107,7 @@ pub(super) fn send(
         if exit::is_refused(&e) {
             record(&|o| o.refused = true);
         }
-        failure(exit::for_http(&e), format!("{url}: {e}"))
+        failure(exit::for_http(&e), format!("{shown}: {e}"))
     })?;
     // The connection's addresses, also when it was reused (no connect
     // recorded them for this transfer).
@@ -115,6 +124,52 @@ pub(super) fn send(
         print_head(&resp.head);
     }
     Ok(resp)
+}
+
+/// The user named by Basic credentials `req` sends, for `-v` (curl's
+/// "Server auth using Basic with user"): the URL's userinfo unless a
+/// header (`-u`, `-H`) replaces it, else the user in that header.
+fn basic_user(req: &Request) -> Option<String> {
+    let header = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+    let user = match header {
+        None => req.url.credentials()?.0,
+        Some((_, v)) => {
+            let pair = base64_decode(v.strip_prefix("Basic ")?)?;
+            let end = pair.iter().position(|&b| b == b':').unwrap_or(pair.len());
+            pair.get(..end)?.to_vec()
+        }
+    };
+    Some(String::from_utf8_lossy(&user).into_owned())
+}
+
+/// RFC 4648 §4 base64 (padding optional); None for anything else.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 fn print_head(head: &http::Head) {
@@ -138,7 +193,7 @@ pub(super) fn fetch(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<Fetched, Failure> {
-    let url = req.url.to_string();
+    let url = req.url.redacted();
     let mut resp = send(
         client,
         req,
@@ -415,5 +470,45 @@ impl Write for Progress<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{basic_auth, Url};
+
+    #[test]
+    fn the_verbose_user_comes_from_the_header_or_the_url() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let mut req = Request::get(url("http://us%40er:pw@h/"));
+        assert_eq!(basic_user(&req).as_deref(), Some("us@er"));
+        // -u replaces the URL's credentials, and names its own user.
+        req.headers
+            .push(("Authorization".into(), basic_auth(b"x", b"y:z")));
+        assert_eq!(basic_user(&req).as_deref(), Some("x"));
+        assert_eq!(basic_user(&Request::get(url("http://h/"))), None);
+        let bearer = Request {
+            headers: vec![("Authorization".into(), "Bearer t".into())],
+            ..Request::get(url("http://h/"))
+        };
+        assert_eq!(basic_user(&bearer), None);
+    }
+
+    #[test]
+    fn base64_decodes_what_basic_auth_encodes() {
+        for pair in [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"abc",
+            b"user:pa:ss",
+            &[0xff, 0, 0x80],
+        ] {
+            let header = basic_auth(pair, b"");
+            let decoded = base64_decode(header.strip_prefix("Basic ").unwrap()).unwrap();
+            assert_eq!(decoded, [pair, &b":"[..]].concat());
+        }
+        assert_eq!(base64_decode("a*b"), None);
     }
 }

@@ -375,14 +375,12 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
         shorthand.push(("Referer", r.clone()));
     }
     if let Some(u) = &a.user {
-        let creds = if u.contains(':') {
-            u.clone()
-        } else {
-            format!("{u}:")
-        };
+        // -u takes the credentials as given (no percent-decoding), and
+        // wins over the URL's userinfo, as with curl.
+        let (user, password) = u.split_once(':').unwrap_or((u, ""));
         shorthand.push((
             "Authorization",
-            format!("Basic {}", base64(creds.as_bytes())),
+            http::basic_auth(user.as_bytes(), password.as_bytes()),
         ));
     }
     if let Some(r) = &a.range {
@@ -416,22 +414,6 @@ fn build_request(a: &GetArgs, url: Url) -> Result<Request, Failure> {
     }
     req.body = body;
     Ok(req)
-}
-
-/// RFC 4648 §4 base64 with padding (for `-u`'s Basic credentials).
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sextet = |v: u32, shift: u32| char::from(ALPHABET[((v >> shift) & 63) as usize]);
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let v = (b(0) << 16) | (b(1) << 8) | b(2);
-        out.push(sextet(v, 18));
-        out.push(sextet(v, 12));
-        out.push(if chunk.len() > 1 { sextet(v, 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(v, 0) } else { '=' });
-    }
-    out
 }
 
 /// `-O`: the URL's last path segment, which must be a plain file name.

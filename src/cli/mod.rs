@@ -150,6 +150,12 @@ pub(crate) struct NetArgs {
     /// stack's default, bbr).
     #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
     cc: Option<crate::tcp::Algorithm>,
+    /// Queues of the TUN interface (IFF_MULTI_QUEUE), each with a driver
+    /// thread of its own; the kernel steers every connection to one
+    /// queue by its ports. 1 (the default) is a plain single-queue TUN.
+    /// More than one uses plain queues (no offloads) and no --pcap.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    queues: usize,
 }
 
 /// `--cc NAME`: the error names the accepted values.
@@ -279,6 +285,16 @@ pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
     if n.addr6 == n.gateway6 {
         return Err(usage("--addr6 and --gateway6 must differ"));
     }
+    if !(1..=crate::net::MAX_QUEUES).contains(&n.queues) {
+        return Err(usage(format!(
+            "--queues {} is outside 1..={}",
+            n.queues,
+            crate::net::MAX_QUEUES
+        )));
+    }
+    if n.queues > 1 && n.pcap.is_some() {
+        return Err(usage("--pcap records one queue: use it with --queues 1"));
+    }
     Ok(())
 }
 
@@ -313,6 +329,21 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
     if let Some(b) = n.sndbuf {
         config.tcp.send_buffer = b;
         config.tcp.send_buffer_max = b;
+    }
+    if n.queues > 1 {
+        config.queues = n.queues;
+        let tun = TunConfig {
+            offload: false,
+            ..tun
+        };
+        return Stack::open_tun(&tun, config).map_err(|e| {
+            let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+                " (run as root: sudo)"
+            } else {
+                ""
+            };
+            failure(EXIT_USAGE, format!("cannot open {}: {e}{hint}", n.iface))
+        });
     }
     let opened = crate::device::open_tun(&tun).or_else(|e| {
         if !tun.offload || e.kind() == io::ErrorKind::PermissionDenied {
@@ -460,6 +491,9 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         s.tcp_segments_out,
         s.tcp_retransmits
     );
+    for line in report::queue_lines(&stack.queue_stats()) {
+        eprintln!("tunstack: {line}");
+    }
     let closed = stack.shutdown(Duration::from_secs(5));
     eprintln!(
         "tunstack: stopped after {} connections (peak {} at once), {} requests, {} bytes sent{}",
@@ -542,6 +576,30 @@ mod tests {
         );
         assert_eq!(
             run(["tunstack", "get", "http://10.0.0.1/", "--mtu", "100"]),
+            EXIT_USAGE
+        );
+        for queues in ["0", "65", "1000000", "-1", "two"] {
+            assert_eq!(
+                run(["tunstack", "get", "http://10.0.0.1/", "--queues", queues]),
+                EXIT_USAGE,
+                "--queues {queues}"
+            );
+            assert_eq!(
+                run(["tunstack", "serve", "--echo", "--queues", queues]),
+                EXIT_USAGE,
+                "serve --queues {queues}"
+            );
+        }
+        assert_eq!(
+            run([
+                "tunstack",
+                "get",
+                "http://10.0.0.1/",
+                "--queues",
+                "2",
+                "--pcap",
+                "/nonexistent/x.pcap"
+            ]),
             EXIT_USAGE
         );
         assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);

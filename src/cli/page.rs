@@ -418,7 +418,7 @@ fn save(
 /// saves it under the directory and finds its references.
 fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) -> Loaded {
     let url = req.url.clone();
-    let shown = url.to_string();
+    let shown = url.redacted();
     let start = ctx.since(Instant::now());
     let mut out = Loaded::default();
     let follow = if is_page {

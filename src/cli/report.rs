@@ -32,6 +32,23 @@ pub(super) fn print_series(rows: &[(Duration, TcpInfo)]) {
     }
 }
 
+/// One line per queue of a multiqueue stack (none with one queue): what
+/// each queue's driver carried, to see the kernel spread the flows.
+pub(super) fn queue_lines(per: &[Stats]) -> Vec<String> {
+    if per.len() < 2 {
+        return Vec::new();
+    }
+    per.iter()
+        .enumerate()
+        .map(|(q, s)| {
+            format!(
+                "queue {q}: {} packets in, {} out, {} segments in, {} out, {} datagrams delivered",
+                s.rx_packets, s.tx_packets, s.tcp_segments_in, s.tcp_segments_out, s.udp_delivered
+            )
+        })
+        .collect()
+}
+
 /// `--stats`: the connection's timers and counters, then every non-zero
 /// stack counter (drops by reason included). Documented in docs/wireshark.md.
 pub(super) fn print_stats(stack: &Stats, conn: Option<&TcpInfo>) {

@@ -11,6 +11,11 @@
 //!   or at once when the previous one failed. Earlier attempts keep
 //!   running: whichever connects first wins and the others are abandoned.
 //! - Each attempt is bounded by the connect timeout from its own start.
+//! - §3, §4: addresses may still arrive while attempts run (the AAAA
+//!   answer after the A answer's resolution delay, or the other way
+//!   round): [`Race::add`] puts them among the addresses not yet tried,
+//!   alternating families from the last one tried, and the race is not
+//!   over while [`Race::expect_more`] says more may come.
 //!
 //! Every decision is recorded as a [`Note`], so `get -v` can say which
 //! family won and why.
@@ -49,9 +54,15 @@ impl Family {
 /// RFC 8305 §4: interleaves the families, starting with IPv6, keeping the
 /// order within each family.
 pub fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    interleave_from(addrs, true)
+}
+
+/// [`interleave`], starting with IPv6 if `v6_first`, else IPv4.
+fn interleave_from(addrs: &[SocketAddr], v6_first: bool) -> Vec<SocketAddr> {
     let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
     let mut out = Vec::with_capacity(addrs.len());
-    let (mut a, mut b) = (v6.into_iter(), v4.into_iter());
+    let (first, second) = if v6_first { (v6, v4) } else { (v4, v6) };
+    let (mut a, mut b) = (first.into_iter(), second.into_iter());
     loop {
         match (a.next(), b.next()) {
             (None, None) => return out,
@@ -60,9 +71,33 @@ pub fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
     }
 }
 
-/// What happened during a race, in order (for `-v`).
+/// What happened during a resolution and race, in order (for `-v`).
 #[derive(Debug)]
 pub enum Note {
+    /// A lookup answered: `host` has `addr` (from `source`, a `record`
+    /// answer `after` the lookups began).
+    Resolved {
+        host: String,
+        addr: IpAddr,
+        source: String,
+        literal: bool,
+        record: &'static str,
+        after: Duration,
+    },
+    /// A lookup found no address (or failed).
+    NoAddress {
+        host: String,
+        record: &'static str,
+        error: String,
+        after: Duration,
+    },
+    /// Why connecting starts now, or why late addresses join the race
+    /// (RFC 8305 §3).
+    Release {
+        why: Release,
+        addrs: Vec<IpAddr>,
+        after: Duration,
+    },
     /// An attempt started.
     Trying(SocketAddr),
     /// An attempt failed (refused, unreachable, timed out); `next` is the
@@ -96,10 +131,79 @@ fn family(a: &SocketAddr) -> &'static str {
     }
 }
 
+/// Why addresses were handed to the race when they were (RFC 8305 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// The AAAA answer came (first, or with the A answer): connect now.
+    AaaaFirst,
+    /// The A answer came and the AAAA lookup had not answered 50 ms later
+    /// (the Resolution Delay): connect over IPv4 meanwhile.
+    ResolutionDelay,
+    /// The AAAA lookup found nothing: IPv4 as soon as it answers.
+    NoAaaa,
+    /// Only one family was asked for (`-4`, `-6`, or a literal).
+    OneFamily,
+    /// An answer that came after connecting began: its addresses join
+    /// the attempts.
+    Late,
+}
+
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |d: &Duration| d.as_millis();
         match self {
+            Note::Resolved {
+                host,
+                literal: true,
+                ..
+            } => write!(f, "{host} is an IP address: no name to resolve"),
+            Note::Resolved {
+                host,
+                addr,
+                source,
+                record,
+                after,
+                ..
+            } => write!(
+                f,
+                "Resolved {host} to {addr} (from the {source}), {record} answer after {} ms",
+                ms(after)
+            ),
+            Note::NoAddress {
+                host,
+                record,
+                error,
+                after,
+            } => write!(
+                f,
+                "No {record} address for {host} after {} ms: {error}",
+                ms(after)
+            ),
+            Note::Release { why, addrs, after } => {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                let list = list.join(", ");
+                let after = ms(after);
+                match why {
+                    Release::AaaaFirst => write!(
+                        f,
+                        "Connecting after {after} ms: the AAAA answer is in (RFC 8305 §3), to {list}"
+                    ),
+                    Release::ResolutionDelay => write!(
+                        f,
+                        "Connecting over IPv4 after {after} ms: no AAAA answer within the 50 ms \
+                         resolution delay after the A answer (RFC 8305 §3), to {list}"
+                    ),
+                    Release::NoAaaa => write!(
+                        f,
+                        "Connecting over IPv4 after {after} ms: no IPv6 address, to {list}"
+                    ),
+                    Release::OneFamily => write!(f, "Connecting after {after} ms to {list}"),
+                    Release::Late => write!(
+                        f,
+                        "A late answer after {after} ms adds {list} to the attempts (RFC 8305 §4)"
+                    ),
+                }
+            }
             Note::Trying(a) => write!(f, "  Trying {a}..."),
             Note::Failed {
                 addr,
@@ -168,6 +272,8 @@ pub struct Race {
     winner: Option<usize>,
     errors: Vec<(SocketAddr, io::Error)>,
     notes: Vec<Note>,
+    /// More addresses may still come (a DNS answer outstanding).
+    more: bool,
 }
 
 impl Race {
@@ -185,7 +291,30 @@ impl Race {
             winner: None,
             errors: Vec::new(),
             notes: Vec::new(),
+            more: false,
         }
+    }
+
+    /// RFC 8305 §4: addresses that arrived after the race began join the
+    /// ones not yet tried (duplicates dropped), the families alternating
+    /// from the one tried last. They start as the attempt delay allows:
+    /// at once if nothing is running.
+    pub fn add(&mut self, addrs: &[SocketAddr]) {
+        let tried = self.attempts.len().min(self.addrs.len());
+        let mut rest = self.addrs.split_off(tried);
+        for a in addrs {
+            if !self.addrs.contains(a) && !rest.contains(a) {
+                rest.push(*a);
+            }
+        }
+        let v6_first = self.addrs.last().is_none_or(|a| a.is_ipv4());
+        self.addrs.extend(interleave_from(&rest, v6_first));
+    }
+
+    /// Whether more addresses may still be [`add`](Self::add)ed: while
+    /// they may, the race is not over even with every attempt failed.
+    pub fn expect_more(&mut self, more: bool) {
+        self.more = more;
     }
 
     fn next_addr(&self) -> Option<SocketAddr> {
@@ -312,7 +441,12 @@ impl Race {
     /// True once an attempt won, or every address failed.
     pub fn is_over(&self) -> bool {
         self.winner.is_some()
-            || (self.next_addr().is_none() && self.attempts.iter().all(|a| !a.live))
+            || (!self.more && self.next_addr().is_none() && self.attempts.iter().all(|a| !a.live))
+    }
+
+    /// True once an attempt won.
+    pub fn has_winner(&self) -> bool {
+        self.winner.is_some()
     }
 
     /// The winning attempt's index.

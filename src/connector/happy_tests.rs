@@ -179,3 +179,59 @@ fn no_addresses_is_over_at_once() {
     assert_eq!(r.start(t0), None);
     assert_eq!(r.error().kind(), io::ErrorKind::NotFound);
 }
+
+#[test]
+fn a_race_begun_empty_waits_for_addresses_and_starts_them_at_once() {
+    let t0 = Instant::from_secs(7);
+    let mut r = race(vec![], t0);
+    r.expect_more(true);
+    assert_eq!(
+        (r.start(t0), r.is_over(), r.deadline()),
+        (None, false, None)
+    );
+    r.add(&[v4(80)]);
+    assert_eq!(r.start(ms(t0, 60)), Some((0, v4(80))));
+    // RFC 8305 §4: the late AAAA answer's address comes next, after the
+    // attempt delay from the IPv4 start.
+    r.add(&[v6(80), v4(80)]);
+    assert_eq!(r.start(ms(t0, 309)), None);
+    assert_eq!(r.start(ms(t0, 310)), Some((1, v6(80))));
+    assert!(r.on_result(1, Ok(()), ms(t0, 311)));
+    assert!(r.is_over());
+}
+
+#[test]
+fn late_addresses_alternate_from_the_family_tried_last() {
+    let t0 = Instant::from_secs(1);
+    let mut r = race(vec![v6(1), v6(2)], t0);
+    assert_eq!(r.start(t0), Some((0, v6(1))));
+    r.add(&[v4(1), v4(2)]);
+    r.on_result(0, Err(io::ErrorKind::ConnectionRefused.into()), ms(t0, 1));
+    let order: Vec<SocketAddr> = (0..3)
+        .map(|i| {
+            let (_, a) = r.start(ms(t0, 1 + i * 250)).unwrap();
+            a
+        })
+        .collect();
+    assert_eq!(order, vec![v4(1), v6(2), v4(2)]);
+}
+
+#[test]
+fn every_attempt_failed_is_not_over_while_more_addresses_may_come() {
+    let t0 = Instant::from_secs(1);
+    let mut r = race(vec![v4(80)], t0);
+    r.expect_more(true);
+    r.start(t0);
+    r.on_result(0, Err(io::ErrorKind::ConnectionRefused.into()), ms(t0, 1));
+    assert!(!r.is_over());
+    r.add(&[v6(80)]);
+    assert_eq!(
+        r.start(ms(t0, 2)),
+        Some((1, v6(80))),
+        "at once after a failure"
+    );
+    r.expect_more(false);
+    r.on_result(1, Err(io::ErrorKind::ConnectionRefused.into()), ms(t0, 3));
+    assert!(r.is_over());
+    assert!(r.error().to_string().contains("also tried 10.0.0.1:80"));
+}

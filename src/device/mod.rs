@@ -5,7 +5,8 @@
 //! [`vnet::VnetTunDevice`] (the same with virtio-net headers: checksum
 //! offload and TSO, so one system call moves a 64 KiB batch) and
 //! [`pipe::PipeDevice`] (a connected in-memory pair for tests and
-//! simulation). Knows nothing about TCP; middleware that inspects packets
+//! simulation), and [`tun_mq::TunQueue`] (one queue of a multiqueue TUN,
+//! with the steering program that assigns flows to queues). Knows nothing about TCP; middleware that inspects packets
 //! (pcap, trace, fault injection) wraps another device.
 
 pub mod fault;
@@ -13,6 +14,7 @@ pub mod pcap;
 pub mod pipe;
 pub mod trace;
 pub mod tun;
+pub mod tun_mq;
 pub mod vnet;
 
 use std::io;
@@ -23,6 +25,7 @@ pub use pcap::{PcapDevice, PcapStats};
 pub use pipe::PipeDevice;
 pub use trace::TraceDevice;
 pub use tun::{TunConfig, TunDevice};
+pub use tun_mq::TunQueue;
 pub use vnet::{VnetStats, VnetTunDevice};
 
 /// Opens the TUN interface `cfg` describes: a [`VnetTunDevice`] if

@@ -1,6 +1,8 @@
 //! DNS for the resolver step of a page load (RFC 1034/1035): the message
 //! codec (queries out with EDNS(0), responses in, with name compression;
-//! A and AAAA; the TCP length prefix) and `/etc/hosts` parsing. No I/O
+//! A and AAAA; the TCP length prefix), `/etc/hosts` parsing, and
+//! [`Lookup`], one query driven from outside so A and AAAA can run at
+//! once (RFC 8305 §3). No I/O
 //! here: the transports (our UDP, and our TCP for truncated answers) and
 //! the clock belong to the caller, so everything is testable and fuzzable.
 //!
@@ -9,10 +11,12 @@
 //! counts are capped, and every malformation has its own [`Error`].
 
 pub mod hosts;
+pub mod lookup;
 pub mod message;
 pub mod resolver;
 
 pub use hosts::Hosts;
+pub use lookup::{Action, Lookup};
 pub use message::{
     decode, encode_query, encode_query_edns, tcp_exchange, Error, Message, Question, Record,
     RecordData, CLASS_IN, EDNS_UDP_PAYLOAD, TYPE_A, TYPE_AAAA, TYPE_CNAME,

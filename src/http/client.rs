@@ -283,6 +283,7 @@ impl<C: Connect> Client<C> {
                 return Ok(resp);
             };
             let next = req.url.join(&location)?;
+            credentials_across(&mut req, &next);
             on_redirect(&resp.head, &next);
             // Drain a small body so the connection can be reused.
             let mut resp = resp;
@@ -296,6 +297,30 @@ impl<C: Connect> Client<C> {
             req.url = next;
         }
         Err(Error::TooManyRedirects)
+    }
+}
+
+/// Credentials on a redirect from `req` to `next`, as curl (7.83+)
+/// handles them: to another scheme, host or port, no `Authorization`
+/// goes (neither the URL's nor one set explicitly, e.g. `-u`); to the
+/// same origin, the old URL's userinfo credentials go on even when
+/// `next` (an absolute reference) carries none.
+fn credentials_across(req: &mut Request, next: &Url) {
+    let explicit = |r: &Request| {
+        r.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+    };
+    if !req.url.same_origin(next) {
+        req.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+    } else if next.userinfo.is_none() && !explicit(req) {
+        if let Some((user, password)) = req.url.credentials() {
+            req.headers.push((
+                "Authorization".into(),
+                super::request::basic_auth(&user, &password),
+            ));
+        }
     }
 }
 

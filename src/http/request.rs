@@ -47,6 +47,39 @@ pub struct Request {
     pub omit: Vec<String>,
 }
 
+/// The `Authorization` value for HTTP Basic (RFC 7617 §2): `Basic ` and
+/// the base64 of `user:password` (bytes as given: curl sends what the
+/// URL or `-u` decodes to, UTF-8 or not).
+pub fn basic_auth(user: &[u8], password: &[u8]) -> String {
+    let mut pair = user.to_vec();
+    pair.push(b':');
+    pair.extend_from_slice(password);
+    format!("Basic {}", base64(&pair))
+}
+
+/// RFC 4648 §4 base64 with padding.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |v: u32, shift: u32| {
+        char::from(
+            ALPHABET
+                .get(((v >> shift) & 63) as usize)
+                .copied()
+                .unwrap_or(b'A'),
+        )
+    };
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let v = (b(0) << 16) | (b(1) << 8) | b(2);
+        out.push(sextet(v, 18));
+        out.push(sextet(v, 12));
+        out.push(if chunk.len() > 1 { sextet(v, 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(v, 0) } else { '=' });
+    }
+    out
+}
+
 /// RFC 9110 §5.6.2 token characters.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -106,11 +139,17 @@ impl Request {
         };
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.path);
         let host = self.url.host_header();
-        let mut defaults = vec![
-            ("Host", host.as_str()),
-            ("User-Agent", user_agent),
-            ("Accept", "*/*"),
-        ];
+        // The URL's userinfo, as curl sends it: Basic, after Host.
+        let auth = self
+            .url
+            .credentials()
+            .map(|(user, password)| basic_auth(&user, &password))
+            .unwrap_or_default();
+        let mut defaults = vec![("Host", host.as_str())];
+        if !auth.is_empty() {
+            defaults.push(("Authorization", auth.as_str()));
+        }
+        defaults.extend([("User-Agent", user_agent), ("Accept", "*/*")]);
         if !keep_alive {
             defaults.push(("Connection", "close"));
         }

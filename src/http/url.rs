@@ -1,11 +1,20 @@
 //! `http://` and `https://` URLs (RFC 3986 §3 subset) and reference resolution (§5.2).
 //!
 //! Hosts are registered names, IPv4 literals, or IPv6 literals in brackets
-//! (§3.2.2 IP-literal: `http://[fd00::1]:8080/`), as curl takes them. The
-//! hand-written parser is kept rather than the `url` crate: that crate
-//! follows the WHATWG URL standard (which rewrites some inputs curl keeps
-//! as given) and brings IDNA tables this client has no use for; what curl
-//! accepts here (literals, ports, paths, queries) is covered below.
+//! (§3.2.2 IP-literal: `http://[fd00::1]:8080/`), as curl takes them.
+//! Userinfo (§3.2.1, `http://user:pass@host/`) is kept as given and
+//! becomes HTTP Basic credentials, percent-decoded, as curl sends them:
+//! the user up to the first `:`, the password after it (empty when there
+//! is none, also for `http://@host/`); a `%` not followed by two hex
+//! digits stays as it is, and a decoded NUL makes the URL invalid.
+//!
+//! The hand-written parser is kept rather than the `url` crate: that crate
+//! follows the WHATWG URL standard, which rewrites inputs curl keeps as
+//! given (an empty userinfo is dropped, so `http://@host/` would send no
+//! credentials where curl sends `Og==`; `%{url_effective}` must show the
+//! URL as typed, not re-encoded), and its IDNA tables serve a host syntax
+//! this client refuses anyway; what curl accepts here (literals, ports,
+//! userinfo, paths, queries) is covered below and by tests/curl_oracle.rs.
 
 use super::Error;
 use std::net::Ipv6Addr;
@@ -22,6 +31,9 @@ pub struct Url {
     pub port: u16,
     /// Path and query, at least `/`.
     pub path: String,
+    /// Userinfo as given (still percent-encoded), without its `@`; see
+    /// [`Url::credentials`].
+    pub userinfo: Option<String>,
 }
 
 impl Url {
@@ -29,7 +41,8 @@ impl Url {
     ///
     /// # Errors
     /// [`Error::UnsupportedScheme`] for other schemes, [`Error::InvalidUrl`]
-    /// for anything malformed (empty host, bad port, userinfo, spaces).
+    /// for anything malformed (empty host, bad port, spaces, a userinfo
+    /// that decodes to a NUL).
     pub fn parse(s: &str) -> Result<Url, Error> {
         let bad = || Error::InvalidUrl(s.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
@@ -45,7 +58,16 @@ impl Url {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        if authority.contains('@') {
+        // §3.2.1: userinfo ends at the first '@' (a second one is left in
+        // the host, which refuses it, as curl does).
+        let (userinfo, authority) = match authority.split_once('@') {
+            Some((u, a)) => (Some(u.to_string()), a),
+            None => (None, authority),
+        };
+        if userinfo
+            .as_deref()
+            .is_some_and(|u| percent_decode(u).contains(&0))
+        {
             return Err(bad());
         }
         // §3.2.2: an IPv6 literal is bracketed, so its colons are not the
@@ -96,7 +118,29 @@ impl Url {
             host,
             port,
             path,
+            userinfo,
         })
+    }
+
+    /// The Basic credentials the userinfo carries, percent-decoded: the
+    /// user up to the first `:` and the password after it (empty when
+    /// there is no `:`). `None` without userinfo.
+    pub fn credentials(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let u = self.userinfo.as_deref()?;
+        let (user, password) = u.split_once(':').unwrap_or((u, ""));
+        Some((percent_decode(user), percent_decode(password)))
+    }
+
+    /// True if `other` has the same scheme, host and port: credentials
+    /// follow a redirect only there (as curl does since 7.83).
+    pub fn same_origin(&self, other: &Url) -> bool {
+        (&self.scheme, &self.host, self.port) == (&other.scheme, &other.host, other.port)
+    }
+
+    /// The URL without its userinfo, for messages that must not show a
+    /// password.
+    pub fn redacted(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.host_header(), self.path)
     }
 
     /// True if the host is an IPv6 literal.
@@ -149,8 +193,41 @@ impl Url {
             join_query(&remove_dot_segments(&format!("{dir}{p}")), q)
         };
         let _ = base_query;
-        Url::parse(&format!("{}://{}{}", self.scheme, self.host_header(), path))
+        // A reference without an authority keeps this URL's userinfo (its
+        // credentials go on to the same server, as with curl).
+        let userinfo = self
+            .userinfo
+            .as_deref()
+            .map_or_else(String::new, |u| format!("{u}@"));
+        Url::parse(&format!(
+            "{}://{userinfo}{}{}",
+            self.scheme,
+            self.host_header(),
+            path
+        ))
     }
+}
+
+/// RFC 3986 §2.1 percent-decoding; a `%` not followed by two hex digits
+/// is kept as it is (curl does the same).
+pub fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|&h| char::from(h).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn split_query(p: &str) -> (&str, Option<&str>) {
@@ -207,9 +284,19 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// The URL as curl's `%{url_effective}` shows it: with the userinfo as
+/// given. Use [`Url::redacted`] where a password must not appear.
 impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.host_header(), self.path)
+        let userinfo = self.userinfo.as_deref().unwrap_or_default();
+        let at = if self.userinfo.is_some() { "@" } else { "" };
+        write!(
+            f,
+            "{}://{userinfo}{at}{}{}",
+            self.scheme,
+            self.host_header(),
+            self.path
+        )
     }
 }
 
@@ -290,6 +377,43 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_becomes_percent_decoded_credentials_as_curl_sends_them() {
+        let creds = |s: &str| Url::parse(s).unwrap().credentials();
+        let pair = |u: &[u8], p: &[u8]| Some((u.to_vec(), p.to_vec()));
+        assert_eq!(creds("http://user:pass@h/"), pair(b"user", b"pass"));
+        assert_eq!(creds("http://us%40er:p%3Ass@h/"), pair(b"us@er", b"p:ss"));
+        assert_eq!(creds("http://a:b:c@h/"), pair(b"a", b"b:c"));
+        assert_eq!(creds("http://user@h/"), pair(b"user", b""));
+        assert_eq!(creds("http://:pass@h/"), pair(b"", b"pass"));
+        assert_eq!(creds("http://@h/"), pair(b"", b""));
+        assert_eq!(creds("http://us%zzer@h/"), pair(b"us%zzer", b""));
+        assert_eq!(
+            creds("http://u%C3%A9:%0a@h/"),
+            pair("u\u{e9}".as_bytes(), b"\n")
+        );
+        assert_eq!(creds("http://h/"), None);
+        let u = Url::parse("http://u:p@[fd00::1]:8080/x").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("fd00::1", 8080));
+        // Shown as given (curl's %{url_effective}), or without it.
+        assert_eq!(u.to_string(), "http://u:p@[fd00::1]:8080/x");
+        assert_eq!(u.redacted(), "http://[fd00::1]:8080/x");
+        assert_eq!(u.host_header(), "[fd00::1]:8080");
+    }
+
+    #[test]
+    fn a_relative_reference_keeps_the_userinfo_and_an_absolute_one_its_own() {
+        let base = Url::parse("http://u:p@h:8080/a/b").unwrap();
+        assert_eq!(base.join("c").unwrap().to_string(), "http://u:p@h:8080/a/c");
+        assert_eq!(base.join("/x").unwrap().to_string(), "http://u:p@h:8080/x");
+        let abs = base.join("http://h:8080/x").unwrap();
+        assert_eq!(abs.userinfo, None);
+        assert!(abs.same_origin(&base));
+        assert!(!base.same_origin(&Url::parse("http://h:8081/").unwrap()));
+        assert!(!base.same_origin(&Url::parse("https://h:8080/").unwrap()));
+        assert!(!base.same_origin(&Url::parse("http://g:8080/").unwrap()));
+    }
+
+    #[test]
     fn rejects_bad_urls_each_with_a_reason() {
         assert!(matches!(
             Url::parse("ftp://x/"),
@@ -301,7 +425,8 @@ mod tests {
             "http://:80/",
             "http://h:0/",
             "http://h:99999/",
-            "http://u@h/",
+            "http://a@b:c@h/",
+            "http://u:p%00@h/",
             "http://h/a b",
             "http://h:x/",
             "http://h_/",

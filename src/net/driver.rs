@@ -3,7 +3,10 @@
 //! driver's epoll set, which the kernel wakes only when no application
 //! thread leads (see `poller`): then it lets the interface read a batch,
 //! run timers and write, and wakes blocked users if anything happened. A
-//! device without a descriptor is polled on a 1 ms tick instead.
+//! device without a descriptor is polled on a 1 ms tick instead. While an
+//! async runtime drives the device, the thread stands by instead
+//! (`task::standby`): it serves the timer and pokes, and reads the device
+//! only if the runtime stalls.
 
 use super::poller::{Role, Woke};
 use super::Shared;
@@ -36,7 +39,11 @@ pub(super) fn run(shared: Arc<Shared>) {
         // needs no sleep: poll on at once.
         let again = (polled.left_queued || polled.due).then_some(Duration::ZERO);
         shared.driver_busy.store(false, Ordering::SeqCst);
-        woke = shared.poller.wait(Role::Driver, again.or(tick));
+        woke = match again {
+            None => super::task::standby(&shared),
+            Some(_) => None,
+        }
+        .unwrap_or_else(|| shared.poller.wait(Role::Driver, again.or(tick)));
         shared.driver_busy.store(true, Ordering::SeqCst);
         // Its own eventfd also means a leader returned with work left
         // (or the stack stops, which the loop checks first).

@@ -20,6 +20,9 @@ pub struct TcpListener {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// The other shards of a multiqueue stack, where the port listens too
+    /// (see [`shards`](super::shards)).
+    rest: Vec<Arc<Shared>>,
     port: u16,
     nonblocking: AtomicBool,
     /// `IP_TTL` for accepted connections (0 = the stack's), inherited at
@@ -68,11 +71,28 @@ impl TcpListener {
             if matches!(a.ip(), IpAddr::V6(ip) if !ip.is_unspecified()) {
                 iface.tcp_set_only_v6(port, true).map_err(error::stack)?;
             }
-            Ok(port)
+            drop(iface);
+            let only_v6 = matches!(a.ip(), IpAddr::V6(ip) if !ip.is_unspecified());
+            let rest = super::shards::bind_rest(
+                &shared,
+                port,
+                |iface, port| {
+                    iface
+                        .tcp_listen_with_backlog(port, backlog)
+                        .map_err(error::stack)?;
+                    if only_v6 {
+                        iface.tcp_set_only_v6(port, true).map_err(error::stack)?;
+                    }
+                    Ok(())
+                },
+                |iface, port| iface.tcp_unlisten(port),
+            )?;
+            Ok((port, rest))
         })
-        .map(|port| TcpListener {
+        .map(|(port, rest)| TcpListener {
             inner: Arc::new(Inner {
                 shared,
+                rest,
                 port,
                 nonblocking: AtomicBool::new(false),
                 ttl: AtomicU8::new(0),
@@ -96,6 +116,9 @@ impl TcpListener {
     /// `WouldBlock` in non-blocking mode when none is queued.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        if !self.inner.rest.is_empty() {
+            return self.accept_any(nonblocking);
+        }
         let r = self
             .inner
             .shared
@@ -111,6 +134,42 @@ impl TcpListener {
             Ok(Err(e)) => Err(e),
             Err(()) => Err(io::Error::other("stack stopped")),
         }
+    }
+
+    /// [`accept`](Self::accept) from whichever shard of a multiqueue
+    /// stack has a connection.
+    fn accept_any(&self, nonblocking: bool) -> io::Result<(TcpStream, SocketAddr)> {
+        let shards = self.shards();
+        let r = super::shards::wait_any(
+            &shards,
+            super::Target::Listener(self.inner.port),
+            None,
+            nonblocking,
+            |iface| match self.try_accept(iface) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                r => Some(r.map(|(h, peer)| (h, peer, iface.config().queue))),
+            },
+        );
+        match r {
+            Ok(Some(Ok((h, peer, queue)))) => {
+                let shard = super::shards::all(&self.inner.shared)
+                    .get(queue)
+                    .cloned()
+                    .ok_or_else(error::not_connected)?;
+                Ok((TcpStream::from_handle(shard, h), peer))
+            }
+            Ok(Some(Err(e))) => Err(e),
+            Ok(None) => Err(error::would_block()),
+            Err(()) => Err(io::Error::other("stack stopped")),
+        }
+    }
+
+    /// The shards the listener is bound on.
+    pub(crate) fn shards(&self) -> Vec<&Arc<Shared>> {
+        let mut v = Vec::with_capacity(1 + self.inner.rest.len());
+        v.push(&self.inner.shared);
+        v.extend(self.inner.rest.iter());
+        v
     }
 
     /// One non-blocking accept under the lock: the connection's handle and
@@ -167,11 +226,12 @@ impl TcpListener {
     /// # Errors
     /// `InvalidInput` if the port no longer has a listener.
     pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
-        self.inner
-            .shared
-            .lock()
-            .tcp_set_only_v6(self.inner.port, only_v6)
-            .map_err(error::stack)
+        for s in self.shards() {
+            s.lock()
+                .tcp_set_only_v6(self.inner.port, only_v6)
+                .map_err(error::stack)?;
+        }
+        Ok(())
     }
 
     /// Whether the listener takes IPv6 peers only.
@@ -228,11 +288,11 @@ impl TcpListener {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shared.lock().tcp_unlisten(self.port);
-        self.shared.waker.wake();
-        self.shared
-            .tasks
-            .drop_fd(super::Target::Listener(self.port));
+        for s in std::iter::once(&self.shared).chain(&self.rest) {
+            s.lock().tcp_unlisten(self.port);
+            s.waker.wake();
+            s.tasks.drop_fd(super::Target::Listener(self.port));
+        }
     }
 }
 

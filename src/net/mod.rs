@@ -15,7 +15,10 @@
 //! (the EAGAIN of C sockets). A write to an idle connection, a connect's
 //! SYN, a close's FIN and a read's due ACK leave from the calling thread;
 //! other calls poke the eventfd so segments leave at once rather than at
-//! the next timer.
+//! the next timer. While an async runtime drives the device the driver
+//! stands by and blocked threads follow (see `task`). Over a multiqueue
+//! TUN (`Config::queues > 1`) a stack is one such shard per queue, each
+//! with its own leader, driver and timer (see `net/shards.rs`).
 
 mod driver;
 mod error;
@@ -24,16 +27,19 @@ mod listener;
 mod mio_source;
 pub mod poll;
 mod poller;
+mod shards;
 mod stream;
 mod task;
 mod udp;
 mod wake;
 
-pub use crate::stack::{Config, Stats, MAX_BACKLOG};
+pub use crate::stack::{Config, Stats, MAX_BACKLOG, MAX_QUEUES};
 pub use listener::TcpListener;
 pub(crate) use poll::Target;
 pub use poll::{Events, Interest, Poll, Token};
 pub use stream::{TcpInfo, TcpStream};
+#[cfg(feature = "tokio")]
+pub(crate) use task::Claim;
 pub use udp::UdpSocket;
 pub use wake::EventFd;
 pub(crate) use wake::Tasks;
@@ -75,6 +81,9 @@ pub(crate) struct Shared {
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
     offload: Offload,
+    /// The shards of a multiqueue stack, this one among them (see
+    /// [`shards`]); unset with one queue.
+    group: std::sync::OnceLock<shards::Group>,
 }
 
 impl Shared {
@@ -153,9 +162,13 @@ impl Shared {
             // While the driver is polling, a stream is in full flow: it
             // will wake this thread when there is news, and leading would
             // take work off the driver's core onto this one instead of
-            // overlapping it with the application's copying.
+            // overlapping it with the application's copying. While an
+            // async runtime drives the device it reads it, and wakes this
+            // thread as the driver would: a leader would only race it for
+            // every packet.
             if how == Wait::MayLead
                 && !self.driver_busy.load(Ordering::SeqCst)
+                && !task::runtime_drives(self)
                 && self.poller.try_lead()
             {
                 // Taken under the lock: a change made under it from now
@@ -413,8 +426,11 @@ const HANDOFF: std::time::Duration = std::time::Duration::from_micros(500);
 /// `NotConnected`. Call [`shutdown`](Stack::shutdown) first to let open
 /// connections finish closing.
 pub struct Stack {
+    /// The first (with one queue, the only) shard.
     shared: Arc<Shared>,
     driver: Option<JoinHandle<()>>,
+    /// The other shards of a multiqueue stack (see [`shards`]).
+    others: Vec<(Arc<Shared>, Option<JoinHandle<()>>)>,
 }
 
 impl Stack {
@@ -424,8 +440,25 @@ impl Stack {
     /// # Errors
     /// Creating the wake-up eventfd or the driver thread failed.
     pub fn new<D: Device + Send + 'static>(device: D, mut config: Config) -> io::Result<Stack> {
-        config.mtu = config.mtu.min(device.mtu());
         config.secret = [rand::random(), rand::random()];
+        // One device, one shard: no port is reserved for another queue.
+        config.queues = 1;
+        config.queue = 0;
+        let (shared, driver) = Stack::start(Box::new(device), config, std::time::Instant::now())?;
+        Ok(Stack {
+            shared,
+            driver: Some(driver),
+            others: Vec::new(),
+        })
+    }
+
+    /// Starts one shard: an interface and its driver thread on `device`.
+    fn start(
+        device: Box<dyn Device + Send>,
+        mut config: Config,
+        epoch: std::time::Instant,
+    ) -> io::Result<(Arc<Shared>, JoinHandle<()>)> {
+        config.mtu = config.mtu.min(device.mtu());
         let offload = device.offload();
         let waker = Waker::new()?;
         let poller = Pollers::new(device.as_raw_fd(), waker.fd())?;
@@ -437,21 +470,19 @@ impl Stack {
             contending: AtomicUsize::new(0),
             waker,
             tasks: Tasks::default(),
-            device: Mutex::new(Box::new(device)),
+            device: Mutex::new(device),
             poller,
             driver_busy: AtomicBool::new(true),
             stop: AtomicBool::new(false),
-            epoch: std::time::Instant::now(),
+            epoch,
             offload,
+            group: std::sync::OnceLock::new(),
         });
         let s = Arc::clone(&shared);
         let driver = std::thread::Builder::new()
             .name("tunstack-driver".into())
             .spawn(move || driver::run(s))?;
-        Ok(Stack {
-            shared,
-            driver: Some(driver),
-        })
+        Ok((shared, driver))
     }
 
     /// Opens (and configures) a TUN interface and starts a stack on it.
@@ -461,6 +492,9 @@ impl Stack {
     /// [`VnetTunDevice::open`](crate::device::VnetTunDevice::open) and
     /// [`Stack::new`].
     pub fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack> {
+        if config.queues != 1 {
+            return shards::open_tun(tun, config);
+        }
         let dev = crate::device::open_tun(tun)?;
         config.mtu = tun.mtu;
         config.prefix_len = tun.prefix;
@@ -484,14 +518,29 @@ impl Stack {
         self.shared.offload
     }
 
-    /// A snapshot of the stack's counters.
+    /// A snapshot of the stack's counters (of all its queues together).
     pub fn stats(&self) -> Stats {
-        *self.shared.lock().stats()
+        let mut total = *self.shared.lock().stats();
+        for (s, _) in &self.others {
+            total += s.lock().stats();
+        }
+        total
+    }
+
+    /// The counters of each queue of a multiqueue stack, in queue order
+    /// (one entry with one queue).
+    pub fn queue_stats(&self) -> Vec<Stats> {
+        self.shards().map(|s| *s.lock().stats()).collect()
     }
 
     /// TCP connections in the table, half-open and TIME-WAIT included.
     pub fn connection_count(&self) -> usize {
-        self.shared.lock().connection_count()
+        self.shards().map(|s| s.lock().connection_count()).sum()
+    }
+
+    /// Every shard, the first one first.
+    fn shards(&self) -> impl Iterator<Item = &Arc<Shared>> {
+        std::iter::once(&self.shared).chain(self.others.iter().map(|(s, _)| s))
     }
 
     /// Waits up to `timeout` for every connection to finish closing (TIME-WAIT
@@ -499,27 +548,21 @@ impl Stack {
     /// connections closed in time.
     pub fn shutdown(mut self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
-        let done = self
-            .shared
-            .wait_for(Some(deadline), |i| {
+        let done = self.shards().all(|s| {
+            s.wait_for(Some(deadline), |i| {
                 (i.active_connection_count() == 0).then_some(())
             })
-            .is_ok();
+            .is_ok()
+        });
         self.stop();
         done
     }
 
     fn stop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.shared.poller.wake_driver();
-        self.shared.poller.wake_leader_always();
-        self.shared.cond.notify_all();
-        if let Some(d) = self.driver.take() {
-            let _ = d.join();
+        stop_shard(&self.shared, self.driver.take());
+        for (s, d) in &mut self.others {
+            stop_shard(s, d.take());
         }
-        let mut ready = wake::Ready::default();
-        self.shared.tasks.all(&mut ready);
-        ready.signal();
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -536,8 +579,24 @@ impl Stack {
     /// # Errors
     /// Creating the eventfd failed.
     pub fn readiness_fd(&self) -> io::Result<Arc<EventFd>> {
-        self.shared.tasks.stack_fd_get()
+        shards::stack_fd(self)
     }
+}
+
+/// Stops one shard's driver and wakes everything waiting on it.
+fn stop_shard(shared: &Shared, driver: Option<JoinHandle<()>>) {
+    shared.stop.store(true, Ordering::Release);
+    // The driver sleeps in its epoll set or stands by; a leader in its
+    // own set: each is woken through its own eventfd.
+    shared.poller.wake_driver();
+    shared.poller.wake_leader_always();
+    shared.cond.notify_all();
+    if let Some(d) = driver {
+        let _ = d.join();
+    }
+    let mut ready = wake::Ready::default();
+    shared.tasks.all(&mut ready);
+    ready.signal();
 }
 
 impl Drop for Stack {

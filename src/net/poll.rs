@@ -175,11 +175,23 @@ struct Registration {
     seen: Option<u64>,
 }
 
+/// Registrations by token and shard (the shard's index in
+/// [`Poll::shards`]): a connection is watched on its shard, a listener or
+/// UDP socket of a multiqueue stack on every shard (one entry each, their
+/// events merged under the token). Ordered, so events come out in the
+/// same order every run.
+type Regs = BTreeMap<(Token, usize), Registration>;
+
 /// Waits for readiness of registered sockets of one [`Stack`].
 pub struct Poll {
     shared: Arc<Shared>,
-    /// Ordered by token, so events come out in the same order every run.
-    regs: Mutex<BTreeMap<Token, Registration>>,
+    /// Every shard of the stack: just `shared` with one queue.
+    shards: Vec<Arc<Shared>>,
+    regs: Mutex<Regs>,
+    /// With several shards: the stack's readiness fd, which every shard
+    /// signals after doing something, to sleep on (a thread can sleep on
+    /// one condition variable only).
+    fd: std::sync::OnceLock<Arc<super::EventFd>>,
 }
 
 impl Poll {
@@ -187,12 +199,55 @@ impl Poll {
     pub fn new(stack: &Stack) -> Poll {
         Poll {
             shared: Arc::clone(stack.shared()),
+            shards: super::shards::all(stack.shared()),
             regs: Mutex::new(BTreeMap::new()),
+            fd: std::sync::OnceLock::new(),
         }
     }
 
-    fn regs(&self) -> std::sync::MutexGuard<'_, BTreeMap<Token, Registration>> {
+    fn regs(&self) -> std::sync::MutexGuard<'_, Regs> {
         self.regs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shards (indices) that watching `source` takes.
+    fn watched(&self, source: &impl Source) -> io::Result<(Target, Vec<usize>)> {
+        let (shared, target) = source.target();
+        let Some(i) = self.shards.iter().position(|s| Arc::ptr_eq(s, &shared)) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "socket of another stack",
+            ));
+        };
+        Ok(match target {
+            Target::Tcp(_) => (target, vec![i]),
+            // Bound on every shard.
+            Target::Listener(_) | Target::Udp(_) => (target, (0..self.shards.len()).collect()),
+        })
+    }
+
+    fn insert(regs: &mut Regs, token: Token, target: Target, interest: Interest, on: &[usize]) {
+        for &shard in on {
+            regs.insert(
+                (token, shard),
+                Registration {
+                    target,
+                    interest,
+                    seen: None,
+                },
+            );
+        }
+    }
+
+    /// Removes every entry of `token`; false if there was none.
+    fn remove(regs: &mut Regs, token: Token) -> bool {
+        let keys: Vec<_> = regs
+            .range((token, 0)..=(token, usize::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &keys {
+            regs.remove(k);
+        }
+        !keys.is_empty()
     }
 
     /// Registers `source` under `token`.
@@ -206,28 +261,19 @@ impl Poll {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        let (shared, target) = source.target();
-        if !Arc::ptr_eq(&shared, &self.shared) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "socket of another stack",
-            ));
-        }
+        let (target, on) = self.watched(source)?;
         let mut regs = self.regs();
-        if regs.contains_key(&token) {
+        if regs
+            .range((token, 0)..=(token, usize::MAX))
+            .next()
+            .is_some()
+        {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "token already registered",
             ));
         }
-        regs.insert(
-            token,
-            Registration {
-                target,
-                interest,
-                seen: None,
-            },
-        );
+        Poll::insert(&mut regs, token, target, interest, &on);
         drop(regs);
         self.wake_poll();
         Ok(())
@@ -243,16 +289,15 @@ impl Poll {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        let (_, target) = source.target();
+        let (target, on) = self.watched(source)?;
         let mut regs = self.regs();
-        let r = regs
-            .get_mut(&token)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "token not registered"))?;
-        *r = Registration {
-            target,
-            interest,
-            seen: None,
-        };
+        if !Poll::remove(&mut regs, token) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "token not registered",
+            ));
+        }
+        Poll::insert(&mut regs, token, target, interest, &on);
         drop(regs);
         self.wake_poll();
         Ok(())
@@ -263,41 +308,101 @@ impl Poll {
     /// # Errors
     /// `NotFound` if `token` is not registered.
     pub fn deregister(&self, token: Token) -> io::Result<()> {
-        self.regs()
-            .remove(&token)
-            .map(|_| ())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "token not registered"))
+        if Poll::remove(&mut self.regs(), token) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "token not registered",
+            ))
+        }
     }
 
     /// Lets a `poll` sleeping in another thread look at the registrations
-    /// again.
+    /// again. (With several shards the poll sleeps on the readiness fd
+    /// instead, cleared before it looks.)
     fn wake_poll(&self) {
+        if let Some(fd) = self.fd.get() {
+            fd.signal();
+            return;
+        }
         self.shared.wake_all();
     }
 
     /// Number of registrations.
     pub fn registered(&self) -> usize {
-        self.regs().len()
+        let regs = self.regs();
+        let mut tokens: Vec<Token> = regs.keys().map(|k| k.0).collect();
+        tokens.dedup();
+        tokens.len()
     }
 
     /// Fills `events` with ready sources, waiting up to `timeout` (`None`:
     /// until something is ready; `Some(ZERO)`: just check).
     ///
     /// # Errors
-    /// Never fails while the stack runs; an empty `events` means timeout.
+    /// Never fails while the stack runs (with several queues: creating the
+    /// readiness eventfd may); an empty `events` means timeout.
     pub fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
         events.list.clear();
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let cap = events.capacity;
+        if self.shards.len() > 1 {
+            return self.poll_shards(events, deadline);
+        }
         // The registrations are locked per check (under the interface
         // lock), not across the wait: a register from another thread must
         // not wait for this poll to time out.
         let found = self.shared.wait_for(deadline, |iface| {
-            collect(iface, &mut self.regs(), &mut events.list, cap);
+            collect(iface, 0, &mut self.regs(), &mut events.list, cap);
             (!events.list.is_empty()).then_some(())
         });
         let _ = found;
         Ok(())
+    }
+
+    /// [`poll`](Self::poll) over the shards of a multiqueue stack: looks
+    /// at each under its lock, then sleeps on the readiness fd every
+    /// shard signals (cleared before looking, so nothing is missed).
+    fn poll_shards(
+        &self,
+        events: &mut Events,
+        deadline: Option<std::time::Instant>,
+    ) -> io::Result<()> {
+        let fd = match self.fd.get() {
+            Some(fd) => Arc::clone(fd),
+            None => {
+                let fd = super::shards::stack_fd_of(&self.shards)?;
+                Arc::clone(self.fd.get_or_init(|| fd))
+            }
+        };
+        let cap = events.capacity;
+        loop {
+            fd.clear();
+            for (i, s) in self.shards.iter().enumerate() {
+                let mut iface = s.lock();
+                collect(&mut iface, i, &mut self.regs(), &mut events.list, cap);
+            }
+            if !events.list.is_empty()
+                || self
+                    .shards
+                    .iter()
+                    .any(|s| s.stop.load(std::sync::atomic::Ordering::Acquire))
+            {
+                return Ok(());
+            }
+            let timeout = match deadline {
+                None => None,
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Ok(());
+                    }
+                    Some(d - now)
+                }
+            };
+            super::shards::sleep_on(&fd, timeout);
+        }
     }
 }
 
@@ -335,13 +440,11 @@ fn readiness(iface: &mut Interface, t: Target) -> Option<(u64, bool, bool, bool,
     }
 }
 
-fn collect(
-    iface: &mut Interface,
-    regs: &mut BTreeMap<Token, Registration>,
-    out: &mut Vec<Event>,
-    cap: usize,
-) {
-    for (token, r) in regs.iter_mut() {
+/// Adds the events of the registrations on `shard` to `out`. An event
+/// for a token already there (a listener or UDP socket ready on two
+/// shards) is merged into it.
+fn collect(iface: &mut Interface, shard: usize, regs: &mut Regs, out: &mut Vec<Event>, cap: usize) {
+    for ((token, _), r) in regs.iter_mut().filter(|((_, s), _)| *s == shard) {
         if out.len() >= cap {
             break;
         }
@@ -367,6 +470,19 @@ fn collect(
         let writable = writable && r.interest.is_writable();
         if readable || writable || error {
             r.seen = Some(count);
+            let merged = shard > 0
+                && !matches!(r.target, Target::Tcp(_))
+                && out.iter_mut().any(|e| {
+                    let same = e.token == *token;
+                    if same {
+                        e.readable |= readable;
+                        e.writable |= writable;
+                    }
+                    same
+                });
+            if merged {
+                continue;
+            }
             out.push(Event {
                 token: *token,
                 readable,

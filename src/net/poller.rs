@@ -136,6 +136,8 @@ pub(super) struct Pollers {
     /// The device has a descriptor: without one there is nothing to
     /// sleep on, and the driver polls on a tick alone.
     pub(super) has_device_fd: bool,
+    /// The device's descriptor (for the driver standing by).
+    pub(super) dev_fd: Option<RawFd>,
 }
 
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -186,6 +188,7 @@ impl Pollers {
             armed: AtomicU64::new(u64::MAX),
             leader: AtomicBool::new(false),
             has_device_fd: dev.is_some(),
+            dev_fd: dev,
         };
         // The shared sources go into the leader's set first: the kernel
         // offers an exclusive wake-up to the waiters of a descriptor in
@@ -297,6 +300,63 @@ impl Pollers {
             return true;
         }
         false
+    }
+
+    /// The driver thread's sleep while an async runtime drives the device
+    /// (`task::standby`): `ppoll(2)` on the poke eventfd, the timer, the
+    /// driver's own eventfd and, if `dev`, the device, until one fires or
+    /// `timeout` passes. Outside the epoll sets, so it takes no exclusive
+    /// wake-up from a leader, and leaves the device (level-triggered
+    /// there) unread: the runtime reads it. Drains what fired, as
+    /// [`wait`](Self::wait) does.
+    pub(super) fn stand_by(&self, dev: Option<RawFd>, timeout: Option<Duration>) -> Woke {
+        let fd = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // A negative fd is ignored by the kernel.
+        let mut fds = [
+            fd(self.poke_fd),
+            fd(self.timer.as_raw_fd()),
+            fd(self.driver_fd.fd()),
+            fd(dev.unwrap_or(-1)),
+        ];
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: fds is a live array of 4 pollfds; ts_ptr is null or
+        // points to a live timespec.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 4, ts_ptr, std::ptr::null()) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Woke::default();
+            }
+            log::error!("ppoll failed: {e}");
+            std::thread::sleep(Duration::from_millis(1));
+            return Woke::all();
+        }
+        let [poke, timer, own, dev] = fds.map(|p| p.revents != 0);
+        if poke {
+            drain(self.poke_fd);
+        }
+        if timer {
+            drain(self.timer.as_raw_fd());
+        }
+        if own {
+            self.driver_fd.drain();
+        }
+        Woke {
+            dev,
+            poke,
+            timer,
+            own,
+        }
     }
 
     /// Sleeps in `role`'s set until something fires or `timeout` passes

@@ -119,7 +119,7 @@ impl TcpStream {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(super) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 
@@ -343,7 +343,7 @@ impl TcpStream {
         stack: &Stack,
         addr: impl Into<SocketAddr>,
     ) -> io::Result<TcpStream> {
-        TcpStream::connect_nonblocking_shared(Arc::clone(stack.shared()), addr.into())
+        TcpStream::connect_nonblocking_shared(super::shards::pick(stack.shared()), addr.into())
     }
 
     /// [`connect_nonblocking`](Self::connect_nonblocking) on the stack
@@ -370,7 +370,7 @@ impl TcpStream {
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
         let remote = addr;
-        let shared = Arc::clone(stack.shared());
+        let shared = super::shards::pick(stack.shared());
         let handle = {
             let mut iface = shared.lock();
             let now = shared.now();
@@ -411,23 +411,55 @@ impl TcpStream {
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
         let mut wake = false;
+        // While it waits, the reader posts `buf` for the device to read
+        // data straight into (`stack::direct`): every access to it goes
+        // through this one pointer, under the lock, while not posted, and
+        // `posting` withdraws it before `buf` is given back, even on unwind.
+        let (addr, len) = (buf.as_mut_ptr(), buf.len());
+        let mut posting = Posting {
+            stream: self,
+            addr: addr as usize,
+            posted: false,
+        };
         let r = self.inner.shared.wait_for(
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
                     return Some(Err(error::not_connected()));
                 };
+                if std::mem::take(&mut posting.posted) {
+                    if let Some(n @ 1..) = tcb.take_posted(posting.addr) {
+                        wake = tcb.wants_transmit();
+                        return Some(Ok(n));
+                    }
+                }
+                // SAFETY: `addr..+len` is `buf`, not posted at this point.
+                let buf = unsafe { std::slice::from_raw_parts_mut(addr, len) };
                 match tcb.recv(buf) {
                     Ok(n) => {
                         wake = tcb.wants_transmit();
                         Some(Ok(n))
                     }
                     Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
-                    Err(RecvError::WouldBlock) => None,
+                    Err(RecvError::WouldBlock) => {
+                        // SAFETY: `buf` stays borrowed, and untouched, until
+                        // `posting` withdraws it under the lock.
+                        posting.posted = unsafe { tcb.post_recv(posting.addr, len) };
+                        None
+                    }
                     Err(e) => Some(Err(error::recv(e))),
                 }
             },
         );
+        // Timed out (or the stack stopped) while posted: what arrived in
+        // the meantime is the result (and reading it may open the window).
+        let r = match posting.withdraw() {
+            0 => r,
+            n => {
+                wake = true;
+                Ok(Ok(n))
+            }
+        };
         if wake {
             // Reading left an ACK to send (a window update, a quick ACK):
             // sent from this thread, as recv(2) does, rather than by
@@ -670,6 +702,37 @@ impl TcpStream {
         // Data is handed to TCP as soon as it is written; like std's
         // TcpStream there is nothing to flush.
         Ok(())
+    }
+}
+
+/// A reader's buffer posted to its connection for direct delivery
+/// ([`Tcb::post_recv`](crate::tcp::Tcb::post_recv)), withdrawn before the
+/// buffer is given back to the caller.
+struct Posting<'a> {
+    stream: &'a TcpStream,
+    addr: usize,
+    posted: bool,
+}
+
+impl Posting<'_> {
+    /// Withdraws the buffer if it is still posted; returns the bytes
+    /// delivered into it.
+    fn withdraw(&mut self) -> usize {
+        if !std::mem::take(&mut self.posted) {
+            return 0;
+        }
+        let addr = self.addr;
+        self.stream
+            .with_tcb(|t| t.take_posted(addr))
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.withdraw();
     }
 }
 

@@ -27,6 +27,10 @@ pub struct UdpSocket {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// The other shards of a multiqueue stack, where the port is bound
+    /// too: datagrams arrive on the shard their ports are steered to (see
+    /// [`shards`](super::shards)). Sending uses `shared`.
+    rest: Vec<Arc<Shared>>,
     port: u16,
     nonblocking: AtomicBool,
     broadcast: AtomicBool,
@@ -122,11 +126,20 @@ impl UdpSocket {
         each_addr(addr, |a| {
             let mut iface = shared.lock();
             let port = local_port(&iface, a)?;
-            iface.udp_bind(port).map_err(error::stack)
+            let port = iface.udp_bind(port).map_err(error::stack)?;
+            drop(iface);
+            let rest = super::shards::bind_rest(
+                &shared,
+                port,
+                |iface, port| iface.udp_bind(port).map(|_| ()).map_err(error::stack),
+                |iface, port| iface.udp_unbind(port),
+            )?;
+            Ok((port, rest))
         })
-        .map(|port| UdpSocket {
+        .map(|(port, rest)| UdpSocket {
             inner: Arc::new(Inner {
                 shared,
+                rest,
                 port,
                 nonblocking: AtomicBool::new(false),
                 broadcast: AtomicBool::new(false),
@@ -253,6 +266,27 @@ impl UdpSocket {
 
     fn recv_inner(&self, buf: &mut [u8], peek: bool) -> io::Result<(usize, SocketAddr)> {
         let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        if !self.inner.rest.is_empty() {
+            let deadline = if nonblocking {
+                None
+            } else {
+                deadline(get(&self.inner.read_timeout))
+            };
+            let r = super::shards::wait_any(
+                &self.shards(),
+                super::Target::Udp(self.inner.port),
+                deadline,
+                nonblocking,
+                |iface| match self.try_recv(iface, buf, peek) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                    r => Some(r),
+                },
+            );
+            return match r {
+                Ok(Some(r)) => r,
+                Ok(None) | Err(()) => Err(error::would_block()),
+            };
+        }
         let r = self.inner.shared.wait_for(
             if nonblocking {
                 None
@@ -343,13 +377,27 @@ impl UdpSocket {
     /// # Errors
     /// Never fails.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        let mut iface = self.inner.shared.lock();
-        Ok(match get(&self.inner.peer) {
-            Some(peer) => self.peer_error(&mut iface, peer),
-            None => iface
-                .udp_take_error(self.inner.port)
-                .and_then(|(_, e)| icmp(e)),
-        })
+        for s in self.shards() {
+            let mut iface = s.lock();
+            let e = match get(&self.inner.peer) {
+                Some(peer) => self.peer_error(&mut iface, peer),
+                None => iface
+                    .udp_take_error(self.inner.port)
+                    .and_then(|(_, e)| icmp(e)),
+            };
+            if e.is_some() {
+                return Ok(e);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The shards the socket is bound on.
+    pub(crate) fn shards(&self) -> Vec<&Arc<Shared>> {
+        let mut v = Vec::with_capacity(1 + self.inner.rest.len());
+        v.push(&self.inner.shared);
+        v.extend(self.inner.rest.iter());
+        v
     }
 
     /// Allows sending to broadcast addresses (`SO_BROADCAST`).
@@ -375,10 +423,9 @@ impl UdpSocket {
     /// `InvalidInput` outside 1..=255.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         let ttl = super::valid_ttl(ttl)?;
-        self.inner
-            .shared
-            .lock()
-            .udp_set_ttl(self.inner.port, Some(ttl));
+        for s in self.shards() {
+            s.lock().udp_set_ttl(self.inner.port, Some(ttl));
+        }
         Ok(())
     }
 
@@ -471,8 +518,10 @@ fn check(t: Option<Duration>) -> io::Result<()> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shared.lock().udp_unbind(self.port);
-        self.shared.tasks.drop_fd(super::Target::Udp(self.port));
+        for s in std::iter::once(&self.shared).chain(&self.rest) {
+            s.lock().udp_unbind(self.port);
+            s.tasks.drop_fd(super::Target::Udp(self.port));
+        }
     }
 }
 

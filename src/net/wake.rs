@@ -54,6 +54,8 @@ pub(crate) struct Tasks {
     /// The stack-wide readiness fd, signalled after every poll that did
     /// something (see [`Stack::readiness_fd`](super::Stack::readiness_fd)).
     stack: Mutex<Option<Arc<EventFd>>>,
+    /// Whether an async runtime drives the device (see `task::standby`).
+    pub(crate) drive: super::task::Drive,
 }
 
 /// What one notification must signal, gathered under the interface lock
@@ -151,6 +153,28 @@ impl Tasks {
         Ok(fd)
     }
 
+    /// Makes `fd` the eventfd of `target` here too: one readiness fd for
+    /// a socket bound on every shard of a multiqueue stack.
+    pub(crate) fn attach_fd(&self, target: Target, fd: &Arc<EventFd>) {
+        let mut map = self.map();
+        map.insert(
+            (target, Slot::Fd),
+            Entry {
+                seen: None,
+                notify: Notify::Fd(Arc::clone(fd)),
+            },
+        );
+        self.recount(map.len());
+    }
+
+    /// Makes `fd` the stack-wide readiness fd here too (for the shards of
+    /// a multiqueue stack).
+    pub(crate) fn attach_stack_fd(&self, fd: &Arc<EventFd>) {
+        *self.stack_fd() = Some(Arc::clone(fd));
+        let len = self.map().len();
+        self.recount(len);
+    }
+
     fn stack_fd(&self) -> MutexGuard<'_, Option<Arc<EventFd>>> {
         self.stack.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -227,6 +251,10 @@ impl Tasks {
             ready.fds.push(Arc::clone(f));
         }
         self.recount(0);
+        // A runtime's driver task hears it too, and ends.
+        if let Some(w) = self.drive.task_waker() {
+            ready.wakers.push(w);
+        }
     }
 }
 

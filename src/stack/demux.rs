@@ -154,7 +154,16 @@ impl Interface {
             || remote.is_some_and(|r| self.conns.contains_key(&(r, port)))
     }
 
-    /// RFC 6056 §3.3.1 (Algorithm 1): start at a random port of the range
+    /// True if the kernel steers the flow between `local` and `remote`
+    /// ports to this interface's queue (always, with one queue): the
+    /// connections we open must be carried by our own queue.
+    fn steered_here(&self, local: u16, remote: u16) -> bool {
+        let queues = u16::try_from(self.cfg.queues).unwrap_or(u16::MAX);
+        usize::from(crate::wire::steer::flow_queue(local, remote, queues)) == self.cfg.queue
+    }
+
+    /// RFC 6056 §3.3.1 (Algorithm 1), among the ports steered to our
+    /// queue: start at a random port of the range
     /// and probe upward, so ports are unpredictable to an off-path attacker.
     fn ephemeral_port(&mut self, remote: Option<SocketAddr>) -> Result<u16, Error> {
         let (lo, hi) = (
@@ -169,6 +178,7 @@ impl Interface {
         for i in 0..count {
             let port = lo + ((offset + i) % count) as u16;
             if !self.port_in_use(port, remote)
+                && remote.is_none_or(|r| self.steered_here(port, r.port()))
                 && (remote.is_some() || !self.conns.keys().any(|k| k.1 == port))
             {
                 return Ok(port);

@@ -18,6 +18,11 @@
 //! copied back into the packet buffer and takes the ordinary path, which
 //! validates and counts it as always: a wrong guess costs one copy, never
 //! a different outcome.
+//!
+//! When the application is already waiting in a blocking read, its buffer
+//! is posted to the connection ([`Tcb::post_recv`](crate::tcp::Tcb::post_recv))
+//! and the payload is read straight into that instead of the ring: the
+//! kernel's copy is then the only one, as with a kernel socket.
 
 use super::{ipv4, Interface};
 use crate::device::{Device, RxMeta};
@@ -56,11 +61,25 @@ impl Interface {
             self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
             return Ok(m.len);
         };
+        let mut to_reader = false;
         let spare = self
             .entries
             .get_mut(guess.entry)
             .and_then(|e| e.as_mut())
-            .and_then(|e| e.tcb.rx_spare(guess.payload.clamp(1, MAX_PAYLOAD)));
+            .and_then(|e| match e.tcb.posted_spare() {
+                // A waiting reader's buffer, if the guessed payload fits.
+                // SAFETY: `Tcb::post_recv`'s contract: the posted bytes
+                // are valid for writes and nobody else's until the reader
+                // withdraws them, which needs `&mut` of this interface
+                // (its lock), held here until the segment is processed.
+                Some((addr, room)) if room >= guess.payload => Some({
+                    to_reader = true;
+                    unsafe {
+                        std::slice::from_raw_parts_mut(addr as *mut u8, room.min(MAX_PAYLOAD))
+                    }
+                }),
+                _ => e.tcb.rx_spare(guess.payload.clamp(1, MAX_PAYLOAD)),
+            });
         let Some(spare) = spare else {
             self.direct = None;
             let m = device.recv_meta(rx)?;
@@ -86,17 +105,29 @@ impl Interface {
         // SAFETY: `spare_ptr..+placed` lies in the free space of the
         // connection's receive ring that `rx_spare` reserved (its storage
         // does not move: nothing grows or frees the ring before the
-        // segment is processed, all under `&mut self`), and the read above
-        // has written these bytes. The slice is only read, and only while
-        // nothing writes that part of the ring: `enqueue_in_place` commits
-        // it by address without touching the bytes.
+        // segment is processed, all under `&mut self`), or in the unfilled
+        // part of a reader's posted buffer (which stays posted as long),
+        // and the read above has written these bytes. The slice is only
+        // read, and only while nothing writes that memory:
+        // `enqueue_in_place` and `deliver_posted` commit it by address
+        // without touching the bytes.
         let payload: &[u8] = unsafe { std::slice::from_raw_parts(spare_ptr, placed) };
         if len > head && len - head == placed {
             if let Some((src, seg)) = self.plain_segment(guess, &rx[..head], payload, checksum_ok) {
                 self.stats.rx_packets += 1;
                 self.stats.rx_bytes += len as u64;
                 self.stats.rx_direct += 1;
+                self.stats.rx_posted += u64::from(to_reader);
                 self.tcp_ingress(now, IpAddr::V4(src), &seg);
+                if to_reader {
+                    // Full when the next segment of this size no longer fits.
+                    self.reader_filled = self
+                        .entries
+                        .get(guess.entry)
+                        .and_then(|e| e.as_ref())
+                        .and_then(|e| e.tcb.posted_spare())
+                        .is_none_or(|(_, room)| room < guess.payload);
+                }
                 self.rx_hint = None;
                 return Ok(len);
             }

@@ -222,3 +222,46 @@ fn space_is_reserved_for_the_payload_seen_and_grows_with_it() {
     assert_eq!(iface.stats().rx_direct_missed, 1);
     assert_eq!(read_all(&mut iface, h), want);
 }
+
+#[test]
+fn a_waiting_readers_posted_buffer_takes_the_payload_until_it_is_full() {
+    let (mut iface, mut dev) = setup();
+    let (h, local, ack) = connect(&mut iface, &mut dev, 80);
+    for i in 0..2 {
+        dev.rx.push_back((data(80, local, ack, i, 0), true));
+    }
+    iface.poll(ms(2), &mut dev);
+    let want: Vec<u8> = (0..2).flat_map(|i| chunk(i, 0)).collect();
+    assert_eq!(read_all(&mut iface, h), want);
+    // The reader waits with room for two and a half segments.
+    let mut user = vec![0u8; 2500];
+    let addr = user.as_mut_ptr() as usize;
+    // SAFETY: `user` outlives the posting and is not touched until
+    // `take_posted` below.
+    assert!(unsafe { iface.tcp_mut(h).unwrap().post_recv(addr, user.len()) });
+    for i in 2..7 {
+        dev.rx.push_back((data(80, local, ack, i, 0), true));
+    }
+    // Two segments fill it; the batch of reads ends there, so the reader
+    // can take them and post again before the rest arrives.
+    iface.poll(ms(3), &mut dev);
+    assert_eq!(iface.stats().rx_posted, 2);
+    assert_eq!(dev.rx.len(), 3, "the batch ended at the full posting");
+    let tcb = iface.tcp_mut(h).unwrap();
+    assert_eq!(tcb.recv_queue(), 0);
+    assert_eq!(tcb.take_posted(addr), Some(2000));
+    let want: Vec<u8> = (2..4).flat_map(|i| chunk(i, 0)).collect();
+    assert_eq!(&user[..2000], &want[..]);
+    // Nobody waiting: the rest goes to the receive buffer as before.
+    iface.poll(ms(4), &mut dev);
+    // (Into the ring, which wraps at 2 KiB here: one of them is copied.)
+    let st = *iface.stats();
+    assert_eq!((st.rx_posted, st.rx_direct + st.rx_direct_missed), (2, 5));
+    let want: Vec<u8> = (4..7).flat_map(|i| chunk(i, 0)).collect();
+    assert_eq!(read_all(&mut iface, h), want);
+    // Every byte was acknowledged.
+    let last = dev.sent.last().expect("ACKs were sent");
+    let ip = Ipv4Packet::parse(last).unwrap();
+    let seg = TcpSegment::parse(US, PEER, ip.payload).unwrap();
+    assert_eq!(seg.header.ack.0, PEER_ISS + 1 + 7000);
+}

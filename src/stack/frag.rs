@@ -27,6 +27,15 @@
 //! - **Time**: a train lives 30 s (IPv4, RFC 1122 §3.3.2 suggests 60–120 s
 //!   but Linux's `ipfrag_time` is 30) or 60 s (IPv6, RFC 8200 §4.5) from
 //!   its first fragment; [`Reassembler::expire`] frees it after that.
+//!   If its first fragment (offset 0) had arrived, the train's expiry
+//!   hands back that fragment's quote, for the ICMP Time Exceeded
+//!   (fragment reassembly time exceeded, code 1) that RFC 792 and RFC
+//!   8200 §4.5 ask for, as Linux's `ip_expire` and
+//!   `ip6_expire_frag_queue` send it. A train discarded for an overlap
+//!   (or freed as tiny) is not answered: Linux kills such a queue and
+//!   sends nothing either. The quote is kept bounded (the first
+//!   fragment's header and the start of its data, as much as the ICMP
+//!   error can carry) and is charged against the caps like the data.
 //!
 //! Deterministic: time is an argument, tables are ordered maps.
 
@@ -49,6 +58,13 @@ const MAX_V4_PAYLOAD: usize = 65535 - 20;
 /// Largest reassembled IPv6 fragmentable part: the 16-bit payload length
 /// (no jumbograms, RFC 8200 §4.5).
 const MAX_V6_PAYLOAD: usize = 65535;
+/// Most bytes of the first fragment (header included) an IPv4 Time
+/// Exceeded quotes: RFC 1812 §4.3.2.3 keeps the whole error within 576
+/// bytes (576 − 20 − 8), as Linux's `icmp_send` does.
+pub const QUOTE_V4: usize = 576 - 20 - 8;
+/// Most bytes an ICMPv6 error quotes: the error fits the minimum MTU
+/// (RFC 4443 §2.4 (c)), 1280 − 40 − 8.
+pub const QUOTE_V6: usize = 1280 - 40 - 8;
 
 /// Limits of a [`Reassembler`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +115,11 @@ pub struct Fragment<'a> {
     /// The fragment's data (after the IPv4 header, or after the IPv6
     /// fragment header).
     pub payload: &'a [u8],
+    /// The headers in front of `payload` as received (the IPv4 header; the
+    /// IPv6 header through the fragment header), quoted with the start of
+    /// `payload` in the Time Exceeded sent when the train expires. Empty
+    /// unless set with [`Fragment::with_header`].
+    pub header: &'a [u8],
 }
 
 impl<'a> Fragment<'a> {
@@ -120,6 +141,7 @@ impl<'a> Fragment<'a> {
             offset,
             more,
             payload,
+            header: &[],
         }
     }
 
@@ -144,8 +166,41 @@ impl<'a> Fragment<'a> {
             offset,
             more,
             payload,
+            header: &[],
         }
     }
+
+    /// The same fragment with the headers it arrived with (see
+    /// [`Fragment::header`]).
+    pub fn with_header(self, header: &'a [u8]) -> Fragment<'a> {
+        Fragment { header, ..self }
+    }
+
+    /// What a Time Exceeded about this (first) fragment quotes: its
+    /// headers and the start of its data, within the family's bound.
+    fn quote(&self) -> Vec<u8> {
+        let max = if self.src.is_ipv6() {
+            QUOTE_V6
+        } else {
+            QUOTE_V4
+        };
+        let mut q = Vec::with_capacity(max.min(self.header.len() + self.payload.len()));
+        q.extend_from_slice(self.header.get(..max).unwrap_or(self.header));
+        let room = max - q.len();
+        q.extend_from_slice(self.payload.get(..room).unwrap_or(self.payload));
+        q
+    }
+}
+
+/// A train that timed out after its first fragment arrived: the ICMP
+/// Time Exceeded (code 1) to send to `src`, quoting `quote`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expired {
+    /// Who sent the train (the error's destination).
+    pub src: IpAddr,
+    /// The first fragment as received (headers and the start of its
+    /// data), cut to [`QUOTE_V4`] or [`QUOTE_V6`] bytes.
+    pub quote: Vec<u8>,
 }
 
 /// A datagram put back together.
@@ -182,6 +237,8 @@ struct Train {
     total: Option<usize>,
     /// Upper-layer protocol, once known (IPv6: from offset 0).
     protocol: Option<u8>,
+    /// The quote of the first fragment, once it arrived.
+    head: Option<Vec<u8>>,
     /// Bytes charged against the caps.
     charged: usize,
     /// Discarded for an overlap; a tombstone that drops what still comes.
@@ -236,19 +293,32 @@ impl Reassembler {
     }
 
     /// Frees every train whose lifetime is over; a train that never
-    /// completed counts in `frag_timeout`. Early calls are no-ops.
-    pub fn expire(&mut self, now: Instant, stats: &mut Stats) {
+    /// completed counts in `frag_timeout`. Returns, for each of those
+    /// whose first fragment had arrived, the Time Exceeded to send (see
+    /// the module docs). Early calls are no-ops.
+    #[must_use = "an expired train with its first fragment owes its source a Time Exceeded"]
+    pub fn expire(&mut self, now: Instant, stats: &mut Stats) -> Vec<Expired> {
+        let mut out = Vec::new();
         while let Some(&(t, key)) = self.deadlines.first() {
             if t > now {
                 break;
             }
             self.deadlines.pop_first();
-            if let Some(train) = self.remove(&key) {
-                if !train.discarded {
-                    stats.frag_timeout += 1;
-                }
+            let Some(train) = self.remove(&key) else {
+                continue;
+            };
+            if train.discarded {
+                continue;
+            }
+            stats.frag_timeout += 1;
+            if let Some(quote) = train.head {
+                out.push(Expired {
+                    src: key.src,
+                    quote,
+                });
             }
         }
+        out
     }
 
     /// Takes one fragment. Returns the datagram when this fragment
@@ -322,7 +392,9 @@ impl Reassembler {
             self.remove(&key);
             return Err(Drop::Tiny);
         }
-        let cost = len + FRAGMENT_OVERHEAD;
+        // The first fragment also keeps its quote for a Time Exceeded.
+        let head = (f.offset == 0).then(|| f.quote());
+        let cost = len + FRAGMENT_OVERHEAD + head.as_ref().map_or(0, Vec::len);
         let new_train = !self.trains.contains_key(&key);
         let charge = cost + if new_train { TRAIN_OVERHEAD } else { 0 };
         let peer_used = self.per_peer.get(&f.src).copied().unwrap_or(0);
@@ -347,6 +419,7 @@ impl Reassembler {
                     received: 0,
                     total: None,
                     protocol: None,
+                    head: None,
                     charged: 0,
                     discarded: false,
                 },
@@ -362,6 +435,9 @@ impl Reassembler {
                 train.received += len;
                 if protocol.is_some() {
                     train.protocol = protocol;
+                }
+                if head.is_some() {
+                    train.head = head;
                 }
                 if !f.more {
                     train.total = Some(end);
@@ -419,6 +495,7 @@ impl Reassembler {
         };
         let freed = t.charged;
         t.frags = Vec::new();
+        t.head = None;
         t.received = 0;
         t.charged = 0;
         t.discarded = true;

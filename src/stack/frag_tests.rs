@@ -130,9 +130,10 @@ fn overlap_discards_the_datagram_and_what_follows_until_the_timeout() {
     // Only the tombstone's overhead is held; it goes at 30 s and is not a
     // timed-out train.
     assert_eq!(r.memory(), TRAIN_OVERHEAD);
-    r.expire(t(29_999), &mut s);
+    assert_eq!(r.expire(t(29_999), &mut s), vec![]);
     assert_eq!(r.trains(), 1);
-    r.expire(t(30_000), &mut s);
+    // A discarded train is owed no Time Exceeded (Linux kills the queue).
+    assert_eq!(r.expire(t(30_000), &mut s), vec![]);
     assert_eq!((r.trains(), r.memory(), s.frag_timeout), (0, 0, 0));
     // The same ident is usable again after the timeout.
     for f in cut(&data, 1480) {
@@ -213,13 +214,18 @@ fn never_completed_trains_are_freed_by_the_timeout() {
     let f6 = Fragment::v6(A6, US6, 77, PROTO_UDP, 0, true, &data[..1448]);
     r.push(t(2000), &f6, &mut s);
     assert_eq!(r.poll_at(), Some(t(31_000)));
-    r.expire(t(30_999), &mut s);
+    assert_eq!(r.expire(t(30_999), &mut s), vec![]);
     assert_eq!((r.trains(), s.frag_timeout), (2, 0));
-    r.expire(t(31_000), &mut s);
+    let v4 = r.expire(t(31_000), &mut s);
+    assert_eq!(v4.len(), 1);
+    assert_eq!(v4[0].src, IpAddr::V4(A));
     assert_eq!((r.trains(), s.frag_timeout), (1, 1));
     // IPv6 waits 60 s (RFC 8200 §4.5).
     assert_eq!(r.poll_at(), Some(t(62_000)));
-    r.expire(t(62_000), &mut s);
+    assert_eq!(r.expire(t(61_999), &mut s), vec![]);
+    let v6 = r.expire(t(62_000), &mut s);
+    assert_eq!(v6.len(), 1);
+    assert_eq!(v6[0].src, IpAddr::V6(A6));
     assert_eq!((r.trains(), r.memory(), s.frag_timeout), (0, 0, 2));
     assert_eq!(r.poll_at(), None);
 }
@@ -231,7 +237,7 @@ fn the_timeout_runs_from_the_first_fragment() {
     let frags = cut(&data, 1480);
     r.push(t(0), &v4(A, 1, PROTO_UDP, frags[0]), &mut s);
     r.push(t(29_000), &v4(A, 1, PROTO_UDP, frags[1]), &mut s);
-    r.expire(t(30_000), &mut s);
+    assert_eq!(r.expire(t(30_000), &mut s).len(), 1);
     // The last fragment, after the deadline, starts a new train.
     assert_eq!(
         r.push(t(30_001), &v4(A, 1, PROTO_UDP, frags[2]), &mut s),
@@ -284,7 +290,8 @@ fn the_total_cap_holds_across_peers() {
     }
     assert!(s.frag_total_limit > 0);
     assert!(r.memory() <= 40 * 1024, "{}", r.memory());
-    r.expire(t(30_000), &mut s);
+    let expired = r.expire(t(30_000), &mut s);
+    assert_eq!(expired.len() as u64, s.frag_timeout);
     assert_eq!(r.memory(), 0);
 }
 
@@ -397,21 +404,120 @@ fn the_same_fragments_at_the_same_instants_give_the_same_result() {
     let run = || {
         let (mut r, mut s) = reassembler();
         let data = datagram(9000);
-        let mut out = Vec::new();
+        let (mut out, mut expired) = (Vec::new(), Vec::new());
         for (i, f) in cut(&data, 1480).into_iter().enumerate().rev() {
             let ident = (i % 2) as u16;
             out.push(r.push(t(i as u64 * 5000), &v4(A, ident, PROTO_UDP, f), &mut s));
-            r.expire(t(i as u64 * 5000), &mut s);
+            expired.extend(r.expire(t(i as u64 * 5000), &mut s));
         }
-        (out, s, r.memory(), r.poll_at())
+        (out, expired, s, r.memory(), r.poll_at())
     };
     assert_eq!(run(), run());
+}
+
+/// A 20-byte IPv4 header as the first fragment of `ident` arrived with
+/// (its content only has to come back verbatim in the quote).
+fn v4_header(ident: u16) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0x05, 0xdc, 0, 0, 0x20, 0, 64, PROTO_UDP, 0, 0];
+    h[4..6].copy_from_slice(&ident.to_be_bytes());
+    h.extend_from_slice(&A.octets());
+    h.extend_from_slice(&US.octets());
+    h
+}
+
+#[test]
+fn an_expired_train_hands_back_its_first_fragment_for_a_time_exceeded() {
+    // RFC 792 / Linux ip_expire: the header as received and the start of
+    // the data, 548 bytes at most (an error within 576 bytes).
+    let (mut r, mut s) = reassembler();
+    let data = datagram(4000);
+    let frags = cut(&data, 1480);
+    let header = v4_header(3);
+    r.push(t(0), &v4(A, 3, PROTO_UDP, frags[1]), &mut s);
+    let before = r.memory();
+    let first = v4(A, 3, PROTO_UDP, frags[0]).with_header(&header);
+    r.push(t(5), &first, &mut s);
+    // The quote is charged like the data it copies.
+    assert_eq!(r.memory() - before, 1480 + FRAGMENT_OVERHEAD + QUOTE_V4);
+    assert_eq!(r.expire(t(29_999), &mut s), vec![]);
+    let expired = r.expire(t(30_000), &mut s);
+    let mut quote = header.clone();
+    quote.extend_from_slice(&data[..QUOTE_V4 - header.len()]);
+    assert_eq!(
+        expired,
+        vec![Expired {
+            src: IpAddr::V4(A),
+            quote
+        }]
+    );
+    assert_eq!((s.frag_timeout, r.memory(), r.trains()), (1, 0, 0));
+}
+
+#[test]
+fn a_v6_quote_is_cut_to_what_an_icmpv6_error_carries() {
+    let (mut r, mut s) = reassembler();
+    let data = datagram(3000);
+    let header = [0x60u8; 48];
+    let first = Fragment::v6(A6, US6, 9, PROTO_UDP, 0, true, &data[..1448]).with_header(&header);
+    r.push(t(0), &first, &mut s);
+    assert_eq!(r.expire(t(59_999), &mut s), vec![]);
+    let expired = r.expire(t(60_000), &mut s);
+    assert_eq!(expired.len(), 1);
+    let q = &expired[0].quote;
+    assert_eq!(q.len(), QUOTE_V6);
+    assert_eq!((&q[..48], &q[48..]), (&header[..], &data[..QUOTE_V6 - 48]));
+}
+
+#[test]
+fn a_short_first_fragment_is_quoted_whole() {
+    let (mut r, mut s) = reassembler();
+    let header = v4_header(4);
+    let piece = [9u8; 16];
+    r.push(
+        t(0),
+        &v4(A, 4, PROTO_UDP, (0, true, &piece)).with_header(&header),
+        &mut s,
+    );
+    let expired = r.expire(t(30_000), &mut s);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].quote, [&header[..], &piece[..]].concat());
+}
+
+#[test]
+fn no_time_exceeded_without_the_first_fragment_or_after_an_overlap() {
+    let (mut r, mut s) = reassembler();
+    let data = datagram(4000);
+    let frags = cut(&data, 1480);
+    // Train 1: only the middle and last fragments.
+    r.push(t(0), &v4(A, 1, PROTO_UDP, frags[1]), &mut s);
+    r.push(t(0), &v4(A, 1, PROTO_UDP, frags[2]), &mut s);
+    // Train 2: the first fragment, then an overlap discards it.
+    r.push(t(0), &v4(A, 2, PROTO_UDP, frags[0]), &mut s);
+    r.push(t(0), &v4(A, 2, PROTO_UDP, (8, true, &data[8..16])), &mut s);
+    // Train 3: a tiny first fragment is refused before it is kept.
+    r.push(t(0), &v4(A, 3, PROTO_TCP, (0, true, &data[..8])), &mut s);
+    assert_eq!((s.frag_overlap, s.frag_tiny), (1, 1));
+    assert_eq!(r.expire(t(30_000), &mut s), vec![]);
+    assert_eq!((s.frag_timeout, r.trains(), r.memory()), (1, 0, 0));
+}
+
+#[test]
+fn a_duplicate_first_fragment_is_quoted_and_charged_once() {
+    let (mut r, mut s) = reassembler();
+    let data = datagram(4000);
+    let first = cut(&data, 1480)[0];
+    r.push(t(0), &v4(A, 1, PROTO_UDP, first), &mut s);
+    let held = r.memory();
+    r.push(t(1), &v4(A, 1, PROTO_UDP, first), &mut s);
+    assert_eq!((r.memory(), s.frag_duplicate), (held, 1));
+    assert_eq!(r.expire(t(30_000), &mut s).len(), 1);
+    assert_eq!(r.memory(), 0);
 }
 
 mod interface {
     //! Fragments through a whole [`Interface`]: IPv4 ingress to UDP.
     use crate::stack::tests::{poll_with, PEER, US};
-    use crate::stack::{Config, Interface};
+    use crate::stack::{Config, FragLimits, Interface};
     use crate::time::Instant;
     use crate::wire::icmp::{self, IcmpMessage};
     use crate::wire::{Ipv4Packet, Ipv4Repr, UdpDatagram, PROTO_UDP};
@@ -501,9 +607,62 @@ mod interface {
         poll_with(&mut iface, Instant::from_millis(10), frags);
         assert_eq!(iface.poll_at(), Some(Instant::from_millis(30_010)));
         assert!(iface.reassembler().memory() > 2 * 1480);
-        poll_with(&mut iface, Instant::from_millis(30_010), vec![]);
+        assert!(poll_with(&mut iface, Instant::from_millis(30_009), vec![]).is_empty());
+        let out = poll_with(&mut iface, Instant::from_millis(30_010), vec![]);
         let s = iface.stats();
         assert_eq!((s.frag_timeout, s.udp_delivered), (1, 0));
         assert_eq!((iface.reassembler().memory(), iface.poll_at()), (0, None));
+        // RFC 792, Linux's ip_expire: Time Exceeded, code 1, to the
+        // source, quoting the first fragment as it arrived (its header
+        // says offset 0, MF, ident 5) and the start of its data.
+        assert_eq!(out.len(), 1);
+        let ip = Ipv4Packet::parse(&out[0]).unwrap();
+        assert_eq!((ip.repr.src, ip.repr.dst), (US, PEER));
+        let msg = IcmpMessage::parse(ip.payload).unwrap();
+        assert_eq!(
+            (msg.kind, msg.code),
+            (icmp::TIME_EXCEEDED, icmp::CODE_REASSEMBLY_TIME_EXCEEDED)
+        );
+        assert_eq!(msg.data.len(), 548);
+        assert_eq!(msg.data[4..8], [0, 5, 0x20, 0]);
+        let quoted = msg.quoted().unwrap();
+        assert_eq!((quoted.src, quoted.dst, quoted.dst_port), (PEER, US, 9000));
+        assert_eq!(s.frag_time_exceeded_sent, 1);
+    }
+
+    #[test]
+    fn time_exceeded_messages_share_the_reply_rate_limit() {
+        // 1200 unfinished trains whose deadlines fall in six polls within
+        // one second: the first 1000 Time Exceeded go out, the rest are
+        // refused by the 1000-a-second limit of every stack reply.
+        let mut iface = Interface::new(Config {
+            frag: FragLimits {
+                per_peer: 4 << 20,
+                ..FragLimits::default()
+            },
+            ..Config::default()
+        });
+        let mut sent = 0;
+        for batch in 0..6u16 {
+            let now = Instant::from_millis(u64::from(batch));
+            for i in 0..200 {
+                let mut frags = fragmented(9000, &[0u8; 16], 28, batch * 200 + i);
+                frags.truncate(1);
+                iface.ingress(now, &frags[0]);
+            }
+        }
+        assert_eq!(iface.reassembler().trains(), 1200);
+        for batch in 0..6u64 {
+            let out = poll_with(&mut iface, Instant::from_millis(30_000 + batch), vec![]);
+            assert!(out.len() <= 256, "the reply queue is bounded");
+            sent += out.len();
+        }
+        let s = iface.stats();
+        assert_eq!((sent, s.frag_timeout), (1000, 1200));
+        assert_eq!(
+            (s.frag_time_exceeded_sent, s.replies_rate_limited),
+            (1000, 200)
+        );
+        assert_eq!(iface.reassembler().memory(), 0);
     }
 }

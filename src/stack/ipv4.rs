@@ -44,17 +44,19 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
     }
     if ip.is_fragment() {
         iface.stats.ip_fragments += 1;
-        reassemble(iface, now, &ip);
+        let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+        reassemble(iface, now, &ip, packet.get(..ihl).unwrap_or(&[]));
         return;
     }
     let header = packet.get(..packet.len() - ip.payload.len()).unwrap_or(&[]);
     deliver(iface, now, &ip, header, verify);
 }
 
-/// Hands a fragment to the reassembler (RFC 791 §3.2) and delivers the
-/// datagram it completes. Checksums of a reassembled datagram are always
-/// verified: no device vouches for them.
-fn reassemble(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>) {
+/// Hands a fragment (with `header`, its IPv4 header as received, for a
+/// Time Exceeded should the train expire) to the reassembler (RFC 791
+/// §3.2) and delivers the datagram it completes. Checksums of a
+/// reassembled datagram are always verified: no device vouches for them.
+fn reassemble(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>, header: &[u8]) {
     let r = &ip.repr;
     let frag = Fragment::v4(
         r.src,
@@ -64,7 +66,8 @@ fn reassemble(iface: &mut Interface, now: Instant, ip: &Ipv4Packet<'_>) {
         ip.frag_offset,
         ip.more_fragments,
         ip.payload,
-    );
+    )
+    .with_header(header);
     let Some(d) = iface.frag.push(now, &frag, &mut iface.stats) else {
         return;
     };
@@ -213,11 +216,23 @@ fn icmp_error(iface: &mut Interface, msg: &IcmpMessage<'_>) {
     }
 }
 
-fn queue_icmp(iface: &mut Interface, dst: Ipv4Addr, msg: &IcmpMessage<'_>) {
+/// RFC 792 (Time Exceeded, code 1): a train from `dst` timed out after
+/// its first fragment arrived; `quote` is that fragment (header and the
+/// start of its data). Rate-limited with every other reply. Returns true
+/// if it was queued.
+pub(super) fn reassembly_time_exceeded(iface: &mut Interface, dst: Ipv4Addr, quote: &[u8]) -> bool {
+    let msg = IcmpMessage {
+        kind: icmp::TIME_EXCEEDED,
+        code: icmp::CODE_REASSEMBLY_TIME_EXCEEDED,
+        rest: [0; 4],
+        data: quote.get(..ICMP_QUOTE).unwrap_or(quote),
+    };
+    queue_icmp(iface, dst, &msg)
+}
+
+fn queue_icmp(iface: &mut Interface, dst: Ipv4Addr, msg: &IcmpMessage<'_>) -> bool {
     let mut message = vec![0u8; msg.len()];
-    if msg.emit(&mut message).is_ok() {
-        iface.queue_reply(Reply::Icmp { dst, message });
-    }
+    msg.emit(&mut message).is_ok() && iface.queue_reply(Reply::Icmp { dst, message })
 }
 
 /// IPv4 Identification values: one counter per interface, bumped once

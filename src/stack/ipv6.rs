@@ -90,7 +90,8 @@ pub(super) fn ingress(iface: &mut Interface, now: Instant, packet: &[u8], verify
 /// and are not repeated. Checksums of a reassembled datagram are always
 /// verified: no device vouches for them.
 fn fragment(iface: &mut Interface, now: Instant, ip: &Ipv6Packet<'_>, frag: FragmentHeader) {
-    let Some(data) = ip.packet.get(frag.at + 8..) else {
+    let (Some(header), Some(data)) = (ip.packet.get(..frag.at + 8), ip.packet.get(frag.at + 8..))
+    else {
         iface.stats.frag_malformed += 1;
         return;
     };
@@ -104,7 +105,8 @@ fn fragment(iface: &mut Interface, now: Instant, ip: &Ipv6Packet<'_>, frag: Frag
         offset,
         frag.more,
         data,
-    );
+    )
+    .with_header(header);
     let Some(d) = iface.frag.push(now, &piece, &mut iface.stats) else {
         return;
     };
@@ -218,16 +220,19 @@ fn icmp_ingress(iface: &mut Interface, ip: &Ipv6Packet<'_>) {
     queue_icmp(iface, src, &reply);
 }
 
-/// An ICMPv6 error quoting one of our TCP segments: hand it to the
-/// connection it names, which applies it only if the quoted sequence
-/// number is in flight (RFC 5927 §4.1) — a forged Packet Too Big cannot
-/// shrink a connection's segments without guessing it.
+/// An ICMPv6 error quoting one of our TCP segments or UDP datagrams:
+/// hand it to the connection or UDP socket it names. A connection applies
+/// it only if the quoted sequence number is in flight (RFC 5927 §4.1) — a
+/// forged Packet Too Big cannot shrink a connection's segments without
+/// guessing it; a UDP socket only keeps the error for the application to
+/// read (RFC 4443 §3.1, RFC 1122 §4.1.3.3), as over IPv4.
 fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
     let Ok(quoted) = msg.quoted() else {
         iface.stats.icmp6_dropped += 1;
         return;
     };
-    if quoted.protocol != PROTO_TCP || quoted.src != iface.cfg.addr6 {
+    let udp = quoted.protocol == PROTO_UDP;
+    if (quoted.protocol != PROTO_TCP && !udp) || quoted.src != iface.cfg.addr6 {
         iface.stats.icmp6_errors_ignored += 1;
         return;
     }
@@ -248,9 +253,14 @@ fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
         (icmpv6::DEST_UNREACHABLE, _) => IcmpError::Unreachable,
         _ => IcmpError::Other,
     };
-    if iface.tcp_icmp_error(remote, quoted.src_port, quoted.seq, error) {
+    let applied = if udp {
+        iface.udp_icmp_error(quoted.src_port, remote, error)
+    } else {
+        iface.tcp_icmp_error(remote, quoted.src_port, quoted.seq, error)
+    };
+    if applied {
         iface.stats.icmp6_errors_applied += 1;
-        if msg.kind == icmpv6::PACKET_TOO_BIG {
+        if msg.kind == icmpv6::PACKET_TOO_BIG && !udp {
             iface.stats.icmp6_packet_too_big += 1;
         }
     } else {
@@ -258,11 +268,25 @@ fn icmp_error(iface: &mut Interface, msg: &Icmpv6Message<'_>) {
     }
 }
 
-fn queue_icmp(iface: &mut Interface, dst: Ipv6Addr, msg: &Icmpv6Message<'_>) {
+/// RFC 8200 §4.5, RFC 4443 §3.3 (Time Exceeded, code 1): a train from
+/// `dst` timed out after its first fragment arrived; `quote` is that
+/// fragment as received (through its fragment header, and the start of
+/// its data). Rate-limited with every other reply. Returns true if it
+/// was queued.
+pub(super) fn reassembly_time_exceeded(iface: &mut Interface, dst: Ipv6Addr, quote: &[u8]) -> bool {
+    let msg = icmpv6::error(
+        icmpv6::TIME_EXCEEDED,
+        icmpv6::CODE_REASSEMBLY_TIME_EXCEEDED,
+        0,
+        quote,
+    );
+    queue_icmp(iface, dst, &msg)
+}
+
+fn queue_icmp(iface: &mut Interface, dst: Ipv6Addr, msg: &Icmpv6Message<'_>) -> bool {
     let mut message = vec![0u8; msg.len()];
-    if msg.emit(&mut message, iface.cfg.addr6, dst).is_ok() {
-        iface.queue_reply(Reply::Icmpv6 { dst, message });
-    }
+    msg.emit(&mut message, iface.cfg.addr6, dst).is_ok()
+        && iface.queue_reply(Reply::Icmpv6 { dst, message })
 }
 
 /// The one IPv6 packet builder: `pkt[IPV6_HEADER_LEN..]` already holds the

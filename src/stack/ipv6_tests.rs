@@ -340,6 +340,40 @@ fn port_unreachable_v6_refuses_a_connection_attempt() {
 }
 
 #[test]
+fn port_unreachable_v6_quoting_our_datagram_is_kept_for_the_udp_socket() {
+    // RFC 4443 §3.1 / RFC 1122 §4.1.3.3: as over IPv4, the socket that
+    // sent the datagram hears of it (a connected one as ECONNREFUSED).
+    let mut iface = Interface::new(Config::default());
+    iface.udp_bind(5353).unwrap();
+    let to = SocketAddr::V6(SocketAddrV6::new(PEER6, 9, 0, 0));
+    iface.udp_send(5353, to, b"anyone?").unwrap();
+    let sent = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let err = icmp6_error(
+        icmpv6::DEST_UNREACHABLE,
+        icmpv6::CODE_PORT_UNREACHABLE,
+        0,
+        &sent,
+    );
+    poll_with(&mut iface, Instant::from_millis(1), vec![err]);
+    assert_eq!(
+        iface.udp_take_error(5353),
+        Some((to, crate::tcp::IcmpError::PortUnreachable))
+    );
+    assert_eq!(iface.stats().icmp6_errors_applied, 1);
+    // One quoting a port nobody has bound is ignored.
+    let mut stray = sent;
+    stray[IPV6_HEADER_LEN..IPV6_HEADER_LEN + 2].copy_from_slice(&5354u16.to_be_bytes());
+    let err = icmp6_error(
+        icmpv6::DEST_UNREACHABLE,
+        icmpv6::CODE_PORT_UNREACHABLE,
+        0,
+        &stray,
+    );
+    poll_with(&mut iface, Instant::from_millis(2), vec![err]);
+    assert_eq!(iface.stats().icmp6_errors_ignored, 1);
+}
+
+#[test]
 fn time_exceeded_v6_is_soft() {
     let mut iface = Interface::new(Config::default());
     let h = iface
@@ -392,13 +426,37 @@ fn an_unfinished_v6_train_is_held_then_freed_after_60_s() {
     let mut iface = Interface::new(Config::default());
     iface.udp_bind(53).unwrap();
     let p = frag6(7, 0, true, &udp6(1, 53, &[0; 16])[IPV6_HEADER_LEN..]);
-    assert!(poll_with(&mut iface, Instant::ZERO, vec![p]).is_empty());
+    assert!(poll_with(&mut iface, Instant::ZERO, vec![p.clone()]).is_empty());
     assert!(!iface.udp_can_recv(53));
     let at = iface.poll_at().expect("the train's timeout is a deadline");
     assert_eq!(at, Instant::ZERO + crate::time::Duration::from_secs(60));
-    assert!(poll_with(&mut iface, at, vec![]).is_empty());
-    assert_eq!(iface.stats().frag_timeout, 1);
+    let early = at - crate::time::Duration::from_millis(1);
+    assert!(poll_with(&mut iface, early, vec![]).is_empty());
+    // RFC 8200 §4.5: the first fragment arrived, so its source hears of
+    // the timeout: Time Exceeded, code 1, quoting that fragment whole
+    // (fragment header included), as Linux's ip6_expire_frag_queue.
+    let out = poll_with(&mut iface, at, vec![]);
+    assert_eq!(out.len(), 1);
+    let (ip, kind, code, rest, data) = parse_icmp6(&out[0]);
+    assert_eq!((ip.src, ip.dst), (US6, PEER6));
+    assert_eq!((kind, code, rest), (icmpv6::TIME_EXCEEDED, 1, [0; 4]));
+    assert_eq!(data, p);
+    let s = iface.stats();
+    assert_eq!((s.frag_timeout, s.frag_time_exceeded_sent), (1, 1));
     assert!(!iface.udp_can_recv(53));
+    assert_eq!((iface.reassembler().memory(), iface.poll_at()), (0, None));
+}
+
+#[test]
+fn a_v6_train_without_its_first_fragment_expires_silently() {
+    let mut iface = Interface::new(Config::default());
+    iface.udp_bind(53).unwrap();
+    let p = frag6(8, 1232, false, &[0; 16]);
+    assert!(poll_with(&mut iface, Instant::ZERO, vec![p]).is_empty());
+    let at = iface.poll_at().expect("the train's timeout is a deadline");
+    assert!(poll_with(&mut iface, at, vec![]).is_empty());
+    let s = iface.stats();
+    assert_eq!((s.frag_timeout, s.frag_time_exceeded_sent), (1, 0));
 }
 
 #[test]

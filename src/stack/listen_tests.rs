@@ -169,7 +169,7 @@ fn full_table_recycles_the_oldest_time_wait_for_a_new_connection() {
         max_connections: 1,
         ..Config::default()
     });
-    super::tests::server_in_time_wait(&mut iface);
+    super::tests::server_in_time_wait(&mut iface, super::tests::Fam::V4);
     assert_eq!(iface.connection_count(), 1);
     let out = poll_with(
         &mut iface,

@@ -35,6 +35,8 @@ mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
 #[cfg(test)]
+mod queue_tests;
+#[cfg(test)]
 mod sim_path_tests;
 #[cfg(test)]
 mod sim_tests;
@@ -43,9 +45,10 @@ mod sim_wan_tests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::wire::steer::MAX_QUEUES;
 pub use demux::{SocketHandle, MAX_BACKLOG};
 pub use events::SocketEvents;
-pub use frag::{FragLimits, Fragment, Reassembled, Reassembler};
+pub use frag::{Expired, FragLimits, Fragment, Reassembled, Reassembler, QUOTE_V4, QUOTE_V6};
 pub use stats::Stats;
 pub use udp::UdpSendError;
 
@@ -62,7 +65,7 @@ use std::ops::RangeInclusive;
 
 /// Packets read from the device per [`Interface::poll`] before output runs,
 /// so ACKs keep flowing under a flood.
-const RX_BATCH: usize = 64;
+pub(crate) const RX_BATCH: usize = 64;
 /// Bound on queued RST / ICMP replies.
 const MAX_REPLIES: usize = 256;
 /// Most stack-generated replies (RSTs for no connection, ICMP errors and
@@ -112,6 +115,16 @@ pub struct Config {
     pub udp_queue: usize,
     /// Fragment reassembly limits (memory caps, timeouts).
     pub frag: FragLimits,
+    /// Queues of a multiqueue TUN device (`IFF_MULTI_QUEUE`), one stack
+    /// shard and driver thread each; 1 (the default) is a plain TUN with
+    /// one driver. Read by [`Stack::open_tun`](crate::net::Stack::open_tun);
+    /// at most [`MAX_QUEUES`]. Every shard has the limits of this
+    /// configuration (connections, backlogs, reassembly memory) for itself.
+    pub queues: usize,
+    /// Which of the `queues` shards this interface is (set by `net`): its
+    /// connections use local ports whose flows the kernel steers to this
+    /// queue ([`crate::wire::steer`]).
+    pub queue: usize,
 }
 
 impl Default for Config {
@@ -136,6 +149,8 @@ impl Default for Config {
             secret: [0x5eed_0001, 0x5eed_0002],
             udp_queue: 256,
             frag: FragLimits::default(),
+            queues: 1,
+            queue: 0,
         }
     }
 }
@@ -267,6 +282,10 @@ pub struct Interface {
     /// the demux, and the last such entry with how many in a row.
     rx_hint: Option<usize>,
     rx_streak: (Option<usize>, u32),
+    /// A waiting reader's posted buffer has just been filled: the batch
+    /// of reads ends there, so that the reader is woken and posts again
+    /// before the next packets go to the ring ([`direct`]).
+    reader_filled: bool,
     /// Entries touched since the last poll (see `sched`).
     dirty: Vec<usize>,
     /// Connection deadlines, earliest first (lazy; see `sched`).
@@ -318,6 +337,7 @@ impl Interface {
             direct: None,
             rx_hint: None,
             rx_streak: (None, 0),
+            reader_filled: false,
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             time_waits: VecDeque::new(),
@@ -387,6 +407,10 @@ impl Interface {
         for _ in 0..RX_BATCH {
             match self.recv_one(now, device, &mut rx) {
                 Ok(0) => self.stats.rx_empty += 1,
+                Ok(_) if std::mem::take(&mut self.reader_filled) => {
+                    activity = true;
+                    break;
+                }
                 Ok(_) => activity = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.rx_more = false;
@@ -419,7 +443,7 @@ impl Interface {
     /// would only return `EAGAIN`.
     pub fn poll_output(&mut self, now: Instant, device: &mut dyn Device) -> bool {
         self.now = now;
-        self.frag.expire(now, &mut self.stats);
+        self.expire_fragments(now);
         // Leaves the touched entries in table order, as a scan of the
         // whole table would: output is deterministic whatever order they
         // were touched in.
@@ -443,6 +467,20 @@ impl Interface {
         match (self.next_deadline(), touched) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Frees timed-out fragment trains and sends each source whose first
+    /// fragment had arrived an ICMP Time Exceeded (code 1), as Linux does.
+    fn expire_fragments(&mut self, now: Instant) {
+        for e in self.frag.expire(now, &mut self.stats) {
+            let queued = match e.src {
+                IpAddr::V4(src) => ipv4::reassembly_time_exceeded(self, src, &e.quote),
+                IpAddr::V6(src) => ipv6::reassembly_time_exceeded(self, src, &e.quote),
+            };
+            if queued {
+                self.stats.frag_time_exceeded_sent += 1;
+            }
         }
     }
 
@@ -595,10 +633,12 @@ impl Interface {
         sent
     }
 
-    fn queue_reply(&mut self, r: Reply) {
+    /// Queues a reply unless the queue is full or the rate limit spent;
+    /// returns true if it was queued.
+    fn queue_reply(&mut self, r: Reply) -> bool {
         if self.replies.len() >= MAX_REPLIES {
             self.stats.replies_dropped += 1;
-            return;
+            return false;
         }
         let (left, since) = &mut self.reply_budget;
         if self.now.saturating_duration_since(*since) >= crate::time::Duration::from_secs(1) {
@@ -607,10 +647,11 @@ impl Interface {
         }
         if *left == 0 {
             self.stats.replies_rate_limited += 1;
-            return;
+            return false;
         }
         *left -= 1;
         self.replies.push_back(r);
+        true
     }
 }
 

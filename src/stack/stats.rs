@@ -22,6 +22,9 @@ pub struct Stats {
     /// Segments whose payload the device read straight into the receive
     /// buffer (copy-once receive).
     pub rx_direct: u64,
+    /// Of those, segments read into the buffer of a reader waiting for
+    /// them (its posted buffer) rather than into the receive ring.
+    pub rx_posted: u64,
     /// Reads into a receive buffer whose packet turned out to be for
     /// another path, and was copied back out.
     pub rx_direct_missed: u64,
@@ -82,6 +85,11 @@ pub struct Stats {
     pub frag_too_many: u64,
     /// Trains that never completed, freed by the reassembly timeout.
     pub frag_timeout: u64,
+    /// Of those, trains whose first fragment had arrived and whose source
+    /// was sent an ICMP / ICMPv6 Time Exceeded (code 1); the others were
+    /// refused by the reply rate limit (`replies_rate_limited`) or had no
+    /// first fragment.
+    pub frag_time_exceeded_sent: u64,
 
     /// TCP: segment shorter than 20 bytes or than the header its data
     /// offset claims.
@@ -216,6 +224,7 @@ impl Stats {
             ("tx_errors", self.tx_errors),
             ("rx_empty", self.rx_empty),
             ("rx_direct", self.rx_direct),
+            ("rx_posted", self.rx_posted),
             ("rx_direct_missed", self.rx_direct_missed),
             ("ip_truncated", self.ip_truncated),
             ("ip_bad_version", self.ip_bad_version),
@@ -238,6 +247,7 @@ impl Stats {
             ("frag_total_limit", self.frag_total_limit),
             ("frag_too_many", self.frag_too_many),
             ("frag_timeout", self.frag_timeout),
+            ("frag_time_exceeded_sent", self.frag_time_exceeded_sent),
             ("tcp_truncated", self.tcp_truncated),
             ("tcp_bad_header_len", self.tcp_bad_header_len),
             ("tcp_bad_checksum", self.tcp_bad_checksum),
@@ -288,6 +298,92 @@ impl Stats {
             ("replies_dropped", self.replies_dropped),
             ("replies_rate_limited", self.replies_rate_limited),
         ]
+    }
+}
+
+impl std::ops::AddAssign<&Stats> for Stats {
+    /// Adds `other`'s counters: the totals of a stack whose shards (one
+    /// per queue of a multiqueue device) count separately.
+    fn add_assign(&mut self, other: &Stats) {
+        self.rx_packets += other.rx_packets;
+        self.rx_bytes += other.rx_bytes;
+        self.tx_packets += other.tx_packets;
+        self.tx_bytes += other.tx_bytes;
+        self.rx_errors += other.rx_errors;
+        self.tx_errors += other.tx_errors;
+        self.rx_empty += other.rx_empty;
+        self.rx_direct += other.rx_direct;
+        self.rx_direct_missed += other.rx_direct_missed;
+        self.ip_truncated += other.ip_truncated;
+        self.ip_bad_version += other.ip_bad_version;
+        self.ip_bad_header_len += other.ip_bad_header_len;
+        self.ip_bad_checksum += other.ip_bad_checksum;
+        self.ip_fragments += other.ip_fragments;
+        self.ip_not_for_us += other.ip_not_for_us;
+        self.ip_martian_source += other.ip_martian_source;
+        self.ip_unsupported_protocol += other.ip_unsupported_protocol;
+        self.frag_received += other.frag_received;
+        self.frag_reassembled += other.frag_reassembled;
+        self.frag_atomic += other.frag_atomic;
+        self.frag_overlap += other.frag_overlap;
+        self.frag_after_overlap += other.frag_after_overlap;
+        self.frag_duplicate += other.frag_duplicate;
+        self.frag_tiny += other.frag_tiny;
+        self.frag_malformed += other.frag_malformed;
+        self.frag_oversize += other.frag_oversize;
+        self.frag_peer_limit += other.frag_peer_limit;
+        self.frag_total_limit += other.frag_total_limit;
+        self.frag_too_many += other.frag_too_many;
+        self.frag_timeout += other.frag_timeout;
+        self.tcp_truncated += other.tcp_truncated;
+        self.tcp_bad_header_len += other.tcp_bad_header_len;
+        self.tcp_bad_checksum += other.tcp_bad_checksum;
+        self.tcp_bad_flags += other.tcp_bad_flags;
+        self.tcp_bad_option += other.tcp_bad_option;
+        self.tcp_segments_in += other.tcp_segments_in;
+        self.tcp_segments_out += other.tcp_segments_out;
+        self.tcp_tso_out += other.tcp_tso_out;
+        self.tcp_no_socket += other.tcp_no_socket;
+        self.tcp_rst_sent += other.tcp_rst_sent;
+        self.tcp_listen_overflow += other.tcp_listen_overflow;
+        self.tcp_listen_ack_dropped += other.tcp_listen_ack_dropped;
+        self.tcp_syn_queue_dropped += other.tcp_syn_queue_dropped;
+        self.tcp_syn_evicted += other.tcp_syn_evicted;
+        self.tcp_syncookies_sent += other.tcp_syncookies_sent;
+        self.tcp_syncookies_recv += other.tcp_syncookies_recv;
+        self.tcp_syncookies_failed += other.tcp_syncookies_failed;
+        self.tcp_table_full += other.tcp_table_full;
+        self.tcp_time_wait_reused += other.tcp_time_wait_reused;
+        self.tcp_time_wait_recycled += other.tcp_time_wait_recycled;
+        self.tcp_connections_opened += other.tcp_connections_opened;
+        self.tcp_retransmits += other.tcp_retransmits;
+        self.icmp_errors_applied += other.icmp_errors_applied;
+        self.icmp_errors_ignored += other.icmp_errors_ignored;
+        self.icmp_echo_replies += other.icmp_echo_replies;
+        self.icmp_dropped += other.icmp_dropped;
+        self.udp_no_socket += other.udp_no_socket;
+        self.udp_delivered += other.udp_delivered;
+        self.udp_queue_full += other.udp_queue_full;
+        self.udp_sent += other.udp_sent;
+        self.udp_malformed += other.udp_malformed;
+        self.ip6_truncated += other.ip6_truncated;
+        self.ip6_bad_header += other.ip6_bad_header;
+        self.ip6_bad_ext_header += other.ip6_bad_ext_header;
+        self.ip6_unknown_option += other.ip6_unknown_option;
+        self.ip6_too_many_ext_headers += other.ip6_too_many_ext_headers;
+        self.ip6_not_for_us += other.ip6_not_for_us;
+        self.ip6_martian_source += other.ip6_martian_source;
+        self.ip6_unsupported_protocol += other.ip6_unsupported_protocol;
+        self.ip6_no_next_header += other.ip6_no_next_header;
+        self.ip6_nd_mld_dropped += other.ip6_nd_mld_dropped;
+        self.icmp6_echo_replies += other.icmp6_echo_replies;
+        self.icmp6_dropped += other.icmp6_dropped;
+        self.icmp6_errors_applied += other.icmp6_errors_applied;
+        self.icmp6_packet_too_big += other.icmp6_packet_too_big;
+        self.icmp6_errors_ignored += other.icmp6_errors_ignored;
+        self.udp6_zero_checksum += other.udp6_zero_checksum;
+        self.replies_dropped += other.replies_dropped;
+        self.replies_rate_limited += other.replies_rate_limited;
     }
 }
 

@@ -1,12 +1,71 @@
 //! Interface tests: demux, LISTEN/CLOSED replies, ICMP, drop counters, and
 //! a deterministic simulation of two interfaces talking over a virtual
 //! link (test layer 3 of docs/testing.md).
+//!
+//! The TCP demux tests take a [`Fam`] and run over both families
+//! ([`both_families!`] makes `NAME::v4` and `NAME::v6`); ICMP has its own
+//! tests per family here and in `ipv6_tests.rs`.
 
 use super::*;
 use crate::tcp::State;
 use crate::wire::icmp::{self, IcmpMessage};
 use crate::wire::{Flags, Ipv4Packet, Ipv4Repr, SeqNumber, TcpSegment};
 use std::net::SocketAddrV4;
+
+/// The address family an interface test runs over: the peer is 10.0.0.1
+/// or fd00::1, we are 10.0.0.2 or fd00::2.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Fam {
+    V4,
+    V6,
+}
+
+impl Fam {
+    /// Host `n` of the link's subnet (10.0.0.n or fd00::n).
+    pub(super) fn host(self, n: u8) -> IpAddr {
+        match self {
+            Fam::V4 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)),
+            Fam::V6 => IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(n))),
+        }
+    }
+
+    /// The peer's `port`.
+    pub(super) fn peer_at(self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.host(1), port)
+    }
+
+    /// A TCP segment from the peer to us.
+    pub(super) fn segment(self, h: &TcpHeader, payload: &[u8]) -> Vec<u8> {
+        match self {
+            Fam::V4 => packet(PEER, US, h, payload),
+            Fam::V6 => super::ipv6_tests::packet6(
+                super::ipv6_tests::PEER6,
+                super::ipv6_tests::US6,
+                h,
+                payload,
+            ),
+        }
+    }
+}
+
+/// Turns each `fn NAME(fam: Fam)` into the tests `NAME::v4` and
+/// `NAME::v6`.
+macro_rules! both_families {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn v4() {
+                    super::$name(super::Fam::V4)
+                }
+                #[test]
+                fn v6() {
+                    super::$name(super::Fam::V6)
+                }
+            }
+        )+
+    };
+}
 
 /// An in-memory device: packets to read, packets written.
 #[derive(Default)]
@@ -63,7 +122,12 @@ pub(super) fn tcp_header(sport: u16, dport: u16, seq: u32, ack: u32, flags: Flag
     }
 }
 
+/// The TCP header and payload of a packet we sent, over either family.
 pub(super) fn parse_tcp(p: &[u8]) -> (TcpHeader, Vec<u8>) {
+    if p.first().is_some_and(|b| b >> 4 == 6) {
+        let (_, h, payload) = super::ipv6_tests::parse_tcp6(p);
+        return (h, payload);
+    }
     let ip = Ipv4Packet::parse(p).unwrap();
     assert_eq!(ip.repr.protocol, PROTO_TCP);
     let s = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
@@ -79,11 +143,10 @@ pub(super) fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>
     dev.tx
 }
 
-#[test]
-fn closed_port_syn_gets_rst_ack() {
+fn closed_port_syn_gets_rst_ack(fam: Fam) {
     // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
     let mut iface = Interface::new(Config::default());
-    let syn = packet(PEER, US, &tcp_header(5555, 81, 1000, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(5555, 81, 1000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     assert_eq!(out.len(), 1);
     let (h, _) = parse_tcp(&out[0]);
@@ -93,11 +156,10 @@ fn closed_port_syn_gets_rst_ack() {
     assert_eq!(iface.stats().tcp_no_socket, 1);
 }
 
-#[test]
-fn closed_port_ack_gets_rst_with_seq_of_ack_and_rst_gets_nothing() {
+fn closed_port_ack_gets_rst_with_seq_of_ack_and_rst_gets_nothing(fam: Fam) {
     let mut iface = Interface::new(Config::default());
-    let ack = packet(PEER, US, &tcp_header(5555, 81, 1000, 777, Flags::ACK), b"x");
-    let rst = packet(PEER, US, &tcp_header(5555, 81, 1000, 777, Flags::RST), b"");
+    let ack = fam.segment(&tcp_header(5555, 81, 1000, 777, Flags::ACK), b"x");
+    let rst = fam.segment(&tcp_header(5555, 81, 1000, 777, Flags::RST), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst]);
     assert_eq!(out.len(), 1, "never RST a RST");
     let (h, _) = parse_tcp(&out[0]);
@@ -288,20 +350,17 @@ fn udp_datagrams_queued_before_unbind_still_leave() {
     assert_eq!(iface.udp_recv(53, &mut buf), None, "nothing inherited");
 }
 
-#[test]
-fn listener_completes_handshake_and_queues_for_accept() {
+fn listener_completes_handshake_and_queues_for_accept(fam: Fam) {
     let mut iface = Interface::new(Config::default());
     assert_eq!(iface.tcp_listen(80), Ok(80));
     assert_eq!(iface.tcp_listen(80), Err(Error::AddrInUse));
-    let syn = packet(PEER, US, &tcp_header(40000, 80, 5000, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, 5000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     let (sa, _) = parse_tcp(&out[0]);
     assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
     assert_eq!(sa.ack, SeqNumber(5001));
     assert_eq!(iface.tcp_accept(80), Ok(None));
-    let ack = packet(
-        PEER,
-        US,
+    let ack = fam.segment(
         &tcp_header(40000, 80, 5001, sa.seq.0.wrapping_add(1), Flags::ACK),
         b"hi",
     );
@@ -314,8 +373,7 @@ fn listener_completes_handshake_and_queues_for_accept() {
     assert_eq!(iface.tcp_accept(81), Err(Error::NotListening));
 }
 
-#[test]
-fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookies() {
+fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookies(fam: Fam) {
     let mut iface = Interface::new(Config {
         syn_backlog: 2,
         syn_cookies: false,
@@ -323,27 +381,19 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookie
     });
     iface.tcp_listen(80).unwrap();
     let syns: Vec<_> = (0..5)
-        .map(|i| packet(PEER, US, &tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
+        .map(|i| fam.segment(&tcp_header(40000 + i, 80, 1, 0, Flags::SYN), b""))
         .collect();
     let out = poll_with(&mut iface, Instant::ZERO, syns);
     assert_eq!(iface.stats().tcp_syn_evicted, 3);
     assert_eq!(iface.stats().tcp_listen_overflow, 0);
     assert_eq!(iface.connection_count(), 2, "the queue stays at its cap");
     // The two newest SYNs hold the queue and were answered.
-    let segs: Vec<_> = out
-        .iter()
-        .map(|p| {
-            let ip = Ipv4Packet::parse(p).unwrap();
-            TcpSegment::parse(US, PEER, ip.payload).unwrap().header
-        })
-        .collect();
+    let segs: Vec<_> = out.iter().map(|p| parse_tcp(p).0).collect();
     let mut ports: Vec<u16> = segs.iter().map(|h| h.dst_port).collect();
     ports.sort_unstable();
     assert_eq!(ports, [40003, 40004]);
     let seg = segs.iter().find(|h| h.dst_port == 40004).unwrap();
-    let ack = packet(
-        PEER,
-        US,
+    let ack = fam.segment(
         &tcp_header(40004, 80, 2, (seg.seq + 1u32).0, Flags::ACK),
         b"",
     );
@@ -353,19 +403,16 @@ fn listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookie
         "the newest SYN's handshake completed"
     );
     // The oldest one was forgotten: its ACK now meets only the listener.
-    let stale = packet(PEER, US, &tcp_header(40000, 80, 2, 12345, Flags::ACK), b"");
+    let stale = fam.segment(&tcp_header(40000, 80, 2, 12345, Flags::ACK), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![stale]);
-    let rst = Ipv4Packet::parse(&out[0]).unwrap();
-    let rst = TcpSegment::parse(US, PEER, rst.payload).unwrap();
-    assert!(rst.header.flags.rst());
+    assert!(parse_tcp(&out[0]).0.flags.rst());
 }
 
-#[test]
-fn replies_to_strays_are_limited_per_second() {
+fn replies_to_strays_are_limited_per_second(fam: Fam) {
     // One RST per stray segment (RFC 9293 §3.10.7.1), but never more than
     // the per-second budget: a flood cannot turn us into a traffic source.
     let mut iface = Interface::new(Config::default());
-    let stray = |i: u16| packet(PEER, US, &tcp_header(1000 + i, 9, 1, 0, Flags::SYN), b"");
+    let stray = |i: u16| fam.segment(&tcp_header(1000 + i, 9, 1, 0, Flags::SYN), b"");
     let mut rsts = 0;
     for round in 0..75u16 {
         let input = (0..16).map(|i| stray(round * 16 + i)).collect();
@@ -399,34 +446,29 @@ fn mss_follows_the_mtu_unless_capped() {
     assert_eq!(Interface::new(capped).config().tcp.mss, 1200);
 }
 
-#[test]
-fn listener_full_accept_queue_drops_new_syns() {
+fn listener_full_accept_queue_drops_new_syns(fam: Fam) {
     let mut iface = Interface::new(Config {
         accept_backlog: 1,
         ..Config::default()
     });
     iface.tcp_listen(80).unwrap();
-    let syn = packet(PEER, US, &tcp_header(40000, 80, 1, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40000, 80, 1, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
-    let synack = Ipv4Packet::parse(&out[0]).unwrap();
-    let seg = TcpSegment::parse(US, PEER, synack.payload).unwrap();
-    let ack = packet(
-        PEER,
-        US,
-        &tcp_header(40000, 80, 2, (seg.header.seq + 1u32).0, Flags::ACK),
+    let (synack, _) = parse_tcp(&out[0]);
+    let ack = fam.segment(
+        &tcp_header(40000, 80, 2, (synack.seq + 1u32).0, Flags::ACK),
         b"",
     );
     poll_with(&mut iface, Instant::ZERO, vec![ack]);
-    let syn = packet(PEER, US, &tcp_header(40001, 80, 1, 0, Flags::SYN), b"");
+    let syn = fam.segment(&tcp_header(40001, 80, 1, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::ZERO, vec![syn]);
     assert!(out.is_empty(), "nobody accepts: no new handshake");
     assert_eq!(iface.stats().tcp_listen_overflow, 1);
 }
 
-#[test]
-fn ephemeral_ports_are_randomized_and_in_range() {
+fn ephemeral_ports_are_randomized_and_in_range(fam: Fam) {
     let mut iface = Interface::new(Config::default());
-    let remote = SocketAddrV4::new(PEER, 80);
+    let remote = fam.peer_at(80);
     let ports: Vec<u16> = (0..20)
         .map(|_| {
             let h = iface.tcp_connect(Instant::ZERO, remote).unwrap();
@@ -451,21 +493,18 @@ fn ephemeral_ports_are_randomized_and_in_range() {
 
 /// The TSval of the SYN the interface sent last.
 fn last_syn_tsval(dev: &VecDevice) -> u32 {
-    let p = dev.tx.last().expect("a packet");
-    let ip = Ipv4Packet::parse(p).unwrap();
-    let seg = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
-    assert!(seg.header.flags.syn());
-    seg.header.options.timestamp.expect("timestamps offered").0
+    let (syn, _) = parse_tcp(dev.tx.last().expect("a packet"));
+    assert!(syn.flags.syn());
+    syn.options.timestamp.expect("timestamps offered").0
 }
 
-#[test]
-fn timestamps_keep_increasing_across_connections_to_one_peer() {
+fn timestamps_keep_increasing_across_connections_to_one_peer(fam: Fam) {
     // RFC 6191 §2: a peer still holding an earlier connection on the same
     // ports in TIME-WAIT takes a new SYN only if its TSval is newer, so
     // the timestamp clock must not jump per connection, only per peer.
     let mut iface = Interface::new(Config::default());
     let mut dev = VecDevice::default();
-    let remote = SocketAddrV4::new(PEER, 80);
+    let remote = fam.peer_at(80);
     let mut last = None;
     for i in 0..20u64 {
         let now = Instant::from_millis(1000 * i + 1);
@@ -482,7 +521,7 @@ fn timestamps_keep_increasing_across_connections_to_one_peer() {
         last = Some(ts);
     }
     // Another peer sees an unrelated clock.
-    let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 80);
+    let other = SocketAddr::new(fam.host(3), 80);
     let now = Instant::from_millis(20_001);
     iface.tcp_connect(now, other).unwrap();
     iface.poll(now, &mut dev);
@@ -490,13 +529,12 @@ fn timestamps_keep_increasing_across_connections_to_one_peer() {
     assert!(ts.wrapping_sub(last.unwrap()).abs_diff(1000) > 1_000_000);
 }
 
-#[test]
-fn table_limit_is_enforced() {
+fn table_limit_is_enforced(fam: Fam) {
     let mut iface = Interface::new(Config {
         max_connections: 3,
         ..Config::default()
     });
-    let remote = SocketAddrV4::new(PEER, 80);
+    let remote = fam.peer_at(80);
     for _ in 0..3 {
         iface.tcp_connect(Instant::ZERO, remote).unwrap();
     }
@@ -506,40 +544,28 @@ fn table_limit_is_enforced() {
     );
 }
 
-/// Drives a passive connection on port 80 through an active close by us
-/// into TIME-WAIT; returns (our ISS, the peer's next sequence number).
-pub(super) fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
+/// Drives a passive connection on port 80 over `fam` through an active
+/// close by us into TIME-WAIT; returns (our ISS, the peer's next sequence number).
+pub(super) fn server_in_time_wait(iface: &mut Interface, fam: Fam) -> (u32, u32) {
     iface.tcp_listen(80).unwrap();
     let out = poll_with(
         iface,
         Instant::ZERO,
-        vec![packet(
-            PEER,
-            US,
-            &tcp_header(40000, 80, 1000, 0, Flags::SYN),
-            b"",
-        )],
+        vec![fam.segment(&tcp_header(40000, 80, 1000, 0, Flags::SYN), b"")],
     );
     let (sa, _) = parse_tcp(&out[0]);
     let our = sa.seq.0.wrapping_add(1);
     poll_with(
         iface,
         Instant::from_millis(1),
-        vec![packet(
-            PEER,
-            US,
-            &tcp_header(40000, 80, 1001, our, Flags::ACK),
-            b"",
-        )],
+        vec![fam.segment(&tcp_header(40000, 80, 1001, our, Flags::ACK), b"")],
     );
     let h = iface.tcp_accept(80).unwrap().unwrap();
     iface.tcp_release(h);
     let out = poll_with(iface, Instant::from_millis(2), vec![]);
     let (fin, _) = parse_tcp(&out[0]);
     assert!(fin.flags.fin());
-    let fin_ack = packet(
-        PEER,
-        US,
+    let fin_ack = fam.segment(
         &tcp_header(40000, 80, 1001, our + 1, Flags::ACK | Flags::FIN),
         b"",
     );
@@ -549,18 +575,12 @@ pub(super) fn server_in_time_wait(iface: &mut Interface) -> (u32, u32) {
     (sa.seq.0, 1002)
 }
 
-#[test]
-fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation() {
+fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation(fam: Fam) {
     // RFC 9293 §3.10.7.4 / RFC 6191: a SYN beyond RCV.NXT may reuse the
     // 4-tuple; the new ISN is above anything the old connection sent.
     let mut iface = Interface::new(Config::default());
-    let (old_iss, next) = server_in_time_wait(&mut iface);
-    let syn = packet(
-        PEER,
-        US,
-        &tcp_header(40000, 80, next + 100_000, 0, Flags::SYN),
-        b"",
-    );
+    let (old_iss, next) = server_in_time_wait(&mut iface, fam);
+    let syn = fam.segment(&tcp_header(40000, 80, next + 100_000, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
     let (sa, _) = parse_tcp(&out[0]);
     assert_eq!(sa.flags, Flags::SYN | Flags::ACK);
@@ -572,16 +592,10 @@ fn time_wait_new_syn_with_higher_seq_starts_a_new_incarnation() {
     assert_eq!(iface.stats().tcp_time_wait_reused, 1);
 }
 
-#[test]
-fn time_wait_old_syn_gets_an_ack_not_a_new_connection() {
+fn time_wait_old_syn_gets_an_ack_not_a_new_connection(fam: Fam) {
     let mut iface = Interface::new(Config::default());
-    let (_, next) = server_in_time_wait(&mut iface);
-    let syn = packet(
-        PEER,
-        US,
-        &tcp_header(40000, 80, next - 500, 0, Flags::SYN),
-        b"",
-    );
+    let (_, next) = server_in_time_wait(&mut iface, fam);
+    let syn = fam.segment(&tcp_header(40000, 80, next - 500, 0, Flags::SYN), b"");
     let out = poll_with(&mut iface, Instant::from_millis(10), vec![syn]);
     let (h, _) = parse_tcp(&out[0]);
     assert_eq!(
@@ -593,19 +607,14 @@ fn time_wait_old_syn_gets_an_ack_not_a_new_connection() {
     assert_eq!(iface.tcp_accept(80), Ok(None));
 }
 
-#[test]
-fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst() {
+fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst(fam: Fam) {
     // RFC 9293 §3.10.7.1: a CLOSED connection answers with RST, even while
     // the user's handle keeps its entry; otherwise a peer whose last ACK was
     // lost would retransmit into silence until it gives up.
     let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 80))
-        .unwrap();
+    let h = iface.tcp_connect(Instant::ZERO, fam.peer_at(80)).unwrap();
     let (syn, _) = parse_tcp(&poll_with(&mut iface, Instant::ZERO, vec![]).remove(0));
-    let refuse = packet(
-        PEER,
-        US,
+    let refuse = fam.segment(
         &tcp_header(
             80,
             syn.src_port,
@@ -617,18 +626,11 @@ fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst() {
     );
     assert!(poll_with(&mut iface, Instant::from_millis(1), vec![refuse]).is_empty());
     assert_eq!(iface.tcp(h).unwrap().state(), State::Closed);
-    let late = packet(
-        PEER,
-        US,
+    let late = fam.segment(
         &tcp_header(80, syn.src_port, 5000, 777, Flags::ACK | Flags::FIN),
         b"late",
     );
-    let rst = packet(
-        PEER,
-        US,
-        &tcp_header(80, syn.src_port, 5000, 0, Flags::RST),
-        b"",
-    );
+    let rst = fam.segment(&tcp_header(80, syn.src_port, 5000, 0, Flags::RST), b"");
     let out = poll_with(&mut iface, Instant::from_millis(2), vec![late, rst]);
     assert_eq!(out.len(), 1, "one RST, and none for the RST");
     let (r, _) = parse_tcp(&out[0]);
@@ -638,15 +640,14 @@ fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst() {
     assert!(iface.tcp(h).is_some(), "the handle stays valid");
 }
 
-#[test]
-fn listen_ack_without_syn_gets_rst_and_rst_is_ignored() {
+fn listen_ack_without_syn_gets_rst_and_rst_is_ignored(fam: Fam) {
     // RFC 9293 §3.10.7.2: in LISTEN an ACK gets <SEQ=SEG.ACK><CTL=RST>, a
     // RST is ignored, and a segment with neither SYN nor ACK is dropped.
     let mut iface = Interface::new(Config::default());
     iface.tcp_listen(80).unwrap();
-    let ack = packet(PEER, US, &tcp_header(40000, 80, 5, 999, Flags::ACK), b"");
-    let rst = packet(PEER, US, &tcp_header(40000, 80, 5, 0, Flags::RST), b"");
-    let bare = packet(PEER, US, &tcp_header(40000, 80, 5, 0, Flags::PSH), b"x");
+    let ack = fam.segment(&tcp_header(40000, 80, 5, 999, Flags::ACK), b"");
+    let rst = fam.segment(&tcp_header(40000, 80, 5, 0, Flags::RST), b"");
+    let bare = fam.segment(&tcp_header(40000, 80, 5, 0, Flags::PSH), b"x");
     let out = poll_with(&mut iface, Instant::ZERO, vec![ack, rst, bare]);
     assert_eq!(out.len(), 1);
     let (h, _) = parse_tcp(&out[0]);
@@ -783,3 +784,19 @@ fn icmp_echo_reply_is_sent_for_ping() {
     assert!(poll_with(&mut iface, Instant::ZERO, vec![pkt]).is_empty());
     assert_eq!(iface.stats().icmp_dropped, 1);
 }
+
+both_families!(
+    closed_port_syn_gets_rst_ack,
+    closed_port_ack_gets_rst_with_seq_of_ack_and_rst_gets_nothing,
+    listener_completes_handshake_and_queues_for_accept,
+    listener_full_syn_queue_evicts_the_oldest_half_open_connection_without_cookies,
+    replies_to_strays_are_limited_per_second,
+    listener_full_accept_queue_drops_new_syns,
+    ephemeral_ports_are_randomized_and_in_range,
+    timestamps_keep_increasing_across_connections_to_one_peer,
+    table_limit_is_enforced,
+    time_wait_new_syn_with_higher_seq_starts_a_new_incarnation,
+    time_wait_old_syn_gets_an_ack_not_a_new_connection,
+    segment_for_a_closed_connection_still_held_by_the_user_gets_rst,
+    listen_ack_without_syn_gets_rst_and_rst_is_ignored,
+);

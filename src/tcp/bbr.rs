@@ -862,6 +862,14 @@ impl Bbr {
         self.restore_at = Some(delivered + flight);
     }
 
+    /// The last RTO was spurious (F-RTO): the window before it comes back
+    /// now instead of once its flight is delivered.
+    pub fn undo_rto(&mut self) {
+        if self.restore_at.take().is_some() {
+            self.restore_cwnd();
+        }
+    }
+
     /// Adopts `cwnd` (switching to BBR mid-connection).
     pub fn set_cwnd_from(&mut self, cwnd: usize) {
         self.cwnd = (cwnd as u64).max(self.min_pipe_cwnd());

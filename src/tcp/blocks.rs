@@ -107,6 +107,8 @@ pub(super) struct Rcv {
     /// ends the mode) instead of leaving alone, as in Linux's
     /// `tcp_cleanup_rbuf`: one segment per request and per response.
     pub(super) pingpong: bool,
+    /// A waiting reader's buffer for direct delivery (`posted.rs`).
+    pub(super) posted: Option<super::posted::Posted>,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
     pub(super) mss: usize,
     /// Start of the current challenge-ACK rate-limit window and the count
@@ -129,6 +131,7 @@ impl Rcv {
             unacked: 0,
             ack_on_drain: false,
             pingpong: false,
+            posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,
             challenge_window: (Instant::ZERO, 0),
@@ -201,8 +204,17 @@ pub(super) struct Loss {
     pub(super) rto_recover: Option<SeqNumber>,
     /// Duplicate ACKs in a row (RFC 5681 §3.2).
     pub(super) dup_acks: u32,
-    /// Resending after an RTO (go-back-N from SND.UNA).
+    /// Resending after an RTO.
     pub(super) retransmitting: bool,
+    /// After an RTO with SACK (and no reneging): only the segments marked
+    /// lost are resent, within cwnd − pipe, until SND.UNA passes
+    /// `rto_recover` (Linux's CA_Loss with `tcp_xmit_retransmit_queue`).
+    /// Without SACK, or when the peer reneged, the RTO goes back N.
+    pub(super) rto_holes: bool,
+    /// F-RTO (RFC 5682 §3.1, SACK-enhanced, as Linux's `tp->frto`): while
+    /// repairing an RTO's holes, an ACK of original data sent before the
+    /// timeout proves it spurious and undoes it.
+    pub(super) frto: bool,
     /// Sequence number being timed and when it was sent (one sample per RTT).
     pub(super) rtt_probe: Option<(SeqNumber, Instant)>,
     /// SRTT, RTTVAR and RTO (RFC 6298).
@@ -231,6 +243,8 @@ impl Loss {
             rto_recover: None,
             dup_acks: 0,
             retransmitting: false,
+            rto_holes: false,
+            frto: false,
             rtt_probe: None,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             cc,
@@ -256,6 +270,9 @@ pub(super) enum Control {
     /// Resend the first unacknowledged segment at once (fast retransmit
     /// or a partial ACK).
     FastRetransmit = 16,
+    /// Resend the first unacknowledged segment because the retransmission
+    /// timer fired (RFC 6298 §5.4), whatever cwnd says.
+    RtoRetransmit = 32,
 }
 
 /// The controls waiting to be sent, as one set, with the details some of

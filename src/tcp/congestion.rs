@@ -201,6 +201,9 @@ pub struct CongestionControl {
     bbr: Option<Box<Bbr>>,
     /// Seed for BBR's randomized probing.
     seed: u64,
+    /// cwnd and ssthresh before the last RTO, to undo it if it proves
+    /// spurious (F-RTO, RFC 5682; Linux's `prior_cwnd`/`prior_ssthresh`).
+    before_rto: Option<(usize, usize)>,
 }
 
 impl CongestionControl {
@@ -219,6 +222,7 @@ impl CongestionControl {
             bytes_lost: 0,
             bbr: None,
             seed: 0,
+            before_rto: None,
         }
         .with_bbr_if_chosen()
     }
@@ -499,9 +503,28 @@ impl CongestionControl {
             // BBR reacts to losses through its rate samples instead.
             return;
         }
+        // A timeout in a row keeps what was there before the first.
+        if self.before_rto.is_none() || self.cwnd > self.mss {
+            self.before_rto = Some((self.cwnd, self.ssthresh));
+        }
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.mss;
         self.acked_in_ca = 0;
+    }
+
+    /// The last RTO was spurious (RFC 5682 §3.1 step 3b, Linux's
+    /// `tcp_undo_cwnd_reduction`): cwnd and ssthresh go back to at least
+    /// what they were before it. BBR restores its saved window.
+    pub fn undo_rto(&mut self) {
+        if let Some(b) = self.bbr.as_deref_mut() {
+            b.undo_rto();
+            return;
+        }
+        if let Some((cwnd, ssthresh)) = self.before_rto.take() {
+            self.cwnd = self.cwnd.max(cwnd);
+            self.ssthresh = self.ssthresh.max(ssthresh);
+            self.acked_in_ca = 0;
+        }
     }
 
     /// Entering fast recovery on the third duplicate ACK (RFC 6582 §3.2 step 2).

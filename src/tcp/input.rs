@@ -267,7 +267,7 @@ impl Tcb {
     fn take_rtt_sample(&mut self, now: Instant) {
         if let Some((seq, sent)) = self.loss.rtt_probe {
             if self.snd.una.diff(seq) > 0 {
-                self.loss.rtt.sample(now - sent);
+                self.loss.rtt.sample(now - sent, self.snd.una, self.snd.max);
                 self.loss.rtt_probe = None;
             }
         }
@@ -302,6 +302,7 @@ impl Tcb {
         }
         // RFC 8985 §6.2 steps 1–3: what this ACK delivered, and when.
         let delivered = self.rack_on_ack(now, seg, ack, sacked_new);
+        self.frto_on_ack(&delivered, sacked_new);
         if advanced {
             self.on_new_ack(now, ack, &delivered);
         } else if ack == self.snd.una
@@ -484,9 +485,14 @@ impl Tcb {
             return;
         }
         let filled_hole = !self.rcv.ooo.is_empty();
-        // In place when the device read the payload into the buffer
-        // (`Tcb::rx_spare`), else copied.
-        let n = self.rcv.buf.enqueue_in_place(payload);
+        // Delivered when the device read the payload into a waiting
+        // reader's buffer (`Tcb::posted_spare`); in place when it read it
+        // into the receive buffer (`Tcb::rx_spare`); else copied.
+        let n = if self.deliver_posted(payload) {
+            payload.len()
+        } else {
+            self.rcv.buf.enqueue_in_place(payload)
+        };
         // Anything parked right after this segment is now in order too.
         let _ = self.rcv.ooo.add(0, n);
         let contiguous = self.rcv.ooo.take_front();
@@ -530,12 +536,27 @@ impl Tcb {
 
     /// §3.10.7.4 "eighth": the peer's FIN, in order.
     fn process_fin(&mut self, now: Instant) {
-        if !self.rcv.fin {
+        let first = !self.rcv.fin;
+        if first {
             self.rcv.fin = true;
             self.rcv.nxt += 1u32;
             self.events.push(Event::PeerClosed);
         }
-        self.pending.add(Control::Ack);
+        if first
+            && matches!(self.state, State::SynReceived | State::Established)
+            && !self.cfg.delayed_ack.is_zero()
+        {
+            // The application is told of the close and usually closes
+            // too: its FIN carries this ACK, one segment instead of two.
+            // Delayed as Linux delays it (`tcp_fin` enters pingpong
+            // mode); the timer sends it alone if the application waits.
+            if !self.timers.is_armed(Timer::DelayedAck) {
+                self.timers
+                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            }
+        } else {
+            self.pending.add(Control::Ack);
+        }
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait),
             State::FinWait1 if self.fin_acked() => self.enter_time_wait(now),

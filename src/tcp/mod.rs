@@ -3,7 +3,9 @@
 //! Owns one connection's transmission control block ([`Tcb`]): the state
 //! machine of RFC 9293 §3.3.2, sequence-space bookkeeping (§3.4), the
 //! event processing of §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT
-//! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298), congestion control
+//! ARRIVES, TIMEOUTS), retransmission timing (RFC 6298 as Linux refines
+//! it; timeouts keep the SACK scoreboard and are undone when F-RTO,
+//! RFC 5682, finds them spurious), congestion control
 //! (RFC 5681, RFC 6582 NewReno recovery, RFC 9438 CUBIC with RFC 9406
 //! HyStart++, BBR per draft-ietf-ccwg-bbr with delivery-rate sampling and
 //! pacing), loss recovery (RFC 6675 SACK recovery with RFC 8985 RACK-TLP
@@ -31,8 +33,10 @@ mod event;
 mod icmp;
 mod input;
 pub mod isn;
+mod loss_state;
 mod options;
 mod output;
+mod posted;
 mod prr;
 mod rack;
 pub mod rate;

@@ -174,9 +174,11 @@ impl Tcb {
         {
             return false;
         }
-        self.loss
-            .rtt
-            .sample(Duration::from_millis(u64::from(elapsed)));
+        self.loss.rtt.sample(
+            Duration::from_millis(u64::from(elapsed)),
+            self.snd.una,
+            self.snd.max,
+        );
         true
     }
 }

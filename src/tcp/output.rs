@@ -278,7 +278,8 @@ impl Tcb {
     /// [`data_decision`](Self::data_decision) allows, if pacing lets it
     /// leave now.
     fn transmit_data(&mut self, now: Instant) -> Option<Transmit> {
-        let sack_recovery = self.opts.sack_ok && self.loss.recover.is_some();
+        let sack_recovery =
+            self.opts.sack_ok && (self.loss.recover.is_some() || self.repairing_rto_holes());
         if let Some(t) = self.transmit_repair(now, sack_recovery) {
             return Some(t);
         }
@@ -305,17 +306,28 @@ impl Tcb {
     }
 
     /// Loss repair ahead of new data, each waiting for the pacer: a tail
-    /// loss probe, a fast retransmit, then (in SACK recovery) the first
-    /// segment RACK marked lost.
+    /// loss probe, a fast or timeout retransmission of the first segment,
+    /// then (in SACK recovery, or repairing what an RTO found lost) the
+    /// first segment marked lost.
     fn transmit_repair(&mut self, now: Instant, sack_recovery: bool) -> Option<Transmit> {
         if self.loss.tlp.is_pending() && !self.paced_out(now) {
             if let Some(t) = self.transmit_loss_probe(now) {
                 return Some(t);
             }
         }
+        if self.pending.has(Control::RtoRetransmit) && !self.paced_out(now) {
+            self.pending.clear(Control::RtoRetransmit);
+            let reason = Reason::Retransmit {
+                count: self.timers.retries,
+                rto_ms: self.loss.rtt.rto().as_millis() as u64,
+            };
+            if let Some(t) = self.retransmit_first(now, reason) {
+                return Some(t);
+            }
+        }
         if self.pending.has(Control::FastRetransmit) && !self.paced_out(now) {
             self.pending.clear(Control::FastRetransmit);
-            if let Some(t) = self.retransmit_first(now) {
+            if let Some(t) = self.retransmit_first(now, Reason::FastRetransmit) {
                 return Some(t);
             }
         }
@@ -434,8 +446,9 @@ impl Tcb {
     }
 
     /// Resends the first unacknowledged segment (fast retransmit, RFC 5681
-    /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5).
-    fn retransmit_first(&mut self, now: Instant) -> Option<Transmit> {
+    /// §3.2; NewReno partial ACK, RFC 6582 §3.2 step 5; the timeout's
+    /// retransmission, RFC 6298 §5.4).
+    fn retransmit_first(&mut self, now: Instant, reason: Reason) -> Option<Transmit> {
         let outstanding = (self.snd.max - self.snd.una) as usize;
         let mss = self.data_mss();
         let data = outstanding.min(self.snd.buf.len()).min(mss);
@@ -461,6 +474,6 @@ impl Tcb {
         self.timers
             .set(Timer::Retransmit, now + self.loss.rtt.rto());
         let h = self.header(seq, flags);
-        self.emit(now, h, 0, data, Reason::FastRetransmit)
+        self.emit(now, h, 0, data, reason)
     }
 }

@@ -62,6 +62,17 @@ pub(super) struct Delivered {
     pub rtt: Option<Duration>,
     /// Never-retransmitted segments delivered below RACK.fack: reordering.
     pub reordered: u64,
+    /// The lowest end of a never-retransmitted segment this ACK delivered
+    /// (F-RTO, RFC 5682: original data arriving after an RTO).
+    pub first_original: Option<SeqNumber>,
+}
+
+impl Delivered {
+    fn note_original(&mut self, s: &Sent) {
+        if !s.retx && self.first_original.is_none_or(|e| s.end.diff(e) < 0) {
+            self.first_original = Some(s.end);
+        }
+    }
 }
 
 /// Losses found by one run of the detection (§6.2 step 5).
@@ -211,6 +222,7 @@ impl Rack {
                 let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
                 out.bytes += n;
                 out.reordered += u64::from(reordered);
+                out.note_original(&s);
             }
             i += 1;
         }
@@ -234,6 +246,7 @@ impl Rack {
                         let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
                         out.bytes += n;
                         out.reordered += u64::from(reordered);
+                        out.note_original(&s);
                         if let Some(rec) = self.segs.get_mut(j) {
                             rec.sacked = true;
                             rec.lost = false;
@@ -359,12 +372,23 @@ impl Rack {
         }
     }
 
-    /// RFC 8985 §6.2 with RFC 6675 §5.1: after a retransmission timeout
-    /// everything outstanding is lost and SACK state is forgotten.
-    pub(super) fn mark_all_lost(&mut self) {
+    /// After a retransmission timeout every segment not SACKed is lost
+    /// (Linux's `tcp_timeout_mark_lost`); with `keep_sacks` false SACK
+    /// state is forgotten too and everything is lost (RFC 6675 §5.1).
+    pub(super) fn mark_lost_on_rto(&mut self, keep_sacks: bool) {
         for s in self.segs.iter_mut() {
-            s.sacked = false;
-            s.lost = true;
+            if !keep_sacks {
+                s.sacked = false;
+            }
+            s.lost |= !s.sacked;
+        }
+    }
+
+    /// A spurious RTO is undone: nothing is believed lost any more (Linux's
+    /// `tcp_undo_cwnd_reduction` unmarking); RACK finds real losses again.
+    pub(super) fn unmark_lost(&mut self) {
+        for s in self.segs.iter_mut() {
+            s.lost = false;
         }
     }
 

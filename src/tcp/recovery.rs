@@ -75,6 +75,7 @@ impl Tcb {
             Some(r) if self.snd.una.diff(r) < 0 => false,
             _ => {
                 self.loss.rto_recover = None;
+                self.loss.rto_holes = false;
                 true
             }
         }
@@ -201,14 +202,15 @@ impl Tcb {
         }
     }
 
-    /// The RTO fired: everything outstanding is lost, the episode (if any)
-    /// is over, and fast recovery waits until the timeout's losses are
-    /// repaired.
-    pub(super) fn recovery_on_rto(&mut self) {
+    /// The RTO fired: everything outstanding and not SACKed is lost (with
+    /// `keep_sacks` false, everything: SACK state is forgotten), the
+    /// episode (if any) is over, and fast recovery waits until the
+    /// timeout's losses are repaired.
+    pub(super) fn recovery_on_rto(&mut self, keep_sacks: bool) {
         self.loss.recover = None;
         self.loss.prr = None;
         self.loss.rto_recover = Some(self.snd.max);
-        self.loss.rack.mark_all_lost();
+        self.loss.rack.mark_lost_on_rto(keep_sacks);
         self.loss.tlp.clear();
         self.timers.stop(Timer::Reorder);
         self.timers.stop(Timer::LossProbe);

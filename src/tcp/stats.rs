@@ -55,6 +55,13 @@ pub struct ConnStats {
     pub reordering_seen: u64,
     /// Congestion-window reductions for fast recovery (one per episode).
     pub cwnd_reductions: u64,
+    /// Retransmission timeouts that found the peer had dropped data it
+    /// SACKed (RFC 2018 §8 reneging): SACK state forgotten, go-back-N.
+    pub sack_reneging: u64,
+    /// Retransmission timeouts undone as spurious: data sent before the
+    /// timeout and never resent was acknowledged after it (F-RTO,
+    /// RFC 5682; Linux's TCPSpuriousRTOs).
+    pub spurious_rtos: u64,
 }
 
 impl ConnStats {
@@ -86,6 +93,8 @@ impl ConnStats {
             ("reorder_timeouts", self.reorder_timeouts),
             ("reordering_seen", self.reordering_seen),
             ("cwnd_reductions", self.cwnd_reductions),
+            ("sack_reneging", self.sack_reneging),
+            ("spurious_rtos", self.spurious_rtos),
         ]
     }
 }

@@ -336,15 +336,7 @@ impl Tcb {
         }
         let n = self.rcv.buf.dequeue_slice(buf);
         if n > 0 {
-            self.tune.on_read(n);
-            self.release_finished_buffers();
-            self.maybe_window_update();
-            if self.rcv.ack_on_drain && self.rcv.buf.is_empty() {
-                self.rcv.ack_on_drain = false;
-                if !self.rcv.pingpong && self.timers.is_armed(super::timers::Timer::DelayedAck) {
-                    self.pending.add(Control::Ack);
-                }
-            }
+            self.after_read(n);
             return Ok(n);
         }
         if let Some(e) = self.error {
@@ -359,6 +351,21 @@ impl Tcb {
             // FIN (e.g. closed by TIME-WAIT expiry) reads as end of stream.
             State::Closed => Ok(0),
             _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// What reading `n` bytes (queued or delivered into a posted buffer)
+    /// sets off: autotuning's count, a window update, an ACK held for the
+    /// drain.
+    pub(super) fn after_read(&mut self, n: usize) {
+        self.tune.on_read(n);
+        self.release_finished_buffers();
+        self.maybe_window_update();
+        if self.rcv.ack_on_drain && self.rcv.buf.is_empty() {
+            self.rcv.ack_on_drain = false;
+            if !self.rcv.pingpong && self.timers.is_armed(super::timers::Timer::DelayedAck) {
+                self.pending.add(Control::Ack);
+            }
         }
     }
 

@@ -170,18 +170,7 @@ impl Tcb {
         if handshake {
             self.snd.nxt = self.snd.iss;
         } else {
-            let flight = self.flight_size();
-            if flight > 0 {
-                self.loss.cc.on_rto(flight);
-                self.rate_on_rto();
-            }
-            self.recovery_on_rto();
-            self.loss.dup_acks = 0;
-            // RFC 6675 §5.1 / RFC 2018 §8: after a timeout, SACKed data may
-            // have been reneged; start over from SND.UNA.
-            self.loss.scoreboard.clear();
-            // Go back N: everything from snd_una is resent as the window allows.
-            self.snd.nxt = self.snd.una;
+            self.enter_loss();
             if self.snd.wnd == 0 && self.unsent_len() > 0 {
                 // The byte in flight was a zero-window probe: resending it
                 // is the next probe (RFC 9293 §3.8.6.1 — keep probing while

@@ -21,6 +21,9 @@
 //! default with `#[tokio::main]`).
 
 mod addr;
+#[cfg(feature = "axum")]
+mod axum;
+mod driver;
 mod socket;
 mod stream;
 

@@ -24,6 +24,7 @@ impl TcpListener {
     /// # Errors
     /// `AddrInUse`, `AddrNotAvailable` for another IP.
     pub async fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        super::driver::ensure(stack.shared());
         let addrs = resolve(stack.shared(), &addr).await?;
         let inner = net::TcpListener::bind(stack, &addrs[..])?;
         inner.set_nonblocking(true)?;
@@ -43,6 +44,7 @@ impl TcpListener {
     /// # Errors
     /// As [`accept`](Self::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        super::driver::ensure(self.inner.shared());
         self.inner
             .poll_accept(cx)
             .map(|r| r.and_then(|(s, peer)| Ok((TcpStream::from_std(s)?, peer))))
@@ -53,6 +55,7 @@ impl TcpListener {
     /// # Errors
     /// Never fails; the `Result` mirrors tokio.
     pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        super::driver::ensure(listener.shared());
         listener.set_nonblocking(true)?;
         Ok(TcpListener { inner: listener })
     }
@@ -100,6 +103,7 @@ impl UdpSocket {
     /// # Errors
     /// `AddrInUse`, `AddrNotAvailable` for another IP.
     pub async fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        super::driver::ensure(stack.shared());
         let addrs = resolve(stack.shared(), &addr).await?;
         let inner = net::UdpSocket::bind(stack, &addrs[..])?;
         inner.set_nonblocking(true)?;
@@ -111,6 +115,7 @@ impl UdpSocket {
     /// # Errors
     /// Never fails; the `Result` mirrors tokio.
     pub fn from_std(socket: net::UdpSocket) -> io::Result<UdpSocket> {
+        super::driver::ensure(socket.shared());
         socket.set_nonblocking(true)?;
         Ok(UdpSocket { inner: socket })
     }

@@ -37,6 +37,7 @@ impl TcpStream {
     /// `ConnectionRefused`, `TimedOut` (after the SYN retries), `NotFound`
     /// for a name that does not resolve; the last address's error.
     pub async fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        super::driver::ensure(stack.shared());
         match resolve(stack.shared(), &addr).await?.as_slice() {
             [] => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -123,6 +124,7 @@ impl TcpStream {
     /// # Errors
     /// Never fails; the `Result` mirrors tokio.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        super::driver::ensure(stream.shared());
         stream.set_nonblocking(true)?;
         Ok(TcpStream { inner: stream })
     }
@@ -229,6 +231,7 @@ fn read_into(
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
+    super::driver::ensure(s.shared());
     let n = ready!(s.poll_read(cx, buf.initialize_unfilled()))?;
     buf.advance(n);
     Poll::Ready(Ok(()))
@@ -262,6 +265,7 @@ macro_rules! async_io {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
+                super::driver::ensure(self.$($field)+.shared());
                 self.$($field)+.poll_write(cx, buf)
             }
             fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -17,6 +17,8 @@ pub const TIME_EXCEEDED: u8 = 11;
 pub const PARAMETER_PROBLEM: u8 = 12;
 /// Destination-unreachable code: port unreachable.
 pub const CODE_PORT_UNREACHABLE: u8 = 3;
+/// Time Exceeded code: fragment reassembly time exceeded (RFC 792).
+pub const CODE_REASSEMBLY_TIME_EXCEEDED: u8 = 1;
 
 /// A parsed ICMP message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,6 +25,8 @@ pub const ECHO_REPLY: u8 = 129;
 pub const CODE_ADMIN_PROHIBITED: u8 = 1;
 /// Destination-unreachable code: port unreachable.
 pub const CODE_PORT_UNREACHABLE: u8 = 4;
+/// Time Exceeded code: fragment reassembly time exceeded (RFC 4443 §3.3).
+pub const CODE_REASSEMBLY_TIME_EXCEEDED: u8 = 1;
 /// Most bytes an ICMPv6 error may take: it must fit the minimum MTU
 /// (RFC 4443 §2.4 (c)), so 1280 − 40 for the message.
 pub const MAX_ERROR_LEN: usize = 1280 - IPV6_HEADER_LEN;

@@ -1,49 +1,80 @@
-//! Forged IPv4/TCP packets for the adversarial tests: built with
-//! etherparse (so attacks share no packet code with tunstack) and sent
-//! from a raw socket on the kernel side of tun0, with any source address.
+//! Forged TCP segments over IPv4 or IPv6 for the adversarial tests: built
+//! with etherparse (so attacks share no packet code with tunstack) and
+//! sent from a raw socket on the kernel side of tun0, with any source
+//! address (the family of the source picks the IP version).
 //! A [`Sniffer`] on tun0 sees what tunstack sends back, parsed by
 //! etherparse too, so a test checks the reply on the wire rather than
 //! trusting tunstack's own counters.
 
 #![allow(dead_code)]
 
-use super::common::US;
+use super::common::{US, US6};
 use etherparse::{
-    IpNumber, Ipv4Header, Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement,
+    IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv6FlowLabel, Ipv6Header, Ipv6HeaderSlice, TcpHeader,
+    TcpHeaderSlice, TcpOptionElement,
 };
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-/// A raw IPv4 socket: packets go out with whatever source we write.
-pub struct Forger(i32);
+/// Raw IPv4 and IPv6 sockets: packets go out with whatever source we
+/// write (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL on Linux).
+pub struct Forger {
+    v4: i32,
+    v6: i32,
+}
 
 impl Forger {
     pub fn new() -> Forger {
-        // SAFETY: plain socket(2); IPPROTO_RAW implies IP_HDRINCL.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
-        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-        Forger(fd)
+        let raw = |domain| {
+            // SAFETY: plain socket(2).
+            let fd = unsafe { libc::socket(domain, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            fd
+        };
+        Forger {
+            v4: raw(libc::AF_INET),
+            v6: raw(libc::AF_INET6),
+        }
     }
 
+    /// Sends an IPv4 or IPv6 packet (by its version nibble) to tunstack.
     pub fn send(&self, packet: &[u8]) {
-        let dst = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(US).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: valid buffer and address for the duration of the call.
-        let n = unsafe {
-            libc::sendto(
-                self.0,
-                packet.as_ptr().cast(),
-                packet.len(),
-                0,
-                (&dst as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
+        let n = if packet.first().is_some_and(|b| b >> 4 == 6) {
+            // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+            let mut dst: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            dst.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            dst.sin6_addr.s6_addr = US6.octets();
+            // SAFETY: valid buffer and address for the duration of the call.
+            unsafe {
+                libc::sendto(
+                    self.v6,
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&dst as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        } else {
+            let dst = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(US).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: valid buffer and address for the duration of the call.
+            unsafe {
+                libc::sendto(
+                    self.v4,
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&dst as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
         };
         assert_eq!(
             n,
@@ -56,15 +87,19 @@ impl Forger {
 
 impl Drop for Forger {
     fn drop(&mut self) {
-        // SAFETY: we own the descriptor.
-        unsafe { libc::close(self.0) };
+        // SAFETY: we own both descriptors.
+        unsafe {
+            libc::close(self.v4);
+            libc::close(self.v6);
+        }
     }
 }
 
-/// A forged TCP segment from `src` to tunstack.
+/// A forged TCP segment from `src` to tunstack (at its address of the
+/// same family).
 #[derive(Clone)]
 pub struct Forge {
-    pub src: SocketAddrV4,
+    pub src: SocketAddr,
     pub dst_port: u16,
     pub seq: u32,
     pub ack: Option<u32>,
@@ -75,9 +110,9 @@ pub struct Forge {
 }
 
 impl Forge {
-    pub fn new(src: SocketAddrV4, dst_port: u16, seq: u32) -> Forge {
+    pub fn new(src: impl Into<SocketAddr>, dst_port: u16, seq: u32) -> Forge {
         Forge {
-            src,
+            src: src.into(),
             dst_port,
             seq,
             ack: None,
@@ -99,18 +134,30 @@ impl Forge {
         tcp.psh = !self.payload.is_empty();
         tcp.set_options_raw(&self.options).expect("options fit");
         let len = tcp.header_len() + self.payload.len();
-        let mut ip = Ipv4Header::new(
-            len as u16,
-            64,
-            IpNumber::TCP,
-            self.src.ip().octets(),
-            US.octets(),
-        )
-        .unwrap();
-        ip.header_checksum = ip.calc_header_checksum();
-        tcp.checksum = tcp.calc_checksum_ipv4(&ip, &self.payload).unwrap();
         let mut v = Vec::new();
-        ip.write(&mut v).unwrap();
+        match self.src.ip() {
+            IpAddr::V4(src) => {
+                let mut ip =
+                    Ipv4Header::new(len as u16, 64, IpNumber::TCP, src.octets(), US.octets())
+                        .unwrap();
+                ip.header_checksum = ip.calc_header_checksum();
+                tcp.checksum = tcp.calc_checksum_ipv4(&ip, &self.payload).unwrap();
+                ip.write(&mut v).unwrap();
+            }
+            IpAddr::V6(src) => {
+                let ip = Ipv6Header {
+                    traffic_class: 0,
+                    flow_label: Ipv6FlowLabel::ZERO,
+                    payload_length: len as u16,
+                    next_header: IpNumber::TCP,
+                    hop_limit: 64,
+                    source: src.octets(),
+                    destination: US6.octets(),
+                };
+                tcp.checksum = tcp.calc_checksum_ipv6(&ip, &self.payload).unwrap();
+                ip.write(&mut v).unwrap();
+            }
+        }
         tcp.write(&mut v).unwrap();
         v.extend_from_slice(&self.payload);
         v
@@ -147,11 +194,42 @@ pub fn ipv4_fragment(
     v
 }
 
+/// A forged IPv6 fragment to tunstack (RFC 8200 §4.5): a Fragment header
+/// (next header `protocol`, identification `ident`, M flag `more`) and
+/// `payload` at byte `offset` (a multiple of 8) of the fragmentable part.
+pub fn ipv6_fragment(
+    src: std::net::Ipv6Addr,
+    ident: u32,
+    protocol: IpNumber,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(offset % 8, 0, "fragment offsets are in 8-byte units");
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: (8 + payload.len()) as u16,
+        next_header: IpNumber::IPV6_FRAGMENTATION_HEADER,
+        hop_limit: 64,
+        source: src.octets(),
+        destination: US6.octets(),
+    };
+    let mut v = Vec::new();
+    ip.write(&mut v).unwrap();
+    // Next header, reserved, offset (13 bits) | res (2) | M, identification.
+    v.extend_from_slice(&[protocol.0, 0]);
+    v.extend_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    v.extend_from_slice(&ident.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
 /// A TCP segment tunstack sent, as the kernel received it from tun0.
 #[derive(Clone, Debug)]
 pub struct Sniffed {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     pub seq: u32,
     pub ack: Option<u32>,
     pub syn: bool,
@@ -182,13 +260,14 @@ impl Sniffed {
 }
 
 /// A packet socket on tun0 that receives every TCP segment tunstack
-/// writes to the device (packets the kernel sends into tun0 are skipped).
+/// writes to the device, over either family (packets the kernel sends
+/// into tun0 are skipped).
 pub struct Sniffer(i32);
 
 impl Sniffer {
     /// Starts capturing on tun0 (which must exist).
     pub fn new() -> Sniffer {
-        let proto = (libc::ETH_P_IP as u16).to_be();
+        let proto = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: plain socket(2).
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(proto)) };
         assert!(
@@ -299,16 +378,41 @@ impl Drop for Sniffer {
     }
 }
 
+/// A TCP segment from tunstack's address of either family.
 fn parse(packet: &[u8]) -> Option<Sniffed> {
-    let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
-    if ip.protocol() != IpNumber::TCP || ip.source_addr() != US {
-        return None;
-    }
-    let rest = packet.get(ip.slice().len()..usize::from(ip.total_len()))?;
+    let (src, dst, rest) = match packet.first()? >> 4 {
+        4 => {
+            let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
+            if ip.protocol() != IpNumber::TCP || ip.source_addr() != US {
+                return None;
+            }
+            let rest = packet.get(ip.slice().len()..usize::from(ip.total_len()))?;
+            (
+                IpAddr::V4(ip.source_addr()),
+                IpAddr::V4(ip.destination_addr()),
+                rest,
+            )
+        }
+        6 => {
+            // tunstack sends no extension headers: TCP follows at once.
+            let ip = Ipv6HeaderSlice::from_slice(packet).ok()?;
+            if ip.next_header() != IpNumber::TCP || ip.source_addr() != US6 {
+                return None;
+            }
+            let end = Ipv6Header::LEN + usize::from(ip.payload_length());
+            let rest = packet.get(Ipv6Header::LEN..end)?;
+            (
+                IpAddr::V6(ip.source_addr()),
+                IpAddr::V6(ip.destination_addr()),
+                rest,
+            )
+        }
+        _ => return None,
+    };
     let tcp = TcpHeaderSlice::from_slice(rest).ok()?;
     Some(Sniffed {
-        src: SocketAddrV4::new(ip.source_addr(), tcp.source_port()),
-        dst: SocketAddrV4::new(ip.destination_addr(), tcp.destination_port()),
+        src: SocketAddr::new(src, tcp.source_port()),
+        dst: SocketAddr::new(dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
         ack: tcp.ack().then(|| tcp.acknowledgment_number()),
         syn: tcp.syn(),

@@ -9,12 +9,18 @@
 //!
 //! The tests need root, and fail without it (there is no way to skip
 //! them: a skipped test must never count as a passed one).
+//!
+//! Conformance and fault tests run over both address families: a test
+//! body takes a [`Family`] and [`per_family!`] turns it into two tests,
+//! `NAME::v4` and `NAME::v6` (`cargo test ::v6` runs every IPv6 variant).
+//! [`Family`] knows the addresses, the nftables family, the tshark field
+//! names and the MSS rule of each.
 
 #![allow(dead_code)]
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +36,154 @@ pub const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
 /// tunstack's IPv6 address.
 pub const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+/// The address family a parametrized test runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// Both, IPv4 first.
+    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+
+    /// The kernel's address on tun0 (10.0.0.1 or fd00::1).
+    pub fn kernel(self) -> IpAddr {
+        self.host(1)
+    }
+
+    /// tunstack's address (10.0.0.2 or fd00::2).
+    pub fn us(self) -> IpAddr {
+        self.host(2)
+    }
+
+    /// Host `n` of tun0's subnet (10.0.0.n or fd00::n): the addresses a
+    /// forged peer takes, neither the kernel's nor ours.
+    pub fn host(self, n: u8) -> IpAddr {
+        match self {
+            Family::V4 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)),
+            Family::V6 => IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(n))),
+        }
+    }
+
+    /// `kernel():port`.
+    pub fn kernel_at(self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.kernel(), port)
+    }
+
+    /// `us():port`.
+    pub fn us_at(self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.us(), port)
+    }
+
+    /// The wildcard address with `port` (0.0.0.0 or [::]).
+    pub fn any(self, port: u16) -> SocketAddr {
+        match self {
+            Family::V4 => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            Family::V6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+        }
+    }
+
+    /// The loopback address with `port`.
+    pub fn loopback(self, port: u16) -> SocketAddr {
+        match self {
+            Family::V4 => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            Family::V6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        }
+    }
+
+    /// `ip` as a URL's host: 10.0.0.1, or [fd00::1] (RFC 3986 §3.2.2).
+    pub fn url_host(ip: IpAddr) -> String {
+        match ip {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => format!("[{a}]"),
+        }
+    }
+
+    /// `http://KERNEL:port` for this family.
+    pub fn kernel_url(self, port: u16) -> String {
+        format!("http://{}:{port}", Family::url_host(self.kernel()))
+    }
+
+    /// `http://US:port` for this family.
+    pub fn us_url(self, port: u16) -> String {
+        format!("http://{}:{port}", Family::url_host(self.us()))
+    }
+
+    /// The nftables family of this IP version's tables (`ip` or `ip6`).
+    pub fn nft(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        }
+    }
+
+    /// Wireshark's protocol name of the network header (`ip` or `ipv6`),
+    /// for display filters and fields: `{}.src`, `{}.dst`.
+    pub fn tshark_ip(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// The display filter matching tunstack's own packets.
+    pub fn ours_filter(self) -> String {
+        format!("{}.src=={}", self.tshark_ip(), self.us())
+    }
+
+    /// Bytes of the network header tunstack writes (20 or 40: no IPv4
+    /// options, no IPv6 extension headers).
+    pub fn ip_header_len(self) -> usize {
+        match self {
+            Family::V4 => 20,
+            Family::V6 => 40,
+        }
+    }
+
+    /// The MSS advertised on a link of `mtu` bytes: MTU − 40 over IPv4
+    /// (RFC 9293 §3.7.1), MTU − 60 over IPv6 (RFC 8200 §8.3).
+    pub fn mss(self, mtu: usize) -> usize {
+        mtu - self.ip_header_len() - 20
+    }
+
+    /// `ping -4` / `ping -6` of tunstack's address: `count` echoes,
+    /// 0.2 s apart. Returns ping's output.
+    pub fn ping_us(self, count: u32) -> String {
+        let flag = match self {
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        };
+        let us = self.us().to_string();
+        let count = count.to_string();
+        run(
+            "ping",
+            &[flag, "-c", &count, "-i", "0.2", "-W", "2", us.as_str()],
+        )
+    }
+}
+
+/// Turns each `fn NAME(family: Family)` into two tests, `NAME::v4` and
+/// `NAME::v6`. Each runs alone in its own namespace, so the two halves
+/// may run in parallel.
+#[macro_export]
+macro_rules! per_family {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn v4() {
+                    super::$name($crate::common::Family::V4)
+                }
+                #[test]
+                fn v6() {
+                    super::$name($crate::common::Family::V6)
+                }
+            }
+        )+
+    };
+}
 
 /// Fails the test, saying why, when not run as root: the namespace tests
 /// are never skipped.
@@ -350,6 +504,11 @@ pub fn check_capture(pcap: &Path) {
     check_capture_from(pcap, "ip.src==10.0.0.2");
 }
 
+/// [`check_capture`] of a capture over `family`.
+pub fn check_capture_family(pcap: &Path, family: Family) {
+    check_capture_from(pcap, &family.ours_filter());
+}
+
 /// [`check_capture`] with `ours` the display filter for tunstack's own
 /// packets (`ipv6.src==fd00::2` for an IPv6 capture).
 pub fn check_capture_from(pcap: &Path, ours_filter: &str) {
@@ -460,4 +619,161 @@ pub fn tunstack_peak_rss(bin: &str, dir: &Path, args: &[&str]) -> (Output, u64) 
         stderr: std::fs::read(&err_path).unwrap(),
     };
     (out, peak)
+}
+
+/// Loads an nftables ruleset from text (`nft -f -`).
+pub fn nft(rules: &str) {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("nft");
+    child
+        .stdin
+        .take()
+        .expect("nft stdin")
+        .write_all(rules.as_bytes())
+        .expect("write to nft");
+    assert!(
+        child.wait().expect("nft").success(),
+        "nft rejected:\n{rules}"
+    );
+}
+
+/// Packets counted by the named counter `name` of table `table` in
+/// nftables family `family`.
+pub fn nft_counter(family: &str, table: &str, name: &str) -> u64 {
+    let out = run("nft", &["list", "counter", family, table, name]);
+    out.split("packets ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in {out}"))
+}
+
+/// A second, named namespace for a kernel peer one hop behind the test's
+/// namespace, deleted (with whatever runs in it) on drop:
+///
+/// ```text
+///  peer ns: 10.0.1.1 ──veth── 10.0.1.2 test ns 10.0.0.1 ──tun0── tunstack 10.0.0.2
+///           fd00:1::1         fd00:1::2       fd00::1               fd00::2
+/// ```
+///
+/// The test's namespace forwards both families between veth (`vt` on
+/// its side, `vp` on the peer's) and tun0.
+pub struct PeerNs(pub String);
+
+impl PeerNs {
+    /// The peer's address on the veth link.
+    pub fn addr(family: Family) -> IpAddr {
+        match family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
+            Family::V6 => IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 1)),
+        }
+    }
+
+    /// Creates the peer namespace `tunstack-TAG-PID-N` and the veth link,
+    /// from a thread already in the test's namespace, with `mtu` on the
+    /// test namespace's end (the kernel answers bigger packets from
+    /// tunstack with "fragmentation needed" or Packet Too Big; the peer's
+    /// own end stays at 1500, so its MSS does not shrink our segments
+    /// first).
+    pub fn create(tag: &str, mtu: u32) -> PeerNs {
+        // N tells apart the peers of tests running in parallel.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let peer = PeerNs(format!("tunstack-{tag}-{}-{n}", std::process::id()));
+        run("ip", &["netns", "add", &peer.0]);
+        // No duplicate address detection on the veth link: addresses are
+        // usable at once (a fresh namespace's defaults apply to links
+        // created afterwards).
+        run("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"]);
+        peer.exec(&["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);
+        let mtu = mtu.to_string();
+        run(
+            "ip",
+            &[
+                "link", "add", "vt", "mtu", &mtu, "type", "veth", "peer", "name", "vp", "netns",
+                &peer.0,
+            ],
+        );
+        run("ip", &["addr", "add", "10.0.1.2/24", "dev", "vt"]);
+        run("ip", &["addr", "add", "fd00:1::2/64", "dev", "vt", "nodad"]);
+        run("ip", &["link", "set", "vt", "up"]);
+        run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+        run("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"]);
+        peer.exec(&["ip", "link", "set", "lo", "up"]);
+        peer.exec(&["ip", "addr", "add", "10.0.1.1/24", "dev", "vp"]);
+        peer.exec(&["ip", "addr", "add", "fd00:1::1/64", "dev", "vp", "nodad"]);
+        peer.exec(&["ip", "link", "set", "vp", "up"]);
+        peer.exec(&["ip", "route", "add", "10.0.0.0/24", "via", "10.0.1.2"]);
+        peer.exec(&["ip", "-6", "route", "add", "fd00::/64", "via", "fd00:1::2"]);
+        peer
+    }
+
+    /// Runs `args` in the peer namespace to completion.
+    pub fn exec(&self, args: &[&str]) -> String {
+        let mut v = vec!["netns", "exec", self.0.as_str()];
+        v.extend_from_slice(args);
+        run("ip", &v)
+    }
+}
+
+impl Drop for PeerNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.0])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").arg(pid).status();
+                }
+            });
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// tunstack's HTTP client connecting through a stack to literal addresses
+/// of either family (`10.0.0.1`, `fd00::1`; no DNS).
+pub struct Via<'a>(pub &'a Stack);
+
+impl tunstack::http::Connect for Via<'_> {
+    type Stream = tunstack::TcpStream;
+    fn connect(&self, host: &str, port: u16) -> io::Result<tunstack::TcpStream> {
+        // An IPv6 literal may come with its URL brackets.
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = literal.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not an IP address: {host}"),
+            )
+        })?;
+        tunstack::TcpStream::connect_timeout(
+            self.0,
+            &SocketAddr::new(ip, port),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+/// Two stacks joined by an in-memory [`PipeDevice`](tunstack::device::PipeDevice)
+/// pair (no root, no namespace): A holds tunstack's usual addresses
+/// (10.0.0.2, fd00::2: `Family::us`), B the kernel's (10.0.0.1, fd00::1:
+/// `Family::kernel`), so a test reaches B over either family. `tweak`
+/// adjusts both configurations.
+pub fn pipe_pair_with(tweak: impl Fn(&mut Config)) -> (Stack, Stack) {
+    let (da, db) = tunstack::device::PipeDevice::pair(1500).expect("pipe pair");
+    let cfg = |addr: Ipv4Addr, addr6: Ipv6Addr| {
+        let mut c = Config {
+            addr,
+            addr6,
+            ..Config::default()
+        };
+        tweak(&mut c);
+        c
+    };
+    (
+        Stack::new(da, cfg(US, US6)).expect("stack A"),
+        Stack::new(db, cfg(KERNEL, KERNEL6)).expect("stack B"),
+    )
 }

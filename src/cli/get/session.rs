@@ -135,11 +135,15 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     }
     drop(client);
     let stack_stats = stack.stats();
+    let queue_stats = stack.queue_stats();
     // Let our FIN / the peer's FIN be acknowledged before the device goes away.
     stack.shutdown(Duration::from_secs(2));
     if a.stats {
         if let Some(f) = &last {
             report::print_stats(&stack_stats, f.info.as_ref());
+            for line in report::queue_lines(&queue_stats) {
+                eprintln!("  {line}");
+            }
             report::print_series(&f.series);
         }
     }
@@ -290,6 +294,9 @@ impl Ctx<'_, '_> {
         flushed.map_err(|e| failure(exit::WRITE_ERROR, format!("writing output: {e}")))?;
         if !a.silent {
             let secs = elapsed.as_secs_f64().max(1e-6);
+            // The final URL without its userinfo: no password on stderr.
+            let url = self.observed.get().url;
+            let shown = crate::http::Url::parse(&url).map_or(url, |u| u.redacted());
             eprintln!(
                 "{} {} · {} bytes in {:.3} s ({:.1} Mbit/s) · {}",
                 fetched.status,
@@ -297,7 +304,7 @@ impl Ctx<'_, '_> {
                 fetched.bytes,
                 secs,
                 fetched.bytes as f64 * 8.0 / secs / 1e6,
-                self.observed.get().url
+                shown
             );
         }
         if let Some(problem) = &fetched.problem {

@@ -296,3 +296,65 @@ fn close_with_a_full_send_buffer_sends_everything_before_the_fin() {
     assert_eq!(total, n);
     assert_eq!(tcb.state(), State::FinWait2);
 }
+
+/// ESTABLISHED with delayed ACKs on (40 ms, Linux's minimum).
+fn established_delaying_acks() -> Tcb {
+    let cfg = Config {
+        delayed_ack: Duration::from_millis(40),
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&cfg);
+    send(&mut tcb, t(10), &syn_ack(None));
+    assert_eq!(recv_one(&mut tcb, t(10)).h.flags, Flags::ACK);
+    tcb
+}
+
+#[test]
+fn established_peer_fin_is_acked_by_our_fin_when_the_application_closes() {
+    // As Linux: the FIN's ACK is delayed (pingpong), and the application
+    // that closes on end of stream sends one FIN|ACK, not an ACK and a FIN.
+    let mut tcb = established_delaying_acks();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(tcb.state(), State::CloseWait);
+    recv_nothing!(tcb, t(11));
+    assert_eq!(tcb.recv(&mut [0u8; 4]), Ok(0));
+    tcb.close();
+    recv!(
+        tcb,
+        t(12),
+        [Seg {
+            h: TcpHeader {
+                src_port: LOCAL.port(),
+                dst_port: REMOTE.port(),
+                seq: l(0),
+                ack: r(1),
+                flags: Flags::ACK | Flags::FIN,
+                // The right edge stays put; the FIN took a number.
+                window: 65534,
+                urgent: 0,
+                options: TcpOptions::default(),
+            },
+            payload: Vec::new(),
+        }]
+    );
+    // Nothing more when the delayed-ACK timer would have fired.
+    tcb.on_timeout(t(60));
+    recv_nothing!(tcb, t(60));
+    send!(tcb, t(61), seg(r(1), l(1), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::Closed);
+}
+
+#[test]
+fn established_peer_fin_is_acked_alone_when_the_application_waits() {
+    let mut tcb = established_delaying_acks();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    recv_nothing!(tcb, t(11));
+    // The delayed-ACK timer sends it by itself.
+    assert_eq!(tcb.poll_at(), Some(t(51)));
+    tcb.on_timeout(t(51));
+    let ack = recv!(tcb, t(51));
+    assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(1)));
+    // A retransmitted FIN is acknowledged at once.
+    send!(tcb, t(60), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    assert_eq!(recv!(tcb, t(60)).h.ack, r(1));
+}

@@ -5,11 +5,11 @@
 use super::*;
 use crate::tcp::timers::Timer;
 
-const MSS: u32 = 1460;
+pub(super) const MSS: u32 = 1460;
 
 /// ESTABLISHED with SACK (no timestamps) at t=10 ms, SRTT 10 ms, with
 /// `segments` full segments queued; the initial window (10) sent at t=20.
-fn sack_conn(congestion: Algorithm, segments: u32) -> (Tcb, Vec<Seg>) {
+pub(super) fn sack_conn(congestion: Algorithm, segments: u32) -> (Tcb, Vec<Seg>) {
     let c = Config {
         congestion,
         ..cfg()
@@ -27,7 +27,7 @@ fn sack_conn(congestion: Algorithm, segments: u32) -> (Tcb, Vec<Seg>) {
 }
 
 /// An ACK of `ack` (bytes after ISS+1) with SACK blocks in bytes.
-fn sack_ack(ack: u32, blocks: &[(u32, u32)]) -> Seg {
+pub(super) fn sack_ack(ack: u32, blocks: &[(u32, u32)]) -> Seg {
     let mut s = seg(r(0), l(ack), Flags::ACK, b"");
     for (slot, &(a, b)) in s.h.options.sack_blocks.iter_mut().zip(blocks) {
         *slot = Some((l(a), l(b)));
@@ -36,11 +36,11 @@ fn sack_ack(ack: u32, blocks: &[(u32, u32)]) -> Seg {
 }
 
 /// Segment `k` (1-based) as a byte range.
-fn segment(k: u32) -> (u32, u32) {
+pub(super) fn segment(k: u32) -> (u32, u32) {
     ((k - 1) * MSS, k * MSS)
 }
 
-fn seqs(out: &[Seg]) -> Vec<SeqNumber> {
+pub(super) fn seqs(out: &[Seg]) -> Vec<SeqNumber> {
     out.iter().map(|s| s.h.seq).collect()
 }
 

@@ -1,0 +1,220 @@
+//! Parallel bulk transfers for `scripts/bench.sh`: tunstack on a `tun0`
+//! with N queues (`Config::queues`, one driver thread each), the kernel's
+//! TCP as the peer in the same namespace, `--conns` connections at once.
+//! The multiqueue rows compare 2 queues with 1 queue, same test, same run.
+//!
+//! ```text
+//! bench_multiq send [--queues N] [--conns N] [--mtu N] [--mib N]   tunstack writes, kernel sockets read
+//! bench_multiq recv [--queues N] [--conns N] [--mtu N] [--mib N]   tunstack connects, kernel sockets write, tunstack reads
+//! ```
+//!
+//! `--mib` is per connection. The clock starts before the first connect
+//! and stops when every byte of every connection was delivered (the
+//! receiver saw EOF); the result is the aggregate goodput. The last line
+//! is `result: VALUE Gbit/s (...)`, which the script parses.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown};
+use std::sync::Arc;
+use std::time::Instant;
+use tunstack::device::TunConfig;
+use tunstack::net::Config;
+
+const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PORT: u16 = 5001;
+
+struct Args {
+    test: String,
+    queues: usize,
+    conns: usize,
+    mtu: usize,
+    mib: u64,
+}
+
+const USAGE: &str =
+    "usage: bench_multiq send|recv [--queues N] [--conns N] [--mtu N] [--mib N (per connection)]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let test = it.next().ok_or(USAGE)?;
+    let mut a = Args {
+        test,
+        queues: 1,
+        conns: 2,
+        mtu: 1500,
+        mib: 256,
+    };
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or(format!("{flag} needs a value"))?;
+        let bad = || format!("bad value for {flag}: {v}");
+        match flag.as_str() {
+            "--queues" => a.queues = v.parse().map_err(|_| bad())?,
+            "--conns" => a.conns = v.parse().map_err(|_| bad())?,
+            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
+            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    if a.conns == 0 {
+        return Err("--conns must be at least 1".into());
+    }
+    Ok(a)
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench_multiq: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&a) {
+        eprintln!("bench_multiq {}: {e}", a.test);
+        std::process::exit(1);
+    }
+}
+
+fn write_n(mut s: impl Write, bytes: u64) -> io::Result<()> {
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    s.flush()
+}
+
+fn read_all(mut s: impl Read) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(n),
+            k => n += k as u64,
+        }
+    }
+}
+
+fn run(a: &Args) -> io::Result<()> {
+    let mut cfg = Config {
+        addr: US,
+        queues: a.queues,
+        ..Config::default()
+    };
+    cfg.tcp.mss = u16::try_from(a.mtu.saturating_sub(40)).unwrap_or(u16::MAX);
+    cfg.tcp.send_buffer = 1 << 20;
+    cfg.tcp.recv_buffer = 1 << 20;
+    let tun = TunConfig {
+        mtu: a.mtu,
+        ..TunConfig::default()
+    };
+    let stack = Arc::new(tunstack::Stack::open_tun(&tun, cfg)?);
+    let bytes = a.mib << 20;
+    let n = a.conns;
+    let t0;
+    match a.test.as_str() {
+        "send" => {
+            let l = std::net::TcpListener::bind((KERNEL, PORT))?;
+            let sinks = std::thread::spawn(move || -> io::Result<Vec<u64>> {
+                let mut t = Vec::new();
+                for _ in 0..n {
+                    let (s, _) = l.accept()?;
+                    t.push(std::thread::spawn(move || -> io::Result<u64> {
+                        let got = read_all(&s)?;
+                        s.shutdown(Shutdown::Write)?;
+                        Ok(got)
+                    }));
+                }
+                t.into_iter()
+                    .map(|h| h.join().expect("kernel sink"))
+                    .collect()
+            });
+            t0 = Instant::now();
+            let senders: Vec<_> = (0..n)
+                .map(|_| {
+                    let stack = Arc::clone(&stack);
+                    std::thread::spawn(move || -> io::Result<()> {
+                        let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
+                        write_n(&s, bytes)?;
+                        s.shutdown(Shutdown::Write)?;
+                        read_all(&s).map(|_| ())
+                    })
+                })
+                .collect();
+            for h in senders {
+                h.join().expect("sender")?;
+            }
+            let got = sinks.join().expect("kernel sinks")?;
+            if got.iter().any(|g| *g != bytes) {
+                return Err(io::Error::other(format!("the kernel got {got:?} bytes")));
+            }
+        }
+        "recv" => {
+            // tunstack connects (as `tunstack get` does) and the kernel
+            // sends: each connection is on the queue of the shard that
+            // opened it, round robin.
+            let l = std::net::TcpListener::bind((KERNEL, PORT))?;
+            let sources = std::thread::spawn(move || -> io::Result<()> {
+                let mut t = Vec::new();
+                for _ in 0..n {
+                    let (s, _) = l.accept()?;
+                    t.push(std::thread::spawn(move || -> io::Result<()> {
+                        write_n(&s, bytes)?;
+                        s.shutdown(Shutdown::Write)?;
+                        read_all(&s).map(|_| ())
+                    }));
+                }
+                t.into_iter()
+                    .try_for_each(|h| h.join().expect("kernel source"))
+            });
+            t0 = Instant::now();
+            let readers: Vec<_> = (0..n)
+                .map(|_| {
+                    let stack = Arc::clone(&stack);
+                    std::thread::spawn(move || -> io::Result<u64> {
+                        let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
+                        let got = read_all(&s)?;
+                        s.shutdown(Shutdown::Write)?;
+                        Ok(got)
+                    })
+                })
+                .collect();
+            let got: Vec<u64> = readers
+                .into_iter()
+                .map(|h| h.join().expect("reader"))
+                .collect::<io::Result<_>>()?;
+            sources.join().expect("kernel sources")?;
+            if got.iter().any(|g| *g != bytes) {
+                return Err(io::Error::other(format!("tunstack got {got:?} bytes")));
+            }
+        }
+        t => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown test {t}\n{USAGE}"),
+            ))
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let total = bytes * n as u64;
+    let per: Vec<String> = stack
+        .queue_stats()
+        .iter()
+        .map(|s| format!("{}", s.rx_packets))
+        .collect();
+    println!(
+        "{n} connections, {} MiB each, {} queue(s), packets read per queue: {}",
+        a.mib,
+        a.queues,
+        per.join(" / ")
+    );
+    println!(
+        "result: {:.3} Gbit/s ({} MiB in {secs:.3} s)",
+        total as f64 * 8.0 / secs / 1e9,
+        total >> 20
+    );
+    Ok(())
+}
