@@ -69,8 +69,6 @@ pub(crate) struct Shared {
     device: Mutex<Box<dyn Device + Send>>,
     /// Who sleeps on the device and the timer (see [`poller`]).
     poller: Pollers,
-    /// The driver is between waking and its next sleep.
-    driver_busy: AtomicBool,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -150,14 +148,7 @@ impl Shared {
                     Some(d - now)
                 }
             };
-            // While the driver is polling, a stream is in full flow: it
-            // will wake this thread when there is news, and leading would
-            // take work off the driver's core onto this one instead of
-            // overlapping it with the application's copying.
-            if how == Wait::MayLead
-                && !self.driver_busy.load(Ordering::SeqCst)
-                && self.poller.try_lead()
-            {
+            if how == Wait::MayLead && self.poller.try_lead() {
                 // Taken under the lock: a change made under it from now
                 // on signals the leader's eventfd (notify_waiters), which
                 // stays readable until this thread drains it after waking.
@@ -439,7 +430,6 @@ impl Stack {
             tasks: Tasks::default(),
             device: Mutex::new(Box::new(device)),
             poller,
-            driver_busy: AtomicBool::new(true),
             stop: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             offload,
