@@ -38,13 +38,11 @@ pub(super) fn run(shared: Arc<Shared>) {
         // Packets still queued signal nobody, and a timer already due
         // needs no sleep: poll on at once.
         let again = (polled.left_queued || polled.due).then_some(Duration::ZERO);
-        shared.driver_busy.store(false, Ordering::SeqCst);
         woke = match again {
             None => super::task::standby(&shared),
             Some(_) => None,
         }
         .unwrap_or_else(|| shared.poller.wait(Role::Driver, again.or(tick)));
-        shared.driver_busy.store(true, Ordering::SeqCst);
         // Its own eventfd also means a leader returned with work left
         // (or the stack stops, which the loop checks first).
         woke.dev |= polled.left_queued || woke.own;

@@ -75,8 +75,6 @@ pub(crate) struct Shared {
     device: Mutex<Box<dyn Device + Send>>,
     /// Who sleeps on the device and the timer (see [`poller`]).
     poller: Pollers,
-    /// The driver is between waking and its next sleep.
-    driver_busy: AtomicBool,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -159,18 +157,10 @@ impl Shared {
                     Some(d - now)
                 }
             };
-            // While the driver is polling, a stream is in full flow: it
-            // will wake this thread when there is news, and leading would
-            // take work off the driver's core onto this one instead of
-            // overlapping it with the application's copying. While an
-            // async runtime drives the device it reads it, and wakes this
-            // thread as the driver would: a leader would only race it for
-            // every packet.
-            if how == Wait::MayLead
-                && !self.driver_busy.load(Ordering::SeqCst)
-                && !task::runtime_drives(self)
-                && self.poller.try_lead()
-            {
+            // While an async runtime drives the device it reads it, and
+            // wakes this thread as the driver would: a leader would only
+            // race it for every packet.
+            if how == Wait::MayLead && !task::runtime_drives(self) && self.poller.try_lead() {
                 // Taken under the lock: a change made under it from now
                 // on signals the leader's eventfd (notify_waiters), which
                 // stays readable until this thread drains it after waking.
@@ -472,7 +462,6 @@ impl Stack {
             tasks: Tasks::default(),
             device: Mutex::new(device),
             poller,
-            driver_busy: AtomicBool::new(true),
             stop: AtomicBool::new(false),
             epoch,
             offload,

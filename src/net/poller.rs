@@ -76,6 +76,10 @@ fn drain(fd: RawFd) {
 /// (`timer_slack_ns`, 50 µs), in µs.
 const TIMER_SLACK_US: u64 = 50;
 
+/// An armed timer closer than this (µs) is moved to a later deadline; a
+/// farther one is left to fire early once.
+const NEAR_US: u64 = 5_000;
+
 /// epoll tokens.
 const DEV: u64 = 0;
 const POKE: u64 = 1;
@@ -253,11 +257,13 @@ impl Pollers {
     /// Arms the timer for `next` (stack µs; `None`: leave it, to fire
     /// early once at most); `now` is the stack time. Call under the
     /// interface lock, after a poll (everything due by `now` is done).
-    /// Re-armed whenever the deadline moves, later ones included: a
-    /// timer left at an earlier deadline wakes a thread for nothing, and
-    /// with pacing, whose release time moves on with every burst, that
-    /// cost a third of the offload send rate; a `timerfd_settime` costs no
-    /// wake-up.
+    /// Re-armed whenever the deadline moves earlier, and when it moves
+    /// later from a near one: a timer left at a near deadline wakes a
+    /// thread for nothing again and again (pacing, whose release time
+    /// moves on with every burst, lost a third of the offload send rate
+    /// that way). A far one (an RTO or delayed ACK that every request
+    /// restarts) is left to fire early once, which saves a
+    /// `timerfd_settime` per request.
     ///
     /// Returns true if `next` is already due: then nothing is armed, and
     /// the caller polls again without sleeping (a timer of 1 µs would
@@ -267,7 +273,8 @@ impl Pollers {
         if next <= now {
             return true;
         }
-        if next == self.armed.load(Ordering::SeqCst) {
+        let armed = self.armed.load(Ordering::SeqCst);
+        if next == armed || (next > armed && armed > now.saturating_add(NEAR_US)) {
             return false;
         }
         self.armed.store(next, Ordering::SeqCst);
