@@ -212,3 +212,32 @@ fn expert_sections_are_counted() {
     assert_eq!(frames_of(phs, "ipv6"), Some(47741));
     assert_eq!(frames_of(phs, "ip"), None);
 }
+
+/// The D-SACK check of `check_capture` on crafted tshark rows: a block is
+/// accepted only over bytes the peer sent twice before it.
+#[test]
+fn dsack_is_accepted_only_for_bytes_the_peer_sent_twice() {
+    // frame, stream, seq, len: 1000..2448 sent in frame 5 and again in 9;
+    // 2448..3896 once.
+    let peer = "5\t0\t1000\t1448\n7\t0\t2448\t1448\n9\t0\t1000\t1448\n";
+    // A D-SACK after the duplicate: right.
+    assert!(common::unexplained_dsacks("10\t0\t1000\t2448\n", peer).is_empty());
+    // Covered twice by differently cut segments: right too.
+    let split = "5\t0\t1000\t1448\n9\t0\t1000\t700\n11\t0\t1700\t748\n";
+    assert!(common::unexplained_dsacks("12\t0\t1000\t2448\n", split).is_empty());
+    // Before the duplicate arrived, for bytes sent once, in another
+    // stream, reaching past the duplicate, or unparseable: wrong.
+    for bad in [
+        "8\t0\t1000\t2448\n",
+        "10\t0\t2448\t3896\n",
+        "10\t1\t1000\t2448\n",
+        "10\t0\t1000\t3000\n",
+        "10\t0\tx\t2448\n",
+    ] {
+        assert_eq!(
+            common::unexplained_dsacks(bad, peer),
+            vec![bad.trim_end().to_string()],
+            "{bad:?}"
+        );
+    }
+}

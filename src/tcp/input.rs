@@ -373,7 +373,8 @@ impl Tcb {
                 self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
             }
         }
-        self.sndbuf_expand();
+        // The flight this ACK found: what is still out plus what it acked.
+        self.sndbuf_expand(self.flight_size() + acked);
         if self.snd.una == self.snd.max {
             self.loss.retransmitting = false;
             self.timers.stop(Timer::Retransmit);
