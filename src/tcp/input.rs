@@ -369,7 +369,9 @@ impl Tcb {
                 self.pending.add(Control::FastRetransmit);
             }
             None => {
-                self.loss.cc.on_ack_sample(ack, self.snd.nxt, delivered.rtt);
+                self.loss
+                    .cc
+                    .on_ack_sample(ack, self.snd.nxt, delivered.rtt, now);
                 self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
             }
         }
