@@ -344,22 +344,7 @@ impl StackConnector<'_> {
         let mut events = Events::with_capacity(8);
         loop {
             let now = clock();
-            for i in race.expire(now) {
-                // Dropping the stream abandons the handshake.
-                streams.get_mut(i).and_then(Option::take);
-            }
-            while let Some((i, addr)) = race.start(now) {
-                match TcpStream::connect_nonblocking(self.stack, addr) {
-                    Ok(s) => {
-                        poll.register(&s, Token(i), Interest::WRITABLE)?;
-                        streams.push(Some(s));
-                    }
-                    Err(e) => {
-                        streams.push(None);
-                        race.on_result(i, Err(e), now);
-                    }
-                }
-            }
+            step_race(self.stack, &mut race, &mut streams, &poll, now)?;
             race.take_notes().iter().for_each(&mut *narrate);
             if race.is_over() {
                 break;
@@ -428,6 +413,34 @@ struct Lookups {
     sock: Option<UdpSocket>,
 }
 
+/// One step of a race: abandons the attempts whose time ran out and
+/// starts those now due, each registered with `poll` under its index.
+fn step_race(
+    stack: &Stack,
+    race: &mut Race,
+    streams: &mut Vec<Option<TcpStream>>,
+    poll: &Poll,
+    now: crate::time::Instant,
+) -> io::Result<()> {
+    for i in race.expire(now) {
+        // Dropping the stream abandons the handshake.
+        streams.get_mut(i).and_then(Option::take);
+    }
+    while let Some((i, addr)) = race.start(now) {
+        match TcpStream::connect_nonblocking(stack, addr) {
+            Ok(s) => {
+                poll.register(&s, Token(i), Interest::WRITABLE)?;
+                streams.push(Some(s));
+            }
+            Err(e) => {
+                streams.push(None);
+                race.on_result(i, Err(e), now);
+            }
+        }
+    }
+    Ok(())
+}
+
 impl StackConnector<'_> {
     /// Steps 1 and 2 for `host`: resolves it and connects to `port`,
     /// racing the families as their answers come (see the module docs).
@@ -476,22 +489,7 @@ impl StackConnector<'_> {
                 .collect();
             race.add(&fresh);
             race.expect_more(!res.is_done());
-            for i in race.expire(now) {
-                // Dropping the stream abandons the handshake.
-                streams.get_mut(i).and_then(Option::take);
-            }
-            while let Some((i, addr)) = race.start(now) {
-                match TcpStream::connect_nonblocking(self.stack, addr) {
-                    Ok(s) => {
-                        poll.register(&s, Token(i), Interest::WRITABLE)?;
-                        streams.push(Some(s));
-                    }
-                    Err(e) => {
-                        streams.push(None);
-                        race.on_result(i, Err(e), now);
-                    }
-                }
-            }
+            step_race(self.stack, &mut race, &mut streams, &poll, now)?;
             res.take_notes().iter().for_each(&mut *narrate);
             race.take_notes().iter().for_each(&mut *narrate);
             if !res.started() && res.is_done() {

@@ -49,16 +49,25 @@ macro_rules! std_net_program {
         assert_eq!(listener.ttl()?, 77);
         assert!(listener.take_error()?.is_none());
         let port = listener.local_addr()?.port();
+        // getsockname: a wildcard listener reports the wildcard, one
+        // bound to an address reports that address.
+        let wildcard: std::net::IpAddr = any.parse().expect("wildcard");
+        assert_eq!(listener.local_addr()?.ip(), wildcard);
+        let own = net::TcpListener::bind($($srv)* ($server_ip, 0))?;
+        assert_eq!(own.local_addr()?.ip().to_string(), $server_ip);
+        let own = net::UdpSocket::bind($($srv)* ($server_ip, 0))?;
+        assert_eq!(own.local_addr()?.ip().to_string(), $server_ip);
         let accepting = listener.try_clone()?;
-        let server = std::thread::spawn(move || -> io::Result<(Vec<u8>, u32)> {
-            let (mut s, _peer) = accepting.accept()?;
+        let server = std::thread::spawn(move || -> io::Result<(Vec<u8>, u32, SocketAddr, SocketAddr)> {
+            let (mut s, peer) = accepting.accept()?;
             let mut got = Vec::new();
             s.read_to_end(&mut got)?;
             s.write_all(&got)?;
             s.shutdown(Shutdown::Write)?;
-            Ok((got, s.ttl()?))
+            Ok((got, s.ttl()?, peer, s.local_addr()?))
         });
         let mut c = net::TcpStream::connect($($cli)* ($server_ip, port))?;
+        let (c_local, c_peer) = (c.local_addr()?, c.peer_addr()?);
         c.set_nodelay(true)?;
         c.set_read_timeout(Some(Duration::from_secs(20)))?;
         assert_eq!(c.read_timeout()?, Some(Duration::from_secs(20)));
@@ -66,7 +75,11 @@ macro_rules! std_net_program {
         c.shutdown(Shutdown::Write)?;
         let mut back = Vec::new();
         c.read_to_end(&mut back)?;
-        let (got, accepted_ttl) = server.join().expect("server thread")?;
+        let (got, accepted_ttl, peer, accepted_local) = server.join().expect("server thread")?;
+        // Both ends name the same connection.
+        assert_eq!(peer, c_local);
+        assert_eq!(accepted_local, c_peer);
+        assert_eq!(accepted_local.ip().to_string(), $server_ip);
         assert_eq!(got, b"hello, parity");
         assert_eq!(back, b"hello, parity");
         // Accepted sockets inherit the listener's TTL.
@@ -76,8 +89,13 @@ macro_rules! std_net_program {
         let a = net::UdpSocket::bind($($srv)* (any, 0))?;
         let b = net::UdpSocket::bind($($cli)* (any, 0))?;
         let a_port = a.local_addr()?.port();
+        assert_eq!(a.local_addr()?.ip(), wildcard);
+        assert_eq!(b.local_addr()?.ip(), wildcard);
         assert!(b.peer_addr().is_err());
         b.connect(($server_ip, a_port))?;
+        // Connected, a wildcard socket reports the source address chosen.
+        assert!(!b.local_addr()?.ip().is_unspecified());
+        assert_eq!(a.local_addr()?.ip(), wildcard);
         assert_eq!(b.peer_addr()?.port(), a_port);
         b.set_read_timeout(Some(Duration::from_secs(20)))?;
         a.set_read_timeout(Some(Duration::from_secs(20)))?;
@@ -105,7 +123,7 @@ macro_rules! std_net_program {
         b.set_write_timeout(Some(Duration::from_secs(3)))?;
         assert_eq!(b2.write_timeout()?, Some(Duration::from_secs(3)));
         assert!(b.take_error()?.is_none());
-        io::Result::Ok((got, from.port() == b.local_addr()?.port()))
+        io::Result::Ok((got, from == b.local_addr()?))
     }};
 }
 
@@ -128,7 +146,10 @@ fn the_same_program_runs_on_std_net_and_on_tunstack(f: Family) {
     }
     .expect("tunstack build");
     assert_eq!(with_std, with_tunstack);
-    assert!(with_tunstack.1, "the datagram came from the client's port");
+    assert!(
+        with_tunstack.1,
+        "the datagram came from the client's address"
+    );
 }
 
 #[test]
@@ -157,6 +178,10 @@ fn bind_takes_only_the_stacks_own_address_or_the_wildcard() {
     assert!(!any.only_v6().unwrap());
     let u6 = tunstack::UdpSocket::bind(&s, "[::]:0").unwrap();
     assert_ne!(u6.local_addr().unwrap().port(), 0);
+    assert!(u6.local_addr().unwrap().ip().is_unspecified() && u6.local_addr().unwrap().is_ipv6());
+    let u6 = tunstack::UdpSocket::bind(&s, "[fd00::2]:0").unwrap();
+    assert_eq!(u6.local_addr().unwrap().ip().to_string(), "fd00::2");
+    assert_eq!(any.local_addr().unwrap().to_string(), "[::]:7005");
     // Several candidates: the first that binds wins, as in std.
     let many = [
         "10.0.0.9:7002".parse::<SocketAddr>().unwrap(),
@@ -201,9 +226,16 @@ fn udp_broadcast_needs_set_broadcast_and_connected_socket_filters_peers() {
     let (n, from) = u.peek_from(&mut buf).unwrap();
     assert_eq!(
         (&buf[..n], from),
-        (&b"not for you"[..], stranger.local_addr().unwrap())
+        (
+            &b"not for you"[..],
+            SocketAddr::from((
+                Ipv4Addr::new(10, 0, 0, 1),
+                stranger.local_addr().unwrap().port()
+            ))
+        )
     );
-    u.connect(peer.local_addr().unwrap()).unwrap();
+    u.connect(("10.0.0.1", peer.local_addr().unwrap().port()))
+        .unwrap();
     peer.send_to(b"for you", to_u).unwrap();
     let n = u.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"for you");

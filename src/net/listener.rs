@@ -2,7 +2,7 @@
 
 use super::{error, Shared, Stack, TcpStream};
 use std::io;
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -24,6 +24,9 @@ struct Inner {
     /// (see [`shards`](super::shards)).
     rest: Vec<Arc<Shared>>,
     port: u16,
+    /// The IP given to `bind` (one of the stack's or a wildcard), which
+    /// `local_addr` reports as Linux's `getsockname` does.
+    ip: IpAddr,
     nonblocking: AtomicBool,
     /// `IP_TTL` for accepted connections (0 = the stack's), inherited at
     /// accept as Linux's accepted sockets inherit the listener's.
@@ -87,13 +90,14 @@ impl TcpListener {
                 },
                 |iface, port| iface.tcp_unlisten(port),
             )?;
-            Ok((port, rest))
+            Ok((port, rest, a.ip()))
         })
-        .map(|(port, rest)| TcpListener {
+        .map(|(port, rest, ip)| TcpListener {
             inner: Arc::new(Inner {
                 shared,
                 rest,
                 port,
+                ip,
                 nonblocking: AtomicBool::new(false),
                 ttl: AtomicU8::new(0),
             }),
@@ -204,19 +208,14 @@ impl TcpListener {
         std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
     }
 
-    /// The listening address: the IPv6 one when the listener is v6-only,
-    /// else the IPv4 one (it takes both families).
+    /// The bound address, as Linux's `getsockname`: the IP given to
+    /// `bind` (`0.0.0.0` or `[::]` for a wildcard, which takes every
+    /// address of the stack) and the port.
     ///
     /// # Errors
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let iface = self.inner.shared.lock();
-        let port = self.inner.port;
-        Ok(if iface.tcp_only_v6(port) == Some(true) {
-            SocketAddr::V6(SocketAddrV6::new(iface.addr6(), port, 0, 0))
-        } else {
-            SocketAddr::V4(SocketAddrV4::new(iface.addr(), port))
-        })
+        Ok(SocketAddr::new(self.inner.ip, self.inner.port))
     }
 
     /// Makes the listener take IPv6 peers only (`IPV6_V6ONLY`, as std's

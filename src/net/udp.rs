@@ -11,7 +11,7 @@ use super::{error, Shared, Stack};
 use crate::stack::{Interface, UdpSendError};
 use crate::tcp::IcmpError;
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +32,8 @@ struct Inner {
     /// [`shards`](super::shards)). Sending uses `shared`.
     rest: Vec<Arc<Shared>>,
     port: u16,
+    /// The IP given to `bind`: one of the stack's or a wildcard.
+    ip: IpAddr,
     nonblocking: AtomicBool,
     broadcast: AtomicBool,
     read_timeout: Mutex<Option<Duration>>,
@@ -134,13 +136,14 @@ impl UdpSocket {
                 |iface, port| iface.udp_bind(port).map(|_| ()).map_err(error::stack),
                 |iface, port| iface.udp_unbind(port),
             )?;
-            Ok((port, rest))
+            Ok((port, rest, a.ip()))
         })
-        .map(|(port, rest)| UdpSocket {
+        .map(|(port, rest, ip)| UdpSocket {
             inner: Arc::new(Inner {
                 shared,
                 rest,
                 port,
+                ip,
                 nonblocking: AtomicBool::new(false),
                 broadcast: AtomicBool::new(false),
                 read_timeout: Mutex::new(None),
@@ -360,15 +363,26 @@ impl UdpSocket {
         get(&self.inner.peer).ok_or_else(error::not_connected)
     }
 
-    /// The bound address.
+    /// The bound address, as Linux's `getsockname`: the IP given to
+    /// `bind`, except that a wildcard socket connected to a peer reports
+    /// the stack's address of the peer's family (the source its datagrams
+    /// carry), IPv4-mapped when an IPv6 wildcard talks to an IPv4 peer.
     ///
     /// # Errors
     /// Never fails.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::V4(SocketAddrV4::new(
-            self.inner.shared.lock().addr(),
-            self.inner.port,
-        )))
+        let port = self.inner.port;
+        let ip = self.inner.ip;
+        let Some(peer) = get(&self.inner.peer).filter(|_| ip.is_unspecified()) else {
+            return Ok(SocketAddr::new(ip, port));
+        };
+        let iface = self.inner.shared.lock();
+        let chosen = match (ip, peer.ip()) {
+            (_, IpAddr::V6(_)) => IpAddr::V6(iface.addr6()),
+            (IpAddr::V4(_), IpAddr::V4(_)) => IpAddr::V4(iface.addr()),
+            (IpAddr::V6(_), IpAddr::V4(_)) => IpAddr::V6(iface.addr().to_ipv6_mapped()),
+        };
+        Ok(SocketAddr::new(chosen, port))
     }
 
     /// The pending error (`SO_ERROR`): an ICMP error about a datagram to

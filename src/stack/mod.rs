@@ -282,10 +282,6 @@ pub struct Interface {
     /// the demux, and the last such entry with how many in a row.
     rx_hint: Option<usize>,
     rx_streak: (Option<usize>, u32),
-    /// A waiting reader's posted buffer has just been filled: the batch
-    /// of reads ends there, so that the reader is woken and posts again
-    /// before the next packets go to the ring ([`direct`]).
-    reader_filled: bool,
     /// Entries touched since the last poll (see `sched`).
     dirty: Vec<usize>,
     /// Connection deadlines, earliest first (lazy; see `sched`).
@@ -337,7 +333,6 @@ impl Interface {
             direct: None,
             rx_hint: None,
             rx_streak: (None, 0),
-            reader_filled: false,
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
             time_waits: VecDeque::new(),
@@ -407,10 +402,6 @@ impl Interface {
         for _ in 0..RX_BATCH {
             match self.recv_one(now, device, &mut rx) {
                 Ok(0) => self.stats.rx_empty += 1,
-                Ok(_) if std::mem::take(&mut self.reader_filled) => {
-                    activity = true;
-                    break;
-                }
                 Ok(_) => activity = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.rx_more = false;

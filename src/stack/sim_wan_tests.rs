@@ -145,8 +145,8 @@ impl Run {
     }
 }
 
-fn side(addr: Ipv4Addr, algorithm: Algorithm, path: Path, seed: u64) -> Side {
-    let tcp = tcp::Config {
+fn side(addr: Ipv4Addr, algorithm: Algorithm, path: Path, seed: u64, buffers: Buffers) -> Side {
+    let mut tcp = tcp::Config {
         // Large enough that neither buffer bounds the flight: the
         // bottleneck and the congestion control decide.
         send_buffer: 8 << 20,
@@ -161,6 +161,11 @@ fn side(addr: Ipv4Addr, algorithm: Algorithm, path: Path, seed: u64) -> Side {
         max_ooo_ranges: 4096,
         ..tcp::Config::default()
     };
+    if buffers == Buffers::Autotuned {
+        let d = tcp::Config::default();
+        tcp.send_buffer = d.send_buffer;
+        tcp.recv_buffer = d.recv_buffer;
+    }
     let faults = path.faults();
     Side {
         iface: Interface::new(Config {
@@ -186,8 +191,22 @@ fn pattern(n: usize) -> Vec<u8> {
 /// A sends `n` bytes to B with `algorithm`; returns what it measured
 /// after checking every byte.
 fn bulk(algorithm: Algorithm, path: Path, n: usize, seed: u64) -> Run {
-    let mut a = side(A, algorithm, path, seed);
-    let mut b = side(B, algorithm, path, seed.wrapping_add(1));
+    bulk_with(algorithm, path, n, seed, Buffers::Large)
+}
+
+/// How the two ends size their buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Buffers {
+    /// 8 MiB each, fixed: neither bounds the flight.
+    Large,
+    /// The defaults, grown by autotuning as on the bench's line.
+    Autotuned,
+}
+
+/// [`bulk`] with a choice of buffers.
+fn bulk_with(algorithm: Algorithm, path: Path, n: usize, seed: u64, buffers: Buffers) -> Run {
+    let mut a = side(A, algorithm, path, seed, buffers);
+    let mut b = side(B, algorithm, path, seed.wrapping_add(1), buffers);
     let data = pattern(n);
     let mut now = Instant::ZERO;
     b.iface.tcp_listen(80).unwrap();

@@ -51,6 +51,10 @@ pub(super) struct Autotune {
     window_probe: Option<(SeqNumber, Instant)>,
     /// The TSecr of the last timestamp sample (one sample per echo).
     last_tsecr: u32,
+    /// The congestion window the send buffer is sized for: cwnd as of the
+    /// last ACK that found the flow using it (see
+    /// [`sndbuf_expand`](Tcb::sndbuf_expand)).
+    snd_cwnd: usize,
 }
 
 impl Autotune {
@@ -64,6 +68,7 @@ impl Autotune {
             rtt: None,
             window_probe: None,
             last_tsecr: 0,
+            snd_cwnd: 0,
         }
     }
 
@@ -185,17 +190,36 @@ impl Tcb {
         self.tune.mark = (self.tune.copied, now);
     }
 
-    /// Send-buffer growth with the congestion window: room for twice the
+    /// Send-buffer growth with the congestion window, on an ACK of new
+    /// data that found `flight` bytes in flight: room for twice the
     /// window, so a full window can be in flight while the application
     /// queues the next one, up to `send_buffer_max`.
-    pub(super) fn sndbuf_expand(&mut self) {
+    ///
+    /// Only a window the flow actually uses counts, as on Linux, whose
+    /// cwnd grows only while `tcp_is_cwnd_limited` (in slow start: cwnd
+    /// below twice the flight; else sending stopped at cwnd) and whose
+    /// `tcp_sndbuf_expand` follows cwnd. A flow held back by the peer's
+    /// window (a receiver that stopped reading, opening its window a
+    /// little at a time) does not use its cwnd, however the controller
+    /// grows it, so the buffer stays put and a writer blocks once it is
+    /// full instead of being let in a little more with every ACK.
+    pub(super) fn sndbuf_expand(&mut self, flight: usize) {
         if !self.tune.tx {
             return;
         }
+        let cwnd = self.loss.cc.cwnd();
+        let mss = self.data_mss();
+        let limited = if cwnd < self.loss.cc.ssthresh() {
+            cwnd < flight.saturating_mul(2)
+        } else {
+            self.loss.cwnd_limited || flight + mss >= cwnd
+        };
+        if limited || cwnd < self.tune.snd_cwnd {
+            self.tune.snd_cwnd = cwnd;
+        }
         let want = self
-            .loss
-            .cc
-            .cwnd()
+            .tune
+            .snd_cwnd
             .saturating_mul(2)
             .min(self.cfg.send_buffer_max);
         if want > self.snd.buf.capacity() {

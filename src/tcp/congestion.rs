@@ -172,6 +172,12 @@ const HYSTART_MIN_RTT_DIVISOR: u32 = 8;
 const HYSTART_N_RTT_SAMPLE: u32 = 8;
 const HYSTART_CSS_GROWTH_DIVISOR: usize = 4;
 const HYSTART_CSS_ROUNDS: u32 = 5;
+/// ACK-train detection: ACKs closer together than this belong to one
+/// train (Linux `hystart_ack_delta_us`: 2 ms).
+const HYSTART_ACK_DELTA: Duration = Duration::from_millis(2);
+/// Smallest window, in segments, at which HyStart acts (Linux
+/// `hystart_low_window`: 16): below it a round is too short to measure.
+const HYSTART_LOW_WINDOW: usize = 16;
 
 /// HyStart++ state (RFC 9406 §4.2 names).
 #[derive(Clone, Debug, Default)]
@@ -184,6 +190,12 @@ struct HyStart {
     /// `Some` while in Conservative Slow Start (cssBaselineMinRtt).
     css_baseline_min_rtt: Option<Duration>,
     css_rounds: u32,
+    /// When the current ACK train's first ACK arrived, and its last
+    /// (ACK-train detection).
+    train_start: Option<Instant>,
+    last_ack: Option<Instant>,
+    /// Smallest RTT seen in slow start.
+    min_rtt: Option<Duration>,
 }
 
 /// Sender congestion state, in bytes.
@@ -357,9 +369,17 @@ impl CongestionControl {
 
     /// Per-ACK bookkeeping for an ACK of new data outside recovery: `ack`
     /// is the new SND.UNA, `snd_nxt` the next sequence to send, `rtt` a
-    /// sample from this ACK if it gave one. Drives HyStart++'s rounds in
-    /// CUBIC's initial slow start (RFC 9406 §4.2).
-    pub fn on_ack_sample(&mut self, ack: SeqNumber, snd_nxt: SeqNumber, rtt: Option<Duration>) {
+    /// sample from this ACK if it gave one, `now` its arrival. Drives
+    /// HyStart++'s rounds in CUBIC's initial slow start (RFC 9406 §4.2),
+    /// and the ACK-train detection of Linux's HyStart beside it
+    /// ([`ack_train_ends_slow_start`](Self::ack_train_ends_slow_start)).
+    pub fn on_ack_sample(
+        &mut self,
+        ack: SeqNumber,
+        snd_nxt: SeqNumber,
+        rtt: Option<Duration>,
+        now: Instant,
+    ) {
         if self.algorithm != Algorithm::Cubic || self.ssthresh != usize::MAX {
             return;
         }
@@ -379,6 +399,15 @@ impl CongestionControl {
                 }
             }
         }
+        if let Some(rtt) = rtt {
+            h.min_rtt = Some(h.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
+        if self.ack_train_ends_slow_start(now) {
+            self.hystart.css_baseline_min_rtt = None;
+            self.ssthresh = self.cwnd;
+            return;
+        }
+        let h = &mut self.hystart;
         let Some(rtt) = rtt else { return };
         h.current_round_min_rtt = Some(h.current_round_min_rtt.map_or(rtt, |m| m.min(rtt)));
         h.rtt_sample_count += 1;
@@ -401,6 +430,48 @@ impl CongestionControl {
             Some(base) if current < base => h.css_baseline_min_rtt = None,
             Some(_) => {}
         }
+    }
+
+    /// ACK-train detection (after Linux's HyStart, `tcp_cubic.c`): an
+    /// unpaced slow start sends at twice the rate its ACKs arrive, so the
+    /// bottleneck queue grows while a burst lasts and the ACKs come back
+    /// as a train spaced by the bottleneck. A train (ACKs at most
+    /// [`HYSTART_ACK_DELTA`] apart) longer than half the minimum RTT means
+    /// the bottleneck stayed busy that long with this flight: the window
+    /// has reached the path's bandwidth-delay product, and slow start
+    /// ends (ssthresh = cwnd) before the queue overflows.
+    ///
+    /// HyStart++'s delay increase alone misses this at long RTTs: each
+    /// burst drains before the next round's first ACKs, so the round's
+    /// minimum RTT stays at the path's until the window is far past the
+    /// bandwidth-delay product plus the queue, and the overshoot loses
+    /// hundreds of segments (2.8 MB of window on a 2 MB path at 100 ms in
+    /// the WAN simulation). Unlike Linux, a train is measured from its own
+    /// first ACK, not from the round's: the flight of a slow start is
+    /// made of clumps separated by idle gaps, and a round can begin at
+    /// the end of one, which would cut every train short. A gap (an idle
+    /// bottleneck, a stall of the host) ends a train without a verdict,
+    /// so scheduling jitter cannot end slow start here: ACKs handled late
+    /// in one batch share one arrival time and add nothing to its length.
+    fn ack_train_ends_slow_start(&mut self, now: Instant) -> bool {
+        let h = &mut self.hystart;
+        if self.cwnd < HYSTART_LOW_WINDOW * self.mss || h.css_baseline_min_rtt.is_some() {
+            return false;
+        }
+        let (Some(start), Some(last), Some(min_rtt)) = (h.train_start, h.last_ack, h.min_rtt)
+        else {
+            h.train_start = Some(now);
+            h.last_ack = Some(now);
+            return false;
+        };
+        if now.saturating_duration_since(last) > HYSTART_ACK_DELTA {
+            // The train broke: a new one may begin here.
+            h.train_start = Some(now);
+            h.last_ack = Some(now);
+            return false;
+        }
+        h.last_ack = Some(now);
+        now.saturating_duration_since(start) > min_rtt / 2
     }
 
     /// New data acknowledged outside recovery (RFC 5681 §3.1).
@@ -698,6 +769,7 @@ mod tests {
                 SeqNumber(*una),
                 snd_nxt,
                 Some(Duration::from_millis(rtt_ms)),
+                Instant::ZERO,
             );
             c.on_ack(1000, Instant::ZERO, None);
             let next = SeqNumber(*una + 1000);
@@ -741,9 +813,102 @@ mod tests {
         }
         // The fifth CSS round ends: congestion avoidance.
         una += 1000;
-        c.on_ack_sample(SeqNumber(una), SeqNumber(una) + c.cwnd(), None);
+        c.on_ack_sample(
+            SeqNumber(una),
+            SeqNumber(una) + c.cwnd(),
+            None,
+            Instant::ZERO,
+        );
         assert!(!c.in_css());
         assert_eq!(c.ssthresh(), c.cwnd());
+    }
+
+    /// One round of ACKs at 100 ms RTT, one per MSS of the window at the
+    /// round's start, `spacing` apart from `t` on (a gap of `gap` before
+    /// the ACK numbered `gap_at`); stops early when slow start ends.
+    /// Returns the time after the round.
+    fn train_round(
+        c: &mut CongestionControl,
+        una: &mut u32,
+        t: Instant,
+        spacing: Duration,
+        gap: Option<(usize, Duration)>,
+    ) -> Instant {
+        let acks = c.cwnd() / 1000;
+        let mut now = t;
+        for i in 0..acks {
+            if let Some((_, d)) = gap.filter(|(at, _)| *at == i) {
+                now += d;
+            }
+            *una += 1000;
+            let snd_nxt = SeqNumber(*una) + c.cwnd();
+            c.on_ack_sample(
+                SeqNumber(*una),
+                snd_nxt,
+                Some(Duration::from_millis(100)),
+                now,
+            );
+            c.on_ack(1000, now, None);
+            if c.ssthresh() != usize::MAX {
+                break;
+            }
+            now += spacing;
+        }
+        // The rest of the RTT passes before the next round's first ACK.
+        t + Duration::from_millis(100)
+    }
+
+    #[test]
+    fn hystart_ack_train_ends_slow_start_at_half_the_min_rtt() {
+        // Linux's HyStart ACK train: ACKs 100 µs apart (the bottleneck's
+        // spacing) on a 100 ms path. While a round's train is shorter
+        // than 50 ms slow start goes on; the round whose train passes
+        // 50 ms (the 501st ACK, from a window of 640 segments) ends it
+        // with ssthresh = cwnd, before the queue overflows.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let (mut una, mut t) = (0, Instant::ZERO);
+        let spacing = Duration::from_micros(100);
+        for _ in 0..6 {
+            t = train_round(&mut c, &mut una, t, spacing, None);
+            assert_eq!(c.ssthresh(), usize::MAX, "cwnd {}", c.cwnd());
+        }
+        assert_eq!(c.cwnd(), 640_000, "slow start doubled six times");
+        train_round(&mut c, &mut una, t, spacing, None);
+        assert_eq!(c.cwnd(), (640 + 501) * 1000);
+        assert_eq!(c.ssthresh(), c.cwnd());
+        assert!(!c.in_css());
+    }
+
+    #[test]
+    fn hystart_ack_train_broken_by_a_gap_does_not_end_slow_start() {
+        // A gap over 2 ms (a stall of the sender or of the host) ends the
+        // train without a verdict: the round's later ACKs do not count,
+        // so scheduling jitter cannot end slow start early.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let (mut una, mut t) = (0, Instant::ZERO);
+        let spacing = Duration::from_micros(100);
+        for _ in 0..6 {
+            t = train_round(&mut c, &mut una, t, spacing, None);
+        }
+        let gap = Some((300, Duration::from_millis(3)));
+        t = train_round(&mut c, &mut una, t, spacing, gap);
+        assert_eq!(c.ssthresh(), usize::MAX, "slow start goes on");
+        assert_eq!(c.cwnd(), 1_280_000);
+        // The next round's unbroken train ends it.
+        train_round(&mut c, &mut una, t, spacing, None);
+        assert_eq!(c.ssthresh(), c.cwnd());
+    }
+
+    #[test]
+    fn hystart_ack_train_waits_for_sixteen_segments() {
+        // Below Linux's hystart_low_window (16 segments) a round is too
+        // short to judge: even ACKs a full RTT apart in one train do not
+        // end slow start.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let (mut una, t) = (0, Instant::ZERO);
+        train_round(&mut c, &mut una, t, Duration::from_millis(2), None);
+        assert_eq!(c.cwnd(), 20_000);
+        assert_eq!(c.ssthresh(), usize::MAX);
     }
 
     #[test]

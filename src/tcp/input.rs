@@ -369,11 +369,14 @@ impl Tcb {
                 self.pending.add(Control::FastRetransmit);
             }
             None => {
-                self.loss.cc.on_ack_sample(ack, self.snd.nxt, delivered.rtt);
+                self.loss
+                    .cc
+                    .on_ack_sample(ack, self.snd.nxt, delivered.rtt, now);
                 self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
             }
         }
-        self.sndbuf_expand();
+        // The flight this ACK found: what is still out plus what it acked.
+        self.sndbuf_expand(self.flight_size() + acked);
         if self.snd.una == self.snd.max {
             self.loss.retransmitting = false;
             self.timers.stop(Timer::Retransmit);
@@ -545,15 +548,19 @@ impl Tcb {
         if first
             && matches!(self.state, State::SynReceived | State::Established)
             && !self.cfg.delayed_ack.is_zero()
+            && self.rcv.unacked == 0
+            && !self.pending.has(Control::Ack)
+            && !self.timers.is_armed(Timer::DelayedAck)
         {
             // The application is told of the close and usually closes
             // too: its FIN carries this ACK, one segment instead of two.
             // Delayed as Linux delays it (`tcp_fin` enters pingpong
             // mode); the timer sends it alone if the application waits.
-            if !self.timers.is_armed(Timer::DelayedAck) {
-                self.timers
-                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
-            }
+            // Only a lone FIN: a sender waits at least its delayed-ACK
+            // allowance before probing a single segment (RFC 8985 §7.2),
+            // but data still unacknowledged would be probed sooner.
+            self.timers
+                .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
         } else {
             self.pending.add(Control::Ack);
         }

@@ -147,6 +147,66 @@ fn send_buffer_grows_with_the_congestion_window() {
     assert!(tcb.send_buffer() > 64 * 1024 && tcb.send_buffer() <= 4 << 20);
 }
 
+/// A peer that stopped reading opens its window one small step per ACK:
+/// the flow is held back by that window, not by cwnd, so the send buffer
+/// keeps its size and the writer is let in only as far as ACKs free room
+/// (Linux grows cwnd, and with it `sk_sndbuf`, only while cwnd-limited).
+#[test]
+fn send_buffer_stays_put_while_the_peer_window_holds_the_flow_back() {
+    for congestion in [Algorithm::Cubic, Algorithm::NewReno] {
+        let mut tcb = auto_established(&Config {
+            congestion,
+            ..auto_cfg()
+        });
+        let data = vec![9u8; 1 << 20];
+        let mut acked = 0u32;
+        let mut sizes = Vec::new();
+        let mut written_after_full = 0;
+        let mut acked_after_full = 0;
+        for round in 0..200u64 {
+            let now = t(20 + 10 * round);
+            let mut written = 0;
+            while let Ok(n @ 1..) = tcb.send(&data) {
+                written += n;
+            }
+            // Round 6 on: the buffer was full at the end of the last
+            // round, so all the writer got is what the last ACKs freed.
+            if round >= 6 {
+                written_after_full += written;
+            }
+            let out = recv(&mut tcb, now);
+            let sent: u32 = out.iter().map(|s| s.payload.len() as u32).sum();
+            // Each segment ACKed: rounds 0–3 at full window (65535 << 7);
+            // then 11 << 7 = 1408 bytes, the reader took one segment's worth.
+            for s in &out {
+                acked += s.payload.len() as u32;
+                let mut ack = seg(r(0), l(acked), Flags::ACK, b"");
+                if round >= 4 {
+                    ack.h.window = 11;
+                }
+                send!(tcb, now + Duration::from_millis(5), ack);
+            }
+            if round >= 5 {
+                acked_after_full += sent as usize;
+                sizes.push(tcb.send_buffer());
+            }
+        }
+        assert!(
+            sizes[0] > 64 * 1024 && sizes[0] < 4 << 20,
+            "{congestion:?}: grew first: {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&s| s == sizes[0]),
+            "{congestion:?}: the buffer stays put under a small window: {:?}",
+            &sizes[..8]
+        );
+        assert!(
+            written_after_full <= acked_after_full,
+            "{congestion:?}: writes {written_after_full} beyond the {acked_after_full} bytes acked"
+        );
+    }
+}
+
 #[test]
 fn out_of_order_data_keeps_the_window_and_is_acked_at_once() {
     let c = Config {

@@ -358,3 +358,19 @@ fn established_peer_fin_is_acked_alone_when_the_application_waits() {
     send!(tcb, t(60), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
     assert_eq!(recv!(tcb, t(60)).h.ack, r(1));
 }
+
+#[test]
+fn established_fin_after_data_whose_ack_is_delayed_is_acked_at_once() {
+    // Data still unacknowledged when the FIN comes: the peer would probe
+    // it soon (RFC 8985 §7.2), so both are acknowledged at once.
+    let mut tcb = established_delaying_acks();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::PSH, b"abc"));
+    recv_nothing!(tcb, t(11));
+    send!(tcb, t(12), seg(r(3), l(0), Flags::ACK | Flags::FIN, b""));
+    let ack = recv!(tcb, t(12));
+    assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(4)));
+    // Data and FIN in one segment: the same.
+    let mut tcb = established_delaying_acks();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b"abc"));
+    assert_eq!(recv!(tcb, t(11)).h.ack, r(4));
+}
