@@ -29,20 +29,28 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready);
+        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready, true);
         if polled.activity {
             shared.notify_waiters();
             ready.signal();
         }
         shared.let_woken_run();
         // Packets still queued signal nobody, and a timer already due
-        // needs no sleep: poll on at once.
+        // needs no sleep: poll on at once. Otherwise sleep until the
+        // deadline this poll left (the driver's own timeout: the stack's
+        // timer is for the others, see `Pollers::driver_deadline`).
         let again = (polled.left_queued || polled.due).then_some(Duration::ZERO);
         woke = match again {
             None => super::task::standby(&shared),
             Some(_) => None,
         }
-        .unwrap_or_else(|| shared.poller.wait(Role::Driver, again.or(tick)));
+        .unwrap_or_else(|| {
+            let timeout = [again, tick, shared.driver_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            shared.poller.wait(Role::Driver, timeout)
+        });
         // Its own eventfd also means a leader returned with work left
         // (or the stack stops, which the loop checks first).
         woke.dev |= polled.left_queued || woke.own;

@@ -230,7 +230,7 @@ impl Shared {
             return (guard, Polled::default());
         }
         let mut ready = wake::Ready::default();
-        let polled = self.poll_locked(&mut guard, woke, &mut ready);
+        let polled = self.poll_locked(&mut guard, woke, &mut ready, false);
         if polled.activity {
             self.notify_followers();
             if !ready.is_empty() {
@@ -246,8 +246,15 @@ impl Shared {
     /// One poll of the interface by whoever woke for `woke` (the driver
     /// or a leader), under the lock: reads the device if it is readable,
     /// runs due timers, writes what is ready, gathers the tasks and
-    /// eventfds to signal into `ready`, and re-arms the timer.
-    fn poll_locked(&self, iface: &mut Interface, woke: Woke, ready: &mut wake::Ready) -> Polled {
+    /// eventfds to signal into `ready`, and re-arms the timer, or for the
+    /// driver thread (`driver`) sets the deadline it sleeps until.
+    fn poll_locked(
+        &self,
+        iface: &mut Interface,
+        woke: Woke,
+        ready: &mut wake::Ready,
+        driver: bool,
+    ) -> Polled {
         if woke.timer {
             self.poller.timer_fired();
         }
@@ -266,12 +273,18 @@ impl Shared {
         Polled {
             activity,
             left_queued: woke.dev && iface.rx_more(),
-            due: self.arm_timer(iface),
+            due: if driver {
+                let next = iface.poll_at().map(|t| t.total_micros());
+                self.poller.driver_deadline(self.now().total_micros(), next)
+            } else {
+                self.arm_timer(iface)
+            },
         }
     }
 
-    /// Arms the stack's timer for the interface's next deadline, if that
-    /// is earlier than the one armed (under the lock).
+    /// Arms the stack's timer for the interface's next deadline, if
+    /// neither the timer nor the driver's own timeout comes first (under
+    /// the lock).
     /// True if a timer is already due (see [`Pollers::arm`]).
     fn arm_timer(&self, iface: &Interface) -> bool {
         let next = iface.poll_at().map(|t| t.total_micros());
@@ -357,6 +370,12 @@ impl Shared {
         drop(self.lock());
         self.cond.notify_all();
         self.poller.wake_leader();
+    }
+
+    /// How long the driver thread may sleep: until the deadline its last
+    /// poll left (see [`Pollers::driver_deadline`]).
+    fn driver_timeout(&self) -> Option<Duration> {
+        self.poller.driver_timeout(self.now().total_micros())
     }
 
     /// Called by the driver between two polls: gives the threads it woke,

@@ -134,6 +134,10 @@ pub(super) struct Pollers {
     /// Stack time (µs) the timer is armed for, `u64::MAX` for none; read
     /// and written under the interface lock.
     armed: AtomicU64,
+    /// Stack time (µs) the driver thread sleeps until (its own timeout,
+    /// see [`driver_deadline`](Self::driver_deadline)), `u64::MAX` for
+    /// none; written by the driver under the interface lock.
+    driver_at: AtomicU64,
     /// An application thread holds the leader role; set and cleared
     /// under the interface lock.
     leader: AtomicBool,
@@ -157,6 +161,48 @@ fn epoll() -> io::Result<OwnedFd> {
     let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
     // SAFETY: fd is a fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `epoll_pwait2(2)`: a timeout to the nanosecond, with the thread's
+/// timer slack as `ppoll(2)` gives it (a pacing deadline tens of µs away
+/// must not be rounded up to a millisecond). Falls back to
+/// `epoll_wait(2)`, rounding up to whole milliseconds, on kernels before
+/// 5.11.
+fn epoll_wait(ep: &OwnedFd, events: &mut [libc::epoll_event; 4], timeout: Option<Duration>) -> i32 {
+    static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+    if !NO_PWAIT2.load(Ordering::Relaxed) {
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: ep is a live epoll fd; events is a live array of 4;
+        // ts_ptr is null or points to a live timespec; no signal mask.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                ep.as_raw_fd(),
+                events.as_mut_ptr(),
+                4,
+                ts_ptr,
+                std::ptr::null::<libc::sigset_t>(),
+                0,
+            )
+        };
+        if rc >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+            return i32::try_from(rc).unwrap_or(-1);
+        }
+        NO_PWAIT2.store(true, Ordering::Relaxed);
+    }
+    // Rounded up to whole milliseconds: a timeout never ends early.
+    let ms = timeout.map_or(-1, |t| {
+        let ms = t.as_micros().div_ceil(1000);
+        i32::try_from(ms).unwrap_or(i32::MAX)
+    });
+    // SAFETY: ep is a live epoll fd; events is a live array of 4.
+    unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 4, ms) }
 }
 
 fn add(ep: &OwnedFd, fd: RawFd, token: u64, exclusive: bool) -> io::Result<()> {
@@ -190,6 +236,7 @@ impl Pollers {
             driver_fd: Waker::new()?,
             poke_fd: poke,
             armed: AtomicU64::new(u64::MAX),
+            driver_at: AtomicU64::new(u64::MAX),
             leader: AtomicBool::new(false),
             has_device_fd: dev.is_some(),
             dev_fd: dev,
@@ -255,9 +302,14 @@ impl Pollers {
     }
 
     /// Arms the timer for `next` (stack µs; `None`: leave it, to fire
-    /// early once at most); `now` is the stack time. Call under the
-    /// interface lock, after a poll (everything due by `now` is done).
-    /// Re-armed whenever the deadline moves earlier, and when it moves
+    /// early once at most) after a poll by anyone but the driver thread (a
+    /// leader, a socket call sending itself, a runtime); `now` is the
+    /// stack time. Call under the interface lock, after a poll
+    /// (everything due by `now` is done). Nothing is armed while the
+    /// driver's own timeout ([`driver_deadline`](Self::driver_deadline))
+    /// comes first: the driver wakes by then and polls. Otherwise the
+    /// timer fires into whichever set is waiting, a sleeping leader's
+    /// first. Re-armed whenever the deadline moves earlier, and when it moves
     /// later from a near one: a timer left at a near deadline wakes a
     /// thread for nothing again and again (pacing, whose release time
     /// moves on with every burst, lost a third of the offload send rate
@@ -274,6 +326,10 @@ impl Pollers {
             return true;
         }
         let armed = self.armed.load(Ordering::SeqCst);
+        if armed == u64::MAX && next >= self.driver_at.load(Ordering::SeqCst) {
+            // The driver wakes by then anyway and polls: nothing to arm.
+            return false;
+        }
         if next == armed || (next > armed && armed > now.saturating_add(NEAR_US)) {
             return false;
         }
@@ -307,6 +363,27 @@ impl Pollers {
             return true;
         }
         false
+    }
+
+    /// The driver's poll left `next` (stack µs) as the interface's next
+    /// deadline at stack time `now`: the driver sleeps until then with a
+    /// timeout of its own ([`driver_timeout`](Self::driver_timeout))
+    /// rather than through the timer, which costs a `timerfd_settime`
+    /// per poll and a timerfd wake-up and read per pacing step; that cost
+    /// the offload send rate (tunstack → kernel, 1 GiB, BBR pacing) about
+    /// a third. Call under the interface lock. True if `next` is already
+    /// due (the driver polls again without sleeping).
+    pub(super) fn driver_deadline(&self, now: u64, next: Option<u64>) -> bool {
+        let next = next.unwrap_or(u64::MAX);
+        self.driver_at.store(next, Ordering::SeqCst);
+        next <= now
+    }
+
+    /// How long the driver may sleep from stack time `now`: until the
+    /// deadline its last poll left (`None`: none).
+    pub(super) fn driver_timeout(&self, now: u64) -> Option<Duration> {
+        let at = self.driver_at.load(Ordering::SeqCst);
+        (at != u64::MAX).then(|| Duration::from_micros(at.saturating_sub(now)))
     }
 
     /// The driver thread's sleep while an async runtime drives the device
@@ -375,14 +452,8 @@ impl Pollers {
             Role::Leader => &self.leader_ep,
             Role::Driver => &self.driver_ep,
         };
-        // Rounded up to whole milliseconds: a timeout never ends early.
-        let ms = timeout.map_or(-1, |t| {
-            let ms = t.as_micros().div_ceil(1000);
-            i32::try_from(ms).unwrap_or(i32::MAX)
-        });
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
-        // SAFETY: ep is a live epoll fd; events is a live array of 4.
-        let rc = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 4, ms) };
+        let rc = epoll_wait(ep, &mut events, timeout);
         let mut woke = Woke::default();
         if rc < 0 {
             let e = io::Error::last_os_error();

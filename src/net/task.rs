@@ -375,19 +375,32 @@ pub(super) fn standby(shared: &Shared) -> Option<Woke> {
         {
             return None;
         }
-        let woke = shared.poller.stand_by(shared.poller.dev_fd, None);
+        // Until the deadline the thread's own last poll left (see
+        // `Pollers::driver_deadline`).
+        let woke = shared
+            .poller
+            .stand_by(shared.poller.dev_fd, shared.driver_timeout());
         if woke.poke || woke.timer || woke.own {
             // The device is the runtime's.
             return Some(Woke { dev: false, ..woke });
         }
         if !woke.dev {
+            if deadline_passed(shared) {
+                // The thread's own deadline: poll, without the device.
+                return Some(Woke::default());
+            }
             continue; // interrupted
         }
         // The runtime reads the device; pokes and the timer still come
-        // first.
-        let woke = shared.poller.stand_by(None, Some(GRACE));
+        // first, and the thread's own deadline if it is sooner.
+        let start = std::time::Instant::now();
+        let grace = shared.driver_timeout().map_or(GRACE, |t| t.min(GRACE));
+        let woke = shared.poller.stand_by(None, Some(grace));
         if woke.poke || woke.timer || woke.own {
             return Some(woke);
+        }
+        if start.elapsed() < GRACE && deadline_passed(shared) {
+            return Some(Woke::default());
         }
         if d.beat.load(Ordering::SeqCst) == beat {
             // The runtime did not run: read the device ourselves until it
@@ -399,6 +412,11 @@ pub(super) fn standby(shared: &Shared) -> Option<Woke> {
             });
         }
     }
+}
+
+/// The deadline the driver thread's last poll left has come.
+fn deadline_passed(shared: &Shared) -> bool {
+    shared.driver_timeout().is_some_and(|t| t.is_zero())
 }
 
 /// The runtime side of [`Drive`]: a driver task holds it while it drives
@@ -485,7 +503,7 @@ impl Claim {
         };
         // Arms the stack's timer as any poll does: the standing-by thread
         // sleeps on it.
-        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready);
+        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready, false);
         if polled.activity {
             shared.notify_waiters();
             ready.signal();
