@@ -21,10 +21,14 @@
 //! event can fall between two owners, and an application thread that is
 //! busy elsewhere never delays a segment or a timer.
 //!
-//! Timers are one `timerfd`, armed (under the interface lock, by whoever
-//! last polled the interface) for the interface's next deadline, with the
-//! slack the kernel gives a `ppoll(2)` timeout; it fires into whichever
-//! set is waiting, like the device. A leader is woken for
+//! The driver sleeps until the deadline its own last poll left, as an
+//! `epoll_pwait2(2)` timeout. The others (a leader, a socket call sending
+//! itself, a runtime) arm one `timerfd` (under the interface lock) for a
+//! deadline earlier than that, with the slack the kernel gives a
+//! `ppoll(2)` timeout; it fires into whichever set is waiting, like the
+//! device. (The driver re-arming the `timerfd` after every poll cost bulk
+//! offload send a `timerfd_settime` per poll and a timer wake-up per
+//! pacing step.) A leader is woken for
 //! changes others made through its own eventfd (`leader`), the driver for
 //! stopping through its own (`driver`).
 
