@@ -495,3 +495,53 @@ impl Pollers {
         woke
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the timerfd has left to run, in µs (0: disarmed).
+    fn timer_left(p: &Pollers) -> u64 {
+        let mut cur = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        };
+        // SAFETY: a live timerfd and a live itimerspec.
+        let rc = unsafe { libc::timerfd_gettime(p.timer.as_raw_fd(), &mut cur) };
+        assert_eq!(rc, 0);
+        cur.it_value.tv_sec as u64 * 1_000_000 + cur.it_value.tv_nsec as u64 / 1000
+    }
+
+    #[test]
+    fn a_deadline_the_drivers_own_timeout_covers_arms_no_timer() {
+        let dev = Waker::new().unwrap();
+        let poke = Waker::new().unwrap();
+        let p = Pollers::new(Some(dev.fd()), poke.fd()).unwrap();
+        // The driver's poll left a deadline 10 ms away: it sleeps until then.
+        assert!(!p.driver_deadline(0, Some(10_000)));
+        assert_eq!(p.driver_timeout(0), Some(Duration::from_millis(10)));
+        assert_eq!(p.driver_timeout(4_000), Some(Duration::from_millis(6)));
+        // A leader's later deadline: the driver wakes first anyway.
+        assert!(!p.arm(0, Some(20_000)));
+        assert_eq!(timer_left(&p), 0, "nothing armed");
+        // An earlier one is armed, to fire into whichever set waits.
+        assert!(!p.arm(0, Some(3_000)));
+        let left = timer_left(&p);
+        assert!(
+            (2_000..=3_000 + TIMER_SLACK_US).contains(&left),
+            "{left} µs"
+        );
+        // Already due: polled at once, nothing armed.
+        assert!(p.arm(5_000, Some(5_000)));
+        assert!(p.driver_deadline(5_000, Some(4_000)));
+        // No deadline: the driver sleeps without a timeout.
+        assert!(!p.driver_deadline(5_000, None));
+        assert_eq!(p.driver_timeout(5_000), None);
+    }
+}
