@@ -15,7 +15,10 @@
 
 mod common;
 
-use common::{dnsmasq, netns, nginx, random_bytes, sha256, wait_for_listener, TempDir, KERNEL, US};
+use common::dns_proxy::{DnsProxy, Hold, A, AAAA};
+use common::{
+    dnsmasq, netns, nginx, random_bytes, sha256, wait_for_listener, TempDir, KERNEL, KERNEL6, US,
+};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -481,4 +484,82 @@ fn a_thousand_concurrent_connections_on_a_current_thread_runtime_echo_intact() {
         "the accept queue held every handshake: {counters:?}"
     );
     drop(kernel);
+}
+
+/// RFC 8305 §3 through `tunstack::tokio::TcpStream::connect`, with a DNS
+/// proxy in front of dnsmasq dropping one record type: `name` has
+/// 10.0.0.1 and fd00::1, and a kernel listener on `listen` accepts the
+/// connection. Returns the peer connected to, how long connect took and
+/// the query types the proxy saw by the time it returned.
+fn tokio_connect_with_one_answer_dropped(
+    tag: &str,
+    name: &str,
+    drop: u16,
+    listen: std::net::SocketAddr,
+) -> (std::net::SocketAddr, std::time::Duration, Vec<u16>) {
+    let stack = netns();
+    let dir = TempDir::new(tag);
+    let hosts = format!("10.0.0.1 {name}\nfd00::1 {name}\n");
+    let proxy = DnsProxy::start(&dir, &hosts, Hold::Drop(drop));
+    let server = std::net::TcpListener::bind(listen).expect("kernel listener");
+    tunstack::tokio::set_resolver(Resolver::new(
+        Hosts::default(),
+        vec![SocketAddrV4::new(KERNEL, 53).into()],
+    ));
+    let (peer, took) = current_thread().block_on(async {
+        let t0 = std::time::Instant::now();
+        let tcp = TcpStream::connect(&stack, (name, listen.port()))
+            .await
+            .expect("connect by name");
+        (tcp.peer_addr().unwrap(), t0.elapsed())
+    });
+    let seen = proxy.seen();
+    let (_, from) = server.accept().expect("the connection reached the kernel");
+    assert_eq!(
+        from.ip(),
+        peer_of(listen),
+        "accepted from tunstack's address"
+    );
+    (peer, took, seen)
+}
+
+/// tunstack's address in `to`'s family.
+fn peer_of(to: std::net::SocketAddr) -> std::net::IpAddr {
+    if to.is_ipv4() {
+        US.into()
+    } else {
+        common::US6.into()
+    }
+}
+
+#[test]
+fn tokio_connect_starts_ipv4_after_the_resolution_delay_when_aaaa_is_unanswered() {
+    // Both queries leave at once, AAAA first: the A answer alone starts
+    // IPv4 once the 50 ms resolution delay has passed. Asked in turn, the
+    // A query would only follow the AAAA query's retry, 2 s later.
+    let listen = std::net::SocketAddr::from((KERNEL, 8004));
+    let (peer, took, seen) =
+        tokio_connect_with_one_answer_dropped("async-dns-no-aaaa", "noaaaa.test", AAAA, listen);
+    assert_eq!(peer, listen, "IPv4 connected");
+    assert!(
+        took >= std::time::Duration::from_millis(50),
+        "IPv4 waited the resolution delay for AAAA: connected after {took:?}"
+    );
+    assert_eq!(seen, [AAAA, A], "both asked at once, AAAA first");
+}
+
+#[test]
+fn tokio_connect_starts_ipv6_on_the_aaaa_answer_without_waiting_for_a() {
+    // The A query is never answered: the AAAA answer starts IPv6 at once.
+    // Asked in turn, connect would return only once the A lookup had
+    // given up (after its retry, 2 s later, then 2 s more).
+    let listen = std::net::SocketAddr::from((KERNEL6, 8006));
+    let (peer, _, seen) =
+        tokio_connect_with_one_answer_dropped("async-dns-no-a", "noa.test", A, listen);
+    assert_eq!(peer, listen, "IPv6 connected");
+    assert_eq!(
+        seen,
+        [AAAA, A],
+        "both asked at once, AAAA first; A not yet retried"
+    );
 }

@@ -18,6 +18,8 @@
 
 #![allow(dead_code)]
 
+pub mod dns_proxy;
+
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -308,21 +310,27 @@ pub fn nginx_conf(dir: &Path, worker_connections: u32, http: &str) -> PathBuf {
 /// then. It binds the wildcard address, so it also answers on a tun0
 /// created later.
 pub fn dnsmasq(dir: &Path, hosts: &str) -> Daemon {
+    dnsmasq_with(dir, hosts, &["--port=53"])
+}
+
+/// dnsmasq answering from `hosts` only (written to `dir/hosts`), listening
+/// as `listen` says (`--port=…`, `--listen-address=…`); returns once it
+/// has written its pid file.
+pub fn dnsmasq_with(dir: &Path, hosts: &str, listen: &[&str]) -> Daemon {
     std::fs::write(dir.join("hosts"), hosts).expect("write dnsmasq hosts");
     let pid_file = dir.join("dnsmasq.pid");
-    let daemon = Daemon::spawn(
-        dir,
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &format!("--addn-hosts={}", dir.join("hosts").display()),
-            &format!("--pid-file={}", pid_file.display()),
-            "--user=root",
-            "--port=53",
-        ],
-    );
+    let addn_hosts = format!("--addn-hosts={}", dir.join("hosts").display());
+    let pid = format!("--pid-file={}", pid_file.display());
+    let mut args = vec![
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        &addn_hosts,
+        &pid,
+        "--user=root",
+    ];
+    args.extend_from_slice(listen);
+    let daemon = Daemon::spawn(dir, "dnsmasq", &args);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !pid_file.exists() {
         assert!(Instant::now() < deadline, "dnsmasq did not start");
