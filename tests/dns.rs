@@ -15,7 +15,6 @@ mod common;
 use common::dns_proxy::{DnsProxy, Hold, A, AAAA};
 use common::*;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::process::Command;
 use std::time::Duration;
 use tunstack::connector::Family;
 use tunstack::dns::{Hosts, Resolver, Source};
@@ -118,50 +117,17 @@ fn a_name_with_a_and_aaaa_gives_both_ipv6_first_and_families_filter() {
     );
 }
 
-fn tunstack(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
-
 #[test]
 fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
     enter_netns();
     let dir = TempDir::new("dns-get");
     std::fs::write(dir.path().join("index.html"), "dual stack\n").unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
     let _dns = dnsmasq(dir.path(), &hosts_file());
     // An IPv4-only server: whatever becomes of the IPv6 attempt (refused,
     // or no IPv6 at all), IPv4 must win.
-    let _web = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _web = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     std::thread::sleep(Duration::from_millis(300));
-    let get = |extra: &[&str]| {
-        let mut args = vec![
-            "get",
-            "-v",
-            "--dns",
-            "10.0.0.1",
-            "--hosts-file",
-            "/dev/null",
-        ];
-        args.extend_from_slice(extra);
-        args.push("http://dual.test:8000/index.html");
-        tunstack(&args)
-    };
+    let get = |extra: &[&str]| get_by_dns(extra, "http://dual.test:8000/index.html");
     let out = get(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -226,22 +192,8 @@ S(("::" if v6 else "0.0.0.0", 8000), h).serve_forever()
 }
 
 fn get_slow(extra: &[&str]) -> (Option<i32>, String, String) {
-    let mut args = vec![
-        "get",
-        "-v",
-        "--dns",
-        "10.0.0.1",
-        "--hosts-file",
-        "/dev/null",
-    ];
-    args.extend_from_slice(extra);
-    args.push("http://slow.test:8000/index.html");
-    let out = tunstack(&args);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = get_by_dns(extra, "http://slow.test:8000/index.html");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 /// The number right after `marker` in `text` (e.g. "after 53 ms").
