@@ -16,8 +16,10 @@
 mod common;
 
 use common::dns_proxy::{DnsProxy, Hold, A, AAAA};
+use common::pki::{make_ca, make_leaf, make_server_key};
 use common::{
-    dnsmasq, netns, nginx, random_bytes, sha256, wait_for_listener, TempDir, KERNEL, KERNEL6, US,
+    current_thread, dnsmasq, multi_thread, netns, nginx, random_bytes, sha256, wait_for_listener,
+    TempDir, KERNEL, KERNEL6, US,
 };
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -31,22 +33,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tunstack::dns::{Hosts, Resolver};
 use tunstack::tokio::{TcpListener, TcpStream};
 use tunstack::Stack;
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    // Built after the namespace is entered: its threads inherit it.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// GET `path` over one tunstack connection with hyper's client.
 async fn hyper_get(stack: &Stack, addr: &str, path: &str) -> (u16, Bytes) {
@@ -260,83 +246,12 @@ fn axum_on_a_tunstack_listener_serves_the_kernels_curl() {
     drop(rt);
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA (`ca.pem`) and a server certificate for `site.test` signed by it
 /// (`server.pem`, key `server.key`).
 fn make_pki(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/O=tunstack tests/CN=async ca",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req", "-new"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&[
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=site.test",
-    ]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:site.test\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
+    make_ca(dir, "ca");
+    make_server_key(dir);
+    make_leaf(dir, "server", "site.test", "ca", false);
 }
 
 #[test]

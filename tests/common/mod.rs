@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod dns_proxy;
+pub mod pki;
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
@@ -313,6 +314,24 @@ pub fn interrupt(child: &mut Child) -> (std::process::ExitStatus, String) {
         .read_to_string(&mut err)
         .expect("read stderr");
     (status, err)
+}
+
+/// A current-thread tokio runtime with time and I/O.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A tokio runtime of two worker threads with time and I/O. Build it after
+/// entering the test's namespace: its threads inherit it.
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// A child process killed when dropped.
