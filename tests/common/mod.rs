@@ -249,7 +249,10 @@ pub fn tunstack(args: &[&str]) -> Output {
 /// A command for the `tunstack` binary. Looked up at run time: test
 /// binaries built without the `cli` feature include this file too.
 pub fn tunstack_cmd() -> Command {
-    Command::new(option_env!("CARGO_BIN_EXE_tunstack").expect("the tunstack binary (feature cli)"))
+    let Some(bin) = option_env!("CARGO_BIN_EXE_tunstack") else {
+        panic!("no tunstack binary: this test needs the cli feature");
+    };
+    Command::new(bin)
 }
 
 /// A process's output as text (lossy UTF-8).
