@@ -359,21 +359,8 @@ impl StackConnector<'_> {
             }
             race.take_notes().iter().for_each(&mut *narrate);
         }
-        let Some(winner) = race.winner() else {
-            return Err(race.error());
-        };
-        for (i, s) in streams.iter().enumerate() {
-            if s.is_some() {
-                let _ = poll.deregister(Token(i));
-            }
-        }
-        let s = streams
-            .get_mut(winner)
-            .and_then(Option::take)
-            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
-        s.set_nonblocking(false)?;
         // The other attempts are dropped (closed) with `streams`.
-        Ok(s)
+        take_winner(&mut race, &mut streams, &poll)
     }
 }
 
@@ -447,6 +434,29 @@ fn on_attempt_event(
         }
         Ok(None) => {}
     }
+}
+
+/// The race's outcome: the winning stream, out of `poll` and blocking
+/// again, or the race's error.
+fn take_winner(
+    race: &mut Race,
+    streams: &mut [Option<TcpStream>],
+    poll: &Poll,
+) -> io::Result<TcpStream> {
+    let Some(winner) = race.winner() else {
+        return Err(race.error());
+    };
+    for (i, s) in streams.iter().enumerate() {
+        if s.is_some() {
+            let _ = poll.deregister(Token(i));
+        }
+    }
+    let s = streams
+        .get_mut(winner)
+        .and_then(Option::take)
+        .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
+    s.set_nonblocking(false)?;
+    Ok(s)
 }
 
 impl StackConnector<'_> {
@@ -527,22 +537,9 @@ impl StackConnector<'_> {
                 }
             }
         }
-        let Some(winner) = race.winner() else {
-            return Err(race.error());
-        };
-        for (i, s) in streams.iter().enumerate() {
-            if s.is_some() {
-                let _ = poll.deregister(Token(i));
-            }
-        }
-        let s = streams
-            .get_mut(winner)
-            .and_then(Option::take)
-            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
-        s.set_nonblocking(false)?;
         // The other attempts are dropped (closed) with `streams`; the
         // lookups still out are abandoned with the socket.
-        Ok(s)
+        take_winner(&mut race, &mut streams, &poll)
     }
 
     /// Which record types `host` is asked for (AAAA, A): the connector's
