@@ -16,16 +16,16 @@
 //! receiver saw EOF); the result is the aggregate goodput. The last line
 //! is `result: VALUE Gbit/s (...)`, which the script parses.
 
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown};
+#[path = "common/bench.rs"]
+mod bench;
+
+use bench::{bulk_send, sink, value, KERNEL, PORT, US};
+use std::io;
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
 use tunstack::device::TunConfig;
 use tunstack::net::Config;
-
-const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PORT: u16 = 5001;
 
 struct Args {
     test: String,
@@ -50,15 +50,14 @@ fn parse_args() -> Result<Args, String> {
         mib: 256,
         offload: false,
     };
-    while let Some(flag) = it.next() {
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = || format!("bad value for {flag}: {v}");
-        match flag.as_str() {
-            "--queues" => a.queues = v.parse().map_err(|_| bad())?,
-            "--conns" => a.conns = v.parse().map_err(|_| bad())?,
-            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
-            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
-            "--offload" => a.offload = v.parse::<u8>().map_err(|_| bad())? != 0,
+    for (flag, v) in bench::flags(it)? {
+        let f = flag.as_str();
+        match f {
+            "--queues" => a.queues = value(f, &v)?,
+            "--conns" => a.conns = value(f, &v)?,
+            "--mtu" => a.mtu = value(f, &v)?,
+            "--mib" => a.mib = value(f, &v)?,
+            "--offload" => a.offload = value::<u8>(f, &v)? != 0,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -69,39 +68,8 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() {
-    let a = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench_multiq: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&a) {
-        eprintln!("bench_multiq {}: {e}", a.test);
-        std::process::exit(1);
-    }
-}
-
-fn write_n(mut s: impl Write, bytes: u64) -> io::Result<()> {
-    let chunk = vec![0x5au8; 256 * 1024];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        s.write_all(&chunk[..n])?;
-        left -= n as u64;
-    }
-    s.flush()
-}
-
-fn read_all(mut s: impl Read) -> io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        match s.read(&mut buf)? {
-            0 => return Ok(n),
-            k => n += k as u64,
-        }
-    }
+    let a = bench::args_or_exit("bench_multiq", parse_args());
+    bench::exit_on_error(&format!("bench_multiq {}", a.test), run(&a));
 }
 
 fn run(a: &Args) -> io::Result<()> {
@@ -130,7 +98,7 @@ fn run(a: &Args) -> io::Result<()> {
                 for _ in 0..n {
                     let (s, _) = l.accept()?;
                     t.push(std::thread::spawn(move || -> io::Result<u64> {
-                        let got = read_all(&s)?;
+                        let got = sink(&s)?;
                         s.shutdown(Shutdown::Write)?;
                         Ok(got)
                     }));
@@ -145,9 +113,9 @@ fn run(a: &Args) -> io::Result<()> {
                     let stack = Arc::clone(&stack);
                     std::thread::spawn(move || -> io::Result<()> {
                         let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
-                        write_n(&s, bytes)?;
+                        bulk_send(&s, bytes)?;
                         s.shutdown(Shutdown::Write)?;
-                        read_all(&s).map(|_| ())
+                        sink(&s).map(|_| ())
                     })
                 })
                 .collect();
@@ -169,9 +137,9 @@ fn run(a: &Args) -> io::Result<()> {
                 for _ in 0..n {
                     let (s, _) = l.accept()?;
                     t.push(std::thread::spawn(move || -> io::Result<()> {
-                        write_n(&s, bytes)?;
+                        bulk_send(&s, bytes)?;
                         s.shutdown(Shutdown::Write)?;
-                        read_all(&s).map(|_| ())
+                        sink(&s).map(|_| ())
                     }));
                 }
                 t.into_iter()
@@ -183,7 +151,7 @@ fn run(a: &Args) -> io::Result<()> {
                     let stack = Arc::clone(&stack);
                     std::thread::spawn(move || -> io::Result<u64> {
                         let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
-                        let got = read_all(&s)?;
+                        let got = sink(&s)?;
                         s.shutdown(Shutdown::Write)?;
                         Ok(got)
                     })

@@ -24,20 +24,20 @@
 //! seen the kernel's FIN after all its bytes. The last line is
 //! `result: VALUE Gbit/s`, which the script parses.
 
+#[path = "common/bench.rs"]
+mod bench;
+
+use bench::{kernel_bulk_client, print_bulk, sink, value, KERNEL, PORT, US};
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::phy::{wait as phy_wait, Medium, TunTapInterface};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::io;
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tunstack::device::{Device, TunConfig, TunDevice};
-
-const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PORT: u16 = 5001;
 
 struct Args {
     test: String,
@@ -57,13 +57,12 @@ fn parse_args() -> Result<Args, String> {
         mib: 256,
         buf: 1 << 20,
     };
-    while let Some(flag) = it.next() {
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = || format!("bad value for {flag}: {v}");
-        match flag.as_str() {
-            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
-            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
-            "--buf" => a.buf = v.parse().map_err(|_| bad())?,
+    for (flag, v) in bench::flags(it)? {
+        let f = flag.as_str();
+        match f {
+            "--mtu" => a.mtu = value(f, &v)?,
+            "--mib" => a.mib = value(f, &v)?,
+            "--buf" => a.buf = value(f, &v)?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -71,17 +70,8 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() {
-    let a = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench_smoltcp: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&a) {
-        eprintln!("bench_smoltcp {}: {e}", a.test);
-        std::process::exit(1);
-    }
+    let a = bench::args_or_exit("bench_smoltcp", parse_args());
+    bench::exit_on_error(&format!("bench_smoltcp {}", a.test), run(&a));
 }
 
 /// smoltcp's interface, device and one TCP socket.
@@ -270,46 +260,4 @@ fn send(smol: &mut Smol, bytes: u64) -> io::Result<()> {
     }
     print_bulk("smoltcp → kernel", bytes, secs);
     Ok(())
-}
-
-/// Kernel bulk client, as `bench_tcp`'s: connect (retrying while the
-/// listener comes up), write, shut down writing, wait for EOF.
-fn kernel_bulk_client(to: SocketAddr, bytes: u64) -> io::Result<f64> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = loop {
-        match TcpStream::connect(to) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e),
-        }
-    };
-    let t0 = Instant::now();
-    let chunk = vec![0x5au8; 256 * 1024];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        s.write_all(&chunk[..n])?;
-        left -= n as u64;
-    }
-    s.shutdown(Shutdown::Write)?;
-    let mut b = [0u8; 1];
-    while s.read(&mut b)? > 0 {}
-    Ok(t0.elapsed().as_secs_f64())
-}
-
-/// Bulk server: reads to EOF; returns the byte count.
-fn sink(mut s: impl Read) -> io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0;
-    loop {
-        match s.read(&mut buf)? {
-            0 => return Ok(total),
-            n => total += n as u64,
-        }
-    }
-}
-
-fn print_bulk(what: &str, bytes: u64, secs: f64) {
-    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
-    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
 }

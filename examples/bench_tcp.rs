@@ -26,19 +26,18 @@
 //!
 //! The last line is `result: VALUE UNIT (...)`, which the script parses.
 
-use std::io::{self, Read, Write};
-use std::net::{
-    Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+#[path = "common/bench.rs"]
+mod bench;
+
+use bench::{
+    bulk_send, connect_retry, echo, kernel_bulk_client, need_addr, print_bulk, print_rate, rss_kib,
+    sink, value, KERNEL, KERNEL6, PORT, US, US6,
 };
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use tunstack::device::TunConfig;
 use tunstack::net::Config;
-
-const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-const US6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
-const PORT: u16 = 5001;
 
 struct Args {
     mode: String,
@@ -75,20 +74,19 @@ fn parse_args() -> Result<Args, String> {
         family: 4,
         addr: None,
     };
-    while let Some(flag) = it.next() {
-        let v = it.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = || format!("bad value for {flag}: {v}");
-        match flag.as_str() {
-            "--mtu" => a.mtu = v.parse().map_err(|_| bad())?,
-            "--mib" => a.mib = v.parse().map_err(|_| bad())?,
-            "--count" => a.count = v.parse().map_err(|_| bad())?,
-            "--conns" => a.conns = v.parse().map_err(|_| bad())?,
-            "--buf" => a.buf = v.parse().map_err(|_| bad())?,
+    for (flag, v) in bench::flags(it)? {
+        let f = flag.as_str();
+        match f {
+            "--mtu" => a.mtu = value(f, &v)?,
+            "--mib" => a.mib = value(f, &v)?,
+            "--count" => a.count = value(f, &v)?,
+            "--conns" => a.conns = value(f, &v)?,
+            "--buf" => a.buf = value(f, &v)?,
             "--offload" => a.offload = v == "1",
             "--family" => {
-                a.family = v.parse().map_err(|_| bad())?;
+                a.family = value(f, &v)?;
                 if a.family != 4 && a.family != 6 {
-                    return Err(bad());
+                    return Err(format!("bad value for {f}: {v}"));
                 }
             }
             "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
@@ -99,13 +97,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() {
-    let a = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench_tcp: {e}");
-            std::process::exit(2);
-        }
-    };
+    let a = bench::args_or_exit("bench_tcp", parse_args());
     let r = match a.mode.as_str() {
         "tun" => tun(&a),
         "kernel-server" => kernel_server(&a),
@@ -115,49 +107,10 @@ fn main() {
             format!("unknown mode {m}\n{USAGE}"),
         )),
     };
-    if let Err(e) = r {
-        eprintln!("bench_tcp {} {}: {e}", a.mode, a.test);
-        std::process::exit(1);
-    }
+    bench::exit_on_error(&format!("bench_tcp {} {}", a.mode, a.test), r);
 }
 
 // ---- the two ends of each test, over any stream -------------------------------
-
-/// Bulk client: writes `bytes`; the caller then shuts down writing and
-/// waits for the peer's EOF, so its clock covers every byte delivered.
-fn bulk_send(mut s: impl Write, bytes: u64) -> io::Result<()> {
-    let chunk = vec![0x5au8; 256 * 1024];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        s.write_all(&chunk[..n])?;
-        left -= n as u64;
-    }
-    s.flush()
-}
-
-/// Bulk server: reads to EOF; returns the byte count.
-fn sink(mut s: impl Read) -> io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0;
-    loop {
-        match s.read(&mut buf)? {
-            0 => return Ok(total),
-            n => total += n as u64,
-        }
-    }
-}
-
-/// Echo server: returns every byte until EOF.
-fn echo(mut s: impl Read + Write) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match s.read(&mut buf)? {
-            0 => return Ok(()),
-            n => s.write_all(&buf[..n])?,
-        }
-    }
-}
 
 /// Request/response client: `count` one-byte round trips after 100 for
 /// warm-up. Returns the seconds the counted ones took.
@@ -197,58 +150,10 @@ fn crr_client(to: SocketAddr, count: u64) -> io::Result<f64> {
     Ok(t0.elapsed().as_secs_f64())
 }
 
-/// Kernel bulk client: connect (retrying while the server starts), send.
-fn kernel_bulk_client(to: SocketAddr, bytes: u64) -> io::Result<f64> {
-    let s = connect_retry(to)?;
-    let t0 = Instant::now();
-    bulk_send(&s, bytes)?;
-    s.shutdown(Shutdown::Write)?;
-    let mut b = [0u8; 1];
-    while (&s).read(&mut b)? > 0 {}
-    Ok(t0.elapsed().as_secs_f64())
-}
-
-fn connect_retry(to: SocketAddr) -> io::Result<TcpStream> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match TcpStream::connect(to) {
-            Ok(s) => return Ok(s),
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn print_bulk(what: &str, bytes: u64, secs: f64) {
-    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
-    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
-}
-
-fn print_rate(what: &str, count: u64, secs: f64, unit: &str) {
-    println!("{what}: {count} in {secs:.3} s");
-    println!(
-        "result: {:.0} {unit} ({:.1} µs each)",
-        count as f64 / secs,
-        secs * 1e6 / count as f64
-    );
-}
-
 // ---- kernel against kernel (veth) ----------------------------------------------
 
-fn need_addr(a: &Args) -> io::Result<SocketAddr> {
-    a.addr.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "--bind / --to IP:PORT is required",
-        )
-    })
-}
-
 fn kernel_server(a: &Args) -> io::Result<()> {
-    let l = TcpListener::bind(need_addr(a)?)?;
+    let l = TcpListener::bind(need_addr(a.addr)?)?;
     loop {
         let (s, _) = l.accept()?;
         s.set_nodelay(true)?;
@@ -271,7 +176,7 @@ fn kernel_server(a: &Args) -> io::Result<()> {
 }
 
 fn kernel_client(a: &Args) -> io::Result<()> {
-    let to = need_addr(a)?;
+    let to = need_addr(a.addr)?;
     match a.test.as_str() {
         "send" => {
             let bytes = a.mib << 20;
@@ -465,13 +370,4 @@ fn print_conn_stats(s: &tunstack::TcpStream) {
     if let Ok(st) = s.tcp_stats() {
         println!("connection: {st:?}");
     }
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -17,16 +17,17 @@
 //! configuration as `bench_tcp` (1 MiB socket buffers, MTU 1500). The last
 //! line is `result: VALUE UNIT (...)`, which the script parses.
 
+#[path = "common/bench.rs"]
+mod bench;
+
+use bench::{cpu_secs, need_addr, print_bulk, value, KERNEL, PORT, US};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tunstack::device::TunConfig;
 use tunstack::net::Config;
 
-const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PORT: u16 = 5001;
 const CHUNK: usize = 64 * 1024;
 
 const USAGE: &str =
@@ -59,14 +60,13 @@ fn parse_args() -> Result<Args, String> {
         workers: 0,
         addr: None,
     };
-    while let Some(flag) = it.next() {
-        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |_| format!("bad value for {flag}: {v}");
-        match flag.as_str() {
-            "--mib" => a.mib = v.parse().map_err(bad)?,
-            "--count" => a.count = v.parse().map_err(bad)?,
-            "--conns" => a.conns = v.parse().map_err(bad)?,
-            "--workers" => a.workers = v.parse().map_err(bad)?,
+    for (flag, v) in bench::flags(it)? {
+        let f = flag.as_str();
+        match f {
+            "--mib" => a.mib = value(f, &v)?,
+            "--count" => a.count = value(f, &v)?,
+            "--conns" => a.conns = value(f, &v)?,
+            "--workers" => a.workers = value(f, &v)?,
             "--bind" | "--to" => a.addr = Some(v.parse().map_err(|_| format!("bad address {v}"))?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -92,24 +92,7 @@ fn main() {
             m => Err(io::Error::other(format!("unknown mode {m}\n{USAGE}"))),
         }
     });
-    if let Err(e) = r {
-        eprintln!("bench_tokio: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn print_bulk(what: &str, bytes: u64, secs: f64) {
-    println!("{what}: {} MiB in {secs:.3} s", bytes >> 20);
-    println!("result: {:.3} Gbit/s", bytes as f64 * 8.0 / secs / 1e9);
-}
-
-fn print_rate(count: u64, secs: f64) {
-    println!("round trips: {count} in {secs:.3} s");
-    println!(
-        "result: {:.0} trans/s ({:.1} µs each)",
-        count as f64 / secs,
-        secs * 1e6 / count as f64
-    );
+    bench::exit_on_error("bench_tokio", r);
 }
 
 /// Writes `bytes`, sends the FIN, waits for the peer's EOF: every byte
@@ -176,13 +159,8 @@ async fn sink<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(total)
 }
 
-fn need_addr(a: &Args) -> io::Result<SocketAddr> {
-    a.addr
-        .ok_or_else(|| io::Error::other("--bind / --to IP:PORT is required"))
-}
-
 async fn kernel_server(a: &Args) -> io::Result<()> {
-    let l = tokio::net::TcpListener::bind(need_addr(a)?).await?;
+    let l = tokio::net::TcpListener::bind(need_addr(a.addr)?).await?;
     loop {
         let (s, _) = l.accept().await?;
         s.set_nodelay(true)?;
@@ -211,7 +189,7 @@ async fn connect_retry(to: SocketAddr) -> io::Result<tokio::net::TcpStream> {
 }
 
 async fn kernel_client(a: &Args) -> io::Result<()> {
-    let to = need_addr(a)?;
+    let to = need_addr(a.addr)?;
     let s = connect_retry(to).await?;
     s.set_nodelay(true)?;
     match a.test.as_str() {
@@ -220,21 +198,10 @@ async fn kernel_client(a: &Args) -> io::Result<()> {
             a.mib << 20,
             bulk(s, a.mib << 20).await?,
         ),
-        "rr" => print_rate(a.count, rr(s, a.count).await?),
+        "rr" => bench::print_rate("round trips", a.count, rr(s, a.count).await?, "trans/s"),
         t => return Err(io::Error::other(format!("unknown test {t}"))),
     }
     Ok(())
-}
-
-/// CPU seconds this process has used (every thread).
-fn cpu_secs() -> f64 {
-    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the live rusage it is given.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
-    // SAFETY: zero-initialised, then filled by getrusage.
-    let u = unsafe { u.assume_init() };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
 }
 
 async fn tun(a: &Args) -> io::Result<()> {
@@ -302,7 +269,7 @@ async fn tun(a: &Args) -> io::Result<()> {
             s.set_nodelay(true)?;
             echo(s).await?;
             let secs = client.join().expect("kernel client")?;
-            print_rate(count, secs);
+            bench::print_rate("round trips", count, secs, "trans/s");
         }
         "idle" => {
             // N connections, each with a task parked in read: the process

@@ -355,37 +355,12 @@ impl StackConnector<'_> {
             poll.poll(&mut events, wait)?;
             let now = clock();
             for ev in events.iter() {
-                let i = ev.token().0;
-                let Some(s) = streams.get(i).and_then(Option::as_ref) else {
-                    continue;
-                };
-                match s.take_error() {
-                    Ok(Some(e)) | Err(e) => {
-                        race.on_result(i, Err(e), now);
-                    }
-                    Ok(None) if ev.is_writable() => {
-                        race.on_result(i, Ok(()), now);
-                    }
-                    Ok(None) => {}
-                }
+                on_attempt_event(&mut race, &streams, ev, now);
             }
             race.take_notes().iter().for_each(&mut *narrate);
         }
-        let Some(winner) = race.winner() else {
-            return Err(race.error());
-        };
-        for (i, s) in streams.iter().enumerate() {
-            if s.is_some() {
-                let _ = poll.deregister(Token(i));
-            }
-        }
-        let s = streams
-            .get_mut(winner)
-            .and_then(Option::take)
-            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
-        s.set_nonblocking(false)?;
         // The other attempts are dropped (closed) with `streams`.
-        Ok(s)
+        take_winner(&mut race, &mut streams, &poll)
     }
 }
 
@@ -400,9 +375,6 @@ impl StackConnector<'_> {
 // happens (bounded by the DNS timeout): while it runs, the other lookup
 // and the attempts wait. Large answers are rare enough, and the bound
 // short enough, that this keeps the loop simple.
-
-/// A lookup's outcome: the addresses and where they came from.
-type Answered = Result<(Vec<IpAddr>, Source), dns::ResolveError>;
 
 /// The poll token of the DNS socket (attempts use their index).
 const DNS: Token = Token(usize::MAX);
@@ -439,6 +411,52 @@ fn step_race(
         }
     }
     Ok(())
+}
+
+/// A readiness event of the attempt with the event's token: its outcome
+/// (an error, or connected once writable) goes to the race.
+fn on_attempt_event(
+    race: &mut Race,
+    streams: &[Option<TcpStream>],
+    ev: &crate::net::poll::Event,
+    now: crate::time::Instant,
+) {
+    let i = ev.token().0;
+    let Some(s) = streams.get(i).and_then(Option::as_ref) else {
+        return;
+    };
+    match s.take_error() {
+        Ok(Some(e)) | Err(e) => {
+            race.on_result(i, Err(e), now);
+        }
+        Ok(None) if ev.is_writable() => {
+            race.on_result(i, Ok(()), now);
+        }
+        Ok(None) => {}
+    }
+}
+
+/// The race's outcome: the winning stream, out of `poll` and blocking
+/// again, or the race's error.
+fn take_winner(
+    race: &mut Race,
+    streams: &mut [Option<TcpStream>],
+    poll: &Poll,
+) -> io::Result<TcpStream> {
+    let Some(winner) = race.winner() else {
+        return Err(race.error());
+    };
+    for (i, s) in streams.iter().enumerate() {
+        if s.is_some() {
+            let _ = poll.deregister(Token(i));
+        }
+    }
+    let s = streams
+        .get_mut(winner)
+        .and_then(Option::take)
+        .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
+    s.set_nonblocking(false)?;
+    Ok(s)
 }
 
 impl StackConnector<'_> {
@@ -514,39 +532,14 @@ impl StackConnector<'_> {
             for ev in events.iter() {
                 if ev.token() == DNS {
                     self.read_answers(&mut lookups, &mut next_id);
-                    continue;
-                }
-                let i = ev.token().0;
-                let Some(s) = streams.get(i).and_then(Option::as_ref) else {
-                    continue;
-                };
-                match s.take_error() {
-                    Ok(Some(e)) | Err(e) => {
-                        race.on_result(i, Err(e), now);
-                    }
-                    Ok(None) if ev.is_writable() => {
-                        race.on_result(i, Ok(()), now);
-                    }
-                    Ok(None) => {}
+                } else {
+                    on_attempt_event(&mut race, &streams, ev, now);
                 }
             }
         }
-        let Some(winner) = race.winner() else {
-            return Err(race.error());
-        };
-        for (i, s) in streams.iter().enumerate() {
-            if s.is_some() {
-                let _ = poll.deregister(Token(i));
-            }
-        }
-        let s = streams
-            .get_mut(winner)
-            .and_then(Option::take)
-            .ok_or_else(|| io::Error::other("the winning connection is gone"))?;
-        s.set_nonblocking(false)?;
         // The other attempts are dropped (closed) with `streams`; the
         // lookups still out are abandoned with the socket.
-        Ok(s)
+        take_winner(&mut race, &mut streams, &poll)
     }
 
     /// Which record types `host` is asked for (AAAA, A): the connector's
@@ -577,24 +570,13 @@ impl StackConnector<'_> {
         dns_timeout: Duration,
         on_answer: &mut dyn FnMut(bool, Answered),
     ) -> io::Result<Lookups> {
-        let types = [(aaaa, TYPE_AAAA), (a, TYPE_A)];
-        let mut list = Vec::new();
-        {
+        let list = {
             let mut r = self
                 .resolver
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let dns_timeout = crate::time::Duration::from_micros(
-                u64::try_from(dns_timeout.as_micros()).unwrap_or(u64::MAX),
-            );
-            for (_, qtype) in types.into_iter().filter(|(asked, _)| *asked) {
-                match r.resolve_local(host, qtype, resolver_now()) {
-                    Ok(Some(found)) => on_answer(qtype == TYPE_AAAA, Ok(found)),
-                    Ok(None) => list.push(Lookup::new(&r, host, qtype, dns_timeout)),
-                    Err(e) => on_answer(qtype == TYPE_AAAA, Err(e)),
-                }
-            }
-        }
+            plan_lookups(&mut r, host, aaaa, a, dns_timeout, on_answer)
+        };
         let sock = if list.is_empty() {
             None
         } else {
@@ -739,6 +721,37 @@ pub fn resolver_now() -> crate::time::Instant {
     crate::time::Instant::from_micros(
         u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
     )
+}
+
+/// A lookup's outcome: the addresses and where they came from.
+pub(crate) type Answered = Result<(Vec<IpAddr>, Source), dns::ResolveError>;
+
+/// The start of resolving `host` for AAAA (if `aaaa`) and A (if `a`):
+/// local answers (literal, pinned, cache, hosts) go straight to
+/// `on_answer` (true: AAAA); the rest become [`Lookup`]s, AAAA first, to
+/// run at once from one socket (RFC 8305 §3), each query waiting at most
+/// `dns_timeout`. Shared by the blocking connector and the tokio
+/// resolver, which differ only in how they wait.
+pub(crate) fn plan_lookups(
+    r: &mut Resolver,
+    host: &str,
+    aaaa: bool,
+    a: bool,
+    dns_timeout: Duration,
+    on_answer: &mut dyn FnMut(bool, Answered),
+) -> Vec<Lookup> {
+    let mut list = Vec::new();
+    for (_, qtype) in [(aaaa, TYPE_AAAA), (a, TYPE_A)]
+        .into_iter()
+        .filter(|(asked, _)| *asked)
+    {
+        match r.resolve_local(host, qtype, resolver_now()) {
+            Ok(Some(found)) => on_answer(qtype == TYPE_AAAA, Ok(found)),
+            Ok(None) => list.push(Lookup::new(r, host, qtype, dns_timeout)),
+            Err(e) => on_answer(qtype == TYPE_AAAA, Err(e)),
+        }
+    }
+    list
 }
 
 /// DNS over the stack's own UDP (one datagram out, one answer back), and

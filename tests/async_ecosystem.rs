@@ -15,7 +15,12 @@
 
 mod common;
 
-use common::{dnsmasq, netns, nginx, random_bytes, sha256, wait_for_listener, TempDir, KERNEL, US};
+use common::dns_proxy::{DnsProxy, Hold, A, AAAA};
+use common::pki::{make_ca, make_leaf, make_server_key};
+use common::{
+    current_thread, dnsmasq, multi_thread, netns, nginx, random_bytes, sha256, wait_for_listener,
+    TempDir, KERNEL, KERNEL6, US,
+};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -28,22 +33,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tunstack::dns::{Hosts, Resolver};
 use tunstack::tokio::{TcpListener, TcpStream};
 use tunstack::Stack;
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    // Built after the namespace is entered: its threads inherit it.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// GET `path` over one tunstack connection with hyper's client.
 async fn hyper_get(stack: &Stack, addr: &str, path: &str) -> (u16, Bytes) {
@@ -257,83 +246,12 @@ fn axum_on_a_tunstack_listener_serves_the_kernels_curl() {
     drop(rt);
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA (`ca.pem`) and a server certificate for `site.test` signed by it
 /// (`server.pem`, key `server.key`).
 fn make_pki(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/O=tunstack tests/CN=async ca",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req", "-new"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&[
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=site.test",
-    ]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:site.test\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
+    make_ca(dir, "ca");
+    make_server_key(dir);
+    make_leaf(dir, "server", "site.test", "ca", false);
 }
 
 #[test]
@@ -481,4 +399,82 @@ fn a_thousand_concurrent_connections_on_a_current_thread_runtime_echo_intact() {
         "the accept queue held every handshake: {counters:?}"
     );
     drop(kernel);
+}
+
+/// RFC 8305 §3 through `tunstack::tokio::TcpStream::connect`, with a DNS
+/// proxy in front of dnsmasq dropping one record type: `name` has
+/// 10.0.0.1 and fd00::1, and a kernel listener on `listen` accepts the
+/// connection. Returns the peer connected to, how long connect took and
+/// the query types the proxy saw by the time it returned.
+fn tokio_connect_with_one_answer_dropped(
+    tag: &str,
+    name: &str,
+    drop: u16,
+    listen: std::net::SocketAddr,
+) -> (std::net::SocketAddr, std::time::Duration, Vec<u16>) {
+    let stack = netns();
+    let dir = TempDir::new(tag);
+    let hosts = format!("10.0.0.1 {name}\nfd00::1 {name}\n");
+    let proxy = DnsProxy::start(&dir, &hosts, Hold::Drop(drop));
+    let server = std::net::TcpListener::bind(listen).expect("kernel listener");
+    tunstack::tokio::set_resolver(Resolver::new(
+        Hosts::default(),
+        vec![SocketAddrV4::new(KERNEL, 53).into()],
+    ));
+    let (peer, took) = current_thread().block_on(async {
+        let t0 = std::time::Instant::now();
+        let tcp = TcpStream::connect(&stack, (name, listen.port()))
+            .await
+            .expect("connect by name");
+        (tcp.peer_addr().unwrap(), t0.elapsed())
+    });
+    let seen = proxy.seen();
+    let (_, from) = server.accept().expect("the connection reached the kernel");
+    assert_eq!(
+        from.ip(),
+        peer_of(listen),
+        "accepted from tunstack's address"
+    );
+    (peer, took, seen)
+}
+
+/// tunstack's address in `to`'s family.
+fn peer_of(to: std::net::SocketAddr) -> std::net::IpAddr {
+    if to.is_ipv4() {
+        US.into()
+    } else {
+        common::US6.into()
+    }
+}
+
+#[test]
+fn tokio_connect_starts_ipv4_after_the_resolution_delay_when_aaaa_is_unanswered() {
+    // Both queries leave at once, AAAA first: the A answer alone starts
+    // IPv4 once the 50 ms resolution delay has passed. Asked in turn, the
+    // A query would only follow the AAAA query's retry, 2 s later.
+    let listen = std::net::SocketAddr::from((KERNEL, 8004));
+    let (peer, took, seen) =
+        tokio_connect_with_one_answer_dropped("async-dns-no-aaaa", "noaaaa.test", AAAA, listen);
+    assert_eq!(peer, listen, "IPv4 connected");
+    assert!(
+        took >= std::time::Duration::from_millis(50),
+        "IPv4 waited the resolution delay for AAAA: connected after {took:?}"
+    );
+    assert_eq!(seen, [AAAA, A], "both asked at once, AAAA first");
+}
+
+#[test]
+fn tokio_connect_starts_ipv6_on_the_aaaa_answer_without_waiting_for_a() {
+    // The A query is never answered: the AAAA answer starts IPv6 at once.
+    // Asked in turn, connect would return only once the A lookup had
+    // given up (after its retry, 2 s later, then 2 s more).
+    let listen = std::net::SocketAddr::from((KERNEL6, 8006));
+    let (peer, _, seen) =
+        tokio_connect_with_one_answer_dropped("async-dns-no-a", "noa.test", A, listen);
+    assert_eq!(peer, listen, "IPv6 connected");
+    assert_eq!(
+        seen,
+        [AAAA, A],
+        "both asked at once, AAAA first; A not yet retried"
+    );
 }

@@ -4,15 +4,7 @@
 mod common;
 
 use common::*;
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::Command;
-
-fn tunstack(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
+use std::net::Ipv4Addr;
 
 #[test]
 fn get_prints_the_page_and_exit_codes_follow_the_status() {
@@ -20,22 +12,8 @@ fn get_prints_the_page_and_exit_codes_follow_the_status() {
     let dir = TempDir::new("cli");
     let page = "<!doctype html><title>tunstack</title><p>hello through tun0</p>\n";
     std::fs::write(dir.path().join("index.html"), page).unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
     // 10.0.0.1 exists only once tunstack creates tun0, so bind to all.
-    let _server = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _server = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
 
     let out = tunstack(&["get", "http://10.0.0.1:8000/index.html"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -125,21 +103,7 @@ fn get_writes_a_clean_pcap_with_the_handshake_and_prints_stats() {
     enter_netns();
     let dir = TempDir::new("cli-pcap");
     std::fs::write(dir.path().join("index.html"), "<p>captured</p>\n").unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
-    let _server = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _server = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     let mut isns = Vec::new();
     for run_no in 0..2 {
         let pcap = dir.path().join(format!("run{run_no}.pcap"));
@@ -161,20 +125,7 @@ fn get_writes_a_clean_pcap_with_the_handshake_and_prints_stats() {
             "--stats shows buffers and windows over time: {stderr}"
         );
         // tshark validates checksums and reports nothing worse than notes.
-        let expert = run(
-            "tshark",
-            &[
-                "-r",
-                pcap.to_str().unwrap(),
-                "-o",
-                "ip.check_checksum:TRUE",
-                "-o",
-                "tcp.check_checksum:TRUE",
-                "-q",
-                "-z",
-                "expert",
-            ],
-        );
+        let expert = tshark_expert(&pcap);
         assert!(
             !expert.contains("Errors (") && !expert.contains("Warns ("),
             "{expert}"
@@ -204,21 +155,7 @@ fn pcapng_capture_explains_each_packet_we_send() {
     enter_netns();
     let dir = TempDir::new("cli-pcapng");
     std::fs::write(dir.path().join("index.html"), "<p>why</p>\n").unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
-    let _server = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _server = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     let pcap = dir.path().join("why.pcapng");
     let out = tunstack(&[
         "get",
@@ -273,33 +210,11 @@ fn get_resolves_a_name_through_dnsmasq_over_our_udp() {
     enter_netns();
     let dir = TempDir::new("cli-dns");
     std::fs::write(dir.path().join("index.html"), "fetched by name\n").unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
     // dnsmasq binds the wildcard address, so it answers on tun0 once it exists.
     let _dns = dnsmasq(dir.path(), "10.0.0.1 web.test\n");
-    let _web = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _web = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let out = tunstack(&[
-        "get",
-        "-v",
-        "--dns",
-        "10.0.0.1",
-        "--hosts-file",
-        "/dev/null",
-        "http://web.test:8000/index.html",
-    ]);
+    let out = get_by_dns(&[], "http://web.test:8000/index.html");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "fetched by name\n");
@@ -309,17 +224,10 @@ fn get_resolves_a_name_through_dnsmasq_over_our_udp() {
     );
     assert!(stderr.contains("> Host: web.test:8000"), "{stderr}");
     // --resolve skips DNS; an unknown name fails with exit 1.
-    let out = tunstack(&[
-        "get",
-        "-v",
-        "--resolve",
-        "other.test:10.0.0.1",
-        "--hosts-file",
-        "/dev/null",
-        "--dns",
-        "10.0.0.1",
+    let out = get_by_dns(
+        &["--resolve", "other.test:10.0.0.1"],
         "http://other.test:8000/index.html",
-    ]);
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(from the --resolve)"));
     let out = tunstack(&[

@@ -12,9 +12,9 @@
 
 mod common;
 
+use common::dns_proxy::{DnsProxy, Hold, A, AAAA};
 use common::*;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::process::Command;
 use std::time::Duration;
 use tunstack::connector::Family;
 use tunstack::dns::{Hosts, Resolver, Source};
@@ -117,50 +117,17 @@ fn a_name_with_a_and_aaaa_gives_both_ipv6_first_and_families_filter() {
     );
 }
 
-fn tunstack(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
-
 #[test]
 fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
     enter_netns();
     let dir = TempDir::new("dns-get");
     std::fs::write(dir.path().join("index.html"), "dual stack\n").unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
     let _dns = dnsmasq(dir.path(), &hosts_file());
     // An IPv4-only server: whatever becomes of the IPv6 attempt (refused,
     // or no IPv6 at all), IPv4 must win.
-    let _web = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _web = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     std::thread::sleep(Duration::from_millis(300));
-    let get = |extra: &[&str]| {
-        let mut args = vec![
-            "get",
-            "-v",
-            "--dns",
-            "10.0.0.1",
-            "--hosts-file",
-            "/dev/null",
-        ];
-        args.extend_from_slice(extra);
-        args.push("http://dual.test:8000/index.html");
-        tunstack(&args)
-    };
+    let get = |extra: &[&str]| get_by_dns(extra, "http://dual.test:8000/index.html");
     let out = get(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -196,115 +163,6 @@ fn get_reaches_a_dual_stack_name_over_ipv4_and_says_which_family_won() {
     assert!(!stderr.contains("Trying 10.0.0.1"), "{stderr}");
 }
 
-/// What the DNS proxy in front of dnsmasq does with answers of one type.
-#[derive(Clone, Copy)]
-enum Hold {
-    /// Holds answers to queries of this type for this long.
-    Delay(u16, Duration),
-    /// Never answers queries of this type.
-    Drop(u16),
-}
-
-/// A DNS proxy on the kernel's port 53 in front of dnsmasq (on
-/// 127.0.0.1:5353), holding back or dropping the answers of one record
-/// type, so a test controls which answer tunstack sees first. Records the
-/// query types in the order they arrived.
-struct DnsProxy {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<u16>>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    _dnsmasq: Daemon,
-}
-
-impl DnsProxy {
-    fn start(dir: &TempDir, hosts: &str, hold: Hold) -> DnsProxy {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::{Arc, Mutex};
-        std::fs::write(dir.path().join("hosts"), hosts).unwrap();
-        let pid = dir.path().join("dnsmasq.pid");
-        let dnsmasq = Daemon::spawn(
-            dir.path(),
-            "dnsmasq",
-            &[
-                "--keep-in-foreground",
-                "--no-resolv",
-                "--no-hosts",
-                &format!("--addn-hosts={}", dir.path().join("hosts").display()),
-                &format!("--pid-file={}", pid.display()),
-                "--user=root",
-                "--port=5353",
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-            ],
-        );
-        let until = std::time::Instant::now() + Duration::from_secs(20);
-        while !pid.exists() {
-            assert!(std::time::Instant::now() < until, "dnsmasq did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The wildcard: tun0 (with 10.0.0.1) appears only once `get` runs.
-        let sock = std::net::UdpSocket::bind("0.0.0.0:53").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok((n, client)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                let query = buf[..n].to_vec();
-                let qtype = query_type(&query);
-                seen2.lock().unwrap().push(qtype);
-                let reply = sock.try_clone().unwrap();
-                std::thread::spawn(move || {
-                    let wait = match hold {
-                        Hold::Drop(t) if t == qtype => return,
-                        Hold::Delay(t, d) if t == qtype => d,
-                        _ => Duration::ZERO,
-                    };
-                    let up = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-                    up.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    up.send_to(&query, "127.0.0.1:5353").unwrap();
-                    let mut b = [0u8; 4096];
-                    let Ok(m) = up.recv(&mut b) else { return };
-                    std::thread::sleep(wait);
-                    let _ = reply.send_to(&b[..m], client);
-                });
-            }
-        });
-        DnsProxy {
-            seen,
-            stop,
-            _dnsmasq: dnsmasq,
-        }
-    }
-
-    fn seen(&self) -> Vec<u16> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for DnsProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// The QTYPE of a query's first question (after the 12-byte header and
-/// the name's labels).
-fn query_type(q: &[u8]) -> u16 {
-    let mut at = 12;
-    while q[at] != 0 {
-        at += usize::from(q[at]) + 1;
-    }
-    u16::from_be_bytes([q[at + 1], q[at + 2]])
-}
-
-const AAAA: u16 = 28;
-const A: u16 = 1;
-
 /// Python's HTTP server on port 8000 of one family only (the other is
 /// refused), serving `dir`. It binds the wildcard of its family: tun0
 /// appears only once `get` runs.
@@ -334,22 +192,8 @@ S(("::" if v6 else "0.0.0.0", 8000), h).serve_forever()
 }
 
 fn get_slow(extra: &[&str]) -> (Option<i32>, String, String) {
-    let mut args = vec![
-        "get",
-        "-v",
-        "--dns",
-        "10.0.0.1",
-        "--hosts-file",
-        "/dev/null",
-    ];
-    args.extend_from_slice(extra);
-    args.push("http://slow.test:8000/index.html");
-    let out = tunstack(&args);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = get_by_dns(extra, "http://slow.test:8000/index.html");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 /// The number right after `marker` in `text` (e.g. "after 53 ms").

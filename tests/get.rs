@@ -8,19 +8,8 @@ mod common;
 use common::*;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn tunstack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// nginx on the wildcard address (10.0.0.1 exists only while a tunstack
 /// process holds tun0), serving `www` with SSI (chunked bodies) under

@@ -33,21 +33,7 @@ fn download_ten_mebibytes_from_python_http_server(f: Family) {
     let (stack, pcap) = netns_captured(&dir);
     let data = random_bytes(TEN_MIB, 42);
     std::fs::write(dir.path().join("blob.bin"), &data).unwrap();
-    let dirs = dir.path().to_str().unwrap().to_string();
-    let _server = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            &f.kernel().to_string(),
-            "--directory",
-            &dirs,
-        ],
-    );
-    wait_for_listener(f.kernel_at(8000));
+    let _server = http_server(dir.path(), f.kernel(), 8000);
     let base = f.kernel_url(8000);
     let (status, body) = fetch(&stack, &format!("{base}/blob.bin"));
     assert_eq!(status, 200);

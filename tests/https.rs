@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::pki::{make_ca, make_leaf, make_server_key};
 use common::*;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -38,16 +39,12 @@ fn tunstack(args: &[&str]) -> Output {
 }
 
 fn tunstack_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tunstack"));
+    let mut c = tunstack_cmd();
     c.args(args).env_remove("SSLKEYLOGFILE");
     for (k, v) in env {
         c.env(k, v);
     }
     c.output().expect("run tunstack")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn url(port: u16, path: &str) -> String {
@@ -59,150 +56,10 @@ struct Pki {
     ca: PathBuf,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        text(&out.stderr)
-    );
-}
-
-/// A CA named `name`: `NAME.pem`, `NAME.key`.
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "30",
-            "-subj",
-            &format!("/O=tunstack tests/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-/// `OUT.pem` for `host`, signed by `ca`, with the server key `server.key`;
-/// `expired` gives it a validity that ended in 2020.
-fn make_leaf(dir: &Path, out: &str, host: &str, ca: &str, expired: bool) {
-    std::fs::write(
-        dir.join(format!("{out}.ext")),
-        format!(
-            "subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        ),
-    )
-    .unwrap();
-    let csr = format!("{out}.csr");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "server.key",
-            "-subj",
-            &format!("/CN={host}"),
-            "-out",
-            &csr,
-        ],
-    );
-    let ext = format!("{out}.ext");
-    let pem = format!("{out}.pem");
-    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
-    if expired {
-        // `openssl x509` cannot date a certificate in the past; `openssl
-        // ca` can, with a throwaway database.
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("serial"), "1000\n").unwrap();
-        std::fs::write(
-            dir.join("ca.cnf"),
-            "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n\
-             serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n\
-             [p]\ncommonName = supplied\n",
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "ca",
-                "-batch",
-                "-config",
-                "ca.cnf",
-                "-cert",
-                &ca_pem,
-                "-keyfile",
-                &ca_key,
-                "-in",
-                &csr,
-                "-out",
-                &pem,
-                "-startdate",
-                "20200101000000Z",
-                "-enddate",
-                "20200201000000Z",
-                "-extfile",
-                &ext,
-                "-notext",
-            ],
-        );
-    } else {
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &ca_pem,
-                "-CAkey",
-                &ca_key,
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-extfile",
-                &ext,
-                "-out",
-                &pem,
-            ],
-        );
-    }
-}
-
 fn make_pki(dir: &Path) -> Pki {
     make_ca(dir, "ca");
     make_ca(dir, "other-ca");
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-out",
-            "server.key",
-        ],
-    );
+    make_server_key(dir);
     make_leaf(dir, "good", SITE, "ca", false);
     make_leaf(dir, "wrong-host", "wrong.test", "ca", false);
     make_leaf(dir, "expired", SITE, "ca", true);
@@ -557,12 +414,10 @@ fn library_client_speaks_https_with_a_custom_root_and_pools_by_scheme() {
     assert!(stack.shutdown(Duration::from_secs(5)));
 }
 
-#[test]
-fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
-    let lab = lab("https-keylog");
-    let pcap = lab.dir.path().join("tls.pcap");
-    let keylog = lab.dir.path().join("keys.log");
-    let out = tunstack_env(
+/// `get` of `/hello.txt` on `port`, captured to `pcap`, with the TLS
+/// secrets written to `keylog` (`SSLKEYLOGFILE`).
+fn get_logging_keys(lab: &Lab, port: u16, pcap: &Path, keylog: &Path) -> Output {
+    tunstack_env(
         &[
             "get",
             "--resolve",
@@ -571,10 +426,18 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
             lab.cacert(),
             "--pcap",
             pcap.to_str().unwrap(),
-            &url(GOOD, "/hello.txt"),
+            &url(port, "/hello.txt"),
         ],
-        &[("SSLKEYLOGFILE", &keylog)],
-    );
+        &[("SSLKEYLOGFILE", keylog)],
+    )
+}
+
+#[test]
+fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
+    let lab = lab("https-keylog");
+    let pcap = lab.dir.path().join("tls.pcap");
+    let keylog = lab.dir.path().join("keys.log");
+    let out = get_logging_keys(&lab, GOOD, &pcap, &keylog);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hello over tls\n");
     let keys = std::fs::read_to_string(&keylog).expect("key log written");
@@ -670,19 +533,7 @@ fn capture_and_sslkeylogfile_decrypt_our_get_in_tshark() {
     // TLS 1.2 (a key block from the master secret) decrypts too.
     let pcap12 = lab.dir.path().join("tls12.pcap");
     let keylog12 = lab.dir.path().join("keys12.log");
-    let out = tunstack_env(
-        &[
-            "get",
-            "--resolve",
-            RESOLVE,
-            "--cacert",
-            lab.cacert(),
-            "--pcap",
-            pcap12.to_str().unwrap(),
-            &url(TLS12_ONLY, "/hello.txt"),
-        ],
-        &[("SSLKEYLOGFILE", &keylog12)],
-    );
+    let out = get_logging_keys(&lab, TLS12_ONLY, &pcap12, &keylog12);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let decrypted = ladder_with_keys(pcap12.to_str().unwrap(), keylog12.to_str().unwrap());
     assert!(

@@ -31,25 +31,35 @@ fn connected(f: Family, a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
     (c, s)
 }
 
-/// Writes to `c` without blocking until both its send buffer and the
-/// peer's receive buffer are full (the peer is not reading); returns the
-/// bytes written.
+/// Writes to `c` without blocking until its send buffer is full and the
+/// peer advertises a zero window (the peer is not reading, so its receive
+/// buffer is full too); returns the bytes written.
+///
+/// Ends on that state rather than on writes staying blocked for a while:
+/// zero-window probes still carry a byte now and then into the last bytes
+/// of the peer's buffer (a sub-MSS remainder it did not advertise), which
+/// kept an idle timer re-arming for about a second.
 fn fill(c: &TcpStream) -> usize {
     c.set_nonblocking(true).unwrap();
     let chunk = [0x5au8; 16 * 1024];
     let mut total = 0;
-    let mut idle_since = Instant::now();
-    // WouldBlock only means the send buffer is full right now; the driver
-    // keeps moving data into the peer's window, so stop once writes have
-    // stayed blocked for a while.
-    while idle_since.elapsed() < Duration::from_millis(300) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
         match (&*c).write(&chunk) {
-            Ok(n) => {
-                total += n;
-                idle_since = Instant::now();
-            }
+            Ok(n) => total += n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
+                let info = c.info().unwrap();
+                if info.send_window == 0 && info.send_queue >= c.send_buffer_size().unwrap() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < give_up,
+                    "the window never closed: {} bytes written, window {}, queued {}",
+                    total,
+                    info.send_window,
+                    info.send_queue
+                );
+                std::thread::sleep(Duration::from_millis(1));
             }
             Err(e) => panic!("write failed: {e}"),
         }

@@ -7,17 +7,10 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-fn tunstack(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// `queue Q: … N segments in …` lines: N per queue.
 fn segments_in_per_queue(stderr: &str) -> Vec<u64> {
@@ -41,7 +34,7 @@ fn segments_in_per_queue(stderr: &str) -> Vec<u64> {
 #[test]
 fn serve_echo_on_two_queues_answers_many_kernel_clients() {
     enter_netns();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+    let mut child = tunstack_cmd()
         .args(["serve", "--echo", "--port", "7", "--queues", "2"])
         .stderr(Stdio::piped())
         .spawn()
@@ -51,34 +44,17 @@ fn serve_echo_on_two_queues_answers_many_kernel_clients() {
         .map(|i| {
             std::thread::spawn(move || {
                 let data = random_bytes(32 * 1024, 500 + i);
-                let mut s = std::net::TcpStream::connect((US, 7)).expect("connect");
+                let s = std::net::TcpStream::connect((US, 7)).expect("connect");
                 s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                let mut r = s.try_clone().unwrap();
-                let want = data.clone();
-                let w = std::thread::spawn(move || {
-                    s.write_all(&data).unwrap();
-                    s.shutdown(std::net::Shutdown::Write).unwrap();
-                });
-                let mut got = Vec::new();
-                r.read_to_end(&mut got).expect("read echo");
-                w.join().unwrap();
-                assert_eq!(sha256(&got), sha256(&want), "client {i}");
+                let got = echo_round_trip(s, data.clone());
+                assert_eq!(sha256(&got), sha256(&data), "client {i}");
             })
         })
         .collect();
     for c in clients {
         c.join().expect("client");
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     let per = segments_in_per_queue(&err);
     assert_eq!(per.len(), 2, "one line per queue: {err}");
@@ -94,21 +70,7 @@ fn get_on_two_queues_fetches_whole_and_lists_the_queues() {
     let dir = TempDir::new("mq-get");
     let body = random_bytes(4 << 20, 9);
     std::fs::write(dir.path().join("f.bin"), &body).unwrap();
-    let d = dir.path().to_str().unwrap().to_string();
-    let _server = Daemon::spawn(
-        dir.path(),
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "8000",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            &d,
-        ],
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+    let _server = http_server(dir.path(), Ipv4Addr::UNSPECIFIED.into(), 8000);
     let out_file = dir.path().join("out.bin");
     let t0 = Instant::now();
     let out = tunstack(&[

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{random_bytes, sha256, KERNEL, US};
+use common::{echo_round_trip, multi_thread, random_bytes, sha256, KERNEL, US};
 use std::io::{Read, Write};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,11 +32,7 @@ fn async_listener_and_connects_on_two_queues() {
             });
         }
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_thread();
     rt.block_on(async {
         let metrics = tokio::runtime::Handle::current().metrics();
         let tasks = metrics.num_alive_tasks();
@@ -57,17 +53,9 @@ fn async_listener_and_connects_on_two_queues() {
             .map(|i| {
                 std::thread::spawn(move || {
                     let data = random_bytes(32 * 1024, 900 + i);
-                    let mut s = std::net::TcpStream::connect((US, 7100)).unwrap();
-                    let mut r = s.try_clone().unwrap();
-                    let want = data.clone();
-                    let w = std::thread::spawn(move || {
-                        s.write_all(&data).unwrap();
-                        s.shutdown(std::net::Shutdown::Write).unwrap();
-                    });
-                    let mut got = Vec::new();
-                    r.read_to_end(&mut got).unwrap();
-                    w.join().unwrap();
-                    assert_eq!(sha256(&got), sha256(&want), "kernel client {i}");
+                    let s = std::net::TcpStream::connect((US, 7100)).unwrap();
+                    let got = echo_round_trip(s, data.clone());
+                    assert_eq!(sha256(&got), sha256(&data), "kernel client {i}");
                 })
             })
             .collect();

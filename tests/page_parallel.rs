@@ -14,19 +14,8 @@ use common::*;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
-use std::process::{Command, Output};
+
 use std::time::{Duration, Instant};
-
-fn tunstack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tunstack"))
-        .args(args)
-        .output()
-        .expect("run tunstack")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// The page and its 30 same-origin requisites: 4 stylesheets (one only
 /// reached through another's `@import`) referencing 7 images and a font

@@ -243,7 +243,7 @@ fn serve_binary_stops_gracefully_on_sigint() {
     enter_netns();
     let dir = TempDir::new("serve-bin");
     let www = site(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+    let mut child = tunstack_cmd()
         .args(["serve", "--port", "8081", "--dir", www.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -258,19 +258,10 @@ fn serve_binary_stops_gracefully_on_sigint() {
         assert!(Instant::now() < deadline, "server never came up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("stopped after"), "{err}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+    let bad = tunstack_cmd()
         .args(["serve", "--dir", "/does/not/exist"])
         .output()
         .unwrap();

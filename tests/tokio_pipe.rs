@@ -6,6 +6,9 @@
 //! users share them, timers fire, and the stacks' threads take over while
 //! the runtime's thread is blocked or after the runtime is dropped.
 
+mod common;
+
+use common::{current_thread, echo_round_trip, multi_thread, pipe_pair_with};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,24 +18,11 @@ use tunstack::net::Config;
 use tunstack::tokio::{TcpListener, TcpStream, UdpSocket};
 use tunstack::Stack;
 
+/// Two stacks over a pipe: A (10.0.0.2, fd00::2) and B (10.0.0.1,
+/// fd00::1).
 fn pair() -> (Arc<Stack>, Arc<Stack>) {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let mk = |d, addr| {
-        Arc::new(
-            Stack::new(
-                d,
-                Config {
-                    addr,
-                    ..Config::default()
-                },
-            )
-            .unwrap(),
-        )
-    };
-    (
-        mk(da, Ipv4Addr::new(10, 0, 0, 2)),
-        mk(db, Ipv4Addr::new(10, 0, 0, 1)),
-    )
+    let (a, b) = pipe_pair_with(|_| {});
+    (Arc::new(a), Arc::new(b))
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
@@ -74,22 +64,13 @@ async fn echo_4mib(a: Arc<Stack>, b: Arc<Stack>) {
 #[test]
 fn echo_on_the_current_thread_runtime() {
     let (a, b) = pair();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(echo_4mib(a, b));
+    current_thread().block_on(echo_4mib(a, b));
 }
 
 #[test]
 fn echo_on_the_multi_thread_runtime() {
     let (a, b) = pair();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(echo_4mib(a, b));
+    multi_thread().block_on(echo_4mib(a, b));
 }
 
 #[tokio::test]
@@ -170,10 +151,7 @@ async fn udp_send_to_recv_from_and_connected() {
 #[test]
 fn stopping_the_stack_fails_pending_operations() {
     let (a, b) = pair();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     rt.block_on(async move {
         let l = TcpListener::bind(&b, "0.0.0.0:11").await.unwrap();
         let mut c = TcpStream::connect(&a, "10.0.0.1:11").await.unwrap();
@@ -191,28 +169,6 @@ fn stopping_the_stack_fails_pending_operations() {
             .unwrap();
         assert!(r.is_err(), "a read on a stopped stack must fail, got {r:?}");
     });
-}
-
-/// Two stacks with distinct IPv6 addresses (fd00::2 dials, fd00::1 serves).
-fn pair6() -> (Arc<Stack>, Arc<Stack>) {
-    let (da, db) = PipeDevice::pair(1500).unwrap();
-    let mk = |d, addr, addr6| {
-        Arc::new(
-            Stack::new(
-                d,
-                Config {
-                    addr,
-                    addr6,
-                    ..Config::default()
-                },
-            )
-            .unwrap(),
-        )
-    };
-    (
-        mk(da, Ipv4Addr::new(10, 0, 0, 2), "fd00::2".parse().unwrap()),
-        mk(db, Ipv4Addr::new(10, 0, 0, 1), "fd00::1".parse().unwrap()),
-    )
 }
 
 /// The names the dual-stack tests use, pinned (the resolver is the
@@ -233,51 +189,47 @@ fn pinned() -> tunstack::dns::Resolver {
 /// IPv6 datagrams both ways on a `[::]` socket.
 #[test]
 fn a_dual_stack_name_connects_over_ipv6_and_udp_speaks_ipv6() {
-    let (a, b) = pair6();
+    let (a, b) = pair();
     tunstack::tokio::set_resolver(pinned());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async move {
-            let ips = tunstack::tokio::lookup_host(&a, "dual.pipe").await.unwrap();
-            let want: Vec<std::net::IpAddr> = vec![
-                "fd00::1".parse().unwrap(),
-                Ipv4Addr::new(10, 0, 0, 1).into(),
-            ];
-            assert_eq!(ips, want);
-            let l = TcpListener::bind(&b, "[::]:9").await.unwrap();
-            let server = tokio::spawn(async move {
-                let (mut s, peer) = l.accept().await.unwrap();
-                let mut buf = [0u8; 5];
-                s.read_exact(&mut buf).await.unwrap();
-                s.write_all(&buf).await.unwrap();
-                s.shutdown().await.unwrap();
-                peer
-            });
-            let mut c = TcpStream::connect(&a, "dual.pipe:9").await.unwrap();
-            assert_eq!(c.peer_addr().unwrap().to_string(), "[fd00::1]:9");
-            c.write_all(b"hello").await.unwrap();
-            let mut back = Vec::new();
-            c.read_to_end(&mut back).await.unwrap();
-            assert_eq!(back, b"hello");
-            let peer = server.await.unwrap();
-            assert_eq!(peer.ip().to_string(), "fd00::2");
-
-            let ub = UdpSocket::bind(&b, "[::]:53").await.unwrap();
-            let ua = UdpSocket::bind(&a, "[::]:0").await.unwrap();
-            ua.send_to(b"ping", "[fd00::1]:53").await.unwrap();
-            let mut buf = [0u8; 16];
-            let (n, from) = ub.recv_from(&mut buf).await.unwrap();
-            assert_eq!(
-                (&buf[..n], from.ip().to_string()),
-                (&b"ping"[..], "fd00::2".into())
-            );
-            ub.send_to(b"pong", from).await.unwrap();
-            let (n, from) = ua.recv_from(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"pong");
-            assert_eq!(from.to_string(), "[fd00::1]:53");
+    current_thread().block_on(async move {
+        let ips = tunstack::tokio::lookup_host(&a, "dual.pipe").await.unwrap();
+        let want: Vec<std::net::IpAddr> = vec![
+            "fd00::1".parse().unwrap(),
+            Ipv4Addr::new(10, 0, 0, 1).into(),
+        ];
+        assert_eq!(ips, want);
+        let l = TcpListener::bind(&b, "[::]:9").await.unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, peer) = l.accept().await.unwrap();
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            s.shutdown().await.unwrap();
+            peer
         });
+        let mut c = TcpStream::connect(&a, "dual.pipe:9").await.unwrap();
+        assert_eq!(c.peer_addr().unwrap().to_string(), "[fd00::1]:9");
+        c.write_all(b"hello").await.unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"hello");
+        let peer = server.await.unwrap();
+        assert_eq!(peer.ip().to_string(), "fd00::2");
+
+        let ub = UdpSocket::bind(&b, "[::]:53").await.unwrap();
+        let ua = UdpSocket::bind(&a, "[::]:0").await.unwrap();
+        ua.send_to(b"ping", "[fd00::1]:53").await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = ub.recv_from(&mut buf).await.unwrap();
+        assert_eq!(
+            (&buf[..n], from.ip().to_string()),
+            (&b"ping"[..], "fd00::2".into())
+        );
+        ub.send_to(b"pong", from).await.unwrap();
+        let (n, from) = ua.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert_eq!(from.to_string(), "[fd00::1]:53");
+    });
 }
 
 /// Happy Eyeballs (RFC 8305): the IPv6 address goes nowhere, so IPv4
@@ -285,34 +237,23 @@ fn a_dual_stack_name_connects_over_ipv6_and_udp_speaks_ipv6() {
 /// wins.
 #[test]
 fn connect_falls_back_to_ipv4_when_ipv6_goes_nowhere() {
-    let (a, b) = pair6();
+    let (a, b) = pair();
     tunstack::tokio::set_resolver(pinned());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async move {
-            let l = TcpListener::bind(&b, "0.0.0.0:10").await.unwrap();
-            let server = tokio::spawn(async move {
-                let (mut s, peer) = l.accept().await.unwrap();
-                s.write_all(b"v4").await.unwrap();
-                s.shutdown().await.unwrap();
-                peer
-            });
-            let mut c = TcpStream::connect(&a, "v6dead.pipe:10").await.unwrap();
-            assert_eq!(c.peer_addr().unwrap().to_string(), "10.0.0.1:10");
-            let mut got = Vec::new();
-            c.read_to_end(&mut got).await.unwrap();
-            assert_eq!(got, b"v4");
-            assert_eq!(server.await.unwrap().ip().to_string(), "10.0.0.2");
+    current_thread().block_on(async move {
+        let l = TcpListener::bind(&b, "0.0.0.0:10").await.unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, peer) = l.accept().await.unwrap();
+            s.write_all(b"v4").await.unwrap();
+            s.shutdown().await.unwrap();
+            peer
         });
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+        let mut c = TcpStream::connect(&a, "v6dead.pipe:10").await.unwrap();
+        assert_eq!(c.peer_addr().unwrap().to_string(), "10.0.0.1:10");
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"v4");
+        assert_eq!(server.await.unwrap().ip().to_string(), "10.0.0.2");
+    });
 }
 
 /// A blocking-API echo of `n` bytes from `a` to a blocking server on
@@ -330,17 +271,8 @@ fn blocking_echo(a: &Arc<Stack>, b: &Arc<Stack>, port: u16, n: usize) -> Vec<u8>
             }
         }
     });
-    let mut c = tunstack::net::TcpStream::connect(a, ("10.0.0.1", port)).unwrap();
-    let data = pattern(n, 5);
-    let mut w = c.try_clone().unwrap();
-    let sent = data.clone();
-    let writer = std::thread::spawn(move || {
-        w.write_all(&sent).unwrap();
-        w.shutdown(std::net::Shutdown::Write).unwrap();
-    });
-    let mut back = Vec::new();
-    c.read_to_end(&mut back).unwrap();
-    writer.join().unwrap();
+    let c = tunstack::net::TcpStream::connect(a, ("10.0.0.1", port)).unwrap();
+    let back = echo_round_trip(c, pattern(n, 5));
     server.join().unwrap();
     back
 }
@@ -415,11 +347,7 @@ fn after_the_runtime_is_dropped_the_stack_runs_on_and_another_runtime_drives_it(
     // The runtime is gone with its driver tasks: the threads drive.
     let back = blocking_echo(&a, &b, 40, 256 * 1024);
     assert!(back == pattern(256 * 1024, 5), "blocking echo differs");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_thread();
     rt.block_on(async {
         let metrics = tokio::runtime::Handle::current().metrics();
         let before = metrics.num_alive_tasks();

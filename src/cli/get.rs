@@ -511,21 +511,33 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
     Url::parse(&full).map_err(|e| failure(exit::for_http(&e), format!("bad URL {s:?}: {e}")))
 }
 
+/// `get`'s arguments alone as a command line, for the tests here and in
+/// `session`.
+#[cfg(test)]
+#[derive(clap::Parser)]
+struct GetCli {
+    #[command(flatten)]
+    a: GetArgs,
+}
+
+#[cfg(test)]
+impl GetCli {
+    /// The arguments of `get URL EXTRA…`.
+    fn args(url: &str, extra: &[&str]) -> GetArgs {
+        use clap::Parser;
+        let mut v = vec!["t", url];
+        v.extend_from_slice(extra);
+        GetCli::try_parse_from(v).unwrap().a
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
 
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: GetArgs,
-    }
-
     fn args(extra: &[&str]) -> GetArgs {
-        let mut v = vec!["t", "http://h/x/file.bin?q=1"];
-        v.extend_from_slice(extra);
-        T::try_parse_from(v).unwrap().a
+        GetCli::args("http://h/x/file.bin?q=1", extra)
     }
 
     fn req(extra: &[&str]) -> Request {
@@ -636,7 +648,7 @@ mod tests {
         let bad = |extra: &[&str]| {
             let mut v = vec!["t", "http://h/"];
             v.extend_from_slice(extra);
-            T::try_parse_from(v).is_err()
+            GetCli::try_parse_from(v).is_err()
         };
         assert!(bad(&["--parallel", "0"]));
         assert!(bad(&["--parallel", "65"]));

@@ -257,40 +257,49 @@ where
 }
 
 pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
-    if !(1..=30).contains(&n.prefix) {
-        return Err(usage(format!("--prefix {} is outside 1..=30", n.prefix)));
-    }
+    subnet("", n.addr, n.gateway, n.prefix, 30, |a| {
+        u128::from(u32::from(a)) << 96
+    })?;
     if !(576..=65535).contains(&n.mtu) {
         return Err(usage(format!("--mtu {} is outside 576..=65535", n.mtu)));
     }
-    let mask = u32::MAX << (32 - u32::from(n.prefix));
-    if u32::from(n.addr) & mask != u32::from(n.gateway) & mask {
-        return Err(usage(format!(
-            "--addr {} is not in {}/{}",
-            n.addr, n.gateway, n.prefix
-        )));
-    }
-    if n.addr == n.gateway {
-        return Err(usage("--addr and --gateway must differ"));
-    }
-    if !(1..=126).contains(&n.prefix6) {
-        return Err(usage(format!("--prefix6 {} is outside 1..=126", n.prefix6)));
-    }
-    let mask6 = u128::MAX << (128 - u32::from(n.prefix6));
-    if u128::from(n.addr6) & mask6 != u128::from(n.gateway6) & mask6 {
-        return Err(usage(format!(
-            "--addr6 {} is not in {}/{}",
-            n.addr6, n.gateway6, n.prefix6
-        )));
-    }
-    if n.addr6 == n.gateway6 {
-        return Err(usage("--addr6 and --gateway6 must differ"));
-    }
+    subnet("6", n.addr6, n.gateway6, n.prefix6, 126, u128::from)?;
     if !(1..=crate::net::MAX_QUEUES).contains(&n.queues) {
         return Err(usage(format!(
             "--queues {} is outside 1..={}",
             n.queues,
             crate::net::MAX_QUEUES
+        )));
+    }
+    Ok(())
+}
+
+/// `--addrSUFFIX`, `--gatewaySUFFIX` and `--prefixSUFFIX` (IPv4 with an
+/// empty suffix, IPv6 with "6"): a prefix within `1..=max_prefix`, both
+/// addresses in that subnet, and different. `bits` is the address as the
+/// top bits of a 128-bit number.
+fn subnet<A: std::fmt::Display + PartialEq + Copy>(
+    suffix: &str,
+    addr: A,
+    gateway: A,
+    prefix: u8,
+    max_prefix: u8,
+    bits: impl Fn(A) -> u128,
+) -> Result<(), Failure> {
+    if !(1..=max_prefix).contains(&prefix) {
+        return Err(usage(format!(
+            "--prefix{suffix} {prefix} is outside 1..={max_prefix}"
+        )));
+    }
+    let mask = u128::MAX << (128 - u32::from(prefix));
+    if bits(addr) & mask != bits(gateway) & mask {
+        return Err(usage(format!(
+            "--addr{suffix} {addr} is not in {gateway}/{prefix}"
+        )));
+    }
+    if addr == gateway {
+        return Err(usage(format!(
+            "--addr{suffix} and --gateway{suffix} must differ"
         )));
     }
     Ok(())
@@ -542,6 +551,49 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The subnet check reads the same for both families: IPv4 shifted
+    /// to the top of the 128-bit number lines up with IPv6.
+    #[test]
+    fn subnet_checks_prefix_membership_and_distinctness_for_both_families() {
+        let v4 = |a: Ipv4Addr| u128::from(u32::from(a)) << 96;
+        let ip4 = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let ip6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        let msg = |r: Result<(), Failure>| r.err().map(|f| f.message);
+        assert_eq!(
+            msg(subnet("", ip4("10.0.0.2"), ip4("10.0.0.1"), 24, 30, v4)),
+            None
+        );
+        assert_eq!(
+            msg(subnet("", ip4("10.0.1.2"), ip4("10.0.0.1"), 24, 30, v4)).as_deref(),
+            Some("--addr 10.0.1.2 is not in 10.0.0.1/24")
+        );
+        assert_eq!(
+            msg(subnet("", ip4("10.0.1.2"), ip4("10.0.0.1"), 16, 30, v4)),
+            None
+        );
+        assert_eq!(
+            msg(subnet("", ip4("10.0.0.2"), ip4("10.0.0.1"), 31, 30, v4)).as_deref(),
+            Some("--prefix 31 is outside 1..=30")
+        );
+        let v6 = u128::from;
+        assert_eq!(
+            msg(subnet("6", ip6("fd00::2"), ip6("fd00::1"), 64, 126, v6)),
+            None
+        );
+        assert_eq!(
+            msg(subnet("6", ip6("fd01::2"), ip6("fd00::1"), 64, 126, v6)).as_deref(),
+            Some("--addr6 fd01::2 is not in fd00::1/64")
+        );
+        assert_eq!(
+            msg(subnet("6", ip6("fd00::1"), ip6("fd00::1"), 64, 126, v6)).as_deref(),
+            Some("--addr6 and --gateway6 must differ")
+        );
+        assert_eq!(
+            msg(subnet("6", ip6("fd00::2"), ip6("fd00::1"), 127, 126, v6)).as_deref(),
+            Some("--prefix6 127 is outside 1..=126")
+        );
+    }
 
     #[test]
     fn usage_errors_exit_2_without_touching_the_network() {

@@ -6,14 +6,17 @@
 // purpose, so no other crate can implement it.
 #![allow(private_interfaces)]
 
-use crate::connector::{resolver_now, system_resolver, DNS_TIMEOUT};
-use crate::dns::{Answer, ResolveError, Resolver, TYPE_A, TYPE_AAAA};
+use crate::connector::{plan_lookups, resolver_now, system_resolver, Answered, DNS_TIMEOUT};
+use crate::dns::{Action, Lookup, ResolveError, Resolver, TYPE_AAAA};
 use crate::net::{self, Shared, UdpSocket};
 use crate::Stack;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
 
 /// What an address argument stands for.
 #[derive(Debug)]
@@ -108,6 +111,11 @@ impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
     }
 }
 
+/// What `addr` stands for, without resolving a host name yet.
+pub(crate) fn addrs_of(addr: &impl ToSocketAddrs) -> io::Result<Addrs> {
+    addr.addrs()
+}
+
 /// The addresses `addr` stands for, resolving a host name over the stack
 /// behind `shared`.
 pub(crate) async fn resolve(
@@ -145,8 +153,10 @@ pub fn set_resolver(r: Resolver) {
 /// name, the cache, the hosts table, then DNS queries over `stack` (each
 /// server tried in turn, each query given [`DNS_TIMEOUT`]; an answer that
 /// comes back truncated is asked again over the stack's TCP, RFC 7766 §5).
-/// IPv6 addresses (AAAA) come first, then IPv4 (A), the order RFC 8305 §3
-/// asks connections to be tried in.
+/// The AAAA and A queries leave together from one socket (RFC 8305 §3);
+/// this returns once both have an outcome. IPv6 addresses (AAAA) come
+/// first, then IPv4 (A), the order RFC 8305 §3 asks connections to be
+/// tried in.
 ///
 /// # Errors
 /// `NotFound` with the resolver's reason (no such name, no server, no
@@ -159,120 +169,208 @@ fn not_found(e: ResolveError) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, e.to_string())
 }
 
+/// Both families at once (RFC 8305 §3), returning once both have an
+/// outcome: AAAA addresses first, then A.
 async fn lookup(shared: &Arc<Shared>, host: &str) -> io::Result<Vec<IpAddr>> {
+    // Outcomes by family: [AAAA, A].
+    let mut found: [Option<Answered>; 2] = [None, None];
+    let mut record = |v6: bool, r: Answered| {
+        if let Some(slot) = found.get_mut(usize::from(!v6)) {
+            *slot = Some(r);
+        }
+    };
+    let mut lookups = Lookups::start(shared, host, &mut record)?;
+    std::future::poll_fn(|cx| lookups.poll(cx, &mut record)).await;
     let mut addrs = Vec::new();
     let mut last = None;
-    for qtype in [TYPE_AAAA, TYPE_A] {
-        match lookup_type(shared, host, qtype).await {
-            Ok(found) => addrs.extend(found),
+    for r in found.into_iter().flatten() {
+        match r {
+            Ok((found, _)) => addrs.extend(found),
             Err(e) => last = Some(e),
         }
     }
     match last {
         Some(e) if addrs.is_empty() => Err(not_found(e)),
+        None if addrs.is_empty() => Err(not_found(ResolveError::NotFound(host.to_owned()))),
         _ => Ok(addrs),
     }
 }
 
-/// The addresses of one record type (`TYPE_A` or `TYPE_AAAA`).
-async fn lookup_type(
-    shared: &Arc<Shared>,
-    host: &str,
-    qtype: u16,
-) -> Result<Vec<IpAddr>, ResolveError> {
-    let (servers, tries) = {
-        let mut r = resolver();
-        if let Some((addrs, _)) = r.resolve_local(host, qtype, resolver_now())? {
-            return Ok(addrs);
-        }
-        (r.servers().to_vec(), r.tries.max(1))
-    };
-    let name = host.trim_end_matches('.').to_owned();
-    let mut failed = None;
-    for server in servers {
-        for _ in 0..tries {
-            let id: u16 = rand::random();
-            let query = Resolver::query(host, qtype, id)?;
-            let answer = match ask_udp(shared, server, &query, host, qtype, id).await {
-                Ok(Some(a)) => a,
-                // Not sent (no route, no port) or no answer in time.
-                Ok(None) | Err(_) => continue,
+/// A truncated answer's stream retry in flight.
+type TcpRetry = Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>>;
+
+/// The AAAA and A lookups of one name in flight, their queries sent
+/// together from one socket (RFC 8305 §3), driven by the sans-IO
+/// [`Lookup`]s the blocking connector uses: this only sends, receives
+/// and waits the tokio way.
+pub(crate) struct Lookups {
+    shared: Arc<Shared>,
+    list: Vec<Lookup>,
+    /// Each lookup's stream retry (RFC 7766), when its answer came back
+    /// truncated.
+    tcp: Vec<Option<TcpRetry>>,
+    sock: Option<super::UdpSocket>,
+    /// The earliest query timeout.
+    timer: Option<Pin<Box<::tokio::time::Sleep>>>,
+    buf: Vec<u8>,
+}
+
+impl Lookups {
+    /// Starts resolving `host` for both families: local answers
+    /// (literal, pinned, cache, hosts) go straight to `on_answer` (true:
+    /// AAAA); the rest are asked by [`poll`](Self::poll).
+    ///
+    /// # Errors
+    /// Binding the socket failed.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        host: &str,
+        on_answer: &mut dyn FnMut(bool, Answered),
+    ) -> io::Result<Lookups> {
+        let list = plan_lookups(&mut resolver(), host, true, true, DNS_TIMEOUT, on_answer);
+        let sock = if list.is_empty() {
+            None
+        } else {
+            // `[::]`: the port takes answers of both families.
+            let any = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
+            let s = UdpSocket::bind_shared(Arc::clone(shared), any)?;
+            Some(super::UdpSocket::from_std(s)?)
+        };
+        Ok(Lookups {
+            shared: Arc::clone(shared),
+            tcp: list.iter().map(|_| None).collect(),
+            list,
+            sock,
+            timer: None,
+            // EDNS(0) allows 1232 bytes; a server ignoring that may send
+            // more (fragmented): take up to the largest datagram.
+            buf: vec![0u8; 65536],
+        })
+    }
+
+    /// Sends what the lookups want sent, reads their answers, runs the
+    /// stream retries, and hands each outcome to `on_answer` (true: AAAA)
+    /// as it comes; ready once every lookup has its outcome.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_answer: &mut dyn FnMut(bool, Answered),
+    ) -> Poll<()> {
+        let mut next_id = rand::random::<u16>;
+        loop {
+            let wake = self.step(cx, &mut next_id, on_answer);
+            if self.list.iter().all(Lookup::is_done) {
+                return Poll::Ready(());
+            }
+            if self.read_answers(cx, &mut next_id) || self.poll_tcp(cx) {
+                continue;
+            }
+            let Some(until) = wake else {
+                return Poll::Pending;
             };
-            let answer = if answer == Answer::Truncated {
-                // A fresh id for the stream, as for a new query.
-                let id: u16 = rand::random();
-                let query = Resolver::query(host, qtype, id)?;
-                match ask_tcp(shared, server, &query).await {
-                    Ok(a) => resolver().answer(host, qtype, id, &a, resolver_now()),
-                    Err(_) => continue,
-                }
-            } else {
-                answer
-            };
-            match answer {
-                Answer::Addresses(addrs) => return Ok(addrs),
-                Answer::NotFound => return Err(ResolveError::NotFound(name)),
-                Answer::Failed(rcode) => failed = Some(rcode),
-                Answer::Truncated | Answer::Ignored => {}
+            let wait = until.saturating_duration_since(resolver_now());
+            let timer = self.timer.insert(Box::pin(::tokio::time::sleep(wait)));
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
             }
         }
     }
-    Err(match failed {
-        Some(rcode) => ResolveError::ServerError(name, rcode),
-        None => ResolveError::TimedOut(name),
-    })
-}
 
-/// One query datagram to `server` and the answer to it (datagrams from
-/// elsewhere, or answering something else, are ignored); `None` after
-/// [`DNS_TIMEOUT`].
-async fn ask_udp(
-    shared: &Arc<Shared>,
-    server: SocketAddr,
-    query: &[u8],
-    host: &str,
-    qtype: u16,
-    id: u16,
-) -> io::Result<Option<Answer>> {
-    // `[::]`: the port takes answers of both families.
-    let any = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
-    let sock = super::UdpSocket::from_std(UdpSocket::bind_shared(Arc::clone(shared), any)?)?;
-    // Not `send_to`: its own resolving would make this recursive.
-    std::future::poll_fn(|cx| sock.poll_send_to(cx, query, server)).await?;
-    let mut buf = [0u8; 1500];
-    let exchange = async {
-        loop {
-            let (n, from) = sock.recv_from(&mut buf).await?;
-            if from != server {
-                continue;
-            }
-            let Some(datagram) = buf.get(..n) else {
-                continue;
-            };
-            match resolver().answer(host, qtype, id, datagram, resolver_now()) {
-                Answer::Ignored => {}
-                a => return Ok(a),
+    /// Runs each lookup until it waits: sends its queries, starts its
+    /// stream retry, reports its outcome. Returns the earliest timeout.
+    fn step(
+        &mut self,
+        cx: &mut Context<'_>,
+        next_id: &mut dyn FnMut() -> u16,
+        on_answer: &mut dyn FnMut(bool, Answered),
+    ) -> Option<crate::time::Instant> {
+        let mut wake: Option<crate::time::Instant> = None;
+        for (l, tcp) in self.list.iter_mut().zip(&mut self.tcp) {
+            loop {
+                match l.poll(resolver_now(), next_id) {
+                    Action::Send { server, query } => {
+                        // A send not taken is silence: the timeout moves on.
+                        if let Some(s) = &self.sock {
+                            let _ = s.poll_send_to(cx, &query, server);
+                        }
+                    }
+                    Action::Tcp { server, query } => {
+                        if tcp.is_none() {
+                            let shared = Arc::clone(&self.shared);
+                            *tcp = Some(Box::pin(ask_tcp(shared, server, query)));
+                        }
+                        break;
+                    }
+                    Action::Wait { until } => {
+                        wake = Some(wake.map_or(until, |w| w.min(until)));
+                        break;
+                    }
+                    Action::Done => {
+                        if let Some(result) = l.take_result() {
+                            on_answer(l.qtype() == TYPE_AAAA, result);
+                        }
+                        break;
+                    }
+                }
             }
         }
-    };
-    match ::tokio::time::timeout(DNS_TIMEOUT, exchange).await {
-        Ok(r) => r.map(Some),
-        Err(_) => Ok(None),
+        wake
+    }
+
+    /// Every datagram waiting, offered to each lookup until one takes it
+    /// (the others, strays, are dropped). True if any came.
+    fn read_answers(&mut self, cx: &mut Context<'_>, next_id: &mut dyn FnMut() -> u16) -> bool {
+        let Some(sock) = &self.sock else {
+            return false;
+        };
+        let mut any = false;
+        // An error (a stray ICMP report) ends this round; the query
+        // timeouts keep the lookups moving.
+        while let Poll::Ready(Ok((n, from))) = sock.poll_recv_from(cx, &mut self.buf) {
+            any = true;
+            let Some(datagram) = self.buf.get(..n) else {
+                continue;
+            };
+            let mut r = resolver();
+            for l in &mut self.list {
+                if l.on_datagram(&mut r, from, datagram, resolver_now(), next_id) {
+                    break;
+                }
+            }
+        }
+        any
+    }
+
+    /// Hands the finished stream retries to their lookups. True if any
+    /// finished.
+    fn poll_tcp(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut any = false;
+        for (l, tcp) in self.list.iter_mut().zip(&mut self.tcp) {
+            let Some(f) = tcp else {
+                continue;
+            };
+            if let Poll::Ready(answer) = f.as_mut().poll(cx) {
+                *tcp = None;
+                l.on_tcp_answer(&mut resolver(), answer, resolver_now());
+                any = true;
+            }
+        }
+        any
     }
 }
 
 /// The query again over a TCP connection to `server` (RFC 7766: a
 /// two-byte length before each message), within [`DNS_TIMEOUT`].
-async fn ask_tcp(shared: &Arc<Shared>, server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+async fn ask_tcp(shared: Arc<Shared>, server: SocketAddr, query: Vec<u8>) -> io::Result<Vec<u8>> {
     let exchange = async {
-        let stack_conn = net::TcpStream::connect_nonblocking_shared(Arc::clone(shared), server)?;
+        let stack_conn = net::TcpStream::connect_nonblocking_shared(shared, server)?;
         std::future::poll_fn(|cx| stack_conn.poll_connect(cx)).await?;
         let len = u16::try_from(query.len()).map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidInput, "dns query over 65535 bytes")
         })?;
         let mut framed = Vec::with_capacity(2 + query.len());
         framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(query);
+        framed.extend_from_slice(&query);
         let mut at = 0;
         while at < framed.len() {
             let rest = framed.get(at..).unwrap_or_default();

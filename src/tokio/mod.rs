@@ -18,7 +18,11 @@
 //! resolver over the stack (names from `/etc/hosts`, then DNS to
 //! `/etc/resolv.conf`'s server, or the resolver given to
 //! [`set_resolver`]); that needs tokio's timer (`enable_time`, on by
-//! default with `#[tokio::main]`).
+//! default with `#[tokio::main]`). As in the blocking connector, the AAAA
+//! and A queries leave together from one socket and `TcpStream::connect`
+//! starts on the first usable answer (RFC 8305 §3), driven by the same
+//! sans-IO [`dns::Lookup`](crate::dns::Lookup) and
+//! [`Resolution`](crate::connector::Resolution).
 
 mod addr;
 #[cfg(feature = "axum")]

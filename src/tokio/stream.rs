@@ -1,10 +1,12 @@
 //! [`TcpStream`]: a connection with tokio's `AsyncRead`/`AsyncWrite`, and
 //! its borrowed and owned halves.
 
-use super::addr::{resolve, ToSocketAddrs};
+use super::addr::{addrs_of, Addrs, Lookups, ToSocketAddrs};
 use crate::connector::happy::interleave;
-use crate::connector::{resolver_now, Race, ATTEMPT_DELAY, CONNECT_TIMEOUT};
+use crate::connector::{resolver_now, Race, Resolution, ATTEMPT_DELAY, CONNECT_TIMEOUT};
+use crate::dns::ResolveError;
 use crate::net;
+use crate::time::Instant;
 use crate::Stack;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::future::{poll_fn, Future};
@@ -25,10 +27,11 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Opens a connection to what `addr` stands for; a host name resolves
-    /// through the library's resolver over `stack` (AAAA and A). Several
-    /// addresses race as Happy Eyeballs v2 (RFC 8305): IPv6 first, the
-    /// next address 250 ms later or as soon as one fails, the first
-    /// connection wins.
+    /// through the library's resolver over `stack`, the AAAA and A queries
+    /// sent at once, connecting as soon as the AAAA answer is in or 50 ms
+    /// after the A answer without it (RFC 8305 §3). Several addresses
+    /// race as Happy Eyeballs v2 (RFC 8305): IPv6 first, the next address
+    /// 250 ms later or as soon as one fails, the first connection wins.
     ///
     /// Dropping the future while the handshake runs abandons (closes)
     /// the half-open connections.
@@ -38,7 +41,11 @@ impl TcpStream {
     /// for a name that does not resolve; the last address's error.
     pub async fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         super::driver::ensure(stack.shared());
-        match resolve(stack.shared(), &addr).await?.as_slice() {
+        let addrs = match addrs_of(&addr)? {
+            Addrs::Host(host, port) => return TcpStream::connect_host(stack, &host, port).await,
+            Addrs::Resolved(addrs) => addrs,
+        };
+        match addrs.as_slice() {
             [] => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "could not resolve to any address",
@@ -60,53 +67,76 @@ impl TcpStream {
             CONNECT_TIMEOUT,
             resolver_now(),
         );
-        let mut attempts: Vec<Option<net::TcpStream>> = Vec::new();
-        let mut sleep: Option<Pin<Box<::tokio::time::Sleep>>> = None;
+        let mut attempts = Attempts::default();
+        let mut sleep = None;
         let won = poll_fn(|cx| loop {
             let now = resolver_now();
-            for i in race.expire(now) {
-                attempts.get_mut(i).and_then(Option::take);
+            match attempts.poll(cx, stack, &mut race, now) {
+                Step::Won(s) => return Poll::Ready(Some(s)),
+                Step::Over => return Poll::Ready(None),
+                Step::Again => continue,
+                Step::Wait => {}
             }
-            while let Some((i, addr)) = race.start(now) {
-                match net::TcpStream::connect_nonblocking(stack, addr) {
-                    Ok(s) => attempts.push(Some(s)),
-                    Err(e) => {
-                        attempts.push(None);
-                        race.on_result(i, Err(e), now);
-                    }
-                }
-            }
-            let mut finished = false;
-            for i in race.live() {
-                let Some(s) = attempts.get(i).and_then(Option::as_ref) else {
-                    continue;
-                };
-                if let Poll::Ready(r) = s.poll_connect(cx) {
-                    finished = true;
-                    if race.on_result(i, r, now) {
-                        return Poll::Ready(attempts.get_mut(i).and_then(Option::take));
-                    }
-                    attempts.get_mut(i).and_then(Option::take);
-                }
-            }
-            if race.is_over() {
-                return Poll::Ready(None);
-            }
-            if finished {
-                // A failure may start the next attempt at once.
-                continue;
-            }
-            let Some(at) = race.deadline() else {
-                return Poll::Pending;
-            };
-            let wait = at.saturating_duration_since(now);
-            let timer = sleep.insert(Box::pin(::tokio::time::sleep(wait)));
-            if timer.as_mut().poll(cx).is_pending() {
+            if wait_until(cx, &mut sleep, race.deadline(), now).is_pending() {
                 return Poll::Pending;
             }
         })
         .await;
-        // The losers are dropped with `attempts`.
+        match won {
+            Some(s) => Ok(TcpStream { inner: s }),
+            None => Err(race.error()),
+        }
+    }
+
+    /// Resolving `host` and connecting to `port` together (RFC 8305 §3),
+    /// as the blocking connector does: the AAAA and A queries leave at
+    /// once from one socket; connecting starts when the AAAA answer is
+    /// in, or [`RESOLUTION_DELAY`](crate::connector::RESOLUTION_DELAY)
+    /// after the A answer if AAAA has not answered by then; a later
+    /// answer's addresses join the running race.
+    async fn connect_host(stack: &Stack, host: &str, port: u16) -> io::Result<TcpStream> {
+        let now = resolver_now();
+        let mut res = Resolution::new(host, true, true, now);
+        let mut on_answer = |v6, r| res.on_answer(v6, r, resolver_now());
+        let mut lookups = Lookups::start(stack.shared(), host, &mut on_answer)?;
+        let mut race = Race::new(Vec::new(), ATTEMPT_DELAY, CONNECT_TIMEOUT, now);
+        let mut attempts = Attempts::default();
+        let mut sleep = None;
+        let won = poll_fn(|cx| loop {
+            let now = resolver_now();
+            // Ready once both lookups are over; the race may still run.
+            let _ = lookups.poll(cx, &mut |v6, r| res.on_answer(v6, r, resolver_now()));
+            let fresh: Vec<SocketAddr> = res
+                .release(now)
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            race.add(&fresh);
+            race.expect_more(!res.is_done());
+            // Nobody narrates here: the notes are dropped as they come.
+            res.take_notes();
+            if !res.started() && res.is_done() {
+                let e = res
+                    .error()
+                    .unwrap_or_else(|| ResolveError::NotFound(host.to_owned()));
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())));
+            }
+            match attempts.poll(cx, stack, &mut race, now) {
+                Step::Won(s) => return Poll::Ready(Ok(Some(s))),
+                Step::Over => return Poll::Ready(Ok(None)),
+                Step::Again => continue,
+                Step::Wait => {}
+            }
+            let deadline = [race.deadline(), res.deadline()]
+                .into_iter()
+                .flatten()
+                .min();
+            if wait_until(cx, &mut sleep, deadline, now).is_pending() {
+                return Poll::Pending;
+            }
+        })
+        .await?;
+        // The lookups still out are abandoned with their socket.
         match won {
             Some(s) => Ok(TcpStream { inner: s }),
             None => Err(race.error()),
@@ -384,4 +414,79 @@ impl Drop for OwnedWriteHalf {
             let _ = self.inner.shutdown(Shutdown::Write);
         }
     }
+}
+
+/// The connection attempts of one race; a loser is dropped (abandoned)
+/// as it leaves the race, the rest with this.
+#[derive(Default)]
+struct Attempts(Vec<Option<net::TcpStream>>);
+
+/// What one step of a race came to.
+enum Step {
+    Won(net::TcpStream),
+    /// Every attempt failed.
+    Over,
+    /// An attempt failed: the next may start at once.
+    Again,
+    /// Nothing to do before the race's deadline or a handshake's end.
+    Wait,
+}
+
+impl Attempts {
+    /// Abandons the attempts whose time ran out, starts those now due,
+    /// and hands every finished handshake to the race.
+    fn poll(&mut self, cx: &mut Context<'_>, stack: &Stack, race: &mut Race, now: Instant) -> Step {
+        race.take_notes();
+        for i in race.expire(now) {
+            self.0.get_mut(i).and_then(Option::take);
+        }
+        while let Some((i, addr)) = race.start(now) {
+            match net::TcpStream::connect_nonblocking(stack, addr) {
+                Ok(s) => self.0.push(Some(s)),
+                Err(e) => {
+                    self.0.push(None);
+                    race.on_result(i, Err(e), now);
+                }
+            }
+        }
+        let mut finished = false;
+        for i in race.live() {
+            let Some(s) = self.0.get(i).and_then(Option::as_ref) else {
+                continue;
+            };
+            if let Poll::Ready(r) = s.poll_connect(cx) {
+                finished = true;
+                let won = race.on_result(i, r, now);
+                if let Some(s) = self.0.get_mut(i).and_then(Option::take) {
+                    if won {
+                        return Step::Won(s);
+                    }
+                }
+            }
+        }
+        if race.is_over() {
+            Step::Over
+        } else if finished {
+            Step::Again
+        } else {
+            Step::Wait
+        }
+    }
+}
+
+/// Arms `sleep` for `deadline` (none: only a wake-up ends the wait);
+/// ready if it has already passed.
+fn wait_until(
+    cx: &mut Context<'_>,
+    sleep: &mut Option<Pin<Box<::tokio::time::Sleep>>>,
+    deadline: Option<Instant>,
+    now: Instant,
+) -> Poll<()> {
+    let Some(at) = deadline else {
+        return Poll::Pending;
+    };
+    let timer = sleep.insert(Box::pin(::tokio::time::sleep(
+        at.saturating_duration_since(now),
+    )));
+    timer.as_mut().poll(cx)
 }

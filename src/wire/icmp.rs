@@ -39,15 +39,15 @@ impl<'a> IcmpMessage<'a> {
     /// # Errors
     /// [`Error::Truncated`] or [`Error::BadChecksum`].
     pub fn parse(buf: &'a [u8]) -> Result<IcmpMessage<'a>, Error> {
-        let h = buf.get(..8).ok_or(Error::Truncated)?;
+        let (kind, code, rest, data) = fields(buf)?;
         if checksum::data(buf) != 0 {
             return Err(Error::BadChecksum);
         }
         Ok(IcmpMessage {
-            kind: h[0],
-            code: h[1],
-            rest: [h[4], h[5], h[6], h[7]],
-            data: &buf[8..],
+            kind,
+            code,
+            rest,
+            data,
         })
     }
 
@@ -66,16 +66,44 @@ impl<'a> IcmpMessage<'a> {
     /// # Errors
     /// [`Error::Truncated`] if `buf` is too short.
     pub fn emit(&self, buf: &mut [u8]) -> Result<(), Error> {
-        let out = buf.get_mut(..self.len()).ok_or(Error::Truncated)?;
-        out[0] = self.kind;
-        out[1] = self.code;
-        out[2..4].copy_from_slice(&[0, 0]);
-        out[4..8].copy_from_slice(&self.rest);
-        out[8..].copy_from_slice(self.data);
+        let out = write_fields(buf, self.kind, self.code, self.rest, self.data)?;
         let c = checksum::data(out);
         out[2..4].copy_from_slice(&c.to_be_bytes());
         Ok(())
     }
+}
+
+/// The layout ICMP and ICMPv6 share (RFC 792; RFC 4443 §2.1): type,
+/// code, the checksum (the caller's to verify), four bytes whose meaning
+/// depends on the type, then data.
+///
+/// # Errors
+/// [`Error::Truncated`] below 8 bytes.
+pub(super) fn fields(buf: &[u8]) -> Result<(u8, u8, [u8; 4], &[u8]), Error> {
+    let h = buf.get(..8).ok_or(Error::Truncated)?;
+    let data = buf.get(8..).unwrap_or_default();
+    Ok((h[0], h[1], [h[4], h[5], h[6], h[7]], data))
+}
+
+/// Writes that layout, checksum zero, into the start of `buf`; returns
+/// the message's bytes for the caller's checksum.
+///
+/// # Errors
+/// [`Error::Truncated`] if `buf` is too short.
+pub(super) fn write_fields<'b>(
+    buf: &'b mut [u8],
+    kind: u8,
+    code: u8,
+    rest: [u8; 4],
+    data: &[u8],
+) -> Result<&'b mut [u8], Error> {
+    let out = buf.get_mut(..8 + data.len()).ok_or(Error::Truncated)?;
+    out[0] = kind;
+    out[1] = code;
+    out[2..4].copy_from_slice(&[0, 0]);
+    out[4..8].copy_from_slice(&rest);
+    out[8..].copy_from_slice(data);
+    Ok(out)
 }
 
 /// Bytes of the offending datagram's payload an ICMP error must quote

@@ -60,16 +60,16 @@ impl<'a> Icmpv6Message<'a> {
     /// # Errors
     /// [`Error::Truncated`] or [`Error::BadChecksum`].
     pub fn parse(src: Ipv6Addr, dst: Ipv6Addr, buf: &'a [u8]) -> Result<Icmpv6Message<'a>, Error> {
-        let h = buf.get(..8).ok_or(Error::Truncated)?;
+        let (kind, code, rest, data) = super::icmp::fields(buf)?;
         let acc = checksum::pseudo_header(src, dst, NEXT_ICMPV6, buf.len());
         if checksum::fold(checksum::sum(acc, buf)) != 0 {
             return Err(Error::BadChecksum);
         }
         Ok(Icmpv6Message {
-            kind: h[0],
-            code: h[1],
-            rest: [h[4], h[5], h[6], h[7]],
-            data: &buf[8..],
+            kind,
+            code,
+            rest,
+            data,
         })
     }
 
@@ -93,12 +93,7 @@ impl<'a> Icmpv6Message<'a> {
     /// # Errors
     /// [`Error::Truncated`] if `buf` is too short.
     pub fn emit(&self, buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr) -> Result<(), Error> {
-        let out = buf.get_mut(..self.len()).ok_or(Error::Truncated)?;
-        out[0] = self.kind;
-        out[1] = self.code;
-        out[2..4].copy_from_slice(&[0, 0]);
-        out[4..8].copy_from_slice(&self.rest);
-        out[8..].copy_from_slice(self.data);
+        let out = super::icmp::write_fields(buf, self.kind, self.code, self.rest, self.data)?;
         let acc = checksum::pseudo_header(src, dst, NEXT_ICMPV6, out.len());
         let c = checksum::fold(checksum::sum(acc, out));
         out[2..4].copy_from_slice(&c.to_be_bytes());

@@ -18,6 +18,9 @@
 
 #![allow(dead_code)]
 
+pub mod dns_proxy;
+pub mod pki;
+
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -237,6 +240,103 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The `tunstack` binary (built with the `cli` feature) run with `args`
+/// to completion.
+pub fn tunstack(args: &[&str]) -> Output {
+    tunstack_cmd().args(args).output().expect("run tunstack")
+}
+
+/// A command for the `tunstack` binary. Looked up at run time: test
+/// binaries built without the `cli` feature include this file too.
+pub fn tunstack_cmd() -> Command {
+    let Some(bin) = option_env!("CARGO_BIN_EXE_tunstack") else {
+        panic!("no tunstack binary: this test needs the cli feature");
+    };
+    Command::new(bin)
+}
+
+/// A process's output as text (lossy UTF-8).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `tunstack get -v` asking the DNS server on 10.0.0.1 (no hosts file),
+/// with `extra` flags, for `url`.
+pub fn get_by_dns(extra: &[&str], url: &str) -> Output {
+    let mut args = vec![
+        "get",
+        "-v",
+        "--dns",
+        "10.0.0.1",
+        "--hosts-file",
+        "/dev/null",
+    ];
+    args.extend_from_slice(extra);
+    args.push(url);
+    tunstack(&args)
+}
+
+/// python3's `http.server` serving `dir` on `bind`:`port`; returns once
+/// it listens. Bind the wildcard where 10.0.0.1 exists only once a
+/// tunstack process creates tun0.
+pub fn http_server(dir: &Path, bind: IpAddr, port: u16) -> Daemon {
+    let d = dir.to_str().expect("utf-8 path").to_string();
+    let daemon = Daemon::spawn(
+        dir,
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            &bind.to_string(),
+            "--directory",
+            &d,
+        ],
+    );
+    let at = match bind {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    wait_for_listener(SocketAddr::new(at, port));
+    daemon
+}
+
+/// SIGINT to `child` (a `tunstack serve` with stderr piped), then its exit
+/// status and everything it wrote to stderr.
+pub fn interrupt(child: &mut Child) -> (std::process::ExitStatus, String) {
+    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().expect("wait for child");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    (status, err)
+}
+
+/// A current-thread tokio runtime with time and I/O.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A tokio runtime of two worker threads with time and I/O. Build it after
+/// entering the test's namespace: its threads inherit it.
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// A child process killed when dropped.
 pub struct Daemon {
     child: Child,
@@ -308,21 +408,27 @@ pub fn nginx_conf(dir: &Path, worker_connections: u32, http: &str) -> PathBuf {
 /// then. It binds the wildcard address, so it also answers on a tun0
 /// created later.
 pub fn dnsmasq(dir: &Path, hosts: &str) -> Daemon {
+    dnsmasq_with(dir, hosts, &["--port=53"])
+}
+
+/// dnsmasq answering from `hosts` only (written to `dir/hosts`), listening
+/// as `listen` says (`--port=…`, `--listen-address=…`); returns once it
+/// has written its pid file.
+pub fn dnsmasq_with(dir: &Path, hosts: &str, listen: &[&str]) -> Daemon {
     std::fs::write(dir.join("hosts"), hosts).expect("write dnsmasq hosts");
     let pid_file = dir.join("dnsmasq.pid");
-    let daemon = Daemon::spawn(
-        dir,
-        "dnsmasq",
-        &[
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            &format!("--addn-hosts={}", dir.join("hosts").display()),
-            &format!("--pid-file={}", pid_file.display()),
-            "--user=root",
-            "--port=53",
-        ],
-    );
+    let addn_hosts = format!("--addn-hosts={}", dir.join("hosts").display());
+    let pid = format!("--pid-file={}", pid_file.display());
+    let mut args = vec![
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        &addn_hosts,
+        &pid,
+        "--user=root",
+    ];
+    args.extend_from_slice(listen);
+    let daemon = Daemon::spawn(dir, "dnsmasq", &args);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !pid_file.exists() {
         assert!(Instant::now() < deadline, "dnsmasq did not start");
@@ -452,6 +558,15 @@ impl TryCloneLike for std::net::TcpStream {
     }
 }
 
+impl TryCloneLike for tunstack::TcpStream {
+    fn try_clone_like(&self) -> Self {
+        self.try_clone().expect("clone")
+    }
+    fn half_close(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
 /// A namespace with a stack whose every packet is recorded to
 /// `dir/capture.pcap` (checked with [`check_capture`] at the end).
 /// Receive buffers of 16 MiB keep transfers up to that size from ever
@@ -509,6 +624,26 @@ pub fn check_capture_family(pcap: &Path, family: Family) {
     check_capture_from(pcap, &family.ours_filter());
 }
 
+/// tshark's expert report of `pcap` with IP and TCP checksums verified
+/// (`tshark -r F -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -q
+/// -z expert`).
+pub fn tshark_expert(pcap: &Path) -> String {
+    run(
+        "tshark",
+        &[
+            "-r",
+            pcap.to_str().expect("utf-8 path"),
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-q",
+            "-z",
+            "expert",
+        ],
+    )
+}
+
 /// [`check_capture`] with `ours` the display filter for tunstack's own
 /// packets (`ipv6.src==fd00::2` for an IPv6 capture).
 pub fn check_capture_from(pcap: &Path, ours_filter: &str) {
@@ -521,10 +656,7 @@ pub fn check_capture_from(pcap: &Path, ours_filter: &str) {
         "tcp.check_checksum:TRUE",
         "-q",
     ];
-    let mut all = vec!["-r", p];
-    all.extend_from_slice(&checks);
-    all.extend_from_slice(&["-z", "expert"]);
-    let expert = run("tshark", &all);
+    let expert = tshark_expert(pcap);
     assert!(
         transport_items(&expert, "Errors").is_empty(),
         "capture {p} has errors:\n{expert}"

@@ -439,18 +439,9 @@ fn output(a: &GetArgs, path: Option<PathBuf>) -> Result<(Box<dyn Write>, u64), F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: GetArgs,
-    }
 
     fn args(extra: &[&str]) -> GetArgs {
-        let mut v = vec!["t", "http://h/"];
-        v.extend_from_slice(extra);
-        T::try_parse_from(v).unwrap().a
+        GetCli::args("http://h/", extra)
     }
 
     #[test]
@@ -516,10 +507,10 @@ mod tests {
     /// The paths `jobs` gives the URLs of `argv`, parsed as `run` does.
     fn paths(argv: &[&str]) -> Vec<Option<PathBuf>> {
         use clap::{CommandFactory, FromArgMatches};
-        let m = T::command()
+        let m = GetCli::command()
             .try_get_matches_from(std::iter::once("t").chain(argv.iter().copied()))
             .unwrap();
-        let mut a = T::from_arg_matches(&m).unwrap().a;
+        let mut a = GetCli::from_arg_matches(&m).unwrap().a;
         a.pair_outputs(&m);
         jobs(&a).unwrap().into_iter().map(|j| j.path).collect()
     }
