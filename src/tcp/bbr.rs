@@ -695,16 +695,24 @@ impl Bbr {
     /// loss rate over 2% also ends STARTUP. inflight_hi is then the BDP
     /// at the bandwidth reached so far, or the round's delivery if more:
     /// an exit early in STARTUP (traced at 50 ms, 1%: round 6, 15 Mbit/s,
-    /// a sixth of the path's BDP) leaves both small, and the first
-    /// PROBE_BW cycle probes at once instead of after 2–3 s
-    /// (`start_probe_bw_down`).
+    /// a sixth of the path's BDP, with a flight of about that BDP) leaves
+    /// both small. When the flight at the losses was within that BDP the
+    /// first PROBE_BW cycle probes at once instead of after 2–3 s
+    /// (`start_probe_bw_down`). Not after the usual exit, STARTUP
+    /// overflowing the queue with up to twice the BDP in flight: probing
+    /// again at once overflowed it again (the WAN simulation's clean
+    /// 50 and 100 ms cells took a retransmission timeout, 0.96× → 0.67×).
     fn check_startup_high_loss(&mut self, rs: &RateSample, ctx: AckContext) {
         if self.full_bw_reached || !self.loss_round_start || !self.in_recovery {
             return;
         }
         if self.is_inflight_too_high(rs) {
             self.full_bw_reached = true;
-            self.startup_loss_exit = true;
+            // Losses under a flight no larger than the BDP at the
+            // bandwidth reached are not this flow's queue overflowing:
+            // STARTUP's own overflow comes with a flight of up to twice
+            // that (its cwnd gain), and the bounds it leaves are right.
+            self.startup_loss_exit = rs.tx_in_flight <= self.inflight(self.max_bw, 1.0);
             // Linux's BBRv3 (bbr_handle_queue_too_high_in_startup):
             // max(BBRInflight(max_bw, 1), inflight_latest); the flight at
             // the loss as well.

@@ -427,6 +427,8 @@ struct Model {
     lost: u64,
     /// `lost` at each earlier ACK, one flight back at most.
     lost_at: VecDeque<u64>,
+    /// The flight in BDPs once the window has opened.
+    flight_bdps: u64,
 }
 
 const RATE: f64 = 12.5e6;
@@ -449,6 +451,7 @@ impl Model {
             delivered: 0,
             lost: 0,
             lost_at: VecDeque::new(),
+            flight_bdps: 1,
         }
     }
 
@@ -460,7 +463,7 @@ impl Model {
         let newly_lost = lost * mss;
         self.lost += newly_lost;
         // The sampled segment was sent one flight ago.
-        let flight = BDP.min(self.delivered + mss);
+        let flight = (self.flight_bdps * BDP).min(self.delivered + mss);
         let lost_since = self.lost - self.lost_at.front().copied().unwrap_or(0);
         self.lost_at.push_back(self.lost);
         if self.lost_at.len() as u64 > BDP / mss {
@@ -605,6 +608,28 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
     let modes = m.modes_over_rounds(40);
     assert!(m.bbr.full_bw_reached());
     assert!(!modes.contains(&BbrMode::ProbeBwRefill), "{modes:?}");
+    assert!(!modes.contains(&BbrMode::ProbeBwUp), "{modes:?}");
+    // So does a loss exit with twice the BDP in flight: STARTUP's own
+    // queue overflowing, whose bounds are right.
+    let mut m = Model::new();
+    m.flight_bdps = 2;
+    m.rounds(3, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    m.bbr.on_enter_recovery(2 * BDP, m.delivered);
+    m.rounds(1, 12);
+    for _ in 0..BDP / MSS as u64 {
+        if m.bbr.full_bw_reached() {
+            break;
+        }
+        m.ack(0);
+    }
+    assert!(m.bbr.full_bw_reached(), "no loss exit");
+    assert!(m.bbr.inflight_hi().is_some());
+    m.bbr.on_exit_recovery();
+    // DRAIN empties the queue.
+    m.flight_bdps = 1;
+    let modes = m.modes_over_rounds(40);
+    assert!(modes.contains(&BbrMode::ProbeBwCruise), "{modes:?}");
     assert!(!modes.contains(&BbrMode::ProbeBwUp), "{modes:?}");
 }
 
