@@ -123,8 +123,10 @@ impl Bbr {
         self.rounds_since_bw_probe >= reno_rounds.min(63)
     }
 
+    /// §5.3.3.3, with CRUISE's own bound (`cruise_cap`) for the
+    /// headroom.
     pub(super) fn is_time_to_cruise(&self, ctx: AckContext) -> bool {
-        if ctx.in_flight > self.inflight_with_headroom() {
+        if ctx.in_flight > self.cruise_cap() {
             return false;
         }
         ctx.in_flight <= self.inflight(self.max_bw, 1.0)

@@ -634,6 +634,36 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
 }
 
 #[test]
+fn bbr_cruise_headroom_does_not_take_cwnd_under_the_bdp() {
+    // Losses in a bandwidth probe cut inflight_hi to the flight at the
+    // loss, one BDP here. CRUISE's 15% headroom would then hold cwnd at
+    // 0.85 BDP, under what the pacing rate needs; it is bounded below by
+    // the BDP (and above by inflight_hi).
+    let mut m = Model::new();
+    m.rounds(20, 0);
+    let mut rounds = 0;
+    while m.bbr.mode() != BbrMode::ProbeBwUp {
+        m.ack(0);
+        rounds += 1;
+        assert!(rounds < 400 * BDP / MSS as u64, "no probe");
+    }
+    m.rounds(2, 8);
+    let hi = m
+        .bbr
+        .inflight_hi()
+        .expect("the probe's losses set inflight_hi");
+    assert!(hi <= BDP + 2 * MSS as u64, "{hi}");
+    let modes = m.modes_over_rounds(10);
+    assert_eq!(m.bbr.mode(), BbrMode::ProbeBwCruise, "{modes:?}");
+    let (cwnd, bdp) = (m.bbr.cwnd() as u64, (m.bbr.bandwidth() * 0.010) as u64);
+    assert!(
+        cwnd >= hi.min(bdp),
+        "cwnd {cwnd}, BDP {bdp}, inflight_hi {hi}"
+    );
+    assert!(cwnd <= hi, "cwnd {cwnd}, inflight_hi {hi}");
+}
+
+#[test]
 fn bbr_connection_accepted_long_after_the_stack_started_does_not_begin_in_probe_rtt() {
     // The model is made at the stack's clock zero; its connection starts
     // 60 s later. The 5 s PROBE_RTT interval and the 10 s min-RTT window
