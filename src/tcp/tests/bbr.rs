@@ -664,6 +664,24 @@ fn bbr_cruise_headroom_does_not_take_cwnd_under_the_bdp() {
 }
 
 #[test]
+fn bbr_fast_recovery_after_a_timeout_keeps_the_window_saved_before_it() {
+    // A retransmission timeout saves cwnd and restarts from one segment;
+    // fast recovery entered before the timeout's window is restored is
+    // still loss recovery (BBRSaveCwnd, §5.6.4.4): its end restores the
+    // window from before the timeout, not the one slow-starting after it.
+    let mut m = Model::new();
+    m.rounds(20, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::ProbeBwCruise);
+    let before = m.bbr.cwnd();
+    assert!(before as u64 >= BDP, "{before}");
+    m.bbr.on_rto(BDP, m.delivered);
+    assert_eq!(m.bbr.cwnd(), MSS);
+    m.bbr.on_enter_recovery(10 * MSS as u64, m.delivered);
+    m.bbr.on_exit_recovery();
+    assert!(m.bbr.cwnd() >= before, "{} < {before}", m.bbr.cwnd());
+}
+
+#[test]
 fn bbr_connection_accepted_long_after_the_stack_started_does_not_begin_in_probe_rtt() {
     // The model is made at the stack's clock zero; its connection starts
     // 60 s later. The 5 s PROBE_RTT interval and the 10 s min-RTT window
