@@ -428,7 +428,7 @@ struct Model {
     /// `lost` at each earlier ACK, one flight back at most.
     lost_at: VecDeque<u64>,
     /// The flight in BDPs once the window has opened.
-    flight_bdps: u64,
+    flight_bdps: f64,
 }
 
 const RATE: f64 = 12.5e6;
@@ -451,7 +451,7 @@ impl Model {
             delivered: 0,
             lost: 0,
             lost_at: VecDeque::new(),
-            flight_bdps: 1,
+            flight_bdps: 1.0,
         }
     }
 
@@ -463,7 +463,7 @@ impl Model {
         let newly_lost = lost * mss;
         self.lost += newly_lost;
         // The sampled segment was sent one flight ago.
-        let flight = (self.flight_bdps * BDP).min(self.delivered + mss);
+        let flight = ((self.flight_bdps * BDP as f64) as u64).min(self.delivered + mss);
         let lost_since = self.lost - self.lost_at.front().copied().unwrap_or(0);
         self.lost_at.push_back(self.lost);
         if self.lost_at.len() as u64 > BDP / mss {
@@ -612,7 +612,7 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
     // So does a loss exit with twice the BDP in flight: STARTUP's own
     // queue overflowing, whose bounds are right.
     let mut m = Model::new();
-    m.flight_bdps = 2;
+    m.flight_bdps = 2.0;
     m.rounds(3, 0);
     assert_eq!(m.bbr.mode(), BbrMode::Startup);
     m.bbr.on_enter_recovery(2 * BDP, m.delivered);
@@ -627,32 +627,56 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
     assert!(m.bbr.inflight_hi().is_some());
     m.bbr.on_exit_recovery();
     // DRAIN empties the queue.
-    m.flight_bdps = 1;
+    m.flight_bdps = 1.0;
     let modes = m.modes_over_rounds(40);
     assert!(modes.contains(&BbrMode::ProbeBwCruise), "{modes:?}");
     assert!(!modes.contains(&BbrMode::ProbeBwUp), "{modes:?}");
 }
 
-#[test]
-fn bbr_cruise_headroom_does_not_take_cwnd_under_the_bdp() {
-    // Losses in a bandwidth probe cut inflight_hi to the flight at the
-    // loss, one BDP here. CRUISE's 15% headroom would then hold cwnd at
-    // 0.85 BDP, under what the pacing rate needs; it is bounded below by
-    // the BDP (and above by inflight_hi).
+/// A model in PROBE_BW:UP, its flight `flight_bdps` BDPs.
+fn model_probing_up(flight_bdps: f64) -> Model {
     let mut m = Model::new();
     m.rounds(20, 0);
-    let mut rounds = 0;
+    let mut acks = 0;
     while m.bbr.mode() != BbrMode::ProbeBwUp {
         m.ack(0);
-        rounds += 1;
-        assert!(rounds < 400 * BDP / MSS as u64, "no probe");
+        acks += 1;
+        assert!(acks < 400 * BDP / MSS as u64, "no probe");
     }
+    m.flight_bdps = flight_bdps;
+    m
+}
+
+#[test]
+fn bbr_probe_losses_within_the_bdp_leave_inflight_hi_alone() {
+    // Eight losses a round (9%) in a bandwidth probe whose flight is the
+    // BDP: not this flow's queue overflowing, so no inflight_hi. With a
+    // tenth more in flight than the BDP they bound it (§5.5.10.2).
+    let mut m = model_probing_up(1.0);
+    m.rounds(2, 8);
+    assert_eq!(m.bbr.inflight_hi(), None);
+    let mut m = model_probing_up(1.1);
     m.rounds(2, 8);
     let hi = m
         .bbr
         .inflight_hi()
         .expect("the probe's losses set inflight_hi");
-    assert!(hi <= BDP + 2 * MSS as u64, "{hi}");
+    assert!(hi > BDP && hi <= BDP * 11 / 10, "{hi}");
+}
+
+#[test]
+fn bbr_cruise_headroom_does_not_take_cwnd_under_the_bdp() {
+    // Losses in a bandwidth probe cut inflight_hi to the flight at the
+    // loss, a tenth over the BDP here. CRUISE's 15% headroom would then
+    // hold cwnd at 0.94 BDP, under what the pacing rate needs; it is
+    // bounded below by the BDP (and above by inflight_hi).
+    let mut m = model_probing_up(1.1);
+    m.rounds(2, 8);
+    let hi = m
+        .bbr
+        .inflight_hi()
+        .expect("the probe's losses set inflight_hi");
+    m.flight_bdps = 1.0;
     let modes = m.modes_over_rounds(10);
     assert_eq!(m.bbr.mode(), BbrMode::ProbeBwCruise, "{modes:?}");
     let (cwnd, bdp) = (m.bbr.cwnd() as u64, (m.bbr.bandwidth() * 0.010) as u64);
