@@ -106,9 +106,10 @@ impl Bbr {
     /// Linux's BBRv3 cut at the first). Congestion that calls for them
     /// (a queue kept full by another flow) loses in round after round; a
     /// lossy link does not: at 1% random loss and 50 ms a round of 414
-    /// segments crosses 2% with six events one round in fifty, and a
-    /// burst (Gilbert-Elliott, ~4 packets at 50%) about as often, but two
-    /// such rounds in a row come once in thousands. Each lone cut held
+    /// segments crosses 2% with six events about one round in fifty, two
+    /// in a row about once in 2,500 rounds (bursty loss, Gilbert-Elliott
+    /// with ~4 packets at 50%, more often: in four of five 5 s runs,
+    /// each then cutting bw_lo to 93–96 Mbit/s). Each lone cut held
     /// pacing at 78–92 Mbit/s and inflight_lo under the BDP until the
     /// next probe, 2–3 s later (traced on the bench line: 50 ms bursty,
     /// 72.3 against Linux's 87.3 Mbit/s; docs/wan-traces.md). Linux's BBR
