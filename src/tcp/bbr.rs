@@ -38,7 +38,9 @@
 //!   in a row (`adapt_lower_bounds_from_congestion`);
 //! - CRUISE's headroom does not take cwnd below the BDP (`cruise_cap`);
 //! - after a STARTUP loss exit under a flight within the BDP reached, the
-//!   first bandwidth probe comes at once (`check_startup_high_loss`).
+//!   first bandwidth probe comes at once (`check_startup_high_loss`);
+//! - a probe's losses under a flight within the BDP leave inflight_hi
+//!   alone (`handle_inflight_too_high`).
 //!
 //! Random loss below 2% therefore leaves the model near full bandwidth.
 //! Like Linux, the sender checks cwnd against the bytes in the network
