@@ -4,9 +4,12 @@
 //! The multiqueue rows compare 2 queues with 1 queue, same test, same run.
 //!
 //! ```text
-//! bench_multiq send [--queues N] [--conns N] [--mtu N] [--mib N]   tunstack writes, kernel sockets read
-//! bench_multiq recv [--queues N] [--conns N] [--mtu N] [--mib N]   tunstack connects, kernel sockets write, tunstack reads
+//! bench_multiq send [--queues N] [--conns N] [--mtu N] [--mib N] [--offload 0|1]   tunstack writes, kernel sockets read
+//! bench_multiq recv [--queues N] [--conns N] [--mtu N] [--mib N] [--offload 0|1]   tunstack connects, kernel sockets write, tunstack reads
 //! ```
+//!
+//! `--offload 1` opens every queue with virtio-net headers (TSO and
+//! checksum offload both ways, up to 64 KiB per system call).
 //!
 //! `--mib` is per connection. The clock starts before the first connect
 //! and stops when every byte of every connection was delivered (the
@@ -30,10 +33,11 @@ struct Args {
     conns: usize,
     mtu: usize,
     mib: u64,
+    offload: bool,
 }
 
-const USAGE: &str =
-    "usage: bench_multiq send|recv [--queues N] [--conns N] [--mtu N] [--mib N (per connection)]";
+const USAGE: &str = "usage: bench_multiq send|recv [--queues N] [--conns N] [--mtu N] \
+     [--mib N (per connection)] [--offload 0|1]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -44,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         conns: 2,
         mtu: 1500,
         mib: 256,
+        offload: false,
     };
     for (flag, v) in bench::flags(it)? {
         let f = flag.as_str();
@@ -52,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
             "--conns" => a.conns = value(f, &v)?,
             "--mtu" => a.mtu = value(f, &v)?,
             "--mib" => a.mib = value(f, &v)?,
+            "--offload" => a.offload = value::<u8>(f, &v)? != 0,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -77,6 +83,7 @@ fn run(a: &Args) -> io::Result<()> {
     cfg.tcp.recv_buffer = 1 << 20;
     let tun = TunConfig {
         mtu: a.mtu,
+        offload: a.offload,
         ..TunConfig::default()
     };
     let stack = Arc::new(tunstack::Stack::open_tun(&tun, cfg)?);
@@ -171,12 +178,20 @@ fn run(a: &Args) -> io::Result<()> {
     let per: Vec<String> = stack
         .queue_stats()
         .iter()
-        .map(|s| format!("{}", s.rx_packets))
+        .map(|s| {
+            format!(
+                "{} ({} B each, {} TSO out)",
+                s.rx_packets,
+                s.rx_bytes / s.rx_packets.max(1),
+                s.tcp_tso_out
+            )
+        })
         .collect();
     println!(
-        "{n} connections, {} MiB each, {} queue(s), packets read per queue: {}",
+        "{n} connections, {} MiB each, {} queue(s){}, packets read per queue: {}",
         a.mib,
         a.queues,
+        if a.offload { " with offloads" } else { "" },
         per.join(" / ")
     );
     println!(

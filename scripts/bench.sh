@@ -955,6 +955,16 @@ for q in 1 2; do
         "ip netns exec NS $E/bench_multiq recv --queues $q --conns 2 --mib $MIB" \
         -- tun_run "$bin/bench_multiq" recv --queues "$q" --conns 2 --mib "$MIB"
 done
+# The same on offload queues (virtio-net headers on every queue: TSO and
+# the kernel's batches, 64 KiB per system call).
+for q in 1 2; do
+    row "mq_off_send_${q}q" "tunstack → kernel, 2 connections, $q offload queue(s)" 1500 \
+        "ip netns exec NS $E/bench_multiq send --queues $q --conns 2 --mib $MIB --offload 1" \
+        -- tun_run "$bin/bench_multiq" send --queues "$q" --conns 2 --mib "$MIB" --offload 1
+    row "mq_off_recv_${q}q" "kernel → tunstack, 2 connections, $q offload queue(s)" 1500 \
+        "ip netns exec NS $E/bench_multiq recv --queues $q --conns 2 --mib $MIB --offload 1" \
+        -- tun_run "$bin/bench_multiq" recv --queues "$q" --conns 2 --mib "$MIB" --offload 1
+done
 
 # Async: tunstack's side on tunstack::tokio (current-thread runtime).
 row async_send "tunstack (tokio) → kernel, 1 connection" 1500 \
@@ -1106,7 +1116,8 @@ mq_table() {
     local key s med lo hi unit r
     echo "| multiqueue measurement | median | min – max | unit | 2 queues / 1 queue |"
     echo "|---|---:|---:|---|---:|"
-    for key in mq_send_1q mq_send_2q mq_recv_1q mq_recv_2q; do
+    for key in mq_send_1q mq_send_2q mq_recv_1q mq_recv_2q \
+        mq_off_send_1q mq_off_send_2q mq_off_recv_1q mq_off_recv_2q; do
         [ -n "${VALUES[$key]:-}" ] || continue
         read -r med lo hi <<< "$(stat_of "$key")"
         unit="${UNIT[$key]}"

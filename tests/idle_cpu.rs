@@ -1,4 +1,4 @@
-//! An idle stack must not use CPU: its driver sleeps in ppoll(2) with no
+//! An idle stack must not use CPU: its driver sleeps in epoll_wait(2) with no
 //! timeout instead of ticking. Alone in its own test binary so nothing
 //! else runs in the process while it measures (no root needed).
 

@@ -29,7 +29,7 @@ mod tls;
 mod waterfall;
 mod writeout;
 
-use crate::device::{PcapDevice, TraceDevice, TunConfig};
+use crate::device::{PcapDevice, PcapFile, TraceDevice, TunConfig};
 use crate::net::{Config, Stack};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
@@ -153,7 +153,8 @@ pub(crate) struct NetArgs {
     /// Queues of the TUN interface (IFF_MULTI_QUEUE), each with a driver
     /// thread of its own; the kernel steers every connection to one
     /// queue by its ports. 1 (the default) is a plain single-queue TUN.
-    /// More than one uses plain queues (no offloads) and no --pcap.
+    /// Every queue gets the offloads (unless --no-offload or --pcap);
+    /// --pcap records all queues into one file.
     #[arg(long, value_name = "N", default_value_t = 1)]
     queues: usize,
 }
@@ -270,9 +271,6 @@ pub(crate) fn validate_net(n: &NetArgs) -> Result<(), Failure> {
             crate::net::MAX_QUEUES
         )));
     }
-    if n.queues > 1 && n.pcap.is_some() {
-        return Err(usage("--pcap records one queue: use it with --queues 1"));
-    }
     Ok(())
 }
 
@@ -341,18 +339,7 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
     }
     if n.queues > 1 {
         config.queues = n.queues;
-        let tun = TunConfig {
-            offload: false,
-            ..tun
-        };
-        return Stack::open_tun(&tun, config).map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::PermissionDenied {
-                " (run as root: sudo)"
-            } else {
-                ""
-            };
-            failure(EXIT_USAGE, format!("cannot open {}: {e}{hint}", n.iface))
-        });
+        return open_queues(n, &tun, config);
     }
     let opened = crate::device::open_tun(&tun).or_else(|e| {
         if !tun.offload || e.kind() == io::ErrorKind::PermissionDenied {
@@ -388,6 +375,48 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         None => Stack::new(dev, config),
     };
     stack.map_err(|e| failure(EXIT_USAGE, format!("cannot start the stack: {e}")))
+}
+
+/// The multiqueue arm of [`open_stack`]: every queue traced and, with
+/// `--pcap`, recorded into one shared capture file; offload queues unless
+/// the kernel refuses them (then plain queues, as with one queue).
+fn open_queues(n: &NetArgs, tun: &TunConfig, config: Config) -> Result<Stack, Failure> {
+    let capture = match &n.pcap {
+        Some(path) => Some(PcapFile::create(path).map_err(|e| {
+            failure(
+                exit::WRITE_ERROR,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let open = |tun: &TunConfig| {
+        Stack::open_tun_queues_with(tun, config.clone(), |q| {
+            let dev = TraceDevice::new(q);
+            Ok(match &capture {
+                Some(file) => Box::new(PcapDevice::with_file(dev, file.clone())),
+                None => Box::new(dev),
+            })
+        })
+    };
+    let opened = open(tun).or_else(|e| {
+        if !tun.offload || e.kind() == io::ErrorKind::PermissionDenied {
+            return Err(e);
+        }
+        log::info!("no TUN offloads on {} ({e}); using plain queues", tun.name);
+        open(&TunConfig {
+            offload: false,
+            ..tun.clone()
+        })
+    });
+    opened.map_err(|e| {
+        let hint = if e.kind() == io::ErrorKind::PermissionDenied {
+            " (run as root: sudo)"
+        } else {
+            ""
+        };
+        failure(EXIT_USAGE, format!("cannot open {}: {e}{hint}", n.iface))
+    })
 }
 
 #[cfg(test)]
@@ -641,6 +670,8 @@ mod tests {
                 "serve --queues {queues}"
             );
         }
+        // --pcap with several queues is allowed; its file is created
+        // before any queue is opened, so a bad path fails first.
         assert_eq!(
             run([
                 "tunstack",
@@ -651,7 +682,7 @@ mod tests {
                 "--pcap",
                 "/nonexistent/x.pcap"
             ]),
-            EXIT_USAGE
+            exit::WRITE_ERROR
         );
         assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
     }

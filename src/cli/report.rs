@@ -33,7 +33,9 @@ pub(super) fn print_series(rows: &[(Duration, TcpInfo)]) {
 }
 
 /// One line per queue of a multiqueue stack (none with one queue): what
-/// each queue's driver carried, to see the kernel spread the flows.
+/// each queue's driver carried, to see the kernel spread the flows and,
+/// with offloads, the batches (bytes per packet above the MTU, TSO
+/// writes) on each queue.
 pub(super) fn queue_lines(per: &[Stats]) -> Vec<String> {
     if per.len() < 2 {
         return Vec::new();
@@ -42,8 +44,16 @@ pub(super) fn queue_lines(per: &[Stats]) -> Vec<String> {
         .enumerate()
         .map(|(q, s)| {
             format!(
-                "queue {q}: {} packets in, {} out, {} segments in, {} out, {} datagrams delivered",
-                s.rx_packets, s.tx_packets, s.tcp_segments_in, s.tcp_segments_out, s.udp_delivered
+                "queue {q}: {} packets in ({} bytes), {} out ({} bytes), {} segments in, {} out \
+                 ({} TSO), {} datagrams delivered",
+                s.rx_packets,
+                s.rx_bytes,
+                s.tx_packets,
+                s.tx_bytes,
+                s.tcp_segments_in,
+                s.tcp_segments_out,
+                s.tcp_tso_out,
+                s.udp_delivered
             )
         })
         .collect()

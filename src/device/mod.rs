@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 pub use fault::{FaultInjector, FaultStats, Faults};
-pub use pcap::{PcapDevice, PcapStats};
+pub use pcap::{PcapDevice, PcapFile, PcapStats};
 pub use pipe::PipeDevice;
 pub use trace::TraceDevice;
 pub use tun::{TunConfig, TunDevice};

@@ -8,6 +8,15 @@
 //! Timestamps come from the real clock and are kept monotonic (a clock
 //! step backwards never reorders the capture). A write error is counted
 //! and logged once; it never disturbs the traffic or panics.
+//!
+//! One file, several devices: a [`PcapFile`] is shared by the devices of
+//! every queue of a multiqueue stack ([`PcapDevice::with_file`]), each
+//! recording from its own driver thread. Records are serialized by the
+//! file's lock: each is stamped and written whole under it, so records
+//! never interleave and timestamps rise through the whole file (a flow
+//! lives on one queue, so its packets keep the order its driver saw).
+//! Memory stays bounded by the file's write buffer: a record is written
+//! before the packet goes on, nothing queues.
 
 use super::Device;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -55,21 +64,29 @@ enum Writer {
     PcapNg(PcapNgWriter<Sink>),
 }
 
-/// A device that records its traffic to a pcap or pcapng file.
-pub struct PcapDevice<D> {
-    inner: D,
+/// The state behind a [`PcapFile`]'s lock.
+struct Capture {
     writer: Option<Writer>,
     sink: Sink,
     last: Duration,
     stats: PcapStats,
 }
 
-impl<D: Device> PcapDevice<D> {
-    /// Wraps `inner`, creating (truncating) the capture at `path`.
+/// A capture file that one or more [`PcapDevice`]s record into (cheap to
+/// clone: clones share the file, its lock and its counters).
+#[derive(Clone)]
+pub struct PcapFile {
+    capture: Arc<Mutex<Capture>>,
+    ng: bool,
+}
+
+impl PcapFile {
+    /// Creates (truncates) the capture at `path`: pcapng if it ends in
+    /// `.pcapng`, else classic pcap; LINKTYPE_RAW either way.
     ///
     /// # Errors
     /// The file could not be created or its header written.
-    pub fn create(inner: D, path: &Path) -> io::Result<PcapDevice<D>> {
+    pub fn create(path: &Path) -> io::Result<PcapFile> {
         let sink = Sink(Arc::new(Mutex::new(BufWriter::new(File::create(path)?))));
         let ng = path
             .extension()
@@ -92,23 +109,44 @@ impl<D: Device> PcapDevice<D> {
             };
             Writer::Pcap(PcapWriter::with_header(sink.clone(), header).map_err(err)?)
         };
-        let mut dev = PcapDevice {
-            inner,
-            writer: Some(writer),
-            sink,
-            last: Duration::ZERO,
-            stats: PcapStats::default(),
+        let file = PcapFile {
+            capture: Arc::new(Mutex::new(Capture {
+                writer: Some(writer),
+                sink,
+                last: Duration::ZERO,
+                stats: PcapStats::default(),
+            })),
+            ng,
         };
         // The header is on disk at once: an empty capture is still valid.
-        dev.flush()?;
-        Ok(dev)
+        file.flush()?;
+        Ok(file)
     }
 
-    /// What has been recorded.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Capture> {
+        self.capture.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What has been recorded, by every device sharing the file.
     pub fn stats(&self) -> PcapStats {
-        self.stats
+        self.lock().stats
     }
 
+    /// Writes buffered records to the file.
+    ///
+    /// # Errors
+    /// The file write failed (also counted).
+    pub fn flush(&self) -> io::Result<()> {
+        self.lock().flush()
+    }
+
+    /// Stamps and writes one record, whole, under the lock.
+    fn record(&self, packet: &[u8], reason: Option<&str>) {
+        self.lock().record(packet, reason);
+    }
+}
+
+impl Capture {
     fn record(&mut self, packet: &[u8], reason: Option<&str>) {
         let Some(w) = self.writer.as_mut() else {
             return;
@@ -155,16 +193,58 @@ impl<D: Device> PcapDevice<D> {
         }
     }
 
-    /// Writes buffered records to the file.
-    ///
-    /// # Errors
-    /// The file write failed (also counted).
-    pub fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         let r = self.sink.flush();
         if r.is_err() {
             self.stats.errors += 1;
         }
         r
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.writer = None;
+        let _ = self.sink.flush();
+    }
+}
+
+/// A device that records its traffic to a pcap or pcapng file.
+pub struct PcapDevice<D> {
+    inner: D,
+    file: PcapFile,
+}
+
+impl<D: Device> PcapDevice<D> {
+    /// Wraps `inner`, creating (truncating) the capture at `path`.
+    ///
+    /// # Errors
+    /// As [`PcapFile::create`].
+    pub fn create(inner: D, path: &Path) -> io::Result<PcapDevice<D>> {
+        Ok(PcapDevice::with_file(inner, PcapFile::create(path)?))
+    }
+
+    /// Wraps `inner`, recording into `file`, which other devices (the
+    /// other queues of the same interface) may share.
+    pub fn with_file(inner: D, file: PcapFile) -> PcapDevice<D> {
+        PcapDevice { inner, file }
+    }
+
+    /// What has been recorded (into the file, by every device sharing it).
+    pub fn stats(&self) -> PcapStats {
+        self.file.stats()
+    }
+
+    fn record(&mut self, packet: &[u8], reason: Option<&str>) {
+        self.file.record(packet, reason);
+    }
+
+    /// Writes buffered records to the file.
+    ///
+    /// # Errors
+    /// The file write failed (also counted).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -185,7 +265,7 @@ impl<D: Device> Device for PcapDevice<D> {
     }
 
     fn wants_reasons(&self) -> bool {
-        matches!(self.writer, Some(Writer::PcapNg(_))) || self.inner.wants_reasons()
+        self.file.ng || self.inner.wants_reasons()
     }
 
     fn send_with_reason(&mut self, packet: &[u8], reason: &str) -> io::Result<()> {
@@ -204,8 +284,9 @@ impl<D: Device> Device for PcapDevice<D> {
 
 impl<D> Drop for PcapDevice<D> {
     fn drop(&mut self) {
-        self.writer = None;
-        let _ = self.sink.flush();
+        // The file may outlive this device (another queue's): what this
+        // one recorded is on disk now.
+        let _ = self.file.flush();
     }
 }
 
@@ -269,6 +350,64 @@ mod tests {
             }
         }
         assert_eq!(comments, vec!["retransmission #2, RTO 400 ms".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two devices on two threads record into one file at once: every
+    /// record is read back whole (its bytes say which device and which
+    /// packet), each device's records keep their order, and timestamps
+    /// never go backwards across the file.
+    #[test]
+    fn devices_on_two_threads_share_one_file_record_by_record() {
+        let dir = std::env::temp_dir().join(format!("tunstack-pcap-mq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.pcap");
+        let file = PcapFile::create(&path).unwrap();
+        const N: u32 = 3000;
+        let writers: Vec<_> = (0..2u8)
+            .map(|q| {
+                let file = file.clone();
+                std::thread::spawn(move || {
+                    let (a, _b) = PipeDevice::pair(1500).unwrap();
+                    let mut dev = PcapDevice::with_file(a, file);
+                    for i in 0..N {
+                        // Lengths vary so a torn record would misparse.
+                        let len = 24 + (i as usize * 37) % 1400;
+                        let mut p = vec![q; len];
+                        p[0] = 0x45;
+                        p[4..8].copy_from_slice(&i.to_be_bytes());
+                        let _ = dev.send(&p);
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(
+            file.stats(),
+            PcapStats {
+                packets: 2 * u64::from(N),
+                errors: 0
+            }
+        );
+        drop(file);
+        let mut r = pcap_file::pcap::PcapReader::new(File::open(&path).unwrap()).unwrap();
+        let mut next = [0u32; 2];
+        let mut last = Duration::ZERO;
+        while let Some(p) = r.next_packet() {
+            let p = p.unwrap();
+            let q = p.data[8];
+            assert!(q < 2, "record of neither device");
+            let i = u32::from_be_bytes(p.data[4..8].try_into().unwrap());
+            assert_eq!(i, next[usize::from(q)], "device {q} out of order");
+            assert_eq!(p.data.len(), 24 + (i as usize * 37) % 1400);
+            assert!(p.data[8..].iter().all(|&b| b == q), "torn record");
+            assert!(p.timestamp >= last, "timestamps go backwards");
+            last = p.timestamp;
+            next[usize::from(q)] += 1;
+        }
+        assert_eq!(next, [N, N]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

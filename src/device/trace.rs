@@ -107,6 +107,17 @@ impl<D: Device> Device for TraceDevice<D> {
         Ok(m)
     }
 
+    /// Scatter reads pass through only while tracing is off: a traced
+    /// packet is described whole, and a scattered one is not whole
+    /// anywhere. Off, the tracer costs the copy-once receive nothing.
+    fn can_recv_vectored(&self) -> bool {
+        !log::log_enabled!(log::Level::Trace) && self.inner.can_recv_vectored()
+    }
+
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        self.inner.recv_vectored(bufs)
+    }
+
     fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
         if log::log_enabled!(log::Level::Trace) {
             log::trace!("> {} (TSO, MSS {mss})", describe_with(packet, false));

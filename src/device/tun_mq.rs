@@ -3,6 +3,16 @@
 //! reads and writes, plus the steering program that decides which queue
 //! the kernel puts each packet on.
 //!
+//! Offloads. With `TunConfig::offload` every queue is an offload queue:
+//! each fd is attached with `IFF_VNET_HDR` (the flags of the last
+//! `TUNSETIFF` are the interface's, so all queues must agree) and reads
+//! and writes virtio-net headers as a [`VnetTunDevice`] does; the header
+//! size and the offloads (`TUNSETVNETHDRSZ`, `TUNSETOFFLOAD`) belong to
+//! the interface and are set once, on queue 0. Every queue then moves
+//! TSO batches of up to 64 KiB both ways. A TSO batch is one TCP segment
+//! with one pair of ports, so the steering program sees the same flow in
+//! it as in an MTU-sized segment.
+//!
 //! Steering. Without a program, tun.c picks a queue per packet
 //! (`tun_automq_select_queue`): the queue a flow was last written from
 //! (a table of symmetric flow hashes `tun_flow_update` fills on every
@@ -33,23 +43,37 @@
 //! The kernel takes the result modulo the number of queues.
 
 use super::tun::{configure, ifreq, validate, TunConfig};
-use super::Device;
+use super::vnet::{enable_offloads, VnetStats, VnetTunDevice};
+use super::{Device, Offload, RxMeta};
 use crate::wire::steer::STEER_MULTIPLIER;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// One queue of a multiqueue TUN interface.
+/// One queue of a multiqueue TUN interface: a plain queue (one packet of
+/// at most the MTU per read or write) or, with offloads, a
+/// [`VnetTunDevice`] on the queue's fd.
 pub struct TunQueue {
+    io: QueueIo,
+    index: usize,
+}
+
+enum QueueIo {
+    Plain(PlainQueue),
+    Vnet(VnetTunDevice),
+}
+
+/// A queue without virtio-net headers.
+struct PlainQueue {
     fd: OwnedFd,
     mtu: usize,
-    index: usize,
 }
 
 impl std::fmt::Debug for TunQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TunQueue")
             .field("index", &self.index)
-            .field("mtu", &self.mtu)
+            .field("mtu", &self.mtu())
+            .field("offload", &self.vnet_stats().is_some())
             .finish()
     }
 }
@@ -59,16 +83,40 @@ impl TunQueue {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// The offload counters of this queue, `None` for a plain queue.
+    pub fn vnet_stats(&self) -> Option<VnetStats> {
+        match &self.io {
+            QueueIo::Plain(_) => None,
+            QueueIo::Vnet(v) => Some(v.stats()),
+        }
+    }
+
+    fn dev(&mut self) -> &mut dyn Device {
+        match &mut self.io {
+            QueueIo::Plain(p) => p,
+            QueueIo::Vnet(v) => v,
+        }
+    }
+
+    fn dev_ref(&self) -> &dyn Device {
+        match &self.io {
+            QueueIo::Plain(p) => p,
+            QueueIo::Vnet(v) => v,
+        }
+    }
 }
 
-/// Opens (creating if needed) the interface with `queues` queues,
-/// attaches the steering program and, if `cfg.configure`, configures the
-/// interface as [`TunDevice::open`](super::TunDevice::open) does.
+/// Opens (creating if needed) the interface with `queues` queues (offload
+/// queues if `cfg.offload`, see the module docs), attaches the steering
+/// program and, if `cfg.configure`, configures the interface as
+/// [`TunDevice::open`](super::TunDevice::open) does.
 ///
 /// # Errors
 /// `InvalidInput` for fewer than 2 queues or as `TunDevice::open`;
 /// OS errors from `/dev/net/tun`, `bpf(2)` (loading the steering
-/// program needs `CAP_BPF` or root) or the ioctls.
+/// program needs `CAP_BPF` or root) or the ioctls (`TUNSETOFFLOAD`
+/// from a kernel without TUN offloads).
 pub fn open_queues(cfg: &TunConfig, queues: usize) -> io::Result<Vec<TunQueue>> {
     validate(cfg)?;
     if !(2..=crate::wire::steer::MAX_QUEUES).contains(&queues) {
@@ -80,20 +128,22 @@ pub fn open_queues(cfg: &TunConfig, queues: usize) -> io::Result<Vec<TunQueue>> 
             ),
         ));
     }
-    let mut out = Vec::with_capacity(queues);
-    for index in 0..queues {
-        out.push(TunQueue {
-            fd: open_queue(&cfg.name)?,
-            mtu: cfg.mtu,
-            index,
-        });
+    let mut fds = Vec::with_capacity(queues);
+    for _ in 0..queues {
+        fds.push(open_queue(&cfg.name, cfg.offload)?);
+    }
+    let Some(first) = fds.first().map(|fd| fd.as_raw_fd()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no queues"));
+    };
+    if cfg.offload {
+        enable_offloads(first)?;
     }
     let prog = load_steering()?;
     let prog_fd: libc::c_int = prog.as_raw_fd();
-    if let Some(q) = out.first() {
+    {
         // SAFETY: TUNSETSTEERINGEBPF takes a pointer to an int (the
         // program's fd); the kernel keeps its own reference.
-        let rc = unsafe { libc::ioctl(q.fd.as_raw_fd(), libc::TUNSETSTEERINGEBPF as _, &prog_fd) };
+        let rc = unsafe { libc::ioctl(first, libc::TUNSETSTEERINGEBPF as _, &prog_fd) };
         if rc < 0 {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("TUNSETSTEERINGEBPF: {e}")));
@@ -102,11 +152,24 @@ pub fn open_queues(cfg: &TunConfig, queues: usize) -> io::Result<Vec<TunQueue>> 
     if cfg.configure {
         configure(&cfg.name, cfg)?;
     }
+    let out = fds
+        .into_iter()
+        .enumerate()
+        .map(|(index, fd)| TunQueue {
+            io: if cfg.offload {
+                QueueIo::Vnet(VnetTunDevice::from_queue(fd, &cfg.name, cfg.mtu))
+            } else {
+                QueueIo::Plain(PlainQueue { fd, mtu: cfg.mtu })
+            },
+            index,
+        })
+        .collect();
     Ok(out)
 }
 
-/// Opens one queue of the interface `name`, non-blocking.
-fn open_queue(name: &str) -> io::Result<OwnedFd> {
+/// Opens one queue of the interface `name`, non-blocking, with virtio-net
+/// headers if `vnet`.
+fn open_queue(name: &str, vnet: bool) -> io::Result<OwnedFd> {
     let path = c"/dev/net/tun";
     // SAFETY: plain open(2) of a NUL-terminated path.
     let fd = unsafe {
@@ -121,8 +184,9 @@ fn open_queue(name: &str) -> io::Result<OwnedFd> {
     // SAFETY: fd was just returned by open(2) and is owned here.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut req = ifreq(name);
+    let vnet = if vnet { libc::IFF_VNET_HDR } else { 0 };
     req.ifr_ifru.ifru_flags =
-        (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE) as libc::c_short;
+        (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE | vnet) as libc::c_short;
     // SAFETY: TUNSETIFF takes a pointer to a valid ifreq.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) };
     if rc < 0 {
@@ -135,7 +199,7 @@ fn open_queue(name: &str) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-impl Device for TunQueue {
+impl Device for PlainQueue {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: reads at most buf.len() bytes into a live, writable buffer.
         let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -160,6 +224,39 @@ impl Device for TunQueue {
 
     fn as_raw_fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
+    }
+}
+
+/// Everything goes to the queue's device: a plain queue takes the
+/// defaults (no offloads, no scatter read), an offload queue is a
+/// [`VnetTunDevice`].
+impl Device for TunQueue {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.dev().recv(buf)
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.dev().send(packet)
+    }
+    fn mtu(&self) -> usize {
+        self.dev_ref().mtu()
+    }
+    fn as_raw_fd(&self) -> Option<RawFd> {
+        self.dev_ref().as_raw_fd()
+    }
+    fn offload(&self) -> Offload {
+        self.dev_ref().offload()
+    }
+    fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
+        self.dev().recv_meta(buf)
+    }
+    fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
+        self.dev().send_tso(packet, mss)
+    }
+    fn can_recv_vectored(&self) -> bool {
+        self.dev_ref().can_recv_vectored()
+    }
+    fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
+        self.dev().recv_vectored(bufs)
     }
 }
 

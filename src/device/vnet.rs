@@ -127,20 +127,7 @@ impl VnetTunDevice {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("TUNSETIFF: {e}")));
         }
-        let hdr_len = HDR_LEN as libc::c_int;
-        // SAFETY: TUNSETVNETHDRSZ takes a pointer to an int.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &hdr_len) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("TUNSETVNETHDRSZ: {e}")));
-        }
-        let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) as libc::c_ulong;
-        // SAFETY: TUNSETOFFLOAD takes its argument by value.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETOFFLOAD as _, offloads) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("TUNSETOFFLOAD: {e}")));
-        }
+        enable_offloads(fd.as_raw_fd())?;
         // SAFETY: fcntl on an fd we own.
         let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
         // SAFETY: as above.
@@ -164,6 +151,19 @@ impl VnetTunDevice {
             mtu: cfg.mtu,
             stats: VnetStats::default(),
         })
+    }
+
+    /// One queue of a multiqueue interface as an offload device: `fd` was
+    /// attached with `IFF_VNET_HDR` and is non-blocking, and
+    /// [`enable_offloads`] has run on one queue of the interface (the
+    /// header size and offloads are the interface's, not the queue's).
+    pub(super) fn from_queue(fd: OwnedFd, name: &str, mtu: usize) -> VnetTunDevice {
+        VnetTunDevice {
+            fd,
+            name: name.to_string(),
+            mtu,
+            stats: VnetStats::default(),
+        }
     }
 
     /// The interface name the kernel gave us.
@@ -216,6 +216,32 @@ impl VnetTunDevice {
         }
         Ok(())
     }
+}
+
+/// Sets the virtio header size and turns on checksum offload and TSO for
+/// IPv4 and IPv6 (`TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`) on the
+/// interface `fd` is attached to, which must have `IFF_VNET_HDR`. Both
+/// settings belong to the interface (`struct tun_struct`), so for a
+/// multiqueue interface this runs once, on any one queue.
+///
+/// # Errors
+/// OS errors from the ioctls, named after them.
+pub(super) fn enable_offloads(fd: RawFd) -> io::Result<()> {
+    let hdr_len = HDR_LEN as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ takes a pointer to an int.
+    let rc = unsafe { libc::ioctl(fd, libc::TUNSETVNETHDRSZ as _, &hdr_len) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("TUNSETVNETHDRSZ: {e}")));
+    }
+    let offloads = (libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) as libc::c_ulong;
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    let rc = unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD as _, offloads) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("TUNSETOFFLOAD: {e}")));
+    }
+    Ok(())
 }
 
 /// Completes a `CHECKSUM_PARTIAL` packet in place: sums everything from

@@ -1,16 +1,24 @@
 //! The `std::net`-shaped API: [`Stack`], [`TcpStream`], [`TcpListener`].
 //!
 //! The only module with threads, locks, the real clock and OS randomness.
-//! A [`Stack`] owns one driver thread that owns the device; sockets share
-//! the [`Interface`](crate::stack::Interface) behind a mutex and block on a
-//! condition variable the driver signals after every poll that did
-//! something. Blocking is the default: `write` waits while the send buffer
-//! is full, `read` while the receive buffer is empty; in non-blocking mode
-//! both return `io::ErrorKind::WouldBlock` instead (the EAGAIN of C
-//! sockets). A `write`, `close` or `connect` pokes an eventfd so segments
-//! leave at once rather than at the next timer. Over a multiqueue TUN
-//! (`Config::queues > 1`) a stack is one such shard per queue (see
-//! `net/shards.rs`).
+//! Sockets share the [`Interface`](crate::stack::Interface) behind a
+//! mutex. A thread that blocks in a socket call while nobody else waits on
+//! the device becomes the leader: it waits on the device, the poke
+//! eventfd and the stack's timer itself, polls the interface when one
+//! fires, and returns as soon as its own call can complete, so a segment
+//! wakes the thread that wants it and nobody else. Other blocked threads
+//! wait on a condition variable that whoever polled signals. A [`Stack`]'s
+//! driver thread is the fallback poller: the kernel wakes it only when no
+//! leader sleeps (see `poller`). Blocking is the default: `write` waits
+//! while the send buffer is full, `read` while the receive buffer is empty;
+//! in non-blocking mode both return `io::ErrorKind::WouldBlock` instead
+//! (the EAGAIN of C sockets). A write to an idle connection, a connect's
+//! SYN, a close's FIN and a read's due ACK leave from the calling thread;
+//! other calls poke the eventfd so segments leave at once rather than at
+//! the next timer. While an async runtime drives the device the driver
+//! stands by and blocked threads follow (see `task`). Over a multiqueue
+//! TUN (`Config::queues > 1`) a stack is one such shard per queue, each
+//! with its own leader, driver and timer (see `net/shards.rs`).
 
 mod driver;
 mod error;
@@ -18,6 +26,7 @@ mod listener;
 #[cfg(feature = "mio")]
 mod mio_source;
 pub mod poll;
+mod poller;
 mod shards;
 mod stream;
 mod task;
@@ -37,45 +46,13 @@ pub(crate) use wake::Tasks;
 
 use crate::device::{Device, Offload, TunConfig};
 use crate::stack::Interface;
+use poller::{Pollers, Role, Waker, Woke};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// An eventfd the driver sleeps on beside the device.
-struct Waker(OwnedFd);
-
-impl Waker {
-    fn new() -> io::Result<Waker> {
-        // SAFETY: plain eventfd(2) call.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    fn fd(&self) -> RawFd {
-        self.0.as_raw_fd()
-    }
-
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64; EAGAIN (counter full)
-        // means a wake-up is already pending, which is all we need.
-        unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    fn drain(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; EAGAIN when not signalled.
-        unsafe { libc::read(self.fd(), (&mut v as *mut u64).cast(), 8) };
-    }
-}
 
 /// State shared by the driver thread and every socket of a stack.
 pub(crate) struct Shared {
@@ -93,12 +70,11 @@ pub(crate) struct Shared {
     /// Tasks and eventfds waiting for readiness (see [`wake`]).
     pub(crate) tasks: Tasks,
     /// The device. Locked only while `iface` is held (so never contended):
-    /// by the driver for each poll, and by a writer sending on an idle
-    /// connection itself ([`Shared::transmit`]).
+    /// by whoever polls (the driver or a leader), and by a writer sending
+    /// on an idle connection itself ([`Shared::transmit`]).
     device: Mutex<Box<dyn Device + Send>>,
-    /// The stack time (µs) the driver sleeps until, `u64::MAX` for no
-    /// timer; set under `iface`. Whoever arms an earlier timer wakes it.
-    driver_deadline: AtomicU64,
+    /// Who sleeps on the device and the timer (see [`poller`]).
+    poller: Pollers,
     stop: AtomicBool,
     epoch: std::time::Instant,
     /// What the device offloads (fixed when the stack starts).
@@ -136,33 +112,75 @@ impl Shared {
         }
     }
 
-    /// Runs `f` under the lock until it returns `Some`, sleeping on the
-    /// condition variable in between, until `deadline`.
+    /// Runs `f` under the lock until it returns `Some`, until `deadline`.
+    /// In between, the calling thread either leads (if nobody else
+    /// waits on the device: it sleeps in the leader's epoll set and polls
+    /// the interface itself when the device, a poke or the timer fires)
+    /// or follows (sleeps on the condition variable until whoever polls
+    /// says something changed). See [`poller`].
     ///
     /// `Err(())` means the deadline passed.
     fn wait_for<T>(
         &self,
         deadline: Option<std::time::Instant>,
+        f: impl FnMut(&mut Interface) -> Option<T>,
+    ) -> Result<T, ()> {
+        self.wait_as(Wait::MayLead, deadline, f)
+    }
+
+    /// [`wait_for`](Self::wait_for), saying whether the caller may lead.
+    fn wait_as<T>(
+        &self,
+        how: Wait,
+        deadline: Option<std::time::Instant>,
         mut f: impl FnMut(&mut Interface) -> Option<T>,
     ) -> Result<T, ()> {
         let mut guard = self.lock();
-        loop {
+        // This thread led and left packets queued (a full batch): the
+        // device will not signal them again, so whoever polls next must
+        // be told; the leader itself, if it waits again.
+        let mut last = Polled::default();
+        let r = loop {
             if let Some(v) = f(&mut guard) {
-                return Ok(v);
+                break Ok(v);
             }
             if self.stop.load(Ordering::Acquire) {
-                return Err(());
+                break Err(());
             }
             let timeout = match deadline {
                 None => None,
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
-                        return Err(());
+                        break Err(());
                     }
                     Some(d - now)
                 }
             };
+            // While an async runtime drives the device it reads it, and
+            // wakes this thread as the driver would: a leader would only
+            // race it for every packet.
+            if how == Wait::MayLead && !task::runtime_drives(self) && self.poller.try_lead() {
+                // Taken under the lock: a change made under it from now
+                // on signals the leader's eventfd (notify_waiters), which
+                // stays readable until this thread drains it after waking.
+                drop(guard);
+                let again = last.left_queued || last.due;
+                let mut woke = if again {
+                    self.poller.wait(Role::Leader, Some(Duration::ZERO))
+                } else {
+                    self.poller.wait(Role::Leader, timeout)
+                };
+                woke.dev |= last.left_queued;
+                woke.timer |= last.due;
+                (guard, last) = self.lead_poll(self.lock(), woke);
+                // Given up at once: if `f` still says wait, the loop takes
+                // it again without releasing the lock; if not, the next
+                // event goes to the driver, which sleeps on the same
+                // descriptors (nothing to hand over).
+                self.poller.resign();
+                continue;
+            }
             // Counted while the lock is held: whoever changes the interface
             // under the lock afterwards sees the count (notify_waiters).
             self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -179,16 +197,111 @@ impl Shared {
             let _ = self
                 .woken
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        };
+        if last.left_queued || last.due {
+            // Work this thread would have done next: the driver does it.
+            self.poller.wake_driver();
         }
+        r
+    }
+
+    /// The error for a blocking call whose [`wait_for`](Self::wait_for)
+    /// gave up: the stack stopped (`NotConnected`, as for any socket of a
+    /// dropped stack) or the timeout passed (`WouldBlock`, as Linux's
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` report it).
+    fn gave_up(&self) -> io::Error {
+        if self.stop.load(Ordering::Acquire) {
+            error::not_connected()
+        } else {
+            error::would_block()
+        }
+    }
+
+    /// The leader's poll after it woke for `woke` (under the lock, which
+    /// it releases and retakes only if it has tasks to wake): what the
+    /// driver does, except that the leader needs no wake-up itself.
+    fn lead_poll<'a>(
+        &'a self,
+        mut guard: MutexGuard<'a, Interface>,
+        woke: Woke,
+    ) -> (MutexGuard<'a, Interface>, Polled) {
+        if !(woke.dev || woke.poke || woke.timer) {
+            // Woken by another thread's change, or timed out: `f` looks.
+            return (guard, Polled::default());
+        }
+        let mut ready = wake::Ready::default();
+        let polled = self.poll_locked(&mut guard, woke, &mut ready, false);
+        if polled.activity {
+            self.notify_followers();
+            if !ready.is_empty() {
+                // Wakers run foreign code: never under the interface lock.
+                drop(guard);
+                ready.signal();
+                guard = self.lock();
+            }
+        }
+        (guard, polled)
+    }
+
+    /// One poll of the interface by whoever woke for `woke` (the driver
+    /// or a leader), under the lock: reads the device if it is readable,
+    /// runs due timers, writes what is ready, gathers the tasks and
+    /// eventfds to signal into `ready`, and re-arms the timer, or for the
+    /// driver thread (`driver`) sets the deadline it sleeps until.
+    fn poll_locked(
+        &self,
+        iface: &mut Interface,
+        woke: Woke,
+        ready: &mut wake::Ready,
+        driver: bool,
+    ) -> Polled {
+        if woke.timer {
+            self.poller.timer_fired();
+        }
+        let mut device = self.device.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        // Without an fd the device can only be polled by reading it.
+        let activity = if woke.dev || !self.poller.has_device_fd {
+            iface.poll(now, &mut **device)
+        } else {
+            iface.poll_output(now, &mut **device)
+        };
+        drop(device);
+        if activity {
+            self.tasks.collect(iface, ready);
+        }
+        Polled {
+            activity,
+            left_queued: woke.dev && iface.rx_more(),
+            due: if driver {
+                let next = iface.poll_at().map(|t| t.total_micros());
+                self.poller.driver_deadline(self.now().total_micros(), next)
+            } else {
+                self.arm_timer(iface)
+            },
+        }
+    }
+
+    /// Arms the stack's timer for the interface's next deadline, if
+    /// neither the timer nor the driver's own timeout comes first (under
+    /// the lock).
+    /// True if a timer is already due (see [`Pollers::arm`]).
+    fn arm_timer(&self, iface: &Interface) -> bool {
+        let next = iface.poll_at().map(|t| t.total_micros());
+        self.poller.arm(self.now().total_micros(), next)
     }
 
     /// Sends what is ready (an idle connection's new data) from the
     /// calling thread instead of waking the driver to do it: saves the
     /// eventfd write, the driver's wake-up and its eventfd read per
     /// request or response, as a kernel socket sends from `write(2)`.
-    /// Wakes the driver only when a timer armed here (the RTO) comes
-    /// before the one it sleeps until.
+    /// A timer armed here (the RTO) goes to the stack's timerfd, which
+    /// wakes whoever polls when it is due.
     fn transmit(&self) {
+        if self.stop.load(Ordering::Acquire) {
+            // A stopped stack sends nothing more.
+            return;
+        }
         let mut iface = self.lock();
         let Ok(mut device) = self.device.try_lock() else {
             // Only under a panic elsewhere: leave it to the driver.
@@ -199,7 +312,7 @@ impl Shared {
         let now = self.now();
         let activity = iface.poll_output(now, &mut **device);
         drop(device);
-        let next = iface.poll_at().map_or(u64::MAX, |t| t.total_micros());
+        let due = self.arm_timer(&iface);
         let mut ready = wake::Ready::default();
         if activity {
             self.tasks.collect(&mut iface, &mut ready);
@@ -207,22 +320,11 @@ impl Shared {
         }
         drop(iface);
         ready.signal();
-        if next < self.driver_deadline.load(Ordering::SeqCst) {
+        if due {
             self.waker.wake();
         }
     }
 
-    /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
-    /// after a change made under the lock (a waiter counts itself before
-    /// it releases the lock to sleep, so it cannot be missed). Saves the
-    /// futex system call `notify_all` makes even with nobody waiting: the
-    /// driver calls this after every busy poll.
-    ///
-    /// The one place where a change to the sockets (a segment, a timer, a
-    /// user call another thread waits on) wakes those who wait: blocked
-    /// reads, writes, connects, lingering closes and `Poll::poll`, which
-    /// then look at the connections' events again. Only the registration
-    /// changes of a `Poll` and stopping the stack notify otherwise.
     /// Wakes the tasks and eventfds of sockets a user call changed outside
     /// a poll (as [`notify_waiters`](Self::notify_waiters) does for
     /// blocked threads): compared under the interface lock, signalled
@@ -233,12 +335,47 @@ impl Shared {
         ready.signal();
     }
 
+    /// Wakes the threads waiting in [`wait_for`](Self::wait_for), if any,
+    /// after a change made under the lock (a waiter counts itself, and a
+    /// leader raises its flag, before it releases the lock to sleep, so
+    /// neither can be missed). Saves the system call with nobody waiting:
+    /// the driver calls this after every busy poll.
+    ///
+    /// The one place where a change to the sockets (a segment, a timer, a
+    /// user call another thread waits on) wakes those who wait: blocked
+    /// reads, writes, connects, lingering closes and `Poll::poll`, which
+    /// then look at the connections' events again. Only the registration
+    /// changes of a `Poll` and stopping the stack notify otherwise.
     fn notify_waiters(&self) {
+        self.notify_followers();
+        self.poller.wake_leader();
+    }
+
+    /// [`notify_waiters`](Self::notify_waiters) without the leader: for
+    /// the leader itself.
+    fn notify_followers(&self) {
         let n = self.waiters.load(Ordering::SeqCst);
         if n > 0 {
             self.woken.store(n, Ordering::SeqCst);
             self.cond.notify_all();
         }
+    }
+
+    /// Wakes every thread in [`wait_for`](Self::wait_for) to look again
+    /// although no socket changed (a `Poll`'s registrations did). Taking
+    /// the lock first closes the window between a waiter's last check
+    /// (made under the lock) and its sleep, in which the notify would be
+    /// lost.
+    pub(crate) fn wake_all(&self) {
+        drop(self.lock());
+        self.cond.notify_all();
+        self.poller.wake_leader();
+    }
+
+    /// How long the driver thread may sleep: until the deadline its last
+    /// poll left (see [`Pollers::driver_deadline`]).
+    fn driver_timeout(&self) -> Option<Duration> {
+        self.poller.driver_timeout(self.now().total_micros())
     }
 
     /// Called by the driver between two polls: gives the threads it woke,
@@ -255,6 +392,30 @@ impl Shared {
             std::thread::yield_now();
         }
     }
+}
+
+/// What one [`Shared::poll_locked`] did and left.
+#[derive(Clone, Copy, Debug, Default)]
+struct Polled {
+    /// Something happened that waiters may care about.
+    activity: bool,
+    /// It read a whole batch: packets may be left queued, which the
+    /// device will not signal again.
+    left_queued: bool,
+    /// A timer is already due again.
+    due: bool,
+}
+
+/// Whether a thread in [`Shared::wait_as`] may take the leader role.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Wait {
+    /// Reads, accepts, connects, `Poll::poll`: lead if nobody else does,
+    /// so the thread is woken by the device itself.
+    MayLead,
+    /// A writer waiting for send-buffer space: the driver sends and
+    /// processes ACKs on its own core while the writer copies its next
+    /// chunk in, which leading would serialise on one thread.
+    Follow,
 }
 
 /// A TTL as `std::net` takes it (`u32`), checked to fit the IP header.
@@ -308,16 +469,18 @@ impl Stack {
     ) -> io::Result<(Arc<Shared>, JoinHandle<()>)> {
         config.mtu = config.mtu.min(device.mtu());
         let offload = device.offload();
+        let waker = Waker::new()?;
+        let poller = Pollers::new(device.as_raw_fd(), waker.fd())?;
         let shared = Arc::new(Shared {
             iface: Mutex::new(Interface::new(config)),
             cond: Condvar::new(),
             waiters: AtomicUsize::new(0),
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
-            waker: Waker::new()?,
+            waker,
             tasks: Tasks::default(),
             device: Mutex::new(device),
-            driver_deadline: AtomicU64::new(0),
+            poller,
             stop: AtomicBool::new(false),
             epoch,
             offload,
@@ -431,7 +594,10 @@ impl Stack {
 /// Stops one shard's driver and wakes everything waiting on it.
 fn stop_shard(shared: &Shared, driver: Option<JoinHandle<()>>) {
     shared.stop.store(true, Ordering::Release);
-    shared.waker.wake();
+    // The driver sleeps in its epoll set or stands by; a leader in its
+    // own set: each is woken through its own eventfd.
+    shared.poller.wake_driver();
+    shared.poller.wake_leader_always();
     shared.cond.notify_all();
     if let Some(d) = driver {
         let _ = d.join();

@@ -319,17 +319,14 @@ impl Poll {
     }
 
     /// Lets a `poll` sleeping in another thread look at the registrations
-    /// again. Taking the interface lock first closes the window between
-    /// that poll's last check (made under the lock) and its sleep, in
-    /// which a bare notify would be lost. (With several shards the poll
-    /// sleeps on the readiness fd instead, cleared before it looks.)
+    /// again. (With several shards the poll sleeps on the readiness fd
+    /// instead, cleared before it looks.)
     fn wake_poll(&self) {
         if let Some(fd) = self.fd.get() {
             fd.signal();
             return;
         }
-        drop(self.shared.lock());
-        self.shared.cond.notify_all();
+        self.shared.wake_all();
     }
 
     /// Number of registrations.

@@ -15,6 +15,12 @@
 //!   lands on; `accept`/`recv_from` take from whichever shard has
 //!   something, starting at a rotating shard so none starves.
 //!
+//! Offloads. With `TunConfig::offload` every queue is an offload queue
+//! (virtio-net headers, see [`device::tun_mq`](crate::device::tun_mq)):
+//! each shard writes TSO batches of up to 64 KiB and reads the kernel's
+//! batches whole, with copy-once receive into its own connections, just
+//! as the single stack does on a [`VnetTunDevice`](crate::device::VnetTunDevice).
+//!
 //! Every shard has the same configuration and secrets (ISN, SYN cookie,
 //! timestamp and port keys) and the same clock epoch, so a shard answers
 //! exactly as the single stack would.
@@ -34,7 +40,7 @@
 use super::poll::Target;
 use super::wake::{EventFd, Slot};
 use super::{Config, Shared, Stack, TcpListener, TcpStream, UdpSocket};
-use crate::device::TunConfig;
+use crate::device::{Device, TunConfig, TunQueue};
 use crate::stack::Interface;
 use std::io;
 use std::net::SocketAddr;
@@ -52,9 +58,46 @@ pub(super) struct Group {
     next: AtomicUsize,
 }
 
-/// Opens `config.queues` queues of the TUN interface and starts a shard
-/// on each.
-pub(super) fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack> {
+/// Opens `config.queues` queues of the TUN interface (offload queues if
+/// `tun.offload`) and starts a shard on each.
+pub(super) fn open_tun(tun: &TunConfig, config: Config) -> io::Result<Stack> {
+    open_tun_with(tun, config, |q| Ok(Box::new(q)))
+}
+
+impl Stack {
+    /// Opens a multiqueue TUN interface as [`Stack::open_tun`] does with
+    /// `config.queues` of 2 or more, but passes each queue through `wrap`
+    /// (in queue order, before its shard starts): a capture or a tracer
+    /// around every queue, e.g. [`PcapDevice::with_file`] with one shared
+    /// [`PcapFile`] for a single capture of the whole interface.
+    ///
+    /// [`PcapDevice::with_file`]: crate::device::PcapDevice::with_file
+    /// [`PcapFile`]: crate::device::PcapFile
+    ///
+    /// # Errors
+    /// `InvalidInput` for `config.queues` outside 2..=[`MAX_QUEUES`](super::MAX_QUEUES);
+    /// as [`Stack::open_tun`]; whatever `wrap` returns.
+    pub fn open_tun_queues_with(
+        tun: &TunConfig,
+        config: Config,
+        wrap: impl FnMut(TunQueue) -> io::Result<Box<dyn Device + Send>>,
+    ) -> io::Result<Stack> {
+        if config.queues < 2 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("wrapped queues need 2 or more, not {}", config.queues),
+            ));
+        }
+        open_tun_with(tun, config, wrap)
+    }
+}
+
+/// [`open_tun`], each queue's device made by `wrap`.
+fn open_tun_with(
+    tun: &TunConfig,
+    mut config: Config,
+    mut wrap: impl FnMut(TunQueue) -> io::Result<Box<dyn Device + Send>>,
+) -> io::Result<Stack> {
     if !(1..=super::MAX_QUEUES).contains(&config.queues) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -64,9 +107,6 @@ pub(super) fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack>
                 config.queues
             ),
         ));
-    }
-    if tun.offload {
-        log::info!("multiqueue TUN without virtio-net offloads (plain queues)");
     }
     let queues = crate::device::tun_mq::open_queues(tun, config.queues)?;
     config.mtu = tun.mtu;
@@ -79,7 +119,7 @@ pub(super) fn open_tun(tun: &TunConfig, mut config: Config) -> io::Result<Stack>
             queue: q.index(),
             ..config.clone()
         };
-        match Stack::start(Box::new(q), cfg, epoch) {
+        match wrap(q).and_then(|dev| Stack::start(dev, cfg, epoch)) {
             Ok(s) => started.push(s),
             Err(e) => {
                 // Stop the drivers already running before giving up.

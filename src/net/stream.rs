@@ -1,7 +1,7 @@
 //! [`TcpStream`]: a connected TCP socket with `std::net::TcpStream`'s
 //! shape and blocking / non-blocking semantics.
 
-use super::{error, Shared, Stack};
+use super::{error, Shared, Stack, Wait};
 use crate::stack::SocketHandle;
 use crate::tcp::{RecvError, SendError, State};
 use std::io::{self, Read, Write};
@@ -175,7 +175,7 @@ impl TcpStream {
                 None
             },
         );
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// Disables (`true`) or enables Nagle's algorithm (`TCP_NODELAY`).
@@ -357,7 +357,8 @@ impl TcpStream {
             let now = shared.now();
             iface.tcp_connect(now, remote).map_err(error::stack)?
         };
-        shared.waker.wake();
+        // The SYN leaves from this thread, as from connect(2).
+        shared.transmit();
         let s = TcpStream::from_handle(shared, handle);
         s.inner.nonblocking.store(true, Ordering::Relaxed);
         Ok(s)
@@ -375,7 +376,8 @@ impl TcpStream {
             let now = shared.now();
             iface.tcp_connect(now, remote).map_err(error::stack)?
         };
-        shared.waker.wake();
+        // The SYN leaves from this thread, as from connect(2).
+        shared.transmit();
         let stream = TcpStream::from_handle(shared, handle);
         // Connected or closed (refused, timed out, unreachable).
         let outcome = stream.inner.shared.wait_for(deadline(timeout), |iface| {
@@ -459,11 +461,13 @@ impl TcpStream {
             }
         };
         if wake {
-            // Reading opened the window: let the driver send the update.
-            self.inner.shared.waker.wake();
+            // Reading left an ACK to send (a window update, a quick ACK):
+            // sent from this thread, as recv(2) does, rather than by
+            // waking the driver for it.
+            self.inner.shared.transmit();
         }
         // A read timeout reports WouldBlock, as Linux's SO_RCVTIMEO does.
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     fn do_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -475,7 +479,8 @@ impl TcpStream {
             .unwrap_or_else(|p| p.into_inner());
         let handle = self.inner.handle;
         let mut idle = false;
-        let r = self.inner.shared.wait_for(
+        let r = self.inner.shared.wait_as(
+            Wait::Follow,
             if nonblocking { None } else { deadline(timeout) },
             |iface| {
                 let Some(tcb) = iface.tcp_mut(handle) else {
@@ -501,7 +506,7 @@ impl TcpStream {
                 self.inner.shared.waker.wake();
             }
         }
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// Moves the socket into or out of non-blocking mode.
@@ -777,7 +782,8 @@ impl Inner {
         iface.tcp_release(self.handle);
         drop(iface);
         self.shared.tasks.drop_fd(super::Target::Tcp(self.handle));
-        self.shared.waker.wake();
+        // The FIN (or RST) leaves from this thread, as from close(2).
+        self.shared.transmit();
         match linger {
             Some(t) if !t.is_zero() => self.linger(t),
             _ => Ok(()),

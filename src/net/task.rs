@@ -19,12 +19,14 @@
 //! outside `block_on`), until the runtime polls again.
 
 use super::error;
+use super::poller::Woke;
 use super::wake::{EventFd, Slot};
 use super::{Shared, Target, TcpListener, TcpStream, UdpSocket};
 use crate::stack::Interface;
 use crate::tcp::{RecvError, SendError};
 use std::io;
 use std::net::SocketAddr;
+#[cfg(feature = "tokio")]
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -325,9 +327,6 @@ pub(crate) struct Drive {
     /// `beat` when the thread last found the runtime stalled; it drives
     /// as usual until the beat moves on.
     stalled_at: AtomicU64,
-    /// The stack time (µs) the standing-by thread sleeps until; a runtime
-    /// round that arms an earlier timer pokes it.
-    standby_until: AtomicU64,
     /// The driver task, woken when the stack stops.
     task: Mutex<Option<Waker>>,
 }
@@ -339,7 +338,6 @@ impl Default for Drive {
             unavailable: AtomicBool::new(false),
             beat: AtomicU64::new(0),
             stalled_at: AtomicU64::new(NONE),
-            standby_until: AtomicU64::new(NONE),
             task: Mutex::new(None),
         }
     }
@@ -351,13 +349,23 @@ impl Drive {
     }
 }
 
-/// THE HOOK for the driver thread, in place of its `ppoll`: while a
+/// Whether a runtime drives the device of `shared` now: it holds the
+/// claim and was not found stalled. Blocked threads then follow rather
+/// than lead (the runtime reads the device and wakes them).
+pub(super) fn runtime_drives(shared: &Shared) -> bool {
+    let d = &shared.tasks.drive;
+    d.driven.load(Ordering::SeqCst)
+        && d.stalled_at.load(Ordering::SeqCst) != d.beat.load(Ordering::SeqCst)
+}
+
+/// THE HOOK for the driver thread, in place of its epoll wait: while a
 /// runtime drives the device, waits for what the thread still owns and
-/// returns what to poll next as (read the device, drain the wake fd):
-/// a poke, a timer, or a device the runtime left unread for [`GRACE`].
-/// `None` when no runtime drives (or it is stalled): the thread waits and
-/// polls as usual.
-pub(super) fn standby(shared: &Shared, dev: Option<RawFd>, wake: RawFd) -> Option<(bool, bool)> {
+/// returns what woke it: a poke, the stack's timer (armed by whoever
+/// polled, the runtime included), its own eventfd (stop), or a device
+/// the runtime left unread for [`GRACE`] (then `dev`). `None` when no
+/// runtime drives (or it is stalled): the thread waits and polls as
+/// usual.
+pub(super) fn standby(shared: &Shared) -> Option<Woke> {
     let d = &shared.tasks.drive;
     loop {
         let beat = d.beat.load(Ordering::SeqCst);
@@ -365,45 +373,50 @@ pub(super) fn standby(shared: &Shared, dev: Option<RawFd>, wake: RawFd) -> Optio
             || !d.driven.load(Ordering::SeqCst)
             || d.stalled_at.load(Ordering::SeqCst) == beat
         {
-            // Every runtime round pokes while the thread does not say
-            // what it sleeps until.
-            d.standby_until.store(NONE, Ordering::SeqCst);
             return None;
         }
-        // Say what we sleep until, then look again: a runtime round that
-        // published an earlier deadline meanwhile either saw this and
-        // pokes, or is seen here (both orders are SeqCst).
-        let until = loop {
-            let until = shared.driver_deadline.load(Ordering::SeqCst);
-            d.standby_until.store(until, Ordering::SeqCst);
-            if shared.driver_deadline.load(Ordering::SeqCst) == until {
-                break until;
+        // Until the deadline the thread's own last poll left (see
+        // `Pollers::driver_deadline`).
+        let woke = shared
+            .poller
+            .stand_by(shared.poller.dev_fd, shared.driver_timeout());
+        if woke.poke || woke.timer || woke.own {
+            // The device is the runtime's.
+            return Some(Woke { dev: false, ..woke });
+        }
+        if !woke.dev {
+            if deadline_passed(shared) {
+                // The thread's own deadline: poll, without the device.
+                return Some(Woke::default());
             }
-        };
-        let timeout = (until != NONE)
-            .then(|| Duration::from_micros(until.saturating_sub(shared.now().total_micros())));
-        if timeout == Some(Duration::ZERO) {
-            return Some((false, false));
+            continue; // interrupted
         }
-        let (readable, poked) = super::driver::wait(dev, wake, timeout);
-        if poked {
-            return Some((false, true));
+        // The runtime reads the device; pokes and the timer still come
+        // first, and the thread's own deadline if it is sooner.
+        let start = std::time::Instant::now();
+        let grace = shared.driver_timeout().map_or(GRACE, |t| t.min(GRACE));
+        let woke = shared.poller.stand_by(None, Some(grace));
+        if woke.poke || woke.timer || woke.own {
+            return Some(woke);
         }
-        if !readable || shared.now().total_micros() >= until {
-            return Some((false, false)); // the timer
-        }
-        // The runtime reads the device; pokes still come first.
-        let (_, poked) = super::driver::wait(None, wake, Some(GRACE));
-        if poked {
-            return Some((false, true));
+        if start.elapsed() < GRACE && deadline_passed(shared) {
+            return Some(Woke::default());
         }
         if d.beat.load(Ordering::SeqCst) == beat {
             // The runtime did not run: read the device ourselves until it
             // polls again.
             d.stalled_at.store(beat, Ordering::SeqCst);
-            return Some((true, false));
+            return Some(Woke {
+                dev: true,
+                ..Woke::default()
+            });
         }
     }
+}
+
+/// The deadline the driver thread's last poll left has come.
+fn deadline_passed(shared: &Shared) -> bool {
+    shared.driver_timeout().is_some_and(|t| t.is_zero())
 }
 
 /// The runtime side of [`Drive`]: a driver task holds it while it drives
@@ -479,22 +492,25 @@ impl Claim {
 
     /// Polls the interface from the runtime, reading the device: wakes
     /// the tasks (on this thread) and threads whose sockets changed.
-    /// Returns true if a whole batch was read (more may be waiting).
+    /// Returns true if it should round again at once (packets left
+    /// queued, a timer already due).
     pub(crate) fn round(&self) -> bool {
         let shared = &*self.0;
         let mut ready = super::wake::Ready::default();
-        let r = super::driver::round(shared, true, &mut ready);
-        if r.activity {
+        let woke = Woke {
+            dev: true,
+            ..Woke::default()
+        };
+        // Arms the stack's timer as any poll does: the standing-by thread
+        // sleeps on it.
+        let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready, false);
+        if polled.activity {
             shared.notify_waiters();
             ready.signal();
         }
-        // A timer earlier than the standing-by thread sleeps until (the
-        // delayed ACK of what just arrived, say): wake it to arm it.
-        let next = shared.driver_deadline.load(Ordering::SeqCst);
-        if next != NONE && next < shared.tasks.drive.standby_until.load(Ordering::SeqCst) {
-            shared.waker.wake();
-        }
-        r.more
+        // Packets left queued (`Interface::rx_more`) or a timer already
+        // due: round again at once.
+        polled.left_queued || polled.due
     }
 }
 

@@ -202,7 +202,7 @@ impl UdpSocket {
         if matches!(r, Ok(Ok(_))) {
             self.inner.shared.waker.wake();
         }
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// One non-blocking send under the lock: `WouldBlock` when the send
@@ -301,7 +301,7 @@ impl UdpSocket {
                 r => Some(r),
             },
         );
-        r.unwrap_or_else(|()| Err(error::would_block()))
+        r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     /// One non-blocking receive under the lock: `WouldBlock` when nothing

@@ -67,6 +67,10 @@ pub(crate) struct Ready {
 }
 
 impl Ready {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.wakers.is_empty() && self.fds.is_empty()
+    }
+
     pub(crate) fn signal(&mut self) {
         for w in self.wakers.drain(..) {
             w.wake();

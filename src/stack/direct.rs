@@ -10,14 +10,15 @@
 //! predicted header length in the packet buffer, the free space after the
 //! connection's buffered bytes ([`Tcb::rx_spare`](crate::tcp::Tcb::rx_spare)),
 //! and the rest of the packet buffer. When the packet is the plainest
-//! case — an IPv4 header without options, a TCP header of the predicted
-//! length, for that connection, at exactly RCV.NXT — the segment goes to
-//! the TCP core with its payload where it already lies, and the ring
-//! commits it without a copy. Anything else (another connection, out of
-//! order, other header lengths, options, fragments, a bad checksum) is
-//! copied back into the packet buffer and takes the ordinary path, which
-//! validates and counts it as always: a wrong guess costs one copy, never
-//! a different outcome.
+//! case — an IPv4 header without options or an IPv6 header whose next
+//! header is TCP (RFC 8200 §3), a TCP header of the predicted length, for
+//! that connection, at exactly RCV.NXT — the segment goes to the TCP core
+//! with its payload where it already lies, and the ring commits it
+//! without a copy. Anything else (another connection, out of order, other
+//! header lengths, IPv4 options, IPv6 extension headers, fragments, a bad
+//! checksum) is copied back into the packet buffer and takes the ordinary
+//! path, which validates and counts it as always: a wrong guess costs one
+//! copy, never a different outcome.
 //!
 //! When the application is already waiting in a blocking read, its buffer
 //! is posted to the connection ([`Tcb::post_recv`](crate::tcp::Tcb::post_recv))
@@ -27,12 +28,12 @@
 //! so the reader could post again cost a thread hand-off per buffer,
 //! which measured slower than the copy it saved.
 
-use super::{ipv4, Interface};
+use super::{ipv4, ipv6, Interface};
 use crate::device::{Device, RxMeta};
 use crate::time::Instant;
-use crate::wire::{checksum, header_lens, TcpSegment, IPV4_HEADER_LEN, PROTO_TCP};
+use crate::wire::{checksum, header_lens, TcpSegment, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PROTO_TCP};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Most payload one read places: a whole IPv4 packet less the headers.
 const MAX_PAYLOAD: usize = 65535 - IPV4_HEADER_LEN;
@@ -121,7 +122,7 @@ impl Interface {
                 self.stats.rx_bytes += len as u64;
                 self.stats.rx_direct += 1;
                 self.stats.rx_posted += u64::from(to_reader);
-                self.tcp_ingress(now, IpAddr::V4(src), &seg);
+                self.tcp_ingress(now, src, &seg);
                 self.rx_hint = None;
                 return Ok(len);
             }
@@ -152,7 +153,7 @@ impl Interface {
         let Some(entry) = self.rx_hint.take() else {
             return;
         };
-        let head = header_lens(packet).map(|(ihl, doff)| ihl + doff);
+        let head = plain_head(packet);
         let (last, streak) = self.rx_streak;
         self.rx_streak = (
             Some(entry),
@@ -174,34 +175,22 @@ impl Interface {
     }
 
     /// The segment `head` + `payload` if it is the guessed case: IPv4
-    /// without options or fragmentation to us from a unicast source, TCP
-    /// with a header of the guessed length and a good checksum, for the
-    /// guessed connection at exactly RCV.NXT. None sends the packet down
-    /// the ordinary path.
+    /// without options or fragmentation, or IPv6 without extension
+    /// headers, to us from a unicast source; TCP with a header of the
+    /// guessed length and a good checksum, for the guessed connection at
+    /// exactly RCV.NXT. None sends the packet down the ordinary path.
     fn plain_segment<'p>(
         &self,
         guess: Guess,
         head: &[u8],
         payload: &'p [u8],
         checksum_ok: bool,
-    ) -> Option<(Ipv4Addr, TcpSegment<'p>)> {
-        let ip = head.get(..IPV4_HEADER_LEN)?;
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
-        if ip[0] != 0x45
-            || total != head.len() + payload.len()
-            || fragment != 0
-            || ip[9] != PROTO_TCP
-            || checksum::data(ip) != 0
-        {
-            return None;
-        }
-        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        if dst != self.cfg.addr || ipv4::martian_source(&self.cfg, src) {
-            return None;
-        }
-        let tcp = head.get(IPV4_HEADER_LEN..)?;
+    ) -> Option<(IpAddr, TcpSegment<'p>)> {
+        let (src, dst, tcp) = match head.first()? >> 4 {
+            4 => self.plain_ipv4(head, payload.len())?,
+            6 => self.plain_ipv6(head, payload.len())?,
+            _ => return None,
+        };
         if !checksum_ok {
             // The TCP header is a whole number of 32-bit words, so the
             // sums of the two parts add up to the sum of the segment.
@@ -216,10 +205,7 @@ impl Interface {
             return None;
         }
         let h = &seg.header;
-        let key = (
-            SocketAddr::V4(SocketAddrV4::new(src, h.src_port)),
-            h.dst_port,
-        );
+        let key = (SocketAddr::new(src, h.src_port), h.dst_port);
         if self.conns.get(&key) != Some(&guess.entry) {
             return None;
         }
@@ -235,4 +221,67 @@ impl Interface {
             },
         ))
     }
+
+    /// Source, destination and TCP header of `head` if it is an IPv4
+    /// header without options, unfragmented, carrying TCP, with a good
+    /// header checksum and a total length that ends with the
+    /// `payload_len` bytes placed, to us from a source we accept.
+    fn plain_ipv4<'h>(
+        &self,
+        head: &'h [u8],
+        payload_len: usize,
+    ) -> Option<(IpAddr, IpAddr, &'h [u8])> {
+        let ip = head.get(..IPV4_HEADER_LEN)?;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
+        if ip[0] != 0x45
+            || total != head.len() + payload_len
+            || fragment != 0
+            || ip[9] != PROTO_TCP
+            || checksum::data(ip) != 0
+        {
+            return None;
+        }
+        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        if dst != self.cfg.addr || ipv4::martian_source(&self.cfg, src) {
+            return None;
+        }
+        Some((src.into(), dst.into(), head.get(IPV4_HEADER_LEN..)?))
+    }
+
+    /// As [`plain_ipv4`](Self::plain_ipv4) for IPv6: a fixed header whose
+    /// next header is TCP (any extension header, a Fragment header
+    /// included, takes the ordinary path, which processes it; RFC 8200
+    /// §4) and whose payload length ends with the bytes placed.
+    fn plain_ipv6<'h>(
+        &self,
+        head: &'h [u8],
+        payload_len: usize,
+    ) -> Option<(IpAddr, IpAddr, &'h [u8])> {
+        let ip = head.get(..IPV6_HEADER_LEN)?;
+        let length = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        if ip[0] >> 4 != 6
+            || ip[6] != PROTO_TCP
+            || IPV6_HEADER_LEN + length != head.len() + payload_len
+        {
+            return None;
+        }
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?);
+        if dst != self.cfg.addr6 || ipv6::martian_source(&self.cfg, src) {
+            return None;
+        }
+        Some((src.into(), dst.into(), head.get(IPV6_HEADER_LEN..)?))
+    }
+}
+
+/// The header length (IP + TCP) to guess for the next packet like
+/// `packet`, if the plain case can place it: none for an IPv6 packet with
+/// extension headers, whose TCP header is not at 40.
+fn plain_head(packet: &[u8]) -> Option<usize> {
+    if packet.first()? >> 4 == 6 && *packet.get(6)? != PROTO_TCP {
+        return None;
+    }
+    header_lens(packet).map(|(ihl, doff)| ihl + doff)
 }

@@ -160,7 +160,7 @@ fn addr_at(packet: &[u8], at: usize) -> Option<Ipv6Addr> {
 /// §2.4 (e), RFC 4291 §2.5.2, §2.5.5.2): the unspecified address,
 /// loopback, multicast, an IPv4-mapped address (never on the wire), or
 /// our own address (a forgery, or a loop).
-fn martian_source(cfg: &super::Config, src: Ipv6Addr) -> bool {
+pub(super) fn martian_source(cfg: &super::Config, src: Ipv6Addr) -> bool {
     src.is_unspecified()
         || src.is_loopback()
         || src.is_multicast()

@@ -271,6 +271,9 @@ pub struct Interface {
     idents: ipv4::Idents,
     frag: Reassembler,
     rx_buf: Vec<u8>,
+    /// The last [`poll`](Interface::poll) read a whole batch without
+    /// seeing the device empty.
+    rx_more: bool,
     tx_buf: Vec<u8>,
     /// Copy-once receive: the connection whose ring the next read places
     /// its payload in ([`direct`]).
@@ -313,6 +316,7 @@ impl Interface {
             // length excludes its 40-byte header, so a 64 KiB TSO batch
             // from the kernel is longer than any IPv4 packet.
             rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
+            rx_more: false,
             cfg,
             entries: Vec::new(),
             free: Vec::new(),
@@ -394,11 +398,15 @@ impl Interface {
         self.now = now;
         let mut activity = false;
         let mut rx = std::mem::take(&mut self.rx_buf);
+        self.rx_more = true;
         for _ in 0..RX_BATCH {
             match self.recv_one(now, device, &mut rx) {
                 Ok(0) => self.stats.rx_empty += 1,
                 Ok(_) => activity = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rx_more = false;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::warn!("device read failed: {e}");
@@ -410,6 +418,14 @@ impl Interface {
         self.rx_buf = rx;
         activity |= self.poll_output(now, device);
         activity
+    }
+
+    /// True if the last [`poll`](Self::poll) stopped reading at its batch
+    /// limit (or on an error) rather than on an empty device: whoever
+    /// polls next must read again without waiting for the device to
+    /// signal, as it will not signal packets already queued.
+    pub fn rx_more(&self) -> bool {
+        self.rx_more
     }
 
     /// [`poll`](Self::poll) without reading the device: runs due timers and

@@ -107,6 +107,11 @@ pub(super) struct Rcv {
     /// ends the mode) instead of leaving alone, as in Linux's
     /// `tcp_cleanup_rbuf`: one segment per request and per response.
     pub(super) pingpong: bool,
+    /// When in-order data last arrived (Linux's `lrcvtime`): data of ours
+    /// leaving within the delayed-ACK time of it answers it, which makes
+    /// the connection interactive even when the request's ACK already
+    /// left on its own (see `pingpong`).
+    pub(super) data_at: Option<Instant>,
     /// A waiting reader's buffer for direct delivery (`posted.rs`).
     pub(super) posted: Option<super::posted::Posted>,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
@@ -131,6 +136,7 @@ impl Rcv {
             unacked: 0,
             ack_on_drain: false,
             pingpong: false,
+            data_at: None,
             posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,

@@ -507,6 +507,7 @@ impl Tcb {
         self.stats.bytes_in += (n + extra) as u64;
         if n + extra > 0 {
             self.events.push(Event::Readable);
+            self.rcv.data_at = Some(now);
         }
         let small = payload.len() < self.rcv.mss;
         self.rcv.mss = self

@@ -170,7 +170,15 @@ impl Tcb {
         };
         if h.flags.ack() {
             if payload_len > 0 {
-                self.rcv.pingpong = self.timers.is_armed(Timer::DelayedAck);
+                // An answer: sent while their ACK waits, or within the
+                // delayed-ACK time of their data (Linux's
+                // `tcp_event_data_sent`), also when a drain's ACK left
+                // before it.
+                let answer = self
+                    .rcv
+                    .data_at
+                    .is_some_and(|t| now.saturating_duration_since(t) < self.cfg.delayed_ack);
+                self.rcv.pingpong = self.timers.is_armed(Timer::DelayedAck) || answer;
             }
             self.pending.clear(Control::Ack);
             self.pending.ack_reason = AckReason::Data;

@@ -177,6 +177,40 @@ fn interactive_requests_are_acked_by_the_response_not_on_drain() {
 }
 
 #[test]
+fn an_answer_after_the_drains_own_ack_still_makes_the_connection_interactive() {
+    // Linux's tcp_event_data_sent: data leaving within the delayed-ACK
+    // time of the peer's data is an answer, whether or not the request's
+    // ACK already left alone (a reader that sends its drain's ACK at once,
+    // before the application answers). Without this the first exchange's
+    // lone ACK would repeat on every request: two segments per response.
+    let mut tcb = established_with(&Config::default());
+    let mut buf = [0u8; 16];
+    send!(tcb, t(100), seg(r(0), l(0), Flags::ACK | Flags::PSH, b"q1"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    assert_eq!(recv!(tcb, t(100)).h.ack, r(2));
+    tcb.send(b"a1").unwrap();
+    let a1 = recv!(tcb, t(101));
+    assert_eq!((a1.h.ack, a1.payload.as_slice()), (r(2), &b"a1"[..]));
+    // Interactive now: the next drained request sends nothing alone ...
+    send!(tcb, t(110), seg(r(2), l(2), Flags::ACK | Flags::PSH, b"q2"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    recv_nothing!(tcb, t(110));
+    // ... and the answer carries its ACK.
+    tcb.send(b"a2").unwrap();
+    let a2 = recv!(tcb, t(111));
+    assert_eq!((a2.h.ack, a2.payload.as_slice()), (r(4), &b"a2"[..]));
+    // Data sent long after the last request is no answer: the mode ends.
+    send!(tcb, t(112), seg(r(4), l(4), Flags::ACK, b""));
+    recv_nothing!(tcb, t(112));
+    tcb.send(b"late").unwrap();
+    let late = recv!(tcb, t(500));
+    assert_eq!(late.payload.as_slice(), &b"late"[..]);
+    send!(tcb, t(501), seg(r(4), l(8), Flags::ACK | Flags::PSH, b"q3"));
+    assert_eq!(tcb.recv(&mut buf).unwrap(), 2);
+    assert_eq!(recv!(tcb, t(501)).h.ack, r(6));
+}
+
+#[test]
 fn established_read_without_window_scaling_sends_no_useless_window_update() {
     // RFC 9293 §3.8.6.2.2: a window update must move the right edge. With
     // no window scaling the field tops out at 65535; a 256 KiB buffer read
