@@ -123,20 +123,7 @@ ROWS="${BENCH_ROWS:-}"
 LIMIT=300
 
 # --- build (as the invoking user under sudo, so target/ stays theirs) -------------
-user_home() { getent passwd "$1" | cut -d: -f6; }
-
-find_cargo() { # [HOME of the user who will run it]
-    local c
-    for c in "${1:+$1/.cargo/bin/cargo}" "$(command -v cargo 2> /dev/null || true)" \
-        "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
-        if [ -n "$c" ] && [ -x "$c" ]; then
-            echo "$c"
-            return 0
-        fi
-    done
-    echo "scripts/bench.sh: cargo not found (install Rust: https://rustup.rs)" >&2
-    return 1
-}
+. scripts/lib.sh
 
 build=(build --quiet --features tokio --example bench_tcp --example bench_rawtun --example bench_smoltcp --example bench_tokio --example bench_multiq --bin tunstack)
 if [ "$wan" -eq 1 ]; then
@@ -152,21 +139,7 @@ elif [ "$PROFILE" != debug ]; then
     exit 2
 fi
 echo "==> building the bench examples ($PROFILE)"
-if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && [ "$(stat -c %U .)" = "$SUDO_USER" ]; then
-    home="$(user_home "$SUDO_USER")"
-    cargo="$(find_cargo "$home")"
-    if [ -d target ] && [ -n "$(find target ! -user "$SUDO_USER" -print -quit)" ]; then
-        chown -R "$SUDO_USER:" target
-    fi
-    as_user=(sudo -u "$SUDO_USER" -H)
-    if ! command -v sudo > /dev/null 2>&1; then
-        as_user=(runuser -u "$SUDO_USER" -- env HOME="$home")
-    fi
-    "${as_user[@]}" env PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
-else
-    cargo="$(find_cargo "")"
-    PATH="$(dirname "$cargo"):$PATH" "$cargo" "${build[@]}"
-fi
+cargo_as_invoker "${build[@]}"
 bin="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/examples"
 wanted=(bench_tcp bench_rawtun bench_smoltcp bench_tokio bench_multiq)
 if [ "$wan" -eq 1 ]; then

@@ -52,40 +52,10 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # --- build -----------------------------------------------------------------------
-user_home() { getent passwd "$1" | cut -d: -f6; }
-
-find_cargo() { # [HOME of the user who will run it]
-    local c
-    for c in "${1:+$1/.cargo/bin/cargo}" "$(command -v cargo 2> /dev/null || true)" \
-        "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
-        if [ -n "$c" ] && [ -x "$c" ]; then
-            echo "$c"
-            return 0
-        fi
-    done
-    echo "scripts/demo.sh: cargo not found (install Rust: https://rustup.rs)" >&2
-    return 1
-}
+. scripts/lib.sh
 
 echo "==> building tunstack (release; the first build takes a minute or two)"
-if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && [ "$(stat -c %U .)" = "$SUDO_USER" ]; then
-    # Build as the user who ran sudo, with their toolchain, so that target/
-    # stays theirs. Give back anything an earlier root build left in it.
-    home="$(user_home "$SUDO_USER")"
-    cargo="$(find_cargo "$home")"
-    if [ -d target ] && [ -n "$(find target ! -user "$SUDO_USER" -print -quit)" ]; then
-        chown -R "$SUDO_USER:" target
-    fi
-    as_user=(sudo -u "$SUDO_USER" -H)
-    if ! command -v sudo > /dev/null 2>&1; then
-        as_user=(runuser -u "$SUDO_USER" -- env HOME="$home")
-    fi
-    "${as_user[@]}" env PATH="$(dirname "$cargo"):$PATH" \
-        "$cargo" build --release --quiet --bin tunstack
-else
-    cargo="$(find_cargo "")"
-    PATH="$(dirname "$cargo"):$PATH" "$cargo" build --release --quiet --bin tunstack
-fi
+cargo_as_invoker build --release --quiet --bin tunstack
 bin="$repo/target/release/tunstack"
 
 # --- namespace, page, server ----------------------------------------------------

@@ -598,39 +598,15 @@ impl StackConnector<'_> {
         next_id: &mut dyn FnMut() -> u16,
         on_answer: &mut dyn FnMut(bool, Answered),
     ) -> Option<crate::time::Instant> {
+        let mut io = BlockingLookupIo {
+            connector: self,
+            sock: lookups.sock.as_ref(),
+            dns_timeout,
+        };
         let mut wake = None;
         for l in &mut lookups.list {
-            loop {
-                match l.poll(resolver_now(), next_id) {
-                    Action::Send { server, query } => {
-                        // A failed send is silence: the timeout moves on.
-                        if let Some(s) = &lookups.sock {
-                            let _ = s.send_to(&query, server);
-                        }
-                    }
-                    Action::Tcp { server, query } => {
-                        let mut t = StackTransport {
-                            stack: self.stack,
-                            timeout: dns_timeout,
-                        };
-                        let answer = t.exchange_tcp(server, &query);
-                        let mut r = self
-                            .resolver
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        l.on_tcp_answer(&mut r, answer, resolver_now());
-                    }
-                    Action::Wait { until } => {
-                        wake = Some(wake.map_or(until, |w: crate::time::Instant| w.min(until)));
-                        break;
-                    }
-                    Action::Done => {
-                        if let Some(result) = l.take_result() {
-                            on_answer(l.qtype() == TYPE_AAAA, result);
-                        }
-                        break;
-                    }
-                }
+            if let Some(until) = step_lookup(l, &mut io, next_id, on_answer) {
+                wake = Some(wake.map_or(until, |w: crate::time::Instant| w.min(until)));
             }
         }
         wake
@@ -752,6 +728,78 @@ pub(crate) fn plan_lookups(
         }
     }
     list
+}
+
+/// The I/O a [`Lookup`] asks of [`step_lookup`]'s caller.
+pub(crate) trait LookupIo {
+    /// Sends `query` to `server` over UDP; a failed send is silence (the
+    /// query's timeout moves the lookup on).
+    fn send(&mut self, server: SocketAddr, query: &[u8]);
+    /// The stream retry of a truncated answer (RFC 7766): its answer now,
+    /// or `None` while it runs (the caller feeds the answer to the lookup
+    /// when it comes).
+    fn tcp(&mut self, server: SocketAddr, query: Vec<u8>) -> Option<io::Result<Vec<u8>>>;
+    /// The resolver, locked, that validates and caches answers.
+    fn resolver(&mut self) -> std::sync::MutexGuard<'_, Resolver>;
+}
+
+/// Runs `l` until it waits: its queries go out through `io`, a stream
+/// retry runs (or starts) there, its outcome goes to `on_answer` (true:
+/// AAAA). Returns its query timeout when it waits for one. Shared by the
+/// blocking connector and the tokio resolver.
+pub(crate) fn step_lookup(
+    l: &mut Lookup,
+    io: &mut dyn LookupIo,
+    next_id: &mut dyn FnMut() -> u16,
+    on_answer: &mut dyn FnMut(bool, Answered),
+) -> Option<crate::time::Instant> {
+    loop {
+        match l.poll(resolver_now(), next_id) {
+            Action::Send { server, query } => io.send(server, &query),
+            Action::Tcp { server, query } => {
+                let answer = io.tcp(server, query)?;
+                l.on_tcp_answer(&mut io.resolver(), answer, resolver_now());
+            }
+            Action::Wait { until } => return Some(until),
+            Action::Done => {
+                if let Some(result) = l.take_result() {
+                    on_answer(l.qtype() == TYPE_AAAA, result);
+                }
+                return None;
+            }
+        }
+    }
+}
+
+/// The blocking connector's [`LookupIo`]: its nonblocking UDP socket, and
+/// the stream retry run to completion where it happens.
+struct BlockingLookupIo<'c, 's> {
+    connector: &'c StackConnector<'s>,
+    sock: Option<&'c UdpSocket>,
+    dns_timeout: Duration,
+}
+
+impl LookupIo for BlockingLookupIo<'_, '_> {
+    fn send(&mut self, server: SocketAddr, query: &[u8]) {
+        if let Some(s) = self.sock {
+            let _ = s.send_to(query, server);
+        }
+    }
+
+    fn tcp(&mut self, server: SocketAddr, query: Vec<u8>) -> Option<io::Result<Vec<u8>>> {
+        let mut t = StackTransport {
+            stack: self.connector.stack,
+            timeout: self.dns_timeout,
+        };
+        Some(t.exchange_tcp(server, &query))
+    }
+
+    fn resolver(&mut self) -> std::sync::MutexGuard<'_, Resolver> {
+        self.connector
+            .resolver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// DNS over the stack's own UDP (one datagram out, one answer back), and

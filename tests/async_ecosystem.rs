@@ -11,7 +11,11 @@
 //! - tokio-rustls over `tunstack::tokio::TcpStream` fetches from nginx
 //!   with TLS (certificates made at test time with openssl);
 //! - 1,000 concurrent connections on a current-thread runtime are echoed
-//!   intact by the kernel.
+//!   intact by the kernel;
+//! - the tokio resolver sends AAAA and A at once and `TcpStream::connect`
+//!   starts on the first usable answer (RFC 8305 §3), checked with a DNS
+//!   proxy dropping one record type; a truncated answer is asked again
+//!   over the stack's TCP.
 
 mod common;
 
@@ -477,4 +481,31 @@ fn tokio_connect_starts_ipv6_on_the_aaaa_answer_without_waiting_for_a() {
         [AAAA, A],
         "both asked at once, AAAA first; A not yet retried"
     );
+}
+
+/// An answer over the 1232-byte EDNS(0) payload (100 A records) comes
+/// back truncated over UDP; the tokio resolver asks again over the
+/// stack's own TCP (RFC 7766 §5) and gets every record.
+#[test]
+fn tokio_lookup_retries_a_truncated_answer_over_our_tcp() {
+    let stack = netns();
+    let dir = TempDir::new("async-dns-big");
+    let hosts: String = (1..=100)
+        .map(|i| format!("10.1.0.{i} big.test\n"))
+        .collect();
+    let _dns = dnsmasq(dir.path(), &hosts);
+    // dnsmasq also serves DNS over TCP: wait for that listener.
+    wait_for_listener(SocketAddrV4::new(KERNEL, 53));
+    tunstack::tokio::set_resolver(Resolver::new(
+        Hosts::default(),
+        vec![SocketAddrV4::new(KERNEL, 53).into()],
+    ));
+    let mut ips = current_thread()
+        .block_on(tunstack::tokio::lookup_host(&stack, "big.test"))
+        .expect("big.test resolves");
+    ips.sort();
+    let want: Vec<std::net::IpAddr> = (1..=100u8)
+        .map(|i| Ipv4Addr::new(10, 1, 0, i).into())
+        .collect();
+    assert_eq!(ips, want, "every record, once");
 }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 /// /ssi/, gzip under /gz/ and a redirect at /old.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
-    let daemon = common::nginx(
+    common::nginx_listening(
         dir,
-        64,
+        8080,
         &format!(
             "default_type application/octet-stream;\n\
              types {{ text/html html; text/css css; application/javascript js; image/png png; image/x-icon ico; text/plain txt; }}\n\
@@ -29,9 +29,7 @@ fn nginx(dir: &Path) -> Daemon {
                location = /old {{ return 301 /page/index.html; }}\n\
              }}"
         ),
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
-    daemon
+    )
 }
 
 /// The page for --page-requisites: 13 same-origin objects besides the

@@ -87,18 +87,16 @@ fn write_site(www: &Path) -> Vec<(String, Vec<u8>)> {
 /// process holds tun0), keep-alive on, serving `dir/www`.
 fn nginx(dir: &Path) -> Daemon {
     let d = dir.display();
-    let daemon = common::nginx(
+    common::nginx_listening(
         dir,
-        64,
+        8080,
         &format!(
             "default_type application/octet-stream;\n\
              types {{ text/html html; text/css css; application/javascript js; image/png png; font/woff2 woff2; }}\n\
              keepalive_requests 1000; keepalive_timeout 60s;\n\
              server {{ listen 8080; root {d}/www; }}"
         ),
-    );
-    wait_for_listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
-    daemon
+    )
 }
 
 /// A threaded HTTP/1.1 file server (keep-alive) that waits `delay_ms`

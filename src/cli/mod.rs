@@ -556,43 +556,42 @@ mod tests {
     /// to the top of the 128-bit number lines up with IPv6.
     #[test]
     fn subnet_checks_prefix_membership_and_distinctness_for_both_families() {
-        let v4 = |a: Ipv4Addr| u128::from(u32::from(a)) << 96;
-        let ip4 = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-        let ip6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
-        let msg = |r: Result<(), Failure>| r.err().map(|f| f.message);
-        assert_eq!(
-            msg(subnet("", ip4("10.0.0.2"), ip4("10.0.0.1"), 24, 30, v4)),
-            None
-        );
-        assert_eq!(
-            msg(subnet("", ip4("10.0.1.2"), ip4("10.0.0.1"), 24, 30, v4)).as_deref(),
-            Some("--addr 10.0.1.2 is not in 10.0.0.1/24")
-        );
-        assert_eq!(
-            msg(subnet("", ip4("10.0.1.2"), ip4("10.0.0.1"), 16, 30, v4)),
-            None
-        );
-        assert_eq!(
-            msg(subnet("", ip4("10.0.0.2"), ip4("10.0.0.1"), 31, 30, v4)).as_deref(),
-            Some("--prefix 31 is outside 1..=30")
-        );
-        let v6 = u128::from;
-        assert_eq!(
-            msg(subnet("6", ip6("fd00::2"), ip6("fd00::1"), 64, 126, v6)),
-            None
-        );
-        assert_eq!(
-            msg(subnet("6", ip6("fd01::2"), ip6("fd00::1"), 64, 126, v6)).as_deref(),
-            Some("--addr6 fd01::2 is not in fd00::1/64")
-        );
-        assert_eq!(
-            msg(subnet("6", ip6("fd00::1"), ip6("fd00::1"), 64, 126, v6)).as_deref(),
-            Some("--addr6 and --gateway6 must differ")
-        );
-        assert_eq!(
-            msg(subnet("6", ip6("fd00::2"), ip6("fd00::1"), 127, 126, v6)).as_deref(),
-            Some("--prefix6 127 is outside 1..=126")
-        );
+        let v4 = |a: &str, g: &str, p: u8| {
+            let bits = |s: &str| u128::from(u32::from(s.parse::<Ipv4Addr>().unwrap())) << 96;
+            subnet("", a, g, p, 30, bits).err().map(|f| f.message)
+        };
+        let v6 = |a: &str, g: &str, p: u8| {
+            let bits = |s: &str| u128::from(s.parse::<std::net::Ipv6Addr>().unwrap());
+            subnet("6", a, g, p, 126, bits).err().map(|f| f.message)
+        };
+        let cases = [
+            (v4("10.0.0.2", "10.0.0.1", 24), None),
+            (v4("10.0.1.2", "10.0.0.1", 16), None),
+            (
+                v4("10.0.1.2", "10.0.0.1", 24),
+                Some("--addr 10.0.1.2 is not in 10.0.0.1/24"),
+            ),
+            (
+                v4("10.0.0.2", "10.0.0.1", 31),
+                Some("--prefix 31 is outside 1..=30"),
+            ),
+            (v6("fd00::2", "fd00::1", 64), None),
+            (
+                v6("fd01::2", "fd00::1", 64),
+                Some("--addr6 fd01::2 is not in fd00::1/64"),
+            ),
+            (
+                v6("fd00::1", "fd00::1", 64),
+                Some("--addr6 and --gateway6 must differ"),
+            ),
+            (
+                v6("fd00::2", "fd00::1", 127),
+                Some("--prefix6 127 is outside 1..=126"),
+            ),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got.as_deref(), want, "case {i}");
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 // purpose, so no other crate can implement it.
 #![allow(private_interfaces)]
 
-use crate::connector::{plan_lookups, resolver_now, system_resolver, Answered, DNS_TIMEOUT};
-use crate::dns::{Action, Lookup, ResolveError, Resolver, TYPE_AAAA};
+use crate::connector::{
+    plan_lookups, resolver_now, step_lookup, system_resolver, Answered, LookupIo, DNS_TIMEOUT,
+};
+use crate::dns::{Lookup, ResolveError, Resolver};
 use crate::net::{self, Shared, UdpSocket};
 use crate::Stack;
 use std::future::Future;
@@ -286,32 +288,14 @@ impl Lookups {
     ) -> Option<crate::time::Instant> {
         let mut wake: Option<crate::time::Instant> = None;
         for (l, tcp) in self.list.iter_mut().zip(&mut self.tcp) {
-            loop {
-                match l.poll(resolver_now(), next_id) {
-                    Action::Send { server, query } => {
-                        // A send not taken is silence: the timeout moves on.
-                        if let Some(s) = &self.sock {
-                            let _ = s.poll_send_to(cx, &query, server);
-                        }
-                    }
-                    Action::Tcp { server, query } => {
-                        if tcp.is_none() {
-                            let shared = Arc::clone(&self.shared);
-                            *tcp = Some(Box::pin(ask_tcp(shared, server, query)));
-                        }
-                        break;
-                    }
-                    Action::Wait { until } => {
-                        wake = Some(wake.map_or(until, |w| w.min(until)));
-                        break;
-                    }
-                    Action::Done => {
-                        if let Some(result) = l.take_result() {
-                            on_answer(l.qtype() == TYPE_AAAA, result);
-                        }
-                        break;
-                    }
-                }
+            let mut io = AsyncLookupIo {
+                cx: &mut *cx,
+                sock: self.sock.as_ref(),
+                shared: &self.shared,
+                tcp,
+            };
+            if let Some(until) = step_lookup(l, &mut io, next_id, on_answer) {
+                wake = Some(wake.map_or(until, |w| w.min(until)));
             }
         }
         wake
@@ -356,6 +340,36 @@ impl Lookups {
             }
         }
         any
+    }
+}
+
+/// The tokio resolver's [`LookupIo`] for one lookup: datagrams queued on
+/// its socket, the stream retry started as a future of its own (polled
+/// by [`Lookups::poll_tcp`]).
+struct AsyncLookupIo<'a, 'c> {
+    cx: &'a mut Context<'c>,
+    sock: Option<&'a super::UdpSocket>,
+    shared: &'a Arc<Shared>,
+    tcp: &'a mut Option<TcpRetry>,
+}
+
+impl LookupIo for AsyncLookupIo<'_, '_> {
+    fn send(&mut self, server: SocketAddr, query: &[u8]) {
+        if let Some(s) = self.sock {
+            let _ = s.poll_send_to(self.cx, query, server);
+        }
+    }
+
+    fn tcp(&mut self, server: SocketAddr, query: Vec<u8>) -> Option<io::Result<Vec<u8>>> {
+        if self.tcp.is_none() {
+            let shared = Arc::clone(self.shared);
+            *self.tcp = Some(Box::pin(ask_tcp(shared, server, query)));
+        }
+        None
+    }
+
+    fn resolver(&mut self) -> MutexGuard<'_, Resolver> {
+        resolver()
     }
 }
 

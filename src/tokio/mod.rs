@@ -24,6 +24,19 @@
 //! sans-IO [`dns::Lookup`](crate::dns::Lookup) and
 //! [`Resolution`](crate::connector::Resolution).
 
+/// Methods that hand straight to the blocking socket in `self.inner`,
+/// written once: each entry is a method's docs and signature.
+macro_rules! delegate {
+    ($($(#[$attr:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)?) -> $ret:ty;)*) => {
+        $(
+            $(#[$attr])*
+            pub fn $name(&self $(, $arg: $ty)?) -> $ret {
+                self.inner.$name($($arg)?)
+            }
+        )*
+    };
+}
+
 mod addr;
 #[cfg(feature = "axum")]
 mod axum;

@@ -65,28 +65,24 @@ impl TcpListener {
         self.inner
     }
 
-    /// The listening address.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
+    delegate! {
+        /// The listening address.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn local_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The IP TTL of accepted connections.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.ttl()
-    }
+        /// The IP TTL of accepted connections.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn ttl(&self) -> io::Result<u32>;
 
-    /// Sets the IP TTL of connections accepted from now on.
-    ///
-    /// # Errors
-    /// `InvalidInput` outside 1..=255.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.set_ttl(ttl)
+        /// Sets the IP TTL of connections accepted from now on.
+        ///
+        /// # Errors
+        /// `InvalidInput` outside 1..=255.
+        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
     }
 }
 
@@ -209,59 +205,47 @@ impl UdpSocket {
         self.inner.poll_send_to(cx, buf, target)
     }
 
-    /// The bound address.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
+    delegate! {
+        /// The bound address.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn local_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The connected peer.
-    ///
-    /// # Errors
-    /// `NotConnected` without [`connect`](Self::connect).
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
-    }
+        /// The connected peer.
+        ///
+        /// # Errors
+        /// `NotConnected` without [`connect`](Self::connect).
+        fn peer_addr(&self) -> io::Result<SocketAddr>;
 
-    /// `SO_BROADCAST`.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.inner.set_broadcast(on)
-    }
+        /// `SO_BROADCAST`.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn set_broadcast(&self, on: bool) -> io::Result<()>;
 
-    /// The `SO_BROADCAST` setting.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn broadcast(&self) -> io::Result<bool> {
-        self.inner.broadcast()
-    }
+        /// The `SO_BROADCAST` setting.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn broadcast(&self) -> io::Result<bool>;
 
-    /// Sets the IP TTL.
-    ///
-    /// # Errors
-    /// `InvalidInput` outside 1..=255.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.set_ttl(ttl)
-    }
+        /// Sets the IP TTL.
+        ///
+        /// # Errors
+        /// `InvalidInput` outside 1..=255.
+        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
 
-    /// The IP TTL.
-    ///
-    /// # Errors
-    /// `NotConnected` if the stack stopped.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.ttl()
-    }
+        /// The IP TTL.
+        ///
+        /// # Errors
+        /// `NotConnected` if the stack stopped.
+        fn ttl(&self) -> io::Result<u32>;
 
-    /// The pending ICMP error about the connected peer.
-    ///
-    /// # Errors
-    /// Never fails.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.take_error()
+        /// The pending ICMP error about the connected peer.
+        ///
+        /// # Errors
+        /// Never fails.
+        fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }

@@ -170,60 +170,48 @@ impl TcpStream {
         &self.inner
     }
 
-    /// The remote address.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
-    }
+    delegate! {
+        /// The remote address.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn peer_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The local address.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
+        /// The local address.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn local_addr(&self) -> io::Result<SocketAddr>;
 
-    /// `TCP_NODELAY`.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.set_nodelay(nodelay)
-    }
+        /// `TCP_NODELAY`.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
 
-    /// True when Nagle's algorithm is off.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.nodelay()
-    }
+        /// True when Nagle's algorithm is off.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn nodelay(&self) -> io::Result<bool>;
 
-    /// Sets the IP TTL.
-    ///
-    /// # Errors
-    /// `InvalidInput` outside 1..=255.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.set_ttl(ttl)
-    }
+        /// Sets the IP TTL.
+        ///
+        /// # Errors
+        /// `InvalidInput` outside 1..=255.
+        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
 
-    /// The IP TTL.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.ttl()
-    }
+        /// The IP TTL.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn ttl(&self) -> io::Result<u32>;
 
-    /// The connection's error, if it failed.
-    ///
-    /// # Errors
-    /// `NotConnected` if the connection is gone.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.take_error()
+        /// The connection's error, if it failed.
+        ///
+        /// # Errors
+        /// `NotConnected` if the connection is gone.
+        fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 
     /// Reads without consuming: the next read returns the same bytes.

@@ -73,13 +73,16 @@ impl<'a> IcmpMessage<'a> {
     }
 }
 
+/// Type, code, the four bytes after the checksum, and the data.
+pub(super) type Fields<'a> = (u8, u8, [u8; 4], &'a [u8]);
+
 /// The layout ICMP and ICMPv6 share (RFC 792; RFC 4443 §2.1): type,
 /// code, the checksum (the caller's to verify), four bytes whose meaning
 /// depends on the type, then data.
 ///
 /// # Errors
 /// [`Error::Truncated`] below 8 bytes.
-pub(super) fn fields(buf: &[u8]) -> Result<(u8, u8, [u8; 4], &[u8]), Error> {
+pub(super) fn fields(buf: &[u8]) -> Result<Fields<'_>, Error> {
     let h = buf.get(..8).ok_or(Error::Truncated)?;
     let data = buf.get(8..).unwrap_or_default();
     Ok((h[0], h[1], [h[4], h[5], h[6], h[7]], data))

@@ -453,6 +453,15 @@ pub fn nginx(dir: &Path, worker_connections: u32, http: &str) -> Daemon {
     )
 }
 
+/// [`nginx`] with 64 worker connections, returning once it listens on
+/// `port` (of 127.0.0.1: it binds the wildcard, as 10.0.0.1 exists only
+/// while a stack holds tun0).
+pub fn nginx_listening(dir: &Path, port: u16, http: &str) -> Daemon {
+    let daemon = nginx(dir, 64, http);
+    wait_for_listener(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    daemon
+}
+
 /// Waits until the kernel side accepts TCP connections on `addr` (either
 /// family).
 pub fn wait_for_listener(addr: impl Into<SocketAddr>) {
