@@ -580,8 +580,16 @@ impl TryCloneLike for tunstack::TcpStream {
 /// `dir/capture.pcap` (checked with [`check_capture`] at the end).
 /// Receive buffers of 16 MiB keep transfers up to that size from ever
 /// filling the window, so a clean capture has no flow-control warnings.
+/// The kernel's sockets in the namespace start with 16 MiB too
+/// (`tcp_rmem`, which is per namespace): a kernel reader that the loaded
+/// test machine leaves unscheduled for a few milliseconds would otherwise
+/// let our segments reach its advertised right edge, which Wireshark
+/// reports as "window full" on our packets although it is the kernel
+/// application's flow control, not ours.
 pub fn netns_captured(dir: &TempDir) -> (Stack, PathBuf) {
     enter_netns();
+    std::fs::write("/proc/sys/net/ipv4/tcp_rmem", "4096 16777216 33554432")
+        .expect("kernel receive buffers in the test namespace");
     let path = dir.path().join("capture.pcap");
     let tun = tunstack::device::TunDevice::open(&TunConfig::default()).expect("open tun0");
     let dev = tunstack::device::PcapDevice::create(tun, &path).expect("capture file");
