@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) fn run(shared: Arc<Shared>) {
+    let _ = shared.handoff.driver.set(std::thread::current());
     // Read at first, to start from a clean slate.
     let mut woke = Woke {
         dev: true,

@@ -66,6 +66,9 @@ pub(crate) struct Shared {
     woken: AtomicUsize,
     /// Application threads blocked on the interface lock.
     contending: AtomicUsize,
+    /// The driver thread, parked in [`Shared::let_woken_run`] until the
+    /// threads it let in have the lock.
+    handoff: Handoff,
     waker: Waker,
     /// Tasks and eventfds waiting for readiness (see [`wake`]).
     pub(crate) tasks: Tasks,
@@ -99,6 +102,7 @@ impl Shared {
         self.contending.fetch_add(1, Ordering::SeqCst);
         let g = self.lock_driver();
         self.contending.fetch_sub(1, Ordering::SeqCst);
+        self.took_lock();
         g
     }
 
@@ -197,6 +201,7 @@ impl Shared {
             let _ = self
                 .woken
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            self.took_lock();
         };
         if last.left_queued || last.due {
             // Work this thread would have done next: the driver does it.
@@ -379,19 +384,67 @@ impl Shared {
     }
 
     /// Called by the driver between two polls: gives the threads it woke,
-    /// and those blocked on the lock, the lock before it takes it again (briefly, at most
-    /// [`HANDOFF`]). The mutex is not fair, and a driver that relocks at
-    /// once while packets keep coming starves a woken reader until the
-    /// receive window closes: the application could keep up, but never
-    /// got to read.
+    /// and those blocked on the lock, the lock before it takes it again
+    /// (at most [`HANDOFF`]). The mutex is not fair, and a driver that
+    /// relocks at once while packets keep coming starves a woken reader
+    /// until the receive window closes: the application could keep up,
+    /// but never got to read.
+    ///
+    /// The driver sleeps meanwhile rather than spinning: on two loaded
+    /// cores the thread it waits for is often queued behind the spinner
+    /// itself, and a `sched_yield` loop then burned its whole limit at
+    /// every hand-off (~90,000 calls per GiB of offload send). A few
+    /// yields first cover the common case of a thread that is already
+    /// running and takes the lock within microseconds, without the two
+    /// futex calls of a park.
     fn let_woken_run(&self) {
-        let start = std::time::Instant::now();
-        while (self.woken.load(Ordering::SeqCst) > 0 || self.contending.load(Ordering::SeqCst) > 0)
-            && start.elapsed() < HANDOFF
-        {
+        if !self.handing_off() {
+            return;
+        }
+        for _ in 0..HANDOFF_YIELDS {
             std::thread::yield_now();
+            if !self.handing_off() {
+                return;
+            }
+        }
+        let start = std::time::Instant::now();
+        // Raised before the last look (both SeqCst): a thread that takes
+        // the lock after it sees the flag and unparks (see `took_lock`).
+        self.handoff.parked.store(true, Ordering::SeqCst);
+        while self.handing_off() {
+            let Some(left) = HANDOFF.checked_sub(start.elapsed()) else {
+                break;
+            };
+            std::thread::park_timeout(left);
+        }
+        self.handoff.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Threads woken by the last notification, or blocked on the lock,
+    /// that have not taken it yet.
+    fn handing_off(&self) -> bool {
+        self.woken.load(Ordering::SeqCst) > 0 || self.contending.load(Ordering::SeqCst) > 0
+    }
+
+    /// Called by a thread that took the lock after being counted in
+    /// `woken` or `contending` (after the count went down): the last one
+    /// unparks a driver waiting in [`let_woken_run`](Self::let_woken_run).
+    fn took_lock(&self) {
+        if self.handoff.parked.load(Ordering::SeqCst) && !self.handing_off() {
+            if let Some(t) = self.handoff.driver.get() {
+                t.unpark();
+            }
         }
     }
+}
+
+/// The driver's side of [`Shared::let_woken_run`].
+#[derive(Default)]
+struct Handoff {
+    /// The driver thread (set when it starts), to unpark.
+    driver: std::sync::OnceLock<std::thread::Thread>,
+    /// The driver is parked waiting for the hand-off.
+    parked: AtomicBool,
 }
 
 /// What one [`Shared::poll_locked`] did and left.
@@ -428,6 +481,9 @@ fn valid_ttl(ttl: u32) -> io::Result<u8> {
 
 /// Longest the driver waits for woken threads to take the lock.
 const HANDOFF: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Yields the driver tries before it parks for the hand-off.
+const HANDOFF_YIELDS: u32 = 2;
 
 /// A running TCP/IP stack: an interface plus its driver thread.
 ///
@@ -477,6 +533,7 @@ impl Stack {
             waiters: AtomicUsize::new(0),
             woken: AtomicUsize::new(0),
             contending: AtomicUsize::new(0),
+            handoff: Handoff::default(),
             waker,
             tasks: Tasks::default(),
             device: Mutex::new(device),
