@@ -239,6 +239,28 @@ fn established_prr_paces_recovery_by_deliveries() {
 }
 
 #[test]
+fn established_recovery_ends_at_ssthresh_whatever_the_flight() {
+    // Linux's tcp_end_cwnd_reduction (RFC 6582 §3.2 step 5, option 2):
+    // the ACK that ends recovery sets cwnd = ssthresh. Here it
+    // acknowledges everything, so the flight is empty; option 1,
+    // min(ssthresh, FlightSize + SMSS), would leave one segment.
+    let (mut tcb, _) = sack_conn(Algorithm::NewReno, 10);
+    for k in 3..=10 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    let resent = recv(&mut tcb, t(30));
+    assert_eq!(seqs(&resent), vec![l(0)], "segment 1 resent");
+    let ssthresh = tcb.loss.cc.ssthresh();
+    assert_eq!(ssthresh, 5 * MSS as usize, "NewReno halves 10 segments");
+    send!(tcb, t(40), sack_ack(10 * MSS, &[]));
+    assert!(tcb.loss.recover.is_none());
+    assert_eq!(tcb.flight_size(), 0);
+    assert_eq!(tcb.cwnd(), ssthresh);
+    let s = tcb.stats();
+    assert_eq!((s.cwnd_reductions, s.retransmit_timeouts), (1, 0));
+}
+
+#[test]
 fn established_second_loss_in_the_same_window_does_not_reduce_again() {
     // RFC 6675 §5 / RFC 6582 §3.2: one reduction per recovery episode.
     // Segments 1 and 6 are lost; the second is found during recovery.
