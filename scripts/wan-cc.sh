@@ -172,12 +172,21 @@ echo "$head"
 declare -A col
 for i in $(seq "$runs"); do
     line="$i"
-    for t in "${tss[@]}"; do
+    # Odd rounds run the binaries in the given order, even rounds reversed:
+    # an order effect (load, the line's state) does not favour one.
+    order=("${tss[@]}")
+    if [ $((i % 2)) -eq 0 ]; then
+        order=()
+        for ((k = ${#tss[@]} - 1; k >= 0; k--)); do order+=("${tss[$k]}"); done
+    fi
+    declare -A got=()
+    for t in "${order[@]}"; do
         [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
         r="$(ts_run "${t#*=}" "${t%%=*}" "$i")"
         col["${t%%=*}"]+="$r "
-        line+=" $r"
+        got["${t%%=*}"]="$r"
     done
+    for t in "${tss[@]}"; do line+=" ${got[${t%%=*}]}"; done
     first="$(echo "$line" | awk '{print $2}')"
     [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
     l="$(linux_run "$i")"

@@ -215,6 +215,10 @@ impl HyStart {
             }
             // Too little came with the gap's end: the bottleneck had been
             // idle. A train may begin at that batch.
+            log::trace!(
+                "hystart: train of {:?} ended by a gap, {need} bytes short, at {now}",
+                batch.saturating_duration_since(t.start)
+            );
             t = Train {
                 start: batch,
                 last: batch,
@@ -225,6 +229,9 @@ impl HyStart {
         let since = now.saturating_duration_since(t.last);
         if since > ACK_DELTA {
             let span = t.last.saturating_duration_since(t.start);
+            if span >= ACK_DELTA {
+                log::trace!("hystart: gap of {since:?} after a train of {span:?} at {now}");
+            }
             self.train = Some(if span >= ACK_DELTA && t.bytes > 0 {
                 // Half of what the train's rate would have delivered over
                 // the gap must come in the batch that ends it.
