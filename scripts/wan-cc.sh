@@ -54,7 +54,7 @@ head -c 1024 /dev/urandom > "$www/small"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    scripts/wan.sh down > "$work/wan-down.log" 2>&1 || true
+    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
     grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
     rm -rf "$work"
 }

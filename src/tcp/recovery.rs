@@ -59,10 +59,12 @@ impl Tcb {
             _ => None,
         };
         let echo_before = |xmit: Instant| echo_ms.is_some_and(|e| e < xmit.total_millis());
+        let blocks = seg.header.options.sack_blocks.iter().flatten().copied();
+        let blocks = blocks.filter(|_| sacked_new);
         let d = self
             .loss
             .rack
-            .on_ack(ack, &self.loss.scoreboard, sacked_new, now, echo_before);
+            .on_ack(ack, &self.loss.scoreboard, blocks, now, echo_before);
         self.stats.reordering_seen += d.reordered;
         d
     }
