@@ -149,8 +149,12 @@ fn wan_sim_shapes_100ms_bbr() {
 /// queue overflows. HyStart++'s delay test alone did not see the queue at
 /// 50 and 100 ms (each slow-start burst drains before the next round's
 /// first ACKs); the window reached 2.8 MB on a 2 MB path at 100 ms, lost
-/// 1907 segments, and a 64 MiB transfer averaged 79.8 Mbit/s (85.7 now). The ACK train
-/// ends it near the bandwidth-delay product: no retransmission at all.
+/// 1907 segments, and a 64 MiB transfer averaged 79.8 Mbit/s. The ACK train
+/// ends it near the bandwidth-delay product. From there CUBIC grows at
+/// least 5% per RTT until its first loss, as Linux's does (`bictcp_update`
+/// with no W_max yet), so it does overflow the queue later — probing, not
+/// slow start: at 100 ms after 2.7 s at 1.9 MB, 67 segments resent, 77.0
+/// Mbit/s for the transfer (87.1 at 50 ms, 95.2 at 10 ms).
 #[test]
 fn wan_sim_cubic_slow_start_ends_before_the_queue_overflows() {
     let n = 32 << 20;
@@ -184,24 +188,36 @@ fn wan_sim_cubic_slow_start_ends_before_the_queue_overflows() {
     let _ = std::io::stderr().write_all(out.as_bytes());
     for (rtt_ms, r) in &runs {
         assert!(r.intact, "{rtt_ms} ms: bytes differ");
-        assert_eq!(
-            r.retransmits, 0,
-            "{rtt_ms} ms: slow start overflowed the queue"
-        );
         // Over the whole transfer, slow start included (at 100 ms it
         // takes a second of the 3.5): 77 Mbit/s at 100 ms, 87 at 50.
         assert!(r.mbit(n) >= 70.0, "{rtt_ms} ms: {} Mbit/s", r.mbit(n));
-        // It left slow start: the window stayed below the path's
-        // bandwidth-delay product plus its queue.
+        // It left slow start with the window between half the path's
+        // bandwidth-delay product and that product plus its queue.
+        let bdp = RATE_BPS / 8 * rtt_ms / 1000;
         let bdp_and_queue = RATE_BPS / 8 * (rtt_ms + 60) / 1000;
-        let (_, last) = r.trace.last().expect("sampled");
+        let exit =
+            r.trace
+                .iter()
+                .find_map(|(_, s)| s.ssthresh)
+                .unwrap_or_else(|| panic!("{rtt_ms} ms: never left slow start")) as u64;
         assert!(
-            last.ssthresh.is_some(),
-            "{rtt_ms} ms: still in slow start: {last}"
+            (bdp / 2..bdp_and_queue).contains(&exit),
+            "{rtt_ms} ms: slow start left at {exit}, BDP {bdp}, with the queue {bdp_and_queue}"
         );
-        assert!(
-            r.trace.iter().all(|(_, s)| (s.cwnd as u64) < bdp_and_queue),
-            "{rtt_ms} ms: the window passed {bdp_and_queue} bytes"
-        );
+        // The first reduction, if any, comes after congestion avoidance
+        // grew the window a tenth past the exit: the queue overflowed
+        // under CUBIC's probing, not under slow start.
+        if let Some(i) = r
+            .trace
+            .iter()
+            .position(|(_, s)| s.ssthresh.is_some_and(|t| (t as u64) < exit))
+        {
+            assert!(
+                r.trace[..i]
+                    .iter()
+                    .any(|(_, s)| s.cwnd as u64 > exit * 11 / 10),
+                "{rtt_ms} ms: reduced before growing past {exit}"
+            );
+        }
     }
 }
