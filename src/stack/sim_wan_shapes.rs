@@ -2,10 +2,12 @@
 //! loss 0, 0.1%, 0.5%, 1% random and Gilbert-Elliott bursts (about 1% in
 //! bursts of about 4), 100 Mbit/s each way behind a queue of one RTT of
 //! data. BBR, the default, sends; each cell checks the bytes arrive
-//! intact and that its steady-state goodput (the last three quarters of
-//! the transfer, past the start-up) reaches the floor set for it, and
-//! prints the table (goodput over the whole transfer and in the steady
-//! state, retransmits, RTOs).
+//! intact and that its steady-state goodput (distinct bytes reaching the
+//! receiver from when a quarter of the stream had arrived, past the
+//! start-up, to when its last byte first arrived, before the drain: see
+//! `Run::steady_mbit`) reaches the floor set for it and stays under the
+//! line's payload rate, and prints the table (goodput over the whole
+//! transfer and in the steady state, retransmits, RTOs).
 
 use super::*;
 
@@ -56,8 +58,8 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
             "  {:<8} {:>7.1} {:>7.1} {:>6.2} {:>6.2} {:>5.2} {:>6} {:>5} {:>6}{}\n",
             path.loss.to_string(),
             r.mbit(n),
-            r.steady_mbit(n),
-            r.steady_mbit(n) * 1e6 / RATE_BPS as f64,
+            r.steady_mbit(),
+            r.steady_mbit() * 1e6 / RATE_BPS as f64,
             c.floor,
             r.elapsed.as_secs_f64(),
             r.retransmits,
@@ -71,11 +73,11 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
     let short: Vec<String> = cells
         .iter()
         .zip(&runs)
-        .filter(|(c, (_, r))| !r.intact || r.steady_mbit(n) * 1e6 < c.floor * RATE_BPS as f64)
+        .filter(|(c, (_, r))| !r.intact || r.steady_mbit() * 1e6 < c.floor * RATE_BPS as f64)
         .map(|(c, (path, r))| {
             format!(
                 "{path}: {:.1} Mbit/s steady, floor {:.2}x{}",
-                r.steady_mbit(n),
+                r.steady_mbit(),
                 c.floor,
                 if r.intact { "" } else { ", bytes differ" }
             )
@@ -87,9 +89,9 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
         // order at its start: it stays under the payload rate (1448 of
         // every 1500 bytes on the wire).
         assert!(
-            r.steady_mbit(n) * 1e6 <= PAYLOAD_RATE * 1.005,
+            r.steady_mbit() * 1e6 <= PAYLOAD_RATE * 1.005,
             "{path}: {} Mbit/s steady is over the payload rate",
-            r.steady_mbit(n)
+            r.steady_mbit()
         );
         check_bbr_model(r, path.rtt_ms);
         if !matches!(path.loss, Loss::Random(p) if p == 0.0) {
@@ -127,16 +129,17 @@ fn wan_sim_shapes_50ms_bbr() {
     shapes(50, 24 << 20, &CELLS_50MS);
 }
 
-/// At 100 ms bursty loss is the one cell under 0.85× (0.78× with this
-/// seed, no retransmission timeout since the RTO is Linux's SRTT + 200 ms
-/// and keeps the SACK scoreboard; 0.76× with two timeouts before): bursts
-/// lose retransmissions, which RACK finds one RTT later.
+/// At 100 ms bursty loss was the one cell under 0.85× (0.78× while the
+/// SACK scoreboard kept 32 ranges and forgot SACKed data, and while the
+/// steady figure counted bytes when they were read, which charged the
+/// holes' wait to the window); with every range kept and bytes counted
+/// on arrival it holds 0.94×, like the rest.
 const CELLS_100MS: [Cell; 5] = [
     cell(Loss::Random(0.0), 0.85),
     cell(Loss::Random(0.001), 0.85),
     cell(Loss::Random(0.005), 0.85),
     cell(Loss::Random(0.01), 0.85),
-    cell(Loss::Bursty, 0.7),
+    cell(Loss::Bursty, 0.85),
 ];
 
 #[test]
