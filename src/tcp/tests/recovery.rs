@@ -187,6 +187,85 @@ fn established_reordering_within_the_window_is_not_marked_lost() {
 }
 
 #[test]
+fn established_lost_last_retransmission_with_nothing_new_waits_for_the_rto() {
+    // The tail of a transfer: all ten segments are sent and nothing new is
+    // left. Segment 1 is lost, 2–10 are SACKed, and its fast
+    // retransmission is lost too. Nothing sent after that retransmission
+    // can be delivered, so RACK has nothing to compare it with (RFC 8985
+    // §6.2 marks a segment lost only once one sent later is delivered; no
+    // reordering timer is armed), and no loss probe is scheduled during
+    // recovery: Linux's `tcp_schedule_loss_probe` probes only in the Open
+    // and CWR states. As on Linux, the RTO repairs it.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    for k in 3..=10 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    let rtx = recv(&mut tcb, t(30));
+    assert_eq!(seqs(&rtx), vec![l(0)], "fast retransmit of the only hole");
+    assert_eq!(tcb.stats().sack_recoveries, 1);
+    // The retransmission is lost: no ACK comes back.
+    recv_nothing!(tcb, t(30));
+    assert_eq!(
+        tcb.timers.get(Timer::LossProbe),
+        None,
+        "no probe in recovery"
+    );
+    assert_eq!(tcb.timers.get(Timer::Reorder), None, "nothing sent later");
+    let rto = tcb.timers.get(Timer::Retransmit).expect("RTO armed");
+    assert_eq!(tcb.poll_at(), Some(rto), "the RTO is the next event");
+    assert!(
+        rto >= t(30) + Duration::from_millis(200),
+        "SRTT + max(4·RTTVAR, 200 ms) from the retransmission: {rto:?}"
+    );
+    tcb.on_timeout(rto);
+    let again = recv(&mut tcb, rto);
+    assert_eq!(seqs(&again), vec![l(0)], "only the hole, SACKs kept");
+    assert_eq!(again[0].payload, out[0].payload);
+    let s = tcb.stats();
+    assert_eq!((s.retransmit_timeouts, s.tail_loss_probes), (1, 0));
+    send!(
+        tcb,
+        rto + Duration::from_millis(10),
+        sack_ack(10 * MSS, &[])
+    );
+    assert_eq!(tcb.send_queue(), 0);
+}
+
+#[test]
+fn established_lost_retransmission_at_the_tail_is_found_by_a_later_one() {
+    // The tail again, with two holes: segments 1 and 9 of 10 are lost,
+    // both resent at once, 1 first. The retransmission of 1 is lost, that
+    // of 9 arrives: it was sent after 1's, so once it is SACKed RACK marks
+    // 1's retransmission lost after RACK.rtt + reo_wnd (RFC 8985 §6.2
+    // step 5, §6.3) — no RTO.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    let (s9, e9) = segment(9);
+    for k in 3..=8 {
+        send!(tcb, t(30), sack_ack(0, &[(MSS, k * MSS)]));
+    }
+    send!(tcb, t(30), sack_ack(0, &[(e9, 10 * MSS), (MSS, 8 * MSS)]));
+    assert_eq!(
+        seqs(&recv(&mut tcb, t(30))),
+        vec![l(0), l(s9)],
+        "both holes"
+    );
+    // 9's retransmission is SACKed one RTT later; 1's never arrives.
+    let acked = t(40);
+    send!(tcb, acked, sack_ack(0, &[(MSS, 10 * MSS)]));
+    let mut resent = recv(&mut tcb, acked);
+    if resent.is_empty() {
+        let at = tcb.timers.get(Timer::Reorder).expect("reordering timer");
+        assert!(at < tcb.timers.get(Timer::Retransmit).expect("RTO armed"));
+        tcb.on_timeout(at);
+        resent = recv(&mut tcb, at);
+    }
+    assert_eq!(seqs(&resent), vec![l(0)], "1 resent again");
+    assert_eq!(resent[0].payload, out[0].payload);
+    let st = tcb.stats();
+    assert_eq!((st.lost_retransmits, st.retransmit_timeouts), (1, 0));
+}
+
+#[test]
 fn established_reorder_timer_marks_a_loss_the_acks_alone_do_not() {
     // RFC 8985 §6.3: one segment SACKed above a hole is not enough for
     // DupThresh; the reordering timer fires after RACK.rtt + min_RTT/4
