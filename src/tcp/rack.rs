@@ -203,7 +203,8 @@ impl Rack {
     /// end_seq / rtt and the reordering state; records below `ack` are
     /// dropped. `echo_before(xmit)` says whether the ACK's timestamp echo
     /// predates a retransmission at `xmit` (RFC 8985 §6.2 step 2: then it
-    /// acknowledges the original).
+    /// acknowledges the original); it is asked only about cumulatively
+    /// acknowledged records.
     pub(super) fn on_ack(
         &mut self,
         ack: SeqNumber,
@@ -255,7 +256,12 @@ impl Rack {
                     break;
                 }
                 if !s.sacked && board.covers(s.start, s.end) {
-                    let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
+                    // The echo says nothing here: a receiver echoes the
+                    // segment that last advanced its left edge (RFC 7323
+                    // §4.3), older than anything SACKed above a hole. Only
+                    // RACK.min_RTT tells the original from the
+                    // retransmission, as in Linux's `tcp_rack_advance`.
+                    let (n, reordered) = self.deliver(&s, now, &|_| false, &mut newest);
                     out.bytes += n;
                     out.reordered += u64::from(reordered);
                     out.note_original(&s);

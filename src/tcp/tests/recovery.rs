@@ -266,6 +266,58 @@ fn established_lost_retransmission_at_the_tail_is_found_by_a_later_one() {
 }
 
 #[test]
+fn established_sacked_retransmission_with_an_old_echo_still_advances_rack() {
+    // The same tail with timestamps. The receiver echoes the segment that
+    // last advanced its left edge (RFC 7323 §4.3): with segment 1 missing,
+    // every ACK echoes the handshake's timestamp, older than any
+    // retransmission. That echo says nothing about a segment SACKed above
+    // the hole, so the SACK of 9's retransmission still advances RACK (as
+    // Linux's `tcp_rack_advance`, which tests only RACK.min_RTT), and 1's
+    // lost retransmission is found without an RTO.
+    let c = Config {
+        congestion: Algorithm::Cubic,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    let mut sa = syn_ack(None);
+    sa.h.options.sack_permitted = true;
+    sa.h.options.timestamp = Some((1000, tcb.ts_val(t(0))));
+    send!(tcb, t(10), sa);
+    let hs = recv!(tcb, t(10));
+    let (echo, _) = hs.h.options.timestamp.expect("timestamps on");
+    // Ten full segments, each 12 bytes short of the MSS for the option.
+    let d = MSS - 12;
+    let data: Vec<u8> = (0..10 * d).map(|i| (i % 251) as u8).collect();
+    assert_eq!(tcb.send(&data), Ok(data.len()));
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 10);
+    assert_eq!(out[0].payload.len(), d as usize);
+    let ack = |at: u64, blocks: &[(u32, u32)]| {
+        let mut a = sack_ack(0, blocks);
+        a.h.options.timestamp = Some((1000 + at as u32, echo));
+        a
+    };
+    for k in 3..=8 {
+        send!(tcb, t(30), ack(30, &[(d, k * d)]));
+    }
+    send!(tcb, t(30), ack(30, &[(9 * d, 10 * d), (d, 8 * d)]));
+    let rtx = recv(&mut tcb, t(30));
+    assert_eq!(seqs(&rtx), vec![l(0), l(8 * d)], "both holes");
+    send!(tcb, t(40), ack(40, &[(d, 10 * d)]));
+    let mut resent = recv(&mut tcb, t(40));
+    if resent.is_empty() {
+        let at = tcb.timers.get(Timer::Reorder).expect("reordering timer");
+        assert!(at < tcb.timers.get(Timer::Retransmit).expect("RTO armed"));
+        tcb.on_timeout(at);
+        resent = recv(&mut tcb, at);
+    }
+    assert_eq!(seqs(&resent), vec![l(0)], "1 resent again");
+    assert_eq!(resent[0].payload, out[0].payload);
+    let st = tcb.stats();
+    assert_eq!((st.lost_retransmits, st.retransmit_timeouts), (1, 0));
+}
+
+#[test]
 fn established_reorder_timer_marks_a_loss_the_acks_alone_do_not() {
     // RFC 8985 §6.3: one segment SACKed above a hole is not enough for
     // DupThresh; the reordering timer fires after RACK.rtt + min_RTT/4
