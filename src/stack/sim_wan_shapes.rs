@@ -2,10 +2,12 @@
 //! loss 0, 0.1%, 0.5%, 1% random and Gilbert-Elliott bursts (about 1% in
 //! bursts of about 4), 100 Mbit/s each way behind a queue of one RTT of
 //! data. BBR, the default, sends; each cell checks the bytes arrive
-//! intact and that its steady-state goodput (the last three quarters of
-//! the transfer, past the start-up) reaches the floor set for it, and
-//! prints the table (goodput over the whole transfer and in the steady
-//! state, retransmits, RTOs).
+//! intact and that its steady-state goodput (distinct bytes reaching the
+//! receiver from when a quarter of the stream had arrived, past the
+//! start-up, to when its last byte first arrived, before the drain: see
+//! `Run::steady_mbit`) reaches the floor set for it and stays under the
+//! line's payload rate, and prints the table (goodput over the whole
+//! transfer and in the steady state, retransmits, RTOs).
 
 use super::*;
 
@@ -56,8 +58,8 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
             "  {:<8} {:>7.1} {:>7.1} {:>6.2} {:>6.2} {:>5.2} {:>6} {:>5} {:>6}{}\n",
             path.loss.to_string(),
             r.mbit(n),
-            r.steady_mbit(n),
-            r.steady_mbit(n) * 1e6 / RATE_BPS as f64,
+            r.steady_mbit(),
+            r.steady_mbit() * 1e6 / RATE_BPS as f64,
             c.floor,
             r.elapsed.as_secs_f64(),
             r.retransmits,
@@ -71,11 +73,11 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
     let short: Vec<String> = cells
         .iter()
         .zip(&runs)
-        .filter(|(c, (_, r))| !r.intact || r.steady_mbit(n) * 1e6 < c.floor * RATE_BPS as f64)
+        .filter(|(c, (_, r))| !r.intact || r.steady_mbit() * 1e6 < c.floor * RATE_BPS as f64)
         .map(|(c, (path, r))| {
             format!(
                 "{path}: {:.1} Mbit/s steady, floor {:.2}x{}",
-                r.steady_mbit(n),
+                r.steady_mbit(),
                 c.floor,
                 if r.intact { "" } else { ", bytes differ" }
             )
@@ -87,10 +89,16 @@ fn shapes(rtt_ms: u64, n: usize, cells: &[Cell]) {
         // order at its start: it stays under the payload rate (1448 of
         // every 1500 bytes on the wire).
         assert!(
-            r.steady_mbit(n) * 1e6 <= PAYLOAD_RATE * 1.005,
+            r.steady_mbit() * 1e6 <= PAYLOAD_RATE * 1.005,
             "{path}: {} Mbit/s steady is over the payload rate",
-            r.steady_mbit(n)
+            r.steady_mbit()
         );
+        // The steady figure leaves the drain out, so a timeout there
+        // shows only here: with SACK, RACK and TLP no cell needs one. (A
+        // lost retransmission that RACK could not see, because SACKs of
+        // later retransmissions were taken for their originals', cost
+        // 50 ms / 1% an RTO in its last 50 ms.)
+        assert_eq!(r.rtos, 0, "{path}: retransmission timeouts");
         check_bbr_model(r, path.rtt_ms);
         if !matches!(path.loss, Loss::Random(p) if p == 0.0) {
             assert!(r.random_drops > 0, "{path}: the path lost packets");
@@ -127,16 +135,17 @@ fn wan_sim_shapes_50ms_bbr() {
     shapes(50, 24 << 20, &CELLS_50MS);
 }
 
-/// At 100 ms bursty loss is the one cell under 0.85× (0.78× with this
-/// seed, no retransmission timeout since the RTO is Linux's SRTT + 200 ms
-/// and keeps the SACK scoreboard; 0.76× with two timeouts before): bursts
-/// lose retransmissions, which RACK finds one RTT later.
+/// At 100 ms bursty loss was the one cell under 0.85× (0.78× while the
+/// SACK scoreboard kept 32 ranges and forgot SACKed data, and while the
+/// steady figure counted bytes when they were read, which charged the
+/// holes' wait to the window); with every range kept and bytes counted
+/// on arrival it holds 0.94×, like the rest.
 const CELLS_100MS: [Cell; 5] = [
     cell(Loss::Random(0.0), 0.85),
     cell(Loss::Random(0.001), 0.85),
     cell(Loss::Random(0.005), 0.85),
     cell(Loss::Random(0.01), 0.85),
-    cell(Loss::Bursty, 0.7),
+    cell(Loss::Bursty, 0.85),
 ];
 
 #[test]
@@ -149,8 +158,12 @@ fn wan_sim_shapes_100ms_bbr() {
 /// queue overflows. HyStart++'s delay test alone did not see the queue at
 /// 50 and 100 ms (each slow-start burst drains before the next round's
 /// first ACKs); the window reached 2.8 MB on a 2 MB path at 100 ms, lost
-/// 1907 segments, and a 64 MiB transfer averaged 79.8 Mbit/s (85.7 now). The ACK train
-/// ends it near the bandwidth-delay product: no retransmission at all.
+/// 1907 segments, and a 64 MiB transfer averaged 79.8 Mbit/s. The ACK train
+/// ends it near the bandwidth-delay product. From there CUBIC grows at
+/// least 5% per RTT until its first loss, as Linux's does (`bictcp_update`
+/// with no W_max yet), so it does overflow the queue later — probing, not
+/// slow start: at 100 ms after 2.7 s at 1.9 MB, 67 segments resent, 77.0
+/// Mbit/s for the transfer (87.1 at 50 ms, 95.2 at 10 ms).
 #[test]
 fn wan_sim_cubic_slow_start_ends_before_the_queue_overflows() {
     let n = 32 << 20;
@@ -184,24 +197,36 @@ fn wan_sim_cubic_slow_start_ends_before_the_queue_overflows() {
     let _ = std::io::stderr().write_all(out.as_bytes());
     for (rtt_ms, r) in &runs {
         assert!(r.intact, "{rtt_ms} ms: bytes differ");
-        assert_eq!(
-            r.retransmits, 0,
-            "{rtt_ms} ms: slow start overflowed the queue"
-        );
         // Over the whole transfer, slow start included (at 100 ms it
         // takes a second of the 3.5): 77 Mbit/s at 100 ms, 87 at 50.
         assert!(r.mbit(n) >= 70.0, "{rtt_ms} ms: {} Mbit/s", r.mbit(n));
-        // It left slow start: the window stayed below the path's
-        // bandwidth-delay product plus its queue.
+        // It left slow start with the window between half the path's
+        // bandwidth-delay product and that product plus its queue.
+        let bdp = RATE_BPS / 8 * rtt_ms / 1000;
         let bdp_and_queue = RATE_BPS / 8 * (rtt_ms + 60) / 1000;
-        let (_, last) = r.trace.last().expect("sampled");
+        let exit =
+            r.trace
+                .iter()
+                .find_map(|(_, s)| s.ssthresh)
+                .unwrap_or_else(|| panic!("{rtt_ms} ms: never left slow start")) as u64;
         assert!(
-            last.ssthresh.is_some(),
-            "{rtt_ms} ms: still in slow start: {last}"
+            (bdp / 2..bdp_and_queue).contains(&exit),
+            "{rtt_ms} ms: slow start left at {exit}, BDP {bdp}, with the queue {bdp_and_queue}"
         );
-        assert!(
-            r.trace.iter().all(|(_, s)| (s.cwnd as u64) < bdp_and_queue),
-            "{rtt_ms} ms: the window passed {bdp_and_queue} bytes"
-        );
+        // The first reduction, if any, comes after congestion avoidance
+        // grew the window a tenth past the exit: the queue overflowed
+        // under CUBIC's probing, not under slow start.
+        if let Some(i) = r
+            .trace
+            .iter()
+            .position(|(_, s)| s.ssthresh.is_some_and(|t| (t as u64) < exit))
+        {
+            assert!(
+                r.trace[..i]
+                    .iter()
+                    .any(|(_, s)| s.cwnd as u64 > exit * 11 / 10),
+                "{rtt_ms} ms: reduced before growing past {exit}"
+            );
+        }
     }
 }

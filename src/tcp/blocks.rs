@@ -241,7 +241,8 @@ impl Loss {
         let mut cc = CongestionControl::new(cfg.congestion, mss.min(536), cfg.initial_window);
         cc.set_seed(u64::from(iss.0));
         Loss {
-            scoreboard: super::sack::Scoreboard::new(32),
+            // As many ranges as RACK keeps records (a range per two).
+            scoreboard: super::sack::Scoreboard::new(super::rack::MAX_SEGMENTS / 2),
             rack: super::rack::Rack::new(iss),
             tlp: super::tlp::Tlp::default(),
             prr: None,

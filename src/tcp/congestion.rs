@@ -13,11 +13,11 @@
 //!   delivery-rate samples ([`CongestionControl::on_rate_sample`]), whose
 //!   losses are RACK's marks. It also sets a pacing rate.
 //!
-//! CUBIC's initial slow start uses HyStart++ (RFC 9406): when the
-//! minimum RTT of a round rises by a clamped eighth over the last round's,
-//! slow start gives way to Conservative Slow Start (CSS, a quarter of the
-//! growth) and after five CSS rounds to congestion avoidance — leaving
-//! before the queue overflows instead of after.
+//! CUBIC's initial slow start ends on HyStart++ (RFC 9406) or on an ACK
+//! train (Linux's HyStart), both in `hystart.rs`, before the queue
+//! overflows. As in Linux's `tcp_cubic.c`, CUBIC then grows at least 5%
+//! per RTT until its first loss, and a retransmission timeout forgets
+//! W_max.
 //!
 //! Loss *detection* (RACK, duplicate ACKs, recovery point) lives in the
 //! input path; this type only owns `cwnd` and `ssthresh` and reacts to
@@ -33,6 +33,7 @@
 //! sends by cwnd − pipe.
 
 use super::bbr::{AckContext, Bbr, BbrMode};
+use super::hystart::{HyStart, Verdict, CSS_GROWTH_DIVISOR};
 use super::rate::RateSample;
 use crate::time::{Duration, Instant};
 use crate::wire::SeqNumber;
@@ -165,38 +166,11 @@ struct Cubic {
     w_est: f64,
 }
 
-/// RFC 9406 §4.3 constants.
-const HYSTART_MIN_RTT_THRESH: Duration = Duration::from_millis(4);
-const HYSTART_MAX_RTT_THRESH: Duration = Duration::from_millis(16);
-const HYSTART_MIN_RTT_DIVISOR: u32 = 8;
-const HYSTART_N_RTT_SAMPLE: u32 = 8;
-const HYSTART_CSS_GROWTH_DIVISOR: usize = 4;
-const HYSTART_CSS_ROUNDS: u32 = 5;
-/// ACK-train detection: ACKs closer together than this belong to one
-/// train (Linux `hystart_ack_delta_us`: 2 ms).
-const HYSTART_ACK_DELTA: Duration = Duration::from_millis(2);
-/// Smallest window, in segments, at which HyStart acts (Linux
-/// `hystart_low_window`: 16): below it a round is too short to measure.
-const HYSTART_LOW_WINDOW: usize = 16;
-
-/// HyStart++ state (RFC 9406 §4.2 names).
-#[derive(Clone, Debug, Default)]
-struct HyStart {
-    /// Sequence number ending the current round (windowEnd).
-    window_end: Option<SeqNumber>,
-    last_round_min_rtt: Option<Duration>,
-    current_round_min_rtt: Option<Duration>,
-    rtt_sample_count: u32,
-    /// `Some` while in Conservative Slow Start (cssBaselineMinRtt).
-    css_baseline_min_rtt: Option<Duration>,
-    css_rounds: u32,
-    /// When the current ACK train's first ACK arrived, and its last
-    /// (ACK-train detection).
-    train_start: Option<Instant>,
-    last_ack: Option<Instant>,
-    /// Smallest RTT seen in slow start.
-    min_rtt: Option<Duration>,
-}
+/// Until the first loss, CUBIC's window grows at least this share per
+/// RTT (Linux's `bictcp_update`: at most 20 ACKed segments per increment
+/// while `last_max_cwnd` is 0): after a HyStart exit the curve has no
+/// W_max to aim at and would creep from the exit point.
+const CUBIC_NO_LOSS_GROWTH: f64 = 0.05;
 
 /// Sender congestion state, in bytes.
 #[derive(Clone, Debug)]
@@ -349,11 +323,6 @@ impl CongestionControl {
         matches!(self.algorithm, Algorithm::Cubic | Algorithm::NewReno)
     }
 
-    /// True while in HyStart++ Conservative Slow Start (RFC 9406 §4.2).
-    pub fn in_css(&self) -> bool {
-        self.hystart.css_baseline_min_rtt.is_some()
-    }
-
     /// Bytes reported lost so far ([`on_lost`](Self::on_lost)).
     pub fn bytes_lost(&self) -> u64 {
         self.bytes_lost
@@ -367,12 +336,16 @@ impl CongestionControl {
         self.bytes_lost += bytes as u64;
     }
 
+    /// True while in HyStart++ Conservative Slow Start (RFC 9406 §4.2).
+    pub fn in_css(&self) -> bool {
+        self.hystart.in_css()
+    }
+
     /// Per-ACK bookkeeping for an ACK of new data outside recovery: `ack`
     /// is the new SND.UNA, `snd_nxt` the next sequence to send, `rtt` a
-    /// sample from this ACK if it gave one, `now` its arrival. Drives
-    /// HyStart++'s rounds in CUBIC's initial slow start (RFC 9406 §4.2),
-    /// and the ACK-train detection of Linux's HyStart beside it
-    /// ([`ack_train_ends_slow_start`](Self::ack_train_ends_slow_start)).
+    /// sample from this ACK if it gave one, `now` its arrival. In CUBIC's
+    /// initial slow start, HyStart++ and the ACK train (`hystart.rs`) may
+    /// end it: ssthresh = cwnd.
     pub fn on_ack_sample(
         &mut self,
         ack: SeqNumber,
@@ -383,95 +356,15 @@ impl CongestionControl {
         if self.algorithm != Algorithm::Cubic || self.ssthresh != usize::MAX {
             return;
         }
-        let h = &mut self.hystart;
-        if h.window_end.is_none_or(|end| ack.diff(end) >= 0) {
-            // A new round begins.
-            h.window_end = Some(snd_nxt);
-            h.last_round_min_rtt = h.current_round_min_rtt.take();
-            h.rtt_sample_count = 0;
-            if h.css_baseline_min_rtt.is_some() {
-                h.css_rounds += 1;
-                if h.css_rounds >= HYSTART_CSS_ROUNDS {
-                    // CSS_ROUNDS in CSS: enter congestion avoidance.
-                    h.css_baseline_min_rtt = None;
-                    self.ssthresh = self.cwnd;
-                    return;
-                }
-            }
+        let segments = self.cwnd / self.mss;
+        let verdict = self.hystart.on_ack(ack, snd_nxt, rtt, now, segments);
+        if verdict != Verdict::Continue {
+            // RUST_LOG=tunstack::tcp::congestion=debug
+            log::debug!("hystart: {verdict:?} at cwnd {} at {now}", self.cwnd);
         }
-        if let Some(rtt) = rtt {
-            h.min_rtt = Some(h.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        }
-        if self.ack_train_ends_slow_start(now) {
-            self.hystart.css_baseline_min_rtt = None;
+        if let Verdict::Exit(_) = verdict {
             self.ssthresh = self.cwnd;
-            return;
         }
-        let h = &mut self.hystart;
-        let Some(rtt) = rtt else { return };
-        h.current_round_min_rtt = Some(h.current_round_min_rtt.map_or(rtt, |m| m.min(rtt)));
-        h.rtt_sample_count += 1;
-        if h.rtt_sample_count < HYSTART_N_RTT_SAMPLE {
-            return;
-        }
-        let (Some(current), Some(last)) = (h.current_round_min_rtt, h.last_round_min_rtt) else {
-            return;
-        };
-        match h.css_baseline_min_rtt {
-            None => {
-                let thresh = (last / HYSTART_MIN_RTT_DIVISOR)
-                    .clamp(HYSTART_MIN_RTT_THRESH, HYSTART_MAX_RTT_THRESH);
-                if current >= last + thresh {
-                    h.css_baseline_min_rtt = Some(current);
-                    h.css_rounds = 0;
-                }
-            }
-            // The RTT fell back: the increase was spurious, resume slow start.
-            Some(base) if current < base => h.css_baseline_min_rtt = None,
-            Some(_) => {}
-        }
-    }
-
-    /// ACK-train detection (after Linux's HyStart, `tcp_cubic.c`): an
-    /// unpaced slow start sends at twice the rate its ACKs arrive, so the
-    /// bottleneck queue grows while a burst lasts and the ACKs come back
-    /// as a train spaced by the bottleneck. A train (ACKs at most
-    /// [`HYSTART_ACK_DELTA`] apart) longer than half the minimum RTT means
-    /// the bottleneck stayed busy that long with this flight: the window
-    /// has reached the path's bandwidth-delay product, and slow start
-    /// ends (ssthresh = cwnd) before the queue overflows.
-    ///
-    /// HyStart++'s delay increase alone misses this at long RTTs: each
-    /// burst drains before the next round's first ACKs, so the round's
-    /// minimum RTT stays at the path's until the window is far past the
-    /// bandwidth-delay product plus the queue, and the overshoot loses
-    /// hundreds of segments (2.8 MB of window on a 2 MB path at 100 ms in
-    /// the WAN simulation). Unlike Linux, a train is measured from its own
-    /// first ACK, not from the round's: the flight of a slow start is
-    /// made of clumps separated by idle gaps, and a round can begin at
-    /// the end of one, which would cut every train short. A gap (an idle
-    /// bottleneck, a stall of the host) ends a train without a verdict,
-    /// so scheduling jitter cannot end slow start here: ACKs handled late
-    /// in one batch share one arrival time and add nothing to its length.
-    fn ack_train_ends_slow_start(&mut self, now: Instant) -> bool {
-        let h = &mut self.hystart;
-        if self.cwnd < HYSTART_LOW_WINDOW * self.mss || h.css_baseline_min_rtt.is_some() {
-            return false;
-        }
-        let (Some(start), Some(last), Some(min_rtt)) = (h.train_start, h.last_ack, h.min_rtt)
-        else {
-            h.train_start = Some(now);
-            h.last_ack = Some(now);
-            return false;
-        };
-        if now.saturating_duration_since(last) > HYSTART_ACK_DELTA {
-            // The train broke: a new one may begin here.
-            h.train_start = Some(now);
-            h.last_ack = Some(now);
-            return false;
-        }
-        h.last_ack = Some(now);
-        now.saturating_duration_since(start) > min_rtt / 2
     }
 
     /// New data acknowledged outside recovery (RFC 5681 §3.1).
@@ -484,7 +377,7 @@ impl CongestionControl {
             // of that in HyStart++ CSS (RFC 9406 §4.2).
             let mut grow = acked.min(2 * self.mss);
             if self.in_css() {
-                grow /= HYSTART_CSS_GROWTH_DIVISOR;
+                grow /= CSS_GROWTH_DIVISOR;
             }
             self.cwnd = self.cwnd.saturating_add(grow);
             return;
@@ -532,12 +425,16 @@ impl CongestionControl {
         // §4.3: Reno-friendly estimate, α = 3(1−β)/(1+β).
         let alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
         c.w_est += alpha * (acked as f64 / mss) / cwnd;
-        let target = if w_cubic(t) < c.w_est {
+        let mut target = if w_cubic(t) < c.w_est {
             c.w_est
         } else {
             // §4.4: aim one RTT ahead, growing at most 1.5× per RTT.
             w_cubic(t + rtt.as_secs_f64()).clamp(cwnd, 1.5 * cwnd)
         };
+        if c.w_last_max == 0.0 {
+            // No loss yet (or none since a timeout): Linux's floor.
+            target = target.max(cwnd * (1.0 + CUBIC_NO_LOSS_GROWTH));
+        }
         let increment = (target - cwnd) / cwnd * (acked as f64 / mss);
         let grown = (cwnd + increment.max(0.0)) * mss;
         self.cwnd = (grown as usize).max(self.cwnd);
@@ -547,7 +444,7 @@ impl CongestionControl {
     /// ssthresh (RFC 5681 eq. 4; RFC 9438 §4.6–§4.7).
     fn reduce(&mut self, flight: usize) -> usize {
         // Any congestion event ends slow start, HyStart++ included.
-        self.hystart.css_baseline_min_rtt = None;
+        self.hystart.leave_css();
         match self.algorithm {
             Algorithm::NewReno | Algorithm::Bbr => (flight / 2).max(2 * self.mss),
             Algorithm::Cubic => {
@@ -581,6 +478,10 @@ impl CongestionControl {
         self.ssthresh = self.reduce(flight);
         self.cwnd = self.mss;
         self.acked_in_ca = 0;
+        // Linux's CUBIC on entering CA_Loss (`bictcp_state` →
+        // `bictcp_reset`): W_max, the epoch and HyStart start over.
+        self.cubic = Cubic::default();
+        self.hystart = HyStart::default();
     }
 
     /// The last RTO was spurious (RFC 5682 §3.1 step 3b, Linux's
@@ -647,16 +548,19 @@ impl CongestionControl {
             .max(self.mss);
     }
 
-    /// A full ACK ends recovery (RFC 6582 §3.2 step 5, option 1).
-    pub fn on_recovery_end(&mut self, flight: usize) {
+    /// A full ACK ends recovery: cwnd = ssthresh, as Linux's
+    /// `tcp_end_cwnd_reduction` and RFC 6582 §3.2 step 5 option 2, not
+    /// option 1's min(ssthresh, FlightSize + SMSS). With PRR the flight
+    /// at the end of an episode is ssthresh scaled by the share of the
+    /// old flight delivered (a loss or two less): option 1 cut the window
+    /// a second time, by that share, on every recovery, and the sender
+    /// then spent part of a round in slow start to get back to ssthresh.
+    pub fn on_recovery_end(&mut self) {
         if self.bbr.is_some() {
             // BBR reacts to losses through its rate samples instead.
             return;
         }
-        self.cwnd = self
-            .ssthresh
-            .min(flight.saturating_add(self.mss))
-            .max(self.mss);
+        self.cwnd = self.ssthresh.max(self.mss);
     }
 }
 
@@ -706,8 +610,8 @@ mod tests {
         assert_eq!(c.cwnd(), 9000);
         c.on_partial_ack(3000);
         assert_eq!(c.cwnd(), 7000);
-        c.on_recovery_end(2000);
-        assert_eq!(c.cwnd(), 3000);
+        c.on_recovery_end();
+        assert_eq!(c.cwnd(), 5000, "ssthresh, whatever the flight");
     }
 
     /// Drives CUBIC in congestion avoidance with one ACK of one segment per
@@ -717,7 +621,7 @@ mod tests {
         let mut c = CongestionControl::new(Algorithm::Cubic, mss, 10);
         c.cwnd = w * mss;
         c.on_fast_retransmit(w * mss);
-        c.on_recovery_end(w * mss);
+        c.on_recovery_end();
         let rtt = Duration::from_millis(100);
         let mut now = Instant::from_secs(1);
         let end = now + Duration::from_secs_f64(secs);
@@ -756,32 +660,29 @@ mod tests {
         assert!((c.cubic.w_max - 68.0).abs() < 1e-9, "80·(1+β)/2 = 68");
     }
 
-    /// One HyStart++ round of ACKs, one per MSS, each with an RTT sample
-    /// of `rtt_ms` and SND.NXT = SND.UNA + cwnd, up to the ACK before the
-    /// one that covers the round's windowEnd (one window of ACKs where
-    /// HyStart++ is off); returns the round's growth.
-    fn hystart_round(c: &mut CongestionControl, una: &mut u32, rtt_ms: u64) -> usize {
-        let (before, start) = (c.cwnd(), *una);
-        for _ in 0..1_000_000 {
+    /// One round of ACKs, one per MSS of the window at the round's start,
+    /// the i-th with an RTT sample of `rtt_ms(i)`, SND.NXT = SND.UNA +
+    /// cwnd; returns the round's growth. The rounds line up with
+    /// HyStart's: each begins with the ACK that passes the SND.NXT of the
+    /// last round's first ACK.
+    fn round_with(
+        c: &mut CongestionControl,
+        una: &mut u32,
+        rtt_ms: impl Fn(usize) -> u64,
+    ) -> usize {
+        let before = c.cwnd();
+        for i in 0..before.div_ceil(1000) {
             *una += 1000;
             let snd_nxt = SeqNumber(*una) + c.cwnd();
-            c.on_ack_sample(
-                SeqNumber(*una),
-                snd_nxt,
-                Some(Duration::from_millis(rtt_ms)),
-                Instant::ZERO,
-            );
+            let rtt = Some(Duration::from_millis(rtt_ms(i)));
+            c.on_ack_sample(SeqNumber(*una), snd_nxt, rtt, Instant::ZERO);
             c.on_ack(1000, Instant::ZERO, None);
-            let next = SeqNumber(*una + 1000);
-            let done = match c.hystart.window_end {
-                Some(end) => next.diff(end) >= 0,
-                None => (*una - start) as usize >= before,
-            };
-            if done {
-                break;
-            }
         }
         c.cwnd() - before
+    }
+
+    fn hystart_round(c: &mut CongestionControl, una: &mut u32, rtt_ms: u64) -> usize {
+        round_with(c, una, |_| rtt_ms)
     }
 
     #[test]
@@ -824,20 +725,22 @@ mod tests {
     }
 
     /// One round of ACKs at 100 ms RTT, one per MSS of the window at the
-    /// round's start, `spacing` apart from `t` on (a gap of `gap` before
-    /// the ACK numbered `gap_at`); stops early when slow start ends.
-    /// Returns the time after the round.
+    /// round's start, `spacing` apart from `t` on; `gap` = (the ACK
+    /// numbered `at`, a gap before it, how many ACKs from it on arrive at
+    /// the same instant, as one batch read after a stall). Stops early
+    /// when slow start ends. Returns the time after the round.
     fn train_round(
         c: &mut CongestionControl,
         una: &mut u32,
         t: Instant,
         spacing: Duration,
-        gap: Option<(usize, Duration)>,
+        gap: Option<(usize, Duration, usize)>,
     ) -> Instant {
         let acks = c.cwnd() / 1000;
         let mut now = t;
         for i in 0..acks {
-            if let Some((_, d)) = gap.filter(|(at, _)| *at == i) {
+            let batched = gap.is_some_and(|(at, _, n)| i >= at && i + 1 < at + n);
+            if let Some((_, d, _)) = gap.filter(|(at, _, _)| *at == i) {
                 now += d;
             }
             *una += 1000;
@@ -852,7 +755,9 @@ mod tests {
             if c.ssthresh() != usize::MAX {
                 break;
             }
-            now += spacing;
+            if !batched {
+                now += spacing;
+            }
         }
         // The rest of the RTT passes before the next round's first ACK.
         t + Duration::from_millis(100)
@@ -874,9 +779,8 @@ mod tests {
         }
         assert_eq!(c.cwnd(), 640_000, "slow start doubled six times");
         train_round(&mut c, &mut una, t, spacing, None);
-        assert_eq!(c.cwnd(), (640 + 501) * 1000);
-        assert_eq!(c.ssthresh(), c.cwnd());
-        assert!(!c.in_css());
+        assert_eq!(c.ssthresh(), (640 + 501) * 1000);
+        assert!(c.cwnd() - c.ssthresh() < 1000, "congestion avoidance");
     }
 
     #[test]
@@ -890,13 +794,45 @@ mod tests {
         for _ in 0..6 {
             t = train_round(&mut c, &mut una, t, spacing, None);
         }
-        let gap = Some((300, Duration::from_millis(3)));
+        let gap = Some((300, Duration::from_millis(3), 1));
         t = train_round(&mut c, &mut una, t, spacing, gap);
         assert_eq!(c.ssthresh(), usize::MAX, "slow start goes on");
         assert_eq!(c.cwnd(), 1_280_000);
         // The next round's unbroken train ends it.
         train_round(&mut c, &mut una, t, spacing, None);
-        assert_eq!(c.ssthresh(), c.cwnd());
+        assert!(c.ssthresh() < usize::MAX);
+        assert!(c.cwnd() - c.ssthresh() < 1000, "congestion avoidance");
+    }
+
+    #[test]
+    fn hystart_ack_train_survives_a_stall_of_the_sender() {
+        // The process is not scheduled for 3 ms in the middle of a train:
+        // the 30 ACKs that arrived meanwhile are read in one batch, at one
+        // instant, when it runs again. They hold what the train's rate
+        // would have delivered, so the bottleneck stayed busy: the train
+        // goes on, and ends slow start where it would have without the
+        // stall (50 ms of ACKs, stall included).
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let (mut una, mut t) = (0, Instant::ZERO);
+        let spacing = Duration::from_micros(100);
+        for _ in 0..6 {
+            t = train_round(&mut c, &mut una, t, spacing, None);
+        }
+        let stall = Some((300, Duration::from_millis(3), 31));
+        train_round(&mut c, &mut una, t, spacing, stall);
+        assert_eq!(c.ssthresh(), (640 + 501) * 1000);
+        // A batch with less than half the gap's worth (10 of 30 ACKs) is
+        // an idle bottleneck: the train restarts and this round cannot
+        // reach 50 ms.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        let (mut una, mut t) = (0, Instant::ZERO);
+        for _ in 0..6 {
+            t = train_round(&mut c, &mut una, t, spacing, None);
+        }
+        let idle = Some((300, Duration::from_millis(3), 10));
+        train_round(&mut c, &mut una, t, spacing, idle);
+        assert_eq!(c.ssthresh(), usize::MAX);
+        assert_eq!(c.cwnd(), 1_280_000);
     }
 
     #[test]
@@ -947,5 +883,44 @@ mod tests {
             !c.in_css(),
             "after an RTO ssthresh already bounds slow start"
         );
+    }
+
+    #[test]
+    fn cubic_grows_at_least_five_percent_per_rtt_until_the_first_loss() {
+        // Linux's bictcp_update caps cnt at 20 while last_max_cwnd is 0:
+        // after a HyStart exit at 100 segments with no loss, the cubic
+        // curve (K = 0) and the Reno estimate would add about one segment
+        // in the first RTT; the floor adds five.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 100_000;
+        c.ssthresh = 100_000;
+        let rtt = Duration::from_millis(100);
+        let now = Instant::from_secs(1);
+        for _ in 0..100 {
+            c.on_ack(1000, now, Some(rtt));
+        }
+        let w = c.cwnd() as f64 / 1000.0;
+        assert!((104.9..=105.2).contains(&w), "5% in one RTT: {w}");
+        // After a loss the curve aims at W_max again, with no floor: it
+        // is still on the plateau near W_max at K (42 RTTs later).
+        let (w, _) = cubic_after_loss(100, 4.2);
+        assert!((97.0..=103.0).contains(&w), "{w}");
+    }
+
+    #[test]
+    fn cubic_timeout_forgets_w_max_as_linux_does() {
+        // Linux's bictcp_state(TCP_CA_Loss) resets the CUBIC state: after
+        // a timeout the window grows from the new ssthresh with K = 0 and
+        // the 5% floor, not back toward the old W_max along a concave
+        // curve.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 100_000;
+        c.on_fast_retransmit(100_000);
+        assert!(c.cubic.w_max > 0.0);
+        c.cwnd = 70_000;
+        c.on_rto(70_000);
+        assert_eq!((c.cubic.w_max, c.cubic.w_last_max), (0.0, 0.0));
+        assert_eq!(c.ssthresh(), 49_000, "0.7 of the cwnd at the timeout");
+        assert_eq!(c.cwnd(), 1000);
     }
 }

@@ -311,7 +311,7 @@ impl Tcb {
             && !h.flags.fin()
             && (window == self.snd.wnd || sacked_new)
         {
-            self.on_dup_ack(flight);
+            self.on_dup_ack(now, flight);
         }
         // RACK (RFC 8985 §6.2 step 5): losses by time, recovery entry, the
         // reordering timer; then PRR's share of this ACK (RFC 6937).
@@ -361,7 +361,7 @@ impl Tcb {
     fn on_new_ack(&mut self, now: Instant, ack: SeqNumber, delivered: &Delivered) {
         let acked = delivered.bytes.max(1);
         match self.loss.recover {
-            Some(recover) if ack.diff(recover) >= 0 => self.exit_recovery(),
+            Some(recover) if ack.diff(recover) >= 0 => self.exit_recovery(now),
             // With SACK, RACK and the scoreboard drive retransmission.
             Some(_) if self.opts.sack_ok => {}
             Some(_) => {
@@ -394,7 +394,7 @@ impl Tcb {
     /// A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
     /// information too): counted, and at DupThresh the start of fast
     /// retransmit and recovery.
-    fn on_dup_ack(&mut self, flight: usize) {
+    fn on_dup_ack(&mut self, now: Instant, flight: usize) {
         self.loss.dup_acks += 1;
         self.stats.dup_acks += 1;
         if self.loss.recover.is_some() {
@@ -403,7 +403,7 @@ impl Tcb {
             }
         } else if self.opts.sack_ok && self.loss.dup_acks >= 3 && self.loss.scoreboard.is_empty() {
             // SACK negotiated, but the peer sends no blocks: DupThresh.
-            self.dup_ack_threshold_reached();
+            self.dup_ack_threshold_reached(now);
         } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
             // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
             self.loss.recover = Some(self.snd.max);

@@ -21,6 +21,7 @@
 
 use super::sack::{Scoreboard, DUP_THRESH};
 use crate::time::{Duration, Instant};
+use crate::wire::tcp::MAX_SACK_BLOCKS;
 use crate::wire::SeqNumber;
 use std::collections::VecDeque;
 
@@ -197,16 +198,18 @@ impl Rack {
     }
 
     /// RFC 8985 §6.2 steps 1–3 for one ACK: every segment it newly
-    /// delivers (cumulatively, or SACKed when `sacked_new`) updates
-    /// RACK.xmit_ts / end_seq / rtt and the reordering state; records
-    /// below `ack` are dropped. `ts_echo_before_retx(xmit)` says whether
-    /// the ACK's timestamp echo predates a retransmission at `xmit`
-    /// (RFC 8985 §6.2 step 2: then it acknowledges the original).
+    /// delivers (cumulatively, or SACKed: inside one of its `blocks` and
+    /// now wholly covered by the scoreboard) updates RACK.xmit_ts /
+    /// end_seq / rtt and the reordering state; records below `ack` are
+    /// dropped. `echo_before(xmit)` says whether the ACK's timestamp echo
+    /// predates a retransmission at `xmit` (RFC 8985 §6.2 step 2: then it
+    /// acknowledges the original); it is asked only about cumulatively
+    /// acknowledged records.
     pub(super) fn on_ack(
         &mut self,
         ack: SeqNumber,
         board: &Scoreboard,
-        sacked_new: bool,
+        blocks: impl Iterator<Item = (SeqNumber, SeqNumber)>,
         now: Instant,
         echo_before: impl Fn(Instant) -> bool,
     ) -> Delivered {
@@ -234,27 +237,41 @@ impl Rack {
                 first.start = ack;
             }
         }
-        if sacked_new {
-            // Only the records inside SACKed ranges: O(ranges · log n + k).
-            for (l, r) in board.ranges() {
-                let mut j = self.segs.partition_point(|s| s.end.diff(l) <= 0);
-                while let Some(s) = self.segs.get(j).copied() {
-                    if s.start.diff(r) >= 0 {
-                        break;
-                    }
-                    if !s.sacked && s.start.diff(l) >= 0 && s.end.diff(r) <= 0 {
-                        let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
-                        out.bytes += n;
-                        out.reordered += u64::from(reordered);
-                        out.note_original(&s);
-                        if let Some(rec) = self.segs.get_mut(j) {
-                            rec.sacked = true;
-                            rec.lost = false;
-                        }
-                        self.fack = self.fack.max(s.end);
-                    }
-                    j += 1;
+        // Only records this ACK's blocks touch can have become SACKed:
+        // O(blocks · (log n + log ranges) + k), however many ranges the
+        // scoreboard holds. Lowest block first, so that a block below one
+        // just delivered does not count as reordering (step 3).
+        let mut sorted = [(SeqNumber(0), SeqNumber(0)); MAX_SACK_BLOCKS];
+        let mut n = 0;
+        for (b, slot) in blocks.zip(sorted.iter_mut()) {
+            *slot = b;
+            n += 1;
+        }
+        let sorted = sorted.get_mut(..n).unwrap_or_default();
+        sorted.sort_unstable_by(|a, b| a.0.diff(b.0).cmp(&0));
+        for &mut (l, r) in sorted {
+            let mut j = self.segs.partition_point(|s| s.end.diff(l) <= 0);
+            while let Some(s) = self.segs.get(j).copied() {
+                if s.start.diff(r) >= 0 {
+                    break;
                 }
+                if !s.sacked && board.covers(s.start, s.end) {
+                    // The echo says nothing here: a receiver echoes the
+                    // segment that last advanced its left edge (RFC 7323
+                    // §4.3), older than anything SACKed above a hole. Only
+                    // RACK.min_RTT tells the original from the
+                    // retransmission, as in Linux's `tcp_rack_advance`.
+                    let (n, reordered) = self.deliver(&s, now, &|_| false, &mut newest);
+                    out.bytes += n;
+                    out.reordered += u64::from(reordered);
+                    out.note_original(&s);
+                    if let Some(rec) = self.segs.get_mut(j) {
+                        rec.sacked = true;
+                        rec.lost = false;
+                    }
+                    self.fack = self.fack.max(s.end);
+                }
+                j += 1;
             }
         }
         self.fack = self.fack.max(ack);

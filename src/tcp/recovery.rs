@@ -59,10 +59,12 @@ impl Tcb {
             _ => None,
         };
         let echo_before = |xmit: Instant| echo_ms.is_some_and(|e| e < xmit.total_millis());
+        let blocks = seg.header.options.sack_blocks.iter().flatten().copied();
+        let blocks = blocks.filter(|_| sacked_new);
         let d = self
             .loss
             .rack
-            .on_ack(ack, &self.loss.scoreboard, sacked_new, now, echo_before);
+            .on_ack(ack, &self.loss.scoreboard, blocks, now, echo_before);
         self.stats.reordering_seen += d.reordered;
         d
     }
@@ -110,14 +112,14 @@ impl Tcb {
             && self.loss.rack.next_lost().is_some()
             && self.may_enter_recovery()
         {
-            self.enter_recovery();
+            self.enter_recovery(now);
         }
     }
 
     /// RFC 6675 §5 step 4 with SACK negotiated but no SACK information
     /// (a receiver that sends none): DupThresh duplicate ACKs mark the
     /// first segment lost.
-    pub(super) fn dup_ack_threshold_reached(&mut self) {
+    pub(super) fn dup_ack_threshold_reached(&mut self, now: Instant) {
         if self.loss.recover.is_some() || !self.may_enter_recovery() {
             return;
         }
@@ -125,16 +127,26 @@ impl Tcb {
         if lost > 0 {
             self.loss.cc.on_lost(lost);
             self.rate_on_lost();
-            self.enter_recovery();
+            self.enter_recovery(now);
         }
     }
 
     /// RFC 6675 §5 steps 4.1–4.3: a SACK recovery episode begins, with its
     /// one reduction.
-    pub(super) fn enter_recovery(&mut self) {
+    pub(super) fn enter_recovery(&mut self, now: Instant) {
         let flight = self.flight_size();
+        let cwnd = self.loss.cc.cwnd();
         self.loss.recover = Some(self.snd.max);
         self.loss.cc.on_congestion_event(flight);
+        // One line per episode (RUST_LOG=tunstack::tcp::recovery=debug).
+        log::debug!(
+            "{}: recovery in at {now}: cwnd {cwnd} -> {} flight {flight} pipe {} lost {} retx {}",
+            self.remote,
+            self.loss.cc.state(),
+            self.pipe(),
+            self.stats.rack_lost,
+            self.stats.retransmits
+        );
         self.loss.prr = self
             .loss
             .cc
@@ -162,11 +174,21 @@ impl Tcb {
     }
 
     /// Recovery ends: the cumulative ACK reached the recovery point.
-    pub(super) fn exit_recovery(&mut self) {
+    pub(super) fn exit_recovery(&mut self, now: Instant) {
         self.loss.recover = None;
         self.loss.prr = None;
-        self.loss.cc.on_recovery_end(self.flight_size());
+        self.loss.cc.on_recovery_end();
         self.loss.rack.on_recovery_end();
+        log::debug!(
+            "{}: recovery out at {now}: {} flight {} lost {} retx {} lost retx {} tlp {}",
+            self.remote,
+            self.loss.cc.state(),
+            self.flight_size(),
+            self.stats.rack_lost,
+            self.stats.retransmits,
+            self.stats.lost_retransmits,
+            self.stats.tail_loss_probes
+        );
     }
 
     /// Bytes fast recovery may send now: PRR's allowance for the

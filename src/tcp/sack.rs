@@ -74,12 +74,13 @@ impl Scoreboard {
         }
     }
 
-    /// True when one SACKed range holds all of `[start, end)`.
-    #[cfg(test)]
+    /// True when one SACKed range holds all of `[start, end)`: the first
+    /// range ending after `start` is the only one that can.
     pub(super) fn covers(&self, start: SeqNumber, end: SeqNumber) -> bool {
+        let i = self.ranges.partition_point(|&(_, r)| r.diff(start) <= 0);
         self.ranges
-            .iter()
-            .any(|&(l, r)| l.diff(start) <= 0 && end.diff(r) <= 0)
+            .get(i)
+            .is_some_and(|&(l, r)| l.diff(start) <= 0 && end.diff(r) <= 0)
     }
 
     /// The SACKed ranges `[left, right)`, lowest first.

@@ -98,6 +98,12 @@ impl Tcb {
         }
         self.loss.tlp.pending = true;
         self.stats.tail_loss_probes += 1;
+        log::debug!(
+            "{}: loss probe at {now}: flight {} {}",
+            self.remote,
+            self.flight_size(),
+            self.loss.cc.state()
+        );
         // The RTO counts from the probe.
         self.timers
             .set(Timer::Retransmit, now + self.loss.rtt.rto());
