@@ -15,6 +15,14 @@
 //! The heuristics still guess at single segments of the raw body (Thrift,
 //! say), so over IPv6 only the IP, ICMP and TCP rows count; TCP's
 //! sequence analysis does not depend on reassembly.
+//!
+//! "Window full" here meant the application had not read for a few
+//! milliseconds at the start (its thread waiting for a CPU on a busy
+//! machine) while the local kernel sender, in slow start over a
+//! sub-millisecond path, filled a 256 KiB window; Linux's own receiver
+//! (curl, 64 KiB initial window) reaches the edge more often under the
+//! same load. The initial receive buffer is sized for that wait
+//! (`tcp::Config::recv_buffer`), so any warning is a fault again.
 
 mod common;
 
@@ -76,37 +84,7 @@ fn download_and_check(dir: &Path, f: Family, port: u16, files: &[(String, String
                 transport_items(&expert, "Errors").len(),
             ),
         };
-        // "TCP window specified by the receiver is now completely full":
-        // the kernel's sender (loopback speed, ~700 Mbit/s here) reached
-        // exactly the right edge we advertised because `get` had not read
-        // yet; seen at the start of a download, our right edge unchanged
-        // for ~3 ms and then opened to megabytes. That is flow control
-        // working, and Linux's receiver with a slow reader shows the same;
-        // up to two per capture are allowed. A zero window, or any other
-        // warning, still fails.
-        let full: Vec<String> = transport_items(&expert, "Warns")
-            .into_iter()
-            .filter(|row| row.contains("is now completely full"))
-            .collect();
-        let times = |row: &String| {
-            row.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(usize::MAX)
-        };
-        let full_count = full.iter().map(times).fold(0usize, usize::saturating_add);
-        let warns = match f {
-            Family::V4 => warns.saturating_sub(full_count),
-            Family::V6 => warns.saturating_sub(full.len()),
-        };
-        eprintln!(
-            "{url}: {warns} expert warnings besides {full_count} window full, {errors} errors"
-        );
-        assert!(
-            full_count <= 2,
-            "{url}: the window filled {full_count} times: {}:\n{expert}",
-            pcap.display()
-        );
+        eprintln!("{url}: {warns} expert warnings, {errors} errors");
         assert_eq!(
             (warns, errors),
             (0, 0),

@@ -109,17 +109,21 @@ pub(super) fn send(
         }
         failure(exit::for_http(&e), format!("{shown}: {e}"))
     })?;
-    // The connection's addresses, also when it was reused (no connect
-    // recorded them for this transfer).
-    let stream = resp.connection().tcp();
-    let remote = stream.peer_addr().ok();
-    let local_port = stream.local_addr().ok().map(|a| a.port());
-    record(&|o| {
-        o.status = resp.head.status;
-        o.heads.push(resp.head.clone());
-        o.remote = remote.or(o.remote);
-        o.local_port = local_port.or(o.local_port);
-    });
+    if observed.is_some() {
+        // The connection's addresses, also when it was reused (no connect
+        // recorded them for this transfer). Only when asked for: each
+        // takes the stack's lock, which the driver may hold for a whole
+        // batch of segments while the body starts to arrive.
+        let stream = resp.connection().tcp();
+        let remote = stream.peer_addr().ok();
+        let local_port = stream.local_addr().ok().map(|a| a.port());
+        record(&|o| {
+            o.status = resp.head.status;
+            o.heads.push(resp.head.clone());
+            o.remote = remote.or(o.remote);
+            o.local_port = local_port.or(o.local_port);
+        });
+    }
     if verbose {
         print_head(&resp.head);
     }

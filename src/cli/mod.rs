@@ -136,7 +136,7 @@ pub(crate) struct NetArgs {
     #[arg(long)]
     no_offload: bool,
     /// Fixed receive buffer per connection (bytes; K, M suffixes), like
-    /// SO_RCVBUF. By default the buffer starts at 256 KiB and grows with
+    /// SO_RCVBUF. By default the buffer starts at 1 MiB and grows with
     /// the path up to 6 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf: Option<usize>,

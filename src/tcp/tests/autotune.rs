@@ -102,6 +102,68 @@ fn a_slow_reader_does_not_grow_the_buffer() {
     assert_eq!(tcb.recv_buffer(), 64 * 1024);
 }
 
+/// The peer sends in slow start from an initial window of 10 segments,
+/// one round per millisecond, each round twice the last, while the
+/// application reads nothing (its thread waits for a CPU); every ACK is
+/// taken in. Returns the first round whose last segment reached the
+/// right edge of the window we advertised (Wireshark's "window full"),
+/// `None` if `rounds` rounds fit.
+fn first_full_round(c: &Config, rounds: u32) -> Option<u32> {
+    let mut tcb = syn_sent_with(c);
+    send!(tcb, t(10), syn_ack(Some(7)));
+    let hs = recv!(tcb, t(10));
+    let mut edge = hs.h.ack + (u32::from(hs.h.window) << 7);
+    let mut seq = 0u32;
+    for round in 0..rounds {
+        let now = t(11 + u64::from(round));
+        for _ in 0..(10u32 << round) {
+            let end = r(seq + 1460);
+            if end.diff(edge) >= 0 {
+                return Some(round);
+            }
+            send!(tcb, now, seg(r(seq), l(0), Flags::ACK, &[7u8; 1460]));
+            seq += 1460;
+            for ack in recv(&mut tcb, now) {
+                let right = ack.h.ack + (u32::from(ack.h.window) << 7);
+                // Only the scaled field's rounding may take it back.
+                assert!(right.diff(edge) > -128, "the right edge moved back");
+                edge = right;
+            }
+        }
+    }
+    assert_eq!(tcb.recv_queue(), seq as usize, "nothing was read");
+    None
+}
+
+#[test]
+fn the_default_receive_buffer_holds_six_slow_start_rounds_before_the_first_read() {
+    // 10 + 20 + ... + 320 segments: 919,800 bytes in 6 ms, what a local
+    // sender delivers while the reader waits for a CPU at the start.
+    let default = Config {
+        congestion: Algorithm::Cubic,
+        delayed_ack: Duration::ZERO,
+        ..Config::default()
+    };
+    assert_eq!(first_full_round(&default, 6), None);
+    // The whole buffer is promised in the handshake's ACK, and data that
+    // is not read keeps that right edge (to within the scale's rounding).
+    let mut tcb = syn_sent_with(&default);
+    send!(tcb, t(10), syn_ack(Some(7)));
+    let hs = recv!(tcb, t(10));
+    assert_eq!(u32::from(hs.h.window) << 7, 1 << 20);
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, &[7u8; 1460]));
+    let ack = recv!(tcb, t(11));
+    let right = ack.h.ack + (u32::from(ack.h.window) << 7);
+    assert!((0..128).contains(&r(1 << 20).diff(right)), "{right:?}");
+    // A 256 KiB start was reached in the fifth round (window full, and
+    // the next ACK a zero window).
+    let small = Config {
+        recv_buffer: 256 * 1024,
+        ..default.clone()
+    };
+    assert_eq!(first_full_round(&small, 6), Some(4));
+}
+
 #[test]
 fn set_recv_buffer_turns_receive_autotuning_off() {
     let mut tcb = auto_established(&auto_cfg());
