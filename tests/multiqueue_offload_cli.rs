@@ -299,41 +299,7 @@ fn clean_capture(pcap: &Path, f: Family) -> &str {
         "warnings in {p}:\n{expert}"
     );
     if !warns.is_empty() {
-        let ours = f.ours_filter();
-        let fields = |filter: &str, extra: &[&str]| {
-            let mut args = vec!["-r", p, "-Y", filter, "-T", "fields", "-e", "frame.number"];
-            args.extend_from_slice(&["-e", "tcp.stream"]);
-            for e in extra {
-                args.extend_from_slice(&["-e", e]);
-            }
-            run("tshark", &args)
-        };
-        let dsacks = fields(
-            &format!("!({ours}) && tcp.options.sack.dsack_le"),
-            &["tcp.options.sack.dsack_le", "tcp.options.sack.dsack_re"],
-        );
-        // Sequence space, not payload: a FIN sent twice with the last
-        // bytes is reported with them (tcp.nxtseq counts the FIN).
-        let sent = fields(
-            &format!("({ours}) && (tcp.len > 0 || tcp.flags.fin == 1)"),
-            &["tcp.seq", "tcp.nxtseq"],
-        );
-        let data: String = sent
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split('\t').collect();
-                let [frame, stream, seq, next] = f[..] else {
-                    return None;
-                };
-                let len = next
-                    .trim()
-                    .parse::<u64>()
-                    .ok()?
-                    .checked_sub(seq.trim().parse::<u64>().ok()?)?;
-                Some(format!("{frame}\t{stream}\t{seq}\t{len}\n"))
-            })
-            .collect();
-        let unexplained = unexplained_dsacks(&dsacks, &data);
+        let unexplained = unexplained_dsacks_in(pcap, &format!("!({})", f.ours_filter()));
         assert!(
             unexplained.is_empty(),
             "the kernel's D-SACKs in {p} for bytes we did not send twice: {unexplained:?}\n{expert}"

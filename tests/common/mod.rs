@@ -599,12 +599,15 @@ pub fn netns_captured(dir: &TempDir) -> (Stack, PathBuf) {
     (stack, path)
 }
 
-/// The D-SACKs among our packets in `pcap` (`ours_filter`) that answer
-/// no duplicate: a block is right only when the peer really sent those
-/// bytes twice (its RTO or loss probe fired because our ACK was late),
-/// see [`unexplained_dsacks`]. Also fails when Wireshark warned of a
-/// D-SACK that the fields below do not show.
-pub fn unexplained_dsacks_in(pcap: &Path, ours_filter: &str) -> Vec<String> {
+/// The D-SACKs sent by the side `dsacker` (a display filter: our
+/// packets, or the peer's as `!(ours)`) in `pcap` that answer no
+/// duplicate: a block is right only when the other side really sent
+/// those bytes twice (its RTO or loss probe fired because an ACK was
+/// late), see [`unexplained_dsacks`]. The other side's segments are
+/// counted in sequence space (`tcp.nxtseq`), so a FIN resent with the
+/// last bytes explains a D-SACK that reports it with them. Also fails
+/// when Wireshark warned of a D-SACK that the fields below do not show.
+pub fn unexplained_dsacks_in(pcap: &Path, dsacker: &str) -> Vec<String> {
     let p = pcap.to_str().expect("utf-8 path");
     let fields = |filter: &str, extra: &[&str]| {
         let mut args = vec!["-r", p, "-Y", filter, "-T", "fields", "-e", "frame.number"];
@@ -615,17 +618,33 @@ pub fn unexplained_dsacks_in(pcap: &Path, ours_filter: &str) -> Vec<String> {
         run("tshark", &args)
     };
     let dsacks = fields(
-        &format!("({ours_filter}) && tcp.options.sack.dsack_le"),
+        &format!("({dsacker}) && tcp.options.sack.dsack_le"),
         &["tcp.options.sack.dsack_le", "tcp.options.sack.dsack_re"],
     );
-    let peer = fields(
-        &format!("!({ours_filter}) && tcp.len > 0"),
-        &["tcp.seq", "tcp.len"],
+    let sent = fields(
+        &format!("!({dsacker}) && (tcp.len > 0 || tcp.flags.fin == 1)"),
+        &["tcp.seq", "tcp.nxtseq"],
     );
+    // [`unexplained_dsacks`] takes (frame, stream, seq, length) rows.
+    let segments: String = sent
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let [frame, stream, seq, next] = f[..] else {
+                return None;
+            };
+            let len = next
+                .trim()
+                .parse::<u64>()
+                .ok()?
+                .checked_sub(seq.trim().parse::<u64>().ok()?)?;
+            Some(format!("{frame}\t{stream}\t{seq}\t{len}\n"))
+        })
+        .collect();
     if dsacks.trim().is_empty() {
         return vec![format!("a D-SACK warning without D-SACK fields in {p}")];
     }
-    unexplained_dsacks(&dsacks, &peer)
+    unexplained_dsacks(&dsacks, &segments)
 }
 
 /// Expert-info rows of `section` ("Errors", "Warns") about the network
