@@ -25,9 +25,9 @@
 //! [`StackConnector::tls_config`].
 //!
 //! The sans-IO halves are [`resolution`] and [`happy`]; this file drives
-//! the race over the stack's sockets, and `connector/lookups.rs` the DNS
-//! lookups (also for the tokio resolver) and the system's resolver
-//! configuration.
+//! the race over the stack's sockets and reads the clock (the resolver's
+//! and the race's), and `connector/lookups.rs` the DNS lookups (also for
+//! the tokio resolver) and the system's resolver configuration.
 //!
 //! This is its own layer, above `net`, `http` and `dns`: http and dns work
 //! over any transport and must not know the stack, and net deals in
@@ -39,18 +39,18 @@ mod lookups;
 pub mod resolution;
 
 pub use happy::{Family, Note, Race, Release, ATTEMPT_DELAY};
+pub use lookups::system_resolver;
 pub(crate) use lookups::{plan_lookups, step_lookup, Answered, LookupIo};
-pub use lookups::{resolver_now, system_resolver};
 pub use resolution::{Resolution, RESOLUTION_DELAY};
 
 use crate::dns::{self, Hosts, Lookup, Resolver, Source};
 use crate::http::tls::{self, MaybeTls, TlsConfig, TlsConfigBuilder, TlsError};
 use crate::http::Connect;
-use crate::net::{Events, Interest, Poll, Stack, TcpStream, Token};
-use lookups::{StackTransport, DNS};
+use crate::net::{Events, Interest, Poll, Stack, TcpStream, Token, UdpSocket};
+use lookups::DNS;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Default per-query DNS timeout (the resolver retries and tries every
@@ -595,4 +595,58 @@ impl Connect for StackConnector<'_> {
     fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Self::Stream> {
         (&self).connect_scheme(scheme, host, port)
     }
+}
+
+/// The clock the resolver's cache runs on (microseconds since the first
+/// use in this process).
+pub fn resolver_now() -> crate::time::Instant {
+    crate::time::Instant::from_micros(
+        u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
+    )
+}
+
+/// DNS over the stack's own UDP (one datagram out, one answer back), and
+/// over its own TCP for answers that came back truncated (RFC 7766).
+struct StackTransport<'a> {
+    stack: &'a Stack,
+    timeout: Duration,
+}
+
+impl dns::Transport for StackTransport<'_> {
+    fn exchange(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        // `[::]`: the port takes answers of both families.
+        let sock = UdpSocket::bind(self.stack, (Ipv6Addr::UNSPECIFIED, 0))?;
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.send_to(query, server)?;
+        let deadline = Instant::now() + self.timeout;
+        // EDNS(0) allows 1232 bytes; a server ignoring that may send more
+        // (fragmented): take up to the largest datagram.
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < deadline {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) if from == server => return Ok(buf.get(..n).map(<[u8]>::to_vec)),
+                Ok(_) => continue, // not from the server we asked
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    fn exchange_tcp(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+        let mut tcp = TcpStream::connect_timeout(self.stack, &server, self.timeout)?;
+        tcp.set_read_timeout(Some(self.timeout))?;
+        tcp.set_write_timeout(Some(self.timeout))?;
+        let answer = dns::tcp_exchange(&mut tcp, query);
+        // RFC 7766 §6.2.1: one query per connection here, so the client
+        // closes it.
+        let _ = tcp.close();
+        answer
+    }
+}
+
+/// A fixed origin for the resolver's cache clock.
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
 }

@@ -5,16 +5,16 @@
 //! 7766). The blocking connector and the tokio resolver share the
 //! planning ([`plan_lookups`]) and the stepping ([`step_lookup`]) and
 //! differ only in how they wait ([`LookupIo`]). This module also owns the
-//! system's resolver configuration (`/etc/hosts`, `/etc/resolv.conf`) and
-//! the clock the resolver's cache runs on.
+//! system's resolver configuration (`/etc/hosts`, `/etc/resolv.conf`).
+//! Time comes from `connector.rs` (`resolver_now`), which reads the clock.
 
-use super::StackConnector;
+use super::{resolver_now, StackConnector, StackTransport};
 use crate::dns::{self, Action, Hosts, Lookup, Resolver, Source, Transport, TYPE_A, TYPE_AAAA};
-use crate::net::{Stack, TcpStream, Token, UdpSocket};
+use crate::net::{Token, UdpSocket};
+use crate::time::Duration;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::PoisonError;
 
 /// The poll token of the DNS socket (attempts use their index).
 pub(super) const DNS: Token = Token(usize::MAX);
@@ -121,14 +121,6 @@ pub fn system_resolver() -> Resolver {
     Resolver::new(hosts, servers)
 }
 
-/// The clock the resolver's cache runs on (microseconds since the first
-/// use in this process).
-pub fn resolver_now() -> crate::time::Instant {
-    crate::time::Instant::from_micros(
-        u64::try_from(process_start().elapsed().as_micros()).unwrap_or(u64::MAX),
-    )
-}
-
 /// A lookup's outcome: the addresses and where they came from.
 pub(crate) type Answered = Result<(Vec<IpAddr>, Source), dns::ResolveError>;
 
@@ -230,50 +222,4 @@ impl LookupIo for BlockingLookupIo<'_, '_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// DNS over the stack's own UDP (one datagram out, one answer back), and
-/// over its own TCP for answers that came back truncated (RFC 7766).
-pub(super) struct StackTransport<'a> {
-    pub(super) stack: &'a Stack,
-    pub(super) timeout: Duration,
-}
-
-impl dns::Transport for StackTransport<'_> {
-    fn exchange(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        // `[::]`: the port takes answers of both families.
-        let sock = UdpSocket::bind(self.stack, (Ipv6Addr::UNSPECIFIED, 0))?;
-        sock.set_read_timeout(Some(self.timeout))?;
-        sock.send_to(query, server)?;
-        let deadline = Instant::now() + self.timeout;
-        // EDNS(0) allows 1232 bytes; a server ignoring that may send more
-        // (fragmented): take up to the largest datagram.
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < deadline {
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) if from == server => return Ok(buf.get(..n).map(<[u8]>::to_vec)),
-                Ok(_) => continue, // not from the server we asked
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
-    }
-
-    fn exchange_tcp(&mut self, server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
-        let mut tcp = TcpStream::connect_timeout(self.stack, &server, self.timeout)?;
-        tcp.set_read_timeout(Some(self.timeout))?;
-        tcp.set_write_timeout(Some(self.timeout))?;
-        let answer = dns::tcp_exchange(&mut tcp, query);
-        // RFC 7766 §6.2.1: one query per connection here, so the client
-        // closes it.
-        let _ = tcp.close();
-        answer
-    }
-}
-
-/// A fixed origin for the resolver's cache clock.
-fn process_start() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
 }
