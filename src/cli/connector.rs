@@ -23,6 +23,7 @@ use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -114,18 +115,11 @@ impl StackConnector<'_> {
         }
         result
     }
-}
 
-impl Connect for &StackConnector<'_> {
-    type Stream = Traced;
-
-    fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
-        self.connect_scheme("http", host, port)
-    }
-
-    /// Step 2: the three-way handshake, narrated with both ISNs; for
-    /// https, step 3: the TLS handshake.
-    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
+    /// Steps 1 and 2 together (RFC 8305 §3) within the DNS and connect
+    /// deadlines, narrated under `-v`; for `-w`, the name lookup ends when
+    /// connecting begins. Returns the stream and when connecting started.
+    fn open(&self, host: &str, port: u16) -> io::Result<(TcpStream, Instant)> {
         let dns_timeout = self
             .deadlines
             .cap(Some(DNS_TIMEOUT))
@@ -140,8 +134,6 @@ impl Connect for &StackConnector<'_> {
         let verbose = self.verbose;
         let observed = &self.observed;
         let mut connecting = false;
-        // Steps 1 and 2 together (RFC 8305 §3): the name lookup ends, for
-        // `-w`, when connecting begins.
         let s = self
             .base
             .connect_host(host, port, Some(dns_timeout), Some(timeout), &mut |note| {
@@ -165,6 +157,47 @@ impl Connect for &StackConnector<'_> {
                     e,
                 )
             })?;
+        Ok((s, started))
+    }
+}
+
+/// `-v`'s lines for connection `id` to `addr`, opened since `started`:
+/// the addresses, the time, and the ISN exchange.
+fn narrate_connected(s: &TcpStream, addr: SocketAddr, id: u64, started: Instant) {
+    // One write per block: the lines of connections opened in parallel do
+    // not interleave.
+    let local = s
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let mut text = format!(
+        "* Connected to {addr} from {local} in {:.3} ms (connection #{id})\n",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    if let Ok(i) = s.info() {
+        // RFC 9293 §3.5: the ISN exchange, in the classic notation.
+        let _ = write!(
+            text,
+            "*   SYN      seq=X            (our ISN X = {})\n\
+             *   SYN-ACK  seq=Y ack=X+1    (the peer's ISN Y = {})\n\
+             *   ACK      ack=Y+1          ({})\n\
+             *   mss {} bytes, peer window {} bytes\n",
+            i.iss, i.irs, i.state, i.mss, i.send_window
+        );
+    }
+    eprint!("{text}");
+}
+
+impl Connect for &StackConnector<'_> {
+    type Stream = Traced;
+
+    fn connect(&self, host: &str, port: u16) -> io::Result<Traced> {
+        self.connect_scheme("http", host, port)
+    }
+
+    /// Step 2: the three-way handshake, narrated with both ISNs; for
+    /// https, step 3: the TLS handshake.
+    fn connect_scheme(&self, scheme: &str, host: &str, port: u16) -> io::Result<Traced> {
+        let (s, started) = self.open(host, port)?;
         let addr = s.peer_addr().map_err(|e| staged(Stage::Connect, e))?;
         let id = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
         let local_port = s.local_addr().ok().map(|a| a.port());
@@ -175,27 +208,7 @@ impl Connect for &StackConnector<'_> {
             o.connects += 1;
         });
         if self.verbose {
-            // One write per block: the lines of connections opened in
-            // parallel do not interleave.
-            let local = s
-                .local_addr()
-                .map_or_else(|_| "?".to_string(), |a| a.to_string());
-            let mut text = format!(
-                "* Connected to {addr} from {local} in {:.3} ms (connection #{id})\n",
-                started.elapsed().as_secs_f64() * 1e3
-            );
-            if let Ok(i) = s.info() {
-                // RFC 9293 §3.5: the ISN exchange, in the classic notation.
-                let _ = write!(
-                    text,
-                    "*   SYN      seq=X            (our ISN X = {})\n\
-                     *   SYN-ACK  seq=Y ack=X+1    (the peer's ISN Y = {})\n\
-                     *   ACK      ack=Y+1          ({})\n\
-                     *   mss {} bytes, peer window {} bytes\n",
-                    i.iss, i.irs, i.state, i.mss, i.send_window
-                );
-            }
-            eprint!("{text}");
+            narrate_connected(&s, addr, id, started);
         }
         let inner = if scheme == "https" {
             let t = self.secure(host, s)?;

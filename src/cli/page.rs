@@ -16,6 +16,7 @@
 //! Each object's connection, start, first byte and end are recorded for the
 //! waterfall ([`super::waterfall`]).
 
+use super::connector::Traced;
 use super::fetch::{copy_body, finish, send, Fail, Fetched, Options, StackClient};
 use super::links::{css_links, html_links};
 use super::paths::{confined, percent_decode};
@@ -368,7 +369,7 @@ enum SaveError {
 /// Writes the body to `path`; returns its length and, if `parse`, its
 /// first `MAX_PARSE_BYTES` for link extraction.
 fn save(
-    resp: &mut Response<super::connector::Traced>,
+    resp: &mut Response<Traced>,
     path: &Path,
     parse: bool,
 ) -> Result<(u64, Option<Vec<u8>>), SaveError> {
@@ -453,26 +454,14 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
         bytes: 0,
         status,
     };
-    let ctype = resp
-        .header("content-type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let is_css = ctype.starts_with("text/css") || url.path.ends_with(".css");
-    let parse = ctype.starts_with("text/html")
-        || ctype.starts_with("text/css")
-        || (ctype.is_empty() && (is_page || url.path.ends_with(".css")));
+    let (is_css, parse) = body_kind(&resp, &url, is_page);
     let path = save_path(ctx.dir, &final_url);
     let (200..=299, Some(path)) = (status, path) else {
         let _ = finish(client, resp, 0, ctx.verbose);
         row.end = ctx.since(Instant::now());
         out.row = Some(row);
         if !is_page {
-            let why = if (200..300).contains(&status) {
-                "no file name".to_string()
-            } else {
-                status.to_string()
-            };
-            out.failed = Some(format!("{shown}: {why}"));
+            out.failed = Some(format!("{shown}: {}", unsaved(status)));
         }
         return out;
     };
@@ -505,6 +494,30 @@ fn load(client: &StackClient<'_>, req: Request, is_page: bool, ctx: &Ctx<'_>) ->
         out.refs = references(&k, is_css, final_url);
     }
     out
+}
+
+/// Why an object with `status` was not saved: the status, or no file
+/// name to save a success under.
+fn unsaved(status: u16) -> String {
+    if (200..300).contains(&status) {
+        "no file name".to_string()
+    } else {
+        status.to_string()
+    }
+}
+
+/// What `resp`'s body for `url` is, by its type (or, without one, by the
+/// page's place or a `.css` name): (CSS, to be parsed for references).
+fn body_kind(resp: &Response<Traced>, url: &Url, is_page: bool) -> (bool, bool) {
+    let ctype = resp
+        .header("content-type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let is_css = ctype.starts_with("text/css") || url.path.ends_with(".css");
+    let parse = ctype.starts_with("text/html")
+        || ctype.starts_with("text/css")
+        || (ctype.is_empty() && (is_page || url.path.ends_with(".css")));
+    (is_css, parse)
 }
 
 /// The references in an HTML or CSS body, resolved against its URL (or

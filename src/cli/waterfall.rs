@@ -152,16 +152,21 @@ fn tick_ms(total_ms: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
+// The SVG's layout, in pixels.
+/// The label column's width.
+const LABEL: f64 = 340.0;
+/// The plot's width.
+const PLOT: f64 = 640.0;
+/// A row's height.
+const ROW: f64 = 18.0;
+/// The top margin: title, legend and time axis.
+const TOP: f64 = 56.0;
+
 /// The waterfall as a standalone SVG document: a time axis, then one
 /// `<g class="object">` per object with its label, a wait bar (request
 /// sent, no byte back yet) and a receive bar, and a tooltip.
 pub(super) fn svg(rows: &[Row]) -> String {
-    const LABEL: f64 = 340.0;
-    const PLOT: f64 = 640.0;
-    const ROW: f64 = 18.0;
-    const TOP: f64 = 56.0;
     let total = ms(span(rows));
-    let x = |d: Duration| LABEL + ms(d) / total * PLOT;
     let w = LABEL + PLOT + 20.0;
     let h = TOP + ROW * rows.len() as f64 + 20.0;
     let mut out = String::new();
@@ -179,6 +184,17 @@ pub(super) fn svg(rows: &[Row]) -> String {
         out,
         "<text x=\"10\" y=\"36\" font-size=\"10\"><tspan fill=\"#9bb7d4\">■</tspan> waiting for the first byte (with the handshake on a new connection, +N)  <tspan fill=\"steelblue\">■</tspan> receiving</text>"
     );
+    svg_axis(&mut out, total, h);
+    for (i, r) in rows.iter().enumerate() {
+        svg_row(&mut out, i, r, total);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The time axis of a waterfall `total` ms long: a tick line down to `h`
+/// and a label at each round step.
+fn svg_axis(out: &mut String, total: f64, h: f64) {
     let step = tick_ms(total);
     // Sub-millisecond steps get the decimals they need, no float noise.
     let decimals = if step >= 1.0 {
@@ -200,53 +216,55 @@ pub(super) fn svg(rows: &[Row]) -> String {
             TOP - 9.0
         );
     }
-    for (i, r) in rows.iter().enumerate() {
-        let y = TOP + ROW * i as f64;
-        let conn = if r.new_conn {
-            format!("+{}", r.conn)
-        } else {
-            r.conn.to_string()
-        };
-        let first = r.first_byte.unwrap_or(r.end).clamp(r.start, r.end);
-        let _ = writeln!(out, "<g class=\"object\">");
-        let _ = writeln!(
-            out,
-            "<title>{}: connection {}, start {:.3} ms, first byte {}, end {:.3} ms, {} bytes, status {}</title>",
-            escaped(&r.object),
-            r.conn,
-            ms(r.start),
-            r.first_byte
-                .map_or_else(|| "-".to_string(), |t| format!("{:.3} ms", ms(t))),
-            ms(r.end),
-            r.bytes,
-            r.status
-        );
-        let _ = writeln!(
-            out,
-            "<text x=\"10\" y=\"{:.1}\">{:>3} {:>4} {}</text>",
-            y + 13.0,
-            i + 1,
-            conn,
-            escaped(&shortened(&r.object, 34))
-        );
-        let _ = writeln!(
-            out,
-            "<rect class=\"wait\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"#9bb7d4\"/>",
-            x(r.start),
-            y + 3.0,
-            (x(first) - x(r.start)).max(0.5)
-        );
-        let _ = writeln!(
-            out,
-            "<rect class=\"recv\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"steelblue\"/>",
-            x(first),
-            y + 3.0,
-            (x(r.end) - x(first)).max(0.5)
-        );
-        out.push_str("</g>\n");
-    }
-    out.push_str("</svg>\n");
-    out
+}
+
+/// Row `i` of a waterfall `total` ms long: object `r`'s label, wait bar,
+/// receive bar and tooltip.
+fn svg_row(out: &mut String, i: usize, r: &Row, total: f64) {
+    let x = |d: Duration| LABEL + ms(d) / total * PLOT;
+    let y = TOP + ROW * i as f64;
+    let conn = if r.new_conn {
+        format!("+{}", r.conn)
+    } else {
+        r.conn.to_string()
+    };
+    let first = r.first_byte.unwrap_or(r.end).clamp(r.start, r.end);
+    let _ = writeln!(out, "<g class=\"object\">");
+    let _ = writeln!(
+        out,
+        "<title>{}: connection {}, start {:.3} ms, first byte {}, end {:.3} ms, {} bytes, status {}</title>",
+        escaped(&r.object),
+        r.conn,
+        ms(r.start),
+        r.first_byte
+            .map_or_else(|| "-".to_string(), |t| format!("{:.3} ms", ms(t))),
+        ms(r.end),
+        r.bytes,
+        r.status
+    );
+    let _ = writeln!(
+        out,
+        "<text x=\"10\" y=\"{:.1}\">{:>3} {:>4} {}</text>",
+        y + 13.0,
+        i + 1,
+        conn,
+        escaped(&shortened(&r.object, 34))
+    );
+    let _ = writeln!(
+        out,
+        "<rect class=\"wait\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"#9bb7d4\"/>",
+        x(r.start),
+        y + 3.0,
+        (x(first) - x(r.start)).max(0.5)
+    );
+    let _ = writeln!(
+        out,
+        "<rect class=\"recv\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"12\" fill=\"steelblue\"/>",
+        x(first),
+        y + 3.0,
+        (x(r.end) - x(first)).max(0.5)
+    );
+    out.push_str("</g>\n");
 }
 
 #[cfg(test)]

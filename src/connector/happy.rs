@@ -148,6 +148,34 @@ pub enum Release {
     Late,
 }
 
+impl Release {
+    /// The line for `addrs` handed to the race `after` ms in.
+    fn describe(self, f: &mut fmt::Formatter<'_>, after: u128, addrs: &[IpAddr]) -> fmt::Result {
+        let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        let list = list.join(", ");
+        match self {
+            Release::AaaaFirst => write!(
+                f,
+                "Connecting after {after} ms: the AAAA answer is in (RFC 8305 §3), to {list}"
+            ),
+            Release::ResolutionDelay => write!(
+                f,
+                "Connecting over IPv4 after {after} ms: no AAAA answer within the 50 ms \
+                 resolution delay after the A answer (RFC 8305 §3), to {list}"
+            ),
+            Release::NoAaaa => write!(
+                f,
+                "Connecting over IPv4 after {after} ms: no IPv6 address, to {list}"
+            ),
+            Release::OneFamily => write!(f, "Connecting after {after} ms to {list}"),
+            Release::Late => write!(
+                f,
+                "A late answer after {after} ms adds {list} to the attempts (RFC 8305 §4)"
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |d: &Duration| d.as_millis();
@@ -179,31 +207,7 @@ impl fmt::Display for Note {
                 "No {record} address for {host} after {} ms: {error}",
                 ms(after)
             ),
-            Note::Release { why, addrs, after } => {
-                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-                let list = list.join(", ");
-                let after = ms(after);
-                match why {
-                    Release::AaaaFirst => write!(
-                        f,
-                        "Connecting after {after} ms: the AAAA answer is in (RFC 8305 §3), to {list}"
-                    ),
-                    Release::ResolutionDelay => write!(
-                        f,
-                        "Connecting over IPv4 after {after} ms: no AAAA answer within the 50 ms \
-                         resolution delay after the A answer (RFC 8305 §3), to {list}"
-                    ),
-                    Release::NoAaaa => write!(
-                        f,
-                        "Connecting over IPv4 after {after} ms: no IPv6 address, to {list}"
-                    ),
-                    Release::OneFamily => write!(f, "Connecting after {after} ms to {list}"),
-                    Release::Late => write!(
-                        f,
-                        "A late answer after {after} ms adds {list} to the attempts (RFC 8305 §4)"
-                    ),
-                }
-            }
+            Note::Release { why, addrs, after } => why.describe(f, ms(after), addrs),
             Note::Trying(a) => write!(f, "  Trying {a}..."),
             Note::Failed {
                 addr,

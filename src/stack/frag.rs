@@ -357,17 +357,7 @@ impl Reassembler {
 
     fn insert(&mut self, now: Instant, f: &Fragment<'_>) -> Result<Option<Reassembled>, Drop> {
         let v6 = f.src.is_ipv6();
-        let len = f.payload.len();
-        let end = f.offset.checked_add(len).ok_or(Drop::Oversize)?;
-        let max = if v6 { MAX_V6_PAYLOAD } else { MAX_V4_PAYLOAD };
-        if end > max {
-            return Err(Drop::Oversize);
-        }
-        // RFC 8200 §4.5 (and RFC 791's 8-byte units): every fragment but
-        // the last carries a non-empty multiple of 8 bytes.
-        if f.more && (len == 0 || len % 8 != 0) {
-            return Err(Drop::Malformed);
-        }
+        let end = fragment_end(f)?;
         if v6 && f.offset == 0 && !f.more {
             // RFC 6946 §4: an atomic fragment is a datagram of its own.
             return Ok(Some(Reassembled {
@@ -394,10 +384,20 @@ impl Reassembler {
         }
         // The first fragment also keeps its quote for a Time Exceeded.
         let head = (f.offset == 0).then(|| f.quote());
-        let cost = len + FRAGMENT_OVERHEAD + head.as_ref().map_or(0, Vec::len);
+        let cost = f.payload.len() + FRAGMENT_OVERHEAD + head.as_ref().map_or(0, Vec::len);
+        self.open_train(now, key, cost)?;
+        self.store(&key, f, end, protocol, head, cost)?;
+        self.charge(f.src, cost);
+        Ok(self.complete(&key))
+    }
+
+    /// Makes room for `cost` more bytes in `key`'s train, within the
+    /// per-peer and total limits, and starts the train (with its
+    /// deadline) if it is new.
+    fn open_train(&mut self, now: Instant, key: Key, cost: usize) -> Result<(), Drop> {
         let new_train = !self.trains.contains_key(&key);
         let charge = cost + if new_train { TRAIN_OVERHEAD } else { 0 };
-        let peer_used = self.per_peer.get(&f.src).copied().unwrap_or(0);
+        let peer_used = self.per_peer.get(&key.src).copied().unwrap_or(0);
         if peer_used + charge > self.limits.per_peer {
             return Err(Drop::PeerLimit);
         }
@@ -405,7 +405,7 @@ impl Reassembler {
             return Err(Drop::TotalLimit);
         }
         if new_train {
-            let timeout = if v6 {
+            let timeout = if key.src.is_ipv6() {
                 self.limits.timeout_v6
             } else {
                 self.limits.timeout_v4
@@ -425,14 +425,31 @@ impl Reassembler {
                 },
             );
             self.deadlines.insert((deadline, key));
-            self.charge(f.src, TRAIN_OVERHEAD);
+            self.charge(key.src, TRAIN_OVERHEAD);
         }
+        Ok(())
+    }
+
+    /// Places `f`, which ends at `end`, in `key`'s train with what it
+    /// tells about the datagram (its `protocol`, the first fragment's
+    /// `head`, the total length when it is the last). A duplicate is
+    /// dropped (with the train if that leaves it empty); an overlap
+    /// discards the train (RFC 5722); any other contradiction removes it.
+    fn store(
+        &mut self,
+        key: &Key,
+        f: &Fragment<'_>,
+        end: usize,
+        protocol: Option<u8>,
+        head: Option<Vec<u8>>,
+        cost: usize,
+    ) -> Result<(), Drop> {
         let max_fragments = self.limits.max_fragments;
-        let train = self.trains.get_mut(&key).ok_or(Drop::Malformed)?;
+        let train = self.trains.get_mut(key).ok_or(Drop::Malformed)?;
         match place(train, f.offset, end, f.more, max_fragments) {
             Ok(at) => {
                 train.frags.insert(at, (f.offset, f.payload.to_vec()));
-                train.received += len;
+                train.received += f.payload.len();
                 if protocol.is_some() {
                     train.protocol = protocol;
                 }
@@ -443,24 +460,23 @@ impl Reassembler {
                     train.total = Some(end);
                 }
                 train.charged += cost;
+                Ok(())
             }
             Err(Drop::Duplicate) => {
-                self.drop_if_empty(&key);
-                return Err(Drop::Duplicate);
+                self.drop_if_empty(key);
+                Err(Drop::Duplicate)
             }
             Err(Drop::Overlap) => {
-                self.discard(&key);
-                return Err(Drop::Overlap);
+                self.discard(key);
+                Err(Drop::Overlap)
             }
             Err(why) => {
                 // Contradicts what the train already holds: the datagram
                 // cannot be trusted any more than after an overlap.
-                self.remove(&key);
-                return Err(why);
+                self.remove(key);
+                Err(why)
             }
         }
-        self.charge(f.src, cost);
-        Ok(self.complete(&key))
     }
 
     /// The whole datagram, if `key`'s train has every byte.
@@ -565,6 +581,27 @@ fn place(
         return Err(Drop::TooManyFragments);
     }
     Ok(at)
+}
+
+/// The end of `f`'s payload in the datagram, if `f` is well formed:
+/// within the largest datagram of its family, and every fragment but the
+/// last a non-empty multiple of 8 bytes (RFC 8200 §4.5, and RFC 791's
+/// 8-byte units).
+fn fragment_end(f: &Fragment<'_>) -> Result<usize, Drop> {
+    let len = f.payload.len();
+    let end = f.offset.checked_add(len).ok_or(Drop::Oversize)?;
+    let max = if f.src.is_ipv6() {
+        MAX_V6_PAYLOAD
+    } else {
+        MAX_V4_PAYLOAD
+    };
+    if end > max {
+        return Err(Drop::Oversize);
+    }
+    if f.more && (len == 0 || len % 8 != 0) {
+        return Err(Drop::Malformed);
+    }
+    Ok(end)
 }
 
 /// RFC 1858 §3 / RFC 7112: a first fragment too short to hold its

@@ -45,31 +45,23 @@ fn family(a: &GetArgs) -> crate::connector::Family {
     }
 }
 
-/// `get`: every URL in turn; `-s` without `-S` keeps even a usage
-/// failure quiet, as curl does.
-pub(in crate::cli) fn get(a: &GetArgs) -> Result<i32, Failure> {
-    match get_all(a) {
-        Err(f) if a.silent && !a.show_error => Ok(f.code),
-        r => r,
-    }
-}
-
-fn get_all(a: &GetArgs) -> Result<i32, Failure> {
-    validate_net(&a.net)?;
-    let retry = RetryPolicy::from_args(a)?;
-    let resolver = build_resolver(a)?;
-    let tls = a.tls.builder()?;
-    let deadlines = Deadlines {
+/// The timeouts of `--connect-timeout` and `--read-timeout`, and the
+/// `--max-time` deadline each transfer will set.
+fn deadlines(a: &GetArgs) -> Result<Deadlines, Failure> {
+    Ok(Deadlines {
         connect: seconds("--connect-timeout", a.connect_timeout)?,
         read: a
             .read_timeout
             .map(|s| seconds("--read-timeout", s))
             .transpose()?,
         overall: Overall::default(),
-    };
-    let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
-    let parallel = parallel(a)?;
-    let jobs = jobs(a)?;
+    })
+}
+
+/// The combinations of outputs that cannot work, refused before any
+/// traffic: `--page-requisites` saves one URL's page under `-P`, and
+/// `-C -` needs a file for every URL to resume.
+fn check_outputs(a: &GetArgs, jobs: &[Job]) -> Result<(), Failure> {
     let has_body = !a.data.is_empty() || a.data_binary.is_some();
     if a.page_requisites
         && (jobs.len() > 1
@@ -86,20 +78,46 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     if a.continue_at.as_deref() == Some("-") && jobs.iter().any(|j| j.path.is_none()) {
         return Err(usage("-C - needs -o FILE or -O for every URL"));
     }
+    Ok(())
+}
+
+/// `-v`: whether the device moves 64 KiB or one packet per read/write.
+fn narrate_offload(a: &GetArgs, stack: &crate::net::Stack) {
+    if stack.offload().tso {
+        eprintln!(
+            "* {}: virtio-net offloads on (TSO, checksum): up to 64 KiB per read or write",
+            a.net.iface
+        );
+    } else {
+        eprintln!(
+            "* {}: plain TUN, one MTU-sized packet per read or write",
+            a.net.iface
+        );
+    }
+}
+
+/// `get`: every URL in turn; `-s` without `-S` keeps even a usage
+/// failure quiet, as curl does.
+pub(in crate::cli) fn get(a: &GetArgs) -> Result<i32, Failure> {
+    match get_all(a) {
+        Err(f) if a.silent && !a.show_error => Ok(f.code),
+        r => r,
+    }
+}
+
+fn get_all(a: &GetArgs) -> Result<i32, Failure> {
+    validate_net(&a.net)?;
+    let retry = RetryPolicy::from_args(a)?;
+    let resolver = build_resolver(a)?;
+    let tls = a.tls.builder()?;
+    let deadlines = deadlines(a)?;
+    let max_time = a.max_time.map(|s| seconds("--max-time", s)).transpose()?;
+    let parallel = parallel(a)?;
+    let jobs = jobs(a)?;
+    check_outputs(a, &jobs)?;
     let stack = open_stack(&a.net)?;
     if a.verbose {
-        let o = stack.offload();
-        if o.tso {
-            eprintln!(
-                "* {}: virtio-net offloads on (TSO, checksum): up to 64 KiB per read or write",
-                a.net.iface
-            );
-        } else {
-            eprintln!(
-                "* {}: plain TUN, one MTU-sized packet per read or write",
-                a.net.iface
-            );
-        }
+        narrate_offload(a, &stack);
     }
     let observed = Shared::default();
     let connector = StackConnector {
