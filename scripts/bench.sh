@@ -362,6 +362,9 @@ if [ "$wan" -eq 1 ]; then
     W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-3}"
     [ "$smoke" -eq 0 ] || W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-1}"
     export WAN_NS="$prefix-wan" WAN_BIN="$bin/wan"
+    # tunstack's buffer ceilings, the namespaces' tcp_rmem[2]/tcp_wmem[2]
+    # (scripts/wan.sh sets both to WAN_TCP_MEM_MAX).
+    W_TS_MEM=(--rcvbuf-max "${WAN_TCP_MEM_MAX:-33554432}" --sndbuf-max "${WAN_TCP_MEM_MAX:-33554432}")
     CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
     TS="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
     www="$logdir/www"
@@ -456,7 +459,7 @@ wan_curl() { # NS URL
 wan_ts_down() { # CC|default
     local cc=() bytes
     [ "$1" = default ] || cc=(--cc "$1")
-    bytes="$(ip netns exec "$CLI" timeout $((W_SECS + 30)) "$TS" get -s -m "$W_SECS" "${cc[@]}" \
+    bytes="$(ip netns exec "$CLI" timeout $((W_SECS + 30)) "$TS" get -s -m "$W_SECS" "${cc[@]}" "${W_TS_MEM[@]}" \
         http://10.9.0.2:8080/big 2> "$logdir/ts-get.log" | wc -c)"
     mbit "$bytes" "$W_SECS"
 }
@@ -466,7 +469,7 @@ wan_ts_down() { # CC|default
 wan_ts_up() { # CC|default
     local cc=() pid r
     [ "$1" = default ] || cc=(--cc "$1")
-    ip netns exec "$CLI" "$TS" serve --dir "$www" --port 8081 "${cc[@]}" > "$logdir/ts-serve.log" 2>&1 &
+    ip netns exec "$CLI" "$TS" serve --dir "$www" --port 8081 "${cc[@]}" "${W_TS_MEM[@]}" > "$logdir/ts-serve.log" 2>&1 &
     pid=$!
     bg_pids+=("$pid")
     if wan_wait_url "$SRV" http://10.0.0.2:8081/small; then
@@ -674,6 +677,9 @@ wan_bench() {
             for loss in $W_LOSSES; do
                 shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate"
                     --queue-ms "${BENCH_WAN_QUEUE_MS:-$rtt}" --seed 1)
+                # At 1 Gbit/s the line wakes at most every 50 us instead of
+                # spinning for every packet: the CPU the endpoints need.
+                [ "$rate" -lt 1000 ] || shape+=(--spin-us 0 --batch-us 50)
                 label="$loss"
                 case "$loss" in
                     burst)

@@ -396,6 +396,22 @@ pub struct LoopConfig {
     /// scheduler). On a busy machine a preempted line thread delays every
     /// packet it holds; a real-time one is preempted only by the kernel.
     pub rt_priority: i32,
+    /// Shortest interval between two wake-ups of a line thread (0: wake
+    /// for every departure and every arrival). At 1 Gbit/s a direction
+    /// moves ~83k packets/s; waking for each one costs more CPU than the
+    /// packets do (every timed sleep programs a timer, which in a virtual
+    /// machine is a trap to the hypervisor), CPU the two endpoints need.
+    /// With a batch interval the thread wakes at most once per interval,
+    /// then writes every packet that is due and reads every packet that
+    /// waits, as a NIC coalescing its interrupts does: a packet leaves at
+    /// most this much later than its schedule (the lateness counters show
+    /// it), and the rate model is unchanged (departures are computed in
+    /// the model's own time, not from when the thread woke).
+    pub batch: Duration,
+    /// Most packets read per wake-up before the schedule is served again
+    /// (raised with `batch`: a batch interval of 100 µs at 1 Gbit/s
+    /// gathers about 8 data packets and their ACKs).
+    pub read_batch: usize,
 }
 
 impl Default for LoopConfig {
@@ -405,6 +421,8 @@ impl Default for LoopConfig {
             line_limit_bytes: 64 << 20,
             max_packet: 65_536,
             rt_priority: 0,
+            batch: Duration::ZERO,
+            read_batch: 64,
         }
     }
 }
@@ -565,6 +583,7 @@ fn run_direction(
     let mut line_drops = 0;
     let mut tx = (0u64, 0u64);
     let mut published = 0u64;
+    let mut woke = 0u64;
     loop {
         let now = now_ns(base);
         while heap.peek().is_some_and(|h| h.0.at <= now_ns(base)) {
@@ -594,7 +613,27 @@ fn run_direction(
             .map(|h| Duration::from_nanos(h.0.at.saturating_sub(now)))
             .unwrap_or(Duration::from_millis(100))
             .min(Duration::from_millis(100));
-        let readable = if until_next > cfg.spin {
+        let batch = cfg.batch.as_nanos() as u64;
+        let readable = if batch > 0 {
+            // Wake at most once per batch interval: sleep (with no wake-up
+            // for arrivals) until one has passed since the last wake-up;
+            // if a departure is due by then, serve it and whatever arrived
+            // meanwhile, else wait for the next arrival or departure.
+            let earliest = woke + batch;
+            if earliest > now {
+                std::thread::sleep(Duration::from_nanos(earliest - now));
+            }
+            let now = now_ns(base);
+            let r = match heap.peek() {
+                Some(h) if h.0.at <= now => true,
+                next => {
+                    let wait = next.map_or(100_000_000, |h| h.0.at - now).min(100_000_000);
+                    wait_readable(input.fd(), Duration::from_nanos(wait))
+                }
+            };
+            woke = now_ns(base);
+            r
+        } else if until_next > cfg.spin {
             wait_readable(input.fd(), until_next - cfg.spin)
         } else {
             wait_readable(input.fd(), Duration::ZERO)
@@ -603,7 +642,7 @@ fn run_direction(
             continue;
         }
         // Drain a batch, then go back to the schedule.
-        for _ in 0..64 {
+        for _ in 0..cfg.read_batch {
             // SAFETY: reading into a buffer of buf.len() bytes.
             let n = unsafe { libc::read(input.fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {

@@ -29,8 +29,9 @@ const USAGE: &str = "usage: wan [--a NAME] [--b NAME] [--a-netns NS] [--b-netns 
            [--delay-ms X[/Y]] [--jitter-ms X[/Y]] [--jitter-reorders]
            [--rate-mbit X[/Y]] [--queue-ms X[/Y] | --queue-bytes X[/Y]]
            [--loss P[/P]] [--burst PGB,PBG,LOSSBAD[/...]] [--reorder P[/P]] [--reorder-gap-ms X[/Y]]
-           [--duplicate P[/P]] [--spin-us N] [--rt-priority N] [--line-limit-mib N] [--max-packet N] [--stats-file PATH]
-  (defaults: wanA, wanB, no shaping, seed 1, queue 60 ms when a rate is set, spin 50 us)";
+           [--duplicate P[/P]] [--spin-us N] [--batch-us N] [--rt-priority N] [--line-limit-mib N] [--max-packet N] [--stats-file PATH]
+  (defaults: wanA, wanB, no shaping, seed 1, queue 60 ms when a rate is set, spin 50 us,
+   batch 0: wake for every packet; --batch-us 100 wakes at most every 100 us, for 1 Gbit/s)";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -129,6 +130,10 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = v.parse().map_err(|_| format!("--seed: bad {v:?}"))?,
             "--stats-file" => a.stats_file = Some(v),
             "--spin-us" => a.cfg.spin = Duration::from_micros(number(f, &v)? as u64),
+            "--batch-us" => {
+                a.cfg.batch = Duration::from_micros(number(f, &v)? as u64);
+                a.cfg.read_batch = 256;
+            }
             "--line-limit-mib" => a.cfg.line_limit_bytes = (number(f, &v)? * 1048576.0) as u64,
             "--rt-priority" => a.cfg.rt_priority = (number(f, &v)? as i32).clamp(0, 99),
             "--max-packet" => a.cfg.max_packet = (number(f, &v)? as usize).clamp(576, 65_536),

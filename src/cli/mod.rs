@@ -145,6 +145,14 @@ pub(crate) struct NetArgs {
     /// congestion window up to 4 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     sndbuf: Option<usize>,
+    /// Largest receive buffer autotuning may grow to (bytes; K, M
+    /// suffixes), like Linux's `tcp_rmem[2]` [6M]. Paths of 1 Gbit/s at
+    /// 50–100 ms need twice their 6–12 MB BDP.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    rcvbuf_max: Option<usize>,
+    /// Largest send buffer autotuning may grow to, like `tcp_wmem[2]` [4M].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    sndbuf_max: Option<usize>,
     /// Congestion control for tunstack's connections: bbr, cubic or
     /// newreno (like Linux's `tcp_congestion_control`; default: the
     /// stack's default, bbr).
@@ -328,6 +336,12 @@ pub(crate) fn open_stack(n: &NetArgs) -> Result<Stack, Failure> {
         },
         ..defaults
     };
+    if let Some(b) = n.rcvbuf_max {
+        config.tcp.recv_buffer_max = b;
+    }
+    if let Some(b) = n.sndbuf_max {
+        config.tcp.send_buffer_max = b;
+    }
     // A fixed size is its own maximum: autotuning cannot move it.
     if let Some(b) = n.rcvbuf {
         config.tcp.recv_buffer = b;
