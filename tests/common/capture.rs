@@ -127,20 +127,25 @@ pub fn check_capture_family(pcap: &Path, family: Family) {
 /// (`tshark -r F -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -q
 /// -z expert`).
 pub fn tshark_expert(pcap: &Path) -> String {
-    run(
-        "tshark",
-        &[
-            "-r",
-            pcap.to_str().expect("utf-8 path"),
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-q",
-            "-z",
-            "expert",
-        ],
-    )
+    tshark_expert_with(pcap, &[])
+}
+
+/// [`tshark_expert`] with `extra` arguments after it, read in the same
+/// pass: more statistics (`-z io,phs`) or dissector options.
+pub fn tshark_expert_with(pcap: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "-r",
+        pcap.to_str().expect("utf-8 path"),
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-q",
+        "-z",
+        "expert",
+    ];
+    args.extend_from_slice(extra);
+    run("tshark", &args)
 }
 
 /// [`check_capture`] with `ours` the display filter for tunstack's own
