@@ -58,7 +58,7 @@ fn download_and_check(dir: &Path, f: Family, port: u16, files: &[(String, String
             digest,
             "{url}: the bytes arrive intact"
         );
-        let expert = run_tshark_expert(&pcap, f);
+        let expert = expert_and_hierarchy(&pcap, f);
         // The capture is of the family asked for: all of it, none of the
         // other.
         let (ours, other) = match f {
@@ -115,34 +115,21 @@ fn download_and_check(dir: &Path, f: Family, port: u16, files: &[(String, String
     }
 }
 
-/// `tshark -r F -q -z expert -z io,phs` (expert info and the protocol
-/// hierarchy, in one pass), with IP and TCP checksums verified (IPv6 has
-/// no header checksum; its TCP checksum is checked all the same); over
-/// IPv6 without the HTTP dissector and TCP reassembly (see the module
-/// docs).
-fn run_tshark_expert(pcap: &Path, f: Family) -> String {
-    let mut args = vec![
-        "-r",
-        pcap.to_str().unwrap(),
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-q",
-        "-z",
-        "expert",
-        "-z",
-        "io,phs",
-    ];
+/// [`tshark_expert`] (checksums verified; IPv6 has no header checksum,
+/// its TCP checksum is checked all the same) with the protocol hierarchy
+/// (`-z io,phs`) in the same pass; over IPv6 without the HTTP dissector
+/// and TCP reassembly (see the module docs).
+fn expert_and_hierarchy(pcap: &Path, f: Family) -> String {
+    let mut extra = vec!["-z", "io,phs"];
     if f == Family::V6 {
-        args.extend_from_slice(&[
+        extra.extend_from_slice(&[
             "--disable-protocol",
             "http",
             "-o",
             "tcp.desegment_tcp_streams:FALSE",
         ]);
     }
-    run("tshark", &args)
+    tshark_expert_with(pcap, &extra)
 }
 
 /// Frames of `protocol` in the protocol hierarchy (`ipv6  frames:47741

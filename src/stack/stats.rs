@@ -2,388 +2,266 @@
 
 use crate::wire;
 
-/// Counters of one [`Interface`](super::Interface).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Packets read from the device.
-    pub rx_packets: u64,
-    /// Bytes read from the device.
-    pub rx_bytes: u64,
-    /// Packets written to the device.
-    pub tx_packets: u64,
-    /// Bytes written to the device.
-    pub tx_bytes: u64,
-    /// Device reads that failed (other than "nothing to read").
-    pub rx_errors: u64,
-    /// Device writes that failed (the packet is lost; TCP retransmits).
-    pub tx_errors: u64,
-    /// Zero-length reads.
-    pub rx_empty: u64,
-    /// Segments whose payload the device read straight into the receive
-    /// buffer (copy-once receive).
-    pub rx_direct: u64,
-    /// Of those, segments read into the buffer of a reader waiting for
-    /// them (its posted buffer) rather than into the receive ring.
-    pub rx_posted: u64,
-    /// Reads into a receive buffer whose packet turned out to be for
-    /// another path, and was copied back out.
-    pub rx_direct_missed: u64,
+/// Declares [`Stats`] from its one list of counters, so that the struct,
+/// [`Stats::counters`] and the `+=` that totals a multiqueue stack's
+/// shards cannot disagree: a counter is named once, in the struct.
+macro_rules! stats {
+    (
+        $(#[$meta:meta])*
+        pub struct Stats {
+            $(
+                $(#[$doc:meta])*
+                pub $field:ident: u64,
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct Stats {
+            $(
+                $(#[$doc])*
+                pub $field: u64,
+            )*
+        }
 
-    /// IPv4: shorter than the header or its total length.
-    pub ip_truncated: u64,
-    /// IPv4: version field is not 4.
-    pub ip_bad_version: u64,
-    /// IPv4: IHL below 5 or total length below the header.
-    pub ip_bad_header_len: u64,
-    /// IPv4: header checksum mismatch.
-    pub ip_bad_checksum: u64,
-    /// IPv4: fragments received (handed to reassembly; what became of
-    /// each is in the `frag_*` counters).
-    pub ip_fragments: u64,
-    /// IPv4: destination is not our address (another host, broadcast,
-    /// multicast): dropped without a reply.
-    pub ip_not_for_us: u64,
-    /// IPv4: a source address no host may send from (RFC 1122 §3.2.1.3,
-    /// §4.2.3.10): broadcast, our subnet's directed broadcast, multicast,
-    /// 0.0.0.0, or our own address. Dropped without a reply, so a forged
-    /// packet cannot turn a RST or ICMP error into a broadcast (Linux's
-    /// "martian source").
-    pub ip_martian_source: u64,
-    /// IPv4: protocol other than TCP, UDP, ICMP.
-    pub ip_unsupported_protocol: u64,
+        impl Stats {
+            /// Every counter with its name, in declaration order.
+            pub fn counters(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field)),*]
+            }
 
-    /// Fragments (IPv4 and IPv6) taken into reassembly.
-    pub frag_received: u64,
-    /// Datagrams reassembled from fragments and delivered.
-    pub frag_reassembled: u64,
-    /// IPv6 atomic fragments (offset 0, M clear), delivered on their own
-    /// without touching any train (RFC 6946).
-    pub frag_atomic: u64,
-    /// Trains discarded because two of their fragments overlapped (RFC
-    /// 5722); the overlapping fragment is dropped with them.
-    pub frag_overlap: u64,
-    /// Fragments dropped because their train had been discarded for an
-    /// overlap and not yet timed out.
-    pub frag_after_overlap: u64,
-    /// Exact duplicates of a held fragment, ignored (RFC 5722 erratum).
-    pub frag_duplicate: u64,
-    /// First fragments too short to hold the transport header, and TCP
-    /// fragments at offset 8 (RFC 1858 §3, RFC 7112); the train is freed.
-    pub frag_tiny: u64,
-    /// Fragments that contradict the datagram: a non-final one not a
-    /// multiple of 8 bytes, data past the end, two different ends.
-    pub frag_malformed: u64,
-    /// Fragments that would make the datagram exceed 64 KiB.
-    pub frag_oversize: u64,
-    /// Fragments dropped because their source's reassembly memory cap
-    /// was reached.
-    pub frag_peer_limit: u64,
-    /// Fragments dropped because the total reassembly memory cap was
-    /// reached.
-    pub frag_total_limit: u64,
-    /// Trains freed for holding too many fragments.
-    pub frag_too_many: u64,
-    /// Trains that never completed, freed by the reassembly timeout.
-    pub frag_timeout: u64,
-    /// Of those, trains whose first fragment had arrived and whose source
-    /// was sent an ICMP / ICMPv6 Time Exceeded (code 1); the others were
-    /// refused by the reply rate limit (`replies_rate_limited`) or had no
-    /// first fragment.
-    pub frag_time_exceeded_sent: u64,
+            /// Counters 1, 2, 3, … in declaration order: each field told
+            /// apart from the others.
+            #[cfg(test)]
+            fn numbered() -> Stats {
+                let mut n = 0;
+                Stats {
+                    $($field: {
+                        n += 1;
+                        n
+                    },)*
+                }
+            }
+        }
 
-    /// TCP: segment shorter than 20 bytes or than the header its data
-    /// offset claims.
-    pub tcp_truncated: u64,
-    /// TCP: data offset below 5.
-    pub tcp_bad_header_len: u64,
-    /// TCP: checksum mismatch.
-    pub tcp_bad_checksum: u64,
-    /// TCP: impossible flag combination.
-    pub tcp_bad_flags: u64,
-    /// TCP: malformed option.
-    pub tcp_bad_option: u64,
-    /// TCP: segments delivered to a connection or listener.
-    pub tcp_segments_in: u64,
-    /// TCP: segments sent.
-    pub tcp_segments_out: u64,
-    /// TCP: of those, segments larger than the MTU handed to a TSO device
-    /// (each counts once, however many MSS-sized segments it becomes).
-    pub tcp_tso_out: u64,
-    /// TCP: segments for no connection or listener (answered with RST).
-    pub tcp_no_socket: u64,
-    /// TCP: RSTs sent by the demux (no connection, bad ACK to a listener).
-    pub tcp_rst_sent: u64,
-    /// TCP: SYNs dropped because the listener's accept queue was full
-    /// (Linux's `ListenOverflows` for a SYN).
-    pub tcp_listen_overflow: u64,
-    /// TCP: handshake-completing ACKs ignored because the accept queue was
-    /// full; the SYN-ACK is retransmitted (Linux's `ListenOverflows` for
-    /// the final ACK).
-    pub tcp_listen_ack_dropped: u64,
-    /// TCP: SYNs dropped with the SYN queue full, SYN cookies off and no
-    /// half-open connection to evict.
-    pub tcp_syn_queue_dropped: u64,
-    /// Half-open connections evicted to make room for a new SYN (SYN
-    /// queue full and SYN cookies off).
-    pub tcp_syn_evicted: u64,
-    /// TCP: SYN cookies sent (SYN queue full; Linux's `SyncookiesSent`).
-    pub tcp_syncookies_sent: u64,
-    /// TCP: connections rebuilt from a valid cookie (`SyncookiesRecv`).
-    pub tcp_syncookies_recv: u64,
-    /// TCP: ACKs to a listener that sent cookies whose cookie was invalid
-    /// or expired (`SyncookiesFailed`); answered with RST.
-    pub tcp_syncookies_failed: u64,
-    /// TCP: connections refused because the connection table was full.
-    pub tcp_table_full: u64,
-    /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
-    pub tcp_time_wait_reused: u64,
-    /// TCP: TIME-WAIT connections freed early to make room in a full
-    /// table (Linux drops TIME-WAIT beyond `tcp_max_tw_buckets`).
-    pub tcp_time_wait_recycled: u64,
-    /// TCP: connections opened (active + passive).
-    pub tcp_connections_opened: u64,
-    /// TCP: retransmitted segments, summed over closed connections.
-    pub tcp_retransmits: u64,
-
-    /// ICMP: errors applied to a connection (RFC 5927).
-    pub icmp_errors_applied: u64,
-    /// ICMP: errors ignored (no such connection, or the quoted sequence
-    /// number is not in flight).
-    pub icmp_errors_ignored: u64,
-    /// ICMP: echo requests answered.
-    pub icmp_echo_replies: u64,
-    /// ICMP: messages dropped (malformed or unhandled types).
-    pub icmp_dropped: u64,
-    /// UDP: datagrams to a closed port (answered with port unreachable).
-    pub udp_no_socket: u64,
-    /// UDP: datagrams delivered to a socket's queue.
-    pub udp_delivered: u64,
-    /// UDP: datagrams dropped because the socket's queue was full.
-    pub udp_queue_full: u64,
-    /// UDP: datagrams sent.
-    pub udp_sent: u64,
-    /// UDP: malformed datagrams.
-    pub udp_malformed: u64,
-
-    /// IPv6: shorter than the header, its payload length or an extension
-    /// header.
-    pub ip6_truncated: u64,
-    /// IPv6: an impossible header (a jumbogram's zero payload length).
-    pub ip6_bad_header: u64,
-    /// IPv6: an extension header RFC 8200 answers with a Parameter
-    /// Problem (hop-by-hop not first, routing with segments left, an
-    /// unknown option whose type asks for an error).
-    pub ip6_bad_ext_header: u64,
-    /// IPv6: an unknown option whose type says "discard silently".
-    pub ip6_unknown_option: u64,
-    /// IPv6: a chain of more extension headers than any real packet has.
-    pub ip6_too_many_ext_headers: u64,
-    /// IPv6: destination is not our address (multicast included).
-    pub ip6_not_for_us: u64,
-    /// IPv6: a source no host may send from (unspecified, loopback,
-    /// multicast, IPv4-mapped, our own).
-    pub ip6_martian_source: u64,
-    /// IPv6: an upper-layer protocol other than TCP, UDP, ICMPv6
-    /// (answered with a Parameter Problem).
-    pub ip6_unsupported_protocol: u64,
-    /// IPv6: "no next header" packets (nothing to deliver).
-    pub ip6_no_next_header: u64,
-    /// IPv6: neighbour discovery and MLD messages, dropped quietly (the
-    /// TUN link has no link layer to resolve).
-    pub ip6_nd_mld_dropped: u64,
-    /// ICMPv6: echo requests answered.
-    pub icmp6_echo_replies: u64,
-    /// ICMPv6: messages dropped (bad checksum, malformed, unhandled type).
-    pub icmp6_dropped: u64,
-    /// ICMPv6: errors applied to a connection (RFC 5927).
-    pub icmp6_errors_applied: u64,
-    /// ICMPv6: of those, Packet Too Big (path MTU lowered, RFC 8201).
-    pub icmp6_packet_too_big: u64,
-    /// ICMPv6: errors ignored (not about a TCP connection of ours, or
-    /// the quoted sequence number is not in flight).
-    pub icmp6_errors_ignored: u64,
-    /// UDP over IPv6: a zero checksum (mandatory over IPv6, RFC 8200
-    /// §8.1).
-    pub udp6_zero_checksum: u64,
-
-    /// Replies (RST, ICMP) dropped because the reply queue was full.
-    pub replies_dropped: u64,
-    /// Replies (RSTs, ICMP) not sent: over the per-second reply limit.
-    pub replies_rate_limited: u64,
+        impl std::ops::AddAssign<&Stats> for Stats {
+            /// Adds `other`'s counters: the totals of a stack whose shards
+            /// (one per queue of a multiqueue device) count separately.
+            fn add_assign(&mut self, other: &Stats) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
 }
 
-impl Stats {
-    /// Every counter with its name, in declaration order.
-    pub fn counters(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("rx_packets", self.rx_packets),
-            ("rx_bytes", self.rx_bytes),
-            ("tx_packets", self.tx_packets),
-            ("tx_bytes", self.tx_bytes),
-            ("rx_errors", self.rx_errors),
-            ("tx_errors", self.tx_errors),
-            ("rx_empty", self.rx_empty),
-            ("rx_direct", self.rx_direct),
-            ("rx_posted", self.rx_posted),
-            ("rx_direct_missed", self.rx_direct_missed),
-            ("ip_truncated", self.ip_truncated),
-            ("ip_bad_version", self.ip_bad_version),
-            ("ip_bad_header_len", self.ip_bad_header_len),
-            ("ip_bad_checksum", self.ip_bad_checksum),
-            ("ip_fragments", self.ip_fragments),
-            ("ip_not_for_us", self.ip_not_for_us),
-            ("ip_martian_source", self.ip_martian_source),
-            ("ip_unsupported_protocol", self.ip_unsupported_protocol),
-            ("frag_received", self.frag_received),
-            ("frag_reassembled", self.frag_reassembled),
-            ("frag_atomic", self.frag_atomic),
-            ("frag_overlap", self.frag_overlap),
-            ("frag_after_overlap", self.frag_after_overlap),
-            ("frag_duplicate", self.frag_duplicate),
-            ("frag_tiny", self.frag_tiny),
-            ("frag_malformed", self.frag_malformed),
-            ("frag_oversize", self.frag_oversize),
-            ("frag_peer_limit", self.frag_peer_limit),
-            ("frag_total_limit", self.frag_total_limit),
-            ("frag_too_many", self.frag_too_many),
-            ("frag_timeout", self.frag_timeout),
-            ("frag_time_exceeded_sent", self.frag_time_exceeded_sent),
-            ("tcp_truncated", self.tcp_truncated),
-            ("tcp_bad_header_len", self.tcp_bad_header_len),
-            ("tcp_bad_checksum", self.tcp_bad_checksum),
-            ("tcp_bad_flags", self.tcp_bad_flags),
-            ("tcp_bad_option", self.tcp_bad_option),
-            ("tcp_segments_in", self.tcp_segments_in),
-            ("tcp_segments_out", self.tcp_segments_out),
-            ("tcp_tso_out", self.tcp_tso_out),
-            ("tcp_no_socket", self.tcp_no_socket),
-            ("tcp_rst_sent", self.tcp_rst_sent),
-            ("tcp_listen_overflow", self.tcp_listen_overflow),
-            ("tcp_listen_ack_dropped", self.tcp_listen_ack_dropped),
-            ("tcp_syn_queue_dropped", self.tcp_syn_queue_dropped),
-            ("tcp_syn_evicted", self.tcp_syn_evicted),
-            ("tcp_syncookies_sent", self.tcp_syncookies_sent),
-            ("tcp_syncookies_recv", self.tcp_syncookies_recv),
-            ("tcp_syncookies_failed", self.tcp_syncookies_failed),
-            ("tcp_table_full", self.tcp_table_full),
-            ("tcp_time_wait_reused", self.tcp_time_wait_reused),
-            ("tcp_time_wait_recycled", self.tcp_time_wait_recycled),
-            ("tcp_connections_opened", self.tcp_connections_opened),
-            ("tcp_retransmits", self.tcp_retransmits),
-            ("icmp_errors_applied", self.icmp_errors_applied),
-            ("icmp_errors_ignored", self.icmp_errors_ignored),
-            ("icmp_echo_replies", self.icmp_echo_replies),
-            ("icmp_dropped", self.icmp_dropped),
-            ("udp_no_socket", self.udp_no_socket),
-            ("udp_delivered", self.udp_delivered),
-            ("udp_queue_full", self.udp_queue_full),
-            ("udp_sent", self.udp_sent),
-            ("udp_malformed", self.udp_malformed),
-            ("ip6_truncated", self.ip6_truncated),
-            ("ip6_bad_header", self.ip6_bad_header),
-            ("ip6_bad_ext_header", self.ip6_bad_ext_header),
-            ("ip6_unknown_option", self.ip6_unknown_option),
-            ("ip6_too_many_ext_headers", self.ip6_too_many_ext_headers),
-            ("ip6_not_for_us", self.ip6_not_for_us),
-            ("ip6_martian_source", self.ip6_martian_source),
-            ("ip6_unsupported_protocol", self.ip6_unsupported_protocol),
-            ("ip6_no_next_header", self.ip6_no_next_header),
-            ("ip6_nd_mld_dropped", self.ip6_nd_mld_dropped),
-            ("icmp6_echo_replies", self.icmp6_echo_replies),
-            ("icmp6_dropped", self.icmp6_dropped),
-            ("icmp6_errors_applied", self.icmp6_errors_applied),
-            ("icmp6_packet_too_big", self.icmp6_packet_too_big),
-            ("icmp6_errors_ignored", self.icmp6_errors_ignored),
-            ("udp6_zero_checksum", self.udp6_zero_checksum),
-            ("replies_dropped", self.replies_dropped),
-            ("replies_rate_limited", self.replies_rate_limited),
-        ]
-    }
-}
+stats! {
+    /// Counters of one [`Interface`](super::Interface).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Stats {
+        /// Packets read from the device.
+        pub rx_packets: u64,
+        /// Bytes read from the device.
+        pub rx_bytes: u64,
+        /// Packets written to the device.
+        pub tx_packets: u64,
+        /// Bytes written to the device.
+        pub tx_bytes: u64,
+        /// Device reads that failed (other than "nothing to read").
+        pub rx_errors: u64,
+        /// Device writes that failed (the packet is lost; TCP retransmits).
+        pub tx_errors: u64,
+        /// Zero-length reads.
+        pub rx_empty: u64,
+        /// Segments whose payload the device read straight into the receive
+        /// buffer (copy-once receive).
+        pub rx_direct: u64,
+        /// Of those, segments read into the buffer of a reader waiting for
+        /// them (its posted buffer) rather than into the receive ring.
+        pub rx_posted: u64,
+        /// Reads into a receive buffer whose packet turned out to be for
+        /// another path, and was copied back out.
+        pub rx_direct_missed: u64,
 
-impl std::ops::AddAssign<&Stats> for Stats {
-    /// Adds `other`'s counters: the totals of a stack whose shards (one
-    /// per queue of a multiqueue device) count separately.
-    fn add_assign(&mut self, other: &Stats) {
-        self.rx_packets += other.rx_packets;
-        self.rx_bytes += other.rx_bytes;
-        self.tx_packets += other.tx_packets;
-        self.tx_bytes += other.tx_bytes;
-        self.rx_errors += other.rx_errors;
-        self.tx_errors += other.tx_errors;
-        self.rx_empty += other.rx_empty;
-        self.rx_direct += other.rx_direct;
-        self.rx_direct_missed += other.rx_direct_missed;
-        self.ip_truncated += other.ip_truncated;
-        self.ip_bad_version += other.ip_bad_version;
-        self.ip_bad_header_len += other.ip_bad_header_len;
-        self.ip_bad_checksum += other.ip_bad_checksum;
-        self.ip_fragments += other.ip_fragments;
-        self.ip_not_for_us += other.ip_not_for_us;
-        self.ip_martian_source += other.ip_martian_source;
-        self.ip_unsupported_protocol += other.ip_unsupported_protocol;
-        self.frag_received += other.frag_received;
-        self.frag_reassembled += other.frag_reassembled;
-        self.frag_atomic += other.frag_atomic;
-        self.frag_overlap += other.frag_overlap;
-        self.frag_after_overlap += other.frag_after_overlap;
-        self.frag_duplicate += other.frag_duplicate;
-        self.frag_tiny += other.frag_tiny;
-        self.frag_malformed += other.frag_malformed;
-        self.frag_oversize += other.frag_oversize;
-        self.frag_peer_limit += other.frag_peer_limit;
-        self.frag_total_limit += other.frag_total_limit;
-        self.frag_too_many += other.frag_too_many;
-        self.frag_timeout += other.frag_timeout;
-        self.tcp_truncated += other.tcp_truncated;
-        self.tcp_bad_header_len += other.tcp_bad_header_len;
-        self.tcp_bad_checksum += other.tcp_bad_checksum;
-        self.tcp_bad_flags += other.tcp_bad_flags;
-        self.tcp_bad_option += other.tcp_bad_option;
-        self.tcp_segments_in += other.tcp_segments_in;
-        self.tcp_segments_out += other.tcp_segments_out;
-        self.tcp_tso_out += other.tcp_tso_out;
-        self.tcp_no_socket += other.tcp_no_socket;
-        self.tcp_rst_sent += other.tcp_rst_sent;
-        self.tcp_listen_overflow += other.tcp_listen_overflow;
-        self.tcp_listen_ack_dropped += other.tcp_listen_ack_dropped;
-        self.tcp_syn_queue_dropped += other.tcp_syn_queue_dropped;
-        self.tcp_syn_evicted += other.tcp_syn_evicted;
-        self.tcp_syncookies_sent += other.tcp_syncookies_sent;
-        self.tcp_syncookies_recv += other.tcp_syncookies_recv;
-        self.tcp_syncookies_failed += other.tcp_syncookies_failed;
-        self.tcp_table_full += other.tcp_table_full;
-        self.tcp_time_wait_reused += other.tcp_time_wait_reused;
-        self.tcp_time_wait_recycled += other.tcp_time_wait_recycled;
-        self.tcp_connections_opened += other.tcp_connections_opened;
-        self.tcp_retransmits += other.tcp_retransmits;
-        self.icmp_errors_applied += other.icmp_errors_applied;
-        self.icmp_errors_ignored += other.icmp_errors_ignored;
-        self.icmp_echo_replies += other.icmp_echo_replies;
-        self.icmp_dropped += other.icmp_dropped;
-        self.udp_no_socket += other.udp_no_socket;
-        self.udp_delivered += other.udp_delivered;
-        self.udp_queue_full += other.udp_queue_full;
-        self.udp_sent += other.udp_sent;
-        self.udp_malformed += other.udp_malformed;
-        self.ip6_truncated += other.ip6_truncated;
-        self.ip6_bad_header += other.ip6_bad_header;
-        self.ip6_bad_ext_header += other.ip6_bad_ext_header;
-        self.ip6_unknown_option += other.ip6_unknown_option;
-        self.ip6_too_many_ext_headers += other.ip6_too_many_ext_headers;
-        self.ip6_not_for_us += other.ip6_not_for_us;
-        self.ip6_martian_source += other.ip6_martian_source;
-        self.ip6_unsupported_protocol += other.ip6_unsupported_protocol;
-        self.ip6_no_next_header += other.ip6_no_next_header;
-        self.ip6_nd_mld_dropped += other.ip6_nd_mld_dropped;
-        self.icmp6_echo_replies += other.icmp6_echo_replies;
-        self.icmp6_dropped += other.icmp6_dropped;
-        self.icmp6_errors_applied += other.icmp6_errors_applied;
-        self.icmp6_packet_too_big += other.icmp6_packet_too_big;
-        self.icmp6_errors_ignored += other.icmp6_errors_ignored;
-        self.udp6_zero_checksum += other.udp6_zero_checksum;
-        self.replies_dropped += other.replies_dropped;
-        self.replies_rate_limited += other.replies_rate_limited;
+        /// IPv4: shorter than the header or its total length.
+        pub ip_truncated: u64,
+        /// IPv4: version field is not 4.
+        pub ip_bad_version: u64,
+        /// IPv4: IHL below 5 or total length below the header.
+        pub ip_bad_header_len: u64,
+        /// IPv4: header checksum mismatch.
+        pub ip_bad_checksum: u64,
+        /// IPv4: fragments received (handed to reassembly; what became of
+        /// each is in the `frag_*` counters).
+        pub ip_fragments: u64,
+        /// IPv4: destination is not our address (another host, broadcast,
+        /// multicast): dropped without a reply.
+        pub ip_not_for_us: u64,
+        /// IPv4: a source address no host may send from (RFC 1122 §3.2.1.3,
+        /// §4.2.3.10): broadcast, our subnet's directed broadcast, multicast,
+        /// 0.0.0.0, or our own address. Dropped without a reply, so a forged
+        /// packet cannot turn a RST or ICMP error into a broadcast (Linux's
+        /// "martian source").
+        pub ip_martian_source: u64,
+        /// IPv4: protocol other than TCP, UDP, ICMP.
+        pub ip_unsupported_protocol: u64,
+
+        /// Fragments (IPv4 and IPv6) taken into reassembly.
+        pub frag_received: u64,
+        /// Datagrams reassembled from fragments and delivered.
+        pub frag_reassembled: u64,
+        /// IPv6 atomic fragments (offset 0, M clear), delivered on their own
+        /// without touching any train (RFC 6946).
+        pub frag_atomic: u64,
+        /// Trains discarded because two of their fragments overlapped (RFC
+        /// 5722); the overlapping fragment is dropped with them.
+        pub frag_overlap: u64,
+        /// Fragments dropped because their train had been discarded for an
+        /// overlap and not yet timed out.
+        pub frag_after_overlap: u64,
+        /// Exact duplicates of a held fragment, ignored (RFC 5722 erratum).
+        pub frag_duplicate: u64,
+        /// First fragments too short to hold the transport header, and TCP
+        /// fragments at offset 8 (RFC 1858 §3, RFC 7112); the train is freed.
+        pub frag_tiny: u64,
+        /// Fragments that contradict the datagram: a non-final one not a
+        /// multiple of 8 bytes, data past the end, two different ends.
+        pub frag_malformed: u64,
+        /// Fragments that would make the datagram exceed 64 KiB.
+        pub frag_oversize: u64,
+        /// Fragments dropped because their source's reassembly memory cap
+        /// was reached.
+        pub frag_peer_limit: u64,
+        /// Fragments dropped because the total reassembly memory cap was
+        /// reached.
+        pub frag_total_limit: u64,
+        /// Trains freed for holding too many fragments.
+        pub frag_too_many: u64,
+        /// Trains that never completed, freed by the reassembly timeout.
+        pub frag_timeout: u64,
+        /// Of those, trains whose first fragment had arrived and whose source
+        /// was sent an ICMP / ICMPv6 Time Exceeded (code 1); the others were
+        /// refused by the reply rate limit (`replies_rate_limited`) or had no
+        /// first fragment.
+        pub frag_time_exceeded_sent: u64,
+
+        /// TCP: segment shorter than 20 bytes or than the header its data
+        /// offset claims.
+        pub tcp_truncated: u64,
+        /// TCP: data offset below 5.
+        pub tcp_bad_header_len: u64,
+        /// TCP: checksum mismatch.
+        pub tcp_bad_checksum: u64,
+        /// TCP: impossible flag combination.
+        pub tcp_bad_flags: u64,
+        /// TCP: malformed option.
+        pub tcp_bad_option: u64,
+        /// TCP: segments delivered to a connection or listener.
+        pub tcp_segments_in: u64,
+        /// TCP: segments sent.
+        pub tcp_segments_out: u64,
+        /// TCP: of those, segments larger than the MTU handed to a TSO device
+        /// (each counts once, however many MSS-sized segments it becomes).
+        pub tcp_tso_out: u64,
+        /// TCP: segments for no connection or listener (answered with RST).
+        pub tcp_no_socket: u64,
+        /// TCP: RSTs sent by the demux (no connection, bad ACK to a listener).
+        pub tcp_rst_sent: u64,
+        /// TCP: SYNs dropped because the listener's accept queue was full
+        /// (Linux's `ListenOverflows` for a SYN).
+        pub tcp_listen_overflow: u64,
+        /// TCP: handshake-completing ACKs ignored because the accept queue was
+        /// full; the SYN-ACK is retransmitted (Linux's `ListenOverflows` for
+        /// the final ACK).
+        pub tcp_listen_ack_dropped: u64,
+        /// TCP: SYNs dropped with the SYN queue full, SYN cookies off and no
+        /// half-open connection to evict.
+        pub tcp_syn_queue_dropped: u64,
+        /// Half-open connections evicted to make room for a new SYN (SYN
+        /// queue full and SYN cookies off).
+        pub tcp_syn_evicted: u64,
+        /// TCP: SYN cookies sent (SYN queue full; Linux's `SyncookiesSent`).
+        pub tcp_syncookies_sent: u64,
+        /// TCP: connections rebuilt from a valid cookie (`SyncookiesRecv`).
+        pub tcp_syncookies_recv: u64,
+        /// TCP: ACKs to a listener that sent cookies whose cookie was invalid
+        /// or expired (`SyncookiesFailed`); answered with RST.
+        pub tcp_syncookies_failed: u64,
+        /// TCP: connections refused because the connection table was full.
+        pub tcp_table_full: u64,
+        /// TCP: TIME-WAIT connections replaced by a new SYN (RFC 6191).
+        pub tcp_time_wait_reused: u64,
+        /// TCP: TIME-WAIT connections freed early to make room in a full
+        /// table (Linux drops TIME-WAIT beyond `tcp_max_tw_buckets`).
+        pub tcp_time_wait_recycled: u64,
+        /// TCP: connections opened (active + passive).
+        pub tcp_connections_opened: u64,
+        /// TCP: retransmitted segments, summed over closed connections.
+        pub tcp_retransmits: u64,
+
+        /// ICMP: errors applied to a connection (RFC 5927).
+        pub icmp_errors_applied: u64,
+        /// ICMP: errors ignored (no such connection, or the quoted sequence
+        /// number is not in flight).
+        pub icmp_errors_ignored: u64,
+        /// ICMP: echo requests answered.
+        pub icmp_echo_replies: u64,
+        /// ICMP: messages dropped (malformed or unhandled types).
+        pub icmp_dropped: u64,
+        /// UDP: datagrams to a closed port (answered with port unreachable).
+        pub udp_no_socket: u64,
+        /// UDP: datagrams delivered to a socket's queue.
+        pub udp_delivered: u64,
+        /// UDP: datagrams dropped because the socket's queue was full.
+        pub udp_queue_full: u64,
+        /// UDP: datagrams sent.
+        pub udp_sent: u64,
+        /// UDP: malformed datagrams.
+        pub udp_malformed: u64,
+
+        /// IPv6: shorter than the header, its payload length or an extension
+        /// header.
+        pub ip6_truncated: u64,
+        /// IPv6: an impossible header (a jumbogram's zero payload length).
+        pub ip6_bad_header: u64,
+        /// IPv6: an extension header RFC 8200 answers with a Parameter
+        /// Problem (hop-by-hop not first, routing with segments left, an
+        /// unknown option whose type asks for an error).
+        pub ip6_bad_ext_header: u64,
+        /// IPv6: an unknown option whose type says "discard silently".
+        pub ip6_unknown_option: u64,
+        /// IPv6: a chain of more extension headers than any real packet has.
+        pub ip6_too_many_ext_headers: u64,
+        /// IPv6: destination is not our address (multicast included).
+        pub ip6_not_for_us: u64,
+        /// IPv6: a source no host may send from (unspecified, loopback,
+        /// multicast, IPv4-mapped, our own).
+        pub ip6_martian_source: u64,
+        /// IPv6: an upper-layer protocol other than TCP, UDP, ICMPv6
+        /// (answered with a Parameter Problem).
+        pub ip6_unsupported_protocol: u64,
+        /// IPv6: "no next header" packets (nothing to deliver).
+        pub ip6_no_next_header: u64,
+        /// IPv6: neighbour discovery and MLD messages, dropped quietly (the
+        /// TUN link has no link layer to resolve).
+        pub ip6_nd_mld_dropped: u64,
+        /// ICMPv6: echo requests answered.
+        pub icmp6_echo_replies: u64,
+        /// ICMPv6: messages dropped (bad checksum, malformed, unhandled type).
+        pub icmp6_dropped: u64,
+        /// ICMPv6: errors applied to a connection (RFC 5927).
+        pub icmp6_errors_applied: u64,
+        /// ICMPv6: of those, Packet Too Big (path MTU lowered, RFC 8201).
+        pub icmp6_packet_too_big: u64,
+        /// ICMPv6: errors ignored (not about a TCP connection of ours, or
+        /// the quoted sequence number is not in flight).
+        pub icmp6_errors_ignored: u64,
+        /// UDP over IPv6: a zero checksum (mandatory over IPv6, RFC 8200
+        /// §8.1).
+        pub udp6_zero_checksum: u64,
+
+        /// Replies (RST, ICMP) dropped because the reply queue was full.
+        pub replies_dropped: u64,
+        /// Replies (RSTs, ICMP) not sent: over the per-second reply limit.
+        pub replies_rate_limited: u64,
     }
 }
 
@@ -450,5 +328,23 @@ impl Stats {
             + self.ip6_nd_mld_dropped
             + self.icmp6_dropped
             + self.udp6_zero_checksum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stats;
+
+    #[test]
+    fn shard_totals_add_every_counter() {
+        let one = Stats::numbered();
+        let mut total = one;
+        total += &one;
+        let (once, twice) = (one.counters(), total.counters());
+        assert_eq!(once.len(), twice.len());
+        for ((name, v), (_, w)) in once.into_iter().zip(twice) {
+            assert!(v > 0, "{name} is numbered");
+            assert_eq!(w, 2 * v, "{name} is added");
+        }
     }
 }
