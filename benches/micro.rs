@@ -158,6 +158,18 @@ fn bench_assembler(c: &mut Criterion) {
             black_box(taken)
         })
     });
+    // The same through the receive path's call: nothing held, so nothing
+    // is inserted and taken out again.
+    g.bench_function("in_order_64_segments_add_front_and_take", |b| {
+        let mut a = Assembler::new(32);
+        b.iter(|| {
+            let mut taken = 0;
+            for _ in 0..SEGS {
+                taken += a.add_front_and_take(black_box(MSS));
+            }
+            black_box(taken)
+        })
+    });
     // Out of order: segment 0 of each window of 8 is late, the other 7
     // arrive first (in order among themselves), then the hole fills.
     g.bench_function("one_hole_per_8_segments", |b| {

@@ -497,8 +497,7 @@ impl Tcb {
             self.rcv.buf.enqueue_in_place(payload)
         };
         // Anything parked right after this segment is now in order too.
-        let _ = self.rcv.ooo.add(0, n);
-        let contiguous = self.rcv.ooo.take_front();
+        let contiguous = self.rcv.ooo.add_front_and_take(n);
         let extra = self
             .rcv
             .buf
