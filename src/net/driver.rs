@@ -30,6 +30,7 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
+        shared.driver_polls.fetch_add(1, Ordering::Relaxed);
         let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready, true);
         if polled.activity {
             shared.notify_waiters();

@@ -34,7 +34,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// An eventfd used as a wake-up line.
@@ -145,6 +145,11 @@ pub(super) struct Pollers {
     /// An application thread holds the leader role; set and cleared
     /// under the interface lock.
     leader: AtomicBool,
+    /// The device is out of the driver's set while an application
+    /// thread's poll writes (see `poller_echo`); under the interface lock.
+    driver_muted: AtomicBool,
+    /// Writing polls left that expect no answer (see `poller_echo`).
+    pub(super) echo_skip: AtomicU32,
     /// The device has a descriptor: without one there is nothing to
     /// sleep on, and the driver polls on a tick alone.
     pub(super) has_device_fd: bool,
@@ -242,6 +247,8 @@ impl Pollers {
             armed: AtomicU64::new(u64::MAX),
             driver_at: AtomicU64::new(u64::MAX),
             leader: AtomicBool::new(false),
+            driver_muted: AtomicBool::new(false),
+            echo_skip: AtomicU32::new(0),
             has_device_fd: dev.is_some(),
             dev_fd: dev,
         };
@@ -279,6 +286,49 @@ impl Pollers {
     /// Gives the leader role up (under the interface lock).
     pub(super) fn resign(&self) {
         self.leader.store(false, Ordering::SeqCst);
+    }
+
+    /// Takes the device out of the driver's set (under the interface
+    /// lock, which must not be released before
+    /// [`unmute_driver`](Self::unmute_driver)): a packet the kernel queues
+    /// meanwhile wakes a sleeping leader, or nobody. See `poller_echo`.
+    pub(super) fn mute_driver(&self) {
+        let Some(dev) = self.dev_fd else { return };
+        if self.driver_muted.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: live descriptors; ev is a live epoll_event (ignored).
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.driver_ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                dev,
+                &mut ev,
+            )
+        };
+        if rc == 0 {
+            self.driver_muted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Puts the device back into the driver's set (under the interface
+    /// lock). If it is readable by then, the kernel wakes the driver
+    /// (`EPOLL_CTL_ADD` polls it), so nothing queued meanwhile is left
+    /// unsignalled. Should the call fail, the driver is woken through its
+    /// own eventfd, reads the device, and tries again.
+    pub(super) fn unmute_driver(&self) {
+        let Some(dev) = self.dev_fd else { return };
+        if !self.driver_muted.load(Ordering::SeqCst) {
+            return;
+        }
+        match add(&self.driver_ep, dev, DEV, true) {
+            Ok(()) => self.driver_muted.store(false, Ordering::SeqCst),
+            Err(e) => {
+                log::error!("epoll_ctl(ADD) of the device failed: {e}");
+                self.driver_fd.wake();
+            }
+        }
     }
 
     /// Wakes the leader, if there is one, to look at its socket again

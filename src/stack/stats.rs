@@ -28,6 +28,10 @@ pub struct Stats {
     /// Reads into a receive buffer whose packet turned out to be for
     /// another path, and was copied back out.
     pub rx_direct_missed: u64,
+    /// Polls by the stack's driver thread (filled in by `Stack::stats`):
+    /// each follows a wake-up of that thread, a timeout, or work left
+    /// queued. Polls by application threads are not counted.
+    pub driver_polls: u64,
 
     /// IPv4: shorter than the header or its total length.
     pub ip_truncated: u64,
@@ -226,6 +230,7 @@ impl Stats {
             ("rx_direct", self.rx_direct),
             ("rx_posted", self.rx_posted),
             ("rx_direct_missed", self.rx_direct_missed),
+            ("driver_polls", self.driver_polls),
             ("ip_truncated", self.ip_truncated),
             ("ip_bad_version", self.ip_bad_version),
             ("ip_bad_header_len", self.ip_bad_header_len),
@@ -314,6 +319,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         self.rx_empty += other.rx_empty;
         self.rx_direct += other.rx_direct;
         self.rx_direct_missed += other.rx_direct_missed;
+        self.driver_polls += other.driver_polls;
         self.ip_truncated += other.ip_truncated;
         self.ip_bad_version += other.ip_bad_version;
         self.ip_bad_header_len += other.ip_bad_header_len;
