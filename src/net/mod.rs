@@ -9,7 +9,9 @@
 //! wakes the thread that wants it and nobody else. Other blocked threads
 //! wait on a condition variable that whoever polled signals. A [`Stack`]'s
 //! driver thread is the fallback poller: the kernel wakes it only when no
-//! leader sleeps (see `poller`). Blocking is the default: `write` waits
+//! leader sleeps (see `poller`), nor for the kernel's answer to a segment
+//! an application thread writes, which that thread reads itself (see
+//! `poller_echo`). Blocking is the default: `write` waits
 //! while the send buffer is full, `read` while the receive buffer is empty;
 //! in non-blocking mode both return `io::ErrorKind::WouldBlock` instead
 //! (the EAGAIN of C sockets). A write to an idle connection, a connect's

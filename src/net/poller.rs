@@ -31,6 +31,11 @@
 //! pacing step.) A leader is woken for
 //! changes others made through its own eventfd (`leader`), the driver for
 //! stopping through its own (`driver`).
+//!
+//! One exception to "the driver's set holds the same descriptors": while
+//! an application thread writes a segment the kernel answers inside the
+//! `write(2)` (a SYN-ACK, a FIN), the device is out of the driver's set,
+//! and that thread reads the answer itself (`poller_echo`).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -148,6 +153,8 @@ pub(super) struct Pollers {
     /// The device is out of the driver's set while an application
     /// thread's poll writes (see `poller_echo`); under the interface lock.
     driver_muted: AtomicBool,
+    /// Putting the device back failed (see [`unmute_failed`](Self::unmute_failed)).
+    unmute_failed: AtomicBool,
     /// Writing polls left that expect no answer (see `poller_echo`).
     pub(super) echo_skip: AtomicU32,
     /// The device has a descriptor: without one there is nothing to
@@ -248,6 +255,7 @@ impl Pollers {
             driver_at: AtomicU64::new(u64::MAX),
             leader: AtomicBool::new(false),
             driver_muted: AtomicBool::new(false),
+            unmute_failed: AtomicBool::new(false),
             echo_skip: AtomicU32::new(0),
             has_device_fd: dev.is_some(),
             dev_fd: dev,
@@ -323,12 +331,22 @@ impl Pollers {
             return;
         }
         match add(&self.driver_ep, dev, DEV, true) {
-            Ok(()) => self.driver_muted.store(false, Ordering::SeqCst),
+            Ok(()) => {
+                self.driver_muted.store(false, Ordering::SeqCst);
+                self.unmute_failed.store(false, Ordering::SeqCst);
+            }
             Err(e) => {
                 log::error!("epoll_ctl(ADD) of the device failed: {e}");
+                self.unmute_failed.store(true, Ordering::SeqCst);
                 self.driver_fd.wake();
             }
         }
+    }
+
+    /// The device could not be put back into the driver's set (a failed
+    /// `EPOLL_CTL_ADD`): the driver polls on a tick until it is.
+    pub(super) fn unmute_failed(&self) -> bool {
+        self.unmute_failed.load(Ordering::SeqCst)
     }
 
     /// Wakes the leader, if there is one, to look at its socket again
@@ -593,5 +611,36 @@ mod tests {
         // No deadline: the driver sleeps without a timeout.
         assert!(!p.driver_deadline(5_000, None));
         assert_eq!(p.driver_timeout(5_000), None);
+    }
+
+    #[test]
+    fn a_device_readable_while_out_of_the_drivers_set_wakes_it_when_put_back() {
+        let dev = Waker::new().unwrap();
+        let poke = Waker::new().unwrap();
+        let p = Pollers::new(Some(dev.fd()), poke.fd()).unwrap();
+        p.mute_driver();
+        assert!(!p.unmute_failed());
+        // The kernel's answer arrives while the writer holds the device.
+        dev.wake();
+        assert!(!p.wait(Role::Driver, Some(Duration::ZERO)).dev, "muted");
+        assert!(
+            p.wait(Role::Leader, Some(Duration::ZERO)).dev,
+            "a leader sees it"
+        );
+        // Left unread: putting the device back wakes the driver, asleep
+        // already or not (either order must hold).
+        std::thread::scope(|s| {
+            let driver = s.spawn(|| p.wait(Role::Driver, Some(Duration::from_secs(30))));
+            p.unmute_driver();
+            assert!(driver.join().unwrap().dev, "the driver was not woken");
+        });
+        // Read: putting it back wakes nobody.
+        p.mute_driver();
+        dev.drain();
+        p.unmute_driver();
+        assert!(!p.wait(Role::Driver, Some(Duration::ZERO)).dev);
+        // Back in place: the next answer wakes the driver as before.
+        dev.wake();
+        assert!(p.wait(Role::Driver, Some(Duration::ZERO)).dev);
     }
 }
