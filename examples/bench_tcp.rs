@@ -301,9 +301,10 @@ fn tun(a: &Args) -> io::Result<()> {
             print_rate("round trips", count, secs, "trans/s");
             let st = stack.stats();
             println!(
-                "stack: {:.2} packets read and {:.2} written per round trip",
+                "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per round trip",
                 st.rx_packets as f64 / (count + 100) as f64,
-                st.tx_packets as f64 / (count + 100) as f64
+                st.tx_packets as f64 / (count + 100) as f64,
+                st.driver_polls as f64 / (count + 100) as f64
             );
         }
         "crr" => {
@@ -317,6 +318,13 @@ fn tun(a: &Args) -> io::Result<()> {
             }
             let secs = client.join().expect("kernel client")?;
             print_rate("connections", count, secs, "conn/s");
+            let st = stack.stats();
+            println!(
+                "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per connection",
+                st.rx_packets as f64 / count as f64,
+                st.tx_packets as f64 / count as f64,
+                st.driver_polls as f64 / count as f64
+            );
         }
         "idle" => {
             let n = a.conns;

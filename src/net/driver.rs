@@ -30,6 +30,7 @@ pub(super) fn run(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
+        shared.driver_polls.fetch_add(1, Ordering::Relaxed);
         let polled = shared.poll_locked(&mut shared.lock_driver(), woke, &mut ready, true);
         if polled.activity {
             shared.notify_waiters();
@@ -46,6 +47,14 @@ pub(super) fn run(shared: Arc<Shared>) {
             Some(_) => None,
         }
         .unwrap_or_else(|| {
+            // The device still out of the driver's set (an EPOLL_CTL_ADD
+            // failed, see `poller_echo`): poll on the tick until it is back.
+            let tick = tick.or_else(|| {
+                shared
+                    .poller
+                    .unmute_failed()
+                    .then_some(Duration::from_millis(1))
+            });
             let timeout = [again, tick, shared.driver_timeout()]
                 .into_iter()
                 .flatten()

@@ -9,7 +9,9 @@
 //! wakes the thread that wants it and nobody else. Other blocked threads
 //! wait on a condition variable that whoever polled signals. A [`Stack`]'s
 //! driver thread is the fallback poller: the kernel wakes it only when no
-//! leader sleeps (see `poller`). Blocking is the default: `write` waits
+//! leader sleeps (see `poller`), nor for the kernel's answer to a segment
+//! an application thread writes, which that thread reads itself (see
+//! `poller_echo`). Blocking is the default: `write` waits
 //! while the send buffer is full, `read` while the receive buffer is empty;
 //! in non-blocking mode both return `io::ErrorKind::WouldBlock` instead
 //! (the EAGAIN of C sockets). A write to an idle connection, a connect's
@@ -27,6 +29,7 @@ mod listener;
 mod mio_source;
 pub mod poll;
 mod poller;
+mod poller_echo;
 mod shards;
 mod stream;
 mod task;
@@ -80,6 +83,8 @@ pub(crate) struct Shared {
     poller: Pollers,
     stop: AtomicBool,
     epoch: std::time::Instant,
+    /// Polls by the driver thread (`Stats::driver_polls`).
+    driver_polls: std::sync::atomic::AtomicU64,
     /// What the device offloads (fixed when the stack starts).
     offload: Offload,
     /// The shards of a multiqueue stack, this one among them (see
@@ -92,6 +97,13 @@ impl Shared {
         crate::time::Instant::from_micros(
             u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
         )
+    }
+
+    /// The interface's counters, with the driver's polls.
+    fn stats(&self) -> Stats {
+        let mut st = *self.lock().stats();
+        st.driver_polls = self.driver_polls.load(Ordering::Relaxed);
+        st
     }
 
     fn lock(&self) -> MutexGuard<'_, Interface> {
@@ -266,10 +278,21 @@ impl Shared {
         let mut device = self.device.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.now();
         // Without an fd the device can only be polled by reading it.
-        let activity = if woke.dev || !self.poller.has_device_fd {
-            iface.poll(now, &mut **device)
+        let read = woke.dev || !self.poller.has_device_fd;
+        // Whether the device was read with a descriptor to signal it.
+        let mut read_dev = woke.dev;
+        let activity = if driver {
+            // Only after a failed EPOLL_CTL_ADD is there anything to undo.
+            self.poller.unmute_driver();
+            if read {
+                iface.poll(now, &mut **device)
+            } else {
+                iface.poll_output(now, &mut **device)
+            }
         } else {
-            iface.poll_output(now, &mut **device)
+            let (activity, reread) = self.poll_answered(iface, now, &mut **device, read);
+            read_dev |= reread;
+            activity
         };
         drop(device);
         if activity {
@@ -277,7 +300,7 @@ impl Shared {
         }
         Polled {
             activity,
-            left_queued: woke.dev && iface.rx_more(),
+            left_queued: read_dev && iface.rx_more(),
             due: if driver {
                 let next = iface.poll_at().map(|t| t.total_micros());
                 self.poller.driver_deadline(self.now().total_micros(), next)
@@ -285,6 +308,42 @@ impl Shared {
                 self.arm_timer(iface)
             },
         }
+    }
+
+    /// A poll by an application thread (`read`: of the device too, or
+    /// of the output alone) that reads the kernel's synchronous answers to
+    /// what it writes itself rather than let them wake the driver (see
+    /// [`poller_echo`]). Returns the activity and whether it re-read the
+    /// device. Under the interface lock, with the device locked.
+    fn poll_answered(
+        &self,
+        iface: &mut Interface,
+        now: crate::time::Instant,
+        device: &mut dyn crate::device::Device,
+        read: bool,
+    ) -> (bool, bool) {
+        let mut dev = poller_echo::Echo::new(device, &self.poller);
+        let mut activity = if read {
+            iface.poll(now, &mut dev)
+        } else {
+            iface.poll_output(now, &mut dev)
+        };
+        if !dev.expecting {
+            return (activity, false);
+        }
+        for i in 0..poller_echo::MAX_REREADS {
+            let (rx, tx) = (iface.stats().rx_packets, iface.stats().tx_packets);
+            activity |= iface.poll(now, dev.device());
+            let answered = iface.stats().rx_packets > rx;
+            if i == 0 {
+                self.poller.echo_seen(answered);
+            }
+            if !answered || iface.stats().tx_packets == tx || iface.rx_more() {
+                break;
+            }
+        }
+        self.poller.unmute_driver();
+        (activity, true)
     }
 
     /// Arms the stack's timer for the interface's next deadline, if
@@ -315,8 +374,12 @@ impl Shared {
             return;
         };
         let now = self.now();
-        let activity = iface.poll_output(now, &mut **device);
+        let (activity, reread) = self.poll_answered(&mut iface, now, &mut **device, false);
         drop(device);
+        if reread && iface.rx_more() {
+            // A full batch of answers: the rest is the driver's.
+            self.poller.wake_driver();
+        }
         let due = self.arm_timer(&iface);
         let mut ready = wake::Ready::default();
         if activity {
@@ -540,6 +603,7 @@ impl Stack {
             poller,
             stop: AtomicBool::new(false),
             epoch,
+            driver_polls: std::sync::atomic::AtomicU64::new(0),
             offload,
             group: std::sync::OnceLock::new(),
         });
@@ -585,9 +649,9 @@ impl Stack {
 
     /// A snapshot of the stack's counters (of all its queues together).
     pub fn stats(&self) -> Stats {
-        let mut total = *self.shared.lock().stats();
-        for (s, _) in &self.others {
-            total += s.lock().stats();
+        let mut total = Stats::default();
+        for s in self.shards() {
+            total += &s.stats();
         }
         total
     }
@@ -595,7 +659,7 @@ impl Stack {
     /// The counters of each queue of a multiqueue stack, in queue order
     /// (one entry with one queue).
     pub fn queue_stats(&self) -> Vec<Stats> {
-        self.shards().map(|s| *s.lock().stats()).collect()
+        self.shards().map(|s| s.stats()).collect()
     }
 
     /// TCP connections in the table, half-open and TIME-WAIT included.

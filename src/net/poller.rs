@@ -31,10 +31,15 @@
 //! pacing step.) A leader is woken for
 //! changes others made through its own eventfd (`leader`), the driver for
 //! stopping through its own (`driver`).
+//!
+//! One exception to "the driver's set holds the same descriptors": while
+//! an application thread writes a segment the kernel answers inside the
+//! `write(2)` (a SYN-ACK, a FIN), the device is out of the driver's set,
+//! and that thread reads the answer itself (`poller_echo`).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// An eventfd used as a wake-up line.
@@ -145,6 +150,13 @@ pub(super) struct Pollers {
     /// An application thread holds the leader role; set and cleared
     /// under the interface lock.
     leader: AtomicBool,
+    /// The device is out of the driver's set while an application
+    /// thread's poll writes (see `poller_echo`); under the interface lock.
+    driver_muted: AtomicBool,
+    /// Putting the device back failed (see [`unmute_failed`](Self::unmute_failed)).
+    unmute_failed: AtomicBool,
+    /// Writing polls left that expect no answer (see `poller_echo`).
+    pub(super) echo_skip: AtomicU32,
     /// The device has a descriptor: without one there is nothing to
     /// sleep on, and the driver polls on a tick alone.
     pub(super) has_device_fd: bool,
@@ -242,6 +254,9 @@ impl Pollers {
             armed: AtomicU64::new(u64::MAX),
             driver_at: AtomicU64::new(u64::MAX),
             leader: AtomicBool::new(false),
+            driver_muted: AtomicBool::new(false),
+            unmute_failed: AtomicBool::new(false),
+            echo_skip: AtomicU32::new(0),
             has_device_fd: dev.is_some(),
             dev_fd: dev,
         };
@@ -279,6 +294,59 @@ impl Pollers {
     /// Gives the leader role up (under the interface lock).
     pub(super) fn resign(&self) {
         self.leader.store(false, Ordering::SeqCst);
+    }
+
+    /// Takes the device out of the driver's set (under the interface
+    /// lock, which must not be released before
+    /// [`unmute_driver`](Self::unmute_driver)): a packet the kernel queues
+    /// meanwhile wakes a sleeping leader, or nobody. See `poller_echo`.
+    pub(super) fn mute_driver(&self) {
+        let Some(dev) = self.dev_fd else { return };
+        if self.driver_muted.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: live descriptors; ev is a live epoll_event (ignored).
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.driver_ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                dev,
+                &mut ev,
+            )
+        };
+        if rc == 0 {
+            self.driver_muted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Puts the device back into the driver's set (under the interface
+    /// lock). If it is readable by then, the kernel wakes the driver
+    /// (`EPOLL_CTL_ADD` polls it), so nothing queued meanwhile is left
+    /// unsignalled. Should the call fail, the driver is woken through its
+    /// own eventfd, reads the device, and tries again.
+    pub(super) fn unmute_driver(&self) {
+        let Some(dev) = self.dev_fd else { return };
+        if !self.driver_muted.load(Ordering::SeqCst) {
+            return;
+        }
+        match add(&self.driver_ep, dev, DEV, true) {
+            Ok(()) => {
+                self.driver_muted.store(false, Ordering::SeqCst);
+                self.unmute_failed.store(false, Ordering::SeqCst);
+            }
+            Err(e) => {
+                log::error!("epoll_ctl(ADD) of the device failed: {e}");
+                self.unmute_failed.store(true, Ordering::SeqCst);
+                self.driver_fd.wake();
+            }
+        }
+    }
+
+    /// The device could not be put back into the driver's set (a failed
+    /// `EPOLL_CTL_ADD`): the driver polls on a tick until it is.
+    pub(super) fn unmute_failed(&self) -> bool {
+        self.unmute_failed.load(Ordering::SeqCst)
     }
 
     /// Wakes the leader, if there is one, to look at its socket again
@@ -543,5 +611,36 @@ mod tests {
         // No deadline: the driver sleeps without a timeout.
         assert!(!p.driver_deadline(5_000, None));
         assert_eq!(p.driver_timeout(5_000), None);
+    }
+
+    #[test]
+    fn a_device_readable_while_out_of_the_drivers_set_wakes_it_when_put_back() {
+        let dev = Waker::new().unwrap();
+        let poke = Waker::new().unwrap();
+        let p = Pollers::new(Some(dev.fd()), poke.fd()).unwrap();
+        p.mute_driver();
+        assert!(!p.unmute_failed());
+        // The kernel's answer arrives while the writer holds the device.
+        dev.wake();
+        assert!(!p.wait(Role::Driver, Some(Duration::ZERO)).dev, "muted");
+        assert!(
+            p.wait(Role::Leader, Some(Duration::ZERO)).dev,
+            "a leader sees it"
+        );
+        // Left unread: putting the device back wakes the driver, asleep
+        // already or not (either order must hold).
+        std::thread::scope(|s| {
+            let driver = s.spawn(|| p.wait(Role::Driver, Some(Duration::from_secs(30))));
+            p.unmute_driver();
+            assert!(driver.join().unwrap().dev, "the driver was not woken");
+        });
+        // Read: putting it back wakes nobody.
+        p.mute_driver();
+        dev.drain();
+        p.unmute_driver();
+        assert!(!p.wait(Role::Driver, Some(Duration::ZERO)).dev);
+        // Back in place: the next answer wakes the driver as before.
+        dev.wake();
+        assert!(p.wait(Role::Driver, Some(Duration::ZERO)).dev);
     }
 }

@@ -183,8 +183,18 @@ impl TcpStream {
     /// # Errors
     /// `NotConnected` if the connection is gone.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.with_tcb(|t| t.set_nodelay(nodelay))?;
-        self.inner.shared.waker.wake();
+        // Only data Nagle was holding back needs a push, sent from this
+        // thread as Linux's setsockopt(TCP_NODELAY) does: poking the
+        // driver for every accepted connection woke it (and had it take
+        // the lock against the caller) for nothing.
+        let push = self.with_tcb(|t| {
+            let held = nodelay && !t.nodelay() && t.send_queue() > 0;
+            t.set_nodelay(nodelay);
+            held
+        })?;
+        if push {
+            self.inner.shared.transmit();
+        }
         Ok(())
     }
 

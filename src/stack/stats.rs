@@ -80,6 +80,10 @@ stats! {
         /// Reads into a receive buffer whose packet turned out to be for
         /// another path, and was copied back out.
         pub rx_direct_missed: u64,
+        /// Polls by the stack's driver thread (filled in by `Stack::stats`):
+        /// each follows a wake-up of that thread, a timeout, or work left
+        /// queued. Polls by application threads are not counted.
+        pub driver_polls: u64,
 
         /// IPv4: shorter than the header or its total length.
         pub ip_truncated: u64,
