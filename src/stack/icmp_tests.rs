@@ -21,20 +21,7 @@ fn icmp_echo_request_gets_reply() {
         rest: [0, 7, 0, 1],
         data: b"abcdefgh",
     };
-    let mut msg = vec![0u8; req.len()];
-    req.emit(&mut msg).unwrap();
-    let mut pkt = vec![0u8; 20 + msg.len()];
-    pkt[20..].copy_from_slice(&msg);
-    Ipv4Repr {
-        src: PEER,
-        dst: US,
-        protocol: crate::wire::PROTO_ICMP,
-        ttl: 64,
-        payload_len: msg.len(),
-    }
-    .emit(&mut pkt, 9)
-    .unwrap();
-    let out = poll_with(&mut iface, Instant::ZERO, vec![pkt]);
+    let out = poll_with(&mut iface, Instant::ZERO, vec![icmp_from_peer(&req, 9)]);
     assert_eq!(out.len(), 1);
     let ip = Ipv4Packet::parse(&out[0]).unwrap();
     assert_eq!((ip.repr.src, ip.repr.dst), (US, PEER));
@@ -44,14 +31,10 @@ fn icmp_echo_request_gets_reply() {
         (icmp::ECHO_REPLY, [0, 7, 0, 1], &b"abcdefgh"[..])
     );
 }
-/// An ICMP error from the peer quoting `quoted` (one of our packets).
-fn icmp_error_packet(kind: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8> {
-    let msg = IcmpMessage {
-        kind,
-        code,
-        rest,
-        data: &quoted[..quoted.len().min(28)],
-    };
+
+/// `msg` from the peer to us, in an IPv4 packet with identification
+/// `ident`.
+fn icmp_from_peer(msg: &IcmpMessage, ident: u16) -> Vec<u8> {
     let mut m = vec![0u8; msg.len()];
     msg.emit(&mut m).unwrap();
     let mut pkt = vec![0u8; 20 + m.len()];
@@ -63,9 +46,20 @@ fn icmp_error_packet(kind: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8
         ttl: 64,
         payload_len: m.len(),
     }
-    .emit(&mut pkt, 3)
+    .emit(&mut pkt, ident)
     .unwrap();
     pkt
+}
+
+/// An ICMP error from the peer quoting `quoted` (one of our packets).
+fn icmp_error_packet(kind: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8> {
+    let msg = IcmpMessage {
+        kind,
+        code,
+        rest,
+        data: &quoted[..quoted.len().min(28)],
+    };
+    icmp_from_peer(&msg, 3)
 }
 
 #[test]
