@@ -275,20 +275,7 @@ fn pcap_records_every_queue_into_one_clean_capture(f: Family) {
 fn clean_capture(pcap: &Path, f: Family) -> &str {
     check_capture_family(pcap, f);
     let p = pcap.to_str().unwrap();
-    let expert = run(
-        "tshark",
-        &[
-            "-r",
-            p,
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-q",
-            "-z",
-            "expert",
-        ],
-    );
+    let expert = tshark_expert(pcap);
     assert!(
         transport_items(&expert, "Errors").is_empty(),
         "errors in {p}:\n{expert}"

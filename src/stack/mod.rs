@@ -27,6 +27,8 @@ mod address_tests;
 #[cfg(test)]
 mod direct_tests;
 #[cfg(test)]
+mod icmp_tests;
+#[cfg(test)]
 mod ipv6_tests;
 #[cfg(test)]
 mod listen_tests;
@@ -36,6 +38,8 @@ mod malformed_tests;
 mod offload_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod sim;
 #[cfg(test)]
 mod sim_path_tests;
 #[cfg(test)]

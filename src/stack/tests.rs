@@ -1,10 +1,10 @@
-//! Interface tests: demux, LISTEN/CLOSED replies, ICMP, drop counters, and
-//! a deterministic simulation of two interfaces talking over a virtual
-//! link (test layer 3 of docs/testing.md).
+//! Interface tests: demux, LISTEN/CLOSED replies, UDP, drop counters, and
+//! the helpers the other interface tests share (the in-memory
+//! [`VecDevice`], packet builders, [`Fam`]).
 //!
 //! The TCP demux tests take a [`Fam`] and run over both families
 //! ([`both_families!`] makes `NAME::v4` and `NAME::v6`); ICMP has its own
-//! tests per family here and in `ipv6_tests.rs`.
+//! tests per family, in `icmp_tests.rs` and `ipv6_tests.rs`.
 
 use super::*;
 use crate::tcp::State;
@@ -204,39 +204,6 @@ fn malformed_packets_are_counted_by_reason() {
     assert_eq!(s.tcp_bad_checksum, 1);
     assert_eq!(s.ip_fragments, 1);
     assert_eq!(s.ip_not_for_us, 1);
-}
-
-#[test]
-fn icmp_echo_request_gets_reply() {
-    let mut iface = Interface::new(Config::default());
-    let req = IcmpMessage {
-        kind: icmp::ECHO_REQUEST,
-        code: 0,
-        rest: [0, 7, 0, 1],
-        data: b"abcdefgh",
-    };
-    let mut msg = vec![0u8; req.len()];
-    req.emit(&mut msg).unwrap();
-    let mut pkt = vec![0u8; 20 + msg.len()];
-    pkt[20..].copy_from_slice(&msg);
-    Ipv4Repr {
-        src: PEER,
-        dst: US,
-        protocol: crate::wire::PROTO_ICMP,
-        ttl: 64,
-        payload_len: msg.len(),
-    }
-    .emit(&mut pkt, 9)
-    .unwrap();
-    let out = poll_with(&mut iface, Instant::ZERO, vec![pkt]);
-    assert_eq!(out.len(), 1);
-    let ip = Ipv4Packet::parse(&out[0]).unwrap();
-    assert_eq!((ip.repr.src, ip.repr.dst), (US, PEER));
-    let reply = IcmpMessage::parse(ip.payload).unwrap();
-    assert_eq!(
-        (reply.kind, reply.rest, reply.data),
-        (icmp::ECHO_REPLY, [0, 7, 0, 1], &b"abcdefgh"[..])
-    );
 }
 
 pub(super) fn udp_packet(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
@@ -653,136 +620,6 @@ fn listen_ack_without_syn_gets_rst_and_rst_is_ignored(fam: Fam) {
     let (h, _) = parse_tcp(&out[0]);
     assert_eq!((h.flags, h.seq), (Flags::RST, SeqNumber(999)));
     assert_eq!(iface.connection_count(), 0);
-}
-
-/// An ICMP error from the peer quoting `quoted` (one of our packets).
-fn icmp_error_packet(kind: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8> {
-    let msg = IcmpMessage {
-        kind,
-        code,
-        rest,
-        data: &quoted[..quoted.len().min(28)],
-    };
-    let mut m = vec![0u8; msg.len()];
-    msg.emit(&mut m).unwrap();
-    let mut pkt = vec![0u8; 20 + m.len()];
-    pkt[20..].copy_from_slice(&m);
-    Ipv4Repr {
-        src: PEER,
-        dst: US,
-        protocol: crate::wire::PROTO_ICMP,
-        ttl: 64,
-        payload_len: m.len(),
-    }
-    .emit(&mut pkt, 3)
-    .unwrap();
-    pkt
-}
-
-#[test]
-fn icmp_port_unreachable_refuses_a_connection_attempt() {
-    // RFC 1122 §4.2.3.9: a hard error aborts SYN-SENT.
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
-    let err = icmp_error_packet(
-        icmp::DEST_UNREACHABLE,
-        icmp::CODE_PORT_UNREACHABLE,
-        [0; 4],
-        &syn,
-    );
-    poll_with(&mut iface, Instant::from_millis(1), vec![err]);
-    assert_eq!(
-        iface.tcp(h).unwrap().error(),
-        Some(crate::tcp::ConnectionError::Refused)
-    );
-    assert_eq!(iface.stats().icmp_errors_applied, 1);
-}
-
-#[test]
-fn icmp_error_with_a_sequence_not_in_flight_is_ignored() {
-    // RFC 5927 §4.1: blind ICMP attacks must guess an in-flight sequence.
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let mut syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
-    syn[24] ^= 0x80; // corrupt the quoted sequence number
-    let err = icmp_error_packet(
-        icmp::DEST_UNREACHABLE,
-        icmp::CODE_PORT_UNREACHABLE,
-        [0; 4],
-        &syn,
-    );
-    poll_with(&mut iface, Instant::from_millis(1), vec![err]);
-    assert_eq!(iface.tcp(h).unwrap().state(), State::SynSent);
-    assert_eq!(iface.stats().icmp_errors_ignored, 1);
-}
-
-#[test]
-fn icmp_fragmentation_needed_lowers_the_mss() {
-    // RFC 1191: path MTU discovery.
-    let mut iface = Interface::new(Config::default());
-    iface.tcp_listen(80).unwrap();
-    let mut syn = tcp_header(40000, 80, 1, 0, Flags::SYN);
-    syn.options.mss = Some(1460);
-    let out = poll_with(&mut iface, Instant::ZERO, vec![packet(PEER, US, &syn, b"")]);
-    let (sa, _) = parse_tcp(&out[0]);
-    let ack = packet(
-        PEER,
-        US,
-        &tcp_header(40000, 80, 2, sa.seq.0.wrapping_add(1), Flags::ACK),
-        b"",
-    );
-    poll_with(&mut iface, Instant::from_millis(1), vec![ack]);
-    let h = iface.tcp_accept(80).unwrap().unwrap();
-    assert_eq!(iface.tcp(h).unwrap().mss(), 1460);
-    iface.tcp_mut(h).unwrap().send(&[7u8; 3000]).unwrap();
-    let data = poll_with(&mut iface, Instant::from_millis(2), vec![]);
-    let mtu = 1000u16.to_be_bytes();
-    let err = icmp_error_packet(icmp::DEST_UNREACHABLE, 4, [0, 0, mtu[0], mtu[1]], &data[0]);
-    let resent = poll_with(&mut iface, Instant::from_millis(3), vec![err]);
-    assert_eq!(iface.tcp(h).unwrap().mss(), 960);
-    assert!(
-        resent.iter().all(|p| p.len() <= 1000),
-        "segments now fit the path MTU"
-    );
-}
-
-#[test]
-fn icmp_time_exceeded_is_soft() {
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
-    let err = icmp_error_packet(icmp::TIME_EXCEEDED, 0, [0; 4], &syn);
-    poll_with(&mut iface, Instant::from_millis(1), vec![err]);
-    assert_eq!(
-        iface.tcp(h).unwrap().state(),
-        State::SynSent,
-        "soft: keep trying"
-    );
-}
-
-#[test]
-fn icmp_echo_reply_is_sent_for_ping() {
-    // Covered by icmp_echo_request_gets_reply; a malformed ICMP is counted.
-    let mut iface = Interface::new(Config::default());
-    let mut pkt = vec![0u8; 24];
-    Ipv4Repr {
-        src: PEER,
-        dst: US,
-        protocol: crate::wire::PROTO_ICMP,
-        ttl: 64,
-        payload_len: 4,
-    }
-    .emit(&mut pkt, 1)
-    .unwrap();
-    assert!(poll_with(&mut iface, Instant::ZERO, vec![pkt]).is_empty());
-    assert_eq!(iface.stats().icmp_dropped, 1);
 }
 
 both_families!(
