@@ -148,3 +148,26 @@ fn without_sack_a_batch_of_out_of_order_segments_is_one_ack() {
     assert_eq!(ack.h.ack, r(0));
     assert!(ack.h.options.sack_blocks.iter().all(Option::is_none));
 }
+
+#[test]
+fn an_overshoot_that_lost_every_other_segment_is_held_whole() {
+    // A tail-drop queue overflowing under a sender in slow start (or
+    // BBR's STARTUP) drops up to every other segment of a flight: 300
+    // separate ranges here. Every one is held (a range limit of 128
+    // dropped 172 of them, which the sender then had to resend), and the
+    // retransmissions of the holes complete the stream.
+    let mut tcb = established_ts_sack();
+    const MSS: u32 = 1448;
+    for k in 0..300u32 {
+        send!(tcb, t(20), data((2 * k + 1) * MSS, MSS as usize));
+        recv(&mut tcb, t(20));
+    }
+    assert_eq!(tcb.stats().out_of_order_dropped, 0);
+    assert_eq!(tcb.stats().out_of_order_queued, 300);
+    for k in 0..300u32 {
+        send!(tcb, t(70), data(2 * k * MSS, MSS as usize));
+    }
+    let acks = recv(&mut tcb, t(70));
+    assert_eq!(acks.last().map(|a| a.h.ack), Some(r(600 * MSS)));
+    assert_eq!(tcb.recv_queue(), 600 * MSS as usize);
+}
