@@ -18,6 +18,13 @@ pub struct Assembler {
     /// following ones the most recently reported others). Each entry is a
     /// current range: one merged into a larger range is removed then.
     recent: Vec<(usize, usize)>,
+    /// Ranges added or extended since a SACK block last reported them,
+    /// oldest change first (at most one entry per held range). A batch of
+    /// segments processed before the next ACK leaves can change more
+    /// ranges than one ACK's blocks carry; these are reported in the ACKs
+    /// that follow, so no range goes unreported (Linux sends its pending
+    /// ACK before it forgets a SACK block, `tcp_sack_new_ofo_skb`).
+    unreported: Vec<(usize, usize)>,
 }
 
 /// How many recently extended ranges are remembered for SACK ordering (a
@@ -35,6 +42,7 @@ impl Assembler {
             ranges: Vec::new(),
             max_ranges: max_ranges.max(1),
             recent: Vec::new(),
+            unreported: Vec::new(),
         }
     }
 
@@ -76,6 +84,16 @@ impl Assembler {
         self.recent.retain(|&(s, e)| e < start || s > end);
         self.recent.insert(0, (start, end));
         self.recent.truncate(RECENT);
+        // A merge keeps the place of the oldest unreported range it took in.
+        let at = self
+            .unreported
+            .iter()
+            .position(|&(s, e)| e >= start && s <= end);
+        self.unreported.retain(|&(s, e)| e < start || s > end);
+        let at = at
+            .unwrap_or(self.unreported.len())
+            .min(self.unreported.len());
+        self.unreported.insert(at, (start, end));
         Ok(())
     }
 
@@ -91,6 +109,11 @@ impl Assembler {
                 }
                 self.recent.retain(|&(s, _)| s >= end);
                 for r in &mut self.recent {
+                    r.0 -= end;
+                    r.1 -= end;
+                }
+                self.unreported.retain(|&(s, _)| s >= end);
+                for r in &mut self.unreported {
                     r.0 -= end;
                     r.1 -= end;
                 }
@@ -134,10 +157,39 @@ impl Assembler {
         )
     }
 
+    /// The held ranges in the order the next SACK option of `room` blocks
+    /// lists them: the oldest `room` ranges changed since they were last
+    /// reported, the latest of them first, then the reported ones as
+    /// [`ranges_latest_first`](Self::ranges_latest_first). Normally only
+    /// the latest segment's range is unreported, so this is RFC 2018 §4's
+    /// order. After a batch of segments handled before one ACK, each ACK
+    /// is the one that would have answered the last segment of its share
+    /// (`room` ranges, in arrival order): a sender learns of the ranges in
+    /// the order it sent them, and its RACK (RFC 8985) marks no delivered
+    /// segment lost.
+    pub fn ranges_for_sack(&self, room: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let share = self.unreported.get(..room.min(self.unreported.len()));
+        share.unwrap_or(&[]).iter().rev().copied().chain(
+            self.ranges_latest_first()
+                .filter(move |r| !self.unreported.contains(r)),
+        )
+    }
+
+    /// The ranges in `blocks` went out in a SACK option.
+    pub fn reported(&mut self, blocks: &[(usize, usize)]) {
+        self.unreported.retain(|r| !blocks.contains(r));
+    }
+
+    /// True while some range changed since a SACK block last reported it.
+    pub fn has_unreported(&self) -> bool {
+        !self.unreported.is_empty()
+    }
+
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.ranges.clear();
         self.recent.clear();
+        self.unreported.clear();
     }
 }
 
@@ -259,6 +311,39 @@ mod tests {
             a.ranges_latest_first().collect::<Vec<_>>(),
             vec![(10, 11), (20, 21), (30, 31), (40, 41), (50, 51), (60, 61)]
         );
+    }
+
+    #[test]
+    fn every_changed_range_is_reported_once_oldest_first() {
+        let mut a = Assembler::new(16);
+        for off in [10, 30, 50, 70, 90] {
+            a.add(off, 5).unwrap();
+        }
+        // Extending the oldest keeps its place; a merge keeps the older.
+        a.add(15, 2).unwrap();
+        a.add(35, 15).unwrap();
+        assert_eq!(
+            a.ranges_for_sack(2).collect::<Vec<_>>(),
+            vec![(30, 55), (10, 17)],
+            "the two oldest changes, the later first; no other unreported one"
+        );
+        a.reported(&[(30, 55), (10, 17)]);
+        assert!(a.has_unreported());
+        assert_eq!(
+            a.ranges_for_sack(3).collect::<Vec<_>>(),
+            vec![(90, 95), (70, 75), (30, 55), (10, 17)],
+            "then the most recent reported ones"
+        );
+        a.reported(&[(90, 95), (70, 75), (30, 55)]);
+        assert!(!a.has_unreported());
+        a.add(95, 1).unwrap();
+        assert_eq!(a.ranges_for_sack(3).next(), Some((90, 96)));
+        // In-order data takes the front and shifts what stays unreported.
+        a.add(0, 10).unwrap();
+        assert_eq!(a.take_front(), 17);
+        assert_eq!(a.ranges_for_sack(3).next(), Some((73, 79)));
+        a.clear();
+        assert!(!a.has_unreported());
     }
 
     #[test]

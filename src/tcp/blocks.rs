@@ -107,6 +107,12 @@ pub(super) struct Rcv {
     /// ends the mode) instead of leaving alone, as in Linux's
     /// `tcp_cleanup_rbuf`: one segment per request and per response.
     pub(super) pingpong: bool,
+    /// ACKs still to be sent at once for in-order full-sized data (Linux's
+    /// quick-ACK count, `icsk_ack.quick`): set when data starts to flow, so
+    /// a sender in slow start gets an ACK for every segment instead of
+    /// waiting for the delayed-ACK timer on an odd one; each ACK sent
+    /// takes one.
+    pub(super) quick: u8,
     /// When in-order data last arrived (Linux's `lrcvtime`): data of ours
     /// leaving within the delayed-ACK time of it answers it, which makes
     /// the connection interactive even when the request's ACK already
@@ -136,6 +142,7 @@ impl Rcv {
             unacked: 0,
             ack_on_drain: false,
             pingpong: false,
+            quick: 0,
             data_at: None,
             posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.

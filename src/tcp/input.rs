@@ -13,6 +13,9 @@ use super::{AckReason, ConnectionError, State, Tcb};
 use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
 
+/// Most ACKs of one quick-ACK period (Linux's `TCP_MAX_QUICKACKS`).
+const MAX_QUICKACKS: usize = 16;
+
 impl Tcb {
     /// Processes one arriving segment for this connection.
     pub fn on_segment(&mut self, now: Instant, seg: &TcpSegment<'_>) {
@@ -506,6 +509,7 @@ impl Tcb {
         self.stats.bytes_in += (n + extra) as u64;
         if n + extra > 0 {
             self.events.push(Event::Readable);
+            self.quickack_on_data(now);
             self.rcv.data_at = Some(now);
         }
         let small = payload.len() < self.rcv.mss;
@@ -520,12 +524,42 @@ impl Tcb {
         self.ack_in_order(now, filled_hole || n < payload.len(), small);
     }
 
+    /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the
+    /// first data, and with data after a silence longer than the RTO (a
+    /// sender restarting from a small window). Up to 16 ACKs, at most one
+    /// per two segments of the window (`tcp_incr_quickack`).
+    fn quickack_on_data(&mut self, now: Instant) {
+        let silent = self
+            .rcv
+            .data_at
+            .is_none_or(|t| now.saturating_duration_since(t) > self.loss.rtt.rto());
+        if silent {
+            let per_window = self.rcv_wnd() as usize / (2 * self.rcv.mss.max(1));
+            let quick = if per_window == 0 {
+                2
+            } else {
+                per_window.min(MAX_QUICKACKS)
+            };
+            self.rcv.quick = self.rcv.quick.max(quick as u8);
+        }
+    }
+
     /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
     /// ACK at least every second full-sized segment, and at once when
     /// `urgent` (a hole was filled or the buffer could not take
     /// everything); `small`: the segment was shorter than the peer's MSS.
+    ///
+    /// In quick-ACK mode (see [`quickack_on_data`](Self::quickack_on_data))
+    /// a full-sized segment is ACKed at once, as Linux does while a
+    /// connection is not interactive: a sender in slow start otherwise
+    /// waits the delayed-ACK time for the odd last segment of a flight
+    /// (40 ms of a 50 ms round), and grows that much later. A short
+    /// segment is left to the delayed-ACK rules below, so a request's ACK
+    /// still rides on the answer or on the drain.
     fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
-        if urgent || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss {
+        let quick = self.rcv.quick > 0 && !self.rcv.pingpong && !small;
+        if urgent || quick || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss
+        {
             self.pending.add(Control::Ack);
         } else {
             self.rcv.ack_on_drain = small;

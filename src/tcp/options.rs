@@ -83,15 +83,26 @@ impl Tcb {
             let room = if self.opts.ts_ok { 3 } else { MAX_SACK_BLOCKS };
             // A D-SACK block goes first (RFC 2883 §4), then the block of
             // the latest segment and the most recent others (RFC 2018 §4).
-            let blocks = dsack.into_iter().chain(
-                self.rcv
-                    .ooo
-                    .ranges_latest_first()
-                    .map(|(start, end)| (base + start, base + end)),
-            );
+            // After a batch, ranges its ACK could not carry come first
+            // (`Assembler::ranges_for_sack`); each ACK leaves with as many
+            // as fit and the rest keep an ACK pending (see `emit`).
+            let ranges = self
+                .rcv
+                .ooo
+                .ranges_for_sack(room - usize::from(dsack.is_some()));
+            let mut used = [(0usize, 0usize); MAX_SACK_BLOCKS];
+            let mut n = 0;
+            let blocks = dsack.into_iter().chain(ranges.map(|(start, end)| {
+                if let Some(u) = used.get_mut(n) {
+                    *u = (start, end);
+                    n += 1;
+                }
+                (base + start, base + end)
+            }));
             for (slot, block) in o.sack_blocks.iter_mut().zip(blocks).take(room) {
                 *slot = Some(block);
             }
+            self.rcv.ooo.reported(used.get(..n).unwrap_or(&[]));
         }
         if ack {
             self.opts.last_ack_sent = self.rcv.nxt;

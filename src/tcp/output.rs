@@ -183,7 +183,13 @@ impl Tcb {
             self.pending.clear(Control::Ack);
             self.pending.ack_reason = AckReason::Data;
             self.rcv.unacked = 0;
+            self.rcv.quick = self.rcv.quick.saturating_sub(1);
             self.timers.stop(Timer::DelayedAck);
+            if self.opts.sack_ok && self.rcv.ooo.has_unreported() {
+                // Out-of-order ranges this ACK had no room for: the next
+                // ACK follows at once with them.
+                self.ack_for(AckReason::OutOfOrder);
+            }
         }
         // Counted as the segments they become on the wire.
         let seg = self.data_mss().max(1);

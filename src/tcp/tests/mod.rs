@@ -40,6 +40,7 @@ mod handshake;
 mod options;
 mod posted;
 mod reasons;
+mod receiver;
 mod recovery;
 mod rst;
 mod rto;

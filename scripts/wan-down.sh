@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# One WAN download cell, tunstack's receiver against Linux's, paired: each
+# round runs `tunstack get` (one binary or several, for an A/B) and kernel
+# curl, both in the client namespace, fetching from the same nginx (the
+# host's default algorithm, BBR) in the server namespace over the same
+# line. Odd rounds run tunstack first, even rounds curl first, so that an
+# order effect favours neither. Prints one line per round (Mbit/s of HTTP
+# body in the time limit, the handshake included, as the bench) and the
+# medians with their range.
+#
+#   sudo scripts/wan-down.sh --rtt 50 --loss 0.5% [--runs 5] [--secs 5] [--seed 1]
+#        [--ts A=target/release/tunstack --ts B=/tmp/tunstack-old] [--fresh] [--pcap DIR]
+#
+# --fresh starts a new line for every transfer, seeded with the round
+# number, so that the transfers of one round meet the same loss sequence.
+# --loss takes 0, a probability (0.5%) or `burst` (Gilbert-Elliott
+# 0.005,0.25,0.5 as the bench). --pcap DIR keeps, per transfer, the
+# headers (96 bytes) seen on the client's side of the line (wanA), where
+# both receivers' data arrive and their ACKs leave. The path is the
+# bench's: 100 Mbit/s, a queue of one RTT, half the RTT of delay each way,
+# loss both ways (scripts/wan.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rtt=50 loss=0 runs=5 secs=5 rate=100 seed=1 fresh=0 pcap=""
+tss=()
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --rtt) rtt="$2"; shift ;;
+        --loss) loss="$2"; shift ;;
+        --runs) runs="$2"; shift ;;
+        --secs) secs="$2"; shift ;;
+        --rate) rate="$2"; shift ;;
+        --seed) seed="$2"; shift ;;
+        --ts) tss+=("$2"); shift ;;
+        --fresh) fresh=1 ;;
+        --pcap) pcap="$2"; shift ;;
+        *) echo "scripts/wan-down.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ "${#tss[@]}" -gt 0 ] || tss=("ts=${CARGO_TARGET_DIR:-target}/release/tunstack")
+
+export WAN_NS="${WAN_NS:-rcvw}" WAN_BIN="${WAN_BIN:-target/release/examples/wan}"
+CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
+work="$(mktemp -d /tmp/wan-down.XXXXXX)"
+www="$work/www"
+mkdir -p "$www"
+truncate -s 8G "$www/big"
+head -c 1024 /dev/urandom > "$www/small"
+[ -z "$pcap" ] || mkdir -p "$pcap"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+    grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
+case "$loss" in
+    burst) shape+=(--burst 0.005,0.25,0.5) ;;
+    0) ;;
+    *) shape+=(--loss "$loss") ;;
+esac
+wait_url() {
+    for _ in $(seq 100); do
+        ip netns exec "$CLI" curl -s -o /dev/null -m 2 "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+cell_up() { # SEED
+    scripts/wan.sh up "${shape[@]}" --seed "$1" 2> "$work/wan-up.log"
+    for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; done
+    mkdir -p "$work/nginx"
+    cat > "$work/nginx/nginx.conf" << EOF
+daemon off; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log; worker_processes 1; user root;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
+  client_body_temp_path $work/nginx/b; proxy_temp_path $work/nginx/p; fastcgi_temp_path $work/nginx/f;
+  uwsgi_temp_path $work/nginx/u; scgi_temp_path $work/nginx/s;
+  server { listen 10.9.0.2:8080; root $www; } }
+EOF
+    ip netns exec "$SRV" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx/out.log" 2>&1 &
+    pids+=("$!")
+    wait_url http://10.9.0.2:8080/small
+}
+cell_down() {
+    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    pids=()
+    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+}
+mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "-" }'; }
+cap_start() { # NAME
+    [ -n "$pcap" ] || return 0
+    ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1.pcap" tcp port 8080 > /dev/null 2>&1 &
+    cap=$!
+    sleep 0.3
+}
+cap_stop() {
+    [ -n "$pcap" ] || return 0
+    sleep 0.2
+    kill -INT "$cap" 2> /dev/null || true
+    wait "$cap" 2> /dev/null || true
+}
+ts_run() { # BIN TAG ROUND
+    local bytes
+    cap_start "$2-$3"
+    bytes="$(ip netns exec "$CLI" timeout $((secs + 30)) "$1" get -s -m "$secs" \
+        http://10.9.0.2:8080/big 2> "$work/ts-get.log" | wc -c)"
+    cap_stop
+    mbit "$bytes" "$secs"
+}
+curl_run() { # ROUND
+    local out
+    cap_start "curl-$1"
+    out="$(ip netns exec "$CLI" curl -s -o /dev/null -m "$secs" -w '%{size_download} %{time_total}' \
+        http://10.9.0.2:8080/big || true)"
+    cap_stop
+    # shellcheck disable=SC2086 # two fields
+    mbit $out
+}
+
+[ "$fresh" -eq 1 ] || cell_up "$seed"
+echo "# download, ${rtt} ms, loss $loss, $rate Mbit/s, $secs s, $runs rounds, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "client tcp_rmem $(ip netns exec "$CLI" sysctl -n net.ipv4.tcp_rmem 2> /dev/null | tr '\t' ' ' || echo '?')"
+head="round"
+for t in "${tss[@]}"; do head+=" ${t%%=*}"; done
+head+=" curl ratio(first/curl) load"
+echo "$head"
+declare -A col
+for i in $(seq "$runs"); do
+    declare -A got=()
+    order=("${tss[@]}" curl)
+    if [ $((i % 2)) -eq 0 ]; then
+        order=(curl)
+        for ((k = ${#tss[@]} - 1; k >= 0; k--)); do order+=("${tss[$k]}"); done
+    fi
+    for t in "${order[@]}"; do
+        [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
+        if [ "$t" = curl ]; then
+            got[curl]="$(curl_run "$i")"
+        else
+            got["${t%%=*}"]="$(ts_run "${t#*=}" "${t%%=*}" "$i")"
+        fi
+    done
+    line="$i"
+    for t in "${tss[@]}"; do
+        line+=" ${got[${t%%=*}]}"
+        col["${t%%=*}"]+="${got[${t%%=*}]} "
+    done
+    col[curl]+="${got[curl]} "
+    first="${got[${tss[0]%%=*}]}"
+    ratio="$(awk -v a="$first" -v b="${got[curl]}" 'BEGIN { if (b > 0 && a > 0) printf "%.2f", a / b; else print "-" }')"
+    col[ratio]+="$ratio "
+    line+=" ${got[curl]} $ratio $(cut -d' ' -f1 /proc/loadavg)"
+    echo "$line"
+done
+stat() { # [DECIMALS]
+    tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk -v d="${1:-1}" '{a[NR]=$1} END { if (NR == 0) { print "-"; exit } m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%." d "f [%s-%s]\n", m, a[1], a[NR] }'
+}
+summary="median"
+for t in "${tss[@]}"; do summary+=" $(echo "${col[${t%%=*}]}" | stat)"; done
+summary+=" $(echo "${col[curl]}" | stat) $(echo "${col[ratio]}" | stat 2)"
+echo "$summary"
