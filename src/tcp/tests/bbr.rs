@@ -429,6 +429,9 @@ struct Model {
     lost_at: VecDeque<u64>,
     /// The flight in BDPs once the window has opened.
     flight_bdps: f64,
+    /// The sender leaves its window unfilled (descheduled, say): its ACKs
+    /// are not cwnd-limited.
+    stalled: bool,
 }
 
 const RATE: f64 = 12.5e6;
@@ -452,6 +455,7 @@ impl Model {
             lost: 0,
             lost_at: VecDeque::new(),
             flight_bdps: 1.0,
+            stalled: false,
         }
     }
 
@@ -487,7 +491,9 @@ impl Model {
         };
         let ctx = AckContext {
             in_flight: flight - mss,
-            cwnd_limited: false,
+            // STARTUP's sender fills its window (its plateau rounds
+            // count only then); elsewhere the model's flight is its own.
+            cwnd_limited: self.bbr.mode() == BbrMode::Startup && !self.stalled,
         };
         self.bbr.on_ack(self.now, &rs, ctx);
     }
@@ -652,6 +658,27 @@ fn bbr_one_lossy_startup_round_does_not_end_startup() {
     let modes = m.modes_over_rounds(10);
     assert!(m.bbr.full_bw_reached(), "{modes:?}");
     assert_eq!(m.bbr.inflight_hi(), None, "a plateau exit, not a loss exit");
+}
+
+#[test]
+fn bbr_startup_rounds_the_sender_did_not_fill_are_not_a_plateau() {
+    // Rounds of flat delivery in which the flight never reached cwnd (a
+    // sender descheduled on a loaded machine, data waiting, so not
+    // app-limited) did not test the path: STARTUP goes on (the draft
+    // counts them towards its three-round plateau). Once the sender
+    // fills its window, three flat rounds end STARTUP.
+    let mut m = Model::new();
+    m.stalled = true;
+    m.rounds(10, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    assert!(!m.bbr.full_bw_reached());
+    m.stalled = false;
+    let modes = m.modes_over_rounds(6);
+    assert!(m.bbr.full_bw_reached(), "{modes:?}");
+    assert!(
+        modes.iter().any(|m| m.to_string().starts_with("PROBE_BW")),
+        "{modes:?}"
+    );
 }
 
 /// A model in PROBE_BW:UP, its flight `flight_bdps` BDPs.
