@@ -429,6 +429,9 @@ struct Model {
     lost_at: VecDeque<u64>,
     /// The flight in BDPs once the window has opened.
     flight_bdps: f64,
+    /// The sender leaves its window unfilled (descheduled, say): its ACKs
+    /// are not cwnd-limited.
+    stalled: bool,
 }
 
 const RATE: f64 = 12.5e6;
@@ -452,6 +455,7 @@ impl Model {
             lost: 0,
             lost_at: VecDeque::new(),
             flight_bdps: 1.0,
+            stalled: false,
         }
     }
 
@@ -487,7 +491,9 @@ impl Model {
         };
         let ctx = AckContext {
             in_flight: flight - mss,
-            cwnd_limited: false,
+            // STARTUP's sender fills its window (its plateau rounds
+            // count only then); elsewhere the model's flight is its own.
+            cwnd_limited: self.bbr.mode() == BbrMode::Startup && !self.stalled,
         };
         self.bbr.on_ack(self.now, &rs, ctx);
     }
@@ -581,15 +587,13 @@ fn bbr_one_congested_round_between_clean_ones_leaves_the_bounds_alone() {
 
 #[test]
 fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
-    // STARTUP ends on loss in its second round (six loss events, 9% of
-    // the flight, in recovery): inflight_hi is that round's flight. The
-    // first PROBE_BW cycle refills and probes up within a few rounds,
-    // not after the 2–3 s probe wait (200–300 rounds here).
+    // STARTUP ends on loss after its second and third rounds (eight loss
+    // events each, 9% of the flight, in recovery): inflight_hi is that
+    // flight. The first PROBE_BW cycle refills and probes up within a few
+    // rounds, not after the 2–3 s probe wait (200–300 rounds here).
     let mut m = Model::new();
-    m.rounds(1, 0);
-    assert_eq!(m.bbr.mode(), BbrMode::Startup);
     m.bbr.on_enter_recovery(m.delivered, m.delivered);
-    m.rounds(1, 8);
+    m.rounds(2, 8);
     // An ACK of the next round judges the lossy one.
     for _ in 0..BDP / MSS as u64 {
         if m.bbr.full_bw_reached() {
@@ -613,10 +617,11 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
     // queue overflowing, whose bounds are right.
     let mut m = Model::new();
     m.flight_bdps = 2.0;
-    m.rounds(3, 0);
+    // (Rounds of twice the BDP: four of `rounds` are two loss rounds.)
+    m.rounds(1, 0);
     assert_eq!(m.bbr.mode(), BbrMode::Startup);
     m.bbr.on_enter_recovery(2 * BDP, m.delivered);
-    m.rounds(1, 12);
+    m.rounds(4, 12);
     for _ in 0..BDP / MSS as u64 {
         if m.bbr.full_bw_reached() {
             break;
@@ -631,6 +636,49 @@ fn bbr_startup_loss_exit_probes_its_bounds_at_once() {
     let modes = m.modes_over_rounds(40);
     assert!(modes.contains(&BbrMode::ProbeBwCruise), "{modes:?}");
     assert!(!modes.contains(&BbrMode::ProbeBwUp), "{modes:?}");
+}
+
+#[test]
+fn bbr_one_lossy_startup_round_does_not_end_startup() {
+    // One STARTUP round in recovery over 2% lost with eight loss events,
+    // as 1% random loss gives by chance a few times in a hundred rounds,
+    // then a clean round that judges it: STARTUP goes on (the draft ends
+    // it there, with inflight_hi at that round's flight) and ends later
+    // on its plateau, with no inflight_hi. Two such rounds in a row end
+    // it (`bbr_startup_loss_exit_probes_its_bounds_at_once`).
+    let mut m = Model::new();
+    m.rounds(1, 0);
+    m.bbr.on_enter_recovery(m.delivered, m.delivered);
+    m.rounds(1, 8);
+    m.rounds(1, 0);
+    m.bbr.on_exit_recovery();
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    assert!(!m.bbr.full_bw_reached());
+    assert_eq!(m.bbr.inflight_hi(), None);
+    let modes = m.modes_over_rounds(10);
+    assert!(m.bbr.full_bw_reached(), "{modes:?}");
+    assert_eq!(m.bbr.inflight_hi(), None, "a plateau exit, not a loss exit");
+}
+
+#[test]
+fn bbr_startup_rounds_the_sender_did_not_fill_are_not_a_plateau() {
+    // Rounds of flat delivery in which the flight never reached cwnd (a
+    // sender descheduled on a loaded machine, data waiting, so not
+    // app-limited) did not test the path: STARTUP goes on (the draft
+    // counts them towards its three-round plateau). Once the sender
+    // fills its window, three flat rounds end STARTUP.
+    let mut m = Model::new();
+    m.stalled = true;
+    m.rounds(10, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    assert!(!m.bbr.full_bw_reached());
+    m.stalled = false;
+    let modes = m.modes_over_rounds(6);
+    assert!(m.bbr.full_bw_reached(), "{modes:?}");
+    assert!(
+        modes.iter().any(|m| m.to_string().starts_with("PROBE_BW")),
+        "{modes:?}"
+    );
 }
 
 /// A model in PROBE_BW:UP, its flight `flight_bdps` BDPs.
