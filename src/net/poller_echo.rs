@@ -27,6 +27,11 @@
 //! (the peer delays its ACK, and its next request comes from another
 //! thread) gets none. A miss skips the next [`SKIP_AFTER_MISS`] writes;
 //! any answer resets that.
+//!
+//! The re-read ends at the first segment with data alone (the peer's next
+//! request, after which it waits for the answer) rather than on `EAGAIN`:
+//! `EPOLL_CTL_ADD` signals whatever is left, so the empty read that would
+//! prove the queue drained is a system call per round trip for nothing.
 
 use super::poller::Pollers;
 use crate::device::{Device, Offload, RxMeta};
