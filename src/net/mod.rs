@@ -333,7 +333,8 @@ impl Shared {
         }
         for i in 0..poller_echo::MAX_REREADS {
             let (rx, tx) = (iface.stats().rx_packets, iface.stats().tx_packets);
-            activity |= iface.poll(now, dev.device());
+            dev.reread_until_data();
+            activity |= iface.poll(now, &mut dev);
             let answered = iface.stats().rx_packets > rx;
             if i == 0 {
                 self.poller.echo_seen(answered);

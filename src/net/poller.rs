@@ -343,6 +343,11 @@ impl Pollers {
         }
     }
 
+    /// The device is out of the driver's set (under the interface lock).
+    pub(super) fn driver_is_muted(&self) -> bool {
+        self.driver_muted.load(Ordering::SeqCst)
+    }
+
     /// The device could not be put back into the driver's set (a failed
     /// `EPOLL_CTL_ADD`): the driver polls on a tick until it is.
     pub(super) fn unmute_failed(&self) -> bool {

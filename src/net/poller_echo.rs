@@ -27,6 +27,11 @@
 //! (the peer delays its ACK, and its next request comes from another
 //! thread) gets none. A miss skips the next [`SKIP_AFTER_MISS`] writes;
 //! any answer resets that.
+//!
+//! The re-read ends at the first segment with data alone (the peer's next
+//! request, after which it waits for the answer) rather than on `EAGAIN`:
+//! `EPOLL_CTL_ADD` signals whatever is left, so the empty read that would
+//! prove the queue drained is a system call per round trip for nothing.
 
 use super::poller::Pollers;
 use crate::device::{Device, Offload, RxMeta};
@@ -79,6 +84,11 @@ pub(super) struct Echo<'a> {
     pub(super) expecting: bool,
     /// Whether an answer is expected was asked already.
     asked: bool,
+    /// The read stops after a segment with data (see
+    /// [`reread_until_data`](Self::reread_until_data)).
+    stop_after_data: bool,
+    /// Such a segment was read.
+    data_read: bool,
 }
 
 impl<'a> Echo<'a> {
@@ -88,12 +98,40 @@ impl<'a> Echo<'a> {
             poller,
             expecting: false,
             asked: false,
+            stop_after_data: false,
+            data_read: false,
         }
     }
 
-    /// The device under the wrapper, for the re-read.
-    pub(super) fn device(&mut self) -> &mut dyn Device {
-        &mut *self.dev
+    /// Limits the next poll's read, if the device is out of the driver's
+    /// set, to what comes up to the first segment with data alone (the
+    /// next request of a request/response exchange, see [`is_request`]): the
+    /// caller puts the device back ([`Pollers::unmute_driver`]) before it
+    /// releases the lock, and `EPOLL_CTL_ADD` wakes the driver for
+    /// anything still queued. That proof replaces the read that would
+    /// only return `EAGAIN` (a system call per round trip). A bare ACK,
+    /// a SYN or a FIN does not stop the read: on a new connection the
+    /// request follows the ACK at once, and after a FIN the next SYN;
+    /// leaving those to the driver would cost a wake-up each.
+    pub(super) fn reread_until_data(&mut self) {
+        self.stop_after_data = self.poller.driver_is_muted();
+        self.data_read = false;
+    }
+
+    /// `WouldBlock` once the limit of
+    /// [`reread_until_data`](Self::reread_until_data) is reached.
+    fn may_read(&self) -> io::Result<()> {
+        if self.stop_after_data && self.data_read {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    }
+
+    /// Notes a packet read whose first bytes are `head`.
+    fn read(&mut self, head: Option<&[u8]>) {
+        if self.stop_after_data && head.is_some_and(is_request) {
+            self.data_read = true;
+        }
     }
 
     fn before_send(&mut self, packet: &[u8]) {
@@ -111,6 +149,19 @@ impl<'a> Echo<'a> {
 /// True for a TCP segment over IPv4 or IPv6 (no extension headers) with
 /// SYN, FIN or payload: the segments a peer answers at once.
 fn occupies_sequence_space(p: &[u8]) -> bool {
+    tcp_flags_and_payload(p).is_some_and(|(flags, len)| flags & 0x03 != 0 || len > 0)
+}
+
+/// True for a TCP segment with payload and neither SYN nor FIN: the next
+/// request of a request/response exchange, after which its peer waits.
+/// (A FIN is not: a client that closes connects again at once.)
+fn is_request(p: &[u8]) -> bool {
+    tcp_flags_and_payload(p).is_some_and(|(flags, len)| flags & 0x03 == 0 && len > 0)
+}
+
+/// The flags and payload length of a TCP segment over IPv4 or IPv6 (no
+/// extension headers).
+fn tcp_flags_and_payload(p: &[u8]) -> Option<(u8, usize)> {
     let (l4, len) = match p.first().map(|b| b >> 4) {
         Some(4) => {
             let ihl = usize::from(p.first().map_or(0, |b| b & 0x0f)) * 4;
@@ -118,7 +169,7 @@ fn occupies_sequence_space(p: &[u8]) -> bool {
                 .get(2..4)
                 .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
             if p.get(9) != Some(&6) {
-                return false;
+                return None;
             }
             (ihl, total.saturating_sub(ihl))
         }
@@ -127,21 +178,24 @@ fn occupies_sequence_space(p: &[u8]) -> bool {
                 .get(4..6)
                 .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
             if p.get(6) != Some(&6) {
-                return false;
+                return None;
             }
             (40, payload)
         }
-        _ => return false,
+        _ => return None,
     };
     let doff = p.get(l4 + 12).map_or(0, |b| usize::from(b >> 4) * 4);
-    let flags = p.get(l4 + 13).copied().unwrap_or(0);
     // SYN 0x02, FIN 0x01.
-    flags & 0x03 != 0 || len > doff
+    let flags = p.get(l4 + 13).copied().unwrap_or(0);
+    Some((flags, len.saturating_sub(doff)))
 }
 
 impl Device for Echo<'_> {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.dev.recv(buf)
+        self.may_read()?;
+        let len = self.dev.recv(buf)?;
+        self.read(buf.get(..len));
+        Ok(len)
     }
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         self.before_send(packet);
@@ -164,7 +218,10 @@ impl Device for Echo<'_> {
         self.dev.offload()
     }
     fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
-        self.dev.recv_meta(buf)
+        self.may_read()?;
+        let m = self.dev.recv_meta(buf)?;
+        self.read(buf.get(..m.len));
+        Ok(m)
     }
     fn send_tso(&mut self, packet: &[u8], mss: u16) -> io::Result<()> {
         self.before_send(packet);
@@ -174,13 +231,17 @@ impl Device for Echo<'_> {
         self.dev.can_recv_vectored()
     }
     fn recv_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<RxMeta> {
-        self.dev.recv_vectored(bufs)
+        self.may_read()?;
+        let m = self.dev.recv_vectored(bufs)?;
+        // The headers are in the first slice, or the read goes on.
+        self.read(bufs.first().map(|b| &b[..]));
+        Ok(m)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::occupies_sequence_space;
+    use super::{is_request, occupies_sequence_space};
 
     /// An IPv4 TCP segment with `flags` and `payload` bytes of data.
     fn v4(flags: u8, payload: usize) -> Vec<u8> {
@@ -219,5 +280,17 @@ mod tests {
         assert!(!occupies_sequence_space(&udp), "not TCP");
         assert!(!occupies_sequence_space(&[0x45, 0, 0]), "truncated");
         assert!(!occupies_sequence_space(&[]), "empty");
+    }
+
+    #[test]
+    fn only_data_without_syn_or_fin_is_a_request() {
+        const ACK: u8 = 0x10;
+        for mk in [v4, v6] {
+            assert!(is_request(&mk(ACK, 1)), "one byte of data");
+            assert!(!is_request(&mk(ACK, 0)), "a bare ACK");
+            assert!(!is_request(&mk(ACK | 0x01, 1)), "data with FIN");
+            assert!(!is_request(&mk(0x02, 0)), "SYN");
+        }
+        assert!(!is_request(&[0x45, 0, 0]), "truncated");
     }
 }
