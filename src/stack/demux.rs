@@ -358,11 +358,12 @@ impl Interface {
             .is_some_and(|l| !l.accept_queue.is_empty())
     }
 
-    /// The user dropped its handle: close gracefully (CLOSE) and free the
+    /// The user dropped its handle: close (CLOSE) and free the
     /// connection once it reaches CLOSED.
     pub fn tcp_release(&mut self, h: SocketHandle) {
         if let Some(e) = self.entry_mut(h) {
-            e.tcb.close();
+            // Unread data makes it a reset, as close(2) does on Linux.
+            e.tcb.release();
             e.orphaned = true;
         }
     }
