@@ -502,7 +502,9 @@ impl Interface {
             self.reset_for(src, seg);
             return;
         }
-        if !h.flags.syn() {
+        // A SYN with FIN is dropped silently, as Linux does in LISTEN
+        // (`tcp_rcv_state_process`): no valid opening carries a FIN.
+        if !h.flags.syn() || h.flags.fin() {
             return;
         }
         let syn_backlog = self.cfg.syn_backlog;
