@@ -94,6 +94,13 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
+        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
+            // Linux checks this before the sequence number (`tcp_rcv_established`,
+            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
+            // is dropped without an answer, even out of window.
+            self.stats.unacceptable += 1;
+            return;
+        }
         if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
         {
             // Linux `tcp_timewait_state_process`: anything but a RST that

@@ -250,3 +250,49 @@ fn established_rst_one_below_rcv_nxt_is_ignored() {
     assert_eq!(tcb.state(), State::Established);
     recv_nothing!(tcb, t(20));
 }
+
+#[test]
+fn established_segment_without_ack_rst_or_syn_is_dropped_without_an_answer() {
+    // Linux drops such a segment before the sequence check: no data taken,
+    // no duplicate ACK even when it is out of window.
+    let mut tcb = established();
+    send!(tcb, t(20), seg(r(0), l(0), Flags::PSH, b"data"));
+    recv_nothing!(tcb, t(20));
+    assert_eq!(tcb.recv_queue(), 0);
+    send!(tcb, t(30), seg(r(100_000), l(0), Flags::FIN, b""));
+    recv_nothing!(tcb, t(30));
+    assert_eq!(tcb.state(), State::Established);
+}
+
+#[test]
+fn syn_received_segment_without_ack_is_dropped_without_an_answer() {
+    let mut tcb = syn_received();
+    send!(tcb, t(10), seg(r(0), SeqNumber(0), Flags::FIN, b"x"));
+    recv_nothing!(tcb, t(10));
+    assert_eq!(tcb.state(), State::SynReceived);
+}
+
+#[test]
+fn paws_rejected_pure_acks_are_answered_at_most_every_500ms_but_data_always() {
+    // Linux `tcp_validate_incoming`: a PAWS failure draws a duplicate ACK
+    // through the same per-connection limit as an out-of-window segment.
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.timestamp = Some((1000, 0));
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    let old = |payload: &[u8]| {
+        let mut s = seg(r(0), l(0), Flags::ACK, payload);
+        s.h.options.timestamp = Some((500, 0));
+        s
+    };
+    send!(tcb, t(20), old(b""));
+    assert_eq!(recv!(tcb, t(20)).h.ack, r(0));
+    send!(tcb, t(30), old(b""));
+    recv_nothing!(tcb, t(30));
+    send!(tcb, t(40), old(b"data"));
+    assert_eq!(recv!(tcb, t(40)).h.ack, r(0));
+    assert_eq!(tcb.stats().paws_rejected, 3);
+    assert_eq!(tcb.stats().oow_acks_suppressed, 1);
+    assert_eq!(tcb.recv_queue(), 0);
+}
