@@ -358,11 +358,12 @@ impl Interface {
             .is_some_and(|l| !l.accept_queue.is_empty())
     }
 
-    /// The user dropped its handle: close gracefully (CLOSE) and free the
+    /// The user dropped its handle: close (CLOSE) and free the
     /// connection once it reaches CLOSED.
     pub fn tcp_release(&mut self, h: SocketHandle) {
         if let Some(e) = self.entry_mut(h) {
-            e.tcb.close();
+            // Unread data makes it a reset, as close(2) does on Linux.
+            e.tcb.release();
             e.orphaned = true;
         }
     }
@@ -501,7 +502,9 @@ impl Interface {
             self.reset_for(src, seg);
             return;
         }
-        if !h.flags.syn() {
+        // A SYN with FIN is dropped silently, as Linux does in LISTEN
+        // (`tcp_rcv_state_process`): no valid opening carries a FIN.
+        if !h.flags.syn() || h.flags.fin() {
             return;
         }
         let syn_backlog = self.cfg.syn_backlog;

@@ -220,3 +220,21 @@ fn idle_connections_cost_a_poll_nothing() {
         "no deadline: idle connections keep no timer"
     );
 }
+
+#[test]
+fn syn_with_fin_to_a_listener_is_dropped_silently() {
+    // Linux drops SYN+FIN in LISTEN: no SYN-ACK, no connection.
+    let mut iface = Interface::new(Config::default());
+    iface.tcp_listen(80).unwrap();
+    let h = tcp_header(40000, 80, 5000, 0, Flags::SYN | Flags::FIN);
+    let out = poll_with(&mut iface, Instant::ZERO, vec![packet(PEER, US, &h, b"")]);
+    assert!(out.is_empty(), "no reply to SYN+FIN: {out:?}");
+    // A plain SYN from the same peer still opens a connection.
+    let out = poll_with(
+        &mut iface,
+        Instant::from_millis(1),
+        vec![syn(40000, TcpOptions::default())],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(parse_tcp(&out[0]).0.flags, Flags::SYN | Flags::ACK);
+}

@@ -97,6 +97,21 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
+        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
+            // Linux checks this before the sequence number (`tcp_rcv_established`,
+            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
+            // is dropped without an answer, even out of window.
+            self.stats.unacceptable += 1;
+            return;
+        }
+        if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
+        {
+            // Linux `tcp_timewait_state_process`: anything but a RST that
+            // reaches TIME-WAIT (a bare ACK at RCV.NXT, a retransmitted
+            // FIN, an old duplicate) shows the peer may still send, so
+            // 2·MSL starts again.
+            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        }
         let Some(text_ok) = self.check_sequence(now, seg) else {
             return;
         };
@@ -113,13 +128,19 @@ impl Tcb {
             self.release_finished_buffers();
         }
         match self.state {
-            State::FinWait1 if self.fin_acked() => self.set_state(State::FinWait2),
+            State::FinWait1 if self.fin_acked() => {
+                self.set_state(State::FinWait2);
+                self.arm_fin_timeout(now);
+            }
             State::Closing if self.fin_acked() => self.enter_time_wait(now),
             State::LastAck if self.fin_acked() => {
                 self.set_closed(None);
                 return;
             }
             _ => {}
+        }
+        if text_ok && self.new_data_after_release(seg) {
+            return;
         }
         // Seventh: segment text.
         if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
@@ -150,22 +171,34 @@ impl Tcb {
         let h = &seg.header;
         if self.paws_rejects(seg, now) {
             self.stats.paws_rejected += 1;
-            self.pending.add(Control::Ack);
+            if !self.oow_rate_limited(now, seg) {
+                self.pending.add(Control::Ack);
+            }
             return None;
         }
         if self.acceptable(seg) {
             return Some(true);
         }
         if h.flags.rst() {
+            // Linux `tcp_reset_check`: after the peer's FIN, a RST at the
+            // FIN's own sequence number (RCV.NXT - 1, as a peer that does
+            // not count its FIN sends it) still resets the connection.
+            if self.rcv.fin
+                && h.seq == self.rcv.nxt - 1u32
+                && matches!(
+                    self.state,
+                    State::CloseWait | State::Closing | State::LastAck
+                )
+            {
+                self.reset_by_peer();
+            }
             return None;
         }
         self.stats.unacceptable += 1;
-        self.ack_for(AckReason::Unacceptable);
-        self.note_duplicate(seg);
-        if self.state == State::TimeWait && h.flags.fin() {
-            // A retransmitted FIN: ACK it and restart 2·MSL (§3.10.7.4 eighth).
-            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        if !self.oow_rate_limited(now, seg) {
+            self.ack_for(AckReason::Unacceptable);
         }
+        self.note_duplicate(seg);
         // With a zero window, still process the ACK of a segment sent at
         // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
         // zero-window probe.
@@ -182,14 +215,12 @@ impl Tcb {
         let h = &seg.header;
         if h.flags.rst() {
             if h.seq == self.rcv.nxt {
-                let err = match self.state {
-                    State::Closing | State::LastAck | State::TimeWait => None,
-                    _ => Some(ConnectionError::Reset),
-                };
-                self.set_closed(err);
-            } else {
+                self.reset_by_peer();
+            } else if self.state != State::TimeWait {
                 self.challenge_ack(now);
             }
+            // In TIME-WAIT Linux answers only a RST exactly at RCV.NXT
+            // (`tcp_timewait_state_process`); any other is dropped silently.
             return true;
         }
         if h.flags.syn() {
@@ -238,6 +269,35 @@ impl Tcb {
         true
     }
 
+    /// An acceptable RST (RFC 9293 §3.10.7.4 "second"): CLOSED, an error
+    /// for the application unless it had already closed its side.
+    fn reset_by_peer(&mut self) {
+        let err = match self.state {
+            State::Closing | State::LastAck | State::TimeWait => None,
+            _ => Some(ConnectionError::Reset),
+        };
+        self.set_closed(err);
+    }
+
+    /// Linux `tcp_oow_rate_limited`: true when the duplicate ACK that an
+    /// out-of-window or PAWS-rejected segment calls for must be skipped,
+    /// because one went out less than `Config::invalid_ratelimit` ago.
+    /// Segments with data (and no SYN) are always answered: they are not
+    /// part of an ACK loop, and their sender needs the ACK to resynchronize.
+    fn oow_rate_limited(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        if seg.seq_len() > 0 && !seg.header.flags.syn() {
+            return false;
+        }
+        if let Some(last) = self.last_oow_ack {
+            if now.saturating_duration_since(last) < self.cfg.invalid_ratelimit {
+                self.stats.oow_acks_suppressed += 1;
+                return true;
+            }
+        }
+        self.last_oow_ack = Some(now);
+        false
+    }
+
     /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
     /// synchronized connection, is answered with an ACK instead of acting.
     /// Challenge ACKs are rate-limited per connection (RFC 5961 §7) so
@@ -282,8 +342,10 @@ impl Tcb {
         let h = &seg.header;
         let ack = h.ack;
         if ack.diff(self.snd.max) > 0 {
-            // Acknowledges something not yet sent: ACK and drop.
-            self.pending.add(Control::Ack);
+            // Acknowledges something not yet sent: ACK and drop (RFC 9293
+            // §3.10.7.4), the ACK rate-limited as a challenge ACK as Linux
+            // does (RFC 5961 §5.2), so a forged stream can not amplify.
+            self.challenge_ack(now);
             return false;
         }
         if ack.diff(self.snd.una - self.snd.max_wnd) < 0 {
@@ -437,6 +499,27 @@ impl Tcb {
                 self.snd.nxt = self.snd.una;
             }
         }
+    }
+
+    /// RFC 1122 §4.2.2.13 as Linux does it (`tcp_rcv_state_process` step
+    /// 7, `TCPAbortOnData`): new data (not a bare FIN, not old duplicates)
+    /// for a connection the application has closed, in FIN-WAIT-1/2, can
+    /// never be read: reset the connection, the RST answering the segment
+    /// (SEQ = its ACK). True when it was reset.
+    fn new_data_after_release(&mut self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        let end = h.seq + seg.payload.len();
+        if !self.orphaned
+            || !matches!(self.state, State::FinWait1 | State::FinWait2)
+            || seg.payload.is_empty()
+            || end.diff(self.rcv.nxt) <= 0
+        {
+            return false;
+        }
+        self.stats.aborted_on_data += 1;
+        self.set_closed(Some(ConnectionError::Reset));
+        self.pending.rst_reply = Some(h.ack);
+        true
     }
 
     /// A segment whose data all arrived before: reported in the next

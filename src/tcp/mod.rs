@@ -121,6 +121,9 @@ pub struct Config {
     pub data_retries: u32,
     /// TIME-WAIT duration, 2·MSL (Linux: 60 s).
     pub time_wait: Duration,
+    /// How long FIN-WAIT-2 may last once the application has closed the
+    /// connection (Linux `tcp_fin_timeout`: 60 s).
+    pub fin_timeout: Duration,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer timestamps: RTTM and PAWS (RFC 7323 §3–§5).
@@ -129,6 +132,12 @@ pub struct Config {
     pub sack: bool,
     /// Most challenge ACKs sent per second per connection (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Least time between two duplicate ACKs answering out-of-window (or
+    /// PAWS-rejected) segments without data, so two endpoints that
+    /// disagree about the sequence space do not ping-pong ACKs forever
+    /// (Linux `tcp_invalid_ratelimit`: 500 ms). Segments carrying data
+    /// are always answered. Zero disables the limit.
+    pub invalid_ratelimit: Duration,
     /// Delayed-ACK timeout (RFC 1122 §4.2.3.2; Linux: 40 ms). An ACK still
     /// goes out for every second full-sized segment. Zero disables delay.
     pub delayed_ack: Duration,
@@ -178,10 +187,12 @@ impl Default for Config {
             syn_retries: 6,
             data_retries: 15,
             time_wait: Duration::from_secs(60),
+            fin_timeout: Duration::from_secs(60),
             window_scaling: true,
             timestamps: true,
             sack: true,
             challenge_ack_limit: 10,
+            invalid_ratelimit: Duration::from_millis(500),
             delayed_ack: Duration::from_millis(40),
             nagle: true,
             keepalive: None,

@@ -10,6 +10,9 @@ use crate::time::{Duration, Instant};
 use crate::wire::tcp::MAX_SACK_BLOCKS;
 use crate::wire::{TcpOptions, TcpSegment};
 
+/// Smallest send MSS a peer's option can impose (Linux `tcp_min_snd_mss`).
+const MIN_SND_MSS: usize = 48;
+
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
@@ -18,12 +21,19 @@ impl Tcb {
     /// and timestamps.
     pub(super) fn negotiate(&mut self, syn: &TcpSegment<'_>, now: Instant) {
         let opts = &syn.header.options;
-        let peer_mss = opts.mss.map_or(536, usize::from);
-        // A peer MSS of 0 or absurdly small would stall us; floor it at 64.
-        self.opts.snd_mss = peer_mss.clamp(64, usize::from(self.cfg.mss.max(64)));
+        // As Linux: an MSS option of 0 is ignored (the IPv4 default, 536,
+        // stands, RFC 9293 §3.7.1), and a tiny one is raised to
+        // `tcp_min_snd_mss` (48) so a peer can not make us send a
+        // segment per handful of bytes.
+        let peer_mss = match opts.mss {
+            None | Some(0) => 536,
+            Some(m) => usize::from(m),
+        };
+        self.opts.snd_mss = peer_mss.min(usize::from(self.cfg.mss)).max(MIN_SND_MSS);
         match (self.cfg.window_scaling, opts.window_scale) {
             (true, Some(shift)) => {
-                self.opts.snd_wscale = shift;
+                // RFC 7323 §2.3 (and Linux): a shift above 14 counts as 14.
+                self.opts.snd_wscale = shift.min(crate::wire::tcp::MAX_WINDOW_SHIFT);
                 self.opts.wscale_ok = true;
             }
             _ => {
@@ -37,7 +47,8 @@ impl Tcb {
             self.opts.ts_recent = val;
             self.opts.ts_recent_at = now;
             // RFC 7323 §3.2: the option costs 12 bytes in every segment.
-            self.opts.snd_mss = self.opts.snd_mss.saturating_sub(12).max(64);
+            // Linux takes the option room from the floored MSS (48 - 12).
+            self.opts.snd_mss = self.opts.snd_mss.saturating_sub(12).max(1);
         }
         self.loss
             .cc

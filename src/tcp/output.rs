@@ -216,6 +216,8 @@ impl Tcb {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         // Recomputed by this call if pacing still holds data back.
         self.loss.pacer.wake = None;
+        // Released while already in FIN-WAIT-2: the limit starts now.
+        self.arm_fin_timeout(now);
         if let Some(seq) = self.pending.rst_reply.take() {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);

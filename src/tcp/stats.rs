@@ -32,6 +32,12 @@ pub struct ConnStats {
     pub challenge_acks_suppressed: u64,
     /// Segments dropped by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
+    /// Duplicate ACKs for out-of-window segments not sent because of the
+    /// per-connection rate limit (Linux `TCPACKSkippedSeq`).
+    pub oow_acks_suppressed: u64,
+    /// Connections reset by new data after the application closed them
+    /// (Linux `TCPAbortOnData`).
+    pub aborted_on_data: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keepalive probes sent.
@@ -82,6 +88,8 @@ impl ConnStats {
             ("challenge_acks", self.challenge_acks),
             ("challenge_acks_suppressed", self.challenge_acks_suppressed),
             ("paws_rejected", self.paws_rejected),
+            ("oow_acks_suppressed", self.oow_acks_suppressed),
+            ("aborted_on_data", self.aborted_on_data),
             ("window_probes", self.window_probes),
             ("keepalive_probes", self.keepalive_probes),
             ("sack_blocks_in", self.sack_blocks_in),

@@ -45,6 +45,13 @@ pub struct Tcb {
     pub(super) stats: ConnStats,
     /// IP TTL for this connection's packets (`None`: the stack default).
     pub(super) ttl: Option<u8>,
+    /// The application let go of the connection ([`release`](Self::release)):
+    /// nobody reads any more, and FIN-WAIT-2 has a time limit.
+    pub(super) orphaned: bool,
+    /// When the last duplicate ACK for an out-of-window segment went out
+    /// (Linux `last_oow_ack_time`), for the rate limit of
+    /// `Config::invalid_ratelimit`.
+    pub(super) last_oow_ack: Option<Instant>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -93,6 +100,8 @@ impl Tcb {
             soft_error: false,
             stats: ConnStats::default(),
             ttl: None,
+            orphaned: false,
+            last_oow_ack: None,
         }
     }
 
@@ -422,6 +431,37 @@ impl Tcb {
                 self.set_state(State::LastAck);
             }
             _ => {}
+        }
+    }
+
+    /// The application closed its last handle (`close(2)`), as Linux's
+    /// `tcp_close`: received data it never read is dropped and the
+    /// connection is reset instead of closed (RFC 2525 §2.17; Linux counts
+    /// `TCPAbortOnClose`), since the peer could not otherwise learn that
+    /// its data was lost. Otherwise a graceful [`close`](Self::close) of
+    /// an orphan: nothing reads any more (data arriving in FIN-WAIT-1/2
+    /// resets the connection, RFC 1122 §4.2.2.13), and FIN-WAIT-2 lasts
+    /// at most `Config::fin_timeout`.
+    pub fn release(&mut self) {
+        self.orphaned = true;
+        self.rcv.shutdown = true;
+        let unread = self.rcv.buf.len();
+        if unread > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+            self.rcv.buf.discard(unread);
+            self.abort();
+            return;
+        }
+        self.close();
+    }
+
+    /// Arms the FIN-WAIT-2 limit of an orphan (Linux `tcp_fin_timeout`):
+    /// a peer that never sends its FIN can not hold the connection forever.
+    /// When it expires the connection vanishes silently, as Linux's
+    /// FIN-WAIT-2 timewait socket does.
+    pub(super) fn arm_fin_timeout(&mut self, now: Instant) {
+        if self.orphaned && self.state == State::FinWait2 && !self.timers.is_armed(Timer::TimeWait)
+        {
+            self.timers.set(Timer::TimeWait, now + self.cfg.fin_timeout);
         }
     }
 

@@ -70,12 +70,38 @@ fn syn_sent_no_window_scale_from_peer_disables_ours() {
 }
 
 #[test]
-fn syn_sent_mss_zero_is_floored() {
+fn syn_sent_mss_zero_is_ignored_as_linux_does() {
+    // Linux `tcp_parse_options` ignores an MSS option of 0: the default
+    // 536 applies, as if the option were absent.
     let mut tcb = syn_sent();
     let mut sa = syn_ack(None);
     sa.h.options.mss = Some(0);
     send!(tcb, t(1), sa);
-    assert_eq!(tcb.mss(), 64);
+    assert_eq!(tcb.mss(), 536);
+}
+
+#[test]
+fn syn_sent_tiny_mss_is_raised_to_linux_min_snd_mss() {
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.mss = Some(1);
+    send!(tcb, t(1), sa);
+    assert_eq!(tcb.mss(), 48);
+}
+
+#[test]
+fn syn_sent_window_scale_above_14_counts_as_14() {
+    // RFC 7323 §2.3 and Linux: the shift is clamped, even when the
+    // option reaches the core unclamped.
+    let mut tcb = syn_sent_with(&Config {
+        window_scaling: true,
+        ..cfg()
+    });
+    send!(tcb, t(1), syn_ack(Some(30)));
+    recv!(tcb, t(1));
+    // The SYN-ACK's own window is never scaled; the next segment's is.
+    send!(tcb, t(2), seg(r(0), l(0), Flags::ACK, b""));
+    assert_eq!(tcb.send_window(), 65535 << 14);
 }
 
 #[test]

@@ -35,6 +35,7 @@ mod bbr;
 mod close;
 mod congestion;
 mod data;
+mod edges;
 mod events;
 mod handshake;
 mod options;

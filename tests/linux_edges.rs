@@ -1,0 +1,116 @@
+//! Closing edges with the kernel's TCP as the oracle, in a private
+//! namespace: the same script runs once between two kernel sockets and
+//! once with tunstack in the middle, and the kernel peer must see the same
+//! outcome both times. Each test runs over IPv4 and IPv6.
+
+mod common;
+
+use common::*;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+use tunstack::TcpStream;
+
+/// Reads from the peer until it reports end of stream or an error (the
+/// peer's RST crosses tun0 and the driver thread asynchronously).
+fn read_outcome(peer: &mut std::net::TcpStream) -> Result<usize, io::ErrorKind> {
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    match peer.read(&mut buf) {
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.kind()),
+    }
+}
+
+/// Writes to `peer` until a write fails (the RST arrived), for at most 5 s.
+fn write_until_error(peer: &mut std::net::TcpStream) -> io::ErrorKind {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Err(e) = peer.write_all(b"more") {
+            return e.kind();
+        }
+        assert!(Instant::now() < deadline, "writes never failed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The kernel's answer: a kernel client sends `sent` bytes to a kernel
+/// server that closes without reading `unread` of them; what the client
+/// then reads.
+fn kernel_close_outcome(addr: SocketAddr, read_first: bool) -> Result<usize, io::ErrorKind> {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.write_all(&[1u8; 100]).unwrap();
+    let mut buf = [0u8; 100];
+    if read_first {
+        (&server).read_exact(&mut buf).unwrap();
+    } else {
+        // Wait until the bytes are there, without consuming them.
+        server.peek(&mut buf[..1]).unwrap();
+    }
+    drop(server);
+    read_outcome(&mut client)
+}
+
+/// The same script with tunstack as the server's side.
+fn tunstack_close_outcome(
+    stack: &tunstack::Stack,
+    addr: SocketAddr,
+    read_first: bool,
+) -> Result<usize, io::ErrorKind> {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.write_all(&[1u8; 100]).unwrap();
+    let mut buf = [0u8; 100];
+    if read_first {
+        (&ours).read_exact(&mut buf).unwrap();
+    } else {
+        ours.peek(&mut buf[..1]).unwrap();
+    }
+    drop(ours);
+    read_outcome(&mut peer)
+}
+
+fn close_with_unread_data_resets_the_peer_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Linux `tcp_close`: unread data turns the close into a RST.
+    let kernel = kernel_close_outcome(f.kernel_at(9101), false);
+    assert_eq!(kernel, Err(io::ErrorKind::ConnectionReset), "the oracle");
+    let ours = tunstack_close_outcome(&stack, f.kernel_at(9102), false);
+    assert_eq!(ours, kernel, "tunstack closing with unread data");
+    // Everything read: an orderly FIN, end of stream for the peer.
+    let kernel = kernel_close_outcome(f.kernel_at(9103), true);
+    assert_eq!(kernel, Ok(0), "the oracle");
+    let ours = tunstack_close_outcome(&stack, f.kernel_at(9104), true);
+    assert_eq!(ours, kernel, "tunstack closing after reading everything");
+}
+
+fn data_after_close_is_reset_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Kernel pair: the server closes (FIN), the client keeps writing: the
+    // closed server answers the data with a RST (RFC 1122 §4.2.2.13), and
+    // the client's writes start failing.
+    let addr = f.kernel_at(9105);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    drop(server);
+    assert_eq!(read_outcome(&mut client), Ok(0), "the oracle's FIN");
+    let kernel = write_until_error(&mut client);
+    // tunstack closing the same way.
+    let addr = f.kernel_at(9106);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    drop(ours);
+    assert_eq!(read_outcome(&mut peer), Ok(0), "our FIN");
+    assert_eq!(write_until_error(&mut peer), kernel);
+    let _ = peer.shutdown(Shutdown::Both);
+}
+
+per_family!(
+    close_with_unread_data_resets_the_peer_as_the_kernel_does,
+    data_after_close_is_reset_as_the_kernel_does,
+);
