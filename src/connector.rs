@@ -40,7 +40,10 @@ pub mod resolution;
 
 pub use happy::{Family, Note, Race, Release, ATTEMPT_DELAY};
 pub use lookups::system_resolver;
-pub(crate) use lookups::{plan_lookups, step_lookup, Answered, LookupIo};
+pub(crate) use lookups::Answered;
+// The tokio resolver drives the same lookups with its own I/O.
+#[cfg(feature = "tokio")]
+pub(crate) use lookups::{plan_lookups, step_lookup, LookupIo};
 pub use resolution::{Resolution, RESOLUTION_DELAY};
 
 use crate::dns::{self, Hosts, Lookup, Resolver, Source};
