@@ -20,7 +20,11 @@
 //! (queue drops also depend on timing). The I/O loop sleeps with
 //! `ppoll` (timer slack 1 ns) until shortly before the next departure and
 //! spins for the last `spin` to leave within microseconds of the schedule;
-//! it counts how late every packet left.
+//! it counts how late every packet left. At 1 Gbit/s (~83k packets/s a
+//! direction) a batch interval (`LoopConfig::batch`) replaces the per-packet
+//! wake-ups: the thread wakes at most once per interval and serves
+//! everything due, trading tens of microseconds of lateness for the CPU
+//! the endpoints need.
 
 #![allow(dead_code)]
 

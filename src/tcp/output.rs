@@ -59,7 +59,7 @@ impl Pacer {
             None => quantum,
             Some(l) => {
                 let elapsed = now.saturating_duration_since(l).as_secs_f64();
-                (self.credit + rate * elapsed).min(quantum)
+                (self.credit + rate * elapsed).min(2.0 * quantum)
             }
         };
         self.last = Some(now);
