@@ -44,35 +44,8 @@ linux_cc="$cc"
 [ "$cc" = newreno ] && linux_cc=reno
 
 export WAN_NS="${WAN_NS:-ccab}" WAN_BIN="${WAN_BIN:-target/release/examples/wan}"
-CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
-work="$(mktemp -d /tmp/wan-cc.XXXXXX)"
-www="$work/www"
-mkdir -p "$www"
-truncate -s 8G "$www/big"
-head -c 1024 /dev/urandom > "$www/small"
+. scripts/wan-pair.sh
 [ -z "$trace" ] || mkdir -p "$trace"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
-    grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
-case "$loss" in
-    burst) shape+=(--burst 0.005,0.25,0.5) ;;
-    0) ;;
-    *) shape+=(--loss "$loss") ;;
-esac
-wait_url() {
-    for _ in $(seq 100); do
-        ip netns exec "$SRV" curl -s -o /dev/null -m 2 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # Linux's sender: a minimal HTTP server whose sockets use the named
 # algorithm (TCP_CONGESTION: a namespace's default cannot be set to one
 # outside tcp_allowed_congestion_control), sending with sendfile as nginx.
@@ -108,22 +81,15 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
 cell_up() { # SEED
-    scripts/wan.sh up "${shape[@]}" --seed "$1" 2> "$work/wan-up.log"
-    for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; done
+    line_up "$1"
     ip netns exec "$CLI" python3 "$work/srv.py" 10.9.0.1 8080 "$linux_cc" "$www" > "$work/srv.log" 2>&1 &
     pids+=("$!")
     if [ "$iperf" -eq 1 ]; then
         ip netns exec "$SRV" iperf3 -s -B 10.9.0.2 > "$work/iperf3-s.log" 2>&1 &
         pids+=("$!")
     fi
-    wait_url http://10.9.0.1:8080/small
+    wait_url "$SRV" http://10.9.0.1:8080/small
 }
-cell_down() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    pids=()
-    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
-}
-mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "-" }'; }
 fetch() { # URL
     local out
     out="$(ip netns exec "$SRV" curl -s -o /dev/null -m "$secs" -w '%{size_download} %{time_total}' "$1" || true)"
@@ -136,7 +102,7 @@ ts_run() { # BIN TAG ROUND
     ip netns exec "$CLI" env RUST_LOG="${TS_LOG:-tunstack::tcp::recovery=debug,tunstack::tcp::timers=debug}" \
         "$1" serve --dir "$www" --port 8081 --cc "$cc" > "$log" 2>&1 &
     pid=$!
-    if wait_url http://10.0.0.2:8081/small; then r="$(fetch http://10.0.0.2:8081/big)"; else r="-"; fi
+    if wait_url "$SRV" http://10.0.0.2:8081/small; then r="$(fetch http://10.0.0.2:8081/big)"; else r="-"; fi
     kill "$pid" 2> /dev/null || true
     wait "$pid" 2> /dev/null || true
     echo "$r"

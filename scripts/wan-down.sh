@@ -42,38 +42,10 @@ done
 [ "${#tss[@]}" -gt 0 ] || tss=("ts=${CARGO_TARGET_DIR:-target}/release/tunstack")
 
 export WAN_NS="${WAN_NS:-rcvw}" WAN_BIN="${WAN_BIN:-target/release/examples/wan}"
-CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
-work="$(mktemp -d /tmp/wan-down.XXXXXX)"
-www="$work/www"
-mkdir -p "$www"
-truncate -s 8G "$www/big"
-head -c 1024 /dev/urandom > "$www/small"
+. scripts/wan-pair.sh
 [ -z "$pcap" ] || mkdir -p "$pcap"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
-    grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
-case "$loss" in
-    burst) shape+=(--burst 0.005,0.25,0.5) ;;
-    0) ;;
-    *) shape+=(--loss "$loss") ;;
-esac
-wait_url() {
-    for _ in $(seq 100); do
-        ip netns exec "$CLI" curl -s -o /dev/null -m 2 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 cell_up() { # SEED
-    scripts/wan.sh up "${shape[@]}" --seed "$1" 2> "$work/wan-up.log"
-    for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; done
+    line_up "$1"
     mkdir -p "$work/nginx"
     cat > "$work/nginx/nginx.conf" << EOF
 daemon off; pid $work/nginx/nginx.pid; error_log $work/nginx/error.log; worker_processes 1; user root;
@@ -85,14 +57,8 @@ http { access_log off; sendfile on; tcp_nopush on; default_type application/octe
 EOF
     ip netns exec "$SRV" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" > "$work/nginx/out.log" 2>&1 &
     pids+=("$!")
-    wait_url http://10.9.0.2:8080/small
+    wait_url "$CLI" http://10.9.0.2:8080/small
 }
-cell_down() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    pids=()
-    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
-}
-mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "-" }'; }
 cap_start() { # NAME
     [ -n "$pcap" ] || return 0
     ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1.pcap" tcp port 8080 > /dev/null 2>&1 &

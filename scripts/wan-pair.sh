@@ -1,0 +1,54 @@
+# What scripts/wan-cc.sh and scripts/wan-down.sh share: one emulated line
+# per cell (scripts/wan.sh) with a file tree to serve, and the helpers that
+# bring it up, wait for a server on it and take it down. Sourced from the
+# repository root after the caller has set rtt, rate, loss and WAN_NS.
+
+CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
+# $work holds the served tree ($www: an 8 GiB sparse `big`, a 1 KiB
+# `small`) and the logs; the EXIT trap removes it with the line.
+work="$(mktemp -d "/tmp/${0##*/}.XXXXXX")"
+www="$work/www"
+mkdir -p "$www"
+truncate -s 8G "$www/big"
+head -c 1024 /dev/urandom > "$www/small"
+pids=()
+wan_pair_cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+    grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
+    rm -rf "$work"
+}
+trap wan_pair_cleanup EXIT
+
+# The line's shape for the cell: half the RTT each way, a queue of one RTT.
+shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
+case "$loss" in
+    burst) shape+=(--burst 0.005,0.25,0.5) ;;
+    0) ;;
+    *) shape+=(--loss "$loss") ;;
+esac
+
+# Waits (up to 10 s) until URL answers from namespace NS.
+wait_url() { # NS URL
+    for _ in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Brings the line up with SEED (the caller's servers are started after).
+line_up() { # SEED
+    scripts/wan.sh up "${shape[@]}" --seed "$1" 2> "$work/wan-up.log"
+    for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; done
+}
+
+# Stops the cell's servers and takes the line down.
+cell_down() {
+    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    pids=()
+    scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+}
+
+# Mbit/s of BYTES in SECONDS, or "-" when either is missing.
+mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "-" }'; }
