@@ -157,6 +157,18 @@ pub fn syn_sent() -> Tcb {
     syn_sent_with(&cfg())
 }
 
+/// ESTABLISHED under `cfg` with timestamps and SACK negotiated (three
+/// SACK blocks per ACK); the peer's TSval is 1000, its MSS 1460, wscale 7.
+pub fn established_ts_sack_with(cfg: &Config) -> Tcb {
+    let mut tcb = syn_sent_with(cfg);
+    let mut sa = syn_ack(Some(7));
+    sa.h.options.sack_permitted = true;
+    sa.h.options.timestamp = Some((1000, 0));
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    tcb
+}
+
 /// SYN-ACK from the remote offering MSS 1460 and wscale `ws`.
 pub fn syn_ack(ws: Option<u8>) -> Seg {
     let mut s = seg(REMOTE_ISS, LOCAL_ISS + 1u32, Flags::SYN | Flags::ACK, b"");

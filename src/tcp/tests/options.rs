@@ -4,13 +4,7 @@ use super::*;
 
 /// ESTABLISHED with timestamps and SACK negotiated; the peer's TSval is 1000.
 fn established_ts_sack() -> Tcb {
-    let mut tcb = syn_sent();
-    let mut sa = syn_ack(Some(7));
-    sa.h.options.sack_permitted = true;
-    sa.h.options.timestamp = Some((1000, 0));
-    send!(tcb, t(10), sa);
-    recv!(tcb, t(10));
-    tcb
+    established_ts_sack_with(&cfg())
 }
 
 fn with_ts(mut s: Seg, val: u32, ecr: u32) -> Seg {

@@ -15,13 +15,7 @@ fn established_default() -> Tcb {
 /// SACK and timestamps negotiated (three SACK blocks per ACK), default
 /// delayed ACKs.
 fn established_ts_sack() -> Tcb {
-    let mut tcb = syn_sent_with(&Config::default());
-    let mut sa = syn_ack(Some(7));
-    sa.h.options.sack_permitted = true;
-    sa.h.options.timestamp = Some((1000, 0));
-    send!(tcb, t(10), sa);
-    recv!(tcb, t(10));
-    tcb
+    established_ts_sack_with(&Config::default())
 }
 
 fn data(off: u32, len: usize) -> Seg {
