@@ -12,6 +12,7 @@
 //! caller injects, and every table iterates in key order (no OS-seeded
 //! hashing). No threads, locks or clocks here.
 
+pub(crate) mod answer;
 mod demux;
 mod direct;
 mod events;
