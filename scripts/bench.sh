@@ -363,16 +363,15 @@ if [ "$wan" -eq 1 ]; then
     [ "$smoke" -eq 0 ] || W_PAGE_RUNS="${BENCH_WAN_PAGE_RUNS:-1}"
     export WAN_NS="$prefix-wan" WAN_BIN="$bin/wan"
     # tunstack's buffer ceilings from the namespaces' tcp_rmem[2] and
-    # tcp_wmem[2] (scripts/wan.sh sets both to WAN_TCP_MEM_MAX). The
-    # receive side gets the window Linux advertises from that memory, not
-    # the memory: the kernel counts each 1500-byte packet's sk_buff
-    # overhead, so 32 MiB of tcp_rmem[2] opens a window of 20 MiB (5/8,
-    # measured on the line), while tunstack's buffer counts payload. With
-    # 32 MiB of window at 1 Gbit/s and 100 ms (more than the 25 MB of BDP
-    # plus queue) the Linux BBR sender overfilled the queue (17.9k drops,
-    # 467-523 Mbit/s against Linux's 743); with 20 MiB, 746-749 against 746-749.
+    # tcp_wmem[2] (scripts/wan.sh sets both to WAN_TCP_MEM_MAX).
+    # --rcvbuf-max is memory like tcp_rmem[2]: tunstack's window opens to
+    # 5/8 of it, the window Linux advertises from the same memory (32 MiB:
+    # 20 MiB, measured on the line). With 32 MiB of window at 1 Gbit/s and
+    # 100 ms (more than the 25 MB of BDP plus queue) the Linux BBR sender
+    # overfilled the queue (17.9k drops, 467-523 Mbit/s against Linux's
+    # 743); with 20 MiB, 746-749 against 746-749.
     W_MEM="${WAN_TCP_MEM_MAX:-33554432}"
-    W_TS_MEM=(--rcvbuf-max "$((W_MEM / 8 * 5))" --sndbuf-max "$W_MEM")
+    W_TS_MEM=(--rcvbuf-max "$W_MEM" --sndbuf-max "$W_MEM")
     CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
     TS="${CARGO_TARGET_DIR:-$repo/target}/$PROFILE/tunstack"
     www="$logdir/www"

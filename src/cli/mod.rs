@@ -135,9 +135,11 @@ pub(crate) struct NetArgs {
     /// --pcap implies this, so the capture shows every segment as sent.
     #[arg(long)]
     no_offload: bool,
-    /// Fixed receive buffer per connection (bytes; K, M suffixes), like
-    /// SO_RCVBUF. By default the buffer starts at 1 MiB and grows with
-    /// the path up to 6 MiB.
+    /// Fixed receive buffer per connection (bytes of window; K, M
+    /// suffixes), like SO_RCVBUF (for which Linux reserves twice the
+    /// memory, a window of 1–1.25 times the value). By default the
+    /// window starts at 1 MiB and grows with the path up to 3.75 MiB
+    /// (see --rcvbuf-max).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf: Option<usize>,
     /// Fixed send buffer per connection (bytes; K, M suffixes), like
@@ -145,9 +147,12 @@ pub(crate) struct NetArgs {
     /// congestion window up to 4 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     sndbuf: Option<usize>,
-    /// Largest receive buffer autotuning may grow to (bytes; K, M
-    /// suffixes), like Linux's `tcp_rmem[2]` [6M]. Paths of 1 Gbit/s at
-    /// 50–100 ms need twice their 6–12 MB BDP.
+    /// Largest receive buffer autotuning may grow to (bytes of memory; K,
+    /// M suffixes), like Linux's `tcp_rmem[2]` [6M]. As on Linux at MTU
+    /// 1500, the window opens to 5/8 of it (6M: 3.75 MiB), so the same
+    /// value gives the same window as the kernel's receiver. Paths of
+    /// 1 Gbit/s at 50–100 ms need 20–32M (a window of their 6–12 MB BDP
+    /// plus the queue).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf_max: Option<usize>,
     /// Largest send buffer autotuning may grow to, like `tcp_wmem[2]` [4M].

@@ -72,8 +72,9 @@ impl Tcb {
         iss: SeqNumber,
         state: State,
     ) -> Tcb {
-        // Chosen for the largest buffer this connection may grow to: the
-        // scale is fixed by the SYN (RFC 7323 §2.2).
+        // Chosen for the largest buffer this connection may grow to (its
+        // memory, as Linux chooses it for tcp_rmem[2]): the scale is fixed
+        // by the SYN (RFC 7323 §2.2).
         let rcv_wscale = if cfg.window_scaling {
             scale_for(if cfg.buffer_autotuning {
                 cfg.recv_buffer.max(cfg.recv_buffer_max)
