@@ -151,8 +151,8 @@ pub(crate) struct NetArgs {
     /// M suffixes), like Linux's `tcp_rmem[2]` [6M]. As on Linux at MTU
     /// 1500, the window opens to 5/8 of it (6M: 3.75 MiB), so the same
     /// value gives the same window as the kernel's receiver. Paths of
-    /// 1 Gbit/s at 50–100 ms need 20–32M (a window of their 6–12 MB BDP
-    /// plus the queue).
+    /// 1 Gbit/s at 50–100 ms need 10–20M for a window of their 6–12 MB
+    /// BDP.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf_max: Option<usize>,
     /// Largest send buffer autotuning may grow to, like `tcp_wmem[2]` [4M].

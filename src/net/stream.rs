@@ -236,7 +236,8 @@ impl TcpStream {
     /// kept, and the buffer no longer grows with the path (autotuning is
     /// off for this socket, as on Linux). The advertised window is bounded
     /// by the scale negotiated at connect time (chosen for
-    /// `tcp::Config::recv_buffer_max`).
+    /// `tcp::Config::recv_buffer_max`). `bytes` is window: Linux doubles a
+    /// `SO_RCVBUF` value as memory, a window of 1–1.25 times it.
     ///
     /// # Errors
     /// `InvalidInput` for 0; `WouldBlock` when shrinking while out-of-order

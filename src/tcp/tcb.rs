@@ -497,7 +497,10 @@ impl Tcb {
     /// holds, and stops autotuning it (as Linux does once `SO_RCVBUF` is
     /// set). The window scale was fixed by the handshake, so the advertised
     /// window stays at most 65535 << scale. Shrinking is refused (returns
-    /// false) while out-of-order data is parked past the end.
+    /// false) while out-of-order data is parked past the end. `bytes` is
+    /// window, unlike `Config::recv_buffer_max`: Linux reserves twice a
+    /// `SO_RCVBUF` value as memory for its overhead, a window of 1–1.25
+    /// times the value.
     pub fn set_recv_buffer(&mut self, bytes: usize) -> bool {
         let bytes = bytes.max(1);
         if !self.rcv.ooo.is_empty() && bytes < self.rcv.buf.capacity() {
