@@ -101,7 +101,7 @@ pub struct Config {
     /// Linux's own receiver, starting from a 64 KiB window, is pushed to
     /// the edge more often under the same load. A capacity costs no
     /// memory until bytes are held, and the most a connection can hold
-    /// stays `recv_buffer_max`.
+    /// stays what `recv_buffer_max` allows (or this, if larger).
     ///
     /// Linux starts from `tcp_rmem[1]`, 128 KiB of memory, and advertises
     /// half of it until it has measured its ratio: its SYN-ACK offers
