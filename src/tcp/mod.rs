@@ -104,11 +104,14 @@ pub struct Config {
     /// stays what `recv_buffer_max` allows (or this, if larger).
     ///
     /// Linux starts from `tcp_rmem[1]`, 128 KiB of memory, and advertises
-    /// half of it until it has measured its ratio: its SYN-ACK offers
-    /// 65,160 bytes (45 segments of 1448) with scale 7 for 6 MiB, and its
-    /// window then grows with every segment received. tunstack's SYN
-    /// offers 65,535 with the same scale (a SYN's window is never
-    /// scaled), and its first ACK the whole 1 MiB, for the reason above.
+    /// half of it until it has measured its ratio, rounded down to whole
+    /// segments: its SYN offers 64,240 (44 of 1460), its SYN-ACK 65,160
+    /// (45 of 1448), with scale 7 for 6 MiB, and its window then grows
+    /// with every segment received. tunstack's SYN and SYN-ACK offer
+    /// 65,535 with the same scale (a SYN's window is never scaled; the
+    /// difference is under 2% of a window no peer can fill in its first
+    /// round trip of 10 segments), and its first ACK the whole 1 MiB, for
+    /// the reason above.
     pub recv_buffer: usize,
     /// Largest receive buffer autotuning may reach, in bytes of memory
     /// as Linux's `tcp_rmem[2]` (default 6 MiB, the kernel's): the window
