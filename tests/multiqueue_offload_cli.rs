@@ -181,16 +181,7 @@ fn serve_echo(f: Family, extra: &[&str]) -> String {
     for c in clients {
         c.join().expect("client");
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     err
 }
@@ -341,16 +332,7 @@ fn pcap_of_serve_on_two_queues_is_clean(f: Family) {
     for c in clients {
         c.join().expect("client");
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     let per = queue_lines(&err);
     assert_eq!(per.len(), 2, "one line per queue:\n{err}");
