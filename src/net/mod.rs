@@ -33,6 +33,7 @@ mod poller_echo;
 mod shards;
 mod stream;
 mod task;
+mod timeout;
 mod udp;
 mod wake;
 

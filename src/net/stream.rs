@@ -13,6 +13,7 @@ mod close;
 mod options;
 mod rw;
 
+use super::timeout::{check_timeout, deadline};
 use super::{error, Shared, Stack};
 use crate::stack::SocketHandle;
 use crate::tcp::State;
@@ -81,20 +82,6 @@ struct Inner {
     /// The connection was handed back to the stack (by `close`; `Drop`
     /// then has nothing left to do).
     closed: bool,
-}
-
-fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
-    timeout.map(|t| std::time::Instant::now() + t)
-}
-
-fn check_timeout(t: Option<Duration>) -> io::Result<()> {
-    if t == Some(Duration::ZERO) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "cannot set a 0 duration timeout",
-        ));
-    }
-    Ok(())
 }
 
 impl TcpStream {

@@ -8,6 +8,8 @@ use crate::net::{error, Wait};
 use crate::tcp::{RecvError, SendError};
 use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 impl TcpStream {
     /// Reads without consuming: the next `read` returns the same bytes.
@@ -16,48 +18,35 @@ impl TcpStream {
     /// # Errors
     /// As `read`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
-        let timeout = *self
-            .inner
-            .read_timeout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let (nonblocking, until) = self.wait_mode(&self.inner.read_timeout);
         let handle = self.inner.handle;
-        let r = self.inner.shared.wait_for(
-            if nonblocking { None } else { deadline(timeout) },
-            |iface| {
-                let (Some(ev), Some(tcb)) = (iface.tcp_events(handle), iface.tcp(handle)) else {
-                    return Some(Err(error::not_connected()));
-                };
-                if tcb.recv_queue() > 0 || buf.is_empty() {
-                    return Some(Ok(tcb.peek(buf)));
-                }
-                if let Some(e) = ev.error {
-                    return Some(Err(error::connection(e)));
-                }
-                if tcb.can_recv() {
-                    // End of stream.
-                    return Some(Ok(0));
-                }
-                if ev.connecting() {
-                    return Some(Err(error::not_connected()));
-                }
-                if nonblocking {
-                    return Some(Err(error::would_block()));
-                }
-                None
-            },
-        );
+        let r = self.inner.shared.wait_for(until, |iface| {
+            let (Some(ev), Some(tcb)) = (iface.tcp_events(handle), iface.tcp(handle)) else {
+                return Some(Err(error::not_connected()));
+            };
+            if tcb.recv_queue() > 0 || buf.is_empty() {
+                return Some(Ok(tcb.peek(buf)));
+            }
+            if let Some(e) = ev.error {
+                return Some(Err(error::connection(e)));
+            }
+            if tcb.can_recv() {
+                // End of stream.
+                return Some(Ok(0));
+            }
+            if ev.connecting() {
+                return Some(Err(error::not_connected()));
+            }
+            if nonblocking {
+                return Some(Err(error::would_block()));
+            }
+            None
+        });
         r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
     }
 
     fn do_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
-        let timeout = *self
-            .inner
-            .read_timeout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let (nonblocking, until) = self.wait_mode(&self.inner.read_timeout);
         let handle = self.inner.handle;
         let mut wake = false;
         // While it waits, the reader posts `buf` for the device to read
@@ -70,36 +59,33 @@ impl TcpStream {
             addr: addr as usize,
             posted: false,
         };
-        let r = self.inner.shared.wait_for(
-            if nonblocking { None } else { deadline(timeout) },
-            |iface| {
-                let Some(tcb) = iface.tcp_mut(handle) else {
-                    return Some(Err(error::not_connected()));
-                };
-                if std::mem::take(&mut posting.posted) {
-                    if let Some(n @ 1..) = tcb.take_posted(posting.addr) {
-                        wake = tcb.wants_transmit();
-                        return Some(Ok(n));
-                    }
+        let r = self.inner.shared.wait_for(until, |iface| {
+            let Some(tcb) = iface.tcp_mut(handle) else {
+                return Some(Err(error::not_connected()));
+            };
+            if std::mem::take(&mut posting.posted) {
+                if let Some(n @ 1..) = tcb.take_posted(posting.addr) {
+                    wake = tcb.wants_transmit();
+                    return Some(Ok(n));
                 }
-                // SAFETY: `addr..+len` is `buf`, not posted at this point.
-                let buf = unsafe { std::slice::from_raw_parts_mut(addr, len) };
-                match tcb.recv(buf) {
-                    Ok(n) => {
-                        wake = tcb.wants_transmit();
-                        Some(Ok(n))
-                    }
-                    Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
-                    Err(RecvError::WouldBlock) => {
-                        // SAFETY: `buf` stays borrowed, and untouched, until
-                        // `posting` withdraws it under the lock.
-                        posting.posted = unsafe { tcb.post_recv(posting.addr, len) };
-                        None
-                    }
-                    Err(e) => Some(Err(error::recv(e))),
+            }
+            // SAFETY: `addr..+len` is `buf`, not posted at this point.
+            let buf = unsafe { std::slice::from_raw_parts_mut(addr, len) };
+            match tcb.recv(buf) {
+                Ok(n) => {
+                    wake = tcb.wants_transmit();
+                    Some(Ok(n))
                 }
-            },
-        );
+                Err(RecvError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
+                Err(RecvError::WouldBlock) => {
+                    // SAFETY: `buf` stays borrowed, and untouched, until
+                    // `posting` withdraws it under the lock.
+                    posting.posted = unsafe { tcb.post_recv(posting.addr, len) };
+                    None
+                }
+                Err(e) => Some(Err(error::recv(e))),
+            }
+        });
         // Timed out (or the stack stopped) while posted: what arrived in
         // the meantime is the result (and reading it may open the window).
         let r = match posting.withdraw() {
@@ -120,34 +106,25 @@ impl TcpStream {
     }
 
     fn do_write(&self, buf: &[u8]) -> io::Result<usize> {
-        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
-        let timeout = *self
-            .inner
-            .write_timeout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let (nonblocking, until) = self.wait_mode(&self.inner.write_timeout);
         let handle = self.inner.handle;
         let mut idle = false;
-        let r = self.inner.shared.wait_as(
-            Wait::Follow,
-            if nonblocking { None } else { deadline(timeout) },
-            |iface| {
-                let Some(tcb) = iface.tcp_mut(handle) else {
-                    return Some(Err(error::not_connected()));
-                };
-                // Nothing unsent or unacknowledged: a request or a response,
-                // whose latency is the point. Bulk writes leave the
-                // sending to the driver thread, which overlaps it with the
-                // writer's next copy.
-                idle = tcb.send_queue() == 0;
-                match tcb.send(buf) {
-                    Ok(n) => Some(Ok(n)),
-                    Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
-                    Err(SendError::WouldBlock) => None,
-                    Err(e) => Some(Err(error::send(e))),
-                }
-            },
-        );
+        let r = self.inner.shared.wait_as(Wait::Follow, until, |iface| {
+            let Some(tcb) = iface.tcp_mut(handle) else {
+                return Some(Err(error::not_connected()));
+            };
+            // Nothing unsent or unacknowledged: a request or a response,
+            // whose latency is the point. Bulk writes leave the
+            // sending to the driver thread, which overlaps it with the
+            // writer's next copy.
+            idle = tcb.send_queue() == 0;
+            match tcb.send(buf) {
+                Ok(n) => Some(Ok(n)),
+                Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
+                Err(SendError::WouldBlock) => None,
+                Err(e) => Some(Err(error::send(e))),
+            }
+        });
         if matches!(r, Ok(Ok(n)) if n > 0) {
             if idle {
                 self.inner.shared.transmit();
@@ -156,6 +133,17 @@ impl TcpStream {
             }
         }
         r.unwrap_or_else(|()| Err(self.inner.shared.gave_up()))
+    }
+
+    /// Whether the socket is non-blocking, and the deadline a blocking
+    /// call waits until under `timeout` (its read or write timeout).
+    fn wait_mode(&self, timeout: &Mutex<Option<Duration>>) -> (bool, Option<Instant>) {
+        let nonblocking = self.inner.nonblocking.load(Ordering::Relaxed);
+        let timeout = *timeout.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            nonblocking,
+            if nonblocking { None } else { deadline(timeout) },
+        )
     }
 
     fn flush_inner(&self) -> io::Result<()> {
