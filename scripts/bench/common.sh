@@ -98,6 +98,19 @@ tun_run() { # COMMAND...
     del_ns "$ns"
 }
 
+# Joins namespaces A and B with a veth pair, veth0 in A with A_ADDR and
+# veth1 in B with B_ADDR, both up; MTU on both ends, or the default when
+# empty.
+veth_pair() { # A B MTU A_ADDR B_ADDR
+    local mtu=()
+    [ -z "$3" ] || mtu=(mtu "$3")
+    ip -n "$1" link add veth0 "${mtu[@]}" type veth peer name veth1 netns "$2" "${mtu[@]}"
+    ip -n "$1" addr add "$4" dev veth0
+    ip -n "$2" addr add "$5" dev veth1
+    ip -n "$1" link set veth0 up
+    ip -n "$2" link set veth1 up
+}
+
 # One kernel-to-kernel measurement over a veth pair between two fresh
 # namespaces: server in the second (10.0.0.2), client in the first.
 veth_run() { # MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
@@ -109,11 +122,7 @@ veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     shift 4
     new_ns a
     new_ns b
-    ip -n "$a" link add veth0 mtu "$mtu" type veth peer name veth1 netns "$b" mtu "$mtu"
-    ip -n "$a" addr add 10.0.0.1/24 dev veth0
-    ip -n "$b" addr add 10.0.0.2/24 dev veth1
-    ip -n "$a" link set veth0 up
-    ip -n "$b" link set veth1 up
+    veth_pair "$a" "$b" "$mtu" 10.0.0.1/24 10.0.0.2/24
     ip netns exec "$b" "$bin/$ex" kernel-server "$stest" --bind 10.0.0.2:5001 \
         > "$logdir/server.log" 2>&1 &
     server=$!
@@ -122,4 +131,16 @@ veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
     kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
     del_ns "$a" "$b"
+}
+
+# Waits until URL answers from NS (a server just started); --wan and
+# --load use it.
+wan_wait_url() { # NS URL
+    local i
+    for i in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
+        sleep 0.1
+    done
+    echo "scripts/bench.sh: $2 never answered from $1" >&2
+    return 1
 }

@@ -87,11 +87,7 @@ https_veth_run() {
     local a b
     new_ns a
     new_ns b
-    ip -n "$a" link add veth0 type veth peer name veth1 netns "$b"
-    ip -n "$a" addr add 10.0.0.1/24 dev veth0
-    ip -n "$b" addr add 10.0.0.2/24 dev veth1
-    ip -n "$a" link set veth0 up
-    ip -n "$b" link set veth1 up
+    veth_pair "$a" "$b" "" 10.0.0.1/24 10.0.0.2/24
     https_nginx "$b"
     https_result ip netns exec "$a" curl -s -o /dev/null --cacert "$TLS_DIR/ca.pem" \
         --resolve bench.test:8443:10.0.0.2 -w '%{size_download} %{time_total}\n' https://bench.test:8443/big

@@ -8,11 +8,7 @@ wan_overhead() {
     local a b rtt_veth thr_veth rtt_line thr_line
     new_ns a
     new_ns b
-    ip -n "$a" link add veth0 type veth peer name veth1 netns "$b"
-    ip -n "$a" addr add 10.9.0.1/30 dev veth0
-    ip -n "$b" addr add 10.9.0.2/30 dev veth1
-    ip -n "$a" link set veth0 up
-    ip -n "$b" link set veth1 up
+    veth_pair "$a" "$b" "" 10.9.0.1/30 10.9.0.2/30
     ip netns exec "$b" iperf3 -s -1 -B 10.9.0.2 > /dev/null 2>&1 &
     bg_pids+=("$!")
     sleep 0.5

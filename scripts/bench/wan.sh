@@ -78,17 +78,6 @@ EOF
     bg_pids+=("$!")
 }
 
-# Waits until URL answers from NS (a server just started).
-wan_wait_url() { # NS URL
-    local i
-    for i in $(seq 100); do
-        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
-        sleep 0.1
-    done
-    echo "scripts/bench.sh: $2 never answered from $1" >&2
-    return 1
-}
-
 # Brings a cell up: the line shaped by EMULATOR OPTIONS, then the servers.
 wan_cell_up() { # EMULATOR OPTIONS...
     scripts/wan.sh up "$@" 2> "$logdir/wan-up.log" || {
