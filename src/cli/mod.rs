@@ -617,69 +617,33 @@ mod tests {
     fn usage_errors_exit_2_without_touching_the_network() {
         assert_eq!(run(["tunstack"]), EXIT_USAGE);
         assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
-        assert_eq!(
-            run(["tunstack", "get", "ftp://x/"]),
-            exit::UNSUPPORTED_PROTOCOL
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://bad_host!/"]),
-            exit::MALFORMED_URL
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--resolve",
-                "nocolon"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--resolve",
-                "h:notanip"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--prefix", "33"]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--addr",
-                "192.168.1.2"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--addr", "10.0.0.1"]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--connect-timeout",
-                "-1"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--mtu", "100"]),
-            EXIT_USAGE
-        );
+        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
+        // `tunstack get` with these arguments, and the exit code.
+        let url = "http://10.0.0.1/";
+        let cases: [(&[&str], i32); 10] = [
+            (&["ftp://x/"], exit::UNSUPPORTED_PROTOCOL),
+            (&["http://bad_host!/"], exit::MALFORMED_URL),
+            (&[url, "--resolve", "nocolon"], EXIT_USAGE),
+            (&[url, "--resolve", "h:notanip"], EXIT_USAGE),
+            (&[url, "--prefix", "33"], EXIT_USAGE),
+            (&[url, "--addr", "192.168.1.2"], EXIT_USAGE),
+            (&[url, "--addr", "10.0.0.1"], EXIT_USAGE),
+            (&[url, "--connect-timeout", "-1"], EXIT_USAGE),
+            (&[url, "--mtu", "100"], EXIT_USAGE),
+            // --pcap with several queues is allowed; its file is created
+            // before any queue is opened, so a bad path fails first.
+            (
+                &[url, "--queues", "2", "--pcap", "/nonexistent/x.pcap"],
+                exit::WRITE_ERROR,
+            ),
+        ];
+        for (args, want) in cases {
+            let argv = ["tunstack", "get"].iter().chain(args).copied();
+            assert_eq!(run(argv), want, "get {args:?}");
+        }
         for queues in ["0", "65", "1000000", "-1", "two"] {
             assert_eq!(
-                run(["tunstack", "get", "http://10.0.0.1/", "--queues", queues]),
+                run(["tunstack", "get", url, "--queues", queues]),
                 EXIT_USAGE,
                 "--queues {queues}"
             );
@@ -689,21 +653,6 @@ mod tests {
                 "serve --queues {queues}"
             );
         }
-        // --pcap with several queues is allowed; its file is created
-        // before any queue is opened, so a bad path fails first.
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--queues",
-                "2",
-                "--pcap",
-                "/nonexistent/x.pcap"
-            ]),
-            exit::WRITE_ERROR
-        );
-        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
     }
 
     #[test]
