@@ -169,15 +169,19 @@ impl Tcb {
     /// whether its text and FIN may be taken.
     fn check_sequence(&mut self, now: Instant, seg: &TcpSegment<'_>) -> Option<bool> {
         let h = &seg.header;
-        if self.paws_rejects(seg, now) {
-            self.stats.paws_rejected += 1;
-            if !self.oow_rate_limited(now, seg) {
-                self.pending.add(Control::Ack);
-            }
+        if self.paws_drops(now, seg) {
             return None;
         }
         if self.acceptable(seg) {
             return Some(true);
+        }
+        if h.flags.syn() && self.state != State::TimeWait {
+            // Linux `tcp_validate_incoming` ("syn_challenge"): a SYN outside
+            // the window draws a challenge ACK too (RFC 5961 §4.2), not the
+            // duplicate ACK of other unacceptable segments.
+            self.stats.unacceptable += 1;
+            self.challenge_ack(now);
+            return None;
         }
         if h.flags.rst() {
             // Linux `tcp_reset_check`: after the peer's FIN, a RST at the
@@ -195,9 +199,7 @@ impl Tcb {
             return None;
         }
         self.stats.unacceptable += 1;
-        if !self.oow_rate_limited(now, seg) {
-            self.ack_for(AckReason::Unacceptable);
-        }
+        self.oow_dup_ack(now, seg);
         self.note_duplicate(seg);
         // With a zero window, still process the ACK of a segment sent at
         // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
@@ -214,7 +216,7 @@ impl Tcb {
     fn on_rst_or_syn(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         if h.flags.rst() {
-            if h.seq == self.rcv.nxt {
+            if h.seq == self.rcv.nxt || Some(h.seq) == self.highest_sack_edge() {
                 self.reset_by_peer();
             } else if self.state != State::TimeWait {
                 self.challenge_ack(now);
@@ -227,6 +229,11 @@ impl Tcb {
             if self.state == State::SynReceived && h.seq == self.rcv.irs {
                 // Our SYN-ACK was lost: the retransmitted SYN gets it again.
                 self.pending.add(Control::Ack);
+            } else if self.state == State::TimeWait {
+                // Linux `tcp_timewait_state_process`: a SYN that does not
+                // start a new connection gets the rate-limited ACK of any
+                // out-of-window segment.
+                self.oow_dup_ack(now, seg);
             } else {
                 self.challenge_ack(now);
             }
@@ -279,18 +286,27 @@ impl Tcb {
         self.set_closed(err);
     }
 
-    /// Linux `tcp_oow_rate_limited`: true when the duplicate ACK that an
-    /// out-of-window or PAWS-rejected segment calls for must be skipped,
-    /// because one went out less than `Config::invalid_ratelimit` ago.
+    /// Linux `tcp_oow_rate_limited`: the duplicate ACK that an
+    /// out-of-window or PAWS-rejected segment calls for, unless one (or a
+    /// challenge ACK) went out less than `Config::invalid_ratelimit` ago.
     /// Segments with data (and no SYN) are always answered: they are not
     /// part of an ACK loop, and their sender needs the ACK to resynchronize.
-    fn oow_rate_limited(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
-        if seg.seq_len() > 0 && !seg.header.flags.syn() {
-            return false;
+    fn oow_dup_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let exempt = seg.seq_len() > 0 && !seg.header.flags.syn();
+        if !exempt && self.oow_limited(now) {
+            self.stats.oow_acks_suppressed += 1;
+            return;
         }
+        self.ack_for(AckReason::Unacceptable);
+    }
+
+    /// Linux `__tcp_oow_rate_limited`: true when an answer to a segment
+    /// that does not belong must be skipped, because one went out less than
+    /// `Config::invalid_ratelimit` ago; else records this one's time. One
+    /// clock per connection, shared by duplicate and challenge ACKs.
+    fn oow_limited(&mut self, now: Instant) -> bool {
         if let Some(last) = self.last_oow_ack {
             if now.saturating_duration_since(last) < self.cfg.invalid_ratelimit {
-                self.stats.oow_acks_suppressed += 1;
                 return true;
             }
         }
@@ -298,11 +314,21 @@ impl Tcb {
         false
     }
 
-    /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
-    /// synchronized connection, is answered with an ACK instead of acting.
-    /// Challenge ACKs are rate-limited per connection (RFC 5961 §7) so
-    /// they can not be used to amplify a blind attack.
+    /// RFC 5961 §3.2 / §4.2 / §5.2: an in-window RST not at RCV.NXT, a SYN
+    /// on a synchronized connection, or an unacceptable ACK is answered
+    /// with an ACK instead of acting. Limited as Linux's
+    /// `tcp_send_challenge_ack` does (RFC 5961 §7): first by the
+    /// connection's out-of-window clock (no exemption for data), then by
+    /// `Config::challenge_ack_limit` per second. Linux's second limit is
+    /// per network namespace and off by default since 6.0
+    /// (`tcp_challenge_ack_limit` = INT_MAX); here it is per connection
+    /// and, with the 500 ms clock in front of it, binds only when
+    /// `invalid_ratelimit` is zero.
     fn challenge_ack(&mut self, now: Instant) {
+        if self.oow_limited(now) {
+            self.stats.challenge_acks_suppressed += 1;
+            return;
+        }
         let (start, sent) = &mut self.rcv.challenge_window;
         if now.saturating_duration_since(*start) >= crate::time::Duration::from_secs(1) {
             *start = now;
@@ -315,6 +341,71 @@ impl Tcb {
         *sent += 1;
         self.stats.challenge_acks += 1;
         self.ack_for(AckReason::Challenge);
+    }
+
+    /// PAWS (RFC 7323 §5.3 R1) as Linux's `tcp_validate_incoming` applies
+    /// it: true when the segment is dropped. A RST is never dropped by
+    /// PAWS; a SYN draws a challenge ACK; an old pure ACK (below RCV.NXT)
+    /// is dropped silently, as reordered ACKs are common
+    /// (`PAWSOldAck`); a duplicate ACK that changes nothing and is only a
+    /// little older than TS.Recent is accepted (`tcp_disordered_ack_check`);
+    /// anything else gets a rate-limited duplicate ACK.
+    fn paws_drops(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if h.flags.rst() || !self.paws_rejects(seg, now) {
+            return false;
+        }
+        let pure_ack = h.flags.ack() && seg.seq_len() == 0;
+        if self.state != State::TimeWait && pure_ack && self.disordered_ack(seg) {
+            return false;
+        }
+        self.stats.paws_rejected += 1;
+        if self.state == State::TimeWait {
+            self.oow_dup_ack(now, seg);
+        } else if h.flags.syn() {
+            self.challenge_ack(now);
+        } else if !(pure_ack && h.seq.diff(self.rcv.nxt) < 0) {
+            self.oow_dup_ack(now, seg);
+        }
+        true
+    }
+
+    /// Linux `tcp_disordered_ack_check`: a pure duplicate ACK at RCV.NXT
+    /// that would not update the window, whose TSval trails TS.Recent by
+    /// at most about one RTO, is an ACK overtaken by a newer segment:
+    /// accepted despite PAWS.
+    fn disordered_ack(&self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        let Some((val, _)) = h.options.timestamp else {
+            return false;
+        };
+        let window = u32::from(h.window) << self.opts.snd_wscale;
+        let may_update = h.ack.diff(self.snd.una) > 0
+            || h.seq.diff(self.snd.wl1) > 0
+            || (h.seq == self.snd.wl1 && (window > self.snd.wnd || window == 0));
+        // `tcp_tsval_replay`: the RTO in (millisecond) timestamp ticks.
+        let replay = (self.loss.rtt.rto().as_millis() as u64 * 1024 / 1000) as i64;
+        h.seq == self.rcv.nxt
+            && h.ack == self.snd.una
+            && !may_update
+            && i64::from(self.opts.ts_recent.wrapping_sub(val) as i32) <= replay
+    }
+
+    /// The right edge of the highest SACK block we report (of the four
+    /// most recent), where Linux's `tcp_validate_incoming` also accepts a
+    /// RST: a peer that resets after sending data we hold out of order.
+    fn highest_sack_edge(&self) -> Option<SeqNumber> {
+        if !self.opts.sack_ok {
+            return None;
+        }
+        let end = self
+            .rcv
+            .ooo
+            .ranges_latest_first()
+            .take(4)
+            .map(|r| r.1)
+            .max()?;
+        Some(self.rcv.nxt + end)
     }
 
     /// One RTT sample for an ACK of new data: from the timestamp echo if
@@ -348,7 +439,10 @@ impl Tcb {
             self.challenge_ack(now);
             return false;
         }
-        if ack.diff(self.snd.una - self.snd.max_wnd) < 0 {
+        // Linux bounds the window by the bytes ever acknowledged too
+        // (`tcp_ack`): early in a connection few old ACKs are plausible.
+        let max_window = u64::from(self.snd.max_wnd).min(self.bytes_acked) as u32;
+        if ack.diff(self.snd.una - max_window) < 0 {
             // RFC 5961 §5.2: far older than any window we could have had
             // outstanding — a blind injection. Challenge and drop.
             self.challenge_ack(now);
@@ -391,10 +485,18 @@ impl Tcb {
         }
         self.rate_on_ack(now, seg, flight);
         if window == 0 && flight > 0 && ack == self.snd.una {
-            // The peer is alive and answering probes of its closed window.
+            // Data went out before the window shut (Linux's "receiver
+            // dastardly shrinks window" case of `tcp_retransmit_timer`):
+            // a peer answering its retransmissions is alive, and the
+            // retry limit does not apply.
             self.timers.retries = 0;
         }
         self.update_send_window(seg, window);
+        // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
+        self.timers.probes_out = 0;
+        if flight == 0 {
+            self.ack_probe(now);
+        }
         true
     }
 
@@ -403,6 +505,7 @@ impl Tcb {
     fn advance_una(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let ack = seg.header.ack;
         let acked = (ack - self.snd.una) as usize;
+        self.bytes_acked += acked as u64;
         let fin_acked = self.snd.fin.is_some_and(|f| ack == f + 1u32);
         let data_acked = acked - usize::from(fin_acked);
         self.snd.buf.discard(data_acked);
@@ -484,19 +587,14 @@ impl Tcb {
     fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32) {
         let (h, ack) = (&seg.header, seg.header.ack);
         if self.snd.wl1.diff(h.seq) < 0 || (self.snd.wl1 == h.seq && self.snd.wl2.diff(ack) <= 0) {
-            let reopened = self.snd.wnd == 0 && window > 0;
             self.snd.wnd = window;
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;
             self.snd.wl2 = ack;
             if window > 0 {
                 self.timers.stop(Timer::Persist);
-            }
-            if reopened && ack == self.snd.una && self.snd.nxt.diff(self.snd.una) == 1 {
-                // The one byte out is a zero-window probe the receiver
-                // dropped: send it again now, with whatever follows it,
-                // rather than after a retransmission timeout.
-                self.snd.nxt = self.snd.una;
+                self.timers.probe_backoff = 0;
+                self.timers.probing_since = None;
             }
         }
     }

@@ -303,8 +303,7 @@ impl Tcb {
         if d.cwnd_limited {
             self.loss.cwnd_limited = true;
         }
-        self.pending.clear(Control::Probe);
-        let paced = d.len > 0 && !d.probing && self.paced_out(now);
+        let paced = d.len > 0 && self.paced_out(now);
         if d.len == 0 && !d.fin {
             self.note_app_limited(d.unsent, self.data_mss());
         }
@@ -316,7 +315,7 @@ impl Tcb {
             && self.snd.una == self.snd.max
             && !self.timers.is_armed(Timer::Persist)
         {
-            self.timers.set(Timer::Persist, now + self.loss.rtt.rto());
+            self.timers.set(Timer::Persist, now + self.probe0_when(now));
         }
         self.transmit_control(now)
     }
@@ -393,8 +392,6 @@ impl Tcb {
                 count: self.timers.retries,
                 rto_ms: self.loss.rtt.rto().as_millis() as u64,
             }
-        } else if d.probing {
-            Reason::ZeroWindowProbe
         } else if len == 0 {
             Reason::Fin
         } else {
@@ -411,6 +408,12 @@ impl Tcb {
             // RCV.NXT may be past snd_nxt, finds it acceptable (as BSD does).
             let h = self.header(self.snd.max, Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Ack(self.pending.ack_reason));
+        }
+        if self.pending.take(Control::Probe) {
+            // Linux `tcp_xmit_probe_skb`: a zero-window probe is a bare ACK
+            // at SND.UNA - 1, which the receiver must answer with its window.
+            let h = self.header(self.snd.una - 1u32, Flags::ACK);
+            return self.emit(now, h, 0, 0, Reason::ZeroWindowProbe);
         }
         if self.pending.take(Control::Keepalive) {
             // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no

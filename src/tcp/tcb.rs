@@ -52,6 +52,9 @@ pub struct Tcb {
     /// (Linux `last_oow_ack_time`), for the rate limit of
     /// `Config::invalid_ratelimit`.
     pub(super) last_oow_ack: Option<Instant>,
+    /// Sequence space the peer has acknowledged since the handshake
+    /// (Linux `bytes_acked`), which bounds how old an acceptable ACK is.
+    pub(super) bytes_acked: u64,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -102,6 +105,7 @@ impl Tcb {
             ttl: None,
             orphaned: false,
             last_oow_ack: None,
+            bytes_acked: 0,
         }
     }
 

@@ -40,6 +40,7 @@ mod events;
 mod handshake;
 mod options;
 mod posted;
+mod probes;
 mod reasons;
 mod receiver;
 mod recovery;
