@@ -1,7 +1,7 @@
-//! Closing edges with the kernel's TCP as the oracle, in a private
-//! namespace: the same script runs once between two kernel sockets and
-//! once with tunstack in the middle, and the kernel peer must see the same
-//! outcome both times. Each test runs over IPv4 and IPv6.
+//! Closing edges and urgent data with the kernel's TCP as the oracle, in a
+//! private namespace: the same script runs once between two kernel
+//! sockets and once with tunstack in the middle, and the outcome must be
+//! the same both times. Each test runs over IPv4 and IPv6.
 
 mod common;
 
@@ -110,7 +110,57 @@ fn data_after_close_is_reset_as_the_kernel_does(f: Family) {
     let _ = peer.shutdown(Shutdown::Both);
 }
 
+/// The kernel side of the urgent-data script: "ab", then "c" sent with
+/// MSG_OOB (its urgent pointer follows 'c'), then "de", then FIN.
+fn send_with_urgent_byte(sender: &mut std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    sender.write_all(b"ab").unwrap();
+    let c = b"c";
+    // SAFETY: a valid open socket and a live one-byte buffer.
+    let sent = unsafe {
+        libc::send(
+            sender.as_raw_fd(),
+            c.as_ptr().cast(),
+            c.len(),
+            libc::MSG_OOB,
+        )
+    };
+    assert_eq!(sent, 1, "send(MSG_OOB): {}", io::Error::last_os_error());
+    sender.write_all(b"de").unwrap();
+    sender.shutdown(Shutdown::Write).unwrap();
+}
+
+fn urgent_byte_leaves_the_stream_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Linux without SO_OOBINLINE: a plain read never returns the urgent
+    // byte (it waits for a MSG_OOB read).
+    let addr = f.kernel_at(9107);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    send_with_urgent_byte(&mut client);
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut kernel = Vec::new();
+    server.read_to_end(&mut kernel).unwrap();
+    assert_eq!(kernel, b"abde", "the oracle");
+    // tunstack reading what the kernel sends the same way.
+    let addr = f.kernel_at(9108);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    send_with_urgent_byte(&mut peer);
+    ours.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    (&ours).read_to_end(&mut got).unwrap();
+    assert_eq!(got, kernel, "tunstack reading urgent data");
+    assert_eq!(ours.tcp_stats().unwrap().urgent_bytes, 1);
+}
+
 per_family!(
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
+    urgent_byte_leaves_the_stream_as_the_kernel_does,
 );

@@ -55,6 +55,9 @@ pub struct Tcb {
     /// Sequence space the peer has acknowledged since the handshake
     /// (Linux `bytes_acked`), which bounds how old an acceptable ACK is.
     pub(super) bytes_acked: u64,
+    /// The sequence number of the peer's latest urgent byte while it is
+    /// still to come in order (Linux `urg_seq` with `urg_data` set).
+    pub(super) urg_mark: Option<SeqNumber>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -106,6 +109,7 @@ impl Tcb {
             orphaned: false,
             last_oow_ack: None,
             bytes_acked: 0,
+            urg_mark: None,
         }
     }
 

@@ -50,6 +50,7 @@ mod sack;
 mod timers;
 mod timestamps;
 mod tso;
+mod urgent;
 mod window;
 
 use super::*;
