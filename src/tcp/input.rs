@@ -123,6 +123,9 @@ impl Tcb {
             // 2·MSL starts again.
             self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
         }
+        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
+            return;
+        }
         let Some(text_ok) = self.check_sequence(now, seg) else {
             return;
         };
@@ -150,7 +153,15 @@ impl Tcb {
             }
             _ => {}
         }
-        if text_ok && self.new_data_after_release(seg) {
+        if text_ok && self.new_data_after_close(seg) {
+            return;
+        }
+        if self.state == State::TimeWait {
+            // `tcp_timewait_state_process`: only a bare ACK at RCV.NXT is
+            // taken in silence; anything else gets the rate-limited ACK.
+            if h.seq != self.rcv.nxt || seg.seq_len() > 0 {
+                self.oow_dup_ack(now, seg);
+            }
             return;
         }
         // Sixth: URG.
@@ -231,7 +242,16 @@ impl Tcb {
     fn on_rst_or_syn(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         if h.flags.rst() {
-            if h.seq == self.rcv.nxt || Some(h.seq) == self.highest_sack_edge() {
+            // Linux's request socket (passive SYN-RECEIVED, `tcp_check_req`)
+            // and an orphan's FIN-WAIT-2 timewait socket
+            // (`tcp_timewait_state_process`) take any in-window RST.
+            let embryonic = self.state == State::SynReceived && self.passive;
+            let orphan_fw2 = self.state == State::FinWait2 && self.orphaned;
+            if h.seq == self.rcv.nxt
+                || Some(h.seq) == self.highest_sack_edge()
+                || embryonic
+                || orphan_fw2
+            {
                 self.reset_by_peer();
             } else if self.state != State::TimeWait {
                 self.challenge_ack(now);
@@ -241,10 +261,7 @@ impl Tcb {
             return true;
         }
         if h.flags.syn() {
-            if self.state == State::SynReceived && h.seq == self.rcv.irs {
-                // Our SYN-ACK was lost: the retransmitted SYN gets it again.
-                self.pending.add(Control::Ack);
-            } else if self.state == State::TimeWait {
+            if self.state == State::TimeWait {
                 // Linux `tcp_timewait_state_process`: a SYN that does not
                 // start a new connection gets the rate-limited ACK of any
                 // out-of-window segment.
@@ -299,6 +316,29 @@ impl Tcb {
             _ => Some(ConnectionError::Reset),
         };
         self.set_closed(err);
+    }
+
+    /// Linux `tcp_check_req` before its sequence check: an ACK that is not
+    /// of our SYN-ACK is answered with a RST wherever it lies (none for a
+    /// RST), and a retransmitted SYN gets the SYN-ACK again, at most every
+    /// `invalid_ratelimit`. True when the segment was handled.
+    fn embryonic_check(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if h.flags.ack() && h.ack != self.snd.iss + 1u32 {
+            if !h.flags.rst() {
+                self.pending.rst_reply = Some(h.ack);
+            }
+            return true;
+        }
+        if h.flags == crate::wire::Flags::SYN && h.seq == self.rcv.irs {
+            if self.oow_limited(now) {
+                self.stats.oow_acks_suppressed += 1;
+            } else {
+                self.pending.add(Control::Ack);
+            }
+            return true;
+        }
+        false
     }
 
     /// Linux `tcp_oow_rate_limited`: the duplicate ACK that an
@@ -616,17 +656,24 @@ impl Tcb {
 
     /// RFC 1122 §4.2.2.13 as Linux does it (`tcp_rcv_state_process` step
     /// 7, `TCPAbortOnData`): new data (not a bare FIN, not old duplicates)
-    /// for a connection the application has closed, in FIN-WAIT-1/2, can
-    /// never be read: reset the connection, the RST answering the segment
-    /// (SEQ = its ACK). True when it was reset.
-    fn new_data_after_release(&mut self, seg: &TcpSegment<'_>) -> bool {
+    /// that can never be read resets the connection, the RST answering the
+    /// segment (SEQ = its ACK): in FIN-WAIT-1/2 once the application closed
+    /// the connection or shut its reading side; after the peer's FIN
+    /// (CLOSE-WAIT, CLOSING, LAST-ACK) when a segment starting before
+    /// RCV.NXT runs past it (one starting at or after it is ignored).
+    /// True when it was reset.
+    fn new_data_after_close(&mut self, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         let end = h.seq + seg.payload.len();
-        if !self.orphaned
-            || !matches!(self.state, State::FinWait1 | State::FinWait2)
-            || seg.payload.is_empty()
-            || end.diff(self.rcv.nxt) <= 0
-        {
+        if seg.payload.is_empty() || end.diff(self.rcv.nxt) <= 0 {
+            return false;
+        }
+        let unreadable = match self.state {
+            State::FinWait1 | State::FinWait2 => self.orphaned || self.rcv.shutdown,
+            State::CloseWait | State::Closing | State::LastAck => h.seq.diff(self.rcv.nxt) < 0,
+            _ => false,
+        };
+        if !unreadable {
             return false;
         }
         self.stats.aborted_on_data += 1;

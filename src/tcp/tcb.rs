@@ -58,6 +58,9 @@ pub struct Tcb {
     /// The sequence number of the peer's latest urgent byte while it is
     /// still to come in order (Linux `urg_seq` with `urg_data` set).
     pub(super) urg_mark: Option<SeqNumber>,
+    /// Opened by an arriving SYN: SYN-RECEIVED then follows Linux's
+    /// request socket (`tcp_check_req`), not RFC 5961's challenges.
+    pub(super) passive: bool,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -110,6 +113,7 @@ impl Tcb {
             last_oow_ack: None,
             bytes_acked: 0,
             urg_mark: None,
+            passive: false,
         }
     }
 
@@ -136,6 +140,7 @@ impl Tcb {
         now: Instant,
     ) -> Tcb {
         let mut tcb = Tcb::new(cfg, local.into(), remote.into(), iss, State::SynReceived);
+        tcb.passive = true;
         tcb.rcv.irs = syn.header.seq;
         tcb.rcv.nxt = syn.header.seq + 1u32;
         // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the

@@ -47,6 +47,7 @@ mod recovery;
 mod rst;
 mod rto;
 mod sack;
+mod states;
 mod timers;
 mod timestamps;
 mod tso;

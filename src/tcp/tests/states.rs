@@ -1,0 +1,133 @@
+//! The state × segment sweep against Linux (tcp_minisocks.c
+//! `tcp_check_req`, `tcp_timewait_state_process`; tcp_input.c
+//! `tcp_rcv_state_process`): the answers that differed from Linux's.
+
+use super::*;
+
+/// TIME-WAIT after our FIN and the peer's (RCV.NXT = r(1)).
+fn time_wait() -> Tcb {
+    let mut tcb = established();
+    tcb.close();
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
+    recv!(tcb, t(30));
+    assert_eq!(tcb.state(), State::TimeWait);
+    tcb
+}
+
+#[test]
+fn passive_syn_received_bad_ack_is_reset_even_out_of_window() {
+    // `tcp_check_req` checks the ACK before the sequence number.
+    let mut tcb = syn_received();
+    send!(tcb, t(10), seg(r(100_000), l(50), Flags::ACK, b""));
+    let rst = recv!(tcb, t(10));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(50)));
+    assert_eq!(tcb.state(), State::SynReceived);
+}
+
+#[test]
+fn passive_syn_received_retransmitted_syn_gets_a_syn_ack_at_most_every_500ms() {
+    // `tcp_check_req`: `inet_rtx_syn_ack` behind `tcp_oow_rate_limited`.
+    let mut tcb = syn_received();
+    send!(tcb, t(100), remote_syn());
+    assert_eq!(recv!(tcb, t(100)).h.flags, Flags::SYN | Flags::ACK);
+    send!(tcb, t(200), remote_syn());
+    recv_nothing!(tcb, t(200));
+    send!(tcb, t(700), remote_syn());
+    assert_eq!(recv!(tcb, t(700)).h.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(tcb.state(), State::SynReceived);
+}
+
+#[test]
+fn orphan_fin_wait_2_in_window_rst_anywhere_closes_it() {
+    // The orphan's timewait socket (`tcp_timewait_state_process`,
+    // TCP_FIN_WAIT2 substate) takes any in-window RST: no challenge ACK.
+    let mut tcb = established();
+    tcb.release();
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::FinWait2);
+    send!(tcb, t(40), seg(r(10), l(1), Flags::RST, b""));
+    assert_eq!(tcb.state(), State::Closed);
+    recv_nothing!(tcb, t(40));
+    assert_eq!(tcb.stats().challenge_acks, 0);
+}
+
+#[test]
+fn fin_wait_2_not_orphaned_in_window_rst_is_still_challenged() {
+    let mut tcb = established();
+    tcb.close();
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
+    send!(tcb, t(40), seg(r(10), l(1), Flags::RST, b""));
+    assert_eq!(tcb.state(), State::FinWait2);
+    assert_eq!(tcb.stats().challenge_acks, 1);
+}
+
+#[test]
+fn time_wait_data_after_the_fin_is_acked() {
+    // Not a bare ACK at RCV.NXT: TCP_TW_ACK (data is never rate-limited).
+    let mut tcb = time_wait();
+    for ms in [40, 50] {
+        send!(tcb, t(ms), seg(r(1), l(1), Flags::ACK, b"late"));
+        let ack = recv!(tcb, t(ms));
+        assert_eq!(
+            (ack.h.flags, ack.h.seq, ack.h.ack),
+            (Flags::ACK, l(1), r(1))
+        );
+    }
+    assert_eq!(tcb.state(), State::TimeWait);
+}
+
+#[test]
+fn time_wait_bare_ack_off_rcv_nxt_gets_a_rate_limited_ack() {
+    let mut tcb = time_wait();
+    send!(tcb, t(40), seg(r(5), l(1), Flags::ACK, b""));
+    assert_eq!(recv!(tcb, t(40)).h.ack, r(1));
+    send!(tcb, t(50), seg(r(5), l(1), Flags::ACK, b""));
+    recv_nothing!(tcb, t(50));
+    // A bare ACK at RCV.NXT is taken in silence.
+    send!(tcb, t(600), seg(r(1), l(1), Flags::ACK, b""));
+    recv_nothing!(tcb, t(600));
+    assert_eq!(tcb.state(), State::TimeWait);
+}
+
+#[test]
+fn close_wait_data_running_past_the_peers_fin_is_reset() {
+    // `tcp_rcv_state_process` step 7: in CLOSE-WAIT a segment starting
+    // before RCV.NXT with data past it falls through to the
+    // RCV_SHUTDOWN check: TCPAbortOnData, a RST.
+    let mut tcb = established();
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    recv!(tcb, t(20));
+    assert_eq!(tcb.state(), State::CloseWait);
+    send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b"ab"));
+    let rst = recv!(tcb, t(30));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(0)));
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.stats().aborted_on_data, 1);
+}
+
+#[test]
+fn close_wait_data_after_the_peers_fin_is_ignored() {
+    let mut tcb = established();
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK | Flags::FIN, b""));
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(1), l(0), Flags::ACK, b"zz"));
+    recv_nothing!(tcb, t(30));
+    assert_eq!(tcb.state(), State::CloseWait);
+    assert_eq!(tcb.recv_queue(), 0);
+}
+
+#[test]
+fn fin_wait_after_shutdown_of_both_sides_resets_on_new_data() {
+    // RCV_SHUTDOWN from shutdown(SHUT_RD) counts as close() does.
+    let mut tcb = established();
+    tcb.shutdown_read();
+    tcb.close();
+    assert!(recv!(tcb, t(20)).h.flags.fin());
+    send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b"data"));
+    let rst = recv!(tcb, t(30));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(0)));
+    assert_eq!(tcb.state(), State::Closed);
+}
