@@ -41,6 +41,11 @@ pub enum Timer {
 
 const TIMERS: usize = 8;
 
+/// Retransmissions (or zero-window probes) of a connection the application
+/// has released, before it is given up (Linux `tcp_orphan_retries` = 0,
+/// which means 8 while the RTO is below its maximum).
+const ORPHAN_RETRIES: u32 = 8;
+
 /// Deadlines indexed by [`Timer`]; the earliest one is the connection's.
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
@@ -157,10 +162,15 @@ impl Tcb {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
-        let limit = if handshake {
-            self.cfg.syn_retries
-        } else {
-            self.cfg.data_retries
+        let limit = match self.state {
+            State::SynReceived if self.passive => self.cfg.synack_retries,
+            _ if handshake => self.cfg.syn_retries,
+            // Linux `tcp_write_timeout` for an orphan (`tcp_orphan_retries`
+            // with its default of 0): 8 while the RTO is below its maximum,
+            // none once it reached it.
+            _ if self.orphaned && self.loss.rtt.rto() >= self.cfg.max_rto => 0,
+            _ if self.orphaned => self.cfg.data_retries.min(ORPHAN_RETRIES),
+            _ => self.cfg.data_retries,
         };
         if self.timers.retries >= limit {
             log::debug!(
@@ -258,7 +268,7 @@ impl Tcb {
             // the interval is below the maximum RTO, none after.
             let alive =
                 self.probe0_base() * (1u32 << self.timers.probe_backoff.min(20)) < self.cfg.max_rto;
-            max_probes = if alive { 8 } else { 0 };
+            max_probes = if alive { ORPHAN_RETRIES } else { 0 };
             if !alive && self.timers.probe_backoff >= max_probes {
                 self.probe_abort();
                 return;

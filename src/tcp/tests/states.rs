@@ -131,3 +131,35 @@ fn fin_wait_after_shutdown_of_both_sides_resets_on_new_data() {
     assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(0)));
     assert_eq!(tcb.state(), State::Closed);
 }
+
+#[test]
+fn passive_syn_received_gives_up_after_5_syn_ack_retransmissions() {
+    // Linux `tcp_synack_retries` (5), not `tcp_syn_retries` (6).
+    let mut tcb = syn_received();
+    let mut syn_acks = 0;
+    while tcb.state() != State::Closed {
+        let at = tcb.poll_at().expect("the SYN-ACK timer");
+        tcb.on_timeout(at);
+        syn_acks += recv(&mut tcb, at).len();
+    }
+    assert_eq!(syn_acks, 5);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn orphan_with_unacknowledged_data_gives_up_after_8_retransmissions() {
+    // Linux `tcp_write_timeout` for a dead socket: `tcp_orphan_retries`.
+    let mut tcb = established();
+    tcb.send(b"never acknowledged").unwrap();
+    recv!(tcb, t(20));
+    tcb.release();
+    recv(&mut tcb, t(20));
+    let mut retransmissions = 0;
+    while tcb.state() != State::Closed {
+        let at = tcb.poll_at().expect("the retransmission timer");
+        tcb.on_timeout(at);
+        retransmissions += recv(&mut tcb, at).len();
+    }
+    assert_eq!(retransmissions, 8);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
