@@ -310,7 +310,7 @@ impl Tcb {
         if !paced && (d.len > 0 || d.fin) {
             return self.emit_data(now, &d);
         }
-        if d.unsent > 0
+        if (d.unsent > 0 || self.fin_unsent())
             && self.snd.wnd == 0
             && self.snd.una == self.snd.max
             && !self.timers.is_armed(Timer::Persist)

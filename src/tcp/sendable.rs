@@ -43,7 +43,9 @@ impl Tcb {
         if len > mss && len < unsent {
             len = len / mss * mss;
         }
-        let fin_here = self.snd.fin == Some(self.snd.nxt + len) && self.state != State::TimeWait;
+        let fin_here = self.snd.fin == Some(self.snd.nxt + len)
+            && self.state != State::TimeWait
+            && self.fin_fits(self.snd.nxt + len);
         if !fin_here {
             len = self.hold_small(len, unsent, in_flight, mss);
         }
@@ -54,6 +56,13 @@ impl Tcb {
             fin: fin_here && self.snd.fin == Some(self.snd.nxt + len),
             cwnd_limited,
         }
+    }
+
+    /// Whether a FIN at `seq` may go: inside the peer's window (it takes a
+    /// sequence number; Linux's `tcp_snd_wnd_test` holds it otherwise and
+    /// probes), or resent after going out once.
+    fn fin_fits(&self, seq: crate::wire::SeqNumber) -> bool {
+        seq.diff(self.snd.una + self.snd.wnd) < 0 || self.snd.max.diff(seq) > 0
     }
 
     /// Bytes beyond SND.NXT the windows allow.

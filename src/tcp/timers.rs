@@ -248,7 +248,7 @@ impl Tcb {
 
     /// Linux `tcp_probe_timer` and `tcp_send_probe0`.
     fn on_persist(&mut self, now: Instant) {
-        if self.flight_size() > 0 || self.unsent_len() == 0 || self.snd.wnd > 0 {
+        if self.flight_size() > 0 || !self.waiting_to_send() || self.snd.wnd > 0 {
             self.timers.probes_out = 0;
             self.timers.probing_since = None;
             return;
@@ -285,6 +285,16 @@ impl Tcb {
             self.timers.probe_backoff += 1;
         }
         self.timers.set(Timer::Persist, now + self.probe0_when(now));
+    }
+
+    /// Data or our FIN waits to go out for the first time.
+    fn waiting_to_send(&self) -> bool {
+        self.unsent_len() > 0 || self.fin_unsent()
+    }
+
+    /// Our FIN is queued and has never been sent.
+    pub(super) fn fin_unsent(&self) -> bool {
+        self.snd.fin.is_some_and(|f| self.snd.max.diff(f) <= 0)
     }
 
     /// The peer stopped answering zero-window probes (`tcp_write_err`).
@@ -324,7 +334,7 @@ impl Tcb {
     /// while data waits: an opened window ends probing (and its backoff),
     /// a shut one puts the next probe a full interval after this answer.
     pub(super) fn ack_probe(&mut self, now: Instant) {
-        if self.unsent_len() == 0 {
+        if !self.waiting_to_send() {
             return;
         }
         if self.snd.wnd > 0 {

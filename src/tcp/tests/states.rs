@@ -163,3 +163,24 @@ fn orphan_with_unacknowledged_data_gives_up_after_8_retransmissions() {
     assert_eq!(retransmissions, 8);
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
 }
+
+#[test]
+fn fin_waits_for_the_peers_window_and_is_probed_for() {
+    // Linux `tcp_snd_wnd_test` holds a FIN that does not fit the window
+    // (its sequence number counts), and `tcp_write_wakeup` probes for it.
+    let mut tcb = established();
+    let mut z = seg(r(0), l(0), Flags::ACK, b"");
+    z.h.window = 0;
+    send!(tcb, t(11), z);
+    tcb.close();
+    recv_nothing!(tcb, t(12));
+    let at = tcb.poll_at().expect("the persist timer");
+    tcb.on_timeout(at);
+    let probe = recv!(tcb, at);
+    assert_eq!((probe.h.flags, probe.h.seq), (Flags::ACK, l(0) - 1u32));
+    // The window opens: the FIN goes at once.
+    send!(tcb, at, seg(r(0), l(0), Flags::ACK, b""));
+    let fin = recv!(tcb, at);
+    assert_eq!((fin.h.flags, fin.h.seq), (Flags::ACK | Flags::FIN, l(0)));
+    assert_eq!(tcb.state(), State::FinWait1);
+}
