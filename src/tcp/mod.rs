@@ -52,6 +52,7 @@ pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
+mod validate;
 
 #[cfg(test)]
 mod tests;
