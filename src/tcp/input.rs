@@ -264,7 +264,17 @@ impl Tcb {
             return true;
         }
         if h.flags.syn() {
-            if self.state == State::TimeWait {
+            if self.state == State::SynReceived && self.passive {
+                // `tcp_check_req` ("embryonic_reset"): a new SYN in the
+                // window is reset, and the half-open connection with it.
+                self.set_closed(Some(ConnectionError::Reset));
+                let end = h.seq + seg.seq_len();
+                if h.flags.ack() {
+                    self.pending.rst_reply = Some(h.ack);
+                } else {
+                    self.pending.rst_ack_reply = Some(end);
+                }
+            } else if self.state == State::TimeWait {
                 // Linux `tcp_timewait_state_process`: a SYN that does not
                 // start a new connection gets the rate-limited ACK of any
                 // out-of-window segment.

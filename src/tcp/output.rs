@@ -222,6 +222,11 @@ impl Tcb {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);
         }
+        if let Some(ack) = self.pending.rst_ack_reply.take() {
+            let mut h = self.header(SeqNumber(0), Flags::RST | Flags::ACK);
+            h.ack = ack;
+            return self.emit(now, h, 0, 0, Reason::ResetReply);
+        }
         if self.pending.take(Control::Rst) {
             let h = self.header(self.rst_seq(), Flags::RST | Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Abort);

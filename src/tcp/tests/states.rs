@@ -184,3 +184,17 @@ fn fin_waits_for_the_peers_window_and_is_probed_for() {
     assert_eq!((fin.h.flags, fin.h.seq), (Flags::ACK | Flags::FIN, l(0)));
     assert_eq!(tcb.state(), State::FinWait1);
 }
+
+#[test]
+fn passive_syn_received_new_syn_in_the_window_is_reset() {
+    // `tcp_check_req`: RST|ACK answering the SYN (SEQ 0, ACK = its end),
+    // and the half-open connection is dropped.
+    let mut tcb = syn_received();
+    send!(tcb, t(10), seg(r(100), SeqNumber(0), Flags::SYN, b""));
+    let rst = recv!(tcb, t(10));
+    assert_eq!(
+        (rst.h.flags, rst.h.seq, rst.h.ack),
+        (Flags::RST | Flags::ACK, SeqNumber(0), r(101))
+    );
+    assert_eq!(tcb.state(), State::Closed);
+}
