@@ -49,6 +49,16 @@ impl Tcb {
             }
             return;
         }
+        // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): the
+        // SYN-ACK must echo a TSval we sent since our first SYN; else it is
+        // answered with a RST (a RST with it is dropped).
+        if h.flags.ack() && !self.echoes_our_syn_ts(seg, now) {
+            self.stats.paws_rejected += 1;
+            if !h.flags.rst() {
+                self.pending.rst_reply = Some(h.ack);
+            }
+            return;
+        }
         // Second: RST. Only acceptable with an acceptable ACK.
         if h.flags.rst() {
             if h.flags.ack() {
@@ -88,6 +98,15 @@ impl Tcb {
             self.snd.nxt = self.snd.iss;
             self.set_state(State::SynReceived);
         }
+    }
+
+    /// True unless the segment echoes a timestamp (non-zero TSecr) outside
+    /// [TSval of our first SYN, our TSval now].
+    fn echoes_our_syn_ts(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
+        let (Some(first), Some((_, ecr))) = (self.syn_ts, seg.header.options.timestamp) else {
+            return true;
+        };
+        ecr == 0 || ecr.wrapping_sub(first) <= self.ts_val(now).wrapping_sub(first)
     }
 
     /// The RFC 9293 §3.10.7.4 acceptability test.

@@ -265,6 +265,9 @@ impl Tcb {
         };
         let mut h = self.header(self.snd.iss, flags);
         h.options = self.syn_options(now, syn_ack);
+        if let (None, Some((val, _)), false) = (self.syn_ts, h.options.timestamp, syn_ack) {
+            self.syn_ts = Some(val);
+        }
         if self.snd.nxt == self.snd.iss
             && !self.loss.retransmitting
             && self.loss.rtt_probe.is_none()

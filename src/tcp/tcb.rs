@@ -61,6 +61,9 @@ pub struct Tcb {
     /// Opened by an arriving SYN: SYN-RECEIVED then follows Linux's
     /// request socket (`tcp_check_req`), not RFC 5961's challenges.
     pub(super) passive: bool,
+    /// TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a
+    /// SYN-ACK must echo one between it and now.
+    pub(super) syn_ts: Option<u32>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -114,6 +117,7 @@ impl Tcb {
             bytes_acked: 0,
             urg_mark: None,
             passive: false,
+            syn_ts: None,
         }
     }
 

@@ -198,3 +198,22 @@ fn passive_syn_received_new_syn_in_the_window_is_reset() {
     );
     assert_eq!(tcb.state(), State::Closed);
 }
+
+#[test]
+fn syn_sent_syn_ack_echoing_a_timestamp_never_sent_is_reset() {
+    // Linux `tcp_rcv_synsent_state_process`: TSecr must lie between the
+    // TSval of our first SYN and now (PAWSActiveRejected).
+    let mut tcb = Tcb::connect(&cfg(), LOCAL, REMOTE, LOCAL_ISS);
+    let syn = recv_one(&mut tcb, t(0));
+    let (first, _) = syn.h.options.timestamp.expect("our SYN offers timestamps");
+    let mut sa = syn_ack(None);
+    sa.h.options.timestamp = Some((1000, first.wrapping_add(5000)));
+    send!(tcb, t(10), sa.clone());
+    let rst = recv!(tcb, t(10));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, LOCAL_ISS + 1u32));
+    assert_eq!(tcb.state(), State::SynSent);
+    // Echoing our SYN's TSval: the handshake completes.
+    sa.h.options.timestamp = Some((1000, first));
+    send!(tcb, t(20), sa);
+    assert_eq!(tcb.state(), State::Established);
+}
