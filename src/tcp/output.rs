@@ -239,7 +239,7 @@ impl Tcb {
     }
 
     /// The sequence number of an ABORT's RST: SND.MAX, unless that lies
-    /// past the peer's window (a zero-window probe byte went out), where
+    /// past the peer's window (the peer shrank it after data went out), where
     /// the peer would drop the RST as out of window (RFC 9293 §3.10.7.4);
     /// then the window's right edge, as Linux's `tcp_acceptable_seq`.
     /// Before our SYN is acknowledged there is no window to go by.
