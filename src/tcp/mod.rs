@@ -52,6 +52,7 @@ pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
+mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -136,8 +137,12 @@ pub struct Config {
     pub min_rto: Duration,
     /// Upper bound on the RTO (Linux: 120 s).
     pub max_rto: Duration,
-    /// SYN / SYN-ACK retransmissions before giving up (Linux `tcp_syn_retries`: 6).
+    /// SYN retransmissions of an active open (and SYN-ACKs of a simultaneous
+    /// open) before giving up (Linux `tcp_syn_retries`: 6).
     pub syn_retries: u32,
+    /// SYN-ACK retransmissions of a passive open before giving up (Linux
+    /// `tcp_synack_retries`: 5).
+    pub synack_retries: u32,
     /// Data retransmissions before giving up (Linux `tcp_retries2`: 15).
     pub data_retries: u32,
     /// TIME-WAIT duration, 2·MSL (Linux: 60 s).
@@ -206,6 +211,7 @@ impl Default for Config {
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
             syn_retries: 6,
+            synack_retries: 5,
             data_retries: 15,
             time_wait: Duration::from_secs(60),
             fin_timeout: Duration::from_secs(60),

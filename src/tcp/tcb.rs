@@ -52,6 +52,18 @@ pub struct Tcb {
     /// (Linux `last_oow_ack_time`), for the rate limit of
     /// `Config::invalid_ratelimit`.
     pub(super) last_oow_ack: Option<Instant>,
+    /// Sequence space the peer has acknowledged since the handshake
+    /// (Linux `bytes_acked`), which bounds how old an acceptable ACK is.
+    pub(super) bytes_acked: u64,
+    /// The sequence number of the peer's latest urgent byte while it is
+    /// still to come in order (Linux `urg_seq` with `urg_data` set).
+    pub(super) urg_mark: Option<SeqNumber>,
+    /// Opened by an arriving SYN: SYN-RECEIVED then follows Linux's
+    /// request socket (`tcp_check_req`), not RFC 5961's challenges.
+    pub(super) passive: bool,
+    /// TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a
+    /// SYN-ACK must echo one between it and now.
+    pub(super) syn_ts: Option<u32>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -103,6 +115,10 @@ impl Tcb {
             ttl: None,
             orphaned: false,
             last_oow_ack: None,
+            bytes_acked: 0,
+            urg_mark: None,
+            passive: false,
+            syn_ts: None,
         }
     }
 
@@ -129,6 +145,7 @@ impl Tcb {
         now: Instant,
     ) -> Tcb {
         let mut tcb = Tcb::new(cfg, local.into(), remote.into(), iss, State::SynReceived);
+        tcb.passive = true;
         tcb.rcv.irs = syn.header.seq;
         tcb.rcv.nxt = syn.header.seq + 1u32;
         // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the
