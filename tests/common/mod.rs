@@ -331,7 +331,13 @@ impl TempDir {
 }
 
 impl Drop for TempDir {
+    /// Removes the directory, except when the test is failing: then its
+    /// captures and logs stay for inspection and the path is printed.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
