@@ -170,7 +170,8 @@ pub struct Config {
     /// Nagle's algorithm (RFC 1122 §4.2.3.4, Minshall's variant as in
     /// Linux); `set_nodelay` turns it off per connection.
     pub nagle: bool,
-    /// Keepalive idle time (RFC 1122 §4.2.3.6); `None` (the default) is off.
+    /// Keepalive idle time (RFC 1122 §4.2.3.6), at least 1 s as Linux
+    /// takes it (so is `keepalive_interval`); `None` (the default) is off.
     pub keepalive: Option<Duration>,
     /// Interval between unanswered keepalive probes (Linux: 75 s).
     pub keepalive_interval: Duration,

@@ -15,7 +15,7 @@
 
 use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// The timers a connection can have armed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +40,10 @@ pub enum Timer {
 }
 
 const TIMERS: usize = 8;
+
+/// The shortest keepalive idle time and probe interval: Linux takes
+/// `TCP_KEEPIDLE` and `TCP_KEEPINTVL` from 1 s up.
+const KEEPALIVE_MIN: Duration = Duration::from_secs(1);
 
 /// Retransmissions (or zero-window probes) of a connection the application
 /// has released, before it is given up (Linux `tcp_orphan_retries` = 0,
@@ -220,7 +224,7 @@ impl Tcb {
         if !self.snd.buf.is_empty() {
             // Linux `tcp_keepalive_timer`: data waiting to be sent or
             // acknowledged is watched by the other timers; look again later.
-            if let Some(idle) = self.cfg.keepalive {
+            if let Some(idle) = self.keepalive_idle() {
                 self.timers.set(Timer::KeepAlive, now + idle);
             }
             return;
@@ -232,14 +236,21 @@ impl Tcb {
         self.timers.keepalive_sent += 1;
         self.pending.add(Control::Keepalive);
         self.stats.keepalive_probes += 1;
-        self.timers
-            .set(Timer::KeepAlive, now + self.cfg.keepalive_interval);
+        let interval = self.cfg.keepalive_interval.max(KEEPALIVE_MIN);
+        self.timers.set(Timer::KeepAlive, now + interval);
+    }
+
+    /// The idle time before the first keepalive probe, at least
+    /// [`KEEPALIVE_MIN`]: a zero idle time would re-arm the timer at the
+    /// instant it fired.
+    fn keepalive_idle(&self) -> Option<Duration> {
+        self.cfg.keepalive.map(|idle| idle.max(KEEPALIVE_MIN))
     }
 
     /// Any segment from the peer shows it is alive: restart the idle clock.
     pub(super) fn restart_keepalive(&mut self, now: Instant) {
         self.timers.keepalive_sent = 0;
-        if let Some(idle) = self.cfg.keepalive {
+        if let Some(idle) = self.keepalive_idle() {
             if self.state.is_synchronized() && self.state != State::TimeWait {
                 self.timers.set(Timer::KeepAlive, now + idle);
             }

@@ -311,6 +311,33 @@ fn established_keepalive_probes_then_times_out() {
 }
 
 #[test]
+fn keepalive_of_zero_is_taken_as_one_second_and_never_re_arms_at_once() {
+    // A zero idle time or interval (a hostile or careless setting) would
+    // re-arm the timer at the instant it fired, with data waiting or after
+    // a probe, and spin whoever drives the timers; Linux takes both from
+    // 1 s up.
+    let c = Config {
+        keepalive_interval: Duration::ZERO,
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    tcb.send(b"waiting").unwrap();
+    recv!(tcb, t(20));
+    tcb.set_keepalive(Some(Duration::ZERO), t(30));
+    tcb.on_timeout(t(30));
+    let next = tcb.poll_at().unwrap();
+    assert!(next > t(30), "a timer still due at {next}");
+    // Nothing waits any more: after the idle time a probe, then the next
+    // one an interval (1 s) later.
+    send!(tcb, t(40), seg(r(0), l(7), Flags::ACK, b""));
+    assert_eq!(tcb.poll_at(), Some(t(1_040)));
+    tcb.on_timeout(t(1_040));
+    let probe = recv!(tcb, t(1_040));
+    assert_eq!(probe.payload.len(), 0);
+    assert_eq!(tcb.poll_at(), Some(t(2_040)));
+}
+
+#[test]
 fn syn_received_ack_arms_keepalive_as_an_active_open_does() {
     // A passive connection whose peer goes silent right after the
     // handshake is probed after the idle time, like an active one.
