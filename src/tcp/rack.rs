@@ -557,7 +557,7 @@ impl Rack {
     }
 
     /// The records from the lowest one that may be marked lost on.
-    fn from_lost(&self) -> impl Iterator<Item = &Sent> + '_ {
+    fn lost_records(&self) -> impl Iterator<Item = &Sent> + '_ {
         let from = match (self.tally.lost_segs, self.tally.lost_from) {
             (0, _) | (_, None) => self.segs.len(),
             (_, Some(f)) => self.segs.partition_point(|s| s.end.diff(f) <= 0),
@@ -568,7 +568,7 @@ impl Rack {
     /// The ranges currently marked lost and not SACKed, in sequence order
     /// (for the delivery-rate sampler's loss accounting).
     pub(super) fn lost_ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
-        self.from_lost()
+        self.lost_records()
             .take(self.tally.lost_segs)
             .map(|s| (s.start, s.end))
     }
@@ -576,7 +576,7 @@ impl Rack {
     /// The first lost, unSACKed segment (RFC 6675 NextSeg rule 1 with
     /// RACK's marks).
     pub(super) fn next_lost(&self) -> Option<(SeqNumber, SeqNumber)> {
-        self.from_lost().next().map(|s| (s.start, s.end))
+        self.lost_records().next().map(|s| (s.start, s.end))
     }
 
     /// Bytes believed in the network: sent, not SACKed, not lost (a lost
