@@ -255,6 +255,10 @@ pub struct Bbr {
     recovery_chain_until: Option<u64>,
     /// Bytes in flight at the last ACK.
     last_in_flight: u64,
+    /// Bytes marked lost and delivered since the current recovery (or
+    /// chain of them) began.
+    recovery_lost: u64,
+    recovery_acked: u64,
     cwnd_limited: bool,
     rng: u64,
 }
@@ -326,6 +330,8 @@ impl Bbr {
             restore_at: None,
             recovery_chain_until: None,
             last_in_flight: 0,
+            recovery_lost: 0,
+            recovery_acked: 0,
             cwnd_limited: false,
             rng: seed ^ 0x2545_f491_4f6c_dd1d,
         }
@@ -432,6 +438,10 @@ impl Bbr {
     pub fn on_ack(&mut self, now: Instant, rs: &RateSample, ctx: AckContext) {
         self.cwnd_limited = ctx.cwnd_limited;
         self.last_in_flight = ctx.in_flight;
+        if self.in_recovery {
+            self.recovery_lost += rs.newly_lost;
+            self.recovery_acked += rs.newly_acked;
+        }
         self.delivered = rs.total_delivered;
         if rs.newly_lost > 0 {
             // One loss event per ACK that marked losses (Linux BBRv3's

@@ -696,7 +696,8 @@ fn bbr_recovery_that_begins_within_a_round_of_the_last_continues_it() {
     let pipe = BDP / 2;
     m.bbr.on_enter_recovery(pipe, m.delivered);
     assert_eq!(m.bbr.cwnd() as u64, pipe + MSS as u64, "first episode");
-    m.rounds(1, 2);
+    // One loss in a round of 85 segments: 1.2%, a lossy link.
+    m.rounds(1, 1);
     m.bbr.on_exit_recovery();
     let restored = m.bbr.cwnd();
     assert!(restored as u64 > pipe + MSS as u64);
@@ -718,6 +719,15 @@ fn bbr_recovery_that_begins_within_a_round_of_the_last_continues_it() {
     m.rounds(2, 0);
     m.bbr.on_enter_recovery(pipe, m.delivered);
     assert_eq!(m.bbr.cwnd() as u64, pipe + MSS as u64, "a fresh episode");
+    // So is one that follows a recovery which lost more than 2% (a queue
+    // overflowing, not a lossy link): 10 of 85 segments here.
+    m.rounds(1, 10);
+    m.bbr.on_exit_recovery();
+    for _ in 0..5 {
+        m.ack(0);
+    }
+    m.bbr.on_enter_recovery(pipe, m.delivered);
+    assert_eq!(m.bbr.cwnd() as u64, pipe + MSS as u64, "after heavy loss");
 }
 
 /// A model in PROBE_BW:UP, its flight `flight_bdps` BDPs.
