@@ -163,8 +163,6 @@ pub struct AckContext {
     pub in_flight: u64,
     /// The sender was limited by cwnd since the last ACK.
     pub cwnd_limited: bool,
-    /// The flight reached the peer's receive window.
-    pub rwnd_limited: bool,
 }
 
 /// BBR's model and control state for one connection.
@@ -209,9 +207,8 @@ pub struct Bbr {
     full_bw_count: u32,
     full_bw_now: bool,
     full_bw_reached: bool,
-    /// The sender was cwnd- or receive-window-limited at some ACK of the
-    /// current round: it sent all it was allowed to.
-    round_filled: bool,
+    /// The sender was cwnd-limited at some ACK of the current round.
+    round_cwnd_limited: bool,
     // Loss rounds (§5.5.10.3).
     loss_round_start: bool,
     loss_round_delivered: u64,
@@ -304,7 +301,7 @@ impl Bbr {
             full_bw_count: 0,
             full_bw_now: false,
             full_bw_reached: false,
-            round_filled: false,
+            round_cwnd_limited: false,
             loss_round_start: false,
             loss_round_delivered: 0,
             loss_in_round: false,

@@ -504,7 +504,6 @@ impl Tcb {
         let (in_flight, delivered) = (self.loss.rate.in_flight(), self.loss.rate.delivered());
         let mss = self.opts.snd_mss;
         let cwnd_limited = self.loss.cwnd_limited || flight + mss >= self.loss.cc.cwnd();
-        let rwnd_limited = flight + mss >= self.snd.wnd as usize;
         self.loss.cwnd_limited = false;
         let Some(b) = self.loss.cc.bbr_mut() else {
             return;
@@ -520,7 +519,6 @@ impl Tcb {
             let ctx = AckContext {
                 in_flight,
                 cwnd_limited,
-                rwnd_limited,
             };
             self.loss.cc.on_rate_sample(now, &rs, ctx);
         }

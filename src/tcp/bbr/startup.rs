@@ -25,30 +25,22 @@ impl Bbr {
     ///   that starts on a sample taken in loss recovery, or after a
     ///   scheduling stall of the sender, reads as no growth though the
     ///   round's other samples grew.
-    /// - a round counts as "no growth" only if the sender sent all it was
-    ///   allowed to in it: its flight reached cwnd or the peer's receive
-    ///   window. A round whose flight reached neither did not test the
+    /// - a round counts as "no growth" only if the sender was cwnd-limited
+    ///   in it. A round whose flight never reached cwnd did not test the
     ///   path: the sender did not send what the model allowed (a
-    ///   userspace sender descheduled on a loaded machine). Traced on the bench line at 100 ms, 1% loss, load 8–9:
+    ///   userspace sender descheduled on a loaded machine, a receive
+    ///   window). Traced on the bench line at 100 ms, 1% loss, load 8–9:
     ///   rounds delivering 7–55 kB with cwnd at 56–172 kB and a flight of
     ///   4–7 kB counted as the plateau, and STARTUP ended at 4.8 Mbit/s;
     ///   PROBE_BW then paced at that estimate, and with one 1.25× probe
     ///   every 2–3 s the transfer averaged 8.7 Mbit/s against Linux's 71.
     ///   Such rounds are not app-limited by the sampler's rule (data was
     ///   waiting), so the draft's app-limited test does not skip them.
-    ///   A round held by the receive window does count, as in Linux (it
-    ///   is not app-limited there either): the window bounds delivery as
-    ///   cwnd would. Before, such rounds did not count, and at 1 Gbit/s,
-    ///   100 ms with no loss the sender stayed in STARTUP for the whole
-    ///   transfer, its flight at the receiver's 20.97 MB window from
-    ///   2.0 s on, pacing at 2.8 Gbit/s and cwnd 30–40 MB
-    ///   (docs/wan-traces.md).
     pub(super) fn check_full_bw_reached(&mut self, rs: &RateSample, ctx: AckContext) {
-        let round_filled = std::mem::replace(&mut self.round_filled, false)
-            || ctx.cwnd_limited
-            || ctx.rwnd_limited;
+        let round_cwnd_limited =
+            std::mem::replace(&mut self.round_cwnd_limited, false) || ctx.cwnd_limited;
         if !self.round_start {
-            self.round_filled = round_filled;
+            self.round_cwnd_limited = round_cwnd_limited;
         }
         if self.full_bw_now || !self.round_start || rs.is_app_limited {
             return;
@@ -64,7 +56,7 @@ impl Bbr {
             self.full_bw = bw;
             return;
         }
-        if startup && !round_filled {
+        if startup && !round_cwnd_limited {
             return;
         }
         self.full_bw_count += 1;

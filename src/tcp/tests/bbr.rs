@@ -432,8 +432,6 @@ struct Model {
     /// The sender leaves its window unfilled (descheduled, say): its ACKs
     /// are not cwnd-limited.
     stalled: bool,
-    /// The flight is at the peer's receive window.
-    rwnd_limited: bool,
 }
 
 const RATE: f64 = 12.5e6;
@@ -458,7 +456,6 @@ impl Model {
             lost_at: VecDeque::new(),
             flight_bdps: 1.0,
             stalled: false,
-            rwnd_limited: false,
         }
     }
 
@@ -497,7 +494,6 @@ impl Model {
             // STARTUP's sender fills its window (its plateau rounds
             // count only then); elsewhere the model's flight is its own.
             cwnd_limited: self.bbr.mode() == BbrMode::Startup && !self.stalled,
-            rwnd_limited: self.rwnd_limited,
         };
         self.bbr.on_ack(self.now, &rs, ctx);
     }
@@ -732,25 +728,6 @@ fn bbr_recovery_that_begins_within_a_round_of_the_last_continues_it() {
     }
     m.bbr.on_enter_recovery(pipe, m.delivered);
     assert_eq!(m.bbr.cwnd() as u64, pipe + MSS as u64, "after heavy loss");
-}
-
-#[test]
-fn bbr_startup_rounds_held_by_the_receive_window_are_a_plateau() {
-    // Flat rounds with the flight at the peer's receive window, under
-    // cwnd: the window bounds delivery as cwnd would, and STARTUP ends
-    // after three of them, as in Linux (not app-limited). They did not
-    // count before, and at 1 Gbit/s, 100 ms with no loss STARTUP went on
-    // for the whole transfer at the receiver's 20.97 MB window, pacing
-    // at 2.8 Gbit/s.
-    let mut m = Model::new();
-    m.stalled = true;
-    m.rwnd_limited = true;
-    let modes = m.modes_over_rounds(8);
-    assert!(m.bbr.full_bw_reached(), "{modes:?}");
-    assert!(
-        modes.iter().any(|m| m.to_string().starts_with("PROBE_BW")),
-        "{modes:?}"
-    );
 }
 
 /// A model in PROBE_BW:UP, its flight `flight_bdps` BDPs.
