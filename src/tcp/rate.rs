@@ -526,12 +526,13 @@ impl Tcb {
             if let Some(b) = self.loss.cc.bbr().filter(|b| b.round_start()) {
                 // One line per round trip (RUST_LOG=tunstack::tcp::rate=trace).
                 log::trace!(
-                    "{} -> {}: {} pipe {in_flight} flight {} wnd {} cwnd_limited {cwnd_limited} \
-                     at {now}",
+                    "{} -> {}: {} pipe {in_flight} flight {} unsent {} wnd {} \
+                     cwnd_limited {cwnd_limited} at {now}",
                     self.local,
                     self.remote,
                     b.trace_line(),
                     self.flight_size(),
+                    self.unsent_len(),
                     self.snd.wnd
                 );
             }
