@@ -39,11 +39,7 @@ ulimit -n 65536 2> /dev/null || true
 new_ns NS_T
 new_ns NS_A
 new_ns NS_B
-ip -n "$NS_A" link add veth0 type veth peer name veth1 netns "$NS_B"
-ip -n "$NS_A" addr add 10.0.0.1/24 dev veth0
-ip -n "$NS_B" addr add 10.0.0.2/24 dev veth1
-ip -n "$NS_A" link set veth0 up
-ip -n "$NS_B" link set veth1 up
+veth_pair "$NS_A" "$NS_B" "" 10.0.0.1/24 10.0.0.2/24
 for ns in "$NS_T" "$NS_A" "$NS_B"; do
     # Clients reuse ports of connections in TIME-WAIT, as a load generator
     # on Linux does with this set.

@@ -172,30 +172,17 @@ fn ten_mebibytes_each_way_survive_loss_duplication_and_reordering(f: Family) {
            }}\n\
          }}\n"
     ));
-    let d = dir.path().display().to_string();
     let result = dir.path().join("up.sha");
-    let _peer_proc = Daemon::spawn(
+    let _peer_proc = peer.python(
         dir.path(),
-        "ip",
+        &dir.path().join("peer.py"),
         &[
-            "netns",
-            "exec",
-            &peer.0,
-            "python3",
-            &format!("{d}/peer.py"),
-            &format!("{d}/down.bin"),
+            dir.path().join("down.bin").to_str().unwrap(),
             result.to_str().unwrap(),
             &peer_addr.to_string(),
         ],
+        &dir.path().join("up.sha.ready"),
     );
-    let ready = dir.path().join("up.sha.ready");
-    for _ in 0..200 {
-        if ready.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ready.exists(), "the peer did not start");
 
     let ours = TcpStream::connect(&stack, SocketAddr::new(peer_addr, 9100)).unwrap();
     let ours_writer = ours.try_clone().unwrap();

@@ -316,6 +316,28 @@ fn methods_and_bodies_reach_the_server_and_uploads_are_streamed() {
 }
 
 #[test]
+fn stats_are_printed_when_max_time_expires() {
+    // curl's -w still reports on a timeout; --stats does the same with
+    // what it has (the stack's counters), and the exit code stays 28.
+    enter_netns();
+    let silent = std::net::TcpListener::bind("0.0.0.0:8091").unwrap();
+    let out = tunstack(&["get", "--stats", "--max-time", "1", "http://10.0.0.1:8091/"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(28), "{err}");
+    assert!(err.contains("timed out (--max-time)"), "{err}");
+    let stack = err.split("stack:\n").nth(1).expect("the stack's counters");
+    let tx_packets = stack
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tx_packets"))
+        .map(|v| v.trim().parse::<u64>());
+    assert!(
+        matches!(tx_packets, Some(Ok(n)) if n >= 2),
+        "the SYN and the request went out: {err}"
+    );
+    drop(silent);
+}
+
+#[test]
 fn timeouts_and_failures_exit_with_curls_codes_and_a_clear_message() {
     enter_netns();
     // A kernel listener that never accepts: the handshake completes, no

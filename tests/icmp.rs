@@ -131,26 +131,12 @@ fn a_smaller_path_mtu_lowers_our_mss(f: Family) {
     let addr = PeerNs::addr(f);
     std::fs::write(dir.path().join("sink.py"), SINK).unwrap();
     let ready = dir.path().join("ready");
-    let _sink = Daemon::spawn(
+    let _sink = peer.python(
         dir.path(),
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &peer.0,
-            "python3",
-            dir.path().join("sink.py").to_str().unwrap(),
-            &addr.to_string(),
-            ready.to_str().unwrap(),
-        ],
+        &dir.path().join("sink.py"),
+        &[&addr.to_string(), ready.to_str().unwrap()],
+        &ready,
     );
-    for _ in 0..200 {
-        if ready.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ready.exists(), "the peer did not start");
     let mut s = TcpStream::connect_timeout(
         &stack,
         &SocketAddr::new(addr, 9200),

@@ -36,9 +36,8 @@ fn connected(f: Family, a: &Stack, b: &Stack) -> (TcpStream, TcpStream) {
 /// buffer is full too); returns the bytes written.
 ///
 /// Ends on that state rather than on writes staying blocked for a while:
-/// zero-window probes still carry a byte now and then into the last bytes
-/// of the peer's buffer (a sub-MSS remainder it did not advertise), which
-/// kept an idle timer re-arming for about a second.
+/// the window can close in steps (a sub-MSS remainder of the peer's
+/// buffer is still sent into), which would keep an idle timer re-arming.
 fn fill(c: &TcpStream) -> usize {
     c.set_nonblocking(true).unwrap();
     let chunk = [0x5au8; 16 * 1024];

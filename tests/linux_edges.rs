@@ -1,11 +1,14 @@
-//! Closing edges with the kernel's TCP as the oracle, in a private
-//! namespace: the same script runs once between two kernel sockets and
-//! once with tunstack in the middle, and the kernel peer must see the same
-//! outcome both times. Each test runs over IPv4 and IPv6.
+//! Closing edges and urgent data with the kernel's TCP as the oracle, in a
+//! private namespace: the same script runs once between two kernel
+//! sockets and once with tunstack in the middle, and the outcome must be
+//! the same both times. Each test runs over IPv4 and IPv6.
 
 mod common;
+#[path = "common/forge.rs"]
+mod forge;
 
 use common::*;
+use forge::Sniffer;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -110,7 +113,110 @@ fn data_after_close_is_reset_as_the_kernel_does(f: Family) {
     let _ = peer.shutdown(Shutdown::Both);
 }
 
+/// The kernel side of the urgent-data script: "ab", then "c" sent with
+/// MSG_OOB (its urgent pointer follows 'c'), then "de", then FIN.
+fn send_with_urgent_byte(sender: &mut std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    sender.write_all(b"ab").unwrap();
+    let c = b"c";
+    // SAFETY: a valid open socket and a live one-byte buffer.
+    let sent = unsafe {
+        libc::send(
+            sender.as_raw_fd(),
+            c.as_ptr().cast(),
+            c.len(),
+            libc::MSG_OOB,
+        )
+    };
+    assert_eq!(sent, 1, "send(MSG_OOB): {}", io::Error::last_os_error());
+    sender.write_all(b"de").unwrap();
+    sender.shutdown(Shutdown::Write).unwrap();
+}
+
+fn urgent_byte_leaves_the_stream_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Linux without SO_OOBINLINE: a plain read never returns the urgent
+    // byte (it waits for a MSG_OOB read).
+    let addr = f.kernel_at(9107);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    send_with_urgent_byte(&mut client);
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut kernel = Vec::new();
+    server.read_to_end(&mut kernel).unwrap();
+    assert_eq!(kernel, b"abde", "the oracle");
+    // tunstack reading what the kernel sends the same way.
+    let addr = f.kernel_at(9108);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    send_with_urgent_byte(&mut peer);
+    ours.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    (&ours).read_to_end(&mut got).unwrap();
+    assert_eq!(got, kernel, "tunstack reading urgent data");
+    assert_eq!(ours.tcp_stats().unwrap().urgent_bytes, 1);
+}
+
+fn zero_window_probes_keep_a_kernel_receiver_and_carry_no_data(f: Family) {
+    let stack = netns();
+    // tunstack sends 4 MiB to a kernel socket that reads nothing for 3 s:
+    // its window shuts, and tunstack probes it as Linux does
+    // (`tcp_xmit_probe_skb`): bare ACKs at SND.UNA - 1, no byte past the
+    // window. The kernel answers them; when it reads, everything arrives.
+    let addr = f.kernel_at(9109);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut kernel, _) = listener.accept().unwrap();
+    let port = ours.local_addr().unwrap().port();
+    let from_us = f.us_at(port);
+    let sniffer = Sniffer::new();
+    let data = random_bytes(4 << 20, 9109);
+    let expect = sha256(&data);
+    let writer = std::thread::spawn(move || {
+        (&ours).write_all(&data).unwrap();
+        ours
+    });
+    let seen = sniffer.all_matching(Duration::from_secs(3), |p| {
+        p.src == from_us && p.dst == addr
+    });
+    let mut end = 0u32;
+    let mut probes = 0;
+    for p in &seen {
+        let len = p.payload.len() as u32;
+        assert_ne!(len, 1, "a one-byte segment past the window: {p:?}");
+        if len == 0 && end != 0 && p.seq == end.wrapping_sub(1) {
+            probes += 1;
+        }
+        let e = p.seq.wrapping_add(len);
+        if end == 0 || e.wrapping_sub(end) as i32 > 0 {
+            end = e;
+        }
+    }
+    assert!(probes >= 2, "{probes} zero-window probes in 3 s");
+    kernel
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = vec![0u8; 4 << 20];
+    kernel.read_exact(&mut got).unwrap();
+    assert_eq!(sha256(&got), expect);
+    let ours = writer.join().unwrap();
+    assert_eq!(
+        ours.state(),
+        tunstack::tcp::State::Established,
+        "{:?}",
+        ours.tcp_stats()
+    );
+    assert!(ours.tcp_stats().unwrap().window_probes >= 2);
+}
+
 per_family!(
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
+    urgent_byte_leaves_the_stream_as_the_kernel_does,
+    zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
 );

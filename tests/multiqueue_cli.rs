@@ -8,9 +8,9 @@ mod common;
 
 use common::*;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `queue Q: … N segments in …` lines: N per queue.
 fn segments_in_per_queue(stderr: &str) -> Vec<u64> {
@@ -40,18 +40,7 @@ fn serve_echo_on_two_queues_answers_many_kernel_clients() {
         .spawn()
         .unwrap();
     wait_for_listener(SocketAddrV4::new(US, 7));
-    let clients: Vec<_> = (0..32u64)
-        .map(|i| {
-            std::thread::spawn(move || {
-                let data = random_bytes(32 * 1024, 500 + i);
-                let s = std::net::TcpStream::connect((US, 7)).expect("connect");
-                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                let got = echo_round_trip(s, data.clone());
-                assert_eq!(sha256(&got), sha256(&data), "client {i}");
-            })
-        })
-        .collect();
-    for c in clients {
+    for c in kernel_echo_clients(SocketAddr::from((US, 7)), 32, 32 * 1024, 500) {
         c.join().expect("client");
     }
     let (status, err) = interrupt(&mut child);

@@ -66,13 +66,7 @@ fn serve_once(f: Family, port: u16, body: Arc<Vec<u8>>) -> JoinHandle<String> {
     std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("kernel accept");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = s.read(&mut b).expect("request");
-            assert!(n > 0, "request cut short");
-            head.extend_from_slice(&b[..n]);
-        }
+        let head = read_request_head(&mut s);
         let reply = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
@@ -167,30 +161,10 @@ fn serve_echo(f: Family, extra: &[&str]) -> String {
         .spawn()
         .unwrap();
     wait_for_listener(f.us_at(7));
-    let clients: Vec<_> = (0..16u64)
-        .map(|i| {
-            std::thread::spawn(move || {
-                let s = std::net::TcpStream::connect(f.us_at(7)).expect("connect");
-                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                let data = random_bytes(1 << 20, 600 + i);
-                let got = echo_round_trip(s, data.clone());
-                assert_eq!(sha256(&got), sha256(&data), "client {i}");
-            })
-        })
-        .collect();
-    for c in clients {
+    for c in kernel_echo_clients(f.us_at(7), 16, 1 << 20, 600) {
         c.join().expect("client");
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     err
 }
@@ -341,16 +315,7 @@ fn pcap_of_serve_on_two_queues_is_clean(f: Family) {
     for c in clients {
         c.join().expect("client");
     }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = interrupt(&mut child);
     assert_eq!(status.code(), Some(0), "{err}");
     let per = queue_lines(&err);
     assert_eq!(per.len(), 2, "one line per queue:\n{err}");

@@ -4,8 +4,9 @@
 
 mod common;
 
-use common::{echo_round_trip, multi_thread, random_bytes, sha256, KERNEL, US};
+use common::{kernel_echo_clients, multi_thread, random_bytes, sha256, KERNEL, US};
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tunstack::net::Config;
@@ -49,16 +50,7 @@ fn async_listener_and_connects_on_two_queues() {
                 });
             }
         });
-        let kernel_clients: Vec<_> = (0..8u64)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    let data = random_bytes(32 * 1024, 900 + i);
-                    let s = std::net::TcpStream::connect((US, 7100)).unwrap();
-                    let got = echo_round_trip(s, data.clone());
-                    assert_eq!(sha256(&got), sha256(&data), "kernel client {i}");
-                })
-            })
-            .collect();
+        let kernel_clients = kernel_echo_clients(SocketAddr::from((US, 7100)), 8, 32 * 1024, 900);
         let mut ours = Vec::new();
         for i in 0..8u64 {
             let stack = Arc::clone(&stack);

@@ -262,13 +262,7 @@ fn serve_file(
     std::thread::spawn(move || {
         for _ in 0..count {
             let mut s = kernel_accept(&listener);
-            let mut req = Vec::new();
-            let mut b = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = s.read(&mut b).expect("request");
-                assert!(n > 0, "request cut short");
-                req.extend_from_slice(&b[..n]);
-            }
+            let req = read_request_head(&mut s);
             assert!(req.starts_with(b"GET /file "), "{req:?}");
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",

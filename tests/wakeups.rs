@@ -102,9 +102,12 @@ fn short_connections_complete_and_leave_the_driver_asleep(f: Family) {
     // SYN-ACK, response and FIN, queued inside our own write(2), each of
     // which woke the driver before (three times per connection; now it
     // is out of the epoll set then). A timer that fires while the serving
-    // thread is between calls may still wake it now and then.
+    // thread is between calls may still wake it now and then, more often
+    // when the machine is loaded and the serving thread is descheduled
+    // (up to 60 polls seen); before, 645-872 polls: one in three still
+    // separates the two by six times.
     assert!(
-        st.driver_polls < N as u64 / 10,
+        st.driver_polls < N as u64 / 3,
         "{} driver polls for {N} connections: {st:?}",
         st.driver_polls
     );

@@ -180,26 +180,19 @@ impl Wan {
             Model::new(down, seed ^ 0x5bd1_e995),
             cfg,
         ));
-        let (c, s) = (wan.cli.clone(), wan.srv.clone());
+        for (ns, addr, dev) in [
+            (&wan.cli, "10.9.0.1/30", "wanA"),
+            (&wan.srv, "10.9.0.2/30", "wanB"),
+        ] {
+            run("ip", &["-n", ns, "addr", "add", addr, "dev", dev]);
+            run(
+                "ip",
+                &["-n", ns, "link", "set", dev, "txqueuelen", "10000", "up"],
+            );
+        }
         run(
             "ip",
-            &["-n", &c, "addr", "add", "10.9.0.1/30", "dev", "wanA"],
-        );
-        run(
-            "ip",
-            &["-n", &c, "link", "set", "wanA", "txqueuelen", "10000", "up"],
-        );
-        run(
-            "ip",
-            &["-n", &s, "addr", "add", "10.9.0.2/30", "dev", "wanB"],
-        );
-        run(
-            "ip",
-            &["-n", &s, "link", "set", "wanB", "txqueuelen", "10000", "up"],
-        );
-        run(
-            "ip",
-            &["-n", &s, "route", "add", "10.0.0.0/24", "dev", "wanB"],
+            &["-n", &wan.srv, "route", "add", "10.0.0.0/24", "dev", "wanB"],
         );
         wan
     }

@@ -135,9 +135,11 @@ pub(crate) struct NetArgs {
     /// --pcap implies this, so the capture shows every segment as sent.
     #[arg(long)]
     no_offload: bool,
-    /// Fixed receive buffer per connection (bytes; K, M suffixes), like
-    /// SO_RCVBUF. By default the buffer starts at 1 MiB and grows with
-    /// the path up to 6 MiB.
+    /// Fixed receive buffer per connection (bytes of window; K, M
+    /// suffixes), like SO_RCVBUF (for which Linux reserves twice the
+    /// memory, a window of 1–1.25 times the value). By default the
+    /// window starts at 1 MiB and grows with the path up to 3.75 MiB
+    /// (see --rcvbuf-max).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf: Option<usize>,
     /// Fixed send buffer per connection (bytes; K, M suffixes), like
@@ -145,9 +147,12 @@ pub(crate) struct NetArgs {
     /// congestion window up to 4 MiB.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     sndbuf: Option<usize>,
-    /// Largest receive buffer autotuning may grow to (bytes; K, M
-    /// suffixes), like Linux's `tcp_rmem[2]` [6M]. Paths of 1 Gbit/s at
-    /// 50–100 ms need twice their 6–12 MB BDP.
+    /// Largest receive buffer autotuning may grow to (bytes of memory; K,
+    /// M suffixes), like Linux's `tcp_rmem[2]` [6M]. As on Linux at MTU
+    /// 1500, the window opens to 5/8 of it (6M: 3.75 MiB), so the same
+    /// value gives the same window as the kernel's receiver. Paths of
+    /// 1 Gbit/s at 50–100 ms need 10–20M for a window of their 6–12 MB
+    /// BDP.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     rcvbuf_max: Option<usize>,
     /// Largest send buffer autotuning may grow to, like `tcp_wmem[2]` [4M].
@@ -612,69 +617,33 @@ mod tests {
     fn usage_errors_exit_2_without_touching_the_network() {
         assert_eq!(run(["tunstack"]), EXIT_USAGE);
         assert_eq!(run(["tunstack", "get"]), EXIT_USAGE);
-        assert_eq!(
-            run(["tunstack", "get", "ftp://x/"]),
-            exit::UNSUPPORTED_PROTOCOL
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://bad_host!/"]),
-            exit::MALFORMED_URL
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--resolve",
-                "nocolon"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--resolve",
-                "h:notanip"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--prefix", "33"]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--addr",
-                "192.168.1.2"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--addr", "10.0.0.1"]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--connect-timeout",
-                "-1"
-            ]),
-            EXIT_USAGE
-        );
-        assert_eq!(
-            run(["tunstack", "get", "http://10.0.0.1/", "--mtu", "100"]),
-            EXIT_USAGE
-        );
+        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
+        // `tunstack get` with these arguments, and the exit code.
+        let url = "http://10.0.0.1/";
+        let cases: [(&[&str], i32); 10] = [
+            (&["ftp://x/"], exit::UNSUPPORTED_PROTOCOL),
+            (&["http://bad_host!/"], exit::MALFORMED_URL),
+            (&[url, "--resolve", "nocolon"], EXIT_USAGE),
+            (&[url, "--resolve", "h:notanip"], EXIT_USAGE),
+            (&[url, "--prefix", "33"], EXIT_USAGE),
+            (&[url, "--addr", "192.168.1.2"], EXIT_USAGE),
+            (&[url, "--addr", "10.0.0.1"], EXIT_USAGE),
+            (&[url, "--connect-timeout", "-1"], EXIT_USAGE),
+            (&[url, "--mtu", "100"], EXIT_USAGE),
+            // --pcap with several queues is allowed; its file is created
+            // before any queue is opened, so a bad path fails first.
+            (
+                &[url, "--queues", "2", "--pcap", "/nonexistent/x.pcap"],
+                exit::WRITE_ERROR,
+            ),
+        ];
+        for (args, want) in cases {
+            let argv = ["tunstack", "get"].iter().chain(args).copied();
+            assert_eq!(run(argv), want, "get {args:?}");
+        }
         for queues in ["0", "65", "1000000", "-1", "two"] {
             assert_eq!(
-                run(["tunstack", "get", "http://10.0.0.1/", "--queues", queues]),
+                run(["tunstack", "get", url, "--queues", queues]),
                 EXIT_USAGE,
                 "--queues {queues}"
             );
@@ -684,21 +653,6 @@ mod tests {
                 "serve --queues {queues}"
             );
         }
-        // --pcap with several queues is allowed; its file is created
-        // before any queue is opened, so a bad path fails first.
-        assert_eq!(
-            run([
-                "tunstack",
-                "get",
-                "http://10.0.0.1/",
-                "--queues",
-                "2",
-                "--pcap",
-                "/nonexistent/x.pcap"
-            ]),
-            exit::WRITE_ERROR
-        );
-        assert_eq!(run(["tunstack", "bogus"]), EXIT_USAGE);
     }
 
     #[test]

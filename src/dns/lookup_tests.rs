@@ -1,7 +1,8 @@
 //! [`Lookup`] sans-IO: datagrams and explicit instants in, actions out.
 
 use super::*;
-use crate::dns::{decode, Hosts, CLASS_IN, TYPE_A, TYPE_AAAA};
+use crate::dns::test_answers::{answer_head, push_address, record_type, set_answer_count};
+use crate::dns::{decode, Hosts, TYPE_A, TYPE_AAAA};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 const S1: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 53);
@@ -27,31 +28,16 @@ fn ids() -> impl FnMut() -> u16 {
 /// The answer to `query` with `addrs` (of the type asked) and `flags`
 /// or'ed into byte 3 (an rcode) / byte 2 (0x02: TC).
 fn reply(query: &[u8], addrs: &[IpAddr], tc: bool, rcode: u8) -> Vec<u8> {
-    let q = decode(query).unwrap();
-    let qtype = q.questions[0].qtype;
-    // The question only: drop the 11-byte OPT record the query carries.
-    let mut m = query[..query.len() - 11].to_vec();
-    m[2] |= 0x80 | if tc { 0x02 } else { 0 };
+    let qtype = decode(query).unwrap().questions[0].qtype;
+    let mut m = answer_head(query);
+    m[2] |= if tc { 0x02 } else { 0 };
     m[3] |= rcode;
-    m[11] = 0;
     let mut n = 0u16;
-    for a in addrs {
-        let (t, bytes) = match a {
-            IpAddr::V4(v4) => (TYPE_A, v4.octets().to_vec()),
-            IpAddr::V6(v6) => (TYPE_AAAA, v6.octets().to_vec()),
-        };
-        if t != qtype {
-            continue;
-        }
+    for a in addrs.iter().filter(|a| record_type(**a) == qtype) {
         n += 1;
-        m.extend_from_slice(&[0xc0, 12]);
-        m.extend_from_slice(&t.to_be_bytes());
-        m.extend_from_slice(&CLASS_IN.to_be_bytes());
-        m.extend_from_slice(&300u32.to_be_bytes());
-        m.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-        m.extend_from_slice(&bytes);
+        push_address(&mut m, *a, 300);
     }
-    m[6..8].copy_from_slice(&n.to_be_bytes());
+    set_answer_count(&mut m, n);
     m
 }
 

@@ -413,6 +413,7 @@ pub fn decode(buf: &[u8]) -> Result<Message, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::test_answers::push_record;
 
     /// A response to `q` with the given answers, names compressed as a
     /// pointer to the question's name (offset 12).
@@ -422,12 +423,7 @@ mod tests {
         m[3] = 0x80; // RA
         m[7] = answers.len() as u8;
         for (t, ttl, data) in answers {
-            m.extend_from_slice(&[0xc0, 12]);
-            m.extend_from_slice(&t.to_be_bytes());
-            m.extend_from_slice(&CLASS_IN.to_be_bytes());
-            m.extend_from_slice(&ttl.to_be_bytes());
-            m.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            m.extend_from_slice(data);
+            push_record(&mut m, *t, *ttl, data);
         }
         m
     }

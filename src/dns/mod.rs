@@ -14,6 +14,8 @@ pub mod hosts;
 pub mod lookup;
 pub mod message;
 pub mod resolver;
+#[cfg(test)]
+mod test_answers;
 
 pub use hosts::Hosts;
 pub use lookup::{Action, Lookup};

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::dns::message::TYPE_OPT;
-use crate::dns::CLASS_IN;
+use crate::dns::test_answers::{answer_head, push_address, record_type, set_answer_count};
 use std::net::{Ipv6Addr, SocketAddrV4};
 
 /// A fake server: answers A and AAAA from a table, can drop the first
@@ -27,9 +27,7 @@ impl Fake {
         let opt = query.len() - 11;
         assert_eq!(query[opt + 1..opt + 3], TYPE_OPT.to_be_bytes());
         assert_eq!(query[opt + 3..opt + 5], 1232u16.to_be_bytes());
-        let mut m = query[..opt].to_vec();
-        m[2] |= 0x80;
-        m[11] = 0;
+        let mut m = answer_head(query);
         if self.wrong_id {
             m[0] ^= 0xff;
         }
@@ -38,27 +36,15 @@ impl Fake {
             return m;
         };
         let mut n = 0u16;
-        for a in addrs {
-            let (t, bytes) = match a {
-                IpAddr::V4(v4) => (TYPE_A, v4.octets().to_vec()),
-                IpAddr::V6(v6) => (TYPE_AAAA, v6.octets().to_vec()),
-            };
-            if t != qtype {
-                continue;
-            }
+        for a in addrs.iter().filter(|a| record_type(**a) == qtype) {
             if !full && n == 2 {
                 m[2] |= 0x02; // TC: the rest did not fit
                 break;
             }
             n += 1;
-            m.extend_from_slice(&[0xc0, 12]);
-            m.extend_from_slice(&t.to_be_bytes());
-            m.extend_from_slice(&CLASS_IN.to_be_bytes());
-            m.extend_from_slice(&ttl.to_be_bytes());
-            m.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-            m.extend_from_slice(&bytes);
+            push_address(&mut m, *a, *ttl);
         }
-        m[6..8].copy_from_slice(&n.to_be_bytes());
+        set_answer_count(&mut m, n);
         m
     }
 }

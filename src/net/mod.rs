@@ -33,6 +33,7 @@ mod poller_echo;
 mod shards;
 mod stream;
 mod task;
+mod timeout;
 mod udp;
 mod wake;
 
@@ -197,29 +198,40 @@ impl Shared {
                 self.poller.resign();
                 continue;
             }
-            // Counted while the lock is held: whoever changes the interface
-            // under the lock afterwards sees the count (notify_waiters).
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            guard = match timeout {
-                None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
-                Some(t) => {
-                    self.cond
-                        .wait_timeout(guard, t)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            let _ = self
-                .woken
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            self.took_lock();
+            guard = self.follow(guard, timeout);
         };
         if last.left_queued || last.due {
             // Work this thread would have done next: the driver does it.
             self.poller.wake_driver();
         }
         r
+    }
+
+    /// Waits as a follower: on the condition variable until whoever polls
+    /// says something changed, or `timeout` passes; returns with the lock.
+    fn follow<'a>(
+        &'a self,
+        guard: MutexGuard<'a, Interface>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Interface> {
+        // Counted while the lock is held: whoever changes the interface
+        // under the lock afterwards sees the count (notify_waiters).
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let guard = match timeout {
+            None => self.cond.wait(guard).unwrap_or_else(|p| p.into_inner()),
+            Some(t) => {
+                self.cond
+                    .wait_timeout(guard, t)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        let _ = self
+            .woken
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        self.took_lock();
+        guard
     }
 
     /// The error for a blocking call whose [`wait_for`](Self::wait_for)

@@ -179,6 +179,21 @@ fn epoll() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `timeout` as the timespec `ppoll(2)` and `epoll_pwait2(2)` take; `None`
+/// waits for ever.
+pub(super) fn timespec(timeout: Option<Duration>) -> Option<libc::timespec> {
+    timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    })
+}
+
+/// The pointer those calls take for `ts`: null for none.
+pub(super) fn timespec_ptr(ts: &Option<libc::timespec>) -> *const libc::timespec {
+    ts.as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec)
+}
+
 /// `epoll_pwait2(2)`: a timeout to the nanosecond, with the thread's
 /// timer slack as `ppoll(2)` gives it (a pacing deadline tens of µs away
 /// must not be rounded up to a millisecond). Falls back to
@@ -187,13 +202,8 @@ fn epoll() -> io::Result<OwnedFd> {
 fn epoll_wait(ep: &OwnedFd, events: &mut [libc::epoll_event; 4], timeout: Option<Duration>) -> i32 {
     static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
     if !NO_PWAIT2.load(Ordering::Relaxed) {
-        let ts = timeout.map(|d| libc::timespec {
-            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        });
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts = timespec(timeout);
+        let ts_ptr = timespec_ptr(&ts);
         // SAFETY: ep is a live epoll fd; events is a live array of 4;
         // ts_ptr is null or points to a live timespec; no signal mask.
         let rc = unsafe {
@@ -483,13 +493,8 @@ impl Pollers {
             fd(self.driver_fd.fd()),
             fd(dev.unwrap_or(-1)),
         ];
-        let ts = timeout.map(|d| libc::timespec {
-            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        });
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts = timespec(timeout);
+        let ts_ptr = timespec_ptr(&ts);
         // SAFETY: fds is a live array of 4 pollfds; ts_ptr is null or
         // points to a live timespec.
         let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 4, ts_ptr, std::ptr::null()) };

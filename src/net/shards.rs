@@ -303,13 +303,8 @@ pub(super) fn sleep_on(fd: &EventFd, timeout: Option<Duration>) {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = super::poller::timespec(timeout);
+    let ts_ptr = super::poller::timespec_ptr(&ts);
     // SAFETY: one valid pollfd; ts_ptr is null or points to a live
     // timespec. EINTR just means looking again.
     unsafe { libc::ppoll(&mut p, 1, ts_ptr, std::ptr::null()) };

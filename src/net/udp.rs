@@ -7,6 +7,7 @@
 //! Linux drops them at lookup), and reports an ICMP port unreachable from
 //! it as `ConnectionRefused` on the next receive or `take_error`.
 
+use super::timeout::{check_timeout, deadline};
 use super::{error, Shared, Stack};
 use crate::stack::{Interface, UdpSendError};
 use crate::tcp::IcmpError;
@@ -40,10 +41,6 @@ struct Inner {
     write_timeout: Mutex<Option<Duration>>,
     /// The peer of a connected socket.
     peer: Mutex<Option<SocketAddr>>,
-}
-
-fn deadline(t: Option<Duration>) -> Option<std::time::Instant> {
-    t.map(|t| std::time::Instant::now() + t)
 }
 
 fn get<T: Copy>(m: &Mutex<T>) -> T {
@@ -470,7 +467,7 @@ impl UdpSocket {
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`.
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        check(t)?;
+        check_timeout(t)?;
         set(&self.inner.read_timeout, t);
         Ok(())
     }
@@ -480,7 +477,7 @@ impl UdpSocket {
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`.
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        check(t)?;
+        check_timeout(t)?;
         set(&self.inner.write_timeout, t);
         Ok(())
     }
@@ -518,16 +515,6 @@ fn is_broadcast(iface: &Interface, dst: SocketAddr) -> bool {
         }
         SocketAddr::V6(_) => false,
     }
-}
-
-fn check(t: Option<Duration>) -> io::Result<()> {
-    if t == Some(Duration::ZERO) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "cannot set a 0 duration timeout",
-        ));
-    }
-    Ok(())
 }
 
 impl Drop for Inner {

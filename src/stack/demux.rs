@@ -538,7 +538,15 @@ impl Interface {
         let mut tcb = Tcb::accept(self.tcp_config(src), local, remote, iss, seg, now);
         tcb.set_ts_offset(self.isn.ts_offset(local.ip(), remote.ip()));
         let handle = self.insert(tcb, Some(h.dst_port));
-        if let Some(l) = self.listeners.get_mut(&h.dst_port) {
+        self.queue_half_open(h.dst_port, handle);
+    }
+
+    /// Counts the new SYN-RECEIVED connection `handle` against the
+    /// listener on `port` and queues it there; prunes the queue of the
+    /// entries that left SYN-RECEIVED once it holds twice the backlog.
+    fn queue_half_open(&mut self, port: u16, handle: SocketHandle) {
+        let syn_backlog = self.cfg.syn_backlog;
+        if let Some(l) = self.listeners.get_mut(&port) {
             l.half_open += 1;
             l.syn_queue.push_back(handle);
             if l.syn_queue.len() > 2 * syn_backlog.max(1) {

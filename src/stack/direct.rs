@@ -61,34 +61,11 @@ impl Interface {
         rx: &mut [u8],
     ) -> io::Result<usize> {
         let Some(guess) = self.direct.filter(|_| device.can_recv_vectored()) else {
-            let m = device.recv_meta(rx)?;
-            self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
-            return Ok(m.len);
+            return self.recv_whole(now, device, rx);
         };
-        let mut to_reader = false;
-        let spare = self
-            .entries
-            .get_mut(guess.entry)
-            .and_then(|e| e.as_mut())
-            .and_then(|e| match e.tcb.posted_spare() {
-                // A waiting reader's buffer, if the guessed payload fits.
-                // SAFETY: `Tcb::post_recv`'s contract: the posted bytes
-                // are valid for writes and nobody else's until the reader
-                // withdraws them, which needs `&mut` of this interface
-                // (its lock), held here until the segment is processed.
-                Some((addr, room)) if room >= guess.payload => Some({
-                    to_reader = true;
-                    unsafe {
-                        std::slice::from_raw_parts_mut(addr as *mut u8, room.min(MAX_PAYLOAD))
-                    }
-                }),
-                _ => e.tcb.rx_spare(guess.payload.clamp(1, MAX_PAYLOAD)),
-            });
-        let Some(spare) = spare else {
+        let Some((spare, to_reader)) = self.direct_target(guess) else {
             self.direct = None;
-            let m = device.recv_meta(rx)?;
-            self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
-            return Ok(m.len);
+            return self.recv_whole(now, device, rx);
         };
         let head = guess.head.min(rx.len());
         let (front, back) = rx.split_at_mut(head);
@@ -138,6 +115,42 @@ impl Interface {
         let packet = rx.get(..len).unwrap_or(&[]);
         self.ingress_read(now, packet, checksum_ok);
         Ok(len)
+    }
+
+    /// Reads one packet whole into `rx` and hands it to the stack: the
+    /// path without a guess.
+    fn recv_whole(
+        &mut self,
+        now: Instant,
+        device: &mut dyn Device,
+        rx: &mut [u8],
+    ) -> io::Result<usize> {
+        let m = device.recv_meta(rx)?;
+        self.ingress_read(now, rx.get(..m.len).unwrap_or(&[]), m.checksum_ok);
+        Ok(m.len)
+    }
+
+    /// Where the guessed connection's payload is read to: a waiting
+    /// reader's posted buffer if the guessed payload fits (then `true`),
+    /// else the free space of the connection's receive ring; `None` when
+    /// the guessed connection is gone or its ring has no room.
+    fn direct_target(&mut self, guess: Guess) -> Option<(&mut [u8], bool)> {
+        let e = self.entries.get_mut(guess.entry)?.as_mut()?;
+        match e.tcb.posted_spare() {
+            // A waiting reader's buffer, if the guessed payload fits.
+            // SAFETY: `Tcb::post_recv`'s contract: the posted bytes
+            // are valid for writes and nobody else's until the reader
+            // withdraws them, which needs `&mut` of this interface
+            // (its lock), held here until the segment is processed.
+            Some((addr, room)) if room >= guess.payload => Some((
+                unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, room.min(MAX_PAYLOAD)) },
+                true,
+            )),
+            _ => e
+                .tcb
+                .rx_spare(guess.payload.clamp(1, MAX_PAYLOAD))
+                .map(|spare| (spare, false)),
+        }
     }
 
     /// Handles one packet read whole, and updates the guess: a data

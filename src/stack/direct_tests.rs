@@ -4,7 +4,7 @@
 //! connection, out of order, a bad checksum, a shorter header) reaches the
 //! same result through the ordinary path.
 
-use super::tests::{packet, tcp_header, PEER, US};
+use super::tests::{packet, pop_meta, tcp_header, PEER, US};
 use super::*;
 use crate::device::RxMeta;
 use crate::tcp::State;
@@ -24,12 +24,7 @@ impl Device for ScatterDevice {
         self.recv_meta(buf).map(|m| m.len)
     }
     fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
-        let (p, ok) = self.rx.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
-        buf[..p.len()].copy_from_slice(&p);
-        Ok(RxMeta {
-            len: p.len(),
-            checksum_ok: ok,
-        })
+        pop_meta(&mut self.rx, buf)
     }
     fn can_recv_vectored(&self) -> bool {
         true

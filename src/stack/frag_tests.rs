@@ -246,14 +246,18 @@ fn the_timeout_runs_from_the_first_fragment() {
     assert_eq!((s.frag_timeout, s.frag_reassembled, r.trains()), (1, 0, 1));
 }
 
-#[test]
-fn one_peer_is_capped_and_others_are_not_starved() {
-    let limits = FragLimits {
+/// A reassembler with 16 KiB per peer and 40 KiB in all.
+fn capped() -> Reassembler {
+    Reassembler::new(FragLimits {
         per_peer: 16 * 1024,
         total: 40 * 1024,
         ..FragLimits::default()
-    };
-    let mut r = Reassembler::new(limits);
+    })
+}
+
+#[test]
+fn one_peer_is_capped_and_others_are_not_starved() {
+    let mut r = capped();
     let mut s = Stats::default();
     let chunk = datagram(1480);
     // Peer A opens trains until its cap refuses one.
@@ -274,12 +278,7 @@ fn one_peer_is_capped_and_others_are_not_starved() {
 
 #[test]
 fn the_total_cap_holds_across_peers() {
-    let limits = FragLimits {
-        per_peer: 16 * 1024,
-        total: 40 * 1024,
-        ..FragLimits::default()
-    };
-    let mut r = Reassembler::new(limits);
+    let mut r = capped();
     let mut s = Stats::default();
     let chunk = datagram(1480);
     for host in 1..=20u8 {

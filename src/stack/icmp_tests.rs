@@ -5,7 +5,7 @@
 //! in flight is ignored; a malformed message is dropped and counted.
 //! ICMPv6 is in `ipv6_tests.rs`.
 
-use super::tests::{packet, parse_tcp, poll_with, tcp_header, PEER, US};
+use super::tests::{connecting, packet, parse_tcp, poll_with, tcp_header, PEER, US};
 use super::*;
 use crate::tcp::State;
 use crate::wire::icmp::{self, IcmpMessage};
@@ -62,20 +62,21 @@ fn icmp_error_packet(kind: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8
     icmp_from_peer(&msg, 3)
 }
 
-#[test]
-fn icmp_port_unreachable_refuses_a_connection_attempt() {
-    // RFC 1122 §4.2.3.9: a hard error aborts SYN-SENT.
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
-    let err = icmp_error_packet(
+/// Port unreachable from the peer, quoting `quoted`.
+fn port_unreachable(quoted: &[u8]) -> Vec<u8> {
+    icmp_error_packet(
         icmp::DEST_UNREACHABLE,
         icmp::CODE_PORT_UNREACHABLE,
         [0; 4],
-        &syn,
-    );
+        quoted,
+    )
+}
+
+#[test]
+fn icmp_port_unreachable_refuses_a_connection_attempt() {
+    // RFC 1122 §4.2.3.9: a hard error aborts SYN-SENT.
+    let (mut iface, h, syn) = connecting(SocketAddrV4::new(PEER, 81));
+    let err = port_unreachable(&syn);
     poll_with(&mut iface, Instant::from_millis(1), vec![err]);
     assert_eq!(
         iface.tcp(h).unwrap().error(),
@@ -87,18 +88,9 @@ fn icmp_port_unreachable_refuses_a_connection_attempt() {
 #[test]
 fn icmp_error_with_a_sequence_not_in_flight_is_ignored() {
     // RFC 5927 §4.1: blind ICMP attacks must guess an in-flight sequence.
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let mut syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let (mut iface, h, mut syn) = connecting(SocketAddrV4::new(PEER, 81));
     syn[24] ^= 0x80; // corrupt the quoted sequence number
-    let err = icmp_error_packet(
-        icmp::DEST_UNREACHABLE,
-        icmp::CODE_PORT_UNREACHABLE,
-        [0; 4],
-        &syn,
-    );
+    let err = port_unreachable(&syn);
     poll_with(&mut iface, Instant::from_millis(1), vec![err]);
     assert_eq!(iface.tcp(h).unwrap().state(), State::SynSent);
     assert_eq!(iface.stats().icmp_errors_ignored, 1);
@@ -136,11 +128,7 @@ fn icmp_fragmentation_needed_lowers_the_mss() {
 
 #[test]
 fn icmp_time_exceeded_is_soft() {
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV4::new(PEER, 81))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let (mut iface, h, syn) = connecting(SocketAddrV4::new(PEER, 81));
     let err = icmp_error_packet(icmp::TIME_EXCEEDED, 0, [0; 4], &syn);
     poll_with(&mut iface, Instant::from_millis(1), vec![err]);
     assert_eq!(

@@ -2,7 +2,7 @@
 //! ICMPv6 errors (Packet Too Big with RFC 5927 validation), extension
 //! header refusals, dual-stack and v6-only listeners, drop counters.
 
-use super::tests::{packet, poll_with, tcp_header, PEER, US};
+use super::tests::{connecting, packet, poll_with, tcp_header, PEER, US};
 use super::*;
 use crate::tcp::State;
 use crate::wire::icmpv6::{self, Icmpv6Message};
@@ -320,11 +320,7 @@ fn packet_too_big_quoting_a_sequence_not_in_flight_is_ignored() {
 
 #[test]
 fn port_unreachable_v6_refuses_a_connection_attempt() {
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV6::new(PEER6, 81, 0, 0))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let (mut iface, h, syn) = connecting(SocketAddrV6::new(PEER6, 81, 0, 0));
     let err = icmp6_error(
         icmpv6::DEST_UNREACHABLE,
         icmpv6::CODE_PORT_UNREACHABLE,
@@ -375,11 +371,7 @@ fn port_unreachable_v6_quoting_our_datagram_is_kept_for_the_udp_socket() {
 
 #[test]
 fn time_exceeded_v6_is_soft() {
-    let mut iface = Interface::new(Config::default());
-    let h = iface
-        .tcp_connect(Instant::ZERO, SocketAddrV6::new(PEER6, 81, 0, 0))
-        .unwrap();
-    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    let (mut iface, h, syn) = connecting(SocketAddrV6::new(PEER6, 81, 0, 0));
     let err = icmp6_error(icmpv6::TIME_EXCEEDED, 0, 0, &syn);
     poll_with(&mut iface, Instant::from_millis(1), vec![err]);
     assert_eq!(iface.tcp(h).unwrap().state(), State::SynSent);

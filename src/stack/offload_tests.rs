@@ -3,7 +3,7 @@
 //! offload never see a packet over the MTU, and the transport checksum is
 //! skipped exactly when the device vouches for it (`RxMeta::checksum_ok`).
 
-use super::tests::{packet, tcp_header, udp_packet, PEER, US};
+use super::tests::{packet, pop_meta, tcp_header, udp_packet, PEER, US};
 use super::*;
 use crate::device::{Offload, RxMeta};
 use crate::tcp::State;
@@ -41,12 +41,7 @@ impl Device for OffloadDevice {
         self.recv_meta(buf).map(|m| m.len)
     }
     fn recv_meta(&mut self, buf: &mut [u8]) -> io::Result<RxMeta> {
-        let (p, ok) = self.rx.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
-        buf[..p.len()].copy_from_slice(&p);
-        Ok(RxMeta {
-            len: p.len(),
-            checksum_ok: ok,
-        })
+        pop_meta(&mut self.rx, buf)
     }
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         self.sent.push(packet.to_vec());

@@ -282,6 +282,110 @@ fn bulk_with(algorithm: Algorithm, path: Path, n: usize, seed: u64, buffers: Buf
     transfer(algorithm, path, n, seed, buffers, false)
 }
 
+/// What a transfer watches while it runs: the sender's congestion-control
+/// state every 250 ms, when BBR left STARTUP, and the distinct bytes that
+/// crossed the link (when a quarter of them had, when the last one did).
+struct Watch {
+    trace: Vec<(Duration, CcState)>,
+    next_sample: Instant,
+    startup_exit: Option<(Duration, CcState)>,
+    arrived: Arrivals,
+    warm: Option<(Duration, usize)>,
+    last_new: Option<(Duration, usize)>,
+    verbose: bool,
+}
+
+impl Watch {
+    fn new(n: usize) -> Watch {
+        Watch {
+            trace: Vec::new(),
+            next_sample: Instant::ZERO,
+            startup_exit: None,
+            arrived: Arrivals::new(n),
+            warm: None,
+            last_new: None,
+            verbose: std::env::var_os("TUNSTACK_SIM_VERBOSE").is_some(),
+        }
+    }
+
+    /// True the first time BBR is seen out of STARTUP (at `now`).
+    fn left_startup(&mut self, now: Instant, t: &crate::tcp::Tcb, algorithm: Algorithm) -> bool {
+        if self.startup_exit.is_some() || algorithm != Algorithm::Bbr {
+            return false;
+        }
+        let s = t.cc_state();
+        if s.mode.is_some_and(|m| m != BbrMode::Startup) {
+            self.startup_exit = Some((now - Instant::ZERO, s));
+            return true;
+        }
+        false
+    }
+
+    /// Samples the sender's congestion-control state every 250 ms.
+    fn sample(&mut self, now: Instant, t: &crate::tcp::Tcb, algorithm: Algorithm, path: Path) {
+        if now >= self.next_sample {
+            let s = t.cc_state();
+            if self.verbose {
+                eprintln!("{algorithm} on {path}: {now} {s}");
+            }
+            self.trace.push((now - Instant::ZERO, s));
+            self.next_sample = now + Duration::from_millis(250);
+        }
+    }
+
+    /// Notes the packets A sent at `now`.
+    fn record(&mut self, now: Instant, to_b: &[Vec<u8>]) {
+        for p in to_b {
+            self.arrived.record(p);
+        }
+        if self.warm.is_none() && self.arrived.count >= self.arrived.n / 4 {
+            self.warm = Some((now - Instant::ZERO, self.arrived.count));
+        }
+        if self.last_new.is_none() && self.arrived.has_last() {
+            self.last_new = Some((now - Instant::ZERO, self.arrived.count));
+        }
+    }
+}
+
+/// Polls both sides at `now` and carries what each sent to the other,
+/// noting A's packets in `watch`; true if any packet is now waiting to be
+/// read.
+fn relay(a: &mut Side, b: &mut Side, now: Instant, watch: &mut Watch) -> bool {
+    for s in [&mut *a, &mut *b] {
+        s.dev.release(now);
+        s.iface.poll(now, &mut s.dev);
+    }
+    let to_b = std::mem::take(&mut a.dev.inner_mut().tx);
+    watch.record(now, &to_b);
+    let to_a = std::mem::take(&mut b.dev.inner_mut().tx);
+    b.dev.inner_mut().rx.extend(to_b);
+    a.dev.inner_mut().rx.extend(to_a);
+    !a.dev.inner_mut().rx.is_empty() || !b.dev.inner_mut().rx.is_empty()
+}
+
+/// The next instant either side or either link has something to do.
+fn next_event(a: &Side, b: &Side) -> Option<Instant> {
+    [
+        a.iface.poll_at(),
+        b.iface.poll_at(),
+        a.dev.next_release(),
+        b.dev.next_release(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// Reads all `t` has to read into `got`, through `buf`.
+fn read_all(t: &mut crate::tcp::Tcb, buf: &mut [u8], got: &mut Vec<u8>) {
+    while let Ok(k) = t.recv(buf) {
+        if k == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..k]);
+    }
+}
+
 /// [`bulk_with`], or with `until_startup_exit` only until BBR leaves
 /// STARTUP (the bytes that arrived by then are checked).
 fn transfer(
@@ -301,12 +405,7 @@ fn transfer(
     let mut cb = None;
     let (mut sent, mut got) = (0usize, Vec::with_capacity(n));
     let mut buf = vec![0u8; 1 << 16];
-    let mut trace = Vec::new();
-    let mut arrived = Arrivals::new(n);
-    let (mut warm, mut last_new) = (None, None);
-    let mut next_sample = Instant::ZERO;
-    let mut startup_exit = None;
-    let verbose = std::env::var_os("TUNSTACK_SIM_VERBOSE").is_some();
+    let mut watch = Watch::new(n);
     while got.len() < n {
         assert!(
             now - Instant::ZERO < TIME_LIMIT,
@@ -317,53 +416,18 @@ fn transfer(
             if sent < n && !t.is_connecting() {
                 sent += t.send(&data[sent..]).unwrap_or(0);
             }
-            if startup_exit.is_none() && algorithm == Algorithm::Bbr {
-                let s = t.cc_state();
-                if s.mode.is_some_and(|m| m != BbrMode::Startup) {
-                    startup_exit = Some((now - Instant::ZERO, s));
-                    if until_startup_exit {
-                        break;
-                    }
-                }
+            if watch.left_startup(now, t, algorithm) && until_startup_exit {
+                break;
             }
-            if now >= next_sample {
-                let s = t.cc_state();
-                if verbose {
-                    eprintln!("{algorithm} on {path}: {now} {s}");
-                }
-                trace.push((now - Instant::ZERO, s));
-                next_sample = now + Duration::from_millis(250);
-            }
+            watch.sample(now, t, algorithm, path);
         }
         if cb.is_none() {
             cb = b.iface.tcp_accept(80).unwrap();
         }
         if let Some(t) = cb.and_then(|h| b.iface.tcp_mut(h)) {
-            while let Ok(k) = t.recv(&mut buf) {
-                if k == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..k]);
-            }
+            read_all(t, &mut buf, &mut got);
         }
-        for s in [&mut a, &mut b] {
-            s.dev.release(now);
-            s.iface.poll(now, &mut s.dev);
-        }
-        let to_b = std::mem::take(&mut a.dev.inner_mut().tx);
-        for p in &to_b {
-            arrived.record(p);
-        }
-        if warm.is_none() && arrived.count >= n / 4 {
-            warm = Some((now - Instant::ZERO, arrived.count));
-        }
-        if last_new.is_none() && arrived.has_last() {
-            last_new = Some((now - Instant::ZERO, arrived.count));
-        }
-        let to_a = std::mem::take(&mut b.dev.inner_mut().tx);
-        b.dev.inner_mut().rx.extend(to_b);
-        a.dev.inner_mut().rx.extend(to_a);
-        if !a.dev.inner_mut().rx.is_empty() || !b.dev.inner_mut().rx.is_empty() {
+        if relay(&mut a, &mut b, now, &mut watch) {
             continue;
         }
         let writable = a.iface.tcp(ca).is_some_and(|t| {
@@ -372,15 +436,7 @@ fn transfer(
         if writable {
             continue;
         }
-        let next = [
-            a.iface.poll_at(),
-            b.iface.poll_at(),
-            a.dev.next_release(),
-            b.dev.next_release(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let next = next_event(&a, &b);
         now = now.max(next.expect("nothing left to happen before the transfer completed"));
     }
     let (fa, fb) = (a.dev.stats(), b.dev.stats());
@@ -397,15 +453,15 @@ fn transfer(
         intact: first_diff.is_none(),
         elapsed: now - Instant::ZERO,
         steady: [
-            warm.unwrap_or((Duration::ZERO, 0)),
-            last_new.unwrap_or((now - Instant::ZERO, n)),
+            watch.warm.unwrap_or((Duration::ZERO, 0)),
+            watch.last_new.unwrap_or((now - Instant::ZERO, n)),
         ],
-        trace,
+        trace: watch.trace,
         retransmits: a.iface.tcp(ca).map_or(0, |t| t.stats().retransmits),
         rtos: a.iface.tcp(ca).map_or(0, |t| t.stats().retransmit_timeouts),
         random_drops: fa.dropped + fb.dropped,
         queue_drops: fa.queue_dropped + fb.queue_dropped,
-        startup_exit,
+        startup_exit: watch.startup_exit,
     }
 }
 

@@ -74,6 +74,21 @@ pub(crate) struct VecDevice {
     pub tx: Vec<Vec<u8>>,
 }
 
+/// The next of a test device's queued packets, each with the
+/// `checksum_ok` its read reports, copied into `buf`; `WouldBlock` when
+/// none is left.
+pub(super) fn pop_meta(
+    rx: &mut VecDeque<(Vec<u8>, bool)>,
+    buf: &mut [u8],
+) -> io::Result<crate::device::RxMeta> {
+    let (p, ok) = rx.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
+    buf[..p.len()].copy_from_slice(&p);
+    Ok(crate::device::RxMeta {
+        len: p.len(),
+        checksum_ok: ok,
+    })
+}
+
 impl Device for VecDevice {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let p = self.rx.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
@@ -132,6 +147,15 @@ pub(super) fn parse_tcp(p: &[u8]) -> (TcpHeader, Vec<u8>) {
     assert_eq!(ip.repr.protocol, PROTO_TCP);
     let s = TcpSegment::parse(ip.repr.src, ip.repr.dst, ip.payload).unwrap();
     (s.header, s.payload.to_vec())
+}
+
+/// A fresh interface with one connection attempt to `remote`: the
+/// interface, the connection's handle and the SYN it sent.
+pub(super) fn connecting(remote: impl Into<SocketAddr>) -> (Interface, SocketHandle, Vec<u8>) {
+    let mut iface = Interface::new(Config::default());
+    let h = iface.tcp_connect(Instant::ZERO, remote).unwrap();
+    let syn = poll_with(&mut iface, Instant::ZERO, vec![]).remove(0);
+    (iface, h, syn)
 }
 
 pub(super) fn poll_with(iface: &mut Interface, now: Instant, input: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -578,9 +602,8 @@ fn segment_for_a_closed_connection_still_held_by_the_user_gets_rst(fam: Fam) {
     // RFC 9293 §3.10.7.1: a CLOSED connection answers with RST, even while
     // the user's handle keeps its entry; otherwise a peer whose last ACK was
     // lost would retransmit into silence until it gives up.
-    let mut iface = Interface::new(Config::default());
-    let h = iface.tcp_connect(Instant::ZERO, fam.peer_at(80)).unwrap();
-    let (syn, _) = parse_tcp(&poll_with(&mut iface, Instant::ZERO, vec![]).remove(0));
+    let (mut iface, h, syn) = connecting(fam.peer_at(80));
+    let (syn, _) = parse_tcp(&syn);
     let refuse = fam.segment(
         &tcp_header(
             80,

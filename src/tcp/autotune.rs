@@ -11,6 +11,14 @@
 //! drained. The window scale was chosen in the SYN for the maximum
 //! (`Config::recv_buffer_max`), so the larger window can be advertised.
 //!
+//! The maximum is memory, as Linux's `tcp_rmem[2]`: the largest window it
+//! allows is [`window_from_space`] of it, the share of a receive buffer's
+//! memory that Linux's receiver advertises as window (`tcp_win_from_space`
+//! with the `scaling_ratio` it measures at MTU 1500). The same setting
+//! therefore opens the same window on both stacks: a window larger than
+//! the peer's BDP plus the bottleneck's queue lets a sender in slow start
+//! or BBR's STARTUP overfill that queue.
+//!
 //! The receiver RTT comes from timestamps (the time since the TSval our
 //! peer echoes, RFC 7323 §4) or, without them, from the time it takes to
 //! receive one window's worth of data (an upper bound, so the smallest
@@ -30,6 +38,28 @@ const HEADROOM_SEGMENTS: usize = 16;
 const SCHEDULING_JITTER: Duration = Duration::from_millis(10);
 /// Initial DRS space: the initial window a sender may use (10 segments).
 const INITIAL_SPACE_SEGMENTS: usize = 10;
+
+/// Window per byte of receive-buffer memory, as a fraction over 256: the
+/// `scaling_ratio` (payload / `skb->truesize`) Linux's receiver measures
+/// for 1448-byte segments arriving one per packet at MTU 1500, 160/256 =
+/// 5/8. Linux advertises at most `tcp_rmem[2]` × ratio (its window clamp,
+/// `tcp_win_from_space`); on the WAN line of the bench, 32 MiB of
+/// `tcp_rmem[2]` gave a largest window of 20,970,496 bytes (5/8, to the
+/// window scale's 1 KiB unit), and over a veth from a sender without
+/// TSO, 6 MiB gave 3,980,800 (0.633). The ratio depends on how packets reach
+/// Linux: before its first measurement it assumes 1/2, and segments that
+/// arrive coalesced (GRO, or a veth passing its sender's 64 KB TSO
+/// buffers) measure up to 0.9; 5/8 is the case of a host behind an
+/// MTU-1500 link, the one tunstack's benchmarks compare against.
+const WINDOW_PER_256_BYTES_OF_SPACE: usize = 160;
+
+/// The largest window a receive buffer of `space` bytes of memory
+/// advertises (Linux `tcp_win_from_space` at the ratio above): 5/8 of it,
+/// so the default 6 MiB opens 3.75 MiB of window.
+pub fn window_from_space(space: usize) -> usize {
+    let r = WINDOW_PER_256_BYTES_OF_SPACE;
+    space / 256 * r + space % 256 * r / 256
+}
 
 /// Autotuning state of one connection.
 #[derive(Clone, Debug)]
@@ -137,8 +167,8 @@ impl Tcb {
 
     /// Dynamic Right-Sizing: once per receiver RTT, if the application
     /// read more than in the previous interval, make the receive buffer at
-    /// least twice that (plus headroom, plus the growth seen), up to
-    /// `recv_buffer_max`.
+    /// least twice that (plus headroom, plus the growth seen), up to the
+    /// window `recv_buffer_max` of memory allows ([`window_from_space`]).
     ///
     /// What was read is scaled to at least [`SCHEDULING_JITTER`]: on a path
     /// of a fraction of a millisecond, two RTTs of data are less than
@@ -172,7 +202,7 @@ impl Tcb {
                 let space = self.tune.space.max(1);
                 let grow = want.saturating_mul((copied - self.tune.space).min(2 * space)) / space;
                 want = want.saturating_add(grow.saturating_mul(2));
-                let want = want.min(self.cfg.recv_buffer_max);
+                let want = want.min(self.cfg.recv_window_max());
                 if want > self.rcv.buf.capacity() {
                     log::trace!(
                         "{}: receive buffer {} -> {} (read {} per {:?})",

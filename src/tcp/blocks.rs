@@ -299,6 +299,8 @@ pub(super) struct Pending {
     /// RST answering an unacceptable ACK during the handshake
     /// (RFC 9293 §3.10.7.3): `<SEQ=SEG.ACK><CTL=RST>`.
     pub(super) rst_reply: Option<SeqNumber>,
+    /// RST answering a segment without ACK: `<SEQ=0><ACK=this><CTL=RST,ACK>`.
+    pub(super) rst_ack_reply: Option<SeqNumber>,
     /// A duplicate segment to report in the next ACK's first SACK block
     /// (D-SACK, RFC 2883 §4).
     pub(super) dsack: Option<(SeqNumber, SeqNumber)>,

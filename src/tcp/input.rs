@@ -1,9 +1,21 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7.3–§3.10.7.4), in the RFC's order:
-//! sequence check, RST, (security), SYN, ACK, (URG), text, FIN — with the
+//! sequence check, RST, (security), SYN, ACK, URG, text, FIN — with the
 //! RFC 5961 hardening of RST and SYN handling (challenge ACKs).
 //!
+//! Urgent data (§3.8.5) is handled as Linux does without SO_OOBINLINE:
+//! the byte before the urgent pointer (BSD's reading, RFC 9293's
+//! erratum) is taken out of the stream; only the latest mark counts
+//! (`tcp_check_urg`). There is no MSG_OOB read, so the byte is counted
+//! (`ConnStats::urgent_bytes`) and dropped. Data after it in the same
+//! segment is not accepted (the ACK stops after the urgent byte and the
+//! peer resends it), so the bytes delivered in place never move. Only an
+//! urgent byte that arrives in order while nothing waits out of order is
+//! taken out; one that completes the stream through reassembly stays in
+//! it (never lost nor duplicated, but unlike Linux).
+//!
 //! LISTEN and CLOSED (§3.10.7.1–2) are handled by the stack's demux, which
-//! owns the listener table.
+//! owns the listener table. The answers to segments that do not belong
+//! (challenge and duplicate ACKs, their limit, PAWS) are in `validate`.
 
 use super::blocks::Control;
 use super::event::Event;
@@ -32,6 +44,16 @@ impl Tcb {
         let h = &seg.header;
         // First: the ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT.
         if h.flags.ack() && (h.ack.diff(self.snd.iss) <= 0 || h.ack.diff(self.snd.nxt) > 0) {
+            if !h.flags.rst() {
+                self.pending.rst_reply = Some(h.ack);
+            }
+            return;
+        }
+        // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): the
+        // SYN-ACK must echo a TSval we sent since our first SYN; else it is
+        // answered with a RST (a RST with it is dropped).
+        if h.flags.ack() && !self.echoes_our_syn_ts(seg, now) {
+            self.stats.paws_rejected += 1;
             if !h.flags.rst() {
                 self.pending.rst_reply = Some(h.ack);
             }
@@ -78,6 +100,15 @@ impl Tcb {
         }
     }
 
+    /// True unless the segment echoes a timestamp (non-zero TSecr) outside
+    /// [TSval of our first SYN, our TSval now].
+    fn echoes_our_syn_ts(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
+        let (Some(first), Some((_, ecr))) = (self.syn_ts, seg.header.options.timestamp) else {
+            return true;
+        };
+        ecr == 0 || ecr.wrapping_sub(first) <= self.ts_val(now).wrapping_sub(first)
+    }
+
     /// The RFC 9293 §3.10.7.4 acceptability test.
     fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
         let seq = seg.header.seq;
@@ -112,6 +143,9 @@ impl Tcb {
             // 2·MSL starts again.
             self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
         }
+        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
+            return;
+        }
         let Some(text_ok) = self.check_sequence(now, seg) else {
             return;
         };
@@ -139,8 +173,20 @@ impl Tcb {
             }
             _ => {}
         }
-        if text_ok && self.new_data_after_release(seg) {
+        if text_ok && self.new_data_after_close(seg) {
             return;
+        }
+        if self.state == State::TimeWait {
+            // `tcp_timewait_state_process`: only a bare ACK at RCV.NXT is
+            // taken in silence; anything else gets the rate-limited ACK.
+            if h.seq != self.rcv.nxt || seg.seq_len() > 0 {
+                self.oow_dup_ack(now, seg);
+            }
+            return;
+        }
+        // Sixth: URG.
+        if text_ok && h.flags.contains(crate::wire::Flags::URG) && self.state.can_receive() {
+            self.check_urg(seg);
         }
         // Seventh: segment text.
         if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
@@ -169,15 +215,21 @@ impl Tcb {
     /// whether its text and FIN may be taken.
     fn check_sequence(&mut self, now: Instant, seg: &TcpSegment<'_>) -> Option<bool> {
         let h = &seg.header;
-        if self.paws_rejects(seg, now) {
-            self.stats.paws_rejected += 1;
-            if !self.oow_rate_limited(now, seg) {
-                self.pending.add(Control::Ack);
-            }
+        if self.paws_drops(now, seg) {
             return None;
         }
         if self.acceptable(seg) {
             return Some(true);
+        }
+        let embryonic = self.state == State::SynReceived && self.passive;
+        if h.flags.syn() && self.state != State::TimeWait && !embryonic {
+            // Linux `tcp_validate_incoming` ("syn_challenge"): a SYN outside
+            // the window draws a challenge ACK too (RFC 5961 §4.2), not the
+            // duplicate ACK of other unacceptable segments. (Linux's
+            // request socket answers it with the plain rate-limited ACK.)
+            self.stats.unacceptable += 1;
+            self.challenge_ack(now);
+            return None;
         }
         if h.flags.rst() {
             // Linux `tcp_reset_check`: after the peer's FIN, a RST at the
@@ -195,9 +247,7 @@ impl Tcb {
             return None;
         }
         self.stats.unacceptable += 1;
-        if !self.oow_rate_limited(now, seg) {
-            self.ack_for(AckReason::Unacceptable);
-        }
+        self.oow_dup_ack(now, seg);
         self.note_duplicate(seg);
         // With a zero window, still process the ACK of a segment sent at
         // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
@@ -214,7 +264,16 @@ impl Tcb {
     fn on_rst_or_syn(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         if h.flags.rst() {
-            if h.seq == self.rcv.nxt {
+            // Linux's request socket (passive SYN-RECEIVED, `tcp_check_req`)
+            // and an orphan's FIN-WAIT-2 timewait socket
+            // (`tcp_timewait_state_process`) take any in-window RST.
+            let embryonic = self.state == State::SynReceived && self.passive;
+            let orphan_fw2 = self.state == State::FinWait2 && self.orphaned;
+            if h.seq == self.rcv.nxt
+                || Some(h.seq) == self.highest_sack_edge()
+                || embryonic
+                || orphan_fw2
+            {
                 self.reset_by_peer();
             } else if self.state != State::TimeWait {
                 self.challenge_ack(now);
@@ -224,9 +283,21 @@ impl Tcb {
             return true;
         }
         if h.flags.syn() {
-            if self.state == State::SynReceived && h.seq == self.rcv.irs {
-                // Our SYN-ACK was lost: the retransmitted SYN gets it again.
-                self.pending.add(Control::Ack);
+            if self.state == State::SynReceived && self.passive {
+                // `tcp_check_req` ("embryonic_reset"): a new SYN in the
+                // window is reset, and the half-open connection with it.
+                self.set_closed(Some(ConnectionError::Reset));
+                let end = h.seq + seg.seq_len();
+                if h.flags.ack() {
+                    self.pending.rst_reply = Some(h.ack);
+                } else {
+                    self.pending.rst_ack_reply = Some(end);
+                }
+            } else if self.state == State::TimeWait {
+                // Linux `tcp_timewait_state_process`: a SYN that does not
+                // start a new connection gets the rate-limited ACK of any
+                // out-of-window segment.
+                self.oow_dup_ack(now, seg);
             } else {
                 self.challenge_ack(now);
             }
@@ -279,44 +350,6 @@ impl Tcb {
         self.set_closed(err);
     }
 
-    /// Linux `tcp_oow_rate_limited`: true when the duplicate ACK that an
-    /// out-of-window or PAWS-rejected segment calls for must be skipped,
-    /// because one went out less than `Config::invalid_ratelimit` ago.
-    /// Segments with data (and no SYN) are always answered: they are not
-    /// part of an ACK loop, and their sender needs the ACK to resynchronize.
-    fn oow_rate_limited(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
-        if seg.seq_len() > 0 && !seg.header.flags.syn() {
-            return false;
-        }
-        if let Some(last) = self.last_oow_ack {
-            if now.saturating_duration_since(last) < self.cfg.invalid_ratelimit {
-                self.stats.oow_acks_suppressed += 1;
-                return true;
-            }
-        }
-        self.last_oow_ack = Some(now);
-        false
-    }
-
-    /// RFC 5961 §3.2 / §4.2: an in-window RST not at RCV.NXT, or any SYN on a
-    /// synchronized connection, is answered with an ACK instead of acting.
-    /// Challenge ACKs are rate-limited per connection (RFC 5961 §7) so
-    /// they can not be used to amplify a blind attack.
-    fn challenge_ack(&mut self, now: Instant) {
-        let (start, sent) = &mut self.rcv.challenge_window;
-        if now.saturating_duration_since(*start) >= crate::time::Duration::from_secs(1) {
-            *start = now;
-            *sent = 0;
-        }
-        if *sent >= self.cfg.challenge_ack_limit {
-            self.stats.challenge_acks_suppressed += 1;
-            return;
-        }
-        *sent += 1;
-        self.stats.challenge_acks += 1;
-        self.ack_for(AckReason::Challenge);
-    }
-
     /// One RTT sample for an ACK of new data: from the timestamp echo if
     /// there is one (RFC 7323 §4), else from the timed segment (Karn).
     fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
@@ -348,7 +381,10 @@ impl Tcb {
             self.challenge_ack(now);
             return false;
         }
-        if ack.diff(self.snd.una - self.snd.max_wnd) < 0 {
+        // Linux bounds the window by the bytes ever acknowledged too
+        // (`tcp_ack`): early in a connection few old ACKs are plausible.
+        let max_window = u64::from(self.snd.max_wnd).min(self.bytes_acked) as u32;
+        if ack.diff(self.snd.una - max_window) < 0 {
             // RFC 5961 §5.2: far older than any window we could have had
             // outstanding — a blind injection. Challenge and drop.
             self.challenge_ack(now);
@@ -391,10 +427,18 @@ impl Tcb {
         }
         self.rate_on_ack(now, seg, flight);
         if window == 0 && flight > 0 && ack == self.snd.una {
-            // The peer is alive and answering probes of its closed window.
+            // Data went out before the window shut (Linux's "receiver
+            // dastardly shrinks window" case of `tcp_retransmit_timer`):
+            // a peer answering its retransmissions is alive, and the
+            // retry limit does not apply.
             self.timers.retries = 0;
         }
         self.update_send_window(seg, window);
+        // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
+        self.timers.probes_out = 0;
+        if flight == 0 {
+            self.ack_probe(now);
+        }
         true
     }
 
@@ -403,6 +447,7 @@ impl Tcb {
     fn advance_una(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let ack = seg.header.ack;
         let acked = (ack - self.snd.una) as usize;
+        self.bytes_acked += acked as u64;
         let fin_acked = self.snd.fin.is_some_and(|f| ack == f + 1u32);
         let data_acked = acked - usize::from(fin_acked);
         self.snd.buf.discard(data_acked);
@@ -484,36 +529,38 @@ impl Tcb {
     fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32) {
         let (h, ack) = (&seg.header, seg.header.ack);
         if self.snd.wl1.diff(h.seq) < 0 || (self.snd.wl1 == h.seq && self.snd.wl2.diff(ack) <= 0) {
-            let reopened = self.snd.wnd == 0 && window > 0;
             self.snd.wnd = window;
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;
             self.snd.wl2 = ack;
             if window > 0 {
                 self.timers.stop(Timer::Persist);
-            }
-            if reopened && ack == self.snd.una && self.snd.nxt.diff(self.snd.una) == 1 {
-                // The one byte out is a zero-window probe the receiver
-                // dropped: send it again now, with whatever follows it,
-                // rather than after a retransmission timeout.
-                self.snd.nxt = self.snd.una;
+                self.timers.probe_backoff = 0;
+                self.timers.probing_since = None;
             }
         }
     }
 
     /// RFC 1122 §4.2.2.13 as Linux does it (`tcp_rcv_state_process` step
     /// 7, `TCPAbortOnData`): new data (not a bare FIN, not old duplicates)
-    /// for a connection the application has closed, in FIN-WAIT-1/2, can
-    /// never be read: reset the connection, the RST answering the segment
-    /// (SEQ = its ACK). True when it was reset.
-    fn new_data_after_release(&mut self, seg: &TcpSegment<'_>) -> bool {
+    /// that can never be read resets the connection, the RST answering the
+    /// segment (SEQ = its ACK): in FIN-WAIT-1/2 once the application closed
+    /// the connection or shut its reading side; after the peer's FIN
+    /// (CLOSE-WAIT, CLOSING, LAST-ACK) when a segment starting before
+    /// RCV.NXT runs past it (one starting at or after it is ignored).
+    /// True when it was reset.
+    fn new_data_after_close(&mut self, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         let end = h.seq + seg.payload.len();
-        if !self.orphaned
-            || !matches!(self.state, State::FinWait1 | State::FinWait2)
-            || seg.payload.is_empty()
-            || end.diff(self.rcv.nxt) <= 0
-        {
+        if seg.payload.is_empty() || end.diff(self.rcv.nxt) <= 0 {
+            return false;
+        }
+        let unreadable = match self.state {
+            State::FinWait1 | State::FinWait2 => self.orphaned || self.rcv.shutdown,
+            State::CloseWait | State::Closing | State::LastAck => h.seq.diff(self.rcv.nxt) < 0,
+            _ => false,
+        };
+        if !unreadable {
             return false;
         }
         self.stats.aborted_on_data += 1;
@@ -548,6 +595,20 @@ impl Tcb {
             self.note_duplicate(seg);
             self.pending.add(Control::Ack);
             return;
+        }
+        let urgent_at = self
+            .urg_mark
+            .filter(|_| seq == self.rcv.nxt && self.rcv.ooo.is_empty())
+            .map(|u| u - seq)
+            .filter(|&k| (k as usize) < payload.len());
+        if let Some(k) = urgent_at {
+            // In order with nothing parked: only the bytes before the
+            // urgent byte are taken now.
+            payload = payload.get(..k as usize).unwrap_or(&[]);
+            if k == 0 {
+                self.take_urgent_byte();
+                return;
+            }
         }
         if self.rcv.shutdown {
             // SHUT_RD: acknowledge and discard (only in-order data moves on).
@@ -604,7 +665,38 @@ impl Tcb {
         self.rcv.unacked += n + extra;
         self.rcv_rtt_measure(seg, now);
         self.rcv_space_adjust(now);
+        if urgent_at.is_some() && self.urg_mark == Some(self.rcv.nxt) {
+            self.take_urgent_byte();
+        } else if self.urg_mark.is_some_and(|u| u.diff(self.rcv.nxt) < 0) {
+            // Delivered through reassembly: it stayed in the stream.
+            self.urg_mark = None;
+        }
         self.ack_in_order(now, filled_hole || n < payload.len(), small);
+    }
+
+    /// Linux `tcp_check_urg`: a new urgent mark (the byte before the
+    /// segment's urgent pointer) replaces an older one still to come,
+    /// unless it points at data already received or behind that mark.
+    fn check_urg(&mut self, seg: &TcpSegment<'_>) {
+        let ptr = seg.header.urgent;
+        if ptr == 0 {
+            return;
+        }
+        let mark = seg.header.seq + (u32::from(ptr) - 1);
+        if mark.diff(self.rcv.nxt) < 0 || self.urg_mark.is_some_and(|u| mark.diff(u) <= 0) {
+            return;
+        }
+        self.urg_mark = Some(mark);
+    }
+
+    /// The urgent byte is next in order: it leaves the stream (read out
+    /// of band in Linux) and is acknowledged at once, so the peer resends
+    /// whatever followed it in its segment without waiting.
+    fn take_urgent_byte(&mut self) {
+        self.urg_mark = None;
+        self.rcv.nxt += 1u32;
+        self.stats.urgent_bytes += 1;
+        self.pending.add(Control::Ack);
     }
 
     /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the

@@ -52,10 +52,12 @@ pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
+mod validate;
 
 #[cfg(test)]
 mod tests;
 
+pub use autotune::window_from_space;
 pub use bbr::BbrMode;
 pub use congestion::{Algorithm, CcState, CongestionControl, UnknownAlgorithm};
 pub use event::Event;
@@ -81,9 +83,10 @@ pub struct Config {
     pub send_buffer: usize,
     /// Largest send buffer autotuning may reach (Linux `tcp_wmem[2]`: 4 MiB).
     pub send_buffer_max: usize,
-    /// Initial receive buffer capacity in bytes; the advertised window
-    /// derives from its free space. With `buffer_autotuning` it grows with
-    /// what the application reads per RTT, up to `recv_buffer_max`.
+    /// Initial receive buffer capacity in bytes of payload (window, not
+    /// memory: see `recv_buffer_max`); the advertised window derives from
+    /// its free space. With `buffer_autotuning` it grows with what the
+    /// application reads per RTT, up to [`Config::recv_window_max`].
     ///
     /// The default, 1 MiB, is sized for the start of a transfer, before
     /// the application has read anything that autotuning could measure:
@@ -99,10 +102,29 @@ pub struct Config {
     /// Linux's own receiver, starting from a 64 KiB window, is pushed to
     /// the edge more often under the same load. A capacity costs no
     /// memory until bytes are held, and the most a connection can hold
-    /// stays `recv_buffer_max`.
+    /// stays what `recv_buffer_max` allows (or this, if larger).
+    ///
+    /// Linux starts from `tcp_rmem[1]`, 128 KiB of memory, and advertises
+    /// half of it until it has measured its ratio, rounded down to whole
+    /// segments: its SYN offers 64,240 (44 of 1460), its SYN-ACK 65,160
+    /// (45 of 1448), with scale 7 for 6 MiB, and its window then grows
+    /// with every segment received. tunstack's SYN and SYN-ACK offer
+    /// 65,535 with the same scale (a SYN's window is never scaled; the
+    /// difference is under 2% of a window no peer can fill in its first
+    /// round trip of 10 segments), and its first ACK the whole 1 MiB, for
+    /// the reason above.
     pub recv_buffer: usize,
-    /// Largest receive buffer autotuning may reach (Linux `tcp_rmem[2]`:
-    /// 6 MiB). The window scale offered in the SYN is chosen for it.
+    /// Largest receive buffer autotuning may reach, in bytes of memory
+    /// as Linux's `tcp_rmem[2]` (default 6 MiB, the kernel's): the window
+    /// grows to at most [`window_from_space`] of it, 5/8 (3.75 MiB), the
+    /// window Linux's receiver advertises from the same memory at MTU
+    /// 1500, where each 1448-byte segment costs about 2.3 KB of buffer.
+    /// Counted as payload, the same 6 MiB opened a window 1.6 times
+    /// Linux's, and a window past the path's BDP plus its queue lets a
+    /// BBR sender in STARTUP overfill the queue (at 1 Gbit/s and 100 ms,
+    /// 17.9k drops and 0.66× of Linux's receiver, against 1.00× with
+    /// Linux's window). The window scale offered in the SYN is chosen for
+    /// this memory, as Linux chooses it for `tcp_rmem[2]`.
     pub recv_buffer_max: usize,
     /// Grow both buffers with the path (Linux `tcp_moderate_rcvbuf` and
     /// send-buffer expansion). Off: the buffers keep `send_buffer` and
@@ -115,8 +137,12 @@ pub struct Config {
     pub min_rto: Duration,
     /// Upper bound on the RTO (Linux: 120 s).
     pub max_rto: Duration,
-    /// SYN / SYN-ACK retransmissions before giving up (Linux `tcp_syn_retries`: 6).
+    /// SYN retransmissions of an active open (and SYN-ACKs of a simultaneous
+    /// open) before giving up (Linux `tcp_syn_retries`: 6).
     pub syn_retries: u32,
+    /// SYN-ACK retransmissions of a passive open before giving up (Linux
+    /// `tcp_synack_retries`: 5).
+    pub synack_retries: u32,
     /// Data retransmissions before giving up (Linux `tcp_retries2`: 15).
     pub data_retries: u32,
     /// TIME-WAIT duration, 2·MSL (Linux: 60 s).
@@ -166,9 +192,9 @@ pub struct Config {
     /// segment of a flight: at 50 ms and 100 Mbit/s the survivors of one
     /// overshoot formed 325–438 ranges on the wire, where a limit of 128
     /// turned hundreds of received segments into losses. 4096 holds one
-    /// range per two full-sized segments of the largest window (6 MiB,
-    /// 2,170) with room to spare; Linux bounds its out-of-order queue by
-    /// memory only.
+    /// range per two full-sized segments of a 6 MiB window (2,170) with
+    /// room to spare, and the default window stops at 3.75 MiB; Linux
+    /// bounds its out-of-order queue by memory only.
     pub max_ooo_ranges: usize,
 }
 
@@ -185,6 +211,7 @@ impl Default for Config {
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
             syn_retries: 6,
+            synack_retries: 5,
             data_retries: 15,
             time_wait: Duration::from_secs(60),
             fin_timeout: Duration::from_secs(60),
@@ -203,6 +230,14 @@ impl Default for Config {
             congestion: Algorithm::Bbr,
             max_ooo_ranges: 4096,
         }
+    }
+}
+
+impl Config {
+    /// The largest receive window autotuning may open:
+    /// [`window_from_space`] of `recv_buffer_max`.
+    pub fn recv_window_max(&self) -> usize {
+        window_from_space(self.recv_buffer_max)
     }
 }
 

@@ -222,6 +222,11 @@ impl Tcb {
             let h = self.header(seq, Flags::RST);
             return self.emit(now, h, 0, 0, Reason::ResetReply);
         }
+        if let Some(ack) = self.pending.rst_ack_reply.take() {
+            let mut h = self.header(SeqNumber(0), Flags::RST | Flags::ACK);
+            h.ack = ack;
+            return self.emit(now, h, 0, 0, Reason::ResetReply);
+        }
         if self.pending.take(Control::Rst) {
             let h = self.header(self.rst_seq(), Flags::RST | Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Abort);
@@ -234,7 +239,7 @@ impl Tcb {
     }
 
     /// The sequence number of an ABORT's RST: SND.MAX, unless that lies
-    /// past the peer's window (a zero-window probe byte went out), where
+    /// past the peer's window (the peer shrank it after data went out), where
     /// the peer would drop the RST as out of window (RFC 9293 §3.10.7.4);
     /// then the window's right edge, as Linux's `tcp_acceptable_seq`.
     /// Before our SYN is acknowledged there is no window to go by.
@@ -260,6 +265,9 @@ impl Tcb {
         };
         let mut h = self.header(self.snd.iss, flags);
         h.options = self.syn_options(now, syn_ack);
+        if let (None, Some((val, _)), false) = (self.syn_ts, h.options.timestamp, syn_ack) {
+            self.syn_ts = Some(val);
+        }
         if self.snd.nxt == self.snd.iss
             && !self.loss.retransmitting
             && self.loss.rtt_probe.is_none()
@@ -303,20 +311,19 @@ impl Tcb {
         if d.cwnd_limited {
             self.loss.cwnd_limited = true;
         }
-        self.pending.clear(Control::Probe);
-        let paced = d.len > 0 && !d.probing && self.paced_out(now);
+        let paced = d.len > 0 && self.paced_out(now);
         if d.len == 0 && !d.fin {
             self.note_app_limited(d.unsent, self.data_mss());
         }
         if !paced && (d.len > 0 || d.fin) {
             return self.emit_data(now, &d);
         }
-        if d.unsent > 0
+        if (d.unsent > 0 || self.fin_unsent())
             && self.snd.wnd == 0
             && self.snd.una == self.snd.max
             && !self.timers.is_armed(Timer::Persist)
         {
-            self.timers.set(Timer::Persist, now + self.loss.rtt.rto());
+            self.timers.set(Timer::Persist, now + self.probe0_when(now));
         }
         self.transmit_control(now)
     }
@@ -393,8 +400,6 @@ impl Tcb {
                 count: self.timers.retries,
                 rto_ms: self.loss.rtt.rto().as_millis() as u64,
             }
-        } else if d.probing {
-            Reason::ZeroWindowProbe
         } else if len == 0 {
             Reason::Fin
         } else {
@@ -411,6 +416,12 @@ impl Tcb {
             // RCV.NXT may be past snd_nxt, finds it acceptable (as BSD does).
             let h = self.header(self.snd.max, Flags::ACK);
             return self.emit(now, h, 0, 0, Reason::Ack(self.pending.ack_reason));
+        }
+        if self.pending.take(Control::Probe) {
+            // Linux `tcp_xmit_probe_skb`: a zero-window probe is a bare ACK
+            // at SND.UNA - 1, which the receiver must answer with its window.
+            let h = self.header(self.snd.una - 1u32, Flags::ACK);
+            return self.emit(now, h, 0, 0, Reason::ZeroWindowProbe);
         }
         if self.pending.take(Control::Keepalive) {
             // RFC 1122 §4.2.3.6: a probe with SEG.SEQ = SND.NXT - 1 and no

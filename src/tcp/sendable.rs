@@ -3,11 +3,10 @@
 //! congestion window (RFC 5681 §3.1; within recovery PRR's allowance,
 //! RFC 6937, or cwnd − pipe, RFC 6675 §5), TSO batching, sender SWS
 //! avoidance (RFC 9293 §3.8.6.2.1) and Nagle's algorithm (RFC 1122
-//! §4.2.3.4, Minshall's variant), a zero-window probe (RFC 9293 §3.8.6.1)
-//! and where the FIN goes. Pacing, a token bucket that changes as it is
+//! §4.2.3.4, Minshall's variant) and where the FIN goes (a zero-window
+//! probe carries no data: see `timers`). Pacing, a token bucket that changes as it is
 //! consulted, is applied to the decision by `output`.
 
-use super::blocks::Control;
 use super::{State, Tcb};
 
 /// What may be sent now from SND.NXT.
@@ -21,8 +20,6 @@ pub(super) struct DataSend {
     pub(super) len: usize,
     /// The FIN goes with (or as) this segment.
     pub(super) fin: bool,
-    /// `len` is a zero-window probe's byte past the window.
-    pub(super) probing: bool,
     /// The congestion window, not the data, limits sending.
     pub(super) cwnd_limited: bool,
 }
@@ -46,12 +43,9 @@ impl Tcb {
         if len > mss && len < unsent {
             len = len / mss * mss;
         }
-        let probing = len == 0 && self.pending.has(Control::Probe) && unsent > 0;
-        if probing {
-            // Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1).
-            len = 1;
-        }
-        let fin_here = self.snd.fin == Some(self.snd.nxt + len) && self.state != State::TimeWait;
+        let fin_here = self.snd.fin == Some(self.snd.nxt + len)
+            && self.state != State::TimeWait
+            && self.fin_fits(self.snd.nxt + len);
         if !fin_here {
             len = self.hold_small(len, unsent, in_flight, mss);
         }
@@ -60,9 +54,15 @@ impl Tcb {
             unsent,
             len,
             fin: fin_here && self.snd.fin == Some(self.snd.nxt + len),
-            probing,
             cwnd_limited,
         }
+    }
+
+    /// Whether a FIN at `seq` may go: inside the peer's window (it takes a
+    /// sequence number; Linux's `tcp_snd_wnd_test` holds it otherwise and
+    /// probes), or resent after going out once.
+    fn fin_fits(&self, seq: crate::wire::SeqNumber) -> bool {
+        seq.diff(self.snd.una + self.snd.wnd) < 0 || self.snd.max.diff(seq) > 0
     }
 
     /// Bytes beyond SND.NXT the windows allow.

@@ -38,6 +38,10 @@ pub struct ConnStats {
     /// Connections reset by new data after the application closed them
     /// (Linux `TCPAbortOnData`).
     pub aborted_on_data: u64,
+    /// Urgent bytes taken out of the stream (RFC 9293 §3.8.5; Linux
+    /// without SO_OOBINLINE holds them for a MSG_OOB read, which this
+    /// API does not offer).
+    pub urgent_bytes: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keepalive probes sent.
@@ -90,6 +94,7 @@ impl ConnStats {
             ("paws_rejected", self.paws_rejected),
             ("oow_acks_suppressed", self.oow_acks_suppressed),
             ("aborted_on_data", self.aborted_on_data),
+            ("urgent_bytes", self.urgent_bytes),
             ("window_probes", self.window_probes),
             ("keepalive_probes", self.keepalive_probes),
             ("sack_blocks_in", self.sack_blocks_in),

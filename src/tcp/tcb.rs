@@ -52,6 +52,18 @@ pub struct Tcb {
     /// (Linux `last_oow_ack_time`), for the rate limit of
     /// `Config::invalid_ratelimit`.
     pub(super) last_oow_ack: Option<Instant>,
+    /// Sequence space the peer has acknowledged since the handshake
+    /// (Linux `bytes_acked`), which bounds how old an acceptable ACK is.
+    pub(super) bytes_acked: u64,
+    /// The sequence number of the peer's latest urgent byte while it is
+    /// still to come in order (Linux `urg_seq` with `urg_data` set).
+    pub(super) urg_mark: Option<SeqNumber>,
+    /// Opened by an arriving SYN: SYN-RECEIVED then follows Linux's
+    /// request socket (`tcp_check_req`), not RFC 5961's challenges.
+    pub(super) passive: bool,
+    /// TSval of our first SYN (Linux `retrans_stamp` in SYN-SENT): a
+    /// SYN-ACK must echo one between it and now.
+    pub(super) syn_ts: Option<u32>,
 }
 
 /// Largest window-scale shift that keeps `buffer >> shift` within 16 bits
@@ -72,8 +84,9 @@ impl Tcb {
         iss: SeqNumber,
         state: State,
     ) -> Tcb {
-        // Chosen for the largest buffer this connection may grow to: the
-        // scale is fixed by the SYN (RFC 7323 §2.2).
+        // Chosen for the largest buffer this connection may grow to (its
+        // memory, as Linux chooses it for tcp_rmem[2]): the scale is fixed
+        // by the SYN (RFC 7323 §2.2).
         let rcv_wscale = if cfg.window_scaling {
             scale_for(if cfg.buffer_autotuning {
                 cfg.recv_buffer.max(cfg.recv_buffer_max)
@@ -102,6 +115,10 @@ impl Tcb {
             ttl: None,
             orphaned: false,
             last_oow_ack: None,
+            bytes_acked: 0,
+            urg_mark: None,
+            passive: false,
+            syn_ts: None,
         }
     }
 
@@ -128,6 +145,7 @@ impl Tcb {
         now: Instant,
     ) -> Tcb {
         let mut tcb = Tcb::new(cfg, local.into(), remote.into(), iss, State::SynReceived);
+        tcb.passive = true;
         tcb.rcv.irs = syn.header.seq;
         tcb.rcv.nxt = syn.header.seq + 1u32;
         // The SYN-ACK acknowledges RCV.NXT: that is Last.ACK.sent for the
@@ -496,7 +514,10 @@ impl Tcb {
     /// holds, and stops autotuning it (as Linux does once `SO_RCVBUF` is
     /// set). The window scale was fixed by the handshake, so the advertised
     /// window stays at most 65535 << scale. Shrinking is refused (returns
-    /// false) while out-of-order data is parked past the end.
+    /// false) while out-of-order data is parked past the end. `bytes` is
+    /// window, unlike `Config::recv_buffer_max`: Linux reserves twice a
+    /// `SO_RCVBUF` value as memory for its overhead, a window of 1–1.25
+    /// times the value.
     pub fn set_recv_buffer(&mut self, bytes: usize) -> bool {
         let bytes = bytes.max(1);
         if !self.rcv.ooo.is_empty() && bytes < self.rcv.buf.capacity() {

@@ -1,7 +1,17 @@
 //! Connection timers as data (RFC 9293 §3.10.8 TIMEOUTS) and the timeout
 //! event: retransmission with RFC 6298 §5 backoff, zero-window probing
-//! (RFC 9293 §3.8.6.1), TIME-WAIT expiry, and the loss-detection timers of
-//! RFC 8985 (RACK reordering timer, tail loss probe).
+//! (RFC 9293 §3.8.6.1, shaped as Linux's `tcp_probe_timer`), TIME-WAIT
+//! expiry, and the loss-detection timers of RFC 8985 (RACK reordering
+//! timer, tail loss probe).
+//!
+//! Zero-window probes follow Linux rather than the RFC's one byte past the
+//! window: a bare ACK at SND.UNA - 1 (`tcp_xmit_probe_skb`), every
+//! max(RTO, min RTO) · 2^backoff capped at the maximum RTO
+//! (`tcp_probe0_when`). Any ACK resets the count of unanswered probes but
+//! not the backoff, which only an opened window clears (`tcp_ack_probe`);
+//! the connection times out after `data_retries` unanswered probes (an
+//! orphan after 8, or once the interval reaches the maximum RTO:
+//! `tcp_orphan_retries`), or when probing outlasts the user timeout.
 
 use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
@@ -31,6 +41,11 @@ pub enum Timer {
 
 const TIMERS: usize = 8;
 
+/// Retransmissions (or zero-window probes) of a connection the application
+/// has released, before it is given up (Linux `tcp_orphan_retries` = 0,
+/// which means 8 while the RTO is below its maximum).
+const ORPHAN_RETRIES: u32 = 8;
+
 /// Deadlines indexed by [`Timer`]; the earliest one is the connection's.
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
@@ -40,6 +55,13 @@ pub struct TimerTable {
     pub(super) retries: u32,
     /// Keepalive probes sent without an answer.
     pub(super) keepalive_sent: u32,
+    /// Zero-window probes sent since the last ACK (Linux `icsk_probes_out`).
+    pub(super) probes_out: u32,
+    /// Doublings of the zero-window probe interval (Linux `icsk_backoff`).
+    pub(super) probe_backoff: u32,
+    /// When the current stretch of zero-window probing began (Linux
+    /// `icsk_probes_tstamp`), for the user timeout.
+    pub(super) probing_since: Option<Instant>,
 }
 
 impl TimerTable {
@@ -140,10 +162,15 @@ impl Tcb {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
-        let limit = if handshake {
-            self.cfg.syn_retries
-        } else {
-            self.cfg.data_retries
+        let limit = match self.state {
+            State::SynReceived if self.passive => self.cfg.synack_retries,
+            _ if handshake => self.cfg.syn_retries,
+            // Linux `tcp_write_timeout` for an orphan (`tcp_orphan_retries`
+            // with its default of 0): 8 while the RTO is below its maximum,
+            // none once it reached it.
+            _ if self.orphaned && self.loss.rtt.rto() >= self.cfg.max_rto => 0,
+            _ if self.orphaned => self.cfg.data_retries.min(ORPHAN_RETRIES),
+            _ => self.cfg.data_retries,
         };
         if self.timers.retries >= limit {
             log::debug!(
@@ -171,13 +198,6 @@ impl Tcb {
             self.snd.nxt = self.snd.iss;
         } else {
             self.enter_loss();
-            if self.snd.wnd == 0 && self.unsent_len() > 0 {
-                // The byte in flight was a zero-window probe: resending it
-                // is the next probe (RFC 9293 §3.8.6.1 — keep probing while
-                // the window stays shut), which the window would not allow.
-                self.pending.add(Control::Probe);
-                self.stats.window_probes += 1;
-            }
         }
         self.loss.retransmitting = true;
         log::debug!(
@@ -195,6 +215,14 @@ impl Tcb {
     fn on_keepalive(&mut self, now: Instant) {
         let Some(_) = self.cfg.keepalive else { return };
         if !self.state.is_synchronized() || self.state == State::TimeWait {
+            return;
+        }
+        if !self.snd.buf.is_empty() {
+            // Linux `tcp_keepalive_timer`: data waiting to be sent or
+            // acknowledged is watched by the other timers; look again later.
+            if let Some(idle) = self.cfg.keepalive {
+                self.timers.set(Timer::KeepAlive, now + idle);
+            }
             return;
         }
         if self.timers.keepalive_sent >= self.cfg.keepalive_probes {
@@ -218,13 +246,103 @@ impl Tcb {
         }
     }
 
+    /// Linux `tcp_probe_timer` and `tcp_send_probe0`.
     fn on_persist(&mut self, now: Instant) {
-        // RFC 9293 §3.8.6.1: probe a zero window with one byte, backing off.
-        if self.snd.wnd == 0 && self.unsent_len() > 0 && self.flight_size() == 0 {
-            self.pending.add(Control::Probe);
-            self.stats.window_probes += 1;
-            self.loss.rtt.back_off();
+        if self.flight_size() > 0 || !self.waiting_to_send() || self.snd.wnd > 0 {
+            self.timers.probes_out = 0;
+            self.timers.probing_since = None;
+            return;
         }
-        let _ = now;
+        let since = *self.timers.probing_since.get_or_insert(now);
+        if self
+            .cfg
+            .user_timeout
+            .is_some_and(|uto| now.saturating_duration_since(since) >= uto)
+        {
+            self.probe_abort();
+            return;
+        }
+        let mut max_probes = self.cfg.data_retries;
+        if self.orphaned {
+            // `tcp_orphan_retries` with its default of 0: 8 probes while
+            // the interval is below the maximum RTO, none after.
+            let alive =
+                self.probe0_base() * (1u32 << self.timers.probe_backoff.min(20)) < self.cfg.max_rto;
+            max_probes = if alive { ORPHAN_RETRIES } else { 0 };
+            if !alive && self.timers.probe_backoff >= max_probes {
+                self.probe_abort();
+                return;
+            }
+        }
+        if self.timers.probes_out >= max_probes {
+            self.probe_abort();
+            return;
+        }
+        self.pending.add(Control::Probe);
+        self.stats.window_probes += 1;
+        self.timers.probes_out += 1;
+        if self.timers.probe_backoff < self.cfg.data_retries {
+            self.timers.probe_backoff += 1;
+        }
+        self.timers.set(Timer::Persist, now + self.probe0_when(now));
+    }
+
+    /// Data or our FIN waits to go out for the first time.
+    fn waiting_to_send(&self) -> bool {
+        self.unsent_len() > 0 || self.fin_unsent()
+    }
+
+    /// Our FIN is queued and has never been sent.
+    pub(super) fn fin_unsent(&self) -> bool {
+        self.snd.fin.is_some_and(|f| self.snd.max.diff(f) <= 0)
+    }
+
+    /// The peer stopped answering zero-window probes (`tcp_write_err`).
+    fn probe_abort(&mut self) {
+        log::debug!("{}: zero-window probes unanswered", self.remote);
+        let e = if self.soft_error {
+            ConnectionError::Unreachable
+        } else {
+            ConnectionError::TimedOut
+        };
+        self.set_closed(Some(e));
+    }
+
+    /// Linux `tcp_probe0_base`: the RTO, at least the minimum RTO.
+    fn probe0_base(&self) -> crate::time::Duration {
+        self.loss.rtt.rto().max(self.cfg.min_rto)
+    }
+
+    /// Linux `tcp_probe0_when`, clamped to what is left of the user
+    /// timeout (`tcp_clamp_probe0_to_user_timeout`): the next probe's delay.
+    pub(super) fn probe0_when(&self, now: Instant) -> crate::time::Duration {
+        let shift = 1u32 << self.timers.probe_backoff.min(20);
+        let when = self
+            .probe0_base()
+            .saturating_mul(shift)
+            .min(self.cfg.max_rto);
+        match (self.cfg.user_timeout, self.timers.probing_since) {
+            (Some(uto), Some(since)) => {
+                let left = uto.saturating_sub(now.saturating_duration_since(since));
+                when.min(left.max(crate::time::Duration::from_millis(2)))
+            }
+            _ => when,
+        }
+    }
+
+    /// Linux `tcp_ack_probe`, for an ACK that found nothing in flight
+    /// while data waits: an opened window ends probing (and its backoff),
+    /// a shut one puts the next probe a full interval after this answer.
+    pub(super) fn ack_probe(&mut self, now: Instant) {
+        if !self.waiting_to_send() {
+            return;
+        }
+        if self.snd.wnd > 0 {
+            self.timers.probe_backoff = 0;
+            self.timers.probing_since = None;
+            self.timers.stop(Timer::Persist);
+        } else {
+            self.timers.set(Timer::Persist, now + self.probe0_when(now));
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! time when one segment is in flight (else 2 ms of timer slack), never
 //! later than the RTO; only with SACK and outside recovery; at most one
 //! probe per episode; the probe is one new segment if the peer's window
-//! allows, else the last segment again; after the probe the RTO is
+//! allows (or our FIN, queued but not sent), else the last segment again; after the probe the RTO is
 //! restarted. An episode whose probe was a retransmission and that ends
 //! with the ACK moving past the probe, without a DSACK saying the probe
 //! was a duplicate, repaired a loss: the window is reduced once (§7.4).
@@ -116,19 +116,21 @@ impl Tcb {
         }
         let mss = self.data_mss().max(1);
         let start = self.data_start();
-        let (seq, len, is_retrans) = if self.snd.nxt == self.snd.max && self.unsent_len() > 0 {
-            // New data, if the peer's window allows it.
-            let in_flight = self.flight_size();
-            let room = (self.snd.wnd as usize).saturating_sub(in_flight);
-            let len = self.unsent_len().min(mss).min(room);
-            (self.snd.nxt, len, false)
+        // A FIN queued but never sent is new data too: Linux's FIN is the
+        // send head then (`tcp_send_fin`), so the probe is the bare FIN.
+        let fin_unsent = self.snd.nxt == self.snd.max && self.snd.fin == Some(self.snd.nxt);
+        // New data, if there is some and the peer's window allows it.
+        let new_len = if self.snd.nxt == self.snd.max && self.unsent_len() > 0 {
+            let room = (self.snd.wnd as usize).saturating_sub(self.flight_size());
+            self.unsent_len().min(mss).min(room)
         } else {
-            (SeqNumber(0), 0, true)
+            0
         };
-        let (seq, len, is_retrans) = if len > 0 {
-            (seq, len, is_retrans)
+        let (seq, len, is_retrans) = if new_len > 0 || fin_unsent {
+            (self.snd.nxt, new_len, false)
         } else {
-            // The last segment sent, again.
+            // The last segment sent, again; with our FIN only if that
+            // segment carried it.
             let (s, e) = self.loss.rack.last()?;
             let s = s.max(self.snd.una);
             let fin = self
@@ -139,7 +141,8 @@ impl Tcb {
         };
         let offset = (seq - start) as usize;
         let len = len.min(self.snd.buf.len().saturating_sub(offset));
-        let fin = self.snd.fin == Some(seq + len);
+        // A retransmission carries the FIN only if it was sent already.
+        let fin = self.snd.fin == Some(seq + len) && (!is_retrans || seq + len != self.snd.max);
         if len == 0 && !fin {
             return None;
         }

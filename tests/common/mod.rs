@@ -331,7 +331,13 @@ impl TempDir {
 }
 
 impl Drop for TempDir {
+    /// Removes the directory, except when the test is failing: then its
+    /// captures and logs stay for inspection and the path is printed.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -382,6 +388,42 @@ where
     reader.read_to_end(&mut got).expect("read");
     w.join().expect("writer thread");
     got
+}
+
+/// `n` kernel clients at once, a thread each: client `i` connects to `to`,
+/// sends `bytes` random bytes (seed `seed + i`) through an echo server
+/// there with [`echo_round_trip`], and checks that every byte came back.
+/// Join the handles.
+pub fn kernel_echo_clients(
+    to: SocketAddr,
+    n: u64,
+    bytes: usize,
+    seed: u64,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..n)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let data = random_bytes(bytes, seed + i);
+                let s = std::net::TcpStream::connect(to).expect("connect");
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let got = echo_round_trip(s, data.clone());
+                assert_eq!(sha256(&got), sha256(&data), "kernel client {i}");
+            })
+        })
+        .collect()
+}
+
+/// Reads from `s` until the blank line that ends an HTTP request head;
+/// returns all it read. Panics if the stream ends first.
+pub fn read_request_head(s: &mut impl Read) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut b).expect("request");
+        assert!(n > 0, "request cut short");
+        head.extend_from_slice(&b[..n]);
+    }
+    head
 }
 
 /// A stream that can be cloned and half-closed (std's TcpStream).

@@ -1,10 +1,12 @@
 //! The kernel's network around the test's namespace: nftables rules and
 //! counters, and [`PeerNs`], a kernel peer one routed hop away.
 
-use super::{run, Family};
+use super::{run, Daemon, Family};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Loads an nftables ruleset from text (`nft -f -`).
 pub fn nft(rules: &str) {
@@ -101,6 +103,24 @@ impl PeerNs {
         let mut v = vec!["netns", "exec", self.0.as_str()];
         v.extend_from_slice(args);
         run("ip", &v)
+    }
+
+    /// Starts python3 `script` with `args` in the peer namespace (its
+    /// output logged under `dir`) and waits up to 10 s for the file
+    /// `ready`, which the script creates once it listens.
+    pub fn python(&self, dir: &Path, script: &Path, args: &[&str], ready: &Path) -> Daemon {
+        let script = script.to_str().expect("utf-8 path");
+        let mut v = vec!["netns", "exec", self.0.as_str(), "python3", script];
+        v.extend_from_slice(args);
+        let daemon = Daemon::spawn(dir, "ip", &v);
+        for _ in 0..200 {
+            if ready.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(ready.exists(), "the peer did not start");
+        daemon
     }
 }
 

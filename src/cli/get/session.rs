@@ -157,11 +157,14 @@ fn get_all(a: &GetArgs) -> Result<i32, Failure> {
     // Let our FIN / the peer's FIN be acknowledged before the device goes away.
     stack.shutdown(Duration::from_secs(2));
     if a.stats {
+        // Like curl's -w, the report comes even when the transfer failed
+        // (-m expired, a reset): the stack's counters always, the
+        // connection's snapshot and series when a fetch completed.
+        report::print_stats(&stack_stats, last.as_ref().and_then(|f| f.info.as_ref()));
+        for line in report::queue_lines(&queue_stats) {
+            eprintln!("  {line}");
+        }
         if let Some(f) = &last {
-            report::print_stats(&stack_stats, f.info.as_ref());
-            for line in report::queue_lines(&queue_stats) {
-                eprintln!("  {line}");
-            }
             report::print_series(&f.series);
         }
     }

@@ -53,6 +53,70 @@ fn syn_offers_the_window_scale_of_the_maximum_buffer() {
         ..auto_cfg()
     };
     assert_eq!(syn_scale(&fixed), Some(0), "60 KB fits without a shift");
+    // The scale is chosen for the memory, not the 20 MiB window it opens:
+    // Linux offers 10 for 32 MiB of tcp_rmem[2] (ilog2(32 MiB) − 15).
+    let large = Config {
+        recv_buffer_max: 32 << 20,
+        ..auto_cfg()
+    };
+    assert_eq!(syn_scale(&large), Some(10));
+}
+
+/// Linux's largest receive window for `tcp_rmem[2]` = `memory`: its
+/// window clamp, `tcp_win_from_space`, at the `scaling_ratio` it measures
+/// for 1448-byte segments at MTU 1500 (160/256), as seen on the WAN line.
+fn linux_window_clamp(memory: u64) -> u64 {
+    (memory * 160) >> 8
+}
+
+/// Feeds a connection whose application reads everything, each 10 ms
+/// round trip a full window, until its window stops growing; returns
+/// the largest window it advertised.
+fn largest_window_under_autotuning(c: &Config) -> u64 {
+    let mut tcb = auto_established(c);
+    let mut seq = 0;
+    let mut now = 10;
+    let mut largest = u64::from(tcb.recv_window());
+    let mut still = 0;
+    while still < 3 {
+        now += 10;
+        let segments = tcb.recv_window() as usize / 1460;
+        deliver(&mut tcb, t(now), &mut seq, segments);
+        recv(&mut tcb, t(now));
+        let w = u64::from(tcb.recv_window());
+        still = if w > largest { 0 } else { still + 1 };
+        largest = largest.max(w);
+        assert!(now < 2_000, "the window kept growing: {w}");
+    }
+    assert!(tcb.recv_autotuning());
+    largest
+}
+
+#[test]
+fn the_default_window_grows_to_what_linux_advertises_from_its_default_memory() {
+    // tcp_rmem[2] defaults to 6 MiB on Linux, which advertises at most
+    // 3,932,160 bytes from it; so does tunstack's default, also 6 MiB
+    // (counted as payload it opened 6 MiB, 1.6 times Linux's window).
+    let default = Config::default();
+    assert_eq!(default.recv_buffer_max, 6 << 20);
+    let linux = linux_window_clamp(6 << 20);
+    assert_eq!(linux, 3_932_160);
+    assert_eq!(largest_window_under_autotuning(&default), linux);
+    assert_eq!(default.recv_window_max() as u64, linux);
+}
+
+#[test]
+fn a_larger_maximum_opens_the_window_linux_opens_from_that_memory() {
+    // The bench's namespaces: 32 MiB of tcp_rmem[2], from which Linux's
+    // receiver advertised at most 20,970,496 bytes (scale 10) on the line.
+    let c = Config {
+        recv_buffer_max: 32 << 20,
+        ..Config::default()
+    };
+    let largest = largest_window_under_autotuning(&c);
+    let linux = linux_window_clamp(32 << 20);
+    assert_eq!(largest, linux, "20 MiB, not 32");
+    assert!(largest.abs_diff(20_970_496) <= 1024, "{largest}");
 }
 
 #[test]
@@ -79,12 +143,13 @@ fn receive_buffer_grows_while_the_application_keeps_up() {
         windows.windows(2).all(|w| w[1] >= w[0]),
         "the window never shrinks: {windows:?}"
     );
+    // The default 6 MiB of memory allow 3.75 MiB of window.
     assert!(
-        tcb.recv_buffer() >= 4 << 20 && tcb.recv_buffer() <= 6 << 20,
+        tcb.recv_buffer() >= 3 << 20 && tcb.recv_buffer() <= 3_932_160,
         "grown to near the maximum: {} ({windows:?})",
         tcb.recv_buffer()
     );
-    assert!(tcb.recv_window() > 4 << 20, "{windows:?}");
+    assert!(tcb.recv_window() > 3 << 20, "{windows:?}");
     // What the buffers hold stays small: the application read everything.
     assert!(tcb.buffer_memory() <= 64 * 1024, "{}", tcb.buffer_memory());
 }

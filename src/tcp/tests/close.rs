@@ -174,10 +174,9 @@ fn abort_sends_rst_and_fails_calls() {
 #[test]
 fn abort_after_a_zero_window_probe_sends_rst_at_the_window_edge() {
     // A lingering close that times out resets a peer that advertises a
-    // zero window. Its window is [RCV.NXT, RCV.NXT): a RST at SND.MAX,
-    // one past the window after a probe byte, would be dropped as out of
-    // window (RFC 9293 §3.10.7.4, RFC 5961 §3.2). Linux's
-    // tcp_acceptable_seq sends it at the window's right edge instead.
+    // zero window. Its window is [RCV.NXT, RCV.NXT): the RST must sit
+    // exactly there (RFC 9293 §3.10.7.4, RFC 5961 §3.2), not at the
+    // probe's SND.UNA - 1 (Linux's tcp_acceptable_seq).
     let mut tcb = established();
     let mut z = seg(r(0), l(0), Flags::ACK, b"");
     z.h.window = 0;
@@ -188,7 +187,7 @@ fn abort_after_a_zero_window_probe_sends_rst_at_the_window_edge() {
     let at = tcb.poll_at().expect("persist timer armed");
     tcb.on_timeout(at);
     let probe = recv!(tcb, at);
-    assert_eq!((probe.h.seq, probe.payload.len()), (l(0), 1));
+    assert_eq!((probe.h.seq, probe.payload.len()), (l(0) - 1u32, 0));
     tcb.abort();
     let rst = recv!(tcb, at);
     assert!(rst.h.flags.rst());

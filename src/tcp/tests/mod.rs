@@ -40,15 +40,18 @@ mod events;
 mod handshake;
 mod options;
 mod posted;
+mod probes;
 mod reasons;
 mod receiver;
 mod recovery;
 mod rst;
 mod rto;
 mod sack;
+mod states;
 mod timers;
 mod timestamps;
 mod tso;
+mod urgent;
 mod window;
 
 use super::*;

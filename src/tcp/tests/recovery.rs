@@ -75,6 +75,50 @@ fn established_tail_loss_is_recovered_by_a_probe_without_rto() {
 }
 
 #[test]
+fn probe_with_only_our_fin_unsent_is_the_bare_fin() {
+    // The ACKs stop with the whole tail in flight and the application
+    // closes just as the PTO fires: the FIN is new data, so the probe is
+    // the FIN alone, as Linux sends its FIN skb as the send head. It was
+    // the last segment again with the FIN on it, then the FIN by itself:
+    // both bytes and the FIN twice, which the peer reports as a D-SACK.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    send!(tcb, t(30), sack_ack(8 * MSS, &[]));
+    recv_nothing!(tcb, t(30));
+    let pto = tcb.poll_at().unwrap();
+    tcb.close();
+    tcb.on_timeout(pto);
+    let sent = recv(&mut tcb, pto);
+    assert_eq!(sent.len(), 1, "one probe: {:?}", seqs(&sent));
+    let probe = &sent[0];
+    assert_eq!(probe.h.seq, l(10 * MSS), "at SND.NXT, not resent");
+    assert!(probe.h.flags.contains(Flags::FIN) && probe.payload.is_empty());
+    let s = tcb.stats();
+    assert_eq!((s.tail_loss_probes, s.retransmits), (1, 0));
+    assert_eq!(out.len(), 10);
+}
+
+#[test]
+fn probe_resending_the_last_segment_leaves_an_unsent_fin_off_it() {
+    // The last segment again (no new data, the FIN already sent) carries
+    // the FIN only because it was sent with it: the retransmission is
+    // exactly what went before.
+    let (mut tcb, _out) = sack_conn(Algorithm::Cubic, 10);
+    tcb.close();
+    let fin = recv(&mut tcb, t(21));
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].h.seq, l(10 * MSS));
+    assert!(fin[0].h.flags.contains(Flags::FIN));
+    send!(tcb, t(30), sack_ack(8 * MSS, &[]));
+    recv_nothing!(tcb, t(30));
+    let pto = tcb.poll_at().unwrap();
+    tcb.on_timeout(pto);
+    let probe = recv!(tcb, pto);
+    assert_eq!(probe.h.seq, l(10 * MSS), "the last segment sent: the FIN");
+    assert!(probe.h.flags.contains(Flags::FIN) && probe.payload.is_empty());
+    assert_eq!(tcb.stats().retransmits, 1);
+}
+
+#[test]
 fn established_probe_sends_new_data_when_the_window_allows() {
     // RFC 8985 §7.3: with unsent data and room in the peer's window, the
     // probe is one new segment, beyond cwnd.

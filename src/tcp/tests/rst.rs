@@ -126,10 +126,25 @@ fn time_wait_rst_at_rcv_nxt_closes_quietly() {
 }
 
 #[test]
-fn syn_received_in_window_rst_not_at_rcv_nxt_is_challenged() {
-    // RFC 5961 §3.2 applies in SYN-RECEIVED too.
+fn passive_syn_received_in_window_rst_anywhere_drops_the_connection() {
+    // Linux's request socket (`tcp_check_req`, "embryonic_reset") takes
+    // any in-window RST, without RFC 5961's challenge, and sends nothing.
     let mut tcb = syn_received();
     send!(tcb, t(1), seg(r(10), SeqNumber(0), Flags::RST, b""));
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.stats().challenge_acks, 0);
+    recv_nothing!(tcb, t(1));
+}
+
+#[test]
+fn simultaneous_open_syn_received_in_window_rst_not_at_rcv_nxt_is_challenged() {
+    // A full socket in SYN-RECEIVED (simultaneous open) follows
+    // `tcp_validate_incoming`: RFC 5961 §3.2 applies.
+    let mut tcb = syn_sent();
+    send!(tcb, t(1), seg(REMOTE_ISS, SeqNumber(0), Flags::SYN, b""));
+    assert_eq!(tcb.state(), State::SynReceived);
+    recv(&mut tcb, t(1));
+    send!(tcb, t(2), seg(r(10), SeqNumber(0), Flags::RST, b""));
     assert_eq!(tcb.state(), State::SynReceived);
     assert_eq!(tcb.stats().challenge_acks, 1);
 }

@@ -439,7 +439,11 @@ fn persist_probing_goes_on_while_the_peer_answers_then_data_flows() {
         tcb.on_timeout(now);
         let out = recv(&mut tcb, now);
         if !out.is_empty() {
-            assert_eq!(out[0].payload.len(), 1, "a probe carries one byte");
+            assert_eq!(
+                (out[0].h.seq, out[0].payload.len()),
+                (l(0) - 1u32, 0),
+                "a probe is a bare ACK at SND.UNA - 1"
+            );
             probes += 1;
             send!(tcb, now, z.clone());
         }
