@@ -46,13 +46,23 @@
 //! Like Linux, the sender checks cwnd against the bytes in the network
 //! (pipe: not SACKed, not marked lost), not SND.NXT − SND.UNA.
 //!
+//! Layout: this file holds the state, its per-ACK sequence (§5.1) and
+//! the trace; `model` the path model and its filters, `startup` STARTUP
+//! and DRAIN, `probe_bw` the PROBE_BW cycle and inflight_hi, `signals`
+//! the congestion signals and short-term bounds, `probe_rtt` PROBE_RTT,
+//! `cwnd` pacing, cwnd and their handling of recovery.
+//!
 //! Units: bytes, bytes per second (f64), [`Duration`]. Randomness (the
 //! probe wait) comes from a seed, so runs replay.
 
 use super::rate::RateSample;
 
+mod cwnd;
+mod model;
 mod probe_bw;
+mod probe_rtt;
 mod signals;
+mod startup;
 use crate::time::{Duration, Instant};
 use core::fmt;
 
@@ -239,6 +249,16 @@ pub struct Bbr {
     packet_conservation: bool,
     conservation_until: u64,
     restore_at: Option<u64>,
+    /// A fast recovery entered before the connection has delivered this
+    /// (the flight when the last one ended) continues that one
+    /// (`on_enter_recovery`).
+    recovery_chain_until: Option<u64>,
+    /// Bytes in flight at the last ACK.
+    last_in_flight: u64,
+    /// Bytes marked lost and delivered since the current recovery (or
+    /// chain of them) began.
+    recovery_lost: u64,
+    recovery_acked: u64,
     cwnd_limited: bool,
     rng: u64,
 }
@@ -308,6 +328,10 @@ impl Bbr {
             packet_conservation: false,
             conservation_until: 0,
             restore_at: None,
+            recovery_chain_until: None,
+            last_in_flight: 0,
+            recovery_lost: 0,
+            recovery_acked: 0,
             cwnd_limited: false,
             rng: seed ^ 0x2545_f491_4f6c_dd1d,
         }
@@ -408,64 +432,16 @@ impl Bbr {
         )
     }
 
-    /// BDP at `gain` for bandwidth `bw` (§5.6.3 BBRBDPMultiple); the
-    /// initial window before any RTT sample.
-    fn bdp_multiple(&self, bw: f64, gain: f64) -> u64 {
-        match self.min_rtt {
-            Some(rtt) if bw > 0.0 => (gain * bw * rtt.as_secs_f64()) as u64,
-            _ => self.initial_cwnd,
-        }
-    }
-
-    /// §5.6.3 BBRInflight: a BDP multiple plus room for ACK aggregation
-    /// and send quanta, and two extra segments when probing up.
-    fn inflight(&self, bw: f64, gain: f64) -> u64 {
-        let mut inflight = self.bdp_multiple(bw, gain) + 3 * self.send_quantum();
-        if self.mode == BbrMode::ProbeBwUp {
-            inflight += 2 * self.mss;
-        }
-        inflight
-    }
-
-    /// §5.6.1: pacing_rate · 1 ms, within [2, 64 KiB / MSS] segments.
-    pub fn send_quantum(&self) -> u64 {
-        let q = (self.pacing_rate * 0.001) as u64;
-        q.clamp(2 * self.mss, (64 * 1024).max(2 * self.mss))
-    }
-
-    fn min_pipe_cwnd(&self) -> u64 {
-        MIN_PIPE_SEGMENTS * self.mss
-    }
-
-    fn probe_rtt_cwnd(&self) -> u64 {
-        self.bdp_multiple(self.bw, PROBE_RTT_CWND_GAIN)
-            .max(self.min_pipe_cwnd())
-    }
-
-    /// §5.6.2 BBRInitPacingRate, from the handshake's SRTT (or 1 ms).
-    pub fn init_pacing_rate(&mut self, srtt: Option<Duration>) {
-        if self.pacing_rate > 0.0 {
-            return;
-        }
-        let rtt = srtt
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_millis(1));
-        let nominal = self.cwnd as f64 / rtt.as_secs_f64();
-        self.pacing_rate = STARTUP_PACING_GAIN * nominal;
-    }
-
-    fn random(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
     // ---- per-ACK processing (§5.1 BBRUpdateOnACK) ----
 
     /// Feeds one rate sample; updates the model, the state and cwnd.
     pub fn on_ack(&mut self, now: Instant, rs: &RateSample, ctx: AckContext) {
         self.cwnd_limited = ctx.cwnd_limited;
+        self.last_in_flight = ctx.in_flight;
+        if self.in_recovery {
+            self.recovery_lost += rs.newly_lost;
+            self.recovery_acked += rs.newly_acked;
+        }
         self.delivered = rs.total_delivered;
         if rs.newly_lost > 0 {
             // One loss event per ACK that marked losses (Linux BBRv3's
@@ -497,373 +473,5 @@ impl Bbr {
     fn update_control(&mut self, rs: &RateSample, ctx: AckContext) {
         self.set_pacing_rate();
         self.set_cwnd(rs, ctx);
-    }
-
-    /// §5.5.5: a new PROBE_BW cycle ages the max filter by one slot.
-    fn advance_max_bw_filter(&mut self) {
-        self.bw_hi[0] = self.bw_hi[1];
-        self.bw_hi[1] = 0.0;
-        self.max_bw = self.bw_hi[0];
-    }
-
-    /// §5.5.9 BBRUpdateACKAggregation.
-    fn update_ack_aggregation(&mut self, now: Instant, rs: &RateSample) {
-        if self.round_start {
-            self.extra_acked_round += 1;
-            if self.extra_acked_round >= EXTRA_ACKED_HALF_ROUNDS {
-                self.extra_acked_round = 0;
-                self.extra_acked[0] = self.extra_acked[1];
-                self.extra_acked[1] = 0;
-            }
-        }
-        let start = *self.extra_acked_interval_start.get_or_insert(now);
-        let interval = now.saturating_duration_since(start).as_secs_f64();
-        let mut expected = (self.bw * interval) as u64;
-        if self.extra_acked_delivered <= expected {
-            self.extra_acked_delivered = 0;
-            self.extra_acked_interval_start = Some(now);
-            expected = 0;
-        }
-        self.extra_acked_delivered += rs.newly_acked;
-        let extra = self
-            .extra_acked_delivered
-            .saturating_sub(expected)
-            .min(self.cwnd);
-        self.extra_acked[1] = self.extra_acked[1].max(extra);
-    }
-
-    fn extra_acked(&self) -> u64 {
-        self.extra_acked[0].max(self.extra_acked[1])
-    }
-
-    // ---- STARTUP and DRAIN (§5.3.1–§5.3.2) ----
-
-    fn reset_full_bw(&mut self) {
-        self.full_bw = 0.0;
-        self.full_bw_count = 0;
-        self.full_bw_now = false;
-    }
-
-    /// §5.3.1.2: three non-app-limited rounds without 25% growth.
-    ///
-    /// Two deliberate deviations in STARTUP, both what Linux's BBR v1
-    /// (the kernel default here) does or implies:
-    /// - growth is judged on max_bw, not on the one sample that starts
-    ///   the round (the draft's rs.delivery_rate), as v1 does: a round
-    ///   that starts on a sample taken in loss recovery, or after a
-    ///   scheduling stall of the sender, reads as no growth though the
-    ///   round's other samples grew.
-    /// - a round counts as "no growth" only if the sender was cwnd-limited
-    ///   in it. A round whose flight never reached cwnd did not test the
-    ///   path: the sender did not send what the model allowed (a
-    ///   userspace sender descheduled on a loaded machine, a receive
-    ///   window). Traced on the bench line at 100 ms, 1% loss, load 8–9:
-    ///   rounds delivering 7–55 kB with cwnd at 56–172 kB and a flight of
-    ///   4–7 kB counted as the plateau, and STARTUP ended at 4.8 Mbit/s;
-    ///   PROBE_BW then paced at that estimate, and with one 1.25× probe
-    ///   every 2–3 s the transfer averaged 8.7 Mbit/s against Linux's 71.
-    ///   Such rounds are not app-limited by the sampler's rule (data was
-    ///   waiting), so the draft's app-limited test does not skip them.
-    fn check_full_bw_reached(&mut self, rs: &RateSample, ctx: AckContext) {
-        let round_cwnd_limited =
-            std::mem::replace(&mut self.round_cwnd_limited, false) || ctx.cwnd_limited;
-        if !self.round_start {
-            self.round_cwnd_limited = round_cwnd_limited;
-        }
-        if self.full_bw_now || !self.round_start || rs.is_app_limited {
-            return;
-        }
-        let startup = self.mode == BbrMode::Startup;
-        let bw = if startup {
-            self.max_bw
-        } else {
-            rs.delivery_rate
-        };
-        if bw >= self.full_bw * FULL_BW_THRESH {
-            self.reset_full_bw();
-            self.full_bw = bw;
-            return;
-        }
-        if startup && !round_cwnd_limited {
-            return;
-        }
-        self.full_bw_count += 1;
-        self.full_bw_now = self.full_bw_count >= FULL_BW_COUNT;
-        if self.full_bw_now {
-            self.full_bw_reached = true;
-        }
-    }
-
-    fn check_startup_done(&mut self, rs: &RateSample, ctx: AckContext) {
-        if self.mode != BbrMode::Startup {
-            return;
-        }
-        self.check_startup_high_loss(rs, ctx);
-        if self.full_bw_reached {
-            self.enter_drain();
-        }
-    }
-
-    /// §5.3.1.3: rounds in recovery with at least 6 loss events and a
-    /// loss rate over 2% end STARTUP. inflight_hi is then the BDP at the
-    /// bandwidth reached so far, or the round's delivery if more: an exit
-    /// early in STARTUP leaves both small. When the flight at the losses
-    /// was within that BDP the first PROBE_BW cycle probes at once
-    /// instead of after 2–3 s (`start_probe_bw_down`). Not after the
-    /// usual exit, STARTUP overflowing the queue with up to twice the BDP
-    /// in flight: probing again at once overflowed it again (the WAN
-    /// simulation's clean 50 and 100 ms cells took a retransmission
-    /// timeout, 0.96× → 0.67×).
-    ///
-    /// Deliberate deviation: the exit needs [`CONGESTED_ROUNDS`] such
-    /// rounds in a row (the draft and Linux's BBRv3: one). STARTUP's own
-    /// queue overflow goes on for round after round (the flight still
-    /// grows until the exit), so it costs one round more; random loss
-    /// does not. At 1% random loss a STARTUP round of 150–1,200 segments
-    /// crosses 2% with six events by chance a few times in a hundred,
-    /// and STARTUP has four to six such rounds: in the WAN simulation
-    /// (100 Mbit/s, 1% loss, one RTT of queue) STARTUP ended on loss
-    /// under 85 Mbit/s in 8 of 60 seeded runs at 50 ms (51–79 Mbit/s)
-    /// and 13 of 60 at 100 ms (26–79). Each such exit left inflight_hi
-    /// at the flight of that round, and a probe from there met the same
-    /// chance again (seed 8 at 50 ms: cruising at 73 Mbit/s, cwnd pinned
-    /// at an inflight_hi of one BDP at that rate, for 2–3 s). Two rounds
-    /// in a row happen by chance a few times in ten thousand runs.
-    /// Linux's BBR v1, the kernel default here, has no loss exit at all.
-    fn check_startup_high_loss(&mut self, rs: &RateSample, ctx: AckContext) {
-        if self.full_bw_reached || !self.loss_round_start {
-            return;
-        }
-        if !self.in_recovery || !self.is_inflight_too_high(rs) {
-            self.startup_lossy_rounds = 0;
-            return;
-        }
-        self.startup_lossy_rounds += 1;
-        if self.startup_lossy_rounds < CONGESTED_ROUNDS {
-            return;
-        }
-        self.full_bw_reached = true;
-        // Losses under a flight no larger than the BDP at the bandwidth
-        // reached are not this flow's queue overflowing: STARTUP's own
-        // overflow comes with a flight of up to twice that (its cwnd
-        // gain), and the bounds it leaves are right.
-        self.startup_loss_exit = rs.tx_in_flight <= self.inflight(self.max_bw, 1.0);
-        // Linux's BBRv3 (bbr_handle_queue_too_high_in_startup):
-        // max(BBRInflight(max_bw, 1), inflight_latest); the flight at the
-        // loss as well.
-        self.inflight_hi = self
-            .inflight(self.max_bw, 1.0)
-            .max(self.inflight_latest)
-            .max(ctx.in_flight.min(self.cwnd));
-    }
-
-    fn enter_drain(&mut self) {
-        // STARTUP was a bandwidth probe: the next round's ACKs are its.
-        self.ack_phase = AckPhase::ProbeStopping;
-        self.mode = BbrMode::Drain;
-        self.pacing_gain = DRAIN_PACING_GAIN;
-        self.cwnd_gain = STARTUP_CWND_GAIN;
-    }
-
-    fn check_drain(&mut self, now: Instant, ctx: AckContext) {
-        if self.mode == BbrMode::Drain && ctx.in_flight <= self.inflight(self.max_bw, 1.0) {
-            self.start_probe_bw_down(now);
-        }
-    }
-
-    // ---- minimum RTT and PROBE_RTT (§5.3.4) ----
-
-    fn update_min_rtt(&mut self, now: Instant, rs: &RateSample) {
-        if self.probe_rtt_min_delay.is_none() {
-            // BBRInit stamps both filters with the connection's start. The
-            // model is made before the connection knows the clock (at
-            // Instant::ZERO, the stack's start), so until the first RTT
-            // sample the windows start now: a connection accepted more
-            // than 5 s after the stack started would otherwise begin in
-            // PROBE_RTT at its first ACK.
-            self.probe_rtt_min_stamp = now;
-            self.min_rtt_stamp = now;
-        }
-        self.probe_rtt_expired =
-            now.saturating_duration_since(self.probe_rtt_min_stamp) > PROBE_RTT_INTERVAL;
-        if let Some(rtt) = rs.rtt {
-            if self.probe_rtt_min_delay.is_none_or(|d| rtt < d) || self.probe_rtt_expired {
-                self.probe_rtt_min_delay = Some(rtt);
-                self.probe_rtt_min_stamp = now;
-            }
-        }
-        let min_expired = now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_FILTER;
-        if let Some(d) = self.probe_rtt_min_delay {
-            if self.min_rtt.is_none_or(|m| d < m) || min_expired {
-                self.min_rtt = Some(d);
-                self.min_rtt_stamp = self.probe_rtt_min_stamp;
-            }
-        }
-    }
-
-    /// True when the caller should mark the connection app-limited
-    /// (PROBE_RTT holds inflight low on purpose).
-    pub fn wants_app_limited(&self) -> bool {
-        self.mode == BbrMode::ProbeRtt
-    }
-
-    fn check_probe_rtt(&mut self, now: Instant, ctx: AckContext) {
-        if self.mode != BbrMode::ProbeRtt && self.probe_rtt_expired && self.min_rtt.is_some() {
-            self.mode = BbrMode::ProbeRtt;
-            self.pacing_gain = 1.0;
-            self.cwnd_gain = PROBE_RTT_CWND_GAIN;
-            self.save_cwnd();
-            self.probe_rtt_done_stamp = None;
-            self.ack_phase = AckPhase::ProbeStopping;
-            self.start_round();
-        }
-        if self.mode == BbrMode::ProbeRtt {
-            self.handle_probe_rtt(now, ctx);
-        }
-    }
-
-    fn handle_probe_rtt(&mut self, now: Instant, ctx: AckContext) {
-        match self.probe_rtt_done_stamp {
-            None if ctx.in_flight <= self.probe_rtt_cwnd() => {
-                self.probe_rtt_done_stamp = Some(now + PROBE_RTT_DURATION);
-                self.probe_rtt_round_done = false;
-                self.start_round();
-            }
-            None => {}
-            Some(done) => {
-                if self.round_start {
-                    self.probe_rtt_round_done = true;
-                }
-                if self.probe_rtt_round_done && now > done {
-                    self.probe_rtt_min_stamp = now;
-                    self.restore_cwnd();
-                    self.exit_probe_rtt(now);
-                }
-            }
-        }
-    }
-
-    fn exit_probe_rtt(&mut self, now: Instant) {
-        self.reset_lower_bounds();
-        if self.full_bw_reached {
-            self.start_probe_bw_down(now);
-            self.start_probe_bw_cruise();
-        } else {
-            self.mode = BbrMode::Startup;
-            self.pacing_gain = STARTUP_PACING_GAIN;
-            self.cwnd_gain = STARTUP_CWND_GAIN;
-        }
-    }
-
-    // ---- control parameters (§5.6) ----
-
-    fn set_pacing_rate(&mut self) {
-        if self.bw <= 0.0 {
-            return;
-        }
-        let rate = self.pacing_gain * self.bw * (1.0 - PACING_MARGIN);
-        if self.full_bw_reached || rate > self.pacing_rate {
-            self.pacing_rate = rate;
-        }
-    }
-
-    /// BBRSaveCwnd (§5.6.4.4): the window to come back to, unless one is
-    /// already saved — in loss recovery, which includes the time after a
-    /// retransmission timeout until its window is restored. Fast recovery
-    /// entered in that time (the next loss, often within a round at 1%)
-    /// had saved the window slow-starting from one segment instead; its
-    /// end then "restored" that: traced on the bench line at 50 ms, 1%,
-    /// cwnd 100–250 kB on a 600 kB BDP for a second after a timeout.
-    fn save_cwnd(&mut self) {
-        let in_loss_recovery = self.in_recovery || self.restore_at.is_some();
-        self.prior_cwnd = if !in_loss_recovery && self.mode != BbrMode::ProbeRtt {
-            self.cwnd
-        } else {
-            self.cwnd.max(self.prior_cwnd)
-        };
-    }
-
-    fn restore_cwnd(&mut self) {
-        self.cwnd = self.cwnd.max(self.prior_cwnd);
-    }
-
-    /// §5.6.4.4 BBRSetCwnd.
-    fn set_cwnd(&mut self, rs: &RateSample, ctx: AckContext) {
-        let max_inflight = self.inflight(self.bw, self.cwnd_gain) + self.extra_acked();
-        // §5.6.4.4 BBRModulateCwndForRecovery.
-        if rs.newly_lost > 0 {
-            self.cwnd = self.cwnd.saturating_sub(rs.newly_lost).max(self.mss);
-        }
-        if self.packet_conservation && rs.total_delivered >= self.conservation_until {
-            self.packet_conservation = false;
-        }
-        if self.restore_at.is_some_and(|d| rs.total_delivered >= d) {
-            self.restore_at = None;
-            self.restore_cwnd();
-        }
-        if self.packet_conservation {
-            self.cwnd = self.cwnd.max(ctx.in_flight + rs.newly_acked);
-        } else if self.full_bw_reached {
-            self.cwnd = (self.cwnd + rs.newly_acked).min(max_inflight);
-        } else if self.cwnd < max_inflight || rs.total_delivered < self.initial_cwnd {
-            self.cwnd += rs.newly_acked;
-        }
-        self.cwnd = self.cwnd.max(self.min_pipe_cwnd());
-        if self.mode == BbrMode::ProbeRtt {
-            self.cwnd = self.cwnd.min(self.probe_rtt_cwnd());
-        }
-        // §5.6.4.7 BBRBoundCwndForModel.
-        let mut cap = INF;
-        if self.mode.is_probe_bw() && self.mode != BbrMode::ProbeBwCruise {
-            cap = self.inflight_hi;
-        } else if self.mode == BbrMode::ProbeRtt {
-            cap = self.inflight_with_headroom();
-        } else if self.mode == BbrMode::ProbeBwCruise {
-            cap = self.cruise_cap();
-        }
-        cap = cap.min(self.inflight_lo).max(self.min_pipe_cwnd());
-        self.cwnd = self.cwnd.min(cap);
-    }
-
-    // ---- loss recovery (§5.6.4.4) ----
-
-    /// Fast recovery begins: packet conservation for one round.
-    pub fn on_enter_recovery(&mut self, in_flight: u64, delivered: u64) {
-        self.save_cwnd();
-        self.in_recovery = true;
-        self.cwnd = (in_flight + self.mss).max(self.min_pipe_cwnd());
-        self.packet_conservation = true;
-        self.conservation_until = delivered + in_flight;
-    }
-
-    /// Fast recovery ends: back to the window before it.
-    pub fn on_exit_recovery(&mut self) {
-        self.in_recovery = false;
-        self.packet_conservation = false;
-        self.restore_cwnd();
-    }
-
-    /// A retransmission timeout: one segment, restored once the flight at
-    /// the timeout has been delivered.
-    pub fn on_rto(&mut self, flight: u64, delivered: u64) {
-        self.save_cwnd();
-        self.in_recovery = false;
-        self.packet_conservation = false;
-        self.cwnd = self.mss;
-        self.restore_at = Some(delivered + flight);
-    }
-
-    /// The last RTO was spurious (F-RTO): the window before it comes back
-    /// now instead of once its flight is delivered.
-    pub fn undo_rto(&mut self) {
-        if self.restore_at.take().is_some() {
-            self.restore_cwnd();
-        }
-    }
-
-    /// Adopts `cwnd` (switching to BBR mid-connection).
-    pub fn set_cwnd_from(&mut self, cwnd: usize) {
-        self.cwnd = (cwnd as u64).max(self.min_pipe_cwnd());
-        self.prior_cwnd = self.cwnd;
     }
 }

@@ -411,11 +411,9 @@ impl RateSampler {
     pub fn mark_lost(&mut self, ranges: impl Iterator<Item = (SeqNumber, SeqNumber)>) {
         let mut i = 0;
         for (l, r) in ranges {
-            i += self
-                .records
-                .range(i..)
-                .position(|x| x.start.diff(l) >= 0)
-                .unwrap_or(self.records.len() - i);
+            // Binary search: a walk from the front costs the whole
+            // flight per loss event (8,000 records at 1 Gbit/s, 100 ms).
+            i = i.max(self.records.partition_point(|x| x.start.diff(l) < 0));
             while let Some(rec) = self.records.get_mut(i) {
                 if rec.start.diff(r) >= 0 {
                     break;
@@ -528,10 +526,14 @@ impl Tcb {
             if let Some(b) = self.loss.cc.bbr().filter(|b| b.round_start()) {
                 // One line per round trip (RUST_LOG=tunstack::tcp::rate=trace).
                 log::trace!(
-                    "{} -> {}: {} pipe {in_flight} at {now}",
+                    "{} -> {}: {} pipe {in_flight} flight {} unsent {} wnd {} \
+                     cwnd_limited {cwnd_limited} at {now}",
                     self.local,
                     self.remote,
-                    b.trace_line()
+                    b.trace_line(),
+                    self.flight_size(),
+                    self.unsent_len(),
+                    self.snd.wnd
                 );
             }
         }

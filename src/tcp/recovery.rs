@@ -97,7 +97,10 @@ impl Tcb {
             mss,
             self.loss.rtt.srtt(),
         );
-        let losses = self.loss.rack.detect_loss(now, reo_wnd);
+        let losses = self
+            .loss
+            .rack
+            .detect_loss(now, reo_wnd, &self.loss.scoreboard);
         if losses.segments > 0 {
             self.stats.rack_lost += losses.segments;
             self.stats.lost_retransmits += losses.retransmissions;

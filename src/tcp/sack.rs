@@ -84,6 +84,15 @@ impl Scoreboard {
     }
 
     /// The SACKed ranges `[left, right)`, lowest first.
+    /// The range that holds `seq`, if one does (O(log ranges)).
+    pub(super) fn range_containing(&self, seq: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+        let i = self.ranges.partition_point(|&(_, r)| r.diff(seq) <= 0);
+        self.ranges
+            .get(i)
+            .copied()
+            .filter(|&(l, _)| l.diff(seq) <= 0)
+    }
+
     pub(super) fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
         self.ranges.iter().copied()
     }
