@@ -11,9 +11,9 @@ www="$work/www"
 mkdir -p "$www"
 truncate -s 8G "$www/big"
 head -c 1024 /dev/urandom > "$www/small"
-pids=()
+pids=() caps=()
 wan_pair_cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    for p in "${pids[@]}" "${caps[@]}"; do kill "$p" 2> /dev/null || true; done
     scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
     grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
     rm -rf "$work"
@@ -48,6 +48,41 @@ cell_down() {
     for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
     pids=()
     scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+}
+
+# tunstack's buffer ceilings as scripts/bench.sh --wan gives them, so that
+# a paired cell measures what the table's cell measured: the send side the
+# namespaces' tcp_wmem[2], the receive side the window Linux opens from
+# that memory (5/8 of tcp_rmem[2], see bench.sh). WAN_TS_MEM=default runs
+# tunstack with its own defaults instead.
+W_MEM="${WAN_TCP_MEM_MAX:-33554432}"
+TS_MEM=(--rcvbuf-max "$((W_MEM / 8 * 5))" --sndbuf-max "$W_MEM")
+[ "${WAN_TS_MEM:-bench}" != default ] || TS_MEM=()
+
+# Packet captures of one transfer (the caller's $pcap directory, empty for
+# none): headers only (96 bytes), on both ends of the line: NAME-srv.pcap
+# on wanB in the server namespace, NAME-cli.pcap on wanA in the client
+# namespace (where tunstack's packets, forwarded from tun0, and the
+# kernel's meet the line). cap_stop prints scripts/wan-pcap-summary.py's
+# summary of both into NAME.txt, the sender's port given.
+cap_start() { # NAME
+    [ -n "${pcap:-}" ] || return 0
+    caps=()
+    ip netns exec "$SRV" tcpdump -i wanB -s 96 -U -w "$pcap/$1-srv.pcap" tcp > /dev/null 2>&1 &
+    caps+=("$!")
+    ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1-cli.pcap" tcp > /dev/null 2>&1 &
+    caps+=("$!")
+    sleep 0.3
+}
+cap_stop() { # NAME PORT
+    [ -n "${pcap:-}" ] || return 0
+    sleep 0.2
+    for c in "${caps[@]}"; do kill -INT "$c" 2> /dev/null || true; done
+    for c in "${caps[@]}"; do wait "$c" 2> /dev/null || true; done
+    caps=()
+    for side in srv cli; do
+        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" || true
+    done > "$pcap/$1.txt" 2>&1
 }
 
 # Mbit/s of BYTES in SECONDS, or "-" when either is missing.
