@@ -107,7 +107,7 @@ fetch() { # URL
     mbit $out
 }
 ts_run() { # BIN TAG ROUND
-    local pid r log=/dev/null envs=()
+    local pid r s0 s1 log=/dev/null envs=()
     [ -z "$trace" ] || {
         log="$trace/$2-$3.log"
         envs=(RUST_LOG="${TS_LOG:-tunstack::tcp::recovery=debug,tunstack::tcp::timers=debug}")
@@ -117,8 +117,13 @@ ts_run() { # BIN TAG ROUND
     pid=$!
     if wait_url "$SRV" http://10.0.0.2:8081/small; then
         cap_start "$2-$3"
+        s0="$(sched_of "$pid")"
         r="$(fetch http://10.0.0.2:8081/big)"
+        s1="$(sched_of "$pid")"
         cap_stop "$2-$3" 8081
+        # With captures, how long the sender waited for a CPU during the
+        # transfer (Linux's sender runs in the line's softirqs instead).
+        [ -z "$pcap" ] || echo "$s0 $s1" | awk '{ printf "    tunstack during the transfer: %d ms on a CPU, %d ms runnable waiting for one, %d time slices\n", $4 - $1, $5 - $2, $6 - $3 }' >> "$pcap/$2-$3.txt"
     else
         r="-"
     fi

@@ -85,5 +85,13 @@ cap_stop() { # NAME PORT
     done > "$pcap/$1.txt" 2>&1
 }
 
+# CPU time and run-queue wait of process PID so far, summed over its
+# threads (/proc/PID/task/*/schedstat: ns on a CPU, ns runnable but
+# waiting for one, time slices): "cpu_ms wait_ms slices".
+sched_of() { # PID
+    cat /proc/"$1"/task/*/schedstat 2> /dev/null |
+        awk '{ c += $1; w += $2; n += $3 } END { printf "%d %d %d\n", c / 1e6, w / 1e6, n }'
+}
+
 # Mbit/s of BYTES in SECONDS, or "-" when either is missing.
 mbit() { awk -v b="${1:-0}" -v s="${2:-0}" 'BEGIN { if (s > 0 && b > 0) printf "%.1f", b * 8 / s / 1e6; else print "-" }'; }

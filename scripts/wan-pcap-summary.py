@@ -112,12 +112,17 @@ def main():
         if g >= 0.010:
             while ai + 1 < len(acks) and acks[ai + 1][0] <= data[k - 1][0]:
                 ai += 1
-            gaps.append((g, data[k - 1][0], data[k - 1][3], acks[ai][2]))
+            # ACKs that arrived inside the gap, and the bytes they newly
+            # acknowledged: many means the sender had room and did not send.
+            inside = [x for x in acks[ai:] if data[k - 1][0] < x[0] < data[k][0]]
+            newly = max([x[1] for x in inside] + [acks[ai][1]]) - acks[ai][1]
+            gaps.append((g, data[k - 1][0], data[k - 1][3], acks[ai][2], len(inside), newly))
     idle = sum(g[0] for g in gaps)
     print("    idle gaps >= 10 ms in the data: %d, %.3f s in all%s" % (
         len(gaps), idle, "; largest:" if gaps else ""))
     for g in sorted(gaps, reverse=True)[:4]:
-        print("      %.1f ms at %.3f s, in flight %d B, window %d B" % (g[0] * 1000, g[1], g[2], g[3]))
+        print("      %.1f ms at %.3f s, in flight %d B, window %d B; %d ACKs inside acking %d B" % (
+            g[0] * 1000, g[1], g[2], g[3], g[4], g[5]))
     print("    per %d ms: t Mbit/s(ACKed) max-in-flight(kB) window(kB) retx" % (bucket * 1000))
     nb = int(end / bucket) + 1
     acked = [0] * nb
