@@ -4,8 +4,8 @@
 # binary or several, for an A/B) fetched by kernel curl, then Linux's
 # sender in the client namespace (sendfile, TCP_CONGESTION set to the same
 # algorithm), fetched by the same curl, then (with --iperf)
-# iperf3 -C. Same line, same seed, same run; prints one line per round and
-# the medians.
+# iperf3 -C; odd rounds in that order, even rounds Linux first. Same line,
+# same seed, same run; prints one line per round and the medians.
 #
 #   sudo scripts/wan-cc.sh --cc cubic --rtt 100 --loss 0.5% [--runs 5] [--secs 5]
 #        [--ts A=target/release/tunstack --ts B=/tmp/tunstack-old] [--iperf] [--fresh] [--trace DIR]
@@ -164,32 +164,32 @@ echo "$head"
 declare -A col
 for i in $(seq "$runs"); do
     line="$i"
-    # Odd rounds run the binaries in the given order, even rounds reversed:
-    # an order effect (load, the line's state) does not favour one.
-    order=("${tss[@]}")
+    # Odd rounds run tunstack's binaries in the given order and then Linux
+    # (curl, then iperf3), even rounds Linux first and the binaries
+    # reversed: an order effect (load, the line's state) favours none.
+    order=("${tss[@]}" linux)
+    [ "$iperf" -eq 0 ] || order+=(iperf)
     if [ $((i % 2)) -eq 0 ]; then
-        order=()
+        order=(linux)
+        [ "$iperf" -eq 0 ] || order+=(iperf)
         for ((k = ${#tss[@]} - 1; k >= 0; k--)); do order+=("${tss[$k]}"); done
     fi
     declare -A got=()
     for t in "${order[@]}"; do
         [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-        r="$(ts_run "${t#*=}" "${t%%=*}" "$i")"
+        case "$t" in
+            linux) r="$(linux_run "$i")" ;;
+            iperf) r="$(iperf_run)" ;;
+            *) r="$(ts_run "${t#*=}" "${t%%=*}" "$i")" ;;
+        esac
         col["${t%%=*}"]+="$r "
         got["${t%%=*}"]="$r"
     done
     for t in "${tss[@]}"; do line+=" ${got[${t%%=*}]}"; done
     first="$(echo "$line" | awk '{print $2}')"
-    [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-    l="$(linux_run "$i")"
-    col[linux]+="$l "
+    l="${got[linux]}"
     line+=" $l"
-    if [ "$iperf" -eq 1 ]; then
-        [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-        p="$(iperf_run)"
-        col[iperf]+="$p "
-        line+=" $p"
-    fi
+    [ "$iperf" -eq 0 ] || line+=" ${got[iperf]}"
     line+=" $(awk -v a="$first" -v b="$l" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') $(cut -d' ' -f1 /proc/loadavg)"
     echo "$line"
 done
