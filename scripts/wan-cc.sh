@@ -134,6 +134,7 @@ ts_run() { # BIN TAG ROUND
 linux_run() { # ROUND
     local sp="" r
     if [ -n "$trace" ]; then
+        # shellcheck disable=SC2016 # expanded by the inner shell
         ip netns exec "$CLI" bash -c 'while :; do echo "t $(date +%s.%N)"; ss -tinH state established "( sport = :8080 )"; sleep 0.05; done' \
             > "$trace/linux-$1.ss" 2>&1 &
         sp=$!

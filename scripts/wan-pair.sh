@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # What scripts/wan-cc.sh and scripts/wan-down.sh share: one emulated line
 # per cell (scripts/wan.sh) with a file tree to serve, and the helpers that
 # bring it up, wait for a server on it and take it down. Sourced from the
 # repository root after the caller has set rtt, rate, loss and WAN_NS.
 
+: "${rtt:?}" "${rate:?}" "${loss:?}"
 CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
 # $work holds the served tree ($www: an 8 GiB sparse `big`, a 1 KiB
 # `small`) and the logs; the EXIT trap removes it with the line.
@@ -23,7 +25,7 @@ trap wan_pair_cleanup EXIT
 # The line's shape for the cell: half the RTT each way, a queue of one RTT.
 shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
 case "$loss" in
-    burst) shape+=(--burst 0.005,0.25,0.5) ;;
+    burst) shape+=(--burst "0.005,0.25,0.5") ;;
     0) ;;
     *) shape+=(--loss "$loss") ;;
 esac
@@ -56,8 +58,12 @@ cell_down() {
 # that memory (5/8 of tcp_rmem[2], see bench.sh). WAN_TS_MEM=default runs
 # tunstack with its own defaults instead.
 W_MEM="${WAN_TCP_MEM_MAX:-33554432}"
-TS_MEM=(--rcvbuf-max "$((W_MEM / 8 * 5))" --sndbuf-max "$W_MEM")
-[ "${WAN_TS_MEM:-bench}" != default ] || TS_MEM=()
+# shellcheck disable=SC2034 # used by the scripts that source this one
+if [ "${WAN_TS_MEM:-bench}" = default ]; then
+    TS_MEM=()
+else
+    TS_MEM=(--rcvbuf-max "$((W_MEM * 5 / 8))" --sndbuf-max "$W_MEM")
+fi
 
 # Packet captures of one transfer (the caller's $pcap directory, empty for
 # none): headers only (96 bytes), on both ends of the line: NAME-srv.pcap
