@@ -4,23 +4,31 @@
 # binary or several, for an A/B) fetched by kernel curl, then Linux's
 # sender in the client namespace (sendfile, TCP_CONGESTION set to the same
 # algorithm), fetched by the same curl, then (with --iperf)
-# iperf3 -C. Same line, same seed, same run; prints one line per round and
-# the medians.
+# iperf3 -C; odd rounds in that order, even rounds Linux first. Same line,
+# same seed, same run; prints one line per round and the medians.
 #
 #   sudo scripts/wan-cc.sh --cc cubic --rtt 100 --loss 0.5% [--runs 5] [--secs 5]
 #        [--ts A=target/release/tunstack --ts B=/tmp/tunstack-old] [--iperf] [--fresh] [--trace DIR]
+#        [--pcap DIR]
 #
 # --fresh starts a new line for every transfer, seeded with the round number,
 # so that the transfers of one round meet the same loss sequence.
 # --loss takes 0, a probability (0.5%) or `burst` (Gilbert-Elliott
 # 0.005,0.25,0.5 as the bench). --trace DIR keeps, per round, tunstack's
-# recovery/timer log (RUST_LOG) and Linux's `ss -tin` sampled every 50 ms.
+# recovery/timer log (RUST_LOG, or TS_LOG if set, e.g.
+# tunstack::tcp::rate=trace for BBR's per-round line) and Linux's `ss -tin`
+# sampled every 50 ms; without it tunstack logs nothing, as on the bench.
+# --pcap DIR keeps, per transfer, the headers seen on both ends of the line
+# (NAME-srv.pcap on the server's side, where curl receives, NAME-cli.pcap
+# on the client's, where the senders' data enter the line) and their
+# summary (NAME.txt, scripts/wan-pcap-summary.py). tunstack gets the
+# bench's buffer ceilings (scripts/wan-pair.sh, TS_MEM).
 # The path is the bench's: 100 Mbit/s, a queue of one RTT, half the RTT of
 # delay each way, loss both ways (scripts/wan.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cc=cubic rtt=50 loss=0 runs=5 secs=5 iperf=0 trace="" rate=100 seed=1 fresh=0
+cc=cubic rtt=50 loss=0 runs=5 secs=5 iperf=0 trace="" rate=100 seed=1 fresh=0 pcap=""
 tss=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -35,6 +43,7 @@ while [ "$#" -gt 0 ]; do
         --iperf) iperf=1 ;;
         --fresh) fresh=1 ;;
         --trace) trace="$2"; shift ;;
+        --pcap) pcap="$2"; shift ;;
         *) echo "scripts/wan-cc.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -46,6 +55,7 @@ linux_cc="$cc"
 export WAN_NS="${WAN_NS:-ccab}" WAN_BIN="${WAN_BIN:-target/release/examples/wan}"
 . scripts/wan-pair.sh
 [ -z "$trace" ] || mkdir -p "$trace"
+[ -z "$pcap" ] || mkdir -p "$pcap"
 # Linux's sender: a minimal HTTP server whose sockets use the named
 # algorithm (TCP_CONGESTION: a namespace's default cannot be set to one
 # outside tcp_allowed_congestion_control), sending with sendfile as nginx.
@@ -97,12 +107,26 @@ fetch() { # URL
     mbit $out
 }
 ts_run() { # BIN TAG ROUND
-    local pid r log=/dev/null
-    [ -z "$trace" ] || log="$trace/$2-$3.log"
-    ip netns exec "$CLI" env RUST_LOG="${TS_LOG:-tunstack::tcp::recovery=debug,tunstack::tcp::timers=debug}" \
-        "$1" serve --dir "$www" --port 8081 --cc "$cc" > "$log" 2>&1 &
+    local pid r s0 s1 log=/dev/null envs=()
+    [ -z "$trace" ] || {
+        log="$trace/$2-$3.log"
+        envs=(RUST_LOG="${TS_LOG:-tunstack::tcp::recovery=debug,tunstack::tcp::timers=debug}")
+    }
+    ip netns exec "$CLI" env "${envs[@]}" \
+        "$1" serve --dir "$www" --port 8081 --cc "$cc" "${TS_MEM[@]}" > "$log" 2>&1 &
     pid=$!
-    if wait_url "$SRV" http://10.0.0.2:8081/small; then r="$(fetch http://10.0.0.2:8081/big)"; else r="-"; fi
+    if wait_url "$SRV" http://10.0.0.2:8081/small; then
+        cap_start "$2-$3"
+        s0="$(sched_of "$pid")"
+        r="$(fetch http://10.0.0.2:8081/big)"
+        s1="$(sched_of "$pid")"
+        cap_stop "$2-$3" 8081
+        # With captures, how long the sender waited for a CPU during the
+        # transfer (Linux's sender runs in the line's softirqs instead).
+        [ -z "$pcap" ] || echo "$s0 $s1" | awk '{ printf "    tunstack during the transfer: %d ms on a CPU, %d ms runnable waiting for one, %d time slices\n", $4 - $1, $5 - $2, $6 - $3 }' >> "$pcap/$2-$3.txt"
+    else
+        r="-"
+    fi
     kill "$pid" 2> /dev/null || true
     wait "$pid" 2> /dev/null || true
     echo "$r"
@@ -110,11 +134,14 @@ ts_run() { # BIN TAG ROUND
 linux_run() { # ROUND
     local sp="" r
     if [ -n "$trace" ]; then
+        # shellcheck disable=SC2016 # expanded by the inner shell
         ip netns exec "$CLI" bash -c 'while :; do echo "t $(date +%s.%N)"; ss -tinH state established "( sport = :8080 )"; sleep 0.05; done' \
             > "$trace/linux-$1.ss" 2>&1 &
         sp=$!
     fi
+    cap_start "linux-$1"
     r="$(fetch http://10.9.0.1:8080/big)"
+    cap_stop "linux-$1" 8080
     [ -z "$sp" ] || { kill "$sp" 2> /dev/null || true; wait "$sp" 2> /dev/null || true; }
     echo "$r"
 }
@@ -138,32 +165,32 @@ echo "$head"
 declare -A col
 for i in $(seq "$runs"); do
     line="$i"
-    # Odd rounds run the binaries in the given order, even rounds reversed:
-    # an order effect (load, the line's state) does not favour one.
-    order=("${tss[@]}")
+    # Odd rounds run tunstack's binaries in the given order and then Linux
+    # (curl, then iperf3), even rounds Linux first and the binaries
+    # reversed: an order effect (load, the line's state) favours none.
+    order=("${tss[@]}" linux)
+    [ "$iperf" -eq 0 ] || order+=(iperf)
     if [ $((i % 2)) -eq 0 ]; then
-        order=()
+        order=(linux)
+        [ "$iperf" -eq 0 ] || order+=(iperf)
         for ((k = ${#tss[@]} - 1; k >= 0; k--)); do order+=("${tss[$k]}"); done
     fi
     declare -A got=()
     for t in "${order[@]}"; do
         [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-        r="$(ts_run "${t#*=}" "${t%%=*}" "$i")"
+        case "$t" in
+            linux) r="$(linux_run "$i")" ;;
+            iperf) r="$(iperf_run)" ;;
+            *) r="$(ts_run "${t#*=}" "${t%%=*}" "$i")" ;;
+        esac
         col["${t%%=*}"]+="$r "
         got["${t%%=*}"]="$r"
     done
     for t in "${tss[@]}"; do line+=" ${got[${t%%=*}]}"; done
     first="$(echo "$line" | awk '{print $2}')"
-    [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-    l="$(linux_run "$i")"
-    col[linux]+="$l "
+    l="${got[linux]}"
     line+=" $l"
-    if [ "$iperf" -eq 1 ]; then
-        [ "$fresh" -eq 0 ] || { cell_down; cell_up $((seed + i)); }
-        p="$(iperf_run)"
-        col[iperf]+="$p "
-        line+=" $p"
-    fi
+    [ "$iperf" -eq 0 ] || line+=" ${got[iperf]}"
     line+=" $(awk -v a="$first" -v b="$l" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') $(cut -d' ' -f1 /proc/loadavg)"
     echo "$line"
 done

@@ -15,8 +15,11 @@
 # number, so that the transfers of one round meet the same loss sequence.
 # --loss takes 0, a probability (0.5%) or `burst` (Gilbert-Elliott
 # 0.005,0.25,0.5 as the bench). --pcap DIR keeps, per transfer, the
-# headers (96 bytes) seen on the client's side of the line (wanA), where
-# both receivers' data arrive and their ACKs leave. The path is the
+# headers (96 bytes) seen on both ends of the line (NAME-srv.pcap on the
+# server's side, where nginx's data leave, NAME-cli.pcap on the client's,
+# where both receivers' data arrive and their ACKs leave) and their
+# summary (NAME.txt, scripts/wan-pcap-summary.py). tunstack gets the
+# bench's buffer ceilings (scripts/wan-pair.sh, TS_MEM). The path is the
 # bench's: 100 Mbit/s, a queue of one RTT, half the RTT of delay each way,
 # loss both ways (scripts/wan.sh).
 set -euo pipefail
@@ -59,24 +62,12 @@ EOF
     pids+=("$!")
     wait_url "$CLI" http://10.9.0.2:8080/small
 }
-cap_start() { # NAME
-    [ -n "$pcap" ] || return 0
-    ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1.pcap" tcp port 8080 > /dev/null 2>&1 &
-    cap=$!
-    sleep 0.3
-}
-cap_stop() {
-    [ -n "$pcap" ] || return 0
-    sleep 0.2
-    kill -INT "$cap" 2> /dev/null || true
-    wait "$cap" 2> /dev/null || true
-}
 ts_run() { # BIN TAG ROUND
     local bytes
     cap_start "$2-$3"
-    bytes="$(ip netns exec "$CLI" timeout $((secs + 30)) "$1" get -s -m "$secs" \
+    bytes="$(ip netns exec "$CLI" timeout $((secs + 30)) "$1" get -s -m "$secs" "${TS_MEM[@]}" \
         http://10.9.0.2:8080/big 2> "$work/ts-get.log" | wc -c)"
-    cap_stop
+    cap_stop "$2-$3" 8080
     mbit "$bytes" "$secs"
 }
 curl_run() { # ROUND
@@ -84,7 +75,7 @@ curl_run() { # ROUND
     cap_start "curl-$1"
     out="$(ip netns exec "$CLI" curl -s -o /dev/null -m "$secs" -w '%{size_download} %{time_total}' \
         http://10.9.0.2:8080/big || true)"
-    cap_stop
+    cap_stop "curl-$1" 8080
     # shellcheck disable=SC2086 # two fields
     mbit $out
 }

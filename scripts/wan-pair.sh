@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # What scripts/wan-cc.sh and scripts/wan-down.sh share: one emulated line
 # per cell (scripts/wan.sh) with a file tree to serve, and the helpers that
 # bring it up, wait for a server on it and take it down. Sourced from the
 # repository root after the caller has set rtt, rate, loss and WAN_NS.
 
+: "${rtt:?}" "${rate:?}" "${loss:?}"
 CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
 # $work holds the served tree ($www: an 8 GiB sparse `big`, a 1 KiB
 # `small`) and the logs; the EXIT trap removes it with the line.
@@ -11,9 +13,9 @@ www="$work/www"
 mkdir -p "$www"
 truncate -s 8G "$www/big"
 head -c 1024 /dev/urandom > "$www/small"
-pids=()
+pids=() caps=()
 wan_pair_cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    for p in "${pids[@]}" "${caps[@]}"; do kill "$p" 2> /dev/null || true; done
     scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
     grep -E '^(a2b|b2a) ' "$work/wan-down.log" >&2 || true
     rm -rf "$work"
@@ -23,7 +25,7 @@ trap wan_pair_cleanup EXIT
 # The line's shape for the cell: half the RTT each way, a queue of one RTT.
 shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
 case "$loss" in
-    burst) shape+=(--burst 0.005,0.25,0.5) ;;
+    burst) shape+=(--burst "0.005,0.25,0.5") ;;
     0) ;;
     *) shape+=(--loss "$loss") ;;
 esac
@@ -48,6 +50,53 @@ cell_down() {
     for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
     pids=()
     scripts/wan.sh down >> "$work/wan-down.log" 2>&1 || true
+}
+
+# tunstack's buffer ceilings as scripts/bench.sh --wan gives them, so that
+# a paired cell measures what the table's cell measured: the send side the
+# namespaces' tcp_wmem[2], the receive side tcp_rmem[2] (memory, from
+# which tunstack opens 5/8 as window, as Linux does). WAN_TS_MEM=default runs
+# tunstack with its own defaults instead.
+W_MEM="${WAN_TCP_MEM_MAX:-33554432}"
+# shellcheck disable=SC2034 # used by the scripts that source this one
+if [ "${WAN_TS_MEM:-bench}" = default ]; then
+    TS_MEM=()
+else
+    TS_MEM=(--rcvbuf-max "$W_MEM" --sndbuf-max "$W_MEM")
+fi
+
+# Packet captures of one transfer (the caller's $pcap directory, empty for
+# none): headers only (96 bytes), on both ends of the line: NAME-srv.pcap
+# on wanB in the server namespace, NAME-cli.pcap on wanA in the client
+# namespace (where tunstack's packets, forwarded from tun0, and the
+# kernel's meet the line). cap_stop prints scripts/wan-pcap-summary.py's
+# summary of both into NAME.txt, the sender's port given.
+cap_start() { # NAME
+    [ -n "${pcap:-}" ] || return 0
+    caps=()
+    ip netns exec "$SRV" tcpdump -i wanB -s 96 -U -w "$pcap/$1-srv.pcap" tcp > /dev/null 2>&1 &
+    caps+=("$!")
+    ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1-cli.pcap" tcp > /dev/null 2>&1 &
+    caps+=("$!")
+    sleep 0.3
+}
+cap_stop() { # NAME PORT
+    [ -n "${pcap:-}" ] || return 0
+    sleep 0.2
+    for c in "${caps[@]}"; do kill -INT "$c" 2> /dev/null || true; done
+    for c in "${caps[@]}"; do wait "$c" 2> /dev/null || true; done
+    caps=()
+    for side in srv cli; do
+        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" || true
+    done > "$pcap/$1.txt" 2>&1
+}
+
+# CPU time and run-queue wait of process PID so far, summed over its
+# threads (/proc/PID/task/*/schedstat: ns on a CPU, ns runnable but
+# waiting for one, time slices): "cpu_ms wait_ms slices".
+sched_of() { # PID
+    cat /proc/"$1"/task/*/schedstat 2> /dev/null |
+        awk '{ c += $1; w += $2; n += $3 } END { printf "%d %d %d\n", c / 1e6, w / 1e6, n }'
 }
 
 # Mbit/s of BYTES in SECONDS, or "-" when either is missing.
