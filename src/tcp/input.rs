@@ -533,7 +533,10 @@ impl Tcb {
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;
             self.snd.wl2 = ack;
-            if window > 0 {
+            // Linux's `tcp_ack_probe`: only a window that takes the send
+            // head ends probing; a smaller one leaves it to the persist
+            // timer, its backoff kept.
+            if window > 0 && self.send_head_fits() {
                 self.timers.stop(Timer::Persist);
                 self.timers.probe_backoff = 0;
                 self.timers.probing_since = None;

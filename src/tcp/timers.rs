@@ -259,7 +259,7 @@ impl Tcb {
 
     /// Linux `tcp_probe_timer` and `tcp_send_probe0`.
     fn on_persist(&mut self, now: Instant) {
-        if self.flight_size() > 0 || !self.waiting_to_send() || self.snd.wnd > 0 {
+        if self.flight_size() > 0 || !self.waiting_to_send() || self.send_head_fits() {
             self.timers.probes_out = 0;
             self.timers.probing_since = None;
             return;
@@ -290,7 +290,11 @@ impl Tcb {
             return;
         }
         self.pending.add(Control::Probe);
-        self.stats.window_probes += 1;
+        if self.snd.wnd == 0 {
+            // A window open to less than the send head is probed with what
+            // fits of it (`tcp_write_wakeup`), not counted as a window probe.
+            self.stats.window_probes += 1;
+        }
         self.timers.probes_out += 1;
         if self.timers.probe_backoff < self.cfg.data_retries {
             self.timers.probe_backoff += 1;
@@ -348,7 +352,7 @@ impl Tcb {
         if !self.waiting_to_send() {
             return;
         }
-        if self.snd.wnd > 0 {
+        if self.send_head_fits() {
             self.timers.probe_backoff = 0;
             self.timers.probing_since = None;
             self.timers.stop(Timer::Persist);
