@@ -113,6 +113,59 @@ fn data_after_close_is_reset_as_the_kernel_does(f: Family) {
     let _ = peer.shutdown(Shutdown::Both);
 }
 
+/// The reading-side shutdown script, with `$server` the side under test
+/// and `$client` a kernel socket: the server shuts its reading side, the
+/// client sends 100 bytes; what the server then reads (polling, as reads
+/// return end of stream while nothing is queued), and, after the client
+/// sends 50 more bytes the server leaves unread and the server closes,
+/// what the client reads.
+macro_rules! shutdown_read_script {
+    ($server:expr, $client:expr) => {{
+        let (server, client) = ($server, &mut $client);
+        server.shutdown(Shutdown::Read).unwrap();
+        let mut buf = [0u8; 200];
+        let eof_at_once = (&server).read(&mut buf).unwrap();
+        client.write_all(&[3u8; 100]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = 0;
+        while got < 100 && Instant::now() < deadline {
+            match (&server).read(&mut buf) {
+                Ok(0) => std::thread::sleep(Duration::from_millis(20)),
+                Ok(n) => got += n,
+                Err(e) => panic!("read after SHUT_RD: {e}"),
+            }
+        }
+        client.write_all(&[4u8; 50]).unwrap();
+        while server.peek(&mut buf[..1]).unwrap_or(0) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(server);
+        (eof_at_once, got, read_outcome(client))
+    }};
+}
+
+fn data_after_shutdown_read_is_queued_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Linux `shutdown(SHUT_RD)`: reads return 0 while nothing is queued,
+    // but later data is queued and read; left unread, close(2) resets.
+    let addr = f.kernel_at(9110);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let kernel = shutdown_read_script!(server, client);
+    assert_eq!(
+        kernel,
+        (0, 100, Err(io::ErrorKind::ConnectionReset)),
+        "the oracle"
+    );
+    let addr = f.kernel_at(9111);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let outcome = shutdown_read_script!(ours, peer);
+    assert_eq!(outcome, kernel, "tunstack after shutdown(Read)");
+}
+
 /// The kernel side of the urgent-data script: "ab", then "c" sent with
 /// MSG_OOB (its urgent pointer follows 'c'), then "de", then FIN.
 fn send_with_urgent_byte(sender: &mut std::net::TcpStream) {
@@ -219,4 +272,5 @@ per_family!(
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
+    data_after_shutdown_read_is_queued_as_the_kernel_does,
 );

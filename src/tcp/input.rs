@@ -613,14 +613,6 @@ impl Tcb {
                 return;
             }
         }
-        if self.rcv.shutdown {
-            // SHUT_RD: acknowledge and discard (only in-order data moves on).
-            if seq == self.rcv.nxt {
-                self.rcv.nxt += payload.len() as u32;
-            }
-            self.pending.add(Control::Ack);
-            return;
-        }
         let offset = (seq - self.rcv.nxt) as usize;
         if offset > 0 {
             // Reassembly: park the bytes past the end of the receive buffer.
