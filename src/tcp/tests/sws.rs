@@ -162,3 +162,30 @@ fn fin_fitting_with_its_data_goes_with_it() {
     assert_eq!(out.payload.len(), 500);
     assert!(out.h.flags.fin());
 }
+
+#[test]
+fn segments_to_a_small_window_peer_are_half_its_largest_window() {
+    // `tcp_bound_to_half_wnd`: a receiver that never offered more than
+    // 1152 bytes (a minimal SO_RCVBUF) gets 576-byte segments, which fit
+    // its window and go at once, as a kernel sender does on loopback
+    // (MTU 1500); without the bound, no 1460-byte segment would ever fit
+    // and each would wait for the persist timer.
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.window = 1152;
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    tcb.send(&[7u8; 6000]).unwrap();
+    let out = recv(&mut tcb, t(11));
+    assert_eq!(
+        out.iter()
+            .map(|s| (s.h.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        vec![(l(0), 576), (l(576), 576)]
+    );
+    let mut a = seg(r(0), l(1152), Flags::ACK, b"");
+    a.h.window = 576;
+    send!(tcb, t(20), a);
+    let out = recv_one(&mut tcb, t(20));
+    assert_eq!((out.h.seq, out.payload.len()), (l(1152), 576));
+}
