@@ -6,6 +6,15 @@
 //! §4.2.3.4, Minshall's variant) and where the FIN goes (a zero-window
 //! probe carries no data: see `timers`). Pacing, a token bucket that changes as it is
 //! consulted, is applied to the decision by `output`.
+//!
+//! Sender SWS avoidance against the peer's window is Linux's
+//! `tcp_snd_wnd_test`: new data leaves only if the first MSS of what is
+//! queued fits the window, with the FIN when it rides on a tail no
+//! longer than an MSS. A smaller window with nothing in flight is left
+//! to the persist timer, whose probe then carries what fits
+//! (`tcp_write_wakeup`); the MSS itself is bounded to half the largest
+//! window the peer offered (`tcp_bound_to_half_wnd`, in `options`), so a
+//! small-buffer peer still gets segments that fit.
 
 use super::{State, Tcb};
 

@@ -11,7 +11,14 @@
 //! not the backoff, which only an opened window clears (`tcp_ack_probe`);
 //! the connection times out after `data_retries` unanswered probes (an
 //! orphan after 8, or once the interval reaches the maximum RTO:
-//! `tcp_orphan_retries`), or when probing outlasts the user timeout.
+//! `tcp_orphan_retries`), or when probing outlasts the user timeout. A
+//! window open to less than the send head needs (see `sendable`) is
+//! probed by the same timer, with the data that fits (`tcp_write_wakeup`).
+//!
+//! Retransmission gives up by time, as Linux's `retransmits_timed_out`:
+//! the budget for `data_retries` is what that many retransmissions take
+//! with the RTO doubling from the minimum to the maximum RTO, counted
+//! from the first retransmission; the handshake counts its SYNs.
 
 use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
