@@ -166,6 +166,98 @@ fn data_after_shutdown_read_is_queued_as_the_kernel_does(f: Family) {
     assert_eq!(outcome, kernel, "tunstack after shutdown(Read)");
 }
 
+/// The kernel's `TcpExt` counter `name` in this thread's namespace.
+fn tcp_ext(name: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("TcpExt:")).collect();
+    let (names, values) = (rows[0], rows[1]);
+    let at = names.split_whitespace().position(|n| n == name).unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// Drops every segment arriving for `port` (to the kernel's sockets).
+fn blackhole(port: u16) {
+    run("nft", &["add", "table", "inet", "edges"]);
+    run(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "edges",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+    );
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
+        ],
+    );
+}
+
+/// Writes a byte into a black hole and reads until the connection fails.
+fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
+    s.write_all(b"x").unwrap();
+    let mut buf = [0u8; 8];
+    match s.read(&mut buf) {
+        Ok(n) => panic!("read {n} bytes from a black hole"),
+        Err(e) => e.kind(),
+    }
+}
+
+fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
+    // first retransmission (`retransmits_timed_out`), not three
+    // retransmissions: with an RTO near 200 ms three use only about
+    // 2.8 s of it, and a fourth goes.
+    let stack = netns_with(tunstack::net::Config {
+        tcp: tunstack::tcp::Config {
+            data_retries: 3,
+            ..tunstack::tcp::Config::default()
+        },
+        ..tunstack::net::Config::default()
+    });
+    // Net sysctls belong to the namespace of the thread that opens them:
+    // this one's, not the host's.
+    std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    let kernel_addr = f.kernel_at(9112);
+    let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
+    let client = std::net::TcpStream::connect(kernel_addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let addr = f.kernel_at(9113);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    blackhole(9112);
+    blackhole_more(9113);
+    let before = tcp_ext("TCPTimeouts");
+    let kernel_error = write_until_given_up(&client);
+    // Each firing of the timer counts, the last (giving up) too.
+    let kernel_rtos = tcp_ext("TCPTimeouts") - before - 1;
+    assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
+    let our_error = write_until_given_up(&ours);
+    let our_rtos = ours.tcp_stats().unwrap().retransmit_timeouts;
+    assert_eq!(
+        (our_error, our_rtos),
+        (kernel_error, kernel_rtos),
+        "how tunstack gave up (error, timeout retransmissions)"
+    );
+}
+
+/// One more port into the black hole of [`blackhole`].
+fn blackhole_more(port: u16) {
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
+        ],
+    );
+}
+
 /// The kernel side of the urgent-data script: "ab", then "c" sent with
 /// MSG_OOB (its urgent pointer follows 'c'), then "de", then FIN.
 fn send_with_urgent_byte(sender: &mut std::net::TcpStream) {
@@ -273,4 +365,5 @@ per_family!(
     urgent_byte_leaves_the_stream_as_the_kernel_does,
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
     data_after_shutdown_read_is_queued_as_the_kernel_does,
+    retransmissions_give_up_by_time_as_the_kernel_does,
 );
