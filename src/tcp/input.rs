@@ -81,6 +81,7 @@ impl Tcb {
         self.negotiate(seg, now);
         self.snd.wnd = u32::from(h.window);
         self.snd.max_wnd = self.snd.wnd;
+        self.snd.mss_wnd = self.snd.max_wnd;
         self.snd.wl1 = h.seq;
         self.snd.wl2 = h.ack;
         self.pending.add(Control::Ack);

@@ -134,14 +134,15 @@ impl Tcb {
         mss.saturating_sub(4 + 8 * blocks).max(1)
     }
 
-    /// Linux `tcp_bound_to_half_wnd`: against a peer whose window has
-    /// never exceeded two segments, segments are at most half the largest
-    /// window it offered (all of it up to 536 bytes), but not below 68
-    /// bytes less our header: a small-buffer receiver gets segments that
-    /// fit its window instead of none (sender SWS avoidance holds a
-    /// segment whose first MSS does not fit, see `sendable`).
+    /// Linux `tcp_bound_to_half_wnd`: against a peer whose window had
+    /// not exceeded two segments when the MSS was sized (`tcp_sync_mss`,
+    /// at the handshake and on a PMTU change), segments are at most half
+    /// the largest window it offered (all of it up to 536 bytes), but not
+    /// below 68 bytes less our header: a small-buffer receiver gets
+    /// segments that fit its window instead of none (sender SWS avoidance
+    /// holds a segment whose first MSS does not fit, see `sendable`).
     fn bound_to_half_window(&self, mss: usize) -> usize {
-        let max_wnd = self.snd.max_wnd as usize;
+        let max_wnd = self.snd.mss_wnd as usize;
         let cutoff = if max_wnd > 536 { max_wnd / 2 } else { max_wnd };
         if cutoff == 0 || mss <= cutoff {
             return mss;

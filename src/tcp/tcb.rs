@@ -153,6 +153,7 @@ impl Tcb {
         tcb.opts.last_ack_sent = tcb.rcv.nxt;
         tcb.negotiate(syn, now);
         tcb.snd.max_wnd = tcb.snd.wnd.max(u32::from(syn.header.window));
+        tcb.snd.mss_wnd = tcb.snd.max_wnd;
         // The window in a SYN is never scaled (RFC 7323 §2.2).
         tcb.snd.wnd = u32::from(syn.header.window);
         tcb.snd.wl1 = syn.header.seq;

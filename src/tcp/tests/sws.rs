@@ -188,4 +188,12 @@ fn segments_to_a_small_window_peer_are_half_its_largest_window() {
     send!(tcb, t(20), a);
     let out = recv_one(&mut tcb, t(20));
     assert_eq!((out.h.seq, out.payload.len()), (l(1152), 576));
+    // The MSS was sized at the handshake (`tcp_sync_mss`): a window that
+    // opens wide later does not grow the segments.
+    let mut a = seg(r(0), l(1728), Flags::ACK, b"");
+    a.h.window = 65535;
+    send!(tcb, t(30), a);
+    let out = recv(&mut tcb, t(30));
+    assert!(out.len() > 2, "{out:?}");
+    assert!(out.iter().all(|s| s.payload.len() <= 576), "{out:?}");
 }
