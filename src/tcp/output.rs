@@ -362,10 +362,12 @@ impl Tcb {
     /// RTT, RACK and rate sampling, and arms the timers.
     fn emit_data(&mut self, now: Instant, d: &DataSend) -> Option<Transmit> {
         let (len, fin) = (d.len, d.fin);
+        // Data leaving answers a pending probe (`tcp_write_wakeup` sends
+        // data whenever some fits).
+        self.pending.clear(Control::Probe);
         if d.probe {
             // `tcp_send_probe0`: the probe put data in flight, which the
             // retransmission timer now watches; probing is over.
-            self.pending.clear(Control::Probe);
             self.timers.probes_out = 0;
             self.timers.probe_backoff = 0;
             self.timers.probing_since = None;

@@ -197,3 +197,25 @@ fn segments_to_a_small_window_peer_are_half_its_largest_window() {
     assert!(out.len() > 2, "{out:?}");
     assert!(out.iter().all(|s| s.payload.len() <= 576), "{out:?}");
 }
+
+#[test]
+fn a_window_opening_before_the_probe_leaves_sends_data_not_the_probe() {
+    // The persist timer fired but the peer's window opened before the
+    // probe went: `tcp_write_wakeup` sends the data that now fits instead
+    // of a bare probe, and nothing else follows it.
+    let mut tcb = window(0);
+    tcb.send(&[7u8; 100]).unwrap();
+    recv_nothing!(tcb, t(12));
+    let at = tcb.poll_at().expect("the persist timer");
+    tcb.on_timeout(at);
+    let mut a = seg(r(0), l(0), Flags::ACK, b"");
+    a.h.window = 65535;
+    send!(tcb, at, a);
+    let out = recv(&mut tcb, at);
+    assert_eq!(
+        out.iter()
+            .map(|s| (s.h.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        vec![(l(0), 100)]
+    );
+}
