@@ -113,6 +113,151 @@ fn data_after_close_is_reset_as_the_kernel_does(f: Family) {
     let _ = peer.shutdown(Shutdown::Both);
 }
 
+/// The reading-side shutdown script, with `$server` the side under test
+/// and `$client` a kernel socket: the server shuts its reading side, the
+/// client sends 100 bytes; what the server then reads (polling, as reads
+/// return end of stream while nothing is queued), and, after the client
+/// sends 50 more bytes the server leaves unread and the server closes,
+/// what the client reads.
+macro_rules! shutdown_read_script {
+    ($server:expr, $client:expr) => {{
+        let (server, client) = ($server, &mut $client);
+        server.shutdown(Shutdown::Read).unwrap();
+        let mut buf = [0u8; 200];
+        let eof_at_once = (&server).read(&mut buf).unwrap();
+        client.write_all(&[3u8; 100]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = 0;
+        while got < 100 && Instant::now() < deadline {
+            match (&server).read(&mut buf) {
+                Ok(0) => std::thread::sleep(Duration::from_millis(20)),
+                Ok(n) => got += n,
+                Err(e) => panic!("read after SHUT_RD: {e}"),
+            }
+        }
+        client.write_all(&[4u8; 50]).unwrap();
+        while server.peek(&mut buf[..1]).unwrap_or(0) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(server);
+        (eof_at_once, got, read_outcome(client))
+    }};
+}
+
+fn data_after_shutdown_read_is_queued_as_the_kernel_does(f: Family) {
+    let stack = netns();
+    // Linux `shutdown(SHUT_RD)`: reads return 0 while nothing is queued,
+    // but later data is queued and read; left unread, close(2) resets.
+    let addr = f.kernel_at(9110);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let kernel = shutdown_read_script!(server, client);
+    assert_eq!(
+        kernel,
+        (0, 100, Err(io::ErrorKind::ConnectionReset)),
+        "the oracle"
+    );
+    let addr = f.kernel_at(9111);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let outcome = shutdown_read_script!(ours, peer);
+    assert_eq!(outcome, kernel, "tunstack after shutdown(Read)");
+}
+
+/// The kernel's `TcpExt` counter `name` in this thread's namespace.
+fn tcp_ext(name: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("TcpExt:")).collect();
+    let (names, values) = (rows[0], rows[1]);
+    let at = names.split_whitespace().position(|n| n == name).unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// Drops every segment arriving for `port` (to the kernel's sockets).
+fn blackhole(port: u16) {
+    run("nft", &["add", "table", "inet", "edges"]);
+    run(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "edges",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+    );
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
+        ],
+    );
+}
+
+/// Writes a byte into a black hole and reads until the connection fails.
+fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
+    s.write_all(b"x").unwrap();
+    let mut buf = [0u8; 8];
+    match s.read(&mut buf) {
+        Ok(n) => panic!("read {n} bytes from a black hole"),
+        Err(e) => e.kind(),
+    }
+}
+
+fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
+    // first retransmission (`retransmits_timed_out`), not three
+    // retransmissions: with an RTO near 200 ms three use only about
+    // 2.8 s of it, and a fourth goes.
+    let stack = netns_with(tunstack::net::Config {
+        tcp: tunstack::tcp::Config {
+            data_retries: 3,
+            ..tunstack::tcp::Config::default()
+        },
+        ..tunstack::net::Config::default()
+    });
+    // Net sysctls belong to the namespace of the thread that opens them:
+    // this one's, not the host's.
+    std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    let kernel_addr = f.kernel_at(9112);
+    let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
+    let client = std::net::TcpStream::connect(kernel_addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let addr = f.kernel_at(9113);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    blackhole(9112);
+    blackhole_more(9113);
+    let before = tcp_ext("TCPTimeouts");
+    let kernel_error = write_until_given_up(&client);
+    // Each firing of the timer counts, the last (giving up) too.
+    let kernel_rtos = tcp_ext("TCPTimeouts") - before - 1;
+    assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
+    let our_error = write_until_given_up(&ours);
+    let our_rtos = ours.tcp_stats().unwrap().retransmit_timeouts;
+    assert_eq!(
+        (our_error, our_rtos),
+        (kernel_error, kernel_rtos),
+        "how tunstack gave up (error, timeout retransmissions)"
+    );
+}
+
+/// One more port into the black hole of [`blackhole`].
+fn blackhole_more(port: u16) {
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
+        ],
+    );
+}
+
 /// The kernel side of the urgent-data script: "ab", then "c" sent with
 /// MSG_OOB (its urgent pointer follows 'c'), then "de", then FIN.
 fn send_with_urgent_byte(sender: &mut std::net::TcpStream) {
@@ -219,4 +364,6 @@ per_family!(
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
+    data_after_shutdown_read_is_queued_as_the_kernel_does,
+    retransmissions_give_up_by_time_as_the_kernel_does,
 );

@@ -33,6 +33,9 @@ pub(super) struct Snd {
     pub(super) wl2: SeqNumber,
     /// Largest window the peer ever advertised (MAX.SND.WND, RFC 5961 §5).
     pub(super) max_wnd: u32,
+    /// `max_wnd` when the send MSS was last sized (the handshake, a PMTU
+    /// change), as Linux's `tcp_sync_mss` bounds it to half of that.
+    pub(super) mss_wnd: u32,
     /// Unacknowledged and unsent data; `buf[0]` has sequence number
     /// SND.UNA once the SYN is acknowledged (ISS + 1 before).
     pub(super) buf: RingBuffer,
@@ -61,6 +64,7 @@ impl Snd {
             wl1: SeqNumber(0),
             wl2: iss,
             max_wnd: 0,
+            mss_wnd: 0,
             buf: RingBuffer::new(buffer),
             fin: None,
             syn_acked: false,

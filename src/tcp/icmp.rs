@@ -32,6 +32,7 @@ impl Tcb {
                     let mss = mtu.saturating_sub(overhead).max(64);
                     if mss < self.opts.snd_mss {
                         self.opts.snd_mss = mss;
+                        self.snd.mss_wnd = self.snd.max_wnd;
                         // Resend what was too big.
                         self.snd.nxt = self.snd.una;
                     }

@@ -81,6 +81,7 @@ impl Tcb {
         self.negotiate(seg, now);
         self.snd.wnd = u32::from(h.window);
         self.snd.max_wnd = self.snd.wnd;
+        self.snd.mss_wnd = self.snd.max_wnd;
         self.snd.wl1 = h.seq;
         self.snd.wl2 = h.ack;
         self.pending.add(Control::Ack);
@@ -533,7 +534,10 @@ impl Tcb {
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;
             self.snd.wl2 = ack;
-            if window > 0 {
+            // Linux's `tcp_ack_probe`: only a window that takes the send
+            // head ends probing; a smaller one leaves it to the persist
+            // timer, its backoff kept.
+            if window > 0 && self.send_head_fits() {
                 self.timers.stop(Timer::Persist);
                 self.timers.probe_backoff = 0;
                 self.timers.probing_since = None;
@@ -609,14 +613,6 @@ impl Tcb {
                 self.take_urgent_byte();
                 return;
             }
-        }
-        if self.rcv.shutdown {
-            // SHUT_RD: acknowledge and discard (only in-order data moves on).
-            if seq == self.rcv.nxt {
-                self.rcv.nxt += payload.len() as u32;
-            }
-            self.pending.add(Control::Ack);
-            return;
         }
         let offset = (seq - self.rcv.nxt) as usize;
         if offset > 0 {

@@ -143,7 +143,11 @@ pub struct Config {
     /// SYN-ACK retransmissions of a passive open before giving up (Linux
     /// `tcp_synack_retries`: 5).
     pub synack_retries: u32,
-    /// Data retransmissions before giving up (Linux `tcp_retries2`: 15).
+    /// Data retransmissions before giving up (Linux `tcp_retries2`: 15),
+    /// as Linux counts them: a time budget from the first retransmission,
+    /// what this many take with the RTO doubling from `min_rto` to
+    /// `max_rto` (924.6 s for 15), so fewer when the RTO starts higher.
+    /// Also the limit on unanswered zero-window probes.
     pub data_retries: u32,
     /// TIME-WAIT duration, 2·MSL (Linux: 60 s).
     pub time_wait: Duration,

@@ -124,13 +124,31 @@ impl Tcb {
     /// Payload that fits one segment now: the send MSS (which already
     /// accounts for timestamps) less the SACK blocks the next ACK carries.
     pub(super) fn data_mss(&self) -> usize {
+        let mss = self.bound_to_half_window(self.opts.snd_mss);
         let dsack = usize::from(self.pending.dsack.is_some());
         if !self.opts.sack_ok || (self.rcv.ooo.is_empty() && dsack == 0) {
-            return self.opts.snd_mss;
+            return mss;
         }
         let room = if self.opts.ts_ok { 3 } else { MAX_SACK_BLOCKS };
         let blocks = (self.rcv.ooo.range_count() + dsack).min(room);
-        self.opts.snd_mss.saturating_sub(4 + 8 * blocks).max(1)
+        mss.saturating_sub(4 + 8 * blocks).max(1)
+    }
+
+    /// Linux `tcp_bound_to_half_wnd`: against a peer whose window had
+    /// not exceeded two segments when the MSS was sized (`tcp_sync_mss`,
+    /// at the handshake and on a PMTU change), segments are at most half
+    /// the largest window it offered (all of it up to 536 bytes), but not
+    /// below 68 bytes less our header: a small-buffer receiver gets
+    /// segments that fit its window instead of none (sender SWS avoidance
+    /// holds a segment whose first MSS does not fit, see `sendable`).
+    fn bound_to_half_window(&self, mss: usize) -> usize {
+        let max_wnd = self.snd.mss_wnd as usize;
+        let cutoff = if max_wnd > 536 { max_wnd / 2 } else { max_wnd };
+        if cutoff == 0 || mss <= cutoff {
+            return mss;
+        }
+        let header = 20 + if self.opts.ts_ok { 12 } else { 0 };
+        cutoff.max(68 - header)
     }
 
     /// PAWS (RFC 7323 §5.3 R1): true if the segment carries a timestamp

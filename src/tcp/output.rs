@@ -311,18 +311,16 @@ impl Tcb {
         if d.cwnd_limited {
             self.loss.cwnd_limited = true;
         }
-        let paced = d.len > 0 && self.paced_out(now);
+        let paced = d.len > 0 && !d.probe && self.paced_out(now);
         if d.len == 0 && !d.fin {
             self.note_app_limited(d.unsent, self.data_mss());
         }
         if !paced && (d.len > 0 || d.fin) {
             return self.emit_data(now, &d);
         }
-        if (d.unsent > 0 || self.fin_unsent())
-            && self.snd.wnd == 0
-            && self.snd.una == self.snd.max
-            && !self.timers.is_armed(Timer::Persist)
-        {
+        // Linux's `tcp_check_probe_timer`: nothing in flight and the send
+        // head does not fit the window (shut, or open less than it needs).
+        if d.rwnd_held && self.snd.una == self.snd.max && !self.timers.is_armed(Timer::Persist) {
             self.timers.set(Timer::Persist, now + self.probe0_when(now));
         }
         self.transmit_control(now)
@@ -364,10 +362,21 @@ impl Tcb {
     /// RTT, RACK and rate sampling, and arms the timers.
     fn emit_data(&mut self, now: Instant, d: &DataSend) -> Option<Transmit> {
         let (len, fin) = (d.len, d.fin);
+        // Data leaving answers a pending probe (`tcp_write_wakeup` sends
+        // data whenever some fits).
+        self.pending.clear(Control::Probe);
+        if d.probe {
+            // `tcp_send_probe0`: the probe put data in flight, which the
+            // retransmission timer now watches; probing is over.
+            self.timers.probes_out = 0;
+            self.timers.probe_backoff = 0;
+            self.timers.probing_since = None;
+        }
         let mss = self.data_mss();
         let seq = self.snd.nxt;
         let mut flags = Flags::ACK;
-        if len > 0 && len == d.unsent {
+        if len > 0 && (len == d.unsent || d.probe) {
+            // `tcp_write_wakeup` pushes what a probe sends.
             flags |= Flags::PSH;
         }
         if fin {

@@ -6,6 +6,15 @@
 //! §4.2.3.4, Minshall's variant) and where the FIN goes (a zero-window
 //! probe carries no data: see `timers`). Pacing, a token bucket that changes as it is
 //! consulted, is applied to the decision by `output`.
+//!
+//! Sender SWS avoidance against the peer's window is Linux's
+//! `tcp_snd_wnd_test`: new data leaves only if the first MSS of what is
+//! queued fits the window, with the FIN when it rides on a tail no
+//! longer than an MSS. A smaller window with nothing in flight is left
+//! to the persist timer, whose probe then carries what fits
+//! (`tcp_write_wakeup`); the MSS itself is bounded to half the largest
+//! window the peer offered (`tcp_bound_to_half_wnd`, in `options`), so a
+//! small-buffer peer still gets segments that fit.
 
 use super::{State, Tcb};
 
@@ -22,6 +31,13 @@ pub(super) struct DataSend {
     pub(super) fin: bool,
     /// The congestion window, not the data, limits sending.
     pub(super) cwnd_limited: bool,
+    /// New data (or the FIN) waits because the peer's window does not
+    /// take the send head (Linux's `tcp_snd_wnd_test` failed): with
+    /// nothing in flight the persist timer sends it.
+    pub(super) rwnd_held: bool,
+    /// A persist-timer probe sends what fits of the send head
+    /// (Linux's `tcp_write_wakeup`), outside pacing and the SWS rule.
+    pub(super) probe: bool,
 }
 
 impl Tcb {
@@ -39,6 +55,11 @@ impl Tcb {
         let usable = self.usable_window(sack_recovery, in_flight);
         let mss = self.data_mss();
         let cwnd_limited = unsent > 0 && self.loss.cc.cwnd() < in_flight + mss.min(unsent);
+        let new_data = self.snd.nxt.diff(self.snd.max) >= 0 && self.state != State::TimeWait;
+        let waiting = unsent > 0 || self.snd.fin == Some(self.snd.nxt);
+        if new_data && waiting && !self.send_head_fits() {
+            return self.window_probe_data(offset, unsent, mss, cwnd_limited);
+        }
         let mut len = unsent.min(usable).min(self.batch_limit(mss));
         if len > mss && len < unsent {
             len = len / mss * mss;
@@ -47,6 +68,12 @@ impl Tcb {
             && self.state != State::TimeWait
             && self.fin_fits(self.snd.nxt + len);
         if !fin_here {
+            if len == unsent && len > mss && self.snd.fin == Some(self.snd.nxt + len) {
+                // The FIN does not fit behind the last of the data: that
+                // last segment waits with it, as the whole tail skb
+                // carrying the FIN fails `tcp_snd_wnd_test`.
+                len = (len - 1) / mss * mss;
+            }
             len = self.hold_small(len, unsent, in_flight, mss);
         }
         DataSend {
@@ -55,6 +82,49 @@ impl Tcb {
             len,
             fin: fin_here && self.snd.fin == Some(self.snd.nxt + len),
             cwnd_limited,
+            rwnd_held: false,
+            probe: false,
+        }
+    }
+
+    /// Linux's `tcp_snd_wnd_test` for the send head at SND.NXT: its
+    /// first MSS must fit the peer's window, together with the FIN when
+    /// the head is the last of the data and no longer than an MSS (the
+    /// FIN takes a sequence number and rides on the tail skb). A smaller
+    /// window is not sent into (sender SWS avoidance, RFC 9293
+    /// §3.8.6.2.1) but left to the persist timer.
+    pub(super) fn send_head_fits(&self) -> bool {
+        let unsent = self.unsent_len();
+        let mss = self.data_mss();
+        let fin = unsent <= mss && self.snd.fin == Some(self.snd.nxt + unsent);
+        let end = self.snd.nxt + unsent.min(mss) + usize::from(fin);
+        end.diff(self.snd.una + self.snd.wnd) <= 0
+    }
+
+    /// The send head does not fit the window: nothing goes, unless the
+    /// persist timer fired (a pending probe) and the window has room,
+    /// when what fits of it goes, up to an MSS, with the FIN if that fits
+    /// too (Linux's `tcp_write_wakeup`, "probing the opening of a window
+    /// … a result of SWS avoidance").
+    fn window_probe_data(
+        &self,
+        offset: usize,
+        unsent: usize,
+        mss: usize,
+        cwnd_limited: bool,
+    ) -> DataSend {
+        let room = (self.snd.una + self.snd.wnd).diff(self.snd.nxt).max(0) as usize;
+        let probe = self.pending.has(super::blocks::Control::Probe) && room > 0;
+        let len = if probe { unsent.min(room).min(mss) } else { 0 };
+        let fin = probe && self.snd.fin == Some(self.snd.nxt + len) && len < room;
+        DataSend {
+            offset,
+            unsent,
+            len,
+            fin,
+            cwnd_limited,
+            rwnd_held: true,
+            probe: probe && (len > 0 || fin),
         }
     }
 

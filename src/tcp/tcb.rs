@@ -153,6 +153,7 @@ impl Tcb {
         tcb.opts.last_ack_sent = tcb.rcv.nxt;
         tcb.negotiate(syn, now);
         tcb.snd.max_wnd = tcb.snd.wnd.max(u32::from(syn.header.window));
+        tcb.snd.mss_wnd = tcb.snd.max_wnd;
         // The window in a SYN is never scaled (RFC 7323 §2.2).
         tcb.snd.wnd = u32::from(syn.header.window);
         tcb.snd.wl1 = syn.header.seq;
@@ -596,12 +597,14 @@ impl Tcb {
         }
     }
 
-    /// Shuts down the reading side: buffered and future data are discarded
-    /// and `recv` returns end of stream.
+    /// Shuts down the reading side (`shutdown(SHUT_RD)`), as Linux sets
+    /// `RCV_SHUTDOWN`: `recv` returns end of stream whenever nothing is
+    /// buffered instead of blocking, but data keeps being queued (and
+    /// read), against the receive buffer and so the advertised window.
+    /// What is left unread when the application closes resets the
+    /// connection ([`release`](Self::release)).
     pub fn shutdown_read(&mut self) {
         self.rcv.shutdown = true;
-        let n = self.rcv.buf.len();
-        self.rcv.buf.discard(n);
         // Reading now returns end of stream at once.
         self.events.push(Event::Readable);
     }
@@ -710,11 +713,6 @@ impl Tcb {
 
     /// Window to advertise now, in bytes (before scaling).
     pub(super) fn rcv_wnd(&self) -> u32 {
-        if self.rcv.shutdown {
-            // Data after SHUT_RD is discarded; keep the window open so the
-            // peer is not stalled.
-            return self.rcv.buf.capacity() as u32;
-        }
         self.rcv.buf.free() as u32
     }
 

@@ -11,7 +11,14 @@
 //! not the backoff, which only an opened window clears (`tcp_ack_probe`);
 //! the connection times out after `data_retries` unanswered probes (an
 //! orphan after 8, or once the interval reaches the maximum RTO:
-//! `tcp_orphan_retries`), or when probing outlasts the user timeout.
+//! `tcp_orphan_retries`), or when probing outlasts the user timeout. A
+//! window open to less than the send head needs (see `sendable`) is
+//! probed by the same timer, with the data that fits (`tcp_write_wakeup`).
+//!
+//! Retransmission gives up by time, as Linux's `retransmits_timed_out`:
+//! the budget for `data_retries` is what that many retransmissions take
+//! with the RTO doubling from the minimum to the maximum RTO, counted
+//! from the first retransmission; the handshake counts its SYNs.
 
 use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
@@ -66,6 +73,9 @@ pub struct TimerTable {
     /// When the current stretch of zero-window probing began (Linux
     /// `icsk_probes_tstamp`), for the user timeout.
     pub(super) probing_since: Option<Instant>,
+    /// When the first retransmission of the current run of timeouts left
+    /// (Linux `retrans_stamp`): the retry budget is time since then.
+    pub(super) retrans_start: Option<Instant>,
 }
 
 impl TimerTable {
@@ -166,17 +176,7 @@ impl Tcb {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
-        let limit = match self.state {
-            State::SynReceived if self.passive => self.cfg.synack_retries,
-            _ if handshake => self.cfg.syn_retries,
-            // Linux `tcp_write_timeout` for an orphan (`tcp_orphan_retries`
-            // with its default of 0): 8 while the RTO is below its maximum,
-            // none once it reached it.
-            _ if self.orphaned && self.loss.rtt.rto() >= self.cfg.max_rto => 0,
-            _ if self.orphaned => self.cfg.data_retries.min(ORPHAN_RETRIES),
-            _ => self.cfg.data_retries,
-        };
-        if self.timers.retries >= limit {
+        if self.retries_exhausted(now, handshake) {
             log::debug!(
                 "{}: retransmissions exhausted in {}",
                 self.remote,
@@ -190,6 +190,9 @@ impl Tcb {
             };
             self.set_closed(Some(e));
             return;
+        }
+        if self.timers.retries == 0 {
+            self.timers.retrans_start = Some(now);
         }
         self.timers.retries += 1;
         self.stats.retransmit_timeouts += 1;
@@ -212,6 +215,56 @@ impl Tcb {
         );
         self.timers
             .set(Timer::Retransmit, now + self.loss.rtt.rto());
+    }
+
+    /// Linux `tcp_write_timeout`: whether the retransmission timer that
+    /// fired at `now` ends the connection instead. The handshake counts
+    /// its retransmissions (`tcp_syn_retries`, `tcp_synack_retries`). A
+    /// synchronized connection gives up by time (`retransmits_timed_out`):
+    /// once the time since its first retransmission reaches what `limit`
+    /// retransmissions would take with the RTO doubling from the minimum
+    /// RTO to its cap (`tcp_model_timeout`; 924.6 s for 15). With the
+    /// RTO starting at its minimum that is the count; a larger RTO runs
+    /// out of time in fewer retransmissions. A user timeout replaces this
+    /// budget (its own timer ends the connection).
+    fn retries_exhausted(&self, now: Instant, handshake: bool) -> bool {
+        let limit = match self.state {
+            State::SynReceived if self.passive => self.cfg.synack_retries,
+            _ if handshake => self.cfg.syn_retries,
+            // `tcp_orphan_retries` with its default of 0: 8 while the RTO
+            // is below its maximum, none once it reached it.
+            _ if self.orphaned && self.loss.rtt.rto() >= self.cfg.max_rto => 0,
+            _ if self.orphaned => self.cfg.data_retries.min(ORPHAN_RETRIES),
+            _ if self.cfg.user_timeout.is_some() => return false,
+            _ => self.cfg.data_retries,
+        };
+        if handshake {
+            return self.timers.retries >= limit;
+        }
+        let Some(start) = self
+            .timers
+            .retrans_start
+            .filter(|_| self.timers.retries > 0)
+        else {
+            return false;
+        };
+        now.saturating_duration_since(start) >= self.model_timeout(limit)
+    }
+
+    /// Linux `tcp_model_timeout`: the time `boundary` retransmissions take
+    /// when the RTO starts at the minimum RTO and doubles up to the
+    /// maximum: (2^(boundary+1) − 1) · min while the doubling lasts, then
+    /// a maximum RTO for each retransmission after it.
+    fn model_timeout(&self, boundary: u32) -> Duration {
+        let base = self.cfg.min_rto.as_millis().max(1) as u64;
+        let max = (self.cfg.max_rto.as_millis() as u64).max(base);
+        let thresh = (max / base).ilog2();
+        let ms = if boundary <= thresh {
+            ((2u64 << boundary) - 1) * base
+        } else {
+            ((2u64 << thresh) - 1) * base + u64::from(boundary - thresh).saturating_mul(max)
+        };
+        Duration::from_millis(ms)
     }
 
     /// RFC 1122 §4.2.3.6: after the idle time, probe; after the allowed
@@ -259,7 +312,7 @@ impl Tcb {
 
     /// Linux `tcp_probe_timer` and `tcp_send_probe0`.
     fn on_persist(&mut self, now: Instant) {
-        if self.flight_size() > 0 || !self.waiting_to_send() || self.snd.wnd > 0 {
+        if self.flight_size() > 0 || !self.waiting_to_send() || self.send_head_fits() {
             self.timers.probes_out = 0;
             self.timers.probing_since = None;
             return;
@@ -290,7 +343,11 @@ impl Tcb {
             return;
         }
         self.pending.add(Control::Probe);
-        self.stats.window_probes += 1;
+        if self.snd.wnd == 0 {
+            // A window open to less than the send head is probed with what
+            // fits of it (`tcp_write_wakeup`), not counted as a window probe.
+            self.stats.window_probes += 1;
+        }
         self.timers.probes_out += 1;
         if self.timers.probe_backoff < self.cfg.data_retries {
             self.timers.probe_backoff += 1;
@@ -348,7 +405,7 @@ impl Tcb {
         if !self.waiting_to_send() {
             return;
         }
-        if self.snd.wnd > 0 {
+        if self.send_head_fits() {
             self.timers.probe_backoff = 0;
             self.timers.probing_since = None;
             self.timers.stop(Timer::Persist);

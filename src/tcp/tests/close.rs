@@ -236,17 +236,66 @@ fn time_wait_bare_ack_restarts_2msl_without_a_reply() {
 }
 
 #[test]
-fn shutdown_read_discards_and_reads_eof_but_keeps_acking() {
+fn shutdown_read_keeps_queued_data_readable_and_reads_eof_when_empty() {
+    // Linux `shutdown(SHUT_RD)` sets RCV_SHUTDOWN only: `tcp_recvmsg`
+    // still copies what the receive queue holds, and returns 0 instead of
+    // blocking when it is empty; data arriving later is queued
+    // (`tcp_data_queue`) and read the same way.
     let mut tcb = established();
     send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, b"unread"));
     tcb.shutdown_read();
-    assert_eq!(tcb.recv(&mut [0u8; 8]), Ok(0));
+    let mut buf = [0u8; 8];
+    assert_eq!(tcb.recv(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"unread");
+    assert_eq!(tcb.recv(&mut buf), Ok(0));
     send!(tcb, t(12), seg(r(6), l(0), Flags::ACK, b"more"));
-    assert_eq!(
-        recv(&mut tcb, t(12)).last().unwrap().h.ack,
-        r(10),
-        "the peer is not stalled"
-    );
+    assert_eq!(recv(&mut tcb, t(12)).last().unwrap().h.ack, r(10));
+    assert_eq!(tcb.recv_queue(), 4);
+    assert_eq!(tcb.recv(&mut buf), Ok(4));
+    assert_eq!(tcb.recv(&mut buf), Ok(0));
+}
+
+#[test]
+fn data_after_shutdown_read_fills_the_buffer_and_closes_the_window() {
+    // What arrives after SHUT_RD counts against the receive buffer as any
+    // data does: unread, it shuts the window (Linux's Recv-Q grows and
+    // `tcp_select_window` shrinks), where it was once acknowledged and
+    // dropped with the window kept open.
+    let c = Config {
+        recv_buffer: 4000,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    send!(tcb, t(10), syn_ack(None));
+    recv!(tcb, t(10));
+    tcb.shutdown_read();
+    let mut acks = Vec::new();
+    for k in 0..4u32 {
+        let at = t(20 + u64::from(k));
+        send!(tcb, at, seg(r(k * 1000), l(0), Flags::ACK, &[9u8; 1000]));
+        acks.extend(recv(&mut tcb, at));
+    }
+    let last = acks.last().expect("ACKs");
+    assert_eq!((last.h.ack, last.h.window), (r(4000), 0));
+    assert_eq!(tcb.recv_queue(), 4000);
+    // Beyond the shut window: dropped, not acknowledged.
+    send!(tcb, t(30), seg(r(4000), l(0), Flags::ACK, &[9u8; 100]));
+    assert_eq!(recv!(tcb, t(30)).h.ack, r(4000));
+    assert_eq!(tcb.recv_queue(), 4000);
+}
+
+#[test]
+fn close_after_shutdown_read_with_data_unread_resets() {
+    // Linux `tcp_close`: the data queued after SHUT_RD is unread data,
+    // so close(2) sends a RST (TCPAbortOnClose).
+    let mut tcb = established();
+    tcb.shutdown_read();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, b"late"));
+    recv(&mut tcb, t(11));
+    tcb.release();
+    let rst = recv!(tcb, t(12));
+    assert!(rst.h.flags.rst(), "{rst:?}");
+    assert_eq!(tcb.state(), State::Closed);
 }
 
 #[test]

@@ -48,6 +48,7 @@ mod rst;
 mod rto;
 mod sack;
 mod states;
+mod sws;
 mod timers;
 mod timestamps;
 mod tso;

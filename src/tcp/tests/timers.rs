@@ -57,6 +57,12 @@ fn established_rto_goes_back_n_and_collapses_cwnd() {
 
 #[test]
 fn established_retries_exhausted_times_out() {
+    // Linux `retransmits_timed_out`: 3 retries are a budget of
+    // (2^4 − 1) · 200 ms = 3 s from the first retransmission. With the
+    // RTO at 210 ms, three retransmissions (at 220, 640 and 1480 ms) use
+    // 2.94 s of it when the timer fires at 3160 ms, so a fourth goes; the
+    // kernel does the same (tcp_retries2 = 3 on loopback, RTO 204 ms:
+    // four RTO retransmissions, then ETIMEDOUT).
     let c = Config {
         data_retries: 3,
         ..cfg()
@@ -66,14 +72,41 @@ fn established_retries_exhausted_times_out() {
     recv(&mut tcb, t(10));
     tcb.send(b"x").unwrap();
     recv(&mut tcb, t(10));
-    for _ in 0..3 {
+    assert_eq!(tcb.rtt().rto(), Duration::from_millis(210));
+    for _ in 0..4 {
         let now = tcb.poll_at().unwrap();
         tcb.on_timeout(now);
         assert_eq!(recv(&mut tcb, now).len(), 1);
     }
     let now = tcb.poll_at().unwrap();
     tcb.on_timeout(now);
+    assert_eq!(now, t(6520));
     assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn established_retries_are_a_time_budget_not_a_count() {
+    // tcp_retries2 = 15 is 924.6 s from the first retransmission
+    // (`tcp_model_timeout`: 1023 · 200 ms + 6 · 120 s). An RTO that
+    // starts at 3 s (a 1 s RTT) backs off 3, 6, … 96, 120, 120 … s and
+    // has used 906 s by its 12th retransmission; at the next firing,
+    // 1026 s in, the connection is given up: 12 retransmissions, not 15.
+    let mut tcb = syn_sent_with(&cfg());
+    send!(tcb, t(1000), syn_ack(None));
+    recv(&mut tcb, t(1000));
+    assert_eq!(tcb.rtt().rto(), Duration::from_secs(3));
+    tcb.send(b"x").unwrap();
+    recv(&mut tcb, t(1000));
+    let mut retransmissions = 0;
+    let mut last = t(1000);
+    while tcb.state() != State::Closed {
+        last = tcb.poll_at().expect("the retransmission timer");
+        tcb.on_timeout(last);
+        retransmissions += recv(&mut tcb, last).len();
+    }
+    assert_eq!(retransmissions, 12);
+    assert_eq!(last - t(1000), Duration::from_secs(1029));
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
 }
 
