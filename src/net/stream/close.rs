@@ -13,7 +13,10 @@ use std::time::Duration;
 
 impl TcpStream {
     /// Shuts down the reading side, the writing side (sends FIN after the
-    /// queued data), or both.
+    /// queued data), or both. As on Linux, shutting down the reading side
+    /// discards nothing: data queued or still arriving is read first, and
+    /// reads return end of stream (rather than block) once none is left;
+    /// data left unread when the last handle closes resets the connection.
     ///
     /// # Errors
     /// `NotConnected` if the connection is gone.
