@@ -104,15 +104,7 @@ fn both_windows(config: Config, memory: usize, bytes: usize) -> (u64, u64) {
     let listener = TcpListener::bind(&stack, Family::V4.us_at(TS_PORT)).expect("bind");
     let reader = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0;
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => return total,
-                Ok(n) => total += n,
-                Err(e) => panic!("tunstack read: {e}"),
-            }
-        }
+        drain(&mut s, "tunstack")
     });
     send_from_peer(&peer, Family::V4.us_at(TS_PORT), bytes);
     assert_eq!(reader.join().expect("tunstack reader"), bytes);
@@ -121,15 +113,7 @@ fn both_windows(config: Config, memory: usize, bytes: usize) -> (u64, u64) {
     let listener = std::net::TcpListener::bind(kernel_addr).expect("kernel bind");
     let reader = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("kernel accept");
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0;
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => return total,
-                Ok(n) => total += n,
-                Err(e) => panic!("kernel read: {e}"),
-            }
-        }
+        drain(&mut s, "kernel")
     });
     send_from_peer(&peer, kernel_addr, bytes);
     assert_eq!(reader.join().expect("kernel reader"), bytes);
@@ -182,4 +166,18 @@ fn window_ceiling_matches_the_kernels_for_the_same_small_memory() {
     config.tcp.recv_buffer = 64 * 1024;
     let (ours, kernel) = both_windows(config, memory, 100 << 20);
     assert_same_window(ours, kernel, memory);
+}
+
+/// Reads `s` to its end in 1 MiB reads (large reads, so that each
+/// receiver's autotuning sees a fast reader); the byte count.
+fn drain(s: &mut impl Read, who: &str) -> usize {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) => panic!("{who} read: {e}"),
+        }
+    }
 }

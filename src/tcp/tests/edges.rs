@@ -58,11 +58,7 @@ fn release_after_reading_everything_sends_fin() {
 fn orphan_fin_wait_2_ends_silently_after_fin_timeout() {
     // Linux: an orphan in FIN-WAIT-2 becomes a timewait socket that
     // vanishes after tcp_fin_timeout (60 s) without sending anything.
-    let mut tcb = established();
-    tcb.release();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
-    assert_eq!(tcb.state(), State::FinWait2);
+    let mut tcb = orphan_fin_wait_2();
     assert_eq!(tcb.poll_at(), Some(t(30) + Duration::from_secs(60)));
     tcb.on_timeout(t(30) + Duration::from_secs(60));
     assert_eq!(tcb.state(), State::Closed);
@@ -104,11 +100,7 @@ fn released_fin_wait_2_new_data_is_answered_with_rst() {
     // Linux (`tcp_rcv_state_process` step 7 / the FIN-WAIT-2 timewait
     // socket): RFC 1122 §4.2.2.13 — new data after close() can never be
     // read: RST with SEQ = the segment's ACK, and the connection is gone.
-    let mut tcb = established();
-    tcb.release();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
-    assert_eq!(tcb.state(), State::FinWait2);
+    let mut tcb = orphan_fin_wait_2();
     send!(tcb, t(40), seg(r(0), l(1), Flags::ACK, b"data"));
     let rst = recv!(tcb, t(40));
     assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST, l(1)));

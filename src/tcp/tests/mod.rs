@@ -191,6 +191,17 @@ pub fn established() -> Tcb {
     tcb
 }
 
+/// [`established`], released by the application (an orphan), its FIN
+/// sent at t=20 and acknowledged at t=30: FIN-WAIT-2.
+pub fn orphan_fin_wait_2() -> Tcb {
+    let mut tcb = established();
+    tcb.release();
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
+    assert_eq!(tcb.state(), State::FinWait2);
+    tcb
+}
+
 /// Our next sequence number after the handshake (ISS + 1).
 pub fn l(n: u32) -> SeqNumber {
     LOCAL_ISS + 1u32 + n

@@ -42,11 +42,7 @@ fn passive_syn_received_retransmitted_syn_gets_a_syn_ack_at_most_every_500ms() {
 fn orphan_fin_wait_2_in_window_rst_anywhere_closes_it() {
     // The orphan's timewait socket (`tcp_timewait_state_process`,
     // TCP_FIN_WAIT2 substate) takes any in-window RST: no challenge ACK.
-    let mut tcb = established();
-    tcb.release();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK, b""));
-    assert_eq!(tcb.state(), State::FinWait2);
+    let mut tcb = orphan_fin_wait_2();
     send!(tcb, t(40), seg(r(10), l(1), Flags::RST, b""));
     assert_eq!(tcb.state(), State::Closed);
     recv_nothing!(tcb, t(40));
