@@ -163,6 +163,10 @@ pub struct AckContext {
     pub in_flight: u64,
     /// The sender was limited by cwnd since the last ACK.
     pub cwnd_limited: bool,
+    /// Since the last ACK, data waited because the peer's window did not
+    /// take it (Linux's `tcp_snd_wnd_test` failed, its
+    /// `TCP_CHRONO_RWND_LIMITED`).
+    pub rwnd_limited: bool,
 }
 
 /// BBR's model and control state for one connection.
@@ -207,8 +211,9 @@ pub struct Bbr {
     full_bw_count: u32,
     full_bw_now: bool,
     full_bw_reached: bool,
-    /// The sender was cwnd-limited at some ACK of the current round.
-    round_cwnd_limited: bool,
+    /// The sender was limited by cwnd or by the peer's window at some ACK
+    /// of the current round (`check_full_bw_reached`).
+    round_window_limited: bool,
     // Loss rounds (§5.5.10.3).
     loss_round_start: bool,
     loss_round_delivered: u64,
@@ -301,7 +306,7 @@ impl Bbr {
             full_bw_count: 0,
             full_bw_now: false,
             full_bw_reached: false,
-            round_cwnd_limited: false,
+            round_window_limited: false,
             loss_round_start: false,
             loss_round_delivered: 0,
             loss_in_round: false,

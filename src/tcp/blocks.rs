@@ -244,6 +244,9 @@ pub(super) struct Loss {
     pub(super) pacer: super::output::Pacer,
     /// Sending was limited by cwnd since the last ACK.
     pub(super) cwnd_limited: bool,
+    /// Data waited for the peer's window since the last ACK (BBR's
+    /// STARTUP counts such rounds toward its plateau).
+    pub(super) rwnd_limited: bool,
 }
 
 impl Loss {
@@ -269,6 +272,7 @@ impl Loss {
             rate: super::rate::RateSampler::default(),
             pacer: super::output::Pacer::default(),
             cwnd_limited: false,
+            rwnd_limited: false,
         }
     }
 }

@@ -311,6 +311,9 @@ impl Tcb {
         if d.cwnd_limited {
             self.loss.cwnd_limited = true;
         }
+        if d.rwnd_held && d.unsent > 0 {
+            self.loss.rwnd_limited = true;
+        }
         let paced = d.len > 0 && !d.probe && self.paced_out(now);
         if d.len == 0 && !d.fin {
             self.note_app_limited(d.unsent, self.data_mss());

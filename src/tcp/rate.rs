@@ -505,6 +505,7 @@ impl Tcb {
         let mss = self.opts.snd_mss;
         let cwnd_limited = self.loss.cwnd_limited || flight + mss >= self.loss.cc.cwnd();
         self.loss.cwnd_limited = false;
+        let rwnd_limited = std::mem::take(&mut self.loss.rwnd_limited);
         let Some(b) = self.loss.cc.bbr_mut() else {
             return;
         };
@@ -519,6 +520,7 @@ impl Tcb {
             let ctx = AckContext {
                 in_flight,
                 cwnd_limited,
+                rwnd_limited,
             };
             self.loss.cc.on_rate_sample(now, &rs, ctx);
         }
@@ -527,7 +529,7 @@ impl Tcb {
                 // One line per round trip (RUST_LOG=tunstack::tcp::rate=trace).
                 log::trace!(
                     "{} -> {}: {} pipe {in_flight} flight {} unsent {} wnd {} \
-                     cwnd_limited {cwnd_limited} at {now}",
+                     cwnd_limited {cwnd_limited} rwnd_limited {rwnd_limited} at {now}",
                     self.local,
                     self.remote,
                     b.trace_line(),
