@@ -163,10 +163,19 @@ pub struct AckContext {
     pub in_flight: u64,
     /// The sender was limited by cwnd since the last ACK.
     pub cwnd_limited: bool,
-    /// Since the last ACK, data waited because the peer's window did not
-    /// take it (Linux's `tcp_snd_wnd_test` failed, its
-    /// `TCP_CHRONO_RWND_LIMITED`).
-    pub rwnd_limited: bool,
+}
+
+/// What held the sender back over one round, for STARTUP's plateau test
+/// (`check_full_bw_reached`).
+#[derive(Clone, Copy, Debug, Default)]
+struct RoundUse {
+    /// Limited by cwnd at some ACK.
+    cwnd_limited: bool,
+    /// Some ACK came in fast recovery.
+    in_recovery: bool,
+    /// The largest flight at the sending of the data the round's ACKs
+    /// delivered (the samples' tx_in_flight).
+    max_flight: u64,
 }
 
 /// BBR's model and control state for one connection.
@@ -211,9 +220,8 @@ pub struct Bbr {
     full_bw_count: u32,
     full_bw_now: bool,
     full_bw_reached: bool,
-    /// The sender was limited by cwnd or by the peer's window at some ACK
-    /// of the current round (`check_full_bw_reached`).
-    round_window_limited: bool,
+    /// What held the sender in the current round (`check_full_bw_reached`).
+    round_use: RoundUse,
     // Loss rounds (§5.5.10.3).
     loss_round_start: bool,
     loss_round_delivered: u64,
@@ -306,7 +314,7 @@ impl Bbr {
             full_bw_count: 0,
             full_bw_now: false,
             full_bw_reached: false,
-            round_window_limited: false,
+            round_use: RoundUse::default(),
             loss_round_start: false,
             loss_round_delivered: 0,
             loss_in_round: false,
