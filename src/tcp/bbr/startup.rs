@@ -36,20 +36,27 @@ impl Bbr {
     ///   every 2–3 s the transfer averaged 8.7 Mbit/s against Linux's 71.
     ///   Such rounds are not app-limited by the sampler's rule (data was
     ///   waiting), so the draft's app-limited test does not skip them.
-    ///   Linux's v1 counts rounds held by the peer's receive window too;
-    ///   here that was measured worse twice (1 Gbit/s, 100 ms, no loss,
-    ///   paired, load 3–5: 336–517 against 543–632 Mbit/s, Linux
-    ///   694–734): STARTUP then ends at the line's rate, but PROBE_BW's
-    ///   pacing at that rate cannot make up the time a descheduled
-    ///   sender loses, where STARTUP's 2.77× pacing into the window with a
-    ///   standing queue behind it did.
+    ///   Linux's v1 counts rounds held by the peer's receive window too.
+    ///   Here that was measured worse (1 Gbit/s, 100 ms, no loss, paired,
+    ///   load 3–5: 336–517 against 543–632 Mbit/s, Linux 694–734):
+    ///   STARTUP then ends at the line's rate, but PROBE_BW's pacing at
+    ///   that rate could not make up the time a descheduled sender lost,
+    ///   where STARTUP's 2.77× pacing into the window with a standing
+    ///   queue behind it did. Since the pacer credits late wake-ups
+    ///   (`Pacer::allows`) it measured the same as without (100 ms: 689
+    ///   against 692 Mbit/s; 50 ms: 726 against 736; 50 ms, 100 Mbit/s,
+    ///   1%: 84.7 against 85.5), and in the WAN simulation it moved the
+    ///   lossy 10 and 100 ms cells by up to 0.3% and the retransmissions
+    ///   at 10 ms, 0.5–1% up by 11–17% (not traced further). So it is
+    ///   not counted; the per-round trace shows such rounds
+    ///   (rwnd_limited).
     /// - a round in fast recovery counts as "no growth" only if its
     ///   flight reached 1.25 times the BDP at full_bw (it could have
     ///   shown the growth the test asks for). Recovery holds cwnd at the
     ///   flight for its first round (packet conservation), and a round
     ///   held there cannot grow 25%: such a round neither counts nor
-    ///   resets the count. Traced on
-    ///   the bench line at 50 ms, 100 Mbit/s, 1% random loss (seed 14):
+    ///   resets the count. Traced on the bench line at 50 ms,
+    ///   100 Mbit/s, 1% random loss (seed 14):
     ///   rounds 4–7 in recovery on 1–3 losses each, delivering 54–114 kB
     ///   at about one BDP of max_bw, which grew 14.9 → 15.4 → 16.0 →
     ///   17.3 Mbit/s; STARTUP ended at 17.3, and PROBE_BW, growing by

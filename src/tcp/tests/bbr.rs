@@ -859,3 +859,53 @@ fn bbr_connection_accepted_long_after_the_stack_started_does_not_begin_in_probe_
     assert!(!modes.contains(&BbrMode::ProbeRtt), "{modes:?}");
     assert_eq!(m.bbr.min_rtt(), Some(Duration::from_millis(10)));
 }
+
+/// 1 Gbit/s and a 64 KiB quantum, one quantum sent: the next is due in
+/// 0.5 ms.
+fn held_pacer() -> (crate::tcp::output::Pacer, Instant) {
+    let mut p = crate::tcp::output::Pacer::default();
+    let t0 = t(10);
+    assert!(p.allows(t0, 125e6, 65536.0));
+    p.spend(2 * 65536);
+    assert!(!p.allows(t0, 125e6, 65536.0));
+    let due = p.wake.expect("held");
+    (p, due)
+}
+
+/// Bytes the pacer lets out at `now`, a quantum at a time.
+fn released(p: &mut crate::tcp::output::Pacer, now: Instant) -> usize {
+    let mut n = 0;
+    while p.allows(now, 125e6, 65536.0) && n < 100 << 20 {
+        p.spend(65536);
+        n += 65536;
+    }
+    n
+}
+
+#[test]
+fn pacer_makes_up_the_time_a_late_sender_lost() {
+    // Polled 5 ms after its release time (a descheduled process), the
+    // pacer lets out what 5 ms at the rate carries (625 kB), not just
+    // its two quanta: pacing at the line's rate otherwise leaves the
+    // line idle for every stall.
+    let (mut p, due) = held_pacer();
+    let n = released(&mut p, due + Duration::from_millis(5));
+    assert!(n >= 600_000, "{n} bytes after a 5 ms stall");
+    // On time, it holds to its quanta.
+    let (mut p, due) = held_pacer();
+    let n = released(&mut p, due);
+    assert!(n <= 2 * 65536, "{n} bytes on time");
+}
+
+#[test]
+fn pacer_catch_up_is_bounded() {
+    // A stall of 100 ms makes up at most 10 ms (1.25 MB at 1 Gbit/s),
+    // plus the quanta: not a burst of the whole BDP.
+    let (mut p, due) = held_pacer();
+    let n = released(&mut p, due + Duration::from_millis(100));
+    assert!(n >= 1_200_000, "{n}");
+    assert!(n <= 1_250_000 + 3 * 65536, "{n} bytes after a 100 ms stall");
+    // The next quantum waits for the rate again.
+    let next = due + Duration::from_millis(100);
+    assert!(!p.allows(next, 125e6, 65536.0));
+}
