@@ -163,10 +163,6 @@ pub struct AckContext {
     pub in_flight: u64,
     /// The sender was limited by cwnd since the last ACK.
     pub cwnd_limited: bool,
-    /// Since the last ACK, data waited because the peer's window did not
-    /// take it (Linux's `tcp_snd_wnd_test` failed, its
-    /// `TCP_CHRONO_RWND_LIMITED`).
-    pub rwnd_limited: bool,
 }
 
 /// What held the sender back over one round, for STARTUP's plateau test
@@ -175,8 +171,6 @@ pub struct AckContext {
 struct RoundUse {
     /// Limited by cwnd at some ACK.
     cwnd_limited: bool,
-    /// Data waited for the peer's window at some ACK.
-    rwnd_limited: bool,
     /// Some ACK came in fast recovery.
     in_recovery: bool,
     /// The largest flight at the sending of the data the round's ACKs

@@ -244,8 +244,8 @@ pub(super) struct Loss {
     pub(super) pacer: super::output::Pacer,
     /// Sending was limited by cwnd since the last ACK.
     pub(super) cwnd_limited: bool,
-    /// Data waited for the peer's window since the last ACK (BBR's
-    /// STARTUP counts such rounds toward its plateau).
+    /// Data waited for the peer's window since the last ACK (Linux's
+    /// `tcp_snd_wnd_test` failed; shown in BBR's per-round trace).
     pub(super) rwnd_limited: bool,
 }
 

@@ -520,7 +520,6 @@ impl Tcb {
             let ctx = AckContext {
                 in_flight,
                 cwnd_limited,
-                rwnd_limited,
             };
             self.loss.cc.on_rate_sample(now, &rs, ctx);
         }

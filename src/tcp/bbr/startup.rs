@@ -25,36 +25,40 @@ impl Bbr {
     ///   that starts on a sample taken in loss recovery, or after a
     ///   scheduling stall of the sender, reads as no growth though the
     ///   round's other samples grew.
-    /// - a round counts as "no growth" only if the sender filled what it
-    ///   was allowed in it: it was limited by cwnd or by the peer's
-    ///   receive window at some point of the round. A round whose flight
-    ///   reached neither did not test the path: the sender did not send
-    ///   what the model allowed (a userspace sender descheduled on a
-    ///   loaded machine). Traced on the bench line at 100 ms, 1% loss,
-    ///   load 8–9: rounds delivering 7–55 kB with cwnd at 56–172 kB and a
-    ///   flight of 4–7 kB counted as the plateau, and STARTUP ended at
-    ///   4.8 Mbit/s; PROBE_BW then paced at that estimate, and with one
-    ///   1.25× probe every 2–3 s the transfer averaged 8.7 Mbit/s against
-    ///   Linux's 71. Such rounds are not app-limited by the sampler's rule
-    ///   (data was waiting), so the draft's app-limited test does not skip
-    ///   them. A round held by the peer's window did test what the
-    ///   connection can get, and counts, as in v1 (whose sampler does not
-    ///   call it app-limited): counting only cwnd-limited rounds kept
-    ///   STARTUP going for whole transfers on the bench line at 1 Gbit/s,
-    ///   50–100 ms, no loss, the flight at Linux's 20.97 MB receive window
-    ///   over a 12.5 MB BDP with a standing queue of up to 8 MB behind it.
-    ///   That queue hid the sending time a descheduled sender loses: until
-    ///   the pacer made up late wake-ups (`Pacer::allows`), counting these
-    ///   rounds was worse (100 ms, load 3–5: 336–517 against 543–632
-    ///   Mbit/s, Linux 694–734); since, it measures the same (100 ms: 689
-    ///   against 692 without; 50 ms: 726 against 736), without the queue.
+    /// - a round counts as "no growth" only if the sender was cwnd-limited
+    ///   in it. A round whose flight never reached cwnd did not test the
+    ///   path: the sender did not send what the model allowed (a
+    ///   userspace sender descheduled on a loaded machine, a receive
+    ///   window). Traced on the bench line at 100 ms, 1% loss, load 8–9:
+    ///   rounds delivering 7–55 kB with cwnd at 56–172 kB and a flight of
+    ///   4–7 kB counted as the plateau, and STARTUP ended at 4.8 Mbit/s;
+    ///   PROBE_BW then paced at that estimate, and with one 1.25× probe
+    ///   every 2–3 s the transfer averaged 8.7 Mbit/s against Linux's 71.
+    ///   Such rounds are not app-limited by the sampler's rule (data was
+    ///   waiting), so the draft's app-limited test does not skip them.
+    ///   Linux's v1 counts rounds held by the peer's receive window too.
+    ///   Here that was measured worse (1 Gbit/s, 100 ms, no loss, paired,
+    ///   load 3–5: 336–517 against 543–632 Mbit/s, Linux 694–734):
+    ///   STARTUP then ends at the line's rate, but PROBE_BW's pacing at
+    ///   that rate could not make up the time a descheduled sender lost,
+    ///   where STARTUP's 2.77× pacing into the window with a standing
+    ///   queue behind it did. With the pacer crediting late wake-ups
+    ///   (`Pacer::allows`) the 1 Gbit/s cells measured the same either
+    ///   way (100 ms: 689 against 692 Mbit/s; 50 ms: 726 against 736),
+    ///   but early STARTUP at 1% loss ended low: in recovery the flight
+    ///   (with the SACKed data above the holes) meets a receive window
+    ///   that Linux's receiver has not yet grown, and those rounds read
+    ///   as a plateau (traced at 50 ms, 100 Mbit/s, seed 13: rounds 5–7,
+    ///   window 118–152 kB, STARTUP ended at 16.1 Mbit/s, the transfer
+    ///   49.0 against Linux's 84.2). So they are not counted; the
+    ///   per-round trace shows them (rwnd_limited).
     /// - a round in fast recovery counts as "no growth" only if its
     ///   flight reached 1.25 times the BDP at full_bw (it could have
-    ///   shown the growth the test asks for), or the peer's window held
-    ///   it. Recovery holds cwnd at the flight for its first round
-    ///   (packet conservation), and a round held there cannot grow 25%:
-    ///   such a round neither counts nor resets the count. Traced on the
-    ///   bench line at 50 ms, 100 Mbit/s, 1% random loss (seed 14):
+    ///   shown the growth the test asks for). Recovery holds cwnd at the
+    ///   flight for its first round (packet conservation), and a round
+    ///   held there cannot grow 25%: such a round neither counts nor
+    ///   resets the count. Traced on the bench line at 50 ms,
+    ///   100 Mbit/s, 1% random loss (seed 14):
     ///   rounds 4–7 in recovery on 1–3 losses each, delivering 54–114 kB
     ///   at about one BDP of max_bw, which grew 14.9 → 15.4 → 16.0 →
     ///   17.3 Mbit/s; STARTUP ended at 17.3, and PROBE_BW, growing by
@@ -68,7 +72,6 @@ impl Bbr {
     pub(super) fn check_full_bw_reached(&mut self, rs: &RateSample, ctx: AckContext) {
         let mut round = std::mem::take(&mut self.round_use);
         round.cwnd_limited |= ctx.cwnd_limited;
-        round.rwnd_limited |= ctx.rwnd_limited;
         round.in_recovery |= self.in_recovery;
         round.max_flight = round.max_flight.max(rs.tx_in_flight);
         if !self.round_start {
@@ -98,14 +101,10 @@ impl Bbr {
         }
     }
 
-    /// The round could have shown STARTUP's growth: the peer's window
-    /// held it, or cwnd did, outside recovery or with a flight over
-    /// [`FULL_BW_THRESH`] times the BDP at full_bw
-    /// (`check_full_bw_reached`).
+    /// The round could have shown STARTUP's growth: cwnd held it, outside
+    /// recovery or with a flight over [`FULL_BW_THRESH`] times the BDP at
+    /// full_bw (`check_full_bw_reached`).
     fn round_tested_growth(&self, round: &RoundUse) -> bool {
-        if round.rwnd_limited {
-            return true;
-        }
         round.cwnd_limited
             && (!round.in_recovery
                 || round.max_flight as f64

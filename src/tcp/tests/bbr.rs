@@ -32,8 +32,6 @@ struct Path {
     /// The application writes up to this many bytes in total.
     app_total: usize,
     app_written: usize,
-    /// The receiver's advertised window, in units of 512 (its scale 9).
-    window: u16,
 }
 
 impl Path {
@@ -64,7 +62,6 @@ impl Path {
             acked: Vec::new(),
             app_total: usize::MAX,
             app_written: 0,
-            window: 65535,
         }
     }
 
@@ -124,7 +121,7 @@ impl Path {
             {
                 let (_, ack) = self.to_sender.pop_front().unwrap();
                 let mut s = seg(r(0), ack, Flags::ACK, b"");
-                s.h.window = self.window;
+                s.h.window = 65535;
                 send!(self.tcb, self.now, s);
                 self.acked.push((self.now, (ack - l(0)) as usize));
             }
@@ -435,8 +432,6 @@ struct Model {
     /// The sender leaves its window unfilled (descheduled, say): its ACKs
     /// are not cwnd-limited.
     stalled: bool,
-    /// The peer's receive window, not cwnd, holds the flight.
-    rwnd_limited: bool,
 }
 
 const RATE: f64 = 12.5e6;
@@ -461,7 +456,6 @@ impl Model {
             lost_at: VecDeque::new(),
             flight_bdps: 1.0,
             stalled: false,
-            rwnd_limited: false,
         }
     }
 
@@ -499,10 +493,7 @@ impl Model {
             in_flight: flight - mss,
             // STARTUP's sender fills its window (its plateau rounds
             // count only then); elsewhere the model's flight is its own.
-            cwnd_limited: self.bbr.mode() == BbrMode::Startup
-                && !self.stalled
-                && !self.rwnd_limited,
-            rwnd_limited: self.rwnd_limited,
+            cwnd_limited: self.bbr.mode() == BbrMode::Startup && !self.stalled,
         };
         self.bbr.on_ack(self.now, &rs, ctx);
     }
@@ -688,52 +679,6 @@ fn bbr_startup_rounds_the_sender_did_not_fill_are_not_a_plateau() {
         modes.iter().any(|m| m.to_string().starts_with("PROBE_BW")),
         "{modes:?}"
     );
-}
-
-#[test]
-fn bbr_startup_rounds_held_by_the_peer_window_are_a_plateau() {
-    // Rounds of flat delivery held by the peer's receive window (data
-    // waiting, cwnd above the flight) tested what the connection can
-    // get: three of them end STARTUP, as in Linux's BBR v1, whose rate
-    // sampler does not call them app-limited. Counted only when
-    // cwnd-limited, they kept STARTUP going for a whole transfer at
-    // 1 Gbit/s, 100 ms, a standing queue behind the flight.
-    let mut m = Model::new();
-    m.rwnd_limited = true;
-    let modes = m.modes_over_rounds(6);
-    assert!(m.bbr.full_bw_reached(), "{modes:?}");
-    assert!(
-        modes.iter().any(|m| m.to_string().starts_with("PROBE_BW")),
-        "{modes:?}"
-    );
-    assert_eq!(m.bbr.inflight_hi(), None, "a plateau exit");
-}
-
-#[test]
-fn bbr_startup_ends_when_the_receive_window_holds_the_flight() {
-    // Through the connection: a receiver offering 200 kB on a 400 kB BDP
-    // holds the flight at its window, delivery flat at 5 MB/s. The
-    // sender sees its window-limited rounds, so STARTUP ends on the
-    // plateau and BBR goes on to PROBE_BW at the rate the window allows.
-    let mut p = path();
-    p.window = 390;
-    let start = p.now;
-    let mut left = None;
-    p.run_until(start + Duration::from_secs(2), |p| {
-        if left.is_none() && p.state().mode != Some(BbrMode::Startup) {
-            left = Some(p.now - start);
-        }
-    });
-    let left = left.expect("STARTUP never ended");
-    assert!(left < Duration::from_millis(800), "STARTUP lasted {left:?}");
-    let s = p.state();
-    assert!(
-        s.mode.unwrap().to_string().starts_with("PROBE_BW"),
-        "{:?}",
-        s.mode
-    );
-    let bw = s.bandwidth.unwrap() as f64;
-    assert!((4.0e6..6.0e6).contains(&bw), "bandwidth estimate {bw}");
 }
 
 #[test]
