@@ -70,8 +70,8 @@ impl Pacer {
     /// sender lost is made up instead of lost for good. Linux paces from
     /// kernel timers and sends from softirq, so it does not lose that
     /// time. Measured on the bench line (1 Gbit/s, no loss, load 2–5,
-    /// paired): at 100 ms 692 against 632 Mbit/s without (Linux 717), at
-    /// 50 ms 736 against 584 (Linux 824); the sender had been descheduled
+    /// paired): at 100 ms 678 against 590 Mbit/s without (Linux 721), at
+    /// 50 ms 739 against 677 (Linux 823); the sender had been descheduled
     /// for 10–107 ms at a time on the loaded machine, and pacing at the
     /// line's rate left the line idle for the time it lost. At most
     /// 10 ms: a burst of that much, 125 kB at 100 Mbit/s, fits the
