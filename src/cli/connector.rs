@@ -18,10 +18,10 @@ use super::exit::{staged, Stage};
 use super::writeout::Shared;
 use crate::connector::Note;
 use crate::connector::DNS_TIMEOUT;
+use crate::connector::{close_tls, drain_time, TlsEnd, DRAIN_BYTES};
 use crate::dns::ResolveError;
-use crate::http::{Connect, MaybeTls, PeerClose};
+use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
-use crate::tcp::State;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -161,38 +161,6 @@ impl StackConnector<'_> {
         Ok((s, started))
     }
 }
-
-/// Longest wait for the server's `close_notify` after ours: 200 ms, or
-/// three round trips on a slower path, at most a second. A server
-/// answers within one round trip; the bound is for one that never does.
-fn drain_time(srtt: Option<Duration>) -> Duration {
-    let floor = Duration::from_millis(200);
-    srtt.map_or(floor, |r| (r * 3).max(floor))
-        .min(Duration::from_secs(1))
-}
-
-/// How [`Traced::drain_tls`] ended.
-#[derive(Clone, Copy, Debug)]
-enum TlsEnd {
-    /// The server sent close_notify and its FIN before we sent ours.
-    TheirsOnly,
-    /// Ours went first; the server's close_notify came back.
-    Answered,
-    /// Ours went first; the server closed without its own.
-    Closed,
-    /// The bound passed first; `notified`: ours had gone out before
-    /// (else theirs came, but not their FIN).
-    TimedOut { notified: bool },
-    /// The server kept sending past the byte bound.
-    TooMuch,
-    /// A transport or TLS error.
-    Failed,
-}
-
-/// Most bytes read while waiting for the server's `close_notify`: after
-/// a whole response it owes us one alert record, so anything much larger
-/// is a server still sending, and waiting on it is pointless.
-const DRAIN_BYTES: usize = 64 * 1024;
 
 /// `-v`'s lines for connection `id` to `addr`, opened since `started`:
 /// the addresses, the time, and the ISN exchange.
@@ -335,22 +303,9 @@ impl Traced {
         }
     }
 
-    /// Ends a TLS connection after a whole response without a reset,
-    /// within [`drain_time`] (never past `--max-time`) and
-    /// [`DRAIN_BYTES`]; then the caller drops the connection (our FIN).
-    ///
-    /// Why: TCP answers data that arrives after our socket closed with a
-    /// bare RST (RFC 1122 §4.2.2.13, as Linux does), and so does the
-    /// server's TCP. So whatever the server still sends is read first:
-    /// - the server has not closed: our `close_notify` goes first, then
-    ///   its answer (its `close_notify` or its FIN) is awaited;
-    /// - the server sent `close_notify` and closed (nginx after
-    ///   `Connection: close`): ours is not sent, as curl (8.9+) does not;
-    ///   its socket is gone, and the alert would only draw its RST. Its
-    ///   FIN, right behind the alert, is awaited for that.
-    ///
-    /// A server that never answers costs the bound, then we close as
-    /// before (our `close_notify` goes out in any case but the second).
+    /// The teardown of [`close_tls`] for a TLS connection after a whole
+    /// response (no reset from either side), bounded by [`drain_time`]
+    /// and never past `--max-time`; narrated under `-v`.
     fn drain_tls(&mut self) {
         let MaybeTls::Tls(tls) = &mut self.inner else {
             return;
@@ -361,93 +316,34 @@ impl Traced {
             return;
         };
         let started = Instant::now();
-        let end = started + bound;
-        let mut budget = DRAIN_BYTES;
-        let mut sent = false;
-        let mut eof = false;
-        let how = loop {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                // Whatever came, ours goes out before the FIN.
-                let _ = tls.close();
-                break TlsEnd::TimedOut { notified: sent };
-            }
-            let tcp = tls.get_ref().info();
-            // Bytes waiting are read before anything is decided: the
-            // server's close_notify and FIN may both be queued already.
-            let queued = tls.buffered() > 0 || tcp.as_ref().is_ok_and(|i| i.recv_queue > 0);
-            if !queued {
-                // The peer's FIN is in once TCP says so (all its data
-                // before it is in the queue, read by now).
-                eof |= tcp
-                    .as_ref()
-                    .is_ok_and(|i| matches!(i.state, State::CloseWait | State::Closed));
-                let notified = match tls.note_received() {
-                    Ok(how) => how == Some(PeerClose::Notified),
-                    Err(_) => break TlsEnd::Failed,
-                };
-                match (sent, notified, eof) {
-                    (false, true, true) => {
-                        tls.skip_close_notify();
-                        break TlsEnd::TheirsOnly;
-                    }
-                    (true, true, _) => break TlsEnd::Answered,
-                    (true, false, true) => break TlsEnd::Closed,
-                    (false, false, _) => {
-                        sent = true;
-                        if tls.close().is_err() {
-                            break TlsEnd::Failed;
-                        }
-                        continue;
-                    }
-                    // Theirs is in, its FIN not yet: wait for the FIN.
-                    (false, true, false) | (true, false, false) => {}
-                }
-            }
-            // Re-armed before each read: the whole drain is bounded, not
-            // each read, so a trickling server cannot stretch it.
-            if tls.get_ref().set_read_timeout(Some(left)).is_err() {
-                break TlsEnd::Failed;
-            }
-            match tls.drain_once() {
-                Ok(0) => eof = true,
-                Ok(n) if n < budget => budget -= n,
-                Ok(_) => break TlsEnd::TooMuch,
-                // The read timeout: the loop's bound ends it.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => break TlsEnd::Failed,
-            }
-        };
-        if self.verbose {
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            let text = match how {
-                TlsEnd::TheirsOnly => format!(
-                    "the server sent close_notify and closed; not answering a closed socket ({ms:.1} ms)"
-                ),
-                TlsEnd::Answered => format!("sent close_notify, had the server's ({ms:.1} ms)"),
-                TlsEnd::Closed => {
-                    format!("sent close_notify; the server closed without one ({ms:.1} ms)")
-                }
-                TlsEnd::TimedOut { notified } => format!(
-                    "{} within {:.0} ms; sent close_notify, closing anyway",
-                    if notified {
-                        "nothing from the server"
-                    } else {
-                        "the server sent close_notify but no FIN"
-                    },
-                    bound.as_secs_f64() * 1e3
-                ),
-                TlsEnd::TooMuch => format!(
-                    "sent close_notify; the server sent over {DRAIN_BYTES} bytes more, closing"
-                ),
-                TlsEnd::Failed => format!("the connection failed while closing ({ms:.1} ms)"),
-            };
-            eprintln!("* TLS close: {text}");
+        let how = close_tls(tls, bound);
+        if !self.verbose {
+            return;
         }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let text = match how {
+            TlsEnd::TheirsOnly => format!(
+                "the server sent close_notify and closed; not answering a closed socket ({ms:.1} ms)"
+            ),
+            TlsEnd::Answered => format!("sent close_notify, had the server's ({ms:.1} ms)"),
+            TlsEnd::Closed => {
+                format!("sent close_notify; the server closed without one ({ms:.1} ms)")
+            }
+            TlsEnd::TimedOut { ours_first } => format!(
+                "{} within {:.0} ms; sent close_notify, closing anyway",
+                if ours_first {
+                    "nothing from the server"
+                } else {
+                    "the server sent close_notify but no FIN"
+                },
+                bound.as_secs_f64() * 1e3
+            ),
+            TlsEnd::TooMuch => {
+                format!("sent close_notify; the server sent over {DRAIN_BYTES} bytes more, closing")
+            }
+            TlsEnd::Failed => format!("the connection failed while closing ({ms:.1} ms)"),
+        };
+        eprintln!("* TLS close: {text}");
     }
 
     /// A timeout from the socket, reworded with the limit that caused it.
