@@ -595,10 +595,10 @@ impl Connect for &StackConnector<'_> {
 
     /// For TLS, the teardown of [`close_tls`]: `close_notify` traded with the
     /// server before the socket closes, so that neither side resets.
-    fn close_idle(&self, mut stream: Self::Stream) {
+    fn close_idle(&self, mut stream: Self::Stream, peer_closes: bool) {
         if let MaybeTls::Tls(t) = &mut stream {
             let srtt = t.get_ref().info().ok().and_then(|i| i.srtt);
-            let _ = close_tls(t, drain_time(srtt));
+            let _ = close_tls(t, drain_time(srtt), peer_closes);
         }
     }
 }
@@ -614,8 +614,8 @@ impl Connect for StackConnector<'_> {
         (&self).connect_scheme(scheme, host, port)
     }
 
-    fn close_idle(&self, stream: Self::Stream) {
-        (&self).close_idle(stream);
+    fn close_idle(&self, stream: Self::Stream, peer_closes: bool) {
+        (&self).close_idle(stream, peer_closes);
     }
 }
 
@@ -636,16 +636,16 @@ pub fn drain_time(srtt: Option<Duration>) -> Duration {
 /// How [`close_tls`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsEnd {
-    /// The server sent `close_notify` and its FIN before we sent ours;
-    /// ours was not sent.
+    /// The server sent `close_notify` and its FIN first; ours was not
+    /// sent.
     TheirsOnly,
     /// Ours went first; the server's `close_notify` came back.
     Answered,
     /// Ours went first; the server closed without its own.
     Closed,
     /// The bound passed first (our `close_notify` went out in any case);
-    /// `ours_first`: it went out before the bound (else the server's came,
-    /// but not its FIN).
+    /// `ours_first`: it went out before the bound (else the server was
+    /// let go first and did not close).
     TimedOut {
         /// Ours had gone out before the bound passed.
         ours_first: bool,
@@ -657,24 +657,26 @@ pub enum TlsEnd {
 }
 
 /// Ends `tls` after a whole response without a reset from either side,
-/// within `bound`; the caller then drops it (our FIN).
+/// within `bound`; the caller then drops it (our FIN). `peer_closes`:
+/// the server is about to close (`Connection: close`, RFC 9112 §9.6).
 ///
 /// TCP answers data arriving after its socket closed with a bare RST
 /// (RFC 1122 §4.2.2.13, as Linux does), and both ends of a TLS teardown
 /// can send such late data: the server's `close_notify` answering ours
-/// after we closed, or ours after the server sent its own and closed. So
-/// what the server still sends is read before our socket closes:
-/// - the server has not closed: our `close_notify` goes first (RFC 8446
-///   §6.1), then its answer (its `close_notify` or its FIN) is awaited;
-/// - the server sent `close_notify` and its FIN (nginx after
-///   `Connection: close`): ours is not sent, as curl (8.9+) does not: the
-///   server's socket is gone, and its TCP would answer the alert with an
-///   RST.
+/// after we closed, or ours reaching a server that closed meanwhile. So:
+/// - a server about to close is let go first: its `close_notify` and FIN
+///   are awaited, and ours is then not sent, as curl (8.9+) does not:
+///   the server's socket is gone, and its TCP would answer the alert
+///   with an RST (sent earlier, it races the server's close, which
+///   resets a socket closed with our alert unread);
+/// - otherwise our `close_notify` goes first (RFC 8446 §6.1), then the
+///   server's answer (its `close_notify` or its FIN) is awaited; a server
+///   that closed without `close_notify` gets ours too, as from curl.
 ///
 /// A server that never answers costs `bound` (and at most
 /// [`DRAIN_BYTES`]), then the connection closes as it did without this,
 /// after our `close_notify`.
-pub fn close_tls(tls: &mut TlsStream<TcpStream>, bound: Duration) -> TlsEnd {
+pub fn close_tls(tls: &mut TlsStream<TcpStream>, bound: Duration, peer_closes: bool) -> TlsEnd {
     let end = Instant::now() + bound;
     let mut budget = DRAIN_BYTES;
     let mut sent = false;
@@ -705,6 +707,8 @@ pub fn close_tls(tls: &mut TlsStream<TcpStream>, bound: Duration) -> TlsEnd {
                 }
                 (true, true, _) => return TlsEnd::Answered,
                 (true, false, true) => return TlsEnd::Closed,
+                // The server will close: let it go first.
+                (false, false, false) if peer_closes => {}
                 (false, false, _) => {
                     sent = true;
                     if tls.close().is_err() {

@@ -240,10 +240,10 @@ impl Connect for &StackConnector<'_> {
     }
 
     /// A connection after a whole response, not to be reused: for TLS,
-    /// our `close_notify`, then the server's answer read before the socket
-    /// closes (see [`Traced::drain_tls`]).
-    fn close_idle(&self, mut stream: Traced) {
-        stream.drain_tls();
+    /// `close_notify` traded with the server before the socket closes
+    /// (see [`Traced::drain_tls`]).
+    fn close_idle(&self, mut stream: Traced, peer_closes: bool) {
+        stream.drain_tls(peer_closes);
     }
 }
 
@@ -306,7 +306,7 @@ impl Traced {
     /// The teardown of [`close_tls`] for a TLS connection after a whole
     /// response (no reset from either side), bounded by [`drain_time`]
     /// and never past `--max-time`; narrated under `-v`.
-    fn drain_tls(&mut self) {
+    fn drain_tls(&mut self, peer_closes: bool) {
         let MaybeTls::Tls(tls) = &mut self.inner else {
             return;
         };
@@ -316,7 +316,7 @@ impl Traced {
             return;
         };
         let started = Instant::now();
-        let how = close_tls(tls, bound);
+        let how = close_tls(tls, bound, peer_closes);
         if !self.verbose {
             return;
         }
@@ -329,13 +329,12 @@ impl Traced {
             TlsEnd::Closed => {
                 format!("sent close_notify; the server closed without one ({ms:.1} ms)")
             }
-            TlsEnd::TimedOut { ours_first } => format!(
-                "{} within {:.0} ms; sent close_notify, closing anyway",
-                if ours_first {
-                    "nothing from the server"
-                } else {
-                    "the server sent close_notify but no FIN"
-                },
+            TlsEnd::TimedOut { ours_first: true } => format!(
+                "sent close_notify; no answer from the server within {:.0} ms, closing anyway",
+                bound.as_secs_f64() * 1e3
+            ),
+            TlsEnd::TimedOut { ours_first: false } => format!(
+                "the server did not close within {:.0} ms; sent close_notify, closing anyway",
                 bound.as_secs_f64() * 1e3
             ),
             TlsEnd::TooMuch => {
