@@ -143,7 +143,7 @@ bound_of() { # PCAP PORT RATE RTT
         awk '/bound:/ { sub(/.*bound: /, ""); b = $0 } /verdict:/ { sub(/.*verdict: /, ""); v = $0 }
              END {
                  n = split(b, kv, " "); s = ""
-                 for (i = 1; i <= n; i++) if (kv[i] ~ /^(util|rwnd_s|idle_open_s|rec_s|episodes|rtos|retx|flight_bdp)=/) s = s " " kv[i]
+                 for (i = 1; i <= n; i++) if (kv[i] ~ /^(util|ramp_s|rwnd_s|idle_open_s|rec_s|episodes|rtos|retx|flight_bdp|flight_p90_bdp|ss_growth|ack_seg_p90|ack_idle_ms)=/) s = s " " kv[i]
                  print v " |" s
              }'
 }
@@ -179,7 +179,7 @@ startup_of() { # LOG
 # The rounds of a cell measured into D, each with both stacks' bound.
 summarise_cell() { # D DIR CC RATE RTT T0
     local d="$1" dir="$2" cc="$3" rate="$4" rtt="$5" t0="$6" ts=ts lx=linux sport=8081 side=cli
-    local round a b rest more ip ratio ld bt bl st lport=8080
+    local round a b rest more ip ratio ld bt bl st cpu lport=8080
     [ "$dir" = up ] || { lx=curl sport=8080 side=srv; }
     # The rounds as the pair script printed them: "round ts linux [iperf3] ratio load".
     grep -E '^[0-9]+ ' "$d/cell.log" > "$d/rounds" || true
@@ -201,6 +201,9 @@ summarise_cell() { # D DIR CC RATE RTT T0
         } > "$d/round-$round.txt" 2>&1
         st=""
         [ "$dir" = down ] || [ "$cc" != bbr ] || st="$(startup_of "$d/ts-$round.log")"
+        # scripts/wan-cc.sh notes how long tunstack's process waited for a CPU.
+        cpu="$(sed -n 's/.*on a CPU, \([0-9]*\) ms runnable waiting.*/\1/p' "$d/$ts-$round.txt" 2> /dev/null | head -1)"
+        [ -z "$cpu" ] || bt+=" cpu_wait_ms=$cpu"
         printf '   %-5s %8s %8s %s %6s %5s  tunstack: %s\n' "$round" "$a" "$b" "${ip:+$(printf '%7s' "$ip")}" "$ratio" "$ld" "$bt"
         printf '   %-5s %8s %8s %s %6s %5s  Linux:    %s\n' "" "" "" "${ip:+       }" "" "" "$bl"
         [ -z "$st" ] || printf '   %-5s %8s %8s %s %6s %5s  tunstack BBR: %s\n' "" "" "" "${ip:+       }" "" "" "$st"

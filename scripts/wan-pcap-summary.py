@@ -27,7 +27,8 @@ lines, `bound: key=value ...` and `verdict: WORD (why)`:
   util         goodput over the line's rate (IP bytes of the payload at
                1500-byte packets: the payload at the line's rate is
                rate x 1448/1500 with timestamps)
-  at_rate      share of RTT-long buckets whose goodput is >= 90% of that
+  at_rate      share of RTT-long buckets whose goodput is >= 90% of that,
+  ramp_s       and the end of the first such bucket after the first data
   rwnd_s       time the flight was within 3 MSS of the receive window
   idle_open_s  time the sender sent nothing for >= --idle-ms although an
                ACK had acknowledged new data and left the window open
@@ -35,10 +36,20 @@ lines, `bound: key=value ...` and `verdict: WORD (why)`:
                a gap after an ACK that frees room at these rates)
   rec_s        time in loss recovery; episodes, rtos, retx segments
   flight_max   the largest flight, and flight_bdp the same over the BDP
+               (flight_p90_bdp: its 90th percentile over the BDP)
+  ss_growth    growth per RTT of the segments sent in the RTTs before the
+               first loss (until the line's rate caps them): 2.0 doubles
+  ack_seg_p90  segments the 90th-percentile ACK newly covers, and
+  ack_idle_ms  the share of milliseconds in which no ACK arrived, both
+               outside loss recovery: a
+               receiver that ACKs in bursts of stretch ACKs (high both)
+               makes a BBR sender's bandwidth samples read above the line
 
 The verdict takes the first that holds: lost-syn (more than one SYN),
-line (util >= 0.9), receive-window (rwnd_s >= 25% of the transfer),
-sender-idle (idle_open_s >= 5%), loss (rec_s >= 25% or an RTO), else
+line (util >= 0.95), ack-bursts (ack_idle_ms >= 0.25 and ack_seg_p90 >=
+32: the receiver's, in a download), receive-window (rwnd_s >= 25%),
+sender-idle (idle_open_s >= 5%), loss (rec_s >= 25%, an RTO, or three
+episodes or more with the flight's 90th percentile under half the BDP), else
 sender-cc (neither the line, the window, the CPU nor loss: the congestion
 controller's own window or pacing; its trace names the state).
 
@@ -308,7 +319,66 @@ class Transfer:
         self.line_goodput = rate_mbit * mss_eff / (mss_eff + 52) if rate_mbit else None
         self.util = self.goodput / self.line_goodput if self.line_goodput else None
         self.at_rate = self._at_rate(max(srtt, 0.05))
+        self._ack_spacing()
+        self._slow_start()
         return True
+
+    def _slow_start(self):
+        """Segments sent for the first time per RTT from the first data
+        until the first loss episode (or 12 RTTs), and their growth per RTT
+        (geometric mean from the first RTT to the last full one): 2.0 is a
+        slow start that doubles each round, as Linux's does whatever the
+        receiver's ACK spacing."""
+        rtt = self.srtt
+        stop = self.episodes[0]["start"] if self.episodes else self.end
+        counts = []
+        k = 0
+        times = [d[0] for d in self.data]
+        while k < 12:
+            a, b = self.t_first + k * rtt, self.t_first + (k + 1) * rtt
+            if b > stop or b > self.end:
+                break
+            lo, hi = bisect.bisect_left(times, a), bisect.bisect_left(times, b)
+            counts.append(sum(1 for d in self.data[lo:hi] if not d[4]))
+            k += 1
+        self.ss_counts = counts
+        # Up to the round where the line's rate caps the count.
+        cap = self.line_goodput * 1e6 / 8 * rtt / self.mss * 0.8 if self.line_goodput else None
+        use = []
+        for c in counts:
+            use.append(c)
+            if cap and c >= cap:
+                break
+        use = [c for c in use if c > 0]
+        self.ss_growth = (use[-1] / float(use[0])) ** (1.0 / (len(use) - 1)) if len(use) >= 3 else None
+
+    def _ack_spacing(self):
+        """How the receiver spaces its ACKs outside loss recovery (where
+        the cumulative ACK stands still and then jumps over the repaired
+        hole): the segments each ACK newly covers, and the share of
+        milliseconds (after the first 500 ms) in which no ACK arrived.
+        Stretch ACKs sent in bursts make a sender's delivery-rate samples
+        read above the line's rate."""
+        spans = [(e["start"], e["end"] if e["end"] is not None else self.end) for e in self.episodes]
+        si = 0
+        prev, sizes, busy = self.acks[0][1], [], set()
+        for a in self.acks:
+            while si < len(spans) and spans[si][1] < a[0]:
+                si += 1
+            inside = si < len(spans) and spans[si][0] <= a[0] <= spans[si][1]
+            if not inside:
+                busy.add(int(a[0] * 1000))
+                if a[1] > prev:
+                    sizes.append((a[1] - prev) / float(self.mss))
+            prev = max(prev, a[1])
+        lo, hi = int((self.t_first + 0.5) * 1000), int(self.end * 1000)
+        out = set()
+        for a, b in spans:
+            out.update(range(int(a * 1000), int(b * 1000) + 1))
+        ms = [b for b in range(lo, hi) if b not in out]
+        self.ack_seg_p50 = pct(sizes, 50) if sizes else 0.0
+        self.ack_seg_p90 = pct(sizes, 90) if sizes else 0.0
+        self.ack_idle_ms = (sum(1 for b in ms if b not in busy) / float(len(ms))) if ms else 0.0
 
     def _episodes(self, srtt):
         """Loss episodes: from a retransmission (outside an episode) to the
@@ -369,6 +439,7 @@ class Transfer:
         return max((d[3] for d in self.data[lo:hi]), default=0)
 
     def _at_rate(self, bucket):
+        self.ramp_s = None
         if not self.line_goodput:
             return None
         nb = int((self.end - self.t_first) / bucket)
@@ -383,6 +454,8 @@ class Transfer:
                     got[b] += a[1] - prev
                 prev = a[1]
         want = self.line_goodput * 1e6 / 8 * bucket * 0.9
+        first = next((b for b, g in enumerate(got) if g >= want), None)
+        self.ramp_s = (first + 1) * bucket if first is not None else None
         return sum(1 for g in got if g >= want) / nb
 
     def verdict(self):
@@ -390,12 +463,18 @@ class Transfer:
             return "lost-syn", "%d SYNs, +%.2f s" % (len(self.syns), self.syns[-1] - self.syns[0])
         if self.util is not None and self.util >= 0.95:
             return "line", "%.0f%% of the line's goodput" % (100 * self.util)
+        if self.ack_idle_ms >= 0.25 and self.ack_seg_p90 >= 32:
+            return "ack-bursts", "the receiver's ACKs come in bursts: %.0f%% of milliseconds without one, p90 covers %.0f segments" % (
+                100 * self.ack_idle_ms, self.ack_seg_p90)
         if self.rwnd_s >= 0.25 * self.dur:
             return "receive-window", "flight at the window %.2f s of %.2f" % (self.rwnd_s, self.dur)
         if self.idle_open_s >= 0.05 * self.dur:
             return "sender-idle", "idle with the window open %.2f s of %.2f" % (self.idle_open_s, self.dur)
-        if self.rec_s >= 0.25 * self.dur or self.rtos:
-            return "loss", "%d episodes, %.2f s in recovery, %d RTO" % (len(self.episodes), self.rec_s, self.rtos)
+        small = self.bdp and pct(self.flights, 90) < 0.5 * self.bdp
+        if self.rec_s >= 0.25 * self.dur or self.rtos or (len(self.episodes) >= 3 and small):
+            return "loss", "%d episodes, %.2f s in recovery, %d RTO%s" % (
+                len(self.episodes), self.rec_s, self.rtos,
+                ", the flight (p90) held at %.2f BDP" % (pct(self.flights, 90) / self.bdp) if self.bdp else "")
         return "sender-cc", "not the line, the window, the CPU or loss: the sender's congestion window or pacing"
 
     def bound_line(self):
@@ -404,11 +483,16 @@ class Transfer:
             f.append("util=%.2f" % self.util)
         if self.at_rate is not None:
             f.append("at_rate=%.2f" % self.at_rate)
+            f.append("ramp_s=%s" % ("%.2f" % self.ramp_s if self.ramp_s is not None else "never"))
         f += ["dur=%.2f" % self.dur, "rwnd_s=%.2f" % self.rwnd_s, "idle_open_s=%.2f" % self.idle_open_s,
               "rec_s=%.2f" % self.rec_s, "episodes=%d" % len(self.episodes), "rtos=%d" % self.rtos,
-              "retx=%d" % len(self.retx), "syns=%d" % len(self.syns), "flight_max=%d" % self.flight_max]
+              "retx=%d" % len(self.retx), "syns=%d" % len(self.syns), "flight_max=%d" % self.flight_max,
+              "ack_seg_p90=%.0f" % self.ack_seg_p90, "ack_idle_ms=%.2f" % self.ack_idle_ms]
         if self.bdp:
             f.append("flight_bdp=%.2f" % (self.flight_max / self.bdp))
+            f.append("flight_p90_bdp=%.2f" % (pct(self.flights, 90) / self.bdp))
+        if self.ss_growth is not None:
+            f.append("ss_growth=%.2f" % self.ss_growth)
         return "bound: " + " ".join(f)
 
 
@@ -431,6 +515,8 @@ def report(tr, bucket, n_episodes, brief):
         pct(tr.flights, 50), pct(tr.flights, 90), tr.flight_max,
         " (%.2f BDP)" % (tr.flight_max / tr.bdp) if tr.bdp else "",
         pct(tr.rtts, 10), pct(tr.rtts, 50), pct(tr.rtts, 90), max(tr.rtts or [float("nan")])))
+    print("    ACKs: segments newly covered p50 %.1f p90 %.1f; milliseconds without one %.0f%% (outside recovery)" % (
+        tr.ack_seg_p50, tr.ack_seg_p90, 100 * tr.ack_idle_ms))
     print("    receive window (B) min %d p50 %d max %d; flight within 3 MSS of it %.2f s of %.2f" % (
         min(tr.wins), pct(tr.wins, 50), max(tr.wins), tr.rwnd_s, tr.dur))
     print("    idle gaps >= the threshold in the data: %d, %.3f s in all, %.3f s of it with the window open%s" % (
@@ -448,6 +534,9 @@ def report(tr, bucket, n_episodes, brief):
                 e["after"] / e["before"] if e["before"] else float("nan"), "RTO" if e["rto"] else "-"))
         if len(eps) > n_episodes:
             print("      ... %d more" % (len(eps) - n_episodes))
+    print("    new segments per RTT until the first loss: %s%s" % (
+        " ".join(str(c) for c in tr.ss_counts) or "-",
+        "; growth per RTT %.2f" % tr.ss_growth if tr.ss_growth is not None else ""))
     print("    per %d ms: t Mbit/s(ACKed) max-in-flight(kB) window(kB) retx" % (bucket * 1000))
     nb = int(tr.end / bucket) + 1
     acked, fl, wn, rx = [0] * nb, [0] * nb, [0] * nb, [0] * nb
