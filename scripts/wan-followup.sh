@@ -137,9 +137,9 @@ out="${out:-/tmp/wan-followup.$(date -u +%Y%m%d-%H%M%S)}"
 
 # The summary's two lines for one capture, on one line: the verdict and
 # the numbers that decide between the verdicts.
-bound_of() { # PCAP PORT RATE RTT
+bound_of() { # PCAP PORT RATE RTT [--receiver]
     [ -s "$1" ] || { echo "no capture"; return; }
-    python3 scripts/wan-pcap-summary.py "$1" "$2" --rate-mbit "$3" --rtt-ms "$4" --brief 2> /dev/null |
+    python3 scripts/wan-pcap-summary.py "$1" "$2" --rate-mbit "$3" --rtt-ms "$4" --brief ${5:+"$5"} 2> /dev/null |
         awk '/bound:/ { sub(/.*bound: /, ""); b = $0 } /verdict:/ { sub(/.*verdict: /, ""); v = $0 }
              END {
                  n = split(b, kv, " "); s = ""
@@ -180,7 +180,8 @@ startup_of() { # LOG
 summarise_cell() { # D DIR CC RATE RTT T0
     local d="$1" dir="$2" cc="$3" rate="$4" rtt="$5" t0="$6" ts=ts lx=linux sport=8081 side=cli
     local round a b rest more ip ratio ld bt bl st cpu lport=8080
-    [ "$dir" = up ] || { lx=curl sport=8080 side=srv; }
+    local rcv=""
+    [ "$dir" = up ] || { lx=curl sport=8080 side=srv rcv=--receiver; }
     # The rounds as the pair script printed them: "round ts linux [iperf3] ratio load".
     grep -E '^[0-9]+ ' "$d/cell.log" > "$d/rounds" || true
     if [ ! -s "$d/rounds" ]; then
@@ -193,16 +194,17 @@ summarise_cell() { # D DIR CC RATE RTT T0
         read -r -a more <<< "$rest"
         ip="" ratio="${more[0]:-}" ld="${more[1]:-}"
         if [ "${#more[@]}" -ge 3 ]; then ip="${more[0]}" ratio="${more[1]}" ld="${more[2]}"; fi
-        bt="$(bound_of "$d/$ts-$round-$side.pcap" "$sport" "$rate" "$rtt")"
+        # In a download tunstack is the receiver: its ACKs are what to judge.
+        bt="$(bound_of "$d/$ts-$round-$side.pcap" "$sport" "$rate" "$rtt" ${rcv:+"$rcv"})"
         bl="$(bound_of "$d/$lx-$round-$side.pcap" "$lport" "$rate" "$rtt")"
         {
-            python3 scripts/wan-pcap-summary.py "$d/$ts-$round-$side.pcap" "$sport" --rate-mbit "$rate" --rtt-ms "$rtt" || true
+            python3 scripts/wan-pcap-summary.py "$d/$ts-$round-$side.pcap" "$sport" --rate-mbit "$rate" --rtt-ms "$rtt" ${rcv:+"$rcv"} || true
             python3 scripts/wan-pcap-summary.py "$d/$lx-$round-$side.pcap" "$lport" --rate-mbit "$rate" --rtt-ms "$rtt" || true
         } > "$d/round-$round.txt" 2>&1
         st=""
         [ "$dir" = down ] || [ "$cc" != bbr ] || st="$(startup_of "$d/ts-$round.log")"
         # scripts/wan-cc.sh notes how long tunstack's process waited for a CPU.
-        cpu="$(sed -n 's/.*on a CPU, \([0-9]*\) ms runnable waiting.*/\1/p' "$d/$ts-$round.txt" 2> /dev/null | head -1)"
+        cpu="$(sed -n 's/.*on a CPU, \([0-9]*\) ms runnable waiting.*/\1/p' "$d/$ts-$round.txt" 2> /dev/null | head -1 || true)"
         [ -z "$cpu" ] || bt+=" cpu_wait_ms=$cpu"
         printf '   %-5s %8s %8s %s %6s %5s  tunstack: %s\n' "$round" "$a" "$b" "${ip:+$(printf '%7s' "$ip")}" "$ratio" "$ld" "$bt"
         printf '   %-5s %8s %8s %s %6s %5s  Linux:    %s\n' "" "" "" "${ip:+       }" "" "" "$bl"

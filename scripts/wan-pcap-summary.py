@@ -2,7 +2,7 @@
 """What bounds one bulk TCP transfer in a pcap: a summary and a bound.
 
     scripts/wan-pcap-summary.py FILE.pcap PORT [--rate-mbit R --rtt-ms T]
-        [--bucket-ms 500] [--idle-ms 5] [--episodes N] [--brief]
+        [--bucket-ms 500] [--idle-ms 5] [--episodes N] [--brief] [--receiver]
     scripts/wan-pcap-summary.py --self-test
 
 PORT is the sender's port (8081 for `tunstack serve`, 8080 for nginx or
@@ -46,8 +46,11 @@ lines, `bound: key=value ...` and `verdict: WORD (why)`:
                makes a BBR sender's bandwidth samples read above the line
 
 The verdict takes the first that holds: lost-syn (more than one SYN),
-line (util >= 0.95), ack-bursts (ack_idle_ms >= 0.25 and ack_seg_p90 >=
-32: the receiver's, in a download), receive-window (rwnd_s >= 25%),
+line (util >= 0.95), ack-bursts (only with --receiver, when the stack
+under test is the receiver: ack_idle_ms >= 0.25 and either ack_seg_p90
+>= 32 or the flight's 90th percentile at 3 BDP or more; a sender's own
+pacing and recoveries leave ACK-less milliseconds too), receive-window
+(rwnd_s >= 25%),
 sender-idle (idle_open_s >= 5%), loss (rec_s >= 25%, an RTO, or three
 episodes or more with the flight's 90th percentile under half the BDP), else
 sender-cc (neither the line, the window, the CPU nor loss: the congestion
@@ -458,12 +461,15 @@ class Transfer:
         self.ramp_s = (first + 1) * bucket if first is not None else None
         return sum(1 for g in got if g >= want) / nb
 
+    judge_acks = False
+
     def verdict(self):
         if len(self.syns) > 1:
             return "lost-syn", "%d SYNs, +%.2f s" % (len(self.syns), self.syns[-1] - self.syns[0])
         if self.util is not None and self.util >= 0.95:
             return "line", "%.0f%% of the line's goodput" % (100 * self.util)
-        if self.ack_idle_ms >= 0.25 and self.ack_seg_p90 >= 32:
+        deep = self.bdp and pct(self.flights, 90) >= 3 * self.bdp
+        if self.judge_acks and self.ack_idle_ms >= 0.25 and (self.ack_seg_p90 >= 32 or deep):
             return "ack-bursts", "the receiver's ACKs come in bursts: %.0f%% of milliseconds without one, p90 covers %.0f segments" % (
                 100 * self.ack_idle_ms, self.ack_seg_p90)
         if self.rwnd_s >= 0.25 * self.dur:
@@ -674,6 +680,9 @@ def main():
             i += 2
         elif args[i] == "--brief":
             brief = True
+            i += 1
+        elif args[i] == "--receiver":
+            Transfer.judge_acks = True
             i += 1
         else:
             rest.append(args[i])
