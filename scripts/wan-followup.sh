@@ -45,10 +45,10 @@
 # the traces, and the cell's output, cell.log.
 #
 # Time: a round is two transfers (three with iperf3), each --secs plus
-# about 4 s of line set-up and server start, plus the summaries (about 3 s
-# per 1 Gbit/s capture of 5 s, well under 1 s at 100 Mbit/s): at the
-# defaults 1.5 min per download or BBR upload cell at 100 Mbit/s, 2 min at
-# 1 Gbit/s, 2.5 min per CUBIC/NewReno cell. --budget-min stops starting
+# about 3 s of line set-up and server start, plus the summaries (about 3 s
+# per 1 Gbit/s capture of 5 s, well under 1 s at 100 Mbit/s): measured at
+# the defaults, 100-125 s per download or BBR upload cell at 1 Gbit/s,
+# about 90 s at 100 Mbit/s, about 125 s per CUBIC/NewReno cell. --budget-min stops starting
 # cells once that many minutes have passed and names the cells left.
 # Disk: a 1 Gbit/s capture of 5 s is 50-70 MB per end (about 1.3 GB per
 # cell); --keep-pcap no deletes the pcaps once summarised.
