@@ -50,6 +50,8 @@
 # the defaults, 100-125 s per download or BBR upload cell at 1 Gbit/s,
 # about 90 s at 100 Mbit/s, about 125 s per CUBIC/NewReno cell. --budget-min stops starting
 # cells once that many minutes have passed and names the cells left.
+# The lines live in namespaces named after this run (WAN_NS, default
+# wfu<pid>), so that it can run beside another pair script.
 # Disk: a 1 Gbit/s capture of 5 s is 50-70 MB per end (about 1.3 GB per
 # cell); --keep-pcap no deletes the pcaps once summarised.
 set -euo pipefail
@@ -89,13 +91,13 @@ table_cells() { # FILE
             n = NF - 1
             if ($n ~ /×.*,/) { def = $(n - 1); peralg = $n } else { def = $n; peralg = "" }
             d = num(def)
-            if (d != "" && d + 0 < under + 0) print rate, rtt, loss, dir, "bbr", d "×"
+            if (d != "" && d + 0 < under + 0) print rate, rtt, loss, dir, "bbr", "table " d "×"
             if (per == 1 && dir == "up" && peralg != "") {
                 split(peralg, r, ",")
                 split("bbr cubic newreno", cc, " ")
                 for (k = 1; k <= 3; k++) {
                     x = num(r[k])
-                    if (x != "" && x + 0 < under + 0) print rate, rtt, loss, dir, cc[k], x "× (" cc[k] ")"
+                    if (x != "" && x + 0 < under + 0) print rate, rtt, loss, dir, cc[k], "table " x "× (" cc[k] ")"
                 }
             }
         }' "$1"
@@ -110,7 +112,7 @@ for c in "${cells[@]}"; do
     # shellcheck disable=SC2086 # the cell's words
     set -- $c
     [ "$#" -ge 4 ] || { echo "scripts/wan-followup.sh: --cell needs RATE RTT LOSS DIR [CC], not '$c'" >&2; exit 2; }
-    list+=("$1 $2 $3 $4 ${5:-bbr} (by hand)")
+    list+=("$1 $2 $3 $4 ${5:-bbr} by hand")
 done
 [ "${#list[@]}" -gt 0 ] || { echo "scripts/wan-followup.sh: no cell under ${under}× (give --table FILE or --cell)" >&2; exit 0; }
 
@@ -134,6 +136,10 @@ for c in "${todo[@]}"; do echo "#   $c"; done
 command -v tcpdump > /dev/null || { echo "scripts/wan-followup.sh: tcpdump not found" >&2; exit 2; }
 out="${out:-/tmp/wan-followup.$(date -u +%Y%m%d-%H%M%S)}"
 [ -n "$from" ] || mkdir -p "$out"
+# Namespaces of its own (the pair scripts' defaults, ccab and rcvw, may be
+# in use by another run on the same machine: a second `wan.sh up` under
+# the same name would take that run's line down).
+export WAN_NS="${WAN_NS:-wfu$$}"
 
 # The summary's two lines for one capture, on one line: the verdict and
 # the numbers that decide between the verdicts.
@@ -234,16 +240,22 @@ for c in "${todo[@]}"; do
     d="$out/$name"
     mkdir -p "$d"
     echo
-    echo "== $rate Mbit/s, $rtt ms, loss $loss, $dir${cc:+, $cc} (table: ${why:-?}); load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%H:%M:%S) UTC"
+    echo "== $rate Mbit/s, $rtt ms, loss $loss, $dir${cc:+, $cc} (${why:-?}); load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%H:%M:%S) UTC"
     t0=$SECONDS
+    # A bound on the cell, so that a hung transfer cannot hold the run:
+    # each transfer gets its time, 30 s of set-up and slack, and the cell
+    # a minute more (the pair script's EXIT trap takes the line down).
+    per=2
+    [ "$dir" = down ] || [ "$cc" = bbr ] || per=3
+    limit=$((runs * per * (secs + 30) + 60))
     if [ "$dir" = down ]; then
-        WAN_PCAP_SUMMARY=later scripts/wan-down.sh --rate "$rate" --rtt "$rtt" --loss "$loss" --runs "$runs" \
+        WAN_PCAP_SUMMARY=later timeout "$limit" scripts/wan-down.sh --rate "$rate" --rtt "$rtt" --loss "$loss" --runs "$runs" \
             --secs "$secs" --fresh --pcap "$d" --trace "$d" > "$d/cell.log" 2>&1 || true
     else
         extra=()
         [ "$cc" = bbr ] || extra=(--iperf)
         log="${TS_LOG:-tunstack::tcp::rate=trace,tunstack::tcp=debug}"
-        WAN_PCAP_SUMMARY=later TS_LOG="$log" scripts/wan-cc.sh --cc "$cc" --rate "$rate" --rtt "$rtt" --loss "$loss" \
+        WAN_PCAP_SUMMARY=later TS_LOG="$log" timeout "$limit" scripts/wan-cc.sh --cc "$cc" --rate "$rate" --rtt "$rtt" --loss "$loss" \
             --runs "$runs" --secs "$secs" --fresh "${extra[@]}" --pcap "$d" --trace "$d" > "$d/cell.log" 2>&1 || true
     fi
     summarise_cell "$d" "$dir" "$cc" "$rate" "$rtt" "$t0"
