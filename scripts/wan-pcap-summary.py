@@ -31,9 +31,10 @@ lines, `bound: key=value ...` and `verdict: WORD (why)`:
   ramp_s       and the end of the first such bucket after the first data
   rwnd_s       time the flight was within 3 MSS of the receive window
   idle_open_s  time the sender sent nothing for >= --idle-ms although an
-               ACK had acknowledged new data and left the window open
-               (a sender waiting for a CPU; pacing never leaves that long
-               a gap after an ACK that frees room at these rates)
+               ACK had acknowledged new data and left the window open,
+               outside loss recovery (a sender waiting for a CPU; pacing
+               leaves shorter gaps after an ACK that frees room, down to
+               a few Mbit/s)
   rec_s        time in loss recovery; episodes, rtos, retx segments
   flight_max   the largest flight, and flight_bdp the same over the BDP
                (flight_p90_bdp: its 90th percentile over the BDP)
@@ -280,9 +281,21 @@ class Transfer:
             if t >= d0 and w > 0 and fl >= w - 3 * mss_eff:
                 lim += events[k + 1][0] - t
         self.rwnd_s = lim
+        self.end = end_t
+        self.episodes = self._episodes(srtt)
+        spans = [(e["start"], e["end"] if e["end"] is not None else end_t) for e in self.episodes]
+        starts = [x[0] for x in spans]
+
+        def in_recovery(t):
+            # The ACK that ends an episode counts as outside it.
+            k = bisect.bisect_right(starts, t) - 1
+            return k >= 0 and t < spans[k][1]
+
         # Idle with the window open: a gap in the data of at least idle_ms
         # during which an ACK acknowledged new data and left room in the
         # receiver's window; counted from that ACK to the next segment.
+        # Not in loss recovery, where the sender's rules (PRR, waiting
+        # for a retransmission's ACK) hold it back with room open.
         self.gaps = []
         idle_open = 0.0
         ai = 0
@@ -301,7 +314,7 @@ class Transfer:
                 if acks[j][1] > base + newly:
                     newly = acks[j][1] - base
                     room = acks[j][2] - (top_then - acks[j][1])
-                    if opened is None and room >= 2 * mss_eff:
+                    if opened is None and room >= 2 * mss_eff and not in_recovery(acks[j][0]):
                         opened = acks[j][0]
                 j += 1
             open_s = (tb - opened) if opened is not None and tb - opened >= idle_ms / 1000.0 else 0.0
@@ -309,7 +322,6 @@ class Transfer:
             self.gaps.append((tb - ta, ta, data[k - 1][3], acks[ai - 1][2] if ai > 0 else 0, n_in, newly, open_s))
         self.idle_s = sum(g[0] for g in self.gaps)
         self.idle_open_s = idle_open
-        self.episodes = self._episodes(srtt)
         self.rec_s = sum(e["dur"] for e in self.episodes)
         self.rtos = sum(1 for e in self.episodes if e["rto"])
         fl = [d[3] for d in data if d[3] > 0]
