@@ -11,9 +11,10 @@
 # pair script's output, the captures and traces beside it) without
 # running anything.
 #
-# --table FILE reads the goodput rows the table driver printed (the
-# markdown of `scripts/bench.sh --wan`, its log or docs/benchmarks.md:
-# every line `| 10 ms | 0.1% | 1000 Mbit/s | up | ... |`) and takes each
+# --table FILE reads the goodput rows the table driver printed (the log
+# of `scripts/bench.sh --wan`, or the table cut from docs/benchmarks.md,
+# which holds older tables too: every line `| 10 ms | 0.1% | 1000 Mbit/s
+# | up | ... |` of FILE counts) and takes each
 # row whose "tunstack default / Linux default" ratio is under --under
 # (1.0); with --per-algorithm also each upload whose per-algorithm ratio
 # (bbr, cubic, newreno against iperf3 -C) is under it. (The download rows'
