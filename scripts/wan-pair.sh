@@ -99,7 +99,7 @@ cap_stop() { # NAME PORT
     echo "$2" > "$pcap/$1.port"
     [ "${WAN_PCAP_SUMMARY:-now}" = now ] || return 0
     for side in srv cli; do
-        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" || true
+        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" --rate-mbit "$rate" --rtt-ms "$rtt" || true
     done > "$pcap/$1.txt" 2>&1
 }
 
