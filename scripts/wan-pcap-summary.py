@@ -281,7 +281,6 @@ class Transfer:
             if t >= d0 and w > 0 and fl >= w - 3 * mss_eff:
                 lim += events[k + 1][0] - t
         self.rwnd_s = lim
-        self.end = end_t
         self.episodes = self._episodes(srtt)
         spans = [(e["start"], e["end"] if e["end"] is not None else end_t) for e in self.episodes]
         starts = [x[0] for x in spans]
@@ -307,8 +306,7 @@ class Transfer:
                 ai += 1
             base = acks[ai - 1][1] if ai > 0 else 0
             j, opened, n_in, newly = ai, None, 0, 0
-            flight_top = data[k - 1][1] + data[k - 1][2]
-            top_then = max(flight_top, data[k - 1][3] + (acks[ai - 1][1] if ai > 0 else 0))
+            top_then = self._top_before(ta)  # the highest sequence sent before the gap
             while j < len(acks) and acks[j][0] < tb:
                 n_in += 1
                 if acks[j][1] > base + newly:
