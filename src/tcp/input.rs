@@ -420,6 +420,7 @@ impl Tcb {
         self.rack_detect(now);
         self.prr_on_ack(&delivered);
         self.tlp_on_ack(ack, advanced, sacked_new, dsack);
+        self.retrans_clock_on_ack();
         if self.snd.una == self.snd.max {
             self.timers.stop(Timer::Reorder);
             self.timers.stop(Timer::LossProbe);
