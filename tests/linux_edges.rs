@@ -307,6 +307,125 @@ fn urgent_byte_leaves_the_stream_as_the_kernel_does(f: Family) {
     assert_eq!(ours.tcp_stats().unwrap().urgent_bytes, 1);
 }
 
+/// Drops, once, the first segment arriving for `port` whose payload
+/// starts with "ab" (its retransmission passes: the connection is
+/// marked). On the input path, so the sender does not know: a drop on
+/// its own output path is reported back to its TCP, which resends at once.
+fn drop_ab_once_on_input(port: u16) {
+    run("nft", &["add", "table", "inet", "edges"]);
+    run(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "edges",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+    );
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "@ih,0,16", "0x6162",
+            "ct", "mark", "0", "ct", "mark", "set", "1", "drop",
+        ],
+    );
+}
+
+/// tun0, losing the first packet from the kernel whose TCP payload starts
+/// with "ab" (before tunstack sees it, so the kernel sender does not know).
+struct DropAbOnce {
+    inner: tunstack::device::TunDevice,
+    dropped: bool,
+}
+
+/// Where a TCP payload starts in an IPv4 or IPv6 packet without options
+/// or extension headers.
+fn tcp_payload(p: &[u8]) -> Option<&[u8]> {
+    let ip = match p.first()? >> 4 {
+        4 => usize::from(p[0] & 0xf) * 4,
+        6 => 40,
+        _ => return None,
+    };
+    let tcp = usize::from(p.get(ip + 12)? >> 4) * 4;
+    p.get(ip + tcp..)
+}
+
+impl tunstack::device::Device for DropAbOnce {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.recv(buf)?;
+            if !self.dropped && tcp_payload(&buf[..n]).is_some_and(|d| d.starts_with(b"ab")) {
+                self.dropped = true;
+                continue;
+            }
+            return Ok(n);
+        }
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.inner.send(packet)
+    }
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+    fn as_raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.as_raw_fd()
+    }
+}
+
+/// Reads everything `reader` sends, then its end of stream.
+fn read_stream(mut reader: impl Read) -> Vec<u8> {
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).unwrap();
+    got
+}
+
+fn urgent_byte_after_a_hole_leaves_the_stream_as_the_kernel_does(f: Family) {
+    // The segment before the urgent one is lost once: the urgent byte
+    // arrives out of order and completes the stream through reassembly.
+    // Linux records the mark on arrival (`tcp_check_urg`, `tcp_urg`) and
+    // the reader still skips the byte.
+    enter_netns();
+    let tun =
+        tunstack::device::TunDevice::open(&tunstack::device::TunConfig::default()).expect("tun0");
+    let dev = DropAbOnce {
+        inner: tun,
+        dropped: false,
+    };
+    let stack = tunstack::Stack::new(dev, tunstack::net::Config::default()).unwrap();
+    // No corking: "ab", "c" and "de" leave as three segments.
+    std::fs::write("/proc/sys/net/ipv4/tcp_autocorking", "0").unwrap();
+    drop_ab_once_on_input(9122);
+    let addr = f.kernel_at(9122);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let ofo = tcp_ext("TCPOFOQueue");
+    send_with_urgent_byte(&mut client);
+    let kernel = read_stream(&server);
+    assert_eq!(kernel, b"abde", "the oracle");
+    assert!(tcp_ext("TCPOFOQueue") > ofo, "the oracle saw no hole");
+    let addr = f.kernel_at(9123);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    send_with_urgent_byte(&mut peer);
+    let got = read_stream(&ours);
+    assert_eq!(got, kernel, "tunstack reading urgent data after a hole");
+    let stats = ours.tcp_stats().unwrap();
+    assert!(stats.out_of_order_queued >= 1, "no hole: {stats:?}");
+    assert_eq!(stats.urgent_bytes, 1);
+}
+
 fn zero_window_probes_keep_a_kernel_receiver_and_carry_no_data(f: Family) {
     let stack = netns();
     // tunstack sends 4 MiB to a kernel socket that reads nothing for 3 s:
@@ -363,6 +482,7 @@ per_family!(
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,
+    urgent_byte_after_a_hole_leaves_the_stream_as_the_kernel_does,
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
     data_after_shutdown_read_is_queued_as_the_kernel_does,
     retransmissions_give_up_by_time_as_the_kernel_does,
