@@ -247,6 +247,106 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     );
 }
 
+/// On the input path (the sender does not know), loses every segment for
+/// `port` whose payload starts with 'A': the head of the data written by
+/// [`write_five_until_given_up`] never arrives, however it is resent,
+/// while the rest arrives and is SACKed, so the sender resends the head
+/// before its first timeout (fast retransmit, or RACK after a tail loss
+/// probe when the sender sent everything in one burst).
+fn lose_the_head(port: u16) {
+    run("nft", &["add", "table", "inet", "edges"]);
+    run(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "edges",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+    );
+    let port = port.to_string();
+    run(
+        "nft",
+        &[
+            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "@ih,0,8", "0x41",
+            "drop",
+        ],
+    );
+}
+
+/// Writes 1000 bytes of 'A' and four times 1000 of 'B' (as separate
+/// segments), then reads until the connection fails (a read timeout, far
+/// past the 3 s budget, fails the test instead of hanging it).
+fn write_five_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
+    s.write_all(&[b'A'; 1000]).unwrap();
+    for _ in 0..4 {
+        s.write_all(&[b'B'; 1000]).unwrap();
+    }
+    let mut buf = [0u8; 8];
+    match s.read(&mut buf) {
+        Ok(n) => panic!("read {n} bytes from a black hole"),
+        Err(e) => e.kind(),
+    }
+}
+
+fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is 3 s from the first retransmission of any kind
+    // (`retrans_stamp`, set by `tcp_retransmit_skb`). Here the first is
+    // the fast (or RACK) retransmit of the lost head; with the RTO near 200 ms the
+    // timer fires about 0.2, 0.6, 1.4 and 3.0 s after it, and the fourth
+    // firing gives up: three timeout retransmissions. Counted from the
+    // first RTO instead, 2.8 s would have passed and a fourth would go.
+    let stack = netns_with(tunstack::net::Config {
+        tcp: tunstack::tcp::Config {
+            data_retries: 3,
+            ..tunstack::tcp::Config::default()
+        },
+        ..tunstack::net::Config::default()
+    });
+    std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    // No corking: each write leaves as its own segment.
+    std::fs::write("/proc/sys/net/ipv4/tcp_autocorking", "0").unwrap();
+    let kernel_addr = f.kernel_at(9124);
+    let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
+    let client = std::net::TcpStream::connect(kernel_addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let addr = f.kernel_at(9125);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    ours.set_nodelay(true).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    lose_the_head(9124);
+    lose_the_head(9125);
+    let (rtos, fast) = (tcp_ext("TCPTimeouts"), tcp_ext("TCPFastRetrans"));
+    let kernel_error = write_five_until_given_up(&client);
+    let kernel_rtos = tcp_ext("TCPTimeouts") - rtos - 1;
+    assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
+    assert!(
+        tcp_ext("TCPFastRetrans") > fast,
+        "the oracle: no retransmission before the first timeout"
+    );
+    assert_eq!(kernel_rtos, 3, "the oracle's timeout retransmissions");
+    let our_error = write_five_until_given_up(&ours);
+    let stats = ours.tcp_stats().unwrap();
+    assert!(
+        stats.retransmits > stats.retransmit_timeouts,
+        "no retransmission before the first timeout: {stats:?}"
+    );
+    assert_eq!(
+        (our_error, stats.retransmit_timeouts),
+        (kernel_error, kernel_rtos),
+        "how tunstack gave up (error, timeout retransmissions): {stats:?}"
+    );
+}
+
 /// One more port into the black hole of [`blackhole`].
 fn blackhole_more(port: u16) {
     let port = port.to_string();
@@ -486,4 +586,5 @@ per_family!(
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
     data_after_shutdown_read_is_queued_as_the_kernel_does,
     retransmissions_give_up_by_time_as_the_kernel_does,
+    retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does,
 );

@@ -474,6 +474,11 @@ impl Tcb {
         }
         self.stats.retransmits += 1;
         self.note_retransmission(now, seq + seq_len);
+        if seq == self.snd.una {
+            // `tcp_xmit_retransmit_queue`: resending the head re-arms the RTO.
+            self.timers
+                .set(Timer::Retransmit, now + self.loss.rtt.rto());
+        }
         self.on_data_sent(now, seq, seq_len, false);
         let mut flags = Flags::ACK;
         if fin {

@@ -1,6 +1,7 @@
 //! TIMEOUTS (RFC 9293 §3.10.8) and RFC 6298 retransmission.
 
 use super::*;
+use crate::tcp::timers::Timer;
 
 #[test]
 fn established_lost_segment_is_retransmitted_on_rto() {
@@ -688,4 +689,34 @@ fn established_retry_budget_starts_afresh_after_recovery_ends() {
     assert_eq!(fired.len(), 5);
     assert!(fired[3] - first < Duration::from_millis(3000));
     assert!(fired[4] - first >= Duration::from_millis(3000));
+}
+
+#[test]
+fn rack_retransmission_of_the_head_restarts_the_rto() {
+    // Linux `tcp_xmit_retransmit_queue`: resending the first segment in
+    // recovery re-arms the retransmission timer a full RTO from then, as
+    // a fast retransmit does; otherwise the timeout would fire an RTO
+    // after the original transmission and the retry budget, counted from
+    // the head's first retransmission, would see one firing more.
+    let (mut tcb, out) = super::recovery::sack_conn(Algorithm::Cubic, 10);
+    let mss = super::recovery::MSS;
+    send!(
+        tcb,
+        t(30),
+        super::recovery::sack_ack(0, &[super::recovery::segment(10)])
+    );
+    recv_nothing!(tcb, t(30));
+    let at = tcb
+        .timers
+        .get(Timer::Reorder)
+        .expect("the reordering timer");
+    tcb.on_timeout(at);
+    let rtx = recv(&mut tcb, at);
+    assert_eq!(rtx.first().map(|s| s.h.seq), Some(l(0)));
+    assert_eq!(rtx[0].payload, out[0].payload);
+    assert_eq!(rtx[0].payload.len(), mss as usize);
+    assert_eq!(
+        tcb.timers.get(Timer::Retransmit),
+        Some(at + tcb.rtt().rto())
+    );
 }
