@@ -279,19 +279,23 @@ impl Tcb {
         }
     }
 
-    /// RFC 9293 §3.10.7.4 / RFC 6191: a SYN arriving in TIME-WAIT may open
-    /// a new incarnation of the connection if it is unambiguously new: its
-    /// timestamp is newer than TS.Recent or, without timestamps, its
-    /// sequence number is beyond RCV.NXT.
+    /// RFC 9293 §3.10.7.4 / RFC 6191 as Linux's
+    /// `tcp_timewait_state_process`: a SYN arriving in TIME-WAIT may open
+    /// a new incarnation of the connection if PAWS does not reject it (its
+    /// timestamp is not older than TS.Recent) and it is new: its sequence
+    /// number is beyond RCV.NXT or its timestamp newer than TS.Recent.
     pub fn time_wait_accepts_syn(&self, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         if self.state != State::TimeWait || !h.flags.syn() || h.flags.ack() || h.flags.rst() {
             return false;
         }
-        match (self.opts.ts_ok, h.options.timestamp) {
-            (true, Some((val, _))) => (val.wrapping_sub(self.opts.ts_recent) as i32) > 0,
-            _ => h.seq.diff(self.rcv.nxt) > 0,
+        let ts = h.options.timestamp.filter(|_| self.opts.ts_ok);
+        let age = ts.map(|(val, _)| self.opts.ts_recent.wrapping_sub(val) as i32);
+        // `tcp_paws_reject`, no window; a TS.Recent of 0 rejects nothing.
+        if age.is_some_and(|a| a > 0 && self.opts.ts_recent != 0) {
+            return false;
         }
+        h.seq.diff(self.rcv.nxt) > 0 || age.is_some_and(|a| a < 0)
     }
 
     /// An ISN for a new incarnation replacing this TIME-WAIT connection:

@@ -288,3 +288,25 @@ fn paws_rejected_pure_acks_are_answered_at_most_every_500ms_but_data_always() {
     assert_eq!(tcb.stats().oow_acks_suppressed, 1);
     assert_eq!(tcb.recv_queue(), 0);
 }
+
+/// A data segment from the peer with timestamp `val`.
+fn data_with_ts(seq: SeqNumber, val: u32, payload: &[u8]) -> Seg {
+    let mut s = seg(seq, l(0), Flags::ACK, payload);
+    s.h.options.timestamp = Some((val, 0));
+    s
+}
+
+#[test]
+fn established_paws_takes_a_tsval_one_tick_behind_ts_recent() {
+    // Linux `tcp_paws_check(&tp->rx_opt, TCP_PAWS_WINDOW)`: a TSval one
+    // behind TS.Recent (1000, from the SYN-ACK) passes; two behind is an
+    // old duplicate, dropped and answered with a duplicate ACK.
+    let mut tcb = established_ts_sack_with(&cfg());
+    send!(tcb, t(20), data_with_ts(r(0), 999, b"a"));
+    assert_eq!(recv!(tcb, t(20)).h.ack, r(1));
+    assert_eq!(tcb.recv_queue(), 1);
+    send!(tcb, t(30), data_with_ts(r(1), 998, b"b"));
+    assert_eq!(recv!(tcb, t(30)).h.ack, r(1));
+    assert_eq!(tcb.recv_queue(), 1);
+    assert_eq!(tcb.stats().paws_rejected, 1);
+}
