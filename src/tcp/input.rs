@@ -386,6 +386,8 @@ impl Tcb {
         let window = u32::from(h.window) << self.opts.snd_wscale;
         let flight = self.flight_size();
         let dsack = self.opts.sack_ok && self.is_dsack(seg);
+        let valid = self.without_invalid_sack_blocks(seg, dsack);
+        let seg = &valid;
         if dsack {
             self.loss.rack.on_dsack(self.snd.una, self.snd.max);
         }

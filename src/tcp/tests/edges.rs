@@ -310,3 +310,27 @@ fn established_paws_takes_a_tsval_one_tick_behind_ts_recent() {
     assert_eq!(tcb.recv_queue(), 1);
     assert_eq!(tcb.stats().paws_rejected, 1);
 }
+
+#[test]
+fn sack_blocks_outside_the_outstanding_data_are_ignored_whole() {
+    // Linux `tcp_is_sackblock_valid`: a block must start after SND.UNA
+    // and end by SND.NXT; one reaching past SND.NXT, or starting at
+    // SND.UNA, is dropped whole (`TCPSACKDiscard`), not clipped to what
+    // was sent, so it marks nothing delivered.
+    use super::recovery::{sack_ack, sack_conn, segment, MSS};
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let sent = 10 * MSS;
+    send!(tcb, t(30), sack_ack(0, &[(segment(2).0, sent + 1)]));
+    send!(tcb, t(31), sack_ack(0, &[(0, segment(3).1)]));
+    send!(tcb, t(32), sack_ack(0, &[(segment(5).1, segment(5).0)]));
+    assert!(tcb.loss.scoreboard.is_empty());
+    assert_eq!(tcb.stats().sack_blocks_invalid, 3);
+    // A valid block in the same ACK as an invalid one still counts.
+    send!(
+        tcb,
+        t(33),
+        sack_ack(0, &[(segment(2).0, sent + 1), segment(10)])
+    );
+    assert_eq!(tcb.loss.scoreboard.sacked_bytes(), MSS as usize);
+    assert_eq!(tcb.stats().sack_blocks_invalid, 4);
+}
