@@ -175,8 +175,11 @@ fn tcp_ext(name: &str) -> u64 {
     values.split_whitespace().nth(at).unwrap().parse().unwrap()
 }
 
-/// Drops every segment arriving for `port` (to the kernel's sockets).
-fn blackhole(port: u16) {
+/// Adds a rule to the input chain of this namespace's `edges` table
+/// (both created on first use): on the input path, so a drop is a loss
+/// the sender does not know of (a drop on its own output path is
+/// reported back to its TCP, which resends at once).
+fn input_rule(rule: &[&str]) {
     run("nft", &["add", "table", "inet", "edges"]);
     run(
         "nft",
@@ -189,18 +192,23 @@ fn blackhole(port: u16) {
             "{ type filter hook input priority 0; }",
         ],
     );
-    let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
-        ],
-    );
+    let mut args = vec!["add", "rule", "inet", "edges", "input"];
+    args.extend_from_slice(rule);
+    run("nft", &args);
 }
 
-/// Writes a byte into a black hole and reads until the connection fails.
-fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
-    s.write_all(b"x").unwrap();
+/// Drops every segment arriving for `port` (to the kernel's sockets).
+fn blackhole(port: u16) {
+    input_rule(&["tcp", "dport", &port.to_string(), "drop"]);
+}
+
+/// Writes each of `writes` into a black hole and reads until the
+/// connection fails (a read timeout, set by the caller far past the
+/// retry budget, fails the test instead of hanging it).
+fn write_until_given_up(mut s: impl Read + Write, writes: &[&[u8]]) -> io::ErrorKind {
+    for w in writes {
+        s.write_all(w).unwrap();
+    }
     let mut buf = [0u8; 8];
     match s.read(&mut buf) {
         Ok(n) => panic!("read {n} bytes from a black hole"),
@@ -208,11 +216,9 @@ fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
     }
 }
 
-fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
-    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
-    // first retransmission (`retransmits_timed_out`), not three
-    // retransmissions: with an RTO near 200 ms three use only about
-    // 2.8 s of it, and a fourth goes.
+/// A namespace whose stack and kernel both give up after the retry
+/// budget of 3 (`data_retries`, `tcp_retries2`).
+fn netns_with_three_retries() -> tunstack::Stack {
     let stack = netns_with(tunstack::net::Config {
         tcp: tunstack::tcp::Config {
             data_retries: 3,
@@ -223,6 +229,15 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     // Net sysctls belong to the namespace of the thread that opens them:
     // this one's, not the host's.
     std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    stack
+}
+
+fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
+    // first retransmission (`retransmits_timed_out`), not three
+    // retransmissions: with an RTO near 200 ms three use only about
+    // 2.8 s of it, and a fourth goes.
+    let stack = netns_with_three_retries();
     let kernel_addr = f.kernel_at(9112);
     let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
     let client = std::net::TcpStream::connect(kernel_addr).unwrap();
@@ -232,13 +247,13 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     let ours = TcpStream::connect(&stack, addr).unwrap();
     let (_peer, _) = listener.accept().unwrap();
     blackhole(9112);
-    blackhole_more(9113);
+    blackhole(9113);
     let before = tcp_ext("TCPTimeouts");
-    let kernel_error = write_until_given_up(&client);
+    let kernel_error = write_until_given_up(&client, &[b"x"]);
     // Each firing of the timer counts, the last (giving up) too.
     let kernel_rtos = tcp_ext("TCPTimeouts") - before - 1;
     assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
-    let our_error = write_until_given_up(&ours);
+    let our_error = write_until_given_up(&ours, &[b"x"]);
     let our_rtos = ours.tcp_stats().unwrap().retransmit_timeouts;
     assert_eq!(
         (our_error, our_rtos),
@@ -247,49 +262,23 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     );
 }
 
-/// On the input path (the sender does not know), loses every segment for
-/// `port` whose payload starts with 'A': the head of the data written by
-/// [`write_five_until_given_up`] never arrives, however it is resent,
+/// Loses every segment for `port` whose payload starts with 'A': the head of the data written by
+/// [`HEAD_AND_FOUR`] never arrives, however it is resent,
 /// while the rest arrives and is SACKed, so the sender resends the head
 /// before its first timeout (fast retransmit, or RACK after a tail loss
 /// probe when the sender sent everything in one burst).
 fn lose_the_head(port: u16) {
-    run("nft", &["add", "table", "inet", "edges"]);
-    run(
-        "nft",
-        &[
-            "add",
-            "chain",
-            "inet",
-            "edges",
-            "input",
-            "{ type filter hook input priority 0; }",
-        ],
-    );
-    let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "@ih,0,8", "0x41",
-            "drop",
-        ],
-    );
+    input_rule(&["tcp", "dport", &port.to_string(), "@ih,0,8", "0x41", "drop"]);
 }
 
-/// Writes 1000 bytes of 'A' and four times 1000 of 'B' (as separate
-/// segments), then reads until the connection fails (a read timeout, far
-/// past the 3 s budget, fails the test instead of hanging it).
-fn write_five_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
-    s.write_all(&[b'A'; 1000]).unwrap();
-    for _ in 0..4 {
-        s.write_all(&[b'B'; 1000]).unwrap();
-    }
-    let mut buf = [0u8; 8];
-    match s.read(&mut buf) {
-        Ok(n) => panic!("read {n} bytes from a black hole"),
-        Err(e) => e.kind(),
-    }
-}
+/// 1000 bytes of 'A', then four times 1000 of 'B': separate writes.
+const HEAD_AND_FOUR: [&[u8]; 5] = [
+    &[b'A'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+];
 
 fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
     // tcp_retries2 = 3 is 3 s from the first retransmission of any kind
@@ -298,14 +287,7 @@ fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
     // timer fires about 0.2, 0.6, 1.4 and 3.0 s after it, and the fourth
     // firing gives up: three timeout retransmissions. Counted from the
     // first RTO instead, 2.8 s would have passed and a fourth would go.
-    let stack = netns_with(tunstack::net::Config {
-        tcp: tunstack::tcp::Config {
-            data_retries: 3,
-            ..tunstack::tcp::Config::default()
-        },
-        ..tunstack::net::Config::default()
-    });
-    std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    let stack = netns_with_three_retries();
     // No corking: each write leaves as its own segment.
     std::fs::write("/proc/sys/net/ipv4/tcp_autocorking", "0").unwrap();
     let kernel_addr = f.kernel_at(9124);
@@ -326,7 +308,7 @@ fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
     lose_the_head(9124);
     lose_the_head(9125);
     let (rtos, fast) = (tcp_ext("TCPTimeouts"), tcp_ext("TCPFastRetrans"));
-    let kernel_error = write_five_until_given_up(&client);
+    let kernel_error = write_until_given_up(&client, &HEAD_AND_FOUR);
     let kernel_rtos = tcp_ext("TCPTimeouts") - rtos - 1;
     assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
     assert!(
@@ -334,7 +316,7 @@ fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
         "the oracle: no retransmission before the first timeout"
     );
     assert_eq!(kernel_rtos, 3, "the oracle's timeout retransmissions");
-    let our_error = write_five_until_given_up(&ours);
+    let our_error = write_until_given_up(&ours, &HEAD_AND_FOUR);
     let stats = ours.tcp_stats().unwrap();
     assert!(
         stats.retransmits > stats.retransmit_timeouts,
@@ -344,17 +326,6 @@ fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
         (our_error, stats.retransmit_timeouts),
         (kernel_error, kernel_rtos),
         "how tunstack gave up (error, timeout retransmissions): {stats:?}"
-    );
-}
-
-/// One more port into the black hole of [`blackhole`].
-fn blackhole_more(port: u16) {
-    let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
-        ],
     );
 }
 
@@ -409,29 +380,13 @@ fn urgent_byte_leaves_the_stream_as_the_kernel_does(f: Family) {
 
 /// Drops, once, the first segment arriving for `port` whose payload
 /// starts with "ab" (its retransmission passes: the connection is
-/// marked). On the input path, so the sender does not know: a drop on
-/// its own output path is reported back to its TCP, which resends at once.
+/// marked).
 fn drop_ab_once_on_input(port: u16) {
-    run("nft", &["add", "table", "inet", "edges"]);
-    run(
-        "nft",
-        &[
-            "add",
-            "chain",
-            "inet",
-            "edges",
-            "input",
-            "{ type filter hook input priority 0; }",
-        ],
-    );
     let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "@ih,0,16", "0x6162",
-            "ct", "mark", "0", "ct", "mark", "set", "1", "drop",
-        ],
-    );
+    input_rule(&[
+        "tcp", "dport", &port, "@ih,0,16", "0x6162", "ct", "mark", "0", "ct", "mark", "set", "1",
+        "drop",
+    ]);
 }
 
 /// tun0, losing the first packet from the kernel whose TCP payload starts

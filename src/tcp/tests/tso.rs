@@ -280,15 +280,21 @@ fn established_tso_last_of_the_data_is_sent_whole_with_psh() {
     assert_eq!(tcb.send_queue(), 0);
 }
 
-#[test]
-fn established_tso_fin_rides_on_the_last_segment() {
-    // All data fits the window: one batch carrying FIN.
+/// [`tso_established`] with 10000 bytes of [`pattern`] sent and the
+/// connection closed at t=20: one batch carrying the FIN.
+fn ten_thousand_and_fin_in_one_batch() -> (Tcb, Vec<Out>) {
     let mut tcb = tso_established();
-    let data = pattern(10_000);
-    tcb.send(&data).unwrap();
+    tcb.send(&pattern(10_000)).unwrap();
     tcb.close();
     let out = transmit(&mut tcb, t(20));
     assert_eq!(lens(&out), vec![10_000]);
+    (tcb, out)
+}
+
+#[test]
+fn established_tso_fin_rides_on_the_last_segment() {
+    // All data fits the window: one batch carrying FIN.
+    let (mut tcb, out) = ten_thousand_and_fin_in_one_batch();
     assert_eq!(out[0].tx.gso_size, MSS);
     assert_eq!(out[0].tx.header.flags, Flags::ACK | Flags::PSH | Flags::FIN);
     assert_eq!(tcb.state(), State::FinWait1);
@@ -627,12 +633,7 @@ fn established_tso_fin_resent_after_a_batch_is_the_non_tso_fin() {
     // a batch — as segment-at-a-time output would resend it; go-back-N
     // from a partial ACK resends the tail one MSS at a time with the FIN
     // on the last piece only.
-    let mut tcb = tso_established();
-    let data = pattern(10_000);
-    tcb.send(&data).unwrap();
-    tcb.close();
-    let out = transmit(&mut tcb, t(20));
-    assert_eq!(lens(&out), vec![10_000]);
+    let (mut tcb, out) = ten_thousand_and_fin_in_one_batch();
     assert!(out[0].tx.header.flags.fin());
     let wire = on_the_wire(&out);
     assert_eq!(wire.last().map(|w| w.0 + w.2.len()), Some(l(10_000)));
@@ -652,10 +653,7 @@ fn established_tso_fin_resent_after_a_batch_is_the_non_tso_fin() {
 
     // A partial ACK, then the timeout: the tail and the FIN are resent
     // one segment at a time, the FIN on the last, right after the data.
-    let mut tcb = tso_established();
-    tcb.send(&data).unwrap();
-    tcb.close();
-    transmit(&mut tcb, t(20));
+    let (mut tcb, _) = ten_thousand_and_fin_in_one_batch();
     send!(tcb, t(30), ack(3 * MSS, 65535));
     let at = tcb.poll_at().expect("retransmission timer");
     tcb.on_timeout(at);
