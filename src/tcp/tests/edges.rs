@@ -195,12 +195,7 @@ fn established_ack_of_unsent_data_gets_one_rate_limited_ack() {
 fn time_wait_rst_not_at_rcv_nxt_is_ignored_silently() {
     // Linux `tcp_timewait_state_process`: only a RST exactly at RCV.NXT
     // kills TIME-WAIT; any other RST is dropped without a challenge ACK.
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
-    assert_eq!(tcb.state(), State::TimeWait);
+    let mut tcb = time_wait();
     send!(tcb, t(40), seg(r(10), l(1), Flags::RST, b""));
     recv_nothing!(tcb, t(40));
     assert_eq!(tcb.state(), State::TimeWait);
@@ -209,11 +204,7 @@ fn time_wait_rst_not_at_rcv_nxt_is_ignored_silently() {
 
 #[test]
 fn time_wait_old_duplicate_data_is_acked_and_restarts_2msl() {
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
+    let mut tcb = time_wait();
     send!(tcb, t(5000), seg(r(0) - 10u32, l(1), Flags::ACK, b"old"));
     let ack = recv!(tcb, t(5000));
     assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(1)));
