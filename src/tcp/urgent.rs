@@ -22,11 +22,10 @@ impl Tcb {
     /// mark replaces an older one, unless it points at data already
     /// received or not past that mark.
     pub(super) fn check_urg(&mut self, seg: &TcpSegment<'_>) {
-        let ptr = seg.header.urgent;
-        if ptr == 0 {
-            return;
-        }
-        let mark = seg.header.seq + (u32::from(ptr) - 1);
+        // BSD's reading takes one off the pointer, but not off 0: URG with
+        // a pointer of 0 marks the segment's first byte, as in Linux.
+        let ptr = u32::from(seg.header.urgent).saturating_sub(1);
+        let mark = seg.header.seq + ptr;
         if mark.diff(self.rcv.nxt) < 0 || self.urg_mark.is_some_and(|u| mark.diff(u) <= 0) {
             return;
         }

@@ -82,10 +82,22 @@ fn urgent_pointer_to_data_already_received_is_ignored() {
     let mut tcb = established();
     send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, b"ab"));
     send!(tcb, t(30), urgent(r(0), b"ab", 2));
-    send!(tcb, t(40), urgent(r(2), b"cd", 0));
+    send!(tcb, t(40), seg(r(2), l(0), Flags::ACK, b"cd"));
     recv(&mut tcb, t(40));
     assert_eq!(read_all(&mut tcb), b"abcd");
     assert_eq!(tcb.stats().urgent_bytes, 0);
+}
+
+#[test]
+fn urgent_pointer_zero_marks_the_first_byte_of_its_segment() {
+    // `tcp_check_urg` takes one off the pointer only when it is not 0:
+    // URG with pointer 0 makes the segment's own first byte urgent.
+    let mut tcb = established();
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, b"ab"));
+    send!(tcb, t(40), urgent(r(2), b"cd", 0));
+    recv(&mut tcb, t(40));
+    assert_eq!(read_all(&mut tcb), b"abd");
+    assert_eq!(tcb.stats().urgent_bytes, 1);
 }
 
 #[test]
