@@ -89,90 +89,16 @@ fn run(a: &Args) -> io::Result<()> {
     let stack = Arc::new(tunstack::Stack::open_tun(&tun, cfg)?);
     let bytes = a.mib << 20;
     let n = a.conns;
-    let t0;
-    match a.test.as_str() {
-        "send" => {
-            let l = std::net::TcpListener::bind((KERNEL, PORT))?;
-            let sinks = std::thread::spawn(move || -> io::Result<Vec<u64>> {
-                let mut t = Vec::new();
-                for _ in 0..n {
-                    let (s, _) = l.accept()?;
-                    t.push(std::thread::spawn(move || -> io::Result<u64> {
-                        let got = sink(&s)?;
-                        s.shutdown(Shutdown::Write)?;
-                        Ok(got)
-                    }));
-                }
-                t.into_iter()
-                    .map(|h| h.join().expect("kernel sink"))
-                    .collect()
-            });
-            t0 = Instant::now();
-            let senders: Vec<_> = (0..n)
-                .map(|_| {
-                    let stack = Arc::clone(&stack);
-                    std::thread::spawn(move || -> io::Result<()> {
-                        let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
-                        bulk_send(&s, bytes)?;
-                        s.shutdown(Shutdown::Write)?;
-                        sink(&s).map(|_| ())
-                    })
-                })
-                .collect();
-            for h in senders {
-                h.join().expect("sender")?;
-            }
-            let got = sinks.join().expect("kernel sinks")?;
-            if got.iter().any(|g| *g != bytes) {
-                return Err(io::Error::other(format!("the kernel got {got:?} bytes")));
-            }
-        }
-        "recv" => {
-            // tunstack connects (as `tunstack get` does) and the kernel
-            // sends: each connection is on the queue of the shard that
-            // opened it, round robin.
-            let l = std::net::TcpListener::bind((KERNEL, PORT))?;
-            let sources = std::thread::spawn(move || -> io::Result<()> {
-                let mut t = Vec::new();
-                for _ in 0..n {
-                    let (s, _) = l.accept()?;
-                    t.push(std::thread::spawn(move || -> io::Result<()> {
-                        bulk_send(&s, bytes)?;
-                        s.shutdown(Shutdown::Write)?;
-                        sink(&s).map(|_| ())
-                    }));
-                }
-                t.into_iter()
-                    .try_for_each(|h| h.join().expect("kernel source"))
-            });
-            t0 = Instant::now();
-            let readers: Vec<_> = (0..n)
-                .map(|_| {
-                    let stack = Arc::clone(&stack);
-                    std::thread::spawn(move || -> io::Result<u64> {
-                        let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
-                        let got = sink(&s)?;
-                        s.shutdown(Shutdown::Write)?;
-                        Ok(got)
-                    })
-                })
-                .collect();
-            let got: Vec<u64> = readers
-                .into_iter()
-                .map(|h| h.join().expect("reader"))
-                .collect::<io::Result<_>>()?;
-            sources.join().expect("kernel sources")?;
-            if got.iter().any(|g| *g != bytes) {
-                return Err(io::Error::other(format!("tunstack got {got:?} bytes")));
-            }
-        }
+    let t0 = match a.test.as_str() {
+        "send" => send(&stack, bytes, n)?,
+        "recv" => recv(&stack, bytes, n)?,
         t => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("unknown test {t}\n{USAGE}"),
             ))
         }
-    }
+    };
     let secs = t0.elapsed().as_secs_f64();
     let total = bytes * n as u64;
     let per: Vec<String> = stack
@@ -200,4 +126,87 @@ fn run(a: &Args) -> io::Result<()> {
         total >> 20
     );
     Ok(())
+}
+
+/// `n` tunstack connections each send `bytes` into kernel sinks; returns
+/// when the sends started.
+fn send(stack: &Arc<tunstack::Stack>, bytes: u64, n: usize) -> io::Result<Instant> {
+    let l = std::net::TcpListener::bind((KERNEL, PORT))?;
+    let sinks = std::thread::spawn(move || -> io::Result<Vec<u64>> {
+        let mut t = Vec::new();
+        for _ in 0..n {
+            let (s, _) = l.accept()?;
+            t.push(std::thread::spawn(move || -> io::Result<u64> {
+                let got = sink(&s)?;
+                s.shutdown(Shutdown::Write)?;
+                Ok(got)
+            }));
+        }
+        t.into_iter()
+            .map(|h| h.join().expect("kernel sink"))
+            .collect()
+    });
+    let t0 = Instant::now();
+    let senders: Vec<_> = (0..n)
+        .map(|_| {
+            let stack = Arc::clone(stack);
+            std::thread::spawn(move || -> io::Result<()> {
+                let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
+                bulk_send(&s, bytes)?;
+                s.shutdown(Shutdown::Write)?;
+                sink(&s).map(|_| ())
+            })
+        })
+        .collect();
+    for h in senders {
+        h.join().expect("sender")?;
+    }
+    let got = sinks.join().expect("kernel sinks")?;
+    if got.iter().any(|g| *g != bytes) {
+        return Err(io::Error::other(format!("the kernel got {got:?} bytes")));
+    }
+    Ok(t0)
+}
+
+/// `n` tunstack connections each receive `bytes` from kernel senders;
+/// returns when the receives started.
+fn recv(stack: &Arc<tunstack::Stack>, bytes: u64, n: usize) -> io::Result<Instant> {
+    // tunstack connects (as `tunstack get` does) and the kernel
+    // sends: each connection is on the queue of the shard that
+    // opened it, round robin.
+    let l = std::net::TcpListener::bind((KERNEL, PORT))?;
+    let sources = std::thread::spawn(move || -> io::Result<()> {
+        let mut t = Vec::new();
+        for _ in 0..n {
+            let (s, _) = l.accept()?;
+            t.push(std::thread::spawn(move || -> io::Result<()> {
+                bulk_send(&s, bytes)?;
+                s.shutdown(Shutdown::Write)?;
+                sink(&s).map(|_| ())
+            }));
+        }
+        t.into_iter()
+            .try_for_each(|h| h.join().expect("kernel source"))
+    });
+    let t0 = Instant::now();
+    let readers: Vec<_> = (0..n)
+        .map(|_| {
+            let stack = Arc::clone(stack);
+            std::thread::spawn(move || -> io::Result<u64> {
+                let s = tunstack::TcpStream::connect(&stack, (KERNEL, PORT))?;
+                let got = sink(&s)?;
+                s.shutdown(Shutdown::Write)?;
+                Ok(got)
+            })
+        })
+        .collect();
+    let got: Vec<u64> = readers
+        .into_iter()
+        .map(|h| h.join().expect("reader"))
+        .collect::<io::Result<_>>()?;
+    sources.join().expect("kernel sources")?;
+    if got.iter().any(|g| *g != bytes) {
+        return Err(io::Error::other(format!("tunstack got {got:?} bytes")));
+    }
+    Ok(t0)
 }

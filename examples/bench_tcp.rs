@@ -239,138 +239,155 @@ fn tun(a: &Args) -> io::Result<()> {
         )
     };
     match a.test.as_str() {
-        "send" => {
-            let bytes = a.mib << 20;
-            let l = TcpListener::bind(kernel)?;
-            let server = std::thread::spawn(move || -> io::Result<u64> {
-                let (s, _) = l.accept()?;
-                let n = sink(&s)?;
-                s.shutdown(Shutdown::Write)?;
-                Ok(n)
-            });
-            let s = tunstack::TcpStream::connect(&stack, kernel)?;
-            let t0 = Instant::now();
-            bulk_send(&s, bytes)?;
-            s.shutdown(Shutdown::Write)?;
-            let mut b = [0u8; 1];
-            while (&s).read(&mut b)? > 0 {}
-            let secs = t0.elapsed().as_secs_f64();
-            let got = server.join().expect("kernel sink")?;
-            if got != bytes {
-                return Err(io::Error::other(format!(
-                    "the kernel got {got} of {bytes} bytes"
-                )));
-            }
-            print_bulk("tunstack → kernel", bytes, secs);
-            print_conn_stats(&s);
-        }
-        "recv" => {
-            let bytes = a.mib << 20;
-            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
-            let client = std::thread::spawn(move || kernel_bulk_client(ours, bytes));
-            let (s, _) = l.accept()?;
-            let got = sink(&s)?;
-            s.shutdown(Shutdown::Write)?;
-            let secs = client.join().expect("kernel client")?;
-            if got != bytes {
-                return Err(io::Error::other(format!(
-                    "tunstack got {got} of {bytes} bytes"
-                )));
-            }
-            print_bulk("kernel → tunstack", bytes, secs);
-            print_conn_stats(&s);
-            let st = stack.stats();
-            println!(
-                "stack: {} packets read, {} with the payload read into the receive buffer ({} of them into the waiting reader's own buffer), {} copied back out",
-                st.rx_packets, st.rx_direct, st.rx_posted, st.rx_direct_missed
-            );
-        }
-        "rr" => {
-            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
-            let count = a.count;
-            let client = std::thread::spawn(move || -> io::Result<f64> {
-                let s = connect_retry(ours)?;
-                s.set_nodelay(true)?;
-                rr_client(&s, count)
-            });
-            let (s, _) = l.accept()?;
-            s.set_nodelay(true)?;
-            // Until the client closes.
-            echo(&s)?;
-            let secs = client.join().expect("kernel client")?;
-            print_rate("round trips", count, secs, "trans/s");
-            let st = stack.stats();
-            println!(
-                "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per round trip",
-                st.rx_packets as f64 / (count + 100) as f64,
-                st.tx_packets as f64 / (count + 100) as f64,
-                st.driver_polls as f64 / (count + 100) as f64
-            );
-        }
-        "crr" => {
-            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
-            let count = a.count;
-            let client = std::thread::spawn(move || crr_client(ours, count));
-            for _ in 0..count {
-                let (s, _) = l.accept()?;
-                s.set_nodelay(true)?;
-                crr_serve(&s)?;
-            }
-            let secs = client.join().expect("kernel client")?;
-            print_rate("connections", count, secs, "conn/s");
-            let st = stack.stats();
-            println!(
-                "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per connection",
-                st.rx_packets as f64 / count as f64,
-                st.tx_packets as f64 / count as f64,
-                st.driver_polls as f64 / count as f64
-            );
-        }
-        "idle" => {
-            let n = a.conns;
-            let l = tunstack::TcpListener::bind(&stack, ("0.0.0.0", PORT))?;
-            let rss1 = rss_kib();
-            let client = std::thread::spawn(move || -> io::Result<Vec<TcpStream>> {
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let mut s = TcpStream::connect(ours)?;
-                    s.write_all(b"?")?;
-                    v.push(s);
-                }
-                for s in &mut v {
-                    let mut b = [0u8; 1];
-                    s.read_exact(&mut b)?;
-                }
-                Ok(v)
-            });
-            let mut held = Vec::with_capacity(n);
-            for _ in 0..n {
-                let (s, _) = l.accept()?;
-                let mut b = [0u8; 1];
-                (&s).read_exact(&mut b)?;
-                (&s).write_all(b"!")?;
-                held.push(s);
-            }
-            let kernel_side = client.join().expect("kernel client")?;
-            // Let the last ACKs settle.
-            std::thread::sleep(Duration::from_millis(200));
-            let rss2 = rss_kib();
-            let per = (rss2.saturating_sub(rss1)) as f64 / n as f64;
-            println!(
-                "idle: {n} connections, RSS {rss0} KiB before the stack, {rss1} KiB with it, {rss2} KiB with the connections; {} KiB socket buffers each way",
-                a.buf >> 10
-            );
-            println!("result: {per:.2} KiB/conn");
-            drop(kernel_side);
-            drop(held);
-        }
-        t => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown test {t}"),
-            ))
-        }
+        "send" => tun_send(&stack, a, kernel),
+        "recv" => tun_recv(&stack, a, ours),
+        "rr" => tun_rr(&stack, a, ours),
+        "crr" => tun_crr(&stack, a, ours),
+        "idle" => tun_idle(&stack, a, ours, rss0),
+        t => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown test {t}"),
+        )),
     }
+}
+
+/// Bulk send from tunstack into a kernel sink.
+fn tun_send(stack: &tunstack::Stack, a: &Args, kernel: SocketAddr) -> io::Result<()> {
+    let bytes = a.mib << 20;
+    let l = TcpListener::bind(kernel)?;
+    let server = std::thread::spawn(move || -> io::Result<u64> {
+        let (s, _) = l.accept()?;
+        let n = sink(&s)?;
+        s.shutdown(Shutdown::Write)?;
+        Ok(n)
+    });
+    let s = tunstack::TcpStream::connect(stack, kernel)?;
+    let t0 = Instant::now();
+    bulk_send(&s, bytes)?;
+    s.shutdown(Shutdown::Write)?;
+    let mut b = [0u8; 1];
+    while (&s).read(&mut b)? > 0 {}
+    let secs = t0.elapsed().as_secs_f64();
+    let got = server.join().expect("kernel sink")?;
+    if got != bytes {
+        return Err(io::Error::other(format!(
+            "the kernel got {got} of {bytes} bytes"
+        )));
+    }
+    print_bulk("tunstack → kernel", bytes, secs);
+    print_conn_stats(&s);
+    Ok(())
+}
+
+/// Bulk receive by tunstack from a kernel sender.
+fn tun_recv(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()> {
+    let bytes = a.mib << 20;
+    let l = tunstack::TcpListener::bind(stack, ("0.0.0.0", PORT))?;
+    let client = std::thread::spawn(move || kernel_bulk_client(ours, bytes));
+    let (s, _) = l.accept()?;
+    let got = sink(&s)?;
+    s.shutdown(Shutdown::Write)?;
+    let secs = client.join().expect("kernel client")?;
+    if got != bytes {
+        return Err(io::Error::other(format!(
+            "tunstack got {got} of {bytes} bytes"
+        )));
+    }
+    print_bulk("kernel → tunstack", bytes, secs);
+    print_conn_stats(&s);
+    let st = stack.stats();
+    println!(
+        "stack: {} packets read, {} with the payload read into the receive buffer ({} of them into the waiting reader's own buffer), {} copied back out",
+        st.rx_packets, st.rx_direct, st.rx_posted, st.rx_direct_missed
+    );
+    Ok(())
+}
+
+/// Request/response round trips, one byte each way, kernel client.
+fn tun_rr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()> {
+    let l = tunstack::TcpListener::bind(stack, ("0.0.0.0", PORT))?;
+    let count = a.count;
+    let client = std::thread::spawn(move || -> io::Result<f64> {
+        let s = connect_retry(ours)?;
+        s.set_nodelay(true)?;
+        rr_client(&s, count)
+    });
+    let (s, _) = l.accept()?;
+    s.set_nodelay(true)?;
+    // Until the client closes.
+    echo(&s)?;
+    let secs = client.join().expect("kernel client")?;
+    print_rate("round trips", count, secs, "trans/s");
+    let st = stack.stats();
+    println!(
+        "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per round trip",
+        st.rx_packets as f64 / (count + 100) as f64,
+        st.tx_packets as f64 / (count + 100) as f64,
+        st.driver_polls as f64 / (count + 100) as f64
+    );
+    Ok(())
+}
+
+/// Connect, one request/response, close: one connection per transaction.
+fn tun_crr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()> {
+    let l = tunstack::TcpListener::bind(stack, ("0.0.0.0", PORT))?;
+    let count = a.count;
+    let client = std::thread::spawn(move || crr_client(ours, count));
+    for _ in 0..count {
+        let (s, _) = l.accept()?;
+        s.set_nodelay(true)?;
+        crr_serve(&s)?;
+    }
+    let secs = client.join().expect("kernel client")?;
+    print_rate("connections", count, secs, "conn/s");
+    let st = stack.stats();
+    println!(
+        "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per connection",
+        st.rx_packets as f64 / count as f64,
+        st.tx_packets as f64 / count as f64,
+        st.driver_polls as f64 / count as f64
+    );
+    Ok(())
+}
+
+/// Memory per idle established connection.
+fn tun_idle(stack: &tunstack::Stack, a: &Args, ours: SocketAddr, rss0: u64) -> io::Result<()> {
+    let n = a.conns;
+    let l = tunstack::TcpListener::bind(stack, ("0.0.0.0", PORT))?;
+    let rss1 = rss_kib();
+    let client = std::thread::spawn(move || -> io::Result<Vec<TcpStream>> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut s = TcpStream::connect(ours)?;
+            s.write_all(b"?")?;
+            v.push(s);
+        }
+        for s in &mut v {
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b)?;
+        }
+        Ok(v)
+    });
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (s, _) = l.accept()?;
+        let mut b = [0u8; 1];
+        (&s).read_exact(&mut b)?;
+        (&s).write_all(b"!")?;
+        held.push(s);
+    }
+    let kernel_side = client.join().expect("kernel client")?;
+    // Let the last ACKs settle.
+    std::thread::sleep(Duration::from_millis(200));
+    let rss2 = rss_kib();
+    let per = (rss2.saturating_sub(rss1)) as f64 / n as f64;
+    println!(
+        "idle: {n} connections, RSS {rss0} KiB before the stack, {rss1} KiB with it, {rss2} KiB with the connections; {} KiB socket buffers each way",
+        a.buf >> 10
+    );
+    println!("result: {per:.2} KiB/conn");
+    drop(kernel_side);
+    drop(held);
     Ok(())
 }
 

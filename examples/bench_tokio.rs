@@ -215,100 +215,111 @@ async fn tun(a: &Args) -> io::Result<()> {
     let kernel = SocketAddr::V4(SocketAddrV4::new(KERNEL, PORT));
     let ours = SocketAddr::V4(SocketAddrV4::new(US, PORT));
     match a.test.as_str() {
-        "send" => {
-            let bytes = a.mib << 20;
-            let l = std::net::TcpListener::bind(kernel)?;
-            let server = std::thread::spawn(move || -> io::Result<u64> {
-                let (mut s, _) = l.accept()?;
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut n = 0u64;
-                loop {
-                    match s.read(&mut buf)? {
-                        0 => break,
-                        k => n += k as u64,
-                    }
-                }
-                s.shutdown(Shutdown::Write)?;
-                Ok(n)
-            });
-            let s = tunstack::tokio::TcpStream::connect(&stack, kernel).await?;
-            let secs = bulk(s, bytes).await?;
-            let got = server.join().expect("kernel sink")?;
-            if got != bytes {
-                return Err(io::Error::other(format!(
-                    "the kernel got {got} of {bytes} bytes"
-                )));
-            }
-            print_bulk("tunstack (tokio) → kernel", bytes, secs);
-        }
-        "rr" => {
-            let l = tunstack::tokio::TcpListener::bind(&stack, ("0.0.0.0", PORT)).await?;
-            let count = a.count;
-            let client = std::thread::spawn(move || -> io::Result<f64> {
-                let deadline = Instant::now() + Duration::from_secs(10);
-                let mut s = loop {
-                    match std::net::TcpStream::connect(ours) {
-                        Ok(s) => break s,
-                        Err(e) if Instant::now() > deadline => return Err(e),
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                };
-                s.set_nodelay(true)?;
-                let mut b = [0u8; 1];
-                let mut t0 = Instant::now();
-                for i in 0..count + 100 {
-                    if i == 100 {
-                        t0 = Instant::now();
-                    }
-                    s.write_all(b"x")?;
-                    s.read_exact(&mut b)?;
-                }
-                Ok(t0.elapsed().as_secs_f64())
-            });
-            let (s, _) = l.accept().await?;
-            s.set_nodelay(true)?;
-            echo(s).await?;
-            let secs = client.join().expect("kernel client")?;
-            bench::print_rate("round trips", count, secs, "trans/s");
-        }
-        "idle" => {
-            // N connections, each with a task parked in read: the process
-            // must sleep (no polling loop, no per-socket thread).
-            let n = a.conns;
-            let l = tunstack::tokio::TcpListener::bind(&stack, ("0.0.0.0", PORT)).await?;
-            let client = std::thread::spawn(move || -> io::Result<Vec<std::net::TcpStream>> {
-                (0..n).map(|_| std::net::TcpStream::connect(ours)).collect()
-            });
-            let mut readers = Vec::with_capacity(n);
-            for _ in 0..n {
-                let (mut s, _) = l.accept().await?;
-                readers.push(tokio::spawn(async move {
-                    let mut b = [0u8; 1];
-                    s.read(&mut b).await
-                }));
-            }
-            let kernel_side = client.join().expect("kernel client")?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let before = cpu_secs();
-            let t0 = Instant::now();
-            // The runtime sleeps in its own reactor meanwhile: a spurious
-            // wake-up of any reader would show as CPU.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let spent = cpu_secs() - before;
-            println!(
-                "idle: {n} parked async readers, {spent:.3} s of CPU in {:.1} s",
-                t0.elapsed().as_secs_f64()
-            );
-            println!(
-                "result: {:.1} ms-CPU/s",
-                spent * 1000.0 / t0.elapsed().as_secs_f64()
-            );
-            drop(kernel_side);
-            for r in readers {
-                let _ = r.await;
+        "send" => tun_send(&stack, a, kernel).await,
+        "rr" => tun_rr(&stack, a, ours).await,
+        "idle" => tun_idle(&stack, a, ours).await,
+        t => Err(io::Error::other(format!("unknown test {t}"))),
+    }
+}
+
+/// Bulk send from a tokio task into a kernel sink.
+async fn tun_send(stack: &tunstack::Stack, a: &Args, kernel: SocketAddr) -> io::Result<()> {
+    let bytes = a.mib << 20;
+    let l = std::net::TcpListener::bind(kernel)?;
+    let server = std::thread::spawn(move || -> io::Result<u64> {
+        let (mut s, _) = l.accept()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf)? {
+                0 => break,
+                k => n += k as u64,
             }
         }
-        t => return Err(io::Error::other(format!("unknown test {t}"))),
+        s.shutdown(Shutdown::Write)?;
+        Ok(n)
+    });
+    let s = tunstack::tokio::TcpStream::connect(stack, kernel).await?;
+    let secs = bulk(s, bytes).await?;
+    let got = server.join().expect("kernel sink")?;
+    if got != bytes {
+        return Err(io::Error::other(format!(
+            "the kernel got {got} of {bytes} bytes"
+        )));
+    }
+    print_bulk("tunstack (tokio) → kernel", bytes, secs);
+    Ok(())
+}
+
+/// One-byte request/response round trips served by a tokio task.
+async fn tun_rr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()> {
+    let l = tunstack::tokio::TcpListener::bind(stack, ("0.0.0.0", PORT)).await?;
+    let count = a.count;
+    let client = std::thread::spawn(move || -> io::Result<f64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match std::net::TcpStream::connect(ours) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        s.set_nodelay(true)?;
+        let mut b = [0u8; 1];
+        let mut t0 = Instant::now();
+        for i in 0..count + 100 {
+            if i == 100 {
+                t0 = Instant::now();
+            }
+            s.write_all(b"x")?;
+            s.read_exact(&mut b)?;
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    });
+    let (s, _) = l.accept().await?;
+    s.set_nodelay(true)?;
+    echo(s).await?;
+    let secs = client.join().expect("kernel client")?;
+    bench::print_rate("round trips", count, secs, "trans/s");
+    Ok(())
+}
+
+/// CPU spent while many tokio readers are parked.
+async fn tun_idle(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()> {
+    // N connections, each with a task parked in read: the process
+    // must sleep (no polling loop, no per-socket thread).
+    let n = a.conns;
+    let l = tunstack::tokio::TcpListener::bind(stack, ("0.0.0.0", PORT)).await?;
+    let client = std::thread::spawn(move || -> io::Result<Vec<std::net::TcpStream>> {
+        (0..n).map(|_| std::net::TcpStream::connect(ours)).collect()
+    });
+    let mut readers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (mut s, _) = l.accept().await?;
+        readers.push(tokio::spawn(async move {
+            let mut b = [0u8; 1];
+            s.read(&mut b).await
+        }));
+    }
+    let kernel_side = client.join().expect("kernel client")?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_secs();
+    let t0 = Instant::now();
+    // The runtime sleeps in its own reactor meanwhile: a spurious
+    // wake-up of any reader would show as CPU.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_secs() - before;
+    println!(
+        "idle: {n} parked async readers, {spent:.3} s of CPU in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    println!(
+        "result: {:.1} ms-CPU/s",
+        spent * 1000.0 / t0.elapsed().as_secs_f64()
+    );
+    drop(kernel_side);
+    for r in readers {
+        let _ = r.await;
     }
     Ok(())
 }

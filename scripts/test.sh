@@ -272,6 +272,7 @@ FEATURES=(--features tokio,mio,axum)
 step "cargo clippy --all-targets ${FEATURES[*]} -- -D warnings" cargo clippy --all-targets "${FEATURES[@]}" -- -D warnings
 step "scripts/check-layering.sh --self-test" scripts/check-layering.sh --self-test
 step "scripts/check-layering.sh" scripts/check-layering.sh
+step "scripts/wan-pcap-summary.py --self-test" python3 scripts/wan-pcap-summary.py --self-test
 step "cargo build --all-targets ${FEATURES[*]}" cargo build --all-targets "${FEATURES[@]}"
 step "cargo build --no-default-features --lib" library_only
 step "cargo test ${FEATURES[*]}${*:+ $*}" run_tests "${FEATURES[@]}" "$@"

@@ -10,6 +10,7 @@
 #
 #   sudo scripts/wan-down.sh --rtt 50 --loss 0.5% [--runs 5] [--secs 5] [--seed 1]
 #        [--ts A=target/release/tunstack --ts B=/tmp/tunstack-old] [--fresh] [--pcap DIR]
+#        [--trace DIR]
 #
 # --fresh starts a new line for every transfer, seeded with the round
 # number, so that the transfers of one round meet the same loss sequence.
@@ -19,13 +20,16 @@
 # server's side, where nginx's data leave, NAME-cli.pcap on the client's,
 # where both receivers' data arrive and their ACKs leave) and their
 # summary (NAME.txt, scripts/wan-pcap-summary.py). tunstack gets the
-# bench's buffer ceilings (scripts/wan-pair.sh, TS_MEM). The path is the
+# bench's buffer ceilings (scripts/wan-pair.sh, TS_MEM). --trace DIR keeps,
+# per transfer, the Linux sender's `ss -tin` (nginx's socket: BBR's
+# bandwidth and min RTT, cwnd, the receiver's window as the sender sees
+# it) sampled every 50 ms, NAME.ss, for either receiver. The path is the
 # bench's: 100 Mbit/s, a queue of one RTT, half the RTT of delay each way,
 # loss both ways (scripts/wan.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rtt=50 loss=0 runs=5 secs=5 rate=100 seed=1 fresh=0 pcap=""
+rtt=50 loss=0 runs=5 secs=5 rate=100 seed=1 fresh=0 pcap="" trace=""
 tss=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -38,6 +42,7 @@ while [ "$#" -gt 0 ]; do
         --ts) tss+=("$2"); shift ;;
         --fresh) fresh=1 ;;
         --pcap) pcap="$2"; shift ;;
+        --trace) trace="$2"; shift ;;
         *) echo "scripts/wan-down.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -47,6 +52,20 @@ done
 export WAN_NS="${WAN_NS:-rcvw}" WAN_BIN="${WAN_BIN:-target/release/examples/wan}"
 . scripts/wan-pair.sh
 [ -z "$pcap" ] || mkdir -p "$pcap"
+[ -z "$trace" ] || mkdir -p "$trace"
+# The sender's socket state every 50 ms while NAME runs (--trace).
+ss_start() { # NAME
+    ssp=""
+    [ -n "$trace" ] || return 0
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ip netns exec "$SRV" bash -c 'while :; do echo "t $(date +%s.%N)"; ss -tinH state established "( sport = :8080 )"; sleep 0.05; done' \
+        > "$trace/$1.ss" 2>&1 &
+    ssp=$!
+}
+ss_stop() {
+    [ -z "${ssp:-}" ] || { kill "$ssp" 2> /dev/null || true; wait "$ssp" 2> /dev/null || true; }
+    ssp=""
+}
 cell_up() { # SEED
     line_up "$1"
     mkdir -p "$work/nginx"
@@ -65,16 +84,20 @@ EOF
 ts_run() { # BIN TAG ROUND
     local bytes
     cap_start "$2-$3"
+    ss_start "$2-$3"
     bytes="$(ip netns exec "$CLI" timeout $((secs + 30)) "$1" get -s -m "$secs" "${TS_MEM[@]}" \
         http://10.9.0.2:8080/big 2> "$work/ts-get.log" | wc -c)"
+    ss_stop
     cap_stop "$2-$3" 8080
     mbit "$bytes" "$secs"
 }
 curl_run() { # ROUND
     local out
     cap_start "curl-$1"
+    ss_start "curl-$1"
     out="$(ip netns exec "$CLI" curl -s -o /dev/null -m "$secs" -w '%{size_download} %{time_total}' \
         http://10.9.0.2:8080/big || true)"
+    ss_stop
     cap_stop "curl-$1" 8080
     # shellcheck disable=SC2086 # two fields
     mbit $out

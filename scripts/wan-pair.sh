@@ -24,6 +24,10 @@ trap wan_pair_cleanup EXIT
 
 # The line's shape for the cell: half the RTT each way, a queue of one RTT.
 shape=(--delay-ms "$(awk -v r="$rtt" 'BEGIN { print r / 2 }')" --rate-mbit "$rate" --queue-ms "$rtt")
+# At 1 Gbit/s the line wakes at most every 50 us, as the table's cells
+# (scripts/bench/wan-table.sh): per-packet wake-ups cost the endpoints
+# the CPU they need.
+[ "$rate" -lt 1000 ] || shape+=(--spin-us 0 --batch-us 50)
 case "$loss" in
     burst) shape+=(--burst "0.005,0.25,0.5") ;;
     0) ;;
@@ -70,13 +74,19 @@ fi
 # on wanB in the server namespace, NAME-cli.pcap on wanA in the client
 # namespace (where tunstack's packets, forwarded from tun0, and the
 # kernel's meet the line). cap_stop prints scripts/wan-pcap-summary.py's
-# summary of both into NAME.txt, the sender's port given.
+# summary of both into NAME.txt, the sender's port given; with
+# WAN_PCAP_SUMMARY=later it only notes the port (NAME.port) and the caller
+# summarises after the runs (tshark on a 1 Gbit/s capture takes a core
+# for tens of seconds). tcpdump's buffer is 32 MiB and it writes in
+# blocks, not per packet, so that at 1 Gbit/s (120k packets/s) it drops
+# nothing and costs the endpoints little; its own count of packets
+# dropped is kept in NAME-SIDE.tcpdump.
 cap_start() { # NAME
     [ -n "${pcap:-}" ] || return 0
     caps=()
-    ip netns exec "$SRV" tcpdump -i wanB -s 96 -U -w "$pcap/$1-srv.pcap" tcp > /dev/null 2>&1 &
+    ip netns exec "$SRV" tcpdump -i wanB -s 96 -B 32768 -w "$pcap/$1-srv.pcap" tcp > "$pcap/$1-srv.tcpdump" 2>&1 &
     caps+=("$!")
-    ip netns exec "$CLI" tcpdump -i wanA -s 96 -U -w "$pcap/$1-cli.pcap" tcp > /dev/null 2>&1 &
+    ip netns exec "$CLI" tcpdump -i wanA -s 96 -B 32768 -w "$pcap/$1-cli.pcap" tcp > "$pcap/$1-cli.tcpdump" 2>&1 &
     caps+=("$!")
     sleep 0.3
 }
@@ -86,8 +96,10 @@ cap_stop() { # NAME PORT
     for c in "${caps[@]}"; do kill -INT "$c" 2> /dev/null || true; done
     for c in "${caps[@]}"; do wait "$c" 2> /dev/null || true; done
     caps=()
+    echo "$2" > "$pcap/$1.port"
+    [ "${WAN_PCAP_SUMMARY:-now}" = now ] || return 0
     for side in srv cli; do
-        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" || true
+        python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" --rate-mbit "$rate" --rtt-ms "$rtt" || true
     done > "$pcap/$1.txt" 2>&1
 }
 

@@ -175,8 +175,11 @@ fn tcp_ext(name: &str) -> u64 {
     values.split_whitespace().nth(at).unwrap().parse().unwrap()
 }
 
-/// Drops every segment arriving for `port` (to the kernel's sockets).
-fn blackhole(port: u16) {
+/// Adds a rule to the input chain of this namespace's `edges` table
+/// (both created on first use): on the input path, so a drop is a loss
+/// the sender does not know of (a drop on its own output path is
+/// reported back to its TCP, which resends at once).
+fn input_rule(rule: &[&str]) {
     run("nft", &["add", "table", "inet", "edges"]);
     run(
         "nft",
@@ -189,18 +192,23 @@ fn blackhole(port: u16) {
             "{ type filter hook input priority 0; }",
         ],
     );
-    let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
-        ],
-    );
+    let mut args = vec!["add", "rule", "inet", "edges", "input"];
+    args.extend_from_slice(rule);
+    run("nft", &args);
 }
 
-/// Writes a byte into a black hole and reads until the connection fails.
-fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
-    s.write_all(b"x").unwrap();
+/// Drops every segment arriving for `port` (to the kernel's sockets).
+fn blackhole(port: u16) {
+    input_rule(&["tcp", "dport", &port.to_string(), "drop"]);
+}
+
+/// Writes each of `writes` into a black hole and reads until the
+/// connection fails (a read timeout, set by the caller far past the
+/// retry budget, fails the test instead of hanging it).
+fn write_until_given_up(mut s: impl Read + Write, writes: &[&[u8]]) -> io::ErrorKind {
+    for w in writes {
+        s.write_all(w).unwrap();
+    }
     let mut buf = [0u8; 8];
     match s.read(&mut buf) {
         Ok(n) => panic!("read {n} bytes from a black hole"),
@@ -208,11 +216,9 @@ fn write_until_given_up(mut s: impl Read + Write) -> io::ErrorKind {
     }
 }
 
-fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
-    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
-    // first retransmission (`retransmits_timed_out`), not three
-    // retransmissions: with an RTO near 200 ms three use only about
-    // 2.8 s of it, and a fourth goes.
+/// A namespace whose stack and kernel both give up after the retry
+/// budget of 3 (`data_retries`, `tcp_retries2`).
+fn netns_with_three_retries() -> tunstack::Stack {
     let stack = netns_with(tunstack::net::Config {
         tcp: tunstack::tcp::Config {
             data_retries: 3,
@@ -223,6 +229,15 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     // Net sysctls belong to the namespace of the thread that opens them:
     // this one's, not the host's.
     std::fs::write("/proc/sys/net/ipv4/tcp_retries2", "3").unwrap();
+    stack
+}
+
+fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is a budget of (2^4 − 1) · 200 ms = 3 s from the
+    // first retransmission (`retransmits_timed_out`), not three
+    // retransmissions: with an RTO near 200 ms three use only about
+    // 2.8 s of it, and a fourth goes.
+    let stack = netns_with_three_retries();
     let kernel_addr = f.kernel_at(9112);
     let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
     let client = std::net::TcpStream::connect(kernel_addr).unwrap();
@@ -232,13 +247,13 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     let ours = TcpStream::connect(&stack, addr).unwrap();
     let (_peer, _) = listener.accept().unwrap();
     blackhole(9112);
-    blackhole_more(9113);
+    blackhole(9113);
     let before = tcp_ext("TCPTimeouts");
-    let kernel_error = write_until_given_up(&client);
+    let kernel_error = write_until_given_up(&client, &[b"x"]);
     // Each firing of the timer counts, the last (giving up) too.
     let kernel_rtos = tcp_ext("TCPTimeouts") - before - 1;
     assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
-    let our_error = write_until_given_up(&ours);
+    let our_error = write_until_given_up(&ours, &[b"x"]);
     let our_rtos = ours.tcp_stats().unwrap().retransmit_timeouts;
     assert_eq!(
         (our_error, our_rtos),
@@ -247,14 +262,70 @@ fn retransmissions_give_up_by_time_as_the_kernel_does(f: Family) {
     );
 }
 
-/// One more port into the black hole of [`blackhole`].
-fn blackhole_more(port: u16) {
-    let port = port.to_string();
-    run(
-        "nft",
-        &[
-            "add", "rule", "inet", "edges", "input", "tcp", "dport", &port, "drop",
-        ],
+/// Loses every segment for `port` whose payload starts with 'A': the head of the data written by
+/// [`HEAD_AND_FOUR`] never arrives, however it is resent,
+/// while the rest arrives and is SACKed, so the sender resends the head
+/// before its first timeout (fast retransmit, or RACK after a tail loss
+/// probe when the sender sent everything in one burst).
+fn lose_the_head(port: u16) {
+    input_rule(&["tcp", "dport", &port.to_string(), "@ih,0,8", "0x41", "drop"]);
+}
+
+/// 1000 bytes of 'A', then four times 1000 of 'B': separate writes.
+const HEAD_AND_FOUR: [&[u8]; 5] = [
+    &[b'A'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+    &[b'B'; 1000],
+];
+
+fn retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does(f: Family) {
+    // tcp_retries2 = 3 is 3 s from the first retransmission of any kind
+    // (`retrans_stamp`, set by `tcp_retransmit_skb`). Here the first is
+    // the fast (or RACK) retransmit of the lost head; with the RTO near 200 ms the
+    // timer fires about 0.2, 0.6, 1.4 and 3.0 s after it, and the fourth
+    // firing gives up: three timeout retransmissions. Counted from the
+    // first RTO instead, 2.8 s would have passed and a fourth would go.
+    let stack = netns_with_three_retries();
+    // No corking: each write leaves as its own segment.
+    std::fs::write("/proc/sys/net/ipv4/tcp_autocorking", "0").unwrap();
+    let kernel_addr = f.kernel_at(9124);
+    let listener = std::net::TcpListener::bind(kernel_addr).unwrap();
+    let client = std::net::TcpStream::connect(kernel_addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let addr = f.kernel_at(9125);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    ours.set_nodelay(true).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    lose_the_head(9124);
+    lose_the_head(9125);
+    let (rtos, fast) = (tcp_ext("TCPTimeouts"), tcp_ext("TCPFastRetrans"));
+    let kernel_error = write_until_given_up(&client, &HEAD_AND_FOUR);
+    let kernel_rtos = tcp_ext("TCPTimeouts") - rtos - 1;
+    assert_eq!(kernel_error, io::ErrorKind::TimedOut, "the oracle");
+    assert!(
+        tcp_ext("TCPFastRetrans") > fast,
+        "the oracle: no retransmission before the first timeout"
+    );
+    assert_eq!(kernel_rtos, 3, "the oracle's timeout retransmissions");
+    let our_error = write_until_given_up(&ours, &HEAD_AND_FOUR);
+    let stats = ours.tcp_stats().unwrap();
+    assert!(
+        stats.retransmits > stats.retransmit_timeouts,
+        "no retransmission before the first timeout: {stats:?}"
+    );
+    assert_eq!(
+        (our_error, stats.retransmit_timeouts),
+        (kernel_error, kernel_rtos),
+        "how tunstack gave up (error, timeout retransmissions): {stats:?}"
     );
 }
 
@@ -305,6 +376,109 @@ fn urgent_byte_leaves_the_stream_as_the_kernel_does(f: Family) {
     (&ours).read_to_end(&mut got).unwrap();
     assert_eq!(got, kernel, "tunstack reading urgent data");
     assert_eq!(ours.tcp_stats().unwrap().urgent_bytes, 1);
+}
+
+/// Drops, once, the first segment arriving for `port` whose payload
+/// starts with "ab" (its retransmission passes: the connection is
+/// marked).
+fn drop_ab_once_on_input(port: u16) {
+    let port = port.to_string();
+    input_rule(&[
+        "tcp", "dport", &port, "@ih,0,16", "0x6162", "ct", "mark", "0", "ct", "mark", "set", "1",
+        "drop",
+    ]);
+}
+
+/// tun0, losing the first packet from the kernel whose TCP payload starts
+/// with "ab" (before tunstack sees it, so the kernel sender does not know).
+struct DropAbOnce {
+    inner: tunstack::device::TunDevice,
+    dropped: bool,
+}
+
+/// Where a TCP payload starts in an IPv4 or IPv6 packet without options
+/// or extension headers.
+fn tcp_payload(p: &[u8]) -> Option<&[u8]> {
+    let ip = match p.first()? >> 4 {
+        4 => usize::from(p[0] & 0xf) * 4,
+        6 => 40,
+        _ => return None,
+    };
+    let tcp = usize::from(p.get(ip + 12)? >> 4) * 4;
+    p.get(ip + tcp..)
+}
+
+impl tunstack::device::Device for DropAbOnce {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.recv(buf)?;
+            if !self.dropped && tcp_payload(&buf[..n]).is_some_and(|d| d.starts_with(b"ab")) {
+                self.dropped = true;
+                continue;
+            }
+            return Ok(n);
+        }
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.inner.send(packet)
+    }
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+    fn as_raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.as_raw_fd()
+    }
+}
+
+/// Reads everything `reader` sends, then its end of stream.
+fn read_stream(mut reader: impl Read) -> Vec<u8> {
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).unwrap();
+    got
+}
+
+fn urgent_byte_after_a_hole_leaves_the_stream_as_the_kernel_does(f: Family) {
+    // The segment before the urgent one is lost once: the urgent byte
+    // arrives out of order and completes the stream through reassembly.
+    // Linux records the mark on arrival (`tcp_check_urg`, `tcp_urg`) and
+    // the reader still skips the byte.
+    enter_netns();
+    let tun =
+        tunstack::device::TunDevice::open(&tunstack::device::TunConfig::default()).expect("tun0");
+    let dev = DropAbOnce {
+        inner: tun,
+        dropped: false,
+    };
+    let stack = tunstack::Stack::new(dev, tunstack::net::Config::default()).unwrap();
+    // No corking: "ab", "c" and "de" leave as three segments.
+    std::fs::write("/proc/sys/net/ipv4/tcp_autocorking", "0").unwrap();
+    drop_ab_once_on_input(9122);
+    let addr = f.kernel_at(9122);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let ofo = tcp_ext("TCPOFOQueue");
+    send_with_urgent_byte(&mut client);
+    let kernel = read_stream(&server);
+    assert_eq!(kernel, b"abde", "the oracle");
+    assert!(tcp_ext("TCPOFOQueue") > ofo, "the oracle saw no hole");
+    let addr = f.kernel_at(9123);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    send_with_urgent_byte(&mut peer);
+    let got = read_stream(&ours);
+    assert_eq!(got, kernel, "tunstack reading urgent data after a hole");
+    let stats = ours.tcp_stats().unwrap();
+    assert!(stats.out_of_order_queued >= 1, "no hole: {stats:?}");
+    assert_eq!(stats.urgent_bytes, 1);
 }
 
 fn zero_window_probes_keep_a_kernel_receiver_and_carry_no_data(f: Family) {
@@ -363,7 +537,9 @@ per_family!(
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,
+    urgent_byte_after_a_hole_leaves_the_stream_as_the_kernel_does,
     zero_window_probes_keep_a_kernel_receiver_and_carry_no_data,
     data_after_shutdown_read_is_queued_as_the_kernel_does,
     retransmissions_give_up_by_time_as_the_kernel_does,
+    retry_budget_starts_at_the_fast_retransmit_as_the_kernel_does,
 );

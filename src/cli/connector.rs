@@ -18,6 +18,7 @@ use super::exit::{staged, Stage};
 use super::writeout::Shared;
 use crate::connector::Note;
 use crate::connector::DNS_TIMEOUT;
+use crate::connector::{close_tls, drain_time, TlsEnd, DRAIN_BYTES};
 use crate::dns::ResolveError;
 use crate::http::{Connect, MaybeTls};
 use crate::net::{TcpInfo, TcpStream};
@@ -237,6 +238,13 @@ impl Connect for &StackConnector<'_> {
             observed: self.observed.clone(),
         })
     }
+
+    /// A connection after a whole response, not to be reused: for TLS,
+    /// `close_notify` traded with the server before the socket closes
+    /// (see [`Traced::drain_tls`]).
+    fn close_idle(&self, mut stream: Traced, peer_closes: bool) {
+        stream.drain_tls(peer_closes);
+    }
 }
 
 /// A connection as `get` uses it: echoes each request head to stderr
@@ -293,6 +301,48 @@ impl Traced {
             }
             s.rows.push((now - s.start, info));
         }
+    }
+
+    /// The teardown of [`close_tls`] for a TLS connection after a whole
+    /// response (no reset from either side), bounded by [`drain_time`]
+    /// and never past `--max-time`; narrated under `-v`.
+    fn drain_tls(&mut self, peer_closes: bool) {
+        let MaybeTls::Tls(tls) = &mut self.inner else {
+            return;
+        };
+        let srtt = tls.get_ref().info().ok().and_then(|i| i.srtt);
+        let Ok(Some(bound)) = self.deadlines.cap(Some(drain_time(srtt))) else {
+            // --max-time has run out: close at once, as before.
+            return;
+        };
+        let started = Instant::now();
+        let how = close_tls(tls, bound, peer_closes);
+        if !self.verbose {
+            return;
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let text = match how {
+            TlsEnd::TheirsOnly => format!(
+                "the server sent close_notify and closed; not answering a closed socket ({ms:.1} ms)"
+            ),
+            TlsEnd::Answered => format!("sent close_notify, had the server's ({ms:.1} ms)"),
+            TlsEnd::Closed => {
+                format!("sent close_notify; the server closed without one ({ms:.1} ms)")
+            }
+            TlsEnd::TimedOut { ours_first: true } => format!(
+                "sent close_notify; no answer from the server within {:.0} ms, closing anyway",
+                bound.as_secs_f64() * 1e3
+            ),
+            TlsEnd::TimedOut { ours_first: false } => format!(
+                "the server did not close within {:.0} ms; sent close_notify, closing anyway",
+                bound.as_secs_f64() * 1e3
+            ),
+            TlsEnd::TooMuch => {
+                format!("sent close_notify; the server sent over {DRAIN_BYTES} bytes more, closing")
+            }
+            TlsEnd::Failed => format!("the connection failed while closing ({ms:.1} ms)"),
+        };
+        eprintln!("* TLS close: {text}");
     }
 
     /// A timeout from the socket, reworded with the limit that caused it.

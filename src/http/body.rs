@@ -151,6 +151,12 @@ impl<S: Read> Body<S> {
         &self.trailers
     }
 
+    /// True once the whole body was read (for a close-delimited body: up
+    /// to the connection's end).
+    pub fn is_complete(&self) -> bool {
+        self.done
+    }
+
     /// True once the whole body was read and the connection sits at a
     /// message boundary (so it could carry another request).
     pub fn is_reusable(&self) -> bool {

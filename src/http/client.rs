@@ -36,6 +36,22 @@ pub trait Connect {
             ))
         }
     }
+
+    /// Closes a connection whose last response was read whole and which
+    /// will carry no more requests (not kept alive, or the client is going
+    /// away). `peer_closes`: the exchange said `Connection: close` (or was
+    /// HTTP/1.0 without keep-alive), so the server initiates closure
+    /// after its response (RFC 9112 §9.6) and the client had best let it
+    /// go first; else the client is the one closing.
+    ///
+    /// The default just drops it. A TLS connector overrides this to trade
+    /// `close_notify` alerts with the server before the transport closes
+    /// (see [`TlsStream::drain_once`](super::tls::TlsStream::drain_once)),
+    /// within a bound of its own: this layer never reads the clock.
+    fn close_idle(&self, stream: Self::Stream, peer_closes: bool) {
+        let _ = peer_closes;
+        drop(stream);
+    }
 }
 
 /// Idle connections kept per origin (RFC 9112 §9.4 suggests a small
@@ -238,13 +254,24 @@ impl<C: Connect> Client<C> {
     /// Hands a finished response's connection back to the pool, if its body
     /// was read to the end and the server allows reuse; otherwise the
     /// connection is dropped (closed). Returns whether it was kept.
+    ///
+    /// A connection closed after a whole response goes through
+    /// [`Connect::close_idle`] (a clean teardown); one left mid-body is
+    /// just dropped, as there is nothing clean about it.
     pub fn recycle(&self, resp: Response<C::Stream>) -> bool {
+        if !resp.body.is_complete() {
+            return false;
+        }
         if !(resp.keep_alive && resp.body.is_reusable()) {
+            // Not kept alive, or a close-delimited body: the server closes.
+            self.connector.close_idle(resp.body.into_inner(), true);
             return false;
         }
         let mut pool = self.pool.borrow_mut();
         let idle = pool.entry(resp.key).or_default();
         if idle.len() >= MAX_IDLE_PER_HOST {
+            drop(pool);
+            self.connector.close_idle(resp.body.into_inner(), false);
             return false;
         }
         idle.push(resp.body.into_parts());
@@ -297,6 +324,17 @@ impl<C: Connect> Client<C> {
             req.url = next;
         }
         Err(Error::TooManyRedirects)
+    }
+}
+
+impl<C: Connect> Drop for Client<C> {
+    /// The pooled connections each sit after a whole response: each gets
+    /// the connector's clean teardown.
+    fn drop(&mut self) {
+        let pool = std::mem::take(self.pool.get_mut());
+        for (stream, _leftover) in pool.into_values().flatten() {
+            self.connector.close_idle(stream, false);
+        }
     }
 }
 

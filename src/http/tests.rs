@@ -314,10 +314,15 @@ struct Scripted {
     per_conn: Vec<Vec<u8>>,
     connects: std::cell::Cell<usize>,
     sent: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    /// `peer_closes` of each close_idle call, in order.
+    closed: std::rc::Rc<std::cell::RefCell<Vec<bool>>>,
 }
 
 impl Connect for Scripted {
     type Stream = MockStream;
+    fn close_idle(&self, _stream: MockStream, peer_closes: bool) {
+        self.closed.borrow_mut().push(peer_closes);
+    }
     fn connect(&self, _host: &str, _port: u16) -> io::Result<MockStream> {
         let i = self.connects.get();
         self.connects.set(i + 1);
@@ -334,7 +339,40 @@ fn scripted(per_conn: Vec<&[u8]>) -> Client<Scripted> {
         per_conn: per_conn.into_iter().map(<[u8]>::to_vec).collect(),
         connects: std::cell::Cell::new(0),
         sent: Default::default(),
+        closed: Default::default(),
     })
+}
+
+#[test]
+fn whole_responses_close_through_close_idle_and_cut_ones_are_dropped() {
+    let closed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let client = Client::new(Scripted {
+        per_conn: vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab".to_vec(),
+        ],
+        connects: std::cell::Cell::new(0),
+        sent: Default::default(),
+        closed: std::rc::Rc::clone(&closed),
+    });
+    // Kept alive: pooled, not closed yet.
+    let mut resp = client.get("http://h.test:1/").unwrap();
+    assert_eq!(body(&mut resp), "ab");
+    assert!(client.recycle(resp));
+    assert_eq!(*closed.borrow(), Vec::<bool>::new());
+    // The server said close: it closes first (RFC 9112 §9.6).
+    let mut resp = client.get("http://h.test:2/").unwrap();
+    assert_eq!(body(&mut resp), "ab");
+    assert!(!client.recycle(resp));
+    assert_eq!(*closed.borrow(), [true]);
+    // Left mid-body: dropped, no clean teardown.
+    let resp = client.get("http://h.test:3/").unwrap();
+    assert!(!client.recycle(resp));
+    assert_eq!(*closed.borrow(), [true]);
+    // The pooled one, when the client goes: we close it.
+    drop(client);
+    assert_eq!(*closed.borrow(), [true, false]);
 }
 
 fn body(resp: &mut Response<MockStream>) -> String {

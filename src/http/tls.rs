@@ -534,6 +534,96 @@ impl<S: Read + Write> TlsStream<S> {
     }
 }
 
+impl<S: Read + Write> TlsStream<S> {
+    /// One step of a clean teardown: one read from the transport, whose
+    /// records are processed and whose plaintext is discarded (the
+    /// response is complete: anything after it is not ours to deliver).
+    /// After the peer's `close_notify`, bytes are read from the transport
+    /// as they are, to see its FIN. Returns the bytes read; `Ok(0)` is
+    /// the transport's EOF. [`TlsStream::peer_close`] then says whether
+    /// the `close_notify` came.
+    ///
+    /// Why: a server that closes first sends `close_notify`, then its FIN;
+    /// one that we close first answers our `close_notify` with its own or
+    /// its FIN. Arriving after our socket closed, that record is data
+    /// after close, which TCP answers with a bare RST (RFC 1122
+    /// §4.2.2.13, as Linux does); reading it first leaves only FINs.
+    ///
+    /// One transport read per call, so that the caller, which owns the
+    /// clock, can bound the whole drain in time and bytes: a peer that
+    /// never closes must not hold it (this layer never reads the clock).
+    /// [`TlsStream::buffered`] says whether a call would wait.
+    ///
+    /// # Errors
+    /// The transport's error (its read timeout is `WouldBlock`), or a TLS
+    /// error in what arrived; either way the caller just closes.
+    pub fn drain_once(&mut self) -> io::Result<usize> {
+        self.note_received()?;
+        let n = if self.peer_close == Some(PeerClose::Notified) {
+            // rustls reads nothing after close_notify: look past it.
+            let mut scratch = [0u8; 1024];
+            self.inner.sock.read(&mut scratch)?
+        } else {
+            let n = self.inner.conn.read_tls(&mut self.inner.sock)?;
+            self.note_received()?;
+            n
+        };
+        if n == 0 {
+            self.peer_close.get_or_insert(PeerClose::Truncated);
+        }
+        Ok(n)
+    }
+
+    /// Processes the records already received and drops their plaintext
+    /// (rustls refuses to read more while its plaintext buffer is full);
+    /// no transport I/O. Returns how the peer has closed, if it has.
+    ///
+    /// # Errors
+    /// A TLS error in what arrived.
+    pub fn note_received(&mut self) -> io::Result<Option<PeerClose>> {
+        let state = self
+            .inner
+            .conn
+            .process_new_packets()
+            .map_err(|e| io::Error::from(TlsError::from_rustls(&e)))?;
+        let mut left = state.plaintext_bytes_to_read();
+        let mut scratch = [0u8; 1024];
+        while left > 0 {
+            let want = left.min(scratch.len());
+            let n = self
+                .inner
+                .conn
+                .reader()
+                .read(scratch.get_mut(..want).unwrap_or_default())?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+        if state.peer_has_closed() {
+            self.peer_close.get_or_insert(PeerClose::Notified);
+        }
+        Ok(self.peer_close)
+    }
+
+    /// Closes without our `close_notify` (drop sends none): for a peer
+    /// that sent its own and closed its transport. Its socket is gone,
+    /// nothing reads the alert, and its TCP would answer it with an RST;
+    /// curl (8.9+) does not send it either. RFC 8446 §6.1 asks for the
+    /// alert before closing our write side, but there is no one left to
+    /// tell.
+    pub fn skip_close_notify(&mut self) {
+        self.notify_sent = true;
+    }
+
+    /// Bytes read from the transport and not yet processed: while there
+    /// are, [`TlsStream::drain_once`] does not wait on the transport.
+    pub fn buffered(&self) -> usize {
+        let b = &self.inner.sock;
+        b.len.saturating_sub(b.pos)
+    }
+}
+
 impl<S: Read + Write> Drop for TlsStream<S> {
     fn drop(&mut self) {
         // Best effort: a transport that already failed cannot carry it.

@@ -1,7 +1,8 @@
 //! Congestion control: the window a sender may have in flight.
 //!
-//! The two loss-based algorithms share RFC 5681 slow start (with appropriate byte
-//! counting, RFC 3465 L = 2·SMSS), the RFC 6928 initial window, and the
+//! The two loss-based algorithms share RFC 5681 slow start (counting
+//! every acknowledged byte, as Linux's `tcp_slow_start`, rather than
+//! RFC 3465's L = 2·SMSS per ACK), the RFC 6928 initial window, and the
 //! RFC 6582 NewReno fast-recovery window arithmetic. They differ in how
 //! much the window shrinks on loss and how it grows in congestion
 //! avoidance:
@@ -356,15 +357,30 @@ impl CongestionControl {
         if self.bbr.is_some() {
             return;
         }
+        let mut acked = acked;
         if self.cwnd < self.ssthresh {
-            // Slow start with ABC, L = 2·SMSS (RFC 3465 §2.2); a quarter
-            // of that in HyStart++ CSS (RFC 9406 §4.2).
-            let mut grow = acked.min(2 * self.mss);
             if self.in_css() {
-                grow /= CSS_GROWTH_DIVISOR;
+                // A quarter of the slow-start growth in HyStart++ CSS
+                // (RFC 9406 §4.2).
+                self.cwnd = self.cwnd.saturating_add(acked / CSS_GROWTH_DIVISOR);
+                return;
             }
+            // Slow start counts every byte an ACK covers, up to ssthresh,
+            // and what is left over grows the window in congestion
+            // avoidance: Linux's `tcp_slow_start`, not RFC 3465's limit of
+            // L = 2·SMSS per ACK. The limit matters when the receiver
+            // stretches its ACKs, as Linux's does at high rates: at
+            // 1 Gbit/s 39–53% of slow-start segments were covered by ACKs
+            // of more than two segments (one ACK covered 32), so a window
+            // grown by 2·SMSS per ACK grew ×1.55–1.75 per RTT against
+            // Linux's ×1.69–1.95, met the first loss smaller, and the
+            // CUBIC and NewReno uploads ran at 0.68–0.93× Linux's.
+            let grow = acked.min(self.ssthresh - self.cwnd);
             self.cwnd = self.cwnd.saturating_add(grow);
-            return;
+            acked -= grow;
+            if acked == 0 {
+                return;
+            }
         }
         match self.algorithm {
             Algorithm::NewReno => self.cwnd = self.reno.on_ack(self.cwnd, self.mss, acked),

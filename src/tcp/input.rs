@@ -2,16 +2,8 @@
 //! sequence check, RST, (security), SYN, ACK, URG, text, FIN — with the
 //! RFC 5961 hardening of RST and SYN handling (challenge ACKs).
 //!
-//! Urgent data (§3.8.5) is handled as Linux does without SO_OOBINLINE:
-//! the byte before the urgent pointer (BSD's reading, RFC 9293's
-//! erratum) is taken out of the stream; only the latest mark counts
-//! (`tcp_check_urg`). There is no MSG_OOB read, so the byte is counted
-//! (`ConnStats::urgent_bytes`) and dropped. Data after it in the same
-//! segment is not accepted (the ACK stops after the urgent byte and the
-//! peer resends it), so the bytes delivered in place never move. Only an
-//! urgent byte that arrives in order while nothing waits out of order is
-//! taken out; one that completes the stream through reassembly stays in
-//! it (never lost nor duplicated, but unlike Linux).
+//! Urgent data (§3.8.5) is in `urgent.rs`: URG records the mark here,
+//! the reader skips the byte.
 //!
 //! LISTEN and CLOSED (§3.10.7.1–2) are handled by the stack's demux, which
 //! owns the listener table. The answers to segments that do not belong
@@ -394,6 +386,8 @@ impl Tcb {
         let window = u32::from(h.window) << self.opts.snd_wscale;
         let flight = self.flight_size();
         let dsack = self.opts.sack_ok && self.is_dsack(seg);
+        let valid = self.without_invalid_sack_blocks(seg, dsack);
+        let seg = &valid;
         if dsack {
             self.loss.rack.on_dsack(self.snd.una, self.snd.max);
         }
@@ -420,6 +414,7 @@ impl Tcb {
         self.rack_detect(now);
         self.prr_on_ack(&delivered);
         self.tlp_on_ack(ack, advanced, sacked_new, dsack);
+        self.retrans_clock_on_ack();
         if self.snd.una == self.snd.max {
             self.timers.stop(Timer::Reorder);
             self.timers.stop(Timer::LossProbe);
@@ -600,20 +595,6 @@ impl Tcb {
             self.pending.add(Control::Ack);
             return;
         }
-        let urgent_at = self
-            .urg_mark
-            .filter(|_| seq == self.rcv.nxt && self.rcv.ooo.is_empty())
-            .map(|u| u - seq)
-            .filter(|&k| (k as usize) < payload.len());
-        if let Some(k) = urgent_at {
-            // In order with nothing parked: only the bytes before the
-            // urgent byte are taken now.
-            payload = payload.get(..k as usize).unwrap_or(&[]);
-            if k == 0 {
-                self.take_urgent_byte();
-                return;
-            }
-        }
         let offset = (seq - self.rcv.nxt) as usize;
         if offset > 0 {
             // Reassembly: park the bytes past the end of the receive buffer.
@@ -661,38 +642,7 @@ impl Tcb {
         self.rcv.unacked += n + extra;
         self.rcv_rtt_measure(seg, now);
         self.rcv_space_adjust(now);
-        if urgent_at.is_some() && self.urg_mark == Some(self.rcv.nxt) {
-            self.take_urgent_byte();
-        } else if self.urg_mark.is_some_and(|u| u.diff(self.rcv.nxt) < 0) {
-            // Delivered through reassembly: it stayed in the stream.
-            self.urg_mark = None;
-        }
         self.ack_in_order(now, filled_hole || n < payload.len(), small);
-    }
-
-    /// Linux `tcp_check_urg`: a new urgent mark (the byte before the
-    /// segment's urgent pointer) replaces an older one still to come,
-    /// unless it points at data already received or behind that mark.
-    fn check_urg(&mut self, seg: &TcpSegment<'_>) {
-        let ptr = seg.header.urgent;
-        if ptr == 0 {
-            return;
-        }
-        let mark = seg.header.seq + (u32::from(ptr) - 1);
-        if mark.diff(self.rcv.nxt) < 0 || self.urg_mark.is_some_and(|u| mark.diff(u) <= 0) {
-            return;
-        }
-        self.urg_mark = Some(mark);
-    }
-
-    /// The urgent byte is next in order: it leaves the stream (read out
-    /// of band in Linux) and is acknowledged at once, so the peer resends
-    /// whatever followed it in its segment without waiting.
-    fn take_urgent_byte(&mut self) {
-        self.urg_mark = None;
-        self.rcv.nxt += 1u32;
-        self.stats.urgent_bytes += 1;
-        self.pending.add(Control::Ack);
     }
 
     /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the

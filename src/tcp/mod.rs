@@ -52,6 +52,7 @@ pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
+mod urgent;
 mod validate;
 
 #[cfg(test)]

@@ -152,7 +152,8 @@ impl Tcb {
     }
 
     /// PAWS (RFC 7323 §5.3 R1): true if the segment carries a timestamp
-    /// older than TS.Recent and must be dropped as an old duplicate.
+    /// older than TS.Recent (beyond Linux's one-tick window) and must be
+    /// dropped as an old duplicate.
     pub(super) fn paws_rejects(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
         if !self.opts.ts_ok || seg.header.flags.rst() {
             return false;
@@ -164,7 +165,16 @@ impl Tcb {
         // as some middleboxes and stacks send): any TSval is acceptable then,
         // as in Linux's tcp_paws_check; otherwise a peer whose clock starts
         // above 2^31 would be locked out by the modular compare.
-        let older = self.opts.ts_recent != 0 && (val.wrapping_sub(self.opts.ts_recent) as i32) < 0;
+        // Linux's `tcp_paws_check` takes a TSval one tick behind TS.Recent
+        // (`TCP_PAWS_WINDOW`) for a connection; the request socket and
+        // TIME-WAIT use no such window (`tcp_paws_reject`).
+        let window = match self.state {
+            super::State::TimeWait => 0,
+            super::State::SynReceived if self.passive => 0,
+            _ => 1,
+        };
+        let older =
+            self.opts.ts_recent != 0 && (self.opts.ts_recent.wrapping_sub(val) as i32) > window;
         older && now.saturating_duration_since(self.opts.ts_recent_at) < PAWS_IDLE
     }
 

@@ -437,6 +437,7 @@ impl Tcb {
         let is_retx = seq.diff(self.snd.max) < 0;
         if is_retx {
             self.stats.retransmits += 1;
+            self.note_retransmission(now, seq + len + usize::from(fin));
         } else if self.loss.rtt_probe.is_none() {
             self.loss.rtt_probe = Some((seq, now));
         }
@@ -524,6 +525,12 @@ impl Tcb {
             self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
+        self.note_retransmission(now, seq + seq_len);
+        if seq == self.snd.una {
+            // `tcp_xmit_retransmit_queue`: resending the head re-arms the RTO.
+            self.timers
+                .set(Timer::Retransmit, now + self.loss.rtt.rto());
+        }
         self.on_data_sent(now, seq, seq_len, false);
         let mut flags = Flags::ACK;
         if fin {
@@ -554,6 +561,7 @@ impl Tcb {
             self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
+        self.note_retransmission(now, seq + data + usize::from(fin_here));
         self.on_data_sent(now, seq, data + usize::from(fin_here), false);
         let mut flags = Flags::ACK;
         if fin_here {

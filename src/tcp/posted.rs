@@ -99,6 +99,8 @@ impl Tcb {
     fn posted_blocked(&self) -> bool {
         !self.rcv.buf.is_empty()
             || !self.rcv.ooo.is_empty()
+            // The urgent byte must not land in the reader's buffer.
+            || self.urg_mark.is_some()
             || self.rcv.fin
             || self.rcv.shutdown
             || !self.state.can_receive()

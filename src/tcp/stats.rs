@@ -48,6 +48,9 @@ pub struct ConnStats {
     pub keepalive_probes: u64,
     /// SACK blocks received.
     pub sack_blocks_in: u64,
+    /// SACK blocks ignored as outside what is outstanding (Linux
+    /// `TCPSACKDiscard`, `tcp_is_sackblock_valid`).
+    pub sack_blocks_invalid: u64,
     /// Loss recoveries driven by SACK (RFC 6675).
     pub sack_recoveries: u64,
     /// ACKs held back by the delayed-ACK rule.
@@ -98,6 +101,7 @@ impl ConnStats {
             ("window_probes", self.window_probes),
             ("keepalive_probes", self.keepalive_probes),
             ("sack_blocks_in", self.sack_blocks_in),
+            ("sack_blocks_invalid", self.sack_blocks_invalid),
             ("sack_recoveries", self.sack_recoveries),
             ("delayed_acks", self.delayed_acks),
             ("tail_loss_probes", self.tail_loss_probes),

@@ -55,8 +55,9 @@ pub struct Tcb {
     /// Sequence space the peer has acknowledged since the handshake
     /// (Linux `bytes_acked`), which bounds how old an acceptable ACK is.
     pub(super) bytes_acked: u64,
-    /// The sequence number of the peer's latest urgent byte while it is
-    /// still to come in order (Linux `urg_seq` with `urg_data` set).
+    /// The sequence number of the peer's latest urgent byte until the
+    /// reader has stepped over it (Linux `urg_seq` with `urg_data` set;
+    /// see `urgent.rs`).
     pub(super) urg_mark: Option<SeqNumber>,
     /// Opened by an arriving SYN: SYN-RECEIVED then follows Linux's
     /// request socket (`tcp_check_req`), not RFC 5961's challenges.
@@ -190,9 +191,10 @@ impl Tcb {
         self.error
     }
 
-    /// Bytes waiting in the receive buffer.
+    /// Bytes waiting in the receive buffer, less an urgent byte the
+    /// reader has reached (it is skipped, never read: see `urgent.rs`).
     pub fn recv_queue(&self) -> usize {
-        self.rcv.buf.len()
+        self.readable_bytes()
     }
 
     /// Bytes in the send buffer (unsent plus unacknowledged).
@@ -265,7 +267,7 @@ impl Tcb {
 
     /// True when `recv` would return data or end-of-stream or an error.
     pub fn can_recv(&self) -> bool {
-        !self.rcv.buf.is_empty() || self.rcv.fin || self.error.is_some() || self.rcv.shutdown
+        self.recv_queue() > 0 || self.rcv.fin || self.error.is_some() || self.rcv.shutdown
     }
 
     /// True when `send` would accept at least one byte or fail at once.
@@ -277,19 +279,23 @@ impl Tcb {
         }
     }
 
-    /// RFC 9293 §3.10.7.4 / RFC 6191: a SYN arriving in TIME-WAIT may open
-    /// a new incarnation of the connection if it is unambiguously new: its
-    /// timestamp is newer than TS.Recent or, without timestamps, its
-    /// sequence number is beyond RCV.NXT.
+    /// RFC 9293 §3.10.7.4 / RFC 6191 as Linux's
+    /// `tcp_timewait_state_process`: a SYN arriving in TIME-WAIT may open
+    /// a new incarnation of the connection if PAWS does not reject it (its
+    /// timestamp is not older than TS.Recent) and it is new: its sequence
+    /// number is beyond RCV.NXT or its timestamp newer than TS.Recent.
     pub fn time_wait_accepts_syn(&self, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         if self.state != State::TimeWait || !h.flags.syn() || h.flags.ack() || h.flags.rst() {
             return false;
         }
-        match (self.opts.ts_ok, h.options.timestamp) {
-            (true, Some((val, _))) => (val.wrapping_sub(self.opts.ts_recent) as i32) > 0,
-            _ => h.seq.diff(self.rcv.nxt) > 0,
+        let ts = h.options.timestamp.filter(|_| self.opts.ts_ok);
+        let age = ts.map(|(val, _)| self.opts.ts_recent.wrapping_sub(val) as i32);
+        // `tcp_paws_reject`, no window; a TS.Recent of 0 rejects nothing.
+        if age.is_some_and(|a| a > 0 && self.opts.ts_recent != 0) {
+            return false;
         }
+        h.seq.diff(self.rcv.nxt) > 0 || age.is_some_and(|a| a < 0)
     }
 
     /// An ISN for a new incarnation replacing this TIME-WAIT connection:
@@ -362,9 +368,13 @@ impl Tcb {
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = self.rcv.buf.dequeue_slice(buf);
+        // The urgent byte is skipped, and a read stops before it.
+        let (limit, skipped) = self.read_limit(buf.len());
+        let n = self.rcv.buf.dequeue_slice(&mut buf[..limit]);
+        if n + skipped > 0 {
+            self.after_read(n + skipped);
+        }
         if n > 0 {
-            self.after_read(n);
             return Ok(n);
         }
         if let Some(e) = self.error {
@@ -397,9 +407,16 @@ impl Tcb {
         }
     }
 
-    /// Copies buffered bytes into `buf` without consuming them.
+    /// Copies buffered bytes into `buf` without consuming them: what
+    /// [`recv`](Self::recv) would return (Linux's MSG_PEEK steps over
+    /// the urgent byte the same way).
     pub fn peek(&self, buf: &mut [u8]) -> usize {
-        self.rcv.buf.read_at(0, buf)
+        let (skip, limit) = match self.urgent_offset() {
+            Some(0) => (1, buf.len()),
+            Some(k) => (0, k.min(buf.len())),
+            None => (0, buf.len()),
+        };
+        self.rcv.buf.read_at(skip, &mut buf[..limit])
     }
 
     /// Schedules a window update once reading has opened the window by at

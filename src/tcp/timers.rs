@@ -18,11 +18,13 @@
 //! Retransmission gives up by time, as Linux's `retransmits_timed_out`:
 //! the budget for `data_retries` is what that many retransmissions take
 //! with the RTO doubling from the minimum to the maximum RTO, counted
-//! from the first retransmission; the handshake counts its SYNs.
+//! from the first retransmission of the data outstanding, fast or timed
+//! out, until recovery ends; the handshake counts its SYNs.
 
 use super::blocks::Control;
 use super::{ConnectionError, State, Tcb};
 use crate::time::{Duration, Instant};
+use crate::wire::SeqNumber;
 
 /// The timers a connection can have armed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +75,14 @@ pub struct TimerTable {
     /// When the current stretch of zero-window probing began (Linux
     /// `icsk_probes_tstamp`), for the user timeout.
     pub(super) probing_since: Option<Instant>,
-    /// When the first retransmission of the current run of timeouts left
-    /// (Linux `retrans_stamp`): the retry budget is time since then.
+    /// When the first retransmission of the data outstanding left — fast,
+    /// SACK/RACK, go-back-N or timeout alike (Linux `retrans_stamp`, set
+    /// once by `tcp_retransmit_skb`): the retry budget is time since then.
     pub(super) retrans_start: Option<Instant>,
+    /// The end of the highest byte retransmitted while `retrans_start` is
+    /// set: until SND.UNA passes it something retransmitted is still out
+    /// (Linux `tcp_any_retrans_done`).
+    pub(super) retrans_high: Option<SeqNumber>,
 }
 
 impl TimerTable {
@@ -191,8 +198,12 @@ impl Tcb {
             self.set_closed(Some(e));
             return;
         }
-        if self.timers.retries == 0 {
-            self.timers.retrans_start = Some(now);
+        if !handshake {
+            // Linux stamps the timeout's retransmission even if it cannot
+            // leave (`tcp_retransmit_skb`: "first (attempted) retransmit");
+            // an earlier fast or RACK retransmission keeps its stamp. The
+            // handshake counts its SYNs instead.
+            self.timers.retrans_start.get_or_insert(now);
         }
         self.timers.retries += 1;
         self.stats.retransmit_timeouts += 1;
@@ -249,6 +260,35 @@ impl Tcb {
             return false;
         };
         now.saturating_duration_since(start) >= self.model_timeout(limit)
+    }
+
+    /// A retransmission of data or FIN up to `end` left at `now` (fast,
+    /// SACK/RACK, go-back-N or timeout; not a tail loss probe, which Linux
+    /// sends with `__tcp_retransmit_skb` and does not stamp): the first
+    /// one starts the retry budget's clock (`tcp_retransmit_skb` sets
+    /// `retrans_stamp` only when it is zero).
+    pub(super) fn note_retransmission(&mut self, now: Instant, end: SeqNumber) {
+        self.timers.retrans_start.get_or_insert(now);
+        let high = self.timers.retrans_high.get_or_insert(end);
+        if end.diff(*high) > 0 {
+            *high = end;
+        }
+    }
+
+    /// After an ACK: once recovery (fast or the timeout's) is over and
+    /// nothing retransmitted is outstanding, the retry clock stops, so the
+    /// next loss starts a fresh budget (Linux clears `retrans_stamp` in
+    /// `tcp_try_to_open` and at `tcp_fastretrans_alert`'s return to Open
+    /// when `tcp_any_retrans_done` is false). A partial ACK during
+    /// recovery leaves it running even though it resets the count.
+    pub(super) fn retrans_clock_on_ack(&mut self) {
+        let una = self.snd.una;
+        let in_loss = self.loss.rto_recover.is_some_and(|r| una.diff(r) < 0);
+        let retrans_out = self.timers.retrans_high.is_some_and(|h| una.diff(h) < 0);
+        if self.loss.recover.is_none() && !in_loss && !retrans_out {
+            self.timers.retrans_start = None;
+            self.timers.retrans_high = None;
+        }
     }
 
     /// Linux `tcp_model_timeout`: the time `boundary` retransmissions take

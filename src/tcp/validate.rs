@@ -156,4 +156,29 @@ impl Tcb {
             .max()?;
         Some(self.rcv.nxt + end)
     }
+
+    /// Linux `tcp_is_sackblock_valid`: a SACK block counts only if it lies
+    /// within what is outstanding — starting after SND.UNA, ending at or
+    /// before SND.NXT, not reversed; any other block is ignored whole, not
+    /// clipped (a block reaching past SND.NXT, or starting at SND.UNA
+    /// which the cumulative ACK would then have covered, is bogus). A
+    /// D-SACK block (the first, when `dsack`) is kept for its own checks.
+    pub(super) fn without_invalid_sack_blocks<'a>(
+        &mut self,
+        seg: &TcpSegment<'a>,
+        dsack: bool,
+    ) -> TcpSegment<'a> {
+        let mut valid = *seg;
+        let (una, max) = (self.snd.una, self.snd.max);
+        for (i, slot) in valid.header.options.sack_blocks.iter_mut().enumerate() {
+            let Some((l, r)) = *slot else { continue };
+            let within = l.diff(una) > 0 && r.diff(l) > 0 && r.diff(max) <= 0;
+            let keep = within || (dsack && i == 0);
+            if !keep {
+                *slot = None;
+                self.stats.sack_blocks_invalid += 1;
+            }
+        }
+        valid
+    }
 }

@@ -53,7 +53,11 @@ mod tests {
         c.on_ack(1000, now, None);
         assert_eq!(c.cwnd(), 11_000);
         c.on_ack(5000, now, None);
-        assert_eq!(c.cwnd(), 13_000, "ABC caps growth at 2·SMSS per ACK");
+        assert_eq!(
+            c.cwnd(),
+            16_000,
+            "a stretch ACK counts every byte it covers"
+        );
         c.on_rto(20_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
         while c.cwnd() < 10_000 {
@@ -64,6 +68,22 @@ mod tests {
         assert_eq!(c.cwnd(), before, "less than a window acknowledged");
         c.on_ack(1, now, None);
         assert_eq!(c.cwnd(), before + 1000);
+    }
+
+    #[test]
+    fn slow_start_stops_at_ssthresh_and_the_rest_goes_to_avoidance() {
+        let now = Instant::ZERO;
+        let mut c = reno(1000);
+        c.on_rto(20_000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
+        c.on_ack(8000, now, None);
+        assert_eq!(c.cwnd(), 9000);
+        // 1000 bytes take slow start to ssthresh; the other 9999 count
+        // toward the next avoidance step, one byte short of a window.
+        c.on_ack(10_999, now, None);
+        assert_eq!(c.cwnd(), 10_000);
+        c.on_ack(1, now, None);
+        assert_eq!(c.cwnd(), 11_000);
     }
 
     #[test]

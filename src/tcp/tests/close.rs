@@ -425,3 +425,42 @@ fn established_fin_after_data_whose_ack_is_delayed_is_acked_at_once() {
     send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b"abc"));
     assert_eq!(recv!(tcb, t(11)).h.ack, r(4));
 }
+
+/// [`established_ts_sack_with`] (peer TSval 1000) closed actively: in
+/// TIME-WAIT with TS.Recent 1001 and RCV.NXT after the peer's FIN.
+fn time_wait_with_timestamps() -> Tcb {
+    let mut tcb = established_ts_sack_with(&cfg());
+    tcb.close();
+    recv(&mut tcb, t(20));
+    let mut fin = seg(r(0), l(1), Flags::ACK | Flags::FIN, b"");
+    fin.h.options.timestamp = Some((1001, 0));
+    send!(tcb, t(30), fin);
+    assert_eq!(tcb.state(), State::TimeWait);
+    tcb
+}
+
+fn syn_with(seq: SeqNumber, ts: Option<u32>) -> Seg {
+    let mut s = remote_syn();
+    s.h.seq = seq;
+    s.h.options.timestamp = ts.map(|v| (v, 0));
+    s
+}
+
+#[test]
+fn time_wait_syn_reuse_follows_tcp_timewait_state_process() {
+    // A new incarnation needs a SYN that PAWS does not reject (TSval not
+    // older than TS.Recent, no window) and that is new: sequence number
+    // beyond RCV.NXT, or TSval newer than TS.Recent.
+    let tcb = time_wait_with_timestamps();
+    let (beyond, at) = (r(100_000), r(1));
+    let accepts = |seq, ts| tcb.time_wait_accepts_syn(&syn_with(seq, ts).view());
+    assert!(accepts(at, Some(1002)), "newer TSval");
+    assert!(accepts(beyond, Some(1001)), "same TSval, sequence beyond");
+    assert!(!accepts(at, Some(1001)), "same TSval, old sequence");
+    assert!(!accepts(beyond, Some(1000)), "PAWS: one tick older");
+    assert!(accepts(beyond, None), "no timestamp: by sequence");
+    assert!(!accepts(at, None), "no timestamp, old sequence");
+    let mut syn_ack = syn_with(beyond, Some(1002));
+    syn_ack.h.flags |= Flags::ACK;
+    assert!(!tcb.time_wait_accepts_syn(&syn_ack.view()));
+}

@@ -195,12 +195,7 @@ fn established_ack_of_unsent_data_gets_one_rate_limited_ack() {
 fn time_wait_rst_not_at_rcv_nxt_is_ignored_silently() {
     // Linux `tcp_timewait_state_process`: only a RST exactly at RCV.NXT
     // kills TIME-WAIT; any other RST is dropped without a challenge ACK.
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
-    assert_eq!(tcb.state(), State::TimeWait);
+    let mut tcb = time_wait();
     send!(tcb, t(40), seg(r(10), l(1), Flags::RST, b""));
     recv_nothing!(tcb, t(40));
     assert_eq!(tcb.state(), State::TimeWait);
@@ -209,11 +204,7 @@ fn time_wait_rst_not_at_rcv_nxt_is_ignored_silently() {
 
 #[test]
 fn time_wait_old_duplicate_data_is_acked_and_restarts_2msl() {
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
+    let mut tcb = time_wait();
     send!(tcb, t(5000), seg(r(0) - 10u32, l(1), Flags::ACK, b"old"));
     let ack = recv!(tcb, t(5000));
     assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(1)));
@@ -287,4 +278,50 @@ fn paws_rejected_pure_acks_are_answered_at_most_every_500ms_but_data_always() {
     assert_eq!(tcb.stats().paws_rejected, 3);
     assert_eq!(tcb.stats().oow_acks_suppressed, 1);
     assert_eq!(tcb.recv_queue(), 0);
+}
+
+/// A data segment from the peer with timestamp `val`.
+fn data_with_ts(seq: SeqNumber, val: u32, payload: &[u8]) -> Seg {
+    let mut s = seg(seq, l(0), Flags::ACK, payload);
+    s.h.options.timestamp = Some((val, 0));
+    s
+}
+
+#[test]
+fn established_paws_takes_a_tsval_one_tick_behind_ts_recent() {
+    // Linux `tcp_paws_check(&tp->rx_opt, TCP_PAWS_WINDOW)`: a TSval one
+    // behind TS.Recent (1000, from the SYN-ACK) passes; two behind is an
+    // old duplicate, dropped and answered with a duplicate ACK.
+    let mut tcb = established_ts_sack_with(&cfg());
+    send!(tcb, t(20), data_with_ts(r(0), 999, b"a"));
+    assert_eq!(recv!(tcb, t(20)).h.ack, r(1));
+    assert_eq!(tcb.recv_queue(), 1);
+    send!(tcb, t(30), data_with_ts(r(1), 998, b"b"));
+    assert_eq!(recv!(tcb, t(30)).h.ack, r(1));
+    assert_eq!(tcb.recv_queue(), 1);
+    assert_eq!(tcb.stats().paws_rejected, 1);
+}
+
+#[test]
+fn sack_blocks_outside_the_outstanding_data_are_ignored_whole() {
+    // Linux `tcp_is_sackblock_valid`: a block must start after SND.UNA
+    // and end by SND.NXT; one reaching past SND.NXT, or starting at
+    // SND.UNA, is dropped whole (`TCPSACKDiscard`), not clipped to what
+    // was sent, so it marks nothing delivered.
+    use super::recovery::{sack_ack, sack_conn, segment, MSS};
+    let (mut tcb, _) = sack_conn(Algorithm::Cubic, 10);
+    let sent = 10 * MSS;
+    send!(tcb, t(30), sack_ack(0, &[(segment(2).0, sent + 1)]));
+    send!(tcb, t(31), sack_ack(0, &[(0, segment(3).1)]));
+    send!(tcb, t(32), sack_ack(0, &[(segment(5).1, segment(5).0)]));
+    assert!(tcb.loss.scoreboard.is_empty());
+    assert_eq!(tcb.stats().sack_blocks_invalid, 3);
+    // A valid block in the same ACK as an invalid one still counts.
+    send!(
+        tcb,
+        t(33),
+        sack_ack(0, &[(segment(2).0, sent + 1), segment(10)])
+    );
+    assert_eq!(tcb.loss.scoreboard.sacked_bytes(), MSS as usize);
+    assert_eq!(tcb.stats().sack_blocks_invalid, 4);
 }

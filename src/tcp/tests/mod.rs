@@ -202,6 +202,19 @@ pub fn orphan_fin_wait_2() -> Tcb {
     tcb
 }
 
+/// [`established`] closed by us (FIN at t=20) and then by the peer (its
+/// FIN, acknowledging ours, at t=30, answered): TIME-WAIT with RCV.NXT =
+/// r(1).
+pub fn time_wait() -> Tcb {
+    let mut tcb = established();
+    tcb.close();
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
+    recv!(tcb, t(30));
+    assert_eq!(tcb.state(), State::TimeWait);
+    tcb
+}
+
 /// Our next sequence number after the handshake (ISS + 1).
 pub fn l(n: u32) -> SeqNumber {
     LOCAL_ISS + 1u32 + n

@@ -225,12 +225,7 @@ fn out_of_window_syn_draws_a_challenge_ack() {
 fn time_wait_syn_gets_the_rate_limited_ack_not_a_challenge() {
     // `tcp_timewait_state_process`: a SYN that opens nothing is answered
     // by `tcp_timewait_check_oow_rate_limit`.
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
-    assert_eq!(tcb.state(), State::TimeWait);
+    let mut tcb = time_wait();
     send!(tcb, t(40), seg(r(1), SeqNumber(0), Flags::SYN, b""));
     assert_eq!(recv!(tcb, t(40)).h.ack, r(1));
     send!(tcb, t(50), seg(r(1), SeqNumber(0), Flags::SYN, b""));

@@ -4,17 +4,6 @@
 
 use super::*;
 
-/// TIME-WAIT after our FIN and the peer's (RCV.NXT = r(1)).
-fn time_wait() -> Tcb {
-    let mut tcb = established();
-    tcb.close();
-    recv!(tcb, t(20));
-    send!(tcb, t(30), seg(r(0), l(1), Flags::ACK | Flags::FIN, b""));
-    recv!(tcb, t(30));
-    assert_eq!(tcb.state(), State::TimeWait);
-    tcb
-}
-
 #[test]
 fn passive_syn_received_bad_ack_is_reset_even_out_of_window() {
     // `tcp_check_req` checks the ACK before the sequence number.

@@ -1,6 +1,7 @@
 //! TIMEOUTS (RFC 9293 §3.10.8) and RFC 6298 retransmission.
 
 use super::*;
+use crate::tcp::timers::Timer;
 
 #[test]
 fn established_lost_segment_is_retransmitted_on_rto() {
@@ -588,4 +589,134 @@ fn keepalive_answer_resets_the_probe_count() {
         );
         assert_eq!(tcb.state(), State::Established, "round {round}");
     }
+}
+
+/// ESTABLISHED with `data_retries` 3 (a budget of (2^4 − 1) · 200 ms =
+/// 3 s) and the RTO at 210 ms; five full segments sent at t=10.
+fn five_segments_out_with_three_retries() -> Tcb {
+    let c = Config {
+        data_retries: 3,
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    tcb.set_nodelay(true);
+    for _ in 0..5 {
+        tcb.send(&[7; 1460]).unwrap();
+        assert_eq!(recv(&mut tcb, t(10)).len(), 1);
+    }
+    assert_eq!(tcb.rtt().rto(), Duration::from_millis(210));
+    tcb
+}
+
+/// Fires the retransmission timer until the connection closes; the
+/// firing times.
+fn fire_until_closed(tcb: &mut Tcb) -> Vec<Instant> {
+    let mut fired = Vec::new();
+    while tcb.state() != State::Closed {
+        let now = tcb.poll_at().expect("the retransmission timer");
+        tcb.on_timeout(now);
+        recv(tcb, now);
+        fired.push(now);
+        assert!(fired.len() < 20, "never gave up: {fired:?}");
+    }
+    fired
+}
+
+#[test]
+fn established_retry_budget_starts_at_a_fast_retransmit() {
+    // Linux `tcp_retransmit_skb` stamps `retrans_stamp` at the first
+    // retransmission of any kind, and `retransmits_timed_out` measures
+    // the budget from it. The fast retransmit at 20 ms starts the 3 s:
+    // the RTOs fire at 230, 650, 1490 and 3170 ms, and at 3170 ms
+    // (3150 ms after the fast retransmit) the connection is given up.
+    // Counted from the first RTO (230 ms) only 2940 ms would have passed
+    // and a fourth RTO retransmission would go.
+    let mut tcb = five_segments_out_with_three_retries();
+    for _ in 0..3 {
+        send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, b""));
+    }
+    let fast = recv!(tcb, t(20));
+    assert_eq!((fast.h.seq, fast.payload.len()), (l(0), 1460));
+    let fired = fire_until_closed(&mut tcb);
+    assert_eq!(fired, vec![t(230), t(650), t(1490), t(3170)]);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn established_retry_budget_survives_a_partial_ack_in_loss() {
+    // A partial ACK after an RTO resets the count (`icsk_retransmits`)
+    // but not `retrans_stamp`: Linux is still in CA_Loss until SND.UNA
+    // passes what was outstanding when the timer fired. The first RTO
+    // retransmission (220 ms) starts the clock; the ACK of its segment
+    // at 300 ms lets the go-back-N retransmission of the second go and
+    // restarts the timer (RTO still backed off: 420 ms); the RTOs at
+    // 720, 1560 and 3240 ms follow, and at 3240 ms (3020 ms after the
+    // first retransmission) the connection is given up. Restarting the
+    // clock at the RTO after the partial ACK (720 ms) would allow 2520 ms
+    // only and one more retransmission.
+    let mut tcb = five_segments_out_with_three_retries();
+    tcb.on_timeout(t(220));
+    let first = recv!(tcb, t(220));
+    assert_eq!(first.h.seq, l(0));
+    send!(tcb, t(300), seg(r(0), l(1460), Flags::ACK, b""));
+    let next = recv(&mut tcb, t(300));
+    assert_eq!(next.first().map(|s| s.h.seq), Some(l(1460)));
+    let fired = fire_until_closed(&mut tcb);
+    assert_eq!(fired, vec![t(720), t(1560), t(3240)]);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn established_retry_budget_starts_afresh_after_recovery_ends() {
+    // Once everything retransmitted is acknowledged and recovery is
+    // over, Linux clears `retrans_stamp` (`tcp_try_to_open`): a later
+    // loss gets the whole budget from its own first retransmission.
+    let mut tcb = five_segments_out_with_three_retries();
+    for _ in 0..3 {
+        send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, b""));
+    }
+    recv!(tcb, t(20));
+    send!(tcb, t(30), seg(r(0), l(5 * 1460), Flags::ACK, b""));
+    assert_eq!(tcb.poll_at(), None);
+    tcb.send(&[8; 100]).unwrap();
+    recv!(tcb, t(5000));
+    let rto = tcb.rtt().rto().as_millis() as u64;
+    let fired = fire_until_closed(&mut tcb);
+    // Budget from the first RTO retransmission at 5000 + RTO: four
+    // retransmissions, closed at the fifth firing.
+    let first = t(5000 + rto);
+    assert_eq!(fired.first(), Some(&first));
+    assert_eq!(fired.len(), 5);
+    assert!(fired[3] - first < Duration::from_millis(3000));
+    assert!(fired[4] - first >= Duration::from_millis(3000));
+}
+
+#[test]
+fn rack_retransmission_of_the_head_restarts_the_rto() {
+    // Linux `tcp_xmit_retransmit_queue`: resending the first segment in
+    // recovery re-arms the retransmission timer a full RTO from then, as
+    // a fast retransmit does; otherwise the timeout would fire an RTO
+    // after the original transmission and the retry budget, counted from
+    // the head's first retransmission, would see one firing more.
+    let (mut tcb, out) = super::recovery::sack_conn(Algorithm::Cubic, 10);
+    let mss = super::recovery::MSS;
+    send!(
+        tcb,
+        t(30),
+        super::recovery::sack_ack(0, &[super::recovery::segment(10)])
+    );
+    recv_nothing!(tcb, t(30));
+    let at = tcb
+        .timers
+        .get(Timer::Reorder)
+        .expect("the reordering timer");
+    tcb.on_timeout(at);
+    let rtx = recv(&mut tcb, at);
+    assert_eq!(rtx.first().map(|s| s.h.seq), Some(l(0)));
+    assert_eq!(rtx[0].payload, out[0].payload);
+    assert_eq!(rtx[0].payload.len(), mss as usize);
+    assert_eq!(
+        tcb.timers.get(Timer::Retransmit),
+        Some(at + tcb.rtt().rto())
+    );
 }

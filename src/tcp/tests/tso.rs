@@ -280,15 +280,21 @@ fn established_tso_last_of_the_data_is_sent_whole_with_psh() {
     assert_eq!(tcb.send_queue(), 0);
 }
 
-#[test]
-fn established_tso_fin_rides_on_the_last_segment() {
-    // All data fits the window: one batch carrying FIN.
+/// [`tso_established`] with 10000 bytes of [`pattern`] sent and the
+/// connection closed at t=20: one batch carrying the FIN.
+fn ten_thousand_and_fin_in_one_batch() -> (Tcb, Vec<Out>) {
     let mut tcb = tso_established();
-    let data = pattern(10_000);
-    tcb.send(&data).unwrap();
+    tcb.send(&pattern(10_000)).unwrap();
     tcb.close();
     let out = transmit(&mut tcb, t(20));
     assert_eq!(lens(&out), vec![10_000]);
+    (tcb, out)
+}
+
+#[test]
+fn established_tso_fin_rides_on_the_last_segment() {
+    // All data fits the window: one batch carrying FIN.
+    let (mut tcb, out) = ten_thousand_and_fin_in_one_batch();
     assert_eq!(out[0].tx.gso_size, MSS);
     assert_eq!(out[0].tx.header.flags, Flags::ACK | Flags::PSH | Flags::FIN);
     assert_eq!(tcb.state(), State::FinWait1);
@@ -617,4 +623,63 @@ fn established_tso_puts_the_same_segments_on_the_wire_as_single_segments() {
     assert!(cov.fins > 0);
     assert!(cov.timeouts > 0);
     assert!(cov.retransmits > 0);
+}
+
+#[test]
+fn established_tso_fin_resent_after_a_batch_is_the_non_tso_fin() {
+    // The FIN rode on a batch (the device puts it on the last piece only,
+    // `tcp_gso_segment`). Once the data is acknowledged and the FIN is
+    // not, its retransmission is a bare FIN at the end of the data, never
+    // a batch — as segment-at-a-time output would resend it; go-back-N
+    // from a partial ACK resends the tail one MSS at a time with the FIN
+    // on the last piece only.
+    let (mut tcb, out) = ten_thousand_and_fin_in_one_batch();
+    assert!(out[0].tx.header.flags.fin());
+    let wire = on_the_wire(&out);
+    assert_eq!(wire.last().map(|w| w.0 + w.2.len()), Some(l(10_000)));
+
+    // The data arrives, the FIN is lost.
+    send!(tcb, t(30), ack(10_000, 65535));
+    assert_eq!(tcb.state(), State::FinWait1);
+    let at = tcb.poll_at().expect("retransmission timer");
+    tcb.on_timeout(at);
+    let fin = transmit(&mut tcb, at);
+    assert_eq!(lens(&fin), vec![0]);
+    assert_eq!(fin[0].tx.gso_size, 0);
+    assert_eq!(fin[0].tx.header.seq, l(10_000));
+    assert_eq!(fin[0].tx.header.flags, Flags::ACK | Flags::FIN);
+    send!(tcb, at + Duration::from_millis(10), ack(10_001, 65535));
+    assert_eq!(tcb.state(), State::FinWait2);
+
+    // A partial ACK, then the timeout: the tail and the FIN are resent
+    // one segment at a time, the FIN on the last, right after the data.
+    let (mut tcb, _) = ten_thousand_and_fin_in_one_batch();
+    send!(tcb, t(30), ack(3 * MSS, 65535));
+    let at = tcb.poll_at().expect("retransmission timer");
+    tcb.on_timeout(at);
+    let mut now = at;
+    let mut resent: Vec<Out> = transmit(&mut tcb, now);
+    while !resent.last().is_some_and(|o| o.tx.header.flags.fin()) {
+        let end = resent
+            .last()
+            .map(|o| (o.tx.header.seq - l(0)) as usize + o.tx.payload_len)
+            .expect("a retransmission");
+        now += Duration::from_millis(10);
+        send!(tcb, now, ack(end, 65535));
+        let more = transmit(&mut tcb, now);
+        assert!(!more.is_empty(), "stalled at {end}");
+        resent.extend(more);
+    }
+    for o in &resent {
+        assert!(o.tx.payload_len <= MSS, "batched retransmission: {o:?}");
+        assert_eq!(o.tx.gso_size, 0);
+    }
+    let fins: Vec<&Out> = resent.iter().filter(|o| o.tx.header.flags.fin()).collect();
+    assert_eq!(fins.len(), 1);
+    let last = fins[0];
+    assert_eq!(
+        last.tx.header.seq + last.tx.payload_len,
+        l(10_000),
+        "the FIN right after the data: {last:?}"
+    );
 }
