@@ -628,6 +628,28 @@ fn dnsmasq_names_the_site_and_https_checks_that_name() {
     assert!(err.contains("not valid for name"), "{err}");
 }
 
+/// A rustls server configuration with the lab's certificate and key
+/// (`good.pem`, `server.key`, made at test time).
+fn lab_server_config(lab: &Lab) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::PrivateKeyDer;
+    let dir = lab.dir.path();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("good.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    )
+}
+
 /// A TLS server (rustls, the lab's `site.test` certificate) on `port`
 /// that answers each connection's request with `reply`, then closes its
 /// side with or without `close_notify`, and reports per connection
@@ -638,24 +660,8 @@ fn truncating_server(
     reply: &'static [u8],
     notify: bool,
 ) -> std::sync::mpsc::Receiver<bool> {
-    use rustls::pki_types::PrivateKeyDer;
     use std::io::Write;
-    let dir = lab.dir.path();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("good.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
+    let config = lab_server_config(lab);
     let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -869,24 +875,8 @@ fn never_closing_server(
     port: u16,
     notify: bool,
 ) -> std::sync::mpsc::Receiver<(bool, bool)> {
-    use rustls::pki_types::PrivateKeyDer;
     use std::io::Write;
-    let dir = lab.dir.path();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("good.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
+    let config = lab_server_config(lab);
     let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
