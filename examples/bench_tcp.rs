@@ -30,8 +30,8 @@
 mod bench;
 
 use bench::{
-    bulk_send, connect_retry, echo, kernel_bulk_client, need_addr, print_bulk, print_rate, rss_kib,
-    sink, value, KERNEL, KERNEL6, PORT, US, US6,
+    bulk_send, connect_retry, echo, kernel_bulk_client, need_addr, print_bulk, print_rate,
+    rr_client, rss_kib, sink, value, KERNEL, KERNEL6, PORT, US, US6,
 };
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream};
@@ -111,21 +111,6 @@ fn main() {
 }
 
 // ---- the two ends of each test, over any stream -------------------------------
-
-/// Request/response client: `count` one-byte round trips after 100 for
-/// warm-up. Returns the seconds the counted ones took.
-fn rr_client(mut s: impl Read + Write, count: u64) -> io::Result<f64> {
-    let mut b = [0u8; 1];
-    let mut t0 = Instant::now();
-    for i in 0..count + 100 {
-        if i == 100 {
-            t0 = Instant::now();
-        }
-        s.write_all(b"x")?;
-        s.read_exact(&mut b)?;
-    }
-    Ok(t0.elapsed().as_secs_f64())
-}
 
 /// One connection of the connect/request/response/close test, server
 /// side: answers one byte, then waits for the client's close.

@@ -21,7 +21,7 @@
 mod bench;
 
 use bench::{cpu_secs, need_addr, print_bulk, value, KERNEL, PORT, US};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,25 +256,9 @@ async fn tun_rr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Resu
     let l = tunstack::tokio::TcpListener::bind(stack, ("0.0.0.0", PORT)).await?;
     let count = a.count;
     let client = std::thread::spawn(move || -> io::Result<f64> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut s = loop {
-            match std::net::TcpStream::connect(ours) {
-                Ok(s) => break s,
-                Err(e) if Instant::now() > deadline => return Err(e),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+        let s = bench::connect_retry(ours)?;
         s.set_nodelay(true)?;
-        let mut b = [0u8; 1];
-        let mut t0 = Instant::now();
-        for i in 0..count + 100 {
-            if i == 100 {
-                t0 = Instant::now();
-            }
-            s.write_all(b"x")?;
-            s.read_exact(&mut b)?;
-        }
-        Ok(t0.elapsed().as_secs_f64())
+        bench::rr_client(&s, count)
     });
     let (s, _) = l.accept().await?;
     s.set_nodelay(true)?;

@@ -123,6 +123,21 @@ pub fn connect_retry(to: SocketAddr) -> io::Result<TcpStream> {
     }
 }
 
+/// Request/response client: `count` one-byte round trips after 100 for
+/// warm-up. Returns the seconds the counted ones took.
+pub fn rr_client(mut s: impl Read + Write, count: u64) -> io::Result<f64> {
+    let mut b = [0u8; 1];
+    let mut t0 = Instant::now();
+    for i in 0..count + 100 {
+        if i == 100 {
+            t0 = Instant::now();
+        }
+        s.write_all(b"x")?;
+        s.read_exact(&mut b)?;
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
 /// Kernel bulk client: connects (retrying while the server starts),
 /// writes `bytes`, shuts down writing and waits for the server's EOF.
 /// Returns the seconds from connected to EOF.
