@@ -303,13 +303,8 @@ fn tun_rr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()>
     echo(&s)?;
     let secs = client.join().expect("kernel client")?;
     print_rate("round trips", count, secs, "trans/s");
-    let st = stack.stats();
-    println!(
-        "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per round trip",
-        st.rx_packets as f64 / (count + 100) as f64,
-        st.tx_packets as f64 / (count + 100) as f64,
-        st.driver_polls as f64 / (count + 100) as f64
-    );
+    // The warm-up round trips count too: the stack saw them.
+    print_stack_per(stack, count + 100, "round trip");
     Ok(())
 }
 
@@ -325,13 +320,7 @@ fn tun_crr(stack: &tunstack::Stack, a: &Args, ours: SocketAddr) -> io::Result<()
     }
     let secs = client.join().expect("kernel client")?;
     print_rate("connections", count, secs, "conn/s");
-    let st = stack.stats();
-    println!(
-        "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per connection",
-        st.rx_packets as f64 / count as f64,
-        st.tx_packets as f64 / count as f64,
-        st.driver_polls as f64 / count as f64
-    );
+    print_stack_per(stack, count, "connection");
     Ok(())
 }
 
@@ -374,6 +363,19 @@ fn tun_idle(stack: &tunstack::Stack, a: &Args, ours: SocketAddr, rss0: u64) -> i
     drop(kernel_side);
     drop(held);
     Ok(())
+}
+
+/// The stack's packets read and written and its driver polls, per `unit`
+/// of the `n` the test made.
+fn print_stack_per(stack: &tunstack::Stack, n: u64, unit: &str) {
+    let st = stack.stats();
+    let n = n as f64;
+    println!(
+        "stack: {:.2} packets read, {:.2} written and {:.2} driver polls per {unit}",
+        st.rx_packets as f64 / n,
+        st.tx_packets as f64 / n,
+        st.driver_polls as f64 / n
+    );
 }
 
 fn print_conn_stats(s: &tunstack::TcpStream) {
