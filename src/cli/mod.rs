@@ -548,6 +548,11 @@ fn serve(a: &ServeArgs) -> Result<i32, Failure> {
         s.tcp_segments_out,
         s.tcp_retransmits
     );
+    // What the send path cost in device calls (scripts/serve-cpu.sh).
+    eprintln!(
+        "tunstack: device: {} packets written, {} read; driver polls {}; {} TSO batches",
+        s.tx_packets, s.rx_packets, s.driver_polls, s.tcp_tso_out
+    );
     for line in report::queue_lines(&stack.queue_stats()) {
         eprintln!("tunstack: {line}");
     }

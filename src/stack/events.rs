@@ -27,9 +27,12 @@ pub struct SocketEvents {
 
 impl SocketEvents {
     /// Takes every waiting event from `tcb`.
+    ///
+    /// Room in the send buffer counts only once there is enough of it
+    /// ([`write_space`]): each ACK frees a few segments' worth, and a
+    /// writer woken for each would copy a few kilobytes per wake-up.
     pub(super) fn absorb(&mut self, tcb: &mut Tcb) {
         while let Some(e) = tcb.poll_event() {
-            self.count += 1;
             match e {
                 Event::Connected => self.connected = true,
                 Event::PeerClosed => self.peer_closed = true,
@@ -37,8 +40,10 @@ impl SocketEvents {
                     self.closed = true;
                     self.error = self.error.or(error);
                 }
+                Event::Writable if !write_space(tcb) => continue,
                 Event::Readable | Event::Writable => {}
             }
+            self.count += 1;
         }
     }
 
@@ -46,6 +51,20 @@ impl SocketEvents {
     pub fn connecting(&self) -> bool {
         !self.connected && !self.closed
     }
+}
+
+/// True when the send buffer has room enough to wake a writer for, as
+/// Linux's `sk_stream_write_space`: free space at least half of what is
+/// queued (a third of the buffer), or nothing queued at all.
+///
+/// No wake-up is lost by waiting for it: every byte an ACK frees and
+/// every growth of the buffer queues a new `Writable`, so the event that
+/// crosses the threshold counts, and one always does (at the latest the
+/// ACK that empties the buffer). A writer that finds less room than this
+/// is still served by `write`: it is only not woken for it.
+pub(super) fn write_space(tcb: &Tcb) -> bool {
+    let free = tcb.send_capacity();
+    free.saturating_mul(2) >= tcb.send_queue()
 }
 
 impl Interface {

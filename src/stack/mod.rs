@@ -28,6 +28,8 @@ mod address_tests;
 #[cfg(test)]
 mod direct_tests;
 #[cfg(test)]
+mod events_tests;
+#[cfg(test)]
 mod icmp_tests;
 #[cfg(test)]
 mod ipv6_tests;

@@ -202,6 +202,11 @@ impl Tcb {
         self.snd.buf.len()
     }
 
+    /// Bytes in the send buffer not yet sent (what output may still take).
+    pub fn send_unsent(&self) -> usize {
+        self.unsent_len()
+    }
+
     /// Free space in the send buffer.
     pub fn send_capacity(&self) -> usize {
         self.snd.buf.free()

@@ -109,6 +109,7 @@ impl TcpStream {
         let (nonblocking, until) = self.wait_mode(&self.inner.write_timeout);
         let handle = self.inner.handle;
         let mut idle = false;
+        let mut poke = false;
         let r = self.inner.shared.wait_as(Wait::Follow, until, |iface| {
             let Some(tcb) = iface.tcp_mut(handle) else {
                 return Some(Err(error::not_connected()));
@@ -118,6 +119,14 @@ impl TcpStream {
             // sending to the driver thread, which overlaps it with the
             // writer's next copy.
             idle = tcb.send_queue() == 0;
+            // A full segment already waiting to be sent is held by the
+            // windows or the pacer, not by want of data: the ACK or timer
+            // that releases it polls the stack, which sends this write's
+            // bytes too. Only a write that may let a segment leave now
+            // wakes the driver (an eventfd write, a wake-up of the driver
+            // and its read: per write, that was most of a bulk sender's
+            // wake-ups).
+            poke = tcb.send_unsent() < tcb.mss();
             match tcb.send(buf) {
                 Ok(n) => Some(Ok(n)),
                 Err(SendError::WouldBlock) if nonblocking => Some(Err(error::would_block())),
@@ -128,7 +137,7 @@ impl TcpStream {
         if matches!(r, Ok(Ok(n)) if n > 0) {
             if idle {
                 self.inner.shared.transmit();
-            } else {
+            } else if poke {
                 self.inner.shared.waker.wake();
             }
         }
