@@ -6,7 +6,8 @@
 # Several binaries (an A/B) alternate within each round, order reversed
 # on even rounds. Per transfer: Mbit/s, the process's CPU time
 # (schedstat, all threads) per GB sent, its run-queue wait, time slices
-# (on-CPU stints: wake-ups) per MB, device writes (TUN packets written,
+# (on-CPU stints, preemptions included) and voluntary context switches
+# (sleeps: the wake-ups tunstack causes itself) per MB, device writes (TUN packets written,
 # each a TSO batch or one segment) per MB and the mean bytes per write,
 # and the driver thread's polls per MB; then per binary the median and
 # range of the CPU seconds per GB.
@@ -74,9 +75,15 @@ rm -f "$www/big"
 dd if=/dev/zero of="$www/big" bs=1M count="$mib" status=none
 cat "$www/big" > /dev/null
 
+# Voluntary context switches of process PID so far, all threads: each
+# one a sleep, so each a wake-up later.
+vol_of() { # PID
+    cat /proc/"$1"/task/*/status 2> /dev/null | awk '/^voluntary_ctxt_switches/ { v += $2 } END { print v + 0 }'
+}
+
 echo "# serve-cpu: $([ "$direct" -eq 1 ] && echo "direct over tun0" || echo "line ${rate} Mbit/s, ${rtt} ms"), $secs s, $runs rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "round bin Mbit/s cpu_ms cpu_s/GB wait_ms slices/MB writes/MB bytes/write polls/MB"
-declare -A col
+echo "round bin Mbit/s cpu_ms cpu_s/GB wait_ms slices/MB wakeups/MB writes/MB bytes/write polls/MB"
+declare -A col wcol
 for i in $(seq "$runs"); do
     order=("${tss[@]}")
     if [ $((i % 2)) -eq 0 ]; then
@@ -103,28 +110,30 @@ for i in $(seq "$runs"); do
             precs+=("$!")
             sleep 0.2
         fi
-        s0="$(sched_of "$pid")"
+        s0="$(sched_of "$pid")" v0="$(vol_of "$pid")"
         out="$(ip netns exec "$SRV" curl -s -o /dev/null -m "$secs" -w '%{size_download} %{time_total}' "http://$url_host:8081/big" || true)"
-        s1="$(sched_of "$pid")"
+        s1="$(sched_of "$pid")" v1="$(vol_of "$pid")"
         for p in "${precs[@]}"; do kill -INT "$p" 2> /dev/null || true; done
         for p in "${precs[@]}"; do wait "$p" 2> /dev/null || true; done
         kill -INT "$pid" 2> /dev/null || true
         wait "$pid" 2> /dev/null || true
         # The stack's counters, printed by serve when it stops.
         dev="$(grep -o 'device: [0-9]* packets written, [0-9]* read; driver polls [0-9]*' "$work/serve.log" || echo "device: 0 packets written, 0 read; driver polls 0")"
-        row="$(echo "$out $s0 $s1 $dev" | awk '{
+        row="$(echo "$out $s0 $s1 $dev $v0 $v1" | awk '{
             b = $1; s = $2; mb = b / 1e6
             cpu = $6 - $3; wait = $7 - $4; sl = $8 - $5
-            w = $10; p = $17
+            w = $10; p = $17; vol = $(NF) - $(NF - 1)
             if (b <= 0 || s <= 0) { print "-"; exit }
-            printf "%.1f %d %.2f %d %.1f %.1f %d %.1f", b * 8 / s / 1e6, cpu, cpu / 1e3 / (b / 1e9), wait, sl / mb, w / mb, (w > 0 ? b / w : 0), p / mb
+            printf "%.1f %d %.2f %d %.1f %.1f %.1f %d %.1f", b * 8 / s / 1e6, cpu, cpu / 1e3 / (b / 1e9), wait, sl / mb, vol / mb, w / mb, (w > 0 ? b / w : 0), p / mb
         }')"
         echo "$i $name $row"
         col[$name]+="$(echo "$row" | awk '{print $3}') "
+        wcol[$name]+="$(echo "$row" | awk '{print $6}') "
     done
 done
+medrange() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END { if (NR == 0) print "-"; else printf "median %s range %s-%s (n=%d)\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR], NR }'; }
 for t in "${tss[@]}"; do
     name="${t%%=*}"
-    echo "$name cpu_s/GB: $(echo "${col[$name]}" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END { if (NR == 0) print "-"; else printf "median %s range %s-%s (n=%d)\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR], NR }')"
+    echo "$name cpu_s/GB: $(echo "${col[$name]}" | medrange); wakeups/MB: $(echo "${wcol[$name]}" | medrange)"
 done
 echo "# load at end $(cut -d' ' -f1-3 /proc/loadavg)"

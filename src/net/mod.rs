@@ -293,20 +293,27 @@ impl Shared {
         let read = woke.dev || !self.poller.has_device_fd;
         // Whether the device was read with a descriptor to signal it.
         let mut read_dev = woke.dev;
-        let activity = if driver {
+        let (activity, changed) = if driver {
             // Only after a failed EPOLL_CTL_ADD is there anything to undo.
             self.poller.unmute_driver();
-            if read {
+            let activity = if read {
                 iface.poll(now, &mut **device)
             } else {
                 iface.poll_output(now, &mut **device)
-            }
+            };
+            (activity, iface.poll_changed())
         } else {
-            let (activity, reread) = self.poll_answered(iface, now, &mut **device, read);
+            let (activity, reread, changed) = self.poll_answered(iface, now, &mut **device, read);
             read_dev |= reread;
-            activity
+            (activity, changed)
         };
         drop(device);
+        // A poll for the device or the timer that only sent segments (a
+        // pacing step, most of a paced sender's polls) changed nothing
+        // anyone waits on: waking a sleeping leader or the followers for
+        // it cost a wake-up per pacing step. A poke or the own eventfd
+        // may stand for a user call's change, which still wakes them.
+        let activity = activity && (changed || woke.poke || woke.own);
         if activity {
             self.tasks.collect(iface, ready);
         }
@@ -325,28 +332,32 @@ impl Shared {
     /// A poll by an application thread (`read`: of the device too, or
     /// of the output alone) that reads the kernel's synchronous answers to
     /// what it writes itself rather than let them wake the driver (see
-    /// [`poller_echo`]). Returns the activity and whether it re-read the
-    /// device. Under the interface lock, with the device locked.
+    /// [`poller_echo`]). Returns the activity, whether it re-read the
+    /// device, and whether any of its polls changed more than the output
+    /// ([`Interface::poll_changed`]). Under the interface lock, with the
+    /// device locked.
     fn poll_answered(
         &self,
         iface: &mut Interface,
         now: crate::time::Instant,
         device: &mut dyn crate::device::Device,
         read: bool,
-    ) -> (bool, bool) {
+    ) -> (bool, bool, bool) {
         let mut dev = poller_echo::Echo::new(device, &self.poller);
         let mut activity = if read {
             iface.poll(now, &mut dev)
         } else {
             iface.poll_output(now, &mut dev)
         };
+        let mut changed = iface.poll_changed();
         if !dev.expecting {
-            return (activity, false);
+            return (activity, false, changed);
         }
         for i in 0..poller_echo::MAX_REREADS {
             let (rx, tx) = (iface.stats().rx_packets, iface.stats().tx_packets);
             dev.reread_until_data();
             activity |= iface.poll(now, &mut dev);
+            changed |= iface.poll_changed();
             let answered = iface.stats().rx_packets > rx;
             if i == 0 {
                 self.poller.echo_seen(answered);
@@ -356,7 +367,7 @@ impl Shared {
             }
         }
         self.poller.unmute_driver();
-        (activity, true)
+        (activity, true, changed)
     }
 
     /// Arms the stack's timer for the interface's next deadline, if
@@ -387,7 +398,8 @@ impl Shared {
             return;
         };
         let now = self.now();
-        let (activity, reread) = self.poll_answered(&mut iface, now, &mut **device, false);
+        // All activity counts here: the caller's own change is in it.
+        let (activity, reread, _) = self.poll_answered(&mut iface, now, &mut **device, false);
         drop(device);
         if reread && iface.rx_more() {
             // A full batch of answers: the rest is the driver's.

@@ -1,8 +1,10 @@
 //! When a writer is woken: room in the send buffer counts as an event
 //! (`SocketEvents::count`, what `net::Poll` and task wakers watch) only
 //! once a third of the buffer is free, as Linux's `sk_stream_write_space`;
-//! never per ACK, and never lost. Driven through the interface with
-//! explicit time and hand-made ACKs, no threads.
+//! never per ACK, and never lost. And which polls change anything a
+//! user waits on (`Interface::poll_changed`): not one that only sends.
+//! Driven through the interface with explicit time and hand-made ACKs,
+//! no threads.
 
 use super::tests::{connecting, parse_tcp, poll_with, tcp_header, PEER, US};
 use super::*;
@@ -176,4 +178,49 @@ impl MinSeq for u32 {
             self
         }
     }
+}
+
+/// A poll that only sends (new data, a retransmission on timeout) changes
+/// nothing a user waits on; one that reads a packet does.
+#[test]
+fn a_poll_that_only_sends_changes_nothing_users_wait_on() {
+    let (mut iface, h, iss, peer) = established();
+    let port = iface.tcp(h).unwrap().local().port();
+    assert_eq!(iface.tcp_mut(h).unwrap().send(&[1u8; 4000]), Ok(4000));
+    let out = poll_with(&mut iface, Instant::from_millis(2), vec![]);
+    assert_eq!(sent_end(&out, iss), iss.wrapping_add(4000), "the data left");
+    assert!(!iface.poll_changed(), "sending alone");
+    // No ACK: the retransmission timer fires and resends.
+    let t = Instant::from_secs(5);
+    let out = poll_with(&mut iface, t, vec![]);
+    assert!(!out.is_empty(), "a retransmission");
+    assert!(!iface.poll_changed(), "a timer that only resent");
+    let out = poll_with(&mut iface, t, vec![ack(port, peer, iss.wrapping_add(4000))]);
+    assert!(out.is_empty());
+    assert!(iface.poll_changed(), "an ACK was read");
+    assert_eq!(iface.tcp(h).unwrap().send_queue(), 0);
+}
+
+/// A timer that gives a connection up (its SYN never answered) changes
+/// what its user waits on, though it sends nothing; the SYN
+/// retransmissions before it do not.
+#[test]
+fn a_timer_that_closes_a_connection_is_a_change() {
+    let (mut iface, h, _) = connecting(SocketAddrV4::new(PEER, 81));
+    let mut resent = 0;
+    for s in 1..=600 {
+        let out = poll_with(&mut iface, Instant::from_secs(s), vec![]);
+        match iface.tcp(h).map(|t| t.state()) {
+            Some(State::SynSent) => {
+                assert!(!iface.poll_changed(), "a SYN retransmission at {s} s");
+                resent += out.len();
+            }
+            _ => {
+                assert!(iface.poll_changed(), "gave up at {s} s");
+                assert!(resent >= 3, "{resent} SYNs resent first");
+                return;
+            }
+        }
+    }
+    panic!("the connection attempt never gave up");
 }

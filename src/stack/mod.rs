@@ -281,6 +281,9 @@ pub struct Interface {
     /// The last [`poll`](Interface::poll) read a whole batch without
     /// seeing the device empty.
     rx_more: bool,
+    /// The last poll changed something a user may wait on, not only sent
+    /// segments (see [`Interface::poll_changed`]).
+    changed: bool,
     tx_buf: Vec<u8>,
     /// Copy-once receive: the connection whose ring the next read places
     /// its payload in ([`direct`]).
@@ -324,6 +327,7 @@ impl Interface {
             // from the kernel is longer than any IPv4 packet.
             rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             rx_more: false,
+            changed: false,
             cfg,
             entries: Vec::new(),
             free: Vec::new(),
@@ -423,8 +427,22 @@ impl Interface {
             }
         }
         self.rx_buf = rx;
+        let read = activity;
         activity |= self.poll_output(now, device);
+        self.changed |= read;
         activity
+    }
+
+    /// True if the last [`poll`](Self::poll) or
+    /// [`poll_output`](Self::poll_output) did more than send TCP segments:
+    /// it read a packet, a timer changed a connection's state, an entry
+    /// was freed, or UDP or reply output left. A poll that only sent (a
+    /// pacing step, a retransmission) changed nothing any blocked call or
+    /// readiness waits on: whoever polled for a timer need not wake
+    /// anyone for it. (A poll asked for by a user call's poke still wakes
+    /// the others, as the call may have changed what they wait on.)
+    pub fn poll_changed(&self) -> bool {
+        self.changed
     }
 
     /// True if the last [`poll`](Self::poll) stopped reading at its batch
@@ -445,10 +463,12 @@ impl Interface {
         // Leaves the touched entries in table order, as a scan of the
         // whole table would: output is deterministic whatever order they
         // were touched in.
-        let mut activity = self.fire_timers(now);
-        activity |= self.egress(now, device);
-        activity |= self.reap();
+        let (mut activity, changed) = self.fire_timers(now);
+        let (tcp_sent, other_sent) = self.egress(now, device);
+        let reaped = self.reap();
         self.reschedule();
+        self.changed = changed || other_sent || reaped;
+        activity |= tcp_sent || other_sent || reaped;
         activity
     }
 
@@ -494,9 +514,12 @@ impl Interface {
         self.rx_hint = None;
     }
 
-    /// Writes all ready segments and replies. Returns true if any was sent.
-    fn egress(&mut self, now: Instant, device: &mut dyn Device) -> bool {
-        let mut sent = self.egress_tcp(now, device);
+    /// Writes all ready segments and replies. Returns whether TCP
+    /// segments were sent, and whether anything else was (UDP datagrams,
+    /// which free room in a socket's queue, and replies).
+    fn egress(&mut self, now: Instant, device: &mut dyn Device) -> (bool, bool) {
+        let tcp_sent = self.egress_tcp(now, device);
+        let mut sent = false;
         let mut buf = std::mem::take(&mut self.tx_buf);
         let ttl = self.cfg.ttl;
         let (src4, src6) = (self.cfg.addr, self.cfg.addr6);
@@ -504,6 +527,7 @@ impl Interface {
             if !s.tx.is_empty() {
                 // Room in the send queue again.
                 s.events += 1;
+                sent = true;
             }
             while let Some((dst, data)) = s.tx.pop_front() {
                 let d = crate::wire::UdpDatagram {
@@ -548,7 +572,7 @@ impl Interface {
             }
         }
         self.tx_buf = buf;
-        sent
+        (tcp_sent, sent)
     }
 
     /// Writes every TCP segment the connections have ready.

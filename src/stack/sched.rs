@@ -31,9 +31,12 @@ impl Interface {
 
     /// Runs the timers that are due at `now`, in table order, for the
     /// entries whose heap item is due and those touched since the last
-    /// poll (a segment may have made a deadline due at once); returns true
-    /// if any ran.
-    pub(super) fn fire_timers(&mut self, now: Instant) -> bool {
+    /// poll (a segment may have made a deadline due at once). Returns
+    /// (any ran, any changed a connection's state): a timer that only
+    /// lets segments leave (pacing, a retransmission, a delayed ACK)
+    /// changes nothing a user waits on, while one that closes a
+    /// connection (TIME-WAIT's end, a timeout giving up) does.
+    pub(super) fn fire_timers(&mut self, now: Instant) -> (bool, bool) {
         while let Some(&Reverse((at, i))) = self.timers.peek() {
             if at > now {
                 break;
@@ -50,17 +53,19 @@ impl Interface {
         }
         self.dirty.sort_unstable();
         self.dirty.dedup();
-        let mut fired = false;
+        let (mut fired, mut changed) = (false, false);
         for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(Option::as_mut) else {
                 continue;
             };
             if e.tcb.poll_at().is_some_and(|t| t <= now) {
+                let before = e.tcb.state();
                 e.tcb.on_timeout(now);
                 fired = true;
+                changed |= e.tcb.state() != before;
             }
         }
-        fired
+        (fired, changed)
     }
 
     /// Ends a poll: schedules the deadline of every touched entry, notes
