@@ -90,8 +90,8 @@ rule "http/ dns/" '\bcrate::(net|stack|tcp|device|connector|tokio|cli)\b' \
 
 rule "connector.rs connector/" '\bcrate::(tcp|stack|wire|device|tokio|cli)\b' \
     "the connector joins net, http and dns through their public APIs"
-rule "connector/" "$clock" \
-    "Happy Eyeballs (connector/happy.rs) is sans-IO: time is an input"
+rule "connector/ !connector/close.rs" "$clock" \
+    "Happy Eyeballs (connector/happy.rs) and the resolution are sans-IO: time is an input (close.rs drives sockets, as connector.rs)"
 
 rule "tokio/" '\bcrate::(tcp|stack|wire|device|buffer|http|cli)\b' \
     "the async sockets wrap net's poll_* primitives; names go through dns and the connector"
