@@ -90,6 +90,11 @@ const PROBE_RTT_DURATION: Duration = Duration::from_millis(200);
 const PROBE_RTT_CWND_GAIN: f64 = 0.5;
 const FULL_BW_THRESH: f64 = 1.25;
 const FULL_BW_COUNT: u32 = 3;
+/// Round trips from the end of a bandwidth probe that found at least
+/// [`FULL_BW_THRESH`] times the bandwidth it started from to the next
+/// probe's REFILL (`start_probe_bw_down`): about the 8-round cycle of
+/// Linux's BBR v1 (DOWN, six of CRUISE, then REFILL and UP).
+const QUICK_REPROBE_ROUNDS: u32 = 6;
 /// §5.3.1.3: loss events in a round that end STARTUP (with 2% loss);
 /// here also the least evidence for any "too much loss" judgement.
 const FULL_LOSS_COUNT: u32 = 6;
@@ -252,6 +257,8 @@ pub struct Bbr {
     probe_up_cnt: u64,
     bw_probe_up_acks: u64,
     bw_probe_up_rounds: u32,
+    /// max_bw when the last PROBE_BW:UP began.
+    probe_up_start_bw: f64,
     // ACK aggregation (§5.5.9).
     extra_acked: [u64; 2],
     extra_acked_round: u64,
@@ -333,6 +340,7 @@ impl Bbr {
             probe_up_cnt: INF,
             bw_probe_up_acks: 0,
             bw_probe_up_rounds: 0,
+            probe_up_start_bw: 0.0,
             extra_acked: [0; 2],
             extra_acked_round: 0,
             extra_acked_interval_start: None,

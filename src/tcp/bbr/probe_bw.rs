@@ -3,8 +3,9 @@
 //! (§5.5.10.2: `inflight_hi`, the 2% loss threshold).
 
 use super::{
-    AckContext, AckPhase, Bbr, BbrMode, BETA, DEFAULT_CWND_GAIN, HEADROOM, INF, LOSS_THRESH,
-    PROBE_DOWN_PACING_GAIN, PROBE_UP_CWND_GAIN, PROBE_UP_PACING_GAIN,
+    AckContext, AckPhase, Bbr, BbrMode, BETA, DEFAULT_CWND_GAIN, FULL_BW_THRESH, HEADROOM, INF,
+    LOSS_THRESH, PROBE_DOWN_PACING_GAIN, PROBE_UP_CWND_GAIN, PROBE_UP_PACING_GAIN,
+    QUICK_REPROBE_ROUNDS,
 };
 use crate::tcp::rate::{LostSegment, RateSample};
 use crate::time::{Duration, Instant};
@@ -32,6 +33,22 @@ impl Bbr {
             // a few rounds of UP. Deviation: the draft (and Linux's BBRv3)
             // wait as after any other probe.
             self.bw_probe_wait = Duration::ZERO;
+        } else if self.mode == BbrMode::ProbeBwUp
+            && self.max_bw >= FULL_BW_THRESH * self.probe_up_start_bw
+        {
+            // The probe found a quarter more bandwidth than the model had:
+            // the model was well under the path (STARTUP ended low, or the
+            // path's capacity rose) and a probe cut short by a loss burst
+            // may have found only part of it. Probe again after a few
+            // rounds, as Linux's BBR v1 does every 8 rounds, instead of
+            // after 2-3 s: traced on the bench line at 50 ms with bursty
+            // loss, PROBE_BW regained the line from a STARTUP exit at
+            // 26 Mbit/s one probe every 2-3 s (135, 381, 596 Mbit/s at
+            // 3.8, 4.4, 7.1 s). A probe that finds less than that
+            // returns to the draft's wait. Deviation from the draft.
+            if let Some(rtt) = self.min_rtt {
+                self.bw_probe_wait = rtt * QUICK_REPROBE_ROUNDS;
+            }
         }
         self.cycle_stamp = now;
         self.ack_phase = AckPhase::ProbeStopping;
@@ -64,6 +81,7 @@ impl Bbr {
         self.cycle_stamp = now;
         self.reset_full_bw();
         self.full_bw = self.max_bw;
+        self.probe_up_start_bw = self.max_bw;
         self.mode = BbrMode::ProbeBwUp;
         self.pacing_gain = PROBE_UP_PACING_GAIN;
         self.cwnd_gain = PROBE_UP_CWND_GAIN;
