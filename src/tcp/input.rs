@@ -407,7 +407,7 @@ impl Tcb {
             && !h.flags.fin()
             && (window == self.snd.wnd || sacked_new)
         {
-            self.on_dup_ack(now, flight);
+            self.on_dup_ack(flight);
         }
         // RACK (RFC 8985 §6.2 step 5): losses by time, recovery entry, the
         // reordering timer; then PRR's share of this ACK (RFC 6937).
@@ -498,18 +498,22 @@ impl Tcb {
     }
 
     /// A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
-    /// information too): counted, and at DupThresh the start of fast
-    /// retransmit and recovery.
-    fn on_dup_ack(&mut self, now: Instant, flight: usize) {
+    /// information too): counted, and without SACK at DupThresh the start
+    /// of fast retransmit and NewReno recovery.
+    ///
+    /// With SACK negotiated, a duplicate ACK itself marks nothing lost, as
+    /// in Linux (`tcp_fastretrans_alert`: only a Reno connection counts
+    /// duplicates, `tcp_add_reno_sack`; `tcp_time_to_recover` wants a
+    /// segment marked lost, which RACK does only from SACKed data). A
+    /// peer that negotiated SACK and sends none leaves the loss to the
+    /// tail loss probe and the retransmission timer.
+    fn on_dup_ack(&mut self, flight: usize) {
         self.loss.dup_acks += 1;
         self.stats.dup_acks += 1;
         if self.loss.recover.is_some() {
             if !self.opts.sack_ok {
                 self.loss.cc.on_dup_ack_in_recovery();
             }
-        } else if self.opts.sack_ok && self.loss.dup_acks >= 3 && self.loss.scoreboard.is_empty() {
-            // SACK negotiated, but the peer sends no blocks: DupThresh.
-            self.dup_ack_threshold_reached(now);
         } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
             // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
             self.loss.recover = Some(self.snd.max);

@@ -543,19 +543,6 @@ impl Rack {
         self.recount();
     }
 
-    /// Marks the first unSACKed segment lost (DupThresh duplicate ACKs
-    /// without SACK information, RFC 6675 §5 step 4). Returns its length.
-    pub(super) fn mark_front_lost(&mut self) -> usize {
-        match self.segs.iter_mut().find(|s| !s.sacked) {
-            Some(s) if !s.lost => {
-                s.lost = true;
-                self.tally.mark_lost(s);
-                s.len()
-            }
-            _ => 0,
-        }
-    }
-
     /// The records from the lowest one that may be marked lost on.
     fn lost_records(&self) -> impl Iterator<Item = &Sent> + '_ {
         let from = match (self.tally.lost_segs, self.tally.lost_from) {
@@ -717,8 +704,6 @@ mod tests {
         r.mark_lost_on_rto(true);
         check_tally(&r);
         r.unmark_lost();
-        check_tally(&r);
-        assert!(r.mark_front_lost() > 0);
         check_tally(&r);
         r.mark_lost_on_rto(false);
         check_tally(&r);
