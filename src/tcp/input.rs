@@ -80,6 +80,7 @@ impl Tcb {
         if h.flags.ack() {
             self.snd.una = h.ack;
             self.snd.syn_acked = true;
+            self.timers.ack_at = Some(now);
             self.sample_rtt(seg, now);
             self.timers.retries = 0;
             self.loss.retransmitting = false;
@@ -432,6 +433,7 @@ impl Tcb {
         self.update_send_window(seg, window);
         // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
         self.timers.probes_out = 0;
+        self.timers.ack_at = Some(now);
         if flight == 0 {
             self.ack_probe(now);
         }

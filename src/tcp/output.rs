@@ -561,7 +561,13 @@ impl Tcb {
             self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
-        self.note_retransmission(now, seq + data + usize::from(fin_here));
+        let end = seq + data + usize::from(fin_here);
+        if self.snd.nxt == seq {
+            // Going back N (the timeout's probe of a shut window): these
+            // bytes are sent; the next new segment follows them.
+            self.snd.nxt = end;
+        }
+        self.note_retransmission(now, end);
         self.on_data_sent(now, seq, data + usize::from(fin_here), false);
         let mut flags = Flags::ACK;
         if fin_here {

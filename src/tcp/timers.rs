@@ -75,6 +75,10 @@ pub struct TimerTable {
     /// When the current stretch of zero-window probing began (Linux
     /// `icsk_probes_tstamp`), for the user timeout.
     pub(super) probing_since: Option<Instant>,
+    /// When the last acceptable ACK arrived (Linux `rcv_tstamp`): a
+    /// shut window with data in flight is given up only after a long
+    /// silence (see `zero_window_rtx_timed_out`).
+    pub(super) ack_at: Option<Instant>,
     /// When the first retransmission of the data outstanding left — fast,
     /// SACK/RACK, go-back-N or timeout alike (Linux `retrans_stamp`, set
     /// once by `tcp_retransmit_skb`): the retry budget is time since then.
@@ -183,7 +187,17 @@ impl Tcb {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
-        if self.retries_exhausted(now, handshake) {
+        // Linux `tcp_retransmit_timer`: with the peer's window shut the
+        // retransmissions are window probes ("receiver dastardly shrinks
+        // window"), and the retry budget does not apply; an orphan and the
+        // handshake keep it.
+        let shut = self.snd.wnd == 0 && !handshake && !self.orphaned;
+        let give_up = if shut {
+            self.zero_window_rtx_timed_out(now)
+        } else {
+            self.retries_exhausted(now, handshake)
+        };
+        if give_up {
             log::debug!(
                 "{}: retransmissions exhausted in {}",
                 self.remote,
@@ -260,6 +274,31 @@ impl Tcb {
             return false;
         };
         now.saturating_duration_since(start) >= self.model_timeout(limit)
+    }
+
+    /// Linux `tcp_rtx_probe0_timed_out`, for the retransmission timer
+    /// with the peer's window shut: the connection ends once the peer has
+    /// been silent (no acceptable ACK) for longer than twice the maximum
+    /// RTO and the retransmissions have gone on that long; a user timeout
+    /// shortens both, and retransmitting for longer than it ends the
+    /// connection even while the peer answers.
+    fn zero_window_rtx_timed_out(&self, now: Instant) -> bool {
+        let rtx = self
+            .timers
+            .retrans_start
+            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        let mut limit = self.cfg.max_rto.saturating_mul(2);
+        if let Some(uto) = self.cfg.user_timeout {
+            if rtx > uto {
+                return true;
+            }
+            limit = limit.min(uto);
+        }
+        let silent = self
+            .timers
+            .ack_at
+            .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
+        silent > limit && rtx > limit
     }
 
     /// A retransmission of data or FIN up to `end` left at `now` (fast,
