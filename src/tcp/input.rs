@@ -140,6 +140,10 @@ impl Tcb {
         if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
             return;
         }
+        if self.is_crossed_syn_ack(seg) {
+            self.on_crossed_syn_ack(now, seg);
+            return;
+        }
         let Some(text_ok) = self.check_sequence(now, seg) else {
             return;
         };
@@ -201,6 +205,43 @@ impl Tcb {
             self.rcv.fin_pending = None;
             self.process_fin(now);
         }
+    }
+
+    /// Simultaneous open (RFC 9293 §3.5 figure 8): in SYN-RECEIVED after
+    /// SYN-SENT, the peer's SYN-ACK — its SYN at RCV.NXT - 1, without
+    /// data or FIN, acknowledging our SYN — crossed ours. Linux lets it
+    /// through `tcp_validate_incoming` instead of challenging the SYN.
+    fn is_crossed_syn_ack(&self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        self.state == State::SynReceived
+            && !self.passive
+            && h.flags.syn()
+            && h.flags.ack()
+            && !h.flags.rst()
+            && !h.flags.fin()
+            && seg.payload.is_empty()
+            && h.seq + 1u32 == self.rcv.nxt
+            && h.ack == self.snd.nxt
+    }
+
+    /// The crossed SYN-ACK completes the handshake (§3.10.7.4 "fifth");
+    /// its SYN, already received, is ACKed at once as Linux's
+    /// `tcp_data_queue` answers a segment wholly below RCV.NXT: reported
+    /// as a D-SACK block (RFC 2883) when SACK is on.
+    fn on_crossed_syn_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        if self.paws_drops(now, seg) {
+            return;
+        }
+        self.update_ts_recent(seg, now);
+        self.restart_keepalive(now);
+        if !self.on_handshake_ack(now, seg) || !self.process_ack(now, seg) {
+            return;
+        }
+        let syn = seg.header.seq;
+        if self.opts.sack_ok {
+            self.pending.dsack = Some((syn, syn + 1u32));
+        }
+        self.pending.add(Control::Ack);
     }
 
     /// §3.10.7.4 "first": PAWS (RFC 7323 §5.3 R1, before the sequence
