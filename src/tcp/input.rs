@@ -689,6 +689,12 @@ impl Tcb {
         self.rcv.unacked += n + extra;
         self.rcv_rtt_measure(seg, now);
         self.rcv_space_adjust(now);
+        if seg.header.flags.fin() && self.rcv.nxt == seg.header.seq + seg.payload.len() {
+            // The FIN follows in order and will make the connection
+            // interactive before this ACK is decided, as Linux's
+            // `tcp_fin` does inside `tcp_data_queue`.
+            self.fin_enters_pingpong();
+        }
         self.ack_in_order(now, filled_hole || n < payload.len(), small);
     }
 
@@ -718,14 +724,14 @@ impl Tcb {
     /// everything); `small`: the segment was shorter than the peer's MSS.
     ///
     /// In quick-ACK mode (see [`quickack_on_data`](Self::quickack_on_data))
-    /// a full-sized segment is ACKed at once, as Linux does while a
-    /// connection is not interactive: a sender in slow start otherwise
-    /// waits the delayed-ACK time for the odd last segment of a flight
-    /// (40 ms of a 50 ms round), and grows that much later. A short
-    /// segment is left to the delayed-ACK rules below, so a request's ACK
-    /// still rides on the answer or on the drain.
+    /// every segment is ACKed at once while the connection is not
+    /// interactive, as Linux's `tcp_in_quickack_mode` has it: a sender in
+    /// slow start otherwise waits the delayed-ACK time for the odd last
+    /// segment of a flight (40 ms of a 50 ms round), and a connection's
+    /// first request is ACKed on arrival. Once our answers follow the
+    /// peer's data (`pingpong`), a request's ACK rides on the answer.
     fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
-        let quick = self.rcv.quick > 0 && !self.rcv.pingpong && !small;
+        let quick = self.rcv.quick > 0 && !self.rcv.pingpong;
         if urgent || quick || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss
         {
             self.pending.add(Control::Ack);
@@ -747,22 +753,18 @@ impl Tcb {
             self.rcv.nxt += 1u32;
             self.events.push(Event::PeerClosed);
         }
-        if first
-            && matches!(self.state, State::SynReceived | State::Established)
-            && !self.cfg.delayed_ack.is_zero()
-            && self.rcv.unacked == 0
-            && !self.pending.has(Control::Ack)
-            && !self.timers.is_armed(Timer::DelayedAck)
-        {
+        if first && self.fin_enters_pingpong() {
             // The application is told of the close and usually closes
             // too: its FIN carries this ACK, one segment instead of two.
             // Delayed as Linux delays it (`tcp_fin` enters pingpong
-            // mode); the timer sends it alone if the application waits.
-            // Only a lone FIN: a sender waits at least its delayed-ACK
-            // allowance before probing a single segment (RFC 8985 §7.2),
-            // but data still unacknowledged would be probed sooner.
-            self.timers
-                .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            // mode, which ends quick ACKs); the timer sends it alone if
+            // the application waits. An ACK already due at once (a hole
+            // filled, two segments unacknowledged) still goes, and a
+            // delayed one keeps its deadline (`tcp_send_delayed_ack`).
+            if !self.pending.has(Control::Ack) && !self.timers.is_armed(Timer::DelayedAck) {
+                self.timers
+                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            }
         } else {
             self.pending.add(Control::Ack);
         }
@@ -773,6 +775,19 @@ impl Tcb {
             State::FinWait2 | State::TimeWait => self.enter_time_wait(now),
             _ => {}
         }
+    }
+
+    /// Linux `tcp_fin` in SYN-RECEIVED or ESTABLISHED: the peer's first
+    /// FIN makes the connection interactive (pingpong), so its ACK is
+    /// delayed, quick-ACK mode or not. False when ACKs are not delayed
+    /// or the state does not call for it.
+    fn fin_enters_pingpong(&mut self) -> bool {
+        let delaying = !self.cfg.delayed_ack.is_zero()
+            && matches!(self.state, State::SynReceived | State::Established);
+        if delaying {
+            self.rcv.pingpong = true;
+        }
+        delaying
     }
 
     fn enter_time_wait(&mut self, now: Instant) {
