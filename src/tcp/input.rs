@@ -1,6 +1,9 @@
-//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3–§3.10.7.4), in the RFC's order:
-//! sequence check, RST, (security), SYN, ACK, URG, text, FIN — with the
-//! RFC 5961 hardening of RST and SYN handling (challenge ACKs).
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.4), in the RFC's order: sequence
+//! check, RST, (security), SYN, ACK, URG, text, FIN — with the RFC 5961
+//! hardening of RST and SYN handling (challenge ACKs).
+//!
+//! SYN-SENT (§3.10.7.3), the ACK that completes a handshake and the
+//! crossed SYN-ACK of a simultaneous open are in `handshake.rs`.
 //!
 //! Urgent data (§3.8.5) is in `urgent.rs`: URG records the mark here,
 //! the reader skips the byte.
@@ -31,78 +34,6 @@ impl Tcb {
         }
     }
 
-    /// §3.10.7.3: SYN-SENT.
-    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpSegment<'_>) {
-        let h = &seg.header;
-        // First: the ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT.
-        if h.flags.ack() && (h.ack.diff(self.snd.iss) <= 0 || h.ack.diff(self.snd.nxt) > 0) {
-            if !h.flags.rst() {
-                self.pending.rst_reply = Some(h.ack);
-            }
-            return;
-        }
-        // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): the
-        // SYN-ACK must echo a TSval we sent since our first SYN; else it is
-        // answered with a RST (a RST with it is dropped).
-        if h.flags.ack() && !self.echoes_our_syn_ts(seg, now) {
-            self.stats.paws_rejected += 1;
-            if !h.flags.rst() {
-                self.pending.rst_reply = Some(h.ack);
-            }
-            return;
-        }
-        // Second: RST. Only acceptable with an acceptable ACK.
-        if h.flags.rst() {
-            if h.flags.ack() {
-                self.set_closed(Some(ConnectionError::Refused));
-            }
-            return;
-        }
-        // Fourth: SYN.
-        if !h.flags.syn() {
-            return;
-        }
-        self.rcv.irs = h.seq;
-        self.rcv.nxt = h.seq + 1u32;
-        // What our ACK (or SYN-ACK) acknowledges, before it is polled out:
-        // a segment handled in between is judged against it (RFC 7323 §4.3).
-        self.opts.last_ack_sent = self.rcv.nxt;
-        // Our SYN's window counts from here: its right edge was computed
-        // while RCV.NXT was still unknown (0).
-        self.rcv.adv = self.rcv.nxt + self.rcv.wnd;
-        self.negotiate(seg, now);
-        self.snd.wnd = u32::from(h.window);
-        self.snd.max_wnd = self.snd.wnd;
-        self.snd.mss_wnd = self.snd.max_wnd;
-        self.snd.wl1 = h.seq;
-        self.snd.wl2 = h.ack;
-        self.pending.add(Control::Ack);
-        if h.flags.ack() {
-            self.snd.una = h.ack;
-            self.snd.syn_acked = true;
-            self.timers.ack_at = Some(now);
-            self.sample_rtt(seg, now);
-            self.timers.retries = 0;
-            self.loss.retransmitting = false;
-            self.timers.stop(Timer::Retransmit);
-            self.set_state(State::Established);
-            self.restart_keepalive(now);
-        } else {
-            // Simultaneous open: answer with SYN-ACK from SYN-RECEIVED.
-            self.snd.nxt = self.snd.iss;
-            self.set_state(State::SynReceived);
-        }
-    }
-
-    /// True unless the segment echoes a timestamp (non-zero TSecr) outside
-    /// [TSval of our first SYN, our TSval now].
-    fn echoes_our_syn_ts(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
-        let (Some(first), Some((_, ecr))) = (self.syn_ts, seg.header.options.timestamp) else {
-            return true;
-        };
-        ecr == 0 || ecr.wrapping_sub(first) <= self.ts_val(now).wrapping_sub(first)
-    }
-
     /// The RFC 9293 §3.10.7.4 acceptability test.
     fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
         let seq = seg.header.seq;
@@ -122,26 +53,7 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
-        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
-            // Linux checks this before the sequence number (`tcp_rcv_established`,
-            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
-            // is dropped without an answer, even out of window.
-            self.stats.unacceptable += 1;
-            return;
-        }
-        if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
-        {
-            // Linux `tcp_timewait_state_process`: anything but a RST that
-            // reaches TIME-WAIT (a bare ACK at RCV.NXT, a retransmitted
-            // FIN, an old duplicate) shows the peer may still send, so
-            // 2·MSL starts again.
-            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
-        }
-        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
-            return;
-        }
-        if self.is_crossed_syn_ack(seg) {
-            self.on_crossed_syn_ack(now, seg);
+        if self.screen(now, seg) {
             return;
         }
         let Some(text_ok) = self.check_sequence(now, seg) else {
@@ -156,20 +68,8 @@ impl Tcb {
         if !h.flags.ack() || !self.on_handshake_ack(now, seg) || !self.process_ack(now, seg) {
             return;
         }
-        if self.fin_acked() {
-            self.release_finished_buffers();
-        }
-        match self.state {
-            State::FinWait1 if self.fin_acked() => {
-                self.set_state(State::FinWait2);
-                self.arm_fin_timeout(now);
-            }
-            State::Closing if self.fin_acked() => self.enter_time_wait(now),
-            State::LastAck if self.fin_acked() => {
-                self.set_closed(None);
-                return;
-            }
-            _ => {}
+        if self.on_fin_acked(now) {
+            return;
         }
         if text_ok && self.new_data_after_close(seg) {
             return;
@@ -182,24 +82,8 @@ impl Tcb {
             }
             return;
         }
-        // Sixth: URG.
-        if text_ok && h.flags.contains(crate::wire::Flags::URG) && self.state.can_receive() {
-            self.check_urg(seg);
-        }
-        // Seventh: segment text.
-        if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
-            self.process_text(seg, now);
-        }
-        // Eighth: FIN, only once everything before it has arrived.
-        if h.flags.fin() && text_ok {
-            let fin_seq = h.seq + seg.payload.len();
-            if fin_seq == self.rcv.nxt - u32::from(self.rcv.fin) {
-                self.process_fin(now);
-            } else if self.state.can_receive() && fin_seq.diff(self.rcv.nxt) > 0 {
-                // Out of order: remember it for when the gap fills.
-                self.rcv.fin_pending = Some(fin_seq);
-                self.pending.add(Control::Ack);
-            }
+        if text_ok {
+            self.process_urg_text_fin(now, seg);
         }
         if self.rcv.fin_pending == Some(self.rcv.nxt) && !self.rcv.fin {
             self.rcv.fin_pending = None;
@@ -207,41 +91,81 @@ impl Tcb {
         }
     }
 
-    /// Simultaneous open (RFC 9293 §3.5 figure 8): in SYN-RECEIVED after
-    /// SYN-SENT, the peer's SYN-ACK — its SYN at RCV.NXT - 1, without
-    /// data or FIN, acknowledging our SYN — crossed ours. Linux lets it
-    /// through `tcp_validate_incoming` instead of challenging the SYN.
-    fn is_crossed_syn_ack(&self, seg: &TcpSegment<'_>) -> bool {
+    /// What Linux decides before the sequence check. True when the
+    /// segment was dealt with: dropped (none of ACK, RST, SYN), taken by
+    /// the embryonic connection's own rules, or the crossed SYN-ACK of a
+    /// simultaneous open. In TIME-WAIT it restarts 2·MSL.
+    fn screen(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
-        self.state == State::SynReceived
-            && !self.passive
-            && h.flags.syn()
-            && h.flags.ack()
-            && !h.flags.rst()
-            && !h.flags.fin()
-            && seg.payload.is_empty()
-            && h.seq + 1u32 == self.rcv.nxt
-            && h.ack == self.snd.nxt
+        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
+            // Linux checks this before the sequence number (`tcp_rcv_established`,
+            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
+            // is dropped without an answer, even out of window.
+            self.stats.unacceptable += 1;
+            return true;
+        }
+        if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
+        {
+            // Linux `tcp_timewait_state_process`: anything but a RST that
+            // reaches TIME-WAIT (a bare ACK at RCV.NXT, a retransmitted
+            // FIN, an old duplicate) shows the peer may still send, so
+            // 2·MSL starts again.
+            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        }
+        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
+            return true;
+        }
+        if self.is_crossed_syn_ack(seg) {
+            self.on_crossed_syn_ack(now, seg);
+            return true;
+        }
+        false
     }
 
-    /// The crossed SYN-ACK completes the handshake (§3.10.7.4 "fifth");
-    /// its SYN, already received, is ACKed at once as Linux's
-    /// `tcp_data_queue` answers a segment wholly below RCV.NXT: reported
-    /// as a D-SACK block (RFC 2883) when SACK is on.
-    fn on_crossed_syn_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) {
-        if self.paws_drops(now, seg) {
+    /// The state changes an ACK of our FIN makes (§3.10.7.4 "fifth",
+    /// FIN-WAIT-1, CLOSING, LAST-ACK). True when the connection closed.
+    fn on_fin_acked(&mut self, now: Instant) -> bool {
+        if !self.fin_acked() {
+            return false;
+        }
+        self.release_finished_buffers();
+        match self.state {
+            State::FinWait1 => {
+                self.set_state(State::FinWait2);
+                self.arm_fin_timeout(now);
+            }
+            State::Closing => self.enter_time_wait(now),
+            State::LastAck => {
+                self.set_closed(None);
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// §3.10.7.4 "sixth" to "eighth" for a segment whose text may be
+    /// taken: the urgent mark, the text, and the FIN once everything
+    /// before it has arrived (one past the data is remembered).
+    fn process_urg_text_fin(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        if h.flags.contains(crate::wire::Flags::URG) && self.state.can_receive() {
+            self.check_urg(seg);
+        }
+        if !seg.payload.is_empty() && self.state.can_receive() {
+            self.process_text(seg, now);
+        }
+        if !h.flags.fin() {
             return;
         }
-        self.update_ts_recent(seg, now);
-        self.restart_keepalive(now);
-        if !self.on_handshake_ack(now, seg) || !self.process_ack(now, seg) {
-            return;
+        let fin_seq = h.seq + seg.payload.len();
+        if fin_seq == self.rcv.nxt - u32::from(self.rcv.fin) {
+            self.process_fin(now);
+        } else if self.state.can_receive() && fin_seq.diff(self.rcv.nxt) > 0 {
+            // Out of order: remember it for when the gap fills.
+            self.rcv.fin_pending = Some(fin_seq);
+            self.pending.add(Control::Ack);
         }
-        let syn = seg.header.seq;
-        if self.opts.sack_ok {
-            self.pending.dsack = Some((syn, syn + 1u32));
-        }
-        self.pending.add(Control::Ack);
     }
 
     /// §3.10.7.4 "first": PAWS (RFC 7323 §5.3 R1, before the sequence
@@ -341,40 +265,6 @@ impl Tcb {
         false
     }
 
-    /// In SYN-RECEIVED, the ACK must acknowledge our SYN (SND.UNA < SEG.ACK
-    /// =< SND.NXT, else a RST answers it): the handshake completes. False
-    /// when the segment is dropped.
-    fn on_handshake_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
-        let h = &seg.header;
-        if self.state != State::SynReceived {
-            return true;
-        }
-        if h.ack.diff(self.snd.una) <= 0 || h.ack.diff(self.snd.nxt) > 0 {
-            self.pending.rst_reply = Some(h.ack);
-            return false;
-        }
-        self.snd.una = self.snd.iss + 1u32;
-        self.snd.syn_acked = true;
-        self.sample_rtt(seg, now);
-        self.timers.retries = 0;
-        self.loss.retransmitting = false;
-        self.timers.stop(Timer::Retransmit);
-        self.snd.wnd = u32::from(h.window) << self.opts.snd_wscale;
-        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-        self.snd.wl1 = h.seq;
-        self.snd.wl2 = h.ack;
-        let next = if self.fin_queued() {
-            State::FinWait1
-        } else {
-            State::Established
-        };
-        self.set_state(next);
-        // As on an active open: the idle clock starts with the handshake,
-        // not with the peer's first segment after it.
-        self.restart_keepalive(now);
-        true
-    }
-
     /// An acceptable RST (RFC 9293 §3.10.7.4 "second"): CLOSED, an error
     /// for the application unless it had already closed its side.
     fn reset_by_peer(&mut self) {
@@ -387,7 +277,7 @@ impl Tcb {
 
     /// One RTT sample for an ACK of new data: from the timestamp echo if
     /// there is one (RFC 7323 §4), else from the timed segment (Karn).
-    fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
+    pub(super) fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
         if self.ts_rtt_sample(seg, now) {
             self.loss.rtt_probe = None;
         } else {
@@ -406,7 +296,7 @@ impl Tcb {
 
     /// ACK processing of §3.10.7.4 "fifth" plus RFC 5681/6582 loss
     /// detection. Returns false when the segment must be dropped.
-    fn process_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+    pub(super) fn process_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         let ack = h.ack;
         if ack.diff(self.snd.max) > 0 {
@@ -644,21 +534,48 @@ impl Tcb {
         }
         let offset = (seq - self.rcv.nxt) as usize;
         if offset > 0 {
-            // Reassembly: park the bytes past the end of the receive buffer.
-            // Out-of-order data is ACKed at once (RFC 5681 §4.2) so the
-            // sender sees the duplicate ACK and our SACK blocks.
-            self.ack_for(AckReason::OutOfOrder);
-            let written = self.rcv.buf.write_unallocated(offset, payload);
-            if written == 0 {
-                return;
-            }
-            match self.rcv.ooo.add(offset, written) {
-                Ok(()) => self.stats.out_of_order_queued += 1,
-                Err(_) => self.stats.out_of_order_dropped += 1,
-            }
+            self.queue_out_of_order(offset, payload);
             return;
         }
         let filled_hole = !self.rcv.ooo.is_empty();
+        let n = self.take_in_order(payload, now);
+        let small = payload.len() < self.rcv.mss;
+        self.rcv.mss = self
+            .rcv
+            .mss
+            .max(payload.len())
+            .min(usize::from(self.cfg.mss));
+        self.rcv_rtt_measure(seg, now);
+        self.rcv_space_adjust(now);
+        if seg.header.flags.fin() && self.rcv.nxt == seg.header.seq + seg.payload.len() {
+            // The FIN follows in order and will make the connection
+            // interactive before this ACK is decided, as Linux's
+            // `tcp_fin` does inside `tcp_data_queue`.
+            self.fin_enters_pingpong();
+        }
+        self.ack_in_order(now, filled_hole || n < payload.len(), small);
+    }
+
+    /// Reassembly: parks `payload`, `offset` bytes past RCV.NXT, beyond
+    /// the end of the receive buffer. Out-of-order data is ACKed at once
+    /// (RFC 5681 §4.2) so the sender sees the duplicate ACK and our SACK
+    /// blocks.
+    fn queue_out_of_order(&mut self, offset: usize, payload: &[u8]) {
+        self.ack_for(AckReason::OutOfOrder);
+        let written = self.rcv.buf.write_unallocated(offset, payload);
+        if written == 0 {
+            return;
+        }
+        match self.rcv.ooo.add(offset, written) {
+            Ok(()) => self.stats.out_of_order_queued += 1,
+            Err(_) => self.stats.out_of_order_dropped += 1,
+        }
+    }
+
+    /// In-order `payload` at RCV.NXT into the receive buffer (or a
+    /// waiting reader's), with whatever was parked right after it:
+    /// RCV.NXT advances. Returns how much of `payload` was taken.
+    fn take_in_order(&mut self, payload: &[u8], now: Instant) -> usize {
         // Delivered when the device read the payload into a waiting
         // reader's buffer (`Tcb::posted_spare`); in place when it read it
         // into the receive buffer (`Tcb::rx_spare`); else copied.
@@ -675,27 +592,13 @@ impl Tcb {
             .enqueue_unallocated(contiguous.saturating_sub(n));
         self.rcv.nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
+        self.rcv.unacked += n + extra;
         if n + extra > 0 {
             self.events.push(Event::Readable);
             self.quickack_on_data(now);
             self.rcv.data_at = Some(now);
         }
-        let small = payload.len() < self.rcv.mss;
-        self.rcv.mss = self
-            .rcv
-            .mss
-            .max(payload.len())
-            .min(usize::from(self.cfg.mss));
-        self.rcv.unacked += n + extra;
-        self.rcv_rtt_measure(seg, now);
-        self.rcv_space_adjust(now);
-        if seg.header.flags.fin() && self.rcv.nxt == seg.header.seq + seg.payload.len() {
-            // The FIN follows in order and will make the connection
-            // interactive before this ACK is decided, as Linux's
-            // `tcp_fin` does inside `tcp_data_queue`.
-            self.fin_enters_pingpong();
-        }
-        self.ack_in_order(now, filled_hole || n < payload.len(), small);
+        n
     }
 
     /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the
