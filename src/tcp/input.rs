@@ -34,11 +34,20 @@ impl Tcb {
         }
     }
 
-    /// The RFC 9293 §3.10.7.4 acceptability test.
+    /// The RFC 9293 §3.10.7.4 acceptability test, with Linux's left edge
+    /// (`tcp_sequence`): RCV.WUP, the RCV.NXT our last ACK carried. A
+    /// segment starting before RCV.NXT but ending at or after RCV.WUP — a
+    /// pure ACK sent before data we have not acknowledged yet, an exact
+    /// retransmission of the last segment — is in the window for its
+    /// ACK, RST and SYN; its old text is trimmed (and D-SACKed) by the
+    /// text step.
     fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
         let seq = seg.header.seq;
         let len = seg.seq_len();
         let wnd = self.rcv_wnd();
+        if seq.diff(self.rcv.nxt) < 0 && (seq + len).diff(self.opts.last_ack_sent) >= 0 {
+            return true;
+        }
         match (len, wnd) {
             (0, 0) => seq == self.rcv.nxt,
             (0, _) => self.rcv.nxt.window_contains(wnd, seq),
@@ -191,16 +200,7 @@ impl Tcb {
             return None;
         }
         if h.flags.rst() {
-            // Linux `tcp_reset_check`: after the peer's FIN, a RST at the
-            // FIN's own sequence number (RCV.NXT - 1, as a peer that does
-            // not count its FIN sends it) still resets the connection.
-            if self.rcv.fin
-                && h.seq == self.rcv.nxt - 1u32
-                && matches!(
-                    self.state,
-                    State::CloseWait | State::Closing | State::LastAck
-                )
-            {
+            if self.rst_at_peer_fin(seg) {
                 self.reset_by_peer();
             }
             return None;
@@ -217,6 +217,18 @@ impl Tcb {
         Some(false)
     }
 
+    /// Linux `tcp_reset_check`: after the peer's FIN, a RST at the FIN's
+    /// own sequence number (RCV.NXT - 1, as a peer that does not count its
+    /// FIN sends it) still resets the connection, in or out of the window.
+    fn rst_at_peer_fin(&self, seg: &TcpSegment<'_>) -> bool {
+        self.rcv.fin
+            && seg.header.seq == self.rcv.nxt - 1u32
+            && matches!(
+                self.state,
+                State::CloseWait | State::Closing | State::LastAck
+            )
+    }
+
     /// §3.10.7.4 "second" (RST, RFC 5961 §3.2) and "fourth" (SYN in a
     /// synchronized state, RFC 5961 §4.2). True when the segment was one
     /// of them and processing ends here.
@@ -229,6 +241,7 @@ impl Tcb {
             let embryonic = self.state == State::SynReceived && self.passive;
             let orphan_fw2 = self.state == State::FinWait2 && self.orphaned;
             if h.seq == self.rcv.nxt
+                || self.rst_at_peer_fin(seg)
                 || Some(h.seq) == self.highest_sack_edge()
                 || embryonic
                 || orphan_fw2
