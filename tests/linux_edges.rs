@@ -1,4 +1,4 @@
-//! Closing edges and urgent data with the kernel's TCP as the oracle, in a
+//! Closing edges, urgent data, retries and ACK timing with the kernel's TCP as the oracle, in a
 //! private namespace: the same script runs once between two kernel
 //! sockets and once with tunstack in the middle, and the outcome must be
 //! the same both times. Each test runs over IPv4 and IPv6.
@@ -533,7 +533,50 @@ fn zero_window_probes_keep_a_kernel_receiver_and_carry_no_data(f: Family) {
     assert!(ours.tcp_stats().unwrap().window_probes >= 2);
 }
 
+/// How many ACKs the delayed-ACK timer of `$receiver` sent or was armed
+/// for (read by `$delayed`) while it took a connection's first data, a
+/// short segment from `$sender`, left unanswered for 200 ms.
+macro_rules! first_short_segment_script {
+    ($sender:expr, $receiver:expr, $delayed:expr) => {{
+        let (mut sender, mut receiver) = ($sender, $receiver);
+        let before = $delayed;
+        sender.write_all(b"q").unwrap();
+        let mut buf = [0u8; 1];
+        receiver.read_exact(&mut buf).unwrap();
+        // Long enough for a delayed ACK (40 ms) to have gone out.
+        std::thread::sleep(Duration::from_millis(200));
+        $delayed - before
+    }};
+}
+
+fn first_short_segment_is_acked_at_once_as_the_kernel_does(f: Family) {
+    // Linux `tcp_in_quickack_mode`: the first data of a connection is
+    // ACKed on arrival, short or not; its delayed-ACK timer never sends
+    // that ACK (TcpExt DelayedACKs stays put).
+    let stack = netns();
+    let addr = f.kernel_at(9126);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let kernel = first_short_segment_script!(client, &server, tcp_ext("DelayedACKs"));
+    assert_eq!(kernel, 0, "the oracle's delayed ACKs");
+    // tunstack receiving the same from a kernel sender.
+    let addr = f.kernel_at(9127);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let delayed = || ours.tcp_stats().unwrap().delayed_acks;
+    let got = first_short_segment_script!(peer, &ours, delayed());
+    assert_eq!(
+        got,
+        kernel,
+        "tunstack's delayed ACKs: {:?}",
+        ours.tcp_stats()
+    );
+}
+
 per_family!(
+    first_short_segment_is_acked_at_once_as_the_kernel_does,
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,
