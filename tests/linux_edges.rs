@@ -1,7 +1,8 @@
-//! Closing edges, urgent data, retries and ACK timing with the kernel's TCP as the oracle, in a
-//! private namespace: the same script runs once between two kernel
-//! sockets and once with tunstack in the middle, and the outcome must be
-//! the same both times. Each test runs over IPv4 and IPv6.
+//! Closing edges, urgent data, retries and ACK timing with the kernel's
+//! TCP as the oracle, in a private namespace: the same script runs once
+//! between two kernel sockets and once with tunstack in the middle, and
+//! the outcome must be the same both times. Each test runs over IPv4 and
+//! IPv6.
 
 mod common;
 #[path = "common/forge.rs"]
