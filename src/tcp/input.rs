@@ -17,11 +17,16 @@ use super::event::Event;
 use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpSegment};
 
 /// Most ACKs of one quick-ACK period (Linux's `TCP_MAX_QUICKACKS`).
 const MAX_QUICKACKS: usize = 16;
+
+/// Longest delay of an interactive or pushed segment's ACK (Linux's
+/// `TCP_DELACK_MAX`), and of any other (`HZ / 2`).
+const DELACK_MAX: Duration = Duration::from_millis(200);
+const DELACK_CAP: Duration = Duration::from_millis(500);
 
 impl Tcb {
     /// Processes one arriving segment for this connection.
@@ -619,10 +624,9 @@ impl Tcb {
     /// sender restarting from a small window). Up to 16 ACKs, at most one
     /// per two segments of the window (`tcp_incr_quickack`).
     fn quickack_on_data(&mut self, now: Instant) {
-        let silent = self
-            .rcv
-            .data_at
-            .is_none_or(|t| now.saturating_duration_since(t) > self.loss.rtt.rto());
+        let gap = self.rcv.data_at.map(|t| now.saturating_duration_since(t));
+        self.update_ato(gap);
+        let silent = gap.is_none_or(|m| m > self.loss.rtt.rto());
         if silent {
             let per_window = self.rcv_wnd() as usize / (2 * self.rcv.mss.max(1));
             let quick = if per_window == 0 {
@@ -632,6 +636,41 @@ impl Tcb {
             };
             self.rcv.quick = self.rcv.quick.max(quick as u8);
         }
+    }
+
+    /// Linux `tcp_event_data_recv`: the delayed-ACK timeout starts at the
+    /// configured minimum (`TCP_ATO_MIN`, 40 ms) with the first data and
+    /// follows the `gap` since the previous data: near half the minimum
+    /// for back-to-back segments, else half the old value plus the gap
+    /// (at most the RTO) when the gap is shorter than it; a longer gap
+    /// leaves it.
+    fn update_ato(&mut self, gap: Option<Duration>) {
+        let min = self.cfg.delayed_ack;
+        let ato = self.rcv.ato;
+        self.rcv.ato = match gap {
+            _ if ato.is_zero() => min,
+            None => min,
+            Some(m) if m <= min / 2 => ato / 2 + min / 2,
+            Some(m) if m < ato => (ato / 2 + m).min(self.loss.rtt.rto()),
+            Some(_) => ato,
+        };
+    }
+
+    /// Linux `tcp_send_delayed_ack`: when a delayed ACK is due — after the
+    /// adapted timeout, at most 200 ms for an interactive connection or a
+    /// short (pushed) segment and 500 ms otherwise, and at most the
+    /// smoothed RTT (but not below the minimum).
+    fn delayed_ack_at(&self, now: Instant, small: bool) -> Instant {
+        let min = self.cfg.delayed_ack;
+        let mut max = if self.rcv.pingpong || small {
+            DELACK_MAX
+        } else {
+            DELACK_CAP
+        };
+        if let Some(srtt) = self.loss.rtt.srtt() {
+            max = max.min(srtt.max(min));
+        }
+        now + self.rcv.ato.max(min).min(max.max(min))
     }
 
     /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
@@ -655,8 +694,8 @@ impl Tcb {
             self.rcv.ack_on_drain = small;
             if !self.timers.is_armed(Timer::DelayedAck) {
                 self.stats.delayed_acks += 1;
-                self.timers
-                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+                let at = self.delayed_ack_at(now, small);
+                self.timers.set(Timer::DelayedAck, at);
             }
         }
     }
@@ -678,8 +717,8 @@ impl Tcb {
             // filled, two segments unacknowledged) still goes, and a
             // delayed one keeps its deadline (`tcp_send_delayed_ack`).
             if !self.pending.has(Control::Ack) && !self.timers.is_armed(Timer::DelayedAck) {
-                self.timers
-                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+                let at = self.delayed_ack_at(now, true);
+                self.timers.set(Timer::DelayedAck, at);
             }
         } else {
             self.pending.add(Control::Ack);

@@ -162,7 +162,15 @@ impl Tcb {
         }
         if self.timers.expired(Timer::DelayedAck, now) {
             self.timers.stop(Timer::DelayedAck);
-            // The application did not answer in time: not interactive.
+            // Linux `tcp_delack_timer_handler`: a delayed ACK that had to
+            // be sent by the timer doubles the timeout (up to the RTO);
+            // in an interactive connection it resets it instead, as the
+            // application did not answer in time: not interactive.
+            self.rcv.ato = if self.rcv.pingpong {
+                self.cfg.delayed_ack
+            } else {
+                self.rcv.ato.saturating_mul(2).min(self.loss.rtt.rto())
+            };
             self.rcv.pingpong = false;
             self.ack_for(super::AckReason::Delayed);
         }

@@ -723,3 +723,38 @@ fn rack_retransmission_of_the_head_restarts_the_rto() {
         Some(at + tcb.rtt().rto())
     );
 }
+
+#[test]
+fn delayed_ack_timeout_doubles_when_the_timer_sends_it_up_to_the_srtt() {
+    // Linux `tcp_delack_timer_handler` doubles the delayed-ACK timeout
+    // (ato) each time the timer has to send the ACK of a connection that
+    // is not interactive; `tcp_send_delayed_ack` caps it at the smoothed
+    // RTT (here 100 ms, from the handshake), and gaps between the peer's
+    // segments longer than ato leave it (`tcp_event_data_recv`). Short
+    // segments every 200 ms are ACKed 40, 80, then 100 ms after arrival.
+    let mut tcb = Tcb::connect(&Config::default(), LOCAL, REMOTE, LOCAL_ISS);
+    recv_one(&mut tcb, t(0));
+    send(&mut tcb, t(100), &syn_ack(None));
+    recv_one(&mut tcb, t(100));
+    let full = vec![1u8; 1460];
+    let mut buf = vec![0u8; 1460];
+    for k in 0..16u32 {
+        send!(tcb, t(200), seg(r(k * 1460), l(0), Flags::ACK, &full));
+        assert_eq!(recv!(tcb, t(200)).h.ack, r((k + 1) * 1460));
+        assert_eq!(tcb.recv(&mut buf).unwrap(), 1460);
+    }
+    let mut next = 16 * 1460;
+    for (k, delay) in [40u64, 80, 100, 100].into_iter().enumerate() {
+        let at = 300 + 200 * k as u64;
+        send!(
+            tcb,
+            t(at),
+            seg(r(next), l(0), Flags::ACK | Flags::PSH, b"tick")
+        );
+        next += 4;
+        recv_nothing!(tcb, t(at));
+        assert_eq!(tcb.poll_at(), Some(t(at + delay)), "ACK {k}");
+        tcb.on_timeout(t(at + delay));
+        assert_eq!(recv!(tcb, t(at + delay)).h.ack, r(next));
+    }
+}
