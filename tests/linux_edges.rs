@@ -576,7 +576,71 @@ fn first_short_segment_is_acked_at_once_as_the_kernel_does(f: Family) {
     );
 }
 
+/// Sends "abc" and the FIN in one segment (corked until the FIN is
+/// queued).
+fn send_data_with_fin(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let set_cork = |on: libc::c_int| {
+        // SAFETY: a valid open socket and a live c_int of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "TCP_CORK: {}", io::Error::last_os_error());
+    };
+    set_cork(1);
+    (&*s).write_all(b"abc").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    set_cork(0);
+}
+
+/// How many ACKs `$receiver`'s delayed-ACK rule held back (read by
+/// `$delayed`) for a connection's first segment, carrying data and the
+/// FIN, left unread for 200 ms.
+macro_rules! data_with_fin_script {
+    ($sender:expr, $delayed:expr) => {{
+        let before = $delayed;
+        send_data_with_fin($sender);
+        std::thread::sleep(Duration::from_millis(200));
+        $delayed - before
+    }};
+}
+
+fn data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does(f: Family) {
+    // Linux `tcp_fin` enters pingpong mode inside `tcp_data_queue`, before
+    // the ACK is decided: the first data, with the FIN, is not quick-ACKed
+    // but left to the delayed-ACK timer (TcpExt DelayedACKs + 1).
+    let stack = netns();
+    let addr = f.kernel_at(9128);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let kernel = data_with_fin_script!(&client, tcp_ext("DelayedACKs"));
+    assert_eq!(kernel, 1, "the oracle's delayed ACKs");
+    let addr = f.kernel_at(9129);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let delayed = || ours.tcp_stats().unwrap().delayed_acks;
+    let got = data_with_fin_script!(&peer, delayed());
+    assert_eq!(
+        got,
+        kernel,
+        "tunstack's delayed ACKs: {:?}",
+        ours.tcp_stats()
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!((&ours).read(&mut buf).unwrap(), 3);
+    assert_eq!((&ours).read(&mut buf).unwrap(), 0, "the FIN arrived");
+}
+
 per_family!(
+    data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does,
     first_short_segment_is_acked_at_once_as_the_kernel_does,
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,

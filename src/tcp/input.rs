@@ -717,6 +717,7 @@ impl Tcb {
             // filled, two segments unacknowledged) still goes, and a
             // delayed one keeps its deadline (`tcp_send_delayed_ack`).
             if !self.pending.has(Control::Ack) && !self.timers.is_armed(Timer::DelayedAck) {
+                self.stats.delayed_acks += 1;
                 let at = self.delayed_ack_at(now, true);
                 self.timers.set(Timer::DelayedAck, at);
             }
