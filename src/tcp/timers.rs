@@ -369,8 +369,17 @@ impl Tcb {
             }
             return;
         }
-        if self.timers.keepalive_sent >= self.cfg.keepalive_probes {
-            self.set_closed(Some(ConnectionError::TimedOut));
+        if self.keepalive_exhausted(now) {
+            // Linux `tcp_keepalive_timer`: the dead connection is reset
+            // (`tcp_send_active_reset`) and reports ETIMEDOUT, or the
+            // soft error seen meanwhile (`tcp_write_err`).
+            let e = if self.soft_error {
+                ConnectionError::Unreachable
+            } else {
+                ConnectionError::TimedOut
+            };
+            self.set_closed(Some(e));
+            self.pending.add(Control::Rst);
             return;
         }
         self.timers.keepalive_sent += 1;
@@ -378,6 +387,22 @@ impl Tcb {
         self.stats.keepalive_probes += 1;
         let interval = self.cfg.keepalive_interval.max(KEEPALIVE_MIN);
         self.timers.set(Timer::KeepAlive, now + interval);
+    }
+
+    /// Linux `tcp_keepalive_timer`: without a user timeout, the probes
+    /// allowed went unanswered; with one, a probe went unanswered and
+    /// the peer has been silent (no acceptable ACK) for the user timeout.
+    fn keepalive_exhausted(&self, now: Instant) -> bool {
+        match self.cfg.user_timeout {
+            Some(uto) => {
+                let silent = self
+                    .timers
+                    .ack_at
+                    .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
+                self.timers.keepalive_sent > 0 && silent >= uto
+            }
+            None => self.timers.keepalive_sent >= self.cfg.keepalive_probes,
+        }
     }
 
     /// The idle time before the first keepalive probe, at least

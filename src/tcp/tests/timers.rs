@@ -345,6 +345,33 @@ fn established_keepalive_probes_then_times_out() {
     assert_eq!(tcb.state(), State::Closed);
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
     assert_eq!(tcb.stats().keepalive_probes, 3);
+    // Linux `tcp_keepalive_timer` resets the dead connection
+    // (`tcp_send_active_reset`: SEQ = SND.NXT).
+    let rst = recv!(tcb, t(22_020));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST | Flags::ACK, l(0)));
+}
+
+#[test]
+fn keepalive_with_a_user_timeout_gives_up_by_the_peers_silence() {
+    // Linux `tcp_keepalive_timer` with TCP_USER_TIMEOUT: once a probe is
+    // out, the connection ends when the peer has been silent for the
+    // user timeout, however many probes the count allows.
+    let c = Config {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 9,
+        user_timeout: Some(Duration::from_millis(12_500)),
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    for at in [10_010, 11_010, 12_010] {
+        tcb.on_timeout(t(at));
+        assert_eq!(recv!(tcb, t(at)).h.seq, l(0) - 1u32, "probe at {at}");
+    }
+    tcb.on_timeout(t(13_010));
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+    assert_eq!(recv!(tcb, t(13_010)).h.flags, Flags::RST | Flags::ACK);
 }
 
 #[test]
