@@ -639,7 +639,85 @@ fn data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does(f: Family)
     assert_eq!((&ours).read(&mut buf).unwrap(), 0, "the FIN arrived");
 }
 
+/// The kernel's `Tcp` counter `name` (/proc/net/snmp) in this thread's
+/// namespace.
+fn tcp_snmp(name: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    let (names, values) = (rows[0], rows[1]);
+    let at = names.split_whitespace().position(|n| n == name).unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// Keepalive after 1 s idle, one probe 1 s apart (the kernel's
+/// minimums), on a kernel socket.
+fn kernel_keepalive(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let set = |level: libc::c_int, name: libc::c_int, v: libc::c_int| {
+        // SAFETY: a valid open socket and a live c_int of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                level,
+                name,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "setsockopt: {}", io::Error::last_os_error());
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 1);
+}
+
+fn keepalive_gives_up_with_a_reset_as_the_kernel_does(f: Family) {
+    // Linux `tcp_keepalive_timer`: when the probes go unanswered the
+    // connection fails with ETIMEDOUT and a RST goes out
+    // (`tcp_send_active_reset`, counted in Tcp OutRsts).
+    let stack = netns_with(tunstack::net::Config {
+        tcp: tunstack::tcp::Config {
+            keepalive: Some(Duration::from_secs(1)),
+            keepalive_interval: Duration::from_secs(1),
+            keepalive_probes: 1,
+            ..tunstack::tcp::Config::default()
+        },
+        ..tunstack::net::Config::default()
+    });
+    let addr = f.kernel_at(9130);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    kernel_keepalive(&client);
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    blackhole(9130);
+    let rsts = tcp_snmp("OutRsts");
+    let kernel = write_until_given_up(&client, &[]);
+    assert_eq!(kernel, io::ErrorKind::TimedOut, "the oracle");
+    assert_eq!(tcp_snmp("OutRsts") - rsts, 1, "the oracle's RST");
+    // tunstack, with the same keepalive, against a silent kernel peer.
+    let addr = f.kernel_at(9131);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    let from_us = f.us_at(ours.local_addr().unwrap().port());
+    let sniffer = Sniffer::new();
+    blackhole(9131);
+    assert_eq!(write_until_given_up(&ours, &[]), kernel);
+    let rst = sniffer.next_matching(Duration::from_secs(5), |p| {
+        p.src == from_us && p.dst == addr && p.rst
+    });
+    assert!(rst.is_some(), "no RST when keepalive gave up");
+    assert_eq!(ours.tcp_stats().unwrap().keepalive_probes, 1);
+}
+
 per_family!(
+    keepalive_gives_up_with_a_reset_as_the_kernel_does,
     data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does,
     first_short_segment_is_acked_at_once_as_the_kernel_does,
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
