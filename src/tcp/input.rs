@@ -537,9 +537,14 @@ impl Tcb {
         let mut payload = seg.payload;
         let mut seq = seg.header.seq;
         if seq.diff(self.rcv.nxt) < 0 {
-            // Trim what we already have (a partial retransmission).
+            // Trim what we already have (a partial retransmission), and
+            // report that part in a D-SACK block (RFC 2883 §4, Linux's
+            // `tcp_data_queue`: "partial packet").
             let skip = (self.rcv.nxt - seq) as usize;
             payload = payload.get(skip..).unwrap_or(&[]);
+            if self.opts.sack_ok && !payload.is_empty() {
+                self.pending.dsack = Some((seq, self.rcv.nxt));
+            }
             seq = self.rcv.nxt;
         }
         if payload.is_empty() {

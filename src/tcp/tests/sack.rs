@@ -142,3 +142,22 @@ fn established_no_sack_three_dup_acks_still_retransmit() {
     assert_eq!(rtx[0].h.seq, l(0));
     assert_eq!(tcb.stats().fast_retransmits, 1);
 }
+
+#[test]
+fn established_partly_old_segment_reports_its_old_part_as_a_dsack() {
+    // Linux `tcp_data_queue` ("partial packet", seq < RCV.NXT < end):
+    // the new bytes are taken and the ACK reports the old ones in a
+    // D-SACK block (RFC 2883 §4).
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.sack_permitted = true;
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, &[1u8; 1000]));
+    assert_eq!(recv!(tcb, t(20)).h.ack, r(1000));
+    send!(tcb, t(30), seg(r(500), l(0), Flags::ACK, &[1u8; 1000]));
+    let ack = recv!(tcb, t(30));
+    assert_eq!(ack.h.ack, r(1500));
+    assert_eq!(ack.h.options.sack_blocks[0], Some((r(500), r(1000))));
+    assert_eq!(tcb.recv_queue(), 1500);
+}
