@@ -546,8 +546,15 @@ impl Tcb {
     fn retransmit_first(&mut self, now: Instant, reason: Reason) -> Option<Transmit> {
         let outstanding = (self.snd.max - self.snd.una) as usize;
         let mss = self.data_mss();
-        let data = outstanding.min(self.snd.buf.len()).min(mss);
         let seq = self.snd.una;
+        // Linux `__tcp_retransmit_skb`: no further than the peer's window
+        // (shrunk since), but an MSS when it is shut (the probe).
+        let room = if self.snd.wnd > 0 {
+            self.snd.wnd as usize
+        } else {
+            mss
+        };
+        let data = outstanding.min(self.snd.buf.len()).min(mss).min(room);
         let fin_here = data < mss && self.snd.fin == Some(seq + data) && outstanding > data;
         if data == 0 && !fin_here {
             return None;
