@@ -191,7 +191,7 @@ impl Tcb {
         if self.paws_drops(now, seg) {
             return None;
         }
-        if self.acceptable(seg) {
+        if self.acceptable(seg) || self.bare_fin_at_shut_window(seg) {
             return Some(true);
         }
         let embryonic = self.state == State::SynReceived && self.passive;
@@ -220,6 +220,20 @@ impl Tcb {
             return None;
         }
         Some(false)
+    }
+
+    /// Linux `tcp_data_queue`: a bare FIN at RCV.NXT is taken even with
+    /// the receive window shut (it needs no buffer space), so a peer that
+    /// closes while we are not reading is seen at once.
+    fn bare_fin_at_shut_window(&self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        self.rcv_wnd() == 0
+            && h.seq == self.rcv.nxt
+            && h.flags.fin()
+            && h.flags.ack()
+            && !h.flags.syn()
+            && !h.flags.rst()
+            && seg.payload.is_empty()
     }
 
     /// Linux `tcp_reset_check`: after the peer's FIN, a RST at the FIN's

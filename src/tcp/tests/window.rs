@@ -139,3 +139,26 @@ fn established_timeout_retransmission_fits_a_shrunk_window() {
     }
     assert_eq!(rtx.unwrap().payload.len(), 500);
 }
+
+#[test]
+fn established_bare_fin_is_taken_with_the_window_shut() {
+    // Linux `tcp_data_queue` takes a bare FIN at RCV.NXT even with the
+    // receive window at zero: the peer's close is seen while the
+    // application has not read.
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![6u8; 64 * 1024])
+    );
+    assert_eq!(recv!(tcb, t(11)).h.window, 0);
+    send!(
+        tcb,
+        t(20),
+        seg(r(64 * 1024), l(0), Flags::ACK | Flags::FIN, b"")
+    );
+    assert_eq!(tcb.state(), State::CloseWait);
+    let ack = recv!(tcb, t(20));
+    assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024 + 1), 0));
+    assert_eq!(tcb.stats().unacceptable, 0);
+}
