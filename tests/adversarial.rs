@@ -4,8 +4,9 @@
 //! transfer with the kernel's TCP runs. Blind RST, SYN, data and ACK
 //! injection (RFC 5961), malformed and extreme TCP options, and an
 //! unassigned spoofed source: every attack is rejected, counted, and the
-//! legitimate bytes arrive intact. Each test runs over IPv4 and IPv6
-//! (`NAME::v4`, `NAME::v6`).
+//! legitimate bytes arrive intact. A scripted peer that negotiates SACK
+//! and sends only plain duplicate ACKs draws no fast retransmit, as with
+//! Linux. Each test runs over IPv4 and IPv6 (`NAME::v4`, `NAME::v6`).
 
 mod common;
 #[path = "common/forge.rs"]
@@ -395,7 +396,70 @@ fn malformed_and_extreme_syn_options_never_break_the_listener(f: Family) {
     assert_eq!(client.join().unwrap(), b"still here");
 }
 
+fn plain_duplicate_acks_on_a_sack_connection_start_no_fast_retransmit(f: Family) {
+    // A scripted peer negotiates SACK, then answers our five segments
+    // with four duplicate ACKs and no SACK block. Linux counts duplicates
+    // only without SACK (`tcp_add_reno_sack`), and RACK marks nothing lost
+    // without SACKed data: no fast retransmit; the timeout resends the
+    // head.
+    let stack = netns();
+    let listener = TcpListener::bind(&stack, f.any(8001)).unwrap();
+    let forger = Forger::new();
+    let sniffer = Sniffer::new();
+    let src = SocketAddr::new(f.host(150), 41000);
+    let isn = 5000u32;
+    let mut syn = Forge::new(src, 8001, isn);
+    syn.syn = true;
+    // MSS 1000, NOP, NOP, SACK-permitted.
+    syn.options = vec![2, 4, 3, 232, 1, 1, 4, 2];
+    forger.send(&syn.bytes());
+    let syn_ack = sniffer
+        .next_matching(Duration::from_secs(5), |p: &Sniffed| {
+            p.dst == src && p.syn && p.ack == Some(isn + 1)
+        })
+        .expect("SYN-ACK");
+    let una = syn_ack.seq.wrapping_add(1);
+    let mut ack = Forge::new(src, 8001, isn + 1);
+    ack.ack = Some(una);
+    forger.send(&ack.bytes());
+    let conn = loop {
+        let (c, from) = listener.accept().unwrap();
+        if from == src {
+            break c;
+        }
+    };
+    (&conn).write_all(&[b'x'; 5000]).unwrap();
+    for k in 0..5u32 {
+        let want = una.wrapping_add(k * 1000);
+        sniffer
+            .next_matching(Duration::from_secs(5), |p: &Sniffed| {
+                p.dst == src && p.seq == want && p.payload.len() == 1000
+            })
+            .unwrap_or_else(|| panic!("segment {k}"));
+    }
+    for _ in 0..4 {
+        forger.send(&ack.bytes());
+    }
+    eventually("the duplicate ACKs counted", || {
+        conn.tcp_stats().unwrap().dup_acks == 4
+    });
+    // The head goes again only when the retransmission timer fires.
+    sniffer
+        .next_matching(Duration::from_secs(5), |p: &Sniffed| {
+            p.dst == src && p.seq == una && !p.payload.is_empty()
+        })
+        .expect("the head resent");
+    let stats = conn.tcp_stats().unwrap();
+    assert_eq!(
+        (stats.fast_retransmits, stats.sack_recoveries),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(stats.retransmit_timeouts >= 1, "{stats:?}");
+}
+
 per_family!(
+    plain_duplicate_acks_on_a_sack_connection_start_no_fast_retransmit,
     blind_injection_is_rejected_per_rfc_5961_and_the_transfer_survives,
     malformed_and_extreme_syn_options_never_break_the_listener,
 );

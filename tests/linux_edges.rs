@@ -1,7 +1,8 @@
-//! Closing edges and urgent data with the kernel's TCP as the oracle, in a
-//! private namespace: the same script runs once between two kernel
-//! sockets and once with tunstack in the middle, and the outcome must be
-//! the same both times. Each test runs over IPv4 and IPv6.
+//! Closing edges, urgent data, retries and ACK timing with the kernel's
+//! TCP as the oracle, in a private namespace: the same script runs once
+//! between two kernel sockets and once with tunstack in the middle, and
+//! the outcome must be the same both times. Each test runs over IPv4 and
+//! IPv6.
 
 mod common;
 #[path = "common/forge.rs"]
@@ -533,7 +534,192 @@ fn zero_window_probes_keep_a_kernel_receiver_and_carry_no_data(f: Family) {
     assert!(ours.tcp_stats().unwrap().window_probes >= 2);
 }
 
+/// How many ACKs the delayed-ACK timer of `$receiver` sent or was armed
+/// for (read by `$delayed`) while it took a connection's first data, a
+/// short segment from `$sender`, left unanswered for 200 ms.
+macro_rules! first_short_segment_script {
+    ($sender:expr, $receiver:expr, $delayed:expr) => {{
+        let (mut sender, mut receiver) = ($sender, $receiver);
+        let before = $delayed;
+        sender.write_all(b"q").unwrap();
+        let mut buf = [0u8; 1];
+        receiver.read_exact(&mut buf).unwrap();
+        // Long enough for a delayed ACK (40 ms) to have gone out.
+        std::thread::sleep(Duration::from_millis(200));
+        $delayed - before
+    }};
+}
+
+fn first_short_segment_is_acked_at_once_as_the_kernel_does(f: Family) {
+    // Linux `tcp_in_quickack_mode`: the first data of a connection is
+    // ACKed on arrival, short or not; its delayed-ACK timer never sends
+    // that ACK (TcpExt DelayedACKs stays put).
+    let stack = netns();
+    let addr = f.kernel_at(9126);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let kernel = first_short_segment_script!(client, &server, tcp_ext("DelayedACKs"));
+    assert_eq!(kernel, 0, "the oracle's delayed ACKs");
+    // tunstack receiving the same from a kernel sender.
+    let addr = f.kernel_at(9127);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let delayed = || ours.tcp_stats().unwrap().delayed_acks;
+    let got = first_short_segment_script!(peer, &ours, delayed());
+    assert_eq!(
+        got,
+        kernel,
+        "tunstack's delayed ACKs: {:?}",
+        ours.tcp_stats()
+    );
+}
+
+/// Sends "abc" and the FIN in one segment (corked until the FIN is
+/// queued).
+fn send_data_with_fin(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let set_cork = |on: libc::c_int| {
+        // SAFETY: a valid open socket and a live c_int of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "TCP_CORK: {}", io::Error::last_os_error());
+    };
+    set_cork(1);
+    (&*s).write_all(b"abc").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    set_cork(0);
+}
+
+/// How many ACKs `$receiver`'s delayed-ACK rule held back (read by
+/// `$delayed`) for a connection's first segment, carrying data and the
+/// FIN, left unread for 200 ms.
+macro_rules! data_with_fin_script {
+    ($sender:expr, $delayed:expr) => {{
+        let before = $delayed;
+        send_data_with_fin($sender);
+        std::thread::sleep(Duration::from_millis(200));
+        $delayed - before
+    }};
+}
+
+fn data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does(f: Family) {
+    // Linux `tcp_fin` enters pingpong mode inside `tcp_data_queue`, before
+    // the ACK is decided: the first data, with the FIN, is not quick-ACKed
+    // but left to the delayed-ACK timer (TcpExt DelayedACKs + 1).
+    let stack = netns();
+    let addr = f.kernel_at(9128);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let kernel = data_with_fin_script!(&client, tcp_ext("DelayedACKs"));
+    assert_eq!(kernel, 1, "the oracle's delayed ACKs");
+    let addr = f.kernel_at(9129);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let delayed = || ours.tcp_stats().unwrap().delayed_acks;
+    let got = data_with_fin_script!(&peer, delayed());
+    assert_eq!(
+        got,
+        kernel,
+        "tunstack's delayed ACKs: {:?}",
+        ours.tcp_stats()
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!((&ours).read(&mut buf).unwrap(), 3);
+    assert_eq!((&ours).read(&mut buf).unwrap(), 0, "the FIN arrived");
+}
+
+/// The kernel's `Tcp` counter `name` (/proc/net/snmp) in this thread's
+/// namespace.
+fn tcp_snmp(name: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    let (names, values) = (rows[0], rows[1]);
+    let at = names.split_whitespace().position(|n| n == name).unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// Keepalive after 1 s idle, one probe 1 s apart (the kernel's
+/// minimums), on a kernel socket.
+fn kernel_keepalive(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let set = |level: libc::c_int, name: libc::c_int, v: libc::c_int| {
+        // SAFETY: a valid open socket and a live c_int of the right size.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                level,
+                name,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "setsockopt: {}", io::Error::last_os_error());
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 1);
+}
+
+fn keepalive_gives_up_with_a_reset_as_the_kernel_does(f: Family) {
+    // Linux `tcp_keepalive_timer`: when the probes go unanswered the
+    // connection fails with ETIMEDOUT and a RST goes out
+    // (`tcp_send_active_reset`, counted in Tcp OutRsts).
+    let stack = netns_with(tunstack::net::Config {
+        tcp: tunstack::tcp::Config {
+            keepalive: Some(Duration::from_secs(1)),
+            keepalive_interval: Duration::from_secs(1),
+            keepalive_probes: 1,
+            ..tunstack::tcp::Config::default()
+        },
+        ..tunstack::net::Config::default()
+    });
+    let addr = f.kernel_at(9130);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    kernel_keepalive(&client);
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    blackhole(9130);
+    let rsts = tcp_snmp("OutRsts");
+    let kernel = write_until_given_up(&client, &[]);
+    assert_eq!(kernel, io::ErrorKind::TimedOut, "the oracle");
+    assert_eq!(tcp_snmp("OutRsts") - rsts, 1, "the oracle's RST");
+    // tunstack, with the same keepalive, against a silent kernel peer.
+    let addr = f.kernel_at(9131);
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let ours = TcpStream::connect(&stack, addr).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (_peer, _) = listener.accept().unwrap();
+    let from_us = f.us_at(ours.local_addr().unwrap().port());
+    let sniffer = Sniffer::new();
+    blackhole(9131);
+    assert_eq!(write_until_given_up(&ours, &[]), kernel);
+    let rst = sniffer.next_matching(Duration::from_secs(5), |p| {
+        p.src == from_us && p.dst == addr && p.rst
+    });
+    assert!(rst.is_some(), "no RST when keepalive gave up");
+    assert_eq!(ours.tcp_stats().unwrap().keepalive_probes, 1);
+}
+
 per_family!(
+    keepalive_gives_up_with_a_reset_as_the_kernel_does,
+    data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does,
+    first_short_segment_is_acked_at_once_as_the_kernel_does,
     close_with_unread_data_resets_the_peer_as_the_kernel_does,
     data_after_close_is_reset_as_the_kernel_does,
     urgent_byte_leaves_the_stream_as_the_kernel_does,

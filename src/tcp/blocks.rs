@@ -122,6 +122,10 @@ pub(super) struct Rcv {
     /// the connection interactive even when the request's ACK already
     /// left on its own (see `pingpong`).
     pub(super) data_at: Option<Instant>,
+    /// The delayed-ACK timeout as it adapts to the gaps between the
+    /// peer's segments (Linux's `icsk_ack.ato`; zero before any data):
+    /// see `Tcb::update_ato`.
+    pub(super) ato: crate::time::Duration,
     /// A waiting reader's buffer for direct delivery (`posted.rs`).
     pub(super) posted: Option<super::posted::Posted>,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
@@ -148,6 +152,7 @@ impl Rcv {
             pingpong: false,
             quick: 0,
             data_at: None,
+            ato: crate::time::Duration::ZERO,
             posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,

@@ -1,6 +1,9 @@
-//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3–§3.10.7.4), in the RFC's order:
-//! sequence check, RST, (security), SYN, ACK, URG, text, FIN — with the
-//! RFC 5961 hardening of RST and SYN handling (challenge ACKs).
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.4), in the RFC's order: sequence
+//! check, RST, (security), SYN, ACK, URG, text, FIN — with the RFC 5961
+//! hardening of RST and SYN handling (challenge ACKs).
+//!
+//! SYN-SENT (§3.10.7.3), the ACK that completes a handshake and the
+//! crossed SYN-ACK of a simultaneous open are in `handshake.rs`.
 //!
 //! Urgent data (§3.8.5) is in `urgent.rs`: URG records the mark here,
 //! the reader skips the byte.
@@ -14,11 +17,16 @@ use super::event::Event;
 use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpSegment};
 
 /// Most ACKs of one quick-ACK period (Linux's `TCP_MAX_QUICKACKS`).
 const MAX_QUICKACKS: usize = 16;
+
+/// Longest delay of an interactive or pushed segment's ACK (Linux's
+/// `TCP_DELACK_MAX`), and of any other (`HZ / 2`).
+const DELACK_MAX: Duration = Duration::from_millis(200);
+const DELACK_CAP: Duration = Duration::from_millis(500);
 
 impl Tcb {
     /// Processes one arriving segment for this connection.
@@ -31,82 +39,20 @@ impl Tcb {
         }
     }
 
-    /// §3.10.7.3: SYN-SENT.
-    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpSegment<'_>) {
-        let h = &seg.header;
-        // First: the ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT.
-        if h.flags.ack() && (h.ack.diff(self.snd.iss) <= 0 || h.ack.diff(self.snd.nxt) > 0) {
-            if !h.flags.rst() {
-                self.pending.rst_reply = Some(h.ack);
-            }
-            return;
-        }
-        // Linux `tcp_rcv_synsent_state_process` (PAWSActiveRejected): the
-        // SYN-ACK must echo a TSval we sent since our first SYN; else it is
-        // answered with a RST (a RST with it is dropped).
-        if h.flags.ack() && !self.echoes_our_syn_ts(seg, now) {
-            self.stats.paws_rejected += 1;
-            if !h.flags.rst() {
-                self.pending.rst_reply = Some(h.ack);
-            }
-            return;
-        }
-        // Second: RST. Only acceptable with an acceptable ACK.
-        if h.flags.rst() {
-            if h.flags.ack() {
-                self.set_closed(Some(ConnectionError::Refused));
-            }
-            return;
-        }
-        // Fourth: SYN.
-        if !h.flags.syn() {
-            return;
-        }
-        self.rcv.irs = h.seq;
-        self.rcv.nxt = h.seq + 1u32;
-        // What our ACK (or SYN-ACK) acknowledges, before it is polled out:
-        // a segment handled in between is judged against it (RFC 7323 §4.3).
-        self.opts.last_ack_sent = self.rcv.nxt;
-        // Our SYN's window counts from here: its right edge was computed
-        // while RCV.NXT was still unknown (0).
-        self.rcv.adv = self.rcv.nxt + self.rcv.wnd;
-        self.negotiate(seg, now);
-        self.snd.wnd = u32::from(h.window);
-        self.snd.max_wnd = self.snd.wnd;
-        self.snd.mss_wnd = self.snd.max_wnd;
-        self.snd.wl1 = h.seq;
-        self.snd.wl2 = h.ack;
-        self.pending.add(Control::Ack);
-        if h.flags.ack() {
-            self.snd.una = h.ack;
-            self.snd.syn_acked = true;
-            self.sample_rtt(seg, now);
-            self.timers.retries = 0;
-            self.loss.retransmitting = false;
-            self.timers.stop(Timer::Retransmit);
-            self.set_state(State::Established);
-            self.restart_keepalive(now);
-        } else {
-            // Simultaneous open: answer with SYN-ACK from SYN-RECEIVED.
-            self.snd.nxt = self.snd.iss;
-            self.set_state(State::SynReceived);
-        }
-    }
-
-    /// True unless the segment echoes a timestamp (non-zero TSecr) outside
-    /// [TSval of our first SYN, our TSval now].
-    fn echoes_our_syn_ts(&self, seg: &TcpSegment<'_>, now: Instant) -> bool {
-        let (Some(first), Some((_, ecr))) = (self.syn_ts, seg.header.options.timestamp) else {
-            return true;
-        };
-        ecr == 0 || ecr.wrapping_sub(first) <= self.ts_val(now).wrapping_sub(first)
-    }
-
-    /// The RFC 9293 §3.10.7.4 acceptability test.
+    /// The RFC 9293 §3.10.7.4 acceptability test, with Linux's left edge
+    /// (`tcp_sequence`): RCV.WUP, the RCV.NXT our last ACK carried. A
+    /// segment starting before RCV.NXT but ending at or after RCV.WUP — a
+    /// pure ACK sent before data we have not acknowledged yet, an exact
+    /// retransmission of the last segment — is in the window for its
+    /// ACK, RST and SYN; its old text is trimmed (and D-SACKed) by the
+    /// text step.
     fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
         let seq = seg.header.seq;
         let len = seg.seq_len();
         let wnd = self.rcv_wnd();
+        if seq.diff(self.rcv.nxt) < 0 && (seq + len).diff(self.opts.last_ack_sent) >= 0 {
+            return true;
+        }
         match (len, wnd) {
             (0, 0) => seq == self.rcv.nxt,
             (0, _) => self.rcv.nxt.window_contains(wnd, seq),
@@ -121,22 +67,7 @@ impl Tcb {
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
-        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
-            // Linux checks this before the sequence number (`tcp_rcv_established`,
-            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
-            // is dropped without an answer, even out of window.
-            self.stats.unacceptable += 1;
-            return;
-        }
-        if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
-        {
-            // Linux `tcp_timewait_state_process`: anything but a RST that
-            // reaches TIME-WAIT (a bare ACK at RCV.NXT, a retransmitted
-            // FIN, an old duplicate) shows the peer may still send, so
-            // 2·MSL starts again.
-            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
-        }
-        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
+        if self.screen(now, seg) {
             return;
         }
         let Some(text_ok) = self.check_sequence(now, seg) else {
@@ -151,20 +82,8 @@ impl Tcb {
         if !h.flags.ack() || !self.on_handshake_ack(now, seg) || !self.process_ack(now, seg) {
             return;
         }
-        if self.fin_acked() {
-            self.release_finished_buffers();
-        }
-        match self.state {
-            State::FinWait1 if self.fin_acked() => {
-                self.set_state(State::FinWait2);
-                self.arm_fin_timeout(now);
-            }
-            State::Closing if self.fin_acked() => self.enter_time_wait(now),
-            State::LastAck if self.fin_acked() => {
-                self.set_closed(None);
-                return;
-            }
-            _ => {}
+        if self.on_fin_acked(now) {
+            return;
         }
         if text_ok && self.new_data_after_close(seg) {
             return;
@@ -177,28 +96,89 @@ impl Tcb {
             }
             return;
         }
-        // Sixth: URG.
-        if text_ok && h.flags.contains(crate::wire::Flags::URG) && self.state.can_receive() {
-            self.check_urg(seg);
-        }
-        // Seventh: segment text.
-        if text_ok && !seg.payload.is_empty() && self.state.can_receive() {
-            self.process_text(seg, now);
-        }
-        // Eighth: FIN, only once everything before it has arrived.
-        if h.flags.fin() && text_ok {
-            let fin_seq = h.seq + seg.payload.len();
-            if fin_seq == self.rcv.nxt - u32::from(self.rcv.fin) {
-                self.process_fin(now);
-            } else if self.state.can_receive() && fin_seq.diff(self.rcv.nxt) > 0 {
-                // Out of order: remember it for when the gap fills.
-                self.rcv.fin_pending = Some(fin_seq);
-                self.pending.add(Control::Ack);
-            }
+        if text_ok {
+            self.process_urg_text_fin(now, seg);
         }
         if self.rcv.fin_pending == Some(self.rcv.nxt) && !self.rcv.fin {
             self.rcv.fin_pending = None;
             self.process_fin(now);
+        }
+    }
+
+    /// What Linux decides before the sequence check. True when the
+    /// segment was dealt with: dropped (none of ACK, RST, SYN), taken by
+    /// the embryonic connection's own rules, or the crossed SYN-ACK of a
+    /// simultaneous open. In TIME-WAIT it restarts 2·MSL.
+    fn screen(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        if !h.flags.ack() && !h.flags.rst() && !h.flags.syn() && self.state != State::TimeWait {
+            // Linux checks this before the sequence number (`tcp_rcv_established`,
+            // `tcp_rcv_state_process`): a segment with none of ACK, RST, SYN
+            // is dropped without an answer, even out of window.
+            self.stats.unacceptable += 1;
+            return true;
+        }
+        if self.state == State::TimeWait && !h.flags.rst() && (h.flags.ack() || seg.seq_len() == 0)
+        {
+            // Linux `tcp_timewait_state_process`: anything but a RST that
+            // reaches TIME-WAIT (a bare ACK at RCV.NXT, a retransmitted
+            // FIN, an old duplicate) shows the peer may still send, so
+            // 2·MSL starts again.
+            self.timers.set(Timer::TimeWait, now + self.cfg.time_wait);
+        }
+        if self.state == State::SynReceived && self.passive && self.embryonic_check(now, seg) {
+            return true;
+        }
+        if self.is_crossed_syn_ack(seg) {
+            self.on_crossed_syn_ack(now, seg);
+            return true;
+        }
+        false
+    }
+
+    /// The state changes an ACK of our FIN makes (§3.10.7.4 "fifth",
+    /// FIN-WAIT-1, CLOSING, LAST-ACK). True when the connection closed.
+    fn on_fin_acked(&mut self, now: Instant) -> bool {
+        if !self.fin_acked() {
+            return false;
+        }
+        self.release_finished_buffers();
+        match self.state {
+            State::FinWait1 => {
+                self.set_state(State::FinWait2);
+                self.arm_fin_timeout(now);
+            }
+            State::Closing => self.enter_time_wait(now),
+            State::LastAck => {
+                self.set_closed(None);
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// §3.10.7.4 "sixth" to "eighth" for a segment whose text may be
+    /// taken: the urgent mark, the text, and the FIN once everything
+    /// before it has arrived (one past the data is remembered).
+    fn process_urg_text_fin(&mut self, now: Instant, seg: &TcpSegment<'_>) {
+        let h = &seg.header;
+        if h.flags.contains(crate::wire::Flags::URG) && self.state.can_receive() {
+            self.check_urg(seg);
+        }
+        if !seg.payload.is_empty() && self.state.can_receive() {
+            self.process_text(seg, now);
+        }
+        if !h.flags.fin() {
+            return;
+        }
+        let fin_seq = h.seq + seg.payload.len();
+        if fin_seq == self.rcv.nxt - u32::from(self.rcv.fin) {
+            self.process_fin(now);
+        } else if self.state.can_receive() && fin_seq.diff(self.rcv.nxt) > 0 {
+            // Out of order: remember it for when the gap fills.
+            self.rcv.fin_pending = Some(fin_seq);
+            self.pending.add(Control::Ack);
         }
     }
 
@@ -211,7 +191,7 @@ impl Tcb {
         if self.paws_drops(now, seg) {
             return None;
         }
-        if self.acceptable(seg) {
+        if self.acceptable(seg) || self.bare_fin_at_shut_window(seg) {
             return Some(true);
         }
         let embryonic = self.state == State::SynReceived && self.passive;
@@ -225,16 +205,7 @@ impl Tcb {
             return None;
         }
         if h.flags.rst() {
-            // Linux `tcp_reset_check`: after the peer's FIN, a RST at the
-            // FIN's own sequence number (RCV.NXT - 1, as a peer that does
-            // not count its FIN sends it) still resets the connection.
-            if self.rcv.fin
-                && h.seq == self.rcv.nxt - 1u32
-                && matches!(
-                    self.state,
-                    State::CloseWait | State::Closing | State::LastAck
-                )
-            {
+            if self.rst_at_peer_fin(seg) {
                 self.reset_by_peer();
             }
             return None;
@@ -251,6 +222,32 @@ impl Tcb {
         Some(false)
     }
 
+    /// Linux `tcp_data_queue`: a bare FIN at RCV.NXT is taken even with
+    /// the receive window shut (it needs no buffer space), so a peer that
+    /// closes while we are not reading is seen at once.
+    fn bare_fin_at_shut_window(&self, seg: &TcpSegment<'_>) -> bool {
+        let h = &seg.header;
+        self.rcv_wnd() == 0
+            && h.seq == self.rcv.nxt
+            && h.flags.fin()
+            && h.flags.ack()
+            && !h.flags.syn()
+            && !h.flags.rst()
+            && seg.payload.is_empty()
+    }
+
+    /// Linux `tcp_reset_check`: after the peer's FIN, a RST at the FIN's
+    /// own sequence number (RCV.NXT - 1, as a peer that does not count its
+    /// FIN sends it) still resets the connection, in or out of the window.
+    fn rst_at_peer_fin(&self, seg: &TcpSegment<'_>) -> bool {
+        self.rcv.fin
+            && seg.header.seq == self.rcv.nxt - 1u32
+            && matches!(
+                self.state,
+                State::CloseWait | State::Closing | State::LastAck
+            )
+    }
+
     /// §3.10.7.4 "second" (RST, RFC 5961 §3.2) and "fourth" (SYN in a
     /// synchronized state, RFC 5961 §4.2). True when the segment was one
     /// of them and processing ends here.
@@ -263,6 +260,7 @@ impl Tcb {
             let embryonic = self.state == State::SynReceived && self.passive;
             let orphan_fw2 = self.state == State::FinWait2 && self.orphaned;
             if h.seq == self.rcv.nxt
+                || self.rst_at_peer_fin(seg)
                 || Some(h.seq) == self.highest_sack_edge()
                 || embryonic
                 || orphan_fw2
@@ -299,40 +297,6 @@ impl Tcb {
         false
     }
 
-    /// In SYN-RECEIVED, the ACK must acknowledge our SYN (SND.UNA < SEG.ACK
-    /// =< SND.NXT, else a RST answers it): the handshake completes. False
-    /// when the segment is dropped.
-    fn on_handshake_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
-        let h = &seg.header;
-        if self.state != State::SynReceived {
-            return true;
-        }
-        if h.ack.diff(self.snd.una) <= 0 || h.ack.diff(self.snd.nxt) > 0 {
-            self.pending.rst_reply = Some(h.ack);
-            return false;
-        }
-        self.snd.una = self.snd.iss + 1u32;
-        self.snd.syn_acked = true;
-        self.sample_rtt(seg, now);
-        self.timers.retries = 0;
-        self.loss.retransmitting = false;
-        self.timers.stop(Timer::Retransmit);
-        self.snd.wnd = u32::from(h.window) << self.opts.snd_wscale;
-        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
-        self.snd.wl1 = h.seq;
-        self.snd.wl2 = h.ack;
-        let next = if self.fin_queued() {
-            State::FinWait1
-        } else {
-            State::Established
-        };
-        self.set_state(next);
-        // As on an active open: the idle clock starts with the handshake,
-        // not with the peer's first segment after it.
-        self.restart_keepalive(now);
-        true
-    }
-
     /// An acceptable RST (RFC 9293 §3.10.7.4 "second"): CLOSED, an error
     /// for the application unless it had already closed its side.
     fn reset_by_peer(&mut self) {
@@ -345,7 +309,7 @@ impl Tcb {
 
     /// One RTT sample for an ACK of new data: from the timestamp echo if
     /// there is one (RFC 7323 §4), else from the timed segment (Karn).
-    fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
+    pub(super) fn sample_rtt(&mut self, seg: &TcpSegment<'_>, now: Instant) {
         if self.ts_rtt_sample(seg, now) {
             self.loss.rtt_probe = None;
         } else {
@@ -364,7 +328,7 @@ impl Tcb {
 
     /// ACK processing of §3.10.7.4 "fifth" plus RFC 5681/6582 loss
     /// detection. Returns false when the segment must be dropped.
-    fn process_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
+    pub(super) fn process_ack(&mut self, now: Instant, seg: &TcpSegment<'_>) -> bool {
         let h = &seg.header;
         let ack = h.ack;
         if ack.diff(self.snd.max) > 0 {
@@ -407,7 +371,7 @@ impl Tcb {
             && !h.flags.fin()
             && (window == self.snd.wnd || sacked_new)
         {
-            self.on_dup_ack(now, flight);
+            self.on_dup_ack(flight);
         }
         // RACK (RFC 8985 §6.2 step 5): losses by time, recovery entry, the
         // reordering timer; then PRR's share of this ACK (RFC 6937).
@@ -432,6 +396,7 @@ impl Tcb {
         self.update_send_window(seg, window);
         // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
         self.timers.probes_out = 0;
+        self.timers.ack_at = Some(now);
         if flight == 0 {
             self.ack_probe(now);
         }
@@ -498,18 +463,22 @@ impl Tcb {
     }
 
     /// A duplicate ACK (RFC 5681 §2; RFC 6675 §2 counts new SACK
-    /// information too): counted, and at DupThresh the start of fast
-    /// retransmit and recovery.
-    fn on_dup_ack(&mut self, now: Instant, flight: usize) {
+    /// information too): counted, and without SACK at DupThresh the start
+    /// of fast retransmit and NewReno recovery.
+    ///
+    /// With SACK negotiated, a duplicate ACK itself marks nothing lost, as
+    /// in Linux (`tcp_fastretrans_alert`: only a Reno connection counts
+    /// duplicates, `tcp_add_reno_sack`; `tcp_time_to_recover` wants a
+    /// segment marked lost, which RACK does only from SACKed data). A
+    /// peer that negotiated SACK and sends none leaves the loss to the
+    /// tail loss probe and the retransmission timer.
+    fn on_dup_ack(&mut self, flight: usize) {
         self.loss.dup_acks += 1;
         self.stats.dup_acks += 1;
         if self.loss.recover.is_some() {
             if !self.opts.sack_ok {
                 self.loss.cc.on_dup_ack_in_recovery();
             }
-        } else if self.opts.sack_ok && self.loss.dup_acks >= 3 && self.loss.scoreboard.is_empty() {
-            // SACK negotiated, but the peer sends no blocks: DupThresh.
-            self.dup_ack_threshold_reached(now);
         } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
             // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
             self.loss.recover = Some(self.snd.max);
@@ -582,9 +551,14 @@ impl Tcb {
         let mut payload = seg.payload;
         let mut seq = seg.header.seq;
         if seq.diff(self.rcv.nxt) < 0 {
-            // Trim what we already have (a partial retransmission).
+            // Trim what we already have (a partial retransmission), and
+            // report that part in a D-SACK block (RFC 2883 §4, Linux's
+            // `tcp_data_queue`: "partial packet").
             let skip = (self.rcv.nxt - seq) as usize;
             payload = payload.get(skip..).unwrap_or(&[]);
+            if self.opts.sack_ok && !payload.is_empty() {
+                self.pending.dsack = Some((seq, self.rcv.nxt));
+            }
             seq = self.rcv.nxt;
         }
         if payload.is_empty() {
@@ -597,21 +571,48 @@ impl Tcb {
         }
         let offset = (seq - self.rcv.nxt) as usize;
         if offset > 0 {
-            // Reassembly: park the bytes past the end of the receive buffer.
-            // Out-of-order data is ACKed at once (RFC 5681 §4.2) so the
-            // sender sees the duplicate ACK and our SACK blocks.
-            self.ack_for(AckReason::OutOfOrder);
-            let written = self.rcv.buf.write_unallocated(offset, payload);
-            if written == 0 {
-                return;
-            }
-            match self.rcv.ooo.add(offset, written) {
-                Ok(()) => self.stats.out_of_order_queued += 1,
-                Err(_) => self.stats.out_of_order_dropped += 1,
-            }
+            self.queue_out_of_order(offset, payload);
             return;
         }
         let filled_hole = !self.rcv.ooo.is_empty();
+        let n = self.take_in_order(payload, now);
+        let small = payload.len() < self.rcv.mss;
+        self.rcv.mss = self
+            .rcv
+            .mss
+            .max(payload.len())
+            .min(usize::from(self.cfg.mss));
+        self.rcv_rtt_measure(seg, now);
+        self.rcv_space_adjust(now);
+        if seg.header.flags.fin() && self.rcv.nxt == seg.header.seq + seg.payload.len() {
+            // The FIN follows in order and will make the connection
+            // interactive before this ACK is decided, as Linux's
+            // `tcp_fin` does inside `tcp_data_queue`.
+            self.fin_enters_pingpong();
+        }
+        self.ack_in_order(now, filled_hole || n < payload.len(), small);
+    }
+
+    /// Reassembly: parks `payload`, `offset` bytes past RCV.NXT, beyond
+    /// the end of the receive buffer. Out-of-order data is ACKed at once
+    /// (RFC 5681 §4.2) so the sender sees the duplicate ACK and our SACK
+    /// blocks.
+    fn queue_out_of_order(&mut self, offset: usize, payload: &[u8]) {
+        self.ack_for(AckReason::OutOfOrder);
+        let written = self.rcv.buf.write_unallocated(offset, payload);
+        if written == 0 {
+            return;
+        }
+        match self.rcv.ooo.add(offset, written) {
+            Ok(()) => self.stats.out_of_order_queued += 1,
+            Err(_) => self.stats.out_of_order_dropped += 1,
+        }
+    }
+
+    /// In-order `payload` at RCV.NXT into the receive buffer (or a
+    /// waiting reader's), with whatever was parked right after it:
+    /// RCV.NXT advances. Returns how much of `payload` was taken.
+    fn take_in_order(&mut self, payload: &[u8], now: Instant) -> usize {
         // Delivered when the device read the payload into a waiting
         // reader's buffer (`Tcb::posted_spare`); in place when it read it
         // into the receive buffer (`Tcb::rx_spare`); else copied.
@@ -628,21 +629,13 @@ impl Tcb {
             .enqueue_unallocated(contiguous.saturating_sub(n));
         self.rcv.nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
+        self.rcv.unacked += n + extra;
         if n + extra > 0 {
             self.events.push(Event::Readable);
             self.quickack_on_data(now);
             self.rcv.data_at = Some(now);
         }
-        let small = payload.len() < self.rcv.mss;
-        self.rcv.mss = self
-            .rcv
-            .mss
-            .max(payload.len())
-            .min(usize::from(self.cfg.mss));
-        self.rcv.unacked += n + extra;
-        self.rcv_rtt_measure(seg, now);
-        self.rcv_space_adjust(now);
-        self.ack_in_order(now, filled_hole || n < payload.len(), small);
+        n
     }
 
     /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the
@@ -650,10 +643,9 @@ impl Tcb {
     /// sender restarting from a small window). Up to 16 ACKs, at most one
     /// per two segments of the window (`tcp_incr_quickack`).
     fn quickack_on_data(&mut self, now: Instant) {
-        let silent = self
-            .rcv
-            .data_at
-            .is_none_or(|t| now.saturating_duration_since(t) > self.loss.rtt.rto());
+        let gap = self.rcv.data_at.map(|t| now.saturating_duration_since(t));
+        self.update_ato(gap);
+        let silent = gap.is_none_or(|m| m > self.loss.rtt.rto());
         if silent {
             let per_window = self.rcv_wnd() as usize / (2 * self.rcv.mss.max(1));
             let quick = if per_window == 0 {
@@ -665,20 +657,55 @@ impl Tcb {
         }
     }
 
+    /// Linux `tcp_event_data_recv`: the delayed-ACK timeout starts at the
+    /// configured minimum (`TCP_ATO_MIN`, 40 ms) with the first data and
+    /// follows the `gap` since the previous data: near half the minimum
+    /// for back-to-back segments, else half the old value plus the gap
+    /// (at most the RTO) when the gap is shorter than it; a longer gap
+    /// leaves it.
+    fn update_ato(&mut self, gap: Option<Duration>) {
+        let min = self.cfg.delayed_ack;
+        let ato = self.rcv.ato;
+        self.rcv.ato = match gap {
+            _ if ato.is_zero() => min,
+            None => min,
+            Some(m) if m <= min / 2 => ato / 2 + min / 2,
+            Some(m) if m < ato => (ato / 2 + m).min(self.loss.rtt.rto()),
+            Some(_) => ato,
+        };
+    }
+
+    /// Linux `tcp_send_delayed_ack`: when a delayed ACK is due — after the
+    /// adapted timeout, at most 200 ms for an interactive connection or a
+    /// short (pushed) segment and 500 ms otherwise, and at most the
+    /// smoothed RTT (but not below the minimum).
+    fn delayed_ack_at(&self, now: Instant, small: bool) -> Instant {
+        let min = self.cfg.delayed_ack;
+        let mut max = if self.rcv.pingpong || small {
+            DELACK_MAX
+        } else {
+            DELACK_CAP
+        };
+        if let Some(srtt) = self.loss.rtt.srtt() {
+            max = max.min(srtt.max(min));
+        }
+        now + self.rcv.ato.max(min).min(max.max(min))
+    }
+
     /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
     /// ACK at least every second full-sized segment, and at once when
     /// `urgent` (a hole was filled or the buffer could not take
     /// everything); `small`: the segment was shorter than the peer's MSS.
     ///
     /// In quick-ACK mode (see [`quickack_on_data`](Self::quickack_on_data))
-    /// a full-sized segment is ACKed at once, as Linux does while a
-    /// connection is not interactive: a sender in slow start otherwise
-    /// waits the delayed-ACK time for the odd last segment of a flight
-    /// (40 ms of a 50 ms round), and grows that much later. A short
-    /// segment is left to the delayed-ACK rules below, so a request's ACK
-    /// still rides on the answer or on the drain.
+    /// every segment is ACKed at once while the connection is not
+    /// interactive, as Linux's `tcp_in_quickack_mode` has it: a sender in
+    /// slow start otherwise waits the delayed-ACK time for the odd last
+    /// segment of a flight (40 ms of a 50 ms round), and a connection's
+    /// first request is ACKed on arrival. Once our answers follow the
+    /// peer's data (`pingpong`), a request's ACK rides on the answer.
     fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
-        let quick = self.rcv.quick > 0 && !self.rcv.pingpong && !small;
+        let quick = self.rcv.quick > 0 && !self.rcv.pingpong;
         if urgent || quick || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss
         {
             self.pending.add(Control::Ack);
@@ -686,8 +713,8 @@ impl Tcb {
             self.rcv.ack_on_drain = small;
             if !self.timers.is_armed(Timer::DelayedAck) {
                 self.stats.delayed_acks += 1;
-                self.timers
-                    .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+                let at = self.delayed_ack_at(now, small);
+                self.timers.set(Timer::DelayedAck, at);
             }
         }
     }
@@ -700,22 +727,19 @@ impl Tcb {
             self.rcv.nxt += 1u32;
             self.events.push(Event::PeerClosed);
         }
-        if first
-            && matches!(self.state, State::SynReceived | State::Established)
-            && !self.cfg.delayed_ack.is_zero()
-            && self.rcv.unacked == 0
-            && !self.pending.has(Control::Ack)
-            && !self.timers.is_armed(Timer::DelayedAck)
-        {
+        if first && self.fin_enters_pingpong() {
             // The application is told of the close and usually closes
             // too: its FIN carries this ACK, one segment instead of two.
             // Delayed as Linux delays it (`tcp_fin` enters pingpong
-            // mode); the timer sends it alone if the application waits.
-            // Only a lone FIN: a sender waits at least its delayed-ACK
-            // allowance before probing a single segment (RFC 8985 §7.2),
-            // but data still unacknowledged would be probed sooner.
-            self.timers
-                .set(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            // mode, which ends quick ACKs); the timer sends it alone if
+            // the application waits. An ACK already due at once (a hole
+            // filled, two segments unacknowledged) still goes, and a
+            // delayed one keeps its deadline (`tcp_send_delayed_ack`).
+            if !self.pending.has(Control::Ack) && !self.timers.is_armed(Timer::DelayedAck) {
+                self.stats.delayed_acks += 1;
+                let at = self.delayed_ack_at(now, true);
+                self.timers.set(Timer::DelayedAck, at);
+            }
         } else {
             self.pending.add(Control::Ack);
         }
@@ -726,6 +750,19 @@ impl Tcb {
             State::FinWait2 | State::TimeWait => self.enter_time_wait(now),
             _ => {}
         }
+    }
+
+    /// Linux `tcp_fin` in SYN-RECEIVED or ESTABLISHED: the peer's first
+    /// FIN makes the connection interactive (pingpong), so its ACK is
+    /// delayed, quick-ACK mode or not. False when ACKs are not delayed
+    /// or the state does not call for it.
+    fn fin_enters_pingpong(&mut self) -> bool {
+        let delaying = !self.cfg.delayed_ack.is_zero()
+            && matches!(self.state, State::SynReceived | State::Established);
+        if delaying {
+            self.rcv.pingpong = true;
+        }
+        delaying
     }
 
     fn enter_time_wait(&mut self, now: Instant) {

@@ -62,6 +62,11 @@ impl Tcb {
             self.loss.frto = false;
             self.loss.scoreboard.clear();
             self.snd.nxt = self.snd.una;
+            if self.snd.wnd == 0 {
+                // Linux `__tcp_retransmit_skb`: with the window shut to
+                // zero the head still goes, up to an MSS, as the probe.
+                self.pending.add(Control::RtoRetransmit);
+            }
         }
     }
 

@@ -30,6 +30,7 @@ pub mod bbr;
 mod blocks;
 mod congestion;
 mod event;
+mod handshake;
 mod hystart;
 mod icmp;
 mod input;

@@ -546,8 +546,15 @@ impl Tcb {
     fn retransmit_first(&mut self, now: Instant, reason: Reason) -> Option<Transmit> {
         let outstanding = (self.snd.max - self.snd.una) as usize;
         let mss = self.data_mss();
-        let data = outstanding.min(self.snd.buf.len()).min(mss);
         let seq = self.snd.una;
+        // Linux `__tcp_retransmit_skb`: no further than the peer's window
+        // (shrunk since), but an MSS when it is shut (the probe).
+        let room = if self.snd.wnd > 0 {
+            self.snd.wnd as usize
+        } else {
+            mss
+        };
+        let data = outstanding.min(self.snd.buf.len()).min(mss).min(room);
         let fin_here = data < mss && self.snd.fin == Some(seq + data) && outstanding > data;
         if data == 0 && !fin_here {
             return None;
@@ -561,7 +568,13 @@ impl Tcb {
             self.loss.rtt_probe = None;
         }
         self.stats.retransmits += 1;
-        self.note_retransmission(now, seq + data + usize::from(fin_here));
+        let end = seq + data + usize::from(fin_here);
+        if self.snd.nxt == seq {
+            // Going back N (the timeout's probe of a shut window): these
+            // bytes are sent; the next new segment follows them.
+            self.snd.nxt = end;
+        }
+        self.note_retransmission(now, end);
         self.on_data_sent(now, seq, data + usize::from(fin_here), false);
         let mut flags = Flags::ACK;
         if fin_here {

@@ -307,14 +307,33 @@ impl Rack {
     ) -> Delivered {
         let mut out = Delivered::default();
         let mut newest: Option<(Instant, SeqNumber, bool)> = None;
-        // Cumulatively acknowledged records, front first.
+        self.deliver_cumulative(ack, now, &echo_before, &mut newest, &mut out);
+        self.deliver_sacked(board, blocks, now, &mut newest, &mut out);
+        self.fack = self.fack.max(ack);
+        out.rtt = newest
+            .filter(|n| !n.2)
+            .map(|(t, _, _)| now.saturating_duration_since(t));
+        out
+    }
+
+    /// The records at or below `ack`, front first: each not SACKed before
+    /// is delivered, then all are dropped (a record `ack` cuts keeps its
+    /// unacknowledged rest).
+    fn deliver_cumulative(
+        &mut self,
+        ack: SeqNumber,
+        now: Instant,
+        echo_before: &impl Fn(Instant) -> bool,
+        newest: &mut Option<(Instant, SeqNumber, bool)>,
+        out: &mut Delivered,
+    ) {
         let mut i = 0;
         while let Some(s) = self.segs.get(i).copied() {
             if s.end.diff(ack) > 0 {
                 break;
             }
             if !s.sacked {
-                let (n, reordered) = self.deliver(&s, now, &echo_before, &mut newest);
+                let (n, reordered) = self.deliver(&s, now, echo_before, newest);
                 out.bytes += n;
                 out.reordered += u64::from(reordered);
                 out.note_original(&s);
@@ -341,10 +360,22 @@ impl Rack {
                 first.start = ack;
             }
         }
-        // Only records this ACK's blocks touch can have become SACKed:
-        // O(blocks · (log n + log ranges) + k), however many ranges the
-        // scoreboard holds. Lowest block first, so that a block below one
-        // just delivered does not count as reordering (step 3).
+    }
+
+    /// The records this ACK's `blocks` made SACKed (now wholly covered by
+    /// the scoreboard): delivered and marked. Only records the blocks
+    /// touch can have changed: O(blocks · (log n + log ranges) + k),
+    /// however many ranges the scoreboard holds. Lowest block first, so
+    /// that a block below one just delivered does not count as
+    /// reordering (step 3).
+    fn deliver_sacked(
+        &mut self,
+        board: &Scoreboard,
+        blocks: impl Iterator<Item = (SeqNumber, SeqNumber)>,
+        now: Instant,
+        newest: &mut Option<(Instant, SeqNumber, bool)>,
+        out: &mut Delivered,
+    ) {
         let mut sorted = [(SeqNumber(0), SeqNumber(0)); MAX_SACK_BLOCKS];
         let mut n = 0;
         for (b, slot) in blocks.zip(sorted.iter_mut()) {
@@ -365,28 +396,28 @@ impl Rack {
                     // §4.3), older than anything SACKed above a hole. Only
                     // RACK.min_RTT tells the original from the
                     // retransmission, as in Linux's `tcp_rack_advance`.
-                    let (n, reordered) = self.deliver(&s, now, &|_| false, &mut newest);
+                    let (n, reordered) = self.deliver(&s, now, &|_| false, newest);
                     out.bytes += n;
                     out.reordered += u64::from(reordered);
                     out.note_original(&s);
-                    if let Some(rec) = self.segs.get_mut(j) {
-                        if rec.lost {
-                            rec.lost = false;
-                            self.tally.unmark_lost(rec);
-                        }
-                        rec.sacked = true;
-                        self.tally.sacked += rec.len();
-                    }
+                    self.mark_sacked(j);
                     self.fack = self.fack.max(s.end);
                 }
                 j += 1;
             }
         }
-        self.fack = self.fack.max(ack);
-        out.rtt = newest
-            .filter(|n| !n.2)
-            .map(|(t, _, _)| now.saturating_duration_since(t));
-        out
+    }
+
+    /// Record `j` is SACKed now (no longer lost, if it was).
+    fn mark_sacked(&mut self, j: usize) {
+        if let Some(rec) = self.segs.get_mut(j) {
+            if rec.lost {
+                rec.lost = false;
+                self.tally.unmark_lost(rec);
+            }
+            rec.sacked = true;
+            self.tally.sacked += rec.len();
+        }
     }
 
     /// One newly delivered segment (RFC 8985 §6.2 steps 2–3); returns its
@@ -541,19 +572,6 @@ impl Rack {
             s.lost = false;
         }
         self.recount();
-    }
-
-    /// Marks the first unSACKed segment lost (DupThresh duplicate ACKs
-    /// without SACK information, RFC 6675 §5 step 4). Returns its length.
-    pub(super) fn mark_front_lost(&mut self) -> usize {
-        match self.segs.iter_mut().find(|s| !s.sacked) {
-            Some(s) if !s.lost => {
-                s.lost = true;
-                self.tally.mark_lost(s);
-                s.len()
-            }
-            _ => 0,
-        }
     }
 
     /// The records from the lowest one that may be marked lost on.
@@ -717,8 +735,6 @@ mod tests {
         r.mark_lost_on_rto(true);
         check_tally(&r);
         r.unmark_lost();
-        check_tally(&r);
-        assert!(r.mark_front_lost() > 0);
         check_tally(&r);
         r.mark_lost_on_rto(false);
         check_tally(&r);

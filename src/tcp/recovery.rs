@@ -119,21 +119,6 @@ impl Tcb {
         }
     }
 
-    /// RFC 6675 §5 step 4 with SACK negotiated but no SACK information
-    /// (a receiver that sends none): DupThresh duplicate ACKs mark the
-    /// first segment lost.
-    pub(super) fn dup_ack_threshold_reached(&mut self, now: Instant) {
-        if self.loss.recover.is_some() || !self.may_enter_recovery() {
-            return;
-        }
-        let lost = self.loss.rack.mark_front_lost();
-        if lost > 0 {
-            self.loss.cc.on_lost(lost);
-            self.rate_on_lost();
-            self.enter_recovery(now);
-        }
-    }
-
     /// RFC 6675 §5 steps 4.1–4.3: a SACK recovery episode begins, with its
     /// one reduction.
     pub(super) fn enter_recovery(&mut self, now: Instant) {

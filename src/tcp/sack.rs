@@ -96,11 +96,6 @@ impl Scoreboard {
     pub(super) fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
         self.ranges.iter().copied()
     }
-
-    /// True when nothing is SACKed.
-    pub(super) fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
 }
 
 impl Tcb {

@@ -75,6 +75,10 @@ pub struct TimerTable {
     /// When the current stretch of zero-window probing began (Linux
     /// `icsk_probes_tstamp`), for the user timeout.
     pub(super) probing_since: Option<Instant>,
+    /// When the last acceptable ACK arrived (Linux `rcv_tstamp`): a
+    /// shut window with data in flight is given up only after a long
+    /// silence (see `zero_window_rtx_timed_out`).
+    pub(super) ack_at: Option<Instant>,
     /// When the first retransmission of the data outstanding left — fast,
     /// SACK/RACK, go-back-N or timeout alike (Linux `retrans_stamp`, set
     /// once by `tcp_retransmit_skb`): the retry budget is time since then.
@@ -158,7 +162,15 @@ impl Tcb {
         }
         if self.timers.expired(Timer::DelayedAck, now) {
             self.timers.stop(Timer::DelayedAck);
-            // The application did not answer in time: not interactive.
+            // Linux `tcp_delack_timer_handler`: a delayed ACK that had to
+            // be sent by the timer doubles the timeout (up to the RTO);
+            // in an interactive connection it resets it instead, as the
+            // application did not answer in time: not interactive.
+            self.rcv.ato = if self.rcv.pingpong {
+                self.cfg.delayed_ack
+            } else {
+                self.rcv.ato.saturating_mul(2).min(self.loss.rtt.rto())
+            };
             self.rcv.pingpong = false;
             self.ack_for(super::AckReason::Delayed);
         }
@@ -183,7 +195,17 @@ impl Tcb {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshake = matches!(self.state, State::SynSent | State::SynReceived);
-        if self.retries_exhausted(now, handshake) {
+        // Linux `tcp_retransmit_timer`: with the peer's window shut the
+        // retransmissions are window probes ("receiver dastardly shrinks
+        // window"), and the retry budget does not apply; an orphan and the
+        // handshake keep it.
+        let shut = self.snd.wnd == 0 && !handshake && !self.orphaned;
+        let give_up = if shut {
+            self.zero_window_rtx_timed_out(now)
+        } else {
+            self.retries_exhausted(now, handshake)
+        };
+        if give_up {
             log::debug!(
                 "{}: retransmissions exhausted in {}",
                 self.remote,
@@ -262,6 +284,31 @@ impl Tcb {
         now.saturating_duration_since(start) >= self.model_timeout(limit)
     }
 
+    /// Linux `tcp_rtx_probe0_timed_out`, for the retransmission timer
+    /// with the peer's window shut: the connection ends once the peer has
+    /// been silent (no acceptable ACK) for longer than twice the maximum
+    /// RTO and the retransmissions have gone on that long; a user timeout
+    /// shortens both, and retransmitting for longer than it ends the
+    /// connection even while the peer answers.
+    fn zero_window_rtx_timed_out(&self, now: Instant) -> bool {
+        let rtx = self
+            .timers
+            .retrans_start
+            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        let mut limit = self.cfg.max_rto.saturating_mul(2);
+        if let Some(uto) = self.cfg.user_timeout {
+            if rtx > uto {
+                return true;
+            }
+            limit = limit.min(uto);
+        }
+        let silent = self
+            .timers
+            .ack_at
+            .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
+        silent > limit && rtx > limit
+    }
+
     /// A retransmission of data or FIN up to `end` left at `now` (fast,
     /// SACK/RACK, go-back-N or timeout; not a tail loss probe, which Linux
     /// sends with `__tcp_retransmit_skb` and does not stamp): the first
@@ -322,8 +369,17 @@ impl Tcb {
             }
             return;
         }
-        if self.timers.keepalive_sent >= self.cfg.keepalive_probes {
-            self.set_closed(Some(ConnectionError::TimedOut));
+        if self.keepalive_exhausted(now) {
+            // Linux `tcp_keepalive_timer`: the dead connection is reset
+            // (`tcp_send_active_reset`) and reports ETIMEDOUT, or the
+            // soft error seen meanwhile (`tcp_write_err`).
+            let e = if self.soft_error {
+                ConnectionError::Unreachable
+            } else {
+                ConnectionError::TimedOut
+            };
+            self.set_closed(Some(e));
+            self.pending.add(Control::Rst);
             return;
         }
         self.timers.keepalive_sent += 1;
@@ -331,6 +387,22 @@ impl Tcb {
         self.stats.keepalive_probes += 1;
         let interval = self.cfg.keepalive_interval.max(KEEPALIVE_MIN);
         self.timers.set(Timer::KeepAlive, now + interval);
+    }
+
+    /// Linux `tcp_keepalive_timer`: without a user timeout, the probes
+    /// allowed went unanswered; with one, a probe went unanswered and
+    /// the peer has been silent (no acceptable ACK) for the user timeout.
+    fn keepalive_exhausted(&self, now: Instant) -> bool {
+        match self.cfg.user_timeout {
+            Some(uto) => {
+                let silent = self
+                    .timers
+                    .ack_at
+                    .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
+                self.timers.keepalive_sent > 0 && silent >= uto
+            }
+            None => self.timers.keepalive_sent >= self.cfg.keepalive_probes,
+        }
     }
 
     /// The idle time before the first keepalive probe, at least

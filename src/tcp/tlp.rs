@@ -109,6 +109,21 @@ impl Tcb {
             .set(Timer::Retransmit, now + self.loss.rtt.rto());
     }
 
+    /// Linux `__tcp_retransmit_skb` for the probe's retransmission of
+    /// `len` bytes at `seq`: none past the peer's window (shrunk since
+    /// they left), unless it starts at SND.UNA, where a shut window still
+    /// takes an MSS; `None` when nothing may go (the RTO stays armed).
+    fn probe_room(&self, seq: SeqNumber, len: usize, mss: usize) -> Option<usize> {
+        let room = (self.snd.una + self.snd.wnd).diff(seq);
+        if room > 0 {
+            Some(len.min(room as usize))
+        } else if seq == self.snd.una {
+            Some(len.min(mss))
+        } else {
+            None
+        }
+    }
+
     /// RFC 8985 §7.3: the probe segment, if one is due.
     pub(super) fn transmit_loss_probe(&mut self, now: Instant) -> Option<Transmit> {
         if !std::mem::take(&mut self.loss.tlp.pending) || !self.tlp_allowed() {
@@ -137,7 +152,8 @@ impl Tcb {
                 .snd
                 .fin
                 .is_some_and(|f| f.diff(s) >= 0 && f.diff(e) < 0);
-            ((s), (e - s) as usize - usize::from(fin), true)
+            let len = (e - s) as usize - usize::from(fin);
+            (s, self.probe_room(s, len, mss)?, true)
         };
         let offset = (seq - start) as usize;
         let len = len.min(self.snd.buf.len().saturating_sub(offset));

@@ -411,19 +411,55 @@ fn established_peer_fin_is_acked_alone_when_the_application_waits() {
 }
 
 #[test]
-fn established_fin_after_data_whose_ack_is_delayed_is_acked_at_once() {
-    // Data still unacknowledged when the FIN comes: the peer would probe
-    // it soon (RFC 8985 §7.2), so both are acknowledged at once.
+fn established_fin_after_quick_acked_data_is_delayed() {
+    // Linux, seen on the wire: the first data is ACKed at once (quick-ACK
+    // mode), the FIN that follows is ACKed 40 ms later (`tcp_fin` enters
+    // pingpong mode, which ends quick ACKs).
     let mut tcb = established_delaying_acks();
     send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::PSH, b"abc"));
-    recv_nothing!(tcb, t(11));
-    send!(tcb, t(12), seg(r(3), l(0), Flags::ACK | Flags::FIN, b""));
-    let ack = recv!(tcb, t(12));
-    assert_eq!((ack.h.flags, ack.h.ack), (Flags::ACK, r(4)));
-    // Data and FIN in one segment: the same.
+    assert_eq!(recv!(tcb, t(11)).h.ack, r(3));
+    send!(tcb, t(21), seg(r(3), l(0), Flags::ACK | Flags::FIN, b""));
+    recv_nothing!(tcb, t(21));
+    assert_eq!(tcb.poll_at(), Some(t(61)));
+    tcb.on_timeout(t(61));
+    assert_eq!(recv!(tcb, t(61)).h.ack, r(4));
+}
+
+#[test]
+fn established_data_with_fin_is_acked_after_the_delayed_ack_time() {
+    // Linux, seen on the wire: data and FIN in one segment at the start
+    // are ACKed 40 ms later, not at once: `tcp_fin` runs inside
+    // `tcp_data_queue`, before the ACK is decided.
     let mut tcb = established_delaying_acks();
     send!(tcb, t(11), seg(r(0), l(0), Flags::ACK | Flags::FIN, b"abc"));
-    assert_eq!(recv!(tcb, t(11)).h.ack, r(4));
+    recv_nothing!(tcb, t(11));
+    assert_eq!(tcb.poll_at(), Some(t(51)));
+    tcb.on_timeout(t(51));
+    assert_eq!(recv!(tcb, t(51)).h.ack, r(4));
+}
+
+#[test]
+fn established_fin_keeps_the_deadline_of_a_delayed_ack() {
+    // Past the quick ACKs, data's ACK is delayed; the FIN that follows
+    // leaves the timer where it was (`tcp_send_delayed_ack` keeps an
+    // earlier deadline) and the one ACK covers both.
+    let mut tcb = established_delaying_acks();
+    let base = past_quick_acks(&mut tcb);
+    send!(
+        tcb,
+        t(100),
+        seg(r(base), l(0), Flags::ACK | Flags::PSH, b"abc")
+    );
+    recv_nothing!(tcb, t(100));
+    send!(
+        tcb,
+        t(110),
+        seg(r(base + 3), l(0), Flags::ACK | Flags::FIN, b"")
+    );
+    recv_nothing!(tcb, t(110));
+    assert_eq!(tcb.poll_at(), Some(t(140)));
+    tcb.on_timeout(t(140));
+    assert_eq!(recv!(tcb, t(140)).h.ack, r(base + 4));
 }
 
 /// [`established_ts_sack_with`] (peer TSval 1000) closed actively: in

@@ -314,7 +314,7 @@ fn sack_blocks_outside_the_outstanding_data_are_ignored_whole() {
     send!(tcb, t(30), sack_ack(0, &[(segment(2).0, sent + 1)]));
     send!(tcb, t(31), sack_ack(0, &[(0, segment(3).1)]));
     send!(tcb, t(32), sack_ack(0, &[(segment(5).1, segment(5).0)]));
-    assert!(tcb.loss.scoreboard.is_empty());
+    assert_eq!(tcb.loss.scoreboard.ranges().count(), 0);
     assert_eq!(tcb.stats().sack_blocks_invalid, 3);
     // A valid block in the same ACK as an invalid one still counts.
     send!(
@@ -324,4 +324,68 @@ fn sack_blocks_outside_the_outstanding_data_are_ignored_whole() {
     );
     assert_eq!(tcb.loss.scoreboard.sacked_bytes(), MSS as usize);
     assert_eq!(tcb.stats().sack_blocks_invalid, 4);
+}
+
+/// [`established`] with delayed ACKs, past the quick ACKs of the start,
+/// 100 bytes of ours in flight (sent at t=100 with the ACK of everything
+/// so far), then 3 bytes of the peer's whose ACK is being delayed: RCV.WUP
+/// is `base`, RCV.NXT `base + 3`.
+fn delaying_an_ack() -> (Tcb, u32) {
+    let c = Config {
+        delayed_ack: Duration::from_millis(40),
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    send!(tcb, t(10), syn_ack(None));
+    recv!(tcb, t(10));
+    let base = past_quick_acks(&mut tcb);
+    tcb.send(&[9u8; 100]).unwrap();
+    assert_eq!(recv!(tcb, t(100)).h.ack, r(base));
+    send!(
+        tcb,
+        t(101),
+        seg(r(base), l(0), Flags::ACK | Flags::PSH, b"abc")
+    );
+    recv_nothing!(tcb, t(101));
+    (tcb, base)
+}
+
+#[test]
+fn ack_below_rcv_nxt_but_not_below_the_last_ack_sent_is_taken() {
+    // Linux `tcp_sequence` takes RCV.WUP (the RCV.NXT of our last ACK) as
+    // the left edge: a pure ACK the peer sent before its 3 bytes, arriving
+    // after them, still acknowledges our data, without an answer.
+    let (mut tcb, base) = delaying_an_ack();
+    send!(tcb, t(102), seg(r(base), l(100), Flags::ACK, b""));
+    assert_eq!(tcb.send_queue(), 0, "our 100 bytes acknowledged");
+    recv_nothing!(tcb, t(102));
+    assert_eq!(tcb.stats().unacceptable, 0);
+    // The delayed ACK still goes at its time.
+    tcb.on_timeout(t(141));
+    assert_eq!(recv!(tcb, t(141)).h.ack, r(base + 3));
+}
+
+#[test]
+fn retransmission_of_the_last_segment_carries_its_ack_in() {
+    // An exact retransmission (ends at RCV.NXT) is in Linux's window: its
+    // ACK field counts, and the old text is ACKed at once, D-SACKed when
+    // SACK is on (`tcp_data_queue`).
+    let (mut tcb, base) = delaying_an_ack();
+    send!(
+        tcb,
+        t(102),
+        seg(r(base), l(100), Flags::ACK | Flags::PSH, b"abc")
+    );
+    assert_eq!(tcb.send_queue(), 0, "our 100 bytes acknowledged");
+    assert_eq!(recv!(tcb, t(102)).h.ack, r(base + 3));
+}
+
+#[test]
+fn rst_below_rcv_nxt_but_not_below_the_last_ack_sent_is_challenged() {
+    // In Linux's window but not at RCV.NXT: RFC 5961 §3.2 challenge ACK.
+    let (mut tcb, base) = delaying_an_ack();
+    send!(tcb, t(102), seg(r(base + 1), l(0), Flags::RST, b""));
+    assert_eq!(tcb.state(), State::Established);
+    assert_eq!(tcb.stats().challenge_acks, 1);
+    assert_eq!(recv!(tcb, t(102)).h.ack, r(base + 3));
 }

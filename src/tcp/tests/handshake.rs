@@ -376,3 +376,51 @@ fn syn_sent_first_ack_advertises_the_whole_window_for_any_peer_isn() {
         assert_eq!(ack.h.window, 65535, "peer ISN {peer:#x}");
     }
 }
+
+#[test]
+fn simultaneous_open_syn_ack_establishes_at_once_with_a_dsack_ack() {
+    // Linux, checked on the wire with a socket connected to itself:
+    // SYN-SENT + SYN → SYN-RECEIVED, answered by a SYN-ACK with our ISN
+    // and our SYN's options (MSS, SACK-permitted, the timestamp echoing
+    // the peer's SYN, window scale), its window unscaled
+    // (`tcp_send_synack`). The peer's SYN-ACK (SEQ = its ISN, ACK =
+    // ISS + 1) passes `tcp_validate_incoming` (the SYN-RECEIVED exception
+    // for a crossed SYN-ACK) and establishes the connection at once; its
+    // SYN lies below RCV.NXT, so `tcp_data_queue` ACKs it immediately,
+    // reported as a D-SACK block.
+    let mut tcb = syn_sent();
+    let mut syn = seg(REMOTE_ISS, SeqNumber(0), Flags::SYN, b"");
+    syn.h.options.mss = Some(1460);
+    syn.h.options.window_scale = Some(7);
+    syn.h.options.sack_permitted = true;
+    syn.h.options.timestamp = Some((1000, 0));
+    send!(tcb, t(1), syn);
+    assert_eq!(tcb.state(), State::SynReceived);
+    let sa = recv!(tcb, t(1));
+    assert_eq!(
+        (sa.h.flags, sa.h.seq, sa.h.ack),
+        (Flags::SYN | Flags::ACK, LOCAL_ISS, r(0))
+    );
+    let o = &sa.h.options;
+    assert!(
+        o.mss.is_some() && o.window_scale.is_some() && o.sack_permitted,
+        "{o:?}"
+    );
+    let (our_ts, echo) = o.timestamp.expect("timestamps");
+    assert_eq!(echo, 1000);
+    assert_eq!(sa.h.window, 65535, "64 KiB, unscaled, capped at 65535");
+    let mut peer_sa = seg(REMOTE_ISS, l(0), Flags::SYN | Flags::ACK, b"");
+    peer_sa.h.options.mss = Some(1460);
+    peer_sa.h.options.window_scale = Some(7);
+    peer_sa.h.options.sack_permitted = true;
+    peer_sa.h.options.timestamp = Some((1001, our_ts));
+    send!(tcb, t(2), peer_sa);
+    assert_eq!(tcb.state(), State::Established);
+    let ack = recv!(tcb, t(2));
+    assert_eq!(
+        (ack.h.flags, ack.h.seq, ack.h.ack),
+        (Flags::ACK, l(0), r(0))
+    );
+    assert_eq!(ack.h.options.sack_blocks[0], Some((REMOTE_ISS, r(0))));
+    assert_eq!(tcb.stats().challenge_acks, 0);
+}

@@ -215,6 +215,21 @@ pub fn time_wait() -> Tcb {
     tcb
 }
 
+/// Takes 16 full segments from the peer at t=99 ms, each ACKed at once
+/// (Linux's quick-ACK mode as data starts, `tcp_incr_quickack`) and read:
+/// afterwards in-order data waits for the delayed-ACK rules. Returns the
+/// peer's next byte offset.
+pub fn past_quick_acks(tcb: &mut Tcb) -> u32 {
+    let full = vec![1u8; 1460];
+    let mut buf = vec![0u8; 1460];
+    for k in 0..16u32 {
+        send(tcb, t(99), &seg(r(k * 1460), l(0), Flags::ACK, &full));
+        assert_eq!(recv_one(tcb, t(99)).h.ack, r((k + 1) * 1460));
+        assert_eq!(tcb.recv(&mut buf).unwrap(), 1460);
+    }
+    16 * 1460
+}
+
 /// Our next sequence number after the handshake (ISS + 1).
 pub fn l(n: u32) -> SeqNumber {
     LOCAL_ISS + 1u32 + n

@@ -333,3 +333,59 @@ fn ack_older_than_the_bytes_ever_acknowledged_is_challenged() {
     assert_eq!(tcb.recv_queue(), 0);
     assert_eq!(tcb.stats().challenge_acks, 1);
 }
+
+/// ESTABLISHED with 1000 bytes sent at t=20 and then the peer's window
+/// shut by an ACK of nothing at t=30: data in flight behind a zero window.
+fn shrunk_with_data_in_flight() -> Tcb {
+    let mut tcb = established_with(&cfg());
+    tcb.send(&[7u8; 1000]).unwrap();
+    assert_eq!(recv!(tcb, t(20)).payload.len(), 1000);
+    send!(tcb, t(30), zero_window_ack());
+    tcb
+}
+
+#[test]
+fn zero_window_with_data_in_flight_gives_up_after_twice_the_max_rto_of_silence() {
+    // Linux `tcp_retransmit_timer` ("receiver dastardly shrinks window")
+    // and `tcp_rtx_probe0_timed_out`: the retransmissions behind a shut
+    // window are probes, not counted against tcp_retries2 (whose 924.6 s
+    // budget would end it later); the connection ends at the first timeout
+    // after 2 · TCP_RTO_MAX (240 s) without an ACK, with ETIMEDOUT.
+    let mut tcb = shrunk_with_data_in_flight();
+    let mut last = t(30);
+    while tcb.state() != State::Closed {
+        let at = tcb.poll_at().expect("a timer is armed");
+        tcb.on_timeout(at);
+        let out = recv(&mut tcb, at);
+        assert!(out.iter().all(|s| s.h.seq == l(0)), "{out:?}");
+        last = at;
+    }
+    let silent = last - t(30);
+    assert!(
+        silent > Duration::from_secs(240) && silent <= Duration::from_secs(360),
+        "gave up after {silent:?} of silence"
+    );
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn zero_window_with_data_in_flight_lives_while_the_peer_answers() {
+    // The same, the peer answering every retransmission with its shut
+    // window: past the retry budget (924.6 s) the connection lives on.
+    let mut tcb = shrunk_with_data_in_flight();
+    let mut at = t(30);
+    while at < t(2_000_000) {
+        at = tcb.poll_at().expect("a timer is armed");
+        tcb.on_timeout(at);
+        let out = recv(&mut tcb, at);
+        if !out.is_empty() {
+            send!(tcb, at + Duration::from_millis(5), zero_window_ack());
+        }
+    }
+    assert_eq!(tcb.state(), State::Established);
+    // Each timeout resent the head (`__tcp_retransmit_skb`: up to an MSS
+    // of it goes however shut the window), and each was answered.
+    let s = tcb.stats();
+    assert!(s.retransmit_timeouts > 15, "{s:?}");
+    assert_eq!(s.retransmits, s.retransmit_timeouts, "{s:?}");
+}

@@ -69,9 +69,10 @@ fn quick_acks_resume_after_a_silence_longer_than_the_rto() {
 }
 
 #[test]
-fn a_short_first_segment_still_waits_for_its_answer() {
-    // A request's ACK rides on the response (or on the drain): quick ACKs
-    // are for full-sized data only.
+fn a_short_first_segment_is_acked_at_once() {
+    // Linux `tcp_in_quickack_mode` (seen on the wire): a connection's
+    // first data is ACKed on arrival, short or not, until it turns
+    // interactive; the answer then goes in a segment of its own.
     let mut tcb = established_default();
     send!(
         tcb,
@@ -83,10 +84,22 @@ fn a_short_first_segment_still_waits_for_its_answer() {
             b"GET / HTTP/1.1\r\n\r\n"
         )
     );
-    recv_nothing!(tcb, t(100));
+    let ack = recv!(tcb, t(100));
+    assert_eq!((ack.h.ack, ack.payload.len()), (r(18), 0));
     tcb.send(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
     let answer = recv!(tcb, t(101));
     assert_eq!((answer.h.ack, answer.payload.len()), (r(18), 19));
+    // Answered within the delayed-ACK time: interactive, so the next
+    // request's ACK waits for its answer.
+    send!(
+        tcb,
+        t(150),
+        seg(r(18), l(19), Flags::ACK | Flags::PSH, b"GET /2\r\n")
+    );
+    recv_nothing!(tcb, t(150));
+    tcb.send(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+    let answer = recv!(tcb, t(151));
+    assert_eq!((answer.h.ack, answer.payload.len()), (r(26), 19));
 }
 
 #[test]

@@ -696,3 +696,26 @@ fn bbr_window_counts_bytes_in_the_network_not_sacked_ones() {
         "more than cwnd − (SND.NXT − SND.UNA) allows"
     );
 }
+
+#[test]
+fn loss_probe_is_not_sent_past_a_shrunk_window() {
+    // Linux `tcp_send_loss_probe` resends the last segment through
+    // `__tcp_retransmit_skb`, which refuses a segment past the peer's
+    // window unless it starts at SND.UNA: with the window shrunk to two
+    // segments, the probe time passes in silence and the timeout resends
+    // the head.
+    let (mut tcb, out) = sack_conn(Algorithm::Cubic, 10);
+    let mut shrink = sack_ack(0, &[]);
+    shrink.h.window = (2 * MSS) as u16;
+    send!(tcb, t(30), shrink);
+    recv_nothing!(tcb, t(30));
+    let pto = tcb.poll_at().expect("loss probe armed");
+    assert_eq!(tcb.timers.get(Timer::LossProbe), Some(pto));
+    tcb.on_timeout(pto);
+    recv_nothing!(tcb, pto);
+    let rto = tcb.poll_at().expect("retransmission timer armed");
+    tcb.on_timeout(rto);
+    let rtx = recv(&mut tcb, rto);
+    assert_eq!(seqs(&rtx)[0], l(0));
+    assert_eq!(rtx[0].payload, out[0].payload);
+}

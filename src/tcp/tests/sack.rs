@@ -83,13 +83,81 @@ fn established_sack_blocks_outside_the_window_are_ignored() {
         s.h.options.sack_blocks[1] = Some((l(0) - 5000u32, l(0)));
         send!(tcb, t(30), s);
     }
-    // Plain duplicate ACKs still trigger recovery; nothing is marked SACKed.
+    // Nothing is marked SACKed, so nothing is lost: as plain duplicate
+    // ACKs on a SACK connection (Linux `tcp_sacktag_write_queue` skips
+    // such blocks), they start no recovery.
+    recv_nothing!(tcb, t(30));
+    assert_eq!(tcb.stats().sack_recoveries, 0);
+    assert_eq!(tcb.pipe(), 10 * 1460, "all in flight, unSACKed");
+}
+
+#[test]
+fn established_sack_dup_acks_without_blocks_do_not_retransmit() {
+    // Linux with SACK negotiated (`tcp_fastretrans_alert`): duplicate
+    // ACKs are counted only on a Reno connection (`tcp_add_reno_sack`),
+    // and recovery starts only once a segment is marked lost
+    // (`tcp_time_to_recover`), which RACK does from SACKed data alone. A
+    // peer that sends plain duplicates draws no fast retransmit: the tail
+    // loss probe, then the retransmission timer, repair the loss.
+    let (mut tcb, out) = in_flight_ten();
+    for _ in 0..5 {
+        send!(tcb, t(30), sack_ack(l(0), &[]));
+    }
+    recv_nothing!(tcb, t(30));
+    assert_eq!(tcb.stats().dup_acks, 5);
+    assert_eq!(tcb.stats().fast_retransmits, 0);
+    assert_eq!(tcb.stats().sack_recoveries, 0);
+    assert_eq!(tcb.cwnd(), 10 * 1460, "no reduction");
+    let pto = tcb.poll_at().expect("loss probe armed");
+    tcb.on_timeout(pto);
+    let probe = recv!(tcb, pto);
+    assert_eq!(probe.h.seq, l(9 * 1460), "the probe is the last segment");
+    assert_eq!(tcb.stats().tail_loss_probes, 1);
+    send!(tcb, pto, sack_ack(l(0), &[]));
+    recv_nothing!(tcb, pto);
+    let rto = tcb.poll_at().expect("retransmission timer armed");
+    tcb.on_timeout(rto);
+    let rtx = recv(&mut tcb, rto);
+    assert_eq!(rtx[0].h.seq, l(0), "the timeout resends the head");
+    assert_eq!(rtx[0].payload, out[0].payload);
+    assert_eq!(tcb.stats().retransmit_timeouts, 1);
+    assert_eq!(tcb.stats().fast_retransmits, 0);
+}
+
+#[test]
+fn established_no_sack_three_dup_acks_still_retransmit() {
+    // RFC 6582 §3.2 step 2 (Linux `tcp_add_reno_sack` and
+    // `tcp_newreno_mark_lost` at `tp->reordering` = 3): without SACK the
+    // third duplicate ACK starts fast retransmit, the second does not.
+    let mut tcb = established();
+    tcb.send(&[5u8; 10 * 1460]).unwrap();
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 10);
+    for _ in 0..2 {
+        send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b""));
+    }
+    recv_nothing!(tcb, t(30));
+    send!(tcb, t(30), seg(r(0), l(0), Flags::ACK, b""));
     let rtx = recv(&mut tcb, t(30));
-    assert_eq!(rtx.len(), 1);
     assert_eq!(rtx[0].h.seq, l(0));
-    assert_eq!(
-        tcb.pipe(),
-        10 * 1460,
-        "all unSACKed; the first left the network and its retransmission took its place"
-    );
+    assert_eq!(tcb.stats().fast_retransmits, 1);
+}
+
+#[test]
+fn established_partly_old_segment_reports_its_old_part_as_a_dsack() {
+    // Linux `tcp_data_queue` ("partial packet", seq < RCV.NXT < end):
+    // the new bytes are taken and the ACK reports the old ones in a
+    // D-SACK block (RFC 2883 §4).
+    let mut tcb = syn_sent();
+    let mut sa = syn_ack(None);
+    sa.h.options.sack_permitted = true;
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    send!(tcb, t(20), seg(r(0), l(0), Flags::ACK, &[1u8; 1000]));
+    assert_eq!(recv!(tcb, t(20)).h.ack, r(1000));
+    send!(tcb, t(30), seg(r(500), l(0), Flags::ACK, &[1u8; 1000]));
+    let ack = recv!(tcb, t(30));
+    assert_eq!(ack.h.ack, r(1500));
+    assert_eq!(ack.h.options.sack_blocks[0], Some((r(500), r(1000))));
+    assert_eq!(tcb.recv_queue(), 1500);
 }

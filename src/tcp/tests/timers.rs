@@ -130,17 +130,19 @@ fn established_with(c: &Config) -> Tcb {
 
 #[test]
 fn established_delayed_ack_waits_40ms_for_one_segment() {
-    // RFC 1122 §4.2.3.2: an ACK may be delayed, by less than 0.5 s.
+    // RFC 1122 §4.2.3.2: an ACK may be delayed, by less than 0.5 s
+    // (once the quick ACKs of the start are spent).
     let mut tcb = established_with(&Config::default());
+    let base = past_quick_acks(&mut tcb);
     send(
         &mut tcb,
         t(100),
-        &seg(r(0), l(0), Flags::ACK | Flags::PSH, b"request"),
+        &seg(r(base), l(0), Flags::ACK | Flags::PSH, b"request"),
     );
     recv_nothing!(tcb, t(100));
     assert_eq!(tcb.poll_at(), Some(t(140)));
     tcb.on_timeout(t(140));
-    assert_eq!(recv!(tcb, t(140)).h.ack, r(7));
+    assert_eq!(recv!(tcb, t(140)).h.ack, r(base + 7));
     assert_eq!(tcb.stats().delayed_acks, 1);
 }
 
@@ -151,11 +153,12 @@ fn established_small_segment_is_acked_when_the_application_drains_it() {
     // for 40 ms would stall every kept-alive request. Like Linux, a short
     // segment is ACKed once the application has read everything.
     let mut tcb = established_with(&Config::default());
+    let base = past_quick_acks(&mut tcb);
     send(
         &mut tcb,
         t(100),
         &seg(
-            r(0),
+            r(base),
             l(0),
             Flags::ACK | Flags::PSH,
             b"HTTP/1.1 200 OK\r\n\r\n",
@@ -168,7 +171,7 @@ fn established_small_segment_is_acked_when_the_application_drains_it() {
     let mut rest = [0u8; 64];
     assert_eq!(tcb.recv(&mut rest).unwrap(), 11);
     let ack = recv!(tcb, t(102));
-    assert_eq!(ack.h.ack, r(19));
+    assert_eq!(ack.h.ack, r(base + 19));
     assert_eq!(tcb.poll_at(), None, "the delayed-ACK timer was cancelled");
 }
 
@@ -342,6 +345,33 @@ fn established_keepalive_probes_then_times_out() {
     assert_eq!(tcb.state(), State::Closed);
     assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
     assert_eq!(tcb.stats().keepalive_probes, 3);
+    // Linux `tcp_keepalive_timer` resets the dead connection
+    // (`tcp_send_active_reset`: SEQ = SND.NXT).
+    let rst = recv!(tcb, t(22_020));
+    assert_eq!((rst.h.flags, rst.h.seq), (Flags::RST | Flags::ACK, l(0)));
+}
+
+#[test]
+fn keepalive_with_a_user_timeout_gives_up_by_the_peers_silence() {
+    // Linux `tcp_keepalive_timer` with TCP_USER_TIMEOUT: once a probe is
+    // out, the connection ends when the peer has been silent for the
+    // user timeout, however many probes the count allows.
+    let c = Config {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(1),
+        keepalive_probes: 9,
+        user_timeout: Some(Duration::from_millis(12_500)),
+        ..cfg()
+    };
+    let mut tcb = established_with(&c);
+    for at in [10_010, 11_010, 12_010] {
+        tcb.on_timeout(t(at));
+        assert_eq!(recv!(tcb, t(at)).h.seq, l(0) - 1u32, "probe at {at}");
+    }
+    tcb.on_timeout(t(13_010));
+    assert_eq!(tcb.state(), State::Closed);
+    assert_eq!(tcb.error(), Some(ConnectionError::TimedOut));
+    assert_eq!(recv!(tcb, t(13_010)).h.flags, Flags::RST | Flags::ACK);
 }
 
 #[test]
@@ -719,4 +749,39 @@ fn rack_retransmission_of_the_head_restarts_the_rto() {
         tcb.timers.get(Timer::Retransmit),
         Some(at + tcb.rtt().rto())
     );
+}
+
+#[test]
+fn delayed_ack_timeout_doubles_when_the_timer_sends_it_up_to_the_srtt() {
+    // Linux `tcp_delack_timer_handler` doubles the delayed-ACK timeout
+    // (ato) each time the timer has to send the ACK of a connection that
+    // is not interactive; `tcp_send_delayed_ack` caps it at the smoothed
+    // RTT (here 100 ms, from the handshake), and gaps between the peer's
+    // segments longer than ato leave it (`tcp_event_data_recv`). Short
+    // segments every 200 ms are ACKed 40, 80, then 100 ms after arrival.
+    let mut tcb = Tcb::connect(&Config::default(), LOCAL, REMOTE, LOCAL_ISS);
+    recv_one(&mut tcb, t(0));
+    send(&mut tcb, t(100), &syn_ack(None));
+    recv_one(&mut tcb, t(100));
+    let full = vec![1u8; 1460];
+    let mut buf = vec![0u8; 1460];
+    for k in 0..16u32 {
+        send!(tcb, t(200), seg(r(k * 1460), l(0), Flags::ACK, &full));
+        assert_eq!(recv!(tcb, t(200)).h.ack, r((k + 1) * 1460));
+        assert_eq!(tcb.recv(&mut buf).unwrap(), 1460);
+    }
+    let mut next = 16 * 1460;
+    for (k, delay) in [40u64, 80, 100, 100].into_iter().enumerate() {
+        let at = 300 + 200 * k as u64;
+        send!(
+            tcb,
+            t(at),
+            seg(r(next), l(0), Flags::ACK | Flags::PSH, b"tick")
+        );
+        next += 4;
+        recv_nothing!(tcb, t(at));
+        assert_eq!(tcb.poll_at(), Some(t(at + delay)), "ACK {k}");
+        tcb.on_timeout(t(at + delay));
+        assert_eq!(recv!(tcb, t(at + delay)).h.ack, r(next));
+    }
 }

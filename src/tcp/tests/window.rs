@@ -119,3 +119,46 @@ fn established_probe_is_answered_with_the_current_window() {
     let ack = recv!(tcb, t(500));
     assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024), 0));
 }
+
+#[test]
+fn established_timeout_retransmission_fits_a_shrunk_window() {
+    // Linux `__tcp_retransmit_skb`: the head goes again only as far as
+    // the peer's window reaches now (it shrank to 500 after our data left).
+    let mut tcb = established();
+    tcb.send(&[2u8; 3000]).unwrap();
+    let first = recv(&mut tcb, t(20));
+    assert_eq!(first[0].payload.len(), 1460);
+    let mut shrink = seg(r(0), l(0), Flags::ACK, b"");
+    shrink.h.window = 500;
+    send!(tcb, t(21), shrink);
+    let mut rtx = None;
+    while rtx.is_none() {
+        let at = tcb.poll_at().expect("a timer is armed");
+        tcb.on_timeout(at);
+        rtx = recv(&mut tcb, at).into_iter().find(|s| s.h.seq == l(0));
+    }
+    assert_eq!(rtx.unwrap().payload.len(), 500);
+}
+
+#[test]
+fn established_bare_fin_is_taken_with_the_window_shut() {
+    // Linux `tcp_data_queue` takes a bare FIN at RCV.NXT even with the
+    // receive window at zero: the peer's close is seen while the
+    // application has not read.
+    let mut tcb = established();
+    send!(
+        tcb,
+        t(11),
+        seg(r(0), l(0), Flags::ACK, &vec![6u8; 64 * 1024])
+    );
+    assert_eq!(recv!(tcb, t(11)).h.window, 0);
+    send!(
+        tcb,
+        t(20),
+        seg(r(64 * 1024), l(0), Flags::ACK | Flags::FIN, b"")
+    );
+    assert_eq!(tcb.state(), State::CloseWait);
+    let ack = recv!(tcb, t(20));
+    assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024 + 1), 0));
+    assert_eq!(tcb.stats().unacceptable, 0);
+}
