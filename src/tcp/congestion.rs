@@ -398,7 +398,8 @@ impl CongestionControl {
         // Any congestion event ends slow start, HyStart++ included.
         self.hystart.leave_css();
         match self.algorithm {
-            Algorithm::NewReno | Algorithm::Bbr => newreno::ssthresh_after_loss(flight, self.mss),
+            Algorithm::NewReno => newreno::ssthresh_after_loss(self.cwnd, flight, self.mss),
+            Algorithm::Bbr => (flight / 2).max(2 * self.mss),
             Algorithm::Cubic => self.cubic.reduce(self.cwnd, self.mss),
         }
     }
@@ -409,11 +410,15 @@ impl CongestionControl {
             // BBR reacts to losses through its rate samples instead.
             return;
         }
-        // A timeout in a row keeps what was there before the first.
-        if self.before_rto.is_none() || self.cwnd > self.mss {
+        // A timeout in a row keeps what was there before the first, and
+        // the ssthresh the first set (Linux's `tcp_enter_loss` sets it
+        // only on entering CA_Loss): reduced again from a window of one
+        // segment it would be 2 SMSS.
+        let in_a_row = self.before_rto.is_some() && self.cwnd <= self.mss;
+        if !in_a_row {
             self.before_rto = Some((self.cwnd, self.ssthresh));
+            self.ssthresh = self.reduce(flight);
         }
-        self.ssthresh = self.reduce(flight);
         self.cwnd = self.mss;
         self.reno = NewReno::default();
         // Linux's CUBIC on entering CA_Loss (`bictcp_state` →
