@@ -564,91 +564,144 @@ fn run_direction(
     stop: &AtomicBool,
     shared: &Mutex<DirectionStats>,
 ) {
-    // SAFETY: PR_SET_TIMERSLACK with a plain integer affects this thread.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
-    if cfg.rt_priority > 0 {
-        let param = libc::sched_param {
-            sched_priority: cfg.rt_priority,
-        };
-        // SAFETY: pid 0 is this thread; param is a valid sched_param.
-        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
-            eprintln!(
-                "wan: SCHED_FIFO {}: {}",
-                cfg.rt_priority,
-                io::Error::last_os_error()
-            );
-        }
-    }
-    let mut heap: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
-    let mut held_bytes: u64 = 0;
-    let mut seq: u64 = 0;
-    let mut buf = vec![0u8; cfg.max_packet];
-    let mut lateness = Lateness::default();
-    let mut line_drops = 0;
-    let mut tx = (0u64, 0u64);
+    tune_line_thread(cfg.rt_priority);
+    let mut line = Line::new(cfg.max_packet);
     let mut published = 0u64;
-    let mut woke = 0u64;
     loop {
         let now = now_ns(base);
-        while heap.peek().is_some_and(|h| h.0.at <= now_ns(base)) {
-            let Some(Reverse(h)) = heap.pop() else { break };
-            held_bytes -= h.data.len() as u64;
-            // Measured before the write: the write itself runs the
-            // receiving kernel stack, which is not the line's lateness.
-            lateness.record(now_ns(base).saturating_sub(h.at));
-            // SAFETY: writing an initialised buffer to an open fd.
-            let n = unsafe { libc::write(output.fd(), h.data.as_ptr().cast(), h.data.len()) };
-            if n < 0 {
-                tx.1 += 1;
-            } else {
-                tx.0 += 1;
-            }
-        }
+        line.write_due(output, base);
         if stop.load(Ordering::Relaxed) {
             break;
         }
         if now >= published + 100_000_000 {
-            publish(shared, &model, line_drops, tx, &lateness);
+            line.publish(shared, &model);
             published = now;
         }
+        if line.wait_for_input(input, cfg, base) {
+            line.read_batch(input, &mut model, cfg, base);
+        }
+    }
+    line.publish(shared, &model);
+}
+
+/// Timer slack of 1 ns (departures are scheduled to the microsecond) and,
+/// if asked, SCHED_FIFO for the calling line thread.
+fn tune_line_thread(rt_priority: i32) {
+    // SAFETY: PR_SET_TIMERSLACK with a plain integer affects this thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    if rt_priority > 0 {
+        let param = libc::sched_param {
+            sched_priority: rt_priority,
+        };
+        // SAFETY: pid 0 is this thread; param is a valid sched_param.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+            eprintln!(
+                "wan: SCHED_FIFO {rt_priority}: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+/// One direction's packets in flight on the line and its counters.
+struct Line {
+    /// Packets waiting for their departure, earliest first.
+    heap: BinaryHeap<Reverse<Held>>,
+    held_bytes: u64,
+    /// Arrival order, to keep packets with the same departure in order.
+    seq: u64,
+    buf: Vec<u8>,
+    lateness: Lateness,
+    line_drops: u64,
+    /// Packets written, write errors.
+    tx: (u64, u64),
+    /// When the thread last woke in batch mode ([`LoopConfig::batch`]).
+    woke: u64,
+}
+
+impl Line {
+    fn new(max_packet: usize) -> Line {
+        Line {
+            heap: BinaryHeap::new(),
+            held_bytes: 0,
+            seq: 0,
+            buf: vec![0u8; max_packet],
+            lateness: Lateness::default(),
+            line_drops: 0,
+            tx: (0, 0),
+            woke: 0,
+        }
+    }
+
+    /// Writes every packet whose departure has come to `output`.
+    fn write_due(&mut self, output: &Tun, base: Instant) {
+        while self.heap.peek().is_some_and(|h| h.0.at <= now_ns(base)) {
+            let Some(Reverse(h)) = self.heap.pop() else {
+                break;
+            };
+            self.held_bytes -= h.data.len() as u64;
+            // Measured before the write: the write itself runs the
+            // receiving kernel stack, which is not the line's lateness.
+            self.lateness.record(now_ns(base).saturating_sub(h.at));
+            // SAFETY: writing an initialised buffer to an open fd.
+            let n = unsafe { libc::write(output.fd(), h.data.as_ptr().cast(), h.data.len()) };
+            if n < 0 {
+                self.tx.1 += 1;
+            } else {
+                self.tx.0 += 1;
+            }
+        }
+    }
+
+    /// Sleeps until a packet may be read from `input` or a departure is
+    /// near; true if `input` is readable (or, in batch mode, a departure
+    /// is due and whatever arrived meanwhile should be read too).
+    fn wait_for_input(&mut self, input: &Tun, cfg: &LoopConfig, base: Instant) -> bool {
         let now = now_ns(base);
-        let until_next = heap
+        let until_next = self
+            .heap
             .peek()
             .map(|h| Duration::from_nanos(h.0.at.saturating_sub(now)))
             .unwrap_or(Duration::from_millis(100))
             .min(Duration::from_millis(100));
         let batch = cfg.batch.as_nanos() as u64;
-        let readable = if batch > 0 {
-            // Wake at most once per batch interval: sleep (with no wake-up
-            // for arrivals) until one has passed since the last wake-up;
-            // if a departure is due by then, serve it and whatever arrived
-            // meanwhile, else wait for the next arrival or departure.
-            let earliest = woke + batch;
-            if earliest > now {
-                std::thread::sleep(Duration::from_nanos(earliest - now));
-            }
-            let now = now_ns(base);
-            let r = match heap.peek() {
-                Some(h) if h.0.at <= now => true,
-                next => {
-                    let wait = next.map_or(100_000_000, |h| h.0.at - now).min(100_000_000);
-                    wait_readable(input.fd(), Duration::from_nanos(wait))
-                }
-            };
-            woke = now_ns(base);
-            r
+        if batch > 0 {
+            self.wait_batched(input, batch, now, base)
         } else if until_next > cfg.spin {
             wait_readable(input.fd(), until_next - cfg.spin)
         } else {
             wait_readable(input.fd(), Duration::ZERO)
-        };
-        if !readable {
-            continue;
         }
-        // Drain a batch, then go back to the schedule.
+    }
+
+    /// Batch mode: wake at most once per `batch` ns. Sleeps (with no
+    /// wake-up for arrivals) until one has passed since the last wake-up;
+    /// if a departure is due by then, serve it and whatever arrived
+    /// meanwhile, else wait for the next arrival or departure.
+    fn wait_batched(&mut self, input: &Tun, batch: u64, now: u64, base: Instant) -> bool {
+        let earliest = self.woke + batch;
+        if earliest > now {
+            std::thread::sleep(Duration::from_nanos(earliest - now));
+        }
+        let now = now_ns(base);
+        let r = match self.heap.peek() {
+            Some(h) if h.0.at <= now => true,
+            next => {
+                let wait = next.map_or(100_000_000, |h| h.0.at - now).min(100_000_000);
+                wait_readable(input.fd(), Duration::from_nanos(wait))
+            }
+        };
+        self.woke = now_ns(base);
+        r
+    }
+
+    /// Reads up to `cfg.read_batch` packets from `input` and schedules
+    /// each (and its duplicate, if the model makes one) for departure,
+    /// dropping what would pass the line's byte limit.
+    fn read_batch(&mut self, input: &Tun, model: &mut Model, cfg: &LoopConfig, base: Instant) {
         for _ in 0..cfg.read_batch {
             // SAFETY: reading into a buffer of buf.len() bytes.
-            let n = unsafe { libc::read(input.fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe { libc::read(input.fd(), self.buf.as_mut_ptr().cast(), self.buf.len()) };
             if n <= 0 {
                 break;
             }
@@ -656,21 +709,24 @@ fn run_direction(
             let t = now_ns(base);
             let d = model.admit(t, len);
             for at in [d.first, d.copy].into_iter().flatten() {
-                if held_bytes + len as u64 > cfg.line_limit_bytes {
-                    line_drops += 1;
+                if self.held_bytes + len as u64 > cfg.line_limit_bytes {
+                    self.line_drops += 1;
                     continue;
                 }
-                held_bytes += len as u64;
-                seq += 1;
-                heap.push(Reverse(Held {
+                self.held_bytes += len as u64;
+                self.seq += 1;
+                self.heap.push(Reverse(Held {
                     at,
-                    seq,
-                    data: buf[..len].to_vec(),
+                    seq: self.seq,
+                    data: self.buf[..len].to_vec(),
                 }));
             }
         }
     }
-    publish(shared, &model, line_drops, tx, &lateness);
+
+    fn publish(&self, shared: &Mutex<DirectionStats>, model: &Model) {
+        publish(shared, model, self.line_drops, self.tx, &self.lateness);
+    }
 }
 
 fn publish(

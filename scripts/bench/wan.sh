@@ -39,6 +39,17 @@ www="$logdir/www"
 mkdir -p "$www"
 # Big enough that no transfer ends before its time limit (sparse: no disk).
 truncate -s 8G "$www/big"
+# Read once what the transfers will read, before the table: the first
+# read of a sparse file's page makes the kernel zero-fill it, and that
+# cost the table's first transfer half its sender's CPU at 1 Gbit/s
+# (docs/wan-traces.md, "1 Gbit/s, 10 ms, no loss, download"), on the
+# cores the other end shares. Every transfer reads from offset 0 and at
+# most the fastest line's rate for W_SECS, plus the socket buffers (64 MiB
+# of slack).
+# shellcheck disable=SC2086 # one rate per word
+w_max_rate="$(printf '%s\n' $W_RATES | sort -n | tail -1)"
+dd if="$www/big" of=/dev/null bs=1M status=none \
+    count=$((w_max_rate * 125000 * (W_SECS + 2) / 1048576 + 64))
 head -c 1024 /dev/urandom > "$www/small"
 # --cc exists once tunstack has more than one congestion control.
 TS_CCS=()

@@ -424,4 +424,25 @@ mod tests {
         assert_eq!(c.ssthresh(), 49_000, "0.7 of the cwnd at the timeout");
         assert_eq!(c.cwnd(), 1000);
     }
+
+    #[test]
+    fn a_timeout_in_a_row_keeps_the_first_ones_ssthresh() {
+        // Linux's tcp_enter_loss sets ssthresh on entering CA_Loss, not on
+        // each backed-off timeout after it: reduced again from a window
+        // of one segment it would fall to 2 SMSS, and the retransmissions'
+        // slow start would end there.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 100_000;
+        c.on_rto(100_000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
+        c.on_rto(100_000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
+        // Undone as spurious, both go back to before the first.
+        c.undo_rto();
+        assert_eq!((c.cwnd(), c.ssthresh()), (100_000, usize::MAX));
+        // After the window grew again, a new timeout reduces again.
+        c.cwnd = 10_000;
+        c.on_rto(10_000);
+        assert_eq!(c.ssthresh(), 7000);
+    }
 }
