@@ -175,27 +175,6 @@ pub struct CongestionControl {
     /// cwnd and ssthresh before the last RTO, to undo it if it proves
     /// spurious (F-RTO, RFC 5682; Linux's `prior_cwnd`/`prior_ssthresh`).
     before_rto: Option<(usize, usize)>,
-    /// How much of the window the sender used ([`on_usage`](Self::on_usage)).
-    usage: Usage,
-}
-
-/// Whether the sender used its window over the last window of data, as
-/// Linux's `tcp_cwnd_validate` records it for `tcp_is_cwnd_limited`.
-#[derive(Clone, Debug, Default)]
-struct Usage {
-    /// The largest flight an ACK found in this window of data (Linux's
-    /// `max_packets_out`).
-    max_flight: usize,
-    /// Sending stopped at cwnd in this window (Linux's `is_cwnd_limited`).
-    sent_at_cwnd: bool,
-    /// The same two of the window before. Linux records them as it
-    /// sends, so an ACK is judged by the window it acknowledges: here the
-    /// ACK that ends a window (and finds only what is left of it in
-    /// flight) still counts the window it ends.
-    before: (usize, bool),
-    /// SND.NXT when this window began: an ACK at or past it begins the
-    /// next.
-    until: Option<SeqNumber>,
 }
 
 impl CongestionControl {
@@ -215,7 +194,6 @@ impl CongestionControl {
             bbr: None,
             seed: 0,
             before_rto: None,
-            usage: Usage::default(),
         }
         .with_bbr_if_chosen()
     }
@@ -374,61 +352,9 @@ impl CongestionControl {
         }
     }
 
-    /// How the sender used its window, reported on each ACK of new data
-    /// outside recovery before [`on_ack`](Self::on_ack): `ack` the new
-    /// SND.UNA, `snd_nxt` the next sequence to send, `flight` the bytes
-    /// in flight this ACK found, `sent_at_cwnd` whether sending stopped
-    /// at cwnd since the last ACK.
-    pub fn on_usage(
-        &mut self,
-        ack: SeqNumber,
-        snd_nxt: SeqNumber,
-        flight: usize,
-        sent_at_cwnd: bool,
-    ) {
-        let u = &mut self.usage;
-        match u.until {
-            Some(end) if ack.diff(end) < 0 => {
-                u.max_flight = u.max_flight.max(flight);
-                u.sent_at_cwnd |= sent_at_cwnd;
-            }
-            _ => {
-                *u = Usage {
-                    max_flight: flight,
-                    sent_at_cwnd,
-                    before: (u.max_flight, u.sent_at_cwnd),
-                    until: Some(snd_nxt),
-                };
-            }
-        }
-    }
-
-    /// Linux's `tcp_is_cwnd_limited`: in slow start the window may grow
-    /// to twice the largest flight of the last window of data, in
-    /// congestion avoidance only if the sender filled it. A window the
-    /// sender does not use is not grown: without the rule it grew by
-    /// every ACK while the flight stood still (an application or a send
-    /// buffer behind it), so a later loss reduced a window that had never
-    /// been in flight, and the send buffer, sized from a cwnd the flow
-    /// uses (`autotune.rs`), stopped growing. Until the first report
-    /// (tests that drive the controller alone) nothing is held back.
-    fn cwnd_limited(&self) -> bool {
-        let u = &self.usage;
-        if u.until.is_none() {
-            return true;
-        }
-        let max_flight = u.max_flight.max(u.before.0);
-        if self.cwnd < self.ssthresh {
-            self.cwnd < max_flight.saturating_mul(2)
-        } else {
-            u.sent_at_cwnd || u.before.1 || max_flight + self.mss >= self.cwnd
-        }
-    }
-
-    /// New data acknowledged outside recovery (RFC 5681 §3.1), growing
-    /// the window only while the sender uses it.
+    /// New data acknowledged outside recovery (RFC 5681 §3.1).
     pub fn on_ack(&mut self, acked: usize, now: Instant, srtt: Option<Duration>) {
-        if self.bbr.is_some() || !self.cwnd_limited() {
+        if self.bbr.is_some() {
             return;
         }
         let mut acked = acked;
@@ -584,63 +510,6 @@ impl CongestionControl {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One window of data of `sent` bytes from `una`, acknowledged 1000
-    /// bytes at a time with nothing more sent (the application has no
-    /// more, or its buffer is full); `at_cwnd` whether sending had
-    /// stopped at cwnd. Returns the window's growth.
-    fn app_limited_window(
-        c: &mut CongestionControl,
-        una: &mut u32,
-        sent: usize,
-        at_cwnd: bool,
-    ) -> usize {
-        let before = c.cwnd();
-        let snd_nxt = SeqNumber(*una) + sent;
-        for left in (1..=sent / 1000).rev() {
-            *una += 1000;
-            c.on_usage(SeqNumber(*una), snd_nxt, left * 1000, at_cwnd);
-            c.on_ack(1000, Instant::ZERO, None);
-        }
-        c.cwnd() - before
-    }
-
-    #[test]
-    fn the_window_grows_only_while_the_sender_uses_it() {
-        // Linux's tcp_is_cwnd_limited. Slow start: up to twice the
-        // largest flight of the window (or of the one before, which the
-        // ACK ending it acknowledges). A sender with a full window out
-        // (10 segments of 10) doubles; one whose flight then stays at 10
-        // segments while cwnd is 20 does not grow further.
-        let mut c = CongestionControl::new(Algorithm::NewReno, 1000, 10);
-        let mut una = 0;
-        let mut window = |c: &mut CongestionControl, sent, at_cwnd| {
-            app_limited_window(c, &mut una, sent, at_cwnd)
-        };
-        assert_eq!(window(&mut c, 10_000, true), 10_000);
-        assert_eq!(window(&mut c, 10_000, false), 0);
-        assert_eq!(window(&mut c, 10_000, false), 0);
-        assert_eq!(c.cwnd(), 20_000);
-        // 15 segments out: cwnd may grow to 30.
-        assert_eq!(window(&mut c, 15_000, false), 10_000);
-        // Congestion avoidance: only a window that was filled grows.
-        c.ssthresh = c.cwnd();
-        for _ in 0..5 {
-            assert_eq!(window(&mut c, 20_000, false), 0);
-        }
-        assert_eq!(window(&mut c, 30_000, false), 1000, "flight at cwnd");
-        for _ in 0..3 {
-            assert_eq!(window(&mut c, 20_000, false), 0);
-        }
-        let grown = window(&mut c, 20_000, true) + window(&mut c, 20_000, true);
-        assert_eq!(grown, 1000, "sending stopped at cwnd: a cwnd acked");
-        // CUBIC the same.
-        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
-        let mut una = 0;
-        app_limited_window(&mut c, &mut una, 10_000, true);
-        assert_eq!(app_limited_window(&mut c, &mut una, 5000, false), 0);
-        assert_eq!(c.cwnd(), 20_000);
-    }
 
     #[test]
     fn initial_window_is_ten_segments() {

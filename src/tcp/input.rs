@@ -443,9 +443,6 @@ impl Tcb {
                 self.loss
                     .cc
                     .on_ack_sample(ack, self.snd.nxt, delivered.rtt, now);
-                let flight = self.flight_size() + acked;
-                let at_cwnd = self.loss.cwnd_limited;
-                self.loss.cc.on_usage(ack, self.snd.nxt, flight, at_cwnd);
                 self.loss.cc.on_ack(acked, now, self.loss.rtt.srtt());
             }
         }
