@@ -30,7 +30,7 @@
 //! Traced on the bench line (1 Gbit/s, 50 ms): ACK intervals of 73.6 ms
 //! where the receiver's TSvals spanned 93, and STARTUP's max_bw at
 //! 1014–1120 Mbit/s where the line carries 965 Mbit/s of payload; with
-//! the bound 981–984. A receiver cannot receive faster than the line
+//! the bound 971.8–984.4. A receiver cannot receive faster than the line
 //! delivers, so its spacing is the interval's floor.
 //!
 use super::bbr::AckContext;
