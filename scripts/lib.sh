@@ -1,5 +1,6 @@
 # Shell functions the scripts share; sourced (`. scripts/lib.sh`) from the
-# repository root by scripts/bench.sh and scripts/demo.sh.
+# repository root by scripts/bench.sh, scripts/demo.sh, scripts/wan-pair.sh
+# and scripts/serve-cpu.sh.
 
 # The home directory of user $1.
 user_home() { getent passwd "$1" | cut -d: -f6; }
@@ -39,4 +40,21 @@ cargo_as_invoker() { # ARGS...
         cargo="$(find_cargo "")"
         PATH="$(dirname "$cargo"):$PATH" "$cargo" "$@"
     fi
+}
+
+# Waits (up to 10 s) until URL answers from namespace NS.
+wait_url() { # NS URL
+    for _ in $(seq 100); do
+        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# CPU time and run-queue wait of process PID so far, summed over its
+# threads (/proc/PID/task/*/schedstat: ns on a CPU, ns runnable but
+# waiting for one, time slices): "cpu_ms wait_ms slices".
+sched_of() { # PID
+    cat /proc/"$1"/task/*/schedstat 2> /dev/null |
+        awk '{ c += $1; w += $2; n += $3 } END { printf "%d %d %d\n", c / 1e6, w / 1e6, n }'
 }

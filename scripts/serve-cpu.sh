@@ -24,6 +24,7 @@
 # kernel's TUN and page-cache copies it asks for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 rtt=50 rate=1000 loss=0 runs=5 secs=5 direct=0 mib=2048 perf=""
 tss=()
@@ -55,17 +56,6 @@ if [ "$direct" -eq 1 ]; then
     ip netns add "$CLI"
     ip -n "$CLI" link set lo up
     head -c 1024 /dev/urandom > "$www/small"
-    wait_url() { # NS URL
-        for _ in $(seq 100); do
-            ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
-            sleep 0.1
-        done
-        return 1
-    }
-    sched_of() { # PID
-        cat /proc/"$1"/task/*/schedstat 2> /dev/null |
-            awk '{ c += $1; w += $2; n += $3 } END { printf "%d %d %d\n", c / 1e6, w / 1e6, n }'
-    }
     TS_MEM=()
 else
     . scripts/wan-pair.sh

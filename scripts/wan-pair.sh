@@ -5,6 +5,7 @@
 # repository root after the caller has set rtt, rate, loss and WAN_NS.
 
 : "${rtt:?}" "${rate:?}" "${loss:?}"
+. scripts/lib.sh # wait_url, sched_of
 CLI="$WAN_NS-cli" SRV="$WAN_NS-srv"
 # $work holds the served tree ($www: an 8 GiB sparse `big`, a 1 KiB
 # `small`) and the logs; the EXIT trap removes it with the line.
@@ -41,15 +42,6 @@ case "$loss" in
     0) ;;
     *) shape+=(--loss "$loss") ;;
 esac
-
-# Waits (up to 10 s) until URL answers from namespace NS.
-wait_url() { # NS URL
-    for _ in $(seq 100); do
-        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # Brings the line up with SEED (the caller's servers are started after).
 line_up() { # SEED
@@ -109,14 +101,6 @@ cap_stop() { # NAME PORT
     for side in srv cli; do
         python3 scripts/wan-pcap-summary.py "$pcap/$1-$side.pcap" "$2" --rate-mbit "$rate" --rtt-ms "$rtt" || true
     done > "$pcap/$1.txt" 2>&1
-}
-
-# CPU time and run-queue wait of process PID so far, summed over its
-# threads (/proc/PID/task/*/schedstat: ns on a CPU, ns runnable but
-# waiting for one, time slices): "cpu_ms wait_ms slices".
-sched_of() { # PID
-    cat /proc/"$1"/task/*/schedstat 2> /dev/null |
-        awk '{ c += $1; w += $2; n += $3 } END { printf "%d %d %d\n", c / 1e6, w / 1e6, n }'
 }
 
 # Mbit/s of BYTES in SECONDS, or "-" when either is missing.
