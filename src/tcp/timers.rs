@@ -302,11 +302,15 @@ impl Tcb {
             }
             limit = limit.min(uto);
         }
-        let silent = self
-            .timers
+        self.ack_silence(now) > limit && rtx > limit
+    }
+
+    /// How long the peer has been silent at `now`: time since its last
+    /// acceptable ACK (Linux `rcv_tstamp`), unbounded if none came yet.
+    fn ack_silence(&self, now: Instant) -> Duration {
+        self.timers
             .ack_at
-            .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
-        silent > limit && rtx > limit
+            .map_or(Duration::MAX, |a| now.saturating_duration_since(a))
     }
 
     /// A retransmission of data or FIN up to `end` left at `now` (fast,
@@ -394,13 +398,7 @@ impl Tcb {
     /// the peer has been silent (no acceptable ACK) for the user timeout.
     fn keepalive_exhausted(&self, now: Instant) -> bool {
         match self.cfg.user_timeout {
-            Some(uto) => {
-                let silent = self
-                    .timers
-                    .ack_at
-                    .map_or(Duration::MAX, |a| now.saturating_duration_since(a));
-                self.timers.keepalive_sent > 0 && silent >= uto
-            }
+            Some(uto) => self.timers.keepalive_sent > 0 && self.ack_silence(now) >= uto,
             None => self.timers.keepalive_sent >= self.cfg.keepalive_probes,
         }
     }
