@@ -74,7 +74,7 @@ pub fn t(ms: u64) -> Instant {
 /// ACKs not delayed so each test sees the ACK its segment causes (delayed
 /// ACKs have their own tests in `timers.rs`); CUBIC, whose window
 /// arithmetic (no pacing, ssthresh, slow start) the core tests assert —
-/// BBR has its own tests in `bbr.rs`.
+/// BBR has its own tests in `bbr/`.
 pub fn cfg() -> Config {
     Config {
         congestion: Algorithm::Cubic,
