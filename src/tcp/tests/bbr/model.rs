@@ -20,6 +20,10 @@ pub(super) struct Model {
     pub(super) stalled: bool,
     /// The path's delivery rate (bytes/s).
     pub(super) rate: f64,
+    /// The pipe (bytes neither SACKed nor lost) when each sampled segment
+    /// was sent, if not the flight: segments sent as a receive-window
+    /// stall ended. Their losses since are then the whole flight's.
+    pub(super) send_pipe: Option<u64>,
 }
 
 pub(super) const RATE: f64 = 12.5e6;
@@ -46,6 +50,7 @@ impl Model {
             flight_bdps: 1.0,
             stalled: false,
             rate: RATE,
+            send_pipe: None,
         }
     }
 
@@ -60,7 +65,11 @@ impl Model {
         let flight = ((self.flight_bdps * BDP as f64) as u64).min(self.delivered + mss);
         let lost_since = self.lost - self.lost_at.front().copied().unwrap_or(0);
         self.lost_at.push_back(self.lost);
-        if self.lost_at.len() as u64 > BDP / mss {
+        let window = match self.send_pipe {
+            Some(_) => flight / mss,
+            None => BDP / mss,
+        };
+        if self.lost_at.len() as u64 > window {
             self.lost_at.pop_front();
         }
         let prior_delivered = self.delivered.saturating_sub(flight - mss);
@@ -74,7 +83,7 @@ impl Model {
             is_app_limited: false,
             newly_acked: mss,
             newly_lost,
-            tx_in_flight: flight,
+            tx_in_flight: self.send_pipe.unwrap_or(flight),
             lost: lost_since,
             lost_segment: None,
             total_delivered: self.delivered,

@@ -206,3 +206,45 @@ fn bbr_recovery_rounds_with_twice_the_bdp_in_flight_still_end_startup() {
     assert!(bdps <= 8, "{bdps} BDPs delivered, four rounds");
     assert_eq!(m.bbr.inflight_hi(), None, "a plateau exit, not a loss exit");
 }
+
+/// A STARTUP model whose flight is 16 BDPs (1,370 segments a round) held
+/// by the peer's window, not cwnd, as at 1 Gbit/s and 100 ms; in recovery
+/// for `rounds` rounds, `per_85` segments lost in each of the first
+/// `of_16` of every 16 runs of 85 ACKs.
+/// Every sample's segment was sent as a window stall ended, the pipe
+/// 14 segments.
+fn windowed_startup_in_recovery(rounds: u64, of_16: u64, per_85: u64) -> Model {
+    let mut m = Model::new();
+    m.stalled = true;
+    m.flight_bdps = 16.0;
+    m.send_pipe = Some(14 * MSS as u64);
+    m.rounds(20, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    m.bbr.on_enter_recovery(m.delivered, m.delivered);
+    for _ in 0..rounds {
+        for k in 0..16 {
+            m.rounds(1, if k < of_16 { per_85 } else { 0 });
+        }
+    }
+    m
+}
+
+#[test]
+fn bbr_startup_loss_exit_judges_the_rounds_loss_rate_not_one_samples() {
+    // §5.3.1.3: STARTUP ends on loss when "the loss rate over the time
+    // scale of a single full round trip exceeds BBRLossThresh (2%)", with
+    // six loss events in the round. 0.5% random loss on a 1,370-segment
+    // round gives seven events, and a round's loss rate of 0.5%. Judged
+    // instead by the round's first sample — the losses since its segment
+    // was sent against the pipe at its send (IsInflightTooHigh), a
+    // segment sent into a nearly empty pipe as a receive-window stall
+    // ended — the round reads 50% lost, and two such rounds ended
+    // STARTUP on loss with inflight_hi at the bandwidth reached.
+    let m = windowed_startup_in_recovery(4, 7, 1);
+    assert!(!m.bbr.full_bw_reached(), "STARTUP ended on random loss");
+    assert_eq!(m.bbr.inflight_hi(), None);
+    // Rounds that do lose more than 2% (48 of 1,360: 3.5%) still end it.
+    let m = windowed_startup_in_recovery(4, 16, 3);
+    assert!(m.bbr.full_bw_reached(), "no loss exit at 3.5%");
+    assert!(m.bbr.inflight_hi().is_some());
+}
