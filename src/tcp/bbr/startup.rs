@@ -169,7 +169,20 @@ impl Bbr {
         // lost against all it accounted for, not the one sample that
         // ends it (see above).
         let (lost, acked, events) = self.last_round;
-        if !self.in_recovery || !self.is_loss_rate_too_high(lost, lost + acked) {
+        let lossy = self.is_loss_rate_too_high(lost, lost + acked);
+        if self.in_recovery && lossy != self.is_inflight_too_high(rs) {
+            // Where the sample's judgement (BBRv3's) would differ.
+            log::debug!(
+                "STARTUP round {}: {lost} of {} B lost in {events} events, lossy {lossy}; \
+                 the first sample's {} B lost since its send against {} B then, lossy {}",
+                self.round_count,
+                lost + acked,
+                rs.lost,
+                rs.tx_in_flight,
+                !lossy
+            );
+        }
+        if !self.in_recovery || !lossy {
             self.startup_lossy_rounds = 0;
             return;
         }
