@@ -134,13 +134,9 @@ veth_run_with() { # EXAMPLE MTU SERVER_TEST CLIENT_TEST CLIENT_ARGS...
 }
 
 # Waits until URL answers from NS (a server just started); --wan and
-# --load use it.
+# --load use it. lib.sh's wait_url, saying which URL never answered.
 wan_wait_url() { # NS URL
-    local i
-    for i in $(seq 100); do
-        ip netns exec "$1" curl -s -o /dev/null -m 2 "$2" && return 0
-        sleep 0.1
-    done
+    wait_url "$1" "$2" && return 0
     echo "scripts/bench.sh: $2 never answered from $1" >&2
     return 1
 }
