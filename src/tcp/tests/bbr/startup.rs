@@ -248,3 +248,27 @@ fn bbr_startup_loss_exit_judges_the_rounds_loss_rate_not_one_samples() {
     assert!(m.bbr.full_bw_reached(), "no loss exit at 3.5%");
     assert!(m.bbr.inflight_hi().is_some());
 }
+
+#[test]
+fn bbr_startup_rounds_held_by_the_peers_window_with_a_queue_end_startup() {
+    // Rounds the peer's receive window held (not cwnd), delivery flat at
+    // the line, twice the BDP in flight: half of it sits in the
+    // bottleneck's queue, the line is full whatever held the flight, and
+    // three such rounds end STARTUP (on its plateau: no inflight_hi).
+    // Rounds held at one BDP, a window under the line's BDP, still do
+    // not count (`bbr_startup_rounds_the_sender_did_not_fill_are_not_a_plateau`).
+    let mut m = Model::new();
+    m.stalled = true;
+    m.flight_bdps = 2.0;
+    // (A round of this flight is two runs of 85 ACKs.)
+    m.rounds(2, 0);
+    assert_eq!(m.bbr.mode(), BbrMode::Startup);
+    let mut runs = 0;
+    while !m.bbr.full_bw_reached() && runs < 40 {
+        m.rounds(1, 0);
+        runs += 1;
+    }
+    assert!(m.bbr.full_bw_reached(), "STARTUP went on for {runs} BDPs");
+    assert!(runs <= 10, "{runs} BDPs delivered before the exit");
+    assert_eq!(m.bbr.inflight_hi(), None, "a plateau exit, not a loss exit");
+}
