@@ -26,7 +26,7 @@ impl Bbr {
     ///   scheduling stall of the sender, reads as no growth though the
     ///   round's other samples grew.
     /// - a round counts as "no growth" only if the sender was cwnd-limited
-    ///   in it. A round whose flight never reached cwnd did not test the
+    ///   in it, or its flight queued a fifth of itself. A round whose flight never reached cwnd did not test the
     ///   path: the sender did not send what the model allowed (a
     ///   userspace sender descheduled on a loaded machine, a receive
     ///   window). Traced on the bench line at 100 ms, 1% loss, load 8–9:
@@ -50,8 +50,10 @@ impl Bbr {
     ///   that Linux's receiver has not yet grown, and those rounds read
     ///   as a plateau (traced at 50 ms, 100 Mbit/s, seed 13: rounds 5–7,
     ///   window 118–152 kB, STARTUP ended at 16.1 Mbit/s, the transfer
-    ///   49.0 against Linux's 84.2). So they are not counted; the
-    ///   per-round trace shows them (rwnd_limited).
+    ///   49.0 against Linux's 84.2). So they are not counted, unless
+    ///   their flight shows a queue standing at the bottleneck (over
+    ///   1.25 BDP at full_bw, `round_tested_growth`); the per-round trace
+    ///   shows them (rwnd_limited).
     /// - a round in fast recovery counts as "no growth" only if its
     ///   flight reached 1.25 times the BDP at full_bw (it could have
     ///   shown the growth the test asks for). Recovery holds cwnd at the
