@@ -26,8 +26,9 @@ impl Bbr {
     ///   scheduling stall of the sender, reads as no growth though the
     ///   round's other samples grew.
     /// - a round counts as "no growth" only if the sender was cwnd-limited
-    ///   in it, or its flight queued a fifth of itself. A round whose flight never reached cwnd did not test the
-    ///   path: the sender did not send what the model allowed (a
+    ///   in it, or its flight queued a fifth of itself. A round whose
+    ///   flight never reached cwnd did not test the path: the sender did
+    ///   not send what the model allowed (a
     ///   userspace sender descheduled on a loaded machine, a receive
     ///   window). Traced on the bench line at 100 ms, 1% loss, load 8–9:
     ///   rounds delivering 7–55 kB with cwnd at 56–172 kB and a flight of
