@@ -433,12 +433,13 @@ mod tests {
         // slow start would end there.
         let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
         c.cwnd = 100_000;
+        c.save_prior();
         c.on_rto(100_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
         c.on_rto(100_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
         // Undone as spurious, both go back to before the first.
-        c.undo_rto();
+        c.undo();
         assert_eq!((c.cwnd(), c.ssthresh()), (100_000, usize::MAX));
         // After the window grew again, a new timeout reduces again.
         c.cwnd = 10_000;
