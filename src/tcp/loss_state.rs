@@ -17,6 +17,11 @@
 //!   sends new data instead of the second hole while it waits for that
 //!   evidence (step 2b); here the holes are resent at once, which costs
 //!   at most a window of needless retransmissions on a spurious timeout.
+//! - The timeout also starts an undo episode (`undo.rs`, Linux's
+//!   `tcp_init_undo` in `tcp_enter_loss`): D-SACKs for every
+//!   retransmission (RFC 3708) or a timestamp echo older than the first
+//!   one (RFC 3522) undo it too (`tcp_try_undo_loss`); F-RTO's undo goes
+//!   through the same restore.
 
 use super::blocks::Control;
 use super::rack::Delivered;

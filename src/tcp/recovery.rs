@@ -13,7 +13,9 @@
 //!   fired (RFC 6582 §3.2 step 2, Linux's CA_Loss state).
 //! - Sending inside the episode follows PRR (RFC 6937, `prr.rs`) for the
 //!   loss-based algorithms, else cwnd − pipe.
-//! - Exit: an ACK at or beyond the recovery point.
+//! - Exit: an ACK at or beyond the recovery point — or earlier, when the
+//!   episode proves spurious and its reduction is undone (RFC 3708 D-SACK,
+//!   RFC 3522 timestamps; `undo.rs`). Entry records what that undo needs.
 
 use super::prr::Prr;
 use super::rack::Delivered;

@@ -196,8 +196,11 @@ impl Tcb {
         if let Some(high) = self.loss.rto_recover {
             let repairing = self.snd.una.diff(high) < 0;
             // `tcp_process_loss`: `tcp_try_undo_loss` on an ACK of new
-            // data, `tcp_try_undo_recovery` on the one that ends it.
-            if advanced && self.loss.undo.may_undo(delayed) {
+            // data, `tcp_try_undo_recovery` on the one that ends it. Going
+            // back N (no SACK, or reneging) resends from SND.UNA whatever
+            // the marks say: only its end may be undone.
+            let gbn = repairing && !self.loss.rto_holes;
+            if advanced && !gbn && self.loss.undo.may_undo(delayed) {
                 self.undo_loss(Kind::Loss, repairing);
                 return;
             }
