@@ -160,6 +160,16 @@ impl fmt::Display for CcState {
     }
 }
 
+/// What a reduction changed, saved before it so that an undo can take it
+/// back.
+#[derive(Clone, Debug)]
+struct Prior {
+    cwnd: usize,
+    ssthresh: usize,
+    /// CUBIC's curve (W_max, K, the epoch, W_est): RFC 9438 §4.9.
+    cubic: Cubic,
+}
+
 /// Sender congestion state, in bytes.
 #[derive(Clone, Debug)]
 pub struct CongestionControl {
@@ -179,7 +189,7 @@ pub struct CongestionControl {
     /// (Linux's `prior_cwnd`/`prior_ssthresh`), saved by
     /// [`save_prior`](Self::save_prior), restored by [`undo`](Self::undo)
     /// if the episode proves spurious (`undo.rs`).
-    prior: Option<(usize, usize)>,
+    prior: Option<Prior>,
     /// A timeout reduced the window and no undo followed: a timeout with
     /// the window still at one segment is one in a row.
     timed_out: bool,
@@ -442,17 +452,27 @@ impl CongestionControl {
     /// reduction, once per episode.
     pub fn save_prior(&mut self) {
         let cwnd = self.cwnd();
-        self.prior = Some((cwnd, self.ssthresh.max(cwnd / 2 + cwnd / 4)));
+        self.prior = Some(Prior {
+            cwnd,
+            ssthresh: self.ssthresh.max(cwnd / 2 + cwnd / 4),
+            cubic: self.cubic.clone(),
+        });
     }
 
     /// The episode's reduction proved spurious (RFC 3708, RFC 3522,
     /// RFC 5682; Linux's `tcp_undo_cwnd_reduction`): cwnd = max(cwnd,
-    /// prior cwnd) — Linux's `tcp_reno_undo_cwnd`, which CUBIC uses too,
-    /// so CUBIC's W_max stays where the reduction put it, as in Linux —
-    /// and ssthresh = max(ssthresh, prior ssthresh), back to slow start
-    /// if the episode ended it. BBR keeps its window (`bbr_undo_cwnd`),
-    /// starts full-pipe detection over, and gets back the window a
-    /// timeout saved.
+    /// prior cwnd) (Linux's `tcp_reno_undo_cwnd`) and ssthresh =
+    /// max(ssthresh, prior ssthresh), back to slow start if the episode
+    /// ended it. When the window comes back, so does CUBIC's curve
+    /// (W_max, K, the epoch and W_est; RFC 9438 §4.9). Linux's CUBIC
+    /// keeps the curve the reduction set: W_max at the spurious window,
+    /// K = 0 from it, so the window stays on the plateau there, and the
+    /// growth floor CUBIC keeps until its first loss is gone. On a path
+    /// that reorders past RACK's window a spurious recovery in the first
+    /// seconds left CUBIC at 0.69× Linux's goodput that way (50 ms,
+    /// 1% of packets 20 ms late; `docs/wan-traces.md`). BBR keeps its
+    /// window (`bbr_undo_cwnd`), starts full-pipe detection over, and
+    /// gets back the window a timeout saved.
     pub fn undo(&mut self) {
         let prior = self.prior.take();
         self.timed_out = false;
@@ -460,9 +480,12 @@ impl CongestionControl {
             b.undo();
             return;
         }
-        if let Some((cwnd, ssthresh)) = prior {
-            self.cwnd = self.cwnd.max(cwnd);
-            self.ssthresh = self.ssthresh.max(ssthresh);
+        if let Some(p) = prior {
+            if self.cwnd < p.cwnd {
+                self.cwnd = p.cwnd;
+                self.cubic = p.cubic;
+            }
+            self.ssthresh = self.ssthresh.max(p.ssthresh);
             self.reno = NewReno::default();
         }
     }
