@@ -242,3 +242,37 @@ fn a_dsack_of_data_never_resent_does_not_undo() {
     assert!(tcb.loss.recover.is_some());
     assert_eq!(tcb.loss.cc.ssthresh(), 7 * MSS as usize);
 }
+
+#[test]
+fn timestamps_undo_a_fast_recovery_without_sack() {
+    // RFC 3522 needs no SACK: after three duplicate ACKs the head is
+    // resent (NewReno, RFC 6582); the ACK that then covers the flight
+    // echoes the original head's TSval, so the reduction is undone.
+    let c = Config {
+        congestion: Algorithm::NewReno,
+        ..cfg()
+    };
+    let mut tcb = syn_sent_with(&c);
+    let mut sa = syn_ack(Some(7));
+    sa.h.options.timestamp = Some((1000, 0));
+    send!(tcb, t(10), sa);
+    recv!(tcb, t(10));
+    let data = vec![7u8; 30 * MSS as usize];
+    assert_eq!(tcb.send(&data), Ok(data.len()));
+    let out = recv(&mut tcb, t(20));
+    assert_eq!(out.len(), 10);
+    let orig = tsval(&out[0]);
+    // The first ACK after the SYN-ACK updates the (now scaled) window;
+    // the three after it are duplicates.
+    for k in 0..4 {
+        send!(tcb, t(30), with_ts(sack_ack(0, &[]), 1001 + k, orig));
+    }
+    assert_eq!(seqs(&recv(&mut tcb, t(30))), vec![l(0)], "fast retransmit");
+    assert!(tcb.loss.recover.is_some());
+    assert!(tcb.loss.cc.ssthresh() < IW);
+    let end = range(&out, 10).1;
+    send!(tcb, t(35), with_ts(sack_ack(end, &[]), 1005, orig));
+    assert_eq!(tcb.stats().full_undos, 1);
+    assert!(tcb.loss.recover.is_none());
+    assert_eq!(tcb.loss.cc.ssthresh(), usize::MAX);
+}
