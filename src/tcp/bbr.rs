@@ -368,6 +368,14 @@ impl Bbr {
         self.cwnd as usize
     }
 
+    /// A loss episode proved spurious (Linux's `bbr_undo_cwnd`): the
+    /// slow-down was not the pipe filling, so full-pipe detection starts
+    /// over; the window a timeout saved comes back now.
+    pub fn undo(&mut self) {
+        self.reset_full_bw();
+        self.undo_rto();
+    }
+
     /// Pacing rate in bytes per second (0 until initialized).
     pub fn pacing_rate(&self) -> f64 {
         self.pacing_rate

@@ -226,6 +226,8 @@ pub(super) struct Loss {
     pub(super) rto_recover: Option<SeqNumber>,
     /// Duplicate ACKs in a row (RFC 5681 §3.2).
     pub(super) dup_acks: u32,
+    /// What undoing the last loss episode's reduction needs (`undo.rs`).
+    pub(super) undo: super::undo::Undo,
     /// Resending after an RTO.
     pub(super) retransmitting: bool,
     /// After an RTO with SACK (and no reneging): only the segments marked
@@ -268,6 +270,7 @@ impl Loss {
             recover: None,
             rto_recover: None,
             dup_acks: 0,
+            undo: super::undo::Undo::default(),
             retransmitting: false,
             rto_holes: false,
             frto: false,

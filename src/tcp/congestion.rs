@@ -30,7 +30,10 @@
 //! (recovery entered: one reduction per episode),
 //! [`on_lost`](CongestionControl::on_lost) (bytes deemed lost),
 //! [`on_recovery_end`](CongestionControl::on_recovery_end) and
-//! [`on_rto`](CongestionControl::on_rto). During recovery the sending
+//! [`on_rto`](CongestionControl::on_rto); [`save_prior`](CongestionControl::save_prior)
+//! and [`undo`](CongestionControl::undo) take back a reduction that
+//! proved spurious (`undo.rs`: RFC 3708 D-SACK, RFC 3522 Eifel, RFC 5682
+//! F-RTO). During recovery the sending
 //! rate of the loss-based algorithms is governed by PRR (`prr.rs`) when
 //! [`uses_prr`](CongestionControl::uses_prr) says so; BBR's recovery
 //! sends by cwnd − pipe.
@@ -157,6 +160,16 @@ impl fmt::Display for CcState {
     }
 }
 
+/// What a reduction changed, saved before it so that an undo can take it
+/// back.
+#[derive(Clone, Debug)]
+struct Prior {
+    cwnd: usize,
+    ssthresh: usize,
+    /// CUBIC's curve (W_max, K, the epoch, W_est): RFC 9438 §4.9.
+    cubic: Cubic,
+}
+
 /// Sender congestion state, in bytes.
 #[derive(Clone, Debug)]
 pub struct CongestionControl {
@@ -172,9 +185,14 @@ pub struct CongestionControl {
     bbr: Option<Box<Bbr>>,
     /// Seed for BBR's randomized probing.
     seed: u64,
-    /// cwnd and ssthresh before the last RTO, to undo it if it proves
-    /// spurious (F-RTO, RFC 5682; Linux's `prior_cwnd`/`prior_ssthresh`).
-    before_rto: Option<(usize, usize)>,
+    /// cwnd and ssthresh before the reduction of the current loss episode
+    /// (Linux's `prior_cwnd`/`prior_ssthresh`), saved by
+    /// [`save_prior`](Self::save_prior), restored by [`undo`](Self::undo)
+    /// if the episode proves spurious (`undo.rs`).
+    prior: Option<Prior>,
+    /// A timeout reduced the window and no undo followed: a timeout with
+    /// the window still at one segment is one in a row.
+    timed_out: bool,
 }
 
 impl CongestionControl {
@@ -193,7 +211,8 @@ impl CongestionControl {
             bytes_lost: 0,
             bbr: None,
             seed: 0,
-            before_rto: None,
+            prior: None,
+            timed_out: false,
         }
         .with_bbr_if_chosen()
     }
@@ -410,15 +429,14 @@ impl CongestionControl {
             // BBR reacts to losses through its rate samples instead.
             return;
         }
-        // A timeout in a row keeps what was there before the first, and
-        // the ssthresh the first set (Linux's `tcp_enter_loss` sets it
-        // only on entering CA_Loss): reduced again from a window of one
-        // segment it would be 2 SMSS.
-        let in_a_row = self.before_rto.is_some() && self.cwnd <= self.mss;
+        // A timeout in a row keeps the ssthresh the first set (Linux's
+        // `tcp_enter_loss` sets it only on entering CA_Loss): reduced
+        // again from a window of one segment it would be 2 SMSS.
+        let in_a_row = self.timed_out && self.cwnd <= self.mss;
         if !in_a_row {
-            self.before_rto = Some((self.cwnd, self.ssthresh));
             self.ssthresh = self.reduce(flight);
         }
+        self.timed_out = true;
         self.cwnd = self.mss;
         self.reno = NewReno::default();
         // Linux's CUBIC on entering CA_Loss (`bictcp_state` →
@@ -427,17 +445,48 @@ impl CongestionControl {
         self.hystart = HyStart::default();
     }
 
-    /// The last RTO was spurious (RFC 5682 §3.1 step 3b, Linux's
-    /// `tcp_undo_cwnd_reduction`): cwnd and ssthresh go back to at least
-    /// what they were before it. BBR restores its saved window.
-    pub fn undo_rto(&mut self) {
+    /// A loss episode begins and may later prove spurious: remember the
+    /// window and the slow-start threshold before its reduction (Linux's
+    /// `prior_cwnd` and `prior_ssthresh = tcp_current_ssthresh`, the
+    /// larger of ssthresh and ¾ cwnd). The caller saves before the
+    /// reduction, once per episode.
+    pub fn save_prior(&mut self) {
+        let cwnd = self.cwnd();
+        self.prior = Some(Prior {
+            cwnd,
+            ssthresh: self.ssthresh.max(cwnd / 2 + cwnd / 4),
+            cubic: self.cubic.clone(),
+        });
+    }
+
+    /// The episode's reduction proved spurious (RFC 3708, RFC 3522,
+    /// RFC 5682; Linux's `tcp_undo_cwnd_reduction`): cwnd = max(cwnd,
+    /// prior cwnd) (Linux's `tcp_reno_undo_cwnd`) and ssthresh =
+    /// max(ssthresh, prior ssthresh), back to slow start if the episode
+    /// ended it. When the window comes back, so does CUBIC's curve
+    /// (W_max, K, the epoch and W_est; RFC 9438 §4.9). Linux's CUBIC
+    /// keeps the curve the reduction set: W_max at the spurious window,
+    /// K = 0 from it, so the window stays on the plateau there, and the
+    /// growth floor CUBIC keeps until its first loss is gone: where the
+    /// window was undone below the path's BDP it stayed there (50 ms, 1%
+    /// of packets 20 ms late: 40–67 Mbit/s in half the rounds against
+    /// Linux's 89; `docs/wan-traces.md`, "Undo of spurious reductions").
+    /// BBR keeps its
+    /// window (`bbr_undo_cwnd`), starts full-pipe detection over, and
+    /// gets back the window a timeout saved.
+    pub fn undo(&mut self) {
+        let prior = self.prior.take();
+        self.timed_out = false;
         if let Some(b) = self.bbr.as_deref_mut() {
-            b.undo_rto();
+            b.undo();
             return;
         }
-        if let Some((cwnd, ssthresh)) = self.before_rto.take() {
-            self.cwnd = self.cwnd.max(cwnd);
-            self.ssthresh = self.ssthresh.max(ssthresh);
+        if let Some(p) = prior {
+            if self.cwnd < p.cwnd {
+                self.cwnd = p.cwnd;
+                self.cubic = p.cubic;
+            }
+            self.ssthresh = self.ssthresh.max(p.ssthresh);
             self.reno = NewReno::default();
         }
     }
@@ -521,5 +570,35 @@ mod tests {
             CongestionControl::new(Algorithm::Cubic, 1460, 10).cwnd(),
             14600
         );
+    }
+
+    #[test]
+    fn undo_restores_the_larger_window_and_ssthresh_once() {
+        // Linux's tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd (CUBIC
+        // and Reno alike): cwnd = max(cwnd, prior), ssthresh = max(ssthresh,
+        // prior ssthresh = max(ssthresh, ¾ cwnd)).
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 40_000;
+        c.ssthresh = 20_000;
+        c.save_prior();
+        c.on_congestion_event(40_000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (28_000, 28_000));
+        c.cwnd = 45_000;
+        c.undo();
+        assert_eq!((c.cwnd(), c.ssthresh()), (45_000, 30_000), "¾ of 40,000");
+        c.on_congestion_event(45_000);
+        c.undo();
+        assert!(c.cwnd() < 45_000, "nothing saved: nothing to undo");
+        assert_eq!(c.cwnd(), c.ssthresh());
+    }
+
+    #[test]
+    fn bbr_undo_keeps_its_window() {
+        // Linux's bbr_undo_cwnd returns the current window.
+        let mut c = CongestionControl::new(Algorithm::Bbr, 1000, 10);
+        let cwnd = c.cwnd();
+        c.save_prior();
+        c.undo();
+        assert_eq!(c.cwnd(), cwnd);
     }
 }

@@ -353,7 +353,7 @@ impl Tcb {
         let valid = self.without_invalid_sack_blocks(seg, dsack);
         let seg = &valid;
         if dsack {
-            self.loss.rack.on_dsack(self.snd.una, self.snd.max);
+            self.undo_on_dsack(seg);
         }
         let sacked_new = self.absorb_sack(seg);
         let advanced = ack.diff(self.snd.una) > 0;
@@ -363,6 +363,7 @@ impl Tcb {
         // RFC 8985 §6.2 steps 1–3: what this ACK delivered, and when.
         let delivered = self.rack_on_ack(now, seg, ack, sacked_new);
         self.frto_on_ack(&delivered, sacked_new);
+        self.undo_on_ack(seg, advanced);
         if advanced {
             self.on_new_ack(now, ack, &delivered);
         } else if ack == self.snd.una
@@ -482,6 +483,7 @@ impl Tcb {
         } else if !self.opts.sack_ok && self.loss.dup_acks == 3 && self.may_enter_recovery() {
             // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2).
             self.loss.recover = Some(self.snd.max);
+            self.undo_init(false);
             self.loss.cc.on_fast_retransmit(flight);
             self.pending.add(Control::FastRetransmit);
             self.stats.fast_retransmits += 1;

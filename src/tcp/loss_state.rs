@@ -17,6 +17,11 @@
 //!   sends new data instead of the second hole while it waits for that
 //!   evidence (step 2b); here the holes are resent at once, which costs
 //!   at most a window of needless retransmissions on a spurious timeout.
+//! - The timeout also starts an undo episode (`undo.rs`, Linux's
+//!   `tcp_init_undo` in `tcp_enter_loss`): D-SACKs for every
+//!   retransmission (RFC 3708) or a timestamp echo older than the first
+//!   one (RFC 3522) undo it too (`tcp_try_undo_loss`); F-RTO's undo goes
+//!   through the same restore.
 
 use super::blocks::Control;
 use super::rack::Delivered;
@@ -30,6 +35,17 @@ impl Tcb {
     pub(super) fn enter_loss(&mut self) {
         let flight = self.flight_size();
         if flight > 0 {
+            // Linux's `tcp_enter_loss`: a new episode for undo unless the
+            // timeout breaks into a fast recovery (whose undo state
+            // stays) or follows another without progress.
+            let in_a_row = self.timers.retries > 1
+                && self
+                    .loss
+                    .rto_recover
+                    .is_some_and(|r| self.snd.una.diff(r) < 0);
+            if self.loss.recover.is_none() && !in_a_row {
+                self.undo_init(true);
+            }
             self.loss.cc.on_rto(flight);
             self.rate_on_rto();
         }
@@ -108,13 +124,7 @@ impl Tcb {
         };
         if delivered.first_original.is_some_and(|e| e.diff(high) <= 0) {
             log::debug!("{}: spurious RTO undone (F-RTO)", self.remote);
-            self.loss.cc.undo_rto();
-            self.loss.rack.unmark_lost();
-            self.loss.rto_recover = None;
-            self.loss.rto_holes = false;
-            self.loss.frto = false;
-            self.timers.retries = 0;
-            self.stats.spurious_rtos += 1;
+            self.undo_frto();
         } else if sacked_new && self.snd.max.diff(high) > 0 {
             self.loss.frto = false;
         }

@@ -53,6 +53,7 @@ pub mod syncookie;
 mod tcb;
 mod timers;
 mod tlp;
+mod undo;
 mod urgent;
 mod validate;
 

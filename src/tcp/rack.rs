@@ -9,17 +9,16 @@
 //! time is before a later delivered one), and tail losses once a tail loss
 //! probe (TLP, `tlp.rs`) draws an ACK.
 //!
-//! The reordering window (§6.2 step 4, Linux `tcp_rack_reo_wnd`) is zero
-//! until reordering has been seen while DupThresh segments are SACKed or
-//! during recovery; otherwise min_RTT/4 × a multiplier that DSACKs raise
-//! (RFC 8985 §6.2 step 4, "reo_wnd_mult") and that decays after 16
-//! recoveries without DSACK.
+//! The reordering window (§6.2 step 4) and how DSACKs and undone
+//! recoveries adapt it live in `rack/reo.rs`.
 //!
 //! The record is bounded ([`MAX_SEGMENTS`]): past the limit new data joins
 //! the last record (its time becomes the newest), which only makes loss
 //! detection for that stretch more conservative.
 
-use super::sack::{Scoreboard, DUP_THRESH};
+mod reo;
+
+use super::sack::Scoreboard;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::MAX_SACK_BLOCKS;
 use crate::wire::SeqNumber;
@@ -27,10 +26,6 @@ use std::collections::VecDeque;
 
 /// Most segment records per connection.
 pub(super) const MAX_SEGMENTS: usize = 16 * 1024;
-
-/// RFC 8985 §6.2 step 4 / Linux `TCP_RACK_RECOVERY_THRESH`: recoveries a
-/// DSACK-widened reordering window persists for.
-const REO_WND_PERSIST: u32 = 16;
 
 /// One transmitted segment: `[start, end)` in sequence space (a FIN counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,24 +451,6 @@ impl Rack {
         (s.len(), reordered)
     }
 
-    /// RFC 8985 §6.2 step 4: RACK.reo_wnd.
-    pub(super) fn reo_wnd(
-        &self,
-        in_recovery: bool,
-        sacked_bytes: usize,
-        mss: usize,
-        srtt: Option<Duration>,
-    ) -> Duration {
-        if !self.reordering_seen && (in_recovery || sacked_bytes > (DUP_THRESH - 1) * mss) {
-            return Duration::ZERO;
-        }
-        let Some(min_rtt) = self.min_rtt else {
-            return Duration::ZERO;
-        };
-        let wnd = min_rtt / 4 * self.reo_wnd_mult;
-        srtt.map_or(wnd, |s| wnd.min(s))
-    }
-
     /// RFC 8985 §6.2 step 5 (RACK_detect_loss): marks lost every segment
     /// sent before RACK.xmit_ts that has waited RACK.rtt + reo_wnd, and
     /// says when the next one would be due.
@@ -533,25 +510,6 @@ impl Rack {
         out
     }
 
-    /// RFC 8985 §6.2 step 4: a DSACK widens the reordering window by one
-    /// min_RTT/4 step, at most once per round trip.
-    pub(super) fn on_dsack(&mut self, snd_una: SeqNumber, snd_max: SeqNumber) {
-        if self.dsack_round.is_some_and(|r| snd_una.diff(r) < 0) {
-            return;
-        }
-        self.reo_wnd_mult = (self.reo_wnd_mult + 1).min(255);
-        self.reo_wnd_persist = REO_WND_PERSIST;
-        self.dsack_round = Some(snd_max);
-    }
-
-    /// A recovery ended: a widened window decays after 16 of them.
-    pub(super) fn on_recovery_end(&mut self) {
-        self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
-        if self.reo_wnd_persist == 0 {
-            self.reo_wnd_mult = 1;
-        }
-    }
-
     /// After a retransmission timeout every segment not SACKed is lost
     /// (Linux's `tcp_timeout_mark_lost`); with `keep_sacks` false SACK
     /// state is forgotten too and everything is lost (RFC 6675 §5.1).
@@ -572,6 +530,36 @@ impl Rack {
             s.lost = false;
         }
         self.recount();
+    }
+
+    /// Bytes retransmitted and still believed in the network: not SACKed,
+    /// not marked lost again (Linux's `retrans_out`, for the undo state,
+    /// RFC 3708). A walk of the records, asked once per recovery episode
+    /// and on the rare partial ACK that proves a hole was reordering.
+    pub(super) fn retransmitted_in_flight(&self) -> usize {
+        let out = |s: &&Sent| s.retx && !s.sacked && !s.lost;
+        self.segs.iter().filter(out).map(Sent::len).sum()
+    }
+
+    /// Bytes of `[l, r)` that lie in retransmitted records: what a D-SACK
+    /// above SND.UNA proves was resent needlessly (Linux's
+    /// `tcp_sacktag_one` counts only segments with TCPCB_RETRANS).
+    pub(super) fn retransmitted_within(&self, l: SeqNumber, r: SeqNumber) -> usize {
+        let first = self.segs.partition_point(|s| s.end.diff(l) <= 0);
+        let overlap = |s: &Sent| {
+            let (a, b) = (s.start.max(l), s.end.min(r));
+            if b.diff(a) > 0 {
+                (b - a) as usize
+            } else {
+                0
+            }
+        };
+        self.segs
+            .range(first..)
+            .take_while(|s| s.start.diff(r) < 0)
+            .filter(|s| s.retx)
+            .map(overlap)
+            .sum()
     }
 
     /// The records from the lowest one that may be marked lost on.
@@ -746,50 +734,5 @@ mod tests {
         assert!(sent_after(ms(2), s(0), ms(1), s(100)));
         assert!(sent_after(ms(1), s(100), ms(1), s(0)));
         assert!(!sent_after(ms(1), s(0), ms(1), s(100)));
-    }
-
-    #[test]
-    fn dsack_widens_the_reordering_window_once_per_round_and_it_decays() {
-        // RFC 8985 §6.2 step 4: reo_wnd = min_RTT/4 · reo_wnd_mult, at
-        // most SRTT; a DSACK adds one step per round trip; 16 recoveries
-        // without one bring the multiplier back to 1.
-        let mut r = Rack::new(s(0));
-        r.min_rtt = Some(Duration::from_millis(40));
-        r.reordering_seen = true;
-        let srtt = Some(Duration::from_millis(45));
-        assert_eq!(r.reo_wnd(true, 0, 1000, srtt), Duration::from_millis(10));
-        r.on_dsack(s(0), s(5000));
-        assert_eq!(r.reo_wnd(true, 0, 1000, srtt), Duration::from_millis(20));
-        r.on_dsack(s(1000), s(6000));
-        assert_eq!(r.reo_wnd_mult, 2, "same round: no second step");
-        r.on_dsack(s(5000), s(9000));
-        r.on_dsack(s(9000), s(12_000));
-        r.on_dsack(s(12_000), s(15_000));
-        assert_eq!(
-            r.reo_wnd(true, 0, 1000, srtt),
-            Duration::from_millis(45),
-            "capped at SRTT"
-        );
-        for _ in 0..15 {
-            r.on_recovery_end();
-        }
-        assert_eq!(r.reo_wnd_mult, 5);
-        r.on_recovery_end();
-        assert_eq!(r.reo_wnd_mult, 1);
-    }
-
-    #[test]
-    fn reo_wnd_is_zero_without_reordering_past_dup_thresh_or_in_recovery() {
-        // RFC 8985 §6.2 step 4 (Linux tcp_rack_reo_wnd).
-        let mut r = Rack::new(s(0));
-        r.min_rtt = Some(Duration::from_millis(40));
-        assert_eq!(
-            r.reo_wnd(false, 2000, 1000, None),
-            Duration::from_millis(10)
-        );
-        assert_eq!(r.reo_wnd(false, 2001, 1000, None), Duration::ZERO);
-        assert_eq!(r.reo_wnd(true, 0, 1000, None), Duration::ZERO);
-        r.reordering_seen = true;
-        assert_eq!(r.reo_wnd(true, 5000, 1000, None), Duration::from_millis(10));
     }
 }

@@ -13,7 +13,9 @@
 //!   fired (RFC 6582 §3.2 step 2, Linux's CA_Loss state).
 //! - Sending inside the episode follows PRR (RFC 6937, `prr.rs`) for the
 //!   loss-based algorithms, else cwnd − pipe.
-//! - Exit: an ACK at or beyond the recovery point.
+//! - Exit: an ACK at or beyond the recovery point — or earlier, when the
+//!   episode proves spurious and its reduction is undone (RFC 3708 D-SACK,
+//!   RFC 3522 timestamps; `undo.rs`). Entry records what that undo needs.
 
 use super::prr::Prr;
 use super::rack::Delivered;
@@ -87,7 +89,9 @@ impl Tcb {
     /// timeout: mark what is lost, (re)arm the reordering timer, and start
     /// a recovery episode if a loss is new.
     pub(super) fn rack_detect(&mut self, now: Instant) {
-        if !self.opts.sack_ok {
+        // An ACK that showed a hole filled by its delayed original while
+        // retransmissions are out marks nothing more lost (`undo.rs`).
+        if self.loss.undo.take_hold() || !self.opts.sack_ok {
             return;
         }
         let mss = self.opts.snd_mss.max(1);
@@ -125,6 +129,7 @@ impl Tcb {
         let flight = self.flight_size();
         let cwnd = self.loss.cc.cwnd();
         self.loss.recover = Some(self.snd.max);
+        self.undo_init(false);
         self.loss.cc.on_congestion_event(flight);
         // One line per episode (RUST_LOG=tunstack::tcp::recovery=debug).
         log::debug!(
@@ -209,6 +214,8 @@ impl Tcb {
         self.rate_on_data_sent(now, seq, seq_len);
         if new_data {
             self.schedule_loss_probe(now);
+        } else {
+            self.undo_on_retransmit(seq_len);
         }
     }
 

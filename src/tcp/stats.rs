@@ -75,6 +75,18 @@ pub struct ConnStats {
     /// timeout and never resent was acknowledged after it (F-RTO,
     /// RFC 5682; Linux's TCPSpuriousRTOs).
     pub spurious_rtos: u64,
+    /// Fast recoveries undone at their end: D-SACKs covered every
+    /// retransmission or the timestamp echo predated the first (RFC 3708,
+    /// RFC 3522; Linux's TCPFullUndo).
+    pub full_undos: u64,
+    /// Fast recoveries undone on a partial ACK of a delayed original
+    /// (RFC 3522; Linux's TCPPartialUndo).
+    pub partial_undos: u64,
+    /// Reductions undone when D-SACKs covered every retransmission before
+    /// or after the recovery point (RFC 3708; Linux's TCPDSACKUndo).
+    pub dsack_undos: u64,
+    /// Timeouts undone (F-RTO included; Linux's TCPLossUndo).
+    pub loss_undos: u64,
 }
 
 impl ConnStats {
@@ -112,6 +124,10 @@ impl ConnStats {
             ("cwnd_reductions", self.cwnd_reductions),
             ("sack_reneging", self.sack_reneging),
             ("spurious_rtos", self.spurious_rtos),
+            ("full_undos", self.full_undos),
+            ("partial_undos", self.partial_undos),
+            ("dsack_undos", self.dsack_undos),
+            ("loss_undos", self.loss_undos),
         ]
     }
 }

@@ -426,6 +426,36 @@ mod tests {
     }
 
     #[test]
+    fn undo_brings_back_the_curve_before_the_spurious_reduction() {
+        // RFC 9438 §4.9: a spurious congestion event is forgotten whole —
+        // W_max, K, the epoch, W_est — so that the window keeps the
+        // growth it had (here the no-loss floor of 5% per RTT), not the
+        // plateau the reduction aimed at.
+        let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
+        c.cwnd = 100_000;
+        c.ssthresh = 100_000;
+        let now = Instant::from_secs(1);
+        c.on_ack(1000, now, Some(Duration::from_millis(50)));
+        let w_max = c.cubic.w_max;
+        c.save_prior();
+        c.on_congestion_event(c.cwnd);
+        assert!(c.cubic.w_last_max > 0.0);
+        c.undo();
+        assert_eq!((c.cubic.w_max, c.cubic.w_last_max), (w_max, 0.0));
+        assert_eq!(c.cubic.epoch_start, Some(now));
+        let before = c.cwnd();
+        let rtt = Duration::from_millis(50);
+        for _ in 0..before / 1000 {
+            c.on_ack(1000, now + rtt, Some(rtt));
+        }
+        assert!(
+            c.cwnd() >= before * 104 / 100,
+            "{} after {before}",
+            c.cwnd()
+        );
+    }
+
+    #[test]
     fn a_timeout_in_a_row_keeps_the_first_ones_ssthresh() {
         // Linux's tcp_enter_loss sets ssthresh on entering CA_Loss, not on
         // each backed-off timeout after it: reduced again from a window
@@ -433,12 +463,13 @@ mod tests {
         // slow start would end there.
         let mut c = CongestionControl::new(Algorithm::Cubic, 1000, 10);
         c.cwnd = 100_000;
+        c.save_prior();
         c.on_rto(100_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
         c.on_rto(100_000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 70_000));
         // Undone as spurious, both go back to before the first.
-        c.undo_rto();
+        c.undo();
         assert_eq!((c.cwnd(), c.ssthresh()), (100_000, usize::MAX));
         // After the window grew again, a new timeout reduces again.
         c.cwnd = 10_000;

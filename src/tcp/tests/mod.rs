@@ -52,6 +52,7 @@ mod sws;
 mod timers;
 mod timestamps;
 mod tso;
+mod undo;
 mod urgent;
 mod window;
 
