@@ -512,6 +512,10 @@ impl Tcb {
         let len = ((end - seq) as usize - usize::from(fin_in))
             .min(mss)
             .min(self.snd.buf.len().saturating_sub(offset));
+        // `__tcp_retransmit_skb`: a hole past the window the peer shrank
+        // waits (-EAGAIN ends `tcp_xmit_retransmit_queue`'s walk); one
+        // running past it is trimmed to the edge.
+        let len = self.retransmit_room(seq, len, mss)?;
         let fin = fin_in && self.snd.fin == Some(seq + len);
         let seq_len = len + usize::from(fin);
         if seq_len == 0 || self.recovery_allowance() < seq_len {
