@@ -17,16 +17,8 @@ use super::event::Event;
 use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
-
-/// Most ACKs of one quick-ACK period (Linux's `TCP_MAX_QUICKACKS`).
-const MAX_QUICKACKS: usize = 16;
-
-/// Longest delay of an interactive or pushed segment's ACK (Linux's
-/// `TCP_DELACK_MAX`), and of any other (`HZ / 2`).
-const DELACK_MAX: Duration = Duration::from_millis(200);
-const DELACK_CAP: Duration = Duration::from_millis(500);
 
 impl Tcb {
     /// Processes one arriving segment for this connection.
@@ -213,6 +205,10 @@ impl Tcb {
         self.stats.unacceptable += 1;
         self.oow_dup_ack(now, seg);
         self.note_duplicate(seg);
+        if !seg.payload.is_empty() && h.seq.diff(self.rcv.nxt) < 0 {
+            // `tcp_send_dupack`: old data — quick-ACK mode too.
+            self.ack_duplicate_data();
+        }
         // With a zero window, still process the ACK of a segment sent at
         // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
         // zero-window probe.
@@ -566,7 +562,7 @@ impl Tcb {
             // and report it in a D-SACK block (RFC 2883 §4) so a sender
             // can tell a spurious retransmission from a loss.
             self.note_duplicate(seg);
-            self.pending.add(Control::Ack);
+            self.ack_duplicate_data();
             return;
         }
         let offset = (seq - self.rcv.nxt) as usize;
@@ -636,87 +632,6 @@ impl Tcb {
             self.rcv.data_at = Some(now);
         }
         n
-    }
-
-    /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the
-    /// first data, and with data after a silence longer than the RTO (a
-    /// sender restarting from a small window). Up to 16 ACKs, at most one
-    /// per two segments of the window (`tcp_incr_quickack`).
-    fn quickack_on_data(&mut self, now: Instant) {
-        let gap = self.rcv.data_at.map(|t| now.saturating_duration_since(t));
-        self.update_ato(gap);
-        let silent = gap.is_none_or(|m| m > self.loss.rtt.rto());
-        if silent {
-            let per_window = self.rcv_wnd() as usize / (2 * self.rcv.mss.max(1));
-            let quick = if per_window == 0 {
-                2
-            } else {
-                per_window.min(MAX_QUICKACKS)
-            };
-            self.rcv.quick = self.rcv.quick.max(quick as u8);
-        }
-    }
-
-    /// Linux `tcp_event_data_recv`: the delayed-ACK timeout starts at the
-    /// configured minimum (`TCP_ATO_MIN`, 40 ms) with the first data and
-    /// follows the `gap` since the previous data: near half the minimum
-    /// for back-to-back segments, else half the old value plus the gap
-    /// (at most the RTO) when the gap is shorter than it; a longer gap
-    /// leaves it.
-    fn update_ato(&mut self, gap: Option<Duration>) {
-        let min = self.cfg.delayed_ack;
-        let ato = self.rcv.ato;
-        self.rcv.ato = match gap {
-            _ if ato.is_zero() => min,
-            None => min,
-            Some(m) if m <= min / 2 => ato / 2 + min / 2,
-            Some(m) if m < ato => (ato / 2 + m).min(self.loss.rtt.rto()),
-            Some(_) => ato,
-        };
-    }
-
-    /// Linux `tcp_send_delayed_ack`: when a delayed ACK is due — after the
-    /// adapted timeout, at most 200 ms for an interactive connection or a
-    /// short (pushed) segment and 500 ms otherwise, and at most the
-    /// smoothed RTT (but not below the minimum).
-    fn delayed_ack_at(&self, now: Instant, small: bool) -> Instant {
-        let min = self.cfg.delayed_ack;
-        let mut max = if self.rcv.pingpong || small {
-            DELACK_MAX
-        } else {
-            DELACK_CAP
-        };
-        if let Some(srtt) = self.loss.rtt.srtt() {
-            max = max.min(srtt.max(min));
-        }
-        now + self.rcv.ato.max(min).min(max.max(min))
-    }
-
-    /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
-    /// ACK at least every second full-sized segment, and at once when
-    /// `urgent` (a hole was filled or the buffer could not take
-    /// everything); `small`: the segment was shorter than the peer's MSS.
-    ///
-    /// In quick-ACK mode (see [`quickack_on_data`](Self::quickack_on_data))
-    /// every segment is ACKed at once while the connection is not
-    /// interactive, as Linux's `tcp_in_quickack_mode` has it: a sender in
-    /// slow start otherwise waits the delayed-ACK time for the odd last
-    /// segment of a flight (40 ms of a 50 ms round), and a connection's
-    /// first request is ACKed on arrival. Once our answers follow the
-    /// peer's data (`pingpong`), a request's ACK rides on the answer.
-    fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
-        let quick = self.rcv.quick > 0 && !self.rcv.pingpong;
-        if urgent || quick || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss
-        {
-            self.pending.add(Control::Ack);
-        } else {
-            self.rcv.ack_on_drain = small;
-            if !self.timers.is_armed(Timer::DelayedAck) {
-                self.stats.delayed_acks += 1;
-                let at = self.delayed_ack_at(now, small);
-                self.timers.set(Timer::DelayedAck, at);
-            }
-        }
     }
 
     /// §3.10.7.4 "eighth": the peer's FIN, in order.

@@ -29,6 +29,7 @@ mod autotune;
 pub mod bbr;
 mod blocks;
 mod congestion;
+mod delack;
 mod event;
 mod handshake;
 mod hystart;
