@@ -31,31 +31,6 @@ impl Tcb {
         }
     }
 
-    /// The RFC 9293 §3.10.7.4 acceptability test, with Linux's left edge
-    /// (`tcp_sequence`): RCV.WUP, the RCV.NXT our last ACK carried. A
-    /// segment starting before RCV.NXT but ending at or after RCV.WUP — a
-    /// pure ACK sent before data we have not acknowledged yet, an exact
-    /// retransmission of the last segment — is in the window for its
-    /// ACK, RST and SYN; its old text is trimmed (and D-SACKed) by the
-    /// text step.
-    fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
-        let seq = seg.header.seq;
-        let len = seg.seq_len();
-        let wnd = self.rcv_wnd();
-        if seq.diff(self.rcv.nxt) < 0 && (seq + len).diff(self.opts.last_ack_sent) >= 0 {
-            return true;
-        }
-        match (len, wnd) {
-            (0, 0) => seq == self.rcv.nxt,
-            (0, _) => self.rcv.nxt.window_contains(wnd, seq),
-            (_, 0) => false,
-            (_, _) => {
-                self.rcv.nxt.window_contains(wnd, seq)
-                    || self.rcv.nxt.window_contains(wnd, seq + (len - 1))
-            }
-        }
-    }
-
     /// §3.10.7.4: SYN-RECEIVED and all synchronized states.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpSegment<'_>) {
         let h = &seg.header;
@@ -183,7 +158,18 @@ impl Tcb {
         if self.paws_drops(now, seg) {
             return None;
         }
-        if self.acceptable(seg) || self.bare_fin_at_shut_window(seg) {
+        if self.acceptable(seg) {
+            if self.past_window(seg) {
+                // `tcp_data_queue` "out_of_window": its ACK counts, its
+                // text and FIN are dropped, answered at once in quick-ACK
+                // mode; an old part is D-SACKed first.
+                self.stats.unacceptable += 1;
+                if self.opts.sack_ok && h.seq.diff(self.rcv.nxt) < 0 {
+                    self.pending.dsack = Some((h.seq, self.rcv.nxt));
+                }
+                self.ack_duplicate_data();
+                return Some(false);
+            }
             return Some(true);
         }
         let embryonic = self.state == State::SynReceived && self.passive;
@@ -202,34 +188,15 @@ impl Tcb {
             }
             return None;
         }
+        // `tcp_send_dupack`: the (rate-limited) duplicate ACK; old data
+        // is D-SACKed and puts us in quick-ACK mode too.
         self.stats.unacceptable += 1;
         self.oow_dup_ack(now, seg);
         self.note_duplicate(seg);
         if !seg.payload.is_empty() && h.seq.diff(self.rcv.nxt) < 0 {
-            // `tcp_send_dupack`: old data — quick-ACK mode too.
             self.ack_duplicate_data();
         }
-        // With a zero window, still process the ACK of a segment sent at
-        // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
-        // zero-window probe.
-        if !(self.rcv_wnd() == 0 && h.seq == self.rcv.nxt && h.flags.ack()) {
-            return None;
-        }
-        Some(false)
-    }
-
-    /// Linux `tcp_data_queue`: a bare FIN at RCV.NXT is taken even with
-    /// the receive window shut (it needs no buffer space), so a peer that
-    /// closes while we are not reading is seen at once.
-    fn bare_fin_at_shut_window(&self, seg: &TcpSegment<'_>) -> bool {
-        let h = &seg.header;
-        self.rcv_wnd() == 0
-            && h.seq == self.rcv.nxt
-            && h.flags.fin()
-            && h.flags.ack()
-            && !h.flags.syn()
-            && !h.flags.rst()
-            && seg.payload.is_empty()
+        None
     }
 
     /// Linux `tcp_reset_check`: after the peer's FIN, a RST at the FIN's
@@ -623,6 +590,8 @@ impl Tcb {
             .rcv
             .buf
             .enqueue_unallocated(contiguous.saturating_sub(n));
+        // Past the buffer: the next ACK tells the truth (`ICSK_ACK_NOMEM`).
+        self.rcv.nomem |= n < payload.len();
         self.rcv.nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
         self.rcv.unacked += n + extra;

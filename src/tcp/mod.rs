@@ -43,6 +43,7 @@ mod posted;
 mod prr;
 mod rack;
 pub mod rate;
+mod rcv_window;
 mod reason;
 mod recovery;
 mod rtt;
