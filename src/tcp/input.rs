@@ -320,6 +320,7 @@ impl Tcb {
         }
         let sacked_new = self.absorb_sack(seg);
         let advanced = ack.diff(self.snd.una) > 0;
+        let prior_una = self.snd.una;
         if advanced {
             self.advance_una(now, seg);
         }
@@ -356,7 +357,7 @@ impl Tcb {
             // retry limit does not apply.
             self.timers.retries = 0;
         }
-        self.update_send_window(seg, window);
+        self.update_send_window(seg, window, prior_una);
         // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
         self.timers.probes_out = 0;
         self.timers.ack_at = Some(now);
@@ -452,11 +453,20 @@ impl Tcb {
         }
     }
 
-    /// Window update (§3.10.7.4): only from a segment not older than the
-    /// last one that updated it. `window` is the segment's, scaled.
-    fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32) {
+    /// Window update as Linux's `tcp_ack_update_window` decides it
+    /// (`tcp_may_update_window`), where RFC 9293 §3.10.7.4 compares
+    /// SND.WL1/WL2: an ACK older than SND.UNA (`prior_una`, before this
+    /// ACK) never updates; one that acknowledges new data always does; else
+    /// a newer SEG.SEQ does, and the same SEG.SEQ only if the window grows
+    /// or shuts (a duplicate ACK cannot shrink it, so a reordered older
+    /// duplicate does not take back a window a later one opened). `window`
+    /// is the segment's, scaled.
+    fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32, prior_una: SeqNumber) {
         let (h, ack) = (&seg.header, seg.header.ack);
-        if self.snd.wl1.diff(h.seq) < 0 || (self.snd.wl1 == h.seq && self.snd.wl2.diff(ack) <= 0) {
+        let may_update = ack.diff(prior_una) > 0
+            || h.seq.diff(self.snd.wl1) > 0
+            || (h.seq == self.snd.wl1 && (window > self.snd.wnd || window == 0));
+        if ack.diff(prior_una) >= 0 && may_update {
             self.snd.wnd = window;
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;

@@ -218,3 +218,37 @@ fn established_window_edge_stays_when_the_buffer_is_made_smaller() {
     let second = recv!(tcb, t(12));
     assert_eq!(second.h.ack + u32::from(second.h.window), edge);
 }
+
+/// Bytes of new data that leave after `tcb.send(3000 bytes)`.
+fn sent_of_3000(tcb: &mut Tcb, now: Instant) -> usize {
+    tcb.send(&[6u8; 3000]).unwrap();
+    recv(tcb, now).iter().map(|s| s.payload.len()).sum()
+}
+
+#[test]
+fn established_duplicate_ack_does_not_shrink_the_send_window() {
+    // Linux `tcp_may_update_window`: with SEG.SEQ and SEG.ACK unchanged,
+    // only a larger (or a zero) window counts, so a reordered older
+    // duplicate ACK cannot take back a window (RFC 9293 §3.10.7.4 would
+    // take it, as SND.WL2 =< SEG.ACK).
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, b""));
+    let mut small = seg(r(0), l(0), Flags::ACK, b"");
+    small.h.window = 1000;
+    send!(tcb, t(12), small);
+    assert_eq!(sent_of_3000(&mut tcb, t(13)), 3000);
+}
+
+#[test]
+fn established_old_ack_does_not_update_the_send_window() {
+    // Linux `tcp_ack` ("old_ack"): an ACK below SND.UNA updates no
+    // window, whatever its SEG.SEQ; here it would have shut it.
+    let mut tcb = established();
+    tcb.send(&[1u8; 100]).unwrap();
+    recv!(tcb, t(11));
+    send!(tcb, t(12), seg(r(0), l(100), Flags::ACK, b""));
+    let mut old = seg(r(1), l(50), Flags::ACK, b"");
+    old.h.window = 0;
+    send!(tcb, t(13), old);
+    assert_eq!(sent_of_3000(&mut tcb, t(14)), 3000);
+}
