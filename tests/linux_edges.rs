@@ -9,7 +9,7 @@ mod common;
 mod forge;
 
 use common::*;
-use forge::Sniffer;
+use forge::{Forge, Forger, Sniffed, Sniffer};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -716,7 +716,98 @@ fn keepalive_gives_up_with_a_reset_as_the_kernel_does(f: Family) {
     assert_eq!(ours.tcp_stats().unwrap().keepalive_probes, 1);
 }
 
+/// The scripted peer's ISS and SYN options (MSS 1460, SACK permitted).
+const PEER_ISS: u32 = 7_000_000;
+const PEER_SYN_OPTIONS: [u8; 8] = [2, 4, 0x05, 0xb4, 4, 2, 1, 1];
+
+/// What a side in SYN-SENT did with a crossed SYN and then the crossed
+/// SYN-ACK: its SYN-ACK's SEQ (relative to its own ISS) and ACK (relative
+/// to the peer's), its last segment's SEQ and ACK likewise, that
+/// segment's first SACK block (relative to the peer's ISS: a D-SACK of
+/// the SYN), and whether its connect() succeeded.
+#[derive(Debug, PartialEq, Eq)]
+struct SimultaneousOpen {
+    syn_ack: (u32, u32),
+    ack: (u32, u32),
+    first_sack: Option<(u32, u32)>,
+    connected: bool,
+}
+
+/// Drives the side whose SYN to `peer` `sniffer` catches through a
+/// simultaneous open: the peer's own SYN to the side's port, then, once
+/// the side answered it with a SYN-ACK, the peer's SYN-ACK. `connect`
+/// joins the side's connect() (true once established).
+fn simultaneous_open_script(
+    sniffer: &Sniffer,
+    peer: SocketAddr,
+    connect: impl FnOnce() -> bool,
+) -> SimultaneousOpen {
+    let forger = Forger::new();
+    let wait = Duration::from_secs(5);
+    let to_peer = |p: &Sniffed| p.dst == peer;
+    let syn = sniffer
+        .next_matching(wait, |p| to_peer(p) && p.syn && p.ack.is_none())
+        .expect("the side's SYN");
+    let forge = |seq, ack| Forge {
+        syn: true,
+        ack,
+        options: PEER_SYN_OPTIONS.to_vec(),
+        dst: Some(syn.src.ip()),
+        ..Forge::new(peer, syn.src.port(), seq)
+    };
+    forger.send(&forge(PEER_ISS, None).bytes());
+    let syn_ack = sniffer
+        .next_matching(wait, |p| to_peer(p) && p.syn && p.ack.is_some())
+        .expect("a SYN-ACK for the crossed SYN");
+    forger.send(&forge(PEER_ISS, Some(syn.seq.wrapping_add(1))).bytes());
+    let ack = sniffer
+        .next_matching(wait, |p| to_peer(p) && !p.syn)
+        .expect("an answer to the crossed SYN-ACK");
+    let rel = |a: u32, b: u32| a.wrapping_sub(b);
+    let first_sack = ack.options.iter().find_map(|o| match o {
+        etherparse::TcpOptionElement::SelectiveAcknowledgement((l, r), _) => {
+            Some((rel(*l, PEER_ISS), rel(*r, PEER_ISS)))
+        }
+        _ => None,
+    });
+    SimultaneousOpen {
+        syn_ack: (
+            rel(syn_ack.seq, syn.seq),
+            rel(syn_ack.ack.unwrap_or(0), PEER_ISS),
+        ),
+        ack: (rel(ack.seq, syn.seq), rel(ack.ack.unwrap_or(0), PEER_ISS)),
+        first_sack,
+        connected: connect(),
+    }
+}
+
+fn simultaneous_open_is_answered_as_the_kernel_does(f: Family) {
+    // RFC 9293 §3.5 figure 8: a side in SYN-SENT that gets the peer's SYN
+    // answers with a SYN-ACK carrying its own ISS again (SYN-RECEIVED);
+    // the peer's SYN-ACK then establishes it. Linux (`tcp_rcv_synsent_
+    // state_process`, `tcp_validate_incoming`'s SYN-RECV exception, then
+    // `tcp_data_queue`) also ACKs that SYN-ACK at once with a D-SACK of
+    // its SYN, the sequence number it already had.
+    let stack = netns();
+    let kernel_peer = SocketAddr::new(f.host(77), 7700);
+    let sniffer = Sniffer::kernel();
+    let client = std::thread::spawn(move || {
+        std::net::TcpStream::connect_timeout(&kernel_peer, Duration::from_secs(10)).is_ok()
+    });
+    let kernel = simultaneous_open_script(&sniffer, kernel_peer, || client.join().unwrap());
+    assert!(kernel.connected, "the oracle: {kernel:?}");
+    assert_eq!(kernel.syn_ack, (0, 1), "the oracle");
+    let our_peer = SocketAddr::new(f.host(77), 7701);
+    let sniffer = Sniffer::new();
+    let got = std::thread::scope(|scope| {
+        let ours = scope.spawn(|| TcpStream::connect(&stack, our_peer).is_ok());
+        simultaneous_open_script(&sniffer, our_peer, || ours.join().unwrap())
+    });
+    assert_eq!(got, kernel, "tunstack in a simultaneous open");
+}
+
 per_family!(
+    simultaneous_open_is_answered_as_the_kernel_does,
     keepalive_gives_up_with_a_reset_as_the_kernel_does,
     data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does,
     first_short_segment_is_acked_at_once_as_the_kernel_does,
