@@ -806,7 +806,60 @@ fn simultaneous_open_is_answered_as_the_kernel_does(f: Family) {
     assert_eq!(got, kernel, "tunstack in a simultaneous open");
 }
 
+/// Malformed option lists in a SYN (RFC 9293 §3.1 lengths that cannot
+/// be right), each after a valid MSS option.
+const MALFORMED_SYN_OPTIONS: [(&str, [u8; 8]); 3] = [
+    ("option length 1", [2, 4, 5, 0xb4, 2, 1, 5, 0]),
+    ("zero-length option", [2, 4, 5, 0xb4, 8, 0, 0, 0]),
+    ("length past the header", [2, 4, 5, 0xb4, 2, 40, 5, 180]),
+];
+
+/// Whether a SYN to `listener` carrying each of [`MALFORMED_SYN_OPTIONS`]
+/// is answered with a SYN-ACK (caught by `sniffer`), from peers at
+/// `f.host(first_host + i)`.
+fn answers_to_malformed_syns(
+    f: Family,
+    sniffer: &Sniffer,
+    listener: SocketAddr,
+    first_host: u8,
+) -> Vec<(&'static str, bool)> {
+    let forger = Forger::new();
+    let mut out = Vec::new();
+    for (i, (what, options)) in MALFORMED_SYN_OPTIONS.iter().enumerate() {
+        let peer = SocketAddr::new(f.host(first_host + i as u8), 41000 + i as u16);
+        let syn = Forge {
+            syn: true,
+            options: options.to_vec(),
+            dst: Some(listener.ip()),
+            ..Forge::new(peer, listener.port(), PEER_ISS)
+        };
+        forger.send(&syn.bytes());
+        let answer = sniffer.next_matching(Duration::from_secs(1), |p| {
+            p.dst == peer && p.syn && p.ack == Some(PEER_ISS.wrapping_add(1))
+        });
+        out.push((*what, answer.is_some()));
+    }
+    out
+}
+
+fn malformed_syn_options_are_parsed_as_far_as_they_go_as_the_kernel_does(f: Family) {
+    // Linux `tcp_parse_options` stops at an option whose length cannot be
+    // right ("don't parse partial options") and keeps what it parsed: the
+    // segment itself is processed, so such a SYN gets its SYN-ACK.
+    let stack = netns();
+    let kernel_listener = std::net::TcpListener::bind(f.kernel_at(9140)).unwrap();
+    let kernel = answers_to_malformed_syns(f, &Sniffer::kernel(), f.kernel_at(9140), 120);
+    drop(kernel_listener);
+    let _ours = tunstack::TcpListener::bind(&stack, f.any(9141)).unwrap();
+    let got = answers_to_malformed_syns(f, &Sniffer::new(), f.us_at(9141), 130);
+    assert_eq!(
+        got, kernel,
+        "tunstack's answers (the kernel's on the right)"
+    );
+}
+
 per_family!(
+    malformed_syn_options_are_parsed_as_far_as_they_go_as_the_kernel_does,
     simultaneous_open_is_answered_as_the_kernel_does,
     keepalive_gives_up_with_a_reset_as_the_kernel_does,
     data_with_fin_is_acked_by_the_delayed_ack_timer_as_the_kernel_does,
