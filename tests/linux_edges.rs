@@ -741,7 +741,7 @@ fn simultaneous_open_script(
     sniffer: &Sniffer,
     peer: SocketAddr,
     connect: impl FnOnce() -> bool,
-) -> SimultaneousOpen {
+) -> (SimultaneousOpen, Sniffed) {
     let forger = Forger::new();
     let wait = Duration::from_secs(5);
     let to_peer = |p: &Sniffed| p.dst == peer;
@@ -764,21 +764,26 @@ fn simultaneous_open_script(
         .next_matching(wait, |p| to_peer(p) && !p.syn)
         .expect("an answer to the crossed SYN-ACK");
     let rel = |a: u32, b: u32| a.wrapping_sub(b);
-    let first_sack = ack.options.iter().find_map(|o| match o {
-        etherparse::TcpOptionElement::SelectiveAcknowledgement((l, r), _) => {
-            Some((rel(*l, PEER_ISS), rel(*r, PEER_ISS)))
-        }
-        _ => None,
-    });
-    SimultaneousOpen {
+    let open = SimultaneousOpen {
         syn_ack: (
             rel(syn_ack.seq, syn.seq),
             rel(syn_ack.ack.unwrap_or(0), PEER_ISS),
         ),
         ack: (rel(ack.seq, syn.seq), rel(ack.ack.unwrap_or(0), PEER_ISS)),
-        first_sack,
+        first_sack: first_sack_from(&ack),
         connected: connect(),
-    }
+    };
+    (open, syn)
+}
+
+/// The first SACK block of `p`, relative to the peer's ISS.
+fn first_sack_from(p: &Sniffed) -> Option<(u32, u32)> {
+    p.options.iter().find_map(|o| match o {
+        etherparse::TcpOptionElement::SelectiveAcknowledgement((l, r), _) => {
+            Some((l.wrapping_sub(PEER_ISS), r.wrapping_sub(PEER_ISS)))
+        }
+        _ => None,
+    })
 }
 
 fn simultaneous_open_is_answered_as_the_kernel_does(f: Family) {
@@ -794,14 +799,14 @@ fn simultaneous_open_is_answered_as_the_kernel_does(f: Family) {
     let client = std::thread::spawn(move || {
         std::net::TcpStream::connect_timeout(&kernel_peer, Duration::from_secs(10)).is_ok()
     });
-    let kernel = simultaneous_open_script(&sniffer, kernel_peer, || client.join().unwrap());
+    let (kernel, _) = simultaneous_open_script(&sniffer, kernel_peer, || client.join().unwrap());
     assert!(kernel.connected, "the oracle: {kernel:?}");
     assert_eq!(kernel.syn_ack, (0, 1), "the oracle");
     let our_peer = SocketAddr::new(f.host(77), 7701);
     let sniffer = Sniffer::new();
     let got = std::thread::scope(|scope| {
         let ours = scope.spawn(|| TcpStream::connect(&stack, our_peer).is_ok());
-        simultaneous_open_script(&sniffer, our_peer, || ours.join().unwrap())
+        simultaneous_open_script(&sniffer, our_peer, || ours.join().unwrap()).0
     });
     assert_eq!(got, kernel, "tunstack in a simultaneous open");
 }
@@ -858,7 +863,137 @@ fn malformed_syn_options_are_parsed_as_far_as_they_go_as_the_kernel_does(f: Fami
     );
 }
 
+/// A segment from the scripted peer on a connection it opened with the
+/// side whose SYN is given (SEQ and ACK at their next values unless the
+/// probe says otherwise).
+type Probe = fn(Forge) -> Forge;
+
+/// Segments that do not belong, each sent on a connection of its own
+/// (the answers to them are rate-limited per connection).
+const PROBES: [(&str, Probe); 5] = [
+    ("an ACK of data never sent", |f| Forge {
+        ack: f.ack.map(|a| a.wrapping_add(1000)),
+        ..f
+    }),
+    ("a RST inside the window, not at RCV.NXT", |f| Forge {
+        rst: true,
+        seq: f.seq.wrapping_add(100),
+        ..f
+    }),
+    ("a SYN at RCV.NXT", |f| Forge { syn: true, ..f }),
+    ("data far past the window", |f| Forge {
+        payload: b"x".to_vec(),
+        seq: f.seq.wrapping_add(50_000_000),
+        ..f
+    }),
+    ("data from before the connection", |f| Forge {
+        payload: vec![b'y'; 10],
+        seq: f.seq.wrapping_sub(101),
+        ..f
+    }),
+];
+
+/// What a side answered a probe with within 500 ms: SYN, RST, FIN, SEQ
+/// relative to its ISS, ACK relative to the peer's, the first SACK block,
+/// the payload length.
+type Answer = Option<(
+    bool,
+    bool,
+    bool,
+    u32,
+    Option<u32>,
+    Option<(u32, u32)>,
+    usize,
+)>;
+
+/// The answer to `probe` after a simultaneous open with `peer`; `open`
+/// runs the side's connect() and keeps the connection until `probe` was
+/// answered.
+fn answer_to_probe(
+    sniffer: &Sniffer,
+    peer: SocketAddr,
+    probe: Probe,
+    open: impl FnOnce() -> bool,
+) -> Answer {
+    let (done, syn) = simultaneous_open_script(sniffer, peer, open);
+    assert!(done.connected, "{done:?}");
+    let next = Forge {
+        ack: Some(syn.seq.wrapping_add(1)),
+        dst: Some(syn.src.ip()),
+        ..Forge::new(peer, syn.src.port(), PEER_ISS.wrapping_add(1))
+    };
+    let forger = Forger::new();
+    forger.send(&probe(next.clone()).bytes());
+    let answer = sniffer.next_matching(Duration::from_millis(500), |p| p.dst == peer);
+    // Done: a RST at RCV.NXT ends the connection on both sides at once,
+    // so nothing lingers retransmitting into the void.
+    forger.send(
+        &Forge {
+            rst: true,
+            ack: None,
+            ..next
+        }
+        .bytes(),
+    );
+    let p = answer?;
+    Some((
+        p.syn,
+        p.rst,
+        p.fin,
+        p.seq.wrapping_sub(syn.seq),
+        p.ack.map(|a| a.wrapping_sub(PEER_ISS)),
+        first_sack_from(&p),
+        p.payload.len(),
+    ))
+}
+
+fn segments_that_do_not_belong_are_answered_as_the_kernel_does(f: Family) {
+    // RFC 5961 and RFC 9293 §3.10.7.4 as Linux applies them
+    // (`tcp_validate_incoming`, `tcp_ack`, `tcp_send_dupack`), on an
+    // established connection the scripted peer opened with each side.
+    let stack = netns();
+    for (i, (what, probe)) in PROBES.iter().enumerate() {
+        let kernel_peer = SocketAddr::new(f.host(78), 7710 + i as u16);
+        let our_peer = SocketAddr::new(f.host(78), 7720 + i as u16);
+        let (kernel, got) = std::thread::scope(|scope| {
+            // Each side's connect() runs in a thread that reports whether
+            // it succeeded, then holds the connection until told to go.
+            let (ok_tx, ok_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            scope.spawn(move || {
+                let s = std::net::TcpStream::connect_timeout(&kernel_peer, Duration::from_secs(10));
+                let _ = ok_tx.send(s.is_ok());
+                let _ = go_rx.recv_timeout(Duration::from_secs(10));
+            });
+            let sniffer = Sniffer::kernel();
+            let kernel = answer_to_probe(&sniffer, kernel_peer, *probe, || {
+                ok_rx.recv_timeout(Duration::from_secs(10)) == Ok(true)
+            });
+            drop(go_tx);
+            let (ok_tx, ok_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let stack = &stack;
+            scope.spawn(move || {
+                let s = TcpStream::connect(stack, our_peer);
+                let _ = ok_tx.send(s.is_ok());
+                let _ = go_rx.recv_timeout(Duration::from_secs(10));
+            });
+            let sniffer = Sniffer::new();
+            let got = answer_to_probe(&sniffer, our_peer, *probe, || {
+                ok_rx.recv_timeout(Duration::from_secs(10)) == Ok(true)
+            });
+            drop(go_tx);
+            (kernel, got)
+        });
+        assert_eq!(
+            got, kernel,
+            "{what}: tunstack's answer (the kernel's on the right)"
+        );
+    }
+}
+
 per_family!(
+    segments_that_do_not_belong_are_answered_as_the_kernel_does,
     malformed_syn_options_are_parsed_as_far_as_they_go_as_the_kernel_does,
     simultaneous_open_is_answered_as_the_kernel_does,
     keepalive_gives_up_with_a_reset_as_the_kernel_does,
