@@ -870,7 +870,7 @@ type Probe = fn(Forge) -> Forge;
 
 /// Segments that do not belong, each sent on a connection of its own
 /// (the answers to them are rate-limited per connection).
-const PROBES: [(&str, Probe); 5] = [
+const PROBES: [(&str, Probe); 8] = [
     ("an ACK of data never sent", |f| Forge {
         ack: f.ack.map(|a| a.wrapping_add(1000)),
         ..f
@@ -889,6 +889,20 @@ const PROBES: [(&str, Probe); 5] = [
     ("data from before the connection", |f| Forge {
         payload: vec![b'y'; 10],
         seq: f.seq.wrapping_sub(101),
+        ..f
+    }),
+    ("data ten bytes ahead", |f| Forge {
+        payload: vec![b'z'; 10],
+        seq: f.seq.wrapping_add(10),
+        ..f
+    }),
+    ("an ACK older than any window", |f| Forge {
+        ack: f.ack.map(|a| a.wrapping_sub(10_000_000)),
+        ..f
+    }),
+    ("a RST at RCV.NXT - 1", |f| Forge {
+        rst: true,
+        seq: f.seq.wrapping_sub(1),
         ..f
     }),
 ];
