@@ -122,7 +122,12 @@ pub fn close_tls(tls: &mut TlsStream<TcpStream>, bound: Duration, peer_closes: b
         match tls.drain_once() {
             Ok(0) => eof = true,
             Ok(n) if n < budget => budget -= n,
-            Ok(_) => return TlsEnd::TooMuch,
+            Ok(_) => {
+                // A teardown after a whole response all the same: ours
+                // goes out before the FIN.
+                let _ = tls.close();
+                return TlsEnd::TooMuch;
+            }
             // The read timeout: the loop's bound ends it.
             Err(e)
                 if matches!(

@@ -384,8 +384,12 @@ pub enum PeerClose {
 /// after a transport EOF without one ([`TlsStream::peer_close`] tells them
 /// apart), as curl treats them: HTTP's framing then decides whether a body
 /// is whole, so a body with a known length that ends early is a partial
-/// file. Dropping the stream (or [`TlsStream::close`]) sends our own
-/// `close_notify` before the transport closes.
+/// file. [`TlsStream::close`] (which the connectors' teardown after a
+/// whole response calls) sends our own `close_notify` before the
+/// transport closes; dropping the stream without it closes the transport
+/// without the alert, as curl (8.9+) ends a transfer that was cut short
+/// (a partial file, a timeout, any error): the connection is abandoned,
+/// not shut down.
 pub struct TlsStream<S: Read + Write> {
     inner: rustls::StreamOwned<ClientConnection, ReadBuf<S>>,
     info: TlsInfo,
@@ -606,12 +610,12 @@ impl<S: Read + Write> TlsStream<S> {
         Ok(self.peer_close)
     }
 
-    /// Closes without our `close_notify` (drop sends none): for a peer
+    /// Marks the teardown done without our `close_notify`: for a peer
     /// that sent its own and closed its transport. Its socket is gone,
     /// nothing reads the alert, and its TCP would answer it with an RST;
     /// curl (8.9+) does not send it either. RFC 8446 §6.1 asks for the
     /// alert before closing our write side, but there is no one left to
-    /// tell.
+    /// tell. (Dropping the stream sends none in any case.)
     pub fn skip_close_notify(&mut self) {
         self.notify_sent = true;
     }
@@ -621,13 +625,6 @@ impl<S: Read + Write> TlsStream<S> {
     pub fn buffered(&self) -> usize {
         let b = &self.inner.sock;
         b.len.saturating_sub(b.pos)
-    }
-}
-
-impl<S: Read + Write> Drop for TlsStream<S> {
-    fn drop(&mut self) {
-        // Best effort: a transport that already failed cannot carry it.
-        let _ = self.close();
     }
 }
 

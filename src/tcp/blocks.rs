@@ -126,6 +126,10 @@ pub(super) struct Rcv {
     /// peer's segments (Linux's `icsk_ack.ato`; zero before any data):
     /// see `Tcb::update_ato`.
     pub(super) ato: crate::time::Duration,
+    /// In-order data was just dropped for want of buffer space: the next
+    /// ACK advertises the space really free, even if that shrinks the
+    /// window (Linux's `ICSK_ACK_NOMEM`).
+    pub(super) nomem: bool,
     /// A waiting reader's buffer for direct delivery (`posted.rs`).
     pub(super) posted: Option<super::posted::Posted>,
     /// Largest segment payload seen from the peer (estimated RCV.MSS).
@@ -153,6 +157,7 @@ impl Rcv {
             quick: 0,
             data_at: None,
             ato: crate::time::Duration::ZERO,
+            nomem: false,
             posted: None,
             // RFC 9293 §3.7.1: without an MSS option assume 536.
             mss: 536,

@@ -17,16 +17,8 @@ use super::event::Event;
 use super::rack::Delivered;
 use super::timers::Timer;
 use super::{AckReason, ConnectionError, State, Tcb};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::{SeqNumber, TcpSegment};
-
-/// Most ACKs of one quick-ACK period (Linux's `TCP_MAX_QUICKACKS`).
-const MAX_QUICKACKS: usize = 16;
-
-/// Longest delay of an interactive or pushed segment's ACK (Linux's
-/// `TCP_DELACK_MAX`), and of any other (`HZ / 2`).
-const DELACK_MAX: Duration = Duration::from_millis(200);
-const DELACK_CAP: Duration = Duration::from_millis(500);
 
 impl Tcb {
     /// Processes one arriving segment for this connection.
@@ -36,31 +28,6 @@ impl Tcb {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(now, seg),
             _ => self.on_segment_synchronized(now, seg),
-        }
-    }
-
-    /// The RFC 9293 §3.10.7.4 acceptability test, with Linux's left edge
-    /// (`tcp_sequence`): RCV.WUP, the RCV.NXT our last ACK carried. A
-    /// segment starting before RCV.NXT but ending at or after RCV.WUP — a
-    /// pure ACK sent before data we have not acknowledged yet, an exact
-    /// retransmission of the last segment — is in the window for its
-    /// ACK, RST and SYN; its old text is trimmed (and D-SACKed) by the
-    /// text step.
-    fn acceptable(&self, seg: &TcpSegment<'_>) -> bool {
-        let seq = seg.header.seq;
-        let len = seg.seq_len();
-        let wnd = self.rcv_wnd();
-        if seq.diff(self.rcv.nxt) < 0 && (seq + len).diff(self.opts.last_ack_sent) >= 0 {
-            return true;
-        }
-        match (len, wnd) {
-            (0, 0) => seq == self.rcv.nxt,
-            (0, _) => self.rcv.nxt.window_contains(wnd, seq),
-            (_, 0) => false,
-            (_, _) => {
-                self.rcv.nxt.window_contains(wnd, seq)
-                    || self.rcv.nxt.window_contains(wnd, seq + (len - 1))
-            }
         }
     }
 
@@ -191,7 +158,18 @@ impl Tcb {
         if self.paws_drops(now, seg) {
             return None;
         }
-        if self.acceptable(seg) || self.bare_fin_at_shut_window(seg) {
+        if self.acceptable(seg) {
+            if self.past_window(seg) {
+                // `tcp_data_queue` "out_of_window": its ACK counts, its
+                // text and FIN are dropped, answered at once in quick-ACK
+                // mode; an old part is D-SACKed first.
+                self.stats.unacceptable += 1;
+                if self.opts.sack_ok && h.seq.diff(self.rcv.nxt) < 0 {
+                    self.pending.dsack = Some((h.seq, self.rcv.nxt));
+                }
+                self.ack_duplicate_data();
+                return Some(false);
+            }
             return Some(true);
         }
         let embryonic = self.state == State::SynReceived && self.passive;
@@ -210,30 +188,15 @@ impl Tcb {
             }
             return None;
         }
+        // `tcp_send_dupack`: the (rate-limited) duplicate ACK; old data
+        // is D-SACKed and puts us in quick-ACK mode too.
         self.stats.unacceptable += 1;
         self.oow_dup_ack(now, seg);
         self.note_duplicate(seg);
-        // With a zero window, still process the ACK of a segment sent at
-        // RCV.NXT (the "special allowance" of §3.10.7.4) — typically a
-        // zero-window probe.
-        if !(self.rcv_wnd() == 0 && h.seq == self.rcv.nxt && h.flags.ack()) {
-            return None;
+        if !seg.payload.is_empty() && h.seq.diff(self.rcv.nxt) < 0 {
+            self.ack_duplicate_data();
         }
-        Some(false)
-    }
-
-    /// Linux `tcp_data_queue`: a bare FIN at RCV.NXT is taken even with
-    /// the receive window shut (it needs no buffer space), so a peer that
-    /// closes while we are not reading is seen at once.
-    fn bare_fin_at_shut_window(&self, seg: &TcpSegment<'_>) -> bool {
-        let h = &seg.header;
-        self.rcv_wnd() == 0
-            && h.seq == self.rcv.nxt
-            && h.flags.fin()
-            && h.flags.ack()
-            && !h.flags.syn()
-            && !h.flags.rst()
-            && seg.payload.is_empty()
+        None
     }
 
     /// Linux `tcp_reset_check`: after the peer's FIN, a RST at the FIN's
@@ -357,6 +320,7 @@ impl Tcb {
         }
         let sacked_new = self.absorb_sack(seg);
         let advanced = ack.diff(self.snd.una) > 0;
+        let prior_una = self.snd.una;
         if advanced {
             self.advance_una(now, seg);
         }
@@ -394,7 +358,7 @@ impl Tcb {
             // retry limit does not apply.
             self.timers.retries = 0;
         }
-        self.update_send_window(seg, window);
+        self.update_send_window(seg, window, prior_una);
         // Linux `tcp_ack`: any acceptable ACK shows the peer alive.
         self.timers.probes_out = 0;
         self.timers.ack_at = Some(now);
@@ -491,11 +455,20 @@ impl Tcb {
         }
     }
 
-    /// Window update (§3.10.7.4): only from a segment not older than the
-    /// last one that updated it. `window` is the segment's, scaled.
-    fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32) {
+    /// Window update as Linux's `tcp_ack_update_window` decides it
+    /// (`tcp_may_update_window`), where RFC 9293 §3.10.7.4 compares
+    /// SND.WL1/WL2: an ACK older than SND.UNA (`prior_una`, before this
+    /// ACK) never updates; one that acknowledges new data always does; else
+    /// a newer SEG.SEQ does, and the same SEG.SEQ only if the window grows
+    /// or shuts (a duplicate ACK cannot shrink it, so a reordered older
+    /// duplicate does not take back a window a later one opened). `window`
+    /// is the segment's, scaled.
+    fn update_send_window(&mut self, seg: &TcpSegment<'_>, window: u32, prior_una: SeqNumber) {
         let (h, ack) = (&seg.header, seg.header.ack);
-        if self.snd.wl1.diff(h.seq) < 0 || (self.snd.wl1 == h.seq && self.snd.wl2.diff(ack) <= 0) {
+        let may_update = ack.diff(prior_una) > 0
+            || h.seq.diff(self.snd.wl1) > 0
+            || (h.seq == self.snd.wl1 && (window > self.snd.wnd || window == 0));
+        if ack.diff(prior_una) >= 0 && may_update {
             self.snd.wnd = window;
             self.snd.max_wnd = self.snd.max_wnd.max(window);
             self.snd.wl1 = h.seq;
@@ -568,7 +541,7 @@ impl Tcb {
             // and report it in a D-SACK block (RFC 2883 §4) so a sender
             // can tell a spurious retransmission from a loss.
             self.note_duplicate(seg);
-            self.pending.add(Control::Ack);
+            self.ack_duplicate_data();
             return;
         }
         let offset = (seq - self.rcv.nxt) as usize;
@@ -629,6 +602,8 @@ impl Tcb {
             .rcv
             .buf
             .enqueue_unallocated(contiguous.saturating_sub(n));
+        // Past the buffer: the next ACK tells the truth (`ICSK_ACK_NOMEM`).
+        self.rcv.nomem |= n < payload.len();
         self.rcv.nxt += (n + extra) as u32;
         self.stats.bytes_in += (n + extra) as u64;
         self.rcv.unacked += n + extra;
@@ -638,87 +613,6 @@ impl Tcb {
             self.rcv.data_at = Some(now);
         }
         n
-    }
-
-    /// Quick-ACK mode as Linux's `tcp_event_data_recv` enters it: with the
-    /// first data, and with data after a silence longer than the RTO (a
-    /// sender restarting from a small window). Up to 16 ACKs, at most one
-    /// per two segments of the window (`tcp_incr_quickack`).
-    fn quickack_on_data(&mut self, now: Instant) {
-        let gap = self.rcv.data_at.map(|t| now.saturating_duration_since(t));
-        self.update_ato(gap);
-        let silent = gap.is_none_or(|m| m > self.loss.rtt.rto());
-        if silent {
-            let per_window = self.rcv_wnd() as usize / (2 * self.rcv.mss.max(1));
-            let quick = if per_window == 0 {
-                2
-            } else {
-                per_window.min(MAX_QUICKACKS)
-            };
-            self.rcv.quick = self.rcv.quick.max(quick as u8);
-        }
-    }
-
-    /// Linux `tcp_event_data_recv`: the delayed-ACK timeout starts at the
-    /// configured minimum (`TCP_ATO_MIN`, 40 ms) with the first data and
-    /// follows the `gap` since the previous data: near half the minimum
-    /// for back-to-back segments, else half the old value plus the gap
-    /// (at most the RTO) when the gap is shorter than it; a longer gap
-    /// leaves it.
-    fn update_ato(&mut self, gap: Option<Duration>) {
-        let min = self.cfg.delayed_ack;
-        let ato = self.rcv.ato;
-        self.rcv.ato = match gap {
-            _ if ato.is_zero() => min,
-            None => min,
-            Some(m) if m <= min / 2 => ato / 2 + min / 2,
-            Some(m) if m < ato => (ato / 2 + m).min(self.loss.rtt.rto()),
-            Some(_) => ato,
-        };
-    }
-
-    /// Linux `tcp_send_delayed_ack`: when a delayed ACK is due — after the
-    /// adapted timeout, at most 200 ms for an interactive connection or a
-    /// short (pushed) segment and 500 ms otherwise, and at most the
-    /// smoothed RTT (but not below the minimum).
-    fn delayed_ack_at(&self, now: Instant, small: bool) -> Instant {
-        let min = self.cfg.delayed_ack;
-        let mut max = if self.rcv.pingpong || small {
-            DELACK_MAX
-        } else {
-            DELACK_CAP
-        };
-        if let Some(srtt) = self.loss.rtt.srtt() {
-            max = max.min(srtt.max(min));
-        }
-        now + self.rcv.ato.max(min).min(max.max(min))
-    }
-
-    /// Delayed ACK (RFC 1122 §4.2.3.2, RFC 5681 §4.2) for in-order data:
-    /// ACK at least every second full-sized segment, and at once when
-    /// `urgent` (a hole was filled or the buffer could not take
-    /// everything); `small`: the segment was shorter than the peer's MSS.
-    ///
-    /// In quick-ACK mode (see [`quickack_on_data`](Self::quickack_on_data))
-    /// every segment is ACKed at once while the connection is not
-    /// interactive, as Linux's `tcp_in_quickack_mode` has it: a sender in
-    /// slow start otherwise waits the delayed-ACK time for the odd last
-    /// segment of a flight (40 ms of a 50 ms round), and a connection's
-    /// first request is ACKed on arrival. Once our answers follow the
-    /// peer's data (`pingpong`), a request's ACK rides on the answer.
-    fn ack_in_order(&mut self, now: Instant, urgent: bool, small: bool) {
-        let quick = self.rcv.quick > 0 && !self.rcv.pingpong;
-        if urgent || quick || self.cfg.delayed_ack.is_zero() || self.rcv.unacked >= 2 * self.rcv.mss
-        {
-            self.pending.add(Control::Ack);
-        } else {
-            self.rcv.ack_on_drain = small;
-            if !self.timers.is_armed(Timer::DelayedAck) {
-                self.stats.delayed_acks += 1;
-                let at = self.delayed_ack_at(now, small);
-                self.timers.set(Timer::DelayedAck, at);
-            }
-        }
     }
 
     /// §3.10.7.4 "eighth": the peer's FIN, in order.

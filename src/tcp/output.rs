@@ -155,22 +155,13 @@ impl Tcb {
         }
     }
 
-    /// Fills in the window field from free receive space, scaled
-    /// (RFC 7323 §2.3; never scaled in a SYN).
+    /// Fills in the window field (`rcv_window.rs`; never scaled in a
+    /// SYN, RFC 7323 §2.2) and records what it advertises.
     fn with_window(&mut self, mut h: TcpHeader) -> TcpHeader {
-        let wnd = self.window_to_advertise();
         let field = if h.flags.syn() {
-            wnd.min(65535)
+            self.window_to_advertise().min(65535)
         } else {
-            // The scaled field rounds down, which would pull a held right
-            // edge (SWS avoidance below) back by up to 2^wscale − 1 bytes:
-            // a shrinking window. Round the held window up instead, as
-            // Linux's tcp_select_window aligns it, when the buffer has the
-            // room.
-            let unit = 1u32 << self.opts.rcv_wscale;
-            let up = wnd.div_ceil(unit).saturating_mul(unit);
-            let wnd = if up <= self.rcv_wnd() { up } else { wnd };
-            (wnd >> self.opts.rcv_wscale).min(65535)
+            self.select_window()
         };
         h.window = field as u16;
         self.rcv.wnd = if h.flags.syn() {
@@ -180,22 +171,6 @@ impl Tcb {
         };
         self.rcv.adv = self.rcv.nxt + self.rcv.wnd;
         h
-    }
-
-    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, Clark's algorithm): the
-    /// right edge of the window moves only by at least
-    /// min(buffer/2, MSS); smaller gains are held back (a full buffer stays
-    /// a zero window until it can open usefully).
-    fn window_to_advertise(&self) -> u32 {
-        let free = self.rcv_wnd();
-        let edge = self.rcv.nxt + free;
-        let gain = edge.diff(self.rcv.adv);
-        if gain > 0 && (gain as u32) < self.sws_threshold() && self.rcv.adv.diff(self.rcv.nxt) >= 0
-        {
-            self.rcv.adv - self.rcv.nxt
-        } else {
-            free
-        }
     }
 
     pub(super) fn emit(
@@ -512,6 +487,10 @@ impl Tcb {
         let len = ((end - seq) as usize - usize::from(fin_in))
             .min(mss)
             .min(self.snd.buf.len().saturating_sub(offset));
+        // `__tcp_retransmit_skb`: a hole past the window the peer shrank
+        // waits (-EAGAIN ends `tcp_xmit_retransmit_queue`'s walk); one
+        // running past it is trimmed to the edge.
+        let len = self.retransmit_room(seq, len, mss)?;
         let fin = fin_in && self.snd.fin == Some(seq + len);
         let seq_len = len + usize::from(fin);
         if seq_len == 0 || self.recovery_allowance() < seq_len {

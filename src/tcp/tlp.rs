@@ -109,11 +109,12 @@ impl Tcb {
             .set(Timer::Retransmit, now + self.loss.rtt.rto());
     }
 
-    /// Linux `__tcp_retransmit_skb` for the probe's retransmission of
-    /// `len` bytes at `seq`: none past the peer's window (shrunk since
-    /// they left), unless it starts at SND.UNA, where a shut window still
-    /// takes an MSS; `None` when nothing may go (the RTO stays armed).
-    fn probe_room(&self, seq: SeqNumber, len: usize, mss: usize) -> Option<usize> {
+    /// Linux `__tcp_retransmit_skb` for a retransmission (the probe's or a
+    /// SACK hole's) of `len` bytes at `seq`: none past the peer's window
+    /// (shrunk since they left), unless it starts at SND.UNA, where a shut
+    /// window still takes an MSS; `None` when nothing may go (the RTO
+    /// stays armed).
+    pub(super) fn retransmit_room(&self, seq: SeqNumber, len: usize, mss: usize) -> Option<usize> {
         let room = (self.snd.una + self.snd.wnd).diff(seq);
         if room > 0 {
             Some(len.min(room as usize))
@@ -153,7 +154,7 @@ impl Tcb {
                 .fin
                 .is_some_and(|f| f.diff(s) >= 0 && f.diff(e) < 0);
             let len = (e - s) as usize - usize::from(fin);
-            (s, self.probe_room(s, len, mss)?, true)
+            (s, self.retransmit_room(s, len, mss)?, true)
         };
         let offset = (seq - start) as usize;
         let len = len.min(self.snd.buf.len().saturating_sub(offset));

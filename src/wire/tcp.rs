@@ -238,7 +238,7 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
-    fn parse(mut opts: &[u8]) -> Result<TcpOptions, Error> {
+    fn parse(mut opts: &[u8]) -> TcpOptions {
         let mut out = TcpOptions::default();
         while let Some(&kind) = opts.first() {
             match kind {
@@ -249,9 +249,14 @@ impl TcpOptions {
                 }
                 _ => {}
             }
-            let len = usize::from(*opts.get(1).ok_or(Error::BadOption)?);
+            // Linux `tcp_parse_options`: an option whose length cannot be
+            // right (under 2, past the header, or cut off) ends parsing;
+            // what came before it stands and the segment is processed.
+            let Some(len) = opts.get(1).map(|&l| usize::from(l)) else {
+                break;
+            };
             if len < 2 || len > opts.len() {
-                return Err(Error::BadOption);
+                break;
             }
             let body = &opts[2..len];
             match (kind, len) {
@@ -275,7 +280,7 @@ impl TcpOptions {
             }
             opts = &opts[len..];
         }
-        Ok(out)
+        out
     }
 
     fn sack_count(&self) -> usize {
@@ -462,8 +467,9 @@ impl<'a> TcpSegment<'a> {
     /// checksum.
     ///
     /// # Errors
-    /// [`Error::Truncated`], [`Error::BadHeaderLen`], [`Error::BadChecksum`],
-    /// [`Error::BadFlags`] (SYN with RST or FIN) or [`Error::BadOption`].
+    /// [`Error::Truncated`], [`Error::BadHeaderLen`], [`Error::BadChecksum`]
+    /// or [`Error::BadFlags`] (SYN with RST or FIN). A malformed option
+    /// ends option parsing without failing the segment, as in Linux.
     pub fn parse(
         src: impl Into<IpAddr>,
         dst: impl Into<IpAddr>,
@@ -499,7 +505,7 @@ impl<'a> TcpSegment<'a> {
         if flags.syn() && (flags.rst() || flags.fin()) {
             return Err(Error::BadFlags);
         }
-        let options = TcpOptions::parse(hdr.options())?;
+        let options = TcpOptions::parse(hdr.options());
         let payload = buf.get(raw.len()..).ok_or(Error::Truncated)?;
         Ok(TcpSegment {
             header: TcpHeader {

@@ -43,7 +43,10 @@ impl Forger {
             // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
             let mut dst: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             dst.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            dst.sin6_addr.s6_addr = US6.octets();
+            dst.sin6_addr.s6_addr = packet
+                .get(24..40)
+                .and_then(|a| <[u8; 16]>::try_from(a).ok())
+                .unwrap_or(US6.octets());
             // SAFETY: valid buffer and address for the duration of the call.
             unsafe {
                 libc::sendto(
@@ -60,7 +63,10 @@ impl Forger {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: 0,
                 sin_addr: libc::in_addr {
-                    s_addr: u32::from(US).to_be(),
+                    s_addr: packet
+                        .get(16..20)
+                        .and_then(|a| <[u8; 4]>::try_from(a).ok())
+                        .map_or(u32::from(US).to_be(), u32::from_ne_bytes),
                 },
                 sin_zero: [0; 8],
             };
@@ -107,6 +113,9 @@ pub struct Forge {
     pub rst: bool,
     pub options: Vec<u8>,
     pub payload: Vec<u8>,
+    /// Where it goes: tunstack's address unless set (the kernel's, for
+    /// a test that scripts a peer of the kernel's own TCP).
+    pub dst: Option<IpAddr>,
 }
 
 impl Forge {
@@ -120,6 +129,7 @@ impl Forge {
             rst: false,
             options: Vec::new(),
             payload: Vec::new(),
+            dst: None,
         }
     }
 
@@ -137,8 +147,12 @@ impl Forge {
         let mut v = Vec::new();
         match self.src.ip() {
             IpAddr::V4(src) => {
+                let dst = match self.dst {
+                    Some(IpAddr::V4(d)) => d,
+                    _ => US,
+                };
                 let mut ip =
-                    Ipv4Header::new(len as u16, 64, IpNumber::TCP, src.octets(), US.octets())
+                    Ipv4Header::new(len as u16, 64, IpNumber::TCP, src.octets(), dst.octets())
                         .unwrap();
                 ip.header_checksum = ip.calc_header_checksum();
                 tcp.checksum = tcp.calc_checksum_ipv4(&ip, &self.payload).unwrap();
@@ -152,7 +166,10 @@ impl Forge {
                     next_header: IpNumber::TCP,
                     hop_limit: 64,
                     source: src.octets(),
-                    destination: US6.octets(),
+                    destination: match self.dst {
+                        Some(IpAddr::V6(d)) => d.octets(),
+                        _ => US6.octets(),
+                    },
                 };
                 tcp.checksum = tcp.calc_checksum_ipv6(&ip, &self.payload).unwrap();
                 ip.write(&mut v).unwrap();
@@ -262,11 +279,21 @@ impl Sniffed {
 /// A packet socket on tun0 that receives every TCP segment tunstack
 /// writes to the device, over either family (packets the kernel sends
 /// into tun0 are skipped).
-pub struct Sniffer(i32);
+pub struct Sniffer(i32, bool);
 
 impl Sniffer {
     /// Starts capturing on tun0 (which must exist).
     pub fn new() -> Sniffer {
+        Sniffer::on_tun0(false)
+    }
+
+    /// Captures what the kernel writes into tun0 instead (from any
+    /// source address): its answers to a scripted peer on tun0's subnet.
+    pub fn kernel() -> Sniffer {
+        Sniffer::on_tun0(true)
+    }
+
+    fn on_tun0(kernel: bool) -> Sniffer {
         let proto = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: plain socket(2).
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, i32::from(proto)) };
@@ -292,7 +319,7 @@ impl Sniffer {
             )
         };
         assert_eq!(rc, 0, "bind to tun0: {}", std::io::Error::last_os_error());
-        Sniffer(fd)
+        Sniffer(fd, kernel)
     }
 
     /// The next segment from tunstack that satisfies `want`, waiting at most
@@ -363,11 +390,11 @@ impl Sniffer {
         };
         // Outgoing packets are the kernel's (and our forgeries) going into
         // tun0; tunstack's arrive as incoming.
-        if n <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
+        if n <= 0 || (from.sll_pkttype == libc::PACKET_OUTGOING) != self.1 {
             return None;
         }
         buf.truncate(n as usize);
-        parse(&buf)
+        parse(&buf, !self.1)
     }
 }
 
@@ -378,12 +405,13 @@ impl Drop for Sniffer {
     }
 }
 
-/// A TCP segment from tunstack's address of either family.
-fn parse(packet: &[u8]) -> Option<Sniffed> {
+/// A TCP segment from tunstack's address of either family (from any,
+/// unless `from_us`).
+fn parse(packet: &[u8], from_us: bool) -> Option<Sniffed> {
     let (src, dst, rest) = match packet.first()? >> 4 {
         4 => {
             let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
-            if ip.protocol() != IpNumber::TCP || ip.source_addr() != US {
+            if ip.protocol() != IpNumber::TCP || (from_us && ip.source_addr() != US) {
                 return None;
             }
             let rest = packet.get(ip.slice().len()..usize::from(ip.total_len()))?;
@@ -396,7 +424,7 @@ fn parse(packet: &[u8]) -> Option<Sniffed> {
         6 => {
             // tunstack sends no extension headers: TCP follows at once.
             let ip = Ipv6HeaderSlice::from_slice(packet).ok()?;
-            if ip.next_header() != IpNumber::TCP || ip.source_addr() != US6 {
+            if ip.next_header() != IpNumber::TCP || (from_us && ip.source_addr() != US6) {
                 return None;
             }
             let end = Ipv6Header::LEN + usize::from(ip.payload_length());

@@ -180,7 +180,10 @@ fn established_out_of_order_fin_is_processed_when_the_gap_fills() {
 }
 
 #[test]
-fn established_data_beyond_receive_buffer_is_cut_at_the_window() {
+fn established_segment_past_the_window_is_dropped_whole_while_data_is_queued() {
+    // Linux's `tcp_sequence` (6.17+): a segment running past the right
+    // edge we advertised (65535: the SYN's unscaled field) is not
+    // accepted while unread data is queued; the ACK repeats RCV.NXT.
     let mut tcb = established();
     let big = pattern(70_000);
     for (i, chunk) in big.chunks(1000).enumerate() {
@@ -190,9 +193,24 @@ fn established_data_beyond_receive_buffer_is_cut_at_the_window() {
             &seg(r(i as u32 * 1000), l(0), Flags::ACK, chunk),
         );
     }
+    let acks = recv(&mut tcb, t(11));
+    assert_eq!(acks.last().unwrap().h.ack, r(65_000));
+    let mut buf = vec![0u8; 100_000];
+    assert_eq!(tcb.recv(&mut buf), Ok(65_000));
+    assert_eq!(&buf[..65_000], &big[..65_000]);
+}
+
+#[test]
+fn established_segment_past_the_window_is_taken_into_an_empty_queue_and_the_window_shuts() {
+    // `tcp_sequence`: with nothing queued, a segment starting inside the
+    // window is taken whole, what the buffer holds of it; the rest is
+    // dropped for want of space, and that ACK advertises the space really
+    // free, a zero window (`ICSK_ACK_NOMEM` in `tcp_select_window`).
+    let mut tcb = established();
+    let big = pattern(70_000);
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, &big));
     let ack = recv!(tcb, t(11));
-    assert_eq!(ack.h.ack, r(64 * 1024));
-    assert_eq!(ack.h.window, 0);
+    assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024), 0));
     let mut buf = vec![0u8; 100_000];
     assert_eq!(tcb.recv(&mut buf), Ok(64 * 1024));
     assert_eq!(&buf[..64 * 1024], &big[..64 * 1024]);
@@ -202,14 +220,9 @@ fn established_data_beyond_receive_buffer_is_cut_at_the_window() {
 fn established_reading_sends_window_update() {
     // RFC 9293 §3.8.6.2.2: announce the window once it opens by min(MSS, buf/2).
     let mut tcb = established();
-    let big = pattern(64 * 1024);
-    for (i, chunk) in big.chunks(1024).enumerate() {
-        send(
-            &mut tcb,
-            t(11),
-            &seg(r(i as u32 * 1024), l(0), Flags::ACK, chunk),
-        );
-    }
+    // One segment fills the buffer (the queue was empty, so it is taken
+    // though it runs a byte past the 65535 the SYN offered).
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, &pattern(64 * 1024)));
     assert_eq!(recv!(tcb, t(11)).h.window, 0);
     let mut buf = [0u8; 100];
     tcb.recv(&mut buf).unwrap();
@@ -344,9 +357,12 @@ fn established_ack_with_window_change_is_not_a_duplicate() {
 }
 
 #[test]
-fn established_zero_window_still_processes_the_ack_of_a_probe() {
-    // RFC 9293 §3.10.7.4: with RCV.WND = 0 a segment at RCV.NXT is not
-    // acceptable, but its ACK field is still processed.
+fn established_zero_window_data_probe_is_dropped_ack_and_all_while_data_is_queued() {
+    // Linux's `tcp_sequence` (6.17+): a probe byte at RCV.NXT runs past a
+    // shut window, and unread data is queued, so the whole segment is
+    // unacceptable — its ACK field too, where RFC 9293 §3.10.7.4 would
+    // still process it; it gets the duplicate ACK. A bare ACK at RCV.NXT
+    // is acceptable and counts.
     let mut tcb = established();
     send!(
         tcb,
@@ -357,13 +373,15 @@ fn established_zero_window_still_processes_the_ack_of_a_probe() {
     tcb.send(b"reply").unwrap();
     recv!(tcb, t(12));
     send!(tcb, t(13), seg(r(64 * 1024), l(5), Flags::ACK, b"x"));
-    assert_eq!(tcb.send_queue(), 0, "the ACK of our data counted");
+    assert_eq!(tcb.send_queue(), 5, "the probe's ACK did not count");
     assert_eq!(
         tcb.recv_queue(),
         64 * 1024,
         "the probe byte was not accepted"
     );
     assert_eq!(recv!(tcb, t(13)).h.ack, r(64 * 1024));
+    send!(tcb, t(14), seg(r(64 * 1024), l(5), Flags::ACK, b""));
+    assert_eq!(tcb.send_queue(), 0, "the bare ACK counted");
 }
 
 #[test]
@@ -427,9 +445,7 @@ fn established_small_reads_do_not_advance_the_window_edge() {
     // RFC 9293 §3.8.6.2.2 (Clark): after a full buffer, a few bytes read
     // keep advertising zero until min(MSS, buffer/2) is free.
     let mut tcb = established();
-    for (i, chunk) in vec![3u8; 64 * 1024].chunks(1024).enumerate() {
-        send!(tcb, t(11), seg(r(i as u32 * 1024), l(0), Flags::ACK, chunk));
-    }
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, &[3u8; 64 * 1024]));
     assert_eq!(recv!(tcb, t(11)).h.window, 0);
     tcb.recv(&mut [0u8; 100]).unwrap();
     tcb.send(b"x").unwrap();

@@ -35,6 +35,7 @@ mod bbr;
 mod close;
 mod congestion;
 mod data;
+mod delack;
 mod edges;
 mod events;
 mod handshake;

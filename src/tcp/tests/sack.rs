@@ -161,3 +161,44 @@ fn established_partly_old_segment_reports_its_old_part_as_a_dsack() {
     assert_eq!(ack.h.options.sack_blocks[0], Some((r(500), r(1000))));
     assert_eq!(tcb.recv_queue(), 1500);
 }
+
+/// Segments 1 and 6 lost and segment 1 resent; then the peer, its byte at
+/// RCV.NXT received (a newer SEG.SEQ, so every stack takes the window),
+/// SACKs 2–5 and 7–10 and shrinks its window to `window`. What goes out.
+fn second_hole_under_a_shrunk_window(window: u16) -> Vec<Seg> {
+    let (mut tcb, _) = in_flight_ten();
+    for k in 2..=5u32 {
+        send!(tcb, t(30), sack_ack(l(0), &[(1460, 1460 * k)]));
+    }
+    let first = recv(&mut tcb, t(30));
+    assert_eq!(first[0].h.seq, l(0));
+    let mut byte = sack_ack(l(0), &[(1460, 5 * 1460)]);
+    byte.payload = b"x".to_vec();
+    send!(tcb, t(31), byte);
+    let mut shrink = sack_ack(l(0), &[(7 * 1460, 10 * 1460), (1460, 5 * 1460)]);
+    shrink.h.seq = r(1);
+    shrink.h.window = window;
+    send!(tcb, t(31), shrink);
+    recv(&mut tcb, t(31))
+        .into_iter()
+        .filter(|s| !s.payload.is_empty())
+        .collect()
+}
+
+#[test]
+fn established_sack_hole_past_a_shrunk_window_is_not_resent() {
+    // Linux `__tcp_retransmit_skb`: a segment starting at or past the
+    // peer's window edge (SND.UNA + SND.WND) is not resent unless it is
+    // the head; the window now ends at byte 3000, the hole starts at 7300.
+    let out = second_hole_under_a_shrunk_window(3000);
+    assert!(out.is_empty(), "sent past the window: {out:#?}");
+}
+
+#[test]
+fn established_sack_hole_running_past_a_shrunk_window_is_trimmed() {
+    // `__tcp_retransmit_skb` trims the resent segment to the window edge:
+    // the window ends at byte 8000, the hole is 7300..8760.
+    let out = second_hole_under_a_shrunk_window(8000);
+    let got: Vec<_> = out.iter().map(|s| (s.h.seq, s.payload.len())).collect();
+    assert_eq!(got, vec![(l(5 * 1460), 700)]);
+}

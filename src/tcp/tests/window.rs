@@ -63,8 +63,10 @@ fn established_data_exactly_filling_the_window_is_accepted() {
 }
 
 #[test]
-fn established_segment_straddling_the_right_edge_is_trimmed() {
-    // RFC 9293 §3.10.7.4: only the part inside the window is kept.
+fn established_segment_straddling_the_right_edge_is_dropped_while_data_is_queued() {
+    // Linux's `tcp_sequence` (6.17+): a segment running past the edge we
+    // advertised is refused whole while unread data is queued (RFC 9293
+    // §3.10.7.4 would keep the part inside the window).
     let mut tcb = established();
     send!(
         tcb,
@@ -76,8 +78,11 @@ fn established_segment_straddling_the_right_edge_is_trimmed() {
         t(12),
         seg(r(64 * 1024 - 10), l(0), Flags::ACK, &[5u8; 100])
     );
-    assert_eq!(tcb.recv_queue(), 64 * 1024);
-    assert_eq!(recv(&mut tcb, t(12)).last().unwrap().h.ack, r(64 * 1024));
+    assert_eq!(tcb.recv_queue(), 64 * 1024 - 10);
+    assert_eq!(
+        recv(&mut tcb, t(12)).last().unwrap().h.ack,
+        r(64 * 1024 - 10)
+    );
 }
 
 #[test]
@@ -161,4 +166,89 @@ fn established_bare_fin_is_taken_with_the_window_shut() {
     let ack = recv!(tcb, t(20));
     assert_eq!((ack.h.ack, ack.h.window), (r(64 * 1024 + 1), 0));
     assert_eq!(tcb.stats().unacceptable, 0);
+}
+
+/// The right edge (SEG.ACK + scaled window) each segment advertises.
+fn edges(tcb: &Tcb, out: &[Seg]) -> Vec<SeqNumber> {
+    out.iter()
+        .map(|s| s.h.ack + (u32::from(s.h.window) << tcb.opts.rcv_wscale))
+        .collect()
+}
+
+#[test]
+fn established_scaled_window_edge_never_moves_left() {
+    // Linux `tcp_select_window`: a window that would pull the right edge
+    // left is replaced by the one still offered, rounded up to the scale
+    // (RFC 7323 §2.4). Odd-sized segments left unread make the free
+    // space a non-multiple of 2^wscale, which the field rounds down.
+    let c = Config {
+        recv_buffer: 1 << 20,
+        ..cfg()
+    };
+    let mut tcb = established_ts_sack_with(&c);
+    assert!(tcb.opts.rcv_wscale >= 3, "a scale whose rounding shows");
+    let mut last = tcb.rcv.adv;
+    for i in 0..200u32 {
+        let mut s = seg(r(i * 7), l(0), Flags::ACK, &[1u8; 7]);
+        s.h.options.timestamp = Some((1000 + i, 0));
+        send!(tcb, t(11 + u64::from(i)), s);
+        let out = recv(&mut tcb, t(11 + u64::from(i)));
+        for edge in edges(&tcb, &out) {
+            assert!(
+                edge.diff(last) >= 0,
+                "edge moved left at {i}: {edge:?} < {last:?} ws {}",
+                tcb.opts.rcv_wscale
+            );
+            last = edge;
+        }
+    }
+}
+
+#[test]
+fn established_window_edge_stays_when_the_buffer_is_made_smaller() {
+    // A smaller SO_RCVBUF does not take back the window offered: Linux
+    // keeps advertising the old edge (`tcp_select_window`) until data
+    // reaches it.
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, &[1u8; 1000]));
+    let first = recv!(tcb, t(11));
+    let edge = first.h.ack + u32::from(first.h.window);
+    assert!(tcb.set_recv_buffer(8 * 1024));
+    send!(tcb, t(12), seg(r(1000), l(0), Flags::ACK, &[1u8; 1000]));
+    let second = recv!(tcb, t(12));
+    assert_eq!(second.h.ack + u32::from(second.h.window), edge);
+}
+
+/// Bytes of new data that leave after `tcb.send(3000 bytes)`.
+fn sent_of_3000(tcb: &mut Tcb, now: Instant) -> usize {
+    tcb.send(&[6u8; 3000]).unwrap();
+    recv(tcb, now).iter().map(|s| s.payload.len()).sum()
+}
+
+#[test]
+fn established_duplicate_ack_does_not_shrink_the_send_window() {
+    // Linux `tcp_may_update_window`: with SEG.SEQ and SEG.ACK unchanged,
+    // only a larger (or a zero) window counts, so a reordered older
+    // duplicate ACK cannot take back a window (RFC 9293 §3.10.7.4 would
+    // take it, as SND.WL2 =< SEG.ACK).
+    let mut tcb = established();
+    send!(tcb, t(11), seg(r(0), l(0), Flags::ACK, b""));
+    let mut small = seg(r(0), l(0), Flags::ACK, b"");
+    small.h.window = 1000;
+    send!(tcb, t(12), small);
+    assert_eq!(sent_of_3000(&mut tcb, t(13)), 3000);
+}
+
+#[test]
+fn established_old_ack_does_not_update_the_send_window() {
+    // Linux `tcp_ack` ("old_ack"): an ACK below SND.UNA updates no
+    // window, whatever its SEG.SEQ; here it would have shut it.
+    let mut tcb = established();
+    tcb.send(&[1u8; 100]).unwrap();
+    recv!(tcb, t(11));
+    send!(tcb, t(12), seg(r(0), l(100), Flags::ACK, b""));
+    let mut old = seg(r(1), l(50), Flags::ACK, b"");
+    old.h.window = 0;
+    send!(tcb, t(13), old);
+    assert_eq!(sent_of_3000(&mut tcb, t(14)), 3000);
 }
