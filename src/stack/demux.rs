@@ -424,6 +424,9 @@ impl Interface {
 
     /// TCP demux for one validated segment addressed to us.
     pub(super) fn tcp_ingress(&mut self, now: Instant, src: IpAddr, seg: &TcpSegment<'_>) {
+        if seg.header.options.malformed {
+            self.stats.tcp_bad_option += 1;
+        }
         let h = &seg.header;
         let remote = SocketAddr::new(src, h.src_port);
         let listening = self.listening_for(h.dst_port, src);

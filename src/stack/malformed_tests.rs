@@ -363,7 +363,8 @@ fn illegal_tcp_option_lengths_end_option_parsing_and_the_syn_is_answered() {
     }
     let (out, s) = feed(inputs);
     assert_eq!(out.len(), 3, "a SYN-ACK each");
-    assert_eq!(s.tcp_bad_option, 0);
+    assert_eq!(s.tcp_bad_option, 3, "each counted, none dropped");
+    assert_eq!(s.dropped(), 0);
 }
 
 #[test]

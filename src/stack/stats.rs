@@ -156,7 +156,8 @@ stats! {
         pub tcp_bad_checksum: u64,
         /// TCP: impossible flag combination.
         pub tcp_bad_flags: u64,
-        /// TCP: malformed option.
+        /// TCP: segments whose options end in a malformed one. Not a drop:
+        /// as Linux, parsing stops there and the segment is processed.
         pub tcp_bad_option: u64,
         /// TCP: segments delivered to a connection or listener.
         pub tcp_segments_in: u64,
@@ -277,9 +278,7 @@ impl Stats {
             wire::Error::BadChecksum => &mut self.ip_bad_checksum,
             wire::Error::Fragment => &mut self.ip_fragments,
             wire::Error::Unsupported => &mut self.ip_unsupported_protocol,
-            wire::Error::BadHeaderLen | wire::Error::BadFlags | wire::Error::BadOption => {
-                &mut self.ip_bad_header_len
-            }
+            wire::Error::BadHeaderLen | wire::Error::BadFlags => &mut self.ip_bad_header_len,
         };
         *c += 1;
     }
@@ -289,7 +288,6 @@ impl Stats {
             wire::Error::Truncated => &mut self.tcp_truncated,
             wire::Error::BadChecksum => &mut self.tcp_bad_checksum,
             wire::Error::BadFlags => &mut self.tcp_bad_flags,
-            wire::Error::BadOption => &mut self.tcp_bad_option,
             _ => &mut self.tcp_bad_header_len,
         };
         *c += 1;
@@ -317,7 +315,6 @@ impl Stats {
             + self.tcp_bad_header_len
             + self.tcp_bad_checksum
             + self.tcp_bad_flags
-            + self.tcp_bad_option
             + self.icmp_dropped
             + self.udp_malformed
             + self.ip6_truncated

@@ -51,8 +51,6 @@ pub enum Error {
     Fragment,
     /// An impossible flag combination (e.g. SYN+RST).
     BadFlags,
-    /// A malformed TCP option (bad length, truncated).
-    BadOption,
     /// A protocol or message type this stack does not handle.
     Unsupported,
 }
@@ -66,7 +64,6 @@ impl fmt::Display for Error {
             Error::BadChecksum => "bad checksum",
             Error::Fragment => "IPv4 fragment",
             Error::BadFlags => "impossible flag combination",
-            Error::BadOption => "malformed option",
             Error::Unsupported => "unsupported protocol",
         };
         f.write_str(s)

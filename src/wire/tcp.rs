@@ -235,6 +235,9 @@ pub struct TcpOptions {
     pub timestamp: Option<(u32, u32)>,
     /// SACK blocks (kind 5) as (left, right) edges; unused slots are `None`.
     pub sack_blocks: [Option<(SeqNumber, SeqNumber)>; MAX_SACK_BLOCKS],
+    /// Parsing stopped at an option whose length cannot be right; the
+    /// fields above hold what came before it.
+    pub malformed: bool,
 }
 
 impl TcpOptions {
@@ -252,10 +255,9 @@ impl TcpOptions {
             // Linux `tcp_parse_options`: an option whose length cannot be
             // right (under 2, past the header, or cut off) ends parsing;
             // what came before it stands and the segment is processed.
-            let Some(len) = opts.get(1).map(|&l| usize::from(l)) else {
-                break;
-            };
+            let len = opts.get(1).map_or(0, |&l| usize::from(l));
             if len < 2 || len > opts.len() {
+                out.malformed = true;
                 break;
             }
             let body = &opts[2..len];

@@ -159,6 +159,7 @@ fn illegal_option_lengths_end_option_parsing() {
         let seg = TcpSegment::parse(SRC, DST, &buf).unwrap();
         assert_eq!(seg.header.options.mss, Some(1460), "{opts:?}");
         assert_eq!(seg.header.options.timestamp, None, "{opts:?}");
+        assert!(seg.header.options.malformed, "{opts:?}");
     }
 }
 
@@ -170,6 +171,7 @@ fn odd_but_legal_options_are_tolerated() {
     let seg = TcpSegment::parse(SRC, DST, &buf).unwrap();
     assert_eq!(seg.header.options.window_scale, Some(14));
     assert_eq!(seg.header.options.mss, None);
+    assert!(!seg.header.options.malformed);
 }
 
 #[test]
