@@ -39,6 +39,7 @@ mod edges;
 mod events;
 mod handshake;
 mod options;
+mod pacing;
 mod posted;
 mod probes;
 mod reasons;
