@@ -71,7 +71,7 @@ fn pacer_releases_quanta_at_the_paced_rate_under_an_ack_stream() {
             bursts.push(n);
         }
         if now == ack {
-            ack = ack + Duration::from_micros(24);
+            ack += Duration::from_micros(24);
         }
         wake = p.wake.unwrap_or(ack);
         if wake <= now {
