@@ -59,7 +59,11 @@ pub(super) fn run(shared: Arc<Shared>) {
                 .into_iter()
                 .flatten()
                 .min();
-            shared.poller.wait(Role::Driver, timeout)
+            if polled.paced && again.is_none() {
+                shared.poller.wait_paced(Role::Driver, timeout)
+            } else {
+                shared.poller.wait(Role::Driver, timeout)
+            }
         });
         // Its own eventfd also means a leader returned with work left
         // (or the stack stops, which the loop checks first).

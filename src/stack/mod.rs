@@ -281,6 +281,9 @@ pub struct Interface {
     /// The last [`poll`](Interface::poll) read a whole batch without
     /// seeing the device empty.
     rx_more: bool,
+    /// The earliest time a connection the last poll wrote for holds data
+    /// back for pacing until (see [`Interface::paced_until`]).
+    paced_until: Option<Instant>,
     /// The last poll changed something a user may wait on, not only sent
     /// segments (see [`Interface::poll_changed`]).
     changed: bool,
@@ -327,6 +330,7 @@ impl Interface {
             // from the kernel is longer than any IPv4 packet.
             rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             rx_more: false,
+            paced_until: None,
             changed: false,
             cfg,
             entries: Vec::new(),
@@ -451,6 +455,15 @@ impl Interface {
     /// signal, as it will not signal packets already queued.
     pub fn rx_more(&self) -> bool {
         self.rx_more
+    }
+
+    /// When the first connection the last poll held back for pacing
+    /// may send again, if it held any back. Until then the device's input
+    /// changes nothing that connection sends (only the release time does,
+    /// a quantum at a time): a driver may read the ACKs in one batch at
+    /// that time rather than be woken for each.
+    pub fn paced_until(&self) -> Option<Instant> {
+        self.paced_until
     }
 
     /// [`poll`](Self::poll) without reading the device: runs due timers and
@@ -592,6 +605,7 @@ impl Interface {
             }
         };
         let (tso_max4, tso_max6) = (tso_max(IPV4_HEADER_LEN), tso_max(IPV6_HEADER_LEN));
+        self.paced_until = None;
         for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
@@ -649,6 +663,9 @@ impl Interface {
                     send(&mut self.stats, device, pkt);
                 }
                 sent = true;
+            }
+            if let Some(at) = e.tcb.pacing_release() {
+                self.paced_until = Some(self.paced_until.map_or(at, |p| p.min(at)));
             }
         }
         self.tx_buf = buf;

@@ -146,6 +146,17 @@ impl Tcb {
         !self.loss.pacer.allows(now, rate, quantum)
     }
 
+    /// When data that pacing holds back may leave, if pacing holds any
+    /// (as of the last [`poll_transmit`](Self::poll_transmit)). Until
+    /// then nothing but a timer or a user call changes what this
+    /// connection sends: an ACK read meanwhile releases nothing.
+    pub fn pacing_release(&self) -> Option<Instant> {
+        self.loss
+            .pacer
+            .wake
+            .filter(|_| self.state.is_synchronized())
+    }
+
     /// Bytes that may leave in one paced burst (BBR's send quantum).
     pub(super) fn pacing_quantum(&self) -> usize {
         self.loss
