@@ -40,6 +40,8 @@ mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
 #[cfg(test)]
+mod paced_tests;
+#[cfg(test)]
 mod queue_tests;
 #[cfg(test)]
 mod sim;
