@@ -32,6 +32,14 @@
 //! changes others made through its own eventfd (`leader`), the driver for
 //! stopping through its own (`driver`).
 //!
+//! While pacing holds a connection's data back (the poll just made left
+//! it a release time at most [`PACED_DEFER`] away), a thread about to
+//! sleep sleeps deaf to the device until then ([`Pollers::wait_paced`])
+//! and reads the ACKs that queued meanwhile in one batch: they release
+//! nothing before that time, and waking for each batch of them was most
+//! of a paced sender's wake-ups. Pokes, the timer and the thread's own
+//! eventfd still wake it; other input waits at most `PACED_DEFER`.
+//!
 //! One exception to "the driver's set holds the same descriptors": while
 //! an application thread writes a segment the kernel answers inside the
 //! `write(2)` (a SYN-ACK, a FIN), the device is out of the driver's set,
