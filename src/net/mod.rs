@@ -319,9 +319,12 @@ impl Shared {
         if activity {
             self.tasks.collect(iface, ready);
         }
+        let after = self.now();
         let paced = self.poller.has_device_fd
             && iface.paced_until().is_some_and(|t| {
-                t.saturating_duration_since(now).as_micros() <= poller::PACED_DEFER.as_micros()
+                let left = t.saturating_duration_since(after).as_micros();
+                (poller::PACED_DEFER_MIN.as_micros()..=poller::PACED_DEFER.as_micros())
+                    .contains(&left)
             });
         Polled {
             activity,
@@ -552,9 +555,10 @@ struct Polled {
     left_queued: bool,
     /// A timer is already due again.
     due: bool,
-    /// Pacing holds a connection's data back for at most
-    /// [`poller::PACED_DEFER`]: the next sleep may be deaf to the device
-    /// until then ([`poller::Pollers::wait_paced`]).
+    /// Pacing holds a connection's data back for at least
+    /// [`poller::PACED_DEFER_MIN`] and at most [`poller::PACED_DEFER`]:
+    /// the next sleep may be deaf to the device until then
+    /// ([`poller::Pollers::wait_paced`]).
     paced: bool,
 }
 

@@ -102,6 +102,12 @@ const NEAR_US: u64 = 5_000;
 /// waits at most this long. A pacing quantum is about 1 ms of data.
 pub(super) const PACED_DEFER: Duration = Duration::from_millis(1);
 
+/// A release closer than this is not slept for deaf: a sender that runs
+/// flat out (tun0 alone, releases tens of µs apart) finds ACKs queued
+/// whenever it looks, and reads them without sleeping at all, where a
+/// deaf sleep would cost a wake-up per release. Four wake-ups' worth.
+pub(super) const PACED_DEFER_MIN: Duration = Duration::from_micros(100);
+
 /// epoll tokens.
 const DEV: u64 = 0;
 const POKE: u64 = 1;
