@@ -2,7 +2,7 @@
 //! holds a connection's data back, and the property the poller's deaf
 //! sleep rests on — the ACKs that arrive before it release nothing.
 
-use super::sim::{Sim, A};
+use super::sim::Sim;
 use super::*;
 use crate::device::Faults;
 use crate::time::Duration;
