@@ -497,10 +497,7 @@ impl Interface {
             .filter_map(|e| e.tcb.poll_at())
             .chain(self.frag.poll_at())
             .min();
-        match (self.next_deadline(), touched) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.next_deadline(), touched)
     }
 
     /// Frees timed-out fragment trains and sends each source whose first
@@ -666,9 +663,7 @@ impl Interface {
                 }
                 sent = true;
             }
-            if let Some(at) = e.tcb.pacing_release() {
-                self.paced_until = Some(self.paced_until.map_or(at, |p| p.min(at)));
-            }
+            self.paced_until = earliest(self.paced_until, e.tcb.pacing_release());
         }
         self.tx_buf = buf;
         sent
@@ -720,5 +715,13 @@ fn count_send(stats: &mut Stats, r: io::Result<()>, len: usize) {
             log::debug!("device write failed: {e}");
             stats.tx_errors += 1;
         }
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
