@@ -9,7 +9,9 @@
 # (on-CPU stints, preemptions included) and voluntary context switches
 # (sleeps: the wake-ups tunstack causes itself) per MB, device writes (TUN packets written,
 # each a TSO batch or one segment) per MB and the mean bytes per write,
-# and the driver thread's polls per MB; then per binary the median and
+# the driver thread's polls per MB, the share of writes that carried a
+# single segment (not a TSO batch: a pacing step, an ACK, a retransmit)
+# and segments retransmitted per MB; then per binary the median and
 # range of the CPU seconds per GB.
 #
 #   sudo scripts/serve-cpu.sh [--rate 1000] [--rtt 50] [--runs 5] [--secs 5]
@@ -72,7 +74,7 @@ vol_of() { # PID
 }
 
 echo "# serve-cpu: $([ "$direct" -eq 1 ] && echo "direct over tun0" || echo "line ${rate} Mbit/s, ${rtt} ms"), $secs s, $runs rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "round bin Mbit/s cpu_ms cpu_s/GB wait_ms slices/MB wakeups/MB writes/MB bytes/write polls/MB"
+echo "round bin Mbit/s cpu_ms cpu_s/GB wait_ms slices/MB wakeups/MB writes/MB bytes/write polls/MB single% rexmit/MB"
 declare -A col wcol
 for i in $(seq "$runs"); do
     order=("${tss[@]}")
@@ -108,13 +110,14 @@ for i in $(seq "$runs"); do
         kill -INT "$pid" 2> /dev/null || true
         wait "$pid" 2> /dev/null || true
         # The stack's counters, printed by serve when it stops.
-        dev="$(grep -o 'device: [0-9]* packets written, [0-9]* read; driver polls [0-9]*' "$work/serve.log" || echo "device: 0 packets written, 0 read; driver polls 0")"
-        row="$(echo "$out $s0 $s1 $dev $v0 $v1" | awk '{
+        dev="$(grep -o 'device: [0-9]* packets written, [0-9]* read; driver polls [0-9]*; [0-9]* TSO' "$work/serve.log" || echo "device: 0 packets written, 0 read; driver polls 0; 0 TSO")"
+        rex="$(grep -o '[0-9]* retransmitted' "$work/serve.log" | head -1 | cut -d' ' -f1)"
+        row="$(echo "$out $s0 $s1 $dev ${rex:-0} $v0 $v1" | awk '{
             b = $1; s = $2; mb = b / 1e6
             cpu = $6 - $3; wait = $7 - $4; sl = $8 - $5
-            w = $10; p = $17; vol = $(NF) - $(NF - 1)
+            w = $10; p = $17; tso = $18; rx = $20; vol = $(NF) - $(NF - 1)
             if (b <= 0 || s <= 0) { print "-"; exit }
-            printf "%.1f %d %.2f %d %.1f %.1f %.1f %d %.1f", b * 8 / s / 1e6, cpu, cpu / 1e3 / (b / 1e9), wait, sl / mb, vol / mb, w / mb, (w > 0 ? b / w : 0), p / mb
+            printf "%.1f %d %.2f %d %.1f %.1f %.1f %d %.1f %.0f %.1f", b * 8 / s / 1e6, cpu, cpu / 1e3 / (b / 1e9), wait, sl / mb, vol / mb, w / mb, (w > 0 ? b / w : 0), p / mb, (w > 0 ? 100 * (w - tso) / w : 0), rx / mb
         }')"
         echo "$i $name $row"
         col[$name]+="$(echo "$row" | awk '{print $3}') "

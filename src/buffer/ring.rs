@@ -10,7 +10,9 @@
 //! out recycled memory (glibc does once its mmap threshold has risen after
 //! large frees) must zero all of it, so a ring allocated at full capacity
 //! up front would cost its whole capacity in resident memory; grown in
-//! steps it costs at most twice what was ever held.
+//! steps it costs at most twice what was ever held. A step grows the
+//! allocation in place where the allocator can and moves only the shorter
+//! run of the ring, not every held byte.
 
 /// Smallest storage allocated: a connection that exchanges a few bytes each
 /// way holds one page of buffer for both rings together.
@@ -26,6 +28,8 @@ pub struct RingBuffer {
     capacity: usize,
     read_at: usize,
     len: usize,
+    /// Bytes [`reserve`](Self::reserve) moved so far.
+    moved: u64,
 }
 
 impl std::fmt::Debug for RingBuffer {
@@ -47,6 +51,7 @@ impl RingBuffer {
             capacity,
             read_at: 0,
             len: 0,
+            moved: 0,
         }
     }
 
@@ -85,6 +90,12 @@ impl RingBuffer {
     /// Makes the storage hold logical offsets `0..end` (`end` ≤ capacity),
     /// doubling it as needed and keeping every byte at its logical offset
     /// (parked bytes included).
+    ///
+    /// The storage grows in place (`realloc`, which for a large block
+    /// remaps its pages rather than copying them), and then only the
+    /// shorter of the ring's two runs moves: a 32 MiB send ring, grown in
+    /// 14 steps from its first write, used to copy every held byte and
+    /// fault every page in again at each step.
     fn reserve(&mut self, end: usize) {
         let have = self.storage.len();
         if end <= have {
@@ -95,16 +106,31 @@ impl RingBuffer {
             size = size.saturating_mul(2);
         }
         let size = size.min(self.capacity.max(end));
-        let mut grown = vec![0u8; size];
-        if have > 0 {
-            // Lay the old ring out from the read position: logical offset
-            // i moves to index i.
-            let (tail, head) = self.storage.split_at(self.read_at);
-            grown[..head.len()].copy_from_slice(head);
-            grown[head.len()..have].copy_from_slice(tail);
+        self.storage.reserve_exact(size - have);
+        self.storage.resize(size, 0);
+        // The run from the read position to the old end (logical offsets
+        // 0..tail) and the wrapped run before it (tail..have).
+        let (head, tail) = (self.read_at, have - self.read_at);
+        if head == 0 {
+            return;
         }
-        self.storage = grown;
-        self.read_at = 0;
+        if head <= tail && have + head <= size {
+            // The wrapped run follows the old end.
+            self.storage.copy_within(0..head, have);
+            self.moved += head as u64;
+        } else {
+            // The first run moves to the new end; the wrapped one is where
+            // it belongs already.
+            self.storage.copy_within(head..have, size - tail);
+            self.read_at = size - tail;
+            self.moved += tail as u64;
+        }
+    }
+
+    /// Bytes moved within the storage by its growth so far: what growing
+    /// cost beyond the allocator's work.
+    pub fn growth_moved(&self) -> u64 {
+        self.moved
     }
 
     /// Bytes currently held.
@@ -432,6 +458,61 @@ mod tests {
         let mut full = RingBuffer::new(4);
         full.enqueue_slice(b"wxyz");
         assert!(full.spare_front(10).is_empty());
+    }
+
+    /// A send ring's life at 1 Gbit/s: 64 KiB written, 48 KiB acknowledged,
+    /// until 32 MiB are held. Every byte is the low byte of its stream
+    /// offset, checked at the end.
+    #[test]
+    fn growth_moves_only_the_shorter_run_of_the_ring() {
+        let cap = 32 << 20;
+        let mut r = RingBuffer::new(cap);
+        let (mut written, mut acked) = (0usize, 0usize);
+        let mut steps = 0;
+        while written - acked < cap - (64 << 10) {
+            let before = r.allocated();
+            let chunk: Vec<u8> = (written..written + (64 << 10)).map(|i| i as u8).collect();
+            written += r.enqueue_slice(&chunk);
+            steps += usize::from(r.allocated() != before);
+            acked += r.discard(48 << 10);
+        }
+        assert_eq!(steps, 10, "the first write, 64 KiB, doubled to 32 MiB");
+        // Each step moved at most half of what it held; copying the whole
+        // ring each time moved about 32 MiB.
+        assert!(
+            r.growth_moved() <= (cap / 2) as u64,
+            "{} bytes moved",
+            r.growth_moved()
+        );
+        let mut out = vec![0u8; r.len()];
+        assert_eq!(r.read_at(0, &mut out), r.len());
+        assert!(out.iter().enumerate().all(|(i, &b)| b == (acked + i) as u8));
+    }
+
+    #[test]
+    fn growth_keeps_parked_bytes_whichever_run_moves() {
+        // The read position early (the wrapped run moves after the old
+        // end) and late (the first run moves to the new end), with bytes
+        // parked past the held ones in both.
+        for (discard, held) in [(300usize, 1800usize), (1800, 300)] {
+            let mut r = RingBuffer::new(1 << 20);
+            r.enqueue_slice(&vec![0u8; discard]);
+            r.discard(discard);
+            let data: Vec<u8> = (0..held).map(|i| i as u8).collect();
+            r.enqueue_slice(&data);
+            assert_eq!(r.write_unallocated(10, b"parked"), 6);
+            assert_eq!(r.allocated(), MIN_STEP);
+            assert_eq!(r.write_unallocated(5000, b"far"), 3, "grows the ring");
+            assert_eq!(r.allocated(), 4 * MIN_STEP);
+            assert!(r.growth_moved() <= (MIN_STEP / 2) as u64);
+            let mut out = vec![0u8; held];
+            assert_eq!(r.read_at(0, &mut out), held);
+            assert_eq!(out, data);
+            assert_eq!(r.enqueue_unallocated(16), 16);
+            let mut parked = [0u8; 16];
+            assert_eq!(r.read_at(held, &mut parked), 16);
+            assert_eq!(&parked[10..], b"parked", "read position {discard}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! the device, the poke eventfd and the stack's timer through the
 //! driver's epoll set, which the kernel wakes only when no application
 //! thread leads (see `poller`): then it lets the interface read a batch,
-//! run timers and write, and wakes blocked users if anything happened. A
+//! run timers and write, and wakes blocked users if anything happened
+//! (while pacing holds data back, it sleeps deaf to the device until the
+//! release: `Pollers::wait_paced`). A
 //! device without a descriptor is polled on a 1 ms tick instead. While an
 //! async runtime drives the device, the thread stands by instead
 //! (`task::standby`): it serves the timer and pokes, and reads the device
@@ -59,7 +61,11 @@ pub(super) fn run(shared: Arc<Shared>) {
                 .into_iter()
                 .flatten()
                 .min();
-            shared.poller.wait(Role::Driver, timeout)
+            if polled.paced && again.is_none() {
+                shared.poller.wait_paced(Role::Driver, timeout)
+            } else {
+                shared.poller.wait(Role::Driver, timeout)
+            }
         });
         // Its own eventfd also means a leader returned with work left
         // (or the stack stops, which the loop checks first).

@@ -185,6 +185,8 @@ impl Shared {
                 let again = last.left_queued || last.due;
                 let mut woke = if again {
                     self.poller.wait(Role::Leader, Some(Duration::ZERO))
+                } else if last.paced {
+                    self.poller.wait_paced(Role::Leader, timeout)
                 } else {
                     self.poller.wait(Role::Leader, timeout)
                 };
@@ -317,8 +319,16 @@ impl Shared {
         if activity {
             self.tasks.collect(iface, ready);
         }
+        let after = self.now();
+        let paced = self.poller.has_device_fd
+            && iface.paced_until().is_some_and(|t| {
+                let left = t.saturating_duration_since(after).as_micros();
+                (poller::PACED_DEFER_MIN.as_micros()..=poller::PACED_DEFER.as_micros())
+                    .contains(&left)
+            });
         Polled {
             activity,
+            paced,
             left_queued: read_dev && iface.rx_more(),
             due: if driver {
                 let next = iface.poll_at().map(|t| t.total_micros());
@@ -545,6 +555,11 @@ struct Polled {
     left_queued: bool,
     /// A timer is already due again.
     due: bool,
+    /// Pacing holds a connection's data back for at least
+    /// [`poller::PACED_DEFER_MIN`] and at most [`poller::PACED_DEFER`]:
+    /// the next sleep may be deaf to the device until then
+    /// ([`poller::Pollers::wait_paced`]).
+    paced: bool,
 }
 
 /// Whether a thread in [`Shared::wait_as`] may take the leader role.

@@ -32,6 +32,14 @@
 //! changes others made through its own eventfd (`leader`), the driver for
 //! stopping through its own (`driver`).
 //!
+//! While pacing holds a connection's data back (the poll just made left
+//! it a release time at most [`PACED_DEFER`] away), a thread about to
+//! sleep sleeps deaf to the device until then ([`Pollers::wait_paced`])
+//! and reads the ACKs that queued meanwhile in one batch: they release
+//! nothing before that time, and waking for each batch of them was most
+//! of a paced sender's wake-ups. Pokes, the timer and the thread's own
+//! eventfd still wake it; other input waits at most `PACED_DEFER`.
+//!
 //! One exception to "the driver's set holds the same descriptors": while
 //! an application thread writes a segment the kernel answers inside the
 //! `write(2)` (a SYN-ACK, a FIN), the device is out of the driver's set,
@@ -88,6 +96,17 @@ const TIMER_SLACK_US: u64 = 50;
 /// An armed timer closer than this (µs) is moved to a later deadline; a
 /// farther one is left to fire early once.
 const NEAR_US: u64 = 5_000;
+
+/// The longest a thread sleeps deaf to the device while pacing holds a
+/// connection's data back ([`Pollers::wait_paced`]): any other input
+/// waits at most this long. A pacing quantum is about 1 ms of data.
+pub(super) const PACED_DEFER: Duration = Duration::from_millis(1);
+
+/// A release closer than this is not slept for deaf: a sender that runs
+/// flat out (tun0 alone, releases tens of µs apart) finds ACKs queued
+/// whenever it looks, and reads them without sleeping at all, where a
+/// deaf sleep would cost a wake-up per release. Four wake-ups' worth.
+pub(super) const PACED_DEFER_MIN: Duration = Duration::from_micros(100);
 
 /// epoll tokens.
 const DEV: u64 = 0;
@@ -525,6 +544,58 @@ impl Pollers {
         }
     }
 
+    /// Sleeps like [`wait`](Self::wait) but deaf to the device, for at
+    /// most [`PACED_DEFER`]: the caller's last poll left a connection
+    /// held back for pacing until about then, and the ACKs arriving
+    /// meanwhile release nothing before it. Each would wake a thread
+    /// (~25 µs here) to process a few; read at the release time they cost
+    /// one wake-up and one batch per quantum sent. `ppoll(2)` on the
+    /// poke eventfd, the timer and `role`'s own eventfd, outside the epoll
+    /// sets (the device's events go to a thread sleeping in one, or wait,
+    /// level-triggered, for the next poll). Returns with `dev` set: the
+    /// caller reads the device whatever woke it.
+    pub(super) fn wait_paced(&self, role: Role, timeout: Option<Duration>) -> Woke {
+        let own = match role {
+            Role::Leader => &self.leader_fd,
+            Role::Driver => &self.driver_fd,
+        };
+        let fd = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds = [fd(self.poke_fd), fd(self.timer.as_raw_fd()), fd(own.fd())];
+        let timeout = timeout.map_or(PACED_DEFER, |t| t.min(PACED_DEFER));
+        let ts = timespec(Some(timeout));
+        let ts_ptr = timespec_ptr(&ts);
+        // SAFETY: fds is a live array of 3 pollfds; ts_ptr points to a
+        // live timespec.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 3, ts_ptr, std::ptr::null()) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::error!("ppoll failed: {e}");
+                return Woke::all();
+            }
+        }
+        let [poke, timer, woke_own] = fds.map(|p| p.revents != 0);
+        if poke {
+            drain(self.poke_fd);
+        }
+        if timer {
+            drain(self.timer.as_raw_fd());
+        }
+        if woke_own {
+            own.drain();
+        }
+        Woke {
+            dev: true,
+            poke,
+            timer,
+            own: woke_own,
+        }
+    }
+
     /// Sleeps in `role`'s set until something fires or `timeout` passes
     /// (`None`: no limit); drains what fired (the device excepted: the
     /// caller reads it). An error counts as everything, so the caller
@@ -652,5 +723,30 @@ mod tests {
         // Back in place: the next answer wakes the driver as before.
         dev.wake();
         assert!(p.wait(Role::Driver, Some(Duration::ZERO)).dev);
+    }
+
+    #[test]
+    fn a_paced_wait_sleeps_through_device_input_but_not_a_poke() {
+        let dev = Waker::new().unwrap();
+        let poke = Waker::new().unwrap();
+        let p = Pollers::new(Some(dev.fd()), poke.fd()).unwrap();
+        // ACKs queued: a plain wait returns at once for them...
+        dev.wake();
+        let w = p.wait(Role::Driver, Some(Duration::from_secs(30)));
+        assert!(w.dev && !w.poke && !w.timer && !w.own);
+        // ...a paced one sleeps its whole time (a lower bound the kernel
+        // keeps, whatever the load) and then has the device read.
+        let start = std::time::Instant::now();
+        let w = p.wait_paced(Role::Driver, Some(Duration::from_secs(30)));
+        assert!(start.elapsed() >= PACED_DEFER, "woken by the device");
+        assert!(w.dev && !w.poke && !w.timer && !w.own, "{w:?}");
+        // A user call's poke and the thread's own eventfd still wake it,
+        // and are drained.
+        poke.wake();
+        let w = p.wait_paced(Role::Leader, None);
+        assert!(w.poke && !w.own, "{w:?}");
+        p.wake_leader_always();
+        assert!(p.wait_paced(Role::Leader, None).own);
+        assert!(!p.wait_paced(Role::Leader, Some(Duration::ZERO)).poke);
     }
 }

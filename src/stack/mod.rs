@@ -40,6 +40,8 @@ mod malformed_tests;
 #[cfg(test)]
 mod offload_tests;
 #[cfg(test)]
+mod paced_tests;
+#[cfg(test)]
 mod queue_tests;
 #[cfg(test)]
 mod sim;
@@ -281,6 +283,9 @@ pub struct Interface {
     /// The last [`poll`](Interface::poll) read a whole batch without
     /// seeing the device empty.
     rx_more: bool,
+    /// The earliest time a connection the last poll wrote for holds data
+    /// back for pacing until (see [`Interface::paced_until`]).
+    paced_until: Option<Instant>,
     /// The last poll changed something a user may wait on, not only sent
     /// segments (see [`Interface::poll_changed`]).
     changed: bool,
@@ -327,6 +332,7 @@ impl Interface {
             // from the kernel is longer than any IPv4 packet.
             rx_buf: vec![0u8; 65535 + IPV6_HEADER_LEN],
             rx_more: false,
+            paced_until: None,
             changed: false,
             cfg,
             entries: Vec::new(),
@@ -453,6 +459,15 @@ impl Interface {
         self.rx_more
     }
 
+    /// When the first connection the last poll held back for pacing
+    /// may send again, if it held any back. Until then the device's input
+    /// changes nothing that connection sends (only the release time does,
+    /// a quantum at a time): a driver may read the ACKs in one batch at
+    /// that time rather than be woken for each.
+    pub fn paced_until(&self) -> Option<Instant> {
+        self.paced_until
+    }
+
     /// [`poll`](Self::poll) without reading the device: runs due timers and
     /// writes every segment that is ready. For a driver whose `poll(2)`
     /// said the device has nothing to read, which saves a `read(2)` that
@@ -482,10 +497,7 @@ impl Interface {
             .filter_map(|e| e.tcb.poll_at())
             .chain(self.frag.poll_at())
             .min();
-        match (self.next_deadline(), touched) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.next_deadline(), touched)
     }
 
     /// Frees timed-out fragment trains and sends each source whose first
@@ -592,6 +604,7 @@ impl Interface {
             }
         };
         let (tso_max4, tso_max6) = (tso_max(IPV4_HEADER_LEN), tso_max(IPV6_HEADER_LEN));
+        self.paced_until = None;
         for &i in &self.dirty {
             let Some(e) = self.entries.get_mut(i).and_then(|e| e.as_mut()) else {
                 continue;
@@ -650,6 +663,7 @@ impl Interface {
                 }
                 sent = true;
             }
+            self.paced_until = earliest(self.paced_until, e.tcb.pacing_release());
         }
         self.tx_buf = buf;
         sent
@@ -701,5 +715,13 @@ fn count_send(stats: &mut Stats, r: io::Result<()>, len: usize) {
             log::debug!("device write failed: {e}");
             stats.tx_errors += 1;
         }
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -9,7 +9,8 @@
 //! segments leave only while the [`Pacer`]'s credit — the rate times the
 //! time elapsed, capped at one send quantum (about 1 ms of data, at least
 //! two segments) — is positive; [`Tcb::poll_at`] then reports when a full
-//! quantum is available again. Segments thus leave in bursts of a few,
+//! quantum is available again, and nothing leaves before (an ACK arriving
+//! earlier releases nothing). Segments thus leave in bursts of a quantum,
 //! which bounds the driver's wake-ups, at the paced average rate. A
 //! driver that runs late (a descheduled process) may send what it owed
 //! for up to 10 ms of lateness at once (`Pacer::allows`). Every
@@ -63,6 +64,7 @@ const PACING_CATCH_UP: Duration = Duration::from_millis(10);
 impl Pacer {
     /// Refills at `rate` bytes/s up to `quantum`; true if a segment may
     /// leave now, else sets [`wake`](Self::wake) to when a quantum is due.
+    /// Once held, it holds until then: data leaves a quantum at a time.
     ///
     /// Held data that leaves late (the process ran after its release
     /// time) may take the credit of the time it was late, up to
@@ -77,6 +79,16 @@ impl Pacer {
     /// 10 ms: a burst of that much, 125 kB at 100 Mbit/s, fits the
     /// bench's shortest queue (10 ms at 10 ms RTT).
     pub(super) fn allows(&mut self, now: Instant, rate: f64, quantum: f64) -> bool {
+        if let Some(due) = self.due.filter(|&d| now < d) {
+            // Held until a whole quantum is due: an ACK arriving before
+            // then releases nothing, even with some credit refilled. Linux
+            // holds its queue until the pacing timer the same way
+            // (`tcp_pacing_check`), and sends a quantum per timer
+            // (`tcp_tso_autosize`); released per ACK, the credit left
+            // single segments, each a device write and a wake-up.
+            self.wake = Some(due);
+            return false;
+        }
         let late = self
             .due
             .map_or(Duration::ZERO, |d| now.saturating_duration_since(d))
@@ -132,6 +144,17 @@ impl Tcb {
         };
         let quantum = self.pacing_quantum() as f64;
         !self.loss.pacer.allows(now, rate, quantum)
+    }
+
+    /// When data that pacing holds back may leave, if pacing holds any
+    /// (as of the last [`poll_transmit`](Self::poll_transmit)). Until
+    /// then nothing but a timer or a user call changes what this
+    /// connection sends: an ACK read meanwhile releases nothing.
+    pub fn pacing_release(&self) -> Option<Instant> {
+        self.loss
+            .pacer
+            .wake
+            .filter(|_| self.state.is_synchronized())
     }
 
     /// Bytes that may leave in one paced burst (BBR's send quantum).

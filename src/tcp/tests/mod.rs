@@ -40,6 +40,7 @@ mod edges;
 mod events;
 mod handshake;
 mod options;
+mod pacing;
 mod posted;
 mod probes;
 mod reasons;
