@@ -312,7 +312,8 @@ impl Traced {
         };
         let srtt = tls.get_ref().info().ok().and_then(|i| i.srtt);
         let Ok(Some(bound)) = self.deadlines.cap(Some(drain_time(srtt))) else {
-            // --max-time has run out: close at once, as before.
+            // --max-time has run out: close at once, without close_notify
+            // (dropping the stream sends none, as curl on a cut transfer).
             return;
         };
         let started = Instant::now();
