@@ -500,17 +500,43 @@ impl Pollers {
     /// there) unread: the runtime reads it. Drains what fired, as
     /// [`wait`](Self::wait) does.
     pub(super) fn stand_by(&self, dev: Option<RawFd>, timeout: Option<Duration>) -> Woke {
+        // A negative fd is ignored by the kernel.
+        match self.ppoll_drain(&self.driver_fd, dev.unwrap_or(-1), timeout) {
+            Ok([poke, timer, own, dev]) => Woke {
+                dev,
+                poke,
+                timer,
+                own,
+            },
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Woke::default(),
+            Err(e) => {
+                log::error!("ppoll failed: {e}");
+                std::thread::sleep(Duration::from_millis(1));
+                Woke::all()
+            }
+        }
+    }
+
+    /// `ppoll(2)` on the poke eventfd, the timer, `own` and `dev` (ignored
+    /// when negative) until one fires or `timeout` passes; drains the
+    /// eventfds and the timer that fired (never the device) and returns
+    /// which fired, in that order.
+    fn ppoll_drain(
+        &self,
+        own: &Waker,
+        dev: RawFd,
+        timeout: Option<Duration>,
+    ) -> io::Result<[bool; 4]> {
         let fd = |fd: RawFd| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
-        // A negative fd is ignored by the kernel.
         let mut fds = [
             fd(self.poke_fd),
             fd(self.timer.as_raw_fd()),
-            fd(self.driver_fd.fd()),
-            fd(dev.unwrap_or(-1)),
+            fd(own.fd()),
+            fd(dev),
         ];
         let ts = timespec(timeout);
         let ts_ptr = timespec_ptr(&ts);
@@ -518,30 +544,20 @@ impl Pollers {
         // points to a live timespec.
         let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 4, ts_ptr, std::ptr::null()) };
         if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Woke::default();
-            }
-            log::error!("ppoll failed: {e}");
-            std::thread::sleep(Duration::from_millis(1));
-            return Woke::all();
+            return Err(io::Error::last_os_error());
         }
-        let [poke, timer, own, dev] = fds.map(|p| p.revents != 0);
+        let fired = fds.map(|p| p.revents != 0);
+        let [poke, timer, woke_own, _] = fired;
         if poke {
             drain(self.poke_fd);
         }
         if timer {
             drain(self.timer.as_raw_fd());
         }
-        if own {
-            self.driver_fd.drain();
+        if woke_own {
+            own.drain();
         }
-        Woke {
-            dev,
-            poke,
-            timer,
-            own,
-        }
+        Ok(fired)
     }
 
     /// Sleeps like [`wait`](Self::wait) but deaf to the device, for at
@@ -559,40 +575,21 @@ impl Pollers {
             Role::Leader => &self.leader_fd,
             Role::Driver => &self.driver_fd,
         };
-        let fd = |fd: RawFd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let mut fds = [fd(self.poke_fd), fd(self.timer.as_raw_fd()), fd(own.fd())];
         let timeout = timeout.map_or(PACED_DEFER, |t| t.min(PACED_DEFER));
-        let ts = timespec(Some(timeout));
-        let ts_ptr = timespec_ptr(&ts);
-        // SAFETY: fds is a live array of 3 pollfds; ts_ptr points to a
-        // live timespec.
-        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 3, ts_ptr, std::ptr::null()) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
+        let [poke, timer, own, _] = match self.ppoll_drain(own, -1, Some(timeout)) {
+            Ok(fired) => fired,
+            // Interrupted: nothing fired; the caller reads the device.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => [false; 4],
+            Err(e) => {
                 log::error!("ppoll failed: {e}");
                 return Woke::all();
             }
-        }
-        let [poke, timer, woke_own] = fds.map(|p| p.revents != 0);
-        if poke {
-            drain(self.poke_fd);
-        }
-        if timer {
-            drain(self.timer.as_raw_fd());
-        }
-        if woke_own {
-            own.drain();
-        }
+        };
         Woke {
             dev: true,
             poke,
             timer,
-            own: woke_own,
+            own,
         }
     }
 
